@@ -1,0 +1,118 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { startNatsServer, type NatsServerProcess } from '@firn/bus';
+import { defineConfig, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
+import { CompactorModule } from '@firn/compactor';
+import { GatewayModule } from '@firn/gateway';
+import { IngesterModule } from '@firn/ingester';
+import { PlatformModule, objectStoreConfigFrom, openInfra, type Infra } from '@firn/platform';
+import { QuerierModule } from '@firn/querier';
+import type { ServerSpec } from '@firn/server-runtime';
+import { SymbolizerModule } from '@firn/symbolizer';
+import { Scope, StaticTokenStore, issueToken, readTokenFile, writeTokenFile } from '@firn/tenancy';
+
+export const allInOneConfig = defineConfig('all-in-one', {
+  ...serverSettings(7070),
+  ...storageSettings(),
+  natsUrl: setting({ env: 'FIRN_NATS_URL', flag: 'nats-url', schema: z.string(), default: '', description: 'External NATS URL(s); empty = start a nats-server (JetStream) for you under <data-dir>/nats.' }),
+  natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token (external NATS only).', secret: true }),
+  memoryCacheBytes: setting({ env: 'FIRN_MEMORY_CACHE_BYTES', flag: 'memory-cache-bytes', schema: positiveInt, default: String(256 * 1024 * 1024), description: 'Size bound of the in-process symbol cache.' }),
+  tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file; empty = <data-dir>/tokens.json (created with a default tenant on first start).' }),
+});
+
+type AllInOneConfig = Parameters<(typeof allInOneServer)['setup']>[0];
+
+export const DEFAULT_TENANT = 'default';
+
+/**
+ * Creates the default tenant and its token on first start. The token is shown once on stdout and
+ * kept in <data-dir>/default-token (mode 600); only its hash goes into the tokens file.
+ */
+async function ensureDefaultToken(dataDir: string, tokensFile: string): Promise<{ tokenFile: string; created?: string }> {
+  const tokenFile = join(dataDir, 'default-token');
+  const records = await readTokenFile(tokensFile);
+  if (records.length > 0) return { tokenFile };
+  const issued = issueToken(DEFAULT_TENANT, [Scope.WriteProfiles, Scope.WriteDebuginfo, Scope.ReadProfiles]);
+  await writeTokenFile(tokensFile, [issued.record]);
+  await writeFile(tokenFile, `${issued.token}\n`, { mode: 0o600 });
+  await chmod(tokenFile, 0o600);
+  return { tokenFile, created: issued.token };
+}
+
+/**
+ * Every server component in one process on embedded defaults: local-directory storage, an
+ * in-process symbol cache, and a nats-server (JetStream) started for you. Each component's own
+ * module is reused unchanged; nothing here is a second implementation.
+ */
+export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
+  component: 'all-in-one',
+  config: allInOneConfig,
+  async setup(cfg, ctx) {
+    const dataDir = resolve(cfg.dataDir);
+    await mkdir(dataDir, { recursive: true });
+    const tokensFile = cfg.tokensFile || join(dataDir, 'tokens.json');
+    const first = await ensureDefaultToken(dataDir, tokensFile);
+    const tokens = new StaticTokenStore(await readTokenFile(tokensFile));
+
+    let nats: NatsServerProcess | undefined;
+    let infra: Infra | undefined;
+    try {
+      let servers = cfg.natsUrl.split(',').map((s) => s.trim()).filter(Boolean);
+      if (servers.length === 0) {
+        nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), host: '127.0.0.1' });
+        ctx.log.info({ url: nats.url, pid: nats.pid }, 'started embedded nats-server');
+        servers = [nats.url];
+      }
+      infra = await openInfra(
+        {
+          storage: objectStoreConfigFrom(cfg),
+          bus: { servers, token: cfg.natsToken, name: 'firn-all-in-one' },
+          cache: { kind: 'memory', maxBytes: cfg.memoryCacheBytes },
+        },
+        { log: ctx.log, readiness: ctx.readiness },
+      );
+    } catch (err) {
+      await infra?.close();
+      await nats?.stop();
+      throw err;
+    }
+    const opened = infra;
+    const natsProcess = nats;
+    return {
+      modules: [
+        PlatformModule.forRoot(opened, { tokens }),
+        GatewayModule.forRoot(),
+        IngesterModule.forRoot(),
+        QuerierModule.forRoot(),
+        CompactorModule.forRoot(),
+        SymbolizerModule.forRoot(),
+      ],
+      async close() {
+        await opened.close();
+        await natsProcess?.stop();
+      },
+      banner: () => quickStart(cfg, dataDir, first),
+    };
+  },
+};
+
+function quickStart(cfg: AllInOneConfig, dataDir: string, t: { tokenFile: string; created?: string }): string {
+  const base = `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${cfg.port}`;
+  const tokenLine = t.created
+    ? `  API token (tenant "${DEFAULT_TENANT}", shown once; also in ${t.tokenFile}):\n    ${t.created}`
+    : `  API token: in ${t.tokenFile}`;
+  return [
+    '',
+    `Firn all-in-one is ready on ${base} (gRPC, gRPC-web, Connect and HTTP on one port)`,
+    `  data:      ${dataDir}`,
+    tokenLine,
+    `  check it:  curl -s -H "Authorization: Bearer $(cat ${t.tokenFile})" ${base}/api/v1/whoami`,
+    `  health:    ${base}/readyz   metrics: ${base}/metrics`,
+    '',
+  ].join('\n');
+}
+
+export async function readDefaultToken(dataDir: string): Promise<string> {
+  return (await readFile(join(dataDir, 'default-token'), 'utf8')).trim();
+}

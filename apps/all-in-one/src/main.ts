@@ -1,0 +1,5 @@
+// firn all-in-one: every server component in one process (the default of `npm start`).
+import { main } from '@firn/server-runtime';
+import { allInOneServer } from './all-in-one.server';
+
+main(allInOneServer, process.argv.slice(2), process.env);

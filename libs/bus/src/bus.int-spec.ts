@@ -1,0 +1,189 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFirnError } from '@firn/errors';
+import { Bus, connectBus } from './bus';
+import type { BusMessage } from './bus-consumer';
+import { startNatsServer, type NatsServerProcess } from './nats-server-process';
+
+const enc = new TextEncoder();
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+// The server comes from startNatsServer, not @firn/testing: the harness depends on this lib
+// and a dependency cycle is not allowed.
+describe(Bus.name, () => {
+  let dir: string;
+  let nats: NatsServerProcess;
+  let bus: Bus;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'firn-bus-spec-'));
+    nats = await startNatsServer({ dataDir: join(dir, 'main') });
+    bus = await connectBus({ servers: [nats.url], name: 'bus-int-spec' });
+  });
+  afterAll(async () => {
+    await bus?.close();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers each published message exactly once to a durable consumer', async () => {
+    await bus.ensureStream({ name: 'ROUND', subjects: ['round.>'] });
+    const n = 50;
+    for (let i = 0; i < n; i++) {
+      const ack = await bus.publish(`round.t${i % 3}`, enc.encode(`payload-${i}`), { msgId: `id-${i}` });
+      expect(ack).toEqual({ stream: 'ROUND', seq: i + 1, duplicate: false });
+    }
+    const seen: BusMessage[] = [];
+    const all = deferred();
+    const handle = await bus.consume('ROUND', 'round-worker', async (m) => {
+      seen.push(m);
+      if (seen.length === n) all.resolve();
+    }, { batch: 8 });
+    await all.promise;
+    await handle.stop();
+
+    expect(new Set(seen.map((m) => m.msgId)).size).toBe(n);
+    expect(seen.every((m) => m.deliveryCount === 1)).toBe(true);
+    expect(new TextDecoder().decode(seen[7].data)).toBe('payload-7');
+    expect(seen[7].subject).toBe('round.t1');
+    await expect.poll(async () => (await bus.jsm.consumers.info('ROUND', 'round-worker')).num_ack_pending).toBe(0);
+    const info = await bus.jsm.consumers.info('ROUND', 'round-worker');
+    expect(info.delivered.stream_seq).toBe(n);
+    expect(info.num_redelivered).toBe(0);
+    expect(info.num_pending).toBe(0);
+  });
+
+  it('reports a repeated msgId within the window as duplicate and stores it once', async () => {
+    await bus.ensureStream({ name: 'DEDUP', subjects: ['dedup.>'], duplicateWindowMs: 60_000 });
+    const first = await bus.publish('dedup.a', enc.encode('x'), { msgId: 'same' });
+    const again = await bus.publish('dedup.a', enc.encode('x'), { msgId: 'same' });
+    expect(first.duplicate).toBe(false);
+    expect(again).toEqual({ stream: 'DEDUP', seq: first.seq, duplicate: true });
+    expect((await bus.streamState('DEDUP')).messages).toBe(1);
+  });
+
+  it('redelivers a message left unacked after ackWait', async () => {
+    await bus.ensureStream({ name: 'REDELIVER', subjects: ['redeliver.>'] });
+    await bus.publish('redeliver.a', enc.encode('again'), { msgId: 'r1' });
+    const deliveries: Array<{ seq: number; count: number }> = [];
+    const second = deferred();
+    const handle = await bus.consume(
+      'REDELIVER',
+      'redeliver-worker',
+      async (m) => {
+        deliveries.push({ seq: m.streamSeq, count: m.deliveryCount });
+        if (m.deliveryCount === 1) m.abandon();
+        else second.resolve();
+      },
+      { ackWaitMs: 1000 },
+    );
+    await second.promise;
+    await handle.stop();
+    expect(deliveries).toEqual([
+      { seq: 1, count: 1 },
+      { seq: 1, count: 2 },
+    ]);
+  });
+
+  it('redelivers a message whose handler threw', async () => {
+    await bus.ensureStream({ name: 'NAK', subjects: ['nak.>'] });
+    await bus.publish('nak.a', enc.encode('boom'));
+    const errors: unknown[] = [];
+    const counts: number[] = [];
+    const done = deferred();
+    const handle = await bus.consume(
+      'NAK',
+      'nak-worker',
+      async (m) => {
+        counts.push(m.deliveryCount);
+        if (m.deliveryCount === 1) throw new Error('transient');
+        done.resolve();
+      },
+      { nakDelayMs: 10, onError: (e) => errors.push(e) },
+    );
+    await done.promise;
+    await handle.stop();
+    expect(counts).toEqual([1, 2]);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('stop() waits for the in-flight handler before resolving', async () => {
+    await bus.ensureStream({ name: 'DRAIN', subjects: ['drain.>'] });
+    await bus.publish('drain.a', enc.encode('slow'));
+    const started = deferred();
+    const release = deferred();
+    let handlerFinished = false;
+    const handle = await bus.consume('DRAIN', 'drain-worker', async () => {
+      started.resolve();
+      await release.promise;
+      handlerFinished = true;
+    });
+    await started.promise;
+    let stopped = false;
+    const stopping = handle.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stopped).toBe(false);
+    release.resolve();
+    await stopping;
+    expect(handlerFinished).toBe(true);
+    // The handler finished, so its message was acked rather than left for redelivery.
+    await expect.poll(async () => (await bus.jsm.consumers.info('DRAIN', 'drain-worker')).num_ack_pending).toBe(0);
+    expect((await bus.jsm.consumers.info('DRAIN', 'drain-worker')).num_redelivered).toBe(0);
+  });
+
+  it('ensureStream is idempotent and applies changed limits', async () => {
+    await bus.ensureStream({ name: 'LIMITS', subjects: ['limits.>'], maxBytes: 1 << 20 });
+    await bus.ensureStream({ name: 'LIMITS', subjects: ['limits.>'], maxBytes: 1 << 20 });
+    await bus.ensureStream({ name: 'LIMITS', subjects: ['limits.>', 'limits2.>'], maxBytes: 2 << 20 });
+    const info = await bus.jsm.streams.info('LIMITS');
+    expect(info.config.max_bytes).toBe(2 << 20);
+    expect(info.config.subjects).toEqual(['limits.>', 'limits2.>']);
+  });
+
+  it('reports the server max payload and rejects larger messages as invalid_argument', async () => {
+    expect(bus.maxPayload()).toBe(1024 * 1024);
+    await bus.ensureStream({ name: 'BIG', subjects: ['big.>'] });
+    const err = await bus.publish('big.a', new Uint8Array(bus.maxPayload() + 1)).catch((e: unknown) => e);
+    expect(isFirnError(err, 'invalid_argument')).toBe(true);
+  });
+
+  it('fails a publish to a subject no stream captures with unavailable', async () => {
+    const err = await bus.publish('nobody.listens', enc.encode('x'), { timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(isFirnError(err, 'unavailable')).toBe(true);
+  });
+
+  it('opens a KV bucket', async () => {
+    const kv = await bus.ensureKv('settings', { history: 2 });
+    await kv.put('k', enc.encode('v1'));
+    expect(new TextDecoder().decode((await kv.get('k'))?.value)).toBe('v1');
+  });
+
+  it('check() fails with unavailable once the server is gone', async () => {
+    const own = await startNatsServer({ dataDir: join(dir, 'check') });
+    const b = await connectBus({ servers: [own.url], name: 'check-spec' });
+    try {
+      await b.check();
+      await own.stop();
+      await expect.poll(async () => b.check().then(() => 'ok', (e: unknown) => (isFirnError(e, 'unavailable') ? 'unavailable' : e)), {
+        timeout: 15_000,
+      }).toBe('unavailable');
+      const pub = await b.publish('x', enc.encode('y')).catch((e: unknown) => e);
+      expect(isFirnError(pub, 'unavailable')).toBe(true);
+    } finally {
+      await b.close();
+      await own.stop();
+    }
+  });
+
+  it('connectBus fails with unavailable when nothing listens', async () => {
+    const err = await connectBus({ servers: ['nats://127.0.0.1:1'], name: 'nobody', connectTimeoutMs: 500 }).catch((e: unknown) => e);
+    expect(isFirnError(err, 'unavailable')).toBe(true);
+  });
+});

@@ -1,0 +1,2 @@
+export { CompactorModule } from './compactor.module';
+export { compactorConfig, compactorServer } from './compactor.server';

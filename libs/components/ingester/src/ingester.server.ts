@@ -1,0 +1,18 @@
+import { defineConfig, natsSettings, serverSettings, storageSettings } from '@firn/config';
+import { PlatformModule, componentServer, objectStoreConfigFrom } from '@firn/platform';
+import { IngesterModule } from './ingester.module';
+
+export const ingesterConfig = defineConfig('ingester', {
+  ...serverSettings(4101),
+  ...storageSettings(),
+  ...natsSettings(),
+
+});
+
+/** The ingester as its own process (apps/ingester). */
+export const ingesterServer = componentServer({
+  component: 'ingester',
+  config: ingesterConfig,
+  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-ingester' } }),
+  modules: (infra) => [PlatformModule.forRoot(infra), IngesterModule.forRoot()],
+});

@@ -1,0 +1,2 @@
+export { QuerierModule } from './querier.module';
+export { querierConfig, querierServer } from './querier.server';

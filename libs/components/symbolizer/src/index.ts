@@ -1,0 +1,2 @@
+export { SymbolizerModule } from './symbolizer.module';
+export { symbolizerConfig, symbolizerServer } from './symbolizer.server';

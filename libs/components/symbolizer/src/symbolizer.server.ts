@@ -1,0 +1,18 @@
+import { defineConfig, natsSettings, redisSettings, serverSettings, storageSettings } from '@firn/config';
+import { PlatformModule, cacheConfigFrom, componentServer, objectStoreConfigFrom } from '@firn/platform';
+import { SymbolizerModule } from './symbolizer.module';
+
+export const symbolizerConfig = defineConfig('symbolizer', {
+  ...serverSettings(4104),
+  ...storageSettings(),
+  ...natsSettings(),
+  ...redisSettings(),
+});
+
+/** The symbolizer as its own process (apps/symbolizer). */
+export const symbolizerServer = componentServer({
+  component: 'symbolizer',
+  config: symbolizerConfig,
+  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-symbolizer' }, cache: cacheConfigFrom(cfg) }),
+  modules: (infra) => [PlatformModule.forRoot(infra), SymbolizerModule.forRoot()],
+});

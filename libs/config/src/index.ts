@@ -1,0 +1,23 @@
+export {
+  ConfigError,
+  bool,
+  configDocs,
+  defineConfig,
+  durationMs,
+  loadConfig,
+  logLevel,
+  nonEmpty,
+  parseFlags,
+  port,
+  positiveInt,
+  setting,
+  url,
+  urlList,
+  wantsHelp,
+  type ConfigDefinition,
+  type ConfigOf,
+  type ConfigSources,
+  type Setting,
+  type SettingsDef,
+} from './config';
+export { authSettings, natsSettings, redisSettings, serverSettings, storageKind, storageSettings } from './settings';

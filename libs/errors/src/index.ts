@@ -1,0 +1,1 @@
+export { ErrorCode, FirnError, isFirnError, type FirnErrorOptions } from './firn-error';

@@ -1,0 +1,230 @@
+import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Server,
+  type Http2Session,
+} from 'node:http2';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { Counter, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
+import type { Readiness } from './readiness';
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface AppHandlers {
+  /** Registers every Connect service this process serves (gRPC, gRPC-web and Connect). */
+  routes: (router: ConnectRouter) => void;
+  interceptors: Interceptor[];
+  /** Plain HTTP/1.1 routes (NestJS/express) for everything that is not an RPC. */
+  http?: HttpHandler;
+  /** Largest accepted RPC message, bytes. */
+  readMaxBytes?: number;
+}
+
+export interface OnePortServerOptions {
+  component: string;
+  host: string;
+  port: number;
+  log: Logger;
+  registry: Registry;
+  readiness: Readiness;
+  tracer: Tracer;
+}
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
+
+/**
+ * One TCP port for every protocol: the first bytes of a connection tell HTTP/2 (prior-knowledge
+ * h2c, what gRPC clients speak) from HTTP/1.1 (gRPC-web, Connect, REST, curl). Both servers share
+ * one handler: health endpoints, then Connect RPC routes, then plain HTTP routes.
+ */
+export class OnePortServer {
+  private readonly net: NetServer;
+  private readonly h1: Http1Server;
+  private readonly h2: Http2Server;
+  private readonly sessions = new Set<Http2Session>();
+  private readonly sockets = new Set<Socket>();
+  private handler: (req: NodeRequest, res: NodeResponse) => void;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly httpRequests: Counter<'route' | 'status'>;
+
+  constructor(private readonly opts: OnePortServerOptions) {
+    this.httpRequests = new Counter({
+      name: metricName(opts.component, 'http_requests_total'),
+      help: 'Plain HTTP requests by route class and status.',
+      labelNames: ['route', 'status'],
+      registers: [opts.registry],
+    });
+    this.handler = (req, res) => this.notYet(req, res);
+    const handle = (req: NodeRequest, res: NodeResponse): void => this.dispatch(req, res);
+    this.h1 = createHttp1Server(handle);
+    this.h1.keepAliveTimeout = 65_000;
+    this.h2 = createHttp2Server(handle);
+    this.h2.on('session', (s: Http2Session) => {
+      this.sessions.add(s);
+      s.once('close', () => this.sessions.delete(s));
+    });
+    this.net = createNetServer((socket) => this.sniff(socket));
+  }
+
+  /** Installs the application once dependencies are up; until then RPCs get UNAVAILABLE. */
+  setApp(app: AppHandlers): void {
+    const rpc = connectNodeAdapter({
+      routes: app.routes,
+      interceptors: app.interceptors,
+      readMaxBytes: app.readMaxBytes,
+      fallback: (req, res) => {
+        if ('stream' in req || !app.http) {
+          this.json(res as NodeResponse, 404, { code: 'not_found', message: `no route for ${req.method} ${req.url}` });
+          return;
+        }
+        app.http(req as IncomingMessage, res as ServerResponse);
+      },
+    });
+    this.handler = rpc as (req: NodeRequest, res: NodeResponse) => void;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.net.once('error', reject);
+      this.net.listen(this.opts.port, this.opts.host, () => {
+        this.net.off('error', reject);
+        resolve();
+      });
+    });
+    return this.address();
+  }
+
+  address(): AddressInfo {
+    return this.net.address() as AddressInfo;
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to `timeoutMs`), then closes
+   * what is left. Idle keep-alive connections are closed at once; HTTP/2 sessions get GOAWAY.
+   */
+  async drain(timeoutMs: number): Promise<{ abandoned: number }> {
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    this.h1.closeIdleConnections();
+    for (const s of this.sessions) s.close();
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+    }
+    const abandoned = this.inFlight;
+    this.h1.closeAllConnections();
+    for (const s of this.sessions) s.destroy();
+    for (const sock of this.sockets) sock.destroy();
+    await closed;
+    return { abandoned };
+  }
+
+  private sniff(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const n = Math.min(buffered.length, H2_PREFACE.length);
+      const maybeH2 = buffered.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (maybeH2 && buffered.length < H2_PREFACE.length) return; // need more bytes to decide
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(buffered);
+      if (maybeH2) {
+        // The HTTP/2 session drains already-buffered bytes itself on the next tick; resuming
+        // here would emit them as 'data' to nobody and lose the connection preface.
+        this.h2.emit('connection', socket);
+      } else {
+        this.h1.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  }
+
+  private dispatch(req: NodeRequest, res: NodeResponse): void {
+    this.inFlight++;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+      if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    };
+    res.once('close', finish);
+    res.once('finish', finish);
+
+    const requestId = newRequestId(headerOf(req, 'x-request-id'));
+    res.setHeader('x-request-id', requestId);
+    const path = (req.url ?? '/').split('?')[0];
+    runWithRequestContext({ requestId }, () => {
+      if (path === '/healthz' || path === '/readyz' || path === '/metrics') {
+        void this.serveOps(path, res).catch((err: unknown) => {
+          this.opts.log.error({ err }, 'ops endpoint failed');
+          if (!res.headersSent) this.json(res, 500, { code: 'internal', message: 'internal error' });
+        });
+        return;
+      }
+      this.opts.tracer.startActiveSpan(`${req.method} ${path.startsWith('/') && path.split('/').length === 3 ? path : 'http'}`, (span) => {
+        span.setAttribute('firn.request_id', requestId);
+        res.once('close', () => {
+          if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.setAttribute('http.status_code', res.statusCode);
+          span.end();
+        });
+        res.once('finish', () => this.countHttp(path, res.statusCode, req));
+        this.handler(req, res);
+      });
+    });
+  }
+
+  private countHttp(path: string, status: number, req: NodeRequest): void {
+    const ct = headerOf(req, 'content-type') ?? '';
+    // RPCs are counted by the interceptor with their procedure; here only plain HTTP routes.
+    if (ct.startsWith('application/grpc') || ct.startsWith('application/connect') || path.split('/').length === 3 && path.includes('.')) return;
+    const route = path.startsWith('/ingest') ? '/ingest' : path.startsWith('/api/') ? '/api' : 'other';
+    this.httpRequests.inc({ route, status: String(status) });
+  }
+
+  private async serveOps(path: string, res: NodeResponse): Promise<void> {
+    if (path === '/healthz') {
+      this.json(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/readyz') {
+      const report = await this.opts.readiness.evaluate();
+      this.json(res, report.ready ? 200 : 503, report);
+      return;
+    }
+    const body = await this.opts.registry.metrics();
+    res.statusCode = 200;
+    res.setHeader('content-type', this.opts.registry.contentType);
+    res.end(body);
+  }
+
+  private notYet(req: NodeRequest, res: NodeResponse): void {
+    this.json(res, 503, { code: 'unavailable', message: `${this.opts.component} is starting; ${req.url} is not served yet` });
+  }
+
+  private json(res: NodeResponse, status: number, body: unknown): void {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body));
+  }
+}
+
+function headerOf(req: NodeRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,80 @@
+import { Global, Module, type DynamicModule, type LoggerService } from '@nestjs/common';
+import type { ConnectRouter, Interceptor, ServiceImpl } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import type { Tracer } from '@opentelemetry/api';
+import type { Logger, Registry } from '@firn/observability';
+import type { Readiness } from './readiness';
+
+/** Injection tokens for what the runtime gives every component. */
+export const LOGGER = Symbol('firn.logger');
+export const METRICS = Symbol('firn.metrics-registry');
+export const READINESS = Symbol('firn.readiness');
+export const TRACER = Symbol('firn.tracer');
+
+/** Components add their Connect services here (in a constructor or onModuleInit). */
+export class RpcRegistry {
+  private readonly services: Array<(router: ConnectRouter) => void> = [];
+  private readonly names = new Set<string>();
+
+  /** `interceptors` run inside the global ones (after error mapping/metrics), e.g. auth. */
+  add<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, opts: { interceptors?: Interceptor[] } = {}): void {
+    if (this.names.has(service.typeName)) throw new Error(`service ${service.typeName} registered twice`);
+    this.names.add(service.typeName);
+    this.services.push((router) => router.service(service, impl, { interceptors: opts.interceptors ?? [] }));
+  }
+
+  get serviceNames(): string[] {
+    return [...this.names];
+  }
+
+  routes(router: ConnectRouter): void {
+    for (const register of this.services) register(router);
+  }
+}
+
+export interface RuntimeContext {
+  component: string;
+  log: Logger;
+  registry: Registry;
+  readiness: Readiness;
+  tracer: Tracer;
+  rpc: RpcRegistry;
+}
+
+@Global()
+@Module({})
+export class RuntimeModule {
+  static forRoot(ctx: RuntimeContext): DynamicModule {
+    return {
+      module: RuntimeModule,
+      providers: [
+        { provide: LOGGER, useValue: ctx.log },
+        { provide: METRICS, useValue: ctx.registry },
+        { provide: READINESS, useValue: ctx.readiness },
+        { provide: TRACER, useValue: ctx.tracer },
+        { provide: RpcRegistry, useValue: ctx.rpc },
+      ],
+      exports: [LOGGER, METRICS, READINESS, TRACER, RpcRegistry],
+    };
+  }
+}
+
+/** Routes NestJS' own log lines into our JSON logger. */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly pino: Logger) {}
+  log(message: unknown, context?: string): void {
+    this.pino.debug({ nest: context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string): void {
+    this.pino.error({ nest: context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string): void {
+    this.pino.warn({ nest: context }, String(message));
+  }
+  debug(message: unknown, context?: string): void {
+    this.pino.debug({ nest: context }, String(message));
+  }
+  verbose(message: unknown, context?: string): void {
+    this.pino.trace({ nest: context }, String(message));
+  }
+}

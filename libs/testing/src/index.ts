@@ -1,0 +1,7 @@
+export { freePort } from './free-port';
+export { startS3Server, type S3Server } from './s3-server';
+export * from './nats';
+export * from './redis';
+export * from './debuginfod';
+export * from './require-binary';
+export * from './child-process';

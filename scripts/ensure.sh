@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian machine with Node 20 ready to run Firn: checks Node, installs npm
+# dependencies when missing or stale, and the Debian packages the chosen mode needs.
+#   scripts/ensure.sh          what `npm start` needs (nats-server for the embedded JetStream)
+#   scripts/ensure.sh --test   what `npm test` needs (every server the test harness starts)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'firn setup: %s\n' "$*"; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+node_minor=$(node -p 'process.versions.node.split(".")[1]')
+if (( node_major < 20 || (node_major == 20 && node_minor < 19) )); then
+  say "Node $(node -v) is too old: Firn needs Node >= 20.19"; exit 1
+fi
+
+# npm ci when node_modules is missing or older than the lockfile (a fresh clone, or a pull that
+# changed dependencies). npm 11 skips dependencies' install scripts; we only use packages that
+# ship prebuilt binaries, so nothing needs approving.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  say "npm dependencies up to date"
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  bash scripts/install-system-deps.sh --all
+else
+  bash scripts/install-system-deps.sh nats-server
+fi
