@@ -4,6 +4,31 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Layering (type) and deployment (scope) rules. In tests, the harness (type:testing) is allowed
+ * on top of the production rules; in production code it is not.
+ */
+function depConstraints({ tests }) {
+  const t = (tags) => (tests ? [...tags, 'type:testing'] : tags);
+  return [
+    { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
+    { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:server', 'scope:shared'] },
+    { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+    { sourceTag: 'type:app', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
+    { sourceTag: 'type:feature', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
+    { sourceTag: 'type:data', onlyDependOnLibsWithTags: t(['type:data', 'type:util', 'type:proto']) },
+    { sourceTag: 'type:util', onlyDependOnLibsWithTags: t(['type:util', 'type:proto']) },
+    { sourceTag: 'type:proto', onlyDependOnLibsWithTags: ['type:proto'] },
+    { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:testing', 'type:data', 'type:util', 'type:proto'] },
+    { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:testing', 'type:feature', 'type:data', 'type:util', 'type:proto'] },
+  ];
+}
+
+const boundaries = (tests) => [
+  'error',
+  { enforceBuildableLibDependency: false, banTransitiveDependencies: false, allow: [], depConstraints: depConstraints({ tests }) },
+];
+
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', 'tmp/**', 'libs/proto/src/gen/**', '.nx/**'] },
   ...tseslint.configs.recommended,
@@ -20,49 +45,22 @@ export default [
           message: 'Read the environment only through @firn/config (libs/config) or at an entry point.',
         },
       ],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          banTransitiveDependencies: false,
-          depConstraints: [
-            { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
-            { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:server', 'scope:shared'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:data', 'type:util', 'type:proto'] },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:feature', 'type:data', 'type:util', 'type:proto'] },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:util', 'type:proto'] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util', 'type:proto'] },
-            { sourceTag: 'type:proto', onlyDependOnLibsWithTags: ['type:proto'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:testing', 'type:data', 'type:util', 'type:proto'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:testing', 'type:data', 'type:util', 'type:proto', 'type:feature'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': boundaries(false),
     },
   },
   {
-    // Entry points, config loading, tests and tooling may read the environment directly.
-    files: ['apps/*/src/main.ts', 'libs/config/**/*.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'vitest.config.mts'],
+    // Entry points, the harness, tests and tooling may read the environment directly.
+    files: ['apps/*/src/main.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'tools/**/*.ts', 'charts/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    // Tests may use the harness; production code may not (the harness tag is type:testing).
-    files: ['**/*.spec.ts', '**/*.int-spec.ts'],
-    rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          depConstraints: [
-            { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
-            { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:server', 'scope:shared'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared', 'scope:server'] },
-            { sourceTag: '*', onlyDependOnLibsWithTags: ['*'] },
-          ],
-        },
-      ],
-    },
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.conformance.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(true) },
+  },
+  {
+    // Plain CommonJS scripts.
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
   },
 ];

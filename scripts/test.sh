@@ -14,4 +14,13 @@ npx nx show projects >/dev/null
 npx eslint --max-warnings=0 .
 
 echo "== tests"
-npx vitest run "$@"
+mkdir -p tmp
+rc=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=tmp/vitest-results.json "$@" || rc=$?
+# One plain closing line that any CI log reader understands.
+node -e '
+  const r = require("./tmp/vitest-results.json");
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' || true
+exit $rc

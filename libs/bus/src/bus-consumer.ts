@@ -116,6 +116,7 @@ export async function ensureDurableConsumer(
  */
 export function startConsumer(
   js: JetStreamClient,
+  connectionClosed: () => boolean,
   stream: string,
   durableName: string,
   handler: BusHandler,
@@ -134,7 +135,7 @@ export function startConsumer(
     });
 
   const loop = (async () => {
-    while (!stopping) {
+    while (!stopping && !connectionClosed()) {
       try {
         const consumer = await js.consumers.get(stream, durableName);
         current = await consumer.consume({ max_messages: opts.batch ?? DEFAULT_BATCH });
@@ -153,7 +154,7 @@ export function startConsumer(
         opts.onError?.(toFirnError(err, `consume ${stream}/${durableName}`));
       }
       // The SDK ended the pull (consumer deleted, connection closed...): retry, but not in a spin.
-      if (!stopping) await pause();
+      if (!stopping && !connectionClosed()) await pause();
     }
   })();
 

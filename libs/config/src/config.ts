@@ -119,7 +119,7 @@ export function loadConfig<D extends SettingsDef>(def: ConfigDefinition<D>, sour
 /** Markdown table of every setting: the documented defaults in each app's README come from here. */
 export function configDocs(def: ConfigDefinition<SettingsDef>): string {
   const rows = Object.values(def.settings).map((s) => {
-    const dflt = s.default === undefined ? '(required)' : s.secret ? '(secret)' : `\`${s.default}\``;
+    const dflt = s.default === undefined ? '(required)' : s.secret ? '(secret)' : s.default === '' ? '(empty)' : `\`${s.default}\``;
     return `| \`${s.env}\` | \`--${s.flag}\` | ${dflt} | ${s.description} |`;
   });
   return ['| env | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');

@@ -54,14 +54,12 @@ export async function openInfra(cfg: InfraConfig, deps: InfraDeps): Promise<Infr
     }
     if (cfg.bus) {
       const busCfg = cfg.bus;
-      let current: Bus | undefined;
       deps.readiness.addCheck('nats', async () => {
-        if (!current) throw FirnError.unavailable('not connected to NATS yet');
-        await current.check();
+        if (!bus) throw FirnError.unavailable('not connected to NATS yet');
+        await bus.check();
       });
-      current = await retry('nats', deps, () => connectBus({ servers: busCfg.servers, name: busCfg.name, token: busCfg.token || undefined }));
-      bus = current;
-      const b = current;
+      const b = await retry('nats', deps, () => connectBus({ servers: busCfg.servers, name: busCfg.name, token: busCfg.token || undefined }));
+      bus = b;
       closers.push(() => b.drain());
       deps.log.info({ servers: busCfg.servers }, 'connected to NATS');
     }

@@ -176,25 +176,19 @@ export class OnePortServer {
         });
         return;
       }
-      this.opts.tracer.startActiveSpan(`${req.method} ${path.startsWith('/') && path.split('/').length === 3 ? path : 'http'}`, (span) => {
+      const route = routeOf(path);
+      this.opts.tracer.startActiveSpan(route.rpc ? route.name : `${req.method} ${route.name}`, (span) => {
         span.setAttribute('firn.request_id', requestId);
         res.once('close', () => {
           if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
           span.setAttribute('http.status_code', res.statusCode);
           span.end();
         });
-        res.once('finish', () => this.countHttp(path, res.statusCode, req));
+        // RPCs are counted by the interceptor with their procedure and gRPC code.
+        if (!route.rpc) res.once('finish', () => this.httpRequests.inc({ route: route.name, status: String(res.statusCode) }));
         this.handler(req, res);
       });
     });
-  }
-
-  private countHttp(path: string, status: number, req: NodeRequest): void {
-    const ct = headerOf(req, 'content-type') ?? '';
-    // RPCs are counted by the interceptor with their procedure; here only plain HTTP routes.
-    if (ct.startsWith('application/grpc') || ct.startsWith('application/connect') || path.split('/').length === 3 && path.includes('.')) return;
-    const route = path.startsWith('/ingest') ? '/ingest' : path.startsWith('/api/') ? '/api' : 'other';
-    this.httpRequests.inc({ route, status: String(status) });
   }
 
   private async serveOps(path: string, res: NodeResponse): Promise<void> {
@@ -222,6 +216,16 @@ export class OnePortServer {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(body));
   }
+}
+
+const RPC_PATH = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
+
+/** A bounded label for metrics and span names: the RPC procedure, or a coarse HTTP route. */
+function routeOf(path: string): { rpc: boolean; name: string } {
+  if (RPC_PATH.test(path)) return { rpc: true, name: path.slice(1) };
+  if (path === '/ingest' || path.startsWith('/ingest/')) return { rpc: false, name: '/ingest' };
+  const api = /^\/api\/v\d+\/[\w-]+/.exec(path);
+  return { rpc: false, name: api ? api[0] : 'other' };
 }
 
 function headerOf(req: NodeRequest, name: string): string | undefined {

@@ -1,6 +1,5 @@
-// The harness is scope:shared, but it deliberately runs NATS through the production launcher so
-// tests exercise the same server config the all-in-one uses.
-// eslint-disable-next-line @nx/enforce-module-boundaries
+// Runs NATS through the production launcher, so tests exercise the same server config the
+// all-in-one uses.
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
 import { makeTempDir, removeDir } from './child-process';
 import { requireBinary } from './require-binary';

@@ -1,0 +1,1 @@
+export { DEFAULT_TENANT, allInOneConfig, allInOneServer, readDefaultToken } from './all-in-one.server';
