@@ -14,12 +14,15 @@ if (( node_major < 20 || (node_major == 20 && node_minor < 19) )); then
   say "Node $(node -v) is too old: Firn needs Node >= 20.19"; exit 1
 fi
 
-# npm ci when node_modules is missing or older than the lockfile (a fresh clone, or a pull that
-# changed dependencies). npm 11 skips dependencies' install scripts; we only use packages that
-# ship prebuilt binaries, so nothing needs approving.
+# Install when node_modules is missing or older than the lockfile (a fresh clone, or a pull that
+# changed dependencies). `npm install --no-save` installs exactly the locked versions without
+# rewriting the lockfile; `npm ci` is not used because this registry omits other platforms'
+# optional binary packages (swc, buf, duckdb), which makes `npm ci` refuse the lockfile.
+# npm 11 skips dependencies' install scripts; we only use packages that ship prebuilt binaries,
+# so nothing needs approving.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm dependencies"
+  npm install --no-save --no-audit --no-fund --loglevel=error
 else
   say "npm dependencies up to date"
 fi
