@@ -21,9 +21,12 @@
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* dict "root" $ "component" "gateway" */}}
+{{/* dict "root" $ "component" "gateway". Shortens the prefix, never the suffix, so two
+components can't end up with the same 63-character name. */}}
 {{- define "firn.componentName" -}}
-{{- printf "%s-%s" (include "firn.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- $suffix := printf "-%s" .component }}
+{{- $prefix := include "firn.fullname" .root | trunc (int (sub 63 (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s%s" $prefix $suffix }}
 {{- end }}
 
 {{- define "firn.commonLabels" -}}

@@ -51,6 +51,12 @@ export interface ConsumeOptions {
   nakDelayMs?: number;
   /** Told about handler failures and pull errors; the consumer keeps going. */
   onError?: (err: unknown, msg?: BusMessage) => void;
+  /**
+   * The handler settles messages itself, possibly later (e.g. the ingester acks only after the
+   * segment holding the message is durable). A message left unsettled is redelivered after
+   * ackWait unless `working()` extends it. A throwing handler still naks.
+   */
+  manualAck?: boolean;
 }
 
 export interface ConsumerHandle {
@@ -147,7 +153,7 @@ export function startConsumer(
             m.nak();
             continue;
           }
-          await runHandler(handler, msg, nakDelayMs, opts.onError);
+          await runHandler(handler, msg, nakDelayMs, opts.onError, opts.manualAck ?? false);
         }
       } catch (err) {
         if (stopping) break;
@@ -175,10 +181,11 @@ async function runHandler(
   msg: SettlingMessage,
   nakDelayMs: number,
   onError: ConsumeOptions['onError'],
+  manualAck: boolean,
 ): Promise<void> {
   try {
     await handler(msg);
-    if (!msg.settled) msg.ack();
+    if (!msg.settled && !manualAck) msg.ack();
   } catch (err) {
     if (!msg.settled) msg.nak(nakDelayMs);
     onError?.(err, msg);

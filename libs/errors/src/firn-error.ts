@@ -26,17 +26,21 @@ export interface FirnErrorOptions {
   cause?: unknown;
   /** Safe, client-visible structured details (e.g. the limit's name, retry-after seconds). */
   details?: Record<string, string | number | boolean>;
+  /** A more precise HTTP status than the code's default (e.g. 413 for a body over the size limit). */
+  httpStatus?: number;
 }
 
 export class FirnError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, string | number | boolean>;
+  readonly httpStatus: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: FirnErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FirnError';
     this.code = code;
     this.details = options.details ?? {};
+    this.httpStatus = options.httpStatus;
   }
 
   static invalidArgument(message: string, details?: FirnErrorOptions['details']): FirnError {

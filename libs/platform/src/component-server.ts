@@ -10,6 +10,8 @@ export interface ComponentServerOptions<D extends SettingsDef> {
   infra(cfg: ConfigOf<D> & BaseServerConfig): InfraConfig;
   /** The Nest modules to run once dependencies are open. */
   modules(infra: Infra, cfg: ConfigOf<D> & BaseServerConfig): Promise<DynamicModule[]> | DynamicModule[];
+  /** Largest accepted RPC message, from config. */
+  readMaxBytes?(cfg: ConfigOf<D> & BaseServerConfig): number;
 }
 
 /** A single-component process: open what it needs, run its module, close dependencies last. */
@@ -20,7 +22,7 @@ export function componentServer<D extends SettingsDef>(opts: ComponentServerOpti
     async setup(cfg, ctx) {
       const infra = await openInfra(opts.infra(cfg), { log: ctx.log, readiness: ctx.readiness });
       try {
-        return { modules: await opts.modules(infra, cfg), close: () => infra.close() };
+        return { modules: await opts.modules(infra, cfg), close: () => infra.close(), readMaxBytes: opts.readMaxBytes?.(cfg) };
       } catch (err) {
         await infra.close();
         throw err;

@@ -60,3 +60,9 @@ describe(toHttpError.name, () => {
     expect(classify(err).unexpected).toBe(false);
   });
 });
+
+describe('HTTP status override', () => {
+  it('uses a FirnError httpStatus over the code default', () => {
+    expect(toHttpError(new FirnError(ErrorCode.ResourceExhausted, 'too big', { httpStatus: 413 })).status).toBe(413);
+  });
+});

@@ -87,5 +87,6 @@ export function toHttpError(err: unknown): HttpError {
   const headers: Record<string, string> = {};
   if (typeof c.details['retry_after_seconds'] === 'number') headers['retry-after'] = String(c.details['retry_after_seconds']);
   const body = Object.keys(c.details).length ? { code: c.code, message: c.message, details: c.details } : { code: c.code, message: c.message };
-  return { status: TABLE[c.code].http, headers, body };
+  const status = err instanceof FirnError && err.httpStatus !== undefined ? err.httpStatus : TABLE[c.code].http;
+  return { status, headers, body };
 }

@@ -39,7 +39,6 @@ describe(OnePortServer.name, () => {
     });
     s.setApp({
       routes: () => undefined,
-      interceptors: [],
       http: (_req, res) => {
         setTimeout(() => res.end('done'), slowMs);
       },

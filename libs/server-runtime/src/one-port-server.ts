@@ -8,7 +8,7 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
+import type { ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Counter, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
 import type { Readiness } from './readiness';
@@ -18,9 +18,8 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface AppHandlers {
-  /** Registers every Connect service this process serves (gRPC, gRPC-web and Connect). */
+  /** Registers every Connect service this process serves (gRPC, gRPC-web and Connect), with their interceptors. */
   routes: (router: ConnectRouter) => void;
-  interceptors: Interceptor[];
   /** Plain HTTP/1.1 routes (NestJS/express) for everything that is not an RPC. */
   http?: HttpHandler;
   /** Largest accepted RPC message, bytes. */
@@ -78,7 +77,6 @@ export class OnePortServer {
   setApp(app: AppHandlers): void {
     const rpc = connectNodeAdapter({
       routes: app.routes,
-      interceptors: app.interceptors,
       readMaxBytes: app.readMaxBytes,
       fallback: (req, res) => {
         if ('stream' in req || !app.http) {

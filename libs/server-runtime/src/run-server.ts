@@ -123,7 +123,8 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
     app.useGlobalFilters(new HttpErrorFilter(log));
     await app.init();
     const express = app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: ServerResponse) => void;
-    server.setApp({ routes: (r) => rpc.routes(r), interceptors: [rpcInterceptor(spec.component, registry, log)], http: express, readMaxBytes: setup.readMaxBytes });
+    const outer = [rpcInterceptor(spec.component, registry, log)];
+    server.setApp({ routes: (r) => rpc.routes(r, outer), http: express, readMaxBytes: setup.readMaxBytes });
     readiness.markRunning();
     log.info({ port: address.port, services: rpc.serviceNames }, 'started');
     const banner = setup.banner?.();

@@ -13,22 +13,27 @@ export const TRACER = Symbol('firn.tracer');
 
 /** Components add their Connect services here (in a constructor or onModuleInit). */
 export class RpcRegistry {
-  private readonly services: Array<(router: ConnectRouter) => void> = [];
+  private readonly services: Array<(router: ConnectRouter, outer: Interceptor[]) => void> = [];
   private readonly names = new Set<string>();
 
-  /** `interceptors` run inside the global ones (after error mapping/metrics), e.g. auth. */
+  /**
+   * `interceptors` run inside the process-wide ones (error mapping, metrics), e.g. auth. Connect
+   * replaces (does not extend) router-level interceptors with per-service ones, so `routes`
+   * passes both lists explicitly to every service.
+   */
   add<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, opts: { interceptors?: Interceptor[] } = {}): void {
     if (this.names.has(service.typeName)) throw new Error(`service ${service.typeName} registered twice`);
     this.names.add(service.typeName);
-    this.services.push((router) => router.service(service, impl, { interceptors: opts.interceptors ?? [] }));
+    const own = opts.interceptors ?? [];
+    this.services.push((router, outer) => router.service(service, impl, { interceptors: [...outer, ...own] }));
   }
 
   get serviceNames(): string[] {
     return [...this.names];
   }
 
-  routes(router: ConnectRouter): void {
-    for (const register of this.services) register(router);
+  routes(router: ConnectRouter, outer: Interceptor[]): void {
+    for (const register of this.services) register(router, outer);
   }
 }
 

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
 import { defineConfig, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
 import { CompactorModule } from '@firn/compactor';
-import { GatewayModule } from '@firn/gateway';
-import { IngesterModule } from '@firn/ingester';
+import { GatewayModule, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
+import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
 import { PlatformModule, objectStoreConfigFrom, openInfra, type Infra } from '@firn/platform';
 import { QuerierModule } from '@firn/querier';
 import type { ServerSpec } from '@firn/server-runtime';
@@ -19,6 +19,8 @@ export const allInOneConfig = defineConfig('all-in-one', {
   natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token (external NATS only).', secret: true }),
   memoryCacheBytes: setting({ env: 'FIRN_MEMORY_CACHE_BYTES', flag: 'memory-cache-bytes', schema: positiveInt, default: String(256 * 1024 * 1024), description: 'Size bound of the in-process symbol cache.' }),
   tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file; empty = <data-dir>/tokens.json (created with a default tenant on first start).' }),
+  ...gatewaySettings(),
+  ...ingesterSettings(),
 });
 
 type AllInOneConfig = Parameters<(typeof allInOneServer)['setup']>[0];
@@ -60,7 +62,8 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
     try {
       let servers = cfg.natsUrl.split(',').map((s) => s.trim()).filter(Boolean);
       if (servers.length === 0) {
-        nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), host: '127.0.0.1' });
+        // 8 MiB messages: most agent batches go inline; larger ones use the claim check.
+        nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), host: '127.0.0.1', maxPayloadBytes: 8 * 1024 * 1024 });
         ctx.log.info({ url: nats.url, pid: nats.pid }, 'started embedded nats-server');
         servers = [nats.url];
       }
@@ -82,8 +85,8 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
     return {
       modules: [
         PlatformModule.forRoot(opened, { tokens }),
-        GatewayModule.forRoot(),
-        IngesterModule.forRoot(),
+        GatewayModule.forRoot(gatewayOptionsFrom(cfg)),
+        IngesterModule.forRoot(ingesterOptionsFrom(cfg)),
         QuerierModule.forRoot(),
         CompactorModule.forRoot(),
         SymbolizerModule.forRoot(),
@@ -93,6 +96,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
         await natsProcess?.stop();
       },
       banner: () => quickStart(cfg, dataDir, first),
+      readMaxBytes: cfg.maxRequestBytes,
     };
   },
 };

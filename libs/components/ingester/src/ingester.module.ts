@@ -1,12 +1,18 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { IngesterService } from './ingester.service';
+import { DEFAULT_INGESTER_OPTIONS, INGESTER_OPTIONS, type IngesterOptions } from './ingester.options';
+import { ManifestLogLifecycle, manifestLogProvider } from './manifest.provider';
 
 /**
- * Consumes the ingest stream from NATS JetStream and writes Parquet segments to object storage (issue: write path). Needs: NATS, object storage.
- * Today the module only takes part in the shared lifecycle (readiness follows its dependencies).
+ * Consumes the ingest log (NATS JetStream) and writes Parquet segments to object storage,
+ * publishing each in the manifest before acking. Needs: NATS, object storage.
  */
 @Module({})
 export class IngesterModule {
-  static forRoot(): DynamicModule {
-    return { module: IngesterModule };
+  static forRoot(opts: Partial<IngesterOptions> & Pick<IngesterOptions, 'writerId'>): DynamicModule {
+    return {
+      module: IngesterModule,
+      providers: [{ provide: INGESTER_OPTIONS, useValue: { ...DEFAULT_INGESTER_OPTIONS, ...opts } }, manifestLogProvider, ManifestLogLifecycle, IngesterService],
+    };
   }
 }

@@ -1,12 +1,13 @@
 import { defineConfig, natsSettings, serverSettings, storageSettings } from '@firn/config';
 import { PlatformModule, componentServer, objectStoreConfigFrom } from '@firn/platform';
 import { IngesterModule } from './ingester.module';
+import { ingesterOptionsFrom, ingesterSettings } from './ingester.settings';
 
 export const ingesterConfig = defineConfig('ingester', {
   ...serverSettings(4101),
   ...storageSettings(),
   ...natsSettings(),
-
+  ...ingesterSettings(),
 });
 
 /** The ingester as its own process (apps/ingester). */
@@ -14,5 +15,5 @@ export const ingesterServer = componentServer({
   component: 'ingester',
   config: ingesterConfig,
   infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-ingester' } }),
-  modules: (infra) => [PlatformModule.forRoot(infra), IngesterModule.forRoot()],
+  modules: (infra, cfg) => [PlatformModule.forRoot(infra), IngesterModule.forRoot(ingesterOptionsFrom(cfg))],
 });

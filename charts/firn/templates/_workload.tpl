@@ -1,0 +1,319 @@
+{{/*
+One Firn server component: Deployment, Service and (optionally) PodDisruptionBudget. Every
+component has the same shape (one port, /healthz, /readyz, /metrics, SIGTERM drain), so the
+per-component templates only say which app runs and which dependencies it gets.
+
+Arguments (dict):
+  root        the chart's root context ($)
+  component   name used in resource names and labels (gateway, ..., all-in-one)
+  key         its section in values (gateway, ..., allInOne)
+  entry       the app's entry point (apps/<name>/src/main.ts)
+  replicas    overrides <key>.replicas when non-zero (the all-in-one is always 1)
+Every argument must be passed (lint --strict fails on a missing map key).
+  s3          true = FIRN_STORAGE=s3 from storage.s3; false = local objects under the data dir
+  nats        true = FIRN_NATS_URL/FIRN_NATS_TOKEN from nats
+  symbolCache true = FIRN_SYMBOL_CACHE and Redis from symbolCache/redis (querier, symbolizer)
+  memoryCache true = only FIRN_MEMORY_CACHE_BYTES (the all-in-one's in-process cache)
+  tokens      true = mount the tokens Secret and set FIRN_TOKENS_FILE
+  dataClaim   PVC name for the data dir; empty = an emptyDir
+  recreate    true = Recreate strategy (a single writer of a ReadWriteOnce volume)
+  pdb         true = render a PodDisruptionBudget when podDisruptionBudget.enabled
+*/}}
+{{- define "firn.workload" -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+{{- $c := index $v .key -}}
+{{- $ctx := dict "root" $root "component" .component -}}
+{{- $name := include "firn.componentName" $ctx -}}
+{{- $shutdownMs := int64 (default $v.shutdownTimeoutMs $c.shutdownTimeoutMs) -}}
+{{- $grace := int64 (default $v.terminationGracePeriodSeconds $c.terminationGracePeriodSeconds) -}}
+{{- $preStop := int64 $v.preStopSleepSeconds -}}
+{{- if le (mul $grace 1000) (add $shutdownMs (mul $preStop 1000)) -}}
+{{- fail (printf "%s: terminationGracePeriodSeconds (%d s) must exceed preStopSleepSeconds (%d s) + shutdownTimeoutMs (%d ms), or Kubernetes kills the pod before it has drained and flushed" .key $grace $preStop $shutdownMs) -}}
+{{- end -}}
+{{- $replicas := 1 -}}
+{{- if .replicas }}{{ $replicas = int64 .replicas }}{{ else }}{{ $replicas = int64 $c.replicas }}{{ end -}}
+{{- $envArgs := dict "root" $root "port" $c.port "shutdownMs" $shutdownMs "s3" .s3 "nats" .nats "symbolCache" .symbolCache "memoryCache" .memoryCache "tokens" .tokens "extraEnv" $c.extraEnv -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "firn.labels" $ctx | nindent 4 }}
+spec:
+  replicas: {{ $replicas }}
+  revisionHistoryLimit: 5
+  {{- if .recreate }}
+  strategy:
+    type: Recreate
+  {{- else }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxUnavailable: 0
+      maxSurge: 1
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "firn.selectorLabels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "firn.labels" $ctx | nindent 8 }}
+        {{- with $c.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        {{- if $v.metrics.podAnnotations }}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ $c.port | int64 | quote }}
+        prometheus.io/path: /metrics
+        {{- end }}
+        {{- if and .tokens (not $v.auth.existingSecret) }}
+        checksum/tokens: {{ toJson $v.auth.tokens | sha256sum }}
+        {{- end }}
+        {{- with $c.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ include "firn.serviceAccountName" $root }}
+      automountServiceAccountToken: {{ $v.serviceAccount.automountServiceAccountToken }}
+      terminationGracePeriodSeconds: {{ $grace }}
+      {{- with $v.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- toYaml $v.podSecurityContext | nindent 8 }}
+      containers:
+        - name: {{ .component }}
+          image: {{ include "firn.image" $root | quote }}
+          imagePullPolicy: {{ $v.image.pullPolicy }}
+          workingDir: {{ $v.image.workingDir }}
+          command:
+            - node
+            - scripts/run-ts.cjs
+            - {{ .entry }}
+          {{- with $c.extraArgs }}
+          args:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          env:
+            {{- include "firn.env" $envArgs | nindent 12 }}
+          ports:
+            - name: http
+              containerPort: {{ $c.port | int64 }}
+              protocol: TCP
+          startupProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            {{- toYaml $v.probes.startup | nindent 12 }}
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            {{- toYaml $v.probes.liveness | nindent 12 }}
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: http
+            {{- toYaml $v.probes.readiness | nindent 12 }}
+          {{- if gt $preStop 0 }}
+          lifecycle:
+            preStop:
+              exec:
+                # node, not sleep: the image is only promised to have node.
+                command:
+                  - node
+                  - -e
+                  - {{ printf "setTimeout(() => {}, %d)" (mul $preStop 1000) | quote }}
+          {{- end }}
+          resources:
+            {{- toYaml $c.resources | nindent 12 }}
+          securityContext:
+            {{- toYaml $v.containerSecurityContext | nindent 12 }}
+          volumeMounts:
+            # @swc-node/register keeps its compile cache under the OS temp dir.
+            - name: tmp
+              mountPath: /tmp
+            - name: data
+              mountPath: {{ include "firn.dataDir" $root }}
+            {{- if .tokens }}
+            - name: tokens
+              mountPath: {{ include "firn.tokensDir" $root }}
+              readOnly: true
+            {{- end }}
+      volumes:
+        - name: tmp
+          emptyDir: {}
+        - name: data
+          {{- if .dataClaim }}
+          persistentVolumeClaim:
+            claimName: {{ .dataClaim }}
+          {{- else }}
+          emptyDir: {}
+          {{- end }}
+        {{- if .tokens }}
+        - name: tokens
+          secret:
+            secretName: {{ include "firn.tokensSecretName" $root }}
+            defaultMode: 0440
+            items:
+              - key: tokens.json
+                path: tokens.json
+        {{- end }}
+      {{- with $c.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $c.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $c.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $c.topologySpreadConstraints }}
+      topologySpreadConstraints:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "firn.labels" $ctx | nindent 4 }}
+  {{- with $c.service.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ $c.service.type }}
+  selector:
+    {{- include "firn.selectorLabels" $ctx | nindent 4 }}
+  ports:
+    # One port serves gRPC (h2c), gRPC-web, Connect, HTTP and /metrics.
+    - name: http
+      port: {{ $c.service.port | int64 }}
+      targetPort: http
+      protocol: TCP
+{{- if and .pdb $v.podDisruptionBudget.enabled }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "firn.labels" $ctx | nindent 4 }}
+spec:
+  maxUnavailable: {{ $v.podDisruptionBudget.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "firn.selectorLabels" $ctx | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container's environment. Only variables the app reads are set; secrets come from
+existing Secrets through secretKeyRef, never from values.
+*/}}
+{{- define "firn.env" -}}
+{{- $v := .root.Values -}}
+- name: FIRN_HOST
+  value: "0.0.0.0"
+- name: FIRN_PORT
+  value: {{ .port | int64 | quote }}
+- name: FIRN_LOG_LEVEL
+  value: {{ $v.logLevel | quote }}
+- name: FIRN_SHUTDOWN_TIMEOUT_MS
+  value: {{ .shutdownMs | quote }}
+- name: FIRN_DATA_DIR
+  value: {{ include "firn.dataDir" .root | quote }}
+{{- with $v.otlp.endpoint }}
+- name: FIRN_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: FIRN_TRACE_SAMPLE_RATIO
+  value: {{ $v.otlp.sampleRatio | toString | quote }}
+{{- if .s3 }}
+- name: FIRN_STORAGE
+  value: s3
+{{- with $v.storage.s3.endpoint }}
+- name: FIRN_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: FIRN_S3_REGION
+  value: {{ $v.storage.s3.region | quote }}
+- name: FIRN_S3_BUCKET
+  value: {{ required "storage.s3.bucket is required" $v.storage.s3.bucket | quote }}
+{{- with $v.storage.s3.prefix }}
+- name: FIRN_S3_PREFIX
+  value: {{ . | quote }}
+{{- end }}
+- name: FIRN_S3_FORCE_PATH_STYLE
+  value: {{ ternary "true" "false" $v.storage.s3.forcePathStyle | quote }}
+{{- with $v.storage.s3.existingSecret }}
+- name: FIRN_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $v.storage.s3.accessKeyIdKey }}
+- name: FIRN_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $v.storage.s3.secretAccessKeyKey }}
+{{- end }}
+{{- else }}
+- name: FIRN_STORAGE
+  value: local
+{{- end }}
+{{- if .nats }}
+- name: FIRN_NATS_URL
+  value: {{ required "nats.url is required" $v.nats.url | quote }}
+{{- with $v.nats.existingSecret }}
+- name: FIRN_NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $v.nats.tokenKey }}
+{{- end }}
+{{- end }}
+{{- if .symbolCache }}
+- name: FIRN_SYMBOL_CACHE
+  value: {{ $v.symbolCache.backend | quote }}
+- name: FIRN_MEMORY_CACHE_BYTES
+  value: {{ $v.symbolCache.memoryBytes | int64 | quote }}
+{{- if eq $v.symbolCache.backend "redis" }}
+{{- if $v.redis.existingSecret }}
+- name: FIRN_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.redis.existingSecret }}
+      key: {{ $v.redis.urlKey }}
+{{- else }}
+- name: FIRN_REDIS_URL
+  value: {{ required "redis.url is required when symbolCache.backend=redis" $v.redis.url | quote }}
+{{- end }}
+{{- end }}
+{{- else if .memoryCache }}
+- name: FIRN_MEMORY_CACHE_BYTES
+  value: {{ $v.symbolCache.memoryBytes | int64 | quote }}
+{{- end }}
+{{- if .tokens }}
+- name: FIRN_TOKENS_FILE
+  value: {{ printf "%s/tokens.json" (include "firn.tokensDir" .root) | quote }}
+{{- end }}
+{{- with $v.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- with .extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,61 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Bus } from '@firn/bus';
+import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
+import { ManifestLog } from '@firn/manifest';
+import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
+import type { ObjectStore } from '@firn/storage';
+import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
+import { addTotals } from './profiles-data';
+
+export async function makeTokens(file: string, tenants: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const records = [];
+  for (const t of tenants) {
+    const issued = issueToken(t, [Scope.WriteProfiles, Scope.ReadProfiles]);
+    out[t] = issued.token;
+    records.push(issued.record);
+  }
+  await writeTokenFile(file, records);
+  return out;
+}
+
+/** Waits until every message in the ingest log has been delivered and acked. */
+export async function waitForIngestDrained(bus: Bus, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let stableRounds = 0;
+  for (;;) {
+    try {
+      const info = await bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
+      if (info.num_pending === 0 && info.num_ack_pending === 0) {
+        if (++stableRounds >= 3) return;
+      } else stableRounds = 0;
+      if (Date.now() > deadline) throw new Error(`ingest log not drained: pending ${info.num_pending}, unacked ${info.num_ack_pending}`);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await sleep(250);
+  }
+}
+
+/** Totals of every valid segment of a tenant, read back through a fresh manifest view. */
+export async function storedTotals(bus: Bus, store: ObjectStore, tenant: string): Promise<{ totals: Map<string, number>; segments: number }> {
+  const manifest = await ManifestLog.open({ bus, store });
+  try {
+    await manifest.syncToLatest();
+    const totals = new Map<string, number>();
+    const segments = manifest.validSegments(tenant);
+    for (const seg of segments) {
+      const dir = seg.meta.objectKey;
+      if (!dir.startsWith(`tenants/${tenant}/`)) throw new Error(`segment ${seg.meta.id} of ${tenant} stored outside its prefix: ${dir}`);
+      const { samples, stacks } = await readSegment(store, { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` });
+      addTotals(totals, await totalsBySeriesAndStack(samples, stacks));
+    }
+    return { totals, segments: segments.length };
+  } finally {
+    await manifest.close();
+  }
+}
+
+export function sortedEntries(m: Map<string, number>): Array<[string, number]> {
+  return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,97 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { create } from '@bufbuild/protobuf';
+import type { HandlerContext } from '@connectrpc/connect';
+import { FirnError } from '@firn/errors';
+import { TOKEN_STORE } from '@firn/platform';
+import { concatBatches, samplesFromArrow, samplesFromPprof, type SampleBatch } from '@firn/profiles';
+import { profilestoreV1alpha1 } from '@firn/proto';
+import { RpcRegistry } from '@firn/server-runtime';
+import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
+import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
+import { IngestService } from './ingest.service';
+
+const { ProfileStoreService, WriteRawResponseSchema, WriteArrowResponseSchema } = profilestoreV1alpha1;
+
+/**
+ * Parca's ProfileStoreService: WriteRaw (pprof per series, as the Parca agent's older protocol and
+ * Parca-compatible SDKs send) and WriteArrow (Firn's agent format, firn.samples.v1). The tenant
+ * comes from the token; the request's deprecated `tenant` field is ignored.
+ */
+@Injectable()
+export class ProfileStoreRpc implements OnModuleInit {
+  constructor(
+    private readonly rpc: RpcRegistry,
+    private readonly ingest: IngestService,
+    @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
+    @Inject(GATEWAY_OPTIONS) private readonly opts: GatewayOptions,
+  ) {}
+
+  onModuleInit(): void {
+    this.rpc.add(
+      ProfileStoreService,
+      {
+        writeRaw: (req, ctx) => this.writeRaw(req, ctx),
+        writeArrow: (req, ctx) => this.writeArrow(req, ctx),
+      },
+      { interceptors: [authInterceptor(this.tokens)] },
+    );
+  }
+
+  async writeRaw(req: profilestoreV1alpha1.WriteRawRequest, ctx: HandlerContext): Promise<profilestoreV1alpha1.WriteRawResponse> {
+    const { tenant } = principalOf(ctx, Scope.WriteProfiles);
+    let batch: SampleBatch;
+    try {
+      batch = this.parseWriteRaw(req);
+    } catch (err) {
+      this.ingest.countRejected('pprof', err);
+      throw err;
+    }
+    await this.ingest.ingest(tenant, batch, 'pprof');
+    return create(WriteRawResponseSchema, {});
+  }
+
+  async writeArrow(req: profilestoreV1alpha1.WriteArrowRequest, ctx: HandlerContext): Promise<profilestoreV1alpha1.WriteArrowResponse> {
+    const { tenant } = principalOf(ctx, Scope.WriteProfiles);
+    let batch: SampleBatch;
+    try {
+      batch = samplesFromArrow(req.ipcBuffer, {
+        maxRows: this.opts.maxSamplesPerProfile,
+        maxStackDepth: this.opts.maxStackDepth,
+        maxBytes: this.opts.maxRequestBytes,
+      });
+    } catch (err) {
+      this.ingest.countRejected('arrow', err);
+      throw err;
+    }
+    await this.ingest.ingest(tenant, batch, 'arrow');
+    return create(WriteArrowResponseSchema, {});
+  }
+
+  /** Every series' `__name__` label names its profiles; every pprof sample type becomes a profile type. */
+  private parseWriteRaw(req: profilestoreV1alpha1.WriteRawRequest): SampleBatch {
+    const batches: SampleBatch[] = [];
+    const nowMs = Date.now();
+    req.series.forEach((series, i) => {
+      const labels = (series.labels?.labels ?? []).map((l) => [l.name, l.value] as [string, string]);
+      const name = labels.find(([n]) => n === '__name__')?.[1];
+      if (!name) throw FirnError.invalidArgument(`series[${i}]: labels must include __name__ (the profile name, e.g. parca_agent)`);
+      const seriesLabels = labels.filter(([n]) => n !== '__name__');
+      series.samples.forEach((sample, j) => {
+        try {
+          batches.push(
+            samplesFromPprof(sample.rawProfile, {
+              name,
+              seriesLabels,
+              nowMs,
+              limits: { maxDecompressedBytes: this.opts.maxDecompressedBytes, maxSamples: this.opts.maxSamplesPerProfile, maxStackDepth: this.opts.maxStackDepth },
+            }),
+          );
+        } catch (err) {
+          if (err instanceof FirnError) throw new FirnError(err.code, `series[${i}].samples[${j}]: ${err.message}`, { details: err.details });
+          throw err;
+        }
+      });
+    });
+    return concatBatches(batches);
+  }
+}

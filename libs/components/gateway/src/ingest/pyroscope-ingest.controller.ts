@@ -1,0 +1,117 @@
+import { Controller, Headers, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, FirnError } from '@firn/errors';
+import { TOKEN_STORE } from '@firn/platform';
+import { parsePyroscopeName, pyroscopeProfileType, samplesFromFolded, samplesFromPprof, type SampleBatch } from '@firn/profiles';
+import { Scope, authenticate, requireScope, type TokenStore } from '@firn/tenancy';
+import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
+import { IngestService } from './ingest.service';
+import { parseIngestTime } from './pyroscope-params';
+
+/**
+ * Pyroscope's push endpoint, so Pyroscope SDKs and `curl --data-binary @x.folded` work:
+ * `POST /ingest?name=app{k=v}&from=&until=&format=folded|pprof&sampleRate=`.
+ * pprof may come raw (any content type) or as multipart/form-data with a `profile` part.
+ */
+@Controller()
+export class PyroscopeIngestController {
+  constructor(
+    private readonly ingest: IngestService,
+    @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
+    @Inject(GATEWAY_OPTIONS) private readonly opts: GatewayOptions,
+  ) {}
+
+  @Post('ingest')
+  @HttpCode(200)
+  async push(
+    @Req() req: IncomingMessage,
+    @Headers('authorization') authorization: string | undefined,
+    @Headers('content-type') contentType: string | undefined,
+    @Query() q: Record<string, string | string[] | undefined>,
+  ): Promise<Record<string, never>> {
+    const principal = await authenticate(this.tokens, authorization);
+    requireScope(principal, Scope.WriteProfiles);
+    const format = single(q, 'format') ?? 'folded';
+    const source = format === 'pprof' ? 'pprof' : 'folded';
+    let batch: SampleBatch;
+    try {
+      batch = await this.parse(req, q, format, contentType);
+    } catch (err) {
+      this.ingest.countRejected(source, err);
+      throw err;
+    }
+    await this.ingest.ingest(principal.tenant, batch, source);
+    return {};
+  }
+
+  private async parse(req: IncomingMessage, q: Record<string, string | string[] | undefined>, format: string, contentType: string | undefined): Promise<SampleBatch> {
+    const name = single(q, 'name');
+    if (!name) throw FirnError.invalidArgument('query parameter "name" is required (e.g. name=my-app.cpu{env=prod})');
+    const app = parsePyroscopeName(name);
+    const nowMs = Date.now();
+    const fromMs = parseIngestTime(single(q, 'from'), 'from', nowMs);
+    const untilMs = parseIngestTime(single(q, 'until'), 'until', fromMs);
+    if (untilMs < fromMs) throw FirnError.invalidArgument(`"until" (${untilMs} ms) is before "from" (${fromMs} ms)`);
+    const sampleRateRaw = single(q, 'sampleRate') ?? '100';
+    const sampleRate = Number(sampleRateRaw);
+    if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 100_000) throw FirnError.invalidArgument(`"sampleRate" must be a positive integer (got ${JSON.stringify(sampleRateRaw)})`);
+    const seriesLabels: Array<[string, string]> = [...app.labels.filter(([k]) => k !== 'service_name'), ['service_name', app.appName]];
+    const limits = { maxDecompressedBytes: this.opts.maxDecompressedBytes, maxSamples: this.opts.maxSamplesPerProfile, maxStackDepth: this.opts.maxStackDepth };
+    const body = await readBody(req, this.opts.maxRequestBytes);
+
+    if (format === 'folded') {
+      return samplesFromFolded(body.toString('utf8'), { seriesLabels, fromMs, untilMs, sampleType: app.sampleType, sampleRate, limits });
+    }
+    if (format === 'pprof') {
+      const pprof = contentType?.startsWith('multipart/form-data') ? await multipartPart(body, contentType, 'profile') : body;
+      return samplesFromPprof(pprof, {
+        name: pyroscopeProfileType(app.sampleType, sampleRate).profileType.name,
+        seriesLabels,
+        nowMs: fromMs,
+        fallbackDurationNs: (untilMs - fromMs) * 1e6,
+        limits,
+      });
+    }
+    throw FirnError.invalidArgument(`unsupported format ${JSON.stringify(format)}: use folded or pprof`);
+  }
+}
+
+function single(q: Record<string, string | string[] | undefined>, key: string): string | undefined {
+  const v = q[key];
+  if (Array.isArray(v)) throw FirnError.invalidArgument(`query parameter "${key}" given more than once`);
+  return v;
+}
+
+/** Reads the request body, refusing (413) beyond `max` bytes without buffering the excess. */
+export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > max) throw tooLarge(max);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > max) {
+      req.destroy();
+      throw tooLarge(max);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function tooLarge(max: number): FirnError {
+  return new FirnError(ErrorCode.ResourceExhausted, `request body larger than ${max} bytes`, { details: { limit: 'max_request_bytes' }, httpStatus: 413 });
+}
+
+async function multipartPart(body: Buffer, contentType: string, field: string): Promise<Uint8Array> {
+  let form: FormData;
+  try {
+    form = await new Request('http://firn.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body }).formData();
+  } catch (err) {
+    throw FirnError.invalidArgument(`malformed multipart body: ${(err as Error).message}`);
+  }
+  const part = form.get(field);
+  if (part === null) throw FirnError.invalidArgument(`multipart body has no "${field}" part`);
+  return typeof part === 'string' ? Buffer.from(part, 'latin1') : new Uint8Array(await part.arrayBuffer());
+}

@@ -1,0 +1,27 @@
+/** The steps of the flush protocol, in order. Fault-injection tests crash the process at one. */
+export const FLUSH_STEPS = ['after-segment-write', 'after-manifest-publish', 'before-ack'] as const;
+export type FlushStep = (typeof FLUSH_STEPS)[number];
+
+export interface IngesterOptions {
+  /** A tenant's buffer is flushed once its oldest message is this old. */
+  flushMaxAgeMs: number;
+  /** ...or once it holds this many rows. */
+  flushMaxRows: number;
+  /** How long JetStream waits for an ack before redelivering (kept alive with `working()`). */
+  ackWaitMs: number;
+  /** Delivered-but-unacked messages across all ingesters (bounds buffered data). */
+  maxAckPending: number;
+  /** Stable id of this process in manifest entries. */
+  writerId: string;
+  /** Test hook: SIGKILL this process at the given flush step (fault-injection tests only). */
+  crashAt?: FlushStep;
+}
+
+export const INGESTER_OPTIONS = Symbol('firn.ingester-options');
+
+export const DEFAULT_INGESTER_OPTIONS: Omit<IngesterOptions, 'writerId'> = {
+  flushMaxAgeMs: 2000,
+  flushMaxRows: 500_000,
+  ackWaitMs: 30_000,
+  maxAckPending: 20_000,
+};

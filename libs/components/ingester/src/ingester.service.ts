@@ -1,0 +1,270 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { create } from '@bufbuild/protobuf';
+import type { Bus, BusMessage, ConsumerHandle } from '@firn/bus';
+import { ErrorCode, isFirnError } from '@firn/errors';
+import { INGEST_CONSUMER, INGEST_STREAM, ingestStreamSpec, readIngest } from '@firn/ingest-log';
+import type { ManifestLog } from '@firn/manifest';
+import type { Logger, Registry } from '@firn/observability';
+import { BUS, OBJECT_STORE } from '@firn/platform';
+import { samplesFromArrow, type SampleBatch } from '@firn/profiles';
+import { firnManifestV1 } from '@firn/proto';
+import { buildSegment, newSegmentId, segmentKeys, writeSegment } from '@firn/segments';
+import { LOGGER, METRICS, READINESS, type Readiness } from '@firn/server-runtime';
+import type { ObjectStore } from '@firn/storage';
+import { tenantPrefix, type TenantId } from '@firn/tenancy';
+import { MANIFEST_LOG } from './manifest.provider';
+import { IngesterMetrics } from './ingester.metrics';
+import { INGESTER_OPTIONS, type FlushStep, type IngesterOptions } from './ingester.options';
+import { toSequenceRanges } from './sequence-ranges';
+
+/**
+ * The latest delivery of one log message. JetStream may deliver a message again while we still
+ * hold it (it waited in the client's prefetch queue past ack-wait); the box then points at the
+ * newest delivery and its data is NOT buffered twice.
+ */
+interface Held {
+  msg: BusMessage;
+}
+
+interface TenantBuffer {
+  tenant: TenantId;
+  batches: SampleBatch[];
+  messages: Held[];
+  claimKeys: string[];
+  rows: number;
+  openedAtMs: number;
+}
+
+/** Limits for decoding the log's payloads: the gateway already enforced the tenant's limits. */
+const LOG_LIMITS = { maxRows: 50_000_000, maxStackDepth: 100_000, maxBytes: 2 ** 31 - 1 };
+
+/**
+ * Consumes the ingest log and turns it into Parquet segments + manifest entries, exactly once
+ * in effect (see docs/architecture.md, "Exactly-once write path"):
+ *   buffer per tenant → write segment objects → publish manifest delta (covered stream seqs)
+ *   → confirm the segment is valid (no earlier valid segment covers the same seqs) → ack.
+ * Redelivered messages already covered by a valid segment are acked and dropped.
+ */
+@Injectable()
+export class IngesterService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly metrics: IngesterMetrics;
+  private readonly buffers = new Map<TenantId, TenantBuffer>();
+  /** Messages buffered or being flushed, by stream sequence. */
+  private readonly inFlight = new Map<number, Held>();
+  private readonly flushChains = new Map<TenantId, Promise<void>>();
+  private consumer: ConsumerHandle | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastHeartbeatMs = 0;
+  private lastPruneMs = 0;
+  private stopping = false;
+
+  constructor(
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    @Inject(MANIFEST_LOG) private readonly manifest: ManifestLog,
+    @Inject(INGESTER_OPTIONS) private readonly opts: IngesterOptions,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(METRICS) registry: Registry,
+    @Inject(READINESS) readiness: Readiness,
+  ) {
+    this.metrics = new IngesterMetrics(registry);
+    readiness.addCheck('ingest-consumer', async () => {
+      if (!this.consumer && !this.stopping) throw new Error('not consuming yet');
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.ensureStream(ingestStreamSpec());
+    this.consumer = await this.bus.consume(INGEST_STREAM, INGEST_CONSUMER, (m) => this.onMessage(m), {
+      manualAck: true,
+      ackWaitMs: this.opts.ackWaitMs,
+      maxAckPending: this.opts.maxAckPending,
+      batch: 256,
+      onError: (err, msg) => this.log.warn({ err, seq: msg?.streamSeq }, 'ingest message failed; it will be redelivered'),
+    });
+    this.timer = setInterval(() => this.tick(), Math.min(250, this.opts.flushMaxAgeMs));
+    this.log.info({ writerId: this.opts.writerId, flushMaxAgeMs: this.opts.flushMaxAgeMs }, 'consuming the ingest log');
+  }
+
+  /** Stop intake, then flush everything buffered so nothing waits for redelivery. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.stop();
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.buffers.keys()].map((t) => this.flush(t)));
+    await Promise.all(this.flushChains.values());
+  }
+
+  private async onMessage(msg: BusMessage): Promise<void> {
+    const held = this.inFlight.get(msg.streamSeq);
+    if (held) {
+      held.msg = msg;
+      this.metrics.messages.inc({ outcome: 'redelivered_while_held' });
+      return;
+    }
+    if (await this.alreadyStored(msg)) {
+      msg.ack();
+      this.metrics.messages.inc({ outcome: 'duplicate' });
+      return;
+    }
+    let tenant: TenantId;
+    let batch: SampleBatch;
+    let claimKey: string | undefined;
+    try {
+      const decoded = await readIngest(this.store, msg.subject, msg.data);
+      tenant = decoded.tenant;
+      claimKey = decoded.claimKey;
+      batch = samplesFromArrow(decoded.payload, LOG_LIMITS);
+    } catch (err) {
+      if (isFirnError(err, ErrorCode.InvalidArgument)) {
+        // Only a bug or tampering produces this; retrying can't help, and blocking the log would.
+        this.log.error({ err, seq: msg.streamSeq, subject: msg.subject }, 'poison message in the ingest log; dropped');
+        this.metrics.messages.inc({ outcome: 'poison' });
+        msg.term();
+        return;
+      }
+      this.metrics.messages.inc({ outcome: 'retried' });
+      throw err;
+    }
+    let buf = this.buffers.get(tenant);
+    if (!buf) {
+      buf = { tenant, batches: [], messages: [], claimKeys: [], rows: 0, openedAtMs: Date.now() };
+      this.buffers.set(tenant, buf);
+    }
+    const box: Held = { msg };
+    buf.batches.push(batch);
+    buf.messages.push(box);
+    if (claimKey) buf.claimKeys.push(claimKey);
+    buf.rows += batch.length;
+    this.inFlight.set(msg.streamSeq, box);
+    this.metrics.messages.inc({ outcome: 'buffered' });
+    this.metrics.bufferedRows.inc(batch.length);
+    // Waiting here is the back-pressure: the consumer pulls no more until the flush is done.
+    if (buf.rows >= this.opts.flushMaxRows) await this.flush(tenant);
+  }
+
+  /**
+   * A first delivery can't be in a segment yet. A redelivery may be (its ingester crashed after
+   * publishing the manifest entry, before acking): catch up with the manifest log, then decide.
+   */
+  private async alreadyStored(msg: BusMessage): Promise<boolean> {
+    if (this.manifest.isCovered(INGEST_STREAM, msg.streamSeq)) return true;
+    if (msg.deliveryCount <= 1) return false;
+    await this.manifest.syncToLatest();
+    return this.manifest.isCovered(INGEST_STREAM, msg.streamSeq);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const [tenant, buf] of this.buffers) {
+      if (now - buf.openedAtMs >= this.opts.flushMaxAgeMs) void this.flush(tenant);
+    }
+    // Messages held in memory or mid-flush must not be redelivered to another ingester.
+    if (now - this.lastHeartbeatMs >= this.opts.ackWaitMs / 3) {
+      this.lastHeartbeatMs = now;
+      for (const h of this.inFlight.values()) h.msg.working();
+    }
+    if (now - this.lastPruneMs >= 30_000) {
+      this.lastPruneMs = now;
+      void this.pruneCoverage();
+    }
+  }
+
+  /** Seqs at or below the consumer's ack floor are never redelivered: forget their coverage. */
+  private async pruneCoverage(): Promise<void> {
+    try {
+      const info = await this.bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
+      this.manifest.prune(INGEST_STREAM, info.ack_floor.stream_seq);
+    } catch (err) {
+      this.log.debug({ err }, 'could not read the consumer ack floor');
+    }
+  }
+
+  /** Flushes a tenant's buffer; flushes of one tenant run one after another. */
+  flush(tenant: TenantId): Promise<void> {
+    const buf = this.buffers.get(tenant);
+    if (!buf) return this.flushChains.get(tenant) ?? Promise.resolve();
+    this.buffers.delete(tenant);
+    this.metrics.bufferedRows.dec(buf.rows);
+    const prev = this.flushChains.get(tenant) ?? Promise.resolve();
+    const next = prev.then(() => this.flushBuffer(buf));
+    this.flushChains.set(tenant, next);
+    void next.finally(() => {
+      if (this.flushChains.get(tenant) === next) this.flushChains.delete(tenant);
+    });
+    return next;
+  }
+
+  private async flushBuffer(buf: TenantBuffer): Promise<void> {
+    const end = this.metrics.flushSeconds.startTimer();
+    try {
+      const outcome = await this.writeSegment(buf);
+      this.metrics.segments.inc({ outcome });
+    } catch (err) {
+      this.metrics.segments.inc({ outcome: 'failed' });
+      this.log.error({ err, tenant: buf.tenant, messages: buf.messages.length }, 'segment flush failed; messages will be redelivered');
+      for (const h of buf.messages) h.msg.nak(1000);
+    } finally {
+      for (const h of buf.messages) this.inFlight.delete(h.msg.streamSeq);
+      end();
+    }
+  }
+
+  private async writeSegment(buf: TenantBuffer): Promise<'ok' | 'conflict'> {
+    const nowMs = Date.now();
+    const id = newSegmentId(nowMs);
+    const built = buildSegment(buf.batches);
+    const keys = segmentKeys(tenantPrefix(buf.tenant), 0, id, new Date(built.meta.minTimeMs).toISOString().slice(0, 10));
+    await writeSegment(this.store, keys, built);
+    this.crashPoint('after-segment-write');
+
+    const meta = create(firnManifestV1.SegmentMetaSchema, {
+      id,
+      tenantId: buf.tenant,
+      level: 0,
+      // The segment's directory: samples.parquet and stacks.parquet live under it.
+      objectKey: keys.samples.slice(0, keys.samples.lastIndexOf('/') + 1),
+      minTimeUnixNano: BigInt(built.meta.minTimeMs) * 1_000_000n,
+      maxTimeUnixNano: BigInt(built.meta.maxTimeMs) * 1_000_000n,
+      profileTypes: built.meta.profileTypes,
+      labels: built.meta.labels.map((l) => create(firnManifestV1.LabelSummarySchema, l)),
+      rows: BigInt(built.meta.rows),
+      bytes: BigInt(built.meta.bytes),
+      samples: BigInt(built.meta.samples),
+      covered: toSequenceRanges(INGEST_STREAM, buf.messages.map((h) => h.msg.streamSeq)),
+      createdAtUnixNano: BigInt(nowMs) * 1_000_000n,
+      writerId: this.opts.writerId,
+    });
+    await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }));
+    this.crashPoint('after-manifest-publish');
+
+    await this.manifest.syncToLatest();
+    if (!this.manifest.isValid(buf.tenant, id)) {
+      // Another ingester published a segment covering some of these messages first (we were
+      // too slow and they were redelivered). Retract ours; ack what is stored, retry the rest.
+      await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, removed: [id], origin: this.opts.writerId }));
+      for (const { msg } of buf.messages) {
+        if (this.manifest.isCovered(INGEST_STREAM, msg.streamSeq)) msg.ack();
+        else msg.nak(0);
+      }
+      this.log.warn({ segment: id, tenant: buf.tenant }, 'segment lost a redelivery race and was retracted');
+      return 'conflict';
+    }
+    this.crashPoint('before-ack');
+    for (const h of buf.messages) h.msg.ack();
+    this.metrics.rows.inc(built.meta.rows);
+    this.metrics.segmentBytes.inc(built.meta.bytes);
+    this.log.debug({ segment: id, tenant: buf.tenant, rows: built.meta.rows, messages: buf.messages.length }, 'segment flushed');
+    // Claim-check objects are now redundant; a leftover one is harmless (collected by age later).
+    await Promise.all(buf.claimKeys.map((k) => this.store.delete(k).catch(() => undefined)));
+    return 'ok';
+  }
+
+  private crashPoint(step: FlushStep): void {
+    if (this.opts.crashAt === step) {
+      this.log.warn({ step }, 'fault injection: crashing now');
+      this.log.flush();
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+}

@@ -1,0 +1,248 @@
+import { FirnError } from '@firn/errors';
+import { Bool, Dictionary, Field, Float64, Int32, Int64, List, Struct, Table, Uint64, Utf8, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
+import fc from 'fast-check';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { samplesFromArrow, samplesToArrow } from './arrow-samples';
+import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+import { stackKey } from './stack-key';
+import { rowsArb } from './test-arbitraries';
+
+const LIMITS = { maxRows: 1_000_000, maxStackDepth: 1000, maxBytes: 64 << 20 };
+const CPU = 'parca_agent:samples:count:cpu:nanoseconds:delta';
+
+const frame = (fn: string, inlined = false, address = 0x1234n): Frame => ({
+  buildId: 'b1d',
+  mappingFile: '/usr/bin/app',
+  address,
+  functionName: fn,
+  fileName: 'app.c',
+  line: 42,
+  inlined,
+});
+
+function sampleBatch(): SampleBatch {
+  const b = new SampleBatchBuilder();
+  b.add(CPU, [['node', 'n1'], ['thread_name', 'worker']], [frame('leaf', true), frame('mid'), frame('main', false, 0xffff_ffff_ffff_ffffn)], 7, 1_700_000_000_000, 10e9, 52_631_578);
+  b.add(CPU, [['node', 'n1']], [frame('leaf', true), frame('mid')], 3, 1_700_000_000_000, 10e9, 52_631_578);
+  b.add(CPU, [['node', 'n2']], [], 1, 1_700_000_001_000, 0, 0);
+  b.add('memory:inuse_space:bytes:space:bytes', [['node', 'n1']], [frame('mid')], 2 ** 40, 1_700_000_000_000, 0, 0);
+  return b.build();
+}
+
+/** Order-independent view of a batch: one string per row. */
+function canonical(b: SampleBatch): string[] {
+  const rows: string[] = [];
+  for (let i = 0; i < b.length; i++) {
+    rows.push(
+      JSON.stringify([
+        b.profileTypes[b.profileType[i]],
+        b.series[b.seriesIdx[i]],
+        stackKey(b.stacks[b.stack[i]]),
+        b.value[i],
+        b.timestampMs[i],
+        b.durationNs[i],
+        b.periodNs[i],
+      ]),
+    );
+  }
+  return rows.sort();
+}
+
+function ipcOf(columns: Record<string, Vector>, meta: string | null = 'samples.v1'): Uint8Array {
+  const t = new Table(columns);
+  if (meta !== null) t.schema.metadata.set('firn.schema', meta);
+  return tableToIPC(t, 'stream');
+}
+
+const dict = () => new Dictionary(new Utf8(), new Int32());
+const i64 = (xs: number[]) => vectorFromArray(xs.map(BigInt), new Int64());
+const plainFrame = new Struct([
+  new Field('build_id', new Utf8(), false),
+  new Field('mapping_file', new Utf8(), false),
+  new Field('address', new Uint64(), false),
+  new Field('function_name', new Utf8(), false),
+  new Field('file_name', new Utf8(), false),
+  new Field('line', new Int64(), false),
+  new Field('inlined', new Bool(), false),
+]);
+const plainStack = (stacks: Array<Array<{ fn: string; inlined?: boolean }>>) =>
+  vectorFromArray(
+    stacks.map((s) => s.map((f) => ({ build_id: '', mapping_file: '', address: 0n, function_name: f.fn, file_name: '', line: 0n, inlined: f.inlined ?? false }))),
+    new List(new Field('item', plainFrame, false)),
+  );
+function validColumns(n = 2): Record<string, Vector> {
+  return {
+    profile_type: vectorFromArray(Array(n).fill(CPU), dict()),
+    'labels.node': vectorFromArray(Array.from({ length: n }, (_, i) => (i % 2 ? null : 'n1')), dict()),
+    stack: plainStack(Array.from({ length: n }, (_, i) => [{ fn: 'leaf', inlined: true }, { fn: `f${i}` }])),
+    value: i64(Array(n).fill(5)),
+    timestamp: i64(Array(n).fill(1000)),
+    duration: i64(Array(n).fill(0)),
+    period: i64(Array(n).fill(0)),
+  };
+}
+
+function expectInvalid(fn: () => unknown, re: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(FirnError);
+    expect((err as FirnError).code).toBe('invalid_argument');
+    expect((err as Error).message).toMatch(re);
+    return;
+  }
+  throw new Error('expected invalid_argument');
+}
+
+describe(samplesToArrow.name, () => {
+  it('round-trips a batch exactly, including 64-bit addresses and large values', () => {
+    const b = sampleBatch();
+    const back = samplesFromArrow(samplesToArrow(b), LIMITS);
+    expect(canonical(back)).toEqual(canonical(b));
+    expect(back.stacks).toEqual(b.stacks);
+    expect(back.series).toEqual(b.series);
+    expect(back.truncatedStacks).toBe(0);
+  });
+
+  it('writes the documented schema', () => {
+    const t = tableFromIPC(samplesToArrow(sampleBatch()));
+    expect(t.schema.metadata.get('firn.schema')).toBe('samples.v1');
+    expect(Object.fromEntries(t.schema.fields.map((f) => [f.name, String(f.type)]))).toEqual({
+      profile_type: 'Dictionary<Int32, Utf8>',
+      'labels.node': 'Dictionary<Int32, Utf8>',
+      'labels.thread_name': 'Dictionary<Int32, Utf8>',
+      stack:
+        'Dictionary<Int32, List<Dictionary<Int32, Struct<{build_id:Dictionary<Int32, Utf8>, mapping_file:Dictionary<Int32, Utf8>, address:Uint64, function_name:Dictionary<Int32, Utf8>, file_name:Dictionary<Int32, Utf8>, line:Int64, inlined:Bool}>>>>',
+      value: 'Int64',
+      timestamp: 'Int64',
+      duration: 'Int64',
+      period: 'Int64',
+    });
+    // Absent labels are nulls.
+    expect(t.getChild('labels.thread_name')!.toArray()).toEqual(['worker', null, null, null]);
+  });
+
+  it('round-trips an empty batch', () => {
+    const empty = new SampleBatchBuilder().build();
+    expect(samplesFromArrow(samplesToArrow(empty), LIMITS).length).toBe(0);
+  });
+
+  it('round-trips random batches (property)', () => {
+    fc.assert(
+      fc.property(rowsArb, (rows) => {
+        const b = new SampleBatchBuilder();
+        for (const r of rows) b.add(r.profileType, r.labels, r.frames, r.value, r.tsMs, r.durationNs, r.periodNs);
+        const batch = b.build();
+        expect(canonical(samplesFromArrow(samplesToArrow(batch), LIMITS))).toEqual(canonical(batch));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('is read identically by arrow-rs (parquet-wasm) — a second IPC implementation', () => {
+    const require = createRequire(__filename);
+    const pw = require('parquet-wasm/node') as { Table: { fromIPCStream(b: Uint8Array): { intoIPCStream(): Uint8Array } } };
+    const b = sampleBatch();
+    const viaRust = pw.Table.fromIPCStream(samplesToArrow(b)).intoIPCStream();
+    expect(canonical(samplesFromArrow(viaRust, LIMITS))).toEqual(canonical(b));
+  });
+});
+
+describe(samplesFromArrow.name, () => {
+  it('accepts plain List<Struct<Utf8 …>> stacks and nullable labels', () => {
+    const b = samplesFromArrow(ipcOf(validColumns(3)), LIMITS);
+    expect(b.length).toBe(3);
+    expect(b.series).toEqual([[['node', 'n1']], []]);
+    expect(b.stacks[1].map((f) => [f.functionName, f.inlined])).toEqual([
+      ['leaf', true],
+      ['f1', false],
+    ]);
+  });
+
+  it('truncates deep stacks to the leaf-most frames and counts rows', () => {
+    const b = samplesFromArrow(ipcOf(validColumns(3)), { ...LIMITS, maxStackDepth: 1 });
+    expect(b.truncatedStacks).toBe(3);
+    expect(b.stacks.map((s) => s.map((f) => f.functionName))).toEqual([['leaf']]);
+  });
+
+  it('rejects schema problems naming the column', () => {
+    const cols = validColumns();
+    const without = (name: string) => Object.fromEntries(Object.entries(cols).filter(([k]) => k !== name));
+    expectInvalid(() => samplesFromArrow(ipcOf(cols, null), LIMITS), /firn.schema.*none/);
+    expectInvalid(() => samplesFromArrow(ipcOf(cols, 'samples.v2'), LIMITS), /"samples.v2"/);
+    expectInvalid(() => samplesFromArrow(ipcOf(without('value')), LIMITS), /missing column\(s\) "value"/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, extra: i64([1, 2]), more: i64([1, 2]) }), LIMITS), /unknown column\(s\) "extra", "more"/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, value: vectorFromArray([1, 2], new Float64()) }), LIMITS), /column "value" must be Int64/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, 'labels.bad-name': vectorFromArray(['a', 'b'], dict()) }), LIMITS), /invalid label name "bad-name"/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, 'labels.x': i64([1, 2]) }), LIMITS), /column "labels.x" must be Dictionary/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, stack: vectorFromArray(['a', 'b'], new Utf8()) }), LIMITS), /column "stack" must be/);
+    const noLine = new Struct(plainFrame.children.filter((f) => f.name !== 'line'));
+    const badStack = vectorFromArray([[], []], new List(new Field('item', noLine, false)));
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, stack: badStack }), LIMITS), /missing field "line"/);
+  });
+
+  it('rejects bad values naming the column', () => {
+    const cols = validColumns();
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, value: i64([1, -5]) }), LIMITS), /column "value" row 1: negative/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, duration: i64([2 ** 53, 1]) }), LIMITS), /column "duration" row 0: value ≥ 2\^53/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, timestamp: vectorFromArray([1n, null], new Int64()) }), LIMITS), /column "timestamp" has 1 nulls/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, profile_type: vectorFromArray([CPU, null], dict()) }), LIMITS), /column "profile_type" has 1 nulls/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, profile_type: vectorFromArray(['nope', 'nope'], dict()) }), LIMITS), /column "profile_type": invalid profile type "nope"/);
+    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, 'labels.node': vectorFromArray(['v'.repeat(2049), 'x'], dict()) }), LIMITS), /label "node" is longer than 2048/);
+  });
+
+  it('enforces maxRows and maxBytes', () => {
+    const ipc = ipcOf(validColumns(5));
+    expectInvalid(() => samplesFromArrow(ipc, { ...LIMITS, maxRows: 4 }), /5 rows, more than the limit of 4/);
+    expectInvalid(() => samplesFromArrow(ipc, { ...LIMITS, maxBytes: 100 }), /more than the limit of 100/);
+  });
+
+  it('rejects garbage and truncated streams', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    expectInvalid(() => samplesFromArrow(ipc.subarray(0, ipc.length >> 1), LIMITS), /invalid Arrow samples/);
+    expectInvalid(() => samplesFromArrow(new TextEncoder().encode('hello, not arrow'), LIMITS), /invalid Arrow samples/);
+  });
+
+  it('survives huge counts written anywhere in the headers (arrow-js would allocate until OOM)', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    let rejected = 0;
+    for (let pos = 0; pos + 4 <= ipc.length; pos += 4) {
+      const b = ipc.slice();
+      new DataView(b.buffer).setInt32(pos, 0x7fffffff, true);
+      try {
+        samplesFromArrow(b, LIMITS);
+      } catch (err) {
+        expect(err).toBeInstanceOf(FirnError);
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(0);
+  });
+
+  it('rejects the IPC file format and empty input', () => {
+    const file = tableToIPC(tableFromIPC(samplesToArrow(sampleBatch())), 'file');
+    expectInvalid(() => samplesFromArrow(file, LIMITS), /IPC file format is not accepted/);
+    expectInvalid(() => samplesFromArrow(new Uint8Array(0), LIMITS), /empty stream/);
+  });
+
+  it('never throws anything but FirnError on random or corrupted bytes (property)', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    const check = (bytes: Uint8Array) => {
+      try {
+        samplesFromArrow(bytes, LIMITS);
+      } catch (err) {
+        if (!(err instanceof FirnError)) throw err;
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 1024 }), check), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(ipc.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+        const b = ipc.slice();
+        for (const [i, v] of edits) b[i] = v;
+        check(b);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,694 @@
+import { FirnError } from '@firn/errors';
+import {
+  Bool,
+  Data,
+  DataType,
+  Dictionary,
+  Field,
+  Int32,
+  Int64,
+  List,
+  Struct,
+  Table,
+  Uint64,
+  Utf8,
+  makeData,
+  makeVector,
+  tableFromIPC,
+  tableToIPC,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
+import { checkArrowIpcStream } from './arrow-ipc-guard';
+import { isValidLabelName, parseProfileType } from './profile-type';
+import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+
+/** Schema-level metadata key and value that identify this format. */
+export const SAMPLES_SCHEMA_KEY = 'firn.schema';
+export const SAMPLES_SCHEMA_V1 = 'samples.v1';
+export const LABEL_COLUMN_PREFIX = 'labels.';
+
+const FRAME_FIELDS = ['build_id', 'mapping_file', 'address', 'function_name', 'file_name', 'line', 'inlined'] as const;
+
+function dictUtf8(): Dictionary<Utf8, Int32> {
+  return new Dictionary(new Utf8(), new Int32());
+}
+
+/** The frame struct and stack types the writer emits. */
+export function frameStructType(): Struct {
+  return new Struct([
+    new Field('build_id', dictUtf8(), false),
+    new Field('mapping_file', dictUtf8(), false),
+    new Field('address', new Uint64(), false),
+    new Field('function_name', dictUtf8(), false),
+    new Field('file_name', dictUtf8(), false),
+    new Field('line', new Int64(), false),
+    new Field('inlined', new Bool(), false),
+  ]);
+}
+
+export function frameDictionaryType(): Dictionary<Struct, Int32> {
+  return new Dictionary(frameStructType(), new Int32());
+}
+
+export function stackListType(): List<Dictionary<Struct, Int32>> {
+  return new List(new Field('item', frameDictionaryType(), false));
+}
+
+export function stackColumnType(): Dictionary<List<Dictionary<Struct, Int32>>, Int32> {
+  return new Dictionary(stackListType(), new Int32());
+}
+
+function int64FromF64(src: Float64Array): Data<Int64> {
+  const u32 = new Uint32Array(src.length * 2);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    u32[2 * i] = v % 4294967296;
+    u32[2 * i + 1] = Math.floor(v / 4294967296);
+  }
+  return makeData({ type: new Int64(), length: src.length, nullCount: 0, data: new BigInt64Array(u32.buffer) });
+}
+
+function utf8Vector(strings: string[]): Vector<Utf8> {
+  return vectorFromArray(strings, new Utf8());
+}
+
+/** Dictionary<Int32, Utf8> column from per-row indexes (-1 = null) into `dict`. */
+function dictColumn(dict: string[], idx: Int32Array): Data<Dictionary<Utf8, Int32>> {
+  let nulls = 0;
+  const bitmap = new Uint8Array((idx.length + 7) >> 3);
+  for (let i = 0; i < idx.length; i++) {
+    if (idx[i] < 0) {
+      nulls++;
+      idx[i] = 0;
+    } else {
+      bitmap[i >> 3] |= 1 << (i & 7);
+    }
+  }
+  return makeData({
+    type: dictUtf8(),
+    length: idx.length,
+    nullCount: nulls,
+    nullBitmap: nulls > 0 ? bitmap : undefined,
+    data: idx,
+    dictionary: utf8Vector(dict),
+  });
+}
+
+/** Dictionary-encodes one string per item. */
+function stringDictColumn(values: string[]): Data<Dictionary<Utf8, Int32>> {
+  const dict: string[] = [];
+  const pos = new Map<string, number>();
+  const idx = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let p = pos.get(values[i]);
+    if (p === undefined) {
+      p = dict.length;
+      dict.push(values[i]);
+      pos.set(values[i], p);
+    }
+    idx[i] = p;
+  }
+  return dictColumn(dict, idx);
+}
+
+function frameKey(f: Frame): string {
+  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+}
+
+/** The `stack` column: a dictionary of stacks, each a list of indexes into a frame dictionary. */
+function stackColumn(batch: SampleBatch): Data {
+  const frames: Frame[] = [];
+  const byObject = new Map<Frame, number>();
+  const byKey = new Map<string, number>();
+  let total = 0;
+  for (const s of batch.stacks) total += s.length;
+  const offsets = new Int32Array(batch.stacks.length + 1);
+  const items = new Int32Array(total);
+  let k = 0;
+  for (let si = 0; si < batch.stacks.length; si++) {
+    for (const f of batch.stacks[si]) {
+      let idx = byObject.get(f);
+      if (idx === undefined) {
+        const key = frameKey(f);
+        idx = byKey.get(key);
+        if (idx === undefined) {
+          idx = frames.length;
+          frames.push(f);
+          byKey.set(key, idx);
+        }
+        byObject.set(f, idx);
+      }
+      items[k++] = idx;
+    }
+    offsets[si + 1] = k;
+  }
+  const nf = frames.length;
+  const inlined = new Uint8Array((nf + 7) >> 3);
+  frames.forEach((f, i) => {
+    if (f.inlined) inlined[i >> 3] |= 1 << (i & 7);
+  });
+  const structType = frameStructType();
+  const struct = makeData({
+    type: structType,
+    length: nf,
+    nullCount: 0,
+    children: [
+      stringDictColumn(frames.map((f) => f.buildId)),
+      stringDictColumn(frames.map((f) => f.mappingFile)),
+      makeData({ type: new Uint64(), length: nf, nullCount: 0, data: BigUint64Array.from(frames, (f) => BigInt.asUintN(64, f.address)) }),
+      stringDictColumn(frames.map((f) => f.functionName)),
+      stringDictColumn(frames.map((f) => f.fileName)),
+      makeData({ type: new Int64(), length: nf, nullCount: 0, data: BigInt64Array.from(frames, (f) => BigInt(Math.trunc(f.line))) }),
+      makeData({ type: new Bool(), length: nf, nullCount: 0, data: inlined }),
+    ],
+  });
+  const item = makeData({ type: frameDictionaryType(), length: total, nullCount: 0, data: items, dictionary: makeVector(struct) });
+  const list = makeData({ type: stackListType(), length: batch.stacks.length, nullCount: 0, valueOffsets: offsets, child: item });
+  return makeData({
+    type: stackColumnType(),
+    length: batch.length,
+    nullCount: 0,
+    data: Int32Array.from(batch.stack),
+    dictionary: makeVector(list),
+  });
+}
+
+/**
+ * Encodes a batch as one Arrow IPC stream in the "firn.samples.v1" schema (see README.md):
+ * profile_type and labels.* as string dictionaries; `stack` as a dictionary of stacks, each a
+ * list of indexes into a dictionary of frames whose strings are dictionaries too, so every
+ * distinct stack, frame and string is sent once.
+ */
+export function samplesToArrow(batch: SampleBatch): Uint8Array {
+  const n = batch.length;
+  const columns: Record<string, Vector> = {};
+
+  columns['profile_type'] = makeVector(dictColumn(batch.profileTypes, Int32Array.from(batch.profileType)));
+
+  const labelNames = [...new Set(batch.series.flatMap((s) => s.map(([k]) => k)))].sort();
+  for (const name of labelNames) {
+    const values: string[] = [];
+    const valueIdx = new Map<string, number>();
+    // Per series: index of this label's value, or -1 when the series lacks the label.
+    const perSeries = batch.series.map((labels) => {
+      const hit = labels.find(([k]) => k === name);
+      if (hit === undefined) return -1;
+      let i = valueIdx.get(hit[1]);
+      if (i === undefined) {
+        i = values.length;
+        values.push(hit[1]);
+        valueIdx.set(hit[1], i);
+      }
+      return i;
+    });
+    const idx = new Int32Array(n);
+    for (let r = 0; r < n; r++) idx[r] = perSeries[batch.seriesIdx[r]];
+    columns[LABEL_COLUMN_PREFIX + name] = makeVector(dictColumn(values, idx));
+  }
+
+  columns['stack'] = makeVector(stackColumn(batch));
+  columns['value'] = makeVector(int64FromF64(batch.value));
+  columns['timestamp'] = makeVector(int64FromF64(batch.timestampMs));
+  columns['duration'] = makeVector(int64FromF64(batch.durationNs));
+  columns['period'] = makeVector(int64FromF64(batch.periodNs));
+
+  const table = new Table(columns);
+  table.schema.metadata.set(SAMPLES_SCHEMA_KEY, SAMPLES_SCHEMA_V1);
+  return tableToIPC(table, 'stream');
+}
+
+export interface ArrowLimits {
+  maxRows: number;
+  /** Stacks deeper than this keep their leaf-most frames (counted in truncatedStacks). */
+  maxStackDepth: number;
+  /** Cap on the IPC buffer size. */
+  maxBytes: number;
+}
+
+function bad(msg: string): never {
+  throw FirnError.invalidArgument(`invalid Arrow samples: ${msg}`);
+}
+
+function isIndexInt(t: DataType): boolean {
+  return DataType.isInt(t) && t.bitWidth <= 32;
+}
+function isInt64(t: DataType): boolean {
+  return DataType.isInt(t) && t.bitWidth === 64 && t.isSigned;
+}
+function isUint64(t: DataType): boolean {
+  return DataType.isInt(t) && t.bitWidth === 64 && !t.isSigned;
+}
+function isStringLike(t: DataType): boolean {
+  return DataType.isUtf8(t) || (DataType.isDictionary(t) && DataType.isUtf8(t.dictionary) && isIndexInt(t.indices));
+}
+/** Validates a List<Struct<frame>> or List<Dictionary<int, Struct<frame>>> type. */
+function isStackList(t: DataType, col: string): boolean {
+  if (!DataType.isList(t)) return false;
+  let item = t.children[0]?.type;
+  if (item && DataType.isDictionary(item)) {
+    if (!isIndexInt(item.indices)) bad(`column "${col}" frame dictionary has index type ${item.indices}`);
+    item = item.dictionary;
+  }
+  if (!item || !DataType.isStruct(item)) bad(`column "${col}" must be a list of frame structs, got ${t}`);
+  const names = item.children.map((c: Field) => c.name);
+  for (const c of item.children) {
+    if (!(FRAME_FIELDS as readonly string[]).includes(c.name)) bad(`column "${col}" has unknown frame field "${c.name}"`);
+  }
+  for (const f of FRAME_FIELDS) if (!names.includes(f)) bad(`column "${col}" frame struct is missing field "${f}"`);
+  for (const c of item.children) {
+    const ok =
+      c.name === 'address' ? isUint64(c.type) : c.name === 'line' ? isInt64(c.type) : c.name === 'inlined' ? DataType.isBool(c.type) : isStringLike(c.type);
+    if (!ok) bad(`column "${col}.${c.name}" has type ${c.type}`);
+  }
+  return true;
+}
+
+/**
+ * Checks that a Data's buffers are long enough for its declared length (recursively).
+ * arrow-js trusts the lengths in the IPC metadata; without this a corrupted length would
+ * make later reads run off the buffers or size allocations from attacker-chosen numbers.
+ */
+function checkData(d: Data, col: string): void {
+  const end = d.offset + d.length;
+  const short: (what: string) => never = (what) => bad(`column "${col}": ${what} buffer is too short for ${d.length} entries`);
+  if (!(d.length >= 0 && d.offset >= 0)) bad(`column "${col}": invalid length`);
+  if (d.nullCount > 0 && (!d.nullBitmap || d.nullBitmap.length * 8 < end)) short('validity');
+  const t = d.type;
+  if (DataType.isDictionary(t)) {
+    if (!d.values || d.values.length < end) short('index');
+    if (!d.dictionary) bad(`column "${col}" has no dictionary`);
+    for (const chunk of d.dictionary.data) checkData(chunk, col);
+  } else if (DataType.isInt(t)) {
+    if (!d.values || d.values.length < end) short('value');
+  } else if (DataType.isUtf8(t)) {
+    const offs = d.valueOffsets as Int32Array | undefined;
+    if (!offs || offs.length < end + 1) short('offset');
+    if (d.length > 0 && !(offs[d.offset] >= 0 && offs[end] >= offs[d.offset] && offs[end] <= (d.values as Uint8Array).length)) {
+      bad(`column "${col}": string offsets out of range`);
+    }
+  } else if (DataType.isBool(t)) {
+    if (!d.values || d.values.length * 8 < end) short('value');
+  } else if (DataType.isList(t)) {
+    const offs = d.valueOffsets as Int32Array | undefined;
+    if (!offs || offs.length < end + 1) short('offset');
+    const child = d.children[0];
+    if (!child) bad(`column "${col}": list without child data`);
+    if (d.length > 0 && !(offs[d.offset] >= 0 && offs[end] <= child.offset + child.length)) bad(`column "${col}": list offsets out of range`);
+    checkData(child, col);
+  } else if (DataType.isStruct(t)) {
+    for (const c of d.children) {
+      if (c.length < end) bad(`column "${col}": struct child shorter than the struct`);
+      checkData(c, col);
+    }
+  }
+}
+
+function isValid(d: Data, i: number): boolean {
+  if (d.nullCount === 0 || !d.nullBitmap || d.nullBitmap.length === 0) return true;
+  const j = d.offset + i;
+  return ((d.nullBitmap[j >> 3] >> (j & 7)) & 1) === 1;
+}
+
+function noNulls(d: Data, col: string): void {
+  if (d.nullCount > 0) bad(`column "${col}" has ${d.nullCount} nulls, none allowed`);
+}
+
+/** Reads a signed 64-bit column as doubles, rejecting negatives and values ≥ 2^53. */
+function int64Column(d: Data, col: string): Float64Array {
+  noNulls(d, col);
+  const v = d.values as BigInt64Array;
+  const u32 = new Uint32Array(v.buffer, v.byteOffset + d.offset * 8, d.length * 2);
+  const out = new Float64Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    const hi = u32[2 * i + 1];
+    if (hi > 0x1fffff) bad(`column "${col}" row ${i}: ${hi >= 0x80000000 ? 'negative value' : 'value ≥ 2^53'}`);
+    out[i] = hi * 4294967296 + u32[2 * i];
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** String accessor over Utf8 or Dictionary<int, Utf8> data, with per-dictionary caching. */
+class StringColumn {
+  private readonly dict?: Vector;
+  private readonly dictCache: Array<string | undefined> = [];
+  private readonly indices?: ArrayLike<number>;
+
+  constructor(
+    private readonly d: Data,
+    private readonly col: string,
+  ) {
+    if (DataType.isDictionary(d.type)) {
+      if (!d.dictionary) bad(`column "${col}" has no dictionary`);
+      this.dict = d.dictionary;
+      this.indices = d.values as ArrayLike<number>;
+    }
+  }
+
+  get(i: number): string {
+    const j = this.d.offset + i;
+    if (this.dict) {
+      const k = this.indices![j];
+      let s = this.dictCache[k];
+      if (s === undefined) {
+        if (!(k >= 0 && k < this.dict.length)) bad(`column "${this.col}" row ${i}: dictionary index ${k} out of range`);
+        const v: unknown = this.dict.get(k);
+        if (typeof v !== 'string') bad(`column "${this.col}": null dictionary value`);
+        s = v;
+        this.dictCache[k] = s;
+      }
+      return s;
+    }
+    const off = this.d.valueOffsets as Int32Array;
+    const vals = this.d.values as Uint8Array;
+    return utf8.decode(vals.subarray(off[j], off[j + 1]));
+  }
+
+  /** Dictionary index for row i (only for dictionary columns). */
+  index(i: number): number {
+    return this.indices![this.d.offset + i];
+  }
+
+  get dictionaryLength(): number {
+    return this.dict ? this.dict.length : 0;
+  }
+}
+
+/** Frames of a frame-struct data chunk, decoded once each and interned in the builder. */
+class FrameTable {
+  private readonly str: StringColumn[];
+  private readonly address: Data;
+  private readonly line: Data;
+  private readonly inlined: Data;
+  private readonly frames: Array<Frame | undefined>;
+  readonly ids: Int32Array;
+
+  constructor(
+    private readonly struct: Data,
+    private readonly col: string,
+    private readonly builder: SampleBatchBuilder,
+  ) {
+    noNulls(struct, `${col}.item`);
+    const fields = (struct.type as Struct).children.map((f: Field) => f.name);
+    const child = (name: string): Data => {
+      const d = struct.children[fields.indexOf(name)];
+      noNulls(d, `${col}.${name}`);
+      return d;
+    };
+    this.str = ['build_id', 'mapping_file', 'function_name', 'file_name'].map((n) => new StringColumn(child(n), `${col}.${n}`));
+    this.address = child('address');
+    this.line = child('line');
+    this.inlined = child('inlined');
+    this.frames = new Array<Frame | undefined>(struct.length);
+    this.ids = new Int32Array(struct.length).fill(-1);
+  }
+
+  /** Interns frame k (if needed) and returns it; its builder id is then `ids[k]`. */
+  frame(k: number): Frame {
+    let f = this.frames[k];
+    if (f !== undefined) return f;
+    if (!(k >= 0 && k < this.struct.length)) bad(`column "${this.col}": frame index ${k} out of range`);
+    const [b, m, fn, file] = this.str;
+    const bit = this.inlined.offset + k;
+    f = {
+      buildId: b.get(k),
+      mappingFile: m.get(k),
+      address: (this.address.values as BigUint64Array)[this.address.offset + k],
+      functionName: fn.get(k),
+      fileName: file.get(k),
+      line: Number((this.line.values as BigInt64Array)[this.line.offset + k]),
+      inlined: (((this.inlined.values as Uint8Array)[bit >> 3] >> (bit & 7)) & 1) === 1,
+    };
+    this.frames[k] = f;
+    this.ids[k] = this.builder.internFrame(f);
+    return f;
+  }
+}
+
+/** Decodes entries of a List<(Dictionary of) frame struct> data chunk into builder stacks. */
+class StackDecoder {
+  private readonly frames: FrameTable;
+  private readonly itemIndices?: ArrayLike<number>;
+  private readonly itemOffset: number;
+  private scratch = new Int32Array(256);
+
+  constructor(
+    private readonly list: Data,
+    col: string,
+    private readonly builder: SampleBatchBuilder,
+  ) {
+    noNulls(list, col);
+    const item = list.children[0];
+    noNulls(item, `${col}.item`);
+    this.itemOffset = item.offset;
+    if (DataType.isDictionary(item.type)) {
+      const dict = item.dictionary;
+      if (!dict || dict.data.length !== 1) bad(`column "${col}": frame dictionary must be exactly one chunk`);
+      this.itemIndices = item.values as ArrayLike<number>;
+      this.frames = new FrameTable(dict.data[0], col, builder);
+    } else {
+      this.frames = new FrameTable(item, col, builder);
+    }
+  }
+
+  /** Returns builder stack index * 2 + (truncated ? 1 : 0) for list entry i. */
+  decode(i: number, maxDepth: number): number {
+    const offs = this.list.valueOffsets as Int32Array;
+    const j = this.list.offset + i;
+    const start = offs[j];
+    const end = offs[j + 1];
+    if (!(start >= 0 && end >= start && end <= this.list.children[0].length)) bad(`stack ${i}: invalid list offsets`);
+    const truncated = end - start > maxDepth;
+    const n = truncated ? maxDepth : end - start;
+    if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2));
+    const ids = this.scratch;
+    const frames = new Array<Frame>(n);
+    const idx = this.itemIndices;
+    const table = this.frames;
+    for (let q = 0; q < n; q++) {
+      const p = this.itemOffset + start + q;
+      const k = idx ? idx[p] : p;
+      frames[q] = table.frame(k);
+      ids[q] = table.ids[k];
+    }
+    return this.builder.addStackByIds(frames, ids) * 2 + (truncated ? 1 : 0);
+  }
+}
+
+/** A decoded batch plus how many rows had their stack truncated to maxStackDepth. */
+export interface ArrowDecodedSamples extends SampleBatch {
+  truncatedStacks: number;
+}
+
+const REQUIRED = ['profile_type', 'stack', 'value', 'timestamp', 'duration', 'period'] as const;
+
+/**
+ * Decodes and validates a "firn.samples.v1" Arrow IPC stream. Every problem (parse errors,
+ * unknown/missing/mistyped columns, nulls where not allowed, negative numbers, bad labels)
+ * fails with invalid_argument naming the column. Accepts, besides the writer's encoding,
+ * `stack` as a plain List<Struct> and frame/label strings as plain Utf8.
+ */
+export function samplesFromArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples {
+  try {
+    return decodeArrow(ipc, limits);
+  } catch (err) {
+    if (err instanceof FirnError) throw err;
+    // Structural checks above should catch corruption first; anything arrow-js or a typed
+    // array still throws on hostile input is an input problem, not a server fault.
+    bad(`malformed Arrow data: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples {
+  if (ipc.length > limits.maxBytes) {
+    throw FirnError.invalidArgument(`Arrow samples are ${ipc.length} bytes, more than the limit of ${limits.maxBytes}`, {
+      limit: 'max_bytes',
+    });
+  }
+  checkArrowIpcStream(ipc, limits.maxRows);
+  let table: Table;
+  try {
+    table = tableFromIPC(ipc);
+  } catch (err) {
+    bad(`malformed Arrow IPC stream: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const schema = table.schema;
+  const version = schema.metadata.get(SAMPLES_SCHEMA_KEY);
+  if (version !== SAMPLES_SCHEMA_V1) {
+    bad(`schema metadata "${SAMPLES_SCHEMA_KEY}" must be "${SAMPLES_SCHEMA_V1}", got ${version === undefined ? 'none' : `"${version}"`}`);
+  }
+
+  const fieldIdx = new Map<string, number>();
+  const unknown: string[] = [];
+  const labelCols: Array<{ name: string; idx: number }> = [];
+  schema.fields.forEach((f: Field, i: number) => {
+    if (fieldIdx.has(f.name)) bad(`duplicate column "${f.name}"`);
+    fieldIdx.set(f.name, i);
+    if (f.name.startsWith(LABEL_COLUMN_PREFIX)) {
+      const ln = f.name.slice(LABEL_COLUMN_PREFIX.length);
+      if (!isValidLabelName(ln)) bad(`column "${f.name}": invalid label name "${ln}"`);
+      if (!isStringLike(f.type)) bad(`column "${f.name}" must be Dictionary<Int32, Utf8>, got ${f.type}`);
+      labelCols.push({ name: ln, idx: i });
+    } else if (!(REQUIRED as readonly string[]).includes(f.name)) {
+      unknown.push(f.name);
+    }
+  });
+  if (unknown.length > 0) bad(`unknown column(s) ${unknown.map((u) => `"${u}"`).join(', ')}`);
+  const missing = REQUIRED.filter((r) => !fieldIdx.has(r));
+  if (missing.length > 0) bad(`missing column(s) ${missing.map((m) => `"${m}"`).join(', ')}`);
+  const typeOf = (name: string): DataType => schema.fields[fieldIdx.get(name)!].type;
+  if (!isStringLike(typeOf('profile_type'))) bad(`column "profile_type" must be Dictionary<Int32, Utf8>, got ${typeOf('profile_type')}`);
+  for (const c of ['value', 'timestamp', 'duration', 'period']) {
+    if (!isInt64(typeOf(c))) bad(`column "${c}" must be Int64, got ${typeOf(c)}`);
+  }
+  const stackType = typeOf('stack');
+  const stackIsDict = DataType.isDictionary(stackType);
+  if (stackIsDict) {
+    if (!isIndexInt(stackType.indices) || !isStackList(stackType.dictionary, 'stack')) {
+      bad(`column "stack" must be Dictionary<Int32, List<Struct<frame>>> or List<Struct<frame>>, got ${stackType}`);
+    }
+  } else if (!isStackList(stackType, 'stack')) {
+    bad(`column "stack" must be Dictionary<Int32, List<Struct<frame>>> or List<Struct<frame>>, got ${stackType}`);
+  }
+  if (table.numRows > limits.maxRows) {
+    throw FirnError.invalidArgument(`Arrow samples have ${table.numRows} rows, more than the limit of ${limits.maxRows}`, {
+      limit: 'max_rows',
+    });
+  }
+
+  const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, table.numRows) });
+  let truncatedStacks = 0;
+  const ptCache = new WeakMap<Vector, Int32Array>();
+  const stackCache = new WeakMap<Vector, { dec: StackDecoder; map: Int32Array }>();
+  const seriesByKey = new Map<number | string, number>();
+
+  for (const rb of table.batches) {
+    const rows = rb.numRows;
+    if (rows === 0) continue;
+    const col = (name: string): Data => rb.data.children[fieldIdx.get(name)!];
+    for (const [name, i] of fieldIdx) {
+      const d = rb.data.children[i];
+      if (!d || d.length !== rows) bad(`column "${name}" has ${d?.length} rows, the batch has ${rows}`);
+      checkData(d, name);
+    }
+
+    const ptData = col('profile_type');
+    noNulls(ptData, 'profile_type');
+    const ptStrings = new StringColumn(ptData, 'profile_type');
+    let ptMap: Int32Array | undefined;
+    if (ptData.dictionary) {
+      ptMap = ptCache.get(ptData.dictionary);
+      if (!ptMap) {
+        ptMap = new Int32Array(ptData.dictionary.length).fill(-1);
+        ptCache.set(ptData.dictionary, ptMap);
+      }
+    }
+
+    const labelStrs = labelCols.map((l) => ({ name: l.name, d: col(LABEL_COLUMN_PREFIX + l.name), s: new StringColumn(col(LABEL_COLUMN_PREFIX + l.name), LABEL_COLUMN_PREFIX + l.name) }));
+    // Series key: a mixed-radix number over label dictionary indexes when it fits, else a string.
+    let radixOk = labelStrs.every((l) => DataType.isDictionary(l.d.type));
+    let radixProduct = 1;
+    const radix: number[] = [];
+    for (const l of labelStrs) {
+      radix.push(radixProduct);
+      radixProduct *= l.s.dictionaryLength + 1;
+      if (radixProduct > Number.MAX_SAFE_INTEGER) radixOk = false;
+    }
+    // Keys are only comparable across batches that share dictionaries; scope them per batch.
+    seriesByKey.clear();
+
+    const stackData = col('stack');
+    noNulls(stackData, 'stack');
+    let stackDec: StackDecoder;
+    let stackMap: Int32Array | undefined;
+    if (stackIsDict) {
+      const dict = stackData.dictionary;
+      if (!dict) bad('column "stack" has no dictionary');
+      let cached = stackCache.get(dict);
+      if (!cached) {
+        if (dict.data.length !== 1) bad('column "stack": stack dictionary must be exactly one chunk');
+        if (dict.length > limits.maxRows) bad(`column "stack": stack dictionary has ${dict.length} entries, more than ${limits.maxRows}`);
+        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder), map: new Int32Array(dict.length).fill(-1) };
+        stackCache.set(dict, cached);
+      }
+      stackDec = cached.dec;
+      stackMap = cached.map;
+    } else {
+      stackDec = new StackDecoder(stackData, 'stack', builder);
+    }
+    const stackIndices = stackIsDict ? (stackData.values as ArrayLike<number>) : undefined;
+
+    const value = int64Column(col('value'), 'value');
+    const ts = int64Column(col('timestamp'), 'timestamp');
+    const dur = int64Column(col('duration'), 'duration');
+    const per = int64Column(col('period'), 'period');
+
+    for (let i = 0; i < rows; i++) {
+      let pt: number;
+      if (ptMap) {
+        const k = ptStrings.index(i);
+        pt = ptMap[k];
+        if (pt === undefined) bad(`column "profile_type" row ${i}: dictionary index ${k} out of range`);
+        if (pt < 0) {
+          pt = builder.addProfileType(validProfileType(ptStrings.get(i)));
+          ptMap[k] = pt;
+        }
+      } else {
+        pt = builder.addProfileType(validProfileType(ptStrings.get(i)));
+      }
+
+      let series: number;
+      let key: number | string;
+      if (radixOk) {
+        key = 0;
+        for (let c = 0; c < labelStrs.length; c++) {
+          const l = labelStrs[c];
+          if (!isValid(l.d, i)) continue;
+          const k = l.s.index(i);
+          if (!(k >= 0 && k < l.s.dictionaryLength)) bad(`column "${LABEL_COLUMN_PREFIX}${l.name}" row ${i}: dictionary index ${k} out of range`);
+          key += (k + 1) * radix[c];
+        }
+      } else {
+        key = '';
+        for (const l of labelStrs) key += isValid(l.d, i) ? `${l.s.get(i).length}:${l.s.get(i)}` : '-';
+      }
+      const known = seriesByKey.get(key);
+      if (known !== undefined) {
+        series = known;
+      } else {
+        const labels: Array<[string, string]> = [];
+        for (const l of labelStrs) if (isValid(l.d, i)) labels.push([l.name, l.s.get(i)]);
+        series = builder.addSeries(labels);
+        seriesByKey.set(key, series);
+      }
+
+      let packed: number;
+      if (stackMap) {
+        const k = stackIndices![stackData.offset + i];
+        if (!(k >= 0 && k < stackMap.length)) bad(`column "stack" row ${i}: dictionary index ${k} out of range`);
+        packed = stackMap[k];
+        if (packed < 0) {
+          packed = stackDec.decode(k, limits.maxStackDepth);
+          stackMap[k] = packed;
+        }
+      } else {
+        packed = stackDec.decode(i, limits.maxStackDepth);
+      }
+      const stack = packed >>> 1;
+      if ((packed & 1) === 1) truncatedStacks++;
+      builder.addRow(pt, series, stack, value[i], ts[i], dur[i], per[i]);
+    }
+  }
+  return Object.assign(builder.build(), { truncatedStacks });
+}
+
+function validProfileType(s: string): string {
+  try {
+    parseProfileType(s);
+  } catch (err) {
+    bad(`column "profile_type": ${(err as Error).message}`);
+  }
+  return s;
+}

@@ -1,0 +1,56 @@
+export {
+  type ProfileType,
+  type MatchOp,
+  type LabelMatcher,
+  type Selector,
+  formatProfileType,
+  parseProfileType,
+  parseSelector,
+  parseMatchers,
+  compileMatcherRegex,
+  matchesValue,
+  matchesLabels,
+  isValidLabelName,
+  isDeltaSampleType,
+} from './profile-type';
+export {
+  type Label,
+  type LabelLimits,
+  DEFAULT_LABEL_LIMITS,
+  validateLabels,
+  normalizeLabels,
+  mergeLabels,
+  labelsKey,
+  isWellFormedString,
+} from './labels';
+export {
+  type Frame,
+  type SampleBatch,
+  type SampleBatchBuilderOptions,
+  SampleBatchBuilder,
+  concatBatches,
+  emptyBatch,
+  batchTotal,
+} from './sample-batch';
+export { stackKey } from './stack-key';
+export { isGzip, maybeGunzip } from './decompress';
+export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof, sanitizeLabelName } from './pprof';
+export { type ToPprofOptions, samplesToPprof } from './pprof-encode';
+export {
+  type FoldedOptions,
+  samplesFromFolded,
+  parsePyroscopeName,
+  pyroscopeProfileType,
+  isPyroscopeSampleType,
+} from './folded';
+export {
+  type ArrowLimits,
+  type ArrowDecodedSamples,
+  SAMPLES_SCHEMA_KEY,
+  SAMPLES_SCHEMA_V1,
+  LABEL_COLUMN_PREFIX,
+  samplesToArrow,
+  samplesFromArrow,
+  frameStructType,
+  stackListType,
+} from './arrow-samples';

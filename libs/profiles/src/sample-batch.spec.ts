@@ -1,0 +1,118 @@
+import { FirnError } from '@firn/errors';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SampleBatchBuilder, batchTotal, concatBatches, type Frame } from './sample-batch';
+import { stackKey } from './stack-key';
+import { rowsArb } from './test-arbitraries';
+
+const f = (name: string, inlined = false): Frame => ({
+  buildId: 'ab',
+  mappingFile: '/bin/x',
+  address: 0x10n,
+  functionName: name,
+  fileName: 'x.go',
+  line: 3,
+  inlined,
+});
+const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta';
+
+describe(SampleBatchBuilder.name, () => {
+  it('dedupes dictionaries, sums identical rows and drops zeros', () => {
+    const b = new SampleBatchBuilder({ initialCapacity: 16 });
+    b.add(CPU, [['b', '2'], ['a', '1']], [f('leaf'), f('root')], 5, 1000, 10, 7);
+    b.add(CPU, [['a', '1'], ['b', '2']], [f('leaf'), f('root')], 6, 1000, 99, 99); // same key: summed
+    b.add(CPU, [['a', '1'], ['b', '2']], [f('leaf'), f('root')], 1, 2000, 10, 7); // other ts
+    b.add(CPU, [['a', '1']], [f('leaf')], 0, 1000, 10, 7); // zero: dropped
+    b.add('memory:inuse_space:bytes:space:bytes', [['a', '1']], [f('leaf')], 3, 1000, 0, 0);
+    const batch = b.build();
+    expect(batch.length).toBe(3);
+    expect(batch.profileTypes).toEqual([CPU, 'memory:inuse_space:bytes:space:bytes']);
+    expect(batch.series).toEqual([[['a', '1'], ['b', '2']], [['a', '1']]]);
+    expect(batch.stacks.map((s) => s.map((x) => x.functionName))).toEqual([['leaf', 'root'], ['leaf']]);
+    expect([...batch.value]).toEqual([11, 1, 3]);
+    expect([...batch.durationNs]).toEqual([10, 10, 0]); // the first row's duration is kept
+    expect(batchTotal(batch)).toBe(15);
+  });
+
+  it('grows past its initial capacity without losing rows', () => {
+    const b = new SampleBatchBuilder({ initialCapacity: 16 });
+    for (let i = 0; i < 5000; i++) b.add(CPU, [], [f(`fn${i % 700}`)], 1, 1000 + (i % 3), 0, 0);
+    const batch = b.build();
+    expect(batch.length).toBe(2100);
+    expect(batchTotal(batch)).toBe(5000);
+    expect(batch.stacks).toHaveLength(700);
+  });
+
+  it('rejects negative, fractional and unsafe values and bad labels with invalid_argument', () => {
+    const b = new SampleBatchBuilder();
+    for (const v of [-1, 1.5, 2 ** 53, Number.NaN]) {
+      expect(() => b.add(CPU, [], [], v, 0, 0, 0)).toThrow(FirnError);
+    }
+    expect(() => b.add(CPU, [['bad-name', 'x']], [], 1, 0, 0, 0)).toThrow(/invalid label name/);
+  });
+
+  it('keeps the total, has no zero rows and no duplicate keys (property)', () => {
+    fc.assert(
+      fc.property(rowsArb, (rows) => {
+        const b = new SampleBatchBuilder({ initialCapacity: 16 });
+        let total = 0;
+        for (const r of rows) {
+          b.add(r.profileType, r.labels, r.frames, r.value, r.tsMs, r.durationNs, r.periodNs);
+          total += r.value;
+        }
+        const batch = b.build();
+        expect(batchTotal(batch)).toBe(total);
+        const keys = new Set<string>();
+        for (let i = 0; i < batch.length; i++) {
+          expect(batch.value[i]).toBeGreaterThan(0);
+          const k = `${batch.profileType[i]},${batch.seriesIdx[i]},${batch.stack[i]},${batch.timestampMs[i]}`;
+          expect(keys.has(k)).toBe(false);
+          keys.add(k);
+        }
+        expect(new Set(batch.stacks.map(stackKey)).size).toBe(batch.stacks.length);
+        expect(new Set(batch.series.map((s) => JSON.stringify(s))).size).toBe(batch.series.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe(concatBatches.name, () => {
+  it('merges dictionaries and sums rows across batches (property)', () => {
+    fc.assert(
+      fc.property(rowsArb, rowsArb, (r1, r2) => {
+        const build = (rows: typeof r1) => {
+          const b = new SampleBatchBuilder();
+          for (const r of rows) b.add(r.profileType, r.labels, r.frames, r.value, r.tsMs, r.durationNs, r.periodNs);
+          return b.build();
+        };
+        const a = build(r1);
+        const c = build(r2);
+        const both = build([...r1, ...r2]);
+        const merged = concatBatches([a, c]);
+        expect(merged.length).toBe(both.length);
+        expect(batchTotal(merged)).toBe(batchTotal(a) + batchTotal(c));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe(stackKey.name, () => {
+  it('is a stable 32-hex-char content hash', () => {
+    const k = stackKey([f('leaf', true), f('root')]);
+    expect(k).toMatch(/^[0-9a-f]{32}$/);
+    expect(stackKey([{ ...f('leaf', true) }, { ...f('root') }])).toBe(k);
+    // Pinned: the encoding must never change within schema v1.
+    expect(stackKey([])).toBe('df3f619804a92fdb4057192dc43dd748');
+    expect(stackKey([f('root'), f('leaf', true)])).not.toBe(k);
+    expect(stackKey([f('leaf', false), f('root')])).not.toBe(k);
+    expect(stackKey([{ ...f('leaf', true), address: 0x11n }, f('root')])).not.toBe(k);
+  });
+
+  it('does not confuse field boundaries', () => {
+    const a = { ...f('ab'), fileName: 'c' };
+    const b = { ...f('a'), fileName: 'bc' };
+    expect(stackKey([a])).not.toBe(stackKey([b]));
+  });
+});

@@ -1,0 +1,370 @@
+import { FirnError } from '@firn/errors';
+import { labelsKey, normalizeLabels, type Label, type LabelLimits, DEFAULT_LABEL_LIMITS } from './labels';
+
+/** One frame; pprof inline lines become several frames. */
+export interface Frame {
+  /** '' when unknown; lowercase hex for GNU build ids. */
+  buildId: string;
+  /** '' when unknown. */
+  mappingFile: string;
+  /** File-relative address as the agent reports it; 0n when unknown. */
+  address: bigint;
+  /** '' when unsymbolized. */
+  functionName: string;
+  fileName: string;
+  /** 0 when unknown. */
+  line: number;
+  /** true for all but the last (outermost) line of a pprof location. */
+  inlined: boolean;
+}
+
+/** Columnar samples, dictionary-encoded profile types, series and stacks. */
+export interface SampleBatch {
+  /** Dictionary of formatted profile type ids. */
+  profileTypes: string[];
+  /** Dictionary of label sets, each sorted by name, no duplicate names, no empty values. */
+  series: Array<Array<[string, string]>>;
+  /** Dictionary of stacks, LEAF FIRST; identical stacks appear once. */
+  stacks: Frame[][];
+  profileType: Uint32Array;
+  seriesIdx: Uint32Array;
+  stack: Uint32Array;
+  /** Integer values (exact below 2^53), > 0. */
+  value: Float64Array;
+  /** Integer milliseconds since the epoch. */
+  timestampMs: Float64Array;
+  /** Window the value covers, ns (0 when unknown). */
+  durationNs: Float64Array;
+  /** Sampling period in period units; 0 if unknown. */
+  periodNs: Float64Array;
+  length: number;
+}
+
+export interface SampleBatchBuilderOptions {
+  labelLimits?: LabelLimits;
+  initialCapacity?: number;
+}
+
+function frameString(f: Frame): string {
+  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+}
+
+const EMPTY_SLOT = -1;
+
+function rowHash(profileType: number, series: number, stack: number, ts: number): number {
+  let h = Math.imul(profileType ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ series ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ stack ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (ts >>> 0) ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ (Math.floor(ts / 4294967296) | 0) ^ (h >>> 16), 0x27d4eb2f);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * Accumulates rows into a SampleBatch. Dictionaries dedupe profile types, series and stacks;
+ * rows with value 0 are dropped; rows with the same (profile type, series, stack, timestamp)
+ * are summed (the first row's duration and period are kept).
+ *
+ * Hot-path callers intern once (`addProfileType`, `addSeries`, `addStack`) and then call
+ * `addRow` with the indexes; `add` is the convenient form. Stacks and frames passed in are kept
+ * by reference: do not mutate them afterwards.
+ */
+export class SampleBatchBuilder {
+  private readonly labelLimits: LabelLimits;
+  private readonly profileTypes: string[] = [];
+  private readonly profileTypeIdx = new Map<string, number>();
+  private readonly series: Label[][] = [];
+  private readonly seriesIdxByKey = new Map<string, number>();
+  private readonly stacks: Frame[][] = [];
+  // Stack interning: frame ids per stack plus an open-addressing table over their hash.
+  private idPool = new Int32Array(4096);
+  private idPoolUsed = 0;
+  private readonly stackStart: number[] = [];
+  private readonly stackHashes: number[] = [];
+  private stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
+  private scratch = new Int32Array(256);
+  // Identity first (frames are usually shared objects), then content.
+  private readonly frameIds = new Map<Frame, number>();
+  private readonly frameIdByString = new Map<string, number>();
+
+  private cap: number;
+  private n = 0;
+  private colProfileType: Uint32Array;
+  private colSeries: Uint32Array;
+  private colStack: Uint32Array;
+  private colValue: Float64Array;
+  private colTs: Float64Array;
+  private colDuration: Float64Array;
+  private colPeriod: Float64Array;
+  // Open-addressing hash table of row indexes keyed by (profile type, series, stack, ts).
+  private slots: Int32Array;
+  private slotMask: number;
+
+  constructor(opts: SampleBatchBuilderOptions = {}) {
+    this.labelLimits = opts.labelLimits ?? DEFAULT_LABEL_LIMITS;
+    this.cap = Math.max(16, opts.initialCapacity ?? 1024);
+    this.colProfileType = new Uint32Array(this.cap);
+    this.colSeries = new Uint32Array(this.cap);
+    this.colStack = new Uint32Array(this.cap);
+    this.colValue = new Float64Array(this.cap);
+    this.colTs = new Float64Array(this.cap);
+    this.colDuration = new Float64Array(this.cap);
+    this.colPeriod = new Float64Array(this.cap);
+    let slotCount = 16;
+    while (slotCount < this.cap * 2) slotCount *= 2;
+    this.slots = new Int32Array(slotCount).fill(EMPTY_SLOT);
+    this.slotMask = slotCount - 1;
+  }
+
+  /** Rows so far (after dedup). */
+  get length(): number {
+    return this.n;
+  }
+
+  get stackCount(): number {
+    return this.stacks.length;
+  }
+
+  addProfileType(profileType: string): number {
+    let i = this.profileTypeIdx.get(profileType);
+    if (i === undefined) {
+      i = this.profileTypes.length;
+      this.profileTypes.push(profileType);
+      this.profileTypeIdx.set(profileType, i);
+    }
+    return i;
+  }
+
+  /** Validates (invalid_argument on bad labels), sorts, drops empty values, interns. */
+  addSeries(labels: ReadonlyArray<readonly [string, string]>): number {
+    const norm = normalizeLabels(labels, this.labelLimits);
+    const key = labelsKey(norm);
+    let i = this.seriesIdxByKey.get(key);
+    if (i === undefined) {
+      i = this.series.length;
+      this.series.push(norm);
+      this.seriesIdxByKey.set(key, i);
+    }
+    return i;
+  }
+
+  /** Interns a leaf-first stack. */
+  addStack(frames: Frame[]): number {
+    const n = frames.length;
+    if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2));
+    const ids = this.scratch;
+    for (let i = 0; i < n; i++) ids[i] = this.frameId(frames[i]);
+    return this.addStackByIds(frames, ids);
+  }
+
+  /** Frame id for `addStackByIds` (frames with equal content get equal ids). */
+  internFrame(f: Frame): number {
+    return this.frameId(f);
+  }
+
+  /**
+   * Fast path for decoders that cache frame ids: `ids[i]` must be `internFrame(frames[i])`
+   * for i < frames.length (extra entries are ignored).
+   */
+  addStackByIds(frames: Frame[], ids: Int32Array): number {
+    const n = frames.length;
+    let h = 0x811c9dc5 ^ n;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ ids[i], 0x01000193);
+    h ^= h >>> 16;
+    const slots = this.stackSlots;
+    const mask = slots.length - 1;
+    let s = h & mask;
+    for (;;) {
+      const si = slots[s];
+      if (si === EMPTY_SLOT) break;
+      const start = this.stackStart[si];
+      if (this.stacks[si].length === n) {
+        let same = true;
+        const pool = this.idPool;
+        for (let i = 0; i < n; i++) {
+          if (pool[start + i] !== ids[i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return si;
+      }
+      s = (s + 1) & mask;
+    }
+    const idx = this.stacks.length;
+    this.stacks.push(frames);
+    if (this.idPoolUsed + n > this.idPool.length) {
+      const pool = new Int32Array(Math.max(this.idPool.length * 2, this.idPoolUsed + n));
+      pool.set(this.idPool.subarray(0, this.idPoolUsed));
+      this.idPool = pool;
+    }
+    this.idPool.set(ids.subarray(0, n), this.idPoolUsed);
+    this.stackStart.push(this.idPoolUsed);
+    this.idPoolUsed += n;
+    this.stackHashes.push(h);
+    if ((idx + 1) * 2 > slots.length) this.growStackSlots();
+    else slots[s] = idx;
+    return idx;
+  }
+
+  private frameId(f: Frame): number {
+    let id = this.frameIds.get(f);
+    if (id === undefined) {
+      const s = frameString(f);
+      id = this.frameIdByString.get(s);
+      if (id === undefined) {
+        id = this.frameIdByString.size;
+        this.frameIdByString.set(s, id);
+      }
+      this.frameIds.set(f, id);
+    }
+    return id;
+  }
+
+  private growStackSlots(): void {
+    const slots = new Int32Array(this.stackSlots.length * 2).fill(EMPTY_SLOT);
+    const mask = slots.length - 1;
+    for (let i = 0; i < this.stackHashes.length; i++) {
+      let s = this.stackHashes[i] & mask;
+      while (slots[s] !== EMPTY_SLOT) s = (s + 1) & mask;
+      slots[s] = i;
+    }
+    this.stackSlots = slots;
+  }
+
+  /**
+   * Adds one row by dictionary indexes. `value` must be a non-negative safe integer
+   * (invalid_argument otherwise); 0 is dropped.
+   */
+  addRow(profileType: number, series: number, stack: number, value: number, tsMs: number, durationNs: number, periodNs: number): void {
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
+      throw FirnError.invalidArgument(`sample value ${value} is not a non-negative integer below 2^53`);
+    }
+    if (value === 0) return;
+    if (!Number.isSafeInteger(tsMs)) throw FirnError.invalidArgument(`sample timestamp ${tsMs} is not an integer millisecond value`);
+    const ts = tsMs;
+    const h = rowHash(profileType, series, stack, ts);
+    const slots = this.slots;
+    let s = h & this.slotMask;
+    for (;;) {
+      const r = slots[s];
+      if (r === EMPTY_SLOT) break;
+      if (this.colStack[r] === stack && this.colTs[r] === ts && this.colSeries[r] === series && this.colProfileType[r] === profileType) {
+        this.colValue[r] += value;
+        return;
+      }
+      s = (s + 1) & this.slotMask;
+    }
+    if (this.n === this.cap) {
+      this.grow();
+      this.insertSlot(this.n, h);
+    } else {
+      slots[s] = this.n;
+    }
+    const r = this.n++;
+    this.colProfileType[r] = profileType;
+    this.colSeries[r] = series;
+    this.colStack[r] = stack;
+    this.colValue[r] = value;
+    this.colTs[r] = ts;
+    this.colDuration[r] = durationNs;
+    this.colPeriod[r] = periodNs;
+  }
+
+  /** Convenience form of addRow that interns everything (slower). */
+  add(
+    profileType: string,
+    labels: ReadonlyArray<readonly [string, string]>,
+    frames: Frame[],
+    value: number,
+    tsMs: number,
+    durationNs: number,
+    periodNs: number,
+  ): void {
+    if (value === 0) return;
+    this.addRow(this.addProfileType(profileType), this.addSeries(labels), this.addStack(frames), value, tsMs, durationNs, periodNs);
+  }
+
+  /** Adds every row of a batch (used by concatBatches). */
+  addBatch(b: SampleBatch): void {
+    const pt = b.profileTypes.map((t) => this.addProfileType(t));
+    const se = b.series.map((l) => this.addSeries(l));
+    const st = b.stacks.map((f) => this.addStack(f));
+    for (let i = 0; i < b.length; i++) {
+      this.addRow(pt[b.profileType[i]], se[b.seriesIdx[i]], st[b.stack[i]], b.value[i], b.timestampMs[i], b.durationNs[i], b.periodNs[i]);
+    }
+  }
+
+  build(): SampleBatch {
+    const n = this.n;
+    return {
+      profileTypes: this.profileTypes.slice(),
+      series: this.series.slice(),
+      stacks: this.stacks.slice(),
+      profileType: this.colProfileType.slice(0, n),
+      seriesIdx: this.colSeries.slice(0, n),
+      stack: this.colStack.slice(0, n),
+      value: this.colValue.slice(0, n),
+      timestampMs: this.colTs.slice(0, n),
+      durationNs: this.colDuration.slice(0, n),
+      periodNs: this.colPeriod.slice(0, n),
+      length: n,
+    };
+  }
+
+  private grow(): void {
+    const cap = this.cap * 2;
+    const g32 = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const g64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.colProfileType = g32(this.colProfileType);
+    this.colSeries = g32(this.colSeries);
+    this.colStack = g32(this.colStack);
+    this.colValue = g64(this.colValue);
+    this.colTs = g64(this.colTs);
+    this.colDuration = g64(this.colDuration);
+    this.colPeriod = g64(this.colPeriod);
+    this.cap = cap;
+    const slotCount = this.slots.length * 2;
+    this.slots = new Int32Array(slotCount).fill(EMPTY_SLOT);
+    this.slotMask = slotCount - 1;
+    for (let r = 0; r < this.n; r++) this.insertSlot(r, this.hashRow(r));
+  }
+
+  private hashRow(r: number): number {
+    return rowHash(this.colProfileType[r], this.colSeries[r], this.colStack[r], this.colTs[r]);
+  }
+
+  private insertSlot(r: number, h: number): void {
+    let s = h & this.slotMask;
+    while (this.slots[s] !== EMPTY_SLOT) s = (s + 1) & this.slotMask;
+    this.slots[s] = r;
+  }
+}
+
+/** Merges batches into one (dictionaries re-deduplicated, identical rows summed). */
+export function concatBatches(batches: readonly SampleBatch[]): SampleBatch {
+  let rows = 0;
+  for (const b of batches) rows += b.length;
+  const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, rows) });
+  for (const b of batches) builder.addBatch(b);
+  return builder.build();
+}
+
+export function emptyBatch(): SampleBatch {
+  return new SampleBatchBuilder({ initialCapacity: 16 }).build();
+}
+
+/** Sum of `value` over all rows. */
+export function batchTotal(b: SampleBatch): number {
+  let t = 0;
+  for (let i = 0; i < b.length; i++) t += b.value[i];
+  return t;
+}

@@ -1,0 +1,34 @@
+export { compareLabelSets, compareStrings, seriesKeyOf } from './label-order';
+export {
+  FrameField,
+  LABEL_COLUMN_PREFIX,
+  SAMPLES_SCHEMA_ID,
+  SampleColumn,
+  SCHEMA_METADATA_KEY,
+  STACKS_SCHEMA_ID,
+  StackColumn,
+  labelColumnName,
+  labelNameOfColumn,
+} from './segment-schema';
+export { mergeBatches, type MergedRows } from './merge-batches';
+export {
+  buildSegment,
+  DEFAULT_MAX_LABEL_VALUES_IN_SUMMARY,
+  DEFAULT_ROW_GROUP_ROWS,
+  type BuildSegmentOptions,
+  type BuiltSegment,
+  type LabelSummary,
+  type SegmentStats,
+} from './segment-writer';
+export { MAX_SEGMENT_LEVEL, newSegmentId, segmentDay, segmentIdTimeMs, segmentKeys, type SegmentKeys } from './segment-keys';
+export { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack, type ReadSamplesOptions, type SegmentStack } from './segment-reader';
+export { openSegmentObject, objectRangeSource, readSegment, writeSegment } from './segment-store';
+export {
+  bytesSource,
+  ParquetReader,
+  type ColumnChunkInfo,
+  type ParquetByteSource,
+  type ParquetLayout,
+  type ParquetReadOptions,
+  type RowGroupInfo,
+} from './parquet';

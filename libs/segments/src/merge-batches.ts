@@ -1,0 +1,288 @@
+import { FirnError } from '@firn/errors';
+import { compareLabelSets, compareStrings, seriesKeyOf } from './label-order';
+import type { Frame, SampleBatch } from '@firn/profiles';
+import { isValidLabelName } from './segment-schema';
+import { stackKey } from '@firn/profiles';
+
+/**
+ * All batches of one segment as one sorted, de-duplicated row set with dense segment-local ids.
+ * Dictionaries are sorted (profile types and series in code-point order, stacks by key) and hold
+ * only entries some row uses, so ids follow the sort order and the Parquet row order.
+ */
+export interface MergedRows {
+  profileTypes: string[];
+  /** Index = series_id. */
+  series: Array<Array<[string, string]>>;
+  /** Index = stack_id. */
+  stacks: Array<{ key: string; frames: Frame[] }>;
+  length: number;
+  profileType: Uint32Array;
+  seriesId: Uint32Array;
+  stackId: Uint32Array;
+  value: Float64Array;
+  timestampMs: Float64Array;
+  durationNs: Float64Array;
+  periodNs: Float64Array;
+}
+
+/** Int64 columns are written from doubles; beyond this the conversion would be wrong. */
+const INT64_LIMIT = 2 ** 63;
+
+function bad(message: string): FirnError {
+  return FirnError.invalidArgument(message);
+}
+
+const ROW_COLUMNS = ['profileType', 'seriesIdx', 'stack', 'value', 'timestampMs', 'durationNs', 'periodNs'] as const;
+const ARRAY_TYPES = {
+  profileType: Uint32Array,
+  seriesIdx: Uint32Array,
+  stack: Uint32Array,
+  value: Float64Array,
+  timestampMs: Float64Array,
+  durationNs: Float64Array,
+  periodNs: Float64Array,
+} as const;
+
+function checkShape(b: SampleBatch, bi: number): void {
+  if (b === null || typeof b !== 'object') throw bad(`batch ${bi} is not a SampleBatch`);
+  if (!Number.isSafeInteger(b.length) || b.length < 0) throw bad(`batch ${bi}: length must be a non-negative integer, got ${b.length}`);
+  if (!Array.isArray(b.profileTypes) || !Array.isArray(b.series) || !Array.isArray(b.stacks)) {
+    throw bad(`batch ${bi}: profileTypes, series and stacks must be arrays`);
+  }
+  for (const col of ROW_COLUMNS) {
+    const arr = b[col];
+    if (!(arr instanceof ARRAY_TYPES[col])) throw bad(`batch ${bi}: ${col} must be a ${ARRAY_TYPES[col].name}`);
+    if (arr.length !== b.length) throw bad(`batch ${bi}: ${col} has ${arr.length} entries, expected length ${b.length}`);
+  }
+}
+
+function checkProfileType(pt: unknown, bi: number): string {
+  if (typeof pt !== 'string' || pt.length === 0) throw bad(`batch ${bi}: profile type must be a non-empty string`);
+  return pt;
+}
+
+function checkSeries(labels: unknown, bi: number, si: number): Array<[string, string]> {
+  if (!Array.isArray(labels)) throw bad(`batch ${bi}: series ${si} must be an array of [name, value] pairs`);
+  let prev: string | undefined;
+  for (const pair of labels as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      throw bad(`batch ${bi}: series ${si} has a label that is not a [name, value] string pair`);
+    }
+    const name = pair[0];
+    if (!isValidLabelName(name)) throw bad(`batch ${bi}: series ${si} has invalid label name ${JSON.stringify(name)}`);
+    if (prev !== undefined && compareStrings(prev, name) >= 0) {
+      throw bad(`batch ${bi}: series ${si} labels must be sorted by name without duplicates (${JSON.stringify(prev)} then ${JSON.stringify(name)})`);
+    }
+    prev = name;
+  }
+  return labels as Array<[string, string]>;
+}
+
+function checkInteger(v: number, what: string, bi: number, row: number): void {
+  if (!Number.isInteger(v) || Math.abs(v) >= INT64_LIMIT) {
+    throw bad(`batch ${bi} row ${row}: ${what} must be an integer within int64, got ${v}`);
+  }
+}
+
+/** rank[id] = position of item id when the items are sorted with cmp. */
+function ranks<T>(items: readonly T[], cmp: (a: T, b: T) => number): Uint32Array {
+  const order = items.map((_, i) => i).sort((a, b) => cmp(items[a], items[b]));
+  const rank = new Uint32Array(items.length);
+  order.forEach((id, r) => (rank[id] = r));
+  return rank;
+}
+
+/** Dense ids for the ranks that are used, in rank order; returns rank → id and the kept ranks. */
+function compact(used: Uint8Array): { idOfRank: Uint32Array; ranks: number[] } {
+  const idOfRank = new Uint32Array(used.length);
+  const kept: number[] = [];
+  for (let r = 0; r < used.length; r++) {
+    if (used[r]) {
+      idOfRank[r] = kept.length;
+      kept.push(r);
+    }
+  }
+  return { idOfRank, ranks: kept };
+}
+
+/**
+ * Concatenates batches, re-mapping their dictionaries onto segment-wide ones (stacks by content
+ * key), drops zero values, sums rows with equal (profile type, series, stack, timestamp), and
+ * sorts by (profile type, series labels, timestamp, stack key). Summing keeps exactly-once totals;
+ * duration and period of merged rows are the maxima of the parts.
+ */
+export function mergeBatches(batches: readonly SampleBatch[]): MergedRows {
+  if (!Array.isArray(batches) || batches.length === 0) {
+    throw bad('a segment needs at least one SampleBatch, got none');
+  }
+  let total = 0;
+  batches.forEach((b, bi) => {
+    checkShape(b, bi);
+    total += b.length;
+  });
+
+  const ptIds = new Map<string, number>();
+  const ptNames: string[] = [];
+  const seriesIds = new Map<string, number>();
+  const seriesList: Array<Array<[string, string]>> = [];
+  const stackIds = new Map<string, number>();
+  const stackList: Array<{ key: string; frames: Frame[] }> = [];
+
+  const pt = new Uint32Array(total);
+  const se = new Uint32Array(total);
+  const st = new Uint32Array(total);
+  const val = new Float64Array(total);
+  const ts = new Float64Array(total);
+  const dur = new Float64Array(total);
+  const per = new Float64Array(total);
+  let n = 0;
+
+  batches.forEach((b, bi) => {
+    const ptMap = new Int32Array(b.profileTypes.length).fill(-1);
+    const seMap = new Int32Array(b.series.length).fill(-1);
+    const stMap = new Int32Array(b.stacks.length).fill(-1);
+    for (let i = 0; i < b.length; i++) {
+      const v = b.value[i];
+      checkInteger(v, 'value', bi, i);
+      if (v === 0) continue;
+      const p = b.profileType[i];
+      const s = b.seriesIdx[i];
+      const k = b.stack[i];
+      if (p >= ptMap.length) throw bad(`batch ${bi} row ${i}: profileType ${p} is out of range (${ptMap.length} profile types)`);
+      if (s >= seMap.length) throw bad(`batch ${bi} row ${i}: seriesIdx ${s} is out of range (${seMap.length} series)`);
+      if (k >= stMap.length) throw bad(`batch ${bi} row ${i}: stack ${k} is out of range (${stMap.length} stacks)`);
+      if (ptMap[p] < 0) {
+        const name = checkProfileType(b.profileTypes[p], bi);
+        let id = ptIds.get(name);
+        if (id === undefined) {
+          id = ptNames.push(name) - 1;
+          ptIds.set(name, id);
+        }
+        ptMap[p] = id;
+      }
+      if (seMap[s] < 0) {
+        const labels = checkSeries(b.series[s], bi, s);
+        const key = seriesKeyOf(labels);
+        let id = seriesIds.get(key);
+        if (id === undefined) {
+          id = seriesList.push(labels.map(([ln, lv]) => [ln, lv] as [string, string])) - 1;
+          seriesIds.set(key, id);
+        }
+        seMap[s] = id;
+      }
+      if (stMap[k] < 0) {
+        const frames = b.stacks[k];
+        if (!Array.isArray(frames)) throw bad(`batch ${bi}: stack ${k} must be an array of frames`);
+        const key = stackKey(frames);
+        let id = stackIds.get(key);
+        if (id === undefined) {
+          id = stackList.push({ key, frames }) - 1;
+          stackIds.set(key, id);
+        }
+        stMap[k] = id;
+      }
+      const t = b.timestampMs[i];
+      checkInteger(t, 'timestampMs', bi, i);
+      checkInteger(b.durationNs[i], 'durationNs', bi, i);
+      checkInteger(b.periodNs[i], 'periodNs', bi, i);
+      pt[n] = ptMap[p];
+      se[n] = seMap[s];
+      st[n] = stMap[k];
+      val[n] = v;
+      ts[n] = t;
+      dur[n] = b.durationNs[i];
+      per[n] = b.periodNs[i];
+      n++;
+    }
+  });
+
+  const ptRank = ranks(ptNames, compareStrings);
+  const seRank = ranks(seriesList, compareLabelSets);
+  const stRank = ranks(stackList, (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  // One numeric group key per row keeps the comparator to three subtractions.
+  const group = new Float64Array(n);
+  const stackOrder = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    group[i] = ptRank[pt[i]] * seriesList.length + seRank[se[i]];
+    stackOrder[i] = stRank[st[i]];
+  }
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => group[a] - group[b] || ts[a] - ts[b] || stackOrder[a] - stackOrder[b]);
+
+  const out = {
+    pt: new Uint32Array(n),
+    se: new Uint32Array(n),
+    st: new Uint32Array(n),
+    val: new Float64Array(n),
+    ts: new Float64Array(n),
+    dur: new Float64Array(n),
+    per: new Float64Array(n),
+  };
+  const usedPt = new Uint8Array(ptNames.length);
+  const usedSe = new Uint8Array(seriesList.length);
+  const usedSt = new Uint8Array(stackList.length);
+  let m = 0;
+  for (let j = 0; j < n; ) {
+    const first = order[j];
+    let sum = val[first];
+    let d = dur[first];
+    let q = per[first];
+    let k = j + 1;
+    while (k < n) {
+      const r = order[k];
+      if (group[r] !== group[first] || ts[r] !== ts[first] || stackOrder[r] !== stackOrder[first]) break;
+      sum += val[r];
+      if (dur[r] > d) d = dur[r];
+      if (per[r] > q) q = per[r];
+      k++;
+    }
+    j = k;
+    if (sum === 0) continue;
+    if (Math.abs(sum) >= INT64_LIMIT) throw bad(`summed value ${sum} overflows int64`);
+    // Ranks for now; turned into dense ids below (rank order = id order, so the sort survives).
+    out.pt[m] = ptRank[pt[first]];
+    out.se[m] = seRank[se[first]];
+    out.st[m] = stackOrder[first];
+    out.val[m] = sum;
+    out.ts[m] = ts[first];
+    out.dur[m] = d;
+    out.per[m] = q;
+    usedPt[out.pt[m]] = 1;
+    usedSe[out.se[m]] = 1;
+    usedSt[out.st[m]] = 1;
+    m++;
+  }
+
+  const ptC = compact(usedPt);
+  const seC = compact(usedSe);
+  const stC = compact(usedSt);
+  for (let i = 0; i < m; i++) {
+    out.pt[i] = ptC.idOfRank[out.pt[i]];
+    out.se[i] = seC.idOfRank[out.se[i]];
+    out.st[i] = stC.idOfRank[out.st[i]];
+  }
+  const byRank = <T>(items: readonly T[], rank: Uint32Array): T[] => {
+    const sorted = new Array<T>(items.length);
+    items.forEach((item, id) => (sorted[rank[id]] = item));
+    return sorted;
+  };
+  const ptSorted = byRank(ptNames, ptRank);
+  const seSorted = byRank(seriesList, seRank);
+  const stSorted = byRank(stackList, stRank);
+
+  return {
+    profileTypes: ptC.ranks.map((r) => ptSorted[r]),
+    series: seC.ranks.map((r) => seSorted[r]),
+    stacks: stC.ranks.map((r) => stSorted[r]),
+    length: m,
+    profileType: out.pt.subarray(0, m),
+    seriesId: out.se.subarray(0, m),
+    stackId: out.st.subarray(0, m),
+    value: out.val.subarray(0, m),
+    timestampMs: out.ts.subarray(0, m),
+    durationNs: out.dur.subarray(0, m),
+    periodNs: out.per.subarray(0, m),
+  };
+}

@@ -1,0 +1,74 @@
+import { Bool, Dictionary, Field, Int32, Int64, List, Struct, Uint64, Utf8 } from 'apache-arrow';
+
+/** Parquet key-value metadata (and Arrow schema metadata) naming the layout of each object. */
+export const SCHEMA_METADATA_KEY = 'firn.schema';
+export const SAMPLES_SCHEMA_ID = 'segment.samples.v1';
+export const STACKS_SCHEMA_ID = 'segment.stacks.v1';
+
+/** One nullable dictionary-encoded column per label name: `labels.<name>`. */
+export const LABEL_COLUMN_PREFIX = 'labels.';
+
+export const SampleColumn = {
+  profileType: 'profile_type',
+  seriesId: 'series_id',
+  stackId: 'stack_id',
+  value: 'value',
+  timestamp: 'timestamp',
+  duration: 'duration',
+  period: 'period',
+} as const;
+
+export const StackColumn = {
+  stackId: 'stack_id',
+  stackKey: 'stack_key',
+  frames: 'frames',
+} as const;
+
+export const FrameField = {
+  buildId: 'build_id',
+  mappingFile: 'mapping_file',
+  address: 'address',
+  functionName: 'function_name',
+  fileName: 'file_name',
+  line: 'line',
+  inlined: 'inlined',
+} as const;
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export function isValidLabelName(name: string): boolean {
+  return LABEL_NAME.test(name);
+}
+
+export function labelColumnName(name: string): string {
+  return LABEL_COLUMN_PREFIX + name;
+}
+
+/** The label name of a `labels.<name>` column, or undefined for any other column. */
+export function labelNameOfColumn(column: string): string | undefined {
+  return column.startsWith(LABEL_COLUMN_PREFIX) ? column.slice(LABEL_COLUMN_PREFIX.length) : undefined;
+}
+
+const dictString = () => new Dictionary(new Utf8(), new Int32());
+
+/**
+ * Field order of the frame struct; the reader relies on names, not positions. Frame strings are
+ * Arrow dictionaries so readers decode each distinct string once (Parquet dictionary-encodes them
+ * either way; DuckDB sees VARCHAR).
+ */
+export function frameStructType(): Struct {
+  return new Struct([
+    new Field(FrameField.buildId, dictString(), false),
+    new Field(FrameField.mappingFile, dictString(), false),
+    new Field(FrameField.address, new Uint64(), false),
+    new Field(FrameField.functionName, dictString(), false),
+    new Field(FrameField.fileName, dictString(), false),
+    new Field(FrameField.line, new Int64(), false),
+    new Field(FrameField.inlined, new Bool(), false),
+  ]);
+}
+
+/** `frames`: List<Struct<…>>, leaf first. DuckDB reads it as STRUCT(...)[] (verified in tests). */
+export function framesListType(): List<Struct> {
+  return new List(new Field('item', frameStructType(), false));
+}

@@ -1,0 +1,252 @@
+import type { Table } from 'apache-arrow';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isFirnError } from '@firn/errors';
+import { compareLabelSets, compareStrings } from './label-order';
+import type { Frame, SampleBatch } from '@firn/profiles';
+import { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
+import { labelNameOfColumn } from './segment-schema';
+import { buildSegment } from './segment-writer';
+import { stackKey } from '@firn/profiles';
+import { ALLOC, CPU, EMPTY_STACK, expectedTotals, GO_CPU, INLINED, mixedBatches, NATIVE, NOT_INLINED } from './testing/mixed-batches';
+import { batchOf } from './testing/synthetic-batches';
+
+interface Row {
+  pt: string;
+  labels: Array<[string, string]>;
+  seriesId: number;
+  stackId: number;
+  value: bigint;
+  ts: bigint;
+  duration: bigint;
+  period: bigint;
+}
+
+function rowsOf(table: Table): Row[] {
+  const labelCols = table.schema.fields.map((f) => f.name).filter((n) => labelNameOfColumn(n) !== undefined);
+  const rows: Row[] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    const labels: Array<[string, string]> = [];
+    for (const c of labelCols) {
+      const v = table.getChild(c)?.get(i) as string | null;
+      if (v !== null) labels.push([labelNameOfColumn(c) ?? '', v]);
+    }
+    rows.push({
+      pt: table.getChild('profile_type')?.get(i) as string,
+      labels,
+      seriesId: table.getChild('series_id')?.get(i) as number,
+      stackId: table.getChild('stack_id')?.get(i) as number,
+      value: table.getChild('value')?.get(i) as bigint,
+      ts: table.getChild('timestamp')?.get(i) as bigint,
+      duration: table.getChild('duration')?.get(i) as bigint,
+      period: table.getChild('period')?.get(i) as bigint,
+    });
+  }
+  return rows;
+}
+
+function isFirnInvalid(fn: () => unknown, message: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(isFirnError(caught, 'invalid_argument'), String(caught)).toBe(true);
+  expect((caught as Error).message).toMatch(message);
+}
+
+describe(buildSegment.name, () => {
+  it('preserves totals per (profile type, series, stack) through write and read', async () => {
+    const batches = mixedBatches();
+    const built = buildSegment(batches);
+    const totals = await totalsBySeriesAndStack(built.samples, built.stacks);
+    expect(Object.fromEntries(totals)).toEqual(Object.fromEntries(expectedTotals(batches)));
+  });
+
+  it('writes every column with the documented Arrow type and nullability', async () => {
+    const table = await readSegmentSamples(buildSegment(mixedBatches()).samples);
+    const types = Object.fromEntries(table.schema.fields.map((f) => [f.name, `${f.type}${f.nullable ? '?' : ''}`]));
+    expect(types).toEqual({
+      profile_type: 'Dictionary<Int32, Utf8>',
+      'labels.namespace': 'Dictionary<Int32, Utf8>?',
+      'labels.pod': 'Dictionary<Int32, Utf8>?',
+      'labels.region': 'Dictionary<Int32, Utf8>?',
+      series_id: 'Uint32',
+      stack_id: 'Uint32',
+      value: 'Int64',
+      timestamp: 'Int64',
+      duration: 'Int64',
+      period: 'Int64',
+    });
+    expect(table.schema.metadata.get('firn.schema')).toBe('segment.samples.v1');
+  });
+
+  it('round-trips frames exactly: huge and zero addresses, inline flags, unicode, empty stacks', async () => {
+    const built = buildSegment(mixedBatches(), { rowGroupRows: 1 });
+    const stacks = await readSegmentStacks(built.stacks);
+    const byKey = new Map([...stacks.values()].map((s) => [s.key, s.frames]));
+    for (const frames of [NATIVE, INLINED, NOT_INLINED, EMPTY_STACK]) {
+      expect(byKey.get(stackKey(frames))).toEqual(frames);
+    }
+    expect(stackKey(INLINED)).not.toBe(stackKey(NOT_INLINED));
+    expect(byKey.size).toBe(4);
+  });
+
+  it('sorts rows by (profile type, labels, timestamp, stack id) and assigns dense ids in that order', async () => {
+    const built = buildSegment(mixedBatches());
+    const rows = rowsOf(await readSegmentSamples(built.samples));
+    const stacks = await readSegmentStacks(built.stacks);
+    for (let i = 1; i < rows.length; i++) {
+      const a = rows[i - 1];
+      const b = rows[i];
+      const c = compareStrings(a.pt, b.pt) || compareLabelSets(a.labels, b.labels) || Number(a.ts - b.ts) || a.stackId - b.stackId;
+      expect(c, `rows ${i - 1} and ${i}`).toBeLessThan(0);
+    }
+    // series ids: dense and in label order; one id per label set.
+    const seriesIds = new Map<number, string>();
+    for (const r of rows) {
+      const prev = seriesIds.get(r.seriesId);
+      expect(prev === undefined || prev === JSON.stringify(r.labels)).toBe(true);
+      seriesIds.set(r.seriesId, JSON.stringify(r.labels));
+    }
+    const ids = [...seriesIds.keys()].sort((x, y) => x - y);
+    expect(ids).toEqual(ids.map((_, i) => i));
+    for (let i = 1; i < ids.length; i++) {
+      expect(compareLabelSets(JSON.parse(seriesIds.get(i - 1) ?? ''), JSON.parse(seriesIds.get(i) ?? ''))).toBeLessThan(0);
+    }
+    // stack ids: dense, every one used, ordered by stack key.
+    expect([...stacks.keys()].sort((x, y) => x - y)).toEqual([0, 1, 2, 3]);
+    expect(new Set(rows.map((r) => r.stackId)).size).toBe(stacks.size);
+    const keys = [0, 1, 2, 3].map((id) => stacks.get(id)?.key ?? '');
+    expect(keys).toEqual([...keys].sort());
+  });
+
+  it('sums equal rows across and within batches, keeps max duration/period, drops zeros', async () => {
+    const built = buildSegment(mixedBatches());
+    const rows = rowsOf(await readSegmentSamples(built.samples));
+    const nativePodA = rows.filter((r) => r.pt === CPU && r.labels.some(([, v]) => v === 'api-7f9c') && r.value === 10n);
+    expect(nativePodA).toHaveLength(1); // 5 + 4 (batch 1) + 1 (batch 2)
+    expect(rows.some((r) => r.value === 0n)).toBe(false);
+    expect(rows).toHaveLength(10);
+    const alloc = rows.find((r) => r.pt === ALLOC);
+    expect(alloc).toMatchObject({ labels: [], value: 2n ** 40n, duration: 0n, period: 524288n });
+    const go = rows.filter((r) => r.pt === GO_CPU).map((r) => [r.ts, r.value, r.period]);
+    expect(go).toEqual([
+      [1_700_000_000_005n, 10_000_000n, 10_000_000n],
+      [1_700_000_000_006n, 20_000_000n, 52_631_578n],
+    ]);
+  });
+
+  it('reports segment statistics for the manifest', () => {
+    const built = buildSegment(mixedBatches());
+    expect(built.meta).toEqual({
+      minTimeMs: 1_700_000_000_000 - 5,
+      maxTimeMs: 1_700_000_000_040,
+      profileTypes: [ALLOC, CPU, GO_CPU],
+      labels: [
+        { name: 'namespace', values: ['prod', 'staging'], truncated: false },
+        { name: 'pod', values: ['api-7f9c', 'wörker-😀'], truncated: false },
+        { name: 'region', values: ['eu-west-1'], truncated: false },
+      ],
+      rows: 10,
+      // count unit: 10 + 3 + 2 + 7 + 1 + 1 + 1 = 25; the alloc (bytes) row and two nanosecond rows count 1 each.
+      samples: 28,
+      bytes: built.samples.byteLength + built.stacks.byteLength,
+    });
+  });
+
+  it('caps the label summary and marks it truncated', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => ({ pt: CPU, labels: [['pod', `p${i}`]] as Array<[string, string]>, stack: NATIVE, value: 1, ts: i }));
+    const meta = buildSegment([batchOf(rows)], { maxLabelValuesInSummary: 3 }).meta;
+    expect(meta.labels).toEqual([{ name: 'pod', values: ['p0', 'p1', 'p2'], truncated: true }]);
+    const exact = buildSegment([batchOf(rows)], { maxLabelValuesInSummary: 10 }).meta;
+    expect(exact.labels[0]).toMatchObject({ truncated: false });
+    expect(exact.labels[0].values).toHaveLength(10);
+  });
+
+  it('splits rows into row groups of the configured size', async () => {
+    const rows = Array.from({ length: 25 }, (_, i) => ({ pt: CPU, labels: [] as Array<[string, string]>, stack: NATIVE, value: 1, ts: i }));
+    const built = buildSegment([batchOf(rows)], { rowGroupRows: 10 });
+    const rg2 = await readSegmentSamples(built.samples, { rowGroups: [2] });
+    expect(rg2.numRows).toBe(5);
+    expect(rowsOf(rg2).map((r) => r.ts)).toEqual([20n, 21n, 22n, 23n, 24n]);
+  });
+
+  it('rejects empty input with a clear error', () => {
+    isFirnInvalid(() => buildSegment([]), /at least one SampleBatch/);
+    isFirnInvalid(() => buildSegment([batchOf([])]), /without rows/);
+    isFirnInvalid(() => buildSegment([batchOf([{ pt: CPU, labels: [], stack: NATIVE, value: 0, ts: 1 }])]), /all values are 0/);
+  });
+
+  it('rejects malformed batches, naming the problem', () => {
+    const good = () => batchOf([{ pt: CPU, labels: [['pod', 'a']], stack: NATIVE, value: 1, ts: 1 }]);
+    const mutate = (f: (b: SampleBatch) => void): SampleBatch[] => {
+      const b = good();
+      f(b);
+      return [b];
+    };
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.stack = new Uint32Array([7])))), /stack 7 is out of range/);
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.value = new Float64Array(2)))), /value has 2 entries/);
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.value[0] = 1.5))), /value must be an integer/);
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.timestampMs[0] = NaN))), /timestampMs must be an integer/);
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.series[0] = [['pod', 'a'], ['app', 'b']]))), /sorted by name/);
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.series[0] = [['bad-name', 'a']]))), /invalid label name/);
+    isFirnInvalid(() => buildSegment(mutate((b) => (b.stacks[0] = [{ ...NATIVE[0], address: -1n }]))), /uint64/);
+    isFirnInvalid(() => buildSegment([good()], { rowGroupRows: 0 }), /rowGroupRows/);
+  });
+
+  it('preserves totals for random batches (property)', async () => {
+    const frameArb: fc.Arbitrary<Frame> = fc.record({
+      buildId: fc.constantFrom('', 'aa', 'bb'),
+      mappingFile: fc.constantFrom('', '/bin/x'),
+      address: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      functionName: fc.string({ maxLength: 4 }),
+      fileName: fc.constantFrom('', 'f.go'),
+      line: fc.integer({ min: 0, max: 5 }),
+      inlined: fc.boolean(),
+    });
+    const stacksArb = fc.array(fc.array(frameArb, { maxLength: 3 }), { minLength: 1, maxLength: 4 });
+    const labelsArb = fc
+      .dictionary(fc.constantFrom('a', 'b', 'c', 'pod'), fc.constantFrom('x', 'y', 'ü', ''), { maxKeys: 3 })
+      .map((d) => Object.entries(d).sort(([x], [y]) => compareStrings(x, y)) as Array<[string, string]>);
+    const batchArb = fc
+      .record({
+        stacks: stacksArb,
+        series: fc.array(labelsArb, { minLength: 1, maxLength: 3 }),
+        rows: fc.array(
+          fc.record({
+            pt: fc.constantFrom(CPU, GO_CPU),
+            series: fc.nat(),
+            stack: fc.nat(),
+            value: fc.integer({ min: -3, max: 5 }),
+            ts: fc.integer({ min: 0, max: 3 }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+      })
+      .map(({ stacks, series, rows }) =>
+        batchOf(rows.map((r) => ({ pt: r.pt, labels: series[r.series % series.length], stack: stacks[r.stack % stacks.length], value: r.value, ts: r.ts }))),
+      );
+    await fc.assert(
+      fc.asyncProperty(fc.array(batchArb, { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 8 }), async (batches, rowGroupRows) => {
+        const expected = expectedTotals(batches);
+        let built;
+        try {
+          built = buildSegment(batches, { rowGroupRows });
+        } catch (err) {
+          // Only legitimate failure: every row summed to zero.
+          expect(isFirnError(err, 'invalid_argument')).toBe(true);
+          return;
+        }
+        const got = await totalsBySeriesAndStack(built.samples, built.stacks);
+        // Frames decode to exactly the content their key was computed from (across row groups too).
+        for (const { key, frames } of (await readSegmentStacks(built.stacks)).values()) expect(stackKey(frames)).toBe(key);
+        // Totals per (type, series, stack) may include per-timestamp rows that cancel; compare non-zero sums.
+        for (const [k, v] of got) if (v === 0) got.delete(k);
+        expect(Object.fromEntries(got)).toEqual(Object.fromEntries(expected));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
