@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,6 +7,8 @@ import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
+import { ManifestLog } from '@firn/manifest';
+import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import { S3Store } from '@firn/storage';
 import { SampleBatchBuilder, samplesToArrow, samplesToPprof } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
@@ -135,6 +138,41 @@ describe('write path', () => {
     expect(claims.objects).toEqual([]);
   }, 180_000);
 
+  it('writes standard Parquet: DuckDB reads an ingester-written segment to the same totals', async () => {
+    const manifest = await ManifestLog.open({ bus, store });
+    try {
+      await manifest.syncToLatest();
+      const seg = manifest.validSegments('acme')[0];
+      expect(seg).toBeDefined();
+      const dirKey = seg.meta.objectKey;
+      const { samples, stacks } = await readSegment(store, { samples: `${dirKey}samples.parquet`, stacks: `${dirKey}stacks.parquet` });
+      const ours = await totalsBySeriesAndStack(samples, stacks);
+      await writeFile(join(dir, 'samples.parquet'), samples);
+      await writeFile(join(dir, 'stacks.parquet'), stacks);
+      const duck = await DuckDBInstance.create(':memory:');
+      const conn = await duck.connect();
+      try {
+        const reader = await conn.runAndReadAll(`
+          SELECT s.profile_type AS pt, k.stack_key AS sk, CAST(sum(s.value) AS VARCHAR) AS total
+          FROM read_parquet('${join(dir, 'samples.parquet')}') s JOIN read_parquet('${join(dir, 'stacks.parquet')}') k USING (stack_id)
+          GROUP BY 1, 2`);
+        const theirs = new Map<string, number>();
+        for (const r of reader.getRowObjects()) theirs.set(`${String(r.pt)}|${String(r.sk)}`, Number(r.total));
+        const oursByStack = new Map<string, number>();
+        for (const [k, v] of ours) {
+          const [pt, , sk] = k.split('|');
+          oursByStack.set(`${pt}|${sk}`, (oursByStack.get(`${pt}|${sk}`) ?? 0) + v);
+        }
+        expect(sortedEntries(theirs)).toEqual(sortedEntries(oursByStack));
+        expect(theirs.size).toBeGreaterThan(0);
+      } finally {
+        conn.closeSync();
+      }
+    } finally {
+      await manifest.close();
+    }
+  });
+
   it('rejects malformed input with INVALID_ARGUMENT / 400 naming the problem, without affecting others', async () => {
     const acme = createClient(ProfileStoreService, createConnectTransport({ baseUrl: gateway.base, httpVersion: '1.1', interceptors: [bearer(tokens.acme)] }));
     const invalid = async (p: Promise<unknown>, pattern: RegExp): Promise<void> => {
@@ -158,6 +196,11 @@ describe('write path', () => {
     const mangled = Buffer.from(wrongSchema);
     mangled.write('vblue', idx);
     await invalid(acme.writeArrow({ ipcBuffer: mangled }), /value|vblue|column/);
+    // An unknown/ill-formed profile type: 'parca_agent:samples:count:…' → 'parca_agent;samples;count:…'.
+    const badType = Buffer.from(wrongSchema);
+    const at = badType.indexOf('parca_agent:samples:count');
+    badType.write('parca_agent;samples;count', at);
+    await invalid(acme.writeArrow({ ipcBuffer: badType }), /profile type/i);
 
     const res = await fetch(`${gateway.base}/ingest?name=app&format=trie`, { method: 'POST', headers: { authorization: `Bearer ${tokens.acme}` }, body: 'a;b 1' });
     expect(res.status).toBe(400);

@@ -66,7 +66,6 @@ const RESTART_DELAY_MS = 500;
 const PULL_EXPIRES_MS = 10_000;
 const PULL_HEARTBEAT_MS = 2_000;
 const STALL_CHECK_MS = 3_000;
-const EMPTY: AsyncIterable<never> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }) };
 const NO_LOG: ManifestLogger = { info: () => undefined, warn: () => undefined };
 
 interface Waiter {
@@ -320,7 +319,6 @@ export class ManifestLog {
    */
   private async follow(): Promise<void> {
     while (!this.closed) {
-      let it: ConsumerIterator | undefined;
       const interrupted = new Promise<'interrupted'>((resolve) => {
         this.interrupt = () => resolve('interrupted');
       });
@@ -332,22 +330,23 @@ export class ManifestLog {
         if (started === 'interrupted') {
           void starting.then((late) => late.close()).catch(() => undefined);
         } else {
-          it = started;
-        }
-        const messages = (it ?? EMPTY)[Symbol.asyncIterator]();
-        while (!this.closed) {
-          // Raced, so close() and restarts never wait on a consumer stuck inside nats.js.
-          const next = await Promise.race([messages.next(), interrupted]);
-          if (next === 'interrupted' || next.done) break;
-          this.onMessage(next.value.seq, next.value.data);
+          await this.applyUntilInterrupted(started, interrupted).finally(() => void started.close().catch(() => undefined));
         }
       } catch (err) {
         if (this.closed) break;
         this.log.warn({ err: (err as Error).message, stream: this.streamName }, 'manifest stream consumer failed; restarting');
-      } finally {
-        void it?.close().catch(() => undefined);
       }
       if (!this.closed) await Promise.race([interrupted, new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS).unref())]);
+    }
+  }
+
+  private async applyUntilInterrupted(it: ConsumerIterator, interrupted: Promise<'interrupted'>): Promise<void> {
+    const messages = it[Symbol.asyncIterator]();
+    while (!this.closed) {
+      // Raced, so close() and restarts never wait on a consumer stuck inside nats.js.
+      const next = await Promise.race([messages.next(), interrupted]);
+      if (next === 'interrupted' || next.done) return;
+      this.onMessage(next.value.seq, next.value.data);
     }
   }
 

@@ -170,15 +170,24 @@ class PprofDecoder {
 
     const buf = this.buf;
     const r = new WireReader(buf, 0, buf.length, 'pprof sample');
-    const ids: number[] = [];
+    let ids = new Float64Array(64);
+    let nIds = 0;
+    const pushId = (v: number): void => {
+      if (nIds === ids.length) {
+        const grown = new Float64Array(ids.length * 2);
+        grown.set(ids);
+        ids = grown;
+      }
+      ids[nIds++] = v;
+    };
     const values = new Float64Array(k);
     const labelPairs: number[] = [];
 
     for (let s = 0; s < nSamples; s++) {
       r.pos = this.sampleStart[s];
       r.end = this.sampleEnd[s];
-      ids.length = 0;
-      labelPairs.length = 0;
+      nIds = 0;
+      if (labelPairs.length > 0) labelPairs.length = 0;
       let nValues = 0;
       let packedStart = -1;
       let packedEnd = -1;
@@ -191,13 +200,13 @@ class PprofDecoder {
             packedStart = r.pos;
             packedEnd = e;
             idFields++;
-            while (r.pos < e) ids.push(r.varint());
+            while (r.pos < e) pushId(r.varint());
             if (r.pos !== e) r.fail('packed location_id overruns');
             break;
           }
           case (1 << 3) | 0:
             idFields += 2;
-            ids.push(r.varint());
+            pushId(r.varint());
             break;
           case (2 << 3) | 2: {
             const e = r.lenEnd();
@@ -261,12 +270,12 @@ class PprofDecoder {
         cacheKey = buf.toString('latin1', packedStart, packedEnd);
         cache = stackByPacked;
       } else {
-        cacheKey = ids.join(',');
+        cacheKey = Array.from(ids.subarray(0, nIds)).join(',');
         cache = stackByList;
       }
       let packedStack = cache.get(cacheKey);
       if (packedStack === undefined) {
-        packedStack = this.buildStack(ids, maxDepth, builder);
+        packedStack = this.buildStack(ids, nIds, maxDepth, builder);
         cache.set(cacheKey, packedStack);
       }
       const stack = packedStack >>> 1;
@@ -284,13 +293,12 @@ class PprofDecoder {
     return Object.assign(builder.build(), { truncatedStacks });
   }
 
-  /** Returns stackIndex * 2 + (truncated ? 1 : 0). */
-  private buildStack(ids: number[], maxDepth: number, builder: SampleBatchBuilder): number {
+  /** Returns stackIndex * 2 + (truncated ? 1 : 0) for the location ids ids[0..count). */
+  private buildStack(ids: Float64Array, count: number, maxDepth: number, builder: SampleBatchBuilder): number {
     let total = 0;
     const locs = this.scratchLocs;
-    locs.length = ids.length;
     const dense = this.denseLocFrames;
-    for (let i = 0; i < ids.length; i++) {
+    for (let i = 0; i < count; i++) {
       const id = ids[i];
       let lf = id < dense.length ? dense[id] : this.locFrames.get(id);
       if (lf === undefined) {
@@ -308,11 +316,13 @@ class PprofDecoder {
     const frameIds = this.scratchIds;
     const frames = new Array<Frame>(n);
     let k = 0;
-    for (let i = 0; i < locs.length && k < n; i++) {
+    for (let i = 0; i < count && k < n; i++) {
       const lf = locs[i];
-      for (let j = 0; j < lf.frames.length && k < n; j++) {
-        frameIds[k] = lf.ids[j];
-        frames[k++] = lf.frames[j];
+      const lfFrames = lf.frames;
+      const lfIds = lf.ids;
+      for (let j = 0; j < lfFrames.length && k < n; j++) {
+        frameIds[k] = lfIds[j];
+        frames[k++] = lfFrames[j];
       }
     }
     return builder.addStackByIds(frames, frameIds) * 2 + (truncated ? 1 : 0);

@@ -105,6 +105,7 @@ describe(stackKey.name, () => {
     expect(stackKey([{ ...f('leaf', true) }, { ...f('root') }])).toBe(k);
     // Pinned: the encoding must never change within schema v1.
     expect(stackKey([])).toBe('df3f619804a92fdb4057192dc43dd748');
+    expect(k).toBe('bb2cb76cd560b527d901ab300f013bae');
     expect(stackKey([f('root'), f('leaf', true)])).not.toBe(k);
     expect(stackKey([f('leaf', false), f('root')])).not.toBe(k);
     expect(stackKey([{ ...f('leaf', true), address: 0x11n }, f('root')])).not.toBe(k);

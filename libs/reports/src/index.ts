@@ -1,0 +1,1 @@
+export type { StackProfile } from './stack-profile';
