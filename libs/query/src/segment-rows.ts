@@ -1,0 +1,211 @@
+import type { RecordBatch, Table } from 'apache-arrow';
+import { FirnError } from '@firn/errors';
+import { compileMatchers, type CompiledMatcher, type LabelMatcher } from '@firn/manifest';
+import {
+  labelColumnName,
+  labelNameOfColumn,
+  openSegmentObject,
+  SAMPLES_SCHEMA_ID,
+  SampleColumn,
+  SCHEMA_METADATA_KEY,
+  type ParquetReader,
+} from '@firn/segments';
+import type { ObjectStore } from '@firn/storage';
+import { throwIfAborted } from './abort';
+import { batchColumn, dictionaryPredicate, requireColumn, stringsOf } from './arrow-columns';
+import { segmentObjects, type SegmentMeta } from './segment-objects';
+
+/** Which rows of samples.parquet a scan keeps. */
+export interface RowFilter {
+  /** Exact profile type id; all profile types when undefined. */
+  profileType?: string;
+  /** Prometheus semantics: a label missing from a row (or the whole segment) has value ''. */
+  matchers: readonly LabelMatcher[];
+  /** [startMs, endMs): inclusive start, exclusive end, ms since epoch. */
+  startMs: number;
+  endMs: number;
+}
+
+export interface RowColumns {
+  /** Non-label columns the visitor reads (e.g. stack_id, value). */
+  columns: readonly string[];
+  /** Label names the visitor reads, or 'all' for every label column of the segment. */
+  labels?: readonly string[] | 'all';
+}
+
+/** One decoded batch and the indexes of its rows that passed the filter (ascending). */
+export interface SelectedRows {
+  batch: RecordBatch;
+  rows: Uint32Array;
+}
+
+export interface RowScanInfo {
+  /** Label names of the segment (from its columns), sorted. */
+  labelNames: string[];
+  rowGroups: number;
+  /** Row groups whose data columns were decoded (0 when nothing matched). */
+  rowGroupsRead: number;
+}
+
+/** Reads a label from a batch: '' when the row lacks it or the segment has no such column. */
+export function labelReader(batch: RecordBatch, name: string): (i: number) => string {
+  const d = batchColumn(batch, labelColumnName(name));
+  return d ? stringsOf(d) : () => '';
+}
+
+interface CompiledFilter {
+  profileType?: string;
+  startMs: number;
+  endMs: number;
+  /** Matchers on label columns the segment has; the rest were decided up front. */
+  columnMatchers: CompiledMatcher[];
+}
+
+function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
+  const n = batch.numRows;
+  const ts = requireColumn(batch, SampleColumn.timestamp, 'samples object').values as BigInt64Array;
+  const preds: Array<(i: number) => boolean> = [];
+  if (f.profileType !== undefined) {
+    const pt = f.profileType;
+    preds.push(dictionaryPredicate(requireColumn(batch, SampleColumn.profileType, 'samples object'), (v) => v === pt));
+  }
+  for (const m of f.columnMatchers) {
+    preds.push(dictionaryPredicate(requireColumn(batch, labelColumnName(m.name), 'samples object'), m.accepts));
+  }
+  const out = new Uint32Array(n);
+  let k = 0;
+  rows: for (let i = 0; i < n; i++) {
+    const t = Number(ts[i]);
+    if (t < f.startMs || t >= f.endMs) continue;
+    for (const p of preds) if (!p(i)) continue rows;
+    out[k++] = i;
+  }
+  return out.subarray(0, k);
+}
+
+function union(...lists: ReadonlyArray<readonly string[]>): string[] {
+  return [...new Set(lists.flat())];
+}
+
+/**
+ * Streams the rows of one segment's samples.parquet that pass `filter`, decoding only the columns
+ * needed, through ranged reads. With several row groups it reads the filter columns first and then
+ * the data columns of the row groups that have a match, so row groups of other profile types or
+ * series cost only their (small, dictionary-encoded) filter columns.
+ */
+export async function scanSegmentRows(
+  store: ObjectStore,
+  seg: SegmentMeta,
+  filter: RowFilter,
+  want: RowColumns,
+  visit: (s: SelectedRows) => void,
+  signal?: AbortSignal,
+): Promise<RowScanInfo> {
+  const matchers = compileMatchers(filter.matchers);
+  throwIfAborted(signal);
+  const reader = await openSegmentObject(store, segmentObjects(seg).samples);
+  try {
+    throwIfAborted(signal);
+    const layout = reader.layout();
+    if (layout.keyValueMetadata[SCHEMA_METADATA_KEY] !== SAMPLES_SCHEMA_ID) {
+      throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: samples object is not ${SAMPLES_SCHEMA_ID}`);
+    }
+    const present = new Set(layout.rowGroups[0]?.columns.map((c) => c.path) ?? []);
+    const labelNames = [...present]
+      .map(labelNameOfColumn)
+      .filter((n): n is string => n !== undefined)
+      .sort();
+    const info: RowScanInfo = { labelNames, rowGroups: layout.rowGroups.length, rowGroupsRead: 0 };
+    if (layout.rowGroups.length === 0) return info;
+    for (const c of want.columns) {
+      if (!present.has(c)) throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: samples object lacks column ${JSON.stringify(c)}`);
+    }
+    const columnMatchers: CompiledMatcher[] = [];
+    for (const m of matchers) {
+      if (present.has(labelColumnName(m.name))) columnMatchers.push(m);
+      else if (!m.accepts('')) return info; // the label is absent from every row
+    }
+    const f: CompiledFilter = { profileType: filter.profileType, startMs: filter.startMs, endMs: filter.endMs, columnMatchers };
+    const filterCols = union(
+      [SampleColumn.timestamp],
+      f.profileType !== undefined ? [SampleColumn.profileType] : [],
+      columnMatchers.map((m) => labelColumnName(m.name)),
+    );
+    const labelCols = (want.labels === 'all' ? labelNames : (want.labels ?? [])).map(labelColumnName).filter((c) => present.has(c));
+    const dataCols = union(want.columns, labelCols);
+
+    if (layout.rowGroups.length === 1) {
+      const table = await reader.read({ columns: union(filterCols, dataCols) });
+      throwIfAborted(signal);
+      info.rowGroupsRead = 1;
+      for (const batch of table.batches) {
+        const rows = selectRows(batch, f);
+        if (rows.length > 0) visit({ batch, rows });
+      }
+      return info;
+    }
+    return await twoPhase(reader, layout.rowGroups.map((g) => g.rows), f, filterCols, dataCols, info, visit, signal);
+  } finally {
+    reader.close();
+  }
+}
+
+async function twoPhase(
+  reader: ParquetReader,
+  groupRows: number[],
+  f: CompiledFilter,
+  filterCols: string[],
+  dataCols: string[],
+  info: RowScanInfo,
+  visit: (s: SelectedRows) => void,
+  signal: AbortSignal | undefined,
+): Promise<RowScanInfo> {
+  const starts: number[] = [];
+  let total = 0;
+  for (const r of groupRows) {
+    starts.push(total);
+    total += r;
+  }
+  const selected = new Uint8Array(total);
+  const phase1 = await reader.read({ columns: filterCols });
+  throwIfAborted(signal);
+  let base = 0;
+  for (const batch of phase1.batches) {
+    for (const i of selectRows(batch, f)) selected[base + i] = 1;
+    base += batch.numRows;
+  }
+  checkRows(phase1, total);
+  const hits: number[] = [];
+  groupRows.forEach((rows, g) => {
+    if (selected.subarray(starts[g], starts[g] + rows).includes(1)) hits.push(g);
+  });
+  info.rowGroupsRead = hits.length;
+  if (hits.length === 0) return info;
+
+  const phase2 = await reader.read({ columns: dataCols, rowGroups: hits });
+  throwIfAborted(signal);
+  checkRows(phase2, hits.reduce((s, g) => s + groupRows[g], 0));
+  // Phase-2 rows are the chosen row groups back to back: walk them alongside the batches.
+  let hit = 0;
+  let inGroup = 0;
+  for (const batch of phase2.batches) {
+    const rows = new Uint32Array(batch.numRows);
+    let k = 0;
+    for (let i = 0; i < batch.numRows; i++) {
+      while (inGroup >= groupRows[hits[hit]]) {
+        hit++;
+        inGroup = 0;
+      }
+      if (selected[starts[hits[hit]] + inGroup] === 1) rows[k++] = i;
+      inGroup++;
+    }
+    if (k > 0) visit({ batch, rows: rows.subarray(0, k) });
+  }
+  return info;
+}
+
+function checkRows(table: Table, expected: number): void {
+  if (table.numRows !== expected) {
+    throw FirnError.internal(`samples object decoded to ${table.numRows} rows, its footer promises ${expected}`);
+  }
+}

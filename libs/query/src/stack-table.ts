@@ -1,0 +1,98 @@
+import type { Data, RecordBatch, Struct } from 'apache-arrow';
+import { FirnError } from '@firn/errors';
+import type { Frame } from '@firn/profiles';
+import { FrameField, openSegmentObject, SCHEMA_METADATA_KEY, STACKS_SCHEMA_ID, StackColumn, type ParquetReader } from '@firn/segments';
+import type { ObjectStore } from '@firn/storage';
+import { throwIfAborted } from './abort';
+import { isValid, requireColumn, stringsOf, structChild } from './arrow-columns';
+import type { PartialStack } from './merge-stacks';
+import { segmentObjects, type SegmentMeta } from './segment-objects';
+
+/**
+ * Reads the stacks a scan needs from stacks.parquet: stack ids are dense and in row order, so
+ * only the row groups covering `ids` are fetched (ranged reads), and only the rows of `ids` are
+ * decoded into frames. `ids` must be ascending and distinct.
+ */
+export async function readStacksById(store: ObjectStore, seg: SegmentMeta, ids: Uint32Array, signal?: AbortSignal): Promise<Map<number, PartialStack>> {
+  const out = new Map<number, PartialStack>();
+  if (ids.length === 0) return out;
+  throwIfAborted(signal);
+  const reader = await openSegmentObject(store, segmentObjects(seg).stacks);
+  try {
+    throwIfAborted(signal);
+    const layout = reader.layout();
+    if (layout.keyValueMetadata[SCHEMA_METADATA_KEY] !== STACKS_SCHEMA_ID) {
+      throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: stacks object is not ${STACKS_SCHEMA_ID}`);
+    }
+    const wanted = new Uint8Array(ids[ids.length - 1] + 1);
+    for (const id of ids) wanted[id] = 1;
+    const groups: number[] = [];
+    let start = 0;
+    let j = 0;
+    layout.rowGroups.forEach((g, gi) => {
+      const end = start + g.rows;
+      while (j < ids.length && ids[j] < start) j++;
+      if (j < ids.length && ids[j] < end) groups.push(gi);
+      start = end;
+    });
+    await decodeInto(reader, groups, wanted, out, signal);
+    if (out.size < ids.length && groups.length < layout.rowGroups.length) {
+      // stack_id != row index: a file written differently than ours. Fall back to every row group.
+      await decodeInto(reader, undefined, wanted, out, signal);
+    }
+    if (out.size < ids.length) {
+      const missing = [...ids].find((id) => !out.has(id));
+      throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: samples reference stack_id ${missing} missing from the stacks object`);
+    }
+    return out;
+  } finally {
+    reader.close();
+  }
+}
+
+async function decodeInto(
+  reader: ParquetReader,
+  rowGroups: number[] | undefined,
+  wanted: Uint8Array,
+  out: Map<number, PartialStack>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (rowGroups && rowGroups.length === 0) return;
+  const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames], rowGroups });
+  throwIfAborted(signal);
+  for (const batch of table.batches) decodeBatch(batch, wanted, out);
+}
+
+function decodeBatch(batch: RecordBatch, wanted: Uint8Array, out: Map<number, PartialStack>): void {
+  const what = 'stacks object';
+  const ids = requireColumn(batch, StackColumn.stackId, what).values as Uint32Array;
+  const keys = stringsOf(requireColumn(batch, StackColumn.stackKey, what));
+  const list = requireColumn(batch, StackColumn.frames, what);
+  const offsets = list.valueOffsets as Int32Array;
+  const frame = list.children[0] as Data<Struct>;
+  const buildIds = stringsOf(structChild(frame, FrameField.buildId));
+  const mappingFiles = stringsOf(structChild(frame, FrameField.mappingFile));
+  const addresses = structChild(frame, FrameField.address).values as BigUint64Array;
+  const functionNames = stringsOf(structChild(frame, FrameField.functionName));
+  const fileNames = stringsOf(structChild(frame, FrameField.fileName));
+  const lines = structChild(frame, FrameField.line).values as BigInt64Array;
+  const inlined = structChild(frame, FrameField.inlined);
+  for (let i = 0; i < batch.numRows; i++) {
+    const id = ids[i];
+    if (id >= wanted.length || wanted[id] !== 1 || out.has(id)) continue;
+    const frames: Frame[] = [];
+    for (let j = offsets[i]; j < offsets[i + 1]; j++) {
+      const bit = inlined.offset + j;
+      frames.push({
+        buildId: buildIds(j),
+        mappingFile: mappingFiles(j),
+        address: addresses[j],
+        functionName: functionNames(j),
+        fileName: fileNames(j),
+        line: Number(lines[j]),
+        inlined: isValid(inlined, j) && ((inlined.values[bit >> 3] >> (bit & 7)) & 1) === 1,
+      });
+    }
+    out.set(id, { key: keys(i), frames });
+  }
+}
