@@ -79,3 +79,12 @@ export function dictionaryPredicate(data: Data, accepts: (v: string) => boolean)
   const nullOk = accepts('');
   return (i) => (isValid(data, i) ? ok[indices[i]] === 1 : nullOk);
 }
+
+/** Distinct non-null strings of a column chunk: its dictionary when it has one, else every row. */
+export function distinctStrings(data: Data): string[] {
+  if (DataType.isDictionary(data.type)) return dictionaryStrings(data);
+  const get = stringsOf(data);
+  const out = new Set<string>();
+  for (let i = 0; i < data.length; i++) if (isValid(data, i)) out.add(get(i));
+  return [...out];
+}

@@ -14,6 +14,7 @@ export async function mapBounded<T, R>(
   const out = new Array<R>(items.length);
   let next = 0;
   let failed = false;
+  let firstError: unknown;
   const worker = async (): Promise<void> => {
     while (!failed && next < items.length) {
       throwIfAborted(signal);
@@ -21,16 +22,17 @@ export async function mapBounded<T, R>(
       try {
         out[i] = await fn(items[i], i);
       } catch (err) {
+        if (!failed) firstError = err;
         failed = true;
-        throw err;
+        return;
       }
     }
   };
   const n = Math.max(1, Math.min(Math.floor(concurrency) || 1, items.length));
-  const runs = Array.from({ length: n }, () => worker());
-  const settled = await Promise.allSettled(runs);
-  const firstError = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (firstError) throw firstError.reason;
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => worker()));
+  if (failed) throw firstError;
+  const aborted = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (aborted) throw aborted.reason;
   throwIfAborted(signal);
   return out;
 }

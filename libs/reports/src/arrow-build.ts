@@ -73,7 +73,7 @@ export function intColumn(type: UnsignedType | SignedType, values: ArrayLike<num
   else if (type instanceof Int32) data = new Int32Array(n);
   else data = new BigInt64Array(n);
   if (data instanceof BigUint64Array || data instanceof BigInt64Array) {
-    for (let i = 0; i < n; i++) data[i] = BigInt(values[i]);
+    for (let i = 0; i < n; i++) data[i] = BigInt(Math.round(values[i]));
   } else {
     for (let i = 0; i < n; i++) data[i] = values[i];
   }

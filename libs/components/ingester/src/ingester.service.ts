@@ -235,14 +235,16 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
       createdAtUnixNano: BigInt(nowMs) * 1_000_000n,
       writerId: this.opts.writerId,
     });
-    await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }));
+    // msgId = segment id: a retried publish returns the original sequence instead of a second entry.
+    const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), { msgId: id });
     this.crashPoint('after-manifest-publish');
 
-    await this.manifest.syncToLatest();
+    // Deltas apply in stream order: once ours is applied, every earlier one is too.
+    await this.manifest.waitForSeq(seq);
     if (!this.manifest.isValid(buf.tenant, id)) {
       // Another ingester published a segment covering some of these messages first (we were
       // too slow and they were redelivered). Retract ours; ack what is stored, retry the rest.
-      await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, removed: [id], origin: this.opts.writerId }));
+      await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, removed: [id], origin: this.opts.writerId }), { msgId: `${id}:retract` });
       for (const { msg } of buf.messages) {
         if (this.manifest.isCovered(INGEST_STREAM, msg.streamSeq)) msg.ack();
         else msg.nak(0);

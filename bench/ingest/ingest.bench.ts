@@ -1,0 +1,216 @@
+// Write-path ingest benchmark over fleet-1h (docs/benchmarks.md). Starts nats-server, storage, a
+// gateway and ONE ingester as separate processes on loopback, pushes a slice of the dataset
+// through WriteArrow and then the same windows through WriteRaw (gzip pprof), and reports ack
+// latency, throughput per CPU-second of each process, storage cost and peak RSS. Fails (exit 1)
+// unless every stored total equals what was pushed.
+//
+//   node scripts/run-ts.cjs bench/ingest/ingest.bench.ts [--windows 60] [--agents 100]
+//     [--concurrency 8] [--s3] [--transport grpc|connect] [--phases arrow,pprof] [--warmup 100]
+//     [--seed 1] [--cpu-prof DIR] [--json FILE] [--write-docs] [--name NAME] [--timeout-sec 1800]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { profilestoreV1alpha1 } from '@firn/proto';
+import { DEFAULT_SEED, DEFAULT_WINDOW_SEC, FLEET_AGENTS } from '../fleet/fleet-1h';
+import { startCluster, waitForDrained, type Cluster } from './cluster';
+import { percentile, runClosedLoop } from './load';
+import { prepareSlice, type PreparedWindow } from './payloads';
+import { cpuBetween, peakRssBytes, resetPeakRss, snapshotCpu } from './proc-stats';
+import { machineNotes, phaseTable, runSection, targetTable, upsertDocSection, type PhaseFormat, type PhaseResult, type RunConfig } from './report';
+import { diffTotals, storedSummary } from './verify';
+
+const { ProfileStoreService } = profilestoreV1alpha1;
+type StoreClient = Client<typeof ProfileStoreService>;
+
+const ROOT = resolve(__dirname, '..', '..');
+const DOCS = resolve(ROOT, 'docs/benchmarks.md');
+
+const { values: args } = parseArgs({
+  options: {
+    windows: { type: 'string', default: '60' },
+    agents: { type: 'string', default: String(FLEET_AGENTS) },
+    concurrency: { type: 'string', default: '8' },
+    s3: { type: 'boolean', default: false },
+    transport: { type: 'string', default: 'grpc' },
+    phases: { type: 'string', default: 'arrow,pprof' },
+    warmup: { type: 'string', default: '100' },
+    seed: { type: 'string', default: String(DEFAULT_SEED) },
+    'cpu-prof': { type: 'string' },
+    json: { type: 'string' },
+    'write-docs': { type: 'boolean', default: false },
+    name: { type: 'string' },
+    'timeout-sec': { type: 'string', default: '1800' },
+  },
+  strict: true,
+});
+
+function int(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
+  return n;
+}
+
+const cfg: RunConfig = {
+  command: '',
+  agents: int('agents', args.agents, 1),
+  windows: int('windows', args.windows, 1),
+  windowSec: DEFAULT_WINDOW_SEC,
+  concurrency: int('concurrency', args.concurrency, 1),
+  storage: args.s3 ? 's3' : 'local',
+  transport: args.transport === 'connect' ? 'connect' : 'grpc',
+  seed: int('seed', args.seed, 0),
+  warmupWindows: int('warmup', args.warmup, 0),
+};
+if (args.transport !== 'grpc' && args.transport !== 'connect') throw new Error(`--transport must be grpc or connect, got ${args.transport}`);
+const phases = (args.phases ?? '').split(',').filter(Boolean) as PhaseFormat[];
+if (phases.length === 0 || phases.some((p) => p !== 'arrow' && p !== 'pprof')) throw new Error(`--phases must list arrow and/or pprof, got ${args.phases}`);
+cfg.command = ['node scripts/run-ts.cjs bench/ingest/ingest.bench.ts', ...process.argv.slice(2).filter((a) => a !== '--write-docs')].join(' ');
+const runName = args.name ?? `${cfg.storage}-${cfg.agents}a-${cfg.windows}w-c${cfg.concurrency}`;
+const timeoutMs = int('timeout-sec', args['timeout-sec'], 10) * 1000;
+const deadline = Date.now() + timeoutMs;
+const TENANT: Record<PhaseFormat, string> = { arrow: 'bench-arrow', pprof: 'bench-pprof' };
+const WARMUP_TENANT = 'bench-warmup';
+
+function log(msg: string): void {
+  process.stderr.write(`[ingest.bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+function client(cluster: Cluster, tenant: string): StoreClient {
+  const opts = { baseUrl: cluster.gateway.base, interceptors: [bearer(cluster.tokens[tenant])] };
+  return createClient(ProfileStoreService, cfg.transport === 'grpc' ? createGrpcTransport(opts) : createConnectTransport({ ...opts, httpVersion: '1.1' }));
+}
+
+function sender(c: StoreClient, format: PhaseFormat, windows: PreparedWindow[]): (i: number) => Promise<void> {
+  if (format === 'arrow') return async (i) => void (await c.writeArrow({ ipcBuffer: windows[i].arrow }));
+  return async (i) =>
+    void (await c.writeRaw({
+      series: windows[i].pprof.map((s) => ({ labels: { labels: s.labels }, samples: [{ rawProfile: s.rawProfile }] })),
+    }));
+}
+
+async function runPhase(cluster: Cluster, format: PhaseFormat, windows: PreparedWindow[]): Promise<Omit<PhaseResult, 'stored' | 'verified'>> {
+  const tenant = TENANT[format];
+  const pids = [cluster.gateway.pid, cluster.ingester.pid, cluster.nats.pid];
+  for (const pid of [cluster.gateway.pid, cluster.ingester.pid]) resetPeakRss(pid);
+  const c = client(cluster, tenant);
+  const before = snapshotCpu(pids);
+  const load = await runClosedLoop(windows.length, cfg.concurrency, sender(c, format, windows), deadline);
+  if (load.errors > 0) throw new Error(`${format}: ${load.errors} request(s) failed; first: ${String(load.firstError)}`);
+  const pushed = snapshotCpu(pids);
+  await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
+  const drained = snapshotCpu(pids);
+  const cpu = cpuBetween(before, drained);
+  return {
+    format,
+    tenant,
+    requests: windows.length,
+    rows: windows.reduce((n, w) => n + w.rows, 0),
+    samples: windows.reduce((n, w) => n + w.samples, 0),
+    payloadBytes: windows.reduce((n, w) => n + (format === 'arrow' ? w.arrow.length : w.pprofBytes), 0),
+    pushWallSec: cpuBetween(before, pushed).wallSec,
+    drainWallSec: cpu.wallSec,
+    latencyMs: { p50: percentile(load.latenciesMs, 0.5), p99: percentile(load.latenciesMs, 0.99), max: Math.max(...load.latenciesMs) },
+    cpuSec: {
+      gateway: cpu.byPid.get(cluster.gateway.pid) ?? NaN,
+      ingester: cpu.byPid.get(cluster.ingester.pid) ?? NaN,
+      nats: cpu.byPid.get(cluster.nats.pid) ?? NaN,
+      client: cpu.selfSec,
+    },
+    peakRssBytes: { gateway: peakRssBytes(cluster.gateway.pid), ingester: peakRssBytes(cluster.ingester.pid) },
+  };
+}
+
+async function main(): Promise<void> {
+  log(`preparing fleet-1h slice: ${cfg.agents} agents × ${cfg.windows} windows (${phases.join(', ')})`);
+  const t0 = Date.now();
+  const slice = prepareSlice({ seed: cfg.seed, agents: cfg.agents, windows: cfg.windows }, { arrow: phases.includes('arrow'), pprof: phases.includes('pprof') });
+  log(
+    `prepared ${slice.windows.length} requests, ${slice.samples} samples, ${slice.rows} rows; Arrow ${(slice.arrowBytes / 1e6).toFixed(1)} MB, ` +
+      `gzip pprof ${(slice.pprofBytes / 1e6).toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+
+  const profEnv = (app: string): Record<string, string> | undefined => {
+    const dir = args['cpu-prof'];
+    if (!dir) return undefined;
+    const out = resolve(dir, app);
+    mkdirSync(out, { recursive: true });
+    return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${out}` };
+  };
+  const cluster = await startCluster({
+    storage: cfg.storage,
+    tenants: [...Object.values(TENANT), WARMUP_TENANT],
+    gatewayEnv: profEnv('gateway'),
+    ingesterEnv: profEnv('ingester'),
+  });
+  const timer = setTimeout(() => {
+    log(`timed out after ${timeoutMs / 1000} s; stopping`);
+    void cluster.stop().finally(() => process.exit(1));
+  }, timeoutMs);
+  const stopOnSignal = (): void => void cluster.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  const results: PhaseResult[] = [];
+  try {
+    log(`cluster up (${cluster.storageDescription}); gateway pid ${cluster.gateway.pid}, ingester pid ${cluster.ingester.pid}, nats pid ${cluster.nats.pid}`);
+    if (cfg.warmupWindows > 0) {
+      const warm = slice.windows.slice(0, cfg.warmupWindows);
+      const c = client(cluster, WARMUP_TENANT);
+      for (const format of phases) {
+        const res = await runClosedLoop(warm.length, cfg.concurrency, sender(c, format, warm), deadline);
+        if (res.errors > 0) throw new Error(`warm-up ${format}: ${String(res.firstError)}`);
+      }
+      await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
+      log(`warm-up done (${warm.length} requests per format)`);
+    }
+    for (const format of phases) {
+      log(`phase ${format}: pushing ${slice.windows.length} requests, ${cfg.concurrency} in flight`);
+      const measured = await runPhase(cluster, format, slice.windows);
+      log(`phase ${format}: drained after ${measured.drainWallSec.toFixed(1)} s; verifying stored totals`);
+      const stored = await storedSummary(cluster.bus, cluster.store, measured.tenant);
+      const diff = diffTotals(slice.expected, stored.totals);
+      const result: PhaseResult = {
+        ...measured,
+        stored: { segments: stored.segments, rows: stored.rows, samples: stored.samples, bytes: stored.listedBytes },
+        verified: diff.count === 0 && stored.samples === measured.samples,
+      };
+      results.push(result);
+      if (!result.verified) {
+        throw new Error(
+          `${format}: stored data differs from what was pushed (pushed ${measured.samples} samples, manifest says ${stored.samples}; ` +
+            `${diff.count} series×stack totals differ, e.g.\n  ${diff.examples.join('\n  ')})`,
+        );
+      }
+      if (stored.manifestBytes !== stored.listedBytes) log(`note: manifest bytes ${stored.manifestBytes} ≠ listed object bytes ${stored.listedBytes}`);
+      log(`phase ${format}: verified ${stored.segments} segments, ${stored.rows} rows, ${stored.samples} samples`);
+    }
+  } finally {
+    clearTimeout(timer);
+    await cluster.stop();
+  }
+
+  const machine = machineNotes();
+  process.stdout.write(`\n${targetTable(results)}\n\n${phaseTable(results)}\n\n`);
+  process.stdout.write(`machine: nproc ${machine.nproc}, ${machine.cpuModel}, node ${machine.node}, ${machine.date}, commit ${machine.commit}\n${machine.free}\n`);
+  if (args.json) writeFileSync(resolve(args.json), JSON.stringify({ name: runName, config: cfg, machine, results }, null, 2));
+  if (args['write-docs']) {
+    upsertDocSection(DOCS, runName, runSection(runName, cfg, machine, results));
+    log(`updated ${DOCS} (run ${runName})`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,69 @@
+// Per-process resource figures from Linux /proc, for processes this benchmark started.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+let clockTicks: number | undefined;
+
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime + stime of all the process's threads, in seconds (/proc/<pid>/stat fields 14 and 15). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; fields after it are space-separated.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return (utime + stime) / ticksPerSecond();
+}
+
+function statusKb(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
+  return Number(m[1]);
+}
+
+/** Peak resident set size so far (VmHWM), bytes. */
+export function peakRssBytes(pid: number): number {
+  return statusKb(pid, 'VmHWM') * 1024;
+}
+
+/**
+ * Resets VmHWM to the current RSS (Linux ≥ 4.0, "5" → /proc/<pid>/clear_refs), so each phase
+ * reports its own peak. Returns false where the kernel or permissions do not allow it.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface CpuSnapshot {
+  wallMs: number;
+  byPid: Map<number, number>;
+  self: NodeJS.CpuUsage;
+}
+
+export function snapshotCpu(pids: number[]): CpuSnapshot {
+  return { wallMs: performance.now(), byPid: new Map(pids.map((p) => [p, cpuSeconds(p)])), self: process.cpuUsage() };
+}
+
+/** CPU seconds each pid used between two snapshots, plus this process's own. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { wallSec: number; byPid: Map<number, number>; selfSec: number } {
+  const byPid = new Map<number, number>();
+  for (const [pid, v] of b.byPid) byPid.set(pid, v - (a.byPid.get(pid) ?? 0));
+  const self = (b.self.user - a.self.user + b.self.system - a.self.system) / 1e6;
+  return { wallSec: (b.wallMs - a.wallMs) / 1000, byPid, selfSec: self };
+}

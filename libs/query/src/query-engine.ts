@@ -1,0 +1,216 @@
+import { FirnError } from '@firn/errors';
+import type { ManifestView } from '@firn/manifest';
+import { formatProfileType, parseSelector, type LabelMatcher } from '@firn/profiles';
+import type { StackProfile } from '@firn/reports';
+import type { ObjectStore } from '@firn/storage';
+import type { TenantId } from '@firn/tenancy';
+import { mapBounded } from './bounded';
+import { labelNames, labelValues, profileTypes, type LabelQuery } from './labels';
+import { StackAccumulator, type PartialAggregate, type Side } from './merge-stacks';
+import { checkRange, planSegments } from './plan';
+import type { SegmentMeta } from './segment-objects';
+import { scanSegment, type ScanQuery } from './segment-scan';
+import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
+
+export interface QueryEngineOptions {
+  store: ObjectStore;
+  view: ManifestView;
+  /** Segment scans in flight per query. Default 4 (ranged reads overlap with decoding). */
+  concurrency?: number;
+  /** Default cap on segments per query (resource_exhausted above); per-call options override. */
+  maxSegments?: number;
+  /** Cap on step buckets per series query (invalid_argument above). Default 11 000, as Prometheus. */
+  maxBuckets?: number;
+}
+
+export interface QueryOptions {
+  maxSegments?: number;
+  signal?: AbortSignal;
+}
+
+export interface MergeOptions extends QueryOptions {
+  /** Sum per (these labels, stack); read the result with toGroupedStackProfiles or `partial`. */
+  groupBy?: readonly string[];
+  /**
+   * Scan exactly these segments instead of planning: how the fan-out hands each querier its
+   * share of `segmentsFor(...)`. They are trusted to belong to the tenant's plan.
+   */
+  segments?: readonly SegmentMeta[];
+}
+
+/** A parsed selector and range, validated. */
+export interface PlannedQuery extends ScanQuery {
+  /** Formatted profile type, as stored in segments. */
+  profileType: string;
+  matchers: LabelMatcher[];
+  segments: SegmentMeta[];
+}
+
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_MAX_BUCKETS = 11_000;
+
+/**
+ * The querier's engine: plans a query from the manifest (segments by time, profile type and label
+ * summaries), scans the segments with bounded concurrency (ranged reads of only the needed columns
+ * and row groups), and merges their partial aggregates. A selector naming a profile type no
+ * segment holds simply yields an empty result (the manifest prunes every segment).
+ */
+export class QueryEngine {
+  private readonly store: ObjectStore;
+  private readonly view: ManifestView;
+  private readonly concurrency: number;
+  private readonly maxSegments: number | undefined;
+  private readonly maxBuckets: number;
+
+  constructor(opts: QueryEngineOptions) {
+    this.store = opts.store;
+    this.view = opts.view;
+    this.concurrency = positive(opts.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
+    this.maxSegments = opts.maxSegments === undefined ? undefined : positive(opts.maxSegments, 'maxSegments');
+    this.maxBuckets = positive(opts.maxBuckets ?? DEFAULT_MAX_BUCKETS, 'maxBuckets');
+  }
+
+  /**
+   * The plan: the segments a selector over [startMs, endMs) must read, oldest first.
+   * invalid_argument for a bad selector or range.
+   */
+  segmentsFor(tenant: TenantId, selector: string, startMs: number, endMs: number): PlannedQuery {
+    checkRange(startMs, endMs);
+    const sel = parseSelector(selector);
+    const profileType = formatProfileType(sel.profileType);
+    const segments = planSegments(this.view, tenant, { startMs, endMs, profileType, matchers: sel.matchers });
+    return { profileType, matchers: sel.matchers, startMs, endMs, segments };
+  }
+
+  /** Merged stacks of every matching row (summed over groups when groupBy is set). */
+  async mergeStacks(tenant: TenantId, selector: string, startMs: number, endMs: number, opts: MergeOptions = {}): Promise<StackProfile> {
+    const { acc, plan } = await this.accumulate(tenant, selector, startMs, endMs, opts);
+    return acc.toStackProfile(plan.profileType);
+  }
+
+  /** The partial aggregate of a query (or of `opts.segments`), for exchange between queriers. */
+  async partial(tenant: TenantId, selector: string, startMs: number, endMs: number, opts: MergeOptions = {}): Promise<PartialAggregate> {
+    return (await this.accumulate(tenant, selector, startMs, endMs, opts)).acc.toPartial();
+  }
+
+  /**
+   * A diff: `values` from selection b, `base` from selection a (each with its own range), stacks
+   * of both sides. The segment cap applies to each side.
+   */
+  async diff(
+    tenant: TenantId,
+    a: { selector: string; startMs: number; endMs: number },
+    b: { selector: string; startMs: number; endMs: number },
+    opts: QueryOptions = {},
+  ): Promise<StackProfile> {
+    const pa = this.segmentsFor(tenant, a.selector, a.startMs, a.endMs);
+    const pb = this.segmentsFor(tenant, b.selector, b.startMs, b.endMs);
+    this.checkSegmentCount(pa.segments.length, opts);
+    this.checkSegmentCount(pb.segments.length, opts);
+    const acc = new StackAccumulator();
+    await this.scanInto(acc, pa, [], opts.signal, 'base');
+    await this.scanInto(acc, pb, [], opts.signal, 'value');
+    return acc.toStackProfile(pb.profileType);
+  }
+
+  /**
+   * Value per (series after sumBy, step bucket). sumBy undefined keeps every label; [] sums all
+   * series into one.
+   */
+  async series(
+    tenant: TenantId,
+    selector: string,
+    startMs: number,
+    endMs: number,
+    stepMs: number,
+    sumBy?: readonly string[],
+    opts: QueryOptions = {},
+  ): Promise<SeriesBuckets> {
+    if (!Number.isSafeInteger(stepMs) || stepMs <= 0) throw FirnError.invalidArgument(`step must be a positive integer number of milliseconds, got ${stepMs}`);
+    checkRange(startMs, endMs);
+    const buckets = Math.ceil((endMs - startMs) / stepMs);
+    if (buckets > this.maxBuckets) {
+      throw FirnError.invalidArgument(
+        `query range of ${endMs - startMs} ms at step ${stepMs} ms has ${buckets} points per series, more than the maximum of ${this.maxBuckets}; raise the step`,
+        { limit: 'max_buckets' },
+      );
+    }
+    const plan = this.segmentsFor(tenant, selector, startMs, endMs);
+    this.checkSegmentCount(plan.segments.length, opts);
+    const out: SeriesBuckets = new Map();
+    await mapBounded(
+      plan.segments,
+      this.concurrency,
+      async (seg) => {
+        mergeSeries(out, await scanSeries(this.store, seg, { ...plan, stepMs, sumBy }, { signal: opts.signal }));
+      },
+      opts.signal,
+    );
+    return out;
+  }
+
+  labelNames(tenant: TenantId, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    return labelNames(this.view, this.store, tenant, q, { concurrency: this.concurrency, signal: opts.signal });
+  }
+
+  labelValues(tenant: TenantId, name: string, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    return labelValues(this.view, this.store, tenant, name, q, { concurrency: this.concurrency, signal: opts.signal });
+  }
+
+  profileTypes(tenant: TenantId, q: { startMs: number; endMs: number }): string[] {
+    return profileTypes(this.view, tenant, q);
+  }
+
+  private async accumulate(
+    tenant: TenantId,
+    selector: string,
+    startMs: number,
+    endMs: number,
+    opts: MergeOptions,
+  ): Promise<{ acc: StackAccumulator; plan: PlannedQuery }> {
+    let plan: PlannedQuery;
+    if (opts.segments) {
+      checkRange(startMs, endMs);
+      const sel = parseSelector(selector);
+      plan = { profileType: formatProfileType(sel.profileType), matchers: sel.matchers, startMs, endMs, segments: [...opts.segments] };
+    } else {
+      plan = this.segmentsFor(tenant, selector, startMs, endMs);
+    }
+    this.checkSegmentCount(plan.segments.length, opts);
+    const acc = await this.scanInto(new StackAccumulator(opts.groupBy ?? []), plan, opts.groupBy ?? [], opts.signal);
+    return { acc, plan };
+  }
+
+  private async scanInto(
+    acc: StackAccumulator,
+    plan: PlannedQuery,
+    groupBy: readonly string[],
+    signal: AbortSignal | undefined,
+    side: Side = 'value',
+  ): Promise<StackAccumulator> {
+    // Partials are folded in as they arrive, so memory holds the merged result plus the scans in flight.
+    await mapBounded(
+      plan.segments,
+      this.concurrency,
+      async (seg) => acc.addPartial(await scanSegment(this.store, seg, plan, { groupBy, signal }), side),
+      signal,
+    );
+    return acc;
+  }
+
+  private checkSegmentCount(n: number, opts: QueryOptions): void {
+    const max = opts.maxSegments ?? this.maxSegments;
+    if (max !== undefined && n > max) {
+      throw new FirnError(
+        'resource_exhausted',
+        `query needs ${n} segments, more than the limit of ${max} (max_segments); narrow the time range or the selector`,
+        { details: { limit: 'max_segments', max, segments: n } },
+      );
+    }
+  }
+}
+
+function positive(v: number, name: string): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw FirnError.invalidArgument(`QueryEngine ${name} must be a positive integer, got ${v}`);
+  return v;
+}

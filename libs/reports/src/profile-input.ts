@@ -1,0 +1,94 @@
+import type { Frame } from '@firn/profiles';
+import type { StackProfile } from './stack-profile';
+
+/** Distinct frames of a profile and every stack as frame ids (leaf first, like the input). */
+export interface InternedStacks {
+  frames: Frame[];
+  stacks: Int32Array[];
+}
+
+function frameContent(f: Frame): string {
+  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+}
+
+/**
+ * Interns frames by content. Stacks from the same batch usually share Frame objects, so the
+ * identity map answers most look-ups without building a content string.
+ */
+export function internStacks(p: StackProfile): InternedStacks {
+  const byRef = new Map<Frame, number>();
+  const byContent = new Map<string, number>();
+  const frames: Frame[] = [];
+  const stacks: Int32Array[] = new Array<Int32Array>(p.stacks.length);
+  for (let s = 0; s < p.stacks.length; s++) {
+    const stack = p.stacks[s];
+    const ids = new Int32Array(stack.length);
+    for (let i = 0; i < stack.length; i++) {
+      const f = stack[i];
+      let id = byRef.get(f);
+      if (id === undefined) {
+        const c = frameContent(f);
+        id = byContent.get(c);
+        if (id === undefined) {
+          id = frames.length;
+          frames.push(f);
+          byContent.set(c, id);
+        }
+        byRef.set(f, id);
+      }
+      ids[i] = id;
+    }
+    stacks[s] = ids;
+  }
+  return { frames, stacks };
+}
+
+/** Maps each frame id to a dense key id, frames with equal `key(frame)` sharing one. */
+export function keyIds(frames: readonly Frame[], key: (f: Frame) => string): { ids: Int32Array; count: number } {
+  const ids = new Int32Array(frames.length);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < frames.length; i++) {
+    const k = key(frames[i]);
+    let id = seen.get(k);
+    if (id === undefined) {
+      id = seen.size;
+      seen.set(k, id);
+    }
+    ids[i] = id;
+  }
+  return { ids, count: seen.size };
+}
+
+export function sumValues(values: Float64Array): number {
+  let t = 0;
+  for (let i = 0; i < values.length; i++) t += values[i];
+  return t;
+}
+
+/**
+ * Per-stack diff values B - A, Parca's ComputeDiff: unless `absolute`, the side with the
+ * smaller total is scaled up to the other's total (each product truncated toward zero, as
+ * Go's int64 conversion does). A missing `base` counts as all zeros.
+ */
+export function diffValues(p: StackProfile, absolute: boolean): Float64Array {
+  const n = p.values.length;
+  const b = p.values;
+  const a = p.base ?? new Float64Array(n);
+  let ratioA = 1;
+  let ratioB = 1;
+  if (!absolute) {
+    const totalB = sumValues(b);
+    const totalA = sumValues(a);
+    if (totalB > totalA && totalA > 0) ratioA = totalB / totalA;
+    if (totalA > totalB && totalB > 0) ratioB = totalA / totalB;
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.trunc(b[i] * ratioB) - Math.trunc(a[i] * ratioA);
+  return out;
+}
+
+/** The last path element, split on '/' only (Grafana's getLastItem). */
+export function basename(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? path : path.slice(i + 1);
+}

@@ -1,0 +1,272 @@
+import { FirnError } from '@firn/errors';
+import { pyroscopeFrameName } from './labels';
+import { internStacks, keyIds } from './profile-input';
+import type { StackProfile } from './stack-profile';
+
+/** querier.v1.FlameGraph with plain numbers (convert with BigInt at the edge). */
+export interface PyroscopeFlameGraph {
+  names: string[];
+  /** Per level, 4 ints per node: x offset (delta from the previous node's end), total, self, name index. */
+  levels: Array<{ values: number[] }>;
+  total: number;
+  maxSelf: number;
+}
+
+/** querier.v1.FlameGraphDiff with plain numbers. */
+export interface PyroscopeFlameGraphDiff {
+  names: string[];
+  /**
+   * Per level, 7 ints per node: left x offset, left total, left self, right x offset, right
+   * total, right self, name index (both offsets delta-encoded against their own side).
+   */
+  levels: Array<{ values: number[] }>;
+  /** leftTicks + rightTicks. */
+  total: number;
+  maxSelf: number;
+  leftTicks: number;
+  rightTicks: number;
+}
+
+export interface PyroscopeFlameGraphOptions {
+  /** SelectMergeStacktracesRequest.max_nodes; below 1 keeps every node. */
+  maxNodes?: number;
+}
+
+const OTHER = 'other';
+
+/**
+ * Orders strings by UTF-8 bytes (Go's string comparison, which Pyroscope's trees use), which is
+ * code point order: JS compares UTF-16 code units, which disagrees for astral characters.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Lift surrogates above U+E000..U+FFFF so code unit order becomes code point order.
+    if (x >= 0xd800) x = x < 0xe000 ? x + 0x2000 : x - 0x800;
+    if (y >= 0xd800) y = y < 0xe000 ? y + 0x2000 : y - 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Pyroscope's function-name tree: one node per frame name per level, children sorted by name.
+ * Node 0 is the virtual root. `left`/`right` hold two sides (a single graph uses `right`).
+ */
+interface NameTree {
+  name: string[];
+  leftTotal: number[];
+  leftSelf: number[];
+  rightTotal: number[];
+  rightSelf: number[];
+  children: number[][];
+}
+
+function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
+  const { frames, stacks } = internStacks(p);
+  const { ids: nameId, count } = keyIds(frames, pyroscopeFrameName);
+  const names: string[] = new Array<string>(count);
+  for (let i = 0; i < frames.length; i++) names[nameId[i]] = pyroscopeFrameName(frames[i]);
+  const t: NameTree = { name: [''], leftTotal: [0], leftSelf: [0], rightTotal: [0], rightSelf: [0], children: [[]] };
+  const childOf = new Map<number, number>();
+  const K = Math.max(1, count);
+  const insert = (ids: Int32Array, v: number, total: number[], self: number[]): void => {
+    // Tree.InsertStack: empty stacks and non-positive values add nothing.
+    if (!(v > 0) || ids.length === 0) return;
+    let node = 0;
+    total[0] += v;
+    for (let j = ids.length - 1; j >= 0; j--) {
+      const ck = node * K + nameId[ids[j]];
+      let c = childOf.get(ck);
+      if (c === undefined) {
+        c = t.name.length;
+        t.name.push(names[nameId[ids[j]]]);
+        t.leftTotal.push(0);
+        t.leftSelf.push(0);
+        t.rightTotal.push(0);
+        t.rightSelf.push(0);
+        t.children.push([]);
+        t.children[node].push(c);
+        childOf.set(ck, c);
+      }
+      total[c] += v;
+      node = c;
+    }
+    self[node] += v;
+  };
+  for (let s = 0; s < stacks.length; s++) {
+    insert(stacks[s], p.values[s], t.rightTotal, t.rightSelf);
+    if (withBase && p.base) insert(stacks[s], p.base[s], t.leftTotal, t.leftSelf);
+  }
+  for (const c of t.children) if (c.length > 1) c.sort((a, b) => compareUtf8(t.name[a], t.name[b]));
+  return t;
+}
+
+/** The k-th largest of `values` (k ≥ 1, k ≤ values.length). */
+function kthLargest(values: Float64Array, k: number): number {
+  values.sort();
+  return values[values.length - k];
+}
+
+function deltaEncode(values: number[], start: number, step: number): void {
+  let prev = 0;
+  for (let i = start; i < values.length; i += step) {
+    values[i] -= prev;
+    prev += values[i] + values[i + 1];
+  }
+}
+
+/**
+ * Pyroscope's NewFlameGraph (pkg/model/flamegraph.go) from `values`: names[0] = "total";
+ * children below the max_nodes threshold (the max_nodes-th largest node total) fold into one
+ * "other" node per parent; nodes are laid out self first, then children in name order.
+ */
+export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOptions = {}): PyroscopeFlameGraph {
+  const t = buildNameTree(p, false);
+  const total = t.rightTotal;
+  const self = t.rightSelf;
+  const maxNodes = opts.maxNodes ?? 0;
+  const nodeCount = t.name.length - 1;
+  let minVal = 0;
+  if (maxNodes >= 1 && nodeCount > maxNodes) minVal = kthLargest(Float64Array.from(total.slice(1)), maxNodes);
+
+  // Virtual nodes ("other") get ids past the tree's.
+  const vName: string[] = [];
+  const vValue: number[] = [];
+  const nameOf = (n: number): string => (n < t.name.length ? t.name[n] : vName[n - t.name.length]);
+  const totalOf = (n: number): number => (n < t.name.length ? total[n] : vValue[n - t.name.length]);
+  const selfOf = (n: number): number => (n < t.name.length ? self[n] : vValue[n - t.name.length]);
+
+  const names: string[] = [];
+  const nameIdx = new Map<string, number>();
+  const levels: number[][] = [];
+  let maxSelf = 0;
+  const stack: Array<{ node: number; x: number; level: number }> = [{ node: 0, x: 0, level: 0 }];
+  for (let cur = stack.pop(); cur !== undefined; cur = stack.pop()) {
+    const nodeSelf = selfOf(cur.node);
+    if (nodeSelf > maxSelf) maxSelf = nodeSelf;
+    let name = cur.node === 0 ? '' : nameOf(cur.node);
+    let i = nameIdx.get(name);
+    if (i === undefined) {
+      i = names.length;
+      if (i === 0) name = 'total';
+      nameIdx.set(name, i);
+      names.push(name);
+    }
+    if (cur.level === levels.length) levels.push([]);
+    // Pushed reversed; every level is reversed as a whole below (upstream's Stack.Slice).
+    levels[cur.level].push(i, nodeSelf, totalOf(cur.node), cur.x);
+    let x = cur.x + nodeSelf;
+    let other = 0;
+    if (cur.node < t.name.length) {
+      for (const c of t.children[cur.node]) {
+        if (total[c] >= minVal && t.name[c] !== OTHER) {
+          stack.push({ node: c, x, level: cur.level + 1 });
+          x += total[c];
+        } else {
+          other += total[c];
+        }
+      }
+    }
+    if (other !== 0) {
+      vName.push(OTHER);
+      vValue.push(other);
+      stack.push({ node: t.name.length + vName.length - 1, x, level: cur.level + 1 });
+    }
+  }
+  const out = levels.map((l) => {
+    l.reverse();
+    deltaEncode(l, 0, 4);
+    return { values: l };
+  });
+  let sum = 0;
+  for (const c of t.children[0]) sum += total[c];
+  return { names, levels: out, total: sum, maxSelf };
+}
+
+/**
+ * Pyroscope's NewFlamegraphDiff (pkg/model/flamegraph_diff.go): left = `base` (the baseline),
+ * right = `values`; both trees aligned on one name-sorted structure under a single root.
+ */
+export function pyroscopeFlameGraphDiff(p: StackProfile, opts: PyroscopeFlameGraphOptions = {}): PyroscopeFlameGraphDiff {
+  if (!p.base) throw FirnError.invalidArgument('a flame graph diff needs a profile with a base (left) side');
+  const t = buildNameTree(p, true);
+  const maxNodes = opts.maxNodes ?? 0;
+  const n = t.name.length;
+  let minVal = 0;
+  // combineMinValues counts the single root too.
+  if (maxNodes >= 1 && n > maxNodes) {
+    const m = new Float64Array(n);
+    for (let i = 0; i < n; i++) m[i] = Math.max(t.leftTotal[i], t.rightTotal[i]);
+    minVal = kthLargest(m, maxNodes);
+  }
+  const vName: string[] = [];
+  const vLeft: number[] = [];
+  const vRight: number[] = [];
+  const isTree = (x: number): boolean => x < n;
+  const get = (x: number) =>
+    isTree(x)
+      ? { name: t.name[x], lt: t.leftTotal[x], ls: t.leftSelf[x], rt: t.rightTotal[x], rs: t.rightSelf[x] }
+      : { name: vName[x - n], lt: vLeft[x - n], ls: vLeft[x - n], rt: vRight[x - n], rs: vRight[x - n] };
+
+  const names: string[] = [];
+  const nameIdx = new Map<string, number>();
+  const levels: number[][] = [];
+  let maxSelf = 0;
+  const stack: Array<{ node: number; xl: number; xr: number; level: number }> = [{ node: 0, xl: 0, xr: 0, level: 0 }];
+  for (let cur = stack.pop(); cur !== undefined; cur = stack.pop()) {
+    const v = get(cur.node);
+    if (!(v.lt >= minVal || v.rt >= minVal || v.name === OTHER)) continue;
+    let i = nameIdx.get(v.name);
+    if (i === undefined) {
+      i = names.length;
+      nameIdx.set(v.name, i);
+      names.push(i === 0 ? 'total' : v.name);
+    }
+    if (cur.level === levels.length) levels.push([]);
+    maxSelf = Math.max(maxSelf, v.ls, v.rs);
+    levels[cur.level].push(cur.xl, v.lt, v.ls, cur.xr, v.rt, v.rs, i);
+    let xl = cur.xl + v.ls;
+    let xr = cur.xr + v.rs;
+    let otherL = 0;
+    let otherR = 0;
+    if (isTree(cur.node)) {
+      for (const c of t.children[cur.node]) {
+        if (t.leftTotal[c] >= minVal || t.rightTotal[c] >= minVal) {
+          stack.push({ node: c, xl, xr, level: cur.level + 1 });
+          xl += t.leftTotal[c];
+          xr += t.rightTotal[c];
+        } else {
+          otherL += t.leftTotal[c];
+          otherR += t.rightTotal[c];
+        }
+      }
+    }
+    if (otherL !== 0 || otherR !== 0) {
+      vName.push(OTHER);
+      vLeft.push(otherL);
+      vRight.push(otherR);
+      stack.push({ node: n + vName.length - 1, xl, xr, level: cur.level + 1 });
+    }
+  }
+  const out = levels.map((l) => {
+    reverseChunks(l, 7);
+    deltaEncode(l, 0, 7);
+    deltaEncode(l, 3, 7);
+    return { values: l };
+  });
+  return { names, levels: out, total: t.leftTotal[0] + t.rightTotal[0], maxSelf, leftTicks: t.leftTotal[0], rightTicks: t.rightTotal[0] };
+}
+
+function reverseChunks(a: number[], size: number): void {
+  for (let i = 0, j = a.length - size; i < j; i += size, j -= size) {
+    for (let k = 0; k < size; k++) {
+      const tmp = a[i + k];
+      a[i + k] = a[j + k];
+      a[j + k] = tmp;
+    }
+  }
+}

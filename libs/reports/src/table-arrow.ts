@@ -1,0 +1,122 @@
+import { parseProfileType, type Frame } from '@firn/profiles';
+import { Field, Int64, Uint16, Uint32, type Data } from 'apache-arrow';
+import { dictionaryColumn, intColumn, ipcStream, listColumn, uint64BigColumn } from './arrow-build';
+import { diffValues } from './profile-input';
+import type { StackProfile } from './stack-profile';
+
+export interface TableArrowOptions {
+  /** Fill cumulative_diff / flat_diff with B - A; default: whether `base` is set. */
+  diff?: boolean;
+  /** DiffProfile.absolute: when false (Parca's default) the smaller side is scaled up first. */
+  absolute?: boolean;
+}
+
+/** The fields of QueryResponse{table_arrow, total, filtered}. */
+export interface TableArrowReport {
+  record: Uint8Array;
+  unit: string;
+  total: bigint;
+  filtered: bigint;
+}
+
+interface Row {
+  frame: Frame;
+  cumulative: number;
+  flat: number;
+  diff: number;
+  flatDiff: number;
+  callers: Set<number>;
+  callees: Set<number>;
+}
+
+/** Upstream's fixed index type, widened only when the values would not fit it. */
+const uint16Unless = (distinct: number): Uint16 | Uint32 => (distinct < 0xffff ? new Uint16() : new Uint32());
+
+/**
+ * Parca's TABLE_ARROW report (pkg/query/table.go): one row per function name (every frame,
+ * inlined ones included), unsymbolized frames per mapping + address, in order of first
+ * appearance walking each stack from the leaf; callers / callees hold row indexes.
+ * Cumulative counts a stack once per row (upstream adds recursive frames twice).
+ */
+export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): TableArrowReport {
+  const unit = parseProfileType(p.profileType).sampleUnit;
+  const diffMode = opts.diff ?? p.base !== undefined;
+  const diffs = diffMode ? diffValues(p, opts.absolute ?? false) : null;
+  const rowOf = new Map<string, number>();
+  const rows: Row[] = [];
+  const counted = new Set<number>();
+  for (let s = 0; s < p.stacks.length; s++) {
+    const v = p.values[s];
+    const d = diffs ? diffs[s] : 0;
+    if (v === 0 && d === 0) continue;
+    counted.clear();
+    let previous = -1;
+    const frames = p.stacks[s];
+    for (let j = 0; j < frames.length; j++) {
+      const f = frames[j];
+      const key = f.functionName === '' ? `a\u0000${f.buildId}\u0000${f.mappingFile}\u0000${f.address}` : `f\u0000${f.functionName}`;
+      let r = rowOf.get(key);
+      if (r === undefined) {
+        r = rows.length;
+        rows.push({ frame: f, cumulative: 0, flat: 0, diff: 0, flatDiff: 0, callers: new Set(), callees: new Set() });
+        rowOf.set(key, r);
+      }
+      const row = rows[r];
+      if (!counted.has(r)) {
+        counted.add(r);
+        row.cumulative += v;
+        row.diff += d;
+      }
+      if (j === 0) {
+        row.flat += v;
+        row.flatDiff += d;
+      }
+      // Walking from the leaf, the previous row is the callee of this one.
+      if (previous !== -1) {
+        rows[previous].callers.add(r);
+        row.callees.add(previous);
+      }
+      previous = r;
+    }
+  }
+
+  const n = rows.length;
+  const str = (pick: (f: Frame) => string, symbolizedOnly: boolean) =>
+    rows.map(({ frame }) => (symbolizedOnly && frame.functionName === '' ? null : pick(frame) === '' ? null : pick(frame)));
+  const distinct = (values: Array<string | null>) => new Set(values).size;
+  const mappingFile = str((f) => f.mappingFile, false);
+  const buildId = str((f) => f.buildId, false);
+  const fnName = str((f) => f.functionName, true);
+  const fileName = str((f) => f.fileName, true);
+  const lineValid = Uint8Array.from(rows, ({ frame }) => (frame.functionName === '' ? 0 : 1));
+  const address = BigUint64Array.from(rows, ({ frame }) => BigInt.asUintN(64, frame.address));
+  const sorted = (set: Set<number>) => (set.size === 0 ? null : [...set].sort((a, b) => a - b));
+
+  const cols: Array<[string, Data, boolean?]> = [
+    ['mapping_file', dictionaryColumn(mappingFile, 'utf8', uint16Unless(distinct(mappingFile)))],
+    ['mapping_build_id', dictionaryColumn(buildId, 'utf8', uint16Unless(distinct(buildId)))],
+    ['location_address', uint64BigColumn(address)],
+    ['location_line', intColumn(new Int64(), rows.map(({ frame }) => frame.line), lineValid)],
+    // We carry no function start line; upstream writes null when it is not positive.
+    ['function_startline', intColumn(new Int64(), new Float64Array(n), new Uint8Array(n))],
+    ['function_name', dictionaryColumn(fnName, 'utf8', new Uint32())],
+    ['function_system_name', dictionaryColumn(fnName, 'utf8', uint16Unless(distinct(fnName)))],
+    ['function_file_name', dictionaryColumn(fileName, 'utf8', new Uint32())],
+    ['cumulative', intColumn(new Int64(), rows.map((r) => r.cumulative))],
+    ['cumulative_diff', intColumn(new Int64(), rows.map((r) => r.diff), diffMode ? undefined : new Uint8Array(n)), true],
+    ['flat', intColumn(new Int64(), rows.map((r) => r.flat))],
+    ['flat_diff', intColumn(new Int64(), rows.map((r) => r.flatDiff))],
+    ['callers', listColumn(new Int64(), rows.map((r) => sorted(r.callers)))],
+    ['callees', listColumn(new Int64(), rows.map((r) => sorted(r.callees)))],
+  ];
+  return {
+    record: ipcStream(
+      cols.map(([name, d, nullable]) => new Field(name, d.type, nullable ?? false)),
+      cols.map(([, d]) => d),
+      n,
+    ),
+    unit,
+    total: BigInt(Math.round(p.total)),
+    filtered: 0n,
+  };
+}
