@@ -36,7 +36,8 @@ export function gaussian(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
 }
 
-export function shuffle<T>(rng: Rng, items: T[]): T[] {
+/** Fisher-Yates in place; works for arrays and typed arrays. */
+export function shuffle<A extends { length: number; [i: number]: unknown }>(rng: Rng, items: A): A {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     const t = items[i];

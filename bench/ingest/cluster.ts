@@ -13,9 +13,11 @@ const ROOT = resolve(__dirname, '..', '..');
 export interface ClusterOptions {
   storage: 'local' | 's3';
   tenants: string[];
-  /** Extra environment for the ingester (e.g. NODE_OPTIONS=--cpu-prof...). */
   ingesterEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
+  /** Node flags per app, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+  ingesterNodeArgs?: string[];
+  gatewayNodeArgs?: string[];
   logLevel?: string;
 }
 
@@ -37,13 +39,13 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-async function startFirnApp(name: 'gateway' | 'ingester', env: Record<string, string>): Promise<AppProcess> {
+async function startFirnApp(name: 'gateway' | 'ingester', env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
   return withPortRetry(freePort, async (port) => {
     const base = `http://127.0.0.1:${port}`;
     const proc = await spawnServer({
       name: `bench-${name}`,
       command: process.execPath,
-      args: [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, `apps/${name}/src/main.ts`)],
+      args: [...nodeArgs, resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, `apps/${name}/src/main.ts`)],
       env: { FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), ...env },
       ready: async () => (await fetch(`${base}/readyz`)).status === 200,
       readyTimeoutMs: 60_000,
@@ -95,9 +97,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     await writeTokenFile(tokensFile, records);
     env.FIRN_TOKENS_FILE = tokensFile;
 
-    const gateway = await startFirnApp('gateway', { ...env, ...opts.gatewayEnv });
+    const gateway = await startFirnApp('gateway', { ...env, ...opts.gatewayEnv }, opts.gatewayNodeArgs);
     cleanups.push(() => gateway.proc.stop());
-    const ingester = await startFirnApp('ingester', { ...env, FIRN_INGESTER_ID: 'bench-ingester', ...opts.ingesterEnv });
+    const ingester = await startFirnApp('ingester', { ...env, FIRN_INGESTER_ID: 'bench-ingester', ...opts.ingesterEnv }, opts.ingesterNodeArgs);
     cleanups.push(() => ingester.proc.stop());
     const bus = await connectBus({ servers: [nats.url], name: 'firn-bench' });
     cleanups.push(() => bus.close());

@@ -6,7 +6,7 @@
 //
 //   node scripts/run-ts.cjs bench/ingest/ingest.bench.ts [--windows 60] [--agents 100]
 //     [--concurrency 8] [--s3] [--transport grpc|connect] [--phases arrow,pprof] [--warmup 100]
-//     [--seed 1] [--cpu-prof DIR] [--json FILE] [--write-docs] [--name NAME] [--timeout-sec 1800]
+//     [--paced 200] [--rate agents/10s] [--seed 1] [--cpu-prof DIR] [--json FILE] [--write-docs] [--name NAME] [--timeout-sec 3600]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,10 +15,10 @@ import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect
 import { profilestoreV1alpha1 } from '@firn/proto';
 import { DEFAULT_SEED, DEFAULT_WINDOW_SEC, FLEET_AGENTS } from '../fleet/fleet-1h';
 import { startCluster, waitForDrained, type Cluster } from './cluster';
-import { percentile, runClosedLoop } from './load';
+import { percentile, runClosedLoop, runOpenLoop } from './load';
 import { prepareSlice, type PreparedWindow } from './payloads';
 import { cpuBetween, peakRssBytes, resetPeakRss, snapshotCpu } from './proc-stats';
-import { machineNotes, phaseTable, runSection, targetTable, upsertDocSection, type PhaseFormat, type PhaseResult, type RunConfig } from './report';
+import { machineNotes, phaseTable, runSection, targetTable, upsertDocSection, type PacedResult, type PhaseFormat, type PhaseResult, type RunConfig } from './report';
 import { diffTotals, storedSummary } from './verify';
 
 const { ProfileStoreService } = profilestoreV1alpha1;
@@ -36,12 +36,14 @@ const { values: args } = parseArgs({
     transport: { type: 'string', default: 'grpc' },
     phases: { type: 'string', default: 'arrow,pprof' },
     warmup: { type: 'string', default: '100' },
+    paced: { type: 'string', default: '200' },
+    rate: { type: 'string' },
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
     name: { type: 'string' },
-    'timeout-sec': { type: 'string', default: '1800' },
+    'timeout-sec': { type: 'string', default: '3600' },
   },
   strict: true,
 });
@@ -62,16 +64,23 @@ const cfg: RunConfig = {
   transport: args.transport === 'connect' ? 'connect' : 'grpc',
   seed: int('seed', args.seed, 0),
   warmupWindows: int('warmup', args.warmup, 0),
+  pacedRequests: int('paced', args.paced, 0),
 };
 if (args.transport !== 'grpc' && args.transport !== 'connect') throw new Error(`--transport must be grpc or connect, got ${args.transport}`);
 const phases = (args.phases ?? '').split(',').filter(Boolean) as PhaseFormat[];
 if (phases.length === 0 || phases.some((p) => p !== 'arrow' && p !== 'pprof')) throw new Error(`--phases must list arrow and/or pprof, got ${args.phases}`);
-cfg.command = ['node scripts/run-ts.cjs bench/ingest/ingest.bench.ts', ...process.argv.slice(2).filter((a) => a !== '--write-docs')].join(' ');
+// The command to rerun, without the flags that only say where this run's output goes.
+const rerunArgs = process.argv.slice(2).filter((a, i, all) => a !== '--write-docs' && !a.startsWith('--json') && all[i - 1] !== '--json');
+cfg.command = ['node scripts/run-ts.cjs bench/ingest/ingest.bench.ts', ...rerunArgs].join(' ');
 const runName = args.name ?? `${cfg.storage}-${cfg.agents}a-${cfg.windows}w-c${cfg.concurrency}`;
 const timeoutMs = int('timeout-sec', args['timeout-sec'], 10) * 1000;
 const deadline = Date.now() + timeoutMs;
 const TENANT: Record<PhaseFormat, string> = { arrow: 'bench-arrow', pprof: 'bench-pprof' };
 const WARMUP_TENANT = 'bench-warmup';
+const PACED_TENANT = 'bench-paced';
+// 100 agents each flushing every 10 s send 10 requests/s.
+const pacedRate = args.rate !== undefined ? Number(args.rate) : cfg.agents / cfg.windowSec;
+if (!(pacedRate > 0)) throw new Error(`--rate must be a positive number, got ${args.rate}`);
 
 function log(msg: string): void {
   process.stderr.write(`[ingest.bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -138,18 +147,19 @@ async function main(): Promise<void> {
       `gzip pprof ${(slice.pprofBytes / 1e6).toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
 
-  const profEnv = (app: string): Record<string, string> | undefined => {
+  // Profiles are written when the apps exit (cluster.stop() sends SIGTERM).
+  const profArgs = (app: string): string[] => {
     const dir = args['cpu-prof'];
-    if (!dir) return undefined;
+    if (!dir) return [];
     const out = resolve(dir, app);
     mkdirSync(out, { recursive: true });
-    return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${out}` };
+    return ['--cpu-prof', `--cpu-prof-dir=${out}`];
   };
   const cluster = await startCluster({
     storage: cfg.storage,
-    tenants: [...Object.values(TENANT), WARMUP_TENANT],
-    gatewayEnv: profEnv('gateway'),
-    ingesterEnv: profEnv('ingester'),
+    tenants: [...Object.values(TENANT), WARMUP_TENANT, PACED_TENANT],
+    gatewayNodeArgs: profArgs('gateway'),
+    ingesterNodeArgs: profArgs('ingester'),
   });
   const timer = setTimeout(() => {
     log(`timed out after ${timeoutMs / 1000} s; stopping`);
@@ -159,6 +169,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   const results: PhaseResult[] = [];
+  const paced: PacedResult[] = [];
   try {
     log(`cluster up (${cluster.storageDescription}); gateway pid ${cluster.gateway.pid}, ingester pid ${cluster.ingester.pid}, nats pid ${cluster.nats.pid}`);
     if (cfg.warmupWindows > 0) {
@@ -170,6 +181,22 @@ async function main(): Promise<void> {
       }
       await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
       log(`warm-up done (${warm.length} requests per format)`);
+    }
+    if (cfg.pacedRequests > 0) {
+      const sample = slice.windows.slice(0, cfg.pacedRequests);
+      const c = client(cluster, PACED_TENANT);
+      for (const format of phases) {
+        log(`paced ${format}: ${sample.length} requests at ${pacedRate} req/s`);
+        const res = await runOpenLoop(sample.length, pacedRate, sender(c, format, sample), deadline);
+        if (res.errors > 0) throw new Error(`paced ${format}: ${String(res.firstError)}`);
+        paced.push({
+          format,
+          ratePerSec: pacedRate,
+          requests: sample.length,
+          latencyMs: { p50: percentile(res.latenciesMs, 0.5), p99: percentile(res.latenciesMs, 0.99), max: Math.max(...res.latenciesMs) },
+        });
+        await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
+      }
     }
     for (const format of phases) {
       log(`phase ${format}: pushing ${slice.windows.length} requests, ${cfg.concurrency} in flight`);
@@ -198,11 +225,11 @@ async function main(): Promise<void> {
   }
 
   const machine = machineNotes();
-  process.stdout.write(`\n${targetTable(results)}\n\n${phaseTable(results)}\n\n`);
+  process.stdout.write(`\n${targetTable(results, paced)}\n\n${phaseTable(results)}\n\n`);
   process.stdout.write(`machine: nproc ${machine.nproc}, ${machine.cpuModel}, node ${machine.node}, ${machine.date}, commit ${machine.commit}\n${machine.free}\n`);
-  if (args.json) writeFileSync(resolve(args.json), JSON.stringify({ name: runName, config: cfg, machine, results }, null, 2));
+  if (args.json) writeFileSync(resolve(args.json), JSON.stringify({ name: runName, config: cfg, machine, paced, results }, null, 2));
   if (args['write-docs']) {
-    upsertDocSection(DOCS, runName, runSection(runName, cfg, machine, results));
+    upsertDocSection(DOCS, runName, runSection(runName, cfg, machine, results, paced));
     log(`updated ${DOCS} (run ${runName})`);
   }
 }

@@ -41,6 +41,40 @@ export async function runClosedLoop(count: number, concurrency: number, send: (i
   return { latenciesMs, wallSec: (performance.now() - t0) / 1000, errors, firstError };
 }
 
+/**
+ * Sends request i at t0 + i / ratePerSec whatever is still in flight (an open loop, like a fleet
+ * of agents on their own timers), so latency reflects the service at that load, not queueing
+ * behind the benchmark's own backlog.
+ */
+export async function runOpenLoop(count: number, ratePerSec: number, send: (i: number) => Promise<void>, deadlineMs: number): Promise<LoadResult> {
+  const latenciesMs: number[] = [];
+  let errors = 0;
+  let firstError: unknown;
+  const t0 = performance.now();
+  const inFlight: Array<Promise<void>> = [];
+  for (let i = 0; i < count && errors === 0; i++) {
+    if (Date.now() > deadlineMs) {
+      errors++;
+      firstError ??= new Error(`benchmark deadline passed with ${count - i} requests unsent`);
+      break;
+    }
+    const wait = t0 + (i * 1000) / ratePerSec - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const start = performance.now();
+    inFlight.push(
+      send(i).then(
+        () => void latenciesMs.push(performance.now() - start),
+        (err: unknown) => {
+          errors++;
+          firstError ??= err;
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  return { latenciesMs, wallSec: (performance.now() - t0) / 1000, errors, firstError };
+}
+
 /** Nearest-rank percentile (q in 0..1) of unsorted values. */
 export function percentile(values: number[], q: number): number {
   if (values.length === 0) return NaN;

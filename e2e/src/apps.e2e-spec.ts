@@ -42,7 +42,7 @@ describe('server apps as separate processes', () => {
 
   const cases: Array<[AppName, 'local' | 's3', string[]]> = [
     ['gateway', 's3', ['nats', 'object-storage']],
-    ['ingester', 'local', ['nats', 'object-storage']],
+    ['ingester', 'local', ['nats', 'object-storage', 'ingest-consumer']],
     ['querier', 's3', ['nats', 'object-storage', 'symbol-cache']],
     ['compactor', 'local', ['nats', 'object-storage']],
     ['symbolizer', 's3', ['nats', 'object-storage', 'symbol-cache']],

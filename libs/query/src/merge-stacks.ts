@@ -77,6 +77,12 @@ export class StackAccumulator {
     return this.base !== undefined;
   }
 
+  /** Frames of a stack already held, by key (lets scans skip decoding stacks seen before). */
+  framesOf(key: string): Frame[] | undefined {
+    const i = this.stackIdx.get(key);
+    return i === undefined ? undefined : this.stackList[i].frames;
+  }
+
   /** Interns a stack; `frames` is only evaluated (when a function) for a key not seen before. */
   addStack(key: string, frames: Frame[] | (() => Frame[])): number {
     let i = this.stackIdx.get(key);

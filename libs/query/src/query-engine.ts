@@ -192,7 +192,7 @@ export class QueryEngine {
     await mapBounded(
       plan.segments,
       this.concurrency,
-      async (seg) => acc.addPartial(await scanSegment(this.store, seg, plan, { groupBy, signal }), side),
+      async (seg) => acc.addPartial(await scanSegment(this.store, seg, plan, { groupBy, signal, knownFrames: (k) => acc.framesOf(k) }), side),
       signal,
     );
     return acc;

@@ -134,10 +134,13 @@ export async function scanSegmentRows(
     const labelCols = (want.labels === 'all' ? labelNames : (want.labels ?? [])).map(labelColumnName).filter((c) => present.has(c));
     const dataCols = union(want.columns, labelCols);
 
-    if (layout.rowGroups.length === 1) {
+    // Phase 1 can only skip row groups by profile type (sorted first) or by series (matchers):
+    // without either there is nothing to skip, and a single read is cheaper.
+    const onlyType = f.profileType === undefined || (seg.profileTypes.length === 1 && seg.profileTypes[0] === f.profileType);
+    if (layout.rowGroups.length === 1 || (onlyType && columnMatchers.length === 0)) {
       const table = await reader.read({ columns: union(filterCols, dataCols) });
       throwIfAborted(signal);
-      info.rowGroupsRead = 1;
+      info.rowGroupsRead = layout.rowGroups.length;
       for (const batch of table.batches) {
         const rows = selectRows(batch, f);
         if (rows.length > 0) visit({ batch, rows });

@@ -6,7 +6,7 @@ import { requireColumn } from './arrow-columns';
 import { StackAccumulator, type PartialAggregate } from './merge-stacks';
 import type { SegmentMeta } from './segment-objects';
 import { labelReader, scanSegmentRows } from './segment-rows';
-import { readStacksById } from './stack-table';
+import { readStacksById, type KnownFrames } from './stack-table';
 
 export interface ScanQuery {
   /** Exact profile type id (formatted). */
@@ -21,7 +21,14 @@ export interface ScanOptions {
   /** Sum per (values of these labels, stack) instead of per stack. */
   groupBy?: readonly string[];
   signal?: AbortSignal;
+  /**
+   * Frames of stacks the caller already has (by key): those stacks' frames are neither fetched
+   * nor decoded, and the partial reuses the returned arrays.
+   */
+  knownFrames?: KnownFrames;
 }
+
+const STRIDE = 4_294_967_296;
 
 /** Grows by doubling; indexed by stack_id (dense per segment). */
 class DenseSums {
@@ -52,7 +59,6 @@ export async function scanSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQ
   // Grouped: cell (group, stack_id) → sum; a segment's series map to groups through series_id.
   const cellSums = new Map<number, number>();
   const groupOfSeries = new Map<number, number>();
-  const STRIDE = 4_294_967_296;
 
   await scanSegmentRows(
     store,
@@ -94,7 +100,7 @@ export async function scanSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQ
   }
   if (used.length === 0) return acc.toPartial();
   throwIfAborted(opts.signal);
-  const stacks = await readStacksById(store, seg, Uint32Array.from(used), opts.signal);
+  const stacks = await readStacksById(store, seg, Uint32Array.from(used), opts.signal, opts.knownFrames);
   const stackIdx = new Map<number, number>();
   for (const id of used) {
     const s = stacks.get(id)!;

@@ -8,12 +8,21 @@ import { isValid, requireColumn, stringsOf, structChild } from './arrow-columns'
 import type { PartialStack } from './merge-stacks';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
 
+/** Frames of stacks the caller already holds (e.g. its accumulator), so they need no decoding. */
+export type KnownFrames = (key: string) => Frame[] | undefined;
+
 /**
  * Reads the stacks a scan needs from stacks.parquet: stack ids are dense and in row order, so
- * only the row groups covering `ids` are fetched (ranged reads), and only the rows of `ids` are
- * decoded into frames. `ids` must be ascending and distinct.
+ * only the row groups covering `ids` are fetched (ranged reads). Keys are read first; frames are
+ * fetched and decoded only for stacks `known` cannot supply. `ids` must be ascending, distinct.
  */
-export async function readStacksById(store: ObjectStore, seg: SegmentMeta, ids: Uint32Array, signal?: AbortSignal): Promise<Map<number, PartialStack>> {
+export async function readStacksById(
+  store: ObjectStore,
+  seg: SegmentMeta,
+  ids: Uint32Array,
+  signal?: AbortSignal,
+  known?: KnownFrames,
+): Promise<Map<number, PartialStack>> {
   const out = new Map<number, PartialStack>();
   if (ids.length === 0) return out;
   throwIfAborted(signal);
@@ -26,15 +35,13 @@ export async function readStacksById(store: ObjectStore, seg: SegmentMeta, ids: 
     }
     const wanted = new Uint8Array(ids[ids.length - 1] + 1);
     for (const id of ids) wanted[id] = 1;
-    const groups: number[] = [];
-    let start = 0;
-    let j = 0;
-    layout.rowGroups.forEach((g, gi) => {
-      const end = start + g.rows;
-      while (j < ids.length && ids[j] < start) j++;
-      if (j < ids.length && ids[j] < end) groups.push(gi);
-      start = end;
-    });
+    let groups = rowGroupsCovering(layout.rowGroups.map((g) => g.rows), ids);
+    if (known) {
+      await keysInto(reader, groups, wanted, known, out, signal);
+      if (out.size === ids.length) return out;
+      const rest = Uint32Array.from(ids.filter((id) => !out.has(id)));
+      groups = rowGroupsCovering(layout.rowGroups.map((g) => g.rows), rest);
+    }
     await decodeInto(reader, groups, wanted, out, signal);
     if (out.size < ids.length && groups.length < layout.rowGroups.length) {
       // stack_id != row index: a file written differently than ours. Fall back to every row group.
@@ -47,6 +54,44 @@ export async function readStacksById(store: ObjectStore, seg: SegmentMeta, ids: 
     return out;
   } finally {
     reader.close();
+  }
+}
+
+/** Row groups holding any of `ids` (ascending), assuming stack_id = row index. */
+function rowGroupsCovering(groupRows: readonly number[], ids: Uint32Array): number[] {
+  const groups: number[] = [];
+  let start = 0;
+  let j = 0;
+  groupRows.forEach((rows, gi) => {
+    const end = start + rows;
+    while (j < ids.length && ids[j] < start) j++;
+    if (j < ids.length && ids[j] < end) groups.push(gi);
+    start = end;
+  });
+  return groups;
+}
+
+async function keysInto(
+  reader: ParquetReader,
+  rowGroups: number[],
+  wanted: Uint8Array,
+  known: KnownFrames,
+  out: Map<number, PartialStack>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (rowGroups.length === 0) return;
+  const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.stackKey], rowGroups });
+  throwIfAborted(signal);
+  for (const batch of table.batches) {
+    const ids = requireColumn(batch, StackColumn.stackId, 'stacks object').values as Uint32Array;
+    const keys = stringsOf(requireColumn(batch, StackColumn.stackKey, 'stacks object'));
+    for (let i = 0; i < batch.numRows; i++) {
+      const id = ids[i];
+      if (id >= wanted.length || wanted[id] !== 1) continue;
+      const key = keys(i);
+      const frames = known(key);
+      if (frames) out.set(id, { key, frames });
+    }
   }
 }
 

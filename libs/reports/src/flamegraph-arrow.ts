@@ -334,7 +334,7 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   };
 }
 
-/** Column types used by flamegraphArrow, for readers that want to assert them. */
+/** The record's column names in order (Parca's NewRecord order). */
 export const FLAMEGRAPH_ARROW_COLUMNS = [
   'labels_only',
   'location_address',

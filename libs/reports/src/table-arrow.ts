@@ -1,7 +1,7 @@
 import { parseProfileType, type Frame } from '@firn/profiles';
 import { Field, Int64, Uint16, Uint32, type Data } from 'apache-arrow';
 import { dictionaryColumn, intColumn, ipcStream, listColumn, uint64BigColumn } from './arrow-build';
-import { diffValues } from './profile-input';
+import { diffValues, internStacks, keyIds } from './profile-input';
 import type { StackProfile } from './stack-profile';
 
 export interface TableArrowOptions {
@@ -25,8 +25,8 @@ interface Row {
   flat: number;
   diff: number;
   flatDiff: number;
-  callers: Set<number>;
-  callees: Set<number>;
+  /** Last stack counted into cumulative (a stack counts once per row). */
+  lastStack: number;
 }
 
 /** Upstream's fixed index type, widened only when the values would not fit it. */
@@ -42,28 +42,31 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
   const unit = parseProfileType(p.profileType).sampleUnit;
   const diffMode = opts.diff ?? p.base !== undefined;
   const diffs = diffMode ? diffValues(p, opts.absolute ?? false) : null;
-  const rowOf = new Map<string, number>();
+  const { frames, stacks } = internStacks(p);
+  const { ids: rowKey, count } = keyIds(frames, (f) =>
+    f.functionName === '' ? `a\u0000${f.buildId}\u0000${f.mappingFile}\u0000${f.address}` : `f\u0000${f.functionName}`,
+  );
+  const rowOfKey = new Int32Array(count).fill(-1);
   const rows: Row[] = [];
-  const counted = new Set<number>();
-  for (let s = 0; s < p.stacks.length; s++) {
+  // Call edges as callee * count + caller over row ids.
+  const edges = new Set<number>();
+  for (let s = 0; s < stacks.length; s++) {
     const v = p.values[s];
     const d = diffs ? diffs[s] : 0;
     if (v === 0 && d === 0) continue;
-    counted.clear();
     let previous = -1;
-    const frames = p.stacks[s];
-    for (let j = 0; j < frames.length; j++) {
-      const f = frames[j];
-      const key = f.functionName === '' ? `a\u0000${f.buildId}\u0000${f.mappingFile}\u0000${f.address}` : `f\u0000${f.functionName}`;
-      let r = rowOf.get(key);
-      if (r === undefined) {
+    const ids = stacks[s];
+    for (let j = 0; j < ids.length; j++) {
+      const k = rowKey[ids[j]];
+      let r = rowOfKey[k];
+      if (r === -1) {
         r = rows.length;
-        rows.push({ frame: f, cumulative: 0, flat: 0, diff: 0, flatDiff: 0, callers: new Set(), callees: new Set() });
-        rowOf.set(key, r);
+        rows.push({ frame: frames[ids[j]], cumulative: 0, flat: 0, diff: 0, flatDiff: 0, lastStack: -1 });
+        rowOfKey[k] = r;
       }
       const row = rows[r];
-      if (!counted.has(r)) {
-        counted.add(r);
+      if (row.lastStack !== s) {
+        row.lastStack = s;
         row.cumulative += v;
         row.diff += d;
       }
@@ -72,12 +75,17 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
         row.flatDiff += d;
       }
       // Walking from the leaf, the previous row is the callee of this one.
-      if (previous !== -1) {
-        rows[previous].callers.add(r);
-        row.callees.add(previous);
-      }
+      if (previous !== -1) edges.add(previous * count + r);
       previous = r;
     }
+  }
+  const callers: Array<number[] | null> = new Array<number[] | null>(rows.length).fill(null);
+  const callees: Array<number[] | null> = new Array<number[] | null>(rows.length).fill(null);
+  for (const e of [...edges].sort((a, b) => a - b)) {
+    const callee = Math.floor(e / count);
+    const caller = e - callee * count;
+    (callers[callee] ??= []).push(caller);
+    (callees[caller] ??= []).push(callee);
   }
 
   const n = rows.length;
@@ -90,7 +98,6 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
   const fileName = str((f) => f.fileName, true);
   const lineValid = Uint8Array.from(rows, ({ frame }) => (frame.functionName === '' ? 0 : 1));
   const address = BigUint64Array.from(rows, ({ frame }) => BigInt.asUintN(64, frame.address));
-  const sorted = (set: Set<number>) => (set.size === 0 ? null : [...set].sort((a, b) => a - b));
 
   const cols: Array<[string, Data, boolean?]> = [
     ['mapping_file', dictionaryColumn(mappingFile, 'utf8', uint16Unless(distinct(mappingFile)))],
@@ -106,8 +113,8 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
     ['cumulative_diff', intColumn(new Int64(), rows.map((r) => r.diff), diffMode ? undefined : new Uint8Array(n)), true],
     ['flat', intColumn(new Int64(), rows.map((r) => r.flat))],
     ['flat_diff', intColumn(new Int64(), rows.map((r) => r.flatDiff))],
-    ['callers', listColumn(new Int64(), rows.map((r) => sorted(r.callers)))],
-    ['callees', listColumn(new Int64(), rows.map((r) => sorted(r.callees)))],
+    ['callers', listColumn(new Int64(), callers)],
+    ['callees', listColumn(new Int64(), callees)],
   ];
   return {
     record: ipcStream(

@@ -1,8 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { parseProfileType, type Frame } from '@firn/profiles';
 import { metastoreV1alpha1, queryV1alpha1 } from '@firn/proto';
-import { locationRanges } from './locations';
-import { diffValues } from './profile-input';
+import { diffValues, internStacks, keyIds } from './profile-input';
 import type { StackProfile } from './stack-profile';
 
 export interface TopOptions {
@@ -23,13 +22,16 @@ interface Acc {
   cumulative: number;
   flat: number;
   diff: number;
-  /** Identity of the first location seen; a second one drops the line, as upstream. */
-  locationKey: string;
+  /** First and outer frame of the first location seen; another location drops the line. */
+  firstFid: number;
+  outerFid: number;
   frame: Frame;
   outer: Frame;
   multipleLocations: boolean;
   mappingsDiffer: boolean;
   order: number;
+  /** Last stack counted into cumulative (a stack counts once per node). */
+  lastStack: number;
 }
 
 const mappingKey = (f: Frame): string => `${f.buildId}\u0000${f.mappingFile}`;
@@ -43,43 +45,61 @@ const mappingKey = (f: Frame): string => `${f.buildId}\u0000${f.mappingFile}`;
 export function parcaTop(p: StackProfile, opts: TopOptions = {}): TopReport {
   const unit = parseProfileType(p.profileType).sampleUnit;
   const diffs = (opts.diff ?? p.base !== undefined) ? diffValues(p, opts.absolute ?? false) : null;
-  const nodes = new Map<string, Acc>();
-  const seen = new Set<string>();
-  for (let s = 0; s < p.stacks.length; s++) {
+  const { frames, stacks } = internStacks(p);
+  // A location is named by its first (innermost) frame: the key depends on that frame alone.
+  const { ids: nodeKey, count } = keyIds(frames, (f) =>
+    f.functionName === '' ? `a\u0000${mappingKey(f)}\u0000${f.address}` : `f\u0000${f.functionName}`,
+  );
+  const nodeOfKey: Array<Acc | undefined> = new Array<Acc | undefined>(count);
+  const nodes: Acc[] = [];
+  for (let s = 0; s < stacks.length; s++) {
     const v = p.values[s];
     const d = diffs ? diffs[s] : 0;
     if (v === 0 && d === 0) continue;
-    const frames = p.stacks[s];
-    const ranges = locationRanges(frames);
-    seen.clear();
-    for (let r = 0; r < ranges.length; r += 2) {
-      const first = frames[ranges[r]];
-      const outer = frames[ranges[r + 1] - 1];
-      const unsymbolized = ranges[r + 1] - ranges[r] === 1 && first.functionName === '';
-      const key = unsymbolized ? `a\u0000${mappingKey(outer)}\u0000${outer.address}` : `f\u0000${first.functionName}`;
-      let locationKey = `${mappingKey(outer)}\u0000${outer.address}`;
-      for (let i = ranges[r]; i < ranges[r + 1]; i++) locationKey += `\u0000${frames[i].functionName}\u0000${frames[i].line}`;
-      let n = nodes.get(key);
+    const ids = stacks[s];
+    let start = 0;
+    for (let i = 0; i < ids.length; i++) {
+      // A location ends at its outermost (non-inlined) frame, or at the end of the stack.
+      if (frames[ids[i]].inlined && i < ids.length - 1) continue;
+      const firstFid = ids[start];
+      const outerFid = ids[i];
+      const isLeaf = start === 0;
+      start = i + 1;
+      let n = nodeOfKey[nodeKey[firstFid]];
       if (!n) {
-        n = { cumulative: 0, flat: 0, diff: 0, locationKey, frame: first, outer, multipleLocations: false, mappingsDiffer: false, order: nodes.size };
-        nodes.set(key, n);
-      } else if (n.locationKey !== locationKey) {
-        n.multipleLocations = true;
-        if (mappingKey(n.outer) !== mappingKey(outer)) n.mappingsDiffer = true;
+        n = {
+          cumulative: 0,
+          flat: 0,
+          diff: 0,
+          firstFid,
+          outerFid,
+          frame: frames[firstFid],
+          outer: frames[outerFid],
+          multipleLocations: false,
+          mappingsDiffer: false,
+          order: nodes.length,
+          lastStack: -1,
+        };
+        nodeOfKey[nodeKey[firstFid]] = n;
+        nodes.push(n);
+      } else if (n.firstFid !== firstFid || n.outerFid !== outerFid) {
+        const o = frames[outerFid];
+        if (n.frame.line !== frames[firstFid].line || n.outer.address !== o.address || mappingKey(n.outer) !== mappingKey(o)) n.multipleLocations = true;
+        if (mappingKey(n.outer) !== mappingKey(o)) n.mappingsDiffer = true;
       }
-      if (!seen.has(key)) {
-        seen.add(key);
+      if (n.lastStack !== s) {
+        n.lastStack = s;
         n.cumulative += v;
         n.diff += d;
       }
-      if (r === 0) n.flat += v;
+      if (isLeaf) n.flat += v;
     }
   }
 
   const mappingIds = new Map<string, string>();
   const functionIds = new Map<string, string>();
   let locationId = 0;
-  const list = [...nodes.values()]
+  const list = nodes
     .sort((a, b) => b.flat - a.flat || (a.outer.address < b.outer.address ? -1 : a.outer.address > b.outer.address ? 1 : 0) || a.order - b.order)
     .map((n) => {
       const hasMapping = n.outer.buildId !== '' || n.outer.mappingFile !== '';

@@ -6,8 +6,8 @@ import { defineConfig, positiveInt, serverSettings, setting, storageSettings } f
 import { CompactorModule } from '@firn/compactor';
 import { GatewayModule, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
 import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
-import { PlatformModule, objectStoreConfigFrom, openInfra, type Infra } from '@firn/platform';
-import { QuerierModule } from '@firn/querier';
+import { ManifestModule, PlatformModule, objectStoreConfigFrom, openInfra, type Infra } from '@firn/platform';
+import { QuerierModule, querierOptionsFrom, querierSettings } from '@firn/querier';
 import type { ServerSpec } from '@firn/server-runtime';
 import { SymbolizerModule } from '@firn/symbolizer';
 import { Scope, StaticTokenStore, issueToken, readTokenFile, writeTokenFile } from '@firn/tenancy';
@@ -21,6 +21,7 @@ export const allInOneConfig = defineConfig('all-in-one', {
   tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file; empty = <data-dir>/tokens.json (created with a default tenant on first start).' }),
   ...gatewaySettings(),
   ...ingesterSettings(),
+  ...querierSettings(),
 });
 
 type AllInOneConfig = Parameters<(typeof allInOneServer)['setup']>[0];
@@ -85,9 +86,10 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
     return {
       modules: [
         PlatformModule.forRoot(opened, { tokens }),
+        ManifestModule.forRoot({ snapshotEvery: 200 }),
         GatewayModule.forRoot(gatewayOptionsFrom(cfg)),
         IngesterModule.forRoot(ingesterOptionsFrom(cfg)),
-        QuerierModule.forRoot(),
+        QuerierModule.forRoot(querierOptionsFrom(cfg)),
         CompactorModule.forRoot(),
         SymbolizerModule.forRoot(),
       ],

@@ -1,5 +1,5 @@
 import { defineConfig, natsSettings, serverSettings, storageSettings } from '@firn/config';
-import { PlatformModule, componentServer, objectStoreConfigFrom } from '@firn/platform';
+import { ManifestModule, PlatformModule, componentServer, objectStoreConfigFrom } from '@firn/platform';
 import { IngesterModule } from './ingester.module';
 import { ingesterOptionsFrom, ingesterSettings } from './ingester.settings';
 
@@ -15,5 +15,6 @@ export const ingesterServer = componentServer({
   component: 'ingester',
   config: ingesterConfig,
   infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-ingester' } }),
-  modules: (infra, cfg) => [PlatformModule.forRoot(infra), IngesterModule.forRoot(ingesterOptionsFrom(cfg))],
+  // Ingesters write the manifest, so they also snapshot it (bounds cold-start replay).
+  modules: (infra, cfg) => [PlatformModule.forRoot(infra), ManifestModule.forRoot({ snapshotEvery: 200 }), IngesterModule.forRoot(ingesterOptionsFrom(cfg))],
 });

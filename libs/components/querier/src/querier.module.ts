@@ -1,12 +1,33 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import type { ManifestLog } from '@firn/manifest';
+import { MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
+import { QueryEngine } from '@firn/query';
+import type { ObjectStore } from '@firn/storage';
+import { ParcaQueryRpc } from './parca-query.rpc';
+import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 
 /**
- * Scans Parquet segments and returns partial aggregates (issue: read path). Needs: object storage, NATS (manifest gossip), symbol cache.
- * Today the module only takes part in the shared lifecycle (readiness follows its dependencies).
+ * Answers queries from the segments the manifest lists: Parca's QueryService (flame graphs,
+ * pprof, top, table, series, labels). Needs: object storage, ManifestModule, token store.
+ * Each querier answers whole queries itself; splitting one query across queriers (fan-out) is
+ * not built yet.
  */
 @Module({})
 export class QuerierModule {
-  static forRoot(): DynamicModule {
-    return { module: QuerierModule };
+  static forRoot(opts: Partial<QuerierOptions> = {}): DynamicModule {
+    const options = { ...DEFAULT_QUERIER_OPTIONS, ...opts };
+    return {
+      module: QuerierModule,
+      providers: [
+        { provide: QUERIER_OPTIONS, useValue: options },
+        {
+          provide: QUERY_ENGINE,
+          inject: [OBJECT_STORE, MANIFEST_LOG],
+          useFactory: (store: ObjectStore, manifest: ManifestLog) =>
+            new QueryEngine({ store, view: manifest.state, concurrency: options.scanConcurrency, maxSegments: options.maxSegments }),
+        },
+        ParcaQueryRpc,
+      ],
+    };
   }
 }

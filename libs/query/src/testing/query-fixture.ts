@@ -49,6 +49,8 @@ export function seeded(seed: number): () => number {
 export class CountingStore implements ObjectStore {
   bytesRead = 0;
   requests = 0;
+  /** Bytes read per object key. */
+  readonly bytesByKey = new Map<string, number>();
 
   constructor(private readonly inner: ObjectStore) {}
 
@@ -59,6 +61,13 @@ export class CountingStore implements ObjectStore {
   reset(): void {
     this.bytesRead = 0;
     this.requests = 0;
+    this.bytesByKey.clear();
+  }
+
+  private count(key: string, bytes: number): void {
+    this.requests++;
+    this.bytesRead += bytes;
+    this.bytesByKey.set(key, (this.bytesByKey.get(key) ?? 0) + bytes);
   }
 
   put(key: string, body: Uint8Array, opts?: PutOptions): Promise<void> {
@@ -67,15 +76,13 @@ export class CountingStore implements ObjectStore {
 
   async get(key: string): Promise<Buffer> {
     const b = await this.inner.get(key);
-    this.requests++;
-    this.bytesRead += b.length;
+    this.count(key, b.length);
     return b;
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
     const b = await this.inner.getRange(key, offset, length);
-    this.requests++;
-    this.bytesRead += b.length;
+    this.count(key, b.length);
     return b;
   }
 
@@ -133,7 +140,7 @@ export class QueryFixture {
     const b = new SampleBatchBuilder();
     for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, 10_000_000);
     const built = buildSegment([b.build()], opts);
-    const id = opts.id ?? `seg${String(this.metas.length).padStart(4, '0')}`;
+    const id = opts.id ?? `segment${String(this.metas.length).padStart(4, '0')}`;
     const keys = segmentKeys(tenantPrefix(this.tenant), 0, id, segmentDay(built.meta.minTimeMs));
     await writeSegment(this.store, keys, built);
     const meta = create(firnManifestV1.SegmentMetaSchema, {

@@ -1,0 +1,63 @@
+// Summarises a V8 .cpuprofile (node --cpu-prof): top functions by self time and by inclusive
+// time, with source locations relative to the repo.
+//   node scripts/run-ts.cjs bench/ingest/cpuprofile-top.ts <file.cpuprofile> [top=25]
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const ROOT = resolve(__dirname, '..', '..');
+const [file, topArg] = process.argv.slice(2);
+if (!file) {
+  console.error('usage: cpuprofile-top.ts <file.cpuprofile> [top]');
+  process.exit(2);
+}
+const top = Number(topArg ?? 25);
+const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+
+function label(n: ProfileNode): string {
+  const url = n.callFrame.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
+  const short = url.includes('node_modules/') ? url.slice(url.lastIndexOf('node_modules/') + 13) : url;
+  return `${n.callFrame.functionName || '(anonymous)'} ${short ? `${short}:${n.callFrame.lineNumber + 1}` : ''}`.trim();
+}
+
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const parent = new Map<number, number>();
+for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const selfUs = new Map<number, number>();
+prof.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+
+const self = new Map<string, number>();
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const node = byId.get(id) as ProfileNode;
+  self.set(label(node), (self.get(label(node)) ?? 0) + us);
+  // Count each function once per sample even when it recurses.
+  const seen = new Set<string>();
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const l = label(byId.get(cur) as ProfileNode);
+    if (seen.has(l)) continue;
+    seen.add(l);
+    inclusive.set(l, (inclusive.get(l) ?? 0) + us);
+  }
+}
+
+function print(title: string, m: Map<string, number>): void {
+  console.log(`\n${title} (of ${(total / 1e6).toFixed(1)} s sampled)`);
+  for (const [l, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1e6).toFixed(2).padStart(7)} s  ${l}`);
+  }
+}
+print('self time', self);
+print('inclusive time', inclusive);

@@ -1,0 +1,168 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { tableFromIPC } from 'apache-arrow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { samplesFromPprof, samplesToArrow } from '@firn/profiles';
+import { profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
+import { getJson, startApp, type RunningApp } from './support/apps';
+import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
+import { makeTokens } from './support/write-path';
+
+const Q = queryV1alpha1;
+const TENANTS = ['acme', 'globex'];
+
+function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+/** The label Grafana's Parca data source shows for a node: function name, else the address. */
+function nodeName(fn: unknown, addr: unknown): string {
+  const name = fn instanceof Uint8Array ? Buffer.from(fn).toString('utf8') : typeof fn === 'string' ? fn : '';
+  return name || `0x${BigInt(addr as bigint).toString(16)}`;
+}
+
+/**
+ * Read path through the public Parca QueryService of the all-in-one (gateway + ingester +
+ * querier in one process): what agents wrote comes back as flame graphs (walked the way Grafana
+ * walks them), pprof, series, labels and values, per tenant only.
+ */
+describe('read path (Parca QueryService)', () => {
+  let dir: string;
+  let app: RunningApp;
+  let tokens: Record<string, string>;
+  const baseMs = Date.UTC(2026, 10, 22, 1, 0, 0);
+  const leafTotals = new Map<string, Map<string, number>>(TENANTS.map((t) => [t, new Map()]));
+  const grand = new Map<string, number>();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'firn-e2e-read-'));
+    tokens = await makeTokens(join(dir, 'tokens.json'), TENANTS);
+    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'] });
+    const pool = stackPool(11, 60);
+    for (const [ti, tenant] of TENANTS.entries()) {
+      const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens[tenant])] }));
+      for (let round = 0; round < 3; round++) {
+        for (let agent = 0; agent < 2; agent++) {
+          const w = agentWrite({ seed: 100 * ti + 10 * agent + round, pool, node: `${tenant}-node-${agent}`, round, baseMs });
+          await client.writeArrow({ ipcBuffer: samplesToArrow(w.batch) });
+          const leaves = leafTotals.get(tenant) as Map<string, number>;
+          for (let i = 0; i < w.batch.length; i++) {
+            const leaf = w.batch.stacks[w.batch.stack[i]][0];
+            const name = leaf.functionName || `0x${leaf.address.toString(16)}`;
+            leaves.set(name, (leaves.get(name) ?? 0) + w.batch.value[i]);
+            grand.set(tenant, (grand.get(tenant) ?? 0) + w.batch.value[i]);
+          }
+        }
+      }
+    }
+    // Wait until both tenants' data is queryable.
+    for (const tenant of TENANTS) {
+      const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens[tenant])] }));
+      for (let i = 0; i < 100; i++) {
+        const res = await q.query(mergeRequest(`${CPU_TYPE}{}`, Q.QueryRequest_ReportType.PPROF));
+        if (Number(res.total) === grand.get(tenant)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await app?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function mergeRequest(query: string, reportType: queryV1alpha1.QueryRequest_ReportType): queryV1alpha1.QueryRequest {
+    return create(Q.QueryRequestSchema, {
+      mode: Q.QueryRequest_Mode.MERGE,
+      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+      reportType,
+    });
+  }
+
+  it('serves a merged FLAMEGRAPH_ARROW over gRPC-web that walks like Grafana to the written totals', async () => {
+    for (const tenant of TENANTS) {
+      const q = createClient(Q.QueryService, createGrpcWebTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(tokens[tenant])] }));
+      const res = await q.query(mergeRequest(`${CPU_TYPE}{}`, Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW));
+      expect(res.report.case).toBe('flamegraphArrow');
+      const table = tableFromIPC((res.report.value as queryV1alpha1.FlamegraphArrow).record);
+      const children = table.getChild('children');
+      const cumulative = table.getChild('cumulative');
+      const flat = table.getChild('flat');
+      const fn = table.getChild('function_name');
+      const addr = table.getChild('location_address');
+      expect(children && cumulative && flat && fn && addr).toBeTruthy();
+      // Depth-first from row 0, as Grafana's data source does; sum self values per leaf name.
+      const selfByName = new Map<string, number>();
+      let visited = 0;
+      const walk = (row: number): void => {
+        visited++;
+        const self = Number(flat?.get(row));
+        if (row !== 0 && self > 0) {
+          const name = nodeName(fn?.get(row), addr?.get(row));
+          selfByName.set(name, (selfByName.get(name) ?? 0) + self);
+        }
+        const kids = children?.get(row) as { toArray(): Uint32Array } | null;
+        for (const k of kids ? kids.toArray() : []) walk(k);
+      };
+      walk(0);
+      expect(visited).toBe(table.numRows);
+      expect(Number(cumulative?.get(0))).toBe(grand.get(tenant));
+      expect(Number(res.total)).toBe(grand.get(tenant));
+      expect([...selfByName].sort()).toEqual([...(leafTotals.get(tenant) as Map<string, number>)].sort());
+    }
+  });
+
+  it('returns PPROF that an independent decoder reads back to the same total', async () => {
+    const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
+    const res = await q.query(mergeRequest(`${CPU_TYPE}{node="acme-node-0"}`, Q.QueryRequest_ReportType.PPROF));
+    expect(res.report.case).toBe('pprof');
+    const decoded = samplesFromPprof(res.report.value as Uint8Array, { name: 'parca_agent', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e7, maxStackDepth: 1e4 } });
+    const total = Array.from(decoded.value).reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBe(Number(res.total));
+    expect(total).toBeLessThan(grand.get('acme') as number);
+  });
+
+  it('lists profile types, labels and values, and series over time, per tenant only', async () => {
+    const acme = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
+    const types = await acme.profileTypes({});
+    expect(types.types.map((t) => `${t.name}:${t.sampleType}:${t.sampleUnit}:${t.periodType}:${t.periodUnit}${t.delta ? ':delta' : ''}`)).toEqual([CPU_TYPE]);
+    const labels = await acme.labels({ profileType: CPU_TYPE });
+    expect(labels.labelNames).toEqual(expect.arrayContaining(['comm', 'namespace', 'node']));
+    const nodes = await acme.values({ labelName: 'node', profileType: CPU_TYPE });
+    expect(nodes.labelValues).toEqual(['acme-node-0', 'acme-node-1']);
+    const range = await acme.queryRange({ query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 600_000), limit: 60, sumBy: ['node'] });
+    expect(range.series).toHaveLength(2);
+    const sum = range.series.flatMap((s) => s.samples).reduce((a, s) => a + Number(s.value), 0);
+    expect(sum).toBe(grand.get('acme'));
+  });
+
+  it('rejects bad selectors, reversed ranges and missing tokens clearly', async () => {
+    const acme = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
+    const code = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof ConnectError ? e : undefined));
+    const bad = await code(acme.query(mergeRequest('not a selector{', Q.QueryRequest_ReportType.PPROF)));
+    expect(bad?.code).toBe(Code.InvalidArgument);
+    const reversed = await code(
+      acme.query(
+        create(Q.QueryRequestSchema, {
+          mode: Q.QueryRequest_Mode.MERGE,
+          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs), end: timestampFromMs(baseMs - 1000) }) },
+          reportType: Q.QueryRequest_ReportType.PPROF,
+        }),
+      ),
+    );
+    expect(reversed?.code).toBe(Code.InvalidArgument);
+    expect(reversed?.rawMessage).toMatch(/before start/);
+    const anon = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base }));
+    expect((await code(anon.profileTypes({})))?.code).toBe(Code.Unauthenticated);
+    expect((await getJson(`${app.base}/readyz`)).status).toBe(200);
+  });
+});

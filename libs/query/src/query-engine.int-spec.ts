@@ -1,0 +1,301 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFirnError, type FirnError } from '@firn/errors';
+import { parseMatchers, type Label, type LabelMatcher } from '@firn/profiles';
+import type { StackProfile } from '@firn/reports';
+import { seriesKeyOf } from '@firn/segments';
+import type { ObjectStore } from '@firn/storage';
+import { tenantFromTrustedSource } from '@firn/tenancy';
+import { merge } from './merge-stacks';
+import { decodePartial, encodePartial } from './partial-codec';
+import { QueryEngine } from './query-engine';
+import { CountingStore, CPU, framesKey, MEM, mixedRows, QueryFixture, T0, type Row } from './testing/query-fixture';
+
+function totalsOf(p: StackProfile): Map<string, number> {
+  const m = new Map<string, number>();
+  p.stacks.forEach((s, i) => m.set(framesKey(s), (m.get(framesKey(s)) ?? 0) + p.values[i]));
+  return m;
+}
+
+function sum(m: Map<string, number>): number {
+  let t = 0;
+  for (const v of m.values()) t += v;
+  return t;
+}
+
+async function firnError(p: Promise<unknown> | (() => unknown)): Promise<FirnError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    if (isFirnError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a FirnError');
+}
+
+const matchersOf = (s: string): LabelMatcher[] => (s === '' ? [] : parseMatchers(s));
+
+describe(QueryEngine.name, () => {
+  let fx: QueryFixture;
+  let engine: QueryEngine;
+  const END = T0 + 60_000;
+
+  beforeAll(async () => {
+    fx = await QueryFixture.create();
+    const rows = mixedRows(1);
+    const part = (from: number, to: number): Row[] => rows.filter((r) => r.ts >= T0 + from && r.ts < T0 + to);
+    await fx.addSegment(part(0, 20_000));
+    // Small row groups: exercises the two-phase read and per-row-group stack reads.
+    await fx.addSegment(part(20_000, 40_000), { rowGroupRows: 16 });
+    // One value per summary: truncated summaries force label scans.
+    await fx.addSegment(part(40_000, 60_000), { maxLabelValuesInSummary: 1 });
+    engine = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+  });
+
+  afterAll(async () => {
+    await fx?.cleanup();
+  });
+
+  describe('mergeStacks', () => {
+    const selectors = [
+      '',
+      '{pod="pod-a"}',
+      '{pod!="pod-a"}',
+      '{pod=~"pod-(a|c)"}',
+      '{pod!~"pod-[ab]"}',
+      '{namespace=""}',
+      '{namespace!=""}',
+      '{zone=~".+"}',
+      '{zone="z1", namespace="prod"}',
+      '{missing="x"}',
+      '{missing!="x"}',
+      '{missing=~"x|"}',
+    ];
+    const ranges: Array<[number, number]> = [
+      [T0, END],
+      [T0 + 20_000, T0 + 40_000],
+      [T0 + 5_500, T0 + 41_000],
+      [T0 + 7_000, T0 + 7_001],
+      [T0 + 7_000, T0 + 7_000],
+    ];
+
+    it.each(selectors)('sums every matching row per stack for %s', async (sel) => {
+      for (const pt of [CPU, MEM]) {
+        for (const [start, end] of ranges) {
+          const want = fx.expectedTotals(pt, matchersOf(sel), start, end);
+          const got = await engine.mergeStacks(fx.tenant, `${pt}${sel}`, start, end);
+          expect(got.profileType).toBe(pt);
+          expect(totalsOf(got), `${pt}${sel} [${start - T0}, ${end - T0})`).toEqual(want);
+          expect(got.total).toBe(sum(want));
+          expect(got.stacks.length).toBe(want.size);
+        }
+      }
+    });
+
+    it('includes rows at the start and excludes rows at the end of the range', async () => {
+      const at = (ts: number): number => sum(fx.expectedTotals(CPU, [], ts, ts + 1));
+      expect(at(T0 + 20_000)).toBeGreaterThan(0);
+      expect((await engine.mergeStacks(fx.tenant, CPU, T0 + 20_000, T0 + 20_001)).total).toBe(at(T0 + 20_000));
+      expect((await engine.mergeStacks(fx.tenant, CPU, T0 + 19_001, T0 + 20_000)).total).toBe(0);
+    });
+
+    it('returns an empty profile for a profile type nobody stored', async () => {
+      const p = await engine.mergeStacks(fx.tenant, 'nope:samples:count:cpu:nanoseconds', T0, END);
+      expect(p).toMatchObject({ profileType: 'nope:samples:count:cpu:nanoseconds', stacks: [], total: 0 });
+      expect(engine.segmentsFor(fx.tenant, 'nope:samples:count:cpu:nanoseconds', T0, END).segments).toEqual([]);
+    });
+
+    it('sees nothing of another tenant', async () => {
+      const p = await engine.mergeStacks(tenantFromTrustedSource('t2'), CPU, T0, END);
+      expect(p.total).toBe(0);
+    });
+
+    it('sums per group with groupBy', async () => {
+      const p = await engine.partial(fx.tenant, `${CPU}{pod=~"pod-[abc]"}`, T0, END, { groupBy: ['namespace'] });
+      expect(p.groupBy).toEqual(['namespace']);
+      for (const ns of ['', 'dev', 'prod']) {
+        const gi = p.groups.findIndex((g) => g[0] === ns);
+        const got = new Map<string, number>();
+        for (let i = 0; i < p.values.length; i++) if (p.cellGroup[i] === gi) got.set(framesKey(p.stacks[p.cellStack[i]].frames), p.values[i]);
+        expect(got).toEqual(fx.expectedTotals(CPU, matchersOf(`{pod=~"pod-[abc]", namespace="${ns}"}`), T0, END));
+      }
+    });
+
+    it('merges partials of a split plan into the same profile (fan-out)', async () => {
+      const sel = `${CPU}{pod!="pod-b"}`;
+      const plan = engine.segmentsFor(fx.tenant, sel, T0 + 3_000, END);
+      expect(plan.segments.map((s) => s.id)).toEqual(['segment0000', 'segment0001', 'segment0002']);
+      const left = await engine.partial(fx.tenant, sel, T0 + 3_000, END, { segments: plan.segments.slice(0, 1) });
+      const right = await engine.partial(fx.tenant, sel, T0 + 3_000, END, { segments: plan.segments.slice(1) });
+      const merged = merge(decodePartial(encodePartial(right)), decodePartial(encodePartial(left)));
+      expect(merged).toEqual(await engine.partial(fx.tenant, sel, T0 + 3_000, END));
+      expect(sum(totalsOf(await engine.mergeStacks(fx.tenant, sel, T0 + 3_000, END)))).toBe(merged.values.reduce((a, b) => a + b, 0));
+    });
+
+    it('diffs two selections: base from the first, values from the second', async () => {
+      const a = { selector: `${CPU}{pod="pod-a"}`, startMs: T0, endMs: T0 + 30_000 };
+      const b = { selector: `${CPU}{pod="pod-b"}`, startMs: T0 + 30_000, endMs: END };
+      const d = await engine.diff(fx.tenant, a, b);
+      const wantA = fx.expectedTotals(CPU, matchersOf('{pod="pod-a"}'), a.startMs, a.endMs);
+      const wantB = fx.expectedTotals(CPU, matchersOf('{pod="pod-b"}'), b.startMs, b.endMs);
+      d.stacks.forEach((s, i) => {
+        expect(d.values[i]).toBe(wantB.get(framesKey(s)) ?? 0);
+        expect(d.base?.[i]).toBe(wantA.get(framesKey(s)) ?? 0);
+      });
+      expect(d.stacks.length).toBe(new Set([...wantA.keys(), ...wantB.keys()]).size);
+      expect(d.total).toBe(sum(wantB));
+    });
+  });
+
+  describe('series', () => {
+    function expectedSeries(sumBy: string[] | undefined, matchers: LabelMatcher[], start: number, end: number, step: number) {
+      const out = new Map<string, Map<number, { value: number; count: number; durationNs: number }>>();
+      const profiles = new Set<string>();
+      for (const r of fx.rows) {
+        if (r.pt !== CPU || r.ts < start || r.ts >= end) continue;
+        if (!matchesAll(matchers, r.labels)) continue;
+        const labels = sumBy ? r.labels.filter(([n]) => sumBy.includes(n)) : r.labels;
+        const key = seriesKeyOf(labels);
+        const bucket = start + Math.floor((r.ts - start) / step) * step;
+        let points = out.get(key);
+        if (!points) out.set(key, (points = new Map()));
+        const p = points.get(bucket) ?? { value: 0, count: 0, durationNs: 0 };
+        p.value += r.value;
+        p.count++;
+        const profile = `${JSON.stringify(r.labels)}|${r.ts}`;
+        if (!profiles.has(profile)) {
+          profiles.add(profile);
+          p.durationNs += r.durationNs;
+        }
+        points.set(bucket, p);
+      }
+      return out;
+    }
+
+    it.each([[['pod']], [[]], [undefined], [['namespace', 'zone']]])('sums rows per step bucket with sum_by %j', async (sumBy) => {
+      const start = T0 + 1_500;
+      const step = 7_000;
+      const matchers = matchersOf('{pod!="pod-d"}');
+      const got = await engine.series(fx.tenant, `${CPU}{pod!="pod-d"}`, start, END, step, sumBy);
+      expect(got).toEqual(expectedSeries(sumBy, matchers, start, END, step));
+      if (sumBy?.length === 0) expect([...got.keys()]).toEqual(['[]']);
+    });
+
+    it('rejects a bad step and too many points', async () => {
+      expect((await firnError(engine.series(fx.tenant, CPU, T0, END, 0))).message).toMatch(/step must be a positive integer/);
+      const e = await firnError(engine.series(fx.tenant, CPU, T0, END, 1));
+      expect(e.code).toBe('invalid_argument');
+      expect(e.message).toMatch(/60000 points per series, more than the maximum of 11000/);
+    });
+  });
+
+  describe('labels', () => {
+    const distinct = (f: (r: Row) => Iterable<string>, rows: Row[]): string[] => [...new Set(rows.flatMap((r) => [...f(r)]))].filter((v) => v !== '').sort();
+
+    it('lists label names and values from the summaries alone when they are complete', async () => {
+      fx.store.reset();
+      const inFirst = fx.rows.filter((r) => r.ts < T0 + 20_000);
+      expect(await engine.labelNames(fx.tenant, { startMs: T0, endMs: T0 + 20_000 })).toEqual(distinct((r) => r.labels.map(([n]) => n), inFirst));
+      expect(await engine.labelValues(fx.tenant, 'pod', { startMs: T0, endMs: T0 + 20_000 })).toEqual(distinct((r) => r.labels.filter(([n]) => n === 'pod').map(([, v]) => v), inFirst));
+      expect(fx.store.requests).toBe(0);
+    });
+
+    it('scans segments whose summaries are truncated', async () => {
+      fx.store.reset();
+      const inLast = fx.rows.filter((r) => r.ts >= T0 + 40_000);
+      const values = await engine.labelValues(fx.tenant, 'pod', { startMs: T0 + 40_000, endMs: END });
+      expect(values.length).toBeGreaterThan(1);
+      expect(values).toEqual(distinct((r) => r.labels.filter(([n]) => n === 'pod').map(([, v]) => v), inLast));
+      expect(fx.store.requests).toBeGreaterThan(0);
+    });
+
+    it('scans rows for matchers and profile types that share a segment', async () => {
+      const cases: Array<[string | undefined, string]> = [
+        [undefined, '{zone="z1"}'],
+        [MEM, ''],
+        [MEM, '{namespace="dev"}'],
+        [CPU, '{pod=~"pod-[cd]"}'],
+      ];
+      for (const [pt, sel] of cases) {
+        const start = T0 + 10_000;
+        const rows = fx.rows.filter((r) => r.ts >= start && r.ts < END && (pt === undefined || r.pt === pt) && matchesAll(matchersOf(sel), r.labels));
+        const q = { startMs: start, endMs: END, profileType: pt, matchers: matchersOf(sel) };
+        expect(await engine.labelNames(fx.tenant, q)).toEqual(distinct((r) => r.labels.map(([n]) => n), rows));
+        for (const name of ['pod', 'namespace', 'zone', 'missing']) {
+          expect(await engine.labelValues(fx.tenant, name, q), `${pt}${sel} ${name}`).toEqual(distinct((r) => r.labels.filter(([n]) => n === name).map(([, v]) => v), rows));
+        }
+      }
+    });
+
+    it('lists profile types from the manifest', () => {
+      expect(engine.profileTypes(fx.tenant, { startMs: T0, endMs: END })).toEqual([MEM, CPU].sort());
+      expect(engine.profileTypes(fx.tenant, { startMs: END, endMs: END + 1000 })).toEqual([]);
+    });
+  });
+
+  describe('limits and errors', () => {
+    it('refuses a query over more segments than maxSegments', async () => {
+      const limited = new QueryEngine({ store: fx.store, view: fx.view, maxSegments: 2 });
+      const e = await firnError(limited.mergeStacks(fx.tenant, CPU, T0, END));
+      expect(e.code).toBe('resource_exhausted');
+      expect(e.message).toMatch(/needs 3 segments, more than the limit of 2 \(max_segments\)/);
+      expect(e.details).toMatchObject({ limit: 'max_segments', max: 2, segments: 3 });
+      expect((await limited.mergeStacks(fx.tenant, CPU, T0, T0 + 40_000)).total).toBeGreaterThan(0);
+      expect((await firnError(engine.mergeStacks(fx.tenant, CPU, T0, END, { maxSegments: 1 }))).code).toBe('resource_exhausted');
+    });
+
+    it('rejects bad selectors and ranges with invalid_argument', async () => {
+      const cases: Array<[string, number, number, RegExp]> = [
+        ['', T0, END, /missing profile type/],
+        ['cpu{pod="a"}', T0, END, /invalid profile type "cpu"/],
+        [`${CPU}{pod=}`, T0, END, /expected a quoted label value/],
+        [`${CPU}{pod=~"("}`, T0, END, /invalid regex for label "pod"/],
+        [CPU, END, T0, /time range is reversed/],
+        [CPU, T0 + 0.5, END, /must be integer milliseconds/],
+      ];
+      for (const [sel, start, end, msg] of cases) {
+        const e = await firnError(engine.mergeStacks(fx.tenant, sel, start, end));
+        expect(e.code, sel).toBe('invalid_argument');
+        expect(e.message).toMatch(msg);
+      }
+    });
+
+    it('stops scanning when the signal fires', async () => {
+      const ac = new AbortController();
+      ac.abort(new Error('client went away'));
+      const e = await firnError(engine.mergeStacks(fx.tenant, CPU, T0, END, { signal: ac.signal }));
+      expect(e.code).toBe('canceled');
+      expect(e.message).toMatch(/client went away/);
+
+      // Abort once the first segment starts reading: later segments are never opened.
+      const opened = new Set<string>();
+      const late = new AbortController();
+      const store = new CountingStore(fx.store);
+      const spying: ObjectStore = Object.assign(Object.create(store) as CountingStore, {
+        head: async (key: string) => {
+          opened.add(key.split('/').slice(-2, -1)[0]);
+          late.abort();
+          return store.head(key);
+        },
+      });
+      const serial = new QueryEngine({ store: spying, view: fx.view, concurrency: 1 });
+      expect((await firnError(serial.mergeStacks(fx.tenant, CPU, T0, END, { signal: late.signal }))).code).toBe('canceled');
+      expect([...opened]).toEqual(['segment0000']);
+    });
+  });
+});
+
+function matchesAll(matchers: LabelMatcher[], labels: Label[]): boolean {
+  return matchers.every((m) => {
+    const v = labels.find(([n]) => n === m.name)?.[1] ?? '';
+    switch (m.op) {
+      case '=':
+        return v === m.value;
+      case '!=':
+        return v !== m.value;
+      case '=~':
+        return new RegExp(`^(?:${m.value})$`).test(v);
+      case '!~':
+        return !new RegExp(`^(?:${m.value})$`).test(v);
+    }
+  });
+}
