@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesFromPprof, samplesToArrow } from '@firn/profiles';
-import { profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
+import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { getJson, startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
 import { makeTokens } from './support/write-path';
@@ -164,5 +164,50 @@ describe('read path (Parca QueryService)', () => {
     const anon = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base }));
     expect((await code(anon.profileTypes({})))?.code).toBe(Code.Unauthenticated);
     expect((await getJson(`${app.base}/readyz`)).status).toBe(200);
+  });
+
+  it('serves Pyroscope SelectMergeStacktraces (names/levels), series, profile and diff over Connect', async () => {
+    const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(tokens.acme)] }));
+    const types = await py.profileTypes({});
+    const id = 'parca_agent:samples:count:cpu:nanoseconds';
+    expect(types.profileTypes.map((t) => t.ID)).toEqual([id]);
+    const range = { start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 600_000) };
+
+    const res = await py.selectMergeStacktraces({ profileTypeID: id, labelSelector: '{}', ...range, maxNodes: 10_000n });
+    const fg = res.flamegraph as querierV1.FlameGraph;
+    expect(Number(fg.total)).toBe(grand.get('acme'));
+    // Decode names/levels: 4 numbers per node (offset delta, total, self, name index).
+    const selfByName = new Map<string, number>();
+    let selfSum = 0;
+    for (const level of fg.levels) {
+      for (let i = 0; i + 3 < level.values.length; i += 4) {
+        const self = Number(level.values[i + 2]);
+        const name = fg.names[Number(level.values[i + 3])];
+        selfSum += self;
+        if (self > 0) selfByName.set(name, (selfByName.get(name) ?? 0) + self);
+      }
+    }
+    expect(selfSum).toBe(grand.get('acme'));
+    for (const [name, v] of leafTotals.get('acme') as Map<string, number>) if (name.startsWith('fn_')) expect(selfByName.get(name)).toBe(v);
+
+    const series = await py.selectSeries({ profileTypeID: id, labelSelector: '{}', ...range, step: 60, groupBy: ['node'] });
+    expect(series.series).toHaveLength(2);
+    expect(series.series.flatMap((x) => x.points).reduce((a, p) => a + p.value, 0)).toBe(grand.get('acme'));
+
+    const pprof = await py.selectMergeProfile({ profileTypeID: id, labelSelector: '{node="acme-node-1"}', ...range });
+    const pprofTotal = pprof.sample.reduce((a, smp) => a + Number(smp.value[0]), 0);
+    expect(pprofTotal).toBeGreaterThan(0);
+
+    const diff = await py.diff({
+      left: { profileTypeID: id, labelSelector: '{node="acme-node-0"}', ...range },
+      right: { profileTypeID: id, labelSelector: '{node="acme-node-1"}', ...range },
+    });
+    expect(Number(diff.flamegraph?.leftTicks) + Number(diff.flamegraph?.rightTicks)).toBe(grand.get('acme'));
+    expect(Number(diff.flamegraph?.rightTicks)).toBe(pprofTotal);
+
+    const names = await py.labelValues({ name: 'node', matchers: [`{__profile_type__="${id}"}`], ...range });
+    expect(names.names).toEqual(['acme-node-0', 'acme-node-1']);
+    const globex = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(tokens.globex)] }));
+    expect((await globex.labelValues({ name: 'node', ...range })).names).toEqual(['globex-node-0', 'globex-node-1']);
   });
 });

@@ -4,11 +4,12 @@ import { MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
 import { ParcaQueryRpc } from './parca-query.rpc';
+import { PyroscopeQuerierRpc } from './pyroscope-querier.rpc';
 import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 
 /**
  * Answers queries from the segments the manifest lists: Parca's QueryService (flame graphs,
- * pprof, top, table, series, labels). Needs: object storage, ManifestModule, token store.
+ * pprof, top, table, series, labels) and Pyroscope's QuerierService subset. Needs: object storage, ManifestModule, token store.
  * Each querier answers whole queries itself; splitting one query across queriers (fan-out) is
  * not built yet.
  */
@@ -27,6 +28,7 @@ export class QuerierModule {
             new QueryEngine({ store, view: manifest.state, concurrency: options.scanConcurrency, maxSegments: options.maxSegments }),
         },
         ParcaQueryRpc,
+        PyroscopeQuerierRpc,
       ],
     };
   }
