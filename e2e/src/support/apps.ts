@@ -20,11 +20,14 @@ export interface StartAppOptions {
   /** 'ready' waits for /readyz 200; 'live' only for /healthz 200 (for tests of readiness itself). */
   waitFor?: 'ready' | 'live';
   readyTimeoutMs?: number;
+  /** A port chosen beforehand (e.g. so peers can be told about each other); default: a free one. */
+  port?: number;
 }
 
 /** Runs an app exactly as an operator would: its own Node process, config from env and flags. */
 export async function startApp(name: AppName, opts: StartAppOptions = {}): Promise<RunningApp> {
-  return withPortRetry(freePort, async (port) => {
+  const pickPort = opts.port === undefined ? freePort : async () => opts.port as number;
+  return withPortRetry(pickPort, async (port) => {
     const base = `http://127.0.0.1:${port}`;
     const path = opts.waitFor === 'live' ? '/healthz' : '/readyz';
     const proc = await spawnServer({

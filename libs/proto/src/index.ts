@@ -12,3 +12,4 @@ export * as googleV1 from './gen/google/v1/profile_pb';
 export * as firnIngestV1 from './gen/firn/ingest/v1/ingest_pb';
 export * as firnManifestV1 from './gen/firn/manifest/v1/manifest_pb';
 export * as grpcHealthV1 from './gen/grpc/health/v1/health_pb';
+export * as firnQueryV1 from './gen/firn/query/v1/partial_pb';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMatchers, type Frame, type Label } from '@firn/profiles';
+import { openSegmentObject } from '@firn/segments';
 import { StackAccumulator, type PartialAggregate } from './merge-stacks';
 import { segmentObjects } from './segment-objects';
 import { scanSegment } from './segment-scan';
@@ -86,6 +87,31 @@ describe(scanSegment.name, () => {
     expect([...more.keys()].sort((a, b) => a - b)).toEqual([5, 2048]);
     expect(more.get(5)).toEqual(got.get(5));
     expect(fx.store.bytesByKey.get(keys.stacks)).toBeGreaterThan(stacksSize * 0.75);
+  });
+
+  it('neither fetches nor decodes frames of stacks the caller already holds', async () => {
+    const seg = fx.metas[0];
+    const keys = segmentObjects(seg);
+    const q = { profileType: MEM, matchers: parseMatchers('{pod=~"pod-1."}'), startMs: T0, endMs: T0 + 600_000 };
+    fx.store.reset();
+    const cold = await scanSegment(fx.store, seg, q);
+    const coldBytes = fx.store.bytesByKey.get(keys.stacks) ?? 0;
+    const held = new Map(cold.stacks.map((st) => [st.key, st.frames]));
+    fx.store.reset();
+    const warm = await scanSegment(fx.store, seg, q, { knownFrames: (k) => held.get(k) });
+    expect(warm).toEqual(cold);
+    expect(warm.stacks.every((st) => st.frames === held.get(st.key))).toBe(true);
+    const warmBytes = fx.store.bytesByKey.get(keys.stacks) ?? 0;
+    const reader = await openSegmentObject(fx.store, keys.stacks);
+    const framesBytes = reader
+      .layout()
+      .rowGroups.flatMap((g) => g.columns)
+      .filter((c) => c.path.startsWith('frames.'))
+      .reduce((sum, c) => sum + c.compressedBytes, 0);
+    reader.close();
+    expect(framesBytes).toBeGreaterThan(coldBytes / 4);
+    // The warm scan fetched ids and keys only: the frame columns were never requested.
+    expect(warmBytes).toBeLessThanOrEqual(coldBytes - framesBytes);
   });
 
   it('treats a label column the segment lacks as the empty value', async () => {

@@ -10,6 +10,7 @@ import { flamegraphArrow, parcaTop, stackProfileToPprof, tableArrow, type StackP
 import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
+import { QueryFrontend } from './query-frontend';
 import { durationMs, timestampMs, toTimestamp } from './timestamps';
 
 const Q = queryV1alpha1;
@@ -30,6 +31,7 @@ export class ParcaQueryRpc implements OnModuleInit {
     @Inject(QUERY_ENGINE) private readonly engine: QueryEngine,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
     @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
+    private readonly frontend: QueryFrontend,
   ) {}
 
   onModuleInit(): void {
@@ -96,7 +98,10 @@ export class ParcaQueryRpc implements OnModuleInit {
     const points = req.limit > 0 ? req.limit : 300;
     const stepMs = durationMs(req.step) ?? Math.max(10_000, Math.ceil((r.endMs - r.startMs) / points / 1000) * 1000);
     const type = parseProfileType(req.query.includes('{') ? req.query.slice(0, req.query.indexOf('{')) : req.query);
-    const buckets = await this.engine.series(tenant, req.query, r.startMs, r.endMs, stepMs, req.sumBy.length ? req.sumBy : undefined, { signal: ctx.signal, maxSegments: this.opts.maxSegments });
+    const signal = this.frontend.deadline(ctx);
+    const buckets = await this.frontend.withDeadline(signal, () =>
+      this.engine.series(tenant, req.query, r.startMs, r.endMs, stepMs, req.sumBy.length ? req.sumBy : undefined, { signal, maxSegments: this.opts.maxSegments }),
+    );
     const series = [...buckets].map(([key, points]) =>
       create(Q.MetricsSeriesSchema, {
         labelset: create(profilestoreV1alpha1.LabelSetSchema, { labels: seriesLabels(key).map(([name, value]) => create(profilestoreV1alpha1.LabelSchema, { name, value })) }),
@@ -123,27 +128,31 @@ export class ParcaQueryRpc implements OnModuleInit {
     if (req.filter.length > 0 || req.filterQuery) {
       throw new ConnectError('stack and frame filters are not supported yet', Code.Unimplemented);
     }
+    const signal = this.frontend.deadline(ctx);
+    return this.frontend.withDeadline(signal, () => this.run(req, tenant, signal));
+  }
+
+  private async run(req: queryV1alpha1.QueryRequest, tenant: TenantId, signal: AbortSignal): Promise<queryV1alpha1.QueryResponse> {
     let profile: StackProfile;
     let diff = false;
-    const opts = { signal: ctx.signal, maxSegments: this.opts.maxSegments };
     switch (req.mode) {
       case Mode.MERGE: {
         if (req.options.case !== 'merge') throw FirnError.invalidArgument('mode MERGE needs the merge options');
         const m = req.options.value;
         const r = this.range(timestampMs(m.start, 'merge.start'), timestampMs(m.end, 'merge.end'));
-        profile = await this.engine.mergeStacks(tenant, m.query, r.startMs, r.endMs, opts);
+        profile = await this.frontend.mergeStacks(tenant, { selector: m.query, ...r }, signal);
         break;
       }
       case Mode.SINGLE_UNSPECIFIED: {
         if (req.options.case !== 'single') throw FirnError.invalidArgument('mode SINGLE needs the single options');
         const t = timestampMs(req.options.value.time, 'single.time');
-        profile = await this.engine.mergeStacks(tenant, req.options.value.query, t, t + 1, opts);
+        profile = await this.frontend.mergeStacks(tenant, { selector: req.options.value.query, startMs: t, endMs: t + 1 }, signal);
         break;
       }
       case Mode.DIFF: {
         if (req.options.case !== 'diff') throw FirnError.invalidArgument('mode DIFF needs the diff options');
         const d = req.options.value;
-        profile = await this.engine.diff(tenant, this.selection(d.a, 'a'), this.selection(d.b, 'b'), opts);
+        profile = await this.frontend.diff(tenant, this.selection(d.a, 'a'), this.selection(d.b, 'b'), signal);
         diff = true;
         break;
       }

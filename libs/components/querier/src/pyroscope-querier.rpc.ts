@@ -11,6 +11,7 @@ import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprof, type
 import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
+import { QueryFrontend } from './query-frontend';
 
 const P = querierV1;
 const T = typesV1;
@@ -35,6 +36,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     @Inject(QUERY_ENGINE) private readonly engine: QueryEngine,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
     @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
+    private readonly frontend: QueryFrontend,
   ) {}
 
   onModuleInit(): void {
@@ -143,7 +145,8 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     if (req.stackTraceSelector || req.profileIdSelector.length > 0) throw new ConnectError('stack trace and profile id selectors are not supported yet', Code.Unimplemented);
     const r = this.range(req.start, req.end, true);
     const pt = this.storedType(tenant, req.profileTypeID, r);
-    return this.engine.mergeStacks(tenant, this.selector(pt, req.labelSelector), r.startMs, r.endMs, { signal: ctx.signal, maxSegments: this.opts.maxSegments });
+    const signal = this.frontend.deadline(ctx);
+    return this.frontend.withDeadline(signal, () => this.frontend.mergeStacks(tenant, { selector: this.selector(pt, req.labelSelector), ...r }, signal));
   }
 
   async selectMergeStacktraces(req: querierV1.SelectMergeStacktracesRequest, ctx: HandlerContext): Promise<querierV1.SelectMergeStacktracesResponse> {
@@ -195,7 +198,8 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
       const r = this.range(s.start, s.end, true);
       return { selector: this.selector(this.storedType(tenant, s.profileTypeID, r), s.labelSelector), ...r };
     };
-    const profile = await this.engine.diff(tenant, side(req.left), side(req.right), { signal: ctx.signal, maxSegments: this.opts.maxSegments });
+    const signal = this.frontend.deadline(ctx);
+    const profile = await this.frontend.withDeadline(signal, () => this.frontend.diff(tenant, side(req.left as querierV1.SelectMergeStacktracesRequest), side(req.right as querierV1.SelectMergeStacktracesRequest), signal));
     const fg = pyroscopeFlameGraphDiff(profile, { maxNodes: Number(req.right.maxNodes ?? BigInt(DEFAULT_MAX_NODES)) });
     return create(P.DiffResponseSchema, {
       flamegraph: create(P.FlameGraphDiffSchema, {

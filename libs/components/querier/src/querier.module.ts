@@ -5,13 +5,14 @@ import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
 import { ParcaQueryRpc } from './parca-query.rpc';
 import { PyroscopeQuerierRpc } from './pyroscope-querier.rpc';
+import { QueryFrontend } from './query-frontend';
 import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 
 /**
  * Answers queries from the segments the manifest lists: Parca's QueryService (flame graphs,
  * pprof, top, table, series, labels) and Pyroscope's QuerierService subset. Needs: object storage, ManifestModule, token store.
- * Each querier answers whole queries itself; splitting one query across queriers (fan-out) is
- * not built yet.
+ * The querier that receives a query splits its segments across itself and its peers
+ * (`--querier-peers`) and merges their partial aggregates (QueryFrontend).
  */
 @Module({})
 export class QuerierModule {
@@ -27,6 +28,7 @@ export class QuerierModule {
           useFactory: (store: ObjectStore, manifest: ManifestLog) =>
             new QueryEngine({ store, view: manifest.state, concurrency: options.scanConcurrency, maxSegments: options.maxSegments }),
         },
+        QueryFrontend,
         ParcaQueryRpc,
         PyroscopeQuerierRpc,
       ],

@@ -5,6 +5,12 @@ export interface QuerierOptions {
   maxSegments: number;
   /** Segment scans in flight per query. */
   scanConcurrency: number;
+  /** A query (all its shares) is cancelled after this long (DEADLINE_EXCEEDED). */
+  queryTimeoutMs: number;
+  /** Base URLs of peer queriers that take a share of every query; empty = answer alone. */
+  peers: string[];
+  /** Shared secret peers present on internal calls. */
+  internalToken: string;
 }
 
 export const QUERIER_OPTIONS = Symbol('firn.querier-options');
@@ -14,4 +20,7 @@ export const DEFAULT_QUERIER_OPTIONS: QuerierOptions = {
   maxRangeMs: 31 * 24 * 3600_000,
   maxSegments: 20_000,
   scanConcurrency: 4,
+  queryTimeoutMs: 60_000,
+  peers: [],
+  internalToken: '',
 };

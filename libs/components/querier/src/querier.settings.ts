@@ -1,4 +1,5 @@
-import { positiveInt, setting } from '@firn/config';
+import { z } from 'zod';
+import { ConfigError, positiveInt, setting } from '@firn/config';
 import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
 /** Querier settings, shared by the querier and the all-in-one. */
@@ -8,9 +9,33 @@ export function querierSettings() {
     maxQueryRangeHours: setting({ env: 'FIRN_MAX_QUERY_RANGE_HOURS', flag: 'max-query-range-hours', schema: positiveInt, default: String(d.maxRangeMs / 3600_000), description: 'Longest accepted query range (hours); longer → INVALID_ARGUMENT naming the limit.' }),
     maxQuerySegments: setting({ env: 'FIRN_MAX_QUERY_SEGMENTS', flag: 'max-query-segments', schema: positiveInt, default: String(d.maxSegments), description: 'Most segments one query may scan; more → RESOURCE_EXHAUSTED naming the limit.' }),
     scanConcurrency: setting({ env: 'FIRN_SCAN_CONCURRENCY', flag: 'scan-concurrency', schema: positiveInt, default: String(d.scanConcurrency), description: 'Segment scans in flight per query.' }),
+    queryTimeoutMs: setting({ env: 'FIRN_QUERY_TIMEOUT_MS', flag: 'query-timeout-ms', schema: positiveInt, default: String(d.queryTimeoutMs), description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.' }),
+    querierPeers: setting({ env: 'FIRN_QUERIER_PEERS', flag: 'querier-peers', schema: z.string(), default: '', description: 'Comma-separated base URLs of peer queriers that take a share of every query (fan-out); empty = answer alone.' }),
+    internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
   };
 }
 
-export function querierOptionsFrom(c: { maxQueryRangeHours: number; maxQuerySegments: number; scanConcurrency: number }): QuerierOptions {
-  return { maxRangeMs: c.maxQueryRangeHours * 3600_000, maxSegments: c.maxQuerySegments, scanConcurrency: c.scanConcurrency };
+export function querierOptionsFrom(c: {
+  maxQueryRangeHours: number;
+  maxQuerySegments: number;
+  scanConcurrency: number;
+  queryTimeoutMs: number;
+  querierPeers: string;
+  internalToken: string;
+}): QuerierOptions {
+  const peers = c.querierPeers.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of peers) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(p)) throw new ConfigError('querierPeers', `FIRN_QUERIER_PEERS (--querier-peers) must list base URLs like http://querier-1:4102 (got ${JSON.stringify(p)})`);
+  }
+  if (peers.length > 0 && c.internalToken.length < 16) {
+    throw new ConfigError('internalToken', 'FIRN_INTERNAL_TOKEN (--internal-token) of at least 16 characters is required when FIRN_QUERIER_PEERS is set');
+  }
+  return {
+    maxRangeMs: c.maxQueryRangeHours * 3600_000,
+    maxSegments: c.maxQuerySegments,
+    scanConcurrency: c.scanConcurrency,
+    queryTimeoutMs: c.queryTimeoutMs,
+    peers,
+    internalToken: c.internalToken,
+  };
 }
