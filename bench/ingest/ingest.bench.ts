@@ -138,6 +138,14 @@ async function runPhase(cluster: Cluster, format: PhaseFormat, windows: Prepared
   };
 }
 
+/** Warnings and errors the apps logged (pino levels ≥ 40), so retries or conflicts are not silent. */
+function reportAppWarnings(cluster: Cluster): void {
+  for (const [name, app] of [['gateway', cluster.gateway], ['ingester', cluster.ingester]] as const) {
+    const lines = app.proc.logTail(8 * 1024 * 1024).split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+    if (lines.length > 0) log(`${name} logged ${lines.length} warning/error line(s), e.g.:\n  ${lines.slice(0, 3).join('\n  ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   log(`preparing fleet-1h slice: ${cfg.agents} agents × ${cfg.windows} windows (${phases.join(', ')})`);
   const t0 = Date.now();
@@ -206,7 +214,7 @@ async function main(): Promise<void> {
       const diff = diffTotals(slice.expected, stored.totals);
       const result: PhaseResult = {
         ...measured,
-        stored: { segments: stored.segments, rows: stored.rows, samples: stored.samples, bytes: stored.listedBytes },
+        stored: { segments: stored.segments, rows: stored.rows, samples: stored.samples, bytes: stored.bytes, strayObjects: stored.strayObjects, strayBytes: stored.strayBytes },
         verified: diff.count === 0 && stored.samples === measured.samples,
       };
       results.push(result);
@@ -216,11 +224,11 @@ async function main(): Promise<void> {
             `${diff.count} series×stack totals differ, e.g.\n  ${diff.examples.join('\n  ')})`,
         );
       }
-      if (stored.manifestBytes !== stored.listedBytes) log(`note: manifest bytes ${stored.manifestBytes} ≠ listed object bytes ${stored.listedBytes}`);
       log(`phase ${format}: verified ${stored.segments} segments, ${stored.rows} rows, ${stored.samples} samples`);
     }
   } finally {
     clearTimeout(timer);
+    reportAppWarnings(cluster);
     await cluster.stop();
   }
 

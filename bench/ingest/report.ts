@@ -17,7 +17,7 @@ export interface PhaseResult {
   latencyMs: { p50: number; p99: number; max: number };
   cpuSec: { gateway: number; ingester: number; nats: number; client: number };
   peakRssBytes: { gateway: number; ingester: number };
-  stored: { segments: number; rows: number; samples: number; bytes: number };
+  stored: { segments: number; rows: number; samples: number; bytes: number; strayObjects: number; strayBytes: number };
   verified: boolean;
 }
 
@@ -113,7 +113,7 @@ export function phaseTable(phases: PhaseResult[]): string {
     ['gateway + ingester: samples per CPU-s', (p) => mega(perSec(p.samples, p.cpuSec.gateway + p.cpuSec.ingester))],
     ['gateway + ingester: payload MB per CPU-s', (p) => n2(perSec(p.payloadBytes, p.cpuSec.gateway + p.cpuSec.ingester) / 1e6)],
     ['nats-server CPU / bench client CPU', (p) => `${n1(p.cpuSec.nats)} s / ${n1(p.cpuSec.client)} s`],
-    ['segments written', (p) => n0(p.stored.segments)],
+    ['segments (valid) / stray objects', (p) => `${n0(p.stored.segments)} / ${n0(p.stored.strayObjects)}${p.stored.strayObjects > 0 ? ` (${mb(p.stored.strayBytes)} MB)` : ''}`],
     ['stored rows / samples', (p) => `${n0(p.stored.rows)} / ${n0(p.stored.samples)}`],
     ['stored bytes (samples + stacks Parquet)', (p) => `${mb(p.stored.bytes)} MB`],
     ['stored bytes per sample / per row', (p) => `${n2(p.stored.bytes / p.stored.samples)} / ${n2(p.stored.bytes / p.stored.rows)} B`],

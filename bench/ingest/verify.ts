@@ -9,9 +9,11 @@ export interface StoredSummary {
   /** Rows and samples as the manifest reports them. */
   rows: number;
   samples: number;
-  /** Sum of segment object sizes per the manifest, and per a listing of the storage. */
-  manifestBytes: number;
-  listedBytes: number;
+  /** Sum of the valid segments' object sizes (the manifest's figure, checked against a listing). */
+  bytes: number;
+  /** Objects under the tenant's segments/ prefix that no valid segment owns (retracted or orphaned flushes). */
+  strayObjects: number;
+  strayBytes: number;
   totals: Map<string, number>;
 }
 
@@ -24,17 +26,28 @@ export async function storedSummary(bus: Bus, store: ObjectStore, tenant: string
     let rows = 0;
     let samples = 0;
     let manifestBytes = 0;
+    const dirs = new Set<string>();
     for (const seg of segments) {
       rows += Number(seg.meta.rows);
       samples += Number(seg.meta.samples);
       manifestBytes += Number(seg.meta.bytes);
       const dir = seg.meta.objectKey;
+      dirs.add(dir);
       const { samples: s, stacks } = await readSegment(store, { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` });
       for (const [k, v] of await totalsBySeriesAndStack(s, stacks)) totals.set(k, (totals.get(k) ?? 0) + v);
     }
-    let listedBytes = 0;
-    for await (const o of store.listAll(`tenants/${tenant}/segments/`)) listedBytes += o.size;
-    return { segments: segments.length, rows, samples, manifestBytes, listedBytes, totals };
+    let ownedBytes = 0;
+    let strayObjects = 0;
+    let strayBytes = 0;
+    for await (const o of store.listAll(`tenants/${tenant}/segments/`)) {
+      if (dirs.has(o.key.slice(0, o.key.lastIndexOf('/') + 1))) ownedBytes += o.size;
+      else {
+        strayObjects++;
+        strayBytes += o.size;
+      }
+    }
+    if (ownedBytes !== manifestBytes) throw new Error(`${tenant}: the manifest says its segments hold ${manifestBytes} bytes, storage holds ${ownedBytes}`);
+    return { segments: segments.length, rows, samples, bytes: manifestBytes, strayObjects, strayBytes, totals };
   } finally {
     await manifest.close();
   }

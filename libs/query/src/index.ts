@@ -6,3 +6,4 @@ export { mergeSeries, scanSeries, seriesLabels, type SeriesBuckets, type SeriesP
 export { labelNames, labelValues, profileTypes, type LabelQuery, type LabelScanOptions } from './labels';
 export { planSegments, type PlanQuery } from './plan';
 export { segmentObjects, type SegmentMeta } from './segment-objects';
+export { NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';

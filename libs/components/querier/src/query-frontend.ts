@@ -7,7 +7,7 @@ import type { ManifestLog } from '@firn/manifest';
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
 import { MANIFEST_LOG } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
-import { QueryEngine, StackAccumulator, decodePartial, encodePartial, type PartialAggregate, type Side } from '@firn/query';
+import { NO_SYMBOLS, QueryEngine, StackAccumulator, decodePartial, encodePartial, symbolize, type PartialAggregate, type Side, type SymbolResolver } from '@firn/query';
 import type { StackProfile } from '@firn/reports';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
@@ -49,17 +49,24 @@ export class QueryFrontend implements OnModuleInit {
     this.rpc.add(firnQueryV1.PartialQueryService, { partial: (req, ctx) => this.servePartial(req, ctx) }, { interceptors: [internalAuthInterceptor(this.opts.internalToken)] });
   }
 
+  /** Hook for the symbolizer: one batched lookup per query (NO_SYMBOLS until it lands). */
+  private symbols: SymbolResolver = NO_SYMBOLS;
+
+  useSymbols(resolver: SymbolResolver): void {
+    this.symbols = resolver;
+  }
+
   async mergeStacks(tenant: TenantId, sel: Selection, signal: AbortSignal): Promise<StackProfile> {
     const acc = new StackAccumulator();
     const profileType = await this.accumulate(acc, tenant, sel, 'value', signal);
-    return acc.toStackProfile(profileType);
+    return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
   }
 
   async diff(tenant: TenantId, a: Selection, b: Selection, signal: AbortSignal): Promise<StackProfile> {
     const acc = new StackAccumulator();
     await this.accumulate(acc, tenant, a, 'base', signal);
     const profileType = await this.accumulate(acc, tenant, b, 'value', signal);
-    return acc.toStackProfile(profileType);
+    return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
   }
 
   /** The request's signal, ended also by the query timeout (→ DEADLINE_EXCEEDED). */
