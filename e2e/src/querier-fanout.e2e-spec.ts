@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { samplesToArrow } from '@firn/profiles';
-import { firnQueryV1, profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
+import { firnQueryV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
@@ -108,6 +108,17 @@ describe('querier fan-out', () => {
       const metrics = await (await fetch(`${q.base}/metrics`)).text();
       expect(metrics).toMatch(/firn_querier_fanout_queries_total\{peers="1"\} [1-9]/);
       expect(metrics).toMatch(/firn_querier_rpc_requests_total\{procedure="firn\.query\.v1\.PartialQueryService\/Partial",code="ok"\} [1-9]/);
+    }
+  });
+
+  it('serves the Pyroscope API and label metadata from either querier, per tenant', async () => {
+    for (const q of queriers) {
+      const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: q.base, httpVersion: '1.1', interceptors: [bearer(tokens.globex)] }));
+      const res = await py.selectMergeStacktraces({ profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds', labelSelector: '{}', start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) });
+      expect(Number(res.flamegraph?.total)).toBe(totals.get('globex'));
+      expect((await py.labelValues({ name: 'node', start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) })).names).toEqual(['globex-n']);
+      const parca = createClient(Q.QueryService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens.acme)] }));
+      expect((await parca.values({ labelName: 'node' })).labelValues).toEqual(['acme-n']);
     }
   });
 

@@ -5,7 +5,9 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { gunzipSync } from 'node:zlib';
 import { tableFromIPC } from 'apache-arrow';
+import { Profile as PprofFormatProfile } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesFromPprof, samplesToArrow } from '@firn/profiles';
 import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
@@ -41,6 +43,8 @@ describe('read path (Parca QueryService)', () => {
   const baseMs = Date.UTC(2026, 10, 22, 1, 0, 0);
   const leafTotals = new Map<string, Map<string, number>>(TENANTS.map((t) => [t, new Map()]));
   const grand = new Map<string, number>();
+  /** node → function → value of the stacks containing it (each stack once): the diff fixture. */
+  const cumByNode = new Map<string, Map<string, number>>();
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-read-'));
@@ -54,7 +58,12 @@ describe('read path (Parca QueryService)', () => {
           const w = agentWrite({ seed: 100 * ti + 10 * agent + round, pool, node: `${tenant}-node-${agent}`, round, baseMs });
           await client.writeArrow({ ipcBuffer: samplesToArrow(w.batch) });
           const leaves = leafTotals.get(tenant) as Map<string, number>;
+          const cum = cumByNode.get(`${tenant}-node-${agent}`) ?? new Map<string, number>();
+          cumByNode.set(`${tenant}-node-${agent}`, cum);
           for (let i = 0; i < w.batch.length; i++) {
+            for (const fn of new Set(w.batch.stacks[w.batch.stack[i]].map((f) => f.functionName).filter((n) => n !== ''))) {
+              cum.set(fn, (cum.get(fn) ?? 0) + w.batch.value[i]);
+            }
             const leaf = w.batch.stacks[w.batch.stack[i]][0];
             const name = leaf.functionName || `0x${leaf.address.toString(16)}`;
             leaves.set(name, (leaves.get(name) ?? 0) + w.batch.value[i]);
@@ -127,6 +136,9 @@ describe('read path (Parca QueryService)', () => {
     const decoded = samplesFromPprof(res.report.value as Uint8Array, { name: 'parca_agent', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e7, maxStackDepth: 1e4 } });
     const total = Array.from(decoded.value).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(0);
+    // An independent decoder (DataDog's pprof-format) agrees.
+    const independent = PprofFormatProfile.decode(gunzipSync(res.report.value as Uint8Array));
+    expect(independent.sample.reduce((a, smp) => a + Number(smp.value[0]), 0)).toBe(total);
     expect(total).toBe(Number(res.total));
     expect(total).toBeLessThan(grand.get('acme') as number);
   });
@@ -209,5 +221,43 @@ describe('read path (Parca QueryService)', () => {
     expect(names.names).toEqual(['acme-node-0', 'acme-node-1']);
     const globex = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(tokens.globex)] }));
     expect((await globex.labelValues({ name: 'node', ...range })).names).toEqual(['globex-node-0', 'globex-node-1']);
+  });
+
+  it('diffs two selections into per-function deltas that match the hand-computed fixture', async () => {
+    const acme = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
+    const side = (node: string) =>
+      create(Q.ProfileDiffSelectionSchema, {
+        mode: Q.ProfileDiffSelection_Mode.MERGE,
+        options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{node="${node}"}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+      });
+    const res = await acme.query(
+      create(Q.QueryRequestSchema, {
+        mode: Q.QueryRequest_Mode.DIFF,
+        options: { case: 'diff', value: create(Q.DiffProfileSchema, { a: side('acme-node-0'), b: side('acme-node-1'), absolute: true }) },
+        reportType: Q.QueryRequest_ReportType.TOP,
+      }),
+    );
+    expect(res.report.case).toBe('top');
+    const top = res.report.value as queryV1alpha1.Top;
+    const a = cumByNode.get('acme-node-0') as Map<string, number>;
+    const b = cumByNode.get('acme-node-1') as Map<string, number>;
+    let checked = 0;
+    for (const node of top.list) {
+      const fn = node.meta?.function?.name ?? '';
+      if (!fn.startsWith('fn_')) continue;
+      expect(Number(node.diff), fn).toBe((b.get(fn) ?? 0) - (a.get(fn) ?? 0));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
+
+  it('names an unknown profile type instead of returning an empty graph', async () => {
+    const acme = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
+    const err = await acme.query(mergeRequest('memory:alloc_space:bytes:space:bytes{}', Q.QueryRequest_ReportType.PPROF)).then(
+      () => undefined,
+      (e: unknown) => e as ConnectError,
+    );
+    expect(err?.code).toBe(Code.InvalidArgument);
+    expect(err?.rawMessage).toMatch(/unknown profile type memory:alloc_space.*this tenant has: parca_agent/);
   });
 });

@@ -135,6 +135,7 @@ export class ParcaQueryRpc implements OnModuleInit {
   private async run(req: queryV1alpha1.QueryRequest, tenant: TenantId, signal: AbortSignal): Promise<queryV1alpha1.QueryResponse> {
     let profile: StackProfile;
     let diff = false;
+    let absolute = false;
     switch (req.mode) {
       case Mode.MERGE: {
         if (req.options.case !== 'merge') throw FirnError.invalidArgument('mode MERGE needs the merge options');
@@ -154,12 +155,13 @@ export class ParcaQueryRpc implements OnModuleInit {
         const d = req.options.value;
         profile = await this.frontend.diff(tenant, this.selection(d.a, 'a'), this.selection(d.b, 'b'), signal);
         diff = true;
+        absolute = d.absolute ?? false;
         break;
       }
       default:
         throw FirnError.invalidArgument(`unknown query mode ${req.mode}`);
     }
-    return this.report(req, profile, diff);
+    return this.report(req, profile, diff, absolute);
   }
 
   private selection(s: queryV1alpha1.ProfileDiffSelection | undefined, side: string): { selector: string; startMs: number; endMs: number } {
@@ -175,11 +177,11 @@ export class ParcaQueryRpc implements OnModuleInit {
     throw FirnError.invalidArgument(`diff.${side} needs merge or single options matching its mode`);
   }
 
-  private report(req: queryV1alpha1.QueryRequest, p: StackProfile, diff: boolean): queryV1alpha1.QueryResponse {
+  private report(req: queryV1alpha1.QueryRequest, p: StackProfile, diff: boolean, absolute: boolean): queryV1alpha1.QueryResponse {
     const total = BigInt(Math.round(p.total));
     switch (req.reportType) {
       case Report.FLAMEGRAPH_ARROW: {
-        const fg = flamegraphArrow(p, { nodeTrimThreshold: req.nodeTrimThreshold, groupBy: req.groupBy?.fields, diff });
+        const fg = flamegraphArrow(p, { nodeTrimThreshold: req.nodeTrimThreshold, groupBy: req.groupBy?.fields, diff, absolute });
         return create(Q.QueryResponseSchema, {
           report: { case: 'flamegraphArrow', value: create(Q.FlamegraphArrowSchema, { record: fg.record, unit: fg.unit, height: fg.height, trimmed: fg.trimmed }) },
           total: fg.total,
@@ -189,11 +191,11 @@ export class ParcaQueryRpc implements OnModuleInit {
       case Report.PPROF:
         return create(Q.QueryResponseSchema, { report: { case: 'pprof', value: stackProfileToPprof(p) }, total, filtered: 0n });
       case Report.TOP: {
-        const t = parcaTop(p, { diff });
+        const t = parcaTop(p, { diff, absolute });
         return create(Q.QueryResponseSchema, { report: { case: 'top', value: t.top }, total: t.total, filtered: t.filtered });
       }
       case Report.TABLE_ARROW: {
-        const t = tableArrow(p, { diff });
+        const t = tableArrow(p, { diff, absolute });
         return create(Q.QueryResponseSchema, { report: { case: 'tableArrow', value: create(Q.TableArrowSchema, { record: t.record, unit: t.unit }) }, total: t.total, filtered: t.filtered });
       }
       default:

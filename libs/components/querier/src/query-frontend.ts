@@ -88,6 +88,7 @@ export class QueryFrontend implements OnModuleInit {
 
   private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal): Promise<string> {
     const plan = this.engine.segmentsFor(tenant, sel.selector, sel.startMs, sel.endMs);
+    if (plan.segments.length === 0) this.checkKnownType(tenant, plan.profileType);
     if (plan.segments.length > this.opts.maxSegments) {
       throw new FirnError(ErrorCode.ResourceExhausted, `query needs ${plan.segments.length} segments, more than the limit of ${this.opts.maxSegments}; narrow the time range or selector`, {
         details: { limit: 'max_query_segments' },
@@ -114,6 +115,18 @@ export class QueryFrontend implements OnModuleInit {
     );
     for (const p of partials) acc.addPartial(p, side);
     return plan.profileType;
+  }
+
+  /**
+   * A well-formed profile type this tenant has never stored is almost always a typo: say so
+   * (INVALID_ARGUMENT, listing what exists) instead of returning an empty flame graph.
+   */
+  checkKnownType(tenant: TenantId, profileType: string): void {
+    const known = this.engine.profileTypes(tenant, { startMs: 0, endMs: Number.MAX_SAFE_INTEGER });
+    if (known.length > 0 && !known.includes(profileType)) {
+      const list = known.slice(0, 10).join(', ') + (known.length > 10 ? ', …' : '');
+      throw FirnError.invalidArgument(`unknown profile type ${profileType}; this tenant has: ${list}`);
+    }
   }
 
   private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
