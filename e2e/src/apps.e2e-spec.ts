@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startNats, startRedis, startS3Server, type S3Server, type TestNats, type TestRedis } from '@firn/testing';
 import { getJson, runAppToExit, startApp, type AppName } from './support/apps';
+import { s3Env } from './support/write-path';
 
 /**
  * Every server app as its own process against the real dependencies: NATS JetStream, Redis and an
@@ -29,15 +30,7 @@ describe('server apps as separate processes', () => {
   function envFor(app: AppName, storage: 'local' | 's3'): Record<string, string> {
     const common = { FIRN_NATS_URL: nats.url, FIRN_REDIS_URL: redis.url, FIRN_DATA_DIR: join(dataDir, app) };
     if (storage === 'local') return { ...common, FIRN_STORAGE: 'local' };
-    return {
-      ...common,
-      FIRN_STORAGE: 's3',
-      FIRN_S3_ENDPOINT: s3.endpoint,
-      FIRN_S3_BUCKET: s3.bucket,
-      FIRN_S3_REGION: s3.region,
-      FIRN_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      FIRN_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    };
+    return { ...common, ...s3Env(s3) };
   }
 
   const cases: Array<[AppName, 'local' | 's3', string[]]> = [

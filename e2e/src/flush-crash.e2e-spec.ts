@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type Interceptor } from '@connectrpc/connect';
+import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
@@ -12,7 +12,7 @@ import { S3Store } from '@firn/storage';
 import { startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { addTotals, agentWrite, stackPool } from './support/profiles-data';
-import { makeTokens, sortedEntries, storedTotals, waitForIngestDrained } from './support/write-path';
+import { bearer, makeTokens, s3Env, sortedEntries, storedTotals, waitForIngestDrained } from './support/write-path';
 
 /**
  * Fault injection at every step of the ingester's flush protocol: the ingester SIGKILLs itself at
@@ -47,12 +47,7 @@ describe.each(FLUSH_STEPS)('ingester crash %s', (step) => {
     const tokens = await makeTokens(join(dir, 'tokens.json'), ['acme']);
     const env = {
       FIRN_NATS_URL: nats.url,
-      FIRN_STORAGE: 's3',
-      FIRN_S3_ENDPOINT: s3.endpoint,
-      FIRN_S3_BUCKET: s3.bucket,
-      FIRN_S3_REGION: s3.region,
-      FIRN_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      FIRN_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3Env(s3),
       FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
       // Long enough that every write below lands in the first (crashing) flush.
       FIRN_INGESTER_FLUSH_MAX_AGE_MS: '1500',
@@ -61,11 +56,7 @@ describe.each(FLUSH_STEPS)('ingester crash %s', (step) => {
     gateway = await startApp('gateway', { env });
     ingester = await startApp('ingester', { env: { ...env, FIRN_INGESTER_CRASH_AT: step } });
 
-    const auth: Interceptor = (next) => (req) => {
-      req.header.set('authorization', `Bearer ${tokens.acme}`);
-      return next(req);
-    };
-    const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [auth] }));
+    const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(tokens.acme)] }));
     const expected = new Map<string, number>();
     const pool = stackPool(3, 100);
     for (let i = 0; i < 8; i++) {

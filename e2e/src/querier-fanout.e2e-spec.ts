@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
@@ -12,16 +12,10 @@ import { firnQueryV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@fi
 import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
-import { makeTokens, waitForIngestDrained } from './support/write-path';
+import { bearer, makeTokens, s3Env, waitForIngestDrained } from './support/write-path';
 
 const Q = queryV1alpha1;
 
-function bearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
-}
 
 /**
  * Two queriers as separate processes, peers of each other: a query to either one is split across
@@ -44,12 +38,7 @@ describe('querier fan-out', () => {
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex']);
     const env = {
       FIRN_NATS_URL: nats.url,
-      FIRN_STORAGE: 's3',
-      FIRN_S3_ENDPOINT: s3.endpoint,
-      FIRN_S3_BUCKET: s3.bucket,
-      FIRN_S3_REGION: s3.region,
-      FIRN_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      FIRN_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3Env(s3),
       FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
       FIRN_INGESTER_FLUSH_MAX_AGE_MS: '200',
       FIRN_SYMBOL_CACHE: 'memory',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { gunzipSync } from 'node:zlib';
 import { tableFromIPC } from 'apache-arrow';
@@ -13,17 +13,11 @@ import { samplesFromPprof, samplesToArrow } from '@firn/profiles';
 import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { getJson, startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
-import { makeTokens } from './support/write-path';
+import { bearer, makeTokens } from './support/write-path';
 
 const Q = queryV1alpha1;
 const TENANTS = ['acme', 'globex'];
 
-function bearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
-}
 
 /** The label Grafana's Parca data source shows for a node: function name, else the address. */
 function nodeName(fn: unknown, addr: unknown): string {

@@ -3,7 +3,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
@@ -15,17 +15,11 @@ import { profilestoreV1alpha1 } from '@firn/proto';
 import { startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, addTotals, agentWrite, stackPool, totalsOf } from './support/profiles-data';
-import { makeTokens, sortedEntries, storedTotals, waitForIngestDrained } from './support/write-path';
+import { bearer, makeTokens, s3Env, sortedEntries, storedTotals, waitForIngestDrained } from './support/write-path';
 
 const { ProfileStoreService } = profilestoreV1alpha1;
 const TENANTS = ['acme', 'globex'];
 
-function bearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
-}
 
 /**
  * The write path end to end with every part real and separate: a gateway and two ingesters as
@@ -50,12 +44,7 @@ describe('write path', () => {
     tokens = await makeTokens(join(dir, 'tokens.json'), TENANTS);
     env = {
       FIRN_NATS_URL: nats.url,
-      FIRN_STORAGE: 's3',
-      FIRN_S3_ENDPOINT: s3.endpoint,
-      FIRN_S3_BUCKET: s3.bucket,
-      FIRN_S3_REGION: s3.region,
-      FIRN_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      FIRN_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3Env(s3),
       FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
       FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300',
       FIRN_INGESTER_ACK_WAIT_MS: '4000',

@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Interceptor } from '@connectrpc/connect';
 import type { Bus } from '@firn/bus';
 import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { ManifestLog } from '@firn/manifest';
 import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
+import type { S3Server } from '@firn/testing';
 import { addTotals } from './profiles-data';
 
 export async function makeTokens(file: string, tenants: string[]): Promise<Record<string, string>> {
@@ -58,4 +60,24 @@ export async function storedTotals(bus: Bus, store: ObjectStore, tenant: string)
 
 export function sortedEntries(m: Map<string, number>): Array<[string, number]> {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Adds `Authorization: Bearer <token>` to every call of a Connect client. */
+export function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+/** The FIRN_* settings that point an app at a test S3 server. */
+export function s3Env(s3: S3Server): Record<string, string> {
+  return {
+    FIRN_STORAGE: 's3',
+    FIRN_S3_ENDPOINT: s3.endpoint,
+    FIRN_S3_BUCKET: s3.bucket,
+    FIRN_S3_REGION: s3.region,
+    FIRN_S3_ACCESS_KEY_ID: s3.accessKeyId,
+    FIRN_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
 }

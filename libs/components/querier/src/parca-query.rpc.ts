@@ -11,6 +11,7 @@ import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 import { QueryFrontend } from './query-frontend';
+import { checkedRange } from './query-range';
 import { durationMs, timestampMs, toTimestamp } from './timestamps';
 
 const Q = queryV1alpha1;
@@ -52,14 +53,8 @@ export class ParcaQueryRpc implements OnModuleInit {
     return principalOf(ctx, Scope.ReadProfiles).tenant;
   }
 
-  /** Validates an inclusive range; `limited` applies the max range (profile data, not metadata). */
   private range(start: number, end: number, limited = true): { startMs: number; endMs: number } {
-    if (end < start) throw FirnError.invalidArgument(`end (${new Date(end).toISOString()}) is before start (${new Date(start).toISOString()})`);
-    if (limited && end - start > this.opts.maxRangeMs) {
-      throw new FirnError('invalid_argument', `query range of ${Math.round((end - start) / 3600_000)} h is longer than the maximum of ${Math.round(this.opts.maxRangeMs / 3600_000)} h`, { details: { limit: 'max_query_range' } });
-    }
-    // Exclusive end in the engine; Parca ranges are inclusive.
-    return { startMs: start, endMs: end + 1 };
+    return checkedRange(start, end, limited ? this.opts.maxRangeMs : undefined);
   }
 
   async profileTypes(req: queryV1alpha1.ProfileTypesRequest, ctx: HandlerContext): Promise<queryV1alpha1.ProfileTypesResponse> {

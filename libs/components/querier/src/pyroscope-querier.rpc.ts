@@ -12,6 +12,7 @@ import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 import { QueryFrontend } from './query-frontend';
+import { checkedRange } from './query-range';
 
 const P = querierV1;
 const T = typesV1;
@@ -60,15 +61,9 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     return principalOf(ctx, Scope.ReadProfiles).tenant;
   }
 
-  /** Pyroscope ranges are ms; 0 means open. Returns the engine's [start, end). */
+  /** Pyroscope ranges are ms; an end of 0 means now. */
   private range(start: bigint, end: bigint, limited: boolean): { startMs: number; endMs: number } {
-    const s = Number(start);
-    const e = end === 0n ? Date.now() : Number(end);
-    if (e < s) throw FirnError.invalidArgument(`end (${e}) is before start (${s})`);
-    if (limited && e - s > this.opts.maxRangeMs) {
-      throw new FirnError('invalid_argument', `query range of ${Math.round((e - s) / 3600_000)} h is longer than the maximum of ${Math.round(this.opts.maxRangeMs / 3600_000)} h`, { details: { limit: 'max_query_range' } });
-    }
-    return { startMs: s, endMs: e + 1 };
+    return checkedRange(Number(start), end === 0n ? Date.now() : Number(end), limited ? this.opts.maxRangeMs : undefined);
   }
 
   /** A stored profile type for a Pyroscope id (ids drop `:delta`). */
