@@ -8,6 +8,15 @@ const U64_MAX = (1n << 64n) - 1n;
 // one array per distinct stack, so each is hashed once per batch, not once per row or stack.
 const frameDigests = new WeakMap<Frame, Buffer>();
 const stackKeys = new WeakMap<readonly Frame[], string>();
+// ...and by content across batches: every agent flush decodes fresh Frame objects for the same
+// few thousand frames, and SHA-256 per frame per batch dominated the ingester's CPU. Bounded:
+// cleared wholesale when full (a cheap, good-enough LRU for a working set of hot frames).
+const MAX_SHARED_DIGESTS = 1 << 18;
+let sharedDigests = new Map<string, Buffer>();
+
+function frameText(f: Frame): string {
+  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+}
 
 /**
  * 16-byte digest of one frame: the first 16 bytes of SHA-256 over
@@ -20,6 +29,12 @@ export function frameDigest(f: Frame): Buffer {
   if (cached) return cached;
   if (typeof f.address !== 'bigint' || f.address < 0n || f.address > U64_MAX) {
     throw FirnError.invalidArgument(`frame address must be a uint64, got ${String(f.address)}`);
+  }
+  const text = frameText(f);
+  const shared = sharedDigests.get(text);
+  if (shared) {
+    frameDigests.set(f, shared);
+    return shared;
   }
   const size = 4 * 4 + 8 + 8 + 1 + Buffer.byteLength(f.buildId) + Buffer.byteLength(f.mappingFile) + Buffer.byteLength(f.functionName) + Buffer.byteLength(f.fileName);
   const buf = Buffer.allocUnsafe(size);
@@ -38,6 +53,8 @@ export function frameDigest(f: Frame): Buffer {
   o = buf.writeUInt8(f.inlined ? 1 : 0, o);
   const d = createHash('sha256').update(buf.subarray(0, o)).digest().subarray(0, 16);
   frameDigests.set(f, d);
+  if (sharedDigests.size >= MAX_SHARED_DIGESTS) sharedDigests = new Map();
+  sharedDigests.set(text, d);
   return d;
 }
 
