@@ -39,6 +39,7 @@ describe('read path (Parca QueryService)', () => {
   const grand = new Map<string, number>();
   /** node → function → value of the stacks containing it (each stack once): the diff fixture. */
   const cumByNode = new Map<string, Map<string, number>>();
+  const roundTotals = new Map<string, number>();
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-read-'));
@@ -52,6 +53,7 @@ describe('read path (Parca QueryService)', () => {
           const w = agentWrite({ seed: 100 * ti + 10 * agent + round, pool, node: `${tenant}-node-${agent}`, round, baseMs });
           await client.writeArrow({ ipcBuffer: samplesToArrow(w.batch) });
           const leaves = leafTotals.get(tenant) as Map<string, number>;
+          roundTotals.set(`${tenant}-node-${agent}@${round}`, Array.from(w.batch.value).reduce((x, y) => x + y, 0));
           const cum = cumByNode.get(`${tenant}-node-${agent}`) ?? new Map<string, number>();
           cumByNode.set(`${tenant}-node-${agent}`, cum);
           for (let i = 0; i < w.batch.length; i++) {
@@ -253,5 +255,37 @@ describe('read path (Parca QueryService)', () => {
     );
     expect(err?.code).toBe(Code.InvalidArgument);
     expect(err?.rawMessage).toMatch(/unknown profile type memory:alloc_space.*this tenant has: parca_agent/);
+  });
+
+  it('applies stack filters and serves TABLE_ARROW and SINGLE mode', async () => {
+    const acme = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
+    const req = mergeRequest(`${CPU_TYPE}{}`, Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW);
+    req.filter = [
+      create(Q.FilterSchema, {
+        filter: { case: 'stackFilter', value: create(Q.StackFilterSchema, { filter: { case: 'functionNameStackFilter', value: create(Q.FunctionNameStackFilterSchema, { functionToFilter: 'fn_1', exclude: true }) } }) },
+      }),
+    ];
+    const res = await acme.query(req);
+    expect(Number(res.total)).toBe(grand.get('acme'));
+    expect(Number(res.filtered)).toBeGreaterThan(0);
+    const table = tableFromIPC((res.report.value as queryV1alpha1.FlamegraphArrow).record);
+    expect(Number(table.getChild('cumulative')?.get(0))).toBe(Number(res.total) - Number(res.filtered));
+    const names = new Set<string>();
+    for (let i = 1; i < table.numRows; i++) names.add(nodeName(table.getChild('function_name')?.get(i), 0n));
+    expect([...names].filter((n) => n.includes('fn_1'))).toEqual([]);
+
+    const tableRes = await acme.query(mergeRequest(`${CPU_TYPE}{}`, Q.QueryRequest_ReportType.TABLE_ARROW));
+    expect(tableRes.report.case).toBe('tableArrow');
+    expect(tableFromIPC((tableRes.report.value as queryV1alpha1.TableArrow).record).numRows).toBeGreaterThan(0);
+
+    const single = await acme.query(
+      create(Q.QueryRequestSchema, {
+        mode: Q.QueryRequest_Mode.SINGLE_UNSPECIFIED,
+        options: { case: 'single', value: create(Q.SingleProfileSchema, { query: `${CPU_TYPE}{node="acme-node-0"}`, time: timestampFromMs(baseMs + 10_000) }) },
+        reportType: Q.QueryRequest_ReportType.PPROF,
+      }),
+    );
+    // Round 1 of agent 0: exactly the rows written with that timestamp.
+    expect(Number(single.total)).toBe(roundTotals.get('acme-node-0@1'));
   });
 });

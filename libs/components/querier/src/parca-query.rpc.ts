@@ -12,6 +12,7 @@ import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } f
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { checkedRange } from './query-range';
+import { applyFilters } from './stack-filters';
 import { durationMs, timestampMs, toTimestamp } from './timestamps';
 
 const Q = queryV1alpha1;
@@ -120,9 +121,7 @@ export class ParcaQueryRpc implements OnModuleInit {
 
   async query(req: queryV1alpha1.QueryRequest, ctx: HandlerContext): Promise<queryV1alpha1.QueryResponse> {
     const tenant = this.tenant(ctx);
-    if (req.filter.length > 0 || req.filterQuery) {
-      throw new ConnectError('stack and frame filters are not supported yet', Code.Unimplemented);
-    }
+    if (req.filterQuery) throw FirnError.invalidArgument('filter_query is deprecated upstream and not supported; use filter');
     const signal = this.frontend.deadline(ctx);
     return this.frontend.withDeadline(signal, () => this.run(req, tenant, signal));
   }
@@ -156,7 +155,8 @@ export class ParcaQueryRpc implements OnModuleInit {
       default:
         throw FirnError.invalidArgument(`unknown query mode ${req.mode}`);
     }
-    return this.report(req, profile, diff, absolute);
+    const { profile: shown, filteredOut } = applyFilters(profile, req.filter);
+    return this.report(req, shown, diff, absolute, filteredOut);
   }
 
   private selection(s: queryV1alpha1.ProfileDiffSelection | undefined, side: string): { selector: string; startMs: number; endMs: number } {
@@ -172,26 +172,27 @@ export class ParcaQueryRpc implements OnModuleInit {
     throw FirnError.invalidArgument(`diff.${side} needs merge or single options matching its mode`);
   }
 
-  private report(req: queryV1alpha1.QueryRequest, p: StackProfile, diff: boolean, absolute: boolean): queryV1alpha1.QueryResponse {
-    const total = BigInt(Math.round(p.total));
+  private report(req: queryV1alpha1.QueryRequest, p: StackProfile, diff: boolean, absolute: boolean, filteredOut: number): queryV1alpha1.QueryResponse {
+    const total = BigInt(Math.round(p.total + filteredOut));
+    const filtered = BigInt(Math.round(filteredOut));
     switch (req.reportType) {
       case Report.FLAMEGRAPH_ARROW: {
         const fg = flamegraphArrow(p, { nodeTrimThreshold: req.nodeTrimThreshold, groupBy: req.groupBy?.fields, diff, absolute });
         return create(Q.QueryResponseSchema, {
           report: { case: 'flamegraphArrow', value: create(Q.FlamegraphArrowSchema, { record: fg.record, unit: fg.unit, height: fg.height, trimmed: fg.trimmed }) },
-          total: fg.total,
-          filtered: fg.filtered,
+          total,
+          filtered,
         });
       }
       case Report.PPROF:
-        return create(Q.QueryResponseSchema, { report: { case: 'pprof', value: stackProfileToPprof(p) }, total, filtered: 0n });
+        return create(Q.QueryResponseSchema, { report: { case: 'pprof', value: stackProfileToPprof(p) }, total, filtered });
       case Report.TOP: {
         const t = parcaTop(p, { diff, absolute });
-        return create(Q.QueryResponseSchema, { report: { case: 'top', value: t.top }, total: t.total, filtered: t.filtered });
+        return create(Q.QueryResponseSchema, { report: { case: 'top', value: t.top }, total, filtered });
       }
       case Report.TABLE_ARROW: {
         const t = tableArrow(p, { diff, absolute });
-        return create(Q.QueryResponseSchema, { report: { case: 'tableArrow', value: create(Q.TableArrowSchema, { record: t.record, unit: t.unit }) }, total: t.total, filtered: t.filtered });
+        return create(Q.QueryResponseSchema, { report: { case: 'tableArrow', value: create(Q.TableArrowSchema, { record: t.record, unit: t.unit }) }, total, filtered });
       }
       default:
         throw new ConnectError(`report type ${Report[req.reportType] ?? req.reportType} is not supported (use FLAMEGRAPH_ARROW, PPROF, TOP or TABLE_ARROW)`, Code.Unimplemented);
