@@ -1,6 +1,6 @@
 // Micro-benchmark for the ingest decoders. Prints numbers; asserts nothing.
 // Run: node scripts/run-ts.cjs libs/profiles/bench/profiles.bench.ts [samples]
-import { samplesFromArrow, samplesFromPprof, samplesToArrow } from '@firn/profiles';
+import { samplesFromArrow, samplesFromPprof, samplesToArrow } from '../src/index';
 import { syntheticCpuPprof } from '../src/pprof-fixtures';
 
 const SAMPLES = Number(process.argv[2] ?? 50_000);
