@@ -1,0 +1,391 @@
+// Read-path benchmark over fleet-1h (docs/benchmarks.md, "Query (fleet-1h)"). Loads the dataset
+// through the real write path (nats-server, gateway, ingester as separate processes, WriteArrow,
+// local-dir storage), then times merged flame graphs and QueryRange against one querier and
+// against two peer queriers, and the same aggregate in DuckDB over the same Parquet files.
+// Exits 1 unless every total equals what was pushed.
+//
+//   node scripts/run-ts.cjs bench/query/query.bench.ts [--hours 1] [--runs 5] [--agents 100]
+//     [--windows N] [--concurrency 8] [--seed 1] [--namespace ns-3] [--duckdb-threads N]
+//     [--dir DIR (keep the loaded data; reuse it when it holds the same slice)]
+//     [--phases one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ManifestLog } from '@firn/manifest';
+import { parseSelector } from '@firn/profiles';
+import { planSegments, type SegmentMeta } from '@firn/query';
+import { tenantFromTrustedSource } from '@firn/tenancy';
+import { freePort } from '@firn/testing';
+import { DEFAULT_SEED, FLEET_AGENTS, FLEET_PROFILE_TYPE, resolveFleetOptions } from '../fleet/fleet-1h';
+import { waitForDrained } from '../ingest/cluster';
+import { percentile } from '../ingest/load';
+import { cpuSeconds, peakRssBytes, resetPeakRss } from '../ingest/proc-stats';
+import { machineNotes } from '../ingest/report';
+import { DuckBench, totalPerStackSql } from './duck';
+import { loadFleet, type LoadedFleet } from './load-fleet';
+import { mergeFlamegraph, queryClient, queryRange, type QueryClient } from './parca-queries';
+import { reportSection, upsertQuerySection, type DatasetFacts, type PhaseStats, type QueryReport, type QueryRow, type Timing } from './report';
+import { startStack, type AppProcess, type Stack } from './stack';
+
+const ROOT = resolve(__dirname, '..', '..');
+const DOCS = resolve(ROOT, 'docs/benchmarks.md');
+const TENANT = 'bench-query';
+const MARKER = 'fleet.json';
+const INTERNAL_TOKEN = 'bench-query-internal-token-0123456789';
+const RANGE_POINTS = 60;
+
+const { values: args } = parseArgs({
+  options: {
+    hours: { type: 'string', default: '1' },
+    windows: { type: 'string' },
+    agents: { type: 'string', default: String(FLEET_AGENTS) },
+    runs: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '8' },
+    seed: { type: 'string', default: String(DEFAULT_SEED) },
+    namespace: { type: 'string', default: 'ns-3' },
+    'duckdb-threads': { type: 'string' },
+    dir: { type: 'string' },
+    phases: { type: 'string', default: 'one,two' },
+    'cpu-prof': { type: 'string' },
+    json: { type: 'string' },
+    'write-docs': { type: 'boolean', default: false },
+    'timeout-sec': { type: 'string', default: '3600' },
+  },
+  strict: true,
+});
+
+function int(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
+  return n;
+}
+
+const hours = Number(args.hours);
+if (!(hours > 0)) throw new Error(`--hours must be a positive number, got ${args.hours}`);
+const fleet = resolveFleetOptions({
+  seed: int('seed', args.seed, 0),
+  agents: int('agents', args.agents, 1),
+  hours,
+  windows: args.windows !== undefined ? int('windows', args.windows, 1) : undefined,
+});
+const runs = int('runs', args.runs, 1);
+const concurrency = int('concurrency', args.concurrency, 1);
+const duckThreads = args['duckdb-threads'] !== undefined ? int('duckdb-threads', args['duckdb-threads'], 1) : undefined;
+const phases = (args.phases ?? '').split(',').filter(Boolean);
+if (phases.length === 0 || phases.some((p) => p !== 'one' && p !== 'two')) throw new Error(`--phases must list one and/or two, got ${args.phases}`);
+const timeoutMs = int('timeout-sec', args['timeout-sec'], 10) * 1000;
+const deadline = Date.now() + timeoutMs;
+const startMs = fleet.startMs;
+const endMs = fleet.startMs + fleet.windows * fleet.windowSec * 1000;
+// The command to rerun, without the flags that only say where this run's data and output go.
+const OUTPUT_FLAGS = new Set(['--json', '--dir', '--cpu-prof']);
+const rerunArgs = process.argv.slice(2).filter((a, i, all) => a !== '--write-docs' && !OUTPUT_FLAGS.has(a) && !OUTPUT_FLAGS.has(all[i - 1]) && !/^--(json|dir|cpu-prof)=/.test(a));
+const command = ['node scripts/run-ts.cjs bench/query/query.bench.ts', ...rerunArgs].join(' ');
+
+function log(msg: string): void {
+  process.stderr.write(`[query.bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+interface Marker {
+  seed: number;
+  agents: number;
+  windows: number;
+  windowSec: number;
+  startMs: number;
+  loaded: LoadedFleet;
+  drainWallSec: number;
+  /** Requests in flight during the load. */
+  concurrency?: number;
+}
+
+function sameSlice(m: Marker): boolean {
+  return m.seed === fleet.seed && m.agents === fleet.agents && m.windows === fleet.windows && m.windowSec === fleet.windowSec && m.startMs === fleet.startMs;
+}
+
+async function timed<T>(n: number, fn: () => Promise<T>): Promise<{ timing: Timing; results: T[] }> {
+  const samples: number[] = [];
+  const results: T[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    results.push(await fn());
+    samples.push(performance.now() - t0);
+  }
+  return { timing: { runs: n, p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), min: Math.min(...samples), max: Math.max(...samples) }, results };
+}
+
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+async function loadDataset(stack: Stack): Promise<Marker> {
+  log(`loading fleet-1h: ${fleet.agents} agents × ${fleet.windows} windows through gateway + ingester (${concurrency} in flight)`);
+  const gateway = await stack.startApp('gateway');
+  const ingester = await stack.startApp('ingester', { env: { FIRN_INGESTER_ID: 'bench-query-ingester' } });
+  try {
+    const t0 = performance.now();
+    const loaded = await loadFleet({
+      gatewayBase: gateway.base,
+      token: stack.token,
+      fleet,
+      concurrency,
+      deadlineMs: deadline,
+      onProgress: (sent, total) => log(`  pushed ${sent}/${total} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
+    });
+    log(`pushed ${loaded.requests} requests (${loaded.samples} samples, ${loaded.rows} rows) in ${loaded.pushWallSec.toFixed(0)} s; waiting for the ingest log to drain`);
+    await waitForDrained(stack.bus, Math.max(1000, deadline - Date.now()));
+    const drainWallSec = (performance.now() - t0) / 1000;
+    log(`drained after ${drainWallSec.toFixed(0)} s`);
+    for (const [name, app] of [['gateway', gateway], ['ingester', ingester]] as const) {
+      const warnings = app.proc.logTail(4 * 1024 * 1024).split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+      if (warnings.length > 0) log(`${name} logged ${warnings.length} warning/error line(s), e.g. ${warnings[0].slice(0, 300)}`);
+    }
+    return { seed: fleet.seed, agents: fleet.agents, windows: fleet.windows, windowSec: fleet.windowSec, startMs: fleet.startMs, loaded, drainWallSec, concurrency };
+  } finally {
+    // The write path is done: free its CPU and memory before anything is timed.
+    await gateway.proc.stop();
+    await ingester.proc.stop();
+  }
+}
+
+interface Plan {
+  all: SegmentMeta[];
+  filtered: SegmentMeta[];
+  rows: number;
+  samples: number;
+  bytesOnDisk: number;
+}
+
+async function plan(stack: Stack, selectorAll: string, selectorNs: string): Promise<Plan> {
+  const manifest = await ManifestLog.open({ bus: stack.bus, store: stack.store });
+  try {
+    await manifest.syncToLatest();
+    const sel = (s: string): SegmentMeta[] => {
+      const p = parseSelector(s);
+      return planSegments(manifest.state, tenantFromTrustedSource(TENANT), { startMs, endMs, profileType: FLEET_PROFILE_TYPE, matchers: p.matchers });
+    };
+    const all = sel(selectorAll);
+    const filtered = sel(selectorNs);
+    let rows = 0;
+    let samples = 0;
+    let bytesOnDisk = 0;
+    for (const seg of manifest.validSegments(TENANT)) {
+      rows += Number(seg.meta.rows);
+      samples += Number(seg.meta.samples);
+      for (const f of ['samples.parquet', 'stacks.parquet']) bytesOnDisk += statSync(join(stack.dirs.objects, seg.meta.objectKey, f)).size;
+    }
+    return { all, filtered, rows, samples, bytesOnDisk };
+  } finally {
+    await manifest.close();
+  }
+}
+
+interface QuerySpec {
+  row: QueryRow;
+  run(client: QueryClient): Promise<number>;
+}
+
+/** Runs every query once (retrying until the querier's manifest view has caught up), then `runs` times. */
+async function measurePhase(
+  name: string,
+  queriers: AppProcess[],
+  token: string,
+  specs: QuerySpec[],
+  store: (row: QueryRow, t: Timing, total: number) => void,
+): Promise<PhaseStats> {
+  const pids = queriers.map((q) => q.pid);
+  const idleRss = pids.map(rssBytes);
+  const rssReset = pids.every((p) => resetPeakRss(p));
+  const cpu0 = pids.map(cpuSeconds);
+  const client = queryClient(queriers[0].base, token);
+  for (const spec of specs) {
+    let total = await spec.run(client);
+    for (let i = 0; total !== spec.row.expected && i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      total = await spec.run(client);
+    }
+    log(`${name}: ${spec.row.name}: warm-up total ${total} (expected ${spec.row.expected})`);
+    const { timing, results } = await timed(runs, () => spec.run(client));
+    const bad = results.find((t) => t !== spec.row.expected);
+    store(spec.row, timing, bad ?? results[0]);
+    log(`${name}: ${spec.row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms`);
+  }
+  return { name, idleRss, peakRss: pids.map(peakRssBytes), cpuSec: pids.map((p, i) => cpuSeconds(p) - cpu0[i]), rssReset };
+}
+
+async function main(): Promise<void> {
+  const workDir = args.dir ? resolve(args.dir) : mkdtempSync(join(tmpdir(), 'firn-bench-query-'));
+  mkdirSync(workDir, { recursive: true });
+  const markerPath = join(workDir, MARKER);
+  let marker: Marker | undefined;
+  if (existsSync(markerPath)) {
+    marker = JSON.parse(readFileSync(markerPath, 'utf8')) as Marker;
+    if (!sameSlice(marker)) throw new Error(`${workDir} holds another slice (${marker.agents} agents × ${marker.windows} windows, seed ${marker.seed}); use another --dir`);
+    log(`reusing the dataset kept in ${workDir}`);
+  } else if (existsSync(join(workDir, 'data'))) {
+    throw new Error(`${workDir} has data but no ${MARKER} (an interrupted load?); remove it or use another --dir`);
+  }
+  const reused = marker !== undefined;
+
+  const stack = await startStack(workDir, TENANT);
+  const timer = setTimeout(() => {
+    log(`timed out after ${timeoutMs / 1000} s; stopping`);
+    void stack.stop().finally(() => process.exit(1));
+  }, timeoutMs);
+  const stopOnSignal = (): void => void stack.stop().finally(() => process.exit(130));
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  let report: QueryReport | undefined;
+  try {
+    if (!marker) {
+      marker = await loadDataset(stack);
+      writeFileSync(markerPath, JSON.stringify(marker, null, 2));
+    }
+    const expectedAll = marker.loaded.samples;
+    const expectedNs = marker.loaded.samplesByNamespace[args.namespace ?? ''] ?? 0;
+    const selectorAll = `${FLEET_PROFILE_TYPE}{}`;
+    const selectorNs = `${FLEET_PROFILE_TYPE}{namespace="${args.namespace}"}`;
+    const p = await plan(stack, selectorAll, selectorNs);
+    log(`plan: ${p.all.length} segments for the whole range, ${p.filtered.length} with the namespace filter; ${p.rows} rows, ${p.samples} samples, ${(p.bytesOnDisk / 1e6).toFixed(1)} MB on disk`);
+    if (p.samples !== expectedAll) throw new Error(`the manifest lists ${p.samples} samples, ${expectedAll} were pushed`);
+
+    const rows: QueryRow[] = [
+      { name: 'merged flame graph, whole range', selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
+      { name: 'merged flame graph, label filter', selector: selectorNs, segments: p.filtered.length, expected: expectedNs, verified: true },
+      { name: `QueryRange sum by namespace, ${RANGE_POINTS} points`, selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
+    ];
+    const [flameAll, flameNs, range] = rows;
+    const mismatch = (row: QueryRow, what: string, got: number): void => {
+      if (got === row.expected) return;
+      row.verified = false;
+      row.note = [row.note, `${what} returned ${got}`].filter(Boolean).join('; ');
+    };
+
+    // DuckDB first, alone on the machine, over the files of every valid segment in the range.
+    const duck = await DuckBench.open(duckThreads);
+    const duckThreadsUsed = duck.threads;
+    try {
+      const dirs = p.all.map((s) => join(stack.dirs.objects, s.objectKey));
+      for (const [row, labels] of [[flameAll, undefined], [flameNs, { namespace: args.namespace ?? '' }]] as const) {
+        const sql = totalPerStackSql(dirs, { profileType: FLEET_PROFILE_TYPE, startMs, endMs, labels });
+        await duck.totalPerStack(sql);
+        const { timing, results } = await timed(runs, () => duck.totalPerStack(sql));
+        row.duck = timing;
+        row.duckTotal = results[0].total;
+        row.duckStacks = results[0].stacks;
+        for (const r of results) mismatch(row, 'DuckDB', r.total);
+        log(`DuckDB: ${row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms (${results[0].stacks} stacks, total ${results[0].total})`);
+      }
+    } finally {
+      duck.close();
+    }
+
+    const specs: QuerySpec[] = [
+      { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, startMs, endMs)) },
+      { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c, selectorNs, startMs, endMs)) },
+      { row: range, run: async (c) => (await queryRange(c, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
+    ];
+    const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
+    const phaseStats: PhaseStats[] = [];
+    const queryEnv = { FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())) };
+    const profArgs = (label: string): string[] => {
+      if (!args['cpu-prof']) return [];
+      const out = resolve(args['cpu-prof'], label);
+      mkdirSync(out, { recursive: true });
+      return ['--cpu-prof', `--cpu-prof-dir=${out}`];
+    };
+
+    if (phases.includes('one')) {
+      log('phase one: one querier');
+      const q = await stack.startApp('querier', { label: 'querier-solo', env: queryEnv, nodeArgs: profArgs('querier-solo') });
+      try {
+        phaseStats.push(
+          await measurePhase('1 querier', [q], stack.token, specs, (row, t, total) => {
+            row.one = t;
+            row.firnTotal = total;
+            mismatch(row, '1 querier', total);
+          }),
+        );
+      } finally {
+        await q.proc.stop();
+      }
+    }
+    if (phases.includes('two')) {
+      log('phase two: two peer queriers');
+      const [p1, p2] = [await freePort(), await freePort()];
+      const peerEnv = (other: number): Record<string, string> => ({ ...queryEnv, FIRN_QUERIER_PEERS: `http://127.0.0.1:${other}`, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN });
+      const [qa, qb] = await Promise.all([
+        stack.startApp('querier', { label: 'querier-a', port: p1, env: peerEnv(p2), nodeArgs: profArgs('querier-a') }),
+        stack.startApp('querier', { label: 'querier-b', port: p2, env: peerEnv(p1), nodeArgs: profArgs('querier-b') }),
+      ]);
+      try {
+        phaseStats.push(
+          await measurePhase('2 queriers (peers, query sent to the first)', [qa, qb], stack.token, specs, (row, t, total) => {
+            row.two = t;
+            row.firnTotal2 = total;
+            mismatch(row, '2 queriers', total);
+          }),
+        );
+      } finally {
+        await Promise.all([qa.proc.stop(), qb.proc.stop()]);
+      }
+    }
+
+    const dataset: DatasetFacts = {
+      agents: fleet.agents,
+      windows: fleet.windows,
+      windowSec: fleet.windowSec,
+      seed: fleet.seed,
+      hours: (fleet.windows * fleet.windowSec) / 3600,
+      requests: marker.loaded.requests,
+      rowsStored: p.rows,
+      samplesStored: p.samples,
+      samplesPushed: expectedAll,
+      segments: p.all.length,
+      bytesOnDisk: p.bytesOnDisk,
+      load: { pushWallSec: marker.loaded.pushWallSec, drainWallSec: marker.drainWallSec, concurrency: marker.concurrency ?? concurrency },
+      reused,
+    };
+    report = {
+      command,
+      runs,
+      machine: { ...machineNotes(), loadAvg: loadBefore, loadAvgAfter: loadavg().map((x) => x.toFixed(2)).join(' ') },
+      duckThreads: duckThreadsUsed,
+      dataset,
+      queries: rows,
+      phases: phaseStats,
+    };
+  } finally {
+    clearTimeout(timer);
+    await stack.stop();
+    if (!args.dir) rmSync(workDir, { recursive: true, force: true });
+  }
+
+  const section = reportSection(report);
+  process.stdout.write(`\n${section}\n`);
+  if (args.json) writeFileSync(resolve(args.json), JSON.stringify(report, null, 2));
+  if (args['write-docs']) {
+    // docs/benchmarks.md is shared with the ingest benchmark: if it changed moments ago someone
+    // may be editing it, so leave it alone and put the section next to this benchmark instead.
+    const recentlyEdited = existsSync(DOCS) && Date.now() - statSync(DOCS).mtimeMs < 120_000;
+    const target = recentlyEdited ? resolve(__dirname, 'RESULTS.md') : DOCS;
+    upsertQuerySection(target, section);
+    log(recentlyEdited ? `${DOCS} changed in the last 2 minutes; wrote ${target} instead` : `updated ${DOCS}`);
+  }
+  const failed = report.queries.filter((r) => !r.verified);
+  if (failed.length > 0) throw new Error(`totals differ for: ${failed.map((r) => `${r.name} (${r.note ?? ''})`).join('; ')}`);
+}
+
+function rootOf(r: { total: number; rootCumulative: number }): number {
+  // Both must agree: the response's total and the root node Grafana shows.
+  return r.total === r.rootCumulative ? r.rootCumulative : NaN;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,179 @@
+// The markdown the query benchmark prints and keeps in docs/benchmarks.md.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { MachineNotes } from '../ingest/report';
+
+export interface Timing {
+  runs: number;
+  p50: number;
+  p99: number;
+  min: number;
+  max: number;
+}
+
+export interface DatasetFacts {
+  agents: number;
+  windows: number;
+  windowSec: number;
+  seed: number;
+  hours: number;
+  requests: number;
+  rowsStored: number;
+  samplesStored: number;
+  samplesPushed: number;
+  segments: number;
+  /** Sum of the valid segments' samples.parquet + stacks.parquet sizes on disk. */
+  bytesOnDisk: number;
+  /** Push and drain wall time of the load, or undefined when a kept dataset was reused. */
+  load?: { pushWallSec: number; drainWallSec: number; concurrency: number };
+  reused: boolean;
+}
+
+export interface QueryRow {
+  name: string;
+  selector: string;
+  segments: number;
+  expected: number;
+  one?: Timing;
+  two?: Timing;
+  duck?: Timing;
+  /** Totals each engine returned (all runs agreed, else the first mismatch is noted). */
+  firnTotal?: number;
+  firnTotal2?: number;
+  duckTotal?: number;
+  duckStacks?: number;
+  note?: string;
+  verified: boolean;
+}
+
+export interface PhaseStats {
+  name: string;
+  /** Peak RSS per querier process, bytes. */
+  peakRss: number[];
+  /** RSS right after start, bytes. */
+  idleRss: number[];
+  /** CPU seconds per querier process over the phase. */
+  cpuSec: number[];
+  rssReset: boolean;
+}
+
+export interface QueryReport {
+  command: string;
+  runs: number;
+  machine: MachineNotes & { loadAvg: string; loadAvgAfter: string };
+  duckThreads: number;
+  dataset: DatasetFacts;
+  queries: QueryRow[];
+  phases: PhaseStats[];
+}
+
+export const QUERY_TARGETS = { flameP50Ms: 1000, duckRatio: 1.0 } as const;
+
+const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
+const n2 = (v: number): string => v.toFixed(2);
+const ms = (v: number): string => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
+const mib = (b: number): string => `${n0(b / 2 ** 20)} MiB`;
+const lat = (t?: Timing): string => (t ? `${ms(t.p50)} / ${ms(t.p99)}` : '—');
+const ratio = (a?: Timing, b?: Timing): string => (a && b ? `${n2(a.p50 / b.p50)}×` : '—');
+
+export function datasetTable(d: DatasetFacts): string {
+  const lines = [
+    '| dataset | |',
+    '|---|---|',
+    `| slice | ${d.agents} agents × ${d.windows} windows of ${d.windowSec} s (${n2(d.hours)} h), seed ${d.seed}; ${n0(d.requests)} WriteArrow requests |`,
+    `| rows / samples stored | ${n0(d.rowsStored)} / ${n0(d.samplesStored)} (pushed ${n0(d.samplesPushed)} samples) |`,
+    `| segments (valid, uncompacted) | ${n0(d.segments)} |`,
+    `| bytes on disk (samples + stacks Parquet) | ${(d.bytesOnDisk / 1e6).toFixed(1)} MB = ${n2(d.bytesOnDisk / d.samplesStored)} B/sample, ${n2(d.bytesOnDisk / d.rowsStored)} B/row |`,
+  ];
+  if (d.load) {
+    const when = d.reused ? ' (when the kept `--dir` was loaded; this run reused it)' : '';
+    lines.push(`| load (gateway + ingester, WriteArrow, ${d.load.concurrency} in flight) | pushed in ${d.load.pushWallSec.toFixed(0)} s, drained after ${d.load.drainWallSec.toFixed(0)} s${when} |`);
+  }
+  return lines.join('\n');
+}
+
+export function queryTable(rows: QueryRow[], duckThreads: number): string {
+  const lines = [
+    `| query | segments touched | 1 querier p50 / p99 | 2 queriers (fan-out) p50 / p99 | DuckDB (${duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers ÷ DuckDB p50 | totals |`,
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const totals = r.verified
+      ? `equal (${n0(r.expected)}${r.duckStacks !== undefined ? `, ${n0(r.duckStacks)} stacks` : ''})`
+      : `**differ**: expected ${n0(r.expected)}, Firn ${r.firnTotal ?? '—'} / ${r.firnTotal2 ?? '—'}, DuckDB ${r.duckTotal ?? '—'}${r.note ? ` (${r.note})` : ''}`;
+    lines.push(`| ${r.name} \`${r.selector}\` | ${n0(r.segments)} | ${lat(r.one)} | ${lat(r.two)} | ${lat(r.duck)} | ${ratio(r.one, r.duck)} | ${ratio(r.two, r.duck)} | ${totals} |`);
+  }
+  return lines.join('\n');
+}
+
+export function phaseTable(phases: PhaseStats[]): string {
+  const lines = ['| querier processes | RSS after start | peak RSS (VmHWM) during the queries | CPU seconds over all runs |', '|---|---|---|---|'];
+  for (const p of phases) {
+    lines.push(`| ${p.name} | ${p.idleRss.map(mib).join(' + ')} | ${p.peakRss.map(mib).join(' + ')}${p.rssReset ? '' : ' (since start)'} | ${p.cpuSec.map((c) => c.toFixed(1)).join(' + ')} |`);
+  }
+  return lines.join('\n');
+}
+
+export function targetTable(rows: QueryRow[]): string {
+  const lines = ['| aim | measured (1 querier / 2 queriers) | |', '|---|---|---|'];
+  const verdict = (ok: boolean): string => (ok ? '✅' : '❌');
+  for (const r of rows.filter((x) => x.duck)) {
+    const p1 = r.one?.p50 ?? NaN;
+    const p2 = r.two?.p50 ?? NaN;
+    const best = Math.min(p1, Number.isNaN(p2) ? Infinity : p2);
+    lines.push(`| merged flame graph p50 ≤ 1 s: ${r.name} | ${ms(p1)} / ${Number.isNaN(p2) ? '—' : ms(p2)} | ${verdict(best <= QUERY_TARGETS.flameP50Ms)} |`);
+    const duck = r.duck?.p50 ?? NaN;
+    lines.push(`| ≤ 1.0× DuckDB p50: ${r.name} | ${ratio(r.one, r.duck)} / ${ratio(r.two, r.duck)} | ${verdict(best / duck <= QUERY_TARGETS.duckRatio)} |`);
+  }
+  return lines.join('\n');
+}
+
+export function reportSection(r: QueryReport): string {
+  const m = r.machine;
+  return [
+    '## Query (fleet-1h)',
+    '',
+    'Read path over fleet-1h loaded through the real write path (gateway + ingester processes,',
+    'WriteArrow, local-dir storage, nats-server), before compaction. Queriers run as separate',
+    'processes: first one, then two peers (`FIRN_QUERIER_PEERS`) with the query sent to the first,',
+    'which splits the segments with the other. Latency is client-side (gRPC-web, as Grafana sends',
+    `it), ${r.runs} runs after one warm-up per query; p99 of ${r.runs} runs is their maximum. DuckDB computes the same`,
+    'aggregate (total per stack key, samples joined with stacks within each segment) straight from',
+    'the same Parquet files in the same run; every total is checked against what was pushed.',
+    '',
+    '```sh',
+    r.command,
+    '```',
+    '',
+    `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, Node ${m.node}, commit ${m.commit}, ${m.date}; ` +
+      `load average ${m.loadAvg} before the queries, ${m.loadAvgAfter} after (the machine is shared with other jobs).`,
+    '',
+    '```',
+    m.free,
+    '```',
+    '',
+    datasetTable(r.dataset),
+    '',
+    queryTable(r.queries, r.duckThreads),
+    '',
+    phaseTable(r.phases),
+    '',
+    targetTable(r.queries),
+    '',
+  ].join('\n');
+}
+
+const START = '<!-- bench:query:fleet-1h:start -->';
+const END = '<!-- bench:query:fleet-1h:end -->';
+
+/**
+ * Replaces the query section between its markers, or appends it at the end of the file (the
+ * ingest section is someone else's: nothing outside the markers is touched).
+ */
+export function upsertQuerySection(path: string, section: string): void {
+  const block = `${START}\n${section}\n${END}`;
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(START);
+  const j = text.indexOf(END);
+  const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + END.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, next);
+}
