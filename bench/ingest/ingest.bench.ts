@@ -17,7 +17,7 @@ import { DEFAULT_SEED, DEFAULT_WINDOW_SEC, FLEET_AGENTS } from '../fleet/fleet-1
 import { startCluster, waitForDrained, type Cluster } from './cluster';
 import { percentile, runClosedLoop, runOpenLoop } from './load';
 import { prepareSlice, type PreparedWindow } from './payloads';
-import { cpuBetween, peakRssBytes, resetPeakRss, snapshotCpu } from './proc-stats';
+import { counterDelta, cpuBetween, peakRssBytes, resetPeakRss, scrapeCounters, snapshotCpu } from './proc-stats';
 import { machineNotes, phaseTable, runSection, targetTable, upsertDocSection, type PacedResult, type PhaseFormat, type PhaseResult, type RunConfig } from './report';
 import { diffTotals, storedSummary } from './verify';
 
@@ -111,6 +111,9 @@ async function runPhase(cluster: Cluster, format: PhaseFormat, windows: Prepared
   const pids = [cluster.gateway.pid, cluster.ingester.pid, cluster.nats.pid];
   for (const pid of [cluster.gateway.pid, cluster.ingester.pid]) resetPeakRss(pid);
   const c = client(cluster, tenant);
+  const metricsUrl = `${cluster.ingester.base}/metrics`;
+  // Message and flush outcomes show redeliveries or retried flushes that would inflate CPU.
+  const countersBefore = await scrapeCounters(metricsUrl, 'firn_ingester_');
   const before = snapshotCpu(pids);
   const load = await runClosedLoop(windows.length, cfg.concurrency, sender(c, format, windows), deadline);
   if (load.errors > 0) throw new Error(`${format}: ${load.errors} request(s) failed; first: ${String(load.firstError)}`);
@@ -118,6 +121,9 @@ async function runPhase(cluster: Cluster, format: PhaseFormat, windows: Prepared
   await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
   const drained = snapshotCpu(pids);
   const cpu = cpuBetween(before, drained);
+  const outcomes = counterDelta(countersBefore, await scrapeCounters(metricsUrl, 'firn_ingester_'));
+  const interesting = Object.entries(outcomes).filter(([k]) => /messages_total|segments_total/.test(k));
+  log(`phase ${format}: ingester ${interesting.map(([k, v]) => `${k.replace('firn_ingester_', '')}=${v}`).join(' ')}`);
   return {
     format,
     tenant,

@@ -67,3 +67,26 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { wallSec: number; b
   const self = (b.self.user - a.self.user + b.self.system - a.self.system) / 1e6;
   return { wallSec: (b.wallMs - a.wallMs) / 1000, byPid, selfSec: self };
 }
+
+/** Counter values from a Prometheus text endpoint whose names start with `prefix` (series → value). */
+export async function scrapeCounters(url: string, prefix: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const res = await fetch(url);
+  if (!res.ok) return out;
+  for (const line of (await res.text()).split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+/** `after - before` per series, dropping zeros, as "name{labels}=n" in name order. */
+export function counterDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of [...after].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const d = v - (before.get(k) ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
