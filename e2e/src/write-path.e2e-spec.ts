@@ -8,7 +8,7 @@ import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { ManifestLog } from '@firn/manifest';
-import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
+import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import { S3Store } from '@firn/storage';
 import { SampleBatchBuilder, samplesToArrow, samplesToPprof } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
@@ -134,7 +134,7 @@ describe('write path', () => {
       const seg = manifest.validSegments('acme')[0];
       expect(seg).toBeDefined();
       const dirKey = seg.meta.objectKey;
-      const { samples, stacks } = await readSegment(store, { samples: `${dirKey}samples.parquet`, stacks: `${dirKey}stacks.parquet` });
+      const { samples, stacks } = await readSegment(store, keysOfDir(dirKey));
       const ours = await totalsBySeriesAndStack(samples, stacks);
       await writeFile(join(dir, 'samples.parquet'), samples);
       await writeFile(join(dir, 'stacks.parquet'), stacks);

@@ -3,7 +3,7 @@ import type { Interceptor } from '@connectrpc/connect';
 import type { Bus } from '@firn/bus';
 import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { ManifestLog } from '@firn/manifest';
-import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
+import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
 import type { S3Server } from '@firn/testing';
@@ -49,7 +49,7 @@ export async function storedTotals(bus: Bus, store: ObjectStore, tenant: string)
     for (const seg of segments) {
       const dir = seg.meta.objectKey;
       if (!dir.startsWith(`tenants/${tenant}/`)) throw new Error(`segment ${seg.meta.id} of ${tenant} stored outside its prefix: ${dir}`);
-      const { samples, stacks } = await readSegment(store, { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` });
+      const { samples, stacks } = await readSegment(store, keysOfDir(dir));
       addTotals(totals, await totalsBySeriesAndStack(samples, stacks));
     }
     return { totals, segments: segments.length };

@@ -1,20 +1,13 @@
 import { FirnError } from '@firn/errors';
 import type { firnManifestV1 } from '@firn/proto';
+import { keysOfDir, type SegmentKeys } from '@firn/segments';
 
 export type SegmentMeta = firnManifestV1.SegmentMeta;
 
-const SAMPLES = 'samples.parquet';
-const STACKS = 'stacks.parquet';
-
-/**
- * The two object keys of a segment. `objectKey` is the segment directory (ending in '/'); a key
- * naming samples.parquet itself is accepted too, as early manifests wrote it that way.
- */
-export function segmentObjects(seg: SegmentMeta): { samples: string; stacks: string } {
-  let dir = seg.objectKey;
-  if (dir.endsWith(`/${SAMPLES}`)) dir = dir.slice(0, -SAMPLES.length);
-  if (dir === '' || !dir.endsWith('/')) {
+/** The two object keys of a segment; `objectKey` is the segment directory (ending in '/'). */
+export function segmentObjects(seg: SegmentMeta): SegmentKeys {
+  if (!seg.objectKey.endsWith('/')) {
     throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)} has object key ${JSON.stringify(seg.objectKey)}, expected a directory ending in "/"`);
   }
-  return { samples: dir + SAMPLES, stacks: dir + STACKS };
+  return keysOfDir(seg.objectKey);
 }

@@ -32,3 +32,4 @@ export {
   type ParquetReadOptions,
   type RowGroupInfo,
 } from './parquet';
+export { keysOfDir, segmentDir, segmentMeta } from './segment-meta';

@@ -8,7 +8,7 @@ import type { Logger, Registry } from '@firn/observability';
 import { BUS, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { samplesFromArrow, type SampleBatch } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
-import { buildSegment, newSegmentId, segmentKeys, writeSegment } from '@firn/segments';
+import { buildSegment, newSegmentId, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
 import { LOGGER, METRICS, READINESS, type Readiness } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import { tenantPrefix, type TenantId } from '@firn/tenancy';
@@ -217,22 +217,14 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     await writeSegment(this.store, keys, built);
     this.crashPoint('after-segment-write');
 
-    const meta = create(firnManifestV1.SegmentMetaSchema, {
+    const meta = segmentMeta(built.meta, {
       id,
-      tenantId: buf.tenant,
+      tenant: buf.tenant,
       level: 0,
-      // The segment's directory: samples.parquet and stacks.parquet live under it.
-      objectKey: keys.samples.slice(0, keys.samples.lastIndexOf('/') + 1),
-      minTimeUnixNano: BigInt(built.meta.minTimeMs) * 1_000_000n,
-      maxTimeUnixNano: BigInt(built.meta.maxTimeMs) * 1_000_000n,
-      profileTypes: built.meta.profileTypes,
-      labels: built.meta.labels.map((l) => create(firnManifestV1.LabelSummarySchema, l)),
-      rows: BigInt(built.meta.rows),
-      bytes: BigInt(built.meta.bytes),
-      samples: BigInt(built.meta.samples),
+      keys,
       covered: toSequenceRanges(INGEST_STREAM, buf.messages.map((h) => h.msg.streamSeq)),
-      createdAtUnixNano: BigInt(nowMs) * 1_000_000n,
       writerId: this.opts.writerId,
+      createdAtMs: nowMs,
     });
     // msgId = segment id: a retried publish returns the original sequence instead of a second entry.
     const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), { msgId: id });

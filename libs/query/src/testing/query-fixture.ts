@@ -5,7 +5,7 @@ import { create } from '@bufbuild/protobuf';
 import { ManifestState } from '@firn/manifest';
 import { matchesLabels, SampleBatchBuilder, type Frame, type Label, type LabelMatcher } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
-import { buildSegment, segmentDay, segmentKeys, writeSegment, type BuildSegmentOptions } from '@firn/segments';
+import { buildSegment, segmentDay, segmentKeys, segmentMeta, writeSegment, type BuildSegmentOptions } from '@firn/segments';
 import { LocalDirStore, type ListOptions, type ListPage, type ObjectInfo, type ObjectStore, type PutOptions } from '@firn/storage';
 import { tenantFromTrustedSource, tenantPrefix, type TenantId } from '@firn/tenancy';
 
@@ -143,19 +143,7 @@ export class QueryFixture {
     const id = opts.id ?? `segment${String(this.metas.length).padStart(4, '0')}`;
     const keys = segmentKeys(tenantPrefix(this.tenant), 0, id, segmentDay(built.meta.minTimeMs));
     await writeSegment(this.store, keys, built);
-    const meta = create(firnManifestV1.SegmentMetaSchema, {
-      id,
-      tenantId: this.tenant,
-      level: 0,
-      objectKey: keys.samples.slice(0, keys.samples.lastIndexOf('/') + 1),
-      minTimeUnixNano: BigInt(built.meta.minTimeMs) * 1_000_000n,
-      maxTimeUnixNano: BigInt(built.meta.maxTimeMs) * 1_000_000n,
-      profileTypes: built.meta.profileTypes,
-      labels: built.meta.labels.map((l) => create(firnManifestV1.LabelSummarySchema, l)),
-      rows: BigInt(built.meta.rows),
-      bytes: BigInt(built.meta.bytes),
-      samples: BigInt(built.meta.samples),
-    });
+    const meta = segmentMeta(built.meta, { id, tenant: this.tenant, level: 0, keys });
     this.view.applyDelta(create(firnManifestV1.ManifestDeltaSchema, { tenantId: this.tenant, added: [meta] }), ++this.seq);
     this.rows.push(...rows);
     this.metas.push(meta);

@@ -13,7 +13,7 @@ export class IngestMetrics {
   constructor(registry: Registry) {
     this.requests = new Counter({ name: metricName('gateway', 'ingest_requests_total'), help: 'Ingest requests by source format and outcome.', labelNames: ['source', 'outcome'], registers: [registry] });
     this.samples = new Counter({ name: metricName('gateway', 'ingest_rows_total'), help: 'Sample rows accepted (after dropping zeros and summing duplicates).', labelNames: ['source'], registers: [registry] });
-    this.bytes = new Counter({ name: metricName('gateway', 'ingest_payload_bytes_total'), help: 'Normalized payload bytes appended to the ingest log.', labelNames: ['source'], registers: [registry] });
+    this.bytes = new Counter({ name: metricName('gateway', 'ingest_payload_bytes_total'), help: 'Payload bytes (firn.samples.v1 Arrow) appended to the ingest log.', labelNames: ['source'], registers: [registry] });
     this.claimChecks = new Counter({ name: metricName('gateway', 'ingest_claim_checks_total'), help: 'Writes too large for one NATS message, stored in object storage first.', registers: [registry] });
     this.appendSeconds = new Histogram({
       name: metricName('gateway', 'ingest_append_seconds'),

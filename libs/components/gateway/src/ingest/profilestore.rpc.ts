@@ -52,7 +52,7 @@ export class ProfileStoreRpc implements OnModuleInit {
 
   async writeArrow(req: profilestoreV1alpha1.WriteArrowRequest, ctx: HandlerContext): Promise<profilestoreV1alpha1.WriteArrowResponse> {
     const { tenant } = principalOf(ctx, Scope.WriteProfiles);
-    let batch: SampleBatch;
+    let batch: ReturnType<typeof samplesFromArrow>;
     try {
       batch = samplesFromArrow(req.ipcBuffer, {
         maxRows: this.opts.maxSamplesPerProfile,
@@ -63,7 +63,7 @@ export class ProfileStoreRpc implements OnModuleInit {
       this.ingest.countRejected('arrow', err);
       throw err;
     }
-    await this.ingest.ingest(tenant, batch, 'arrow');
+    await this.ingest.ingest(tenant, batch, 'arrow', batch.truncatedStacks === 0 ? req.ipcBuffer : undefined);
     return create(WriteArrowResponseSchema, {});
   }
 
