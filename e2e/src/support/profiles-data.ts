@@ -1,25 +1,15 @@
 import { SampleBatchBuilder, stackKey, type Frame, type SampleBatch } from '@firn/profiles';
 import { seriesKeyOf } from '@firn/segments';
+import { mulberry32 } from '@firn/testing';
 
 export const CPU_TYPE = 'parca_agent:samples:count:cpu:nanoseconds:delta';
 
-/** Deterministic PRNG (mulberry32) so a failing run can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BINARIES = ['/usr/bin/app', '/usr/lib/libc.so.6', '/usr/lib/libssl.so.3'];
 
 /** A pool of stacks sharing prefixes, some symbolized, some address-only (as from the agent). */
 export function stackPool(seed: number, n: number): Frame[][] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pool: Frame[][] = [];
   for (let i = 0; i < n; i++) {
     const depth = 3 + Math.floor(rnd() * 12);
@@ -51,7 +41,7 @@ export interface AgentWrite {
 
 /** One agent's 10 s flush: a few dozen (stack → count) rows for one series. */
 export function agentWrite(opts: { seed: number; pool: Frame[][]; node: string; round: number; baseMs: number }): AgentWrite {
-  const rnd = prng(opts.seed);
+  const rnd = mulberry32(opts.seed);
   const b = new SampleBatchBuilder();
   const pt = b.addProfileType(CPU_TYPE);
   const series = b.addSeries([

@@ -5,3 +5,4 @@ export * from './redis';
 export * from './debuginfod';
 export * from './require-binary';
 export * from './child-process';
+export { mulberry32, type Rng } from './prng';

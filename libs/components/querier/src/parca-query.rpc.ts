@@ -3,7 +3,7 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import { FirnError } from '@firn/errors';
 import { TOKEN_STORE } from '@firn/platform';
-import { parseMatchers, parseProfileType } from '@firn/profiles';
+import { parseMatchers, parseProfileType, parseSelector } from '@firn/profiles';
 import { profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { QueryEngine, seriesLabels } from '@firn/query';
 import { flamegraphArrow, parcaTop, stackProfileToPprof, tableArrow, type StackProfile } from '@firn/reports';
@@ -93,7 +93,7 @@ export class ParcaQueryRpc implements OnModuleInit {
     // Grafana sends `limit` (max data points) and no step: spread the range over that many points.
     const points = req.limit > 0 ? req.limit : 300;
     const stepMs = durationMs(req.step) ?? Math.max(10_000, Math.ceil((r.endMs - r.startMs) / points / 1000) * 1000);
-    const type = parseProfileType(req.query.includes('{') ? req.query.slice(0, req.query.indexOf('{')) : req.query);
+    const type = parseSelector(req.query).profileType;
     const signal = this.frontend.deadline(ctx);
     const buckets = await this.frontend.withDeadline(signal, () =>
       this.engine.series(tenant, req.query, r.startMs, r.endMs, stepMs, req.sumBy.length ? req.sumBy : undefined, { signal, maxSegments: this.opts.maxSegments }),

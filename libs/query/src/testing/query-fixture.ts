@@ -33,17 +33,10 @@ export function framesKey(frames: readonly Frame[]): string {
   return JSON.stringify(frames.map((f) => [f.buildId, f.mappingFile, String(f.address), f.functionName, f.fileName, f.line, f.inlined]));
 }
 
-/** mulberry32, so every run builds the same data. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@firn/testing';
+
+/** Seeded data, so every run builds the same segments. */
+export const seeded = mulberry32;
 
 /** An ObjectStore wrapper that counts what reads fetch. */
 export class CountingStore implements ObjectStore {

@@ -2,17 +2,10 @@ import type { Frame, SampleBatch } from '@firn/profiles';
 
 // Deterministic synthetic data for tests and the benchmark (not exported from the library).
 
-/** mulberry32: tiny seeded PRNG, same seed ⇒ same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@firn/testing';
+
+/** Seeded data: same seed ⇒ same batches. */
+export const seededRandom = mulberry32;
 
 /** Builds a SampleBatch from plain rows (dictionaries are derived; stacks compared by identity). */
 export function batchOf(rows: Array<{ pt: string; labels: Array<[string, string]>; stack: Frame[]; value: number; ts: number; dur?: number; period?: number }>): SampleBatch {
