@@ -1,4 +1,4 @@
-import { DataType, type Data, type RecordBatch, type Struct } from 'apache-arrow';
+import { DataType, type Data, type RecordBatch } from 'apache-arrow';
 import { FirnError } from '@firn/errors';
 
 // Typed access to the columns of decoded segment batches (apache-arrow Data, no per-row Vector.get).
@@ -13,13 +13,7 @@ export function requireColumn(batch: RecordBatch, name: string, what: string): D
   return d;
 }
 
-export function structChild(parent: Data, name: string): Data {
-  const idx = (parent.type as Struct).children.findIndex((f) => f.name === name);
-  if (idx < 0) throw FirnError.invalidArgument(`segment object lacks field ${JSON.stringify(name)}`);
-  return parent.children[idx];
-}
-
-export function isValid(data: Data, i: number): boolean {
+function isValid(data: Data, i: number): boolean {
   if (data.nullCount === 0 || !data.nullBitmap) return true;
   const bit = data.offset + i;
   return ((data.nullBitmap[bit >> 3] >> (bit & 7)) & 1) === 1;

@@ -1,10 +1,10 @@
-import type { Data, RecordBatch, Struct } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
 import { FirnError } from '@firn/errors';
 import type { Frame } from '@firn/profiles';
-import { FrameField, openSegmentObject, SCHEMA_METADATA_KEY, STACKS_SCHEMA_ID, StackColumn, type ParquetReader } from '@firn/segments';
+import { decodeStacksBatch, openSegmentObject, SCHEMA_METADATA_KEY, STACKS_SCHEMA_ID, StackColumn, type ParquetReader } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { throwIfAborted } from './abort';
-import { isValid, requireColumn, stringsOf, structChild } from './arrow-columns';
+import { requireColumn, stringsOf } from './arrow-columns';
 import type { PartialStack } from './merge-stacks';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
 
@@ -110,34 +110,10 @@ async function decodeInto(
 
 function decodeBatch(batch: RecordBatch, wanted: Uint8Array, out: Map<number, PartialStack>): void {
   const what = 'stacks object';
-  const ids = requireColumn(batch, StackColumn.stackId, what).values as Uint32Array;
-  const keys = stringsOf(requireColumn(batch, StackColumn.stackKey, what));
-  const list = requireColumn(batch, StackColumn.frames, what);
-  const offsets = list.valueOffsets as Int32Array;
-  const frame = list.children[0] as Data<Struct>;
-  const buildIds = stringsOf(structChild(frame, FrameField.buildId));
-  const mappingFiles = stringsOf(structChild(frame, FrameField.mappingFile));
-  const addresses = structChild(frame, FrameField.address).values as BigUint64Array;
-  const functionNames = stringsOf(structChild(frame, FrameField.functionName));
-  const fileNames = stringsOf(structChild(frame, FrameField.fileName));
-  const lines = structChild(frame, FrameField.line).values as BigInt64Array;
-  const inlined = structChild(frame, FrameField.inlined);
-  for (let i = 0; i < batch.numRows; i++) {
-    const id = ids[i];
-    if (id >= wanted.length || wanted[id] !== 1 || out.has(id)) continue;
-    const frames: Frame[] = [];
-    for (let j = offsets[i]; j < offsets[i + 1]; j++) {
-      const bit = inlined.offset + j;
-      frames.push({
-        buildId: buildIds(j),
-        mappingFile: mappingFiles(j),
-        address: addresses[j],
-        functionName: functionNames(j),
-        fileName: fileNames(j),
-        line: Number(lines[j]),
-        inlined: isValid(inlined, j) && ((inlined.values[bit >> 3] >> (bit & 7)) & 1) === 1,
-      });
-    }
-    out.set(id, { key: keys(i), frames });
-  }
+  for (const c of [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames]) requireColumn(batch, c, what);
+  decodeStacksBatch(
+    batch,
+    (id, key, frames) => out.set(id, { key, frames }),
+    (id) => id < wanted.length && wanted[id] === 1 && !out.has(id),
+  );
 }

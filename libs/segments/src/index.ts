@@ -21,7 +21,7 @@ export {
   type SegmentStats,
 } from './segment-writer';
 export { MAX_SEGMENT_LEVEL, newSegmentId, segmentDay, segmentIdTimeMs, segmentKeys, type SegmentKeys } from './segment-keys';
-export { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack, type ReadSamplesOptions, type SegmentStack } from './segment-reader';
+export { decodeStacksBatch, readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack, type ReadSamplesOptions, type SegmentStack } from './segment-reader';
 export { openSegmentObject, objectRangeSource, readSegment, writeSegment } from './segment-store';
 export {
   bytesSource,

@@ -1,4 +1,4 @@
-import { DataType, type Data, type Dictionary, type Int32, type Struct, type Table, type Utf8, type Vector } from 'apache-arrow';
+import { DataType, type Data, type Dictionary, type Int32, type RecordBatch, type Struct, type Table, type Utf8, type Vector } from 'apache-arrow';
 import { FirnError } from '@firn/errors';
 import { seriesKeyOf } from './label-order';
 import { bytesSource, ParquetReader, readParquetTable } from './parquet';
@@ -55,41 +55,55 @@ export async function readSegmentSamples(bytes: Uint8Array, opts: ReadSamplesOpt
   return table;
 }
 
+/**
+ * Decodes the stacks of one record batch of stacks.parquet (stack_id, stack_key, frames),
+ * calling `onStack` for every row `want` accepts (all rows when omitted). The one frame decoder:
+ * the whole-object reader below and the querier's ranged reads share it.
+ */
+export function decodeStacksBatch(
+  batch: RecordBatch,
+  onStack: (id: number, key: string, frames: Frame[]) => void,
+  want: (id: number) => boolean = () => true,
+): void {
+  const ids = childData(batch.data, StackColumn.stackId).values as Uint32Array;
+  const keys = stringsOf(childData(batch.data, StackColumn.stackKey));
+  const list = childData(batch.data, StackColumn.frames);
+  const offsets = list.valueOffsets;
+  const frameStruct = list.children[0] as Data<Struct>;
+  const buildIds = stringsOf(childData(frameStruct, FrameField.buildId));
+  const mappingFiles = stringsOf(childData(frameStruct, FrameField.mappingFile));
+  const addresses = childData(frameStruct, FrameField.address).values as BigUint64Array;
+  const functionNames = stringsOf(childData(frameStruct, FrameField.functionName));
+  const fileNames = stringsOf(childData(frameStruct, FrameField.fileName));
+  const lines = childData(frameStruct, FrameField.line).values as BigInt64Array;
+  const inlined = childData(frameStruct, FrameField.inlined);
+  const inlinedNulls = inlined.nullCount > 0 ? inlined.nullBitmap : undefined;
+  for (let i = 0; i < batch.numRows; i++) {
+    if (!want(ids[i])) continue;
+    const frames: Frame[] = [];
+    for (let j = offsets[i]; j < offsets[i + 1]; j++) {
+      const bit = inlined.offset + j;
+      const valid = !inlinedNulls || ((inlinedNulls[bit >> 3] >> (bit & 7)) & 1) === 1;
+      frames.push({
+        buildId: buildIds(j),
+        mappingFile: mappingFiles(j),
+        address: addresses[j],
+        functionName: functionNames(j),
+        fileName: fileNames(j),
+        line: Number(lines[j]),
+        inlined: valid && ((inlined.values[bit >> 3] >> (bit & 7)) & 1) === 1,
+      });
+    }
+    onStack(ids[i], keys(i), frames);
+  }
+}
+
 /** Decodes stacks.parquet into stack_id → { key, frames (leaf first) }. */
 export async function readSegmentStacks(bytes: Uint8Array): Promise<Map<number, SegmentStack>> {
   const table = readParquetTable(bytes);
   checkSchema(table, STACKS_SCHEMA_ID, 'stacks object');
   const out = new Map<number, SegmentStack>();
-  for (const batch of table.batches) {
-    const ids = childData(batch.data, StackColumn.stackId).values as Uint32Array;
-    const keys = stringsOf(childData(batch.data, StackColumn.stackKey));
-    const list = childData(batch.data, StackColumn.frames);
-    const offsets = list.valueOffsets;
-    const frameStruct = list.children[0] as Data<Struct>;
-    const buildIds = stringsOf(childData(frameStruct, FrameField.buildId));
-    const mappingFiles = stringsOf(childData(frameStruct, FrameField.mappingFile));
-    const addresses = childData(frameStruct, FrameField.address).values as BigUint64Array;
-    const functionNames = stringsOf(childData(frameStruct, FrameField.functionName));
-    const fileNames = stringsOf(childData(frameStruct, FrameField.fileName));
-    const lines = childData(frameStruct, FrameField.line).values as BigInt64Array;
-    const inlined = childData(frameStruct, FrameField.inlined);
-    for (let i = 0; i < batch.numRows; i++) {
-      const frames: Frame[] = [];
-      for (let j = offsets[i]; j < offsets[i + 1]; j++) {
-        const bit = inlined.offset + j;
-        frames.push({
-          buildId: buildIds(j),
-          mappingFile: mappingFiles(j),
-          address: addresses[j],
-          functionName: functionNames(j),
-          fileName: fileNames(j),
-          line: Number(lines[j]),
-          inlined: ((inlined.values[bit >> 3] >> (bit & 7)) & 1) === 1,
-        });
-      }
-      out.set(ids[i], { key: keys(i), frames });
-    }
-  }
+  for (const batch of table.batches) decodeStacksBatch(batch, (id, key, frames) => out.set(id, { key, frames }));
   return out;
 }
 
