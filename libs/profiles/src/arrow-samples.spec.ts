@@ -2,6 +2,7 @@ import { FirnError } from '@firn/errors';
 import { Bool, Dictionary, Field, Float64, Int32, Int64, List, Struct, Table, Uint64, Utf8, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
+import { expectInvalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
 import { samplesFromArrow, samplesToArrow } from './arrow-samples';
 import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
@@ -83,17 +84,6 @@ function validColumns(n = 2): Record<string, Vector> {
   };
 }
 
-function expectInvalid(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FirnError);
-    expect((err as FirnError).code).toBe('invalid_argument');
-    expect((err as Error).message).toMatch(re);
-    return;
-  }
-  throw new Error('expected invalid_argument');
-}
 
 describe(samplesToArrow.name, () => {
   it('round-trips a batch exactly, including 64-bit addresses and large values', () => {

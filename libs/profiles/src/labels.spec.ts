@@ -1,17 +1,9 @@
-import { FirnError } from '@firn/errors';
 import { describe, expect, it } from 'vitest';
+import { expectInvalid } from './expect-invalid';
 import { mergeLabels, normalizeLabels, validateLabels } from './labels';
 
 function rejects(labels: Array<[string, string]>, re: RegExp): void {
-  try {
-    validateLabels(labels);
-  } catch (err) {
-    expect(err).toBeInstanceOf(FirnError);
-    expect((err as FirnError).code).toBe('invalid_argument');
-    expect((err as Error).message).toMatch(re);
-    return;
-  }
-  throw new Error('expected rejection');
+  expectInvalid(() => validateLabels(labels), re);
 }
 
 describe(validateLabels.name, () => {

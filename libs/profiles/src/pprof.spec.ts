@@ -3,6 +3,7 @@ import { FirnError } from '@firn/errors';
 import { googleV1 } from '@firn/proto';
 import fc from 'fast-check';
 import { createGzip, gzipSync } from 'node:zlib';
+import { expectInvalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
 import { samplesFromPprof, type PprofOptions } from './pprof';
 import { samplesToPprof } from './pprof-encode';
@@ -59,17 +60,6 @@ function fixture(mut: (p: googleV1.Profile) => void = () => {}): Uint8Array {
   return toBinary(googleV1.ProfileSchema, p);
 }
 
-function expectInvalid(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FirnError);
-    expect((err as FirnError).code).toBe('invalid_argument');
-    expect((err as Error).message).toMatch(re);
-    return;
-  }
-  throw new Error('expected invalid_argument');
-}
 
 function totalsByType(b: SampleBatch): Record<string, number> {
   const out: Record<string, number> = {};

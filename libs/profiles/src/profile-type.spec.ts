@@ -1,18 +1,7 @@
-import { FirnError } from '@firn/errors';
+import { expectInvalid as invalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
 import { formatProfileType, isDeltaSampleType, matchesLabels, parseMatchers, parseProfileType, parseSelector } from './profile-type';
 
-function invalid(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(FirnError);
-    expect((err as FirnError).code).toBe('invalid_argument');
-    expect((err as Error).message).toMatch(re);
-    return;
-  }
-  throw new Error('expected a FirnError');
-}
 
 describe(parseProfileType.name, () => {
   it('parses and formats Parca and Pyroscope ids', () => {
