@@ -1,0 +1,42 @@
+import type { ElfLoad } from '@firn/elf';
+
+/** One source location; a symbolized address has one per inlining level. */
+export interface SymbolFrame {
+  /** Demangled; '' if unknown. Rust legacy `::h<hash>` suffixes removed. */
+  functionName: string;
+  /** As the debug info records it (absolute when the compile dir is known); '' if unknown. */
+  fileName: string;
+  /** 0 if unknown. */
+  line: number;
+  /** True for every frame but the last (the real, outermost function). */
+  inlined: boolean;
+}
+
+export interface SymbolizedAddress {
+  /** The input file offset. */
+  address: bigint;
+  /** Leaf (innermost inline) first; empty if nothing is known. */
+  frames: SymbolFrame[];
+}
+
+export interface SymbolizeFiles {
+  /** The executable as mapped by the process; its PT_LOADs turn file offsets into addresses. */
+  binaryPath?: string;
+  /** File with the DWARF (split debug file or the unstripped binary itself). */
+  debugPath: string;
+  /**
+   * PT_LOADs of the mapped binary when only its debug file is at hand (e.g. kept from the
+   * upload). Takes precedence over both files' program headers.
+   */
+  loads?: ElfLoad[];
+}
+
+export interface SymbolizeOptions {
+  signal?: AbortSignal;
+  /** Whole-call deadline, including waiting for a free process slot. */
+  timeoutMs?: number;
+}
+
+export interface Symbolizer {
+  symbolize(files: SymbolizeFiles, fileOffsets: bigint[], opts?: SymbolizeOptions): Promise<SymbolizedAddress[]>;
+}
