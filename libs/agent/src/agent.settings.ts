@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { bool, defineConfig, type ConfigOf, durationMs, logLevel, nonEmpty, port, positiveInt, setting, url } from '@firn/config';
+
+/** Settings of the agent (apps/agent): env vars and flags, documented in apps/agent/README.md. */
+export const agentConfig = defineConfig('agent', {
+  gatewayUrl: setting({ env: 'FIRN_AGENT_GATEWAY_URL', flag: 'gateway-url', schema: url, default: 'http://127.0.0.1:4100', description: 'Gateway base URL (gRPC WriteArrow; https:// for TLS).' }),
+  token: setting({ env: 'FIRN_AGENT_TOKEN', flag: 'token', schema: z.string(), default: '', description: 'Bearer token with the write scope (or use the token file).', secret: true }),
+  tokenFile: setting({ env: 'FIRN_AGENT_TOKEN_FILE', flag: 'token-file', schema: z.string(), default: '', description: 'File holding the bearer token; re-read when it changes (Kubernetes secrets).' }),
+  intervalMs: setting({ env: 'FIRN_AGENT_INTERVAL_MS', flag: 'interval-ms', schema: durationMs, default: '10000', description: 'How often the BPF maps are drained and a batch is sent.' }),
+  frequencyHz: setting({ env: 'FIRN_AGENT_FREQUENCY_HZ', flag: 'frequency-hz', schema: z.coerce.number().int().min(1).max(1000), default: '19', description: 'Samples per second per CPU (a prime avoids lockstep with periodic work).' }),
+  nodeName: setting({ env: 'FIRN_AGENT_NODE_NAME', flag: 'node-name', schema: z.string(), default: '', description: 'Value of the node label (empty = the hostname; in Kubernetes pass spec.nodeName).' }),
+  relabelConfigFile: setting({ env: 'FIRN_AGENT_RELABEL_CONFIG_FILE', flag: 'relabel-config-file', schema: z.string(), default: '', description: 'YAML file of Prometheus-style relabel_configs applied to every process\'s labels.' }),
+  bufferBytes: setting({ env: 'FIRN_AGENT_BUFFER_BYTES', flag: 'buffer-bytes', schema: positiveInt, default: String(64 * 1024 * 1024), description: 'Bound of encoded batches kept while the gateway is unreachable (oldest dropped first).' }),
+  sendTimeoutMs: setting({ env: 'FIRN_AGENT_SEND_TIMEOUT_MS', flag: 'send-timeout-ms', schema: durationMs, default: '15000', description: 'Deadline of one WriteArrow call.' }),
+  metricsHost: setting({ env: 'FIRN_AGENT_METRICS_HOST', flag: 'metrics-host', schema: nonEmpty, default: '127.0.0.1', description: 'Address of the /metrics and /healthz server (0.0.0.0 in a DaemonSet).' }),
+  metricsPort: setting({ env: 'FIRN_AGENT_METRICS_PORT', flag: 'metrics-port', schema: port, default: '4110', description: 'Port of the /metrics and /healthz server (0 = pick a free one).' }),
+  localSymbols: setting({ env: 'FIRN_AGENT_LOCAL_SYMBOLS', flag: 'local-symbols', schema: bool, default: 'false', description: 'Name functions of unstripped binaries on the node from .symtab/.dynsym (the server symbolizes otherwise).' }),
+  debuginfoUpload: setting({ env: 'FIRN_AGENT_DEBUGINFO_UPLOAD', flag: 'debuginfo-upload', schema: bool, default: 'false', description: 'Upload debug info of binaries the server asks for (DebuginfoService).' }),
+  bpfCacheDir: setting({ env: 'FIRN_AGENT_BPF_CACHE_DIR', flag: 'bpf-cache-dir', schema: z.string(), default: '', description: 'Where the compiled BPF object is cached (empty = node_modules/.cache/firn-agent).' }),
+  logLevel: setting({ env: 'FIRN_LOG_LEVEL', flag: 'log-level', schema: logLevel, default: 'info', description: 'Minimum log level (JSON logs on stdout).' }),
+  shutdownTimeoutMs: setting({ env: 'FIRN_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', schema: durationMs, default: '10000', description: 'How long SIGTERM may spend on the final drain and send.' }),
+});
+
+export type AgentConfig = ConfigOf<typeof agentConfig.settings>;

@@ -1,0 +1,69 @@
+import type { Frame, SampleBatch } from '@firn/profiles';
+import { SampleBatchBuilder } from '@firn/profiles';
+import type { RawSample } from './bpf/sampler';
+import type { LabelResolver } from './labels/label-resolver';
+import type { ProcessTable } from './proc/process-table';
+import { lookupKernel, type KernelSymbolTable } from '@firn/elf';
+
+export const CPU_PROFILE_TYPE = 'parca_agent:samples:count:cpu:nanoseconds:delta';
+
+export interface WindowInfo {
+  startMs: number;
+  endMs: number;
+  frequencyHz: number;
+}
+
+export interface BuildDeps {
+  processes: ProcessTable;
+  labels: LabelResolver;
+  kernel: KernelSymbolTable | undefined;
+}
+
+export interface BuiltProfile {
+  batch: SampleBatch;
+  samples: number;
+  /** Samples whose process a relabel rule dropped. */
+  droppedByRelabel: number;
+}
+
+/**
+ * Turns one drained window into a SampleBatch: kernel frames (named from kallsyms) on top of user
+ * frames (file offsets + build ids, JIT names), leaf first, one series per process after relabeling.
+ */
+export async function buildProfile(raw: readonly RawSample[], window: WindowInfo, deps: BuildDeps): Promise<BuiltProfile> {
+  await deps.processes.refresh(new Set(raw.map((r) => r.pid)));
+  const b = new SampleBatchBuilder();
+  const pt = b.addProfileType(CPU_PROFILE_TYPE);
+  const periodNs = Math.round(1e9 / window.frequencyHz);
+  const durationNs = Math.max(0, window.endMs - window.startMs) * 1e6;
+  const kernelFrames = new Map<bigint, Frame>();
+  let samples = 0;
+  let droppedByRelabel = 0;
+  for (const r of raw) {
+    const labels = deps.labels.labelsFor(r.pid, r.comm, deps.processes.get(r.pid));
+    if (!labels) {
+      droppedByRelabel += r.count;
+      continue;
+    }
+    const frames: Frame[] = [];
+    for (const addr of r.kernelStack) {
+      let f = kernelFrames.get(addr);
+      if (!f) {
+        f = { buildId: '', mappingFile: '[kernel.kallsyms]', address: addr, functionName: kernelName(deps.kernel, addr), fileName: '', line: 0, inlined: false };
+        kernelFrames.set(addr, f);
+      }
+      frames.push(f);
+    }
+    frames.push(...(await deps.processes.userFrames(r.pid, r.userStack)));
+    if (frames.length === 0) continue;
+    b.addRow(pt, b.addSeries(labels), b.addStack(frames), r.count, window.startMs, durationNs, periodNs);
+    samples += r.count;
+  }
+  return { batch: b.build(), samples, droppedByRelabel };
+}
+
+function kernelName(table: KernelSymbolTable | undefined, addr: bigint): string {
+  if (!table) return '';
+  const f = lookupKernel(table, addr);
+  return f?.name ?? '';
+}
