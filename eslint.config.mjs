@@ -14,6 +14,8 @@ function depConstraints({ tests }) {
     { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
     { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:server', 'scope:shared'] },
     { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+    // Repo tooling (docs generators) reads every app's config, agent and server alike.
+    { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:server', 'scope:agent', 'scope:shared'] },
     { sourceTag: 'type:app', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
     { sourceTag: 'type:feature', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
     { sourceTag: 'type:data', onlyDependOnLibsWithTags: t(['type:data', 'type:util', 'type:proto']) },
