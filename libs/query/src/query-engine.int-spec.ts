@@ -259,6 +259,24 @@ describe(QueryEngine.name, () => {
       }
     });
 
+    it('reads no stacks object again for segments an earlier query mapped', async () => {
+      const counting = new CountingStore(fx.store);
+      const fresh = new QueryEngine({ store: counting, view: fx.view, maxSegments: 10 });
+      const stackBytes = (): number => [...counting.bytesByKey].filter(([k]) => k.endsWith('stacks.parquet')).reduce((s, [, b]) => s + b, 0);
+      const first = await fresh.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, T0, END);
+      expect(stackBytes()).toBeGreaterThan(0);
+      counting.reset();
+      // Same stacks (a subset): served from the catalog. Wider: only what is new is read.
+      const again = await fresh.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, T0, END);
+      expect(stackBytes()).toBe(0);
+      expect(totalsOf(again)).toEqual(totalsOf(first));
+      const all = await fresh.mergeStacks(fx.tenant, CPU, T0, END);
+      expect(totalsOf(all)).toEqual(fx.expectedTotals(CPU, [], T0, END));
+      counting.reset();
+      await fresh.mergeStacks(fx.tenant, CPU, T0, END);
+      expect(stackBytes()).toBe(0);
+    });
+
     it('stops scanning when the signal fires', async () => {
       const ac = new AbortController();
       ac.abort(new Error('client went away'));

@@ -4,12 +4,16 @@ import { formatProfileType, parseSelector, type LabelMatcher } from '@firn/profi
 import type { StackProfile } from '@firn/reports';
 import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
+import { throwIfAborted } from './abort';
 import { mapBounded } from './bounded';
 import { labelNames, labelValues, profileTypes, type LabelQuery } from './labels';
-import { StackAccumulator, type PartialAggregate, type Side } from './merge-stacks';
+import type { PartialAggregate, Side } from './merge-stacks';
 import { checkRange, planSegments } from './plan';
 import type { SegmentMeta } from './segment-objects';
-import { scanSegment, type ScanQuery } from './segment-scan';
+import { QuerySums } from './query-sums';
+import { sumSegment, type ScanQuery } from './segment-scan';
+import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
+import { resolveStacks } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
 
 export interface QueryEngineOptions {
@@ -21,6 +25,12 @@ export interface QueryEngineOptions {
   maxSegments?: number;
   /** Cap on step buckets per series query (invalid_argument above). Default 11 000, as Prometheus. */
   maxBuckets?: number;
+  /**
+   * Bounds of the per-tenant stack catalog: stack keys and frames met so far and, per segment,
+   * stack_id → catalog id. Segments are immutable, so queries after the first need no
+   * stacks.parquet reads for segments already mapped.
+   */
+  stackCatalog?: StackCatalogOptions;
 }
 
 export interface QueryOptions {
@@ -61,8 +71,10 @@ export class QueryEngine {
   private readonly concurrency: number;
   private readonly maxSegments: number | undefined;
   private readonly maxBuckets: number;
+  private readonly catalogs: StackCatalogs;
 
   constructor(opts: QueryEngineOptions) {
+    this.catalogs = new StackCatalogs(opts.stackCatalog);
     this.store = opts.store;
     this.view = opts.view;
     this.concurrency = positive(opts.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
@@ -107,9 +119,10 @@ export class QueryEngine {
     const pb = this.segmentsFor(tenant, b.selector, b.startMs, b.endMs);
     this.checkSegmentCount(pa.segments.length, opts);
     this.checkSegmentCount(pb.segments.length, opts);
-    const acc = new StackAccumulator();
-    await this.scanInto(acc, pa, [], opts.signal, 'base');
-    await this.scanInto(acc, pb, [], opts.signal, 'value');
+    const catalog = this.catalogs.forTenant(tenant);
+    const acc = new QuerySums(catalog);
+    await this.scanInto(acc, catalog, pa, [], opts.signal, 'base');
+    await this.scanInto(acc, catalog, pb, [], opts.signal, 'value');
     return acc.toStackProfile(pb.profileType);
   }
 
@@ -167,7 +180,7 @@ export class QueryEngine {
     startMs: number,
     endMs: number,
     opts: MergeOptions,
-  ): Promise<{ acc: StackAccumulator; plan: PlannedQuery }> {
+  ): Promise<{ acc: QuerySums; plan: PlannedQuery }> {
     let plan: PlannedQuery;
     if (opts.segments) {
       checkRange(startMs, endMs);
@@ -177,22 +190,29 @@ export class QueryEngine {
       plan = this.segmentsFor(tenant, selector, startMs, endMs);
     }
     this.checkSegmentCount(plan.segments.length, opts);
-    const acc = await this.scanInto(new StackAccumulator(opts.groupBy ?? []), plan, opts.groupBy ?? [], opts.signal);
+    const catalog = this.catalogs.forTenant(tenant);
+    const acc = await this.scanInto(new QuerySums(catalog, opts.groupBy ?? []), catalog, plan, opts.groupBy ?? [], opts.signal);
     return { acc, plan };
   }
 
   private async scanInto(
-    acc: StackAccumulator,
+    acc: QuerySums,
+    catalog: StackCatalog,
     plan: PlannedQuery,
     groupBy: readonly string[],
     signal: AbortSignal | undefined,
     side: Side = 'value',
-  ): Promise<StackAccumulator> {
-    // Partials are folded in as they arrive, so memory holds the merged result plus the scans in flight.
+  ): Promise<QuerySums> {
+    // Sums are folded in as they arrive, so memory holds the merged result plus the scans in flight.
     await mapBounded(
       plan.segments,
       this.concurrency,
-      async (seg) => acc.addPartial(await scanSegment(this.store, seg, plan, { groupBy, signal, knownFrames: (k) => acc.framesOf(k) }), side),
+      async (seg) => {
+        const sums = await sumSegment(this.store, seg, plan, groupBy, signal);
+        if (sums.ids.length === 0) return;
+        throwIfAborted(signal);
+        acc.add(sums, await resolveStacks(this.store, seg, sums.ids, catalog, signal), side);
+      },
       signal,
     );
     return acc;

@@ -55,15 +55,18 @@ export function labelReader(batch: RecordBatch, name: string): (i: number) => st
 
 interface CompiledFilter {
   profileType?: string;
-  startMs: number;
-  endMs: number;
+  /** Undefined when every row of the segment lies in the range (the manifest says so). */
+  startMs?: number;
+  endMs?: number;
   /** Matchers on label columns the segment has; the rest were decided up front. */
   columnMatchers: CompiledMatcher[];
 }
 
 function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
   const n = batch.numRows;
-  const ts = requireColumn(batch, SampleColumn.timestamp, 'samples object').values as BigInt64Array;
+  const ts = f.startMs === undefined ? undefined : (requireColumn(batch, SampleColumn.timestamp, 'samples object').values as BigInt64Array);
+  const start = f.startMs ?? -Infinity;
+  const end = f.endMs ?? Infinity;
   const preds: Array<(i: number) => boolean> = [];
   if (f.profileType !== undefined) {
     const pt = f.profileType;
@@ -74,9 +77,15 @@ function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
   }
   const out = new Uint32Array(n);
   let k = 0;
+  if (!ts && preds.length === 0) {
+    for (let i = 0; i < n; i++) out[i] = i;
+    return out;
+  }
   rows: for (let i = 0; i < n; i++) {
-    const t = Number(ts[i]);
-    if (t < f.startMs || t >= f.endMs) continue;
+    if (ts) {
+      const t = Number(ts[i]);
+      if (t < start || t >= end) continue;
+    }
     for (const p of preds) if (!p(i)) continue rows;
     out[k++] = i;
   }
@@ -125,9 +134,18 @@ export async function scanSegmentRows(
       if (present.has(labelColumnName(m.name))) columnMatchers.push(m);
       else if (!m.accepts('')) return info; // the label is absent from every row
     }
-    const f: CompiledFilter = { profileType: filter.profileType, startMs: filter.startMs, endMs: filter.endMs, columnMatchers };
+    // Columns the manifest already answers for are not read: the time range when the segment
+    // lies inside it, the profile type when the segment holds only that one.
+    const onlyType = filter.profileType === undefined || (seg.profileTypes.length === 1 && seg.profileTypes[0] === filter.profileType);
+    const inRange = Number(seg.minTimeUnixNano / 1_000_000n) >= filter.startMs && Number(seg.maxTimeUnixNano / 1_000_000n) < filter.endMs;
+    const f: CompiledFilter = {
+      profileType: onlyType ? undefined : filter.profileType,
+      startMs: inRange ? undefined : filter.startMs,
+      endMs: inRange ? undefined : filter.endMs,
+      columnMatchers,
+    };
     const filterCols = union(
-      [SampleColumn.timestamp],
+      f.startMs !== undefined ? [SampleColumn.timestamp] : [],
       f.profileType !== undefined ? [SampleColumn.profileType] : [],
       columnMatchers.map((m) => labelColumnName(m.name)),
     );
@@ -136,8 +154,7 @@ export async function scanSegmentRows(
 
     // Phase 1 can only skip row groups by profile type (sorted first) or by series (matchers):
     // without either there is nothing to skip, and a single read is cheaper.
-    const onlyType = f.profileType === undefined || (seg.profileTypes.length === 1 && seg.profileTypes[0] === f.profileType);
-    if (layout.rowGroups.length === 1 || (onlyType && columnMatchers.length === 0)) {
+    if (layout.rowGroups.length === 1 || (f.profileType === undefined && columnMatchers.length === 0)) {
       const table = await reader.read({ columns: union(filterCols, dataCols) });
       throwIfAborted(signal);
       info.rowGroupsRead = layout.rowGroups.length;

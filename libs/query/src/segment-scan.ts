@@ -28,7 +28,7 @@ export interface ScanOptions {
   knownFrames?: KnownFrames;
 }
 
-const STRIDE = 4_294_967_296;
+export const STRIDE = 4_294_967_296;
 
 /** Grows by doubling; indexed by stack_id (dense per segment). */
 class DenseSums {
@@ -46,18 +46,29 @@ class DenseSums {
   }
 }
 
+/** One segment's sums by local stack_id (and group), before stacks are resolved. */
+export interface SegmentSums {
+  /** Stack ids that occurred, ascending. */
+  ids: Uint32Array;
+  /** Ungrouped: sums[stack_id]. */
+  dense?: Float64Array;
+  /** Grouped: (group × 2^32 + stack_id) → sum; group indexes into `groups`. */
+  cells?: Map<number, number>;
+  /** Grouped: values of groupBy per group ('' = absent). */
+  groups: string[][];
+}
+
 /**
- * Sums the values of one segment's matching rows per stack (or per group and stack), then reads
- * the frames of only the stacks that occurred. Reads profile_type, timestamp, the label columns the
- * matchers (and groupBy) name, series_id (when grouping), stack_id and value: nothing else.
+ * Sums the values of one segment's matching rows per stack_id (or per group and stack_id).
+ * Reads profile_type, timestamp (each only when the segment needs filtering on it), the label
+ * columns the matchers (and groupBy) name, series_id (when grouping), stack_id and value.
  */
-export async function scanSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQuery, opts: ScanOptions = {}): Promise<PartialAggregate> {
-  const groupBy = opts.groupBy ?? [];
-  const acc = new StackAccumulator(groupBy);
+export async function sumSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQuery, groupBy: readonly string[], signal?: AbortSignal): Promise<SegmentSums> {
   const grouped = groupBy.length > 0;
   const dense = new DenseSums();
-  // Grouped: cell (group, stack_id) → sum; a segment's series map to groups through series_id.
-  const cellSums = new Map<number, number>();
+  const cells = new Map<number, number>();
+  const groups: string[][] = [];
+  const groupIdx = new Map<string, number>();
   const groupOfSeries = new Map<number, number>();
 
   await scanSegmentRows(
@@ -77,39 +88,53 @@ export async function scanSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQ
       for (const i of rows) {
         let g = groupOfSeries.get(series[i]);
         if (g === undefined) {
-          g = acc.addGroup(readers.map((r) => r(i)));
+          const vals = readers.map((r) => r(i));
+          const k = vals.join('\u0000');
+          g = groupIdx.get(k);
+          if (g === undefined) {
+            g = groups.push(vals) - 1;
+            groupIdx.set(k, g);
+          }
           groupOfSeries.set(series[i], g);
         }
         const k = g * STRIDE + stack[i];
-        cellSums.set(k, (cellSums.get(k) ?? 0) + Number(value[i]));
+        cells.set(k, (cells.get(k) ?? 0) + Number(value[i]));
       }
     },
-    opts.signal,
+    signal,
   );
 
-  const used: number[] = [];
   if (grouped) {
     const seen = new Set<number>();
-    for (const k of cellSums.keys()) seen.add(k % STRIDE);
-    used.push(...seen);
-    used.sort((a, b) => a - b);
-  } else {
-    dense.sums.forEach((v, id) => {
-      if (v !== 0) used.push(id);
-    });
+    for (const k of cells.keys()) seen.add(k % STRIDE);
+    return { ids: Uint32Array.from(seen).sort(), cells, groups };
   }
-  if (used.length === 0) return acc.toPartial();
+  const used: number[] = [];
+  const sums = dense.sums;
+  for (let id = 0; id < sums.length; id++) if (sums[id] !== 0) used.push(id);
+  return { ids: Uint32Array.from(used), dense: sums, groups };
+}
+
+/**
+ * Sums the values of one segment's matching rows per stack (or per group and stack), then reads
+ * the frames of only the stacks that occurred (see sumSegment for the columns read).
+ */
+export async function scanSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQuery, opts: ScanOptions = {}): Promise<PartialAggregate> {
+  const acc = new StackAccumulator(opts.groupBy ?? []);
+  const s = await sumSegment(store, seg, q, acc.groupBy, opts.signal);
+  if (s.ids.length === 0) return acc.toPartial();
   throwIfAborted(opts.signal);
-  const stacks = await readStacksById(store, seg, Uint32Array.from(used), opts.signal, opts.knownFrames);
+  const stacks = await readStacksById(store, seg, s.ids, opts.signal, opts.knownFrames);
   const stackIdx = new Map<number, number>();
-  for (const id of used) {
-    const s = stacks.get(id)!;
-    stackIdx.set(id, acc.addStack(s.key, s.frames));
+  for (const id of s.ids) {
+    const st = stacks.get(id)!;
+    stackIdx.set(id, acc.addStack(st.key, st.frames));
   }
-  if (grouped) {
-    for (const [k, v] of cellSums) acc.add(stackIdx.get(k % STRIDE)!, v, Math.floor(k / STRIDE));
-  } else {
-    for (const id of used) acc.add(stackIdx.get(id)!, dense.sums[id]);
+  if (s.cells) {
+    const g = s.groups.map((vals) => acc.addGroup(vals));
+    for (const [k, v] of s.cells) acc.add(stackIdx.get(k % STRIDE)!, v, g[Math.floor(k / STRIDE)]);
+  } else if (s.dense) {
+    for (const id of s.ids) acc.add(stackIdx.get(id)!, s.dense[id]);
   }
   return acc.toPartial();
 }

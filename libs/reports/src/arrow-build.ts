@@ -73,7 +73,8 @@ export function intColumn(type: UnsignedType | SignedType, values: ArrayLike<num
   else if (type instanceof Int32) data = new Int32Array(n);
   else data = new BigInt64Array(n);
   if (data instanceof BigUint64Array || data instanceof BigInt64Array) {
-    for (let i = 0; i < n; i++) data[i] = BigInt(Math.round(values[i]));
+    // Zero-filled already: skip the BigInt per row for zeros (whole columns are, e.g. timestamp).
+    for (let i = 0; i < n; i++) if (values[i] !== 0) data[i] = BigInt(Math.round(values[i]));
   } else {
     for (let i = 0; i < n; i++) data[i] = values[i];
   }
@@ -106,19 +107,47 @@ export function dictionaryColumn(
 ): Data {
   const n = values.length;
   const ids = new Map<string, number>();
+  const distinct: string[] = [];
+  const rowIds = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      rowIds[i] = -1;
+      continue;
+    }
+    let id = ids.get(v);
+    if (id === undefined) {
+      id = distinct.push(v) - 1;
+      ids.set(v, id);
+    }
+    rowIds[i] = id;
+  }
+  return dictionaryColumnOfIds(rowIds, distinct, valueType, indexType);
+}
+
+/**
+ * dictionaryColumn over values given as ids into `distinct` (-1 = null): for rows that repeat a
+ * few thousand strings, callers intern once per string instead of once per row.
+ */
+export function dictionaryColumnOfIds(
+  rowIds: Int32Array,
+  distinct: readonly string[],
+  valueType: 'binary' | 'utf8',
+  indexType?: Uint8 | Uint16 | Uint32 | Int32,
+): Data {
+  const n = rowIds.length;
+  const position = new Int32Array(distinct.length).fill(-1);
   const order: string[] = [];
   const idx = new Uint32Array(n);
   const valid = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) continue;
-    let id = ids.get(v);
-    if (id === undefined) {
-      id = order.length;
-      ids.set(v, id);
-      order.push(v);
+    const id = rowIds[i];
+    if (id < 0) continue;
+    let pos = position[id];
+    if (pos < 0) {
+      pos = position[id] = order.push(distinct[id]) - 1;
     }
-    idx[i] = id;
+    idx[i] = pos;
     valid[i] = 1;
   }
   const encoded = order.map((s) => utf8.encode(s));
@@ -150,17 +179,21 @@ export function listColumn(child: Uint32 | Int64, lists: ReadonlyArray<ArrayLike
     offsets[i + 1] = offsets[i] + (l ? l.length : 0);
     if (l) valid[i] = 1;
   }
-  const total = offsets[n];
-  const flat: number[] = new Array<number>(total);
+  const flat = new Float64Array(offsets[n]);
   let k = 0;
   for (const l of lists) if (l) for (let j = 0; j < l.length; j++) flat[k++] = l[j];
-  const childData = intColumn(child, flat);
+  return flatListColumn(child, flat, offsets, valid);
+}
+
+/** List<item: child type> column from flat items, n + 1 offsets and per-list validity (0 = null list). */
+export function flatListColumn(child: Uint32 | Int64, items: ArrayLike<number>, offsets: Int32Array, valid: Validity): Data {
+  const n = offsets.length - 1;
   return makeData({
     type: new List(new Field('item', child, true)),
     length: n,
     ...bitmap(valid, n),
     valueOffsets: offsets,
-    child: childData,
+    child: intColumn(child, items),
   } as never);
 }
 

@@ -4,9 +4,10 @@ import { Field, Int32, Int64, Uint32, Uint64, Uint8, type Data, type DataType } 
 import {
   boolColumn,
   dictionaryColumn,
+  dictionaryColumnOfIds,
   intColumn,
   ipcStream,
-  listColumn,
+  flatListColumn,
   smallestSigned,
   smallestUnsigned,
   uint64BigColumn,
@@ -65,23 +66,78 @@ function checkGroupBy(groupBy: readonly string[]): void {
 
 const isUnsymbolized = (f: Frame): boolean => f.functionName === '';
 
-/** The merge tree before trimming; node 0 is the root. */
+/** The merge tree before trimming; node 0 is the root. Children lists are linked (insertion order). */
 interface Tree {
-  frame: number[];
-  parent: number[];
-  depth: number[];
-  cum: number[];
-  flat: number[];
-  diff: number[];
-  nulls: number[];
-  children: number[][];
+  size: number;
+  frame: Int32Array;
+  depth: Int32Array;
+  cum: Float64Array;
+  flat: Float64Array;
+  diff: Float64Array;
+  nulls: Uint8Array;
+  firstChild: Int32Array;
+  nextSibling: Int32Array;
   height: number;
 }
 
-function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: Int32Array, keyCount: number, diffs: Float64Array | null): Tree {
-  const t: Tree = { frame: [-1], parent: [-1], depth: [0], cum: [sumValues(p.values)], flat: [0], diff: [0], nulls: [0], children: [[]], height: 0 };
+/** Open-addressing table of (parent node, frame key) → child node, over typed arrays. */
+class ChildIndex {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  readonly parentOf: Int32Array;
+  readonly keyOf: Int32Array;
+
+  constructor(capacity: number) {
+    let size = 1024;
+    while (size < capacity * 2) size *= 2;
+    this.slots = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+    this.parentOf = new Int32Array(capacity);
+    this.keyOf = new Int32Array(capacity);
+  }
+
+  private slot(parent: number, key: number): number {
+    let h = Math.imul(parent, 0x9e3779b1) ^ Math.imul(key + 0x7f4a7c15, 0x85ebca77);
+    h ^= h >>> 15;
+    let i = h & this.mask;
+    for (;;) {
+      const node = this.slots[i];
+      if (node < 0 || (this.parentOf[node] === parent && this.keyOf[node] === key)) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  get(parent: number, key: number): number {
+    return this.slots[this.slot(parent, key)];
+  }
+
+  set(parent: number, key: number, node: number): void {
+    this.parentOf[node] = parent;
+    this.keyOf[node] = key;
+    this.slots[this.slot(parent, key)] = node;
+  }
+}
+
+function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: Int32Array, diffs: Float64Array | null): Tree {
+  // Nodes never outnumber the frames of all stacks (plus the root): allocate once.
+  let capacity = 1;
+  for (const s of stacks) capacity += s.length;
+  const t: Tree = {
+    size: 1,
+    frame: new Int32Array(capacity).fill(-1),
+    depth: new Int32Array(capacity),
+    cum: new Float64Array(capacity),
+    flat: new Float64Array(capacity),
+    diff: new Float64Array(capacity),
+    nulls: new Uint8Array(capacity),
+    firstChild: new Int32Array(capacity).fill(-1),
+    nextSibling: new Int32Array(capacity).fill(-1),
+    height: 0,
+  };
+  const lastChild = new Int32Array(capacity).fill(-1);
+  t.cum[0] = sumValues(p.values);
   if (diffs) t.diff[0] = sumValues(diffs);
-  const childOf = new Map<number, number>();
+  const index = new ChildIndex(capacity);
   for (let s = 0; s < stacks.length; s++) {
     const v = p.values[s];
     const d = diffs ? diffs[s] : 0;
@@ -92,20 +148,16 @@ function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: 
     // Stacks are leaf first; the tree grows root → leaf.
     for (let j = ids.length - 1; j >= 0; j--) {
       const fid = ids[j];
-      const ck = parent * keyCount + key[fid];
-      let node = childOf.get(ck);
-      if (node === undefined) {
-        node = t.frame.length;
-        t.frame.push(fid);
-        t.parent.push(parent);
-        t.depth.push(t.depth[parent] + 1);
-        t.cum.push(0);
-        t.flat.push(0);
-        t.diff.push(0);
-        t.nulls.push(0);
-        t.children.push([]);
-        t.children[parent].push(node);
-        childOf.set(ck, node);
+      const k = key[fid];
+      let node = index.get(parent, k);
+      if (node < 0) {
+        node = t.size++;
+        t.frame[node] = fid;
+        t.depth[node] = t.depth[parent] + 1;
+        if (lastChild[parent] < 0) t.firstChild[parent] = node;
+        else t.nextSibling[lastChild[parent]] = node;
+        lastChild[parent] = node;
+        index.set(parent, k, node);
       } else if (t.frame[node] !== fid && !isUnsymbolized(frames[fid])) {
         const a = frames[t.frame[node]];
         const b = frames[fid];
@@ -127,48 +179,70 @@ function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: 
   return t;
 }
 
-/** Trimmed nodes in breadth-first order, the row order Parca emits. */
+/**
+ * Trimmed nodes in breadth-first order, the row order Parca emits. The kept children of a row
+ * are enqueued together, so they are the consecutive rows childStart .. childStart+childCount-1.
+ */
 interface Rows {
-  node: number[];
-  parent: number[];
-  valueOffset: number[];
-  children: number[][];
+  count: number;
+  node: Int32Array;
+  parent: Int32Array;
+  valueOffset: Float64Array;
+  childStart: Int32Array;
+  childCount: Int32Array;
   rootCumulative: number;
   trimmed: number;
 }
 
 function trim(t: Tree, fraction: number): Rows {
-  const r: Rows = { node: [], parent: [], valueOffset: [], children: [], rootCumulative: 0, trimmed: 0 };
-  const qNode = [0];
-  const qParent = [-1];
-  const qOffset = [0];
-  for (let h = 0; h < qNode.length; h++) {
-    const node = qNode[h];
-    const row = r.node.length;
-    r.node.push(node);
-    r.parent.push(qParent[h]);
-    r.valueOffset.push(qOffset[h]);
-    r.children.push([]);
-    if (row !== 0) {
-      r.children[qParent[h]].push(row);
-      if (qParent[h] === 0) r.rootCumulative += t.cum[node];
-    }
+  const cap = t.size;
+  const r: Rows = {
+    count: 1,
+    node: new Int32Array(cap),
+    parent: new Int32Array(cap),
+    valueOffset: new Float64Array(cap),
+    childStart: new Int32Array(cap),
+    childCount: new Int32Array(cap),
+    rootCumulative: 0,
+    trimmed: 0,
+  };
+  r.parent[0] = -1;
+  for (let row = 0; row < r.count; row++) {
+    const node = r.node[row];
     // float32 arithmetic and truncation, exactly as upstream compares.
     const threshold = Math.trunc(Math.fround(Math.fround(t.cum[node]) * fraction));
-    let offset = qOffset[h];
-    for (const c of t.children[node]) {
+    let offset = r.valueOffset[row];
+    r.childStart[row] = r.count;
+    for (let c = t.firstChild[node]; c >= 0; c = t.nextSibling[c]) {
       const v = t.cum[c];
       if (v > threshold) {
-        qNode.push(c);
-        qParent.push(row);
-        qOffset.push(offset);
+        const child = r.count++;
+        r.node[child] = c;
+        r.parent[child] = row;
+        r.valueOffset[child] = offset;
         offset += v;
+        if (row === 0) r.rootCumulative += v;
       } else {
         r.trimmed += v;
       }
     }
+    r.childCount[row] = r.count - r.childStart[row];
   }
   return r;
+}
+
+/** List<Uint32> children column: row i lists rows childStart[i] .. +childCount[i], null when none. */
+function childrenColumn(r: Rows): Data {
+  const n = r.count;
+  const offsets = new Int32Array(n + 1);
+  const valid = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    offsets[i + 1] = offsets[i] + r.childCount[i];
+    if (r.childCount[i] > 0) valid[i] = 1;
+  }
+  const flat = new Uint32Array(offsets[n]);
+  for (let i = 0, k = 0; i < n; i++) for (let j = 0; j < r.childCount[i]; j++) flat[k++] = r.childStart[i] + j;
+  return flatListColumn(new Uint32(), flat, offsets, valid);
 }
 
 function field(name: string, type: DataType, nullable = false): Field {
@@ -189,7 +263,7 @@ function rootOnlyColumns(): { fields: Field[]; columns: Data[] } {
     ['function_name', dictionaryColumn([null], 'binary', new Int32())],
     ['function_system_name', dictionaryColumn([null], 'binary', new Int32())],
     ['function_file_name', dictionaryColumn([null], 'binary', new Int32())],
-    ['children', listColumn(new Uint32(), [null])],
+    ['children', flatListColumn(new Uint32(), new Uint32Array(0), new Int32Array(2), new Uint8Array(1))],
     ['parent', intColumn(new Int32(), [-1])],
     ['cumulative', intColumn(new Uint64(), [0], none)],
     ['flat', intColumn(new Uint8(), [0], none)],
@@ -201,8 +275,29 @@ function rootOnlyColumns(): { fields: Field[]; columns: Data[] } {
   return { fields: cols.map(([n, d, nullable]) => field(n, d.type, nullable ?? false)), columns: cols.map(([, d]) => d) };
 }
 
+/** Per frame, the id of one of its strings among the distinct values ('' → -1, shown as null). */
+function stringIds(frames: readonly Frame[], get: (f: Frame) => string): { ids: Int32Array; values: string[] } {
+  const ids = new Int32Array(frames.length);
+  const seen = new Map<string, number>();
+  const values: string[] = [];
+  for (let i = 0; i < frames.length; i++) {
+    const v = get(frames[i]);
+    if (v === '') {
+      ids[i] = -1;
+      continue;
+    }
+    let id = seen.get(v);
+    if (id === undefined) {
+      id = values.push(v) - 1;
+      seen.set(v, id);
+    }
+    ids[i] = id;
+  }
+  return { ids, values };
+}
+
 function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; columns: Data[] } {
-  const n = r.node.length;
+  const n = r.count;
   const labelsOnly = new Uint8Array(n);
   const valid = {
     labelsOnly: new Uint8Array(n),
@@ -212,10 +307,15 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     startLine: new Uint8Array(n),
   };
   const address = new BigUint64Array(n);
-  const mappingFile: Array<string | null> = new Array<string | null>(n).fill(null);
-  const buildId: Array<string | null> = new Array<string | null>(n).fill(null);
-  const fnName: Array<string | null> = new Array<string | null>(n).fill(null);
-  const fileName: Array<string | null> = new Array<string | null>(n).fill(null);
+  // Strings per distinct frame, interned once; rows hold ids into them (-1 = null).
+  const mappingIds = stringIds(frames, (f) => f.mappingFile);
+  const buildIds = stringIds(frames, (f) => f.buildId);
+  const fnIds = stringIds(frames, (f) => f.functionName);
+  const fileIds = stringIds(frames, (f) => f.fileName);
+  const mappingFile = new Int32Array(n).fill(-1);
+  const buildId = new Int32Array(n).fill(-1);
+  const fnName = new Int32Array(n).fill(-1);
+  const fileName = new Int32Array(n).fill(-1);
   const line = new Float64Array(n);
   const inlined = new Uint8Array(n);
   const cumulative = new Float64Array(n);
@@ -229,7 +329,6 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
   let maxDepth = 0;
   let maxCum = 0;
   valid.inlined[0] = 1; // the root row says inlined=false, not null
-  const orNull = (s: string): string | null => (s === '' ? null : s);
   for (let i = 0; i < n; i++) {
     const node = r.node[i];
     cumulative[i] = i === 0 ? r.rootCumulative : t.cum[node];
@@ -243,20 +342,21 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     if (depth[i] > maxDepth) maxDepth = depth[i];
     if (i === 0) continue;
     valid.labelsOnly[i] = 1;
-    const f = frames[t.frame[node]];
+    const fid = t.frame[node];
+    const f = frames[fid];
     const nulls = t.nulls[node];
     if (!(nulls & NULL_ADDRESS)) {
-      address[i] = BigInt.asUintN(64, f.address);
+      address[i] = f.address; // a uint64 already (checked when its stack key was made)
       valid.address[i] = 1;
     }
-    if (!(nulls & NULL_MAPPING)) mappingFile[i] = orNull(f.mappingFile);
-    if (!(nulls & NULL_BUILD_ID)) buildId[i] = orNull(f.buildId);
+    if (!(nulls & NULL_MAPPING)) mappingFile[i] = mappingIds.ids[fid];
+    if (!(nulls & NULL_BUILD_ID)) buildId[i] = buildIds.ids[fid];
     if (!(nulls & NULL_INLINED)) valid.inlined[i] = 1;
     if (isUnsymbolized(f)) continue; // no line: function columns stay null, inlined false
     inlined[i] = f.inlined ? 1 : 0;
-    fnName[i] = f.functionName;
+    fnName[i] = fnIds.ids[fid];
     valid.startLine[i] = 1; // we know no start line; Parca writes 0 for symbolized rows
-    if (!(nulls & NULL_FILE)) fileName[i] = orNull(f.fileName);
+    if (!(nulls & NULL_FILE)) fileName[i] = fileIds.ids[fid];
     if (!(nulls & NULL_LINE)) {
       line[i] = f.line;
       valid.line[i] = 1;
@@ -266,22 +366,22 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
   const cols: Array<[string, Data, boolean?]> = [
     ['labels_only', boolColumn(labelsOnly, valid.labelsOnly)],
     ['location_address', uint64BigColumn(address, valid.address)],
-    ['mapping_file', dictionaryColumn(mappingFile, 'binary')],
-    ['mapping_build_id', dictionaryColumn(buildId, 'binary')],
+    ['mapping_file', dictionaryColumnOfIds(mappingFile, mappingIds.values, 'binary')],
+    ['mapping_build_id', dictionaryColumnOfIds(buildId, buildIds.values, 'binary')],
     ['location_line', intColumn(smallestUnsigned(maxLine), line, valid.line)],
     ['inlined', boolColumn(inlined, valid.inlined), true],
     ['function_startline', intColumn(smallestUnsigned(0), new Float64Array(n), valid.startLine)],
-    ['function_name', dictionaryColumn(fnName, 'binary')],
-    ['function_system_name', dictionaryColumn(fnName, 'binary')],
-    ['function_file_name', dictionaryColumn(fileName, 'binary')],
-    ['children', listColumn(new Uint32(), r.children.map((c) => (c.length === 0 ? null : c)))],
-    ['parent', intColumn(new Int32(), r.parent)],
+    ['function_name', dictionaryColumnOfIds(fnName, fnIds.values, 'binary')],
+    ['function_system_name', dictionaryColumnOfIds(fnName, fnIds.values, 'binary')],
+    ['function_file_name', dictionaryColumnOfIds(fileName, fileIds.values, 'binary')],
+    ['children', childrenColumn(r)],
+    ['parent', intColumn(new Int32(), r.parent.subarray(0, n))],
     ['cumulative', intColumn(smallestUnsigned(r.rootCumulative), cumulative)],
     ['flat', intColumn(smallestUnsigned(maxFlat), flat)],
     ['diff', intColumn(smallestSigned(minDiff, maxDiff), diff)],
     ['timestamp', intColumn(new Int64(), new Float64Array(n))],
     ['depth', intColumn(smallestUnsigned(maxDepth), depth)],
-    ['value_offset', intColumn(smallestUnsigned(maxCum), r.valueOffset)],
+    ['value_offset', intColumn(smallestUnsigned(maxCum), r.valueOffset.subarray(0, n))],
   ];
   return { fields: cols.map(([name, d, nullable]) => field(name, d.type, nullable ?? false)), columns: cols.map(([, d]) => d) };
 }
@@ -301,7 +401,7 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   const byFile = groupBy.includes('function_file_name');
 
   const { frames, stacks } = internStacks(p);
-  const { ids: key, count: keyCount } = keyIds(frames, (f) => {
+  const { ids: key } = keyIds(frames, (f) => {
     if (isUnsymbolized(f)) return `u\u0000${f.buildId}\u0000${f.mappingFile}\u0000${f.address}`;
     let k = `s\u0000${f.functionName}`;
     if (byMapping) k += `\u0000${f.mappingFile}`;
@@ -310,16 +410,16 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
     return k;
   });
   const diff = opts.diff ?? p.base !== undefined;
-  const tree = buildTree(p, frames, stacks, key, Math.max(1, keyCount), diff ? diffValues(p, opts.absolute ?? false) : null);
+  const tree = buildTree(p, frames, stacks, key, diff ? diffValues(p, opts.absolute ?? false) : null);
 
   const threshold = opts.nodeTrimThreshold ? Math.fround(Math.fround(opts.nodeTrimThreshold) / 100) : 0;
   let trimmed = 0;
   let out: { fields: Field[]; columns: Data[] };
   let rows = 1;
-  if (tree.frame.length > 1) {
+  if (tree.size > 1) {
     const r = trim(tree, threshold);
     trimmed = r.trimmed;
-    rows = r.node.length;
+    rows = r.count;
     out = rowColumns(tree, frames, r);
   } else {
     out = rootOnlyColumns();

@@ -7,7 +7,7 @@ import type { ManifestLog } from '@firn/manifest';
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
 import { MANIFEST_LOG } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
-import { NO_SYMBOLS, QueryEngine, StackAccumulator, decodePartial, encodePartial, symbolize, type PartialAggregate, type Side, type SymbolResolver } from '@firn/query';
+import { NO_SYMBOLS, QueryEngine, StackAccumulator, decodePartial, encodePartial, symbolize, type PartialAggregate, type PlannedQuery, type Side, type SymbolResolver } from '@firn/query';
 import type { StackProfile } from '@firn/reports';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
@@ -57,6 +57,11 @@ export class QueryFrontend implements OnModuleInit {
   }
 
   async mergeStacks(tenant: TenantId, sel: Selection, signal: AbortSignal): Promise<StackProfile> {
+    if (this.peers.length === 0) {
+      // Alone: the engine's sums become the profile directly, without a partial in between.
+      const plan = this.checkedPlan(tenant, sel);
+      return symbolize(tenant, await this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal }), this.symbols);
+    }
     const acc = new StackAccumulator();
     const profileType = await this.accumulate(acc, tenant, sel, 'value', signal);
     return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
@@ -86,7 +91,8 @@ export class QueryFrontend implements OnModuleInit {
     }
   }
 
-  private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal): Promise<string> {
+  /** The plan of a selection, refused when it names an unknown profile type or too many segments. */
+  private checkedPlan(tenant: TenantId, sel: Selection): PlannedQuery {
     const plan = this.engine.segmentsFor(tenant, sel.selector, sel.startMs, sel.endMs);
     if (plan.segments.length === 0) this.checkKnownType(tenant, plan.profileType);
     if (plan.segments.length > this.opts.maxSegments) {
@@ -94,6 +100,11 @@ export class QueryFrontend implements OnModuleInit {
         details: { limit: 'max_query_segments' },
       });
     }
+    return plan;
+  }
+
+  private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal): Promise<string> {
+    const plan = this.checkedPlan(tenant, sel);
     const ways = Math.min(this.peers.length + 1, Math.max(1, plan.segments.length));
     const shares = Array.from({ length: ways }, () => [] as typeof plan.segments);
     plan.segments.forEach((s, i) => shares[i % ways].push(s));

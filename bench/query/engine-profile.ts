@@ -1,0 +1,76 @@
+// In-process timing of the read path over a dataset kept by query.bench.ts (`--dir`): the engine's
+// merged stacks and the flame graph arrow built from them, without gRPC or a second process, so
+// a change to the engine can be measured (and profiled with node --cpu-prof) in seconds.
+//
+//   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--namespace ns-3] [--series]
+import { resolve } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { parseArgs } from 'node:util';
+import { ManifestLog } from '@firn/manifest';
+import { QueryEngine } from '@firn/query';
+import { flamegraphArrow } from '@firn/reports';
+import { tenantFromTrustedSource } from '@firn/tenancy';
+import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
+import { startStack } from './stack';
+
+const { values: args } = parseArgs({
+  options: {
+    dir: { type: 'string' },
+    runs: { type: 'string', default: '5' },
+    namespace: { type: 'string' },
+    series: { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
+    'flame-runs': { type: 'string', default: '1' },
+  },
+  strict: true,
+});
+
+/** CPU time between two process.cpuUsage() readings: on a busy machine wall time says little. */
+function cpuMs(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): string {
+  return `${((b.user - a.user + b.system - a.system) / 1000).toFixed(0)} ms`;
+}
+
+async function main(): Promise<void> {
+  if (!args.dir) throw new Error('--dir is required (a directory kept by query.bench.ts --dir)');
+  const tenant = tenantFromTrustedSource('bench-query');
+  const stack = await startStack(resolve(args.dir), tenant);
+  const manifest = await ManifestLog.open({ bus: stack.bus, store: stack.store });
+  try {
+    await manifest.syncToLatest();
+    const engine = new QueryEngine({ store: stack.store, view: manifest.state, concurrency: args.concurrency ? Number(args.concurrency) : undefined });
+    const segs = manifest.validSegments(tenant).map((s) => s.meta);
+    const startMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
+    const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
+    const selector = `${FLEET_PROFILE_TYPE}{${args.namespace ? `namespace="${args.namespace}"` : ''}}`;
+    for (let i = 0; i < Number(args.runs); i++) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      if (args.series) {
+        const b = await engine.series(tenant, selector, startMs, endMs, Math.ceil((endMs - startMs) / 60), ['namespace']);
+        let total = 0;
+        for (const pts of b.values()) for (const p of pts.values()) total += p.value;
+        console.log(`series: ${(performance.now() - t0).toFixed(0)} ms, ${b.size} series, total ${total}`);
+        continue;
+      }
+      const p = await engine.mergeStacks(tenant, selector, startMs, endMs);
+      const t1 = performance.now();
+      const c1 = process.cpuUsage();
+      let fg = flamegraphArrow(p);
+      for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p);
+      const t2 = performance.now();
+      const c2 = process.cpuUsage();
+      console.log(`merge ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`);
+    }
+  } finally {
+    await manifest.close();
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
