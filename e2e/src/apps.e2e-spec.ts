@@ -38,7 +38,7 @@ describe('server apps as separate processes', () => {
     ['ingester', 'local', ['nats', 'object-storage', 'ingest-consumer']],
     ['querier', 's3', ['nats', 'object-storage', 'symbol-cache']],
     ['compactor', 'local', ['nats', 'object-storage']],
-    ['symbolizer', 's3', ['nats', 'object-storage', 'symbol-cache']],
+    ['symbolizer', 's3', ['nats', 'object-storage', 'symbol-cache', 'symbolize-consumer']],
   ];
 
   it.each(cases)('%s (storage %s) serves health, readiness and metrics, then drains on SIGTERM', async (app, storage, deps) => {

@@ -1,1 +1,14 @@
-export {};
+export { isBuildId, normalizeBuildId } from './build-id';
+export { CachedSymbolResolver, type CachedSymbolResolverOptions } from './cached-symbol-resolver';
+export { DebuginfoFinder, type DebugFiles, type FindResult } from './debuginfo-finder';
+export { DebuginfoStore, REASON, type DebuginfoKind, type DebuginfoStoreOptions, type ShouldUploadAnswer, type ShouldUploadRequest, type UploadMeta } from './debuginfo-store';
+export { DebuginfodCache, debuginfodObjectKey } from './debuginfod-cache';
+export { DEFAULT_DEBUGINFOD_OPTIONS, DebuginfodClient, type DebuginfodClientOptions, type DebuginfodFileKind, type DebuginfodOutcome, type DebuginfodResult } from './debuginfod-client';
+export { DiskCache } from './disk-cache';
+export { KvPendingAddresses, PENDING_KV_BUCKET } from './kv-pending-addresses';
+export { LruMap } from './lru';
+export { decodeResolved, encodeNegative, encodeResolved, symbolKey, type ResolvedFrame } from './symbol-entry';
+export { SYMBOLIZE_CONSUMER, SYMBOLIZE_STREAM, decodeJob, encodeJob, symbolizeStreamSpec, symbolizeSubject, tenantOfSubject, type SymbolizeJob } from './symbolize-job';
+export { DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, SymbolizeQueue, publishUploaded, type SymbolizeQueueOptions } from './symbolize-queue';
+export { MemoryPendingAddresses, SymbolizeWorker, type JobOutcome, type PendingAddresses, type SymbolReader, type SymbolizeWorkerOptions } from './symbolize-worker';
+export { debuginfodOptionsFrom, debuginfodSettings, symbolizeQueueOptionsFrom, symbolizeQueueSettings, type DebuginfodSettings } from './debuginfo.settings';

@@ -45,6 +45,9 @@ function normalizeBuildId(id: string): string {
 interface MappingRec {
   file: number;
   buildId: number;
+  /** Byte offsets of the memory_start / file_offset varints, -1 if absent. */
+  memStartPos: number;
+  fileOffsetPos: number;
 }
 interface LocationRec {
   mappingId: number;
@@ -328,21 +331,38 @@ class PprofDecoder {
     return builder.addStackByIds(frames, frameIds) * 2 + (truncated ? 1 : 0);
   }
 
+  /**
+   * An unsymbolized frame's address is the file offset in the mapping's file (what the
+   * symbolizer resolves). pprof gives the runtime address: offset = address − memory_start +
+   * file_offset, when the mapping says where it was loaded (memory_start > 0, address inside).
+   */
+  private fileOffsetOf(address: bigint, m: MappingRec): bigint {
+    if (m.memStartPos < 0) return address;
+    const start = varintBigAt(this.buf, m.memStartPos);
+    if (start === 0n || address < start) return address;
+    const offset = m.fileOffsetPos >= 0 ? varintBigAt(this.buf, m.fileOffsetPos) : 0n;
+    return address - start + offset;
+  }
+
   /** Frames of one location, innermost (inlined) first; only the last line is not inlined. */
   private locationFrames(id: number): Frame[] {
     const loc = this.locations.get(id);
     if (loc === undefined) this.fail(`sample references unknown location id ${id}`);
     let buildId = '';
     let mappingFile = '';
+    let m: MappingRec | undefined;
     if (loc.mappingId !== 0) {
-      const m = this.mappings.get(loc.mappingId);
+      m = this.mappings.get(loc.mappingId);
       if (m === undefined) this.fail(`location ${id} references unknown mapping id ${loc.mappingId}`);
       buildId = normalizeBuildId(this.str(m.buildId));
       mappingFile = this.str(m.file);
     }
-    const address = loc.addrPos >= 0 ? varintBigAt(this.buf, loc.addrPos) : 0n;
+    let address = loc.addrPos >= 0 ? varintBigAt(this.buf, loc.addrPos) : 0n;
     const n = loc.lines.length / 2;
-    if (n === 0) return [{ buildId, mappingFile, address, functionName: '', fileName: '', line: 0, inlined: false }];
+    if (n === 0) {
+      if (m) address = this.fileOffsetOf(address, m);
+      return [{ buildId, mappingFile, address, functionName: '', fileName: '', line: 0, inlined: false }];
+    }
     const out: Frame[] = [];
     for (let i = 0; i < n; i++) {
       const fnId = loc.lines[2 * i];
@@ -461,10 +481,17 @@ class PprofDecoder {
     const outer = r.end;
     r.end = e;
     let id = 0;
-    const rec: MappingRec = { file: 0, buildId: 0 };
+    const rec: MappingRec = { file: 0, buildId: 0, memStartPos: -1, fileOffsetPos: -1 };
     while (r.pos < e) {
       const tag = r.tag();
       if (tag === ((1 << 3) | 0)) id = r.varint();
+      else if (tag === ((2 << 3) | 0)) {
+        rec.memStartPos = r.pos;
+        r.varint();
+      } else if (tag === ((4 << 3) | 0)) {
+        rec.fileOffsetPos = r.pos;
+        r.varint();
+      }
       else if (tag === ((5 << 3) | 0)) rec.file = r.varint();
       else if (tag === ((6 << 3) | 0)) rec.buildId = r.varint();
       else r.skip(tag & 7);

@@ -1,4 +1,5 @@
 import { defineConfig, natsSettings, serverSettings, storageSettings } from '@firn/config';
+import { symbolizeQueueOptionsFrom, symbolizeQueueSettings } from '@firn/debuginfo';
 import { ManifestModule, PlatformModule, componentServer, objectStoreConfigFrom } from '@firn/platform';
 import { IngesterModule } from './ingester.module';
 import { ingesterOptionsFrom, ingesterSettings } from './ingester.settings';
@@ -8,6 +9,7 @@ export const ingesterConfig = defineConfig('ingester', {
   ...storageSettings(),
   ...natsSettings(),
   ...ingesterSettings(),
+  ...symbolizeQueueSettings(),
 });
 
 /** The ingester as its own process (apps/ingester). */
@@ -16,5 +18,5 @@ export const ingesterServer = componentServer({
   config: ingesterConfig,
   infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-ingester' } }),
   // Ingesters write the manifest, so they also snapshot it (bounds cold-start replay).
-  modules: (infra, cfg) => [PlatformModule.forRoot(infra), ManifestModule.forRoot({ snapshotEvery: 200 }), IngesterModule.forRoot(ingesterOptionsFrom(cfg))],
+  modules: (infra, cfg) => [PlatformModule.forRoot(infra), ManifestModule.forRoot({ snapshotEvery: 200 }), IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg))],
 });

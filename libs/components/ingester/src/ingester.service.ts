@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import type { Bus, BusMessage, ConsumerHandle } from '@firn/bus';
+import { SymbolizeQueue } from '@firn/debuginfo';
 import { ErrorCode, isFirnError } from '@firn/errors';
 import { INGEST_CONSUMER, INGEST_STREAM, ingestStreamSpec, readIngest } from '@firn/ingest-log';
 import type { ManifestLog } from '@firn/manifest';
@@ -65,6 +66,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
     @Inject(READINESS) readiness: Readiness,
+    @Inject(SymbolizeQueue) private readonly symbolizeQueue: SymbolizeQueue,
   ) {
     this.metrics = new IngesterMetrics(registry);
     readiness.addCheck('ingest-consumer', async () => {
@@ -199,6 +201,8 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     try {
       const outcome = await this.writeSegment(buf);
       this.metrics.segments.inc({ outcome });
+      // After the ack, off the flush chain: queueing never fails or delays ingest.
+      if (outcome === 'ok') void this.symbolizeQueue.enqueue(buf.tenant, buf.batches);
     } catch (err) {
       this.metrics.segments.inc({ outcome: 'failed' });
       this.log.error({ err, tenant: buf.tenant, messages: buf.messages.length }, 'segment flush failed; messages will be redelivered');

@@ -1,0 +1,106 @@
+import type { KeyValueCache } from '@firn/cache';
+import type { Frame } from '@firn/profiles';
+import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
+import type { SymbolResolver } from '@firn/query';
+import type { TenantId } from '@firn/tenancy';
+import { isBuildId } from './build-id';
+import { decodeResolved, symbolKey } from './symbol-entry';
+
+export interface CachedSymbolResolverOptions {
+  cache: KeyValueCache;
+  log: Logger;
+  registry: Registry;
+  /** A lookup slower than this is abandoned and the query answers unsymbolized. Default 1000 ms. */
+  timeoutMs?: number;
+  /** Metric name component (`firn_<component>_symbol_*`). Default 'querier'. */
+  component?: string;
+}
+
+/**
+ * The querier's side of the symbolizer: one batched cache read per query (RedisCache turns it
+ * into one pipeline of MGETs of 1000 keys). Anything that goes wrong (cache down, slow, a bad
+ * entry) leaves frames unsymbolized: symbols are a nicety, never a reason for a query to fail.
+ */
+export class CachedSymbolResolver implements SymbolResolver {
+  private readonly lookups: Counter<'outcome'>;
+  private readonly seconds: Histogram;
+  private readonly timeoutMs: number;
+  private lastWarnMs = 0;
+
+  constructor(private readonly opts: CachedSymbolResolverOptions) {
+    const component = opts.component ?? 'querier';
+    this.timeoutMs = opts.timeoutMs ?? 1000;
+    this.lookups = new Counter({ name: metricName(component, 'symbol_lookups_total'), help: 'Unsymbolized frames looked up in the symbol cache, by outcome (hit, negative, miss, error).', labelNames: ['outcome'], registers: [opts.registry] });
+    this.seconds = new Histogram({ name: metricName(component, 'symbol_lookup_seconds'), help: 'Time of one query\'s batched symbol cache lookup.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [opts.registry] });
+  }
+
+  async resolve(tenant: TenantId, frames: readonly Frame[]): Promise<Array<Frame[] | undefined>> {
+    const out: Array<Frame[] | undefined> = new Array(frames.length).fill(undefined);
+    const keyIndex = new Map<string, number[]>();
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      if (f.functionName !== '' || !isBuildId(f.buildId)) continue;
+      const key = symbolKey(tenant, f.buildId, f.address);
+      const at = keyIndex.get(key);
+      if (at) at.push(i);
+      else keyIndex.set(key, [i]);
+    }
+    if (keyIndex.size === 0) return out;
+    const keys = [...keyIndex.keys()];
+    const end = this.seconds.startTimer();
+    let values: (Buffer | undefined)[];
+    try {
+      values = await this.withTimeout(this.opts.cache.getMany(keys));
+    } catch (err) {
+      this.lookups.inc({ outcome: 'error' }, keys.length);
+      this.warn(err, keys.length);
+      return out;
+    } finally {
+      end();
+    }
+    let hit = 0;
+    let negative = 0;
+    let bad = 0;
+    keys.forEach((key, k) => {
+      const v = values[k];
+      if (v === undefined) return;
+      let resolved: ReturnType<typeof decodeResolved>;
+      try {
+        resolved = decodeResolved(v);
+      } catch {
+        bad++;
+        return;
+      }
+      if (resolved === null) {
+        negative++;
+        return;
+      }
+      hit++;
+      for (const i of keyIndex.get(key) ?? []) {
+        const f = frames[i];
+        out[i] = resolved.map((r) => ({ buildId: f.buildId, mappingFile: f.mappingFile, address: f.address, functionName: r.functionName, fileName: r.fileName, line: r.line, inlined: r.inlined }));
+      }
+    });
+    this.lookups.inc({ outcome: 'hit' }, hit);
+    this.lookups.inc({ outcome: 'negative' }, negative);
+    this.lookups.inc({ outcome: 'error' }, bad);
+    this.lookups.inc({ outcome: 'miss' }, keys.length - hit - negative - bad);
+    return out;
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`symbol cache lookup took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** At most one warning per 10 s: a down cache would otherwise log on every query. */
+  private warn(err: unknown, keys: number): void {
+    const now = Date.now();
+    if (now - this.lastWarnMs < 10_000) return;
+    this.lastWarnMs = now;
+    this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), keys, cache: this.opts.cache.description }, 'symbol cache lookup failed; answering unsymbolized');
+  }
+}

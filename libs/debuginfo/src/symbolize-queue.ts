@@ -1,0 +1,114 @@
+import type { Bus } from '@firn/bus';
+import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
+import type { SampleBatch } from '@firn/profiles';
+import type { TenantId } from '@firn/tenancy';
+import { isBuildId } from './build-id';
+import { LruMap } from './lru';
+import { encodeJob, symbolizeStreamSpec, symbolizeSubject } from './symbolize-job';
+
+export interface SymbolizeQueueOptions {
+  /** Off = the ingester queues nothing (e.g. no symbolizer deployed). */
+  enabled: boolean;
+  /** (tenant, build id, address) triples remembered as already queued. */
+  seenEntries: number;
+  /**
+   * How long a queued triple is not queued again. After a debuginfo upload the symbolizer retries
+   * its unresolved addresses itself; this bound only matters if that notice was lost.
+   */
+  seenTtlMs: number;
+  /** Addresses per queue message (a message is one build id). */
+  maxAddressesPerMessage: number;
+}
+
+export const DEFAULT_SYMBOLIZE_QUEUE_OPTIONS: SymbolizeQueueOptions = {
+  enabled: true,
+  seenEntries: 1_000_000,
+  seenTtlMs: 60 * 60_000,
+  maxAddressesPerMessage: 2000,
+};
+
+/**
+ * The ingester's side of the pipeline: after a segment is stored, the addresses of its
+ * unsymbolized frames that this process has not queued recently go to the symbolizer's work
+ * queue, one message per build id. Never throws: symbolization must not fail or slow ingest
+ * beyond the publish itself.
+ */
+export class SymbolizeQueue {
+  private readonly seen: LruMap<string, true>;
+  private readonly queued: Counter;
+  private readonly failures: Counter;
+  private streamReady: Promise<void> | undefined;
+  private lastWarnMs = 0;
+
+  constructor(
+    private readonly bus: Pick<Bus, 'publish' | 'ensureStream'>,
+    private readonly log: Logger,
+    registry: Registry,
+    private readonly opts: SymbolizeQueueOptions = DEFAULT_SYMBOLIZE_QUEUE_OPTIONS,
+  ) {
+    this.seen = new LruMap(opts.seenEntries, opts.seenTtlMs);
+    this.queued = new Counter({ name: metricName('ingester', 'symbolize_queued_addresses_total'), help: 'Unsymbolized addresses sent to the symbolizer queue.', registers: [registry] });
+    this.failures = new Counter({ name: metricName('ingester', 'symbolize_queue_failures_total'), help: 'Symbolizer queue messages that could not be published (ingest went on).', registers: [registry] });
+  }
+
+  async enqueue(tenant: TenantId, batches: readonly SampleBatch[]): Promise<void> {
+    if (!this.opts.enabled) return;
+    const byBuild = new Map<string, bigint[]>();
+    for (const b of batches) {
+      for (const stack of b.stacks) {
+        for (const f of stack) {
+          if (f.functionName !== '' || !isBuildId(f.buildId)) continue;
+          const key = `${tenant}\u0000${f.buildId}\u0000${f.address}`;
+          if (this.seen.get(key)) continue;
+          this.seen.set(key, true);
+          let list = byBuild.get(f.buildId);
+          if (!list) byBuild.set(f.buildId, (list = []));
+          list.push(f.address);
+        }
+      }
+    }
+    if (byBuild.size === 0) return;
+    try {
+      await (this.streamReady ??= this.bus.ensureStream(symbolizeStreamSpec()).catch((err: unknown) => {
+        this.streamReady = undefined;
+        throw err;
+      }));
+    } catch (err) {
+      this.forget(tenant, byBuild);
+      this.fail(err, byBuild.size);
+      return;
+    }
+    const subject = symbolizeSubject(tenant);
+    for (const [buildId, addresses] of byBuild) {
+      for (let i = 0; i < addresses.length; i += this.opts.maxAddressesPerMessage) {
+        const part = addresses.slice(i, i + this.opts.maxAddressesPerMessage);
+        try {
+          await this.bus.publish(subject, encodeJob({ kind: 'addresses', buildId, addresses: part }));
+          this.queued.inc(part.length);
+        } catch (err) {
+          // Forgotten so the next ingest of these frames queues them again.
+          this.forget(tenant, new Map([[buildId, part]]));
+          this.fail(err, 1);
+        }
+      }
+    }
+  }
+
+  private forget(tenant: TenantId, byBuild: Map<string, bigint[]>): void {
+    for (const [buildId, addresses] of byBuild) for (const a of addresses) this.seen.delete(`${tenant}\u0000${buildId}\u0000${a}`);
+  }
+
+  private fail(err: unknown, messages: number): void {
+    this.failures.inc(messages);
+    const now = Date.now();
+    if (now - this.lastWarnMs < 10_000) return;
+    this.lastWarnMs = now;
+    this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not queue addresses for symbolization; ingest goes on');
+  }
+}
+
+/** The gateway's notice that a tenant's upload completed, so the symbolizer retries that build id. */
+export async function publishUploaded(bus: Pick<Bus, 'publish' | 'ensureStream'>, tenant: TenantId, buildId: string): Promise<void> {
+  await bus.ensureStream(symbolizeStreamSpec());
+  await bus.publish(symbolizeSubject(tenant), encodeJob({ kind: 'uploaded', buildId }));
+}

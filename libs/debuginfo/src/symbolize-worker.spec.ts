@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLruCache } from '@firn/cache';
+import { createLogger } from '@firn/observability';
+import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
+import type { FindResult } from './debuginfo-finder';
+import { decodeResolved, symbolKey } from './symbol-entry';
+import { MemoryPendingAddresses, SymbolizeWorker, type SymbolReader } from './symbolize-worker';
+
+const log = createLogger({ level: 'silent', component: 'test' });
+const t = tenantFromTrustedSource('acme');
+
+function setup(found: FindResult) {
+  const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
+  const state = { found, reads: 0 };
+  const reader: SymbolReader = {
+    symbolize: async (_files, offsets) => {
+      state.reads++;
+      return offsets.map((address) => ({ address, frames: address === 0x10n ? [{ functionName: 'main', fileName: 'm.c', line: 4, inlined: false }] : [] }));
+    },
+  };
+  const pending = new MemoryPendingAddresses();
+  const worker = new SymbolizeWorker({ cache, finder: { find: async (_t: TenantId, _b: string) => state.found }, reader, pending, log, positiveTtlSeconds: 600, negativeTtlSeconds: 60 });
+  const entry = async (a: bigint) => {
+    const [v] = await cache.getMany([symbolKey(t, 'aa', a)]);
+    return v === undefined ? undefined : decodeResolved(v);
+  };
+  return { worker, state, pending, entry };
+}
+
+describe(SymbolizeWorker.name, () => {
+  it('writes resolved frames and negative entries, and skips cached addresses next time', async () => {
+    const { worker, state, entry } = setup({ status: 'found', files: { debugPath: '/x', source: 'debuginfod' } });
+    expect(await worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n, 0x20n, 0x10n] })).toBe('done');
+    expect((await entry(0x10n))?.[0].functionName).toBe('main');
+    expect(await entry(0x20n)).toBeNull();
+    await worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n, 0x20n] });
+    expect(state.reads).toBe(1);
+  });
+
+  it('asks for a retry when the debuginfo source is unavailable, writing nothing', async () => {
+    const { worker, entry } = setup({ status: 'unavailable', reason: 'down' });
+    expect(await worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n] })).toBe('retry');
+    expect(await entry(0x10n)).toBeUndefined();
+  });
+
+  it('after an upload notice, resolves the addresses that had negative entries', async () => {
+    const { worker, state, entry, pending } = setup({ status: 'not_found' });
+    await worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n] });
+    expect(await entry(0x10n)).toBeNull();
+    expect(await pending.list(t, 'aa')).toEqual([0x10n]);
+    state.found = { status: 'found', files: { debugPath: '/uploaded', source: 'upload' } };
+    expect(await worker.handle(t, { kind: 'uploaded', buildId: 'aa' })).toBe('done');
+    expect((await entry(0x10n))?.[0].functionName).toBe('main');
+    expect(await pending.list(t, 'aa')).toEqual([]);
+  });
+});
