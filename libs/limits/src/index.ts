@@ -1,1 +1,7 @@
-export {};
+export { DEFAULT_TENANT_LIMITS, limitOverridesSchema, snakeName, type LimitName, type LimitOverrides, type TenantLimits } from './tenant-limits';
+export { RuntimeLimits, parseLimitsFile, type RuntimeLimitsOptions, type TenantLimitsSource } from './runtime-limits';
+export { ConcurrencyLimiter, RateLimiter } from './token-bucket';
+export { limitExceeded, limitOf } from './limit-error';
+export { LimitMetrics } from './limits.metrics';
+export { checkBatchLimits } from './ingest-checks';
+export { defaultLimitsFrom, limitsSettings } from './limits.settings';

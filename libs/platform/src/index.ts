@@ -1,5 +1,7 @@
 export { openInfra, type Infra, type InfraConfig, type InfraDeps } from './infra';
 export { cacheConfigFrom, objectStoreConfigFrom, type CacheSettings, type StorageSettings } from './infra-config';
-export { BUS, CACHE, OBJECT_STORE, PlatformModule, TOKEN_STORE } from './platform.module';
+export { BUS, CACHE, OBJECT_STORE, PlatformModule, TENANT_DIRECTORY, TENANT_LIMITS, TOKEN_STORE, type PlatformExtras } from './platform.module';
 export { componentServer, type ComponentServerOptions } from './component-server';
 export { MANIFEST_LOG, ManifestModule } from './manifest.module';
+export { NatsRecordKv, TENANTS_BUCKET, openTokenStore, tokenStoreMode, tokenStoreSettings, type OpenedTokenStore, type TokenStoreConfig } from './tenant-store';
+export { openTenancy, type TenancyConfig } from './tenancy';

@@ -33,7 +33,7 @@ export {
   batchTotal,
 } from './sample-batch';
 export { stackKey } from './stack-key';
-export { isGzip, maybeGunzip } from './decompress';
+export { checkGunzipSize, isGzip, isZstd, maybeGunzip } from './decompress';
 export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof, sanitizeLabelName } from './pprof';
 export { type ToPprofOptions, samplesToPprof } from './pprof-encode';
 export {

@@ -13,3 +13,4 @@ export * as firnIngestV1 from './gen/firn/ingest/v1/ingest_pb';
 export * as firnManifestV1 from './gen/firn/manifest/v1/manifest_pb';
 export * as grpcHealthV1 from './gen/grpc/health/v1/health_pb';
 export * as firnQueryV1 from './gen/firn/query/v1/partial_pb';
+export * as firnAdminV1 from './gen/firn/admin/v1/admin_pb';

@@ -1,7 +1,8 @@
 import { createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { currentRequestContext } from '@firn/observability';
-import { requireScope, type Principal, type Scope } from './tenant';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Scope, requireScope, tenantFromTrustedSource, type Principal } from './tenant';
 import type { TokenStore } from './tokens';
 
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'authenticated principal' });
@@ -23,10 +24,15 @@ export async function authenticate(store: TokenStore, authorization: string | nu
   return principal;
 }
 
-/** Connect interceptor for public services: every call must carry a valid token. */
-export function authInterceptor(store: TokenStore): Interceptor {
+/**
+ * Connect interceptor for public services: every call must carry a valid token and, when
+ * `scope` is given, that scope, so every method of the service (even an unimplemented one)
+ * answers PERMISSION_DENIED to a token without it. Handlers still call principalOf.
+ */
+export function authInterceptor(store: TokenStore, scope?: Scope): Interceptor {
   return (next) => async (req) => {
     const principal = await authenticate(store, req.header.get('authorization'));
+    if (scope) requireScope(principal, scope);
     req.contextValues.set(principalKey, principal);
     return next(req);
   };
@@ -38,4 +44,30 @@ export function principalOf(ctx: HandlerContext, scope: Scope): Principal {
   if (!p) throw new FirnError(ErrorCode.Unauthenticated, 'unauthenticated');
   requireScope(p, scope);
   return p;
+}
+
+/** Token id of the bootstrap admin secret in audit logs. */
+export const BOOTSTRAP_ADMIN_ID = 'bootstrap';
+
+/**
+ * Authenticates a caller of the admin API: either the bootstrap admin secret (from config; for
+ * creating the first tenants and admin tokens) or a token with the `admin` scope. The bootstrap
+ * secret is accepted nowhere else.
+ */
+export async function authenticateAdmin(store: TokenStore, bootstrapSecret: string, authorization: string | null | undefined): Promise<Principal> {
+  const token = bearerToken(authorization);
+  if (token && bootstrapSecret && timingSafeEqual(digest(token), digest(bootstrapSecret))) {
+    const ctx = currentRequestContext();
+    if (ctx) ctx.tenant = ADMIN_TENANT;
+    return { tenant: tenantFromTrustedSource(ADMIN_TENANT), scopes: [Scope.Admin], tokenId: BOOTSTRAP_ADMIN_ID };
+  }
+  const p = await authenticate(store, authorization);
+  if (!p.scopes.includes(Scope.Admin)) throw new FirnError(ErrorCode.PermissionDenied, `token ${p.tokenId} lacks scope admin`);
+  return p;
+}
+
+const ADMIN_TENANT = 'firn-admin';
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
 }

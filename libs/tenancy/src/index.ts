@@ -1,3 +1,6 @@
-export { authInterceptor, authenticate, bearerToken, principalKey, principalOf } from './auth';
+export { BOOTSTRAP_ADMIN_ID, authInterceptor, authenticate, authenticateAdmin, bearerToken, principalKey, principalOf } from './auth';
+export { expiryOf, parseScopes, type CreateTokenInput, type TenantDirectory, type TenantRecord } from './directory';
+export { KvTenantStore, type KvEntry, type KvTenantStoreOptions, type RecordKv } from './kv-tenant-store';
+export { MemoryRecordKv } from './memory-kv';
 export { ALL_SCOPES, Scope, requireScope, tenantFromTrustedSource, tenantPrefix, type Principal, type TenantId } from './tenant';
-export { StaticTokenStore, issueToken, readTokenFile, writeTokenFile, type IssuedToken, type TokenRecord, type TokenStore } from './tokens';
+export { StaticTokenStore, issueToken, principalFor, readTokenFile, tokenIdOf, writeTokenFile, type IssuedToken, type TokenRecord, type TokenStore } from './tokens';

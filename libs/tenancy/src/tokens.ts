@@ -26,8 +26,11 @@ const tokenRecordSchema = z.object({
   createdAt: z.string(),
   expiresAt: z.string().optional(),
   revoked: z.boolean().optional(),
+  revokedAt: z.string().optional(),
+  description: z.string().max(256).optional(),
 });
 export type TokenRecord = z.infer<typeof tokenRecordSchema>;
+export { tokenRecordSchema };
 const tokenFileSchema = z.object({ version: z.literal(1), tokens: z.array(tokenRecordSchema) });
 
 function sha256(s: string): Buffer {
@@ -35,14 +38,32 @@ function sha256(s: string): Buffer {
 }
 
 /** `firn_<id>_<secret>`: the id part lets us find the record without scanning or timing leaks. */
-export function issueToken(tenant: string, scopes: readonly Scope[], now = new Date()): IssuedToken {
+export function issueToken(tenant: string, scopes: readonly Scope[], now = new Date(), extra: { expiresAt?: Date; description?: string } = {}): IssuedToken {
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const token = `${TOKEN_PREFIX}${id}_${secret}`;
-  return {
-    token,
-    record: { id, tenant: tenantFromTrustedSource(tenant), scopes: [...scopes], sha256: sha256(token).toString('hex'), createdAt: now.toISOString() },
-  };
+  const record: TokenRecord = { id, tenant: tenantFromTrustedSource(tenant), scopes: [...scopes], sha256: sha256(token).toString('hex'), createdAt: now.toISOString() };
+  if (extra.expiresAt) record.expiresAt = extra.expiresAt.toISOString();
+  if (extra.description) record.description = extra.description;
+  return { token, record };
+}
+
+const TOKEN_RE = /^firn_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
+
+/** The public id of a well-formed token, or undefined. Never looks at the secret. */
+export function tokenIdOf(token: string): string | undefined {
+  return TOKEN_RE.exec(token)?.[1];
+}
+
+/**
+ * The one rule for a presented token against its record: same hash (constant time), not
+ * revoked, not expired.
+ */
+export function principalFor(token: string, rec: TokenRecord | undefined, now: Date): Principal | undefined {
+  if (!rec || rec.revoked) return undefined;
+  if (!timingSafeEqual(sha256(token), Buffer.from(rec.sha256, 'hex'))) return undefined;
+  if (rec.expiresAt && Date.parse(rec.expiresAt) <= now.getTime()) return undefined;
+  return { tenant: tenantFromTrustedSource(rec.tenant), scopes: rec.scopes, tokenId: rec.id };
 }
 
 /** In-memory store over token records (from config or a file). Constant-time hash comparison. */
@@ -57,13 +78,8 @@ export class StaticTokenStore implements TokenStore {
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {
-    const m = /^firn_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/.exec(token);
-    if (!m) return undefined;
-    const rec = this.byId.get(m[1]);
-    if (!rec || rec.revoked) return undefined;
-    if (!timingSafeEqual(sha256(token), Buffer.from(rec.sha256, 'hex'))) return undefined;
-    if (rec.expiresAt && Date.parse(rec.expiresAt) <= this.clock().getTime()) return undefined;
-    return { tenant: tenantFromTrustedSource(rec.tenant), scopes: rec.scopes, tokenId: rec.id };
+    const id = tokenIdOf(token);
+    return id === undefined ? undefined : principalFor(token, this.byId.get(id), this.clock());
   }
 }
 

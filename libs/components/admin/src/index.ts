@@ -1,1 +1,3 @@
-export {};
+export { AdminModule } from './admin.module';
+export { adminOptionsFrom, adminSettings, type AdminOptions } from './admin.options';
+export { AuditLog, type AuditEntry } from './audit-log';

@@ -4,13 +4,15 @@ import { z } from 'zod';
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
 import { defineConfig, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
 import { CompactorModule } from '@firn/compactor';
-import { GatewayModule, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
+import { symbolizeQueueOptionsFrom, symbolizeQueueSettings } from '@firn/debuginfo';
+import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
 import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
-import { ManifestModule, PlatformModule, objectStoreConfigFrom, openInfra, type Infra } from '@firn/platform';
+import { AdminModule, adminOptionsFrom, adminSettings } from '@firn/admin';
+import { ManifestModule, PlatformModule, objectStoreConfigFrom, openInfra, openTenancy, tokenStoreSettings, type Infra } from '@firn/platform';
 import { QuerierModule, querierOptionsFrom, querierSettings } from '@firn/querier';
 import type { ServerSpec } from '@firn/server-runtime';
-import { SymbolizerModule } from '@firn/symbolizer';
-import { Scope, StaticTokenStore, issueToken, readTokenFile, writeTokenFile } from '@firn/tenancy';
+import { SymbolizerModule, symbolizerOptionsFrom, symbolizerSettings } from '@firn/symbolizer';
+import { Scope, issueToken, readTokenFile, writeTokenFile } from '@firn/tenancy';
 
 export const allInOneConfig = defineConfig('all-in-one', {
   ...serverSettings(7070),
@@ -19,9 +21,15 @@ export const allInOneConfig = defineConfig('all-in-one', {
   natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token (external NATS only).', secret: true }),
   memoryCacheBytes: setting({ env: 'FIRN_MEMORY_CACHE_BYTES', flag: 'memory-cache-bytes', schema: positiveInt, default: String(256 * 1024 * 1024), description: 'Size bound of the in-process symbol cache.' }),
   tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file; empty = <data-dir>/tokens.json (created with a default tenant on first start).' }),
+  ...tokenStoreSettings(),
+  ...adminSettings(),
   ...gatewaySettings(),
   ...ingesterSettings(),
   ...querierSettings(),
+  ...debuginfoSettings(),
+  ...symbolizeQueueSettings(),
+  ...symbolizerSettings(),
+  symbolizerCacheDir: setting({ env: 'FIRN_SYMBOLIZER_CACHE_DIR', flag: 'symbolizer-cache-dir', schema: z.string(), default: '', description: 'Directory for local copies of debug files; empty = <data-dir>/symbolizer-cache.' }),
 });
 
 type AllInOneConfig = Parameters<(typeof allInOneServer)['setup']>[0];
@@ -33,14 +41,20 @@ export const DEFAULT_TENANT = 'default';
  * kept in <data-dir>/default-token (mode 600); only its hash goes into the tokens file.
  */
 async function ensureDefaultToken(dataDir: string, tokensFile: string): Promise<{ tokenFile: string; created?: string }> {
-  const tokenFile = join(dataDir, 'default-token');
   const records = await readTokenFile(tokensFile);
-  if (records.length > 0) return { tokenFile };
-  const issued = issueToken(DEFAULT_TENANT, [Scope.WriteProfiles, Scope.WriteDebuginfo, Scope.ReadProfiles]);
+  if (records.length > 0) return { tokenFile: join(dataDir, 'default-token') };
+  const issued = issueToken(DEFAULT_TENANT, DEFAULT_SCOPES);
   await writeTokenFile(tokensFile, [issued.record]);
-  await writeFile(tokenFile, `${issued.token}\n`, { mode: 0o600 });
+  return { tokenFile: await writeDefaultToken(dataDir, issued.token), created: issued.token };
+}
+
+const DEFAULT_SCOPES = [Scope.WriteProfiles, Scope.WriteDebuginfo, Scope.ReadProfiles];
+
+async function writeDefaultToken(dataDir: string, token: string): Promise<string> {
+  const tokenFile = join(dataDir, 'default-token');
+  await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
   await chmod(tokenFile, 0o600);
-  return { tokenFile, created: issued.token };
+  return tokenFile;
 }
 
 /**
@@ -54,9 +68,14 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
   async setup(cfg, ctx) {
     const dataDir = resolve(cfg.dataDir);
     await mkdir(dataDir, { recursive: true });
-    const tokensFile = cfg.tokensFile || join(dataDir, 'tokens.json');
-    const first = await ensureDefaultToken(dataDir, tokensFile);
-    const tokens = new StaticTokenStore(await readTokenFile(tokensFile));
+    // Tenants and tokens live in the embedded NATS (managed with the admin API) unless a tokens
+    // file is asked for; <data-dir>/tokens.json of older versions is imported on first start.
+    const legacyTokensFile = join(dataDir, 'tokens.json');
+    const fileMode = cfg.tokenStore === 'file' || (cfg.tokenStore === 'auto' && cfg.tokensFile !== '');
+    const tokensFile = cfg.tokensFile || legacyTokensFile;
+    let first: { tokenFile: string; created?: string } = fileMode ? await ensureDefaultToken(dataDir, tokensFile) : { tokenFile: join(dataDir, 'default-token') };
+    const admin = adminOptionsFrom(cfg);
+    let tenancy: Awaited<ReturnType<typeof openTenancy>> | undefined;
 
     let nats: NatsServerProcess | undefined;
     let infra: Infra | undefined;
@@ -76,7 +95,11 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
         },
         { log: ctx.log, readiness: ctx.readiness },
       );
+      tenancy = await openTenancy({ ...cfg, tokenStore: fileMode ? 'file' : 'nats', tokensFile: fileMode ? tokensFile : '' }, { bus: infra.bus, log: ctx.log });
+      const created = await tenancy.store.kvStore?.bootstrap(DEFAULT_TENANT, DEFAULT_SCOPES, await readTokenFile(legacyTokensFile));
+      if (created) first = { tokenFile: await writeDefaultToken(dataDir, created), created };
     } catch (err) {
+      await tenancy?.store.close();
       await infra?.close();
       await nats?.stop();
       throw err;
@@ -85,13 +108,15 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
     const natsProcess = nats;
     return {
       modules: [
-        PlatformModule.forRoot(opened, { tokens }),
+        PlatformModule.forRoot(opened, tenancy.extras),
+        AdminModule.forRoot(admin),
         ManifestModule.forRoot({ snapshotEvery: 200 }),
-        GatewayModule.forRoot(gatewayOptionsFrom(cfg)),
-        IngesterModule.forRoot(ingesterOptionsFrom(cfg)),
+        GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg)),
+        IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg)),
         QuerierModule.forRoot(querierOptionsFrom(cfg)),
         CompactorModule.forRoot(),
-        SymbolizerModule.forRoot(),
+        // The in-process cache is shared with the querier's resolver: the symbolizer writes what it reads.
+        SymbolizerModule.forRoot(symbolizerOptionsFrom({ ...cfg, symbolizerCacheDir: cfg.symbolizerCacheDir || join(dataDir, 'symbolizer-cache') })),
       ],
       async close() {
         await opened.close();

@@ -1,5 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DEBUGINFO_OPTIONS, DEFAULT_DEBUGINFO_OPTIONS, type DebuginfoOptions } from './debuginfo/debuginfo.options';
+import { DebuginfoRpc } from './debuginfo/debuginfo.rpc';
 import { DEFAULT_GATEWAY_OPTIONS, GATEWAY_OPTIONS, type GatewayOptions } from './gateway.options';
+import { IngestLimits } from './ingest/ingest-limits';
 import { IngestService } from './ingest/ingest.service';
 import { ProfileStoreRpc } from './ingest/profilestore.rpc';
 import { PyroscopeIngestController } from './ingest/pyroscope-ingest.controller';
@@ -7,16 +10,24 @@ import { WhoAmIController } from './whoami.controller';
 
 /**
  * The public edge: authentication (bearer token → tenant) and the ingest APIs (Parca
- * ProfileStoreService WriteRaw/WriteArrow, Pyroscope /ingest). Needs: token store, NATS,
+ * ProfileStoreService WriteRaw/WriteArrow, Pyroscope /ingest) and Parca's DebuginfoService
+ * (uploads per tenant). Needs: token store, NATS,
  * object storage (claim checks).
  */
 @Module({})
 export class GatewayModule {
-  static forRoot(opts: Partial<GatewayOptions> = {}): DynamicModule {
+  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}): DynamicModule {
     return {
       module: GatewayModule,
       controllers: [WhoAmIController, PyroscopeIngestController],
-      providers: [{ provide: GATEWAY_OPTIONS, useValue: { ...DEFAULT_GATEWAY_OPTIONS, ...opts } }, IngestService, ProfileStoreRpc],
+      providers: [
+        { provide: GATEWAY_OPTIONS, useValue: { ...DEFAULT_GATEWAY_OPTIONS, ...opts } },
+        { provide: DEBUGINFO_OPTIONS, useValue: { ...DEFAULT_DEBUGINFO_OPTIONS, debuginfod: { servers: [] }, ...debuginfo } },
+        IngestLimits,
+        IngestService,
+        ProfileStoreRpc,
+        DebuginfoRpc,
+      ],
     };
   }
 }

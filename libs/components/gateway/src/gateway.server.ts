@@ -1,6 +1,7 @@
 import { authSettings, defineConfig, natsSettings, serverSettings, storageSettings } from '@firn/config';
-import { PlatformModule, componentServer, objectStoreConfigFrom } from '@firn/platform';
-import { StaticTokenStore, readTokenFile } from '@firn/tenancy';
+import { AdminModule, adminOptionsFrom, adminSettings } from '@firn/admin';
+import { PlatformModule, componentServer, objectStoreConfigFrom, openTenancy, tokenStoreSettings } from '@firn/platform';
+import { debuginfoOptionsFrom, debuginfoSettings } from './debuginfo/debuginfo.settings';
 import { GatewayModule } from './gateway.module';
 import { gatewayOptionsFrom, gatewaySettings } from './gateway.settings';
 
@@ -9,7 +10,10 @@ export const gatewayConfig = defineConfig('gateway', {
   ...storageSettings(),
   ...natsSettings(),
   ...authSettings(),
+  ...tokenStoreSettings(),
   ...gatewaySettings(),
+  ...adminSettings(),
+  ...debuginfoSettings(),
 });
 
 /** The gateway as its own process (apps/gateway). */
@@ -17,9 +21,10 @@ export const gatewayServer = componentServer({
   component: 'gateway',
   config: gatewayConfig,
   infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-gateway' } }),
-  async modules(infra, cfg) {
-    const tokens = new StaticTokenStore(cfg.tokensFile ? await readTokenFile(cfg.tokensFile) : []);
-    return [PlatformModule.forRoot(infra, { tokens }), GatewayModule.forRoot(gatewayOptionsFrom(cfg))];
+  async modules(infra, cfg, ctx) {
+    const admin = adminOptionsFrom(cfg);
+    const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
+    return [PlatformModule.forRoot(infra, extras), AdminModule.forRoot(admin), GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg))];
   },
   readMaxBytes: (cfg) => cfg.maxRequestBytes,
 });

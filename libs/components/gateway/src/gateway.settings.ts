@@ -1,4 +1,5 @@
 import { positiveInt, setting } from '@firn/config';
+import { limitsSettings } from '@firn/limits';
 import { DEFAULT_GATEWAY_OPTIONS, type GatewayOptions } from './gateway.options';
 
 /** Gateway limit settings, shared by the gateway and the all-in-one. */
@@ -9,6 +10,7 @@ export function gatewaySettings() {
     maxDecompressedBytes: setting({ env: 'FIRN_MAX_DECOMPRESSED_BYTES', flag: 'max-decompressed-bytes', schema: positiveInt, default: String(d.maxDecompressedBytes), description: 'Cap on a decompressed profile (gzip bombs stop here).' }),
     maxSamplesPerProfile: setting({ env: 'FIRN_MAX_SAMPLES_PER_PROFILE', flag: 'max-samples-per-profile', schema: positiveInt, default: String(d.maxSamplesPerProfile), description: 'Most samples (rows) in one profile or Arrow batch.' }),
     maxStackDepth: setting({ env: 'FIRN_MAX_STACK_DEPTH', flag: 'max-stack-depth', schema: positiveInt, default: String(d.maxStackDepth), description: 'Deeper stacks are truncated (and counted).' }),
+    ...limitsSettings(),
   };
 }
 

@@ -11,6 +11,7 @@ import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 import { QueryFrontend } from './query-frontend';
+import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
 import { applyFilters } from './stack-filters';
 import { durationMs, timestampMs, toTimestamp } from './timestamps';
@@ -34,6 +35,7 @@ export class ParcaQueryRpc implements OnModuleInit {
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
     @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
     private readonly frontend: QueryFrontend,
+    private readonly limits: QueryLimits,
   ) {}
 
   onModuleInit(): void {
@@ -46,7 +48,7 @@ export class ParcaQueryRpc implements OnModuleInit {
         queryRange: (req, ctx) => this.queryRange(req, ctx),
         query: (req, ctx) => this.query(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens)] },
+      { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles), this.limits.interceptor()] },
     );
   }
 
@@ -55,7 +57,7 @@ export class ParcaQueryRpc implements OnModuleInit {
   }
 
   private range(start: number, end: number, limited = true): { startMs: number; endMs: number } {
-    return checkedRange(start, end, limited ? this.opts.maxRangeMs : undefined);
+    return checkedRange(start, end, limited ? this.limits.current().maxQueryRangeMs : undefined);
   }
 
   async profileTypes(req: queryV1alpha1.ProfileTypesRequest, ctx: HandlerContext): Promise<queryV1alpha1.ProfileTypesResponse> {

@@ -12,6 +12,7 @@ import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 import { QueryFrontend } from './query-frontend';
+import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
 
 const P = querierV1;
@@ -38,6 +39,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
     @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
     private readonly frontend: QueryFrontend,
+    private readonly limits: QueryLimits,
   ) {}
 
   onModuleInit(): void {
@@ -53,7 +55,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
         selectSeries: (req, ctx) => this.selectSeries(req, ctx),
         diff: (req, ctx) => this.diff(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens)] },
+      { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles), this.limits.interceptor()] },
     );
   }
 
@@ -63,7 +65,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
 
   /** Pyroscope ranges are ms; an end of 0 means now. */
   private range(start: bigint, end: bigint, limited: boolean): { startMs: number; endMs: number } {
-    return checkedRange(Number(start), end === 0n ? Date.now() : Number(end), limited ? this.opts.maxRangeMs : undefined);
+    return checkedRange(Number(start), end === 0n ? Date.now() : Number(end), limited ? this.limits.current().maxQueryRangeMs : undefined);
   }
 
   /** A stored profile type for a Pyroscope id (ids drop `:delta`). */
@@ -150,7 +152,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
       throw new ConnectError('only the flame graph format is supported', Code.Unimplemented);
     }
     const profile = await this.merged(tenant, req, ctx);
-    const fg = pyroscopeFlameGraph(profile, { maxNodes: Number(req.maxNodes ?? BigInt(DEFAULT_MAX_NODES)) });
+    const fg = pyroscopeFlameGraph(profile, { maxNodes: this.limits.maxNodes(Number(req.maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
     return create(P.SelectMergeStacktracesResponseSchema, {
       flamegraph: create(P.FlameGraphSchema, {
         names: fg.names,
@@ -195,7 +197,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     };
     const signal = this.frontend.deadline(ctx);
     const profile = await this.frontend.withDeadline(signal, () => this.frontend.diff(tenant, side(req.left as querierV1.SelectMergeStacktracesRequest), side(req.right as querierV1.SelectMergeStacktracesRequest), signal));
-    const fg = pyroscopeFlameGraphDiff(profile, { maxNodes: Number(req.right.maxNodes ?? BigInt(DEFAULT_MAX_NODES)) });
+    const fg = pyroscopeFlameGraphDiff(profile, { maxNodes: this.limits.maxNodes(Number(req.right.maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
     return create(P.DiffResponseSchema, {
       flamegraph: create(P.FlameGraphDiffSchema, {
         names: fg.names,

@@ -1,11 +1,16 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import type { KeyValueCache } from '@firn/cache';
+import { CachedSymbolResolver } from '@firn/debuginfo';
 import type { ManifestLog } from '@firn/manifest';
-import { MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
+import type { Logger, Registry } from '@firn/observability';
+import { CACHE, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
+import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
 import { ParcaQueryRpc } from './parca-query.rpc';
 import { PyroscopeQuerierRpc } from './pyroscope-querier.rpc';
 import { QueryFrontend } from './query-frontend';
+import { QueryLimits } from './query-limits';
 import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 
 /**
@@ -14,9 +19,12 @@ import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOpt
  * The querier that receives a query splits its segments across itself and its peers
  * (`--querier-peers`) and merges their partial aggregates (QueryFrontend).
  */
+const SYMBOL_RESOLVER = Symbol('firn.querier-symbol-resolver');
+
 @Module({})
 export class QuerierModule {
-  static forRoot(opts: Partial<QuerierOptions> = {}): DynamicModule {
+  /** `symbols.lookupTimeoutMs`: a slower symbol cache lookup is abandoned (frames stay unsymbolized). */
+  static forRoot(opts: Partial<QuerierOptions> = {}, symbols: { lookupTimeoutMs?: number } = {}): DynamicModule {
     const options = { ...DEFAULT_QUERIER_OPTIONS, ...opts };
     return {
       module: QuerierModule,
@@ -29,6 +37,18 @@ export class QuerierModule {
             new QueryEngine({ store, view: manifest.state, concurrency: options.scanConcurrency, maxSegments: options.maxSegments }),
         },
         QueryFrontend,
+        QueryLimits,
+        {
+          // Symbol names come from the symbolizer's cache, when the process has one.
+          provide: SYMBOL_RESOLVER,
+          inject: [QueryFrontend, CACHE, LOGGER, METRICS],
+          useFactory: (frontend: QueryFrontend, cache: KeyValueCache | null, log: Logger, registry: Registry) => {
+            if (!cache) return null;
+            const resolver = new CachedSymbolResolver({ cache, log, registry, timeoutMs: symbols.lookupTimeoutMs });
+            frontend.useSymbols(resolver);
+            return resolver;
+          },
+        },
         ParcaQueryRpc,
         PyroscopeQuerierRpc,
       ],

@@ -1,6 +1,5 @@
-import { authSettings, defineConfig, natsSettings, redisSettings, serverSettings, storageSettings } from '@firn/config';
-import { ManifestModule, PlatformModule, cacheConfigFrom, componentServer, objectStoreConfigFrom } from '@firn/platform';
-import { StaticTokenStore, readTokenFile } from '@firn/tenancy';
+import { authSettings, defineConfig, natsSettings, positiveInt, redisSettings, serverSettings, setting, storageSettings } from '@firn/config';
+import { ManifestModule, PlatformModule, cacheConfigFrom, componentServer, objectStoreConfigFrom, openTenancy, tokenStoreSettings } from '@firn/platform';
 import { QuerierModule } from './querier.module';
 import { querierOptionsFrom, querierSettings } from './querier.settings';
 
@@ -10,7 +9,9 @@ export const querierConfig = defineConfig('querier', {
   ...natsSettings(),
   ...redisSettings(),
   ...authSettings(),
+  ...tokenStoreSettings(),
   ...querierSettings(),
+  symbolLookupTimeoutMs: setting({ env: 'FIRN_SYMBOL_LOOKUP_TIMEOUT_MS', flag: 'symbol-lookup-timeout-ms', schema: positiveInt, default: '1000', description: 'A query waits at most this long for the symbol cache; then it answers with unsymbolized frames.' }),
 });
 
 /** The querier as its own process (apps/querier). */
@@ -18,8 +19,8 @@ export const querierServer = componentServer({
   component: 'querier',
   config: querierConfig,
   infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-querier' }, cache: cacheConfigFrom(cfg) }),
-  async modules(infra, cfg) {
-    const tokens = new StaticTokenStore(cfg.tokensFile ? await readTokenFile(cfg.tokensFile) : []);
-    return [PlatformModule.forRoot(infra, { tokens }), ManifestModule.forRoot(), QuerierModule.forRoot(querierOptionsFrom(cfg))];
+  async modules(infra, cfg, ctx) {
+    const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
+    return [PlatformModule.forRoot(infra, extras), ManifestModule.forRoot(), QuerierModule.forRoot(querierOptionsFrom(cfg), { lookupTimeoutMs: cfg.symbolLookupTimeoutMs })];
   },
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, positiveInt, setting } from '@firn/config';
+import { limitsSettings } from '@firn/limits';
 import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
 /** Querier settings, shared by the querier and the all-in-one. */
@@ -12,6 +13,7 @@ export function querierSettings() {
     queryTimeoutMs: setting({ env: 'FIRN_QUERY_TIMEOUT_MS', flag: 'query-timeout-ms', schema: positiveInt, default: String(d.queryTimeoutMs), description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.' }),
     querierPeers: setting({ env: 'FIRN_QUERIER_PEERS', flag: 'querier-peers', schema: z.string(), default: '', description: 'Comma-separated base URLs of peer queriers that take a share of every query (fan-out); empty = answer alone.' }),
     internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
+    ...limitsSettings(),
   };
 }
 

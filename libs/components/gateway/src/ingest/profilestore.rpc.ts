@@ -3,11 +3,13 @@ import { create } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import { FirnError } from '@firn/errors';
 import { TOKEN_STORE } from '@firn/platform';
-import { concatBatches, samplesFromArrow, samplesFromPprof, type SampleBatch } from '@firn/profiles';
+import { checkGunzipSize, concatBatches, samplesFromArrow, samplesFromPprof, type SampleBatch } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
 import { RpcRegistry } from '@firn/server-runtime';
+import type { TenantLimits } from '@firn/limits';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
+import { IngestLimits } from './ingest-limits';
 import { IngestService } from './ingest.service';
 
 const { ProfileStoreService, WriteRawResponseSchema, WriteArrowResponseSchema } = profilestoreV1alpha1;
@@ -24,6 +26,7 @@ export class ProfileStoreRpc implements OnModuleInit {
     private readonly ingest: IngestService,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
     @Inject(GATEWAY_OPTIONS) private readonly opts: GatewayOptions,
+    private readonly limits: IngestLimits,
   ) {}
 
   onModuleInit(): void {
@@ -33,7 +36,7 @@ export class ProfileStoreRpc implements OnModuleInit {
         writeRaw: (req, ctx) => this.writeRaw(req, ctx),
         writeArrow: (req, ctx) => this.writeArrow(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens)] },
+      { interceptors: [authInterceptor(this.tokens, Scope.WriteProfiles)] },
     );
   }
 
@@ -41,9 +44,14 @@ export class ProfileStoreRpc implements OnModuleInit {
     const { tenant } = principalOf(ctx, Scope.WriteProfiles);
     let batch: SampleBatch;
     try {
-      batch = this.parseWriteRaw(req);
+      const bytes = req.series.reduce((n, s) => n + s.samples.reduce((m, x) => m + x.rawProfile.length, 0), 0);
+      const l = this.limits.admit(tenant, bytes, req.series.length);
+      for (const series of req.series) for (const sample of series.samples) await checkGunzipSize(sample.rawProfile, l.maxDecompressedBytes, 'pprof');
+      batch = this.parseWriteRaw(req, l);
+      this.limits.checkBatch(tenant, batch, l);
     } catch (err) {
       this.ingest.countRejected('pprof', err);
+      this.limits.countRejection(tenant, err);
       throw err;
     }
     await this.ingest.ingest(tenant, batch, 'pprof');
@@ -54,13 +62,16 @@ export class ProfileStoreRpc implements OnModuleInit {
     const { tenant } = principalOf(ctx, Scope.WriteProfiles);
     let batch: ReturnType<typeof samplesFromArrow>;
     try {
+      const l = this.limits.admit(tenant, req.ipcBuffer.length);
       batch = samplesFromArrow(req.ipcBuffer, {
-        maxRows: this.opts.maxSamplesPerProfile,
-        maxStackDepth: this.opts.maxStackDepth,
-        maxBytes: this.opts.maxRequestBytes,
+        maxRows: l.maxSamplesPerProfile,
+        maxStackDepth: l.maxStackDepth,
+        maxBytes: Math.min(this.opts.maxRequestBytes, l.maxProfileBytes),
       });
+      this.limits.checkBatch(tenant, batch, l);
     } catch (err) {
       this.ingest.countRejected('arrow', err);
+      this.limits.countRejection(tenant, err);
       throw err;
     }
     await this.ingest.ingest(tenant, batch, 'arrow', batch.truncatedStacks === 0 ? req.ipcBuffer : undefined);
@@ -68,7 +79,7 @@ export class ProfileStoreRpc implements OnModuleInit {
   }
 
   /** Every series' `__name__` label names its profiles; every pprof sample type becomes a profile type. */
-  private parseWriteRaw(req: profilestoreV1alpha1.WriteRawRequest): SampleBatch {
+  private parseWriteRaw(req: profilestoreV1alpha1.WriteRawRequest, l: TenantLimits): SampleBatch {
     const batches: SampleBatch[] = [];
     const nowMs = Date.now();
     req.series.forEach((series, i) => {
@@ -83,7 +94,7 @@ export class ProfileStoreRpc implements OnModuleInit {
               name,
               seriesLabels,
               nowMs,
-              limits: { maxDecompressedBytes: this.opts.maxDecompressedBytes, maxSamples: this.opts.maxSamplesPerProfile, maxStackDepth: this.opts.maxStackDepth },
+              limits: this.limits.parserLimits(l),
             }),
           );
         } catch (err) {

@@ -3,8 +3,11 @@ import type { IncomingMessage } from 'node:http';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { TOKEN_STORE } from '@firn/platform';
 import { parsePyroscopeName, pyroscopeProfileType, samplesFromFolded, samplesFromPprof, type SampleBatch } from '@firn/profiles';
+import type { TenantLimits } from '@firn/limits';
+import { checkGunzipSize, maybeGunzip } from '@firn/profiles';
 import { Scope, authenticate, requireScope, type TokenStore } from '@firn/tenancy';
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
+import { IngestLimits } from './ingest-limits';
 import { IngestService } from './ingest.service';
 import { parseIngestTime } from './pyroscope-params';
 
@@ -19,6 +22,7 @@ export class PyroscopeIngestController {
     private readonly ingest: IngestService,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
     @Inject(GATEWAY_OPTIONS) private readonly opts: GatewayOptions,
+    private readonly limits: IngestLimits,
   ) {}
 
   @Post('ingest')
@@ -28,23 +32,31 @@ export class PyroscopeIngestController {
     @Headers('authorization') authorization: string | undefined,
     @Headers('content-type') contentType: string | undefined,
     @Query() q: Record<string, string | string[] | undefined>,
+    @Headers('content-encoding') contentEncoding?: string,
   ): Promise<Record<string, never>> {
     const principal = await authenticate(this.tokens, authorization);
     requireScope(principal, Scope.WriteProfiles);
+    const tenant = principal.tenant;
     const format = single(q, 'format') ?? 'folded';
     const source = format === 'pprof' ? 'pprof' : 'folded';
     let batch: SampleBatch;
     try {
-      batch = await this.parse(req, q, format, contentType);
+      const raw = await readBody(req, this.limits.maxBodyBytes(tenant, this.opts.maxRequestBytes));
+      const l = this.limits.admit(tenant, raw.length);
+      await checkGunzipSize(raw, l.maxDecompressedBytes, format === 'pprof' && !contentEncoding ? 'pprof' : 'request body');
+      const body = decodeContent(raw, contentEncoding, l.maxDecompressedBytes);
+      batch = await this.parse(body, q, format, contentType, l);
+      this.limits.checkBatch(tenant, batch, l);
     } catch (err) {
       this.ingest.countRejected(source, err);
+      this.limits.countRejection(tenant, err);
       throw err;
     }
     await this.ingest.ingest(principal.tenant, batch, source);
     return {};
   }
 
-  private async parse(req: IncomingMessage, q: Record<string, string | string[] | undefined>, format: string, contentType: string | undefined): Promise<SampleBatch> {
+  private async parse(body: Buffer, q: Record<string, string | string[] | undefined>, format: string, contentType: string | undefined, l: TenantLimits): Promise<SampleBatch> {
     const name = single(q, 'name');
     if (!name) throw FirnError.invalidArgument('query parameter "name" is required (e.g. name=my-app.cpu{env=prod})');
     const app = parsePyroscopeName(name);
@@ -56,14 +68,14 @@ export class PyroscopeIngestController {
     const sampleRate = Number(sampleRateRaw);
     if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 100_000) throw FirnError.invalidArgument(`"sampleRate" must be a positive integer (got ${JSON.stringify(sampleRateRaw)})`);
     const seriesLabels: Array<[string, string]> = [...app.labels.filter(([k]) => k !== 'service_name'), ['service_name', app.appName]];
-    const limits = { maxDecompressedBytes: this.opts.maxDecompressedBytes, maxSamples: this.opts.maxSamplesPerProfile, maxStackDepth: this.opts.maxStackDepth };
-    const body = await readBody(req, this.opts.maxRequestBytes);
+    const limits = this.limits.parserLimits(l);
 
     if (format === 'folded') {
       return samplesFromFolded(body.toString('utf8'), { seriesLabels, fromMs, untilMs, sampleType: app.sampleType, sampleRate, limits });
     }
     if (format === 'pprof') {
       const pprof = contentType?.startsWith('multipart/form-data') ? await multipartPart(body, contentType, 'profile') : body;
+      await checkGunzipSize(pprof, limits.maxDecompressedBytes, 'pprof');
       return samplesFromPprof(pprof, {
         name: pyroscopeProfileType(app.sampleType, sampleRate).profileType.name,
         seriesLabels,
@@ -98,6 +110,21 @@ export async function readBody(req: IncomingMessage, max: number): Promise<Buffe
     chunks.push(b);
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * Content-Encoding of the body: gzip is inflated (capped like any profile); anything else is
+ * refused with 415 (Node 20's zlib has no zstd; Pyroscope SDKs send gzip or nothing).
+ */
+function decodeContent(body: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
+  const e = (encoding ?? '').trim().toLowerCase();
+  if (e === '' || e === 'identity') return body;
+  if (e === 'gzip' || e === 'x-gzip') {
+    const out = maybeGunzip(body, maxBytes, 'request body');
+    if (out === body) throw FirnError.invalidArgument('Content-Encoding says gzip but the body is not gzip');
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  }
+  throw new FirnError(ErrorCode.InvalidArgument, `unsupported Content-Encoding ${JSON.stringify(e)}: send gzip or an uncompressed body`, { httpStatus: 415 });
 }
 
 function tooLarge(max: number): FirnError {

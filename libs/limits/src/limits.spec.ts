@@ -1,0 +1,120 @@
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isFirnError } from '@firn/errors';
+import { SampleBatchBuilder } from '@firn/profiles';
+import { checkBatchLimits } from './ingest-checks';
+import { limitExceeded, limitOf } from './limit-error';
+import { RuntimeLimits, parseLimitsFile } from './runtime-limits';
+import { DEFAULT_TENANT_LIMITS } from './tenant-limits';
+import { ConcurrencyLimiter, RateLimiter } from './token-bucket';
+
+describe(RateLimiter.name, () => {
+  it('allows the burst, then the rate, and says how long to wait', () => {
+    let t = 0;
+    const r = new RateLimiter(() => t);
+    expect(r.take('a', 100, 10, 100)).toBe(0);
+    expect(r.take('a', 10, 10, 100)).toBe(1);
+    expect(r.take('b', 100, 10, 100)).toBe(0);
+    t = 1000;
+    expect(r.take('a', 10, 10, 100)).toBe(0);
+    expect(r.take('a', 50, 10, 100)).toBe(5);
+  });
+
+  it('lets a request larger than the bucket through once the bucket is full', () => {
+    let t = 0;
+    const r = new RateLimiter(() => t);
+    expect(r.take('a', 500, 10, 100)).toBe(0);
+    expect(r.take('a', 1, 10, 100)).toBeGreaterThan(40);
+    t = 50_000;
+    expect(r.take('a', 1, 10, 100)).toBe(0);
+  });
+
+  it('forgets buckets that are full again', () => {
+    let t = 0;
+    const r = new RateLimiter(() => t);
+    for (let i = 0; i < 100; i++) r.take(`t${i}`, 10, 10, 100);
+    t = 120_000;
+    r.take('x', 1, 10, 100);
+    expect(r.size).toBe(1);
+  });
+});
+
+describe(ConcurrencyLimiter.name, () => {
+  it('refuses past the maximum and releases once', () => {
+    const c = new ConcurrencyLimiter();
+    const a = c.tryAcquire('t', 2);
+    const b = c.tryAcquire('t', 2);
+    expect(c.tryAcquire('t', 2)).toBeUndefined();
+    expect(c.tryAcquire('u', 2)).toBeDefined();
+    a?.();
+    a?.();
+    expect(c.current('t')).toBe(1);
+    b?.();
+    expect(c.current('t')).toBe(0);
+  });
+});
+
+describe(limitExceeded.name, () => {
+  it('names the limit and rounds Retry-After up', () => {
+    const e = limitExceeded('ingestRateBytes', 'tenant acme sends faster than 10 B/s', { retryAfterSeconds: 0.2 });
+    expect(isFirnError(e, 'resource_exhausted')).toBe(true);
+    expect(e.details).toEqual({ limit: 'ingest_rate_bytes', retry_after_seconds: 1 });
+    expect(e.message).toContain('ingest_rate_bytes');
+    expect(limitOf(e)).toBe('ingest_rate_bytes');
+  });
+});
+
+describe(RuntimeLimits.name, () => {
+  it('applies defaults and per-tenant overrides and reloads a changed file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'firn-limits-'));
+    const file = join(dir, 'limits.yaml');
+    try {
+      await writeFile(file, 'defaults:\n  max_stack_depth: 100\ntenants:\n  acme:\n    ingest_rate_bytes: 1000\n');
+      const problems: string[] = [];
+      const l = await RuntimeLimits.open({ defaults: DEFAULT_TENANT_LIMITS, file, onProblem: (w) => problems.push(w) });
+      try {
+        expect(l.for('acme')).toMatchObject({ ingestRateBytes: 1000, maxStackDepth: 100 });
+        expect(l.for('globex')).toMatchObject({ ingestRateBytes: DEFAULT_TENANT_LIMITS.ingestRateBytes, maxStackDepth: 100 });
+        await writeFile(file, JSON.stringify({ tenants: { globex: { max_concurrent_queries: 2 } } }));
+        await utimes(file, new Date(), new Date(Date.now() + 5000));
+        await l.poll();
+        expect(l.for('acme').ingestRateBytes).toBe(DEFAULT_TENANT_LIMITS.ingestRateBytes);
+        expect(l.for('globex').maxConcurrentQueries).toBe(2);
+        await writeFile(file, 'tenants:\n  globex:\n    max_concurent_queries: 3\n');
+        await utimes(file, new Date(), new Date(Date.now() + 10_000));
+        await l.poll();
+        expect(problems).toHaveLength(1);
+        expect(l.for('globex').maxConcurrentQueries).toBe(2);
+      } finally {
+        l.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a bad file naming the key', () => {
+    expect(() => parseLimitsFile('tenants:\n  acme:\n    max_stack_depth: -1\n', 'x.yaml')).toThrow(/tenants\.acme\.max_stack_depth/);
+    expect(() => parseLimitsFile('tenants:\n  Bad/Id: {}\n', 'x.yaml')).toThrow(/tenants\.Bad\/Id/);
+  });
+});
+
+describe(checkBatchLimits.name, () => {
+  const now = Date.UTC(2026, 0, 1);
+  function batch(labels: Array<[string, string]>, ts: number) {
+    const b = new SampleBatchBuilder();
+    b.add('cpu:samples:count:cpu:nanoseconds', labels, [], 1, ts, 0, 0);
+    return b.build();
+  }
+
+  it('enforces label limits and the time window', () => {
+    const l = { ...DEFAULT_TENANT_LIMITS, maxLabelNames: 1, ingestPastWindowMs: 3600_000 };
+    expect(() => checkBatchLimits(batch([['a', '1']], now), l, now)).not.toThrow();
+    expect(() => checkBatchLimits(batch([['a', '1'], ['b', '2']], now), l, now)).toThrow(/too many labels/);
+    expect(() => checkBatchLimits(batch([], now + 11 * 60_000), l, now)).toThrow(/in the future/);
+    expect(() => checkBatchLimits(batch([], now - 2 * 3600_000), l, now)).toThrow(/older than 1 h/);
+    expect(() => checkBatchLimits(batch([], 1_700_000_000), { ...l, ingestPastWindowMs: 0 }, now)).toThrow(/before the year 2000/);
+  });
+});

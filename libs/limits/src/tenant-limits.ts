@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * Per-tenant limits. Defaults come from config; a tenant's overrides (limits file) replace single
+ * fields. Rates and concurrency are enforced per replica (see README).
+ */
+export interface TenantLimits {
+  /** Sustained ingest rate, request bytes (as received) per second; 0 = unlimited. */
+  ingestRateBytes: number;
+  /** Bytes a tenant may send at once above the sustained rate (token bucket size). */
+  ingestBurstBytes: number;
+  /** Largest request body / message as received (compressed), bytes. */
+  maxProfileBytes: number;
+  /** Largest profile after decompression, bytes (decompression stops here). */
+  maxDecompressedBytes: number;
+  /** Samples (rows) per profile or Arrow batch. */
+  maxSamplesPerProfile: number;
+  /** Labels per series. */
+  maxLabelNames: number;
+  maxLabelNameLength: number;
+  maxLabelValueLength: number;
+  /** Distinct series in one write request. */
+  maxSeriesPerRequest: number;
+  /** Deeper stacks keep their leaf-most frames (counted, not rejected). */
+  maxStackDepth: number;
+  /** Samples older than now minus this are rejected; 0 = no lower bound beyond year 2000. */
+  ingestPastWindowMs: number;
+  /** Samples newer than now plus this are rejected. */
+  ingestFutureWindowMs: number;
+  /** Longest range of a profile query. */
+  maxQueryRangeMs: number;
+  /** Cap on the nodes of one flame graph (a request asking for more gets this many). */
+  maxFlameGraphNodes: number;
+  /** Queries of one tenant running at once on one querier. */
+  maxConcurrentQueries: number;
+}
+
+export type LimitName = keyof TenantLimits;
+
+export const DEFAULT_TENANT_LIMITS: TenantLimits = {
+  ingestRateBytes: 16 * 1024 * 1024,
+  ingestBurstBytes: 128 * 1024 * 1024,
+  maxProfileBytes: 64 * 1024 * 1024,
+  maxDecompressedBytes: 64 * 1024 * 1024,
+  maxSamplesPerProfile: 1_000_000,
+  maxLabelNames: 64,
+  maxLabelNameLength: 1024,
+  maxLabelValueLength: 2048,
+  maxSeriesPerRequest: 10_000,
+  maxStackDepth: 1024,
+  ingestPastWindowMs: 0,
+  ingestFutureWindowMs: 10 * 60_000,
+  maxQueryRangeMs: 31 * 24 * 3600_000,
+  maxFlameGraphNodes: 65_536,
+  maxConcurrentQueries: 16,
+};
+
+/** snake_case, as written in the limits file and shown in error messages and metrics. */
+export function snakeName(n: LimitName): string {
+  return n.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+const nonNegInt = z.number().int().nonnegative();
+const positive = z.number().int().positive();
+
+/** The overrides a file may set, snake_case keys; unknown keys are rejected (typos). */
+export const limitOverridesSchema = z
+  .object({
+    ingest_rate_bytes: nonNegInt,
+    ingest_burst_bytes: nonNegInt,
+    max_profile_bytes: positive,
+    max_decompressed_bytes: positive,
+    max_samples_per_profile: positive,
+    max_label_names: positive,
+    max_label_name_length: positive,
+    max_label_value_length: positive,
+    max_series_per_request: positive,
+    max_stack_depth: positive,
+    ingest_past_window_ms: nonNegInt,
+    ingest_future_window_ms: nonNegInt,
+    max_query_range_ms: positive,
+    max_flame_graph_nodes: positive,
+    max_concurrent_queries: positive,
+  })
+  .partial()
+  .strict();
+
+export type LimitOverrides = Partial<TenantLimits>;
+
+export function fromSnake(o: z.infer<typeof limitOverridesSchema>): LimitOverrides {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  return out as LimitOverrides;
+}
