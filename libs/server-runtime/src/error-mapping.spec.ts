@@ -30,6 +30,13 @@ describe(toConnectError.name, () => {
     expect(e.metadata.get('retry-after')).toBe('3');
   });
 
+  it('hides the message of an INTERNAL ConnectError (a library or downstream failure)', () => {
+    const e = toConnectError(new ConnectError('parse binary: premature EOF', Code.Internal));
+    expect(e.code).toBe(Code.Internal);
+    expect(e.rawMessage).toBe('internal error');
+    expect(classify(new ConnectError('x', Code.Unknown)).unexpected).toBe(true);
+  });
+
   it('passes ConnectErrors through with their code', () => {
     expect(toConnectError(new ConnectError('nope', Code.NotFound)).code).toBe(Code.NotFound);
   });

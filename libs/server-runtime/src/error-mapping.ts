@@ -49,7 +49,9 @@ export function classify(err: unknown): ClassifiedError {
   if (err instanceof FirnError) return { code: err.code, message: err.message, details: err.details, unexpected: false };
   if (err instanceof ConnectError) {
     const code = (Object.entries(TABLE).find(([, v]) => v.grpc === err.code)?.[0] ?? ErrorCode.Internal) as ErrorCode;
-    return { code, message: err.rawMessage, details: {}, unexpected: code === ErrorCode.Internal };
+    // An INTERNAL from a library or a downstream call is as unexplained as any other crash.
+    if (code === ErrorCode.Internal) return { code, message: 'internal error', details: {}, unexpected: true };
+    return { code, message: err.rawMessage, details: {}, unexpected: false };
   }
   // Body-parser style errors (express) carry an HTTP status; they are the client's fault.
   const status = typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : NaN;

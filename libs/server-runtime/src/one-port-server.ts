@@ -9,9 +9,9 @@ import {
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ConnectRouter } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Counter, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
 import type { Readiness } from './readiness';
+import { DEFAULT_READ_MAX_BYTES, createRpcNodeHandler } from './rpc-node-handler';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -22,7 +22,7 @@ export interface AppHandlers {
   routes: (router: ConnectRouter) => void;
   /** Plain HTTP/1.1 routes (NestJS/express) for everything that is not an RPC. */
   http?: HttpHandler;
-  /** Largest accepted RPC message, bytes. */
+  /** Largest accepted RPC message, bytes, also after decompression (default 4 MiB). */
   readMaxBytes?: number;
 }
 
@@ -75,18 +75,19 @@ export class OnePortServer {
 
   /** Installs the application once dependencies are up; until then RPCs get UNAVAILABLE. */
   setApp(app: AppHandlers): void {
-    const rpc = connectNodeAdapter({
+    const rpc = createRpcNodeHandler({
       routes: app.routes,
-      readMaxBytes: app.readMaxBytes,
+      readMaxBytes: app.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+      log: this.opts.log,
       fallback: (req, res) => {
         if ('stream' in req || !app.http) {
-          this.json(res as NodeResponse, 404, { code: 'not_found', message: `no route for ${req.method} ${req.url}` });
+          this.json(res, 404, { code: 'not_found', message: `no route for ${req.method} ${req.url}` });
           return;
         }
-        app.http(req as IncomingMessage, res as ServerResponse);
+        app.http(req, res as ServerResponse);
       },
     });
-    this.handler = rpc as (req: NodeRequest, res: NodeResponse) => void;
+    this.handler = rpc;
   }
 
   async listen(): Promise<AddressInfo> {

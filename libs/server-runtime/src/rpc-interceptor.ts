@@ -1,11 +1,13 @@
 import { ConnectError, type Interceptor } from '@connectrpc/connect';
 import { Counter, Histogram, currentRequestContext, metricName, type Logger, type Registry } from '@firn/observability';
 import { classify, toConnectError } from './error-mapping';
+import { refuseMalformedMessages } from './malformed-request';
 
 /**
  * Runs around every RPC: records the operation in the request context, counts and times calls by
  * procedure and gRPC code, and maps every thrown error to a ConnectError exactly once (unknown
- * errors are logged with their stack and leave as INTERNAL without internals).
+ * errors are logged with their stack and leave as INTERNAL without internals). A streamed request
+ * message that fails to decode is the client's fault: INVALID_ARGUMENT, not INTERNAL.
  */
 export function rpcInterceptor(component: string, registry: Registry, log: Logger): Interceptor {
   const calls = new Counter({
@@ -27,7 +29,8 @@ export function rpcInterceptor(component: string, registry: Registry, log: Logge
     if (ctx) ctx.operation = procedure;
     const end = duration.startTimer({ procedure });
     try {
-      const res = await next(req);
+      // A streamed request is decoded while the handler reads it, so its decoding failures pass here.
+      const res = await next(req.stream ? { ...req, message: refuseMalformedMessages(req.message) } : req);
       calls.inc({ procedure, code: 'ok' });
       return res;
     } catch (err) {

@@ -9,7 +9,7 @@ import { Scope, authenticate, requireScope, type TokenStore } from '@firn/tenanc
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
 import { IngestLimits } from './ingest-limits';
 import { IngestService } from './ingest.service';
-import { parseIngestTime } from './pyroscope-params';
+import { assertUtf8QueryParam, parseIngestTime } from './pyroscope-params';
 
 /**
  * Pyroscope's push endpoint, so Pyroscope SDKs and `curl --data-binary @x.folded` work:
@@ -45,6 +45,7 @@ export class PyroscopeIngestController {
       const l = this.limits.admit(tenant, raw.length);
       await checkGunzipSize(raw, l.maxDecompressedBytes, format === 'pprof' && !contentEncoding ? 'pprof' : 'request body');
       const body = decodeContent(raw, contentEncoding, l.maxDecompressedBytes);
+      assertUtf8QueryParam(req.url, 'name');
       batch = await this.parse(body, q, format, contentType, l);
       this.limits.checkBatch(tenant, batch, l);
     } catch (err) {

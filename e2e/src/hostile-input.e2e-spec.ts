@@ -1,0 +1,229 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect as http2Connect, constants as h2 } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { samplesToArrow, samplesToPprof } from '@firn/profiles';
+import { profilestoreV1alpha1 } from '@firn/proto';
+import { startApp, type RunningApp } from './support/apps';
+import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
+import { ADMIN_SECRET, adminClient } from './support/tenancy';
+
+const WRITE_RAW = '/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw';
+/** A label value we can find in encoded bytes and overwrite with invalid UTF-8 of the same length. */
+const MARK = 'zzzzzzzz';
+const INVALID_UTF8 = [0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28];
+
+function corrupt(bytes: Uint8Array): Buffer {
+  const b = Buffer.from(bytes);
+  const at = b.indexOf(MARK);
+  if (at < 0) throw new Error('marker not found');
+  b.set(INVALID_UTF8, at);
+  return b;
+}
+
+function envelope(flags: number, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = flags;
+  head.writeUInt32BE(data.byteLength, 1);
+  return Buffer.concat([head, data]);
+}
+
+/** gzip of `totalBytes` zeros, built in pieces so the test itself stays small. */
+async function gzipBomb(totalBytes: number): Promise<Buffer> {
+  const gz = createGzip({ level: 9 });
+  const out: Buffer[] = [];
+  gz.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise((resolve) => gz.on('end', resolve));
+  const zeros = Buffer.alloc(16 * 1024 * 1024);
+  for (let sent = 0; sent < totalBytes; sent += zeros.length) {
+    if (!gz.write(zeros)) await new Promise((resolve) => gz.once('drain', resolve));
+  }
+  gz.end();
+  await done;
+  return Buffer.concat(out);
+}
+
+/** A raw gRPC call over h2c, so headers (grpc-encoding) and frames are exactly what we say. */
+function rawGrpc(base: string, path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; message: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(base);
+    session.on('error', reject);
+    const req = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: path, 'content-type': 'application/grpc+proto', te: 'trailers', ...headers });
+    let status = -1;
+    let message = '';
+    const take = (h: Record<string, unknown>): void => {
+      if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']);
+      if (typeof h['grpc-message'] === 'string') message = decodeURIComponent(h['grpc-message']);
+    };
+    req.on('response', take);
+    req.on('trailers', take);
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      session.close();
+      resolve({ status, message });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+async function outcome(p: Promise<unknown>): Promise<{ code: Code | 'ok'; message: string }> {
+  try {
+    await p;
+    return { code: 'ok', message: '' };
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, message: e.rawMessage };
+  }
+}
+
+describe('hostile input through a real process', () => {
+  let dir: string;
+  let app: RunningApp;
+  let token: string;
+  let auth: Record<string, string>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'firn-e2e-hostile-'));
+    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data')], env: { FIRN_ADMIN_TOKEN: ADMIN_SECRET }, readyTimeoutMs: 60_000 });
+    const admin = adminClient(app.base, ADMIN_SECRET);
+    await admin.createTenant('hostile');
+    token = (await admin.createToken('hostile', ['write:profiles', 'read:profiles'])).token;
+    auth = { authorization: `Bearer ${token}` };
+  }, 120_000);
+
+  afterAll(async () => {
+    if (app) {
+      const health = await fetch(`${app.base}/healthz`);
+      const log = await readFile(app.proc.logFile, 'utf8');
+      await app.stop();
+      expect(health.status).toBe(200);
+      expect(log).not.toMatch(/failed with an unexpected error/);
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const withToken: Interceptor = (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+
+  it(
+    'refuses a 1 GiB-inflating grpc-encoding gzip message with RESOURCE_EXHAUSTED, growing memory < 100 MB',
+    async () => {
+      const bomb = await gzipBomb(1024 * 1024 * 1024);
+      expect(bomb.length).toBeLessThan(4 * 1024 * 1024);
+      const before = await memoryOf(app.proc.pid);
+      const res = await rawGrpc(app.base, WRITE_RAW, envelope(1, bomb), { ...auth, 'grpc-encoding': 'gzip' });
+      expect(res.status, res.message).toBe(Code.ResourceExhausted);
+      expect(res.message).toMatch(/readMaxBytes/);
+      // One bomb costs at most readMaxBytes (64 MiB by default) of inflated bytes before it is
+      // refused; bombs in a row can each hold that much until the next GC, so only one is measured.
+      const after = await memoryOf(app.proc.pid);
+      // The peak (high-water mark) over the whole run bounds what any one request held.
+      const growthMb = after.peakMb - before.rssMb;
+      process.stdout.write(`gzip bomb: rss before ${before.rssMb.toFixed(0)} MB, peak after ${after.peakMb.toFixed(0)} MB, growth ≤ ${growthMb.toFixed(0)} MB\n`);
+      expect(growthMb).toBeLessThan(100);
+    },
+    120_000,
+  );
+
+  it(
+    'refuses the same bomb over Connect (content-encoding gzip) with resource_exhausted',
+    async () => {
+      const bomb = await gzipBomb(256 * 1024 * 1024);
+      const res = await fetch(`${app.base}${WRITE_RAW}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/proto', 'content-encoding': 'gzip' }, body: bomb });
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { code: string }).code).toBe('resource_exhausted');
+    },
+    60_000,
+  );
+
+  it('refuses a truncated grpc-encoding gzip message with INVALID_ARGUMENT', async () => {
+    const res = await rawGrpc(app.base, WRITE_RAW, envelope(1, gzipSync(Buffer.alloc(4096, 1)).subarray(0, 20)), { ...auth, 'grpc-encoding': 'gzip' });
+    expect(res.status).toBe(Code.InvalidArgument);
+  });
+
+  describe('labels', () => {
+    const batch = (node: string) => agentWrite({ seed: 3, pool: stackPool(3, 5), node, round: 0, baseMs: Date.now() - 60_000 }).batch;
+    /** The builder refuses huge values, so they are put in after it: encoders copy what they get. */
+    const hugeNodeBatch = () => {
+      const b = batch('n');
+      b.series = b.series.map((s) => s.map(([k, v]): [string, string] => [k, k === 'node' ? 'n'.repeat(100_000) : v]));
+      return b;
+    };
+    /** samplesToPprof gzips; the marker is found in the plain encoding. */
+    const plainPprof = (node: string) => gunzipSync(samplesToPprof(batch(node), CPU_TYPE));
+    const client = () => createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken] }));
+
+    it('WriteRaw: invalid UTF-8 in a series label is INVALID_ARGUMENT', async () => {
+      const req = create(profilestoreV1alpha1.WriteRawRequestSchema, { series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'node', value: MARK }] }, samples: [] }] });
+      const res = await rawGrpc(app.base, WRITE_RAW, envelope(0, corrupt(toBinary(profilestoreV1alpha1.WriteRawRequestSchema, req))), auth);
+      expect(res.status, res.message).toBe(Code.InvalidArgument);
+      expect(res.message).toMatch(/utf-8/i);
+    });
+
+    it('WriteRaw: a huge series label value is INVALID_ARGUMENT naming the label', async () => {
+      const pprof = samplesToPprof(batch('n'), CPU_TYPE);
+      const o = await outcome(client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'huge', value: 'v'.repeat(100_000) }] }, samples: [{ rawProfile: pprof }] }] }));
+      expect(o.code).toBe(Code.InvalidArgument);
+      expect(o.message).toMatch(/"huge"/);
+    });
+
+    // KNOWN GAP (it.fails until fixed): @firn/profiles decodes pprof strings and Arrow dictionary
+    // values leniently (invalid bytes become U+FFFD), so these are accepted. The fix belongs in
+    // libs/profiles (pprof.ts str() for label keys/values, arrow-samples.ts StringColumn): check
+    // `isUtf8` from node:buffer on the raw bytes and throw invalid_argument naming the label.
+    it.fails('WriteRaw: invalid UTF-8 in a pprof string-table label value is INVALID_ARGUMENT naming the label', async () => {
+      const pprof = gzipSync(corrupt(plainPprof(MARK)));
+      const o = await outcome(client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: pprof }] }] }));
+      expect(o.code, o.message).toBe(Code.InvalidArgument);
+      expect(o.message).toMatch(/"node"/);
+    });
+
+    it('WriteRaw: a huge pprof label value is INVALID_ARGUMENT naming the label', async () => {
+      const pprof = samplesToPprof(hugeNodeBatch(), CPU_TYPE);
+      const o = await outcome(client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: pprof }] }] }));
+      expect(o.code, o.message).toBe(Code.InvalidArgument);
+      expect(o.message).toMatch(/"node"/);
+    });
+
+    it.fails('WriteArrow: invalid UTF-8 in a dictionary label value is INVALID_ARGUMENT naming the label', async () => {
+      const o = await outcome(client().writeArrow({ ipcBuffer: corrupt(samplesToArrow(batch(MARK))) }));
+      expect(o.code, o.message).toBe(Code.InvalidArgument);
+      expect(o.message).toMatch(/node/);
+    });
+
+    it('WriteArrow: a huge label value is INVALID_ARGUMENT naming the label', async () => {
+      const o = await outcome(client().writeArrow({ ipcBuffer: samplesToArrow(hugeNodeBatch()) }));
+      expect(o.code, o.message).toBe(Code.InvalidArgument);
+      expect(o.message).toMatch(/node/);
+    });
+
+    it('Pyroscope /ingest: invalid UTF-8 or a huge value in a name label is 400 naming the label', async () => {
+      const post = async (name: string): Promise<{ status: number; text: string }> => {
+        const res = await fetch(`${app.base}/ingest?name=${name}&from=${Math.floor(Date.now() / 1000) - 10}`, { method: 'POST', headers: auth, body: 'a;b 1\n' });
+        return { status: res.status, text: await res.text() };
+      };
+      expect(await post('app.cpu%7Benv%3Dok%7D')).toMatchObject({ status: 200 });
+      // Over the 2048-character value limit, under Node's 16 KiB header limit (beyond it: 431).
+      const huge = await post(`app.cpu%7Benv%3D${'v'.repeat(3000)}%7D`);
+      expect(huge.status).toBe(400);
+      expect(huge.text).toMatch(/env/);
+      const bad = await post('app.cpu%7Benv%3D%FF%FE%7D');
+      expect(bad.status, bad.text).toBe(400);
+      expect((JSON.parse(bad.text) as { message: string }).message).toMatch(/"name" is not valid UTF-8/);
+    });
+  });
+});
