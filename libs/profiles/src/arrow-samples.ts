@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { FirnError } from '@firn/errors';
 import {
   Bool,
@@ -328,7 +329,22 @@ function int64Column(d: Data, col: string): Float64Array {
   return out;
 }
 
-const utf8 = new TextDecoder('utf-8');
+// fatal: invalid bytes are refused, not replaced by U+FFFD (which would store a different label).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Arrow decodes strings leniently; check the raw bytes of dictionary entry `k`. */
+function dictionaryBytesAreUtf8(dict: Vector, k: number): boolean {
+  let base = 0;
+  for (const d of dict.data) {
+    if (k < base + d.length) {
+      const j = d.offset + k - base;
+      const off = d.valueOffsets as Int32Array;
+      return isUtf8((d.values as Uint8Array).subarray(off[j], off[j + 1]));
+    }
+    base += d.length;
+  }
+  return false;
+}
 
 /** String accessor over Utf8 or Dictionary<int, Utf8> data, with per-dictionary caching. */
 class StringColumn {
@@ -356,6 +372,7 @@ class StringColumn {
         if (!(k >= 0 && k < this.dict.length)) bad(`column "${this.col}" row ${i}: dictionary index ${k} out of range`);
         const v: unknown = this.dict.get(k);
         if (typeof v !== 'string') bad(`column "${this.col}": null dictionary value`);
+        if (v.includes('\uFFFD') && !dictionaryBytesAreUtf8(this.dict, k)) bad(`column "${this.col}": dictionary value ${k} is not valid UTF-8`);
         s = v;
         this.dictCache[k] = s;
       }
@@ -363,7 +380,11 @@ class StringColumn {
     }
     const off = this.d.valueOffsets as Int32Array;
     const vals = this.d.values as Uint8Array;
-    return utf8.decode(vals.subarray(off[j], off[j + 1]));
+    try {
+      return utf8.decode(vals.subarray(off[j], off[j + 1]));
+    } catch {
+      return bad(`column "${this.col}" row ${i}: value is not valid UTF-8`);
+    }
   }
 
   /** Dictionary index for row i (only for dictionary columns). */

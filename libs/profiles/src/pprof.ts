@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { FirnError } from '@firn/errors';
 import { maybeGunzip } from './decompress';
 import { mergeLabels } from './labels';
@@ -111,13 +112,17 @@ class PprofDecoder {
     throw FirnError.invalidArgument(`malformed pprof: ${msg}`);
   }
 
-  private str(i: number): string {
+  /** String table entry `i`; `what` names it in the error when its bytes are not UTF-8. */
+  private str(i: number, what?: string): string {
     if (!(i >= 0 && i < this.strStart.length)) {
       this.fail(`string index ${i} out of range (string table has ${this.strStart.length} entries)`);
     }
     let s = this.strCache[i];
     if (s === undefined) {
-      s = this.buf.toString('utf8', this.strStart[i], this.strEnd[i]);
+      const bytes = this.buf.subarray(this.strStart[i], this.strEnd[i]);
+      // Buffer decoding would silently turn bad bytes into U+FFFD and store a different label.
+      if (!isUtf8(bytes)) this.fail(`${what ?? `string ${i}`} is not valid UTF-8`);
+      s = bytes.toString('utf8');
       this.strCache[i] = s;
     }
     return s;
@@ -257,7 +262,8 @@ class PprofDecoder {
         if (si === undefined) {
           const sampleLabels: Array<[string, string]> = [];
           for (let i = 0; i < labelPairs.length; i += 2) {
-            sampleLabels.push([sanitizeLabelName(this.str(labelPairs[i])), this.str(labelPairs[i + 1])]);
+            const name = this.str(labelPairs[i], `label name (string ${labelPairs[i]})`);
+            sampleLabels.push([sanitizeLabelName(name), this.str(labelPairs[i + 1], `label "${name}" value`)]);
           }
           si = builder.addSeries(mergeLabels(this.opts.seriesLabels, sampleLabels));
           seriesByLabelKey.set(key, si);
