@@ -61,6 +61,12 @@ export interface PublishDeltaOptions {
   /** Nats-Msg-Id: a retry with the same id inside the duplicate window returns the original seq. */
   msgId?: string;
   timeoutMs?: number;
+  /**
+   * Compare-and-set on the tenant's subject: stored only if the tenant's last delta in the stream
+   * has this seq (0 = none yet), else FirnError `aborted`. Lets a compactor publish only if no
+   * delta of the tenant landed since it verified its inputs (see lastTenantSeq).
+   */
+  expectedLastTenantSeq?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -180,11 +186,32 @@ export class ManifestLog {
   async publish(delta: ManifestDelta, opts: PublishDeltaOptions = {}): Promise<number> {
     if (this.closed) throw FirnError.unavailable('manifest log is closed');
     validateDelta(delta);
-    const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${delta.tenantId}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
-      ...(opts.msgId !== undefined ? { msgId: opts.msgId } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-    });
-    return ack.seq;
+    const expected = opts.expectedLastTenantSeq;
+    try {
+      const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${delta.tenantId}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
+        ...(opts.msgId !== undefined ? { msgId: opts.msgId } : {}),
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(expected !== undefined ? { headers: { 'Nats-Expected-Last-Subject-Sequence': String(expected) } } : {}),
+      });
+      return ack.seq;
+    } catch (err) {
+      // JetStream error 10071 "wrong last sequence": another delta of the tenant came first.
+      if (expected !== undefined && isFirnError(err) && /wrong last sequence|10071/i.test(err.message)) {
+        throw new FirnError(ErrorCode.Aborted, `manifest of tenant ${delta.tenantId} moved past seq ${expected}; re-check and retry`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Stream seq of the tenant's newest delta (0 when it has none): the value for expectedLastTenantSeq. */
+  async lastTenantSeq(tenant: string): Promise<number> {
+    try {
+      const m = await this.opts.bus.jsm.streams.getMessage(this.streamName, { last_by_subj: `${this.subjectPrefix}.${tenant}` });
+      return m.seq;
+    } catch (err) {
+      if (/no message found|10037/i.test((err as Error).message)) return 0;
+      throw FirnError.unavailable(`cannot read the last manifest delta of tenant ${tenant}: ${(err as Error).message}`, err);
+    }
   }
 
   /** Resolves when this view has applied every delta up to `seq`; FirnError unavailable on timeout. */
