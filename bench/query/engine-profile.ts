@@ -2,7 +2,7 @@
 // merged stacks and the flame graph arrow built from them, without gRPC or a second process, so
 // a change to the engine can be measured (and profiled with node --cpu-prof) in seconds.
 //
-//   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--namespace ns-3] [--series]
+//   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
 import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     namespace: { type: 'string' },
     series: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
+    workers: { type: 'string', default: '1' },
+    'max-nodes': { type: 'string', default: '0' },
     'flame-runs': { type: 'string', default: '1' },
   },
   strict: true,
@@ -35,9 +37,10 @@ async function main(): Promise<void> {
   const tenant = tenantFromTrustedSource('bench-query');
   const stack = await startStack(resolve(args.dir), tenant);
   const manifest = await ManifestLog.open({ bus: stack.bus, store: stack.store });
+  let engine: QueryEngine | undefined;
   try {
     await manifest.syncToLatest();
-    const engine = new QueryEngine({ store: stack.store, view: manifest.state, concurrency: args.concurrency ? Number(args.concurrency) : undefined });
+    engine = new QueryEngine({ store: stack.store, view: manifest.state, concurrency: args.concurrency ? Number(args.concurrency) : undefined, scanWorkers: Number(args.workers) });
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
     const startMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
@@ -55,13 +58,15 @@ async function main(): Promise<void> {
       const p = await engine.mergeStacks(tenant, selector, startMs, endMs);
       const t1 = performance.now();
       const c1 = process.cpuUsage();
-      let fg = flamegraphArrow(p);
-      for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p);
+      const fgOpts = { maxNodes: Number(args['max-nodes']) };
+      let fg = flamegraphArrow(p, fgOpts);
+      for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p, fgOpts);
       const t2 = performance.now();
       const c2 = process.cpuUsage();
       console.log(`merge ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`);
     }
   } finally {
+    await engine?.close();
     await manifest.close();
     await stack.stop();
   }

@@ -35,22 +35,48 @@ function summaryUsable(seg: SegmentMeta, q: LabelQuery): boolean {
   return q.profileType === undefined || (seg.profileTypes.length === 1 && seg.profileTypes[0] === q.profileType);
 }
 
-function sorted(set: Set<string>): string[] {
-  set.delete('');
-  return [...set].sort(compareStrings);
+/** What the manifest answers of a label query, and the segments that must be read for the rest. */
+export interface LabelPlan {
+  /** Names (or values) known from the manifest summaries; may contain ''. */
+  known: Set<string>;
+  /** Segments to read: scanLabelNames / scanLabelValues; may be split across queriers. */
+  toScan: SegmentMeta[];
 }
 
-/** Label names present in the selection, sorted (code-point order), deduplicated. */
-export async function labelNames(view: ManifestView, store: ObjectStore, tenant: TenantId, q: LabelQuery, opts: LabelScanOptions = {}): Promise<string[]> {
-  const names = new Set<string>();
+/** Label names from the summaries where they are exact for the query; the other segments to read. */
+export function labelNamesPlan(view: ManifestView, tenant: TenantId, q: LabelQuery): LabelPlan {
+  const known = new Set<string>();
   const toScan: SegmentMeta[] = [];
   for (const seg of planSegments(view, tenant, q)) {
     // Every label name of a segment is in its summary, truncated or not (truncation cuts values).
-    if (summaryUsable(seg, q) && seg.labels.length > 0) for (const l of seg.labels) names.add(l.name);
+    if (summaryUsable(seg, q) && seg.labels.length > 0) for (const l of seg.labels) known.add(l.name);
     else toScan.push(seg);
   }
+  return { known, toScan };
+}
+
+/** Values of `name` from the summaries where they are exact and complete; the other segments to read. */
+export function labelValuesPlan(view: ManifestView, tenant: TenantId, name: string, q: LabelQuery): LabelPlan {
+  const known = new Set<string>();
+  const toScan: SegmentMeta[] = [];
+  for (const seg of planSegments(view, tenant, q)) {
+    if (!summaryUsable(seg, q) || seg.labels.length === 0) {
+      toScan.push(seg);
+      continue;
+    }
+    const s = seg.labels.find((l) => l.name === name);
+    if (!s) continue; // complete summaries list every label name: this one is absent
+    if (s.truncated) toScan.push(seg);
+    else for (const v of s.values) known.add(v);
+  }
+  return { known, toScan };
+}
+
+/** Label names of the selected rows of `segments` (trusted to be the tenant's), unsorted; may contain ''. */
+export async function scanLabelNames(store: ObjectStore, segments: readonly SegmentMeta[], q: LabelQuery, opts: LabelScanOptions = {}): Promise<Set<string>> {
+  const names = new Set<string>();
   await mapBounded(
-    toScan,
+    segments,
     opts.concurrency ?? 2,
     async (seg) => {
       if (summaryUsable(seg, q)) {
@@ -75,32 +101,20 @@ export async function labelNames(view: ManifestView, store: ObjectStore, tenant:
     },
     opts.signal,
   );
-  return sorted(names);
+  return names;
 }
 
-/** Values of label `name` in the selection, sorted (code-point order), deduplicated, no ''. */
-export async function labelValues(
-  view: ManifestView,
+/** Values of label `name` in the selected rows of `segments` (trusted), unsorted; may contain ''. */
+export async function scanLabelValues(
   store: ObjectStore,
-  tenant: TenantId,
+  segments: readonly SegmentMeta[],
   name: string,
   q: LabelQuery,
   opts: LabelScanOptions = {},
-): Promise<string[]> {
+): Promise<Set<string>> {
   const values = new Set<string>();
-  const toScan: SegmentMeta[] = [];
-  for (const seg of planSegments(view, tenant, q)) {
-    if (!summaryUsable(seg, q) || seg.labels.length === 0) {
-      toScan.push(seg);
-      continue;
-    }
-    const s = seg.labels.find((l) => l.name === name);
-    if (!s) continue; // complete summaries list every label name: this one is absent
-    if (s.truncated) toScan.push(seg);
-    else for (const v of s.values) values.add(v);
-  }
   await mapBounded(
-    toScan,
+    segments,
     opts.concurrency ?? 2,
     async (seg) => {
       if (summaryUsable(seg, q)) {
@@ -121,14 +135,41 @@ export async function labelValues(
     },
     opts.signal,
   );
-  return sorted(values);
+  return values;
+}
+
+/** Sorted (code-point order), deduplicated, without ''. */
+export function sortedLabelSet(...sets: ReadonlyArray<Iterable<string>>): string[] {
+  const all = new Set<string>();
+  for (const s of sets) for (const v of s) all.add(v);
+  all.delete('');
+  return [...all].sort(compareStrings);
+}
+
+/** Label names present in the selection, sorted (code-point order), deduplicated. */
+export async function labelNames(view: ManifestView, store: ObjectStore, tenant: TenantId, q: LabelQuery, opts: LabelScanOptions = {}): Promise<string[]> {
+  const plan = labelNamesPlan(view, tenant, q);
+  return sortedLabelSet(plan.known, await scanLabelNames(store, plan.toScan, q, opts));
+}
+
+/** Values of label `name` in the selection, sorted (code-point order), deduplicated, no ''. */
+export async function labelValues(
+  view: ManifestView,
+  store: ObjectStore,
+  tenant: TenantId,
+  name: string,
+  q: LabelQuery,
+  opts: LabelScanOptions = {},
+): Promise<string[]> {
+  const plan = labelValuesPlan(view, tenant, name, q);
+  return sortedLabelSet(plan.known, await scanLabelValues(store, plan.toScan, name, q, opts));
 }
 
 /** Profile types of the segments overlapping [startMs, endMs), from the manifest alone. */
 export function profileTypes(view: ManifestView, tenant: TenantId, q: { startMs: number; endMs: number }): string[] {
   const types = new Set<string>();
   for (const seg of planSegments(view, tenant, q)) for (const t of seg.profileTypes) types.add(t);
-  return sorted(types);
+  return sortedLabelSet(types);
 }
 
 function rowFilter(q: LabelQuery): { profileType?: string; matchers: readonly LabelMatcher[]; startMs: number; endMs: number } {

@@ -7,7 +7,9 @@ import type { ObjectStore } from '@firn/storage';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { merge } from './merge-stacks';
 import { decodePartial, encodePartial } from './partial-codec';
+import { sortedLabelSet } from './labels';
 import { QueryEngine } from './query-engine';
+import { mergeSeries, seriesFromColumns, seriesToColumns } from './series-scan';
 import { CountingStore, CPU, framesKey, MEM, mixedRows, QueryFixture, T0, type Row } from './testing/query-fixture';
 
 function totalsOf(p: StackProfile): Map<string, number> {
@@ -180,6 +182,21 @@ describe(QueryEngine.name, () => {
       if (sumBy?.length === 0) expect([...got.keys()]).toEqual(['[]']);
     });
 
+    it('merges series of a split plan, through the wire columns, into the whole answer (fan-out)', async () => {
+      const sel = `${CPU}{pod!="pod-d"}`;
+      const plan = engine.segmentsFor(fx.tenant, sel, T0, END);
+      expect(plan.segments.length).toBe(3);
+      for (const sumBy of [undefined, [], ['pod']]) {
+        const whole = await engine.series(fx.tenant, sel, T0, END, 5_000, sumBy);
+        const left = await engine.series(fx.tenant, sel, T0, END, 5_000, sumBy, { segments: plan.segments.slice(0, 2) });
+        const right = await engine.series(fx.tenant, sel, T0, END, 5_000, sumBy, { segments: plan.segments.slice(2) });
+        const merged = mergeSeries(seriesFromColumns(seriesToColumns(right)), seriesFromColumns(seriesToColumns(left)));
+        expect(merged).toEqual(whole);
+        expect(whole.size).toBeGreaterThan(0);
+      }
+      expect(() => seriesFromColumns([{ labels: [], bucketMs: [1, 2], values: [1], counts: [1, 1], durationNs: [0, 0] }])).toThrow(/differ in length/);
+    });
+
     it('rejects a bad step and too many points', async () => {
       expect((await firnError(engine.series(fx.tenant, CPU, T0, END, 0))).message).toMatch(/step must be a positive integer/);
       const e = await firnError(engine.series(fx.tenant, CPU, T0, END, 1));
@@ -226,9 +243,61 @@ describe(QueryEngine.name, () => {
       }
     });
 
+    it('answers from summaries plus scans of any split of the segments left to read (fan-out)', async () => {
+      const q = { startMs: T0 + 10_000, endMs: END, profileType: CPU, matchers: matchersOf('{pod=~"pod-[abc]"}') };
+      const names = engine.labelNamesPlan(fx.tenant, q);
+      const values = engine.labelValuesPlan(fx.tenant, 'pod', q);
+      expect(names.toScan.length).toBeGreaterThan(1);
+      const shares = [names.toScan.slice(0, 1), names.toScan.slice(1)];
+      const splitNames = sortedLabelSet(names.known, ...(await Promise.all(shares.map((seg) => engine.scanLabelNames(seg, q)))));
+      expect(splitNames).toEqual(await engine.labelNames(fx.tenant, q));
+      const vShares = [values.toScan.slice(0, 1), values.toScan.slice(1)];
+      const splitValues = sortedLabelSet(values.known, ...(await Promise.all(vShares.map((seg) => engine.scanLabelValues(seg, 'pod', q)))));
+      expect(splitValues).toEqual(await engine.labelValues(fx.tenant, 'pod', q));
+      expect(splitValues).toEqual(['pod-a', 'pod-b', 'pod-c'].filter((v) => fx.rows.some((r) => r.pt === CPU && r.ts >= q.startMs && r.labels.some(([n, x]) => n === 'pod' && x === v))));
+    });
+
     it('lists profile types from the manifest', () => {
       expect(engine.profileTypes(fx.tenant, { startMs: T0, endMs: END })).toEqual([MEM, CPU].sort());
       expect(engine.profileTypes(fx.tenant, { startMs: END, endMs: END + 1000 })).toEqual([]);
+    });
+  });
+
+  describe('scan workers', () => {
+    let pooled: QueryEngine;
+    beforeAll(() => {
+      pooled = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 3, scanWorkers: 2 });
+    });
+    afterAll(async () => {
+      await pooled?.close();
+    });
+
+    it('sums in worker threads to the same profiles as the calling thread, grouped or not', async () => {
+      for (const sel of [CPU, `${CPU}{pod=~"pod-(a|c)"}`, `${MEM}{namespace="dev"}`]) {
+        const want = await engine.mergeStacks(fx.tenant, sel, T0 + 1_000, END);
+        expect(await pooled.mergeStacks(fx.tenant, sel, T0 + 1_000, END), sel).toEqual(want);
+        expect(totalsOf(want)).toEqual(fx.expectedTotals(sel.startsWith(CPU) ? CPU : MEM, matchersOf(sel.slice(sel.indexOf('{') >= 0 ? sel.indexOf('{') : sel.length)), T0 + 1_000, END));
+      }
+      const grouped = await pooled.partial(fx.tenant, CPU, T0, END, { groupBy: ['pod'] });
+      expect(grouped).toEqual(await engine.partial(fx.tenant, CPU, T0, END, { groupBy: ['pod'] }));
+      expect(grouped.groups.length).toBeGreaterThan(1);
+      const d = { selector: `${CPU}{pod="pod-a"}`, startMs: T0, endMs: END };
+      expect(await pooled.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` })).toEqual(await engine.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` }));
+    });
+
+    it('reports a worker-side failure with its code, and cancellation as canceled', async () => {
+      const missing = { ...fx.view.segmentsOverlapping(fx.tenant, { startMs: T0, endMs: END })[0].meta, id: 'gone', objectKey: `tenants/${fx.tenant}/segments/gone` };
+      const e = await firnError(pooled.mergeStacks(fx.tenant, CPU, T0, END, { segments: [missing] }));
+      const inThread = await firnError(engine.mergeStacks(fx.tenant, CPU, T0, END, { segments: [missing] }));
+      expect([e.code, e.message]).toEqual([inThread.code, inThread.message]);
+      expect(e.message).toMatch(/gone/);
+      const ac = new AbortController();
+      const run = pooled.mergeStacks(fx.tenant, CPU, T0, END, { signal: ac.signal });
+      ac.abort(new Error('client went away'));
+      const c = await firnError(run);
+      expect(c.code).toBe('canceled');
+      // The pool still serves queries afterwards.
+      expect((await pooled.mergeStacks(fx.tenant, CPU, T0, END)).total).toBe(sum(fx.expectedTotals(CPU, [], T0, END)));
     });
   });
 

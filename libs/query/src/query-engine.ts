@@ -6,11 +6,12 @@ import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
 import { throwIfAborted } from './abort';
 import { mapBounded } from './bounded';
-import { labelNames, labelValues, profileTypes, type LabelQuery } from './labels';
+import { labelNamesPlan, labelValuesPlan, profileTypes, scanLabelNames, scanLabelValues, sortedLabelSet, type LabelPlan, type LabelQuery } from './labels';
 import type { PartialAggregate, Side } from './merge-stacks';
 import { checkRange, planSegments } from './plan';
 import type { SegmentMeta } from './segment-objects';
 import { QuerySums } from './query-sums';
+import { ScanPool } from './scan-pool';
 import { sumSegment, type ScanQuery } from './segment-scan';
 import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
 import { resolveStacks } from './stack-table';
@@ -31,11 +32,21 @@ export interface QueryEngineOptions {
    * stacks.parquet reads for segments already mapped.
    */
   stackCatalog?: StackCatalogOptions;
+  /**
+   * Worker threads for the per-segment sample scans (decode and sum by stack_id); the sums are
+   * merged on the calling thread. 1 (the default) scans in the calling thread.
+   */
+  scanWorkers?: number;
 }
 
 export interface QueryOptions {
   maxSegments?: number;
   signal?: AbortSignal;
+}
+
+export interface SeriesOptions extends QueryOptions {
+  /** Scan exactly these segments instead of planning (a fan-out share); trusted to be the tenant's. */
+  segments?: readonly SegmentMeta[];
 }
 
 export interface MergeOptions extends QueryOptions {
@@ -72,6 +83,7 @@ export class QueryEngine {
   private readonly maxSegments: number | undefined;
   private readonly maxBuckets: number;
   private readonly catalogs: StackCatalogs;
+  private readonly pool: ScanPool | undefined;
 
   constructor(opts: QueryEngineOptions) {
     this.catalogs = new StackCatalogs(opts.stackCatalog);
@@ -80,6 +92,13 @@ export class QueryEngine {
     this.concurrency = positive(opts.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
     this.maxSegments = opts.maxSegments === undefined ? undefined : positive(opts.maxSegments, 'maxSegments');
     this.maxBuckets = positive(opts.maxBuckets ?? DEFAULT_MAX_BUCKETS, 'maxBuckets');
+    const workers = positive(opts.scanWorkers ?? 1, 'scanWorkers');
+    this.pool = workers > 1 ? new ScanPool(this.store, workers) : undefined;
+  }
+
+  /** Stops the scan workers, if any (they never keep the process alive on their own). */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /**
@@ -137,7 +156,7 @@ export class QueryEngine {
     endMs: number,
     stepMs: number,
     sumBy?: readonly string[],
-    opts: QueryOptions = {},
+    opts: SeriesOptions = {},
   ): Promise<SeriesBuckets> {
     if (!Number.isSafeInteger(stepMs) || stepMs <= 0) throw FirnError.invalidArgument(`step must be a positive integer number of milliseconds, got ${stepMs}`);
     checkRange(startMs, endMs);
@@ -148,7 +167,7 @@ export class QueryEngine {
         { limit: 'max_buckets' },
       );
     }
-    const plan = this.segmentsFor(tenant, selector, startMs, endMs);
+    const plan = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
     this.checkSegmentCount(plan.segments.length, opts);
     const out: SeriesBuckets = new Map();
     await mapBounded(
@@ -162,12 +181,32 @@ export class QueryEngine {
     return out;
   }
 
-  labelNames(tenant: TenantId, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
-    return labelNames(this.view, this.store, tenant, q, { concurrency: this.concurrency, signal: opts.signal });
+  async labelNames(tenant: TenantId, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const plan = this.labelNamesPlan(tenant, q);
+    return sortedLabelSet(plan.known, await this.scanLabelNames(plan.toScan, q, opts));
   }
 
-  labelValues(tenant: TenantId, name: string, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
-    return labelValues(this.view, this.store, tenant, name, q, { concurrency: this.concurrency, signal: opts.signal });
+  async labelValues(tenant: TenantId, name: string, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const plan = this.labelValuesPlan(tenant, name, q);
+    return sortedLabelSet(plan.known, await this.scanLabelValues(plan.toScan, name, q, opts));
+  }
+
+  /** Label names the manifest answers, and the segments to read for the rest (a fan-out splits those). */
+  labelNamesPlan(tenant: TenantId, q: LabelQuery): LabelPlan {
+    return labelNamesPlan(this.view, tenant, q);
+  }
+
+  labelValuesPlan(tenant: TenantId, name: string, q: LabelQuery): LabelPlan {
+    return labelValuesPlan(this.view, tenant, name, q);
+  }
+
+  /** Label names of the selected rows of `segments` (a share of labelNamesPlan's toScan); unsorted, may hold ''. */
+  scanLabelNames(segments: readonly SegmentMeta[], q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<Set<string>> {
+    return scanLabelNames(this.store, segments, q, { concurrency: this.concurrency, signal: opts.signal });
+  }
+
+  scanLabelValues(segments: readonly SegmentMeta[], name: string, q: LabelQuery, opts: { signal?: AbortSignal } = {}): Promise<Set<string>> {
+    return scanLabelValues(this.store, segments, name, q, { concurrency: this.concurrency, signal: opts.signal });
   }
 
   profileTypes(tenant: TenantId, q: { startMs: number; endMs: number }): string[] {
@@ -181,14 +220,7 @@ export class QueryEngine {
     endMs: number,
     opts: MergeOptions,
   ): Promise<{ acc: QuerySums; plan: PlannedQuery }> {
-    let plan: PlannedQuery;
-    if (opts.segments) {
-      checkRange(startMs, endMs);
-      const sel = parseSelector(selector);
-      plan = { profileType: formatProfileType(sel.profileType), matchers: sel.matchers, startMs, endMs, segments: [...opts.segments] };
-    } else {
-      plan = this.segmentsFor(tenant, selector, startMs, endMs);
-    }
+    const plan = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
     this.checkSegmentCount(plan.segments.length, opts);
     const catalog = this.catalogs.forTenant(tenant);
     const acc = await this.scanInto(new QuerySums(catalog, opts.groupBy ?? []), catalog, plan, opts.groupBy ?? [], opts.signal);
@@ -208,7 +240,7 @@ export class QueryEngine {
       plan.segments,
       this.concurrency,
       async (seg) => {
-        const sums = await sumSegment(this.store, seg, plan, groupBy, signal);
+        const sums = this.pool ? await this.pool.sum(seg, plan, groupBy, signal) : await sumSegment(this.store, seg, plan, groupBy, signal);
         if (sums.ids.length === 0) return;
         throwIfAborted(signal);
         acc.add(sums, await resolveStacks(this.store, seg, sums.ids, catalog, signal), side);
@@ -216,6 +248,13 @@ export class QueryEngine {
       signal,
     );
     return acc;
+  }
+
+  /** A plan over given segments (a fan-out share), the selector and range validated as usual. */
+  private shareOf(selector: string, startMs: number, endMs: number, segments: readonly SegmentMeta[]): PlannedQuery {
+    checkRange(startMs, endMs);
+    const sel = parseSelector(selector);
+    return { profileType: formatProfileType(sel.profileType), matchers: sel.matchers, startMs, endMs, segments: [...segments] };
   }
 
   private checkSegmentCount(n: number, opts: QueryOptions): void {

@@ -1,4 +1,5 @@
 import type { Label } from '@firn/profiles';
+import { FirnError } from '@firn/errors';
 import { SampleColumn, seriesKeyOf } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { requireColumn } from './arrow-columns';
@@ -31,6 +32,50 @@ export type SeriesBuckets = Map<string, Map<number, SeriesPoint>>;
 /** The labels of a series key produced by scanSeries. */
 export function seriesLabels(key: string): Label[] {
   return JSON.parse(key) as Label[];
+}
+
+/** The label order of series keys (scan and wire must agree, or equal series would not merge). */
+function byName(a: Label, b: Label): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/** One series in columns, as peers exchange it (all arrays have the same length). */
+export interface SeriesColumns {
+  labels: Label[];
+  bucketMs: number[];
+  values: number[];
+  counts: number[];
+  durationNs: number[];
+}
+
+/** Series buckets as columns, for the wire; `seriesFromColumns` inverts it. */
+export function seriesToColumns(buckets: SeriesBuckets): SeriesColumns[] {
+  return [...buckets].map(([key, points]) => {
+    const c: SeriesColumns = { labels: seriesLabels(key), bucketMs: [], values: [], counts: [], durationNs: [] };
+    for (const [t, p] of points) {
+      c.bucketMs.push(t);
+      c.values.push(p.value);
+      c.counts.push(p.count);
+      c.durationNs.push(p.durationNs);
+    }
+    return c;
+  });
+}
+
+/** Series buckets from columns (a peer's answer); invalid_argument when the columns disagree in length. */
+export function seriesFromColumns(series: readonly SeriesColumns[]): SeriesBuckets {
+  const out: SeriesBuckets = new Map();
+  for (const c of series) {
+    const n = c.bucketMs.length;
+    if (c.values.length !== n || c.counts.length !== n || c.durationNs.length !== n) {
+      throw FirnError.invalidArgument(`series columns differ in length (${n} buckets, ${c.values.length} values, ${c.counts.length} counts, ${c.durationNs.length} durations)`);
+    }
+    const labels = [...c.labels].sort(byName);
+    const points = new Map<number, SeriesPoint>();
+    for (let i = 0; i < n; i++) points.set(c.bucketMs[i], { value: c.values[i], count: c.counts[i], durationNs: c.durationNs[i] });
+    mergeSeries(out, new Map([[seriesKeyOf(labels), points]]));
+  }
+  return out;
 }
 
 /** Adds `from` into `into` (for merging segment results or querier partials). */
@@ -85,7 +130,7 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
             const v = r(i);
             if (v !== '') labels.push([n, v]);
           }
-          labels.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+          labels.sort(byName);
           const key = seriesKeyOf(labels);
           points = out.get(key);
           if (!points) out.set(key, (points = new Map()));

@@ -124,6 +124,39 @@ describe(flamegraphArrow.name, () => {
     expect(t.getChild('mapping_file')!.data[0].dictionary!.length).toBe(1);
   });
 
+  it('caps nodes at maxNodes, dropping the smallest into their parents and keeping the total', () => {
+    // Non-root cumulatives: main 15, handle 9, parse 5, helper 5, compute 4, compute 3, libc 2, idle 1.
+    const r = flamegraphArrow(handProfile(), { maxNodes: 5 });
+    expect(r.trimmed).toBe(6n); // idle 1 + libc 2 + compute (under handle) 3
+    expect(r.total).toBe(16n);
+    const t = decodeIpc(r.record);
+    expect(strings(t, 'function_name')).toEqual([null, 'main', 'handle', 'compute', 'parse', 'inlinedHelper']);
+    expect(values(t, 'cumulative')).toEqual([15, 15, 9, 4, 5, 5]);
+    expect(values(t, 'parent')).toEqual([-1, 0, 1, 1, 2, 4]);
+    // A cap above the tree's size changes nothing.
+    const [capped, full] = [flamegraphArrow(handProfile(), { maxNodes: 8 }), flamegraphArrow(handProfile())].map((x) => decodeIpc(x.record));
+    expect(grafanaWalk(capped)).toEqual(grafanaWalk(full));
+    expect(capped.numRows).toBe(9);
+  });
+
+  it('never emits more than maxNodes nodes, nor orphans, and keeps the total (property)', () => {
+    fc.assert(
+      fc.property(profileArb, fc.integer({ min: 1, max: 30 }), (p, maxNodes) => {
+        const all = decodeIpc(flamegraphArrow({ ...p, base: undefined }).record).numRows;
+        const r = flamegraphArrow({ ...p, base: undefined }, { maxNodes });
+        const t = decodeIpc(r.record);
+        expect(t.numRows - 1).toBe(Math.min(maxNodes, all - 1));
+        expect(r.total).toBe(BigInt(p.total));
+        const parents = values(t, 'parent');
+        parents.forEach((parent, i) => expect(i === 0 ? parent === -1 : parent !== null && parent >= 0 && parent < i).toBe(true));
+        // What the root shows plus what was trimmed below it is the whole profile.
+        const cum = values(t, 'cumulative');
+        expect((cum[0] ?? 0) <= p.total).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('fills diff with B - A per node and drops nodes that only A has', () => {
     const p = handProfile([2, 3, 0, 1, 6, 0]);
     p.stacks.push([{ ...F.compute, functionName: 'gone' }, F.main]);

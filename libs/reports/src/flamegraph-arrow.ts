@@ -23,6 +23,13 @@ export interface FlamegraphArrowOptions {
    */
   nodeTrimThreshold?: number;
   /**
+   * At most this many nodes besides the root (a per-tenant limit; Parca's request has no such
+   * field). When the tree is larger, the nodes with the smallest cumulative values are dropped
+   * like node_trim_threshold drops them: their parent keeps its full cumulative, the dropped
+   * value is added to `trimmed`, and `total` is unchanged. Below 1 keeps every node.
+   */
+  maxNodes?: number;
+  /**
    * QueryRequest.group_by.fields. Frames always merge by function name per level (unsymbolized
    * ones by address); `mapping_file`, `location_address` and `function_file_name` split them
    * further. `function_name` and `timestamp` add nothing here, `labels.*` is accepted and
@@ -194,7 +201,28 @@ interface Rows {
   trimmed: number;
 }
 
-function trim(t: Tree, fraction: number): Rows {
+/**
+ * Which nodes the node cap keeps: the `max` largest by cumulative value, ties going to the
+ * node made first. Parents are made before their children and are never smaller, so the kept set
+ * is closed under "parent of" (the trim walk would also skip orphans). null = no cap needed.
+ */
+function keptByCap(t: Tree, max: number): Uint8Array | null {
+  const nodes = t.size - 1;
+  if (max < 1 || nodes <= max) return null;
+  const sorted = Float64Array.from(t.cum.subarray(1, t.size)).sort();
+  const kth = sorted[nodes - max];
+  let ties = max;
+  for (let i = nodes - 1; i >= 0 && sorted[i] > kth; i--) ties--;
+  const keep = new Uint8Array(t.size);
+  keep[0] = 1;
+  for (let n = 1; n < t.size; n++) {
+    const v = t.cum[n];
+    if (v > kth || (v === kth && ties-- > 0)) keep[n] = 1;
+  }
+  return keep;
+}
+
+function trim(t: Tree, fraction: number, keep: Uint8Array | null): Rows {
   const cap = t.size;
   const r: Rows = {
     count: 1,
@@ -215,7 +243,7 @@ function trim(t: Tree, fraction: number): Rows {
     r.childStart[row] = r.count;
     for (let c = t.firstChild[node]; c >= 0; c = t.nextSibling[c]) {
       const v = t.cum[c];
-      if (v > threshold) {
+      if (v > threshold && (keep === null || keep[c] === 1)) {
         const child = r.count++;
         r.node[child] = c;
         r.parent[child] = row;
@@ -417,7 +445,7 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   let out: { fields: Field[]; columns: Data[] };
   let rows = 1;
   if (tree.size > 1) {
-    const r = trim(tree, threshold);
+    const r = trim(tree, threshold, keptByCap(tree, opts.maxNodes ?? 0));
     trimmed = r.trimmed;
     rows = r.count;
     out = rowColumns(tree, frames, r);

@@ -9,7 +9,7 @@ import { QueryEngine, seriesLabels } from '@firn/query';
 import { flamegraphArrow, parcaTop, stackProfileToPprof, tableArrow, type StackProfile } from '@firn/reports';
 import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
-import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
+import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
@@ -33,7 +33,6 @@ export class ParcaQueryRpc implements OnModuleInit {
     private readonly rpc: RpcRegistry,
     @Inject(QUERY_ENGINE) private readonly engine: QueryEngine,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
-    @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
     private readonly frontend: QueryFrontend,
     private readonly limits: QueryLimits,
   ) {}
@@ -75,7 +74,7 @@ export class ParcaQueryRpc implements OnModuleInit {
   async labels(req: queryV1alpha1.LabelsRequest, ctx: HandlerContext): Promise<queryV1alpha1.LabelsResponse> {
     const tenant = this.tenant(ctx);
     const r = this.range(timestampMs(req.start, 'start', 0), timestampMs(req.end, 'end', Date.now() + FAR_FUTURE_MS), false);
-    const names = await this.engine.labelNames(tenant, { ...r, profileType: req.profileType || undefined, matchers: matchersOf(req.match) }, { signal: ctx.signal });
+    const names = await this.frontend.labelNames(tenant, { ...r, profileType: req.profileType || undefined, matchers: matchersOf(req.match) }, ctx.signal);
     return create(Q.LabelsResponseSchema, { labelNames: names });
   }
 
@@ -83,7 +82,7 @@ export class ParcaQueryRpc implements OnModuleInit {
     const tenant = this.tenant(ctx);
     if (!req.labelName) throw FirnError.invalidArgument('label_name is required');
     const r = this.range(timestampMs(req.start, 'start', 0), timestampMs(req.end, 'end', Date.now() + FAR_FUTURE_MS), false);
-    const values = await this.engine.labelValues(tenant, req.labelName, { ...r, profileType: req.profileType || undefined, matchers: matchersOf(req.match) }, { signal: ctx.signal });
+    const values = await this.frontend.labelValues(tenant, req.labelName, { ...r, profileType: req.profileType || undefined, matchers: matchersOf(req.match) }, ctx.signal);
     return create(Q.ValuesResponseSchema, { labelValues: values });
   }
 
@@ -98,7 +97,7 @@ export class ParcaQueryRpc implements OnModuleInit {
     const type = parseSelector(req.query).profileType;
     const signal = this.frontend.deadline(ctx);
     const buckets = await this.frontend.withDeadline(signal, () =>
-      this.engine.series(tenant, req.query, r.startMs, r.endMs, stepMs, req.sumBy.length ? req.sumBy : undefined, { signal, maxSegments: this.opts.maxSegments }),
+      this.frontend.series(tenant, { selector: req.query, ...r }, stepMs, req.sumBy.length ? req.sumBy : undefined, signal),
     );
     const series = [...buckets].map(([key, points]) =>
       create(Q.MetricsSeriesSchema, {
@@ -179,7 +178,8 @@ export class ParcaQueryRpc implements OnModuleInit {
     const filtered = BigInt(Math.round(filteredOut));
     switch (req.reportType) {
       case Report.FLAMEGRAPH_ARROW: {
-        const fg = flamegraphArrow(p, { nodeTrimThreshold: req.nodeTrimThreshold, groupBy: req.groupBy?.fields, diff, absolute });
+        // Parca's request has no node cap of its own: the tenant's limit applies as is.
+        const fg = flamegraphArrow(p, { nodeTrimThreshold: req.nodeTrimThreshold, maxNodes: this.limits.maxNodes(0), groupBy: req.groupBy?.fields, diff, absolute });
         return create(Q.QueryResponseSchema, {
           report: { case: 'flamegraphArrow', value: create(Q.FlamegraphArrowSchema, { record: fg.record, unit: fg.unit, height: fg.height, trimmed: fg.trimmed }) },
           total,

@@ -10,7 +10,7 @@ import { QueryEngine, seriesLabels } from '@firn/query';
 import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprof, type StackProfile } from '@firn/reports';
 import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
-import { QUERY_ENGINE, QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
+import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
@@ -37,7 +37,6 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     private readonly rpc: RpcRegistry,
     @Inject(QUERY_ENGINE) private readonly engine: QueryEngine,
     @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
-    @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
     private readonly frontend: QueryFrontend,
     private readonly limits: QueryLimits,
   ) {}
@@ -105,7 +104,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     const tenant = this.tenant(ctx);
     const r = this.range(req.start, req.end, false);
     const m = this.matchers(tenant, req.matchers, r);
-    const names = await this.engine.labelNames(tenant, { ...r, ...m }, { signal: ctx.signal });
+    const names = await this.frontend.labelNames(tenant, { ...r, ...m }, ctx.signal);
     return create(T.LabelNamesResponseSchema, { names: [...new Set([PROFILE_TYPE_LABEL, ...names])].sort() });
   }
 
@@ -116,7 +115,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
       return create(T.LabelValuesResponseSchema, { names: this.engine.profileTypes(tenant, r).map(pyroscopeId).sort() });
     }
     const m = this.matchers(tenant, req.matchers, r);
-    const values = await this.engine.labelValues(tenant, req.name, { ...r, ...m }, { signal: ctx.signal });
+    const values = await this.frontend.labelValues(tenant, req.name, { ...r, ...m }, ctx.signal);
     return create(T.LabelValuesResponseSchema, { names: values });
   }
 
@@ -126,9 +125,11 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     const m = this.matchers(tenant, req.matchers, r);
     const types = m.profileType ? [m.profileType] : this.engine.profileTypes(tenant, r);
     const sets = new Map<string, typesV1.Labels>();
+    const signal = this.frontend.deadline(ctx);
     for (const pt of types) {
       const body = m.matchers.map((x) => `${x.name}${x.op}${JSON.stringify(x.value)}`).join(',');
-      const buckets = await this.engine.series(tenant, `${pt}{${body}}`, r.startMs, r.endMs, Math.max(1, r.endMs - r.startMs), req.labelNames.length ? req.labelNames : undefined, { signal: ctx.signal, maxSegments: this.opts.maxSegments });
+      const sel = { selector: `${pt}{${body}}`, ...r };
+      const buckets = await this.frontend.withDeadline(signal, () => this.frontend.series(tenant, sel, Math.max(1, r.endMs - r.startMs), req.labelNames.length ? req.labelNames : undefined, signal));
       for (const key of buckets.keys()) {
         const labels = [...seriesLabels(key), [PROFILE_TYPE_LABEL, pyroscopeId(pt)] as [string, string]].filter(([n]) => req.labelNames.length === 0 || req.labelNames.includes(n));
         const k = JSON.stringify(labels);
@@ -177,7 +178,9 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     if (!(req.step > 0)) throw FirnError.invalidArgument('step (seconds) must be positive');
     const pt = this.storedType(tenant, req.profileTypeID, r);
     const stepMs = Math.max(1, Math.round(req.step * 1000));
-    const buckets = await this.engine.series(tenant, this.selector(pt, req.labelSelector), r.startMs, r.endMs, stepMs, req.groupBy, { signal: ctx.signal, maxSegments: this.opts.maxSegments });
+    const signal = this.frontend.deadline(ctx);
+    const sel = { selector: this.selector(pt, req.labelSelector), ...r };
+    const buckets = await this.frontend.withDeadline(signal, () => this.frontend.series(tenant, sel, stepMs, req.groupBy, signal));
     return create(P.SelectSeriesResponseSchema, {
       series: [...buckets].map(([key, points]) =>
         create(T.SeriesSchema, {

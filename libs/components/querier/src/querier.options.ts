@@ -5,6 +5,8 @@ export interface QuerierOptions {
   maxSegments: number;
   /** Segment scans in flight per query. */
   scanConcurrency: number;
+  /** Worker threads for segment sample scans; 1 = scan in the main thread (the default). */
+  scanWorkers?: number;
   /** A query (all its shares) is cancelled after this long (DEADLINE_EXCEEDED). */
   queryTimeoutMs: number;
   /** Base URLs of peer queriers that take a share of every query; empty = answer alone. */

@@ -7,7 +7,26 @@ import type { ManifestLog } from '@firn/manifest';
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
 import { MANIFEST_LOG } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
-import { NO_SYMBOLS, QueryEngine, StackAccumulator, decodePartial, encodePartial, symbolize, type PartialAggregate, type PlannedQuery, type Side, type SymbolResolver } from '@firn/query';
+import type { LabelMatcher } from '@firn/manifest';
+import {
+  NO_SYMBOLS,
+  QueryEngine,
+  StackAccumulator,
+  decodePartial,
+  encodePartial,
+  mergeSeries,
+  seriesFromColumns,
+  seriesToColumns,
+  sortedLabelSet,
+  symbolize,
+  type LabelQuery,
+  type PartialAggregate,
+  type PlannedQuery,
+  type SegmentMeta,
+  type SeriesBuckets,
+  type Side,
+  type SymbolResolver,
+} from '@firn/query';
 import type { StackProfile } from '@firn/reports';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
@@ -20,17 +39,26 @@ interface Selection {
   endMs: number;
 }
 
+type Peer = Client<typeof firnQueryV1.PartialQueryService>;
+
+/** What peers scan for each other; label of firn_querier_peer_share_segments_total. */
+type ShareKind = 'stacks' | 'series' | 'label_names' | 'label_values';
+
+const MATCH_OPS: ReadonlySet<string> = new Set(['=', '!=', '=~', '!~']);
+
 /**
  * Query front: plans a query from the manifest, splits its segments across this querier and its
- * peers (`--querier-peers`), and merges the partial aggregates they return. Only aggregates cross
- * the network, never raw rows. Also serves the peers' side (`firn.query.v1.PartialQueryService`).
+ * peers (`--querier-peers`), and merges the partial results they return: merged stacks, series
+ * buckets, label name and value sets. Only aggregates cross the network, never raw rows. Also
+ * serves the peers' side (`firn.query.v1.PartialQueryService`).
  * Enforces the query timeout and the per-query segment limit.
  */
 @Injectable()
 export class QueryFrontend implements OnModuleInit {
-  private readonly peers: Array<Client<typeof firnQueryV1.PartialQueryService>>;
+  private readonly peers: Peer[];
   private readonly fanOuts: Counter<'peers'>;
   private readonly shareSeconds: Histogram<'where'>;
+  private readonly servedSegments: Counter<'kind'>;
 
   constructor(
     private readonly rpc: RpcRegistry,
@@ -43,10 +71,20 @@ export class QueryFrontend implements OnModuleInit {
     this.peers = opts.peers.map((baseUrl) => createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl })));
     this.fanOuts = new Counter({ name: metricName('querier', 'fanout_queries_total'), help: 'Queries split across peer queriers, by number of peers.', labelNames: ['peers'], registers: [registry] });
     this.shareSeconds = new Histogram({ name: metricName('querier', 'share_seconds'), help: 'Time to scan one share of a query, here or on a peer.', labelNames: ['where'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+    this.servedSegments = new Counter({ name: metricName('querier', 'peer_share_segments_total'), help: 'Segments this querier scanned for a peer querier, by kind of query.', labelNames: ['kind'], registers: [registry] });
   }
 
   onModuleInit(): void {
-    this.rpc.add(firnQueryV1.PartialQueryService, { partial: (req, ctx) => this.servePartial(req, ctx) }, { interceptors: [internalAuthInterceptor(this.opts.internalToken)] });
+    this.rpc.add(
+      firnQueryV1.PartialQueryService,
+      {
+        partial: (req, ctx) => this.servePartial(req, ctx),
+        partialSeries: (req, ctx) => this.serveSeries(req, ctx),
+        partialLabelNames: (req, ctx) => this.serveLabelNames(req, ctx),
+        partialLabelValues: (req, ctx) => this.serveLabelValues(req, ctx),
+      },
+      { interceptors: [internalAuthInterceptor(this.opts.internalToken)] },
+    );
   }
 
   /** Hook for the symbolizer: one batched lookup per query (NO_SYMBOLS until it lands). */
@@ -74,6 +112,85 @@ export class QueryFrontend implements OnModuleInit {
     return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
   }
 
+  /**
+   * Series buckets of a selection, split across queriers like a merge. `sumBy` undefined keeps
+   * every label. An unknown profile type gives no series (not an error), as before the fan-out.
+   */
+  async series(tenant: TenantId, sel: Selection, stepMs: number, sumBy: readonly string[] | undefined, signal: AbortSignal): Promise<SeriesBuckets> {
+    const plan = this.checkedPlan(tenant, sel, { knownTypeOnly: false });
+    const out: SeriesBuckets = new Map();
+    await this.fanOut(
+      plan.segments,
+      async (segments, signal) => void mergeSeries(out, await this.engine.series(tenant, sel.selector, sel.startMs, sel.endMs, stepMs, sumBy, { segments, signal, maxSegments: this.opts.maxSegments })),
+      async (peer, segments, signal) => {
+        const res = await peer.partialSeries(
+          create(firnQueryV1.PartialSeriesRequestSchema, {
+            selector: sel.selector,
+            startMs: BigInt(sel.startMs),
+            endMs: BigInt(sel.endMs),
+            stepMs: BigInt(stepMs),
+            sumBy: sumBy ? [...sumBy] : [],
+            keepAllLabels: sumBy === undefined,
+            segmentIds: segments.map((s) => s.id),
+          }),
+          this.callOptions(tenant, signal),
+        );
+        mergeSeries(
+          out,
+          seriesFromColumns(
+            res.series.map((c) => ({
+              labels: c.labels.map((l) => [l.name, l.value] as [string, string]),
+              bucketMs: c.bucketMs.map(Number),
+              values: c.values,
+              counts: c.counts.map(Number),
+              durationNs: c.durationNs,
+            })),
+          ),
+        );
+      },
+      signal,
+    );
+    return out;
+  }
+
+  /** Label names: the manifest answers what it can here; the segments to read are split across queriers. */
+  async labelNames(tenant: TenantId, q: LabelQuery, signal: AbortSignal): Promise<string[]> {
+    const plan = this.engine.labelNamesPlan(tenant, q);
+    const found: Array<Iterable<string>> = [plan.known];
+    await this.fanOut(
+      plan.toScan,
+      async (segments, signal) => void found.push(await this.engine.scanLabelNames(segments, q, { signal })),
+      async (peer, segments, signal) => {
+        const res = await peer.partialLabelNames(
+          create(firnQueryV1.PartialLabelNamesRequestSchema, { ...wireLabelQuery(q), segmentIds: segments.map((s) => s.id) }),
+          this.callOptions(tenant, signal),
+        );
+        found.push(res.names);
+      },
+      signal,
+    );
+    return sortedLabelSet(...found);
+  }
+
+  /** Values of one label, split like labelNames. */
+  async labelValues(tenant: TenantId, name: string, q: LabelQuery, signal: AbortSignal): Promise<string[]> {
+    const plan = this.engine.labelValuesPlan(tenant, name, q);
+    const found: Array<Iterable<string>> = [plan.known];
+    await this.fanOut(
+      plan.toScan,
+      async (segments, signal) => void found.push(await this.engine.scanLabelValues(segments, name, q, { signal })),
+      async (peer, segments, signal) => {
+        const res = await peer.partialLabelValues(
+          create(firnQueryV1.PartialLabelValuesRequestSchema, { name, ...wireLabelQuery(q), segmentIds: segments.map((s) => s.id) }),
+          this.callOptions(tenant, signal),
+        );
+        found.push(res.values);
+      },
+      signal,
+    );
+    return sortedLabelSet(...found);
+  }
+
   /** The request's signal, ended also by the query timeout (→ DEADLINE_EXCEEDED). */
   deadline(ctx: HandlerContext): AbortSignal {
     return AbortSignal.any([ctx.signal, AbortSignal.timeout(this.opts.queryTimeoutMs)]);
@@ -91,10 +208,13 @@ export class QueryFrontend implements OnModuleInit {
     }
   }
 
-  /** The plan of a selection, refused when it names an unknown profile type or too many segments. */
-  private checkedPlan(tenant: TenantId, sel: Selection): PlannedQuery {
+  /**
+   * The plan of a selection, refused when it needs too many segments or (unless
+   * `knownTypeOnly: false`) names a profile type the tenant never stored.
+   */
+  private checkedPlan(tenant: TenantId, sel: Selection, opts: { knownTypeOnly?: boolean } = {}): PlannedQuery {
     const plan = this.engine.segmentsFor(tenant, sel.selector, sel.startMs, sel.endMs);
-    if (plan.segments.length === 0) this.checkKnownType(tenant, plan.profileType);
+    if (plan.segments.length === 0 && opts.knownTypeOnly !== false) this.checkKnownType(tenant, plan.profileType);
     if (plan.segments.length > this.opts.maxSegments) {
       throw new FirnError(ErrorCode.ResourceExhausted, `query needs ${plan.segments.length} segments, more than the limit of ${this.opts.maxSegments}; narrow the time range or selector`, {
         details: { limit: 'max_query_segments' },
@@ -105,27 +225,60 @@ export class QueryFrontend implements OnModuleInit {
 
   private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal): Promise<string> {
     const plan = this.checkedPlan(tenant, sel);
-    const ways = Math.min(this.peers.length + 1, Math.max(1, plan.segments.length));
-    const shares = Array.from({ length: ways }, () => [] as typeof plan.segments);
-    plan.segments.forEach((s, i) => shares[i % ways].push(s));
+    const partials: PartialAggregate[] = [];
+    await this.fanOut(
+      plan.segments,
+      async (segments, signal) => void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal })),
+      async (peer, segments, signal) => {
+        const res = await peer.partial(
+          create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id) }),
+          this.callOptions(tenant, signal),
+        );
+        partials.push(decodePartial(res.partial));
+      },
+      signal,
+    );
+    for (const p of partials) acc.addPartial(p, side);
+    return plan.profileType;
+  }
+
+  /**
+   * Splits `segments` round-robin across this querier (share 0, always run, even when empty, so
+   * the engine validates the query) and its peers, and waits for every share. Any failing share
+   * fails the query; the others are abandoned through the shared signal.
+   */
+  private async fanOut(
+    segments: readonly SegmentMeta[],
+    local: (share: SegmentMeta[], signal: AbortSignal) => Promise<void>,
+    remote: (peer: Peer, share: SegmentMeta[], signal: AbortSignal) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const ways = Math.min(this.peers.length + 1, Math.max(1, segments.length));
+    const shares = Array.from({ length: ways }, () => [] as SegmentMeta[]);
+    segments.forEach((s, i) => shares[i % ways].push(s));
     if (ways > 1) this.fanOuts.inc({ peers: String(ways - 1) });
-    const partials = await Promise.all(
-      shares.map(async (segments, i): Promise<PartialAggregate> => {
+    const failed = new AbortController();
+    const shareSignal = ways > 1 ? AbortSignal.any([signal, failed.signal]) : signal;
+    await Promise.all(
+      shares.map(async (share, i) => {
         const end = this.shareSeconds.startTimer({ where: i === 0 ? 'local' : 'peer' });
         try {
-          if (i === 0) return await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal });
-          const res = await this.peers[i - 1].partial(
-            create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id) }),
-            { signal, headers: { [INTERNAL_TOKEN_HEADER]: this.opts.internalToken, [INTERNAL_TENANT_HEADER]: tenant } },
-          );
-          return decodePartial(res.partial);
+          if (i === 0) await local(share, shareSignal);
+          else await remote(this.peers[i - 1], share, shareSignal);
+        } catch (err) {
+          // One failed share fails the query: stop the others instead of letting them run on.
+          if (!failed.signal.aborted) failed.abort(err);
+          throw err;
         } finally {
           end();
         }
       }),
     );
-    for (const p of partials) acc.addPartial(p, side);
-    return plan.profileType;
+  }
+
+  /** Tenant and internal token travel only in metadata, which the peer's interceptor checks. */
+  private callOptions(tenant: TenantId, signal: AbortSignal): { signal: AbortSignal; headers: Record<string, string> } {
+    return { signal, headers: { [INTERNAL_TOKEN_HEADER]: this.opts.internalToken, [INTERNAL_TENANT_HEADER]: tenant } };
   }
 
   /**
@@ -140,19 +293,80 @@ export class QueryFrontend implements OnModuleInit {
     }
   }
 
-  private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
-    const tenant = internalTenantOf(ctx);
-    const resolve = () => req.segmentIds.map((id) => this.manifest.state.entry(tenant, id)?.meta);
+  /** The caller's segment ids as this querier's metas, all of the tenant; UNAVAILABLE if some are unknown even after a sync. */
+  private async resolveSegments(tenant: TenantId, ids: readonly string[], kind: ShareKind): Promise<SegmentMeta[]> {
+    const resolve = () => ids.map((id) => this.manifest.state.entry(tenant, id)?.meta);
     let metas = resolve();
     if (metas.some((m) => !m)) {
       // The caller's view may be ahead of ours: catch up once before giving up.
       await this.manifest.syncToLatest();
       metas = resolve();
     }
-    const missing = req.segmentIds.filter((_, i) => !metas[i]);
+    const missing = ids.filter((_, i) => !metas[i]);
     if (missing.length > 0) throw FirnError.unavailable(`segments unknown to this querier: ${missing.slice(0, 3).join(', ')}`);
-    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments: metas.filter((m) => m !== undefined), signal: ctx.signal });
-    this.log.debug({ segments: metas.length }, 'served a partial query');
-    return create(firnQueryV1.PartialResponseSchema, { partial: encodePartial(partial), segments: metas.length });
+    this.servedSegments.inc({ kind }, metas.length);
+    this.log.debug({ segments: metas.length, kind }, 'served a partial query');
+    return metas.filter((m) => m !== undefined);
   }
+
+  private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
+    const tenant = internalTenantOf(ctx);
+    const segments = await this.resolveSegments(tenant, req.segmentIds, 'stacks');
+    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal });
+    return create(firnQueryV1.PartialResponseSchema, { partial: encodePartial(partial), segments: segments.length });
+  }
+
+  private async serveSeries(req: firnQueryV1.PartialSeriesRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialSeriesResponse> {
+    const tenant = internalTenantOf(ctx);
+    const segments = await this.resolveSegments(tenant, req.segmentIds, 'series');
+    const sumBy = req.keepAllLabels ? undefined : req.sumBy;
+    const buckets = await this.engine.series(tenant, req.selector, Number(req.startMs), Number(req.endMs), Number(req.stepMs), sumBy, { segments, signal: ctx.signal });
+    return create(firnQueryV1.PartialSeriesResponseSchema, {
+      series: seriesToColumns(buckets).map((c) =>
+        create(firnQueryV1.PartialSeriesSchema, {
+          labels: c.labels.map(([name, value]) => create(firnQueryV1.SeriesLabelSchema, { name, value })),
+          bucketMs: c.bucketMs.map(BigInt),
+          values: c.values,
+          counts: c.counts.map(BigInt),
+          durationNs: c.durationNs,
+        }),
+      ),
+      segments: segments.length,
+    });
+  }
+
+  private async serveLabelNames(req: firnQueryV1.PartialLabelNamesRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialLabelNamesResponse> {
+    const tenant = internalTenantOf(ctx);
+    const segments = await this.resolveSegments(tenant, req.segmentIds, 'label_names');
+    const names = await this.engine.scanLabelNames(segments, labelQueryOf(req), { signal: ctx.signal });
+    names.delete('');
+    return create(firnQueryV1.PartialLabelNamesResponseSchema, { names: [...names], segments: segments.length });
+  }
+
+  private async serveLabelValues(req: firnQueryV1.PartialLabelValuesRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialLabelValuesResponse> {
+    const tenant = internalTenantOf(ctx);
+    if (!req.name) throw FirnError.invalidArgument('name is required');
+    const segments = await this.resolveSegments(tenant, req.segmentIds, 'label_values');
+    const values = await this.engine.scanLabelValues(segments, req.name, labelQueryOf(req), { signal: ctx.signal });
+    values.delete('');
+    return create(firnQueryV1.PartialLabelValuesResponseSchema, { values: [...values], segments: segments.length });
+  }
+}
+
+function wireLabelQuery(q: LabelQuery): { startMs: bigint; endMs: bigint; profileType: string; matchers: firnQueryV1.LabelMatcher[] } {
+  return {
+    startMs: BigInt(q.startMs),
+    endMs: BigInt(q.endMs),
+    profileType: q.profileType ?? '',
+    matchers: (q.matchers ?? []).map((m) => create(firnQueryV1.LabelMatcherSchema, { name: m.name, op: m.op, value: m.value })),
+  };
+}
+
+/** A peer's label query; ops are checked because the engine trusts its matchers. */
+function labelQueryOf(req: { startMs: bigint; endMs: bigint; profileType: string; matchers: firnQueryV1.LabelMatcher[] }): LabelQuery {
+  const matchers = req.matchers.map((m): LabelMatcher => {
+    if (!MATCH_OPS.has(m.op)) throw FirnError.invalidArgument(`matcher on ${JSON.stringify(m.name)} has unknown op ${JSON.stringify(m.op)}`);
+    return { name: m.name, op: m.op as LabelMatcher['op'], value: m.value };
+  });
+  return { startMs: Number(req.startMs), endMs: Number(req.endMs), profileType: req.profileType || undefined, matchers };
 }
