@@ -236,7 +236,9 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
 
     // Deltas apply in stream order: once ours is applied, every earlier one is too.
     await this.manifest.waitForSeq(seq);
-    if (!this.manifest.isValid(buf.tenant, id)) {
+    // 'removed' is fine too: a compactor may already have merged the fresh segment into a block
+    // (removal never changes who won, so the data is stored exactly once).
+    if (this.manifest.status(buf.tenant, id) === 'conflict') {
       // Another ingester published a segment covering some of these messages first (we were
       // too slow and they were redelivered). Retract ours; ack what is stored, retry the rest.
       await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, removed: [id], origin: this.opts.writerId }), { msgId: `${id}:retract` });
