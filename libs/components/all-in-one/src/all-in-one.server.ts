@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
 import { defineConfig, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
-import { CompactorModule } from '@firn/compactor';
+import { CompactorModule, compactorOptionsFrom, compactorSettings } from '@firn/compactor';
 import { symbolizeQueueOptionsFrom, symbolizeQueueSettings } from '@firn/debuginfo';
 import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
 import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
@@ -29,6 +29,7 @@ export const allInOneConfig = defineConfig('all-in-one', {
   ...debuginfoSettings(),
   ...symbolizeQueueSettings(),
   ...symbolizerSettings(),
+  ...compactorSettings(),
   symbolizerCacheDir: setting({ env: 'FIRN_SYMBOLIZER_CACHE_DIR', flag: 'symbolizer-cache-dir', schema: z.string(), default: '', description: 'Directory for local copies of debug files; empty = <data-dir>/symbolizer-cache.' }),
 });
 
@@ -114,7 +115,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
         GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg)),
         IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg)),
         QuerierModule.forRoot(querierOptionsFrom(cfg)),
-        CompactorModule.forRoot(),
+        CompactorModule.forRoot(compactorOptionsFrom(cfg)),
         // The in-process cache is shared with the querier's resolver: the symbolizer writes what it reads.
         SymbolizerModule.forRoot(symbolizerOptionsFrom({ ...cfg, symbolizerCacheDir: cfg.symbolizerCacheDir || join(dataDir, 'symbolizer-cache') })),
       ],
