@@ -28,6 +28,21 @@ const LEVEL = {
   bucket: (l: number) => `Downsampling in L${l}: timestamps floored to this bucket, equal rows summed (0 = exact timestamps).`,
 };
 
+/** Per-tenant retention: the compactor deletes expired data, queriers clip ranges to it. */
+export function retentionSettings() {
+  const d = DEFAULT_COMPACTOR_OPTIONS;
+  return {
+    retention: setting({ env: 'FIRN_RETENTION', flag: 'retention', schema: duration, default: '0', description: 'Default data retention per tenant (e.g. 30d); 0 = keep forever.' }),
+    retentionOverridesFile: setting({ env: 'FIRN_RETENTION_OVERRIDES_FILE', flag: 'retention-overrides-file', schema: z.string(), default: '', description: 'YAML/JSON file of per-tenant retention ({default, tenants: {id: 7d}}), re-read periodically.' }),
+    retentionReload: setting({ env: 'FIRN_RETENTION_RELOAD', flag: 'retention-reload', schema: duration, default: fmt(d.retentionReloadMs), description: 'How often the retention overrides file is re-read.' }),
+  };
+}
+
+/** Retention options for a FileRetention. */
+export function retentionOptionsFrom(c: { retention: number; retentionOverridesFile: string; retentionReload: number }): { defaultMs: number; file?: string; reloadMs: number } {
+  return { defaultMs: c.retention, file: c.retentionOverridesFile || undefined, reloadMs: Math.max(1, c.retentionReload) };
+}
+
 /** Compactor settings, shared by the compactor and (if wired) the all-in-one. */
 export function compactorSettings() {
   const d = DEFAULT_COMPACTOR_OPTIONS;
@@ -47,9 +62,7 @@ export function compactorSettings() {
     compactorGrace: setting({ env: 'FIRN_COMPACTOR_GRACE', flag: 'compactor-grace', schema: duration, default: fmt(d.graceMs), description: 'Replaced, expired and orphaned objects are deleted this long after they stopped being referenced; keep it above the query timeout.' }),
     compactorGcInterval: setting({ env: 'FIRN_COMPACTOR_GC_INTERVAL', flag: 'compactor-gc-interval', schema: duration, default: fmt(d.gcIntervalMs), description: 'How often to scan object storage for unreferenced segment objects.' }),
     compactorLeaseTtl: setting({ env: 'FIRN_COMPACTOR_LEASE_TTL', flag: 'compactor-lease-ttl', schema: duration, default: fmt(d.leaseTtlMs), description: 'A compactor that stops renewing its lease on a window loses it after this long.' }),
-    retention: setting({ env: 'FIRN_RETENTION', flag: 'retention', schema: duration, default: '0', description: 'Default data retention per tenant (e.g. 30d); 0 = keep forever.' }),
-    retentionOverridesFile: setting({ env: 'FIRN_RETENTION_OVERRIDES_FILE', flag: 'retention-overrides-file', schema: z.string(), default: '', description: 'YAML/JSON file of per-tenant retention ({default, tenants: {id: 7d}}), re-read periodically.' }),
-    retentionReload: setting({ env: 'FIRN_RETENTION_RELOAD', flag: 'retention-reload', schema: duration, default: fmt(d.retentionReloadMs), description: 'How often the retention overrides file is re-read.' }),
+    ...retentionSettings(),
     compactorCrashAt: setting({ env: 'FIRN_COMPACTOR_CRASH_AT', flag: 'compactor-crash-at', schema: z.enum(['', ...COMPACTOR_STEPS]), default: '', description: 'Fault injection for tests only: SIGKILL the process at this step of its first job.' }),
   };
 }

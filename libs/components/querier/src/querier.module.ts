@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { KeyValueCache } from '@firn/cache';
+import { FileRetention } from '@firn/compaction';
 import { CachedSymbolResolver } from '@firn/debuginfo';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
@@ -47,6 +48,17 @@ export class QuerierModule {
             const resolver = new CachedSymbolResolver({ cache, log, registry, timeoutMs: symbols.lookupTimeoutMs });
             frontend.useSymbols(resolver);
             return resolver;
+          },
+        },
+        {
+          // Queries never return rows past the tenant's retention, even from a partly expired block.
+          provide: FileRetention,
+          inject: [QueryFrontend, LOGGER],
+          useFactory: async (frontend: QueryFrontend, log: Logger) => {
+            const retention = new FileRetention({ ...(options.retention ?? { defaultMs: 0, reloadMs: 30_000 }), log });
+            await retention.start();
+            frontend.useRetention(retention.policy);
+            return retention;
           },
         },
         ParcaQueryRpc,

@@ -13,6 +13,8 @@ export interface QuerierOptions {
   peers: string[];
   /** Shared secret peers present on internal calls. */
   internalToken: string;
+  /** Per-tenant retention queries are clipped to (the compactor's settings); default: keep forever. */
+  retention?: { defaultMs: number; file?: string; reloadMs: number };
 }
 
 export const QUERIER_OPTIONS = Symbol('firn.querier-options');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, positiveInt, setting } from '@firn/config';
+import { retentionOptionsFrom, retentionSettings } from '@firn/compactor';
 import { limitsSettings } from '@firn/limits';
 import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
@@ -14,6 +15,7 @@ export function querierSettings() {
     querierPeers: setting({ env: 'FIRN_QUERIER_PEERS', flag: 'querier-peers', schema: z.string(), default: '', description: 'Comma-separated base URLs of peer queriers that take a share of every query (fan-out); empty = answer alone.' }),
     internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
     ...limitsSettings(),
+    ...retentionSettings(),
   };
 }
 
@@ -24,6 +26,9 @@ export function querierOptionsFrom(c: {
   queryTimeoutMs: number;
   querierPeers: string;
   internalToken: string;
+  retention: number;
+  retentionOverridesFile: string;
+  retentionReload: number;
 }): QuerierOptions {
   const peers = c.querierPeers.split(',').map((s) => s.trim()).filter(Boolean);
   for (const p of peers) {
@@ -39,5 +44,6 @@ export function querierOptionsFrom(c: {
     queryTimeoutMs: c.queryTimeoutMs,
     peers,
     internalToken: c.internalToken,
+    retention: retentionOptionsFrom(c),
   };
 }

@@ -32,6 +32,7 @@ import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor, internalTenantOf } from './internal-auth';
 import { QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
+import { clipToRetention } from './retention-clip';
 
 interface Selection {
   selector: string;
@@ -94,7 +95,19 @@ export class QueryFrontend implements OnModuleInit {
     this.symbols = resolver;
   }
 
-  async mergeStacks(tenant: TenantId, sel: Selection, signal: AbortSignal): Promise<StackProfile> {
+  /** Per-tenant retention (0 = keep forever); the compactor deletes what is wholly older. */
+  private retentionOf: (tenant: TenantId) => number = () => 0;
+
+  useRetention(policy: (tenant: TenantId) => number): void {
+    this.retentionOf = policy;
+  }
+
+  private retained<T extends { startMs: number; endMs: number }>(tenant: TenantId, r: T, stepMs = 1): T {
+    return clipToRetention(r, this.retentionOf(tenant), Date.now(), stepMs);
+  }
+
+  async mergeStacks(tenant: TenantId, selection: Selection, signal: AbortSignal): Promise<StackProfile> {
+    const sel = this.retained(tenant, selection);
     if (this.peers.length === 0) {
       // Alone: the engine's sums become the profile directly, without a partial in between.
       const plan = this.checkedPlan(tenant, sel);
@@ -105,7 +118,9 @@ export class QueryFrontend implements OnModuleInit {
     return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
   }
 
-  async diff(tenant: TenantId, a: Selection, b: Selection, signal: AbortSignal): Promise<StackProfile> {
+  async diff(tenant: TenantId, selA: Selection, selB: Selection, signal: AbortSignal): Promise<StackProfile> {
+    const a = this.retained(tenant, selA);
+    const b = this.retained(tenant, selB);
     const acc = new StackAccumulator();
     await this.accumulate(acc, tenant, a, 'base', signal);
     const profileType = await this.accumulate(acc, tenant, b, 'value', signal);
@@ -116,7 +131,8 @@ export class QueryFrontend implements OnModuleInit {
    * Series buckets of a selection, split across queriers like a merge. `sumBy` undefined keeps
    * every label. An unknown profile type gives no series (not an error), as before the fan-out.
    */
-  async series(tenant: TenantId, sel: Selection, stepMs: number, sumBy: readonly string[] | undefined, signal: AbortSignal): Promise<SeriesBuckets> {
+  async series(tenant: TenantId, selection: Selection, stepMs: number, sumBy: readonly string[] | undefined, signal: AbortSignal): Promise<SeriesBuckets> {
+    const sel = this.retained(tenant, selection, stepMs);
     const plan = this.checkedPlan(tenant, sel, { knownTypeOnly: false });
     const out: SeriesBuckets = new Map();
     await this.fanOut(
@@ -154,7 +170,8 @@ export class QueryFrontend implements OnModuleInit {
   }
 
   /** Label names: the manifest answers what it can here; the segments to read are split across queriers. */
-  async labelNames(tenant: TenantId, q: LabelQuery, signal: AbortSignal): Promise<string[]> {
+  async labelNames(tenant: TenantId, query: LabelQuery, signal: AbortSignal): Promise<string[]> {
+    const q = this.retained(tenant, query);
     const plan = this.engine.labelNamesPlan(tenant, q);
     const found: Array<Iterable<string>> = [plan.known];
     await this.fanOut(
@@ -173,7 +190,8 @@ export class QueryFrontend implements OnModuleInit {
   }
 
   /** Values of one label, split like labelNames. */
-  async labelValues(tenant: TenantId, name: string, q: LabelQuery, signal: AbortSignal): Promise<string[]> {
+  async labelValues(tenant: TenantId, name: string, query: LabelQuery, signal: AbortSignal): Promise<string[]> {
+    const q = this.retained(tenant, query);
     const plan = this.engine.labelValuesPlan(tenant, name, q);
     const found: Array<Iterable<string>> = [plan.known];
     await this.fanOut(
