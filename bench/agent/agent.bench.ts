@@ -1,10 +1,14 @@
 // The agent's cost on a busy host, next to `perf record -F 19 -a -g` on the same workload.
-//   sudo node scripts/run-ts.cjs bench/agent/agent.bench.ts [seconds=30]
+//   sudo node scripts/run-ts.cjs bench/agent/agent.bench.ts [seconds=30] [--ts]
+// The agent runs as built by scripts/build-agent.cjs (dist/agent/firn-agent, plain JS, V8 flags);
+// --ts runs it through scripts/run-ts.cjs instead (SWC at run time, default V8 flags), as in dev.
+// FIRN_BENCH_CPU_PROF=<dir> writes the agent's V8 CPU profile there (open in Chrome DevTools);
+// FIRN_BENCH_NODE_ARGS adds node flags to the built agent (e.g. --max-semi-space-size=16).
 // Both cores are kept busy by a stress loop per CPU (a deep call chain, so stacks are realistic).
 // The agent ships to a real all-in-one (its CPU is not counted). Prints CPU % of the host
 // (utime+stime over wall time × CPUs) and peak RSS for both profilers.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -14,7 +18,10 @@ import { freePort, makeTempDir, removeDir, spawnServer } from '@firn/testing';
 import { cpuSeconds, peakRssBytes } from '../ingest/proc-stats';
 
 const ROOT = resolve(__dirname, '..', '..');
-const seconds = Number(process.argv[2] ?? 30);
+const args = process.argv.slice(2);
+const seconds = Number(args.find((a) => /^\d+$/.test(a)) ?? 30);
+const viaTs = args.includes('--ts');
+const cpuProfDir = process.env.FIRN_BENCH_CPU_PROF;
 const ncpu = cpus().length;
 
 const STRESS = `
@@ -57,16 +64,28 @@ async function main(): Promise<void> {
     readyTimeoutMs: 60_000,
   });
   const metricsPort = await freePort();
+  if (!viaTs) execFileSync(process.execPath, [resolve(ROOT, 'scripts/build-agent.cjs')], { stdio: 'inherit' });
   const agent = await spawnServer({
     name: 'agent',
-    command: process.execPath,
-    args: [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'apps/agent/src/main.ts')],
-    env: { FIRN_AGENT_GATEWAY_URL: `http://127.0.0.1:${aioPort}`, FIRN_AGENT_TOKEN: issued.token, FIRN_AGENT_METRICS_PORT: String(metricsPort), FIRN_LOG_LEVEL: 'warn' },
+    command: viaTs ? process.execPath : resolve(ROOT, 'dist/agent/firn-agent'),
+    args: viaTs ? [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'apps/agent/src/main.ts')] : [],
+    env: {
+      FIRN_NODE: process.execPath,
+      FIRN_AGENT_GATEWAY_URL: `http://127.0.0.1:${aioPort}`,
+      FIRN_AGENT_TOKEN: issued.token,
+      FIRN_AGENT_METRICS_PORT: String(metricsPort),
+      FIRN_LOG_LEVEL: 'warn',
+      FIRN_NODE_ARGS: [cpuProfDir ? `--cpu-prof --cpu-prof-dir=${cpuProfDir}` : '', process.env.FIRN_BENCH_NODE_ARGS ?? ''].join(' ').trim(),
+    },
     ready: async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status === 200,
     readyTimeoutMs: 60_000,
   });
   try {
-    await sleep(12_000); // past start-up (compile check, kallsyms) and the first drains
+    // Past start-up and the first two drains (first-time build-id reads, lazy module loads, JIT
+    // warm-up): the figures are the steady state.
+    const drainsDone = async () => Number(/^firn_agent_drain_duration_seconds_count (\S+)/m.exec(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())?.[1] ?? 0);
+    for (let i = 0; i < 120 && (await drainsDone()) < 2; i++) await sleep(1000);
+    await sleep(1000);
     const a = await measure(agent.pid, seconds);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const sent = /^firn_agent_bytes_sent_total (\S+)/m.exec(metrics)?.[1];
@@ -80,8 +99,9 @@ async function main(): Promise<void> {
     const p = await measure(perf.pid as number, seconds);
     await new Promise((r) => perf.once('exit', r));
 
-    console.log(`host: ${ncpu} CPUs, all busy; ${seconds} s per profiler; 19 Hz`);
-    console.log(`firn agent : CPU ${a.cpuPct.toFixed(2)} % of host, RSS ${a.rssMiB.toFixed(0)} MiB (peak ${a.peakRssMiB.toFixed(0)} MiB, incl. start-up TS compile), bytes sent ${sent}, mean drain ${(Number(drains) / Number(drainCount) * 1000).toFixed(1)} ms over ${drainCount} drains`);
+    console.log(`host: ${ncpu} CPUs, all busy; ${seconds} s per profiler; 19 Hz; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(`agent run ${viaTs ? 'through scripts/run-ts.cjs (SWC at run time)' : 'as dist/agent/firn-agent (built JS)'}`);
+    console.log(`firn agent : CPU ${a.cpuPct.toFixed(2)} % of host, RSS ${a.rssMiB.toFixed(0)} MiB (peak ${a.peakRssMiB.toFixed(0)} MiB, incl. start-up), bytes sent ${sent}, mean drain ${(Number(drains) / Number(drainCount) * 1000).toFixed(1)} ms over ${drainCount} drains`);
     console.log(`perf record: CPU ${p.cpuPct.toFixed(2)} % of host, RSS ${p.rssMiB.toFixed(0)} MiB (peak ${p.peakRssMiB.toFixed(0)} MiB; while recording; excludes its exit-time build-id pass)`);
     await rm(perfData, { force: true });
   } finally {

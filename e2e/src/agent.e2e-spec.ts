@@ -8,8 +8,9 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryV1alpha1 } from '@firn/proto';
-import { freePort, spawnServer, startNats, startS3Server, type S3Server, type ServerProcess, type TestNats } from '@firn/testing';
+import { debuginfoV1alpha1, queryV1alpha1 } from '@firn/proto';
+import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
+import { freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE as CPU_PROFILE_TYPE } from './support/profiles-data';
 import { bearer, makeTokens, s3Env } from './support/write-path';
@@ -38,6 +39,48 @@ const JS_WORKLOAD = `
 function firnJsHotLoop(n) { let x = 0; for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003; return x; }
 let s = 0; for (;;) s += firnJsHotLoop(1e6);
 `;
+
+/** Compiles HOTCOLD_C (-O0, frame pointers, debug info, a GNU build id) to `path`. */
+async function compileHotcold(path: string): Promise<void> {
+  await writeFile(`${path}.c`, HOTCOLD_C);
+  execFileSync('gcc', ['-O0', '-g', '-fno-omit-frame-pointer', '-mno-omit-leaf-frame-pointer', '-Wl,--build-id', '-o', path, `${path}.c`]);
+}
+
+/** Cumulative samples per function name in a merged TOP report (and the mapping file of each). */
+async function topReport(querierBase: string, token: string, selector: string, fromMs: number, toMs: number): Promise<{ byName: Map<string, number>; mappingOf: Map<string, string> }> {
+  const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: querierBase, interceptors: [bearer(token)] }));
+  const res = await q.query(
+    create(Q.QueryRequestSchema, {
+      mode: Q.QueryRequest_Mode.MERGE,
+      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_PROFILE_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(toMs) }) },
+      reportType: Q.QueryRequest_ReportType.TOP,
+    }),
+  );
+  const byName = new Map<string, number>();
+  const mappingOf = new Map<string, string>();
+  for (const n of (res.report.value as queryV1alpha1.Top).list) {
+    const name = n.meta?.function?.name ?? '';
+    if (!name) continue;
+    byName.set(name, (byName.get(name) ?? 0) + Number(n.cumulative));
+    mappingOf.set(name, n.meta?.mapping?.file ?? '');
+  }
+  return { byName, mappingOf };
+}
+
+async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logTail: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\nagent log:\n${logTail()}`);
+    await sleep(1000);
+  }
+}
 
 /** Why BPF cannot run here (not root, no BTF, load refused), asked of the agent's own check script. */
 function bpfUnavailable(): string | undefined {
@@ -72,8 +115,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-agent-'));
     hotcoldPath = join(dir, 'hotcold');
-    await writeFile(`${hotcoldPath}.c`, HOTCOLD_C);
-    execFileSync('gcc', ['-O0', '-g', '-fno-omit-frame-pointer', '-mno-omit-leaf-frame-pointer', '-o', hotcoldPath, `${hotcoldPath}.c`]);
+    await compileHotcold(hotcoldPath);
     [nats, s3] = await Promise.all([startNats(), startS3Server()]);
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme']);
     env = { FIRN_NATS_URL: nats.url, ...s3Env(s3), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300', FIRN_SYMBOL_CACHE: 'memory' };
@@ -114,37 +156,8 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
 
   const querier = () => createClient(Q.QueryService, createGrpcTransport({ baseUrl: others[1].base, interceptors: [bearer(tokens.acme)] }));
 
-  /** Cumulative samples per function name in the merged TOP report of a selection. */
-  async function top(selector: string, fromMs: number, toMs: number): Promise<Map<string, number>> {
-    const res = await querier().query(
-      create(Q.QueryRequestSchema, {
-        mode: Q.QueryRequest_Mode.MERGE,
-        options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_PROFILE_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(toMs) }) },
-        reportType: Q.QueryRequest_ReportType.TOP,
-      }),
-    );
-    const out = new Map<string, number>();
-    for (const n of (res.report.value as queryV1alpha1.Top).list) {
-      const name = n.meta?.function?.name ?? '';
-      if (name) out.set(name, (out.get(name) ?? 0) + Number(n.cumulative));
-    }
-    return out;
-  }
-
-  async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\nagent log:\n${agent.logTail(4000)}`);
-      await sleep(1000);
-    }
-  }
+  const top = async (selector: string, fromMs: number, toMs: number) => (await topReport(others[1].base, tokens.acme, selector, fromMs, toMs)).byName;
+  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => agent.logTail(4000));
 
   it('measures a 75/25 CPU split between two C functions within ±3 points, with pid/comm/executable labels', async () => {
     const sel = `{pid="${hotcold.pid}"}`;
@@ -217,4 +230,139 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
     expect(Number(/^firn_agent_send_errors_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(Number(/^firn_agent_lost_samples_total\{reason="buffer_full"\} (\d+)/m.exec(metrics)?.[1] ?? '0')).toBe(0);
   }, 150_000);
+});
+
+/**
+ * Symbolization on the server, as in production: the built agent (dist/agent/firn-agent) sends
+ * address-only user frames (no --local-symbols) and uploads the test binary's debug info through
+ * the gateway's DebuginfoService (--debuginfo-upload); the symbolizer resolves the addresses from
+ * that upload into Redis and the querier names hot75/cold25. Kernel frames keep the names the
+ * agent gave them from kallsyms. A relabel rule keeps only the two workloads, so the agent does
+ * not upload every binary on the host.
+ */
+describe.skipIf(unavailable !== undefined)('agent (eBPF) with server-side symbolization', () => {
+  let nats: TestNats;
+  let s3: S3Server;
+  let redis: TestRedis;
+  let dir: string;
+  let token: string;
+  const apps: RunningApp[] = [];
+  let gateway: RunningApp;
+  let querierApp: RunningApp;
+  let symbolizer: RunningApp;
+  let agent: ServerProcess;
+  let agentMetricsPort: number;
+  let hotcold: ChildProcess;
+  let syscalls: ChildProcess;
+  let hotcoldPath: string;
+  let buildId: string;
+  const startedMs = Date.now();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'firn-e2e-agent-sym-'));
+    // comm is cut to 15 characters: 'hotcoldsrv' stays whole.
+    hotcoldPath = join(dir, 'hotcoldsrv');
+    await compileHotcold(hotcoldPath);
+    buildId = /Build ID: ([0-9a-f]+)/.exec(execFileSync('readelf', ['-n', hotcoldPath], { encoding: 'utf8' }))?.[1] ?? '';
+    expect(buildId).toMatch(/^[0-9a-f]{40}$/);
+    execFileSync(process.execPath, [resolve(ROOT, 'scripts/build-agent.cjs')], { stdio: 'ignore' });
+
+    [nats, s3, redis] = await Promise.all([startNats(), startS3Server(), startRedis()]);
+    const issued = issueToken('acme', [Scope.WriteProfiles, Scope.ReadProfiles, Scope.WriteDebuginfo]);
+    token = issued.token;
+    await writeTokenFile(join(dir, 'tokens.json'), [issued.record]);
+    const env = {
+      FIRN_NATS_URL: nats.url,
+      ...s3Env(s3),
+      FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+      FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300',
+      FIRN_SYMBOL_CACHE: 'redis',
+      FIRN_REDIS_URL: redis.url,
+      FIRN_SYMBOLIZER_CACHE_DIR: join(dir, 'symbolizer-cache'),
+    };
+    [gateway, querierApp, symbolizer] = await Promise.all([startApp('gateway', { env }), startApp('querier', { env }), startApp('symbolizer', { env })]);
+    apps.push(gateway, querierApp, symbolizer, await startApp('ingester', { env }));
+
+    hotcold = spawn(hotcoldPath, [], { stdio: 'ignore' });
+    // Mostly in the kernel (read of /dev/zero, write to /dev/null): stacks with kernel frames.
+    syscalls = spawn('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1'], { stdio: 'ignore' });
+    const relabelFile = join(dir, 'relabel.yaml');
+    await writeFile(relabelFile, "relabel_configs:\n  - {action: keep, source_labels: [comm], regex: 'hotcoldsrv|dd'}\n");
+    agentMetricsPort = await freePort();
+    agent = await spawnServer({
+      name: 'agent-built',
+      command: resolve(ROOT, 'dist/agent/firn-agent'),
+      args: [],
+      env: {
+        FIRN_NODE: process.execPath,
+        FIRN_AGENT_GATEWAY_URL: gateway.base,
+        FIRN_AGENT_TOKEN: token,
+        FIRN_AGENT_INTERVAL_MS: '2000',
+        FIRN_AGENT_FREQUENCY_HZ: String(FREQ),
+        FIRN_AGENT_NODE_NAME: 'e2e-node',
+        FIRN_AGENT_LOCAL_SYMBOLS: 'false',
+        FIRN_AGENT_DEBUGINFO_UPLOAD: 'true',
+        FIRN_AGENT_RELABEL_CONFIG_FILE: relabelFile,
+        FIRN_AGENT_METRICS_PORT: String(agentMetricsPort),
+        FIRN_LOG_LEVEL: 'info',
+      },
+      ready: async () => (await fetch(`http://127.0.0.1:${agentMetricsPort}/healthz`)).status === 200,
+      readyTimeoutMs: 60_000,
+      stopTimeoutMs: 15_000,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    hotcold?.kill('SIGKILL');
+    syscalls?.kill('SIGKILL');
+    await agent?.stop();
+    await Promise.all(apps.map((a) => a.stop()));
+    await Promise.all([nats?.stop(), s3?.stop(), redis?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => agent.logTail(4000));
+  const report = (selector: string) => topReport(querierApp.base, token, selector, startedMs - 60_000, Date.now() + 60_000);
+
+  it('uploads the binary\'s debug info through the DebuginfoService', async () => {
+    await waitFor('the agent to upload debuginfo', async () => (agent.logTail(200_000).includes(buildId) && /uploaded debuginfo/.test(agent.logTail(200_000)) ? true : undefined), 90_000);
+    const client = createClient(debuginfoV1alpha1.DebuginfoService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(token)] }));
+    const answer = await client.shouldInitiateUpload({ buildId, hash: 'any' });
+    expect(answer.shouldInitiateUpload, answer.reason).toBe(false);
+  }, 120_000);
+
+  it('names hot75/cold25 on the server and measures the 75/25 split within ±3 points', async () => {
+    const shares = await waitFor(
+      'server-symbolized hot75/cold25 samples',
+      async () => {
+        const { byName } = await report(`{pid="${hotcold.pid}"}`);
+        const hot = byName.get('hot75') ?? 0;
+        const cold = byName.get('cold25') ?? 0;
+        return hot + cold >= 2000 ? { hot, cold } : undefined;
+      },
+      150_000,
+    );
+    const hotShare = (100 * shares.hot) / (shares.hot + shares.cold);
+    console.log(`server-symbolized: hot75 ${shares.hot} / cold25 ${shares.cold} samples: ${hotShare.toFixed(1)} % hot`);
+    expect(hotShare, `hot75 ${shares.hot} vs cold25 ${shares.cold}`).toBeGreaterThan(72);
+    expect(hotShare).toBeLessThan(78);
+    const { mappingOf } = await report(`{pid="${hotcold.pid}"}`);
+    expect(mappingOf.get('hot75')).toBe(hotcoldPath);
+    // The names came from the symbolizer: the agent sent none (no --local-symbols).
+    const m = await (await fetch(`${symbolizer.base}/metrics`)).text();
+    expect(m).toMatch(/firn_symbolizer_addresses_total\{[^}]*outcome="resolved"[^}]*\} [1-9]/);
+  }, 180_000);
+
+  it('keeps kernel frames named by the agent from kallsyms', async () => {
+    const kernelNames = await waitFor(
+      'kernel frames of the syscall loop',
+      async () => {
+        const { byName, mappingOf } = await report(`{pid="${syscalls.pid}"}`);
+        const names = [...byName.keys()].filter((n) => mappingOf.get(n) === '[kernel.kallsyms]');
+        return names.length > 0 ? names : undefined;
+      },
+      60_000,
+    );
+    expect(kernelNames.some((n) => /read|write|syscall|entry/i.test(n)), kernelNames.join(', ')).toBe(true);
+  }, 90_000);
 });

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -9,10 +9,12 @@ import { Agent } from './agent';
 import { AgentMetrics } from './agent.metrics';
 import { agentConfig, type AgentConfig } from './agent.settings';
 import { compileBpf } from './bpf/compile';
+import { KubeletPodResolver } from './labels/kubelet-pods';
 import { parseRelabelConfigs } from './labels/relabel';
 import { elfObjectReader } from './proc/object-reader';
 import { gatewayTransport, writeArrowSender } from './ship/gateway-client';
 import { DebuginfoUploader } from './ship/debuginfo-uploader';
+import { KernelNames } from './symbols/kernel-names';
 
 export interface RunningAgent {
   readonly agent: Agent;
@@ -24,11 +26,13 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: Logger, registry: Registry): Promise<RunningAgent> {
   const relabelConfigs = config.relabelConfigFile ? parseRelabelConfigs(await readFile(config.relabelConfigFile, 'utf8')) : [];
   const objectPath = await compileBpf({ cacheDir: config.bpfCacheDir || undefined });
-  const kernelSymbols = parseKallsyms(await readFile('/proc/kallsyms', 'utf8').catch(() => ''));
-  if (kernelSymbols.restricted) log.warn('kernel addresses are hidden (kptr_restrict); kernel frames stay unnamed');
+  const kallsyms = parseKallsyms(await readFile('/proc/kallsyms', 'utf8').catch(() => ''));
+  if (kallsyms.restricted) log.warn('kernel addresses are hidden (kptr_restrict); kernel frames stay unnamed');
+  const kernelSymbols = KernelNames.fromTable(kallsyms);
   const transport = gatewayTransport({ baseUrl: config.gatewayUrl, token: config.token, tokenFile: config.tokenFile, timeoutMs: config.sendTimeoutMs });
   const uploader = config.debuginfoUpload ? new DebuginfoUploader({ transport, logger: log, timeoutMs: config.sendTimeoutMs }) : undefined;
   const metrics = new AgentMetrics(registry);
+  const pods = config.kubeletUrl ? await kubeletPods(config, log) : undefined;
   const agent = new Agent({
     objectPath,
     intervalMs: config.intervalMs,
@@ -39,6 +43,7 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
     send: writeArrowSender(transport, config.sendTimeoutMs),
     readObject: elfObjectReader({ localSymbols: config.localSymbols }),
     kernelSymbols,
+    pods,
     logger: log,
     metrics,
     onMappings: uploader ? (files) => uploader.offer(files) : undefined,
@@ -69,12 +74,29 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
         log.info({ reason }, 'stopping: detaching, final drain and send');
         await agent.stop(Date.now() + config.shutdownTimeoutMs);
         await uploader?.stop();
+        pods?.stop();
         await new Promise<void>((r) => server.close(() => r()));
         log.info('stopped');
       })();
       return stopping;
     },
   };
+}
+
+async function kubeletPods(config: AgentConfig, log: Logger): Promise<KubeletPodResolver> {
+  // The service-account defaults do not exist outside a pod: use them only when present.
+  const present = async (file: string) => (file ? access(file).then(() => file, () => undefined) : undefined);
+  const pods = new KubeletPodResolver({
+    url: config.kubeletUrl,
+    tokenFile: await present(config.kubeletTokenFile),
+    caFile: await present(config.kubeletCaFile),
+    insecureSkipVerify: config.kubeletInsecureSkipVerify,
+    refreshMs: config.kubeletRefreshMs,
+    timeoutMs: config.sendTimeoutMs,
+    logger: log,
+  });
+  await pods.start();
+  return pods;
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

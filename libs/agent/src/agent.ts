@@ -1,4 +1,3 @@
-import type { KernelSymbolTable } from '@firn/elf';
 import { samplesToArrow } from '@firn/profiles';
 import type { Logger } from '@firn/observability';
 import type { AgentMetrics } from './agent.metrics';
@@ -6,6 +5,7 @@ import { BpfSampler, type SamplerStats } from './bpf/sampler';
 import { LabelResolver, type PodResolver } from './labels/label-resolver';
 import type { RelabelConfig } from './labels/relabel';
 import { ProcessTable, type ObjectReader } from './proc/process-table';
+import type { KernelNames } from './symbols/kernel-names';
 import { buildProfile } from './profile-builder';
 import { Shipper, type SendFn } from './ship/shipper';
 
@@ -18,7 +18,7 @@ export interface AgentOptions {
   bufferBytes: number;
   send: SendFn;
   readObject: ObjectReader;
-  kernelSymbols?: KernelSymbolTable;
+  kernelSymbols?: KernelNames;
   pods?: PodResolver;
   logger: Logger;
   metrics: AgentMetrics;

@@ -7,12 +7,14 @@ export { BpfSampler, parseCpuList, perfEventAttr, type RawSample, type SamplerOp
 export { bpfUnavailableReason } from './bpf/availability';
 export { parseCgroupPath, cgroupPathOf, type CgroupInfo } from './labels/cgroup';
 export { parseRelabelConfigs, relabel, type RelabelConfig, type RelabelAction, type Labels } from './labels/relabel';
+export { KubeletPodResolver, indexPodList, type KubeletPodResolverOptions, type PodIndex, type PodList } from './labels/kubelet-pods';
 export { LabelResolver, type LabelResolverOptions, type PodRef, type PodResolver } from './labels/label-resolver';
 export { parseProcMaps, findMapping, parseStartTime, type ProcMapping } from './proc/proc-maps';
 export { ProcessTable, type ObjectInfo, type ObjectReader, type ProcessInfo } from './proc/process-table';
 export { elfObjectReader } from './proc/object-reader';
 export { buildProfile, CPU_PROFILE_TYPE, type BuiltProfile, type WindowInfo } from './profile-builder';
 export { PerfMap } from './symbols/perf-map';
+export { KernelNames } from './symbols/kernel-names';
 export { Shipper, PermanentSendError, type SendFn, type ShipperOptions } from './ship/shipper';
 export { gatewayTransport, tokenSource, writeArrowSender, type GatewayClientOptions } from './ship/gateway-client';
 export { DebuginfoUploader, type DebuginfoUploaderOptions } from './ship/debuginfo-uploader';

@@ -3,7 +3,7 @@ import { SampleBatchBuilder } from '@firn/profiles';
 import type { RawSample } from './bpf/sampler';
 import type { LabelResolver } from './labels/label-resolver';
 import type { ProcessTable } from './proc/process-table';
-import { lookupKernel, type KernelSymbolTable } from '@firn/elf';
+import type { KernelNames } from './symbols/kernel-names';
 
 export const CPU_PROFILE_TYPE = 'parca_agent:samples:count:cpu:nanoseconds:delta';
 
@@ -16,7 +16,7 @@ export interface WindowInfo {
 export interface BuildDeps {
   processes: ProcessTable;
   labels: LabelResolver;
-  kernel: KernelSymbolTable | undefined;
+  kernel: KernelNames | undefined;
 }
 
 export interface BuiltProfile {
@@ -31,7 +31,7 @@ export interface BuiltProfile {
  * frames (file offsets + build ids, JIT names), leaf first, one series per process after relabeling.
  */
 export async function buildProfile(raw: readonly RawSample[], window: WindowInfo, deps: BuildDeps): Promise<BuiltProfile> {
-  await deps.processes.refresh(new Set(raw.map((r) => r.pid)));
+  deps.processes.refresh(new Set(raw.map((r) => r.pid)));
   const b = new SampleBatchBuilder();
   const pt = b.addProfileType(CPU_PROFILE_TYPE);
   const periodNs = Math.round(1e9 / window.frequencyHz);
@@ -49,7 +49,7 @@ export async function buildProfile(raw: readonly RawSample[], window: WindowInfo
     for (const addr of r.kernelStack) {
       let f = kernelFrames.get(addr);
       if (!f) {
-        f = { buildId: '', mappingFile: '[kernel.kallsyms]', address: addr, functionName: kernelName(deps.kernel, addr), fileName: '', line: 0, inlined: false };
+        f = { buildId: '', mappingFile: '[kernel.kallsyms]', address: addr, functionName: deps.kernel?.lookup(addr) ?? '', fileName: '', line: 0, inlined: false };
         kernelFrames.set(addr, f);
       }
       frames.push(f);
@@ -62,8 +62,3 @@ export async function buildProfile(raw: readonly RawSample[], window: WindowInfo
   return { batch: b.build(), samples, droppedByRelabel };
 }
 
-function kernelName(table: KernelSymbolTable | undefined, addr: bigint): string {
-  if (!table) return '';
-  const f = lookupKernel(table, addr);
-  return f?.name ?? '';
-}

@@ -38,6 +38,7 @@ export class LabelResolver {
     const key = `${pid}\0${comm}\0${info?.identity ?? ''}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
+    let cacheable = true;
     const labels = new Map<string, string>([
       ['node', this.opts.nodeName],
       ['pid', String(pid)],
@@ -56,6 +57,8 @@ export class LabelResolver {
           labels.set('pod', ref.pod);
           labels.set('container', ref.container);
         }
+        // Not known yet (a pod newer than the resolver's list): ask again next window.
+        if (this.opts.pods && (!ref || (info.cgroup.containerId && !ref.container))) cacheable = false;
       }
     }
     const out = relabel(labels, this.opts.relabelConfigs);
@@ -65,6 +68,7 @@ export class LabelResolver {
           .map(([k, v]): [string, string] => [k, v.length > MAX_VALUE ? v.slice(0, MAX_VALUE) : v])
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       : null;
+    if (!cacheable) return result;
     if (this.cache.size >= MAX_CACHE) this.cache.clear();
     this.cache.set(key, result);
     return result;

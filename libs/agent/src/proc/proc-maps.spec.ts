@@ -17,6 +17,11 @@ describe(parseProcMaps.name, () => {
     expect(maps.map(isFileMapping)).toEqual([true, true, false, false]);
   });
 
+  it('keeps only code mappings when asked', () => {
+    const maps = parseProcMaps(MAPS, { executableOnly: true });
+    expect(maps.map((m) => m.path)).toEqual(['/usr/bin/hot cold', '[vdso]']);
+  });
+
   it('finds the mapping holding an address (end exclusive)', () => {
     const maps = parseProcMaps(MAPS);
     expect(findMapping(maps, 0x55d4c8a01234n)?.offset).toBe(0x1000n);

@@ -10,10 +10,16 @@ export interface ProcMapping {
   path: string;
 }
 
-/** Parses /proc/<pid>/maps; lines that do not parse are skipped (the file can change as we read). */
-export function parseProcMaps(text: string): ProcMapping[] {
+/**
+ * Parses /proc/<pid>/maps; lines that do not parse are skipped (the file can change as we read).
+ * `executableOnly` keeps code mappings only (where sampled instruction pointers can be): a Node
+ * process has ~1000 mappings, mostly heap, and skipping them before the regex is most of the cost.
+ */
+export function parseProcMaps(text: string, opts: { executableOnly?: boolean } = {}): ProcMapping[] {
   const out: ProcMapping[] = [];
   for (const line of text.split('\n')) {
+    // perms ("r-xp") follow the first space; [2] is the x bit.
+    if (opts.executableOnly && line.charCodeAt(line.indexOf(' ') + 3) !== 120 /* x */) continue;
     const m = /^([0-9a-f]+)-([0-9a-f]+)\s+(\S+)\s+([0-9a-f]+)\s+(\S+)\s+(\d+)\s*(.*)$/.exec(line);
     if (!m) continue;
     out.push({

@@ -1,4 +1,4 @@
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { fileOffsetToVaddr, findSymbol, type ElfLoad, type ElfSymbol } from '@firn/elf';
 import type { Frame } from '@firn/profiles';
 import { cgroupPathOf, parseCgroupPath, type CgroupInfo } from '../labels/cgroup';
@@ -28,6 +28,12 @@ export interface ProcessInfo {
   perfMapChecked: boolean;
   nsPid: number;
   perfMap?: { size: number; mtimeMs: number; map: PerfMap };
+  /**
+   * Address → frame, reused across stacks and windows: the same Frame object lets the batch
+   * builder and the Arrow encoder intern it by identity instead of by a string key. Cleared when
+   * the JIT map changes; unmapped entries dropped when the maps are re-read.
+   */
+  frames: Map<bigint, Frame>;
 }
 
 export interface ProcessTableOptions {
@@ -37,6 +43,7 @@ export interface ProcessTableOptions {
 }
 
 const MAX_OBJECTS = 20_000;
+const MAX_FRAMES_PER_PROCESS = 100_000;
 
 /**
  * Per-pid facts the drain needs (exe, cgroup, memory mappings, JIT perf map), cached until the
@@ -45,7 +52,9 @@ const MAX_OBJECTS = 20_000;
  */
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
+  /** By file identity (dev:inode): a library mapped by 500 processes is read once. */
   private readonly objects = new Map<string, Promise<ObjectInfo | undefined>>();
+  private readonly objectsDone = new Map<string, ObjectInfo>();
   /** build id → a path the agent read it through (for debuginfo uploads). */
   private readonly paths = new Map<string, string>();
   private readonly root: string;
@@ -59,27 +68,27 @@ export class ProcessTable {
   }
 
   /** Refreshes the entries of the given pids and forgets every other pid. */
-  async refresh(pids: Iterable<number>): Promise<void> {
+  // procfs reads are synchronous on purpose: they never wait for a disk, and a promise per
+  // open/fstat/read/close of a 300-byte file cost more CPU than the read itself.
+  refresh(pids: Iterable<number>): void {
     const wanted = new Set(pids);
     for (const pid of this.procs.keys()) if (!wanted.has(pid)) this.procs.delete(pid);
-    await Promise.all(
-      [...wanted].map(async (pid) => {
-        const identity = await this.identityOf(pid);
-        if (identity === undefined) {
-          this.procs.delete(pid); // gone: keep nothing stale
-          return;
-        }
-        const cur = this.procs.get(pid);
-        if (cur && cur.identity === identity) {
-          cur.mapsFresh = false;
-          cur.perfMapChecked = false;
-          return;
-        }
-        const info = await this.load(pid, identity);
-        if (info) this.procs.set(pid, info);
-        else this.procs.delete(pid);
-      }),
-    );
+    for (const pid of wanted) {
+      const identity = this.identityOf(pid);
+      if (identity === undefined) {
+        this.procs.delete(pid); // gone: keep nothing stale
+        continue;
+      }
+      const cur = this.procs.get(pid);
+      if (cur && cur.identity === identity) {
+        cur.mapsFresh = false;
+        cur.perfMapChecked = false;
+        continue;
+      }
+      const info = this.load(pid, identity);
+      if (info) this.procs.set(pid, info);
+      else this.procs.delete(pid);
+    }
   }
 
   /** A path through which the file with this build id was read, if any. */
@@ -94,51 +103,62 @@ export class ProcessTable {
   /** User addresses (leaf first) → frames: file-relative offsets with build ids, JIT names. */
   async userFrames(pid: number, addrs: readonly bigint[]): Promise<Frame[]> {
     const info = this.procs.get(pid);
-    const out: Frame[] = [];
-    for (const addr of addrs) {
+    const out = new Array<Frame>(addrs.length);
+    for (let i = 0; i < addrs.length; i++) {
+      const addr = addrs[i];
       if (!info) {
-        out.push(frame('', '', addr, ''));
+        out[i] = frame('', '', addr, '');
         continue;
       }
-      let m = findMapping(info.maps, addr);
-      if (!m && !info.mapsFresh) {
-        // A library loaded or code JIT-compiled since we read the maps.
-        info.maps = await this.readMaps(pid);
-        info.mapsFresh = true;
-        m = findMapping(info.maps, addr);
-      }
-      if (m && isFileMapping(m)) {
-        const obj = await this.objectOf(pid, m);
-        const offset = addr - m.start + m.offset;
-        out.push(frame(obj?.buildId ?? '', m.path, offset, obj?.symbols ? localSymbol(obj.symbols, offset) : ''));
-        continue;
-      }
-      const jit = await this.perfMapOf(info);
-      const name = jit?.lookup(addr) ?? '';
-      if (name) out.push(frame('', '[jit]', addr, name));
-      else if (m && m.path.startsWith('[')) out.push(frame('', m.path, addr - m.start, ''));
-      else out.push(frame('', m ? '[anon]' : '', addr, ''));
+      // Only a miss may wait (for a first read of an object file); hits stay synchronous.
+      out[i] = info.frames.get(addr) ?? (await this.resolve(info, addr));
     }
     return out;
   }
 
-  private async identityOf(pid: number): Promise<string | undefined> {
+  private async resolve(info: ProcessInfo, addr: bigint): Promise<Frame> {
+    let m = findMapping(info.maps, addr);
+    if (!m && !info.mapsFresh) {
+      // A library loaded or code JIT-compiled since we read the maps.
+      info.maps = this.readMaps(info.pid);
+      info.mapsFresh = true;
+      // Frames of addresses that were outside every mapping may be inside a new one now.
+      for (const [a, f] of info.frames) if (f.mappingFile === '' || f.mappingFile === '[anon]') info.frames.delete(a);
+      m = findMapping(info.maps, addr);
+    }
+    let f: Frame;
+    if (m && isFileMapping(m)) {
+      const key = objectKey(m);
+      const obj = this.objectsDone.get(key) ?? (await this.objectOf(info.pid, m, key));
+      const offset = addr - m.start + m.offset;
+      f = frame(obj?.buildId ?? '', m.path, offset, obj?.symbols ? localSymbol(obj.symbols, offset) : '');
+      if (!obj) return f; // unreadable this time: not cached, tried again next window
+    } else {
+      const name = this.perfMapOf(info)?.lookup(addr) ?? '';
+      if (name) f = frame('', '[jit]', addr, name);
+      else if (m && m.path.startsWith('[')) f = frame('', m.path, addr - m.start, '');
+      else f = frame('', m ? '[anon]' : '', addr, '');
+    }
+    if (info.frames.size >= MAX_FRAMES_PER_PROCESS) info.frames.clear();
+    info.frames.set(addr, f);
+    return f;
+  }
+
+  private identityOf(pid: number): string | undefined {
     try {
-      const [statText, exe] = await Promise.all([readFile(`${this.root}/${pid}/stat`, 'utf8'), readlink(`${this.root}/${pid}/exe`).catch(() => '')]);
-      return `${parseStartTime(statText)}:${exe}`;
+      const statText = readFileSync(`${this.root}/${pid}/stat`, 'utf8');
+      return `${parseStartTime(statText)}:${readlinkOr(`${this.root}/${pid}/exe`, '')}`;
     } catch {
       return undefined;
     }
   }
 
-  private async load(pid: number, identity: string): Promise<ProcessInfo | undefined> {
+  private load(pid: number, identity: string): ProcessInfo | undefined {
     try {
-      const [exe, cgroupText, maps, status] = await Promise.all([
-        readlink(`${this.root}/${pid}/exe`).catch(() => ''),
-        readFile(`${this.root}/${pid}/cgroup`, 'utf8').catch(() => ''),
-        this.readMaps(pid),
-        readFile(`${this.root}/${pid}/status`, 'utf8'),
-      ]);
+      const exe = readlinkOr(`${this.root}/${pid}/exe`, '');
+      const cgroupText = readOr(`${this.root}/${pid}/cgroup`, '');
+      const maps = this.readMaps(pid);
+      const status = readFileSync(`${this.root}/${pid}/status`, 'utf8');
       const nsLine = /^NSpid:\s*(.+)$/m.exec(status);
       const nsPids = nsLine ? nsLine[1].trim().split(/\s+/).map(Number) : [pid];
       return {
@@ -150,25 +170,24 @@ export class ProcessTable {
         mapsFresh: true,
         perfMapChecked: false,
         nsPid: nsPids[nsPids.length - 1] ?? pid,
+        frames: new Map(),
       };
     } catch {
       return undefined;
     }
   }
 
-  private async readMaps(pid: number): Promise<ProcMapping[]> {
-    try {
-      return parseProcMaps(await readFile(`${this.root}/${pid}/maps`, 'utf8'));
-    } catch {
-      return [];
-    }
+  private readMaps(pid: number): ProcMapping[] {
+    return parseProcMaps(readOr(`${this.root}/${pid}/maps`, ''), { executableOnly: true });
   }
 
-  private objectOf(pid: number, m: ProcMapping): Promise<ObjectInfo | undefined> {
-    const key = `${m.dev}:${m.inode}:${m.path}`;
+  private objectOf(pid: number, m: ProcMapping, key: string): Promise<ObjectInfo | undefined> {
     let p = this.objects.get(key);
     if (!p) {
-      if (this.objects.size >= MAX_OBJECTS) this.objects.clear();
+      if (this.objects.size >= MAX_OBJECTS) {
+        this.objects.clear();
+        this.objectsDone.clear();
+      }
       // map_files reaches the exact file even inside another mount namespace or when deleted.
       const viaMapFiles = `${this.root}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
       const viaRoot = `${this.root}/${pid}/root${m.path}`;
@@ -176,6 +195,7 @@ export class ProcessTable {
         this.opts.readObject(path).then((info) => {
           if (this.paths.size >= MAX_OBJECTS) this.paths.clear();
           this.paths.set(info.buildId, path);
+          this.objectsDone.set(key, info);
           return info;
         });
       p = read(viaMapFiles)
@@ -190,19 +210,42 @@ export class ProcessTable {
     return p;
   }
 
-  private async perfMapOf(info: ProcessInfo): Promise<PerfMap | undefined> {
+  private perfMapOf(info: ProcessInfo): PerfMap | undefined {
     if (info.perfMapChecked) return info.perfMap?.map;
     info.perfMapChecked = true;
     const path = `${this.root}/${info.pid}/root/tmp/perf-${info.nsPid}.map`;
     try {
-      const st = await stat(path);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st) return info.perfMap?.map;
       if (info.perfMap && info.perfMap.size === st.size && info.perfMap.mtimeMs === st.mtimeMs) return info.perfMap.map;
-      const map = PerfMap.parse(await readFile(path, 'utf8'));
+      const map = PerfMap.parse(readFileSync(path, 'utf8'));
       info.perfMap = { size: st.size, mtimeMs: st.mtimeMs, map };
+      info.frames.clear(); // JIT code moved: cached names may be stale
       return map;
     } catch {
       return info.perfMap?.map;
     }
+  }
+}
+
+/** dev:inode names a file across mount namespaces and renames; anonymous-ish entries fall back to the path. */
+function objectKey(m: ProcMapping): string {
+  return m.inode !== 0 ? `${m.dev}:${m.inode}` : `path:${m.path}`;
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function readlinkOr(path: string, fallback: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return fallback;
   }
 }
 
