@@ -30,5 +30,6 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   bash scripts/install-system-deps.sh --all
 else
-  bash scripts/install-system-deps.sh nats-server
+  # nats-server (embedded JetStream), binutils + elfutils (symbolizer), clang + libbpf-dev (local agent)
+  bash scripts/install-system-deps.sh nats-server binutils elfutils clang libbpf-dev
 fi
