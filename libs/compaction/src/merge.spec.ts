@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSegment, readSegmentSamples, segmentDir, segmentKeys } from '@firn/segments';
+import { readSegment, readSegmentSamples, SAMPLES_SORT, segmentDir, segmentKeys, SORT_METADATA_KEY } from '@firn/segments';
 import { LocalDirStore } from '@firn/storage';
 import { mergeSegments } from './merge';
 import { ALLOC, CPU, frame, rowsFor, sorted, totalsOf, writeL0, type FixtureRow } from './testing/segment-fixture';
@@ -37,10 +37,20 @@ describe(mergeSegments.name, () => {
     const table = await readSegmentSamples((await readSegment(store, keys)).samples);
     const ts = table.getChild('timestamp')!.toArray() as BigInt64Array;
     const sid = table.getChild('series_id')!.toArray() as Uint32Array;
+    const stk = table.getChild('stack_id')!.toArray() as Uint32Array;
+    expect(table.schema.metadata.get(SORT_METADATA_KEY)).toBe(SAMPLES_SORT.stack);
+    let runs = 0;
     for (let i = 1; i < table.numRows; i++) {
-      // Sorted by (profile type, series, timestamp): within a series, time never goes back.
-      if (sid[i] === sid[i - 1]) expect(ts[i] >= ts[i - 1]).toBe(true);
+      // Sorted by (profile type, series, stack, timestamp): within a series stack ids never go
+      // back, and within a (series, stack) run time never goes back.
+      if (sid[i] !== sid[i - 1]) continue;
+      expect(stk[i]).toBeGreaterThanOrEqual(stk[i - 1]);
+      if (stk[i] === stk[i - 1]) {
+        runs++;
+        expect(ts[i] > ts[i - 1]).toBe(true);
+      }
     }
+    expect(runs).toBeGreaterThan(0);
   });
 
   it('sums rows sharing a time bucket and keeps the totals exact', async () => {

@@ -165,7 +165,7 @@ export async function segmentBatches(
 /**
  * Merges stored segments into one block: one sorted samples table, one stack table (stacks
  * deduplicated by content key), rows sharing (profile type, series, stack, timestamp or bucket)
- * summed. Totals per (profile type, series, stack) are exactly the sum of the inputs'.
+ * summed, sorted by (profile type, series, stack, timestamp) unless `rowOrder` says otherwise. Totals per (profile type, series, stack) are exactly the sum of the inputs'.
  */
 export async function mergeSegments(store: ObjectStore, inputs: readonly SegmentMeta[], opts: MergeOptions = {}): Promise<MergedBlock> {
   if (inputs.length === 0) throw FirnError.invalidArgument('merging needs at least one segment');
@@ -184,5 +184,6 @@ export async function mergeSegments(store: ObjectStore, inputs: readonly Segment
     }
     inputBytes += bytes;
   }
-  return { built: buildSegment(all, buildOpts), inputRows, inputBytes };
+  // Blocks sort a series' rows by stack (ids by frames): ~30% smaller than time order (README).
+  return { built: buildSegment(all, { rowOrder: 'stack', stackOrder: 'frames', ...buildOpts }), inputRows, inputBytes };
 }

@@ -108,6 +108,9 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
   const sumBy = q.sumBy ? [...new Set(q.sumBy)].sort() : undefined;
   let lastSeries = -1;
   let lastTs = Number.NaN;
+  // Timestamps whose duration was counted, per stored series: compacted blocks sort a series'
+  // rows by stack, then timestamp (firn.sort), so one profile's rows need not be adjacent.
+  const counted = new Map<number, Set<number>>();
   await scanSegmentRows(
     store,
     seg,
@@ -142,9 +145,13 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
         if (!p) points.set(bucket, (p = { value: 0, count: 0, durationNs: 0 }));
         p.value += Number(value[i]);
         p.count++;
-        // Rows are sorted by series then timestamp, so one profile's rows are adjacent.
         if (sid !== lastSeries || t !== lastTs) {
-          p.durationNs += Number(dur[i]);
+          let seen = counted.get(sid);
+          if (!seen) counted.set(sid, (seen = new Set()));
+          if (!seen.has(t)) {
+            seen.add(t);
+            p.durationNs += Number(dur[i]);
+          }
           lastSeries = sid;
           lastTs = t;
         }

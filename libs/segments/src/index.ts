@@ -3,14 +3,17 @@ export {
   FrameField,
   LABEL_COLUMN_PREFIX,
   SAMPLES_SCHEMA_ID,
+  SAMPLES_SORT,
   SampleColumn,
   SCHEMA_METADATA_KEY,
+  SORT_METADATA_KEY,
+  STACK_ORDER_METADATA_KEY,
   STACKS_SCHEMA_ID,
   StackColumn,
   labelColumnName,
   labelNameOfColumn,
 } from './segment-schema';
-export { mergeBatches, type MergedRows } from './merge-batches';
+export { mergeBatches, type MergeBatchesOptions, type MergedRows, type RowOrder, type StackOrder } from './merge-batches';
 export {
   buildSegment,
   DEFAULT_MAX_LABEL_VALUES_IN_SUMMARY,

@@ -6,8 +6,8 @@ import { stackKey } from '@firn/profiles';
 
 /**
  * All batches of one segment as one sorted, de-duplicated row set with dense segment-local ids.
- * Dictionaries are sorted (profile types and series in code-point order, stacks by key) and hold
- * only entries some row uses, so ids follow the sort order and the Parquet row order.
+ * Dictionaries are sorted (profile types and series in code-point order, stacks by key or by
+ * frames, see StackOrder) and hold only entries some row uses, so ids follow the sort order.
  */
 export interface MergedRows {
   profileTypes: string[];
@@ -23,6 +23,38 @@ export interface MergedRows {
   timestampMs: Float64Array;
   durationNs: Float64Array;
   periodNs: Float64Array;
+}
+
+/**
+ * Row order inside a (profile type, series): `time` = (timestamp, stack) — what an ingester
+ * flush writes; `stack` = (stack, timestamp) — equal stack ids form runs and timestamps within a
+ * run are small ascending deltas, which compacts far better (see libs/compaction README).
+ */
+export type RowOrder = 'time' | 'stack';
+
+/**
+ * Order of stack ids: `key` = by stack_key (a hash: scattered); `frames` = by frames root first,
+ * so stacks sharing a call path get neighbouring ids and neighbouring rows in stacks.parquet.
+ */
+export type StackOrder = 'key' | 'frames';
+
+export interface MergeBatchesOptions {
+  rowOrder?: RowOrder;
+  stackOrder?: StackOrder;
+}
+
+function compareFramesRootFirst(a: { key: string; frames: Frame[] }, b: { key: string; frames: Frame[] }): number {
+  const fa = a.frames;
+  const fb = b.frames;
+  for (let i = fa.length - 1, j = fb.length - 1; i >= 0 && j >= 0; i--, j--) {
+    const x = fa[i];
+    const y = fb[j];
+    if (x.buildId !== y.buildId) return compareStrings(x.buildId, y.buildId);
+    if (x.address !== y.address) return x.address < y.address ? -1 : 1;
+    if (x.functionName !== y.functionName) return compareStrings(x.functionName, y.functionName);
+  }
+  if (fa.length !== fb.length) return fa.length - fb.length;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /** Int64 columns are written from doubles; beyond this the conversion would be wrong. */
@@ -108,10 +140,12 @@ function compact(used: Uint8Array): { idOfRank: Uint32Array; ranks: number[] } {
 /**
  * Concatenates batches, re-mapping their dictionaries onto segment-wide ones (stacks by content
  * key), drops zero values, sums rows with equal (profile type, series, stack, timestamp), and
- * sorts by (profile type, series labels, timestamp, stack key). Summing keeps exactly-once totals;
+ * sorts by (profile type, series labels, timestamp, stack id) — or (…, stack id, timestamp) with
+ * rowOrder `stack`; stack ids follow `stackOrder`. Summing keeps exactly-once totals;
  * duration and period of merged rows are the maxima of the parts.
  */
-export function mergeBatches(batches: readonly SampleBatch[]): MergedRows {
+export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatchesOptions = {}): MergedRows {
+  const { rowOrder = 'time', stackOrder: stackIdOrder = 'key' } = opts;
   if (!Array.isArray(batches) || batches.length === 0) {
     throw bad('a segment needs at least one SampleBatch, got none');
   }
@@ -198,7 +232,7 @@ export function mergeBatches(batches: readonly SampleBatch[]): MergedRows {
 
   const ptRank = ranks(ptNames, compareStrings);
   const seRank = ranks(seriesList, compareLabelSets);
-  const stRank = ranks(stackList, (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const stRank = ranks(stackList, stackIdOrder === 'frames' ? compareFramesRootFirst : (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
   // One numeric group key per row keeps the comparator to three subtractions.
   const group = new Float64Array(n);
@@ -209,7 +243,8 @@ export function mergeBatches(batches: readonly SampleBatch[]): MergedRows {
   }
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => group[a] - group[b] || ts[a] - ts[b] || stackOrder[a] - stackOrder[b]);
+  if (rowOrder === 'stack') order.sort((a, b) => group[a] - group[b] || stackOrder[a] - stackOrder[b] || ts[a] - ts[b]);
+  else order.sort((a, b) => group[a] - group[b] || ts[a] - ts[b] || stackOrder[a] - stackOrder[b]);
 
   const out = {
     pt: new Uint32Array(n),

@@ -11,7 +11,19 @@ export interface ParquetWriteOptions {
   metadata: Record<string, string>;
   /** Columns whose values are (nearly) unique, where a dictionary page would only cost bytes. */
   plainColumns?: readonly string[];
+  /**
+   * Non-dictionary encodings per top-level column; dictionary encoding is turned off for them.
+   * `delta` = DELTA_BINARY_PACKED (integers: sorted or clustered ids), `plain` = PLAIN.
+   */
+  columnEncodings?: Readonly<Record<string, ColumnEncoding>>;
 }
+
+export type ColumnEncoding = 'delta' | 'plain';
+
+const ENCODINGS: Record<ColumnEncoding, pw.Encoding> = {
+  delta: pw.Encoding.DELTA_BINARY_PACKED,
+  plain: pw.Encoding.PLAIN,
+};
 
 const CREATED_BY = 'firn segments (parquet-wasm 0.8)';
 
@@ -25,6 +37,9 @@ export function writeParquetTable(table: Table, opts: ParquetWriteOptions): Uint
     .setCreatedBy(CREATED_BY)
     .setKeyValueMetadata(new Map(Object.entries(opts.metadata)));
   for (const col of opts.plainColumns ?? []) builder = builder.setColumnDictionaryEnabled(col, false);
+  for (const [col, enc] of Object.entries(opts.columnEncodings ?? {})) {
+    builder = builder.setColumnDictionaryEnabled(col, false).setColumnEncoding(col, ENCODINGS[enc]);
+  }
   // writeParquet consumes (frees) both the wasm table and the properties.
   const wasmTable = pw.Table.fromIPCStream(tableToIPC(table, 'stream'));
   return pw.writeParquet(wasmTable, builder.build());

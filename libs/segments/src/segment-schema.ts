@@ -4,6 +4,18 @@ import { Bool, Dictionary, Field, Int32, Int64, List, Struct, Uint64, Utf8 } fro
 export const SCHEMA_METADATA_KEY = 'firn.schema';
 export const SAMPLES_SCHEMA_ID = 'segment.samples.v1';
 export const STACKS_SCHEMA_ID = 'segment.stacks.v1';
+/**
+ * Row order of samples.parquet (see SAMPLES_SORT). Informational: readers must not assume more
+ * than (profile_type, series) order; files written before it existed are `time` order.
+ */
+export const SORT_METADATA_KEY = 'firn.sort';
+/** Order of stack ids in stacks.parquet: `key` (stack_key) or `frames` (frames root first). */
+export const STACK_ORDER_METADATA_KEY = 'firn.stack_order';
+
+export const SAMPLES_SORT = {
+  time: 'profile_type,series,timestamp,stack_id',
+  stack: 'profile_type,series,stack_id,timestamp',
+} as const;
 
 /** One nullable dictionary-encoded column per label name: `labels.<name>`. */
 export const LABEL_COLUMN_PREFIX = 'labels.';

@@ -5,11 +5,11 @@ import { isFirnError } from '@firn/errors';
 import { compareLabelSets, compareStrings } from './label-order';
 import type { Frame, SampleBatch } from '@firn/profiles';
 import { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
-import { labelNameOfColumn } from './segment-schema';
+import { labelNameOfColumn, SAMPLES_SORT, SORT_METADATA_KEY } from './segment-schema';
 import { buildSegment } from './segment-writer';
 import { stackKey } from '@firn/profiles';
 import { ALLOC, CPU, EMPTY_STACK, expectedTotals, GO_CPU, INLINED, mixedBatches, NATIVE, NOT_INLINED } from './testing/mixed-batches';
-import { batchOf } from './testing/synthetic-batches';
+import { batchOf, fleetBatches } from './testing/synthetic-batches';
 
 interface Row {
   pt: string;
@@ -120,6 +120,39 @@ describe(buildSegment.name, () => {
     expect(new Set(rows.map((r) => r.stackId)).size).toBe(stacks.size);
     const keys = [0, 1, 2, 3].map((id) => stacks.get(id)?.key ?? '');
     expect(keys).toEqual([...keys].sort());
+  });
+
+  it('sorts by (profile type, labels, stack id, timestamp) with ids in frame order when asked, same rows and totals', async () => {
+    const batches = fleetBatches({ seed: 3, agents: 2, podsPerAgent: 4, distinctStacks: 200, samplesPerPodWindow: 40, windows: 4, startMs: 1_700_000_000_000 });
+    const byTime = buildSegment(batches, { rowGroupRows: 64 });
+    const byStack = buildSegment(batches, { rowGroupRows: 64, rowOrder: 'stack', stackOrder: 'frames' });
+    const totals = Object.fromEntries(await totalsBySeriesAndStack(byStack.samples, byStack.stacks));
+    expect(totals).toEqual(Object.fromEntries(await totalsBySeriesAndStack(byTime.samples, byTime.stacks)));
+    expect(totals).toEqual(Object.fromEntries(expectedTotals(batches)));
+    expect({ ...byStack.meta, bytes: 0 }).toEqual({ ...byTime.meta, bytes: 0 });
+
+    const table = await readSegmentSamples(byStack.samples);
+    expect(table.schema.metadata.get(SORT_METADATA_KEY)).toBe(SAMPLES_SORT.stack);
+    expect((await readSegmentSamples(byTime.samples)).schema.metadata.get(SORT_METADATA_KEY)).toBe(SAMPLES_SORT.time);
+    const rows = rowsOf(table);
+    for (let i = 1; i < rows.length; i++) {
+      const [a, b] = [rows[i - 1], rows[i]];
+      if (a.pt !== b.pt || a.seriesId !== b.seriesId) continue;
+      expect(b.stackId).toBeGreaterThanOrEqual(a.stackId);
+      if (b.stackId === a.stackId) expect(b.ts > a.ts).toBe(true);
+    }
+    // Stack ids follow the frames root first, so call paths sharing a root are neighbours.
+    const stacks = await readSegmentStacks(byStack.stacks);
+    const roots = [...stacks.keys()].sort((x, y) => x - y).map((id) => stacks.get(id)?.frames.at(-1));
+    for (let i = 1; i < roots.length; i++) {
+      const [a, b] = [roots[i - 1], roots[i]];
+      if (!a || !b) continue;
+      const cmp = compareStrings(a.buildId, b.buildId);
+      expect(cmp < 0 || (cmp === 0 && a.address <= b.address), `root of stack ${i} sorts before stack ${i - 1}'s`).toBe(true);
+    }
+    // Projected reads by row group (the querier's path) decode the delta-packed stack_id.
+    const projected = await readSegmentSamples(byStack.samples, { columns: ['stack_id'], rowGroups: [1] });
+    expect(Array.from(projected.getChild('stack_id')?.toArray() as Uint32Array)).toEqual(rows.slice(64, 128).map((r) => r.stackId));
   });
 
   it('sums equal rows across and within batches, keeps max duration/period, drops zeros', async () => {

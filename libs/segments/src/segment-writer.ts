@@ -2,7 +2,7 @@ import { Field, List, makeData, RecordBatch, Schema, Struct, Table, type Data, t
 import { FirnError } from '@firn/errors';
 import { boolData, dictionaryData, int64DataFromDoubles, StringDictionaryBuilder, uint32Data, uint64Data, utf8Data } from './arrow-data';
 import { compareStrings } from './label-order';
-import { mergeBatches, type MergedRows } from './merge-batches';
+import { mergeBatches, type MergedRows, type RowOrder, type StackOrder } from './merge-batches';
 import { writeParquetTable } from './parquet';
 import type { SampleBatch } from '@firn/profiles';
 import {
@@ -11,7 +11,10 @@ import {
   labelColumnName,
   SAMPLES_SCHEMA_ID,
   SampleColumn,
+  SAMPLES_SORT,
   SCHEMA_METADATA_KEY,
+  SORT_METADATA_KEY,
+  STACK_ORDER_METADATA_KEY,
   STACKS_SCHEMA_ID,
   StackColumn,
 } from './segment-schema';
@@ -24,6 +27,13 @@ export interface BuildSegmentOptions {
   rowGroupRows?: number;
   /** Distinct values kept per label name in the summary before it is marked truncated. Default 256. */
   maxLabelValuesInSummary?: number;
+  /**
+   * Row order inside a (profile type, series): `time` (default; an ingester flush) or `stack`
+   * (compacted blocks: stack_id runs, delta-encoded). Recorded as `firn.sort` in samples.parquet.
+   */
+  rowOrder?: RowOrder;
+  /** Order of stack ids: `key` (default) or `frames` (root first). Recorded as `firn.stack_order`. */
+  stackOrder?: StackOrder;
 }
 
 export interface LabelSummary {
@@ -66,19 +76,26 @@ function positiveInt(v: number | undefined, dflt: number, name: string): number 
 export function buildSegment(batches: SampleBatch[], opts: BuildSegmentOptions = {}): BuiltSegment {
   const rowGroupRows = positiveInt(opts.rowGroupRows, DEFAULT_ROW_GROUP_ROWS, 'rowGroupRows');
   const maxValues = positiveInt(opts.maxLabelValuesInSummary, DEFAULT_MAX_LABEL_VALUES_IN_SUMMARY, 'maxLabelValuesInSummary');
-  const merged = mergeBatches(batches);
+  const rowOrder = opts.rowOrder ?? 'time';
+  const stackOrder = opts.stackOrder ?? 'key';
+  const merged = mergeBatches(batches, { rowOrder, stackOrder });
   if (merged.length === 0) {
     throw FirnError.invalidArgument('cannot build a segment without rows: every batch is empty or all values are 0');
   }
   const { table: samplesTable, labels } = samplesTableOf(merged);
   const samples = writeParquetTable(samplesTable, {
     rowGroupRows,
-    metadata: { [SCHEMA_METADATA_KEY]: SAMPLES_SCHEMA_ID },
+    metadata: { [SCHEMA_METADATA_KEY]: SAMPLES_SCHEMA_ID, [SORT_METADATA_KEY]: SAMPLES_SORT[rowOrder] },
+    // Sorted by stack within a series, stack_id is runs of small steps: delta-packed it is ~40%
+    // of its dictionary-encoded size; sorted by time it is not (dictionary wins there).
+    columnEncodings: rowOrder === 'stack' ? { [SampleColumn.stackId]: 'delta' } : {},
   });
   const stacks = writeParquetTable(stacksTableOf(merged), {
     rowGroupRows,
-    metadata: { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID },
+    metadata: { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID, [STACK_ORDER_METADATA_KEY]: stackOrder },
     plainColumns: [StackColumn.stackKey],
+    // stack_id is 0..k-1: delta-packed it takes a few bytes instead of a dictionary page.
+    columnEncodings: { [StackColumn.stackId]: 'delta' },
   });
   const meta: SegmentStats = {
     ...timeRange(merged),

@@ -99,6 +99,27 @@ describe(`${buildSegment.name} output read by DuckDB`, () => {
     expect(kv).toEqual([{ k: 'firn.schema', v: 'segment.samples.v1' }]);
   });
 
+  it('reads the compacted layout (rows by stack, delta-packed stack_id) with the same totals', async () => {
+    const blocks = buildSegment(mixedBatches(), { rowGroupRows: 4, rowOrder: 'stack', stackOrder: 'frames' });
+    const s = join(dir, 'block-samples.parquet');
+    const k = join(dir, 'block-stacks.parquet');
+    await writeFile(s, blocks.samples);
+    await writeFile(k, blocks.stacks);
+    const rows = await query(`
+      SELECT s.profile_type, k.stack_key, CAST(sum(s.value) AS VARCHAR) AS total
+      FROM read_parquet('${s}') s JOIN read_parquet('${k}') k USING (stack_id) GROUP BY ALL`);
+    const byStackKey = new Map<string, number>();
+    for (const [key, v] of await totalsBySeriesAndStack(blocks.samples, blocks.stacks)) {
+      const [pt, , sk] = key.split('|');
+      byStackKey.set(`${pt}|${sk}`, (byStackKey.get(`${pt}|${sk}`) ?? 0) + v);
+    }
+    expect(Object.fromEntries(rows.map((r) => [`${r.profile_type}|${r.stack_key}`, Number(r.total)]))).toEqual(Object.fromEntries(byStackKey));
+    const enc = await query(`SELECT DISTINCT encodings FROM parquet_metadata('${s}') WHERE path_in_schema = 'stack_id'`);
+    expect(enc.map((r) => String(r.encodings))).toEqual([expect.stringContaining('DELTA_BINARY_PACKED')]);
+    const kv = await query(`SELECT decode(value) AS v FROM parquet_kv_metadata('${s}') WHERE decode(key) = 'firn.sort'`);
+    expect(kv).toEqual([{ v: 'profile_type,series,stack_id,timestamp' }]);
+  });
+
   it('agrees on totals for a fleet-like segment with many row groups', async () => {
     const fleet = buildSegment(
       fleetBatches({ seed: 7, agents: 4, podsPerAgent: 8, distinctStacks: 500, samplesPerPodWindow: 47, windows: 3, startMs: 1_700_000_000_000 }),
