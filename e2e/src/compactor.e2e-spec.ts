@@ -72,7 +72,7 @@ describe('compactor', () => {
       FIRN_RETENTION_RELOAD: '1s',
     };
     apps.push(...(await Promise.all([startApp('gateway', { env, readyTimeoutMs: 90_000 }), startApp('ingester', { env, readyTimeoutMs: 90_000 }), startApp('querier', { env, readyTimeoutMs: 90_000 })])));
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.stop()));
@@ -186,7 +186,7 @@ describe('compactor', () => {
       .poll(async () => {
         const [objects, valid] = await Promise.all([segmentObjectDirs('acme'), validDirs()]);
         return [...objects].filter((d) => !valid.has(d)).length;
-      }, { timeout: 30_000, interval: 500 })
+      }, { timeout: 90_000, interval: 500 })
       .toBe(0);
 
     const healthy = apps.filter((a) => a.name === 'compactor' && a !== crashing);
@@ -204,11 +204,11 @@ describe('compactor', () => {
     await waitForIngestDrained(bus);
     await expectQueriedTotals('lasting', OLD_MS);
 
-    await expect.poll(() => queriedSeries('expiring', OLD_MS).then((m) => [...m.values()].reduce((a, b) => a + b, 0)), { timeout: 30_000, interval: 500 }).toBe(0);
-    await expect.poll(async () => (await segmentObjectDirs('expiring')).size, { timeout: 30_000, interval: 500 }).toBe(0);
+    await expect.poll(() => queriedSeries('expiring', OLD_MS).then((m) => [...m.values()].reduce((a, b) => a + b, 0)), { timeout: 90_000, interval: 500 }).toBe(0);
+    await expect.poll(async () => (await segmentObjectDirs('expiring')).size, { timeout: 90_000, interval: 500 }).toBe(0);
     await expectQueriedTotals('lasting', OLD_MS);
     expect((await segmentObjectDirs('lasting')).size).toBeGreaterThan(0);
     const stored = await storedTotals(bus, store, 'lasting');
     expect(sortedEntries(stored.totals)).toEqual(sortedEntries(expected.get('lasting') ?? new Map()));
-  }, 120_000);
+  }, 240_000);
 });
