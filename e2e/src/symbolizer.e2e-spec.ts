@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,11 +7,10 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PF_X, readElfFile, readSymbolsFromFile } from '@firn/elf';
 import { samplesFromPprof } from '@firn/profiles';
 import { debuginfoV1alpha1, googleV1, profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { requireBinary, startDebuginfod, startNats, startRedis, startS3Server, type S3Server, type TestDebuginfod, type TestNats, type TestRedis } from '@firn/testing';
+import { buildTestProgram, startDebuginfod, startNats, startRedis, startS3Server, type S3Server, type TestDebuginfod, type TestNats, type TestRedis } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { bearer, s3Env } from './support/write-path';
 
@@ -33,30 +31,9 @@ interface Program {
 
 /** A small C program, compiled with -g, its debug info split off, the binary stripped. */
 async function compile(root: string, prefix: string): Promise<Program> {
-  requireBinary('gcc');
   const dir = join(root, prefix);
-  await mkdir(dir, { recursive: true });
-  const src = join(dir, `${prefix}.c`);
-  await writeFile(src, `#include <stdio.h>
-__attribute__((noinline)) int ${prefix}_leaf(int x) { return x * 3 + 1; }
-__attribute__((noinline)) int ${prefix}_middle(int x) { return ${prefix}_leaf(x) + 2; }
-int main(int argc, char **argv) { (void)argv; printf("%d\\n", ${prefix}_middle(argc)); return 0; }
-`);
-  const full = join(root, `${prefix}.full`);
-  const binaryPath = join(dir, prefix);
-  const debugPath = join(dir, `${prefix}.debug`);
-  execFileSync('gcc', ['-g', '-O1', '-Wl,--build-id', '-o', full, src]);
-  execFileSync('objcopy', ['--only-keep-debug', full, debugPath]);
-  execFileSync('objcopy', ['--strip-all', full, binaryPath]);
-  const elf = await readElfFile(full);
-  const symbols = await readSymbolsFromFile(full);
-  const offsets = [`${prefix}_leaf`, `${prefix}_middle`, 'main'].map((name) => {
-    const sym = symbols.find((s) => s.name === name);
-    const load = sym && elf.loads.find((l) => (l.flags & PF_X) !== 0 && sym.address >= l.vaddr && sym.address < l.vaddr + l.filesz);
-    if (!sym || !load) throw new Error(`${name} not found in an executable segment of ${full}`);
-    return sym.address + 1n - load.vaddr + load.offset;
-  });
-  return { dir, binaryPath, debugPath, buildId: elf.buildId, offsets };
+  const p = await buildTestProgram(dir, prefix, { unstrippedDir: root });
+  return { dir, binaryPath: p.binaryPath, debugPath: p.debugPath, buildId: p.buildId, offsets: [`${prefix}_leaf`, `${prefix}_middle`, 'main'].map((n) => p.offsets[n]) };
 }
 
 /** What the Parca agent's pprof path sends: runtime addresses in a mapping with its build id, no functions. */

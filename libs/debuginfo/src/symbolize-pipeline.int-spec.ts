@@ -8,7 +8,7 @@ import type { Frame } from '@firn/profiles';
 import { LocalDirStore } from '@firn/storage';
 import { createSymbolizer } from '@firn/symbols';
 import { tenantFromTrustedSource } from '@firn/tenancy';
-import { startDebuginfod, startRedis, type TestDebuginfod, type TestRedis } from '@firn/testing';
+import { buildTestProgram, startDebuginfod, startRedis, type TestDebuginfod, type TestProgram, type TestRedis } from '@firn/testing';
 import { CachedSymbolResolver } from './cached-symbol-resolver';
 import { DebuginfoFinder } from './debuginfo-finder';
 import { DebuginfoStore } from './debuginfo-store';
@@ -16,7 +16,6 @@ import { DebuginfodCache } from './debuginfod-cache';
 import { DebuginfodClient, type DebuginfodOutcome } from './debuginfod-client';
 import { DiskCache } from './disk-cache';
 import { MemoryPendingAddresses, SymbolizeWorker } from './symbolize-worker';
-import { buildTestProgram, type TestProgram } from './testing/c-program';
 
 const log = createLogger({ level: 'silent', component: 'test' });
 const tenantA = tenantFromTrustedSource('tenant-a');

@@ -6,3 +6,4 @@ export * from './debuginfod';
 export * from './require-binary';
 export * from './child-process';
 export { mulberry32, type Rng } from './prng';
+export { buildTestProgram, type TestProgram } from './c-program';

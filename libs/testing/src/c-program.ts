@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PF_X, readElfFile, readSymbolsFromFile } from '@firn/elf';
-import { requireBinary } from '@firn/testing';
+import { requireBinary } from './require-binary';
 
 export interface TestProgram {
   /** Stripped executable (no symbols, no DWARF). */
@@ -17,8 +17,9 @@ export interface TestProgram {
 /**
  * Compiles a small C program whose functions are called `<prefix>_leaf`, `<prefix>_middle` and
  * `main`, splits its debug info off, and strips it: the layout of a distro package.
+ * Shared by the symbolizer's integration tests and e2e.
  */
-export async function buildTestProgram(dir: string, prefix: string): Promise<TestProgram> {
+export async function buildTestProgram(dir: string, prefix: string, opts: { unstrippedDir?: string } = {}): Promise<TestProgram> {
   requireBinary('gcc');
   mkdirSync(dir, { recursive: true });
   const src = join(dir, `${prefix}.c`);
@@ -30,7 +31,8 @@ __attribute__((noinline)) int ${prefix}_middle(int x) { return ${prefix}_leaf(x)
 int main(int argc, char **argv) { (void)argv; printf("%d\\n", ${prefix}_middle(argc)); return 0; }
 `,
   );
-  const full = join(dir, `${prefix}.full`);
+  // The unstripped build can be kept out of `dir` (e.g. a directory debuginfod serves).
+  const full = join(opts.unstrippedDir ?? dir, `${prefix}.full`);
   const binaryPath = join(dir, prefix);
   const debugPath = join(dir, `${prefix}.debug`);
   execFileSync('gcc', ['-g', '-O1', '-Wl,--build-id', '-o', full, src]);
