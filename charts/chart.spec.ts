@@ -1,12 +1,22 @@
 // Consistency checks for charts/firn that need no Helm: they read the chart's files as text and
-// YAML and compare them with each other and with the apps. They do NOT render templates, so a
-// template that is wrong Go-template or wrong Kubernetes passes here; `helm lint --strict` and
-// `helm template` (charts/firn/README.md) are the render checks.
+// YAML and compare them with each other and with the apps' config schemas and file parsers. They
+// do NOT render templates, so a template that is wrong Go-template or wrong Kubernetes passes
+// here; `helm lint --strict` and `helm template` (charts/firn/README.md) are the render checks.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { agentConfig, parseRelabelConfigs } from '@firn/agent';
+import { allInOneConfig } from '@firn/all-in-one';
+import { parseRetentionOverrides } from '@firn/compaction';
+import { compactorConfig } from '@firn/compactor';
+import type { ConfigDefinition, SettingsDef } from '@firn/config';
+import { gatewayConfig } from '@firn/gateway';
+import { ingesterConfig } from '@firn/ingester';
+import { parseLimitsFile } from '@firn/limits';
+import { querierConfig } from '@firn/querier';
+import { symbolizerConfig } from '@firn/symbolizer';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -67,11 +77,64 @@ const scaledKeys = componentKeys.filter((k) => k !== 'allInOne');
 /** Keys the shared workload template reads from a component section only for scaled components. */
 const SCALED_ONLY_KEYS = new Set(['replicas']);
 
-/** Setting names and defaults from each app's README table (generated from its config schema). */
-function appSettings(app: string): Map<string, string> {
-  const text = readFileSync(join(ROOT, 'apps', app, 'README.md'), 'utf8');
-  const rows = [...text.matchAll(/^\| `(FIRN_[A-Z0-9_]+)` \| `--[a-z0-9-]+` \| ([^|]+) \|/gm)];
-  return new Map(rows.map((m) => [m[1], m[2].trim().replace(/^`|`$/g, '')]));
+/** Each app's config schema, by app directory name. */
+const APP_CONFIGS: Record<string, ConfigDefinition<SettingsDef>> = {
+  gateway: gatewayConfig,
+  ingester: ingesterConfig,
+  querier: querierConfig,
+  compactor: compactorConfig,
+  symbolizer: symbolizerConfig,
+  'all-in-one': allInOneConfig,
+  agent: agentConfig,
+};
+
+type AppSetting = SettingsDef[string];
+
+/** An app's settings by env var name. */
+function appSettings(app: string): Map<string, AppSetting> {
+  const def = APP_CONFIGS[app];
+  if (!def) throw new Error(`no config schema for app ${app}`);
+  return new Map(Object.values(def.settings).map((s) => [s.env, s]));
+}
+
+/** FIRN_* variables a piece of template sets (`- name: FIRN_X`). */
+const firnVars = (src: string): string[] => [...src.matchAll(/name: (FIRN_[A-Z0-9_]+)/g)].map((m) => m[1]);
+
+/** The defines of _env.tpl by name: "firn.env" (every server) and "firn.env.<group>". */
+function envDefines(): Map<string, string> {
+  const src = templateSource('_env.tpl');
+  return new Map([...src.matchAll(/\{\{-? define "([^"]+)" -?\}\}([\s\S]*?)(?=\{\{-? define "|$)/g)].map((m) => [m[1], m[2]]));
+}
+
+/** The env groups a component template passes to firn.workload ("env" (list ...)). */
+function envGroupsOf(file: string): string[] {
+  const m = /"env" \(list((?: "\w+")*)\)/.exec(templateSource(file));
+  if (!m) throw new Error(`${file}: no "env" (list ...) argument`);
+  return [...m[1].matchAll(/"(\w+)"/g)].map((x) => x[1]);
+}
+
+/**
+ * `- name: FIRN_X` followed by `value: {{ [join "," ]$alias.path ...}}` where the alias is a
+ * `.Values` (or `.root.Values`) path assigned in the same piece: the value path behind the
+ * setting. Lines built otherwise (ternary, literals, secretKeyRef) are not listed.
+ */
+function settingValuePaths(src: string): { env: string; path: string[]; join: boolean }[] {
+  const aliases = new Map<string, string[]>();
+  for (const m of src.matchAll(/\$(\w+) := (?:\$root|\.root|\$)?\.Values((?:\.\w+)*)\s*-?\}\}/g)) aliases.set(m[1], m[2].split('.').filter(Boolean));
+  const out: { env: string; path: string[]; join: boolean }[] = [];
+  for (const m of src.matchAll(/- name: (FIRN_[A-Z0-9_]+)\n\s+value: \{\{ (join "," )?\$(\w+)((?:\.\w+)+)/g)) {
+    const base = aliases.get(m[3]);
+    if (base) out.push({ env: m[1], path: [...base, ...m[4].split('.').filter(Boolean)], join: m[2] !== undefined });
+  }
+  return out;
+}
+
+/** Kubernetes quantity (5Gi, 500M, 1024) in bytes. */
+function quantityBytes(q: string): number {
+  const m = /^([0-9.]+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
+  if (!m) throw new Error(`not a quantity: ${q}`);
+  const unit: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  return Number(m[1]) * unit[m[2] ?? ''];
 }
 
 interface ValueRef {
@@ -230,7 +293,7 @@ describe('charts/firn', () => {
     expect(entry).toBe(`apps/${name}/src/main.ts`);
     expect(existsSync(join(ROOT, entry ?? '')), `${entry} exists`).toBe(true);
     const section = values[key] as JsonObject;
-    expect(String(section.port)).toBe(appSettings(name).get('FIRN_PORT'));
+    expect(String(section.port)).toBe(appSettings(name).get('FIRN_PORT')?.default);
   });
 
   it('renders no component that values.yaml does not have', () => {
@@ -248,12 +311,161 @@ describe('charts/firn', () => {
     }
   });
 
-  it('sets only FIRN_* variables that some app documents as a setting', () => {
-    const apps = readdirSync(join(ROOT, 'apps')).filter((a) => existsSync(join(ROOT, 'apps', a, 'README.md')));
-    const known = new Set(apps.flatMap((a) => [...appSettings(a).keys()]));
-    const set = templateFiles.flatMap((f) => [...templateSource(f).matchAll(/name: (FIRN_[A-Z0-9_]+)/g)].map((m) => m[1]));
-    expect(set.length).toBeGreaterThan(10);
-    expect(set.filter((n) => !known.has(n))).toEqual([]);
+  it.each(componentKeys)('gives the %s container only settings its app has', (key) => {
+    const name = kebab(key);
+    const defines = envDefines();
+    const groups = envGroupsOf(`${name}.yaml`);
+    for (const g of groups) expect(defines.has(`firn.env.${g}`), `${name}.yaml: env group ${g} is not defined in _env.tpl`).toBe(true);
+    const set = [...firnVars(defines.get('firn.env') ?? ''), ...groups.flatMap((g) => firnVars(defines.get(`firn.env.${g}`) ?? ''))];
+    expect(set).toContain('FIRN_PORT');
+    const known = appSettings(name);
+    expect(set.filter((n) => !known.has(n)), `FIRN_* set for ${name} that apps/${name} does not read`).toEqual([]);
+  });
+
+  it('sets FIRN_* variables only through _env.tpl (servers) and agent.yaml (agent)', () => {
+    const elsewhere = templateFiles.filter((f) => f !== '_env.tpl' && f !== 'agent.yaml').flatMap((f) => firnVars(templateSource(f)).map((v) => `${f}: ${v}`));
+    expect(elsewhere).toEqual([]);
+    // Every group is used by some component, so none escapes the per-component check.
+    const used = new Set(componentKeys.flatMap((k) => envGroupsOf(`${kebab(k)}.yaml`)));
+    const groups = [...envDefines().keys()].filter((d) => d.startsWith('firn.env.')).map((d) => d.slice('firn.env.'.length));
+    expect(groups.filter((g) => !used.has(g))).toEqual([]);
+  });
+
+  it('feeds every setting a value its app accepts (values.yaml and each ci/*.yaml)', () => {
+    const docs: [string, Json][] = [['values.yaml', values], ...ciFiles.map((f): [string, Json] => [`ci/${f}`, helmMerge(values, readYaml(join(CHART, 'ci', f)))])];
+    const pieces: [string, string, string[]][] = [
+      ...[...envDefines()].map(([d, src]): [string, string, string[]] => [d, src, ['gateway', 'ingester', 'querier', 'compactor', 'symbolizer', 'all-in-one']]),
+      ['agent.yaml', templateSource('agent.yaml'), ['agent']],
+    ];
+    const problems: string[] = [];
+    let checked = 0;
+    for (const [piece, src, apps] of pieces) {
+      for (const { env, path, join: joined } of settingValuePaths(src)) {
+        const setting = apps.map((a) => appSettings(a).get(env)).find((s) => s !== undefined);
+        if (!setting) continue; // the per-component test reports unknown variables
+        for (const [name, doc] of docs) {
+          const v = valueAt(doc, path);
+          const raw = joined && Array.isArray(v) ? v.join(',') : String(v);
+          checked++;
+          const r = setting.schema.safeParse(raw);
+          if (!r.success) problems.push(`${name}: ${path.join('.')}=${JSON.stringify(raw)} (${piece} → ${env}): ${r.error.issues[0]?.message}`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+    expect(problems).toEqual([]);
+  });
+
+  it('defaults the tenancy, limits, retention, compaction, debuginfod, symbolizer and agent settings to the apps\' own defaults', () => {
+    const defines = envDefines();
+    const pieces: [string, string][] = [
+      ...['tokenStore', 'limits', 'retention', 'compaction', 'debuginfod', 'symbolization'].map((g): [string, string] => [`firn.env.${g}`, defines.get(`firn.env.${g}`) ?? '']),
+      ['agent.yaml', templateSource('agent.yaml')],
+    ];
+    const differ: string[] = [];
+    let compared = 0;
+    for (const [piece, src] of pieces) {
+      const app = piece === 'agent.yaml' ? 'agent' : 'all-in-one'; // the all-in-one reads every server setting
+      for (const { env, path, join: joined } of settingValuePaths(src)) {
+        const def = appSettings(app).get(env)?.default;
+        const v = valueAt(values, path);
+        const raw = joined && Array.isArray(v) ? v.join(',') : String(v);
+        compared++;
+        // The chart default is the app default, except for what the chart sets on purpose.
+        if (def !== undefined && raw !== def && !(env === 'FIRN_TOKEN_STORE' && raw === 'nats')) differ.push(`${path.join('.')}=${raw} but ${env} defaults to ${def}`);
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+    expect(differ).toEqual([]);
+  });
+
+  it('renders limits and retention files the apps parse, from values.yaml and each ci/*.yaml', () => {
+    const docs: [string, JsonObject][] = [['values.yaml', values], ...ciFiles.map((f): [string, JsonObject] => [`ci/${f}`, helmMerge(values, readYaml(join(CHART, 'ci', f))) as JsonObject])];
+    // The same shapes limits-configmap.yaml and retention-configmap.yaml write with toYaml.
+    for (const [name, doc] of docs) {
+      const limits = doc.limits as JsonObject;
+      expect(() => parseLimitsFile(stringify({ defaults: limits.defaults, tenants: limits.tenants }), name), name).not.toThrow();
+      const retention = doc.retention as JsonObject;
+      const parsed = parseRetentionOverrides(stringify({ tenants: retention.tenants }));
+      expect(parsed.tenants.size, name).toBe(Object.keys(retention.tenants as JsonObject).length);
+    }
+    const agentCi = readObject(join(CHART, 'ci', 'agent-values.yaml'));
+    const overrides = parseRetentionOverrides(stringify({ tenants: (agentCi.retention as JsonObject).tenants }));
+    expect(overrides.tenants.get('acme')).toBe(7 * 24 * 3600 * 1000);
+    // A wrong limit key must fail, or the check above proves nothing.
+    expect(() => parseLimitsFile(stringify({ tenants: { acme: { ingest_rate: 1 } } }), 'bad')).toThrow();
+    for (const f of ['limits-configmap.yaml', 'retention-configmap.yaml']) expect(templateSource(f)).toMatch(/dict "(defaults|tenants)"/);
+  });
+
+  it('keeps the symbolizer cache bound below its emptyDir sizeLimit', () => {
+    const s = values.symbolization as JsonObject;
+    expect(Number(s.cacheBytes)).toBeLessThan(quantityBytes(String(s.cacheSizeLimit)));
+    expect(envGroupsOf('symbolizer.yaml')).toContain('symbolizerCacheDir');
+  });
+
+  it('defaults to the NATS token store with a bootstrap admin secret for the gateway', () => {
+    const auth = values.auth as JsonObject;
+    expect(auth.tokenStore).toBe('nats');
+    expect((auth.admin as JsonObject).enabled).toBe(true);
+    expect(envGroupsOf('gateway.yaml')).toEqual(expect.arrayContaining(['tokenStore', 'admin', 'limits']));
+    expect(envGroupsOf('querier.yaml')).toEqual(expect.arrayContaining(['tokenStore', 'limits', 'retention']));
+    expect(envGroupsOf('compactor.yaml')).toEqual(expect.arrayContaining(['retention', 'compaction']));
+    expect(templateSource('admin-secret.yaml')).toContain('lookup "v1" "Secret"');
+  });
+
+  describe('agent DaemonSet', () => {
+    const agent = values.agent as JsonObject;
+    const src = templateSource('agent.yaml');
+
+    it('is off by default and sets only settings the agent has', () => {
+      expect(agent.enabled).toBe(false);
+      const set = firnVars(src);
+      const known = appSettings('agent');
+      expect(set.filter((n) => !known.has(n))).toEqual([]);
+      for (const needed of ['FIRN_AGENT_GATEWAY_URL', 'FIRN_AGENT_TOKEN_FILE', 'FIRN_AGENT_NODE_NAME', 'FIRN_AGENT_KUBELET_URL', 'FIRN_AGENT_METRICS_HOST', 'FIRN_AGENT_METRICS_PORT', 'FIRN_AGENT_BPF_CACHE_DIR', 'FIRN_AGENT_RELABEL_CONFIG_FILE', 'FIRN_AGENT_DEBUGINFO_UPLOAD']) {
+        expect(set, needed).toContain(needed);
+      }
+    });
+
+    it('runs the launcher scripts/build-agent.cjs writes', () => {
+      const build = createRequire(__filename)(join(ROOT, 'scripts', 'build-agent.cjs')) as { LAUNCHER: string };
+      const launcher = relative(ROOT, build.LAUNCHER);
+      expect(launcher).toBe('dist/agent/firn-agent');
+      expect(src).toContain(`"%s/${launcher}"`);
+    });
+
+    it('gets the node name, kubelet URL, host PIDs, BTF and its capabilities', () => {
+      expect(src).toMatch(/name: FIRN_AGENT_NODE_NAME\n\s+valueFrom:\n\s+fieldRef:\n\s+fieldPath: spec\.nodeName/);
+      expect(src).toMatch(/name: NODE_IP\n\s+valueFrom:\n\s+fieldRef:\n\s+fieldPath: status\.hostIP/);
+      // $(NODE_IP) only expands when NODE_IP comes first.
+      expect(src.indexOf('name: NODE_IP')).toBeLessThan(src.indexOf('name: FIRN_AGENT_KUBELET_URL'));
+      expect(src).toContain('https://$(NODE_IP):%d/pods');
+      expect(src).toContain('hostPID: true');
+      expect(src).toMatch(/hostPath:\n\s+path: \/sys\/kernel\/btf/);
+      expect(agent.capabilities).toEqual(expect.arrayContaining(['BPF', 'PERFMON', 'SYS_PTRACE']));
+      expect(agent.privileged).toBe(false);
+      expect(src).toMatch(/resources: \["nodes\/proxy"\]\n\s+verbs: \["get"\]/);
+      expect(agent.tolerations).toEqual([{ operator: 'Exists' }]);
+    });
+
+    it('uses the agent\'s default metrics port and drains within its grace period', () => {
+      expect(String(agent.metricsPort)).toBe(appSettings('agent').get('FIRN_AGENT_METRICS_PORT')?.default);
+      expect(Number(agent.terminationGracePeriodSeconds) * 1000).toBeGreaterThan(Number(agent.shutdownTimeoutMs));
+    });
+
+    it('writes relabel configs the agent parses (values.yaml and each ci/*.yaml)', () => {
+      const docs: [string, Json][] = [['values.yaml', values], ...ciFiles.map((f): [string, Json] => [`ci/${f}`, helmMerge(values, readYaml(join(CHART, 'ci', f)))])];
+      let nonEmpty = 0;
+      for (const [name, doc] of docs) {
+        const configs = ((doc as JsonObject).agent as JsonObject).relabelConfigs as Json[];
+        // The same shape agent.yaml writes into its ConfigMap.
+        const parsed = parseRelabelConfigs(stringify({ relabel_configs: configs }));
+        expect(parsed.length, name).toBe(configs.length);
+        if (configs.length > 0) nonEmpty++;
+      }
+      expect(nonEmpty).toBeGreaterThan(0);
+      expect(src).toContain('dict "relabel_configs" $a.relabelConfigs');
+    });
   });
 
   it('gives every component a grace period longer than preStop sleep plus shutdown timeout', () => {

@@ -76,12 +76,89 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* "true" when a tokens Secret is mounted: always for the scaled gateway, for the all-in-one
-only when tokens were given (otherwise it creates a default tenant and token on its volume). */}}
+{{/* "true" when the tokens Secret is mounted (auth.tokenStore=file only): always in scaled mode
+(the gateway and querier need a file, even an empty one), for the all-in-one only when tokens were
+given (otherwise it makes <data-dir>/tokens.json with a default tenant and token). */}}
 {{- define "firn.tokensMounted" -}}
-{{- if or .Values.auth.existingSecret .Values.auth.tokens (and (not .Values.allInOne.enabled) .Values.gateway.enabled) }}true{{ end }}
+{{- if and (eq .Values.auth.tokenStore "file") (or .Values.auth.existingSecret .Values.auth.tokens (not .Values.allInOne.enabled)) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret holding the admin API's bootstrap secret (FIRN_ADMIN_TOKEN): the user's, or the
+one the chart generates (nats token store only). */}}
+{{- define "firn.adminSecretName" -}}
+{{- if .Values.auth.admin.existingSecret }}
+{{- .Values.auth.admin.existingSecret }}
+{{- else }}
+{{- printf "%s-admin" (include "firn.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when gateway and all-in-one get FIRN_ADMIN_TOKEN. */}}
+{{- define "firn.adminTokenEnabled" -}}
+{{- if and (eq .Values.auth.tokenStore "nats") .Values.auth.admin.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "firn.limitsConfigMapName" -}}
+{{- if .Values.limits.existingConfigMap }}
+{{- .Values.limits.existingConfigMap }}
+{{- else }}
+{{- printf "%s-limits" (include "firn.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "firn.retentionConfigMapName" -}}
+{{- if .Values.retention.existingConfigMap }}
+{{- .Values.retention.existingConfigMap }}
+{{- else }}
+{{- printf "%s-retention" (include "firn.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* The agent's ServiceAccount: its own, because only the agent needs an API token (for the
+kubelet) and RBAC. */}}
+{{- define "firn.agentServiceAccountName" -}}
+{{- if .Values.agent.serviceAccount.create }}
+{{- default (include "firn.componentName" (dict "root" . "component" "agent")) .Values.agent.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.agent.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "firn.agentTokenSecretName" -}}
+{{- if .Values.agent.token.existingSecret }}
+{{- .Values.agent.token.existingSecret }}
+{{- else }}
+{{- printf "%s-token" (include "firn.componentName" (dict "root" . "component" "agent")) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* Where the agent sends batches: agent.gatewayUrl, else this release's gateway (or all-in-one). */}}
+{{- define "firn.agentGatewayUrl" -}}
+{{- if .Values.agent.gatewayUrl }}
+{{- .Values.agent.gatewayUrl }}
+{{- else if .Values.allInOne.enabled }}
+{{- printf "http://%s.%s.svc:%d" (include "firn.componentName" (dict "root" . "component" "all-in-one")) .Release.Namespace (int64 .Values.allInOne.service.port) }}
+{{- else }}
+{{- printf "http://%s.%s.svc:%d" (include "firn.componentName" (dict "root" . "component" "gateway")) .Release.Namespace (int64 .Values.gateway.service.port) }}
+{{- end }}
+{{- end }}
+
+{{/* The agent image: agent.image.* where set, else the chart's image. */}}
+{{- define "firn.agentImage" -}}
+{{- $i := .Values.agent.image }}
+{{- $repo := $i.repository | default .Values.image.repository }}
+{{- if $i.digest }}
+{{- printf "%s@%s" $repo $i.digest }}
+{{- else if and (not $i.repository) (not $i.tag) .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo ($i.tag | default .Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
 {{- end }}
 
 {{/* Where data and scratch files go; the root filesystem is read-only. */}}
 {{- define "firn.dataDir" -}}/var/lib/firn/data{{- end }}
 {{- define "firn.tokensDir" -}}/etc/firn/tokens{{- end }}
+{{- define "firn.limitsDir" -}}/etc/firn/limits{{- end }}
+{{- define "firn.retentionDir" -}}/etc/firn/retention{{- end }}
+{{- define "firn.symbolizerCacheDir" -}}/var/cache/firn/symbolizer{{- end }}

@@ -12,9 +12,9 @@ Arguments (dict):
 Every argument must be passed (lint --strict fails on a missing map key).
   s3          true = FIRN_STORAGE=s3 from storage.s3; false = local objects under the data dir
   nats        true = FIRN_NATS_URL/FIRN_NATS_TOKEN from nats
-  symbolCache true = FIRN_SYMBOL_CACHE and Redis from symbolCache/redis (querier, symbolizer)
-  memoryCache true = only FIRN_MEMORY_CACHE_BYTES (the all-in-one's in-process cache)
-  tokens      true = mount the tokens Secret and set FIRN_TOKENS_FILE
+  env         list of setting groups ("firn.env.<group>" in _env.tpl) this app reads; the
+              groups tokenStore, limits, retention and symbolizerCacheDir also mount their
+              Secret, ConfigMap or cache volume
   dataClaim   PVC name for the data dir; empty = an emptyDir
   recreate    true = Recreate strategy (a single writer of a ReadWriteOnce volume)
   pdb         true = render a PodDisruptionBudget when podDisruptionBudget.enabled
@@ -33,7 +33,11 @@ Every argument must be passed (lint --strict fails on a missing map key).
 {{- end -}}
 {{- $replicas := 1 -}}
 {{- if .replicas }}{{ $replicas = int64 .replicas }}{{ else }}{{ $replicas = int64 $c.replicas }}{{ end -}}
-{{- $envArgs := dict "root" $root "port" $c.port "shutdownMs" $shutdownMs "s3" .s3 "nats" .nats "symbolCache" .symbolCache "memoryCache" .memoryCache "tokens" .tokens "extraEnv" $c.extraEnv -}}
+{{- $envArgs := dict "root" $root "port" $c.port "shutdownMs" $shutdownMs "s3" .s3 "nats" .nats "groups" .env "extraEnv" $c.extraEnv -}}
+{{- $tokens := and (has "tokenStore" .env) (eq (include "firn.tokensMounted" $root) "true") -}}
+{{- $limits := has "limits" .env -}}
+{{- $retention := has "retention" .env -}}
+{{- $symCache := has "symbolizerCacheDir" .env -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -70,7 +74,7 @@ spec:
         prometheus.io/port: {{ $c.port | int64 | quote }}
         prometheus.io/path: /metrics
         {{- end }}
-        {{- if and .tokens (not $v.auth.existingSecret) }}
+        {{- if and $tokens (not $v.auth.existingSecret) }}
         checksum/tokens: {{ toJson $v.auth.tokens | sha256sum }}
         {{- end }}
         {{- with $c.podAnnotations }}
@@ -140,10 +144,26 @@ spec:
               mountPath: /tmp
             - name: data
               mountPath: {{ include "firn.dataDir" $root }}
-            {{- if .tokens }}
+            {{- if $tokens }}
             - name: tokens
               mountPath: {{ include "firn.tokensDir" $root }}
               readOnly: true
+            {{- end }}
+            {{- /* Whole-directory mounts, never subPath: the kubelet then swaps in a changed
+            ConfigMap and the apps reload it (they poll the file's mtime) without a restart. */}}
+            {{- if $limits }}
+            - name: limits
+              mountPath: {{ include "firn.limitsDir" $root }}
+              readOnly: true
+            {{- end }}
+            {{- if $retention }}
+            - name: retention
+              mountPath: {{ include "firn.retentionDir" $root }}
+              readOnly: true
+            {{- end }}
+            {{- if $symCache }}
+            - name: symbolizer-cache
+              mountPath: {{ include "firn.symbolizerCacheDir" $root }}
             {{- end }}
       volumes:
         - name: tmp
@@ -155,7 +175,7 @@ spec:
           {{- else }}
           emptyDir: {}
           {{- end }}
-        {{- if .tokens }}
+        {{- if $tokens }}
         - name: tokens
           secret:
             secretName: {{ include "firn.tokensSecretName" $root }}
@@ -163,6 +183,27 @@ spec:
             items:
               - key: tokens.json
                 path: tokens.json
+        {{- end }}
+        {{- if $limits }}
+        - name: limits
+          configMap:
+            name: {{ include "firn.limitsConfigMapName" $root }}
+            items:
+              - key: {{ $v.limits.configMapKey }}
+                path: limits.yaml
+        {{- end }}
+        {{- if $retention }}
+        - name: retention
+          configMap:
+            name: {{ include "firn.retentionConfigMapName" $root }}
+            items:
+              - key: {{ $v.retention.configMapKey }}
+                path: retention.yaml
+        {{- end }}
+        {{- if $symCache }}
+        - name: symbolizer-cache
+          emptyDir:
+            sizeLimit: {{ $v.symbolization.cacheSizeLimit | quote }}
         {{- end }}
       {{- with $c.nodeSelector }}
       nodeSelector:
@@ -216,104 +257,5 @@ spec:
   selector:
     matchLabels:
       {{- include "firn.selectorLabels" $ctx | nindent 6 }}
-{{- end }}
-{{- end }}
-
-{{/*
-The container's environment. Only variables the app reads are set; secrets come from
-existing Secrets through secretKeyRef, never from values.
-*/}}
-{{- define "firn.env" -}}
-{{- $v := .root.Values -}}
-- name: FIRN_HOST
-  value: "0.0.0.0"
-- name: FIRN_PORT
-  value: {{ .port | int64 | quote }}
-- name: FIRN_LOG_LEVEL
-  value: {{ $v.logLevel | quote }}
-- name: FIRN_SHUTDOWN_TIMEOUT_MS
-  value: {{ .shutdownMs | quote }}
-- name: FIRN_DATA_DIR
-  value: {{ include "firn.dataDir" .root | quote }}
-{{- with $v.otlp.endpoint }}
-- name: FIRN_OTLP_ENDPOINT
-  value: {{ . | quote }}
-{{- end }}
-- name: FIRN_TRACE_SAMPLE_RATIO
-  value: {{ $v.otlp.sampleRatio | toString | quote }}
-{{- if .s3 }}
-- name: FIRN_STORAGE
-  value: s3
-{{- with $v.storage.s3.endpoint }}
-- name: FIRN_S3_ENDPOINT
-  value: {{ . | quote }}
-{{- end }}
-- name: FIRN_S3_REGION
-  value: {{ $v.storage.s3.region | quote }}
-- name: FIRN_S3_BUCKET
-  value: {{ required "storage.s3.bucket is required" $v.storage.s3.bucket | quote }}
-{{- with $v.storage.s3.prefix }}
-- name: FIRN_S3_PREFIX
-  value: {{ . | quote }}
-{{- end }}
-- name: FIRN_S3_FORCE_PATH_STYLE
-  value: {{ ternary "true" "false" $v.storage.s3.forcePathStyle | quote }}
-{{- with $v.storage.s3.existingSecret }}
-- name: FIRN_S3_ACCESS_KEY_ID
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.storage.s3.accessKeyIdKey }}
-- name: FIRN_S3_SECRET_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.storage.s3.secretAccessKeyKey }}
-{{- end }}
-{{- else }}
-- name: FIRN_STORAGE
-  value: local
-{{- end }}
-{{- if .nats }}
-- name: FIRN_NATS_URL
-  value: {{ required "nats.url is required" $v.nats.url | quote }}
-{{- with $v.nats.existingSecret }}
-- name: FIRN_NATS_TOKEN
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.nats.tokenKey }}
-{{- end }}
-{{- end }}
-{{- if .symbolCache }}
-- name: FIRN_SYMBOL_CACHE
-  value: {{ $v.symbolCache.backend | quote }}
-- name: FIRN_MEMORY_CACHE_BYTES
-  value: {{ $v.symbolCache.memoryBytes | int64 | quote }}
-{{- if eq $v.symbolCache.backend "redis" }}
-{{- if $v.redis.existingSecret }}
-- name: FIRN_REDIS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.redis.existingSecret }}
-      key: {{ $v.redis.urlKey }}
-{{- else }}
-- name: FIRN_REDIS_URL
-  value: {{ required "redis.url is required when symbolCache.backend=redis" $v.redis.url | quote }}
-{{- end }}
-{{- end }}
-{{- else if .memoryCache }}
-- name: FIRN_MEMORY_CACHE_BYTES
-  value: {{ $v.symbolCache.memoryBytes | int64 | quote }}
-{{- end }}
-{{- if .tokens }}
-- name: FIRN_TOKENS_FILE
-  value: {{ printf "%s/tokens.json" (include "firn.tokensDir" .root) | quote }}
-{{- end }}
-{{- with $v.extraEnv }}
-{{ toYaml . }}
-{{- end }}
-{{- with .extraEnv }}
-{{ toYaml . }}
 {{- end }}
 {{- end }}
