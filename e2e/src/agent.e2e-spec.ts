@@ -21,6 +21,8 @@ const OUTAGE_MS = 30_000;
 
 /**
  * 75 % of its CPU time in hot75, 25 % in cold25, by thread CPU-time budgets (immune to load).
+ * Each cycle's length is random (5-15 ms of CPU, same 3:1 split): a fixed 10 ms cycle can phase-
+ * lock with the sampling timer and the scheduler on a loaded machine and bias the measured split.
  * spin() is shared, so the split is hot75 vs cold25 cumulative. -O0: gcc 12 drops the frame of a
  * leaf like spin() at -O1 even with -mno-omit-leaf-frame-pointer, and frame-pointer unwinding
  * then skips its caller.
@@ -30,9 +32,11 @@ const HOTCOLD_C = `
 static double cpu_ms(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
 volatile unsigned long sink;
 __attribute__((noinline)) void spin(void) { for (int i = 0; i < 20000; i++) sink = sink * 2654435761u + i; }
-__attribute__((noinline)) void hot75(void) { double end = cpu_ms() + 7.5; while (cpu_ms() < end) spin(); }
-__attribute__((noinline)) void cold25(void) { double end = cpu_ms() + 2.5; while (cpu_ms() < end) spin(); }
-int main(void) { for (;;) { hot75(); cold25(); } }
+__attribute__((noinline)) void hot75(double ms) { double end = cpu_ms() + ms; while (cpu_ms() < end) spin(); }
+__attribute__((noinline)) void cold25(double ms) { double end = cpu_ms() + ms; while (cpu_ms() < end) spin(); }
+static unsigned seed = 12345;
+static double jitter(void) { seed = seed * 1103515245u + 12345u; return 0.5 + ((seed >> 16) & 0x7fff) / 32767.0; }
+int main(void) { for (;;) { double k = jitter(); hot75(7.5 * k); cold25(2.5 * k); } }
 `;
 
 const JS_WORKLOAD = `
@@ -167,7 +171,8 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
         const t = await top(sel, startedMs - 60_000, Date.now() + 60_000);
         const hot = t.get('hot75') ?? 0;
         const cold = t.get('cold25') ?? 0;
-        return hot + cold >= 2000 ? { hot, cold } : undefined;
+        // 4000 samples: the binomial spread of the share is ~0.7 points, so ±3 is > 4 sigma.
+        return hot + cold >= 4000 ? { hot, cold } : undefined;
       },
       120_000,
     );
@@ -338,7 +343,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) with server-side symbol
         const { byName } = await report(`{pid="${hotcold.pid}"}`);
         const hot = byName.get('hot75') ?? 0;
         const cold = byName.get('cold25') ?? 0;
-        return hot + cold >= 2000 ? { hot, cold } : undefined;
+        return hot + cold >= 4000 ? { hot, cold } : undefined;
       },
       150_000,
     );
