@@ -1,14 +1,14 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesToArrow, samplesToPprof } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
+import { grpcFrame, gzipBomb, processMemory, rawGrpc } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
 import { ADMIN_SECRET, adminClient } from './support/tenancy';
@@ -26,56 +26,9 @@ function corrupt(bytes: Uint8Array): Buffer {
   return b;
 }
 
-function envelope(flags: number, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = flags;
-  head.writeUInt32BE(data.byteLength, 1);
-  return Buffer.concat([head, data]);
-}
-
-/** gzip of `totalBytes` zeros, built in pieces so the test itself stays small. */
-async function gzipBomb(totalBytes: number): Promise<Buffer> {
-  const gz = createGzip({ level: 9 });
-  const out: Buffer[] = [];
-  gz.on('data', (c: Buffer) => out.push(c));
-  const done = new Promise((resolve) => gz.on('end', resolve));
-  const zeros = Buffer.alloc(16 * 1024 * 1024);
-  for (let sent = 0; sent < totalBytes; sent += zeros.length) {
-    if (!gz.write(zeros)) await new Promise((resolve) => gz.once('drain', resolve));
-  }
-  gz.end();
-  await done;
-  return Buffer.concat(out);
-}
-
-/** A raw gRPC call over h2c, so headers (grpc-encoding) and frames are exactly what we say. */
-function rawGrpc(base: string, path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; message: string }> {
-  return new Promise((resolve, reject) => {
-    const session = http2Connect(base);
-    session.on('error', reject);
-    const req = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: path, 'content-type': 'application/grpc+proto', te: 'trailers', ...headers });
-    let status = -1;
-    let message = '';
-    const take = (h: Record<string, unknown>): void => {
-      if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']);
-      if (typeof h['grpc-message'] === 'string') message = decodeURIComponent(h['grpc-message']);
-    };
-    req.on('response', take);
-    req.on('trailers', take);
-    req.on('data', () => undefined);
-    req.on('end', () => {
-      session.close();
-      resolve({ status, message });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+function memoryMb(pid: number): { rssMb: number; peakMb: number } {
+  const m = processMemory(pid);
+  return { rssMb: m.rss / 2 ** 20, peakMb: m.hwm / 2 ** 20 };
 }
 
 async function outcome(p: Promise<unknown>): Promise<{ code: Code | 'ok'; message: string }> {
@@ -124,13 +77,13 @@ describe('hostile input through a real process', () => {
     async () => {
       const bomb = await gzipBomb(1024 * 1024 * 1024);
       expect(bomb.length).toBeLessThan(4 * 1024 * 1024);
-      const before = await memoryOf(app.proc.pid);
-      const res = await rawGrpc(app.base, WRITE_RAW, envelope(1, bomb), { ...auth, 'grpc-encoding': 'gzip' });
+      const before = memoryMb(app.proc.pid);
+      const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(1, bomb), { ...auth, 'grpc-encoding': 'gzip' });
       expect(res.status, res.message).toBe(Code.ResourceExhausted);
       expect(res.message).toMatch(/readMaxBytes/);
       // One bomb costs at most readMaxBytes (64 MiB by default) of inflated bytes before it is
       // refused; bombs in a row can each hold that much until the next GC, so only one is measured.
-      const after = await memoryOf(app.proc.pid);
+      const after = memoryMb(app.proc.pid);
       // The peak (high-water mark) over the whole run bounds what any one request held.
       const growthMb = after.peakMb - before.rssMb;
       process.stdout.write(`gzip bomb: rss before ${before.rssMb.toFixed(0)} MB, peak after ${after.peakMb.toFixed(0)} MB, growth ≤ ${growthMb.toFixed(0)} MB\n`);
@@ -151,7 +104,7 @@ describe('hostile input through a real process', () => {
   );
 
   it('refuses a truncated grpc-encoding gzip message with INVALID_ARGUMENT', async () => {
-    const res = await rawGrpc(app.base, WRITE_RAW, envelope(1, gzipSync(Buffer.alloc(4096, 1)).subarray(0, 20)), { ...auth, 'grpc-encoding': 'gzip' });
+    const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(1, gzipSync(Buffer.alloc(4096, 1)).subarray(0, 20)), { ...auth, 'grpc-encoding': 'gzip' });
     expect(res.status).toBe(Code.InvalidArgument);
   });
 
@@ -169,7 +122,7 @@ describe('hostile input through a real process', () => {
 
     it('WriteRaw: invalid UTF-8 in a series label is INVALID_ARGUMENT', async () => {
       const req = create(profilestoreV1alpha1.WriteRawRequestSchema, { series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'node', value: MARK }] }, samples: [] }] });
-      const res = await rawGrpc(app.base, WRITE_RAW, envelope(0, corrupt(toBinary(profilestoreV1alpha1.WriteRawRequestSchema, req))), auth);
+      const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(0, corrupt(toBinary(profilestoreV1alpha1.WriteRawRequestSchema, req))), auth);
       expect(res.status, res.message).toBe(Code.InvalidArgument);
       expect(res.message).toMatch(/utf-8/i);
     });
@@ -184,7 +137,7 @@ describe('hostile input through a real process', () => {
     // Decoders check raw bytes: lenient decoding would store U+FFFD, i.e. a different label.
     it('WriteRaw: invalid UTF-8 in a series label is INVALID_ARGUMENT', async () => {
       const req = create(profilestoreV1alpha1.WriteRawRequestSchema, { series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'node', value: MARK }] }, samples: [] }] });
-      const res = await rawGrpc(app.base, WRITE_RAW, envelope(0, corrupt(toBinary(profilestoreV1alpha1.WriteRawRequestSchema, req))), auth);
+      const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(0, corrupt(toBinary(profilestoreV1alpha1.WriteRawRequestSchema, req))), auth);
       expect(res.status, res.message).toBe(Code.InvalidArgument);
       expect(res.message).toMatch(/utf-8/i);
     });

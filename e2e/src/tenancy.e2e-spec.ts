@@ -10,10 +10,10 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesToArrow } from '@firn/profiles';
 import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
-import { startNats, type TestNats } from '@firn/testing';
+import { gzipBomb, processMemory, startNats, type TestNats } from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
-import { ADMIN_SECRET, adminClient, gzipBomb, memoryOf, protoServices, registeredRoutes, registeredServices } from './support/tenancy';
+import { ADMIN_SECRET, adminClient, protoServices, registeredRoutes, registeredServices } from './support/tenancy';
 
 const MB = 1024 * 1024;
 const Q = queryV1alpha1;
@@ -106,7 +106,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
   it('rejects a 1 GB gzip bomb with less than 100 MB of memory growth', async () => {
     const bomb = await gzipBomb(1024 * MB);
     expect(bomb.length).toBeLessThan(2 * MB);
-    const before = memoryOf(app.proc.pid);
+    const before = processMemory(app.proc.pid);
     const res = await fetch(`${app.base}/ingest?name=bomb.cpu&format=pprof`, { method: 'POST', headers: { authorization: `Bearer ${tok['acme']}` }, body: bomb });
     const body = (await res.json()) as { message: string };
     expect(res.status).toBe(400);
@@ -116,7 +116,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
       .writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'bomb' }] }, samples: [{ rawProfile: bomb }] }] })
       .then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(err?.code).toBe(Code.InvalidArgument);
-    const after = memoryOf(app.proc.pid);
+    const after = processMemory(app.proc.pid);
     // Peak resident memory during both rejections, against resident memory before them.
     const growth = after.hwm - before.rss;
     console.log(`gzip bomb: ${bomb.length} B compressed; RSS before ${(before.rss / MB).toFixed(1)} MB, peak after ${(after.hwm / MB).toFixed(1)} MB, growth ${(growth / MB).toFixed(1)} MB`);
@@ -225,7 +225,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
   it("sends a tenant over its rate 429 with Retry-After while another tenant's writes and queries keep working", async () => {
     const folded = Buffer.from(Array.from({ length: 200 }, (_, i) => `main;work;leaf_${i} ${i + 1}`).join('\n'));
     expect(folded.length).toBeGreaterThan(3000);
-    const before = memoryOf(app.proc.pid);
+    const before = processMemory(app.proc.pid);
     const post = (tenant: string) => fetch(`${app.base}/ingest?name=app.cpu{tenant_test="${tenant}"}&format=folded`, { method: 'POST', headers: { authorization: `Bearer ${tok[tenant]}` }, body: folded });
     const slow: Response[] = [];
     const fast: Response[] = [];
@@ -256,7 +256,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     await expect(q.profileTypes({})).resolves.toBeDefined();
     const metrics = await (await fetch(`${app.base}/metrics`)).text();
     expect(metrics).toMatch(/firn_gateway_limit_rejections_total\{tenant="slow",limit="ingest_rate_bytes"\} [1-9]/);
-    const after = memoryOf(app.proc.pid);
+    const after = processMemory(app.proc.pid);
     console.log(`rate limit: ${slow.length} slow writes (${rejected.length} refused), ${fast.length} others; RSS ${(before.rss / MB).toFixed(1)} → ${(after.rss / MB).toFixed(1)} MB`);
     expect(after.rss - before.rss).toBeLessThan(100 * MB);
   }, 60_000);

@@ -1,14 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createGzip } from 'node:zlib';
 import type { DescService } from '@bufbuild/protobuf';
 import * as protos from '@firn/proto';
-
-/** Resident and peak resident memory of a process, bytes (Linux /proc). */
-export function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
 
 interface LogLine {
   msg?: string;
@@ -62,22 +54,6 @@ export function protoServices(): Map<string, DescService> {
 }
 
 /** gzip of `bytes` zero bytes, produced in chunks so the test never holds the inflated data. */
-export async function gzipBomb(bytes: number): Promise<Buffer> {
-  const gz = createGzip({ level: 9 });
-  const out: Buffer[] = [];
-  gz.on('data', (c: Buffer) => out.push(c));
-  const done = new Promise<void>((resolve, reject) => {
-    gz.on('end', resolve);
-    gz.on('error', reject);
-  });
-  const chunk = Buffer.alloc(1 << 20);
-  for (let left = bytes; left > 0; left -= chunk.length) {
-    if (!gz.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) await new Promise((r) => gz.once('drain', r));
-  }
-  gz.end();
-  await done;
-  return Buffer.concat(out);
-}
 
 export interface AdminClient {
   createTenant(id: string): Promise<void>;

@@ -1,4 +1,3 @@
-import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { gzipSync } from 'node:zlib';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -6,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createMetricsRegistry } from '@firn/observability';
+import { grpcFrame, rawGrpc } from '@firn/testing';
 import { debuginfoV1alpha1, grpcHealthV1 } from '@firn/proto';
 import { refuseMalformedRequests } from './malformed-request';
 import { OnePortServer } from './one-port-server';
@@ -23,12 +23,6 @@ const CHECK = '/grpc.health.v1.Health/Check';
 const WATCH = '/grpc.health.v1.Health/Watch';
 const UPLOAD = '/parca.debuginfo.v1alpha1.DebuginfoService/Upload';
 
-function envelope(flags: number, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = flags;
-  head.writeUInt32BE(data.byteLength, 1);
-  return Buffer.concat([head, data]);
-}
 
 function frames(body: Buffer): Array<{ flags: number; data: Buffer }> {
   const out: Array<{ flags: number; data: Buffer }> = [];
@@ -40,29 +34,6 @@ function frames(body: Buffer): Array<{ flags: number; data: Buffer }> {
   return out;
 }
 
-/** A raw gRPC call over h2c: the trailers' status and message. */
-function rawGrpc(port: number, path: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; message: string }> {
-  return new Promise((resolve, reject) => {
-    const session = http2Connect(`http://127.0.0.1:${port}`);
-    session.on('error', reject);
-    const req = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: path, 'content-type': 'application/grpc+proto', te: 'trailers', ...headers });
-    let status = -1;
-    let message = '';
-    const take = (h: Record<string, unknown>): void => {
-      if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']);
-      if (typeof h['grpc-message'] === 'string') message = decodeURIComponent(h['grpc-message']);
-    };
-    req.on('response', take);
-    req.on('trailers', take);
-    req.on('data', () => undefined);
-    req.on('end', () => {
-      session.close();
-      resolve({ status, message });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe(refuseMalformedRequests.name, () => {
   let server: OnePortServer;
@@ -139,23 +110,23 @@ describe(refuseMalformedRequests.name, () => {
   describe('gRPC (raw HTTP/2)', () => {
     it('answers INVALID_ARGUMENT to a gzip frame that does not inflate', async () => {
       const truncated = gzipSync(Buffer.alloc(1000, 7)).subarray(0, 12);
-      expect(await rawGrpc(port, CHECK, envelope(1, truncated), { 'grpc-encoding': 'gzip' })).toEqual({ status: Code.InvalidArgument, message: 'decompression failed' });
+      expect(await rawGrpc(`http://127.0.0.1:${port}`, CHECK, grpcFrame(1, truncated), { 'grpc-encoding': 'gzip' })).toEqual({ status: Code.InvalidArgument, message: 'decompression failed' });
     });
 
     it('answers INVALID_ARGUMENT to a compressed frame sent without an encoding', async () => {
-      expect(await rawGrpc(port, CHECK, envelope(1, gzipSync(Buffer.alloc(10))))).toMatchObject({ status: Code.InvalidArgument });
+      expect(await rawGrpc(`http://127.0.0.1:${port}`, CHECK, grpcFrame(1, gzipSync(Buffer.alloc(10))))).toMatchObject({ status: Code.InvalidArgument });
     });
 
     it('answers RESOURCE_EXHAUSTED to a gzip frame that inflates past readMaxBytes', async () => {
       const bomb = gzipSync(Buffer.alloc(64 * READ_MAX), { level: 1 });
       expect(bomb.length).toBeLessThan(READ_MAX);
-      const res = await rawGrpc(port, CHECK, envelope(1, bomb), { 'grpc-encoding': 'gzip' });
+      const res = await rawGrpc(`http://127.0.0.1:${port}`, CHECK, grpcFrame(1, bomb), { 'grpc-encoding': 'gzip' });
       expect(res.status).toBe(Code.ResourceExhausted);
       expect(res.message).toMatch(/readMaxBytes/);
     });
 
     it('still answers well-formed requests', async () => {
-      expect(await rawGrpc(port, CHECK, envelope(0, Buffer.alloc(0)))).toMatchObject({ status: 0 });
+      expect(await rawGrpc(`http://127.0.0.1:${port}`, CHECK, grpcFrame(0, Buffer.alloc(0)))).toMatchObject({ status: 0 });
     });
   });
 
@@ -183,7 +154,7 @@ describe(refuseMalformedRequests.name, () => {
 
     for (const [what, path] of [['server-streaming', WATCH], ['client-streaming', UPLOAD]] as const) {
       it(`ends a ${what} call whose message is not protobuf with invalid_argument`, async () => {
-        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/connect+proto' }, body: envelope(0, GARBAGE) });
+        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/connect+proto' }, body: grpcFrame(0, GARBAGE) });
         const end = frames(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x02);
         const json = JSON.parse(end?.data.toString() ?? '{}') as { error?: { code: string; message: string } };
         expect(res.status).toBe(200);
@@ -196,7 +167,7 @@ describe(refuseMalformedRequests.name, () => {
   describe('gRPC-web', () => {
     for (const [what, path] of [['unary', CHECK], ['server-streaming', WATCH], ['client-streaming', UPLOAD]] as const) {
       it(`puts grpc-status 3 in the trailer frame of a ${what} call whose message is not protobuf`, async () => {
-        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' }, body: envelope(0, GARBAGE) });
+        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' }, body: grpcFrame(0, GARBAGE) });
         const trailer = frames(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x80)?.data.toString() ?? '';
         expect(res.status).toBe(200);
         expect(trailer).toMatch(/^grpc-status: 3\r$/m);
@@ -205,7 +176,7 @@ describe(refuseMalformedRequests.name, () => {
     }
 
     it('leaves a successful call untouched', async () => {
-      const res = await fetch(`${base}${CHECK}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' }, body: envelope(0, Buffer.alloc(0)) });
+      const res = await fetch(`${base}${CHECK}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' }, body: grpcFrame(0, Buffer.alloc(0)) });
       const f = frames(Buffer.from(await res.arrayBuffer()));
       expect(f.map((x) => x.flags)).toEqual([0, 0x80]);
       expect(f[1].data.toString()).toMatch(/grpc-status: 0/);

@@ -2,15 +2,10 @@ import { gzipSync } from 'node:zlib';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { grpcHealthV1 } from '@firn/proto';
+import { grpcFrame } from '@firn/testing';
 import { describe, expect, it } from 'vitest';
 import { isMalformedRequestFailure, refuseMalformedMessages, refuseMalformedRequests } from './malformed-request';
 
-function envelope(flags: number, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = flags;
-  head.writeUInt32BE(data.byteLength, 1);
-  return Buffer.concat([head, data]);
-}
 
 async function* inPieces(bytes: Buffer, size: number): AsyncIterable<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
@@ -34,11 +29,11 @@ function fakeHandler(res: UniversalServerResponse): UniversalHandler {
   }) as unknown as UniversalHandler;
 }
 
-const DATA = envelope(0, Buffer.alloc(300, 9));
+const DATA = grpcFrame(0, Buffer.alloc(300, 9));
 
 describe(refuseMalformedRequests.name, () => {
   it.each([1, 2, 3, 7, 1000])('rewrites a gRPC-web trailer frame however the body is chunked (%i-byte chunks)', async (size) => {
-    const trailer = envelope(0x80, Buffer.from('grpc-status: 13\r\ngrpc-message: parse%20binary%3A%20premature%20EOF\r\n'));
+    const trailer = grpcFrame(0x80, Buffer.from('grpc-status: 13\r\ngrpc-message: parse%20binary%3A%20premature%20EOF\r\n'));
     const h = refuseMalformedRequests(fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/grpc-web+proto' }), body: inPieces(Buffer.concat([DATA, trailer]), size) }));
     const out = await collect((await h({} as never)).body);
     expect(out.subarray(0, DATA.length).equals(DATA)).toBe(true);
@@ -47,7 +42,7 @@ describe(refuseMalformedRequests.name, () => {
   });
 
   it('reads a compressed Connect end-stream frame and sends the fixed one uncompressed', async () => {
-    const end = envelope(0x03, gzipSync(JSON.stringify({ error: { code: 'internal', message: 'decompression failed' }, metadata: {} })));
+    const end = grpcFrame(0x03, gzipSync(JSON.stringify({ error: { code: 'internal', message: 'decompression failed' }, metadata: {} })));
     const h = refuseMalformedRequests(
       fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/connect+proto', 'connect-content-encoding': 'gzip' }), body: inPieces(Buffer.concat([DATA, end]), 4) }),
     );
@@ -57,7 +52,7 @@ describe(refuseMalformedRequests.name, () => {
   });
 
   it('leaves other INTERNAL errors and successful bodies alone', async () => {
-    const body = Buffer.concat([DATA, envelope(0x80, Buffer.from('grpc-status: 13\r\ngrpc-message: internal%20error\r\n'))]);
+    const body = Buffer.concat([DATA, grpcFrame(0x80, Buffer.from('grpc-status: 13\r\ngrpc-message: internal%20error\r\n'))]);
     const h = refuseMalformedRequests(fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/grpc-web' }), body: inPieces(body, 5) }));
     expect((await collect((await h({} as never)).body)).equals(body)).toBe(true);
   });

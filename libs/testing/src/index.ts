@@ -7,3 +7,4 @@ export * from './require-binary';
 export * from './child-process';
 export { mulberry32, type Rng } from './prng';
 export { buildTestProgram, type TestProgram } from './c-program';
+export { grpcFrame, gzipBomb, processMemory, rawGrpc } from './hostile-input';
