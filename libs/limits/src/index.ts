@@ -4,4 +4,4 @@ export { ConcurrencyLimiter, RateLimiter } from './token-bucket';
 export { limitExceeded, limitOf } from './limit-error';
 export { LimitMetrics } from './limits.metrics';
 export { checkBatchLimits } from './ingest-checks';
-export { defaultLimitsFrom, limitsSettings } from './limits.settings';
+export { defaultLimitsFrom, limitsSettings, type LimitDefaultsConfig } from './limits.settings';

@@ -16,8 +16,7 @@ export function limitsSettings() {
   };
 }
 
-/** Config-level defaults: `limitsSettings()` plus whichever component limit settings the process has. */
-export function defaultLimitsFrom(c: {
+export interface LimitDefaultsConfig {
   ingestRateBytes: number;
   ingestBurstBytes: number;
   maxConcurrentQueries: number;
@@ -26,7 +25,10 @@ export function defaultLimitsFrom(c: {
   maxStackDepth?: number;
   maxRequestBytes?: number;
   maxQueryRangeHours?: number;
-}): TenantLimits {
+}
+
+/** Config-level defaults: `limitsSettings()` plus whichever component limit settings the process has. */
+export function defaultLimitsFrom(c: LimitDefaultsConfig): TenantLimits {
   const d = DEFAULT_TENANT_LIMITS;
   return {
     ...d,

@@ -58,7 +58,6 @@ export function parseLimitsFile(text: string, name: string): Parsed {
  * limits and is reported.
  */
 export class RuntimeLimits implements TenantLimitsSource {
-  private parsed: Parsed = { defaults: {}, tenants: new Map() };
   private merged = new Map<string, TenantLimits>();
   private base: TenantLimits;
   private seen = '';
@@ -116,11 +115,10 @@ export class RuntimeLimits implements TenantLimitsSource {
     const text = sig === 'missing' ? '' : await readFile(file, 'utf8');
     this.install(parseLimitsFile(text, file));
     this.seen = sig;
-    this.opts.onReload?.(this.parsed.tenants.size);
+    this.opts.onReload?.(this.merged.size);
   }
 
   private install(p: Parsed): void {
-    this.parsed = p;
     this.base = { ...this.opts.defaults, ...p.defaults };
     const merged = new Map<string, TenantLimits>();
     for (const [t, o] of p.tenants) merged.set(t, { ...this.base, ...o });

@@ -1,20 +1,12 @@
 import type { Bus } from '@firn/bus';
-import { RuntimeLimits, defaultLimitsFrom } from '@firn/limits';
+import { RuntimeLimits, defaultLimitsFrom, type LimitDefaultsConfig } from '@firn/limits';
 import type { Logger } from '@firn/observability';
 import type { PlatformExtras } from './platform.module';
 import { openTokenStore, type OpenedTokenStore, type TokenStoreConfig } from './tenant-store';
 
-export interface TenancyConfig extends TokenStoreConfig {
+export interface TenancyConfig extends TokenStoreConfig, LimitDefaultsConfig {
   limitsFile: string;
   limitsPollMs: number;
-  ingestRateBytes: number;
-  ingestBurstBytes: number;
-  maxConcurrentQueries: number;
-  maxDecompressedBytes?: number;
-  maxSamplesPerProfile?: number;
-  maxStackDepth?: number;
-  maxRequestBytes?: number;
-  maxQueryRangeHours?: number;
 }
 
 /**

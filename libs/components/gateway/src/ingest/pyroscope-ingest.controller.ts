@@ -43,7 +43,8 @@ export class PyroscopeIngestController {
     try {
       const raw = await readBody(req, this.limits.maxBodyBytes(tenant, this.opts.maxRequestBytes));
       const l = this.limits.admit(tenant, raw.length);
-      await checkGunzipSize(raw, l.maxDecompressedBytes, format === 'pprof' && !contentEncoding ? 'pprof' : 'request body');
+      // An un-encoded pprof body is checked once, in parse, like a multipart part.
+      if (format !== 'pprof' || contentEncoding) await checkGunzipSize(raw, l.maxDecompressedBytes, 'request body');
       const body = decodeContent(raw, contentEncoding, l.maxDecompressedBytes);
       assertUtf8QueryParam(req.url, 'name');
       batch = await this.parse(body, q, format, contentType, l);
