@@ -10,6 +10,7 @@ export interface CgroupInfo {
 
 const ID = '[0-9a-f]{64}';
 const UID = '[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}';
+const POD = new RegExp(`pod(${UID})(?:\\.slice)?$`);
 
 /** Container scopes in order of precedence; the last path component that matches wins. */
 const CONTAINER_PATTERNS: Array<[RegExp, CgroupInfo['runtime']]> = [
@@ -29,7 +30,7 @@ export function parseCgroupPath(path: string): CgroupInfo {
   const info: CgroupInfo = { path };
   const parts = path.split('/').filter(Boolean);
   for (const part of parts) {
-    const pod = new RegExp(`pod(${UID})(?:\\.slice)?$`).exec(part);
+    const pod = POD.exec(part);
     if (pod) info.podUid = pod[1].replace(/_/g, '-');
     for (const [re, runtime] of CONTAINER_PATTERNS) {
       const m = re.exec(part);

@@ -1,4 +1,4 @@
-import { buildIdOrHash, readElfFile, readSymbolsFromFile } from '@firn/elf';
+import { buildIdOrHash, readElfFile, readSymbolsFromFile, type ElfFile } from '@firn/elf';
 import type { ObjectReader } from './process-table';
 
 /**
@@ -7,13 +7,19 @@ import type { ObjectReader } from './process-table';
  */
 export function elfObjectReader(opts: { localSymbols: boolean }): ObjectReader {
   return async (path) => {
-    const buildId = await buildIdOrHash(path);
-    if (!opts.localSymbols) return { buildId };
+    if (!opts.localSymbols) return { buildId: await buildIdOrHash(path) };
+    // Parse the headers once: buildIdOrHash would parse them again only to find the build id.
+    let elf: ElfFile;
     try {
-      const [elf, symbols] = await Promise.all([readElfFile(path), readSymbolsFromFile(path)]);
-      return { buildId, symbols: { loads: elf.loads, symbols } };
+      elf = await readElfFile(path);
     } catch {
-      return { buildId }; // not ELF (e.g. a mapped data file): id only
+      return { buildId: await buildIdOrHash(path) }; // not ELF (e.g. a mapped data file), or gone (throws)
+    }
+    const buildId = elf.buildId || (await buildIdOrHash(path));
+    try {
+      return { buildId, symbols: { loads: elf.loads, symbols: await readSymbolsFromFile(path) } };
+    } catch {
+      return { buildId };
     }
   };
 }

@@ -74,18 +74,18 @@ export class ProcessTable {
     const wanted = new Set(pids);
     for (const pid of this.procs.keys()) if (!wanted.has(pid)) this.procs.delete(pid);
     for (const pid of wanted) {
-      const identity = this.identityOf(pid);
-      if (identity === undefined) {
+      const id = this.identityOf(pid);
+      if (id === undefined) {
         this.procs.delete(pid); // gone: keep nothing stale
         continue;
       }
       const cur = this.procs.get(pid);
-      if (cur && cur.identity === identity) {
+      if (cur && cur.identity === id.identity) {
         cur.mapsFresh = false;
         cur.perfMapChecked = false;
         continue;
       }
-      const info = this.load(pid, identity);
+      const info = this.load(pid, id.identity, id.exe);
       if (info) this.procs.set(pid, info);
       else this.procs.delete(pid);
     }
@@ -144,18 +144,18 @@ export class ProcessTable {
     return f;
   }
 
-  private identityOf(pid: number): string | undefined {
+  private identityOf(pid: number): { identity: string; exe: string } | undefined {
     try {
       const statText = readFileSync(`${this.root}/${pid}/stat`, 'utf8');
-      return `${parseStartTime(statText)}:${readlinkOr(`${this.root}/${pid}/exe`, '')}`;
+      const exe = readlinkOr(`${this.root}/${pid}/exe`, '');
+      return { identity: `${parseStartTime(statText)}:${exe}`, exe };
     } catch {
       return undefined;
     }
   }
 
-  private load(pid: number, identity: string): ProcessInfo | undefined {
+  private load(pid: number, identity: string, exe: string): ProcessInfo | undefined {
     try {
-      const exe = readlinkOr(`${this.root}/${pid}/exe`, '');
       const cgroupText = readOr(`${this.root}/${pid}/cgroup`, '');
       const maps = this.readMaps(pid);
       const status = readFileSync(`${this.root}/${pid}/status`, 'utf8');
