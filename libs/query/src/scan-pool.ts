@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, FirnError, isFirnError } from '@firn/errors';
+import { ErrorCode, FirnError } from '@firn/errors';
 import type { ObjectStore } from '@firn/storage';
-import type { ReadReply, ScanReply, ScanRequest, WireError, WorkerMessage } from './scan-protocol';
+import { toWire, type ReadReply, type ScanReply, type ScanRequest, type WorkerMessage } from './scan-protocol';
 import type { SegmentMeta } from './segment-objects';
 import type { ScanQuery, SegmentSums } from './segment-scan';
 
@@ -16,11 +16,6 @@ interface Pending {
 interface PoolWorker {
   worker: Worker;
   busy: number;
-}
-
-function toWire(err: unknown): WireError {
-  if (isFirnError(err)) return { code: err.code, message: err.message, details: err.details };
-  return { message: err instanceof Error ? err.message : String(err) };
 }
 
 /**

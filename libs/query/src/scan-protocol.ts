@@ -1,3 +1,4 @@
+import { isFirnError } from '@firn/errors';
 import type { ObjectInfo } from '@firn/storage';
 import type { ScanQuery } from './segment-scan';
 import type { SegmentMeta } from './segment-objects';
@@ -17,6 +18,12 @@ export interface WireError {
   code?: string;
   message: string;
   details?: Record<string, string | number | boolean>;
+}
+
+/** An error as it crosses the worker boundary (both directions), keeping a FirnError's code. */
+export function toWire(err: unknown): WireError {
+  if (isFirnError(err)) return { code: err.code, message: err.message, details: err.details };
+  return { message: err instanceof Error ? err.message : String(err) };
 }
 
 export type ScanReply =

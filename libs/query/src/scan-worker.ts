@@ -1,8 +1,8 @@
 import { parentPort } from 'node:worker_threads';
-import { FirnError, isFirnError, type ErrorCode } from '@firn/errors';
+import { FirnError, type ErrorCode } from '@firn/errors';
 import type { ObjectStore } from '@firn/storage';
 import { sumSegment } from './segment-scan';
-import type { ReadReply, ScanReply, ScanRequest, WorkerMessage } from './scan-protocol';
+import { toWire, type ReadReply, type ScanReply, type ScanRequest, type WorkerMessage } from './scan-protocol';
 
 /*
  * A scan pool worker: sums one segment's matching rows by stack_id (sumSegment) and sends the
@@ -57,8 +57,7 @@ async function scan(req: ScanRequest): Promise<void> {
     const transfer = [s.ids.buffer, dense?.buffer, keys?.buffer, vals?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
     port!.postMessage(reply, transfer);
   } catch (err) {
-    const e = err as Error;
-    port!.postMessage({ type: 'error', id: req.id, code: isFirnError(err) ? err.code : undefined, message: e.message, details: isFirnError(err) ? err.details : undefined } satisfies ScanReply);
+    port!.postMessage({ type: 'error', id: req.id, ...toWire(err) } satisfies ScanReply);
   } finally {
     aborts.delete(req.id);
   }
