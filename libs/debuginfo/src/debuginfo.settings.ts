@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, positiveInt, setting } from '@firn/config';
+import { bool, durationMs, positiveInt, setting } from '@firn/config';
 import { DEFAULT_DEBUGINFOD_OPTIONS, type DebuginfodClientOptions } from './debuginfod-client';
 import { DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, type SymbolizeQueueOptions } from './symbolize-queue';
 
@@ -14,10 +14,10 @@ const nonNegativeInt = z.coerce.number().int().min(0);
 export function debuginfodSettings() {
   return {
     debuginfodUrls: setting({ env: 'FIRN_DEBUGINFOD_URLS', flag: 'debuginfod-urls', schema: urls, default: '', description: 'debuginfod servers, comma-separated, tried in order (empty = uploads only).' }),
-    debuginfodTimeoutMs: setting({ env: 'FIRN_DEBUGINFOD_TIMEOUT_MS', flag: 'debuginfod-timeout-ms', schema: positiveInt, default: String(d.timeoutMs), description: 'Timeout of one debuginfod request (headers and body).' }),
+    debuginfodTimeoutMs: setting({ env: 'FIRN_DEBUGINFOD_TIMEOUT_MS', flag: 'debuginfod-timeout-ms', schema: durationMs, default: String(d.timeoutMs), description: 'Timeout of one debuginfod request (headers and body).' }),
     debuginfodRetries: setting({ env: 'FIRN_DEBUGINFOD_RETRIES', flag: 'debuginfod-retries', schema: nonNegativeInt, default: String(d.retries), description: 'Retries per server on 5xx or network errors (exponential backoff).' }),
     debuginfodConcurrency: setting({ env: 'FIRN_DEBUGINFOD_CONCURRENCY', flag: 'debuginfod-concurrency', schema: positiveInt, default: String(d.concurrency), description: 'debuginfod requests in flight at once.' }),
-    debuginfodNegativeTtlMs: setting({ env: 'FIRN_DEBUGINFOD_NEGATIVE_TTL_MS', flag: 'debuginfod-negative-ttl-ms', schema: positiveInt, default: String(d.negativeTtlMs), description: 'A build id no server has is not asked for again for this long.' }),
+    debuginfodNegativeTtlMs: setting({ env: 'FIRN_DEBUGINFOD_NEGATIVE_TTL_MS', flag: 'debuginfod-negative-ttl-ms', schema: durationMs, default: String(d.negativeTtlMs), description: 'A build id no server has is not asked for again for this long.' }),
     debuginfodMaxBytes: setting({ env: 'FIRN_DEBUGINFOD_MAX_BYTES', flag: 'debuginfod-max-bytes', schema: positiveInt, default: String(d.maxBytes), description: 'Largest file downloaded from debuginfod.' }),
   };
 }
@@ -49,7 +49,7 @@ export function symbolizeQueueSettings() {
   return {
     symbolizeQueue: setting({ env: 'FIRN_SYMBOLIZE_QUEUE', flag: 'symbolize-queue', schema: bool, default: String(q.enabled), description: 'Queue the addresses of unsymbolized frames for the symbolizer after each segment flush.' }),
     symbolizeSeenEntries: setting({ env: 'FIRN_SYMBOLIZE_SEEN_ENTRIES', flag: 'symbolize-seen-entries', schema: positiveInt, default: String(q.seenEntries), description: 'Addresses remembered as already queued (LRU), per ingester.' }),
-    symbolizeSeenTtlMs: setting({ env: 'FIRN_SYMBOLIZE_SEEN_TTL_MS', flag: 'symbolize-seen-ttl-ms', schema: positiveInt, default: String(q.seenTtlMs), description: 'An address is not queued again for this long.' }),
+    symbolizeSeenTtlMs: setting({ env: 'FIRN_SYMBOLIZE_SEEN_TTL_MS', flag: 'symbolize-seen-ttl-ms', schema: durationMs, default: String(q.seenTtlMs), description: 'An address is not queued again for this long.' }),
   };
 }
 

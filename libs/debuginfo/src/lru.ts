@@ -13,10 +13,6 @@ export class LruMap<K, V> {
     if (!(maxEntries > 0)) throw new RangeError(`LruMap maxEntries must be > 0, got ${maxEntries}`);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   get(key: K): V | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
@@ -26,13 +22,9 @@ export class LruMap<K, V> {
     return e.value;
   }
 
-  has(key: K): boolean {
-    return this.get(key) !== undefined;
-  }
-
-  set(key: K, value: V, ttlMs = this.ttlMs): void {
+  set(key: K, value: V): void {
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
+    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as K;
       this.entries.delete(oldest);
@@ -41,9 +33,5 @@ export class LruMap<K, V> {
 
   delete(key: K): void {
     this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { positiveInt, setting } from '@firn/config';
+import { durationMs, positiveInt, setting } from '@firn/config';
 import { debuginfodOptionsFrom, debuginfodSettings, type DebuginfodSettings } from '@firn/debuginfo';
 import { DEFAULT_DEBUGINFO_OPTIONS, type DebuginfoOptions } from './debuginfo.options';
 
@@ -8,7 +8,7 @@ export function debuginfoSettings() {
   return {
     ...debuginfodSettings(),
     debuginfoMaxUploadBytes: setting({ env: 'FIRN_DEBUGINFO_MAX_UPLOAD_BYTES', flag: 'debuginfo-max-upload-bytes', schema: positiveInt, default: String(d.maxUploadBytes), description: 'Largest debuginfo upload accepted (declared and streamed size).' }),
-    debuginfoStaleUploadMs: setting({ env: 'FIRN_DEBUGINFO_STALE_UPLOAD_MS', flag: 'debuginfo-stale-upload-ms', schema: positiveInt, default: String(d.staleUploadMs), description: 'An upload not finished after this long may be started again.' }),
+    debuginfoStaleUploadMs: setting({ env: 'FIRN_DEBUGINFO_STALE_UPLOAD_MS', flag: 'debuginfo-stale-upload-ms', schema: durationMs, default: String(d.staleUploadMs), description: 'An upload not finished after this long may be started again.' }),
   };
 }
 
