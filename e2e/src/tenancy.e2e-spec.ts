@@ -25,6 +25,8 @@ const SERVICE_SCOPE: Record<string, string> = {
   'parca.query.v1alpha1.QueryService': 'read:profiles',
   'querier.v1.QuerierService': 'read:profiles',
   'firn.admin.v1.AdminService': 'admin',
+  'firn.admin.v1.UsageService': 'admin',
+  'firn.insights.v1.InsightsService': 'read:profiles',
 };
 /** Public by design (probes) and internal (shared internal token, never a tenant token). */
 const PUBLIC_SERVICES = new Set(['grpc.health.v1.Health']);

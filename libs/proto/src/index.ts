@@ -14,3 +14,5 @@ export * as firnManifestV1 from './gen/firn/manifest/v1/manifest_pb';
 export * as grpcHealthV1 from './gen/grpc/health/v1/health_pb';
 export * as firnQueryV1 from './gen/firn/query/v1/partial_pb';
 export * as firnAdminV1 from './gen/firn/admin/v1/admin_pb';
+export * as firnAdminUsageV1 from './gen/firn/admin/v1/usage_pb';
+export * as firnInsightsV1 from './gen/firn/insights/v1/insights_pb';

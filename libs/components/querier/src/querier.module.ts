@@ -8,10 +8,14 @@ import { CACHE, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
+import { InsightsRpc } from './insights.rpc';
+import { InsightsService } from './insights.service';
 import { ParcaQueryRpc } from './parca-query.rpc';
+import { PgoExportService } from './pgo-export.service';
 import { PyroscopeQuerierRpc } from './pyroscope-querier.rpc';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
+import { UsageMeterModule } from './query-usage';
 import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 
 /**
@@ -29,6 +33,7 @@ export class QuerierModule {
     const options = { ...DEFAULT_QUERIER_OPTIONS, ...opts };
     return {
       module: QuerierModule,
+      imports: [UsageMeterModule.forRoot({ flushMs: options.insights?.usageFlushMs ?? 10_000 })],
       providers: [
         { provide: QUERIER_OPTIONS, useValue: options },
         {
@@ -63,6 +68,9 @@ export class QuerierModule {
         },
         ParcaQueryRpc,
         PyroscopeQuerierRpc,
+        InsightsService,
+        PgoExportService,
+        InsightsRpc,
       ],
     };
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, positiveInt, setting } from '@firn/config';
 import { retentionOptionsFrom, retentionSettings } from '@firn/compactor';
 import { limitsSettings } from '@firn/limits';
+import { insightsOptionsFrom, insightsSettings } from './insights.settings';
 import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
 /** Querier settings, shared by the querier and the all-in-one. */
@@ -16,6 +17,7 @@ export function querierSettings() {
     internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
     ...limitsSettings(),
     ...retentionSettings(),
+    ...insightsSettings(),
   };
 }
 
@@ -29,7 +31,7 @@ export function querierOptionsFrom(c: {
   retention: number;
   retentionOverridesFile: string;
   retentionReload: number;
-}): QuerierOptions {
+} & Parameters<typeof insightsOptionsFrom>[0]): QuerierOptions {
   const peers = c.querierPeers.split(',').map((s) => s.trim()).filter(Boolean);
   for (const p of peers) {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(p)) throw new ConfigError('querierPeers', `FIRN_QUERIER_PEERS (--querier-peers) must list base URLs like http://querier-1:4102 (got ${JSON.stringify(p)})`);
@@ -45,5 +47,6 @@ export function querierOptionsFrom(c: {
     peers,
     internalToken: c.internalToken,
     retention: retentionOptionsFrom(c),
+    insights: insightsOptionsFrom(c),
   };
 }

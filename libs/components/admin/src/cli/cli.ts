@@ -1,11 +1,16 @@
+import { INSIGHTS_COMMANDS, runInsightsCli } from './insights-cli';
+
 /**
- * `firn tenants|tokens …`: a thin client of the admin HTTP API (/api/v1/admin). Pure function of
- * argv, env and fetch so it is testable without a shell.
+ * `firn tenants|tokens …`: a thin client of the admin HTTP API (/api/v1/admin); `firn
+ * cost|regression|pgo|usage` live in insights-cli.ts. Pure function of argv, env and the io so
+ * it is testable without a shell.
  */
 export interface CliIo {
   out(line: string): void;
   err(line: string): void;
   fetch: typeof fetch;
+  /** Writes a file (firn pgo); absent in tests that never write. */
+  writeFile?: (path: string, data: Uint8Array) => Promise<void>;
 }
 
 const USAGE = `usage: firn <command> [flags]
@@ -15,6 +20,11 @@ const USAGE = `usage: firn <command> [flags]
   firn tokens create --tenant ID --scopes write:profiles,read:profiles [--ttl SECONDS] [--description TEXT]
   firn tokens list [--tenant ID]
   firn tokens revoke <token-id>
+  firn cost --query SELECTOR [--group-by LABELS] ...       CPU time and money per label group
+  firn regression --query SELECTOR --label version ...    functions whose CPU changed significantly
+  firn pgo --query SELECTOR --executable NAME --format go|llvm   PGO profile of one binary
+  firn usage [--tenant ID]                                 per-tenant usage for billing
+  (firn <command> --help for each)
 
 global flags:
   --url URL            gateway or all-in-one base URL (env FIRN_URL; default http://127.0.0.1:7070)
@@ -53,6 +63,7 @@ function str(p: Parsed, name: string): string | undefined {
 
 /** Returns the process exit code: 0 ok, 1 API error, 2 usage error. */
 export async function runCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo): Promise<number> {
+  if (argv.length > 0 && INSIGHTS_COMMANDS.has(argv[0])) return runInsightsCli(argv[0], argv.slice(1), env, io);
   let p: Parsed;
   try {
     p = parseArgs(argv);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `firn` admin CLI (package.json "bin"): the only place it reads the environment.
+import { writeFile } from 'node:fs/promises';
 import { runCli } from './cli';
 
 // eslint-disable-next-line no-restricted-syntax -- an entry point passes its environment in
@@ -7,6 +8,7 @@ runCli(process.argv.slice(2), process.env, {
   out: (l) => process.stdout.write(`${l}\n`),
   err: (l) => process.stderr.write(`${l}\n`),
   fetch,
+  writeFile: (path, data) => writeFile(path, data),
 }).then(
   (code) => process.exit(code),
   (err: unknown) => {
