@@ -30,6 +30,7 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   bash scripts/install-system-deps.sh --all
 else
-  # nats-server (embedded JetStream), binutils + elfutils (symbolizer), clang + libbpf-dev (local agent)
-  bash scripts/install-system-deps.sh nats-server binutils elfutils clang libbpf-dev
+  # nats-server (embedded JetStream), binutils + elfutils (symbolizer), clang + libbpf-dev (local agent),
+  # llvm (llvm-symbolizer for the PGO export)
+  bash scripts/install-system-deps.sh nats-server binutils elfutils clang libbpf-dev llvm
 fi

@@ -1,4 +1,4 @@
-import { fileOffsetToVaddr, readElfFile, type ElfLoad } from '@firn/elf';
+import { fileOffsetToVaddr, readElfFile, readSymbolsFromFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { Limiter } from './limiter';
 import { runTool } from './run-tool';
@@ -9,7 +9,8 @@ import type { SymbolizeFiles, SymbolizeOptions } from './types';
  * One source location as a compiler's profile reader sees it: the function's LINKAGE name
  * (mangled for C++; what `clang -fprofile-sample-use` and Go's PGO match on), the line, the raw
  * DWARF discriminator, and the line the function starts at (`DW_AT_decl_line` of its
- * subprogram), which profile formats count line offsets from.
+ * subprogram, else the line of its entry instruction), which profile formats count line offsets
+ * from.
  */
 export interface SourceLocation {
   /** Linkage (mangled) name; '' if unknown. */
@@ -20,7 +21,7 @@ export interface SourceLocation {
   column: number;
   /** Raw DWARF discriminator (LLVM's encoding packs base discriminator and duplication factor). */
   discriminator: number;
-  /** DW_AT_decl_line of the function; 0 if the debug info has none. */
+  /** DW_AT_decl_line of the function, else the line of its entry instruction; 0 if unknown. */
   startLine: number;
 }
 
@@ -94,12 +95,46 @@ export class LlvmSymbolizer {
         const out = await this.limiter.run(ctl.signal, () => this.runBatch(files.debugPath, batch, ctl.signal));
         batch.forEach((v, j) => resolved.set(v, out[j]));
       }
+      await this.fillStartLines(files, resolved, ctl.signal);
       const pick = (offsets: readonly bigint[], v: Array<bigint | undefined>): Map<bigint, SourceLocation[]> =>
         new Map(offsets.map((o, i) => [o, v[i] === undefined ? [] : (resolved.get(v[i] as bigint) ?? [])]));
       return { at: pick(fileOffsets, at), returns: pick(returnAddresses, ret) };
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Functions whose debug info has no DW_AT_decl_line (Go up to at least 1.19 emits none) get
+   * the line of their entry instruction instead, found through the symbol table: Go attributes
+   * a function's prologue to its `func` line, so for Go this is the start line its PGO wants.
+   */
+  private async fillStartLines(files: SymbolizeFiles, resolved: Map<bigint, SourceLocation[]>, signal: AbortSignal): Promise<void> {
+    const missing = new Set<string>();
+    for (const chain of resolved.values()) for (const l of chain) if (l.startLine === 0 && l.functionName !== '') missing.add(l.functionName);
+    if (missing.size === 0) return;
+    let symbols: ElfSymbol[] = [];
+    for (const path of [files.binaryPath, files.debugPath]) {
+      if (!path || symbols.length > 0) continue;
+      try {
+        symbols = await readSymbolsFromFile(path);
+      } catch (err) {
+        if (!(err instanceof FirnError)) throw err;
+      }
+    }
+    const entry = new Map<string, bigint>();
+    for (const sym of symbols) if (missing.has(sym.name) && !entry.has(sym.name) && sym.address > 0n) entry.set(sym.name, sym.address);
+    if (entry.size === 0) return;
+    const names = [...entry.keys()];
+    const chains = await this.limiter.run(signal, () => this.runBatch(files.debugPath, names.map((n) => entry.get(n) as bigint), signal));
+    const startOf = new Map<string, number>();
+    names.forEach((name, i) => {
+      const outer = chains[i].at(-1);
+      if (outer && outer.functionName === name && outer.line > 0) startOf.set(name, outer.line);
+    });
+    for (const chain of resolved.values()) {
+      for (const l of chain) if (l.startLine === 0) l.startLine = startOf.get(l.functionName) ?? 0;
     }
   }
 

@@ -29,7 +29,7 @@ export interface GoPgoOptions {
  *
  * Only frames of the binary are kept; a stack is cut where it leaves the binary (a frame of
  * another object between two of its frames would make a false caller/callee edge). Frames the
- * debug info cannot place are dropped; a sample whose leaf cannot be placed is left out.
+ * debug info cannot name are dropped; a sample whose leaf cannot be named is left out.
  */
 export function buildGoPgoProfile(b: BinarySamples, r: ResolvedBinary, o: GoPgoOptions): { profile: Uint8Array; stats: GoPgoStats } {
   const strings = new Map<string, bigint>([['', 0n]]);
@@ -53,7 +53,8 @@ export function buildGoPgoProfile(b: BinarySamples, r: ResolvedBinary, o: GoPgoO
     const key = `${ret ? 'r' : 'l'}${address}`;
     const known = locations.get(key);
     if (known) return known.id;
-    const lines = chain.filter((l) => l.functionName !== '' && l.line > 0);
+    // Line 0 (compiler-generated code) is kept: the function is known, and pprof allows it.
+    const lines = chain.filter((l) => l.functionName !== '');
     if (lines.length === 0) return undefined;
     const loc = create(googleV1.LocationSchema, {
       id: BigInt(locations.size + 1),

@@ -1,0 +1,70 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bpfUnavailable, pgoRoundTrip, textOf, type PgoRoundTrip } from '@firn/testing';
+
+const unavailable = bpfUnavailable();
+if (unavailable) console.warn(`PGO e2e skipped: BPF unavailable here: ${unavailable}`);
+
+/**
+ * Profile-guided optimization from the fleet, end to end: a branch-heavy C program (and a Go
+ * program) profiled by the real eBPF agent at 199 Hz, address-only frames plus the binaries'
+ * debug info uploaded through the gateway, the server's LLVM sample profile fed back to
+ * `clang -O2 -fprofile-sample-use` (Debian clang 14) and its Go profile checked with
+ * `go tool pprof -raw`. The speedup of the rebuilt binary is measured by bench/pgo/pgo.bench.ts,
+ * never asserted here.
+ */
+describe.skipIf(unavailable !== undefined)('PGO export round trip (eBPF agent → server → compiler)', () => {
+  let dir: string;
+  let rt: PgoRoundTrip;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'firn-e2e-pgo-'));
+    // 400 samples: at 199 Hz a few seconds of one busy core, minutes on a loaded shared machine.
+    rt = await pgoRoundTrip({ dir, minSamples: 400, timeoutMs: 600_000, frequencyHz: 199, withGo: true, log: (l) => console.log(l) });
+  }, 900_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exports an LLVM sample profile that llvm-profdata reads and clang -fprofile-sample-use accepts and applies', () => {
+    const r = rt.llvm;
+    expect(r.buildId).toBe(rt.tokenizerBuildId);
+    expect(r.debuginfoSource).toBe('upload');
+    expect(r.fileName).toBe('pgotok.prof');
+    expect(r.exportedSamples).toBeGreaterThanOrEqual(400n);
+    const text = textOf(rt.llvmFile);
+    expect(text, text.slice(0, 2000)).toMatch(/^tokenize:\d+:\d+$/m);
+    // The tokenizer's handlers run inlined or called from tokenize; either way on_text is there.
+    expect(text).toMatch(/on_text/);
+    const show = execFileSync('llvm-profdata', ['show', '--sample', '--all-functions', rt.llvmFile], { encoding: 'utf8' });
+    expect(show).toMatch(/Function: tokenize: [1-9]\d*, \d+, [1-9]\d* sampled lines/);
+    // The profile is applied: the indirect call in tokenize is promoted to on_text.
+    const cc = spawnSync(
+      'clang',
+      ['-O2', '-gline-tables-only', '-fdebug-info-for-profiling', '-fno-omit-frame-pointer', `-fprofile-sample-use=${rt.llvmFile}`, '-Rpass=pgo-icall-prom', '-o', join(dir, 'pgotok.pgo'), rt.tokenizerSource],
+      { encoding: 'utf8' },
+    );
+    expect(cc.status, cc.stderr).toBe(0);
+    expect(cc.stderr).not.toMatch(/malformed|could not|error:/i);
+    expect(cc.stderr, `${cc.stderr}\n${text.slice(0, 3000)}`).toMatch(/Promote indirect call to on_text/);
+  });
+
+  it.skipIf(spawnSync('go', ['version']).status !== 0)('exports a Go default.pgo that go tool pprof -raw reads with sample types, function names and lines', () => {
+    const go = rt.go;
+    expect(go).toBeDefined();
+    if (!go) return;
+    expect(go.response.fileName).toBe('default.pgo');
+    const raw = execFileSync('go', ['tool', 'pprof', '-raw', go.file], { encoding: 'utf8', env: { ...process.env, HOME: dir, GOCACHE: join(dir, 'gocache') } });
+    expect(raw).toMatch(/^PeriodType: cpu nanoseconds$/m);
+    expect(raw).toMatch(/^Samples:\nsamples\/count cpu\/nanoseconds$/m);
+    const locations = raw.slice(raw.indexOf('Locations'), raw.indexOf('Mappings'));
+    // main.hot at a line inside it, with its start line: `func hot` is line 6 of the program.
+    expect(locations).toMatch(/ main\.hot \S+main\.go:(?:[6-9]|1[0-5]) s=6$/m);
+    expect(locations).toMatch(/ main\.main \S+main\.go:\d+ s=\d+$/m);
+    expect(raw.slice(raw.indexOf("Mappings"))).toMatch(/pgogo/);
+  });
+});
