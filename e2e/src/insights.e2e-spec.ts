@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -62,6 +63,8 @@ describe('insights (cost, regression, usage metering)', () => {
   let app: RunningApp;
   let tokens: Record<string, string>;
   let env: Record<string, string>;
+  let hooks: Server;
+  const posts: Array<Record<string, unknown>> = [];
   const t0 = Date.now() - 20 * 60_000;
   let written = 0n;
 
@@ -90,6 +93,21 @@ describe('insights (cost, regression, usage metering)', () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-insights-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex']);
     await writeFile(join(dir, 'limits.yaml'), 'tenants:\n  acme:\n    price_per_core_hour: 0.04\n');
+    // A webhook receiver for the scheduled deploy check.
+    hooks = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        posts.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+    const hookPort = (hooks.address() as { port: number }).port;
+    await writeFile(
+      join(dir, 'deploy-checks.yaml'),
+      `checks:\n  - {tenant: acme, name: api, query: '${CPU_TYPE}{service="api"}', label: version, webhook: 'http://127.0.0.1:${hookPort}/hook', window: 10m, settle: 0s}\n`,
+    );
     [nats, s3] = await Promise.all([startNats(), startS3Server()]);
     env = {
       FIRN_NATS_URL: nats.url,
@@ -101,8 +119,13 @@ describe('insights (cost, regression, usage metering)', () => {
       FIRN_USAGE_FLUSH_MS: '300',
       FIRN_COST_CURRENCY: 'EUR',
       FIRN_SYMBOL_CACHE: 'memory',
+      FIRN_DEPLOY_CHECKS_FILE: join(dir, 'deploy-checks.yaml'),
+      FIRN_DEPLOY_CHECK_INTERVAL_MS: '1000',
     };
-    [gateway, ingester, app] = await Promise.all([startApp('gateway', { env, readyTimeoutMs: 120_000 }), startApp('ingester', { env, readyTimeoutMs: 120_000 }), startApp('querier', { env, readyTimeoutMs: 120_000 })]);
+    // One after another, so a failed start leaves nothing running that afterAll cannot stop.
+    gateway = await startApp('gateway', { env, readyTimeoutMs: 120_000 });
+    ingester = await startApp('ingester', { env, readyTimeoutMs: 120_000 });
+    app = await startApp('querier', { env, readyTimeoutMs: 120_000 });
     await write(
       [
         { labels: [['namespace', 'shop'], ['pod', 'shop-1']], periodNs: HZ19, stacks: [[[fn('hash'), fn('main')], 1900], [[fn('parse'), fn('main')], 950]] },
@@ -111,11 +134,14 @@ describe('insights (cost, regression, usage metering)', () => {
       t0,
     );
     await write([versionRows('1.0', false)], t0 + 60_000);
+    // Stored before 1.1 arrives: the deploy check sees 1.1 appear after 1.0.
+    await waitIngested();
     await write([versionRows('1.1', true)], t0 + 120_000);
     await waitIngested();
   }, 180_000);
 
   afterAll(async () => {
+    hooks?.close();
     await Promise.all([app?.stop(), gateway?.stop(), ingester?.stop()]);
     await Promise.all([nats?.stop(), s3?.stop()]);
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -145,6 +171,18 @@ describe('insights (cost, regression, usage metering)', () => {
     expect(r.offenders[0].impactCpuSeconds).toBeGreaterThan(0);
     expect(r.improvements).toEqual([]);
   }, 60_000);
+
+  it('posts the regression report of a new version to the deploy check webhook, once', async () => {
+    for (let i = 0; posts.length === 0; i++) {
+      if (i > 120) throw new Error('no deploy check webhook call');
+      await sleep(500);
+    }
+    await sleep(3000); // more check rounds: still one report
+    expect(posts).toHaveLength(1);
+    const p = posts[0] as { check: string; baseline: { value: string }; target: { value: string }; report: { offenders: Array<{ functionName: string }> } };
+    expect(p).toMatchObject({ check: 'api', tenant: 'acme', label: 'version', baseline: { value: '1.0' }, target: { value: '1.1' } });
+    expect(p.report.offenders.map((o) => o.functionName)).toEqual(['compress']);
+  }, 120_000);
 
   it('answers bad requests with INVALID_ARGUMENT naming the problem', async () => {
     const bad = async (p: Promise<unknown>, re: RegExp) => {
@@ -211,5 +249,8 @@ describe('insights (cost, regression, usage metering)', () => {
     const metrics = await (await fetch(`${app.base}/metrics`)).text();
     expect(metrics).toContain(`firn_querier_usage_ingested_samples_total{tenant="acme"} ${now.ingestedSamples}`);
     expect(metrics).toMatch(new RegExp(`firn_querier_usage_queries_total\\{tenant="acme"\\} ${now.queries}\\b`));
+    // The restarted queriers did not report the same deploy again.
+    await sleep(3000);
+    expect(posts).toHaveLength(1);
   }, 180_000);
 });

@@ -7,6 +7,7 @@ export {
   parseProfileType,
   parseSelector,
   parseMatchers,
+  withMatcher,
   compileMatcherRegex,
   matchesValue,
   matchesLabels,

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import { FirnError } from '@firn/errors';
-import { costCsv, costOpenMetrics, costPrometheus, microsToAmount, nsToSeconds, type FunctionChange, type MetricChange } from '@firn/insights';
+import { costCsv, costOpenMetrics, costPrometheus, microsToAmount, nsToSeconds, type FunctionChange, type MetricChange, type RegressionReport } from '@firn/insights';
 import { TOKEN_STORE } from '@firn/platform';
 import { firnInsightsV1 } from '@firn/proto';
 import { RpcRegistry } from '@firn/server-runtime';
@@ -119,18 +119,7 @@ export class InsightsRpc implements OnModuleInit {
         signal,
       ),
     );
-    return create(I.CompareRegressionResponseSchema, {
-      offenders: r.offenders.map(changeMsg),
-      improvements: r.improvements.map(changeMsg),
-      baselineTotalSamples: r.baselineTotalSamples,
-      targetTotalSamples: r.targetTotalSamples,
-      baselineCpuSeconds: r.baselineCpuSeconds,
-      targetCpuSeconds: r.targetCpuSeconds,
-      tests: r.tests,
-      dispersion: r.dispersion,
-      scale: r.scale,
-      method: r.method,
-    });
+    return regressionMessage(r);
   }
 
   async exportPgo(req: firnInsightsV1.ExportPgoProfileRequest, ctx: HandlerContext): Promise<firnInsightsV1.ExportPgoProfileResponse> {
@@ -153,6 +142,22 @@ export class InsightsRpc implements OnModuleInit {
       debuginfoSource: r.debuginfoSource,
     });
   }
+}
+
+/** A regression report as the wire message (also the body of deploy check webhooks). */
+export function regressionMessage(r: RegressionReport): firnInsightsV1.CompareRegressionResponse {
+  return create(I.CompareRegressionResponseSchema, {
+    offenders: r.offenders.map(changeMsg),
+    improvements: r.improvements.map(changeMsg),
+    baselineTotalSamples: r.baselineTotalSamples,
+    targetTotalSamples: r.targetTotalSamples,
+    baselineCpuSeconds: r.baselineCpuSeconds,
+    targetCpuSeconds: r.targetCpuSeconds,
+    tests: r.tests,
+    dispersion: r.dispersion,
+    scale: r.scale,
+    method: r.method,
+  });
 }
 
 function metricMsg(m: MetricChange): firnInsightsV1.MetricChange {

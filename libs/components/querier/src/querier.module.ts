@@ -8,6 +8,7 @@ import { CACHE, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
+import { DeployChecks } from './deploy-checks';
 import { InsightsRpc } from './insights.rpc';
 import { InsightsService } from './insights.service';
 import { ParcaQueryRpc } from './parca-query.rpc';
@@ -20,7 +21,9 @@ import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOpt
 
 /**
  * Answers queries from the segments the manifest lists: Parca's QueryService (flame graphs,
- * pprof, top, table, series, labels) and Pyroscope's QuerierService subset. Needs: object storage, ManifestModule, token store.
+ * pprof, top, table, series, labels), Pyroscope's QuerierService subset and Firn's
+ * InsightsService (PGO export, regression reports, cost), meters per-tenant query usage, and runs
+ * the scheduled deploy checks. Needs: object storage, ManifestModule, token store, NATS.
  * The querier that receives a query splits its segments across itself and its peers
  * (`--querier-peers`) and merges their partial aggregates (QueryFrontend).
  */
@@ -71,6 +74,7 @@ export class QuerierModule {
         InsightsService,
         PgoExportService,
         InsightsRpc,
+        DeployChecks,
       ],
     };
   }

@@ -29,6 +29,9 @@ export interface InsightsOptions {
   pgoCacheBytes: number;
   /** How often query usage is flushed to NATS KV (also on shutdown). */
   usageFlushMs: number;
+  /** Scheduled deploy regression checks (YAML/JSON); '' = none. */
+  deployChecksFile: string;
+  deployCheckIntervalMs: number;
 }
 
 export const QUERIER_OPTIONS = Symbol('firn.querier-options');

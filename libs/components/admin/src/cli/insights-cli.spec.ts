@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli';
-import { INSIGHTS_COMMANDS, parseTime, withMatcher } from './insights-cli';
+import { withMatcher } from '@firn/profiles';
+import { INSIGHTS_COMMANDS, parseTime } from './insights-cli';
 
 function io(body: unknown, status = 200) {
   const out: string[] = [];

@@ -3,6 +3,7 @@
  * InsightsService (Connect JSON over HTTP, a `read:profiles` token) and of the admin usage API
  * (an admin credential). Pure functions of argv, env and the io, like the rest of the CLI.
  */
+import { withMatcher } from '@firn/profiles';
 import type { CliIo } from './cli';
 
 const COMMON = `
@@ -125,15 +126,6 @@ function selection(a: Args, query: string, nowMs: number, prefix = ''): { query:
   const from = one(a, `${prefix}from`);
   const start = from ? parseTime(from, nowMs) : end - 3600_000;
   return { query, start: iso(start), end: iso(end) };
-}
-
-/** A selector with one more matcher (`name="value"`) ANDed in. */
-export function withMatcher(selector: string, name: string, value: string): string {
-  const m = `${name}=${JSON.stringify(value)}`;
-  const brace = selector.indexOf('{');
-  if (brace < 0) return `${selector}{${m}}`;
-  const inner = selector.slice(brace + 1, selector.lastIndexOf('}')).trim();
-  return `${selector.slice(0, brace)}{${inner ? `${inner}, ` : ''}${m}}`;
 }
 
 type Obj = Record<string, unknown>;
