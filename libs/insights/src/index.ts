@@ -9,4 +9,4 @@ export { manifestUsage, type ManifestUsage } from './usage/manifest-usage';
 export { QueryMeter, addTotals, subTotals, type QueryTotals } from './usage/query-meter';
 export { QueryUsageStore, USAGE_KV_BUCKET, type QueryUsageStoreOptions } from './usage/query-usage-store';
 export { USAGE_SOURCE, type TenantUsageFigures, type UsageReport, type UsageSource } from './usage/usage-source';
-export { labelSightings, latestDeploy, parseDeployChecks, type DeployCheck, type DeployComparison, type Sighting } from './regression/deploy-check';
+export { MAX_KNOWN_VALUES, knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison, type Sighting } from './regression/deploy-check';

@@ -102,17 +102,67 @@ export interface DeployComparison {
  * The latest deploy worth reporting: the value seen first most recently is the new one; the value
  * seen first before it is the previous one. Ready once the new value has run for `settle`; the
  * target is its first `window` (as far as it ran), the baseline the previous value's last
- * `window` before the deploy. Undefined when there is no previous value or it is too early.
+ * `window` before the deploy. Undefined when there is no previous value, it is too early, or the
+ * new value is `known` (already reported).
+ *
+ * Sightings are as coarse as segment spans, and compaction coarsens them after the fact: two
+ * values first seen in one compacted block get the same first time. So among values first seen
+ * at the same time, a known one counts as older than an unknown one (a report already sent for
+ * the newer value is not sent again the other way round), and when the two values' first times
+ * are equal the baseline is the previous value's last window, overlapping the new value's first
+ * (the label matchers keep the two sides apart).
  */
-export function latestDeploy(sightings: ReadonlyMap<string, Sighting>, nowMs: number, c: { windowMs: number; settleMs: number }): DeployComparison | undefined {
-  const byFirst = [...sightings].sort(([va, a], [vb, b]) => a.firstMs - b.firstMs || (va < vb ? -1 : 1));
+export function latestDeploy(
+  sightings: ReadonlyMap<string, Sighting>,
+  nowMs: number,
+  c: { windowMs: number; settleMs: number },
+  known: ReadonlySet<string> = new Set(),
+): DeployComparison | undefined {
+  const byFirst = [...sightings].sort(([va, a], [vb, b]) => a.firstMs - b.firstMs || Number(known.has(vb)) - Number(known.has(va)) || (va < vb ? -1 : va > vb ? 1 : 0));
   if (byFirst.length < 2) return undefined;
   const [newValue, neu] = byFirst[byFirst.length - 1];
   const [oldValue, old] = byFirst[byFirst.length - 2];
-  if (nowMs < neu.firstMs + c.settleMs) return undefined;
-  const baselineEnd = Math.min(neu.firstMs, old.lastMs + 1);
+  if (known.has(newValue) || nowMs < neu.firstMs + c.settleMs) return undefined;
+  const baselineEnd = neu.firstMs > old.firstMs ? Math.min(neu.firstMs, old.lastMs + 1) : old.lastMs + 1;
+  const baselineStart = Math.max(old.firstMs, baselineEnd - c.windowMs);
+  const targetEnd = Math.min(nowMs, neu.firstMs + c.windowMs);
+  if (baselineStart >= baselineEnd || neu.firstMs >= targetEnd) return undefined;
   return {
-    baseline: { value: oldValue, startMs: Math.max(old.firstMs, baselineEnd - c.windowMs), endMs: baselineEnd },
-    target: { value: newValue, startMs: neu.firstMs, endMs: Math.min(nowMs, neu.firstMs + c.windowMs) },
+    baseline: { value: oldValue, startMs: baselineStart, endMs: baselineEnd },
+    target: { value: newValue, startMs: neu.firstMs, endMs: targetEnd },
   };
+}
+
+/** What the deploy checks' KV bucket holds per check: the deploy last reported (or being reported). */
+export interface DeployClaim {
+  /** The new value being or last reported. */
+  target: string;
+  /** `failed`: the last attempt failed and released the claim, so the next round retries at once. */
+  state: 'sending' | 'sent' | 'failed';
+  atMs: number;
+  /** The querier instance that claimed it. */
+  owner: string;
+  /** Values already accounted for (reported, or older than a reported one), newest last. */
+  known?: string[];
+}
+
+/** Values kept in `known`: far more than deploys within the 7 days the checks look back. */
+export const MAX_KNOWN_VALUES = 200;
+
+/**
+ * Whether a querier should claim the report of `target` now: not when it was sent already, nor
+ * while another querier's claim on it is fresh (a claim left by a crashed querier goes stale).
+ */
+export function shouldClaim(claim: DeployClaim | undefined, target: string, nowMs: number, staleMs: number): boolean {
+  if (!claim || claim.target !== target) return true;
+  if (claim.state === 'sent') return false;
+  if (claim.state === 'failed') return true;
+  return nowMs - claim.atMs >= staleMs;
+}
+
+/** `known` after reporting a deploy: every value seen so far is the reported one or older. */
+export function knownAfterReport(claim: DeployClaim | undefined, sightings: ReadonlyMap<string, Sighting>, d: DeployComparison): string[] {
+  const seen = [...sightings].sort(([, a], [, b]) => a.firstMs - b.firstMs).map(([v]) => v);
+  const all = new Set([...(claim?.known ?? []), ...seen.filter((v) => v !== d.target.value), d.baseline.value, d.target.value]);
+  return [...all].slice(-MAX_KNOWN_VALUES);
 }
