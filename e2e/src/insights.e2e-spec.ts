@@ -48,11 +48,32 @@ function versionRows(version: string, bumped: boolean): Rows {
   return { labels: [['service', 'api'], ['version', version]], periodNs: HZ19, stacks };
 }
 
+/** A metric's value in a Prometheus text exposition (0 when absent). */
+function metricValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+const ROUNDS = 'firn_querier_deploy_check_rounds_total';
+
+/** Waits until every querier has completed `n` more rounds of its deploy checks (polling, no fixed sleep). */
+async function moreDeployRounds(apps: RunningApp[], n: number): Promise<void> {
+  const rounds = async (a: RunningApp) => metricValue(await (await fetch(`${a.base}/metrics`)).text(), ROUNDS);
+  const start = await Promise.all(apps.map(rounds));
+  for (let i = 0; ; i++) {
+    const now = await Promise.all(apps.map(rounds));
+    if (now.every((r, k) => r >= start[k] + n)) return;
+    if (i > 240) throw new Error(`deploy check rounds did not advance by ${n}: ${start.join(',')} → ${now.join(',')}`);
+    await sleep(500);
+  }
+}
+
 /**
  * The InsightsService and usage metering on a querier process (gateway, ingester and querier
  * against real NATS and S3), end to end: cost per label group with exact money from a tenant
- * price in the limits file, a regression between two versions, the CLI, and usage figures that
- * survive a graceful restart and a crash of the querier.
+ * price in the limits file, a regression between two versions, the scheduled deploy check that
+ * posts it to a webhook (two queriers, one report), the CLI, and usage figures that survive a
+ * graceful restart and a crash of the querier.
  */
 describe('insights (cost, regression, usage metering)', () => {
   let dir: string;
@@ -61,9 +82,12 @@ describe('insights (cost, regression, usage metering)', () => {
   let gateway: RunningApp;
   let ingester: RunningApp;
   let app: RunningApp;
+  /** A second querier running the same deploy checks (no peers): one report between them. */
+  let app2: RunningApp;
   let tokens: Record<string, string>;
   let env: Record<string, string>;
   let hooks: Server;
+  let hookCalls = 0;
   const posts: Array<Record<string, unknown>> = [];
   const t0 = Date.now() - 20 * 60_000;
   let written = 0n;
@@ -93,11 +117,15 @@ describe('insights (cost, regression, usage metering)', () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-insights-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex']);
     await writeFile(join(dir, 'limits.yaml'), 'tenants:\n  acme:\n    price_per_core_hour: 0.04\n');
-    // A webhook receiver for the scheduled deploy check.
+    // A webhook receiver for the scheduled deploy check; it fails the first call.
     hooks = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
+        if (++hookCalls === 1) {
+          res.writeHead(503).end();
+          return;
+        }
         posts.push(JSON.parse(body) as Record<string, unknown>);
         res.writeHead(204).end();
       });
@@ -126,6 +154,7 @@ describe('insights (cost, regression, usage metering)', () => {
     gateway = await startApp('gateway', { env, readyTimeoutMs: 120_000 });
     ingester = await startApp('ingester', { env, readyTimeoutMs: 120_000 });
     app = await startApp('querier', { env, readyTimeoutMs: 120_000 });
+    app2 = await startApp('querier', { env, readyTimeoutMs: 120_000 });
     await write(
       [
         { labels: [['namespace', 'shop'], ['pod', 'shop-1']], periodNs: HZ19, stacks: [[[fn('hash'), fn('main')], 1900], [[fn('parse'), fn('main')], 950]] },
@@ -142,7 +171,7 @@ describe('insights (cost, regression, usage metering)', () => {
 
   afterAll(async () => {
     hooks?.close();
-    await Promise.all([app?.stop(), gateway?.stop(), ingester?.stop()]);
+    await Promise.all([app?.stop(), app2?.stop(), gateway?.stop(), ingester?.stop()]);
     await Promise.all([nats?.stop(), s3?.stop()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
@@ -172,17 +201,35 @@ describe('insights (cost, regression, usage metering)', () => {
     expect(r.improvements).toEqual([]);
   }, 60_000);
 
-  it('posts the regression report of a new version to the deploy check webhook, once', async () => {
+  it('posts the regression report of a new version to the deploy check webhook once, retrying a failed POST, with two queriers checking', async () => {
     for (let i = 0; posts.length === 0; i++) {
-      if (i > 120) throw new Error('no deploy check webhook call');
+      if (i > 240) throw new Error(`no deploy check webhook report (${hookCalls} calls)`);
       await sleep(500);
     }
-    await sleep(3000); // more check rounds: still one report
+    // More check rounds on both queriers: still one report, after exactly one failed call.
+    await moreDeployRounds([app, app2], 3);
+    expect(hookCalls).toBe(2);
     expect(posts).toHaveLength(1);
-    const p = posts[0] as { check: string; baseline: { value: string }; target: { value: string }; report: { offenders: Array<{ functionName: string }> } };
+    const p = posts[0] as {
+      check: string;
+      baseline: { value: string; start: string; end: string };
+      target: { value: string; start: string; end: string };
+      report: { offenders: Array<{ functionName: string }>; improvements?: unknown[] };
+    };
     expect(p).toMatchObject({ check: 'api', tenant: 'acme', label: 'version', baseline: { value: '1.0' }, target: { value: '1.1' } });
     expect(p.report.offenders.map((o) => o.functionName)).toEqual(['compress']);
-  }, 120_000);
+    expect(p.report.improvements ?? []).toEqual([]);
+    // 1.1's first window starts at its first rows; 1.0's last window ends before it.
+    expect(p.target.start).toBe(new Date(t0 + 120_000).toISOString());
+    expect(Date.parse(p.baseline.start)).toBeLessThanOrEqual(t0 + 60_000);
+    expect(Date.parse(p.baseline.end)).toBeGreaterThan(t0 + 60_000);
+    expect(Date.parse(p.baseline.end)).toBeLessThanOrEqual(t0 + 120_000);
+    // Between the two queriers: one report sent, one failed attempt.
+    const counts = await Promise.all([app, app2].map(async (q) => await (await fetch(`${q.base}/metrics`)).text()));
+    const sum = (series: string) => counts.reduce((t, text) => t + metricValue(text, series), 0);
+    expect(sum('firn_querier_deploy_reports_total{outcome="sent"}')).toBe(1);
+    expect(sum('firn_querier_deploy_reports_total{outcome="failed"}')).toBe(1);
+  }, 180_000);
 
   it('answers bad requests with INVALID_ARGUMENT naming the problem', async () => {
     const bad = async (p: Promise<unknown>, re: RegExp) => {
@@ -249,8 +296,9 @@ describe('insights (cost, regression, usage metering)', () => {
     const metrics = await (await fetch(`${app.base}/metrics`)).text();
     expect(metrics).toContain(`firn_querier_usage_ingested_samples_total{tenant="acme"} ${now.ingestedSamples}`);
     expect(metrics).toMatch(new RegExp(`firn_querier_usage_queries_total\\{tenant="acme"\\} ${now.queries}\\b`));
-    // The restarted queriers did not report the same deploy again.
-    await sleep(3000);
+    // The restarted querier (and the other one) did not report the same deploy again.
+    await moreDeployRounds([app, app2], 3);
+    expect(hookCalls).toBe(2);
     expect(posts).toHaveLength(1);
   }, 180_000);
 });

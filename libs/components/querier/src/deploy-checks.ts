@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { toJson } from '@bufbuild/protobuf';
 import type { Bus, BusKv } from '@firn/bus';
 import { FirnError } from '@firn/errors';
-import { labelSightings, latestDeploy, parseDeployChecks, type DeployCheck, type DeployComparison } from '@firn/insights';
+import { knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison } from '@firn/insights';
 import type { ManifestLog } from '@firn/manifest';
 import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
 import { BUS, MANIFEST_LOG } from '@firn/platform';
@@ -17,12 +17,16 @@ import { QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
 export const DEPLOY_CHECKS_BUCKET = 'FIRN_DEPLOY_CHECKS';
 
-/** What the KV bucket records per check: the deploy last reported (or being reported). */
-interface Claim {
-  target: string;
-  state: 'sending' | 'sent';
-  atMs: number;
-  owner: string;
+const encode = (c: DeployClaim) => Buffer.from(JSON.stringify(c));
+
+/** An unreadable record counts as none: the worst outcome is one report sent again. */
+function decode(bytes: Uint8Array): DeployClaim | undefined {
+  try {
+    const c = JSON.parse(Buffer.from(bytes).toString('utf8')) as DeployClaim;
+    return typeof c?.target === 'string' ? c : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const CLAIM_STALE_MS = 5 * 60_000;
@@ -34,8 +38,10 @@ const LOOKBACK_MS = 7 * 86_400_000;
  * `version`) first appeared; once the newest has run for `settle`, its first `window` is compared
  * with the previous value's last `window` and the report is POSTed (JSON) to the check's webhook.
  * Any number of queriers may run this: a compare-and-set claim in the NATS KV bucket
- * FIRN_DEPLOY_CHECKS makes one of them report each deploy once (a failed POST is retried by the
- * next round; a claim left by a crashed querier expires after 5 minutes).
+ * FIRN_DEPLOY_CHECKS makes one of them report each deploy once (a failed POST releases the claim,
+ * so the next round retries; a claim left by a crashed querier expires after 5 minutes). The
+ * record also keeps the values already reported, so a deploy whose first sighting compaction
+ * later coarsens is never reported again, nor the other way round.
  */
 @Injectable()
 export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
@@ -45,6 +51,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
   private running: Promise<void> | undefined;
   private readonly owner = `querier-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private readonly reports: Counter<'outcome'>;
+  private readonly rounds: Counter;
 
   constructor(
     private readonly insights: InsightsService,
@@ -55,6 +62,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
     @Inject(METRICS) registry: Registry,
   ) {
     this.reports = new Counter({ name: metricName('querier', 'deploy_reports_total'), help: 'Deploy regression reports sent to webhooks, by outcome.', labelNames: ['outcome'], registers: [registry] });
+    this.rounds = new Counter({ name: metricName('querier', 'deploy_check_rounds_total'), help: 'Rounds over every deploy check completed (a stuck checker stops counting).', registers: [registry] });
   }
 
   async onModuleInit(): Promise<void> {
@@ -84,11 +92,14 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
           this.log.warn({ err, check: c.name, tenant: c.tenant }, 'deploy check failed; retrying next round');
         }
       }
+      this.rounds.inc();
     })().finally(() => (this.running = undefined));
     return this.running;
   }
 
   private async check(c: DeployCheck, nowMs: number): Promise<void> {
+    const kv = this.kv;
+    if (!kv) return; // checks run only once the bucket is open (onModuleInit)
     const tenant = tenantFromTrustedSource(c.tenant);
     const sel = parseSelector(c.query);
     const segments = this.manifest.state.segmentsOverlapping(tenant, { startMs: nowMs - LOOKBACK_MS, endMs: nowMs, profileType: formatProfileType(sel.profileType), matchers: sel.matchers });
@@ -96,22 +107,28 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
       segments.map((s) => ({ minMs: Number(s.meta.minTimeUnixNano / 1_000_000n), maxMs: Number(s.meta.maxTimeUnixNano / 1_000_000n), labels: s.meta.labels })),
       c.label,
     );
-    const deploy = latestDeploy(sightings, nowMs, c);
-    if (!deploy) return;
     const key = `${c.tenant}.${c.name}`;
-    const cur = await this.kv?.get(key);
-    const claim = cur && cur.operation === 'PUT' ? (JSON.parse(Buffer.from(cur.value).toString('utf8')) as Claim) : undefined;
-    if (claim && claim.target === deploy.target.value && (claim.state === 'sent' || nowMs - claim.atMs < CLAIM_STALE_MS)) return;
-    const mine: Claim = { target: deploy.target.value, state: 'sending', atMs: nowMs, owner: this.owner };
+    const cur = await kv.get(key);
+    const claim = cur && cur.operation === 'PUT' ? decode(cur.value) : undefined;
+    const deploy = latestDeploy(sightings, nowMs, c, new Set(claim?.known ?? []));
+    if (!deploy || !shouldClaim(claim, deploy.target.value, nowMs, CLAIM_STALE_MS)) return;
+    const mine: DeployClaim = { target: deploy.target.value, state: 'sending', atMs: nowMs, owner: this.owner, known: claim?.known ?? [] };
+    let revision: number;
     try {
-      if (cur) await this.kv?.update(key, Buffer.from(JSON.stringify(mine)), cur.revision);
-      else await this.kv?.create(key, Buffer.from(JSON.stringify(mine)));
+      revision = cur ? await kv.update(key, encode(mine), cur.revision) : await kv.create(key, encode(mine));
     } catch {
       return; // another querier claimed it first
     }
-    await this.send(c, deploy);
-    const after = await this.kv?.get(key);
-    if (after) await this.kv?.update(key, Buffer.from(JSON.stringify({ ...mine, state: 'sent', atMs: Date.now() })), after.revision).catch(() => undefined);
+    try {
+      await this.send(c, deploy);
+    } catch (err) {
+      // Release the claim so the next round (here or on another querier) retries at once.
+      await kv.update(key, encode({ ...mine, state: 'failed', atMs: Date.now() }), revision).catch(() => undefined);
+      throw err;
+    }
+    await kv
+      .update(key, encode({ ...mine, state: 'sent', atMs: Date.now(), known: knownAfterReport(claim, sightings, deploy) }), revision)
+      .catch((err: unknown) => this.log.warn({ err, check: c.name, tenant: c.tenant }, 'deploy report sent but not recorded; it may be sent again'));
     this.reports.inc({ outcome: 'sent' });
     this.log.info({ check: c.name, tenant: c.tenant, from: deploy.baseline.value, to: deploy.target.value }, 'deploy regression report sent');
   }
