@@ -97,7 +97,21 @@ export class QueryUsage implements OnModuleInit, OnApplicationShutdown, UsageSou
     return { usage, manifestSeq: this.manifest.lastAppliedSeq, asOfMs: Date.now() };
   }
 
+  private cached: { seq: number; durable: Map<string, QueryTotals>; samples: UsageSample[] } | undefined;
+
+  /**
+   * Every usage metric's collect asks, so one scrape would walk the tenant's segments eight
+   * times; the figures only change when the manifest applies a delta or a flush re-reads KV.
+   */
   private samples(): UsageSample[] {
+    const seq = this.manifest.lastAppliedSeq;
+    if (this.cached?.seq === seq && this.cached.durable === this.durable) return this.cached.samples;
+    const samples = this.computeSamples();
+    this.cached = { seq, durable: this.durable, samples };
+    return samples;
+  }
+
+  private computeSamples(): UsageSample[] {
     const view = this.manifest.state;
     const names = [...new Set([...view.tenants(), ...this.durable.keys()])].sort();
     return names.map((tenant) => {
