@@ -1,9 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { TokenAuthGuard } from '@firn/platform';
 import { DEBUGINFO_OPTIONS, DEFAULT_DEBUGINFO_OPTIONS, type DebuginfoOptions } from './debuginfo/debuginfo.options';
 import { DebuginfoRpc } from './debuginfo/debuginfo.rpc';
 import { DEFAULT_GATEWAY_OPTIONS, GATEWAY_OPTIONS, type GatewayOptions } from './gateway.options';
 import { IngestLimits } from './ingest/ingest-limits';
-import { IngestService } from './ingest/ingest.service';
+import { IngestPipeline } from './ingest/ingest-pipeline';
 import { ProfileStoreRpc } from './ingest/profilestore.rpc';
 import { PyroscopeIngestController } from './ingest/pyroscope-ingest.controller';
 import { WhoAmIController } from './whoami.controller';
@@ -24,7 +25,8 @@ export class GatewayModule {
         { provide: GATEWAY_OPTIONS, useValue: { ...DEFAULT_GATEWAY_OPTIONS, ...opts } },
         { provide: DEBUGINFO_OPTIONS, useValue: { ...DEFAULT_DEBUGINFO_OPTIONS, debuginfod: { servers: [] }, ...debuginfo } },
         IngestLimits,
-        IngestService,
+        TokenAuthGuard,
+        IngestPipeline,
         ProfileStoreRpc,
         DebuginfoRpc,
       ],

@@ -1,7 +1,5 @@
 import { Counter, Histogram, metricName, type Registry } from '@firn/observability';
 
-export type IngestSource = 'pprof' | 'arrow' | 'folded';
-
 /** Gateway ingest metrics; label values are bounded (source, outcome). */
 export class IngestMetrics {
   readonly requests: Counter<'source' | 'outcome'>;
