@@ -44,6 +44,12 @@ export interface DecodedRequest {
    * nothing truncated): appended as they are instead of re-encoding the batch.
    */
   encoded?: Uint8Array;
+  /**
+   * The request's content without its transport framing, when that framing changes between
+   * retries (multipart fields without their random boundary). Default: the parts as received.
+   * Part of the request's identity (request-identity.ts).
+   */
+  identity?: readonly IngestPart[];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@firn/bus';
-import { FirnError } from '@firn/errors';
+import { ErrorCode, FirnError } from '@firn/errors';
 import { appendIngest, ingestStreamSpec, type AppendResult } from '@firn/ingest-log';
 import { currentRequestContext, type Logger, type Registry } from '@firn/observability';
 import { BUS, OBJECT_STORE } from '@firn/platform';
@@ -13,6 +13,8 @@ import { removeContentEncoding } from './content-encoding';
 import type { DecodeContext, IngestDecoder, IngestFormat, IngestParams, IngestPart } from './ingest-decoder';
 import { IngestLimits } from './ingest-limits';
 import { IngestMetrics } from './ingest.metrics';
+import { InflightBudget } from './inflight-budget';
+import { explicitIdempotencyKey, requestIdentity } from './request-identity';
 
 /** The public ingest API a request came through (stable: logs, and part of a request's identity). */
 export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest';
@@ -28,13 +30,23 @@ export interface IngestRequest {
   /** Series the envelope declares (WriteRaw), checked against the limit before anything is decoded. */
   series?: number;
   decoder: IngestDecoder;
+  /** The client's `Idempotency-Key` header / metadata value as received (validated here). */
+  idempotencyKey?: string | readonly string[] | null;
 }
 
 export interface AcceptResult {
-  /** Sample rows appended (0: nothing to store, nothing appended). */
+  /** Sample rows of the request (0: nothing to store, nothing appended). */
   rows: number;
   append?: AppendResult;
+  /** A retry of a write already in the log: acknowledged, not stored again. */
+  duplicate: boolean;
 }
+
+/**
+ * Retry-After for a failed append. Outages of NATS or object storage seen in the fault suite end
+ * within seconds of the dependency coming back; agents back off further on repeated failures.
+ */
+const APPEND_RETRY_AFTER_SECONDS = 2;
 
 /**
  * The one way into the ingest log, shared by every ingest API. Each API is a thin adapter that
@@ -52,6 +64,7 @@ export interface AcceptResult {
 @Injectable()
 export class IngestPipeline {
   private readonly metrics: IngestMetrics;
+  private readonly inflight: InflightBudget;
   private streamReady: Promise<void> | undefined;
 
   constructor(
@@ -63,6 +76,7 @@ export class IngestPipeline {
     private readonly limits: IngestLimits,
   ) {
     this.metrics = new IngestMetrics(registry);
+    this.inflight = new InflightBudget(opts.maxInflightBytes);
   }
 
   /** The largest body worth reading for this tenant (HTTP adapters refuse the rest unread, 413). */
@@ -71,24 +85,47 @@ export class IngestPipeline {
   }
 
   async accept(req: IngestRequest): Promise<AcceptResult> {
+    let held = 0;
+    const take = (bytes: number): void => {
+      this.inflight.take(bytes, held);
+      held += bytes;
+      this.metrics.inflightBytes.set(this.inflight.inUse);
+    };
+    try {
+      return await this.run(req, take);
+    } finally {
+      this.inflight.release(held);
+      this.metrics.inflightBytes.set(this.inflight.inUse);
+    }
+  }
+
+  private async run(req: IngestRequest, take: (bytes: number) => void): Promise<AcceptResult> {
     const { tenant, decoder } = req;
     const format = decoder.format;
     let decoded;
+    let key: string;
     try {
       const size = req.parts.reduce((n, p) => n + p.bytes.length, 0);
       const l = this.limits.admit(tenant, size, req.series ?? 0);
+      const explicitKey = explicitIdempotencyKey(req.idempotencyKey);
+      take(size);
       const parts: IngestPart[] = [];
-      for (const p of req.parts) parts.push({ ...p, bytes: await removeContentEncoding(p.bytes, p.contentEncoding, l.maxDecompressedBytes, p.what), contentEncoding: undefined });
+      for (const p of req.parts) {
+        const { bytes, inflated } = await removeContentEncoding(p.bytes, p.contentEncoding, l.maxDecompressedBytes, p.what);
+        take(inflated);
+        parts.push({ ...p, bytes, contentEncoding: undefined });
+      }
       const ctx: DecodeContext = {
         limits: l,
         parser: this.limits.parserLimits(l),
         maxBytes: Math.min(this.opts.maxRequestBytes, l.maxProfileBytes),
         nowMs: Date.now(),
         params: req.params ?? {},
-        checkGzip: (bytes, what) => checkGunzipSize(bytes, l.maxDecompressedBytes, what),
+        checkGzip: async (bytes, what) => take(await checkGunzipSize(bytes, l.maxDecompressedBytes, what)),
       };
       decoded = await decoder.decode(parts, ctx);
       this.limits.checkBatch(tenant, decoded.batch, l);
+      key = requestIdentity(req.api, ctx.params, decoded.identity ?? parts, explicitKey);
     } catch (err) {
       this.countRejected(format, err);
       this.limits.countRejection(tenant, err);
@@ -97,30 +134,37 @@ export class IngestPipeline {
     const { batch, encoded } = decoded;
     if (batch.length === 0) {
       this.metrics.requests.inc({ source: format, outcome: 'empty' });
-      return { rows: 0 };
+      return { rows: 0, duplicate: false };
     }
     try {
-      const append = await this.append(tenant, encoded ?? samplesToArrow(batch));
+      const append = await this.append(tenant, encoded ?? samplesToArrow(batch), key);
+      if (append.duplicate) {
+        // A retry of a write that reached the log (its first answer was lost): stored once already.
+        this.metrics.requests.inc({ source: format, outcome: 'duplicate' });
+        this.log.debug({ api: req.api, source: format, seq: append.seq }, 'ingest retry recognised; not stored again');
+        return { rows: batch.length, append, duplicate: true };
+      }
       this.metrics.requests.inc({ source: format, outcome: 'ok' });
       this.metrics.samples.inc({ source: format }, batch.length);
       this.metrics.bytes.inc({ source: format }, append.bytes);
       if (append.claimCheck) this.metrics.claimChecks.inc();
       this.log.debug({ api: req.api, source: format, rows: batch.length, bytes: append.bytes, seq: append.seq, claimCheck: append.claimCheck }, 'ingested');
-      return { rows: batch.length, append };
+      return { rows: batch.length, append, duplicate: false };
     } catch (err) {
-      this.countRejected(format, err);
-      throw err;
+      const e = retryable(err);
+      this.countRejected(format, e);
+      throw e;
     }
   }
 
-  private async append(tenant: TenantId, payload: Uint8Array): Promise<AppendResult> {
-    await (this.streamReady ??= this.bus.ensureStream(ingestStreamSpec()).catch((err: unknown) => {
+  private async append(tenant: TenantId, payload: Uint8Array, idempotencyKey: string): Promise<AppendResult> {
+    await (this.streamReady ??= this.bus.ensureStream(ingestStreamSpec({ duplicateWindowMs: this.opts.dedupeWindowMs })).catch((err: unknown) => {
       this.streamReady = undefined;
       throw err;
     }));
     const end = this.metrics.appendSeconds.startTimer();
     const requestId = currentRequestContext()?.requestId ?? crypto.randomUUID();
-    const res = await appendIngest(this.bus, this.store, { tenant, requestId, payload });
+    const res = await appendIngest(this.bus, this.store, { tenant, requestId, payload, idempotencyKey });
     end();
     return res;
   }
@@ -128,4 +172,15 @@ export class IngestPipeline {
   private countRejected(format: IngestFormat, err: unknown): void {
     this.metrics.requests.inc({ source: format, outcome: err instanceof FirnError ? err.code : 'internal' });
   }
+}
+
+/**
+ * A request that decoded fine but could not be appended (NATS down or full, object storage down
+ * for a claim check, an ack that timed out) is worth retrying as it is: 503 / UNAVAILABLE with a
+ * Retry-After, never the client's fault (429 would blame its rate). A retry of a write whose ack
+ * was lost is recognised by its idempotency key.
+ */
+function retryable(err: unknown): unknown {
+  if (!(err instanceof FirnError) || err.code === ErrorCode.InvalidArgument || err.code === ErrorCode.Internal) return err;
+  return new FirnError(ErrorCode.Unavailable, `ingest log unavailable, retry later: ${err.message}`, { cause: err, details: { retry_after_seconds: APPEND_RETRY_AFTER_SECONDS } });
 }

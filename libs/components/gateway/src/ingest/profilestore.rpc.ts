@@ -9,13 +9,15 @@ import { ArrowDecoder } from './decoders/arrow.decoder';
 import { PprofSeriesDecoder } from './decoders/pprof-series.decoder';
 import type { IngestPart } from './ingest-decoder';
 import { IngestPipeline } from './ingest-pipeline';
+import { IDEMPOTENCY_KEY_HEADER } from './request-identity';
 
 const { ProfileStoreService, WriteRawResponseSchema, WriteArrowResponseSchema } = profilestoreV1alpha1;
 
 /**
  * Parca's ProfileStoreService: WriteRaw (pprof per series, as the Parca agent's older protocol and
  * Parca-compatible SDKs send) and WriteArrow (Firn's agent format, firn.samples.v1). The tenant
- * comes from the token; the request's deprecated `tenant` field is ignored.
+ * comes from the token; the request's deprecated `tenant` field is ignored. A retried request is
+ * recognised (same bytes, or the same `idempotency-key` metadata) and stored once.
  */
 @Injectable()
 export class ProfileStoreRpc implements OnModuleInit {
@@ -43,13 +45,13 @@ export class ProfileStoreRpc implements OnModuleInit {
       const labels = (series.labels?.labels ?? []).map((l) => [l.name, l.value] as const);
       series.samples.forEach((sample, j) => parts.push({ what: `series[${i}].samples[${j}]`, bytes: sample.rawProfile, labels }));
     });
-    await this.pipeline.accept({ tenant, api: 'parca.WriteRaw', parts, series: req.series.length, decoder: new PprofSeriesDecoder() });
+    await this.pipeline.accept({ tenant, api: 'parca.WriteRaw', parts, series: req.series.length, decoder: new PprofSeriesDecoder(), idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER) });
     return create(WriteRawResponseSchema, {});
   }
 
   async writeArrow(req: profilestoreV1alpha1.WriteArrowRequest, ctx: HandlerContext): Promise<profilestoreV1alpha1.WriteArrowResponse> {
     const { tenant } = principalOf(ctx, Scope.WriteProfiles);
-    await this.pipeline.accept({ tenant, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: req.ipcBuffer }], decoder: new ArrowDecoder() });
+    await this.pipeline.accept({ tenant, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: req.ipcBuffer }], decoder: new ArrowDecoder(), idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER) });
     return create(WriteArrowResponseSchema, {});
   }
 }

@@ -11,7 +11,8 @@ export class ArrowDecoder implements IngestDecoder {
 
   decode(parts: readonly IngestPart[], ctx: DecodeContext): DecodedRequest {
     const [part] = parts;
-    const batch = samplesFromArrow(part.bytes, { maxRows: ctx.parser.maxSamples, maxStackDepth: ctx.parser.maxStackDepth, maxBytes: ctx.maxBytes });
+    const p = ctx.parser;
+    const batch = samplesFromArrow(part.bytes, { maxRows: p.maxSamples, maxStackDepth: p.maxStackDepth, maxBytes: ctx.maxBytes, maxSymbols: p.maxSymbols, maxSeries: p.maxSeries, maxStackFrames: p.maxStackFrames });
     return { batch, encoded: parts.length === 1 && batch.truncatedStacks === 0 ? part.bytes : undefined };
   }
 }

@@ -41,12 +41,17 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
     const limits = ctx.parser;
 
     if (this.rawFormat === 'folded') {
-      return { batch: samplesFromFolded(Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength).toString('utf8'), { seriesLabels, fromMs, untilMs, sampleType: app.sampleType, sampleRate, limits }) };
+      return { batch: samplesFromFolded(body.bytes, { seriesLabels, fromMs, untilMs, sampleType: app.sampleType, sampleRate, limits }) };
     }
     if (this.rawFormat === 'pprof') {
       let pprof = body.bytes;
+      let identity: IngestPart[] | undefined;
       if (body.contentType?.startsWith('multipart/form-data')) {
-        pprof = await multipartPart(body.bytes, body.contentType, 'profile');
+        // A client's retry may use a new random boundary: the fields, not the body, identify it.
+        identity = await multipartFields(body.bytes, body.contentType);
+        const part = identity.find((f) => f.what === 'profile');
+        if (!part) throw FirnError.invalidArgument('multipart body has no "profile" part');
+        pprof = part.bytes;
         await ctx.checkGzip(pprof, 'pprof');
       }
       return {
@@ -57,6 +62,7 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
           fallbackDurationNs: (untilMs - fromMs) * 1e6,
           limits,
         }),
+        identity,
       };
     }
     throw FirnError.invalidArgument(`unsupported format ${JSON.stringify(this.rawFormat)}: use folded or pprof`);
@@ -69,14 +75,17 @@ function single(q: IngestParams, key: string): string | undefined {
   return v as string | undefined;
 }
 
-async function multipartPart(body: Uint8Array, contentType: string, field: string): Promise<Uint8Array> {
+/** Every field of a multipart/form-data body, in order, as parts named after the field. */
+async function multipartFields(body: Uint8Array, contentType: string): Promise<IngestPart[]> {
   let form: FormData;
   try {
     form = await new Request('http://firn.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body }).formData();
   } catch (err) {
     throw FirnError.invalidArgument(`malformed multipart body: ${(err as Error).message}`);
   }
-  const part = form.get(field);
-  if (part === null) throw FirnError.invalidArgument(`multipart body has no "${field}" part`);
-  return typeof part === 'string' ? Buffer.from(part, 'latin1') : new Uint8Array(await part.arrayBuffer());
+  const out: IngestPart[] = [];
+  for (const [name, value] of form.entries()) {
+    out.push({ what: name, bytes: typeof value === 'string' ? Buffer.from(value, 'latin1') : new Uint8Array(await value.arrayBuffer()) });
+  }
+  return out;
 }
