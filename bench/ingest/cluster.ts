@@ -39,8 +39,9 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-async function startFirnApp(name: 'gateway' | 'ingester', env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
-  return withPortRetry(freePort, async (port) => {
+/** Starts one app as its own process; `port` fixes its port (to restart it where clients expect it). */
+export async function startFirnApp(name: 'gateway' | 'ingester' | 'querier', env: Record<string, string>, nodeArgs: string[] = [], port?: number): Promise<AppProcess> {
+  return withPortRetry(port === undefined ? freePort : async () => port, async (port) => {
     const base = `http://127.0.0.1:${port}`;
     const proc = await spawnServer({
       name: `bench-${name}`,
