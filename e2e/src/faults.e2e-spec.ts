@@ -42,7 +42,7 @@ describe('fault suite: exact totals through crashes and outages', () => {
   let redis: TestRedis;
   let env: Record<string, string>;
   let gateway: RunningApp;
-  let ingesters: RunningApp[] = [];
+  const ingesters: RunningApp[] = [];
   let querier: RunningApp;
   let bus: Bus;
   let store: S3Store;
