@@ -1,6 +1,6 @@
 // Soak benchmark (docs/benchmarks.md, "Soak"): fleet-1h's 100 agents at their real rate (one
-// WriteArrow per agent every 10 s) for 30 minutes against a gateway, two ingesters and a querier
-// (each its own process, NATS JetStream, local storage), with a component restarted every 5
+// WriteArrow per agent every 10 s) for 30 minutes against a gateway, two ingesters, a querier and
+// a compactor (each its own process, NATS JetStream, local storage), with a component restarted every 5
 // minutes (gateway SIGTERM, ingester SIGKILL, NATS stop/start, gateway SIGKILL, ingester SIGTERM).
 // Clients retry like the agent (same bytes, honouring Retry-After). Every 20 s it samples each
 // process's RSS, JS heap and open file descriptors; a query runs every 30 s. At the end it checks
@@ -112,7 +112,8 @@ async function main(): Promise<void> {
     gateway: await startFirnApp('gateway', env, [], gatewayPort),
     'ingester-a': await startFirnApp('ingester', { ...env, FIRN_INGESTER_ID: 'soak-a' }),
     'ingester-b': await startFirnApp('ingester', { ...env, FIRN_INGESTER_ID: 'soak-b' }),
-    querier: await startFirnApp('querier', env),
+    querier: await startFirnApp('querier', { ...env, FIRN_SYMBOL_CACHE: 'memory' }),
+    compactor: await startFirnApp('compactor', env),
   };
   const componentOf = (name: string): string => name.replace(/-[ab]$/, '');
   const started: Record<string, number> = Object.fromEntries(Object.keys(apps).map((k) => [k, Date.now()]));
