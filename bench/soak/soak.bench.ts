@@ -7,7 +7,7 @@
 // that every stored total equals what was sent exactly once, fits a line to each long-lived
 // process's RSS and heap after warm-up, and fails (exit 1) on a loss, a double count, or growth.
 //
-//   node scripts/run-ts.cjs bench/soak/soak.bench.ts [--minutes 30] [--agents 100] [--restart-every-min 5] [--write-docs]
+//   node scripts/run-ts.cjs bench/soak/soak.bench.ts [--minutes 30] [--agents 100] [--restart-every-min 5] [--log-level warn] [--write-docs]
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '100' },
     'restart-every-min': { type: 'string', default: '5' },
     'write-docs': { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'warn' },
   },
   strict: true,
 });
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     FIRN_STORAGE: 'local',
     FIRN_DATA_DIR: dataDir,
     FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
-    FIRN_LOG_LEVEL: 'warn',
+    FIRN_LOG_LEVEL: args['log-level'] ?? 'warn',
     FIRN_INGESTER_ACK_WAIT_MS: '10000',
   };
   const gatewayPort = await freePort();
