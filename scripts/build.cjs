@@ -30,10 +30,11 @@ const SERVER_EXTRA = ['libs/query/src/scan-worker.ts'];
 /** The launcher every server container runs (charts/firn renders it as the command). */
 const SERVER_MAIN = path.join(SERVER_OUT, 'main.js');
 
-function buildServer() {
+/** `out`: another directory than dist/server (tests build an image-like tree of their own). */
+function buildServer(out = SERVER_OUT) {
   const { files } = compileGraph({
     entries: [...Object.values(SERVER_ENTRIES), ...SERVER_EXTRA].map((e) => path.join(ROOT, e)),
-    out: SERVER_OUT,
+    out,
     // Package imports load on first use: a component never pays for SDKs it does not call
     // (e.g. the S3 client with local storage, the OTLP exporter without an endpoint).
     lazy: true,
@@ -85,4 +86,4 @@ function main(argv) {
 
 if (require.main === module) main(process.argv.slice(2));
 
-module.exports = { SERVER_OUT, SERVER_MAIN, SERVER_ENTRIES, TARGETS };
+module.exports = { SERVER_OUT, SERVER_MAIN, SERVER_ENTRIES, TARGETS, buildServer };
