@@ -115,12 +115,15 @@ describe('chart-driven cluster', () => {
     const a = agentWrite({ seed: agent * 1000 + round, pool, node: `node-${agent}`, round: round++ % 200, baseMs });
     const body = samplesToArrow(a.batch);
     let retries = 0;
+    // An agent keeps its batch until the gateway acknowledges it (the real agent buffers too).
+    const deadline = Date.now() + 10 * 60_000;
     for (;;) {
       try {
         await w.writeArrow({ ipcBuffer: body });
         break;
       } catch (err) {
-        if (++retries > 200) throw err;
+        retries++;
+        if (Date.now() > deadline) throw err;
         await sleep(250);
       }
     }
@@ -174,6 +177,8 @@ describe('chart-driven cluster', () => {
         await sleep(300);
       }
     });
+    // Reported after the rollout, not as unhandled rejections meanwhile.
+    for (const a of agents) a.catch(() => undefined);
     const readers = [0, 1].map(async (r) => {
       const q = createClient(Q.QueryService, r === 0 ? createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }) : createGrpcWebTransport({ baseUrl: gateway, httpVersion: '1.1', interceptors: [bearer(token)] }));
       while (!stop) {
@@ -181,7 +186,7 @@ describe('chart-driven cluster', () => {
           await q.query(merge());
           reads++;
         } catch (err) {
-          failedReads.push(String(err));
+          failedReads.push(`${new Date().toISOString()} ${String(err)}`);
         }
         await sleep(200);
       }
