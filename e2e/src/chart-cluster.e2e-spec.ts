@@ -202,9 +202,10 @@ describe('chart-driven cluster', () => {
       await Promise.all([...agents, ...readers]);
     }
     log(`${reads} reads during the rollout, ${failedReads.length} failed; ${pushRetries} pushes retried`);
-    expect(exits.filter((e) => e.code !== 0)).toEqual([]);
+    // Soft: a failed drain or read is reported, and the totals below are still checked.
+    expect.soft(exits.filter((e) => e.code !== 0), 'pods that did not drain and exit 0 within the grace period').toEqual([]);
     expect(exits).toHaveLength(10);
-    expect(failedReads).toEqual([]);
+    expect.soft(failedReads).toEqual([]);
     expect(reads).toBeGreaterThan(10);
 
     await waitForIngestDrained(bus, 180_000);
