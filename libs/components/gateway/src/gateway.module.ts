@@ -6,6 +6,8 @@ import { IngestLimits } from './ingest/ingest-limits';
 import { IngestService } from './ingest/ingest.service';
 import { ProfileStoreRpc } from './ingest/profilestore.rpc';
 import { PyroscopeIngestController } from './ingest/pyroscope-ingest.controller';
+import { QUERY_PROXY_OPTIONS, type QueryProxyOptions } from './query-proxy/query-proxy.options';
+import { QueryProxy } from './query-proxy/query-proxy.service';
 import { WhoAmIController } from './whoami.controller';
 
 /**
@@ -16,7 +18,8 @@ import { WhoAmIController } from './whoami.controller';
  */
 @Module({})
 export class GatewayModule {
-  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}): DynamicModule {
+  /** `queryProxy`: forward the public query APIs to these queriers (the gateway process; never the all-in-one, which serves them itself). */
+  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}, queryProxy?: QueryProxyOptions): DynamicModule {
     return {
       module: GatewayModule,
       controllers: [WhoAmIController, PyroscopeIngestController],
@@ -27,6 +30,7 @@ export class GatewayModule {
         IngestService,
         ProfileStoreRpc,
         DebuginfoRpc,
+        ...(queryProxy ? [{ provide: QUERY_PROXY_OPTIONS, useValue: queryProxy }, QueryProxy] : []),
       ],
     };
   }
