@@ -53,7 +53,7 @@ export function FlameGraph({ flame: f, focus, onFocus, selected, onSelect, highl
         out[i] = diffColour(base > 0 ? f.diff[i] / base : f.diff[i] > 0 ? 1 : 0, dark);
         continue;
       }
-      const key = i === 0 ? 'total' : colourKey(f.binaries[f.binary[i]], f.names[f.name[i]]);
+      const key = colourKey(f.binaries[f.binary[i]], f.names[f.name[i]]);
       let c = byKey.get(key);
       if (!c) byKey.set(key, (c = frameColour(key, dark)));
       out[i] = c;
@@ -91,7 +91,7 @@ export function FlameGraph({ flame: f, focus, onFocus, selected, onSelect, highl
       g.fillStyle = colours[i];
       g.fillRect(x, y, Math.max(w - (w > 2 ? 1 : 0), 0.5), ROW - 1);
       if (w > charW * 3 + 6) {
-        const name = i === 0 ? 'total' : f.names[f.name[i]];
+        const name = f.names[f.name[i]];
         const fit = Math.floor((w - 6) / charW);
         g.fillStyle = textColour;
         g.fillText(fit >= name.length ? name : `${name.slice(0, Math.max(fit - 1, 1))}…`, x + 3, y + ROW / 2);
@@ -232,7 +232,7 @@ function Tooltip({ f, node, focus, x, y }: { f: Flame; node: number; focus: numb
 /** Everything known about one node: used by the tooltip and the (screen-reader announced) details line. */
 export function NodeDetails({ f, node, focus }: { f: Flame; node: number; focus: number }) {
   const root = f.total[0] || 1;
-  const name = node === 0 ? 'total' : f.names[f.name[node]];
+  const name = f.names[f.name[node]];
   const binary = f.binaries[f.binary[node]];
   const file = f.files[f.file[node]];
   const line = f.line[node];

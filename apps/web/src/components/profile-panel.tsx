@@ -36,15 +36,19 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
   const focus = useMemo(() => Math.max(0, nodeByPath(flame, focusPath)), [flame, focusPath]);
   const lostFocus = focusPath.length > 0 && nodeByPath(flame, focusPath) < 0;
   const [selected, setSelected] = useState(focus);
-  useEffect(() => setSelected(focus), [focus]);
+  // New data: select the zoomed frame (frame indexes of the old data mean nothing now).
+  useEffect(() => setSelected(Math.max(0, nodeByPath(flame, focusPath))), [flame]);
+  const focusNode = (n: number): void => {
+    setSelected(n); // in the same render as the zoom, so the next key press sees both
+    onFocusPath(pathOf(flame, n));
+  };
   const matches = useMemo(() => search(flame, searchText), [flame, searchText]);
   const rows = useMemo(() => topTable(flame), [flame]);
   const root = flame.total[0];
   const diff = flame.diff !== undefined;
 
   const pick = (r: TopRow): void => {
-    setSelected(r.biggest);
-    onFocusPath(pathOf(flame, r.biggest));
+    focusNode(r.biggest);
   };
   const sw = useMemo(() => {
     if (tab !== 'sandwich' || !sandwichName) return undefined;
@@ -56,7 +60,7 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
     <FlameGraph
       flame={flame}
       focus={focus}
-      onFocus={(n) => onFocusPath(pathOf(flame, n))}
+      onFocus={focusNode}
       selected={selected}
       onSelect={setSelected}
       highlight={matches?.matched}
@@ -76,7 +80,7 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
             {matches.count} frames match · {percent(matches.matchedTotal, root)} of total
           </span>
         )}
-        <button type="button" onClick={() => onFocusPath([])} disabled={focus === 0}>
+        <button type="button" onClick={() => focusNode(0)} disabled={focus === 0}>
           Reset zoom
         </button>
         {onTab && (

@@ -50,7 +50,7 @@ export function SeriesChart({ series, range, onSelect, dark, sampleUnit }: Props
       width,
       height: 150,
       scales: { x: { time: true, min: range.startMs / 1000, max: range.endMs / 1000 }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [axis, { ...axis, label: unitLabel, labelSize: 16, size: 64, values: (_u, vals) => vals.map((v) => compact(v)) }],
+      axes: [{ ...axis, space: 90 }, { ...axis, label: unitLabel, labelSize: 16, size: 64, values: (_u, vals) => vals.map((v) => compact(v)) }],
       legend: { show: series.length > 1 },
       cursor: { drag: { x: true, y: false, setScale: false } },
       series: [

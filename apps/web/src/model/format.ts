@@ -27,7 +27,8 @@ export function formatValue(v: number, unit: string): string {
 
 function trim(x: number): string {
   const a = Math.abs(x);
-  return a >= 100 || Number.isInteger(x) ? String(Math.round(x)) : x.toFixed(a >= 10 ? 1 : 2);
+  const s = a >= 100 || Number.isInteger(x) ? String(Math.round(x)) : x.toFixed(a >= 10 ? 1 : 2);
+  return s.replace('-', '−'); // a real minus sign, as in the percentages
 }
 
 export function percent(part: number, whole: number): string {

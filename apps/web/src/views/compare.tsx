@@ -20,6 +20,7 @@ type Side = 'a' | 'b';
 export default function CompareView({ state, setState }: Props) {
   const { api } = useApp();
   const [now, setNow] = useState(Date.now);
+  const [runs, setRuns] = useState(0);
   const ra = useResolved(state.a.range, now);
   const rb = useResolved(state.b.range, now);
   const types = useProfileTypes(ra, state.type);
@@ -29,11 +30,11 @@ export default function CompareView({ state, setState }: Props) {
   const ok = type && !('error' in ra) && !('error' in rb);
   const A = ra as Range;
   const B = rb as Range;
-  const base = ok ? `${qa}@${rangeKey(ra)}|${qb}@${rangeKey(rb)}` : undefined;
+  const base = ok ? `${qa}@${rangeKey(ra)}|${qb}@${rangeKey(rb)}#${runs}` : undefined;
 
   const diff = useAsync(ok && state.mode === 'diff' ? `${base}|abs=${state.absolute}` : undefined, (s) => loadFlame(() => api.diff({ query: qa, range: A }, { query: qb, range: B }, state.absolute, s), true));
-  const left = useAsync(ok && state.mode === 'side' ? `${qa}@${rangeKey(ra)}` : undefined, (s) => loadFlame(() => api.flamegraph(qa, A, s), false));
-  const right = useAsync(ok && state.mode === 'side' ? `${qb}@${rangeKey(rb)}` : undefined, (s) => loadFlame(() => api.flamegraph(qb, B, s), false));
+  const left = useAsync(ok && state.mode === 'side' ? `${qa}@${rangeKey(ra)}#${runs}` : undefined, (s) => loadFlame(() => api.flamegraph(qa, A, s), false));
+  const right = useAsync(ok && state.mode === 'side' ? `${qb}@${rangeKey(rb)}#${runs}` : undefined, (s) => loadFlame(() => api.flamegraph(qb, B, s), false));
 
   const update = useCallback((patch: Partial<CompareState>, push = false) => setState({ ...state, ...patch }, push), [state, setState]);
   const onSearch = useCallback((s: string) => update({ search: s }), [update]);
@@ -44,6 +45,7 @@ export default function CompareView({ state, setState }: Props) {
   const run = (): void => {
     update({ a: { ...state.a, query: normalizeSelector(drafts.a) }, b: { ...state.b, query: normalizeSelector(drafts.b) }, focus: [] }, true);
     setNow(Date.now());
+    setRuns((n) => n + 1);
   };
   const selectionRow = (side: Side) => {
     const rng = side === 'a' ? ra : rb;
@@ -82,7 +84,7 @@ export default function CompareView({ state, setState }: Props) {
       <Empty>No samples for {title} in its range.</Empty>
     ) : (
       <div data-testid={testId} aria-busy={res.loading}>
-        <ProfilePanel flame={res.data} title={title} focusPath={state.focus} onFocusPath={onFocusPath} searchText={state.search} onSearch={onSearch} tab={state.mode === 'diff' ? 'both' : 'graph'} actions={state.mode === 'diff' ? <ShareButton state={state} /> : undefined} />
+        <ProfilePanel flame={res.data} title={title} focusPath={state.focus} onFocusPath={onFocusPath} searchText={state.search} onSearch={onSearch} tab={state.mode === 'diff' ? 'both' : 'graph'} />
       </div>
     );
 
@@ -113,6 +115,7 @@ export default function CompareView({ state, setState }: Props) {
               </label>
             )}
             <span className="spacer" />
+            <ShareButton state={state} />
             <button type="submit" className="primary">
               Compare
             </button>
@@ -137,7 +140,6 @@ export default function CompareView({ state, setState }: Props) {
           {panel(right, `B: ${qb}`, 'side-b')}
         </div>
       )}
-      {state.mode === 'side' && <ShareButton state={state} />}
     </div>
   );
 }

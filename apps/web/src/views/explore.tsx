@@ -18,13 +18,19 @@ interface Props {
 export default function ExploreView({ state, setState }: Props) {
   const { api, dark } = useApp();
   const [now, setNow] = useState(Date.now);
+  // Run/Refresh always queries again, also for an unchanged absolute range.
+  const [run, setRun] = useState(0);
+  const again = (): void => {
+    setNow(Date.now());
+    setRun((n) => n + 1);
+  };
   const [draft, setDraft] = useState(state.query);
   useEffect(() => setDraft(state.query), [state.query]);
   const range = useResolved(state.range, now);
   const types = useProfileTypes(range, state.type);
   const type = types.type;
   const query = `${type}${normalizeSelector(state.query)}`;
-  const key = type && !('error' in range) ? `${query}@${rangeKey(range)}` : undefined;
+  const key = type && !('error' in range) ? `${query}@${rangeKey(range)}#${run}` : undefined;
   const r = 'error' in range ? undefined : range;
 
   const flame = useAsync(key, (s) => loadFlame(() => api.flamegraph(query, r as NonNullable<typeof r>, s), false));
@@ -41,9 +47,9 @@ export default function ExploreView({ state, setState }: Props) {
   }, [empty, noTypes, state.range, now]);
 
   const update = useCallback((patch: Partial<ExploreState>, push = false) => setState({ ...state, ...patch }, push), [state, setState]);
-  const run = (text: string): void => {
+  const submit = (text: string): void => {
     update({ query: normalizeSelector(text), focus: [] }, true);
-    setNow(Date.now());
+    again();
   };
   const onSearch = useCallback((s: string) => update({ search: s }), [update]);
   const onFocusPath = useCallback((p: string[]) => update({ focus: p }, true), [update]);
@@ -79,16 +85,16 @@ export default function ExploreView({ state, setState }: Props) {
         className="querybar"
         onSubmit={(e) => {
           e.preventDefault();
-          run(draft);
+          submit(draft);
         }}
       >
         <ProfileTypePicker types={types.types} value={type} onChange={(t) => update({ type: t, focus: [] }, true)} />
-        <SelectorInput value={draft} onChange={setDraft} onSubmit={run} labelNames={labelNames} labelValues={labelValues} />
+        <SelectorInput value={draft} onChange={setDraft} onSubmit={submit} labelNames={labelNames} labelValues={labelValues} />
         <TimeRangePicker
           value={state.range}
           onChange={(rg) => {
             update({ range: rg, focus: [] }, true);
-            setNow(Date.now());
+            again();
           }}
         />
         <button type="submit" className="primary">
