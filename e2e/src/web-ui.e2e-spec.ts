@@ -213,8 +213,10 @@ describe('web UI', () => {
     await page.unroute('**/parca.query.v1alpha1.QueryService/**');
     // The token stops working (revoked or expired): the next query lands on sign-in with the reason.
     await page.evaluate(() => {
-      const s = JSON.parse(sessionStorage.getItem('firn.session') ?? '{}') as { token: string };
-      sessionStorage.setItem('firn.session', JSON.stringify({ ...s, token: `${s.token}0` }));
+      // (typechecked without the DOM lib: sessionStorage through globalThis)
+      const store = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).sessionStorage;
+      const s = JSON.parse(store.getItem('firn.session') ?? '{}') as { token: string };
+      store.setItem('firn.session', JSON.stringify({ ...s, token: `${s.token}0` }));
     });
     await page.reload();
     await expect.poll(() => page.getByRole('status').first().textContent(), { timeout: 30_000 }).toMatch(/no longer accepts this token/);
@@ -225,7 +227,7 @@ describe('web UI', () => {
     const page = await openSignedIn(explore());
     await page.locator('table.top tbody tr').first().waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
     await page.locator('tr[data-name="hot_fn"]').click();
     await shoot(page, shots, 'explore-dark');
     await page.getByRole('button', { name: 'Switch to the light theme' }).click();

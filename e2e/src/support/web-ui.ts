@@ -47,7 +47,7 @@ export interface TableRow {
 export async function tableRows(page: Page, scope = 'body'): Promise<TableRow[]> {
   return page.locator(scope).locator('table.top tbody tr').evaluateAll((rows) =>
     rows.map((r) => {
-      const el = r as HTMLElement;
+      const el = r as unknown as { dataset: Record<string, string | undefined>; textContent: string | null };
       return { name: el.dataset.name ?? '', self: Number(el.dataset.self), total: Number(el.dataset.total), totalDiff: Number(el.dataset.totalDiff), text: el.textContent ?? '' };
     }),
   );
