@@ -208,7 +208,7 @@ describe('web UI', () => {
     await page.locator('table.top tbody tr').first().waitFor({ timeout: 30_000 });
     await page.route('**/parca.query.v1alpha1.QueryService/**', (route) => route.abort('connectionrefused'));
     await page.getByRole('button', { name: 'Run' }).click();
-    await expect.poll(() => page.locator('.error-box').first().textContent(), { timeout: 30_000 }).toMatch(/Cannot reach the server/);
+    await expect.poll(() => page.locator('.error-box').first().textContent(), { timeout: 30_000 }).toMatch(/Network error.*cannot reach the Firn server/);
     await shoot(page, shots, 'network-error');
     await page.unroute('**/parca.query.v1alpha1.QueryService/**');
     // The token stops working (revoked or expired): the next query lands on sign-in with the reason.

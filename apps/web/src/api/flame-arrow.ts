@@ -40,6 +40,14 @@ function dictionaryColumn(v: Vector | null, n: number, table: string[], lookup: 
 function numberColumn(v: Vector | null, n: number): Float64Array {
   const out = new Float64Array(n);
   if (!v) return out;
+  if (v.nullCount === 0) {
+    // The typed array behind the column (BigUint64Array for Uint64): no per-row accessor calls.
+    const raw = v.toArray() as ArrayLike<number | bigint>;
+    if (raw.length === n) {
+      for (let i = 0; i < n; i++) out[i] = Number(raw[i]);
+      return out;
+    }
+  }
   for (let i = 0; i < n; i++) {
     const x: unknown = v.get(i);
     out[i] = x == null ? 0 : Number(x);

@@ -85,22 +85,22 @@ export function FlameGraph({ flame: f, focus, onFocus, selected, onSelect, highl
     const fd = f.depth[fo];
     const textColour = dark ? '#f0f2f5' : '#1b1f24';
     const yOf = (d: number): number => (inverted ? (f.maxDepth - d) * ROW : d * ROW);
-    const rect = (i: number, x: number, w: number, d: number, faded: boolean): void => {
+    // Collect first, paint per colour: one path per fill style instead of a state change per
+    // frame, and at most one sub-pixel frame per pixel column and depth.
+    const solid = new Map<string, number[]>();
+    const faded = new Map<string, number[]>();
+    const labels: number[] = []; // node, x, y, w
+    const add = (i: number, x: number, w: number, d: number, fade: boolean): void => {
       const y = yOf(d);
-      g.globalAlpha = faded ? 0.28 : 1;
-      g.fillStyle = colours[i];
-      g.fillRect(x, y, Math.max(w - (w > 2 ? 1 : 0), 0.5), ROW - 1);
-      if (w > charW * 3 + 6) {
-        const name = f.names[f.name[i]];
-        const fit = Math.floor((w - 6) / charW);
-        g.fillStyle = textColour;
-        g.fillText(fit >= name.length ? name : `${name.slice(0, Math.max(fit - 1, 1))}…`, x + 3, y + ROW / 2);
-      }
-      g.globalAlpha = 1;
+      const bucket = fade ? faded : solid;
+      let list = bucket.get(colours[i]);
+      if (!list) bucket.set(colours[i], (list = []));
+      list.push(x, y, Math.max(w - (w > 2 ? 1 : 0), 0.5));
+      if (w > charW * 3 + 6) labels.push(i, x, y, w);
     };
     // Ancestors of the focused node span the full width (dimmed: they are context).
-    for (let a = fo; a >= 0; a = f.parent[a]) {
-      if (a !== fo) rect(a, 0, width, f.depth[a], true);
+    for (let a = f.parent[fo]; a >= 0 && fo > 0; a = f.parent[a]) {
+      add(a, 0, width, f.depth[a], true);
       if (a === 0) break;
     }
     for (let d = fd; d <= f.maxDepth; d++) {
@@ -114,15 +114,40 @@ export function FlameGraph({ flame: f, focus, onFocus, selected, onSelect, highl
       }
       const end = f.depthStart[d + 1];
       let drawn = false;
+      let lastPx = -1;
       for (let i = lo; i < end; i++) {
         const off = f.offset[i];
         if (off >= x0 + span) break;
         const w = f.total[i] * scale;
         if (w < 0.5) continue;
+        const x = (off - x0) * scale;
+        if (w < 1) {
+          const px = Math.floor(x);
+          if (px === lastPx) continue;
+          lastPx = px;
+        }
         drawn = true;
-        rect(i, (off - x0) * scale, w, d, highlight !== undefined && !highlight[i]);
+        add(i, x, w, d, highlight !== undefined && !highlight[i]);
       }
       if (!drawn && d > fd) break;
+    }
+    const paint = (bucket: Map<string, number[]>): void => {
+      for (const [colour, r] of bucket) {
+        g.fillStyle = colour;
+        g.beginPath();
+        for (let k = 0; k < r.length; k += 3) g.rect(r[k], r[k + 1], r[k + 2], ROW - 1);
+        g.fill();
+      }
+    };
+    paint(solid);
+    g.globalAlpha = 0.28;
+    paint(faded);
+    g.globalAlpha = 1;
+    g.fillStyle = textColour;
+    for (let k = 0; k < labels.length; k += 4) {
+      const name = f.names[f.name[labels[k]]];
+      const fit = Math.floor((labels[k + 3] - 6) / charW);
+      g.fillText(fit >= name.length ? name : `${name.slice(0, Math.max(fit - 1, 1))}…`, labels[k + 1] + 3, labels[k + 2] + ROW / 2);
     }
     if (selected > 0 && selected < f.n) {
       const w = f.total[selected] * scale;

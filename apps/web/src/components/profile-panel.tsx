@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useApp, useDebounced } from '../hooks';
 import { nodeByPath, pathOf, search, type Flame } from '../model/flame';
 import { formatValue, percent } from '../model/format';
@@ -38,18 +38,20 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
   const [selected, setSelected] = useState(focus);
   // New data: select the zoomed frame (frame indexes of the old data mean nothing now).
   useEffect(() => setSelected(Math.max(0, nodeByPath(flame, focusPath))), [flame]);
-  const focusNode = (n: number): void => {
-    setSelected(n); // in the same render as the zoom, so the next key press sees both
-    onFocusPath(pathOf(flame, n));
-  };
+  const focusNode = useCallback(
+    (n: number): void => {
+      setSelected(n); // in the same render as the zoom, so the next key press sees both
+      onFocusPath(pathOf(flame, n));
+    },
+    [flame, onFocusPath],
+  );
   const matches = useMemo(() => search(flame, searchText), [flame, searchText]);
   const rows = useMemo(() => topTable(flame), [flame]);
   const root = flame.total[0];
   const diff = flame.diff !== undefined;
 
-  const pick = (r: TopRow): void => {
-    focusNode(r.biggest);
-  };
+  const pick = useCallback((r: TopRow): void => focusNode(r.biggest), [focusNode]);
+  const sandwichOf = useMemo(() => (onSandwich ? (r: TopRow) => onSandwich(r.label) : undefined), [onSandwich]);
   const sw = useMemo(() => {
     if (tab !== 'sandwich' || !sandwichName) return undefined;
     const idx = flame.names.indexOf(sandwichName);
@@ -69,7 +71,7 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
       testId="flamegraph"
     />
   );
-  const table = <TopTable rows={rows} unit={flame.unit} total={root} diff={diff} selectedName={selected > 0 ? flame.name[selected] : undefined} onPick={pick} onSandwich={onSandwich && ((r) => onSandwich(r.label))} />;
+  const table = <TopTable rows={rows} unit={flame.unit} total={root} diff={diff} selectedName={selected > 0 ? flame.name[selected] : undefined} onPick={pick} onSandwich={sandwichOf} />;
 
   return (
     <section className="panel" aria-label={title}>

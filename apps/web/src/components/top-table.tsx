@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState } from 'react';
+import { memo, useMemo, useRef, useState } from 'react';
 import { formatValue, percent, signedPercent } from '../model/format';
 import { sortRows, type SortKey, type TopRow } from '../model/table';
 
@@ -19,7 +19,7 @@ const PAGE = 300;
  * Functions by self / total (or by change in a diff), sortable by every column. Keyboard: Tab
  * into the table, ↑/↓/Home/End move between rows, Enter focuses the function in the graph.
  */
-export function TopTable({ rows, unit, total, diff, selectedName, onPick, onSandwich }: Props) {
+export const TopTable = memo(function TopTable({ rows, unit, total, diff, selectedName, onPick, onSandwich }: Props) {
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: diff ? 'totalDiff' : 'self', desc: true });
   const [limit, setLimit] = useState(PAGE);
   const body = useRef<HTMLTableSectionElement>(null);
@@ -143,4 +143,4 @@ export function TopTable({ rows, unit, total, diff, selectedName, onPick, onSand
       )}
     </div>
   );
-}
+});
