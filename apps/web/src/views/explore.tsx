@@ -5,6 +5,7 @@ import { SelectorInput } from '../components/selector-input';
 import { SeriesChart } from '../components/series-chart';
 import { TimeRangePicker } from '../components/time-range-picker';
 import { useApp, useAsync } from '../hooks';
+import { shapeSeries } from '../model/series';
 import { isRelative } from '../model/time-range';
 import type { ExploreState, ExploreTab, ViewState } from '../model/url-state';
 import { ProfileTypePicker, ShareButton, loadFlame, normalizeSelector, rangeKey, useProfileTypes, useResolved } from './shared';
@@ -34,7 +35,7 @@ export default function ExploreView({ state, setState }: Props) {
   const r = 'error' in range ? undefined : range;
 
   const flame = useAsync(key, (s) => loadFlame(() => api.flamegraph(query, r as NonNullable<typeof r>, s), false));
-  const series = useAsync(key && `${key}/${state.groupBy}`, (s) => api.series(query, r as NonNullable<typeof r>, state.groupBy ? [state.groupBy] : [], 240, s));
+  const series = useAsync(key && `${key}/${state.groupBy}`, async (s) => shapeSeries(await api.series(query, r as NonNullable<typeof r>, state.groupBy ? [state.groupBy] : [], 240, s), state.groupBy));
   const groupNames = useAsync(type && r ? `names:${type}:${rangeKey(range)}` : undefined, (s) => api.labelNames(type, '{}', r as NonNullable<typeof r>, s));
 
   const empty = flame.data !== undefined && (flame.data.n <= 1 || flame.data.total[0] <= 0);
