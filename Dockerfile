@@ -32,7 +32,20 @@ COPY tsconfig.base.json tsconfig.json ./
 COPY scripts ./scripts
 COPY libs ./libs
 COPY apps ./apps
-RUN node scripts/build.cjs
+RUN node scripts/build.cjs server agent
+
+# The web UI (React + Vite): its build toolchain is devDependencies, installed at their locked
+# versions beside the production tree of this stage only.
+FROM deps AS web
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm install --prefix /opt/web --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+      $(node -p "['vite','@vitejs/plugin-react','react','react-dom','uplot','@connectrpc/connect-web'].map((p) => p + '@' + require('./package-lock.json').packages['node_modules/' + p].version).join(' ')") \
+ && cp -rn /opt/web/node_modules/. /app/node_modules/
+COPY tsconfig.base.json tsconfig.json ./
+COPY scripts ./scripts
+COPY libs/proto ./libs/proto
+COPY apps/web ./apps/web
+RUN node scripts/build.cjs web
 
 # The servers. binutils (addr2line) and elfutils (eu-unstrip, eu-readelf): the symbolizer;
 # nats-server: the all-in-one's embedded JetStream (scaled components use an external NATS).
@@ -48,6 +61,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=deps /app/package.json ./package.json
 COPY --from=build /app/dist/server ./dist/server
+COPY --from=web /app/dist/web ./dist/web
 ENV NODE_ENV=production FIRN_HOST=0.0.0.0 FIRN_DATA_DIR=/var/lib/firn/data
 USER 1000:1000
 EXPOSE 7070 4100 4101 4102 4103 4104

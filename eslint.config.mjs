@@ -14,6 +14,8 @@ function depConstraints({ tests }) {
     { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
     { sourceTag: 'scope:server', onlyDependOnLibsWithTags: ['scope:server', 'scope:shared'] },
     { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+    // The web UI runs in browsers: it may use the generated API contracts and nothing else.
+    { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['type:proto'] },
     // Repo tooling (docs generators) reads every app's config, agent and server alike.
     { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:server', 'scope:agent', 'scope:shared'] },
     { sourceTag: 'type:app', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
@@ -35,7 +37,7 @@ export default [
   { ignores: ['**/node_modules/**', '**/dist/**', 'tmp/**', 'libs/proto/src/gen/**', '.nx/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     plugins: { '@nx': nx },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

@@ -8,8 +8,9 @@
 //           with `node dist/server/main.js <component> [flags]` (gateway, ingester, querier,
 //           compactor, symbolizer, all-in-one; `admin` is the `firn` CLI)
 //   agent   dist/agent (scripts/build-agent.cjs): the eBPF agent and its launcher
-// To ship another artefact (a web UI, a Grafana plugin), add a target here: the Dockerfile's
-// build stage runs this script and copies dist/ into the image.
+//   web     dist/web (scripts/build-web.cjs, Vite): the web UI the gateway serves at /
+// To ship another artefact (a Grafana plugin), add a target here: the Dockerfile's build stages
+// run this script and copy dist/ into the image.
 const fs = require('node:fs');
 const path = require('node:path');
 const { ROOT, compileGraph } = require('./lib/compile-ts.cjs');
@@ -67,6 +68,11 @@ require(entry);
 const TARGETS = {
   server: () => buildServer(),
   agent: () => require('./build-agent.cjs').build(),
+  web: () => {
+    const r = require('node:child_process').spawnSync(process.execPath, [path.join(__dirname, 'build-web.cjs'), '--force'], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`web UI build failed (exit ${r.status})`);
+    return { files: fs.readdirSync(path.join(ROOT, 'dist/web'), { recursive: true }).length };
+  },
 };
 
 function main(argv) {

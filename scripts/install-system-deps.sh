@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Firn's tests and tools need (servers the test harness starts,
-# debuginfod, the eBPF toolchain). Idempotent: only missing packages are installed, and
+# debuginfod, the eBPF toolchain, Chromium for the web UI's browser tests). Idempotent: only missing packages are installed, and
 # apt-get runs only when something is missing.
 #
 # Usage: scripts/install-system-deps.sh            # the default (test) set
@@ -12,7 +12,10 @@
 # script just installed are stopped and disabled where that is cheap; failures there are ignored.
 set -euo pipefail
 
-DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf tini buildah mmdebstrap)
+# chromium: the web UI's browser tests and benchmark drive Debian's build through playwright-core
+# (never a downloaded browser); fonts-dejavu-core gives its screenshots readable text.
+# tini, buildah, mmdebstrap: the image and its test.
+DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf tini buildah mmdebstrap chromium fonts-dejavu-core)
 # Packages that ship a system service we do not want running.
 SERVICE_PKGS=(redis-server nats-server debuginfod)
 

@@ -7,6 +7,7 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p apps/web/tsconfig.json --noEmit
 
 echo "== lint"
 # The module-boundary rule needs the project graph; without it the rule silently skips itself.

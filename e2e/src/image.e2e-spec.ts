@@ -101,6 +101,10 @@ describe('server image (Dockerfile)', () => {
     }
     // 40 samples at 100 Hz: 0.4 s of CPU in nanoseconds.
     expect(total).toBe(40 * 10_000_000);
+    // The web UI ships in the image and is served at /.
+    const ui = await fetch(`${baseUrl}/`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toMatch(/<div id="root">/);
 
     // SIGTERM to the container's PID 1 (tini), as the kubelet sends it: the server drains and exits 0.
     const tini = descendants(app.pid).find((p) => p.cmdline.startsWith('/usr/bin/tini'));

@@ -139,6 +139,7 @@ function quickStart(cfg: AllInOneConfig, dataDir: string, t: { tokenFile: string
   return [
     '',
     `Firn all-in-one is ready on ${base} (gRPC, gRPC-web, Connect and HTTP on one port)`,
+    `  web UI:    ${base}/  (sign in with the API token below)`,
     `  data:      ${dataDir}`,
     tokenLine,
     `  check it:  curl -s -H "Authorization: Bearer $(cat ${t.tokenFile})" ${base}/api/v1/whoami`,
