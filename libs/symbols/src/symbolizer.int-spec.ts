@@ -184,6 +184,7 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
   describe('Go', () => {
     const haveGo = hasTool('go');
     let bin: string;
+    let stripped: string;
     beforeAll(() => {
       if (!haveGo) {
         console.warn('go not on PATH: skipping the Go symbolization test (install golang-go)');
@@ -194,11 +195,23 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
       copyFileSync(join(PROGRAMS, 'prog.go'), join(dir, 'main.go'));
       tmp.file('gomod/go.mod', 'module example.com/firnprog\n\ngo 1.19\n');
       bin = tmp.at('goprog');
-      sh('go', ['build', '-o', bin, '.'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache'), GOPATH: tmp.at('gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-      });
+      stripped = tmp.at('goprog-stripped');
+      const env = { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache'), GOPATH: tmp.at('gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+      sh('go', ['build', '-o', bin, '.'], { cwd: dir, env });
+      sh('go', ['build', '-ldflags=-s -w', '-o', stripped, '.'], { cwd: dir, env });
     }, 120_000);
+
+    it.skipIf(!haveGo)('names a stripped Go binary (-ldflags="-s -w": no DWARF, no .symtab) from .gopclntab, as go tool addr2line names the unstripped one', async () => {
+      const fn = nmFunction(bin, (n) => n === 'main.firnHello');
+      const vaddr = fn.address + 4n;
+      const [frames] = await symbolizeVaddrs({ debugPath: stripped }, stripped, [vaddr]);
+      const ref = sh('go', ['tool', 'addr2line', bin], { input: '0x' + vaddr.toString(16) + '\n', env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache') } }).split('\n');
+      const [file, line] = [ref[1].slice(0, ref[1].lastIndexOf(':')), Number(ref[1].slice(ref[1].lastIndexOf(':') + 1))];
+      expect(frames).toEqual([{ functionName: 'main.firnHello', fileName: file, line, inlined: false }]);
+      // With only the executable upload as the binary and a split debug file that lost the table.
+      const [again] = await symbolizeVaddrs({ binaryPath: stripped, debugPath: stripped }, stripped, [vaddr]);
+      expect(again).toEqual(frames);
+    });
 
     it.skipIf(!haveGo)('gives function, file and line for a Go binary, as go tool addr2line does', async () => {
       const fn = nmFunction(bin, (n) => n === 'main.firnHello');

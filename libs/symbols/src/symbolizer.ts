@@ -1,4 +1,4 @@
-import { fileOffsetToVaddr, findSymbol, readElfFile, readSymbolsFromFile, PF_X, type ElfFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
+import { fileOffsetToVaddr, FileSource, findSymbol, openGoSymbols, readElfFile, readSymbolsFromFile, PF_X, type ElfFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { cleanFunctionName, parseAddr2lineOutput, type Addr2lineFlavor } from './addr2line-output';
 import { Limiter } from './limiter';
@@ -134,21 +134,25 @@ class ElfutilsSymbolizer implements Symbolizer {
 
   private async run(files: SymbolizeFiles, fileOffsets: bigint[], signal: AbortSignal): Promise<SymbolizedAddress[]> {
     const debugElf = await elfOrThrow(files.debugPath, 'debug file');
-    const loads = files.loads ?? (files.binaryPath ? (await elfOrThrow(files.binaryPath, 'binary')).loads : guessMappedLoads(debugElf.loads));
+    const binaryElf = files.binaryPath ? await elfOrThrow(files.binaryPath, 'binary') : undefined;
+    const loads = files.loads ?? (binaryElf ? binaryElf.loads : guessMappedLoads(debugElf.loads));
     const vaddrs = fileOffsets.map((o) => fileOffsetToVaddr({ loads }, o));
-    const unique = [...new Set(vaddrs.filter((v): v is bigint => v !== undefined))];
-    const frames = new Map<bigint, SymbolFrame[]>();
+    const frames = this.goFrames(files, binaryElf, debugElf, vaddrs);
+    // Go code named by the Go table needs no addr2line process.
+    const unique = [...new Set(vaddrs.filter((v): v is bigint => v !== undefined && !frames.has(v)))];
 
     // elfutils misses Rust inline frames and Go line tables: let binutils lead for those files.
     const swap = this.primary.flavor === 'elfutils' && this.secondary !== undefined && binutilsFirst(debugElf);
     let [first, second] = swap && this.secondary ? [this.secondary, this.primary] : [this.primary, this.secondary];
-    let results: SymbolFrame[][];
-    try {
-      results = await this.batched(first, true, files.debugPath, unique, signal);
-    } catch (err) {
-      if (!(second && err instanceof FirnError && err.code === ErrorCode.Unavailable)) throw err;
-      [first, second] = [second, undefined];
-      results = await this.batched(first, true, files.debugPath, unique, signal);
+    let results: SymbolFrame[][] = [];
+    if (unique.length > 0) {
+      try {
+        results = await this.batched(first, true, files.debugPath, unique, signal);
+      } catch (err) {
+        if (!(second && err instanceof FirnError && err.code === ErrorCode.Unavailable)) throw err;
+        [first, second] = [second, undefined];
+        results = await this.batched(first, true, files.debugPath, unique, signal);
+      }
     }
     unique.forEach((v, i) => frames.set(v, results[i]));
 
@@ -172,6 +176,43 @@ class ElfutilsSymbolizer implements Symbolizer {
       const v = vaddrs[i];
       return { address, frames: v === undefined ? [] : (frames.get(v) ?? []) };
     });
+  }
+
+  /**
+   * Go functions named from `.gopclntab` (the binary's, else the debug file's: a split debug
+   * file keeps the section as NOBITS), as the Go runtime names them, inlined calls included.
+   * Works on stripped Go binaries, which have neither DWARF nor `.symtab`. Addresses outside Go
+   * code (cgo's C, an unreadable table) are left to addr2line.
+   */
+  private goFrames(files: SymbolizeFiles, binaryElf: ElfFile | undefined, debugElf: ElfFile, vaddrs: ReadonlyArray<bigint | undefined>): Map<bigint, SymbolFrame[]> {
+    const out = new Map<bigint, SymbolFrame[]>();
+    const candidates: Array<[string, ElfFile]> = [];
+    if (files.binaryPath && binaryElf) candidates.push([files.binaryPath, binaryElf]);
+    candidates.push([files.debugPath, debugElf]);
+    for (const [path, elf] of candidates) {
+      if (elf.goBuildId === undefined && !elf.sections.some((s) => s.name.endsWith('.gopclntab'))) continue;
+      let src: FileSource | undefined;
+      try {
+        src = FileSource.open(path);
+        const r = openGoSymbols(elf, src);
+        if (r.kind !== 'table') continue;
+        for (const v of vaddrs) {
+          if (v === undefined || out.has(v)) continue;
+          try {
+            const got = r.table.lookup(v);
+            if (got.length > 0) out.set(v, got.map(({ functionName, fileName, line, inlined }) => ({ functionName, fileName, line, inlined })));
+          } catch (err) {
+            if (!(err instanceof FirnError)) throw err;
+          }
+        }
+        return out;
+      } catch (err) {
+        if (!(err instanceof FirnError)) throw err;
+      } finally {
+        src?.close();
+      }
+    }
+    return out;
   }
 
   /** `.symtab`/`.dynsym` of the binary, else of the debug file; none if unreadable. */
