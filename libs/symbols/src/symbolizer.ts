@@ -12,7 +12,7 @@ export interface SymbolizerOptions {
    * The addr2line that answers first. Default `binutils`: GNU addr2line resolves inline chains
    * about 100× faster than elfutils 0.188 on large compile units (elfutils re-walks the unit's
    * DIE tree for every address with `-i`: ~20 ms/address on a 3 MB unit), reads DWARF 4/5,
-   * compressed sections, Go ≤ 1.19 line tables and demangles Rust v0 names.
+   * compressed sections and Go ≤ 1.19 line tables.
    */
   engine?: Addr2lineEngine;
   /** The primary engine's binary. Default `addr2line` (binutils) or `eu-addr2line` (elfutils), on `env.PATH`. */
@@ -42,7 +42,11 @@ export interface SymbolizerOptions {
 const DEFAULT_TOOL: Record<Addr2lineEngine, string> = { binutils: 'addr2line', elfutils: 'eu-addr2line' };
 const OTHER: Record<Addr2lineEngine, Addr2lineEngine> = { binutils: 'elfutils', elfutils: 'binutils' };
 const DEFAULT_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' };
-const ENGINE_ARGS = ['-a', '-f', '-i', '-C'];
+/**
+ * No `-C`: names stay raw (linkage names), as every other producer stores them; the queriers
+ * demangle all of them in one place (@firn/demangle) and answer both `name` and `system_name`.
+ */
+const ENGINE_ARGS = ['-a', '-f', '-i'];
 
 function hex(v: bigint): string {
   return '0x' + v.toString(16);
@@ -77,9 +81,9 @@ function binutilsFirst(elf: ElfFile): boolean {
   return elf.goBuildId !== undefined || elf.sections.some((s) => s.name === '.gopclntab') || elf.comment.some((c) => c.startsWith('rustc version'));
 }
 
-/** No source line at all, or a Rust v0 name (`_R…`) that elfutils cannot demangle. */
+/** No source line at all. */
 function needsSecondOpinion(frames: SymbolFrame[]): boolean {
-  return !frames.some((f) => f.fileName !== '') || frames.some((f) => f.functionName.startsWith('_R'));
+  return !frames.some((f) => f.fileName !== '');
 }
 
 async function elfOrThrow(path: string, role: string): Promise<ElfFile> {

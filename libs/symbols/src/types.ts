@@ -2,7 +2,7 @@ import type { ElfLoad } from '@firn/elf';
 
 /** One source location; a symbolized address has one per inlining level. */
 export interface SymbolFrame {
-  /** Demangled; '' if unknown. Rust legacy `::h<hash>` suffixes removed. */
+  /** The raw linker name (mangled for C++/Rust; demangled at query time by @firn/demangle); '' if unknown. */
   functionName: string;
   /** As the debug info records it (absolute when the compile dir is known); '' if unknown. */
   fileName: string;
