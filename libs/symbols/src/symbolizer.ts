@@ -3,7 +3,7 @@ import { ErrorCode, FirnError } from '@firn/errors';
 import { cleanFunctionName, parseAddr2lineOutput, type Addr2lineFlavor } from './addr2line-output';
 import { Limiter } from './limiter';
 import { runTool } from './run-tool';
-import type { SymbolFrame, SymbolizedAddress, SymbolizeFiles, SymbolizeOptions, Symbolizer } from './types';
+import type { NameSource, SymbolFrame, SymbolizedAddress, SymbolizeFiles, SymbolizeOptions, Symbolizer } from './types';
 
 export type Addr2lineEngine = Addr2lineFlavor;
 
@@ -141,7 +141,10 @@ class ElfutilsSymbolizer implements Symbolizer {
     const binaryElf = files.binaryPath ? await elfOrThrow(files.binaryPath, 'binary') : undefined;
     const loads = files.loads ?? (binaryElf ? binaryElf.loads : guessMappedLoads(debugElf.loads));
     const vaddrs = fileOffsets.map((o) => fileOffsetToVaddr({ loads }, o));
-    const frames = this.goFrames(files, binaryElf, debugElf, vaddrs);
+    const go = this.goFrames(files, binaryElf, debugElf, vaddrs);
+    const frames = go.frames;
+    const sources = new Map<bigint, NameSource>();
+    for (const v of frames.keys()) sources.set(v, 'gopclntab');
     // Go code named by the Go table needs no addr2line process.
     const unique = [...new Set(vaddrs.filter((v): v is bigint => v !== undefined && !frames.has(v)))];
 
@@ -158,13 +161,19 @@ class ElfutilsSymbolizer implements Symbolizer {
         results = await this.batched(first, true, files.debugPath, unique, signal);
       }
     }
-    unique.forEach((v, i) => frames.set(v, results[i]));
+    unique.forEach((v, i) => {
+      frames.set(v, results[i]);
+      if (results[i].length > 0) sources.set(v, results[i].some((f) => f.fileName !== '') ? 'dwarf' : 'symtab');
+    });
 
     const retry = unique.filter((v) => needsSecondOpinion(frames.get(v) ?? []));
     if (second && debugElf.hasDwarf && retry.length > 0) {
       const again = await this.batched(second, false, files.debugPath, retry, signal);
       retry.forEach((v, i) => {
-        if (again[i].some((f) => f.fileName !== '') && !needsSecondOpinion(again[i])) frames.set(v, again[i]);
+        if (again[i].some((f) => f.fileName !== '') && !needsSecondOpinion(again[i])) {
+          frames.set(v, again[i]);
+          sources.set(v, 'dwarf');
+        }
       });
     }
 
@@ -173,12 +182,19 @@ class ElfutilsSymbolizer implements Symbolizer {
       const symbols = await this.symbolsFor(files);
       for (const v of noName) {
         const s = findSymbol(symbols, v);
-        if (s) frames.set(v, [{ functionName: cleanFunctionName(s.name), fileName: '', line: 0, inlined: false }]);
+        if (s) {
+          frames.set(v, [{ functionName: cleanFunctionName(s.name), fileName: '', line: 0, inlined: false }]);
+          sources.set(v, 'symtab');
+        }
       }
     }
-    return fileOffsets.map((address, i) => {
+    return fileOffsets.map((address, i): SymbolizedAddress => {
       const v = vaddrs[i];
-      return { address, frames: v === undefined ? [] : (frames.get(v) ?? []) };
+      if (v === undefined) return { address, frames: [], unnamed: 'outside_code' };
+      const f = frames.get(v) ?? [];
+      const source = sources.get(v);
+      if (f.length > 0 && source) return { address, frames: f, source };
+      return { address, frames: f, unnamed: go.unsupported ? 'unsupported_go_table' : 'no_symbol' };
     });
   }
 
@@ -188,8 +204,14 @@ class ElfutilsSymbolizer implements Symbolizer {
    * Works on stripped Go binaries, which have neither DWARF nor `.symtab`. Addresses outside Go
    * code (cgo's C, an unreadable table) are left to addr2line.
    */
-  private goFrames(files: SymbolizeFiles, binaryElf: ElfFile | undefined, debugElf: ElfFile, vaddrs: ReadonlyArray<bigint | undefined>): Map<bigint, SymbolFrame[]> {
+  private goFrames(
+    files: SymbolizeFiles,
+    binaryElf: ElfFile | undefined,
+    debugElf: ElfFile,
+    vaddrs: ReadonlyArray<bigint | undefined>,
+  ): { frames: Map<bigint, SymbolFrame[]>; unsupported: boolean } {
     const out = new Map<bigint, SymbolFrame[]>();
+    let unsupported = false;
     const candidates: Array<[string, ElfFile]> = [];
     if (files.binaryPath && binaryElf) candidates.push([files.binaryPath, binaryElf]);
     candidates.push([files.debugPath, debugElf]);
@@ -199,6 +221,7 @@ class ElfutilsSymbolizer implements Symbolizer {
       try {
         src = FileSource.open(path);
         const r = openGoSymbols(elf, src);
+        if (r.kind === 'unsupported') unsupported = true;
         if (r.kind !== 'table') continue;
         for (const v of vaddrs) {
           if (v === undefined || out.has(v)) continue;
@@ -209,14 +232,14 @@ class ElfutilsSymbolizer implements Symbolizer {
             if (!(err instanceof FirnError)) throw err;
           }
         }
-        return out;
+        return { frames: out, unsupported };
       } catch (err) {
         if (!(err instanceof FirnError)) throw err;
       } finally {
         src?.close();
       }
     }
-    return out;
+    return { frames: out, unsupported };
   }
 
   /** `.symtab`/`.dynsym` of the binary, else of the debug file; none if unreadable. */
