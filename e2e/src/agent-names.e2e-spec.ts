@@ -274,7 +274,7 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
       expect(same / locs.length, diffs.slice(0, 5).join('\n')).toBeGreaterThanOrEqual(0.99);
       // Go names are not mangled: system_name equals name.
       expect(locs.every((l) => l.lines.every((ln) => ln.systemName === ln.name))).toBe(true);
-    });
+    }, 300_000);
 
     it(`demangles a C++ -O2 program's names through ${path}: name readable, system_name raw`, async () => {
       const fn = await waitFor(
@@ -288,7 +288,7 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
       );
       expect(fn.name).toBe('firnnames::Mixer<long>::spin(long) const');
       expect(fn.systemName).toBe('_ZNK9firnnames5MixerIlE4spinEl');
-    });
+    }, 300_000);
 
     it.skipIf(!HAVE_RUST)(`demangles a Rust release program's names through ${path}: name readable, system_name raw`, async () => {
       const fn = await waitFor(
@@ -302,6 +302,6 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
       );
       expect(fn.name).toBe('firnrs::firn_spin');
       expect(fn.systemName).toMatch(/^_(R|ZN)/);
-    });
+    }, 300_000);
   });
 });
