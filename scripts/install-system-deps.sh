@@ -12,7 +12,7 @@
 # script just installed are stopped and disabled where that is cheap; failures there are ignored.
 set -euo pipefail
 
-DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf)
+DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf chromium)
 # Packages that ship a system service we do not want running.
 SERVICE_PKGS=(redis-server nats-server debuginfod)
 

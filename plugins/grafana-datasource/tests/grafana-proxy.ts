@@ -8,7 +8,7 @@ import { extname, join, normalize } from 'node:path';
  * The part of Grafana's server a frontend data source plugin relies on, for tests (Grafana itself
  * cannot be installed on these machines):
  *
- * - data source settings: `PUT /api/datasources/uid/<uid>` saves jsonData and secureJsonData;
+ * - data source settings: `PUT /api/datasources/uid/<uid>` saves jsonData and secureJsonData, `GET` reads them back;
  *   secrets stay here and only `secureJsonFields` (which secrets are set) goes back, as Grafana does;
  * - the data source proxy, `/api/datasources/proxy/uid/<uid>/<path>`, applying the plugin's
  *   `routes` from its built plugin.json like Grafana's pkg/api/pluginproxy: the first route whose
@@ -116,6 +116,12 @@ export class GrafanaProxy {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://grafana');
     const save = /^\/api\/datasources\/uid\/([^/]+)$/.exec(url.pathname);
+    if (save && req.method === 'GET') {
+      const ds = this.settings.get(save[1]);
+      res.writeHead(ds ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ds ? { uid: save[1], jsonData: ds.jsonData, secureJsonFields: Object.fromEntries(Object.keys(ds.secureJsonData).map((k) => [k, true])) } : { message: 'Data source not found' }));
+      return;
+    }
     if (save && req.method === 'PUT') {
       const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> };
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -90,7 +90,7 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
           <InlineField label="Diff" labelWidth={LABEL_WIDTH} tooltip="Flame graph of the change from a baseline selection to this one (Grafana's diff flame graph).">
             <InlineSwitch id="firn-query-diff" value={Boolean(query.diff)} onChange={(e) => change({ diff: e.currentTarget.checked, baselineSelector: query.baselineSelector ?? query.labelSelector ?? '{}' })} />
           </InlineField>
-          <InlineField label="Max nodes" labelWidth={12} tooltip="Keep the largest nodes; the rest folds into 'other'. Empty: Firn's default (8192).">
+          <InlineField label="Max nodes" labelWidth={14} tooltip="Keep the largest nodes; the rest folds into 'other'. Empty: Firn's default (8192).">
             <Input
               id="firn-query-max-nodes"
               width={10}
