@@ -1,9 +1,10 @@
 // @vitest-environment jsdom
 import './grafana-env';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreApp, DataFrame, DataQueryRequest, DataSourceInstanceSettings, dateTime } from '@grafana/data';
 import { setBackendSrv, setTemplateSrv } from '@grafana/runtime';
+import { freePort } from '@firn/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from '../src/datasource';
 import { FirnOptions, FirnQuery } from '../src/types';
@@ -17,15 +18,6 @@ const E7 = 10_000_000; // ns per folded sample at sampleRate=100
 
 function columns(frame: DataFrame): Record<string, unknown[]> {
   return Object.fromEntries(frame.fields.map((f) => [f.name, [...f.values]]));
-}
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /**
@@ -50,6 +42,8 @@ describe('Firn data source against a running Firn', () => {
     templates = new TestTemplateSrv([
       { name: 'ns', current: ['checkout', 'search'], multi: true },
       { name: 'pod', current: 'checkout-1' },
+      // "All" of the sample dashboard's namespace variable.
+      { name: 'namespace', current: ['checkout', 'search'], multi: true, includeAll: true },
     ]);
     setTemplateSrv(templates as never);
   }, 180_000);
@@ -148,6 +142,24 @@ describe('Firn data source against a running Firn', () => {
     await expect(ds.metricFindQuery('values(x)')).rejects.toThrow(/label_values/);
   });
 
+  it('does run the sample dashboard\'s variable and panel queries', async () => {
+    // provisioning/dashboards/firn-fleet-cpu.json reads the agent's profile type; the seed is Pyroscope CPU.
+    const dash = JSON.parse(readFileSync(join(__dirname, '..', 'provisioning', 'dashboards', 'firn-fleet-cpu.json'), 'utf8').replace(/parca_agent:samples:count:cpu:nanoseconds/g, CPU)) as {
+      templating: { list: Array<{ name: string; query: string }> };
+      panels: Array<{ type: string; targets: FirnQuery[] }>;
+    };
+    const ds = dataSource();
+    const range = { from: dateTime(firn.t1 - MIN), to: dateTime(firn.t1 + 20 * MIN), raw: { from: 'now-1h', to: 'now' } };
+    const nsVar = dash.templating.list.find((v) => v.name === 'namespace');
+    expect((await ds.metricFindQuery(nsVar?.query ?? '', { range })).map((v) => v.text)).toEqual(['checkout', 'search']);
+    const [cpuByNamespace, flame] = await Promise.all(dash.panels.map((p) => ds.query(request(p.targets, firn.t1 - MIN, firn.t1 + 20 * MIN))));
+    expect((cpuByNamespace.data as DataFrame[]).map((f) => [f.fields[1].config.displayNameFromDS, [...f.fields[1].values]]).sort()).toEqual([
+      ['checkout', [40 * E7, 75 * E7]],
+      ['search', [10 * E7]],
+    ]);
+    expect(columns(flame.data[0] as DataFrame).value[0]).toBe(125 * E7);
+  });
+
   it('does report Firn\'s own error for a bad selector on the query that caused it', async () => {
     const res = await dataSource().query(request([{ refId: 'E', queryType: 'flamegraph', profileTypeId: CPU, labelSelector: '{namespace=}' }], firn.t1 - MIN, firn.t1 + 20 * MIN));
     expect(res.data).toEqual([]);
@@ -181,7 +193,8 @@ describe('Firn data source against a running Firn', () => {
     });
 
     it('does say so when Grafana cannot reach the URL', async () => {
-      const url = `http://127.0.0.1:${await closedPort()}`;
+      // A port the kernel just handed out and nothing listens on.
+      const url = `http://127.0.0.1:${await freePort()}`;
       grafana.save('nowhere', { jsonData: { url }, secureJsonData: { apiToken: firn.token } });
       const res = await dataSource('nowhere', { url }).testDatasource();
       expect(res).toMatchObject({ status: 'error', message: expect.stringContaining(`Grafana could not reach Firn at ${url} (HTTP 502 from Grafana's data source proxy)`) });

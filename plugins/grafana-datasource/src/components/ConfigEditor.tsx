@@ -38,8 +38,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           onReset={() => resetSecret('apiToken')}
         />
       </InlineField>
-      <InlineField label="Default profile type" labelWidth={LABEL_WIDTH} tooltip="Preselected in new queries, e.g. parca_agent:samples:count:cpu:nanoseconds:delta (Firn's agent) or process_cpu:cpu:nanoseconds:cpu:nanoseconds.">
-        <Input id="firn-config-default-profile-type" width={48} value={jsonData.defaultProfileType ?? ''} placeholder="parca_agent:samples:count:cpu:nanoseconds:delta" onChange={text('defaultProfileType')} />
+      <InlineField label="Default profile type" labelWidth={LABEL_WIDTH} tooltip="Preselected in new queries, e.g. parca_agent:samples:count:cpu:nanoseconds (Firn's agent) or process_cpu:cpu:nanoseconds:cpu:nanoseconds.">
+        <Input id="firn-config-default-profile-type" width={48} value={jsonData.defaultProfileType ?? ''} placeholder="parca_agent:samples:count:cpu:nanoseconds" onChange={text('defaultProfileType')} />
       </InlineField>
       <InlineField label="Minimum step" labelWidth={LABEL_WIDTH} tooltip="Smallest bucket for series; Firn's agent sends every 10 s, so shorter steps look jagged.">
         <Input id="firn-config-min-step" width={12} value={jsonData.minStep ?? ''} placeholder={DEFAULT_MIN_STEP} onChange={text('minStep')} />
