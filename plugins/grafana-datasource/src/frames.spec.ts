@@ -122,11 +122,11 @@ describe(diffFlameGraphFrame.name, () => {
 });
 
 describe(seriesFrames.name, () => {
-  it('does make one time series frame per series, named by the group-by labels', () => {
+  it('does make one time series frame per series, named by the group-by labels, in label order', () => {
     const frames = seriesFrames(
       [
-        { labels: [{ name: 'namespace', value: 'checkout' }], points: [{ timestamp: 2000, value: 7 }, { timestamp: 1000, value: 5 }] },
         { labels: [{ name: 'namespace', value: 'search' }], points: [{ timestamp: 1000, value: 1 }] },
+        { labels: [{ name: 'namespace', value: 'checkout' }], points: [{ timestamp: 2000, value: 7 }, { timestamp: 1000, value: 5 }] },
       ],
       CPU,
       ['namespace'],

@@ -147,16 +147,25 @@ export function diffFlameGraphFrame(fg: FlameGraphDiffWire, profileTypeId: strin
   });
 }
 
+function labelKey(s: SeriesWire): string {
+  return s.labels
+    .map((l) => `${l.name}=${l.value}`)
+    .sort()
+    .join('\u0000');
+}
+
 /**
  * One time series frame per Firn series (series may cover different timestamps): a time field
  * and a value field carrying the series labels, in the profile type's unit, summed per step.
  * The display name is the group-by label values, so a "CPU by namespace" legend reads
- * `checkout`, `search`, …
+ * `checkout`, `search`, … Frames are ordered by labels (Firn returns series in scan order), so
+ * legends and colours stay put between refreshes.
  */
 export function seriesFrames(series: SeriesWire[], profileTypeId: string, groupBy: string[], refId: string): DataFrame[] {
   const unit = unitOf(profileTypeId);
   const valueName = profileTypeParts(profileTypeId)?.sampleType || 'value';
-  return series.map((s) => {
+  const ordered = [...series].sort((a, b) => (labelKey(a) < labelKey(b) ? -1 : labelKey(a) > labelKey(b) ? 1 : 0));
+  return ordered.map((s) => {
     const labels = Object.fromEntries(s.labels.map((l) => [l.name, l.value]));
     const grouped = groupBy.filter((g) => g in labels).map((g) => labels[g]);
     const points = [...s.points].sort((a, b) => a.timestamp - b.timestamp);

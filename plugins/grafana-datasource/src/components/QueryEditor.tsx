@@ -30,6 +30,10 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   const [typesError, setTypesError] = useState<string>();
   const [groupByNames, setGroupByNames] = useState<string[]>();
   const [draft, setDraft] = useState({ step: query.step ?? '', maxNodes: query.maxNodes?.toString() ?? '', baselineOffset: query.baselineOffset ?? '' });
+  // Free-text fields commit on blur; follow the query when it changes from outside (history, another editor).
+  useEffect(() => {
+    setDraft({ step: query.step ?? '', maxNodes: query.maxNodes?.toString() ?? '', baselineOffset: query.baselineOffset ?? '' });
+  }, [query.step, query.maxNodes, query.baselineOffset]);
 
   const from = range?.from.valueOf();
   const to = range?.to.valueOf();
