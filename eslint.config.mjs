@@ -25,6 +25,9 @@ function depConstraints({ tests }) {
     { sourceTag: 'type:proto', onlyDependOnLibsWithTags: ['type:proto'] },
     { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:testing', 'type:data', 'type:util', 'type:proto'] },
     { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:testing', 'type:feature', 'type:data', 'type:util', 'type:proto'] },
+    // The Grafana plugin runs inside Grafana's browser bundle: it imports no Firn project. Its
+    // tests start Firn through the harness and the e2e support (startApp).
+    { sourceTag: 'scope:plugin', onlyDependOnLibsWithTags: tests ? ['type:testing', 'type:e2e'] : [] },
   ];
 }
 
@@ -54,12 +57,12 @@ export default [
   },
   {
     // Entry points, the harness, tests and tooling may read the environment directly.
-    files: ['apps/*/src/main.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'tools/**/*.ts', 'charts/**/*.ts'],
+    files: ['apps/*/src/main.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'tools/**/*.ts', 'charts/**/*.ts', 'plugins/*/tests/**/*.ts', 'plugins/*/tests/**/*.tsx', 'plugins/*/scripts/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
     // Test-support modules (`src/testing/`) count as tests.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.conformance.ts', '**/src/testing/**/*.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.conformance.ts', '**/src/testing/**/*.ts', 'plugins/*/tests/**/*.ts', 'plugins/*/tests/**/*.tsx'],
     rules: { '@nx/enforce-module-boundaries': boundaries(true) },
   },
   {
