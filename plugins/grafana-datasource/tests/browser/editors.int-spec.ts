@@ -2,13 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST, ensureBuilt } from '../built-plugin';
 import { CPU, startFirn, type FirnUnderTest } from '../firn';
 import { GrafanaProxy } from '../grafana-proxy';
 import { buildHarness } from './build-harness';
-import { launchChromium } from './launch-chromium';
+import { launchBrowser, type BrowserSession } from '@firn/testing';
 
 const MIN = 60_000;
 const REPO = resolve(__dirname, '..', '..', '..', '..');
@@ -22,7 +22,7 @@ const SHOTS = process.env.FIRN_UPDATE_SCREENSHOTS === '1' ? join(REPO, 'docs', '
 describe('Firn plugin editors in Chromium', () => {
   let firn: FirnUnderTest;
   let grafana: GrafanaProxy;
-  let browser: Browser;
+  let browser: BrowserSession;
   let harnessDir: string;
 
   beforeAll(async () => {
@@ -33,7 +33,7 @@ describe('Firn plugin editors in Chromium', () => {
     grafana = new GrafanaProxy(DIST, { '/harness/': harnessDir, '/public/img/': join(REPO, 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img') }, join(harnessDir, 'index.html'));
     await grafana.start();
     grafana.save('firn', { jsonData: { url: firn.app.base, defaultProfileType: CPU }, secureJsonData: { apiToken: firn.token } });
-    browser = await launchChromium();
+    browser = await launchBrowser({ viewport: { width: 1240, height: 760 } });
   }, 600_000);
 
   afterAll(async () => {
@@ -44,7 +44,7 @@ describe('Firn plugin editors in Chromium', () => {
   });
 
   async function open(query: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1240, height: 760 } });
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${grafana.base}/?${query}`);
