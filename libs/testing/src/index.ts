@@ -21,3 +21,4 @@ export {
   manySeriesPprof,
   type HostileShape,
 } from './hostile-shapes';
+export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchBrowser, type BrowserSession } from './browser';

@@ -12,6 +12,8 @@ export interface GatewayOptions {
   dedupeWindowMs: number;
   /** Bytes (as received plus inflated) all ingest requests of this replica may hold at once; beyond: 503 + Retry-After. */
   maxInflightBytes: number;
+  /** `FIRN_UI_DIR`: the built web UI (empty = this installation's dist/web; `off` = none). */
+  uiDir: string;
 }
 
 export const GATEWAY_OPTIONS = Symbol('firn.gateway-options');
@@ -25,4 +27,5 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   maxStackDepth: 1024,
   dedupeWindowMs: 15 * 60_000,
   maxInflightBytes: 512 * 1024 * 1024,
+  uiDir: '',
 };

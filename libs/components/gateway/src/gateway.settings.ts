@@ -2,6 +2,7 @@ import { durationMs, positiveInt, setting } from '@firn/config';
 import { z } from 'zod';
 import { limitsSettings } from '@firn/limits';
 import { DEFAULT_GATEWAY_OPTIONS, type GatewayOptions } from './gateway.options';
+import { webUiSettings } from './web-ui/web-ui.settings';
 
 /** Gateway limit settings, shared by the gateway and the all-in-one. */
 export function gatewaySettings() {
@@ -20,6 +21,7 @@ export function gatewaySettings() {
     }),
     maxInflightBytes: setting({ env: 'FIRN_INGEST_MAX_INFLIGHT_BYTES', flag: 'ingest-max-inflight-bytes', schema: positiveInt, default: String(d.maxInflightBytes), description: 'Bytes (as received plus inflated) the ingest requests of this gateway may hold at once; more → 503 with Retry-After (one request is always let through).' }),
     ...limitsSettings(),
+    ...webUiSettings(),
   };
 }
 
@@ -34,5 +36,6 @@ export function gatewayOptionsFrom(c: GatewayOptions): GatewayOptions {
     maxStackDepth: c.maxStackDepth,
     dedupeWindowMs: c.dedupeWindowMs,
     maxInflightBytes: c.maxInflightBytes,
+    uiDir: c.uiDir,
   };
 }
