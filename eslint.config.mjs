@@ -56,6 +56,19 @@ export default [
     },
   },
   {
+    // One way into the ingest log: every ingest API (old and new) is an adapter over the gateway's
+    // IngestPipeline, which owns limits, decoding and the idempotency key that makes a client's
+    // retry count once (docs/architecture.md, "Idempotent ingest"). Appending elsewhere would skip them.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['libs/components/gateway/src/ingest/ingest-pipeline.ts', 'libs/ingest-log/**', '**/*.spec.ts', '**/*.int-spec.ts', '**/src/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@firn/ingest-log', importNames: ['appendIngest'], message: 'Ingest goes through IngestPipeline.accept (libs/components/gateway/src/ingest): it derives the idempotency key, enforces limits and counts.' }] },
+      ],
+    },
+  },
+  {
     // Entry points, the harness, tests and tooling may read the environment directly.
     files: ['apps/*/src/main.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'tools/**/*.ts', 'charts/**/*.ts', 'plugins/*/tests/**/*.ts', 'plugins/*/tests/**/*.tsx', 'plugins/*/scripts/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },

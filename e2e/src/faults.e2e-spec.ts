@@ -91,17 +91,32 @@ describe('fault suite: exact totals through crashes and outages', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  /** Sends every case until accepted, `concurrency` at a time; returns once all are. */
-  async function runClients(cases: IngestRequestCase[], concurrency: number, log: RetryLog): Promise<void> {
+  /**
+   * Sends every case until accepted, `concurrency` at a time; returns once all are. With
+   * `faultStarted`, the second half of the cases waits for it, so requests meet the fault however
+   * fast or slow the machine is (without it, a fast machine could finish before the fault and a
+   * slow one start after it).
+   */
+  async function runClients(cases: IngestRequestCase[], concurrency: number, log: RetryLog, faultStarted?: Promise<void>): Promise<void> {
     let next = 0;
+    const half = Math.floor(cases.length / 2);
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < cases.length) {
-          const c = cases[next++];
+          const i = next++;
+          const c = cases[i];
+          if (faultStarted && i >= half) await faultStarted;
           await untilAccepted(c.what, log, (signal) => c.send(signal));
         }
       }),
     );
+  }
+
+  /** A promise and the function that resolves it. */
+  function trigger(): { promise: Promise<void>; fire: () => void } {
+    let fire: () => void = () => undefined;
+    const promise = new Promise<void>((r) => (fire = r));
+    return { promise, fire };
   }
 
   function mixed(tenant: string, n: number, seedBase: number): IngestRequestCase[] {
@@ -124,10 +139,12 @@ describe('fault suite: exact totals through crashes and outages', () => {
   it('gateway SIGKILLed twice under retrying clients: every request stored exactly once', async () => {
     const cases = mixed('gwkill', 60, 1000);
     const log = new RetryLog();
-    const clients = runClients(cases, 6, log);
+    const killed = trigger();
+    const clients = runClients(cases, 6, log, killed.promise);
     for (let k = 0; k < 2; k++) {
       await sleep(1500);
       await gateway.signal('SIGKILL');
+      killed.fire();
       gateway = await startApp('gateway', { env, port: gateway.port, readyTimeoutMs: READY_MS });
     }
     await clients;
@@ -139,9 +156,11 @@ describe('fault suite: exact totals through crashes and outages', () => {
   it('NATS stopped for 5 s and restarted: clients told to retry (503/UNAVAILABLE with Retry-After), every request stored once', async () => {
     const cases = mixed('natsrestart', 45, 2000);
     const log = new RetryLog();
-    const clients = runClients(cases, 4, log);
+    const stopped = trigger();
+    const clients = runClients(cases, 4, log, stopped.promise);
     await sleep(1500);
     await nats.stop();
+    stopped.fire();
     await sleep(5000);
     nats = await startNats({ dataDir: join(dir, 'nats'), port: nats.port, maxPayloadBytes: 256 * 1024 });
     await clients;

@@ -46,8 +46,10 @@ const PERMANENT = new Set([Code.InvalidArgument, Code.Unauthenticated, Code.Perm
  * network errors and timeouts are retried too (the server may have stored a request whose answer
  * was lost — that is what idempotent ingest is for). A permanent refusal fails the test.
  */
-export async function untilAccepted(what: string, log: RetryLog, attempt: (signal: AbortSignal) => Promise<void>, opts: { maxAttempts?: number; attemptTimeoutMs?: number } = {}): Promise<void> {
-  const max = opts.maxAttempts ?? 400;
+export async function untilAccepted(what: string, log: RetryLog, attempt: (signal: AbortSignal) => Promise<void>, opts: { giveUpAfterMs?: number; attemptTimeoutMs?: number } = {}): Promise<void> {
+  // A deadline, not an attempt count: a restarted app can take minutes to become ready on a
+  // loaded 2-core machine, and connection refusals come back at once.
+  const deadline = Date.now() + (opts.giveUpAfterMs ?? 12 * 60_000);
   for (let i = 1; ; i++) {
     log.attempts++;
     try {
@@ -57,7 +59,7 @@ export async function untilAccepted(what: string, log: RetryLog, attempt: (signa
     } catch (err) {
       const r = asRetryable(err, what);
       log.note(r.kind);
-      if (i >= max) throw new Error(`${what}: not accepted after ${max} attempts (last: ${r.kind})`);
+      if (Date.now() >= deadline) throw new Error(`${what}: not accepted after ${i} attempts (last: ${r.kind})`);
       log.retries++;
       if (r.retryAfterS === undefined && /^(http (429|503)|grpc (8|14))$/.test(r.kind)) log.withoutRetryAfter.push(`${what}: ${r.kind}`);
       const waitMs = r.retryAfterS !== undefined ? Math.min(2000, r.retryAfterS * 1000) : Math.min(2000, 100 * 2 ** Math.min(i, 4));

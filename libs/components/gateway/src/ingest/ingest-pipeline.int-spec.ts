@@ -202,7 +202,7 @@ describe(IngestPipeline.name, () => {
       expect(again.duplicate).toBe(true);
       expect(new Set([...results, again].map((r) => r.append?.seq))).toEqual(new Set([start + 1]));
       expect(await lastSeq()).toBe(start + 1);
-    });
+    }, 60_000);
 
     it('recognises a retry whose body was gzip-encoded differently, and honours an explicit Idempotency-Key', async () => {
       const start = await lastSeq();
@@ -246,7 +246,8 @@ describe(IngestPipeline.name, () => {
 
 describe(`${IngestPipeline.name} with a short dedupe window`, () => {
   let f: Fixture;
-  const WINDOW_MS = 1500;
+  // Long enough for three requests and their retries on a loaded machine, short enough to wait out.
+  const WINDOW_MS = 6000;
 
   beforeAll(async () => {
     f = await fixture({ dedupeWindowMs: WINDOW_MS, maxInflightBytes: 64 * 1024 });
@@ -271,7 +272,7 @@ describe(`${IngestPipeline.name} with a short dedupe window`, () => {
     const [t0, t1] = [await timestampsAt(f, first[0].append?.seq ?? 0), await timestampsAt(f, later[0].append?.seq ?? 0)];
     expect(t0).toHaveLength(1);
     expect(t1[0] - t0[0]).toBeGreaterThanOrEqual(WINDOW_MS);
-  });
+  }, 90_000);
 
   it('refuses what would pass the in-flight byte budget with UNAVAILABLE and a Retry-After, letting one request through', async () => {
     let release: () => void = () => undefined;

@@ -164,9 +164,16 @@ export class IngestPipeline {
     }));
     const end = this.metrics.appendSeconds.startTimer();
     const requestId = currentRequestContext()?.requestId ?? crypto.randomUUID();
-    const res = await appendIngest(this.bus, this.store, { tenant, requestId, payload, idempotencyKey });
-    end();
-    return res;
+    try {
+      const res = await appendIngest(this.bus, this.store, { tenant, requestId, payload, idempotencyKey });
+      end();
+      return res;
+    } catch (err) {
+      // After an outage the stream may have been recreated by a reader (an ingester leaves the
+      // duplicate window at JetStream's 2-min default): set the dedupe window again on the next write.
+      this.streamReady = undefined;
+      throw err;
+    }
   }
 
   private countRejected(format: IngestFormat, err: unknown): void {
