@@ -6,8 +6,9 @@ import { costCsv, costOpenMetrics, costPrometheus, microsToAmount, nsToSeconds, 
 import { TOKEN_STORE } from '@firn/platform';
 import { firnInsightsV1 } from '@firn/proto';
 import { RpcRegistry } from '@firn/server-runtime';
-import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { Scope, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { InsightsService, type InsightSelection } from './insights.service';
+import { queryAuthInterceptor } from './internal-auth';
 import { PgoExportService } from './pgo-export.service';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
@@ -19,7 +20,8 @@ const I = firnInsightsV1;
 /**
  * firn.insights.v1.InsightsService over gRPC, gRPC-web and Connect: thin handlers that check
  * the request, call InsightsService / PgoExportService and build the response. Scoped to the
- * token's tenant (`read:profiles`), under the same per-tenant query limits as every query.
+ * token's tenant (`read:profiles`), or the tenant the gateway's query proxy authenticated (with
+ * the internal token), under the same per-tenant query limits as every query.
  */
 @Injectable()
 export class InsightsRpc implements OnModuleInit {
@@ -40,7 +42,7 @@ export class InsightsRpc implements OnModuleInit {
         compareRegression: (req, ctx) => this.compareRegression(req, ctx),
         costReport: (req, ctx) => this.costReport(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles), this.limits.interceptor()] },
+      { interceptors: [queryAuthInterceptor(this.tokens, Scope.ReadProfiles, this.frontend.internalToken), this.limits.interceptor()] },
     );
   }
 
