@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpfUnavailable, pgoRoundTrip, textOf, type PgoRoundTrip } from '@firn/testing';
 
 const unavailable = bpfUnavailable();
+
+/**
+ * A Go toolchain with `go build -pgo` (Go ≥ 1.21): Debian bookworm's `go` is 1.19, so look for
+ * the backports' golang-1.2x-go (scripts/install-system-deps.sh) under /usr/lib/go-1.N too.
+ */
+function goWithPgo(): string | undefined {
+  const candidates = ['go', ...(existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => /^go-1\.\d+$/.test(d)).map((d) => join('/usr/lib', d, 'bin', 'go')) : [])];
+  for (const go of candidates) {
+    const v = /go1\.(\d+)/.exec(spawnSync(go, ['version'], { encoding: 'utf8' }).stdout ?? '')?.[1];
+    if (v && Number(v) >= 21) return go;
+  }
+  return undefined;
+}
+const GO_PGO = goWithPgo();
 if (unavailable) console.warn(`PGO e2e skipped: BPF unavailable here: ${unavailable}`);
 
 /**
@@ -13,7 +28,7 @@ if (unavailable) console.warn(`PGO e2e skipped: BPF unavailable here: ${unavaila
  * program) profiled by the real eBPF agent at 199 Hz, address-only frames plus the binaries'
  * debug info uploaded through the gateway, the server's LLVM sample profile fed back to
  * `clang -O2 -fprofile-sample-use` (Debian clang 14) and its Go profile checked with
- * `go tool pprof -raw`. The speedup of the rebuilt binary is measured by bench/pgo/pgo.bench.ts,
+ * `go tool pprof -raw` and, where a Go ≥ 1.21 is installed, fed to `go build -pgo`. The speedup of the rebuilt binary is measured by bench/pgo/pgo.bench.ts,
  * never asserted here.
  */
 describe.skipIf(unavailable !== undefined)('PGO export round trip (eBPF agent → server → compiler)', () => {
@@ -84,5 +99,22 @@ describe.skipIf(unavailable !== undefined)('PGO export round trip (eBPF agent �
     // frame (main.hot pushes no BP), so the agent's frame-pointer walk goes from it straight to
     // runtime.main and main.main is not on those stacks (libs/insights/README.md, PGO export).
     expect(raw.slice(raw.indexOf('Mappings'))).toMatch(/pgogo/);
+  });
+
+  it.skipIf(GO_PGO === undefined)('builds the Go program with go build -pgo=<exported default.pgo> (Go ≥ 1.21), the compiler reading the profile', () => {
+    const go = rt.go;
+    expect(go).toBeDefined();
+    if (!go || !GO_PGO) return;
+    const src = join(dir, 'go');
+    // -d=pgodebug=1: the inliner prints its hot call-site threshold for every package it compiles
+    // with a profile; a profile Go cannot use fails the build (`preprofile: error parsing profile`).
+    const r = spawnSync(GO_PGO, ['build', `-pgo=${go.file}`, '-gcflags=-d=pgodebug=1', '-o', join(dir, 'pgogo.pgo'), '.'], {
+      cwd: src,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: dir, GOCACHE: join(dir, 'gocache-pgo'), GOPATH: join(dir, 'gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+    });
+    expect(r.status, `${GO_PGO}: ${r.stderr}`).toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/hot-callsite-thres-from-CDF=/);
+    expect(r.stderr).not.toMatch(/error|malformed/i);
   });
 });
