@@ -5,13 +5,17 @@ import { DebuginfoRpc } from './debuginfo/debuginfo.rpc';
 import { DEFAULT_GATEWAY_OPTIONS, GATEWAY_OPTIONS, type GatewayOptions } from './gateway.options';
 import { IngestLimits } from './ingest/ingest-limits';
 import { IngestPipeline } from './ingest/ingest-pipeline';
+import { OtlpHttpController } from './ingest/otlp-http.controller';
+import { OtlpRpc } from './ingest/otlp.rpc';
 import { ProfileStoreRpc } from './ingest/profilestore.rpc';
+import { PushRpc } from './ingest/push.rpc';
 import { PyroscopeIngestController } from './ingest/pyroscope-ingest.controller';
 import { WhoAmIController } from './whoami.controller';
 
 /**
  * The public edge: authentication (bearer token → tenant) and the ingest APIs (Parca
- * ProfileStoreService WriteRaw/WriteArrow, Pyroscope /ingest) and Parca's DebuginfoService
+ * ProfileStoreService WriteRaw/WriteArrow, Pyroscope /ingest and PusherService/Push, OTLP
+ * profiles over gRPC and OTLP/HTTP) and Parca's DebuginfoService
  * (uploads per tenant). Needs: token store, NATS,
  * object storage (claim checks).
  */
@@ -20,7 +24,7 @@ export class GatewayModule {
   static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [WhoAmIController, PyroscopeIngestController],
+      controllers: [WhoAmIController, PyroscopeIngestController, OtlpHttpController],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: { ...DEFAULT_GATEWAY_OPTIONS, ...opts } },
         { provide: DEBUGINFO_OPTIONS, useValue: { ...DEFAULT_DEBUGINFO_OPTIONS, debuginfod: { servers: [] }, ...debuginfo } },
@@ -28,6 +32,8 @@ export class GatewayModule {
         TokenAuthGuard,
         IngestPipeline,
         ProfileStoreRpc,
+        PushRpc,
+        OtlpRpc,
         DebuginfoRpc,
       ],
     };

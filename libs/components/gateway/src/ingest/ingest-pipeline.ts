@@ -15,7 +15,7 @@ import { IngestLimits } from './ingest-limits';
 import { IngestMetrics } from './ingest.metrics';
 
 /** The public ingest API a request came through (stable: logs, and part of a request's identity). */
-export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest';
+export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest' | 'pyroscope.Push' | 'otlp.Export';
 
 export interface IngestRequest {
   /** From the authenticated token, never from the request. */
@@ -34,6 +34,8 @@ export interface AcceptResult {
   /** Sample rows appended (0: nothing to store, nothing appended). */
   rows: number;
   append?: AppendResult;
+  /** What the decoder refused while accepting the rest (OTLP partial success). */
+  partial?: { rejected: number; message: string };
 }
 
 /**
@@ -94,10 +96,10 @@ export class IngestPipeline {
       this.limits.countRejection(tenant, err);
       throw err;
     }
-    const { batch, encoded } = decoded;
+    const { batch, encoded, partial } = decoded;
     if (batch.length === 0) {
       this.metrics.requests.inc({ source: format, outcome: 'empty' });
-      return { rows: 0 };
+      return { rows: 0, partial };
     }
     try {
       const append = await this.append(tenant, encoded ?? samplesToArrow(batch));
@@ -106,7 +108,7 @@ export class IngestPipeline {
       this.metrics.bytes.inc({ source: format }, append.bytes);
       if (append.claimCheck) this.metrics.claimChecks.inc();
       this.log.debug({ api: req.api, source: format, rows: batch.length, bytes: append.bytes, seq: append.seq, claimCheck: append.claimCheck }, 'ingested');
-      return { rows: batch.length, append };
+      return { rows: batch.length, append, partial };
     } catch (err) {
       this.countRejected(format, err);
       throw err;
