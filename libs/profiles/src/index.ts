@@ -55,3 +55,4 @@ export {
   frameStructType,
   stackListType,
 } from './arrow-samples';
+export { type RelabelAction, type RelabelConfig, type Labels, parseRelabelConfigs, relabelConfigsFrom, relabel } from './relabel';
