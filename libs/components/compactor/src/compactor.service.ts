@@ -1,6 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import type { Bus } from '@firn/bus';
-import { Leases } from '@firn/bus';
+import { Leases, type Bus } from '@firn/bus';
 import { Compactor, FileRetention, type CompactorStep, type JobReport } from '@firn/compaction';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';

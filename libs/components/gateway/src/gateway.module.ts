@@ -10,23 +10,27 @@ import { OtlpRpc } from './ingest/otlp.rpc';
 import { ProfileStoreRpc } from './ingest/profilestore.rpc';
 import { PushRpc } from './ingest/push.rpc';
 import { PyroscopeIngestController } from './ingest/pyroscope-ingest.controller';
+import { ScrapeController } from './scrape/scrape.controller';
+import { DEFAULT_SCRAPE_OPTIONS, SCRAPE_OPTIONS, type ScrapeOptions } from './scrape/scrape.options';
+import { ScrapeService } from './scrape/scrape.service';
 import { WhoAmIController } from './whoami.controller';
 
 /**
  * The public edge: authentication (bearer token → tenant) and the ingest APIs (Parca
  * ProfileStoreService WriteRaw/WriteArrow, Pyroscope /ingest and PusherService/Push, OTLP
- * profiles over gRPC and OTLP/HTTP) and Parca's DebuginfoService
+ * profiles over gRPC and OTLP/HTTP, pull-mode scraping of Go pprof endpoints) and Parca's DebuginfoService
  * (uploads per tenant). Needs: token store, NATS,
  * object storage (claim checks).
  */
 @Module({})
 export class GatewayModule {
-  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}): DynamicModule {
+  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}, scrape: Partial<ScrapeOptions> = {}): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [WhoAmIController, PyroscopeIngestController, OtlpHttpController],
+      controllers: [WhoAmIController, PyroscopeIngestController, OtlpHttpController, ScrapeController],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: { ...DEFAULT_GATEWAY_OPTIONS, ...opts } },
+        { provide: SCRAPE_OPTIONS, useValue: { ...DEFAULT_SCRAPE_OPTIONS, ...scrape } },
         { provide: DEBUGINFO_OPTIONS, useValue: { ...DEFAULT_DEBUGINFO_OPTIONS, debuginfod: { servers: [] }, ...debuginfo } },
         IngestLimits,
         TokenAuthGuard,
@@ -34,6 +38,7 @@ export class GatewayModule {
         ProfileStoreRpc,
         PushRpc,
         OtlpRpc,
+        ScrapeService,
         DebuginfoRpc,
       ],
     };

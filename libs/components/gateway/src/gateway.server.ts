@@ -4,6 +4,7 @@ import { PlatformModule, componentServer, objectStoreConfigFrom, openTenancy, to
 import { debuginfoOptionsFrom, debuginfoSettings } from './debuginfo/debuginfo.settings';
 import { GatewayModule } from './gateway.module';
 import { gatewayOptionsFrom, gatewaySettings } from './gateway.settings';
+import { scrapeOptionsFrom, scrapeSettings } from './scrape/scrape.settings';
 
 export const gatewayConfig = defineConfig('gateway', {
   ...serverSettings(4100),
@@ -14,6 +15,7 @@ export const gatewayConfig = defineConfig('gateway', {
   ...gatewaySettings(),
   ...adminSettings(),
   ...debuginfoSettings(),
+  ...scrapeSettings(),
 });
 
 /** The gateway as its own process (apps/gateway). */
@@ -24,7 +26,7 @@ export const gatewayServer = componentServer({
   async modules(infra, cfg, ctx) {
     const admin = adminOptionsFrom(cfg);
     const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
-    return [PlatformModule.forRoot(infra, extras), AdminModule.forRoot(admin), GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg))];
+    return [PlatformModule.forRoot(infra, extras), AdminModule.forRoot(admin), GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg))];
   },
   readMaxBytes: (cfg) => cfg.maxRequestBytes,
 });

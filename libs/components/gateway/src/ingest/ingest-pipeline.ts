@@ -15,7 +15,7 @@ import { IngestLimits } from './ingest-limits';
 import { IngestMetrics } from './ingest.metrics';
 
 /** The public ingest API a request came through (stable: logs, and part of a request's identity). */
-export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest' | 'pyroscope.Push' | 'otlp.Export';
+export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest' | 'pyroscope.Push' | 'otlp.Export' | 'scrape';
 
 export interface IngestRequest {
   /** From the authenticated token, never from the request. */
