@@ -13,7 +13,10 @@
 // run this script and copy dist/ into the image.
 const fs = require('node:fs');
 const path = require('node:path');
-const { ROOT, compileGraph } = require('./lib/compile-ts.cjs');
+
+const ROOT = path.resolve(__dirname, '..');
+/** Loaded on use: the image's web stage builds the UI with Vite alone, without the TypeScript compiler (SWC). */
+const compileGraph = (opts) => require('./lib/compile-ts.cjs').compileGraph(opts);
 
 const SERVER_OUT = path.join(ROOT, 'dist/server');
 /** Component name → entry point; `node dist/server/main.js <name>` runs it. */

@@ -73,7 +73,7 @@ describe('chart-driven cluster', () => {
     };
     const { stdout } = await run(k8sTools().helm, ['template', 'firn', resolve(ROOT, 'charts/firn'), '--namespace', NS, ...Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`])], { maxBuffer: 64 << 20 });
     const objects = parseAllDocuments(stdout).map((d) => d.toJSON() as K8sObj | null).filter((o): o is K8sObj => o !== null);
-    cluster = new FakeCluster({ objects, root, dir, namespace: NS, log, extraSecrets: { 'firn-s3': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } } });
+    cluster = new FakeCluster({ objects, root, dir, namespace: NS, log, logDir: process.env.FIRN_E2E_LOG_DIR, extraSecrets: { 'firn-s3': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } } });
     const services = await cluster.startServices();
     gateway = `http://${services.get('firn-gateway')}`;
     expect(cluster.deployments().map((d) => d.metadata.name).sort()).toEqual([...DEPLOYMENTS].sort());

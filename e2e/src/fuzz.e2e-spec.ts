@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { create, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { batchTotal, samplesToArrow, samplesToPprof } from '@firn/profiles';
-import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
+import { otlpCollectorProfilesV1development as otlpCollector, profilestoreV1alpha1, pushV1, querierV1, queryV1alpha1 } from '@firn/proto';
 import {
   deepFolded,
   deepStackArrow,
@@ -26,6 +26,7 @@ import {
 } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
+import { otlpRequestFromBatch } from './support/otlp';
 import { ADMIN_SECRET, adminClient, protoServices, registeredServices } from './support/tenancy';
 
 /** Runs per API: ~200 in CI; `FIRN_FUZZ_RUNS=10000 npm run fuzz` for a long run. */
@@ -59,6 +60,15 @@ const mutation = fc.record({
   cut: fc.option(fc.nat(), { nil: undefined }),
 });
 
+/** A request message for the gRPC client from possibly broken bytes (an empty request when they do not parse). */
+function fromBinarySafe(bytes: Uint8Array): otlpCollector.ExportProfilesServiceRequest {
+  try {
+    return fromBinary(otlpCollector.ExportProfilesServiceRequestSchema, bytes);
+  } catch {
+    return create(otlpCollector.ExportProfilesServiceRequestSchema);
+  }
+}
+
 function mutate(valid: Uint8Array, m: { flips: Array<{ at: number; byte: number }>; cut?: number }): Uint8Array {
   const out = Uint8Array.from(valid);
   for (const f of m.flips) out[f.at % out.length] = f.byte;
@@ -81,6 +91,7 @@ describe('fuzzing every public API through a real process', () => {
   let adminToken: string;
   let validPprof: Uint8Array;
   let validArrow: Uint8Array;
+  let validOtlp: Uint8Array;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-fuzz-'));
@@ -93,6 +104,7 @@ describe('fuzzing every public API through a real process', () => {
     // samplesToPprof gzips; byte flips are more telling on the plain protobuf (also accepted).
     validPprof = gunzipSync(samplesToPprof(w.batch, CPU_TYPE));
     validArrow = samplesToArrow(w.batch);
+    validOtlp = toBinary(otlpCollector.ExportProfilesServiceRequestSchema, otlpRequestFromBatch(w.batch));
   }, 120_000);
 
   afterAll(async () => {
@@ -271,6 +283,37 @@ describe('fuzzing every public API through a real process', () => {
       }
     },
     TIMEOUT * 2,
+  );
+
+  it(
+    'OTLP (gRPC and OTLP/HTTP) and Pyroscope Push: hostile profiles and labels are refused, never crash',
+    async () => {
+      const otlp = createClient(otlpCollector.ProfilesService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      const push = createClient(pushV1.PusherService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(mutation.map((m) => mutate(validOtlp, m)), fc.uint8Array({ maxLength: 1024 }), fc.constant(validOtlp)),
+          fc.oneof(fc.json({ maxDepth: 4 }), fc.constant(JSON.stringify({ resourceProfiles: [{ scopeProfiles: [{ profiles: [{ samples: [{ stackIndex: 5 }] }] }] }], dictionary: { stringTable: [''] } }))),
+          fc.array(fc.tuple(labelText, labelText), { maxLength: 6 }),
+          fc.oneof(mutation.map((m) => mutate(validPprof, m)), fc.constant(validPprof)),
+          async (pb, json, labels, raw) => {
+            const http = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body: pb });
+            await http.arrayBuffer();
+            expect(http.status, 'OTLP/HTTP protobuf').toBeLessThan(500);
+            const j = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: json });
+            await j.arrayBuffer();
+            expect(j.status, `OTLP/HTTP JSON ${json.slice(0, 100)}`).toBeLessThan(500);
+            // Connect decodes the gRPC request itself: send what it can frame (a valid message's bytes round-tripped).
+            const grpc = await rpcOutcome(otlp.export(fromBinarySafe(pb)));
+            expect(CRASH_CODES.has(grpc as Code), `OTLP gRPC: ${String(grpc)}`).toBe(false);
+            const pushed = await rpcOutcome(push.push({ series: [{ labels: [['__name__', 'process_cpu'], ['service_name', 'fuzz'], ...labels].map(([name, value]) => ({ name, value })), samples: [{ rawProfile: raw }] }] }));
+            expect(CRASH_CODES.has(pushed as Code), `Push: ${String(pushed)}`).toBe(false);
+          },
+        ),
+        params(),
+      );
+    },
+    TIMEOUT,
   );
 
   it(

@@ -4,14 +4,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
-import { profilestoreV1alpha1 } from '@firn/proto';
+import { samplesToPprof } from '@firn/profiles';
+import { otlpCollectorProfilesV1development as otlpCollector, profilestoreV1alpha1, pushV1 } from '@firn/proto';
 import { LocalDirStore } from '@firn/storage';
 import { startNats, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { arrowRequest, foldedRequest, rawRequest, type Gateway, type IngestRequestCase } from './support/ingest-requests';
-import { addTotals, stackPool } from './support/profiles-data';
+import { otlpRequestFromBatch } from './support/otlp';
+import { CPU_TYPE, addTotals, agentWrite, stackPool } from './support/profiles-data';
 import { bearer, makeTokens, sortedEntries, storedTotals, waitForIngestDrained } from './support/write-path';
 
 /**
@@ -88,6 +91,50 @@ describe('idempotent ingest through a gateway process', () => {
     const metrics = await (await fetch(`${gateway.base}/metrics`)).text();
     const duplicates = [...metrics.matchAll(/firn_gateway_ingest_requests_total\{source="\w+",outcome="duplicate"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
     expect(duplicates).toBe(3 * 5 + 5);
+  }, 180_000);
+
+  it('stores a Pyroscope Push and an OTLP export (gRPC and OTLP/HTTP) sent five times at once, and once more, exactly once; a new Idempotency-Key counts again', async () => {
+    const token = gw.tokens['idem'];
+    const interceptors = [bearer(token)];
+    const pusher = createClient(pushV1.PusherService, createConnectTransport({ baseUrl: gateway.base, httpVersion: '1.1', interceptors }));
+    const otlpGrpc = createClient(otlpCollector.ProfilesService, createGrpcTransport({ baseUrl: gateway.base, interceptors }));
+    const batchOf = (tag: string, seed: number) => agentWrite({ seed, pool, node: `idem-${tag}`, round: 0, baseMs }).batch;
+    const pushBatch = batchOf('push', 11);
+    const rawProfile = samplesToPprof(pushBatch, CPU_TYPE, { includeLabels: false });
+    const pushLabels = [['__name__', 'process_cpu'], ['service_name', 'idem-push'], ...pushBatch.series[0]].map(([name, value]) => ({ name, value }));
+    const otlpBody = toBinary(otlpCollector.ExportProfilesServiceRequestSchema, otlpRequestFromBatch(batchOf('otlp-http', 12)));
+    const otlpGrpcReq = otlpRequestFromBatch(batchOf('otlp-grpc', 13));
+    const cases: Array<{ what: string; send: (headers?: Record<string, string>) => Promise<void> }> = [
+      { what: 'Push', send: async (headers) => void (await pusher.push({ series: [{ labels: pushLabels, samples: [{ rawProfile }] }] }, { headers })) },
+      { what: 'OTLP gRPC', send: async (headers) => void (await otlpGrpc.export(otlpGrpcReq, { headers })) },
+      {
+        what: 'OTLP/HTTP',
+        send: async (headers = {}) => {
+          const res = await fetch(`${gateway.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf', ...headers }, body: otlpBody });
+          await res.arrayBuffer();
+          expect(res.status).toBe(200);
+        },
+      },
+    ];
+    /** What the store holds beyond `expected` (the entries this case added). */
+    const added = async (): Promise<Map<string, number>> => {
+      await waitForIngestDrained(bus);
+      const out = new Map<string, number>();
+      for (const [k, v] of (await storedTotals(bus, store, 'idem')).totals) if (v !== (expected.get(k) ?? 0)) out.set(k, v - (expected.get(k) ?? 0));
+      return out;
+    };
+    for (const c of cases) {
+      await Promise.all(Array.from({ length: 5 }, () => c.send()));
+      await c.send();
+      const once = await added();
+      expect(once.size, c.what).toBeGreaterThan(0);
+      // The same content under a key of its own is another request: exactly one more copy.
+      await c.send({ 'idempotency-key': `another-${c.what.replace(/\W/g, '-')}` });
+      const twice = await added();
+      expect(sortedEntries(twice), c.what).toEqual(sortedEntries(new Map([...once].map(([k, v]) => [k, 2 * v]))));
+      addTotals(expected, twice);
+    }
+    await expectStored();
   }, 180_000);
 
   it('honours Idempotency-Key (HTTP header, gRPC metadata) over the body', async () => {

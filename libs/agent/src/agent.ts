@@ -3,7 +3,7 @@ import type { Logger } from '@firn/observability';
 import type { AgentMetrics } from './agent.metrics';
 import { BpfSampler, type SamplerStats } from './bpf/sampler';
 import { LabelResolver, type PodResolver } from './labels/label-resolver';
-import type { RelabelConfig } from './labels/relabel';
+import type { RelabelConfig } from '@firn/profiles';
 import { ProcessTable, type ObjectReader } from './proc/process-table';
 import type { KernelNames } from './symbols/kernel-names';
 import { buildProfile } from './profile-builder';

@@ -9,9 +9,9 @@ import { ManifestLog, ManifestState } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
 import { LocalDirStore } from '@firn/storage';
 import { startNats, type TestNats } from '@firn/testing';
+import { Leases } from '@firn/bus';
 import { Compactor, type CompactorOptions } from './compactor';
 import { GarbageCollector } from './gc';
-import { Leases } from './lease';
 import { windowStart, type LevelPolicy } from './levels';
 import { addDelta, rowsFor, sorted, validTotals, writeL0 } from './testing/segment-fixture';
 

@@ -37,6 +37,7 @@ export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, isZstd, maybeGunzip } from './decompress';
 export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof, sanitizeLabelName } from './pprof';
 export { type ToPprofOptions, samplesToPprof } from './pprof-encode';
+export { type OtlpDecodeOptions, type OtlpDecoded, samplesFromOtlp, otlpLabelName } from './otlp';
 export {
   type FoldedOptions,
   samplesFromFolded,
@@ -55,3 +56,4 @@ export {
   frameStructType,
   stackListType,
 } from './arrow-samples';
+export { type RelabelAction, type RelabelConfig, type Labels, parseRelabelConfigs, relabelConfigsFrom, relabel } from './relabel';

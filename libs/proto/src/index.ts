@@ -16,3 +16,7 @@ export * as firnQueryV1 from './gen/firn/query/v1/partial_pb';
 export * as firnAdminV1 from './gen/firn/admin/v1/admin_pb';
 export * as firnAdminUsageV1 from './gen/firn/admin/v1/usage_pb';
 export * as firnInsightsV1 from './gen/firn/insights/v1/insights_pb';
+export * as otlpCommonV1 from './gen/opentelemetry/proto/common/v1/common_pb';
+export * as otlpResourceV1 from './gen/opentelemetry/proto/resource/v1/resource_pb';
+export * as otlpProfilesV1development from './gen/opentelemetry/proto/profiles/v1development/profiles_pb';
+export * as otlpCollectorProfilesV1development from './gen/opentelemetry/proto/collector/profiles/v1development/profiles_service_pb';

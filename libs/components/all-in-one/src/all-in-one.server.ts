@@ -5,7 +5,7 @@ import { startNatsServer, type NatsServerProcess } from '@firn/bus';
 import { ConfigError, defineConfig, natsReplicasSetting, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
 import { CompactorModule, compactorOptionsFrom, compactorSettings } from '@firn/compactor';
 import { symbolizeQueueOptionsFrom, symbolizeQueueSettings } from '@firn/debuginfo';
-import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
+import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings, scrapeOptionsFrom, scrapeSettings } from '@firn/gateway';
 import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
 import { AdminModule, AdminUsageModule, adminOptionsFrom, adminSettings } from '@firn/admin';
 import { ManifestModule, PlatformModule, objectStoreConfigFrom, openInfra, openTenancy, tokenStoreSettings, type Infra } from '@firn/platform';
@@ -28,6 +28,7 @@ export const allInOneConfig = defineConfig('all-in-one', {
   ...ingesterSettings(),
   ...querierSettings(),
   ...debuginfoSettings(),
+  ...scrapeSettings(),
   ...symbolizeQueueSettings(),
   ...symbolizerSettings(),
   ...compactorSettings(),
@@ -114,7 +115,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
         PlatformModule.forRoot(opened, tenancy.extras),
         AdminModule.forRoot(admin),
         ManifestModule.forRoot({ snapshotEvery: 200 }),
-        GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg)),
+        GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg)),
         IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg)),
         QuerierModule.forRoot(querierOptionsFrom(cfg)),
         AdminUsageModule.forRoot(admin),

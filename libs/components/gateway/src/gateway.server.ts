@@ -5,6 +5,7 @@ import { debuginfoOptionsFrom, debuginfoSettings } from './debuginfo/debuginfo.s
 import { GatewayModule } from './gateway.module';
 import { gatewayOptionsFrom, gatewaySettings } from './gateway.settings';
 import { queryProxyOptionsFrom, queryProxySettings } from './query-proxy/query-proxy.settings';
+import { scrapeOptionsFrom, scrapeSettings } from './scrape/scrape.settings';
 
 export const gatewayConfig = defineConfig('gateway', {
   ...serverSettings(4100),
@@ -16,6 +17,7 @@ export const gatewayConfig = defineConfig('gateway', {
   ...adminSettings(),
   ...debuginfoSettings(),
   ...queryProxySettings(),
+  ...scrapeSettings(),
 });
 
 /** The gateway as its own process (apps/gateway). */
@@ -26,7 +28,7 @@ export const gatewayServer = componentServer({
   async modules(infra, cfg, ctx) {
     const admin = adminOptionsFrom(cfg);
     const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
-    return [PlatformModule.forRoot(infra, extras), AdminModule.forRoot(admin), GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), queryProxyOptionsFrom(cfg))];
+    return [PlatformModule.forRoot(infra, extras), AdminModule.forRoot(admin), GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg), queryProxyOptionsFrom(cfg))];
   },
   readMaxBytes: (cfg) => cfg.maxRequestBytes,
 });

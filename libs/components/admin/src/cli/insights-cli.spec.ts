@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli';
 import { withMatcher } from '@firn/profiles';
+import { fakeCliIo } from '../testing/fake-cli-io';
 import { INSIGHTS_COMMANDS, parseTime } from './insights-cli';
 
+/** The CLI's io with a fetch that answers `body` (the wall clock as now: relative times). */
 function io(body: unknown, status = 200) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const calls: Array<{ url: string; init: RequestInit }> = [];
-  const files = new Map<string, Uint8Array>();
-  const fetchFn = (async (url: string, init: RequestInit) => {
-    calls.push({ url, init });
-    return new Response(JSON.stringify(body), { status });
-  }) as unknown as typeof fetch;
-  return {
-    out,
-    err,
-    calls,
-    files,
-    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), fetch: fetchFn, writeFile: async (p: string, d: Uint8Array) => void files.set(p, d) },
-  };
+  return fakeCliIo(() => new Response(JSON.stringify(body), { status }), { nowMs: Date.now() });
 }
 
 const env = { FIRN_URL: 'http://q:4102', FIRN_TOKEN: 'firn_r_x' };

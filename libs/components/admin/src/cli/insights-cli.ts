@@ -148,7 +148,7 @@ export async function runInsightsCli(command: string, argv: readonly string[], e
       io.out(help);
       return 0;
     }
-    call = build(command, a, env, Date.now());
+    call = build(command, a, env, io.now());
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.err(`${err.message}\n\n${help}`);
@@ -309,10 +309,6 @@ async function show(command: string, a: Args, body: Obj, io: CliIo): Promise<num
   }
   if (command === 'pgo') {
     const file = one(a, 'output') ?? String(body['fileName'] ?? 'profile.pgo');
-    if (!io.writeFile) {
-      io.err('this CLI build cannot write files');
-      return 1;
-    }
     await io.writeFile(file, Buffer.from(String(body['profile'] ?? ''), 'base64'));
     io.out(
       `wrote ${file}: build id ${String(body['buildId'])} (${String(body['mappingFile'] ?? '')}), ${String(body['functions'] ?? 0)} functions, ` +

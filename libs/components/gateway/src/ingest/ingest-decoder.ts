@@ -2,7 +2,7 @@ import type { TenantLimits } from '@firn/limits';
 import type { PprofLimits, SampleBatch } from '@firn/profiles';
 
 /** Wire format of a request: the `source` label of the gateway's ingest metrics. */
-export type IngestFormat = 'pprof' | 'arrow' | 'folded';
+export type IngestFormat = 'pprof' | 'arrow' | 'folded' | 'otlp';
 
 /**
  * One piece of a request as the client sent it: a WriteRaw sample, a WriteArrow buffer, an
@@ -50,6 +50,11 @@ export interface DecodedRequest {
    * Part of the request's identity (request-identity.ts).
    */
   identity?: readonly IngestPart[];
+  /**
+   * Parts of the request the decoder refused while storing the rest (OTLP partial success): how
+   * many profiles, and why.
+   */
+  partial?: { rejected: number; message: string };
 }
 
 /**

@@ -17,7 +17,7 @@ import { InflightBudget } from './inflight-budget';
 import { explicitIdempotencyKey, requestIdentity } from './request-identity';
 
 /** The public ingest API a request came through (stable: logs, and part of a request's identity). */
-export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest';
+export type IngestApi = 'parca.WriteRaw' | 'parca.WriteArrow' | 'pyroscope.ingest' | 'pyroscope.Push' | 'otlp.Export' | 'scrape';
 
 export interface IngestRequest {
   /** From the authenticated token, never from the request. */
@@ -40,6 +40,8 @@ export interface AcceptResult {
   append?: AppendResult;
   /** A retry of a write already in the log: acknowledged, not stored again. */
   duplicate: boolean;
+  /** What the decoder refused while accepting the rest (OTLP partial success). */
+  partial?: { rejected: number; message: string };
 }
 
 /**
@@ -131,10 +133,10 @@ export class IngestPipeline {
       this.limits.countRejection(tenant, err);
       throw err;
     }
-    const { batch, encoded } = decoded;
+    const { batch, encoded, partial } = decoded;
     if (batch.length === 0) {
       this.metrics.requests.inc({ source: format, outcome: 'empty' });
-      return { rows: 0, duplicate: false };
+      return { rows: 0, duplicate: false, partial };
     }
     try {
       const append = await this.append(tenant, encoded ?? samplesToArrow(batch), key);
@@ -142,14 +144,14 @@ export class IngestPipeline {
         // A retry of a write that reached the log (its first answer was lost): stored once already.
         this.metrics.requests.inc({ source: format, outcome: 'duplicate' });
         this.log.debug({ api: req.api, source: format, seq: append.seq }, 'ingest retry recognised; not stored again');
-        return { rows: batch.length, append, duplicate: true };
+        return { rows: batch.length, append, duplicate: true, partial };
       }
       this.metrics.requests.inc({ source: format, outcome: 'ok' });
       this.metrics.samples.inc({ source: format }, batch.length);
       this.metrics.bytes.inc({ source: format }, append.bytes);
       if (append.claimCheck) this.metrics.claimChecks.inc();
       this.log.debug({ api: req.api, source: format, rows: batch.length, bytes: append.bytes, seq: append.seq, claimCheck: append.claimCheck }, 'ingested');
-      return { rows: batch.length, append, duplicate: false };
+      return { rows: batch.length, append, duplicate: false, partial };
     } catch (err) {
       const e = retryable(err);
       this.countRejected(format, e);

@@ -55,7 +55,7 @@ describe(WebUiModule.name, () => {
 
   it('does serve the UI at / and as the SPA fallback for deep links', async () => {
     for (const path of ['/', '/explore', '/compare?x=1']) {
-      const r = await fetch(base + path);
+      const r = await fetch(base + path, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
       expect(r.status, path).toBe(200);
       expect(await r.text()).toContain('Firn UI');
       expect(r.headers.get('cache-control')).toBe('no-cache');
@@ -69,6 +69,7 @@ describe(WebUiModule.name, () => {
     expect(await (await fetch(`${base}/api/v1/thing`)).json()).toEqual({ api: true });
     const ingest = await fetch(`${base}/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(await ingest.json()).toEqual({ ingested: true });
+    expect((await fetch(`${base}/no/such/route`, { headers: { accept: 'application/json' } })).status).toBe(404);
     const missing = await fetch(`${base}/api/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('application/json');

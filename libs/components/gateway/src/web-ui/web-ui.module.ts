@@ -46,7 +46,7 @@ export class WebUiService implements OnModuleInit {
   handle(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void): void {
     // Express rewrites req.url relative to the middleware's mount path; originalUrl is the request's.
     const url = req.originalUrl ?? req.url ?? '/';
-    const out = this.enabled ? uiResponse(this.site, { method: req.method ?? 'GET', url, acceptEncoding: header(req, 'accept-encoding'), ifNoneMatch: header(req, 'if-none-match') }) : undefined;
+    const out = this.enabled ? uiResponse(this.site, { method: req.method ?? 'GET', url, acceptEncoding: header(req, 'accept-encoding'), ifNoneMatch: header(req, 'if-none-match'), accept: header(req, 'accept') }) : undefined;
     if (!out) {
       next();
       return;

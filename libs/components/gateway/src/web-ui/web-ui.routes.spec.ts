@@ -41,12 +41,18 @@ describe(uiResponse.name, () => {
   });
 
   it('does fall back to index.html for pages, revalidated by ETag', () => {
-    const r = uiResponse(site, { method: 'GET', url: '/compare?a=%7Bx%3D%221%22%7D' });
+    const r = uiResponse(site, { method: 'GET', url: '/compare?a=%7Bx%3D%221%22%7D', accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
     expect(r).toMatchObject({ status: 200, outcome: 'index', headers: { 'cache-control': 'no-cache', 'content-type': 'text/html; charset=utf-8' } });
     expect(r?.headers['content-security-policy']).toContain("connect-src 'self'");
     const again = uiResponse(site, { method: 'GET', url: '/', ifNoneMatch: r?.headers.etag });
     expect(again).toMatchObject({ status: 304, outcome: 'not_modified' });
     expect(again?.body).toBeUndefined();
+  });
+
+  it('does leave unknown paths to the router (404) for clients that are not navigating a browser', () => {
+    expect(uiResponse(site, { method: 'GET', url: '/no/such/route' })).toBeUndefined();
+    expect(uiResponse(site, { method: 'GET', url: '/no/such/route', accept: 'application/json' })).toBeUndefined();
+    expect(uiResponse(site, { method: 'GET', url: '/', accept: 'application/json' })).toMatchObject({ status: 200, outcome: 'index' });
   });
 
   it('does answer 404 for a missing asset instead of HTML', () => {

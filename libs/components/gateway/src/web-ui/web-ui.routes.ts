@@ -35,12 +35,16 @@ export interface UiRequest {
   url: string;
   acceptEncoding?: string;
   ifNoneMatch?: string;
+  /** The request's Accept header: only a browser navigation (text/html) gets the SPA fallback. */
+  accept?: string;
 }
 
 /**
  * Static files with long-lived caching for Vite's hashed assets, `no-cache` (revalidate by
  * ETag) for everything else, and the SPA fallback: any other GET that looks like a page
- * (no file extension, not under /assets/) gets index.html so deep links and share links work.
+ * (no file extension, not under /assets/) and that a browser navigates to (Accept: text/html)
+ * gets index.html, so deep links and share links work while scripts and API clients asking for
+ * an unknown path still get a plain 404 from the router.
  */
 export function uiResponse(site: WebUiSite | undefined, req: UiRequest): UiResponse | undefined {
   if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
@@ -60,6 +64,7 @@ export function uiResponse(site: WebUiSite | undefined, req: UiRequest): UiRespo
   if (path.startsWith('/assets/') || last.includes('.')) {
     return { status: 404, outcome: 'missing', headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS }, body: Buffer.from(`not found: ${path}\n`) };
   }
+  if (path !== '/' && !/\btext\/html\b/.test(req.accept ?? '')) return undefined;
   return send(site.index, req, 'index');
 }
 

@@ -1,4 +1,4 @@
-import { FirnError } from '@firn/errors';
+import { ErrorCode, FirnError } from '@firn/errors';
 import { parsePyroscopeName, pyroscopeProfileType, samplesFromFolded, samplesFromPprof } from '@firn/profiles';
 import type { DecodeContext, DecodedRequest, IngestDecoder, IngestFormat, IngestParams, IngestPart } from '../ingest-decoder';
 import { assertUtf8QueryParam, parseIngestTime } from '../pyroscope-params';
@@ -65,7 +65,10 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
         identity,
       };
     }
-    throw FirnError.invalidArgument(`unsupported format ${JSON.stringify(this.rawFormat)}: use folded or pprof`);
+    // Pyroscope also takes jfr, speedscope, trie, tree and lines; Firn does not (yet): 415 says so.
+    throw new FirnError(ErrorCode.InvalidArgument, `unsupported format ${JSON.stringify(this.rawFormat)}: Firn's /ingest takes format=folded (the default) or format=pprof; for JFR, speedscope and other formats convert to pprof first`, {
+      httpStatus: 415,
+    });
   }
 }
 

@@ -1,23 +1,29 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@firn/bus';
 import { isFirnError } from '@firn/errors';
-import { startNats, type TestNats } from '@firn/testing';
-import { Leases } from './lease';
+import { connectBus, type Bus } from './bus';
+import { Leases } from './leases';
+import { startNatsServer, type NatsServerProcess } from './nats-server-process';
 
 describe(Leases.name, () => {
-  let nats: TestNats;
+  let dir: string;
+  let nats: NatsServerProcess;
   let bus: Bus;
   let n = 0;
   const bucket = (): string => `LEASES_T${++n}`;
 
   beforeAll(async () => {
-    nats = await startNats();
+    dir = mkdtempSync(join(tmpdir(), 'firn-leases-spec-'));
+    nats = await startNatsServer({ dataDir: dir });
     bus = await connectBus({ servers: [nats.url], name: 'lease-test' });
   }, 30_000);
 
   afterAll(async () => {
     await bus?.close();
     await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('lets exactly one of two racing compactors win each key', async () => {

@@ -1,7 +1,5 @@
-import type { Bus, BusKv } from '@firn/bus';
 import { ErrorCode, FirnError } from '@firn/errors';
-
-export const DEFAULT_LEASE_BUCKET = 'FIRN_COMPACTOR_LEASES';
+import type { Bus, BusKv } from './bus';
 
 /**
  * A held lease. `revision` is the KV revision of our last write of the key: the fencing token.
@@ -46,14 +44,16 @@ function isCasConflict(err: unknown): boolean {
 }
 
 /**
- * Leases in a NATS KV bucket, one key per unit of work (tenant + window). Acquire = KV create
+ * Leases in a NATS KV bucket, one key per unit of work (a compactor's tenant-hour, a scrape
+ * target). Acquire = KV create
  * (or, once the holder's expiry passed, an update at the revision we read): JetStream's
  * per-subject sequence check makes both compare-and-set, so exactly one racer wins. The bucket's
  * max age (= ttl) also drops keys nobody renews, e.g. of a crashed compactor.
  *
- * Leases only keep replicas from doing the same work; correctness does not rest on them (clocks
- * and pauses can make two processes believe they hold one). The manifest publish is itself a
- * compare-and-set on the tenant's last delta (see Compactor).
+ * Leases keep replicas from doing the same work. Where correctness must not rest on them
+ * (clocks and pauses can make two processes believe they hold one), the work is fenced again at
+ * its end: the compactor's manifest publish is itself a compare-and-set on the tenant's last
+ * delta, and `isHeld` checks the fencing token.
  */
 export class Leases {
   private readonly now: () => number;
@@ -64,8 +64,8 @@ export class Leases {
     this.now = opts.now ?? Date.now;
   }
 
-  static async open(bus: Bus, opts: { owner: string; ttlMs: number; bucket?: string }): Promise<Leases> {
-    const kv = await bus.ensureKv(opts.bucket ?? DEFAULT_LEASE_BUCKET, { history: 1, ttlMs: opts.ttlMs });
+  static async open(bus: Bus, opts: { owner: string; ttlMs: number; bucket: string }): Promise<Leases> {
+    const kv = await bus.ensureKv(opts.bucket, { history: 1, ttlMs: opts.ttlMs });
     return new Leases({ kv, owner: opts.owner, ttlMs: opts.ttlMs });
   }
 

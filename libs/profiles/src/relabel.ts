@@ -31,8 +31,16 @@ export function parseRelabelConfigs(yamlText: string): RelabelConfig[] {
   if (doc === null || doc === undefined) return [];
   const list = Array.isArray(doc) ? doc : (doc as { relabel_configs?: unknown }).relabel_configs;
   if (!Array.isArray(list)) throw FirnError.invalidArgument('relabel config must be a list or have a relabel_configs list');
+  return relabelConfigsFrom(list);
+}
+
+/**
+ * Relabel rules from already-parsed YAML/JSON (e.g. a scrape config's `relabel_configs`);
+ * `path` names the list in error messages.
+ */
+export function relabelConfigsFrom(list: readonly unknown[], path = 'relabel_configs'): RelabelConfig[] {
   return list.map((raw, i) => {
-    const where = `relabel_configs[${i}]`;
+    const where = `${path}[${i}]`;
     if (typeof raw !== 'object' || raw === null) throw FirnError.invalidArgument(`${where} must be a mapping`);
     const r = raw as Record<string, unknown>;
     const known = new Set(['action', 'source_labels', 'separator', 'regex', 'target_label', 'replacement']);
