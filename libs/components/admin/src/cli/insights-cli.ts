@@ -3,8 +3,11 @@
  * InsightsService (Connect JSON over HTTP, a `read:profiles` token) and of the admin usage API
  * (an admin credential). Pure functions of argv, env and the io, like the rest of the CLI.
  */
+import { parseDuration as parseConfigDuration } from '@firn/config';
 import { withMatcher } from '@firn/profiles';
+import { UsageError } from './args';
 import type { CliIo } from './cli';
+import { parseTime as parseCliTime } from './times';
 
 const COMMON = `
   --url URL        querier or all-in-one base URL (env FIRN_URL; default http://127.0.0.1:7070)
@@ -59,8 +62,6 @@ from durable state (exact across restarts). Served by queriers and the all-in-on
 
 export const INSIGHTS_COMMANDS = new Set(Object.keys(INSIGHTS_HELP));
 
-class UsageError extends Error {}
-
 interface Args {
   flags: Map<string, string[]>;
   bools: Set<string>;
@@ -95,25 +96,21 @@ function need(a: Args, name: string): string {
   return v;
 }
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `30s`, `5m`, `1h`, `7d` → milliseconds. */
+/** `30s`, `5m`, `1h`, `7d`, `1h30m` → milliseconds (a bare number needs a unit here). */
 export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(s.trim());
-  if (!m) throw new UsageError(`bad duration ${JSON.stringify(s)} (use e.g. 30s, 5m, 1h, 7d)`);
-  return Math.round(Number(m[1]) * UNITS[m[2]]);
+  const bad = () => new UsageError(`bad duration ${JSON.stringify(s)} (use e.g. 30s, 5m, 1h, 7d)`);
+  if (/^\s*\d+\s*$/.test(s)) throw bad();
+  try {
+    return parseConfigDuration(s);
+  } catch {
+    throw bad();
+  }
 }
 
-/** RFC 3339, unix seconds, `now`, `now-1h`, `-1h` → ms since the epoch. */
-export function parseTime(s: string, nowMs: number): number {
+/** The CLI's times (times.ts: RFC 3339, unix seconds or ms, `now`, `now-1h`), plus `-1h` for `now-1h`. */
+export function parseTime(s: string, nowMs: number, what = 'time'): number {
   const t = s.trim();
-  if (t === 'now') return nowMs;
-  const rel = /^(?:now)?-(.+)$/.exec(t);
-  if (rel) return nowMs - parseDuration(rel[1]);
-  if (/^\d{9,11}$/.test(t)) return Number(t) * 1000;
-  const ms = Date.parse(t);
-  if (Number.isNaN(ms)) throw new UsageError(`bad time ${JSON.stringify(s)} (use RFC 3339, unix seconds, now or now-1h)`);
-  return ms;
+  return parseCliTime(t.startsWith('-') ? `now${t}` : t, nowMs, what);
 }
 
 function iso(ms: number): string {
@@ -122,9 +119,9 @@ function iso(ms: number): string {
 
 function selection(a: Args, query: string, nowMs: number, prefix = ''): { query: string; start: string; end: string } {
   const to = one(a, `${prefix}to`);
-  const end = to ? parseTime(to, nowMs) : nowMs;
+  const end = to ? parseTime(to, nowMs, `--${prefix}to`) : nowMs;
   const from = one(a, `${prefix}from`);
-  const start = from ? parseTime(from, nowMs) : end - 3600_000;
+  const start = from ? parseTime(from, nowMs, `--${prefix}from`) : end - 3600_000;
   return { query, start: iso(start), end: iso(end) };
 }
 
