@@ -55,49 +55,80 @@ const MAX_ENTRIES = 1 << 24;
  * the rest unreadable); callers decide what to do with an FDE whose program is bad.
  */
 export function forEachFde(section: EhFrameSection, onFde: (fde: Fde) => void): EhFrameCounts {
-  const le = section.littleEndian ?? true;
-  const addressSize = section.addressSize ?? 8;
-  const r: Reader = new Reader(section.bytes, le, section.address, 0, section.bytes.length, '.eh_frame');
-  const cies = new Map<number, Cie>();
-  const counts: EhFrameCounts = { cies: 0, fdes: 0, skippedFdes: 0 };
-  for (let n = 0; r.remaining >= 4; n++) {
-    if (n >= MAX_ENTRIES) r.fail('too many entries');
-    const start = r.pos;
-    let length = r.u32();
-    if (length === 0) break; // terminator
-    if (length === 0xffffffff) length = r.u64(); // 64-bit DWARF
-    const bodyStart = r.pos;
-    if (length > r.remaining) r.fail(`entry of ${length} bytes overruns the section`);
-    const end = bodyStart + length;
-    const idPos = r.pos;
-    const id = r.u32();
-    if (id === 0) {
-      cies.set(start, parseCie(section.bytes, le, section.address, start, r.pos, end));
-      counts.cies++;
-    } else {
-      const ciePos = idPos - id;
-      let cie = cies.get(ciePos);
-      if (!cie) {
-        // A CIE may follow its FDEs in principle; parse it where the pointer says.
-        if (ciePos < 0 || ciePos >= section.bytes.length) r.fail(`CIE pointer ${id} outside the section`);
-        cie = parseCieAt(section.bytes, le, section.address, ciePos);
-        cies.set(ciePos, cie);
-      }
-      const fr: Reader = new Reader(section.bytes, le, section.address, r.pos, end, '.eh_frame FDE');
-      const pcBegin = fr.encoded(cie.fdeEncoding, { addressSize });
-      const range = fr.encoded(cie.fdeEncoding & 0x0f, { addressSize, signedFormatOnly: true });
-      if (pcBegin === undefined || range === undefined) fr.fail('FDE address omitted');
-      if (cie.hasAugmentationData) fr.skip(fr.uleb());
-      const instructions = section.bytes.subarray(fr.pos, end);
-      if (range <= 0 || pcBegin <= 0 || !Number.isSafeInteger(pcBegin + range)) counts.skippedFdes++;
-      else {
-        counts.fdes++;
-        onFde({ offset: start, cie, pcBegin, pcEnd: pcBegin + range, instructions });
-      }
-    }
-    r.pos = end;
+  const walker = new EhFrameWalker(section);
+  while (walker.next(Infinity, onFde));
+  return walker.counts;
+}
+
+/** forEachFde in resumable steps (so a large section can be walked between other work). */
+export class EhFrameWalker {
+  readonly counts: EhFrameCounts = { cies: 0, fdes: 0, skippedFdes: 0 };
+  private readonly r: Reader;
+  private readonly le: boolean;
+  private readonly addressSize: 4 | 8;
+  private readonly cies = new Map<number, Cie>();
+  private entries = 0;
+  private done = false;
+
+  constructor(private readonly section: EhFrameSection) {
+    this.le = section.littleEndian ?? true;
+    this.addressSize = section.addressSize ?? 8;
+    this.r = new Reader(section.bytes, this.le, section.address, 0, section.bytes.length, '.eh_frame');
   }
-  return counts;
+
+  /** Visits up to `maxEntries` more entries; false once the section is exhausted. */
+  next(maxEntries: number, onFde: (fde: Fde) => void): boolean {
+    const r: Reader = this.r;
+    const { section, le, addressSize, cies, counts } = this;
+    for (let n = 0; n < maxEntries; n++) {
+      if (this.done || r.remaining < 4) {
+        this.done = true;
+        return false;
+      }
+      if (++this.entries > MAX_ENTRIES) r.fail('too many entries');
+      const start = r.pos;
+      let length = r.u32();
+      if (length === 0) {
+        this.done = true; // terminator
+        return false;
+      }
+      if (length === 0xffffffff) length = r.u64(); // 64-bit DWARF
+      const bodyStart = r.pos;
+      if (length > r.remaining) r.fail(`entry of ${length} bytes overruns the section`);
+      const end = bodyStart + length;
+      const idPos = r.pos;
+      const id = r.u32();
+      if (id === 0) {
+        cies.set(start, parseCie(section.bytes, le, section.address, start, r.pos, end));
+        counts.cies++;
+      } else {
+        const ciePos = idPos - id;
+        let cie = cies.get(ciePos);
+        if (!cie) {
+          // A CIE may follow its FDEs in principle; parse it where the pointer says.
+          if (ciePos < 0 || ciePos >= section.bytes.length) r.fail(`CIE pointer ${id} outside the section`);
+          cie = parseCieAt(section.bytes, le, section.address, ciePos);
+          cies.set(ciePos, cie);
+        }
+        // The FDE's fields, read with the section reader limited to the entry.
+        const sectionEnd = r.end;
+        r.end = end;
+        const pcBegin = r.encoded(cie.fdeEncoding, { addressSize });
+        const range = r.encoded(cie.fdeEncoding & 0x0f, { addressSize, signedFormatOnly: true });
+        if (pcBegin === undefined || range === undefined) r.fail('FDE address omitted');
+        if (cie.hasAugmentationData) r.skip(r.uleb());
+        r.end = sectionEnd;
+        const instructions = section.bytes.subarray(r.pos, end);
+        if (range <= 0 || pcBegin <= 0 || !Number.isSafeInteger(pcBegin + range)) counts.skippedFdes++;
+        else {
+          counts.fdes++;
+          onFde({ offset: start, cie, pcBegin, pcEnd: pcBegin + range, instructions });
+        }
+      }
+      r.pos = end;
+    }
+    return true;
+  }
 }
 
 function parseCieAt(bytes: Uint8Array, le: boolean, address: number, pos: number): Cie {

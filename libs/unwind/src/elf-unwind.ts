@@ -3,7 +3,7 @@ import { FirnError } from '@firn/errors';
 import { readElfFile, SHT_NOBITS, type ElfFile } from '@firn/elf';
 import { archOfMachine, type Arch } from './arch';
 import { parseEhFrameHdr, type EhFrameHdr } from './eh-frame-hdr';
-import { buildUnwindRows, type UnwindRows, type UnwindTableStats } from './table';
+import { buildUnwindRows, buildUnwindRowsAsync, type UnwindRows, type UnwindTableStats } from './table';
 
 /** SHF_EXECINSTR */
 const SHF_EXECINSTR = 0x4n;
@@ -26,7 +26,10 @@ export interface FileUnwindTable {
 export type NoTableReason = 'not_elf' | 'unsupported_arch' | 'no_eh_frame' | 'malformed';
 
 async function readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    // ENOENT: the file is gone; ESRCH: /proc/<pid>/map_files of a process that exited.
+    throw err.code === 'ENOENT' || err.code === 'ESRCH' ? FirnError.notFound(`${path} is gone`) : err;
+  });
   try {
     const buf = Buffer.alloc(length);
     let got = 0;
@@ -47,7 +50,12 @@ async function readRange(path: string, offset: number, length: number): Promise<
  * unwind table. Only the two sections are read. Returns a reason instead of a table when the
  * file cannot be unwound by tables; throws FirnError not_found when the file is gone.
  */
-export async function readFileUnwindTable(path: string, elf?: ElfFile): Promise<FileUnwindTable | { reason: NoTableReason; detail: string }> {
+export async function readFileUnwindTable(
+  path: string,
+  elf?: ElfFile,
+  /** Build in slices, awaiting `pause` between them (see buildUnwindRowsAsync); default: in one go. */
+  opts: { sliced?: boolean; pause?: () => Promise<void> } = {},
+): Promise<FileUnwindTable | { reason: NoTableReason; detail: string }> {
   try {
     elf ??= await readElfFile(path);
   } catch (err) {
@@ -62,7 +70,8 @@ export async function readFileUnwindTable(path: string, elf?: ElfFile): Promise<
   const textBytes = elf.sections.filter((s) => (s.flags & SHF_EXECINSTR) !== 0n && s.type !== SHT_NOBITS).reduce((a, s) => a + Number(s.size), 0);
   try {
     const bytes = await readRange(path, Number(ehFrame.offset), Number(ehFrame.size));
-    const { rows, stats } = buildUnwindRows({ bytes, address: Number(ehFrame.addr), littleEndian: elf.littleEndian, addressSize: 8 }, arch);
+    const section = { bytes, address: Number(ehFrame.addr), littleEndian: elf.littleEndian, addressSize: 8 as const };
+    const { rows, stats } = opts.sliced ? await buildUnwindRowsAsync(section, arch, { pause: opts.pause }) : buildUnwindRows(section, arch);
     let hdr: EhFrameHdr | undefined;
     const hdrSection = elf.sections.find((s) => s.name === '.eh_frame_hdr' && s.type !== SHT_NOBITS && s.size > 0n);
     if (hdrSection && hdrSection.size < BigInt(MAX_EH_FRAME_BYTES)) {

@@ -1,9 +1,9 @@
 export { ARCH_REGISTERS, archOfMachine, type Arch, type ArchRegisters } from './arch';
-export { forEachFde, type Cie, type Fde, type EhFrameSection, type EhFrameCounts } from './eh-frame';
+export { forEachFde, EhFrameWalker, type Cie, type Fde, type EhFrameSection, type EhFrameCounts } from './eh-frame';
 export { parseEhFrameHdr, type EhFrameHdr } from './eh-frame-hdr';
-export { runCfaProgram, RegRule, type CfaState, type TrackedRegisters } from './cfa-program';
+export { CfaInterpreter, runCfaProgram, RegRule, type CfaState, type TrackedRegisters } from './cfa-program';
 export { CfaKind, FpKind, RaKind, CFA_KIND_NAMES, END_RULE, NO_FDE_RULE, classifyRow, ruleKey, type UnwindRule } from './rules';
-export { buildUnwindRows, lookupRow, RuleSet, type UnwindRows, type UnwindTableStats } from './table';
+export { buildUnwindRows, buildUnwindRowsAsync, lookupRow, RuleSet, type BuiltRows, type UnwindRows, type UnwindTableStats } from './table';
 export {
   encodeKernelTable,
   lookupKernelTable,

@@ -28,7 +28,7 @@ const TWO_32 = 2 ** 32;
  * invalid_argument, so malformed unwind data can never yield a RangeError or a wrong number.
  */
 export class Reader {
-  private readonly dv: DataView;
+  private view: DataView | undefined;
   pos: number;
 
   constructor(
@@ -39,11 +39,16 @@ export class Reader {
     start = 0,
     /** Reads stop here (exclusive); defaults to the end of `bytes`. */
     public end = bytes.length,
-    readonly what = 'unwind data',
+    /** What is being read, for error messages (a function: built only when an error happens). */
+    readonly what: string | (() => string) = 'unwind data',
   ) {
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = start;
     if (end > bytes.length || end < 0) this.end = bytes.length;
+  }
+
+  /** Created on first multi-byte read: most CFA programs are read byte by byte. */
+  private get dv(): DataView {
+    return (this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get remaining(): number {
@@ -51,7 +56,8 @@ export class Reader {
   }
 
   fail(msg: string): never {
-    throw FirnError.invalidArgument(`${this.what}: ${msg} at offset ${this.pos}`);
+    const what = typeof this.what === 'function' ? this.what() : this.what;
+    throw FirnError.invalidArgument(`${what}: ${msg} at offset ${this.pos}`);
   }
 
   private need(n: number): void {
@@ -59,8 +65,8 @@ export class Reader {
   }
 
   u8(): number {
-    this.need(1);
-    return this.dv.getUint8(this.pos++);
+    if (this.pos >= this.end) this.need(1);
+    return this.bytes[this.pos++];
   }
 
   u16(): number {

@@ -151,6 +151,18 @@ export function classifyRow(state: CfaState, arch: Arch): UnwindRule {
   return out;
 }
 
+/**
+ * A number identifying a row state without expressions whose values are in everyday ranges
+ * (|CFA offset| < 2^20, |FP offset| < 2^11, |RA offset| < 2^7): equal keys classify equally, so
+ * table builds classify each distinct state once. Undefined for anything else (use classifyRow).
+ */
+export function packedStateKey(s: CfaState): number | undefined {
+  if (s.cfaExpr || s.fpExpr || s.raExpr) return undefined;
+  const { cfaRegister, cfaOffset, fpOffset, raOffset } = s;
+  if (cfaRegister < 0 || cfaRegister > 63 || cfaOffset < -(2 ** 20) || cfaOffset >= 2 ** 20 || fpOffset < -2048 || fpOffset > 2047 || raOffset < -128 || raOffset > 127) return undefined;
+  return ((((cfaRegister * 8 + s.fp) * 8 + s.ra) * 2 ** 21 + (cfaOffset + 2 ** 20)) * 4096 + (fpOffset + 2048)) * 256 + (raOffset + 128);
+}
+
 /** A string that identifies a rule (dedup maps). */
 export function ruleKey(r: UnwindRule): string {
   return `${r.cfa},${r.cfaOffset},${r.fp},${r.fpOffset},${r.ra},${r.raOffset}`;

@@ -1,8 +1,8 @@
 import { isFirnError } from '@firn/errors';
 import { ARCH_REGISTERS, type Arch } from './arch';
-import { runCfaProgram } from './cfa-program';
-import { forEachFde, type EhFrameSection } from './eh-frame';
-import { CFA_KIND_NAMES, classifyRow, NO_FDE_RULE, ruleKey, type UnwindRule } from './rules';
+import { CfaInterpreter, type CfaState } from './cfa-program';
+import { EhFrameWalker, type EhFrameSection, type Fde } from './eh-frame';
+import { CFA_KIND_NAMES, classifyRow, NO_FDE_RULE, packedStateKey, ruleKey, type UnwindRule } from './rules';
 
 /**
  * A sorted unwind table of one object file: row i covers [pcs[i], pcs[i+1]) in the file's
@@ -84,7 +84,34 @@ export class RuleSet {
  * wins from its start), inserts NO_FDE gaps and merges equal neighbours. FDEs with malformed
  * programs are skipped and counted; a malformed entry chain throws FirnError invalid_argument.
  */
-export function buildUnwindRows(section: EhFrameSection, arch: Arch): { rows: UnwindRows; stats: UnwindTableStats } {
+export function buildUnwindRows(section: EhFrameSection, arch: Arch): BuiltRows {
+  const steps = buildSteps(section, arch, Infinity);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * buildUnwindRows in slices of `fdesPerSlice` FDEs with `pause()` awaited between slices, so a
+ * large binary (Node: 76 000 FDEs, ~0.5 s of CPU) does not hold the event loop.
+ */
+export async function buildUnwindRowsAsync(section: EhFrameSection, arch: Arch, opts: { fdesPerSlice?: number; pause?: () => Promise<void> } = {}): Promise<BuiltRows> {
+  const pause = opts.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const steps = buildSteps(section, arch, opts.fdesPerSlice ?? 2000);
+  let r = steps.next();
+  while (!r.done) {
+    await pause();
+    r = steps.next();
+  }
+  return r.value;
+}
+
+export interface BuiltRows {
+  rows: UnwindRows;
+  stats: UnwindTableStats;
+}
+
+function* buildSteps(section: EhFrameSection, arch: Arch, fdesPerSlice: number): Generator<void, BuiltRows> {
   const regs = ARCH_REGISTERS[arch];
   const rules = new RuleSet();
   const raw = new RowBuffer();
@@ -94,10 +121,23 @@ export function buildUnwindRows(section: EhFrameSection, arch: Arch): { rows: Un
   const fdeFirst: number[] = [];
   const fdeCount: number[] = [];
   let badFdes = 0;
-  const counts = forEachFde(section, (fde) => {
+  const interpreter = new CfaInterpreter(regs);
+  // Rows repeat few distinct states: classify each once.
+  const byState = new Map<number, number>();
+  const onRow = (pc: number, state: CfaState) => {
+    const key = packedStateKey(state);
+    let id = key === undefined ? undefined : byState.get(key);
+    if (id === undefined) {
+      id = rules.idOf(classifyRow(state, arch));
+      if (key !== undefined) byState.set(key, id);
+    }
+    raw.push(pc, id);
+  };
+  const walker = new EhFrameWalker(section);
+  const onFde = (fde: Fde) => {
     const first = raw.length;
     try {
-      runCfaProgram(fde, regs, (pc, state) => raw.push(pc, rules.idOf(classifyRow(state, arch))));
+      interpreter.run(fde, onRow);
     } catch (err) {
       if (!isFirnError(err, 'invalid_argument')) throw err;
       raw.length = first; // drop the partial rows: this range falls back to frame pointers
@@ -108,7 +148,9 @@ export function buildUnwindRows(section: EhFrameSection, arch: Arch): { rows: Un
     fdeEnd.push(fde.pcEnd);
     fdeFirst.push(first);
     fdeCount.push(raw.length - first);
-  });
+  };
+  while (walker.next(fdesPerSlice, onFde)) yield;
+  const counts = walker.counts;
 
   const order = Array.from(fdeBegin.keys()).sort((a, b) => fdeBegin[a] - fdeBegin[b] || fdeEnd[b] - fdeEnd[a]);
   const out = new RowBuffer();
