@@ -460,6 +460,7 @@ export class UnwindManager {
 
   private evict(t: TableEntry): void {
     this.queue.delete(t);
+    this.opts.kernel.clearWanted(t.id); // `wanted` is bounded: never leave hits of a forgotten table
     if (t.state === 'ready') {
       this.opts.kernel.dropTable(t.id);
       this.tableBytes -= t.kernelBytes;
