@@ -189,16 +189,18 @@ const share = (t: Top, name: string) => (100 * (t.cumulative.get(name) ?? 0)) / 
  * need them; server-side names arrive after the upload), then collects `samples` more from that
  * point on: the steady state.
  */
-async function steadyWindow(top: (sel: string, from: number, to: number) => Promise<Top>, selector: string, samples: number, logTail: () => string): Promise<{ from: number; tables: Top }> {
+async function steadyWindow(top: (sel: string, from: number, to: number) => Promise<Top>, selector: string, samples: number, logTail: () => string, root = 'main'): Promise<{ from: number; tables: Top }> {
+  let last: Top | undefined;
+  const seen = () => (last ? `last 30 s: ${last.total} samples; ${[...last.cumulative].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, v]) => `${n.slice(0, 60)} ${v}`).join(', ')}\n` : '');
   await waitUntil(
-    `stacks of ${selector} reaching main`,
+    `stacks of ${selector} reaching ${root}`,
     async () => {
       // 30 s: on a busy host ingestion can lag the samples by several windows.
-      const t = await top(selector, Date.now() - 30_000, Date.now());
-      return t.total >= 100 && share(t, 'main') >= 90 ? true : undefined;
+      const t = (last = await top(selector, Date.now() - 30_000, Date.now()));
+      return t.total >= 100 && share(t, root) >= 90 ? true : undefined;
     },
     300_000,
-    logTail,
+    () => seen() + logTail(),
   );
   const from = Date.now();
   const tables = await waitUntil(
@@ -364,7 +366,10 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding C++ and Rust,
     await writeFile(join(dir, 'unwcpp.cc'), CXX_SRC);
     await writeFile(join(dir, 'unwrust.rs'), RUST_SRC);
     execFileSync('g++', ['-O2', '-fomit-frame-pointer', '-Wl,--build-id', '-o', join(dir, 'unwcpp'), join(dir, 'unwcpp.cc')]);
-    execFileSync('rustc', ['-C', 'opt-level=3', '-C', 'link-arg=-Wl,--build-id', '-o', join(dir, 'unwrust'), join(dir, 'unwrust.rs')], { cwd: dir });
+    // GNU ld, not rustc's default rust-lld (1.90+): the server maps the file offsets of an
+    // uploaded debug file with a GNU-ld layout guess (libs/symbols guessMappedLoads), which
+    // lld's tighter layout breaks (every address then lands in one wrong function).
+    execFileSync('rustc', ['-C', 'opt-level=3', '-C', 'link-arg=-Wl,--build-id', '-C', 'link-arg=-fuse-ld=bfd', '-o', join(dir, 'unwrust'), join(dir, 'unwrust.rs')], { cwd: dir });
     execFileSync(process.execPath, [resolve(ROOT, 'scripts/build-agent.cjs')], { stdio: 'ignore' });
     [nats, s3, redis] = await Promise.all([startNats(), startS3Server(), startRedis()]);
     const issued = issueToken('acme', [Scope.WriteProfiles, Scope.ReadProfiles, Scope.WriteDebuginfo]);
