@@ -1,11 +1,29 @@
 // Builds .eh_frame unwind tables for every ELF file under the given directories and prints the
 // coverage figure (share of executable section bytes covered by FDEs) and any failure.
 //   node scripts/run-ts.cjs tools/unwind/eh-frame-coverage.ts [dir...]   (default: /usr/bin /usr/lib/x86_64-linux-gnu)
-import { listElfFiles, surveyUnwindTables } from '@firn/unwind';
+//   node scripts/run-ts.cjs tools/unwind/eh-frame-coverage.ts --files f...  (per file: rows, kernel memory, coverage)
+import { tableKernelBytes } from '@firn/agent';
+import { encodeKernelTable, kernelRuleSet, listElfFiles, readFileUnwindTable, surveyUnwindTables } from '@firn/unwind';
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+async function perFile(files: string[]): Promise<void> {
+  const rules = kernelRuleSet();
+  for (const f of files) {
+    const t = await readFileUnwindTable(f);
+    if ('reason' in t) {
+      console.log(`${f}: no table (${t.reason})`);
+      continue;
+    }
+    const enc = encodeKernelTable(t.rows, (r) => rules.idOf(r));
+    console.log(`${f}: ${t.stats.fdes} FDEs, ${t.stats.rows} rows, kernel ${mib(tableKernelBytes(enc.length))}, ${((100 * t.stats.coveredBytes) / Math.max(1, t.stats.textBytes)).toFixed(1)} % of ${mib(t.stats.textBytes)} of code covered`);
+  }
+}
 
 async function main(): Promise<void> {
-  const dirs = process.argv.slice(2);
-  const files = await listElfFiles(dirs.length ? dirs : ['/usr/bin', '/usr/lib/x86_64-linux-gnu']);
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--files') return perFile(argv.slice(1));
+  const files = await listElfFiles(argv.length ? argv : ['/usr/bin', '/usr/lib/x86_64-linux-gnu']);
   const r = await surveyUnwindTables(files);
   const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(2) : '0');
   console.log(`${r.files} ELF files, ${r.tables} with tables, no table: ${JSON.stringify(r.noTable)} (${(r.ms / 1000).toFixed(1)} s)`);
