@@ -42,6 +42,12 @@ describe('module boundaries', () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
+  it('rejects the web UI importing anything but the generated API contracts', async () => {
+    const errors = await boundaryErrors('apps/web/src/probe.tsx', "import { FirnError } from '@firn/errors';\nexport const x = FirnError;\n");
+    expect(errors.join('\n')).toMatch(/scope:web.*can only depend on libs tagged with "type:proto"/);
+    expect(await boundaryErrors('apps/web/src/probe.tsx', "import { queryV1alpha1 } from '@firn/proto';\nexport const x = queryV1alpha1;\n")).toEqual([]);
+  });
+
   it('accepts an app importing its own component library and shared libs', async () => {
     const errors = await boundaryErrors('apps/gateway/src/probe.ts', "import { gatewayServer } from '@firn/gateway';\nimport { FirnError } from '@firn/errors';\nexport const x = [gatewayServer, FirnError];\n");
     expect(errors).toEqual([]);

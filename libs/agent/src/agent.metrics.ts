@@ -23,6 +23,7 @@ export class AgentMetrics {
   readonly unwindTablesEvicted: Counter;
   readonly unwindProcesses: Gauge;
   readonly unwindMappingEntries: Gauge;
+  readonly frames: Counter<'kind' | 'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -55,5 +56,12 @@ export class AgentMetrics {
     this.unwindTablesEvicted = new Counter({ name: n('unwind_tables_evicted_total'), help: 'Unwind tables dropped from the kernel (unused, or to make room).', registers });
     this.unwindProcesses = new Gauge({ name: n('unwind_processes'), help: 'Processes whose mappings are loaded in the kernel.', registers });
     this.unwindMappingEntries = new Gauge({ name: n('unwind_mapping_entries'), help: 'Entries of the kernel (pid, address) → table trie.', registers });
+    this.frames = new Counter({
+      name: n('frames_total'),
+      help:
+        'Sampled frames (one per sample they are in; an inline chain counts once) by kind (kernel, jit, go, native_symbols, native_stripped, unmapped) and outcome: named on the node, or why not (left_to_server, no_symbols, not_in_symbols, unsupported_go_table, no_perf_map_entry, no_mapping, kallsyms_restricted). Naming coverage = outcome="named" / all.',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
   }
 }

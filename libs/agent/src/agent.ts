@@ -137,6 +137,10 @@ export class Agent {
     const built = await buildProfile(raw, window, { processes: this.processes, labels: this.labels, kernel: this.opts.kernelSymbols });
     m.processes.set(this.processes.size);
     if (built.droppedByRelabel) m.lostSamples.inc({ reason: 'relabel_drop' }, built.droppedByRelabel);
+    for (const [key, count] of built.coverage) {
+      const [kind, outcome] = key.split('|');
+      m.frames.inc({ kind, outcome }, count);
+    }
     if (built.batch.length > 0) {
       const ipc = samplesToArrow(built.batch);
       this.shipper.enqueue(ipc, built.samples);

@@ -197,6 +197,8 @@ describe(Compactor.name, () => {
     const keepTotals = await validTotals(e.store, e.manifest.state, 'keep');
     const c = await compactor(e, 'c1', { retention: (t) => (t === 'short' ? 86_400_000 : 0), now: Date.now, graceMs: 1 });
     expect(await c.applyRetention()).toBe(24);
+    // publish() returns once JetStream stored the delta; the view applies it when its consumer sees it.
+    await e.manifest.syncToLatest();
     expect(e.manifest.state.validSegments('short')).toEqual([]);
     expect(e.manifest.state.validSegments('keep')).toHaveLength(24);
     await c.collectGarbage();

@@ -16,6 +16,12 @@ export interface Frame {
   line: number;
   /** true for all but the last (outermost) line of a pprof location. */
   inlined: boolean;
+  /**
+   * The raw (mangled) linker name when `functionName` was demangled for display, set at query
+   * time only (`symbolize` in @firn/query): storage and the wire carry the raw name as
+   * `functionName`, so the APIs can answer both (`name`, `system_name`).
+   */
+  systemName?: string;
 }
 
 /** Columnar samples, dictionary-encoded profile types, series and stacks. */

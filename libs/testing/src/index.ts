@@ -8,3 +8,4 @@ export * from './child-process';
 export { mulberry32, type Rng } from './prng';
 export { buildTestProgram, type TestProgram } from './c-program';
 export { grpcFrame, gzipBomb, processMemory, rawGrpc } from './hostile-input';
+export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchBrowser, type BrowserSession } from './browser';

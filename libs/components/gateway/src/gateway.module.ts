@@ -6,19 +6,24 @@ import { IngestLimits } from './ingest/ingest-limits';
 import { IngestService } from './ingest/ingest.service';
 import { ProfileStoreRpc } from './ingest/profilestore.rpc';
 import { PyroscopeIngestController } from './ingest/pyroscope-ingest.controller';
+import { QUERY_PROXY_OPTIONS, type QueryProxyOptions } from './query-proxy/query-proxy.options';
+import { QueryProxy } from './query-proxy/query-proxy.service';
+import { WebUiModule } from './web-ui/web-ui.module';
 import { WhoAmIController } from './whoami.controller';
 
 /**
  * The public edge: authentication (bearer token → tenant) and the ingest APIs (Parca
  * ProfileStoreService WriteRaw/WriteArrow, Pyroscope /ingest) and Parca's DebuginfoService
- * (uploads per tenant). Needs: token store, NATS,
+ * (uploads per tenant), and the web UI at `/`. Needs: token store, NATS,
  * object storage (claim checks).
  */
 @Module({})
 export class GatewayModule {
-  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}): DynamicModule {
+  /** `queryProxy`: forward the public query APIs to these queriers (the gateway process; never the all-in-one, which serves them itself). */
+  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}, queryProxy?: QueryProxyOptions): DynamicModule {
     return {
       module: GatewayModule,
+      imports: [WebUiModule.forRoot({ uiDir: opts.uiDir ?? DEFAULT_GATEWAY_OPTIONS.uiDir })],
       controllers: [WhoAmIController, PyroscopeIngestController],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: { ...DEFAULT_GATEWAY_OPTIONS, ...opts } },
@@ -27,6 +32,7 @@ export class GatewayModule {
         IngestService,
         ProfileStoreRpc,
         DebuginfoRpc,
+        ...(queryProxy ? [{ provide: QUERY_PROXY_OPTIONS, useValue: queryProxy }, QueryProxy] : []),
       ],
     };
   }

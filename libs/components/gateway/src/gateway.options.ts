@@ -8,6 +8,8 @@ export interface GatewayOptions {
   maxSamplesPerProfile: number;
   /** Deeper stacks are truncated (and counted). */
   maxStackDepth: number;
+  /** `FIRN_UI_DIR`: the built web UI (empty = this installation's dist/web; `off` = none). */
+  uiDir: string;
 }
 
 export const GATEWAY_OPTIONS = Symbol('firn.gateway-options');
@@ -17,4 +19,5 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   maxDecompressedBytes: 256 * 1024 * 1024,
   maxSamplesPerProfile: 1_000_000,
   maxStackDepth: 1024,
+  uiDir: '',
 };

@@ -1,6 +1,7 @@
 import { positiveInt, setting } from '@firn/config';
 import { limitsSettings } from '@firn/limits';
 import { DEFAULT_GATEWAY_OPTIONS, type GatewayOptions } from './gateway.options';
+import { webUiSettings } from './web-ui/web-ui.settings';
 
 /** Gateway limit settings, shared by the gateway and the all-in-one. */
 export function gatewaySettings() {
@@ -11,9 +12,10 @@ export function gatewaySettings() {
     maxSamplesPerProfile: setting({ env: 'FIRN_MAX_SAMPLES_PER_PROFILE', flag: 'max-samples-per-profile', schema: positiveInt, default: String(d.maxSamplesPerProfile), description: 'Most samples (rows) in one profile or Arrow batch.' }),
     maxStackDepth: setting({ env: 'FIRN_MAX_STACK_DEPTH', flag: 'max-stack-depth', schema: positiveInt, default: String(d.maxStackDepth), description: 'Deeper stacks are truncated (and counted).' }),
     ...limitsSettings(),
+    ...webUiSettings(),
   };
 }
 
 export function gatewayOptionsFrom(c: GatewayOptions): GatewayOptions {
-  return { maxRequestBytes: c.maxRequestBytes, maxDecompressedBytes: c.maxDecompressedBytes, maxSamplesPerProfile: c.maxSamplesPerProfile, maxStackDepth: c.maxStackDepth };
+  return { maxRequestBytes: c.maxRequestBytes, maxDecompressedBytes: c.maxDecompressedBytes, maxSamplesPerProfile: c.maxSamplesPerProfile, maxStackDepth: c.maxStackDepth, uiDir: c.uiDir };
 }

@@ -9,7 +9,8 @@ import { googleV1, querierV1, typesV1 } from '@firn/proto';
 import { QueryEngine, seriesLabels } from '@firn/query';
 import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprof, type StackProfile } from '@firn/reports';
 import { RpcRegistry } from '@firn/server-runtime';
-import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { Scope, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { queryAuthInterceptor } from './internal-auth';
 import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
@@ -54,7 +55,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
         selectSeries: (req, ctx) => this.selectSeries(req, ctx),
         diff: (req, ctx) => this.diff(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles), this.limits.interceptor()] },
+      { interceptors: [queryAuthInterceptor(this.tokens, Scope.ReadProfiles, this.frontend.internalToken), this.limits.interceptor()] },
     );
   }
 
