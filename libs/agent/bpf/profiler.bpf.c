@@ -120,7 +120,8 @@ enum {
 	STAT_STACKS_COMPLETE = 14, // user stacks that reached the outermost frame
 	STAT_STACKS_TRUNCATED = 15,
 	STAT_PIDS_NEW = 16,        // processes reported to user space for their mappings
-	STAT_MAX = 17,
+	STAT_FRAMES_PYTHON = 17,   // CPython interpreter frames reported
+	STAT_MAX = 18,
 };
 
 #define STACK_MAP(name) \
@@ -235,6 +236,32 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } requests SEC(".maps");
 
+// CPython 3.11 processes (see libs/agent/src/unwind/python.ts): where the current thread state
+// is, the range of _PyEval_EvalFrameDefault, and the structure offsets to walk.
+#define PYTHON_FRAME_TAG (1ULL << 63)
+#ifndef MAX_PYTHON_PROCS
+#define MAX_PYTHON_PROCS 4096
+#endif
+struct python_proc {
+	__u64 tstate_addr; // &_PyRuntime.gilstate.tstate_current
+	__u64 eval_start;
+	__u64 eval_end;
+	__u16 tstate_cframe;
+	__u16 tstate_native_tid;
+	__u16 cframe_current_frame;
+	__u16 frame_code;
+	__u16 frame_previous;
+	__u16 frame_is_entry;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PYTHON_PROCS);
+	__type(key, __u32);
+	__type(value, struct python_proc);
+} python_procs SEC(".maps");
+
 static __always_inline void bump(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -253,6 +280,16 @@ struct unwind_state {
 	__u32 fp_lost;   // a frame said the frame pointer is unknown from here on
 	__u32 complete;  // reached the outermost frame
 	__u32 reported;  // this sample already asked user space about the process
+	// CPython: the next interpreter frame to report, and where the interpreter loop is.
+	__u64 py_frame;
+	__u64 py_eval_start;
+	__u64 py_eval_end;
+	__u16 py_code;
+	__u16 py_previous;
+	__u16 py_is_entry;
+	__u16 py_emitting; // reporting the interpreter frames run by the current native frame
+	__u32 py_done;     // the current native frame's interpreter frames were reported
+	__u32 pad;
 };
 
 enum { STEP_OK = 0, STEP_END = 1, STEP_STOP = 2, STEP_FP = 3 };
@@ -294,8 +331,12 @@ static __always_inline int read_user_u64(__u64 *out, __u64 addr)
 }
 
 // One frame with the file's unwind table. STEP_FP asks the caller to use frame pointers.
-static __always_inline int table_step(struct unwind_state *st, __u32 frame)
+// A global (non-static, not inlined) function: the verifier checks it once, on its own, instead
+// of once per path through the frame loop (which would exceed its instruction budget).
+__attribute__((noinline)) int table_step(struct unwind_state *st, __u32 frame)
 {
+	if (!st)
+		return STEP_STOP;
 	__u64 pc = st->pc;
 	// A return address points after the call, possibly past the caller's last instruction.
 	__u64 lpc = frame == 0 ? pc : pc - 1;
@@ -454,6 +495,34 @@ static __always_inline int fp_step(struct unwind_state *st)
 	return frame[1] == 0 ? STEP_END : STEP_OK;
 }
 
+static __always_inline void push_frame(struct unwind_state *st, struct user_stack *us, __u32 d, __u64 addr)
+{
+	if (d < MAX_USER_DEPTH)
+		us->addrs[d] = addr;
+	st->depth = d + 1;
+	st->hash = (st->hash ^ addr) * 0x100000001b3ULL; // FNV-1a over the addresses
+}
+
+// One interpreter frame of the _PyEval_EvalFrameDefault call being unwound: its code object,
+// tagged. The frames of one call end at the one marked is_entry (3.11).
+static __always_inline int python_step(struct unwind_state *st, struct user_stack *us, __u32 d)
+{
+	__u64 frame = st->py_frame, code = 0, previous = 0;
+	__u8 is_entry = 1;
+	if (read_user_u64(&code, frame + st->py_code) || read_user_u64(&previous, frame + st->py_previous) ||
+	    bpf_probe_read_user(&is_entry, sizeof(is_entry), (const void *)(frame + st->py_is_entry))) {
+		st->py_frame = 0;
+		st->py_emitting = 0;
+		return 0; // unreadable: go on with native frames only
+	}
+	push_frame(st, us, d, PYTHON_FRAME_TAG | code);
+	bump(STAT_FRAMES_PYTHON);
+	st->py_frame = previous;
+	if (is_entry || previous == 0)
+		st->py_emitting = 0;
+	return 1;
+}
+
 static long unwind_frame(__u32 i, void *arg)
 {
 	struct unwind_state *st = arg;
@@ -466,9 +535,14 @@ static long unwind_frame(__u32 i, void *arg)
 		bump(STAT_STOP_DEPTH);
 		return 1;
 	}
-	us->addrs[d] = st->pc;
-	st->depth = d + 1;
-	st->hash = (st->hash ^ st->pc) * 0x100000001b3ULL; // FNV-1a over the addresses
+	// A native frame in the interpreter loop: report the Python frames it runs first (leafward).
+	if (st->py_frame && !st->py_done && st->pc >= st->py_eval_start && st->pc < st->py_eval_end) {
+		st->py_done = 1;
+		st->py_emitting = 1;
+	}
+	if (st->py_emitting && python_step(st, us, d))
+		return 0;
+	push_frame(st, us, d, st->pc);
 
 	int step = STEP_FP;
 	if (st->mode == MODE_TABLES) {
@@ -481,11 +555,32 @@ static long unwind_frame(__u32 i, void *arg)
 		if (step == STEP_OK)
 			bump(STAT_FRAMES_FP);
 	}
+	st->py_done = 0;
 	if (step == STEP_OK)
 		return 0;
 	if (step == STEP_END)
 		st->complete = 1;
 	return 1;
+}
+
+// Where a CPython process's current thread is in its interpreter, if this thread holds the GIL.
+static __always_inline void python_start(struct unwind_state *st, struct python_proc *py)
+{
+	__u64 tstate = 0, tid = 0, cframe = 0, frame = 0;
+	if (read_user_u64(&tstate, py->tstate_addr) || tstate == 0)
+		return;
+	if (read_user_u64(&tid, tstate + py->tstate_native_tid) || (__u32)tid != (__u32)bpf_get_current_pid_tgid())
+		return; // another thread holds the GIL: this one runs no Python code now
+	if (read_user_u64(&cframe, tstate + py->tstate_cframe) || cframe == 0)
+		return;
+	if (read_user_u64(&frame, cframe + py->cframe_current_frame) || frame == 0)
+		return;
+	st->py_frame = frame;
+	st->py_eval_start = py->eval_start;
+	st->py_eval_end = py->eval_end;
+	st->py_code = py->frame_code;
+	st->py_previous = py->frame_previous;
+	st->py_is_entry = py->frame_is_entry;
 }
 
 // Unwinds the current task's user stack into a user-stack map; returns its id (0 = none).
@@ -518,6 +613,9 @@ static __always_inline __u64 user_stack(struct bpf_perf_event_data *ctx, __u32 t
 		.pid = tgid,
 		.mode = mode,
 	};
+	struct python_proc *py = bpf_map_lookup_elem(&python_procs, &tgid);
+	if (py)
+		python_start(&st, py);
 	bpf_loop(MAX_USER_DEPTH, unwind_frame, &st, 0);
 	if (st.depth == 0)
 		return 0;

@@ -175,6 +175,7 @@ export class Agent {
     m.stackErrors.inc({ stack: 'missing' }, d('missingStacks'));
     m.unwindFrames.inc({ method: 'table' }, d('framesTable'));
     m.unwindFrames.inc({ method: 'frame_pointer' }, d('framesFramePointer'));
+    m.unwindFrames.inc({ method: 'python' }, d('framesPython'));
     m.unwindFallbacks.inc({ reason: 'no_mapping' }, d('fallbackNoMapping'));
     m.unwindFallbacks.inc({ reason: 'no_table' }, d('fallbackNoTable'));
     m.unwindFallbacks.inc({ reason: 'not_ready' }, d('fallbackNotReady'));
@@ -195,6 +196,7 @@ export class Agent {
     for (const [state, n] of Object.entries(s.tables)) m.unwindTables.set({ state }, n);
     m.unwindTableBytes.set(s.tableBytes);
     m.unwindProcesses.set(s.processes);
+    m.unwindPythonProcesses.set(s.pythonProcesses);
     m.unwindMappingEntries.set(s.mappingEntries);
     const last = this.lastUnwind;
     for (const [outcome, n] of Object.entries(s.builds)) m.unwindTableBuilds.inc({ outcome }, Math.max(0, n - (last?.builds[outcome as keyof typeof s.builds] ?? 0)));

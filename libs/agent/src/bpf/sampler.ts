@@ -32,8 +32,9 @@ export const STAT = {
   stacksComplete: 14,
   stacksTruncated: 15,
   pidsNew: 16,
+  framesPython: 17,
 } as const;
-const STAT_COUNT = 17;
+const STAT_COUNT = 18;
 
 /** How user stacks are unwound (`control[1]` in profiler.bpf.c). */
 export type UnwindMode = 'frame-pointers' | 'tables';
@@ -60,6 +61,7 @@ export interface UnwindMapFds {
   pids: number;
   requests: number;
   wanted: number;
+  python: number;
 }
 
 export interface SamplerOptions {
@@ -140,6 +142,7 @@ export class BpfSampler {
         pids: b.findMapFd(obj, 'pids'),
         requests: b.findMapFd(obj, 'requests'),
         wanted: b.findMapFd(obj, 'wanted'),
+        python: b.findMapFd(obj, 'python_procs'),
       };
       this.setControl(0, 0);
       this.setControl(1, this.opts.unwindMode === 'tables' ? 1 : 0);

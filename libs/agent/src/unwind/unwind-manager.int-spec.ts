@@ -19,6 +19,7 @@ class MemoryKernel implements UnwindKernel {
   pids = new Map<number, number>();
   requests: number[] = [];
   wanted = new Map<number, number>();
+  python = new Map<number, Buffer>();
   mappingLimit = Infinity;
 
   putRule(id: number, rule: UnwindRule): void {
@@ -52,6 +53,12 @@ class MemoryKernel implements UnwindKernel {
   }
   clearWanted(id: number): void {
     this.wanted.delete(id);
+  }
+  putPython(pid: number, value: Buffer): void {
+    this.python.set(pid, value);
+  }
+  deletePython(pid: number): void {
+    this.python.delete(pid);
   }
 
   /** What the BPF program's trie lookup would find for (pid, address): longest prefix wins. */
@@ -230,6 +237,12 @@ describe(UnwindManager.name, () => {
     expect(kernel.lookup(pid, lib.start)).toMatchObject({ flags: MAPPING_PENDING });
     expect(kernel.pids.get(pid)).toBe(PID_STATE.ready);
     expect(m.stats().requests).toBe(2);
+    // Debian's python3 is CPython 3.11: its interpreter is declared to the kernel.
+    const declared = kernel.python.get(pid);
+    expect(declared, 'python_procs entry').toBeDefined();
+    const exe = execMappings(pid).find((x) => /python3/.test(x.path))!;
+    expect(declared!.readBigUInt64LE(8)).toBeGreaterThanOrEqual(exe.start); // _PyEval_EvalFrameDefault in the text mapping
+    expect(declared!.readBigUInt64LE(16)).toBeLessThanOrEqual(exe.end);
     await m.stop();
   });
 

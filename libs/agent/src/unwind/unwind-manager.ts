@@ -5,6 +5,7 @@ import type { Logger } from '@firn/observability';
 import { encodeKernelTable, kernelRuleSet, readFileUnwindTable, type FileUnwindTable, type NoTableReason, type UnwindRule } from '@firn/unwind';
 import { isFileMapping, parseProcMaps, parseStartTime, type ProcMapping } from '../proc/proc-maps';
 import { addressPrefixes, mappingKey, mappingValue, MAPPING_PENDING } from './prefixes';
+import { pythonProcess, pythonProcValue, pythonSymbols, type PythonSymbols } from './python';
 import { PID_STATE, tableKernelBytes, type UnwindKernel } from './unwind-maps';
 
 /** Where a file's table is: being built, in the kernel, or not available (and why). */
@@ -36,6 +37,8 @@ interface TrackedProcess {
   /** By "start-end-offset-dev-inode". */
   mappings: Map<string, ProcessMapping>;
   refreshedAt: number;
+  /** A CPython 3.11 interpreter is mapped: its frames are walked too. */
+  python: boolean;
 }
 
 /** Counters and gauges of the manager (exported as agent metrics). */
@@ -51,6 +54,8 @@ export interface UnwindManagerStats {
   /** Mapping entries the trie refused (full): those addresses unwind by frame pointers. */
   mappingsRefused: number;
   requests: number;
+  /** Processes whose CPython 3.11 frames the kernel walks. */
+  pythonProcesses: number;
 }
 
 export interface UnwindManagerOptions {
@@ -70,6 +75,13 @@ export interface UnwindManagerOptions {
 }
 
 const MAX_FILES = 20_000;
+
+interface MappedFile {
+  buildId: string;
+  elf: ElfFile;
+  /** Set when the file is a CPython 3.11 interpreter. */
+  python?: PythonSymbols;
+}
 const MAX_REQUESTS_PER_POLL = 256;
 
 /**
@@ -87,7 +99,7 @@ export class UnwindManager {
   private readonly root: string;
   private readonly now: () => number;
   private readonly procs = new Map<number, TrackedProcess>();
-  private readonly files = new Map<string, Promise<{ buildId: string; elf: ElfFile } | undefined>>();
+  private readonly files = new Map<string, Promise<MappedFile | undefined>>();
   private readonly tables = new Map<string, TableEntry>();
   private readonly rules = kernelRuleSet();
   private rulesUploaded = 0;
@@ -176,6 +188,7 @@ export class UnwindManager {
       evicted: this.counters.evicted,
       mappingsRefused: this.counters.mappingsRefused,
       requests: this.counters.requests,
+      pythonProcesses: [...this.procs.values()].filter((p) => p.python).length,
     };
   }
 
@@ -227,14 +240,14 @@ export class UnwindManager {
       // Gone, or not ours to read: it stays with frame pointers.
     }
     if (!p) {
-      p = { pid, startTime, mappings: new Map(), refreshedAt: 0 };
+      p = { pid, startTime, mappings: new Map(), refreshedAt: 0, python: false };
       this.procs.set(pid, p);
     }
     const keyOf = (m: ProcMapping) => `${m.start}-${m.end}-${m.offset}-${m.dev}-${m.inode}`;
     const viaOf = (m: ProcMapping) => `${this.root}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
     // New files are read concurrently: each read is a few small positioned reads.
     const tracked = p;
-    const files = await Promise.all(maps.map((m) => (isFileMapping(m) && !tracked.mappings.has(keyOf(m)) ? this.fileOf(m, viaOf(m), `${this.root}/${pid}/root${m.path}`) : undefined)));
+    const files = await Promise.all(maps.map((m) => (isFileMapping(m) && !tracked.mappings.has(keyOf(m)) ? this.fileOf(m, m.path, viaOf(m), `${this.root}/${pid}/root${m.path}`) : undefined)));
     const seen = new Set<string>();
     for (let i = 0; i < maps.length; i++) {
       const m = maps[i];
@@ -248,6 +261,10 @@ export class UnwindManager {
         entry.bias = bias;
         entry.table = this.tableFor(file.buildId || `${m.dev}:${m.inode}`, file.elf);
         entry.table.users.set(pid, viaOf(m));
+        if (file.python && !p.python) {
+          this.opts.kernel.putPython(pid, pythonProcValue(pythonProcess(file.python, bias)));
+          p.python = true;
+        }
       }
       const value = this.valueOf(entry);
       for (const prefix of addressPrefixes(m.start, m.end)) {
@@ -280,6 +297,7 @@ export class UnwindManager {
     const p = this.procs.get(pid);
     if (!p) return;
     for (const entry of p.mappings.values()) this.dropMapping(pid, entry);
+    if (p.python) this.opts.kernel.deletePython(pid);
     this.procs.delete(pid);
     this.deferred.delete(pid);
   }
@@ -298,7 +316,7 @@ export class UnwindManager {
     }
   }
 
-  private fileOf(m: ProcMapping, ...paths: string[]): Promise<{ buildId: string; elf: ElfFile } | undefined> {
+  private fileOf(m: ProcMapping, name: string, ...paths: string[]): Promise<MappedFile | undefined> {
     const key = `${m.dev}:${m.inode}`;
     let p = this.files.get(key);
     if (!p) {
@@ -307,7 +325,8 @@ export class UnwindManager {
         for (const path of paths) {
           try {
             const elf = await readElfFile(path);
-            return { buildId: elf.buildId, elf };
+            const python = await pythonSymbols(path, elf, name).catch(() => undefined);
+            return { buildId: elf.buildId, elf, python };
           } catch (err) {
             if (isFirnError(err, 'invalid_argument')) return undefined; // not ELF: never unwound by table
           }

@@ -23,6 +23,9 @@ export interface UnwindKernel {
   wantedTables(): Map<number, number>;
   /** Forgets the hits of a table (it is built, or will not be). */
   clearWanted(id: number): void;
+  /** Declares a CPython process (`struct python_proc`, see python.ts) or forgets it. */
+  putPython(pid: number, value: Buffer): void;
+  deletePython(pid: number): void;
 }
 
 const BPF_MAP_TYPE_ARRAY = 2;
@@ -43,7 +46,7 @@ const BPF_ANY = 0;
  * The unwinder's BPF maps (profiler.bpf.c): `unwind_rules` (global rule array),
  * `unwind_tables` (hash of maps: table id → one u32 array per file, created here with the
  * table's exact size and filled in one batch syscall), `mappings` (LPM trie (pid, address) →
- * table, bias), `pids` and the `requests` queue.
+ * table, bias), `pids`, the `requests` queue, `wanted` and `python_procs`.
  */
 export class UnwindMaps implements UnwindKernel {
   private readonly u32 = Buffer.alloc(4);
@@ -129,5 +132,15 @@ export class UnwindMaps implements UnwindKernel {
   clearWanted(id: number): void {
     this.u32.writeUInt32LE(id);
     this.bpf.mapDelete(this.fds.wanted, this.u32);
+  }
+
+  putPython(pid: number, value: Buffer): void {
+    this.u32.writeUInt32LE(pid);
+    this.bpf.mapUpdate(this.fds.python, this.u32, value, BPF_ANY);
+  }
+
+  deletePython(pid: number): void {
+    this.u32.writeUInt32LE(pid);
+    this.bpf.mapDelete(this.fds.python, this.u32);
   }
 }
