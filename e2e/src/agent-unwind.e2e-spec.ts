@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -91,6 +92,35 @@ fn sort_path(v: &mut Vec<u64>) { v.sort_by(|a, b| { black_box(spin(*a)); a.cmp(b
 fn drive(v: &mut Vec<u64>) -> u64 { let s = hot_path(30); sort_path(v); s }
 fn main() { let mut v: Vec<u64> = (0..16).collect(); let mut acc = 0u64; loop { v.reverse(); acc ^= drive(&mut v); black_box(acc); } }
 `;
+
+/**
+ * CPython 3.11 (Debian's python3.11): firn_hot and firn_cold split 75/25 by thread CPU time,
+ * called from a method, so names come from the interpreter's frames (qualified names).
+ */
+const PY_SRC = `
+import random, time
+def spin():
+    x = 0
+    for i in range(2000):
+        x = (x * 31 + i) % 1000003
+    return x
+def firn_hot(ms):
+    end = time.thread_time() + ms / 1000
+    while time.thread_time() < end:
+        spin()
+def firn_cold(ms):
+    end = time.thread_time() + ms / 1000
+    while time.thread_time() < end:
+        spin()
+class Runner:
+    def run(self):
+        while True:
+            k = 0.5 + random.random()
+            firn_hot(7.5 * k)
+            firn_cold(2.5 * k)
+Runner().run()
+`;
+const PYTHON = '/usr/bin/python3.11';
 
 interface Top {
   /** Samples in the window (the response's total). */
@@ -231,6 +261,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
   let tablesAgent: { proc: ServerProcess; metricsPort: number } | undefined;
   let fpAgent: { proc: ServerProcess; metricsPort: number } | undefined;
   let workload: ChildProcess;
+  let python: ChildProcess | undefined;
   /** Samples per second of the workload seen in the first test (the host is shared). */
   let rate = 0;
 
@@ -245,8 +276,12 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     await writeTokenFile(join(dir, 'tokens.json'), [issued.record]);
     apps = await startApps(['gateway', 'querier', 'ingester'], { FIRN_NATS_URL: nats.url, ...s3Env(s3), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300', FIRN_SYMBOL_CACHE: 'memory' });
     workload = spawn(join(dir, 'unwc'), [], { stdio: 'ignore' });
+    if (existsSync(PYTHON)) {
+      await writeFile(join(dir, 'hot.py'), PY_SRC);
+      python = spawn(PYTHON, [join(dir, 'hot.py')], { stdio: 'ignore' });
+    }
     const relabelFile = join(dir, 'relabel.yaml');
-    await writeFile(relabelFile, "relabel_configs:\n  - {action: keep, source_labels: [comm], regex: 'unwc'}\n");
+    await writeFile(relabelFile, "relabel_configs:\n  - {action: keep, source_labels: [comm], regex: 'unwc|python3\\.11'}\n");
     const common = { gateway: apps[0].base, token, relabelFile, localSymbols: true, upload: false };
     tablesAgent = await startAgent({ ...common, node: 'e2e-tables', unwind: 'tables' });
     fpAgent = await startAgent({ ...common, node: 'e2e-fp', unwind: 'frame-pointers' });
@@ -254,6 +289,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
 
   afterAll(async () => {
     workload?.kill('SIGKILL');
+    python?.kill('SIGKILL');
     await Promise.all([tablesAgent?.proc.stop(), fpAgent?.proc.stop()]);
     await Promise.all(apps.map((a) => a.stop()));
     await Promise.all([nats?.stop(), s3?.stop()]);
@@ -296,9 +332,31 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     expect(metric(/^firn_agent_unwind_tables\{state="ready"\} (\d+)/m)).toBeGreaterThan(0);
   }, 900_000);
 
+  it.skipIf(!existsSync(PYTHON))('CPython 3.11: the hot Python function by name, its share within ±5 points, under full native stacks', async () => {
+    // Debian's python3.11 is stripped: the native root named on the node is Py_BytesMain (.dynsym).
+    const { tables } = await steadyWindow(top, `{pid="${python?.pid}", node="e2e-tables"}`, 2000, logTail, 'Py_BytesMain');
+    const hot = tables.cumulative.get('firn_hot') ?? 0;
+    const cold = tables.cumulative.get('firn_cold') ?? 0;
+    const hotShare = (100 * hot) / Math.max(1, hot + cold);
+    console.log(
+      `python: ${tables.total} samples, Py_BytesMain ${share(tables, 'Py_BytesMain').toFixed(1)} %, Runner.run ${share(tables, 'Runner.run').toFixed(1)} %, ` +
+        `_PyEval_EvalFrameDefault ${share(tables, '_PyEval_EvalFrameDefault').toFixed(1)} %, firn_hot ${hotShare.toFixed(1)} % of hot+cold`,
+    );
+    expect(share(tables, 'Py_BytesMain')).toBeGreaterThanOrEqual(95);
+    expect(share(tables, 'Runner.run')).toBeGreaterThanOrEqual(90);
+    expect(hotShare).toBeGreaterThan(70);
+    expect(hotShare).toBeLessThan(80);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${tablesAgent?.metricsPort}/metrics`)).text();
+    const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+    expect(metric(/^firn_agent_unwind_frames_total\{method="python"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(metric(/^firn_agent_unwind_python_processes (\d+)/m)).toBeGreaterThanOrEqual(1);
+  }, 900_000);
+
   it('agrees with perf record --call-graph dwarf: same top-10 functions by inclusive share, each within ±3 points', async () => {
-    await fpAgent?.proc.stop(); // one fewer sampler on the host from here on
+    await fpAgent?.proc.stop(); // fewer busy processes on the host from here on
     fpAgent = undefined;
+    python?.kill('SIGKILL');
     const pid = workload.pid as number;
     const data = join(dir, 'perf.data');
     // ~5 000 samples each (the share of two independent 5 000-sample estimates differs by < 3
