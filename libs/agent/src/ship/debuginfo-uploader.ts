@@ -8,6 +8,7 @@ import { createClient, type Transport } from '@connectrpc/connect';
 import { readElfFile } from '@firn/elf';
 import type { Logger } from '@firn/observability';
 import { debuginfoV1alpha1 } from '@firn/proto';
+import { findDebugFile } from '../symbols/debug-files';
 
 const run = promisify(execFile);
 const { DebuginfoService, UploadInstructions_UploadStrategy: Strategy, BuildIDType } = debuginfoV1alpha1;
@@ -23,11 +24,18 @@ export interface DebuginfoUploaderOptions {
   timeoutMs: number;
   /** Override for tests; default: objcopy from binutils. */
   objcopy?: string;
+  /**
+   * Directories with a `.build-id/<xx>/<rest>.debug` tree: a file's installed debug file (full
+   * `.symtab` and DWARF) is uploaded instead of what `--only-keep-debug` can keep of a stripped
+   * file (its `.dynsym`). Default none.
+   */
+  debugDirs?: readonly string[];
 }
 
 /**
  * Parca's upload protocol, one file at a time: ShouldInitiateUpload → InitiateUpload → (gRPC
- * Upload stream | PUT to a signed URL) → MarkUploadFinished. What is uploaded is the file stripped
+ * Upload stream | PUT to a signed URL) → MarkUploadFinished. What is uploaded is the file's debug
+ * file installed on the node (`debugDirs`) when there is one, else the file stripped
  * to its debug sections and symbols (`objcopy --only-keep-debug`), or the whole file when objcopy is
  * missing or fails, or for a Go binary without DWARF (its names are in `.gopclntab`). Each build id is tried once per process lifetime unless it failed.
  */
@@ -68,7 +76,8 @@ export class DebuginfoUploader {
     const call = { timeoutMs: this.opts.timeoutMs };
     const should = await this.client.shouldInitiateUpload({ buildId, buildIdType: BuildIDType.BUILD_ID_TYPE_GNU }, call);
     if (!should.shouldInitiateUpload) return false;
-    const data = await this.debugFile(path);
+    const installed = await findDebugFile(buildId, this.opts.debugDirs ?? []);
+    const data = installed ? await readFile(installed) : await this.debugFile(path);
     const hash = createHash('sha256').update(data).digest('hex');
     const init = await this.client.initiateUpload({ buildId, size: BigInt(data.length), hash, buildIdType: BuildIDType.BUILD_ID_TYPE_GNU }, call);
     const ins = init.uploadInstructions;
