@@ -58,6 +58,17 @@ describe(demangleProfile.name, () => {
     expect(out.stacks[1][1]).toBe(junk); // unreadable: raw, no systemName
   });
 
+  it('names a compiler-made clone as the function it was made from (name and systemName, as DWARF does)', async () => {
+    const clone: Frame = { ...named, functionName: '_ZN1a1bEv.isra.0' };
+    const cold: Frame = { ...named, functionName: '_ZN1a1bEv.cold' };
+    const p = { profileType: 't', stacks: [[clone, cold]], values: Float64Array.from([1]), total: 1 };
+    const out = await demangleProfile(p, fake());
+    expect(out.stacks[0].map((f) => [f.functionName, f.systemName])).toEqual([
+      ['a::b()', '_ZN1a1bEv'],
+      ['a::b()', '_ZN1a1bEv'],
+    ]);
+  });
+
   it('asks nothing when no name is mangled', async () => {
     const p = { profileType: 't', stacks: [[named, raw(1n)]], values: Float64Array.from([1]), total: 1 };
     const d = fake();

@@ -1,4 +1,4 @@
-import { createDemangler, isMangled, type Demangler } from '@firn/demangle';
+import { createDemangler, isMangled, withoutCloneSuffix, type Demangler } from '@firn/demangle';
 import type { Frame } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
 import type { TenantId } from '@firn/tenancy';
@@ -77,9 +77,11 @@ export async function demangleProfile(p: StackProfile, demangler: Demangler): Pr
     }
   }
   if (names.length === 0) return p;
-  const readable = await demangler.demangleAll(names);
+  // A compiler-made copy (`….isra.0`, `.cold`) is its source function, as DWARF names it.
+  const raw = names.map(withoutCloneSuffix);
+  const readable = await demangler.demangleAll(raw);
   const replaced = new Map<Frame, Frame>();
-  for (const [f, i] of index) if (readable[i] !== f.functionName) replaced.set(f, { ...f, functionName: readable[i], systemName: f.functionName });
+  for (const [f, i] of index) if (readable[i] !== f.functionName) replaced.set(f, { ...f, functionName: readable[i], systemName: raw[i] });
   if (replaced.size === 0) return p;
   return { ...p, stacks: p.stacks.map((stack) => stack.map((f) => replaced.get(f) ?? f)) };
 }
