@@ -8,7 +8,7 @@
 //     comm="nats-server" (Debian's stripped Go binary): rows of /usr/sbin/nats-server named vs not.
 // Root + BPF required (as for npm start's agent).
 //
-//   sudo node scripts/run-ts.cjs bench/agent/naming-coverage.bench.ts [--seconds 60] [--debug-dirs /usr/lib/debug]
+//   sudo node scripts/run-ts.cjs bench/agent/naming-coverage.bench.ts [--seconds 60] [--debug-dirs none]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const metricsPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [join(ROOT, 'scripts/start.cjs'), '--port', String(port), '--data-dir', dataDir], {
-    // --debug-dirs '' measures the agent without the node's debug files (the agent's default reads /usr/lib/debug).
+    // --debug-dirs none measures the agent without the node's debug files (the agent's default reads /usr/lib/debug).
     env: { ...process.env, FIRN_AGENT_METRICS_PORT: String(metricsPort), FIRN_LOG_LEVEL: 'warn', ...(args['debug-dirs'] !== undefined ? { FIRN_AGENT_DEBUG_DIRS: args['debug-dirs'] } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -18,9 +18,10 @@ export const agentConfig = defineConfig('agent', {
   debugDirs: setting({
     env: 'FIRN_AGENT_DEBUG_DIRS',
     flag: 'debug-dirs',
-    schema: z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
+    // An empty env value means "unset" (the default applies), so turning it off takes a word.
+    schema: z.string().transform((v) => (v.trim() === 'none' ? [] : v.split(',').map((x) => x.trim()).filter(Boolean))),
     default: '/usr/lib/debug',
-    description: 'Comma-separated directories with a .build-id/<xx>/<rest>.debug tree (installed *-dbgsym packages): stripped files are named from their debug file with --local-symbols, and uploaded as that file (empty = none). In a DaemonSet, mount the host\'s /usr/lib/debug.',
+    description: 'Comma-separated directories with a .build-id/<xx>/<rest>.debug tree (installed *-dbgsym packages): stripped files are named from their debug file with --local-symbols, and uploaded as that file (none = off). In a DaemonSet, mount the host\'s /usr/lib/debug.',
   }),
   debuginfoUpload: setting({ env: 'FIRN_AGENT_DEBUGINFO_UPLOAD', flag: 'debuginfo-upload', schema: bool, default: 'false', description: 'Upload debug info of binaries the server asks for (DebuginfoService).' }),
   kubeletUrl: setting({ env: 'FIRN_AGENT_KUBELET_URL', flag: 'kubelet-url', schema: z.string(), default: '', description: 'Kubelet pod list for namespace/pod/container labels, e.g. https://$NODE_IP:10250/pods (empty = off: pod_uid and container_id only).' }),
