@@ -2,17 +2,20 @@
 // all-in-one plus the local agent with --local-symbols) on free ports with a temporary data dir,
 // lets the agent profile the whole host for --seconds after its first window, then reads
 //   - the agent's firn_agent_frames_total{kind,outcome} (share of sampled frames named, by kind),
-//   - the all-in-one's own TOP report for comm="nats-server" (Debian's stripped Go binary):
-//     frames of /usr/sbin/nats-server named vs not.
+//   - the all-in-one's TABLE_ARROW of the whole host: the frames of files still unnamed after the
+//     server's symbolizer, by file and `unnamed_reason` (what would close the gap),
+//   - the all-in-one's own flame graph (FLAMEGRAPH_ARROW, what the UI and Grafana draw) for
+//     comm="nats-server" (Debian's stripped Go binary): rows of /usr/sbin/nats-server named vs not.
 // Root + BPF required (as for npm start's agent).
 //
-//   sudo node scripts/run-ts.cjs bench/agent/naming-coverage.bench.ts [--seconds 60]
+//   sudo node scripts/run-ts.cjs bench/agent/naming-coverage.bench.ts [--seconds 60] [--debug-dirs none]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { tableFromIPC, type Table } from 'apache-arrow';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Interceptor } from '@connectrpc/connect';
@@ -21,7 +24,7 @@ import { queryV1alpha1 } from '@firn/proto';
 import { freePort } from '@firn/testing';
 
 const ROOT = resolve(__dirname, '..', '..');
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '60' } }, strict: true });
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, 'debug-dirs': { type: 'string' } }, strict: true });
 const SECONDS = Number(args.seconds);
 const Q = queryV1alpha1;
 
@@ -46,7 +49,8 @@ async function main(): Promise<void> {
   const metricsPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [join(ROOT, 'scripts/start.cjs'), '--port', String(port), '--data-dir', dataDir], {
-    env: { ...process.env, FIRN_AGENT_METRICS_PORT: String(metricsPort), FIRN_LOG_LEVEL: 'warn' },
+    // --debug-dirs none measures the agent without the node's debug files (the agent's default reads /usr/lib/debug).
+    env: { ...process.env, FIRN_AGENT_METRICS_PORT: String(metricsPort), FIRN_LOG_LEVEL: 'warn', ...(args['debug-dirs'] !== undefined ? { FIRN_AGENT_DEBUG_DIRS: args['debug-dirs'] } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -82,7 +86,7 @@ async function main(): Promise<void> {
       else e.why.set(outcome, (e.why.get(outcome) ?? 0) + v);
       byKind.set(kind, e);
     }
-    const NATIVE = ['go', 'native_symbols', 'native_stripped'];
+    const NATIVE = ['go', 'native_symbols', 'native_debuginfo', 'native_stripped'];
     const sum = (kinds: string[] | undefined, f: 'named' | 'total') => [...byKind].filter(([k]) => !kinds || kinds.includes(k)).reduce((a, [, e]) => a + e[f], 0);
     console.log(`\nagent frames over ${SECONDS} s (each frame once per sample it is in):\n`);
     console.log('| kind | frames | named | share | unnamed, why |');
@@ -93,7 +97,7 @@ async function main(): Promise<void> {
     }
     const nativeShare = sum(NATIVE, 'named') / Math.max(1, sum(NATIVE, 'total'));
     const allShare = sum(undefined, 'named') / Math.max(1, sum(undefined, 'total'));
-    console.log(`\nnative (go + native_symbols + native_stripped): ${(100 * nativeShare).toFixed(1)} % named; all frames: ${(100 * allShare).toFixed(1)} % named`);
+    console.log(`\nnative (go + native_symbols + native_debuginfo + native_stripped): ${(100 * nativeShare).toFixed(1)} % named; all frames: ${(100 * allShare).toFixed(1)} % named`);
 
     // The all-in-one's own flame graph: nats-server's frames.
     const token = readFileSync(join(dataDir, 'default-token'), 'utf8').trim();
@@ -102,28 +106,65 @@ async function main(): Promise<void> {
       return next(req);
     };
     const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: base, interceptors: [auth] }));
-    const res = await q.query(
-      create(Q.QueryRequestSchema, {
-        mode: Q.QueryRequest_Mode.MERGE,
-        options: {
-          case: 'merge',
-          value: create(Q.MergeProfileSchema, { query: 'parca_agent:samples:count:cpu:nanoseconds:delta{comm="nats-server"}', start: timestampFromMs(startMs - 120_000), end: timestampFromMs(Date.now() + 60_000) }),
-        },
-        reportType: Q.QueryRequest_ReportType.TOP,
+    const report = async (selector: string, reportType: queryV1alpha1.QueryRequest_ReportType): Promise<Table> => {
+      const res = await q.query(
+        create(Q.QueryRequestSchema, {
+          mode: Q.QueryRequest_Mode.MERGE,
+          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `parca_agent:samples:count:cpu:nanoseconds:delta${selector}`, start: timestampFromMs(startMs - 120_000), end: timestampFromMs(Date.now() + 60_000) }) },
+          reportType,
+        }),
+      );
+      const v = res.report.value as { record: Uint8Array };
+      return tableFromIPC(v.record);
+    };
+    const str = (t: Table, col: string, i: number): string => {
+      const v: unknown = t.getChild(col)?.get(i);
+      return v == null ? '' : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v);
+    };
+    const num = (t: Table, col: string, i: number): number => Number(t.getChild(col)?.get(i) ?? 0);
+
+    // Unnamed frames of files, after the server's symbolizer, by file and reason (whole host).
+    const table = await report('{}', Q.QueryRequest_ReportType.TABLE_ARROW);
+    const unnamedByFile = new Map<string, number>();
+    let fileFrames = 0;
+    for (let i = 0; i < table.numRows; i++) {
+      const file = str(table, 'mapping_file', i);
+      if (file === '' || file.startsWith('[')) continue;
+      const cum = num(table, 'cumulative', i);
+      fileFrames += cum;
+      if (str(table, 'function_name', i) !== '') continue;
+      const k = `${file}|${str(table, 'unnamed_reason', i) || '?'}`;
+      unnamedByFile.set(k, (unnamedByFile.get(k) ?? 0) + cum);
+    }
+    const top = [...unnamedByFile].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    console.log(`\nunnamed frames of files in the all-in-one's table (after its symbolizer; each row counts a sample once): ${[...unnamedByFile.values()].reduce((a, b) => a + b, 0)} of ${fileFrames}\n`);
+    console.log('| file | unnamed_reason | frames |');
+    console.log('|---|---|---|');
+    for (const [k, n] of top) {
+      const [file, why] = k.split('|');
+      console.log(`| ${file} | ${why} | ${n} |`);
+    }
+
+    // The all-in-one's own flame graph: nats-server's rows.
+    const NATS = '/usr/sbin/nats-server';
+    const fg = await report('{comm="nats-server"}', Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW);
+    const rows: Array<{ name: string; flat: number; cum: number }> = [];
+    for (let i = 1; i < fg.numRows; i++) if (str(fg, 'mapping_file', i) === NATS) rows.push({ name: str(fg, 'function_name', i), flat: num(fg, 'flat', i), cum: num(fg, 'cumulative', i) });
+    const named = rows.filter((r) => r.name !== '');
+    const flatNamed = named.reduce((a, r) => a + r.flat, 0);
+    const flatAll = rows.reduce((a, r) => a + r.flat, 0);
+    const hottest = [...named].sort((a, b) => b.flat - a.flat).slice(0, 5).map((r) => r.name);
+    console.log(`\nnats-server (${NATS}) in the all-in-one's FLAMEGRAPH_ARROW: ${named.length} of ${rows.length} rows named, ${flatNamed} of ${flatAll} self samples; hottest: ${hottest.join(', ')}`);
+    console.log(
+      JSON.stringify({
+        seconds: SECONDS,
+        byKind: Object.fromEntries([...byKind].map(([k, e]) => [k, { named: e.named, total: e.total, why: Object.fromEntries(e.why) }])),
+        nativeShare,
+        allShare,
+        unnamedByFile: Object.fromEntries(top),
+        nats: { rows: rows.length, named: named.length, flatNamed, flatAll, hottest },
       }),
     );
-    const nodes = (res.report.value as queryV1alpha1.Top).list.filter((n) => n.meta?.mapping?.file === '/usr/sbin/nats-server');
-    const named = nodes.filter((n) => (n.meta?.function?.name ?? '') !== '');
-    const flatNamed = named.reduce((a, n) => a + Number(n.flat), 0);
-    const flatAll = nodes.reduce((a, n) => a + Number(n.flat), 0);
-    console.log(
-      `\nnats-server (${'/usr/sbin/nats-server'}) in the all-in-one's TOP report: ${named.length} of ${nodes.length} functions named, ${flatNamed} of ${flatAll} self samples; hottest: ${named
-        .sort((a, b) => Number(b.flat) - Number(a.flat))
-        .slice(0, 5)
-        .map((n) => n.meta?.function?.name)
-        .join(', ')}`,
-    );
-    console.log(JSON.stringify({ seconds: SECONDS, byKind: Object.fromEntries([...byKind].map(([k, e]) => [k, { named: e.named, total: e.total, why: Object.fromEntries(e.why) }])), nativeShare, allShare, nats: { functions: nodes.length, named: named.length, flatNamed, flatAll } }));
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -61,7 +61,7 @@ export class AgentMetrics {
     this.frames = new Counter({
       name: n('frames_total'),
       help:
-        'Sampled frames (one per sample they are in; an inline chain counts once) by kind (kernel, jit, go, native_symbols, native_stripped, python, unmapped) and outcome: named on the node, or why not (left_to_server, no_symbols, not_in_symbols, unsupported_go_table, no_perf_map_entry, no_mapping, kallsyms_restricted, code_object_unreadable). Naming coverage = outcome="named" / all.',
+        'Sampled frames (one per sample they are in; an inline chain counts once) by kind (kernel, jit, go, native_symbols, native_debuginfo (a stripped file named from its debug file on the node), native_stripped, python, unmapped) and outcome: named on the node, or why not (left_to_server, no_symbols, not_in_symbols, unsupported_go_table, no_perf_map_entry, no_mapping, kallsyms_restricted, code_object_unreadable). Naming coverage = outcome="named" / all.',
       labelNames: ['kind', 'outcome'],
       registers,
     });

@@ -30,7 +30,7 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
   if (kallsyms.restricted) log.warn('kernel addresses are hidden (kptr_restrict); kernel frames stay unnamed');
   const kernelSymbols = KernelNames.fromTable(kallsyms);
   const transport = gatewayTransport({ baseUrl: config.gatewayUrl, token: config.token, tokenFile: config.tokenFile, timeoutMs: config.sendTimeoutMs });
-  const uploader = config.debuginfoUpload ? new DebuginfoUploader({ transport, logger: log, timeoutMs: config.sendTimeoutMs }) : undefined;
+  const uploader = config.debuginfoUpload ? new DebuginfoUploader({ transport, logger: log, timeoutMs: config.sendTimeoutMs, debugDirs: config.debugDirs }) : undefined;
   const metrics = new AgentMetrics(registry);
   const pods = config.kubeletUrl ? await kubeletPods(config, log) : undefined;
   const agent = new Agent({
@@ -42,7 +42,7 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
     relabelConfigs,
     bufferBytes: config.bufferBytes,
     send: writeArrowSender(transport, config.sendTimeoutMs),
-    readObject: elfObjectReader({ localSymbols: config.localSymbols }),
+    readObject: elfObjectReader({ localSymbols: config.localSymbols, debugDirs: config.debugDirs }),
     kernelSymbols,
     pods,
     logger: log,

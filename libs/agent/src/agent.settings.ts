@@ -15,6 +15,14 @@ export const agentConfig = defineConfig('agent', {
   metricsHost: setting({ env: 'FIRN_AGENT_METRICS_HOST', flag: 'metrics-host', schema: nonEmpty, default: '127.0.0.1', description: 'Address of the /metrics and /healthz server (0.0.0.0 in a DaemonSet).' }),
   metricsPort: setting({ env: 'FIRN_AGENT_METRICS_PORT', flag: 'metrics-port', schema: port, default: '4110', description: 'Port of the /metrics and /healthz server (0 = pick a free one).' }),
   localSymbols: setting({ env: 'FIRN_AGENT_LOCAL_SYMBOLS', flag: 'local-symbols', schema: bool, default: 'false', description: 'Name functions of unstripped binaries on the node from .symtab/.dynsym (the server symbolizes otherwise).' }),
+  debugDirs: setting({
+    env: 'FIRN_AGENT_DEBUG_DIRS',
+    flag: 'debug-dirs',
+    // An empty env value means "unset" (the default applies), so turning it off takes a word.
+    schema: z.string().transform((v) => (v.trim() === 'none' ? [] : v.split(',').map((x) => x.trim()).filter(Boolean))),
+    default: '/usr/lib/debug',
+    description: 'Comma-separated directories with a .build-id/<xx>/<rest>.debug tree (installed *-dbgsym packages): stripped files are named from their debug file with --local-symbols, and uploaded as that file (none = off). In a DaemonSet, mount the host\'s /usr/lib/debug.',
+  }),
   debuginfoUpload: setting({ env: 'FIRN_AGENT_DEBUGINFO_UPLOAD', flag: 'debuginfo-upload', schema: bool, default: 'false', description: 'Upload debug info of binaries the server asks for (DebuginfoService).' }),
   kubeletUrl: setting({ env: 'FIRN_AGENT_KUBELET_URL', flag: 'kubelet-url', schema: z.string(), default: '', description: 'Kubelet pod list for namespace/pod/container labels, e.g. https://$NODE_IP:10250/pods (empty = off: pod_uid and container_id only).' }),
   kubeletTokenFile: setting({ env: 'FIRN_AGENT_KUBELET_TOKEN_FILE', flag: 'kubelet-token-file', schema: z.string(), default: '/var/run/secrets/kubernetes.io/serviceaccount/token', description: 'Bearer token for the kubelet (needs nodes/proxy get); re-read on each refresh; skipped when missing.' }),

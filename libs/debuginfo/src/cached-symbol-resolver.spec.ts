@@ -12,21 +12,24 @@ const a = tenantFromTrustedSource('a');
 const b = tenantFromTrustedSource('b');
 
 describe(CachedSymbolResolver.name, () => {
-  it('resolves hits with their inline chain, leaves misses and negatives, and reads only the tenant\'s keys', async () => {
+  it('resolves hits with their inline chain, says why misses and negatives stay unnamed, and reads only the tenant\'s keys', async () => {
     const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
     await cache.setMany([
       { key: symbolKey(a, 'aa', 0x10n), value: encodeResolved([{ functionName: 'inl', fileName: 'x.c', line: 1, inlined: true }, { functionName: 'fn', fileName: 'x.c', line: 2, inlined: false }]) },
       { key: symbolKey(a, 'aa', 0x20n), value: encodeNegative() },
+      { key: symbolKey(a, 'aa', 0x40n), value: encodeNegative('no_debuginfo') },
+      { key: symbolKey(a, 'aa', 0x50n), value: encodeNegative('outside_code') },
     ]);
     const r = new CachedSymbolResolver({ cache, log, registry: new Registry() });
-    const frames = [frame('aa', 0x10n), frame('aa', 0x20n), frame('aa', 0x30n), frame('', 0x10n)];
+    const frames = [frame('aa', 0x10n), frame('aa', 0x20n), frame('aa', 0x30n), frame('', 0x10n), frame('aa', 0x40n), frame('aa', 0x50n)];
     const out = await r.resolve(a, frames);
     expect(out[0]?.map((f) => [f.functionName, f.inlined, f.address, f.buildId])).toEqual([
       ['inl', true, 0x10n, 'aa'],
       ['fn', false, 0x10n, 'aa'],
     ]);
-    expect(out.slice(1)).toEqual([undefined, undefined, undefined]);
-    expect(await r.resolve(b, frames)).toEqual([undefined, undefined, undefined, undefined]);
+    const why = (o: Frame[] | undefined) => (o === undefined ? undefined : o.map((f) => [f.functionName, f.address, f.unnamedReason]));
+    expect(out.slice(1).map(why)).toEqual([[['', 0x20n, 'no_symbol']], [['', 0x30n, 'pending']], undefined, [['', 0x40n, 'no_debuginfo']], [['', 0x50n, 'outside_code']]]);
+    expect((await r.resolve(b, frames)).map((o) => o?.[0]?.unnamedReason)).toEqual(['pending', 'pending', 'pending', undefined, 'pending', 'pending']);
   });
 
   it('answers unsymbolized, without throwing, when the cache fails or hangs', async () => {
@@ -35,7 +38,7 @@ describe(CachedSymbolResolver.name, () => {
     for (const cache of [failing, hanging]) {
       const registry = new Registry();
       const r = new CachedSymbolResolver({ cache, log, registry, timeoutMs: 50 });
-      expect(await r.resolve(a, [frame('aa', 1n), frame('aa', 2n)])).toEqual([undefined, undefined]);
+      expect((await r.resolve(a, [frame('aa', 1n), frame('aa', 2n)])).map((o) => o?.map((f) => f.unnamedReason))).toEqual([['symbol_cache_unavailable'], ['symbol_cache_unavailable']]);
       const m = await registry.getSingleMetric('firn_querier_symbol_lookups_total')?.get();
       expect(m?.values.find((v) => v.labels.outcome === 'error')?.value).toBe(2);
     }

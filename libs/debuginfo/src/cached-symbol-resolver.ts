@@ -1,10 +1,10 @@
 import type { KeyValueCache } from '@firn/cache';
-import type { Frame } from '@firn/profiles';
+import { UNNAMED_REASONS, type Frame, type UnnamedReason } from '@firn/profiles';
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
 import type { SymbolResolver } from '@firn/query';
 import type { TenantId } from '@firn/tenancy';
 import { isBuildId } from './build-id';
-import { decodeResolved, symbolKey } from './symbol-entry';
+import { decodeResolved, negativeReason, symbolKey } from './symbol-entry';
 
 export interface CachedSymbolResolverOptions {
   cache: KeyValueCache;
@@ -20,6 +20,9 @@ export interface CachedSymbolResolverOptions {
  * The querier's side of the symbolizer: one batched cache read per query (RedisCache turns it
  * into one pipeline of MGETs of 1000 keys). Anything that goes wrong (cache down, slow, a bad
  * entry) leaves frames unsymbolized: symbols are a nicety, never a reason for a query to fail.
+ * A frame left unnamed comes back as a copy that says why (`unnamedReason`): the symbolizer's
+ * negative entry (`no_debuginfo`, `no_symbol`, …), `pending` when it has not answered yet, or
+ * `symbol_cache_unavailable`.
  */
 export class CachedSymbolResolver implements SymbolResolver {
   private readonly lookups: Counter<'outcome'>;
@@ -47,6 +50,9 @@ export class CachedSymbolResolver implements SymbolResolver {
     }
     if (keyIndex.size === 0) return out;
     const keys = [...keyIndex.keys()];
+    const explain = (key: string, why: UnnamedReason) => {
+      for (const i of keyIndex.get(key) ?? []) out[i] = [{ ...frames[i], unnamedReason: why }];
+    };
     const end = this.seconds.startTimer();
     let values: (Buffer | undefined)[];
     try {
@@ -54,6 +60,7 @@ export class CachedSymbolResolver implements SymbolResolver {
     } catch (err) {
       this.lookups.inc({ outcome: 'error' }, keys.length);
       this.warn(err, keys.length);
+      for (const key of keys) explain(key, 'symbol_cache_unavailable');
       return out;
     } finally {
       end();
@@ -63,16 +70,21 @@ export class CachedSymbolResolver implements SymbolResolver {
     let bad = 0;
     keys.forEach((key, k) => {
       const v = values[k];
-      if (v === undefined) return;
+      if (v === undefined) {
+        explain(key, 'pending');
+        return;
+      }
       let resolved: ReturnType<typeof decodeResolved>;
       try {
         resolved = decodeResolved(v);
       } catch {
         bad++;
+        explain(key, 'symbol_cache_unavailable');
         return;
       }
       if (resolved === null) {
         negative++;
+        explain(key, negativeReasonOf(v));
         return;
       }
       hit++;
@@ -103,4 +115,10 @@ export class CachedSymbolResolver implements SymbolResolver {
     this.lastWarnMs = now;
     this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), keys, cache: this.opts.cache.description }, 'symbol cache lookup failed; answering unsymbolized');
   }
+}
+
+/** The reason a negative entry records; entries written before reasons were kept say `no_symbol`. */
+function negativeReasonOf(value: Uint8Array): UnnamedReason {
+  const why = negativeReason(value);
+  return (UNNAMED_REASONS as readonly string[]).includes(why) ? (why as UnnamedReason) : 'no_symbol';
 }

@@ -18,6 +18,7 @@ export class DebuginfodCache {
   ) {}
 
   async get(buildId: string, kind: DebuginfodFileKind): Promise<DebuginfodResult> {
+    if (!servable(buildId)) return { status: 'not_found' };
     const key = debuginfodObjectKey(buildId, kind);
     try {
       return { status: 'found', data: await this.store.get(key), server: 'object-storage' };
@@ -32,8 +33,17 @@ export class DebuginfodCache {
 
   /** Whether debuginfod (or our copy of it) has debug info for the build id. */
   async has(buildId: string): Promise<boolean> {
+    if (!servable(buildId)) return false;
     if (await this.store.head(debuginfodObjectKey(buildId, 'debuginfo'))) return true;
     if (!this.client || this.client.servers.length === 0) return false;
     return (await this.get(buildId, 'debuginfo')).status === 'found';
   }
+}
+
+/**
+ * debuginfod indexes GNU build ids only: an agent's content hash (`h-…`, files without a build id,
+ * e.g. Go binaries from Go's internal linker) can only come from an upload, so nobody is asked.
+ */
+function servable(buildId: string): boolean {
+  return !buildId.startsWith('h-');
 }

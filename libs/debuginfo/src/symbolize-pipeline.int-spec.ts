@@ -93,7 +93,9 @@ describe('symbolization pipeline (real debuginfod, redis-server, eu-addr2line)',
     const addresses = [uploaded.offsets.private_leaf];
     for (const t of [tenantA, tenantB]) expect(await worker.handle(t, { kind: 'addresses', buildId: uploaded.buildId, addresses })).toBe('done');
     expect(names(await resolver.resolve(tenantA, [frameOf(uploaded, 'private_leaf')]))).toEqual(['private_leaf']);
-    expect(names(await resolver.resolve(tenantB, [frameOf(uploaded, 'private_leaf')]))).toEqual([undefined]);
+    // Tenant B stays unnamed and says why: nothing of its own was uploaded.
+    const [b] = await resolver.resolve(tenantB, [frameOf(uploaded, 'private_leaf')]);
+    expect(b?.map((f) => [f.functionName, f.unnamedReason])).toEqual([['', 'no_debuginfo']]);
     expect((await uploads.shouldUpload(tenantB, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false }, async () => false)).should).toBe(true);
     expect((await uploads.shouldUpload(tenantA, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false }, async () => false)).should).toBe(false);
   });

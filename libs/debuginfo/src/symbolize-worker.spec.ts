@@ -9,7 +9,7 @@ import { MemoryPendingAddresses, SymbolizeWorker, type SymbolReader } from './sy
 const log = createLogger({ level: 'silent', component: 'test' });
 const t = tenantFromTrustedSource('acme');
 
-function setup(found: FindResult) {
+function setup(found: FindResult, find?: () => Promise<FindResult>) {
   const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
   const state = { found, reads: 0 };
   const reader: SymbolReader = {
@@ -26,7 +26,7 @@ function setup(found: FindResult) {
   const coverage: string[] = [];
   const worker = new SymbolizeWorker({
     cache,
-    finder: { find: async (_t: TenantId, _b: string) => state.found },
+    finder: { find: find ?? (async (_t: TenantId, _b: string) => state.found) },
     reader,
     pending,
     log,
@@ -70,6 +70,20 @@ describe(SymbolizeWorker.name, () => {
     expect(await worker.handle(t, { kind: 'uploaded', buildId: 'aa' })).toBe('done');
     expect((await entry(0x10n))?.[0].functionName).toBe('main');
     expect(await pending.list(t, 'aa')).toEqual([]);
+  });
+
+  it('names addresses whose upload finished while their job ran, even when the notice came first', async () => {
+    let looks = 0;
+    // The first look misses the upload; its notice is handled (nothing pending yet) before the job goes on.
+    const { worker, entry, pending } = setup({ status: 'not_found' }, async () => {
+      if (looks++ > 0) return { status: 'found', files: { debugPath: '/uploaded', source: 'upload' } };
+      expect(await worker.handle(t, { kind: 'uploaded', buildId: 'aa' })).toBe('done');
+      return { status: 'not_found' };
+    });
+    expect(await worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n] })).toBe('done');
+    expect((await entry(0x10n))?.[0].functionName).toBe('main');
+    expect(looks).toBe(2);
+    expect(await pending.list(t, 'aa')).toEqual([0x10n]);
   });
 
   it('counts naming coverage by source and outcome, and keeps why an address is unnamed in its negative entry', async () => {

@@ -90,7 +90,14 @@ export class SymbolizeWorker {
     this.opts.onAddresses?.('cached', unique.length - todo.length);
     if (todo.length === 0) return 'done';
 
-    const found = await this.opts.finder.find(tenant, buildId);
+    let found = await this.opts.finder.find(tenant, buildId);
+    if (found.status === 'not_found' && !ignoreNegatives) {
+      // An upload can finish while this job runs, and its notice can be handled before these
+      // addresses are listed as pending (then it retries nothing). Listing them first and looking
+      // once more closes that gap: either the notice sees them or this second look sees the upload.
+      await this.opts.pending.add(tenant, buildId, todo);
+      found = await this.opts.finder.find(tenant, buildId);
+    }
     if (found.status === 'unavailable') {
       this.opts.onLookup?.('unavailable');
       this.opts.log.warn({ tenant, buildId, reason: found.reason }, 'debuginfo source unavailable; job will be retried');

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDemangler, isMangled } from './demangle';
+import { createDemangler, isMangled, withoutCloneSuffix } from './demangle';
 
 describe(createDemangler.name, () => {
   const d = createDemangler();
@@ -29,6 +29,18 @@ describe(createDemangler.name, () => {
       'foo::bar() [clone .cold]',
       'prog::compute',
       'core::fmt::write',
+    ]);
+  });
+
+  it('strips GCC and LLVM clone suffixes from mangled names only', () => {
+    expect(['_ZNK9firnnames5MixerIlE4spinEl.isra.0', '_ZN1a1fEv.constprop.0.isra.0', '_ZN1a1fEv.part.0', '_ZN1a1fEv.cold', '_ZN1a1fEv.llvm.8123', 'main.isra.0', '_ZN1a1fEv'].map(withoutCloneSuffix)).toEqual([
+      '_ZNK9firnnames5MixerIlE4spinEl',
+      '_ZN1a1fEv',
+      '_ZN1a1fEv',
+      '_ZN1a1fEv',
+      '_ZN1a1fEv',
+      'main.isra.0',
+      '_ZN1a1fEv',
     ]);
   });
 

@@ -61,6 +61,25 @@ const MANGLED = /^_{1,2}[ZR][A-Za-z0-9_$.]+$/;
 const RUST_LEGACY_HASH = /::h[0-9a-f]{16}$/;
 const RUST_V0_DISAMBIGUATOR = /\[[0-9a-f]{1,16}\]/g;
 
+/**
+ * GCC's and LLVM's suffixes of compiler-made copies and parts of one source function: IPA clones
+ * (`.isra.0`, `.constprop.1`, `.part.0`), split cold code (`.cold`), LTO privatized and
+ * ThinLTO-promoted names (`.lto_priv.0`, `.llvm.123`). The symbol table names the copy; DWARF
+ * (what the server symbolizer reads) names the function it was made from.
+ */
+const CLONE_SUFFIX = /(?:\.(?:isra|constprop|part|cold|lto_priv|localalias|clone|specialized|llvm)(?:\.\d+)*)+$/;
+
+/**
+ * The mangled name of the function a clone was made from (`_ZN1a1fEv.isra.0` → `_ZN1a1fEv`), so
+ * a function has one identity (`name` and `system_name`) whether a symbol table or DWARF named
+ * it; other names come back unchanged.
+ */
+export function withoutCloneSuffix(name: string): string {
+  if (!isMangled(name)) return name;
+  const base = name.replace(CLONE_SUFFIX, '');
+  return base !== name && isMangled(base) ? base : name;
+}
+
 export function isMangled(name: string): boolean {
   return MANGLED.test(name);
 }

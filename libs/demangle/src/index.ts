@@ -1,1 +1,1 @@
-export { createDemangler, isMangled, tidyRust, type Demangler, type DemanglerOptions, type DemanglerStats } from './demangle';
+export { createDemangler, isMangled, tidyRust, withoutCloneSuffix, type Demangler, type DemanglerOptions, type DemanglerStats } from './demangle';

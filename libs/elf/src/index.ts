@@ -5,6 +5,8 @@ export {
   readSymbols,
   readSymbolsFromFile,
   fileOffsetToVaddr,
+  guessMappedLoads,
+  mappableWithoutBinary,
   buildIdOrHash,
   CONTENT_HASH_PREFIX,
   HASH_EDGE_BYTES,

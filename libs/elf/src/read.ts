@@ -4,7 +4,7 @@ import { FirnError, isFirnError } from '@firn/errors';
 import { elfFileSteps } from './elf-file';
 import type { Steps } from './steps';
 import { symbolSteps } from './symbols';
-import { PF_X, type ElfFile, type ElfSymbol } from './types';
+import { PF_X, type ElfFile, type ElfLoad, type ElfSymbol } from './types';
 
 function runSync<T>(steps: Steps<T>, bytes: Uint8Array): T {
   let r = steps.next();
@@ -86,6 +86,37 @@ export function fileOffsetToVaddr(elf: Pick<ElfFile, 'loads'>, fileOffset: bigin
     if (fileOffset >= l.offset && fileOffset < l.offset + l.filesz) return l.vaddr + (fileOffset - l.offset);
   }
   return undefined;
+}
+
+/**
+ * `objcopy --only-keep-debug` keeps each PT_LOAD's vaddr but zeroes its file size and moves its
+ * offset, so a debug file alone cannot map file offsets. Without the binary we assume the
+ * usual linker layout where file offsets grow with vaddr from the first segment (GNU ld with or
+ * without PIE, Go's linker); lld-style layouts that pack offsets tighter than vaddrs need
+ * the binary (see mappableWithoutBinary).
+ */
+export function guessMappedLoads(loads: ElfLoad[]): ElfLoad[] {
+  const exec = loads.filter((l) => (l.flags & PF_X) !== 0);
+  // A real executable segment holds all its bytes in the file (filesz = memsz). In a debug file
+  // it holds none, or only the ELF headers when they share the segment (Go's linker: 0x1000 of
+  // 0x60000 bytes), so every segment's offset is rebuilt, not just the empty ones.
+  if (exec.length === 0 || exec.some((l) => l.filesz >= l.memsz)) return loads;
+  const first = loads.reduce((a, b) => (b.vaddr < a.vaddr ? b : a));
+  const bias = first.vaddr - first.offset;
+  return loads.map((l) => ({ ...l, offset: l.vaddr - bias, filesz: l.memsz }));
+}
+
+/**
+ * Whether a debug file alone (`--only-keep-debug`, or a `*-dbgsym` package's file) can map this
+ * binary's file offsets: true when guessMappedLoads of the debug file's loads puts every
+ * executable segment of the binary at its real offset. False for lld's packed layouts (Rust ≥
+ * 1.90 links with rust-lld by default), whose code must be symbolized with the binary itself.
+ */
+export function mappableWithoutBinary(binary: readonly ElfLoad[], debug: ElfLoad[]): boolean {
+  const guessed = guessMappedLoads(debug);
+  return binary
+    .filter((l) => (l.flags & PF_X) !== 0)
+    .every((l) => guessed.some((g) => (g.flags & PF_X) !== 0 && g.vaddr === l.vaddr && g.offset === l.offset));
 }
 
 /** Bytes hashed from each end of a file without a build id. */

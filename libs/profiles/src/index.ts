@@ -26,6 +26,8 @@ export {
 } from './labels';
 export {
   type Frame,
+  type UnnamedReason,
+  UNNAMED_REASONS,
   type SampleBatch,
   type SampleBatchBuilderOptions,
   SampleBatchBuilder,

@@ -15,6 +15,9 @@ export interface ToPprofOptions {
  * series and stack are summed across timestamps. Consecutive frames `inlined, …, inlined,
  * outermost` become one pprof location with several lines, the inverse of samplesFromPprof.
  * time_nanos is the earliest row, duration_nanos spans to the end of the latest row's window.
+ * Each mapping's has_functions / has_filenames / has_line_numbers / has_inline_frames hold when
+ * every location of it in this profile has them; the unnamed ones are counted by `unnamedReason`
+ * in the profile's comments.
  */
 export function samplesToPprof(batch: SampleBatch, profileType: string, opts: ToPprofOptions = {}): Uint8Array {
   const includeLabels = opts.includeLabels ?? true;
@@ -40,16 +43,34 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
   const locations: googleV1.Location[] = [];
   const locationIdx = new Map<string, bigint>();
 
+  // Starts "fully resolved"; each location of the mapping clears what it lacks (see resolve()).
   const mappingId = (f: Frame): bigint => {
     if (f.buildId === '' && f.mappingFile === '') return 0n;
     const key = `${f.buildId}\u0000${f.mappingFile}`;
     let id = mappingIdx.get(key);
     if (id === undefined) {
       id = BigInt(mappings.length + 1);
-      mappings.push(create(googleV1.MappingSchema, { id, filename: s(f.mappingFile), buildId: s(f.buildId), hasFunctions: true }));
+      mappings.push(create(googleV1.MappingSchema, { id, filename: s(f.mappingFile), buildId: s(f.buildId), hasFunctions: true, hasFilenames: true, hasLineNumbers: true, hasInlineFrames: true }));
       mappingIdx.set(key, id);
     }
     return id;
+  };
+  /** Unnamed locations per mapping id (0 = none) and reason, for the profile's comments. */
+  const unnamed = new Map<bigint, Map<string, number>>();
+  const resolve = (mid: bigint, group: Frame[], unsymbolized: boolean) => {
+    if (unsymbolized) {
+      const why = group[group.length - 1].unnamedReason ?? 'unknown';
+      let byWhy = unnamed.get(mid);
+      if (!byWhy) unnamed.set(mid, (byWhy = new Map()));
+      byWhy.set(why, (byWhy.get(why) ?? 0) + 1);
+    }
+    if (mid === 0n) return;
+    const m = mappings[Number(mid) - 1];
+    if (unsymbolized || group.some((f) => f.functionName === '')) m.hasFunctions = false;
+    if (unsymbolized || group.some((f) => f.fileName === '')) m.hasFilenames = false;
+    // Lines come only from sources that also resolve inlined calls (DWARF via addr2line -i, Go's
+    // inline tree); names from symbol tables carry neither.
+    if (unsymbolized || group.some((f) => f.line <= 0)) m.hasLineNumbers = m.hasInlineFrames = false;
   };
   const functionId = (f: Frame): bigint => {
     if (f.functionName === '' && f.fileName === '') return 0n;
@@ -70,10 +91,12 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     if (id === undefined) {
       id = BigInt(locations.length + 1);
       const unsymbolized = group.length === 1 && outer.functionName === '' && outer.fileName === '' && outer.line === 0;
+      const mid = mappingId(outer);
+      resolve(mid, group, unsymbolized);
       locations.push(
         create(googleV1.LocationSchema, {
           id,
-          mappingId: mappingId(outer),
+          mappingId: mid,
           address: outer.address,
           line: unsymbolized ? [] : group.map((f) => ({ functionId: functionId(f), line: BigInt(f.line) })),
         }),
@@ -134,6 +157,16 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     );
   }
 
+  // Why locations have no function name, one comment per mapping (`go tool pprof -raw` and
+  // `-comments` print them); the mapping's has_* flags above say the same per mapping.
+  const comment: bigint[] = [];
+  for (const [mid, byWhy] of unnamed) {
+    const m = mid === 0n ? undefined : mappings[Number(mid) - 1];
+    const what = m ? `${strings[Number(m.filename)] || '?'}${m.buildId ? ` build_id=${strings[Number(m.buildId)]}` : ''}` : '(no mapping)';
+    const whys = [...byWhy].map(([why, n]) => `${why}=${n}`).join(' ');
+    comment.push(s(`firn: unnamed locations of ${what}: ${whys}`));
+  }
+
   const profile = create(googleV1.ProfileSchema, {
     sampleType: [{ type: s(pt.sampleType), unit: s(pt.sampleUnit) }],
     periodType: { type: s(pt.periodType), unit: s(pt.periodUnit) },
@@ -145,6 +178,7 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     location: locations,
     function: functions,
     stringTable: strings,
+    comment,
   });
   return gzipSync(toBinary(googleV1.ProfileSchema, profile));
 }

@@ -22,7 +22,59 @@ export interface Frame {
    * `functionName`, so the APIs can answer both (`name`, `system_name`).
    */
   systemName?: string;
+  /**
+   * Why `functionName` is empty, set at query time only (`symbolize` in @firn/query) and never
+   * part of a grouping key: reports show it beside the address (see UnnamedReason).
+   */
+  unnamedReason?: UnnamedReason;
 }
+
+/**
+ * Why a frame has no function name, as the query APIs report it (bounded values):
+ * - `no_debuginfo`: no debug info for the build id was uploaded or found on a debuginfod server;
+ * - `unknown_format`: debug info was found but could not be read;
+ * - `no_symbol`: the debug info or symbol table was read and nothing covers the address (e.g. a
+ *   library that keeps only `.dynsym`, whose internal functions have no symbol);
+ * - `outside_code`: the address is in no executable segment of the file;
+ * - `unsupported_go_table`: a Go binary whose `.gopclntab` layout is not read (Go ≤ 1.15);
+ * - `pending`: the symbolizer has not answered for this address yet (queued, or not running);
+ * - `symbol_cache_unavailable`: the symbol cache could not be read for this query;
+ * - `not_symbolized`: this server symbolizes nothing (no symbol resolver configured);
+ * - `no_build_id`: the mapped file has no id to look debug info up by (e.g. `[vdso]`);
+ * - `no_perf_map`: JIT code (anonymous executable memory) without a perf map entry;
+ * - `no_mapping`: the address is outside every mapping (e.g. a frame-pointer walk through code
+ *   built without frame pointers ended in garbage);
+ * - `kallsyms_restricted`: a kernel frame the agent could not name (kallsyms hidden from it).
+ */
+export type UnnamedReason =
+  | 'no_debuginfo'
+  | 'unknown_format'
+  | 'no_symbol'
+  | 'outside_code'
+  | 'unsupported_go_table'
+  | 'pending'
+  | 'symbol_cache_unavailable'
+  | 'not_symbolized'
+  | 'no_build_id'
+  | 'no_perf_map'
+  | 'no_mapping'
+  | 'kallsyms_restricted';
+
+/** The values of UnnamedReason, for validating what a cache entry says. */
+export const UNNAMED_REASONS: readonly UnnamedReason[] = [
+  'no_debuginfo',
+  'unknown_format',
+  'no_symbol',
+  'outside_code',
+  'unsupported_go_table',
+  'pending',
+  'symbol_cache_unavailable',
+  'not_symbolized',
+  'no_build_id',
+  'no_perf_map',
+  'no_mapping',
+  'kallsyms_restricted',
+];
 
 /** Columnar samples, dictionary-encoded profile types, series and stacks. */
 export interface SampleBatch {

@@ -25,9 +25,31 @@ describe(symbolize.name, () => {
     expect(out.total).toBe(3);
   });
 
-  it('keeps the profile untouched without a symbol source', async () => {
+  it('says why each frame left unnamed has no name, keeping frames shared between stacks', async () => {
+    const a = raw(0x10n);
+    const b = raw(0x20n);
+    const kernel: Frame = { ...raw(0x30n), buildId: '', mappingFile: '[kernel.kallsyms]' };
+    const jit: Frame = { ...raw(0x40n), buildId: '', mappingFile: '[anon]' };
+    const lost: Frame = { ...raw(0x50n), buildId: '', mappingFile: '' };
+    const vdso: Frame = { ...raw(0x60n), buildId: '', mappingFile: '[vdso]' };
+    const p = { profileType: 't', stacks: [[a, kernel, named], [b, jit, lost, vdso, named], [a, named]], values: Float64Array.from([1, 2, 3]), total: 6 };
+    // The cache knows a's negative entry and nothing about b.
+    const resolver: SymbolResolver = { resolve: async (_t, frames) => frames.map((f) => (f === a ? [{ ...f, unnamedReason: 'no_debuginfo' as const }] : undefined)) };
+    const out = await symbolize(tenantFromTrustedSource('acme'), p, resolver);
+    expect(out.stacks.map((st) => st.map((f) => f.unnamedReason ?? f.functionName))).toEqual([
+      ['no_debuginfo', 'kallsyms_restricted', 'main'],
+      ['not_symbolized', 'no_perf_map', 'no_mapping', 'no_build_id', 'main'],
+      ['no_debuginfo', 'main'],
+    ]);
+    expect(out.stacks[2][0]).toBe(out.stacks[0][0]);
+    expect(out.stacks[0][2]).toBe(named);
+  });
+
+  it('says not_symbolized without a symbol source, and leaves a fully named profile untouched', async () => {
     const p = { profileType: 't', stacks: [[raw(1n)]], values: Float64Array.from([1]), total: 1 };
-    expect(await symbolize(tenantFromTrustedSource('acme'), p, NO_SYMBOLS)).toBe(p);
+    expect((await symbolize(tenantFromTrustedSource('acme'), p, NO_SYMBOLS)).stacks[0][0]).toMatchObject({ functionName: '', unnamedReason: 'not_symbolized' });
+    const q = { profileType: 't', stacks: [[named]], values: Float64Array.from([1]), total: 1 };
+    expect(await symbolize(tenantFromTrustedSource('acme'), q, NO_SYMBOLS)).toBe(q);
   });
 });
 
@@ -56,6 +78,17 @@ describe(demangleProfile.name, () => {
     expect(out.stacks[1][0]).toBe(out.stacks[0][0]);
     expect(out.stacks[0][1]).toBe(named);
     expect(out.stacks[1][1]).toBe(junk); // unreadable: raw, no systemName
+  });
+
+  it('names a compiler-made clone as the function it was made from (name and systemName, as DWARF does)', async () => {
+    const clone: Frame = { ...named, functionName: '_ZN1a1bEv.isra.0' };
+    const cold: Frame = { ...named, functionName: '_ZN1a1bEv.cold' };
+    const p = { profileType: 't', stacks: [[clone, cold]], values: Float64Array.from([1]), total: 1 };
+    const out = await demangleProfile(p, fake());
+    expect(out.stacks[0].map((f) => [f.functionName, f.systemName])).toEqual([
+      ['a::b()', '_ZN1a1bEv'],
+      ['a::b()', '_ZN1a1bEv'],
+    ]);
   });
 
   it('asks nothing when no name is mangled', async () => {

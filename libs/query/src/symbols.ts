@@ -1,5 +1,5 @@
-import { createDemangler, isMangled, type Demangler } from '@firn/demangle';
-import type { Frame } from '@firn/profiles';
+import { createDemangler, isMangled, withoutCloneSuffix, type Demangler } from '@firn/demangle';
+import type { Frame, UnnamedReason } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
 import type { TenantId } from '@firn/tenancy';
 
@@ -7,8 +7,9 @@ import type { TenantId } from '@firn/tenancy';
  * Where unsymbolized frames (build id + address, no function name) get their names at query
  * time. Called ONCE per query with every distinct unsymbolized frame of the merged profile, so an
  * implementation can do one batched cache lookup (the symbolizer's Redis) instead of one per
- * frame. It returns, per input frame, the frames to show instead (several for inlined calls) or
- * undefined to keep the frame as is (shown as `binary+0xaddr`; frames never disappear).
+ * frame. It returns, per input frame, the frames to show instead (several for inlined calls), a
+ * single unnamed copy whose `unnamedReason` says why it stays unnamed, or undefined to keep the
+ * frame as is (shown as `binary+0xaddr`, reason `not_symbolized`; frames never disappear).
  */
 export interface SymbolResolver {
   resolve(tenant: TenantId, frames: readonly Frame[]): Promise<Array<Frame[] | undefined>>;
@@ -31,7 +32,8 @@ export function sharedDemangler(): Demangler {
 }
 
 /**
- * Replaces unsymbolized frames in a profile using one batched resolver call, then demangles
+ * Replaces unsymbolized frames in a profile using one batched resolver call (every frame left
+ * unnamed gets an `unnamedReason`), then demangles
  * every mangled name (C++, Rust) in one batch: `functionName` becomes the readable name and
  * `systemName` keeps the raw one. Names are stored raw by every producer (agent local symbols,
  * kallsyms, perf maps, the symbolizer), so this one step is where all of them are demangled.
@@ -43,25 +45,47 @@ export async function symbolize(tenant: TenantId, p: StackProfile, resolver: Sym
 async function resolve(tenant: TenantId, p: StackProfile, resolver: SymbolResolver): Promise<StackProfile> {
   const wanted = new Map<Frame, number>();
   const list: Frame[] = [];
+  let unnamed = false;
   for (const stack of p.stacks) {
     for (const f of stack) {
-      if (f.functionName === '' && f.buildId !== '' && !wanted.has(f)) {
+      if (f.functionName !== '' || f.unnamedReason !== undefined) continue;
+      unnamed = true;
+      if (f.buildId !== '' && !wanted.has(f)) {
         wanted.set(f, list.length);
         list.push(f);
       }
     }
   }
-  if (list.length === 0) return p;
-  const resolved = await resolver.resolve(tenant, list);
-  if (resolved.every((r) => r === undefined)) return p;
+  if (!unnamed) return p;
+  const resolved = list.length > 0 ? await resolver.resolve(tenant, list) : [];
+  // One explained copy per frame object: frames stay shared between stacks (reports intern by identity).
+  const explained = new Map<Frame, Frame>();
+  const explain = (f: Frame): Frame => {
+    if (f.functionName !== '' || f.unnamedReason !== undefined) return f;
+    let e = explained.get(f);
+    if (!e) explained.set(f, (e = { ...f, unnamedReason: unnamedReasonOf(f) }));
+    return e;
+  };
   const stacks = p.stacks.map((stack) =>
     stack.flatMap((f) => {
       const i = wanted.get(f);
       const r = i === undefined ? undefined : resolved[i];
-      return r && r.length > 0 ? r : [f];
+      return r && r.length > 0 ? r.map(explain) : [explain(f)];
     }),
   );
   return { ...p, stacks };
+}
+
+/**
+ * Why a frame the resolver said nothing about has no name, from what the frame itself shows
+ * (the agent sends kernel, JIT and unmapped frames without a build id; see UnnamedReason).
+ */
+export function unnamedReasonOf(f: Frame): UnnamedReason {
+  if (f.mappingFile === '[kernel.kallsyms]') return 'kallsyms_restricted';
+  if (f.mappingFile === '') return 'no_mapping';
+  if (f.mappingFile === '[anon]' || f.mappingFile === '[jit]') return 'no_perf_map';
+  if (f.buildId === '') return 'no_build_id';
+  return 'not_symbolized';
 }
 
 /** Demangles each distinct mangled frame once; frames stay shared between stacks. */
@@ -77,9 +101,11 @@ export async function demangleProfile(p: StackProfile, demangler: Demangler): Pr
     }
   }
   if (names.length === 0) return p;
-  const readable = await demangler.demangleAll(names);
+  // A compiler-made copy (`….isra.0`, `.cold`) is its source function, as DWARF names it.
+  const raw = names.map(withoutCloneSuffix);
+  const readable = await demangler.demangleAll(raw);
   const replaced = new Map<Frame, Frame>();
-  for (const [f, i] of index) if (readable[i] !== f.functionName) replaced.set(f, { ...f, functionName: readable[i], systemName: f.functionName });
+  for (const [f, i] of index) if (readable[i] !== f.functionName) replaced.set(f, { ...f, functionName: readable[i], systemName: raw[i] });
   if (replaced.size === 0) return p;
   return { ...p, stacks: p.stacks.map((stack) => stack.map((f) => replaced.get(f) ?? f)) };
 }

@@ -107,6 +107,18 @@ describe(flamegraphArrow.name, () => {
     expect(walk.map((r) => r.label)).toEqual(['total', '[libc.so.6] 0xabc', '[other.so] 0xabc']);
   });
 
+  it('says why unnamed rows have no name in the extra unnamed_reason column, without changing the tree', () => {
+    const plain = handProfile();
+    const explained = { ...plain, stacks: plain.stacks.map((st) => st.map((f) => (f === F.unsym ? { ...F.unsym, unnamedReason: 'no_debuginfo' as const } : f))) };
+    const t = decodeIpc(flamegraphArrow(explained).record);
+    const reason = strings(t, 'unnamed_reason');
+    const names = strings(t, 'function_name');
+    expect(reason.filter((r) => r !== null)).toEqual(['no_debuginfo']);
+    expect(names[reason.indexOf('no_debuginfo')]).toBeNull();
+    expect(grafanaWalk(t)).toEqual(grafanaWalk(decodeIpc(flamegraphArrow(plain).record)));
+    expect(strings(decodeIpc(flamegraphArrow(plain).record), 'unnamed_reason').every((r) => r === null)).toBe(true);
+  });
+
   it('trims children at or below the threshold share of their parent and reports it', () => {
     // 30 % (the request carries a percentage): root 16 → keep > 4; main 15 → keep > 4; handle 9 → keep > 2.
     const r = flamegraphArrow(handProfile(), { nodeTrimThreshold: 30 });

@@ -299,6 +299,7 @@ function rootOnlyColumns(): { fields: Field[]; columns: Data[] } {
     ['timestamp', intColumn(new Int64(), [0], none)],
     ['depth', intColumn(new Uint8(), [0], none)],
     ['value_offset', intColumn(new Uint8(), [0])],
+    ['unnamed_reason', dictionaryColumn([null], 'binary', new Int32())],
   ];
   return { fields: cols.map(([n, d, nullable]) => field(n, d.type, nullable ?? false)), columns: cols.map(([, d]) => d) };
 }
@@ -341,11 +342,13 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
   const fnIds = stringIds(frames, (f) => f.functionName);
   const sysIds = stringIds(frames, (f) => f.systemName ?? f.functionName);
   const fileIds = stringIds(frames, (f) => f.fileName);
+  const reasonIds = stringIds(frames, (f) => (isUnsymbolized(f) ? (f.unnamedReason ?? '') : ''));
   const mappingFile = new Int32Array(n).fill(-1);
   const buildId = new Int32Array(n).fill(-1);
   const fnName = new Int32Array(n).fill(-1);
   const sysName = new Int32Array(n).fill(-1);
   const fileName = new Int32Array(n).fill(-1);
+  const reason = new Int32Array(n).fill(-1);
   const line = new Float64Array(n);
   const inlined = new Uint8Array(n);
   const cumulative = new Float64Array(n);
@@ -382,7 +385,10 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     if (!(nulls & NULL_MAPPING)) mappingFile[i] = mappingIds.ids[fid];
     if (!(nulls & NULL_BUILD_ID)) buildId[i] = buildIds.ids[fid];
     if (!(nulls & NULL_INLINED)) valid.inlined[i] = 1;
-    if (isUnsymbolized(f)) continue; // no line: function columns stay null, inlined false
+    if (isUnsymbolized(f)) {
+      reason[i] = reasonIds.ids[fid];
+      continue; // no line: function columns stay null, inlined false
+    }
     inlined[i] = f.inlined ? 1 : 0;
     fnName[i] = fnIds.ids[fid];
     sysName[i] = sysIds.ids[fid];
@@ -413,6 +419,7 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     ['timestamp', intColumn(new Int64(), new Float64Array(n))],
     ['depth', intColumn(smallestUnsigned(maxDepth), depth)],
     ['value_offset', intColumn(smallestUnsigned(maxCum), r.valueOffset.subarray(0, n))],
+    ['unnamed_reason', dictionaryColumnOfIds(reason, reasonIds.values, 'binary')],
   ];
   return { fields: cols.map(([name, d, nullable]) => field(name, d.type, nullable ?? false)), columns: cols.map(([, d]) => d) };
 }
@@ -465,7 +472,12 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   };
 }
 
-/** The record's column names in order (Parca's NewRecord order). */
+/**
+ * The record's column names in order: Parca's NewRecord order, then Firn's `unnamed_reason` (why
+ * a row without a function name has none; null on named rows; see UnnamedReason in
+ * @firn/profiles). Clients read columns by name (Parca's UI, Grafana), so the extra last column
+ * changes nothing for them.
+ */
 export const FLAMEGRAPH_ARROW_COLUMNS = [
   'labels_only',
   'location_address',
@@ -485,4 +497,5 @@ export const FLAMEGRAPH_ARROW_COLUMNS = [
   'timestamp',
   'depth',
   'value_offset',
+  'unnamed_reason',
 ] as const;

@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { stackProfileToPprof } from './pprof';
 import type { StackProfile } from './stack-profile';
-import { handProfile, profileArb } from './test-profiles';
+import { F, handProfile, profileArb } from './test-profiles';
 
 const LIMITS = { maxDecompressedBytes: 64 << 20, maxSamples: 1_000_000, maxStackDepth: 1000 };
 
@@ -75,6 +75,23 @@ describe(stackProfileToPprof.name, () => {
     expect(d.values.reduce((a, b) => a + b, 0)).toBe(p.total);
     const prof = fromBinary(googleV1.ProfileSchema, gunzipSync(bytes));
     expect(prof.location.some((l) => l.line.length === 2)).toBe(true);
+  });
+
+  it('flags each mapping by how far its locations are resolved and says why locations are unnamed', () => {
+    const p = handProfile();
+    const why = { ...F.unsym, unnamedReason: 'no_debuginfo' as const };
+    const kernel: Frame = { buildId: '', mappingFile: '[kernel.kallsyms]', address: 0xffffn, functionName: 'do_syscall_64', fileName: '', line: 0, inlined: false };
+    const lost: Frame = { buildId: '', mappingFile: '', address: 0x42n, functionName: '', fileName: '', line: 0, inlined: false, unnamedReason: 'no_mapping' };
+    const stacks = [...p.stacks.map((st) => st.map((f) => (f === F.unsym ? why : f))), [kernel, F.main], [lost, F.main]];
+    const prof = fromBinary(googleV1.ProfileSchema, gunzipSync(stackProfileToPprof({ ...p, stacks, values: Float64Array.from([...p.values, 1, 1]), total: p.total + 2 })));
+    const s = (i: bigint) => prof.stringTable[Number(i)];
+    const flags = Object.fromEntries(prof.mapping.map((m) => [s(m.filename), [m.hasFunctions, m.hasFilenames, m.hasLineNumbers, m.hasInlineFrames]]));
+    expect(flags).toEqual({
+      '/usr/bin/app': [true, true, true, true],
+      '/lib/libc.so.6': [false, false, false, false],
+      '[kernel.kallsyms]': [true, false, false, false],
+    });
+    expect(prof.comment.map(s).sort()).toEqual(['firn: unnamed locations of (no mapping): no_mapping=1', 'firn: unnamed locations of /lib/libc.so.6 build_id=c2: no_debuginfo=1']);
   });
 
   it('keeps totals for random profiles (property)', () => {

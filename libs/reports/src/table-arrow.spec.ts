@@ -37,8 +37,18 @@ describe(tableArrow.name, () => {
       'flat_diff:Int64',
       'callers:List<Int64>',
       'callees:List<Int64>',
+      'unnamed_reason:Dictionary<Uint16, Utf8>',
     ]);
-    expect(t.schema.fields.filter((f) => f.nullable).map((f) => f.name)).toEqual(['cumulative_diff']);
+    expect(t.schema.fields.filter((f) => f.nullable).map((f) => f.name)).toEqual(['cumulative_diff', 'unnamed_reason']);
+  });
+
+  it('says why an unnamed row has no name, null on named rows', () => {
+    const p = handProfile();
+    const explained = { ...p, stacks: p.stacks.map((st) => st.map((f) => (f === F.unsym ? { ...F.unsym, unnamedReason: 'no_symbol' as const } : f))) };
+    const t = decodeIpc(tableArrow(explained).record);
+    const reason = strs(t, 'unnamed_reason');
+    expect(reason.filter((r) => r !== null)).toEqual(['no_symbol']);
+    expect(strs(t, 'function_name')[reason.indexOf('no_symbol')]).toBeNull();
   });
 
   it('has one row per function in order of first appearance with callers and callees', () => {

@@ -97,6 +97,7 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
   const fnName = str((f) => f.functionName, true);
   const sysName = str((f) => f.systemName ?? f.functionName, true);
   const fileName = str((f) => f.fileName, true);
+  const reason = rows.map(({ frame }) => (frame.functionName === '' ? (frame.unnamedReason ?? null) : null));
   const lineValid = Uint8Array.from(rows, ({ frame }) => (frame.functionName === '' ? 0 : 1));
   const address = BigUint64Array.from(rows, ({ frame }) => BigInt.asUintN(64, frame.address));
 
@@ -116,6 +117,8 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
     ['flat_diff', intColumn(new Int64(), rows.map((r) => r.flatDiff))],
     ['callers', listColumn(new Int64(), callers)],
     ['callees', listColumn(new Int64(), callees)],
+    // Firn's addition (read by name, after upstream's columns): why a row has no function name.
+    ['unnamed_reason', dictionaryColumn(reason, 'utf8', new Uint16()), true],
   ];
   return {
     record: ipcStream(

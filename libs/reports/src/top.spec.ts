@@ -33,6 +33,9 @@ describe(parcaTop.name, () => {
     expect(unsym.function).toBeUndefined();
     expect(unsym.mapping?.file).toBe('/lib/libc.so.6');
     expect(unsym.mapping?.buildId).toBe('c2');
+    const flags = (m: typeof unsym.mapping) => [m?.hasFunctions, m?.hasFilenames, m?.hasLineNumbers, m?.hasInlineFrames];
+    expect(flags(unsym.mapping)).toEqual([false, false, false, false]);
+    expect(flags(r.top.list[0].meta!.mapping)).toEqual([true, true, true, true]);
     const compute = r.top.list[0].meta!;
     expect(compute.line?.line).toBe(40n);
     expect(compute.line?.functionId).toBe(compute.function?.id);

@@ -111,7 +111,7 @@ export function parcaTop(p: StackProfile, opts: TopOptions = {}): TopReport {
         mappingIds.set(mk, mappingId);
         mapping = n.mappingsDiffer
           ? create(metastoreV1alpha1.MappingSchema)
-          : create(metastoreV1alpha1.MappingSchema, { id: mappingId, file: n.outer.mappingFile, buildId: n.outer.buildId, hasFunctions: n.frame.functionName !== '' });
+          : create(metastoreV1alpha1.MappingSchema, { id: mappingId, file: n.outer.mappingFile, buildId: n.outer.buildId, ...resolution(n.frame) });
       }
       const meta = create(queryV1alpha1.TopNodeMetaSchema, {
         mapping,
@@ -144,4 +144,13 @@ export function parcaTop(p: StackProfile, opts: TopOptions = {}): TopReport {
     total: BigInt(cumulative),
     filtered: 0n,
   };
+}
+
+/**
+ * pprof's "resolution of symbolic info" flags for one node's mapping. Line numbers come only from
+ * sources that also resolve inlined calls (DWARF through addr2line -i, Go's inline tree), so a
+ * line implies inline frames were resolved; names from symbol tables carry neither.
+ */
+function resolution(f: Frame): Pick<metastoreV1alpha1.Mapping, 'hasFunctions' | 'hasFilenames' | 'hasLineNumbers' | 'hasInlineFrames'> {
+  return { hasFunctions: f.functionName !== '', hasFilenames: f.fileName !== '', hasLineNumbers: f.line > 0, hasInlineFrames: f.line > 0 };
 }

@@ -1,8 +1,7 @@
-import { fileOffsetToVaddr, readElfFile, readSymbolsFromFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
+import { fileOffsetToVaddr, guessMappedLoads, readElfFile, readSymbolsFromFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { Limiter } from './limiter';
 import { runTool } from './run-tool';
-import { guessMappedLoads } from './symbolizer';
 import type { SymbolizeFiles, SymbolizeOptions } from './types';
 
 /**

@@ -1,4 +1,4 @@
-import { fileOffsetToVaddr, FileSource, findSymbol, openGoSymbols, readElfFile, readSymbolsFromFile, PF_X, type ElfFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
+import { fileOffsetToVaddr, FileSource, findSymbol, guessMappedLoads, openGoSymbols, readElfFile, readSymbolsFromFile, type ElfFile, type ElfSymbol } from '@firn/elf';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { cleanFunctionName, parseAddr2lineOutput, type Addr2lineFlavor } from './addr2line-output';
 import { Limiter } from './limiter';
@@ -50,24 +50,6 @@ const ENGINE_ARGS = ['-a', '-f', '-i'];
 
 function hex(v: bigint): string {
   return '0x' + v.toString(16);
-}
-
-/**
- * `objcopy --only-keep-debug` keeps each PT_LOAD's vaddr but zeroes its file size and moves its
- * offset, so a debug file alone cannot map file offsets. Without the binary we assume the
- * usual linker layout where file offsets grow with vaddr from the first segment (GNU ld with or
- * without PIE, Go's linker); lld-style layouts that pack offsets tighter than vaddrs need
- * `files.loads` or the binary.
- */
-export function guessMappedLoads(loads: ElfLoad[]): ElfLoad[] {
-  const exec = loads.filter((l) => (l.flags & PF_X) !== 0);
-  // A real executable segment holds all its bytes in the file (filesz = memsz). In a debug file
-  // it holds none, or only the ELF headers when they share the segment (Go's linker: 0x1000 of
-  // 0x60000 bytes), so every segment's offset is rebuilt, not just the empty ones.
-  if (exec.length === 0 || exec.some((l) => l.filesz >= l.memsz)) return loads;
-  const first = loads.reduce((a, b) => (b.vaddr < a.vaddr ? b : a));
-  const bias = first.vaddr - first.offset;
-  return loads.map((l) => ({ ...l, offset: l.vaddr - bias, filesz: l.memsz }));
 }
 
 interface Engine {

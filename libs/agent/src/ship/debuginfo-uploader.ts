@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, type Transport } from '@connectrpc/connect';
-import { readElfFile } from '@firn/elf';
+import { CONTENT_HASH_PREFIX, mappableWithoutBinary, parseElf, readElfFile, type ElfFile } from '@firn/elf';
 import type { Logger } from '@firn/observability';
 import { debuginfoV1alpha1 } from '@firn/proto';
+import { findDebugFile } from '../symbols/debug-files';
 
 const run = promisify(execFile);
 const { DebuginfoService, UploadInstructions_UploadStrategy: Strategy, BuildIDType } = debuginfoV1alpha1;
@@ -23,13 +24,24 @@ export interface DebuginfoUploaderOptions {
   timeoutMs: number;
   /** Override for tests; default: objcopy from binutils. */
   objcopy?: string;
+  /**
+   * Directories with a `.build-id/<xx>/<rest>.debug` tree: a file's installed debug file (full
+   * `.symtab` and DWARF) is uploaded instead of what `--only-keep-debug` can keep of a stripped
+   * file (its `.dynsym`). Default none.
+   */
+  debugDirs?: readonly string[];
 }
 
 /**
  * Parca's upload protocol, one file at a time: ShouldInitiateUpload → InitiateUpload → (gRPC
- * Upload stream | PUT to a signed URL) → MarkUploadFinished. What is uploaded is the file stripped
+ * Upload stream | PUT to a signed URL) → MarkUploadFinished. What is uploaded is the file's debug
+ * file installed on the node (`debugDirs`) when there is one, else the file stripped
  * to its debug sections and symbols (`objcopy --only-keep-debug`), or the whole file when objcopy is
- * missing or fails, or for a Go binary without DWARF (its names are in `.gopclntab`). Each build id is tried once per process lifetime unless it failed.
+ * missing or fails, or for a Go binary without DWARF (its names are in `.gopclntab`), or when the
+ * debug file alone cannot map the binary's file offsets (lld's packed layout, e.g. Rust ≥ 1.90:
+ * the symbolizer only sees addresses as file offsets). Files without a GNU build id (e.g. Go's
+ * internal linker writes none) go under their content hash (`h-…`, BUILD_ID_TYPE_HASH), the id
+ * their frames carry. Each build id is tried once per process lifetime unless it failed.
  */
 export class DebuginfoUploader {
   private readonly client;
@@ -47,7 +59,7 @@ export class DebuginfoUploader {
   offer(files: ReadonlyArray<{ buildId: string; path: string }>): void {
     const now = Date.now();
     for (const f of files) {
-      if (!/^[0-9a-f]+$/.test(f.buildId)) continue; // content hashes: nothing to ask for
+      if (!/^(h-)?[0-9a-f]+$/.test(f.buildId)) continue;
       const retryAt = this.known.get(f.buildId);
       if (retryAt !== undefined && retryAt > now) continue;
       if (this.known.size >= MAX_KNOWN) this.known.clear();
@@ -66,11 +78,12 @@ export class DebuginfoUploader {
   /** Uploads one file if the server wants it; returns whether it did. */
   async upload(buildId: string, path: string): Promise<boolean> {
     const call = { timeoutMs: this.opts.timeoutMs };
-    const should = await this.client.shouldInitiateUpload({ buildId, buildIdType: BuildIDType.BUILD_ID_TYPE_GNU }, call);
+    const buildIdType = buildId.startsWith(CONTENT_HASH_PREFIX) ? BuildIDType.BUILD_ID_TYPE_HASH : BuildIDType.BUILD_ID_TYPE_GNU;
+    const should = await this.client.shouldInitiateUpload({ buildId, buildIdType }, call);
     if (!should.shouldInitiateUpload) return false;
-    const data = await this.debugFile(path);
+    const data = await this.debugFile(buildId, path);
     const hash = createHash('sha256').update(data).digest('hex');
-    const init = await this.client.initiateUpload({ buildId, size: BigInt(data.length), hash, buildIdType: BuildIDType.BUILD_ID_TYPE_GNU }, call);
+    const init = await this.client.initiateUpload({ buildId, size: BigInt(data.length), hash, buildIdType }, call);
     const ins = init.uploadInstructions;
     if (!ins) throw new Error(`InitiateUpload for ${buildId} returned no instructions`);
     if (ins.uploadStrategy === Strategy.SIGNED_URL) {
@@ -103,20 +116,36 @@ export class DebuginfoUploader {
     }
   }
 
-  private async debugFile(path: string): Promise<Buffer> {
+  private async debugFile(buildId: string, path: string): Promise<Buffer> {
+    const elf = await readElfFile(path).catch(() => undefined);
+    if (!elf) return readFile(path);
     // A Go binary without DWARF is named from .gopclntab (+ moduledata, inline trees in .rodata):
     // --only-keep-debug would turn those into NOBITS, so the file goes as it is.
-    const elf = await readElfFile(path).catch(() => undefined);
-    if (elf && !elf.hasDwarf && (elf.goBuildId !== undefined || elf.sections.some((s) => s.name.endsWith('.gopclntab')))) return readFile(path);
+    if (!elf.hasDwarf && (elf.goBuildId !== undefined || elf.sections.some((s) => s.name.endsWith('.gopclntab')))) return readFile(path);
+    const installed = buildId.startsWith(CONTENT_HASH_PREFIX) ? undefined : await findDebugFile(buildId, this.opts.debugDirs ?? []);
+    if (installed) {
+      const data = await readFile(installed);
+      if (mapsOffsetsOf(elf, data)) return data;
+    }
     const dir = await mkdtemp(join(tmpdir(), 'firn-agent-debug-'));
     try {
       const out = join(dir, 'debug');
       await run(this.opts.objcopy ?? 'objcopy', ['--only-keep-debug', path, out]);
-      return await readFile(out);
+      const data = await readFile(out);
+      return mapsOffsetsOf(elf, data) ? data : await readFile(path);
     } catch {
       return readFile(path);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** Whether `debug` (a debug file's bytes) alone lets the symbolizer map `elf`'s file offsets. */
+function mapsOffsetsOf(elf: ElfFile, debug: Buffer): boolean {
+  try {
+    return mappableWithoutBinary(elf.loads, parseElf(debug).loads);
+  } catch {
+    return false;
   }
 }

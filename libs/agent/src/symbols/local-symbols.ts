@@ -14,6 +14,8 @@ export type FrameKind =
   | 'go'
   /** Native code of a file with `.symtab`/`.dynsym` symbols read on the node. */
   | 'native_symbols'
+  /** Native code of a stripped file named from its debug file installed on the node (`*-dbgsym`). */
+  | 'native_debuginfo'
   /** Native code of a file without usable symbols here: the server names it from debuginfo. */
   | 'native_stripped'
   /** CPython interpreter frames, named from the code object in the process's memory. */
@@ -28,6 +30,8 @@ export type UnnamedReason = 'no_symbols' | 'not_in_symbols' | 'unsupported_go_ta
 export interface LocalSymbols {
   loads: ElfLoad[];
   symbols: ElfSymbol[];
+  /** The node's debug file the symbols were read from, when the file itself has no `.symtab`. */
+  debugFile?: string;
   go?: GoSymbolTable;
   /** Set when the file has a Go table this agent cannot read (e.g. Go ≤ 1.15). */
   goUnsupported?: string;
@@ -95,9 +99,10 @@ export function localFrames(sym: LocalSymbols | undefined, buildId: string, mapp
     }
     if (chain.length > 0) return chain.map((g) => classifyFrame(make(g.functionName, g.fileName, g.line, g.inlined), 'go'));
   }
+  const native: FrameKind = sym.debugFile ? 'native_debuginfo' : 'native_symbols';
   const s = findSymbol(sym.symbols, vaddr)?.name ?? '';
-  if (s) return classifyFrame(make(s), sym.go ? 'go' : 'native_symbols');
+  if (s) return classifyFrame(make(s), sym.go ? 'go' : native);
   if (sym.goUnsupported) return classifyFrame(make(''), 'go', 'unsupported_go_table');
   if (sym.go) return classifyFrame(make(''), 'go', 'not_in_symbols');
-  return classifyFrame(make(''), sym.symbols.length > 0 ? 'native_symbols' : 'native_stripped', sym.symbols.length > 0 ? 'not_in_symbols' : 'no_symbols');
+  return classifyFrame(make(''), sym.symbols.length > 0 ? native : 'native_stripped', sym.symbols.length > 0 ? 'not_in_symbols' : 'no_symbols');
 }
