@@ -88,6 +88,8 @@ describe('fuzzing every public API through a real process', () => {
   let dir: string;
   let app: RunningApp;
   let token: string;
+  /** A tenant of its own for hostile shapes: what they store must not slow the query fuzzing of `fuzz`. */
+  let shapesToken: string;
   let adminToken: string;
   let validPprof: Uint8Array;
   let validArrow: Uint8Array;
@@ -100,6 +102,8 @@ describe('fuzzing every public API through a real process', () => {
     await admin.createTenant('fuzz');
     token = (await admin.createToken('fuzz', ['write:profiles', 'write:debuginfo', 'read:profiles'])).token;
     adminToken = (await admin.createToken('fuzz', ['admin'])).token;
+    await admin.createTenant('fuzz-shapes');
+    shapesToken = (await admin.createToken('fuzz-shapes', ['write:profiles'])).token;
     const w = agentWrite({ seed: 1, pool: stackPool(2, 10), node: 'n', round: 0, baseMs: Date.now() - 60_000 });
     // samplesToPprof gzips; byte flips are more telling on the plain protobuf (also accepted).
     validPprof = gunzipSync(samplesToPprof(w.batch, CPU_TYPE));
@@ -183,7 +187,7 @@ describe('fuzzing every public API through a real process', () => {
   it(
     'hostile shapes (deep stacks, huge symbol tables, many labels and series) on every ingest API get an answer or a refusal, never a crash',
     async () => {
-      const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(shapesToken)] }));
       const pprof = fc.oneof(
         fc.integer({ min: 1, max: 3_000_000 }).map(deepStackPprof),
         fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 1200 })).map(([n, d]) => manyDeepStacksPprof(n, d)),
@@ -203,7 +207,7 @@ describe('fuzzing every public API through a real process', () => {
       const send = async (api: string, s: HostileShape): Promise<string> => {
         if (api === 'WriteRaw') return String(await rpcOutcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: s.body }] }] })));
         if (api === 'WriteArrow') return String(await rpcOutcome(client.writeArrow({ ipcBuffer: s.body })));
-        const res = await fetch(`${app.base}/ingest?name=shape.inuse_objects&format=${api === '/ingest pprof' ? 'pprof' : 'folded'}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: s.body });
+        const res = await fetch(`${app.base}/ingest?name=shape.inuse_objects&format=${api === '/ingest pprof' ? 'pprof' : 'folded'}`, { method: 'POST', headers: { authorization: `Bearer ${shapesToken}` }, body: s.body });
         await res.arrayBuffer();
         return String(res.status);
       };
