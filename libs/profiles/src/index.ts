@@ -22,6 +22,8 @@ export {
   mergeLabels,
   labelsKey,
   isWellFormedString,
+  sanitizeLabelName,
+  sanitizeLabelNames,
 } from './labels';
 export {
   type Frame,
@@ -34,7 +36,16 @@ export {
 } from './sample-batch';
 export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, isZstd, maybeGunzip } from './decompress';
-export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof, sanitizeLabelName } from './pprof';
+export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof } from './pprof';
+export {
+  type PyroscopeSeries,
+  type PyroscopeSeriesOptions,
+  type SampleTypeConfig,
+  PYROSCOPE_SPY_LABEL,
+  pyroscopeSeriesLabels,
+  pyroscopeProfileName,
+  parseSampleTypeConfig,
+} from './pyroscope-ingest';
 export { type ToPprofOptions, samplesToPprof } from './pprof-encode';
 export {
   type FoldedOptions,

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { FirnError } from '@firn/errors';
 import { maybeGunzip } from './decompress';
-import { mergeLabels } from './labels';
+import { mergeLabels, sanitizeLabelNames } from './labels';
 import { formatProfileType, isDeltaSampleType, parseProfileType } from './profile-type';
 import { WireReader, varintBigAt } from './protowire';
 import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
@@ -16,8 +16,11 @@ export interface PprofLimits {
 }
 
 export interface PprofOptions {
-  /** Profile name, the first part of every profile type id (e.g. `process_cpu`). */
-  name: string;
+  /**
+   * Profile name, the first part of every profile type id (e.g. `process_cpu`), or a function
+   * choosing it from the profile's sample types (Pyroscope's /ingest derives it that way).
+   */
+  name: string | ((sampleTypes: readonly string[]) => string);
   /** Series labels from the request; they win over pprof sample labels of the same name. */
   seriesLabels: ReadonlyArray<readonly [string, string]>;
   /** Sample time when the profile has no time_nanos. */
@@ -30,13 +33,6 @@ export interface PprofOptions {
 /** A decoded batch plus how many samples had their stack truncated to `maxStackDepth`. */
 export interface DecodedSamples extends SampleBatch {
   truncatedStacks: number;
-}
-
-/** Replaces characters a Prometheus label name cannot hold (pprof label keys are free text). */
-export function sanitizeLabelName(name: string): string {
-  let s = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  if (s === '' || (s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57)) s = `_${s}`;
-  return s;
 }
 
 function normalizeBuildId(id: string): string {
@@ -63,6 +59,7 @@ interface FunctionRec {
 }
 
 const MAX_I63 = 2 ** 63;
+const YEAR_1971_NS = 31_536_000e9;
 
 /**
  * Decodes a pprof profile (gzip or raw) into a SampleBatch. See libs/profiles/README.md for
@@ -146,12 +143,15 @@ class PprofDecoder {
     const periodUnit = this.periodUnit >= 0 ? this.str(this.periodUnit) : '';
     const builder = new SampleBatchBuilder({ initialCapacity: Math.min(nSamples * k, 1 << 20) + 16 });
     const pt: number[] = [];
+    const typeNames: string[] = [];
+    for (let t = 0; t < k; t++) typeNames.push(this.str(this.sampleTypes[2 * t]));
+    const name = typeof this.opts.name === 'function' ? this.opts.name(typeNames) : this.opts.name;
     for (let t = 0; t < k; t++) {
-      const sampleType = this.str(this.sampleTypes[2 * t]);
+      const sampleType = typeNames[t];
       const sampleUnit = this.str(this.sampleTypes[2 * t + 1]);
       if (sampleType === '') this.fail(`sample_type[${t}] has an empty type`);
       const id = formatProfileType({
-        name: this.opts.name,
+        name,
         sampleType,
         sampleUnit,
         periodType,
@@ -165,7 +165,9 @@ class PprofDecoder {
     if (this.timeNanos >= MAX_I63) this.fail('negative time_nanos');
     if (this.durationNanos >= MAX_I63) this.fail('negative duration_nanos');
     if (this.period >= MAX_I63) this.fail('negative period');
-    const tsMs = this.timeNanos > 0 ? Math.floor(this.timeNanos / 1e6) : this.opts.nowMs;
+    // Like Pyroscope: a time in 1970 is a client bug (old pyroscope-rs, rbspy and py-spy sent
+    // microseconds), not a time: the upload's own time is used instead.
+    const tsMs = this.timeNanos >= YEAR_1971_NS ? Math.floor(this.timeNanos / 1e6) : this.opts.nowMs;
     const durationNs = this.durationNanos > 0 ? this.durationNanos : (this.opts.fallbackDurationNs ?? 0);
     const period = this.period;
 
@@ -263,9 +265,9 @@ class PprofDecoder {
           const sampleLabels: Array<[string, string]> = [];
           for (let i = 0; i < labelPairs.length; i += 2) {
             const name = this.str(labelPairs[i], `label name (string ${labelPairs[i]})`);
-            sampleLabels.push([sanitizeLabelName(name), this.str(labelPairs[i + 1], `label "${name}" value`)]);
+            sampleLabels.push([name, this.str(labelPairs[i + 1], `label "${name}" value`)]);
           }
-          si = builder.addSeries(mergeLabels(this.opts.seriesLabels, sampleLabels));
+          si = builder.addSeries(mergeLabels(this.opts.seriesLabels, sanitizeLabelNames(sampleLabels)));
           seriesByLabelKey.set(key, si);
         }
         series = si;

@@ -2,7 +2,7 @@ import { Controller, Headers, HttpCode, Inject, Post, Query, Req } from '@nestjs
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { TOKEN_STORE } from '@firn/platform';
-import { parsePyroscopeName, pyroscopeProfileType, samplesFromFolded, samplesFromPprof, type SampleBatch } from '@firn/profiles';
+import { parseSampleTypeConfig, pyroscopeProfileName, pyroscopeSeriesLabels, samplesFromFolded, samplesFromPprof, type SampleBatch, type SampleTypeConfig } from '@firn/profiles';
 import type { TenantLimits } from '@firn/limits';
 import { checkGunzipSize, maybeGunzip } from '@firn/profiles';
 import { Scope, authenticate, requireScope, type TokenStore } from '@firn/tenancy';
@@ -37,7 +37,8 @@ export class PyroscopeIngestController {
     const principal = await authenticate(this.tokens, authorization);
     requireScope(principal, Scope.WriteProfiles);
     const tenant = principal.tenant;
-    const format = single(q, 'format') ?? 'folded';
+    // Like Pyroscope: a multipart body without a format is pprof (pyroscope-go, pyroscope-java).
+    const format = single(q, 'format') ?? (contentType?.startsWith('multipart/form-data') ? 'pprof' : 'folded');
     const source = format === 'pprof' ? 'pprof' : 'folded';
     let batch: SampleBatch;
     try {
@@ -61,7 +62,7 @@ export class PyroscopeIngestController {
   private async parse(body: Buffer, q: Record<string, string | string[] | undefined>, format: string, contentType: string | undefined, l: TenantLimits): Promise<SampleBatch> {
     const name = single(q, 'name');
     if (!name) throw FirnError.invalidArgument('query parameter "name" is required (e.g. name=my-app.cpu{env=prod})');
-    const app = parsePyroscopeName(name);
+    const app = pyroscopeSeriesLabels({ name, format: format === 'pprof' ? 'pprof' : 'folded', spyName: single(q, 'spyName') });
     const nowMs = Date.now();
     const fromMs = parseIngestTime(single(q, 'from'), 'from', nowMs);
     const untilMs = parseIngestTime(single(q, 'until'), 'until', fromMs);
@@ -69,17 +70,17 @@ export class PyroscopeIngestController {
     const sampleRateRaw = single(q, 'sampleRate') ?? '100';
     const sampleRate = Number(sampleRateRaw);
     if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 100_000) throw FirnError.invalidArgument(`"sampleRate" must be a positive integer (got ${JSON.stringify(sampleRateRaw)})`);
-    const seriesLabels: Array<[string, string]> = [...app.labels.filter(([k]) => k !== 'service_name'), ['service_name', app.appName]];
+    const seriesLabels = app.labels;
     const limits = this.limits.parserLimits(l);
 
     if (format === 'folded') {
       return samplesFromFolded(body.toString('utf8'), { seriesLabels, fromMs, untilMs, sampleType: app.sampleType, sampleRate, limits });
     }
     if (format === 'pprof') {
-      const pprof = contentType?.startsWith('multipart/form-data') ? await multipartPart(body, contentType, 'profile') : body;
+      const { pprof, sampleTypeConfig } = contentType?.startsWith('multipart/form-data') ? await pprofParts(body, contentType) : { pprof: body, sampleTypeConfig: undefined };
       await checkGunzipSize(pprof, limits.maxDecompressedBytes, 'pprof');
       return samplesFromPprof(pprof, {
-        name: pyroscopeProfileType(app.sampleType, sampleRate).profileType.name,
+        name: (sampleTypes) => pyroscopeProfileName(sampleTypes, sampleTypeConfig),
         seriesLabels,
         nowMs: fromMs,
         fallbackDurationNs: (untilMs - fromMs) * 1e6,
@@ -133,14 +134,23 @@ function tooLarge(max: number): FirnError {
   return new FirnError(ErrorCode.ResourceExhausted, `request body larger than ${max} bytes`, { details: { limit: 'max_request_bytes' }, httpStatus: 413 });
 }
 
-async function multipartPart(body: Buffer, contentType: string, field: string): Promise<Uint8Array> {
+/** The parts of a multipart pprof upload, as Pyroscope reads them (`profile`, `prev_profile`, `sample_type_config`). */
+async function pprofParts(body: Buffer, contentType: string): Promise<{ pprof: Uint8Array; sampleTypeConfig?: Record<string, SampleTypeConfig> }> {
   let form: FormData;
   try {
     form = await new Request('http://firn.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body }).formData();
   } catch (err) {
     throw FirnError.invalidArgument(`malformed multipart body: ${(err as Error).message}`);
   }
-  const part = form.get(field);
-  if (part === null) throw FirnError.invalidArgument(`multipart body has no "${field}" part`);
-  return typeof part === 'string' ? Buffer.from(part, 'latin1') : new Uint8Array(await part.arrayBuffer());
+  const bytes = async (field: string): Promise<Uint8Array | undefined> => {
+    const part = form.get(field);
+    if (part === null) return undefined;
+    return typeof part === 'string' ? Buffer.from(part, 'latin1') : new Uint8Array(await part.arrayBuffer());
+  };
+  const pprof = await bytes('profile');
+  if (pprof === undefined) throw FirnError.invalidArgument('multipart body has no "profile" part');
+  // Pyroscope refuses these too: cumulative profiles from clients older than godeltaprof.
+  if ((await bytes('prev_profile'))?.length) throw FirnError.invalidArgument('multipart "prev_profile" is not supported: update the client (current pyroscope-go versions send delta profiles)');
+  const config = await bytes('sample_type_config');
+  return { pprof, sampleTypeConfig: config?.length ? parseSampleTypeConfig(Buffer.from(config).toString('utf8')) : undefined };
 }
