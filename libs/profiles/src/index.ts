@@ -7,6 +7,7 @@ export {
   parseProfileType,
   parseSelector,
   parseMatchers,
+  parseMetricSelector,
   compileMatcherRegex,
   matchesValue,
   matchesLabels,
@@ -33,6 +34,7 @@ export {
   concatBatches,
   emptyBatch,
   batchTotal,
+  normalizeSpanId,
 } from './sample-batch';
 export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, isZstd, maybeGunzip } from './decompress';

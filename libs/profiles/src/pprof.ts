@@ -4,7 +4,7 @@ import { maybeGunzip } from './decompress';
 import { mergeLabels, sanitizeLabelNames } from './labels';
 import { formatProfileType, isDeltaSampleType, parseProfileType } from './profile-type';
 import { WireReader, varintBigAt } from './protowire';
-import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, normalizeSpanId, type Frame, type SampleBatch } from './sample-batch';
 
 export interface PprofLimits {
   /** Cap on the (decompressed) protobuf size. */
@@ -29,6 +29,16 @@ export interface PprofOptions {
   fallbackDurationNs?: number;
   limits: PprofLimits;
 }
+
+/**
+ * pprof sample labels that are not series labels, as in Pyroscope (pkg/model/pprofsplit):
+ * `span_id` (and `profile_id`, its older name) marks the span a sample belongs to, the way the
+ * Pyroscope SDKs' OpenTelemetry integrations write it; `trace_id` is dropped. A series per span
+ * or trace would explode cardinality: the span is kept per row instead (SampleBatch.span).
+ */
+export const SPAN_ID_LABEL = 'span_id';
+const PROFILE_ID_LABEL = 'profile_id';
+const TRACE_ID_LABEL = 'trace_id';
 
 /** A decoded batch plus how many samples had their stack truncated to `maxStackDepth`. */
 export interface DecodedSamples extends SampleBatch {
@@ -172,6 +182,12 @@ class PprofDecoder {
     const period = this.period;
 
     const baseSeries = builder.addSeries(this.opts.seriesLabels);
+    // String table indexes of the labels that are not series labels (a table may repeat a string).
+    const spanKeys = this.stringIndexes(SPAN_ID_LABEL);
+    const profileIdKeys = this.stringIndexes(PROFILE_ID_LABEL);
+    const traceKeys = this.stringIndexes(TRACE_ID_LABEL);
+    const special = spanKeys.size + profileIdKeys.size + traceKeys.size > 0;
+    const spanOfString = new Map<number, number>();
     const seriesByLabelKey = new Map<string, number>();
     const stackByPacked = new Map<string, number>();
     const stackByList = new Map<string, number>();
@@ -199,6 +215,7 @@ class PprofDecoder {
       nIds = 0;
       if (labelPairs.length > 0) labelPairs.length = 0;
       let nValues = 0;
+      let spanStr = 0;
       let packedStart = -1;
       let packedEnd = -1;
       let idFields = 0;
@@ -248,7 +265,12 @@ class PprofDecoder {
             }
             r.end = outerEnd;
             // Numeric labels (num/num_unit) are not series labels; they are dropped.
-            if (str !== 0 && key !== 0) labelPairs.push(key, str);
+            if (str === 0 || key === 0) break;
+            if (!special) labelPairs.push(key, str);
+            else if (spanKeys.has(key)) spanStr = str;
+            else if (profileIdKeys.has(key)) {
+              if (spanStr === 0) spanStr = str;
+            } else if (!traceKeys.has(key)) labelPairs.push(key, str);
             break;
           }
           default:
@@ -292,16 +314,36 @@ class PprofDecoder {
       const stack = packedStack >>> 1;
       if ((packedStack & 1) === 1) truncatedStacks++;
 
+      let span = 0;
+      if (spanStr !== 0) {
+        let known = spanOfString.get(spanStr);
+        if (known === undefined) {
+          const id = normalizeSpanId(this.str(spanStr, `label "${SPAN_ID_LABEL}" value`));
+          known = id === undefined ? 0 : builder.addSpan(id);
+          spanOfString.set(spanStr, known);
+        }
+        span = known;
+      }
       for (let t = 0; t < k; t++) {
         const v = values[t];
         if (v === 0) continue;
         if (v > Number.MAX_SAFE_INTEGER) {
           this.fail(`sample ${s} value ${t} is negative or above 2^53`);
         }
-        builder.addRow(pt[t], series, stack, v, tsMs, durationNs, period);
+        builder.addRow(pt[t], series, stack, v, tsMs, durationNs, period, span);
       }
     }
     return Object.assign(builder.build(), { truncatedStacks });
+  }
+
+  /** Indexes of `s` in the string table (compares bytes; never decodes other strings). */
+  private stringIndexes(s: string): Set<number> {
+    const want = Buffer.from(s, 'utf8');
+    const out = new Set<number>();
+    for (let i = 1; i < this.strStart.length; i++) {
+      if (this.strEnd[i] - this.strStart[i] === want.length && this.buf.compare(want, 0, want.length, this.strStart[i], this.strEnd[i]) === 0) out.add(i);
+    }
+    return out;
   }
 
   /** Returns stackIndex * 2 + (truncated ? 1 : 0) for the location ids ids[0..count). */
