@@ -1,0 +1,81 @@
+import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { QuerierService, type FlameGraph } from './upstream-pyroscope/gen/querier/v1/querier_pb';
+
+export type UpstreamQuerier = Client<typeof QuerierService>;
+
+/** Bearer, or Basic with the token as the password and some other name as the user. */
+export function auth(token: string, style: 'bearer' | 'basic' = 'bearer', user = 'stack-123456'): Interceptor {
+  const value = style === 'bearer' ? `Bearer ${token}` : `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+  return (next) => (req) => {
+    req.header.set('authorization', value);
+    return next(req);
+  };
+}
+
+/**
+ * A QuerierService client compiled from Pyroscope's own protos: `connect` is what Grafana's
+ * Pyroscope data source uses (connect-go, binary protobuf over HTTP), `grpc` what Pyroscope's
+ * own tools and gRPC clients use.
+ */
+export function upstreamQuerier(base: string, protocol: 'connect' | 'grpc', interceptor: Interceptor): UpstreamQuerier {
+  const transport =
+    protocol === 'connect'
+      ? createConnectTransport({ baseUrl: base, httpVersion: '1.1', useBinaryFormat: true, interceptors: [interceptor] })
+      : createGrpcTransport({ baseUrl: base, interceptors: [interceptor] });
+  return createClient(QuerierService, transport);
+}
+
+export interface FlameNode {
+  name: string;
+  total: number;
+  self: number;
+  children: FlameNode[];
+}
+
+/**
+ * Grafana's decoding of a Pyroscope flame graph (`levelsToTree` in
+ * pkg/tsdb/grafana-pyroscope-datasource/query.go): per level, 4 numbers per node (x offset
+ * relative to the previous node's end, total, self, name index); a node belongs to the first
+ * parent of the level above whose span contains it.
+ */
+export function levelsToTree(fg: FlameGraph): FlameNode | undefined {
+  const levels = fg.levels.map((l) => l.values.map(Number));
+  if (levels.length === 0) return undefined;
+  type Placed = FlameNode & { start: number };
+  const root: Placed = { name: fg.names[levels[0][3]], total: levels[0][1], self: levels[0][2], children: [], start: 0 };
+  let parents: Placed[] = [root];
+  for (let level = 1; level < levels.length; level++) {
+    const next: Placed[] = [];
+    let p = 0;
+    let offset = 0;
+    const row = levels[level];
+    for (let i = 0; i < row.length; ) {
+      const start = row[i] + offset;
+      const total = row[i + 1];
+      const parent = parents[p];
+      if (!parent) throw new Error(`level ${level}: node ${i / 4} has no parent`);
+      if (start >= parent.start && start + total <= parent.start + parent.total) {
+        const node: Placed = { name: fg.names[row[i + 3]], total, self: row[i + 2], children: [], start };
+        parent.children.push(node);
+        next.push(node);
+        offset = start + total;
+        i += 4;
+      } else p++;
+    }
+    parents = next;
+  }
+  const strip = (n: Placed): FlameNode => ({ name: n.name, total: n.total, self: n.self, children: n.children.map((c) => strip(c as Placed)) });
+  return strip(root);
+}
+
+/** Self value per root-to-node path (`a;b;c`), the root ("total") left out. */
+export function selfByPath(tree: FlameNode | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (n: FlameNode, path: string[]): void => {
+    if (n.self > 0 && path.length > 0) out[path.join(';')] = (out[path.join(';')] ?? 0) + n.self;
+    for (const c of n.children) walk(c, [...path, c.name]);
+  };
+  if (tree) walk(tree, []);
+  return out;
+}
