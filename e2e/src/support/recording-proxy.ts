@@ -18,15 +18,14 @@ export interface RecordedRequest {
  * whether it was accepted.
  */
 export class RecordingProxy {
-  readonly requests: RecordedRequest[] = [];
-
   private constructor(
     private readonly server: Server,
     readonly base: string,
+    readonly requests: RecordedRequest[],
   ) {}
 
   static async start(upstream: string): Promise<RecordingProxy> {
-    let proxy: RecordingProxy | undefined;
+    const requests: RecordedRequest[] = [];
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,20 +37,19 @@ export class RecordingProxy {
         fetch(`${upstream}${req.url ?? '/'}`, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body })
           .then(async (up) => {
             const text = await up.text();
-            proxy?.requests.push({ method, url: req.url ?? '/', headers, body, status: up.status, response: text });
+            requests.push({ method, url: req.url ?? '/', headers, body, status: up.status, response: text });
             res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'text/plain' });
             res.end(text);
           })
           .catch((err: unknown) => {
-            proxy?.requests.push({ method, url: req.url ?? '/', headers, body, status: 502, response: String(err) });
+            requests.push({ method, url: req.url ?? '/', headers, body, status: 502, response: String(err) });
             res.writeHead(502);
             res.end(String(err));
           });
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return proxy;
+    return new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests);
   }
 
   async stop(): Promise<void> {
