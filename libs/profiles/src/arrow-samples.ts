@@ -22,7 +22,7 @@ import {
 } from 'apache-arrow';
 import { checkArrowIpcStream } from './arrow-ipc-guard';
 import { isValidLabelName, parseProfileType } from './profile-type';
-import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, isSpanId, type Frame, type SampleBatch } from './sample-batch';
 
 /** Schema-level metadata key and value that identify this format. */
 export const SAMPLES_SCHEMA_KEY = 'firn.schema';
@@ -719,7 +719,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
         let known = spanOfIndex.get(k);
         if (known === undefined) {
           const id = spanStrings.get(i);
-          if (!/^[0-9a-f]{16}$/.test(id)) bad(`column "${SPAN_COLUMN}" row ${i}: span id ${JSON.stringify(id.slice(0, 40))} is not 16 lowercase hex digits`);
+          if (!isSpanId(id)) bad(`column "${SPAN_COLUMN}" row ${i}: span id ${JSON.stringify(id.slice(0, 40))} is not 16 lowercase hex digits`);
           known = builder.addSpan(id);
           // Plain Utf8 columns have no dictionary: their "index" is the row; do not cache those.
           if (DataType.isDictionary(spanData.type)) spanOfIndex.set(k, known);

@@ -35,6 +35,7 @@ export {
   emptyBatch,
   batchTotal,
   normalizeSpanId,
+  isSpanId,
 } from './sample-batch';
 export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, isZstd, maybeGunzip } from './decompress';

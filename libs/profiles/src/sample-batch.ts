@@ -50,6 +50,11 @@ export interface SampleBatch {
 
 const SPAN_ID = /^[0-9a-f]{16}$/;
 
+/** A span id as stored: 16 lowercase hex digits (Pyroscope's 64-bit span id). */
+export function isSpanId(s: string): boolean {
+  return SPAN_ID.test(s);
+}
+
 export interface SampleBatchBuilderOptions {
   labelLimits?: LabelLimits;
   initialCapacity?: number;
@@ -178,7 +183,7 @@ export class SampleBatchBuilder {
   addSpan(spanId: string): number {
     let i = this.spanIdx.get(spanId);
     if (i === undefined) {
-      if (!SPAN_ID.test(spanId)) throw FirnError.invalidArgument(`span id ${JSON.stringify(spanId.slice(0, 40))} is not 16 lowercase hex digits`);
+      if (!isSpanId(spanId)) throw FirnError.invalidArgument(`span id ${JSON.stringify(spanId.slice(0, 40))} is not 16 lowercase hex digits`);
       i = this.spans.length;
       this.spans.push(spanId);
       this.spanIdx.set(spanId, i);

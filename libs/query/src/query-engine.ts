@@ -1,6 +1,6 @@
 import { FirnError } from '@firn/errors';
 import type { ManifestView } from '@firn/manifest';
-import { formatProfileType, parseSelector, type LabelMatcher } from '@firn/profiles';
+import { formatProfileType, isSpanId, parseSelector, type LabelMatcher } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
 import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
@@ -279,7 +279,7 @@ export class QueryEngine {
 
 /** Span ids as stored: 16 lowercase hex digits (invalid_argument naming the first bad one). */
 function checkedSpanIds(ids: readonly string[]): string[] {
-  for (const id of ids) if (!/^[0-9a-f]{16}$/.test(id)) throw FirnError.invalidArgument(`span id ${JSON.stringify(id.slice(0, 40))} is not 16 lowercase hex digits`);
+  for (const id of ids) if (!isSpanId(id)) throw FirnError.invalidArgument(`span id ${JSON.stringify(id.slice(0, 40))} is not 16 lowercase hex digits`);
   return [...ids];
 }
 

@@ -2,7 +2,7 @@ import { FirnError } from '@firn/errors';
 import { compareLabelSets, compareStrings, seriesKeyOf } from './label-order';
 import type { Frame, SampleBatch } from '@firn/profiles';
 import { isValidLabelName } from './segment-schema';
-import { stackKey } from '@firn/profiles';
+import { isSpanId, stackKey } from '@firn/profiles';
 
 /**
  * All batches of one segment as one sorted, de-duplicated row set with dense segment-local ids.
@@ -94,14 +94,12 @@ function checkShape(b: SampleBatch, bi: number): void {
   }
 }
 
-const SPAN_ID = /^[0-9a-f]{16}$/;
-
 function checkSpans(b: SampleBatch, bi: number): string[] {
   const spans = b.spans as unknown;
   if (!Array.isArray(spans) || spans[0] !== '') throw bad(`batch ${bi}: spans must be an array starting with '' (no span)`);
   if (!(b.span instanceof Uint32Array) || b.span.length !== b.length) throw bad(`batch ${bi}: span must be a Uint32Array of length ${b.length}`);
   for (let i = 1; i < spans.length; i++) {
-    if (typeof spans[i] !== 'string' || !SPAN_ID.test(spans[i] as string)) throw bad(`batch ${bi}: span ${i} is not 16 lowercase hex digits`);
+    if (typeof spans[i] !== 'string' || !isSpanId(spans[i] as string)) throw bad(`batch ${bi}: span ${i} is not 16 lowercase hex digits`);
   }
   return spans as string[];
 }
