@@ -82,7 +82,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-grafana-'));
-    tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex']);
+    tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex', 'initech']);
     app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'], readyTimeoutMs: 120_000 });
     py = upstreamQuerier(app.base, 'connect', auth(tokens.acme));
     pyGrpc = upstreamQuerier(app.base, 'grpc', auth(tokens.acme, 'basic'));
@@ -226,5 +226,45 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(analysis.queryScopes[0].blockCount).toBeGreaterThan(0n);
     expect(analysis.queryImpact?.totalQueriedSeries).toBe(2n); // shop: env=prod,region=eu and env=dev
     expect(analysis.queryImpact?.totalBytesInTimeRange).toBeGreaterThan(0n);
+  });
+
+  it('names a pyroscope-go multipart upload (no format, sample_type_config) like Pyroscope, and refuses prev_profile', async () => {
+    // A Go block profile: contentions/count and delay/nanoseconds, which only the client's
+    // sample_type_config tells apart from a mutex profile.
+    const strings = ['', 'contentions', 'count', 'delay', 'nanoseconds', 'main', 'sync.(*Mutex).Lock'];
+    const block = create(ProfileSchema, {
+      sampleType: [
+        { type: 1n, unit: 2n },
+        { type: 3n, unit: 4n },
+      ],
+      periodType: { type: 1n, unit: 2n },
+      period: 1n,
+      stringTable: strings,
+      function: [{ id: 1n, name: 5n }, { id: 2n, name: 6n }],
+      location: [{ id: 1n, line: [{ functionId: 1n }] }, { id: 2n, line: [{ functionId: 2n }] }],
+      sample: [{ locationId: [2n, 1n], value: [4n, 4000n] }],
+    });
+    const form = (parts: Record<string, Uint8Array | string>): FormData => {
+      const f = new FormData();
+      for (const [k, v] of Object.entries(parts)) f.append(k, new Blob([typeof v === 'string' ? v : Buffer.from(v)]), k);
+      return f;
+    };
+    const config = JSON.stringify({ contentions: { units: 'lock_samples', 'display-name': 'block_count' }, delay: { units: 'lock_nanoseconds', 'display-name': 'block_duration' } });
+    const at = Math.floor(t0 / 1000);
+    const post = (body: FormData) => fetch(`${app.base}/ingest?name=go-app&from=${at}&until=${at + 10}&spyName=gospy`, { method: 'POST', headers: { authorization: `Bearer ${tokens.initech}` }, body });
+    const ok = await post(form({ profile: gzipSync(toBinary(ProfileSchema, block)), sample_type_config: config }));
+    expect(ok.status, await ok.text()).toBe(200);
+    const refused = await post(form({ profile: toBinary(ProfileSchema, block), prev_profile: toBinary(ProfileSchema, block) }));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/prev_profile/);
+    const initech = upstreamQuerier(app.base, 'connect', auth(tokens.initech));
+    let ids: string[] = [];
+    for (let i = 0; i < 100 && ids.length === 0; i++) {
+      ids = (await initech.profileTypes(range)).profileTypes.map((t) => t.ID);
+      if (ids.length === 0) await sleep(200);
+    }
+    expect(ids).toEqual(['block:contentions:count:contentions:count', 'block:delay:nanoseconds:contentions:count']);
+    expect((await initech.labelValues({ name: 'pyroscope_spy', matchers: ['{service_name="go-app"}'], ...range })).names).toEqual(['gospy']);
+    expect(Number((await flame({ profileTypeID: 'block:delay:nanoseconds:contentions:count', labelSelector: '{}', ...range }, initech)).total)).toBe(4000);
   });
 });
