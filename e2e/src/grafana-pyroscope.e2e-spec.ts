@@ -1,13 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from './support/apps';
-import { auth, levelsToTree, selfByPath, upstreamQuerier, type UpstreamQuerier } from './support/grafana-pyroscope';
+import { auth, levelsToTree, pollUntil, selfByPath, upstreamQuerier, type UpstreamQuerier } from './support/grafana-pyroscope';
 import { ProfileSchema } from './support/upstream-pyroscope/gen/google/v1/profile_pb';
 import type { FlameGraph } from './support/upstream-pyroscope/gen/querier/v1/querier_pb';
 import { makeTokens } from './support/write-path';
@@ -98,12 +97,8 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     await folded('shop.inuse_space{env=prod}', s, 'main;alloc 1024\n');
     await ingest(`name=spans-app&format=pprof&from=${s}&until=${s + 10}&spyName=gospy`, spanProfile(t0));
     // Visible once flushed: poll the total of every service.
-    for (let i = 0; i < 150; i++) {
-      const fg = await flame({ profileTypeID: CPU, labelSelector: '{}', ...range });
-      if (Number(fg.total) === 21 * MS) break;
-      await sleep(200);
-    }
-  }, 180_000);
+    await pollUntil(async () => Number((await flame({ profileTypeID: CPU, labelSelector: '{}', ...range })).total) === 21 * MS, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await app?.stop();
@@ -117,7 +112,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(types.profileTypes.find((t) => t.ID === CPU)).toMatchObject({ name: 'process_cpu', sampleType: 'cpu', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' });
     // Without a range (older Grafana versions): no error either.
     expect((await py.profileTypes({})).profileTypes.length).toBe(3);
-  });
+  }, 120_000);
 
   it('answers label names and values for every selector shape the editors and variables send', async () => {
     const visible = (names: string[]) => names.filter((n) => !n.startsWith('__')); // Grafana hides private labels
@@ -142,7 +137,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect((await py.labelValues({ name: 'service_name', matchers: ['block:contentions:count:contentions:count{}'], ...range })).names).toEqual([]);
     expect(await codeOf(py.labelValues({ name: '', matchers: ['{}'], ...range }))).toBe(Code.InvalidArgument);
     expect(await codeOf(py.labelNames({ matchers: ['{service_name="x"'], ...range }))).toBe(Code.InvalidArgument);
-  });
+  }, 120_000);
 
   it('returns exact flame graphs, decoded the way Grafana decodes them, for each selector', async () => {
     const shop = await flame({ profileTypeID: CPU, labelSelector: '{service_name="shop"}', ...range });
@@ -163,7 +158,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(Object.values(selfByPath(levelsToTree(trimmed))).reduce((a, b) => a + b, 0)).toBe(21 * MS);
     // gRPC with Basic auth: the same graph.
     expect(await flame({ profileTypeID: CPU, labelSelector: '{service_name="shop"}', ...range }, pyGrpc)).toEqual(shop);
-  });
+  }, 120_000);
 
   it('answers a range without data, an unknown profile type or a selection of nothing with an empty flame graph, as Pyroscope does', async () => {
     const empty = { names: ['total'], levels: [[0, 0, 0, 0]], total: 0, maxSelf: 0 };
@@ -176,7 +171,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     // A malformed profile type id or range is the client's error, as in Pyroscope.
     expect(await codeOf(py.selectMergeStacktraces({ profileTypeID: 'process_cpu', labelSelector: '{}', ...range }))).toBe(Code.InvalidArgument);
     expect(await codeOf(py.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{}', start: range.end, end: range.start }))).toBe(Code.InvalidArgument);
-  });
+  }, 120_000);
 
   it('returns series per group with exact sums, the top series with limit, and label sets with Series', async () => {
     const all = await py.selectSeries({ profileTypeID: CPU, labelSelector: '{}', ...range, step: 15, groupBy: ['service_name'] });
@@ -192,7 +187,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
       `__profile_type__=${HEAP},service_name=shop`,
       `__profile_type__=${CPU},service_name=shop`,
     ]);
-  });
+  }, 120_000);
 
   it('serves span profiles: SelectMergeSpanProfile for one span id returns exactly its samples', async () => {
     const span = async (ids: string[], client: UpstreamQuerier = py) =>
@@ -208,7 +203,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(Number((await flame({ profileTypeID: SAMPLES, labelSelector: '{}', spanSelector: [SPAN_A], ...range })).total)).toBe(7);
     expect(Number((await flame({ profileTypeID: CPU, labelSelector: '{span_name="GET /b"}', ...range })).total)).toBe(3 * MS);
     expect(await codeOf(span(['not-a-span']))).toBe(Code.InvalidArgument);
-  });
+  }, 120_000);
 
   it('diffs two selections and answers GetProfileStats and AnalyzeQuery', async () => {
     const diff = await py.diff({
@@ -226,7 +221,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(analysis.queryScopes[0].blockCount).toBeGreaterThan(0n);
     expect(analysis.queryImpact?.totalQueriedSeries).toBe(2n); // shop: env=prod,region=eu and env=dev
     expect(analysis.queryImpact?.totalBytesInTimeRange).toBeGreaterThan(0n);
-  });
+  }, 120_000);
 
   it('names a pyroscope-go multipart upload (no format, sample_type_config) like Pyroscope, and refuses prev_profile', async () => {
     // A Go block profile: contentions/count and delay/nanoseconds, which only the client's
@@ -259,12 +254,9 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(((await refused.json()) as { message: string }).message).toMatch(/prev_profile/);
     const initech = upstreamQuerier(app.base, 'connect', auth(tokens.initech));
     let ids: string[] = [];
-    for (let i = 0; i < 100 && ids.length === 0; i++) {
-      ids = (await initech.profileTypes(range)).profileTypes.map((t) => t.ID);
-      if (ids.length === 0) await sleep(200);
-    }
+    await pollUntil(async () => (ids = (await initech.profileTypes(range)).profileTypes.map((t) => t.ID)).length === 2, 120_000);
     expect(ids).toEqual(['block:contentions:count:contentions:count', 'block:delay:nanoseconds:contentions:count']);
     expect((await initech.labelValues({ name: 'pyroscope_spy', matchers: ['{service_name="go-app"}'], ...range })).names).toEqual(['gospy']);
     expect(Number((await flame({ profileTypeID: 'block:delay:nanoseconds:contentions:count', labelSelector: '{}', ...range }, initech)).total)).toBe(4000);
-  });
+  }, 240_000);
 });

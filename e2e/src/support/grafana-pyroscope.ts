@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { QuerierService, type FlameGraph } from './upstream-pyroscope/gen/querier/v1/querier_pb';
@@ -78,4 +79,18 @@ export function selfByPath(tree: FlameNode | undefined): Record<string, number> 
   };
   if (tree) walk(tree, []);
   return out;
+}
+
+/**
+ * Polls `check` until it holds or `timeoutMs` passes (then returns false and lets the test's own
+ * assertions say what differs). A deadline, not a count of tries: a query can take seconds on a
+ * loaded machine.
+ */
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(intervalMs);
+  }
 }
