@@ -18,7 +18,7 @@ export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   resolve: { alias },
   test: {
-    include: ['apps/**/*.{spec,int-spec}.ts', 'libs/**/*.{spec,int-spec}.ts', 'charts/**/*.spec.ts', 'e2e/**/*.{spec,int-spec,e2e-spec}.ts', 'tools/**/*.spec.ts', 'bench/**/*.spec.ts'],
+    include: ['apps/**/*.{spec,int-spec}.ts', 'libs/**/*.{spec,int-spec}.ts', 'charts/**/*.spec.ts', 'e2e/**/*.{spec,int-spec,e2e-spec}.ts', 'tools/**/*.spec.ts', 'bench/**/*.spec.ts', 'plugins/**/*.{spec,int-spec}.ts'],
     exclude: ['**/node_modules/**', '**/fixtures/**'],
     environment: 'node',
     pool: 'forks',

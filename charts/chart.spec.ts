@@ -75,7 +75,7 @@ const componentKeys = Object.keys(values).filter((k) => {
 });
 const scaledKeys = componentKeys.filter((k) => k !== 'allInOne');
 /** Keys the shared workload template reads from a component section only for scaled components. */
-const SCALED_ONLY_KEYS = new Set(['replicas']);
+const SCALED_ONLY_KEYS = new Set(['replicas', 'autoscaling']);
 
 /** Each app's config schema, by app directory name. */
 const APP_CONFIGS: Record<string, ConfigDefinition<SettingsDef>> = {
@@ -289,9 +289,13 @@ describe('charts/firn', () => {
     const args = call?.[1] ?? '';
     expect(args).toContain(`"key" "${key}"`);
     expect(args).toContain(`"component" "${name}"`);
-    const entry = /"entry" "([^"]+)"/.exec(args)?.[1];
-    expect(entry).toBe(`apps/${name}/src/main.ts`);
-    expect(existsSync(join(ROOT, entry ?? '')), `${entry} exists`).toBe(true);
+    // The image's launcher (scripts/build.cjs → dist/server/main.js) runs the app by name.
+    const app = /"app" "([^"]+)"/.exec(args)?.[1];
+    expect(app).toBe(name);
+    const build = createRequire(__filename)(join(ROOT, 'scripts', 'build.cjs')) as { SERVER_ENTRIES: Record<string, string>; SERVER_MAIN: string };
+    expect(build.SERVER_ENTRIES[name]).toBe(`apps/${name}/src/main.ts`);
+    expect(existsSync(join(ROOT, `apps/${name}/src/main.ts`))).toBe(true);
+    expect(templateSource('_workload.tpl')).toContain(`- ${relative(ROOT, build.SERVER_MAIN)}`);
     const section = values[key] as JsonObject;
     expect(String(section.port)).toBe(appSettings(name).get('FIRN_PORT')?.default);
   });

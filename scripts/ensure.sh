@@ -27,8 +27,13 @@ else
   say "npm dependencies up to date"
 fi
 
+# The web UI the gateway serves at / (dist/web), rebuilt only when its sources changed.
+node scripts/build-web.cjs
+
 if [[ "${1:-}" == "--test" ]]; then
   bash scripts/install-system-deps.sh --all
+  # helm and kubectl for the chart tests (extracted once into .firn/tools)
+  node scripts/k8s-tools.cjs >/dev/null
 else
   # nats-server (embedded JetStream), binutils + elfutils (symbolizer), clang + libbpf-dev (local agent)
   bash scripts/install-system-deps.sh nats-server binutils elfutils clang libbpf-dev

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Firn's tests and tools need (servers the test harness starts,
-# debuginfod, the eBPF toolchain). Idempotent: only missing packages are installed, and
+# debuginfod, the eBPF toolchain, Chromium for the web UI's browser tests). Idempotent: only missing packages are installed, and
 # apt-get runs only when something is missing.
 #
 # Usage: scripts/install-system-deps.sh            # the default (test) set
@@ -12,7 +12,14 @@
 # script just installed are stopped and disabled where that is cheap; failures there are ignored.
 set -euo pipefail
 
-DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf)
+# chromium: the web UI's browser tests and benchmark drive Debian's build through playwright-core
+# (never a downloaded browser); fonts-dejavu-core gives its screenshots readable text.
+# tini, buildah, mmdebstrap: the image and its test.
+DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf tini buildah mmdebstrap chromium fonts-dejavu-core)
+# From <codename>-backports (Debian bookworm only): a Go ≥ 1.20 toolchain, so the .gopclntab
+# reader is tested on real binaries of the Go 1.20+ layout (bookworm's golang-go is 1.19).
+# Backports have pin priority 100: adding the suite upgrades nothing else.
+BACKPORTS_PKGS=(golang-1.23-go)
 # Packages that ship a system service we do not want running.
 SERVICE_PKGS=(redis-server nats-server debuginfod)
 
@@ -34,6 +41,9 @@ fi
 
 command -v dpkg >/dev/null 2>&1 || die "dpkg not found: this script supports Debian/Ubuntu only; install manually: ${pkgs[*]}"
 
+backports=()
+if [[ $# -eq 0 || "${1:-}" == "--all" ]]; then backports=("${BACKPORTS_PKGS[@]}"); fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   # 'install ok installed' distinguishes a configured package from a removed one with configs left.
@@ -44,7 +54,16 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
+bp_missing=()
+for p in "${backports[@]}"; do
+  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    log "ok: $p already installed"
+  else
+    bp_missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 && ${#bp_missing[@]} -eq 0 ]]; then
   log "nothing to install"
   exit 0
 fi
@@ -56,11 +75,32 @@ if [[ "$(id -u)" -ne 0 ]]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+codename=$( . /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}" )
+if [[ ${#bp_missing[@]} -gt 0 ]]; then
+  if [[ "$codename" == "bookworm" ]]; then
+    list=/etc/apt/sources.list.d/firn-bookworm-backports.list
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      log "adding bookworm-backports to apt sources ($list)"
+      echo 'deb http://deb.debian.org/debian bookworm-backports main' | "${SUDO[@]}" tee "$list" >/dev/null
+    fi
+  else
+    log "note: not Debian bookworm ($codename): skipping ${bp_missing[*]} (tests of the Go 1.20+ layout then use synthetic tables only)"
+    bp_missing=()
+  fi
+fi
 log "apt-get update"
 "${SUDO[@]}" apt-get update -q >/dev/null || die "apt-get update failed (network or apt sources?)"
-log "installing: ${missing[*]}"
-"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-  || die "apt-get install failed for: ${missing[*]} (run it by hand to see why)"
+if [[ ${#missing[@]} -gt 0 ]]; then
+  log "installing: ${missing[*]}"
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install failed for: ${missing[*]} (run it by hand to see why)"
+fi
+if [[ ${#bp_missing[@]} -gt 0 ]]; then
+  log "installing from bookworm-backports: ${bp_missing[*]}"
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends -t bookworm-backports "${bp_missing[@]}" >/dev/null \
+    || die "apt-get install -t bookworm-backports failed for: ${bp_missing[*]} (run it by hand to see why)"
+  missing+=("${bp_missing[@]}")
+fi
 
 for svc in "${SERVICE_PKGS[@]}"; do
   for m in "${missing[@]}"; do

@@ -71,7 +71,7 @@ async function startAgent() {
   if (!(await ready(180_000))) return;
   const blocker = agentBlocker();
   if (blocker) {
-    say(`local agent not started: ${blocker}. The server runs on ${base} without it.`);
+    say(`local agent not started: ${blocker}. The server runs on ${base} without it; web UI: ${base}/`);
     return;
   }
   const tokenFile = join(dataDir, 'default-token');
@@ -93,7 +93,8 @@ async function startAgent() {
     if (!stopping) say(`local agent exited (${signal ?? `code ${code}`}); the server keeps running`);
   });
   say(`local agent profiling this machine at 19 Hz per CPU, sending to ${base} every 10 s (metrics: http://127.0.0.1:${metricsPort}/metrics)`);
-  say(`in ~20 s: curl -s -H "Authorization: Bearer $(cat ${tokenFile})" ${base}/api/v1/whoami ; Grafana Parca or Pyroscope data source at ${base}`);
+  say(`in ~20 s this machine's CPU profile is in the web UI: ${base}/ (sign in with the token in ${tokenFile})`);
+  say(`  or: curl -s -H "Authorization: Bearer $(cat ${tokenFile})" ${base}/api/v1/whoami ; Grafana Parca or Pyroscope data source at ${base}`);
 }
 
 startAgent().catch((err) => say(`local agent not started: ${err.message}`));

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { create } from '@bufbuild/protobuf';
 import { connectBus } from '@firn/bus';
-import { Compactor, Leases, type LevelPolicy } from '@firn/compaction';
+import { Leases } from '@firn/bus';
+import { Compactor, type LevelPolicy } from '@firn/compaction';
 import { ManifestLog } from '@firn/manifest';
 import type { SampleBatch } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     // 2. Compact: one L1 window spanning the slice, merged in one job.
     const windowMs = Math.ceil((endMs - startMs) / 60_000) * 60_000;
     const levels: LevelPolicy[] = [{ level: 1, windowMs, minSegments: 2, minBytes: 1, settleMs: 0, bucketMs: BUCKET_MS }];
-    const leases = await Leases.open(bus, { owner: 'bench', ttlMs: 600_000 });
+    const leases = await Leases.open(bus, { owner: 'bench', ttlMs: 600_000, bucket: 'FIRN_COMPACTOR_LEASES' });
     const compactor = new Compactor({ store, manifest, leases, levels, graceMs: 3_600_000 });
     const t = performance.now();
     const rss0 = process.memoryUsage().rss;

@@ -39,8 +39,9 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-async function startFirnApp(name: 'gateway' | 'ingester', env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
-  return withPortRetry(freePort, async (port) => {
+/** Starts one app as its own process; `port` fixes its port (to restart it where clients expect it). */
+export async function startFirnApp(name: 'gateway' | 'ingester' | 'querier' | 'compactor', env: Record<string, string>, nodeArgs: string[] = [], port?: number): Promise<AppProcess> {
+  return withPortRetry(port === undefined ? freePort : async () => port, async (port) => {
     const base = `http://127.0.0.1:${port}`;
     const proc = await spawnServer({
       name: `bench-${name}`,
@@ -48,7 +49,8 @@ async function startFirnApp(name: 'gateway' | 'ingester', env: Record<string, st
       args: [...nodeArgs, resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, `apps/${name}/src/main.ts`)],
       env: { FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), ...env },
       ready: async () => (await fetch(`${base}/readyz`)).status === 200,
-      readyTimeoutMs: 60_000,
+      // Generous: compiling an app's TypeScript takes minutes on a loaded 2-core machine.
+      readyTimeoutMs: 240_000,
       stopTimeoutMs: 30_000,
     });
     return { base, pid: proc.pid, proc };

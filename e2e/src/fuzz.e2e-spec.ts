@@ -2,15 +2,31 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { create, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { samplesToArrow, samplesToPprof } from '@firn/profiles';
-import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { batchTotal, samplesToArrow, samplesToPprof } from '@firn/profiles';
+import { otlpCollectorProfilesV1development as otlpCollector, profilestoreV1alpha1, pushV1, querierV1, queryV1alpha1 } from '@firn/proto';
+import {
+  deepFolded,
+  deepStackArrow,
+  deepStackPprof,
+  hugeLocationTablePprof,
+  hugeStringTablePprof,
+  manyDeepStacksPprof,
+  manyFoldedStacks,
+  manyFramesArrow,
+  manyLabelsPprof,
+  manySeriesPprof,
+  type HostileShape,
+} from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
+import { otlpRequestFromBatch } from './support/otlp';
 import { ADMIN_SECRET, adminClient, protoServices, registeredServices } from './support/tenancy';
 
 /** Runs per API: ~200 in CI; `FIRN_FUZZ_RUNS=10000 npm run fuzz` for a long run. */
@@ -44,6 +60,15 @@ const mutation = fc.record({
   cut: fc.option(fc.nat(), { nil: undefined }),
 });
 
+/** A request message for the gRPC client from possibly broken bytes (an empty request when they do not parse). */
+function fromBinarySafe(bytes: Uint8Array): otlpCollector.ExportProfilesServiceRequest {
+  try {
+    return fromBinary(otlpCollector.ExportProfilesServiceRequestSchema, bytes);
+  } catch {
+    return create(otlpCollector.ExportProfilesServiceRequestSchema);
+  }
+}
+
 function mutate(valid: Uint8Array, m: { flips: Array<{ at: number; byte: number }>; cut?: number }): Uint8Array {
   const out = Uint8Array.from(valid);
   for (const f of m.flips) out[f.at % out.length] = f.byte;
@@ -66,6 +91,7 @@ describe('fuzzing every public API through a real process', () => {
   let adminToken: string;
   let validPprof: Uint8Array;
   let validArrow: Uint8Array;
+  let validOtlp: Uint8Array;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-fuzz-'));
@@ -78,6 +104,7 @@ describe('fuzzing every public API through a real process', () => {
     // samplesToPprof gzips; byte flips are more telling on the plain protobuf (also accepted).
     validPprof = gunzipSync(samplesToPprof(w.batch, CPU_TYPE));
     validArrow = samplesToArrow(w.batch);
+    validOtlp = toBinary(otlpCollector.ExportProfilesServiceRequestSchema, otlpRequestFromBatch(w.batch));
   }, 120_000);
 
   afterAll(async () => {
@@ -145,6 +172,142 @@ describe('fuzzing every public API through a real process', () => {
             const b = await rpcOutcome(client.writeArrow({ ipcBuffer: arrow }));
             expect(CRASH_CODES.has(a as Code), `WriteRaw: ${String(a)}`).toBe(false);
             expect(CRASH_CODES.has(b as Code), `WriteArrow: ${String(b)}`).toBe(false);
+          },
+        ),
+        params(),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'hostile shapes (deep stacks, huge symbol tables, many labels and series) on every ingest API get an answer or a refusal, never a crash',
+    async () => {
+      const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      const pprof = fc.oneof(
+        fc.integer({ min: 1, max: 3_000_000 }).map(deepStackPprof),
+        fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 1200 })).map(([n, d]) => manyDeepStacksPprof(n, d)),
+        fc.integer({ min: 1, max: 600_000 }).map(hugeStringTablePprof),
+        fc.integer({ min: 1, max: 40_000 }).map(hugeLocationTablePprof),
+        fc.integer({ min: 1, max: 200_000 }).map(manyLabelsPprof),
+        fc.integer({ min: 1, max: 20_000 }).map(manySeriesPprof),
+      );
+      const folded = fc.oneof(fc.integer({ min: 1, max: 500_000 }).map(deepFolded), fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 300 })).map(([n, d]) => manyFoldedStacks(n, d)));
+      const arrow = fc.oneof(fc.integer({ min: 1, max: 300_000 }).map(deepStackArrow), fc.tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 1200 })).map(([n, d]) => manyFramesArrow(n, d)));
+      const shapes = fc.oneof(
+        pprof.map((s) => ({ api: 'WriteRaw' as const, s })),
+        pprof.map((s) => ({ api: '/ingest pprof' as const, s })),
+        folded.map((s) => ({ api: '/ingest folded' as const, s })),
+        arrow.map((s) => ({ api: 'WriteArrow' as const, s })),
+      );
+      const send = async (api: string, s: HostileShape): Promise<string> => {
+        if (api === 'WriteRaw') return String(await rpcOutcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: s.body }] }] })));
+        if (api === 'WriteArrow') return String(await rpcOutcome(client.writeArrow({ ipcBuffer: s.body })));
+        const res = await fetch(`${app.base}/ingest?name=shape.inuse_objects&format=${api === '/ingest pprof' ? 'pprof' : 'folded'}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: s.body });
+        await res.arrayBuffer();
+        return String(res.status);
+      };
+      await fc.assert(
+        fc.asyncProperty(shapes, async ({ api, s }) => {
+          const outcome = await send(api, s);
+          expect(CRASH_CODES.has(Number(outcome) as Code) || Number(outcome) >= 500, `${api} ${s.name}: ${outcome}`).toBe(false);
+        }),
+        { ...params(), numRuns: Math.max(20, Math.round(RUNS / 4)) },
+      );
+    },
+    TIMEOUT * 2,
+  );
+
+  it(
+    'retries: a request sent one to four times, at once or one after another, with or without an Idempotency-Key, is counted exactly once',
+    async () => {
+      const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      const baseMs = Date.now() - 5 * 60_000;
+      const pool = stackPool(9, 40);
+      let n = 0;
+      const expected = { arrow: 0, folded: 0 };
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            kind: fc.constantFrom('arrow', 'folded'),
+            copies: fc.integer({ min: 1, max: 4 }),
+            concurrent: fc.boolean(),
+            keyed: fc.boolean(),
+            seed: fc.nat(),
+            lines: fc.array(fc.tuple(fc.array(fc.constantFrom('a', 'b', 'c', 'main', 'ü', '😀'), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 1000 })), { minLength: 1, maxLength: 12 }),
+          }),
+          async (r) => {
+            const id = n++;
+            const headers: Record<string, string> = r.keyed ? { 'idempotency-key': `fuzz-retry-${id}` } : {};
+            let attempt: () => Promise<string>;
+            let total: number;
+            if (r.kind === 'arrow') {
+              const w = agentWrite({ seed: r.seed, pool, node: `fuzz-retry-${id}`, round: 0, baseMs });
+              const ipcBuffer = samplesToArrow(w.batch);
+              total = batchTotal(w.batch);
+              attempt = () => rpcOutcome(client.writeArrow({ ipcBuffer }, { headers })).then(String);
+            } else {
+              const body = r.lines.map(([frames, count]) => `${frames.join(';')} ${count}`).join('\n');
+              total = r.lines.reduce((t, [, c]) => t + c, 0) * 10_000_000;
+              const url = `${app.base}/ingest?name=${encodeURIComponent(`fuzzretry.cpu{req=${id}}`)}&from=${Math.floor(baseMs / 1000)}`;
+              attempt = async () => {
+                const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body });
+                await res.arrayBuffer();
+                return res.status === 200 ? 'ok' : String(res.status);
+              };
+            }
+            const outcomes = r.concurrent ? await Promise.all(Array.from({ length: r.copies }, attempt)) : await (async () => {
+              const out: string[] = [];
+              for (let i = 0; i < r.copies; i++) out.push(await attempt());
+              return out;
+            })();
+            expect(outcomes).toEqual(outcomes.map(() => 'ok'));
+            expected[r.kind] += total;
+          },
+        ),
+        { ...params(), numRuns: Math.max(20, Math.round(RUNS / 2)) },
+      );
+      const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      const totalOf = async (query: string): Promise<number> => {
+        const res = await q.query(create(Q.QueryRequestSchema, { mode: Q.QueryRequest_Mode.MERGE, reportType: Q.QueryRequest_ReportType.TOP, options: { case: 'merge', value: { query, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(Date.now() + 60_000) } } }));
+        return Number(res.total);
+      };
+      const queries = { arrow: `${CPU_TYPE}{node=~"fuzz-retry-.*"}`, folded: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta{service_name="fuzzretry"}' };
+      for (const kind of ['arrow', 'folded'] as const) {
+        let got = -1;
+        for (let i = 0; i < 120 && got !== expected[kind]; i++) {
+          got = await totalOf(queries[kind]);
+          if (got !== expected[kind]) await sleep(500);
+        }
+        expect(got, kind).toBe(expected[kind]);
+      }
+    },
+    TIMEOUT * 2,
+  );
+
+  it(
+    'OTLP (gRPC and OTLP/HTTP) and Pyroscope Push: hostile profiles and labels are refused, never crash',
+    async () => {
+      const otlp = createClient(otlpCollector.ProfilesService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      const push = createClient(pushV1.PusherService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(mutation.map((m) => mutate(validOtlp, m)), fc.uint8Array({ maxLength: 1024 }), fc.constant(validOtlp)),
+          fc.oneof(fc.json({ maxDepth: 4 }), fc.constant(JSON.stringify({ resourceProfiles: [{ scopeProfiles: [{ profiles: [{ samples: [{ stackIndex: 5 }] }] }] }], dictionary: { stringTable: [''] } }))),
+          fc.array(fc.tuple(labelText, labelText), { maxLength: 6 }),
+          fc.oneof(mutation.map((m) => mutate(validPprof, m)), fc.constant(validPprof)),
+          async (pb, json, labels, raw) => {
+            const http = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body: pb });
+            await http.arrayBuffer();
+            expect(http.status, 'OTLP/HTTP protobuf').toBeLessThan(500);
+            const j = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: json });
+            await j.arrayBuffer();
+            expect(j.status, `OTLP/HTTP JSON ${json.slice(0, 100)}`).toBeLessThan(500);
+            // Connect decodes the gRPC request itself: send what it can frame (a valid message's bytes round-tripped).
+            const grpc = await rpcOutcome(otlp.export(fromBinarySafe(pb)));
+            expect(CRASH_CODES.has(grpc as Code), `OTLP gRPC: ${String(grpc)}`).toBe(false);
+            const pushed = await rpcOutcome(push.push({ series: [{ labels: [['__name__', 'process_cpu'], ['service_name', 'fuzz'], ...labels].map(([name, value]) => ({ name, value })), samples: [{ rawProfile: raw }] }] }));
+            expect(CRASH_CODES.has(pushed as Code), `Push: ${String(pushed)}`).toBe(false);
           },
         ),
         params(),

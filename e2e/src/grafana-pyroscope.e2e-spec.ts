@@ -6,7 +6,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from './support/apps';
-import { auth, levelsToTree, pollUntil, selfByPath, upstreamQuerier, type UpstreamQuerier } from './support/grafana-pyroscope';
+import { auth, levelsToTree, pollUntil, selfByPath, spanProfile, upstreamQuerier, type UpstreamQuerier } from './support/grafana-pyroscope';
 import { ProfileSchema } from './support/upstream-pyroscope/gen/google/v1/profile_pb';
 import type { FlameGraph } from './support/upstream-pyroscope/gen/querier/v1/querier_pb';
 import { makeTokens } from './support/write-path';
@@ -25,41 +25,6 @@ async function codeOf(p: Promise<unknown>): Promise<Code | 'ok'> {
   } catch (err) {
     return ConnectError.from(err).code;
   }
-}
-
-/**
- * A CPU pprof the way a Pyroscope SDK's OpenTelemetry integration writes it: samples of a span
- * carry `span_id` and `span_name` pprof labels (plus `trace_id`), others none.
- */
-function spanProfile(timeMs: number): Uint8Array {
-  const strings = ['', 'samples', 'count', 'cpu', 'nanoseconds', 'main', 'handler', 'a_work', 'b_work', 'gc', 'span_id', SPAN_A, SPAN_B, 'span_name', 'GET /a', 'GET /b', 'trace_id', '4bf92f3577b34da6a3ce929d0e0e4736'];
-  const s = (v: string): bigint => BigInt(strings.indexOf(v));
-  const fn = ['main', 'handler', 'a_work', 'b_work', 'gc'];
-  const loc = (name: string): bigint => BigInt(fn.indexOf(name) + 1);
-  const span = (id: string, name: string) => [
-    { key: s('span_id'), str: s(id) },
-    { key: s('span_name'), str: s(name) },
-    { key: s('trace_id'), str: s('4bf92f3577b34da6a3ce929d0e0e4736') },
-  ];
-  const p = create(ProfileSchema, {
-    sampleType: [
-      { type: s('samples'), unit: s('count') },
-      { type: s('cpu'), unit: s('nanoseconds') },
-    ],
-    periodType: { type: s('cpu'), unit: s('nanoseconds') },
-    period: BigInt(MS),
-    timeNanos: BigInt(timeMs) * 1_000_000n,
-    durationNanos: 10_000_000_000n,
-    stringTable: strings,
-    function: fn.map((name, i) => ({ id: BigInt(i + 1), name: s(name) })),
-    location: fn.map((name, i) => ({ id: BigInt(i + 1), line: [{ functionId: BigInt(i + 1), line: 1n }] })),
-    sample: [
-      { locationId: [loc('a_work'), loc('handler'), loc('main')], value: [7n, BigInt(7 * MS)], label: span(SPAN_A, 'GET /a') },
-      { locationId: [loc('b_work'), loc('handler'), loc('main')], value: [3n, BigInt(3 * MS)], label: span(SPAN_B, 'GET /b') },
-      { locationId: [loc('gc'), loc('main')], value: [1n, BigInt(MS)] },
-    ],
-  });
-  return gzipSync(toBinary(ProfileSchema, p));
 }
 
 /**
@@ -95,7 +60,7 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     await folded('shop.cpu{env=dev}', s + 60, 'main;idle 1\n');
     await folded('cart.cpu{env=prod}', s + 120, 'main;checkout 4\n');
     await folded('shop.inuse_space{env=prod}', s, 'main;alloc 1024\n');
-    await ingest(`name=spans-app&format=pprof&from=${s}&until=${s + 10}&spyName=gospy`, spanProfile(t0));
+    await ingest(`name=spans-app&format=pprof&from=${s}&until=${s + 10}&spyName=gospy`, spanProfile(t0, SPAN_A, SPAN_B));
     // Visible once flushed: poll the total of every service.
     await pollUntil(async () => Number((await flame({ profileTypeID: CPU, labelSelector: '{}', ...range })).total) === 21 * MS, 120_000);
   }, 300_000);

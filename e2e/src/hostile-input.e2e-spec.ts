@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -8,8 +9,28 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesToArrow, samplesToPprof } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
-import { grpcFrame, gzipBomb, processMemory, rawGrpc } from '@firn/testing';
+import {
+  deepFolded,
+  deepStackArrow,
+  deepStackPprof,
+  grpcFrame,
+  gzipBomb,
+  hugeLocationTablePprof,
+  hugeStringTablePprof,
+  manyDeepStacksPprof,
+  manyFoldedStacks,
+  manyFramesArrow,
+  manyLabelsPprof,
+  manySeriesPprof,
+  processMemory,
+  rawGrpc,
+  resetPeakMemory,
+  startNats,
+  type HostileShape,
+  type TestNats,
+} from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
+import { bearer, makeTokens } from './support/write-path';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
 import { ADMIN_SECRET, adminClient } from './support/tenancy';
 
@@ -93,11 +114,13 @@ describe('hostile input through a real process', () => {
   );
 
   it(
-    'refuses the same bomb over Connect (content-encoding gzip) with resource_exhausted',
+    'refuses the same bomb over Connect (content-encoding gzip) with 413 resource_exhausted and no Retry-After',
     async () => {
       const bomb = await gzipBomb(256 * 1024 * 1024);
       const res = await fetch(`${app.base}${WRITE_RAW}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/proto', 'content-encoding': 'gzip' }, body: bomb });
-      expect(res.status).toBe(429);
+      // 413, not the 429 Connect would give: retrying the same bytes can never succeed.
+      expect(res.status).toBe(413);
+      expect(res.headers.get('retry-after')).toBeNull();
       expect(((await res.json()) as { code: string }).code).toBe('resource_exhausted');
     },
     60_000,
@@ -194,4 +217,89 @@ describe('hostile input through a real process', () => {
       expect((JSON.parse(bad.text) as { message: string }).message).toMatch(/"name" is not valid UTF-8/);
     });
   });
+});
+
+/** The per-request memory budget documented in docs/architecture.md ("Memory per request"). */
+const REQUEST_BUDGET_MB = 64;
+
+/**
+ * Shapes that are small on the wire and huge once materialised, each sent to a gateway process
+ * on its own; the gateway's peak resident memory while it answers must stay within the budget.
+ */
+describe('memory per request, measured from the gateway process', () => {
+  let dir: string;
+  let nats: TestNats;
+  let gateway: RunningApp;
+  let token: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'firn-e2e-shapes-'));
+    nats = await startNats();
+    token = (await makeTokens(join(dir, 'tokens.json'), ['shapes'])).shapes;
+    gateway = await startApp('gateway', { env: { FIRN_NATS_URL: nats.url, FIRN_STORAGE: 'local', FIRN_DATA_DIR: join(dir, 'data'), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGEST_RATE_BYTES: '0' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (gateway) {
+      const log = await readFile(gateway.proc.logFile, 'utf8');
+      await gateway.stop();
+      expect(log).not.toMatch(/failed with an unexpected error/);
+    }
+    await nats?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  type Send = (shape: HostileShape) => Promise<string>;
+  const writeRaw: Send = async (shape) => {
+    const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(token)] }));
+    return (await outcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: shape.body }] }] }))).code.toString();
+  };
+  const writeArrow: Send = async (shape) => {
+    const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(token)] }));
+    return (await outcome(client.writeArrow({ ipcBuffer: shape.body }))).code.toString();
+  };
+  const ingest =
+    (format: string): Send =>
+    async (shape) => {
+      const res = await fetch(`${gateway.base}/ingest?name=shape.inuse_objects&format=${format}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: shape.body });
+      await res.arrayBuffer();
+      return String(res.status);
+    };
+
+  const cases: Array<[() => HostileShape | Promise<HostileShape>, Send]> = [
+    [() => deepStackPprof(30_000_000), writeRaw],
+    [() => manyDeepStacksPprof(6000, 1000), writeRaw],
+    [() => hugeStringTablePprof(8_000_000), writeRaw],
+    [() => hugeLocationTablePprof(400_000), writeRaw],
+    [() => manyLabelsPprof(1_000_000), writeRaw],
+    [() => manySeriesPprof(200_000), ingest('pprof')],
+    [() => deepFolded(4_000_000), ingest('folded')],
+    [() => manyFoldedStacks(9000, 200), ingest('folded')],
+    [() => deepStackArrow(2_000_000), writeArrow],
+    [() => manyFramesArrow(600, 500), writeArrow],
+    [async () => ({ name: 'gzip bomb: 1 GiB of zeros', body: await gzipBomb(1024 * 1024 * 1024), plainBytes: 1024 * 1024 * 1024 }), ingest('pprof')],
+  ];
+
+  it(
+    `keeps each hostile shape under ${REQUEST_BUDGET_MB} MiB of gateway memory, accepted or refused`,
+    async () => {
+      const rows: string[] = [];
+      const over: string[] = [];
+      for (const [make, send] of cases) {
+        const shape = await make();
+        await sleep(200);
+        const before = processMemory(gateway.proc.pid).rss;
+        resetPeakMemory(gateway.proc.pid);
+        const answer = await send(shape);
+        const growthMb = (processMemory(gateway.proc.pid).hwm - before) / 2 ** 20;
+        rows.push(`${shape.name}: ${(shape.body.length / 2 ** 20).toFixed(2)} MiB sent, ${(shape.plainBytes / 2 ** 20).toFixed(1)} MiB plain → ${answer}, peak growth ${growthMb.toFixed(1)} MiB`);
+        // A refusal is fine; a crash-class answer is not.
+        expect(['ok', '3', '8', '200', '400', '413'], `${shape.name}: ${answer}`).toContain(answer);
+        if (growthMb >= REQUEST_BUDGET_MB) over.push(rows[rows.length - 1]);
+      }
+      process.stdout.write(`${rows.join('\n')}\n`);
+      expect(over).toEqual([]);
+    },
+    600_000,
+  );
 });

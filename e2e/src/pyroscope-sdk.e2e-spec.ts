@@ -210,7 +210,7 @@ describe('@pyroscope/nodejs SDK → Firn', () => {
     for (const [span, fn, other] of [
       [SPAN_HOT, 'hotPath', 'coldPath'],
       [SPAN_COLD, 'coldPath', 'hotPath'],
-    ]) {
+    ] as const) {
       const fg = await flame('wall:wall:nanoseconds:wall:nanoseconds', '{service_name="sdk-bearer"}', [span]);
       expect(Number(fg.total)).toBe(sent('sdk-bearer', 'wall', 'wall', span));
       const tree = levelsToTree(fg);

@@ -25,6 +25,8 @@ const SERVICE_SCOPE: Record<string, string> = {
   'parca.query.v1alpha1.QueryService': 'read:profiles',
   'querier.v1.QuerierService': 'read:profiles',
   'firn.admin.v1.AdminService': 'admin',
+  'push.v1.PusherService': 'write:profiles',
+  'opentelemetry.proto.collector.profiles.v1development.ProfilesService': 'write:profiles',
 };
 /** Public by design (probes) and internal (shared internal token, never a tenant token). */
 const PUBLIC_SERVICES = new Set(['grpc.health.v1.Health']);
@@ -32,6 +34,7 @@ const INTERNAL_SERVICES = new Set(['firn.query.v1.PartialQueryService']);
 /** HTTP routes: the scope each needs ('' = any valid token). */
 const ROUTE_SCOPE: Record<string, string> = {
   'POST /ingest': 'write:profiles',
+  'POST /v1development/profiles': 'write:profiles',
   'GET /api/v1/whoami': '',
 };
 const ALL = ['write:profiles', 'write:debuginfo', 'read:profiles', 'admin'];

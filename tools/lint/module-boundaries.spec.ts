@@ -42,6 +42,23 @@ describe('module boundaries', () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
+  it('rejects the web UI importing anything but the generated API contracts', async () => {
+    const errors = await boundaryErrors('apps/web/src/probe.tsx', "import { FirnError } from '@firn/errors';\nexport const x = FirnError;\n");
+    expect(errors.join('\n')).toMatch(/scope:web.*can only depend on libs tagged with "type:proto"/);
+    expect(await boundaryErrors('apps/web/src/probe.tsx', "import { queryV1alpha1 } from '@firn/proto';\nexport const x = queryV1alpha1;\n")).toEqual([]);
+  });
+
+  it('rejects an ingest API appending to the ingest log around the pipeline (which derives the idempotency key)', async () => {
+    const probe = "import { appendIngest } from '@firn/ingest-log';\nexport const x = appendIngest;\n";
+    const restricted = async (filePath: string) => {
+      const [result] = await eslint.lintText(probe, { filePath: resolve(root, filePath) });
+      return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+    };
+    expect((await restricted('libs/components/gateway/src/ingest/otlp.rpc.ts')).join('\n')).toMatch(/IngestPipeline\.accept/);
+    expect((await restricted('libs/components/all-in-one/src/probe.ts')).join('\n')).toMatch(/IngestPipeline\.accept/);
+    expect(await restricted('libs/components/gateway/src/ingest/ingest-pipeline.ts')).toEqual([]);
+  });
+
   it('accepts an app importing its own component library and shared libs', async () => {
     const errors = await boundaryErrors('apps/gateway/src/probe.ts', "import { gatewayServer } from '@firn/gateway';\nimport { FirnError } from '@firn/errors';\nexport const x = [gatewayServer, FirnError];\n");
     expect(errors).toEqual([]);

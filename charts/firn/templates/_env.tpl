@@ -62,6 +62,8 @@ Arguments (dict): root, port, shutdownMs, s3, nats, groups (list of group names)
 {{- if .nats }}
 - name: FIRN_NATS_URL
   value: {{ required "nats.url is required" $v.nats.url | quote }}
+- name: FIRN_NATS_REPLICAS
+  value: {{ $v.nats.replicas | int64 | quote }}
 {{- with $v.nats.existingSecret }}
 - name: FIRN_NATS_TOKEN
   valueFrom:
@@ -221,4 +223,36 @@ Arguments (dict): root, port, shutdownMs, s3, nats, groups (list of group names)
 {{- define "firn.env.symbolizerCacheDir" -}}
 - name: FIRN_SYMBOLIZER_CACHE_DIR
   value: {{ include "firn.symbolizerCacheDir" .root | quote }}
+{{- end }}
+
+{{/* Querier fan-out: peers found through the headless Service (ready pods only), itself left out. */}}
+{{- define "firn.env.querierPeers" -}}
+{{- $v := .root.Values -}}
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: FIRN_QUERIER_PEERS
+  value: {{ include "firn.querierPeersUrl" .root | quote }}
+- name: FIRN_QUERIER_SELF_ADDRESS
+  value: "$(POD_IP)"
+- name: FIRN_INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "firn.internalSecretName" .root }}
+      key: {{ $v.internalToken.secretKey }}
+{{- end }}
+
+{{/* The gateway forwards the public query APIs to the queriers (same headless Service). */}}
+{{- define "firn.env.queryProxy" -}}
+{{- $v := .root.Values -}}
+{{- if $v.querier.enabled }}
+- name: FIRN_QUERIERS
+  value: {{ include "firn.querierPeersUrl" .root | quote }}
+- name: FIRN_INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "firn.internalSecretName" .root }}
+      key: {{ $v.internalToken.secretKey }}
+{{- end }}
 {{- end }}

@@ -162,3 +162,21 @@ kubelet) and RBAC. */}}
 {{- define "firn.limitsDir" -}}/etc/firn/limits{{- end }}
 {{- define "firn.retentionDir" -}}/etc/firn/retention{{- end }}
 {{- define "firn.symbolizerCacheDir" -}}/var/cache/firn/symbolizer{{- end }}
+
+{{/* The headless Service listing the ready queriers: peers of each other, and the gateway's upstream. */}}
+{{- define "firn.querierPeersService" -}}
+{{- include "firn.componentName" (dict "root" . "component" "querier-peers") }}
+{{- end }}
+
+{{- define "firn.querierPeersUrl" -}}
+{{- printf "dns+http://%s.%s.svc:%d" (include "firn.querierPeersService" .) .Release.Namespace (int64 .Values.querier.port) }}
+{{- end }}
+
+{{/* The Secret holding FIRN_INTERNAL_TOKEN (gateway → querier, querier → querier). */}}
+{{- define "firn.internalSecretName" -}}
+{{- if .Values.internalToken.existingSecret }}
+{{- .Values.internalToken.existingSecret }}
+{{- else }}
+{{- printf "%s-internal" (include "firn.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}

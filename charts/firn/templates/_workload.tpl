@@ -7,7 +7,7 @@ Arguments (dict):
   root        the chart's root context ($)
   component   name used in resource names and labels (gateway, ..., all-in-one)
   key         its section in values (gateway, ..., allInOne)
-  entry       the app's entry point (apps/<name>/src/main.ts)
+  app         the component the image's launcher runs (node dist/server/main.js <app>)
   replicas    overrides <key>.replicas when non-zero (the all-in-one is always 1)
 Every argument must be passed (lint --strict fails on a missing map key).
   s3          true = FIRN_STORAGE=s3 from storage.s3; false = local objects under the data dir
@@ -17,7 +17,9 @@ Every argument must be passed (lint --strict fails on a missing map key).
               Secret, ConfigMap or cache volume
   dataClaim   PVC name for the data dir; empty = an emptyDir
   recreate    true = Recreate strategy (a single writer of a ReadWriteOnce volume)
-  pdb         true = render a PodDisruptionBudget when podDisruptionBudget.enabled
+  pdb         true = render a PodDisruptionBudget when podDisruptionBudget.enabled; also
+              the default topology spread and the HorizontalPodAutoscaler option (scaled
+              components only)
 */}}
 {{- define "firn.workload" -}}
 {{- $root := .root -}}
@@ -38,6 +40,7 @@ Every argument must be passed (lint --strict fails on a missing map key).
 {{- $limits := has "limits" .env -}}
 {{- $retention := has "retention" .env -}}
 {{- $symCache := has "symbolizerCacheDir" .env -}}
+{{- $hpa := and .pdb $c.autoscaling.enabled -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -46,7 +49,9 @@ metadata:
   labels:
     {{- include "firn.labels" $ctx | nindent 4 }}
 spec:
+  {{- if not $hpa }}
   replicas: {{ $replicas }}
+  {{- end }}
   revisionHistoryLimit: 5
   {{- if .recreate }}
   strategy:
@@ -95,10 +100,14 @@ spec:
           image: {{ include "firn.image" $root | quote }}
           imagePullPolicy: {{ $v.image.pullPolicy }}
           workingDir: {{ $v.image.workingDir }}
+          # tini as PID 1 forwards SIGTERM (the server drains and flushes) and reaps the tools it
+          # spawns; the image holds compiled JavaScript only (no TypeScript at start).
           command:
+            - /usr/bin/tini
+            - --
             - node
-            - scripts/run-ts.cjs
-            - {{ .entry }}
+            - dist/server/main.js
+            - {{ .app }}
           {{- with $c.extraArgs }}
           args:
             {{- toYaml . | nindent 12 }}
@@ -139,7 +148,7 @@ spec:
           securityContext:
             {{- toYaml $v.containerSecurityContext | nindent 12 }}
           volumeMounts:
-            # @swc-node/register keeps its compile cache under the OS temp dir.
+            # The root filesystem is read-only; Node and the symbolizer's tools write scratch files here.
             - name: tmp
               mountPath: /tmp
             - name: data
@@ -217,9 +226,22 @@ spec:
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $c.topologySpreadConstraints }}
+      {{- if $c.topologySpreadConstraints }}
       topologySpreadConstraints:
-        {{- toYaml . | nindent 8 }}
+        {{- toYaml $c.topologySpreadConstraints | nindent 8 }}
+      {{- else if and .pdb $v.topologySpread.enabled }}
+      # Soft spread over nodes and zones, so one lost node or zone takes at most its share.
+      topologySpreadConstraints:
+        {{- range $key := list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
+        - maxSkew: {{ $v.topologySpread.maxSkew }}
+          topologyKey: {{ $key }}
+          whenUnsatisfiable: {{ $v.topologySpread.whenUnsatisfiable }}
+          labelSelector:
+            matchLabels:
+              {{- include "firn.selectorLabels" $ctx | nindent 14 }}
+          matchLabelKeys:
+            - pod-template-hash
+        {{- end }}
       {{- end }}
 ---
 apiVersion: v1
@@ -243,6 +265,30 @@ spec:
       port: {{ $c.service.port | int64 }}
       targetPort: http
       protocol: TCP
+{{- if $hpa }}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "firn.labels" $ctx | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ $name }}
+  minReplicas: {{ $c.autoscaling.minReplicas | int64 }}
+  maxReplicas: {{ $c.autoscaling.maxReplicas | int64 }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $c.autoscaling.targetCPUUtilizationPercentage | int64 }}
+{{- end }}
 {{- if and .pdb $v.podDisruptionBudget.enabled }}
 ---
 apiVersion: policy/v1

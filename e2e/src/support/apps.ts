@@ -36,6 +36,7 @@ export async function startApp(name: AppName, opts: StartAppOptions = {}): Promi
       args: [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, `apps/${name}/src/main.ts`), ...(opts.args ?? [])],
       env: { FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), FIRN_LOG_LEVEL: 'info', ...opts.env },
       ready: async () => (await fetch(base + path)).status === 200,
+      // Generous: loading the TypeScript entry point alone takes 30 s on a loaded 2-core machine.
       readyTimeoutMs: opts.readyTimeoutMs ?? 90_000,
       stopTimeoutMs: 15_000,
     });

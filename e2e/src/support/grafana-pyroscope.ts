@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { ProfileSchema } from './upstream-pyroscope/gen/google/v1/profile_pb';
 import { QuerierService, type FlameGraph } from './upstream-pyroscope/gen/querier/v1/querier_pb';
 
 export type UpstreamQuerier = Client<typeof QuerierService>;
@@ -93,4 +96,43 @@ export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number
     if (Date.now() >= deadline) return false;
     await sleep(intervalMs);
   }
+}
+
+/** One CPU sample at 100 Hz, in nanoseconds. */
+export const SAMPLE_NS = 1e7;
+
+/**
+ * A CPU pprof the way a Pyroscope SDK's OpenTelemetry integration writes it: samples of a span
+ * carry `span_id` and `span_name` pprof labels (plus `trace_id`), others none. Span A: 7 samples
+ * (`a_work`), span B: 3 (`b_work`), no span: 1 (`gc`); one sample is 10 ms of CPU.
+ */
+export function spanProfile(timeMs: number, spanA: string, spanB: string): Uint8Array {
+  const strings = ['', 'samples', 'count', 'cpu', 'nanoseconds', 'main', 'handler', 'a_work', 'b_work', 'gc', 'span_id', spanA, spanB, 'span_name', 'GET /a', 'GET /b', 'trace_id', '4bf92f3577b34da6a3ce929d0e0e4736'];
+  const s = (v: string): bigint => BigInt(strings.indexOf(v));
+  const fn = ['main', 'handler', 'a_work', 'b_work', 'gc'];
+  const loc = (name: string): bigint => BigInt(fn.indexOf(name) + 1);
+  const span = (id: string, name: string) => [
+    { key: s('span_id'), str: s(id) },
+    { key: s('span_name'), str: s(name) },
+    { key: s('trace_id'), str: s('4bf92f3577b34da6a3ce929d0e0e4736') },
+  ];
+  const p = create(ProfileSchema, {
+    sampleType: [
+      { type: s('samples'), unit: s('count') },
+      { type: s('cpu'), unit: s('nanoseconds') },
+    ],
+    periodType: { type: s('cpu'), unit: s('nanoseconds') },
+    period: BigInt(SAMPLE_NS),
+    timeNanos: BigInt(timeMs) * 1_000_000n,
+    durationNanos: 10_000_000_000n,
+    stringTable: strings,
+    function: fn.map((name, i) => ({ id: BigInt(i + 1), name: s(name) })),
+    location: fn.map((name, i) => ({ id: BigInt(i + 1), line: [{ functionId: BigInt(i + 1), line: 1n }] })),
+    sample: [
+      { locationId: [loc('a_work'), loc('handler'), loc('main')], value: [7n, BigInt(7 * SAMPLE_NS)], label: span(spanA, 'GET /a') },
+      { locationId: [loc('b_work'), loc('handler'), loc('main')], value: [3n, BigInt(3 * SAMPLE_NS)], label: span(spanB, 'GET /b') },
+      { locationId: [loc('gc'), loc('main')], value: [1n, BigInt(SAMPLE_NS)] },
+    ],
+  });
+  return gzipSync(toBinary(ProfileSchema, p));
 }

@@ -13,6 +13,7 @@ export class AgentMetrics {
   readonly batchesSent: Counter;
   readonly bufferBytes: Gauge;
   readonly processes: Gauge;
+  readonly frames: Counter<'kind' | 'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -30,5 +31,12 @@ export class AgentMetrics {
     this.batchesSent = new Counter({ name: n('batches_sent_total'), help: 'Batches the gateway acknowledged.', registers });
     this.bufferBytes = new Gauge({ name: n('buffer_bytes'), help: 'Encoded bytes waiting to be sent.', registers });
     this.processes = new Gauge({ name: n('processes'), help: 'Processes seen in the last window.', registers });
+    this.frames = new Counter({
+      name: n('frames_total'),
+      help:
+        'Sampled frames (one per sample they are in; an inline chain counts once) by kind (kernel, jit, go, native_symbols, native_stripped, unmapped) and outcome: named on the node, or why not (left_to_server, no_symbols, not_in_symbols, unsupported_go_table, no_perf_map_entry, no_mapping, kallsyms_restricted). Naming coverage = outcome="named" / all.',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
   }
 }

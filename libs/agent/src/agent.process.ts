@@ -10,7 +10,7 @@ import { AgentMetrics } from './agent.metrics';
 import { agentConfig, type AgentConfig } from './agent.settings';
 import { compileBpf } from './bpf/compile';
 import { KubeletPodResolver } from './labels/kubelet-pods';
-import { parseRelabelConfigs } from './labels/relabel';
+import { parseRelabelConfigs } from '@firn/profiles';
 import { elfObjectReader } from './proc/object-reader';
 import { gatewayTransport, writeArrowSender } from './ship/gateway-client';
 import { DebuginfoUploader } from './ship/debuginfo-uploader';

@@ -3,7 +3,7 @@ import type { Logger } from '@firn/observability';
 import type { AgentMetrics } from './agent.metrics';
 import { BpfSampler, type SamplerStats } from './bpf/sampler';
 import { LabelResolver, type PodResolver } from './labels/label-resolver';
-import type { RelabelConfig } from './labels/relabel';
+import type { RelabelConfig } from '@firn/profiles';
 import { ProcessTable, type ObjectReader } from './proc/process-table';
 import type { KernelNames } from './symbols/kernel-names';
 import { buildProfile } from './profile-builder';
@@ -122,6 +122,10 @@ export class Agent {
     const built = await buildProfile(raw, window, { processes: this.processes, labels: this.labels, kernel: this.opts.kernelSymbols });
     m.processes.set(this.processes.size);
     if (built.droppedByRelabel) m.lostSamples.inc({ reason: 'relabel_drop' }, built.droppedByRelabel);
+    for (const [key, count] of built.coverage) {
+      const [kind, outcome] = key.split('|');
+      m.frames.inc({ kind, outcome }, count);
+    }
     if (built.batch.length > 0) {
       const ipc = samplesToArrow(built.batch);
       this.shipper.enqueue(ipc, built.samples);

@@ -6,7 +6,7 @@ export { compileBpf, defaultBpfCacheDir, BPF_SOURCE_DIR, CLANG_FLAGS, type Compi
 export { BpfSampler, parseCpuList, perfEventAttr, type RawSample, type SamplerOptions, type SamplerStats } from './bpf/sampler';
 export { bpfUnavailableReason } from './bpf/availability';
 export { parseCgroupPath, cgroupPathOf, type CgroupInfo } from './labels/cgroup';
-export { parseRelabelConfigs, relabel, type RelabelConfig, type RelabelAction, type Labels } from './labels/relabel';
+export { parseRelabelConfigs, relabel, type RelabelConfig, type RelabelAction, type Labels } from '@firn/profiles';
 export { KubeletPodResolver, indexPodList, type KubeletPodResolverOptions, type PodIndex, type PodList } from './labels/kubelet-pods';
 export { LabelResolver, type LabelResolverOptions, type PodRef, type PodResolver } from './labels/label-resolver';
 export { parseProcMaps, findMapping, parseStartTime, type ProcMapping } from './proc/proc-maps';

@@ -4,6 +4,7 @@ import type { RawSample } from './bpf/sampler';
 import type { LabelResolver } from './labels/label-resolver';
 import type { ProcessTable } from './proc/process-table';
 import type { KernelNames } from './symbols/kernel-names';
+import { frameKindOf, type FrameKind } from './symbols/local-symbols';
 
 export const CPU_PROFILE_TYPE = 'parca_agent:samples:count:cpu:nanoseconds:delta';
 
@@ -24,6 +25,11 @@ export interface BuiltProfile {
   samples: number;
   /** Samples whose process a relabel rule dropped. */
   droppedByRelabel: number;
+  /**
+   * Sampled frames (each frame once per sample it is in) by kind and outcome (`named`, or why
+   * not): the naming coverage of this window.
+   */
+  coverage: Map<`${FrameKind}|${string}`, number>;
 }
 
 /**
@@ -39,6 +45,7 @@ export async function buildProfile(raw: readonly RawSample[], window: WindowInfo
   const kernelFrames = new Map<bigint, Frame>();
   let samples = 0;
   let droppedByRelabel = 0;
+  const coverage: BuiltProfile['coverage'] = new Map();
   for (const r of raw) {
     const labels = deps.labels.labelsFor(r.pid, r.comm, deps.processes.get(r.pid));
     if (!labels) {
@@ -58,7 +65,14 @@ export async function buildProfile(raw: readonly RawSample[], window: WindowInfo
     if (frames.length === 0) continue;
     b.addRow(pt, b.addSeries(labels), b.addStack(frames), r.count, window.startMs, durationNs, periodNs);
     samples += r.count;
+    for (const f of frames) {
+      // Inlined Go frames share their physical frame's address: count each address once.
+      if (f.inlined) continue;
+      const k = frameKindOf(f);
+      const key = `${k.kind}|${f.functionName ? 'named' : (k.reason ?? 'unknown')}` as const;
+      coverage.set(key, (coverage.get(key) ?? 0) + r.count);
+    }
   }
-  return { batch: b.build(), samples, droppedByRelabel };
+  return { batch: b.build(), samples, droppedByRelabel, coverage };
 }
 

@@ -28,6 +28,11 @@ export interface ConnectBusOptions {
   connectTimeoutMs?: number;
   /** Timeout of JetStream API calls and publish acks. Default 5000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * Replicas of every stream and KV bucket whose spec does not name its own (default 1). With 3
+   * on a 3-node JetStream cluster, an acked message survives the loss of one server.
+   */
+  replicas?: number;
 }
 
 export interface StreamSpec {
@@ -101,7 +106,7 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
   }
   try {
     const jsm = await nc.jetstreamManager({ timeout });
-    return new Bus(nc, nc.jetstream({ timeout }), jsm, opts.servers, timeout);
+    return new Bus(nc, nc.jetstream({ timeout }), jsm, opts.servers, timeout, opts.replicas ?? 1);
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw FirnError.unavailable(`JetStream is not available at ${opts.servers.join(',')}: ${errText(err)}`, err);
@@ -119,6 +124,8 @@ export class Bus {
     readonly jsm: JetStreamManager,
     private readonly servers: string[],
     private readonly timeoutMs: number,
+    /** Replicas of streams and KV buckets that do not name their own. */
+    readonly defaultReplicas = 1,
   ) {
     void this.watchStatus();
   }
@@ -146,7 +153,7 @@ export class Bus {
       subjects: spec.subjects,
       max_bytes: spec.maxBytes ?? -1,
       max_age: nanos(spec.maxAgeMs ?? 0),
-      num_replicas: spec.replicas ?? 1,
+      num_replicas: spec.replicas ?? this.defaultReplicas,
       storage: spec.storage === 'memory' ? StorageType.Memory : StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
@@ -222,18 +229,30 @@ export class Bus {
 
   /** Opens (creating if needed) a KV bucket. */
   async ensureKv(bucket: string, opts: KvBucketOptions = {}): Promise<BusKv> {
+    const replicas = opts.replicas ?? this.defaultReplicas;
+    let kv: BusKv;
     try {
-      return await this.js.views.kv(bucket, {
+      kv = await this.js.views.kv(bucket, {
         history: opts.history ?? 1,
         ...(opts.ttlMs !== undefined ? { ttl: opts.ttlMs } : {}),
         ...(opts.maxBytes !== undefined ? { max_bytes: opts.maxBytes } : {}),
-        replicas: opts.replicas ?? 1,
+        replicas,
         storage: opts.storage === 'memory' ? StorageType.Memory : StorageType.File,
         timeout: this.timeoutMs,
       });
     } catch (err) {
       throw toFirnError(err, `open KV bucket ${bucket}`);
     }
+    // An existing bucket keeps the replicas it was made with; raise (or lower) them in place, so
+    // an install that moves from one NATS server to a cluster gets the durability it asks for.
+    const stream = `KV_${bucket}`;
+    try {
+      const { config } = await this.jsm.streams.info(stream);
+      if (config.num_replicas !== replicas) await this.jsm.streams.update(stream, { ...config, num_replicas: replicas });
+    } catch (err) {
+      throw toFirnError(err, `set replicas of KV bucket ${bucket}`);
+    }
+    return kv;
   }
 
   /**

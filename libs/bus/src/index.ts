@@ -9,6 +9,7 @@ export {
   type StreamSpec,
   type StreamState,
 } from './bus';
+export { Leases, type Lease, type LeasesOptions } from './leases';
 export type { BusHandler, BusMessage, ConsumeOptions, ConsumerHandle } from './bus-consumer';
 export {
   startNatsServer,

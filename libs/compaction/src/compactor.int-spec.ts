@@ -9,9 +9,9 @@ import { ManifestLog, ManifestState } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
 import { LocalDirStore } from '@firn/storage';
 import { startNats, type TestNats } from '@firn/testing';
+import { Leases } from '@firn/bus';
 import { Compactor, type CompactorOptions } from './compactor';
 import { GarbageCollector } from './gc';
-import { Leases } from './lease';
 import { windowStart, type LevelPolicy } from './levels';
 import { addDelta, rowsFor, sorted, validTotals, writeL0 } from './testing/segment-fixture';
 
@@ -197,6 +197,8 @@ describe(Compactor.name, () => {
     const keepTotals = await validTotals(e.store, e.manifest.state, 'keep');
     const c = await compactor(e, 'c1', { retention: (t) => (t === 'short' ? 86_400_000 : 0), now: Date.now, graceMs: 1 });
     expect(await c.applyRetention()).toBe(24);
+    // publish() returns once JetStream stored the delta; the view applies it when its consumer sees it.
+    await e.manifest.syncToLatest();
     expect(e.manifest.state.validSegments('short')).toEqual([]);
     expect(e.manifest.state.validSegments('keep')).toHaveLength(24);
     await c.collectGarbage();

@@ -6,7 +6,7 @@ import { newSegmentId, segmentDay, segmentKeys, segmentMeta, writeSegment } from
 import type { ObjectStore } from '@firn/storage';
 import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
 import { GarbageCollector, type GcResult } from './gc';
-import type { Lease, Leases } from './lease';
+import type { Lease, Leases } from '@firn/bus';
 import { DEFAULT_LEVELS, validateLevels, type LevelPolicy } from './levels';
 import { mergeSegments } from './merge';
 import { expiredSegments, planCompactions, type CompactionJob } from './planner';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from './duration';
+import { parseDuration } from '@firn/config';
 import { FileRetention, parseRetentionOverrides } from './retention';
 
 describe(parseDuration.name, () => {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { FirnError } from '@firn/errors';
-import { parseDuration } from './duration';
+import { parseDuration } from '@firn/config';
 
 /** Retention of a tenant's data in ms; 0 = keep forever. Swappable (e.g. for per-tenant limits). */
 export type RetentionPolicy = (tenant: string) => number;

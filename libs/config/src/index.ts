@@ -20,4 +20,5 @@ export {
   type Setting,
   type SettingsDef,
 } from './config';
-export { authSettings, natsSettings, redisSettings, serverSettings, storageKind, storageSettings } from './settings';
+export { authSettings, natsReplicasSetting, natsSettings, redisSettings, serverSettings, storageKind, storageSettings } from './settings';
+export { parseDuration } from './duration';

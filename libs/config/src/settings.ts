@@ -36,7 +36,17 @@ export function natsSettings() {
   return {
     natsUrl: setting({ env: 'FIRN_NATS_URL', flag: 'nats-url', schema: urlList, default: 'nats://127.0.0.1:4222', description: 'NATS server URL(s), comma-separated; JetStream must be enabled.' }),
     natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token.', secret: true }),
+    natsReplicas: natsReplicasSetting(),
   };
+}
+
+/**
+ * Replicas of every JetStream stream and KV bucket Firn creates: the durability contract. 1 on a
+ * single NATS server; 3 on a 3-node JetStream cluster, where an acked message survives one lost
+ * server. Existing streams and buckets are moved to this count at start.
+ */
+export function natsReplicasSetting() {
+  return setting({ env: 'FIRN_NATS_REPLICAS', flag: 'nats-replicas', schema: positiveInt, default: '1', description: 'Replicas of every JetStream stream and KV bucket (1 for one NATS server, 3 for a 3-node cluster: survives one lost server).' });
 }
 
 export function redisSettings() {

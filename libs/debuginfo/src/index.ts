@@ -6,7 +6,7 @@ export { DebuginfodCache, debuginfodObjectKey } from './debuginfod-cache';
 export { DEFAULT_DEBUGINFOD_OPTIONS, DebuginfodClient, type DebuginfodClientOptions, type DebuginfodFileKind, type DebuginfodOutcome, type DebuginfodResult } from './debuginfod-client';
 export { DiskCache } from './disk-cache';
 export { KvPendingAddresses, PENDING_KV_BUCKET } from './kv-pending-addresses';
-export { decodeResolved, encodeNegative, encodeResolved, symbolKey, type ResolvedFrame } from './symbol-entry';
+export { decodeResolved, encodeNegative, encodeResolved, negativeReason, symbolKey, type ResolvedFrame } from './symbol-entry';
 export { SYMBOLIZE_CONSUMER, SYMBOLIZE_STREAM, decodeJob, encodeJob, symbolizeStreamSpec, symbolizeSubject, tenantOfSubject, type SymbolizeJob } from './symbolize-job';
 export { DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, SymbolizeQueue, publishUploaded, type SymbolizeQueueOptions } from './symbolize-queue';
 export { MemoryPendingAddresses, SymbolizeWorker, type JobOutcome, type PendingAddresses, type SymbolReader, type SymbolizeWorkerOptions } from './symbolize-worker';

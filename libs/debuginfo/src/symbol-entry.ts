@@ -15,7 +15,10 @@ export function symbolKey(tenant: TenantId, buildId: string, address: bigint): s
   return `sym:v1:${tenant}:${buildId}:${address.toString(16)}`;
 }
 
-/** Unresolvable address marker: `0`. Resolved: `[[fn, file, line], ...]` leaf first. */
+/**
+ * Unresolvable address marker: `0`, or `0:<why>` (`no_debuginfo`, `unknown_format`,
+ * `no_symbol`, `outside_code`, `unsupported_go_table`). Resolved: `[[fn, file, line], ...]` leaf first.
+ */
 const NEGATIVE = '0';
 
 export function encodeResolved(frames: readonly ResolvedFrame[]): Uint8Array {
@@ -23,8 +26,14 @@ export function encodeResolved(frames: readonly ResolvedFrame[]): Uint8Array {
   return Buffer.from(JSON.stringify(frames.map((f) => [f.functionName, f.fileName, f.line])), 'utf8');
 }
 
-export function encodeNegative(): Uint8Array {
-  return Buffer.from(NEGATIVE, 'utf8');
+export function encodeNegative(why?: string): Uint8Array {
+  return Buffer.from(why ? `${NEGATIVE}:${why}` : NEGATIVE, 'utf8');
+}
+
+/** Why a negative entry could not be resolved ('' when it does not say, or when it is not negative). */
+export function negativeReason(value: Uint8Array): string {
+  const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  return text.startsWith(`${NEGATIVE}:`) ? text.slice(NEGATIVE.length + 1) : '';
 }
 
 /**
@@ -33,7 +42,7 @@ export function encodeNegative(): Uint8Array {
  */
 export function decodeResolved(value: Uint8Array): ResolvedFrame[] | null {
   const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
-  if (text === NEGATIVE) return null;
+  if (text === NEGATIVE || text.startsWith(`${NEGATIVE}:`)) return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

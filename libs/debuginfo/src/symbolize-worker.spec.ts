@@ -3,7 +3,7 @@ import { MemoryLruCache } from '@firn/cache';
 import { createLogger } from '@firn/observability';
 import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
 import type { FindResult } from './debuginfo-finder';
-import { decodeResolved, symbolKey } from './symbol-entry';
+import { decodeResolved, negativeReason, symbolKey } from './symbol-entry';
 import { MemoryPendingAddresses, SymbolizeWorker, type SymbolReader } from './symbolize-worker';
 
 const log = createLogger({ level: 'silent', component: 'test' });
@@ -15,16 +15,34 @@ function setup(found: FindResult) {
   const reader: SymbolReader = {
     symbolize: async (_files, offsets) => {
       state.reads++;
-      return offsets.map((address) => ({ address, frames: address === 0x10n ? [{ functionName: 'main', fileName: 'm.c', line: 4, inlined: false }] : [] }));
+      return offsets.map((address) =>
+        address === 0x10n
+          ? { address, frames: [{ functionName: 'main', fileName: 'm.c', line: 4, inlined: false }], source: 'dwarf' }
+          : { address, frames: [], unnamed: address === 0x30n ? 'outside_code' : 'no_symbol' },
+      );
     },
   };
   const pending = new MemoryPendingAddresses();
-  const worker = new SymbolizeWorker({ cache, finder: { find: async (_t: TenantId, _b: string) => state.found }, reader, pending, log, positiveTtlSeconds: 600, negativeTtlSeconds: 60 });
+  const coverage: string[] = [];
+  const worker = new SymbolizeWorker({
+    cache,
+    finder: { find: async (_t: TenantId, _b: string) => state.found },
+    reader,
+    pending,
+    log,
+    positiveTtlSeconds: 600,
+    negativeTtlSeconds: 60,
+    onCoverage: (source, outcome, n) => coverage.push(`${source}/${outcome}=${n}`),
+  });
   const entry = async (a: bigint) => {
     const [v] = await cache.getMany([symbolKey(t, 'aa', a)]);
     return v === undefined ? undefined : decodeResolved(v);
   };
-  return { worker, state, pending, entry };
+  const why = async (a: bigint) => {
+    const [v] = await cache.getMany([symbolKey(t, 'aa', a)]);
+    return v === undefined ? undefined : negativeReason(v);
+  };
+  return { worker, state, pending, entry, why, coverage };
 }
 
 describe(SymbolizeWorker.name, () => {
@@ -52,5 +70,18 @@ describe(SymbolizeWorker.name, () => {
     expect(await worker.handle(t, { kind: 'uploaded', buildId: 'aa' })).toBe('done');
     expect((await entry(0x10n))?.[0].functionName).toBe('main');
     expect(await pending.list(t, 'aa')).toEqual([]);
+  });
+
+  it('counts naming coverage by source and outcome, and keeps why an address is unnamed in its negative entry', async () => {
+    const { worker, why, coverage } = setup({ status: 'found', files: { debugPath: '/x', source: 'debuginfod' } });
+    await worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n, 0x20n, 0x30n] });
+    expect(coverage.sort()).toEqual(['dwarf/named=1', 'none/no_symbol=1', 'none/outside_code=1']);
+    expect(await why(0x20n)).toBe('no_symbol');
+    expect(await why(0x30n)).toBe('outside_code');
+    const missing = setup({ status: 'not_found' });
+    await missing.worker.handle(t, { kind: 'addresses', buildId: 'aa', addresses: [0x10n, 0x20n] });
+    expect(missing.coverage).toEqual(['none/no_debuginfo=2']);
+    expect(await missing.why(0x10n)).toBe('no_debuginfo');
+    expect(await missing.entry(0x10n)).toBeNull();
   });
 });

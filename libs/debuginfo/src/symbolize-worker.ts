@@ -5,10 +5,21 @@ import type { DebugFiles, FindResult } from './debuginfo-finder';
 import { decodeResolved, encodeNegative, encodeResolved, symbolKey, type ResolvedFrame } from './symbol-entry';
 import type { SymbolizeJob } from './symbolize-job';
 
-/** What the worker needs from @firn/symbols (frames leaf first; an empty list = unknown). */
+/** What the worker needs from @firn/symbols (frames leaf first; an empty list = unknown, `unnamed` says why). */
 export interface SymbolReader {
-  symbolize(files: { binaryPath?: string; debugPath: string }, fileOffsets: bigint[]): Promise<Array<{ address: bigint; frames: ResolvedFrame[] }>>;
+  symbolize(
+    files: { binaryPath?: string; debugPath: string },
+    fileOffsets: bigint[],
+  ): Promise<Array<{ address: bigint; frames: ResolvedFrame[]; source?: string; unnamed?: string }>>;
 }
+
+/**
+ * Naming coverage of the addresses a job resolved: what named them (`gopclntab`, `dwarf`,
+ * `symtab`; `none` when no debug info was found or it could not be read) and the outcome
+ * (`named`, or why not: `no_debuginfo`, `unknown_format`, `no_symbol`, `outside_code`,
+ * `unsupported_go_table`).
+ */
+export type CoverageHook = (source: string, outcome: string, n: number) => void;
 
 /**
  * Addresses a build id could not be resolved for, per tenant, so a later upload of its debug
@@ -33,6 +44,7 @@ export interface SymbolizeWorkerOptions {
   /** Metrics hooks. */
   onAddresses?: (outcome: 'resolved' | 'unresolved' | 'cached', n: number) => void;
   onLookup?: (source: DebugFiles['source'] | 'none' | 'unavailable') => void;
+  onCoverage?: CoverageHook;
 }
 
 /** What the queue consumer should do with the message. */
@@ -86,37 +98,54 @@ export class SymbolizeWorker {
     }
     if (found.status === 'not_found') {
       this.opts.onLookup?.('none');
-      await this.writeNegatives(tenant, buildId, todo);
+      this.opts.onCoverage?.('none', 'no_debuginfo', todo.length);
+      await this.writeNegatives(tenant, buildId, todo, 'no_debuginfo');
       return 'done';
     }
     this.opts.onLookup?.(found.files.source);
     for (let i = 0; i < todo.length; i += this.chunk) {
       const part = todo.slice(i, i + this.chunk);
-      let results: Array<{ address: bigint; frames: ResolvedFrame[] }>;
+      let results: Awaited<ReturnType<SymbolReader['symbolize']>>;
       try {
         results = await this.opts.reader.symbolize({ debugPath: found.files.debugPath, ...(found.files.binaryPath ? { binaryPath: found.files.binaryPath } : {}) }, part);
       } catch (err) {
         // A file we cannot read will not become readable by retrying; an upload can replace it.
         this.opts.log.warn({ tenant, buildId, err: err instanceof Error ? err.message : String(err) }, 'symbolizing failed; addresses marked unresolved');
-        await this.writeNegatives(tenant, buildId, part);
+        this.opts.onCoverage?.('none', 'unknown_format', part.length);
+        await this.writeNegatives(tenant, buildId, part, 'unknown_format');
         continue;
       }
       const entries: CacheEntry[] = [];
-      const unresolved: bigint[] = [];
+      const unresolved = new Map<string, bigint[]>();
+      const coverage = new Map<string, number>();
       part.forEach((address, k) => {
-        const frames = results[k]?.frames ?? [];
-        if (frames.length === 0) unresolved.push(address);
-        else entries.push({ key: symbolKey(tenant, buildId, address), value: encodeResolved(frames), ttlSeconds: this.opts.positiveTtlSeconds });
+        const r = results[k];
+        const frames = r?.frames ?? [];
+        const source = r?.source ?? 'none';
+        const why = r?.unnamed ?? 'no_symbol';
+        const ck = `${source}|${frames.length === 0 ? why : 'named'}`;
+        coverage.set(ck, (coverage.get(ck) ?? 0) + 1);
+        if (frames.length > 0) {
+          entries.push({ key: symbolKey(tenant, buildId, address), value: encodeResolved(frames), ttlSeconds: this.opts.positiveTtlSeconds });
+          return;
+        }
+        const list = unresolved.get(why);
+        if (list) list.push(address);
+        else unresolved.set(why, [address]);
       });
+      for (const [ck, n] of coverage) {
+        const [source, outcome] = ck.split('|');
+        this.opts.onCoverage?.(source, outcome, n);
+      }
       await this.opts.cache.setMany(entries);
       this.opts.onAddresses?.('resolved', entries.length);
-      if (unresolved.length > 0) await this.writeNegatives(tenant, buildId, unresolved);
+      for (const [why, list] of unresolved) await this.writeNegatives(tenant, buildId, list, why);
     }
     return 'done';
   }
 
-  private async writeNegatives(tenant: TenantId, buildId: string, addresses: readonly bigint[]): Promise<void> {
-    const value = encodeNegative();
+  private async writeNegatives(tenant: TenantId, buildId: string, addresses: readonly bigint[], why: string): Promise<void> {
+    const value = encodeNegative(why);
     await this.opts.cache.setMany(addresses.map((a) => ({ key: symbolKey(tenant, buildId, a), value, ttlSeconds: this.opts.negativeTtlSeconds })));
     await this.opts.pending.add(tenant, buildId, addresses);
     this.opts.onAddresses?.('unresolved', addresses.length);

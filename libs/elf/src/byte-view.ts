@@ -43,6 +43,11 @@ export class ByteView {
     return this.dv.getUint32(off, this.littleEndian);
   }
 
+  i32(off: number, what = 'i32'): number {
+    this.check(off, 4, what);
+    return this.dv.getInt32(off, this.littleEndian);
+  }
+
   u64(off: number, what = 'u64'): bigint {
     this.check(off, 8, what);
     return this.dv.getBigUint64(off, this.littleEndian);

@@ -68,6 +68,18 @@ describe('ingest log', () => {
     expect(again.duplicate).toBe(true);
   });
 
+  it('recognises a retry by its idempotency key whatever its payload, and deletes the claim object a retry wrote', async () => {
+    const big = (fill: number) => new Uint8Array(200 * 1024).fill(fill);
+    const first = await appendIngest(bus, store, { tenant: acme, requestId: 'c1', payload: big(1), idempotencyKey: 'key-1' });
+    const retry = await appendIngest(bus, store, { tenant: acme, requestId: 'c2', payload: big(2), idempotencyKey: 'key-1' });
+    expect(retry).toMatchObject({ duplicate: true, seq: first.seq, claimCheck: true });
+    const other = await appendIngest(bus, store, { tenant: acme, requestId: 'c3', payload: big(1), idempotencyKey: 'key-2' });
+    expect(other.duplicate).toBe(false);
+    const claims = (await store.list('tenants/acme/claims/')).objects;
+    // One object per stored message (this test's two, and the earlier claim-check test's), none for the retry.
+    expect(claims).toHaveLength(3);
+  });
+
   it('refuses envelopes that do not belong to their subject, claim checks outside the tenant and corrupt claims', async () => {
     const m = create(firnIngestV1.IngestMessageSchema, { tenantId: 'globex', kind: firnIngestV1.PayloadKind.ARROW, body: { case: 'inlinePayload', value: new Uint8Array([1]) } });
     await expect(readIngest(store, ingestSubject(acme), toBinary(firnIngestV1.IngestMessageSchema, m))).rejects.toSatisfy((e) => isFirnError(e, 'invalid_argument'));

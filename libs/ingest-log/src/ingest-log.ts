@@ -17,7 +17,12 @@ export const INGEST_STREAM = 'FIRN_INGEST';
 export const INGEST_SUBJECT_PREFIX = 'firn.ingest';
 export const INGEST_CONSUMER = 'firn-ingesters';
 
-export function ingestStreamSpec(opts: { maxAgeMs?: number; maxBytes?: number } = {}): StreamSpec {
+/**
+ * `duplicateWindowMs`: how long JetStream remembers a write's message id, i.e. how long a retry of
+ * it is recognised (the gateway's dedupe window). Only the writer (the gateway) sets it; readers
+ * leave it undefined so they never undo the writer's setting.
+ */
+export function ingestStreamSpec(opts: { maxAgeMs?: number; maxBytes?: number; duplicateWindowMs?: number } = {}): StreamSpec {
   return {
     name: INGEST_STREAM,
     subjects: [`${INGEST_SUBJECT_PREFIX}.>`],
@@ -25,7 +30,7 @@ export function ingestStreamSpec(opts: { maxAgeMs?: number; maxBytes?: number } 
     // Kept after ack for a while: replay for debugging and a cushion for slow consumers.
     maxAgeMs: opts.maxAgeMs ?? 24 * 3600_000,
     maxBytes: opts.maxBytes,
-    duplicateWindowMs: 120_000,
+    duplicateWindowMs: opts.duplicateWindowMs,
   };
 }
 
@@ -51,7 +56,18 @@ export interface AppendResult {
 export async function appendIngest(
   bus: Bus,
   store: ObjectStore,
-  w: { tenant: TenantId; requestId: string; payload: Uint8Array; nowMs?: number },
+  w: {
+    tenant: TenantId;
+    requestId: string;
+    payload: Uint8Array;
+    /**
+     * What makes a retry of this write recognisable (the gateway derives it from what the client
+     * sent); a repeat within the stream's duplicate window is not stored again. Default: a hash
+     * of the payload.
+     */
+    idempotencyKey?: string;
+    nowMs?: number;
+  },
 ): Promise<AppendResult> {
   const nowMs = w.nowMs ?? Date.now();
   const msg = create(IngestMessageSchema, {
@@ -73,10 +89,14 @@ export async function appendIngest(
     msg.body = { case: 'inlinePayload', value: w.payload };
   }
   const data = toBinary(IngestMessageSchema, msg);
-  // The content hash as message id makes client retries idempotent: JetStream drops an identical
-  // write of the same tenant within its duplicate window (2 min). Request ids are not used: a
-  // client reusing one for different data must not lose the second write.
-  const ack = await bus.publish(ingestSubject(w.tenant), data, { msgId: `${w.tenant}:${sha256(w.payload)}` });
+  // The message id makes client retries idempotent: JetStream drops a write of the same tenant
+  // and key within its duplicate window. Request ids are not used: a client reusing one for
+  // different data must not lose the second write.
+  const ack = await bus.publish(ingestSubject(w.tenant), data, { msgId: `${w.tenant}:${w.idempotencyKey ?? sha256(w.payload)}` });
+  if (ack.duplicate && msg.body.case === 'claimCheck') {
+    // The first copy's message points at its own object; this one's is referenced by nothing.
+    await store.delete(msg.body.value.objectKey).catch(() => undefined);
+  }
   return { seq: ack.seq, duplicate: ack.duplicate, claimCheck, bytes: w.payload.length };
 }
 

@@ -23,6 +23,10 @@ export interface TenantLimits {
   maxSeriesPerRequest: number;
   /** Deeper stacks keep their leaf-most frames (counted, not rejected). */
   maxStackDepth: number;
+  /** Entries in each symbol table of one profile (pprof strings, locations, functions, mappings; distinct folded names; an Arrow frame dictionary), counted while reading. */
+  maxProfileSymbols: number;
+  /** Frames over all distinct stacks of one request (after truncation to maxStackDepth), counted while decoding. */
+  maxStackFramesPerRequest: number;
   /** Samples older than now minus this are rejected; 0 = no lower bound beyond year 2000. */
   ingestPastWindowMs: number;
   /** Samples newer than now plus this are rejected. */
@@ -41,13 +45,15 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   ingestRateBytes: 16 * 1024 * 1024,
   ingestBurstBytes: 128 * 1024 * 1024,
   maxProfileBytes: 64 * 1024 * 1024,
-  maxDecompressedBytes: 64 * 1024 * 1024,
-  maxSamplesPerProfile: 1_000_000,
+  maxDecompressedBytes: 32 * 1024 * 1024,
+  maxSamplesPerProfile: 262_144,
   maxLabelNames: 64,
   maxLabelNameLength: 1024,
   maxLabelValueLength: 2048,
   maxSeriesPerRequest: 10_000,
   maxStackDepth: 1024,
+  maxProfileSymbols: 262_144,
+  maxStackFramesPerRequest: 1_048_576,
   ingestPastWindowMs: 0,
   ingestFutureWindowMs: 10 * 60_000,
   maxQueryRangeMs: 31 * 24 * 3600_000,
@@ -76,6 +82,8 @@ export const limitOverridesSchema = z
     max_label_value_length: positive,
     max_series_per_request: positive,
     max_stack_depth: positive,
+    max_profile_symbols: positive,
+    max_stack_frames_per_request: positive,
     ingest_past_window_ms: nonNegInt,
     ingest_future_window_ms: nonNegInt,
     max_query_range_ms: positive,

@@ -17,7 +17,8 @@ export interface Infra {
 
 export interface InfraConfig {
   storage?: ObjectStoreConfig;
-  bus?: { servers: string[]; token?: string; name: string };
+  /** `replicas`: of every JetStream stream and KV bucket (FIRN_NATS_REPLICAS). */
+  bus?: { servers: string[]; token?: string; name: string; replicas?: number };
   cache?: { kind: 'memory'; maxBytes: number } | { kind: 'redis'; url: string };
 }
 
@@ -58,7 +59,7 @@ export async function openInfra(cfg: InfraConfig, deps: InfraDeps): Promise<Infr
         if (!bus) throw FirnError.unavailable('not connected to NATS yet');
         await bus.check();
       });
-      const b = await retry('nats', deps, () => connectBus({ servers: busCfg.servers, name: busCfg.name, token: busCfg.token || undefined }));
+      const b = await retry('nats', deps, () => connectBus({ servers: busCfg.servers, name: busCfg.name, token: busCfg.token || undefined, replicas: busCfg.replicas }));
       bus = b;
       closers.push(() => b.drain());
       deps.log.info({ servers: busCfg.servers }, 'connected to NATS');

@@ -232,6 +232,12 @@ export interface ArrowLimits {
   maxStackDepth: number;
   /** Cap on the IPC buffer size. */
   maxBytes: number;
+  /** Most entries in a frame dictionary (like a pprof symbol table). Default: unbounded. */
+  maxSymbols?: number;
+  /** Most distinct label sets. Default: unbounded. */
+  maxSeries?: number;
+  /** Most frames over all distinct stacks. Default: unbounded. */
+  maxStackFrames?: number;
 }
 
 function bad(msg: string): never {
@@ -466,19 +472,20 @@ class StackDecoder {
     private readonly list: Data,
     col: string,
     private readonly builder: SampleBatchBuilder,
+    maxFrames = Infinity,
   ) {
     noNulls(list, col);
     const item = list.children[0];
     noNulls(item, `${col}.item`);
     this.itemOffset = item.offset;
-    if (DataType.isDictionary(item.type)) {
-      const dict = item.dictionary;
-      if (!dict || dict.data.length !== 1) bad(`column "${col}": frame dictionary must be exactly one chunk`);
-      this.itemIndices = item.values as ArrayLike<number>;
-      this.frames = new FrameTable(dict.data[0], col, builder);
-    } else {
-      this.frames = new FrameTable(item, col, builder);
+    const table = DataType.isDictionary(item.type) ? item.dictionary?.data : [item];
+    if (!table || table.length !== 1) bad(`column "${col}": frame dictionary must be exactly one chunk`);
+    // The frame table's per-entry state is allocated up front: refuse an oversized one first.
+    if (table[0].length > maxFrames) {
+      throw FirnError.invalidArgument(`invalid Arrow samples: column "${col}" has ${table[0].length} frames, more than the limit of ${maxFrames}`, { limit: 'max_profile_symbols' });
     }
+    if (DataType.isDictionary(item.type)) this.itemIndices = item.values as ArrayLike<number>;
+    this.frames = new FrameTable(table[0], col, builder);
   }
 
   /** Returns builder stack index * 2 + (truncated ? 1 : 0) for list entry i. */
@@ -590,7 +597,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
     });
   }
 
-  const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, table.numRows) });
+  const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, table.numRows), maxSeries: limits.maxSeries, maxStackFrames: limits.maxStackFrames });
   let truncatedStacks = 0;
   const ptCache = new WeakMap<Vector, Int32Array>();
   const stackCache = new WeakMap<Vector, { dec: StackDecoder; map: Int32Array }>();
@@ -642,13 +649,13 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
       if (!cached) {
         if (dict.data.length !== 1) bad('column "stack": stack dictionary must be exactly one chunk');
         if (dict.length > limits.maxRows) bad(`column "stack": stack dictionary has ${dict.length} entries, more than ${limits.maxRows}`);
-        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder), map: new Int32Array(dict.length).fill(-1) };
+        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder, limits.maxSymbols), map: new Int32Array(dict.length).fill(-1) };
         stackCache.set(dict, cached);
       }
       stackDec = cached.dec;
       stackMap = cached.map;
     } else {
-      stackDec = new StackDecoder(stackData, 'stack', builder);
+      stackDec = new StackDecoder(stackData, 'stack', builder, limits.maxSymbols);
     }
     const stackIndices = stackIsDict ? (stackData.values as ArrayLike<number>) : undefined;
 

@@ -45,10 +45,11 @@ export function maybeGunzip(bytes: Uint8Array, maxBytes: number, what: string): 
  * Inflates gzip `bytes` in 64 KiB steps, keeping nothing, and rejects them (invalid_argument,
  * limit max_decompressed_bytes) as soon as the output passes `maxBytes`. Callers run this before
  * `maybeGunzip` so a decompression bomb costs a few chunks of memory instead of `maxBytes`.
- * Non-gzip bytes pass (size-checked by the parser).
+ * Non-gzip bytes pass (size-checked by the parser). Returns the inflated size (the size of
+ * non-gzip bytes), so callers can account for the memory the decoded data will take.
  */
-export async function checkGunzipSize(bytes: Uint8Array, maxBytes: number, what: string): Promise<void> {
-  if (!isGzip(bytes)) return;
+export async function checkGunzipSize(bytes: Uint8Array, maxBytes: number, what: string): Promise<number> {
+  if (!isGzip(bytes)) return bytes.length;
   const gz = createGunzip({ chunkSize: 64 * 1024 });
   let total = 0;
   await new Promise<void>((resolve, reject) => {
@@ -63,4 +64,5 @@ export async function checkGunzipSize(bytes: Uint8Array, maxBytes: number, what:
     gz.on('error', (err) => reject(FirnError.invalidArgument(`malformed gzip in ${what}: ${err.message}`)));
     gz.end(bytes);
   });
+  return total;
 }

@@ -90,7 +90,8 @@ export interface FoldedOptions {
   sampleRate?: number;
   /** Overrides the profile name derived from the sample type (e.g. `process_cpu`). */
   name?: string;
-  limits?: { maxSamples?: number; maxStackDepth?: number };
+  /** Counted while reading (see PprofLimits): lines, stack depth, distinct frame names, series, stack frames. */
+  limits?: { maxSamples?: number; maxStackDepth?: number; maxSymbols?: number; maxSeries?: number; maxStackFrames?: number };
 }
 
 /**
@@ -98,14 +99,15 @@ export interface FoldedOptions {
  * line. Frames carry only the function name. Stacks deeper than maxStackDepth keep their
  * leaf-most frames.
  */
-export function samplesFromFolded(text: string, opts: FoldedOptions): SampleBatch & { truncatedStacks: number } {
+export function samplesFromFolded(input: string | Uint8Array, opts: FoldedOptions): SampleBatch & { truncatedStacks: number } {
   const { profileType, scale, periodNs } = pyroscopeProfileType(opts.sampleType ?? 'cpu', opts.sampleRate ?? 100, opts.name);
   const maxSamples = opts.limits?.maxSamples ?? Infinity;
   const maxDepth = opts.limits?.maxStackDepth ?? Infinity;
+  const maxNames = opts.limits?.maxSymbols ?? Infinity;
   if (!Number.isSafeInteger(opts.fromMs)) throw FirnError.invalidArgument(`invalid from ${opts.fromMs}`);
   const durationNs = opts.untilMs > opts.fromMs ? (opts.untilMs - opts.fromMs) * 1e6 : 0;
 
-  const builder = new SampleBatchBuilder();
+  const builder = new SampleBatchBuilder({ maxSeries: opts.limits?.maxSeries, maxStackFrames: opts.limits?.maxStackFrames });
   const pt = builder.addProfileType(formatProfileType(profileType));
   const series = builder.addSeries(opts.seriesLabels);
   const frameCache = new Map<string, Frame>();
@@ -113,13 +115,18 @@ export function samplesFromFolded(text: string, opts: FoldedOptions): SampleBatc
   let truncatedStacks = 0;
   let samples = 0;
 
+  // Bytes are decoded line by line: one string per line instead of one for the whole body (which
+  // doubles for non-Latin-1 text), and every cached stack key is its own line's text.
+  const bytes = typeof input === 'string' ? undefined : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const text = typeof input === 'string' ? input : '';
+  const total = bytes ? bytes.length : text.length;
   let lineNo = 0;
   let start = 0;
-  while (start <= text.length) {
-    let nl = text.indexOf('\n', start);
-    if (nl < 0) nl = text.length;
+  while (start <= total) {
+    let nl = bytes ? bytes.indexOf(10, start) : text.indexOf('\n', start);
+    if (nl < 0) nl = total;
     lineNo++;
-    let line = text.slice(start, nl);
+    let line = bytes ? bytes.toString('utf8', start, nl) : text.slice(start, nl);
     start = nl + 1;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim() === '') continue;
@@ -135,18 +142,32 @@ export function samplesFromFolded(text: string, opts: FoldedOptions): SampleBatc
     const stackText = line.slice(0, sp);
     let entry = stackCache.get(stackText);
     if (entry === undefined) {
-      const names = stackText.split(';');
+      // Only the leaf-most maxDepth names are kept: find where they start from the end, so a
+      // stack of millions of frames is never split into millions of strings.
+      let cutAt = stackText.length;
+      for (let found = 0; found < maxDepth; found++) {
+        const semi = cutAt > 0 ? stackText.lastIndexOf(';', cutAt - 1) : -1;
+        if (semi < 0) {
+          cutAt = -1;
+          break;
+        }
+        cutAt = semi;
+      }
+      const truncated = cutAt >= 0;
+      const names = stackText.slice(cutAt + 1).split(';');
       names.reverse(); // text is root first; stacks are leaf first
-      if (names.length > maxDepth) names.length = maxDepth;
       const frames = names.map((n) => {
         let f = frameCache.get(n);
         if (f === undefined) {
+          if (frameCache.size >= maxNames) {
+            throw FirnError.invalidArgument(`folded profile has more than ${maxNames} distinct frame names`, { limit: 'max_profile_symbols' });
+          }
           f = { buildId: '', mappingFile: '', address: 0n, functionName: n, fileName: '', line: 0, inlined: false };
           frameCache.set(n, f);
         }
         return f;
       });
-      entry = builder.addStack(frames) * 2 + (stackText.split(';').length > maxDepth ? 1 : 0);
+      entry = builder.addStack(frames) * 2 + (truncated ? 1 : 0);
       stackCache.set(stackText, entry);
     }
     if ((entry & 1) === 1) truncatedStacks++;

@@ -50,6 +50,7 @@ export {
   parseSampleTypeConfig,
 } from './pyroscope-ingest';
 export { type ToPprofOptions, samplesToPprof } from './pprof-encode';
+export { type OtlpDecodeOptions, type OtlpDecoded, samplesFromOtlp, otlpLabelName } from './otlp';
 export {
   type FoldedOptions,
   samplesFromFolded,
@@ -68,3 +69,4 @@ export {
   frameStructType,
   stackListType,
 } from './arrow-samples';
+export { type RelabelAction, type RelabelConfig, type Labels, parseRelabelConfigs, relabelConfigsFrom, relabel } from './relabel';

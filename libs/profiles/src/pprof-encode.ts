@@ -53,11 +53,11 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
   };
   const functionId = (f: Frame): bigint => {
     if (f.functionName === '' && f.fileName === '') return 0n;
-    const key = `${f.functionName}\u0000${f.fileName}`;
+    const key = `${f.functionName}\u0000${f.systemName ?? ''}\u0000${f.fileName}`;
     let id = functionIdx.get(key);
     if (id === undefined) {
       id = BigInt(functions.length + 1);
-      functions.push(create(googleV1.FunctionSchema, { id, name: s(f.functionName), systemName: s(f.functionName), filename: s(f.fileName) }));
+      functions.push(create(googleV1.FunctionSchema, { id, name: s(f.functionName), systemName: s(f.systemName ?? f.functionName), filename: s(f.fileName) }));
       functionIdx.set(key, id);
     }
     return id;

@@ -13,6 +13,19 @@ export interface PprofLimits {
   maxSamples: number;
   /** Stacks deeper than this (in frames, after inline expansion) keep their leaf-most frames. */
   maxStackDepth: number;
+  /**
+   * The limits below are counted while reading, so a profile that is small on the wire but
+   * huge once materialised is refused before it is (see README "Memory"). Default: unbounded.
+   *
+   * Most entries in each symbol table (strings, mappings, locations, functions).
+   */
+  maxSymbols?: number;
+  /** Most string labels on one sample. */
+  maxLabels?: number;
+  /** Most distinct label sets (series). */
+  maxSeries?: number;
+  /** Most frames over all distinct stacks. */
+  maxStackFrames?: number;
 }
 
 export interface PprofOptions {
@@ -71,6 +84,75 @@ interface FunctionRec {
 const MAX_I63 = 2 ** 63;
 const YEAR_1971_NS = 31_536_000e9;
 
+/** An Int32Array that grows by doubling: 4 bytes per entry where a JS array takes 8 or more. */
+class Int32List {
+  data = new Int32Array(64);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/**
+ * Where each message of one symbol table starts (the byte offset of its length prefix), by id.
+ * Messages are parsed only when a sample reaches them, so a table costs 8 bytes per message
+ * while it is read, plus an id index built on first use (4 bytes per id when ids are dense, as
+ * pprof writers make them; a map otherwise). A table longer than `max` is refused while read.
+ */
+class LazyTable {
+  private readonly ids = new Int32List();
+  private readonly at = new Int32List();
+  private maxId = 0;
+  private dense: Int32Array | undefined;
+  private sparse: Map<number, number> | undefined;
+
+  constructor(
+    private readonly what: string,
+    private readonly max: number,
+  ) {}
+
+  add(id: number, pos: number): void {
+    if (this.ids.length >= this.max) {
+      throw FirnError.invalidArgument(`pprof has more than ${this.max} ${this.what}`, { limit: 'max_profile_symbols' });
+    }
+    if (!(id >= 0 && id <= 0x7fffffff)) throw FirnError.invalidArgument(`malformed pprof: ${this.what} id ${id} out of range`);
+    this.ids.push(id);
+    this.at.push(pos);
+    if (id > this.maxId) this.maxId = id;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Byte offset of message `id`'s length prefix; the last message with an id wins. */
+  position(id: number): number | undefined {
+    if (!this.dense && !this.sparse) this.index();
+    if (this.dense) {
+      const p = id <= this.maxId ? this.dense[id] : -1;
+      return p >= 0 ? p : undefined;
+    }
+    return this.sparse?.get(id);
+  }
+
+  private index(): void {
+    const n = this.ids.length;
+    if (this.maxId < 4 * n + 1024) {
+      this.dense = new Int32Array(this.maxId + 1).fill(-1);
+      for (let i = 0; i < n; i++) this.dense[this.ids.data[i]] = this.at.data[i];
+    } else {
+      this.sparse = new Map();
+      for (let i = 0; i < n; i++) this.sparse.set(this.ids.data[i], this.at.data[i]);
+    }
+  }
+}
+
 /**
  * Decodes a pprof profile (gzip or raw) into a SampleBatch. See libs/profiles/README.md for
  * the mapping rules. Every malformed input fails with invalid_argument, never a crash.
@@ -86,15 +168,18 @@ export function samplesFromPprof(bytes: Uint8Array, opts: PprofOptions): Decoded
 
 class PprofDecoder {
   private readonly buf: Buffer;
-  private readonly strStart: number[] = [];
-  private readonly strEnd: number[] = [];
-  private readonly strCache: Array<string | undefined> = [];
+  private readonly strStart = new Int32List();
+  private readonly strEnd = new Int32List();
+  private readonly strCache = new Map<number, string>();
   private readonly sampleTypes: number[] = [];
-  private readonly sampleStart: number[] = [];
-  private readonly sampleEnd: number[] = [];
-  private readonly mappings = new Map<number, MappingRec>();
-  private readonly locations = new Map<number, LocationRec>();
-  private readonly functions = new Map<number, FunctionRec>();
+  private readonly sampleStart = new Int32List();
+  private readonly sampleEnd = new Int32List();
+  private readonly mappings: LazyTable;
+  private readonly locations: LazyTable;
+  private readonly functions: LazyTable;
+  private readonly mappingRecs = new Map<number, MappingRec>();
+  private readonly functionRecs = new Map<number, FunctionRec>();
+  private readonly maxSymbols: number;
   // Per location id: its frames and their builder frame ids.
   private readonly locFrames = new Map<number, { frames: Frame[]; ids: Int32Array }>();
   // Location ids are usually 1..N: a dense array avoids a Map lookup per frame.
@@ -113,6 +198,10 @@ class PprofDecoder {
     private readonly opts: PprofOptions,
   ) {
     this.buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    this.maxSymbols = opts.limits.maxSymbols ?? Infinity;
+    this.mappings = new LazyTable('mappings', this.maxSymbols);
+    this.locations = new LazyTable('locations', this.maxSymbols);
+    this.functions = new LazyTable('functions', this.maxSymbols);
   }
 
   private fail(msg: string): never {
@@ -124,13 +213,13 @@ class PprofDecoder {
     if (!(i >= 0 && i < this.strStart.length)) {
       this.fail(`string index ${i} out of range (string table has ${this.strStart.length} entries)`);
     }
-    let s = this.strCache[i];
+    let s = this.strCache.get(i);
     if (s === undefined) {
-      const bytes = this.buf.subarray(this.strStart[i], this.strEnd[i]);
+      const bytes = this.buf.subarray(this.strStart.data[i], this.strEnd.data[i]);
       // Buffer decoding would silently turn bad bytes into U+FFFD and store a different label.
       if (!isUtf8(bytes)) this.fail(`${what ?? `string ${i}`} is not valid UTF-8`);
       s = bytes.toString('utf8');
-      this.strCache[i] = s;
+      this.strCache.set(i, s);
     }
     return s;
   }
@@ -146,12 +235,13 @@ class PprofDecoder {
     }
     const k = this.sampleTypes.length / 2;
     if (k === 0) this.fail('no sample_type');
-    if (this.strStart.length === 0 || this.strEnd[0] !== this.strStart[0]) this.fail('string_table[0] must be ""');
+    if (this.strStart.length === 0 || this.strEnd.data[0] !== this.strStart.data[0]) this.fail('string_table[0] must be ""');
 
     this.denseLocFrames = new Array(Math.min(this.maxLocationId + 1, this.locations.size * 4 + 1024));
     const periodType = this.periodType >= 0 ? this.str(this.periodType) : '';
     const periodUnit = this.periodUnit >= 0 ? this.str(this.periodUnit) : '';
-    const builder = new SampleBatchBuilder({ initialCapacity: Math.min(nSamples * k, 1 << 20) + 16 });
+    // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
+    const builder = new SampleBatchBuilder({ initialCapacity: Math.min(nSamples * k, 1 << 16) + 16, maxSeries: limits.maxSeries, maxStackFrames: limits.maxStackFrames });
     const pt: number[] = [];
     const typeNames: string[] = [];
     for (let t = 0; t < k; t++) typeNames.push(this.str(this.sampleTypes[2 * t]));
@@ -192,15 +282,23 @@ class PprofDecoder {
     const stackByPacked = new Map<string, number>();
     const stackByList = new Map<string, number>();
     const maxDepth = limits.maxStackDepth;
+    const maxLabels = limits.maxLabels ?? Infinity;
     let truncatedStacks = 0;
 
     const buf = this.buf;
     const r = new WireReader(buf, 0, buf.length, 'pprof sample');
-    let ids = new Float64Array(64);
+    // Each location is at least one frame, so the leaf-most maxDepth location ids are all a
+    // truncated stack can use: later ids are counted (cut) but never stored.
+    let ids = new Float64Array(Math.min(64, Math.max(1, maxDepth)));
     let nIds = 0;
+    let cut = false;
     const pushId = (v: number): void => {
+      if (nIds >= maxDepth) {
+        cut = true;
+        return;
+      }
       if (nIds === ids.length) {
-        const grown = new Float64Array(ids.length * 2);
+        const grown = new Float64Array(Math.min(ids.length * 2, maxDepth));
         grown.set(ids);
         ids = grown;
       }
@@ -210,9 +308,10 @@ class PprofDecoder {
     const labelPairs: number[] = [];
 
     for (let s = 0; s < nSamples; s++) {
-      r.pos = this.sampleStart[s];
-      r.end = this.sampleEnd[s];
+      r.pos = this.sampleStart.data[s];
+      r.end = this.sampleEnd.data[s];
       nIds = 0;
+      cut = false;
       if (labelPairs.length > 0) labelPairs.length = 0;
       let nValues = 0;
       let spanStr = 0;
@@ -266,11 +365,15 @@ class PprofDecoder {
             r.end = outerEnd;
             // Numeric labels (num/num_unit) are not series labels; they are dropped.
             if (str === 0 || key === 0) break;
-            if (!special) labelPairs.push(key, str);
-            else if (spanKeys.has(key)) spanStr = str;
-            else if (profileIdKeys.has(key)) {
+            if (special && spanKeys.has(key)) spanStr = str;
+            else if (special && profileIdKeys.has(key)) {
               if (spanStr === 0) spanStr = str;
-            } else if (!traceKeys.has(key)) labelPairs.push(key, str);
+            } else if (!special || !traceKeys.has(key)) {
+              if (labelPairs.length >= 2 * maxLabels) {
+                throw FirnError.invalidArgument(`pprof sample ${s} has more than ${maxLabels} labels`, { limit: 'max_label_names' });
+              }
+              labelPairs.push(key, str);
+            }
             break;
           }
           default:
@@ -299,16 +402,18 @@ class PprofDecoder {
       // cheaper cache key than the decoded id list.
       let cacheKey: string;
       let cache: Map<string, number>;
-      if (idFields === 1) {
+      if (idFields === 1 && !cut) {
         cacheKey = buf.toString('latin1', packedStart, packedEnd);
         cache = stackByPacked;
       } else {
-        cacheKey = Array.from(ids.subarray(0, nIds)).join(',');
+        // A cut stack keeps only its leaf-most ids; samples sharing them share the truncated stack.
+        cacheKey = Array.from(ids.subarray(0, nIds)).join(',') + (cut ? ',+' : '');
         cache = stackByList;
       }
       let packedStack = cache.get(cacheKey);
       if (packedStack === undefined) {
         packedStack = this.buildStack(ids, nIds, maxDepth, builder);
+        if (cut) packedStack |= 1;
         cache.set(cacheKey, packedStack);
       }
       const stack = packedStack >>> 1;
@@ -341,7 +446,9 @@ class PprofDecoder {
     const want = Buffer.from(s, 'utf8');
     const out = new Set<number>();
     for (let i = 1; i < this.strStart.length; i++) {
-      if (this.strEnd[i] - this.strStart[i] === want.length && this.buf.compare(want, 0, want.length, this.strStart[i], this.strEnd[i]) === 0) out.add(i);
+      const start = this.strStart.data[i];
+      const end = this.strEnd.data[i];
+      if (end - start === want.length && this.buf.compare(want, 0, want.length, start, end) === 0) out.add(i);
     }
     return out;
   }
@@ -396,13 +503,17 @@ class PprofDecoder {
 
   /** Frames of one location, innermost (inlined) first; only the last line is not inlined. */
   private locationFrames(id: number): Frame[] {
-    const loc = this.locations.get(id);
-    if (loc === undefined) this.fail(`sample references unknown location id ${id}`);
+    const at = this.locations.position(id);
+    if (at === undefined) this.fail(`sample references unknown location id ${id}`);
+    const loc = this.readLocation(at);
+    if (loc.lines.length / 2 > this.opts.limits.maxStackDepth) {
+      throw FirnError.invalidArgument(`pprof location ${id} has ${loc.lines.length / 2} lines, more than the stack depth limit of ${this.opts.limits.maxStackDepth}`, { limit: 'max_stack_depth' });
+    }
     let buildId = '';
     let mappingFile = '';
     let m: MappingRec | undefined;
     if (loc.mappingId !== 0) {
-      m = this.mappings.get(loc.mappingId);
+      m = this.mapping(loc.mappingId);
       if (m === undefined) this.fail(`location ${id} references unknown mapping id ${loc.mappingId}`);
       buildId = normalizeBuildId(this.str(m.buildId));
       mappingFile = this.str(m.file);
@@ -420,7 +531,7 @@ class PprofDecoder {
       let functionName = '';
       let fileName = '';
       if (fnId !== 0) {
-        const fn = this.functions.get(fnId);
+        const fn = this.function(fnId);
         if (fn === undefined) this.fail(`location ${id} references unknown function id ${fnId}`);
         functionName = this.str(fn.name);
         fileName = this.str(fn.file);
@@ -452,6 +563,9 @@ class PprofDecoder {
         case 2: {
           this.expectLen(r, wt, 'sample');
           const e = r.lenEnd();
+          if (this.sampleStart.length >= this.opts.limits.maxSamples) {
+            throw FirnError.invalidArgument(`pprof has at least ${this.opts.limits.maxSamples + 1} samples, more than the limit of ${this.opts.limits.maxSamples}`, { limit: 'max_samples' });
+          }
           this.sampleStart.push(r.pos);
           this.sampleEnd.push(e);
           r.pos = e;
@@ -459,19 +573,28 @@ class PprofDecoder {
         }
         case 3:
           this.expectLen(r, wt, 'mapping');
-          this.readMapping(r);
+          this.mappings.add(this.idOf(r), r.pos);
+          r.pos = r.lenEnd();
           break;
-        case 4:
+        case 4: {
           this.expectLen(r, wt, 'location');
-          this.readLocation(r);
+          const id = this.idOf(r);
+          this.locations.add(id, r.pos);
+          if (id > this.maxLocationId) this.maxLocationId = id;
+          r.pos = r.lenEnd();
           break;
+        }
         case 5:
           this.expectLen(r, wt, 'function');
-          this.readFunction(r);
+          this.functions.add(this.idOf(r), r.pos);
+          r.pos = r.lenEnd();
           break;
         case 6: {
           this.expectLen(r, wt, 'string_table');
           const e = r.lenEnd();
+          if (this.strStart.length >= this.maxSymbols) {
+            throw FirnError.invalidArgument(`pprof has more than ${this.maxSymbols} strings`, { limit: 'max_profile_symbols' });
+          }
           this.strStart.push(r.pos);
           this.strEnd.push(e);
           r.pos = e;
@@ -526,15 +649,54 @@ class PprofDecoder {
     out.push(type, unit);
   }
 
-  private readMapping(r: WireReader): void {
+  /**
+   * The `id` (field 1) of the message whose length prefix is at `r.pos`; `r.pos` is left where
+   * it was. Checks the message's bounds as a side effect.
+   */
+  private idOf(r: WireReader): number {
+    const start = r.pos;
+    const e = r.lenEnd();
+    const sub = new WireReader(this.buf, r.pos, e, 'pprof');
+    let id = 0;
+    while (!sub.done()) {
+      const tag = sub.tag();
+      if (tag === ((1 << 3) | 0)) id = sub.varint();
+      else sub.skip(tag & 7);
+    }
+    r.pos = start;
+    return id;
+  }
+
+  private mapping(id: number): MappingRec | undefined {
+    let m = this.mappingRecs.get(id);
+    if (m === undefined) {
+      const at = this.mappings.position(id);
+      if (at === undefined) return undefined;
+      m = this.readMapping(new WireReader(this.buf, at, this.buf.length, 'pprof mapping'));
+      this.mappingRecs.set(id, m);
+    }
+    return m;
+  }
+
+  private function(id: number): FunctionRec | undefined {
+    let f = this.functionRecs.get(id);
+    if (f === undefined) {
+      const at = this.functions.position(id);
+      if (at === undefined) return undefined;
+      f = this.readFunction(new WireReader(this.buf, at, this.buf.length, 'pprof function'));
+      this.functionRecs.set(id, f);
+    }
+    return f;
+  }
+
+  private readMapping(r: WireReader): MappingRec {
     const e = r.lenEnd();
     const outer = r.end;
     r.end = e;
-    let id = 0;
     const rec: MappingRec = { file: 0, buildId: 0, memStartPos: -1, fileOffsetPos: -1 };
     while (r.pos < e) {
       const tag = r.tag();
-      if (tag === ((1 << 3) | 0)) id = r.varint();
+      if (tag === ((1 << 3) | 0)) r.varint();
       else if (tag === ((2 << 3) | 0)) {
         rec.memStartPos = r.pos;
         r.varint();
@@ -547,18 +709,19 @@ class PprofDecoder {
       else r.skip(tag & 7);
     }
     r.end = outer;
-    this.mappings.set(id, rec);
+    return rec;
   }
 
-  private readLocation(r: WireReader): void {
+  /** The location whose length prefix is at byte `at` (read once per location, when a sample first uses it). */
+  private readLocation(at: number): LocationRec {
+    const r = new WireReader(this.buf, at, this.buf.length, 'pprof location');
     const e = r.lenEnd();
-    const outer = r.end;
     r.end = e;
-    let id = 0;
+    const maxLines = this.opts.limits.maxStackDepth;
     const rec: LocationRec = { mappingId: 0, addrPos: -1, lines: [] };
     while (r.pos < e) {
       const tag = r.tag();
-      if (tag === ((1 << 3) | 0)) id = r.varint();
+      if (tag === ((1 << 3) | 0)) r.varint();
       else if (tag === ((2 << 3) | 0)) rec.mappingId = r.varint();
       else if (tag === ((3 << 3) | 0)) {
         rec.addrPos = r.pos;
@@ -576,28 +739,26 @@ class PprofDecoder {
           else r.skip(lt & 7);
         }
         r.end = lineOuter;
-        rec.lines.push(fn, line);
+        // One line more than the depth limit is enough to refuse the location (locationFrames).
+        if (rec.lines.length <= 2 * maxLines) rec.lines.push(fn, line);
       } else r.skip(tag & 7);
     }
-    r.end = outer;
-    this.locations.set(id, rec);
-    if (id > this.maxLocationId) this.maxLocationId = id;
+    return rec;
   }
 
-  private readFunction(r: WireReader): void {
+  private readFunction(r: WireReader): FunctionRec {
     const e = r.lenEnd();
     const outer = r.end;
     r.end = e;
-    let id = 0;
     const rec: FunctionRec = { name: 0, file: 0 };
     while (r.pos < e) {
       const tag = r.tag();
-      if (tag === ((1 << 3) | 0)) id = r.varint();
+      if (tag === ((1 << 3) | 0)) r.varint();
       else if (tag === ((2 << 3) | 0)) rec.name = r.varint();
       else if (tag === ((4 << 3) | 0)) rec.file = r.varint();
       else r.skip(tag & 7);
     }
     r.end = outer;
-    this.functions.set(id, rec);
+    return rec;
   }
 }

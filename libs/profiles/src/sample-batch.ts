@@ -16,6 +16,12 @@ export interface Frame {
   line: number;
   /** true for all but the last (outermost) line of a pprof location. */
   inlined: boolean;
+  /**
+   * The raw (mangled) linker name when `functionName` was demangled for display, set at query
+   * time only (`symbolize` in @firn/query): storage and the wire carry the raw name as
+   * `functionName`, so the APIs can answer both (`name`, `system_name`).
+   */
+  systemName?: string;
 }
 
 /** Columnar samples, dictionary-encoded profile types, series and stacks. */
@@ -58,6 +64,16 @@ export function isSpanId(s: string): boolean {
 export interface SampleBatchBuilderOptions {
   labelLimits?: LabelLimits;
   initialCapacity?: number;
+  /**
+   * Most distinct label sets; one more fails with invalid_argument (limit
+   * max_series_per_request) as it is added, so a decoder never holds more. Default: unbounded.
+   */
+  maxSeries?: number;
+  /**
+   * Most frames over all distinct stacks (the stack table's size); one more fails with
+   * invalid_argument (limit max_stack_frames_per_request). Default: unbounded.
+   */
+  maxStackFrames?: number;
 }
 
 function frameString(f: Frame): string {
@@ -86,6 +102,8 @@ function rowHash(profileType: number, series: number, stack: number, ts: number,
  */
 export class SampleBatchBuilder {
   private readonly labelLimits: LabelLimits;
+  private readonly maxSeries: number;
+  private readonly maxStackFrames: number;
   private readonly profileTypes: string[] = [];
   private readonly profileTypeIdx = new Map<string, number>();
   private readonly series: Label[][] = [];
@@ -120,6 +138,8 @@ export class SampleBatchBuilder {
 
   constructor(opts: SampleBatchBuilderOptions = {}) {
     this.labelLimits = opts.labelLimits ?? DEFAULT_LABEL_LIMITS;
+    this.maxSeries = opts.maxSeries ?? Infinity;
+    this.maxStackFrames = opts.maxStackFrames ?? Infinity;
     this.cap = Math.max(16, opts.initialCapacity ?? 1024);
     this.colProfileType = new Uint32Array(this.cap);
     this.colSeries = new Uint32Array(this.cap);
@@ -160,6 +180,9 @@ export class SampleBatchBuilder {
     const key = labelsKey(norm);
     let i = this.seriesIdxByKey.get(key);
     if (i === undefined) {
+      if (this.series.length >= this.maxSeries) {
+        throw FirnError.invalidArgument(`more than ${this.maxSeries} series (distinct label sets) in one request`, { limit: 'max_series_per_request' });
+      }
       i = this.series.length;
       this.series.push(norm);
       this.seriesIdxByKey.set(key, i);
@@ -224,6 +247,9 @@ export class SampleBatchBuilder {
         if (same) return si;
       }
       s = (s + 1) & mask;
+    }
+    if (this.idPoolUsed + n > this.maxStackFrames) {
+      throw FirnError.invalidArgument(`the distinct stacks of one request hold more than ${this.maxStackFrames} frames`, { limit: 'max_stack_frames_per_request' });
     }
     const idx = this.stacks.length;
     this.stacks.push(frames);

@@ -6,4 +6,4 @@ export { mergeSeries, scanSeries, seriesFromColumns, seriesLabels, seriesToColum
 export { labelNames, labelNamesPlan, labelValues, labelValuesPlan, profileTypes, scanLabelNames, scanLabelValues, sortedLabelSet, type LabelPlan, type LabelQuery, type LabelScanOptions } from './labels';
 export { planSegments, type PlanQuery } from './plan';
 export { segmentObjects, type SegmentMeta } from './segment-objects';
-export { NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
+export { NO_SYMBOLS, symbolize, demangleProfile, sharedDemangler, type SymbolResolver } from './symbols';

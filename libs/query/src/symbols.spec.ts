@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Frame } from '@firn/profiles';
 import { tenantFromTrustedSource } from '@firn/tenancy';
-import { NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
+import type { Demangler } from '@firn/demangle';
+import { demangleProfile, NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
 
 const raw = (addr: bigint): Frame => ({ buildId: 'b1', mappingFile: '/bin/app', address: addr, functionName: '', fileName: '', line: 0, inlined: false });
 const named: Frame = { buildId: 'b1', mappingFile: '/bin/app', address: 1n, functionName: 'main', fileName: 'm.c', line: 3, inlined: false };
@@ -27,5 +28,40 @@ describe(symbolize.name, () => {
   it('keeps the profile untouched without a symbol source', async () => {
     const p = { profileType: 't', stacks: [[raw(1n)]], values: Float64Array.from([1]), total: 1 };
     expect(await symbolize(tenantFromTrustedSource('acme'), p, NO_SYMBOLS)).toBe(p);
+  });
+});
+
+describe(demangleProfile.name, () => {
+  const fake = (): Demangler & { calls: string[][] } => {
+    const calls: string[][] = [];
+    return {
+      calls,
+      demangleAll: async (names) => {
+        calls.push([...names]);
+        return names.map((n) => (n === '_ZN1a1bEv' ? 'a::b()' : n === '_Zjunk' ? '_Zjunk' : n));
+      },
+      stats: () => ({ cacheHits: 0, demangled: 0, failed: 0, starts: 0 }),
+      close: () => undefined,
+    };
+  };
+
+  it('demangles each distinct mangled frame once, keeping the raw name as systemName and frames shared', async () => {
+    const m: Frame = { ...named, functionName: '_ZN1a1bEv' };
+    const junk: Frame = { ...named, functionName: '_Zjunk' };
+    const p = { profileType: 't', stacks: [[m, named], [m, junk]], values: Float64Array.from([1, 2]), total: 3 };
+    const d = fake();
+    const out = await demangleProfile(p, d);
+    expect(d.calls).toEqual([['_ZN1a1bEv', '_Zjunk']]);
+    expect(out.stacks[0][0]).toMatchObject({ functionName: 'a::b()', systemName: '_ZN1a1bEv' });
+    expect(out.stacks[1][0]).toBe(out.stacks[0][0]);
+    expect(out.stacks[0][1]).toBe(named);
+    expect(out.stacks[1][1]).toBe(junk); // unreadable: raw, no systemName
+  });
+
+  it('asks nothing when no name is mangled', async () => {
+    const p = { profileType: 't', stacks: [[named, raw(1n)]], values: Float64Array.from([1]), total: 1 };
+    const d = fake();
+    expect(await demangleProfile(p, d)).toBe(p);
+    expect(d.calls).toEqual([]);
   });
 });

@@ -339,10 +339,12 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
   const mappingIds = stringIds(frames, (f) => f.mappingFile);
   const buildIds = stringIds(frames, (f) => f.buildId);
   const fnIds = stringIds(frames, (f) => f.functionName);
+  const sysIds = stringIds(frames, (f) => f.systemName ?? f.functionName);
   const fileIds = stringIds(frames, (f) => f.fileName);
   const mappingFile = new Int32Array(n).fill(-1);
   const buildId = new Int32Array(n).fill(-1);
   const fnName = new Int32Array(n).fill(-1);
+  const sysName = new Int32Array(n).fill(-1);
   const fileName = new Int32Array(n).fill(-1);
   const line = new Float64Array(n);
   const inlined = new Uint8Array(n);
@@ -383,6 +385,7 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     if (isUnsymbolized(f)) continue; // no line: function columns stay null, inlined false
     inlined[i] = f.inlined ? 1 : 0;
     fnName[i] = fnIds.ids[fid];
+    sysName[i] = sysIds.ids[fid];
     valid.startLine[i] = 1; // we know no start line; Parca writes 0 for symbolized rows
     if (!(nulls & NULL_FILE)) fileName[i] = fileIds.ids[fid];
     if (!(nulls & NULL_LINE)) {
@@ -400,7 +403,7 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     ['inlined', boolColumn(inlined, valid.inlined), true],
     ['function_startline', intColumn(smallestUnsigned(0), new Float64Array(n), valid.startLine)],
     ['function_name', dictionaryColumnOfIds(fnName, fnIds.values, 'binary')],
-    ['function_system_name', dictionaryColumnOfIds(fnName, fnIds.values, 'binary')],
+    ['function_system_name', dictionaryColumnOfIds(sysName, sysIds.values, 'binary')],
     ['function_file_name', dictionaryColumnOfIds(fileName, fileIds.values, 'binary')],
     ['children', childrenColumn(r)],
     ['parent', intColumn(new Int32(), r.parent.subarray(0, n))],

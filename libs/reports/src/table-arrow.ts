@@ -95,6 +95,7 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
   const mappingFile = str((f) => f.mappingFile, false);
   const buildId = str((f) => f.buildId, false);
   const fnName = str((f) => f.functionName, true);
+  const sysName = str((f) => f.systemName ?? f.functionName, true);
   const fileName = str((f) => f.fileName, true);
   const lineValid = Uint8Array.from(rows, ({ frame }) => (frame.functionName === '' ? 0 : 1));
   const address = BigUint64Array.from(rows, ({ frame }) => BigInt.asUintN(64, frame.address));
@@ -107,7 +108,7 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
     // We carry no function start line; upstream writes null when it is not positive.
     ['function_startline', intColumn(new Int64(), new Float64Array(n), new Uint8Array(n))],
     ['function_name', dictionaryColumn(fnName, 'utf8', new Uint32())],
-    ['function_system_name', dictionaryColumn(fnName, 'utf8', uint16Unless(distinct(fnName)))],
+    ['function_system_name', dictionaryColumn(sysName, 'utf8', uint16Unless(distinct(sysName)))],
     ['function_file_name', dictionaryColumn(fileName, 'utf8', new Uint32())],
     ['cumulative', intColumn(new Int64(), rows.map((r) => r.cumulative))],
     ['cumulative_diff', intColumn(new Int64(), rows.map((r) => r.diff), diffMode ? undefined : new Uint8Array(n)), true],

@@ -124,7 +124,7 @@ export function parcaTop(p: StackProfile, opts: TopOptions = {}): TopReport {
         meta.function = create(metastoreV1alpha1.FunctionSchema, {
           id: functionId,
           name: n.frame.functionName,
-          systemName: n.frame.functionName,
+          systemName: n.frame.systemName ?? n.frame.functionName,
           filename: n.frame.fileName,
         });
         if (!n.multipleLocations) meta.line = create(metastoreV1alpha1.LineSchema, { functionId, line: BigInt(n.frame.line) });

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, FirnError } from '@firn/errors';
-import { classify, toConnectError, toHttpError } from './error-mapping';
+import { DEFAULT_RETRY_AFTER_SECONDS, classify, retryAfterOf, toConnectError, toHttpError } from './error-mapping';
 
 describe(toConnectError.name, () => {
   it.each([
@@ -48,10 +48,10 @@ describe(toHttpError.name, () => {
     [ErrorCode.Unauthenticated, 401],
     [ErrorCode.PermissionDenied, 403],
     [ErrorCode.NotFound, 404],
-    [ErrorCode.ResourceExhausted, 429],
+    [ErrorCode.ResourceExhausted, 413],
     [ErrorCode.Unavailable, 503],
     [ErrorCode.Internal, 500],
-  ])('maps %s to HTTP %i', (code, status) => {
+  ])('maps %s (without details) to HTTP %i', (code, status) => {
     expect(toHttpError(new FirnError(code, 'm')).status).toBe(status);
   });
 
@@ -61,10 +61,28 @@ describe(toHttpError.name, () => {
     expect(out.body).toEqual({ code: 'resource_exhausted', message: 'slow down', details: { retry_after_seconds: 2 } });
   });
 
-  it('treats body-parser style 4xx errors as client errors', () => {
+  it('treats body-parser style 4xx errors as client errors, keeping their status', () => {
     const err = Object.assign(new Error('request entity too large'), { status: 413 });
-    expect(toHttpError(err).status).toBe(429);
+    expect(toHttpError(err).status).toBe(413);
     expect(classify(err).unexpected).toBe(false);
+  });
+
+  it('answers 429 with Retry-After only for a wait, 413 for a size limit, and 503 always with Retry-After', () => {
+    const rate = toHttpError(new FirnError(ErrorCode.ResourceExhausted, 'slow down', { details: { limit: 'ingest_rate_bytes', retry_after_seconds: 4 } }));
+    expect([rate.status, rate.headers['retry-after']]).toEqual([429, '4']);
+    const size = toHttpError(new FirnError(ErrorCode.ResourceExhausted, 'too big', { details: { limit: 'max_profile_bytes' } }));
+    expect([size.status, size.headers['retry-after']]).toEqual([413, undefined]);
+    const down = toHttpError(FirnError.unavailable('NATS is disconnected'));
+    expect([down.status, down.headers['retry-after']]).toEqual([503, String(DEFAULT_RETRY_AFTER_SECONDS)]);
+    expect(toHttpError(FirnError.invalidArgument('bad')).headers['retry-after']).toBeUndefined();
+  });
+});
+
+describe(retryAfterOf.name, () => {
+  it('gives UNAVAILABLE a default wait and keeps a stated one, over gRPC too', () => {
+    expect(toConnectError(FirnError.unavailable('down')).metadata.get('retry-after')).toBe(String(DEFAULT_RETRY_AFTER_SECONDS));
+    expect(toConnectError(new FirnError(ErrorCode.Unavailable, 'down', { details: { retry_after_seconds: 5 } })).metadata.get('retry-after')).toBe('5');
+    expect(toConnectError(new FirnError(ErrorCode.ResourceExhausted, 'too big')).metadata.get('retry-after')).toBeNull();
   });
 });
 

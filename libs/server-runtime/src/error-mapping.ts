@@ -70,11 +70,27 @@ export function httpStatusOf(code: ErrorCode): number {
   return TABLE[code].http;
 }
 
+/**
+ * Seconds a client should wait before retrying, or undefined when retrying cannot help.
+ * Retryable refusals say when: rate and concurrency limits carry their own wait; UNAVAILABLE
+ * (a dependency down, the process starting or draining) gets a short default. Permanent ones
+ * (size: RESOURCE_EXHAUSTED without a wait, 413; shape: INVALID_ARGUMENT, 400) carry none.
+ */
+export function retryAfterOf(c: ClassifiedError): number | undefined {
+  const given = c.details['retry_after_seconds'];
+  if (typeof given === 'number') return given;
+  return c.code === ErrorCode.Unavailable ? DEFAULT_RETRY_AFTER_SECONDS : undefined;
+}
+
+/** For UNAVAILABLE without a better estimate: outages we see (NATS, S3, a restart) are seconds. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
 export function toConnectError(err: unknown): ConnectError {
   const c = classify(err);
   const e = new ConnectError(c.message, TABLE[c.code].grpc);
   for (const [k, v] of Object.entries(c.details)) e.metadata.set(`firn-${k.replace(/_/g, '-')}`, String(v));
-  if (typeof c.details['retry_after_seconds'] === 'number') e.metadata.set('retry-after', String(c.details['retry_after_seconds']));
+  const retryAfter = retryAfterOf(c);
+  if (retryAfter !== undefined) e.metadata.set('retry-after', String(retryAfter));
   return e;
 }
 
@@ -87,8 +103,21 @@ export interface HttpError {
 export function toHttpError(err: unknown): HttpError {
   const c = classify(err);
   const headers: Record<string, string> = {};
-  if (typeof c.details['retry_after_seconds'] === 'number') headers['retry-after'] = String(c.details['retry_after_seconds']);
+  const retryAfter = retryAfterOf(c);
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
   const body = Object.keys(c.details).length ? { code: c.code, message: c.message, details: c.details } : { code: c.code, message: c.message };
-  const status = err instanceof FirnError && err.httpStatus !== undefined ? err.httpStatus : TABLE[c.code].http;
-  return { status, headers, body };
+  return { status: httpStatusFor(err, c, retryAfter), headers, body };
+}
+
+/**
+ * A FirnError's own httpStatus wins; then a body-parser style 4xx keeps its status; then the
+ * code's default, except that RESOURCE_EXHAUSTED without a wait is a size limit: 413, not the
+ * 429 that would invite a retry of bytes that can never be accepted.
+ */
+function httpStatusFor(err: unknown, c: ClassifiedError, retryAfter: number | undefined): number {
+  if (err instanceof FirnError && err.httpStatus !== undefined) return err.httpStatus;
+  const status = !(err instanceof FirnError) && typeof err === 'object' && err !== null && 'status' in err ? Number((err as { status: unknown }).status) : NaN;
+  if (status >= 400 && status < 500) return status;
+  if (c.code === ErrorCode.ResourceExhausted && retryAfter === undefined) return 413;
+  return TABLE[c.code].http;
 }

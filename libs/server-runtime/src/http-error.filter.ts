@@ -27,6 +27,7 @@ export class HttpErrorFilter implements ExceptionFilter {
 function fromNest(e: HttpException): unknown {
   const status = e.getStatus();
   if (status === 404) return FirnError.notFound(e.message);
-  if (status >= 400 && status < 500) return new FirnError(status === 413 ? ErrorCode.ResourceExhausted : ErrorCode.InvalidArgument, e.message);
+  if (status === 413) return new FirnError(ErrorCode.ResourceExhausted, e.message, { httpStatus: 413 });
+  if (status >= 400 && status < 500) return new FirnError(ErrorCode.InvalidArgument, e.message);
   return e;
 }

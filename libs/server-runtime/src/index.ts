@@ -1,4 +1,4 @@
-export { classify, grpcCodeOf, httpStatusOf, toConnectError, toHttpError, type ClassifiedError, type HttpError } from './error-mapping';
+export { DEFAULT_RETRY_AFTER_SECONDS, classify, grpcCodeOf, httpStatusOf, retryAfterOf, toConnectError, toHttpError, type ClassifiedError, type HttpError } from './error-mapping';
 export { registerHealthService } from './health.service';
 export { HttpErrorFilter } from './http-error.filter';
 export { isMalformedRequestFailure, refuseMalformedRequests } from './malformed-request';

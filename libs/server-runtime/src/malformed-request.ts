@@ -38,6 +38,12 @@ const MAX_END_FRAME = 1 << 20;
  * gRPC-web (trailer frame). Only the final status changes; the message, which names the fault,
  * is kept. A handler's own INTERNAL errors cannot match: the RPC interceptor has already replaced
  * their message with "internal error".
+ *
+ * Also: Connect maps every RESOURCE_EXHAUSTED to HTTP 429, which tells HTTP clients and proxies to
+ * retry. One without a Retry-After is a size limit (connect's own readMaxBytes, or ours): retrying
+ * the same bytes cannot succeed, so a Connect unary answer says 413 (the JSON body keeps
+ * `resource_exhausted`, which Connect clients read). Rate and concurrency limits always carry
+ * Retry-After and stay 429.
  */
 export function refuseMalformedRequests(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => rewrite(await handler(req));
@@ -57,6 +63,7 @@ async function rewrite(res: UniversalServerResponse): Promise<UniversalServerRes
   if (type.startsWith('application/grpc')) return rewriteGrpc(res);
   if (type.startsWith('application/connect+')) return withEndFrame(res, CONNECT_END_STREAM, res.header?.get('connect-content-encoding'), rewriteConnectEndStream);
   if (res.status === 500 && type.startsWith('application/json')) return rewriteConnectUnary(res);
+  if (res.status === 429 && type.startsWith('application/json') && !res.header?.get('retry-after')) return { ...res, status: 413 };
   return res;
 }
 

@@ -10,6 +10,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ConnectRouter } from '@connectrpc/connect';
 import { Counter, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
+import { DEFAULT_RETRY_AFTER_SECONDS } from './error-mapping';
 import type { Readiness } from './readiness';
 import { DEFAULT_READ_MAX_BYTES, createRpcNodeHandler } from './rpc-node-handler';
 
@@ -207,6 +208,7 @@ export class OnePortServer {
   }
 
   private notYet(req: NodeRequest, res: NodeResponse): void {
+    res.setHeader('retry-after', String(DEFAULT_RETRY_AFTER_SECONDS));
     this.json(res, 503, { code: 'unavailable', message: `${this.opts.component} is starting; ${req.url} is not served yet` });
   }
 

@@ -3,6 +3,7 @@
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDemangler } from '@firn/demangle';
 import { createSymbolizer, type Addr2lineEngine } from './symbolizer';
 import { binutilsAddr2line, elfutilsAddr2line, hasTool, nmFunction, readelfLoads, sh, TempDir, vaddrToFileOffset, type NmSymbol, type RefFrame } from './testing/toolchain';
 import type { SymbolFrame } from './types';
@@ -13,6 +14,11 @@ const symbolizers: Record<Addr2lineEngine, ReturnType<typeof createSymbolizer>> 
   elfutils: createSymbolizer({ engine: 'elfutils' }),
 };
 let symbolizer = symbolizers.binutils;
+const demangler = createDemangler();
+/** Names as the queriers show them (the symbolizer keeps them raw). */
+async function readable(frames: SymbolFrame[]): Promise<string[]> {
+  return demangler.demangleAll(frames.map((f) => f.functionName));
+}
 
 function strip(frames: SymbolFrame[]): RefFrame[] {
   return frames.map(({ functionName, fileName, line }) => ({ functionName, fileName, line }));
@@ -151,12 +157,13 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
       sh('g++', ['-O2', '-g', '-o', bin, join(PROGRAMS, 'prog.cpp')]);
     });
 
-    it('demangles namespaces and templates and reports the forced-inline chain like binutils', async () => {
+    it('gives raw names of namespaces and templates (demangled like binutils -C) and the forced-inline chain like binutils', async () => {
       const fn = nmFunction(bin, (n) => n.startsWith('long firn::work<long>('), true);
       const frames = await expectMatchesBinutils({ debugPath: bin }, bin, bin, [fn]);
-      expect(frames[0].at(-1)?.functionName).toBe('long firn::work<long>(long)');
+      expect(frames[0].at(-1)?.functionName).toBe('_ZN4firn4workIlEET_S1_');
+      expect(await readable(frames[0].slice(-1))).toEqual(['long firn::work<long>(long)']);
       const chain = frames.find((f) => f.length === 2);
-      expect(chain?.map((f) => f.functionName)).toEqual(['firn::detail::Accumulator<long>::mix(int) const', 'long firn::work<long>(long)']);
+      expect(chain && (await readable(chain))).toEqual(['firn::detail::Accumulator<long>::mix(int) const', 'long firn::work<long>(long)']);
       expect(chain?.map((f) => f.inlined)).toEqual([true, false]);
     });
   });
@@ -168,22 +175,24 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
       sh('rustc', ['-g', '-C', 'opt-level=0', '-o', bin, join(PROGRAMS, 'prog.rs')], { cwd: tmp.path });
     });
 
-    it('strips the legacy-mangling hash and matches binutils', async () => {
+    it('gives the raw legacy-mangled name (read as prog::compute, without the hash) and matches binutils', async () => {
       const fn = nmFunction(bin, (n) => /^prog::compute(::h[0-9a-f]{16})?$/.test(n), true);
       const frames = await expectMatchesBinutils({ debugPath: bin }, bin, bin, [fn], false);
-      expect(frames[0]).toEqual([{ functionName: 'prog::compute', fileName: join(PROGRAMS, 'prog.rs'), line: 4, inlined: false }]);
+      expect(frames[0]).toEqual([{ functionName: expect.stringMatching(/^_ZN4prog7compute17h[0-9a-f]{16}E$/), fileName: join(PROGRAMS, 'prog.rs'), line: 4, inlined: false }]);
+      expect(await readable(frames[0])).toEqual(['prog::compute']);
     });
 
     it('names standard-library functions core::fmt::write (v0 or legacy mangling)', async () => {
       const fn = nmFunction(bin, (n) => /^core::fmt::write(::h[0-9a-f]{16})?$/.test(n.replace(/\[[0-9a-f]+\]/g, '')), true);
       const [frames] = await symbolizeVaddrs({ debugPath: bin }, bin, [fn.address + 4n]);
-      expect(frames.at(-1)?.functionName).toBe('core::fmt::write');
+      expect(await readable(frames.slice(-1))).toEqual(['core::fmt::write']);
     });
   });
 
   describe('Go', () => {
     const haveGo = hasTool('go');
     let bin: string;
+    let stripped: string;
     beforeAll(() => {
       if (!haveGo) {
         console.warn('go not on PATH: skipping the Go symbolization test (install golang-go)');
@@ -194,11 +203,23 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
       copyFileSync(join(PROGRAMS, 'prog.go'), join(dir, 'main.go'));
       tmp.file('gomod/go.mod', 'module example.com/firnprog\n\ngo 1.19\n');
       bin = tmp.at('goprog');
-      sh('go', ['build', '-o', bin, '.'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache'), GOPATH: tmp.at('gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-      });
+      stripped = tmp.at('goprog-stripped');
+      const env = { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache'), GOPATH: tmp.at('gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+      sh('go', ['build', '-o', bin, '.'], { cwd: dir, env });
+      sh('go', ['build', '-ldflags=-s -w', '-o', stripped, '.'], { cwd: dir, env });
     }, 120_000);
+
+    it.skipIf(!haveGo)('names a stripped Go binary (-ldflags="-s -w": no DWARF, no .symtab) from .gopclntab, as go tool addr2line names the unstripped one', async () => {
+      const fn = nmFunction(bin, (n) => n === 'main.firnHello');
+      const vaddr = fn.address + 4n;
+      const [frames] = await symbolizeVaddrs({ debugPath: stripped }, stripped, [vaddr]);
+      const ref = sh('go', ['tool', 'addr2line', bin], { input: '0x' + vaddr.toString(16) + '\n', env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache') } }).split('\n');
+      const [file, line] = [ref[1].slice(0, ref[1].lastIndexOf(':')), Number(ref[1].slice(ref[1].lastIndexOf(':') + 1))];
+      expect(frames).toEqual([{ functionName: 'main.firnHello', fileName: file, line, inlined: false }]);
+      // With only the executable upload as the binary and a split debug file that lost the table.
+      const [again] = await symbolizeVaddrs({ binaryPath: stripped, debugPath: stripped }, stripped, [vaddr]);
+      expect(again).toEqual(frames);
+    });
 
     it.skipIf(!haveGo)('gives function, file and line for a Go binary, as go tool addr2line does', async () => {
       const fn = nmFunction(bin, (n) => n === 'main.firnHello');

@@ -1,9 +1,9 @@
-import { fileOffsetToVaddr, findSymbol, readElfFile, readSymbolsFromFile, PF_X, type ElfFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
+import { fileOffsetToVaddr, FileSource, findSymbol, openGoSymbols, readElfFile, readSymbolsFromFile, PF_X, type ElfFile, type ElfLoad, type ElfSymbol } from '@firn/elf';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { cleanFunctionName, parseAddr2lineOutput, type Addr2lineFlavor } from './addr2line-output';
 import { Limiter } from './limiter';
 import { runTool } from './run-tool';
-import type { SymbolFrame, SymbolizedAddress, SymbolizeFiles, SymbolizeOptions, Symbolizer } from './types';
+import type { NameSource, SymbolFrame, SymbolizedAddress, SymbolizeFiles, SymbolizeOptions, Symbolizer } from './types';
 
 export type Addr2lineEngine = Addr2lineFlavor;
 
@@ -12,7 +12,7 @@ export interface SymbolizerOptions {
    * The addr2line that answers first. Default `binutils`: GNU addr2line resolves inline chains
    * about 100× faster than elfutils 0.188 on large compile units (elfutils re-walks the unit's
    * DIE tree for every address with `-i`: ~20 ms/address on a 3 MB unit), reads DWARF 4/5,
-   * compressed sections, Go ≤ 1.19 line tables and demangles Rust v0 names.
+   * compressed sections and Go ≤ 1.19 line tables.
    */
   engine?: Addr2lineEngine;
   /** The primary engine's binary. Default `addr2line` (binutils) or `eu-addr2line` (elfutils), on `env.PATH`. */
@@ -42,7 +42,11 @@ export interface SymbolizerOptions {
 const DEFAULT_TOOL: Record<Addr2lineEngine, string> = { binutils: 'addr2line', elfutils: 'eu-addr2line' };
 const OTHER: Record<Addr2lineEngine, Addr2lineEngine> = { binutils: 'elfutils', elfutils: 'binutils' };
 const DEFAULT_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' };
-const ENGINE_ARGS = ['-a', '-f', '-i', '-C'];
+/**
+ * No `-C`: names stay raw (linkage names), as every other producer stores them; the queriers
+ * demangle all of them in one place (@firn/demangle) and answer both `name` and `system_name`.
+ */
+const ENGINE_ARGS = ['-a', '-f', '-i'];
 
 function hex(v: bigint): string {
   return '0x' + v.toString(16);
@@ -77,9 +81,9 @@ function binutilsFirst(elf: ElfFile): boolean {
   return elf.goBuildId !== undefined || elf.sections.some((s) => s.name === '.gopclntab') || elf.comment.some((c) => c.startsWith('rustc version'));
 }
 
-/** No source line at all, or a Rust v0 name (`_R…`) that elfutils cannot demangle. */
+/** No source line at all. */
 function needsSecondOpinion(frames: SymbolFrame[]): boolean {
-  return !frames.some((f) => f.fileName !== '') || frames.some((f) => f.functionName.startsWith('_R'));
+  return !frames.some((f) => f.fileName !== '');
 }
 
 async function elfOrThrow(path: string, role: string): Promise<ElfFile> {
@@ -134,29 +138,42 @@ class ElfutilsSymbolizer implements Symbolizer {
 
   private async run(files: SymbolizeFiles, fileOffsets: bigint[], signal: AbortSignal): Promise<SymbolizedAddress[]> {
     const debugElf = await elfOrThrow(files.debugPath, 'debug file');
-    const loads = files.loads ?? (files.binaryPath ? (await elfOrThrow(files.binaryPath, 'binary')).loads : guessMappedLoads(debugElf.loads));
+    const binaryElf = files.binaryPath ? await elfOrThrow(files.binaryPath, 'binary') : undefined;
+    const loads = files.loads ?? (binaryElf ? binaryElf.loads : guessMappedLoads(debugElf.loads));
     const vaddrs = fileOffsets.map((o) => fileOffsetToVaddr({ loads }, o));
-    const unique = [...new Set(vaddrs.filter((v): v is bigint => v !== undefined))];
-    const frames = new Map<bigint, SymbolFrame[]>();
+    const go = this.goFrames(files, binaryElf, debugElf, vaddrs);
+    const frames = go.frames;
+    const sources = new Map<bigint, NameSource>();
+    for (const v of frames.keys()) sources.set(v, 'gopclntab');
+    // Go code named by the Go table needs no addr2line process.
+    const unique = [...new Set(vaddrs.filter((v): v is bigint => v !== undefined && !frames.has(v)))];
 
     // elfutils misses Rust inline frames and Go line tables: let binutils lead for those files.
     const swap = this.primary.flavor === 'elfutils' && this.secondary !== undefined && binutilsFirst(debugElf);
     let [first, second] = swap && this.secondary ? [this.secondary, this.primary] : [this.primary, this.secondary];
-    let results: SymbolFrame[][];
-    try {
-      results = await this.batched(first, true, files.debugPath, unique, signal);
-    } catch (err) {
-      if (!(second && err instanceof FirnError && err.code === ErrorCode.Unavailable)) throw err;
-      [first, second] = [second, undefined];
-      results = await this.batched(first, true, files.debugPath, unique, signal);
+    let results: SymbolFrame[][] = [];
+    if (unique.length > 0) {
+      try {
+        results = await this.batched(first, true, files.debugPath, unique, signal);
+      } catch (err) {
+        if (!(second && err instanceof FirnError && err.code === ErrorCode.Unavailable)) throw err;
+        [first, second] = [second, undefined];
+        results = await this.batched(first, true, files.debugPath, unique, signal);
+      }
     }
-    unique.forEach((v, i) => frames.set(v, results[i]));
+    unique.forEach((v, i) => {
+      frames.set(v, results[i]);
+      if (results[i].length > 0) sources.set(v, results[i].some((f) => f.fileName !== '') ? 'dwarf' : 'symtab');
+    });
 
     const retry = unique.filter((v) => needsSecondOpinion(frames.get(v) ?? []));
     if (second && debugElf.hasDwarf && retry.length > 0) {
       const again = await this.batched(second, false, files.debugPath, retry, signal);
       retry.forEach((v, i) => {
-        if (again[i].some((f) => f.fileName !== '') && !needsSecondOpinion(again[i])) frames.set(v, again[i]);
+        if (again[i].some((f) => f.fileName !== '') && !needsSecondOpinion(again[i])) {
+          frames.set(v, again[i]);
+          sources.set(v, 'dwarf');
+        }
       });
     }
 
@@ -165,13 +182,64 @@ class ElfutilsSymbolizer implements Symbolizer {
       const symbols = await this.symbolsFor(files);
       for (const v of noName) {
         const s = findSymbol(symbols, v);
-        if (s) frames.set(v, [{ functionName: cleanFunctionName(s.name), fileName: '', line: 0, inlined: false }]);
+        if (s) {
+          frames.set(v, [{ functionName: cleanFunctionName(s.name), fileName: '', line: 0, inlined: false }]);
+          sources.set(v, 'symtab');
+        }
       }
     }
-    return fileOffsets.map((address, i) => {
+    return fileOffsets.map((address, i): SymbolizedAddress => {
       const v = vaddrs[i];
-      return { address, frames: v === undefined ? [] : (frames.get(v) ?? []) };
+      if (v === undefined) return { address, frames: [], unnamed: 'outside_code' };
+      const f = frames.get(v) ?? [];
+      const source = sources.get(v);
+      if (f.length > 0 && source) return { address, frames: f, source };
+      return { address, frames: f, unnamed: go.unsupported ? 'unsupported_go_table' : 'no_symbol' };
     });
+  }
+
+  /**
+   * Go functions named from `.gopclntab` (the binary's, else the debug file's: a split debug
+   * file keeps the section as NOBITS), as the Go runtime names them, inlined calls included.
+   * Works on stripped Go binaries, which have neither DWARF nor `.symtab`. Addresses outside Go
+   * code (cgo's C, an unreadable table) are left to addr2line.
+   */
+  private goFrames(
+    files: SymbolizeFiles,
+    binaryElf: ElfFile | undefined,
+    debugElf: ElfFile,
+    vaddrs: ReadonlyArray<bigint | undefined>,
+  ): { frames: Map<bigint, SymbolFrame[]>; unsupported: boolean } {
+    const out = new Map<bigint, SymbolFrame[]>();
+    let unsupported = false;
+    const candidates: Array<[string, ElfFile]> = [];
+    if (files.binaryPath && binaryElf) candidates.push([files.binaryPath, binaryElf]);
+    candidates.push([files.debugPath, debugElf]);
+    for (const [path, elf] of candidates) {
+      if (elf.goBuildId === undefined && !elf.sections.some((s) => s.name.endsWith('.gopclntab'))) continue;
+      let src: FileSource | undefined;
+      try {
+        src = FileSource.open(path);
+        const r = openGoSymbols(elf, src);
+        if (r.kind === 'unsupported') unsupported = true;
+        if (r.kind !== 'table') continue;
+        for (const v of vaddrs) {
+          if (v === undefined || out.has(v)) continue;
+          try {
+            const got = r.table.lookup(v);
+            if (got.length > 0) out.set(v, got.map(({ functionName, fileName, line, inlined }) => ({ functionName, fileName, line, inlined })));
+          } catch (err) {
+            if (!(err instanceof FirnError)) throw err;
+          }
+        }
+        return { frames: out, unsupported };
+      } catch (err) {
+        if (!(err instanceof FirnError)) throw err;
+      } finally {
+        src?.close();
+      }
+    }
+    return { frames: out, unsupported };
   }
 
   /** `.symtab`/`.dynsym` of the binary, else of the debug file; none if unreadable. */

@@ -2,7 +2,7 @@ import type { ElfLoad } from '@firn/elf';
 
 /** One source location; a symbolized address has one per inlining level. */
 export interface SymbolFrame {
-  /** Demangled; '' if unknown. Rust legacy `::h<hash>` suffixes removed. */
+  /** The raw linker name (mangled for C++/Rust; demangled at query time by @firn/demangle); '' if unknown. */
   functionName: string;
   /** As the debug info records it (absolute when the compile dir is known); '' if unknown. */
   fileName: string;
@@ -17,7 +17,18 @@ export interface SymbolizedAddress {
   address: bigint;
   /** Leaf (innermost inline) first; empty if nothing is known. */
   frames: SymbolFrame[];
+  /** What named it: Go's `.gopclntab`, DWARF (a source line), or `.symtab`/`.dynsym` only. */
+  source?: NameSource;
+  /** Why `frames` is empty. */
+  unnamed?: UnnamedReason;
 }
+
+export type NameSource = 'gopclntab' | 'dwarf' | 'symtab';
+/**
+ * `outside_code`: the offset is in no executable segment; `no_symbol`: no debug info or symbol
+ * covers it; `unsupported_go_table`: a Go binary whose `.gopclntab` layout is not read (Go ≤ 1.15).
+ */
+export type UnnamedReason = 'outside_code' | 'no_symbol' | 'unsupported_go_table';
 
 export interface SymbolizeFiles {
   /** The executable as mapped by the process; its PT_LOADs turn file offsets into addresses. */

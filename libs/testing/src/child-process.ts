@@ -11,6 +11,8 @@ export interface SpawnServerOptions {
   args: string[] | ((tmpDir: string) => string[]);
   /** Added to (or, with undefined, removed from) the parent's environment. */
   env?: Record<string, string | undefined>;
+  /** Working directory; default: the fresh temp dir. */
+  cwd?: string;
   /**
    * Resolves true once the server serves; a throw or false means "not yet". Check that the
    * answer comes from this child (`pid`): a port picked as free can be taken meanwhile.
@@ -59,7 +61,7 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
   const logFd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(opts.command, args, { cwd: tmpDir, env: mergeEnv(opts.env), stdio: ['ignore', logFd, logFd] });
+    child = spawn(opts.command, args, { cwd: opts.cwd ?? tmpDir, env: mergeEnv(opts.env), stdio: ['ignore', logFd, logFd] });
   } catch (err) {
     removeDir(tmpDir);
     throw err;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { createGzip } from 'node:zlib';
 
@@ -60,4 +60,13 @@ export function processMemory(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/**
+ * Resets a process's peak resident memory (VmHWM) to its current RSS, so the next
+ * `processMemory(pid).hwm` is the peak of what happens from now on (Linux: clear_refs 5; needs
+ * the same user or root).
+ */
+export function resetPeakMemory(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }

@@ -7,4 +7,18 @@ export * from './require-binary';
 export * from './child-process';
 export { mulberry32, type Rng } from './prng';
 export { buildTestProgram, type TestProgram } from './c-program';
-export { grpcFrame, gzipBomb, processMemory, rawGrpc } from './hostile-input';
+export { grpcFrame, gzipBomb, processMemory, rawGrpc, resetPeakMemory } from './hostile-input';
+export {
+  deepFolded,
+  deepStackArrow,
+  deepStackPprof,
+  hugeLocationTablePprof,
+  hugeStringTablePprof,
+  manyDeepStacksPprof,
+  manyFoldedStacks,
+  manyFramesArrow,
+  manyLabelsPprof,
+  manySeriesPprof,
+  type HostileShape,
+} from './hostile-shapes';
+export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchBrowser, type BrowserSession } from './browser';

@@ -7,11 +7,13 @@ import { freePort } from './free-port';
 /** A running s3rver child process with one bucket; credentials are s3rver's built-in account. */
 export interface S3Server {
   endpoint: string;
+  port: number;
+  pid: number;
   region: string;
   bucket: string;
   accessKeyId: string;
   secretAccessKey: string;
-  /** The server's temp dir (its data under `data/`, its log); removed by stop(). */
+  /** The server's temp dir (its data under `data/` unless `dataDir` was given, its log); removed by stop(). */
   directory: string;
   /** Kills the server (SIGTERM, then SIGKILL) and removes its directory. Idempotent. */
   stop(): Promise<void>;
@@ -20,6 +22,10 @@ export interface S3Server {
 export interface StartS3ServerOptions {
   bucket?: string;
   readyTimeoutMs?: number;
+  /** A fixed port (e.g. to restart a stopped server where its clients expect it). */
+  port?: number;
+  /** Keep the objects here instead of in the temp dir, so they outlive stop() (restart tests). */
+  dataDir?: string;
 }
 
 const HOST = '127.0.0.1';
@@ -51,11 +57,12 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
     throw new Error(`bucket ${JSON.stringify(bucket)} is not a valid DNS-style S3 bucket name (3-63 chars of a-z 0-9 . -)`);
   }
   const bin = join(dirname(require.resolve('s3rver/package.json')), 'bin', 's3rver.js');
-  return withPortRetry(freePort, async (port) => {
+  const pickPort = opts.port === undefined ? freePort : async () => opts.port as number;
+  return withPortRetry(pickPort, async (port) => {
     const proc = await spawnServer({
       name: 's3rver',
       command: process.execPath,
-      args: (dir) => [bin, '--directory', join(dir, 'data'), '--address', HOST, '--port', String(port), '--silent', '--configure-bucket', bucket],
+      args: (dir) => [bin, '--directory', opts.dataDir ?? join(dir, 'data'), '--address', HOST, '--port', String(port), '--silent', '--configure-bucket', bucket],
       // s3rver encrypts ListObjectsV2 continuation tokens with a cipher that Node 20's OpenSSL 3
       // only offers through the legacy provider (PITFALLS.md). This replaces the parent's
       // NODE_OPTIONS so test-runner loaders don't leak into the child.
@@ -68,6 +75,8 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
     });
     return {
       endpoint: `http://${HOST}:${port}`,
+      port,
+      pid: proc.pid,
       region: 'us-east-1',
       bucket,
       accessKeyId: 'S3RVER',

@@ -1,6 +1,6 @@
 import { isValidLabelName } from '@firn/profiles';
 import type { ProcessInfo } from '../proc/process-table';
-import { relabel, type RelabelConfig } from './relabel';
+import { relabel, type RelabelConfig } from '@firn/profiles';
 
 /** Kubernetes names of a container, when the agent can find them. */
 export interface PodRef {

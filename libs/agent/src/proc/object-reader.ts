@@ -1,9 +1,11 @@
 import { buildIdOrHash, readElfFile, readSymbolsFromFile, type ElfFile } from '@firn/elf';
+import { openLocalGo, type LocalSymbols } from '../symbols/local-symbols';
 import type { ObjectReader } from './process-table';
 
 /**
- * Reads mapped files with @firn/elf. With `localSymbols`, also reads `.symtab`/`.dynsym`, so
- * unstripped binaries get function names on the node (the server symbolizes everything else).
+ * Reads mapped files with @firn/elf. With `localSymbols`, also reads `.symtab`/`.dynsym` and Go's
+ * `.gopclntab`, so unstripped binaries and every Go binary (stripped or not) get function names
+ * on the node (the server symbolizes everything else).
  */
 export function elfObjectReader(opts: { localSymbols: boolean }): ObjectReader {
   return async (path) => {
@@ -17,7 +19,9 @@ export function elfObjectReader(opts: { localSymbols: boolean }): ObjectReader {
     }
     const buildId = elf.buildId || (await buildIdOrHash(path));
     try {
-      return { buildId, symbols: { loads: elf.loads, symbols: await readSymbolsFromFile(path) } };
+      const symbols: LocalSymbols = { loads: elf.loads, symbols: await readSymbolsFromFile(path) };
+      Object.assign(symbols, openLocalGo(path, elf, symbols));
+      return { buildId, symbols };
     } catch {
       return { buildId };
     }

@@ -1,7 +1,7 @@
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
-import { fileOffsetToVaddr, findSymbol, type ElfLoad, type ElfSymbol } from '@firn/elf';
 import type { Frame } from '@firn/profiles';
 import { cgroupPathOf, parseCgroupPath, type CgroupInfo } from '../labels/cgroup';
+import { classifyFrame, localFrames, type LocalSymbols } from '../symbols/local-symbols';
 import { PerfMap } from '../symbols/perf-map';
 import { findMapping, isFileMapping, parseProcMaps, parseStartTime, type ProcMapping } from './proc-maps';
 
@@ -9,7 +9,7 @@ import { findMapping, isFileMapping, parseProcMaps, parseStartTime, type ProcMap
 export interface ObjectInfo {
   /** GNU build id, or a content hash for files without one (`buildIdOrHash` of @firn/elf). */
   buildId: string;
-  symbols?: { loads: ElfLoad[]; symbols: ElfSymbol[] };
+  symbols?: LocalSymbols;
 }
 
 /** Reads an object file; throws when it cannot be read (e.g. the process is gone). */
@@ -29,11 +29,12 @@ export interface ProcessInfo {
   nsPid: number;
   perfMap?: { size: number; mtimeMs: number; map: PerfMap };
   /**
-   * Address → frame, reused across stacks and windows: the same Frame object lets the batch
-   * builder and the Arrow encoder intern it by identity instead of by a string key. Cleared when
-   * the JIT map changes; unmapped entries dropped when the maps are re-read.
+   * Address → frame (several for Go inlined calls, leaf first), reused across stacks and windows:
+   * the same Frame object lets the batch builder and the Arrow encoder intern it by identity
+   * instead of by a string key. Cleared when the JIT map changes; unmapped entries dropped when
+   * the maps are re-read.
    */
-  frames: Map<bigint, Frame>;
+  frames: Map<bigint, Frame | Frame[]>;
 }
 
 export interface ProcessTableOptions {
@@ -103,41 +104,44 @@ export class ProcessTable {
   /** User addresses (leaf first) → frames: file-relative offsets with build ids, JIT names. */
   async userFrames(pid: number, addrs: readonly bigint[]): Promise<Frame[]> {
     const info = this.procs.get(pid);
-    const out = new Array<Frame>(addrs.length);
+    const out: Frame[] = [];
     for (let i = 0; i < addrs.length; i++) {
       const addr = addrs[i];
       if (!info) {
-        out[i] = frame('', '', addr, '');
+        out.push(frame('', '', addr, ''));
         continue;
       }
       // Only a miss may wait (for a first read of an object file); hits stay synchronous.
-      out[i] = info.frames.get(addr) ?? (await this.resolve(info, addr));
+      const f = info.frames.get(addr) ?? (await this.resolve(info, addr));
+      if (Array.isArray(f)) out.push(...f);
+      else out.push(f);
     }
     return out;
   }
 
-  private async resolve(info: ProcessInfo, addr: bigint): Promise<Frame> {
+  private async resolve(info: ProcessInfo, addr: bigint): Promise<Frame | Frame[]> {
     let m = findMapping(info.maps, addr);
     if (!m && !info.mapsFresh) {
       // A library loaded or code JIT-compiled since we read the maps.
       info.maps = this.readMaps(info.pid);
       info.mapsFresh = true;
       // Frames of addresses that were outside every mapping may be inside a new one now.
-      for (const [a, f] of info.frames) if (f.mappingFile === '' || f.mappingFile === '[anon]') info.frames.delete(a);
+      for (const [a, f] of info.frames) if (!Array.isArray(f) && (f.mappingFile === '' || f.mappingFile === '[anon]')) info.frames.delete(a);
       m = findMapping(info.maps, addr);
     }
-    let f: Frame;
+    let f: Frame | Frame[];
     if (m && isFileMapping(m)) {
       const key = objectKey(m);
       const obj = this.objectsDone.get(key) ?? (await this.objectOf(info.pid, m, key));
       const offset = addr - m.start + m.offset;
-      f = frame(obj?.buildId ?? '', m.path, offset, obj?.symbols ? localSymbol(obj.symbols, offset) : '');
+      f = localFrames(obj?.symbols, obj?.buildId ?? '', m.path, offset);
       if (!obj) return f; // unreadable this time: not cached, tried again next window
     } else {
       const name = this.perfMapOf(info)?.lookup(addr) ?? '';
-      if (name) f = frame('', '[jit]', addr, name);
-      else if (m && m.path.startsWith('[')) f = frame('', m.path, addr - m.start, '');
-      else f = frame('', m ? '[anon]' : '', addr, '');
+      if (name) f = classifyFrame(frame('', '[jit]', addr, name), 'jit');
+      else if (m && m.path.startsWith('[')) f = classifyFrame(frame('', m.path, addr - m.start, ''), 'unmapped', 'no_mapping');
+      else if (m) f = classifyFrame(frame('', '[anon]', addr, ''), 'jit', 'no_perf_map_entry');
+      else f = classifyFrame(frame('', '', addr, ''), 'unmapped', 'no_mapping');
     }
     if (info.frames.size >= MAX_FRAMES_PER_PROCESS) info.frames.clear();
     info.frames.set(addr, f);
@@ -247,11 +251,6 @@ function readlinkOr(path: string, fallback: string): string {
   } catch {
     return fallback;
   }
-}
-
-function localSymbol(obj: NonNullable<ObjectInfo['symbols']>, offset: bigint): string {
-  const vaddr = fileOffsetToVaddr(obj, offset);
-  return vaddr === undefined ? '' : (findSymbol(obj.symbols, vaddr)?.name ?? '');
 }
 
 function frame(buildId: string, mappingFile: string, address: bigint, functionName: string): Frame {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, type Transport } from '@connectrpc/connect';
+import { readElfFile } from '@firn/elf';
 import type { Logger } from '@firn/observability';
 import { debuginfoV1alpha1 } from '@firn/proto';
 
@@ -28,7 +29,7 @@ export interface DebuginfoUploaderOptions {
  * Parca's upload protocol, one file at a time: ShouldInitiateUpload → InitiateUpload → (gRPC
  * Upload stream | PUT to a signed URL) → MarkUploadFinished. What is uploaded is the file stripped
  * to its debug sections and symbols (`objcopy --only-keep-debug`), or the whole file when objcopy is
- * missing or fails. Each build id is tried once per process lifetime unless it failed.
+ * missing or fails, or for a Go binary without DWARF (its names are in `.gopclntab`). Each build id is tried once per process lifetime unless it failed.
  */
 export class DebuginfoUploader {
   private readonly client;
@@ -103,6 +104,10 @@ export class DebuginfoUploader {
   }
 
   private async debugFile(path: string): Promise<Buffer> {
+    // A Go binary without DWARF is named from .gopclntab (+ moduledata, inline trees in .rodata):
+    // --only-keep-debug would turn those into NOBITS, so the file goes as it is.
+    const elf = await readElfFile(path).catch(() => undefined);
+    if (elf && !elf.hasDwarf && (elf.goBuildId !== undefined || elf.sections.some((s) => s.name.endsWith('.gopclntab')))) return readFile(path);
     const dir = await mkdtemp(join(tmpdir(), 'firn-agent-debug-'));
     try {
       const out = join(dir, 'debug');

@@ -2,10 +2,10 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
-import { defineConfig, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
+import { ConfigError, defineConfig, natsReplicasSetting, positiveInt, serverSettings, setting, storageSettings } from '@firn/config';
 import { CompactorModule, compactorOptionsFrom, compactorSettings } from '@firn/compactor';
 import { symbolizeQueueOptionsFrom, symbolizeQueueSettings } from '@firn/debuginfo';
-import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings } from '@firn/gateway';
+import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings, scrapeOptionsFrom, scrapeSettings } from '@firn/gateway';
 import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
 import { AdminModule, adminOptionsFrom, adminSettings } from '@firn/admin';
 import { ManifestModule, PlatformModule, objectStoreConfigFrom, openInfra, openTenancy, tokenStoreSettings, type Infra } from '@firn/platform';
@@ -19,6 +19,7 @@ export const allInOneConfig = defineConfig('all-in-one', {
   ...storageSettings(),
   natsUrl: setting({ env: 'FIRN_NATS_URL', flag: 'nats-url', schema: z.string(), default: '', description: 'External NATS URL(s); empty = start a nats-server (JetStream) for you under <data-dir>/nats.' }),
   natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token (external NATS only).', secret: true }),
+  natsReplicas: natsReplicasSetting(),
   memoryCacheBytes: setting({ env: 'FIRN_MEMORY_CACHE_BYTES', flag: 'memory-cache-bytes', schema: positiveInt, default: String(256 * 1024 * 1024), description: 'Size bound of the in-process symbol cache.' }),
   tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file; empty = <data-dir>/tokens.json (created with a default tenant on first start).' }),
   ...tokenStoreSettings(),
@@ -27,6 +28,7 @@ export const allInOneConfig = defineConfig('all-in-one', {
   ...ingesterSettings(),
   ...querierSettings(),
   ...debuginfoSettings(),
+  ...scrapeSettings(),
   ...symbolizeQueueSettings(),
   ...symbolizerSettings(),
   ...compactorSettings(),
@@ -83,6 +85,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
     try {
       let servers = cfg.natsUrl.split(',').map((s) => s.trim()).filter(Boolean);
       if (servers.length === 0) {
+        if (cfg.natsReplicas > 1) throw new ConfigError('natsReplicas', 'FIRN_NATS_REPLICAS (--nats-replicas) above 1 needs an external NATS cluster (FIRN_NATS_URL); the embedded nats-server is a single node');
         // 8 MiB messages: most agent batches go inline; larger ones use the claim check.
         nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), host: '127.0.0.1', maxPayloadBytes: 8 * 1024 * 1024 });
         ctx.log.info({ url: nats.url, pid: nats.pid }, 'started embedded nats-server');
@@ -91,7 +94,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
       infra = await openInfra(
         {
           storage: objectStoreConfigFrom(cfg),
-          bus: { servers, token: cfg.natsToken, name: 'firn-all-in-one' },
+          bus: { servers, token: cfg.natsToken, name: 'firn-all-in-one', replicas: cfg.natsReplicas },
           cache: { kind: 'memory', maxBytes: cfg.memoryCacheBytes },
         },
         { log: ctx.log, readiness: ctx.readiness },
@@ -112,7 +115,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
         PlatformModule.forRoot(opened, tenancy.extras),
         AdminModule.forRoot(admin),
         ManifestModule.forRoot({ snapshotEvery: 200 }),
-        GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg)),
+        GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg)),
         IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg)),
         QuerierModule.forRoot(querierOptionsFrom(cfg)),
         CompactorModule.forRoot(compactorOptionsFrom(cfg)),
@@ -137,6 +140,7 @@ function quickStart(cfg: AllInOneConfig, dataDir: string, t: { tokenFile: string
   return [
     '',
     `Firn all-in-one is ready on ${base} (gRPC, gRPC-web, Connect and HTTP on one port)`,
+    `  web UI:    ${base}/  (sign in with the API token below)`,
     `  data:      ${dataDir}`,
     tokenLine,
     `  check it:  curl -s -H "Authorization: Bearer $(cat ${t.tokenFile})" ${base}/api/v1/whoami`,

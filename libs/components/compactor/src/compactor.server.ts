@@ -14,7 +14,7 @@ export const compactorConfig = defineConfig('compactor', {
 export const compactorServer = componentServer({
   component: 'compactor',
   config: compactorConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-compactor' } }),
+  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-compactor', replicas: cfg.natsReplicas } }),
   // The compactor writes the manifest too, so it also snapshots it (bounds cold-start replay).
   modules: (infra, cfg) => [PlatformModule.forRoot(infra), ManifestModule.forRoot({ snapshotEvery: 200 }), CompactorModule.forRoot(compactorOptionsFrom(cfg))],
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import type { Bus } from '@firn/bus';
-import { Compactor, FileRetention, Leases, type CompactorStep, type JobReport } from '@firn/compaction';
+import { Leases, type Bus } from '@firn/bus';
+import { Compactor, FileRetention, type CompactorStep, type JobReport } from '@firn/compaction';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
 import { BUS, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';

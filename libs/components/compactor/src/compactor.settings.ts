@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { parseDuration } from '@firn/compaction';
+import { parseDuration } from '@firn/config';
 import { positiveInt, setting, type ConfigOf } from '@firn/config';
 import { COMPACTOR_STEPS, DEFAULT_COMPACTOR_OPTIONS, type CompactorOptions } from './compactor.options';
 

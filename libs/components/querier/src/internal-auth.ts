@@ -2,11 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createContextKey, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { currentRequestContext } from '@firn/observability';
-import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
+import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER } from '@firn/platform';
+import { Scope, authInterceptor, principalKey, tenantFromTrustedSource, type TenantId, type TokenStore } from '@firn/tenancy';
 
-/** Metadata only peer queriers set: the shared internal token and the (already authenticated) tenant. */
-export const INTERNAL_TOKEN_HEADER = 'x-firn-internal-token';
-export const INTERNAL_TENANT_HEADER = 'x-firn-tenant';
+export { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER };
 
 const tenantKey = createContextKey<TenantId | undefined>(undefined, { description: 'internal tenant' });
 
@@ -37,4 +36,27 @@ export function internalTenantOf(ctx: HandlerContext): TenantId {
   const t = ctx.values.get(tenantKey);
   if (!t) throw new FirnError(ErrorCode.PermissionDenied, 'internal call without a tenant');
   return t;
+}
+
+/**
+ * Auth of the public query services. A call the gateway forwards carries the internal token and
+ * the tenant it authenticated once at the edge (with the scope checked there); it is trusted only
+ * with a valid token. Any other call needs a bearer token with `scope`, as before, so a querier
+ * Service stays usable on its own.
+ */
+export function queryAuthInterceptor(tokens: TokenStore, scope: Scope, internalToken: string): Interceptor {
+  const bearer = authInterceptor(tokens, scope);
+  const want = internalToken ? digest(internalToken) : undefined;
+  return (next) => async (req) => {
+    const got = req.header.get(INTERNAL_TOKEN_HEADER);
+    if (got === null) return bearer(next)(req);
+    if (!want || !timingSafeEqual(digest(got), want)) {
+      throw new FirnError(ErrorCode.PermissionDenied, 'forwarded query: missing or wrong internal token');
+    }
+    const tenant = tenantFromTrustedSource(req.header.get(INTERNAL_TENANT_HEADER) ?? '');
+    const ctx = currentRequestContext();
+    if (ctx) ctx.tenant = tenant;
+    req.contextValues.set(principalKey, { tenant, scopes: [scope], tokenId: 'gateway' });
+    return next(req);
+  };
 }

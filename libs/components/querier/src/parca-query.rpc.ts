@@ -8,7 +8,8 @@ import { profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { QueryEngine, seriesLabels } from '@firn/query';
 import { flamegraphArrow, parcaTop, stackProfileToPprof, tableArrow, type StackProfile } from '@firn/reports';
 import { RpcRegistry } from '@firn/server-runtime';
-import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { Scope, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { queryAuthInterceptor } from './internal-auth';
 import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
@@ -47,7 +48,7 @@ export class ParcaQueryRpc implements OnModuleInit {
         queryRange: (req, ctx) => this.queryRange(req, ctx),
         query: (req, ctx) => this.query(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles), this.limits.interceptor()] },
+      { interceptors: [queryAuthInterceptor(this.tokens, Scope.ReadProfiles, this.frontend.internalToken), this.limits.interceptor()] },
     );
   }
 

@@ -9,7 +9,8 @@ import { googleV1, querierV1, typesV1 } from '@firn/proto';
 import { QueryEngine, seriesLabels, type SeriesBuckets } from '@firn/query';
 import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprof, type StackProfile } from '@firn/reports';
 import { RpcRegistry } from '@firn/server-runtime';
-import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { Scope, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
+import { queryAuthInterceptor } from './internal-auth';
 import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
@@ -87,7 +88,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
         getProfileStats: (req, ctx) => this.getProfileStats(req, ctx),
         analyzeQuery: (req, ctx) => this.analyzeQuery(req, ctx),
       },
-      { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles), this.limits.interceptor()] },
+      { interceptors: [queryAuthInterceptor(this.tokens, Scope.ReadProfiles, this.frontend.internalToken), this.limits.interceptor()] },
     );
   }
 

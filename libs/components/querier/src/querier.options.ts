@@ -1,3 +1,5 @@
+import type { EndpointSpec } from '@firn/platform';
+
 export interface QuerierOptions {
   /** Longest accepted query range. */
   maxRangeMs: number;
@@ -9,8 +11,12 @@ export interface QuerierOptions {
   scanWorkers?: number;
   /** A query (all its shares) is cancelled after this long (DEADLINE_EXCEEDED). */
   queryTimeoutMs: number;
-  /** Base URLs of peer queriers that take a share of every query; empty = answer alone. */
-  peers: string[];
+  /** Peer queriers that take a share of every query (base URLs or DNS names); empty = answer alone. */
+  peers: EndpointSpec[];
+  /** How often DNS-named peers are resolved again. */
+  peersRefreshMs: number;
+  /** This querier's own address (the pod IP), left out of DNS-discovered peers. */
+  selfAddress: string;
   /** Shared secret peers present on internal calls. */
   internalToken: string;
   /** Per-tenant retention queries are clipped to (the compactor's settings); default: keep forever. */
@@ -26,5 +32,7 @@ export const DEFAULT_QUERIER_OPTIONS: QuerierOptions = {
   scanConcurrency: 4,
   queryTimeoutMs: 60_000,
   peers: [],
+  peersRefreshMs: 5000,
+  selfAddress: '',
   internalToken: '',
 };

@@ -18,7 +18,7 @@ export const querierConfig = defineConfig('querier', {
 export const querierServer = componentServer({
   component: 'querier',
   config: querierConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-querier' }, cache: cacheConfigFrom(cfg) }),
+  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-querier', replicas: cfg.natsReplicas }, cache: cacheConfigFrom(cfg) }),
   async modules(infra, cfg, ctx) {
     const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
     return [PlatformModule.forRoot(infra, extras), ManifestModule.forRoot(), QuerierModule.forRoot(querierOptionsFrom(cfg), { lookupTimeoutMs: cfg.symbolLookupTimeoutMs })];

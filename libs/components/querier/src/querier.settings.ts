@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, positiveInt, setting } from '@firn/config';
 import { retentionOptionsFrom, retentionSettings } from '@firn/compactor';
 import { limitsSettings } from '@firn/limits';
+import { parseEndpoints } from '@firn/platform';
 import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
 /** Querier settings, shared by the querier and the all-in-one. */
@@ -12,7 +13,9 @@ export function querierSettings() {
     maxQuerySegments: setting({ env: 'FIRN_MAX_QUERY_SEGMENTS', flag: 'max-query-segments', schema: positiveInt, default: String(d.maxSegments), description: 'Most segments one query may scan; more → RESOURCE_EXHAUSTED naming the limit.' }),
     scanConcurrency: setting({ env: 'FIRN_SCAN_CONCURRENCY', flag: 'scan-concurrency', schema: positiveInt, default: String(d.scanConcurrency), description: 'Segment scans in flight per query.' }),
     queryTimeoutMs: setting({ env: 'FIRN_QUERY_TIMEOUT_MS', flag: 'query-timeout-ms', schema: positiveInt, default: String(d.queryTimeoutMs), description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.' }),
-    querierPeers: setting({ env: 'FIRN_QUERIER_PEERS', flag: 'querier-peers', schema: z.string(), default: '', description: 'Comma-separated base URLs of peer queriers that take a share of every query (fan-out); empty = answer alone.' }),
+    querierPeers: setting({ env: 'FIRN_QUERIER_PEERS', flag: 'querier-peers', schema: z.string(), default: '', description: 'Peer queriers that take a share of every query (fan-out), comma-separated: base URLs (http://querier-1:4102) or dns+http://<name>:<port> (every address of a DNS name, e.g. a headless Service; re-resolved); empty = answer alone.' }),
+    querierPeersRefreshMs: setting({ env: 'FIRN_QUERIER_PEERS_REFRESH_MS', flag: 'querier-peers-refresh-ms', schema: positiveInt, default: String(d.peersRefreshMs), description: 'How often dns+ peers are resolved again.' }),
+    querierSelfAddress: setting({ env: 'FIRN_QUERIER_SELF_ADDRESS', flag: 'querier-self-address', schema: z.string(), default: '', description: "This querier's own address (e.g. the pod IP), left out of dns+ peers so it does not call itself." }),
     internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
     ...limitsSettings(),
     ...retentionSettings(),
@@ -25,15 +28,14 @@ export function querierOptionsFrom(c: {
   scanConcurrency: number;
   queryTimeoutMs: number;
   querierPeers: string;
+  querierPeersRefreshMs: number;
+  querierSelfAddress: string;
   internalToken: string;
   retention: number;
   retentionOverridesFile: string;
   retentionReload: number;
 }): QuerierOptions {
-  const peers = c.querierPeers.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const p of peers) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(p)) throw new ConfigError('querierPeers', `FIRN_QUERIER_PEERS (--querier-peers) must list base URLs like http://querier-1:4102 (got ${JSON.stringify(p)})`);
-  }
+  const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
   if (peers.length > 0 && c.internalToken.length < 16) {
     throw new ConfigError('internalToken', 'FIRN_INTERNAL_TOKEN (--internal-token) of at least 16 characters is required when FIRN_QUERIER_PEERS is set');
   }
@@ -43,6 +45,8 @@ export function querierOptionsFrom(c: {
     scanConcurrency: c.scanConcurrency,
     queryTimeoutMs: c.queryTimeoutMs,
     peers,
+    peersRefreshMs: c.querierPeersRefreshMs,
+    selfAddress: c.querierSelfAddress,
     internalToken: c.internalToken,
     retention: retentionOptionsFrom(c),
   };

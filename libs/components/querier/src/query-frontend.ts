@@ -1,11 +1,11 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
-import { createClient, type Client, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client, type HandlerContext } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
-import { MANIFEST_LOG } from '@firn/platform';
+import { EndpointSet, MANIFEST_LOG } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
 import type { LabelMatcher } from '@firn/manifest';
 import {
@@ -57,8 +57,11 @@ const MATCH_OPS: ReadonlySet<string> = new Set(['=', '!=', '=~', '!~']);
  * Enforces the query timeout and the per-query segment limit.
  */
 @Injectable()
-export class QueryFrontend implements OnModuleInit {
-  private readonly peers: Peer[];
+export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
+  /** Peer clients by base URL; the set follows `endpoints` (DNS-named peers come and go). */
+  private peers = new Map<string, Peer>();
+  private readonly endpoints: EndpointSet;
+  private readonly peerFallbacks: Counter;
   private readonly fanOuts: Counter<'peers'>;
   private readonly shareSeconds: Histogram<'where'>;
   private readonly servedSegments: Counter<'kind'>;
@@ -71,13 +74,25 @@ export class QueryFrontend implements OnModuleInit {
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
   ) {
-    this.peers = opts.peers.map((baseUrl) => createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl })));
+    this.endpoints = new EndpointSet({ specs: opts.peers, refreshMs: opts.peersRefreshMs, self: opts.selfAddress || undefined, log });
+    this.endpoints.onChange((urls) => {
+      const next = new Map<string, Peer>();
+      for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url })));
+      this.peers = next;
+    });
+    this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting).', registers: [registry] });
     this.fanOuts = new Counter({ name: metricName('querier', 'fanout_queries_total'), help: 'Queries split across peer queriers, by number of peers.', labelNames: ['peers'], registers: [registry] });
     this.shareSeconds = new Histogram({ name: metricName('querier', 'share_seconds'), help: 'Time to scan one share of a query, here or on a peer.', labelNames: ['where'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
     this.servedSegments = new Counter({ name: metricName('querier', 'peer_share_segments_total'), help: 'Segments this querier scanned for a peer querier, by kind of query.', labelNames: ['kind'], registers: [registry] });
   }
 
-  onModuleInit(): void {
+  /** The shared secret of internal calls (forwarded queries from the gateway, peer shares). */
+  get internalToken(): string {
+    return this.opts.internalToken;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.endpoints.start();
     this.rpc.add(
       firnQueryV1.PartialQueryService,
       {
@@ -88,6 +103,10 @@ export class QueryFrontend implements OnModuleInit {
       },
       { interceptors: [internalAuthInterceptor(this.opts.internalToken)] },
     );
+  }
+
+  onModuleDestroy(): void {
+    this.endpoints.close();
   }
 
   /** Hook for the symbolizer: one batched lookup per query (NO_SYMBOLS until it lands). */
@@ -110,7 +129,7 @@ export class QueryFrontend implements OnModuleInit {
 
   async mergeStacks(tenant: TenantId, selection: Selection, signal: AbortSignal): Promise<StackProfile> {
     const sel = this.retained(tenant, selection);
-    if (this.peers.length === 0) {
+    if (this.peers.size === 0) {
       // Alone: the engine's sums become the profile directly, without a partial in between.
       const plan = this.checkedPlan(tenant, sel);
       return symbolize(tenant, await this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }), this.symbols);
@@ -273,7 +292,8 @@ export class QueryFrontend implements OnModuleInit {
     remote: (peer: Peer, share: SegmentMeta[], signal: AbortSignal) => Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    const ways = Math.min(this.peers.length + 1, Math.max(1, segments.length));
+    const peers = [...this.peers.values()];
+    const ways = Math.min(peers.length + 1, Math.max(1, segments.length));
     const shares = Array.from({ length: ways }, () => [] as SegmentMeta[]);
     segments.forEach((s, i) => shares[i % ways].push(s));
     if (ways > 1) this.fanOuts.inc({ peers: String(ways - 1) });
@@ -284,7 +304,18 @@ export class QueryFrontend implements OnModuleInit {
         const end = this.shareSeconds.startTimer({ where: i === 0 ? 'local' : 'peer' });
         try {
           if (i === 0) await local(share, shareSignal);
-          else await remote(this.peers[i - 1], share, shareSignal);
+          else {
+            try {
+              await remote(peers[i - 1], share, shareSignal);
+            } catch (err) {
+              // A peer that is gone or draining (a rolling restart, a scale-down) must not fail
+              // the query: its share is scanned here instead. Other errors are the query's own.
+              if (shareSignal.aborted || ConnectError.from(err).code !== Code.Unavailable) throw err;
+              this.peerFallbacks.inc();
+              this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
+              await local(share, shareSignal);
+            }
+          }
         } catch (err) {
           // One failed share fails the query: stop the others instead of letting them run on.
           if (!failed.signal.aborted) failed.abort(err);

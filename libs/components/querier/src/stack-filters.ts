@@ -40,7 +40,7 @@ function numberOk(cond: queryV1alpha1.NumberCondition | undefined, value: bigint
 function frameMatches(c: Criteria, f: Frame): boolean {
   return (
     stringOk(c.functionName, f.functionName) &&
-    stringOk(c.systemName, f.functionName) &&
+    stringOk(c.systemName, f.systemName ?? f.functionName) &&
     stringOk(c.binary, basename(f.mappingFile)) &&
     stringOk(c.filename, f.fileName) &&
     numberOk(c.address, f.address) &&

@@ -85,6 +85,7 @@ export class SymbolizerService implements OnApplicationBootstrap, BeforeApplicat
       negativeTtlSeconds: this.opts.negativeTtlSeconds,
       onAddresses: (outcome, n) => this.metrics.addresses.inc({ outcome }, n),
       onLookup: (source) => this.metrics.lookups.inc({ source }),
+      onCoverage: (source, outcome, n) => this.metrics.frames.inc({ source, outcome }, n),
     });
     for (let i = 0; i < this.opts.jobs; i++) {
       this.consumers.push(

@@ -86,12 +86,12 @@ export interface RefFrame {
   line: number;
 }
 
-/** GNU binutils `addr2line -f -i -C` for each address, innermost frame first. */
+/** GNU binutils `addr2line -f -i` (raw names) for each address, innermost frame first. */
 export function binutilsAddr2line(bin: string, vaddrs: bigint[]): RefFrame[][] {
   return referenceAddr2line('addr2line', bin, vaddrs);
 }
 
-/** elfutils `eu-addr2line -f -i -C`, read the same way (columns and "inlined at" dropped). */
+/** elfutils `eu-addr2line -f -i`, read the same way (columns and "inlined at" dropped). */
 export function elfutilsAddr2line(bin: string, vaddrs: bigint[]): RefFrame[][] {
   return referenceAddr2line('eu-addr2line', bin, vaddrs);
 }
@@ -99,7 +99,7 @@ export function elfutilsAddr2line(bin: string, vaddrs: bigint[]): RefFrame[][] {
 function referenceAddr2line(tool: string, bin: string, vaddrs: bigint[]): RefFrame[][] {
   let out: string;
   try {
-    out = sh(tool, ['-e', bin, '-a', '-f', '-i', '-C'], { input: vaddrs.map((v) => '0x' + v.toString(16)).join('\n') + '\n' });
+    out = sh(tool, ['-e', bin, '-a', '-f', '-i'], { input: vaddrs.map((v) => '0x' + v.toString(16)).join('\n') + '\n' });
   } catch (err) {
     // elfutils exits 1 when some address is unknown but still prints every answer.
     const e = err as { stdout?: string };

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { fakeCliIo, jsonResponse } from '../testing/fake-cli-io';
 import { runCli } from './cli';
 
 function io(response: { status: number; body: unknown }) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const calls: Array<{ url: string; init: RequestInit }> = [];
-  const fetchFn = (async (url: string, init: RequestInit) => {
-    calls.push({ url, init });
-    return new Response(JSON.stringify(response.body), { status: response.status });
-  }) as unknown as typeof fetch;
-  return { out, err, calls, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), fetch: fetchFn } };
+  return fakeCliIo(() => jsonResponse(response.status, response.body));
 }
 
 describe(runCli.name, () => {
@@ -28,8 +22,17 @@ describe(runCli.name, () => {
     expect(await runCli(['tokens', 'create', '--tenant', 'acme'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
     expect(await runCli(['tenants', 'list'], {}, t.io)).toBe(2);
     expect(await runCli(['tenants', 'explode'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
+    expect(await runCli(['tenants', 'list', '--tennant', 'x'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
+    expect(t.err.at(-1)).toMatch(/^unknown flag --tennant/);
     expect(await runCli(['tokens', 'revoke', 'abc'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(1);
     expect(t.err.at(-1)).toBe('error 403: token x lacks scope admin');
     expect(t.calls.map((c) => c.url)).toEqual(['http://127.0.0.1:7070/api/v1/admin/tokens/abc/revoke']);
+  });
+
+  it('prints the usage of every command on --help and exits 0', async () => {
+    const t = io({ status: 200, body: {} });
+    expect(await runCli(['--help'], {}, t.io)).toBe(0);
+    expect(t.out.join('\n')).toMatch(/firn profile push[\s\S]*firn query[\s\S]*firn export pprof[\s\S]*firn tokens create/);
+    expect(t.calls).toEqual([]);
   });
 });

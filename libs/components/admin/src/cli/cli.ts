@@ -1,15 +1,20 @@
 /**
- * `firn tenants|tokens …`: a thin client of the admin HTTP API (/api/v1/admin). Pure function of
- * argv, env and fetch so it is testable without a shell.
+ * `firn`: the admin commands (`tenants`, `tokens`: a thin client of the admin HTTP API,
+ * /api/v1/admin) and the profile commands (profile-commands.ts). Pure function of argv, env and
+ * CliIo (fetch, files, clock) so it is testable without a shell.
  */
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-  fetch: typeof fetch;
-}
+import { UsageError, checkFlags, flag, parseArgs, type Args } from './args';
+import type { CliIo } from './io';
+import { PROFILE_NOUNS, PROFILE_USAGE, runProfileCommand } from './profile-commands';
+
+export type { CliIo } from './io';
 
 const USAGE = `usage: firn <command> [flags]
 
+profiles (tenant API token: --token or FIRN_TOKEN):
+${PROFILE_USAGE}
+
+administration (admin token: --admin-token or FIRN_ADMIN_TOKEN):
   firn tenants create <id> [--display-name NAME]
   firn tenants list
   firn tokens create --tenant ID --scopes write:profiles,read:profiles [--ttl SECONDS] [--description TEXT]
@@ -18,61 +23,42 @@ const USAGE = `usage: firn <command> [flags]
 
 global flags:
   --url URL            gateway or all-in-one base URL (env FIRN_URL; default http://127.0.0.1:7070)
+  --token TOKEN        tenant API token for the profile commands (env FIRN_TOKEN)
   --admin-token TOKEN  admin token or bootstrap admin secret (env FIRN_ADMIN_TOKEN)
-  --json               print the raw JSON response`;
+  --json               print machine-readable JSON
+  -h, --help           help (firn <command> --help for one command)
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
+exit codes: 0 ok, 1 API or network error, 2 usage error`;
 
-function parseArgs(argv: readonly string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (a === '--json' || a === '--help') flags.set(a.slice(2), true);
-    else if (i + 1 < argv.length) flags.set(a.slice(2), argv[++i]);
-    else throw new UsageError(`flag ${a} needs a value`);
-  }
-  return { positional, flags };
-}
-
-class UsageError extends Error {}
-
-function str(p: Parsed, name: string): string | undefined {
-  const v = p.flags.get(name);
-  return typeof v === 'string' ? v : undefined;
-}
+const ADMIN_FLAGS = ['url', 'admin-token', 'json', 'help', 'display-name', 'tenant', 'scopes', 'ttl', 'description'];
 
 /** Returns the process exit code: 0 ok, 1 API error, 2 usage error. */
 export async function runCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo): Promise<number> {
-  let p: Parsed;
+  let p: Args;
   try {
     p = parseArgs(argv);
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (p.flags.has('help') || p.positional.length < 2) {
-    io.err(USAGE);
-    return p.flags.has('help') ? 0 : 2;
+  if (PROFILE_NOUNS.has(p.positional[0])) return runProfileCommand(p, env, io);
+  if (p.switches.has('help')) {
+    io.out(USAGE);
+    return 0;
   }
-  const base = (str(p, 'url') ?? env['FIRN_URL'] ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
-  const token = str(p, 'admin-token') ?? env['FIRN_ADMIN_TOKEN'] ?? '';
-  if (!token) {
-    io.err('an admin credential is required: --admin-token or FIRN_ADMIN_TOKEN');
+  if (p.positional.length < 2) {
+    io.err(USAGE);
     return 2;
   }
   const [noun, verb, arg] = p.positional;
   let req: { method: string; path: string; body?: unknown };
+  let base: string;
+  let token: string;
   try {
+    checkFlags(p, ADMIN_FLAGS, `${noun} ${verb}`);
+    base = (flag(p, 'url') ?? env['FIRN_URL'] ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
+    token = flag(p, 'admin-token') ?? env['FIRN_ADMIN_TOKEN'] ?? '';
+    if (!token) throw new UsageError('an admin credential is required: --admin-token or FIRN_ADMIN_TOKEN');
     req = request(noun, verb, arg, p);
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${USAGE}`);
@@ -100,7 +86,7 @@ export async function runCli(argv: readonly string[], env: Readonly<Record<strin
     io.err(`error ${res.status}: ${typeof body['message'] === 'string' ? body['message'] : text}`);
     return 1;
   }
-  if (p.flags.has('json')) {
+  if (p.switches.has('json')) {
     io.out(JSON.stringify(body, null, 2));
     return 0;
   }
@@ -108,24 +94,24 @@ export async function runCli(argv: readonly string[], env: Readonly<Record<strin
   return 0;
 }
 
-function request(noun: string, verb: string, arg: string | undefined, p: Parsed): { method: string; path: string; body?: unknown } {
+function request(noun: string, verb: string, arg: string | undefined, p: Args): { method: string; path: string; body?: unknown } {
   const key = `${noun} ${verb}`;
   switch (key) {
     case 'tenants create':
       if (!arg) throw new UsageError('tenants create needs a tenant id');
-      return { method: 'POST', path: '/api/v1/admin/tenants', body: { id: arg, displayName: str(p, 'display-name') ?? '' } };
+      return { method: 'POST', path: '/api/v1/admin/tenants', body: { id: arg, displayName: flag(p, 'display-name') ?? '' } };
     case 'tenants list':
       return { method: 'GET', path: '/api/v1/admin/tenants' };
     case 'tokens create': {
-      const tenant = str(p, 'tenant');
-      const scopes = str(p, 'scopes');
+      const tenant = flag(p, 'tenant');
+      const scopes = flag(p, 'scopes');
       if (!tenant || !scopes) throw new UsageError('tokens create needs --tenant and --scopes');
-      const ttl = str(p, 'ttl');
+      const ttl = flag(p, 'ttl');
       if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
-      return { method: 'POST', path: '/api/v1/admin/tokens', body: { tenant, scopes: scopes.split(',').map((s) => s.trim()).filter(Boolean), ttlSeconds: ttl ?? '0', description: str(p, 'description') ?? '' } };
+      return { method: 'POST', path: '/api/v1/admin/tokens', body: { tenant, scopes: scopes.split(',').map((s) => s.trim()).filter(Boolean), ttlSeconds: ttl ?? '0', description: flag(p, 'description') ?? '' } };
     }
     case 'tokens list': {
-      const tenant = str(p, 'tenant');
+      const tenant = flag(p, 'tenant');
       return { method: 'GET', path: `/api/v1/admin/tokens${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}` };
     }
     case 'tokens revoke':

