@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseScrapeConfig } from '@firn/scrape';
 import { validateK8s, type K8sObject } from './k8s-validate';
 
 const run = promisify(execFile);
@@ -28,6 +29,7 @@ const EDGE_CASES: Array<[string, string[]]> = [
   ['all-in-one on S3 and external NATS with an Ingress', ['-f', join(CHART, 'ci', 'all-in-one-values.yaml'), '--set', 'allInOne.storage=s3', '--set', 'allInOne.externalNats=true', '--set', 'ingress.enabled=true', '--set', 'ingress.host=firn.local', '--set', 'networkPolicy.enabled=true']],
   ['one NATS server, no PDBs, no admin secret, file tokens', ['--set', 'nats.replicas=1', '--set', 'podDisruptionBudget.enabled=false', '--set', 'auth.tokenStore=file', '--set', 'topologySpread.enabled=false']],
   ['without queriers', ['--set', 'querier.enabled=false']],
+  ['all-in-one scraping pods in every namespace', ['-f', join(CHART, 'ci', 'all-in-one-values.yaml'), '--set-json', 'scrape={"enabled":true,"config":{"scrape_configs":[{"job_name":"all","tenant":"acme","kubernetes_sd_configs":[{"role":"pod"}]}]}}']],
 ];
 /** Values that must be refused, with the message that says why. */
 const REFUSED: Array<[string, string[], RegExp]> = [
@@ -36,6 +38,7 @@ const REFUSED: Array<[string, string[], RegExp]> = [
   ['an unknown value', ['--set', 'gatewy.replicas=3'], /gatewy/],
   ['two NATS replicas', ['--set', 'nats.replicas=2'], /replicas/],
   ['an Ingress without a host', ['--set', 'ingress.enabled=true'], /host/],
+  ['scraping without a job', ['--set', 'scrape.enabled=true'], /scrape_configs|minItems|minimum/],
 ];
 
 async function helm(args: string[]): Promise<string> {
@@ -128,6 +131,45 @@ describe('charts/firn rendered by Helm', () => {
     expect(objs.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(5);
     const spread = ((objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'firn-ingester')?.spec as { template: { spec: { topologySpreadConstraints: Array<{ topologyKey: string }> } } }).template.spec.topologySpreadConstraints).map((t) => t.topologyKey);
     expect(spread).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+  });
+
+  it('scrapes from the gateway pods with the rendered config, allowed to list pods only where the jobs look', () => {
+    const objs = rendered.get('ci/scrape-values.yaml') ?? [];
+    const podSpec = (name: string) => (objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === name)?.spec as { template: { spec: { serviceAccountName: string; automountServiceAccountToken: boolean; volumes: Array<{ name: string; configMap?: { name: string } }> } } }).template.spec;
+    const g = containerOf(objs, 'Deployment', 'firn-gateway') as Container & { volumeMounts: Array<{ name: string; mountPath: string }> };
+    expect(envOf(g, 'FIRN_SCRAPE_CONFIG_FILE')?.value).toBe('/etc/firn/scrape/scrape.yaml');
+    expect(g.volumeMounts).toContainEqual(expect.objectContaining({ name: 'scrape', mountPath: '/etc/firn/scrape' }));
+    expect(podSpec('firn-gateway')).toMatchObject({ serviceAccountName: 'firn-scraper', automountServiceAccountToken: true });
+    expect(podSpec('firn-gateway').volumes).toContainEqual(expect.objectContaining({ name: 'scrape', configMap: expect.objectContaining({ name: 'firn-scrape' }) }));
+    // Only the gateway gets an API token; the other components keep the token-less account.
+    for (const c of ['ingester', 'querier', 'compactor', 'symbolizer']) {
+      expect(podSpec(`firn-${c}`)).toMatchObject({ serviceAccountName: 'firn', automountServiceAccountToken: false });
+      expect(envOf(containerOf(objs, 'Deployment', `firn-${c}`), 'FIRN_SCRAPE_CONFIG_FILE')).toBeUndefined();
+    }
+    // The mounted file is what the gateway accepts (the same parser, unknown fields refused).
+    const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'firn-scrape') as Obj & { data: Record<string, string> };
+    const jobs = parseScrapeConfig(cm.data['scrape.yaml']);
+    expect(jobs.map((j) => [j.jobName, j.tenant])).toEqual([['shop', 'acme'], ['edge', 'acme']]);
+    // Discovery lists pods (GET /api/v1/namespaces/<ns>/pods, no watch): exactly that verb,
+    // bound in the two namespaces the job names, never cluster-wide.
+    const role = objs.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'obs-firn-scrape') as Obj & { rules: unknown };
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+    const bindings = objs.filter((o) => o.kind === 'RoleBinding') as Array<Obj & { roleRef: unknown; subjects: unknown; metadata: { namespace: string } }>;
+    expect(bindings.map((b) => b.metadata.namespace)).toEqual(['shop', 'payments']);
+    for (const b of bindings) {
+      expect(b.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'obs-firn-scrape' });
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'firn-scraper', namespace: 'obs' }]);
+    }
+    expect(objs.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
+    // A job naming no namespace lists pods everywhere: a ClusterRoleBinding (here in the all-in-one).
+    const aio = rendered.get('all-in-one scraping pods in every namespace') ?? [];
+    expect(envOf(containerOf(aio, 'Deployment', 'firn-all-in-one'), 'FIRN_SCRAPE_CONFIG_FILE')?.value).toBe('/etc/firn/scrape/scrape.yaml');
+    expect(aio.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => o.metadata?.name)).toEqual(['obs-firn-scrape']);
+    expect(aio.filter((o) => o.kind === 'RoleBinding')).toEqual([]);
+    // Off by default: nothing rendered, no token anywhere.
+    const defaults = rendered.get('defaults') ?? [];
+    expect(defaults.filter((o) => o.metadata?.name?.includes('scrape'))).toEqual([]);
+    expect(envOf(containerOf(defaults, 'Deployment', 'firn-gateway'), 'FIRN_SCRAPE_CONFIG_FILE')).toBeUndefined();
   });
 
   it('keeps the all-in-one on its embedded single-node NATS (no replicas setting)', () => {

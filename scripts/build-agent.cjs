@@ -15,7 +15,7 @@ const { ROOT, compileGraph } = require('./lib/compile-ts.cjs');
 const ENTRY = path.join(ROOT, 'apps/agent/src/main.ts');
 const OUT = path.join(ROOT, 'dist/agent');
 /** What the agent may import (scope:agent + scope:shared). */
-const ALLOWED = new Set(['@firn/agent', '@firn/profiles', '@firn/proto', '@firn/config', '@firn/errors', '@firn/observability', '@firn/elf']);
+const ALLOWED = new Set(['@firn/agent', '@firn/unwind', '@firn/profiles', '@firn/proto', '@firn/config', '@firn/errors', '@firn/observability', '@firn/elf']);
 /**
  * V8 flags the launcher passes: a 4 MiB semi-space instead of 16 MiB keeps the young generation
  * (which every drain churns through) from holding ~30-50 MiB of RSS (1 MiB saved a few MiB more

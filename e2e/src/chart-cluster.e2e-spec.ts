@@ -5,9 +5,10 @@
 // probe paths, preStop and SIGTERM drains. Then: the first tenant and token through the admin API,
 // every public API through the gateway Service's one address, writes, reads, compaction, and a
 // rolling restart of every Deployment while agents push and readers read: exact totals, zero
-// failed reads.
+// failed reads; then symbolization: a tenant's debuginfo upload and address-only frames, named by
+// the symbolizer pods through the chart's symbol cache backend and seen by the querier pods.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -20,14 +21,14 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { connectBus, type Bus } from '@firn/bus';
-import { samplesToArrow } from '@firn/profiles';
-import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
+import { SampleBatchBuilder, samplesFromPprof, samplesToArrow } from '@firn/profiles';
+import { debuginfoV1alpha1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { createObjectStore } from '@firn/storage';
-import { startNats, startRedis, startS3Server, type S3Server, type TestNats, type TestRedis } from '@firn/testing';
+import { buildTestProgram, startNats, startRedis, startS3Server, type S3Server, type TestNats, type TestRedis } from '@firn/testing';
 import { ROOT } from './support/apps';
 import { buildAppRoot, type AppRoot } from './support/compiled';
 import { FakeCluster, type K8sObj } from './support/kube';
-import { CPU_TYPE, addTotals, agentWrite, stackPool } from './support/profiles-data';
+import { CPU_TYPE, addTotals, agentWrite, stackPool, totalsOf } from './support/profiles-data';
 import { bearer, sortedEntries, storedTotals, waitForIngestDrained } from './support/write-path';
 
 const run = promisify(execFile);
@@ -73,7 +74,7 @@ describe('chart-driven cluster', () => {
     };
     const { stdout } = await run(k8sTools().helm, ['template', 'firn', resolve(ROOT, 'charts/firn'), '--namespace', NS, ...Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`])], { maxBuffer: 64 << 20 });
     const objects = parseAllDocuments(stdout).map((d) => d.toJSON() as K8sObj | null).filter((o): o is K8sObj => o !== null);
-    cluster = new FakeCluster({ objects, root, dir, namespace: NS, log, extraSecrets: { 'firn-s3': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } } });
+    cluster = new FakeCluster({ objects, root, dir, namespace: NS, log, logDir: process.env.FIRN_E2E_LOG_DIR, extraSecrets: { 'firn-s3': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } } });
     const services = await cluster.startServices();
     gateway = `http://${services.get('firn-gateway')}`;
     expect(cluster.deployments().map((d) => d.metadata.name).sort()).toEqual([...DEPLOYMENTS].sort());
@@ -133,7 +134,7 @@ describe('chart-driven cluster', () => {
 
   it('makes the first tenant and token through the admin API on the gateway Service', async () => {
     await adminCall('tenants', { id: 'acme' });
-    const t = await adminCall('tokens', { tenant: 'acme', scopes: ['write:profiles', 'read:profiles'], description: 'e2e' });
+    const t = await adminCall('tokens', { tenant: 'acme', scopes: ['write:profiles', 'read:profiles', 'write:debuginfo'], description: 'e2e' });
     token = String(t.secretToken);
     expect(token).toMatch(/^firn_/);
     const who = await fetch(`${gateway}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
@@ -237,5 +238,83 @@ describe('chart-driven cluster', () => {
     expect(jobs).toBeGreaterThan(0);
     const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
     expect(Number((await q.query(merge())).total)).toBe(sum(acked));
+  }, 600_000);
+
+  it('symbolizes address-only frames from a debuginfo upload: symbolizer pods resolve, querier pods name them', async () => {
+    // A real ELF: gcc -g, debug info split off, stripped; offsets of <prefix>_leaf/_middle/main
+    // read from the unstripped build's symbol table by libs/elf (the layout the agent sees).
+    const prog = await buildTestProgram(join(dir, 'prog'), 'chartsym');
+    const expected = ['chartsym_leaf', 'chartsym_middle', 'main'];
+    const offsets = expected.map((n) => prog.offsets[n]);
+    const D = debuginfoV1alpha1;
+    const di = createClient(D.DebuginfoService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
+    expect((await di.shouldInitiateUpload({ buildId: prog.buildId, hash: 'chart-e2e' })).shouldInitiateUpload).toBe(true);
+    // The Parca agent's upload protocol through the gateway: initiate, client-stream the bytes, mark finished.
+    for (const [path, type] of [
+      [prog.binaryPath, D.DebuginfoType.EXECUTABLE],
+      [prog.debugPath, D.DebuginfoType.DEBUGINFO_UNSPECIFIED],
+    ] as const) {
+      const bytes = await readFile(path);
+      const init = await di.initiateUpload({ buildId: prog.buildId, size: BigInt(bytes.length), hash: 'chart-e2e', type });
+      const ins = init.uploadInstructions;
+      expect(ins?.uploadStrategy).toBe(D.UploadInstructions_UploadStrategy.GRPC);
+      const res = await di.upload(
+        (async function* () {
+          yield create(D.UploadRequestSchema, { data: { case: 'info', value: { buildId: prog.buildId, uploadId: ins?.uploadId ?? '', type } } });
+          for (let i = 0; i < bytes.length; i += 16_384) yield create(D.UploadRequestSchema, { data: { case: 'chunkData', value: bytes.subarray(i, i + 16_384) } });
+        })(),
+      );
+      expect(Number(res.size)).toBe(bytes.length);
+      await di.markUploadFinished({ buildId: prog.buildId, uploadId: ins?.uploadId ?? '', type });
+    }
+    expect((await di.shouldInitiateUpload({ buildId: prog.buildId, hash: 'chart-e2e' })).shouldInitiateUpload).toBe(false);
+
+    // What the agent sends for a native stack: build id + file offset, no names.
+    const b = new SampleBatchBuilder();
+    const stack = b.addStack(offsets.map((address) => ({ buildId: prog.buildId, mappingFile: '/usr/bin/chartsym', address, functionName: '', fileName: '', line: 0, inlined: false })));
+    b.addRow(b.addProfileType(CPU_TYPE), b.addSeries([['comm', 'chartsym']]), stack, 9, Date.now() - 60_000, 10_000_000_000, 52_631_578);
+    const batch = b.build();
+    const w = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
+    await w.writeArrow({ ipcBuffer: samplesToArrow(batch) });
+    addTotals(acked, totalsOf(batch));
+
+    // Read through the gateway (forwarded to a querier pod) until the names appear.
+    const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
+    const names = async (): Promise<{ names: string[][]; total: number }> => {
+      const res = await q.query(
+        create(Q.QueryRequestSchema, {
+          mode: Q.QueryRequest_Mode.MERGE,
+          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{comm="chartsym"}`, start: timestampFromMs(Date.now() - 3600_000), end: timestampFromMs(Date.now() + 60_000) }) },
+          reportType: Q.QueryRequest_ReportType.PPROF,
+        }),
+      );
+      const d = samplesFromPprof(res.report.value as Uint8Array, { name: 'q', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 } });
+      return { names: d.stacks.map((st) => st.map((f) => f.functionName)), total: Number(res.total) };
+    };
+    let got: { names: string[][]; total: number } = { names: [], total: 0 };
+    for (let i = 0; i < 240 && !got.names.some((st) => st.includes(expected[0])); i++) {
+      got = await names();
+      if (!got.names.some((st) => st.includes(expected[0]))) await sleep(500);
+    }
+    expect(got.total).toBe(9);
+    expect(got.names).toEqual([expected]);
+
+    // More reads go round-robin over both querier pods: each names the frames from the shared
+    // symbol cache (what one symbolizer pod wrote is seen by every querier).
+    for (let i = 0; i < 4; i++) expect((await names()).names).toEqual([expected]);
+    const resolved = await Promise.all(
+      cluster.pods.filter((p) => p.deployment === 'firn-symbolizer').map(async (p) => {
+        const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
+        return text.split('\n').filter((l) => l.startsWith('firn_symbolizer_addresses_total{') && l.includes('outcome="resolved"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      }),
+    );
+    expect(resolved.reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(3);
+    const hits = await Promise.all(
+      cluster.pods.filter((p) => p.deployment === 'firn-querier').map(async (p) => {
+        const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
+        return text.split('\n').filter((l) => l.startsWith('firn_querier_symbol_lookups_total{') && l.includes('outcome="hit"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      }),
+    );
+    expect(hits.every((n) => n >= 3), `symbol cache hits per querier: ${hits.join(', ')}`).toBe(true);
   }, 600_000);
 });

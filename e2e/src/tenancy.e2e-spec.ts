@@ -35,6 +35,7 @@ const INTERNAL_SERVICES = new Set(['firn.query.v1.PartialQueryService']);
 const ROUTE_SCOPE: Record<string, string> = {
   'POST /ingest': 'write:profiles',
   'POST /v1development/profiles': 'write:profiles',
+  'GET /api/v1/scrape/targets': 'read:profiles',
   'GET /api/v1/whoami': '',
 };
 const ALL = ['write:profiles', 'write:debuginfo', 'read:profiles', 'admin'];

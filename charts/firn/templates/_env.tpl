@@ -256,3 +256,12 @@ Arguments (dict): root, port, shutdownMs, s3, nats, groups (list of group names)
       key: {{ $v.internalToken.secretKey }}
 {{- end }}
 {{- end }}
+
+{{/* Pull-mode scraping (gateway, all-in-one): the mounted scrape.config. */}}
+{{- define "firn.env.scrape" -}}
+{{- $v := .root.Values -}}
+{{- if $v.scrape.enabled }}
+- name: FIRN_SCRAPE_CONFIG_FILE
+  value: {{ printf "%s/scrape.yaml" (include "firn.scrapeDir" .root) | quote }}
+{{- end }}
+{{- end }}

@@ -180,3 +180,40 @@ kubelet) and RBAC. */}}
 {{- printf "%s-internal" (include "firn.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
+
+{{- define "firn.scrapeConfigMapName" -}}
+{{- printf "%s-scrape" (include "firn.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "firn.scrapeDir" -}}/etc/firn/scrape{{- end }}
+
+{{/* What the scrape config's in-cluster pod discovery needs (kubernetes_sd_configs without
+api_server), as JSON: inCluster (any such job), cluster (one names no namespace: list pods
+everywhere), namespaces (otherwise: where to list pods). */}}
+{{- define "firn.scrapeDiscovery" -}}
+{{- $inCluster := false -}}
+{{- $cluster := false -}}
+{{- $namespaces := list -}}
+{{- if .Values.scrape.enabled -}}
+{{- range (get .Values.scrape.config "scrape_configs" | default list) -}}
+{{- range (get . "kubernetes_sd_configs" | default list) -}}
+{{- if not (get . "api_server") -}}
+{{- $inCluster = true -}}
+{{- $names := dig "namespaces" "names" list . -}}
+{{- if $names }}{{ $namespaces = concat $namespaces $names }}{{ else }}{{ $cluster = true }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (dict "inCluster" $inCluster "cluster" $cluster "namespaces" (uniq $namespaces)) -}}
+{{- end }}
+
+{{/* The scraping pods' own ServiceAccount (only with in-cluster pod discovery): the other
+components keep the token-less one. */}}
+{{- define "firn.scraperServiceAccountName" -}}
+{{- if .Values.scrape.serviceAccount.create }}
+{{- default (printf "%s-scraper" (include "firn.fullname" .) | trunc 63 | trimSuffix "-") .Values.scrape.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.scrape.serviceAccount.name }}
+{{- end }}
+{{- end }}

@@ -13,8 +13,9 @@ Every argument must be passed (lint --strict fails on a missing map key).
   s3          true = FIRN_STORAGE=s3 from storage.s3; false = local objects under the data dir
   nats        true = FIRN_NATS_URL/FIRN_NATS_TOKEN from nats
   env         list of setting groups ("firn.env.<group>" in _env.tpl) this app reads; the
-              groups tokenStore, limits, retention and symbolizerCacheDir also mount their
-              Secret, ConfigMap or cache volume
+              groups tokenStore, limits, retention, symbolizerCacheDir and scrape also mount
+              their Secret, ConfigMap or cache volume (scrape with in-cluster pod discovery
+              also switches to the scraper's ServiceAccount)
   dataClaim   PVC name for the data dir; empty = an emptyDir
   recreate    true = Recreate strategy (a single writer of a ReadWriteOnce volume)
   pdb         true = render a PodDisruptionBudget when podDisruptionBudget.enabled; also
@@ -40,6 +41,8 @@ Every argument must be passed (lint --strict fails on a missing map key).
 {{- $limits := has "limits" .env -}}
 {{- $retention := has "retention" .env -}}
 {{- $symCache := has "symbolizerCacheDir" .env -}}
+{{- $scrape := and (has "scrape" .env) $v.scrape.enabled -}}
+{{- $scrapeApi := and $scrape (include "firn.scrapeDiscovery" $root | fromJson).inCluster -}}
 {{- $hpa := and .pdb $c.autoscaling.enabled -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -86,8 +89,14 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
+      {{- if $scrapeApi }}
+      # In-cluster pod discovery for scraping: an API token of the ServiceAccount allowed to list pods.
+      serviceAccountName: {{ include "firn.scraperServiceAccountName" $root }}
+      automountServiceAccountToken: true
+      {{- else }}
       serviceAccountName: {{ include "firn.serviceAccountName" $root }}
       automountServiceAccountToken: {{ $v.serviceAccount.automountServiceAccountToken }}
+      {{- end }}
       terminationGracePeriodSeconds: {{ $grace }}
       {{- with $v.imagePullSecrets }}
       imagePullSecrets:
@@ -174,6 +183,11 @@ spec:
             - name: symbolizer-cache
               mountPath: {{ include "firn.symbolizerCacheDir" $root }}
             {{- end }}
+            {{- if $scrape }}
+            - name: scrape
+              mountPath: {{ include "firn.scrapeDir" $root }}
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir: {}
@@ -213,6 +227,14 @@ spec:
         - name: symbolizer-cache
           emptyDir:
             sizeLimit: {{ $v.symbolization.cacheSizeLimit | quote }}
+        {{- end }}
+        {{- if $scrape }}
+        - name: scrape
+          configMap:
+            name: {{ include "firn.scrapeConfigMapName" $root }}
+            items:
+              - key: scrape.yaml
+                path: scrape.yaml
         {{- end }}
       {{- with $c.nodeSelector }}
       nodeSelector:

@@ -9,7 +9,7 @@
 // address). Those two substitutions, NODE_OPTIONS for the DNS preload and the image's /app
 // mapped to a build tree are the only differences from what the chart says.
 import { execFile } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,6 +69,8 @@ export interface ClusterOptions {
   dir: string;
   namespace: string;
   log: (line: string) => void;
+  /** Where each pod's whole log is copied when it is deleted or the cluster stops (kept for debugging). */
+  logDir?: string;
 }
 
 export class FakeCluster {
@@ -259,6 +261,7 @@ export class FakeCluster {
     const grace = (this.podSpecOf(pod.deployment).terminationGracePeriodSeconds ?? 30) * 1000;
     const exit = await Promise.race([pod.proc.exited, new Promise<null>((r) => setTimeout(() => r(null), grace))]);
     const log = pod.proc.logTail(32 * 1024);
+    this.keepLog(pod);
     if (exit === null) await pod.proc.stop();
     this.pods.splice(this.pods.indexOf(pod), 1);
     this.o.log(`pod ${pod.name} deleted (exit ${exit?.code ?? 'killed'})`);
@@ -277,8 +280,19 @@ export class FakeCluster {
     return exits;
   }
 
+  private keepLog(pod: Pod): void {
+    if (!this.o.logDir) return;
+    mkdirSync(this.o.logDir, { recursive: true });
+    try {
+      copyFileSync(pod.proc.logFile, join(this.o.logDir, `${pod.name}.log`));
+    } catch {
+      // already removed
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.probeTimer);
+    for (const p of this.pods) this.keepLog(p);
     await Promise.all(this.pods.map((p) => p.proc.stop()));
     for (const p of this.proxies.values()) p.server.close();
   }

@@ -37,6 +37,7 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
     objectPath,
     intervalMs: config.intervalMs,
     frequencyHz: config.frequencyHz,
+    unwind: { mode: config.unwind, tableBudgetBytes: config.unwindTableBudgetBytes },
     nodeName: config.nodeName || hostname(),
     relabelConfigs,
     bufferBytes: config.bufferBytes,

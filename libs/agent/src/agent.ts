@@ -1,13 +1,16 @@
 import { samplesToArrow } from '@firn/profiles';
 import type { Logger } from '@firn/observability';
 import type { AgentMetrics } from './agent.metrics';
-import { BpfSampler, type SamplerStats } from './bpf/sampler';
+import { loadLibBpf } from './bpf/libbpf';
+import { BpfSampler, type SamplerStats, type UnwindMode } from './bpf/sampler';
 import { LabelResolver, type PodResolver } from './labels/label-resolver';
 import type { RelabelConfig } from '@firn/profiles';
 import { ProcessTable, type ObjectReader } from './proc/process-table';
 import type { KernelNames } from './symbols/kernel-names';
 import { buildProfile } from './profile-builder';
 import { Shipper, type SendFn } from './ship/shipper';
+import { UnwindManager, type UnwindManagerStats } from './unwind/unwind-manager';
+import { UnwindMaps } from './unwind/unwind-maps';
 
 export interface AgentOptions {
   objectPath: string;
@@ -22,6 +25,8 @@ export interface AgentOptions {
   pods?: PodResolver;
   logger: Logger;
   metrics: AgentMetrics;
+  /** How user stacks are unwound (default 'frame-pointers'). */
+  unwind?: { mode: UnwindMode; tableBudgetBytes: number };
   /** Called with each window's build ids (for the optional debuginfo uploader). */
   onMappings?: (files: Array<{ buildId: string; path: string }>) => void;
 }
@@ -39,12 +44,14 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private windowStartMs = Date.now();
   private ticking: Promise<void> = Promise.resolve();
-  private lastStats: SamplerStats = { samples: 0, mapFull: 0, userStackErrors: 0, kernelStackErrors: 0, missingStacks: 0 };
+  private lastStats: SamplerStats | undefined;
+  private unwind: UnwindManager | undefined;
+  private lastUnwind: UnwindManagerStats | undefined;
   private stopped = false;
   lastDrainMs = 0;
 
   constructor(private readonly opts: AgentOptions) {
-    this.sampler = new BpfSampler({ objectPath: opts.objectPath, frequencyHz: opts.frequencyHz });
+    this.sampler = new BpfSampler({ objectPath: opts.objectPath, frequencyHz: opts.frequencyHz, unwindMode: opts.unwind?.mode });
     this.processes = new ProcessTable({ readObject: opts.readObject });
     this.labels = new LabelResolver({ nodeName: opts.nodeName, relabelConfigs: opts.relabelConfigs, pods: opts.pods });
     const m = opts.metrics;
@@ -72,6 +79,11 @@ export class Agent {
 
   start(): void {
     this.sampler.start();
+    const fds = this.sampler.unwindMaps;
+    if (this.opts.unwind?.mode === 'tables' && fds) {
+      this.unwind = new UnwindManager({ kernel: new UnwindMaps(loadLibBpf(), fds), logger: this.opts.logger, budgetBytes: this.opts.unwind.tableBudgetBytes });
+      this.unwind.start();
+    }
     this.windowStartMs = Date.now();
     this.lastDrainMs = this.windowStartMs;
     this.shipper.start();
@@ -90,6 +102,7 @@ export class Agent {
     this.stopped = true;
     clearTimeout(this.timer);
     this.sampler.detach();
+    await this.unwind?.stop();
     await this.tick();
     await this.shipper.stop(deadlineMs);
     this.sampler.stop();
@@ -115,6 +128,8 @@ export class Agent {
     this.windowStartMs = endMs;
     this.lastDrainMs = endMs;
     this.recordStats();
+    this.unwind?.maintain();
+    this.recordUnwindStats();
     if (raw.length === 0) {
       end();
       return;
@@ -151,12 +166,41 @@ export class Agent {
   private recordStats(): void {
     const s = this.sampler.stats();
     const m = this.opts.metrics;
-    const d = (k: keyof SamplerStats) => Math.max(0, s[k] - this.lastStats[k]);
+    const last = this.lastStats;
+    const d = (k: keyof SamplerStats) => Math.max(0, s[k] - (last?.[k] ?? 0));
     m.samples.inc({ kind: 'sampled' }, d('samples'));
     m.lostSamples.inc({ reason: 'map_full' }, d('mapFull'));
     m.stackErrors.inc({ stack: 'user' }, d('userStackErrors'));
     m.stackErrors.inc({ stack: 'kernel' }, d('kernelStackErrors'));
     m.stackErrors.inc({ stack: 'missing' }, d('missingStacks'));
+    m.unwindFrames.inc({ method: 'table' }, d('framesTable'));
+    m.unwindFrames.inc({ method: 'frame_pointer' }, d('framesFramePointer'));
+    m.unwindFrames.inc({ method: 'python' }, d('framesPython'));
+    m.unwindFallbacks.inc({ reason: 'no_mapping' }, d('fallbackNoMapping'));
+    m.unwindFallbacks.inc({ reason: 'no_table' }, d('fallbackNoTable'));
+    m.unwindFallbacks.inc({ reason: 'not_ready' }, d('fallbackNotReady'));
+    m.unwindFallbacks.inc({ reason: 'no_fde' }, d('fallbackNoFde'));
+    m.unwindFallbacks.inc({ reason: 'unsupported' }, d('fallbackUnsupported'));
+    m.unwindStops.inc({ reason: 'read_error' }, d('stopRead'));
+    m.unwindStops.inc({ reason: 'depth_limit' }, d('stopDepth'));
+    m.unwindStops.inc({ reason: 'bad_frame' }, d('stopBadFrame'));
+    m.userStacks.inc({ outcome: 'complete' }, d('stacksComplete'));
+    m.userStacks.inc({ outcome: 'truncated' }, d('stacksTruncated'));
     this.lastStats = s;
+  }
+
+  private recordUnwindStats(): void {
+    if (!this.unwind) return;
+    const s = this.unwind.stats();
+    const m = this.opts.metrics;
+    for (const [state, n] of Object.entries(s.tables)) m.unwindTables.set({ state }, n);
+    m.unwindTableBytes.set(s.tableBytes);
+    m.unwindProcesses.set(s.processes);
+    m.unwindPythonProcesses.set(s.pythonProcesses);
+    m.unwindMappingEntries.set(s.mappingEntries);
+    const last = this.lastUnwind;
+    for (const [outcome, n] of Object.entries(s.builds)) m.unwindTableBuilds.inc({ outcome }, Math.max(0, n - (last?.builds[outcome as keyof typeof s.builds] ?? 0)));
+    m.unwindTablesEvicted.inc(Math.max(0, s.evicted - (last?.evicted ?? 0)));
+    this.lastUnwind = s;
   }
 }

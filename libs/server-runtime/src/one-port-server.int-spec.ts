@@ -1,20 +1,34 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
+import { connect, type ClientHttp2Session } from 'node:http2';
 import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createMetricsRegistry } from '@firn/observability';
 import { OnePortServer } from './one-port-server';
 import { Readiness } from './readiness';
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+function get(port: number, path: string, agent: Agent | false = false): Promise<{ status: number; body: string; connection?: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** One HTTP/2 request; resolves with the status, or with the stream's reset code if it got none. */
+function h2get(session: ClientHttp2Session, path: string): Promise<{ status?: number; rstCode?: number }> {
+  return new Promise((resolve) => {
+    const stream = session.request({ ':path': path });
+    let status: number | undefined;
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('error', () => undefined);
+    stream.on('data', () => undefined);
+    stream.on('close', () => resolve(status === undefined ? { rstCode: stream.rstCode } : { status }));
+    stream.end();
   });
 }
 
@@ -71,8 +85,43 @@ describe(OnePortServer.name, () => {
     const drained = server.drain(5000);
     await new Promise((r) => setTimeout(r, 20));
     await expect(get(port, '/late')).rejects.toThrow(/ECONNREFUSED/);
-    expect(await inflight).toEqual({ status: 200, body: 'done' });
+    expect(await inflight).toMatchObject({ status: 200, body: 'done' });
     expect(await drained).toEqual({ abandoned: 0 });
+    server = undefined;
+  });
+
+  it('serves HTTP/2 requests that cross the drain start instead of refusing them', async () => {
+    server = make(0);
+    const { port } = await server.listen();
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      expect(await h2get(session, '/healthz')).toEqual({ status: 200 });
+      // Sent before this client can have seen any GOAWAY: a single GOAWAY naming the last stream
+      // processed would refuse both (REFUSED_STREAM, UNAVAILABLE to a gRPC client).
+      const crossing = [h2get(session, '/healthz'), h2get(session, '/readyz')];
+      const drained = server.drain(5000);
+      expect(await Promise.all(crossing)).toEqual([{ status: 200 }, { status: 200 }]);
+      expect(await drained).toEqual({ abandoned: 0 });
+      expect(session.closed || session.destroyed).toBe(true);
+    } finally {
+      session.destroy();
+    }
+    server = undefined;
+  });
+
+  it('answers an HTTP/1.1 keep-alive request sent as the drain starts, asking the client to close', async () => {
+    server = make(0);
+    const { port } = await server.listen();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect((await get(port, '/warm', agent)).connection).not.toBe('close');
+      const drained = server.drain(5000);
+      // On the idle keep-alive connection, which the server must not close under the client.
+      expect(await get(port, '/next', agent)).toEqual({ status: 200, body: 'done', connection: 'close' });
+      expect(await drained).toEqual({ abandoned: 0 });
+    } finally {
+      agent.destroy();
+    }
     server = undefined;
   });
 

@@ -1,5 +1,6 @@
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import {
+  constants as h2,
   createServer as createHttp2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
@@ -38,6 +39,16 @@ export interface OnePortServerOptions {
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
+/** The largest HTTP/2 stream id: a GOAWAY naming it refuses no stream the client already sent. */
+const MAX_STREAM_ID = 2 ** 31 - 1;
+/** How long a drain waits for a client's PING answer before sending the final GOAWAY anyway. */
+const GOAWAY_PING_WAIT_MS = 2000;
+/**
+ * How long a drain lets idle HTTP/1.1 keep-alive connections carry one more request (answered
+ * with `Connection: close`) before closing them.
+ */
+const H1_IDLE_GRACE_MS = 1000;
+const DRAIN_POLL_MS = 50;
 
 /**
  * One TCP port for every protocol: the first bytes of a connection tell HTTP/2 (prior-knowledge
@@ -50,9 +61,13 @@ export class OnePortServer {
   private readonly h2: Http2Server;
   private readonly sessions = new Set<Http2Session>();
   private readonly sockets = new Set<Socket>();
+  /** Connections whose first bytes have not told their protocol yet. */
+  private readonly sniffing = new Set<Socket>();
+  /** HTTP/1.1 responses in progress (a drain asks their clients to close the connection). */
+  private readonly h1Responses = new Set<NodeResponse>();
   private handler: (req: NodeRequest, res: NodeResponse) => void;
   private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private draining = false;
   private readonly httpRequests: Counter<'route' | 'status'>;
 
   constructor(private readonly opts: OnePortServerOptions) {
@@ -108,17 +123,31 @@ export class OnePortServer {
 
   /**
    * Stops accepting connections, lets in-flight requests finish (up to `timeoutMs`), then closes
-   * what is left. Idle keep-alive connections are closed at once; HTTP/2 sessions get GOAWAY.
+   * what is left. Connections end without cutting a request a client sent before it could know
+   * of the drain (which a client that does not retry would report as failed):
+   * - HTTP/2: a first GOAWAY with the largest stream id stops new streams but still takes those
+   *   already on the wire; after a PING round trip, the final GOAWAY names the last stream
+   *   processed (what gRPC servers do). A single GOAWAY would refuse a call crossing it.
+   * - HTTP/1.1 has no GOAWAY: every response now carries `Connection: close`; connections still
+   *   idle after a short grace (a client that sends regularly has had its answer by then) are
+   *   closed.
+   * Resolves once every connection has closed, or at the deadline, cutting what still runs.
    */
   async drain(timeoutMs: number): Promise<{ abandoned: number }> {
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
-    this.h1.closeIdleConnections();
-    for (const s of this.sessions) s.close();
-    if (this.inFlight > 0) {
-      await Promise.race([
-        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-      ]);
+    for (const s of this.sessions) goAway(s);
+    for (const res of this.h1Responses) if (!res.headersSent) res.setHeader('connection', 'close');
+    const idleGraceEnd = Date.now() + Math.min(H1_IDLE_GRACE_MS, timeoutMs);
+    while (Date.now() < deadline) {
+      if (Date.now() >= idleGraceEnd) {
+        this.h1.closeIdleConnections();
+        // Connected but silent: not a request yet, and never going to be one here.
+        for (const sock of this.sniffing) sock.destroy();
+      }
+      if (this.inFlight === 0 && this.sockets.size === 0) break;
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(DRAIN_POLL_MS, Math.max(1, deadline - Date.now()))).unref());
     }
     const abandoned = this.inFlight;
     this.h1.closeAllConnections();
@@ -130,7 +159,11 @@ export class OnePortServer {
 
   private sniff(socket: Socket): void {
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.sniffing.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.sniffing.delete(socket);
+    });
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
@@ -138,6 +171,7 @@ export class OnePortServer {
       const maybeH2 = buffered.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (maybeH2 && buffered.length < H2_PREFACE.length) return; // need more bytes to decide
       socket.off('data', onData);
+      this.sniffing.delete(socket);
       socket.pause();
       socket.unshift(buffered);
       if (maybeH2) {
@@ -160,11 +194,16 @@ export class OnePortServer {
       if (done) return;
       done = true;
       this.inFlight--;
-      if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.h1Responses.delete(res);
     };
     res.once('close', finish);
     res.once('finish', finish);
 
+    if (!('stream' in req)) {
+      this.h1Responses.add(res);
+      // Draining: an HTTP/1.1 client must not send its next request on this connection.
+      if (this.draining) res.setHeader('connection', 'close');
+    }
     const requestId = newRequestId(headerOf(req, 'x-request-id'));
     res.setHeader('x-request-id', requestId);
     const path = (req.url ?? '/').split('?')[0];
@@ -217,6 +256,23 @@ export class OnePortServer {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(body));
   }
+}
+
+/** The two-step GOAWAY of a graceful HTTP/2 shutdown (see OnePortServer.drain). */
+function goAway(s: Http2Session): void {
+  if (s.closed || s.destroyed) return;
+  s.goaway(h2.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+  let done = false;
+  const final = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    // Sends the GOAWAY with the last stream processed; the session closes when its streams end.
+    if (!s.closed && !s.destroyed) s.close();
+  };
+  const timer = setTimeout(final, GOAWAY_PING_WAIT_MS);
+  timer.unref();
+  if (!s.ping(() => final())) final();
 }
 
 const RPC_PATH = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;

@@ -22,6 +22,15 @@ export interface LibBpf {
   mapLookup(fd: number, key: Buffer, value: Buffer): number;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): number;
   mapDelete(fd: number, key: Buffer): number;
+  /** Pops the head of a QUEUE map into `value` (0, or a negative errno when empty). */
+  mapPop(fd: number, value: Buffer): number;
+  /**
+   * Creates a map outside the object (inner maps of map-in-map); returns its fd or a negative
+   * errno. `flags` are BPF_F_* map flags.
+   */
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  /** Updates `count` consecutive keys/values in one syscall; returns 0 or a negative errno. */
+  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number): number;
   perfEventOpen(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number;
   close(fd: number): number;
   errno(): number;
@@ -54,6 +63,16 @@ export function loadLibBpf(path = 'libbpf.so.1'): LibBpf {
   const lookup = lib.func('bpf_map_lookup_elem', 'int', ['int', 'void *', 'void *']) as (fd: number, k: Buffer, v: Buffer) => number;
   const update = lib.func('bpf_map_update_elem', 'int', ['int', 'void *', 'void *', 'uint64_t']) as (fd: number, k: Buffer, v: Buffer, f: number) => number;
   const del = lib.func('bpf_map_delete_elem', 'int', ['int', 'void *']) as (fd: number, k: Buffer) => number;
+  const lookupAndDelete = lib.func('bpf_map_lookup_and_delete_elem', 'int', ['int', 'void *', 'void *']) as (fd: number, k: Buffer | null, v: Buffer) => number;
+  const create = lib.func('bpf_map_create', 'int', ['int', 'const char *', 'uint32_t', 'uint32_t', 'uint32_t', 'void *']) as (
+    type: number,
+    name: string,
+    keySize: number,
+    valueSize: number,
+    maxEntries: number,
+    opts: Buffer,
+  ) => number;
+  const updateBatch = lib.func('bpf_map_update_batch', 'int', ['int', 'void *', 'void *', 'void *', 'void *']) as (fd: number, k: Buffer, v: Buffer, count: Buffer, opts: Buffer) => number;
   const syscall = libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number;
   const close = libc.func('int close(int fd)') as (fd: number) => number;
   const SYS_perf_event_open = 298; // x86-64
@@ -70,6 +89,22 @@ export function loadLibBpf(path = 'libbpf.so.1'): LibBpf {
     mapLookup: lookup,
     mapUpdate: update,
     mapDelete: del,
+    mapPop: (fd, value) => lookupAndDelete(fd, null, value),
+    mapCreate: (type, name, keySize, valueSize, maxEntries, flags) => {
+      // struct bpf_map_create_opts (libbpf 1.1): sz, btf_fd, btf_key_type_id, btf_value_type_id,
+      // btf_vmlinux_value_type_id, inner_map_fd, map_flags, map_extra, numa_node, map_ifindex.
+      const opts = Buffer.alloc(48);
+      opts.writeBigUInt64LE(48n, 0);
+      opts.writeUInt32LE(flags >>> 0, 28);
+      return create(type, name, keySize, valueSize, maxEntries, opts);
+    },
+    mapUpdateBatch: (fd, keys, values, count) => {
+      const n = Buffer.alloc(4);
+      n.writeUInt32LE(count);
+      const opts = Buffer.alloc(24); // struct bpf_map_batch_opts { sz; elem_flags; flags; }
+      opts.writeBigUInt64LE(24n, 0);
+      return updateBatch(fd, keys, values, n, opts);
+    },
     perfEventOpen: (attr, pid, cpu, groupFd, flags) =>
       Number(syscall(SYS_perf_event_open, 'void *', attr, 'int', pid, 'int', cpu, 'int', groupFd, 'unsigned long', flags)),
     close,

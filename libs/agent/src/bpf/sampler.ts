@@ -3,15 +3,41 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FirnError } from '@firn/errors';
 import { loadLibBpf, type LibBpf } from './libbpf';
 
-/** Layout of `struct sample_key` in profiler.bpf.c. */
-const KEY_SIZE = 28;
+/** Layout of `struct sample_key` in profiler.bpf.c: pid, kernel stack id, user stack id, comm. */
+const KEY_SIZE = 32;
+const COMM_OFFSET = 16;
 const COMM_LEN = 16;
 const MAX_STACK_DEPTH = 127;
 const STACK_VALUE_SIZE = MAX_STACK_DEPTH * 8;
+/** `struct user_stack`: u64 len + MAX_USER_DEPTH addresses. */
+const MAX_USER_DEPTH = 127;
+const USER_STACK_SIZE = 8 + MAX_USER_DEPTH * 8;
 
 /** Indexes of the `stats` map (enum in profiler.bpf.c). */
-export const STAT = { samples: 0, mapFull: 1, userStackErrors: 2, kernelStackErrors: 3 } as const;
-const STAT_COUNT = 4;
+export const STAT = {
+  samples: 0,
+  mapFull: 1,
+  userStackErrors: 2,
+  kernelStackErrors: 3,
+  framesTable: 4,
+  framesFramePointer: 5,
+  fallbackNoMapping: 6,
+  fallbackNoTable: 7,
+  fallbackNotReady: 8,
+  fallbackNoFde: 9,
+  fallbackUnsupported: 10,
+  stopRead: 11,
+  stopDepth: 12,
+  stopBadFrame: 13,
+  stacksComplete: 14,
+  stacksTruncated: 15,
+  pidsNew: 16,
+  framesPython: 17,
+} as const;
+const STAT_COUNT = 18;
+
+/** How user stacks are unwound (`control[1]` in profiler.bpf.c). */
+export type UnwindMode = 'frame-pointers' | 'tables';
 
 /** One aggregated sample as it leaves the kernel: addresses only, leaf first. */
 export interface RawSample {
@@ -22,13 +48,20 @@ export interface RawSample {
   count: number;
 }
 
-export interface SamplerStats {
-  samples: number;
-  mapFull: number;
-  userStackErrors: number;
-  kernelStackErrors: number;
+export type SamplerStats = Record<keyof typeof STAT, number> & {
   /** Stack ids that could not be read back during the drain. */
   missingStacks: number;
+};
+
+/** File descriptors of the unwinder's maps (see UnwindMaps). */
+export interface UnwindMapFds {
+  rules: number;
+  tables: number;
+  mappings: number;
+  pids: number;
+  requests: number;
+  wanted: number;
+  python: number;
 }
 
 export interface SamplerOptions {
@@ -38,6 +71,12 @@ export interface SamplerOptions {
   cpus?: number[];
   /** Time given to programs still running on the old buffer after a flip. */
   flipGraceMs?: number;
+  /** Default 'frame-pointers'; 'tables' needs user space to load unwind tables (UnwindManager). */
+  unwindMode?: UnwindMode;
+}
+
+function emptyStats(): Record<keyof typeof STAT, number> {
+  return Object.fromEntries(Object.keys(STAT).map((k) => [k, 0])) as Record<keyof typeof STAT, number>;
 }
 
 /** Parses /sys/devices/system/cpu/online ("0-3,6,8-9"). */
@@ -70,7 +109,8 @@ export class BpfSampler {
   private obj: unknown = null;
   private links: unknown[] = [];
   private perfFds: number[] = [];
-  private fds = { counts: [-1, -1], stacks: [-1, -1], control: -1, stats: -1 };
+  private fds = { counts: [-1, -1], stacks: [-1, -1], ustacks: [-1, -1], control: -1, stats: -1 };
+  private unwindFds: UnwindMapFds | undefined;
   private active = 0;
   private missingStacks = 0;
   private readonly ncpuPossible: number;
@@ -91,10 +131,21 @@ export class BpfSampler {
       this.fds = {
         counts: [b.findMapFd(obj, 'counts0'), b.findMapFd(obj, 'counts1')],
         stacks: [b.findMapFd(obj, 'stacks0'), b.findMapFd(obj, 'stacks1')],
+        ustacks: [b.findMapFd(obj, 'ustacks0'), b.findMapFd(obj, 'ustacks1')],
         control: b.findMapFd(obj, 'control'),
         stats: b.findMapFd(obj, 'stats'),
       };
-      this.setActive(0);
+      this.unwindFds = {
+        rules: b.findMapFd(obj, 'unwind_rules'),
+        tables: b.findMapFd(obj, 'unwind_tables'),
+        mappings: b.findMapFd(obj, 'mappings'),
+        pids: b.findMapFd(obj, 'pids'),
+        requests: b.findMapFd(obj, 'requests'),
+        wanted: b.findMapFd(obj, 'wanted'),
+        python: b.findMapFd(obj, 'python_procs'),
+      };
+      this.setControl(0, 0);
+      this.setControl(1, this.opts.unwindMode === 'tables' ? 1 : 0);
       const prog = b.findProgram(obj, 'firn_sample');
       if (!prog) throw FirnError.internal('BPF object has no program firn_sample');
       const cpus = this.opts.cpus ?? parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
@@ -126,6 +177,12 @@ export class BpfSampler {
     this.detach();
     if (this.obj) this.bpf.closeObject(this.obj);
     this.obj = null;
+    this.unwindFds = undefined;
+  }
+
+  /** The unwinder's map fds while loaded (the UnwindManager fills them). */
+  get unwindMaps(): UnwindMapFds | undefined {
+    return this.unwindFds;
   }
 
   get attached(): boolean {
@@ -136,14 +193,15 @@ export class BpfSampler {
   async drain(): Promise<RawSample[]> {
     if (!this.obj) return [];
     const idle = this.active;
-    this.setActive(1 - idle);
+    this.setControl(0, 1 - idle);
+    this.active = 1 - idle;
     await sleep(this.opts.flipGraceMs ?? 5);
     return this.drainBuffer(idle);
   }
 
   /** Totals since load (monotonic). */
   stats(): SamplerStats {
-    const out = { samples: 0, mapFull: 0, userStackErrors: 0, kernelStackErrors: 0, missingStacks: this.missingStacks };
+    const out = { ...emptyStats(), missingStacks: this.missingStacks };
     if (!this.obj) return out;
     const key = Buffer.alloc(4);
     const value = Buffer.alloc(8 * this.ncpuPossible);
@@ -158,24 +216,25 @@ export class BpfSampler {
     return out;
   }
 
-  private setActive(idx: number): void {
+  private setControl(index: number, value: number): void {
     const key = Buffer.alloc(4);
-    const value = Buffer.alloc(4);
-    value.writeUInt32LE(idx);
-    if (this.bpf.mapUpdate(this.fds.control, key, value, 0) !== 0) throw FirnError.internal(`cannot switch BPF buffers (errno ${this.bpf.errno()})`);
-    this.active = idx;
+    key.writeUInt32LE(index);
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(value);
+    if (this.bpf.mapUpdate(this.fds.control, key, v, 0) !== 0) throw FirnError.internal(`cannot write BPF control[${index}] (errno ${this.bpf.errno()})`);
   }
 
   private drainBuffer(idx: number): RawSample[] {
     const countsFd = this.fds.counts[idx];
     const stacksFd = this.fds.stacks[idx];
+    const ustacksFd = this.fds.ustacks[idx];
     const keys = this.keysOf(countsFd, KEY_SIZE);
     const value = Buffer.alloc(8);
-    const stackCache = new Map<number, bigint[]>();
+    const kernelStacks = new Map<number, bigint[]>();
     const stackValue = Buffer.alloc(STACK_VALUE_SIZE);
-    const readStack = (id: number): bigint[] => {
+    const readKernelStack = (id: number): bigint[] => {
       if (id < 0) return [];
-      const hit = stackCache.get(id);
+      const hit = kernelStacks.get(id);
       if (hit) return hit;
       const k = Buffer.alloc(4);
       k.writeUInt32LE(id);
@@ -187,25 +246,39 @@ export class BpfSampler {
           frames.push(ip);
         }
       } else this.missingStacks++;
-      stackCache.set(id, frames);
+      kernelStacks.set(id, frames);
+      return frames;
+    };
+    const userStacks = new Map<bigint, bigint[]>();
+    const userValue = Buffer.alloc(USER_STACK_SIZE);
+    const readUserStack = (key: Buffer): bigint[] => {
+      const id = key.readBigUInt64LE(8);
+      if (id === 0n) return [];
+      const hit = userStacks.get(id);
+      if (hit) return hit;
+      const frames: bigint[] = [];
+      if (this.bpf.mapLookup(ustacksFd, key.subarray(8, 16), userValue) === 0) {
+        const n = Math.min(MAX_USER_DEPTH, Number(userValue.readBigUInt64LE(0)));
+        for (let i = 0; i < n; i++) frames.push(userValue.readBigUInt64LE(8 + i * 8));
+      } else this.missingStacks++;
+      userStacks.set(id, frames);
       return frames;
     };
     const out: RawSample[] = [];
     for (const key of keys) {
       if (this.bpf.mapLookup(countsFd, key, value) !== 0) continue;
-      const userId = key.readInt32LE(4);
-      const kernelId = key.readInt32LE(8);
-      const commEnd = key.indexOf(0, 12);
+      const commEnd = key.indexOf(0, COMM_OFFSET);
       out.push({
         pid: key.readUInt32LE(0),
-        comm: key.toString('utf8', 12, commEnd < 0 || commEnd > 12 + COMM_LEN ? 12 + COMM_LEN : commEnd),
-        userStack: readStack(userId),
-        kernelStack: readStack(kernelId),
+        comm: key.toString('utf8', COMM_OFFSET, commEnd < 0 || commEnd > COMM_OFFSET + COMM_LEN ? COMM_OFFSET + COMM_LEN : commEnd),
+        userStack: readUserStack(key),
+        kernelStack: readKernelStack(key.readInt32LE(4)),
         count: Number(value.readBigUInt64LE(0)),
       });
     }
     for (const key of keys) this.bpf.mapDelete(countsFd, key);
     for (const k of this.keysOf(stacksFd, 4)) this.bpf.mapDelete(stacksFd, k);
+    for (const k of this.keysOf(ustacksFd, 8)) this.bpf.mapDelete(ustacksFd, k);
     return out;
   }
 

@@ -3,6 +3,7 @@ import type { Frame } from '@firn/profiles';
 import { cgroupPathOf, parseCgroupPath, type CgroupInfo } from '../labels/cgroup';
 import { classifyFrame, localFrames, type LocalSymbols } from '../symbols/local-symbols';
 import { PerfMap } from '../symbols/perf-map';
+import { PYTHON_FRAME_TAG, readPythonFunction } from '../unwind/python';
 import { findMapping, isFileMapping, parseProcMaps, parseStartTime, type ProcMapping } from './proc-maps';
 
 /** What the agent needs from a mapped file: its id and, with local symbols, its function symbols. */
@@ -120,6 +121,7 @@ export class ProcessTable {
   }
 
   private async resolve(info: ProcessInfo, addr: bigint): Promise<Frame | Frame[]> {
+    if (addr & PYTHON_FRAME_TAG) return this.pythonFrame(info, addr);
     let m = findMapping(info.maps, addr);
     if (!m && !info.mapsFresh) {
       // A library loaded or code JIT-compiled since we read the maps.
@@ -143,6 +145,21 @@ export class ProcessTable {
       else if (m) f = classifyFrame(frame('', '[anon]', addr, ''), 'jit', 'no_perf_map_entry');
       else f = classifyFrame(frame('', '', addr, ''), 'unmapped', 'no_mapping');
     }
+    if (info.frames.size >= MAX_FRAMES_PER_PROCESS) info.frames.clear();
+    info.frames.set(addr, f);
+    return f;
+  }
+
+  /**
+   * A CPython interpreter frame (a tagged code object address from the BPF program): named from
+   * the code object in the process's memory. Cached like native frames; a code object freed and
+   * its address reused by another function within a process's lifetime would keep the old name.
+   */
+  private pythonFrame(info: ProcessInfo, addr: bigint): Frame {
+    const code = addr & ~PYTHON_FRAME_TAG;
+    const fn = readPythonFunction(this.root, info.pid, code);
+    if (!fn) return classifyFrame(frame('', '[python]', code, ''), 'python', 'code_object_unreadable'); // not cached: tried again
+    const f = classifyFrame({ buildId: '', mappingFile: '[python]', address: code, functionName: fn.name, fileName: fn.file, line: fn.line, inlined: false }, 'python');
     if (info.frames.size >= MAX_FRAMES_PER_PROCESS) info.frames.clear();
     info.frames.set(addr, f);
     return f;

@@ -16,11 +16,13 @@ export type FrameKind =
   | 'native_symbols'
   /** Native code of a file without usable symbols here: the server names it from debuginfo. */
   | 'native_stripped'
+  /** CPython interpreter frames, named from the code object in the process's memory. */
+  | 'python'
   /** Anonymous memory without a perf map, or outside every mapping. */
   | 'unmapped';
 
 /** Why a frame left the node without a name (label `reason` of the coverage metric). */
-export type UnnamedReason = 'no_symbols' | 'not_in_symbols' | 'unsupported_go_table' | 'no_perf_map_entry' | 'no_mapping' | 'kallsyms_restricted' | 'left_to_server';
+export type UnnamedReason = 'no_symbols' | 'not_in_symbols' | 'unsupported_go_table' | 'no_perf_map_entry' | 'no_mapping' | 'kallsyms_restricted' | 'left_to_server' | 'code_object_unreadable';
 
 /** `.symtab`/`.dynsym` symbols and, for Go binaries, the Go table, read once per file. */
 export interface LocalSymbols {
