@@ -48,10 +48,11 @@ COPY apps/web ./apps/web
 RUN node scripts/build.cjs web
 
 # The servers. binutils (addr2line) and elfutils (eu-unstrip, eu-readelf): the symbolizer;
+# llvm (llvm-symbolizer: lines, start lines, inline chains, discriminators): the querier's PGO export;
 # nats-server: the all-in-one's embedded JetStream (scaled components use an external NATS).
 FROM ${NODE_IMAGE} AS server
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates binutils elfutils nats-server \
+ && apt-get install -y --no-install-recommends tini ca-certificates binutils elfutils llvm nats-server \
  && rm -rf /var/lib/apt/lists/* \
  && printf '#!/bin/sh\nexec node /app/dist/server/main.js admin "$@"\n' > /usr/local/bin/firn \
  && chmod 755 /usr/local/bin/firn \

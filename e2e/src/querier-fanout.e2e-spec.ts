@@ -9,7 +9,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { SampleBatchBuilder, samplesToArrow } from '@firn/profiles';
-import { firnQueryV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
+import { firnInsightsV1, firnQueryV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
@@ -223,6 +223,26 @@ describe('querier fan-out', () => {
         const calls = `firn_querier_rpc_requests_total{procedure="firn.query.v1.PartialQueryService/${rpc[kind]}",code="ok"}`;
         expect(metricValue(text, calls) - metricValue(before[i], calls), `${calls} on querier ${i}`).toBeGreaterThan(0);
       }
+    }
+  });
+
+  it('splits grouped insights (cost per namespace and sampling period) across both queriers, equal to the single-querier answer', async () => {
+    const cost = async (base: string) => {
+      const c = createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: base, interceptors: [bearer(tokens.acme)] }));
+      const r = await c.costReport({ selection: { query: CPU_TYPE, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }, groupBy: ['namespace'], topFunctions: 3 });
+      return r.groups.map((g) => [g.labels[0]?.value, g.samples, g.cpuSeconds, g.topFunctions.map((f) => [f.functionName, f.selfCpuSeconds])]);
+    };
+    const complete = (g: Awaited<ReturnType<typeof cost>>) => g.reduce((t, x) => t + Number(x[1]), 0) === totals.get('acme');
+    const partials = `firn_querier_rpc_requests_total{procedure="firn.query.v1.PartialQueryService/Partial",code="ok"}`;
+    const before = await Promise.all(queriers.map(async (q) => metricValue(await (await fetch(`${q.base}/metrics`)).text(), partials)));
+    const want = await eventually(() => cost(single.base), complete);
+    expect(complete(want)).toBe(true);
+    expect(want.length).toBeGreaterThan(1);
+    for (const q of queriers) expect(await eventually(() => cost(q.base), complete)).toEqual(want);
+    // The grouped merges went through the peers' partial RPC (each querier served the other's share).
+    for (const [i, q] of queriers.entries()) {
+      const after = metricValue(await (await fetch(`${q.base}/metrics`)).text(), partials);
+      expect(after - before[i], `${partials} on querier ${i}`).toBeGreaterThan(0);
     }
   });
 

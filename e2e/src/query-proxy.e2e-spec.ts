@@ -8,7 +8,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { samplesToArrow } from '@firn/profiles';
-import { profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
+import { firnInsightsV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { auth, pollUntil, SAMPLE_NS, spanProfile, upstreamQuerier } from './support/grafana-pyroscope';
@@ -26,8 +26,8 @@ function metricValue(text: string, series: string): number {
 }
 
 /**
- * The gateway as the one public address for reads: Parca's QueryService and Pyroscope's
- * QuerierService, over gRPC, gRPC-web and Connect, forwarded to two queriers (processes of their
+ * The gateway as the one public address for reads: Parca's QueryService, Pyroscope's
+ * QuerierService and Firn's InsightsService, over gRPC, gRPC-web and Connect, forwarded to two queriers (processes of their
  * own) with the tenant authenticated once at the gateway, spread across both, deadlines carried,
  * and a stopped querier skipped.
  */
@@ -140,6 +140,26 @@ describe('gateway query proxy', () => {
     // Unauthenticated through the proxy: refused at the edge, for the new methods too.
     const anon = upstreamQuerier(gateway.base, 'connect', (next) => (req) => next(req));
     await expect(anon.getProfileStats({})).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it('answers Firn insights (cost per node) with the same groups as a querier asked directly', async () => {
+    const req = { selection: { query: CPU_TYPE, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }, groupBy: ['node'], topFunctions: 2 };
+    const groups = async (base: string) => {
+      const r = await createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: base, interceptors: [bearer(tokens.acme)] })).costReport(req);
+      return r.groups.map((g) => [g.labels.map((l) => `${l.name}=${l.value}`), g.samples, g.cpuSeconds, g.topFunctions.map((f) => f.functionName)]);
+    };
+    const viaGateway = await groups(gateway.base);
+    expect(viaGateway.reduce((t, g) => t + Number(g[1]), 0)).toBe(total);
+    expect(viaGateway).toEqual(await groups(queriers[0].base));
+    // Connect JSON through the gateway, as the web UI and curl send it; no token → UNAUTHENTICATED.
+    const res = await fetch(`${gateway.base}/firn.insights.v1.InsightsService/CostReport`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.acme}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ selection: { query: CPU_TYPE, start: new Date(baseMs - 60_000).toISOString(), end: new Date(baseMs + 3600_000).toISOString() }, groupBy: ['node'] }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { groups: Array<{ samples: string }> }).groups.reduce((t, g) => t + Number(g.samples), 0)).toBe(total);
+    await expect(createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: gateway.base })).costReport(req)).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 
   it('spreads forwarded calls over both queriers', async () => {

@@ -25,6 +25,8 @@ const SERVICE_SCOPE: Record<string, string> = {
   'parca.query.v1alpha1.QueryService': 'read:profiles',
   'querier.v1.QuerierService': 'read:profiles',
   'firn.admin.v1.AdminService': 'admin',
+  'firn.admin.v1.UsageService': 'admin',
+  'firn.insights.v1.InsightsService': 'read:profiles',
   'push.v1.PusherService': 'write:profiles',
   'opentelemetry.proto.collector.profiles.v1development.ProfilesService': 'write:profiles',
 };

@@ -99,6 +99,14 @@ describe(RuntimeLimits.name, () => {
     expect(() => parseLimitsFile('tenants:\n  acme:\n    max_stack_depth: -1\n', 'x.yaml')).toThrow(/tenants\.acme\.max_stack_depth/);
     expect(() => parseLimitsFile('tenants:\n  Bad/Id: {}\n', 'x.yaml')).toThrow(/tenants\.Bad\/Id/);
   });
+
+  it('reads a per-tenant price per core-hour with at most six decimals', () => {
+    const p = parseLimitsFile('defaults:\n  price_per_core_hour: 0.04\ntenants:\n  acme:\n    price_per_core_hour: 0.031415\n', 'x.yaml');
+    expect(p.defaults.pricePerCoreHour).toBe(0.04);
+    expect(p.tenants.get('acme')?.pricePerCoreHour).toBe(0.031415);
+    expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: 0.0000001\n', 'x.yaml')).toThrow(/defaults\.price_per_core_hour: a price has at most 6 decimals/);
+    expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: -1\n', 'x.yaml')).toThrow(/price_per_core_hour/);
+  });
 });
 
 describe(checkBatchLimits.name, () => {

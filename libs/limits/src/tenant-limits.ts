@@ -37,6 +37,11 @@ export interface TenantLimits {
   maxFlameGraphNodes: number;
   /** Queries of one tenant running at once on one querier. */
   maxConcurrentQueries: number;
+  /**
+   * Price of one CPU core-hour of the tenant's workloads, for cost reports (currency: the
+   * querier's FIRN_COST_CURRENCY); at most 6 decimals, so amounts are exact in micro-units.
+   */
+  pricePerCoreHour: number;
 }
 
 export type LimitName = keyof TenantLimits;
@@ -59,6 +64,7 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   maxQueryRangeMs: 31 * 24 * 3600_000,
   maxFlameGraphNodes: 65_536,
   maxConcurrentQueries: 16,
+  pricePerCoreHour: 0,
 };
 
 /** snake_case, as written in the limits file and shown in error messages and metrics. */
@@ -68,6 +74,11 @@ export function snakeName(n: LimitName): string {
 
 const nonNegInt = z.number().int().nonnegative();
 const positive = z.number().int().positive();
+/** A price with at most 6 decimals (micro-units), so cost arithmetic stays exact. */
+const price = z
+  .number()
+  .nonnegative()
+  .refine((v) => Number.isSafeInteger(Math.round(v * 1e6)) && Math.abs(Math.round(v * 1e6) - v * 1e6) < 1e-6, 'a price has at most 6 decimals');
 
 /** The overrides a file may set, snake_case keys; unknown keys are rejected (typos). */
 export const limitOverridesSchema = z
@@ -89,6 +100,7 @@ export const limitOverridesSchema = z
     max_query_range_ms: positive,
     max_flame_graph_nodes: positive,
     max_concurrent_queries: positive,
+    price_per_core_hour: price,
   })
   .partial()
   .strict();

@@ -318,6 +318,8 @@ describe(ManifestState.name, () => {
       expect(s.status('t1', 'lose')).toBe('conflict');
       expect(s.status('t1', 'compacted')).toBe('valid');
       expect(s.isCovered('ingest', 5)).toBe(true);
+      // Winners are what was ever stored: the removed winner and the block, never the loser.
+      expect(s.winners('t1').map((e) => e.meta.id).sort()).toEqual(['compacted', 'win']);
     });
 
     it('ignores coverage on compaction output (level > 0)', () => {

@@ -35,6 +35,12 @@ export interface SegmentQuery {
 export interface ManifestView {
   tenants(): string[];
   validSegments(tenant: string): SegmentEntry[];
+  /**
+   * Every segment of the tenant that won its coverage (valid now, or removed since by
+   * compaction or retention), in no particular order: the segments whose data was stored at
+   * some point. Usage metering counts ingest from the level-0 ones.
+   */
+  winners(tenant: string): SegmentEntry[];
   segmentsOverlapping(tenant: string, query: SegmentQuery): SegmentEntry[];
   status(tenant: string, segmentId: string): SegmentStatus;
   isValid(tenant: string, segmentId: string): boolean;
@@ -214,6 +220,14 @@ export class ManifestState implements ManifestView {
   validSegments(tenant: string): SegmentEntry[] {
     const t = this.clean(tenant);
     return t ? t.byTime.map(publicEntry) : [];
+  }
+
+  winners(tenant: string): SegmentEntry[] {
+    const t = this.clean(tenant);
+    if (!t) return [];
+    const out: SegmentEntry[] = [];
+    for (const e of t.entries.values()) if (e.winner) out.push(publicEntry(e));
+    return out;
   }
 
   segmentsOverlapping(tenant: string, query: SegmentQuery): SegmentEntry[] {

@@ -8,6 +8,7 @@ export {
   parseSelector,
   parseMatchers,
   parseMetricSelector,
+  withMatcher,
   compileMatcherRegex,
   matchesValue,
   matchesLabels,

@@ -133,6 +133,18 @@ export function parseMetricSelector(s: string): { name?: string; matchers: Label
   return name === '' ? { matchers } : { name, matchers };
 }
 
+/**
+ * The selector with one more equality matcher ANDed in (`{a="b"}` + version=1.5 →
+ * `{a="b", version="1.5"}`); the value is quoted as a JSON string, which the matcher syntax reads.
+ */
+export function withMatcher(selector: string, name: string, value: string): string {
+  const m = `${name}=${JSON.stringify(value)}`;
+  const brace = selector.indexOf('{');
+  if (brace < 0) return `${selector.trim()}{${m}}`;
+  const inner = selector.slice(brace + 1, selector.lastIndexOf('}')).trim();
+  return `${selector.slice(0, brace)}{${inner ? `${inner}, ` : ''}${m}}`;
+}
+
 /** Parses a `{...}` matcher list (Prometheus syntax; values in "", '' or ``). */
 export function parseMatchers(s: string): LabelMatcher[] {
   const p = new MatcherParser(s);

@@ -14,6 +14,8 @@ export * as firnManifestV1 from './gen/firn/manifest/v1/manifest_pb';
 export * as grpcHealthV1 from './gen/grpc/health/v1/health_pb';
 export * as firnQueryV1 from './gen/firn/query/v1/partial_pb';
 export * as firnAdminV1 from './gen/firn/admin/v1/admin_pb';
+export * as firnAdminUsageV1 from './gen/firn/admin/v1/usage_pb';
+export * as firnInsightsV1 from './gen/firn/insights/v1/insights_pb';
 export * as otlpCommonV1 from './gen/opentelemetry/proto/common/v1/common_pb';
 export * as otlpResourceV1 from './gen/opentelemetry/proto/resource/v1/resource_pb';
 export * as otlpProfilesV1development from './gen/opentelemetry/proto/profiles/v1development/profiles_pb';

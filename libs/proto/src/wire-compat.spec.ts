@@ -8,7 +8,9 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { describe, expect, it } from 'vitest';
 import {
   debuginfoV1alpha1,
+  firnAdminUsageV1,
   firnIngestV1,
+  firnInsightsV1,
   firnManifestV1,
   googleV1,
   profilestoreV1alpha1,
@@ -552,6 +554,7 @@ describe('firn internal contracts', () => {
       `repeated ${m}.SequenceRange covered = 12`,
       'int64 created_at_unix_nano = 13',
       'string writer_id = 14',
+      'int64 ingest_bytes = 15',
     ]);
     expect(shape(firnManifestV1.LabelSummarySchema)).toEqual(['string name = 1', 'repeated string values = 2', 'bool truncated = 3']);
     expect(shape(firnManifestV1.SequenceRangeSchema)).toEqual(['string stream = 1', 'uint64 first = 2', 'uint64 last = 3']);
@@ -568,6 +571,19 @@ describe('firn internal contracts', () => {
       'repeated string removed = 3',
       'int64 taken_at_unix_nano = 4',
     ]);
+  });
+});
+
+describe('firn public contracts a web UI and the CLI call', () => {
+  it('pins InsightsService and UsageService', () => {
+    const i = 'firn.insights.v1';
+    expect(methods(firnInsightsV1.InsightsService)).toEqual([
+      `ExportPgoProfile(${i}.ExportPgoProfileRequest) unary ${i}.ExportPgoProfileResponse`,
+      `CompareRegression(${i}.CompareRegressionRequest) unary ${i}.CompareRegressionResponse`,
+      `CostReport(${i}.CostReportRequest) unary ${i}.CostReportResponse`,
+    ]);
+    expect(shape(firnInsightsV1.SelectionSchema)).toEqual(['string query = 1', `${ts} start = 2`, `${ts} end = 3`]);
+    expect(methods(firnAdminUsageV1.UsageService)).toEqual(['GetUsage(firn.admin.v1.GetUsageRequest) unary firn.admin.v1.GetUsageResponse']);
   });
 });
 

@@ -10,7 +10,8 @@ import { decodePartial, encodePartial } from './partial-codec';
 import { sortedLabelSet } from './labels';
 import { QueryEngine } from './query-engine';
 import { mergeSeries, seriesFromColumns, seriesToColumns } from './series-scan';
-import { CountingStore, CPU, framesKey, MEM, mixedRows, QueryFixture, T0, type Row } from './testing/query-fixture';
+import { PERIOD_GROUP } from './segment-scan';
+import { CountingStore, CPU, frame, framesKey, MEM, mixedRows, QueryFixture, T0, type Row } from './testing/query-fixture';
 
 function totalsOf(p: StackProfile): Map<string, number> {
   const m = new Map<string, number>();
@@ -123,6 +124,29 @@ describe(QueryEngine.name, () => {
         const got = new Map<string, number>();
         for (let i = 0; i < p.values.length; i++) if (p.cellGroup[i] === gi) got.set(framesKey(p.stacks[p.cellStack[i]].frames), p.values[i]);
         expect(got).toEqual(fx.expectedTotals(CPU, matchersOf(`{pod=~"pod-[abc]", namespace="${ns}"}`), T0, END));
+      }
+    });
+
+    it('groups by sampling period with PERIOD_GROUP, also within one series', async () => {
+      const pfx = await QueryFixture.create('t-period');
+      try {
+        const labels: Array<[string, string]> = [['namespace', 'shop']];
+        const s1 = [frame('hot'), frame('main', 0)];
+        await pfx.addSegment([
+          { pt: CPU, labels, stack: s1, value: 7, ts: T0, durationNs: 0, periodNs: 52_631_579 },
+          { pt: CPU, labels, stack: s1, value: 3, ts: T0 + 1, durationNs: 0, periodNs: 10_101_010 },
+          { pt: CPU, labels: [['namespace', 'db']], stack: s1, value: 5, ts: T0 + 2, durationNs: 0, periodNs: 52_631_579 },
+        ]);
+        const e = new QueryEngine({ store: pfx.store, view: pfx.view });
+        const p = await e.partial(pfx.tenant, CPU, T0, T0 + 10, { groupBy: ['namespace', PERIOD_GROUP] });
+        const cells = p.groups.map((g, gi) => [g.join('/'), p.values.filter((_, i) => p.cellGroup[i] === gi).reduce((a, b) => a + b, 0)]);
+        expect(cells).toEqual([
+          ['db/52631579', 5],
+          ['shop/10101010', 3],
+          ['shop/52631579', 7],
+        ]);
+      } finally {
+        await pfx.cleanup();
       }
     });
 

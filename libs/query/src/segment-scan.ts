@@ -32,6 +32,13 @@ export interface ScanOptions {
 
 export const STRIDE = 4_294_967_296;
 
+/**
+ * A pseudo label for groupBy: groups rows by their sampling period (in the profile type's period
+ * unit, as a decimal string), so a caller can turn sample counts into exact CPU time
+ * (count × period per group) from one scan, even when agents sample at different rates.
+ */
+export const PERIOD_GROUP = '__period__';
+
 /** Grows by doubling; indexed by stack_id (dense per segment). */
 class DenseSums {
   sums = new Float64Array(1024);
@@ -63,21 +70,27 @@ export interface SegmentSums {
 /**
  * Sums the values of one segment's matching rows per stack_id (or per group and stack_id).
  * Reads profile_type, timestamp (each only when the segment needs filtering on it), the label
- * columns the matchers (and groupBy) name, series_id (when grouping), stack_id and value.
+ * columns the matchers (and groupBy) name, series_id (when grouping), period (when grouping by
+ * PERIOD_GROUP), stack_id and value.
  */
 export async function sumSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQuery, groupBy: readonly string[], signal?: AbortSignal): Promise<SegmentSums> {
   const grouped = groupBy.length > 0;
+  const periodAt = groupBy.indexOf(PERIOD_GROUP);
   const dense = new DenseSums();
   const cells = new Map<number, number>();
   const groups: string[][] = [];
   const groupIdx = new Map<string, number>();
   const groupOfSeries = new Map<number, number>();
+  // With the period among the groups a series' rows may fall into several groups.
+  const groupOfSeriesPeriod = new Map<number, Map<bigint, number>>();
+  const columns: string[] = grouped ? [SampleColumn.stackId, SampleColumn.value, SampleColumn.seriesId] : [SampleColumn.stackId, SampleColumn.value];
+  if (periodAt >= 0) columns.push(SampleColumn.period);
 
   await scanSegmentRows(
     store,
     seg,
     q,
-    { columns: grouped ? [SampleColumn.stackId, SampleColumn.value, SampleColumn.seriesId] : [SampleColumn.stackId, SampleColumn.value], labels: groupBy },
+    { columns, labels: groupBy.filter((n) => n !== PERIOD_GROUP) },
     ({ batch, rows }) => {
       const stack = requireColumn(batch, SampleColumn.stackId, 'samples object').values as Uint32Array;
       const value = requireColumn(batch, SampleColumn.value, 'samples object').values as BigInt64Array;
@@ -86,18 +99,28 @@ export async function sumSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQu
         return;
       }
       const series = requireColumn(batch, SampleColumn.seriesId, 'samples object').values as Uint32Array;
-      const readers = groupBy.map((n) => labelReader(batch, n));
-      for (const i of rows) {
-        let g = groupOfSeries.get(series[i]);
+      const period = periodAt >= 0 ? (requireColumn(batch, SampleColumn.period, 'samples object').values as BigInt64Array) : undefined;
+      const readers = groupBy.map((n) => (n === PERIOD_GROUP ? undefined : labelReader(batch, n)));
+      const groupOf = (i: number): number => {
+        const vals = readers.map((r) => (r ? r(i) : String(period?.[i] ?? 0n)));
+        const k = vals.join('\u0000');
+        let g = groupIdx.get(k);
         if (g === undefined) {
-          const vals = readers.map((r) => r(i));
-          const k = vals.join('\u0000');
-          g = groupIdx.get(k);
-          if (g === undefined) {
-            g = groups.push(vals) - 1;
-            groupIdx.set(k, g);
-          }
-          groupOfSeries.set(series[i], g);
+          g = groups.push(vals) - 1;
+          groupIdx.set(k, g);
+        }
+        return g;
+      };
+      for (const i of rows) {
+        let g: number | undefined;
+        if (period) {
+          let byPeriod = groupOfSeriesPeriod.get(series[i]);
+          if (!byPeriod) groupOfSeriesPeriod.set(series[i], (byPeriod = new Map()));
+          g = byPeriod.get(period[i]);
+          if (g === undefined) byPeriod.set(period[i], (g = groupOf(i)));
+        } else {
+          g = groupOfSeries.get(series[i]);
+          if (g === undefined) groupOfSeries.set(series[i], (g = groupOf(i)));
         }
         const k = g * STRIDE + stack[i];
         cells.set(k, (cells.get(k) ?? 0) + Number(value[i]));

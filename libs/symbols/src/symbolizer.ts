@@ -61,10 +61,13 @@ function hex(v: bigint): string {
  */
 export function guessMappedLoads(loads: ElfLoad[]): ElfLoad[] {
   const exec = loads.filter((l) => (l.flags & PF_X) !== 0);
-  if (exec.length === 0 || exec.some((l) => l.filesz > 0n)) return loads;
+  // A real executable segment holds all its bytes in the file (filesz = memsz). In a debug file
+  // it holds none, or only the ELF headers when they share the segment (Go's linker: 0x1000 of
+  // 0x60000 bytes), so every segment's offset is rebuilt, not just the empty ones.
+  if (exec.length === 0 || exec.some((l) => l.filesz >= l.memsz)) return loads;
   const first = loads.reduce((a, b) => (b.vaddr < a.vaddr ? b : a));
   const bias = first.vaddr - first.offset;
-  return loads.map((l) => (l.filesz > 0n ? l : { ...l, offset: l.vaddr - bias, filesz: l.memsz }));
+  return loads.map((l) => ({ ...l, offset: l.vaddr - bias, filesz: l.memsz }));
 }
 
 interface Engine {

@@ -22,3 +22,4 @@ export {
   type HostileShape,
 } from './hostile-shapes';
 export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchBrowser, type BrowserSession } from './browser';
+export * from './pgo-roundtrip';

@@ -7,7 +7,7 @@ import { CompactorModule, compactorOptionsFrom, compactorSettings } from '@firn/
 import { symbolizeQueueOptionsFrom, symbolizeQueueSettings } from '@firn/debuginfo';
 import { GatewayModule, debuginfoOptionsFrom, debuginfoSettings, gatewayOptionsFrom, gatewaySettings, scrapeOptionsFrom, scrapeSettings } from '@firn/gateway';
 import { IngesterModule, ingesterOptionsFrom, ingesterSettings } from '@firn/ingester';
-import { AdminModule, adminOptionsFrom, adminSettings } from '@firn/admin';
+import { AdminModule, AdminUsageModule, adminOptionsFrom, adminSettings } from '@firn/admin';
 import { ManifestModule, PlatformModule, objectStoreConfigFrom, openInfra, openTenancy, tokenStoreSettings, type Infra } from '@firn/platform';
 import { QuerierModule, querierOptionsFrom, querierSettings } from '@firn/querier';
 import type { ServerSpec } from '@firn/server-runtime';
@@ -118,6 +118,7 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
         GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg)),
         IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg)),
         QuerierModule.forRoot(querierOptionsFrom(cfg)),
+        AdminUsageModule.forRoot(admin),
         CompactorModule.forRoot(compactorOptionsFrom(cfg)),
         // The in-process cache is shared with the querier's resolver: the symbolizer writes what it reads.
         SymbolizerModule.forRoot(symbolizerOptionsFrom({ ...cfg, symbolizerCacheDir: cfg.symbolizerCacheDir || join(dataDir, 'symbolizer-cache') })),

@@ -32,6 +32,8 @@ interface TenantBuffer {
   messages: Held[];
   claimKeys: string[];
   rows: number;
+  /** Ingest-log payload bytes of the messages (usage metering: SegmentMeta.ingest_bytes). */
+  payloadBytes: number;
   openedAtMs: number;
 }
 
@@ -111,10 +113,12 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     let tenant: TenantId;
     let batch: SampleBatch;
     let claimKey: string | undefined;
+    let payloadBytes: number;
     try {
       const decoded = await readIngest(this.store, msg.subject, msg.data);
       tenant = decoded.tenant;
       claimKey = decoded.claimKey;
+      payloadBytes = decoded.payload.byteLength;
       batch = samplesFromArrow(decoded.payload, LOG_LIMITS);
     } catch (err) {
       if (isFirnError(err, ErrorCode.InvalidArgument)) {
@@ -129,7 +133,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     }
     let buf = this.buffers.get(tenant);
     if (!buf) {
-      buf = { tenant, batches: [], messages: [], claimKeys: [], rows: 0, openedAtMs: Date.now() };
+      buf = { tenant, batches: [], messages: [], claimKeys: [], rows: 0, payloadBytes: 0, openedAtMs: Date.now() };
       this.buffers.set(tenant, buf);
     }
     const box: Held = { msg };
@@ -137,6 +141,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     buf.messages.push(box);
     if (claimKey) buf.claimKeys.push(claimKey);
     buf.rows += batch.length;
+    buf.payloadBytes += payloadBytes;
     this.inFlight.set(msg.streamSeq, box);
     this.metrics.messages.inc({ outcome: 'buffered' });
     this.metrics.bufferedRows.inc(batch.length);
@@ -230,6 +235,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
       writerId: this.opts.writerId,
       createdAtMs: nowMs,
     });
+    meta.ingestBytes = BigInt(buf.payloadBytes);
     // msgId = segment id: a retried publish returns the original sequence instead of a second entry.
     const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), { msgId: id });
     this.crashPoint('after-manifest-publish');

@@ -8,15 +8,22 @@ import { CACHE, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
+import { DeployChecks } from './deploy-checks';
+import { InsightsRpc } from './insights.rpc';
+import { InsightsService } from './insights.service';
 import { ParcaQueryRpc } from './parca-query.rpc';
+import { PgoExportService } from './pgo-export.service';
 import { PyroscopeQuerierRpc } from './pyroscope-querier.rpc';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
+import { UsageMeterModule } from './query-usage';
 import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 
 /**
  * Answers queries from the segments the manifest lists: Parca's QueryService (flame graphs,
- * pprof, top, table, series, labels) and Pyroscope's QuerierService subset. Needs: object storage, ManifestModule, token store.
+ * pprof, top, table, series, labels), Pyroscope's QuerierService subset and Firn's
+ * InsightsService (PGO export, regression reports, cost), meters per-tenant query usage, and runs
+ * the scheduled deploy checks. Needs: object storage, ManifestModule, token store, NATS.
  * The querier that receives a query splits its segments across itself and its peers
  * (`--querier-peers`) and merges their partial aggregates (QueryFrontend).
  */
@@ -29,6 +36,7 @@ export class QuerierModule {
     const options = { ...DEFAULT_QUERIER_OPTIONS, ...opts };
     return {
       module: QuerierModule,
+      imports: [UsageMeterModule.forRoot({ flushMs: options.insights?.usageFlushMs ?? 10_000 })],
       providers: [
         { provide: QUERIER_OPTIONS, useValue: options },
         {
@@ -63,6 +71,10 @@ export class QuerierModule {
         },
         ParcaQueryRpc,
         PyroscopeQuerierRpc,
+        InsightsService,
+        PgoExportService,
+        InsightsRpc,
+        DeployChecks,
       ],
     };
   }

@@ -21,6 +21,23 @@ export interface QuerierOptions {
   internalToken: string;
   /** Per-tenant retention queries are clipped to (the compactor's settings); default: keep forever. */
   retention?: { defaultMs: number; file?: string; reloadMs: number };
+  /** InsightsService (cost, regression, PGO export) and usage metering. */
+  insights?: InsightsOptions;
+}
+
+export interface InsightsOptions {
+  /** Currency of cost reports (prices per tenant come from the limits file). */
+  currency: string;
+  /** The llvm-symbolizer the PGO export runs. */
+  llvmSymbolizer: string;
+  /** Local copies of debug files for PGO export; '' = a directory under the OS temp dir. */
+  pgoCacheDir: string;
+  pgoCacheBytes: number;
+  /** How often query usage is flushed to NATS KV (also on shutdown). */
+  usageFlushMs: number;
+  /** Scheduled deploy regression checks (YAML/JSON); '' = none. */
+  deployChecksFile: string;
+  deployCheckIntervalMs: number;
 }
 
 export const QUERIER_OPTIONS = Symbol('firn.querier-options');

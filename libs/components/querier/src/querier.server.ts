@@ -1,3 +1,4 @@
+import { AdminUsageModule, adminOptionsFrom, adminSettings } from '@firn/admin';
 import { authSettings, defineConfig, natsSettings, positiveInt, redisSettings, serverSettings, setting, storageSettings } from '@firn/config';
 import { ManifestModule, PlatformModule, cacheConfigFrom, componentServer, objectStoreConfigFrom, openTenancy, tokenStoreSettings } from '@firn/platform';
 import { QuerierModule } from './querier.module';
@@ -11,6 +12,7 @@ export const querierConfig = defineConfig('querier', {
   ...authSettings(),
   ...tokenStoreSettings(),
   ...querierSettings(),
+  ...adminSettings(),
   symbolLookupTimeoutMs: setting({ env: 'FIRN_SYMBOL_LOOKUP_TIMEOUT_MS', flag: 'symbol-lookup-timeout-ms', schema: positiveInt, default: '1000', description: 'A query waits at most this long for the symbol cache; then it answers with unsymbolized frames.' }),
 });
 
@@ -21,6 +23,12 @@ export const querierServer = componentServer({
   infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-querier', replicas: cfg.natsReplicas }, cache: cacheConfigFrom(cfg) }),
   async modules(infra, cfg, ctx) {
     const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
-    return [PlatformModule.forRoot(infra, extras), ManifestModule.forRoot(), QuerierModule.forRoot(querierOptionsFrom(cfg), { lookupTimeoutMs: cfg.symbolLookupTimeoutMs })];
+    return [
+      PlatformModule.forRoot(infra, extras),
+      ManifestModule.forRoot(),
+      QuerierModule.forRoot(querierOptionsFrom(cfg), { lookupTimeoutMs: cfg.symbolLookupTimeoutMs }),
+      // Usage metering lives here (the querier follows the manifest); the admin API reads it.
+      AdminUsageModule.forRoot(adminOptionsFrom(cfg)),
+    ];
   },
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, positiveInt, setting } from '@firn/config';
 import { retentionOptionsFrom, retentionSettings } from '@firn/compactor';
 import { limitsSettings } from '@firn/limits';
+import { insightsOptionsFrom, insightsSettings } from './insights.settings';
 import { parseEndpoints } from '@firn/platform';
 import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
@@ -19,6 +20,7 @@ export function querierSettings() {
     internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
     ...limitsSettings(),
     ...retentionSettings(),
+    ...insightsSettings(),
   };
 }
 
@@ -34,7 +36,7 @@ export function querierOptionsFrom(c: {
   retention: number;
   retentionOverridesFile: string;
   retentionReload: number;
-}): QuerierOptions {
+} & Parameters<typeof insightsOptionsFrom>[0]): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
   if (peers.length > 0 && c.internalToken.length < 16) {
     throw new ConfigError('internalToken', 'FIRN_INTERNAL_TOKEN (--internal-token) of at least 16 characters is required when FIRN_QUERIER_PEERS is set');
@@ -49,5 +51,6 @@ export function querierOptionsFrom(c: {
     selfAddress: c.querierSelfAddress,
     internalToken: c.internalToken,
     retention: retentionOptionsFrom(c),
+    insights: insightsOptionsFrom(c),
   };
 }

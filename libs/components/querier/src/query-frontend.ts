@@ -139,6 +139,30 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
   }
 
+  /**
+   * Merged stacks per group of `groupBy` label values (PERIOD_GROUP groups by sampling period),
+   * split across queriers like mergeStacks. `symbolize: false` keeps frames as stored (addresses
+   * and build ids), for consumers that resolve addresses themselves (PGO export).
+   */
+  async mergeGrouped(
+    tenant: TenantId,
+    selection: Selection,
+    groupBy: readonly string[],
+    opts: { symbolize: boolean; signal: AbortSignal },
+  ): Promise<{ profileType: string; groups: Array<{ labels: Array<[string, string]>; profile: StackProfile }> }> {
+    const sel = this.retained(tenant, selection);
+    const acc = new StackAccumulator(groupBy);
+    const profileType = await this.accumulate(acc, tenant, sel, 'value', opts.signal, groupBy);
+    const groups = acc.toGroupedStackProfiles(profileType);
+    if (!opts.symbolize) return { profileType, groups };
+    // One batched symbol lookup for every group: resolve the union, then swap frames by identity.
+    const all = acc.toStackProfile(profileType);
+    const named = await symbolize(tenant, all, this.symbols);
+    if (named === all) return { profileType, groups };
+    const swap = new Map(all.stacks.map((s, i) => [s, named.stacks[i]]));
+    return { profileType, groups: groups.map((g) => ({ labels: g.labels, profile: { ...g.profile, stacks: g.profile.stacks.map((s) => swap.get(s) ?? s) } })) };
+  }
+
   async diff(tenant: TenantId, selA: Selection, selB: Selection, signal: AbortSignal): Promise<StackProfile> {
     const a = this.retained(tenant, selA);
     const b = this.retained(tenant, selB);
@@ -262,15 +286,15 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     return plan;
   }
 
-  private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal): Promise<string> {
+  private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal, groupBy: readonly string[] = []): Promise<string> {
     const plan = this.checkedPlan(tenant, sel);
     const partials: PartialAggregate[] = [];
     await this.fanOut(
       plan.segments,
-      async (segments, signal) => void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal, spanIds: sel.spanIds })),
+      async (segments, signal) => void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal, groupBy, spanIds: sel.spanIds })),
       async (peer, segments, signal) => {
         const res = await peer.partial(
-          create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id), spanIds: [...(sel.spanIds ?? [])] }),
+          create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id), groupBy: [...groupBy], spanIds: [...(sel.spanIds ?? [])] }),
           this.callOptions(tenant, signal),
         );
         partials.push(decodePartial(res.partial));
@@ -363,7 +387,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'stacks');
-    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, spanIds: req.spanIds.length > 0 ? req.spanIds : undefined });
+    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, groupBy: req.groupBy, spanIds: req.spanIds.length > 0 ? req.spanIds : undefined });
     return create(firnQueryV1.PartialResponseSchema, { partial: encodePartial(partial), segments: segments.length });
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Interceptor } from '@connectrpc/connect';
 import { ConcurrencyLimiter, LimitMetrics, RuntimeLimits, DEFAULT_TENANT_LIMITS, limitExceeded, limitOf, type TenantLimits, type TenantLimitsSource } from '@firn/limits';
 import { currentRequestContext, type Registry } from '@firn/observability';
@@ -6,6 +6,7 @@ import { TENANT_LIMITS } from '@firn/platform';
 import { METRICS } from '@firn/server-runtime';
 import { principalKey } from '@firn/tenancy';
 import { QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
+import { QueryUsage } from './query-usage';
 
 /**
  * Per-tenant query limits at the querier: queries in flight per tenant (per querier replica),
@@ -22,6 +23,7 @@ export class QueryLimits {
     @Inject(TENANT_LIMITS) limits: TenantLimitsSource | null,
     @Inject(QUERIER_OPTIONS) opts: QuerierOptions,
     @Inject(METRICS) registry: Registry,
+    @Optional() private readonly usage?: QueryUsage,
   ) {
     this.source = limits ?? RuntimeLimits.fixed({ ...DEFAULT_TENANT_LIMITS, maxQueryRangeMs: opts.maxRangeMs });
     this.metrics = new LimitMetrics(registry, 'querier');
@@ -33,21 +35,27 @@ export class QueryLimits {
     return this.source.for(tenant ?? '');
   }
 
-  /** Goes after the auth interceptor: one slot per running query of the caller's tenant. */
+  /**
+   * Goes after the auth interceptor: one slot per running query of the caller's tenant; a query
+   * that got its slot is metered (count and CPU) for usage.
+   */
   interceptor(): Interceptor {
     return (next) => async (req) => {
       const principal = req.contextValues.get(principalKey);
       const tenant = principal?.tenant ?? '';
       const max = this.source.for(tenant).maxConcurrentQueries;
       const release = this.running.tryAcquire(tenant, max);
+      let metered: (() => void) | undefined;
       try {
         if (!release) throw limitExceeded('maxConcurrentQueries', `tenant ${tenant} already runs ${max} queries on this querier`, { retryAfterSeconds: 1 });
+        if (principal) metered = this.usage?.meter.begin(tenant);
         return await next(req);
       } catch (err) {
         const limit = limitOf(err);
         if (limit && principal) this.metrics.rejections.inc({ tenant, limit });
         throw err;
       } finally {
+        metered?.();
         release?.();
       }
     };

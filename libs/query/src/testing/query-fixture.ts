@@ -24,6 +24,8 @@ export interface Row {
   durationNs: number;
   /** Span profiles: the row's span id (16 lowercase hex digits). */
   span?: string;
+  /** Sampling period; default 10 ms. */
+  periodNs?: number;
 }
 
 export function frame(fn: string, line = 1): Frame {
@@ -133,7 +135,7 @@ export class QueryFixture {
   /** Builds, writes and registers one segment from `rows` (also kept for brute force). */
   async addSegment(rows: Row[], opts: BuildSegmentOptions & { id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
     const b = new SampleBatchBuilder();
-    for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, 10_000_000, r.span);
+    for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, r.periodNs ?? 10_000_000, r.span);
     const built = buildSegment([b.build()], opts);
     const id = opts.id ?? `segment${String(this.metas.length).padStart(4, '0')}`;
     const keys = segmentKeys(tenantPrefix(this.tenant), 0, id, segmentDay(built.meta.minTimeMs));

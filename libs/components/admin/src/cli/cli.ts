@@ -1,9 +1,11 @@
 /**
  * `firn`: the admin commands (`tenants`, `tokens`: a thin client of the admin HTTP API,
- * /api/v1/admin) and the profile commands (profile-commands.ts). Pure function of argv, env and
- * CliIo (fetch, files, clock) so it is testable without a shell.
+ * /api/v1/admin), the profile commands (profile-commands.ts) and the insights commands (`cost`,
+ * `regression`, `pgo`, `usage`: insights-cli.ts). Pure function of argv, env and CliIo (fetch,
+ * files, clock) so it is testable without a shell.
  */
 import { UsageError, checkFlags, flag, parseArgs, type Args } from './args';
+import { INSIGHTS_COMMANDS, runInsightsCli } from './insights-cli';
 import type { CliIo } from './io';
 import { PROFILE_NOUNS, PROFILE_USAGE, runProfileCommand } from './profile-commands';
 
@@ -13,6 +15,9 @@ const USAGE = `usage: firn <command> [flags]
 
 profiles (tenant API token: --token or FIRN_TOKEN):
 ${PROFILE_USAGE}
+  firn cost --query SELECTOR [--group-by LABELS] ...       CPU time and money per label group
+  firn regression --query SELECTOR --label version ...    functions whose CPU changed significantly
+  firn pgo --query SELECTOR --executable NAME --format go|llvm   PGO profile of one binary
 
 administration (admin token: --admin-token or FIRN_ADMIN_TOKEN):
   firn tenants create <id> [--display-name NAME]
@@ -20,6 +25,8 @@ administration (admin token: --admin-token or FIRN_ADMIN_TOKEN):
   firn tokens create --tenant ID --scopes write:profiles,read:profiles [--ttl SECONDS] [--description TEXT]
   firn tokens list [--tenant ID]
   firn tokens revoke <token-id>
+  firn usage [--tenant ID]                                 per-tenant usage for billing
+  (firn <command> --help for each)
 
 global flags:
   --url URL            gateway or all-in-one base URL (env FIRN_URL; default http://127.0.0.1:7070)
@@ -34,6 +41,7 @@ const ADMIN_FLAGS = ['url', 'admin-token', 'json', 'help', 'display-name', 'tena
 
 /** Returns the process exit code: 0 ok, 1 API error, 2 usage error. */
 export async function runCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CliIo): Promise<number> {
+  if (argv.length > 0 && INSIGHTS_COMMANDS.has(argv[0])) return runInsightsCli(argv[0], argv.slice(1), env, io);
   let p: Args;
   try {
     p = parseArgs(argv);

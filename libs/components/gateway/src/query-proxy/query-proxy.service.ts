@@ -5,21 +5,21 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { FirnError } from '@firn/errors';
 import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
 import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE } from '@firn/platform';
-import { querierV1, queryV1alpha1 } from '@firn/proto';
+import { firnInsightsV1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
 import { QUERY_PROXY_OPTIONS, type QueryProxyOptions } from './query-proxy.options';
 
 /** The public query services the queriers serve and the gateway fronts. */
-const FORWARDED: DescService[] = [queryV1alpha1.QueryService, querierV1.QuerierService];
+const FORWARDED: DescService[] = [queryV1alpha1.QueryService, querierV1.QuerierService, firnInsightsV1.InsightsService];
 
 type AnyClient = Client<DescService>;
 type UnaryCall = (req: unknown, opts: { signal: AbortSignal; timeoutMs?: number; headers: Record<string, string> }) => Promise<unknown>;
 
 /**
- * One public address for reads: the gateway serves Parca's QueryService and Pyroscope's
- * QuerierService (gRPC, gRPC-web and Connect, like every RPC here) by forwarding each call to a
- * querier. The caller's token is checked once, here; the querier gets the tenant as trusted
+ * One public address for reads: the gateway serves Parca's QueryService, Pyroscope's
+ * QuerierService and Firn's InsightsService (gRPC, gRPC-web and Connect, like every RPC here) by
+ * forwarding each call to a querier. The caller's token is checked once, here; the querier gets the tenant as trusted
  * internal metadata with the shared internal token. Calls go round-robin over the queriers the
  * endpoint list names (a headless Service lists only ready pods), the caller's deadline and
  * cancellation travel with them, and a querier that is unavailable (restarting, gone) is skipped

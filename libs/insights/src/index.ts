@@ -1,0 +1,12 @@
+export { cpuValueKind, cpuOf, functionKey, parsePeriod, type CpuValueKind } from './cpu-time';
+export { costMicros, costReport, microsToAmount, nsToSeconds, periodGroups, priceMicros, type CostGroup, type CostReport, type FunctionCost, type PeriodGroup } from './cost/cost-report';
+export { costCsv, costOpenMetrics, costPrometheus, promLabelName, type CostRenderInput, type CostSeriesPoint } from './cost/cost-formats';
+export { regressionReport, type Correction, type FunctionChange, type MetricChange, type Normalization, type RegressionOptions, type RegressionReport } from './regression/regression';
+export { GAP, addressesOf, binarySamples, chooseBuildId, type BinaryChoice, type BinarySamples, type BinaryStack } from './pgo/binary-samples';
+export { baseDiscriminator, buildLlvmSampleProfile, type LlvmProfileStats, type ResolvedBinary } from './pgo/llvm-sample-profile';
+export { buildGoPgoProfile, type GoPgoOptions, type GoPgoStats } from './pgo/go-pgo';
+export { manifestUsage, type ManifestUsage } from './usage/manifest-usage';
+export { QueryMeter, addTotals, subTotals, type QueryTotals } from './usage/query-meter';
+export { QueryUsageStore, USAGE_KV_BUCKET, type QueryUsageStoreOptions } from './usage/query-usage-store';
+export { USAGE_SOURCE, type TenantUsageFigures, type UsageReport, type UsageSource } from './usage/usage-source';
+export { MAX_KNOWN_VALUES, knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison, type Sighting } from './regression/deploy-check';

@@ -1,0 +1,25 @@
+import type { ManifestUsage } from './manifest-usage';
+
+/** A tenant's usage: manifest-derived figures plus durable query totals. */
+export interface TenantUsageFigures extends ManifestUsage {
+  tenant: string;
+  queries: number;
+  queryCpuMicros: number;
+}
+
+export interface UsageReport {
+  usage: TenantUsageFigures[];
+  /** Manifest stream sequence the manifest-derived figures include. */
+  manifestSeq: number;
+  asOfMs: number;
+}
+
+/**
+ * Where the admin UsageService reads usage (the querier's metering provides it): the port
+ * between the admin API (libs/components/admin) and the component that holds the data.
+ */
+export interface UsageSource {
+  usage(tenants?: readonly string[]): Promise<UsageReport>;
+}
+
+export const USAGE_SOURCE = Symbol('firn.usage-source');
