@@ -37,7 +37,7 @@ const boundaries = (tests) => [
 ];
 
 export default [
-  { ignores: ['**/node_modules/**', '**/dist/**', 'tmp/**', 'libs/proto/src/gen/**', '.nx/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'tmp/**', 'libs/proto/src/gen/**', 'e2e/src/support/upstream-pyroscope/gen/**', '.nx/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx'],

@@ -64,7 +64,7 @@ describe('all-in-one', () => {
   });
 
   it('rejects missing and wrong tokens with 401 and a reason', async () => {
-    expect(await getJson(`${app.base}/api/v1/whoami`)).toMatchObject({ status: 401, body: { code: 'unauthenticated', message: expect.stringMatching(/missing bearer token/) } });
+    expect(await getJson(`${app.base}/api/v1/whoami`)).toMatchObject({ status: 401, body: { code: 'unauthenticated', message: expect.stringMatching(/missing credentials/) } });
     const wrong = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
     expect(await getJson(`${app.base}/api/v1/whoami`, { authorization: `Bearer ${wrong}` })).toMatchObject({ status: 401 });
     expect((await getJson(`${app.base}/no/such/route`)).status).toBe(404);

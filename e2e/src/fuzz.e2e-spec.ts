@@ -351,7 +351,7 @@ describe('fuzzing every public API through a real process', () => {
   );
 
   it(
-    'Pyroscope QuerierService: any selector, range, step and node count gets an answer or a refusal',
+    'Pyroscope QuerierService: any selector, range, step, node count and span selector gets an answer or a refusal',
     async () => {
       const p = createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
       await fc.assert(
@@ -362,9 +362,13 @@ describe('fuzzing every public API through a real process', () => {
           bigTime,
           fc.oneof(fc.double(), fc.constantFrom(0, -1, 1e-9, 1e12)),
           fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { nil: undefined }),
-          async (profileTypeID, labelSelector, start, end, step, maxNodes) => {
+          fc.array(fc.oneof(fc.constantFrom('00000000000000aa', 'ABCDEF0123456789', ''), fc.string({ maxLength: 20 })), { maxLength: 3 }),
+          async (profileTypeID, labelSelector, start, end, step, maxNodes, spanSelector) => {
             const outcomes = [
               await rpcOutcome(p.selectMergeStacktraces({ profileTypeID, labelSelector, start, end, maxNodes })),
+              await rpcOutcome(p.selectMergeSpanProfile({ profileTypeID, labelSelector, spanSelector, start, end, maxNodes })),
+              await rpcOutcome(p.labelNames({ matchers: [`${profileTypeID}${labelSelector}`], start, end })),
+              await rpcOutcome(p.analyzeQuery({ query: `${profileTypeID}${labelSelector}`, start, end })),
               await rpcOutcome(p.selectSeries({ profileTypeID, labelSelector, start, end, step })),
               await rpcOutcome(p.labelValues({ name: 'node', matchers: [labelSelector], start, end })),
               await rpcOutcome(p.series({ matchers: [labelSelector], start, end })),

@@ -187,6 +187,26 @@ describe('OTLP profiles ingest', () => {
     expectKnown(await flamegraph('otlp-http-json'));
   });
 
+  it("stores a sample's trace link as its span: SelectMergeSpanProfile returns exactly the linked samples", async () => {
+    const SPAN = 'a1b2c3d4e5f60718';
+    const req = knownRequest('otlp-span', timeMs) as { dictionary: { link_table: unknown[] }; resource_profiles: Array<{ scope_profiles: Array<{ profiles: Array<{ samples: Array<Record<string, unknown>> }> }> }> };
+    // hot_fn's 30 samples are linked to span SPAN (of some trace); cold_fn and the native leaf are not.
+    req.dictionary.link_table = [{}, { trace_id: Buffer.alloc(16, 0x4b), span_id: Buffer.from(SPAN, 'hex') }];
+    req.resource_profiles[0].scope_profiles[0].profiles[0].samples[0].link_index = 1;
+    const Req = root.lookupType('opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceRequest');
+    const res = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body: Req.encode(Req.fromObject(req)).finish() });
+    expect(res.status).toBe(200);
+    expectKnown(await flamegraph('otlp-span')); // the span changes nothing else
+    const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(token)] }));
+    const range = { start: BigInt(timeMs - 3_600_000), end: BigInt(Date.now() + 60_000) };
+    const span = await py.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="otlp-span"}', spanSelector: [SPAN], ...range });
+    const got = selfByName(span.flamegraph);
+    got.delete('total');
+    expect(got).toEqual(new Map([['main', 0], ['hot_fn', 30 * PERIOD]]));
+    // The span id is not a label (no series per span).
+    expect((await py.labelNames({ matchers: ['{service_name="otlp-span"}'], ...range })).names).not.toContain('span_id');
+  });
+
   it('maps resource attributes to Firn labels', async () => {
     const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(token)] }));
     const range = { start: BigInt(timeMs - 3_600_000), end: BigInt(Date.now() + 60_000) };

@@ -8,7 +8,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
-import { samplesToArrow } from '@firn/profiles';
+import { SampleBatchBuilder, samplesToArrow } from '@firn/profiles';
 import { firnInsightsV1, firnQueryV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
@@ -17,6 +17,9 @@ import { bearer, makeTokens, s3Env, waitForIngestDrained } from './support/write
 
 const Q = queryV1alpha1;
 const MAX_NODES_GLOBEX = 5;
+const SPAN_TYPE = 'spans:samples:count:cpu:nanoseconds:delta';
+const SPAN_A = '00000000000000aa';
+const SPAN_B = '00000000000000bb';
 
 
 /** Retries `fn` until it returns what `ok` accepts (data reach every querier's manifest view in time). */
@@ -50,6 +53,7 @@ describe('querier fan-out', () => {
   let single: RunningApp;
   let tokens: Record<string, string>;
   const totals = new Map<string, number>();
+  let spanTotal = 0;
   const baseMs = Date.UTC(2026, 10, 22, 2, 0, 0);
 
   beforeAll(async () => {
@@ -67,12 +71,12 @@ describe('querier fan-out', () => {
       FIRN_INTERNAL_TOKEN: 'e2e-internal-token-0123456789',
       FIRN_LIMITS_FILE: join(dir, 'limits.json'),
     };
-    apps = await Promise.all([startApp('gateway', { env }), startApp('ingester', { env })]);
+    apps = await Promise.all([startApp('gateway', { env, readyTimeoutMs: 120_000 }), startApp('ingester', { env, readyTimeoutMs: 120_000 })]);
     const [p1, p2] = [await freePort(), await freePort()];
     [queriers[0], queriers[1], single] = await Promise.all([
-      startApp('querier', { port: p1, env: { ...env, FIRN_QUERIER_PEERS: `http://127.0.0.1:${p2}` } }),
-      startApp('querier', { port: p2, env: { ...env, FIRN_QUERIER_PEERS: `http://127.0.0.1:${p1}` } }),
-      startApp('querier', { env }),
+      startApp('querier', { port: p1, env: { ...env, FIRN_QUERIER_PEERS: `http://127.0.0.1:${p2}` }, readyTimeoutMs: 120_000 }),
+      startApp('querier', { port: p2, env: { ...env, FIRN_QUERIER_PEERS: `http://127.0.0.1:${p1}` }, readyTimeoutMs: 120_000 }),
+      startApp('querier', { env, readyTimeoutMs: 120_000 }),
     ]);
     bus = await connectBus({ servers: [nats.url], name: 'e2e-fanout' });
 
@@ -83,12 +87,20 @@ describe('querier fan-out', () => {
       for (let round = 0; round < 6; round++) {
         const a = agentWrite({ seed: round + (tenant === 'acme' ? 0 : 50), pool, node: `${tenant}-n`, round, baseMs });
         await w.writeArrow({ ipcBuffer: samplesToArrow(a.batch) });
+        if (tenant === 'acme') {
+          // Span profiles of their own type, so every other answer of this suite stays the same.
+          const b = new SampleBatchBuilder();
+          b.add(SPAN_TYPE, [['node', 'acme-n']], pool[round], 3 + round, baseMs + round * 10_000, 0, 0, SPAN_A);
+          b.add(SPAN_TYPE, [['node', 'acme-n']], pool[round], 5, baseMs + round * 10_000, 0, 0, SPAN_B);
+          await w.writeArrow({ ipcBuffer: samplesToArrow(b.build()) });
+          spanTotal += 3 + round;
+        }
         totals.set(tenant, (totals.get(tenant) ?? 0) + Array.from(a.batch.value).reduce((x, y) => x + y, 0));
         await new Promise((r) => setTimeout(r, 300));
       }
     }
     await waitForIngestDrained(bus);
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.all([...apps, ...queriers, ...(single ? [single] : [])].map((a) => a.stop()));
@@ -144,6 +156,15 @@ describe('querier fan-out', () => {
       expect((await py.labelValues({ name: 'node', start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) })).names).toEqual(['globex-n']);
       const parca = createClient(Q.QueryService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens.acme)] }));
       expect((await parca.values({ labelName: 'node' })).labelValues).toEqual(['acme-n']);
+    }
+  });
+
+  it('splits span profiles across both queriers (the span selector travels to the peer) to the single-querier answer', async () => {
+    for (const q of [...queriers, single]) {
+      const py = createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens.acme)] }));
+      const req = { profileTypeID: 'spans:samples:count:cpu:nanoseconds', labelSelector: '{}', spanSelector: [SPAN_A], start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) };
+      const res = await eventually(() => py.selectMergeSpanProfile(req), (r) => Number(r.flamegraph?.total) === spanTotal);
+      expect(Number(res.flamegraph?.total)).toBe(spanTotal);
     }
   });
 

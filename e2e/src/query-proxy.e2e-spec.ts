@@ -11,11 +11,14 @@ import { samplesToArrow } from '@firn/profiles';
 import { firnInsightsV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
+import { auth, pollUntil, SAMPLE_NS, spanProfile, upstreamQuerier } from './support/grafana-pyroscope';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
 import { bearer, makeTokens, s3Env, waitForIngestDrained } from './support/write-path';
 
 const Q = queryV1alpha1;
 const INTERNAL = 'e2e-proxy-internal-token-0123456789';
+const SPAN_A = '9a1b2c3d4e5f6071';
+const SPAN_B = '0fedcba987654321';
 
 function metricValue(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
@@ -63,6 +66,10 @@ describe('gateway query proxy', () => {
       total += Array.from(a.batch.value).reduce((x, y) => x + y, 0);
       await new Promise((r) => setTimeout(r, 300));
     }
+    // A Pyroscope SDK's span profile, pushed through the gateway's /ingest.
+    const s0 = Math.floor(baseMs / 1000);
+    const res = await fetch(`${gateway.base}/ingest?name=spans-app&format=pprof&from=${s0}&until=${s0 + 10}&spyName=gospy`, { method: 'POST', headers: { authorization: `Bearer ${tokens.acme}` }, body: spanProfile(baseMs, SPAN_A, SPAN_B) });
+    expect(res.status, await res.text()).toBe(200);
     await waitForIngestDrained(bus);
   }, 300_000);
 
@@ -112,6 +119,27 @@ describe('gateway query proxy', () => {
     expect(Number(((await res.json()) as { flamegraph: { total: string } }).flamegraph.total)).toBe(total);
     const client = createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(tokens.acme)] }));
     expect((await client.labelNames({ start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) })).names).toContain('node');
+  });
+
+  it("forwards Pyroscope's span profiles, GetProfileStats and AnalyzeQuery, with Basic auth at the edge (clients from Pyroscope's protos)", async () => {
+    const range = { start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) };
+    const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
+    for (const py of [upstreamQuerier(gateway.base, 'connect', auth(tokens.acme, 'basic')), upstreamQuerier(gateway.base, 'grpc', auth(tokens.acme))]) {
+      const span = async (ids: string[]) => Number((await py.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="spans-app"}', spanSelector: ids, ...range })).flamegraph?.total ?? 0);
+      await pollUntil(async () => (await span([SPAN_A])) === 7 * SAMPLE_NS, 60_000);
+      expect(await span([SPAN_A])).toBe(7 * SAMPLE_NS);
+      expect(await span([SPAN_A, SPAN_B])).toBe(10 * SAMPLE_NS);
+      expect((await py.profileTypes(range)).profileTypes.map((t) => t.ID)).toContain(CPU);
+      const stats = await py.getProfileStats({});
+      expect(stats.dataIngested).toBe(true);
+      expect(stats.oldestProfileTime).toBeLessThanOrEqual(BigInt(baseMs));
+      const analysis = await py.analyzeQuery({ query: `${CPU}{service_name="spans-app"}`, ...range });
+      expect(analysis.queryImpact?.totalQueriedSeries).toBe(3n); // span_name is a series label (GET /a, GET /b, none); span_id is not
+      expect(analysis.queryScopes[0]?.blockCount).toBeGreaterThan(0n);
+    }
+    // Unauthenticated through the proxy: refused at the edge, for the new methods too.
+    const anon = upstreamQuerier(gateway.base, 'connect', (next) => (req) => next(req));
+    await expect(anon.getProfileStats({})).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 
   it('answers Firn insights (cost per node) with the same groups as a querier asked directly', async () => {

@@ -42,16 +42,24 @@ const ROUTE_SCOPE: Record<string, string> = {
 };
 const ALL = ['write:profiles', 'write:debuginfo', 'read:profiles', 'admin'];
 
-function withToken(token: string | undefined): Interceptor {
+/** The two auth styles every API accepts: Bearer, and Basic with the token as the password. */
+type AuthStyle = 'bearer' | 'basic';
+
+/** An Authorization header; Basic's user part names some other tenant: it must not matter. */
+function authHeader(token: string, style: AuthStyle = 'bearer', user = 'globex'): string {
+  return style === 'bearer' ? `Bearer ${token}` : `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+}
+
+function withToken(token: string | undefined, style: AuthStyle = 'bearer', user?: string): Interceptor {
   return (next) => (req) => {
-    if (token) req.header.set('authorization', `Bearer ${token}`);
+    if (token) req.header.set('authorization', authHeader(token, style, user));
     return next(req);
   };
 }
 
 /** Calls any method with an empty request, whatever its streaming kind; returns the gRPC code. */
-async function callEmpty(base: string, service: DescService, method: DescMethod, token: string | undefined): Promise<Code | 'ok'> {
-  const client = createClient(service, createGrpcTransport({ baseUrl: base, interceptors: [withToken(token)] })) as unknown as Record<string, (...a: unknown[]) => unknown>;
+async function callEmpty(base: string, service: DescService, method: DescMethod, token: string | undefined, style: AuthStyle = 'bearer'): Promise<Code | 'ok'> {
+  const client = createClient(service, createGrpcTransport({ baseUrl: base, interceptors: [withToken(token, style)] })) as unknown as Record<string, (...a: unknown[]) => unknown>;
   const fn = client[method.localName];
   try {
     if (method.methodKind === 'unary') await fn({});
@@ -138,7 +146,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     expect(((await enc.json()) as { message: string }).message).toMatch(/gzip/);
   });
 
-  it('answers every registered RPC without a token with UNAUTHENTICATED and with a wrong scope with PERMISSION_DENIED', async () => {
+  it('answers every registered RPC without a token, or with a bad Basic password, with UNAUTHENTICATED and with a wrong scope (Bearer or Basic) with PERMISSION_DENIED', async () => {
     const services = registeredServices(app.proc.logFile);
     const known = protoServices();
     expect(services.length).toBeGreaterThan(4);
@@ -160,14 +168,20 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
         const want = INTERNAL_SERVICES.has(name) ? Code.PermissionDenied : Code.Unauthenticated;
         if (noToken !== want) problems.push(`${name}/${m.name} without token: ${String(noToken)}`);
         const wrong = INTERNAL_SERVICES.has(name) ? tok['acme'] : without[scope];
-        const denied = await callEmpty(app.base, svc, m, wrong);
-        if (denied !== Code.PermissionDenied) problems.push(`${name}/${m.name} with a wrong scope: ${String(denied)}`);
+        for (const style of ['bearer', 'basic'] as const) {
+          const denied = await callEmpty(app.base, svc, m, wrong, style);
+          if (denied !== Code.PermissionDenied) problems.push(`${name}/${m.name} with a wrong scope (${style}): ${String(denied)}`);
+        }
+        if (!INTERNAL_SERVICES.has(name)) {
+          const badBasic = await callEmpty(app.base, svc, m, 'firn_000000000000_not-a-real-token', 'basic');
+          if (badBasic !== Code.Unauthenticated) problems.push(`${name}/${m.name} with a bad Basic password: ${String(badBasic)}`);
+        }
       }
     }
     expect(problems).toEqual([]);
   }, 120_000);
 
-  it('answers every registered HTTP route without a token with 401 and with a wrong scope with 403', async () => {
+  it('answers every registered HTTP route without a token, or with a bad Basic password, with 401 and with a wrong scope (Bearer or Basic) with 403', async () => {
     const routes = registeredRoutes(app.proc.logFile);
     const problems: string[] = [];
     for (const r of routes) {
@@ -181,21 +195,27 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
       const body = r.method === 'GET' || r.method === 'HEAD' ? undefined : '{}';
       const none = await fetch(url, { method: r.method, body });
       if (none.status !== 401) problems.push(`${key} without token: ${none.status}`);
+      const badBasic = await fetch(url, { method: r.method, body, headers: { authorization: authHeader('firn_000000000000_not-a-real-token', 'basic') } });
+      if (badBasic.status !== 401) problems.push(`${key} with a bad Basic password: ${badBasic.status}`);
       if (scope !== '') {
-        const wrong = await fetch(url, { method: r.method, body, headers: { authorization: `Bearer ${without[scope]}` } });
-        if (wrong.status !== 403) problems.push(`${key} with a wrong scope: ${wrong.status}`);
+        for (const style of ['bearer', 'basic'] as const) {
+          const wrong = await fetch(url, { method: r.method, body, headers: { authorization: authHeader(without[scope], style) } });
+          if (wrong.status !== 403) problems.push(`${key} with a wrong scope (${style}): ${wrong.status}`);
+        }
       }
     }
     expect(routes.length).toBeGreaterThan(3);
     expect(problems).toEqual([]);
   });
 
-  it("never shows or changes one tenant's profiles, labels or values through another tenant's token", async () => {
+  it("never shows or changes one tenant's profiles, labels or values through another tenant's token, Bearer or Basic (whatever Basic's user says)", async () => {
     const baseMs = Date.now() - 120_000;
     const pool = stackPool(3, 20);
     const totals: Record<string, number> = {};
     for (const [i, t] of ['acme', 'globex'].entries()) {
-      const grpc = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok[t])] }));
+      // acme writes with Basic, its user part naming globex: the token decides, so it lands in acme.
+      const auth = i === 0 ? withToken(tok[t], 'basic', 'globex') : withToken(tok[t]);
+      const grpc = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [auth] }));
       const w = agentWrite({ seed: 10 + i, pool, node: `${t}-secret-node`, round: 0, baseMs });
       await grpc.writeArrow({ ipcBuffer: samplesToArrow(w.batch) });
       totals[t] = Array.from(w.batch.value).reduce((a, b) => a + b, 0);
@@ -207,11 +227,14 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const range = { start: timestampFromMs(baseMs - 3600_000), end: timestampFromMs(Date.now() + 60_000) };
     const merge = (query: string) =>
       create(Q.QueryRequestSchema, { mode: Q.QueryRequest_Mode.MERGE, reportType: Q.QueryRequest_ReportType.PPROF, options: { case: 'merge', value: { query, ...range } } });
-    for (const [me, other] of [
-      ['acme', 'globex'],
-      ['globex', 'acme'],
-    ]) {
-      const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok[me])] }));
+    for (const [me, other, style] of [
+      ['acme', 'globex', 'bearer'],
+      ['globex', 'acme', 'bearer'],
+      ['acme', 'globex', 'basic'],
+      ['globex', 'acme', 'basic'],
+    ] as const) {
+      const auth = withToken(tok[me], style, other);
+      const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [auth] }));
       let total = 0;
       for (let i = 0; i < 100 && total !== totals[me]; i++) {
         total = Number((await q.query(merge(`${CPU_TYPE}{}`))).total);
@@ -221,7 +244,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
       expect(Number((await q.query(merge(`${CPU_TYPE}{node="${other}-secret-node"}`))).total)).toBe(0);
       const values = (await q.values({ labelName: 'node', ...range })).labelValues;
       expect(values).toEqual([`${me}-secret-node`]);
-      const py = createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok[me])] }));
+      const py = createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: app.base, interceptors: [auth] }));
       const pyValues = await py.labelValues({ name: 'node', start: BigInt(baseMs - 3600_000), end: BigInt(Date.now() + 60_000) });
       expect(pyValues.names).toEqual([`${me}-secret-node`]);
       expect(JSON.stringify(await q.labels({ ...range }))).not.toContain(other);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSegment, readSegmentSamples, SAMPLES_SORT, segmentDir, segmentKeys, SORT_METADATA_KEY } from '@firn/segments';
+import { keysOfDir, readSegment, readSegmentSamples, SAMPLES_SORT, segmentDir, segmentKeys, SORT_METADATA_KEY } from '@firn/segments';
 import { LocalDirStore } from '@firn/storage';
 import { mergeSegments } from './merge';
 import { ALLOC, CPU, frame, rowsFor, sorted, totalsOf, writeL0, type FixtureRow } from './testing/segment-fixture';
@@ -51,6 +51,37 @@ describe(mergeSegments.name, () => {
       }
     }
     expect(runs).toBeGreaterThan(0);
+  });
+
+  it("keeps every row's span id: blocks hold span profiles like the segments they merge", async () => {
+    const A = '00000000000000aa';
+    const B = 'b0b0b0b0b0b0b0b0';
+    const spanTotals = async (objectKeys: string[]): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      for (const k of objectKeys) {
+        const table = await readSegmentSamples((await readSegment(store, keysOfDir(k))).samples);
+        const span = table.getChild('span_id');
+        const value = table.getChild('value')!.toArray() as BigInt64Array;
+        for (let i = 0; i < table.numRows; i++) {
+          const id = (span?.get(i) as string | null | undefined) ?? '';
+          out[id] = (out[id] ?? 0) + Number(value[i]);
+        }
+      }
+      return out;
+    };
+    const base = rowsFor(7, T0, 10, { stacks: 4 });
+    const withSpans = base.flatMap((r) => [{ ...r, span: A }, { ...r, value: r.value * 2, span: B }, { ...r, value: r.value * 5 }]);
+    const inputs = [await writeL0(store, 't1', withSpans.slice(0, 40)), await writeL0(store, 't1', withSpans.slice(40)), await writeL0(store, 't1', rowsFor(8, T0, 10))];
+    const want = await spanTotals(inputs.map((m) => m.objectKey));
+    expect(Object.keys(want).sort()).toEqual(['', A, B]);
+    for (const bucketMs of [0, 5_000]) {
+      const { built } = await mergeSegments(store, inputs, { bucketMs });
+      const keys = segmentKeys('tenants/t1/', 1, `spans0000000${bucketMs}`, '2026-01-01');
+      await store.put(keys.samples, built.samples);
+      await store.put(keys.stacks, built.stacks);
+      expect(await spanTotals([segmentDir(keys)]), `bucket ${bucketMs}`).toEqual(want);
+      expect(sorted(await totalsOf(store, [{ objectKey: segmentDir(keys) }]))).toEqual(sorted(await totalsOf(store, inputs)));
+    }
   });
 
   it('sums rows sharing a time bucket and keeps the totals exact', async () => {

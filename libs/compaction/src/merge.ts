@@ -143,6 +143,7 @@ export async function segmentBatches(
     if (!dict) throw FirnError.invalidArgument(`segment ${meta.id}: profile_type is not dictionary-encoded`);
     const ptIdx = pt.values as Int32Array;
     batches.push({
+      ...spansOf(rb, meta.id),
       profileTypes: dict.toArray() as unknown as string[],
       series,
       stacks: stackList,
@@ -160,6 +161,23 @@ export async function segmentBatches(
     if (series[i] === undefined) throw FirnError.invalidArgument(`segment ${meta.id}: series ids are not dense (no row of series ${i})`);
   }
   return { batches, bytes: samples.length + objects.stacks.length };
+}
+
+/**
+ * The span column of a segment's record batch as SampleBatch spans (dictionary with '' first),
+ * or nothing when the segment holds no span profiles: blocks keep every row's span.
+ */
+function spansOf(rb: RecordBatch, segmentId: string): { spans?: string[]; span?: Uint32Array } {
+  const v = rb.getChild(SampleColumn.spanId);
+  if (!v) return {};
+  if (v.data.length !== 1) throw FirnError.invalidArgument(`segment ${segmentId}: span_id column must be one chunk per batch`);
+  const d = v.data[0] as Data<Dictionary<Utf8, Int32>>;
+  const dict = d.dictionary as Vector<Utf8> | undefined;
+  if (!dict) throw FirnError.invalidArgument(`segment ${segmentId}: span_id is not dictionary-encoded`);
+  const idx = d.values as Int32Array;
+  const span = new Uint32Array(rb.numRows);
+  for (let i = 0; i < rb.numRows; i++) span[i] = d.getValid(i) ? idx[i] + 1 : 0;
+  return { spans: ['', ...(dict.toArray() as unknown as string[])], span };
 }
 
 /**

@@ -95,6 +95,26 @@ describe(samplesToArrow.name, () => {
     expect(back.truncatedStacks).toBe(0);
   });
 
+  it('round-trips span profiles in the optional span_id column, and writes no column without spans', () => {
+    const b = new SampleBatchBuilder();
+    const stack = [frame('leaf'), frame('main')];
+    b.add(CPU, [['node', 'n1']], stack, 3, 1_700_000_000_000, 0, 0, '00000000000000aa');
+    b.add(CPU, [['node', 'n1']], stack, 2, 1_700_000_000_000, 0, 0, 'b0b0b0b0b0b0b0b0');
+    b.add(CPU, [['node', 'n1']], stack, 1, 1_700_000_000_000, 0, 0);
+    const batch = b.build();
+    expect(batch.length).toBe(3); // one row per span: never summed across spans
+    const ipc = samplesToArrow(batch);
+    const t = tableFromIPC(ipc);
+    expect(t.getChild('span_id')?.toArray()).toEqual(['00000000000000aa', 'b0b0b0b0b0b0b0b0', null]);
+    const back = samplesFromArrow(ipc, LIMITS);
+    const bySpan = (x: SampleBatch) => Object.fromEntries(Array.from({ length: x.length }, (_, i) => [x.spans?.[x.span?.[i] ?? 0] ?? '', x.value[i]]));
+    expect(bySpan(back)).toEqual({ '00000000000000aa': 3, b0b0b0b0b0b0b0b0: 2, '': 1 });
+    expect(tableFromIPC(samplesToArrow(sampleBatch())).getChild('span_id')).toBeNull();
+    expect(sampleBatch().spans).toBeUndefined();
+    const badSpan = ipcOf({ ...validColumns(), span_id: vectorFromArray(['NOT-HEX-AT-ALL!!', null], dict()) });
+    expectInvalid(() => samplesFromArrow(badSpan, LIMITS), /column "span_id" row 0: span id "NOT-HEX-AT-ALL!!"/);
+  });
+
   it('writes the documented schema', () => {
     const t = tableFromIPC(samplesToArrow(sampleBatch()));
     expect(t.schema.metadata.get('firn.schema')).toBe('samples.v1');

@@ -22,7 +22,7 @@ import {
 } from 'apache-arrow';
 import { checkArrowIpcStream } from './arrow-ipc-guard';
 import { isValidLabelName, parseProfileType } from './profile-type';
-import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, isSpanId, type Frame, type SampleBatch } from './sample-batch';
 
 /** Schema-level metadata key and value that identify this format. */
 export const SAMPLES_SCHEMA_KEY = 'firn.schema';
@@ -213,6 +213,13 @@ export function samplesToArrow(batch: SampleBatch): Uint8Array {
   columns['timestamp'] = makeVector(int64FromF64(batch.timestampMs));
   columns['duration'] = makeVector(int64FromF64(batch.durationNs));
   columns['period'] = makeVector(int64FromF64(batch.periodNs));
+  if (batch.spans && batch.span) {
+    // Only batches with span profiles carry the column, so readers without it keep working
+    // for everything else.
+    const idx = new Int32Array(n);
+    for (let r = 0; r < n; r++) idx[r] = batch.span[r] - 1; // index 0 ('' = no span) → null
+    columns[SPAN_COLUMN] = makeVector(dictColumn(batch.spans.slice(1), idx));
+  }
 
   const table = new Table(columns);
   table.schema.metadata.set(SAMPLES_SCHEMA_KEY, SAMPLES_SCHEMA_V1);
@@ -511,6 +518,8 @@ export interface ArrowDecodedSamples extends SampleBatch {
 }
 
 const REQUIRED = ['profile_type', 'stack', 'value', 'timestamp', 'duration', 'period'] as const;
+/** Optional: the span a row belongs to (16 lowercase hex digits), null for none. */
+export const SPAN_COLUMN = 'span_id';
 
 /**
  * Decodes and validates a "firn.samples.v1" Arrow IPC stream. Every problem (parse errors,
@@ -559,6 +568,8 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
       if (!isValidLabelName(ln)) bad(`column "${f.name}": invalid label name "${ln}"`);
       if (!isStringLike(f.type)) bad(`column "${f.name}" must be Dictionary<Int32, Utf8>, got ${f.type}`);
       labelCols.push({ name: ln, idx: i });
+    } else if (f.name === SPAN_COLUMN) {
+      if (!isStringLike(f.type)) bad(`column "${f.name}" must be Dictionary<Int32, Utf8>, got ${f.type}`);
     } else if (!(REQUIRED as readonly string[]).includes(f.name)) {
       unknown.push(f.name);
     }
@@ -652,6 +663,9 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
     const ts = int64Column(col('timestamp'), 'timestamp');
     const dur = int64Column(col('duration'), 'duration');
     const per = int64Column(col('period'), 'period');
+    const spanData = fieldIdx.has(SPAN_COLUMN) ? col(SPAN_COLUMN) : undefined;
+    const spanStrings = spanData ? new StringColumn(spanData, SPAN_COLUMN) : undefined;
+    const spanOfIndex = new Map<number, number>();
 
     for (let i = 0; i < rows; i++) {
       let pt: number;
@@ -706,7 +720,20 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
       }
       const stack = packed >>> 1;
       if ((packed & 1) === 1) truncatedStacks++;
-      builder.addRow(pt, series, stack, value[i], ts[i], dur[i], per[i]);
+      let span = 0;
+      if (spanData && spanStrings && isValid(spanData, i)) {
+        const k = spanStrings.index(i);
+        let known = spanOfIndex.get(k);
+        if (known === undefined) {
+          const id = spanStrings.get(i);
+          if (!isSpanId(id)) bad(`column "${SPAN_COLUMN}" row ${i}: span id ${JSON.stringify(id.slice(0, 40))} is not 16 lowercase hex digits`);
+          known = builder.addSpan(id);
+          // Plain Utf8 columns have no dictionary: their "index" is the row; do not cache those.
+          if (DataType.isDictionary(spanData.type)) spanOfIndex.set(k, known);
+        }
+        span = known;
+      }
+      builder.addRow(pt, series, stack, value[i], ts[i], dur[i], per[i], span);
     }
   }
   return Object.assign(builder.build(), { truncatedStacks });

@@ -7,6 +7,7 @@ export {
   parseProfileType,
   parseSelector,
   parseMatchers,
+  parseMetricSelector,
   withMatcher,
   compileMatcherRegex,
   matchesValue,
@@ -23,6 +24,8 @@ export {
   mergeLabels,
   labelsKey,
   isWellFormedString,
+  sanitizeLabelName,
+  sanitizeLabelNames,
 } from './labels';
 export {
   type Frame,
@@ -34,10 +37,21 @@ export {
   concatBatches,
   emptyBatch,
   batchTotal,
+  normalizeSpanId,
+  isSpanId,
 } from './sample-batch';
 export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, isZstd, maybeGunzip } from './decompress';
-export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof, sanitizeLabelName } from './pprof';
+export { type PprofLimits, type PprofOptions, type DecodedSamples, samplesFromPprof } from './pprof';
+export {
+  type PyroscopeSeries,
+  type PyroscopeSeriesOptions,
+  type SampleTypeConfig,
+  PYROSCOPE_SPY_LABEL,
+  pyroscopeSeriesLabels,
+  pyroscopeProfileName,
+  parseSampleTypeConfig,
+} from './pyroscope-ingest';
 export { type ToPprofOptions, samplesToPprof } from './pprof-encode';
 export { type OtlpDecodeOptions, type OtlpDecoded, samplesFromOtlp, otlpLabelName } from './otlp';
 export {

@@ -68,6 +68,44 @@ export function normalizeLabels(labels: ReadonlyArray<readonly [string, string]>
   return out;
 }
 
+/**
+ * Pyroscope's legacy label-name sanitising, widened: Pyroscope turns the dots of names such as
+ * `otel.scope.name` (which its SDKs always send) into `_` and rejects any other character
+ * outside `[a-zA-Z0-9_]`; Firn turns those into `_` too (pprof label keys are free text, and a
+ * rejected upload is invisible behind an SDK that swallows errors), and prefixes `_` to a name
+ * that starts with a digit. Valid names are returned unchanged.
+ */
+export function sanitizeLabelName(name: string): string {
+  if (LABEL_NAME.test(name)) return name;
+  let s = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  if (s === '' || (s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57)) s = `_${s}`;
+  return s;
+}
+
+/**
+ * Sanitizes every name (sanitizeLabelName). Two labels that end up with one name are merged when
+ * their values are equal and rejected (invalid_argument naming both) when not, as Pyroscope does.
+ * Order is kept; an empty name is rejected.
+ */
+export function sanitizeLabelNames(labels: ReadonlyArray<readonly [string, string]>): Label[] {
+  const out: Label[] = [];
+  const origin = new Map<string, { original: string; value: string }>();
+  for (const [name, value] of labels) {
+    if (name === '') throw FirnError.invalidArgument(`empty label name (value ${show(value)})`);
+    const clean = sanitizeLabelName(name);
+    const seen = origin.get(clean);
+    if (seen) {
+      if (seen.value === value) continue;
+      throw FirnError.invalidArgument(
+        `labels ${show(seen.original)} and ${show(name)} both become "${clean}" once sanitized, with different values`,
+      );
+    }
+    origin.set(clean, { original: name, value });
+    out.push([clean, value]);
+  }
+  return out;
+}
+
 /** Merges label sets; for a name present in several, the earliest set in `sets` wins. */
 export function mergeLabels(...sets: ReadonlyArray<ReadonlyArray<readonly [string, string]>>): Label[] {
   const seen = new Map<string, string>();

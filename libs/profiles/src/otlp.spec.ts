@@ -61,7 +61,7 @@ class Dict {
   }
 }
 
-function cpuProfile(dict: Dict, samples: Array<{ stack: number; timestamps?: number; values?: bigint[]; attrs?: number[] }>): otlp.Profile {
+function cpuProfile(dict: Dict, samples: Array<{ stack: number; timestamps?: number; values?: bigint[]; attrs?: number[]; link?: number }>): otlp.Profile {
   return create(otlp.ProfileSchema, {
     sampleType: { typeStrindex: dict.s('samples'), unitStrindex: dict.s('count') },
     periodType: { typeStrindex: dict.s('cpu'), unitStrindex: dict.s('nanoseconds') },
@@ -74,6 +74,7 @@ function cpuProfile(dict: Dict, samples: Array<{ stack: number; timestamps?: num
         values: s.values ?? [],
         timestampsUnixNano: Array.from({ length: s.timestamps ?? 0 }, (_, i) => BigInt(NOW) * 1_000_000n + BigInt(i)),
         attributeIndices: s.attrs ?? [],
+        linkIndex: s.link ?? 0,
       }),
     ),
   });
@@ -190,6 +191,31 @@ describe(samplesFromOtlp.name, () => {
     const b = samplesFromOtlp(req, { nowMs: NOW, limits: { ...LIMITS, maxStackDepth: 5 } });
     expect(b.stacks[b.stack[0]].map((f) => f.functionName)).toEqual(['f0', 'f1', 'f2', 'f3', 'f4']);
     expect(b.truncatedStacks).toBe(2); // counted per sample, as for pprof
+  });
+
+  it('stores the span id of a trace link per row (span profiles), not as a series label', () => {
+    const dict = new Dict();
+    const link = (spanId: string) => {
+      dict.d.linkTable.push(create(otlp.LinkSchema, { traceId: new Uint8Array(16).fill(7), spanId: Buffer.from(spanId, 'hex') }));
+      return dict.d.linkTable.length - 1;
+    };
+    const a = link('00112233445566aa');
+    const zero = link('0000000000000000');
+    const s = dict.stack(dict.symbolized('handler', 'h.go', 1n));
+    const b = samplesFromOtlp(
+      request(dict, [{ attrs: { 'service.name': 'api' }, profiles: [cpuProfile(dict, [{ stack: s, timestamps: 2, link: a }, { stack: s, timestamps: 1, link: zero }, { stack: s, timestamps: 4 }])] }]),
+      { nowMs: NOW, limits: LIMITS },
+    );
+    expect(b.series).toEqual([[['service_name', 'api']]]);
+    const bySpan = Array.from({ length: b.length }, (_, i) => [b.spans?.[b.span?.[i] ?? 0] ?? '', b.value[i]]);
+    expect(bySpan).toEqual([
+      ['00112233445566aa', 100_000_000],
+      ['', 250_000_000], // a zero span id and no link are both "no span"
+    ]);
+    // A link index out of range rejects that profile alone.
+    const bad = samplesFromOtlp(request(dict, [{ attrs: {}, profiles: [cpuProfile(dict, [{ stack: s, timestamps: 1 }, { stack: s, timestamps: 1, link: 99 }]), cpuProfile(dict, [{ stack: s, timestamps: 1 }])] }]), { nowMs: NOW, limits: LIMITS });
+    expect(bad.errors).toEqual(['link_table index 99 out of range (3 entries)']);
+    expect(batchTotal(bad)).toBe(50_000_000);
   });
 
   it('names labels the way Firn agents do and drops per-thread ids', () => {

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { FirnError } from '@firn/errors';
 import { mergeLabels } from './labels';
 import type { PprofLimits, DecodedSamples } from './pprof';
-import { sanitizeLabelName } from './pprof';
+import { sanitizeLabelName } from './labels';
 import { formatProfileType, isDeltaSampleType, parseProfileType } from './profile-type';
 import { WireReader, varintBigAt } from './protowire';
 import { SampleBatchBuilder, type Frame } from './sample-batch';
@@ -150,6 +150,8 @@ class OtlpDecoder {
   private readonly functions = new Map<number, { name: string; file: string }>();
   /** stack index → builder stack * 2 + truncated bit. */
   private readonly stacks = new Map<number, number>();
+  /** link index → its span id (16 lowercase hex digits), or '' when the link has none. */
+  private readonly linkSpans = new Map<number, string>();
   private readonly builder: SampleBatchBuilder;
   private readonly errors: string[] = [];
   private scratchIds = new Int32Array(256);
@@ -523,6 +525,7 @@ class OtlpDecoder {
       let stackIndex = 0;
       let value: number | undefined;
       let timestamps = 0;
+      let linkIndex = 0;
       sampleAttrs.length = 0;
       while (!sr.done()) {
         const tag = sr.tag();
@@ -540,6 +543,9 @@ class OtlpDecoder {
           case (3 << 3) | 2:
           case (3 << 3) | 0:
             this.int32List(sr, tag, sampleAttrs);
+            break;
+          case (4 << 3) | 0:
+            linkIndex = sr.varint();
             break;
           case (5 << 3) | 2: {
             const te = sr.lenEnd();
@@ -575,12 +581,14 @@ class OtlpDecoder {
         series = si;
       }
       const packed = this.stack(stackIndex);
-      rows.push(series, packed, scaled);
+      if (linkIndex !== 0) this.linkSpan(linkIndex); // checked now: a bad index rejects the profile before any row
+      rows.push(series, packed, scaled, linkIndex);
     }
-    for (let i = 0; i < rows.length; i += 3) {
+    for (let i = 0; i < rows.length; i += 4) {
       const packed = rows[i + 1];
       if ((packed & 1) === 1) this.truncatedStacks++;
-      builder.addRow(pt, rows[i], packed >>> 1, rows[i + 2], tsMs, durationNanos, type.periodNs);
+      const spanId = rows[i + 3] === 0 ? '' : this.linkSpan(rows[i + 3]);
+      builder.addRow(pt, rows[i], packed >>> 1, rows[i + 2], tsMs, durationNanos, type.periodNs, spanId === '' ? 0 : builder.addSpan(spanId));
     }
   }
 
@@ -665,6 +673,30 @@ class OtlpDecoder {
   // ── stacks, locations, mappings, functions ────────────────────────────────────────────────
 
   /** Builder stack index * 2 + truncated bit for stack_table[i]. */
+  /**
+   * The span id of trace link `i` (link_table), as hex: stored per row like a pprof `span_id`
+   * label, so `SelectMergeSpanProfile` finds OTLP samples of a span too. A link without an
+   * 8-byte non-zero span id has no span. Read while checking the profile, so a bad index rejects it.
+   */
+  private linkSpan(i: number): string {
+    let id = this.linkSpans.get(i);
+    if (id !== undefined) return id;
+    const [s, e] = this.entry(Table.Link, i);
+    const r = new WireReader(this.buf, s, e, 'OTLP Link');
+    id = '';
+    while (!r.done()) {
+      const tag = r.tag();
+      if (tag === ((2 << 3) | 2)) {
+        const se = r.lenEnd();
+        const bytes = this.buf.subarray(r.pos, se);
+        id = bytes.length === 8 && bytes.some((b) => b !== 0) ? bytes.toString('hex') : '';
+        r.pos = se;
+      } else r.skip(tag & 7);
+    }
+    this.linkSpans.set(i, id);
+    return id;
+  }
+
   private stack(i: number): number {
     let packed = this.stacks.get(i);
     if (packed !== undefined) return packed;

@@ -97,6 +97,33 @@ describe(samplesFromPprof.name, () => {
     }
   });
 
+  it('keeps span_id (and profile_id) per row as Pyroscope does, not as series labels; drops trace_id', () => {
+    const spans = fixture((p) => {
+      p.stringTable = [...S, 'span_id', '00000000000000AA', 'trace_id', '0af7651916cd43dd8448eb211c80319c', 'span_name', 'GET /a', 'profile_id', 'b0b0b0b0b0b0b0b0', 'not-a-span-id'];
+      const i = (v: string) => BigInt(p.stringTable.indexOf(v));
+      p.sample = [
+        { locationId: [3n, 1n], value: [2n, 20n], label: [{ key: i('span_id'), str: i('00000000000000AA') }, { key: i('span_name'), str: i('GET /a') }, { key: i('trace_id'), str: i('0af7651916cd43dd8448eb211c80319c') }] },
+        { locationId: [3n, 1n], value: [1n, 10n], label: [{ key: i('profile_id'), str: i('b0b0b0b0b0b0b0b0') }] },
+        { locationId: [3n, 1n], value: [4n, 40n], label: [{ key: i('span_id'), str: i('not-a-span-id') }] },
+        { locationId: [3n, 1n], value: [8n, 80n] },
+      ].map((x) => create(googleV1.SampleSchema, x));
+    });
+    const b = samplesFromPprof(spans, opts());
+    const cpu = b.profileTypes.indexOf('test:cpu:nanoseconds:cpu:nanoseconds:delta');
+    const got: Record<string, number> = {};
+    for (let r = 0; r < b.length; r++) {
+      if (b.profileType[r] !== cpu) continue;
+      const key = `${b.spans?.[b.span?.[r] ?? 0] ?? ''}|${JSON.stringify(b.series[b.seriesIdx[r]])}`;
+      got[key] = (got[key] ?? 0) + b.value[r];
+    }
+    expect(got).toEqual({
+      '00000000000000aa|[["service_name","api"],["span_name","GET /a"]]': 20,
+      'b0b0b0b0b0b0b0b0|[["service_name","api"]]': 10,
+      // An id that is not 16 hex digits belongs to no span (Pyroscope stores span 0).
+      '|[["service_name","api"]]': 120,
+    });
+  });
+
   it('uses time_nanos and duration_nanos when present, else now and the fallback', () => {
     const withTime = fixture((p) => {
       p.timeNanos = 1_600_000_000_123_456_789n;

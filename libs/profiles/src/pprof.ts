@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import { FirnError } from '@firn/errors';
 import { maybeGunzip } from './decompress';
-import { mergeLabels } from './labels';
+import { mergeLabels, sanitizeLabelNames } from './labels';
 import { formatProfileType, isDeltaSampleType, parseProfileType } from './profile-type';
 import { WireReader, varintBigAt } from './protowire';
-import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, normalizeSpanId, type Frame, type SampleBatch } from './sample-batch';
 
 export interface PprofLimits {
   /** Cap on the (decompressed) protobuf size. */
@@ -29,8 +29,11 @@ export interface PprofLimits {
 }
 
 export interface PprofOptions {
-  /** Profile name, the first part of every profile type id (e.g. `process_cpu`). */
-  name: string;
+  /**
+   * Profile name, the first part of every profile type id (e.g. `process_cpu`), or a function
+   * choosing it from the profile's sample types (Pyroscope's /ingest derives it that way).
+   */
+  name: string | ((sampleTypes: readonly string[]) => string);
   /** Series labels from the request; they win over pprof sample labels of the same name. */
   seriesLabels: ReadonlyArray<readonly [string, string]>;
   /** Sample time when the profile has no time_nanos. */
@@ -40,16 +43,19 @@ export interface PprofOptions {
   limits: PprofLimits;
 }
 
+/**
+ * pprof sample labels that are not series labels, as in Pyroscope (pkg/model/pprofsplit):
+ * `span_id` (and `profile_id`, its older name) marks the span a sample belongs to, the way the
+ * Pyroscope SDKs' OpenTelemetry integrations write it; `trace_id` is dropped. A series per span
+ * or trace would explode cardinality: the span is kept per row instead (SampleBatch.span).
+ */
+export const SPAN_ID_LABEL = 'span_id';
+const PROFILE_ID_LABEL = 'profile_id';
+const TRACE_ID_LABEL = 'trace_id';
+
 /** A decoded batch plus how many samples had their stack truncated to `maxStackDepth`. */
 export interface DecodedSamples extends SampleBatch {
   truncatedStacks: number;
-}
-
-/** Replaces characters a Prometheus label name cannot hold (pprof label keys are free text). */
-export function sanitizeLabelName(name: string): string {
-  let s = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  if (s === '' || (s.charCodeAt(0) >= 48 && s.charCodeAt(0) <= 57)) s = `_${s}`;
-  return s;
 }
 
 function normalizeBuildId(id: string): string {
@@ -76,6 +82,7 @@ interface FunctionRec {
 }
 
 const MAX_I63 = 2 ** 63;
+const YEAR_1971_NS = 31_536_000e9;
 
 /** An Int32Array that grows by doubling: 4 bytes per entry where a JS array takes 8 or more. */
 class Int32List {
@@ -236,12 +243,15 @@ class PprofDecoder {
     // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
     const builder = new SampleBatchBuilder({ initialCapacity: Math.min(nSamples * k, 1 << 16) + 16, maxSeries: limits.maxSeries, maxStackFrames: limits.maxStackFrames });
     const pt: number[] = [];
+    const typeNames: string[] = [];
+    for (let t = 0; t < k; t++) typeNames.push(this.str(this.sampleTypes[2 * t]));
+    const name = typeof this.opts.name === 'function' ? this.opts.name(typeNames) : this.opts.name;
     for (let t = 0; t < k; t++) {
-      const sampleType = this.str(this.sampleTypes[2 * t]);
+      const sampleType = typeNames[t];
       const sampleUnit = this.str(this.sampleTypes[2 * t + 1]);
       if (sampleType === '') this.fail(`sample_type[${t}] has an empty type`);
       const id = formatProfileType({
-        name: this.opts.name,
+        name,
         sampleType,
         sampleUnit,
         periodType,
@@ -255,11 +265,19 @@ class PprofDecoder {
     if (this.timeNanos >= MAX_I63) this.fail('negative time_nanos');
     if (this.durationNanos >= MAX_I63) this.fail('negative duration_nanos');
     if (this.period >= MAX_I63) this.fail('negative period');
-    const tsMs = this.timeNanos > 0 ? Math.floor(this.timeNanos / 1e6) : this.opts.nowMs;
+    // Like Pyroscope: a time in 1970 is a client bug (old pyroscope-rs, rbspy and py-spy sent
+    // microseconds), not a time: the upload's own time is used instead.
+    const tsMs = this.timeNanos >= YEAR_1971_NS ? Math.floor(this.timeNanos / 1e6) : this.opts.nowMs;
     const durationNs = this.durationNanos > 0 ? this.durationNanos : (this.opts.fallbackDurationNs ?? 0);
     const period = this.period;
 
     const baseSeries = builder.addSeries(this.opts.seriesLabels);
+    // String table indexes of the labels that are not series labels (a table may repeat a string).
+    const spanKeys = this.stringIndexes(SPAN_ID_LABEL);
+    const profileIdKeys = this.stringIndexes(PROFILE_ID_LABEL);
+    const traceKeys = this.stringIndexes(TRACE_ID_LABEL);
+    const special = spanKeys.size + profileIdKeys.size + traceKeys.size > 0;
+    const spanOfString = new Map<number, number>();
     const seriesByLabelKey = new Map<string, number>();
     const stackByPacked = new Map<string, number>();
     const stackByList = new Map<string, number>();
@@ -296,6 +314,7 @@ class PprofDecoder {
       cut = false;
       if (labelPairs.length > 0) labelPairs.length = 0;
       let nValues = 0;
+      let spanStr = 0;
       let packedStart = -1;
       let packedEnd = -1;
       let idFields = 0;
@@ -345,7 +364,11 @@ class PprofDecoder {
             }
             r.end = outerEnd;
             // Numeric labels (num/num_unit) are not series labels; they are dropped.
-            if (str !== 0 && key !== 0) {
+            if (str === 0 || key === 0) break;
+            if (special && spanKeys.has(key)) spanStr = str;
+            else if (special && profileIdKeys.has(key)) {
+              if (spanStr === 0) spanStr = str;
+            } else if (!special || !traceKeys.has(key)) {
               if (labelPairs.length >= 2 * maxLabels) {
                 throw FirnError.invalidArgument(`pprof sample ${s} has more than ${maxLabels} labels`, { limit: 'max_label_names' });
               }
@@ -367,9 +390,9 @@ class PprofDecoder {
           const sampleLabels: Array<[string, string]> = [];
           for (let i = 0; i < labelPairs.length; i += 2) {
             const name = this.str(labelPairs[i], `label name (string ${labelPairs[i]})`);
-            sampleLabels.push([sanitizeLabelName(name), this.str(labelPairs[i + 1], `label "${name}" value`)]);
+            sampleLabels.push([name, this.str(labelPairs[i + 1], `label "${name}" value`)]);
           }
-          si = builder.addSeries(mergeLabels(this.opts.seriesLabels, sampleLabels));
+          si = builder.addSeries(mergeLabels(this.opts.seriesLabels, sanitizeLabelNames(sampleLabels)));
           seriesByLabelKey.set(key, si);
         }
         series = si;
@@ -396,16 +419,38 @@ class PprofDecoder {
       const stack = packedStack >>> 1;
       if ((packedStack & 1) === 1) truncatedStacks++;
 
+      let span = 0;
+      if (spanStr !== 0) {
+        let known = spanOfString.get(spanStr);
+        if (known === undefined) {
+          const id = normalizeSpanId(this.str(spanStr, `label "${SPAN_ID_LABEL}" value`));
+          known = id === undefined ? 0 : builder.addSpan(id);
+          spanOfString.set(spanStr, known);
+        }
+        span = known;
+      }
       for (let t = 0; t < k; t++) {
         const v = values[t];
         if (v === 0) continue;
         if (v > Number.MAX_SAFE_INTEGER) {
           this.fail(`sample ${s} value ${t} is negative or above 2^53`);
         }
-        builder.addRow(pt[t], series, stack, v, tsMs, durationNs, period);
+        builder.addRow(pt[t], series, stack, v, tsMs, durationNs, period, span);
       }
     }
     return Object.assign(builder.build(), { truncatedStacks });
+  }
+
+  /** Indexes of `s` in the string table (compares bytes; never decodes other strings). */
+  private stringIndexes(s: string): Set<number> {
+    const want = Buffer.from(s, 'utf8');
+    const out = new Set<number>();
+    for (let i = 1; i < this.strStart.length; i++) {
+      const start = this.strStart.data[i];
+      const end = this.strEnd.data[i];
+      if (end - start === want.length && this.buf.compare(want, 0, want.length, start, end) === 0) out.add(i);
+    }
+    return out;
   }
 
   /** Returns stackIndex * 2 + (truncated ? 1 : 0) for the location ids ids[0..count). */

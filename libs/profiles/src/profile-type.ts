@@ -115,6 +115,25 @@ export function parseSelector(s: string): Selector {
 }
 
 /**
+ * Parses a Prometheus-style series selector as Pyroscope's APIs take it (`ParseMetricSelector`):
+ * `{matchers}`, `name{matchers}` or a bare `name`; an empty string selects everything. The name
+ * part is returned as is (Pyroscope clients put a profile type id there, e.g. Grafana's
+ * variable queries send `process_cpu:cpu:nanoseconds:cpu:nanoseconds{}`); it may not hold
+ * whitespace, quotes or braces.
+ */
+export function parseMetricSelector(s: string): { name?: string; matchers: LabelMatcher[] } {
+  const trimmed = s.trim();
+  if (trimmed === '') return { matchers: [] };
+  const brace = trimmed.indexOf('{');
+  const name = (brace < 0 ? trimmed : trimmed.slice(0, brace)).trim();
+  if (name !== '' && /[\s"'`{}]/.test(name)) {
+    throw FirnError.invalidArgument(`invalid selector ${JSON.stringify(s)}: the part before "{" must be a metric or profile type name`);
+  }
+  const matchers = brace < 0 ? [] : parseMatchers(trimmed.slice(brace));
+  return name === '' ? { matchers } : { name, matchers };
+}
+
+/**
  * The selector with one more equality matcher ANDed in (`{a="b"}` + version=1.5 →
  * `{a="b", version="1.5"}`); the value is quoted as a JSON string, which the matcher syntax reads.
  */

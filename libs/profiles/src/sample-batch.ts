@@ -96,6 +96,21 @@ export interface SampleBatch {
   /** Sampling period in period units; 0 if unknown. */
   periodNs: Float64Array;
   length: number;
+  /**
+   * Span profiles: dictionary of span ids (16 lowercase hex digits; index 0 is '', no span) and
+   * each row's index into it. Present only when some row belongs to a span. The span is not a
+   * series label (one series per span id would explode cardinality), but rows of different spans
+   * are never summed together.
+   */
+  spans?: string[];
+  span?: Uint32Array;
+}
+
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** A span id as stored: 16 lowercase hex digits (Pyroscope's 64-bit span id). */
+export function isSpanId(s: string): boolean {
+  return SPAN_ID.test(s);
 }
 
 export interface SampleBatchBuilderOptions {
@@ -119,8 +134,8 @@ function frameString(f: Frame): string {
 
 const EMPTY_SLOT = -1;
 
-function rowHash(profileType: number, series: number, stack: number, ts: number): number {
-  let h = Math.imul(profileType ^ 0x9e3779b9, 0x85ebca6b);
+function rowHash(profileType: number, series: number, stack: number, ts: number, span: number): number {
+  let h = Math.imul(profileType ^ 0x9e3779b9 ^ Math.imul(span, 0x27d4eb2f), 0x85ebca6b);
   h = Math.imul(h ^ series ^ (h >>> 13), 0xc2b2ae35);
   h = Math.imul(h ^ stack ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (ts >>> 0) ^ (h >>> 13), 0xc2b2ae35);
@@ -166,6 +181,9 @@ export class SampleBatchBuilder {
   private colTs: Float64Array;
   private colDuration: Float64Array;
   private colPeriod: Float64Array;
+  private colSpan: Uint32Array;
+  private readonly spans: string[] = [''];
+  private readonly spanIdx = new Map<string, number>([['', 0]]);
   // Open-addressing hash table of row indexes keyed by (profile type, series, stack, ts).
   private slots: Int32Array;
   private slotMask: number;
@@ -182,6 +200,7 @@ export class SampleBatchBuilder {
     this.colTs = new Float64Array(this.cap);
     this.colDuration = new Float64Array(this.cap);
     this.colPeriod = new Float64Array(this.cap);
+    this.colSpan = new Uint32Array(this.cap);
     let slotCount = 16;
     while (slotCount < this.cap * 2) slotCount *= 2;
     this.slots = new Int32Array(slotCount).fill(EMPTY_SLOT);
@@ -230,6 +249,21 @@ export class SampleBatchBuilder {
     const ids = this.scratch;
     for (let i = 0; i < n; i++) ids[i] = this.frameId(frames[i]);
     return this.addStackByIds(frames, ids);
+  }
+
+  /**
+   * Interns a span id (16 lowercase hex digits; '' = no span) for addRow; invalid_argument for
+   * anything else (decoders normalize with normalizeSpanId first).
+   */
+  addSpan(spanId: string): number {
+    let i = this.spanIdx.get(spanId);
+    if (i === undefined) {
+      if (!isSpanId(spanId)) throw FirnError.invalidArgument(`span id ${JSON.stringify(spanId.slice(0, 40))} is not 16 lowercase hex digits`);
+      i = this.spans.length;
+      this.spans.push(spanId);
+      this.spanIdx.set(spanId, i);
+    }
+    return i;
   }
 
   /** Frame id for `addStackByIds` (frames with equal content get equal ids). */
@@ -312,22 +346,22 @@ export class SampleBatchBuilder {
 
   /**
    * Adds one row by dictionary indexes. `value` must be a non-negative safe integer
-   * (invalid_argument otherwise); 0 is dropped.
+   * (invalid_argument otherwise); 0 is dropped. `span` comes from addSpan (0 = no span).
    */
-  addRow(profileType: number, series: number, stack: number, value: number, tsMs: number, durationNs: number, periodNs: number): void {
+  addRow(profileType: number, series: number, stack: number, value: number, tsMs: number, durationNs: number, periodNs: number, span = 0): void {
     if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
       throw FirnError.invalidArgument(`sample value ${value} is not a non-negative integer below 2^53`);
     }
     if (value === 0) return;
     if (!Number.isSafeInteger(tsMs)) throw FirnError.invalidArgument(`sample timestamp ${tsMs} is not an integer millisecond value`);
     const ts = tsMs;
-    const h = rowHash(profileType, series, stack, ts);
+    const h = rowHash(profileType, series, stack, ts, span);
     const slots = this.slots;
     let s = h & this.slotMask;
     for (;;) {
       const r = slots[s];
       if (r === EMPTY_SLOT) break;
-      if (this.colStack[r] === stack && this.colTs[r] === ts && this.colSeries[r] === series && this.colProfileType[r] === profileType) {
+      if (this.colStack[r] === stack && this.colTs[r] === ts && this.colSeries[r] === series && this.colProfileType[r] === profileType && this.colSpan[r] === span) {
         this.colValue[r] += value;
         return;
       }
@@ -347,6 +381,7 @@ export class SampleBatchBuilder {
     this.colTs[r] = ts;
     this.colDuration[r] = durationNs;
     this.colPeriod[r] = periodNs;
+    this.colSpan[r] = span;
   }
 
   /** Convenience form of addRow that interns everything (slower). */
@@ -358,9 +393,10 @@ export class SampleBatchBuilder {
     tsMs: number,
     durationNs: number,
     periodNs: number,
+    spanId = '',
   ): void {
     if (value === 0) return;
-    this.addRow(this.addProfileType(profileType), this.addSeries(labels), this.addStack(frames), value, tsMs, durationNs, periodNs);
+    this.addRow(this.addProfileType(profileType), this.addSeries(labels), this.addStack(frames), value, tsMs, durationNs, periodNs, this.addSpan(spanId));
   }
 
   /** Adds every row of a batch (used by concatBatches). */
@@ -368,14 +404,17 @@ export class SampleBatchBuilder {
     const pt = b.profileTypes.map((t) => this.addProfileType(t));
     const se = b.series.map((l) => this.addSeries(l));
     const st = b.stacks.map((f) => this.addStack(f));
+    const sp = b.spans && b.span ? b.spans.map((id) => this.addSpan(id)) : undefined;
     for (let i = 0; i < b.length; i++) {
-      this.addRow(pt[b.profileType[i]], se[b.seriesIdx[i]], st[b.stack[i]], b.value[i], b.timestampMs[i], b.durationNs[i], b.periodNs[i]);
+      this.addRow(pt[b.profileType[i]], se[b.seriesIdx[i]], st[b.stack[i]], b.value[i], b.timestampMs[i], b.durationNs[i], b.periodNs[i], sp ? sp[(b.span as Uint32Array)[i]] : 0);
     }
   }
 
   build(): SampleBatch {
     const n = this.n;
+    const spans = this.spans.length > 1 ? { spans: this.spans.slice(), span: this.colSpan.slice(0, n) } : {};
     return {
+      ...spans,
       profileTypes: this.profileTypes.slice(),
       series: this.series.slice(),
       stacks: this.stacks.slice(),
@@ -409,6 +448,7 @@ export class SampleBatchBuilder {
     this.colTs = g64(this.colTs);
     this.colDuration = g64(this.colDuration);
     this.colPeriod = g64(this.colPeriod);
+    this.colSpan = g32(this.colSpan);
     this.cap = cap;
     const slotCount = this.slots.length * 2;
     this.slots = new Int32Array(slotCount).fill(EMPTY_SLOT);
@@ -417,7 +457,7 @@ export class SampleBatchBuilder {
   }
 
   private hashRow(r: number): number {
-    return rowHash(this.colProfileType[r], this.colSeries[r], this.colStack[r], this.colTs[r]);
+    return rowHash(this.colProfileType[r], this.colSeries[r], this.colStack[r], this.colTs[r], this.colSpan[r]);
   }
 
   private insertSlot(r: number, h: number): void {
@@ -425,6 +465,14 @@ export class SampleBatchBuilder {
     while (this.slots[s] !== EMPTY_SLOT) s = (s + 1) & this.slotMask;
     this.slots[s] = r;
   }
+}
+
+/**
+ * A span id as Pyroscope accepts it: 16 hex digits (64 bits), normalized to lower case;
+ * undefined for anything else (the sample then belongs to no span, as in Pyroscope).
+ */
+export function normalizeSpanId(value: string): string | undefined {
+  return /^[0-9a-fA-F]{16}$/.test(value) ? value.toLowerCase() : undefined;
 }
 
 /** Merges batches into one (dictionaries re-deduplicated, identical rows summed). */

@@ -36,6 +36,8 @@ async function firnError(p: Promise<unknown> | (() => unknown)): Promise<FirnErr
 }
 
 const matchersOf = (s: string): LabelMatcher[] => (s === '' ? [] : parseMatchers(s));
+const SPAN_A = '00000000000000aa';
+const SPANS_T0 = T0 + 3600_000;
 
 describe(QueryEngine.name, () => {
   let fx: QueryFixture;
@@ -51,6 +53,8 @@ describe(QueryEngine.name, () => {
     await fx.addSegment(part(20_000, 40_000), { rowGroupRows: 16 });
     // One value per summary: truncated summaries force label scans.
     await fx.addSegment(part(40_000, 60_000), { maxLabelValuesInSummary: 1 });
+    // Span profiles, an hour after END so the other tests never see them (the worker test reads them).
+    await fx.addSegment(mixedRows(9, { startMs: SPANS_T0 }).flatMap((r) => [{ ...r, span: SPAN_A }, { ...r, value: 2 * r.value }]), { rowGroupRows: 16 });
     engine = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
   });
 
@@ -330,6 +334,13 @@ describe(QueryEngine.name, () => {
       expect(await pooled.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` })).toEqual(await engine.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` }));
     });
 
+    it('filters span profiles in worker threads as in the calling thread', async () => {
+      const want = await engine.mergeStacks(fx.tenant, CPU, SPANS_T0, SPANS_T0 + 60_000, { spanIds: [SPAN_A] });
+      expect(want.total).toBeGreaterThan(0);
+      expect(totalsOf(want)).toEqual(fx.expectedTotals(CPU, [], SPANS_T0, SPANS_T0 + 60_000, fx.rows, [SPAN_A]));
+      expect(await pooled.mergeStacks(fx.tenant, CPU, SPANS_T0, SPANS_T0 + 60_000, { spanIds: [SPAN_A] })).toEqual(want);
+    });
+
     it('reports a worker-side failure with its code, and cancellation as canceled', async () => {
       const missing = { ...fx.view.segmentsOverlapping(fx.tenant, { startMs: T0, endMs: END })[0].meta, id: 'gone', objectKey: `tenants/${fx.tenant}/segments/gone` };
       const e = await firnError(pooled.mergeStacks(fx.tenant, CPU, T0, END, { segments: [missing] }));
@@ -413,6 +424,62 @@ describe(QueryEngine.name, () => {
       expect((await firnError(serial.mergeStacks(fx.tenant, CPU, T0, END, { signal: late.signal }))).code).toBe('canceled');
       expect([...opened]).toEqual(['segment0000']);
     });
+  });
+});
+
+describe('span profiles', () => {
+  const A = '00000000000000aa';
+  const B = 'b0b0b0b0b0b0b0b0';
+  const END = T0 + 60_000;
+  let fx: QueryFixture;
+  let engine: QueryEngine;
+
+  /** mixedRows with every row split three ways: span A, span B and no span. */
+  function spanRows(seed: number): Row[] {
+    return mixedRows(seed).flatMap((r) => [
+      { ...r, value: r.value * 3, span: A },
+      { ...r, value: r.value, span: B },
+      { ...r, value: r.value * 2 },
+    ]);
+  }
+
+  beforeAll(async () => {
+    fx = await QueryFixture.create();
+    const rows = spanRows(3);
+    await fx.addSegment(rows.filter((r) => r.ts < T0 + 30_000), { rowGroupRows: 16 });
+    // The compactor's layout: rows by (series, stack, time), stack ids by frames.
+    await fx.addSegment(rows.filter((r) => r.ts >= T0 + 30_000), { rowOrder: 'stack', stackOrder: 'frames', rowGroupRows: 64 });
+    // A segment without span profiles at all (no span_id column).
+    await fx.addSegment(mixedRows(4).map((r) => ({ ...r, ts: r.ts + 1 })));
+    engine = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+  });
+
+  afterAll(async () => {
+    await fx?.cleanup();
+  });
+
+  it('merges exactly the rows of the selected spans; without a selection, every row', async () => {
+    for (const spans of [[A], [B], [A, B]]) {
+      for (const sel of ['', '{pod="pod-a"}']) {
+        const want = fx.expectedTotals(CPU, matchersOf(sel), T0, END, fx.rows, spans);
+        expect(sum(want)).toBeGreaterThan(0);
+        const got = await engine.mergeStacks(fx.tenant, `${CPU}${sel}`, T0, END, { spanIds: spans });
+        expect(totalsOf(got), `${spans.join(',')} ${sel}`).toEqual(want);
+      }
+    }
+    expect(totalsOf(await engine.mergeStacks(fx.tenant, CPU, T0, END))).toEqual(fx.expectedTotals(CPU, [], T0, END));
+    expect((await engine.mergeStacks(fx.tenant, CPU, T0, END, { spanIds: ['0123456789abcdef'] })).total).toBe(0);
+  });
+
+  it('splits across queriers to the same span profile (fan-out); worker threads: see scan workers', async () => {
+    const plan = engine.segmentsFor(fx.tenant, CPU, T0, END);
+    const parts = await Promise.all(plan.segments.map((seg) => engine.partial(fx.tenant, CPU, T0, END, { segments: [seg], spanIds: [A] })));
+    const merged = parts.map((p) => decodePartial(encodePartial(p))).reduce((a, b) => merge(a, b));
+    expect(merged).toEqual(await engine.partial(fx.tenant, CPU, T0, END, { spanIds: [A] }));
+  });
+
+  it('refuses a span id that is not 16 lowercase hex digits', async () => {
+    expect((await firnError(engine.mergeStacks(fx.tenant, CPU, T0, END, { spanIds: ['not-a-span'] }))).message).toMatch(/not 16 lowercase hex digits/);
   });
 });
 

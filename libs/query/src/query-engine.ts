@@ -1,6 +1,6 @@
 import { FirnError } from '@firn/errors';
 import type { ManifestView } from '@firn/manifest';
-import { formatProfileType, parseSelector, type LabelMatcher } from '@firn/profiles';
+import { formatProfileType, isSpanId, parseSelector, type LabelMatcher } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
 import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
@@ -8,7 +8,7 @@ import { throwIfAborted } from './abort';
 import { mapBounded } from './bounded';
 import { labelNamesPlan, labelValuesPlan, profileTypes, scanLabelNames, scanLabelValues, sortedLabelSet, type LabelPlan, type LabelQuery } from './labels';
 import type { PartialAggregate, Side } from './merge-stacks';
-import { checkRange, planSegments } from './plan';
+import { checkRange, planSegments, type PlanQuery } from './plan';
 import type { SegmentMeta } from './segment-objects';
 import { QuerySums } from './query-sums';
 import { ScanPool } from './scan-pool';
@@ -57,6 +57,8 @@ export interface MergeOptions extends QueryOptions {
    * share of `segmentsFor(...)`. They are trusted to belong to the tenant's plan.
    */
   segments?: readonly SegmentMeta[];
+  /** Span profiles: only rows of these span ids (16 lowercase hex digits). */
+  spanIds?: readonly string[];
 }
 
 /** A parsed selector and range, validated. */
@@ -213,6 +215,11 @@ export class QueryEngine {
     return profileTypes(this.view, tenant, q);
   }
 
+  /** Valid segments of the tenant the manifest says can hold matching rows (no object is read). */
+  segmentsIn(tenant: TenantId, q: PlanQuery): SegmentMeta[] {
+    return planSegments(this.view, tenant, q);
+  }
+
   private async accumulate(
     tenant: TenantId,
     selector: string,
@@ -220,7 +227,8 @@ export class QueryEngine {
     endMs: number,
     opts: MergeOptions,
   ): Promise<{ acc: QuerySums; plan: PlannedQuery }> {
-    const plan = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
+    const planned = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
+    const plan: PlannedQuery = opts.spanIds ? { ...planned, spanIds: checkedSpanIds(opts.spanIds) } : planned;
     this.checkSegmentCount(plan.segments.length, opts);
     const catalog = this.catalogs.forTenant(tenant);
     const acc = await this.scanInto(new QuerySums(catalog, opts.groupBy ?? []), catalog, plan, opts.groupBy ?? [], opts.signal);
@@ -267,6 +275,12 @@ export class QueryEngine {
       );
     }
   }
+}
+
+/** Span ids as stored: 16 lowercase hex digits (invalid_argument naming the first bad one). */
+function checkedSpanIds(ids: readonly string[]): string[] {
+  for (const id of ids) if (!isSpanId(id)) throw FirnError.invalidArgument(`span id ${JSON.stringify(id.slice(0, 40))} is not 16 lowercase hex digits`);
+  return [...ids];
 }
 
 function positive(v: number, name: string): number {

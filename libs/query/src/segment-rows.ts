@@ -24,6 +24,8 @@ export interface RowFilter {
   /** [startMs, endMs): inclusive start, exclusive end, ms since epoch. */
   startMs: number;
   endMs: number;
+  /** Span profiles: only rows of these span ids (16 lowercase hex digits); all rows when undefined. */
+  spanIds?: readonly string[];
 }
 
 export interface RowColumns {
@@ -60,6 +62,7 @@ interface CompiledFilter {
   endMs?: number;
   /** Matchers on label columns the segment has; the rest were decided up front. */
   columnMatchers: CompiledMatcher[];
+  spanIds?: ReadonlySet<string>;
 }
 
 function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
@@ -74,6 +77,10 @@ function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
   }
   for (const m of f.columnMatchers) {
     preds.push(dictionaryPredicate(requireColumn(batch, labelColumnName(m.name), 'samples object'), m.accepts));
+  }
+  if (f.spanIds) {
+    const spans = f.spanIds;
+    preds.push(dictionaryPredicate(requireColumn(batch, SampleColumn.spanId, 'samples object'), (v) => spans.has(v)));
   }
   const out = new Uint32Array(n);
   let k = 0;
@@ -129,6 +136,8 @@ export async function scanSegmentRows(
     for (const c of want.columns) {
       if (!present.has(c)) throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: samples object lacks column ${JSON.stringify(c)}`);
     }
+    // A span selection reads the span column; a segment without one holds no span profiles.
+    if (filter.spanIds && !present.has(SampleColumn.spanId)) return info;
     const columnMatchers: CompiledMatcher[] = [];
     for (const m of matchers) {
       if (present.has(labelColumnName(m.name))) columnMatchers.push(m);
@@ -143,18 +152,20 @@ export async function scanSegmentRows(
       startMs: inRange ? undefined : filter.startMs,
       endMs: inRange ? undefined : filter.endMs,
       columnMatchers,
+      spanIds: filter.spanIds ? new Set(filter.spanIds) : undefined,
     };
     const filterCols = union(
       f.startMs !== undefined ? [SampleColumn.timestamp] : [],
       f.profileType !== undefined ? [SampleColumn.profileType] : [],
       columnMatchers.map((m) => labelColumnName(m.name)),
+      f.spanIds ? [SampleColumn.spanId] : [],
     );
     const labelCols = (want.labels === 'all' ? labelNames : (want.labels ?? [])).map(labelColumnName).filter((c) => present.has(c));
     const dataCols = union(want.columns, labelCols);
 
     // Phase 1 can only skip row groups by profile type (sorted first) or by series (matchers):
     // without either there is nothing to skip, and a single read is cheaper.
-    if (layout.rowGroups.length === 1 || (f.profileType === undefined && columnMatchers.length === 0)) {
+    if (layout.rowGroups.length === 1 || (f.profileType === undefined && columnMatchers.length === 0 && !f.spanIds)) {
       const table = await reader.read({ columns: union(filterCols, dataCols) });
       throwIfAborted(signal);
       info.rowGroupsRead = layout.rowGroups.length;

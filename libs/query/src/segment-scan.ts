@@ -15,6 +15,8 @@ export interface ScanQuery {
   /** [startMs, endMs) */
   startMs: number;
   endMs: number;
+  /** Span profiles: only rows of these span ids (16 lowercase hex digits). */
+  spanIds?: readonly string[];
 }
 
 export interface ScanOptions {

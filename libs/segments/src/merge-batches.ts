@@ -2,7 +2,7 @@ import { FirnError } from '@firn/errors';
 import { compareLabelSets, compareStrings, seriesKeyOf } from './label-order';
 import type { Frame, SampleBatch } from '@firn/profiles';
 import { isValidLabelName } from './segment-schema';
-import { stackKey } from '@firn/profiles';
+import { isSpanId, stackKey } from '@firn/profiles';
 
 /**
  * All batches of one segment as one sorted, de-duplicated row set with dense segment-local ids.
@@ -23,6 +23,12 @@ export interface MergedRows {
   timestampMs: Float64Array;
   durationNs: Float64Array;
   periodNs: Float64Array;
+  /**
+   * Span profiles: span ids in code-point order, index 0 = '' (no span), and each row's index;
+   * present only when some row has a span.
+   */
+  spans?: string[];
+  spanId?: Uint32Array;
 }
 
 /**
@@ -86,6 +92,16 @@ function checkShape(b: SampleBatch, bi: number): void {
     if (!(arr instanceof ARRAY_TYPES[col])) throw bad(`batch ${bi}: ${col} must be a ${ARRAY_TYPES[col].name}`);
     if (arr.length !== b.length) throw bad(`batch ${bi}: ${col} has ${arr.length} entries, expected length ${b.length}`);
   }
+}
+
+function checkSpans(b: SampleBatch, bi: number): string[] {
+  const spans = b.spans as unknown;
+  if (!Array.isArray(spans) || spans[0] !== '') throw bad(`batch ${bi}: spans must be an array starting with '' (no span)`);
+  if (!(b.span instanceof Uint32Array) || b.span.length !== b.length) throw bad(`batch ${bi}: span must be a Uint32Array of length ${b.length}`);
+  for (let i = 1; i < spans.length; i++) {
+    if (typeof spans[i] !== 'string' || !isSpanId(spans[i] as string)) throw bad(`batch ${bi}: span ${i} is not 16 lowercase hex digits`);
+  }
+  return spans as string[];
 }
 
 function checkProfileType(pt: unknown, bi: number): string {
@@ -169,12 +185,24 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const ts = new Float64Array(total);
   const dur = new Float64Array(total);
   const per = new Float64Array(total);
+  // Span ids: '' (no span) is id 0; a batch without spans leaves every row at 0.
+  const spanIds = new Map<string, number>([['', 0]]);
+  const spanList: string[] = [''];
+  const sp = new Uint32Array(total);
   let n = 0;
 
   batches.forEach((b, bi) => {
     const ptMap = new Int32Array(b.profileTypes.length).fill(-1);
     const seMap = new Int32Array(b.series.length).fill(-1);
     const stMap = new Int32Array(b.stacks.length).fill(-1);
+    const spMap = b.spans && b.span ? checkSpans(b, bi).map((id) => {
+      let g = spanIds.get(id);
+      if (g === undefined) {
+        g = spanList.push(id) - 1;
+        spanIds.set(id, g);
+      }
+      return g;
+    }) : undefined;
     for (let i = 0; i < b.length; i++) {
       const v = b.value[i];
       checkInteger(v, 'value', bi, i);
@@ -226,6 +254,11 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
       ts[n] = t;
       dur[n] = b.durationNs[i];
       per[n] = b.periodNs[i];
+      if (spMap) {
+        const k = (b.span as Uint32Array)[i];
+        if (k >= spMap.length) throw bad(`batch ${bi} row ${i}: span ${k} is out of range (${spMap.length} spans)`);
+        sp[n] = spMap[k];
+      }
       n++;
     }
   });
@@ -233,6 +266,9 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const ptRank = ranks(ptNames, compareStrings);
   const seRank = ranks(seriesList, compareLabelSets);
   const stRank = ranks(stackList, stackIdOrder === 'frames' ? compareFramesRootFirst : (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // '' sorts first, so "no span" keeps id 0 in the sorted dictionary too.
+  const spRank = ranks(spanList, compareStrings);
+  const hasSpans = spanList.length > 1;
 
   // One numeric group key per row keeps the comparator to three subtractions.
   const group = new Float64Array(n);
@@ -243,8 +279,8 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   }
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  if (rowOrder === 'stack') order.sort((a, b) => group[a] - group[b] || stackOrder[a] - stackOrder[b] || ts[a] - ts[b]);
-  else order.sort((a, b) => group[a] - group[b] || ts[a] - ts[b] || stackOrder[a] - stackOrder[b]);
+  if (rowOrder === 'stack') order.sort((a, b) => group[a] - group[b] || stackOrder[a] - stackOrder[b] || ts[a] - ts[b] || spRank[sp[a]] - spRank[sp[b]]);
+  else order.sort((a, b) => group[a] - group[b] || ts[a] - ts[b] || stackOrder[a] - stackOrder[b] || spRank[sp[a]] - spRank[sp[b]]);
 
   const out = {
     pt: new Uint32Array(n),
@@ -254,6 +290,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
     ts: new Float64Array(n),
     dur: new Float64Array(n),
     per: new Float64Array(n),
+    sp: new Uint32Array(n),
   };
   const usedPt = new Uint8Array(ptNames.length);
   const usedSe = new Uint8Array(seriesList.length);
@@ -267,7 +304,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
     let k = j + 1;
     while (k < n) {
       const r = order[k];
-      if (group[r] !== group[first] || ts[r] !== ts[first] || stackOrder[r] !== stackOrder[first]) break;
+      if (group[r] !== group[first] || ts[r] !== ts[first] || stackOrder[r] !== stackOrder[first] || sp[r] !== sp[first]) break;
       sum += val[r];
       if (dur[r] > d) d = dur[r];
       if (per[r] > q) q = per[r];
@@ -284,6 +321,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
     out.ts[m] = ts[first];
     out.dur[m] = d;
     out.per[m] = q;
+    out.sp[m] = spRank[sp[first]];
     usedPt[out.pt[m]] = 1;
     usedSe[out.se[m]] = 1;
     usedSt[out.st[m]] = 1;
@@ -306,8 +344,10 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const ptSorted = byRank(ptNames, ptRank);
   const seSorted = byRank(seriesList, seRank);
   const stSorted = byRank(stackList, stRank);
+  const spans = hasSpans ? { spans: byRank(spanList, spRank), spanId: out.sp.subarray(0, m) } : {};
 
   return {
+    ...spans,
     profileTypes: ptC.ranks.map((r) => ptSorted[r]),
     series: seC.ranks.map((r) => seSorted[r]),
     stacks: stC.ranks.map((r) => stSorted[r]),

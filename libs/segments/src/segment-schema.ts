@@ -28,6 +28,8 @@ export const SampleColumn = {
   timestamp: 'timestamp',
   duration: 'duration',
   period: 'period',
+  /** Optional (only in segments holding span profiles): the row's span id, null = none. */
+  spanId: 'span_id',
 } as const;
 
 export const StackColumn = {

@@ -8,7 +8,7 @@ import { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from '.
 import { labelNameOfColumn, SAMPLES_SORT, SORT_METADATA_KEY } from './segment-schema';
 import { buildSegment } from './segment-writer';
 import { stackKey } from '@firn/profiles';
-import { ALLOC, CPU, EMPTY_STACK, expectedTotals, GO_CPU, INLINED, mixedBatches, NATIVE, NOT_INLINED } from './testing/mixed-batches';
+import { ALLOC, CPU, EMPTY_STACK, expectedTotals, GO_CPU, INLINED, mixedBatches, NATIVE, NOT_INLINED, spanBatch } from './testing/mixed-batches';
 import { batchOf, fleetBatches } from './testing/synthetic-batches';
 
 interface Row {
@@ -80,6 +80,22 @@ describe(buildSegment.name, () => {
       period: 'Int64',
     });
     expect(table.schema.metadata.get('firn.schema')).toBe('segment.samples.v1');
+  });
+
+  it('stores span profiles in a nullable span_id column, never summing rows of different spans', async () => {
+    const withSpans = spanBatch();
+    const table = await readSegmentSamples(buildSegment([withSpans, ...mixedBatches()], { rowGroupRows: 3 }).samples);
+    const field = table.schema.fields.find((f) => f.name === 'span_id');
+    expect(`${field?.type}${field?.nullable ? '?' : ''}`).toBe('Dictionary<Int32, Utf8>?');
+    const span = table.getChild('span_id');
+    const value = table.getChild('value')!.toArray() as BigInt64Array;
+    const bySpan: Record<string, number> = {};
+    for (let i = 0; i < table.numRows; i++) {
+      const id = (span?.get(i) as string | null) ?? '';
+      bySpan[id] = (bySpan[id] ?? 0) + Number(value[i]);
+    }
+    const mixedTotal = mixedBatches().reduce((t, b) => t + b.value.reduce((x, y) => x + y, 0), 0);
+    expect(bySpan).toEqual({ '00000000000000aa': 3 + 4, b0b0b0b0b0b0b0b0: 2, '': 1 + mixedTotal });
   });
 
   it('round-trips frames exactly: huge and zero addresses, inline flags, unicode, empty stacks', async () => {

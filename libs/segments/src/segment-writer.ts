@@ -183,6 +183,11 @@ function samplesTableOf(m: MergedRows): { table: Table; labels: Array<{ name: st
     column(SampleColumn.duration, int64DataFromDoubles(m.durationNs)),
     column(SampleColumn.period, int64DataFromDoubles(m.periodNs)),
   ];
+  if (m.spans && m.spanId) {
+    const idx = new Int32Array(m.length);
+    for (let i = 0; i < m.length; i++) idx[i] = m.spanId[i] - 1; // 0 (no span) → null
+    columns.push(column(SampleColumn.spanId, dictionaryData(m.spans.slice(1), idx), true));
+  }
   return { table: tableOf(columns, SAMPLES_SCHEMA_ID, m.length), labels };
 }
 

@@ -8,7 +8,7 @@ import { totalsBySeriesAndStack } from './segment-reader';
 import { labelNameOfColumn } from './segment-schema';
 import { buildSegment, type BuiltSegment } from './segment-writer';
 import { stackKey } from '@firn/profiles';
-import { mixedBatches, NATIVE, INLINED } from './testing/mixed-batches';
+import { mixedBatches, NATIVE, INLINED, spanBatch } from './testing/mixed-batches';
 import { fleetBatches } from './testing/synthetic-batches';
 
 // DuckDB is the independent reader: if it agrees with our own reader on totals, both the files and
@@ -118,6 +118,18 @@ describe(`${buildSegment.name} output read by DuckDB`, () => {
     expect(enc.map((r) => String(r.encodings))).toEqual([expect.stringContaining('DELTA_BINARY_PACKED')]);
     const kv = await query(`SELECT decode(value) AS v FROM parquet_kv_metadata('${s}') WHERE decode(key) = 'firn.sort'`);
     expect(kv).toEqual([{ v: 'profile_type,series,stack_id,timestamp' }]);
+  });
+
+  it('reads span profiles: span_id is a VARCHAR column, NULL for rows without a span', async () => {
+    const spans = buildSegment([spanBatch()], { rowGroupRows: 2 });
+    const s = join(dir, 'span-samples.parquet');
+    await writeFile(s, spans.samples);
+    const rows = await query(`SELECT span_id, CAST(sum(value) AS VARCHAR) AS total FROM read_parquet('${s}') GROUP BY ALL ORDER BY span_id NULLS FIRST`);
+    expect(rows).toEqual([
+      { span_id: null, total: '1' },
+      { span_id: '00000000000000aa', total: '7' },
+      { span_id: 'b0b0b0b0b0b0b0b0', total: '2' },
+    ]);
   });
 
   it('agrees on totals for a fleet-like segment with many row groups', async () => {

@@ -13,10 +13,37 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return m?.[1];
 }
 
-/** Authenticates a raw Authorization header; the single rule for both RPC and HTTP edges. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * The API token of an `Authorization: Basic` header: the password, as Grafana's data sources and
+ * the Pyroscope SDKs send it in the Grafana Cloud style (user = tenant or stack id, password =
+ * token). The user part never selects a tenant: the tenant is always the token's, so the user is
+ * ignored (it may name the tenant, or be anything a client requires there). A token given as
+ * the user with an empty password is accepted too. Undefined when the header is not Basic.
+ */
+export function basicToken(authorization: string | null | undefined): string | undefined {
+  const m = /^Basic\s+(\S+)$/i.exec(authorization?.trim() ?? '');
+  if (!m) return undefined;
+  const raw = m[1];
+  if (!BASE64.test(raw) || raw.length % 4 === 1) throw new FirnError(ErrorCode.Unauthenticated, 'malformed Basic credentials: not base64');
+  const decoded = Buffer.from(raw, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new FirnError(ErrorCode.Unauthenticated, 'malformed Basic credentials: want base64("<user>:<token>")');
+  const user = decoded.slice(0, colon);
+  const password = decoded.slice(colon + 1);
+  if (password !== '') return password;
+  if (user.startsWith('firn_')) return user;
+  throw new FirnError(ErrorCode.Unauthenticated, 'Basic credentials without a password: the password must be a Firn API token');
+}
+
+/**
+ * Authenticates a raw Authorization header (`Bearer <token>`, or `Basic` with the token as the
+ * password); the single rule for both RPC and HTTP edges.
+ */
 export async function authenticate(store: TokenStore, authorization: string | null | undefined): Promise<Principal> {
-  const token = bearerToken(authorization);
-  if (!token) throw new FirnError(ErrorCode.Unauthenticated, 'missing bearer token (Authorization: Bearer <token>)');
+  const token = bearerToken(authorization) ?? basicToken(authorization);
+  if (!token) throw new FirnError(ErrorCode.Unauthenticated, 'missing credentials (Authorization: Bearer <token>, or Basic with the token as the password)');
   const principal = await store.authenticate(token);
   if (!principal) throw new FirnError(ErrorCode.Unauthenticated, 'invalid, expired or revoked token');
   const ctx = currentRequestContext();

@@ -1,4 +1,4 @@
-export { BOOTSTRAP_ADMIN_ID, authInterceptor, authenticate, authenticateAdmin, bearerToken, principalKey, principalOf } from './auth';
+export { BOOTSTRAP_ADMIN_ID, authInterceptor, authenticate, authenticateAdmin, basicToken, bearerToken, principalKey, principalOf } from './auth';
 export { expiryOf, parseScopes, type CreateTokenInput, type TenantDirectory, type TenantRecord } from './directory';
 export { KvTenantStore, type KvEntry, type KvTenantStoreOptions, type RecordKv } from './kv-tenant-store';
 export { MemoryRecordKv } from './memory-kv';

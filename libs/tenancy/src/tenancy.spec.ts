@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
-import { authenticate } from './auth';
+import { authenticate, basicToken } from './auth';
 import { Scope, requireScope, tenantFromTrustedSource } from './tenant';
 import { StaticTokenStore, issueToken, readTokenFile, writeTokenFile } from './tokens';
 
@@ -39,6 +39,29 @@ describe(authenticate.name, () => {
     const store = new StaticTokenStore([]);
     await expect(authenticate(store, undefined)).rejects.toSatisfy((e) => isFirnError(e, 'unauthenticated'));
     await expect(authenticate(store, 'Bearer nope')).rejects.toSatisfy((e) => isFirnError(e, 'unauthenticated'));
+  });
+});
+
+describe(basicToken.name, () => {
+  const basic = (userPass: string) => `Basic ${Buffer.from(userPass).toString('base64')}`;
+
+  it('takes the token from the password, whatever the user part says', async () => {
+    const a = issueToken('acme', [Scope.ReadProfiles]);
+    const store = new StaticTokenStore([a.record]);
+    // Grafana Cloud style: user = a stack id; or the tenant; or another tenant's name.
+    for (const user of ['123456', 'acme', 'globex', '']) {
+      expect(await authenticate(store, basic(`${user}:${a.token}`))).toMatchObject({ tenant: 'acme' });
+    }
+    expect(await authenticate(store, basic(`${a.token}:`))).toMatchObject({ tenant: 'acme' });
+    expect(await authenticate(store, `bAsIc   ${Buffer.from(`x:${a.token}`).toString('base64')}`)).toMatchObject({ tenant: 'acme' });
+  });
+
+  it('answers malformed and wrong Basic credentials with unauthenticated', async () => {
+    const store = new StaticTokenStore([]);
+    for (const h of ['Basic !!!', 'Basic ' + Buffer.from('no-colon').toString('base64'), basic('user:'), basic('user:firn_000000000000_wrong')]) {
+      await expect(authenticate(store, h)).rejects.toSatisfy((e) => isFirnError(e, 'unauthenticated'));
+    }
+    expect(basicToken('Bearer x')).toBeUndefined();
   });
 });
 

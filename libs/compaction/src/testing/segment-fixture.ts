@@ -18,6 +18,8 @@ export interface FixtureRow {
   stack: Frame[];
   value: number;
   ts: number;
+  /** Span profiles: the row's span id (16 lowercase hex digits). */
+  span?: string;
 }
 
 export function frame(fn: string, line = 1): Frame {
@@ -29,7 +31,7 @@ let counter = 0;
 /** Builds and writes one level-0 segment; returns its manifest entry (with ingest coverage). */
 export async function writeL0(store: ObjectStore, tenant: string, rows: readonly FixtureRow[], opts: { covered?: [number, number]; id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
   const b = new SampleBatchBuilder();
-  for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, 10_000_000_000, 52_631_578);
+  for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, 10_000_000_000, 52_631_578, r.span);
   const built = buildSegment([b.build()]);
   const id = opts.id ?? newSegmentId(Date.now() + counter++);
   const t = tenantFromTrustedSource(tenant);

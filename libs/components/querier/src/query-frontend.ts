@@ -38,6 +38,8 @@ interface Selection {
   selector: string;
   startMs: number;
   endMs: number;
+  /** Span profiles: only rows of these span ids. */
+  spanIds?: readonly string[];
 }
 
 type Peer = Client<typeof firnQueryV1.PartialQueryService>;
@@ -130,7 +132,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     if (this.peers.size === 0) {
       // Alone: the engine's sums become the profile directly, without a partial in between.
       const plan = this.checkedPlan(tenant, sel);
-      return symbolize(tenant, await this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal }), this.symbols);
+      return symbolize(tenant, await this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }), this.symbols);
     }
     const acc = new StackAccumulator();
     const profileType = await this.accumulate(acc, tenant, sel, 'value', signal);
@@ -289,10 +291,10 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const partials: PartialAggregate[] = [];
     await this.fanOut(
       plan.segments,
-      async (segments, signal) => void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal, groupBy })),
+      async (segments, signal) => void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal, groupBy, spanIds: sel.spanIds })),
       async (peer, segments, signal) => {
         const res = await peer.partial(
-          create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id), groupBy: [...groupBy] }),
+          create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id), groupBy: [...groupBy], spanIds: [...(sel.spanIds ?? [])] }),
           this.callOptions(tenant, signal),
         );
         partials.push(decodePartial(res.partial));
@@ -385,7 +387,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'stacks');
-    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, groupBy: req.groupBy });
+    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, groupBy: req.groupBy, spanIds: req.spanIds.length > 0 ? req.spanIds : undefined });
     return create(firnQueryV1.PartialResponseSchema, { partial: encodePartial(partial), segments: segments.length });
   }
 

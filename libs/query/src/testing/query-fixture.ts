@@ -22,6 +22,8 @@ export interface Row {
   value: number;
   ts: number;
   durationNs: number;
+  /** Span profiles: the row's span id (16 lowercase hex digits). */
+  span?: string;
   /** Sampling period; default 10 ms. */
   periodNs?: number;
 }
@@ -133,7 +135,7 @@ export class QueryFixture {
   /** Builds, writes and registers one segment from `rows` (also kept for brute force). */
   async addSegment(rows: Row[], opts: BuildSegmentOptions & { id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
     const b = new SampleBatchBuilder();
-    for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, r.periodNs ?? 10_000_000);
+    for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, r.periodNs ?? 10_000_000, r.span);
     const built = buildSegment([b.build()], opts);
     const id = opts.id ?? `segment${String(this.metas.length).padStart(4, '0')}`;
     const keys = segmentKeys(tenantPrefix(this.tenant), 0, id, segmentDay(built.meta.minTimeMs));
@@ -146,10 +148,11 @@ export class QueryFixture {
   }
 
   /** Brute force: Σ value per stack (by content) of rows matching the query. */
-  expectedTotals(pt: string, matchers: LabelMatcher[], startMs: number, endMs: number, rows: readonly Row[] = this.rows): Map<string, number> {
+  expectedTotals(pt: string, matchers: LabelMatcher[], startMs: number, endMs: number, rows: readonly Row[] = this.rows, spans?: readonly string[]): Map<string, number> {
     const out = new Map<string, number>();
     for (const r of rows) {
       if (r.pt !== pt || r.ts < startMs || r.ts >= endMs || !matchesLabels(matchers, r.labels)) continue;
+      if (spans && !spans.includes(r.span ?? '')) continue;
       const k = framesKey(r.stack);
       out.set(k, (out.get(k) ?? 0) + r.value);
     }

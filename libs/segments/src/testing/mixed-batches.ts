@@ -1,5 +1,5 @@
 import { seriesKeyOf } from '../label-order';
-import type { Frame, SampleBatch } from '@firn/profiles';
+import { SampleBatchBuilder, type Frame, type SampleBatch } from '@firn/profiles';
 import { stackKey } from '@firn/profiles';
 import { batchOf } from './synthetic-batches';
 
@@ -87,4 +87,15 @@ export function expectedTotals(batches: readonly SampleBatch[]): Map<string, num
   }
   for (const [k, v] of totals) if (v === 0) totals.delete(k);
   return totals;
+}
+
+/** Span profiles: one (type, series, stack, timestamp) in span A (3), span B (2) and no span (1), plus A again (4) a second later. */
+export function spanBatch(): SampleBatch {
+  const b = new SampleBatchBuilder();
+  const stack = [{ buildId: '', mappingFile: '', address: 0n, functionName: 'work', fileName: '', line: 0, inlined: false }];
+  b.add(CPU, [['pod', 'p1']], stack, 3, 1_700_000_000_000, 0, 0, '00000000000000aa');
+  b.add(CPU, [['pod', 'p1']], stack, 2, 1_700_000_000_000, 0, 0, 'b0b0b0b0b0b0b0b0');
+  b.add(CPU, [['pod', 'p1']], stack, 1, 1_700_000_000_000, 0, 0);
+  b.add(CPU, [['pod', 'p1']], stack, 4, 1_700_000_001_000, 0, 0, '00000000000000aa');
+  return b.build();
 }

@@ -31,7 +31,7 @@ export class PyroscopeIngestController {
     @Headers(IDEMPOTENCY_KEY_HEADER) idempotencyKey?: string,
   ): Promise<Record<string, never>> {
     const { tenant } = principal;
-    const decoder = new PyroscopeIngestDecoder(PyroscopeIngestDecoder.formatOf(q), req.url);
+    const decoder = new PyroscopeIngestDecoder(PyroscopeIngestDecoder.formatOf(q, contentType), req.url);
     const bytes = await readBody(req, this.pipeline.maxBodyBytes(tenant));
     await this.pipeline.accept({ tenant, api: 'pyroscope.ingest', params: q, decoder, parts: [{ what: 'request body', bytes, contentType, contentEncoding }], idempotencyKey });
     return {};

@@ -1,5 +1,5 @@
 import { FirnError } from '@firn/errors';
-import { sanitizeLabelName } from '@firn/profiles';
+import { sanitizeLabelNames } from '@firn/profiles';
 import type { DecodeContext, DecodedRequest, IngestDecoder, IngestPart } from '../ingest-decoder';
 import { PprofSeriesDecoder } from './pprof-series.decoder';
 
@@ -24,16 +24,16 @@ export class PushDecoder implements IngestDecoder {
 
 function pushLabels(labels: ReadonlyArray<readonly [string, string]>, what: string): Array<[string, string]> {
   const series = what.replace(/\.samples\[\d+\]$/, '');
-  const out = new Map<string, string>();
-  for (const [name, value] of labels) {
-    const clean = name === '__name__' ? name : sanitizeLabelName(name);
-    const prev = out.get(clean);
-    if (prev !== undefined && prev !== value) {
-      throw FirnError.invalidArgument(`${series}: labels "${name}" and another label both become "${clean}" after sanitising, with different values`);
-    }
-    out.set(clean, value);
+  // The one Pyroscope label-name rule (as /ingest and pprof sample labels); `__name__` is valid, so unchanged.
+  let out: Array<[string, string]>;
+  try {
+    out = sanitizeLabelNames(labels);
+  } catch (err) {
+    if (err instanceof FirnError) throw FirnError.invalidArgument(`${series}: ${err.message}`);
+    throw err;
   }
-  if (!out.get('service_name')) throw FirnError.invalidArgument(`${series}: labels must include service_name`);
-  if (!out.get('__name__')) throw FirnError.invalidArgument(`${series}: labels must include __name__ (the profile name, e.g. process_cpu)`);
-  return [...out.entries()];
+  const value = (name: string) => out.find(([n]) => n === name)?.[1];
+  if (!value('service_name')) throw FirnError.invalidArgument(`${series}: labels must include service_name`);
+  if (!value('__name__')) throw FirnError.invalidArgument(`${series}: labels must include __name__ (the profile name, e.g. process_cpu)`);
+  return out;
 }

@@ -1,12 +1,14 @@
 import { ErrorCode, FirnError } from '@firn/errors';
-import { parsePyroscopeName, pyroscopeProfileType, samplesFromFolded, samplesFromPprof } from '@firn/profiles';
+import { parseSampleTypeConfig, pyroscopeProfileName, pyroscopeSeriesLabels, samplesFromFolded, samplesFromPprof, type SampleTypeConfig } from '@firn/profiles';
 import type { DecodeContext, DecodedRequest, IngestDecoder, IngestFormat, IngestParams, IngestPart } from '../ingest-decoder';
 import { assertUtf8QueryParam, parseIngestTime } from '../pyroscope-params';
 
 /**
  * Pyroscope's `/ingest` body under its query parameters:
  * `name=app{k=v}&from=&until=&format=folded|pprof&sampleRate=`. pprof may come raw or as
- * multipart/form-data with a `profile` part.
+ * multipart/form-data with a `profile` part (and pyroscope-go's `sample_type_config`). Series
+ * labels and profile names are Pyroscope's (@firn/profiles pyroscopeSeriesLabels and
+ * pyroscopeProfileName), so SDK uploads land under the profile type ids Grafana asks for.
  */
 export class PyroscopeIngestDecoder implements IngestDecoder {
   readonly format: IngestFormat;
@@ -19,9 +21,12 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
     this.format = rawFormat === 'pprof' ? 'pprof' : 'folded';
   }
 
-  /** The `format` parameter (default folded); repeated parameters are refused. */
-  static formatOf(q: IngestParams): string {
-    return single(q, 'format') ?? 'folded';
+  /**
+   * The `format` parameter; repeated parameters are refused. Without one, a multipart body is
+   * pprof (as Pyroscope reads pyroscope-go and pyroscope-java uploads), anything else folded.
+   */
+  static formatOf(q: IngestParams, contentType?: string): string {
+    return single(q, 'format') ?? (isMultipart(contentType) ? 'pprof' : 'folded');
   }
 
   async decode(parts: readonly IngestPart[], ctx: DecodeContext): Promise<DecodedRequest> {
@@ -30,14 +35,14 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
     assertUtf8QueryParam(this.url, 'name');
     const name = single(q, 'name');
     if (!name) throw FirnError.invalidArgument('query parameter "name" is required (e.g. name=my-app.cpu{env=prod})');
-    const app = parsePyroscopeName(name);
+    const app = pyroscopeSeriesLabels({ name, format: this.format === 'pprof' ? 'pprof' : 'folded', spyName: single(q, 'spyName') });
     const fromMs = parseIngestTime(single(q, 'from'), 'from', ctx.nowMs);
     const untilMs = parseIngestTime(single(q, 'until'), 'until', fromMs);
     if (untilMs < fromMs) throw FirnError.invalidArgument(`"until" (${untilMs} ms) is before "from" (${fromMs} ms)`);
     const sampleRateRaw = single(q, 'sampleRate') ?? '100';
     const sampleRate = Number(sampleRateRaw);
     if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 100_000) throw FirnError.invalidArgument(`"sampleRate" must be a positive integer (got ${JSON.stringify(sampleRateRaw)})`);
-    const seriesLabels: Array<[string, string]> = [...app.labels.filter(([k]) => k !== 'service_name'), ['service_name', app.appName]];
+    const seriesLabels = app.labels;
     const limits = ctx.parser;
 
     if (this.rawFormat === 'folded') {
@@ -46,17 +51,23 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
     if (this.rawFormat === 'pprof') {
       let pprof = body.bytes;
       let identity: IngestPart[] | undefined;
-      if (body.contentType?.startsWith('multipart/form-data')) {
+      let sampleTypeConfig: Record<string, SampleTypeConfig> | undefined;
+      if (body.contentType && isMultipart(body.contentType)) {
         // A client's retry may use a new random boundary: the fields, not the body, identify it.
         identity = await multipartFields(body.bytes, body.contentType);
-        const part = identity.find((f) => f.what === 'profile');
+        const field = (what: string) => identity?.find((f) => f.what === what)?.bytes;
+        const part = field('profile');
         if (!part) throw FirnError.invalidArgument('multipart body has no "profile" part');
-        pprof = part.bytes;
+        // Pyroscope refuses these too: cumulative profiles from clients older than godeltaprof.
+        if (field('prev_profile')?.length) throw FirnError.invalidArgument('multipart "prev_profile" is not supported: update the client (current pyroscope-go versions send delta profiles)');
+        const config = field('sample_type_config');
+        if (config?.length) sampleTypeConfig = parseSampleTypeConfig(Buffer.from(config).toString('utf8'));
+        pprof = part;
         await ctx.checkGzip(pprof, 'pprof');
       }
       return {
         batch: samplesFromPprof(pprof, {
-          name: pyroscopeProfileType(app.sampleType, sampleRate).profileType.name,
+          name: (sampleTypes) => pyroscopeProfileName(sampleTypes, sampleTypeConfig),
           seriesLabels,
           nowMs: fromMs,
           fallbackDurationNs: (untilMs - fromMs) * 1e6,
@@ -70,6 +81,10 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
       httpStatus: 415,
     });
   }
+}
+
+function isMultipart(contentType: string | undefined): boolean {
+  return contentType?.toLowerCase().startsWith('multipart/form-data') ?? false;
 }
 
 function single(q: IngestParams, key: string): string | undefined {
