@@ -8,7 +8,6 @@ import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -18,8 +17,9 @@ import { Profile } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
+import { bpfUnavailable, freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
+import { waitUntil as waitFor } from './support/poll';
 import { CPU_TYPE } from './support/profiles-data';
 import { bearer, s3Env } from './support/write-path';
 
@@ -45,10 +45,6 @@ fn firn_spin(mut x: u64) -> u64 {
 fn main() { let mut s = 0u64; loop { s = s.wrapping_add(firn_spin(std::hint::black_box(s))); } }
 `;
 
-function bpfUnavailable(): string | undefined {
-  const r = spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/agent/bpf/check.ts')], { encoding: 'utf8', timeout: 120_000 });
-  return r.status === 0 ? undefined : r.stdout.trim() || r.stderr.trim() || `check exited ${r.status}`;
-}
 
 function goToolchains(): Array<{ go: string; version: string }> {
   const out = new Map<string, string>();
@@ -110,20 +106,6 @@ async function pprofReport(base: string, token: string, selector: string, fromMs
   }));
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logs: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${logs()}`);
-    await sleep(2000);
-  }
-}
 
 const unavailable = bpfUnavailable();
 if (unavailable) console.warn(`agent names e2e skipped: BPF unavailable here: ${unavailable}`);
@@ -254,6 +236,7 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
         },
         240_000,
         logs,
+        2000,
       );
       const loads = loadsOf(g.stripped);
       const vaddrs = locs.map((l) => {
@@ -285,6 +268,7 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
         },
         240_000,
         logs,
+        2000,
       );
       expect(fn.name).toBe('firnnames::Mixer<long>::spin(long) const');
       expect(fn.systemName).toBe('_ZNK9firnnames5MixerIlE4spinEl');
@@ -299,6 +283,7 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
         },
         240_000,
         logs,
+        2000,
       );
       expect(fn.name).toBe('firnrs::firn_spin');
       expect(fn.systemName).toMatch(/^_(R|ZN)/);

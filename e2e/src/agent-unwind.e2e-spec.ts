@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient } from '@connectrpc/connect';
@@ -11,8 +10,9 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
+import { bpfUnavailable, freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
+import { waitUntil } from './support/poll';
 import { CPU_TYPE } from './support/profiles-data';
 import { bearer, s3Env } from './support/write-path';
 
@@ -129,25 +129,7 @@ interface Top {
   cumulative: Map<string, number>;
 }
 
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logTail: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\nagent log:\n${logTail()}`);
-    await sleep(1500);
-  }
-}
 
-function bpfUnavailable(): string | undefined {
-  const r = spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/agent/bpf/check.ts')], { encoding: 'utf8', timeout: 120_000 });
-  return r.status === 0 ? undefined : r.stdout.trim() || r.stderr.trim() || `check exited ${r.status}`;
-}
 
 function missingTool(): string | undefined {
   for (const tool of ['gcc', 'g++', 'rustc', 'perf']) {
@@ -231,6 +213,7 @@ async function steadyWindow(top: (sel: string, from: number, to: number) => Prom
     },
     300_000,
     () => seen() + logTail(),
+    1500,
   );
   const from = Date.now();
   const tables = await waitUntil(
@@ -241,6 +224,7 @@ async function steadyWindow(top: (sel: string, from: number, to: number) => Prom
     },
     600_000,
     logTail,
+    1500,
   );
   return { from, tables };
 }
@@ -381,7 +365,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     }
     // Ingestion lags the agent by a window: wait until a later window has arrived.
     const sel = `{pid="${pid}", node="e2e-tables"}`;
-    await waitUntil('the agent samples after the perf window', async () => ((await top(sel, to + 3000, Date.now() + 60_000)).total > 0 ? true : undefined), 120_000, logTail);
+    await waitUntil('the agent samples after the perf window', async () => ((await top(sel, to + 3000, Date.now() + 60_000)).total > 0 ? true : undefined), 120_000, logTail, 1500);
     const ours = await top(sel, from, to);
     const rank = (m: Map<string, number>, total: number) =>
       [...m]

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,8 +10,9 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { debuginfoV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
+import { bpfUnavailable, freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
+import { waitUntil } from './support/poll';
 import { CPU_TYPE as CPU_PROFILE_TYPE } from './support/profiles-data';
 import { bearer, makeTokens, s3Env } from './support/write-path';
 
@@ -71,26 +72,7 @@ async function topReport(querierBase: string, token: string, selector: string, f
   return { byName, mappingOf };
 }
 
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, logTail: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\nagent log:\n${logTail()}`);
-    await sleep(1000);
-  }
-}
 
-/** Why BPF cannot run here (not root, no BTF, load refused), asked of the agent's own check script. */
-function bpfUnavailable(): string | undefined {
-  const r = spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/agent/bpf/check.ts')], { encoding: 'utf8', timeout: 120_000 });
-  return r.status === 0 ? undefined : (r.stdout.trim() || r.stderr.trim() || `check exited ${r.status}`);
-}
 
 const unavailable = bpfUnavailable();
 if (unavailable) console.warn(`agent e2e skipped: BPF unavailable here: ${unavailable}`);
@@ -161,7 +143,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
   const querier = () => createClient(Q.QueryService, createGrpcTransport({ baseUrl: others[1].base, interceptors: [bearer(tokens.acme)] }));
 
   const top = async (selector: string, fromMs: number, toMs: number) => (await topReport(others[1].base, tokens.acme, selector, fromMs, toMs)).byName;
-  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => agent.logTail(4000));
+  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => `agent log:\n${agent.logTail(4000)}`);
 
   it('measures a 75/25 CPU split between two C functions within ±3 points, with pid/comm/executable labels', async () => {
     const sel = `{pid="${hotcold.pid}"}`;
@@ -326,7 +308,7 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) with server-side symbol
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => agent.logTail(4000));
+  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => `agent log:\n${agent.logTail(4000)}`);
   const report = (selector: string) => topReport(querierApp.base, token, selector, startedMs - 60_000, Date.now() + 60_000);
 
   it('uploads the binary\'s debug info through the DebuginfoService', async () => {
