@@ -162,6 +162,27 @@ describe(parseElf.name, () => {
     expect(readSymbols(readFileSync(p('pie.stripped'))).some((s) => s.name === 'firn_static')).toBe(false);
   });
 
+  it('names an address with several aliases by its public symbol, without the version (as glibc\'s __libc_start_main)', async () => {
+    // A local implementation, local and weak aliases listed before the global one, and a versioned
+    // definition: the shape of glibc's start routine in its debug file.
+    const src = join(dir, 'alias.c');
+    writeFileSync(
+      src,
+      'int firn_impl(int x) { return x * 7 + 1; }\n' +
+        'static int firn_alias_1(int) __attribute__((alias("firn_impl"), used));\n' +
+        'extern int firn_weak(int) __attribute__((weak, alias("firn_impl")));\n' +
+        'extern int firn_public(int) __attribute__((alias("firn_impl")));\n' +
+        '__asm__(".symver firn_public, firn_versioned@@FIRN_1");\n',
+    );
+    writeFileSync(join(dir, 'alias.map'), 'FIRN_1 { global: firn_versioned; local: *; };\n');
+    const so = join(dir, 'alias.so');
+    sh('gcc', ['-O1', '-fPIC', '-shared', `-Wl,--version-script=${join(dir, 'alias.map')}`, '-o', so, src]);
+    const syms = await readSymbolsFromFile(so);
+    const at = syms.find((s) => s.name.startsWith('firn_'));
+    expect(at && findSymbol(syms, at.address)?.name).toBe('firn_versioned');
+    expect(syms.some((s) => s.name.includes('@'))).toBe(false);
+  });
+
   it('gives the build id, or a prefixed content hash that cannot be mistaken for one', async () => {
     expect(await buildIdOrHash(p('pie'))).toBe(readelfBuildId(p('pie')));
     const h = await buildIdOrHash(p('noid'));

@@ -5,6 +5,8 @@ const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const SHN_UNDEF = 0;
 const MAX_SYMTAB = 1 << 30;
+/** STB_LOCAL 0, STB_GLOBAL 1, STB_WEAK 2 → preference when symbols share an address. */
+const BINDING_RANK: Record<number, number> = { 0: 0, 1: 2, 2: 1 };
 
 /**
  * Function symbols from `.symtab`, plus `.dynsym` entries at addresses `.symtab` does not cover
@@ -15,6 +17,8 @@ export function* symbolSteps(fileSize: number): Steps<ElfSymbol[]> {
   const is64 = t.header.bits === 64;
   const entSize = is64 ? 24 : 16;
   const byAddr = new Map<bigint, ElfSymbol>();
+  /** Binding rank of the symbol kept per address: aliases resolve to the public name, as perf does. */
+  const rankOf = new Map<bigint, number>();
   for (const type of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (const s of t.sections.filter((x) => x.type === type)) {
       const strSec = t.sections[s.link];
@@ -32,10 +36,21 @@ export function* symbolSteps(fileSize: number): Steps<ElfSymbol[]> {
         if ((kind !== STT_FUNC && kind !== STT_GNU_IFUNC) || shndx === SHN_UNDEF || nameOff === 0) continue;
         const address = is64 ? syms.u64(o + 8, 'st_value') : BigInt(syms.u32(o + 4, 'st_value'));
         const size = is64 ? syms.u64(o + 16, 'st_size') : BigInt(syms.u32(o + 8, 'st_size'));
+        // Among aliases at one address (glibc: `__libc_start_main`, `__libc_start_main_impl`,
+        // `__libc_start_main_alias_1`, …; a full .symtab lists locals first): a sized symbol over
+        // an unsized one, then global over weak over local.
+        const rank = BINDING_RANK[info >> 4] ?? 0;
         const prev = byAddr.get(address);
-        if (prev !== undefined && (prev.size > 0n || size === 0n)) continue;
-        const name = strs.cstring(nameOff, 'symbol name');
-        if (name) byAddr.set(address, { name, address, size });
+        if (prev !== undefined) {
+          const prevRank = rankOf.get(address) ?? 0;
+          const better = prev.size === 0n ? size > 0n || rank > prevRank : size > 0n && rank > prevRank;
+          if (!better) continue;
+        }
+        // A .symtab names versioned definitions with their version (`__libc_start_main@@GLIBC_2.34`).
+        const name = strs.cstring(nameOff, 'symbol name').replace(/@.*$/, '');
+        if (!name) continue;
+        byAddr.set(address, { name, address, size });
+        rankOf.set(address, rank);
       }
     }
   }
