@@ -192,7 +192,8 @@ describe('write path', () => {
     await invalid(acme.writeArrow({ ipcBuffer: badType }), /profile type/i);
 
     const res = await fetch(`${gateway.base}/ingest?name=app&format=trie`, { method: 'POST', headers: { authorization: `Bearer ${tokens.acme}` }, body: 'a;b 1' });
-    expect(res.status).toBe(400);
+    // A format Pyroscope takes and Firn does not: 415 (never retried as it is), still naming the parameter.
+    expect(res.status).toBe(415);
     expect(await res.json()).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/format/) });
     const noToken = await fetch(`${gateway.base}/ingest?name=app`, { method: 'POST', body: 'a;b 1' });
     expect(noToken.status).toBe(401);

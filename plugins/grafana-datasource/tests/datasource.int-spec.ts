@@ -137,7 +137,7 @@ describe('Firn data source against a running Firn', () => {
     expect(await texts('label_values({namespace="checkout"}, pod)')).toEqual(['checkout-1', 'checkout-2']);
     expect(await texts(`label_values(${CPU}{namespace="search"}, pod)`)).toEqual(['search-1']);
     expect(await texts('profile_types()')).toEqual([CPU]);
-    expect(await texts('label_names()')).toEqual(['namespace', 'pod', 'service_name']);
+    expect(await texts('label_names()')).toEqual(['namespace', 'pod', 'pyroscope_spy', 'service_name']);
     expect(await ds.getLabelValues('namespace', CPU, '{pod="checkout-2"}', range)).toEqual(['checkout']);
     await expect(ds.metricFindQuery('values(x)')).rejects.toThrow(/label_values/);
   });

@@ -73,7 +73,7 @@ describe('Firn plugin editors in Chromium', () => {
     expect(await runs(page).textContent()).toBe('1');
 
     await page.locator('#firn-query-labels-add').click();
-    await choose(page, 'firn-query-labels-name-0', 'namespace', ['namespace', 'pod', 'service_name']);
+    await choose(page, 'firn-query-labels-name-0', 'namespace', ['namespace', 'pod', 'pyroscope_spy', 'service_name']);
     await choose(page, 'firn-query-labels-value-0', 'checkout', ['checkout', 'search'], 'query-editor-autocomplete.png');
     await expect.poll(() => result(page).textContent(), { timeout: 30_000 }).toBe(
       'flamegraph total=1150000000 nodes=6 labels=total,main,work,cold_fn,hot_fn,new_fn\nseries cpu points=400000000,750000000',
@@ -86,7 +86,7 @@ describe('Firn plugin editors in Chromium', () => {
     // Series grouped by a label; the group-by picker offers the label names too.
     await page.locator('#option-series-firn-query-type').click();
     await expect.poll(() => runs(page).textContent()).toBe('3');
-    await choose(page, 'firn-query-group-by', 'pod', ['namespace', 'pod', 'service_name']);
+    await choose(page, 'firn-query-group-by', 'pod', ['namespace', 'pod', 'pyroscope_spy', 'service_name']);
     await expect.poll(() => result(page).textContent(), { timeout: 30_000 }).toBe('series checkout-1 points=400000000\nseries checkout-2 points=750000000');
     expect(await runs(page).textContent()).toBe('4');
 
