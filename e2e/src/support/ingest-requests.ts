@@ -1,6 +1,6 @@
 import { createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
-import { samplesFromFolded, samplesToArrow, samplesToPprof, type Frame } from '@firn/profiles';
+import { pyroscopeSeriesLabels, samplesFromFolded, samplesToArrow, samplesToPprof, type Frame } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
 import { CPU_TYPE, agentWrite, totalsOf } from './profiles-data';
 import { bearer } from './write-path';
@@ -70,8 +70,11 @@ export function rawRequest(gw: Gateway, tenant: string, tag: string, seed: numbe
 /** Pyroscope `/ingest` folded text with its own time (`from`), app `fault`, label `req=<tag>`. */
 export function foldedRequest(gw: Gateway, tenant: string, tag: string, lines: number, fromS: number, headers: Record<string, string> = {}): IngestRequestCase {
   const body = Buffer.from(Array.from({ length: lines }, (_, k) => `main;work;leaf_${tag}_${k} ${k + 1}`).join('\n'));
-  const batch = samplesFromFolded(body, { seriesLabels: [['req', tag], ['service_name', 'fault']], fromMs: fromS * 1000, untilMs: fromS * 1000 + 10_000, sampleType: 'cpu', sampleRate: 100 });
-  const url = `${gw.base}/ingest?name=${encodeURIComponent(`fault.cpu{req=${tag}}`)}&from=${fromS}&until=${fromS + 10}&sampleRate=100`;
+  const name = `fault.cpu{req=${tag}}`;
+  // The series Pyroscope (and so the gateway) names an upload with: req, service_name=fault, pyroscope_spy=unknown.
+  const { labels } = pyroscopeSeriesLabels({ name, format: 'folded' });
+  const batch = samplesFromFolded(body, { seriesLabels: labels, fromMs: fromS * 1000, untilMs: fromS * 1000 + 10_000, sampleType: 'cpu', sampleRate: 100 });
+  const url = `${gw.base}/ingest?name=${encodeURIComponent(name)}&from=${fromS}&until=${fromS + 10}&sampleRate=100`;
   return {
     what: `/ingest ${tag}`,
     tenant,
