@@ -112,6 +112,12 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   }
 }
 
+/** The ingest log's backlog: messages not yet delivered, and delivered but not yet acked. */
+export async function ingestBacklog(bus: Bus): Promise<{ pending: number; unacked: number }> {
+  const info = await bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
+  return { pending: info.num_pending, unacked: info.num_ack_pending };
+}
+
 /**
  * Resolves once every message in the ingest log has been delivered and acked, i.e. is in a
  * segment listed in the manifest. Polls often so the measured drain time is not inflated much.
@@ -120,12 +126,12 @@ export async function waitForDrained(bus: Bus, timeoutMs: number): Promise<void>
   const deadline = Date.now() + timeoutMs;
   let stable = 0;
   for (;;) {
-    const info = await bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
-    if (info.num_pending === 0 && info.num_ack_pending === 0) {
+    const { pending, unacked } = await ingestBacklog(bus);
+    if (pending === 0 && unacked === 0) {
       if (++stable >= 2) return;
     } else {
       stable = 0;
-      if (Date.now() > deadline) throw new Error(`ingest log not drained after ${timeoutMs} ms: pending ${info.num_pending}, unacked ${info.num_ack_pending}`);
+      if (Date.now() > deadline) throw new Error(`ingest log not drained after ${timeoutMs} ms: pending ${pending}, unacked ${unacked}`);
     }
     await sleep(50);
   }

@@ -3,9 +3,10 @@
 // a compactor (each its own process, NATS JetStream, local storage), with a component restarted every 5
 // minutes (gateway SIGTERM, ingester SIGKILL, NATS stop/start, gateway SIGKILL, ingester SIGTERM).
 // Clients retry like the agent (same bytes, honouring Retry-After). Every 20 s it samples each
-// process's RSS, JS heap and open file descriptors, and the ingest log's backlog; a query runs every 30 s. At the end it checks
-// that every stored total equals what was sent exactly once, fits a line to each long-lived
-// process's RSS and heap after warm-up, and fails (exit 1) on a loss, a double count, or growth.
+// process's RSS, JS heap and open file descriptors, and the ingest log's backlog; a query runs
+// every 30 s. At the end it checks that every stored total equals what was sent exactly once,
+// fits a line to each long-lived process's RSS and heap after warm-up, and fails (exit 1) on a
+// loss, a double count, or growth.
 //
 //   node scripts/run-ts.cjs bench/soak/soak.bench.ts [--minutes 30] [--agents 100] [--restart-every-min 5] [--log-level warn] [--write-docs]
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,7 +18,6 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { connectBus, type Bus } from '@firn/bus';
-import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { samplesToArrow, stackKey, type Frame } from '@firn/profiles';
 import { profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { seriesKeyOf } from '@firn/segments';
@@ -25,7 +25,7 @@ import { LocalDirStore } from '@firn/storage';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
 import { freePort, makeTempDir, removeDir, startNats, type TestNats } from '@firn/testing';
 import { FLEET_PROFILE_TYPE, fleetWindows } from '../fleet/fleet-1h';
-import { startFirnApp, waitForDrained, type AppProcess } from '../ingest/cluster';
+import { ingestBacklog, startFirnApp, waitForDrained, type AppProcess } from '../ingest/cluster';
 import { percentile } from '../ingest/load';
 import { machineNotes, upsertDocSection } from '../ingest/report';
 import { diffTotals, storedSummary } from '../ingest/verify';
@@ -78,14 +78,12 @@ async function heapMb(base: string, component: string): Promise<number> {
   return Number(m?.[1] ?? NaN) / 2 ** 20;
 }
 
-/** Backlog median and max per quarter of the run: a backlog that grows explains buffers that grow. */
-function backlogText(points: Array<{ atMs: number; pending: number; unacked: number }>, t0: number): string {
-  if (points.length === 0) return 'not sampled';
-  const end = points[points.length - 1].atMs;
-  const quarter = (end - t0) / 4;
+/** Backlog median and max per quarter of the samples (taken at a fixed interval, so quarters of the run). */
+function backlogText(backlog: number[]): string {
+  if (backlog.length === 0) return 'not sampled';
   const parts: string[] = [];
   for (let q = 0; q < 4; q++) {
-    const inQ = points.filter((p) => p.atMs >= t0 + q * quarter && (q === 3 ? p.atMs <= end : p.atMs < t0 + (q + 1) * quarter)).map((p) => p.pending + p.unacked);
+    const inQ = backlog.slice(Math.floor((q * backlog.length) / 4), Math.floor(((q + 1) * backlog.length) / 4));
     if (inQ.length > 0) parts.push(`Q${q + 1} median ${percentile(inQ, 0.5).toFixed(0)}, max ${Math.max(...inQ)}`);
   }
   return parts.join('; ');
@@ -143,8 +141,8 @@ async function main(): Promise<void> {
   const writer = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gatewayBase, ...auth }));
 
   const samples: Sample[] = [];
-  /** The ingest log's backlog at each sampling: what tells a growing buffer from a leak. */
-  const backlog: Array<{ atMs: number; pending: number; unacked: number }> = [];
+  /** The ingest log's backlog (pending + unacked) at each sampling: what tells a growing buffer from a leak. */
+  const backlog: number[] = [];
   const latencies: number[] = [];
   const events: string[] = [];
   const refusals = new Map<string, number>();
@@ -258,8 +256,8 @@ async function main(): Promise<void> {
     }
     try {
       samples.push({ atMs: now, component: 'nats-server', pid: nats.pid, rssMb: rssMb(nats.pid), heapMb: NaN, fds: fdCount(nats.pid) });
-      const info = await bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
-      backlog.push({ atMs: now, pending: info.num_pending, unacked: info.num_ack_pending });
+      const { pending, unacked } = await ingestBacklog(bus);
+      backlog.push(pending + unacked);
     } catch {
       // restarting
     }
@@ -324,7 +322,7 @@ async function main(): Promise<void> {
     `- Ack latency (first attempt to acceptance, retries included): p50 ${percentile(latencies, 0.5).toFixed(0)} ms, p99 ${percentile(latencies, 0.99).toFixed(0)} ms.`,
     `- Restarts: ${events.filter((e) => e.includes('done in')).map((e) => e.replace(/^\[(\S+) min\] /, '$1 min: ')).join('; ')}.`,
     `- Queries during the run: ${queries}, failed: ${queryFailures}.`,
-    `- Ingest log backlog (messages not yet pulled + pulled but unacked, sampled every ${SAMPLE_EVERY_MS / 1000} s): ${backlogText(backlog, t0)}.`,
+    `- Ingest log backlog (messages not yet pulled + pulled but unacked, sampled every ${SAMPLE_EVERY_MS / 1000} s): ${backlogText(backlog)}.`,
     `- Stored: ${stored.segments} segments, ${stored.rows} rows, ${stored.samples} samples; totals ${diff.count === 0 ? '**exactly equal** to what was sent (nothing lost, nothing counted twice)' : `**differ in ${diff.count} keys**: ${diff.examples.join('; ')}`}.`,
     '',
     `Per process, from ${WARMUP_MS / 60_000} min after its start (samples every ${SAMPLE_EVERY_MS / 1000} s): RSS median of the first and last quarter, least-squares slopes, open file descriptors.`,
