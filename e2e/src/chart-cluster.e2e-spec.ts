@@ -203,6 +203,7 @@ describe('chart-driven cluster', () => {
       await Promise.all([...agents, ...readers]);
     }
     log(`${reads} reads during the rollout, ${failedReads.length} failed; ${pushRetries} pushes retried`);
+    if (failedReads.length > 0) for (const line of cluster.errorLines()) log(line);
     // Soft: a failed drain or read is reported, and the totals below are still checked.
     expect.soft(exits.filter((e) => e.code !== 0), 'pods that did not drain and exit 0 within the grace period').toEqual([]);
     expect(exits).toHaveLength(10);

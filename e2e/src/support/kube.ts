@@ -9,7 +9,7 @@
 // address). Those two substitutions, NODE_OPTIONS for the DNS preload and the image's /app
 // mapped to a build tree are the only differences from what the chart says.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -75,6 +75,7 @@ export interface ClusterOptions {
 
 export class FakeCluster {
   readonly pods: Pod[] = [];
+  private readonly deletedLogs: Array<{ pod: string; file: string }> = [];
   private readonly proxies = new Map<string, { server: Server; ip: string; port: number; selector: Record<string, string>; next: number }>();
   private readonly secrets = new Map<string, Record<string, string>>();
   private readonly configMaps = new Map<string, Record<string, string>>();
@@ -262,6 +263,15 @@ export class FakeCluster {
     const exit = await Promise.race([pod.proc.exited, new Promise<null>((r) => setTimeout(() => r(null), grace))]);
     const log = pod.proc.logTail(32 * 1024);
     this.keepLog(pod);
+    // The pod's temp dir goes with it; errorLines() still reads what it logged.
+    const kept = join(this.o.dir, 'deleted-pod-logs', `${pod.name}.log`);
+    mkdirSync(join(this.o.dir, 'deleted-pod-logs'), { recursive: true });
+    try {
+      copyFileSync(pod.proc.logFile, kept);
+      this.deletedLogs.push({ pod: pod.name, file: kept });
+    } catch {
+      // the pod never logged
+    }
     if (exit === null) await pod.proc.stop();
     this.pods.splice(this.pods.indexOf(pod), 1);
     this.o.log(`pod ${pod.name} deleted (exit ${exit?.code ?? 'killed'})`);
@@ -278,6 +288,25 @@ export class FakeCluster {
       exits.push({ pod: p.name, code });
     }
     return exits;
+  }
+
+  /**
+   * Error-level log lines of every pod, deleted ones included, each prefixed with its pod: what a
+   * failed assertion prints so that a rare failure in CI (where FIRN_E2E_LOG_DIR is not set) names
+   * its cause.
+   */
+  errorLines(): string[] {
+    const out: string[] = [];
+    for (const { pod, file } of [...this.deletedLogs, ...this.pods.map((p) => ({ pod: p.name, file: p.proc.logFile }))]) {
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) if (/"level":"(error|fatal)"/.test(line)) out.push(`${pod}: ${line.slice(0, 2000)}`);
+    }
+    return out;
   }
 
   private keepLog(pod: Pod): void {

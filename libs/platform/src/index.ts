@@ -6,4 +6,5 @@ export { MANIFEST_LOG, ManifestModule } from './manifest.module';
 export { NatsRecordKv, TENANTS_BUCKET, openTokenStore, tokenStoreMode, tokenStoreSettings, type OpenedTokenStore, type TokenStoreConfig } from './tenant-store';
 export { openTenancy, type TenancyConfig } from './tenancy';
 export { AuthPrincipal, RequireScope, TokenAuthGuard } from './http-auth.guard';
+export { worthAnotherEndpoint } from './call-failure';
 export { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, parseEndpoints, type EndpointSetOptions, type EndpointSpec } from './endpoints';

@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient, type Client, type HandlerContext } from '@connectrpc/connect';
+import { createClient, type Client, type HandlerContext } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
-import { EndpointSet, MANIFEST_LOG } from '@firn/platform';
+import { EndpointSet, MANIFEST_LOG, worthAnotherEndpoint } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
 import type { LabelMatcher } from '@firn/manifest';
 import {
@@ -80,7 +80,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
       for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url })));
       this.peers = next;
     });
-    this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting).', registers: [registry] });
+    this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting) or the call died on the wire.', registers: [registry] });
     this.fanOuts = new Counter({ name: metricName('querier', 'fanout_queries_total'), help: 'Queries split across peer queriers, by number of peers.', labelNames: ['peers'], registers: [registry] });
     this.shareSeconds = new Histogram({ name: metricName('querier', 'share_seconds'), help: 'Time to scan one share of a query, here or on a peer.', labelNames: ['where'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
     this.servedSegments = new Counter({ name: metricName('querier', 'peer_share_segments_total'), help: 'Segments this querier scanned for a peer querier, by kind of query.', labelNames: ['kind'], registers: [registry] });
@@ -332,9 +332,10 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
             try {
               await remote(peers[i - 1], share, shareSignal);
             } catch (err) {
-              // A peer that is gone or draining (a rolling restart, a scale-down) must not fail
-              // the query: its share is scanned here instead. Other errors are the query's own.
-              if (shareSignal.aborted || ConnectError.from(err).code !== Code.Unavailable) throw err;
+              // A peer that is gone or draining (a rolling restart, a scale-down), or whose call
+              // died on the wire, must not fail the query: its share is scanned here instead.
+              // Answers (errors included) are the query's own.
+              if (!worthAnotherEndpoint(err, shareSignal)) throw err;
               this.peerFallbacks.inc();
               this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
               await local(share, shareSignal);

@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient, type Client, type HandlerContext, typ
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { FirnError } from '@firn/errors';
 import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
-import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE } from '@firn/platform';
+import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, worthAnotherEndpoint } from '@firn/platform';
 import { firnInsightsV1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
@@ -22,8 +22,9 @@ type UnaryCall = (req: unknown, opts: { signal: AbortSignal; timeoutMs?: number;
  * forwarding each call to a querier. The caller's token is checked once, here; the querier gets the tenant as trusted
  * internal metadata with the shared internal token. Calls go round-robin over the queriers the
  * endpoint list names (a headless Service lists only ready pods), the caller's deadline and
- * cancellation travel with them, and a querier that is unavailable (restarting, gone) is skipped
- * for the next one: queries only read, so trying another is safe.
+ * cancellation travel with them, and a querier that is unavailable (restarting, gone) or whose
+ * call died on the wire (a drain's GOAWAY race) is skipped for the next one: queries only read,
+ * so trying another is safe (see worthAnotherEndpoint).
  */
 @Injectable()
 export class QueryProxy implements OnModuleInit, OnModuleDestroy {
@@ -47,7 +48,7 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
       this.clients = next;
     });
     this.forwarded = new Counter({ name: metricName('gateway', 'query_forwards_total'), help: 'Query calls forwarded to queriers, by final gRPC code.', labelNames: ['code'], registers: [registry] });
-    this.retried = new Counter({ name: metricName('gateway', 'query_forward_retries_total'), help: 'Forwarded query calls tried again on another querier after one was unavailable.', registers: [registry] });
+    this.retried = new Counter({ name: metricName('gateway', 'query_forward_retries_total'), help: 'Forwarded query calls tried again on another querier after one was unavailable or the call died on the wire.', registers: [registry] });
   }
 
   async onModuleInit(): Promise<void> {
@@ -96,11 +97,11 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
       } catch (err) {
         last = err;
         const ce = ConnectError.from(err);
-        if (ce.code !== Code.Unavailable || ctx.signal.aborted) {
+        if (!worthAnotherEndpoint(ce, ctx.signal)) {
           this.forwarded.inc({ code: Code[ce.code]?.toLowerCase() ?? 'unknown' });
           throw err;
         }
-        this.log.warn({ querier: url, err: ce.rawMessage }, 'querier unavailable; trying another');
+        this.log.warn({ querier: url, err: ce.rawMessage }, 'querier unavailable or the call died on the wire; trying another');
         if (i + 1 < attempts) this.retried.inc();
       }
     }
