@@ -60,6 +60,8 @@ interface Sample {
   pid: number;
   rssMb: number;
   heapMb: number;
+  /** parquet-wasm's linear memory (outside the heap); NaN where the process has none. */
+  wasmMb: number;
   fds: number;
 }
 
@@ -72,10 +74,11 @@ function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-async function heapMb(base: string, component: string): Promise<number> {
+/** The JS heap in use and parquet-wasm's memory, in MB, from the process's own /metrics. */
+async function memoryMb(base: string, component: string): Promise<{ heapMb: number; wasmMb: number }> {
   const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const m = new RegExp(`^firn_${component}_nodejs_heap_size_used_bytes (\\S+)$`, 'm').exec(text);
-  return Number(m?.[1] ?? NaN) / 2 ** 20;
+  const mb = (metric: string) => Number(new RegExp(`^firn_${component}_${metric} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return { heapMb: mb('nodejs_heap_size_used_bytes'), wasmMb: mb('parquet_wasm_memory_bytes') };
 }
 
 /** Backlog median and max per quarter of the samples (taken at a fixed interval, so quarters of the run). */
@@ -249,13 +252,13 @@ async function main(): Promise<void> {
     const now = Date.now();
     for (const [name, app] of Object.entries(apps)) {
       try {
-        samples.push({ atMs: now, component: name, pid: app.pid, rssMb: rssMb(app.pid), heapMb: await heapMb(app.base, componentOf(name)), fds: fdCount(app.pid) });
+        samples.push({ atMs: now, component: name, pid: app.pid, rssMb: rssMb(app.pid), ...(await memoryMb(app.base, componentOf(name))), fds: fdCount(app.pid) });
       } catch {
         // restarting right now
       }
     }
     try {
-      samples.push({ atMs: now, component: 'nats-server', pid: nats.pid, rssMb: rssMb(nats.pid), heapMb: NaN, fds: fdCount(nats.pid) });
+      samples.push({ atMs: now, component: 'nats-server', pid: nats.pid, rssMb: rssMb(nats.pid), heapMb: NaN, wasmMb: NaN, fds: fdCount(nats.pid) });
       const { pending, unacked } = await ingestBacklog(bus);
       backlog.push(pending + unacked);
     } catch {
@@ -303,11 +306,13 @@ async function main(): Promise<void> {
     const median = (xs: number[]) => percentile(xs, 0.5);
     const rssFirst = median(steady.slice(0, Math.ceil(steady.length / 4)).map((s) => s.rssMb));
     const rssLast = median(steady.slice(-Math.ceil(steady.length / 4)).map((s) => s.rssMb));
+    const wasm = steady.filter((s) => Number.isFinite(s.wasmMb));
+    const wasmText = wasm.length > 0 ? `${median(wasm.slice(0, Math.ceil(wasm.length / 4)).map((s) => s.wasmMb)).toFixed(0)} → ${median(wasm.slice(-Math.ceil(wasm.length / 4)).map((s) => s.wasmMb)).toFixed(0)}` : '—';
     // Growth = the last quarter's median RSS over the first's by more than 15 % and 30 MB.
     const grows = rssLast > rssFirst * 1.15 && rssLast - rssFirst > 30;
     if (grows) growthProblems++;
     rows.push(
-      `| ${first.component} (pid ${pid}) | ${lifeMin.toFixed(0)} | ${rssFirst.toFixed(0)} → ${rssLast.toFixed(0)} | ${rss.toFixed(1)} | ${Number.isFinite(heap) ? heap.toFixed(1) : '—'} | ${Math.min(...fds)}–${Math.max(...fds)} | ${grows ? '❌ grows' : '✅ flat'} |`,
+      `| ${first.component} (pid ${pid}) | ${lifeMin.toFixed(0)} | ${rssFirst.toFixed(0)} → ${rssLast.toFixed(0)} | ${rss.toFixed(1)} | ${Number.isFinite(heap) ? heap.toFixed(1) : '—'} | ${wasmText} | ${Math.min(...fds)}–${Math.max(...fds)} | ${grows ? '❌ grows' : '✅ flat'} |`,
     );
   }
   const machine = machineNotes();
@@ -325,10 +330,10 @@ async function main(): Promise<void> {
     `- Ingest log backlog (messages not yet pulled + pulled but unacked, sampled every ${SAMPLE_EVERY_MS / 1000} s): ${backlogText(backlog)}.`,
     `- Stored: ${stored.segments} segments, ${stored.rows} rows, ${stored.samples} samples; totals ${diff.count === 0 ? '**exactly equal** to what was sent (nothing lost, nothing counted twice)' : `**differ in ${diff.count} keys**: ${diff.examples.join('; ')}`}.`,
     '',
-    `Per process, from ${WARMUP_MS / 60_000} min after its start (samples every ${SAMPLE_EVERY_MS / 1000} s): RSS median of the first and last quarter, least-squares slopes, open file descriptors.`,
+    `Per process, from ${WARMUP_MS / 60_000} min after its start (samples every ${SAMPLE_EVERY_MS / 1000} s): RSS median of the first and last quarter, least-squares slopes, parquet-wasm's WebAssembly memory (outside the JS heap; it never shrinks), open file descriptors.`,
     '',
-    '| process | minutes | RSS MB (first → last quarter) | RSS slope MB/h | heap slope MB/h | open fds | |',
-    '|---|---|---|---|---|---|---|',
+    '| process | minutes | RSS MB (first → last quarter) | RSS slope MB/h | heap slope MB/h | parquet-wasm MB (first → last quarter) | open fds | |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   console.log(`\n${section}\n`);

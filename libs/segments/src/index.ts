@@ -28,6 +28,7 @@ export { decodeStacksBatch, readSegmentSamples, readSegmentStacks, totalsBySerie
 export { openSegmentObject, objectRangeSource, readSegment, writeSegment } from './segment-store';
 export {
   bytesSource,
+  parquetWasmMemoryBytes,
   ParquetReader,
   type ColumnChunkInfo,
   type ParquetByteSource,
@@ -36,3 +37,4 @@ export {
   type RowGroupInfo,
 } from './parquet';
 export { keysOfDir, segmentDir, segmentMeta } from './segment-meta';
+export { registerParquetMemoryGauge } from './segment-metrics';

@@ -27,6 +27,15 @@ const ENCODINGS: Record<ColumnEncoding, pw.Encoding> = {
 
 const CREATED_BY = 'firn segments (parquet-wasm 0.8)';
 
+/**
+ * Bytes of parquet-wasm's WebAssembly linear memory in this process. It only ever grows (to the
+ * high-water mark of what reads and writes held at once, plus allocator fragmentation) and is
+ * outside the JS heap, so process RSS growth with a flat heap shows up here first.
+ */
+export function parquetWasmMemoryBytes(): number {
+  return pw.wasmMemory().buffer.byteLength;
+}
+
 /** Arrow → Parquet: zstd, dictionary encoding, chunk + page statistics (and the page index). */
 export function writeParquetTable(table: Table, opts: ParquetWriteOptions): Uint8Array {
   let builder = new pw.WriterPropertiesBuilder()

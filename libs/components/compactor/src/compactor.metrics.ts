@@ -1,5 +1,6 @@
 import type { CompactorObserver, GcResult, JobReport } from '@firn/compaction';
 import { Counter, Gauge, Histogram, metricName, type Registry } from '@firn/observability';
+import { registerParquetMemoryGauge } from '@firn/segments';
 
 export class CompactorMetrics implements CompactorObserver {
   readonly backlogSegments: Gauge<'level'>;
@@ -14,6 +15,7 @@ export class CompactorMetrics implements CompactorObserver {
 
   constructor(registry: Registry) {
     const c = 'compactor';
+    registerParquetMemoryGauge(registry, c);
     this.backlogSegments = new Gauge({ name: metricName(c, 'backlog_segments'), help: 'Segments in compaction jobs that are due, by the level of the block they go into.', labelNames: ['level'], registers: [registry] });
     this.jobs = new Counter({ name: metricName(c, 'jobs_total'), help: 'Compaction jobs by outcome: ok, stale (inputs changed meanwhile), lost_lease (fenced), failed.', labelNames: ['level', 'outcome'], registers: [registry] });
     this.jobSeconds = new Histogram({ name: metricName(c, 'job_duration_seconds'), help: 'Time to read, merge, write and publish one block.', labelNames: ['level'], buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers: [registry] });

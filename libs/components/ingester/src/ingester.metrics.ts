@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, metricName, type Registry } from '@firn/observability';
+import { registerParquetMemoryGauge } from '@firn/segments';
 
 export class IngesterMetrics {
   readonly messages: Counter<'outcome'>;
@@ -10,6 +11,7 @@ export class IngesterMetrics {
 
   constructor(registry: Registry) {
     const c = 'ingester';
+    registerParquetMemoryGauge(registry, c);
     this.messages = new Counter({
       name: metricName(c, 'messages_total'),
       help: 'Ingest-log messages by outcome: buffered, duplicate (already in a valid segment), redelivered_while_held, poison (undecodable; dropped), retried.',

@@ -28,6 +28,7 @@ import {
   type SymbolResolver,
 } from '@firn/query';
 import type { StackProfile } from '@firn/reports';
+import { registerParquetMemoryGauge } from '@firn/segments';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor, internalTenantOf } from './internal-auth';
@@ -83,6 +84,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting) or the call died on the wire.', registers: [registry] });
     this.fanOuts = new Counter({ name: metricName('querier', 'fanout_queries_total'), help: 'Queries split across peer queriers, by number of peers.', labelNames: ['peers'], registers: [registry] });
     this.shareSeconds = new Histogram({ name: metricName('querier', 'share_seconds'), help: 'Time to scan one share of a query, here or on a peer.', labelNames: ['where'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+    registerParquetMemoryGauge(registry, 'querier');
     this.servedSegments = new Counter({ name: metricName('querier', 'peer_share_segments_total'), help: 'Segments this querier scanned for a peer querier, by kind of query.', labelNames: ['kind'], registers: [registry] });
   }
 
