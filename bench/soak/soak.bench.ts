@@ -8,8 +8,8 @@
 // fits a line to each long-lived process's RSS and heap after warm-up, and fails (exit 1) on a
 // loss, a double count, or growth.
 //
-//   node scripts/run-ts.cjs bench/soak/soak.bench.ts [--minutes 30] [--agents 100] [--restart-every-min 5] [--log-level warn] [--write-docs]
-import { readdirSync, readFileSync } from 'node:fs';
+//   node scripts/run-ts.cjs bench/soak/soak.bench.ts [--minutes 30] [--agents 100] [--restart-every-min 5] [--log-level warn] [--write-docs] [--samples-out FILE]
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -46,6 +46,8 @@ const { values: args } = parseArgs({
     'restart-every-min': { type: 'string', default: '5' },
     'write-docs': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'warn' },
+    /** Every sample (per process and the backlog) as JSON, for a closer look after the run. */
+    'samples-out': { type: 'string' },
   },
   strict: true,
 });
@@ -338,6 +340,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(`\n${section}\n`);
   if (args['write-docs']) upsertDocSection(DOCS, 'soak', section);
+  if (args['samples-out']) writeFileSync(args['samples-out'], JSON.stringify({ samples, backlog, events }, null, 1));
 
   await bus.close();
   await store.close();
