@@ -322,6 +322,43 @@ describe(ManifestState.name, () => {
       expect(s.winners('t1').map((e) => e.meta.id).sort()).toEqual(['compacted', 'win']);
     });
 
+    it('keeps no label summaries for removed entries, whatever the order, and keeps everything usage and redeliveries need', () => {
+      const labels = [create(firnManifestV1.LabelSummarySchema, { name: 'pod', values: ['p-1', 'p-2'] })];
+      const add = create(firnManifestV1.ManifestDeltaSchema, {
+        tenantId: 't1',
+        added: [create(firnManifestV1.SegmentMetaSchema, { id: 'seg', tenantId: 't1', level: 0, objectKey: 'k/seg', rows: 7n, samples: 70n, labels, covered: [create(firnManifestV1.SequenceRangeSchema, { stream: 'ingest', first: 1n, last: 5n })] })],
+      });
+      const remove = create(firnManifestV1.ManifestDeltaSchema, { tenantId: 't1', removed: ['seg'] });
+      const addThenRemove = build([{ delta: add, seq: 1 }, { delta: remove, seq: 2 }]);
+      const removeThenAdd = build([{ delta: remove, seq: 2 }, { delta: add, seq: 1 }]);
+      const restored = ManifestState.merge(build([{ delta: add, seq: 1 }]), build([{ delta: remove, seq: 2 }]));
+      for (const s of [addThenRemove, removeThenAdd, restored]) {
+        expect(s.canonical()).toBe(addThenRemove.canonical());
+        const e = s.entry('t1', 'seg');
+        expect(e?.meta.labels).toEqual([]);
+        expect(e?.meta).toMatchObject({ objectKey: 'k/seg', rows: 7n, samples: 70n });
+        expect(s.winners('t1').map((w) => w.meta.id)).toEqual(['seg']);
+        expect(s.isCovered('ingest', 3)).toBe(true);
+      }
+      expect(build([{ delta: add, seq: 1 }]).entry('t1', 'seg')?.meta.labels).toEqual(labels);
+    });
+
+    it('holds no label summaries for any removed entry, in any delta order and with colliding seqs', () => {
+      fc.assert(
+        fc.property(arbOps, (ops) => {
+          const s = build(ops);
+          const removed = new Set(ops.flatMap((o) => o.delta.removed.map((id) => `${o.delta.tenantId}/${id}`)));
+          for (const t of TENANTS) {
+            for (const id of IDS) {
+              const e = s.entry(t, id);
+              if (e && removed.has(`${t}/${id}`)) expect(e.meta.labels).toEqual([]);
+            }
+            for (const v of s.validSegments(t)) expect(removed.has(`${t}/${v.meta.id}`)).toBe(false);
+          }
+        }),
+      );
+    });
+
     it('ignores coverage on compaction output (level > 0)', () => {
       const s = new ManifestState();
       s.applyDelta(meta('l0', 1, [['ingest', 1, 10]]), 1);

@@ -1,4 +1,4 @@
-import { toBinary } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { FirnError } from '@firn/errors';
 import { firnManifestV1 } from '@firn/proto';
 import { clipAtOrBelow, containsPoint, insertDisjoint, insertMerged, intersects, normalize, type Interval } from './interval-set';
@@ -104,6 +104,24 @@ function metaKey(meta: SegmentMeta): string {
   return hex(toBinary(firnManifestV1.SegmentMetaSchema, meta));
 }
 
+/**
+ * What a removed segment's entry keeps: everything but its label summaries, which only plan reads
+ * of valid segments, and are most of a level-0 meta's size (hundreds of label values). A removed
+ * winner still decides redeliveries (its covered ranges), feeds usage metering (its counts) and
+ * names its objects for a query planned just before the removal (a peer reading an entry without
+ * summaries scans it: empty summaries never prune). Every process follows the whole manifest, so
+ * this bounds what each holds per segment ever written to a few hundred bytes.
+ */
+function slim(meta: SegmentMeta): SegmentMeta {
+  return meta.labels.length === 0 ? meta : create(firnManifestV1.SegmentMetaSchema, { ...meta, labels: [] });
+}
+
+function encodedBefore(a: SegmentMeta, b: SegmentMeta): boolean {
+  const sa = metaKey(slim(a));
+  const sb = metaKey(slim(b));
+  return sa !== sb ? sa < sb : metaKey(a) < metaKey(b);
+}
+
 function makeEntry(meta: SegmentMeta, seq: number): Entry {
   const ranges = new Map<string, Interval[]>();
   if (meta.level === 0) {
@@ -189,7 +207,12 @@ export class ManifestState implements ManifestView {
   /** Adds entries and removed ids in bulk (snapshot load, merge); validity is recomputed lazily. */
   restore(tenant: string, entries: readonly SegmentEntry[], removed: readonly string[]): void {
     const t = this.tenant(tenant);
-    for (const id of removed) t.removed.add(id);
+    for (const id of removed) {
+      if (t.removed.has(id)) continue;
+      t.removed.add(id);
+      const e = t.entries.get(id);
+      if (e) this.slimRemoved(t, e);
+    }
     for (const e of entries) this.putEntry(t, e.meta, e.seq, true);
     this.markDirty(tenant, t);
   }
@@ -206,10 +229,12 @@ export class ManifestState implements ManifestView {
       if (t.removed.has(id)) continue;
       t.removed.add(id);
       const e = t.entries.get(id);
-      if (e && e.winner && !t.dirty) {
+      if (!e) continue;
+      if (e.winner && !t.dirty) {
         const i = indexInTime(t.byTime, e);
         if (t.byTime[i] === e) t.byTime.splice(i, 1);
       }
+      this.slimRemoved(t, e);
     }
   }
 
@@ -344,12 +369,24 @@ export class ManifestState implements ManifestView {
    * Puts one add-set element. Returns true when the tenant needs a full recompute (the element
    * replaced an existing one or arrived out of order); otherwise validity was updated in place.
    */
-  private putEntry(t: TenantState, meta: SegmentMeta, seq: number, bulk: boolean): boolean {
+  /** Swaps a just-removed entry for one with a slim meta, keeping its place in every index. */
+  private slimRemoved(t: TenantState, e: Entry): void {
+    const meta = slim(e.meta);
+    if (meta === e.meta) return;
+    const next: Entry = { ...e, meta };
+    t.entries.set(meta.id, next);
+    if (t.last === e) t.last = next;
+  }
+
+  private putEntry(t: TenantState, added: SegmentMeta, seq: number, bulk: boolean): boolean {
+    // Slim before comparing: the state must not depend on whether the remove came first.
+    const meta = t.removed.has(added.id) ? slim(added) : added;
     const existing = t.entries.get(meta.id);
     if (existing) {
       // Same id twice: keep the smaller seq; equal seqs keep the smaller encoding so every
-      // replica picks the same element whatever the order.
-      const replace = seq < existing.seq || (seq === existing.seq && metaKey(meta) < metaKey(existing.meta));
+      // replica picks the same element whatever the order (slim encodings first, so a removal
+      // arriving before or after both adds ends in the same slim meta).
+      const replace = seq < existing.seq || (seq === existing.seq && encodedBefore(meta, existing.meta));
       if (!replace) return false;
       t.entries.set(meta.id, makeEntry(meta, seq));
       return true;
