@@ -3,7 +3,7 @@
 // a compactor (each its own process, NATS JetStream, local storage), with a component restarted every 5
 // minutes (gateway SIGTERM, ingester SIGKILL, NATS stop/start, gateway SIGKILL, ingester SIGTERM).
 // Clients retry like the agent (same bytes, honouring Retry-After). Every 20 s it samples each
-// process's RSS, JS heap and open file descriptors, and the ingest log's backlog; a query runs
+// process's RSS, JS heap, parquet-wasm memory and open file descriptors, and the ingest log's backlog; a query runs
 // every 30 s. At the end it checks that every stored total equals what was sent exactly once,
 // fits a line to each long-lived process's RSS and heap after warm-up, and fails (exit 1) on a
 // loss, a double count, or growth.
@@ -92,6 +92,12 @@ function backlogText(backlog: number[]): string {
     if (inQ.length > 0) parts.push(`Q${q + 1} median ${percentile(inQ, 0.5).toFixed(0)}, max ${Math.max(...inQ)}`);
   }
   return parts.join('; ');
+}
+
+/** Medians of the first and the last quarter of evenly spaced samples. */
+function firstAndLastQuarter(xs: number[]): [number, number] {
+  const q = Math.ceil(xs.length / 4);
+  return [percentile(xs.slice(0, q), 0.5), percentile(xs.slice(-q), 0.5)];
 }
 
 /** Least-squares slope of y over x (x in hours): MB per hour. */
@@ -305,11 +311,9 @@ async function main(): Promise<void> {
     const rss = slopePerHour(steady.map((s) => ({ atMs: s.atMs, v: s.rssMb })));
     const heap = slopePerHour(steady.filter((s) => Number.isFinite(s.heapMb)).map((s) => ({ atMs: s.atMs, v: s.heapMb })));
     const fds = steady.map((s) => s.fds);
-    const median = (xs: number[]) => percentile(xs, 0.5);
-    const rssFirst = median(steady.slice(0, Math.ceil(steady.length / 4)).map((s) => s.rssMb));
-    const rssLast = median(steady.slice(-Math.ceil(steady.length / 4)).map((s) => s.rssMb));
-    const wasm = steady.filter((s) => Number.isFinite(s.wasmMb));
-    const wasmText = wasm.length > 0 ? `${median(wasm.slice(0, Math.ceil(wasm.length / 4)).map((s) => s.wasmMb)).toFixed(0)} → ${median(wasm.slice(-Math.ceil(wasm.length / 4)).map((s) => s.wasmMb)).toFixed(0)}` : '—';
+    const [rssFirst, rssLast] = firstAndLastQuarter(steady.map((s) => s.rssMb));
+    const wasm = steady.map((s) => s.wasmMb).filter(Number.isFinite);
+    const wasmText = wasm.length > 0 ? firstAndLastQuarter(wasm).map((v) => v.toFixed(0)).join(' → ') : '—';
     // Growth = the last quarter's median RSS over the first's by more than 15 % and 30 MB.
     const grows = rssLast > rssFirst * 1.15 && rssLast - rssFirst > 30;
     if (grows) growthProblems++;

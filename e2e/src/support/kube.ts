@@ -69,7 +69,7 @@ export interface ClusterOptions {
   dir: string;
   namespace: string;
   log: (line: string) => void;
-  /** Where each pod's whole log is copied when it is deleted or the cluster stops (kept for debugging). */
+  /** Where each pod's whole log is copied when it is deleted or the cluster stops (kept for debugging); default: under `dir`. */
   logDir?: string;
 }
 
@@ -262,16 +262,9 @@ export class FakeCluster {
     const grace = (this.podSpecOf(pod.deployment).terminationGracePeriodSeconds ?? 30) * 1000;
     const exit = await Promise.race([pod.proc.exited, new Promise<null>((r) => setTimeout(() => r(null), grace))]);
     const log = pod.proc.logTail(32 * 1024);
-    this.keepLog(pod);
-    // The pod's temp dir goes with it; errorLines() still reads what it logged.
-    const kept = join(this.o.dir, 'deleted-pod-logs', `${pod.name}.log`);
-    mkdirSync(join(this.o.dir, 'deleted-pod-logs'), { recursive: true });
-    try {
-      copyFileSync(pod.proc.logFile, kept);
-      this.deletedLogs.push({ pod: pod.name, file: kept });
-    } catch {
-      // the pod never logged
-    }
+    // The pod's temp dir goes with it; errorLines() still reads the kept copy.
+    const kept = this.keepLog(pod);
+    if (kept) this.deletedLogs.push({ pod: pod.name, file: kept });
     if (exit === null) await pod.proc.stop();
     this.pods.splice(this.pods.indexOf(pod), 1);
     this.o.log(`pod ${pod.name} deleted (exit ${exit?.code ?? 'killed'})`);
@@ -309,13 +302,16 @@ export class FakeCluster {
     return out;
   }
 
-  private keepLog(pod: Pod): void {
-    if (!this.o.logDir) return;
-    mkdirSync(this.o.logDir, { recursive: true });
+  /** Copies a pod's whole log to `logDir` (default: under the cluster's dir); the copy's path, or undefined if there is no log. */
+  private keepLog(pod: Pod): string | undefined {
+    const dir = this.o.logDir ?? join(this.o.dir, 'pod-logs');
+    mkdirSync(dir, { recursive: true });
+    const kept = join(dir, `${pod.name}.log`);
     try {
-      copyFileSync(pod.proc.logFile, join(this.o.logDir, `${pod.name}.log`));
+      copyFileSync(pod.proc.logFile, kept);
+      return kept;
     } catch {
-      // already removed
+      return undefined; // already removed
     }
   }
 
