@@ -19,6 +19,7 @@ import { percentile, runClosedLoop, runOpenLoop } from './load';
 import { prepareSlice, type PreparedWindow } from './payloads';
 import { counterDelta, cpuBetween, peakRssBytes, resetPeakRss, scrapeCounters, snapshotCpu } from './proc-stats';
 import { machineNotes, phaseTable, runSection, targetTable, upsertDocSection, type PacedResult, type PhaseFormat, type PhaseResult, type RunConfig } from './report';
+import { decodeFloor } from './floor';
 import { diffTotals, storedSummary } from './verify';
 
 const { ProfileStoreService } = profilestoreV1alpha1;
@@ -236,6 +237,12 @@ async function main(): Promise<void> {
     clearTimeout(timer);
     reportAppWarnings(cluster);
     await cluster.stop();
+  }
+  // The floor runs with the cluster stopped, in this process, on the same bytes the phases pushed.
+  for (const r of results) {
+    const floor = decodeFloor(r.format, slice.windows);
+    r.floorCpuSec = floor.cpuSecPerPass;
+    log(`floor ${r.format}: ${floor.cpuSecPerPass.toFixed(2)} CPU-s per pass (${floor.passes} passes, ${floor.itemsSeen} ${r.format === 'pprof' ? 'samples' : 'rows'} decoded per pass)`);
   }
 
   const machine = machineNotes();

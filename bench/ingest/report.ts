@@ -19,6 +19,8 @@ export interface PhaseResult {
   peakRssBytes: { gateway: number; ingester: number };
   stored: { segments: number; rows: number; samples: number; bytes: number; strayObjects: number; strayBytes: number };
   verified: boolean;
+  /** CPU seconds that only decoding the same payloads costs (bench/ingest/floor.ts), measured in the same run. */
+  floorCpuSec?: number;
 }
 
 /** Ack latency with requests sent on a timer at the fleet's real rate (open loop). */
@@ -56,6 +58,8 @@ export const TARGETS = {
   arrowSamplesPerCoreSec: 1_000_000,
   pprofGzipBytesPerCoreSec: 8 * 1e6,
   ackP50Ms: 50,
+  /** Whole write path CPU as a multiple of only decoding the payloads (issue #19's aim). */
+  floorMultiple: 2,
 } as const;
 
 function sh(cmd: string, args: string[]): string {
@@ -112,6 +116,8 @@ export function phaseTable(phases: PhaseResult[]): string {
     ['ingester: payload MB per CPU-s', (p) => n2(perSec(p.payloadBytes, p.cpuSec.ingester) / 1e6)],
     ['gateway + ingester: samples per CPU-s', (p) => mega(perSec(p.samples, p.cpuSec.gateway + p.cpuSec.ingester))],
     ['gateway + ingester: payload MB per CPU-s', (p) => n2(perSec(p.payloadBytes, p.cpuSec.gateway + p.cpuSec.ingester) / 1e6)],
+    ['floor: decode only (same payloads, maintained libraries)', (p) => (p.floorCpuSec === undefined ? '—' : `${n2(p.floorCpuSec)} CPU-s (${mega(perSec(p.samples, p.floorCpuSec))} samples/CPU-s)`)],
+    ['gateway + ingester ÷ floor', (p) => (p.floorCpuSec === undefined ? '—' : `${n1((p.cpuSec.gateway + p.cpuSec.ingester) / p.floorCpuSec)}×`)],
     ['nats-server CPU / bench client CPU', (p) => `${n1(p.cpuSec.nats)} s / ${n1(p.cpuSec.client)} s`],
     ['segments (valid) / stray objects', (p) => `${n0(p.stored.segments)} / ${n0(p.stored.strayObjects)}${p.stored.strayObjects > 0 ? ` (${mb(p.stored.strayBytes)} MB)` : ''}`],
     ['stored rows / samples', (p) => `${n0(p.stored.rows)} / ${n0(p.stored.samples)}`],
@@ -139,6 +145,13 @@ export function targetTable(phases: PhaseResult[], paced: PacedResult[] = []): s
     const both = perSec(pprof.payloadBytes, pprof.cpuSec.gateway + pprof.cpuSec.ingester);
     lines.push(`| ≥ 8 MB/s gzip pprof per core | gateway CPU, WriteRaw phase (gunzip + pprof decode + Arrow encode + append) | ${n2(gw / 1e6)} MB/CPU-s | ${verdict(gw, TARGETS.pprofGzipBytesPerCoreSec, true)} |`);
     lines.push(`| (same, whole write path) | gateway + ingester CPU | ${n2(both / 1e6)} MB/CPU-s | ${verdict(both, TARGETS.pprofGzipBytesPerCoreSec, true)} |`);
+  }
+  for (const p of phases) {
+    if (p.floorCpuSec === undefined) continue;
+    const multiple = (p.cpuSec.gateway + p.cpuSec.ingester) / p.floorCpuSec;
+    lines.push(
+      `| whole path ≤ ${TARGETS.floorMultiple}× the decode floor (${LABEL[p.format]}) | gateway + ingester CPU ÷ CPU of only decoding the same payloads (${p.format === 'pprof' ? 'gunzip + @bufbuild/protobuf' : 'apache-arrow tableFromIPC'}) | ${n1(multiple)}× | ${verdict(multiple, TARGETS.floorMultiple, false)} |`,
+    );
   }
   for (const p of paced) {
     lines.push(
