@@ -144,6 +144,8 @@ describe(Bus.name, () => {
     const info = await bus.streamInfo('LIMITS');
     expect(info.maxBytes).toBe(2 << 20);
     expect(info.subjects).toEqual(['limits.>', 'limits2.>']);
+    expect(info).toMatchObject({ name: 'LIMITS', replicas: 1, storage: 'file', maxAgeMs: 0, leader: undefined });
+    expect((await bus.listStreams()).find((s) => s.name === 'LIMITS')).toEqual(info);
   });
 
   it('reports the server max payload and rejects larger messages as invalid_argument', async () => {
