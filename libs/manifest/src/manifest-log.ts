@@ -63,8 +63,8 @@ export interface PublishDeltaOptions {
   timeoutMs?: number;
   /**
    * Compare-and-set on the tenant's subject: stored only if the tenant's last delta in the stream
-   * has this seq (0 = none yet), else `CasConflictError` (code `aborted`). Lets a compactor publish only if no
-   * delta of the tenant landed since it verified its inputs (see lastTenantSeq).
+   * has this seq (0 = none yet), else `CasConflictError` (code `aborted`). Lets a compactor
+   * publish only if no delta of the tenant landed since it verified its inputs (see lastTenantSeq).
    */
   expectedLastTenantSeq?: number;
 }
