@@ -69,6 +69,19 @@ export default [
     },
   },
   {
+    // libs/bus owns the NATS SDK (docs/architecture.md, "Dependencies and their adapters"): everything
+    // else, tests included, goes through Bus, BusKv and Leases. A separate rule id from the
+    // appendIngest restriction above, so neither replaces the other's options.
+    files: ['**/*.ts', '**/*.tsx'],
+    ignores: ['libs/bus/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'nats', message: 'Only libs/bus touches the NATS SDK: use Bus / BusKv / Leases from @firn/bus (add a typed operation there if one is missing).' }] },
+      ],
+    },
+  },
+  {
     // Entry points, the harness, tests and tooling may read the environment directly.
     files: ['apps/*/src/main.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'tools/**/*.ts', 'charts/**/*.ts', 'plugins/*/tests/**/*.ts', 'plugins/*/tests/**/*.tsx', 'plugins/*/scripts/**/*.ts'],
     rules: { 'no-restricted-syntax': 'off' },

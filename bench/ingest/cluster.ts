@@ -114,8 +114,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
 /** The ingest log's backlog: messages not yet delivered, and delivered but not yet acked. */
 export async function ingestBacklog(bus: Bus): Promise<{ pending: number; unacked: number }> {
-  const info = await bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
-  return { pending: info.num_pending, unacked: info.num_ack_pending };
+  const c = await bus.consumerState(INGEST_STREAM, INGEST_CONSUMER);
+  return { pending: c.pending, unacked: c.ackPending };
 }
 
 /**

@@ -54,13 +54,12 @@ describe('NATS JetStream cluster, R3', () => {
 
   it('makes every stream and KV bucket with 3 replicas', async () => {
     bus = await connectBus({ servers: cluster.urls.split(','), name: 'e2e-natsha' });
-    const streams = [];
-    for await (const s of bus.jsm.streams.list()) streams.push(s);
-    const names = streams.map((s) => s.config.name).sort();
+    const streams = await bus.listStreams();
+    const names = streams.map((s) => s.name).sort();
     // The ingest log, the manifest, tenants and tokens, compactor leases, the symbolize queue, ...
     expect(names.length).toBeGreaterThanOrEqual(5);
     expect(names).toContain(INGEST_STREAM);
-    expect(streams.filter((s) => s.config.num_replicas !== 3).map((s) => `${s.config.name}: R${s.config.num_replicas}`)).toEqual([]);
+    expect(streams.filter((s) => s.replicas !== 3).map((s) => `${s.name}: R${s.replicas}`)).toEqual([]);
   });
 
   it('loses no acknowledged sample when a nats-server dies under load', async () => {
@@ -70,8 +69,8 @@ describe('NATS JetStream cluster, R3', () => {
     const baseMs = Date.now() - 60_000;
     let failures = 0;
     let killed: string | undefined;
-    const info = await bus?.jsm.streams.info(INGEST_STREAM);
-    const leader = info?.cluster?.leader;
+    const info = await bus?.streamInfo(INGEST_STREAM);
+    const leader = info?.leader;
     const victim = cluster.nodes.find((n) => n.name === leader) ?? cluster.nodes[0];
     // 4 agents, 12 rounds each; a push that fails is sent again (same bytes: the ingest log's
     // dedup window makes the retry exactly-once) until it is acknowledged.

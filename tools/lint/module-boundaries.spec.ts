@@ -59,6 +59,18 @@ describe('module boundaries', () => {
     expect(await restricted('libs/components/gateway/src/ingest/ingest-pipeline.ts')).toEqual([]);
   });
 
+  it('rejects the NATS SDK outside libs/bus, in tests too', async () => {
+    const probe = "import { connect } from 'nats';\nexport const x = connect;\n";
+    const restricted = async (filePath: string) => {
+      const [result] = await eslint.lintText(probe, { filePath: resolve(root, filePath) });
+      return result.messages.filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports').map((m) => m.message);
+    };
+    expect((await restricted('libs/manifest/src/probe.ts')).join('\n')).toMatch(/Only libs\/bus touches the NATS SDK/);
+    expect((await restricted('libs/manifest/src/probe.int-spec.ts')).join('\n')).toMatch(/Only libs\/bus touches the NATS SDK/);
+    expect((await restricted('e2e/src/probe.e2e-spec.ts')).join('\n')).toMatch(/Only libs\/bus touches the NATS SDK/);
+    expect(await restricted('libs/bus/src/probe.ts')).toEqual([]);
+  });
+
   it('accepts an app importing its own component library and shared libs', async () => {
     const errors = await boundaryErrors('apps/gateway/src/probe.ts', "import { gatewayServer } from '@firn/gateway';\nimport { FirnError } from '@firn/errors';\nexport const x = [gatewayServer, FirnError];\n");
     expect(errors).toEqual([]);

@@ -27,11 +27,11 @@ export async function waitForIngestDrained(bus: Bus, timeoutMs = 60_000): Promis
   let stableRounds = 0;
   for (;;) {
     try {
-      const info = await bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
-      if (info.num_pending === 0 && info.num_ack_pending === 0) {
+      const c = await bus.consumerState(INGEST_STREAM, INGEST_CONSUMER);
+      if (c.pending === 0 && c.ackPending === 0) {
         if (++stableRounds >= 3) return;
       } else stableRounds = 0;
-      if (Date.now() > deadline) throw new Error(`ingest log not drained: pending ${info.num_pending}, unacked ${info.num_ack_pending}`);
+      if (Date.now() > deadline) throw new Error(`ingest log not drained: pending ${c.pending}, unacked ${c.ackPending}`);
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }

@@ -8,6 +8,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgHdrs,
 } from 'nats';
 import { JsApiCode, jsApiCode, toFirnError } from './nats-errors';
 
@@ -196,6 +197,13 @@ interface SettlingMessage extends BusMessage {
   readonly settled: boolean;
 }
 
+/** First value of each header (the SDK keeps a list per name). */
+export function headerMap(h: MsgHdrs | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (h) for (const [k, v] of h) if (v.length > 0) out.set(k, v[0]);
+  return out;
+}
+
 function wrap(m: JsMsg): SettlingMessage {
   let settled = false;
   let headers: Map<string, string> | undefined;
@@ -208,11 +216,7 @@ function wrap(m: JsMsg): SettlingMessage {
     subject: m.subject,
     data: m.data,
     get headers() {
-      if (!headers) {
-        headers = new Map();
-        if (m.headers) for (const [k, v] of m.headers) if (v.length > 0) headers.set(k, v[0]);
-      }
-      return headers;
+      return (headers ??= headerMap(m.headers));
     },
     get msgId() {
       return m.headers?.get('Nats-Msg-Id') || undefined;

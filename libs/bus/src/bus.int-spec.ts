@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
 import { Bus, connectBus } from './bus';
 import type { BusMessage } from './bus-consumer';
+import { CasConflictError, isCasConflict } from './cas-conflict';
 import { startNatsServer, type NatsServerProcess } from './nats-server-process';
 
 const enc = new TextEncoder();
+const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -53,11 +55,8 @@ describe(Bus.name, () => {
     expect(seen.every((m) => m.deliveryCount === 1)).toBe(true);
     expect(new TextDecoder().decode(seen[7].data)).toBe('payload-7');
     expect(seen[7].subject).toBe('round.t1');
-    await expect.poll(async () => (await bus.jsm.consumers.info('ROUND', 'round-worker')).num_ack_pending).toBe(0);
-    const info = await bus.jsm.consumers.info('ROUND', 'round-worker');
-    expect(info.delivered.stream_seq).toBe(n);
-    expect(info.num_redelivered).toBe(0);
-    expect(info.num_pending).toBe(0);
+    await expect.poll(async () => (await bus.consumerState('ROUND', 'round-worker')).ackPending).toBe(0);
+    expect(await bus.consumerState('ROUND', 'round-worker')).toEqual({ ackFloor: n, deliveredSeq: n, pending: 0, ackPending: 0, redelivered: 0 });
   });
 
   it('reports a repeated msgId within the window as duplicate and stores it once', async () => {
@@ -134,17 +133,19 @@ describe(Bus.name, () => {
     await stopping;
     expect(handlerFinished).toBe(true);
     // The handler finished, so its message was acked rather than left for redelivery.
-    await expect.poll(async () => (await bus.jsm.consumers.info('DRAIN', 'drain-worker')).num_ack_pending).toBe(0);
-    expect((await bus.jsm.consumers.info('DRAIN', 'drain-worker')).num_redelivered).toBe(0);
+    await expect.poll(async () => (await bus.consumerState('DRAIN', 'drain-worker')).ackPending).toBe(0);
+    expect((await bus.consumerState('DRAIN', 'drain-worker')).redelivered).toBe(0);
   });
 
   it('ensureStream is idempotent and applies changed limits', async () => {
     await bus.ensureStream({ name: 'LIMITS', subjects: ['limits.>'], maxBytes: 1 << 20 });
     await bus.ensureStream({ name: 'LIMITS', subjects: ['limits.>'], maxBytes: 1 << 20 });
     await bus.ensureStream({ name: 'LIMITS', subjects: ['limits.>', 'limits2.>'], maxBytes: 2 << 20 });
-    const info = await bus.jsm.streams.info('LIMITS');
-    expect(info.config.max_bytes).toBe(2 << 20);
-    expect(info.config.subjects).toEqual(['limits.>', 'limits2.>']);
+    const info = await bus.streamInfo('LIMITS');
+    expect(info.maxBytes).toBe(2 << 20);
+    expect(info.subjects).toEqual(['limits.>', 'limits2.>']);
+    expect(info).toMatchObject({ name: 'LIMITS', replicas: 1, storage: 'file', maxAgeMs: 0, leader: undefined });
+    expect((await bus.listStreams()).find((s) => s.name === 'LIMITS')).toEqual(info);
   });
 
   it('reports the server max payload and rejects larger messages as invalid_argument', async () => {
@@ -163,6 +164,103 @@ describe(Bus.name, () => {
     const kv = await bus.ensureKv('settings', { history: 2 });
     await kv.put('k', enc.encode('v1'));
     expect(new TextDecoder().decode((await kv.get('k'))?.value)).toBe('v1');
+  });
+
+  it('fails KV writes whose compare-and-set lost with CasConflictError, and only those', async () => {
+    const kv = await bus.ensureKv('cas', { history: 1 });
+    const r1 = await kv.create('k', enc.encode('a'));
+    const taken = await kv.create('k', enc.encode('b')).catch((e: unknown) => e);
+    expect(taken).toBeInstanceOf(CasConflictError);
+    expect(isFirnError(taken, 'aborted')).toBe(true);
+    const r2 = await kv.update('k', enc.encode('c'), r1);
+    expect(r2).toBeGreaterThan(r1);
+    expect(isCasConflict(await kv.update('k', enc.encode('d'), r1).catch((e: unknown) => e))).toBe(true);
+    expect(isCasConflict(await kv.delete('k', { revision: r1 }).catch((e: unknown) => e))).toBe(true);
+    expect(text((await kv.get('k'))?.value)).toBe('c');
+    await kv.delete('k', { revision: r2 });
+    // A deleted key reads as absent and can be created again.
+    expect(await kv.get('k')).toBeUndefined();
+    expect(await kv.keys()).toEqual([]);
+    const r3 = await kv.create('k', enc.encode('e'));
+    const again = await kv.get('k');
+    expect({ key: again?.key, value: text(again?.value), revision: again?.revision }).toEqual({ key: 'k', value: 'e', revision: r3 });
+    // Not a conflict: a broken request is a plain FirnError.
+    const bad = await kv.update('k', enc.encode('f'), 0).catch((e: unknown) => e);
+    expect(isFirnError(bad, 'invalid_argument') && !isCasConflict(bad)).toBe(true);
+  });
+
+  it('lists KV keys by filter and watches current values, changes and deletions', async () => {
+    const kv = await bus.ensureKv('watched');
+    await kv.put('q.a', enc.encode('1'));
+    await kv.put('other', enc.encode('x'));
+    expect((await kv.keys('q.>')).sort()).toEqual(['q.a']);
+    const seen: string[] = [];
+    const watch = await kv.watch((c) => seen.push(`${c.key}=${text(c.value) ?? '<deleted>'}`), () => undefined);
+    try {
+      await expect.poll(() => seen.length).toBe(2);
+      await kv.put('q.b', enc.encode('2'));
+      await kv.delete('q.a');
+      await expect.poll(() => seen.slice(2)).toEqual(['q.b=2', 'q.a=<deleted>']);
+      expect(seen.slice(0, 2).sort()).toEqual(['other=x', 'q.a=1']);
+    } finally {
+      await watch.stop();
+    }
+  });
+
+  it('publishes with a compare-and-set on the subject and reads messages back by seq and by subject', async () => {
+    await bus.ensureStream({ name: 'CASPUB', subjects: ['caspub.>'] });
+    expect(await bus.lastBySubject('CASPUB', 'caspub.a')).toBeUndefined();
+    const a1 = await bus.publish('caspub.a', enc.encode('a1'), { expectLastSubjectSeq: 0 });
+    await bus.publish('caspub.b', enc.encode('b1'));
+    const lost = await bus.publish('caspub.a', enc.encode('x'), { expectLastSubjectSeq: 0 }).catch((e: unknown) => e);
+    expect(isCasConflict(lost)).toBe(true);
+    const a2 = await bus.publish('caspub.a', enc.encode('a2'), { expectLastSubjectSeq: a1.seq, headers: { traceparent: '00-abc-def-01' } });
+    expect((await bus.lastBySubject('CASPUB', 'caspub.a'))?.seq).toBe(a2.seq);
+    const m = await bus.getMessage('CASPUB', a2.seq);
+    expect({ subject: m?.subject, data: text(m?.data), traceparent: m?.headers.get('traceparent') }).toEqual({ subject: 'caspub.a', data: 'a2', traceparent: '00-abc-def-01' });
+    expect(await bus.getMessage('CASPUB', a2.seq + 100)).toBeUndefined();
+    expect((await bus.streamState('CASPUB', { subjectsFilter: 'caspub.>' })).subjects).toEqual({ 'caspub.a': 2, 'caspub.b': 1 });
+    await bus.purgeStream('CASPUB', { belowSeq: a2.seq });
+    expect(await bus.streamState('CASPUB')).toMatchObject({ messages: 1, firstSeq: a2.seq, lastSeq: a2.seq });
+    expect(await bus.getMessage('CASPUB', a1.seq)).toBeUndefined();
+  });
+
+  it('follows a stream in seq order from a start seq, filtered by subject, then live', async () => {
+    await bus.ensureStream({ name: 'FOLLOW', subjects: ['follow.>'] });
+    for (let i = 1; i <= 6; i++) await bus.publish(`follow.${i % 2 === 1 ? 'odd' : 'even'}`, enc.encode(String(i)));
+    const follower = await bus.follow('FOLLOW', { startSeq: 3, filterSubject: 'follow.odd', batch: 2 });
+    try {
+      const it = follower[Symbol.asyncIterator]();
+      const next = async (): Promise<string> => {
+        const r = await it.next();
+        return r.done ? 'done' : `${r.value.seq}:${r.value.subject}:${text(r.value.data)}`;
+      };
+      expect([await next(), await next()]).toEqual(['3:follow.odd:3', '5:follow.odd:5']);
+      await bus.publish('follow.even', enc.encode('8'));
+      await bus.publish('follow.odd', enc.encode('9'));
+      expect(await next()).toBe('8:follow.odd:9');
+      await follower.close();
+      expect(await next()).toBe('done');
+    } finally {
+      await follower.close();
+    }
+  });
+
+  it('tells onReconnect listeners when the connection comes back', async () => {
+    let own = await startNatsServer({ dataDir: join(dir, 'reconnect') });
+    const b = await connectBus({ servers: [own.url], name: 'reconnect-spec' });
+    let reconnects = 0;
+    const off = b.onReconnect(() => reconnects++);
+    try {
+      await own.stop();
+      own = await startNatsServer({ dataDir: join(dir, 'reconnect'), port: own.port });
+      await expect.poll(() => reconnects, { timeout: 15_000 }).toBe(1);
+      await b.check();
+      off();
+    } finally {
+      await b.close();
+      await own.stop();
+    }
   });
 
   it('check() fails with unavailable once the server is gone', async () => {

@@ -4,17 +4,20 @@ import {
   DiscardPolicy,
   Events,
   headers as natsHeaders,
+  millis,
   nanos,
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
   type JetStreamPublishOptions,
-  type KV,
   type NatsConnection,
+  type StoredMsg,
   type StreamConfig,
+  type StreamInfo as NatsStreamInfo,
 } from 'nats';
-import { ensureDurableConsumer, startConsumer, type BusHandler, type ConsumeOptions, type ConsumerHandle } from './bus-consumer';
+import { ensureDurableConsumer, headerMap, startConsumer, type BusHandler, type ConsumeOptions, type ConsumerHandle } from './bus-consumer';
+import { BusKv } from './bus-kv';
 import { JsApiCode, jsApiCode, toFirnError } from './nats-errors';
 
 export interface ConnectBusOptions {
@@ -54,6 +57,63 @@ export interface StreamState {
   firstSeq: number;
   lastSeq: number;
   consumerCount: number;
+  /** Messages per subject, only when asked for with `subjectsFilter`. */
+  subjects?: Record<string, number>;
+}
+
+/** A stream's settings (in `StreamSpec` terms), state and, on a cluster, its leader. */
+export interface StreamInfo {
+  name: string;
+  subjects: string[];
+  maxBytes: number;
+  maxAgeMs: number;
+  replicas: number;
+  storage: 'file' | 'memory';
+  duplicateWindowMs: number;
+  state: StreamState;
+  /** Server name of the stream's leader; undefined when JetStream is not clustered. */
+  leader: string | undefined;
+}
+
+/** One stored message, read by seq or by subject. */
+export interface StreamMessage {
+  readonly subject: string;
+  readonly seq: number;
+  readonly data: Uint8Array;
+  /** First value of each header. */
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+/** A durable consumer's progress. */
+export interface ConsumerState {
+  /** Stream seq at and below which every message is acked: those are never redelivered. */
+  ackFloor: number;
+  /** Stream seq of the last message delivered. */
+  deliveredSeq: number;
+  /** Messages not delivered yet. */
+  pending: number;
+  /** Messages delivered but not acked yet. */
+  ackPending: number;
+  /** Messages delivered more than once and not acked yet. */
+  redelivered: number;
+}
+
+export interface FollowOptions {
+  /** First stream seq to deliver. Default: the stream's first message. */
+  startSeq?: number;
+  /** Only messages on this subject (wildcards allowed). */
+  filterSubject?: string;
+  /** Messages buffered per pull. Default 512. */
+  batch?: number;
+  /** How long one pull waits (short pulls notice a lost server-side consumer sooner). */
+  expiresMs?: number;
+  /** Server heartbeats while a pull is idle, so a dead pull is noticed. */
+  heartbeatMs?: number;
+}
+
+/** Stream messages in seq order, from an ordered consumer; `close()` ends the iteration. */
+export interface StreamFollower extends AsyncIterable<StreamMessage> {
+  close(): Promise<void>;
 }
 
 export interface PublishOptions {
@@ -61,6 +121,11 @@ export interface PublishOptions {
   msgId?: string;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /**
+   * Compare-and-set on the subject: stored only if the last message on `subject` in the stream
+   * has this seq (0 = none yet), else `CasConflictError`.
+   */
+  expectLastSubjectSeq?: number;
 }
 
 export interface PublishAck {
@@ -78,8 +143,6 @@ export interface KvBucketOptions {
   replicas?: number;
   storage?: 'file' | 'memory';
 }
-
-export type BusKv = KV;
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -117,11 +180,12 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
 export class Bus {
   private connected = true;
   private readonly consumers = new Set<ConsumerHandle>();
+  private readonly reconnectListeners = new Set<() => void>();
 
   constructor(
-    readonly nc: NatsConnection,
-    readonly js: JetStreamClient,
-    readonly jsm: JetStreamManager,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly servers: string[],
     private readonly timeoutMs: number,
     /** Replicas of streams and KV buckets that do not name their own. */
@@ -191,19 +255,107 @@ export class Bus {
     }
   }
 
-  async streamState(name: string): Promise<StreamState> {
+  /** The stream's state; with `subjectsFilter` (e.g. `firn.manifest.>`), also its messages per subject. */
+  async streamState(name: string, opts: { subjectsFilter?: string } = {}): Promise<StreamState> {
+    return (await this.streamInfo(name, opts)).state;
+  }
+
+  async streamInfo(name: string, opts: { subjectsFilter?: string } = {}): Promise<StreamInfo> {
     try {
-      const { state } = await this.jsm.streams.info(name);
-      return {
-        messages: state.messages,
-        bytes: state.bytes,
-        firstSeq: state.first_seq,
-        lastSeq: state.last_seq,
-        consumerCount: state.consumer_count,
-      };
+      return streamInfoOf(await this.jsm.streams.info(name, opts.subjectsFilter !== undefined ? { subjects_filter: opts.subjectsFilter } : undefined));
     } catch (err) {
       throw toFirnError(err, `stream info ${name}`);
     }
+  }
+
+  /** Every stream on the server (KV buckets are streams named `KV_<bucket>`). */
+  async listStreams(): Promise<StreamInfo[]> {
+    try {
+      const out: StreamInfo[] = [];
+      for await (const s of this.jsm.streams.list()) out.push(streamInfoOf(s));
+      return out;
+    } catch (err) {
+      throw toFirnError(err, 'list streams');
+    }
+  }
+
+  /** The message at `seq`, or undefined when there is none (never stored, deleted, aged out). */
+  async getMessage(stream: string, seq: number): Promise<StreamMessage | undefined> {
+    return this.storedMessage(stream, { seq }, `read message ${seq} of stream ${stream}`);
+  }
+
+  /** The newest message on `subject` (no wildcards), or undefined when the stream has none. */
+  async lastBySubject(stream: string, subject: string): Promise<StreamMessage | undefined> {
+    return this.storedMessage(stream, { last_by_subj: subject }, `read the last message on ${subject} in stream ${stream}`);
+  }
+
+  /** Deletes every message of the stream, or with `belowSeq` only those with a smaller seq. */
+  async purgeStream(name: string, opts: { belowSeq?: number } = {}): Promise<void> {
+    try {
+      await this.jsm.streams.purge(name, opts.belowSeq !== undefined ? { seq: opts.belowSeq } : undefined);
+    } catch (err) {
+      throw toFirnError(err, `purge stream ${name}`);
+    }
+  }
+
+  /** Progress of a durable consumer (e.g. its ack floor: nothing at or below it is redelivered). */
+  async consumerState(stream: string, durableName: string): Promise<ConsumerState> {
+    try {
+      const info = await this.jsm.consumers.info(stream, durableName);
+      return {
+        ackFloor: info.ack_floor.stream_seq,
+        deliveredSeq: info.delivered.stream_seq,
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered,
+      };
+    } catch (err) {
+      throw toFirnError(err, `consumer info ${stream}/${durableName}`);
+    }
+  }
+
+  /**
+   * Reads the stream in seq order with an ordered consumer (ephemeral, no acks; the SDK recreates
+   * it at the next seq after a gap). The server may still lose it (restart, failover) without the
+   * iteration ending: followers that must not stall restart it after `onReconnect` and when a
+   * wait makes no progress, from the seq after the last one they saw.
+   */
+  async follow(stream: string, opts: FollowOptions = {}): Promise<StreamFollower> {
+    try {
+      const consumer = await this.js.consumers.get(stream, {
+        ...(opts.startSeq !== undefined ? { opt_start_seq: opts.startSeq } : {}),
+        ...(opts.filterSubject !== undefined ? { filterSubjects: opts.filterSubject } : {}),
+      });
+      const messages = await consumer.consume({
+        max_messages: opts.batch ?? 512,
+        ...(opts.expiresMs !== undefined ? { expires: opts.expiresMs } : {}),
+        ...(opts.heartbeatMs !== undefined ? { idle_heartbeat: opts.heartbeatMs } : {}),
+      });
+      return {
+        [Symbol.asyncIterator]: () => {
+          const it = messages[Symbol.asyncIterator]();
+          return {
+            next: async (): Promise<IteratorResult<StreamMessage>> => {
+              const r = await it.next().catch((err: unknown) => Promise.reject(toFirnError(err, `follow stream ${stream}`)));
+              if (r.done) return { done: true, value: undefined };
+              const m = r.value;
+              return { done: false, value: { subject: m.subject, seq: m.seq, data: m.data, headers: headerMap(m.headers) } };
+            },
+          };
+        },
+        close: async () => {
+          await messages.close();
+        },
+      };
+    } catch (err) {
+      throw toFirnError(err, `follow stream ${stream}`);
+    }
+  }
+
+  /** Calls `listener` each time the connection comes back after a disconnect; returns the unsubscribe. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Publishes to JetStream and waits for the stream's ack: resolved means stored durably. */
@@ -214,6 +366,7 @@ export class Bus {
     }
     const pubOpts: Partial<JetStreamPublishOptions> = { timeout: opts.timeoutMs ?? this.timeoutMs };
     if (opts.msgId !== undefined) pubOpts.msgID = opts.msgId;
+    if (opts.expectLastSubjectSeq !== undefined) pubOpts.expect = { lastSubjectSequence: opts.expectLastSubjectSeq };
     if (opts.headers) {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(opts.headers)) h.set(k, v);
@@ -230,7 +383,7 @@ export class Bus {
   /** Opens (creating if needed) a KV bucket. */
   async ensureKv(bucket: string, opts: KvBucketOptions = {}): Promise<BusKv> {
     const replicas = opts.replicas ?? this.defaultReplicas;
-    let kv: BusKv;
+    let kv: Awaited<ReturnType<JetStreamClient['views']['kv']>>;
     try {
       kv = await this.js.views.kv(bucket, {
         history: opts.history ?? 1,
@@ -252,7 +405,7 @@ export class Bus {
     } catch (err) {
       throw toFirnError(err, `set replicas of KV bucket ${bucket}`);
     }
-    return kv;
+    return new BusKv(kv, bucket);
   }
 
   /**
@@ -299,9 +452,51 @@ export class Bus {
     });
     for await (const s of this.nc.status()) {
       if (s.type === Events.Disconnect) this.connected = false;
-      else if (s.type === Events.Reconnect) this.connected = true;
+      else if (s.type === Events.Reconnect) {
+        this.connected = true;
+        for (const listener of this.reconnectListeners) {
+          try {
+            listener();
+          } catch {
+            // A listener's failure must not stop status tracking for everyone else.
+          }
+        }
+      }
     }
   }
+
+  private async storedMessage(stream: string, query: { seq: number } | { last_by_subj: string }, what: string): Promise<StreamMessage | undefined> {
+    let m: StoredMsg;
+    try {
+      m = await this.jsm.streams.getMessage(stream, query);
+    } catch (err) {
+      if (jsApiCode(err) === JsApiCode.NoMessageFound) return undefined;
+      throw toFirnError(err, what);
+    }
+    return { subject: m.subject, seq: m.seq, data: m.data, headers: headerMap(m.header) };
+  }
+}
+
+function streamInfoOf(info: NatsStreamInfo): StreamInfo {
+  const { config, state } = info;
+  return {
+    name: config.name,
+    subjects: config.subjects,
+    maxBytes: config.max_bytes,
+    maxAgeMs: millis(config.max_age),
+    replicas: config.num_replicas,
+    storage: config.storage === StorageType.Memory ? 'memory' : 'file',
+    duplicateWindowMs: millis(config.duplicate_window),
+    state: {
+      messages: state.messages,
+      bytes: state.bytes,
+      firstSeq: state.first_seq,
+      lastSeq: state.last_seq,
+      consumerCount: state.consumer_count,
+      ...(state.subjects ? { subjects: state.subjects } : {}),
+    },
+    leader: info.cluster?.leader,
+  };
 }
 
 function errText(err: unknown): string {

@@ -1,5 +1,7 @@
-import { ErrorCode, FirnError } from '@firn/errors';
-import type { Bus, BusKv } from './bus';
+import { FirnError } from '@firn/errors';
+import type { Bus } from './bus';
+import type { BusKv } from './bus-kv';
+import { CasConflictError, isCasConflict } from './cas-conflict';
 
 /**
  * A held lease. `revision` is the KV revision of our last write of the key: the fencing token.
@@ -35,12 +37,6 @@ function decode(bytes: Uint8Array): LeaseValue | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A compare-and-set failed: someone else wrote the key (JetStream "wrong last sequence"). */
-function isCasConflict(err: unknown): boolean {
-  const e = err as { api_error?: { err_code?: number }; message?: string } | undefined;
-  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test(e?.message ?? '');
 }
 
 /**
@@ -83,9 +79,7 @@ export class Leases {
     const value = this.value();
     try {
       const current = await kv.get(key);
-      if (!current || current.operation !== 'PUT') {
-        return this.lease(key, value, await kv.create(key, enc.encode(JSON.stringify(value))));
-      }
+      if (!current) return this.lease(key, value, await kv.create(key, enc.encode(JSON.stringify(value))));
       const held = decode(current.value);
       if (held && held.owner !== this.opts.owner && held.expiresAtMs > this.now()) return undefined;
       return this.lease(key, value, await kv.update(key, enc.encode(JSON.stringify(value)), current.revision));
@@ -95,13 +89,13 @@ export class Leases {
     }
   }
 
-  /** Extends a held lease; FirnError aborted when it was lost (the fencing token moved). */
+  /** Extends a held lease; CasConflictError (code aborted) when it was lost (the fencing token moved). */
   async renew(lease: Lease): Promise<Lease> {
     const value = this.value();
     try {
       return this.lease(lease.key, value, await this.opts.kv.update(lease.key, enc.encode(JSON.stringify(value)), lease.revision));
     } catch (err) {
-      if (isCasConflict(err)) throw new FirnError(ErrorCode.Aborted, `lease ${lease.key} was taken over`, { cause: err });
+      if (isCasConflict(err)) throw new CasConflictError(`lease ${lease.key} was taken over`, err);
       throw FirnError.unavailable(`cannot renew lease ${lease.key}: ${(err as Error).message}`, err);
     }
   }
@@ -109,13 +103,13 @@ export class Leases {
   /** Fencing check: is the key still at our revision (nobody wrote it since)? */
   async isHeld(lease: Lease): Promise<boolean> {
     const current = await this.opts.kv.get(lease.key);
-    return current !== null && current.operation === 'PUT' && current.revision === lease.revision && lease.expiresAtMs > this.now();
+    return current !== undefined && current.revision === lease.revision && lease.expiresAtMs > this.now();
   }
 
   /** Deletes the key if still ours (a takeover already replaced it otherwise). */
   async release(lease: Lease): Promise<void> {
     try {
-      await this.opts.kv.delete(lease.key, { previousSeq: lease.revision });
+      await this.opts.kv.delete(lease.key, { revision: lease.revision });
     } catch (err) {
       if (!isCasConflict(err)) throw FirnError.unavailable(`cannot release lease ${lease.key}: ${(err as Error).message}`, err);
     }

@@ -1,10 +1,14 @@
 import { ErrorCode, FirnError } from '@firn/errors';
 import { ErrorCode as NatsCode, NatsError } from 'nats';
+import { CasConflictError } from './cas-conflict';
 
 /** JetStream API error codes we branch on (nats-server's errors.json). */
 export const JsApiCode = {
   StreamNotFound: 10059,
   ConsumerNotFound: 10014,
+  NoMessageFound: 10037,
+  /** "wrong last sequence": a conditional publish (KV compare-and-set) lost. */
+  WrongLastSequence: 10071,
 } as const;
 
 export function jsApiCode(err: unknown): number | undefined {
@@ -23,6 +27,7 @@ export function toFirnError(err: unknown, what: string): FirnError {
   const api = err.api_error;
   if (api) {
     const detail = `${what}: ${api.description} (JetStream error ${api.err_code ?? api.code})`;
+    if (api.err_code === JsApiCode.WrongLastSequence) return new CasConflictError(`${what}: written concurrently (${api.description})`, err);
     if (api.code === 404) return new FirnError(ErrorCode.NotFound, detail, { cause: err });
     if (api.code === 400) return new FirnError(ErrorCode.InvalidArgument, detail, { cause: err });
     if (/maximum (bytes|messages)|resource|storage/i.test(api.description)) {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@firn/bus';
+import { connectBus, isCasConflict, type Bus } from '@firn/bus';
 import { isFirnError } from '@firn/errors';
 import { ManifestLog, ManifestState } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
@@ -75,7 +75,8 @@ async function deltas(e: Env): Promise<firnManifestV1.ManifestDelta[]> {
   const last = (await bus.streamState(e.streamName)).lastSeq;
   const out: firnManifestV1.ManifestDelta[] = [];
   for (let seq = 1; seq <= last; seq++) {
-    const m = await bus.jsm.streams.getMessage(e.streamName, { seq });
+    const m = await bus.getMessage(e.streamName, seq);
+    if (!m) throw new Error(`manifest stream has no message at seq ${seq}`);
     out.push(fromBinary(firnManifestV1.ManifestDeltaSchema, m.data));
   }
   return out;
@@ -212,7 +213,7 @@ describe(Compactor.name, () => {
 });
 
 describe('ManifestLog compare-and-set publish', () => {
-  it('stores a delta only at the expected tenant seq, else fails with aborted', async () => {
+  it('stores a delta only at the expected tenant seq, else fails with a CasConflictError (aborted)', async () => {
     const e = await env();
     expect(await e.manifest.lastTenantSeq('t1')).toBe(0);
     const meta = await writeL0(e.store, 't1', rowsFor(1, T0, 5));
@@ -220,7 +221,7 @@ describe('ManifestLog compare-and-set publish', () => {
     await e.manifest.publish(addDelta('t2', [await writeL0(e.store, 't2', rowsFor(2, T0, 5))]));
     expect(await e.manifest.lastTenantSeq('t1')).toBe(s1);
     const err = await e.manifest.publish(addDelta('t1', [], [meta.id]), { expectedLastTenantSeq: s1 - 1 }).catch((x: unknown) => x);
-    expect(isFirnError(err, 'aborted')).toBe(true);
+    expect(isCasConflict(err) && isFirnError(err, 'aborted')).toBe(true);
     // Another tenant's delta in between does not matter: the check is per tenant subject.
     expect(await e.manifest.publish(addDelta('t1', [], [meta.id]), { expectedLastTenantSeq: s1 })).toBeGreaterThan(s1);
   });

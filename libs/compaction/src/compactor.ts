@@ -1,12 +1,11 @@
 import { create } from '@bufbuild/protobuf';
-import { ErrorCode, isFirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
 import { newSegmentId, segmentDay, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
 import { GarbageCollector, type GcResult } from './gc';
-import type { Lease, Leases } from '@firn/bus';
+import { isCasConflict, type Lease, type Leases } from '@firn/bus';
 import { DEFAULT_LEVELS, validateLevels, type LevelPolicy } from './levels';
 import { mergeSegments } from './merge';
 import { expiredSegments, planCompactions, type CompactionJob } from './planner';
@@ -191,7 +190,7 @@ export class Compactor {
         await manifest.waitForSeq(seq);
         return 'ok';
       } catch (err) {
-        if (!isFirnError(err, ErrorCode.Aborted) || attempt >= attempts) throw err;
+        if (!isCasConflict(err) || attempt >= attempts) throw err;
       }
     }
   }

@@ -1,4 +1,4 @@
-import type { BusKv } from '@firn/bus';
+import { isCasConflict, type BusKv } from '@firn/bus';
 import type { TenantId } from '@firn/tenancy';
 import type { PendingAddresses } from './symbolize-worker';
 
@@ -20,25 +20,25 @@ export class KvPendingAddresses implements PendingAddresses {
     const key = kvKey(tenant, buildId);
     for (let attempt = 0; attempt < 10; attempt++) {
       const entry = await this.kv.get(key);
-      const live = entry && entry.operation === 'PUT' ? entry : null;
-      const set = new Set(live ? decode(live.value) : []);
+      const set = new Set(entry ? decode(entry.value) : []);
       const before = set.size;
       for (const a of addresses) if (set.size < this.maxPerBuildId) set.add(a.toString(16));
-      if (live && set.size === before) return;
+      if (entry && set.size === before) return;
       const value = Buffer.from(JSON.stringify([...set]), 'utf8');
       try {
         if (entry) await this.kv.update(key, value, entry.revision);
         else await this.kv.create(key, value);
         return;
-      } catch {
-        // Another replica wrote first (wrong last sequence): read again and merge.
+      } catch (err) {
+        // Another replica wrote first: read again and merge.
+        if (!isCasConflict(err)) throw err;
       }
     }
   }
 
   async list(tenant: TenantId, buildId: string): Promise<bigint[]> {
     const entry = await this.kv.get(kvKey(tenant, buildId));
-    if (!entry || entry.operation !== 'PUT') return [];
+    if (!entry) return [];
     return decode(entry.value).map((h) => BigInt(`0x${h}`));
   }
 

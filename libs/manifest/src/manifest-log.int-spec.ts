@@ -213,7 +213,7 @@ describe(ManifestLog.name, () => {
     await publishHistory(a, tenants, 0, 15);
     await a.syncToLatest();
     const snaps = await Promise.all(tenants.map((t) => a.snapshot(t)));
-    await bus.jsm.streams.purge(ns.streamName, { seq: snaps[0].seq + 1 });
+    await bus.purgeStream(ns.streamName, { belowSeq: snaps[0].seq + 1 });
     expect((await bus.streamState(ns.streamName)).messages).toBe(0);
     const fresh = await open(ns);
     expect(viewOf(fresh, tenants)).toEqual(viewOf(a, tenants));

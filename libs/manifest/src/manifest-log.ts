@@ -1,5 +1,5 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import type { Bus } from '@firn/bus';
+import { CasConflictError, isCasConflict, type Bus, type StreamFollower } from '@firn/bus';
 import { ErrorCode, FirnError, isFirnError } from '@firn/errors';
 import { firnManifestV1 } from '@firn/proto';
 import type { ObjectStore } from '@firn/storage';
@@ -63,8 +63,8 @@ export interface PublishDeltaOptions {
   timeoutMs?: number;
   /**
    * Compare-and-set on the tenant's subject: stored only if the tenant's last delta in the stream
-   * has this seq (0 = none yet), else FirnError `aborted`. Lets a compactor publish only if no
-   * delta of the tenant landed since it verified its inputs (see lastTenantSeq).
+   * has this seq (0 = none yet), else `CasConflictError` (code `aborted`). Lets a compactor
+   * publish only if no delta of the tenant landed since it verified its inputs (see lastTenantSeq).
    */
   expectedLastTenantSeq?: number;
 }
@@ -84,10 +84,6 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-interface ConsumerIterator extends AsyncIterable<{ seq: number; data: Uint8Array; subject: string }> {
-  close(): Promise<void | Error>;
-}
-
 /**
  * The manifest as a replicated log: deltas go to a JetStream stream (one subject per tenant),
  * every process folds the whole stream into a ManifestState, and per-tenant snapshots in
@@ -104,7 +100,7 @@ export class ManifestLog {
   private closed = false;
   private follower: Promise<void> | undefined;
   private interrupt: (() => void) | undefined;
-  private statuses: AsyncIterable<unknown> | undefined;
+  private stopWatchingConnection: (() => void) | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly log: ManifestLogger;
   private readonly streamName: string;
@@ -135,7 +131,8 @@ export class ManifestLog {
     const startSeq = await m.coldStart();
     m.appliedSeq = startSeq - 1;
     m.follower = m.follow();
-    void m.watchConnection();
+    // The server may have lost the ephemeral consumer (restart, failover): start a fresh one.
+    m.stopWatchingConnection = opts.bus.onReconnect(() => m.restart('reconnected'));
     m.startWatchdog();
     try {
       await m.catchUp();
@@ -191,27 +188,20 @@ export class ManifestLog {
       const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${delta.tenantId}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
         ...(opts.msgId !== undefined ? { msgId: opts.msgId } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-        ...(expected !== undefined ? { headers: { 'Nats-Expected-Last-Subject-Sequence': String(expected) } } : {}),
+        ...(expected !== undefined ? { expectLastSubjectSeq: expected } : {}),
       });
       return ack.seq;
     } catch (err) {
-      // JetStream error 10071 "wrong last sequence": another delta of the tenant came first.
-      if (expected !== undefined && isFirnError(err) && /wrong last sequence|10071/i.test(err.message)) {
-        throw new FirnError(ErrorCode.Aborted, `manifest of tenant ${delta.tenantId} moved past seq ${expected}; re-check and retry`, { cause: err });
-      }
+      // Another delta of the tenant came first.
+      if (isCasConflict(err)) throw new CasConflictError(`manifest of tenant ${delta.tenantId} moved past seq ${expected}; re-check and retry`, err);
       throw err;
     }
   }
 
   /** Stream seq of the tenant's newest delta (0 when it has none): the value for expectedLastTenantSeq. */
   async lastTenantSeq(tenant: string): Promise<number> {
-    try {
-      const m = await this.opts.bus.jsm.streams.getMessage(this.streamName, { last_by_subj: `${this.subjectPrefix}.${tenant}` });
-      return m.seq;
-    } catch (err) {
-      if (/no message found|10037/i.test((err as Error).message)) return 0;
-      throw FirnError.unavailable(`cannot read the last manifest delta of tenant ${tenant}: ${(err as Error).message}`, err);
-    }
+    const m = await this.opts.bus.lastBySubject(this.streamName, `${this.subjectPrefix}.${tenant}`);
+    return m?.seq ?? 0;
   }
 
   /** Resolves when this view has applied every delta up to `seq`; FirnError unavailable on timeout. */
@@ -288,7 +278,7 @@ export class ManifestLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
-    (this.statuses as { stop?: () => void } | undefined)?.stop?.();
+    this.stopWatchingConnection?.();
     this.interrupt?.();
     await this.follower;
     await Promise.allSettled([...this.snapshotting.values()]);
@@ -310,15 +300,9 @@ export class ManifestLog {
     }
     for (const tenant of snapshotTenants) await this.loadNewestSnapshot(tenant);
 
-    let streamTenants: string[];
-    let lastSeq: number;
-    try {
-      const info = await bus.jsm.streams.info(this.streamName, { subjects_filter: `${this.subjectPrefix}.>` });
-      lastSeq = info.state.last_seq;
-      streamTenants = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(this.subjectPrefix.length + 1));
-    } catch (err) {
-      throw FirnError.unavailable(`cannot read stream ${this.streamName} info: ${(err as Error).message}`, err);
-    }
+    const state = await bus.streamState(this.streamName, { subjectsFilter: `${this.subjectPrefix}.>` });
+    const lastSeq = state.lastSeq;
+    const streamTenants = Object.keys(state.subjects ?? {}).map((s) => s.slice(this.subjectPrefix.length + 1));
     for (const [tenant, seq] of this.loadedSnapshotSeq) {
       if (seq > lastSeq) {
         // The stream was recreated (seqs restarted): skipping by seq would drop new deltas.
@@ -389,7 +373,7 @@ export class ManifestLog {
     }
   }
 
-  private async applyUntilInterrupted(it: ConsumerIterator, interrupted: Promise<'interrupted'>): Promise<void> {
+  private async applyUntilInterrupted(it: StreamFollower, interrupted: Promise<'interrupted'>): Promise<void> {
     const messages = it[Symbol.asyncIterator]();
     while (!this.closed) {
       // Raced, so close() and restarts never wait on a consumer stuck inside nats.js.
@@ -399,27 +383,19 @@ export class ManifestLog {
     }
   }
 
-  private async startConsumer(): Promise<ConsumerIterator> {
-    const consumer = await this.opts.bus.js.consumers.get(this.streamName, {
-      opt_start_seq: this.appliedSeq + 1,
-      filterSubjects: `${this.subjectPrefix}.>`,
+  private startConsumer(): Promise<StreamFollower> {
+    return this.opts.bus.follow(this.streamName, {
+      startSeq: this.appliedSeq + 1,
+      filterSubject: `${this.subjectPrefix}.>`,
+      batch: 512,
+      expiresMs: PULL_EXPIRES_MS,
+      heartbeatMs: PULL_HEARTBEAT_MS,
     });
-    return consumer.consume({ max_messages: 512, expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_HEARTBEAT_MS });
   }
 
   private restart(reason: string): void {
     this.log.info({ stream: this.streamName, reason, appliedSeq: this.appliedSeq }, 'restarting manifest stream consumer');
     this.interrupt?.();
-  }
-
-  private async watchConnection(): Promise<void> {
-    const statuses = this.opts.bus.nc.status();
-    this.statuses = statuses;
-    for await (const s of statuses) {
-      if (this.closed) break;
-      // The server may have lost the ephemeral consumer (restart, failover): start a fresh one.
-      if (String(s.type) === 'reconnect') this.restart('reconnected');
-    }
   }
 
   /** Restarts the consumer when someone is waiting and nothing arrived for a while. */

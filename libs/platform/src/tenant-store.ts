@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Bus, BusKv } from '@firn/bus';
+import { isCasConflict, type Bus, type BusKv } from '@firn/bus';
 import { ConfigError, positiveInt, setting } from '@firn/config';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { Logger } from '@firn/observability';
@@ -60,81 +60,40 @@ export async function openTokenStore(cfg: TokenStoreConfig, deps: { bus?: Bus; l
   return { tokens: store, directory: store, kvStore: store, close: () => store.close() };
 }
 
-/** JetStream API error "wrong last sequence": the compare-and-set precondition failed. */
-const WRONG_LAST_SEQUENCE = 10071;
-
-function apiCode(err: unknown): number | undefined {
-  const api = (err as { api_error?: { err_code?: number } } | undefined)?.api_error;
-  return api?.err_code;
-}
-
-function unavailable(what: string, err: unknown): FirnError {
-  return err instanceof FirnError ? err : FirnError.unavailable(`${what}: ${err instanceof Error ? err.message : String(err)}`, err);
-}
-
-/** RecordKv over a NATS KV bucket (the bucket comes from the Bus adapter). */
+/**
+ * RecordKv over a NATS KV bucket (the bucket comes from the Bus adapter). Its errors are already
+ * FirnErrors; an update that lost its compare-and-set is a CasConflictError (`aborted`).
+ */
 export class NatsRecordKv implements RecordKv {
   constructor(private readonly kv: BusKv) {}
 
-  async get(key: string): Promise<KvEntry | undefined> {
-    try {
-      const e = await this.kv.get(key);
-      if (!e || e.operation !== 'PUT') return undefined;
-      return { key, value: e.value, revision: e.revision };
-    } catch (err) {
-      throw unavailable(`reading ${key} from ${TENANTS_BUCKET}`, err);
-    }
+  get(key: string): Promise<KvEntry | undefined> {
+    return this.kv.get(key);
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
     try {
       return await this.kv.create(key, value);
     } catch (err) {
-      if (apiCode(err) === WRONG_LAST_SEQUENCE) throw new FirnError(ErrorCode.AlreadyExists, `${key} already exists`);
-      throw unavailable(`creating ${key} in ${TENANTS_BUCKET}`, err);
+      if (isCasConflict(err)) throw new FirnError(ErrorCode.AlreadyExists, `${key} already exists`, { cause: err });
+      throw err;
     }
   }
 
-  async update(key: string, value: Uint8Array, revision: number): Promise<number> {
-    try {
-      return await this.kv.update(key, value, revision);
-    } catch (err) {
-      if (apiCode(err) === WRONG_LAST_SEQUENCE) throw new FirnError(ErrorCode.Aborted, `${key} changed concurrently`);
-      throw unavailable(`updating ${key} in ${TENANTS_BUCKET}`, err);
-    }
+  update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    return this.kv.update(key, value, revision);
   }
 
   async entries(): Promise<KvEntry[]> {
-    try {
-      const keys: string[] = [];
-      for await (const k of await this.kv.keys()) keys.push(k);
-      const out: KvEntry[] = [];
-      for (const k of keys) {
-        const e = await this.get(k);
-        if (e) out.push(e);
-      }
-      return out;
-    } catch (err) {
-      throw unavailable(`listing ${TENANTS_BUCKET}`, err);
+    const out: KvEntry[] = [];
+    for (const k of await this.kv.keys()) {
+      const e = await this.kv.get(k);
+      if (e) out.push(e);
     }
+    return out;
   }
 
-  async watch(onEntry: (e: KvEntry) => void, onEnd: (err?: unknown) => void): Promise<{ stop(): Promise<void> }> {
-    let stopped = false;
-    const it = await this.kv.watch({ key: '>' });
-    void (async () => {
-      try {
-        for await (const e of it) onEntry({ key: e.key, value: e.operation === 'PUT' ? e.value : undefined, revision: e.revision });
-        if (!stopped) onEnd();
-      } catch (err) {
-        if (!stopped) onEnd(err);
-      }
-    })();
-    return {
-      stop: async () => {
-        stopped = true;
-        it.stop();
-      },
-    };
+  watch(onEntry: (e: KvEntry) => void, onEnd: (err?: unknown) => void): Promise<{ stop(): Promise<void> }> {
+    return this.kv.watch(onEntry, onEnd);
   }
 }

@@ -77,9 +77,9 @@ export class ScrapeCoordinator {
   async heartbeat(): Promise<void> {
     await this.membersKv.put(memberKey(this.opts.replicaId), enc.encode(JSON.stringify({ id: this.opts.replicaId, atMs: Date.now() })));
     const ids: string[] = [];
-    for await (const k of await this.membersKv.keys()) {
+    for (const k of await this.membersKv.keys()) {
       const e = await this.membersKv.get(k);
-      if (!e || e.operation !== 'PUT') continue;
+      if (!e) continue;
       try {
         ids.push((JSON.parse(dec.decode(e.value)) as { id: string }).id);
       } catch {
@@ -131,9 +131,9 @@ export class ScrapeCoordinator {
 
   async statuses(): Promise<TargetStatus[]> {
     const out: TargetStatus[] = [];
-    for await (const k of await this.statusKv.keys()) {
+    for (const k of await this.statusKv.keys()) {
       const e = await this.statusKv.get(k);
-      if (!e || e.operation !== 'PUT') continue;
+      if (!e) continue;
       try {
         out.push(JSON.parse(dec.decode(e.value)) as TargetStatus);
       } catch {

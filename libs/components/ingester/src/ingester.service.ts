@@ -179,8 +179,8 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
   /** Seqs at or below the consumer's ack floor are never redelivered: forget their coverage. */
   private async pruneCoverage(): Promise<void> {
     try {
-      const info = await this.bus.jsm.consumers.info(INGEST_STREAM, INGEST_CONSUMER);
-      this.manifest.prune(INGEST_STREAM, info.ack_floor.stream_seq);
+      const { ackFloor } = await this.bus.consumerState(INGEST_STREAM, INGEST_CONSUMER);
+      this.manifest.prune(INGEST_STREAM, ackFloor);
     } catch (err) {
       this.log.debug({ err }, 'could not read the consumer ack floor');
     }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { toJson } from '@bufbuild/protobuf';
-import type { Bus, BusKv } from '@firn/bus';
+import { isCasConflict, type Bus, type BusKv } from '@firn/bus';
 import { FirnError } from '@firn/errors';
 import { knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison } from '@firn/insights';
 import type { ManifestLog } from '@firn/manifest';
@@ -109,15 +109,16 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
     );
     const key = `${c.tenant}.${c.name}`;
     const cur = await kv.get(key);
-    const claim = cur && cur.operation === 'PUT' ? decode(cur.value) : undefined;
+    const claim = cur ? decode(cur.value) : undefined;
     const deploy = latestDeploy(sightings, nowMs, c, new Set(claim?.known ?? []));
     if (!deploy || !shouldClaim(claim, deploy.target.value, nowMs, CLAIM_STALE_MS)) return;
     const mine: DeployClaim = { target: deploy.target.value, state: 'sending', atMs: nowMs, owner: this.owner, known: claim?.known ?? [] };
     let revision: number;
     try {
       revision = cur ? await kv.update(key, encode(mine), cur.revision) : await kv.create(key, encode(mine));
-    } catch {
-      return; // another querier claimed it first
+    } catch (err) {
+      if (isCasConflict(err)) return; // another querier claimed it first
+      throw err;
     }
     try {
       await this.send(c, deploy);

@@ -1,4 +1,4 @@
-import type { BusKv } from '@firn/bus';
+import { isCasConflict, type BusKv } from '@firn/bus';
 import { addTotals, subTotals, ZERO, type QueryTotals } from './query-meter';
 
 export const USAGE_KV_BUCKET = 'FIRN_USAGE';
@@ -108,15 +108,13 @@ export class QueryUsageStore {
     const out = new Map<string, QueryTotals>();
     for (const t of names) {
       const e = await this.opts.kv.get(key(t));
-      if (e && e.operation === 'PUT') out.set(t, sum(decode(e.value)));
+      if (e) out.set(t, sum(decode(e.value)));
     }
     return out;
   }
 
   private async tenants(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.opts.kv.keys('q.>')) out.push(k.slice(2));
-    return out.sort();
+    return (await this.opts.kv.keys('q.>')).map((k) => k.slice(2)).sort();
   }
 
   /**
@@ -128,7 +126,7 @@ export class QueryUsageStore {
     const me = this.mine.get(tenant) ?? { folded: { ...ZERO } };
     for (let attempt = 0; ; attempt++) {
       const cur = await this.opts.kv.get(key(tenant));
-      const e = decode(cur && cur.operation === 'PUT' ? cur.value : undefined);
+      const e = decode(cur?.value);
       const now = this.now();
       for (const [id, l] of Object.entries(e.live)) {
         if (id !== this.opts.instanceId && now - l.at > this.staleMs) {
@@ -143,8 +141,8 @@ export class QueryUsageStore {
         if (cur) await this.opts.kv.update(key(tenant), value, cur.revision);
         else await this.opts.kv.create(key(tenant), value);
       } catch (err) {
-        // Another querier wrote first (wrong last sequence): read again and redo the change.
-        if (attempt >= 20) throw err;
+        // Another querier wrote first: read again and redo the change.
+        if (!isCasConflict(err) || attempt >= 20) throw err;
         continue;
       }
       this.mine.set(tenant, next);

@@ -95,7 +95,8 @@ async function fixture(opts: Partial<typeof DEFAULT_GATEWAY_OPTIONS> = {}): Prom
 
 /** The timestamps of the rows in log entry `seq`. */
 async function timestampsAt(f: Fixture, seq: number): Promise<number[]> {
-  const m = await f.bus.jsm.streams.getMessage(INGEST_STREAM, { seq });
+  const m = await f.bus.getMessage(INGEST_STREAM, seq);
+  if (!m) throw new Error(`no ingest log message at seq ${seq}`);
   const e = await readIngest(new LocalDirStore({ dir: f.dir }), m.subject, m.data);
   return [...new Set(samplesFromArrow(e.payload, { maxRows: 1e6, maxStackDepth: 1e4, maxBytes: 1e9 }).timestampMs)];
 }
