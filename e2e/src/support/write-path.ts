@@ -5,21 +5,11 @@ import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { ManifestLog } from '@firn/manifest';
 import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
-import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
 import type { S3Server } from '@firn/testing';
 import { addTotals } from './profiles-data';
 
-export async function makeTokens(file: string, tenants: string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const records = [];
-  for (const t of tenants) {
-    const issued = issueToken(t, [Scope.WriteProfiles, Scope.ReadProfiles]);
-    out[t] = issued.token;
-    records.push(issued.record);
-  }
-  await writeTokenFile(file, records);
-  return out;
-}
+// Moved to the harness (the in-process cluster tests use it too); e2e specs keep importing it here.
+export { makeTokens } from '@firn/testing';
 
 /** Waits until every message in the ingest log has been delivered and acked. */
 export async function waitForIngestDrained(bus: Bus, timeoutMs = 60_000): Promise<void> {
