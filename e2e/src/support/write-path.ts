@@ -2,24 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Interceptor } from '@connectrpc/connect';
 import type { Bus } from '@firn/bus';
 import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
-import { ManifestLog } from '@firn/manifest';
-import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
-import type { ObjectStore } from '@firn/storage';
-import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
 import type { S3Server } from '@firn/testing';
-import { addTotals } from './profiles-data';
 
-export async function makeTokens(file: string, tenants: string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const records = [];
-  for (const t of tenants) {
-    const issued = issueToken(t, [Scope.WriteProfiles, Scope.ReadProfiles]);
-    out[t] = issued.token;
-    records.push(issued.record);
-  }
-  await writeTokenFile(file, records);
-  return out;
-}
+// Moved to the harness (the in-process cluster tests use them too); e2e specs keep importing them here.
+export { makeTokens } from '@firn/testing';
+export { storedTotals } from '@firn/test-cluster';
 
 /** Waits until every message in the ingest log has been delivered and acked. */
 export async function waitForIngestDrained(bus: Bus, timeoutMs = 60_000): Promise<void> {
@@ -36,25 +23,6 @@ export async function waitForIngestDrained(bus: Bus, timeoutMs = 60_000): Promis
       if (Date.now() > deadline) throw err;
     }
     await sleep(250);
-  }
-}
-
-/** Totals of every valid segment of a tenant, read back through a fresh manifest view. */
-export async function storedTotals(bus: Bus, store: ObjectStore, tenant: string): Promise<{ totals: Map<string, number>; segments: number }> {
-  const manifest = await ManifestLog.open({ bus, store });
-  try {
-    await manifest.syncToLatest();
-    const totals = new Map<string, number>();
-    const segments = manifest.validSegments(tenant);
-    for (const seg of segments) {
-      const dir = seg.meta.objectKey;
-      if (!dir.startsWith(`tenants/${tenant}/`)) throw new Error(`segment ${seg.meta.id} of ${tenant} stored outside its prefix: ${dir}`);
-      const { samples, stacks } = await readSegment(store, keysOfDir(dir));
-      addTotals(totals, await totalsBySeriesAndStack(samples, stacks));
-    }
-    return { totals, segments: segments.length };
-  } finally {
-    await manifest.close();
   }
 }
 

@@ -7,4 +7,4 @@ export { Readiness, type Check, type ReadinessReport } from './readiness';
 export { rpcInterceptor } from './rpc-interceptor';
 export { DEFAULT_READ_MAX_BYTES, createRpcNodeHandler, type RpcNodeHandlerOptions } from './rpc-node-handler';
 export { main, runServer, type BaseServerConfig, type RunOptions, type RunningServer, type ServerSpec, type Setup } from './run-server';
-export { LOGGER, METRICS, NestPinoLogger, READINESS, RpcRegistry, RuntimeModule, TRACER, type RuntimeContext } from './runtime.module';
+export { CRASH, LOGGER, METRICS, NestPinoLogger, READINESS, RpcRegistry, RuntimeModule, TRACER, type Crash, type RuntimeContext } from './runtime.module';

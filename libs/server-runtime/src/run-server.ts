@@ -10,7 +10,7 @@ import { HttpErrorFilter } from './http-error.filter';
 import { OnePortServer } from './one-port-server';
 import { Readiness } from './readiness';
 import { rpcInterceptor } from './rpc-interceptor';
-import { NestPinoLogger, RpcRegistry, RuntimeModule, type RuntimeContext } from './runtime.module';
+import { NestPinoLogger, RpcRegistry, RuntimeModule, type Crash, type RuntimeContext } from './runtime.module';
 
 /** Settings every server's schema must contain (from `serverSettings()` in @firn/config). */
 export interface BaseServerConfig {
@@ -52,7 +52,17 @@ export interface RunOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Install SIGTERM/SIGINT handlers that shut down and exit the process (entry points: true). */
   handleSignals?: boolean;
+  /**
+   * What a fault-injection crash point does (RuntimeContext.crash). Default: SIGKILL this process.
+   * Servers embedded in a test process (the in-process cluster) pass their own.
+   */
+  crash?: Crash;
 }
+
+const killProcess: Crash = () => {
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable: the process was SIGKILLed');
+};
 
 /**
  * The one lifecycle every Firn server follows: config → telemetry → listen (healthz answers,
@@ -68,7 +78,12 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
   const readiness = new Readiness();
   const rpc = new RpcRegistry();
   registerHealthService(rpc, readiness);
-  const ctx: RuntimeContext = { component: spec.component, log, registry, readiness, tracer: tracing.tracer, rpc };
+  const crash: Crash = (reason) => {
+    log.warn({ reason }, 'crashing now (fault injection)');
+    log.flush();
+    return (opts.crash ?? killProcess)(reason);
+  };
+  const ctx: RuntimeContext = { component: spec.component, log, registry, readiness, tracer: tracing.tracer, rpc, crash };
   const server = new OnePortServer({ component: spec.component, host: config.host, port: config.port, log, registry, readiness, tracer: tracing.tracer });
   const address = await server.listen();
   log.info({ host: address.address, port: address.port }, 'listening; connecting dependencies');
@@ -82,9 +97,10 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
       log.info({ reason }, 'shutting down: draining');
       readiness.markDraining();
       const deadline = setTimeout(() => {
-        log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting anyway');
+        log.error({ timeoutMs: config.shutdownTimeoutMs }, opts.handleSignals ? 'shutdown timed out; exiting anyway' : 'shutdown timed out');
         log.flush();
-        process.exit(1);
+        // Only a server that owns its process exits it; an embedded one (tests) must not end its host.
+        if (opts.handleSignals) process.exit(1);
       }, config.shutdownTimeoutMs);
       deadline.unref();
       const { abandoned } = await server.drain(Math.floor(config.shutdownTimeoutMs / 2));

@@ -10,6 +10,15 @@ export const LOGGER = Symbol('firn.logger');
 export const METRICS = Symbol('firn.metrics-registry');
 export const READINESS = Symbol('firn.readiness');
 export const TRACER = Symbol('firn.tracer');
+/** How this server dies at a fault-injection crash point (a `Crash`). */
+export const CRASH = Symbol('firn.crash');
+
+/**
+ * Dies at once, as a SIGKILL would: no drain, no flush. A server that owns its process kills the
+ * process; one embedded in a test (the in-process cluster of @firn/testing) cuts the server off
+ * from everything and throws, so the code after the crash point never runs.
+ */
+export type Crash = (reason: string) => never;
 
 /** Components add their Connect services here (in a constructor or onModuleInit). */
 export class RpcRegistry {
@@ -44,6 +53,7 @@ export interface RuntimeContext {
   readiness: Readiness;
   tracer: Tracer;
   rpc: RpcRegistry;
+  crash: Crash;
 }
 
 @Global()
@@ -58,8 +68,9 @@ export class RuntimeModule {
         { provide: READINESS, useValue: ctx.readiness },
         { provide: TRACER, useValue: ctx.tracer },
         { provide: RpcRegistry, useValue: ctx.rpc },
+        { provide: CRASH, useValue: ctx.crash },
       ],
-      exports: [LOGGER, METRICS, READINESS, TRACER, RpcRegistry],
+      exports: [LOGGER, METRICS, READINESS, TRACER, RpcRegistry, CRASH],
     };
   }
 }

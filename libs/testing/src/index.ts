@@ -23,3 +23,4 @@ export {
 } from './hostile-shapes';
 export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchBrowser, type BrowserSession } from './browser';
 export * from './pgo-roundtrip';
+export { makeTokens } from './tokens';

@@ -13,7 +13,7 @@ export interface IngesterOptions {
   maxAckPending: number;
   /** Stable id of this process in manifest entries. */
   writerId: string;
-  /** Test hook: SIGKILL this process at the given flush step (fault-injection tests only). */
+  /** Test hook: crash at the given flush step (RuntimeContext.crash: SIGKILL, or cut off in-process). */
   crashAt?: FlushStep;
 }
 

@@ -10,7 +10,7 @@ import { BUS, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { samplesFromArrow, type SampleBatch } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
 import { buildSegment, newSegmentId, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
-import { LOGGER, METRICS, READINESS, type Readiness } from '@firn/server-runtime';
+import { CRASH, LOGGER, METRICS, READINESS, type Crash, type Readiness } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import { tenantPrefix, type TenantId } from '@firn/tenancy';
 import { IngesterMetrics } from './ingester.metrics';
@@ -69,6 +69,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(METRICS) registry: Registry,
     @Inject(READINESS) readiness: Readiness,
     @Inject(SymbolizeQueue) private readonly symbolizeQueue: SymbolizeQueue,
+    @Inject(CRASH) private readonly crash: Crash,
   ) {
     this.metrics = new IngesterMetrics(registry);
     readiness.addCheck('ingest-consumer', async () => {
@@ -268,8 +269,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
   private crashPoint(step: FlushStep): void {
     if (this.opts.crashAt === step) {
       this.log.warn({ step }, 'fault injection: crashing now');
-      this.log.flush();
-      process.kill(process.pid, 'SIGKILL');
+      this.crash(`ingester flush step ${step}`);
     }
   }
 }

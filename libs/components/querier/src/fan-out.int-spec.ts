@@ -1,0 +1,109 @@
+import { join } from 'node:path';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingesterServer } from '@firn/ingester';
+import { appendIngest } from '@firn/ingest-log';
+import { queryV1alpha1 } from '@firn/proto';
+import { tenantFromTrustedSource } from '@firn/tenancy';
+import { CLUSTER_CPU_TYPE, clusterWrite, eventually, metricValue, queryMergeTotal, startTestCluster, type ClusterComponent, type TestCluster } from '@firn/test-cluster';
+import { makeTempDir, makeTokens, removeDir } from '@firn/testing';
+import { querierServer } from './querier.server';
+
+const TENANT = 'acme';
+const WRITES = 6;
+const BASE_MS = Date.UTC(2026, 10, 22, 4, 0, 0);
+const RANGE = [BASE_MS - 60_000, BASE_MS + 3_600_000] as const;
+const INTERNAL_TOKEN = 'cluster-test-internal-token-0123';
+
+const SERVED = 'firn_querier_peer_share_segments_total{kind="stacks"}';
+const SERVED_SERIES = 'firn_querier_peer_share_segments_total{kind="series"}';
+const FAN_OUTS = 'firn_querier_fanout_queries_total{peers="1"}';
+const LOCAL_SHARES = 'firn_querier_share_seconds_count{where="local"}';
+const FALLBACKS = 'firn_querier_peer_fallbacks_total';
+
+/**
+ * Querier fan-out in one process: two queriers that are each other's peer split every query's
+ * segments round-robin (each scans its share), and their answers equal a lone querier's. The
+ * process-per-component version, with every API, is e2e/src/querier-fanout.e2e-spec.ts.
+ */
+describe('querier fan-out (in-process cluster)', () => {
+  let cluster: TestCluster;
+  let a: ClusterComponent;
+  let b: ClusterComponent;
+  let single: ClusterComponent;
+  let dir: string;
+  let token: string;
+  let expected = 0;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    dir = makeTempDir('fan-out');
+    token = (await makeTokens(join(dir, 'tokens.json'), [TENANT]))[TENANT];
+    const env = { FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN };
+    const [urlA, urlB] = await Promise.all([cluster.reserve('querier-a'), cluster.reserve('querier-b')]);
+    // One segment per write, so there are WRITES segments to split.
+    const ingester = cluster.start(ingesterServer, { env: { FIRN_INGESTER_FLUSH_MAX_ROWS: '1' } });
+    [a, b, single] = await Promise.all([
+      cluster.start(querierServer, { name: 'querier-a', env: { ...env, FIRN_QUERIER_PEERS: urlB } }),
+      cluster.start(querierServer, { name: 'querier-b', env: { ...env, FIRN_QUERIER_PEERS: urlA } }),
+      cluster.start(querierServer, { name: 'querier-alone', env }),
+    ]);
+    await ingester;
+    for (let i = 0; i < WRITES; i++) {
+      const w = clusterWrite(100 + i, BASE_MS + i * 10_000);
+      await appendIngest(cluster.bus, cluster.store, { tenant: tenantFromTrustedSource(TENANT), requestId: `w${i}`, payload: w.payload });
+      expected += w.total;
+    }
+    // Every querier follows the manifest on its own: wait until each sees every segment.
+    for (const q of [single, a, b]) await eventually(() => queryMergeTotal(q.url, token, ...RANGE), (t) => t === expected);
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  const metric = async (q: ClusterComponent, series: string) => metricValue(await q.metrics(), series);
+
+  /** Every series of a QueryRange, sorted, in a comparable form. */
+  async function series(q: ClusterComponent) {
+    const client = createClient(queryV1alpha1.QueryService, createGrpcTransport({ baseUrl: q.url }));
+    const res = await client.queryRange(
+      { query: `${CLUSTER_CPU_TYPE}{}`, start: timestampFromMs(RANGE[0]), end: timestampFromMs(RANGE[1]), step: { seconds: 10n } },
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    return res.series
+      .map((s) => ({ labels: s.labelset?.labels.map((l) => `${l.name}=${l.value}`).join(','), points: s.samples.map((p) => [Number(p.timestamp?.seconds), Number(p.value)]) }))
+      .sort((x, y) => String(x.labels).localeCompare(String(y.labels)));
+  }
+
+  it('splits a query through either querier across both, to the lone querier’s answer', async () => {
+    expect(await queryMergeTotal(single.url, token, ...RANGE)).toBe(expected);
+    const alone = await series(single);
+    expect(alone.length).toBeGreaterThan(1);
+    for (const [front, peer] of [
+      [a, b],
+      [b, a],
+    ]) {
+      const before = { fanOuts: await metric(front, FAN_OUTS), local: await metric(front, LOCAL_SHARES), served: await metric(peer, SERVED), servedSeries: await metric(peer, SERVED_SERIES) };
+      expect(await queryMergeTotal(front.url, token, ...RANGE)).toBe(expected);
+      expect(await series(front)).toEqual(alone);
+      // The front scanned its share (share 0) and the peer scanned the other half of the segments.
+      expect(await metric(front, FAN_OUTS)).toBe(before.fanOuts + 2);
+      expect(await metric(front, LOCAL_SHARES)).toBe(before.local + 2);
+      expect(await metric(peer, SERVED)).toBe(before.served + WRITES / 2);
+      expect(await metric(peer, SERVED_SERIES)).toBe(before.servedSeries + WRITES / 2);
+    }
+    expect(await metric(a, FALLBACKS)).toBe(0);
+    expect(await metric(b, FALLBACKS)).toBe(0);
+  });
+
+  it('scans a dead peer’s share itself: same answer', async () => {
+    b.kill();
+    expect(await queryMergeTotal(a.url, token, ...RANGE)).toBe(expected);
+    expect(await metric(a, FALLBACKS)).toBe(1);
+    expect(await series(a)).toEqual(await series(single));
+  });
+});
