@@ -112,5 +112,6 @@ export class SymbolizeQueue {
 /** The gateway's notice that a tenant's upload completed, so the symbolizer retries that build id. */
 export async function publishUploaded(bus: Pick<Bus, 'publish' | 'ensureStream'>, tenant: TenantId, buildId: string): Promise<void> {
   await bus.ensureStream(symbolizeStreamSpec());
-  await bus.publish(symbolizeSubject(tenant), encodeJob({ kind: 'uploaded', buildId }));
+  // The upload request's trace context: the symbolizer's retry of this build id continues it.
+  await bus.publish(symbolizeSubject(tenant), encodeJob({ kind: 'uploaded', buildId }), { headers: traceHeaders() });
 }
