@@ -1,5 +1,5 @@
 import type { Bus } from '@firn/bus';
-import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
+import { Counter, metricName, traceHeaders, type Logger, type Registry } from '@firn/observability';
 import type { SampleBatch } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
 import { isBuildId } from './build-id';
@@ -79,11 +79,13 @@ export class SymbolizeQueue {
       return;
     }
     const subject = symbolizeSubject(tenant);
+    // The flush's trace context: the symbolizer's job span continues it.
+    const headers = traceHeaders();
     for (const [buildId, addresses] of byBuild) {
       for (let i = 0; i < addresses.length; i += this.opts.maxAddressesPerMessage) {
         const part = addresses.slice(i, i + this.opts.maxAddressesPerMessage);
         try {
-          await this.bus.publish(subject, encodeJob({ kind: 'addresses', buildId, addresses: part }));
+          await this.bus.publish(subject, encodeJob({ kind: 'addresses', buildId, addresses: part }), { headers });
           this.queued.inc(part.length);
         } catch (err) {
           // Forgotten so the next ingest of these frames queues them again.
@@ -110,5 +112,6 @@ export class SymbolizeQueue {
 /** The gateway's notice that a tenant's upload completed, so the symbolizer retries that build id. */
 export async function publishUploaded(bus: Pick<Bus, 'publish' | 'ensureStream'>, tenant: TenantId, buildId: string): Promise<void> {
   await bus.ensureStream(symbolizeStreamSpec());
-  await bus.publish(symbolizeSubject(tenant), encodeJob({ kind: 'uploaded', buildId }));
+  // The upload request's trace context: the symbolizer's retry of this build id continues it.
+  await bus.publish(symbolizeSubject(tenant), encodeJob({ kind: 'uploaded', buildId }), { headers: traceHeaders() });
 }

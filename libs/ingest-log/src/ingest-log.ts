@@ -67,6 +67,11 @@ export async function appendIngest(
      */
     idempotencyKey?: string;
     nowMs?: number;
+    /**
+     * NATS message headers, e.g. the request's W3C `traceparent`, which the ingester continues
+     * (`BusMessage.headers`). Not part of the message id: a retry is the same write.
+     */
+    headers?: Record<string, string>;
   },
 ): Promise<AppendResult> {
   const nowMs = w.nowMs ?? Date.now();
@@ -92,7 +97,7 @@ export async function appendIngest(
   // The message id makes client retries idempotent: JetStream drops a write of the same tenant
   // and key within its duplicate window. Request ids are not used: a client reusing one for
   // different data must not lose the second write.
-  const ack = await bus.publish(ingestSubject(w.tenant), data, { msgId: `${w.tenant}:${w.idempotencyKey ?? sha256(w.payload)}` });
+  const ack = await bus.publish(ingestSubject(w.tenant), data, { msgId: `${w.tenant}:${w.idempotencyKey ?? sha256(w.payload)}`, headers: w.headers });
   if (ack.duplicate && msg.body.case === 'claimCheck') {
     // The first copy's message points at its own object; this one's is referenced by nothing.
     await store.delete(msg.body.value.objectKey).catch(() => undefined);

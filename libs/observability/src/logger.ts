@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { currentRequestContext } from './request-context';
+import { activeTraceIds } from './tracing';
 
 export type { Logger } from 'pino';
 
@@ -10,7 +11,10 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** JSON logs, one object a line, with `component`, and `request_id`/`tenant` when in a request. */
+/**
+ * JSON logs, one object a line, with `component`, `request_id`/`tenant` when in a request, and
+ * `trace_id`/`span_id` when a span is active (a request, an ingester flush, a symbolize job).
+ */
 export function createLogger(opts: LoggerOptions): Logger {
   return pino(
     {
@@ -20,8 +24,9 @@ export function createLogger(opts: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       mixin() {
         const ctx = currentRequestContext();
-        if (!ctx) return {};
-        return ctx.tenant ? { request_id: ctx.requestId, tenant: ctx.tenant } : { request_id: ctx.requestId };
+        const ids = activeTraceIds();
+        if (!ctx) return ids ?? {};
+        return { request_id: ctx.requestId, ...(ctx.tenant ? { tenant: ctx.tenant } : {}), ...ids };
       },
       redact: { paths: ['authorization', '*.authorization', 'token', '*.token', 'secret', '*.secret'], censor: '[redacted]' },
     },

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger';
 import { Counter, createMetricsRegistry, metricName } from './metrics';
 import { newRequestId, runWithRequestContext } from './request-context';
-import { startTracing } from './tracing';
+import { contextFromHeaders, inSpan, spanContextFromHeaders, startTracing, traceHeaders } from './tracing';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -68,6 +68,49 @@ describe(startTracing.name, () => {
     const spans = exporter.getFinishedSpans();
     expect(spans.map((s) => s.name)).toContain('op');
     expect(spans[0].attributes['firn.tenant']).toBe('acme');
+    await t.shutdown();
+  });
+
+  it('gives each server its own provider, so two in one process export apart', async () => {
+    const ea = new tracing.InMemorySpanExporter();
+    const eb = new tracing.InMemorySpanExporter();
+    const a = startTracing({ serviceName: 'firn-a', exporter: ea });
+    const b = startTracing({ serviceName: 'firn-b', exporter: eb });
+    await inSpan(a.tracer, 'outer', () => inSpan(b.tracer, 'inner', async () => undefined));
+    const [outer] = ea.getFinishedSpans();
+    await a.shutdown();
+    await inSpan(b.tracer, 'after', async () => undefined);
+    const names = eb.getFinishedSpans().map((s) => s.name);
+    expect(names).toEqual(['inner', 'after']);
+    const inner = eb.getFinishedSpans()[0];
+    expect(inner.resource.attributes['service.name']).toBe('firn-b');
+    expect(inner.spanContext().traceId).toBe(outer.spanContext().traceId);
+    expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+    await b.shutdown();
+  });
+
+  it('carries the trace context through W3C headers, and puts its ids in log lines', async () => {
+    const exporter = new tracing.InMemorySpanExporter();
+    const t = startTracing({ serviceName: 'firn-test', exporter });
+    const out = capture();
+    const log = createLogger({ component: 'gateway', destination: out.stream });
+    expect(traceHeaders()).toEqual({});
+    const sent = await inSpan(t.tracer, 'client', async () => {
+      log.info('in a span');
+      return traceHeaders();
+    });
+    expect(sent.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // NATS keeps the publisher's header case; HTTP lowercases: both are read.
+    const received = spanContextFromHeaders(new Map([['Traceparent', sent.traceparent]]));
+    expect(spanContextFromHeaders({ traceparent: 'garbage' })).toBeUndefined();
+    await inSpan(t.tracer, 'server', async () => runWithRequestContext({ requestId: 'r' }, () => log.info('served')), {}, contextFromHeaders({ traceparent: sent.traceparent }));
+    const [client, server] = exporter.getFinishedSpans();
+    expect(received?.spanId).toBe(client.spanContext().spanId);
+    expect(server.spanContext().traceId).toBe(client.spanContext().traceId);
+    expect(server.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
+    const [a, b] = out.lines();
+    expect(a).toMatchObject({ trace_id: client.spanContext().traceId, span_id: client.spanContext().spanId });
+    expect(b).toMatchObject({ request_id: 'r', trace_id: server.spanContext().traceId, span_id: server.spanContext().spanId });
     await t.shutdown();
   });
 });

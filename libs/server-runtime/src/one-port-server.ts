@@ -8,9 +8,9 @@ import {
   type Http2Session,
 } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ConnectRouter } from '@connectrpc/connect';
-import { Counter, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
+import { Counter, contextFromHeaders, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
 import { DEFAULT_RETRY_AFTER_SECONDS } from './error-mapping';
 import type { Readiness } from './readiness';
 import { DEFAULT_READ_MAX_BYTES, createRpcNodeHandler } from './rpc-node-handler';
@@ -216,7 +216,10 @@ export class OnePortServer {
         return;
       }
       const route = routeOf(path);
-      this.opts.tracer.startActiveSpan(route.rpc ? route.name : `${req.method} ${route.name}`, (span) => {
+      // Every API (gRPC, gRPC-web, Connect, plain HTTP) continues the caller's trace when it
+      // sends a W3C `traceparent`: a peer querier's share, a forwarded query, a traced client.
+      const parent = contextFromHeaders(req.headers);
+      this.opts.tracer.startActiveSpan(route.rpc ? route.name : `${req.method} ${route.name}`, { kind: SpanKind.SERVER }, parent, (span) => {
         span.setAttribute('firn.request_id', requestId);
         res.once('close', () => {
           if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });

@@ -1,16 +1,17 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
+import { ROOT_CONTEXT, trace, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { Bus, BusMessage, ConsumerHandle } from '@firn/bus';
 import { SymbolizeQueue } from '@firn/debuginfo';
 import { ErrorCode, isFirnError } from '@firn/errors';
 import { INGEST_CONSUMER, INGEST_STREAM, ingestStreamSpec, readIngest } from '@firn/ingest-log';
 import type { ManifestLog } from '@firn/manifest';
-import type { Logger, Registry } from '@firn/observability';
+import { contextFromHeaders, failed, inSpan, spanContextFromHeaders, type Logger, type Registry } from '@firn/observability';
 import { BUS, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
 import { samplesFromArrow, type SampleBatch } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
 import { buildSegment, newSegmentId, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
-import { CRASH, LOGGER, METRICS, READINESS, type Crash, type Readiness } from '@firn/server-runtime';
+import { CRASH, LOGGER, METRICS, READINESS, TRACER, type Crash, type Readiness } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import { tenantPrefix, type TenantId } from '@firn/tenancy';
 import { IngesterMetrics } from './ingester.metrics';
@@ -24,6 +25,8 @@ import { toSequenceRanges } from './sequence-ranges';
  */
 interface Held {
   msg: BusMessage;
+  /** The appending request's span (the message's `traceparent`), which the flush links to. */
+  origin?: SpanContext;
 }
 
 interface TenantBuffer {
@@ -36,6 +39,9 @@ interface TenantBuffer {
   payloadBytes: number;
   openedAtMs: number;
 }
+
+/** Span links a flush records (OpenTelemetry's default link limit); `firn.messages` has the full count. */
+const MAX_FLUSH_LINKS = 128;
 
 /** Limits for decoding the log's payloads: the gateway already enforced the tenant's limits. */
 const LOG_LIMITS = { maxRows: 50_000_000, maxStackDepth: 100_000, maxBytes: 2 ** 31 - 1 };
@@ -70,6 +76,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(READINESS) readiness: Readiness,
     @Inject(SymbolizeQueue) private readonly symbolizeQueue: SymbolizeQueue,
     @Inject(CRASH) private readonly crash: Crash,
+    @Inject(TRACER) private readonly tracer: Tracer,
   ) {
     this.metrics = new IngesterMetrics(registry);
     readiness.addCheck('ingest-consumer', async () => {
@@ -111,33 +118,16 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
       this.metrics.messages.inc({ outcome: 'duplicate' });
       return;
     }
-    let tenant: TenantId;
-    let batch: SampleBatch;
-    let claimKey: string | undefined;
-    let payloadBytes: number;
-    try {
-      const decoded = await readIngest(this.store, msg.subject, msg.data);
-      tenant = decoded.tenant;
-      claimKey = decoded.claimKey;
-      payloadBytes = decoded.payload.byteLength;
-      batch = samplesFromArrow(decoded.payload, LOG_LIMITS);
-    } catch (err) {
-      if (isFirnError(err, ErrorCode.InvalidArgument)) {
-        // Only a bug or tampering produces this; retrying can't help, and blocking the log would.
-        this.log.error({ err, seq: msg.streamSeq, subject: msg.subject }, 'poison message in the ingest log; dropped');
-        this.metrics.messages.inc({ outcome: 'poison' });
-        msg.term();
-        return;
-      }
-      this.metrics.messages.inc({ outcome: 'retried' });
-      throw err;
-    }
+    // The appending request's trace continues here (the gateway put it in the message headers).
+    const decoded = await inSpan(this.tracer, 'ingester.decode', (span) => this.decode(msg, span), { attributes: { 'firn.ingest.seq': msg.streamSeq, 'firn.ingest.delivery': msg.deliveryCount } }, contextFromHeaders(msg.headers));
+    if (!decoded) return;
+    const { tenant, batch, claimKey, payloadBytes } = decoded;
     let buf = this.buffers.get(tenant);
     if (!buf) {
       buf = { tenant, batches: [], messages: [], claimKeys: [], rows: 0, payloadBytes: 0, openedAtMs: Date.now() };
       this.buffers.set(tenant, buf);
     }
-    const box: Held = { msg };
+    const box: Held = { msg, origin: spanContextFromHeaders(msg.headers) };
     buf.batches.push(batch);
     buf.messages.push(box);
     if (claimKey) buf.claimKeys.push(claimKey);
@@ -148,6 +138,27 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     this.metrics.bufferedRows.inc(batch.length);
     // Waiting here is the back-pressure: the consumer pulls no more until the flush is done.
     if (buf.rows >= this.opts.flushMaxRows) await this.flush(tenant);
+  }
+
+  /** Reads and decodes a message; undefined for a poison message (terminated here). */
+  private async decode(msg: BusMessage, span: Span): Promise<{ tenant: TenantId; batch: SampleBatch; claimKey?: string; payloadBytes: number } | undefined> {
+    try {
+      const decoded = await readIngest(this.store, msg.subject, msg.data);
+      const batch = samplesFromArrow(decoded.payload, LOG_LIMITS);
+      span.setAttributes({ 'firn.tenant': decoded.tenant, 'firn.rows': batch.length });
+      return { tenant: decoded.tenant, batch, claimKey: decoded.claimKey, payloadBytes: decoded.payload.byteLength };
+    } catch (err) {
+      if (isFirnError(err, ErrorCode.InvalidArgument)) {
+        // Only a bug or tampering produces this; retrying can't help, and blocking the log would.
+        failed(span, err);
+        this.log.error({ err, seq: msg.streamSeq, subject: msg.subject }, 'poison message in the ingest log; dropped');
+        this.metrics.messages.inc({ outcome: 'poison' });
+        msg.term();
+        return undefined;
+      }
+      this.metrics.messages.inc({ outcome: 'retried' });
+      throw err;
+    }
   }
 
   /**
@@ -202,14 +213,28 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     return next;
   }
 
+  /**
+   * One flush serves many requests: its span continues the trace of the message that opened the
+   * buffer (so a request that flushed alone is one trace from gateway to segment) and links to
+   * every message's appending span, which is how each of the others finds it.
+   */
   private async flushBuffer(buf: TenantBuffer): Promise<void> {
+    const origins = buf.messages.flatMap((h) => (h.origin ? [h.origin] : []));
+    const parent = origins.length > 0 ? trace.setSpanContext(ROOT_CONTEXT, origins[0]) : ROOT_CONTEXT;
+    const attributes = { 'firn.tenant': buf.tenant, 'firn.messages': buf.messages.length, 'firn.rows': buf.rows };
+    await inSpan(this.tracer, 'ingester.flush', (span) => this.flushInSpan(buf, span), { attributes, links: origins.slice(0, MAX_FLUSH_LINKS).map((context) => ({ context })) }, parent);
+  }
+
+  private async flushInSpan(buf: TenantBuffer, span: Span): Promise<void> {
     const end = this.metrics.flushSeconds.startTimer();
     try {
       const outcome = await this.writeSegment(buf);
       this.metrics.segments.inc({ outcome });
+      span.setAttribute('firn.flush.outcome', outcome);
       // After the ack, off the flush chain: queueing never fails or delays ingest.
       if (outcome === 'ok') void this.symbolizeQueue.enqueue(buf.tenant, buf.batches);
     } catch (err) {
+      failed(span, err);
       this.metrics.segments.inc({ outcome: 'failed' });
       this.log.error({ err, tenant: buf.tenant, messages: buf.messages.length }, 'segment flush failed; messages will be redelivered');
       for (const h of buf.messages) h.msg.nak(1000);
@@ -222,9 +247,13 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
   private async writeSegment(buf: TenantBuffer): Promise<'ok' | 'conflict'> {
     const nowMs = Date.now();
     const id = newSegmentId(nowMs);
-    const built = buildSegment(buf.batches);
-    const keys = segmentKeys(tenantPrefix(buf.tenant), 0, id, new Date(built.meta.minTimeMs).toISOString().slice(0, 10));
-    await writeSegment(this.store, keys, built);
+    const { built, keys } = await inSpan(this.tracer, 'segment.write', async (span) => {
+      const built = buildSegment(buf.batches);
+      const keys = segmentKeys(tenantPrefix(buf.tenant), 0, id, new Date(built.meta.minTimeMs).toISOString().slice(0, 10));
+      await writeSegment(this.store, keys, built);
+      span.setAttributes({ 'firn.segment': id, 'firn.rows': built.meta.rows, 'firn.bytes': built.meta.bytes });
+      return { built, keys };
+    });
     this.crashPoint('after-segment-write');
 
     const meta = segmentMeta(built.meta, {
@@ -238,11 +267,12 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     });
     meta.ingestBytes = BigInt(buf.payloadBytes);
     // msgId = segment id: a retried publish returns the original sequence instead of a second entry.
-    const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), { msgId: id });
-    this.crashPoint('after-manifest-publish');
-
-    // Deltas apply in stream order: once ours is applied, every earlier one is too.
-    await this.manifest.waitForSeq(seq);
+    await inSpan(this.tracer, 'manifest.publish', async () => {
+      const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), { msgId: id });
+      this.crashPoint('after-manifest-publish');
+      // Deltas apply in stream order: once ours is applied, every earlier one is too.
+      await this.manifest.waitForSeq(seq);
+    });
     // 'removed' is fine too: a compactor may already have merged the fresh segment into a block
     // (removal never changes who won, so the data is stored exactly once).
     if (this.manifest.status(buf.tenant, id) === 'conflict') {

@@ -2,10 +2,11 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { create } from '@bufbuild/protobuf';
 import { createClient, type Client, type HandlerContext } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
+import type { Tracer } from '@opentelemetry/api';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
-import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
-import { EndpointSet, MANIFEST_LOG, worthAnotherEndpoint } from '@firn/platform';
+import { Counter, Histogram, inSpan, inSpanSync, metricName, type Logger, type Registry } from '@firn/observability';
+import { EndpointSet, MANIFEST_LOG, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
 import type { LabelMatcher } from '@firn/manifest';
 import {
@@ -29,7 +30,7 @@ import {
 } from '@firn/query';
 import type { StackProfile } from '@firn/reports';
 import { registerParquetMemoryGauge } from '@firn/segments';
-import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
+import { LOGGER, METRICS, RpcRegistry, TRACER } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor, internalTenantOf } from './internal-auth';
 import { QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
@@ -74,11 +75,12 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     @Inject(QUERIER_OPTIONS) private readonly opts: QuerierOptions,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
+    @Inject(TRACER) private readonly tracer: Tracer,
   ) {
     this.endpoints = new EndpointSet({ specs: opts.peers, refreshMs: opts.peersRefreshMs, self: opts.selfAddress || undefined, log });
     this.endpoints.onChange((urls) => {
       const next = new Map<string, Peer>();
-      for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url })));
+      for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url, interceptors: [propagateTraceContext] })));
       this.peers = next;
     });
     this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting) or the call died on the wire.', registers: [registry] });
@@ -134,11 +136,12 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     if (this.peers.size === 0) {
       // Alone: the engine's sums become the profile directly, without a partial in between.
       const plan = this.checkedPlan(tenant, sel);
-      return symbolize(tenant, await this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }), this.symbols);
+      const merged = await this.scan(plan.segments.length, () => this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }));
+      return this.symbolized(tenant, merged);
     }
     const acc = new StackAccumulator();
     const profileType = await this.accumulate(acc, tenant, sel, 'value', signal);
-    return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
+    return this.symbolized(tenant, acc.toStackProfile(profileType));
   }
 
   /**
@@ -159,7 +162,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     if (!opts.symbolize) return { profileType, groups };
     // One batched symbol lookup for every group: resolve the union, then swap frames by identity.
     const all = acc.toStackProfile(profileType);
-    const named = await symbolize(tenant, all, this.symbols);
+    const named = await this.symbolized(tenant, all);
     if (named === all) return { profileType, groups };
     const swap = new Map(all.stacks.map((s, i) => [s, named.stacks[i]]));
     return { profileType, groups: groups.map((g) => ({ labels: g.labels, profile: { ...g.profile, stacks: g.profile.stacks.map((s) => swap.get(s) ?? s) } })) };
@@ -171,7 +174,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const acc = new StackAccumulator();
     await this.accumulate(acc, tenant, a, 'base', signal);
     const profileType = await this.accumulate(acc, tenant, b, 'value', signal);
-    return symbolize(tenant, acc.toStackProfile(profileType), this.symbols);
+    return this.symbolized(tenant, acc.toStackProfile(profileType));
   }
 
   /**
@@ -303,14 +306,18 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
       },
       signal,
     );
-    for (const p of partials) acc.addPartial(p, side);
+    inSpanSync(this.tracer, 'query.merge', () => {
+      for (const p of partials) acc.addPartial(p, side);
+    }, { attributes: { 'firn.partials': partials.length } });
     return plan.profileType;
   }
 
   /**
    * Splits `segments` round-robin across this querier (share 0, always run, even when empty, so
    * the engine validates the query) and its peers, and waits for every share. Any failing share
-   * fails the query; the others are abandoned through the shared signal.
+   * fails the query; the others are abandoned through the shared signal. The local share runs in
+   * a `query.scan` span, each peer's in a `query.peer` span whose context the call carries (the
+   * peer's server span is its child).
    */
   private async fanOut(
     segments: readonly SegmentMeta[],
@@ -318,7 +325,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     remote: (peer: Peer, share: SegmentMeta[], signal: AbortSignal) => Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    const peers = [...this.peers.values()];
+    const peers = [...this.peers];
     const ways = Math.min(peers.length + 1, Math.max(1, segments.length));
     const shares = Array.from({ length: ways }, () => [] as SegmentMeta[]);
     segments.forEach((s, i) => shares[i % ways].push(s));
@@ -329,19 +336,23 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
       shares.map(async (share, i) => {
         const end = this.shareSeconds.startTimer({ where: i === 0 ? 'local' : 'peer' });
         try {
-          if (i === 0) await local(share, shareSignal);
+          if (i === 0) await this.scan(share.length, () => local(share, shareSignal));
           else {
-            try {
-              await remote(peers[i - 1], share, shareSignal);
-            } catch (err) {
-              // A peer that is gone or draining (a rolling restart, a scale-down), or whose call
-              // died on the wire, must not fail the query: its share is scanned here instead.
-              // Answers (errors included) are the query's own.
-              if (!worthAnotherEndpoint(err, shareSignal)) throw err;
-              this.peerFallbacks.inc();
-              this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
-              await local(share, shareSignal);
-            }
+            const [url, peer] = peers[i - 1];
+            await inSpan(this.tracer, 'query.peer', async (span) => {
+              try {
+                await remote(peer, share, shareSignal);
+              } catch (err) {
+                // A peer that is gone or draining (a rolling restart, a scale-down), or whose call
+                // died on the wire, must not fail the query: its share is scanned here instead.
+                // Answers (errors included) are the query's own.
+                if (!worthAnotherEndpoint(err, shareSignal)) throw err;
+                this.peerFallbacks.inc();
+                span.setAttribute('firn.peer.fallback', true);
+                this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
+                await this.scan(share.length, () => local(share, shareSignal));
+              }
+            }, { attributes: { 'firn.peer': url, 'firn.segments': share.length } });
           }
         } catch (err) {
           // One failed share fails the query: stop the others instead of letting them run on.
@@ -352,6 +363,16 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
         }
       }),
     );
+  }
+
+  /** A scan of `segments` segments (here, for this query or a peer's share), in a `query.scan` span. */
+  private scan<T>(segments: number, fn: () => Promise<T>): Promise<T> {
+    return inSpan(this.tracer, 'query.scan', fn, { attributes: { 'firn.segments': segments } });
+  }
+
+  /** The query's one batched symbol lookup (and demangling), in a `query.symbolize` span. */
+  private symbolized(tenant: TenantId, profile: StackProfile): Promise<StackProfile> {
+    return inSpan(this.tracer, 'query.symbolize', async () => symbolize(tenant, profile, this.symbols), { attributes: { 'firn.stacks': profile.stacks.length } });
   }
 
   /** Tenant and internal token travel only in metadata, which the peer's interceptor checks. */
@@ -390,7 +411,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'stacks');
-    const partial = await this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, groupBy: req.groupBy, spanIds: req.spanIds.length > 0 ? req.spanIds : undefined });
+    const partial = await this.scan(segments.length, () => this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, groupBy: req.groupBy, spanIds: req.spanIds.length > 0 ? req.spanIds : undefined }));
     return create(firnQueryV1.PartialResponseSchema, { partial: encodePartial(partial), segments: segments.length });
   }
 
@@ -398,7 +419,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'series');
     const sumBy = req.keepAllLabels ? undefined : req.sumBy;
-    const buckets = await this.engine.series(tenant, req.selector, Number(req.startMs), Number(req.endMs), Number(req.stepMs), sumBy, { segments, signal: ctx.signal });
+    const buckets = await this.scan(segments.length, () => this.engine.series(tenant, req.selector, Number(req.startMs), Number(req.endMs), Number(req.stepMs), sumBy, { segments, signal: ctx.signal }));
     return create(firnQueryV1.PartialSeriesResponseSchema, {
       series: seriesToColumns(buckets).map((c) =>
         create(firnQueryV1.PartialSeriesSchema, {
@@ -416,7 +437,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   private async serveLabelNames(req: firnQueryV1.PartialLabelNamesRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialLabelNamesResponse> {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'label_names');
-    const names = await this.engine.scanLabelNames(segments, labelQueryOf(req), { signal: ctx.signal });
+    const names = await this.scan(segments.length, () => this.engine.scanLabelNames(segments, labelQueryOf(req), { signal: ctx.signal }));
     names.delete('');
     return create(firnQueryV1.PartialLabelNamesResponseSchema, { names: [...names], segments: segments.length });
   }
@@ -425,7 +446,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const tenant = internalTenantOf(ctx);
     if (!req.name) throw FirnError.invalidArgument('name is required');
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'label_values');
-    const values = await this.engine.scanLabelValues(segments, req.name, labelQueryOf(req), { signal: ctx.signal });
+    const values = await this.scan(segments.length, () => this.engine.scanLabelValues(segments, req.name, labelQueryOf(req), { signal: ctx.signal }));
     values.delete('');
     return create(firnQueryV1.PartialLabelValuesResponseSchema, { values: [...values], segments: segments.length });
   }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { Bus, BusMessage, ConsumerHandle } from '@firn/bus';
 import type { KeyValueCache } from '@firn/cache';
 import {
@@ -19,9 +20,9 @@ import {
   type SymbolizeJob,
 } from '@firn/debuginfo';
 import { ErrorCode, isFirnError } from '@firn/errors';
-import type { Logger, Registry } from '@firn/observability';
+import { contextFromHeaders, inSpan, type Logger, type Registry } from '@firn/observability';
 import { BUS, CACHE, OBJECT_STORE } from '@firn/platform';
-import { LOGGER, METRICS, READINESS, type Readiness } from '@firn/server-runtime';
+import { LOGGER, METRICS, READINESS, TRACER, type Readiness } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
 import { SymbolizerMetrics } from './symbolizer.metrics';
@@ -55,6 +56,7 @@ export class SymbolizerService implements OnApplicationBootstrap, BeforeApplicat
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
     @Inject(READINESS) readiness: Readiness,
+    @Inject(TRACER) private readonly tracer: Tracer,
   ) {
     this.metrics = new SymbolizerMetrics(registry);
     readiness.addCheck('symbolize-consumer', async () => {
@@ -106,7 +108,12 @@ export class SymbolizerService implements OnApplicationBootstrap, BeforeApplicat
     await Promise.all(this.consumers.map((c) => c.stop()));
   }
 
-  private async onMessage(msg: BusMessage): Promise<void> {
+  /** A job continues the trace of the ingester flush that queued it (the message's `traceparent`). */
+  private onMessage(msg: BusMessage): Promise<void> {
+    return inSpan(this.tracer, 'symbolize.job', (span) => this.handle(msg, span), { attributes: { 'firn.symbolize.seq': msg.streamSeq } }, contextFromHeaders(msg.headers));
+  }
+
+  private async handle(msg: BusMessage, span: Span): Promise<void> {
     let tenant: TenantId;
     let job: SymbolizeJob;
     try {
@@ -118,12 +125,14 @@ export class SymbolizerService implements OnApplicationBootstrap, BeforeApplicat
       msg.term();
       return;
     }
+    span.setAttributes({ 'firn.tenant': tenant, 'firn.symbolize.kind': job.kind, 'firn.build_id': job.buildId });
     const end = this.metrics.jobSeconds.startTimer({ kind: job.kind });
     // Downloads of large debug files can outlast the ack deadline.
     const heartbeat = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
     try {
       const outcome = await (this.worker as SymbolizeWorker).handle(tenant, job);
       this.metrics.jobs.inc({ kind: job.kind, outcome });
+      span.setAttribute('firn.symbolize.outcome', outcome);
       if (outcome === 'retry') msg.nak(RETRY_DELAY_MS);
       else msg.ack();
     } catch (err) {

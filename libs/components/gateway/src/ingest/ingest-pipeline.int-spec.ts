@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { trace } from '@opentelemetry/api';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
@@ -77,7 +78,7 @@ async function fixture(opts: Partial<typeof DEFAULT_GATEWAY_OPTIONS> = {}): Prom
   const registry = createMetricsRegistry('gateway', { defaultMetrics: false });
   const o = { ...DEFAULT_GATEWAY_OPTIONS, maxRequestBytes: 256 * 1024, ...opts };
   const limits = new IngestLimits(RuntimeLimits.fixed({ ...DEFAULT_TENANT_LIMITS, maxProfileBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024 }), o, registry);
-  const pipeline = new IngestPipeline(bus, new LocalDirStore({ dir }), createLogger({ component: 'gateway', level: 'silent' }), registry, o, limits);
+  const pipeline = new IngestPipeline(bus, new LocalDirStore({ dir }), createLogger({ component: 'gateway', level: 'silent' }), registry, o, limits, trace.getTracer('test'));
   return {
     nats,
     bus,

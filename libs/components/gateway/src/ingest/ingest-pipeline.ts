@@ -1,16 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Tracer } from '@opentelemetry/api';
 import type { Bus } from '@firn/bus';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { appendIngest, ingestStreamSpec, type AppendResult } from '@firn/ingest-log';
-import { currentRequestContext, type Logger, type Registry } from '@firn/observability';
+import { currentRequestContext, inSpan, traceHeaders, type Logger, type Registry } from '@firn/observability';
 import { BUS, OBJECT_STORE } from '@firn/platform';
 import { checkGunzipSize, samplesToArrow } from '@firn/profiles';
-import { LOGGER, METRICS } from '@firn/server-runtime';
+import { LOGGER, METRICS, TRACER } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
 import { removeContentEncoding } from './content-encoding';
-import type { DecodeContext, IngestDecoder, IngestFormat, IngestParams, IngestPart } from './ingest-decoder';
+import type { DecodeContext, DecodedRequest, IngestDecoder, IngestFormat, IngestParams, IngestPart } from './ingest-decoder';
 import { IngestLimits } from './ingest-limits';
 import { IngestMetrics } from './ingest.metrics';
 import { InflightBudget } from './inflight-budget';
@@ -44,6 +45,9 @@ export interface AcceptResult {
   partial?: { rejected: number; message: string };
 }
 
+/** A decoded request and its idempotency key. */
+type Decoded = DecodedRequest & { key: string };
+
 /**
  * Retry-After for a failed append. Outages of NATS or object storage seen in the fault suite end
  * within seconds of the dependency coming back; agents back off further on repeated failures.
@@ -59,6 +63,9 @@ const APPEND_RETRY_AFTER_SECONDS = 2;
  * 3. decoding by the API's decoder under the tenant's parser limits;
  * 4. the decoded batch's labels, series and time window;
  * 5. the append to the ingest log: success is reported only after JetStream acknowledged it.
+ *
+ * Steps 1-4 run in an `ingest.decode` span and step 5 in `ingest.append`, whose trace context
+ * travels in the log message's headers to the ingester (docs/architecture.md, "Tracing").
  *
  * Every outcome is counted (`firn_gateway_ingest_requests_total{source,outcome}`, refusals by
  * limit in `firn_gateway_limit_rejections_total`).
@@ -76,6 +83,7 @@ export class IngestPipeline {
     @Inject(METRICS) registry: Registry,
     @Inject(GATEWAY_OPTIONS) private readonly opts: GatewayOptions,
     private readonly limits: IngestLimits,
+    @Inject(TRACER) private readonly tracer: Tracer,
   ) {
     this.metrics = new IngestMetrics(registry);
     this.inflight = new InflightBudget(opts.maxInflightBytes);
@@ -104,42 +112,30 @@ export class IngestPipeline {
   private async run(req: IngestRequest, take: (bytes: number) => void): Promise<AcceptResult> {
     const { tenant, decoder } = req;
     const format = decoder.format;
-    let decoded;
-    let key: string;
+    let decoded: Decoded;
     try {
-      const size = req.parts.reduce((n, p) => n + p.bytes.length, 0);
-      const l = this.limits.admit(tenant, size, req.series ?? 0);
-      const explicitKey = explicitIdempotencyKey(req.idempotencyKey);
-      take(size);
-      const parts: IngestPart[] = [];
-      for (const p of req.parts) {
-        const { bytes, inflated } = await removeContentEncoding(p.bytes, p.contentEncoding, l.maxDecompressedBytes, p.what);
-        take(inflated);
-        parts.push({ ...p, bytes, contentEncoding: undefined });
-      }
-      const ctx: DecodeContext = {
-        limits: l,
-        parser: this.limits.parserLimits(l),
-        maxBytes: Math.min(this.opts.maxRequestBytes, l.maxProfileBytes),
-        nowMs: Date.now(),
-        params: req.params ?? {},
-        checkGzip: async (bytes, what) => take(await checkGunzipSize(bytes, l.maxDecompressedBytes, what)),
-      };
-      decoded = await decoder.decode(parts, ctx);
-      this.limits.checkBatch(tenant, decoded.batch, l);
-      key = requestIdentity(req.api, ctx.params, decoded.identity ?? parts, explicitKey);
+      decoded = await inSpan(this.tracer, 'ingest.decode', () => this.decode(req, take), { attributes: { 'firn.api': req.api, 'firn.tenant': tenant } });
     } catch (err) {
       this.countRejected(format, err);
       this.limits.countRejection(tenant, err);
       throw err;
     }
-    const { batch, encoded, partial } = decoded;
+    const { batch, encoded, partial, key } = decoded;
     if (batch.length === 0) {
       this.metrics.requests.inc({ source: format, outcome: 'empty' });
       return { rows: 0, duplicate: false, partial };
     }
     try {
-      const append = await this.append(tenant, encoded ?? samplesToArrow(batch), key);
+      const append = await inSpan(
+        this.tracer,
+        'ingest.append',
+        async (span) => {
+          const res = await this.append(tenant, encoded ?? samplesToArrow(batch), key);
+          span.setAttributes({ 'firn.ingest.seq': res.seq, 'firn.ingest.duplicate': res.duplicate, 'firn.ingest.bytes': res.bytes, 'firn.ingest.claim_check': res.claimCheck });
+          return res;
+        },
+        { attributes: { 'firn.tenant': tenant, 'firn.rows': batch.length } },
+      );
       if (append.duplicate) {
         // A retry of a write that reached the log (its first answer was lost): stored once already.
         this.metrics.requests.inc({ source: format, outcome: 'duplicate' });
@@ -159,6 +155,32 @@ export class IngestPipeline {
     }
   }
 
+  /** Steps 1-4: admission, content encodings, the API's decoder, batch checks; and the request's idempotency key. */
+  private async decode(req: IngestRequest, take: (bytes: number) => void): Promise<Decoded> {
+    const { tenant, decoder } = req;
+    const size = req.parts.reduce((n, p) => n + p.bytes.length, 0);
+    const l = this.limits.admit(tenant, size, req.series ?? 0);
+    const explicitKey = explicitIdempotencyKey(req.idempotencyKey);
+    take(size);
+    const parts: IngestPart[] = [];
+    for (const p of req.parts) {
+      const { bytes, inflated } = await removeContentEncoding(p.bytes, p.contentEncoding, l.maxDecompressedBytes, p.what);
+      take(inflated);
+      parts.push({ ...p, bytes, contentEncoding: undefined });
+    }
+    const ctx: DecodeContext = {
+      limits: l,
+      parser: this.limits.parserLimits(l),
+      maxBytes: Math.min(this.opts.maxRequestBytes, l.maxProfileBytes),
+      nowMs: Date.now(),
+      params: req.params ?? {},
+      checkGzip: async (bytes, what) => take(await checkGunzipSize(bytes, l.maxDecompressedBytes, what)),
+    };
+    const decoded = await decoder.decode(parts, ctx);
+    this.limits.checkBatch(tenant, decoded.batch, l);
+    return { ...decoded, key: requestIdentity(req.api, ctx.params, decoded.identity ?? parts, explicitKey) };
+  }
+
   private async append(tenant: TenantId, payload: Uint8Array, idempotencyKey: string): Promise<AppendResult> {
     await (this.streamReady ??= this.bus.ensureStream(ingestStreamSpec({ duplicateWindowMs: this.opts.dedupeWindowMs })).catch((err: unknown) => {
       this.streamReady = undefined;
@@ -167,7 +189,8 @@ export class IngestPipeline {
     const end = this.metrics.appendSeconds.startTimer();
     const requestId = currentRequestContext()?.requestId ?? crypto.randomUUID();
     try {
-      const res = await appendIngest(this.bus, this.store, { tenant, requestId, payload, idempotencyKey });
+      // The append span's context goes with the message: the ingester's decode and flush continue it.
+      const res = await appendIngest(this.bus, this.store, { tenant, requestId, payload, idempotencyKey, headers: traceHeaders() });
       end();
       return res;
     } catch (err) {

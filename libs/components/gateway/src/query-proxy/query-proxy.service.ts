@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient, type Client, type HandlerContext, typ
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { FirnError } from '@firn/errors';
 import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
-import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, worthAnotherEndpoint } from '@firn/platform';
+import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
 import { firnInsightsV1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
@@ -70,7 +70,7 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
   }
 
   private clientsFor(baseUrl: string): Map<string, AnyClient> {
-    const transport = createGrpcTransport({ baseUrl });
+    const transport = createGrpcTransport({ baseUrl, interceptors: [propagateTraceContext] });
     return new Map(FORWARDED.map((s) => [s.typeName, createClient(s, transport) as AnyClient]));
   }
 

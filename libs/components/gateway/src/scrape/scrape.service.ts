@@ -1,10 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Tracer } from '@opentelemetry/api';
 import type { Bus } from '@firn/bus';
-import type { Logger, Registry } from '@firn/observability';
+import { inSpan, type Logger, type Registry } from '@firn/observability';
 import { BUS } from '@firn/platform';
 import { ScrapeCoordinator, Scraper, parseScrapeConfig, type DroppedTarget, type ScrapeConfig, type TargetStatus } from '@firn/scrape';
-import { LOGGER, METRICS } from '@firn/server-runtime';
+import { LOGGER, METRICS, TRACER } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { ScrapeDecoder } from '../ingest/decoders/scrape.decoder';
 import { IngestPipeline } from '../ingest/ingest-pipeline';
@@ -34,6 +35,7 @@ export class ScrapeService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
     private readonly pipeline: IngestPipeline,
+    @Inject(TRACER) private readonly tracer: Tracer,
   ) {
     this.metrics = new ScrapeMetrics(registry);
   }
@@ -95,14 +97,16 @@ export class ScrapeService implements OnApplicationBootstrap, BeforeApplicationS
       observer: this.metrics,
       kubernetesEnv: this.opts.kubernetesEnv,
       maxBodyBytes: Math.max(...jobs.map((j) => this.pipeline.maxBodyBytes(j.tenant)), 1),
-      sink: async (target, profile, body, transform) => {
-        await this.pipeline.accept({
-          tenant: target.tenant,
-          api: 'scrape',
-          parts: [{ what: `${target.baseUrl}${profile.path}`, bytes: body }],
-          decoder: new ScrapeDecoder(profile.name, target.labels, transform),
-        });
-      },
+      // No request to continue: each scraped profile's ingest is a trace of its own.
+      sink: (target, profile, body, transform) =>
+        inSpan(this.tracer, 'scrape.ingest', async () => {
+          await this.pipeline.accept({
+            tenant: target.tenant,
+            api: 'scrape',
+            parts: [{ what: `${target.baseUrl}${profile.path}`, bytes: body }],
+            decoder: new ScrapeDecoder(profile.name, target.labels, transform),
+          });
+        }, { attributes: { 'firn.tenant': target.tenant, 'firn.scrape.profile': profile.name } }),
     });
     this.scraper.start();
     this.log.info({ jobs: jobs.map((j) => j.jobName), replica: this.opts.replicaId }, 'scraping');
