@@ -2,8 +2,8 @@ import type { Bus } from '@firn/bus';
 import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
 import type { SampleBatch } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
-import { isBuildId } from './build-id';
-import { LruMap } from './lru';
+import { isBuildId } from '../build-id';
+import { LruMap } from '../lru';
 import { encodeJob, symbolizeStreamSpec, symbolizeSubject } from './symbolize-job';
 
 export interface SymbolizeQueueOptions {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FirnError } from '@firn/errors';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { decodeResolved, encodeNegative, encodeResolved, symbolKey } from './symbol-entry';
-import { decodeJob, encodeJob, tenantOfSubject, symbolizeSubject } from './symbolize-job';
-import { normalizeBuildId } from './build-id';
+import { decodeJob, encodeJob, tenantOfSubject, symbolizeSubject } from '../symbolize/symbolize-job';
+import { normalizeBuildId } from '../build-id';
 
 describe('symbol cache entries', () => {
   it('round-trips an inline chain and marks only the outermost frame as not inlined', () => {

@@ -3,7 +3,7 @@ import { UNNAMED_REASONS, type Frame, type UnnamedReason } from '@firn/profiles'
 import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
 import type { SymbolResolver } from '@firn/query';
 import type { TenantId } from '@firn/tenancy';
-import { isBuildId } from './build-id';
+import { isBuildId } from '../build-id';
 import { decodeResolved, negativeReason, symbolKey } from './symbol-entry';
 
 export interface CachedSymbolResolverOptions {
