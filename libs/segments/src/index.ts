@@ -37,4 +37,4 @@ export {
   type RowGroupInfo,
 } from './parquet';
 export { keysOfDir, segmentDir, segmentMeta } from './segment-meta';
-export { registerParquetMemoryGauge } from './segment-metrics';
+export { registerParquetMemoryGauge } from './parquet.metrics';
