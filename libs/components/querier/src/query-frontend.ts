@@ -104,7 +104,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     this.endpoints.close();
   }
 
-  /** Hook for the symbolizer: one batched lookup per query (NO_SYMBOLS until it lands). */
+  /** The symbolizer's cache: one batched lookup per query (NO_SYMBOLS when the process has no symbol cache). */
   private symbols: SymbolResolver = NO_SYMBOLS;
 
   useSymbols(resolver: SymbolResolver): void {
