@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
@@ -148,8 +148,4 @@ function quickStart(cfg: AllInOneConfig, dataDir: string, t: { tokenFile: string
     `  health:    ${base}/readyz   metrics: ${base}/metrics`,
     '',
   ].join('\n');
-}
-
-export async function readDefaultToken(dataDir: string): Promise<string> {
-  return (await readFile(join(dataDir, 'default-token'), 'utf8')).trim();
 }
