@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bool, durationMs, positiveInt, setting } from '@firn/config';
-import { DEFAULT_DEBUGINFOD_OPTIONS, type DebuginfodClientOptions } from './debuginfod-client';
-import { DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, type SymbolizeQueueOptions } from './symbolize-queue';
+import { DEFAULT_DEBUGINFOD_OPTIONS, type DebuginfodClientOptions } from './debug-files/debuginfod-client';
+import { DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, type SymbolizeQueueOptions } from './symbolize/symbolize-queue';
 
 const d = DEFAULT_DEBUGINFOD_OPTIONS;
 const urls = z

@@ -1,1 +1,1 @@
-export { createDemangler, isMangled, tidyRust, withoutCloneSuffix, type Demangler, type DemanglerOptions, type DemanglerStats } from './demangle';
+export { createDemangler, isMangled, withoutCloneSuffix, type Demangler } from './demangle';

@@ -1,17 +1,15 @@
-export * from './types';
+export { type ElfLoad, type ElfFile, type ElfSymbol, PF_X, SHT_NOBITS, EM_X86_64, EM_AARCH64 } from './types';
 export {
   parseElf,
   readElfFile,
-  readSymbols,
   readSymbolsFromFile,
   fileOffsetToVaddr,
   guessMappedLoads,
   mappableWithoutBinary,
   buildIdOrHash,
   CONTENT_HASH_PREFIX,
-  HASH_EDGE_BYTES,
 } from './read';
 export { findSymbol } from './symbols';
-export { parseKallsyms, lookupKernel, type KernelSymbol, type KernelSymbolTable, type KernelFrame } from './kallsyms';
-export { bufferSource, FileSource, type ByteSource, type FileSourceOptions } from './byte-source';
-export { openGoSymbols, GoSymbolTable, type GoFrame, type GoPclntabFormat, type GoSymbolsResult } from './gopclntab';
+export { parseKallsyms, lookupKernel, type KernelSymbolTable } from './kallsyms';
+export { FileSource } from './byte-source';
+export { openGoSymbols, GoSymbolTable } from './gopclntab';

@@ -53,9 +53,7 @@ export const PF_X = 1;
 export const PF_W = 2;
 export const PF_R = 4;
 
-export const SHT_PROGBITS = 1;
 export const SHT_SYMTAB = 2;
-export const SHT_STRTAB = 3;
 export const SHT_NOTE = 7;
 export const SHT_NOBITS = 8;
 export const SHT_DYNSYM = 11;
@@ -65,7 +63,5 @@ export const SHF_COMPRESSED = 0x800n;
 export const PT_LOAD = 1;
 export const PT_NOTE = 4;
 
-export const EM_386 = 3;
-export const EM_ARM = 40;
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;

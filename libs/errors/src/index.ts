@@ -1,1 +1,1 @@
-export { ErrorCode, FirnError, isFirnError, type FirnErrorOptions } from './firn-error';
+export { ErrorCode, FirnError, isFirnError } from './firn-error';

@@ -1,1 +1,1 @@
-export { INGEST_CONSUMER, INGEST_STREAM, INGEST_SUBJECT_PREFIX, appendIngest, ingestStreamSpec, ingestSubject, readIngest, type AppendResult, type DecodedIngest } from './ingest-log';
+export { INGEST_CONSUMER, INGEST_STREAM, appendIngest, ingestStreamSpec, readIngest, type AppendResult } from './ingest-log';

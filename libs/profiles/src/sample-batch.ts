@@ -484,10 +484,6 @@ export function concatBatches(batches: readonly SampleBatch[]): SampleBatch {
   return builder.build();
 }
 
-export function emptyBatch(): SampleBatch {
-  return new SampleBatchBuilder({ initialCapacity: 16 }).build();
-}
-
 /** Sum of `value` over all rows. */
 export function batchTotal(b: SampleBatch): number {
   let t = 0;

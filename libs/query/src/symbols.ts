@@ -15,7 +15,7 @@ export interface SymbolResolver {
   resolve(tenant: TenantId, frames: readonly Frame[]): Promise<Array<Frame[] | undefined>>;
 }
 
-/** Until the symbolizer lands: frames stay as the agent sent them. */
+/** No symbol cache (a querier without one, or tests): frames stay as they were stored. */
 export const NO_SYMBOLS: SymbolResolver = {
   resolve: async (_tenant, frames) => frames.map(() => undefined),
 };

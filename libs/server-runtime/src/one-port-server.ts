@@ -10,10 +10,11 @@ import {
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ConnectRouter } from '@connectrpc/connect';
-import { Counter, contextFromHeaders, metricName, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
+import { contextFromHeaders, newRequestId, runWithRequestContext, type Logger, type Registry } from '@firn/observability';
 import { DEFAULT_RETRY_AFTER_SECONDS } from './error-mapping';
 import type { Readiness } from './readiness';
 import { DEFAULT_READ_MAX_BYTES, createRpcNodeHandler } from './rpc-node-handler';
+import { HttpMetrics } from './runtime.metrics';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -68,15 +69,10 @@ export class OnePortServer {
   private handler: (req: NodeRequest, res: NodeResponse) => void;
   private inFlight = 0;
   private draining = false;
-  private readonly httpRequests: Counter<'route' | 'status'>;
+  private readonly metrics: HttpMetrics;
 
   constructor(private readonly opts: OnePortServerOptions) {
-    this.httpRequests = new Counter({
-      name: metricName(opts.component, 'http_requests_total'),
-      help: 'Plain HTTP requests by route class and status.',
-      labelNames: ['route', 'status'],
-      registers: [opts.registry],
-    });
+    this.metrics = new HttpMetrics(opts.registry, opts.component);
     this.handler = (req, res) => this.notYet(req, res);
     const handle = (req: NodeRequest, res: NodeResponse): void => this.dispatch(req, res);
     this.h1 = createHttp1Server(handle);
@@ -227,7 +223,7 @@ export class OnePortServer {
           span.end();
         });
         // RPCs are counted by the interceptor with their procedure and gRPC code.
-        if (!route.rpc) res.once('finish', () => this.httpRequests.inc({ route: route.name, status: String(res.statusCode) }));
+        if (!route.rpc) res.once('finish', () => this.metrics.requests.inc({ route: route.name, status: String(res.statusCode) }));
         this.handler(req, res);
       });
     });

@@ -1,7 +1,8 @@
 import { ConnectError, type Interceptor } from '@connectrpc/connect';
-import { Counter, Histogram, currentRequestContext, metricName, type Logger, type Registry } from '@firn/observability';
+import { currentRequestContext, type Logger, type Registry } from '@firn/observability';
 import { classify, toConnectError } from './error-mapping';
 import { refuseMalformedMessages } from './malformed-request';
+import { RpcMetrics } from './runtime.metrics';
 
 /**
  * Runs around every RPC: records the operation in the request context, counts and times calls by
@@ -10,19 +11,7 @@ import { refuseMalformedMessages } from './malformed-request';
  * message that fails to decode is the client's fault: INVALID_ARGUMENT, not INTERNAL.
  */
 export function rpcInterceptor(component: string, registry: Registry, log: Logger): Interceptor {
-  const calls = new Counter({
-    name: metricName(component, 'rpc_requests_total'),
-    help: 'RPCs handled, by procedure and gRPC code.',
-    labelNames: ['procedure', 'code'],
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: metricName(component, 'rpc_duration_seconds'),
-    help: 'RPC handling time by procedure.',
-    labelNames: ['procedure'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
+  const { calls, duration } = new RpcMetrics(registry, component);
   return (next) => async (req) => {
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const ctx = currentRequestContext();

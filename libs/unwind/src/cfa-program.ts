@@ -277,8 +277,3 @@ export class CfaInterpreter {
     }
   }
 }
-
-/** Runs one FDE's program (see CfaInterpreter.run); builds reuse one interpreter instead. */
-export function runCfaProgram(fde: Fde, regs: TrackedRegisters, onRow: (pc: number, state: CfaState) => void): void {
-  new CfaInterpreter(regs).run(fde, onRow);
-}

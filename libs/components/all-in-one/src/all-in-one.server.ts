@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { startNatsServer, type NatsServerProcess } from '@firn/bus';
@@ -21,7 +21,7 @@ export const allInOneConfig = defineConfig('all-in-one', {
   natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token (external NATS only).', secret: true }),
   natsReplicas: natsReplicasSetting(),
   memoryCacheBytes: setting({ env: 'FIRN_MEMORY_CACHE_BYTES', flag: 'memory-cache-bytes', schema: positiveInt, default: String(256 * 1024 * 1024), description: 'Size bound of the in-process symbol cache.' }),
-  tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file; empty = <data-dir>/tokens.json (created with a default tenant on first start).' }),
+  tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file for the read-only file store (setting it selects that store when FIRN_TOKEN_STORE=auto); empty with FIRN_TOKEN_STORE=file = <data-dir>/tokens.json (created with a default tenant on first start).' }),
   ...tokenStoreSettings(),
   ...adminSettings(),
   ...gatewaySettings(),
@@ -148,8 +148,4 @@ function quickStart(cfg: AllInOneConfig, dataDir: string, t: { tokenFile: string
     `  health:    ${base}/readyz   metrics: ${base}/metrics`,
     '',
   ].join('\n');
-}
-
-export async function readDefaultToken(dataDir: string): Promise<string> {
-  return (await readFile(join(dataDir, 'default-token'), 'utf8')).trim();
 }

@@ -1,1 +1,1 @@
-export { DEFAULT_TENANT, allInOneConfig, allInOneServer, readDefaultToken } from './all-in-one.server';
+export { allInOneConfig, allInOneServer } from './all-in-one.server';

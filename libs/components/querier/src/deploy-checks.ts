@@ -5,7 +5,7 @@ import { isCasConflict, type Bus, type BusKv } from '@firn/bus';
 import { FirnError } from '@firn/errors';
 import { knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison } from '@firn/insights';
 import type { ManifestLog } from '@firn/manifest';
-import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
+import type { Logger, Registry } from '@firn/observability';
 import { BUS, MANIFEST_LOG } from '@firn/platform';
 import { formatProfileType, parseSelector, withMatcher } from '@firn/profiles';
 import { firnInsightsV1 } from '@firn/proto';
@@ -13,6 +13,7 @@ import { LOGGER, METRICS } from '@firn/server-runtime';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { InsightsService } from './insights.service';
 import { regressionMessage } from './insights.rpc';
+import { DeployCheckMetrics } from './querier.metrics';
 import { QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 
 export const DEPLOY_CHECKS_BUCKET = 'FIRN_DEPLOY_CHECKS';
@@ -50,8 +51,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly owner = `querier-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  private readonly reports: Counter<'outcome'>;
-  private readonly rounds: Counter;
+  private readonly metrics: DeployCheckMetrics;
 
   constructor(
     private readonly insights: InsightsService,
@@ -61,8 +61,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
   ) {
-    this.reports = new Counter({ name: metricName('querier', 'deploy_reports_total'), help: 'Deploy regression reports sent to webhooks, by outcome.', labelNames: ['outcome'], registers: [registry] });
-    this.rounds = new Counter({ name: metricName('querier', 'deploy_check_rounds_total'), help: 'Rounds over every deploy check completed (a stuck checker stops counting).', registers: [registry] });
+    this.metrics = new DeployCheckMetrics(registry);
   }
 
   async onModuleInit(): Promise<void> {
@@ -88,11 +87,11 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
         try {
           await this.check(c, Date.now());
         } catch (err) {
-          this.reports.inc({ outcome: 'failed' });
+          this.metrics.reports.inc({ outcome: 'failed' });
           this.log.warn({ err, check: c.name, tenant: c.tenant }, 'deploy check failed; retrying next round');
         }
       }
-      this.rounds.inc();
+      this.metrics.rounds.inc();
     })().finally(() => (this.running = undefined));
     return this.running;
   }
@@ -130,7 +129,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
     await kv
       .update(key, encode({ ...mine, state: 'sent', atMs: Date.now(), known: knownAfterReport(claim, sightings, deploy) }), revision)
       .catch((err: unknown) => this.log.warn({ err, check: c.name, tenant: c.tenant }, 'deploy report sent but not recorded; it may be sent again'));
-    this.reports.inc({ outcome: 'sent' });
+    this.metrics.reports.inc({ outcome: 'sent' });
     this.log.info({ check: c.name, tenant: c.tenant, from: deploy.baseline.value, to: deploy.target.value }, 'deploy regression report sent');
   }
 

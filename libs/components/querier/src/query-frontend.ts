@@ -5,7 +5,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { Tracer } from '@opentelemetry/api';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
-import { Counter, Histogram, inSpan, inSpanSync, metricName, type Logger, type Registry } from '@firn/observability';
+import { inSpan, inSpanSync, type Logger, type Registry } from '@firn/observability';
 import { EndpointSet, MANIFEST_LOG, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
 import type { LabelMatcher } from '@firn/manifest';
@@ -29,10 +29,10 @@ import {
   type SymbolResolver,
 } from '@firn/query';
 import type { StackProfile } from '@firn/reports';
-import { registerParquetMemoryGauge } from '@firn/segments';
 import { LOGGER, METRICS, RpcRegistry, TRACER } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor, internalTenantOf } from './internal-auth';
+import { QueryFrontendMetrics } from './querier.metrics';
 import { QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 import { clipToRetention } from './retention-clip';
 
@@ -63,10 +63,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   /** Peer clients by base URL; the set follows `endpoints` (DNS-named peers come and go). */
   private peers = new Map<string, Peer>();
   private readonly endpoints: EndpointSet;
-  private readonly peerFallbacks: Counter;
-  private readonly fanOuts: Counter<'peers'>;
-  private readonly shareSeconds: Histogram<'where'>;
-  private readonly servedSegments: Counter<'kind'>;
+  private readonly metrics: QueryFrontendMetrics;
 
   constructor(
     private readonly rpc: RpcRegistry,
@@ -83,11 +80,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
       for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url, interceptors: [propagateTraceContext] })));
       this.peers = next;
     });
-    this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting) or the call died on the wire.', registers: [registry] });
-    this.fanOuts = new Counter({ name: metricName('querier', 'fanout_queries_total'), help: 'Queries split across peer queriers, by number of peers.', labelNames: ['peers'], registers: [registry] });
-    this.shareSeconds = new Histogram({ name: metricName('querier', 'share_seconds'), help: 'Time to scan one share of a query, here or on a peer.', labelNames: ['where'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
-    registerParquetMemoryGauge(registry, 'querier');
-    this.servedSegments = new Counter({ name: metricName('querier', 'peer_share_segments_total'), help: 'Segments this querier scanned for a peer querier, by kind of query.', labelNames: ['kind'], registers: [registry] });
+    this.metrics = new QueryFrontendMetrics(registry);
   }
 
   /** The shared secret of internal calls (forwarded queries from the gateway, peer shares). */
@@ -113,7 +106,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     this.endpoints.close();
   }
 
-  /** Hook for the symbolizer: one batched lookup per query (NO_SYMBOLS until it lands). */
+  /** The symbolizer's cache: one batched lookup per query (NO_SYMBOLS when the process has no symbol cache). */
   private symbols: SymbolResolver = NO_SYMBOLS;
 
   useSymbols(resolver: SymbolResolver): void {
@@ -329,12 +322,12 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const ways = Math.min(peers.length + 1, Math.max(1, segments.length));
     const shares = Array.from({ length: ways }, () => [] as SegmentMeta[]);
     segments.forEach((s, i) => shares[i % ways].push(s));
-    if (ways > 1) this.fanOuts.inc({ peers: String(ways - 1) });
+    if (ways > 1) this.metrics.fanOuts.inc({ peers: String(ways - 1) });
     const failed = new AbortController();
     const shareSignal = ways > 1 ? AbortSignal.any([signal, failed.signal]) : signal;
     await Promise.all(
       shares.map(async (share, i) => {
-        const end = this.shareSeconds.startTimer({ where: i === 0 ? 'local' : 'peer' });
+        const end = this.metrics.shareSeconds.startTimer({ where: i === 0 ? 'local' : 'peer' });
         try {
           if (i === 0) await this.scan(share.length, () => local(share, shareSignal));
           else {
@@ -347,7 +340,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
                 // died on the wire, must not fail the query: its share is scanned here instead.
                 // Answers (errors included) are the query's own.
                 if (!worthAnotherEndpoint(err, shareSignal)) throw err;
-                this.peerFallbacks.inc();
+                this.metrics.peerFallbacks.inc();
                 span.setAttribute('firn.peer.fallback', true);
                 this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
                 await this.scan(share.length, () => local(share, shareSignal));
@@ -403,7 +396,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     }
     const missing = ids.filter((_, i) => !metas[i]);
     if (missing.length > 0) throw FirnError.unavailable(`segments unknown to this querier: ${missing.slice(0, 3).join(', ')}`);
-    this.servedSegments.inc({ kind }, metas.length);
+    this.metrics.servedSegments.inc({ kind }, metas.length);
     this.log.debug({ segments: metas.length, kind }, 'served a partial query');
     return metas.filter((m) => m !== undefined);
   }

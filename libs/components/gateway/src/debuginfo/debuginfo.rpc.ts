@@ -4,13 +4,14 @@ import type { HandlerContext } from '@connectrpc/connect';
 import type { Bus } from '@firn/bus';
 import { DebuginfoStore, DebuginfodCache, DebuginfodClient, normalizeBuildId, publishUploaded, type DebuginfoKind } from '@firn/debuginfo';
 import { ErrorCode, FirnError } from '@firn/errors';
-import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
+import type { Logger, Registry } from '@firn/observability';
 import { BUS, OBJECT_STORE, TOKEN_STORE } from '@firn/platform';
 import { debuginfoV1alpha1 } from '@firn/proto';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import { Scope, authInterceptor, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { DEBUGINFO_OPTIONS, type DebuginfoOptions } from './debuginfo.options';
+import { DebuginfoMetrics } from './debuginfo.metrics';
 
 const { DebuginfoService, DebuginfoType, UploadInstructions_UploadStrategy: UploadStrategy } = debuginfoV1alpha1;
 
@@ -37,8 +38,7 @@ function kindOf(type: number): DebuginfoKind {
 export class DebuginfoRpc implements OnModuleInit {
   private readonly uploads: DebuginfoStore;
   private readonly debuginfod: DebuginfodCache;
-  private readonly calls: Counter<'method' | 'outcome'>;
-  private readonly uploadedBytes: Counter;
+  private readonly metrics: DebuginfoMetrics;
 
   constructor(
     private readonly rpc: RpcRegistry,
@@ -51,8 +51,7 @@ export class DebuginfoRpc implements OnModuleInit {
   ) {
     this.uploads = new DebuginfoStore({ store, maxUploadBytes: opts.maxUploadBytes, staleUploadMs: opts.staleUploadMs });
     this.debuginfod = new DebuginfodCache(store, opts.debuginfod.servers.length > 0 ? new DebuginfodClient(opts.debuginfod) : undefined);
-    this.calls = new Counter({ name: metricName('gateway', 'debuginfo_calls_total'), help: 'DebuginfoService calls by method and outcome (ok or an error code; should_upload/no_upload for ShouldInitiateUpload).', labelNames: ['method', 'outcome'], registers: [registry] });
-    this.uploadedBytes = new Counter({ name: metricName('gateway', 'debuginfo_uploaded_bytes_total'), help: 'Debuginfo bytes stored by the Upload stream.', registers: [registry] });
+    this.metrics = new DebuginfoMetrics(registry);
   }
 
   onModuleInit(): void {
@@ -72,7 +71,7 @@ export class DebuginfoRpc implements OnModuleInit {
     const { tenant } = principalOf(ctx, Scope.WriteDebuginfo);
     const buildId = normalizeBuildId(req.buildId);
     const answer = await this.uploads.shouldUpload(tenant, { buildId, kind: kindOf(req.type), hash: req.hash, force: req.force }, () => this.inDebuginfod(buildId));
-    this.calls.inc({ method: 'should_initiate_upload', outcome: answer.should ? 'should_upload' : 'no_upload' });
+    this.metrics.calls.inc({ method: 'should_initiate_upload', outcome: answer.should ? 'should_upload' : 'no_upload' });
     return create(debuginfoV1alpha1.ShouldInitiateUploadResponseSchema, { shouldInitiateUpload: answer.should, reason: answer.reason });
   }
 
@@ -104,7 +103,7 @@ export class DebuginfoRpc implements OnModuleInit {
       }
     };
     const { size } = await this.uploads.upload(tenant, { buildId, kind: kindOf(info.type), uploadId: info.uploadId }, chunks());
-    this.uploadedBytes.inc(size);
+    this.metrics.uploadedBytes.inc(size);
     return create(debuginfoV1alpha1.UploadResponseSchema, { buildId, size: BigInt(size) });
   }
 
@@ -139,10 +138,10 @@ export class DebuginfoRpc implements OnModuleInit {
   private async counted<T>(method: string, fn: () => Promise<T>): Promise<T> {
     try {
       const r = await fn();
-      if (method !== 'should_initiate_upload') this.calls.inc({ method, outcome: 'ok' });
+      if (method !== 'should_initiate_upload') this.metrics.calls.inc({ method, outcome: 'ok' });
       return r;
     } catch (err) {
-      this.calls.inc({ method, outcome: err instanceof FirnError ? err.code : ErrorCode.Internal });
+      this.metrics.calls.inc({ method, outcome: err instanceof FirnError ? err.code : ErrorCode.Internal });
       throw err;
     }
   }

@@ -3,12 +3,13 @@ import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { FirnError } from '@firn/errors';
-import { Counter, metricName, type Logger, type Registry } from '@firn/observability';
+import type { Logger, Registry } from '@firn/observability';
 import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
 import { firnInsightsV1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
 import { QUERY_PROXY_OPTIONS, type QueryProxyOptions } from './query-proxy.options';
+import { QueryProxyMetrics } from './query-proxy.metrics';
 
 /** The public query services the queriers serve and the gateway fronts. */
 const FORWARDED: DescService[] = [queryV1alpha1.QueryService, querierV1.QuerierService, firnInsightsV1.InsightsService];
@@ -31,8 +32,7 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
   private readonly endpoints: EndpointSet;
   private clients = new Map<string, Map<string, AnyClient>>();
   private next = 0;
-  private readonly forwarded: Counter<'code'>;
-  private readonly retried: Counter;
+  private readonly metrics: QueryProxyMetrics;
 
   constructor(
     private readonly rpc: RpcRegistry,
@@ -47,8 +47,7 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
       for (const url of urls) next.set(url, this.clients.get(url) ?? this.clientsFor(url));
       this.clients = next;
     });
-    this.forwarded = new Counter({ name: metricName('gateway', 'query_forwards_total'), help: 'Query calls forwarded to queriers, by final gRPC code.', labelNames: ['code'], registers: [registry] });
-    this.retried = new Counter({ name: metricName('gateway', 'query_forward_retries_total'), help: 'Forwarded query calls tried again on another querier after one was unavailable or the call died on the wire.', registers: [registry] });
+    this.metrics = new QueryProxyMetrics(registry);
   }
 
   async onModuleInit(): Promise<void> {
@@ -78,7 +77,7 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
     const tenant = principalOf(ctx, Scope.ReadProfiles).tenant;
     const urls = [...this.clients.keys()];
     if (urls.length === 0) {
-      this.forwarded.inc({ code: 'unavailable' });
+      this.metrics.forwarded.inc({ code: 'unavailable' });
       throw FirnError.unavailable('no querier is available');
     }
     const headers = { [INTERNAL_TOKEN_HEADER]: this.opts.internalToken, [INTERNAL_TENANT_HEADER]: tenant };
@@ -92,20 +91,20 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
       try {
         // The remaining deadline of the caller, not a fresh one: a retry never outlives it.
         const res = await call(req, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers });
-        this.forwarded.inc({ code: 'ok' });
+        this.metrics.forwarded.inc({ code: 'ok' });
         return res;
       } catch (err) {
         last = err;
         const ce = ConnectError.from(err);
         if (!worthAnotherEndpoint(ce, ctx.signal)) {
-          this.forwarded.inc({ code: Code[ce.code]?.toLowerCase() ?? 'unknown' });
+          this.metrics.forwarded.inc({ code: Code[ce.code]?.toLowerCase() ?? 'unknown' });
           throw err;
         }
         this.log.warn({ querier: url, err: ce.rawMessage }, 'querier unavailable or the call died on the wire; trying another');
-        if (i + 1 < attempts) this.retried.inc();
+        if (i + 1 < attempts) this.metrics.retried.inc();
       }
     }
-    this.forwarded.inc({ code: 'unavailable' });
+    this.metrics.forwarded.inc({ code: 'unavailable' });
     throw last;
   }
 }

@@ -1,9 +1,10 @@
 import type { KeyValueCache } from '@firn/cache';
 import { UNNAMED_REASONS, type Frame, type UnnamedReason } from '@firn/profiles';
-import { Counter, Histogram, metricName, type Logger, type Registry } from '@firn/observability';
+import type { Logger, Registry } from '@firn/observability';
 import type { SymbolResolver } from '@firn/query';
 import type { TenantId } from '@firn/tenancy';
-import { isBuildId } from './build-id';
+import { isBuildId } from '../build-id';
+import { SymbolLookupMetrics } from './symbol-cache.metrics';
 import { decodeResolved, negativeReason, symbolKey } from './symbol-entry';
 
 export interface CachedSymbolResolverOptions {
@@ -25,16 +26,13 @@ export interface CachedSymbolResolverOptions {
  * `symbol_cache_unavailable`.
  */
 export class CachedSymbolResolver implements SymbolResolver {
-  private readonly lookups: Counter<'outcome'>;
-  private readonly seconds: Histogram;
+  private readonly metrics: SymbolLookupMetrics;
   private readonly timeoutMs: number;
   private lastWarnMs = 0;
 
   constructor(private readonly opts: CachedSymbolResolverOptions) {
-    const component = opts.component ?? 'querier';
     this.timeoutMs = opts.timeoutMs ?? 1000;
-    this.lookups = new Counter({ name: metricName(component, 'symbol_lookups_total'), help: 'Unsymbolized frames looked up in the symbol cache, by outcome (hit, negative, miss, error).', labelNames: ['outcome'], registers: [opts.registry] });
-    this.seconds = new Histogram({ name: metricName(component, 'symbol_lookup_seconds'), help: 'Time of one query\'s batched symbol cache lookup.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [opts.registry] });
+    this.metrics = new SymbolLookupMetrics(opts.registry, opts.component ?? 'querier');
   }
 
   async resolve(tenant: TenantId, frames: readonly Frame[]): Promise<Array<Frame[] | undefined>> {
@@ -53,12 +51,12 @@ export class CachedSymbolResolver implements SymbolResolver {
     const explain = (key: string, why: UnnamedReason) => {
       for (const i of keyIndex.get(key) ?? []) out[i] = [{ ...frames[i], unnamedReason: why }];
     };
-    const end = this.seconds.startTimer();
+    const end = this.metrics.seconds.startTimer();
     let values: (Buffer | undefined)[];
     try {
       values = await this.withTimeout(this.opts.cache.getMany(keys));
     } catch (err) {
-      this.lookups.inc({ outcome: 'error' }, keys.length);
+      this.metrics.lookups.inc({ outcome: 'error' }, keys.length);
       this.warn(err, keys.length);
       for (const key of keys) explain(key, 'symbol_cache_unavailable');
       return out;
@@ -93,10 +91,10 @@ export class CachedSymbolResolver implements SymbolResolver {
         out[i] = resolved.map((r) => ({ buildId: f.buildId, mappingFile: f.mappingFile, address: f.address, functionName: r.functionName, fileName: r.fileName, line: r.line, inlined: r.inlined }));
       }
     });
-    this.lookups.inc({ outcome: 'hit' }, hit);
-    this.lookups.inc({ outcome: 'negative' }, negative);
-    this.lookups.inc({ outcome: 'error' }, bad);
-    this.lookups.inc({ outcome: 'miss' }, keys.length - hit - negative - bad);
+    this.metrics.lookups.inc({ outcome: 'hit' }, hit);
+    this.metrics.lookups.inc({ outcome: 'negative' }, negative);
+    this.metrics.lookups.inc({ outcome: 'error' }, bad);
+    this.metrics.lookups.inc({ outcome: 'miss' }, keys.length - hit - negative - bad);
     return out;
   }
 

@@ -1,10 +1,11 @@
 import type { Bus } from '@firn/bus';
-import { Counter, metricName, traceHeaders, type Logger, type Registry } from '@firn/observability';
+import { traceHeaders, type Logger, type Registry } from '@firn/observability';
 import type { SampleBatch } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
-import { isBuildId } from './build-id';
-import { LruMap } from './lru';
+import { isBuildId } from '../build-id';
+import { LruMap } from '../lru';
 import { encodeJob, symbolizeStreamSpec, symbolizeSubject } from './symbolize-job';
+import { SymbolizeQueueMetrics } from './symbolize-queue.metrics';
 
 export interface SymbolizeQueueOptions {
   /** Off = the ingester queues nothing (e.g. no symbolizer deployed). */
@@ -35,8 +36,7 @@ export const DEFAULT_SYMBOLIZE_QUEUE_OPTIONS: SymbolizeQueueOptions = {
  */
 export class SymbolizeQueue {
   private readonly seen: LruMap<string, true>;
-  private readonly queued: Counter;
-  private readonly failures: Counter;
+  private readonly metrics: SymbolizeQueueMetrics;
   private streamReady: Promise<void> | undefined;
   private lastWarnMs = 0;
 
@@ -47,8 +47,7 @@ export class SymbolizeQueue {
     private readonly opts: SymbolizeQueueOptions = DEFAULT_SYMBOLIZE_QUEUE_OPTIONS,
   ) {
     this.seen = new LruMap(opts.seenEntries, opts.seenTtlMs);
-    this.queued = new Counter({ name: metricName('ingester', 'symbolize_queued_addresses_total'), help: 'Unsymbolized addresses sent to the symbolizer queue.', registers: [registry] });
-    this.failures = new Counter({ name: metricName('ingester', 'symbolize_queue_failures_total'), help: 'Symbolizer queue messages that could not be published (ingest went on).', registers: [registry] });
+    this.metrics = new SymbolizeQueueMetrics(registry);
   }
 
   async enqueue(tenant: TenantId, batches: readonly SampleBatch[]): Promise<void> {
@@ -86,7 +85,7 @@ export class SymbolizeQueue {
         const part = addresses.slice(i, i + this.opts.maxAddressesPerMessage);
         try {
           await this.bus.publish(subject, encodeJob({ kind: 'addresses', buildId, addresses: part }), { headers });
-          this.queued.inc(part.length);
+          this.metrics.queued.inc(part.length);
         } catch (err) {
           // Forgotten so the next ingest of these frames queues them again.
           this.forget(tenant, new Map([[buildId, part]]));
@@ -101,7 +100,7 @@ export class SymbolizeQueue {
   }
 
   private fail(err: unknown, messages: number): void {
-    this.failures.inc(messages);
+    this.metrics.failures.inc(messages);
     const now = Date.now();
     if (now - this.lastWarnMs < 10_000) return;
     this.lastWarnMs = now;

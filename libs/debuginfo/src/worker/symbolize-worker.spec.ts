@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLruCache } from '@firn/cache';
 import { createLogger } from '@firn/observability';
 import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
-import type { FindResult } from './debuginfo-finder';
-import { decodeResolved, negativeReason, symbolKey } from './symbol-entry';
+import type { FindResult } from '../debug-files/debuginfo-finder';
+import { decodeResolved, negativeReason, symbolKey } from '../symbol-cache/symbol-entry';
 import { MemoryPendingAddresses, SymbolizeWorker, type SymbolReader } from './symbolize-worker';
 
 const log = createLogger({ level: 'silent', component: 'test' });

@@ -1,7 +1,7 @@
 import type { StreamSpec } from '@firn/bus';
 import { FirnError } from '@firn/errors';
 import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
-import { normalizeBuildId } from './build-id';
+import { normalizeBuildId } from '../build-id';
 
 /**
  * The symbolizer's work queue. A limits-retention stream read by ONE shared durable consumer is a

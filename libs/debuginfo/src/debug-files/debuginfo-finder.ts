@@ -1,7 +1,7 @@
 import type { TenantId } from '@firn/tenancy';
 import type { DebuginfodCache } from './debuginfod-cache';
 import type { DebuginfodFileKind } from './debuginfod-client';
-import type { DebuginfoKind, DebuginfoStore, UploadMeta } from './debuginfo-store';
+import type { DebuginfoKind, DebuginfoStore, UploadMeta } from '../upload/debuginfo-store';
 import type { DiskCache } from './disk-cache';
 
 /** Paths to give the symbol reader: debug info (DWARF/symbols) and, when known, the executable. */

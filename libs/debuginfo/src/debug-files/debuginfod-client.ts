@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LruMap } from './lru';
+import { LruMap } from '../lru';
 
 export type DebuginfodFileKind = 'debuginfo' | 'executable';
 

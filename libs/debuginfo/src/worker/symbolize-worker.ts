@@ -1,9 +1,9 @@
 import type { CacheEntry, KeyValueCache } from '@firn/cache';
 import type { Logger } from '@firn/observability';
 import type { TenantId } from '@firn/tenancy';
-import type { DebugFiles, FindResult } from './debuginfo-finder';
-import { decodeResolved, encodeNegative, encodeResolved, symbolKey, type ResolvedFrame } from './symbol-entry';
-import type { SymbolizeJob } from './symbolize-job';
+import type { DebugFiles, FindResult } from '../debug-files/debuginfo-finder';
+import { decodeResolved, encodeNegative, encodeResolved, symbolKey, type ResolvedFrame } from '../symbol-cache/symbol-entry';
+import type { SymbolizeJob } from '../symbolize/symbolize-job';
 
 /** What the worker needs from @firn/symbols (frames leaf first; an empty list = unknown, `unnamed` says why). */
 export interface SymbolReader {

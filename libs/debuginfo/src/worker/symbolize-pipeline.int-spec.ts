@@ -9,12 +9,12 @@ import { LocalDirStore } from '@firn/storage';
 import { createSymbolizer } from '@firn/symbols';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { buildTestProgram, startDebuginfod, startRedis, type TestDebuginfod, type TestProgram, type TestRedis } from '@firn/testing';
-import { CachedSymbolResolver } from './cached-symbol-resolver';
-import { DebuginfoFinder } from './debuginfo-finder';
-import { DebuginfoStore } from './debuginfo-store';
-import { DebuginfodCache } from './debuginfod-cache';
-import { DebuginfodClient, type DebuginfodOutcome } from './debuginfod-client';
-import { DiskCache } from './disk-cache';
+import { CachedSymbolResolver } from '../symbol-cache/cached-symbol-resolver';
+import { DebuginfoFinder } from '../debug-files/debuginfo-finder';
+import { DebuginfoStore } from '../upload/debuginfo-store';
+import { DebuginfodCache } from '../debug-files/debuginfod-cache';
+import { DebuginfodClient, type DebuginfodOutcome } from '../debug-files/debuginfod-client';
+import { DiskCache } from '../debug-files/disk-cache';
 import { MemoryPendingAddresses, SymbolizeWorker } from './symbolize-worker';
 
 const log = createLogger({ level: 'silent', component: 'test' });
