@@ -5,7 +5,7 @@ import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { ManifestLog } from '@firn/manifest';
 import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
-import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
+import { Scope, issueToken, tenantFromTrustedSource, writeTokenFile } from '@firn/tenancy';
 import type { S3Server } from '@firn/testing';
 import { addTotals } from './profiles-data';
 
@@ -45,7 +45,7 @@ export async function storedTotals(bus: Bus, store: ObjectStore, tenant: string)
   try {
     await manifest.syncToLatest();
     const totals = new Map<string, number>();
-    const segments = manifest.validSegments(tenant);
+    const segments = manifest.validSegments(tenantFromTrustedSource(tenant));
     for (const seg of segments) {
       const dir = seg.meta.objectKey;
       if (!dir.startsWith(`tenants/${tenant}/`)) throw new Error(`segment ${seg.meta.id} of ${tenant} stored outside its prefix: ${dir}`);
