@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { FirnError } from '@firn/errors';
 
 declare const tenantBrand: unique symbol;
@@ -29,6 +30,13 @@ export function tenantFromTrustedSource(id: string): TenantId {
   }
   return id;
 }
+
+/** `tenantFromTrustedSource` for config files and stored records parsed with zod. */
+export const tenantIdSchema = z.string().transform((id, ctx): TenantId => {
+  if (isTenantId(id)) return id;
+  ctx.addIssue({ code: 'custom', message: "a tenant id: lowercase letters, digits, '-', '_', 1-63 chars" });
+  return z.NEVER;
+});
 
 export const Scope = {
   WriteProfiles: 'write:profiles',
