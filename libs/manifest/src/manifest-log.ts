@@ -186,10 +186,10 @@ export class ManifestLog {
   /** Publishes a delta and resolves with its stream seq once JetStream stored it durably. */
   async publish(delta: ManifestDelta, opts: PublishDeltaOptions = {}): Promise<number> {
     if (this.closed) throw FirnError.unavailable('manifest log is closed');
-    validateDelta(delta);
+    const tenant = validateDelta(delta);
     const expected = opts.expectedLastTenantSeq;
     try {
-      const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${delta.tenantId}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
+      const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${tenant}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
         ...(opts.msgId !== undefined ? { msgId: opts.msgId } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(expected !== undefined ? { headers: { 'Nats-Expected-Last-Subject-Sequence': String(expected) } } : {}),
@@ -482,8 +482,9 @@ export class ManifestLog {
   }
 }
 
-function validateDelta(delta: ManifestDelta): void {
-  tenantFromTrustedSource(delta.tenantId);
+/** The delta's tenant, once the delta is well-formed; FirnError invalid_argument otherwise. */
+function validateDelta(delta: ManifestDelta): TenantId {
+  const tenant = tenantFromTrustedSource(delta.tenantId);
   if (delta.added.length === 0 && delta.removed.length === 0) {
     throw FirnError.invalidArgument(`manifest delta for tenant ${delta.tenantId} adds and removes nothing`);
   }
@@ -507,4 +508,5 @@ function validateDelta(delta: ManifestDelta): void {
   for (const id of delta.removed) {
     if (id === '') throw FirnError.invalidArgument(`manifest delta for tenant ${delta.tenantId} removes an empty segment id`);
   }
+  return tenant;
 }

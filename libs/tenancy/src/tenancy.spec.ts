@@ -82,6 +82,7 @@ describe(tenantFromTrustedSource.name, () => {
 describe(tenantOfKey.name, () => {
   it('reads the tenant back from a key under its prefix, and nothing from any other key', () => {
     const acme = tenantFromTrustedSource('acme');
+    expect(tenantPrefix(acme)).toBe('tenants/acme/');
     expect(tenantOfKey(`${tenantPrefix(acme)}segments/L0/x`)).toEqual({ tenant: acme, rest: 'segments/L0/x' });
     for (const other of ['tenants/', 'tenants/acme', 'tenants//x', 'tenants/ACME/x', 'tenants/../x', 'manifest/tenants/acme', 'acme/x']) {
       expect(tenantOfKey(other)).toBeUndefined();
