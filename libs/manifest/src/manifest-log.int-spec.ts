@@ -1,4 +1,4 @@
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { isFirnError } from '@firn/errors';
@@ -116,6 +116,24 @@ afterAll(async () => {
 });
 
 describe(ManifestLog.name, () => {
+  it('skips a delta naming an invalid tenant id as corrupt, folding nothing of it', async () => {
+    const ns = namespace();
+    const log = new CapturingLogger();
+    const applied: AppliedDelta[] = [];
+    const a = await open({ ...ns, log, onApplied: (e) => applied.push(e) });
+    // Written past publish()'s validation, as a foreign or older writer could.
+    const foreign = create(firnManifestV1.ManifestDeltaSchema, { tenantId: '../x', added: [create(firnManifestV1.SegmentMetaSchema, { id: 'evil', tenantId: '../x' })] });
+    await bus.publish(`${ns.subjectPrefix}.x`, toBinary(firnManifestV1.ManifestDeltaSchema, foreign));
+    const seq = await a.publish(adds(acme, segment(acme, 's1', [[1, 10]])));
+    await a.waitForSeq(seq);
+    expect(applied.map((e) => [e.tenant, e.corrupt])).toEqual([
+      [undefined, true],
+      [acme, false],
+    ]);
+    expect(log.warnings.map((w) => w.msg)).toContain('skipping undecodable manifest delta');
+    expect(a.state.tenants()).toEqual([acme]);
+  });
+
   it('converges two instances on the same stream', async () => {
     const ns = namespace();
     const a = await open(ns);
