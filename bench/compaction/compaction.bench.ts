@@ -20,7 +20,7 @@ import { firnManifestV1 } from '@firn/proto';
 import { QueryEngine } from '@firn/query';
 import { buildSegment, newSegmentId, openSegmentObject, segmentDay, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
 import { LocalDirStore } from '@firn/storage';
-import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { startNats } from '@firn/testing';
 import { DEFAULT_START_MS, FLEET_PROFILE_TYPE, fleetWindows, resolveFleetOptions } from '../fleet/fleet-1h';
 
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       const t = performance.now();
       const built = buildSegment(pending);
       const id = newSegmentId(Date.now());
-      const keys = segmentKeys(tenantPrefix(TENANT), 0, id, segmentDay(built.meta.minTimeMs));
+      const keys = segmentKeys(TENANT, 0, id, segmentDay(built.meta.minTimeMs));
       await writeSegment(store, keys, built);
       const covered = [create(firnManifestV1.SequenceRangeSchema, { stream: 'FIRN_INGEST', first: BigInt(seq + 1), last: BigInt(seq + pending.length) })];
       seq += pending.length;

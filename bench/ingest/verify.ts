@@ -3,6 +3,7 @@ import type { Bus } from '@firn/bus';
 import { ManifestLog } from '@firn/manifest';
 import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 
 export interface StoredSummary {
   segments: number;
@@ -21,7 +22,7 @@ export async function storedSummary(bus: Bus, store: ObjectStore, tenant: string
   const manifest = await ManifestLog.open({ bus, store });
   try {
     await manifest.syncToLatest();
-    const segments = manifest.validSegments(tenant);
+    const segments = manifest.validSegments(tenantFromTrustedSource(tenant));
     const totals = new Map<string, number>();
     let rows = 0;
     let samples = 0;

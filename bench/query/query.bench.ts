@@ -30,7 +30,7 @@ import { startStack, type AppProcess, type Stack } from './stack';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DOCS = resolve(ROOT, 'docs/benchmarks.md');
-const TENANT = 'bench-query';
+const TENANT = tenantFromTrustedSource('bench-query');
 const MARKER = 'fleet.json';
 const INTERNAL_TOKEN = 'bench-query-internal-token-0123456789';
 const RANGE_POINTS = 60;
@@ -163,7 +163,7 @@ async function plan(stack: Stack, selectorAll: string, selectorNs: string): Prom
     await manifest.syncToLatest();
     const sel = (s: string): SegmentMeta[] => {
       const p = parseSelector(s);
-      return planSegments(manifest.state, tenantFromTrustedSource(TENANT), { startMs, endMs, profileType: FLEET_PROFILE_TYPE, matchers: p.matchers });
+      return planSegments(manifest.state, TENANT, { startMs, endMs, profileType: FLEET_PROFILE_TYPE, matchers: p.matchers });
     };
     const all = sel(selectorAll);
     const filtered = sel(selectorNs);

@@ -12,6 +12,7 @@ import { ManifestLog, ManifestState } from '@firn/manifest';
 import { samplesToArrow } from '@firn/profiles';
 import { profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { S3Store } from '@firn/storage';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, addTotals, agentWrite, stackPool } from './support/profiles-data';
@@ -19,6 +20,7 @@ import { bearer, makeTokens, s3Env, sortedEntries, storedTotals, waitForIngestDr
 
 const Q = queryV1alpha1;
 const NODES = ['n0', 'n1', 'n2'];
+const acme = tenantFromTrustedSource('acme');
 const WINDOW_L2_MS = 600_000;
 // Half an hour back: every L1 window (settle 0) is over, the L2 window (settle 1 h) is not, so
 // blocks go L0 → L1 → L2 by the count triggers. Aligned so all rounds share one L2 window.
@@ -170,10 +172,10 @@ describe('compactor', () => {
     const l0Written = await withManifest((m) => {
       const state = m.state;
       if (!(state instanceof ManifestState)) throw new Error('manifest view is not a ManifestState');
-      return state.addSet('acme').filter((e) => e.meta.level === 0).length;
+      return state.addSet(acme).filter((e) => e.meta.level === 0).length;
     });
     expect(l0Written).toBeGreaterThanOrEqual(20);
-    const planned = () => withManifest((m) => m.segmentsOverlapping('acme', { startMs: BASE_MS - 60_000, endMs: BASE_MS + 3_600_000 }).length);
+    const planned = () => withManifest((m) => m.segmentsOverlapping(acme, { startMs: BASE_MS - 60_000, endMs: BASE_MS + 3_600_000 }).length);
     await expect.poll(planned, { timeout: 60_000, interval: 500 }).toBeLessThanOrEqual(Math.floor(l0Written / 10));
 
     await expectQueriedTotals('acme', BASE_MS);
@@ -181,7 +183,7 @@ describe('compactor', () => {
     expect(sortedEntries(stored.totals)).toEqual(sortedEntries(expected.get('acme') ?? new Map()));
 
     // After the grace period only objects of valid segments remain (the crashed job's block too is gone).
-    const validDirs = () => withManifest((m) => new Set(m.validSegments('acme').map((s) => s.meta.objectKey)));
+    const validDirs = () => withManifest((m) => new Set(m.validSegments(acme).map((s) => s.meta.objectKey)));
     await expect
       .poll(async () => {
         const [objects, valid] = await Promise.all([segmentObjectDirs('acme'), validDirs()]);

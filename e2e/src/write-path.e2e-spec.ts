@@ -10,6 +10,7 @@ import { connectBus, type Bus } from '@firn/bus';
 import { ManifestLog } from '@firn/manifest';
 import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import { S3Store } from '@firn/storage';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { SampleBatchBuilder, samplesToArrow, samplesToPprof } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
 import { startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
@@ -131,7 +132,7 @@ describe('write path', () => {
     const manifest = await ManifestLog.open({ bus, store });
     try {
       await manifest.syncToLatest();
-      const seg = manifest.validSegments('acme')[0];
+      const seg = manifest.validSegments(tenantFromTrustedSource('acme'))[0];
       expect(seg).toBeDefined();
       const dirKey = seg.meta.objectKey;
       const { samples, stacks } = await readSegment(store, keysOfDir(dirKey));

@@ -8,6 +8,7 @@ import { isFirnError } from '@firn/errors';
 import { ManifestLog, ManifestState } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
 import { LocalDirStore } from '@firn/storage';
+import { tenantFromTrustedSource, tenantPrefix, type TenantId } from '@firn/tenancy';
 import { startNats, type TestNats } from '@firn/testing';
 import { Leases } from '@firn/bus';
 import { Compactor, type CompactorOptions } from './compactor';
@@ -21,6 +22,8 @@ const LEVELS: LevelPolicy[] = [
 ];
 // Old enough that GC age checks pass against real object mtimes; windows planned with a fake clock.
 const T0 = windowStart(Date.now() - 3_600_000, 240_000);
+
+const [t1, t2, short, keep] = ['t1', 't2', 'short', 'keep'].map((t) => tenantFromTrustedSource(t));
 
 let nats: TestNats;
 let bus: Bus;
@@ -58,7 +61,7 @@ async function compactor(e: Env, owner: string, opts: Partial<CompactorOptions> 
 }
 
 /** 4 one-minute windows × 6 segments of 10 s each, published like an ingester (with coverage). */
-async function ingest(e: Env, tenant: string, startMs = T0): Promise<number> {
+async function ingest(e: Env, tenant: TenantId, startMs = T0): Promise<number> {
   let seq = 0;
   for (let w = 0; w < 4; w++) {
     for (let s = 0; s < 6; s++) {
@@ -82,9 +85,9 @@ async function deltas(e: Env): Promise<firnManifestV1.ManifestDelta[]> {
   return out;
 }
 
-async function segmentObjects(store: LocalDirStore, tenant: string): Promise<string[]> {
+async function segmentObjects(store: LocalDirStore, tenant: TenantId): Promise<string[]> {
   const keys: string[] = [];
-  for await (const o of store.listAll(`tenants/${tenant}/segments/`)) keys.push(o.key);
+  for await (const o of store.listAll(`${tenantPrefix(tenant)}segments/`)) keys.push(o.key);
   return keys;
 }
 
@@ -105,9 +108,9 @@ afterAll(async () => {
 describe(Compactor.name, () => {
   it('compacts L0 into L1 then L2; every manifest prefix shows identical totals; ≥ 10× fewer segments', async () => {
     const e = await env();
-    const ingestSeq = await ingest(e, 't1');
-    const before = await validTotals(e.store, e.manifest.state, 't1');
-    const planned = () => e.manifest.state.segmentsOverlapping('t1', { startMs: T0, endMs: T0 + 240_000 }).length;
+    const ingestSeq = await ingest(e, t1);
+    const before = await validTotals(e.store, e.manifest.state, t1);
+    const planned = () => e.manifest.state.segmentsOverlapping(t1, { startMs: T0, endMs: T0 + 240_000 }).length;
     expect(planned()).toBe(24);
 
     const c = await compactor(e, 'c1');
@@ -122,8 +125,8 @@ describe(Compactor.name, () => {
     expect(second.map((r) => [r.job.level, r.outcome, r.job.inputs.length])).toEqual([[2, 'ok', 4]]);
     expect(await c.runOnce()).toEqual([]);
     expect(planned()).toBe(1);
-    expect(e.manifest.state.validSegments('t1')[0].meta).toMatchObject({ level: 2, covered: [] });
-    expect(sorted(await validTotals(e.store, e.manifest.state, 't1'))).toEqual(sorted(before));
+    expect(e.manifest.state.validSegments(t1)[0].meta).toMatchObject({ level: 2, covered: [] });
+    expect(sorted(await validTotals(e.store, e.manifest.state, t1))).toEqual(sorted(before));
     expect(first.every((r) => r.bytesOut > 0 && r.rowsOut <= r.rowsIn)).toBe(true);
 
     // Visibility: a reader that has applied any prefix of the log sees the same totals.
@@ -132,7 +135,7 @@ describe(Compactor.name, () => {
     const view = new ManifestState();
     for (let i = 0; i < all.length; i++) {
       view.applyDelta(all[i], i + 1);
-      if (i + 1 >= ingestSeq) expect(sorted(await validTotals(e.store, view, 't1'))).toEqual(sorted(before));
+      if (i + 1 >= ingestSeq) expect(sorted(await validTotals(e.store, view, t1))).toEqual(sorted(before));
     }
     // Each compaction is one delta adding the block and removing exactly its inputs.
     for (const d of all.slice(ingestSeq)) expect([d.added.length, d.removed.length > 0]).toEqual([1, true]);
@@ -140,9 +143,9 @@ describe(Compactor.name, () => {
 
   it('splits work between two racing compactors without double counting', async () => {
     const e = await env();
-    await ingest(e, 't1');
-    await ingest(e, 't2', T0 + 240_000);
-    const before = { t1: await validTotals(e.store, e.manifest.state, 't1'), t2: await validTotals(e.store, e.manifest.state, 't2') };
+    await ingest(e, t1);
+    await ingest(e, t2, T0 + 240_000);
+    const before = { t1: await validTotals(e.store, e.manifest.state, t1), t2: await validTotals(e.store, e.manifest.state, t2) };
     const a = await compactor(e, 'a');
     const b = await compactor(e, 'b', { manifest: await openManifest(e) });
     const outcomes: string[] = [];
@@ -153,15 +156,15 @@ describe(Compactor.name, () => {
     }
     expect(outcomes).not.toContain('failed');
     await e.manifest.syncToLatest();
-    for (const t of ['t1', 't2'] as const) {
-      expect(sorted(await validTotals(e.store, e.manifest.state, t))).toEqual(sorted(before[t]));
+    for (const [t, totals] of [[t1, before.t1], [t2, before.t2]] as const) {
+      expect(sorted(await validTotals(e.store, e.manifest.state, t))).toEqual(sorted(totals));
     }
-    expect(e.manifest.state.validSegments('t1').length + e.manifest.state.validSegments('t2').length).toBeLessThanOrEqual(4);
+    expect(e.manifest.state.validSegments(t1).length + e.manifest.state.validSegments(t2).length).toBeLessThanOrEqual(4);
   }, 90_000);
 
   it('fences an owner whose lease was taken over: nothing published, its objects collected after the grace period', async () => {
     const e = await env();
-    await ingest(e, 't1');
+    await ingest(e, t1);
     const kv = await bus.ensureKv(e.bucket, { history: 1, ttlMs: 30_000 });
     const taker = new Leases({ kv, owner: 'taker', ttlMs: 30_000, now: () => Date.now() + 60_000 });
     const c = await compactor(e, 'slow', {
@@ -169,13 +172,13 @@ describe(Compactor.name, () => {
         if (step === 'after-write') expect(await taker.tryAcquire(job.leaseKey)).toBeDefined();
       },
     });
-    const objectsBefore = await segmentObjects(e.store, 't1');
+    const objectsBefore = await segmentObjects(e.store, t1);
     const reports = await c.runOnce();
     // All four windows share the hour's lease, which the taker now holds.
     expect(reports.map((r) => r.outcome)).toEqual(['lost_lease', 'busy', 'busy', 'busy']);
     await e.manifest.syncToLatest();
-    expect(e.manifest.state.validSegments('t1')).toHaveLength(24);
-    const leftovers = (await segmentObjects(e.store, 't1')).filter((k) => !objectsBefore.includes(k));
+    expect(e.manifest.state.validSegments(t1)).toHaveLength(24);
+    const leftovers = (await segmentObjects(e.store, t1)).filter((k) => !objectsBefore.includes(k));
     expect(leftovers).toHaveLength(2);
 
     let skew = 0;
@@ -187,42 +190,42 @@ describe(Compactor.name, () => {
     expect((await gc.run()).waiting).toBe(2);
     skew = 200_000;
     expect((await gc.run()).deleted.orphan).toBe(2);
-    expect(await segmentObjects(e.store, 't1')).toEqual(objectsBefore);
+    expect(await segmentObjects(e.store, t1)).toEqual(objectsBefore);
   }, 60_000);
 
   it('applies retention per tenant and GC deletes the expired objects after the grace period', async () => {
     const e = await env();
     const old = T0 - 2 * 86_400_000;
-    await ingest(e, 'short', old);
-    await ingest(e, 'keep', old);
-    const keepTotals = await validTotals(e.store, e.manifest.state, 'keep');
-    const c = await compactor(e, 'c1', { retention: (t) => (t === 'short' ? 86_400_000 : 0), now: Date.now, graceMs: 1 });
+    await ingest(e, short, old);
+    await ingest(e, keep, old);
+    const keepTotals = await validTotals(e.store, e.manifest.state, keep);
+    const c = await compactor(e, 'c1', { retention: (t) => (t === short ? 86_400_000 : 0), now: Date.now, graceMs: 1 });
     expect(await c.applyRetention()).toBe(24);
     // publish() returns once JetStream stored the delta; the view applies it when its consumer sees it.
     await e.manifest.syncToLatest();
-    expect(e.manifest.state.validSegments('short')).toEqual([]);
-    expect(e.manifest.state.validSegments('keep')).toHaveLength(24);
+    expect(e.manifest.state.validSegments(short)).toEqual([]);
+    expect(e.manifest.state.validSegments(keep)).toHaveLength(24);
     await c.collectGarbage();
     await new Promise((r) => setTimeout(r, 20));
     const gc = await c.collectGarbage();
     expect(gc.deleted.removed).toBe(48);
-    expect(await segmentObjects(e.store, 'short')).toEqual([]);
-    expect(await segmentObjects(e.store, 'keep')).toHaveLength(48);
-    expect(sorted(await validTotals(e.store, e.manifest.state, 'keep'))).toEqual(sorted(keepTotals));
+    expect(await segmentObjects(e.store, short)).toEqual([]);
+    expect(await segmentObjects(e.store, keep)).toHaveLength(48);
+    expect(sorted(await validTotals(e.store, e.manifest.state, keep))).toEqual(sorted(keepTotals));
   }, 60_000);
 });
 
 describe('ManifestLog compare-and-set publish', () => {
   it('stores a delta only at the expected tenant seq, else fails with a CasConflictError (aborted)', async () => {
     const e = await env();
-    expect(await e.manifest.lastTenantSeq('t1')).toBe(0);
-    const meta = await writeL0(e.store, 't1', rowsFor(1, T0, 5));
-    const s1 = await e.manifest.publish(addDelta('t1', [meta]), { expectedLastTenantSeq: 0 });
-    await e.manifest.publish(addDelta('t2', [await writeL0(e.store, 't2', rowsFor(2, T0, 5))]));
-    expect(await e.manifest.lastTenantSeq('t1')).toBe(s1);
-    const err = await e.manifest.publish(addDelta('t1', [], [meta.id]), { expectedLastTenantSeq: s1 - 1 }).catch((x: unknown) => x);
+    expect(await e.manifest.lastTenantSeq(t1)).toBe(0);
+    const meta = await writeL0(e.store, t1, rowsFor(1, T0, 5));
+    const s1 = await e.manifest.publish(addDelta(t1, [meta]), { expectedLastTenantSeq: 0 });
+    await e.manifest.publish(addDelta(t2, [await writeL0(e.store, t2, rowsFor(2, T0, 5))]));
+    expect(await e.manifest.lastTenantSeq(t1)).toBe(s1);
+    const err = await e.manifest.publish(addDelta(t1, [], [meta.id]), { expectedLastTenantSeq: s1 - 1 }).catch((x: unknown) => x);
     expect(isCasConflict(err) && isFirnError(err, 'aborted')).toBe(true);
     // Another tenant's delta in between does not matter: the check is per tenant subject.
-    expect(await e.manifest.publish(addDelta('t1', [], [meta.id]), { expectedLastTenantSeq: s1 })).toBeGreaterThan(s1);
+    expect(await e.manifest.publish(addDelta(t1, [], [meta.id]), { expectedLastTenantSeq: s1 })).toBeGreaterThan(s1);
   });
 });

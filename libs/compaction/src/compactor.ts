@@ -3,7 +3,7 @@ import type { ManifestLog } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
 import { newSegmentId, segmentDay, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
-import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
+import type { TenantId } from '@firn/tenancy';
 import { GarbageCollector, type GcResult } from './gc';
 import { isCasConflict, type Lease, type Leases } from '@firn/bus';
 import { DEFAULT_LEVELS, validateLevels, type LevelPolicy } from './levels';
@@ -42,7 +42,7 @@ export interface CompactorObserver {
   job?(r: JobReport): void;
   /** Segments in due jobs per job level, after each planning pass. */
   backlog?(level: number, segments: number): void;
-  retention?(tenant: string, removedSegments: number): void;
+  retention?(tenant: TenantId, removedSegments: number): void;
   gc?(r: GcResult): void;
 }
 
@@ -163,8 +163,8 @@ export class Compactor {
     report.rowsIn = merged.inputRows;
     const createdAtMs = this.now();
     const id = newSegmentId(createdAtMs);
-    const tenant = tenantFromTrustedSource(job.tenant);
-    const keys = segmentKeys(tenantPrefix(tenant), job.level, id, segmentDay(built.meta.minTimeMs));
+    const { tenant } = job;
+    const keys = segmentKeys(tenant, job.level, id, segmentDay(built.meta.minTimeMs));
     report.bytesOut = await writeSegment(store, keys, built);
     report.rowsOut = built.meta.rows;
     report.samplesOut = built.meta.samples;

@@ -1,5 +1,6 @@
 import type { ManifestView } from '@firn/manifest';
 import type { ObjectStore } from '@firn/storage';
+import { TENANTS_KEY_ROOT, tenantOfKey, tenantPrefix } from '@firn/tenancy';
 
 /** Why an unreferenced segment object went: replaced/expired (removed), lost a race, or never published. */
 export type GcReason = 'removed' | 'conflict' | 'orphan';
@@ -20,7 +21,8 @@ export interface GarbageCollectorOptions {
   now?: () => number;
 }
 
-const SEGMENT_OBJECT = /^(tenants\/([^/]+)\/segments\/L\d+\/\d{4}-\d{2}-\d{2}\/([^/]+)\/)[^/]+$/;
+/** A segment object's key after its tenant's prefix: the segment's directory, its id, the file. */
+const SEGMENT_OBJECT = /^(segments\/L\d+\/\d{4}-\d{2}-\d{2}\/([^/]+)\/)[^/]+$/;
 
 /**
  * Deletes segment objects no valid manifest entry references, once both
@@ -46,11 +48,14 @@ export class GarbageCollector {
     const result: GcResult = { scanned: 0, deleted: { removed: 0, conflict: 0, orphan: 0 }, waiting: 0 };
     const seen = new Map<string, number>();
     const doomed: Array<{ key: string; reason: GcReason }> = [];
-    for await (const o of store.listAll('tenants/')) {
-      const m = SEGMENT_OBJECT.exec(o.key);
-      if (!m) continue;
+    for await (const o of store.listAll(TENANTS_KEY_ROOT)) {
+      const owned = tenantOfKey(o.key);
+      const m = owned && SEGMENT_OBJECT.exec(owned.rest);
+      if (!owned || !m) continue;
       result.scanned++;
-      const [, dir, tenant, id] = m;
+      const { tenant } = owned;
+      const [, rest, id] = m;
+      const dir = `${tenantPrefix(tenant)}${rest}`;
       if (referenced.has(dir)) continue;
       const since = this.unreferencedSince.get(dir) ?? now;
       seen.set(dir, since);

@@ -5,9 +5,11 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keysOfDir, readSegment, readSegmentSamples, SAMPLES_SORT, segmentDir, segmentKeys, SORT_METADATA_KEY } from '@firn/segments';
 import { LocalDirStore } from '@firn/storage';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { mergeSegments } from './merge';
 import { ALLOC, CPU, frame, rowsFor, sorted, totalsOf, writeL0, type FixtureRow } from './testing/segment-fixture';
 
+const t1 = tenantFromTrustedSource('t1');
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
 describe(mergeSegments.name, () => {
@@ -25,9 +27,9 @@ describe(mergeSegments.name, () => {
 
   it('keeps every total, one stack table, sorted rows, and fewer rows than the inputs', async () => {
     const inputs = [];
-    for (let i = 0; i < 5; i++) inputs.push(await writeL0(store, 't1', rowsFor(i + 1, T0 + i * 10_000, 10, { stacks: 8 })));
+    for (let i = 0; i < 5; i++) inputs.push(await writeL0(store, t1, rowsFor(i + 1, T0 + i * 10_000, 10, { stacks: 8 })));
     const { built, inputRows } = await mergeSegments(store, inputs);
-    const keys = segmentKeys('tenants/t1/', 1, 'merged00000001', '2026-01-01');
+    const keys = segmentKeys(t1, 1, 'merged00000001', '2026-01-01');
     await store.put(keys.samples, built.samples);
     await store.put(keys.stacks, built.stacks);
     const out = await totalsOf(store, [{ objectKey: segmentDir(keys) }]);
@@ -71,12 +73,12 @@ describe(mergeSegments.name, () => {
     };
     const base = rowsFor(7, T0, 10, { stacks: 4 });
     const withSpans = base.flatMap((r) => [{ ...r, span: A }, { ...r, value: r.value * 2, span: B }, { ...r, value: r.value * 5 }]);
-    const inputs = [await writeL0(store, 't1', withSpans.slice(0, 40)), await writeL0(store, 't1', withSpans.slice(40)), await writeL0(store, 't1', rowsFor(8, T0, 10))];
+    const inputs = [await writeL0(store, t1, withSpans.slice(0, 40)), await writeL0(store, t1, withSpans.slice(40)), await writeL0(store, t1, rowsFor(8, T0, 10))];
     const want = await spanTotals(inputs.map((m) => m.objectKey));
     expect(Object.keys(want).sort()).toEqual(['', A, B]);
     for (const bucketMs of [0, 5_000]) {
       const { built } = await mergeSegments(store, inputs, { bucketMs });
-      const keys = segmentKeys('tenants/t1/', 1, `spans0000000${bucketMs}`, '2026-01-01');
+      const keys = segmentKeys(t1, 1, `spans0000000${bucketMs}`, '2026-01-01');
       await store.put(keys.samples, built.samples);
       await store.put(keys.stacks, built.stacks);
       expect(await spanTotals([segmentDir(keys)]), `bucket ${bucketMs}`).toEqual(want);
@@ -87,8 +89,8 @@ describe(mergeSegments.name, () => {
   it('sums rows sharing a time bucket and keeps the totals exact', async () => {
     const rows: FixtureRow[] = [];
     for (let s = 0; s < 20; s++) rows.push({ pt: CPU, labels: [['pod', 'a']], stack: [frame('f'), frame('main')], value: 2, ts: T0 + s * 1000 });
-    const a = await writeL0(store, 't1', rows.slice(0, 10));
-    const b = await writeL0(store, 't1', rows.slice(10));
+    const a = await writeL0(store, t1, rows.slice(0, 10));
+    const b = await writeL0(store, t1, rows.slice(10));
     const { built } = await mergeSegments(store, [a, b], { bucketMs: 10_000 });
     expect(built.meta.rows).toBe(2);
     expect(built.meta.samples).toBe(40);
@@ -113,13 +115,13 @@ describe(mergeSegments.name, () => {
           metas.push(
             await writeL0(
               store,
-              't1',
+              t1,
               rs.map((r) => ({ pt: r.pt, labels: r.zone ? ([['pod', r.pod], ['zone', r.zone]] as Array<[string, string]>) : [['pod', r.pod]], stack: stacks[r.stack], value: r.value, ts: T0 + r.sec * 1000 })),
             ),
           );
         }
         const { built } = await mergeSegments(store, metas, { bucketMs });
-        const keys = segmentKeys('tenants/t1/', 1, `prop${Date.now().toString(16)}${Math.floor(Math.random() * 1e9)}`, '2026-01-01');
+        const keys = segmentKeys(t1, 1, `prop${Date.now().toString(16)}${Math.floor(Math.random() * 1e9)}`, '2026-01-01');
         await store.put(keys.samples, built.samples);
         await store.put(keys.stacks, built.stacks);
         const merged = await totalsOf(store, [{ objectKey: segmentDir(keys) }]);

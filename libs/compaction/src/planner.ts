@@ -1,5 +1,6 @@
 import type { ManifestView } from '@firn/manifest';
 import type { firnManifestV1 } from '@firn/proto';
+import type { TenantId } from '@firn/tenancy';
 import { windowStart, type LevelPolicy } from './levels';
 
 type SegmentMeta = firnManifestV1.SegmentMeta;
@@ -8,7 +9,7 @@ export type TriggerReason = 'count' | 'bytes' | 'age';
 
 /** One block to write: these valid segments of one tenant and window, merged into `level`. */
 export interface CompactionJob {
-  tenant: string;
+  tenant: TenantId;
   level: number;
   windowStartMs: number;
   windowEndMs: number;
@@ -32,7 +33,7 @@ export function maxMsOf(meta: SegmentMeta): number {
 }
 
 /** Lease key of the top-level window holding `timeMs` (KV keys allow [-/_=.a-zA-Z0-9]). */
-export function leaseKeyOf(tenant: string, timeMs: number, topWindowMs: number): string {
+export function leaseKeyOf(tenant: TenantId, timeMs: number, topWindowMs: number): string {
   return `${tenant}.w${windowStart(timeMs, topWindowMs)}`;
 }
 
@@ -46,7 +47,7 @@ export function leaseKeyOf(tenant: string, timeMs: number, topWindowMs: number):
  * and it has ≥ 2 inputs, at least one below level n (a lone block is already compacted).
  * Only level n-1 counts toward count/bytes so an open hour full of L0 does not jump to L2.
  */
-export function planCompactions(view: ManifestView, tenant: string, levels: readonly LevelPolicy[], nowMs: number): CompactionJob[] {
+export function planCompactions(view: ManifestView, tenant: TenantId, levels: readonly LevelPolicy[], nowMs: number): CompactionJob[] {
   const segments = view.validSegments(tenant).map((e) => e.meta);
   const topWindowMs = levels[levels.length - 1].windowMs;
   const claimed = new Set<string>();
@@ -81,7 +82,7 @@ export function planCompactions(view: ManifestView, tenant: string, levels: read
 }
 
 /** Valid segments lying wholly before `nowMs - retentionMs` (none when retention is 0 = forever). */
-export function expiredSegments(view: ManifestView, tenant: string, retentionMs: number, nowMs: number): SegmentMeta[] {
+export function expiredSegments(view: ManifestView, tenant: TenantId, retentionMs: number, nowMs: number): SegmentMeta[] {
   if (retentionMs <= 0) return [];
   const cutoff = nowMs - retentionMs;
   return view

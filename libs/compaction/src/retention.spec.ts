@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '@firn/config';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FileRetention, parseRetentionOverrides } from './retention';
 
 describe(parseDuration.name, () => {
@@ -27,16 +28,16 @@ describe(FileRetention.name, () => {
       await writeFile(file, 'tenants:\n  acme: 7d\n  globex: 0\n');
       const r = new FileRetention({ defaultMs: 86_400_000, file });
       await r.start();
-      expect(r.policy('acme')).toBe(7 * 86_400_000);
-      expect(r.policy('globex')).toBe(0);
-      expect(r.policy('other')).toBe(86_400_000);
+      expect(r.policy(tenantFromTrustedSource('acme'))).toBe(7 * 86_400_000);
+      expect(r.policy(tenantFromTrustedSource('globex'))).toBe(0);
+      expect(r.policy(tenantFromTrustedSource('other'))).toBe(86_400_000);
       await writeFile(file, '{"default": "2d", "tenants": {"acme": 3600000}}');
       await r.load();
-      expect(r.policy('acme')).toBe(3_600_000);
-      expect(r.policy('other')).toBe(2 * 86_400_000);
+      expect(r.policy(tenantFromTrustedSource('acme'))).toBe(3_600_000);
+      expect(r.policy(tenantFromTrustedSource('other'))).toBe(2 * 86_400_000);
       await writeFile(file, 'tenants: [oops');
       await expect(r.load()).rejects.toThrow(/YAML/);
-      expect(r.policy('acme')).toBe(3_600_000);
+      expect(r.policy(tenantFromTrustedSource('acme'))).toBe(3_600_000);
       r.stop();
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { FirnError } from '@firn/errors';
 import { parseDuration } from '@firn/config';
+import type { TenantId } from '@firn/tenancy';
 
 /** Retention of a tenant's data in ms; 0 = keep forever. Swappable (e.g. for per-tenant limits). */
-export type RetentionPolicy = (tenant: string) => number;
+export type RetentionPolicy = (tenant: TenantId) => number;
 
 export function fixedRetention(ms: number): RetentionPolicy {
   return () => ms;

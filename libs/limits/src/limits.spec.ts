@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
 import { SampleBatchBuilder } from '@firn/profiles';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { checkBatchLimits } from './ingest-checks';
 import { limitExceeded, limitOf } from './limit-error';
 import { RuntimeLimits, parseLimitsFile } from './runtime-limits';
@@ -75,18 +76,18 @@ describe(RuntimeLimits.name, () => {
       const problems: string[] = [];
       const l = await RuntimeLimits.open({ defaults: DEFAULT_TENANT_LIMITS, file, onProblem: (w) => problems.push(w) });
       try {
-        expect(l.for('acme')).toMatchObject({ ingestRateBytes: 1000, maxStackDepth: 100 });
-        expect(l.for('globex')).toMatchObject({ ingestRateBytes: DEFAULT_TENANT_LIMITS.ingestRateBytes, maxStackDepth: 100 });
+        expect(l.for(tenantFromTrustedSource('acme'))).toMatchObject({ ingestRateBytes: 1000, maxStackDepth: 100 });
+        expect(l.for(tenantFromTrustedSource('globex'))).toMatchObject({ ingestRateBytes: DEFAULT_TENANT_LIMITS.ingestRateBytes, maxStackDepth: 100 });
         await writeFile(file, JSON.stringify({ tenants: { globex: { max_concurrent_queries: 2 } } }));
         await utimes(file, new Date(), new Date(Date.now() + 5000));
         await l.poll();
-        expect(l.for('acme').ingestRateBytes).toBe(DEFAULT_TENANT_LIMITS.ingestRateBytes);
-        expect(l.for('globex').maxConcurrentQueries).toBe(2);
+        expect(l.for(tenantFromTrustedSource('acme')).ingestRateBytes).toBe(DEFAULT_TENANT_LIMITS.ingestRateBytes);
+        expect(l.for(tenantFromTrustedSource('globex')).maxConcurrentQueries).toBe(2);
         await writeFile(file, 'tenants:\n  globex:\n    max_concurent_queries: 3\n');
         await utimes(file, new Date(), new Date(Date.now() + 10_000));
         await l.poll();
         expect(problems).toHaveLength(1);
-        expect(l.for('globex').maxConcurrentQueries).toBe(2);
+        expect(l.for(tenantFromTrustedSource('globex')).maxConcurrentQueries).toBe(2);
       } finally {
         l.close();
       }

@@ -2,11 +2,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FirnError } from '@firn/errors';
+import { tenantIdSchema, type TenantId } from '@firn/tenancy';
 import { fromSnake, limitOverridesSchema, type LimitOverrides, type TenantLimits } from './tenant-limits';
 
 /** Where components read a tenant's limits from (injected; tests pass fixed limits). */
 export interface TenantLimitsSource {
-  for(tenant: string): TenantLimits;
+  for(tenant: TenantId): TenantLimits;
 }
 
 export interface RuntimeLimitsOptions {
@@ -24,7 +25,7 @@ export interface RuntimeLimitsOptions {
 const fileSchema = z
   .object({
     defaults: limitOverridesSchema.optional(),
-    tenants: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'tenant ids are lowercase letters, digits, - and _'), limitOverridesSchema).optional(),
+    tenants: z.record(tenantIdSchema, limitOverridesSchema).optional(),
   })
   .strict();
 
@@ -84,7 +85,7 @@ export class RuntimeLimits implements TenantLimitsSource {
     return l;
   }
 
-  for(tenant: string): TenantLimits {
+  for(tenant: TenantId): TenantLimits {
     return this.merged.get(tenant) ?? this.base;
   }
 

@@ -1,14 +1,21 @@
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { isFirnError } from '@firn/errors';
 import { firnManifestV1 } from '@firn/proto';
 import { S3Store } from '@firn/storage';
+import { tenantFromTrustedSource, tenantPrefix, type TenantId } from '@firn/tenancy';
 import { makeTempDir, removeDir, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { ManifestLog, type AppliedDelta, type ManifestLogger, type ManifestLogOptions } from './manifest-log';
 import { snapshotKey } from './snapshot-codec';
 
 type ManifestDelta = firnManifestV1.ManifestDelta;
+
+const acme = tenantFromTrustedSource('acme');
+const other = tenantFromTrustedSource('other');
+const tA = tenantFromTrustedSource('t-a');
+const tB = tenantFromTrustedSource('t-b');
+const tLonely = tenantFromTrustedSource('t-lonely');
 
 let nats: TestNats;
 let s3: S3Server;
@@ -45,11 +52,11 @@ async function open(opts: Omit<ManifestLogOptions, 'bus'> & { bus?: Bus }): Prom
   return m;
 }
 
-function segment(tenant: string, id: string, covered: Array<[number, number]> = [], extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {}): firnManifestV1.SegmentMeta {
+function segment(tenant: TenantId, id: string, covered: Array<[number, number]> = [], extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {}): firnManifestV1.SegmentMeta {
   return create(firnManifestV1.SegmentMetaSchema, {
     id,
     tenantId: tenant,
-    objectKey: `tenants/${tenant}/segments/L0/2024-01-01/${id}/samples.parquet`,
+    objectKey: `${tenantPrefix(tenant)}segments/L0/2024-01-01/${id}/samples.parquet`,
     minTimeUnixNano: 1_000n * 1_000_000n,
     maxTimeUnixNano: 2_000n * 1_000_000n,
     profileTypes: ['process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta'],
@@ -59,16 +66,16 @@ function segment(tenant: string, id: string, covered: Array<[number, number]> = 
   });
 }
 
-function adds(tenant: string, ...segments: firnManifestV1.SegmentMeta[]): ManifestDelta {
+function adds(tenant: TenantId, ...segments: firnManifestV1.SegmentMeta[]): ManifestDelta {
   return create(firnManifestV1.ManifestDeltaSchema, { tenantId: tenant, added: segments, origin: 'test' });
 }
 
-function removes(tenant: string, ...ids: string[]): ManifestDelta {
+function removes(tenant: TenantId, ...ids: string[]): ManifestDelta {
   return create(firnManifestV1.ManifestDeltaSchema, { tenantId: tenant, removed: ids, origin: 'test' });
 }
 
 /** A mixed history: adds, a coverage conflict, a retraction and a compaction, over two tenants. */
-async function publishHistory(m: ManifestLog, tenants: string[], from: number, count: number): Promise<void> {
+async function publishHistory(m: ManifestLog, tenants: TenantId[], from: number, count: number): Promise<void> {
   for (let i = from; i < from + count; i++) {
     const tenant = tenants[i % tenants.length];
     await m.publish(adds(tenant, segment(tenant, `seg-${i}`, [[i * 10, i * 10 + 9]])));
@@ -86,7 +93,7 @@ async function publishHistory(m: ManifestLog, tenants: string[], from: number, c
   }
 }
 
-function viewOf(m: ManifestLog, tenants: string[]): unknown {
+function viewOf(m: ManifestLog, tenants: TenantId[]): unknown {
   return {
     canonical: m.state.canonical(),
     valid: Object.fromEntries(tenants.map((t) => [t, m.validSegments(t).map((e) => [e.meta.id, e.seq])])),
@@ -109,19 +116,37 @@ afterAll(async () => {
 });
 
 describe(ManifestLog.name, () => {
+  it('skips a delta naming an invalid tenant id as corrupt, folding nothing of it', async () => {
+    const ns = namespace();
+    const log = new CapturingLogger();
+    const applied: AppliedDelta[] = [];
+    const a = await open({ ...ns, log, onApplied: (e) => applied.push(e) });
+    // Written past publish()'s validation, as a foreign or older writer could.
+    const foreign = create(firnManifestV1.ManifestDeltaSchema, { tenantId: '../x', added: [create(firnManifestV1.SegmentMetaSchema, { id: 'evil', tenantId: '../x' })] });
+    await bus.publish(`${ns.subjectPrefix}.x`, toBinary(firnManifestV1.ManifestDeltaSchema, foreign));
+    const seq = await a.publish(adds(acme, segment(acme, 's1', [[1, 10]])));
+    await a.waitForSeq(seq);
+    expect(applied.map((e) => [e.tenant, e.corrupt])).toEqual([
+      [undefined, true],
+      [acme, false],
+    ]);
+    expect(log.warnings.map((w) => w.msg)).toContain('skipping undecodable manifest delta');
+    expect(a.state.tenants()).toEqual([acme]);
+  });
+
   it('converges two instances on the same stream', async () => {
     const ns = namespace();
     const a = await open(ns);
     const b = await open(ns);
-    const seq = await a.publish(adds('acme', segment('acme', 's1', [[1, 10]])));
+    const seq = await a.publish(adds(acme, segment(acme, 's1', [[1, 10]])));
     await b.syncToLatest();
     expect(b.lastAppliedSeq).toBeGreaterThanOrEqual(seq);
-    expect(b.validSegments('acme').map((e) => [e.meta.id, e.seq])).toEqual([['s1', seq]]);
+    expect(b.validSegments(acme).map((e) => [e.meta.id, e.seq])).toEqual([['s1', seq]]);
     expect(b.isCovered('FIRN_INGEST', 7)).toBe(true);
 
-    await b.publish(removes('acme', 's1'));
+    await b.publish(removes(acme, 's1'));
     await a.syncToLatest();
-    expect(a.status('acme', 's1')).toBe('removed');
+    expect(a.status(acme, 's1')).toBe('removed');
     expect(a.state.canonical()).toBe(b.state.canonical());
   });
 
@@ -130,28 +155,28 @@ describe(ManifestLog.name, () => {
     const a = await open(ns);
     const b = await open(ns);
     const [seqA, seqB] = await Promise.all([
-      a.publish(adds('acme', segment('acme', 'from-a', [[100, 150]]))),
-      b.publish(adds('acme', segment('acme', 'from-b', [[140, 200]]))),
+      a.publish(adds(acme, segment(acme, 'from-a', [[100, 150]]))),
+      b.publish(adds(acme, segment(acme, 'from-b', [[140, 200]]))),
     ]);
     await Promise.all([a.syncToLatest(), b.syncToLatest()]);
     const [winner, loser] = seqA < seqB ? ['from-a', 'from-b'] : ['from-b', 'from-a'];
     for (const view of [a, b]) {
-      expect(view.status('acme', winner)).toBe('valid');
-      expect(view.status('acme', loser)).toBe('conflict');
-      expect(view.validSegments('acme').map((e) => e.meta.id)).toEqual([winner]);
+      expect(view.status(acme, winner)).toBe('valid');
+      expect(view.status(acme, loser)).toBe('conflict');
+      expect(view.validSegments(acme).map((e) => e.meta.id)).toEqual([winner]);
     }
     // The loser retracts; the winner's coverage still answers for the shared messages.
-    await b.publish(removes('acme', loser));
+    await b.publish(removes(acme, loser));
     await a.syncToLatest();
-    expect(a.status('acme', loser)).toBe('removed');
+    expect(a.status(acme, loser)).toBe('removed');
     expect(a.isCovered('FIRN_INGEST', 145)).toBe(true);
   });
 
   it('returns the original seq for a retried publish with the same msgId', async () => {
     const ns = namespace();
     const a = await open(ns);
-    const first = await a.publish(adds('acme', segment('acme', 's1', [[1, 2]])), { msgId: 's1' });
-    const again = await a.publish(adds('acme', segment('acme', 's1', [[1, 2]])), { msgId: 's1' });
+    const first = await a.publish(adds(acme, segment(acme, 's1', [[1, 2]])), { msgId: 's1' });
+    const again = await a.publish(adds(acme, segment(acme, 's1', [[1, 2]])), { msgId: 's1' });
     expect(again).toBe(first);
     expect((await bus.streamState(ns.streamName)).messages).toBe(1);
   });
@@ -163,11 +188,12 @@ describe(ManifestLog.name, () => {
         () => undefined,
         (e: unknown) => (isFirnError(e) ? e.code : String(e)),
       );
-    expect(await codeOf(a.publish(adds('Bad Tenant', segment('Bad Tenant', 's'))))).toBe('invalid_argument');
-    expect(await codeOf(a.publish(adds('acme', segment('other', 's'))))).toBe('invalid_argument');
-    expect(await codeOf(a.publish(adds('acme', segment('acme', 's', [[5, 1]]))))).toBe('invalid_argument');
-    expect(await codeOf(a.publish(adds('acme', segment('acme', 's', [[1, 5]], { level: 1 }))))).toBe('invalid_argument');
-    expect(await codeOf(a.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: 'acme' })))).toBe('invalid_argument');
+    const badTenant = create(firnManifestV1.ManifestDeltaSchema, { tenantId: 'Bad Tenant', added: [create(firnManifestV1.SegmentMetaSchema, { id: 's', tenantId: 'Bad Tenant' })] });
+    expect(await codeOf(a.publish(badTenant))).toBe('invalid_argument');
+    expect(await codeOf(a.publish(adds(acme, segment(other, 's'))))).toBe('invalid_argument');
+    expect(await codeOf(a.publish(adds(acme, segment(acme, 's', [[5, 1]]))))).toBe('invalid_argument');
+    expect(await codeOf(a.publish(adds(acme, segment(acme, 's', [[1, 5]], { level: 1 }))))).toBe('invalid_argument');
+    expect(await codeOf(a.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: acme })))).toBe('invalid_argument');
   });
 
   it('times out a wait for a seq that never comes with unavailable', async () => {
@@ -178,10 +204,10 @@ describe(ManifestLog.name, () => {
 
   it('cold-starts from snapshots plus the rest of the stream, skipping what the snapshots hold', async () => {
     const ns = namespace();
-    const tenants = ['t-a', 't-b'];
+    const tenants = [tA, tB];
     const a = await open(ns);
     // A tenant with one early delta and no snapshot must not be lost by starting late.
-    await a.publish(adds('t-lonely', segment('t-lonely', 'only', [[5000, 5001]])));
+    await a.publish(adds(tLonely, segment(tLonely, 'only', [[5000, 5001]])));
     await publishHistory(a, tenants, 0, 12);
     await a.syncToLatest();
     const snaps = await Promise.all(tenants.map((t) => a.snapshot(t)));
@@ -190,25 +216,25 @@ describe(ManifestLog.name, () => {
 
     const applied: AppliedDelta[] = [];
     const c = await open({ ...ns, onApplied: (e) => applied.push(e) });
-    expect(viewOf(c, [...tenants, 't-lonely'])).toEqual(viewOf(a, [...tenants, 't-lonely']));
-    expect(c.validSegments('t-lonely').map((e) => e.meta.id)).toEqual(['only']);
+    expect(viewOf(c, [...tenants, tLonely])).toEqual(viewOf(a, [...tenants, tLonely]));
+    expect(c.validSegments(tLonely).map((e) => e.meta.id)).toEqual(['only']);
     // Replay started at the beginning (for t-lonely) but skipped every delta the snapshots cover.
     expect(applied[0].seq).toBe(1);
     const snapSeq = snaps[0].seq;
-    expect(applied.filter((e) => e.seq <= snapSeq && e.tenant !== 't-lonely').every((e) => e.skipped)).toBe(true);
+    expect(applied.filter((e) => e.seq <= snapSeq && e.tenant !== tLonely).every((e) => e.skipped)).toBe(true);
     expect(applied.filter((e) => e.seq > snapSeq).every((e) => !e.skipped)).toBe(true);
 
     // Once the lonely tenant has a snapshot too, replay starts after the oldest snapshot.
-    await c.snapshot('t-lonely');
+    await c.snapshot(tLonely);
     const applied2: AppliedDelta[] = [];
     const d = await open({ ...ns, onApplied: (e) => applied2.push(e) });
     expect(applied2[0].seq).toBe(snapSeq + 1);
-    expect(viewOf(d, [...tenants, 't-lonely'])).toEqual(viewOf(a, [...tenants, 't-lonely']));
+    expect(viewOf(d, [...tenants, tLonely])).toEqual(viewOf(a, [...tenants, tLonely]));
   });
 
   it('rebuilds from the snapshot when the stream no longer holds the old deltas', async () => {
     const ns = namespace();
-    const tenants = ['t-a', 't-b'];
+    const tenants = [tA, tB];
     const a = await open(ns);
     await publishHistory(a, tenants, 0, 15);
     await a.syncToLatest();
@@ -226,12 +252,12 @@ describe(ManifestLog.name, () => {
   it('skips a corrupt snapshot with a warning and uses the older one', async () => {
     const ns = namespace();
     const a = await open(ns);
-    await publishHistory(a, ['acme'], 0, 6);
+    await publishHistory(a, [acme], 0, 6);
     await a.syncToLatest();
-    const older = await a.snapshot('acme');
-    await publishHistory(a, ['acme'], 6, 6);
+    const older = await a.snapshot(acme);
+    await publishHistory(a, [acme], 6, 6);
     await a.syncToLatest();
-    const newer = await a.snapshot('acme');
+    const newer = await a.snapshot(acme);
     expect(newer.seq).toBeGreaterThan(older.seq);
     await ns.store.put(newer.key, Buffer.from('definitely not a manifest snapshot'));
 
@@ -241,7 +267,7 @@ describe(ManifestLog.name, () => {
     expect(log.warnings.map((w) => w.msg)).toContain('skipping unreadable manifest snapshot');
     expect(JSON.stringify(log.warnings)).toContain(newer.key);
     expect(applied[0].seq).toBe(older.seq + 1);
-    expect(viewOf(b, ['acme'])).toEqual(viewOf(a, ['acme']));
+    expect(viewOf(b, [acme])).toEqual(viewOf(a, [acme]));
   });
 
   it('keeps only the newest two snapshots of a tenant', async () => {
@@ -249,27 +275,27 @@ describe(ManifestLog.name, () => {
     const a = await open(ns);
     const seqs: number[] = [];
     for (let i = 0; i < 4; i++) {
-      await a.publish(adds('acme', segment('acme', `s${i}`)));
+      await a.publish(adds(acme, segment(acme, `s${i}`)));
       await a.syncToLatest();
-      seqs.push((await a.snapshot('acme')).seq);
+      seqs.push((await a.snapshot(acme)).seq);
     }
     const keys: string[] = [];
-    for await (const o of ns.store.listAll('tenants/acme/manifest/')) keys.push(o.key);
-    expect(keys).toEqual([snapshotKey('acme', seqs[2]), snapshotKey('acme', seqs[3])]);
+    for await (const o of ns.store.listAll(`${tenantPrefix(acme)}manifest/`)) keys.push(o.key);
+    expect(keys).toEqual([snapshotKey(acme, seqs[2]), snapshotKey(acme, seqs[3])]);
   });
 
   it('snapshots a tenant by itself every snapshotEvery deltas', async () => {
     const ns = namespace();
     const a = await open({ ...ns, snapshotEvery: 3 });
-    for (let i = 0; i < 3; i++) await a.publish(adds('acme', segment('acme', `s${i}`)));
+    for (let i = 0; i < 3; i++) await a.publish(adds(acme, segment(acme, `s${i}`)));
     await a.syncToLatest();
     let found: string[] = [];
     for (let tries = 0; tries < 100 && found.length === 0; tries++) {
       found = [];
-      for await (const o of ns.store.listAll('tenants/acme/manifest/')) found.push(o.key);
+      for await (const o of ns.store.listAll(`${tenantPrefix(acme)}manifest/`)) found.push(o.key);
       if (found.length === 0) await new Promise((r) => setTimeout(r, 50));
     }
-    expect(found).toEqual([snapshotKey('acme', 3)]);
+    expect(found).toEqual([snapshotKey(acme, 3)]);
   });
 });
 
@@ -284,19 +310,19 @@ describe(`${ManifestLog.name} across a NATS restart`, () => {
       const a = await open({ ...ns, bus: local });
       // b is caught up when the server goes away; a may still be creating its consumer.
       const b = await open({ ...ns, bus: local });
-      await a.publish(adds('acme', segment('acme', 'before', [[1, 5]])));
+      await a.publish(adds(acme, segment(acme, 'before', [[1, 5]])));
       await b.syncToLatest();
       await server.stop();
       server = await startNats({ dataDir, port });
       let seq: number | undefined;
       for (let tries = 0; tries < 100 && seq === undefined; tries++) {
-        seq = await a.publish(adds('acme', segment('acme', 'after', [[6, 9]]))).catch(() => undefined);
+        seq = await a.publish(adds(acme, segment(acme, 'after', [[6, 9]]))).catch(() => undefined);
         if (seq === undefined) await new Promise((r) => setTimeout(r, 100));
       }
       expect(seq).toBeDefined();
       for (const view of [a, b]) {
         await view.waitForSeq(seq!);
-        expect(view.validSegments('acme').map((e) => e.meta.id).sort()).toEqual(['after', 'before']);
+        expect(view.validSegments(acme).map((e) => e.meta.id).sort()).toEqual(['after', 'before']);
         await view.close();
       }
     } finally {

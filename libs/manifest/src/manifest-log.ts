@@ -3,7 +3,7 @@ import { CasConflictError, isCasConflict, type Bus, type StreamFollower } from '
 import { ErrorCode, FirnError, isFirnError } from '@firn/errors';
 import { firnManifestV1 } from '@firn/proto';
 import type { ObjectStore } from '@firn/storage';
-import { tenantFromTrustedSource } from '@firn/tenancy';
+import { isTenantId, tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
 import { ManifestState, type ManifestView, type SegmentEntry, type SegmentQuery, type SegmentStatus } from './manifest-state';
 import {
   decodeSnapshot,
@@ -27,7 +27,8 @@ export interface ManifestLogger {
 /** Told after every manifest-stream message the view consumed, in stream order. */
 export interface AppliedDelta {
   seq: number;
-  tenant: string;
+  /** Undefined when the message was corrupt. */
+  tenant: TenantId | undefined;
   added: number;
   removed: number;
   /** Already contained in the tenant's snapshot, so not applied again. */
@@ -93,9 +94,9 @@ export class ManifestLog {
   private readonly view = new ManifestState();
   private appliedSeq = 0;
   /** Per tenant, the seq of the snapshot its state was loaded from; deltas at or below are in it. */
-  private readonly loadedSnapshotSeq = new Map<string, number>();
-  private readonly sinceSnapshot = new Map<string, number>();
-  private readonly snapshotting = new Map<string, Promise<unknown>>();
+  private readonly loadedSnapshotSeq = new Map<TenantId, number>();
+  private readonly sinceSnapshot = new Map<TenantId, number>();
+  private readonly snapshotting = new Map<TenantId, Promise<unknown>>();
   private waiters: Waiter[] = [];
   private closed = false;
   private follower: Promise<void> | undefined;
@@ -149,11 +150,11 @@ export class ManifestLog {
   }
 
   /** Shorthands for the view; see ManifestState. */
-  isValid(tenant: string, segmentId: string): boolean {
+  isValid(tenant: TenantId, segmentId: string): boolean {
     return this.view.isValid(tenant, segmentId);
   }
 
-  status(tenant: string, segmentId: string): SegmentStatus {
+  status(tenant: TenantId, segmentId: string): SegmentStatus {
     return this.view.status(tenant, segmentId);
   }
 
@@ -166,11 +167,11 @@ export class ManifestLog {
     this.view.prune(stream, ackFloor);
   }
 
-  validSegments(tenant: string): SegmentEntry[] {
+  validSegments(tenant: TenantId): SegmentEntry[] {
     return this.view.validSegments(tenant);
   }
 
-  segmentsOverlapping(tenant: string, query: SegmentQuery): SegmentEntry[] {
+  segmentsOverlapping(tenant: TenantId, query: SegmentQuery): SegmentEntry[] {
     return this.view.segmentsOverlapping(tenant, query);
   }
 
@@ -182,10 +183,10 @@ export class ManifestLog {
   /** Publishes a delta and resolves with its stream seq once JetStream stored it durably. */
   async publish(delta: ManifestDelta, opts: PublishDeltaOptions = {}): Promise<number> {
     if (this.closed) throw FirnError.unavailable('manifest log is closed');
-    validateDelta(delta);
+    const tenant = validateDelta(delta);
     const expected = opts.expectedLastTenantSeq;
     try {
-      const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${delta.tenantId}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
+      const ack = await this.opts.bus.publish(`${this.subjectPrefix}.${tenant}`, toBinary(firnManifestV1.ManifestDeltaSchema, delta), {
         ...(opts.msgId !== undefined ? { msgId: opts.msgId } : {}),
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
         ...(expected !== undefined ? { expectLastSubjectSeq: expected } : {}),
@@ -199,7 +200,7 @@ export class ManifestLog {
   }
 
   /** Stream seq of the tenant's newest delta (0 when it has none): the value for expectedLastTenantSeq. */
-  async lastTenantSeq(tenant: string): Promise<number> {
+  async lastTenantSeq(tenant: TenantId): Promise<number> {
     const m = await this.opts.bus.lastBySubject(this.streamName, `${this.subjectPrefix}.${tenant}`);
     return m?.seq ?? 0;
   }
@@ -249,8 +250,7 @@ export class ManifestLog {
    * Writes the tenant's state at the current applied seq to
    * `tenants/<tenant>/manifest/snapshot-<seq>.binpb`, then deletes all but the newest few.
    */
-  async snapshot(tenant: string): Promise<{ key: string; seq: number }> {
-    tenantFromTrustedSource(tenant);
+  async snapshot(tenant: TenantId): Promise<{ key: string; seq: number }> {
     // Captured synchronously, so no delta can land between the seq and the content.
     const snap: TenantSnapshot = {
       tenant,
@@ -292,7 +292,7 @@ export class ManifestLog {
   /** Loads snapshots and returns the first stream seq to replay. */
   private async coldStart(): Promise<number> {
     const { store, bus } = this.opts;
-    const snapshotTenants: string[] = [];
+    const snapshotTenants: TenantId[] = [];
     for await (const o of store.listAll(TENANT_MARKER_PREFIX)) {
       const tenant = o.key.slice(TENANT_MARKER_PREFIX.length);
       if (isTenantId(tenant)) snapshotTenants.push(tenant);
@@ -311,11 +311,11 @@ export class ManifestLog {
       }
     }
     // A tenant in the stream without a snapshot may have deltas anywhere: replay from the start.
-    if (streamTenants.some((t) => !this.loadedSnapshotSeq.has(t)) || this.loadedSnapshotSeq.size === 0) return 1;
+    if (streamTenants.some((t) => !isTenantId(t) || !this.loadedSnapshotSeq.has(t)) || this.loadedSnapshotSeq.size === 0) return 1;
     return Math.min(...this.loadedSnapshotSeq.values()) + 1;
   }
 
-  private async listSnapshotSeqs(tenant: string): Promise<number[]> {
+  private async listSnapshotSeqs(tenant: TenantId): Promise<number[]> {
     const seqs: number[] = [];
     for await (const o of this.opts.store.listAll(snapshotPrefix(tenant))) {
       const seq = snapshotSeqOf(tenant, o.key);
@@ -324,7 +324,7 @@ export class ManifestLog {
     return seqs.sort((a, b) => b - a);
   }
 
-  private async loadNewestSnapshot(tenant: string): Promise<void> {
+  private async loadNewestSnapshot(tenant: TenantId): Promise<void> {
     for (const seq of await this.listSnapshotSeqs(tenant)) {
       const key = snapshotKey(tenant, seq);
       let snap: TenantSnapshot;
@@ -411,13 +411,15 @@ export class ManifestLog {
   private onMessage(seq: number, data: Uint8Array): void {
     if (seq <= this.appliedSeq) return;
     let delta: ManifestDelta | undefined;
+    let tenant: TenantId | undefined;
     try {
       delta = fromBinary(firnManifestV1.ManifestDeltaSchema, data);
+      tenant = tenantFromTrustedSource(delta.tenantId);
     } catch (err) {
+      delta = undefined;
       this.log.warn({ seq, err: (err as Error).message }, 'skipping undecodable manifest delta');
     }
-    const tenant = delta?.tenantId ?? '';
-    const skipped = delta !== undefined && seq <= (this.loadedSnapshotSeq.get(tenant) ?? 0);
+    const skipped = tenant !== undefined && seq <= (this.loadedSnapshotSeq.get(tenant) ?? 0);
     if (delta && !skipped) this.view.applyDelta(delta, seq);
     this.appliedSeq = seq;
     this.releaseWaiters();
@@ -426,7 +428,7 @@ export class ManifestLog {
     } catch (err) {
       this.log.warn({ seq, err: (err as Error).message }, 'manifest onApplied listener threw');
     }
-    if (delta && !skipped) this.maybeSnapshot(tenant);
+    if (tenant !== undefined && !skipped) this.maybeSnapshot(tenant);
   }
 
   private releaseWaiters(): void {
@@ -443,7 +445,7 @@ export class ManifestLog {
     this.waiters = still;
   }
 
-  private maybeSnapshot(tenant: string): void {
+  private maybeSnapshot(tenant: TenantId): void {
     const every = this.opts.snapshotEvery;
     if (every === undefined || every <= 0) return;
     const n = (this.sinceSnapshot.get(tenant) ?? 0) + 1;
@@ -456,17 +458,9 @@ export class ManifestLog {
   }
 }
 
-function isTenantId(s: string): boolean {
-  try {
-    tenantFromTrustedSource(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function validateDelta(delta: ManifestDelta): void {
-  tenantFromTrustedSource(delta.tenantId);
+/** The delta's tenant, once the delta is well-formed; FirnError invalid_argument otherwise. */
+function validateDelta(delta: ManifestDelta): TenantId {
+  const tenant = tenantFromTrustedSource(delta.tenantId);
   if (delta.added.length === 0 && delta.removed.length === 0) {
     throw FirnError.invalidArgument(`manifest delta for tenant ${delta.tenantId} adds and removes nothing`);
   }
@@ -490,4 +484,5 @@ function validateDelta(delta: ManifestDelta): void {
   for (const id of delta.removed) {
     if (id === '') throw FirnError.invalidArgument(`manifest delta for tenant ${delta.tenantId} removes an empty segment id`);
   }
+  return tenant;
 }

@@ -2,13 +2,15 @@ import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { firnManifestV1 } from '@firn/proto';
+import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
 import { compileMatchers, summaryMayMatch, type LabelMatcher, type MatchOp } from './label-match';
 import { ManifestState, type SegmentQuery } from './manifest-state';
 
 type SegmentMeta = firnManifestV1.SegmentMeta;
 type ManifestDelta = firnManifestV1.ManifestDelta;
 
-const TENANTS = ['t1', 't2'];
+const t1 = tenantFromTrustedSource('t1');
+const TENANTS = [t1, tenantFromTrustedSource('t2')];
 const IDS = ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7'];
 const STREAMS = ['A', 'B'];
 const LABEL_NAMES = ['a', 'b'];
@@ -45,7 +47,7 @@ const arbRange = fc.record({
   len: fc.integer({ min: 0, max: 6 }),
 });
 
-const arbSegment = (tenant: string): fc.Arbitrary<GenSegment> =>
+const arbSegment = (tenant: TenantId): fc.Arbitrary<GenSegment> =>
   fc
     .record({
       id: fc.constantFrom(...IDS),
@@ -108,7 +110,7 @@ function build(ops: readonly Op[]): ManifestState {
   return s;
 }
 
-function validIds(s: ManifestState, tenant: string): string[] {
+function validIds(s: ManifestState, tenant: TenantId): string[] {
   return s
     .validSegments(tenant)
     .map((e) => e.meta.id)
@@ -125,7 +127,7 @@ function rangesOverlap(a: SegmentMeta, b: SegmentMeta): boolean {
 }
 
 /** The validity rule written as plainly as possible, independent of the indexed implementation. */
-function referenceValid(ops: readonly Op[], tenant: string): Array<{ meta: SegmentMeta; seq: number }> {
+function referenceValid(ops: readonly Op[], tenant: TenantId): Array<{ meta: SegmentMeta; seq: number }> {
   const adds = new Map<string, { meta: SegmentMeta; seq: number }>();
   const removed = new Set<string>();
   for (const { delta, seq } of ops) {
@@ -168,11 +170,11 @@ const arbQuery: fc.Arbitrary<SegmentQuery> = fc
 
 function meta(id: string, seq: number, ranges: Array<[string, number, number]>, extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {}): ManifestDelta {
   return create(firnManifestV1.ManifestDeltaSchema, {
-    tenantId: 't1',
+    tenantId: t1,
     added: [
       create(firnManifestV1.SegmentMetaSchema, {
         id,
-        tenantId: 't1',
+        tenantId: t1,
         maxTimeUnixNano: BigInt(seq) * 1_000_000n,
         covered: ranges.map(([stream, first, last]) => create(firnManifestV1.SequenceRangeSchema, { stream, first: BigInt(first), last: BigInt(last) })),
         ...extra,
@@ -182,7 +184,7 @@ function meta(id: string, seq: number, ranges: Array<[string, number, number]>, 
 }
 
 function removal(...ids: string[]): ManifestDelta {
-  return create(firnManifestV1.ManifestDeltaSchema, { tenantId: 't1', removed: ids });
+  return create(firnManifestV1.ManifestDeltaSchema, { tenantId: t1, removed: ids });
 }
 
 describe(ManifestState.name, () => {
@@ -292,10 +294,10 @@ describe(ManifestState.name, () => {
       s.applyDelta(meta('zzz', 1, [['ingest', 1, 10]]), 1);
       s.applyDelta(meta('aaa', 2, [['ingest', 5, 12]]), 2);
       s.applyDelta(meta('mmm', 3, [['ingest', 11, 20]]), 3);
-      expect(s.status('t1', 'zzz')).toBe('valid');
-      expect(s.status('t1', 'aaa')).toBe('conflict');
+      expect(s.status(t1, 'zzz')).toBe('valid');
+      expect(s.status(t1, 'aaa')).toBe('conflict');
       // aaa lost, so it blocks nothing: mmm's 11..12 overlap with it does not count.
-      expect(s.status('t1', 'mmm')).toBe('valid');
+      expect(s.status(t1, 'mmm')).toBe('valid');
       expect(s.isCovered('ingest', 10)).toBe(true);
       expect(s.isCovered('ingest', 11)).toBe(true);
       expect(s.isCovered('ingest', 21)).toBe(false);
@@ -308,39 +310,39 @@ describe(ManifestState.name, () => {
       s.applyDelta(meta('lose', 2, [['ingest', 1, 10]]), 2);
       s.applyDelta(
         create(firnManifestV1.ManifestDeltaSchema, {
-          tenantId: 't1',
+          tenantId: t1,
           removed: ['win'],
-          added: [create(firnManifestV1.SegmentMetaSchema, { id: 'compacted', tenantId: 't1', level: 1 })],
+          added: [create(firnManifestV1.SegmentMetaSchema, { id: 'compacted', tenantId: t1, level: 1 })],
         }),
         3,
       );
-      expect(s.status('t1', 'win')).toBe('removed');
-      expect(s.status('t1', 'lose')).toBe('conflict');
-      expect(s.status('t1', 'compacted')).toBe('valid');
+      expect(s.status(t1, 'win')).toBe('removed');
+      expect(s.status(t1, 'lose')).toBe('conflict');
+      expect(s.status(t1, 'compacted')).toBe('valid');
       expect(s.isCovered('ingest', 5)).toBe(true);
       // Winners are what was ever stored: the removed winner and the block, never the loser.
-      expect(s.winners('t1').map((e) => e.meta.id).sort()).toEqual(['compacted', 'win']);
+      expect(s.winners(t1).map((e) => e.meta.id).sort()).toEqual(['compacted', 'win']);
     });
 
     it('keeps no label summaries for removed entries, whatever the order, and keeps everything usage and redeliveries need', () => {
       const labels = [create(firnManifestV1.LabelSummarySchema, { name: 'pod', values: ['p-1', 'p-2'] })];
       const add = create(firnManifestV1.ManifestDeltaSchema, {
-        tenantId: 't1',
-        added: [create(firnManifestV1.SegmentMetaSchema, { id: 'seg', tenantId: 't1', level: 0, objectKey: 'k/seg', rows: 7n, samples: 70n, labels, covered: [create(firnManifestV1.SequenceRangeSchema, { stream: 'ingest', first: 1n, last: 5n })] })],
+        tenantId: t1,
+        added: [create(firnManifestV1.SegmentMetaSchema, { id: 'seg', tenantId: t1, level: 0, objectKey: 'k/seg', rows: 7n, samples: 70n, labels, covered: [create(firnManifestV1.SequenceRangeSchema, { stream: 'ingest', first: 1n, last: 5n })] })],
       });
-      const remove = create(firnManifestV1.ManifestDeltaSchema, { tenantId: 't1', removed: ['seg'] });
+      const remove = create(firnManifestV1.ManifestDeltaSchema, { tenantId: t1, removed: ['seg'] });
       const addThenRemove = build([{ delta: add, seq: 1 }, { delta: remove, seq: 2 }]);
       const removeThenAdd = build([{ delta: remove, seq: 2 }, { delta: add, seq: 1 }]);
       const restored = ManifestState.merge(build([{ delta: add, seq: 1 }]), build([{ delta: remove, seq: 2 }]));
       for (const s of [addThenRemove, removeThenAdd, restored]) {
         expect(s.canonical()).toBe(addThenRemove.canonical());
-        const e = s.entry('t1', 'seg');
+        const e = s.entry(t1, 'seg');
         expect(e?.meta.labels).toEqual([]);
         expect(e?.meta).toMatchObject({ objectKey: 'k/seg', rows: 7n, samples: 70n });
-        expect(s.winners('t1').map((w) => w.meta.id)).toEqual(['seg']);
+        expect(s.winners(t1).map((w) => w.meta.id)).toEqual(['seg']);
         expect(s.isCovered('ingest', 3)).toBe(true);
       }
-      expect(build([{ delta: add, seq: 1 }]).entry('t1', 'seg')?.meta.labels).toEqual(labels);
+      expect(build([{ delta: add, seq: 1 }]).entry(t1, 'seg')?.meta.labels).toEqual(labels);
     });
 
     it('holds no label summaries for any removed entry, in any delta order and with colliding seqs', () => {
@@ -363,17 +365,17 @@ describe(ManifestState.name, () => {
       const s = new ManifestState();
       s.applyDelta(meta('l0', 1, [['ingest', 1, 10]]), 1);
       s.applyDelta(meta('l1', 2, [['ingest', 1, 10]], { level: 1 }), 2);
-      expect(validIds(s, 't1')).toEqual(['l0', 'l1']);
+      expect(validIds(s, t1)).toEqual(['l0', 'l1']);
     });
 
     it('keeps the smaller seq when the same segment is added twice', () => {
       const s = new ManifestState();
       s.applyDelta(meta('a', 5, [['ingest', 1, 3]]), 5);
       s.applyDelta(meta('a', 9, [['ingest', 7, 9]]), 9);
-      expect(s.entry('t1', 'a')?.seq).toBe(5);
+      expect(s.entry(t1, 'a')?.seq).toBe(5);
       expect(s.isCovered('ingest', 8)).toBe(false);
       s.applyDelta(meta('a', 2, [['ingest', 20, 21]]), 2);
-      expect(s.entry('t1', 'a')?.seq).toBe(2);
+      expect(s.entry(t1, 'a')?.seq).toBe(2);
       expect(s.isCovered('ingest', 2)).toBe(false);
       expect(s.isCovered('ingest', 20)).toBe(true);
     });
@@ -385,13 +387,21 @@ describe(ManifestState.name, () => {
       expect(s.isCovered('ingest', 6)).toBe(false);
       expect(s.isCovered('ingest', 7)).toBe(true);
       s.applyDelta(meta('b', 2, [['ingest', 3, 4]]), 2);
-      expect(s.status('t1', 'b')).toBe('conflict');
-      s.applyDelta(meta('c', 3, [['ingest', 2, 20]], { tenantId: 't1' }), 3);
+      expect(s.status(t1, 'b')).toBe('conflict');
+      s.applyDelta(meta('c', 3, [['ingest', 2, 20]], { tenantId: t1 }), 3);
       // Out-of-order arrival forces a full recompute; the floor still applies afterwards.
       s.applyDelta(meta('early', 0, [['ingest', 30, 30]]), 0);
       expect(s.isCovered('ingest', 5)).toBe(false);
       expect(s.isCovered('ingest', 30)).toBe(true);
-      expect(s.status('t1', 'c')).toBe('conflict');
+      expect(s.status(t1, 'c')).toBe('conflict');
+    });
+
+    it('refuses a delta naming an invalid tenant id, applying nothing', () => {
+      const s = new ManifestState();
+      const foreign = create(firnManifestV1.ManifestDeltaSchema, { ...meta('a', 1, [['ingest', 1, 10]]), tenantId: '../x' });
+      expect(() => s.applyDelta(foreign, 1)).toThrow(/invalid tenant id/);
+      expect(s.tenants()).toEqual([]);
+      expect(s.isCovered('ingest', 5)).toBe(false);
     });
   });
 
@@ -420,7 +430,7 @@ describe(ManifestState.name, () => {
 
     it('never prunes a segment that holds a matching row (label summaries are sound)', () => {
       fc.assert(
-        fc.property(arbSegment('t1'), fc.array(arbMatcher, { maxLength: 3 }), (seg, ms) => {
+        fc.property(arbSegment(t1), fc.array(arbMatcher, { maxLength: 3 }), (seg, ms) => {
           const compiled = compileMatchers(ms);
           const someRowMatches = seg.rows.some((row) => compiled.every((m) => m.accepts(row[m.name] ?? '')));
           if (someRowMatches) expect(summaryMayMatch(seg.meta.labels, compiled)).toBe(true);
@@ -455,12 +465,12 @@ describe(ManifestState.name, () => {
       const s = new ManifestState();
       s.applyDelta(meta('long', 1, [], { minTimeUnixNano: 0n, maxTimeUnixNano: 1_000_000_000n * 1_000_000n }), 1);
       s.applyDelta(meta('short', 2, [], { minTimeUnixNano: 500n * 1_000_000n, maxTimeUnixNano: 600n * 1_000_000n }), 2);
-      expect(s.segmentsOverlapping('t1', { startMs: 10_000, endMs: 10_001 }).map((e) => e.meta.id)).toEqual(['long']);
-      expect(s.segmentsOverlapping('t1', { startMs: 600, endMs: 700 }).map((e) => e.meta.id)).toEqual(['long', 'short']);
-      expect(s.segmentsOverlapping('t1', { startMs: 700, endMs: 600 })).toEqual([]);
-      expect(s.segmentsOverlapping('nobody', { startMs: 0, endMs: 1 })).toEqual([]);
+      expect(s.segmentsOverlapping(t1, { startMs: 10_000, endMs: 10_001 }).map((e) => e.meta.id)).toEqual(['long']);
+      expect(s.segmentsOverlapping(t1, { startMs: 600, endMs: 700 }).map((e) => e.meta.id)).toEqual(['long', 'short']);
+      expect(s.segmentsOverlapping(t1, { startMs: 700, endMs: 600 })).toEqual([]);
+      expect(s.segmentsOverlapping(tenantFromTrustedSource('nobody'), { startMs: 0, endMs: 1 })).toEqual([]);
       s.applyDelta(removal('long'), 3);
-      expect(s.segmentsOverlapping('t1', { startMs: 10_000, endMs: 10_001 })).toEqual([]);
+      expect(s.segmentsOverlapping(t1, { startMs: 10_000, endMs: 10_001 })).toEqual([]);
     });
   });
 });

@@ -1,6 +1,7 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { FirnError } from '@firn/errors';
 import { firnManifestV1 } from '@firn/proto';
+import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
 import { clipAtOrBelow, containsPoint, insertDisjoint, insertMerged, intersects, normalize, type Interval } from './interval-set';
 import { compileMatchers, summaryMayMatch, type LabelMatcher } from './label-match';
 
@@ -33,21 +34,21 @@ export interface SegmentQuery {
 
 /** The read side of a ManifestState, as ManifestLog hands it out. */
 export interface ManifestView {
-  tenants(): string[];
-  validSegments(tenant: string): SegmentEntry[];
+  tenants(): TenantId[];
+  validSegments(tenant: TenantId): SegmentEntry[];
   /**
    * Every segment of the tenant that won its coverage (valid now, or removed since by
    * compaction or retention), in no particular order: the segments whose data was stored at
    * some point. Usage metering counts ingest from the level-0 ones.
    */
-  winners(tenant: string): SegmentEntry[];
-  segmentsOverlapping(tenant: string, query: SegmentQuery): SegmentEntry[];
-  status(tenant: string, segmentId: string): SegmentStatus;
-  isValid(tenant: string, segmentId: string): boolean;
-  entry(tenant: string, segmentId: string): SegmentEntry | undefined;
+  winners(tenant: TenantId): SegmentEntry[];
+  segmentsOverlapping(tenant: TenantId, query: SegmentQuery): SegmentEntry[];
+  status(tenant: TenantId, segmentId: string): SegmentStatus;
+  isValid(tenant: TenantId, segmentId: string): boolean;
+  entry(tenant: TenantId, segmentId: string): SegmentEntry | undefined;
   isCovered(stream: string, seq: number | bigint): boolean;
   /** Highest manifest seq among the tenant's add-set entries; 0 when none. */
-  maxSeq(tenant: string): number;
+  maxSeq(tenant: TenantId): number;
   canonical(): string;
 }
 
@@ -176,11 +177,11 @@ function indexInTime(list: readonly Entry[], e: Entry): number {
  * - isCovered: O(log m) over the merged coverage of the stream.
  */
 export class ManifestState implements ManifestView {
-  private readonly byTenant = new Map<string, TenantState>();
+  private readonly byTenant = new Map<TenantId, TenantState>();
   /** Union of all tenants' winning claims per ingest stream, clipped above the prune floor. */
   private coverage = new Map<string, Interval[]>();
   private readonly floors = new Map<string, bigint>();
-  private dirtyTenants = new Set<string>();
+  private dirtyTenants = new Set<TenantId>();
 
   static merge(a: ManifestState, b: ManifestState): ManifestState {
     const out = a.clone();
@@ -205,7 +206,7 @@ export class ManifestState implements ManifestView {
   }
 
   /** Adds entries and removed ids in bulk (snapshot load, merge); validity is recomputed lazily. */
-  restore(tenant: string, entries: readonly SegmentEntry[], removed: readonly string[]): void {
+  restore(tenant: TenantId, entries: readonly SegmentEntry[], removed: readonly string[]): void {
     const t = this.tenant(tenant);
     for (const id of removed) {
       if (t.removed.has(id)) continue;
@@ -217,10 +218,13 @@ export class ManifestState implements ManifestView {
     this.markDirty(tenant, t);
   }
 
-  /** Applies one delta published at manifest-stream `seq`. Idempotent; commutes with other deltas. */
+  /**
+   * Applies one delta published at manifest-stream `seq`. Idempotent; commutes with other deltas.
+   * Throws FirnError invalid_argument for a bad seq or tenant id (nothing applied).
+   */
   applyDelta(delta: ManifestDelta, seq: number): void {
     if (!Number.isSafeInteger(seq) || seq < 0) throw FirnError.invalidArgument(`manifest seq must be a non-negative integer, got ${seq}`);
-    const tenant = delta.tenantId;
+    const tenant = tenantFromTrustedSource(delta.tenantId);
     const t = this.tenant(tenant);
     for (const meta of delta.added) {
       if (this.putEntry(t, meta, seq, false)) this.markDirty(tenant, t);
@@ -238,16 +242,16 @@ export class ManifestState implements ManifestView {
     }
   }
 
-  tenants(): string[] {
+  tenants(): TenantId[] {
     return [...this.byTenant.keys()].sort();
   }
 
-  validSegments(tenant: string): SegmentEntry[] {
+  validSegments(tenant: TenantId): SegmentEntry[] {
     const t = this.clean(tenant);
     return t ? t.byTime.map(publicEntry) : [];
   }
 
-  winners(tenant: string): SegmentEntry[] {
+  winners(tenant: TenantId): SegmentEntry[] {
     const t = this.clean(tenant);
     if (!t) return [];
     const out: SegmentEntry[] = [];
@@ -255,7 +259,7 @@ export class ManifestState implements ManifestView {
     return out;
   }
 
-  segmentsOverlapping(tenant: string, query: SegmentQuery): SegmentEntry[] {
+  segmentsOverlapping(tenant: TenantId, query: SegmentQuery): SegmentEntry[] {
     const { startMs, endMs, profileType } = query;
     if (!Number.isFinite(startMs) || !Number.isFinite(endMs)) {
       throw FirnError.invalidArgument(`segment query needs finite startMs and endMs, got ${startMs}..${endMs}`);
@@ -275,7 +279,7 @@ export class ManifestState implements ManifestView {
     return out;
   }
 
-  status(tenant: string, segmentId: string): SegmentStatus {
+  status(tenant: TenantId, segmentId: string): SegmentStatus {
     const t = this.clean(tenant);
     if (!t) return 'unknown';
     if (t.removed.has(segmentId)) return 'removed';
@@ -284,27 +288,27 @@ export class ManifestState implements ManifestView {
     return e.winner ? 'valid' : 'conflict';
   }
 
-  isValid(tenant: string, segmentId: string): boolean {
+  isValid(tenant: TenantId, segmentId: string): boolean {
     return this.status(tenant, segmentId) === 'valid';
   }
 
-  entry(tenant: string, segmentId: string): SegmentEntry | undefined {
+  entry(tenant: TenantId, segmentId: string): SegmentEntry | undefined {
     const e = this.byTenant.get(tenant)?.entries.get(segmentId);
     return e && publicEntry(e);
   }
 
   /** Every add-set entry of the tenant in (seq, id) order, valid or not (for snapshots). */
-  addSet(tenant: string): SegmentEntry[] {
+  addSet(tenant: TenantId): SegmentEntry[] {
     const t = this.byTenant.get(tenant);
     return t ? [...t.entries.values()].sort(order).map(publicEntry) : [];
   }
 
-  removeSet(tenant: string): string[] {
+  removeSet(tenant: TenantId): string[] {
     const t = this.byTenant.get(tenant);
     return t ? [...t.removed].sort() : [];
   }
 
-  maxSeq(tenant: string): number {
+  maxSeq(tenant: TenantId): number {
     return this.clean(tenant)?.last?.seq ?? 0;
   }
 
@@ -351,7 +355,7 @@ export class ManifestState implements ManifestView {
     return parts.join('\n');
   }
 
-  private tenant(tenant: string): TenantState {
+  private tenant(tenant: TenantId): TenantState {
     let t = this.byTenant.get(tenant);
     if (!t) {
       t = new TenantState();
@@ -360,7 +364,7 @@ export class ManifestState implements ManifestView {
     return t;
   }
 
-  private markDirty(tenant: string, t: TenantState): void {
+  private markDirty(tenant: TenantId, t: TenantState): void {
     t.dirty = true;
     this.dirtyTenants.add(tenant);
   }
@@ -450,7 +454,7 @@ export class ManifestState implements ManifestView {
     t.dirty = false;
   }
 
-  private clean(tenant: string): TenantState | undefined {
+  private clean(tenant: TenantId): TenantState | undefined {
     if (this.dirtyTenants.has(tenant)) this.cleanAll();
     return this.byTenant.get(tenant);
   }

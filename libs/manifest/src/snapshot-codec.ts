@@ -3,6 +3,7 @@ import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { crc32 } from 'node:zlib';
 import { FirnError } from '@firn/errors';
 import { firnManifestV1 } from '@firn/proto';
+import { tenantFromTrustedSource, tenantPrefix, type TenantId } from '@firn/tenancy';
 import type { SegmentEntry } from './manifest-state';
 
 /**
@@ -10,7 +11,7 @@ import type { SegmentEntry } from './manifest-state';
  * is included, none after it.
  */
 export interface TenantSnapshot {
-  tenant: string;
+  tenant: TenantId;
   seq: number;
   takenAtUnixNano: bigint;
   /** The whole add-set, including removed and conflicting segments (their coverage still counts). */
@@ -59,7 +60,7 @@ export function decodeSnapshot(bytes: Uint8Array): TenantSnapshot {
     if (r.pos !== r.len) throw corrupt(`${r.len - r.pos} trailing bytes`);
     if (proto.segments.length !== n) throw corrupt(`${proto.segments.length} segments but ${n} seqs`);
     return {
-      tenant: proto.tenantId,
+      tenant: tenantFromTrustedSource(proto.tenantId),
       seq,
       takenAtUnixNano: proto.takenAtUnixNano,
       entries: proto.segments.map((meta, i) => ({ meta, seq: seqs[i] })),
@@ -79,16 +80,16 @@ function toSafe(v: bigint | string, what: string): number {
 
 const SEQ_DIGITS = 20;
 
-export function snapshotPrefix(tenant: string): string {
-  return `tenants/${tenant}/manifest/snapshot-`;
+export function snapshotPrefix(tenant: TenantId): string {
+  return `${tenantPrefix(tenant)}manifest/snapshot-`;
 }
 
-export function snapshotKey(tenant: string, seq: number): string {
+export function snapshotKey(tenant: TenantId, seq: number): string {
   return `${snapshotPrefix(tenant)}${String(seq).padStart(SEQ_DIGITS, '0')}.binpb`;
 }
 
 /** The seq in a snapshot key, or undefined for any other key under the prefix. */
-export function snapshotSeqOf(tenant: string, key: string): number | undefined {
+export function snapshotSeqOf(tenant: TenantId, key: string): number | undefined {
   const prefix = snapshotPrefix(tenant);
   if (!key.startsWith(prefix)) return undefined;
   const m = /^(\d{20})\.binpb$/.exec(key.slice(prefix.length));
@@ -98,11 +99,12 @@ export function snapshotSeqOf(tenant: string, key: string): number | undefined {
 }
 
 /**
- * The object store cannot list by delimiter, and listing `tenants/` would walk every segment
- * object, so each tenant that has snapshots also gets an empty marker here.
+ * The object store cannot list by delimiter, and listing every tenant's prefix would walk every
+ * segment object, so each tenant that has snapshots also gets an empty marker here (outside the
+ * tenants' prefixes: `manifest/tenants/<tenant>`).
  */
 export const TENANT_MARKER_PREFIX = 'manifest/tenants/';
 
-export function tenantMarkerKey(tenant: string): string {
+export function tenantMarkerKey(tenant: TenantId): string {
   return `${TENANT_MARKER_PREFIX}${tenant}`;
 }

@@ -11,7 +11,7 @@ import { SampleBatchBuilder, type Frame } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
 import { buildSegment, segmentKeys, writeSegment } from '@firn/segments';
 import { LocalDirStore } from '@firn/storage';
-import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { decodePartial, encodePartial, QueryEngine, StackAccumulator } from '../src/index';
 
 const CPU = 'parca_agent:samples:count:cpu:nanoseconds:delta';
@@ -60,7 +60,7 @@ async function buildData(dir: string, segments: number, rows: number, stackCount
     }
     const built = buildSegment([b.build()]);
     const id = `segment${String(s).padStart(4, '0')}`;
-    const keys = segmentKeys(tenantPrefix(tenant), 0, id, '2024-05-01');
+    const keys = segmentKeys(tenant, 0, id, '2024-05-01');
     await writeSegment(store, keys, built);
     metas.push(
       create(firnManifestV1.SegmentMetaSchema, {

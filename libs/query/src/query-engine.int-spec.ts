@@ -128,7 +128,7 @@ describe(QueryEngine.name, () => {
     });
 
     it('groups by sampling period with PERIOD_GROUP, also within one series', async () => {
-      const pfx = await QueryFixture.create('t-period');
+      const pfx = await QueryFixture.create(tenantFromTrustedSource('t-period'));
       try {
         const labels: Array<[string, string]> = [['namespace', 'shop']];
         const s1 = [frame('hot'), frame('main', 0)];

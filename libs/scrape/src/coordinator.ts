@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Leases, type Bus, type BusKv, type Lease } from '@firn/bus';
+import { isTenantId, type TenantId } from '@firn/tenancy';
 
 const MEMBERS_BUCKET = 'FIRN_SCRAPE_MEMBERS';
 const LEASES_BUCKET = 'FIRN_SCRAPE_LEASES';
@@ -14,7 +15,7 @@ const dec = new TextDecoder();
 export interface TargetStatus {
   id: string;
   job: string;
-  tenant: string;
+  tenant: TenantId;
   url: string;
   labels: Record<string, string>;
   health: 'up' | 'down' | 'unknown';
@@ -135,7 +136,9 @@ export class ScrapeCoordinator {
       const e = await this.statusKv.get(k);
       if (!e) continue;
       try {
-        out.push(JSON.parse(dec.decode(e.value)) as TargetStatus);
+        const s = JSON.parse(dec.decode(e.value)) as Omit<TargetStatus, 'tenant'> & { tenant?: unknown };
+        // A status naming no valid tenant was not written by a replica: foreign like any other.
+        if (typeof s.tenant === 'string' && isTenantId(s.tenant)) out.push({ ...s, tenant: s.tenant });
       } catch {
         // ignore a foreign value
       }

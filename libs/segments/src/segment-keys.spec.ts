@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { newSegmentId, segmentDay, segmentIdTimeMs, segmentKeys } from './segment-keys';
+
+const acme = tenantFromTrustedSource('acme');
 
 function expectInvalid(fn: () => unknown, message: RegExp): void {
   let err: unknown;
@@ -15,7 +18,7 @@ function expectInvalid(fn: () => unknown, message: RegExp): void {
 
 describe(segmentKeys.name, () => {
   it('builds both object keys under the tenant prefix', () => {
-    expect(segmentKeys('tenants/acme/', 0, '018bcfe56800a1b2c3d4e5f60718', '2023-11-14')).toEqual({
+    expect(segmentKeys(acme, 0, '018bcfe56800a1b2c3d4e5f60718', '2023-11-14')).toEqual({
       samples: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/samples.parquet',
       stacks: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/stacks.parquet',
     });
@@ -23,15 +26,14 @@ describe(segmentKeys.name, () => {
 
   it('rejects bad inputs, naming them', () => {
     const id = newSegmentId(1);
-    expectInvalid(() => segmentKeys('acme/', 0, id, '2023-11-14'), /tenant prefix/);
-    expectInvalid(() => segmentKeys('tenants/acme', 0, id, '2023-11-14'), /tenant prefix/);
-    expectInvalid(() => segmentKeys('tenants/a/b/', 0, id, '2023-11-14'), /tenant prefix/);
-    expectInvalid(() => segmentKeys('tenants/acme/', -1, id, '2023-11-14'), /level/);
-    expectInvalid(() => segmentKeys('tenants/acme/', 1.5, id, '2023-11-14'), /level/);
-    expectInvalid(() => segmentKeys('tenants/acme/', 0, '../x', '2023-11-14'), /segment id/);
-    expectInvalid(() => segmentKeys('tenants/acme/', 0, 'a/b', '2023-11-14'), /segment id/);
-    expectInvalid(() => segmentKeys('tenants/acme/', 0, id, '2023-02-30'), /yyyy-mm-dd/);
-    expectInvalid(() => segmentKeys('tenants/acme/', 0, id, '20231114'), /yyyy-mm-dd/);
+    // A tenant that could escape its prefix is refused before it is a TenantId.
+    expectInvalid(() => segmentKeys(tenantFromTrustedSource('a/b'), 0, id, '2023-11-14'), /tenant id/);
+    expectInvalid(() => segmentKeys(acme, -1, id, '2023-11-14'), /level/);
+    expectInvalid(() => segmentKeys(acme, 1.5, id, '2023-11-14'), /level/);
+    expectInvalid(() => segmentKeys(acme, 0, '../x', '2023-11-14'), /segment id/);
+    expectInvalid(() => segmentKeys(acme, 0, 'a/b', '2023-11-14'), /segment id/);
+    expectInvalid(() => segmentKeys(acme, 0, id, '2023-02-30'), /yyyy-mm-dd/);
+    expectInvalid(() => segmentKeys(acme, 0, id, '20231114'), /yyyy-mm-dd/);
   });
 });
 

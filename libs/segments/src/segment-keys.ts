@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FirnError } from '@firn/errors';
+import { tenantPrefix, type TenantId } from '@firn/tenancy';
 
 export interface SegmentKeys {
   samples: string;
@@ -9,7 +10,6 @@ export interface SegmentKeys {
 /** Highest compaction level a key may carry; far above anything the compactor produces. */
 export const MAX_SEGMENT_LEVEL = 99;
 
-const TENANT_PREFIX = /^tenants\/[^/]+\/$/;
 const SEGMENT_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{7,63}$/;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const MAX_ID_TIME_MS = 2 ** 48;
@@ -26,13 +26,9 @@ export function segmentDay(timeMs: number): string {
 
 /**
  * Object keys of a segment's two Parquet objects:
- * `<tenantPrefix>segments/L<level>/<yyyy-mm-dd>/<segmentId>/{samples,stacks}.parquet`.
- * `tenantPrefix` is the tenant's key prefix, `tenants/<tenant>/`.
+ * `<tenantPrefix(tenant)>segments/L<level>/<yyyy-mm-dd>/<segmentId>/{samples,stacks}.parquet`.
  */
-export function segmentKeys(tenantPrefix: string, level: number, segmentId: string, dayIso: string): SegmentKeys {
-  if (typeof tenantPrefix !== 'string' || !TENANT_PREFIX.test(tenantPrefix)) {
-    throw invalid(`tenant prefix must look like "tenants/<tenant>/", got ${JSON.stringify(tenantPrefix)}`);
-  }
+export function segmentKeys(tenant: TenantId, level: number, segmentId: string, dayIso: string): SegmentKeys {
   if (!Number.isSafeInteger(level) || level < 0 || level > MAX_SEGMENT_LEVEL) {
     throw invalid(`segment level must be an integer in 0..${MAX_SEGMENT_LEVEL}, got ${level}`);
   }
@@ -43,7 +39,7 @@ export function segmentKeys(tenantPrefix: string, level: number, segmentId: stri
   if (!day || segmentDay(Date.UTC(+day[1], +day[2] - 1, +day[3])) !== dayIso) {
     throw invalid(`segment day must be a valid yyyy-mm-dd date, got ${JSON.stringify(dayIso)}`);
   }
-  const dir = `${tenantPrefix}segments/L${level}/${dayIso}/${segmentId}/`;
+  const dir = `${tenantPrefix(tenant)}segments/L${level}/${dayIso}/${segmentId}/`;
   return { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` };
 }
 

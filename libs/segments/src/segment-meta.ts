@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { firnManifestV1 } from '@firn/proto';
+import type { TenantId } from '@firn/tenancy';
 import type { SegmentKeys } from './segment-keys';
 import type { SegmentStats } from './segment-writer';
 
@@ -16,7 +17,7 @@ export function keysOfDir(dir: string): SegmentKeys {
 /** The manifest entry describing a written segment. */
 export function segmentMeta(
   stats: SegmentStats,
-  s: { id: string; tenant: string; level: number; keys: SegmentKeys; covered?: firnManifestV1.SequenceRange[]; writerId?: string; createdAtMs?: number },
+  s: { id: string; tenant: TenantId; level: number; keys: SegmentKeys; covered?: firnManifestV1.SequenceRange[]; writerId?: string; createdAtMs?: number },
 ): firnManifestV1.SegmentMeta {
   return create(firnManifestV1.SegmentMetaSchema, {
     id: s.id,

@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
 import { LocalDirStore, type ObjectStore } from '@firn/storage';
+import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
 import { totalsBySeriesAndStack } from './segment-reader';
 import { newSegmentId, segmentDay, segmentKeys } from './segment-keys';
 import { openSegmentObject, readSegment, writeSegment } from './segment-store';
 import { buildSegment } from './segment-writer';
 import { expectedTotals, mixedBatches } from './testing/mixed-batches';
 import { fleetBatches } from './testing/synthetic-batches';
+
+const acme = tenantFromTrustedSource('acme');
 
 /** Records every ranged read so tests can check how little of an object a query touched. */
 function countingStore(inner: ObjectStore): ObjectStore & { ranges: Array<[string, number, number]> } {
@@ -40,10 +43,10 @@ describe(writeSegment.name, () => {
   it('stores both objects under the segment keys and reads them back with equal totals', async () => {
     const batches = mixedBatches();
     const built = buildSegment(batches);
-    const keys = segmentKeys('tenants/acme/', 0, newSegmentId(built.meta.minTimeMs), segmentDay(built.meta.minTimeMs));
+    const keys = segmentKeys(acme, 0, newSegmentId(built.meta.minTimeMs), segmentDay(built.meta.minTimeMs));
     expect(await writeSegment(store, keys, built)).toBe(built.meta.bytes);
     const listed = [];
-    for await (const o of store.listAll('tenants/acme/segments/L0/')) listed.push(o.key);
+    for await (const o of store.listAll(`${tenantPrefix(acme)}segments/L0/`)) listed.push(o.key);
     expect(listed).toEqual([keys.samples, keys.stacks]);
     const back = await readSegment(store, keys);
     const totals = await totalsBySeriesAndStack(back.samples, back.stacks);
@@ -51,7 +54,7 @@ describe(writeSegment.name, () => {
   });
 
   it('reports a missing segment as not_found', async () => {
-    const keys = segmentKeys('tenants/acme/', 1, newSegmentId(0), '1970-01-01');
+    const keys = segmentKeys(acme, 1, newSegmentId(0), '1970-01-01');
     await expect(readSegment(store, keys)).rejects.toSatisfy((e) => isFirnError(e, 'not_found'));
     await expect(openSegmentObject(store, keys.samples)).rejects.toSatisfy((e) => isFirnError(e, 'not_found'));
   });
@@ -61,7 +64,7 @@ describe(writeSegment.name, () => {
       fleetBatches({ seed: 3, agents: 4, podsPerAgent: 8, distinctStacks: 300, samplesPerPodWindow: 47, windows: 4, startMs: 1_700_000_000_000 }),
       { rowGroupRows: 1000 },
     );
-    const keys = segmentKeys('tenants/acme/', 0, newSegmentId(1_700_000_000_000), '2023-11-14');
+    const keys = segmentKeys(acme, 0, newSegmentId(1_700_000_000_000), '2023-11-14');
     await writeSegment(store, keys, built);
     const counting = countingStore(store);
     const reader = await openSegmentObject(counting, keys.samples);

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { FirnError } from '@firn/errors';
-import { ALL_SCOPES, type Scope } from './tenant';
+import { ALL_SCOPES, tenantIdSchema, type Scope } from './tenant';
 import type { IssuedToken, TokenRecord } from './tokens';
 
 const tenantRecordSchema = z.object({
-  id: z.string().min(1),
+  id: tenantIdSchema,
   displayName: z.string().max(256).optional(),
   createdAt: z.string(),
 });

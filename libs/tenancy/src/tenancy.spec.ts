@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
 import { authenticate, basicToken } from './auth';
-import { Scope, requireScope, tenantFromTrustedSource } from './tenant';
+import { Scope, requireScope, tenantFromTrustedSource, tenantOfKey, tenantPrefix } from './tenant';
 import { StaticTokenStore, issueToken, readTokenFile, writeTokenFile } from './tokens';
 
 describe(StaticTokenStore.name, () => {
@@ -76,6 +76,17 @@ describe(requireScope.name, () => {
 describe(tenantFromTrustedSource.name, () => {
   it('rejects ids that could escape a key prefix', () => {
     for (const bad of ['', '../x', 'A', 'a/b', 'x'.repeat(64)]) expect(() => tenantFromTrustedSource(bad)).toThrow();
+  });
+});
+
+describe(tenantOfKey.name, () => {
+  it('reads the tenant back from a key under its prefix, and nothing from any other key', () => {
+    const acme = tenantFromTrustedSource('acme');
+    expect(tenantPrefix(acme)).toBe('tenants/acme/');
+    expect(tenantOfKey(`${tenantPrefix(acme)}segments/L0/x`)).toEqual({ tenant: acme, rest: 'segments/L0/x' });
+    for (const other of ['tenants/', 'tenants/acme', 'tenants//x', 'tenants/ACME/x', 'tenants/../x', 'manifest/tenants/acme', 'acme/x']) {
+      expect(tenantOfKey(other)).toBeUndefined();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { FirnError } from '@firn/errors';
-import { ALL_SCOPES, tenantFromTrustedSource, type Principal, type Scope } from './tenant';
+import { ALL_SCOPES, tenantFromTrustedSource, tenantIdSchema, type Principal, type Scope } from './tenant';
 
 /** Resolves a presented bearer token to who it belongs to. Implementations never store secrets. */
 export interface TokenStore {
@@ -20,7 +20,7 @@ export interface IssuedToken {
 
 const tokenRecordSchema = z.object({
   id: z.string().min(1),
-  tenant: z.string().min(1),
+  tenant: tenantIdSchema,
   scopes: z.array(z.enum(ALL_SCOPES as [Scope, ...Scope[]])).min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: z.string(),
@@ -63,7 +63,7 @@ export function principalFor(token: string, rec: TokenRecord | undefined, now: D
   if (!rec || rec.revoked) return undefined;
   if (!timingSafeEqual(sha256(token), Buffer.from(rec.sha256, 'hex'))) return undefined;
   if (rec.expiresAt && Date.parse(rec.expiresAt) <= now.getTime()) return undefined;
-  return { tenant: tenantFromTrustedSource(rec.tenant), scopes: rec.scopes, tokenId: rec.id };
+  return { tenant: rec.tenant, scopes: rec.scopes, tokenId: rec.id };
 }
 
 /** In-memory store over token records (from config or a file). Constant-time hash comparison. */

@@ -4,7 +4,7 @@ import { SampleBatchBuilder, type Frame } from '@firn/profiles';
 import { firnManifestV1 } from '@firn/proto';
 import { buildSegment, keysOfDir, newSegmentId, readSegment, segmentDay, segmentKeys, segmentMeta, totalsBySeriesAndStack, writeSegment } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
-import { tenantFromTrustedSource, tenantPrefix } from '@firn/tenancy';
+import type { TenantId } from '@firn/tenancy';
 import { mulberry32 } from '@firn/testing';
 
 // Test-only helpers: L0 segments written the way the ingester writes them, and totals read back.
@@ -29,13 +29,12 @@ export function frame(fn: string, line = 1): Frame {
 let counter = 0;
 
 /** Builds and writes one level-0 segment; returns its manifest entry (with ingest coverage). */
-export async function writeL0(store: ObjectStore, tenant: string, rows: readonly FixtureRow[], opts: { covered?: [number, number]; id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
+export async function writeL0(store: ObjectStore, tenant: TenantId, rows: readonly FixtureRow[], opts: { covered?: [number, number]; id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
   const b = new SampleBatchBuilder();
   for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, 10_000_000_000, 52_631_578, r.span);
   const built = buildSegment([b.build()]);
   const id = opts.id ?? newSegmentId(Date.now() + counter++);
-  const t = tenantFromTrustedSource(tenant);
-  const keys = segmentKeys(tenantPrefix(t), 0, id, segmentDay(built.meta.minTimeMs));
+  const keys = segmentKeys(tenant, 0, id, segmentDay(built.meta.minTimeMs));
   await writeSegment(store, keys, built);
   const covered = opts.covered
     ? [create(firnManifestV1.SequenceRangeSchema, { stream: 'FIRN_INGEST', first: BigInt(opts.covered[0]), last: BigInt(opts.covered[1]) })]
@@ -43,7 +42,7 @@ export async function writeL0(store: ObjectStore, tenant: string, rows: readonly
   return segmentMeta(built.meta, { id, tenant, level: 0, keys, covered, createdAtMs: Date.now() });
 }
 
-export function addDelta(tenant: string, added: firnManifestV1.SegmentMeta[], removed: string[] = []): firnManifestV1.ManifestDelta {
+export function addDelta(tenant: TenantId, added: firnManifestV1.SegmentMeta[], removed: string[] = []): firnManifestV1.ManifestDelta {
   return create(firnManifestV1.ManifestDeltaSchema, { tenantId: tenant, added, removed });
 }
 
@@ -58,7 +57,7 @@ export async function totalsOf(store: ObjectStore, metas: ReadonlyArray<Pick<fir
 }
 
 /** Totals over every valid segment of a tenant in a view. */
-export function validTotals(store: ObjectStore, view: ManifestView, tenant: string): Promise<Map<string, number>> {
+export function validTotals(store: ObjectStore, view: ManifestView, tenant: TenantId): Promise<Map<string, number>> {
   return totalsOf(store, view.validSegments(tenant).map((e) => e.meta));
 }
 

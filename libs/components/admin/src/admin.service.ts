@@ -3,9 +3,15 @@ import { ErrorCode, FirnError } from '@firn/errors';
 import type { Logger } from '@firn/observability';
 import { TENANT_DIRECTORY, TOKEN_STORE } from '@firn/platform';
 import { LOGGER } from '@firn/server-runtime';
-import { authenticateAdmin, type CreateTokenInput, type IssuedToken, type Principal, type TenantDirectory, type TenantRecord, type TokenRecord, type TokenStore } from '@firn/tenancy';
+import { authenticateAdmin, tenantFromTrustedSource, type CreateTokenInput, type IssuedToken, type Principal, type TenantDirectory, type TenantId, type TenantRecord, type TokenRecord, type TokenStore } from '@firn/tenancy';
 import { ADMIN_OPTIONS, type AdminOptions } from './admin.options';
 import { AuditLog } from './audit-log';
+
+/** What an admin action was about, as far as it got. */
+interface About {
+  tenant?: TenantId;
+  tokenId?: string;
+}
 
 /**
  * The admin API's one implementation, shared by the Connect service and the HTTP routes:
@@ -29,41 +35,50 @@ export class AdminService {
   }
 
   createTenant(who: Principal, id: string, displayName?: string): Promise<TenantRecord> {
-    return this.run(who, 'tenant.create', { tenant: id }, (d) => d.createTenant(id, displayName));
+    return this.run(who, 'tenant.create', (d, about) => {
+      about.tenant = tenantFromTrustedSource(id);
+      return d.createTenant(about.tenant, displayName);
+    });
   }
 
   listTenants(who: Principal): Promise<TenantRecord[]> {
-    return this.run(who, 'tenant.list', {}, (d) => d.listTenants());
+    return this.run(who, 'tenant.list', (d) => d.listTenants());
   }
 
-  async createToken(who: Principal, input: CreateTokenInput): Promise<IssuedToken> {
-    const ctx: { tenant: string; tokenId?: string } = { tenant: input.tenant };
-    return this.run(who, 'token.create', ctx, async (d) => {
-      const t = await d.createToken(input);
-      ctx.tokenId = t.record.id;
+  createToken(who: Principal, input: CreateTokenInput): Promise<IssuedToken> {
+    return this.run(who, 'token.create', async (d, about) => {
+      about.tenant = tenantFromTrustedSource(input.tenant);
+      const t = await d.createToken({ ...input, tenant: about.tenant });
+      about.tokenId = t.record.id;
       return t;
     });
   }
 
+  /** Every tenant's tokens, or one tenant's (an empty `tenant` means every tenant's). */
   listTokens(who: Principal, tenant?: string): Promise<TokenRecord[]> {
-    return this.run(who, 'token.list', { tenant: tenant || undefined }, (d) => d.listTokens(tenant));
+    return this.run(who, 'token.list', (d, about) => {
+      if (tenant) about.tenant = tenantFromTrustedSource(tenant);
+      return d.listTokens(about.tenant);
+    });
   }
 
-  async revokeToken(who: Principal, id: string): Promise<TokenRecord> {
-    const ctx: { tenant?: string; tokenId: string } = { tokenId: id };
-    return this.run(who, 'token.revoke', ctx, async (d) => {
+  revokeToken(who: Principal, id: string): Promise<TokenRecord> {
+    return this.run(who, 'token.revoke', async (d, about) => {
+      about.tokenId = id;
       const rec = await d.revokeToken(id);
-      ctx.tenant = rec.tenant;
+      about.tenant = rec.tenant;
       return rec;
     });
   }
 
-  private async run<T>(who: Principal, what: string, about: { tenant?: string; tokenId?: string }, fn: (d: TenantDirectory) => Promise<T>): Promise<T> {
+  /** Runs `fn` and audits it with what it learnt about the tenant and token (an invalid tenant id is not recorded). */
+  private async run<T>(who: Principal, what: string, fn: (d: TenantDirectory, about: About) => Promise<T>): Promise<T> {
+    const about: About = {};
     try {
       if (!this.directory) {
         throw new FirnError(ErrorCode.FailedPrecondition, 'tenants and tokens come from a read-only file (FIRN_TOKEN_STORE=file); use FIRN_TOKEN_STORE=nats to manage them through the admin API');
       }
-      const out = await fn(this.directory);
+      const out = await fn(this.directory, about);
       await this.audit.record({ who: who.tokenId, what, ...about, outcome: 'ok' });
       return out;
     } catch (err) {

@@ -1,13 +1,14 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '@firn/observability';
+import type { TenantId } from '@firn/tenancy';
 
 export interface AuditEntry {
   /** Token id of the caller ("bootstrap" for the bootstrap admin secret). */
   who: string;
   /** e.g. tenant.create, token.create, token.revoke. */
   what: string;
-  tenant?: string;
+  tenant?: TenantId;
   /** The token the action was about (never a secret). */
   tokenId?: string;
   outcome: 'ok' | 'error';

@@ -3,12 +3,10 @@ import { USAGE_SOURCE, type UsageReport, type UsageSource } from '@firn/insights
 import type { Logger } from '@firn/observability';
 import { TOKEN_STORE } from '@firn/platform';
 import { LOGGER } from '@firn/server-runtime';
-import { authenticateAdmin, type Principal, type TokenStore } from '@firn/tenancy';
+import { authenticateAdmin, tenantFromTrustedSource, type Principal, type TokenStore } from '@firn/tenancy';
 import { FirnError } from '@firn/errors';
 import { ADMIN_OPTIONS, type AdminOptions } from './admin.options';
 import { AuditLog } from './audit-log';
-
-const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /**
  * The usage half of the admin API: authenticates the admin caller (admin-scoped token or the
@@ -34,9 +32,9 @@ export class UsageAdminService {
 
   async usage(who: Principal, tenants: readonly string[]): Promise<UsageReport> {
     try {
-      for (const t of tenants) if (!TENANT_ID.test(t)) throw FirnError.invalidArgument(`tenant ${JSON.stringify(t)} is not a tenant id`);
-      const r = await this.source.usage(tenants);
-      await this.audit.record({ who: who.tokenId, what: 'usage.read', tenant: tenants.length === 1 ? tenants[0] : undefined, outcome: 'ok' });
+      const ids = tenants.map((t) => tenantFromTrustedSource(t));
+      const r = await this.source.usage(ids);
+      await this.audit.record({ who: who.tokenId, what: 'usage.read', tenant: ids.length === 1 ? ids[0] : undefined, outcome: 'ok' });
       return r;
     } catch (err) {
       await this.audit.record({ who: who.tokenId, what: 'usage.read', outcome: 'error', error: err instanceof FirnError ? err.code : 'internal' });

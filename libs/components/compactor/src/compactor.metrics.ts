@@ -1,6 +1,7 @@
 import type { CompactorObserver, GcResult, JobReport } from '@firn/compaction';
 import { Counter, Gauge, Histogram, metricName, type Registry } from '@firn/observability';
 import { registerParquetMemoryGauge } from '@firn/segments';
+import type { TenantId } from '@firn/tenancy';
 
 export class CompactorMetrics implements CompactorObserver {
   readonly backlogSegments: Gauge<'level'>;
@@ -41,7 +42,7 @@ export class CompactorMetrics implements CompactorObserver {
     this.backlogSegments.set({ level: String(level) }, segments);
   }
 
-  retention(_tenant: string, removed: number): void {
+  retention(_tenant: TenantId, removed: number): void {
     this.retentionRemoved.inc(removed);
   }
 

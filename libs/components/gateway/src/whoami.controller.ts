@@ -1,6 +1,6 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { AuthPrincipal, RequireScope, TokenAuthGuard } from '@firn/platform';
-import type { Principal } from '@firn/tenancy';
+import type { Principal, TenantId } from '@firn/tenancy';
 
 /**
  * `GET /api/v1/whoami`: which tenant and scopes a token carries. The first thing a new user runs
@@ -11,7 +11,7 @@ import type { Principal } from '@firn/tenancy';
 export class WhoAmIController {
   @Get('whoami')
   @RequireScope(undefined)
-  whoami(@AuthPrincipal() p: Principal): { tenant: string; scopes: readonly string[]; token_id: string } {
+  whoami(@AuthPrincipal() p: Principal): { tenant: TenantId; scopes: readonly string[]; token_id: string } {
     return { tenant: p.tenant, scopes: p.scopes, token_id: p.tokenId };
   }
 }

@@ -13,7 +13,7 @@ import { firnManifestV1 } from '@firn/proto';
 import { buildSegment, newSegmentId, segmentKeys, segmentMeta, writeSegment } from '@firn/segments';
 import { CRASH, LOGGER, METRICS, READINESS, TRACER, type Crash, type Readiness } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
-import { tenantPrefix, type TenantId } from '@firn/tenancy';
+import type { TenantId } from '@firn/tenancy';
 import { IngesterMetrics } from './ingester.metrics';
 import { INGESTER_OPTIONS, type FlushStep, type IngesterOptions } from './ingester.options';
 import { toSequenceRanges } from './sequence-ranges';
@@ -249,7 +249,7 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     const id = newSegmentId(nowMs);
     const { built, keys } = await inSpan(this.tracer, 'segment.write', async (span) => {
       const built = buildSegment(buf.batches);
-      const keys = segmentKeys(tenantPrefix(buf.tenant), 0, id, new Date(built.meta.minTimeMs).toISOString().slice(0, 10));
+      const keys = segmentKeys(buf.tenant, 0, id, new Date(built.meta.minTimeMs).toISOString().slice(0, 10));
       await writeSegment(this.store, keys, built);
       span.setAttributes({ 'firn.segment': id, 'firn.rows': built.meta.rows, 'firn.bytes': built.meta.bytes });
       return { built, keys };

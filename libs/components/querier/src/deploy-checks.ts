@@ -10,7 +10,6 @@ import { BUS, MANIFEST_LOG } from '@firn/platform';
 import { formatProfileType, parseSelector, withMatcher } from '@firn/profiles';
 import { firnInsightsV1 } from '@firn/proto';
 import { LOGGER, METRICS } from '@firn/server-runtime';
-import { tenantFromTrustedSource } from '@firn/tenancy';
 import { InsightsService } from './insights.service';
 import { regressionMessage } from './insights.rpc';
 import { DeployCheckMetrics } from './querier.metrics';
@@ -99,7 +98,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
   private async check(c: DeployCheck, nowMs: number): Promise<void> {
     const kv = this.kv;
     if (!kv) return; // checks run only once the bucket is open (onModuleInit)
-    const tenant = tenantFromTrustedSource(c.tenant);
+    const { tenant } = c;
     const sel = parseSelector(c.query);
     const segments = this.manifest.state.segmentsOverlapping(tenant, { startMs: nowMs - LOOKBACK_MS, endMs: nowMs, profileType: formatProfileType(sel.profileType), matchers: sel.matchers });
     const sightings = labelSightings(
@@ -137,7 +136,7 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
     const withValue = (v: string) => withMatcher(c.query, c.label, v);
     const signal = AbortSignal.timeout(120_000);
     const report = await this.insights.regression(
-      tenantFromTrustedSource(c.tenant),
+      c.tenant,
       { selector: withValue(d.baseline.value), startMs: d.baseline.startMs, endMs: d.baseline.endMs },
       { selector: withValue(d.target.value), startMs: d.target.startMs, endMs: d.target.endMs },
       { alpha: 0, minRelativeChange: 0, limit: 0, normalization: 'total', correction: 'holm' },

@@ -9,6 +9,13 @@ export { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER };
 
 const tenantKey = createContextKey<TenantId | undefined>(undefined, { description: 'internal tenant' });
 
+/** The tenant a caller holding the internal token named in metadata; a call without one is refused. */
+function metadataTenant(header: Headers): TenantId {
+  const tenant = header.get(INTERNAL_TENANT_HEADER);
+  if (tenant === null) throw FirnError.invalidArgument(`internal call without the ${INTERNAL_TENANT_HEADER} header`);
+  return tenantFromTrustedSource(tenant);
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -24,7 +31,7 @@ export function internalAuthInterceptor(token: string): Interceptor {
     if (!token || !got || !timingSafeEqual(digest(got), want)) {
       throw new FirnError(ErrorCode.PermissionDenied, 'internal service: missing or wrong internal token');
     }
-    const tenant = tenantFromTrustedSource(req.header.get(INTERNAL_TENANT_HEADER) ?? '');
+    const tenant = metadataTenant(req.header);
     const ctx = currentRequestContext();
     if (ctx) ctx.tenant = tenant;
     req.contextValues.set(tenantKey, tenant);
@@ -53,7 +60,7 @@ export function queryAuthInterceptor(tokens: TokenStore, scope: Scope, internalT
     if (!want || !timingSafeEqual(digest(got), want)) {
       throw new FirnError(ErrorCode.PermissionDenied, 'forwarded query: missing or wrong internal token');
     }
-    const tenant = tenantFromTrustedSource(req.header.get(INTERNAL_TENANT_HEADER) ?? '');
+    const tenant = metadataTenant(req.header);
     const ctx = currentRequestContext();
     if (ctx) ctx.tenant = tenant;
     req.contextValues.set(principalKey, { tenant, scopes: [scope], tokenId: 'gateway' });

@@ -4,7 +4,8 @@ import { ConcurrencyLimiter, LimitMetrics, RuntimeLimits, DEFAULT_TENANT_LIMITS,
 import { currentRequestContext, type Registry } from '@firn/observability';
 import { TENANT_LIMITS } from '@firn/platform';
 import { METRICS } from '@firn/server-runtime';
-import { principalKey } from '@firn/tenancy';
+import { FirnError } from '@firn/errors';
+import { principalKey, tenantFromTrustedSource } from '@firn/tenancy';
 import { QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
 import { QueryUsage } from './query-usage';
 
@@ -31,8 +32,10 @@ export class QueryLimits {
 
   /** Limits of the tenant of the current request (authenticated by the auth interceptor). */
   current(): TenantLimits {
+    // The auth interceptor put the principal's tenant into the request context.
     const tenant = currentRequestContext()?.tenant;
-    return this.source.for(tenant ?? '');
+    if (tenant === undefined) throw FirnError.internal('query limits read outside an authenticated request');
+    return this.source.for(tenantFromTrustedSource(tenant));
   }
 
   /**
@@ -42,17 +45,18 @@ export class QueryLimits {
   interceptor(): Interceptor {
     return (next) => async (req) => {
       const principal = req.contextValues.get(principalKey);
-      const tenant = principal?.tenant ?? '';
+      if (!principal) throw FirnError.internal('query limits run before authentication');
+      const { tenant } = principal;
       const max = this.source.for(tenant).maxConcurrentQueries;
       const release = this.running.tryAcquire(tenant, max);
       let metered: (() => void) | undefined;
       try {
         if (!release) throw limitExceeded('maxConcurrentQueries', `tenant ${tenant} already runs ${max} queries on this querier`, { retryAfterSeconds: 1 });
-        if (principal) metered = this.usage?.meter.begin(tenant);
+        metered = this.usage?.meter.begin(tenant);
         return await next(req);
       } catch (err) {
         const limit = limitOf(err);
-        if (limit && principal) this.metrics.rejections.inc({ tenant, limit });
+        if (limit) this.metrics.rejections.inc({ tenant, limit });
         throw err;
       } finally {
         metered?.();

@@ -4,6 +4,7 @@ import type { Bus } from '@firn/bus';
 import { QueryMeter, QueryUsageStore, USAGE_KV_BUCKET, USAGE_SOURCE, manifestUsage, type QueryTotals, type TenantUsageFigures, type UsageReport, type UsageSource } from '@firn/insights';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
+import type { TenantId } from '@firn/tenancy';
 import { BUS, MANIFEST_LOG } from '@firn/platform';
 import { LOGGER, METRICS } from '@firn/server-runtime';
 import { UsageMetrics, type UsageSample } from './usage.metrics';
@@ -31,9 +32,9 @@ export class QueryUsage implements OnModuleInit, OnApplicationShutdown, UsageSou
   private store: QueryUsageStore | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private readonly published = new Map<string, { totals: QueryTotals; atMs: number }>();
+  private readonly published = new Map<TenantId, { totals: QueryTotals; atMs: number }>();
   /** KV totals as of the last flush (what /metrics shows between flushes). */
-  private durable = new Map<string, QueryTotals>();
+  private durable = new Map<TenantId, QueryTotals>();
 
   constructor(
     @Inject(BUS) private readonly bus: Bus | null,
@@ -70,7 +71,7 @@ export class QueryUsage implements OnModuleInit, OnApplicationShutdown, UsageSou
     this.flushing = this.flushing.then(async () => {
       if (!this.store) return;
       const now = Date.now();
-      const changed = new Map<string, QueryTotals>();
+      const changed = new Map<TenantId, QueryTotals>();
       for (const [t, v] of this.meter.totals()) {
         const p = this.published.get(t);
         if (!p || p.totals.queries !== v.queries || p.totals.cpuMicros !== v.cpuMicros || now - p.atMs > HEARTBEAT_MS) changed.set(t, v);
@@ -86,7 +87,7 @@ export class QueryUsage implements OnModuleInit, OnApplicationShutdown, UsageSou
     return this.flushing;
   }
 
-  async usage(tenants?: readonly string[]): Promise<UsageReport> {
+  async usage(tenants?: readonly TenantId[]): Promise<UsageReport> {
     await this.flush();
     const view = this.manifest.state;
     const names = tenants && tenants.length > 0 ? [...new Set(tenants)].sort() : [...new Set([...view.tenants(), ...this.durable.keys()])].sort();
@@ -97,7 +98,7 @@ export class QueryUsage implements OnModuleInit, OnApplicationShutdown, UsageSou
     return { usage, manifestSeq: this.manifest.lastAppliedSeq, asOfMs: Date.now() };
   }
 
-  private cached: { seq: number; durable: Map<string, QueryTotals>; samples: UsageSample[] } | undefined;
+  private cached: { seq: number; durable: Map<TenantId, QueryTotals>; samples: UsageSample[] } | undefined;
 
   /**
    * Every usage metric's collect asks, so one scrape would walk the tenant's segments eight

@@ -1,8 +1,9 @@
 import { Counter, Gauge, metricName, type Registry } from '@firn/observability';
+import type { TenantId } from '@firn/tenancy';
 
 /** One tenant's usage as /metrics shows it. */
 export interface UsageSample {
-  tenant: string;
+  tenant: TenantId;
   ingestedSamples: number;
   ingestedRows: number;
   ingestedBytes: number;

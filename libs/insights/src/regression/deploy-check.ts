@@ -1,10 +1,11 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FirnError } from '@firn/errors';
+import { tenantIdSchema, type TenantId } from '@firn/tenancy';
 
 /** One scheduled check: after a new value of `label` appears (a deploy), compare it with the previous one. */
 export interface DeployCheck {
-  tenant: string;
+  tenant: TenantId;
   name: string;
   /** Selector of the service's profiles, e.g. `parca_agent:samples:count:cpu:nanoseconds:delta{service="api"}`. */
   query: string;
@@ -31,7 +32,7 @@ const fileSchema = z
     checks: z.array(
       z
         .object({
-          tenant: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a tenant id'),
+          tenant: tenantIdSchema,
           name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _'),
           query: z.string().min(1),
           label: z.string().min(1),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { ManifestState } from '@firn/manifest';
 import { firnManifestV1 } from '@firn/proto';
+import { tenantFromTrustedSource } from '@firn/tenancy';
 import { manifestUsage } from './manifest-usage';
 
 function seg(id: string, level: number, covered: [number, number] | undefined, n: { samples: number; rows: number; bytes: number; ingest?: number }): firnManifestV1.SegmentMeta {
@@ -28,7 +29,7 @@ describe(manifestUsage.name, () => {
     s.applyDelta(delta([seg('c', 0, [11, 20], { samples: 50, rows: 5, bytes: 600, ingest: 2500 })]), 4);
     // Compaction merges a and c into one block.
     s.applyDelta(delta([seg('l1', 1, undefined, { samples: 150, rows: 14, bytes: 1200 })], ['a', 'c']), 5);
-    expect(manifestUsage(s, 'acme')).toEqual({
+    expect(manifestUsage(s, tenantFromTrustedSource('acme'))).toEqual({
       ingestedSamples: 150n,
       ingestedRows: 15n,
       ingestedBytes: 7500n,
@@ -38,6 +39,6 @@ describe(manifestUsage.name, () => {
       storedSegments: 1,
       storedSamples: 150n,
     });
-    expect(manifestUsage(s, 'nobody').ingestedSegments).toBe(0);
+    expect(manifestUsage(s, tenantFromTrustedSource('nobody')).ingestedSegments).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import type { ManifestView } from '@firn/manifest';
+import type { TenantId } from '@firn/tenancy';
 
 /** What the manifest says about a tenant's ingest and storage. Every figure is exact. */
 export interface ManifestUsage {
@@ -24,7 +25,7 @@ export interface ManifestUsage {
  *
  * O(segments of the tenant) per call, over data the process holds in memory anyway.
  */
-export function manifestUsage(view: ManifestView, tenant: string): ManifestUsage {
+export function manifestUsage(view: ManifestView, tenant: TenantId): ManifestUsage {
   const u: ManifestUsage = {
     ingestedSamples: 0n,
     ingestedRows: 0n,

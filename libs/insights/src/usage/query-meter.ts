@@ -1,3 +1,5 @@
+import type { TenantId } from '@firn/tenancy';
+
 /** Queries and querier CPU of one tenant; CPU in microseconds so sums stay exact integers. */
 export interface QueryTotals {
   queries: number;
@@ -23,8 +25,8 @@ export const ZERO: QueryTotals = { queries: 0, cpuMicros: 0 };
  * concurrent queries share.
  */
 export class QueryMeter {
-  private readonly running = new Map<number, string>();
-  private readonly cumulative = new Map<string, QueryTotals>();
+  private readonly running = new Map<number, TenantId>();
+  private readonly cumulative = new Map<TenantId, QueryTotals>();
   private last: number;
   private nextId = 0;
 
@@ -33,7 +35,7 @@ export class QueryMeter {
   }
 
   /** Counts a query of `tenant` and starts charging it CPU; call the returned function when it ends. */
-  begin(tenant: string): () => void {
+  begin(tenant: TenantId): () => void {
     this.settle();
     const id = this.nextId++;
     this.running.set(id, tenant);
@@ -48,7 +50,7 @@ export class QueryMeter {
   }
 
   /** Cumulative totals per tenant since this meter was created (CPU settled up to now). */
-  totals(): Map<string, QueryTotals> {
+  totals(): Map<TenantId, QueryTotals> {
     this.settle();
     return new Map([...this.cumulative].map(([t, v]) => [t, { ...v }]));
   }
@@ -68,7 +70,7 @@ export class QueryMeter {
     }
   }
 
-  private bump(tenant: string, queries: number, cpuMicros: number): void {
+  private bump(tenant: TenantId, queries: number, cpuMicros: number): void {
     const t = this.cumulative.get(tenant) ?? { queries: 0, cpuMicros: 0 };
     t.queries += queries;
     t.cpuMicros += cpuMicros;

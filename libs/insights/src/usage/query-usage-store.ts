@@ -1,4 +1,5 @@
 import { isCasConflict, type BusKv } from '@firn/bus';
+import { isTenantId, type TenantId } from '@firn/tenancy';
 import { addTotals, subTotals, ZERO, type QueryTotals } from './query-meter';
 
 export const USAGE_KV_BUCKET = 'FIRN_USAGE';
@@ -67,7 +68,7 @@ interface Local {
 export class QueryUsageStore {
   private readonly staleMs: number;
   private readonly now: () => number;
-  private readonly mine = new Map<string, Local>();
+  private readonly mine = new Map<TenantId, Local>();
 
   constructor(private readonly opts: QueryUsageStoreOptions) {
     this.staleMs = opts.staleMs ?? 24 * 3600_000;
@@ -75,7 +76,7 @@ export class QueryUsageStore {
   }
 
   /** Writes this instance's cumulative totals of each tenant (also an unchanged one: a heartbeat). */
-  async publish(totals: ReadonlyMap<string, QueryTotals>): Promise<void> {
+  async publish(totals: ReadonlyMap<TenantId, QueryTotals>): Promise<void> {
     const id = this.opts.instanceId;
     for (const [tenant, cumulative] of totals) {
       await this.change(tenant, (e, me) => {
@@ -89,7 +90,7 @@ export class QueryUsageStore {
   }
 
   /** Graceful stop: moves this instance's live entries into base. */
-  async retire(tenants: Iterable<string>): Promise<void> {
+  async retire(tenants: Iterable<TenantId>): Promise<void> {
     const id = this.opts.instanceId;
     for (const tenant of tenants) {
       await this.change(tenant, (e, me) => {
@@ -103,9 +104,9 @@ export class QueryUsageStore {
   }
 
   /** Usage of every tenant in the bucket (or of `tenants`). */
-  async read(tenants?: readonly string[]): Promise<Map<string, QueryTotals>> {
+  async read(tenants?: readonly TenantId[]): Promise<Map<TenantId, QueryTotals>> {
     const names = tenants ?? (await this.tenants());
-    const out = new Map<string, QueryTotals>();
+    const out = new Map<TenantId, QueryTotals>();
     for (const t of names) {
       const e = await this.opts.kv.get(key(t));
       if (e) out.set(t, sum(decode(e.value)));
@@ -113,8 +114,12 @@ export class QueryUsageStore {
     return out;
   }
 
-  private async tenants(): Promise<string[]> {
-    return (await this.opts.kv.keys('q.>')).map((k) => k.slice(2)).sort();
+  /** Tenants with an entry; a key naming no valid tenant id was not written by a querier. */
+  private async tenants(): Promise<TenantId[]> {
+    return (await this.opts.kv.keys('q.>'))
+      .map((k) => k.slice(2))
+      .filter(isTenantId)
+      .sort();
   }
 
   /**
@@ -122,7 +127,7 @@ export class QueryUsageStore {
    * changes the entry and returns this instance's state after the write (undefined = nothing to
    * write). Stale live entries of other instances are folded into base on the way.
    */
-  private async change(tenant: string, edit: (e: Entry, me: Readonly<Local>) => Local | undefined): Promise<void> {
+  private async change(tenant: TenantId, edit: (e: Entry, me: Readonly<Local>) => Local | undefined): Promise<void> {
     const me = this.mine.get(tenant) ?? { folded: { ...ZERO } };
     for (let attempt = 0; ; attempt++) {
       const cur = await this.opts.kv.get(key(tenant));
@@ -151,6 +156,6 @@ export class QueryUsageStore {
   }
 }
 
-function key(tenant: string): string {
+function key(tenant: TenantId): string {
   return `q.${tenant}`;
 }

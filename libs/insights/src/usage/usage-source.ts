@@ -1,8 +1,9 @@
+import type { TenantId } from '@firn/tenancy';
 import type { ManifestUsage } from './manifest-usage';
 
 /** A tenant's usage: manifest-derived figures plus durable query totals. */
 export interface TenantUsageFigures extends ManifestUsage {
-  tenant: string;
+  tenant: TenantId;
   queries: number;
   queryCpuMicros: number;
 }
@@ -19,7 +20,7 @@ export interface UsageReport {
  * between the admin API (libs/components/admin) and the component that holds the data.
  */
 export interface UsageSource {
-  usage(tenants?: readonly string[]): Promise<UsageReport>;
+  usage(tenants?: readonly TenantId[]): Promise<UsageReport>;
 }
 
 export const USAGE_SOURCE = Symbol('firn.usage-source');

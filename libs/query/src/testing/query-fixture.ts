@@ -7,7 +7,7 @@ import { matchesLabels, SampleBatchBuilder, type Frame, type Label, type LabelMa
 import { firnManifestV1 } from '@firn/proto';
 import { buildSegment, segmentDay, segmentKeys, segmentMeta, writeSegment, type BuildSegmentOptions } from '@firn/segments';
 import { LocalDirStore, type ListOptions, type ListPage, type ObjectInfo, type ObjectStore, type PutOptions } from '@firn/storage';
-import { tenantFromTrustedSource, tenantPrefix, type TenantId } from '@firn/tenancy';
+import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
 
 // Test-only: segments built from known rows, a manifest over them, and brute-force answers.
 
@@ -112,18 +112,15 @@ export class QueryFixture {
   readonly rows: Row[] = [];
   readonly view = new ManifestState();
   readonly metas: firnManifestV1.SegmentMeta[] = [];
-  readonly tenant: TenantId;
   private seq = 0;
 
   private constructor(
     readonly dir: string,
     readonly store: CountingStore,
-    tenant: string,
-  ) {
-    this.tenant = tenantFromTrustedSource(tenant);
-  }
+    readonly tenant: TenantId,
+  ) {}
 
-  static async create(tenant = 't1'): Promise<QueryFixture> {
+  static async create(tenant: TenantId = tenantFromTrustedSource('t1')): Promise<QueryFixture> {
     const dir = await mkdtemp(join(tmpdir(), 'firn-query-'));
     return new QueryFixture(dir, new CountingStore(new LocalDirStore({ dir })), tenant);
   }
@@ -138,7 +135,7 @@ export class QueryFixture {
     for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, r.periodNs ?? 10_000_000, r.span);
     const built = buildSegment([b.build()], opts);
     const id = opts.id ?? `segment${String(this.metas.length).padStart(4, '0')}`;
-    const keys = segmentKeys(tenantPrefix(this.tenant), 0, id, segmentDay(built.meta.minTimeMs));
+    const keys = segmentKeys(this.tenant, 0, id, segmentDay(built.meta.minTimeMs));
     await writeSegment(this.store, keys, built);
     const meta = segmentMeta(built.meta, { id, tenant: this.tenant, level: 0, keys });
     this.view.applyDelta(create(firnManifestV1.ManifestDeltaSchema, { tenantId: this.tenant, added: [meta] }), ++this.seq);

@@ -1,5 +1,16 @@
+import { tenantFromTrustedSource, type TenantId } from '@firn/tenancy';
+
 /** A command-line mistake: the CLI prints it with the command's usage and exits 2. */
 export class UsageError extends Error {}
+
+/** A tenant id given on the command line, checked before any request (a usage error otherwise). */
+export function tenantArg(id: string): TenantId {
+  try {
+    return tenantFromTrustedSource(id);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 /** argv split into positional words, `--name value` / `--name=value` flags and boolean switches. */
 export interface Args {

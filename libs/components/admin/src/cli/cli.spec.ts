@@ -24,6 +24,9 @@ describe(runCli.name, () => {
     expect(await runCli(['tenants', 'explode'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
     expect(await runCli(['tenants', 'list', '--tennant', 'x'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
     expect(t.err.at(-1)).toMatch(/^unknown flag --tennant/);
+    expect(await runCli(['tenants', 'create', 'Bad/Id'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
+    expect(await runCli(['tokens', 'create', '--tenant', '../x', '--scopes', 'read:profiles'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(2);
+    expect(t.err.at(-1)).toMatch(/invalid tenant id/);
     expect(await runCli(['tokens', 'revoke', 'abc'], { FIRN_ADMIN_TOKEN: 'a' }, t.io)).toBe(1);
     expect(t.err.at(-1)).toBe('error 403: token x lacks scope admin');
     expect(t.calls.map((c) => c.url)).toEqual(['http://127.0.0.1:7070/api/v1/admin/tokens/abc/revoke']);

@@ -4,7 +4,7 @@
  * `regression`, `pgo`, `usage`: insights-cli.ts). Pure function of argv, env and CliIo (fetch,
  * files, clock) so it is testable without a shell.
  */
-import { UsageError, checkFlags, flag, parseArgs, type Args } from './args';
+import { UsageError, checkFlags, flag, parseArgs, tenantArg, type Args } from './args';
 import { INSIGHTS_COMMANDS, runInsightsCli } from './insights-cli';
 import type { CliIo } from './io';
 import { PROFILE_NOUNS, PROFILE_USAGE, runProfileCommand } from './profile-commands';
@@ -107,7 +107,7 @@ function request(noun: string, verb: string, arg: string | undefined, p: Args): 
   switch (key) {
     case 'tenants create':
       if (!arg) throw new UsageError('tenants create needs a tenant id');
-      return { method: 'POST', path: '/api/v1/admin/tenants', body: { id: arg, displayName: flag(p, 'display-name') ?? '' } };
+      return { method: 'POST', path: '/api/v1/admin/tenants', body: { id: tenantArg(arg), displayName: flag(p, 'display-name') ?? '' } };
     case 'tenants list':
       return { method: 'GET', path: '/api/v1/admin/tenants' };
     case 'tokens create': {
@@ -116,11 +116,11 @@ function request(noun: string, verb: string, arg: string | undefined, p: Args): 
       if (!tenant || !scopes) throw new UsageError('tokens create needs --tenant and --scopes');
       const ttl = flag(p, 'ttl');
       if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
-      return { method: 'POST', path: '/api/v1/admin/tokens', body: { tenant, scopes: scopes.split(',').map((s) => s.trim()).filter(Boolean), ttlSeconds: ttl ?? '0', description: flag(p, 'description') ?? '' } };
+      return { method: 'POST', path: '/api/v1/admin/tokens', body: { tenant: tenantArg(tenant), scopes: scopes.split(',').map((s) => s.trim()).filter(Boolean), ttlSeconds: ttl ?? '0', description: flag(p, 'description') ?? '' } };
     }
     case 'tokens list': {
       const tenant = flag(p, 'tenant');
-      return { method: 'GET', path: `/api/v1/admin/tokens${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}` };
+      return { method: 'GET', path: `/api/v1/admin/tokens${tenant ? `?tenant=${encodeURIComponent(tenantArg(tenant))}` : ''}` };
     }
     case 'tokens revoke':
       if (!arg) throw new UsageError('tokens revoke needs a token id');

@@ -5,7 +5,7 @@
  */
 import { parseDuration as parseConfigDuration } from '@firn/config';
 import { withMatcher } from '@firn/profiles';
-import { UsageError } from './args';
+import { UsageError, tenantArg } from './args';
 import type { CliIo } from './cli';
 import { parseTime as parseCliTime } from './times';
 
@@ -262,7 +262,7 @@ function build(command: string, a: Args, env: Readonly<Record<string, string | u
       const token = one(a, 'admin-token') ?? env['FIRN_ADMIN_TOKEN'] ?? '';
       if (!token) throw new UsageError('an admin credential is required: --admin-token or FIRN_ADMIN_TOKEN');
       const tenants = a.flags.get('tenant') ?? [];
-      const qs = tenants.map((t) => `tenant=${encodeURIComponent(t)}`).join('&');
+      const qs = tenants.map((t) => `tenant=${encodeURIComponent(tenantArg(t))}`).join('&');
       return { path: `/api/v1/admin/usage${qs ? `?${qs}` : ''}`, method: 'GET', token, body: undefined };
     }
     default:
