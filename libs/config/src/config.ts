@@ -127,6 +127,8 @@ export function loadConfig<D extends SettingsDef>(def: ConfigDefinition<D>, sour
   return Object.freeze(out) as ConfigOf<D>;
 }
 
+const DURATIONS = 'Time settings are durations (`30d`, `12h`, `90m`, `45s`, `500ms`, `1h30m`); a bare number is in the unit the name ends with (`_SECONDS`, `_HOURS`), otherwise milliseconds.';
+
 /** Markdown table of every setting: the documented defaults in each app's README come from here. */
 export function configDocs(def: ConfigDefinition<SettingsDef>): string {
   const rows = Object.values(def.settings).map((s) => {
@@ -134,7 +136,7 @@ export function configDocs(def: ConfigDefinition<SettingsDef>): string {
     const aka = (s.aliases ?? []).map((a) => `\`${a.env}\` (\`--${a.flag}\`)`).join(', ');
     return `| \`${s.env}\` | \`--${s.flag}\` | ${dflt} | ${s.description}${aka ? ` Earlier name${(s.aliases ?? []).length > 1 ? 's' : ''}, still read: ${aka}.` : ''} |`;
   });
-  return ['| env | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+  return ['| env | flag | default | meaning |', '|---|---|---|---|', ...rows, '', DURATIONS].join('\n');
 }
 
 /** True when argv asks for help; entry points print `configDocs` and exit 0. */
