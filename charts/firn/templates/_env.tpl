@@ -143,10 +143,11 @@ Arguments (dict): root, port, shutdownMs, s3, nats, groups (list of group names)
 {{/* The per-tenant overrides file (limits, retention, price; gateway, querier, compactor,
 all-in-one); re-read when the ConfigMap changes. */}}
 {{- define "firn.env.limits" -}}
+{{- $v := .root.Values -}}
 - name: FIRN_OVERRIDES_FILE
   value: {{ printf "%s/limits.yaml" (include "firn.limitsDir" .root) | quote }}
 - name: FIRN_OVERRIDES_POLL
-  value: {{ .root.Values.limits.pollMs | int64 | quote }}
+  value: {{ $v.limits.pollMs | int64 | quote }}
 {{- end }}
 
 {{/* Retention: the compactor deletes, the querier clips queries; both must agree. Per-tenant
