@@ -1,6 +1,6 @@
 // Lint rules that encode team decisions. The module-boundary rule is the important one:
-// the agent never imports server code, libraries never import apps, and each layer only
-// depends on layers below it (app > feature > data > util > proto).
+// the agent never imports server code, libraries never import apps, each layer only depends on
+// layers below it (app > feature > data > util > proto), and components never import each other.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -18,6 +18,10 @@ function depConstraints({ tests }) {
     { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['type:proto'] },
     // Repo tooling (docs generators) reads every app's config, agent and server alike.
     { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:server', 'scope:agent', 'scope:shared'] },
+    // A component (libs/components/<name>, tag kind:component) never imports another component:
+    // what two components share lives in a library (e.g. @firn/admin, @firn/limits). Only the
+    // all-in-one (kind:all-in-one) and each component's own app wire components together.
+    { sourceTag: 'kind:component', notDependOnLibsWithTags: ['kind:component'] },
     { sourceTag: 'type:app', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
     { sourceTag: 'type:feature', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
     { sourceTag: 'type:data', onlyDependOnLibsWithTags: t(['type:data', 'type:util', 'type:proto']) },

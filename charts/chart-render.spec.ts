@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseLegacyRetentionFile, parseLimitsFile } from '@firn/limits';
 import { parseScrapeConfig } from '@firn/scrape';
 import { validateK8s, type K8sObject } from './k8s-validate';
 
@@ -171,6 +172,24 @@ describe('charts/firn rendered by Helm', () => {
     expect(defaults.filter((o) => o.metadata?.name?.includes('scrape'))).toEqual([]);
     expect(envOf(containerOf(defaults, 'Deployment', 'firn-gateway'), 'FIRN_SCRAPE_CONFIG_FILE')).toBeUndefined();
   });
+
+  it('gives gateway, querier and compactor one overrides file with retention folded in, and a retention-only file only when the overrides file is the user\'s', async () => {
+    const objs = rendered.get('ci/agent-values.yaml') ?? [];
+    const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'firn-limits') as (Obj & { data: Record<string, string> }) | undefined;
+    const overrides = parseLimitsFile(cm?.data['limits.yaml'] ?? '', 'firn-limits');
+    expect(overrides.tenants.get('acme')).toMatchObject({ retentionMs: 7 * 86_400_000, ingestRateBytes: 4194304, maxConcurrentQueries: 4 });
+    expect(overrides.tenants.get('globex')).toEqual({ retentionMs: 0 });
+    for (const app of ['gateway', 'querier', 'compactor']) {
+      const c = containerOf(objs, 'Deployment', `firn-${app}`);
+      expect(envOf(c, 'FIRN_OVERRIDES_FILE')?.value, app).toBe('/etc/firn/limits/limits.yaml');
+      expect(envOf(c, 'FIRN_RETENTION_OVERRIDES_FILE'), app).toBeUndefined();
+    }
+    expect(objs.some((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'firn-retention')).toBe(false);
+    const own = await render(['-f', join(CHART, 'ci', 'agent-values.yaml'), '--set', 'limits.existingConfigMap=my-overrides']);
+    const legacy = own.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'firn-retention') as (Obj & { data: Record<string, string> }) | undefined;
+    expect(parseLegacyRetentionFile(legacy?.data['retention.yaml'] ?? '', 'firn-retention').tenants.get('acme')).toEqual({ retentionMs: 7 * 86_400_000 });
+    for (const app of ['querier', 'compactor']) expect(envOf(containerOf(own, 'Deployment', `firn-${app}`), 'FIRN_RETENTION_OVERRIDES_FILE')?.value, app).toBe('/etc/firn/retention/retention.yaml');
+  }, 120_000);
 
   it('keeps the all-in-one on its embedded single-node NATS (no replicas setting)', () => {
     const c = containerOf(rendered.get('ci/all-in-one-values.yaml') ?? [], 'Deployment', 'firn-all-in-one');

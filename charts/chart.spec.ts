@@ -9,12 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { agentConfig, parseRelabelConfigs } from '@firn/agent';
 import { allInOneConfig } from '@firn/all-in-one';
-import { parseRetentionOverrides } from '@firn/compaction';
 import { compactorConfig } from '@firn/compactor';
 import type { ConfigDefinition, SettingsDef } from '@firn/config';
 import { gatewayConfig } from '@firn/gateway';
 import { ingesterConfig } from '@firn/ingester';
-import { parseLimitsFile } from '@firn/limits';
+import { parseLegacyRetentionFile, parseLimitsFile } from '@firn/limits';
 import { querierConfig } from '@firn/querier';
 import { symbolizerConfig } from '@firn/symbolizer';
 
@@ -371,34 +370,46 @@ describe('charts/firn', () => {
     for (const [piece, src] of pieces) {
       const app = piece === 'agent.yaml' ? 'agent' : 'all-in-one'; // the all-in-one reads every server setting
       for (const { env, path, join: joined } of settingValuePaths(src)) {
-        const def = appSettings(app).get(env)?.default;
+        const setting = appSettings(app).get(env);
+        const def = setting?.default;
         const v = valueAt(values, path);
         const raw = joined && Array.isArray(v) ? v.join(',') : String(v);
         compared++;
+        // Equal as written, or equal once parsed (a duration in ms in the chart, `10s` in the app).
+        const same = raw === def || (setting !== undefined && def !== undefined && JSON.stringify(setting.schema.safeParse(raw).data ?? null) === JSON.stringify(setting.schema.safeParse(def).data ?? undefined));
         // The chart default is the app default, except for what the chart sets on purpose.
-        if (def !== undefined && raw !== def && !(env === 'FIRN_TOKEN_STORE' && raw === 'nats')) differ.push(`${path.join('.')}=${raw} but ${env} defaults to ${def}`);
+        if (def !== undefined && !same && !(env === 'FIRN_TOKEN_STORE' && raw === 'nats')) differ.push(`${path.join('.')}=${raw} but ${env} defaults to ${def}`);
       }
     }
     expect(compared).toBeGreaterThan(20);
     expect(differ).toEqual([]);
   });
 
-  it('renders limits and retention files the apps parse, from values.yaml and each ci/*.yaml', () => {
+  it('renders one overrides file (limits and retention) the apps parse, from values.yaml and each ci/*.yaml', () => {
     const docs: [string, JsonObject][] = [['values.yaml', values], ...ciFiles.map((f): [string, JsonObject] => [`ci/${f}`, helmMerge(values, readYaml(join(CHART, 'ci', f))) as JsonObject])];
-    // The same shapes limits-configmap.yaml and retention-configmap.yaml write with toYaml.
-    for (const [name, doc] of docs) {
+    // The shape limits-configmap.yaml writes with toYaml: limits.tenants with retention.tenants
+    // folded in as each tenant's `retention` (toString'd).
+    const overridesOf = (doc: JsonObject) => {
       const limits = doc.limits as JsonObject;
-      expect(() => parseLimitsFile(stringify({ defaults: limits.defaults, tenants: limits.tenants }), name), name).not.toThrow();
-      const retention = doc.retention as JsonObject;
-      const parsed = parseRetentionOverrides(stringify({ tenants: retention.tenants }));
-      expect(parsed.tenants.size, name).toBe(Object.keys(retention.tenants as JsonObject).length);
+      const tenants = structuredClone(limits.tenants) as Record<string, JsonObject>;
+      for (const [t, r] of Object.entries((doc.retention as JsonObject).tenants as JsonObject)) tenants[t] = { ...tenants[t], retention: String(r) };
+      return stringify({ defaults: limits.defaults, tenants });
+    };
+    for (const [name, doc] of docs) {
+      const parsed = parseLimitsFile(overridesOf(doc), name);
+      for (const t of Object.keys((doc.retention as JsonObject).tenants as JsonObject)) expect(parsed.tenants.get(t)?.retentionMs, `${name}: ${t}`).toBeTypeOf('number');
     }
-    const agentCi = readObject(join(CHART, 'ci', 'agent-values.yaml'));
-    const overrides = parseRetentionOverrides(stringify({ tenants: (agentCi.retention as JsonObject).tenants }));
-    expect(overrides.tenants.get('acme')).toBe(7 * 24 * 3600 * 1000);
+    const agentCi = helmMerge(values, readObject(join(CHART, 'ci', 'agent-values.yaml'))) as JsonObject;
+    const overrides = parseLimitsFile(overridesOf(agentCi), 'agent-values');
+    expect(overrides.tenants.get('acme')).toMatchObject({ retentionMs: 7 * 24 * 3600 * 1000, ingestRateBytes: 4194304 });
+    expect(overrides.tenants.get('globex')).toEqual({ retentionMs: 0 });
+    // The retention-only file the chart still writes when the overrides file is the user's own.
+    expect(parseLegacyRetentionFile(stringify({ tenants: (agentCi.retention as JsonObject).tenants }), 'legacy').tenants.get('acme')).toEqual({ retentionMs: 7 * 24 * 3600 * 1000 });
     // A wrong limit key must fail, or the check above proves nothing.
     expect(() => parseLimitsFile(stringify({ tenants: { acme: { ingest_rate: 1 } } }), 'bad')).toThrow();
-    for (const f of ['limits-configmap.yaml', 'retention-configmap.yaml']) expect(templateSource(f)).toMatch(/dict "(defaults|tenants)"/);
+    expect(templateSource('limits-configmap.yaml')).toMatch(/dict "defaults" .Values.limits.defaults "tenants" \$tenants/);
+    expect(templateSource('limits-configmap.yaml')).toMatch(/set \$o "retention"/);
+    expect(templateSource('retention-configmap.yaml')).toMatch(/dict "tenants"/);
   });
 
   it('keeps the symbolizer cache bound below its emptyDir sizeLimit', () => {
@@ -413,7 +424,7 @@ describe('charts/firn', () => {
     expect((auth.admin as JsonObject).enabled).toBe(true);
     expect(envGroupsOf('gateway.yaml')).toEqual(expect.arrayContaining(['tokenStore', 'admin', 'limits']));
     expect(envGroupsOf('querier.yaml')).toEqual(expect.arrayContaining(['tokenStore', 'limits', 'retention']));
-    expect(envGroupsOf('compactor.yaml')).toEqual(expect.arrayContaining(['retention', 'compaction']));
+    expect(envGroupsOf('compactor.yaml')).toEqual(expect.arrayContaining(['limits', 'retention', 'compaction']));
     expect(templateSource('admin-secret.yaml')).toContain('lookup "v1" "Secret"');
   });
 

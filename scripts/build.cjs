@@ -27,7 +27,7 @@ const SERVER_ENTRIES = {
   compactor: 'apps/compactor/src/main.ts',
   symbolizer: 'apps/symbolizer/src/main.ts',
   'all-in-one': 'apps/all-in-one/src/main.ts',
-  admin: 'libs/components/admin/src/cli/main.ts',
+  admin: 'libs/admin/src/cli/main.ts',
 };
 /** Loaded by path, not by require, so not reachable from the entries: worker threads. */
 const SERVER_EXTRA = ['libs/query/src/scan-worker.ts'];

@@ -250,7 +250,7 @@ describe('insights (cost, regression, usage metering)', () => {
 
   it('serves the CLI: cost as CSV and usage as a table', () => {
     const cli = (...a: string[]) =>
-      spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/components/admin/src/cli/main.ts'), ...a, '--url', app.base], {
+      spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/admin/src/cli/main.ts'), ...a, '--url', app.base], {
         encoding: 'utf8',
         env: { ...process.env, FIRN_TOKEN: tokens.acme, FIRN_ADMIN_TOKEN: ADMIN },
         timeout: 60_000,

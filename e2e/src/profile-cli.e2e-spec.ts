@@ -116,7 +116,7 @@ describe('firn profile CLI round trip', () => {
   }
 
   /** The real `firn` bin (package.json "bin"), with FIRN_URL / FIRN_TOKEN as a user sets them. */
-  const firn = (...args: string[]) => run(process.execPath, [resolve(ROOT, 'libs/components/admin/bin/firn.cjs'), ...args], { FIRN_URL: app.base, FIRN_TOKEN: token });
+  const firn = (...args: string[]) => run(process.execPath, [resolve(ROOT, 'libs/admin/bin/firn.cjs'), ...args], { FIRN_URL: app.base, FIRN_TOKEN: token });
 
   /** Queries until the selection's total reaches `total` (ingest is asynchronous). */
   async function queryUntil(selector: string, total: number): Promise<Record<string, unknown>> {
@@ -199,7 +199,7 @@ describe('firn profile CLI round trip', () => {
     expect(types.code, types.stderr).toBe(0);
     expect(types.stdout.split('\n')).toEqual(expect.arrayContaining([CPU, SAMPLES]));
 
-    const badToken = await run(process.execPath, [resolve(ROOT, 'libs/components/admin/bin/firn.cjs'), 'query', '--selector', `${CPU}{}`], { FIRN_URL: app.base, FIRN_TOKEN: 'firn_nope_nope' });
+    const badToken = await run(process.execPath, [resolve(ROOT, 'libs/admin/bin/firn.cjs'), 'query', '--selector', `${CPU}{}`], { FIRN_URL: app.base, FIRN_TOKEN: 'firn_nope_nope' });
     expect(badToken.code).toBe(1);
     expect(badToken.stderr).toMatch(/authentication failed: .*(invalid|token).*check --token/);
 

@@ -306,7 +306,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
 
   it('manages tenants and tokens with the CLI and writes an audit log', async () => {
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/components/admin/src/cli/main.ts'), ...args, '--url', app.base], {
+      spawnSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'libs/admin/src/cli/main.ts'), ...args, '--url', app.base], {
         env: { ...process.env, FIRN_ADMIN_TOKEN: tok['admin'] },
         encoding: 'utf8',
       });

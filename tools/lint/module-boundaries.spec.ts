@@ -71,6 +71,16 @@ describe('module boundaries', () => {
     expect(await restricted('libs/bus/src/probe.ts')).toEqual([]);
   });
 
+  it('rejects a component importing another component (what they share belongs in a library)', async () => {
+    const fromQuerier = await boundaryErrors('libs/components/querier/src/probe.ts', "import { compactorSettings } from '@firn/compactor';\nexport const x = compactorSettings;\n");
+    expect(fromQuerier.join('\n')).toMatch(/tagged with "kind:component" can not depend on libs tagged with "kind:component"/);
+    const fromGateway = await boundaryErrors('libs/components/gateway/src/probe.ts', "import { querierSettings } from '@firn/querier';\nexport const x = querierSettings;\n");
+    expect(fromGateway.join('\n')).toMatch(/kind:component/);
+    // Shared libraries stay allowed, and the all-in-one wires every component.
+    expect(await boundaryErrors('libs/components/gateway/src/probe.ts', "import { AdminModule } from '@firn/admin';\nimport { limitsSettings } from '@firn/limits';\nexport const x = [AdminModule, limitsSettings];\n")).toEqual([]);
+    expect(await boundaryErrors('libs/components/all-in-one/src/probe.ts', "import { compactorSettings } from '@firn/compactor';\nimport { querierSettings } from '@firn/querier';\nexport const x = [compactorSettings, querierSettings];\n")).toEqual([]);
+  });
+
   it('accepts an app importing its own component library and shared libs', async () => {
     const errors = await boundaryErrors('apps/gateway/src/probe.ts', "import { gatewayServer } from '@firn/gateway';\nimport { FirnError } from '@firn/errors';\nexport const x = [gatewayServer, FirnError];\n");
     expect(errors).toEqual([]);

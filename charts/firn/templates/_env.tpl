@@ -140,23 +140,27 @@ Arguments (dict): root, port, shutdownMs, s3, nats, groups (list of group names)
 {{- end }}
 {{- end }}
 
-{{/* Per-tenant limits file (gateway, querier, all-in-one); re-read when the ConfigMap changes. */}}
+{{/* The per-tenant overrides file (limits, retention, price; gateway, querier, compactor,
+all-in-one); re-read when the ConfigMap changes. */}}
 {{- define "firn.env.limits" -}}
-- name: FIRN_LIMITS_FILE
+{{- $v := .root.Values -}}
+- name: FIRN_OVERRIDES_FILE
   value: {{ printf "%s/limits.yaml" (include "firn.limitsDir" .root) | quote }}
-- name: FIRN_LIMITS_POLL_MS
-  value: {{ .root.Values.limits.pollMs | int64 | quote }}
+- name: FIRN_OVERRIDES_POLL
+  value: {{ $v.limits.pollMs | int64 | quote }}
 {{- end }}
 
-{{/* Retention: the compactor deletes, the querier clips queries; both must agree. */}}
+{{/* Retention: the compactor deletes, the querier clips queries; both must agree. Per-tenant
+retention is in the overrides file (firn.env.limits); a retention-only file only in the cases
+firn.legacyRetentionFile names. */}}
 {{- define "firn.env.retention" -}}
 {{- $v := .root.Values -}}
 - name: FIRN_RETENTION
   value: {{ $v.retention.default | toString | quote }}
+{{- if include "firn.legacyRetentionFile" .root }}
 - name: FIRN_RETENTION_OVERRIDES_FILE
   value: {{ printf "%s/retention.yaml" (include "firn.retentionDir" .root) | quote }}
-- name: FIRN_RETENTION_RELOAD
-  value: {{ $v.retention.reload | toString | quote }}
+{{- end }}
 {{- end }}
 
 {{/* Compaction levels, grace and leases (compactor, all-in-one). */}}

@@ -106,6 +106,14 @@ one the chart generates (nats token store only). */}}
 {{- end }}
 {{- end }}
 
+{{/* "true" when a retention-only file (the old format, FIRN_RETENTION_OVERRIDES_FILE) is
+mounted: the user's retention.existingConfigMap, or retention.tenants when the overrides file is
+the user's own (limits.existingConfigMap), where the chart cannot add them. Otherwise
+retention.tenants go into the one overrides file. */}}
+{{- define "firn.legacyRetentionFile" -}}
+{{- if or .Values.retention.existingConfigMap (and .Values.limits.existingConfigMap .Values.retention.tenants) }}true{{ end }}
+{{- end }}
+
 {{- define "firn.retentionConfigMapName" -}}
 {{- if .Values.retention.existingConfigMap }}
 {{- .Values.retention.existingConfigMap }}

@@ -39,7 +39,7 @@ Every argument must be passed (lint --strict fails on a missing map key).
 {{- $envArgs := dict "root" $root "port" $c.port "shutdownMs" $shutdownMs "s3" .s3 "nats" .nats "groups" .env "extraEnv" $c.extraEnv -}}
 {{- $tokens := and (has "tokenStore" .env) (eq (include "firn.tokensMounted" $root) "true") -}}
 {{- $limits := has "limits" .env -}}
-{{- $retention := has "retention" .env -}}
+{{- $retention := and (has "retention" .env) (include "firn.legacyRetentionFile" $root) -}}
 {{- $symCache := has "symbolizerCacheDir" .env -}}
 {{- $scrape := and (has "scrape" .env) $v.scrape.enabled -}}
 {{- $scrapeApi := and $scrape (include "firn.scrapeDiscovery" $root | fromJson).inCluster -}}

@@ -3,4 +3,4 @@ export { GarbageCollector, type GarbageCollectorOptions, type GcReason, type GcR
 export { DEFAULT_LEVELS, validateLevels, windowStart, type LevelPolicy } from './levels';
 export { mergeSegments, segmentBatches, StackInterner, type MergedBlock, type MergeOptions } from './merge';
 export { expiredSegments, leaseKeyOf, maxMsOf, minMsOf, planCompactions, type CompactionJob, type TriggerReason } from './planner';
-export { FileRetention, fixedRetention, parseRetentionOverrides, type RetentionLogger, type RetentionOverrides, type RetentionPolicy } from './retention';
+export type { RetentionPolicy } from './retention';

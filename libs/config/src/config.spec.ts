@@ -58,6 +58,24 @@ describe(loadConfig.name, () => {
   });
 });
 
+describe('renamed settings', () => {
+  const renamed = defineConfig('demo', {
+    file: setting({ env: 'DEMO_OVERRIDES_FILE', flag: 'overrides-file', schema: z.string(), default: '', description: 'f', aliases: [{ env: 'DEMO_LIMITS_FILE', flag: 'limits-file' }] }),
+  });
+
+  it('still reads the earlier env name and flag, after the current ones', () => {
+    expect(loadConfig(renamed, { env: { DEMO_LIMITS_FILE: 'old.yaml' } }).file).toBe('old.yaml');
+    expect(loadConfig(renamed, { argv: ['--limits-file', 'old.yaml'] }).file).toBe('old.yaml');
+    expect(loadConfig(renamed, { env: { DEMO_LIMITS_FILE: 'old.yaml', DEMO_OVERRIDES_FILE: 'new.yaml' } }).file).toBe('new.yaml');
+    expect(loadConfig(renamed, { env: { DEMO_OVERRIDES_FILE: 'new.yaml' }, argv: ['--limits-file', 'flag.yaml'] }).file).toBe('flag.yaml');
+  });
+
+  it('documents the earlier name and refuses one shared with another setting', () => {
+    expect(configDocs(renamed)).toContain('Earlier name, still read: `DEMO_LIMITS_FILE` (`--limits-file`).');
+    expect(() => defineConfig('demo', { ...renamed.settings, other: setting({ env: 'DEMO_LIMITS_FILE', flag: 'other', schema: z.string(), description: 'o' }) })).toThrow(/share env DEMO_LIMITS_FILE/);
+  });
+});
+
 describe(parseFlags.name, () => {
   it('parses --k v, --k=v and bare booleans', () => {
     expect([...parseFlags(['--a', '1', '--b=2', '--c', '--d', 'x'])]).toEqual([

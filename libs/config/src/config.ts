@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from './duration';
 
 /**
  * One setting of a component's config: where it comes from (env var, CLI flag), how it is
@@ -14,6 +15,11 @@ export interface Setting<T> {
   readonly description: string;
   /** Secrets are never echoed in errors, docs defaults or logs. */
   readonly secret?: boolean;
+  /**
+   * Earlier, documented names of this setting, still read (after `env` and `flag`, in order), so
+   * a rename never breaks a deployment. Listed in the docs table.
+   */
+  readonly aliases?: ReadonlyArray<{ readonly env: string; readonly flag: string }>;
 }
 
 export type SettingsDef = Record<string, Setting<unknown>>;
@@ -32,12 +38,14 @@ export function defineConfig<D extends SettingsDef>(component: string, settings:
   const seenEnv = new Map<string, string>();
   const seenFlag = new Map<string, string>();
   for (const [key, s] of Object.entries(settings)) {
-    const e = seenEnv.get(s.env);
-    if (e) throw new Error(`config ${component}: ${key} and ${e} share env ${s.env}`);
-    const f = seenFlag.get(s.flag);
-    if (f) throw new Error(`config ${component}: ${key} and ${f} share flag --${s.flag}`);
-    seenEnv.set(s.env, key);
-    seenFlag.set(s.flag, key);
+    for (const { env, flag } of [s, ...(s.aliases ?? [])]) {
+      const e = seenEnv.get(env);
+      if (e) throw new Error(`config ${component}: ${key} and ${e} share env ${env}`);
+      const f = seenFlag.get(flag);
+      if (f) throw new Error(`config ${component}: ${key} and ${f} share flag --${flag}`);
+      seenEnv.set(env, key);
+      seenFlag.set(flag, key);
+    }
   }
   return { component, settings };
 }
@@ -91,17 +99,20 @@ function describeIssue(err: z.ZodError): string {
 export function loadConfig<D extends SettingsDef>(def: ConfigDefinition<D>, sources: ConfigSources = {}): ConfigOf<D> {
   const env = sources.env ?? {};
   const flags = parseFlags(sources.argv ?? []);
-  const byFlag = new Map(Object.entries(def.settings).map(([k, s]) => [s.flag, k]));
+  const byFlag = new Map(Object.entries(def.settings).flatMap(([k, s]) => [s, ...(s.aliases ?? [])].map((n) => [n.flag, k] as const)));
   for (const name of flags.keys()) {
     if (name === 'help') continue;
     if (!byFlag.has(name)) throw new ConfigError(name, `unknown flag --${name} (see --help)`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(def.settings)) {
-    const fromFlag = flags.get(s.flag);
-    const fromEnv = env[s.env];
-    const raw = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : s.default);
-    const source = fromFlag !== undefined ? `--${s.flag}` : fromEnv ? s.env : 'default';
+    const names = [s, ...(s.aliases ?? [])];
+    const flagged = names.find((n) => flags.has(n.flag));
+    const envd = names.find((n) => env[n.env] !== undefined && env[n.env] !== '');
+    const fromFlag = flagged && flags.get(flagged.flag);
+    const fromEnv = envd && env[envd.env];
+    const raw = fromFlag ?? fromEnv ?? s.default;
+    const source = flagged ? `--${flagged.flag}` : envd ? envd.env : 'default';
     const where = `${s.env} (--${s.flag})`;
     if (raw === undefined) {
       throw new ConfigError(key, `${where} is required: ${s.description}`);
@@ -116,13 +127,16 @@ export function loadConfig<D extends SettingsDef>(def: ConfigDefinition<D>, sour
   return Object.freeze(out) as ConfigOf<D>;
 }
 
+const DURATIONS = 'Time settings are durations (`30d`, `12h`, `90m`, `45s`, `500ms`, `1h30m`); a bare number is in the unit the name ends with (`_SECONDS`, `_HOURS`), otherwise milliseconds.';
+
 /** Markdown table of every setting: the documented defaults in each app's README come from here. */
 export function configDocs(def: ConfigDefinition<SettingsDef>): string {
   const rows = Object.values(def.settings).map((s) => {
     const dflt = s.default === undefined ? '(required)' : s.secret ? '(secret)' : s.default === '' ? '(empty)' : `\`${s.default}\``;
-    return `| \`${s.env}\` | \`--${s.flag}\` | ${dflt} | ${s.description} |`;
+    const aka = (s.aliases ?? []).map((a) => `\`${a.env}\` (\`--${a.flag}\`)`).join(', ');
+    return `| \`${s.env}\` | \`--${s.flag}\` | ${dflt} | ${s.description}${aka ? ` Earlier name${(s.aliases ?? []).length > 1 ? 's' : ''}, still read: ${aka}.` : ''} |`;
   });
-  return ['| env | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+  return ['| env | flag | default | meaning |', '|---|---|---|---|', ...rows, '', DURATIONS].join('\n');
 }
 
 /** True when argv asks for help; entry points print `configDocs` and exit 0. */
@@ -134,7 +148,8 @@ export function wantsHelp(argv: readonly string[]): boolean {
 
 export const port = z.coerce.number().int().min(0).max(65535);
 export const positiveInt = z.coerce.number().int().positive();
-export const durationMs = positiveInt;
+/** A positive duration (30s, 5m, 1500ms); a bare number is ms, as in the `_MS` settings. */
+export const durationMs = duration({ positive: true });
 export const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 export const nonEmpty = z.string().min(1, 'must not be empty');

@@ -21,4 +21,4 @@ export {
   type SettingsDef,
 } from './config';
 export { authSettings, natsReplicasSetting, natsSettings, redisSettings, serverSettings, storageKind, storageSettings } from './settings';
-export { parseDuration } from './duration';
+export { duration, formatDuration, parseDuration, type DurationUnit } from './duration';

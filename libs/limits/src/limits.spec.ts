@@ -7,7 +7,9 @@ import { SampleBatchBuilder } from '@firn/profiles';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { checkBatchLimits } from './ingest-checks';
 import { limitExceeded, limitOf } from './limit-error';
-import { RuntimeLimits, parseLimitsFile } from './runtime-limits';
+import { loadConfig, defineConfig } from '@firn/config';
+import { defaultLimitsFrom, limitsSettings, overridesOptionsFrom, retentionSettings } from './limits.settings';
+import { RuntimeLimits, parseLegacyRetentionFile, parseLimitsFile } from './runtime-limits';
 import { DEFAULT_TENANT_LIMITS } from './tenant-limits';
 import { ConcurrencyLimiter, RateLimiter } from './token-bucket';
 
@@ -96,6 +98,51 @@ describe(RuntimeLimits.name, () => {
     }
   });
 
+  it('reads retention and the other time settings as durations, in the same file as the limits', () => {
+    const p = parseLimitsFile('defaults:\n  retention: 30d\n  max_query_range_ms: 7d\ntenants:\n  acme:\n    retention: 0\n    ingest_past_window_ms: 3600000\n', 'x.yaml');
+    expect(p.defaults).toEqual({ retentionMs: 30 * 86_400_000, maxQueryRangeMs: 7 * 86_400_000 });
+    expect(p.tenants.get('acme')).toEqual({ retentionMs: 0, ingestPastWindowMs: 3_600_000 });
+    expect(() => parseLimitsFile('tenants:\n  acme:\n    retention: a month\n', 'x.yaml')).toThrow(/tenants\.acme\.retention: must be a duration/);
+  });
+
+  it('reads the old retention-only file (FIRN_RETENTION_OVERRIDES_FILE) and merges it under the overrides file', async () => {
+    const legacy = parseLegacyRetentionFile('default: 30d\ntenants:\n  acme: 7d\n  globex: 0\n', 'r.yaml');
+    expect(legacy.defaults).toEqual({ retentionMs: 30 * 86_400_000 });
+    expect(Object.fromEntries(legacy.tenants)).toEqual({ acme: { retentionMs: 7 * 86_400_000 }, globex: { retentionMs: 0 } });
+    expect(parseLegacyRetentionFile('{"tenants": {"acme": 3600000}}', 'r.json').tenants.get('acme')).toEqual({ retentionMs: 3_600_000 });
+    expect(() => parseLegacyRetentionFile('tenants:\n  acme: soon\n', 'r.yaml')).toThrow(/tenants\.acme/);
+    expect(() => parseLegacyRetentionFile('retention: 1d\n', 'r.yaml')).toThrow(/retention/);
+
+    const dir = await mkdtemp(join(tmpdir(), 'firn-overrides-'));
+    try {
+      const file = join(dir, 'overrides.yaml');
+      const legacyFile = join(dir, 'retention.yaml');
+      await writeFile(file, 'tenants:\n  acme:\n    retention: 1d\n    max_stack_depth: 9\n');
+      await writeFile(legacyFile, 'default: 30d\ntenants:\n  acme: 7d\n  globex: 2d\n');
+      const l = await RuntimeLimits.open({ defaults: { ...DEFAULT_TENANT_LIMITS, retentionMs: 86_400_000 * 365 }, file, legacyRetentionFile: legacyFile });
+      try {
+        expect(l.for(tenantFromTrustedSource('acme'))).toMatchObject({ retentionMs: 86_400_000, maxStackDepth: 9 });
+        expect(l.for(tenantFromTrustedSource('globex')).retentionMs).toBe(2 * 86_400_000);
+        expect(l.for(tenantFromTrustedSource('other')).retentionMs).toBe(30 * 86_400_000);
+        await writeFile(legacyFile, 'tenants:\n  globex: 3d\n');
+        await utimes(legacyFile, new Date(), new Date(Date.now() + 5000));
+        await l.poll();
+        expect(l.for(tenantFromTrustedSource('globex')).retentionMs).toBe(3 * 86_400_000);
+        expect(l.for(tenantFromTrustedSource('other')).retentionMs).toBe(86_400_000 * 365);
+      } finally {
+        l.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells how to migrate an old retention file given as the overrides file', () => {
+    for (const old of ['default: 30d\n', 'tenants:\n  acme: 7d\n']) {
+      expect(() => parseLimitsFile(old, 'x.yaml')).toThrow(/looks like the old retention file.*`defaults: \{retention: 30d\}`.*`tenants: \{acme: \{retention: 7d\}\}`/);
+    }
+  });
+
   it('rejects a bad file naming the key', () => {
     expect(() => parseLimitsFile('tenants:\n  acme:\n    max_stack_depth: -1\n', 'x.yaml')).toThrow(/tenants\.acme\.max_stack_depth/);
     expect(() => parseLimitsFile('tenants:\n  Bad/Id: {}\n', 'x.yaml')).toThrow(/tenants\.Bad\/Id/);
@@ -107,6 +154,23 @@ describe(RuntimeLimits.name, () => {
     expect(p.tenants.get('acme')?.pricePerCoreHour).toBe(0.031415);
     expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: 0.0000001\n', 'x.yaml')).toThrow(/defaults\.price_per_core_hour: a price has at most 6 decimals/);
     expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: -1\n', 'x.yaml')).toThrow(/price_per_core_hour/);
+  });
+});
+
+describe(overridesOptionsFrom.name, () => {
+  const cfg = defineConfig('demo', { ...limitsSettings(), ...retentionSettings() });
+
+  it('keeps the documented env names working (FIRN_LIMITS_FILE, FIRN_LIMITS_POLL_MS, FIRN_RETENTION_RELOAD)', () => {
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (_: object, msg: string) => void warnings.push(msg) };
+    const old = loadConfig(cfg, { env: { FIRN_LIMITS_FILE: '/etc/firn/limits.yaml', FIRN_LIMITS_POLL_MS: '2500', FIRN_RETENTION: '30d', FIRN_RETENTION_OVERRIDES_FILE: '/etc/firn/retention.yaml' } });
+    expect(overridesOptionsFrom(old, log)).toMatchObject({ file: '/etc/firn/limits.yaml', legacyRetentionFile: '/etc/firn/retention.yaml', pollMs: 2500, defaults: { retentionMs: 30 * 86_400_000 } });
+    expect(warnings.join('\n')).toMatch(/FIRN_RETENTION_OVERRIDES_FILE is deprecated/);
+    expect(loadConfig(cfg, { env: { FIRN_RETENTION_RELOAD: '30s' } }).overridesPoll).toBe(30_000);
+    expect(loadConfig(cfg, { argv: ['--limits-file', 'l.yaml', '--limits-poll-ms', '500'] })).toMatchObject({ overridesFile: 'l.yaml', overridesPoll: 500 });
+    const now = loadConfig(cfg, { env: { FIRN_OVERRIDES_FILE: 'o.yaml', FIRN_OVERRIDES_POLL: '1m' } });
+    expect([now.overridesFile, now.overridesPoll, now.retentionOverridesFile]).toEqual(['o.yaml', 60_000, '']);
+    expect(defaultLimitsFrom(now).retentionMs).toBe(0);
   });
 });
 

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { duration } from '@firn/config';
 
 /**
- * Per-tenant limits. Defaults come from config; a tenant's overrides (limits file) replace single
- * fields. Rates and concurrency are enforced per replica (see README).
+ * Every per-tenant setting: limits, retention, price. Defaults come from config; a tenant's
+ * overrides (the overrides file) replace single fields. Rates and concurrency are enforced per
+ * replica (see README).
  */
 export interface TenantLimits {
   /** Sustained ingest rate, request bytes (as received) per second; 0 = unlimited. */
@@ -42,6 +44,8 @@ export interface TenantLimits {
    * querier's FIRN_COST_CURRENCY); at most 6 decimals, so amounts are exact in micro-units.
    */
   pricePerCoreHour: number;
+  /** Data older than this is deleted by the compactor and clipped from queries; 0 = keep forever. */
+  retentionMs: number;
 }
 
 export type LimitName = keyof TenantLimits;
@@ -65,9 +69,10 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   maxFlameGraphNodes: 65_536,
   maxConcurrentQueries: 16,
   pricePerCoreHour: 0,
+  retentionMs: 0,
 };
 
-/** snake_case, as written in the limits file and shown in error messages and metrics. */
+/** snake_case, as written in the overrides file and shown in error messages and metrics. */
 export function snakeName(n: LimitName): string {
   return n.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -80,7 +85,13 @@ const price = z
   .nonnegative()
   .refine((v) => Number.isSafeInteger(Math.round(v * 1e6)) && Math.abs(Math.round(v * 1e6) - v * 1e6) < 1e-6, 'a price has at most 6 decimals');
 
-/** The overrides a file may set, snake_case keys; unknown keys are rejected (typos). */
+const window = duration();
+const positiveWindow = duration({ positive: true });
+
+/**
+ * The overrides a file may set, snake_case keys; unknown keys are rejected (typos). Time settings
+ * are durations (`30d`, `10m`; a bare number is ms, as the `_ms` names say).
+ */
 export const limitOverridesSchema = z
   .object({
     ingest_rate_bytes: nonNegInt,
@@ -95,20 +106,24 @@ export const limitOverridesSchema = z
     max_stack_depth: positive,
     max_profile_symbols: positive,
     max_stack_frames_per_request: positive,
-    ingest_past_window_ms: nonNegInt,
-    ingest_future_window_ms: nonNegInt,
-    max_query_range_ms: positive,
+    ingest_past_window_ms: window,
+    ingest_future_window_ms: window,
+    max_query_range_ms: positiveWindow,
     max_flame_graph_nodes: positive,
     max_concurrent_queries: positive,
     price_per_core_hour: price,
+    retention: window,
   })
   .partial()
   .strict();
 
 export type LimitOverrides = Partial<TenantLimits>;
 
+/** File keys whose field is not their camelCase spelling. */
+const FIELD_OF: Record<string, LimitName> = { retention: 'retentionMs' };
+
 export function fromSnake(o: z.infer<typeof limitOverridesSchema>): LimitOverrides {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[FIELD_OF[k] ?? k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
   return out as LimitOverrides;
 }

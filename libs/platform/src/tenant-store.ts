@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isCasConflict, type Bus, type BusKv } from '@firn/bus';
-import { ConfigError, positiveInt, setting } from '@firn/config';
+import { ConfigError, durationMs, setting } from '@firn/config';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { Logger } from '@firn/observability';
 import { KvTenantStore, StaticTokenStore, readTokenFile, type KvEntry, type RecordKv, type TenantDirectory, type TokenStore } from '@firn/tenancy';
@@ -18,7 +18,7 @@ export function tokenStoreSettings() {
       default: 'auto',
       description: `Where tenants and API tokens live: nats (shared ${TENANTS_BUCKET} KV bucket, managed through the admin API; revocations reach every replica within seconds), file (FIRN_TOKENS_FILE, read at start, read-only), auto = file when FIRN_TOKENS_FILE is set, else nats.`,
     }),
-    tokenRefreshMs: setting({ env: 'FIRN_TOKEN_REFRESH_MS', flag: 'token-refresh-ms', schema: positiveInt, default: '30000', description: 'Full re-read of the token bucket (safety net behind its live watch), ms.' }),
+    tokenRefreshMs: setting({ env: 'FIRN_TOKEN_REFRESH_MS', flag: 'token-refresh-ms', schema: durationMs, default: '30000', description: 'Full re-read of the token bucket (safety net behind its live watch), ms.' }),
   };
 }
 

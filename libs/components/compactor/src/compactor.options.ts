@@ -10,11 +10,8 @@ export interface CompactorOptions {
   graceMs: number;
   gcIntervalMs: number;
   leaseTtlMs: number;
-  /** Default retention; 0 = keep forever. */
+  /** Retention of every tenant when the process has no per-tenant overrides (TENANT_LIMITS); 0 = keep forever. */
   retentionMs: number;
-  /** YAML/JSON per-tenant overrides (see @firn/compaction README); empty = none. */
-  retentionOverridesFile: string;
-  retentionReloadMs: number;
   /** Lease bucket (tests use their own). */
   leaseBucket: string;
   /** Test hook: SIGKILL this process at the given step of its first job. */
@@ -30,8 +27,6 @@ export const DEFAULT_COMPACTOR_OPTIONS: Omit<CompactorOptions, 'compactorId'> = 
   gcIntervalMs: 5 * 60_000,
   leaseTtlMs: 5 * 60_000,
   retentionMs: 0,
-  retentionOverridesFile: '',
-  retentionReloadMs: 30_000,
   leaseBucket: 'FIRN_COMPACTOR_LEASES',
 };
 

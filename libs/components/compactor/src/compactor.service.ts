@@ -1,9 +1,10 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Leases, type Bus } from '@firn/bus';
-import { Compactor, FileRetention, type CompactorStep, type JobReport } from '@firn/compaction';
+import { Compactor, type CompactorStep, type JobReport } from '@firn/compaction';
+import type { TenantLimitsSource } from '@firn/limits';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
-import { BUS, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
+import { BUS, MANIFEST_LOG, OBJECT_STORE, TENANT_LIMITS } from '@firn/platform';
 import { LOGGER, METRICS } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import { CompactorMetrics } from './compactor.metrics';
@@ -17,7 +18,6 @@ import { COMPACTOR_OPTIONS, type CompactorOptions } from './compactor.options';
 @Injectable()
 export class CompactorService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly metrics: CompactorMetrics;
-  private readonly retention: FileRetention;
   private compactor: Compactor | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -31,20 +31,21 @@ export class CompactorService implements OnApplicationBootstrap, BeforeApplicati
     @Inject(COMPACTOR_OPTIONS) private readonly opts: CompactorOptions,
     @Inject(LOGGER) private readonly log: Logger,
     @Inject(METRICS) registry: Registry,
+    /** Per-tenant overrides (retention); without them every tenant keeps `opts.retentionMs`. */
+    @Inject(TENANT_LIMITS) private readonly overrides: TenantLimitsSource | null,
   ) {
     this.metrics = new CompactorMetrics(registry);
-    this.retention = new FileRetention({ defaultMs: opts.retentionMs, file: opts.retentionOverridesFile || undefined, reloadMs: opts.retentionReloadMs, log });
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.retention.start();
+    const overrides = this.overrides;
     const leases = await Leases.open(this.bus, { owner: this.opts.compactorId, ttlMs: this.opts.leaseTtlMs, bucket: this.opts.leaseBucket });
     this.compactor = new Compactor({
       store: this.store,
       manifest: this.manifest,
       leases,
       levels: this.opts.levels,
-      retention: this.retention.policy,
+      retention: overrides ? (tenant) => overrides.for(tenant).retentionMs : () => this.opts.retentionMs,
       graceMs: this.opts.graceMs,
       observer: {
         job: (r) => {
@@ -70,7 +71,6 @@ export class CompactorService implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    this.retention.stop();
     await this.loop;
   }
 

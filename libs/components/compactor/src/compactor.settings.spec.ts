@@ -24,6 +24,11 @@ describe(compactorOptionsFrom.name, () => {
     expect([o.graceMs, o.crashAt, o.compactorId]).toEqual([90_000, 'after-write', 'c7']);
   });
 
+  it('still reads the retention env names the compactor documented (FIRN_RETENTION_OVERRIDES_FILE, FIRN_RETENTION_RELOAD)', () => {
+    const cfg = loadConfig(compactorConfig, { env: { FIRN_RETENTION_OVERRIDES_FILE: '/etc/firn/retention.yaml', FIRN_RETENTION_RELOAD: '1m', FIRN_LIMITS_FILE: '/etc/firn/limits.yaml' } });
+    expect([cfg.retentionOverridesFile, cfg.overridesPoll, cfg.overridesFile]).toEqual(['/etc/firn/retention.yaml', 60_000, '/etc/firn/limits.yaml']);
+  });
+
   it('names the variable of a bad duration', () => {
     expect(() => loadConfig(compactorConfig, { env: { FIRN_RETENTION: 'a month' } })).toThrow(ConfigError);
     expect(() => loadConfig(compactorConfig, { env: { FIRN_RETENTION: 'a month' } })).toThrow(/FIRN_RETENTION.*duration/);

@@ -1,24 +1,11 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { parseDuration } from '@firn/config';
-import { positiveInt, setting, type ConfigOf } from '@firn/config';
+import { duration as durationSchema, formatDuration, positiveInt, setting, type ConfigOf } from '@firn/config';
+import { overridesSettings, retentionSettings } from '@firn/limits';
 import { COMPACTOR_STEPS, DEFAULT_COMPACTOR_OPTIONS, type CompactorOptions } from './compactor.options';
 
-const duration = z.string().transform((s, ctx) => {
-  try {
-    return parseDuration(s);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration like 30d, 1h, 90s, 500ms or a number of ms' });
-    return z.NEVER;
-  }
-});
-
-function fmt(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return ms === 0 ? '0' : `${ms}ms`;
-}
+const duration = durationSchema();
+const fmt = formatDuration;
 
 const LEVEL = {
   window: (l: number) => `Time window of one L${l} block per tenant (a multiple of the level below).`,
@@ -27,21 +14,6 @@ const LEVEL = {
   settle: (l: number) => `...and any L${l} window (with 2+ inputs) this long after it ended.`,
   bucket: (l: number) => `Downsampling in L${l}: timestamps floored to this bucket, equal rows summed (0 = exact timestamps).`,
 };
-
-/** Per-tenant retention: the compactor deletes expired data, queriers clip ranges to it. */
-export function retentionSettings() {
-  const d = DEFAULT_COMPACTOR_OPTIONS;
-  return {
-    retention: setting({ env: 'FIRN_RETENTION', flag: 'retention', schema: duration, default: '0', description: 'Default data retention per tenant (e.g. 30d); 0 = keep forever.' }),
-    retentionOverridesFile: setting({ env: 'FIRN_RETENTION_OVERRIDES_FILE', flag: 'retention-overrides-file', schema: z.string(), default: '', description: 'YAML/JSON file of per-tenant retention ({default, tenants: {id: 7d}}), re-read periodically.' }),
-    retentionReload: setting({ env: 'FIRN_RETENTION_RELOAD', flag: 'retention-reload', schema: duration, default: fmt(d.retentionReloadMs), description: 'How often the retention overrides file is re-read.' }),
-  };
-}
-
-/** Retention options for a FileRetention. */
-export function retentionOptionsFrom(c: { retention: number; retentionOverridesFile: string; retentionReload: number }): { defaultMs: number; file?: string; reloadMs: number } {
-  return { defaultMs: c.retention, file: c.retentionOverridesFile || undefined, reloadMs: Math.max(1, c.retentionReload) };
-}
 
 /** Compactor settings, shared by the compactor and (if wired) the all-in-one. */
 export function compactorSettings() {
@@ -62,6 +34,8 @@ export function compactorSettings() {
     compactorGrace: setting({ env: 'FIRN_COMPACTOR_GRACE', flag: 'compactor-grace', schema: duration, default: fmt(d.graceMs), description: 'Replaced, expired and orphaned objects are deleted this long after they stopped being referenced; keep it above the query timeout.' }),
     compactorGcInterval: setting({ env: 'FIRN_COMPACTOR_GC_INTERVAL', flag: 'compactor-gc-interval', schema: duration, default: fmt(d.gcIntervalMs), description: 'How often to scan object storage for unreferenced segment objects.' }),
     compactorLeaseTtl: setting({ env: 'FIRN_COMPACTOR_LEASE_TTL', flag: 'compactor-lease-ttl', schema: duration, default: fmt(d.leaseTtlMs), description: 'A compactor that stops renewing its lease on a window loses it after this long.' }),
+    // Retention is a per-tenant override (FIRN_RETENTION, `retention` in the overrides file).
+    ...overridesSettings(),
     ...retentionSettings(),
     compactorCrashAt: setting({ env: 'FIRN_COMPACTOR_CRASH_AT', flag: 'compactor-crash-at', schema: z.enum(['', ...COMPACTOR_STEPS]), default: '', description: 'Fault injection for tests only: SIGKILL the process at this step of its first job.' }),
   };
@@ -82,8 +56,6 @@ export function compactorOptionsFrom(c: CompactorConfig): CompactorOptions {
     gcIntervalMs: Math.max(1, c.compactorGcInterval),
     leaseTtlMs: Math.max(1, c.compactorLeaseTtl),
     retentionMs: c.retention,
-    retentionOverridesFile: c.retentionOverridesFile,
-    retentionReloadMs: Math.max(1, c.retentionReload),
     crashAt: c.compactorCrashAt === '' ? undefined : c.compactorCrashAt,
   };
 }

@@ -1,10 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { KeyValueCache } from '@firn/cache';
-import { FileRetention } from '@firn/compaction';
 import { CachedSymbolResolver } from '@firn/debuginfo';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
-import { CACHE, MANIFEST_LOG, OBJECT_STORE } from '@firn/platform';
+import { CACHE, MANIFEST_LOG, OBJECT_STORE, TENANT_LIMITS } from '@firn/platform';
+import type { TenantLimitsSource } from '@firn/limits';
 import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
@@ -28,6 +28,7 @@ import { DEFAULT_QUERIER_OPTIONS, QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOpt
  * (`--querier-peers`) and merges their partial aggregates (QueryFrontend).
  */
 const SYMBOL_RESOLVER = Symbol('firn.querier-symbol-resolver');
+const RETENTION = Symbol('firn.querier-retention');
 
 @Module({})
 export class QuerierModule {
@@ -59,14 +60,13 @@ export class QuerierModule {
           },
         },
         {
-          // Queries never return rows past the tenant's retention, even from a partly expired block.
-          provide: FileRetention,
-          inject: [QueryFrontend, LOGGER],
-          useFactory: async (frontend: QueryFrontend, log: Logger) => {
-            const retention = new FileRetention({ ...(options.retention ?? { defaultMs: 0, reloadMs: 30_000 }), log });
-            await retention.start();
-            frontend.useRetention(retention.policy);
-            return retention;
+          // Queries never return rows past the tenant's retention (a per-tenant override, the same
+          // the compactor deletes by), even from a partly expired block.
+          provide: RETENTION,
+          inject: [QueryFrontend, TENANT_LIMITS],
+          useFactory: (frontend: QueryFrontend, overrides: TenantLimitsSource | null) => {
+            if (overrides) frontend.useRetention((tenant) => overrides.for(tenant).retentionMs);
+            return overrides;
           },
         },
         ParcaQueryRpc,

@@ -19,14 +19,12 @@ export interface QuerierOptions {
   selfAddress: string;
   /** Shared secret peers present on internal calls. */
   internalToken: string;
-  /** Per-tenant retention queries are clipped to (the compactor's settings); default: keep forever. */
-  retention?: { defaultMs: number; file?: string; reloadMs: number };
   /** InsightsService (cost, regression, PGO export) and usage metering. */
   insights?: InsightsOptions;
 }
 
 export interface InsightsOptions {
-  /** Currency of cost reports (prices per tenant come from the limits file). */
+  /** Currency of cost reports (prices per tenant come from the per-tenant overrides file). */
   currency: string;
   /** The llvm-symbolizer the PGO export runs. */
   llvmSymbolizer: string;

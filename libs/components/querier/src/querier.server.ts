@@ -1,5 +1,5 @@
 import { AdminUsageModule, adminOptionsFrom, adminSettings } from '@firn/admin';
-import { authSettings, defineConfig, natsSettings, positiveInt, redisSettings, serverSettings, setting, storageSettings } from '@firn/config';
+import { authSettings, defineConfig, durationMs, natsSettings, redisSettings, serverSettings, setting, storageSettings } from '@firn/config';
 import { ManifestModule, PlatformModule, cacheConfigFrom, componentServer, objectStoreConfigFrom, openTenancy, tokenStoreSettings } from '@firn/platform';
 import { QuerierModule } from './querier.module';
 import { querierOptionsFrom, querierSettings } from './querier.settings';
@@ -13,7 +13,7 @@ export const querierConfig = defineConfig('querier', {
   ...tokenStoreSettings(),
   ...querierSettings(),
   ...adminSettings(),
-  symbolLookupTimeoutMs: setting({ env: 'FIRN_SYMBOL_LOOKUP_TIMEOUT_MS', flag: 'symbol-lookup-timeout-ms', schema: positiveInt, default: '1000', description: 'A query waits at most this long for the symbol cache; then it answers with unsymbolized frames.' }),
+  symbolLookupTimeoutMs: setting({ env: 'FIRN_SYMBOL_LOOKUP_TIMEOUT_MS', flag: 'symbol-lookup-timeout-ms', schema: durationMs, default: '1000', description: 'A query waits at most this long for the symbol cache; then it answers with unsymbolized frames.' }),
 });
 
 /** The querier as its own process (apps/querier). */

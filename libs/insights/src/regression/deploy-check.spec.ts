@@ -137,6 +137,7 @@ describe(parseDeployChecks.name, () => {
     expect(checks).toEqual([{ tenant: 'acme', name: 'api', query: 'cpu:samples:count:cpu:nanoseconds{service="api"}', label: 'version', webhook: 'http://hooks/x', windowMs: 3600_000, settleMs: 600_000 }]);
     expect(parseDeployChecks('', 'empty.yaml')).toEqual([]);
     expect(parseDeployChecks('{"checks": [{"tenant": "t", "name": "n", "query": "q", "label": "v", "webhook": "https://h/x", "window": "45s", "settle": "2d"}]}', 'x.json')[0]).toMatchObject({ windowMs: 45_000, settleMs: 2 * 86_400_000 });
+    expect(parseDeployChecks('{"checks": [{"tenant": "t", "name": "n", "query": "q", "label": "v", "webhook": "https://h/x", "window": "1h30m", "settle": "500ms"}]}', 'x.json')[0]).toMatchObject({ windowMs: 5_400_000, settleMs: 500 });
   });
 
   it('names the bad key of an invalid file', () => {

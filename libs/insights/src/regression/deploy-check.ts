@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseDuration } from '@firn/config';
 import { FirnError } from '@firn/errors';
 import { tenantIdSchema, type TenantId } from '@firn/tenancy';
 
@@ -18,13 +19,14 @@ export interface DeployCheck {
   settleMs: number;
 }
 
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
-
+/** A duration with its unit (the one parser of `@firn/config`; a bare number here is refused, not read as ms). */
 function ms(v: string, field: string): number {
-  const m = DURATION.exec(v);
-  if (!m) throw FirnError.invalidArgument(`${field}: ${JSON.stringify(v)} is not a duration like 30m or 1h`);
-  return Number(m[1]) * UNIT[m[2]];
+  try {
+    if (!/^\d+$/.test(v.trim())) return parseDuration(v);
+  } catch {
+    // fall through to the error naming the field
+  }
+  throw FirnError.invalidArgument(`${field}: ${JSON.stringify(v)} is not a duration like 30m or 1h`);
 }
 
 const fileSchema = z

@@ -17,7 +17,7 @@ export interface UsageReport {
 
 /**
  * Where the admin UsageService reads usage (the querier's metering provides it): the port
- * between the admin API (libs/components/admin) and the component that holds the data.
+ * between the admin API (libs/admin) and the component that holds the data.
  */
 export interface UsageSource {
   usage(tenants?: readonly TenantId[]): Promise<UsageReport>;

@@ -3,4 +3,4 @@
 // other entry point (scripts/run-ts.cjs).
 const path = require('node:path');
 process.argv.splice(2, 0, path.join(__dirname, '..', 'src', 'cli', 'main.ts'));
-require(path.join(__dirname, '..', '..', '..', '..', 'scripts', 'run-ts.cjs'));
+require(path.join(__dirname, '..', '..', '..', 'scripts', 'run-ts.cjs'));

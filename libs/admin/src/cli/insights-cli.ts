@@ -22,7 +22,7 @@ export const INSIGHTS_HELP: Record<string, string> = {
   cost: `usage: firn cost --query SELECTOR [--from TIME] [--to TIME] [--group-by LABEL,...] [--top N] [--step DURATION] [--format table|csv|json|prometheus|openmetrics]
 
 CPU time and money per label group over a range, with each group's top functions. The price per
-core-hour is the tenant's price_per_core_hour in the limits file.
+core-hour is the tenant's price_per_core_hour in the per-tenant overrides file.
 
   --query SELECTOR   e.g. 'parca_agent:samples:count:cpu:nanoseconds:delta{namespace="shop"}'
   --from, --to       range (default: the last hour)
