@@ -20,8 +20,9 @@ function depConstraints({ tests }) {
     { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:server', 'scope:agent', 'scope:shared'] },
     // A component (libs/components/<name>, tag kind:component) never imports another component:
     // what two components share lives in a library (e.g. @firn/admin, @firn/limits). Only the
-    // all-in-one (kind:all-in-one) and each component's own app wire components together.
-    { sourceTag: 'kind:component', notDependOnLibsWithTags: ['kind:component'] },
+    // all-in-one (kind:all-in-one) and each component's own app wire components together. Tests
+    // may: an in-process cluster test (@firn/test-cluster) starts the components it exercises.
+    ...(tests ? [] : [{ sourceTag: 'kind:component', notDependOnLibsWithTags: ['kind:component'] }]),
     { sourceTag: 'type:app', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
     { sourceTag: 'type:feature', onlyDependOnLibsWithTags: t(['type:feature', 'type:data', 'type:util', 'type:proto']) },
     { sourceTag: 'type:data', onlyDependOnLibsWithTags: t(['type:data', 'type:util', 'type:proto']) },

@@ -76,6 +76,8 @@ describe('module boundaries', () => {
     expect(fromQuerier.join('\n')).toMatch(/tagged with "kind:component" can not depend on libs tagged with "kind:component"/);
     const fromGateway = await boundaryErrors('libs/components/gateway/src/probe.ts', "import { querierSettings } from '@firn/querier';\nexport const x = querierSettings;\n");
     expect(fromGateway.join('\n')).toMatch(/kind:component/);
+    // Tests may start other components (the in-process cluster); production code of a component may not.
+    expect(await boundaryErrors('libs/components/querier/src/probe.int-spec.ts', "import { ingesterServer } from '@firn/ingester';\nexport const x = ingesterServer;\n")).toEqual([]);
     // Shared libraries stay allowed, and the all-in-one wires every component.
     expect(await boundaryErrors('libs/components/gateway/src/probe.ts', "import { AdminModule } from '@firn/admin';\nimport { limitsSettings } from '@firn/limits';\nexport const x = [AdminModule, limitsSettings];\n")).toEqual([]);
     expect(await boundaryErrors('libs/components/all-in-one/src/probe.ts', "import { compactorSettings } from '@firn/compactor';\nimport { querierSettings } from '@firn/querier';\nexport const x = [compactorSettings, querierSettings];\n")).toEqual([]);
