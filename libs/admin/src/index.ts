@@ -1,4 +1,3 @@
 export { AdminModule } from './admin.module';
-export { adminOptionsFrom, adminSettings, type AdminOptions } from './admin.options';
-export { AuditLog, type AuditEntry } from './audit-log';
+export { adminOptionsFrom, adminSettings } from './admin.options';
 export { AdminUsageModule } from './usage.module';

@@ -1,6 +1,6 @@
-export { createLogger, type Logger, type LoggerOptions } from './logger';
-export { Counter, Gauge, Histogram, Registry, Summary, createMetricsRegistry, metricName } from './metrics';
-export { currentRequestContext, newRequestId, runWithRequestContext, type RequestContext } from './request-context';
+export { createLogger, type Logger } from './logger';
+export { Counter, Gauge, Histogram, Registry, createMetricsRegistry, metricName } from './metrics';
+export { currentRequestContext, newRequestId, runWithRequestContext } from './request-context';
 export {
   contextFromHeaders,
   failed,
@@ -9,6 +9,4 @@ export {
   spanContextFromHeaders,
   startTracing,
   traceHeaders,
-  type Tracing,
-  type TracingOptions,
 } from './tracing';

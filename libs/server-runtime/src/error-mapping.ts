@@ -62,10 +62,6 @@ export function classify(err: unknown): ClassifiedError {
   return { code: ErrorCode.Internal, message: 'internal error', details: {}, unexpected: true };
 }
 
-export function grpcCodeOf(code: ErrorCode): Code {
-  return TABLE[code].grpc;
-}
-
 export function httpStatusOf(code: ErrorCode): number {
   return TABLE[code].http;
 }

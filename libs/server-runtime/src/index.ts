@@ -1,10 +1,4 @@
-export { DEFAULT_RETRY_AFTER_SECONDS, classify, grpcCodeOf, httpStatusOf, retryAfterOf, toConnectError, toHttpError, type ClassifiedError, type HttpError } from './error-mapping';
-export { registerHealthService } from './health.service';
-export { HttpErrorFilter } from './http-error.filter';
-export { isMalformedRequestFailure, refuseMalformedRequests } from './malformed-request';
-export { OnePortServer, type AppHandlers, type HttpHandler, type OnePortServerOptions } from './one-port-server';
-export { Readiness, type Check, type ReadinessReport } from './readiness';
-export { rpcInterceptor } from './rpc-interceptor';
-export { DEFAULT_READ_MAX_BYTES, createRpcNodeHandler, type RpcNodeHandlerOptions } from './rpc-node-handler';
-export { main, runServer, type BaseServerConfig, type RunOptions, type RunningServer, type ServerSpec, type Setup } from './run-server';
-export { CRASH, LOGGER, METRICS, NestPinoLogger, READINESS, RpcRegistry, RuntimeModule, TRACER, type Crash, type RuntimeContext } from './runtime.module';
+export { OnePortServer } from './one-port-server';
+export { Readiness } from './readiness';
+export { main, runServer, type BaseServerConfig, type RunningServer, type ServerSpec } from './run-server';
+export { CRASH, LOGGER, METRICS, READINESS, RpcRegistry, TRACER, type Crash, type RuntimeContext } from './runtime.module';

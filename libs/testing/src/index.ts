@@ -1,10 +1,10 @@
 export { freePort } from './free-port';
 export { startS3Server, type S3Server } from './s3-server';
-export * from './nats';
+export { startNats, type TestNats } from './nats';
 export * from './redis';
-export * from './debuginfod';
+export { startDebuginfod, type TestDebuginfod } from './debuginfod';
 export * from './require-binary';
-export * from './child-process';
+export { spawnServer, withPortRetry, makeTempDir, removeDir, type ServerProcess } from './child-process';
 export { mulberry32, type Rng } from './prng';
 export { buildTestProgram, type TestProgram } from './c-program';
 export { grpcFrame, gzipBomb, processMemory, rawGrpc, resetPeakMemory } from './hostile-input';
@@ -21,6 +21,6 @@ export {
   manySeriesPprof,
   type HostileShape,
 } from './hostile-shapes';
-export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchBrowser, type BrowserSession } from './browser';
-export * from './pgo-roundtrip';
+export { launchBrowser, type BrowserSession } from './browser';
+export { compileC, bpfUnavailable, compareSpeed, pgoRoundTrip, textOf, type PgoRoundTrip } from './pgo-roundtrip';
 export { makeTokens } from './tokens';
