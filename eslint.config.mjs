@@ -69,7 +69,16 @@ export default [
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: '@firn/ingest-log', importNames: ['appendIngest'], message: 'Ingest goes through IngestPipeline.accept (libs/components/gateway/src/ingest): it derives the idempotency key, enforces limits and counts.' }] },
+        {
+          paths: [
+            {
+              name: '@firn/ingest-log',
+              importNames: ['appendIngest'],
+              message:
+                'Ingest goes through IngestPipeline.accept (libs/components/gateway/src/ingest): it derives the idempotency key, enforces limits and counts.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -82,24 +91,55 @@ export default [
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: [{ name: 'nats', message: 'Only libs/bus touches the NATS SDK: use Bus / BusKv / Leases from @firn/bus (add a typed operation there if one is missing).' }] },
+        {
+          paths: [
+            {
+              name: 'nats',
+              message: 'Only libs/bus touches the NATS SDK: use Bus / BusKv / Leases from @firn/bus (add a typed operation there if one is missing).',
+            },
+          ],
+        },
       ],
     },
   },
   {
     // Entry points, the harness, tests and tooling may read the environment directly.
-    files: ['apps/*/src/main.ts', 'libs/testing/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'tools/**/*.ts', 'charts/**/*.ts', 'plugins/*/tests/**/*.ts', 'plugins/*/tests/**/*.tsx', 'plugins/*/scripts/**/*.ts'],
+    files: [
+      'apps/*/src/main.ts',
+      'libs/testing/**/*.ts',
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      '**/*.e2e-spec.ts',
+      'e2e/**/*.ts',
+      'bench/**/*.ts',
+      'tools/**/*.ts',
+      'charts/**/*.ts',
+      'plugins/*/tests/**/*.ts',
+      'plugins/*/tests/**/*.tsx',
+      'plugins/*/scripts/**/*.ts',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
     // Test-support modules (`src/testing/`) count as tests.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.conformance.ts', '**/src/testing/**/*.ts', 'plugins/*/tests/**/*.ts', 'plugins/*/tests/**/*.tsx'],
+    files: [
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      '**/*.e2e-spec.ts',
+      '**/*.conformance.ts',
+      '**/src/testing/**/*.ts',
+      'plugins/*/tests/**/*.ts',
+      'plugins/*/tests/**/*.tsx',
+    ],
     rules: { '@nx/enforce-module-boundaries': boundaries(true) },
   },
   {
     // Plain CommonJS scripts.
     files: ['**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' },
+    },
   },
 ];

@@ -36,7 +36,11 @@ if (!why) {
   process.exit(0);
 }
 console.log(`firn setup: building the web UI (${why})`);
-const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'apps/web/vite.config.mts'), '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+const r = spawnSync(
+  process.execPath,
+  [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'apps/web/vite.config.mts'), '--logLevel', 'warn'],
+  { cwd: ROOT, stdio: 'inherit' },
+);
 if (r.status !== 0) {
   console.error('firn setup: the web UI build failed (see above); the APIs still work without it');
   process.exit(r.status ?? 1);

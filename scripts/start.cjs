@@ -85,10 +85,14 @@ async function startAgent() {
     return;
   }
   const metricsPort = process.env.FIRN_AGENT_METRICS_PORT || '4110';
-  agent = spawn(join(ROOT, 'dist/agent/firn-agent'), ['--gateway-url', base, '--token-file', tokenFile, '--local-symbols', 'true', '--metrics-port', metricsPort], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env },
-  });
+  agent = spawn(
+    join(ROOT, 'dist/agent/firn-agent'),
+    ['--gateway-url', base, '--token-file', tokenFile, '--local-symbols', 'true', '--metrics-port', metricsPort],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env },
+    },
+  );
   agent.on('exit', (code, signal) => {
     if (!stopping) say(`local agent exited (${signal ?? `code ${code}`}); the server keeps running`);
   });

@@ -16,6 +16,9 @@ echo "== lint"
 npx nx show projects >/dev/null
 npx eslint --max-warnings=0 .
 
+echo "== format (Prettier; npm run format fixes it)"
+npx prettier --check --log-level warn .
+
 echo "== build (the Grafana plugin's dist/ and zip, which its tests load)"
 npx nx run grafana-datasource:build --output-style=stream
 

@@ -21,6 +21,8 @@ export default defineConfig({
   },
   server: {
     // `npx vite apps/web` during development: the APIs come from a running all-in-one.
-    proxy: Object.fromEntries(['/api', '/parca.query.v1alpha1.QueryService'].map((p) => [p, { target: process.env.FIRN_URL ?? 'http://127.0.0.1:7070', changeOrigin: true }])),
+    proxy: Object.fromEntries(
+      ['/api', '/parca.query.v1alpha1.QueryService'].map((p) => [p, { target: process.env.FIRN_URL ?? 'http://127.0.0.1:7070', changeOrigin: true }]),
+    ),
   },
 });

@@ -129,7 +129,9 @@ async function runAgent(opts: { unwind: 'tables' | 'frame-pointers'; aioPort: nu
     const fp = d(/^firn_agent_unwind_frames_total\{method="frame_pointer"\} (\S+)/m);
     const complete = d(/^firn_agent_user_stacks_total\{outcome="complete"\} (\S+)/m);
     const truncated = d(/^firn_agent_user_stacks_total\{outcome="truncated"\} (\S+)/m);
-    lines.push(`  user frames: ${table} by table, ${fp} by frame pointer; user stacks complete ${((100 * complete) / Math.max(1, complete + truncated)).toFixed(1)} % of ${complete + truncated}`);
+    lines.push(
+      `  user frames: ${table} by table, ${fp} by frame pointer; user stacks complete ${((100 * complete) / Math.max(1, complete + truncated)).toFixed(1)} % of ${complete + truncated}`,
+    );
     if (opts.unwind === 'tables') {
       lines.push(
         `  unwind tables: ${metric(m, /^firn_agent_unwind_tables\{state="ready"\} (\S+)/m)} ready (${fmtMiB(metric(m, /^firn_agent_unwind_table_bytes (\S+)/m))}), ` +
@@ -140,7 +142,9 @@ async function runAgent(opts: { unwind: 'tables' | 'frame-pointers'; aioPort: nu
     if (prog) {
       const maps = bpfMaps().filter((x) => prog.map_ids?.includes(x.id));
       const fixed = maps.reduce((s, x) => s + (x.bytes_memlock ?? 0), 0);
-      lines.push(`  BPF maps of the program (bytes_memlock, excluding the per-file tables): ${fmtMiB(fixed)}: ${maps.map((x) => `${x.name} ${fmtMiB(x.bytes_memlock ?? 0)}`).join(', ')}`);
+      lines.push(
+        `  BPF maps of the program (bytes_memlock, excluding the per-file tables): ${fmtMiB(fixed)}: ${maps.map((x) => `${x.name} ${fmtMiB(x.bytes_memlock ?? 0)}`).join(', ')}`,
+      );
     }
     return lines.join('\n');
   } finally {
@@ -170,7 +174,9 @@ function tableSizes(pids: number[]): string {
       if (/ r-xp /.test(line) && path.startsWith('/')) files.add(path);
     }
   }
-  const out = execFileSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'tools/unwind/eh-frame-coverage.ts'), '--files', ...files], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'tools/unwind/eh-frame-coverage.ts'), '--files', ...files], {
+    encoding: 'utf8',
+  });
   return out.trim().split('\n').join('\n  ');
 }
 
@@ -190,7 +196,14 @@ async function main(): Promise<void> {
   const aio = await spawnServer({
     name: 'all-in-one',
     command: process.execPath,
-    args: [resolve(ROOT, 'scripts/run-ts.cjs'), resolve(ROOT, 'apps/all-in-one/src/main.ts'), '--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json')],
+    args: [
+      resolve(ROOT, 'scripts/run-ts.cjs'),
+      resolve(ROOT, 'apps/all-in-one/src/main.ts'),
+      '--data-dir',
+      join(dir, 'data'),
+      '--tokens-file',
+      join(dir, 'tokens.json'),
+    ],
     env: { FIRN_HOST: '127.0.0.1', FIRN_PORT: String(aioPort), FIRN_LOG_LEVEL: 'warn' },
     ready: async () => (await fetch(`http://127.0.0.1:${aioPort}/readyz`)).status === 200,
     readyTimeoutMs: 120_000,
@@ -202,7 +215,11 @@ async function main(): Promise<void> {
     if (only.has('tables')) results.push(await runAgent({ unwind: 'tables', aioPort, token: issued.token }));
     if (only.has('perf-fp')) results.push(await runPerf(['-g'], '-g (frame pointers)', dir));
     if (only.has('perf-dwarf')) results.push(await runPerf(['--call-graph', 'dwarf'], '--call-graph dwarf', dir));
-    console.log(`host: ${ncpu} CPUs, all busy (1 Node loop, ${ncpu - 1} C -O2 -fomit-frame-pointer); ${seconds} s per profiler; 19 Hz; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `host: ${ncpu} CPUs, all busy (1 Node loop, ${ncpu - 1} C -O2 -fomit-frame-pointer); ${seconds} s per profiler; 19 Hz; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     console.log(`agent run ${viaTs ? 'through scripts/run-ts.cjs (SWC at run time)' : 'as dist/agent/firn-agent (built JS)'}`);
     for (const r of results) console.log(r);
     console.log(`unwind tables of the workload's binaries (kernel memory):\n  ${tableSizes(stress.map((s) => s.pid as number))}`);

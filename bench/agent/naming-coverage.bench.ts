@@ -50,7 +50,12 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [join(ROOT, 'scripts/start.cjs'), '--port', String(port), '--data-dir', dataDir], {
     // --debug-dirs none measures the agent without the node's debug files (the agent's default reads /usr/lib/debug).
-    env: { ...process.env, FIRN_AGENT_METRICS_PORT: String(metricsPort), FIRN_LOG_LEVEL: 'warn', ...(args['debug-dirs'] !== undefined ? { FIRN_AGENT_DEBUG_DIRS: args['debug-dirs'] } : {}) },
+    env: {
+      ...process.env,
+      FIRN_AGENT_METRICS_PORT: String(metricsPort),
+      FIRN_LOG_LEVEL: 'warn',
+      ...(args['debug-dirs'] !== undefined ? { FIRN_AGENT_DEBUG_DIRS: args['debug-dirs'] } : {}),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -87,7 +92,8 @@ async function main(): Promise<void> {
       byKind.set(kind, e);
     }
     const NATIVE = ['go', 'native_symbols', 'native_debuginfo', 'native_stripped'];
-    const sum = (kinds: string[] | undefined, f: 'named' | 'total') => [...byKind].filter(([k]) => !kinds || kinds.includes(k)).reduce((a, [, e]) => a + e[f], 0);
+    const sum = (kinds: string[] | undefined, f: 'named' | 'total') =>
+      [...byKind].filter(([k]) => !kinds || kinds.includes(k)).reduce((a, [, e]) => a + e[f], 0);
     console.log(`\nagent frames over ${SECONDS} s (each frame once per sample it is in):\n`);
     console.log('| kind | frames | named | share | unnamed, why |');
     console.log('|---|---|---|---|---|');
@@ -97,7 +103,9 @@ async function main(): Promise<void> {
     }
     const nativeShare = sum(NATIVE, 'named') / Math.max(1, sum(NATIVE, 'total'));
     const allShare = sum(undefined, 'named') / Math.max(1, sum(undefined, 'total'));
-    console.log(`\nnative (go + native_symbols + native_debuginfo + native_stripped): ${(100 * nativeShare).toFixed(1)} % named; all frames: ${(100 * allShare).toFixed(1)} % named`);
+    console.log(
+      `\nnative (go + native_symbols + native_debuginfo + native_stripped): ${(100 * nativeShare).toFixed(1)} % named; all frames: ${(100 * allShare).toFixed(1)} % named`,
+    );
 
     // The all-in-one's own flame graph: nats-server's frames.
     const token = readFileSync(join(dataDir, 'default-token'), 'utf8').trim();
@@ -110,7 +118,14 @@ async function main(): Promise<void> {
       const res = await q.query(
         create(Q.QueryRequestSchema, {
           mode: Q.QueryRequest_Mode.MERGE,
-          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `parca_agent:samples:count:cpu:nanoseconds:delta${selector}`, start: timestampFromMs(startMs - 120_000), end: timestampFromMs(Date.now() + 60_000) }) },
+          options: {
+            case: 'merge',
+            value: create(Q.MergeProfileSchema, {
+              query: `parca_agent:samples:count:cpu:nanoseconds:delta${selector}`,
+              start: timestampFromMs(startMs - 120_000),
+              end: timestampFromMs(Date.now() + 60_000),
+            }),
+          },
           reportType,
         }),
       );
@@ -137,7 +152,9 @@ async function main(): Promise<void> {
       unnamedByFile.set(k, (unnamedByFile.get(k) ?? 0) + cum);
     }
     const top = [...unnamedByFile].sort((a, b) => b[1] - a[1]).slice(0, 15);
-    console.log(`\nunnamed frames of files in the all-in-one's table (after its symbolizer; each row counts a sample once): ${[...unnamedByFile.values()].reduce((a, b) => a + b, 0)} of ${fileFrames}\n`);
+    console.log(
+      `\nunnamed frames of files in the all-in-one's table (after its symbolizer; each row counts a sample once): ${[...unnamedByFile.values()].reduce((a, b) => a + b, 0)} of ${fileFrames}\n`,
+    );
     console.log('| file | unnamed_reason | frames |');
     console.log('|---|---|---|');
     for (const [k, n] of top) {
@@ -149,12 +166,18 @@ async function main(): Promise<void> {
     const NATS = '/usr/sbin/nats-server';
     const fg = await report('{comm="nats-server"}', Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW);
     const rows: Array<{ name: string; flat: number; cum: number }> = [];
-    for (let i = 1; i < fg.numRows; i++) if (str(fg, 'mapping_file', i) === NATS) rows.push({ name: str(fg, 'function_name', i), flat: num(fg, 'flat', i), cum: num(fg, 'cumulative', i) });
+    for (let i = 1; i < fg.numRows; i++)
+      if (str(fg, 'mapping_file', i) === NATS) rows.push({ name: str(fg, 'function_name', i), flat: num(fg, 'flat', i), cum: num(fg, 'cumulative', i) });
     const named = rows.filter((r) => r.name !== '');
     const flatNamed = named.reduce((a, r) => a + r.flat, 0);
     const flatAll = rows.reduce((a, r) => a + r.flat, 0);
-    const hottest = [...named].sort((a, b) => b.flat - a.flat).slice(0, 5).map((r) => r.name);
-    console.log(`\nnats-server (${NATS}) in the all-in-one's FLAMEGRAPH_ARROW: ${named.length} of ${rows.length} rows named, ${flatNamed} of ${flatAll} self samples; hottest: ${hottest.join(', ')}`);
+    const hottest = [...named]
+      .sort((a, b) => b.flat - a.flat)
+      .slice(0, 5)
+      .map((r) => r.name);
+    console.log(
+      `\nnats-server (${NATS}) in the all-in-one's FLAMEGRAPH_ARROW: ${named.length} of ${rows.length} rows named, ${flatNamed} of ${flatAll} self samples; hottest: ${hottest.join(', ')}`,
+    );
     console.log(
       JSON.stringify({
         seconds: SECONDS,

@@ -98,7 +98,10 @@ async function main(): Promise<void> {
         f.bytes += Number(e.meta.bytes);
         f.rows += Number(e.meta.rows);
         f.samples += Number(e.meta.samples);
-        for (const [k, part] of [['samples.parquet', 'samplesBytes'], ['stacks.parquet', 'stacksBytes']] as const) {
+        for (const [k, part] of [
+          ['samples.parquet', 'samplesBytes'],
+          ['stacks.parquet', 'stacksBytes'],
+        ] as const) {
           f[part] += (await store.head(`${e.meta.objectKey}${k}`))?.size ?? 0;
         }
       }
@@ -141,7 +144,12 @@ async function main(): Promise<void> {
         try {
           const byPath = new Map<string, number>();
           for (const rg of reader.layout().rowGroups) for (const c of rg.columns) byPath.set(c.path, (byPath.get(c.path) ?? 0) + c.compressedBytes);
-          columnBytes.push(`${obj}: ${[...byPath].sort((a, b) => b[1] - a[1]).map(([p, b]) => `${p} ${(b / 1024).toFixed(0)} KiB`).join(', ')}`);
+          columnBytes.push(
+            `${obj}: ${[...byPath]
+              .sort((a, b) => b[1] - a[1])
+              .map(([p, b]) => `${p} ${(b / 1024).toFixed(0)} KiB`)
+              .join(', ')}`,
+          );
         } finally {
           reader.close();
         }
@@ -151,12 +159,20 @@ async function main(): Promise<void> {
     const lines = [
       `## Compaction benchmark (fleet-1h slice: ${AGENTS} agents × ${WINDOWS} windows of ${o.windowSec} s, L0 = ${FLUSH} agent-windows per segment, bucket ${BUCKET_MS} ms)`,
       '',
-      `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version}`,
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}, node ${process.version}`,
       '',
       '| | segments | bytes | samples.parquet | stacks.parquet | rows | samples | B/sample | B/row | merged flamegraph (median of ' + RUNS + ') |',
       '|---|---|---|---|---|---|---|---|---|---|',
-      ...([['before (L0)', before, qBefore], ['after', after, qAfter]] as const).map(
-        ([name, f, q]) => `| ${name} | ${f.segments} | ${f.bytes} | ${f.samplesBytes} | ${f.stacksBytes} | ${f.rows} | ${f.samples} | ${bps(f)} | ${(f.bytes / f.rows).toFixed(2)} | ${q.ms.toFixed(0)} ms over ${q.segments} segments |`,
+      ...(
+        [
+          ['before (L0)', before, qBefore],
+          ['after', after, qAfter],
+        ] as const
+      ).map(
+        ([name, f, q]) =>
+          `| ${name} | ${f.segments} | ${f.bytes} | ${f.samplesBytes} | ${f.stacksBytes} | ${f.rows} | ${f.samples} | ${bps(f)} | ${(f.bytes / f.rows).toFixed(2)} | ${q.ms.toFixed(0)} ms over ${q.segments} segments |`,
       ),
       '',
       `compaction: ${reports.length} job(s) [${reports.map((r) => r.outcome).join(', ')}], ${compactSec.toFixed(2)} s wall, ${(before.rows / compactSec / 1e6).toFixed(2)} M rows/s in, RSS +${((rss1 - rss0) / 2 ** 20).toFixed(0)} MiB (${(rss1 / 2 ** 20).toFixed(0)} MiB)`,

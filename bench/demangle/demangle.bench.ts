@@ -11,12 +11,19 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDemangler, isMangled } from '@firn/demangle';
 
-const { values: args } = parseArgs({ options: { batch: { type: 'string', default: '5000' }, extra: { type: 'string', multiple: true, default: [] } }, strict: true });
+const { values: args } = parseArgs({
+  options: { batch: { type: 'string', default: '5000' }, extra: { type: 'string', multiple: true, default: [] } },
+  strict: true,
+});
 const BATCH = Number(args.batch);
 
 function namesOf(file: string, dynamic: boolean): string[] {
   try {
-    const out = execFileSync('nm', [...(dynamic ? ['-D'] : []), '--defined-only', file], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nm', [...(dynamic ? ['-D'] : []), '--defined-only', file], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out
       .split('\n')
       .map((l) => (l.split(' ')[2] ?? '').replace(/@.*$/, '')) // drop symbol versions (@@GLIBCXX_3.4)
@@ -153,10 +160,20 @@ async function main(): Promise<void> {
   console.log('\n| demangler | names read | unread | wall ms | CPU ms (incl. child) | names/s (wall) | µs CPU/name |');
   console.log('|---|---|---|---|---|---|---|');
   for (const [label, read, wall, cpu] of rows) {
-    console.log(`| ${label} | ${read} | ${names.length - read} (${((100 * (names.length - read)) / names.length).toFixed(2)} %) | ${wall.toFixed(0)} | ${cpu.toFixed(0)} | ${Math.round((names.length / wall) * 1000)} | ${((cpu * 1000) / names.length).toFixed(1)} |`);
+    console.log(
+      `| ${label} | ${read} | ${names.length - read} (${((100 * (names.length - read)) / names.length).toFixed(2)} %) | ${wall.toFixed(0)} | ${cpu.toFixed(0)} | ${Math.round((names.length / wall) * 1000)} | ${((cpu * 1000) / names.length).toFixed(1)} |`,
+    );
   }
   console.log(`\nidentical output for ${same} of ${names.length} names (${((100 * same) / names.length).toFixed(1)} %)`);
-  console.log(JSON.stringify({ names: names.length, batch: BATCH, cxxfilt: { read: readCxx, wallMs: cxxWall, cpuMs: cxxNodeCpu + cxxChildCpu }, wasm: { read: readWasm, wallMs: wasmWall, cpuMs: wasmCpu }, identical: same }));
+  console.log(
+    JSON.stringify({
+      names: names.length,
+      batch: BATCH,
+      cxxfilt: { read: readCxx, wallMs: cxxWall, cpuMs: cxxNodeCpu + cxxChildCpu },
+      wasm: { read: readWasm, wallMs: wasmWall, cpuMs: wasmCpu },
+      identical: same,
+    }),
+  );
 }
 
 void main();

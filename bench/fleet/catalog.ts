@@ -91,9 +91,7 @@ function buildFunctions(rng: Rng, binaries: FleetBinary[]): FleetFunction[] {
   for (const bin of binaries) {
     const app = bin.index - FLEET_SHARED_LIBS;
     // Spread the remainder over the first apps so the total is exactly FLEET_FUNCTIONS.
-    const count = bin.shared
-      ? LIB_FUNCTIONS
-      : Math.floor(appFunctions / FLEET_APP_BINARIES) + (app < appFunctions % FLEET_APP_BINARIES ? 1 : 0);
+    const count = bin.shared ? LIB_FUNCTIONS : Math.floor(appFunctions / FLEET_APP_BINARIES) + (app < appFunctions % FLEET_APP_BINARIES ? 1 : 0);
     let addr = 0x1000 + randInt(rng, 0, 64) * 16;
     for (let k = 0; k < count; k++) {
       const size = 32 + randInt(rng, 0, 256) * 16;
@@ -193,7 +191,8 @@ function appPaths(rng: Rng, cat: Pick<FleetCatalog, 'binaries' | 'functions'>, b
   while (out.length < count) {
     const depth = targetDepth(rng);
     const r = rng();
-    const parent = r < 0.3 || out.length === 0 ? spines[randInt(rng, 0, spines.length)] : r < 0.95 ? out[randInt(rng, 0, out.length)] : roots[randInt(rng, 0, 2)];
+    const parent =
+      r < 0.3 || out.length === 0 ? spines[randInt(rng, 0, spines.length)] : r < 0.95 ? out[randInt(rng, 0, out.length)] : roots[randInt(rng, 0, 2)];
     const maxPrefix = Math.min(parent.length, depth - 1);
     const prefix = Math.max(3, Math.min(maxPrefix, Math.round(maxPrefix * (0.5 + 0.5 * rng()))));
     const path = parent.slice(0, prefix);
@@ -233,7 +232,10 @@ export function fleetCatalog(seed: number, symbolize = false): FleetCatalog {
     stacksByApp.push(ids);
   }
   // Stack ids are interleaved across apps so "stack 0..n" is not one app's code.
-  const order = shuffle(mulberry32(deriveSeed(seed, 0x5eed)), stacks.map((_, i) => i));
+  const order = shuffle(
+    mulberry32(deriveSeed(seed, 0x5eed)),
+    stacks.map((_, i) => i),
+  );
   const renumber = new Uint32Array(stacks.length);
   order.forEach((oldId, newId) => (renumber[oldId] = newId));
   const catalog: FleetCatalog = {

@@ -130,7 +130,14 @@ describe('fleetCatalog', () => {
     // Two thread roots per app binary.
     expect(roots.size).toBeLessThanOrEqual(2 * 32);
     expect(frames.size).toBeLessThan(slots / 10);
-    const prefixes = new Set(cat.stacks.map((s) => s.slice(-6).map((f) => `${f.mappingFile}@${f.address}`).join('>')));
+    const prefixes = new Set(
+      cat.stacks.map((s) =>
+        s
+          .slice(-6)
+          .map((f) => `${f.mappingFile}@${f.address}`)
+          .join('>'),
+      ),
+    );
     expect(prefixes.size).toBeLessThan(cat.stacks.length / 5);
   });
 

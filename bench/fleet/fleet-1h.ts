@@ -143,7 +143,10 @@ function fleetDeployments(seed: number, catalog: FleetCatalog): { deployments: D
       ranking: appRanking[app],
     });
   }
-  const popularity = shuffle(rng, deployments.map((_, i) => i));
+  const popularity = shuffle(
+    rng,
+    deployments.map((_, i) => i),
+  );
   const weights = new Float64Array(deployments.length);
   popularity.forEach((d, rank) => (weights[d] = 1 / Math.pow(rank + 1, DEPLOYMENT_POPULARITY_S)));
   const cdf = cumulative(weights);

@@ -6,7 +6,18 @@ import { connectBus, type Bus } from '@firn/bus';
 import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { LocalDirStore, S3Store, type ObjectStore } from '@firn/storage';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { freePort, makeTempDir, removeDir, spawnServer, startNats, startS3Server, withPortRetry, type ServerProcess, type TestNats, type S3Server } from '@firn/testing';
+import {
+  freePort,
+  makeTempDir,
+  removeDir,
+  spawnServer,
+  startNats,
+  startS3Server,
+  withPortRetry,
+  type ServerProcess,
+  type TestNats,
+  type S3Server,
+} from '@firn/testing';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -40,7 +51,12 @@ export interface Cluster {
 }
 
 /** Starts one app as its own process; `port` fixes its port (to restart it where clients expect it). */
-export async function startFirnApp(name: 'gateway' | 'ingester' | 'querier' | 'compactor', env: Record<string, string>, nodeArgs: string[] = [], port?: number): Promise<AppProcess> {
+export async function startFirnApp(
+  name: 'gateway' | 'ingester' | 'querier' | 'compactor',
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  port?: number,
+): Promise<AppProcess> {
   return withPortRetry(port === undefined ? freePort : async () => port, async (port) => {
     const base = `http://127.0.0.1:${port}`;
     const proc = await spawnServer({
@@ -81,7 +97,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         FIRN_S3_ACCESS_KEY_ID: s3.accessKeyId,
         FIRN_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
       });
-      store = new S3Store({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+      store = new S3Store({
+        endpoint: s3.endpoint,
+        bucket: s3.bucket,
+        region: s3.region,
+        accessKeyId: s3.accessKeyId,
+        secretAccessKey: s3.secretAccessKey,
+        forcePathStyle: true,
+      });
     } else {
       const dataDir = join(dir, 'data');
       Object.assign(env, { FIRN_STORAGE: 'local', FIRN_DATA_DIR: dataDir });

@@ -18,7 +18,17 @@ import { startCluster, waitForDrained, type Cluster } from './cluster';
 import { percentile, runClosedLoop, runOpenLoop } from './load';
 import { prepareSlice, type PreparedWindow } from './payloads';
 import { counterDelta, cpuBetween, peakRssBytes, resetPeakRss, scrapeCounters, snapshotCpu } from './proc-stats';
-import { machineNotes, phaseTable, runSection, targetTable, upsertDocSection, type PacedResult, type PhaseFormat, type PhaseResult, type RunConfig } from './report';
+import {
+  machineNotes,
+  phaseTable,
+  runSection,
+  targetTable,
+  upsertDocSection,
+  type PacedResult,
+  type PhaseFormat,
+  type PhaseResult,
+  type RunConfig,
+} from './report';
 import { decodeFloor } from './floor';
 import { diffTotals, storedSummary } from './verify';
 
@@ -147,8 +157,14 @@ async function runPhase(cluster: Cluster, format: PhaseFormat, windows: Prepared
 
 /** Warnings and errors the apps logged (pino levels ≥ 40), so retries or conflicts are not silent. */
 function reportAppWarnings(cluster: Cluster): void {
-  for (const [name, app] of [['gateway', cluster.gateway], ['ingester', cluster.ingester]] as const) {
-    const lines = app.proc.logTail(8 * 1024 * 1024).split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+  for (const [name, app] of [
+    ['gateway', cluster.gateway],
+    ['ingester', cluster.ingester],
+  ] as const) {
+    const lines = app.proc
+      .logTail(8 * 1024 * 1024)
+      .split('\n')
+      .filter((l) => /"level":(4|5|6)0/.test(l));
     if (lines.length > 0) log(`${name} logged ${lines.length} warning/error line(s), e.g.:\n  ${lines.slice(0, 3).join('\n  ')}`);
   }
 }
@@ -156,7 +172,10 @@ function reportAppWarnings(cluster: Cluster): void {
 async function main(): Promise<void> {
   log(`preparing fleet-1h slice: ${cfg.agents} agents × ${cfg.windows} windows (${phases.join(', ')})`);
   const t0 = Date.now();
-  const slice = prepareSlice({ seed: cfg.seed, agents: cfg.agents, windows: cfg.windows }, { arrow: phases.includes('arrow'), pprof: phases.includes('pprof') });
+  const slice = prepareSlice(
+    { seed: cfg.seed, agents: cfg.agents, windows: cfg.windows },
+    { arrow: phases.includes('arrow'), pprof: phases.includes('pprof') },
+  );
   log(
     `prepared ${slice.windows.length} requests, ${slice.samples} samples, ${slice.rows} rows; Arrow ${(slice.arrowBytes / 1e6).toFixed(1)} MB, ` +
       `gzip pprof ${(slice.pprofBytes / 1e6).toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
@@ -221,7 +240,14 @@ async function main(): Promise<void> {
       const diff = diffTotals(slice.expected, stored.totals);
       const result: PhaseResult = {
         ...measured,
-        stored: { segments: stored.segments, rows: stored.rows, samples: stored.samples, bytes: stored.bytes, strayObjects: stored.strayObjects, strayBytes: stored.strayBytes },
+        stored: {
+          segments: stored.segments,
+          rows: stored.rows,
+          samples: stored.samples,
+          bytes: stored.bytes,
+          strayObjects: stored.strayObjects,
+          strayBytes: stored.strayBytes,
+        },
         verified: diff.count === 0 && stored.samples === measured.samples,
       };
       results.push(result);
@@ -242,12 +268,16 @@ async function main(): Promise<void> {
   for (const r of results) {
     const floor = decodeFloor(r.format, slice.windows);
     r.floorCpuSec = floor.cpuSecPerPass;
-    log(`floor ${r.format}: ${floor.cpuSecPerPass.toFixed(2)} CPU-s per pass (${floor.passes} passes, ${floor.itemsSeen} ${r.format === 'pprof' ? 'samples' : 'rows'} decoded per pass)`);
+    log(
+      `floor ${r.format}: ${floor.cpuSecPerPass.toFixed(2)} CPU-s per pass (${floor.passes} passes, ${floor.itemsSeen} ${r.format === 'pprof' ? 'samples' : 'rows'} decoded per pass)`,
+    );
   }
 
   const machine = machineNotes();
   process.stdout.write(`\n${targetTable(results, paced)}\n\n${phaseTable(results)}\n\n`);
-  process.stdout.write(`machine: nproc ${machine.nproc}, ${machine.cpuModel}, node ${machine.node}, ${machine.date}, commit ${machine.commit}\n${machine.free}\n`);
+  process.stdout.write(
+    `machine: nproc ${machine.nproc}, ${machine.cpuModel}, node ${machine.node}, ${machine.date}, commit ${machine.commit}\n${machine.free}\n`,
+  );
   if (args.json) writeFileSync(resolve(args.json), JSON.stringify({ name: runName, config: cfg, machine, paced, results }, null, 2));
   if (args['write-docs']) {
     upsertDocSection(DOCS, runName, runSection(runName, cfg, machine, results, paced));

@@ -116,10 +116,16 @@ export function phaseTable(phases: PhaseResult[]): string {
     ['ingester: payload MB per CPU-s', (p) => n2(perSec(p.payloadBytes, p.cpuSec.ingester) / 1e6)],
     ['gateway + ingester: samples per CPU-s', (p) => mega(perSec(p.samples, p.cpuSec.gateway + p.cpuSec.ingester))],
     ['gateway + ingester: payload MB per CPU-s', (p) => n2(perSec(p.payloadBytes, p.cpuSec.gateway + p.cpuSec.ingester) / 1e6)],
-    ['floor: decode only (same payloads, maintained libraries)', (p) => (p.floorCpuSec === undefined ? '—' : `${n2(p.floorCpuSec)} CPU-s (${mega(perSec(p.samples, p.floorCpuSec))} samples/CPU-s)`)],
+    [
+      'floor: decode only (same payloads, maintained libraries)',
+      (p) => (p.floorCpuSec === undefined ? '—' : `${n2(p.floorCpuSec)} CPU-s (${mega(perSec(p.samples, p.floorCpuSec))} samples/CPU-s)`),
+    ],
     ['gateway + ingester ÷ floor', (p) => (p.floorCpuSec === undefined ? '—' : `${n1((p.cpuSec.gateway + p.cpuSec.ingester) / p.floorCpuSec)}×`)],
     ['nats-server CPU / bench client CPU', (p) => `${n1(p.cpuSec.nats)} s / ${n1(p.cpuSec.client)} s`],
-    ['segments (valid) / stray objects', (p) => `${n0(p.stored.segments)} / ${n0(p.stored.strayObjects)}${p.stored.strayObjects > 0 ? ` (${mb(p.stored.strayBytes)} MB)` : ''}`],
+    [
+      'segments (valid) / stray objects',
+      (p) => `${n0(p.stored.segments)} / ${n0(p.stored.strayObjects)}${p.stored.strayObjects > 0 ? ` (${mb(p.stored.strayBytes)} MB)` : ''}`,
+    ],
     ['stored rows / samples', (p) => `${n0(p.stored.rows)} / ${n0(p.stored.samples)}`],
     ['stored bytes (samples + stacks Parquet)', (p) => `${mb(p.stored.bytes)} MB`],
     ['stored bytes per sample / per row', (p) => `${n2(p.stored.bytes / p.stored.samples)} / ${n2(p.stored.bytes / p.stored.rows)} B`],
@@ -137,13 +143,19 @@ export function targetTable(phases: PhaseResult[], paced: PacedResult[] = []): s
   if (arrow) {
     const ing = perSec(arrow.samples, arrow.cpuSec.ingester);
     const both = perSec(arrow.samples, arrow.cpuSec.gateway + arrow.cpuSec.ingester);
-    lines.push(`| ≥ 1 M Arrow samples/s per ingester core | ingester CPU, WriteArrow phase (Arrow decode, merge, Parquet, manifest) | ${mega(ing)} samples/CPU-s | ${verdict(ing, TARGETS.arrowSamplesPerCoreSec, true)} |`);
-    lines.push(`| (same, whole write path) | gateway + ingester CPU (adds the gateway's Arrow validate + re-encode + JetStream append) | ${mega(both)} samples/CPU-s | ${verdict(both, TARGETS.arrowSamplesPerCoreSec, true)} |`);
+    lines.push(
+      `| ≥ 1 M Arrow samples/s per ingester core | ingester CPU, WriteArrow phase (Arrow decode, merge, Parquet, manifest) | ${mega(ing)} samples/CPU-s | ${verdict(ing, TARGETS.arrowSamplesPerCoreSec, true)} |`,
+    );
+    lines.push(
+      `| (same, whole write path) | gateway + ingester CPU (adds the gateway's Arrow validate + re-encode + JetStream append) | ${mega(both)} samples/CPU-s | ${verdict(both, TARGETS.arrowSamplesPerCoreSec, true)} |`,
+    );
   }
   if (pprof) {
     const gw = perSec(pprof.payloadBytes, pprof.cpuSec.gateway);
     const both = perSec(pprof.payloadBytes, pprof.cpuSec.gateway + pprof.cpuSec.ingester);
-    lines.push(`| ≥ 8 MB/s gzip pprof per core | gateway CPU, WriteRaw phase (gunzip + pprof decode + Arrow encode + append) | ${n2(gw / 1e6)} MB/CPU-s | ${verdict(gw, TARGETS.pprofGzipBytesPerCoreSec, true)} |`);
+    lines.push(
+      `| ≥ 8 MB/s gzip pprof per core | gateway CPU, WriteRaw phase (gunzip + pprof decode + Arrow encode + append) | ${n2(gw / 1e6)} MB/CPU-s | ${verdict(gw, TARGETS.pprofGzipBytesPerCoreSec, true)} |`,
+    );
     lines.push(`| (same, whole write path) | gateway + ingester CPU | ${n2(both / 1e6)} MB/CPU-s | ${verdict(both, TARGETS.pprofGzipBytesPerCoreSec, true)} |`);
   }
   for (const p of phases) {
@@ -159,7 +171,9 @@ export function targetTable(phases: PhaseResult[], paced: PacedResult[] = []): s
     );
   }
   for (const p of phases) {
-    lines.push(`| ack p50 ≤ 50 ms (${LABEL[p.format]}, saturated) | gateway → JetStream ack | ${n1(p.latencyMs.p50)} ms (p99 ${n1(p.latencyMs.p99)}) | ${verdict(p.latencyMs.p50, TARGETS.ackP50Ms, false)} |`);
+    lines.push(
+      `| ack p50 ≤ 50 ms (${LABEL[p.format]}, saturated) | gateway → JetStream ack | ${n1(p.latencyMs.p50)} ms (p99 ${n1(p.latencyMs.p99)}) | ${verdict(p.latencyMs.p50, TARGETS.ackP50Ms, false)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -40,7 +40,12 @@ async function main(): Promise<void> {
   let engine: QueryEngine | undefined;
   try {
     await manifest.syncToLatest();
-    engine = new QueryEngine({ store: stack.store, view: manifest.state, concurrency: args.concurrency ? Number(args.concurrency) : undefined, scanWorkers: Number(args.workers) });
+    engine = new QueryEngine({
+      store: stack.store,
+      view: manifest.state,
+      concurrency: args.concurrency ? Number(args.concurrency) : undefined,
+      scanWorkers: Number(args.workers),
+    });
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
     const startMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
@@ -63,7 +68,9 @@ async function main(): Promise<void> {
       for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p, fgOpts);
       const t2 = performance.now();
       const c2 = process.cpuUsage();
-      console.log(`merge ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`);
+      console.log(
+        `merge ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`,
+      );
     }
   } finally {
     await engine?.close();

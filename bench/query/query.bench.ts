@@ -80,7 +80,9 @@ const startMs = fleet.startMs;
 const endMs = fleet.startMs + fleet.windows * fleet.windowSec * 1000;
 // The command to rerun, without the flags that only say where this run's data and output go.
 const OUTPUT_FLAGS = new Set(['--json', '--dir', '--cpu-prof']);
-const rerunArgs = process.argv.slice(2).filter((a, i, all) => a !== '--write-docs' && !OUTPUT_FLAGS.has(a) && !OUTPUT_FLAGS.has(all[i - 1]) && !/^--(json|dir|cpu-prof)=/.test(a));
+const rerunArgs = process.argv
+  .slice(2)
+  .filter((a, i, all) => a !== '--write-docs' && !OUTPUT_FLAGS.has(a) && !OUTPUT_FLAGS.has(all[i - 1]) && !/^--(json|dir|cpu-prof)=/.test(a));
 const command = ['node scripts/run-ts.cjs bench/query/query.bench.ts', ...rerunArgs].join(' ');
 
 function log(msg: string): void {
@@ -133,15 +135,32 @@ async function loadDataset(stack: Stack): Promise<Marker> {
       deadlineMs: deadline,
       onProgress: (sent, total) => log(`  pushed ${sent}/${total} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
     });
-    log(`pushed ${loaded.requests} requests (${loaded.samples} samples, ${loaded.rows} rows) in ${loaded.pushWallSec.toFixed(0)} s; waiting for the ingest log to drain`);
+    log(
+      `pushed ${loaded.requests} requests (${loaded.samples} samples, ${loaded.rows} rows) in ${loaded.pushWallSec.toFixed(0)} s; waiting for the ingest log to drain`,
+    );
     await waitForDrained(stack.bus, Math.max(1000, deadline - Date.now()));
     const drainWallSec = (performance.now() - t0) / 1000;
     log(`drained after ${drainWallSec.toFixed(0)} s`);
-    for (const [name, app] of [['gateway', gateway], ['ingester', ingester]] as const) {
-      const warnings = app.proc.logTail(4 * 1024 * 1024).split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+    for (const [name, app] of [
+      ['gateway', gateway],
+      ['ingester', ingester],
+    ] as const) {
+      const warnings = app.proc
+        .logTail(4 * 1024 * 1024)
+        .split('\n')
+        .filter((l) => /"level":(4|5|6)0/.test(l));
       if (warnings.length > 0) log(`${name} logged ${warnings.length} warning/error line(s), e.g. ${warnings[0].slice(0, 300)}`);
     }
-    return { seed: fleet.seed, agents: fleet.agents, windows: fleet.windows, windowSec: fleet.windowSec, startMs: fleet.startMs, loaded, drainWallSec, concurrency };
+    return {
+      seed: fleet.seed,
+      agents: fleet.agents,
+      windows: fleet.windows,
+      windowSec: fleet.windowSec,
+      startMs: fleet.startMs,
+      loaded,
+      drainWallSec,
+      concurrency,
+    };
   } finally {
     // The write path is done: free its CPU and memory before anything is timed.
     await gateway.proc.stop();
@@ -221,7 +240,8 @@ async function main(): Promise<void> {
   let marker: Marker | undefined;
   if (existsSync(markerPath)) {
     marker = JSON.parse(readFileSync(markerPath, 'utf8')) as Marker;
-    if (!sameSlice(marker)) throw new Error(`${workDir} holds another slice (${marker.agents} agents × ${marker.windows} windows, seed ${marker.seed}); use another --dir`);
+    if (!sameSlice(marker))
+      throw new Error(`${workDir} holds another slice (${marker.agents} agents × ${marker.windows} windows, seed ${marker.seed}); use another --dir`);
     log(`reusing the dataset kept in ${workDir}`);
   } else if (existsSync(join(workDir, 'data'))) {
     throw new Error(`${workDir} has data but no ${MARKER} (an interrupted load?); remove it or use another --dir`);
@@ -247,7 +267,9 @@ async function main(): Promise<void> {
     const selectorAll = `${FLEET_PROFILE_TYPE}{}`;
     const selectorNs = `${FLEET_PROFILE_TYPE}{namespace="${args.namespace}"}`;
     const p = await plan(stack, selectorAll, selectorNs);
-    log(`plan: ${p.all.length} segments for the whole range, ${p.filtered.length} with the namespace filter; ${p.rows} rows, ${p.samples} samples, ${(p.bytesOnDisk / 1e6).toFixed(1)} MB on disk`);
+    log(
+      `plan: ${p.all.length} segments for the whole range, ${p.filtered.length} with the namespace filter; ${p.rows} rows, ${p.samples} samples, ${(p.bytesOnDisk / 1e6).toFixed(1)} MB on disk`,
+    );
     if (p.samples !== expectedAll) throw new Error(`the manifest lists ${p.samples} samples, ${expectedAll} were pushed`);
 
     const rows: QueryRow[] = [
@@ -267,7 +289,10 @@ async function main(): Promise<void> {
     const duckThreadsUsed = duck.threads;
     try {
       const dirs = p.all.map((s) => join(stack.dirs.objects, s.objectKey));
-      for (const [row, labels] of [[flameAll, undefined], [flameNs, { namespace: args.namespace ?? '' }]] as const) {
+      for (const [row, labels] of [
+        [flameAll, undefined],
+        [flameNs, { namespace: args.namespace ?? '' }],
+      ] as const) {
         const sql = totalPerStackSql(dirs, { profileType: FLEET_PROFILE_TYPE, startMs, endMs, labels });
         await duck.totalPerStack(sql);
         const { timing, results } = await timed(runs, () => duck.totalPerStack(sql));
@@ -286,7 +311,9 @@ async function main(): Promise<void> {
       { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c, selectorNs, startMs, endMs)) },
       { row: range, run: async (c) => (await queryRange(c, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
     ];
-    const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
+    const loadBefore = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
     const phaseStats: PhaseStats[] = [];
     const queryEnv = { FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())) };
     const profArgs = (label: string): string[] => {
@@ -314,7 +341,11 @@ async function main(): Promise<void> {
     if (phases.includes('two')) {
       log('phase two: two peer queriers');
       const [p1, p2] = [await freePort(), await freePort()];
-      const peerEnv = (other: number): Record<string, string> => ({ ...queryEnv, FIRN_QUERIER_PEERS: `http://127.0.0.1:${other}`, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN });
+      const peerEnv = (other: number): Record<string, string> => ({
+        ...queryEnv,
+        FIRN_QUERIER_PEERS: `http://127.0.0.1:${other}`,
+        FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN,
+      });
       const [qa, qb] = await Promise.all([
         stack.startApp('querier', { label: 'querier-a', port: p1, env: peerEnv(p2), nodeArgs: profArgs('querier-a') }),
         stack.startApp('querier', { label: 'querier-b', port: p2, env: peerEnv(p1), nodeArgs: profArgs('querier-b') }),
@@ -350,7 +381,13 @@ async function main(): Promise<void> {
     report = {
       command,
       runs,
-      machine: { ...machineNotes(), loadAvg: loadBefore, loadAvgAfter: loadavg().map((x) => x.toFixed(2)).join(' ') },
+      machine: {
+        ...machineNotes(),
+        loadAvg: loadBefore,
+        loadAvgAfter: loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' '),
+      },
       duckThreads: duckThreadsUsed,
       dataset,
       queries: rows,

@@ -86,7 +86,9 @@ export function datasetTable(d: DatasetFacts): string {
   ];
   if (d.load) {
     const when = d.reused ? ' (when the kept `--dir` was loaded; this run reused it)' : '';
-    lines.push(`| load (gateway + ingester, WriteArrow, ${d.load.concurrency} in flight) | pushed in ${d.load.pushWallSec.toFixed(0)} s, drained after ${d.load.drainWallSec.toFixed(0)} s${when} |`);
+    lines.push(
+      `| load (gateway + ingester, WriteArrow, ${d.load.concurrency} in flight) | pushed in ${d.load.pushWallSec.toFixed(0)} s, drained after ${d.load.drainWallSec.toFixed(0)} s${when} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -100,7 +102,9 @@ export function queryTable(rows: QueryRow[], duckThreads: number): string {
     const totals = r.verified
       ? `equal (${n0(r.expected)}${r.duckStacks !== undefined ? `, ${n0(r.duckStacks)} stacks` : ''})`
       : `**differ**: expected ${n0(r.expected)}, Firn ${r.firnTotal ?? '—'} / ${r.firnTotal2 ?? '—'}, DuckDB ${r.duckTotal ?? '—'}${r.note ? ` (${r.note})` : ''}`;
-    lines.push(`| ${r.name} \`${r.selector}\` | ${n0(r.segments)} | ${lat(r.one)} | ${lat(r.two)} | ${lat(r.duck)} | ${ratio(r.one, r.duck)} | ${ratio(r.two, r.duck)} | ${totals} |`);
+    lines.push(
+      `| ${r.name} \`${r.selector}\` | ${n0(r.segments)} | ${lat(r.one)} | ${lat(r.two)} | ${lat(r.duck)} | ${ratio(r.one, r.duck)} | ${ratio(r.two, r.duck)} | ${totals} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -108,7 +112,9 @@ export function queryTable(rows: QueryRow[], duckThreads: number): string {
 export function phaseTable(phases: PhaseStats[]): string {
   const lines = ['| querier processes | RSS after start | peak RSS (VmHWM) during the queries | CPU seconds over all runs |', '|---|---|---|---|'];
   for (const p of phases) {
-    lines.push(`| ${p.name} | ${p.idleRss.map(mib).join(' + ')} | ${p.peakRss.map(mib).join(' + ')}${p.rssReset ? '' : ' (since start)'} | ${p.cpuSec.map((c) => c.toFixed(1)).join(' + ')} |`);
+    lines.push(
+      `| ${p.name} | ${p.idleRss.map(mib).join(' + ')} | ${p.peakRss.map(mib).join(' + ')}${p.rssReset ? '' : ' (since start)'} | ${p.cpuSec.map((c) => c.toFixed(1)).join(' + ')} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -185,7 +185,12 @@ async function main(): Promise<void> {
         const ra = e.metadata.get('retry-after');
         const kind = `${Code[e.code]}${ra === null ? '' : ' (Retry-After)'}`;
         refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
-        if (ra === null && (e.code === Code.Unavailable || e.code === Code.ResourceExhausted) && !/fetch failed|ECONNREFUSED|stream|socket|GOAWAY|closed/i.test(e.rawMessage)) withoutRetryAfter++;
+        if (
+          ra === null &&
+          (e.code === Code.Unavailable || e.code === Code.ResourceExhausted) &&
+          !/fetch failed|ECONNREFUSED|stream|socket|GOAWAY|closed/i.test(e.rawMessage)
+        )
+          withoutRetryAfter++;
         retries++;
         if (attempt > 500) throw new Error(`not accepted after 500 attempts: ${e.message}`);
         await sleep(Math.min(2000, ra === null ? 250 * attempt : Number(ra) * 1000) * (0.5 + Math.random() / 2));
@@ -222,12 +227,15 @@ async function main(): Promise<void> {
   const plan: Array<[string, () => Promise<void>]> = [
     ['gateway SIGTERM + restart', async () => restartApp('gateway', 'SIGTERM')],
     ['ingester-a SIGKILL + restart', async () => restartApp('ingester-a', 'SIGKILL')],
-    ['NATS stopped 5 s + restarted', async () => {
-      const port = nats.port;
-      await nats.stop();
-      await sleep(5000);
-      nats = await startNats({ dataDir: natsDir, port });
-    }],
+    [
+      'NATS stopped 5 s + restarted',
+      async () => {
+        const port = nats.port;
+        await nats.stop();
+        await sleep(5000);
+        nats = await startNats({ dataDir: natsDir, port });
+      },
+    ],
     ['gateway SIGKILL + restart', async () => restartApp('gateway', 'SIGKILL')],
     ['ingester-a SIGTERM + restart', async () => restartApp('ingester-a', 'SIGTERM')],
   ];
@@ -237,7 +245,12 @@ async function main(): Promise<void> {
     await old.proc.exited;
     await old.proc.stop();
     const kind = name === 'gateway' ? 'gateway' : name.startsWith('ingester') ? 'ingester' : 'querier';
-    apps[name] = await startFirnApp(kind, name.startsWith('ingester') ? { ...env, FIRN_INGESTER_ID: `soak-${name.slice(-1)}-${Date.now()}` } : env, [], name === 'gateway' ? gatewayPort : undefined);
+    apps[name] = await startFirnApp(
+      kind,
+      name.startsWith('ingester') ? { ...env, FIRN_INGESTER_ID: `soak-${name.slice(-1)}-${Date.now()}` } : env,
+      [],
+      name === 'gateway' ? gatewayPort : undefined,
+    );
     started[name] = Date.now();
   }
   const restarts = (async () => {
@@ -260,7 +273,14 @@ async function main(): Promise<void> {
     const now = Date.now();
     for (const [name, app] of Object.entries(apps)) {
       try {
-        samples.push({ atMs: now, component: name, pid: app.pid, rssMb: rssMb(app.pid), ...(await memoryMb(app.base, componentOf(name))), fds: fdCount(app.pid) });
+        samples.push({
+          atMs: now,
+          component: name,
+          pid: app.pid,
+          rssMb: rssMb(app.pid),
+          ...(await memoryMb(app.base, componentOf(name))),
+          fds: fdCount(app.pid),
+        });
       } catch {
         // restarting right now
       }
@@ -279,7 +299,14 @@ async function main(): Promise<void> {
         await querierClient().query(
           create(queryV1alpha1.QueryRequestSchema, {
             mode: queryV1alpha1.QueryRequest_Mode.MERGE,
-            options: { case: 'merge', value: create(queryV1alpha1.MergeProfileSchema, { query: `${FLEET_PROFILE_TYPE}{}`, start: timestampFromMs(now - 5 * 60_000), end: timestampFromMs(now) }) },
+            options: {
+              case: 'merge',
+              value: create(queryV1alpha1.MergeProfileSchema, {
+                query: `${FLEET_PROFILE_TYPE}{}`,
+                start: timestampFromMs(now - 5 * 60_000),
+                end: timestampFromMs(now),
+              }),
+            },
             reportType: queryV1alpha1.QueryRequest_ReportType.TOP,
           }),
           { timeoutMs: 20_000 },
@@ -313,7 +340,12 @@ async function main(): Promise<void> {
     const fds = steady.map((s) => s.fds);
     const [rssFirst, rssLast] = firstAndLastQuarter(steady.map((s) => s.rssMb));
     const wasm = steady.map((s) => s.wasmMb).filter(Number.isFinite);
-    const wasmText = wasm.length > 0 ? firstAndLastQuarter(wasm).map((v) => v.toFixed(0)).join(' → ') : '—';
+    const wasmText =
+      wasm.length > 0
+        ? firstAndLastQuarter(wasm)
+            .map((v) => v.toFixed(0))
+            .join(' → ')
+        : '—';
     // Growth = the last quarter's median RSS over the first's by more than 15 % and 30 MB.
     const grows = rssLast > rssFirst * 1.15 && rssLast - rssFirst > 30;
     if (grows) growthProblems++;
@@ -331,7 +363,10 @@ async function main(): Promise<void> {
     '',
     `- Requests: ${sent} WriteArrow (${(sent / (minutes * 60)).toFixed(1)}/s), ${retries} retries (${refusalText}); refusals of a live gateway without Retry-After: ${withoutRetryAfter}.`,
     `- Ack latency (first attempt to acceptance, retries included): p50 ${percentile(latencies, 0.5).toFixed(0)} ms, p99 ${percentile(latencies, 0.99).toFixed(0)} ms.`,
-    `- Restarts: ${events.filter((e) => e.includes('done in')).map((e) => e.replace(/^\[(\S+) min\] /, '$1 min: ')).join('; ')}.`,
+    `- Restarts: ${events
+      .filter((e) => e.includes('done in'))
+      .map((e) => e.replace(/^\[(\S+) min\] /, '$1 min: '))
+      .join('; ')}.`,
     `- Queries during the run: ${queries}, failed: ${queryFailures}.`,
     `- Ingest log backlog (messages not yet pulled + pulled but unacked, sampled every ${SAMPLE_EVERY_MS / 1000} s): ${backlogText(backlog)}.`,
     `- Stored: ${stored.segments} segments, ${stored.rows} rows, ${stored.samples} samples; totals ${diff.count === 0 ? '**exactly equal** to what was sent (nothing lost, nothing counted twice)' : `**differ in ${diff.count} keys**: ${diff.examples.join('; ')}`}.`,

@@ -46,7 +46,12 @@ async function main(): Promise<void> {
       }
       await cache.setMany(entries);
     }
-    const resolver = new CachedSymbolResolver({ cache, log: createLogger({ level: 'silent', component: 'bench' }), registry: new Registry(), timeoutMs: 10_000 });
+    const resolver = new CachedSymbolResolver({
+      cache,
+      log: createLogger({ level: 'silent', component: 'bench' }),
+      registry: new Registry(),
+      timeoutMs: 10_000,
+    });
     const latencies: number[] = [];
     let resolved = 0;
     const start = process.hrtime.bigint();
@@ -54,7 +59,15 @@ async function main(): Promise<void> {
       const frames: Frame[] = [];
       for (let k = 0; k < FRAMES; k++) {
         const j = Math.floor(rng() * ADDRESSES);
-        frames.push({ buildId: BUILD_IDS[j % BUILD_IDS.length], mappingFile: '/usr/bin/app', address: BigInt(0x1000 + j * 16), functionName: '', fileName: '', line: 0, inlined: false });
+        frames.push({
+          buildId: BUILD_IDS[j % BUILD_IDS.length],
+          mappingFile: '/usr/bin/app',
+          address: BigInt(0x1000 + j * 16),
+          functionName: '',
+          fileName: '',
+          line: 0,
+          inlined: false,
+        });
       }
       const t0 = process.hrtime.bigint();
       const out = await resolver.resolve(tenant, frames);

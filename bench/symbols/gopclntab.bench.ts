@@ -6,7 +6,10 @@
 import { parseArgs } from 'node:util';
 import { FileSource, openGoSymbols, readElfFile } from '@firn/elf';
 
-const { values: args } = parseArgs({ options: { file: { type: 'string', default: '/usr/sbin/nats-server' }, addresses: { type: 'string', default: '100000' } }, strict: true });
+const { values: args } = parseArgs({
+  options: { file: { type: 'string', default: '/usr/sbin/nats-server' }, addresses: { type: 'string', default: '100000' } },
+  strict: true,
+});
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -35,11 +38,18 @@ async function main(): Promise<void> {
   const cold = run();
   const warm = run();
   src.close();
-  console.log(`${args.file}: ${t.format} layout, ${t.funcCount} functions, inline trees ${t.hasInlineTrees}; open + first lookup ${openMs.toFixed(1)} ms (incl. moduledata scan)`);
+  console.log(
+    `${args.file}: ${t.format} layout, ${t.funcCount} functions, inline trees ${t.hasInlineTrees}; open + first lookup ${openMs.toFixed(1)} ms (incl. moduledata scan)`,
+  );
   console.log(`| pass | addresses | ms | lookups/s | frames/address | with inlined calls |`);
   console.log(`|---|---|---|---|---|---|`);
-  for (const [name, x] of [['first', cold], ['again', warm]] as const) {
-    console.log(`| ${name} | ${n} | ${x.ms.toFixed(0)} | ${Math.round((n / x.ms) * 1000)} | ${(x.frames / n).toFixed(2)} | ${((100 * x.inlined) / n).toFixed(1)} % |`);
+  for (const [name, x] of [
+    ['first', cold],
+    ['again', warm],
+  ] as const) {
+    console.log(
+      `| ${name} | ${n} | ${x.ms.toFixed(0)} | ${Math.round((n / x.ms) * 1000)} | ${(x.frames / n).toFixed(2)} | ${((100 * x.inlined) / n).toFixed(1)} % |`,
+    );
   }
   console.log(`RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (the 2.9 MB table is read through a 1 MiB block cache)`);
 }

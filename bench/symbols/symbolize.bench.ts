@@ -49,7 +49,10 @@ async function generate(dir: string, functions: number, tus: number): Promise<{ 
   }
   const decls = Array.from({ length: functions }, (_, i) => `long fn_${i}(long);`).join('\n');
   const table = `long (*tab[])(long) = {${Array.from({ length: functions }, (_, i) => `fn_${i}`).join(',')}};`;
-  writeFileSync(join(dir, 'main.c'), `#include <stdio.h>\n${decls}\n${table}\nint main(int argc, char **argv) { (void)argv; long t = 0; for (int i = 0; i < ${functions}; i++) t += tab[i](argc); printf("%ld\\n", t); return 0; }\n`);
+  writeFileSync(
+    join(dir, 'main.c'),
+    `#include <stdio.h>\n${decls}\n${table}\nint main(int argc, char **argv) { (void)argv; long t = 0; for (int i = 0; i < ${functions}; i++) t += tab[i](argc); printf("%ld\\n", t); return 0; }\n`,
+  );
   jobs.push(run('gcc', ['-O0', '-g', '-c', '-o', join(dir, 'main.o'), join(dir, 'main.c')]));
   await Promise.all(jobs);
   const full = join(dir, 'big');
@@ -67,7 +70,7 @@ async function pickOffsets(full: string, elf: ElfFile, count: number): Promise<b
   const syms = (await readSymbolsFromFile(full)).filter((s) => s.size > 0n);
   const out: bigint[] = [];
   let seed = 12345;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   while (out.length < count && syms.length > 0) {
     const s = syms[Math.floor(rnd() * syms.length)];
     const vaddr = s.address + BigInt(Math.floor(rnd() * Number(s.size)));
@@ -124,12 +127,24 @@ async function main(): Promise<void> {
       generateSec: Number((genMs / 1000).toFixed(1)),
       readElfHeadersMs: Number(headerMs.toFixed(1)),
       firstSymbolizeMs: Math.round(firstMs),
-      batch: { addresses: offsets.length, concurrency, maxBatch, ms: Math.round(batchMs), addressesPerSec: Math.round(offsets.length / (batchMs / 1000)), withLine: resolved, framesPerAddress: Number(inlineDepth.toFixed(2)) },
+      batch: {
+        addresses: offsets.length,
+        concurrency,
+        maxBatch,
+        ms: Math.round(batchMs),
+        addressesPerSec: Math.round(offsets.length / (batchMs / 1000)),
+        withLine: resolved,
+        framesPerAddress: Number(inlineDepth.toFixed(2)),
+      },
     };
     console.log(`debug file ${result.debugFileMB} MB (DWARF ${result.dwarfMB} MB), generated in ${result.generateSec} s`);
     console.log(`readElfFile(debug)            ${result.readElfHeadersMs} ms`);
-    console.log(`first symbolize (1 address)   ${result.firstSymbolizeMs} ms   → ${first.frames.map((f) => `${f.functionName} ${f.fileName.split('/').pop()}:${f.line}`).join(' ← ')}`);
-    console.log(`batch of ${offsets.length} (concurrency ${concurrency}, maxBatch ${maxBatch}): ${result.batch.ms} ms = ${result.batch.addressesPerSec} addresses/s, ${resolved} with file:line, ${result.batch.framesPerAddress} frames/address`);
+    console.log(
+      `first symbolize (1 address)   ${result.firstSymbolizeMs} ms   → ${first.frames.map((f) => `${f.functionName} ${f.fileName.split('/').pop()}:${f.line}`).join(' ← ')}`,
+    );
+    console.log(
+      `batch of ${offsets.length} (concurrency ${concurrency}, maxBatch ${maxBatch}): ${result.batch.ms} ms = ${result.batch.addressesPerSec} addresses/s, ${resolved} with file:line, ${result.batch.framesPerAddress} frames/address`,
+    );
     console.log(JSON.stringify(result));
   } finally {
     if (args.keep) console.log(`kept ${dir}`);

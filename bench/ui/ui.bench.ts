@@ -63,7 +63,11 @@ async function mergedTotal(base: string, token: string, query: string, startMs: 
   const res = await fetch(`${base}/parca.query.v1alpha1.QueryService/Query`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ mode: 'MODE_MERGE', merge: { query, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString() }, reportType: 'REPORT_TYPE_TOP' }),
+    body: JSON.stringify({
+      mode: 'MODE_MERGE',
+      merge: { query, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString() },
+      reportType: 'REPORT_TYPE_TOP',
+    }),
   });
   if (!res.ok) throw new Error(`query: HTTP ${res.status} ${await res.text()}`);
   return Number(((await res.json()) as { total?: string }).total ?? 0);
@@ -88,7 +92,8 @@ async function firstDraw(page: Page, timeoutMs: number): Promise<FirstDraw> {
     const d = performance.getEntriesByName('firn:flame-draw')[0] as unknown as { startTime: number; duration: number; detail: unknown };
     const dec = performance.getEntriesByName('firn:flame-decoded')[0] as { startTime: number } | undefined;
     const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-    const q = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/parca.query.v1alpha1.QueryService/Query')) as unknown as { startTime: number; responseEnd: number; encodedBodySize: number } | undefined;
+    const q = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/parca.query.v1alpha1.QueryService/Query')) as unknown as
+      { startTime: number; responseEnd: number; encodedBodySize: number } | undefined;
     return {
       drawEndMs: d.startTime + d.duration,
       drawMs: d.duration,
@@ -164,7 +169,14 @@ async function main(): Promise<void> {
   try {
     if (!reuse) {
       log(`loading fleet-1h slice: ${resolved.agents} agents × ${WINDOWS} windows (symbolized) into ${dataDir}`);
-      const loaded = await loadFleet({ gatewayBase: base, token, fleet, concurrency: Number(args.concurrency), deadlineMs: Date.now() + 3_600_000, onProgress: (s, t) => log(`pushed ${s}/${t}`) });
+      const loaded = await loadFleet({
+        gatewayBase: base,
+        token,
+        fleet,
+        concurrency: Number(args.concurrency),
+        deadlineMs: Date.now() + 3_600_000,
+        onProgress: (s, t) => log(`pushed ${s}/${t}`),
+      });
       samples = loaded.samples;
       pushSec = loaded.pushWallSec;
       const until = Date.now() + 900_000;
@@ -208,7 +220,9 @@ async function main(): Promise<void> {
         loadCpu.push(c1 >= c0 ? c1 - c0 : c1); // the counter restarts when the reload gets a new renderer
         loads.push(r);
         nodes = r.nodes;
-        log(`load ${i + 1}: first flame graph drawn at ${ms(r.drawEndMs)} (FCP ${ms(r.fcpMs)}, query ${ms(r.queryStartMs)} → ${ms(r.queryEndMs)}, ${(r.queryBytes / 1e6).toFixed(2)} MB, decoded at ${ms(r.decodedMs)}, draw ${ms(r.drawMs)}, ${r.nodes} nodes)`);
+        log(
+          `load ${i + 1}: first flame graph drawn at ${ms(r.drawEndMs)} (FCP ${ms(r.fcpMs)}, query ${ms(r.queryStartMs)} → ${ms(r.queryEndMs)}, ${(r.queryBytes / 1e6).toFixed(2)} MB, decoded at ${ms(r.decodedMs)}, draw ${ms(r.drawMs)}, ${r.nodes} nodes)`,
+        );
       }
       const graph = page.getByRole('img', { name: /Flame graph/ });
       const box = await graph.boundingBox();
@@ -239,7 +253,26 @@ async function main(): Promise<void> {
       await browser.close();
     }
     const bundle = bundleSizes();
-    const result = { machine, load: loadavg(), dataDir: keep ? dataDir : '(temp)', windows: WINDOWS, agents: resolved.agents, samples, pushSec, nodes, signInFcp, loads, zoomFrames, zoomDraws, resetFrames, selectFrames, hoverFrames, loadCpu, zoomCpu, bundle };
+    const result = {
+      machine,
+      load: loadavg(),
+      dataDir: keep ? dataDir : '(temp)',
+      windows: WINDOWS,
+      agents: resolved.agents,
+      samples,
+      pushSec,
+      nodes,
+      signInFcp,
+      loads,
+      zoomFrames,
+      zoomDraws,
+      resetFrames,
+      selectFrames,
+      hoverFrames,
+      loadCpu,
+      zoomCpu,
+      bundle,
+    };
     if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
     const section = report(result);
     console.log(section);
@@ -286,7 +319,7 @@ function report(r: {
     '## Web UI (browser benchmark, fleet-1h-sized)',
     '',
     'An all-in-one loaded with a fleet-1h slice through WriteArrow (symbolized frames: function names,',
-    'files, lines), the querier warmed by one query, then Debian\'s Chromium (headless, playwright-core)',
+    "files, lines), the querier warmed by one query, then Debian's Chromium (headless, playwright-core)",
     'at 1920×1080: the explore view of the whole slice, unfiltered (`' + FLEET_PROFILE_TYPE + '{}`), whose',
     `merged flame graph is capped at the tenant's node limit: **${r.nodes.toLocaleString('en-US')} nodes** drawn. "First flame graph" is`,
     'navigation start → the end of the first canvas draw (`firn:flame-draw`), on a reload of a signed-in tab',
@@ -307,12 +340,29 @@ function report(r: {
     '| measure | n | p50 | p95 | max | aim |',
     '|---|---|---|---|---|---|',
     row('first flame graph drawn (reload, warm querier)', first, `< 1 s: ${stats(first).p50 < 1000 ? '✅' : '❌'}`),
-    row('first contentful paint (reload)', r.loads.map((l) => l.fcpMs)),
-    row('flame graph query (request sent → response end; server time)', r.loads.map((l) => l.queryEndMs - l.queryStartMs)),
-    row('UI share: response end → graph drawn (Arrow decode, layout, React, draw)', r.loads.map((l) => l.drawEndMs - l.queryEndMs), `< 1 s: ${stats(r.loads.map((l) => l.drawEndMs - l.queryEndMs)).p50 < 1000 ? '✅' : '❌'}`),
-    row('query + Arrow decode done (reload)', r.loads.map((l) => l.decodedMs)),
+    row(
+      'first contentful paint (reload)',
+      r.loads.map((l) => l.fcpMs),
+    ),
+    row(
+      'flame graph query (request sent → response end; server time)',
+      r.loads.map((l) => l.queryEndMs - l.queryStartMs),
+    ),
+    row(
+      'UI share: response end → graph drawn (Arrow decode, layout, React, draw)',
+      r.loads.map((l) => l.drawEndMs - l.queryEndMs),
+      `< 1 s: ${stats(r.loads.map((l) => l.drawEndMs - l.queryEndMs)).p50 < 1000 ? '✅' : '❌'}`,
+    ),
+    row(
+      'query + Arrow decode done (reload)',
+      r.loads.map((l) => l.decodedMs),
+    ),
     row('page main-thread CPU for the whole load (CDP ThreadTime: JS parse, React, decode, draw)', r.loadCpu),
-    row(`canvas draw, whole graph (${r.nodes} nodes)`, r.loads.map((l) => l.drawMs), '< 16 ms (one frame)'),
+    row(
+      `canvas draw, whole graph (${r.nodes} nodes)`,
+      r.loads.map((l) => l.drawMs),
+      '< 16 ms (one frame)',
+    ),
     row('zoom (Enter on a frame) → next frame presented', r.zoomFrames, `no visible lag (< 100 ms): ${stats(r.zoomFrames).p95 < 100 ? '✅' : '❌'}`),
     row('zoom: canvas draw', r.zoomDraws),
     row('zoom: page main-thread CPU (CDP ThreadTime; steady under load)', r.zoomCpu),

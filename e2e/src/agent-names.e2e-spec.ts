@@ -17,7 +17,18 @@ import { Profile } from 'pprof-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { bpfUnavailable, freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
+import {
+  bpfUnavailable,
+  freePort,
+  spawnServer,
+  startNats,
+  startRedis,
+  startS3Server,
+  type S3Server,
+  type ServerProcess,
+  type TestNats,
+  type TestRedis,
+} from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
 import { waitUntil as waitFor } from './support/poll';
 import { CPU_TYPE } from './support/profiles-data';
@@ -44,7 +55,6 @@ fn firn_spin(mut x: u64) -> u64 {
 }
 fn main() { let mut s = 0u64; loop { s = s.wrapping_add(firn_spin(std::hint::black_box(s))); } }
 `;
-
 
 function goToolchains(): Array<{ go: string; version: string }> {
   const out = new Map<string, string>();
@@ -86,7 +96,10 @@ async function pprofReport(base: string, token: string, selector: string, fromMs
   const res = await q.query(
     create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(Date.now() + 60_000) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(Date.now() + 60_000) }),
+      },
       reportType: Q.QueryRequest_ReportType.PPROF,
     }),
   );
@@ -105,7 +118,6 @@ async function pprofReport(base: string, token: string, selector: string, fromMs
     }),
   }));
 }
-
 
 const unavailable = bpfUnavailable();
 if (unavailable) console.warn(`agent names e2e skipped: BPF unavailable here: ${unavailable}`);
@@ -131,7 +143,15 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-names-'));
-    const goEnv = { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(tmpdir(), 'firn-go-build-cache'), GOPATH: join(dir, 'gopath'), HOME: dir, GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+    const goEnv = {
+      ...process.env,
+      GOFLAGS: '-mod=mod',
+      GOCACHE: join(tmpdir(), 'firn-go-build-cache'),
+      GOPATH: join(dir, 'gopath'),
+      HOME: dir,
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+    };
     for (const { go, version } of GOS) {
       const src = join(dir, `go-${version}`);
       execFileSync('mkdir', ['-p', src]);
@@ -150,7 +170,9 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
     if (HAVE_RUST) {
       rustBin = join(dir, 'firnrs');
       await writeFile(`${rustBin}.rs`, RUST);
-      execFileSync('rustc', ['-C', 'opt-level=3', '-C', 'force-frame-pointers=yes', '-C', 'link-arg=-Wl,--build-id', '-o', rustBin, `${rustBin}.rs`], { cwd: dir });
+      execFileSync('rustc', ['-C', 'opt-level=3', '-C', 'force-frame-pointers=yes', '-C', 'link-arg=-Wl,--build-id', '-o', rustBin, `${rustBin}.rs`], {
+        cwd: dir,
+      });
     }
     execFileSync(process.execPath, [resolve(ROOT, 'scripts/build-agent.cjs')], { stdio: 'ignore' });
 
@@ -223,41 +245,51 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
   describe.each(['acme', 'beta'] as const)('tenant %s', (tenant) => {
     const path = tenant === 'acme' ? "the agent's local symbols" : 'the server symbolizer (debuginfo uploads)';
 
-    it.each(GOS.map((g) => g.version))(`names a stripped Go %s binary through ${path}: hot functions, inlined calls, file:line as go tool addr2line`, async (version) => {
-      const g = goBins.find((x) => x.version === version);
-      if (!g) throw new Error(`no build for Go ${version}`);
-      const locs = await waitFor(
-        `named main.hotLoop samples of ${g.comm}`,
-        async () => {
-          const all = await pprofReport(querierBase, tokens[tenant], `{comm="${g.comm}"}`, startedMs - 60_000);
-          const mine = all.filter((l) => l.mappingFile === g.stripped && l.lines.length > 0);
-          const inlined = mine.some((l) => l.lines.length >= 2 && ['main.inner', 'main.middle', 'main.(*acc).mix'].includes(l.lines[0].name) && l.lines.at(-1)?.name === 'main.hotLoop');
-          return inlined && mine.length >= 5 ? mine : undefined;
-        },
-        240_000,
-        logs,
-        2000,
-      );
-      const loads = loadsOf(g.stripped);
-      const vaddrs = locs.map((l) => {
-        const seg = loads.find((s) => s.exec && l.address >= s.offset && l.address < s.offset + s.filesz);
-        if (!seg) throw new Error(`address 0x${l.address.toString(16)} is in no executable segment`);
-        return l.address - seg.offset + seg.vaddr;
-      });
-      const ref = execFileSync(g.go, ['tool', 'addr2line', g.reference], { input: vaddrs.map((v) => '0x' + v.toString(16)).join('\n') + '\n', encoding: 'utf8' }).split('\n');
-      let same = 0;
-      const diffs: string[] = [];
-      locs.forEach((l, i) => {
-        const want = `${ref[2 * i]} ${ref[2 * i + 1]}`;
-        const got = `${l.lines.at(-1)?.name} ${l.lines[0].file}:${l.lines[0].line}`;
-        if (got === want) same++;
-        else diffs.push(`0x${vaddrs[i].toString(16)}: got ${got}, want ${want}`);
-      });
-      console.log(`Go ${version} via ${tenant}: ${same}/${locs.length} sampled addresses equal go tool addr2line`);
-      expect(same / locs.length, diffs.slice(0, 5).join('\n')).toBeGreaterThanOrEqual(0.99);
-      // Go names are not mangled: system_name equals name.
-      expect(locs.every((l) => l.lines.every((ln) => ln.systemName === ln.name))).toBe(true);
-    }, 300_000);
+    it.each(GOS.map((g) => g.version))(
+      `names a stripped Go %s binary through ${path}: hot functions, inlined calls, file:line as go tool addr2line`,
+      async (version) => {
+        const g = goBins.find((x) => x.version === version);
+        if (!g) throw new Error(`no build for Go ${version}`);
+        const locs = await waitFor(
+          `named main.hotLoop samples of ${g.comm}`,
+          async () => {
+            const all = await pprofReport(querierBase, tokens[tenant], `{comm="${g.comm}"}`, startedMs - 60_000);
+            const mine = all.filter((l) => l.mappingFile === g.stripped && l.lines.length > 0);
+            const inlined = mine.some(
+              (l) =>
+                l.lines.length >= 2 && ['main.inner', 'main.middle', 'main.(*acc).mix'].includes(l.lines[0].name) && l.lines.at(-1)?.name === 'main.hotLoop',
+            );
+            return inlined && mine.length >= 5 ? mine : undefined;
+          },
+          240_000,
+          logs,
+          2000,
+        );
+        const loads = loadsOf(g.stripped);
+        const vaddrs = locs.map((l) => {
+          const seg = loads.find((s) => s.exec && l.address >= s.offset && l.address < s.offset + s.filesz);
+          if (!seg) throw new Error(`address 0x${l.address.toString(16)} is in no executable segment`);
+          return l.address - seg.offset + seg.vaddr;
+        });
+        const ref = execFileSync(g.go, ['tool', 'addr2line', g.reference], {
+          input: vaddrs.map((v) => '0x' + v.toString(16)).join('\n') + '\n',
+          encoding: 'utf8',
+        }).split('\n');
+        let same = 0;
+        const diffs: string[] = [];
+        locs.forEach((l, i) => {
+          const want = `${ref[2 * i]} ${ref[2 * i + 1]}`;
+          const got = `${l.lines.at(-1)?.name} ${l.lines[0].file}:${l.lines[0].line}`;
+          if (got === want) same++;
+          else diffs.push(`0x${vaddrs[i].toString(16)}: got ${got}, want ${want}`);
+        });
+        console.log(`Go ${version} via ${tenant}: ${same}/${locs.length} sampled addresses equal go tool addr2line`);
+        expect(same / locs.length, diffs.slice(0, 5).join('\n')).toBeGreaterThanOrEqual(0.99);
+        // Go names are not mangled: system_name equals name.
+        expect(locs.every((l) => l.lines.every((ln) => ln.systemName === ln.name))).toBe(true);
+      },
+      300_000,
+    );
 
     it(`demangles a C++ -O2 program's names through ${path}: name readable, system_name raw`, async () => {
       const fn = await waitFor(
@@ -274,19 +306,23 @@ describe.skipIf(unavailable !== undefined)('names of Go, C++ and Rust programs p
       expect(fn.systemName).toBe('_ZNK9firnnames5MixerIlE4spinEl');
     }, 300_000);
 
-    it.skipIf(!HAVE_RUST)(`demangles a Rust release program's names through ${path}: name readable, system_name raw`, async () => {
-      const fn = await waitFor(
-        'the Rust function named',
-        async () => {
-          const all = await pprofReport(querierBase, tokens[tenant], '{comm="firnrs"}', startedMs - 60_000);
-          return all.flatMap((l) => l.lines).find((ln) => ln.name.endsWith('firn_spin'));
-        },
-        240_000,
-        logs,
-        2000,
-      );
-      expect(fn.name).toBe('firnrs::firn_spin');
-      expect(fn.systemName).toMatch(/^_(R|ZN)/);
-    }, 300_000);
+    it.skipIf(!HAVE_RUST)(
+      `demangles a Rust release program's names through ${path}: name readable, system_name raw`,
+      async () => {
+        const fn = await waitFor(
+          'the Rust function named',
+          async () => {
+            const all = await pprofReport(querierBase, tokens[tenant], '{comm="firnrs"}', startedMs - 60_000);
+            return all.flatMap((l) => l.lines).find((ln) => ln.name.endsWith('firn_spin'));
+          },
+          240_000,
+          logs,
+          2000,
+        );
+        expect(fn.name).toBe('firnrs::firn_spin');
+        expect(fn.systemName).toMatch(/^_(R|ZN)/);
+      },
+      300_000,
+    );
   });
 });

@@ -10,7 +10,18 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { bpfUnavailable, freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
+import {
+  bpfUnavailable,
+  freePort,
+  spawnServer,
+  startNats,
+  startRedis,
+  startS3Server,
+  type S3Server,
+  type ServerProcess,
+  type TestNats,
+  type TestRedis,
+} from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
 import { waitUntil } from './support/poll';
 import { CPU_TYPE } from './support/profiles-data';
@@ -129,8 +140,6 @@ interface Top {
   cumulative: Map<string, number>;
 }
 
-
-
 function missingTool(): string | undefined {
   for (const tool of ['gcc', 'g++', 'rustc', 'perf']) {
     if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) return `${tool} not installed (scripts/install-system-deps.sh)`;
@@ -142,7 +151,15 @@ const unavailable = bpfUnavailable() ?? missingTool();
 if (unavailable) console.warn(`agent unwinding e2e skipped: ${unavailable}`);
 
 /** Runs the built agent (dist/agent/firn-agent) with the given node label and unwinder. */
-async function startAgent(opts: { gateway: string; token: string; node: string; unwind: 'tables' | 'frame-pointers'; relabelFile: string; localSymbols: boolean; upload: boolean }): Promise<{ proc: ServerProcess; metricsPort: number }> {
+async function startAgent(opts: {
+  gateway: string;
+  token: string;
+  node: string;
+  unwind: 'tables' | 'frame-pointers';
+  relabelFile: string;
+  localSymbols: boolean;
+  upload: boolean;
+}): Promise<{ proc: ServerProcess; metricsPort: number }> {
   const metricsPort = await freePort();
   const proc = await spawnServer({
     name: `agent-${opts.node}`,
@@ -182,7 +199,10 @@ async function topOf(querierBase: string, token: string, selector: string, fromM
   const res = await q.query(
     create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(toMs) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(toMs) }),
+      },
       reportType: Q.QueryRequest_ReportType.TOP,
     }),
   );
@@ -201,9 +221,22 @@ const share = (t: Top, name: string) => (100 * (t.cumulative.get(name) ?? 0)) / 
  * need them; server-side names arrive after the upload), then collects `samples` more from that
  * point on: the steady state.
  */
-async function steadyWindow(top: (sel: string, from: number, to: number) => Promise<Top>, selector: string, samples: number, logTail: () => string, root = 'main'): Promise<{ from: number; tables: Top }> {
+async function steadyWindow(
+  top: (sel: string, from: number, to: number) => Promise<Top>,
+  selector: string,
+  samples: number,
+  logTail: () => string,
+  root = 'main',
+): Promise<{ from: number; tables: Top }> {
   let last: Top | undefined;
-  const seen = () => (last ? `last 30 s: ${last.total} samples; ${[...last.cumulative].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, v]) => `${n.slice(0, 60)} ${v}`).join(', ')}\n` : '');
+  const seen = () =>
+    last
+      ? `last 30 s: ${last.total} samples; ${[...last.cumulative]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 12)
+          .map(([n, v]) => `${n.slice(0, 60)} ${v}`)
+          .join(', ')}\n`
+      : '';
   await waitUntil(
     `stacks of ${selector} reaching ${root}`,
     async () => {
@@ -258,7 +291,13 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     const issued = issueToken('acme', [Scope.WriteProfiles, Scope.ReadProfiles]);
     token = issued.token;
     await writeTokenFile(join(dir, 'tokens.json'), [issued.record]);
-    apps = await startApps(['gateway', 'querier', 'ingester'], { FIRN_NATS_URL: nats.url, ...s3Env(s3), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300', FIRN_SYMBOL_CACHE: 'memory' });
+    apps = await startApps(['gateway', 'querier', 'ingester'], {
+      FIRN_NATS_URL: nats.url,
+      ...s3Env(s3),
+      FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+      FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300',
+      FIRN_SYMBOL_CACHE: 'memory',
+    });
     workload = spawn(join(dir, 'unwc'), [], { stdio: 'ignore' });
     if (existsSync(PYTHON)) {
       await writeFile(join(dir, 'hot.py'), PY_SRC);
@@ -304,7 +343,9 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
 
     // The same measurement with frame pointers only (the other agent, same process, same time).
     const fp = await top(`{pid="${pid}", node="e2e-fp"}`, from, Date.now() + 60_000);
-    console.log(`frame pointers: ${fp.total} samples, main ${share(fp, 'main').toFixed(1)} %, _start ${share(fp, '_start').toFixed(1)} %, hot75 ${fp.cumulative.get('hot75') ?? 0}, cold25 ${fp.cumulative.get('cold25') ?? 0}`);
+    console.log(
+      `frame pointers: ${fp.total} samples, main ${share(fp, 'main').toFixed(1)} %, _start ${share(fp, '_start').toFixed(1)} %, hot75 ${fp.cumulative.get('hot75') ?? 0}, cold25 ${fp.cumulative.get('cold25') ?? 0}`,
+    );
     expect(fp.total).toBeGreaterThan(500);
     expect(share(fp, 'main')).toBeLessThan(95);
 
@@ -316,26 +357,30 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     expect(metric(/^firn_agent_unwind_tables\{state="ready"\} (\d+)/m)).toBeGreaterThan(0);
   }, 900_000);
 
-  it.skipIf(!existsSync(PYTHON))('CPython 3.11: the hot Python function by name, its share within ±5 points, under full native stacks', async () => {
-    // Debian's python3.11 is stripped: the native root named on the node is Py_BytesMain (.dynsym).
-    const { tables } = await steadyWindow(top, `{pid="${python?.pid}", node="e2e-tables"}`, 2000, logTail, 'Py_BytesMain');
-    const hot = tables.cumulative.get('firn_hot') ?? 0;
-    const cold = tables.cumulative.get('firn_cold') ?? 0;
-    const hotShare = (100 * hot) / Math.max(1, hot + cold);
-    console.log(
-      `python: ${tables.total} samples, Py_BytesMain ${share(tables, 'Py_BytesMain').toFixed(1)} %, Runner.run ${share(tables, 'Runner.run').toFixed(1)} %, ` +
-        `_PyEval_EvalFrameDefault ${share(tables, '_PyEval_EvalFrameDefault').toFixed(1)} %, firn_hot ${hotShare.toFixed(1)} % of hot+cold`,
-    );
-    expect(share(tables, 'Py_BytesMain')).toBeGreaterThanOrEqual(95);
-    expect(share(tables, 'Runner.run')).toBeGreaterThanOrEqual(90);
-    expect(hotShare).toBeGreaterThan(70);
-    expect(hotShare).toBeLessThan(80);
+  it.skipIf(!existsSync(PYTHON))(
+    'CPython 3.11: the hot Python function by name, its share within ±5 points, under full native stacks',
+    async () => {
+      // Debian's python3.11 is stripped: the native root named on the node is Py_BytesMain (.dynsym).
+      const { tables } = await steadyWindow(top, `{pid="${python?.pid}", node="e2e-tables"}`, 2000, logTail, 'Py_BytesMain');
+      const hot = tables.cumulative.get('firn_hot') ?? 0;
+      const cold = tables.cumulative.get('firn_cold') ?? 0;
+      const hotShare = (100 * hot) / Math.max(1, hot + cold);
+      console.log(
+        `python: ${tables.total} samples, Py_BytesMain ${share(tables, 'Py_BytesMain').toFixed(1)} %, Runner.run ${share(tables, 'Runner.run').toFixed(1)} %, ` +
+          `_PyEval_EvalFrameDefault ${share(tables, '_PyEval_EvalFrameDefault').toFixed(1)} %, firn_hot ${hotShare.toFixed(1)} % of hot+cold`,
+      );
+      expect(share(tables, 'Py_BytesMain')).toBeGreaterThanOrEqual(95);
+      expect(share(tables, 'Runner.run')).toBeGreaterThanOrEqual(90);
+      expect(hotShare).toBeGreaterThan(70);
+      expect(hotShare).toBeLessThan(80);
 
-    const metrics = await (await fetch(`http://127.0.0.1:${tablesAgent?.metricsPort}/metrics`)).text();
-    const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
-    expect(metric(/^firn_agent_unwind_frames_total\{method="python"\} (\d+)/m)).toBeGreaterThan(0);
-    expect(metric(/^firn_agent_unwind_python_processes (\d+)/m)).toBeGreaterThanOrEqual(1);
-  }, 900_000);
+      const metrics = await (await fetch(`http://127.0.0.1:${tablesAgent?.metricsPort}/metrics`)).text();
+      const metric = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+      expect(metric(/^firn_agent_unwind_frames_total\{method="python"\} (\d+)/m)).toBeGreaterThan(0);
+      expect(metric(/^firn_agent_unwind_python_processes (\d+)/m)).toBeGreaterThanOrEqual(1);
+    },
+    900_000,
+  );
 
   it('agrees with perf record --call-graph dwarf: same top-10 functions by inclusive share, each within ±3 points', async () => {
     await fpAgent?.proc.stop(); // fewer busy processes on the host from here on
@@ -347,7 +392,10 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     // points at > 3 sigma), however busy the host is: 30 s to 5 min.
     const seconds = Math.round(Math.min(300, Math.max(30, 5000 / Math.max(1, rate))));
     const from = Date.now();
-    execFileSync('perf', ['record', '-F', String(FREQ), '--call-graph', 'dwarf', '-p', String(pid), '-o', data, '--', 'sleep', String(seconds)], { stdio: 'ignore', timeout: (seconds + 120) * 1000 });
+    execFileSync('perf', ['record', '-F', String(FREQ), '--call-graph', 'dwarf', '-p', String(pid), '-o', data, '--', 'sleep', String(seconds)], {
+      stdio: 'ignore',
+      timeout: (seconds + 120) * 1000,
+    });
     const to = Date.now();
     // perf script: a header line per sample, then one "addr symbol+off (dso)" line per frame.
     const script = execFileSync('perf', ['script', '-i', data, '-F', 'ip,sym,dso', '--no-inline'], { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 600_000 });
@@ -365,7 +413,13 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding without frame
     }
     // Ingestion lags the agent by a window: wait until a later window has arrived.
     const sel = `{pid="${pid}", node="e2e-tables"}`;
-    await waitUntil('the agent samples after the perf window', async () => ((await top(sel, to + 3000, Date.now() + 60_000)).total > 0 ? true : undefined), 120_000, logTail, 1500);
+    await waitUntil(
+      'the agent samples after the perf window',
+      async () => ((await top(sel, to + 3000, Date.now() + 60_000)).total > 0 ? true : undefined),
+      120_000,
+      logTail,
+      1500,
+    );
     const ours = await top(sel, from, to);
     const rank = (m: Map<string, number>, total: number) =>
       [...m]
@@ -411,7 +465,11 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding C++ and Rust,
     // GNU ld, not rustc's default rust-lld (1.90+): the server maps the file offsets of an
     // uploaded debug file with a GNU-ld layout guess (libs/symbols guessMappedLoads), which
     // lld's tighter layout breaks (every address then lands in one wrong function).
-    execFileSync('rustc', ['-C', 'opt-level=3', '-C', 'link-arg=-Wl,--build-id', '-C', 'link-arg=-fuse-ld=bfd', '-o', join(dir, 'unwrust'), join(dir, 'unwrust.rs')], { cwd: dir });
+    execFileSync(
+      'rustc',
+      ['-C', 'opt-level=3', '-C', 'link-arg=-Wl,--build-id', '-C', 'link-arg=-fuse-ld=bfd', '-o', join(dir, 'unwrust'), join(dir, 'unwrust.rs')],
+      { cwd: dir },
+    );
     execFileSync(process.execPath, [resolve(ROOT, 'scripts/build-agent.cjs')], { stdio: 'ignore' });
     [nats, s3, redis] = await Promise.all([startNats(), startS3Server(), startRedis()]);
     const issued = issueToken('acme', [Scope.WriteProfiles, Scope.ReadProfiles, Scope.WriteDebuginfo]);
@@ -446,7 +504,9 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding C++ and Rust,
   it('C++ -O2 without frame pointers: full stacks, demangled names', async () => {
     const { tables } = await steadyWindow(top, `{pid="${workloads[0].pid}"}`, 1500, logTail);
     const names = [...tables.cumulative.keys()];
-    console.log(`C++: ${tables.total} samples, main ${share(tables, 'main').toFixed(1)} %; ${names.filter((n) => n.includes('firn::') || n.startsWith('std::') || n.startsWith('void std::')).join(' | ')}`);
+    console.log(
+      `C++: ${tables.total} samples, main ${share(tables, 'main').toFixed(1)} %; ${names.filter((n) => n.includes('firn::') || n.startsWith('std::') || n.startsWith('void std::')).join(' | ')}`,
+    );
     expect(share(tables, 'main')).toBeGreaterThanOrEqual(95);
     expect(names).toContain('firn::Crunch::run(double)');
     const drive = names.find((n) => n.startsWith('firn::drive('));
@@ -457,7 +517,9 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) unwinding C++ and Rust,
   it('Rust release binary without frame pointers: full stacks, demangled names', async () => {
     const { tables } = await steadyWindow(top, `{pid="${workloads[1].pid}"}`, 1500, logTail);
     const names = [...tables.cumulative.keys()];
-    console.log(`Rust: ${tables.total} samples, main ${share(tables, 'main').toFixed(1)} %; ${names.filter((n) => n.startsWith('unwrust::') || n.startsWith('core::')).join(' | ')}`);
+    console.log(
+      `Rust: ${tables.total} samples, main ${share(tables, 'main').toFixed(1)} %; ${names.filter((n) => n.startsWith('unwrust::') || n.startsWith('core::')).join(' | ')}`,
+    );
     expect(share(tables, 'main')).toBeGreaterThanOrEqual(95);
     expect(share(tables, 'unwrust::drive')).toBeGreaterThanOrEqual(95);
     expect(names).toContain('unwrust::hot_path');

@@ -10,7 +10,18 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { debuginfoV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { bpfUnavailable, freePort, spawnServer, startNats, startRedis, startS3Server, type S3Server, type ServerProcess, type TestNats, type TestRedis } from '@firn/testing';
+import {
+  bpfUnavailable,
+  freePort,
+  spawnServer,
+  startNats,
+  startRedis,
+  startS3Server,
+  type S3Server,
+  type ServerProcess,
+  type TestNats,
+  type TestRedis,
+} from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
 import { waitUntil } from './support/poll';
 import { CPU_TYPE as CPU_PROFILE_TYPE } from './support/profiles-data';
@@ -52,12 +63,21 @@ async function compileHotcold(path: string): Promise<void> {
 }
 
 /** Cumulative samples per function name in a merged TOP report (and the mapping file of each). */
-async function topReport(querierBase: string, token: string, selector: string, fromMs: number, toMs: number): Promise<{ byName: Map<string, number>; mappingOf: Map<string, string> }> {
+async function topReport(
+  querierBase: string,
+  token: string,
+  selector: string,
+  fromMs: number,
+  toMs: number,
+): Promise<{ byName: Map<string, number>; mappingOf: Map<string, string> }> {
   const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: querierBase, interceptors: [bearer(token)] }));
   const res = await q.query(
     create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_PROFILE_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(toMs) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query: `${CPU_PROFILE_TYPE}${selector}`, start: timestampFromMs(fromMs), end: timestampFromMs(toMs) }),
+      },
       reportType: Q.QueryRequest_ReportType.TOP,
     }),
   );
@@ -71,8 +91,6 @@ async function topReport(querierBase: string, token: string, selector: string, f
   }
   return { byName, mappingOf };
 }
-
-
 
 const unavailable = bpfUnavailable();
 if (unavailable) console.warn(`agent e2e skipped: BPF unavailable here: ${unavailable}`);
@@ -104,7 +122,13 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
     await compileHotcold(hotcoldPath);
     [nats, s3] = await Promise.all([startNats(), startS3Server()]);
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme']);
-    env = { FIRN_NATS_URL: nats.url, ...s3Env(s3), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300', FIRN_SYMBOL_CACHE: 'memory' };
+    env = {
+      FIRN_NATS_URL: nats.url,
+      ...s3Env(s3),
+      FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+      FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300',
+      FIRN_SYMBOL_CACHE: 'memory',
+    };
     [gateway, ...others] = await Promise.all([startApp('gateway', { env }), startApp('ingester', { env }), startApp('querier', { env })]);
 
     hotcold = spawn(hotcoldPath, [], { stdio: 'ignore' });
@@ -143,7 +167,8 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) end to end', () => {
   const querier = () => createClient(Q.QueryService, createGrpcTransport({ baseUrl: others[1].base, interceptors: [bearer(tokens.acme)] }));
 
   const top = async (selector: string, fromMs: number, toMs: number) => (await topReport(others[1].base, tokens.acme, selector, fromMs, toMs)).byName;
-  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => `agent log:\n${agent.logTail(4000)}`);
+  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) =>
+    waitUntil(what, fn, timeoutMs, () => `agent log:\n${agent.logTail(4000)}`);
 
   it('measures a 75/25 CPU split between two C functions within ±3 points, with pid/comm/executable labels', async () => {
     const sel = `{pid="${hotcold.pid}"}`;
@@ -308,11 +333,16 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) with server-side symbol
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) => waitUntil(what, fn, timeoutMs, () => `agent log:\n${agent.logTail(4000)}`);
+  const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number) =>
+    waitUntil(what, fn, timeoutMs, () => `agent log:\n${agent.logTail(4000)}`);
   const report = (selector: string) => topReport(querierApp.base, token, selector, startedMs - 60_000, Date.now() + 60_000);
 
-  it('uploads the binary\'s debug info through the DebuginfoService', async () => {
-    await waitFor('the agent to upload debuginfo', async () => (agent.logTail(200_000).includes(buildId) && /uploaded debuginfo/.test(agent.logTail(200_000)) ? true : undefined), 90_000);
+  it("uploads the binary's debug info through the DebuginfoService", async () => {
+    await waitFor(
+      'the agent to upload debuginfo',
+      async () => (agent.logTail(200_000).includes(buildId) && /uploaded debuginfo/.test(agent.logTail(200_000)) ? true : undefined),
+      90_000,
+    );
     const client = createClient(debuginfoV1alpha1.DebuginfoService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(token)] }));
     const answer = await client.shouldInitiateUpload({ buildId, hash: 'any' });
     expect(answer.shouldInitiateUpload, answer.reason).toBe(false);
@@ -350,6 +380,9 @@ describe.skipIf(unavailable !== undefined)('agent (eBPF) with server-side symbol
       },
       60_000,
     );
-    expect(kernelNames.some((n) => /read|write|syscall|entry/i.test(n)), kernelNames.join(', ')).toBe(true);
+    expect(
+      kernelNames.some((n) => /read|write|syscall|entry/i.test(n)),
+      kernelNames.join(', '),
+    ).toBe(true);
   }, 90_000);
 });

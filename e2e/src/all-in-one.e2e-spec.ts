@@ -64,7 +64,10 @@ describe('all-in-one', () => {
   });
 
   it('rejects missing and wrong tokens with 401 and a reason', async () => {
-    expect(await getJson(`${app.base}/api/v1/whoami`)).toMatchObject({ status: 401, body: { code: 'unauthenticated', message: expect.stringMatching(/missing credentials/) } });
+    expect(await getJson(`${app.base}/api/v1/whoami`)).toMatchObject({
+      status: 401,
+      body: { code: 'unauthenticated', message: expect.stringMatching(/missing credentials/) },
+    });
     const wrong = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
     expect(await getJson(`${app.base}/api/v1/whoami`, { authorization: `Bearer ${wrong}` })).toMatchObject({ status: 401 });
     expect((await getJson(`${app.base}/no/such/route`)).status).toBe(404);
@@ -81,7 +84,9 @@ describe('all-in-one', () => {
       const res = await createClient(Health, transport).check({ service: '' });
       expect(res.status).toBe(Status.SERVING);
     }
-    await expect(createClient(Health, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1' })).check({ service: 'no.Such' })).rejects.toThrow(/unknown service/);
+    await expect(createClient(Health, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1' })).check({ service: 'no.Such' })).rejects.toThrow(
+      /unknown service/,
+    );
     expect((await fetch(`${app.base}/healthz`)).status).toBe(200);
   });
 

@@ -65,7 +65,10 @@ describe('server apps as separate processes', () => {
 
       const exit = await running.signal('SIGTERM');
       expect(exit.code).toBe(0);
-      const lines = exit.log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; component: string });
+      const lines = exit.log
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; component: string });
       expect(lines.every((l) => l.component === app)).toBe(true);
       const msgs = lines.map((l) => l.msg);
       expect(msgs).toContain('shutting down: draining');

@@ -72,12 +72,31 @@ describe('chart-driven cluster', () => {
       'compaction.l1.minSegments': '2',
       'compaction.l1.settle': '5s',
     };
-    const { stdout } = await run(k8sTools().helm, ['template', 'firn', resolve(ROOT, 'charts/firn'), '--namespace', NS, ...Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`])], { maxBuffer: 64 << 20 });
-    const objects = parseAllDocuments(stdout).map((d) => d.toJSON() as K8sObj | null).filter((o): o is K8sObj => o !== null);
-    cluster = new FakeCluster({ objects, root, dir, namespace: NS, log, logDir: process.env.FIRN_E2E_LOG_DIR, extraSecrets: { 'firn-s3': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } } });
+    const { stdout } = await run(
+      k8sTools().helm,
+      ['template', 'firn', resolve(ROOT, 'charts/firn'), '--namespace', NS, ...Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`])],
+      { maxBuffer: 64 << 20 },
+    );
+    const objects = parseAllDocuments(stdout)
+      .map((d) => d.toJSON() as K8sObj | null)
+      .filter((o): o is K8sObj => o !== null);
+    cluster = new FakeCluster({
+      objects,
+      root,
+      dir,
+      namespace: NS,
+      log,
+      logDir: process.env.FIRN_E2E_LOG_DIR,
+      extraSecrets: { 'firn-s3': { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } },
+    });
     const services = await cluster.startServices();
     gateway = `http://${services.get('firn-gateway')}`;
-    expect(cluster.deployments().map((d) => d.metadata.name).sort()).toEqual([...DEPLOYMENTS].sort());
+    expect(
+      cluster
+        .deployments()
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual([...DEPLOYMENTS].sort());
     for (const d of cluster.deployments()) {
       const replicas = (d.spec as { replicas: number }).replicas;
       expect(replicas, d.metadata.name).toBe(2);
@@ -96,7 +115,11 @@ describe('chart-driven cluster', () => {
   });
 
   const adminCall = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
-    const res = await fetch(`${gateway}/api/v1/admin/${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${gateway}/api/v1/admin/${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     expect(res.status, `${path}: ${res.status}`).toBe(201);
     return (await res.json()) as Record<string, unknown>;
   };
@@ -104,7 +127,10 @@ describe('chart-driven cluster', () => {
   const merge = (): queryV1alpha1.QueryRequest =>
     create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(Date.now() + 3600_000) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(Date.now() + 3600_000) }),
+      },
       reportType: Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW,
     });
 
@@ -143,10 +169,18 @@ describe('chart-driven cluster', () => {
 
   it('answers every public API through the one gateway address; the queriers share the reads', async () => {
     for (let agent = 0; agent < 4; agent++) await push(agent);
-    const folded = await fetch(`${gateway}/ingest?name=${encodeURIComponent('svc.cpu{env=e2e}')}&sampleRate=100`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'main;a 5\nmain;b 7\n' });
+    const folded = await fetch(`${gateway}/ingest?name=${encodeURIComponent('svc.cpu{env=e2e}')}&sampleRate=100`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: 'main;a 5\nmain;b 7\n',
+    });
     expect(folded.status).toBe(200);
     await waitForIngestDrained(bus);
-    for (const t of [createGrpcTransport({ baseUrl: gateway }), createGrpcWebTransport({ baseUrl: gateway, httpVersion: '1.1' }), createConnectTransport({ baseUrl: gateway, httpVersion: '1.1' })]) {
+    for (const t of [
+      createGrpcTransport({ baseUrl: gateway }),
+      createGrpcWebTransport({ baseUrl: gateway, httpVersion: '1.1' }),
+      createConnectTransport({ baseUrl: gateway, httpVersion: '1.1' }),
+    ]) {
       const q = createClient(Q.QueryService, t);
       let total = 0;
       for (let i = 0; i < 60 && total !== sum(acked); i++) {
@@ -155,16 +189,32 @@ describe('chart-driven cluster', () => {
       }
       expect(total).toBe(sum(acked));
     }
-    const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: gateway, httpVersion: '1.1', useBinaryFormat: false, interceptors: [bearer(token)] }));
-    const fg = await py.selectMergeStacktraces({ profileTypeID: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', labelSelector: '{service_name="svc"}', start: BigInt(Date.now() - 3600_000), end: BigInt(Date.now() + 60_000) });
+    const py = createClient(
+      querierV1.QuerierService,
+      createConnectTransport({ baseUrl: gateway, httpVersion: '1.1', useBinaryFormat: false, interceptors: [bearer(token)] }),
+    );
+    const fg = await py.selectMergeStacktraces({
+      profileTypeID: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+      labelSelector: '{service_name="svc"}',
+      start: BigInt(Date.now() - 3600_000),
+      end: BigInt(Date.now() + 60_000),
+    });
     expect(Number(fg.flamegraph?.total)).toBe(12 * 10_000_000);
     const perQuerier = await Promise.all(
-      cluster.pods.filter((p) => p.deployment === 'firn-querier').map(async (p) => {
-        const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
-        return text.split('\n').filter((l) => l.startsWith('firn_querier_rpc_requests_total{procedure="parca.query.v1alpha1.QueryService/Query"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
-      }),
+      cluster.pods
+        .filter((p) => p.deployment === 'firn-querier')
+        .map(async (p) => {
+          const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
+          return text
+            .split('\n')
+            .filter((l) => l.startsWith('firn_querier_rpc_requests_total{procedure="parca.query.v1alpha1.QueryService/Query"'))
+            .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+        }),
     );
-    expect(perQuerier.every((n) => n > 0), `Query calls per querier: ${perQuerier.join(', ')}`).toBe(true);
+    expect(
+      perQuerier.every((n) => n > 0),
+      `Query calls per querier: ${perQuerier.join(', ')}`,
+    ).toBe(true);
   }, 600_000);
 
   it('rolls every Deployment one pod at a time while agents push and readers read: exact totals, no failed read', async () => {
@@ -181,7 +231,12 @@ describe('chart-driven cluster', () => {
     // Reported after the rollout, not as unhandled rejections meanwhile.
     for (const a of agents) a.catch(() => undefined);
     const readers = [0, 1].map(async (r) => {
-      const q = createClient(Q.QueryService, r === 0 ? createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }) : createGrpcWebTransport({ baseUrl: gateway, httpVersion: '1.1', interceptors: [bearer(token)] }));
+      const q = createClient(
+        Q.QueryService,
+        r === 0
+          ? createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] })
+          : createGrpcWebTransport({ baseUrl: gateway, httpVersion: '1.1', interceptors: [bearer(token)] }),
+      );
       while (!stop) {
         try {
           await q.query(merge());
@@ -205,13 +260,26 @@ describe('chart-driven cluster', () => {
     log(`${reads} reads during the rollout, ${failedReads.length} failed; ${pushRetries} pushes retried`);
     if (failedReads.length > 0) for (const line of cluster.errorLines()) log(line);
     // Soft: a failed drain or read is reported, and the totals below are still checked.
-    expect.soft(exits.filter((e) => e.code !== 0), 'pods that did not drain and exit 0 within the grace period').toEqual([]);
+    expect
+      .soft(
+        exits.filter((e) => e.code !== 0),
+        'pods that did not drain and exit 0 within the grace period',
+      )
+      .toEqual([]);
     expect(exits).toHaveLength(10);
     expect.soft(failedReads).toEqual([]);
     expect(reads).toBeGreaterThan(10);
 
     await waitForIngestDrained(bus, 180_000);
-    const store = createObjectStore({ kind: 's3', bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    const store = createObjectStore({
+      kind: 's3',
+      bucket: s3.bucket,
+      region: s3.region,
+      endpoint: s3.endpoint,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
     try {
       const parca = new Map([...(await storedTotals(bus, store, 'acme')).totals].filter(([k]) => k.startsWith(CPU_TYPE)));
       expect(sortedEntries(parca)).toEqual(sortedEntries(acked));
@@ -232,7 +300,10 @@ describe('chart-driven cluster', () => {
     for (let i = 0; i < 120 && jobs === 0; i++) {
       for (const p of cluster.pods.filter((x) => x.deployment === 'firn-compactor')) {
         const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
-        jobs += text.split('\n').filter((l) => l.startsWith('firn_compactor_jobs_total{') && l.includes('outcome="ok"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+        jobs += text
+          .split('\n')
+          .filter((l) => l.startsWith('firn_compactor_jobs_total{') && l.includes('outcome="ok"'))
+          .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
       }
       if (jobs === 0) await sleep(1000);
     }
@@ -262,7 +333,8 @@ describe('chart-driven cluster', () => {
       const res = await di.upload(
         (async function* () {
           yield create(D.UploadRequestSchema, { data: { case: 'info', value: { buildId: prog.buildId, uploadId: ins?.uploadId ?? '', type } } });
-          for (let i = 0; i < bytes.length; i += 16_384) yield create(D.UploadRequestSchema, { data: { case: 'chunkData', value: bytes.subarray(i, i + 16_384) } });
+          for (let i = 0; i < bytes.length; i += 16_384)
+            yield create(D.UploadRequestSchema, { data: { case: 'chunkData', value: bytes.subarray(i, i + 16_384) } });
         })(),
       );
       expect(Number(res.size)).toBe(bytes.length);
@@ -272,7 +344,9 @@ describe('chart-driven cluster', () => {
 
     // What the agent sends for a native stack: build id + file offset, no names.
     const b = new SampleBatchBuilder();
-    const stack = b.addStack(offsets.map((address) => ({ buildId: prog.buildId, mappingFile: '/usr/bin/chartsym', address, functionName: '', fileName: '', line: 0, inlined: false })));
+    const stack = b.addStack(
+      offsets.map((address) => ({ buildId: prog.buildId, mappingFile: '/usr/bin/chartsym', address, functionName: '', fileName: '', line: 0, inlined: false })),
+    );
     b.addRow(b.addProfileType(CPU_TYPE), b.addSeries([['comm', 'chartsym']]), stack, 9, Date.now() - 60_000, 10_000_000_000, 52_631_578);
     const batch = b.build();
     const w = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway, interceptors: [bearer(token)] }));
@@ -285,11 +359,23 @@ describe('chart-driven cluster', () => {
       const res = await q.query(
         create(Q.QueryRequestSchema, {
           mode: Q.QueryRequest_Mode.MERGE,
-          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{comm="chartsym"}`, start: timestampFromMs(Date.now() - 3600_000), end: timestampFromMs(Date.now() + 60_000) }) },
+          options: {
+            case: 'merge',
+            value: create(Q.MergeProfileSchema, {
+              query: `${CPU_TYPE}{comm="chartsym"}`,
+              start: timestampFromMs(Date.now() - 3600_000),
+              end: timestampFromMs(Date.now() + 60_000),
+            }),
+          },
           reportType: Q.QueryRequest_ReportType.PPROF,
         }),
       );
-      const d = samplesFromPprof(res.report.value as Uint8Array, { name: 'q', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 } });
+      const d = samplesFromPprof(res.report.value as Uint8Array, {
+        name: 'q',
+        seriesLabels: [],
+        nowMs: 0,
+        limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 },
+      });
       return { names: d.stacks.map((st) => st.map((f) => f.functionName)), total: Number(res.total) };
     };
     let got: { names: string[][]; total: number } = { names: [], total: 0 };
@@ -304,18 +390,31 @@ describe('chart-driven cluster', () => {
     // symbol cache (what one symbolizer pod wrote is seen by every querier).
     for (let i = 0; i < 4; i++) expect((await names()).names).toEqual([expected]);
     const resolved = await Promise.all(
-      cluster.pods.filter((p) => p.deployment === 'firn-symbolizer').map(async (p) => {
-        const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
-        return text.split('\n').filter((l) => l.startsWith('firn_symbolizer_addresses_total{') && l.includes('outcome="resolved"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
-      }),
+      cluster.pods
+        .filter((p) => p.deployment === 'firn-symbolizer')
+        .map(async (p) => {
+          const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
+          return text
+            .split('\n')
+            .filter((l) => l.startsWith('firn_symbolizer_addresses_total{') && l.includes('outcome="resolved"'))
+            .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+        }),
     );
     expect(resolved.reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(3);
     const hits = await Promise.all(
-      cluster.pods.filter((p) => p.deployment === 'firn-querier').map(async (p) => {
-        const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
-        return text.split('\n').filter((l) => l.startsWith('firn_querier_symbol_lookups_total{') && l.includes('outcome="hit"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
-      }),
+      cluster.pods
+        .filter((p) => p.deployment === 'firn-querier')
+        .map(async (p) => {
+          const text = await (await fetch(`http://${p.ip}:${p.port}/metrics`)).text();
+          return text
+            .split('\n')
+            .filter((l) => l.startsWith('firn_querier_symbol_lookups_total{') && l.includes('outcome="hit"'))
+            .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+        }),
     );
-    expect(hits.every((n) => n >= 3), `symbol cache hits per querier: ${hits.join(', ')}`).toBe(true);
+    expect(
+      hits.every((n) => n >= 3),
+      `symbol cache hits per querier: ${hits.join(', ')}`,
+    ).toBe(true);
   }, 600_000);
 });

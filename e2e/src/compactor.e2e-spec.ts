@@ -52,7 +52,14 @@ describe('compactor', () => {
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'expiring', 'lasting']);
     await writeFile(join(dir, 'retention.yaml'), 'tenants:\n  expiring: 1d\n');
     bus = await connectBus({ servers: [nats.url], name: 'e2e-compactor' });
-    store = new S3Store({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    store = new S3Store({
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
     env = {
       FIRN_NATS_URL: nats.url,
       ...s3Env(s3),
@@ -73,7 +80,13 @@ describe('compactor', () => {
       FIRN_RETENTION_OVERRIDES_FILE: join(dir, 'retention.yaml'),
       FIRN_RETENTION_RELOAD: '1s',
     };
-    apps.push(...(await Promise.all([startApp('gateway', { env, readyTimeoutMs: 90_000 }), startApp('ingester', { env, readyTimeoutMs: 90_000 }), startApp('querier', { env, readyTimeoutMs: 90_000 })])));
+    apps.push(
+      ...(await Promise.all([
+        startApp('gateway', { env, readyTimeoutMs: 90_000 }),
+        startApp('ingester', { env, readyTimeoutMs: 90_000 }),
+        startApp('querier', { env, readyTimeoutMs: 90_000 }),
+      ])),
+    );
   }, 240_000);
 
   afterAll(async () => {
@@ -88,7 +101,10 @@ describe('compactor', () => {
   const querier = () => apps[2];
 
   async function write(tenant: string, rounds: number[], baseMs: number): Promise<void> {
-    const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway().base, interceptors: [bearer(tokens[tenant])] }));
+    const client = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      createGrpcTransport({ baseUrl: gateway().base, interceptors: [bearer(tokens[tenant])] }),
+    );
     const totals = expected.get(tenant) ?? new Map<string, number>();
     const series = seriesTotals.get(tenant) ?? new Map<string, number>();
     for (const round of rounds) {
@@ -115,7 +131,14 @@ describe('compactor', () => {
       const res = await client.query(
         create(Q.QueryRequestSchema, {
           mode: Q.QueryRequest_Mode.MERGE,
-          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}${sel}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3_600_000) }) },
+          options: {
+            case: 'merge',
+            value: create(Q.MergeProfileSchema, {
+              query: `${CPU_TYPE}${sel}`,
+              start: timestampFromMs(baseMs - 60_000),
+              end: timestampFromMs(baseMs + 3_600_000),
+            }),
+          },
           reportType: Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW,
         }),
       );
@@ -152,7 +175,10 @@ describe('compactor', () => {
     await expectQueriedTotals('acme', BASE_MS);
 
     // The first compactor dies between writing its first block and publishing it.
-    const crashing = await startApp('compactor', { env: { ...env, FIRN_COMPACTOR_CRASH_AT: 'after-write', FIRN_COMPACTOR_ID: 'crashing' }, readyTimeoutMs: 90_000 });
+    const crashing = await startApp('compactor', {
+      env: { ...env, FIRN_COMPACTOR_CRASH_AT: 'after-write', FIRN_COMPACTOR_ID: 'crashing' },
+      readyTimeoutMs: 90_000,
+    });
     apps.push(crashing);
     const exit = await crashing.proc.exited;
     expect(exit.signal).toBe('SIGKILL');
@@ -185,10 +211,13 @@ describe('compactor', () => {
     // After the grace period only objects of valid segments remain (the crashed job's block too is gone).
     const validDirs = () => withManifest((m) => new Set(m.validSegments(acme).map((s) => s.meta.objectKey)));
     await expect
-      .poll(async () => {
-        const [objects, valid] = await Promise.all([segmentObjectDirs('acme'), validDirs()]);
-        return [...objects].filter((d) => !valid.has(d)).length;
-      }, { timeout: 90_000, interval: 500 })
+      .poll(
+        async () => {
+          const [objects, valid] = await Promise.all([segmentObjectDirs('acme'), validDirs()]);
+          return [...objects].filter((d) => !valid.has(d)).length;
+        },
+        { timeout: 90_000, interval: 500 },
+      )
       .toBe(0);
 
     const healthy = apps.filter((a) => a.name === 'compactor' && a !== crashing);
@@ -206,7 +235,9 @@ describe('compactor', () => {
     await waitForIngestDrained(bus);
     await expectQueriedTotals('lasting', OLD_MS);
 
-    await expect.poll(() => queriedSeries('expiring', OLD_MS).then((m) => [...m.values()].reduce((a, b) => a + b, 0)), { timeout: 90_000, interval: 500 }).toBe(0);
+    await expect
+      .poll(() => queriedSeries('expiring', OLD_MS).then((m) => [...m.values()].reduce((a, b) => a + b, 0)), { timeout: 90_000, interval: 500 })
+      .toBe(0);
     await expect.poll(async () => (await segmentObjectDirs('expiring')).size, { timeout: 90_000, interval: 500 }).toBe(0);
     await expectQueriedTotals('lasting', OLD_MS);
     expect((await segmentObjectDirs('lasting')).size).toBeGreaterThan(0);

@@ -55,7 +55,11 @@ describe('fault suite: exact totals through crashes and outages', () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-faults-'));
     await Promise.all([mkdir(join(dir, 'nats')), mkdir(join(dir, 's3'))]);
     // A small max_payload, so the larger writes below travel as claim checks through S3.
-    [nats, s3, redis] = await Promise.all([startNats({ dataDir: join(dir, 'nats'), maxPayloadBytes: 256 * 1024 }), startS3Server({ dataDir: join(dir, 's3') }), startRedis()]);
+    [nats, s3, redis] = await Promise.all([
+      startNats({ dataDir: join(dir, 'nats'), maxPayloadBytes: 256 * 1024 }),
+      startS3Server({ dataDir: join(dir, 's3') }),
+      startRedis(),
+    ]);
     const tokens = await makeTokens(join(dir, 'tokens.json'), TENANTS);
     await writeFile(join(dir, 'limits.yaml'), `tenants:\n  busy:\n    ingest_rate_bytes: ${BUSY_RATE}\n    ingest_burst_bytes: ${BUSY_RATE}\n`);
     env = {
@@ -75,7 +79,14 @@ describe('fault suite: exact totals through crashes and outages', () => {
     for (const id of ['faults-a', 'faults-b']) ingesters.push(await startApp('ingester', { env: { ...env, FIRN_INGESTER_ID: id }, readyTimeoutMs: READY_MS }));
     gw = { base: gateway.base, tokens };
     bus = await connectBus({ servers: [nats.url], name: 'e2e-faults' });
-    store = new S3Store({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    store = new S3Store({
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
   }, 900_000);
 
   afterAll(async () => {
@@ -194,22 +205,42 @@ describe('fault suite: exact totals through crashes and outages', () => {
     const frame = (address: bigint): Frame => ({ buildId, mappingFile: '/usr/bin/app', address, functionName: '', fileName: '', line: 0, inlined: false });
     b.add(CPU_TYPE, [['node', 'redis-node']], [frame(0x1010n), frame(0x2020n)], 42, baseMs, 10_000_000_000, 52_631_578);
     const cache = new RedisCache({ url: redis.url });
-    await cache.setMany([0x1010n, 0x2020n].map((a) => ({ key: symbolKey(tenantFromTrustedSource(tenant), buildId, a), value: encodeResolved([{ functionName: `fn_${a.toString(16)}`, fileName: 'app.c', line: 1, inlined: false }]) })));
+    await cache.setMany(
+      [0x1010n, 0x2020n].map((a) => ({
+        key: symbolKey(tenantFromTrustedSource(tenant), buildId, a),
+        value: encodeResolved([{ functionName: `fn_${a.toString(16)}`, fileName: 'app.c', line: 1, inlined: false }]),
+      })),
+    );
     await cache.close();
     const client = createClient(queryV1alpha1.QueryService, createGrpcTransport({ baseUrl: querier.base, interceptors: [bearer(gw.tokens[tenant])] }));
     const ipc = samplesToArrow(b.build());
-    const writer = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(gw.tokens[tenant])] }));
+    const writer = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(gw.tokens[tenant])] }),
+    );
     await untilAccepted('redis write', new RetryLog(), (signal) => writer.writeArrow({ ipcBuffer: ipc }, { signal }).then(() => undefined));
     await waitForIngestDrained(bus);
     const query = async (): Promise<{ total: number; names: string[] }> => {
       const res = await client.query(
         create(Q.QueryRequestSchema, {
           mode: Q.QueryRequest_Mode.MERGE,
-          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{node="redis-node"}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 60_000) }) },
+          options: {
+            case: 'merge',
+            value: create(Q.MergeProfileSchema, {
+              query: `${CPU_TYPE}{node="redis-node"}`,
+              start: timestampFromMs(baseMs - 60_000),
+              end: timestampFromMs(baseMs + 60_000),
+            }),
+          },
           reportType: Q.QueryRequest_ReportType.PPROF,
         }),
       );
-      const p = samplesFromPprof(res.report.value as Uint8Array, { name: 'q', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 } });
+      const p = samplesFromPprof(res.report.value as Uint8Array, {
+        name: 'q',
+        seriesLabels: [],
+        nowMs: 0,
+        limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 },
+      });
       return { total: Number(res.total), names: p.stacks.flatMap((s) => s.map((f) => f.functionName)) };
     };
     let before = await query();
@@ -235,7 +266,9 @@ describe('fault suite: exact totals through crashes and outages', () => {
 
   it('one tenant at six times its ingest rate next to a calm one: the calm one never refused, both stored exactly', async () => {
     const busy = Array.from({ length: 90 }, (_, i) => arrowRequest(gw, 'busy', `busy-${i}`, 5000 + i, pool, baseMs));
-    const calm = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? arrowRequest(gw, 'calm', `calm-${i}`, 6000 + i, pool, baseMs) : foldedRequest(gw, 'calm', `calm-${i}`, 10, fromS)));
+    const calm = Array.from({ length: 30 }, (_, i) =>
+      i % 2 === 0 ? arrowRequest(gw, 'calm', `calm-${i}`, 6000 + i, pool, baseMs) : foldedRequest(gw, 'calm', `calm-${i}`, 10, fromS),
+    );
     const bytes = busy.reduce((n, c) => n + c.bytes.length, 0);
     const busyLog = new RetryLog();
     const calmLog = new RetryLog();
@@ -249,7 +282,9 @@ describe('fault suite: exact totals through crashes and outages', () => {
       }
     })();
     await Promise.all([busyClients, calmClients]);
-    console.log(`overload: busy offered ${(bytes / 1024).toFixed(0)} KiB (${((bytes / BUSY_RATE) / 3).toFixed(1)}× its rate over 3 s), accepted in ${((Date.now() - start) / 1000).toFixed(1)} s: ${busyLog.summary()}; calm: ${calmLog.summary()}`);
+    console.log(
+      `overload: busy offered ${(bytes / 1024).toFixed(0)} KiB (${(bytes / BUSY_RATE / 3).toFixed(1)}× its rate over 3 s), accepted in ${((Date.now() - start) / 1000).toFixed(1)} s: ${busyLog.summary()}; calm: ${calmLog.summary()}`,
+    );
     expect(bytes / BUSY_RATE / 3).toBeGreaterThan(5);
     expect(busyLog.count('grpc 8')).toBeGreaterThan(0);
     expect(busyLog.withoutRetryAfter).toEqual([]);
@@ -262,11 +297,29 @@ describe('fault suite: exact totals through crashes and outages', () => {
   function bigArrow(tag: string, seed: number): IngestRequestCase {
     const b = new SampleBatchBuilder();
     const series: Array<[string, string]> = [['node', tag]];
-    for (let i = 0; i < 5000; i++) b.add(CPU_TYPE, series, pool[(seed + i) % pool.length].map((f) => ({ ...f, line: f.line + i })), 1 + (i % 5), baseMs, 0, 0);
+    for (let i = 0; i < 5000; i++)
+      b.add(
+        CPU_TYPE,
+        series,
+        pool[(seed + i) % pool.length].map((f) => ({ ...f, line: f.line + i })),
+        1 + (i % 5),
+        baseMs,
+        0,
+        0,
+      );
     const batch = b.build();
     const ipcBuffer = samplesToArrow(batch);
     expect(ipcBuffer.length).toBeGreaterThan(256 * 1024);
-    const writer = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gw.base, interceptors: [bearer(gw.tokens['s3outage'])] }));
-    return { what: `big WriteArrow ${tag}`, tenant: 's3outage', expected: totalsOf(batch), bytes: ipcBuffer, send: async (signal) => void (await writer.writeArrow({ ipcBuffer }, { signal })) };
+    const writer = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      createGrpcTransport({ baseUrl: gw.base, interceptors: [bearer(gw.tokens['s3outage'])] }),
+    );
+    return {
+      what: `big WriteArrow ${tag}`,
+      tenant: 's3outage',
+      expected: totalsOf(batch),
+      bytes: ipcBuffer,
+      send: async (signal) => void (await writer.writeArrow({ ipcBuffer }, { signal })),
+    };
   }
 });

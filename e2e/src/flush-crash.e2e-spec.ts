@@ -32,7 +32,14 @@ describe.each(FLUSH_STEPS)('ingester crash %s', (step) => {
     [nats, s3] = await Promise.all([startNats(), startS3Server()]);
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-crash-'));
     bus = await connectBus({ servers: [nats.url], name: 'e2e-crash' });
-    store = new S3Store({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    store = new S3Store({
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
   }, 60_000);
 
   afterAll(async () => {

@@ -97,7 +97,11 @@ describe('fuzzing every public API through a real process', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-fuzz-'));
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--ingester-flush-max-age-ms', '500'], env: { FIRN_ADMIN_TOKEN: ADMIN_SECRET }, readyTimeoutMs: 60_000 });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--ingester-flush-max-age-ms', '500'],
+      env: { FIRN_ADMIN_TOKEN: ADMIN_SECRET },
+      readyTimeoutMs: 60_000,
+    });
     const admin = adminClient(app.base, ADMIN_SECRET);
     await admin.createTenant('fuzz');
     token = (await admin.createToken('fuzz', ['write:profiles', 'write:debuginfo', 'read:profiles'])).token;
@@ -139,7 +143,9 @@ describe('fuzzing every public API through a real process', () => {
             body: fc.oneof(
               fc.uint8Array({ maxLength: 2048 }),
               mutation.map((m) => mutate(validPprof, m)),
-              fc.array(fc.tuple(fc.array(labelText, { maxLength: 6 }), fc.integer({ min: -5, max: 10 ** 12 })), { maxLength: 20 }).map((lines) => Buffer.from(lines.map(([s, n]) => `${s.join(';')} ${n}`).join('\n'))),
+              fc
+                .array(fc.tuple(fc.array(labelText, { maxLength: 6 }), fc.integer({ min: -5, max: 10 ** 12 })), { maxLength: 20 })
+                .map((lines) => Buffer.from(lines.map(([s, n]) => `${s.join(';')} ${n}`).join('\n'))),
             ),
             contentType: fc.constantFrom(undefined, 'application/octet-stream', 'text/plain', 'multipart/form-data; boundary=x', 'multipart/form-data'),
             encoding: fc.constantFrom(undefined, 'gzip', 'zstd', 'br', 'identity', 'GZIP, br'),
@@ -168,10 +174,19 @@ describe('fuzzing every public API through a real process', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.array(fc.tuple(labelText, labelText), { maxLength: 6 }),
-          fc.oneof(mutation.map((m) => mutate(validPprof, m)), fc.uint8Array({ maxLength: 1024 }), fc.constant(validPprof)),
-          fc.oneof(mutation.map((m) => mutate(validArrow, m)), fc.uint8Array({ maxLength: 1024 })),
+          fc.oneof(
+            mutation.map((m) => mutate(validPprof, m)),
+            fc.uint8Array({ maxLength: 1024 }),
+            fc.constant(validPprof),
+          ),
+          fc.oneof(
+            mutation.map((m) => mutate(validArrow, m)),
+            fc.uint8Array({ maxLength: 1024 }),
+          ),
           async (labels, raw, arrow) => {
-            const writeRaw = client.writeRaw({ series: [{ labels: { labels: [['__name__', 'fuzz'], ...labels].map(([name, value]) => ({ name, value })) }, samples: [{ rawProfile: raw }] }] });
+            const writeRaw = client.writeRaw({
+              series: [{ labels: { labels: [['__name__', 'fuzz'], ...labels].map(([name, value]) => ({ name, value })) }, samples: [{ rawProfile: raw }] }],
+            });
             const a = await rpcOutcome(writeRaw);
             const b = await rpcOutcome(client.writeArrow({ ipcBuffer: arrow }));
             expect(CRASH_CODES.has(a as Code), `WriteRaw: ${String(a)}`).toBe(false);
@@ -196,8 +211,14 @@ describe('fuzzing every public API through a real process', () => {
         fc.integer({ min: 1, max: 200_000 }).map(manyLabelsPprof),
         fc.integer({ min: 1, max: 20_000 }).map(manySeriesPprof),
       );
-      const folded = fc.oneof(fc.integer({ min: 1, max: 500_000 }).map(deepFolded), fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 300 })).map(([n, d]) => manyFoldedStacks(n, d)));
-      const arrow = fc.oneof(fc.integer({ min: 1, max: 300_000 }).map(deepStackArrow), fc.tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 1200 })).map(([n, d]) => manyFramesArrow(n, d)));
+      const folded = fc.oneof(
+        fc.integer({ min: 1, max: 500_000 }).map(deepFolded),
+        fc.tuple(fc.integer({ min: 1, max: 1500 }), fc.integer({ min: 1, max: 300 })).map(([n, d]) => manyFoldedStacks(n, d)),
+      );
+      const arrow = fc.oneof(
+        fc.integer({ min: 1, max: 300_000 }).map(deepStackArrow),
+        fc.tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 1200 })).map(([n, d]) => manyFramesArrow(n, d)),
+      );
       const shapes = fc.oneof(
         pprof.map((s) => ({ api: 'WriteRaw' as const, s })),
         pprof.map((s) => ({ api: '/ingest pprof' as const, s })),
@@ -205,9 +226,16 @@ describe('fuzzing every public API through a real process', () => {
         arrow.map((s) => ({ api: 'WriteArrow' as const, s })),
       );
       const send = async (api: string, s: HostileShape): Promise<string> => {
-        if (api === 'WriteRaw') return String(await rpcOutcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: s.body }] }] })));
+        if (api === 'WriteRaw')
+          return String(
+            await rpcOutcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: s.body }] }] })),
+          );
         if (api === 'WriteArrow') return String(await rpcOutcome(client.writeArrow({ ipcBuffer: s.body })));
-        const res = await fetch(`${app.base}/ingest?name=shape.inuse_objects&format=${api === '/ingest pprof' ? 'pprof' : 'folded'}`, { method: 'POST', headers: { authorization: `Bearer ${shapesToken}` }, body: s.body });
+        const res = await fetch(`${app.base}/ingest?name=shape.inuse_objects&format=${api === '/ingest pprof' ? 'pprof' : 'folded'}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${shapesToken}` },
+          body: s.body,
+        });
         await res.arrayBuffer();
         return String(res.status);
       };
@@ -238,7 +266,10 @@ describe('fuzzing every public API through a real process', () => {
             concurrent: fc.boolean(),
             keyed: fc.boolean(),
             seed: fc.nat(),
-            lines: fc.array(fc.tuple(fc.array(fc.constantFrom('a', 'b', 'c', 'main', 'ü', '😀'), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 1000 })), { minLength: 1, maxLength: 12 }),
+            lines: fc.array(
+              fc.tuple(fc.array(fc.constantFrom('a', 'b', 'c', 'main', 'ü', '😀'), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 1000 })),
+              { minLength: 1, maxLength: 12 },
+            ),
           }),
           async (r) => {
             const id = n++;
@@ -260,11 +291,13 @@ describe('fuzzing every public API through a real process', () => {
                 return res.status === 200 ? 'ok' : String(res.status);
               };
             }
-            const outcomes = r.concurrent ? await Promise.all(Array.from({ length: r.copies }, attempt)) : await (async () => {
-              const out: string[] = [];
-              for (let i = 0; i < r.copies; i++) out.push(await attempt());
-              return out;
-            })();
+            const outcomes = r.concurrent
+              ? await Promise.all(Array.from({ length: r.copies }, attempt))
+              : await (async () => {
+                  const out: string[] = [];
+                  for (let i = 0; i < r.copies; i++) out.push(await attempt());
+                  return out;
+                })();
             expect(outcomes).toEqual(outcomes.map(() => 'ok'));
             expected[r.kind] += total;
           },
@@ -273,7 +306,13 @@ describe('fuzzing every public API through a real process', () => {
       );
       const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
       const totalOf = async (query: string): Promise<number> => {
-        const res = await q.query(create(Q.QueryRequestSchema, { mode: Q.QueryRequest_Mode.MERGE, reportType: Q.QueryRequest_ReportType.TOP, options: { case: 'merge', value: { query, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(Date.now() + 60_000) } } }));
+        const res = await q.query(
+          create(Q.QueryRequestSchema, {
+            mode: Q.QueryRequest_Mode.MERGE,
+            reportType: Q.QueryRequest_ReportType.TOP,
+            options: { case: 'merge', value: { query, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(Date.now() + 60_000) } },
+          }),
+        );
         return Number(res.total);
       };
       const queries = { arrow: `${CPU_TYPE}{node=~"fuzz-retry-.*"}`, folded: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta{service_name="fuzzretry"}' };
@@ -296,21 +335,50 @@ describe('fuzzing every public API through a real process', () => {
       const push = createClient(pushV1.PusherService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(token)] }));
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(mutation.map((m) => mutate(validOtlp, m)), fc.uint8Array({ maxLength: 1024 }), fc.constant(validOtlp)),
-          fc.oneof(fc.json({ maxDepth: 4 }), fc.constant(JSON.stringify({ resourceProfiles: [{ scopeProfiles: [{ profiles: [{ samples: [{ stackIndex: 5 }] }] }] }], dictionary: { stringTable: [''] } }))),
+          fc.oneof(
+            mutation.map((m) => mutate(validOtlp, m)),
+            fc.uint8Array({ maxLength: 1024 }),
+            fc.constant(validOtlp),
+          ),
+          fc.oneof(
+            fc.json({ maxDepth: 4 }),
+            fc.constant(
+              JSON.stringify({ resourceProfiles: [{ scopeProfiles: [{ profiles: [{ samples: [{ stackIndex: 5 }] }] }] }], dictionary: { stringTable: [''] } }),
+            ),
+          ),
           fc.array(fc.tuple(labelText, labelText), { maxLength: 6 }),
-          fc.oneof(mutation.map((m) => mutate(validPprof, m)), fc.constant(validPprof)),
+          fc.oneof(
+            mutation.map((m) => mutate(validPprof, m)),
+            fc.constant(validPprof),
+          ),
           async (pb, json, labels, raw) => {
-            const http = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body: pb });
+            const http = await fetch(`${app.base}/v1development/profiles`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' },
+              body: pb,
+            });
             await http.arrayBuffer();
             expect(http.status, 'OTLP/HTTP protobuf').toBeLessThan(500);
-            const j = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: json });
+            const j = await fetch(`${app.base}/v1development/profiles`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: json,
+            });
             await j.arrayBuffer();
             expect(j.status, `OTLP/HTTP JSON ${json.slice(0, 100)}`).toBeLessThan(500);
             // Connect decodes the gRPC request itself: send what it can frame (a valid message's bytes round-tripped).
             const grpc = await rpcOutcome(otlp.export(fromBinarySafe(pb)));
             expect(CRASH_CODES.has(grpc as Code), `OTLP gRPC: ${String(grpc)}`).toBe(false);
-            const pushed = await rpcOutcome(push.push({ series: [{ labels: [['__name__', 'process_cpu'], ['service_name', 'fuzz'], ...labels].map(([name, value]) => ({ name, value })), samples: [{ rawProfile: raw }] }] }));
+            const pushed = await rpcOutcome(
+              push.push({
+                series: [
+                  {
+                    labels: [['__name__', 'process_cpu'], ['service_name', 'fuzz'], ...labels].map(([name, value]) => ({ name, value })),
+                    samples: [{ rawProfile: raw }],
+                  },
+                ],
+              }),
+            );
             expect(CRASH_CODES.has(pushed as Code), `Push: ${String(pushed)}`).toBe(false);
           },
         ),
@@ -335,7 +403,11 @@ describe('fuzzing every public API through a real process', () => {
           fc.array(fc.string({ maxLength: 30 }), { maxLength: 3 }),
           async (query, start, end, report, mode, match) => {
             const outcomes = [
-              await rpcOutcome(q.query(create(Q.QueryRequestSchema, { mode, reportType: report, options: { case: 'merge', value: { query, start: ts(start), end: ts(end) } } }))),
+              await rpcOutcome(
+                q.query(
+                  create(Q.QueryRequestSchema, { mode, reportType: report, options: { case: 'merge', value: { query, start: ts(start), end: ts(end) } } }),
+                ),
+              ),
               await rpcOutcome(q.queryRange({ query, start: ts(start), end: ts(end), limit: 10 })),
               await rpcOutcome(q.labels({ match, start: ts(start), end: ts(end) })),
               await rpcOutcome(q.values({ labelName: match[0] ?? 'node', match, start: ts(start), end: ts(end) })),
@@ -422,12 +494,33 @@ describe('fuzzing every public API through a real process', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom('POST /api/v1/admin/tenants', 'POST /api/v1/admin/tokens', 'GET /api/v1/admin/tokens', 'POST /api/v1/admin/tokens/ID/revoke', 'DELETE /api/v1/admin/tokens/ID'),
-          fc.oneof(fc.json(), fc.string({ maxLength: 200 }), fc.record({ id: labelText, tenant: labelText, scopes: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), ttlSeconds: fc.oneof(fc.integer(), fc.string({ maxLength: 12 })) }).map((o) => JSON.stringify(o))),
+          fc.constantFrom(
+            'POST /api/v1/admin/tenants',
+            'POST /api/v1/admin/tokens',
+            'GET /api/v1/admin/tokens',
+            'POST /api/v1/admin/tokens/ID/revoke',
+            'DELETE /api/v1/admin/tokens/ID',
+          ),
+          fc.oneof(
+            fc.json(),
+            fc.string({ maxLength: 200 }),
+            fc
+              .record({
+                id: labelText,
+                tenant: labelText,
+                scopes: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }),
+                ttlSeconds: fc.oneof(fc.integer(), fc.string({ maxLength: 12 })),
+              })
+              .map((o) => JSON.stringify(o)),
+          ),
           fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 12, maxLength: 12 }), fc.string({ maxLength: 30 })),
           async (route, body, id) => {
             const [method, path] = route.split(' ');
-            const res = await fetch(`${app.base}${path.replace('ID', encodeURIComponent(id))}`, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : body });
+            const res = await fetch(`${app.base}${path.replace('ID', encodeURIComponent(id))}`, {
+              method,
+              headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+              body: method === 'GET' ? undefined : body,
+            });
             await res.arrayBuffer();
             expect(res.status, `${route} ${body.slice(0, 100)}`).toBeLessThan(500);
           },

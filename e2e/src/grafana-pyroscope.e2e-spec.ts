@@ -47,7 +47,10 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-grafana-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex', 'initech']);
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'], readyTimeoutMs: 120_000 });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'],
+      readyTimeoutMs: 120_000,
+    });
     py = upstreamQuerier(app.base, 'connect', auth(tokens.acme));
     pyGrpc = upstreamQuerier(app.base, 'grpc', auth(tokens.acme, 'basic'));
     const ingest = async (query: string, body: Buffer | Uint8Array): Promise<void> => {
@@ -55,7 +58,8 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
       expect(res.status, await res.text()).toBe(200);
     };
     const s = Math.floor(t0 / 1000);
-    const folded = (name: string, at: number, text: string) => ingest(`name=${encodeURIComponent(name)}&from=${at}&until=${at + 10}&sampleRate=100`, Buffer.from(text));
+    const folded = (name: string, at: number, text: string) =>
+      ingest(`name=${encodeURIComponent(name)}&from=${at}&until=${at + 10}&sampleRate=100`, Buffer.from(text));
     await folded('shop.cpu{env=prod,region=eu}', s, 'main;handle;parse 3\nmain;handle;render 2\n');
     await folded('shop.cpu{env=dev}', s + 60, 'main;idle 1\n');
     await folded('cart.cpu{env=prod}', s + 120, 'main;checkout 4\n');
@@ -74,7 +78,13 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect((await py.profileTypes({ start: 1000n, end: 4000n })).profileTypes).toEqual([]);
     const types = await py.profileTypes({ start: BigInt(Date.now() - 3600_000), end: BigInt(Date.now() + 3600_000) });
     expect(types.profileTypes.map((t) => t.ID)).toEqual([HEAP, CPU, SAMPLES]);
-    expect(types.profileTypes.find((t) => t.ID === CPU)).toMatchObject({ name: 'process_cpu', sampleType: 'cpu', sampleUnit: 'nanoseconds', periodType: 'cpu', periodUnit: 'nanoseconds' });
+    expect(types.profileTypes.find((t) => t.ID === CPU)).toMatchObject({
+      name: 'process_cpu',
+      sampleType: 'cpu',
+      sampleUnit: 'nanoseconds',
+      periodType: 'cpu',
+      periodUnit: 'nanoseconds',
+    });
     // Without a range (older Grafana versions): no error either.
     expect((await py.profileTypes({})).profileTypes.length).toBe(3);
   }, 120_000);
@@ -86,7 +96,12 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect((await py.labelNames({ matchers: ['{}'], ...range })).names).toContain('__profile_type__');
     expect(visible((await py.labelNames({ matchers: [`{__profile_type__="${HEAP}"}`], ...range })).names)).toEqual(['env', 'pyroscope_spy', 'service_name']);
     expect(visible((await py.labelNames({ matchers: [`${HEAP}{}`], ...range })).names)).toEqual(['env', 'pyroscope_spy', 'service_name']);
-    expect(visible((await py.labelNames({ matchers: [`${CPU}{service_name="shop"}`], ...range })).names)).toEqual(['env', 'pyroscope_spy', 'region', 'service_name']);
+    expect(visible((await py.labelNames({ matchers: [`${CPU}{service_name="shop"}`], ...range })).names)).toEqual([
+      'env',
+      'pyroscope_spy',
+      'region',
+      'service_name',
+    ]);
     expect((await py.labelValues({ name: 'service_name', matchers: [`${CPU}{}`], ...range })).names).toEqual(['cart', 'shop', 'spans-app']);
     expect((await py.labelValues({ name: 'service_name', matchers: [`${HEAP}{}`], ...range })).names).toEqual(['shop']);
     expect((await py.labelValues({ name: 'env', matchers: [`{__profile_type__="${CPU}", service_name="shop"}`], ...range })).names).toEqual(['dev', 'prod']);
@@ -127,12 +142,19 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
 
   it('answers a range without data, an unknown profile type or a selection of nothing with an empty flame graph, as Pyroscope does', async () => {
     const empty = { names: ['total'], levels: [[0, 0, 0, 0]], total: 0, maxSelf: 0 };
-    const asPlain = (fg: FlameGraph) => ({ names: fg.names, levels: fg.levels.map((l) => l.values.map(Number)), total: Number(fg.total), maxSelf: Number(fg.maxSelf) });
+    const asPlain = (fg: FlameGraph) => ({
+      names: fg.names,
+      levels: fg.levels.map((l) => l.values.map(Number)),
+      total: Number(fg.total),
+      maxSelf: Number(fg.maxSelf),
+    });
     expect(asPlain(await flame({ profileTypeID: CPU, labelSelector: '{}', start: BigInt(t0 - 7200_000), end: BigInt(t0 - 3700_000) }))).toEqual(empty);
     expect(asPlain(await flame({ profileTypeID: 'block:contentions:count:contentions:count', labelSelector: '{}', ...range }))).toEqual(empty);
     expect(asPlain(await flame({ profileTypeID: CPU, labelSelector: '{service_name="nope"}', ...range }))).toEqual(empty);
     expect(asPlain(await flame({ profileTypeID: CPU, labelSelector: `{__profile_type__="${HEAP}"}`, ...range }))).toEqual(empty);
-    expect((await py.selectSeries({ profileTypeID: CPU, labelSelector: '{}', start: BigInt(t0 - 7200_000), end: BigInt(t0 - 3700_000), step: 15 })).series).toEqual([]);
+    expect(
+      (await py.selectSeries({ profileTypeID: CPU, labelSelector: '{}', start: BigInt(t0 - 7200_000), end: BigInt(t0 - 3700_000), step: 15 })).series,
+    ).toEqual([]);
     // A malformed profile type id or range is the client's error, as in Pyroscope.
     expect(await codeOf(py.selectMergeStacktraces({ profileTypeID: 'process_cpu', labelSelector: '{}', ...range }))).toBe(Code.InvalidArgument);
     expect(await codeOf(py.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{}', start: range.end, end: range.start }))).toBe(Code.InvalidArgument);
@@ -156,7 +178,8 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
 
   it('serves span profiles: SelectMergeSpanProfile for one span id returns exactly its samples', async () => {
     const span = async (ids: string[], client: UpstreamQuerier = py) =>
-      (await client.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="spans-app"}', spanSelector: ids, ...range })).flamegraph as FlameGraph;
+      (await client.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="spans-app"}', spanSelector: ids, ...range }))
+        .flamegraph as FlameGraph;
     const a = await span([SPAN_A]);
     expect(Number(a.total)).toBe(7 * MS);
     expect(selfByPath(levelsToTree(a))).toEqual({ 'main;handler;a_work': 7 * MS });
@@ -200,8 +223,14 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
       periodType: { type: 1n, unit: 2n },
       period: 1n,
       stringTable: strings,
-      function: [{ id: 1n, name: 5n }, { id: 2n, name: 6n }],
-      location: [{ id: 1n, line: [{ functionId: 1n }] }, { id: 2n, line: [{ functionId: 2n }] }],
+      function: [
+        { id: 1n, name: 5n },
+        { id: 2n, name: 6n },
+      ],
+      location: [
+        { id: 1n, line: [{ functionId: 1n }] },
+        { id: 2n, line: [{ functionId: 2n }] },
+      ],
       sample: [{ locationId: [2n, 1n], value: [4n, 4000n] }],
     });
     const form = (parts: Record<string, Uint8Array | string>): FormData => {
@@ -209,9 +238,17 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
       for (const [k, v] of Object.entries(parts)) f.append(k, new Blob([typeof v === 'string' ? v : Buffer.from(v)]), k);
       return f;
     };
-    const config = JSON.stringify({ contentions: { units: 'lock_samples', 'display-name': 'block_count' }, delay: { units: 'lock_nanoseconds', 'display-name': 'block_duration' } });
+    const config = JSON.stringify({
+      contentions: { units: 'lock_samples', 'display-name': 'block_count' },
+      delay: { units: 'lock_nanoseconds', 'display-name': 'block_duration' },
+    });
     const at = Math.floor(t0 / 1000);
-    const post = (body: FormData) => fetch(`${app.base}/ingest?name=go-app&from=${at}&until=${at + 10}&spyName=gospy`, { method: 'POST', headers: { authorization: `Bearer ${tokens.initech}` }, body });
+    const post = (body: FormData) =>
+      fetch(`${app.base}/ingest?name=go-app&from=${at}&until=${at + 10}&spyName=gospy`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.initech}` },
+        body,
+      });
     const ok = await post(form({ profile: gzipSync(toBinary(ProfileSchema, block)), sample_type_config: config }));
     expect(ok.status, await ok.text()).toBe(200);
     const refused = await post(form({ profile: toBinary(ProfileSchema, block), prev_profile: toBinary(ProfileSchema, block) }));

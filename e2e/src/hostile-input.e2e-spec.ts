@@ -93,38 +93,34 @@ describe('hostile input through a real process', () => {
     return next(req);
   };
 
-  it(
-    'refuses a 1 GiB-inflating grpc-encoding gzip message with RESOURCE_EXHAUSTED, growing memory < 100 MB',
-    async () => {
-      const bomb = await gzipBomb(1024 * 1024 * 1024);
-      expect(bomb.length).toBeLessThan(4 * 1024 * 1024);
-      const before = memoryMb(app.proc.pid);
-      const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(1, bomb), { ...auth, 'grpc-encoding': 'gzip' });
-      expect(res.status, res.message).toBe(Code.ResourceExhausted);
-      expect(res.message).toMatch(/readMaxBytes/);
-      // One bomb costs at most readMaxBytes (64 MiB by default) of inflated bytes before it is
-      // refused; bombs in a row can each hold that much until the next GC, so only one is measured.
-      const after = memoryMb(app.proc.pid);
-      // The peak (high-water mark) over the whole run bounds what any one request held.
-      const growthMb = after.peakMb - before.rssMb;
-      process.stdout.write(`gzip bomb: rss before ${before.rssMb.toFixed(0)} MB, peak after ${after.peakMb.toFixed(0)} MB, growth ≤ ${growthMb.toFixed(0)} MB\n`);
-      expect(growthMb).toBeLessThan(100);
-    },
-    120_000,
-  );
+  it('refuses a 1 GiB-inflating grpc-encoding gzip message with RESOURCE_EXHAUSTED, growing memory < 100 MB', async () => {
+    const bomb = await gzipBomb(1024 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(4 * 1024 * 1024);
+    const before = memoryMb(app.proc.pid);
+    const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(1, bomb), { ...auth, 'grpc-encoding': 'gzip' });
+    expect(res.status, res.message).toBe(Code.ResourceExhausted);
+    expect(res.message).toMatch(/readMaxBytes/);
+    // One bomb costs at most readMaxBytes (64 MiB by default) of inflated bytes before it is
+    // refused; bombs in a row can each hold that much until the next GC, so only one is measured.
+    const after = memoryMb(app.proc.pid);
+    // The peak (high-water mark) over the whole run bounds what any one request held.
+    const growthMb = after.peakMb - before.rssMb;
+    process.stdout.write(`gzip bomb: rss before ${before.rssMb.toFixed(0)} MB, peak after ${after.peakMb.toFixed(0)} MB, growth ≤ ${growthMb.toFixed(0)} MB\n`);
+    expect(growthMb).toBeLessThan(100);
+  }, 120_000);
 
-  it(
-    'refuses the same bomb over Connect (content-encoding gzip) with 413 resource_exhausted and no Retry-After',
-    async () => {
-      const bomb = await gzipBomb(256 * 1024 * 1024);
-      const res = await fetch(`${app.base}${WRITE_RAW}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/proto', 'content-encoding': 'gzip' }, body: bomb });
-      // 413, not the 429 Connect would give: retrying the same bytes can never succeed.
-      expect(res.status).toBe(413);
-      expect(res.headers.get('retry-after')).toBeNull();
-      expect(((await res.json()) as { code: string }).code).toBe('resource_exhausted');
-    },
-    60_000,
-  );
+  it('refuses the same bomb over Connect (content-encoding gzip) with 413 resource_exhausted and no Retry-After', async () => {
+    const bomb = await gzipBomb(256 * 1024 * 1024);
+    const res = await fetch(`${app.base}${WRITE_RAW}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/proto', 'content-encoding': 'gzip' },
+      body: bomb,
+    });
+    // 413, not the 429 Connect would give: retrying the same bytes can never succeed.
+    expect(res.status).toBe(413);
+    expect(res.headers.get('retry-after')).toBeNull();
+    expect(((await res.json()) as { code: string }).code).toBe('resource_exhausted');
+  }, 60_000);
 
   it('refuses a truncated grpc-encoding gzip message with INVALID_ARGUMENT', async () => {
     const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(1, gzipSync(Buffer.alloc(4096, 1)).subarray(0, 20)), { ...auth, 'grpc-encoding': 'gzip' });
@@ -145,7 +141,19 @@ describe('hostile input through a real process', () => {
 
     // Decoders check raw bytes: lenient decoding would store U+FFFD, i.e. a different label.
     it('WriteRaw: invalid UTF-8 in a series label is INVALID_ARGUMENT', async () => {
-      const req = create(profilestoreV1alpha1.WriteRawRequestSchema, { series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'node', value: MARK }] }, samples: [] }] });
+      const req = create(profilestoreV1alpha1.WriteRawRequestSchema, {
+        series: [
+          {
+            labels: {
+              labels: [
+                { name: '__name__', value: 'parca_agent' },
+                { name: 'node', value: MARK },
+              ],
+            },
+            samples: [],
+          },
+        ],
+      });
       const res = await rawGrpc(app.base, WRITE_RAW, grpcFrame(0, corrupt(toBinary(profilestoreV1alpha1.WriteRawRequestSchema, req))), auth);
       expect(res.status, res.message).toBe(Code.InvalidArgument);
       expect(res.message).toMatch(/utf-8/i);
@@ -153,7 +161,21 @@ describe('hostile input through a real process', () => {
 
     it('WriteRaw: a huge series label value is INVALID_ARGUMENT naming the label', async () => {
       const pprof = samplesToPprof(batch('n'), CPU_TYPE);
-      const o = await outcome(client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'huge', value: 'v'.repeat(100_000) }] }, samples: [{ rawProfile: pprof }] }] }));
+      const o = await outcome(
+        client().writeRaw({
+          series: [
+            {
+              labels: {
+                labels: [
+                  { name: '__name__', value: 'parca_agent' },
+                  { name: 'huge', value: 'v'.repeat(100_000) },
+                ],
+              },
+              samples: [{ rawProfile: pprof }],
+            },
+          ],
+        }),
+      );
       expect(o.code).toBe(Code.InvalidArgument);
       expect(o.message).toMatch(/"huge"/);
     });
@@ -162,14 +184,18 @@ describe('hostile input through a real process', () => {
     // raw bytes too (@firn/profiles), and the refusal names the label.
     it('WriteRaw: invalid UTF-8 in a pprof string-table label value is INVALID_ARGUMENT naming the label', async () => {
       const pprof = gzipSync(corrupt(plainPprof(MARK)));
-      const o = await outcome(client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: pprof }] }] }));
+      const o = await outcome(
+        client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: pprof }] }] }),
+      );
       expect(o.code, o.message).toBe(Code.InvalidArgument);
       expect(o.message).toMatch(/"node"/);
     });
 
     it('WriteRaw: a huge pprof label value is INVALID_ARGUMENT naming the label', async () => {
       const pprof = samplesToPprof(hugeNodeBatch(), CPU_TYPE);
-      const o = await outcome(client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: pprof }] }] }));
+      const o = await outcome(
+        client().writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: pprof }] }] }),
+      );
       expect(o.code, o.message).toBe(Code.InvalidArgument);
       expect(o.message).toMatch(/"node"/);
     });
@@ -188,7 +214,11 @@ describe('hostile input through a real process', () => {
 
     it('Pyroscope /ingest: invalid UTF-8 or a huge value in a name label is 400 naming the label', async () => {
       const post = async (name: string): Promise<{ status: number; text: string }> => {
-        const res = await fetch(`${app.base}/ingest?name=${name}&from=${Math.floor(Date.now() / 1000) - 10}`, { method: 'POST', headers: auth, body: 'a;b 1\n' });
+        const res = await fetch(`${app.base}/ingest?name=${name}&from=${Math.floor(Date.now() / 1000) - 10}`, {
+          method: 'POST',
+          headers: auth,
+          body: 'a;b 1\n',
+        });
         return { status: res.status, text: await res.text() };
       };
       expect(await post('app.cpu%7Benv%3Dok%7D')).toMatchObject({ status: 200 });
@@ -220,7 +250,15 @@ describe('memory per request, measured from the gateway process', () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-shapes-'));
     nats = await startNats();
     token = (await makeTokens(join(dir, 'tokens.json'), ['shapes'])).shapes;
-    gateway = await startApp('gateway', { env: { FIRN_NATS_URL: nats.url, FIRN_STORAGE: 'local', FIRN_DATA_DIR: join(dir, 'data'), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGEST_RATE_BYTES: '0' } });
+    gateway = await startApp('gateway', {
+      env: {
+        FIRN_NATS_URL: nats.url,
+        FIRN_STORAGE: 'local',
+        FIRN_DATA_DIR: join(dir, 'data'),
+        FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+        FIRN_INGEST_RATE_BYTES: '0',
+      },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -236,7 +274,9 @@ describe('memory per request, measured from the gateway process', () => {
   type Send = (shape: HostileShape) => Promise<string>;
   const writeRaw: Send = async (shape) => {
     const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(token)] }));
-    return (await outcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: shape.body }] }] }))).code.toString();
+    return (
+      await outcome(client.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'shape' }] }, samples: [{ rawProfile: shape.body }] }] }))
+    ).code.toString();
   };
   const writeArrow: Send = async (shape) => {
     const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(token)] }));
@@ -245,7 +285,11 @@ describe('memory per request, measured from the gateway process', () => {
   const ingest =
     (format: string): Send =>
     async (shape) => {
-      const res = await fetch(`${gateway.base}/ingest?name=shape.inuse_objects&format=${format}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: shape.body });
+      const res = await fetch(`${gateway.base}/ingest?name=shape.inuse_objects&format=${format}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: shape.body,
+      });
       await res.arrayBuffer();
       return String(res.status);
     };
@@ -264,26 +308,24 @@ describe('memory per request, measured from the gateway process', () => {
     [async () => ({ name: 'gzip bomb: 1 GiB of zeros', body: await gzipBomb(1024 * 1024 * 1024), plainBytes: 1024 * 1024 * 1024 }), ingest('pprof')],
   ];
 
-  it(
-    `keeps each hostile shape under ${REQUEST_BUDGET_MB} MiB of gateway memory, accepted or refused`,
-    async () => {
-      const rows: string[] = [];
-      const over: string[] = [];
-      for (const [make, send] of cases) {
-        const shape = await make();
-        await sleep(200);
-        const before = processMemory(gateway.proc.pid).rss;
-        resetPeakMemory(gateway.proc.pid);
-        const answer = await send(shape);
-        const growthMb = (processMemory(gateway.proc.pid).hwm - before) / 2 ** 20;
-        rows.push(`${shape.name}: ${(shape.body.length / 2 ** 20).toFixed(2)} MiB sent, ${(shape.plainBytes / 2 ** 20).toFixed(1)} MiB plain → ${answer}, peak growth ${growthMb.toFixed(1)} MiB`);
-        // A refusal is fine; a crash-class answer is not.
-        expect(['ok', '3', '8', '200', '400', '413'], `${shape.name}: ${answer}`).toContain(answer);
-        if (growthMb >= REQUEST_BUDGET_MB) over.push(rows[rows.length - 1]);
-      }
-      process.stdout.write(`${rows.join('\n')}\n`);
-      expect(over).toEqual([]);
-    },
-    600_000,
-  );
+  it(`keeps each hostile shape under ${REQUEST_BUDGET_MB} MiB of gateway memory, accepted or refused`, async () => {
+    const rows: string[] = [];
+    const over: string[] = [];
+    for (const [make, send] of cases) {
+      const shape = await make();
+      await sleep(200);
+      const before = processMemory(gateway.proc.pid).rss;
+      resetPeakMemory(gateway.proc.pid);
+      const answer = await send(shape);
+      const growthMb = (processMemory(gateway.proc.pid).hwm - before) / 2 ** 20;
+      rows.push(
+        `${shape.name}: ${(shape.body.length / 2 ** 20).toFixed(2)} MiB sent, ${(shape.plainBytes / 2 ** 20).toFixed(1)} MiB plain → ${answer}, peak growth ${growthMb.toFixed(1)} MiB`,
+      );
+      // A refusal is fine; a crash-class answer is not.
+      expect(['ok', '3', '8', '200', '400', '413'], `${shape.name}: ${answer}`).toContain(answer);
+      if (growthMb >= REQUEST_BUDGET_MB) over.push(rows[rows.length - 1]);
+    }
+    process.stdout.write(`${rows.join('\n')}\n`);
+    expect(over).toEqual([]);
+  }, 600_000);
 });

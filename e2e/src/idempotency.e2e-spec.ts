@@ -73,7 +73,11 @@ describe('idempotent ingest through a gateway process', () => {
   }
 
   it('stores a request sent five times at once, and once more, exactly once on every API', async () => {
-    const cases: IngestRequestCase[] = [arrowRequest(gw, 'idem', 'arrow', 1, pool, baseMs), rawRequest(gw, 'idem', 'raw', 2, pool, baseMs), foldedRequest(gw, 'idem', 'folded', 20, Math.floor(baseMs / 1000))];
+    const cases: IngestRequestCase[] = [
+      arrowRequest(gw, 'idem', 'arrow', 1, pool, baseMs),
+      rawRequest(gw, 'idem', 'raw', 2, pool, baseMs),
+      foldedRequest(gw, 'idem', 'folded', 20, Math.floor(baseMs / 1000)),
+    ];
     for (const c of cases) {
       await Promise.all(Array.from({ length: 5 }, () => c.send(AbortSignal.timeout(30_000))));
       await c.send(AbortSignal.timeout(30_000));
@@ -83,13 +87,19 @@ describe('idempotent ingest through a gateway process', () => {
     const again = arrowRequest(gw, 'idem', 'transports', 3, pool, baseMs);
     const ipc = { ipcBuffer: again.bytes };
     for (const transport of [createGrpcTransport, createGrpcWebTransport, createConnectTransport]) {
-      const c = createClient(profilestoreV1alpha1.ProfileStoreService, transport({ baseUrl: gateway.base, httpVersion: transport === createGrpcTransport ? '2' : '1.1', interceptors: [bearer(gw.tokens['idem'])] }));
+      const c = createClient(
+        profilestoreV1alpha1.ProfileStoreService,
+        transport({ baseUrl: gateway.base, httpVersion: transport === createGrpcTransport ? '2' : '1.1', interceptors: [bearer(gw.tokens['idem'])] }),
+      );
       await Promise.all([c.writeArrow(ipc), c.writeArrow(ipc)]);
     }
     addTotals(expected, again.expected);
     await expectStored();
     const metrics = await (await fetch(`${gateway.base}/metrics`)).text();
-    const duplicates = [...metrics.matchAll(/firn_gateway_ingest_requests_total\{source="\w+",outcome="duplicate"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const duplicates = [...metrics.matchAll(/firn_gateway_ingest_requests_total\{source="\w+",outcome="duplicate"\} (\d+)/g)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
     expect(duplicates).toBe(3 * 5 + 5);
   }, 180_000);
 
@@ -110,7 +120,11 @@ describe('idempotent ingest through a gateway process', () => {
       {
         what: 'OTLP/HTTP',
         send: async (headers = {}) => {
-          const res = await fetch(`${gateway.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf', ...headers }, body: otlpBody });
+          const res = await fetch(`${gateway.base}/v1development/profiles`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf', ...headers },
+            body: otlpBody,
+          });
           await res.arrayBuffer();
           expect(res.status).toBe(200);
         },
@@ -149,14 +163,19 @@ describe('idempotent ingest through a gateway process', () => {
     await a.send(AbortSignal.timeout(30_000));
     await b.send(AbortSignal.timeout(30_000));
     addTotals(expected, a.expected);
-    const bad = await fetch(`${gateway.base}/ingest?name=x.cpu&from=${fromS}`, { method: 'POST', headers: { authorization: `Bearer ${gw.tokens['idem']}`, 'idempotency-key': 'has spaces in it' }, body: 'a;b 1' });
+    const bad = await fetch(`${gateway.base}/ingest?name=x.cpu&from=${fromS}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.tokens['idem']}`, 'idempotency-key': 'has spaces in it' },
+      body: 'a;b 1',
+    });
     expect(bad.status).toBe(400);
     await expectStored();
   }, 120_000);
 
   it('counts the same untimed body once within the dedupe window and again after it; a timed one likewise', async () => {
     const untimedBody = 'main;untimed;leaf 4\nmain;untimed;other 6\n';
-    const untimed = () => fetch(`${gateway.base}/ingest?name=untimed.cpu`, { method: 'POST', headers: { authorization: `Bearer ${gw.tokens['idem']}` }, body: untimedBody });
+    const untimed = () =>
+      fetch(`${gateway.base}/ingest?name=untimed.cpu`, { method: 'POST', headers: { authorization: `Bearer ${gw.tokens['idem']}` }, body: untimedBody });
     const timed = foldedRequest(gw, 'idem', 'timed-later', 3, Math.floor(baseMs / 1000));
     expect((await Promise.all([untimed(), untimed()])).map((r) => r.status)).toEqual([200, 200]);
     await timed.send(AbortSignal.timeout(30_000));
@@ -176,12 +195,22 @@ describe('idempotent ingest through a gateway process', () => {
 
   it('says 413 without Retry-After for an oversized request on every transport', async () => {
     const big = new Uint8Array(2 * 1024 * 1024);
-    const connect = await fetch(`${gateway.base}/parca.profilestore.v1alpha1.ProfileStoreService/WriteArrow`, { method: 'POST', headers: { authorization: `Bearer ${gw.tokens['idem']}`, 'content-type': 'application/proto' }, body: big });
+    const connect = await fetch(`${gateway.base}/parca.profilestore.v1alpha1.ProfileStoreService/WriteArrow`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.tokens['idem']}`, 'content-type': 'application/proto' },
+      body: big,
+    });
     expect([connect.status, connect.headers.get('retry-after')]).toEqual([413, null]);
     const ingest = await fetch(`${gateway.base}/ingest?name=big.cpu`, { method: 'POST', headers: { authorization: `Bearer ${gw.tokens['idem']}` }, body: big });
     expect([ingest.status, ingest.headers.get('retry-after')]).toEqual([413, null]);
-    const grpc = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(gw.tokens['idem'])] }));
-    const err = await grpc.writeArrow({ ipcBuffer: big }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const grpc = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(gw.tokens['idem'])] }),
+    );
+    const err = await grpc.writeArrow({ ipcBuffer: big }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
     expect([err?.code, err?.metadata.get('retry-after')]).toEqual([Code.ResourceExhausted, null]);
   }, 60_000);
 });

@@ -45,7 +45,14 @@ function versionRows(version: string, bumped: boolean): Rows {
     const name = i === 7 ? 'compress' : `work_${i}`;
     return [[fn(name), fn('handle'), fn('main')], name === 'compress' && bumped ? 2500 : 2000];
   });
-  return { labels: [['service', 'api'], ['version', version]], periodNs: HZ19, stacks };
+  return {
+    labels: [
+      ['service', 'api'],
+      ['version', version],
+    ],
+    periodNs: HZ19,
+    stacks,
+  };
 }
 
 /** A metric's value in a Prometheus text exposition (0 when absent). */
@@ -157,8 +164,25 @@ describe('insights (cost, regression, usage metering)', () => {
     app2 = await startApp('querier', { env, readyTimeoutMs: 120_000 });
     await write(
       [
-        { labels: [['namespace', 'shop'], ['pod', 'shop-1']], periodNs: HZ19, stacks: [[[fn('hash'), fn('main')], 1900], [[fn('parse'), fn('main')], 950]] },
-        { labels: [['namespace', 'db'], ['pod', 'db-1']], periodNs: 10_000_000n, stacks: [[[fn('scan'), fn('main')], 380]] },
+        {
+          labels: [
+            ['namespace', 'shop'],
+            ['pod', 'shop-1'],
+          ],
+          periodNs: HZ19,
+          stacks: [
+            [[fn('hash'), fn('main')], 1900],
+            [[fn('parse'), fn('main')], 950],
+          ],
+        },
+        {
+          labels: [
+            ['namespace', 'db'],
+            ['pod', 'db-1'],
+          ],
+          periodNs: 10_000_000n,
+          stacks: [[[fn('scan'), fn('main')], 380]],
+        },
       ],
       t0,
     );
@@ -255,7 +279,19 @@ describe('insights (cost, regression, usage metering)', () => {
         env: { ...process.env, FIRN_TOKEN: tokens.acme, FIRN_ADMIN_TOKEN: ADMIN },
         timeout: 60_000,
       });
-    const csv = cli('cost', '--query', `${CPU_TYPE}{namespace="db"}`, '--from', String(Math.floor((t0 - 60_000) / 1000)), '--to', 'now', '--group-by', 'namespace', '--format', 'csv');
+    const csv = cli(
+      'cost',
+      '--query',
+      `${CPU_TYPE}{namespace="db"}`,
+      '--from',
+      String(Math.floor((t0 - 60_000) / 1000)),
+      '--to',
+      'now',
+      '--group-by',
+      'namespace',
+      '--format',
+      'csv',
+    );
     expect(csv.stderr).toBe('');
     expect(csv.stdout.split('\n')[1]).toMatch(/^db,380,3\.8,/);
     const u = cli('usage', '--tenant', 'acme');
@@ -277,7 +313,19 @@ describe('insights (cost, regression, usage metering)', () => {
     expect(afterRestart.storedBytes).toBeLessThanOrEqual(before.storedBytes);
 
     // New traffic: more samples and three queries.
-    await write([{ labels: [['namespace', 'shop'], ['pod', 'shop-2']], periodNs: HZ19, stacks: [[[fn('hash'), fn('main')], 123]] }], Date.now() - 60_000);
+    await write(
+      [
+        {
+          labels: [
+            ['namespace', 'shop'],
+            ['pod', 'shop-2'],
+          ],
+          periodNs: HZ19,
+          stacks: [[[fn('hash'), fn('main')], 123]],
+        },
+      ],
+      Date.now() - 60_000,
+    );
     const ingested = await waitIngested();
     for (let i = 0; i < 3; i++) await insights().costReport({ selection: sel(CPU_TYPE) });
     const now = await usage();

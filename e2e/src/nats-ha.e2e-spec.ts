@@ -35,11 +35,33 @@ describe('NATS JetStream cluster, R3', () => {
     root = buildAppRoot();
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-natsha-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme']);
-    const env = { FIRN_NATS_URL: cluster.urls, FIRN_NATS_REPLICAS: '3', ...s3Env(s3), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300', FIRN_REDIS_URL: redis.url, FIRN_INTERNAL_TOKEN: 'e2e-natsha-internal-0123456789' };
-    const ports = { gateway: await freePort(), ingester: await freePort(), querier: await freePort(), compactor: await freePort(), symbolizer: await freePort() };
+    const env = {
+      FIRN_NATS_URL: cluster.urls,
+      FIRN_NATS_REPLICAS: '3',
+      ...s3Env(s3),
+      FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+      FIRN_INGESTER_FLUSH_MAX_AGE_MS: '300',
+      FIRN_REDIS_URL: redis.url,
+      FIRN_INTERNAL_TOKEN: 'e2e-natsha-internal-0123456789',
+    };
+    const ports = {
+      gateway: await freePort(),
+      ingester: await freePort(),
+      querier: await freePort(),
+      compactor: await freePort(),
+      symbolizer: await freePort(),
+    };
     // Every component, so every stream and bucket Firn makes exists (leases, symbolize queue, ...).
     for (const [app, port] of Object.entries(ports)) {
-      apps.push(await startCompiledApp({ root, app, host: '127.0.0.1', port, env: { ...env, FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), FIRN_DATA_DIR: join(dir, app) } }));
+      apps.push(
+        await startCompiledApp({
+          root,
+          app,
+          host: '127.0.0.1',
+          port,
+          env: { ...env, FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), FIRN_DATA_DIR: join(dir, app) },
+        }),
+      );
     }
     gatewayBase = `http://127.0.0.1:${ports.gateway}`;
   }, 600_000);
@@ -100,7 +122,15 @@ describe('NATS JetStream cluster, R3', () => {
     );
     expect(killed).toBe(victim.name);
     await waitForIngestDrained(bus as Bus, 180_000);
-    const store = createObjectStore({ kind: 's3', bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    const store = createObjectStore({
+      kind: 's3',
+      bucket: s3.bucket,
+      region: s3.region,
+      endpoint: s3.endpoint,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
     const { totals } = await storedTotals(bus as Bus, store, 'acme');
     await store.close();
     expect(sortedEntries(totals)).toEqual(sortedEntries(acked));

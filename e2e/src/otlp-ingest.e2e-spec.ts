@@ -24,7 +24,23 @@ const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
  * symbolized paths (hot_fn 30 samples, cold_fn 10) plus one native unsymbolized leaf (5).
  */
 function knownRequest(service: string, timeMs: number): Record<string, unknown> {
-  const strings = ['', 'samples', 'count', 'cpu', 'nanoseconds', '/usr/bin/app', 'process.executable.build_id.gnu', 'main', 'hot_fn', 'cold_fn', 'app.c', 'thread.name', 'worker', 'profile.frame.type', 'native'];
+  const strings = [
+    '',
+    'samples',
+    'count',
+    'cpu',
+    'nanoseconds',
+    '/usr/bin/app',
+    'process.executable.build_id.gnu',
+    'main',
+    'hot_fn',
+    'cold_fn',
+    'app.c',
+    'thread.name',
+    'worker',
+    'profile.frame.type',
+    'native',
+  ];
   const s = (v: string): number => strings.indexOf(v);
   const ts = (n: number): string[] => Array.from({ length: n }, (_, i) => String(BigInt(timeMs) * 1_000_000n + BigInt(i)));
   return {
@@ -37,7 +53,12 @@ function knownRequest(service: string, timeMs: number): Record<string, unknown> 
         { key_strindex: s('thread.name'), value: { string_value: 'worker' } },
         { key_strindex: s('profile.frame.type'), value: { string_value: 'native' } },
       ],
-      function_table: [{}, { name_strindex: s('main'), filename_strindex: s('app.c') }, { name_strindex: s('hot_fn'), filename_strindex: s('app.c') }, { name_strindex: s('cold_fn'), filename_strindex: s('app.c') }],
+      function_table: [
+        {},
+        { name_strindex: s('main'), filename_strindex: s('app.c') },
+        { name_strindex: s('hot_fn'), filename_strindex: s('app.c') },
+        { name_strindex: s('cold_fn'), filename_strindex: s('app.c') },
+      ],
       location_table: [
         {},
         { mapping_index: 1, address: '4198400', lines: [{ function_index: 1, line: '40' }] },
@@ -85,7 +106,8 @@ function knownRequest(service: string, timeMs: number): Record<string, unknown> 
 /** OTLP/JSON of the same request, written by hand from the OTLP/JSON rules (lowerCamelCase, 64-bit ints as strings). */
 function toOtlpJson(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(toOtlpJson);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), toOtlpJson(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), toOtlpJson(x)]));
   return v;
 }
 
@@ -116,7 +138,9 @@ describe('OTLP profiles ingest', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-otlp-'));
     token = (await makeTokens(join(dir, 'tokens.json'), ['acme'])).acme;
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'] });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'],
+    });
     root = new protobuf.Root();
     root.resolvePath = (_origin, target) => resolve(UPSTREAM, target);
     await root.load(SERVICE_PROTO, { keepCase: true });
@@ -162,7 +186,11 @@ describe('OTLP profiles ingest', () => {
     const meta = new grpc.Metadata();
     meta.set('authorization', `Bearer ${token}`);
     const res = await new Promise<Record<string, unknown>>((ok, fail) =>
-      (client as unknown as { Export: (r: unknown, m: grpc.Metadata, cb: (e: Error | null, r: Record<string, unknown>) => void) => void }).Export(knownRequest('otlp-grpc', timeMs), meta, (e, r) => (e ? fail(e) : ok(r))),
+      (client as unknown as { Export: (r: unknown, m: grpc.Metadata, cb: (e: Error | null, r: Record<string, unknown>) => void) => void }).Export(
+        knownRequest('otlp-grpc', timeMs),
+        meta,
+        (e, r) => (e ? fail(e) : ok(r)),
+      ),
     );
     client.close();
     expect(res.partial_success ?? null).toBeNull();
@@ -174,13 +202,21 @@ describe('OTLP profiles ingest', () => {
     const Res = root.lookupType('opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceResponse');
     const msg = Req.fromObject(knownRequest('otlp-http-pb', timeMs));
     const body = gzipSync(Req.encode(msg).finish());
-    const pb = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body });
+    const pb = await fetch(`${app.base}/v1development/profiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      body,
+    });
     expect(pb.status).toBe(200);
     expect(pb.headers.get('content-type')).toBe('application/x-protobuf');
     expect(Res.toObject(Res.decode(new Uint8Array(await pb.arrayBuffer())))).toEqual({});
     expectKnown(await flamegraph('otlp-http-pb'));
 
-    const json = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(toOtlpJson(knownRequest('otlp-http-json', timeMs))) });
+    const json = await fetch(`${app.base}/v1development/profiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(toOtlpJson(knownRequest('otlp-http-json', timeMs))),
+    });
     expect(json.status).toBe(200);
     expect(json.headers.get('content-type')).toBe('application/json');
     expect(await json.json()).toEqual({});
@@ -189,12 +225,19 @@ describe('OTLP profiles ingest', () => {
 
   it("stores a sample's trace link as its span: SelectMergeSpanProfile returns exactly the linked samples", async () => {
     const SPAN = 'a1b2c3d4e5f60718';
-    const req = knownRequest('otlp-span', timeMs) as { dictionary: { link_table: unknown[] }; resource_profiles: Array<{ scope_profiles: Array<{ profiles: Array<{ samples: Array<Record<string, unknown>> }> }> }> };
+    const req = knownRequest('otlp-span', timeMs) as {
+      dictionary: { link_table: unknown[] };
+      resource_profiles: Array<{ scope_profiles: Array<{ profiles: Array<{ samples: Array<Record<string, unknown>> }> }> }>;
+    };
     // hot_fn's 30 samples are linked to span SPAN (of some trace); cold_fn and the native leaf are not.
     req.dictionary.link_table = [{}, { trace_id: Buffer.alloc(16, 0x4b), span_id: Buffer.from(SPAN, 'hex') }];
     req.resource_profiles[0].scope_profiles[0].profiles[0].samples[0].link_index = 1;
     const Req = root.lookupType('opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceRequest');
-    const res = await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body: Req.encode(Req.fromObject(req)).finish() });
+    const res = await fetch(`${app.base}/v1development/profiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' },
+      body: Req.encode(Req.fromObject(req)).finish(),
+    });
     expect(res.status).toBe(200);
     expectKnown(await flamegraph('otlp-span')); // the span changes nothing else
     const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(token)] }));
@@ -202,7 +245,12 @@ describe('OTLP profiles ingest', () => {
     const span = await py.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="otlp-span"}', spanSelector: [SPAN], ...range });
     const got = selfByName(span.flamegraph);
     got.delete('total');
-    expect(got).toEqual(new Map([['main', 0], ['hot_fn', 30 * PERIOD]]));
+    expect(got).toEqual(
+      new Map([
+        ['main', 0],
+        ['hot_fn', 30 * PERIOD],
+      ]),
+    );
     // The span id is not a label (no series per span).
     expect((await py.labelNames({ matchers: ['{service_name="otlp-span"}'], ...range })).names).not.toContain('span_id');
   });
@@ -219,7 +267,9 @@ describe('OTLP profiles ingest', () => {
   it('reports partial success the OTLP way and refuses what cannot be read with 400 / INVALID_ARGUMENT', async () => {
     const Req = root.lookupType('opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceRequest');
     const Res = root.lookupType('opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceResponse');
-    const req = knownRequest('otlp-partial', timeMs) as { resource_profiles: Array<{ scope_profiles: Array<{ profiles: Array<{ samples: Array<{ stack_index: number }> }> }> }> };
+    const req = knownRequest('otlp-partial', timeMs) as {
+      resource_profiles: Array<{ scope_profiles: Array<{ profiles: Array<{ samples: Array<{ stack_index: number }> }> }> }>;
+    };
     const broken = structuredClone(req.resource_profiles[0].scope_profiles[0].profiles[0]);
     broken.samples[0].stack_index = 99;
     req.resource_profiles[0].scope_profiles[0].profiles.push(broken);
@@ -227,7 +277,9 @@ describe('OTLP profiles ingest', () => {
       fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
     const partial = await post(Req.encode(Req.fromObject(req)).finish());
     expect(partial.status).toBe(200);
-    const answer = Res.toObject(Res.decode(new Uint8Array(await partial.arrayBuffer())), { longs: Number }) as { partial_success?: { rejected_profiles: number; error_message: string } };
+    const answer = Res.toObject(Res.decode(new Uint8Array(await partial.arrayBuffer())), { longs: Number }) as {
+      partial_success?: { rejected_profiles: number; error_message: string };
+    };
     expect(answer.partial_success?.rejected_profiles).toBe(1);
     expect(answer.partial_success?.error_message).toMatch(/stack_table index 99 out of range/);
 
@@ -236,6 +288,8 @@ describe('OTLP profiles ingest', () => {
     expect(await garbage.json()).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/malformed OTLP/) });
     expect((await post('{"resourceProfiles": 5}', 'application/json')).status).toBe(400);
     expect((await post('x', 'text/plain')).status).toBe(415);
-    expect((await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    expect((await fetch(`${app.base}/v1development/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(
+      401,
+    );
   });
 });

@@ -13,7 +13,14 @@ const unavailable = bpfUnavailable();
  * the backports' golang-1.2x-go (scripts/install-system-deps.sh) under /usr/lib/go-1.N too.
  */
 function goWithPgo(): string | undefined {
-  const candidates = ['go', ...(existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => /^go-1\.\d+$/.test(d)).map((d) => join('/usr/lib', d, 'bin', 'go')) : [])];
+  const candidates = [
+    'go',
+    ...(existsSync('/usr/lib')
+      ? readdirSync('/usr/lib')
+          .filter((d) => /^go-1\.\d+$/.test(d))
+          .map((d) => join('/usr/lib', d, 'bin', 'go'))
+      : []),
+  ];
   for (const go of candidates) {
     const v = /go1\.(\d+)/.exec(spawnSync(go, ['version'], { encoding: 'utf8' }).stdout ?? '')?.[1];
     if (v && Number(v) >= 21) return go;
@@ -60,7 +67,17 @@ describe.skipIf(unavailable !== undefined)('PGO export round trip (eBPF agent �
     // The profile is applied: the indirect call in tokenize is promoted to on_text.
     const cc = spawnSync(
       'clang',
-      ['-O2', '-gline-tables-only', '-fdebug-info-for-profiling', '-fno-omit-frame-pointer', `-fprofile-sample-use=${rt.llvmFile}`, '-Rpass=pgo-icall-prom', '-o', join(dir, 'pgotok.pgo'), rt.tokenizerSource],
+      [
+        '-O2',
+        '-gline-tables-only',
+        '-fdebug-info-for-profiling',
+        '-fno-omit-frame-pointer',
+        `-fprofile-sample-use=${rt.llvmFile}`,
+        '-Rpass=pgo-icall-prom',
+        '-o',
+        join(dir, 'pgotok.pgo'),
+        rt.tokenizerSource,
+      ],
       { encoding: 'utf8' },
     );
     expect(cc.status, cc.stderr).toBe(0);
@@ -68,53 +85,72 @@ describe.skipIf(unavailable !== undefined)('PGO export round trip (eBPF agent �
     expect(cc.stderr, `${cc.stderr}\n${text.slice(0, 3000)}`).toMatch(/Promote indirect call to on_text/);
   });
 
-  it.skipIf(spawnSync('go', ['version']).status !== 0)('exports a Go default.pgo that go tool pprof -raw reads with sample types, function names and lines', () => {
-    const go = rt.go;
-    expect(go).toBeDefined();
-    if (!go) return;
-    expect(go.response.fileName).toBe('default.pgo');
-    const raw = execFileSync('go', ['tool', 'pprof', '-raw', go.file], { encoding: 'utf8', env: { ...process.env, HOME: dir, GOCACHE: join(dir, 'gocache') } });
-    expect(raw).toMatch(/^PeriodType: cpu nanoseconds$/m);
-    expect(raw).toMatch(/^Samples:\nsamples\/count cpu\/nanoseconds$/m);
-    const period = BigInt(/^Period: (\d+)$/m.exec(raw)?.[1] ?? '0');
-    expect(period).toBeGreaterThan(0n);
-    // Every sample: count and CPU time = count × sampling period, at least one frame.
-    const samples = [...raw.slice(raw.indexOf('samples/count cpu/nanoseconds'), raw.indexOf('Locations')).matchAll(/^\s*(\d+)\s+(\d+): ([\d ]+)$/gm)];
-    expect(samples.length).toBeGreaterThan(0);
-    for (const m of samples) expect(BigInt(m[2])).toBe(BigInt(m[1]) * period);
-    // Every location (and every inlined frame of it) names a function with file:line and start line.
-    const locations = raw.slice(raw.indexOf('Locations'), raw.indexOf('Mappings'));
-    const frames = [...locations.matchAll(/^\s+(?:\d+: 0x[0-9a-f]+ M=1 )?(\S+) (\S+):(\d+) s=(\d+)$/gm)];
-    expect(frames.length).toBe(locations.split('\n').filter((l) => /^\s+\S/.test(l)).length);
-    // main.hot at lines inside it (6-15), with its start line: `func hot` is line 6 of the program.
-    const hot = frames.filter((m) => m[1] === 'main.hot');
-    expect(hot.length).toBeGreaterThan(0);
-    for (const m of hot) {
-      expect(m[2]).toMatch(/main\.go$/);
-      expect(Number(m[3])).toBeGreaterThanOrEqual(6);
-      expect(Number(m[3])).toBeLessThanOrEqual(15);
-      expect(m[4]).toBe('6');
-    }
-    // No assertion on main.hot's caller: Go sets up no frame pointer in a leaf without a stack
-    // frame (main.hot pushes no BP), so the agent's frame-pointer walk goes from it straight to
-    // runtime.main and main.main is not on those stacks (libs/insights/README.md, PGO export).
-    expect(raw.slice(raw.indexOf('Mappings'))).toMatch(/pgogo/);
-  });
+  it.skipIf(spawnSync('go', ['version']).status !== 0)(
+    'exports a Go default.pgo that go tool pprof -raw reads with sample types, function names and lines',
+    () => {
+      const go = rt.go;
+      expect(go).toBeDefined();
+      if (!go) return;
+      expect(go.response.fileName).toBe('default.pgo');
+      const raw = execFileSync('go', ['tool', 'pprof', '-raw', go.file], {
+        encoding: 'utf8',
+        env: { ...process.env, HOME: dir, GOCACHE: join(dir, 'gocache') },
+      });
+      expect(raw).toMatch(/^PeriodType: cpu nanoseconds$/m);
+      expect(raw).toMatch(/^Samples:\nsamples\/count cpu\/nanoseconds$/m);
+      const period = BigInt(/^Period: (\d+)$/m.exec(raw)?.[1] ?? '0');
+      expect(period).toBeGreaterThan(0n);
+      // Every sample: count and CPU time = count × sampling period, at least one frame.
+      const samples = [...raw.slice(raw.indexOf('samples/count cpu/nanoseconds'), raw.indexOf('Locations')).matchAll(/^\s*(\d+)\s+(\d+): ([\d ]+)$/gm)];
+      expect(samples.length).toBeGreaterThan(0);
+      for (const m of samples) expect(BigInt(m[2])).toBe(BigInt(m[1]) * period);
+      // Every location (and every inlined frame of it) names a function with file:line and start line.
+      const locations = raw.slice(raw.indexOf('Locations'), raw.indexOf('Mappings'));
+      const frames = [...locations.matchAll(/^\s+(?:\d+: 0x[0-9a-f]+ M=1 )?(\S+) (\S+):(\d+) s=(\d+)$/gm)];
+      expect(frames.length).toBe(locations.split('\n').filter((l) => /^\s+\S/.test(l)).length);
+      // main.hot at lines inside it (6-15), with its start line: `func hot` is line 6 of the program.
+      const hot = frames.filter((m) => m[1] === 'main.hot');
+      expect(hot.length).toBeGreaterThan(0);
+      for (const m of hot) {
+        expect(m[2]).toMatch(/main\.go$/);
+        expect(Number(m[3])).toBeGreaterThanOrEqual(6);
+        expect(Number(m[3])).toBeLessThanOrEqual(15);
+        expect(m[4]).toBe('6');
+      }
+      // No assertion on main.hot's caller: Go sets up no frame pointer in a leaf without a stack
+      // frame (main.hot pushes no BP), so the agent's frame-pointer walk goes from it straight to
+      // runtime.main and main.main is not on those stacks (libs/insights/README.md, PGO export).
+      expect(raw.slice(raw.indexOf('Mappings'))).toMatch(/pgogo/);
+    },
+  );
 
-  it.skipIf(GO_PGO === undefined)('builds the Go program with go build -pgo=<exported default.pgo> (Go ≥ 1.21), the compiler reading the profile', () => {
-    const go = rt.go;
-    expect(go).toBeDefined();
-    if (!go || !GO_PGO) return;
-    const src = join(dir, 'go');
-    // -d=pgodebug=1: the inliner prints its hot call-site threshold for every package it compiles
-    // with a profile; a profile Go cannot use fails the build (`preprofile: error parsing profile`).
-    const r = spawnSync(GO_PGO, ['build', `-pgo=${go.file}`, '-gcflags=-d=pgodebug=1', '-o', join(dir, 'pgogo.pgo'), '.'], {
-      cwd: src,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: dir, GOCACHE: join(dir, 'gocache-pgo'), GOPATH: join(dir, 'gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-    });
-    expect(r.status, `${GO_PGO}: ${r.stderr}`).toBe(0);
-    expect(`${r.stdout}${r.stderr}`).toMatch(/hot-callsite-thres-from-CDF=/);
-    expect(r.stderr).not.toMatch(/error|malformed/i);
-  }, 900_000); // a build with a profile compiles the standard library again, from an empty cache
+  it.skipIf(GO_PGO === undefined)(
+    'builds the Go program with go build -pgo=<exported default.pgo> (Go ≥ 1.21), the compiler reading the profile',
+    () => {
+      const go = rt.go;
+      expect(go).toBeDefined();
+      if (!go || !GO_PGO) return;
+      const src = join(dir, 'go');
+      // -d=pgodebug=1: the inliner prints its hot call-site threshold for every package it compiles
+      // with a profile; a profile Go cannot use fails the build (`preprofile: error parsing profile`).
+      const r = spawnSync(GO_PGO, ['build', `-pgo=${go.file}`, '-gcflags=-d=pgodebug=1', '-o', join(dir, 'pgogo.pgo'), '.'], {
+        cwd: src,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          GOCACHE: join(dir, 'gocache-pgo'),
+          GOPATH: join(dir, 'gopath'),
+          GOFLAGS: '-mod=mod',
+          GOPROXY: 'off',
+          GOTOOLCHAIN: 'local',
+          CGO_ENABLED: '0',
+        },
+      });
+      expect(r.status, `${GO_PGO}: ${r.stderr}`).toBe(0);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/hot-callsite-thres-from-CDF=/);
+      expect(r.stderr).not.toMatch(/error|malformed/i);
+    },
+    900_000,
+  ); // a build with a profile compiles the standard library again, from an empty cache
 });

@@ -38,13 +38,20 @@ function expected(prefix: string): Map<string, { flat: number; cum: number }> {
 function cpuPprof(prefix: string, timeMs: number): Uint8Array {
   const st = new StringTable();
   const names = [...new Set(STACKS.flatMap(([s]) => s))];
-  const fns = names.map((n, i) => new PprofFunction({ id: i + 1, name: st.dedup(prefix + n), systemName: st.dedup(prefix + n), filename: st.dedup('main.go') }));
+  const fns = names.map(
+    (n, i) => new PprofFunction({ id: i + 1, name: st.dedup(prefix + n), systemName: st.dedup(prefix + n), filename: st.dedup('main.go') }),
+  );
   const mapping = new Mapping({ id: 1, memoryStart: 0x400000, memoryLimit: 0x500000, filename: st.dedup('/usr/bin/shop'), hasFunctions: true });
-  const locs = fns.map((f, i) => new Location({ id: i + 1, mappingId: 1, address: 0x401000 + i * 0x100, line: [new Line({ functionId: f.id, line: 10 + i })] }));
+  const locs = fns.map(
+    (f, i) => new Location({ id: i + 1, mappingId: 1, address: 0x401000 + i * 0x100, line: [new Line({ functionId: f.id, line: 10 + i })] }),
+  );
   const locOf = (n: string) => names.indexOf(n) + 1;
   return gzipSync(
     new Profile({
-      sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+      sampleType: [
+        new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }),
+        new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+      ],
       sample: STACKS.map(([stack, n]) => new Sample({ locationId: [...stack].reverse().map(locOf), value: [n, n * PERIOD] })),
       mapping: [mapping],
       location: locs,
@@ -90,7 +97,9 @@ describe('firn profile CLI round trip', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-cli-'));
     token = (await makeTokens(join(dir, 'tokens.json'), ['acme'])).acme;
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'] });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'],
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -199,7 +208,10 @@ describe('firn profile CLI round trip', () => {
     expect(types.code, types.stderr).toBe(0);
     expect(types.stdout.split('\n')).toEqual(expect.arrayContaining([CPU, SAMPLES]));
 
-    const badToken = await run(process.execPath, [resolve(ROOT, 'libs/admin/bin/firn.cjs'), 'query', '--selector', `${CPU}{}`], { FIRN_URL: app.base, FIRN_TOKEN: 'firn_nope_nope' });
+    const badToken = await run(process.execPath, [resolve(ROOT, 'libs/admin/bin/firn.cjs'), 'query', '--selector', `${CPU}{}`], {
+      FIRN_URL: app.base,
+      FIRN_TOKEN: 'firn_nope_nope',
+    });
     expect(badToken.code).toBe(1);
     expect(badToken.stderr).toMatch(/authentication failed: .*(invalid|token).*check --token/);
 

@@ -19,10 +19,15 @@ const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
 /** A Go-style CPU profile (samples/count + cpu/nanoseconds) with known totals, built with pprof-format. */
 function cpuPprof(timeMs: number, hot: number, cold: number): Uint8Array {
   const st = new StringTable();
-  const fns = ['main.main', 'main.hot', 'main.cold'].map((name, i) => new PprofFunction({ id: i + 1, name: st.dedup(name), systemName: st.dedup(name), filename: st.dedup('main.go') }));
+  const fns = ['main.main', 'main.hot', 'main.cold'].map(
+    (name, i) => new PprofFunction({ id: i + 1, name: st.dedup(name), systemName: st.dedup(name), filename: st.dedup('main.go') }),
+  );
   const locs = fns.map((f, i) => new Location({ id: i + 1, address: 0x401000 + i * 0x100, line: [new Line({ functionId: f.id, line: 10 + i })] }));
   const p = new Profile({
-    sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+    sampleType: [
+      new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }),
+      new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+    ],
     sample: [new Sample({ locationId: [2, 1], value: [hot, hot * PERIOD] }), new Sample({ locationId: [3, 1], value: [cold, cold * PERIOD] })],
     location: locs,
     function: fns,
@@ -64,7 +69,9 @@ describe('Pyroscope PusherService/Push ingest', () => {
     token = (await makeTokens(join(dir, 'tokens.json'), ['acme'])).acme;
     upstream = await loadUpstream('pyroscope', ['push/v1/push.proto']);
     pusher = upstream.registry.getService('push.v1.PusherService') as DescService;
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'] });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'],
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -102,11 +109,20 @@ describe('Pyroscope PusherService/Push ingest', () => {
   }
 
   it('takes Push from a Connect client built from the upstream push.proto', async () => {
-    const client = createClient(pusher, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', useBinaryFormat: true, interceptors: [bearer(token)] })) as unknown as Record<string, (req: unknown) => Promise<unknown>>;
+    const client = createClient(
+      pusher,
+      createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', useBinaryFormat: true, interceptors: [bearer(token)] }),
+    ) as unknown as Record<string, (req: unknown) => Promise<unknown>>;
     const req = pushRequest('alloy-connect', 30, 10) as { series: Array<{ samples: Array<{ raw_profile: Uint8Array; ID: string }> }> };
     // Connect clients from descriptors take the protobuf JSON names (rawProfile, iD).
     await client['push']({ series: req.series.map((s) => ({ ...s, samples: s.samples.map((x) => ({ rawProfile: x.raw_profile, iD: x.ID })) })) });
-    expect(await flamegraph('alloy-connect')).toEqual(new Map([['main.main', 0], ['main.hot', 30 * PERIOD], ['main.cold', 10 * PERIOD]]));
+    expect(await flamegraph('alloy-connect')).toEqual(
+      new Map([
+        ['main.main', 0],
+        ['main.hot', 30 * PERIOD],
+        ['main.cold', 10 * PERIOD],
+      ]),
+    );
   });
 
   it('takes Push from a gRPC client built from the upstream push.proto, and sanitises dotted label names', async () => {
@@ -115,22 +131,43 @@ describe('Pyroscope PusherService/Push ingest', () => {
     const meta = new grpc.Metadata();
     meta.set('authorization', `Bearer ${token}`);
     await new Promise<void>((ok, fail) =>
-      (client as unknown as { Push: (r: unknown, m: grpc.Metadata, cb: (e: Error | null) => void) => void }).Push(pushRequest('alloy-grpc', 7, 3), meta, (e) => (e ? fail(e) : ok())),
+      (client as unknown as { Push: (r: unknown, m: grpc.Metadata, cb: (e: Error | null) => void) => void }).Push(pushRequest('alloy-grpc', 7, 3), meta, (e) =>
+        e ? fail(e) : ok(),
+      ),
     );
     client.close();
-    expect(await flamegraph('alloy-grpc')).toEqual(new Map([['main.main', 0], ['main.hot', 7 * PERIOD], ['main.cold', 3 * PERIOD]]));
+    expect(await flamegraph('alloy-grpc')).toEqual(
+      new Map([
+        ['main.main', 0],
+        ['main.hot', 7 * PERIOD],
+        ['main.cold', 3 * PERIOD],
+      ]),
+    );
     const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(token)] }));
     const range = { start: BigInt(timeMs - 3_600_000), end: BigInt(Date.now() + 60_000) };
     expect((await py.labelValues({ name: 'service_version', matchers: ['{service_name="alloy-grpc"}'], ...range })).names).toEqual(['1.2.3']);
     const types = await py.profileTypes({ ...range });
-    expect(types.profileTypes.map((t) => t.ID)).toEqual(expect.arrayContaining([expect.stringMatching(/^process_cpu:cpu:nanoseconds:cpu:nanoseconds/), expect.stringMatching(/^process_cpu:samples:count:cpu:nanoseconds/)]));
+    expect(types.profileTypes.map((t) => t.ID)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^process_cpu:cpu:nanoseconds:cpu:nanoseconds/),
+        expect.stringMatching(/^process_cpu:samples:count:cpu:nanoseconds/),
+      ]),
+    );
   });
 
   it('refuses a series without service_name or __name__ with INVALID_ARGUMENT, and garbage pprof too', async () => {
-    const client = createClient(pusher, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', useBinaryFormat: true, interceptors: [bearer(token)] })) as unknown as Record<string, (req: unknown) => Promise<unknown>>;
+    const client = createClient(
+      pusher,
+      createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', useBinaryFormat: true, interceptors: [bearer(token)] }),
+    ) as unknown as Record<string, (req: unknown) => Promise<unknown>>;
     const call = async (labels: Array<[string, string]>, raw: Uint8Array): Promise<ConnectError> => {
       try {
-        await client['push'](create(pusher.method['push'].input as never, { series: [{ labels: labels.map(([name, value]) => ({ name, value })), samples: [{ rawProfile: raw }] }] } as never));
+        await client['push'](
+          create(
+            pusher.method['push'].input as never,
+            { series: [{ labels: labels.map(([name, value]) => ({ name, value })), samples: [{ rawProfile: raw }] }] } as never,
+          ),
+        );
       } catch (err) {
         return ConnectError.from(err);
       }
@@ -141,7 +178,13 @@ describe('Pyroscope PusherService/Push ingest', () => {
     expect(noService.code).toBe(Code.InvalidArgument);
     expect(noService.rawMessage).toMatch(/service_name/);
     expect((await call([['service_name', 'x']], good)).rawMessage).toMatch(/__name__/);
-    const garbage = await call([['__name__', 'process_cpu'], ['service_name', 'x']], new Uint8Array([1, 2, 3]));
+    const garbage = await call(
+      [
+        ['__name__', 'process_cpu'],
+        ['service_name', 'x'],
+      ],
+      new Uint8Array([1, 2, 3]),
+    );
     expect(garbage.code).toBe(Code.InvalidArgument);
     expect(garbage.rawMessage).toMatch(/series\[0\]\.samples\[0\]: malformed pprof/);
   });

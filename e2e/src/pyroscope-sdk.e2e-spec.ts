@@ -71,7 +71,11 @@ function decodeUpload(r: RecordedRequest): Upload {
 
 function runWorkload(env: Record<string, string>): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [resolve(ROOT, 'e2e/src/support/pyroscope-sdk-workload.cjs')], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve(ROOT, 'e2e/src/support/pyroscope-sdk-workload.cjs')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -118,7 +122,9 @@ describe('@pyroscope/nodejs SDK → Firn', () => {
       ? ((await py.selectMergeSpanProfile({ profileTypeID, labelSelector, spanSelector, ...range() })).flamegraph as FlameGraph)
       : ((await py.selectMergeStacktraces({ profileTypeID, labelSelector, ...range() })).flamegraph as FlameGraph);
   const sent = (app: string, kind: Upload['kind'], type: string, span?: string): number =>
-    uploads.filter((u) => u.app === app && u.kind === kind).reduce((t, u) => t + (span === undefined ? (u.totals[type] ?? 0) : (u.bySpan[span]?.[type] ?? 0)), 0);
+    uploads
+      .filter((u) => u.app === app && u.kind === kind)
+      .reduce((t, u) => t + (span === undefined ? (u.totals[type] ?? 0) : (u.bySpan[span]?.[type] ?? 0)), 0);
   /** What the SDK sent for `span` on stacks through `fn`. */
   const sentThrough = (app: string, type: string, span: string, fn: (typeof WORK_FNS)[number]): number =>
     uploads.filter((u) => u.app === app && u.kind === 'wall').reduce((t, u) => t + (u.bySpanFn[span]?.[fn]?.[type] ?? 0), 0);
@@ -126,11 +132,22 @@ describe('@pyroscope/nodejs SDK → Firn', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-sdk-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme', 'globex']);
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'], readyTimeoutMs: 120_000 });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'],
+      readyTimeoutMs: 120_000,
+    });
     proxy = await RecordingProxy.start(app.base);
     // At least 7 s (several flushes) and 2 s of CPU each, so the 3:1 split is measured on ~150+
     // CPU samples however loaded the machine is.
-    const common = { PYROSCOPE_SERVER_ADDRESS: proxy.base, TOKEN: tokens.acme, SPAN_HOT, SPAN_COLD, DURATION_MS: '7000', CPU_TARGET_MS: '2000', MAX_DURATION_MS: '150000' };
+    const common = {
+      PYROSCOPE_SERVER_ADDRESS: proxy.base,
+      TOKEN: tokens.acme,
+      SPAN_HOT,
+      SPAN_COLD,
+      DURATION_MS: '7000',
+      CPU_TARGET_MS: '2000',
+      MAX_DURATION_MS: '150000',
+    };
     await Promise.all([
       runWorkload({ ...common, APP_NAME: 'sdk-bearer', AUTH: 'bearer' }),
       runWorkload({ ...common, APP_NAME: 'sdk-basic', AUTH: 'basic', BASIC_USER: 'globex', TENANT_ID: 'globex' }),
@@ -154,7 +171,8 @@ describe('@pyroscope/nodejs SDK → Firn', () => {
     expect(ingests.some((r) => r.headers['authorization']?.startsWith('Bearer '))).toBe(true);
     expect(ingests.some((r) => r.headers['authorization']?.startsWith('Basic ') && r.headers['x-scope-orgid'] === 'globex')).toBe(true);
     // Both apps sent wall and heap profiles (at least one flush each besides the final one).
-    for (const a of ['sdk-bearer', 'sdk-basic']) for (const k of ['wall', 'heap'] as const) expect(uploads.filter((u) => u.app === a && u.kind === k).length, `${a} ${k}`).toBeGreaterThan(0);
+    for (const a of ['sdk-bearer', 'sdk-basic'])
+      for (const k of ['wall', 'heap'] as const) expect(uploads.filter((u) => u.app === a && u.kind === k).length, `${a} ${k}`).toBeGreaterThan(0);
   }, 120_000);
 
   it("stores wall and heap profiles under Pyroscope's profile type ids, with the SDK's tags as labels", async () => {
@@ -168,10 +186,24 @@ describe('@pyroscope/nodejs SDK → Firn', () => {
     expect(ids).toContain('wall:wall:nanoseconds:wall:nanoseconds');
     expect(ids).toContain(`memory:inuse_space:bytes:${heap.period}`);
     const names = (await py.labelNames({ matchers: ['{service_name="sdk-bearer"}'], ...range() })).names;
-    expect(names).toEqual(expect.arrayContaining(['env', 'otel_scope_name', 'otel_scope_version', 'process_runtime_name', 'process_runtime_version', 'pyroscope_spy', 'service_name', 'span_name']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'env',
+        'otel_scope_name',
+        'otel_scope_version',
+        'process_runtime_name',
+        'process_runtime_version',
+        'pyroscope_spy',
+        'service_name',
+        'span_name',
+      ]),
+    );
     expect((await py.labelValues({ name: 'pyroscope_spy', matchers: ['{}'], ...range() })).names).toEqual(['nodespy']);
     expect((await py.labelValues({ name: 'otel_scope_name', matchers: ['{}'], ...range() })).names).toEqual(['com.grafana.pyroscope/nodejs']);
-    expect((await py.labelValues({ name: 'service_name', matchers: ['wall:wall:nanoseconds:wall:nanoseconds{}'], ...range() })).names).toEqual(['sdk-basic', 'sdk-bearer']);
+    expect((await py.labelValues({ name: 'service_name', matchers: ['wall:wall:nanoseconds:wall:nanoseconds{}'], ...range() })).names).toEqual([
+      'sdk-basic',
+      'sdk-bearer',
+    ]);
   }, 120_000);
 
   it('keeps exactly what the SDK sent, and the busy function dominates (3:1 work between the two code paths)', async () => {
@@ -195,7 +227,9 @@ describe('@pyroscope/nodejs SDK → Firn', () => {
       const self = Object.entries(selfByPath(tree))
         .filter(([path]) => !(path.split(';').pop() ?? '').startsWith(':'))
         .sort(([, x], [, y]) => y - x);
-      console.log(`${a}: CPU ${(total / 1e6).toFixed(0)} ms; hotPath ${((hot / total) * 100).toFixed(1)}%, coldPath ${((cold / total) * 100).toFixed(1)}%, hot/(hot+cold) ${(hot / (hot + cold)).toFixed(2)}; costliest: ${self[0]?.[0].slice(-80)}`);
+      console.log(
+        `${a}: CPU ${(total / 1e6).toFixed(0)} ms; hotPath ${((hot / total) * 100).toFixed(1)}%, coldPath ${((cold / total) * 100).toFixed(1)}%, hot/(hot+cold) ${(hot / (hot + cold)).toFixed(2)}; costliest: ${self[0]?.[0].slice(-80)}`,
+      );
       // Firn's per-function sums are the SDK's own, to the nanosecond.
       expect(hot).toBe(sentThrough(a, 'cpu', SPAN_HOT, 'hotPath') + sentThrough(a, 'cpu', SPAN_COLD, 'hotPath'));
       expect(cold).toBe(sentThrough(a, 'cpu', SPAN_HOT, 'coldPath') + sentThrough(a, 'cpu', SPAN_COLD, 'coldPath'));

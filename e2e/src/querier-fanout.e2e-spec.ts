@@ -21,7 +21,6 @@ const SPAN_TYPE = 'spans:samples:count:cpu:nanoseconds:delta';
 const SPAN_A = '00000000000000aa';
 const SPAN_B = '00000000000000bb';
 
-
 /** Retries `fn` until it returns what `ok` accepts (data reach every querier's manifest view in time). */
 async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries = 50): Promise<T> {
   let v = await fn();
@@ -112,7 +111,10 @@ describe('querier fan-out', () => {
   function merge(): queryV1alpha1.QueryRequest {
     return create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }),
+      },
       reportType: Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW,
     });
   }
@@ -151,7 +153,12 @@ describe('querier fan-out', () => {
   it('serves the Pyroscope API and label metadata from either querier, per tenant', async () => {
     for (const q of queriers) {
       const py = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: q.base, httpVersion: '1.1', interceptors: [bearer(tokens.globex)] }));
-      const res = await py.selectMergeStacktraces({ profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds', labelSelector: '{}', start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) });
+      const res = await py.selectMergeStacktraces({
+        profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds',
+        labelSelector: '{}',
+        start: BigInt(baseMs - 60_000),
+        end: BigInt(baseMs + 3600_000),
+      });
       expect(Number(res.flamegraph?.total)).toBe(totals.get('globex'));
       expect((await py.labelValues({ name: 'node', start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) })).names).toEqual(['globex-n']);
       const parca = createClient(Q.QueryService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens.acme)] }));
@@ -162,26 +169,54 @@ describe('querier fan-out', () => {
   it('splits span profiles across both queriers (the span selector travels to the peer) to the single-querier answer', async () => {
     for (const q of [...queriers, single]) {
       const py = createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens.acme)] }));
-      const req = { profileTypeID: 'spans:samples:count:cpu:nanoseconds', labelSelector: '{}', spanSelector: [SPAN_A], start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) };
-      const res = await eventually(() => py.selectMergeSpanProfile(req), (r) => Number(r.flamegraph?.total) === spanTotal);
+      const req = {
+        profileTypeID: 'spans:samples:count:cpu:nanoseconds',
+        labelSelector: '{}',
+        spanSelector: [SPAN_A],
+        start: BigInt(baseMs - 60_000),
+        end: BigInt(baseMs + 3600_000),
+      };
+      const res = await eventually(
+        () => py.selectMergeSpanProfile(req),
+        (r) => Number(r.flamegraph?.total) === spanTotal,
+      );
       expect(Number(res.flamegraph?.total)).toBe(spanTotal);
     }
   });
 
   const range = { start: baseMs - 60_000, end: baseMs + 3600_000 };
-  const parcaOf = (q: RunningApp, tenant: string) => createClient(Q.QueryService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens[tenant])] }));
-  const pyroscopeOf = (q: RunningApp, tenant: string) => createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: q.base, httpVersion: '1.1', interceptors: [bearer(tokens[tenant])] }));
+  const parcaOf = (q: RunningApp, tenant: string) =>
+    createClient(Q.QueryService, createGrpcTransport({ baseUrl: q.base, interceptors: [bearer(tokens[tenant])] }));
+  const pyroscopeOf = (q: RunningApp, tenant: string) =>
+    createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: q.base, httpVersion: '1.1', interceptors: [bearer(tokens[tenant])] }));
 
   /** Every series and label answer, in a comparable form; the same calls on any querier. */
   async function seriesAndLabels(q: RunningApp, tenant: string) {
     const parca = parcaOf(q, tenant);
     const py = pyroscopeOf(q, tenant);
-    const queryRange = await parca.queryRange({ query: `${CPU_TYPE}{}`, start: timestampFromMs(range.start), end: timestampFromMs(range.end), step: { seconds: 10n } });
+    const queryRange = await parca.queryRange({
+      query: `${CPU_TYPE}{}`,
+      start: timestampFromMs(range.start),
+      end: timestampFromMs(range.end),
+      step: { seconds: 10n },
+    });
     const bySeries = queryRange.series
-      .map((s) => ({ labels: s.labelset?.labels.map((l) => `${l.name}=${l.value}`).join(','), points: s.samples.map((p) => [Number(p.timestamp?.seconds), Number(p.value), p.count, Number(p.duration)]) }))
+      .map((s) => ({
+        labels: s.labelset?.labels.map((l) => `${l.name}=${l.value}`).join(','),
+        points: s.samples.map((p) => [Number(p.timestamp?.seconds), Number(p.value), p.count, Number(p.duration)]),
+      }))
       .sort((a, b) => String(a.labels).localeCompare(String(b.labels)));
     const select = async (groupBy: string[]) =>
-      (await py.selectSeries({ profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds', labelSelector: '{}', start: BigInt(range.start), end: BigInt(range.end), step: 10, groupBy })).series
+      (
+        await py.selectSeries({
+          profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds',
+          labelSelector: '{}',
+          start: BigInt(range.start),
+          end: BigInt(range.end),
+          step: 10,
+          groupBy,
+        })
+      ).series
         .map((s) => ({ labels: s.labels.map((l) => `${l.name}=${l.value}`).join(','), points: s.points.map((p) => [Number(p.timestamp), p.value]) }))
         .sort((a, b) => a.labels.localeCompare(b.labels));
     const pySeries = (await py.series({ matchers: ['{}'], labelNames: ['namespace', 'node'], start: BigInt(range.start), end: BigInt(range.end) })).labelsSet
@@ -201,7 +236,10 @@ describe('querier fan-out', () => {
     const kinds = ['series', 'label_names', 'label_values'] as const;
     const before = await Promise.all(queriers.map(async (q) => await (await fetch(`${q.base}/metrics`)).text()));
     for (const tenant of ['acme', 'globex']) {
-      const alone = await eventually(() => seriesAndLabels(single, tenant), (v) => v.total === totals.get(tenant));
+      const alone = await eventually(
+        () => seriesAndLabels(single, tenant),
+        (v) => v.total === totals.get(tenant),
+      );
       expect(alone.total).toBe(totals.get(tenant));
       expect(alone.bySeries.length).toBeGreaterThan(1);
       expect(alone.byNamespace.length).toBeGreaterThan(1);
@@ -209,7 +247,10 @@ describe('querier fan-out', () => {
       expect(alone.values.length).toBeGreaterThan(1);
       expect(alone.labels).toEqual(expect.arrayContaining(['namespace', 'node', 'comm']));
       for (const q of queriers) {
-        const fanned = await eventually(() => seriesAndLabels(q, tenant), (v) => v.total === totals.get(tenant));
+        const fanned = await eventually(
+          () => seriesAndLabels(q, tenant),
+          (v) => v.total === totals.get(tenant),
+        );
         expect(fanned).toEqual(alone);
       }
     }
@@ -229,7 +270,11 @@ describe('querier fan-out', () => {
   it('splits grouped insights (cost per namespace and sampling period) across both queriers, equal to the single-querier answer', async () => {
     const cost = async (base: string) => {
       const c = createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: base, interceptors: [bearer(tokens.acme)] }));
-      const r = await c.costReport({ selection: { query: CPU_TYPE, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }, groupBy: ['namespace'], topFunctions: 3 });
+      const r = await c.costReport({
+        selection: { query: CPU_TYPE, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) },
+        groupBy: ['namespace'],
+        topFunctions: 3,
+      });
       return r.groups.map((g) => [g.labels[0]?.value, g.samples, g.cpuSeconds, g.topFunctions.map((f) => [f.functionName, f.selfCpuSeconds])]);
     };
     const complete = (g: Awaited<ReturnType<typeof cost>>) => g.reduce((t, x) => t + Number(x[1]), 0) === totals.get('acme');
@@ -255,7 +300,11 @@ describe('querier fan-out', () => {
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.PermissionDenied);
     for (const call of [
-      () => client.partialSeries({ selector: `${CPU_TYPE}{}`, startMs: 0n, endMs: 1n, stepMs: 1n, segmentIds: [] }, { headers: { 'x-firn-tenant': 'acme', 'x-firn-internal-token': 'wrong-token-0123456789' } }),
+      () =>
+        client.partialSeries(
+          { selector: `${CPU_TYPE}{}`, startMs: 0n, endMs: 1n, stepMs: 1n, segmentIds: [] },
+          { headers: { 'x-firn-tenant': 'acme', 'x-firn-internal-token': 'wrong-token-0123456789' } },
+        ),
       () => client.partialLabelNames({ startMs: 0n, endMs: 1n, segmentIds: [] }, { headers: { 'x-firn-tenant': 'acme' } }),
       () => client.partialLabelValues({ name: 'node', startMs: 0n, endMs: 1n, segmentIds: [] }, { headers: { 'x-firn-tenant': 'acme' } }),
     ]) {

@@ -47,7 +47,14 @@ describe('gateway query proxy', () => {
     [nats, s3] = await Promise.all([startNats(), startS3Server()]);
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-proxy-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), ['acme']);
-    const env = { FIRN_NATS_URL: nats.url, ...s3Env(s3), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INGESTER_FLUSH_MAX_AGE_MS: '200', FIRN_SYMBOL_CACHE: 'memory', FIRN_INTERNAL_TOKEN: INTERNAL };
+    const env = {
+      FIRN_NATS_URL: nats.url,
+      ...s3Env(s3),
+      FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+      FIRN_INGESTER_FLUSH_MAX_AGE_MS: '200',
+      FIRN_SYMBOL_CACHE: 'memory',
+      FIRN_INTERNAL_TOKEN: INTERNAL,
+    };
     const [p1, p2] = [await freePort(), await freePort()];
     [queriers[0], queriers[1]] = await Promise.all([
       startApp('querier', { readyTimeoutMs: 120_000, port: p1, env: { ...env, FIRN_QUERIER_PEERS: `http://127.0.0.1:${p2}` } }),
@@ -68,7 +75,11 @@ describe('gateway query proxy', () => {
     }
     // A Pyroscope SDK's span profile, pushed through the gateway's /ingest.
     const s0 = Math.floor(baseMs / 1000);
-    const res = await fetch(`${gateway.base}/ingest?name=spans-app&format=pprof&from=${s0}&until=${s0 + 10}&spyName=gospy`, { method: 'POST', headers: { authorization: `Bearer ${tokens.acme}` }, body: spanProfile(baseMs, SPAN_A, SPAN_B) });
+    const res = await fetch(`${gateway.base}/ingest?name=spans-app&format=pprof&from=${s0}&until=${s0 + 10}&spyName=gospy`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.acme}` },
+      body: spanProfile(baseMs, SPAN_A, SPAN_B),
+    });
     expect(res.status, await res.text()).toBe(200);
     await waitForIngestDrained(bus);
   }, 300_000);
@@ -83,7 +94,10 @@ describe('gateway query proxy', () => {
   const merge = (): queryV1alpha1.QueryRequest =>
     create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }),
+      },
       reportType: Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW,
     });
 
@@ -105,7 +119,10 @@ describe('gateway query proxy', () => {
         if (got !== total) await new Promise((r) => setTimeout(r, 200));
       }
       expect(got, name).toBe(total);
-      expect((await client.profileTypes({})).types.map((x) => x.name), name).toContain('parca_agent');
+      expect(
+        (await client.profileTypes({})).types.map((x) => x.name),
+        name,
+      ).toContain('parca_agent');
     }
   });
 
@@ -113,7 +130,12 @@ describe('gateway query proxy', () => {
     const res = await fetch(`${gateway.base}/querier.v1.QuerierService/SelectMergeStacktraces`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.acme}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds', labelSelector: '{}', start: String(baseMs - 60_000), end: String(baseMs + 3600_000) }),
+      body: JSON.stringify({
+        profileTypeID: 'parca_agent:samples:count:cpu:nanoseconds',
+        labelSelector: '{}',
+        start: String(baseMs - 60_000),
+        end: String(baseMs + 3600_000),
+      }),
     });
     expect(res.status).toBe(200);
     expect(Number(((await res.json()) as { flamegraph: { total: string } }).flamegraph.total)).toBe(total);
@@ -125,7 +147,11 @@ describe('gateway query proxy', () => {
     const range = { start: BigInt(baseMs - 60_000), end: BigInt(baseMs + 3600_000) };
     const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds';
     for (const py of [upstreamQuerier(gateway.base, 'connect', auth(tokens.acme, 'basic')), upstreamQuerier(gateway.base, 'grpc', auth(tokens.acme))]) {
-      const span = async (ids: string[]) => Number((await py.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="spans-app"}', spanSelector: ids, ...range })).flamegraph?.total ?? 0);
+      const span = async (ids: string[]) =>
+        Number(
+          (await py.selectMergeSpanProfile({ profileTypeID: CPU, labelSelector: '{service_name="spans-app"}', spanSelector: ids, ...range })).flamegraph
+            ?.total ?? 0,
+        );
       await pollUntil(async () => (await span([SPAN_A])) === 7 * SAMPLE_NS, 60_000);
       expect(await span([SPAN_A])).toBe(7 * SAMPLE_NS);
       expect(await span([SPAN_A, SPAN_B])).toBe(10 * SAMPLE_NS);
@@ -143,7 +169,11 @@ describe('gateway query proxy', () => {
   });
 
   it('answers Firn insights (cost per node) with the same groups as a querier asked directly', async () => {
-    const req = { selection: { query: CPU_TYPE, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }, groupBy: ['node'], topFunctions: 2 };
+    const req = {
+      selection: { query: CPU_TYPE, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) },
+      groupBy: ['node'],
+      topFunctions: 2,
+    };
     const groups = async (base: string) => {
       const r = await createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: base, interceptors: [bearer(tokens.acme)] })).costReport(req);
       return r.groups.map((g) => [g.labels.map((l) => `${l.name}=${l.value}`), g.samples, g.cpuSeconds, g.topFunctions.map((f) => f.functionName)]);
@@ -155,11 +185,16 @@ describe('gateway query proxy', () => {
     const res = await fetch(`${gateway.base}/firn.insights.v1.InsightsService/CostReport`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.acme}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ selection: { query: CPU_TYPE, start: new Date(baseMs - 60_000).toISOString(), end: new Date(baseMs + 3600_000).toISOString() }, groupBy: ['node'] }),
+      body: JSON.stringify({
+        selection: { query: CPU_TYPE, start: new Date(baseMs - 60_000).toISOString(), end: new Date(baseMs + 3600_000).toISOString() },
+        groupBy: ['node'],
+      }),
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { groups: Array<{ samples: string }> }).groups.reduce((t, g) => t + Number(g.samples), 0)).toBe(total);
-    await expect(createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: gateway.base })).costReport(req)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(createClient(firnInsightsV1.InsightsService, createGrpcTransport({ baseUrl: gateway.base })).costReport(req)).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
   });
 
   it('spreads forwarded calls over both queriers', async () => {
@@ -173,10 +208,13 @@ describe('gateway query proxy', () => {
     for (const [name, t] of transports()) {
       await expect(createClient(Q.QueryService, t).profileTypes({}), name).rejects.toMatchObject({ code: Code.Unauthenticated });
     }
-    const direct = (headers: Record<string, string>) => createClient(Q.QueryService, createGrpcTransport({ baseUrl: queriers[0].base })).profileTypes({}, { headers });
+    const direct = (headers: Record<string, string>) =>
+      createClient(Q.QueryService, createGrpcTransport({ baseUrl: queriers[0].base })).profileTypes({}, { headers });
     // A tenant header without the internal token is ignored: the querier wants a bearer token.
     await expect(direct({ 'x-firn-tenant': 'acme' })).rejects.toMatchObject({ code: Code.Unauthenticated });
-    await expect(direct({ 'x-firn-tenant': 'acme', 'x-firn-internal-token': 'wrong-internal-token-0000' })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(direct({ 'x-firn-tenant': 'acme', 'x-firn-internal-token': 'wrong-internal-token-0000' })).rejects.toMatchObject({
+      code: Code.PermissionDenied,
+    });
     expect((await direct({ 'x-firn-tenant': 'acme', 'x-firn-internal-token': INTERNAL })).types.length).toBeGreaterThan(0);
   });
 

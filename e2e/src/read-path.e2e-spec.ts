@@ -18,7 +18,6 @@ import { bearer, makeTokens } from './support/write-path';
 const Q = queryV1alpha1;
 const TENANTS = ['acme', 'globex'];
 
-
 /** The label Grafana's Parca data source shows for a node: function name, else the address. */
 function nodeName(fn: unknown, addr: unknown): string {
   const name = fn instanceof Uint8Array ? Buffer.from(fn).toString('utf8') : typeof fn === 'string' ? fn : '';
@@ -44,7 +43,9 @@ describe('read path (Parca QueryService)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-read-'));
     tokens = await makeTokens(join(dir, 'tokens.json'), TENANTS);
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'] });
+    app = await startApp('all-in-one', {
+      args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '200'],
+    });
     const pool = stackPool(11, 60);
     for (const [ti, tenant] of TENANTS.entries()) {
       const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens[tenant])] }));
@@ -53,7 +54,10 @@ describe('read path (Parca QueryService)', () => {
           const w = agentWrite({ seed: 100 * ti + 10 * agent + round, pool, node: `${tenant}-node-${agent}`, round, baseMs });
           await client.writeArrow({ ipcBuffer: samplesToArrow(w.batch) });
           const leaves = leafTotals.get(tenant) as Map<string, number>;
-          roundTotals.set(`${tenant}-node-${agent}@${round}`, Array.from(w.batch.value).reduce((x, y) => x + y, 0));
+          roundTotals.set(
+            `${tenant}-node-${agent}@${round}`,
+            Array.from(w.batch.value).reduce((x, y) => x + y, 0),
+          );
           const cum = cumByNode.get(`${tenant}-node-${agent}`) ?? new Map<string, number>();
           cumByNode.set(`${tenant}-node-${agent}`, cum);
           for (let i = 0; i < w.batch.length; i++) {
@@ -87,7 +91,10 @@ describe('read path (Parca QueryService)', () => {
   function mergeRequest(query: string, reportType: queryV1alpha1.QueryRequest_ReportType): queryV1alpha1.QueryRequest {
     return create(Q.QueryRequestSchema, {
       mode: Q.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(Q.MergeProfileSchema, { query, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+      options: {
+        case: 'merge',
+        value: create(Q.MergeProfileSchema, { query, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }),
+      },
       reportType,
     });
   }
@@ -129,7 +136,12 @@ describe('read path (Parca QueryService)', () => {
     const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
     const res = await q.query(mergeRequest(`${CPU_TYPE}{node="acme-node-0"}`, Q.QueryRequest_ReportType.PPROF));
     expect(res.report.case).toBe('pprof');
-    const decoded = samplesFromPprof(res.report.value as Uint8Array, { name: 'parca_agent', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e7, maxStackDepth: 1e4 } });
+    const decoded = samplesFromPprof(res.report.value as Uint8Array, {
+      name: 'parca_agent',
+      seriesLabels: [],
+      nowMs: 0,
+      limits: { maxDecompressedBytes: 1e8, maxSamples: 1e7, maxStackDepth: 1e4 },
+    });
     const total = Array.from(decoded.value).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(0);
     // An independent decoder (DataDog's pprof-format) agrees.
@@ -147,7 +159,13 @@ describe('read path (Parca QueryService)', () => {
     expect(labels.labelNames).toEqual(expect.arrayContaining(['comm', 'namespace', 'node']));
     const nodes = await acme.values({ labelName: 'node', profileType: CPU_TYPE });
     expect(nodes.labelValues).toEqual(['acme-node-0', 'acme-node-1']);
-    const range = await acme.queryRange({ query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 600_000), limit: 60, sumBy: ['node'] });
+    const range = await acme.queryRange({
+      query: `${CPU_TYPE}{}`,
+      start: timestampFromMs(baseMs - 60_000),
+      end: timestampFromMs(baseMs + 600_000),
+      limit: 60,
+      sumBy: ['node'],
+    });
     expect(range.series).toHaveLength(2);
     const sum = range.series.flatMap((s) => s.samples).reduce((a, s) => a + Number(s.value), 0);
     expect(sum).toBe(grand.get('acme'));
@@ -155,14 +173,21 @@ describe('read path (Parca QueryService)', () => {
 
   it('rejects bad selectors, reversed ranges and missing tokens clearly', async () => {
     const acme = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(tokens.acme)] }));
-    const code = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof ConnectError ? e : undefined));
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => (e instanceof ConnectError ? e : undefined),
+      );
     const bad = await code(acme.query(mergeRequest('not a selector{', Q.QueryRequest_ReportType.PPROF)));
     expect(bad?.code).toBe(Code.InvalidArgument);
     const reversed = await code(
       acme.query(
         create(Q.QueryRequestSchema, {
           mode: Q.QueryRequest_Mode.MERGE,
-          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs), end: timestampFromMs(baseMs - 1000) }) },
+          options: {
+            case: 'merge',
+            value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(baseMs), end: timestampFromMs(baseMs - 1000) }),
+          },
           reportType: Q.QueryRequest_ReportType.PPROF,
         }),
       ),
@@ -215,7 +240,10 @@ describe('read path (Parca QueryService)', () => {
 
     const names = await py.labelValues({ name: 'node', matchers: [`{__profile_type__="${id}"}`], ...range });
     expect(names.names).toEqual(['acme-node-0', 'acme-node-1']);
-    const globex = createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(tokens.globex)] }));
+    const globex = createClient(
+      querierV1.QuerierService,
+      createConnectTransport({ baseUrl: app.base, httpVersion: '1.1', interceptors: [bearer(tokens.globex)] }),
+    );
     expect((await globex.labelValues({ name: 'node', ...range })).names).toEqual(['globex-node-0', 'globex-node-1']);
   });
 
@@ -224,7 +252,14 @@ describe('read path (Parca QueryService)', () => {
     const side = (node: string) =>
       create(Q.ProfileDiffSelectionSchema, {
         mode: Q.ProfileDiffSelection_Mode.MERGE,
-        options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${CPU_TYPE}{node="${node}"}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+        options: {
+          case: 'merge',
+          value: create(Q.MergeProfileSchema, {
+            query: `${CPU_TYPE}{node="${node}"}`,
+            start: timestampFromMs(baseMs - 60_000),
+            end: timestampFromMs(baseMs + 3600_000),
+          }),
+        },
       });
     const res = await acme.query(
       create(Q.QueryRequestSchema, {
@@ -262,7 +297,12 @@ describe('read path (Parca QueryService)', () => {
     const req = mergeRequest(`${CPU_TYPE}{}`, Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW);
     req.filter = [
       create(Q.FilterSchema, {
-        filter: { case: 'stackFilter', value: create(Q.StackFilterSchema, { filter: { case: 'functionNameStackFilter', value: create(Q.FunctionNameStackFilterSchema, { functionToFilter: 'fn_1', exclude: true }) } }) },
+        filter: {
+          case: 'stackFilter',
+          value: create(Q.StackFilterSchema, {
+            filter: { case: 'functionNameStackFilter', value: create(Q.FunctionNameStackFilterSchema, { functionToFilter: 'fn_1', exclude: true }) },
+          }),
+        },
       }),
     ];
     const res = await acme.query(req);

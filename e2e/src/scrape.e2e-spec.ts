@@ -124,7 +124,19 @@ describe('scraping Go pprof endpoints (all-in-one)', () => {
         '        labels: { service_name: busy-go, env: test }',
       ].join('\n'),
     );
-    app = await startApp('all-in-one', { args: ['--data-dir', join(dir, 'data'), '--tokens-file', join(dir, 'tokens.json'), '--ingester-flush-max-age-ms', '500', '--scrape-config-file', join(dir, 'scrape.yaml')], readyTimeoutMs: 120_000 });
+    app = await startApp('all-in-one', {
+      args: [
+        '--data-dir',
+        join(dir, 'data'),
+        '--tokens-file',
+        join(dir, 'tokens.json'),
+        '--ingester-flush-max-age-ms',
+        '500',
+        '--scrape-config-file',
+        join(dir, 'scrape.yaml'),
+      ],
+      readyTimeoutMs: 120_000,
+    });
   }, 360_000);
 
   afterAll(async () => {
@@ -139,7 +151,7 @@ describe('scraping Go pprof endpoints (all-in-one)', () => {
     let scraped = 0;
     let self = new Map<string, number>();
     // ≥ 60 s of scraping: wait for 6 CPU windows (9 s each at a 10 s interval) to be stored.
-    for (const deadline = Date.now() + 240_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 240_000; Date.now() < deadline;) {
       const res = await py.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{service_name="busy-go"}', ...range(), maxNodes: 1000n });
       self = selfByName(res.flamegraph);
       scraped = Number(res.flamegraph?.total ?? 0n) / 1e9;
@@ -156,7 +168,12 @@ describe('scraping Go pprof endpoints (all-in-one)', () => {
     const labels = await py.labelValues({ name: 'instance', matchers: ['{service_name="busy-go"}'], ...range() });
     expect(labels.names).toEqual([go.address]);
     const types = (await py.profileTypes({ ...range() })).profileTypes.map((t) => t.ID);
-    expect(types).toEqual(expect.arrayContaining([expect.stringMatching(/^memory:inuse_space:bytes:space:bytes/), expect.stringMatching(/^goroutine:goroutine:count:goroutine:count/)]));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^memory:inuse_space:bytes:space:bytes/),
+        expect.stringMatching(/^goroutine:goroutine:count:goroutine:count/),
+      ]),
+    );
     const targets = await getJson(`${app.base}/api/v1/scrape/targets`, { authorization: `Bearer ${token}` });
     expect(targets.body).toMatchObject({ enabled: true, active: [{ job: 'busy-go', url: `http://${go.address}`, health: 'up', lastError: '' }] });
   }, 300_000);
@@ -164,7 +181,7 @@ describe('scraping Go pprof endpoints (all-in-one)', () => {
   it('reports a target that went away as down, while ingest and queries keep working', async () => {
     go.proc.kill('SIGKILL');
     let body: { active?: Array<{ health: string; lastError: string }> } = {};
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
       body = (await getJson(`${app.base}/api/v1/scrape/targets`, { authorization: `Bearer ${token}` })).body as typeof body;
       // A scrape cut off by the kill says the socket closed; the next one finds nobody listening.
       if (body.active?.[0]?.health === 'down' && /ECONNREFUSED/.test(body.active[0].lastError)) break;
@@ -192,7 +209,10 @@ function cpuProfileBytes(): Uint8Array {
   const fn = new PprofFunction({ id: 1, name: st.dedup('main.work'), filename: st.dedup('main.go') });
   return gzipSync(
     new Profile({
-      sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+      sampleType: [
+        new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }),
+        new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+      ],
       sample: [new Sample({ locationId: [1], value: [10, 100_000_000] })],
       location: [new Location({ id: 1, line: [new Line({ functionId: 1, line: 1 })] })],
       function: [fn],
@@ -251,7 +271,13 @@ describe('scraping with two gateway replicas', () => {
       await mkdir(join(dir, name));
       gateways.push(
         await startApp('gateway', {
-          env: { FIRN_NATS_URL: nats.url, FIRN_DATA_DIR: join(dir, name), FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_SCRAPE_CONFIG_FILE: join(dir, 'scrape.yaml'), FIRN_SCRAPE_REPLICA_ID: name },
+          env: {
+            FIRN_NATS_URL: nats.url,
+            FIRN_DATA_DIR: join(dir, name),
+            FIRN_TOKENS_FILE: join(dir, 'tokens.json'),
+            FIRN_SCRAPE_CONFIG_FILE: join(dir, 'scrape.yaml'),
+            FIRN_SCRAPE_REPLICA_ID: name,
+          },
         }),
       );
     }
@@ -267,7 +293,8 @@ describe('scraping with two gateway replicas', () => {
   function overlaps(t: FakeTarget): string[] {
     const rs = [...t.requests].sort((a, b) => a.startMs - b.startMs);
     const out: string[] = [];
-    for (let i = 1; i < rs.length; i++) if (rs[i].startMs < (rs[i - 1].endMs || Infinity)) out.push(`${t.address}: ${rs[i - 1].agent} and ${rs[i].agent} at ${rs[i].startMs}`);
+    for (let i = 1; i < rs.length; i++)
+      if (rs[i].startMs < (rs[i - 1].endMs || Infinity)) out.push(`${t.address}: ${rs[i - 1].agent} and ${rs[i].agent} at ${rs[i].startMs}`);
     return out;
   }
 

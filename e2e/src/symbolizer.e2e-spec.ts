@@ -10,7 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplesFromPprof } from '@firn/profiles';
 import { debuginfoV1alpha1, googleV1, profilestoreV1alpha1, queryV1alpha1 } from '@firn/proto';
 import { Scope, issueToken, writeTokenFile } from '@firn/tenancy';
-import { buildTestProgram, startDebuginfod, startNats, startRedis, startS3Server, type S3Server, type TestDebuginfod, type TestNats, type TestRedis } from '@firn/testing';
+import {
+  buildTestProgram,
+  startDebuginfod,
+  startNats,
+  startRedis,
+  startS3Server,
+  type S3Server,
+  type TestDebuginfod,
+  type TestNats,
+  type TestRedis,
+} from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { bearer, s3Env } from './support/write-path';
 
@@ -33,7 +43,13 @@ interface Program {
 async function compile(root: string, prefix: string): Promise<Program> {
   const dir = join(root, prefix);
   const p = await buildTestProgram(dir, prefix, { unstrippedDir: root });
-  return { dir, binaryPath: p.binaryPath, debugPath: p.debugPath, buildId: p.buildId, offsets: [`${prefix}_leaf`, `${prefix}_middle`, 'main'].map((n) => p.offsets[n]) };
+  return {
+    dir,
+    binaryPath: p.binaryPath,
+    debugPath: p.debugPath,
+    buildId: p.buildId,
+    offsets: [`${prefix}_leaf`, `${prefix}_middle`, 'main'].map((n) => p.offsets[n]),
+  };
 }
 
 /** What the Parca agent's pprof path sends: runtime addresses in a mapping with its build id, no functions. */
@@ -92,7 +108,12 @@ describe('symbolizer pipeline (apps as processes)', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'firn-e2e-symbolizer-'));
     [served, uploaded] = await Promise.all([compile(root, 'served'), compile(root, 'private')]);
-    [nats, s3, redis, debuginfod] = await Promise.all([startNats(), startS3Server(), startRedis(), startDebuginfod({ scanDir: served.dir, waitForBuildId: served.buildId })]);
+    [nats, s3, redis, debuginfod] = await Promise.all([
+      startNats(),
+      startS3Server(),
+      startRedis(),
+      startDebuginfod({ scanDir: served.dir, waitForBuildId: served.buildId }),
+    ]);
     const records = [];
     for (const t of ['acme', 'globex']) {
       const issued = issueToken(t, [Scope.WriteProfiles, Scope.ReadProfiles, Scope.WriteDebuginfo]);
@@ -120,12 +141,30 @@ describe('symbolizer pipeline (apps as processes)', () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  const writer = (tenant: string) => createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(tokens[tenant])] }));
+  const writer = (tenant: string) =>
+    createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(tokens[tenant])] }));
   const debuginfo = (tenant: string, protocol: 'grpc' | 'connect' = 'grpc') =>
-    createClient(D.DebuginfoService, protocol === 'grpc' ? createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(tokens[tenant])] }) : createConnectTransport({ baseUrl: gateway.base, httpVersion: '2', interceptors: [bearer(tokens[tenant])] }));
+    createClient(
+      D.DebuginfoService,
+      protocol === 'grpc'
+        ? createGrpcTransport({ baseUrl: gateway.base, interceptors: [bearer(tokens[tenant])] })
+        : createConnectTransport({ baseUrl: gateway.base, httpVersion: '2', interceptors: [bearer(tokens[tenant])] }),
+    );
 
   async function write(tenant: string, p: Program, timeMs: number): Promise<void> {
-    await writer(tenant).writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }, { name: 'service_name', value: p === served ? 'served' : 'private' }] }, samples: [{ rawProfile: addressOnlyPprof(p, timeMs) }] }] });
+    await writer(tenant).writeRaw({
+      series: [
+        {
+          labels: {
+            labels: [
+              { name: '__name__', value: 'parca_agent' },
+              { name: 'service_name', value: p === served ? 'served' : 'private' },
+            ],
+          },
+          samples: [{ rawProfile: addressOnlyPprof(p, timeMs) }],
+        },
+      ],
+    });
   }
 
   /** Function names of the merged profile's stacks (leaf first), '' for unsymbolized frames. */
@@ -134,11 +173,23 @@ describe('symbolizer pipeline (apps as processes)', () => {
     const res = await q.query(
       create(Q.QueryRequestSchema, {
         mode: Q.QueryRequest_Mode.MERGE,
-        options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${PROFILE_TYPE}{service_name="${service}"}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+        options: {
+          case: 'merge',
+          value: create(Q.MergeProfileSchema, {
+            query: `${PROFILE_TYPE}{service_name="${service}"}`,
+            start: timestampFromMs(baseMs - 60_000),
+            end: timestampFromMs(baseMs + 3600_000),
+          }),
+        },
         reportType: Q.QueryRequest_ReportType.PPROF,
       }),
     );
-    const b = samplesFromPprof(res.report.value as Uint8Array, { name: 'q', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 } });
+    const b = samplesFromPprof(res.report.value as Uint8Array, {
+      name: 'q',
+      seriesLabels: [],
+      nowMs: 0,
+      limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 },
+    });
     return { names: b.stacks.map((st) => st.map((f) => f.functionName)), total: Number(res.total) };
   }
 
@@ -196,7 +247,8 @@ describe('symbolizer pipeline (apps as processes)', () => {
       const res = await client.upload(
         (async function* () {
           yield create(D.UploadRequestSchema, { data: { case: 'info', value: { buildId: uploaded.buildId, uploadId: ins?.uploadId ?? '', type } } });
-          for (let i = 0; i < bytes.length; i += 16_384) yield create(D.UploadRequestSchema, { data: { case: 'chunkData', value: bytes.subarray(i, i + 16_384) } });
+          for (let i = 0; i < bytes.length; i += 16_384)
+            yield create(D.UploadRequestSchema, { data: { case: 'chunkData', value: bytes.subarray(i, i + 16_384) } });
         })(),
       );
       expect(Number(res.size)).toBe(bytes.length);
@@ -216,7 +268,9 @@ describe('symbolizer pipeline (apps as processes)', () => {
       return r.names.some((st) => st.includes('private_leaf')) ? r.names : undefined;
     });
     expect(names).toEqual([['private_leaf', 'private_middle', 'main']]);
-    await until('globex job handled', async () => (metric(await metricsOf(symbolizer), 'firn_symbolizer_addresses_total', 'outcome="unresolved"') >= unresolvedBefore + 3 ? true : undefined));
+    await until('globex job handled', async () =>
+      metric(await metricsOf(symbolizer), 'firn_symbolizer_addresses_total', 'outcome="unresolved"') >= unresolvedBefore + 3 ? true : undefined,
+    );
     const globex = await stacks('globex', 'private');
     expect(globex.total).toBe(7);
     expect(globex.names).toEqual([['', '', '']]);
@@ -248,7 +302,16 @@ describe('symbolizer pipeline (all-in-one)', () => {
     token = issued.token;
     await writeTokenFile(join(root, 'tokens.json'), [issued.record]);
     app = await startApp('all-in-one', {
-      args: ['--data-dir', join(root, 'data'), '--tokens-file', join(root, 'tokens.json'), '--ingester-flush-max-age-ms', '200', '--debuginfod-urls', debuginfod.url],
+      args: [
+        '--data-dir',
+        join(root, 'data'),
+        '--tokens-file',
+        join(root, 'tokens.json'),
+        '--ingester-flush-max-age-ms',
+        '200',
+        '--debuginfod-urls',
+        debuginfod.url,
+      ],
     });
   }, 120_000);
 
@@ -260,7 +323,9 @@ describe('symbolizer pipeline (all-in-one)', () => {
 
   it('names the frames of an address-only pprof', async () => {
     const w = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(token)] }));
-    await w.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: addressOnlyPprof(served, baseMs) }] }] });
+    await w.writeRaw({
+      series: [{ labels: { labels: [{ name: '__name__', value: 'parca_agent' }] }, samples: [{ rawProfile: addressOnlyPprof(served, baseMs) }] }],
+    });
     const q = createClient(Q.QueryService, createGrpcTransport({ baseUrl: app.base, interceptors: [bearer(token)] }));
     const deadline = Date.now() + 60_000;
     let names: string[][] = [];
@@ -268,11 +333,23 @@ describe('symbolizer pipeline (all-in-one)', () => {
       const res = await q.query(
         create(Q.QueryRequestSchema, {
           mode: Q.QueryRequest_Mode.MERGE,
-          options: { case: 'merge', value: create(Q.MergeProfileSchema, { query: `${PROFILE_TYPE}{}`, start: timestampFromMs(baseMs - 60_000), end: timestampFromMs(baseMs + 3600_000) }) },
+          options: {
+            case: 'merge',
+            value: create(Q.MergeProfileSchema, {
+              query: `${PROFILE_TYPE}{}`,
+              start: timestampFromMs(baseMs - 60_000),
+              end: timestampFromMs(baseMs + 3600_000),
+            }),
+          },
           reportType: Q.QueryRequest_ReportType.PPROF,
         }),
       );
-      const b = samplesFromPprof(res.report.value as Uint8Array, { name: 'q', seriesLabels: [], nowMs: 0, limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 } });
+      const b = samplesFromPprof(res.report.value as Uint8Array, {
+        name: 'q',
+        seriesLabels: [],
+        nowMs: 0,
+        limits: { maxDecompressedBytes: 1e8, maxSamples: 1e6, maxStackDepth: 1e4 },
+      });
       names = b.stacks.map((st) => st.map((f) => f.functionName));
       if (names.some((st) => st.includes('aio_leaf'))) break;
       await sleep(250);

@@ -59,7 +59,10 @@ function withToken(token: string | undefined, style: AuthStyle = 'bearer', user?
 
 /** Calls any method with an empty request, whatever its streaming kind; returns the gRPC code. */
 async function callEmpty(base: string, service: DescService, method: DescMethod, token: string | undefined, style: AuthStyle = 'bearer'): Promise<Code | 'ok'> {
-  const client = createClient(service, createGrpcTransport({ baseUrl: base, interceptors: [withToken(token, style)] })) as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const client = createClient(service, createGrpcTransport({ baseUrl: base, interceptors: [withToken(token, style)] })) as unknown as Record<
+    string,
+    (...a: unknown[]) => unknown
+  >;
   const fn = client[method.localName];
   try {
     if (method.methodKind === 'unary') await fn({});
@@ -97,7 +100,10 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'firn-e2e-tenancy-'));
-    await writeFile(join(dir, 'limits.yaml'), 'tenants:\n  slow:\n    ingest_rate_bytes: 16384\n    ingest_burst_bytes: 16384\n  narrow:\n    max_query_range_ms: 3600000\n');
+    await writeFile(
+      join(dir, 'limits.yaml'),
+      'tenants:\n  slow:\n    ingest_rate_bytes: 16384\n    ingest_burst_bytes: 16384\n  narrow:\n    max_query_range_ms: 3600000\n',
+    );
     app = await startApp('all-in-one', {
       args: ['--data-dir', join(dir, 'data'), '--limits-file', join(dir, 'limits.yaml'), '--ingester-flush-max-age-ms', '200'],
       env: { FIRN_ADMIN_TOKEN: ADMIN_SECRET, FIRN_AUDIT_LOG_FILE: join(dir, 'audit.log'), FIRN_LOG_LEVEL: 'debug' },
@@ -108,7 +114,13 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
       await admin.createTenant(t);
       tok[t] = (await admin.createToken(t, ['write:profiles', 'read:profiles'])).token;
     }
-    for (const s of ALL) without[s] = (await admin.createToken('acme', ALL.filter((x) => x !== s && x !== 'admin'))).token;
+    for (const s of ALL)
+      without[s] = (
+        await admin.createToken(
+          'acme',
+          ALL.filter((x) => x !== s && x !== 'admin'),
+        )
+      ).token;
     tok['admin'] = (await admin.createToken('acme', ['admin'])).token;
   }, 120_000);
 
@@ -121,19 +133,26 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const bomb = await gzipBomb(1024 * MB);
     expect(bomb.length).toBeLessThan(2 * MB);
     const before = processMemory(app.proc.pid);
-    const res = await fetch(`${app.base}/ingest?name=bomb.cpu&format=pprof`, { method: 'POST', headers: { authorization: `Bearer ${tok['acme']}` }, body: bomb });
+    const res = await fetch(`${app.base}/ingest?name=bomb.cpu&format=pprof`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tok['acme']}` },
+      body: bomb,
+    });
     const body = (await res.json()) as { message: string };
     expect(res.status).toBe(400);
     expect(body.message).toMatch(/decompresses to more than the limit/);
     const grpc = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok['acme'])] }));
-    const err = await grpc
-      .writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'bomb' }] }, samples: [{ rawProfile: bomb }] }] })
-      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const err = await grpc.writeRaw({ series: [{ labels: { labels: [{ name: '__name__', value: 'bomb' }] }, samples: [{ rawProfile: bomb }] }] }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
     expect(err?.code).toBe(Code.InvalidArgument);
     const after = processMemory(app.proc.pid);
     // Peak resident memory during both rejections, against resident memory before them.
     const growth = after.hwm - before.rss;
-    console.log(`gzip bomb: ${bomb.length} B compressed; RSS before ${(before.rss / MB).toFixed(1)} MB, peak after ${(after.hwm / MB).toFixed(1)} MB, growth ${(growth / MB).toFixed(1)} MB`);
+    console.log(
+      `gzip bomb: ${bomb.length} B compressed; RSS before ${(before.rss / MB).toFixed(1)} MB, peak after ${(after.hwm / MB).toFixed(1)} MB, growth ${(growth / MB).toFixed(1)} MB`,
+    );
     expect(growth).toBeLessThan(100 * MB);
   }, 120_000);
 
@@ -141,7 +160,11 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0x58, 1, 0]);
     const raw = await fetch(`${app.base}/ingest?name=z.cpu&format=pprof`, { method: 'POST', headers: { authorization: `Bearer ${tok['acme']}` }, body: zstd });
     expect(raw.status).toBe(415);
-    const enc = await fetch(`${app.base}/ingest?name=z.cpu`, { method: 'POST', headers: { authorization: `Bearer ${tok['acme']}`, 'content-encoding': 'zstd' }, body: zstd });
+    const enc = await fetch(`${app.base}/ingest?name=z.cpu`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tok['acme']}`, 'content-encoding': 'zstd' },
+      body: zstd,
+    });
     expect(enc.status).toBe(415);
     expect(((await enc.json()) as { message: string }).message).toMatch(/gzip/);
   });
@@ -221,12 +244,19 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
       totals[t] = Array.from(w.batch.value).reduce((a, b) => a + b, 0);
     }
     // The deprecated request field naming a tenant is ignored: this lands in globex.
-    const globexWriter = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok['globex'])] }));
+    const globexWriter = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok['globex'])] }),
+    );
     await globexWriter.writeRaw({ tenant: 'acme', series: [] });
 
     const range = { start: timestampFromMs(baseMs - 3600_000), end: timestampFromMs(Date.now() + 60_000) };
     const merge = (query: string) =>
-      create(Q.QueryRequestSchema, { mode: Q.QueryRequest_Mode.MERGE, reportType: Q.QueryRequest_ReportType.PPROF, options: { case: 'merge', value: { query, ...range } } });
+      create(Q.QueryRequestSchema, {
+        mode: Q.QueryRequest_Mode.MERGE,
+        reportType: Q.QueryRequest_ReportType.PPROF,
+        options: { case: 'merge', value: { query, ...range } },
+      });
     for (const [me, other, style] of [
       ['acme', 'globex', 'bearer'],
       ['globex', 'acme', 'bearer'],
@@ -255,7 +285,12 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const folded = Buffer.from(Array.from({ length: 200 }, (_, i) => `main;work;leaf_${i} ${i + 1}`).join('\n'));
     expect(folded.length).toBeGreaterThan(3000);
     const before = processMemory(app.proc.pid);
-    const post = (tenant: string) => fetch(`${app.base}/ingest?name=app.cpu{tenant_test="${tenant}"}&format=folded`, { method: 'POST', headers: { authorization: `Bearer ${tok[tenant]}` }, body: folded });
+    const post = (tenant: string) =>
+      fetch(`${app.base}/ingest?name=app.cpu{tenant_test="${tenant}"}&format=folded`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tok[tenant]}` },
+        body: folded,
+      });
     const slow: Response[] = [];
     const fast: Response[] = [];
     // 5× the 16 KiB/s limit: 20 × 4 KiB every second for 2 s, next to another tenant's writes.
@@ -276,7 +311,10 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const big = agentWrite({ seed: 99, pool: stackPool(5, 30), node: 'slow-node', round: 0, baseMs: Date.now() - 60_000 });
     let grpcErr: ConnectError | undefined;
     for (let i = 0; i < 20 && !grpcErr; i++) {
-      grpcErr = await grpc.writeArrow({ ipcBuffer: samplesToArrow(big.batch) }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      grpcErr = await grpc.writeArrow({ ipcBuffer: samplesToArrow(big.batch) }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     }
     expect(grpcErr?.code).toBe(Code.ResourceExhausted);
     expect(Number(grpcErr?.metadata.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -286,7 +324,9 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const metrics = await (await fetch(`${app.base}/metrics`)).text();
     expect(metrics).toMatch(/firn_gateway_limit_rejections_total\{tenant="slow",limit="ingest_rate_bytes"\} [1-9]/);
     const after = processMemory(app.proc.pid);
-    console.log(`rate limit: ${slow.length} slow writes (${rejected.length} refused), ${fast.length} others; RSS ${(before.rss / MB).toFixed(1)} → ${(after.rss / MB).toFixed(1)} MB`);
+    console.log(
+      `rate limit: ${slow.length} slow writes (${rejected.length} refused), ${fast.length} others; RSS ${(before.rss / MB).toFixed(1)} → ${(after.rss / MB).toFixed(1)} MB`,
+    );
     expect(after.rss - before.rss).toBeLessThan(100 * MB);
   }, 60_000);
 
@@ -296,7 +336,10 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const as = (t: string) => createClient(querierV1.QuerierService, createGrpcTransport({ baseUrl: app.base, interceptors: [withToken(tok[t])] }));
     const err = await as('narrow')
       .selectMergeStacktraces(req)
-      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+      .then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     expect(err?.code).toBe(Code.InvalidArgument);
     expect(err?.rawMessage).toMatch(/longer than the maximum of 1 h/);
     await expect(as('acme').selectMergeStacktraces(req)).resolves.toBeDefined();
@@ -325,7 +368,10 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const bad = cli('tokens', 'create', '--tenant', 'initech', '--scopes', 'root');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/unknown scope "root"/);
-    const audit = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const audit = (await readFile(join(dir, 'audit.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(audit).toContainEqual(expect.objectContaining({ who: 'bootstrap', what: 'tenant.create', tenant: 'acme', outcome: 'ok' }));
     expect(audit).toContainEqual(expect.objectContaining({ what: 'token.revoke', tenant: 'initech', tokenId: id, outcome: 'ok' }));
     expect(JSON.stringify(audit)).not.toContain(secret.split('_')[2]);

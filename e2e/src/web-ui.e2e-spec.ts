@@ -53,7 +53,11 @@ describe('web UI', () => {
     from = (nowSec - 900) * 1000;
     to = (nowSec + 60) * 1000;
     const until = Date.now() + 60_000;
-    while (Date.now() < until && ((await mergedTotal(app.base, token, `${TYPE}${SEL12}`, from, to)) !== 1000 * MS || (await mergedTotal(app.base, token, `${TYPE}${SEL13}`, from, to)) !== 1100 * MS)) {
+    while (
+      Date.now() < until &&
+      ((await mergedTotal(app.base, token, `${TYPE}${SEL12}`, from, to)) !== 1000 * MS ||
+        (await mergedTotal(app.base, token, `${TYPE}${SEL13}`, from, to)) !== 1100 * MS)
+    ) {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(await mergedTotal(app.base, token, `${TYPE}${SEL12}`, from, to)).toBe(1000 * MS);
@@ -197,7 +201,11 @@ describe('web UI', () => {
     // and Go's own pprof reads it
     const go = findBinary('go');
     if (go) {
-      const r = spawnSync(go, ['tool', 'pprof', '-top', '-symbolize=none', file], { encoding: 'utf8', env: { ...process.env, HOME: dataDir, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' }, timeout: 120_000 });
+      const r = spawnSync(go, ['tool', 'pprof', '-top', '-symbolize=none', file], {
+        encoding: 'utf8',
+        env: { ...process.env, HOME: dataDir, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+        timeout: 120_000,
+      });
       expect(r.stdout).toMatch(/7\.50s\s+75\.00%.*hot_fn/);
     }
     await page.close();

@@ -21,7 +21,6 @@ import { bearer, makeTokens, s3Env, sortedEntries, storedTotals, waitForIngestDr
 const { ProfileStoreService } = profilestoreV1alpha1;
 const TENANTS = ['acme', 'globex'];
 
-
 /**
  * The write path end to end with every part real and separate: a gateway and two ingesters as
  * their own processes, nats-server (JetStream) and an S3-compatible server. Totals read back from
@@ -56,7 +55,14 @@ describe('write path', () => {
       startApp('ingester', { env: { ...env, FIRN_INGESTER_ID: 'ingester-b' } }),
     ]);
     bus = await connectBus({ servers: [nats.url], name: 'e2e-write-path' });
-    store = new S3Store({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    store = new S3Store({
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -110,7 +116,8 @@ describe('write path', () => {
     const big = new SampleBatchBuilder();
     const pt = big.addProfileType(CPU_TYPE);
     const series = big.addSeries([['node', 'acme-big-node']]);
-    for (let i = 0; i < 6000; i++) big.addRow(pt, series, big.addStack(pool[i % pool.length].map((f) => ({ ...f, line: f.line + Math.floor(i / 300) }))), 1 + (i % 7), baseMs, 0, 0);
+    for (let i = 0; i < 6000; i++)
+      big.addRow(pt, series, big.addStack(pool[i % pool.length].map((f) => ({ ...f, line: f.line + Math.floor(i / 300) }))), 1 + (i % 7), baseMs, 0, 0);
     const bigBatch = big.build();
     const bigIpc = samplesToArrow(bigBatch);
     expect(bigIpc.length).toBeGreaterThan(256 * 1024);
@@ -174,7 +181,8 @@ describe('write path', () => {
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
       expect((err as ConnectError).rawMessage).toMatch(pattern);
     };
-    const raw = (rawProfile: Uint8Array, labels = [{ name: '__name__', value: 'parca_agent' }]) => acme.writeRaw({ series: [{ labels: { labels }, samples: [{ rawProfile }] }] });
+    const raw = (rawProfile: Uint8Array, labels = [{ name: '__name__', value: 'parca_agent' }]) =>
+      acme.writeRaw({ series: [{ labels: { labels }, samples: [{ rawProfile }] }] });
     await invalid(raw(new Uint8Array([0x0a, 0xff, 0xff, 0xff])), /malformed pprof|pprof/i);
     await invalid(raw(Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(32, 7)])), /gzip|decompress|pprof/i);
     await invalid(raw(gzipSync(Buffer.from('x')), [{ name: 'job', value: 'x' }]), /__name__/);
@@ -192,7 +200,11 @@ describe('write path', () => {
     badType.write('parca_agent;samples;count', at);
     await invalid(acme.writeArrow({ ipcBuffer: badType }), /profile type/i);
 
-    const res = await fetch(`${gateway.base}/ingest?name=app&format=trie`, { method: 'POST', headers: { authorization: `Bearer ${tokens.acme}` }, body: 'a;b 1' });
+    const res = await fetch(`${gateway.base}/ingest?name=app&format=trie`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.acme}` },
+      body: 'a;b 1',
+    });
     // A format Pyroscope takes and Firn does not: 415 (never retried as it is), still naming the parameter.
     expect(res.status).toBe(415);
     expect(await res.json()).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/format/) });

@@ -34,7 +34,9 @@ export interface DeadExport {
 
 /** `@firn/*` aliases of tsconfig.base.json that point at a project's `src/index.ts`. */
 export function libraries(): LibraryApi[] {
-  const base = ts.parseConfigFileTextToJson('tsconfig.base.json', readFileSync(join(ROOT, 'tsconfig.base.json'), 'utf8')).config as { compilerOptions: { paths: Record<string, string[]> } };
+  const base = ts.parseConfigFileTextToJson('tsconfig.base.json', readFileSync(join(ROOT, 'tsconfig.base.json'), 'utf8')).config as {
+    compilerOptions: { paths: Record<string, string[]> };
+  };
   const out: LibraryApi[] = [];
   for (const [alias, [target]] of Object.entries(base.compilerOptions.paths)) {
     if (!alias.startsWith('@firn/') || !target.endsWith('/src/index.ts')) continue;
@@ -85,7 +87,10 @@ function importsOf(file: string): Map<string, Set<string>> {
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       const q = node.qualifier;
       use(node.argument.literal.text, q ? (ts.isIdentifier(q) ? q.text : q.left.getText()) : '*');
-    } else if (ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) {
+    } else if (
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
       const [arg] = node.arguments;
       if (arg && ts.isStringLiteral(arg)) use(arg.text, '*');
     }
@@ -110,7 +115,10 @@ function analyse(): Analysis {
   const files = SCAN.flatMap((d) => sourceFiles(join(ROOT, d)));
   const program = ts.createProgram(
     libs.map((l) => join(ROOT, l.index)),
-    { ...ts.convertCompilerOptionsFromJson(ts.readConfigFile(join(ROOT, 'tsconfig.base.json'), ts.sys.readFile).config.compilerOptions, ROOT).options, noEmit: true },
+    {
+      ...ts.convertCompilerOptionsFromJson(ts.readConfigFile(join(ROOT, 'tsconfig.base.json'), ts.sys.readFile).config.compilerOptions, ROOT).options,
+      noEmit: true,
+    },
   );
   const checker = program.getTypeChecker();
   const libOf = (file: string) => libs.find((l) => relative(join(ROOT, l.dir), file).split(sep)[0] !== '..');
@@ -236,7 +244,7 @@ if (process.argv[1] === __filename) {
     }
   if (process.argv.includes('--fix')) {
     // A re-export that goes can leave its source's export without users: repeat until none is left.
-    for (let changed = fix(analysis, except); changed.length > 0; ) {
+    for (let changed = fix(analysis, except); changed.length > 0;) {
       for (const f of changed) console.log(`fixed: ${f}`);
       const again = analyse();
       again.dead = again.dead.filter((d) => !except.has(d.alias));

@@ -18,7 +18,11 @@ async function boundaryErrors(filePath: string, code: string): Promise<string[]>
 
 describe('module boundaries', () => {
   beforeAll(() => {
-    execFileSync(process.execPath, [resolve(root, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+    execFileSync(process.execPath, [resolve(root, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], {
+      cwd: root,
+      stdio: 'ignore',
+      env: { ...process.env, NX_DAEMON: 'false' },
+    });
     eslint = new ESLint({ cwd: root });
   }, 120_000);
 
@@ -33,7 +37,10 @@ describe('module boundaries', () => {
   });
 
   it('rejects a lower layer importing a higher one (util → data)', async () => {
-    const errors = await boundaryErrors('libs/server-runtime/src/probe.ts', "import { createObjectStore } from '@firn/storage';\nexport const x = createObjectStore;\n");
+    const errors = await boundaryErrors(
+      'libs/server-runtime/src/probe.ts',
+      "import { createObjectStore } from '@firn/storage';\nexport const x = createObjectStore;\n",
+    );
     expect(errors.join('\n')).toMatch(/type:util.*can only depend on libs tagged with "type:util", "type:proto"/);
   });
 
@@ -72,19 +79,43 @@ describe('module boundaries', () => {
   });
 
   it('rejects a component importing another component (what they share belongs in a library)', async () => {
-    const fromQuerier = await boundaryErrors('libs/components/querier/src/probe.ts', "import { compactorSettings } from '@firn/compactor';\nexport const x = compactorSettings;\n");
+    const fromQuerier = await boundaryErrors(
+      'libs/components/querier/src/probe.ts',
+      "import { compactorSettings } from '@firn/compactor';\nexport const x = compactorSettings;\n",
+    );
     expect(fromQuerier.join('\n')).toMatch(/tagged with "kind:component" can not depend on libs tagged with "kind:component"/);
-    const fromGateway = await boundaryErrors('libs/components/gateway/src/probe.ts', "import { querierSettings } from '@firn/querier';\nexport const x = querierSettings;\n");
+    const fromGateway = await boundaryErrors(
+      'libs/components/gateway/src/probe.ts',
+      "import { querierSettings } from '@firn/querier';\nexport const x = querierSettings;\n",
+    );
     expect(fromGateway.join('\n')).toMatch(/kind:component/);
     // Tests may start other components (the in-process cluster); production code of a component may not.
-    expect(await boundaryErrors('libs/components/querier/src/probe.int-spec.ts', "import { ingesterServer } from '@firn/ingester';\nexport const x = ingesterServer;\n")).toEqual([]);
+    expect(
+      await boundaryErrors(
+        'libs/components/querier/src/probe.int-spec.ts',
+        "import { ingesterServer } from '@firn/ingester';\nexport const x = ingesterServer;\n",
+      ),
+    ).toEqual([]);
     // Shared libraries stay allowed, and the all-in-one wires every component.
-    expect(await boundaryErrors('libs/components/gateway/src/probe.ts', "import { AdminModule } from '@firn/admin';\nimport { limitsSettings } from '@firn/limits';\nexport const x = [AdminModule, limitsSettings];\n")).toEqual([]);
-    expect(await boundaryErrors('libs/components/all-in-one/src/probe.ts', "import { compactorSettings } from '@firn/compactor';\nimport { querierSettings } from '@firn/querier';\nexport const x = [compactorSettings, querierSettings];\n")).toEqual([]);
+    expect(
+      await boundaryErrors(
+        'libs/components/gateway/src/probe.ts',
+        "import { AdminModule } from '@firn/admin';\nimport { limitsSettings } from '@firn/limits';\nexport const x = [AdminModule, limitsSettings];\n",
+      ),
+    ).toEqual([]);
+    expect(
+      await boundaryErrors(
+        'libs/components/all-in-one/src/probe.ts',
+        "import { compactorSettings } from '@firn/compactor';\nimport { querierSettings } from '@firn/querier';\nexport const x = [compactorSettings, querierSettings];\n",
+      ),
+    ).toEqual([]);
   });
 
   it('accepts an app importing its own component library and shared libs', async () => {
-    const errors = await boundaryErrors('apps/gateway/src/probe.ts', "import { gatewayServer } from '@firn/gateway';\nimport { FirnError } from '@firn/errors';\nexport const x = [gatewayServer, FirnError];\n");
+    const errors = await boundaryErrors(
+      'apps/gateway/src/probe.ts',
+      "import { gatewayServer } from '@firn/gateway';\nimport { FirnError } from '@firn/errors';\nexport const x = [gatewayServer, FirnError];\n",
+    );
     expect(errors).toEqual([]);
   });
 });

@@ -16,7 +16,9 @@ async function perFile(files: string[]): Promise<void> {
       continue;
     }
     const enc = encodeKernelTable(t.rows, (r) => rules.idOf(r));
-    console.log(`${f}: ${t.stats.fdes} FDEs, ${t.stats.rows} rows, kernel ${mib(tableKernelBytes(enc.length))}, ${((100 * t.stats.coveredBytes) / Math.max(1, t.stats.textBytes)).toFixed(1)} % of ${mib(t.stats.textBytes)} of code covered`);
+    console.log(
+      `${f}: ${t.stats.fdes} FDEs, ${t.stats.rows} rows, kernel ${mib(tableKernelBytes(enc.length))}, ${((100 * t.stats.coveredBytes) / Math.max(1, t.stats.textBytes)).toFixed(1)} % of ${mib(t.stats.textBytes)} of code covered`,
+    );
   }
 }
 
@@ -28,10 +30,19 @@ async function main(): Promise<void> {
   const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(2) : '0');
   console.log(`${r.files} ELF files, ${r.tables} with tables, no table: ${JSON.stringify(r.noTable)} (${(r.ms / 1000).toFixed(1)} s)`);
   console.log(`coverage: ${pct(r.coveredBytes, r.textBytes)} % of ${(r.textBytes / 2 ** 20).toFixed(1)} MiB of executable sections covered by FDEs`);
-  console.log(`covered bytes by CFA rule: ${Object.entries(r.coveredByKind).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${pct(v, r.coveredBytes)} %`).join(', ')}`);
-  console.log(`${r.fdes} FDEs (${r.badFdes} with malformed programs), ${r.rows} rows, ${r.distinctRules} distinct rules, kernel tables ${(r.kernelBytes / 2 ** 20).toFixed(1)} MiB`);
+  console.log(
+    `covered bytes by CFA rule: ${Object.entries(r.coveredByKind)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${pct(v, r.coveredBytes)} %`)
+      .join(', ')}`,
+  );
+  console.log(
+    `${r.fdes} FDEs (${r.badFdes} with malformed programs), ${r.rows} rows, ${r.distinctRules} distinct rules, kernel tables ${(r.kernelBytes / 2 ** 20).toFixed(1)} MiB`,
+  );
   console.log(`lowest coverage: ${r.worst.map((w) => `${w.path} ${(100 * w.share).toFixed(1)} % of ${w.textBytes} B`).join('; ')}`);
-  console.log(`.eh_frame_hdr count mismatches: ${r.hdrMismatches.length}; kernel lookup mismatches: ${r.lookupMismatches.length}; unexpected errors: ${r.errors.length}`);
+  console.log(
+    `.eh_frame_hdr count mismatches: ${r.hdrMismatches.length}; kernel lookup mismatches: ${r.lookupMismatches.length}; unexpected errors: ${r.errors.length}`,
+  );
   for (const e of [...r.hdrMismatches, ...r.lookupMismatches, ...r.errors].slice(0, 20)) console.log(`  ${e}`);
   if (r.errors.length || r.lookupMismatches.length) process.exit(1);
 }

@@ -11,7 +11,7 @@ const CompareView = lazy(() => import('./views/compare'));
 function useTheme(): [boolean, () => void] {
   const initial = (): boolean => {
     const saved = localStorage.getItem('firn.theme');
-    return saved ? saved === 'dark' : window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
+    return saved ? saved === 'dark' : (window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false);
   };
   const [dark, setDark] = useState(initial);
   useEffect(() => {
@@ -102,7 +102,13 @@ export function App() {
     <Ctx.Provider value={ctx}>
       <Header dark={dark} toggleTheme={toggleTheme} session={session} view={state.view} go={go} signOut={() => signOut('Signed out.')} />
       <main className="main">
-        <Suspense fallback={<div className="state-msg" aria-busy="true">Loading…</div>}>
+        <Suspense
+          fallback={
+            <div className="state-msg" aria-busy="true">
+              Loading…
+            </div>
+          }
+        >
           {state.view === 'compare' ? <CompareView state={state} setState={setState} /> : <ExploreView state={state} setState={setState} />}
         </Suspense>
       </main>
@@ -110,7 +116,14 @@ export function App() {
   );
 }
 
-function Header(props: { dark: boolean; toggleTheme: () => void; session?: Session; view?: string; go?: (v: 'explore' | 'compare') => void; signOut?: () => void }) {
+function Header(props: {
+  dark: boolean;
+  toggleTheme: () => void;
+  session?: Session;
+  view?: string;
+  go?: (v: 'explore' | 'compare') => void;
+  signOut?: () => void;
+}) {
   return (
     <header className="header">
       <span className="logo" aria-label="Firn">
@@ -119,7 +132,13 @@ function Header(props: { dark: boolean; toggleTheme: () => void; session?: Sessi
       {props.go && (
         <nav className="tabs" aria-label="Views">
           {(['explore', 'compare'] as const).map((v) => (
-            <button key={v} type="button" className={props.view === v ? 'tab active' : 'tab'} aria-current={props.view === v ? 'page' : undefined} onClick={() => props.go?.(v)}>
+            <button
+              key={v}
+              type="button"
+              className={props.view === v ? 'tab active' : 'tab'}
+              aria-current={props.view === v ? 'page' : undefined}
+              onClick={() => props.go?.(v)}
+            >
               {v === 'explore' ? 'Explore' : 'Compare'}
             </button>
           ))}

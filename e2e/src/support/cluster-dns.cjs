@@ -32,7 +32,11 @@ dns.lookup = function (host, options, callback) {
       const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host });
       return callback(err);
     }
-    if (opts.all) callback(null, addrs.map((address) => ({ address, family: 4 })));
+    if (opts.all)
+      callback(
+        null,
+        addrs.map((address) => ({ address, family: 4 })),
+      );
     else callback(null, addrs[0], 4);
   });
 };

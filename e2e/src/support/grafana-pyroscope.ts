@@ -54,7 +54,7 @@ export function levelsToTree(fg: FlameGraph): FlameNode | undefined {
     let p = 0;
     let offset = 0;
     const row = levels[level];
-    for (let i = 0; i < row.length; ) {
+    for (let i = 0; i < row.length;) {
       const start = row[i] + offset;
       const total = row[i + 1];
       const parent = parents[p];
@@ -107,7 +107,26 @@ export const SAMPLE_NS = 1e7;
  * (`a_work`), span B: 3 (`b_work`), no span: 1 (`gc`); one sample is 10 ms of CPU.
  */
 export function spanProfile(timeMs: number, spanA: string, spanB: string): Uint8Array {
-  const strings = ['', 'samples', 'count', 'cpu', 'nanoseconds', 'main', 'handler', 'a_work', 'b_work', 'gc', 'span_id', spanA, spanB, 'span_name', 'GET /a', 'GET /b', 'trace_id', '4bf92f3577b34da6a3ce929d0e0e4736'];
+  const strings = [
+    '',
+    'samples',
+    'count',
+    'cpu',
+    'nanoseconds',
+    'main',
+    'handler',
+    'a_work',
+    'b_work',
+    'gc',
+    'span_id',
+    spanA,
+    spanB,
+    'span_name',
+    'GET /a',
+    'GET /b',
+    'trace_id',
+    '4bf92f3577b34da6a3ce929d0e0e4736',
+  ];
   const s = (v: string): bigint => BigInt(strings.indexOf(v));
   const fn = ['main', 'handler', 'a_work', 'b_work', 'gc'];
   const loc = (name: string): bigint => BigInt(fn.indexOf(name) + 1);

@@ -46,7 +46,9 @@ export class Buildah {
 
   /** ENTRYPOINT + CMD, user and env of an image, as its config says. */
   async config(name: string): Promise<{ entrypoint: string[]; cmd: string[]; user: string; env: string[] }> {
-    const info = JSON.parse(await this.exec(['inspect', '--type', 'image', name])) as { OCIv1: { config: { Entrypoint?: string[]; Cmd?: string[]; User?: string; Env?: string[] } } };
+    const info = JSON.parse(await this.exec(['inspect', '--type', 'image', name])) as {
+      OCIv1: { config: { Entrypoint?: string[]; Cmd?: string[]; User?: string; Env?: string[] } };
+    };
     const c = info.OCIv1.config;
     return { entrypoint: c.Entrypoint ?? [], cmd: c.Cmd ?? [], user: c.User ?? '', env: c.Env ?? [] };
   }
@@ -76,7 +78,10 @@ export async function ensureTestBase(b: Buildah, log: (line: string) => void): P
     log('building a Debian bookworm root file system with mmdebstrap (once; ~2-4 min)');
     const tmp = `${rootfs}.${process.pid}.tmp`;
     try {
-      await run(requireBinary('mmdebstrap'), ['--variant=minbase', '--include=ca-certificates', 'bookworm', tmp], { timeout: 10 * 60_000, maxBuffer: 64 << 20 });
+      await run(requireBinary('mmdebstrap'), ['--variant=minbase', '--include=ca-certificates', 'bookworm', tmp], {
+        timeout: 10 * 60_000,
+        maxBuffer: 64 << 20,
+      });
       renameSync(tmp, rootfs);
     } finally {
       rmSync(tmp, { force: true });
@@ -105,7 +110,10 @@ export async function ensureTestBase(b: Buildah, log: (line: string) => void): P
 /** Builds one target of the repository's Dockerfile on `base`; returns the image name. */
 export async function buildImage(b: Buildah, base: string, target: 'server' | 'agent'): Promise<string> {
   const name = `localhost/firn-test-${target}:latest`;
-  await b.exec(['bud', '--isolation', 'chroot', '--layers', '--target', target, '--build-arg', `NODE_IMAGE=${base}`, '-t', name, '-f', 'Dockerfile', '.'], 20 * 60_000);
+  await b.exec(
+    ['bud', '--isolation', 'chroot', '--layers', '--target', target, '--build-arg', `NODE_IMAGE=${base}`, '-t', name, '-f', 'Dockerfile', '.'],
+    20 * 60_000,
+  );
   return name;
 }
 

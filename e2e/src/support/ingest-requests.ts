@@ -34,14 +34,27 @@ function client(gw: Gateway, tenant: string, transport: 'grpc' | 'connect'): Sto
   let c = clients.get(key);
   if (!c) {
     const interceptors = [bearer(gw.tokens[tenant])];
-    c = createClient(profilestoreV1alpha1.ProfileStoreService, transport === 'grpc' ? createGrpcTransport({ baseUrl: gw.base, interceptors }) : createConnectTransport({ baseUrl: gw.base, httpVersion: '1.1', interceptors }));
+    c = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      transport === 'grpc'
+        ? createGrpcTransport({ baseUrl: gw.base, interceptors })
+        : createConnectTransport({ baseUrl: gw.base, httpVersion: '1.1', interceptors }),
+    );
     clients.set(key, c);
   }
   return c;
 }
 
 /** WriteArrow over gRPC: an agent's 10 s flush for node `<tenant>-<tag>`. */
-export function arrowRequest(gw: Gateway, tenant: string, tag: string, seed: number, pool: Frame[][], baseMs: number, headers?: Record<string, string>): IngestRequestCase {
+export function arrowRequest(
+  gw: Gateway,
+  tenant: string,
+  tag: string,
+  seed: number,
+  pool: Frame[][],
+  baseMs: number,
+  headers?: Record<string, string>,
+): IngestRequestCase {
   const w = agentWrite({ seed, pool, node: `${tenant}-${tag}`, round: 0, baseMs });
   const ipcBuffer = samplesToArrow(w.batch);
   return {

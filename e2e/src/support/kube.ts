@@ -37,13 +37,25 @@ interface Container {
   args?: string[];
   env?: EnvVar[];
   ports?: Array<{ name: string; containerPort: number }>;
-  readinessProbe?: { httpGet: { path: string; port: string | number }; periodSeconds?: number; timeoutSeconds?: number; failureThreshold?: number; successThreshold?: number };
+  readinessProbe?: {
+    httpGet: { path: string; port: string | number };
+    periodSeconds?: number;
+    timeoutSeconds?: number;
+    failureThreshold?: number;
+    successThreshold?: number;
+  };
   lifecycle?: { preStop?: { exec: { command: string[] } } };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
   containers: Container[];
-  volumes?: Array<{ name: string; configMap?: { name: string; items?: Array<{ key: string; path: string }> }; secret?: { secretName: string; items?: Array<{ key: string; path: string }> }; emptyDir?: object; persistentVolumeClaim?: object }>;
+  volumes?: Array<{
+    name: string;
+    configMap?: { name: string; items?: Array<{ key: string; path: string }> };
+    secret?: { secretName: string; items?: Array<{ key: string; path: string }> };
+    emptyDir?: object;
+    persistentVolumeClaim?: object;
+  }>;
   terminationGracePeriodSeconds?: number;
 }
 
@@ -90,7 +102,8 @@ export class FakeCluster {
     this.subnet = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}`;
     this.dnsFile = join(o.dir, 'dns.json');
     for (const obj of o.objects) {
-      if (obj.kind === 'Secret') this.secrets.set(obj.metadata.name, Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])));
+      if (obj.kind === 'Secret')
+        this.secrets.set(obj.metadata.name, Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])));
       if (obj.kind === 'ConfigMap') this.configMaps.set(obj.metadata.name, obj.data ?? {});
     }
     for (const [name, data] of Object.entries(o.extraSecrets ?? {})) this.secrets.set(name, data);
@@ -146,8 +159,17 @@ export class FakeCluster {
     const map: Record<string, string[]> = {};
     for (const svc of this.o.objects.filter((x) => x.kind === 'Service')) {
       const spec = svc.spec as { clusterIP?: string; selector: Record<string, string> };
-      const ips = spec.clusterIP === 'None' ? this.pods.filter((p) => p.ready && !p.terminating && matches(p.labels, spec.selector)).map((p) => p.ip) : [this.proxies.get(svc.metadata.name)?.ip].filter((x): x is string => !!x);
-      for (const name of [svc.metadata.name, `${svc.metadata.name}.${this.o.namespace}`, `${svc.metadata.name}.${this.o.namespace}.svc`, `${svc.metadata.name}.${this.o.namespace}.svc.cluster.local`]) map[name] = ips;
+      const ips =
+        spec.clusterIP === 'None'
+          ? this.pods.filter((p) => p.ready && !p.terminating && matches(p.labels, spec.selector)).map((p) => p.ip)
+          : [this.proxies.get(svc.metadata.name)?.ip].filter((x): x is string => !!x);
+      for (const name of [
+        svc.metadata.name,
+        `${svc.metadata.name}.${this.o.namespace}`,
+        `${svc.metadata.name}.${this.o.namespace}.svc`,
+        `${svc.metadata.name}.${this.o.namespace}.svc.cluster.local`,
+      ])
+        map[name] = ips;
     }
     writeFileSync(`${this.dnsFile}.tmp`, JSON.stringify(map));
     // Renamed in place: a lookup never reads a half-written file.
@@ -167,7 +189,9 @@ export class FakeCluster {
         p.lastProbe = Date.now();
         let ok = false;
         try {
-          ok = (await fetch(`http://${p.ip}:${p.port}${probe?.httpGet.path ?? '/readyz'}`, { signal: AbortSignal.timeout((probe?.timeoutSeconds ?? 1) * 1000) })).status === 200;
+          ok =
+            (await fetch(`http://${p.ip}:${p.port}${probe?.httpGet.path ?? '/readyz'}`, { signal: AbortSignal.timeout((probe?.timeoutSeconds ?? 1) * 1000) }))
+              .status === 200;
         } catch {
           ok = false;
         }
@@ -222,8 +246,13 @@ export class FakeCluster {
     for (const e of c.env ?? []) {
       let v: string;
       if (e.value !== undefined) v = expand(e.value);
-      else if (e.valueFrom?.secretKeyRef) v = this.secrets.get(e.valueFrom.secretKeyRef.name)?.[e.valueFrom.secretKeyRef.key] ?? missing(`Secret ${e.valueFrom.secretKeyRef.name} key ${e.valueFrom.secretKeyRef.key}`);
-      else if (e.valueFrom?.configMapKeyRef) v = this.configMaps.get(e.valueFrom.configMapKeyRef.name)?.[e.valueFrom.configMapKeyRef.key] ?? missing(`ConfigMap ${e.valueFrom.configMapKeyRef.name}`);
+      else if (e.valueFrom?.secretKeyRef)
+        v =
+          this.secrets.get(e.valueFrom.secretKeyRef.name)?.[e.valueFrom.secretKeyRef.key] ??
+          missing(`Secret ${e.valueFrom.secretKeyRef.name} key ${e.valueFrom.secretKeyRef.key}`);
+      else if (e.valueFrom?.configMapKeyRef)
+        v =
+          this.configMaps.get(e.valueFrom.configMapKeyRef.name)?.[e.valueFrom.configMapKeyRef.key] ?? missing(`ConfigMap ${e.valueFrom.configMapKeyRef.name}`);
       else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') v = name;
       else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') v = ip;
       else throw new Error(`${deployment}: env ${e.name} has a source this harness does not know`);

@@ -24,8 +24,12 @@ export function otlpRequestFromBatch(b: SampleBatch): collector.ExportProfilesSe
   });
   const stackIdx = b.stacks.map((frames) => {
     const locs = frames.map((f) => {
-      dict.functionTable.push(create(otlp.FunctionSchema, { nameStrindex: s(f.functionName || `0x${f.address.toString(16)}`), filenameStrindex: s(f.fileName) }));
-      dict.locationTable.push(create(otlp.LocationSchema, { address: f.address, lines: [{ functionIndex: dict.functionTable.length - 1, line: BigInt(f.line) }] }));
+      dict.functionTable.push(
+        create(otlp.FunctionSchema, { nameStrindex: s(f.functionName || `0x${f.address.toString(16)}`), filenameStrindex: s(f.fileName) }),
+      );
+      dict.locationTable.push(
+        create(otlp.LocationSchema, { address: f.address, lines: [{ functionIndex: dict.functionTable.length - 1, line: BigInt(f.line) }] }),
+      );
       return dict.locationTable.length - 1;
     });
     dict.stackTable.push(create(otlp.StackSchema, { locationIndices: locs }));
@@ -37,7 +41,12 @@ export function otlpRequestFromBatch(b: SampleBatch): collector.ExportProfilesSe
       if (b.seriesIdx[i] === si) samples.push(create(otlp.SampleSchema, { stackIndex: stackIdx[b.stack[i]], values: [BigInt(b.value[i])] }));
     }
     return create(otlp.ResourceProfilesSchema, {
-      resource: { attributes: labels.map(([key, value]) => ({ key: key === 'service_name' ? 'service.name' : key, value: { value: { case: 'stringValue' as const, value } } })) },
+      resource: {
+        attributes: labels.map(([key, value]) => ({
+          key: key === 'service_name' ? 'service.name' : key,
+          value: { value: { case: 'stringValue' as const, value } },
+        })),
+      },
       scopeProfiles: [
         {
           profiles: [

@@ -4,7 +4,6 @@ import { mulberry32 } from '@firn/testing';
 
 export const CPU_TYPE = 'parca_agent:samples:count:cpu:nanoseconds:delta';
 
-
 const BINARIES = ['/usr/bin/app', '/usr/lib/libc.so.6', '/usr/lib/libssl.so.3'];
 
 /** A pool of stacks sharing prefixes, some symbolized, some address-only (as from the agent). */

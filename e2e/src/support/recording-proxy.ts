@@ -32,7 +32,8 @@ export class RecordingProxy {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
+        for (const [k, v] of Object.entries(req.headers))
+          if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
         const method = req.method ?? 'GET';
         fetch(`${upstream}${req.url ?? '/'}`, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body })
           .then(async (up) => {

@@ -46,7 +46,12 @@ const PERMANENT = new Set([Code.InvalidArgument, Code.Unauthenticated, Code.Perm
  * network errors and timeouts are retried too (the server may have stored a request whose answer
  * was lost — that is what idempotent ingest is for). A permanent refusal fails the test.
  */
-export async function untilAccepted(what: string, log: RetryLog, attempt: (signal: AbortSignal) => Promise<void>, opts: { giveUpAfterMs?: number; attemptTimeoutMs?: number } = {}): Promise<void> {
+export async function untilAccepted(
+  what: string,
+  log: RetryLog,
+  attempt: (signal: AbortSignal) => Promise<void>,
+  opts: { giveUpAfterMs?: number; attemptTimeoutMs?: number } = {},
+): Promise<void> {
   // A deadline, not an attempt count: a restarted app can take minutes to become ready on a
   // loaded 2-core machine, and connection refusals come back at once.
   const deadline = Date.now() + (opts.giveUpAfterMs ?? 12 * 60_000);

@@ -22,7 +22,11 @@ export async function mergedTotal(base: string, token: string, query: string, st
   const res = await fetch(`${base}/parca.query.v1alpha1.QueryService/Query`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ mode: 'MODE_MERGE', merge: { query, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString() }, reportType: 'REPORT_TYPE_TOP' }),
+    body: JSON.stringify({
+      mode: 'MODE_MERGE',
+      merge: { query, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString() },
+      reportType: 'REPORT_TYPE_TOP',
+    }),
   });
   if (!res.ok) return -1;
   const body = (await res.json()) as { total?: string };
@@ -45,12 +49,21 @@ export interface TableRow {
 
 /** The top table as data (the DOM's data attributes and text, not pixels). */
 export async function tableRows(page: Page, scope = 'body'): Promise<TableRow[]> {
-  return page.locator(scope).locator('table.top tbody tr').evaluateAll((rows) =>
-    rows.map((r) => {
-      const el = r as unknown as { dataset: Record<string, string | undefined>; textContent: string | null };
-      return { name: el.dataset.name ?? '', self: Number(el.dataset.self), total: Number(el.dataset.total), totalDiff: Number(el.dataset.totalDiff), text: el.textContent ?? '' };
-    }),
-  );
+  return page
+    .locator(scope)
+    .locator('table.top tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((r) => {
+        const el = r as unknown as { dataset: Record<string, string | undefined>; textContent: string | null };
+        return {
+          name: el.dataset.name ?? '',
+          self: Number(el.dataset.self),
+          total: Number(el.dataset.total),
+          totalDiff: Number(el.dataset.totalDiff),
+          text: el.textContent ?? '',
+        };
+      }),
+    );
 }
 
 /** Where screenshots go: tmp/ui-screenshots, or docs/ui when FIRN_UI_SCREENSHOTS=docs/ui (to refresh the committed ones). */

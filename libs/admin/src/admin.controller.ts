@@ -48,7 +48,12 @@ export class AdminController {
   async createToken(@Req() req: IncomingMessage, @Headers('authorization') auth?: string): Promise<JsonValue> {
     const who = await this.admin.authorize(auth);
     const body = await jsonBody(req, A.CreateTokenRequestSchema);
-    const t = await this.admin.createToken(who, { tenant: body.tenant, scopes: body.scopes, ttlSeconds: Number(body.ttlSeconds), description: body.description });
+    const t = await this.admin.createToken(who, {
+      tenant: body.tenant,
+      scopes: body.scopes,
+      ttlSeconds: Number(body.ttlSeconds),
+      description: body.description,
+    });
     return toJson(A.CreateTokenResponseSchema, create(A.CreateTokenResponseSchema, { token: tokenMsg(t.record), secretToken: t.token }));
   }
 

@@ -25,10 +25,16 @@ export class AdminRpc implements OnModuleInit {
       },
       listTenants: async (_req, ctx) => create(A.ListTenantsResponseSchema, { tenants: (await this.admin.listTenants(await this.who(ctx))).map(tenantMsg) }),
       createToken: async (req, ctx) => {
-        const t = await this.admin.createToken(await this.who(ctx), { tenant: req.tenant, scopes: req.scopes, ttlSeconds: Number(req.ttlSeconds), description: req.description });
+        const t = await this.admin.createToken(await this.who(ctx), {
+          tenant: req.tenant,
+          scopes: req.scopes,
+          ttlSeconds: Number(req.ttlSeconds),
+          description: req.description,
+        });
         return create(A.CreateTokenResponseSchema, { token: tokenMsg(t.record), secretToken: t.token });
       },
-      listTokens: async (req, ctx) => create(A.ListTokensResponseSchema, { tokens: (await this.admin.listTokens(await this.who(ctx), req.tenant)).map(tokenMsg) }),
+      listTokens: async (req, ctx) =>
+        create(A.ListTokensResponseSchema, { tokens: (await this.admin.listTokens(await this.who(ctx), req.tenant)).map(tokenMsg) }),
       revokeToken: async (req, ctx) => create(A.RevokeTokenResponseSchema, { token: tokenMsg(await this.admin.revokeToken(await this.who(ctx), req.id)) }),
     });
   }

@@ -3,7 +3,18 @@ import { ErrorCode, FirnError } from '@firn/errors';
 import type { Logger } from '@firn/observability';
 import { TENANT_DIRECTORY, TOKEN_STORE } from '@firn/platform';
 import { LOGGER } from '@firn/server-runtime';
-import { authenticateAdmin, tenantFromTrustedSource, type CreateTokenInput, type IssuedToken, type Principal, type TenantDirectory, type TenantId, type TenantRecord, type TokenRecord, type TokenStore } from '@firn/tenancy';
+import {
+  authenticateAdmin,
+  tenantFromTrustedSource,
+  type CreateTokenInput,
+  type IssuedToken,
+  type Principal,
+  type TenantDirectory,
+  type TenantId,
+  type TenantRecord,
+  type TokenRecord,
+  type TokenStore,
+} from '@firn/tenancy';
 import { ADMIN_OPTIONS, type AdminOptions } from './admin.options';
 import { AuditLog } from './audit-log';
 
@@ -76,7 +87,10 @@ export class AdminService {
     const about: About = {};
     try {
       if (!this.directory) {
-        throw new FirnError(ErrorCode.FailedPrecondition, 'tenants and tokens come from a read-only file (FIRN_TOKEN_STORE=file); use FIRN_TOKEN_STORE=nats to manage them through the admin API');
+        throw new FirnError(
+          ErrorCode.FailedPrecondition,
+          'tenants and tokens come from a read-only file (FIRN_TOKEN_STORE=file); use FIRN_TOKEN_STORE=nats to manage them through the admin API',
+        );
       }
       const out = await fn(this.directory, about);
       await this.audit.record({ who: who.tokenId, what, ...about, outcome: 'ok' });

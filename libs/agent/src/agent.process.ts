@@ -30,7 +30,9 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
   if (kallsyms.restricted) log.warn('kernel addresses are hidden (kptr_restrict); kernel frames stay unnamed');
   const kernelSymbols = KernelNames.fromTable(kallsyms);
   const transport = gatewayTransport({ baseUrl: config.gatewayUrl, token: config.token, tokenFile: config.tokenFile, timeoutMs: config.sendTimeoutMs });
-  const uploader = config.debuginfoUpload ? new DebuginfoUploader({ transport, logger: log, timeoutMs: config.sendTimeoutMs, debugDirs: config.debugDirs }) : undefined;
+  const uploader = config.debuginfoUpload
+    ? new DebuginfoUploader({ transport, logger: log, timeoutMs: config.sendTimeoutMs, debugDirs: config.debugDirs })
+    : undefined;
   const metrics = new AgentMetrics(registry);
   const pods = config.kubeletUrl ? await kubeletPods(config, log) : undefined;
   const agent = new Agent({
@@ -86,7 +88,13 @@ export async function startAgent(config: AgentConfig, log: Logger, registry: Reg
 
 async function kubeletPods(config: AgentConfig, log: Logger): Promise<KubeletPodResolver> {
   // The service-account defaults do not exist outside a pod: use them only when present.
-  const present = async (file: string) => (file ? access(file).then(() => file, () => undefined) : undefined);
+  const present = async (file: string) =>
+    file
+      ? access(file).then(
+          () => file,
+          () => undefined,
+        )
+      : undefined;
   const pods = new KubeletPodResolver({
     url: config.kubeletUrl,
     tokenFile: await present(config.kubeletTokenFile),

@@ -199,7 +199,8 @@ export class Agent {
     m.unwindPythonProcesses.set(s.pythonProcesses);
     m.unwindMappingEntries.set(s.mappingEntries);
     const last = this.lastUnwind;
-    for (const [outcome, n] of Object.entries(s.builds)) m.unwindTableBuilds.inc({ outcome }, Math.max(0, n - (last?.builds[outcome as keyof typeof s.builds] ?? 0)));
+    for (const [outcome, n] of Object.entries(s.builds))
+      m.unwindTableBuilds.inc({ outcome }, Math.max(0, n - (last?.builds[outcome as keyof typeof s.builds] ?? 0)));
     m.unwindTablesEvicted.inc(Math.max(0, s.evicted - (last?.evicted ?? 0)));
     this.lastUnwind = s;
   }

@@ -56,7 +56,15 @@ export async function buildProfile(raw: readonly RawSample[], window: WindowInfo
     for (const addr of r.kernelStack) {
       let f = kernelFrames.get(addr);
       if (!f) {
-        f = { buildId: '', mappingFile: '[kernel.kallsyms]', address: addr, functionName: deps.kernel?.lookup(addr) ?? '', fileName: '', line: 0, inlined: false };
+        f = {
+          buildId: '',
+          mappingFile: '[kernel.kallsyms]',
+          address: addr,
+          functionName: deps.kernel?.lookup(addr) ?? '',
+          fileName: '',
+          line: 0,
+          inlined: false,
+        };
         kernelFrames.set(addr, f);
       }
       frames.push(f);
@@ -75,4 +83,3 @@ export async function buildProfile(raw: readonly RawSample[], window: WindowInfo
   }
   return { batch: b.build(), samples, droppedByRelabel, coverage };
 }
-

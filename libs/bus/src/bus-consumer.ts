@@ -70,12 +70,7 @@ const DEFAULT_NAK_DELAY_MS = 1000;
 const PULL_RETRY_DELAY_MS = 1000;
 
 /** Creates the durable pull consumer, or updates the settings the server allows to change. */
-export async function ensureDurableConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  durableName: string,
-  opts: ConsumeOptions,
-): Promise<void> {
+export async function ensureDurableConsumer(jsm: JetStreamManager, stream: string, durableName: string, opts: ConsumeOptions): Promise<void> {
   const wanted: Partial<ConsumerConfig> = {
     durable_name: durableName,
     ack_policy: AckPolicy.Explicit,

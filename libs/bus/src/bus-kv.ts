@@ -62,7 +62,8 @@ export class BusKv {
 
   /** Writes the key only if its last revision is `revision`; else CasConflictError. */
   async update(key: string, value: Uint8Array, revision: number): Promise<number> {
-    if (!Number.isSafeInteger(revision) || revision < 1) throw FirnError.invalidArgument(`${this.what('update', key)}: revision must be a positive integer, got ${revision}`);
+    if (!Number.isSafeInteger(revision) || revision < 1)
+      throw FirnError.invalidArgument(`${this.what('update', key)}: revision must be a positive integer, got ${revision}`);
     try {
       return await this.kv.update(key, value, revision);
     } catch (err) {

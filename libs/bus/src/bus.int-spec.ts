@@ -44,10 +44,15 @@ describe(Bus.name, () => {
     }
     const seen: BusMessage[] = [];
     const all = deferred();
-    const handle = await bus.consume('ROUND', 'round-worker', async (m) => {
-      seen.push(m);
-      if (seen.length === n) all.resolve();
-    }, { batch: 8 });
+    const handle = await bus.consume(
+      'ROUND',
+      'round-worker',
+      async (m) => {
+        seen.push(m);
+        if (seen.length === n) all.resolve();
+      },
+      { batch: 8 },
+    );
     await all.promise;
     await handle.stop();
 
@@ -195,7 +200,10 @@ describe(Bus.name, () => {
     await kv.put('other', enc.encode('x'));
     expect((await kv.keys('q.>')).sort()).toEqual(['q.a']);
     const seen: string[] = [];
-    const watch = await kv.watch((c) => seen.push(`${c.key}=${text(c.value) ?? '<deleted>'}`), () => undefined);
+    const watch = await kv.watch(
+      (c) => seen.push(`${c.key}=${text(c.value) ?? '<deleted>'}`),
+      () => undefined,
+    );
     try {
       await expect.poll(() => seen.length).toBe(2);
       await kv.put('q.b', enc.encode('2'));
@@ -217,7 +225,11 @@ describe(Bus.name, () => {
     const a2 = await bus.publish('caspub.a', enc.encode('a2'), { expectLastSubjectSeq: a1.seq, headers: { traceparent: '00-abc-def-01' } });
     expect((await bus.lastBySubject('CASPUB', 'caspub.a'))?.seq).toBe(a2.seq);
     const m = await bus.getMessage('CASPUB', a2.seq);
-    expect({ subject: m?.subject, data: text(m?.data), traceparent: m?.headers.get('traceparent') }).toEqual({ subject: 'caspub.a', data: 'a2', traceparent: '00-abc-def-01' });
+    expect({ subject: m?.subject, data: text(m?.data), traceparent: m?.headers.get('traceparent') }).toEqual({
+      subject: 'caspub.a',
+      data: 'a2',
+      traceparent: '00-abc-def-01',
+    });
     expect(await bus.getMessage('CASPUB', a2.seq + 100)).toBeUndefined();
     expect((await bus.streamState('CASPUB', { subjectsFilter: 'caspub.>' })).subjects).toEqual({ 'caspub.a': 2, 'caspub.b': 1 });
     await bus.purgeStream('CASPUB', { belowSeq: a2.seq });
@@ -269,9 +281,18 @@ describe(Bus.name, () => {
     try {
       await b.check();
       await own.stop();
-      await expect.poll(async () => b.check().then(() => 'ok', (e: unknown) => (isFirnError(e, 'unavailable') ? 'unavailable' : e)), {
-        timeout: 15_000,
-      }).toBe('unavailable');
+      await expect
+        .poll(
+          async () =>
+            b.check().then(
+              () => 'ok',
+              (e: unknown) => (isFirnError(e, 'unavailable') ? 'unavailable' : e),
+            ),
+          {
+            timeout: 15_000,
+          },
+        )
+        .toBe('unavailable');
       const pub = await b.publish('x', enc.encode('y')).catch((e: unknown) => e);
       expect(isFirnError(pub, 'unavailable')).toBe(true);
     } finally {

@@ -73,10 +73,7 @@ async function startOnce(opts: StartNatsServerOptions, host: string, port: numbe
   const configFile = join(opts.dataDir, 'nats-server.conf');
   // A unique name lets readiness tell our server apart from whatever else answers on the port.
   const serverName = `firn-${randomBytes(6).toString('hex')}`;
-  writeFileSync(
-    configFile,
-    renderConfig({ serverName, host, port, storeDir: join(opts.dataDir, 'jetstream'), maxPayloadBytes: opts.maxPayloadBytes }),
-  );
+  writeFileSync(configFile, renderConfig({ serverName, host, port, storeDir: join(opts.dataDir, 'jetstream'), maxPayloadBytes: opts.maxPayloadBytes }));
   const logFile = opts.logFile ?? join(opts.dataDir, 'nats-server.log');
   const logOffset = fileSize(logFile);
   const logFd = openSync(logFile, 'a');

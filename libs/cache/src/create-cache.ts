@@ -2,9 +2,7 @@ import type { KeyValueCache } from './key-value-cache';
 import { MemoryLruCache } from './memory-lru-cache';
 import { RedisCache, type RedisCacheOptions } from './redis-cache';
 
-export type CacheConfig =
-  | { kind: 'memory'; maxBytes: number }
-  | ({ kind: 'redis' } & RedisCacheOptions);
+export type CacheConfig = { kind: 'memory'; maxBytes: number } | ({ kind: 'redis' } & RedisCacheOptions);
 
 /** Builds the cache a component's config asks for; no connection is made until first use. */
 export function createCache(config: CacheConfig): KeyValueCache {

@@ -66,7 +66,10 @@ describe(MemoryLruCache.name, () => {
 
   it('deletes keys', async () => {
     const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
-    await cache.setMany([{ key: 'a', value: bytes(3) }, { key: 'b', value: bytes(3) }]);
+    await cache.setMany([
+      { key: 'a', value: bytes(3) },
+      { key: 'b', value: bytes(3) },
+    ]);
     await cache.deleteMany(['a', 'nope']);
     expect((await cache.getMany(['a', 'b'])).map((v) => v !== undefined)).toEqual([false, true]);
   });

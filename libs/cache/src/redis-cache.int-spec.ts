@@ -64,7 +64,10 @@ describe(RedisCache.name, () => {
 
   it('deletes keys', async () => {
     const cache = open('del:');
-    await cache.setMany([{ key: 'a', value: Buffer.from('1') }, { key: 'b', value: Buffer.from('2') }]);
+    await cache.setMany([
+      { key: 'a', value: Buffer.from('1') },
+      { key: 'b', value: Buffer.from('2') },
+    ]);
     await cache.deleteMany(['a']);
     expect((await cache.getMany(['a', 'b'])).map((v) => v?.toString())).toEqual([undefined, '2']);
   });

@@ -156,7 +156,10 @@ describe(Compactor.name, () => {
     }
     expect(outcomes).not.toContain('failed');
     await e.manifest.syncToLatest();
-    for (const [t, totals] of [[t1, before.t1], [t2, before.t2]] as const) {
+    for (const [t, totals] of [
+      [t1, before.t1],
+      [t2, before.t2],
+    ] as const) {
       expect(sorted(await validTotals(e.store, e.manifest.state, t))).toEqual(sorted(totals));
     }
     expect(e.manifest.state.validSegments(t1).length + e.manifest.state.validSegments(t2).length).toBeLessThanOrEqual(4);

@@ -89,7 +89,10 @@ export class Compactor {
     const now = this.now();
     const jobs = this.opts.manifest.state.tenants().flatMap((t) => planCompactions(this.opts.manifest.state, t, this.levels, now));
     for (const p of this.levels) {
-      this.opts.observer?.backlog?.(p.level, jobs.filter((j) => j.level === p.level).reduce((n, j) => n + j.inputs.length, 0));
+      this.opts.observer?.backlog?.(
+        p.level,
+        jobs.filter((j) => j.level === p.level).reduce((n, j) => n + j.inputs.length, 0),
+      );
     }
     return jobs;
   }
@@ -119,12 +122,15 @@ export class Compactor {
       // Renewed while the job runs, so a long merge keeps it; a failed renewal shows up as
       // lost_lease at the fencing check.
       const held: { lease: Lease; renewing: Promise<unknown> } = { lease, renewing: Promise.resolve() };
-      const renewer = setInterval(() => {
-        held.renewing = this.opts.leases.renew(held.lease).then(
-          (l) => (held.lease = l),
-          () => undefined,
-        );
-      }, Math.max(1, Math.floor(this.opts.leases.ttlMs / 3)));
+      const renewer = setInterval(
+        () => {
+          held.renewing = this.opts.leases.renew(held.lease).then(
+            (l) => (held.lease = l),
+            () => undefined,
+          );
+        },
+        Math.max(1, Math.floor(this.opts.leases.ttlMs / 3)),
+      );
       // The fencing check must not race a renewal that already moved the revision.
       const current = async (): Promise<Lease> => {
         await held.renewing;
@@ -157,7 +163,10 @@ export class Compactor {
     // The plan may predate another replica's publish for this window.
     if (!this.inputsValid(job)) return 'stale';
     const policy = this.levels[job.level - 1];
-    const merged = await mergeSegments(store, job.inputs, { bucketMs: policy.bucketMs, ...(this.opts.rowGroupRows ? { rowGroupRows: this.opts.rowGroupRows } : {}) });
+    const merged = await mergeSegments(store, job.inputs, {
+      bucketMs: policy.bucketMs,
+      ...(this.opts.rowGroupRows ? { rowGroupRows: this.opts.rowGroupRows } : {}),
+    });
     const { built } = merged;
     report.bytesIn = merged.inputBytes;
     report.rowsIn = merged.inputRows;

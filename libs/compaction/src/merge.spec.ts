@@ -72,8 +72,16 @@ describe(mergeSegments.name, () => {
       return out;
     };
     const base = rowsFor(7, T0, 10, { stacks: 4 });
-    const withSpans = base.flatMap((r) => [{ ...r, span: A }, { ...r, value: r.value * 2, span: B }, { ...r, value: r.value * 5 }]);
-    const inputs = [await writeL0(store, t1, withSpans.slice(0, 40)), await writeL0(store, t1, withSpans.slice(40)), await writeL0(store, t1, rowsFor(8, T0, 10))];
+    const withSpans = base.flatMap((r) => [
+      { ...r, span: A },
+      { ...r, value: r.value * 2, span: B },
+      { ...r, value: r.value * 5 },
+    ]);
+    const inputs = [
+      await writeL0(store, t1, withSpans.slice(0, 40)),
+      await writeL0(store, t1, withSpans.slice(40)),
+      await writeL0(store, t1, rowsFor(8, T0, 10)),
+    ];
     const want = await spanTotals(inputs.map((m) => m.objectKey));
     expect(Object.keys(want).sort()).toEqual(['', A, B]);
     for (const bucketMs of [0, 5_000]) {
@@ -109,24 +117,39 @@ describe(mergeSegments.name, () => {
       sec: fc.nat({ max: 120 }),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(row, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 4 }), fc.constantFrom(0, 1000, 10_000, 60_000), async (segments, bucketMs) => {
-        const metas = [];
-        for (const rs of segments) {
-          metas.push(
-            await writeL0(
-              store,
-              t1,
-              rs.map((r) => ({ pt: r.pt, labels: r.zone ? ([['pod', r.pod], ['zone', r.zone]] as Array<[string, string]>) : [['pod', r.pod]], stack: stacks[r.stack], value: r.value, ts: T0 + r.sec * 1000 })),
-            ),
-          );
-        }
-        const { built } = await mergeSegments(store, metas, { bucketMs });
-        const keys = segmentKeys(t1, 1, `prop${Date.now().toString(16)}${Math.floor(Math.random() * 1e9)}`, '2026-01-01');
-        await store.put(keys.samples, built.samples);
-        await store.put(keys.stacks, built.stacks);
-        const merged = await totalsOf(store, [{ objectKey: segmentDir(keys) }]);
-        expect(sorted(merged)).toEqual(sorted(await totalsOf(store, metas)));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.array(row, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom(0, 1000, 10_000, 60_000),
+        async (segments, bucketMs) => {
+          const metas = [];
+          for (const rs of segments) {
+            metas.push(
+              await writeL0(
+                store,
+                t1,
+                rs.map((r) => ({
+                  pt: r.pt,
+                  labels: r.zone
+                    ? ([
+                        ['pod', r.pod],
+                        ['zone', r.zone],
+                      ] as Array<[string, string]>)
+                    : [['pod', r.pod]],
+                  stack: stacks[r.stack],
+                  value: r.value,
+                  ts: T0 + r.sec * 1000,
+                })),
+              ),
+            );
+          }
+          const { built } = await mergeSegments(store, metas, { bucketMs });
+          const keys = segmentKeys(t1, 1, `prop${Date.now().toString(16)}${Math.floor(Math.random() * 1e9)}`, '2026-01-01');
+          await store.put(keys.samples, built.samples);
+          await store.put(keys.stacks, built.stacks);
+          const merged = await totalsOf(store, [{ objectKey: segmentDir(keys) }]);
+          expect(sorted(merged)).toEqual(sorted(await totalsOf(store, metas)));
+        },
+      ),
       { numRuns: 25 },
     );
   });

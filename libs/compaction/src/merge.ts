@@ -121,7 +121,9 @@ export async function segmentBatches(
   const stackList = await stacks.stacksOf(objects.stacks, meta.id);
   const samples = objects.samples;
   const table = await readSegmentSamples(samples);
-  const labelCols = table.schema.fields.map((f) => [f.name, labelNameOfColumn(f.name)] as const).filter((x): x is readonly [string, string] => x[1] !== undefined);
+  const labelCols = table.schema.fields
+    .map((f) => [f.name, labelNameOfColumn(f.name)] as const)
+    .filter((x): x is readonly [string, string] => x[1] !== undefined);
   const series: Array<Array<[string, string]>> = [];
   const batches: SampleBatch[] = [];
   for (const rb of table.batches) {

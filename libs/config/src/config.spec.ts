@@ -60,7 +60,14 @@ describe(loadConfig.name, () => {
 
 describe('renamed settings', () => {
   const renamed = defineConfig('demo', {
-    file: setting({ env: 'DEMO_OVERRIDES_FILE', flag: 'overrides-file', schema: z.string(), default: '', description: 'f', aliases: [{ env: 'DEMO_LIMITS_FILE', flag: 'limits-file' }] }),
+    file: setting({
+      env: 'DEMO_OVERRIDES_FILE',
+      flag: 'overrides-file',
+      schema: z.string(),
+      default: '',
+      description: 'f',
+      aliases: [{ env: 'DEMO_LIMITS_FILE', flag: 'limits-file' }],
+    }),
   });
 
   it('still reads the earlier env name and flag, after the current ones', () => {
@@ -72,7 +79,9 @@ describe('renamed settings', () => {
 
   it('documents the earlier name and refuses one shared with another setting', () => {
     expect(configDocs(renamed)).toContain('Earlier name, still read: `DEMO_LIMITS_FILE` (`--limits-file`).');
-    expect(() => defineConfig('demo', { ...renamed.settings, other: setting({ env: 'DEMO_LIMITS_FILE', flag: 'other', schema: z.string(), description: 'o' }) })).toThrow(/share env DEMO_LIMITS_FILE/);
+    expect(() =>
+      defineConfig('demo', { ...renamed.settings, other: setting({ env: 'DEMO_LIMITS_FILE', flag: 'other', schema: z.string(), description: 'o' }) }),
+    ).toThrow(/share env DEMO_LIMITS_FILE/);
   });
 });
 

@@ -127,7 +127,8 @@ export function loadConfig<D extends SettingsDef>(def: ConfigDefinition<D>, sour
   return Object.freeze(out) as ConfigOf<D>;
 }
 
-const DURATIONS = 'Time settings are durations (`30d`, `12h`, `90m`, `45s`, `500ms`, `1h30m`); a bare number is in the unit the name ends with (`_SECONDS`, `_HOURS`), otherwise milliseconds.';
+const DURATIONS =
+  'Time settings are durations (`30d`, `12h`, `90m`, `45s`, `500ms`, `1h30m`); a bare number is in the unit the name ends with (`_SECONDS`, `_HOURS`), otherwise milliseconds.';
 
 /** Markdown table of every setting: the documented defaults in each app's README come from here. */
 export function configDocs(def: ConfigDefinition<SettingsDef>): string {
@@ -156,5 +157,10 @@ export const nonEmpty = z.string().min(1, 'must not be empty');
 export const url = z.string().url('must be a URL');
 export const urlList = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().url('must be a comma-separated list of URLs')).min(1, 'must list at least one URL'));

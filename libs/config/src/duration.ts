@@ -32,7 +32,12 @@ export function parseDuration(text: string, bare: DurationUnit = 'ms'): number {
 
 /** ms → the shortest exact duration string ("30d", "90s", "1500ms", "0"): defaults in docs. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', UNITS.d], ['h', UNITS.h], ['m', UNITS.m], ['s', UNITS.s]] as const) {
+  for (const [unit, size] of [
+    ['d', UNITS.d],
+    ['h', UNITS.h],
+    ['m', UNITS.m],
+    ['s', UNITS.s],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return ms === 0 ? '0' : `${ms}ms`;

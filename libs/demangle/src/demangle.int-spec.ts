@@ -33,15 +33,17 @@ describe(createDemangler.name, () => {
   });
 
   it('strips GCC and LLVM clone suffixes from mangled names only', () => {
-    expect(['_ZNK9firnnames5MixerIlE4spinEl.isra.0', '_ZN1a1fEv.constprop.0.isra.0', '_ZN1a1fEv.part.0', '_ZN1a1fEv.cold', '_ZN1a1fEv.llvm.8123', 'main.isra.0', '_ZN1a1fEv'].map(withoutCloneSuffix)).toEqual([
-      '_ZNK9firnnames5MixerIlE4spinEl',
-      '_ZN1a1fEv',
-      '_ZN1a1fEv',
-      '_ZN1a1fEv',
-      '_ZN1a1fEv',
-      'main.isra.0',
-      '_ZN1a1fEv',
-    ]);
+    expect(
+      [
+        '_ZNK9firnnames5MixerIlE4spinEl.isra.0',
+        '_ZN1a1fEv.constprop.0.isra.0',
+        '_ZN1a1fEv.part.0',
+        '_ZN1a1fEv.cold',
+        '_ZN1a1fEv.llvm.8123',
+        'main.isra.0',
+        '_ZN1a1fEv',
+      ].map(withoutCloneSuffix),
+    ).toEqual(['_ZNK9firnnames5MixerIlE4spinEl', '_ZN1a1fEv', '_ZN1a1fEv', '_ZN1a1fEv', '_ZN1a1fEv', 'main.isra.0', '_ZN1a1fEv']);
   });
 
   it('leaves names that are not mangled alone without asking c++filt', async () => {

@@ -52,7 +52,11 @@ export class FileSource implements ByteSource {
   private readonly maxBlocks: number;
   private fd: number | undefined;
 
-  private constructor(fd: number, readonly size: number, opts: FileSourceOptions) {
+  private constructor(
+    fd: number,
+    readonly size: number,
+    opts: FileSourceOptions,
+  ) {
     this.fd = fd;
     this.blockSize = Math.max(512, opts.blockSize ?? 16 << 10);
     this.maxBlocks = Math.max(2, opts.maxBlocks ?? 64);

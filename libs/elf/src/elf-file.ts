@@ -40,7 +40,13 @@ export function* elfFileSteps(fileSize: number): Steps<ElfFile> {
   const commentSec = t.sections.find((s) => s.name === '.comment');
   if (commentSec) {
     const v = yield* sectionBytes(t, commentSec, fileSize, MAX_COMMENT);
-    if (v) comment.push(...new TextDecoder().decode(v.bytes).split('\0').filter((x) => x !== ''));
+    if (v)
+      comment.push(
+        ...new TextDecoder()
+          .decode(v.bytes)
+          .split('\0')
+          .filter((x) => x !== ''),
+      );
   }
 
   const hasDwarf = t.sections.some((s) => (s.name === '.debug_info' || s.name === '.zdebug_info') && s.type !== SHT_NOBITS && s.size > 0n);

@@ -50,7 +50,9 @@ const TOOLCHAINS = toolchains();
 const REFERENCE_GO = [...TOOLCHAINS].sort((a, b) => Number(b.version.split('.')[1]) - Number(a.version.split('.')[1]))[0]?.go ?? 'go';
 if (TOOLCHAINS.length === 0) console.warn('gopclntab.int-spec: no Go toolchain installed (scripts/install-system-deps.sh installs golang-go); skipped');
 if (!TOOLCHAINS.some((t) => Number(t.version.split('.')[1]) >= 20)) {
-  console.warn('gopclntab.int-spec: no Go ≥ 1.20 toolchain (golang-1.23-go from bookworm-backports); the go1.20 layout is then tested on synthetic tables only');
+  console.warn(
+    'gopclntab.int-spec: no Go ≥ 1.20 toolchain (golang-1.23-go from bookworm-backports); the go1.20 layout is then tested on synthetic tables only',
+  );
 }
 
 interface Variant {
@@ -121,7 +123,14 @@ const leafAndPhysical = (frames: GoFrame[]): Ref => ({
 
 describe.skipIf(TOOLCHAINS.length === 0).each(TOOLCHAINS)('.gopclntab of Go $version', ({ go, version }) => {
   const dir = join(tmpdir(), `firn-gopclntab-${process.pid}-${version}`);
-  const env = { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(tmpdir(), 'firn-go-build-cache'), GOPATH: join(dir, 'gopath'), HOME: dir, GOTOOLCHAIN: 'local' };
+  const env = {
+    ...process.env,
+    GOFLAGS: '-mod=mod',
+    GOCACHE: join(tmpdir(), 'firn-go-build-cache'),
+    GOPATH: join(dir, 'gopath'),
+    HOME: dir,
+    GOTOOLCHAIN: 'local',
+  };
   const built = new Map<string, string>();
   const sources: FileSource[] = [];
 
@@ -153,34 +162,38 @@ describe.skipIf(TOOLCHAINS.length === 0).each(TOOLCHAINS)('.gopclntab of Go $ver
   }, 300_000);
 
   const variants = VARIANTS.filter((v) => REFERENCE_GO !== go || version !== '1.19' || !v.flags.includes('-buildmode=pie'));
-  it.each(variants)('$name: function and file:line equal go tool addr2line on the unstripped build', async (v) => {
-    const ref = build('ref', referenceFlags(v), v.cgo);
-    let subject = build('subject', v.flags, v.cgo);
-    if (v.noSections) {
-      const copy = `${subject}-nosections`;
-      copyFileSync(subject, copy);
-      removeSectionHeaders(copy);
-      subject = copy;
-    }
-    const { table, src } = await open(subject);
-    sources.push(src);
-    const syms = goTextSymbols(ref);
-    const { start, end } = table.textRange;
-    // Every byte of the test's own functions, and a stride through all Go code.
-    const vaddrs: bigint[] = [];
-    for (const s of syms.filter((x) => x.name.startsWith('main.'))) for (let a = s.address; a < s.address + s.size; a++) vaddrs.push(a);
-    for (let a = start; a < end; a += 13n) vaddrs.push(a);
-    const want = goAddr2line(REFERENCE_GO, ref, vaddrs);
-    const mismatches: Array<{ address: string; ours: Ref; want: Ref }> = [];
-    vaddrs.forEach((a, i) => {
-      const ours = leafAndPhysical(table.lookup(a));
-      if (JSON.stringify(ours) !== JSON.stringify(want[i])) mismatches.push({ address: '0x' + a.toString(16), ours, want: want[i] });
-    });
-    const share = 1 - mismatches.length / vaddrs.length;
-    expect(vaddrs.length).toBeGreaterThan(10_000);
-    expect(mismatches.slice(0, 5), `${mismatches.length} of ${vaddrs.length} addresses differ`).toEqual([]);
-    expect(share).toBeGreaterThanOrEqual(0.99);
-  }, 300_000);
+  it.each(variants)(
+    '$name: function and file:line equal go tool addr2line on the unstripped build',
+    async (v) => {
+      const ref = build('ref', referenceFlags(v), v.cgo);
+      let subject = build('subject', v.flags, v.cgo);
+      if (v.noSections) {
+        const copy = `${subject}-nosections`;
+        copyFileSync(subject, copy);
+        removeSectionHeaders(copy);
+        subject = copy;
+      }
+      const { table, src } = await open(subject);
+      sources.push(src);
+      const syms = goTextSymbols(ref);
+      const { start, end } = table.textRange;
+      // Every byte of the test's own functions, and a stride through all Go code.
+      const vaddrs: bigint[] = [];
+      for (const s of syms.filter((x) => x.name.startsWith('main.'))) for (let a = s.address; a < s.address + s.size; a++) vaddrs.push(a);
+      for (let a = start; a < end; a += 13n) vaddrs.push(a);
+      const want = goAddr2line(REFERENCE_GO, ref, vaddrs);
+      const mismatches: Array<{ address: string; ours: Ref; want: Ref }> = [];
+      vaddrs.forEach((a, i) => {
+        const ours = leafAndPhysical(table.lookup(a));
+        if (JSON.stringify(ours) !== JSON.stringify(want[i])) mismatches.push({ address: '0x' + a.toString(16), ours, want: want[i] });
+      });
+      const share = 1 - mismatches.length / vaddrs.length;
+      expect(vaddrs.length).toBeGreaterThan(10_000);
+      expect(mismatches.slice(0, 5), `${mismatches.length} of ${vaddrs.length} addresses differ`).toEqual([]);
+      expect(share).toBeGreaterThanOrEqual(0.99);
+    },
+    300_000,
+  );
 
   it("the Go runtime's own CPU profile: same inline chains, names and lines at every sampled address", async () => {
     const bin = build('stripped', ['-ldflags=-s -w']);
@@ -213,6 +226,8 @@ describe.skipIf(TOOLCHAINS.length === 0).each(TOOLCHAINS)('.gopclntab of Go $ver
     expect(compared).toBeGreaterThan(0);
     expect(mismatches).toEqual([]);
     // The hot loop's inlined calls are frames of their own.
-    expect([...chains].some((c) => c.startsWith('main.inner ← main.middle ← main.hotLoop') || c.startsWith('main.(*acc).mix ← main.middle ← main.hotLoop'))).toBe(true);
+    expect(
+      [...chains].some((c) => c.startsWith('main.inner ← main.middle ← main.hotLoop') || c.startsWith('main.(*acc).mix ← main.middle ← main.hotLoop')),
+    ).toBe(true);
   }, 300_000);
 });

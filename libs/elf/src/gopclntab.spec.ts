@@ -16,10 +16,12 @@ function tableOf(img: SynthImage): GoSymbolTable {
 const frame = (functionName: string, fileName: string, line: number, inlined: boolean): GoFrame => ({ functionName, fileName, line, inlined });
 
 describe(GoSymbolTable.name, () => {
-  describe.each(FORMATS.flatMap((format) => [
-    { format, ptrSize: 8 as const, littleEndian: true },
-    { format, ptrSize: 4 as const, littleEndian: false },
-  ]))('$format, $ptrSize-byte pointers, little endian $littleEndian', (variant) => {
+  describe.each(
+    FORMATS.flatMap((format) => [
+      { format, ptrSize: 8 as const, littleEndian: true },
+      { format, ptrSize: 4 as const, littleEndian: false },
+    ]),
+  )('$format, $ptrSize-byte pointers, little endian $littleEndian', (variant) => {
     const img = writeSynthGoBinary({ ...variant, ...sampleFuncs() });
     const [hot, cold, main] = img.entries;
 
@@ -37,7 +39,11 @@ describe(GoSymbolTable.name, () => {
       const t = tableOf(img);
       expect(t.hasInlineTrees).toBe(true);
       expect(t.lookup(hot + 0x12n)).toEqual([frame('main.middle', '/src/main.go', 20, true), frame('main.hot', '/src/main.go', 10, false)]);
-      expect(t.lookup(hot + 0x1an)).toEqual([frame('main.inner', '/src/util.go', 5, true), frame('main.middle', '/src/main.go', 20, true), frame('main.hot', '/src/main.go', 10, false)]);
+      expect(t.lookup(hot + 0x1an)).toEqual([
+        frame('main.inner', '/src/util.go', 5, true),
+        frame('main.middle', '/src/main.go', 20, true),
+        frame('main.hot', '/src/main.go', 10, false),
+      ]);
     });
 
     it('answers nothing outside Go text', () => {
@@ -107,7 +113,11 @@ describe(GoSymbolTable.name, () => {
           const span = table ? Number(table.size) : bytes.length;
           for (const [at, v] of edits) bytes[(lo + (at % span)) % bytes.length] = v;
           const input = cut === undefined ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
-          probe(img, input, offsets.map((o) => img.entries[0] + BigInt(o)));
+          probe(
+            img,
+            input,
+            offsets.map((o) => img.entries[0] + BigInt(o)),
+          );
         },
       ),
       { numRuns: 1500 },

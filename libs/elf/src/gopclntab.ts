@@ -146,7 +146,12 @@ function parseHeader(view: ByteView, size: number): Header | { unsupported: stri
 /** Where the table is: its section, else a scan of the read-only segments for a valid header. */
 function locate(elf: ElfFile, src: ByteSource): Location | undefined {
   const sec = elf.sections.find((s) => (s.name === '.gopclntab' || s.name === '.data.rel.ro.gopclntab') && s.type !== SHT_NOBITS && s.size > 0n);
-  if (sec) return { offset: num(sec.offset, '.gopclntab offset'), size: Math.min(num(sec.size, '.gopclntab size'), src.size - num(sec.offset, '.gopclntab offset')), vaddr: sec.addr };
+  if (sec)
+    return {
+      offset: num(sec.offset, '.gopclntab offset'),
+      size: Math.min(num(sec.size, '.gopclntab size'), src.size - num(sec.offset, '.gopclntab offset')),
+      vaddr: sec.addr,
+    };
   // Only files that may be Go and have no section telling us: do not scan every C library.
   if (elf.sections.length > 0 && elf.goBuildId === undefined) return undefined;
   for (const l of elf.loads) {
@@ -301,7 +306,8 @@ export class GoSymbolTable {
   /** Reads within the table (default) or anywhere in the file (inline trees live in .rodata). */
   private view(rel: number, len: number, what: string, inTable = true): ByteView {
     const abs = inTable ? this.base + rel : rel;
-    if (inTable && (rel < 0 || abs + len > this.end)) throw FirnError.invalidArgument(`gopclntab malformed: ${what} at table offset ${rel} is outside the table`);
+    if (inTable && (rel < 0 || abs + len > this.end))
+      throw FirnError.invalidArgument(`gopclntab malformed: ${what} at table offset ${rel} is outside the table`);
     return new ByteView(this.src.read(abs, len, what), this.h.littleEndian, this.h.ptrSize === 8, abs);
   }
 
@@ -433,7 +439,8 @@ export class GoSymbolTable {
     const regions: Array<{ offset: number; size: number }> = [];
     const noptr = elf.sections.find((s) => s.name === '.noptrdata' && s.type !== SHT_NOBITS);
     if (noptr) regions.push({ offset: num(noptr.offset, '.noptrdata offset'), size: num(noptr.size, '.noptrdata size') });
-    for (const l of elf.loads) if ((l.flags & PF_W) !== 0 && l.filesz > 0n) regions.push({ offset: num(l.offset, 'segment offset'), size: num(l.filesz, 'segment size') });
+    for (const l of elf.loads)
+      if ((l.flags & PF_W) !== 0 && l.filesz > 0n) regions.push({ offset: num(l.offset, 'segment offset'), size: num(l.filesz, 'segment size') });
     const t = this.loc.vaddr;
     for (const r of regions) {
       const end = Math.min(this.src.size, r.offset + r.size);

@@ -3,7 +3,13 @@ import { guessMappedLoads, mappableWithoutBinary } from './read';
 import { PF_X, type ElfLoad } from './types';
 
 const R = 4;
-const load = (offset: number, vaddr: number, filesz: number, flags: number): ElfLoad => ({ offset: BigInt(offset), vaddr: BigInt(vaddr), filesz: BigInt(filesz), memsz: BigInt(filesz), flags });
+const load = (offset: number, vaddr: number, filesz: number, flags: number): ElfLoad => ({
+  offset: BigInt(offset),
+  vaddr: BigInt(vaddr),
+  filesz: BigInt(filesz),
+  memsz: BigInt(filesz),
+  flags,
+});
 /** What `objcopy --only-keep-debug` leaves of the loads (readelf -lW): the first keeps offset 0, the others lose their file bytes. */
 const debugOf = (loads: ElfLoad[]): ElfLoad[] => loads.map((l, i) => (i === 0 ? { ...l, filesz: 0x340n } : { ...l, offset: l.offset & 0xfffn, filesz: 0n }));
 

@@ -36,7 +36,15 @@ function readelfSections(path: string): RefSection[] {
   const out: RefSection[] = [];
   for (const line of sh('readelf', ['-SW', path]).split('\n')) {
     const m = /^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+(\S*)\s+\d+\s+\d+\s+\d+$/.exec(line);
-    if (m && m[1] !== '0') out.push({ name: m[2], nobits: m[3] === 'NOBITS', addr: BigInt('0x' + m[4]), offset: BigInt('0x' + m[5]), size: BigInt('0x' + m[6]), compressed: m[7].includes('C') });
+    if (m && m[1] !== '0')
+      out.push({
+        name: m[2],
+        nobits: m[3] === 'NOBITS',
+        addr: BigInt('0x' + m[4]),
+        offset: BigInt('0x' + m[5]),
+        size: BigInt('0x' + m[6]),
+        compressed: m[7].includes('C'),
+      });
   }
   return out;
 }
@@ -46,7 +54,9 @@ function readelfBuildId(path: string): string {
 }
 
 function readelfLoads(path: string): { offset: bigint; vaddr: bigint; filesz: bigint; memsz: bigint; flags: string }[] {
-  return [...sh('readelf', ['-lW', path]).matchAll(/^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(.+?)\s+0x[0-9a-f]+$/gm)].map((m) => ({
+  return [
+    ...sh('readelf', ['-lW', path]).matchAll(/^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(.+?)\s+0x[0-9a-f]+$/gm),
+  ].map((m) => ({
     offset: BigInt(m[1]),
     vaddr: BigInt(m[2]),
     filesz: BigInt(m[3]),
@@ -60,7 +70,9 @@ function flagString(f: number): string {
 }
 
 function expectSectionsMatch(elf: ElfFile, path: string): void {
-  const ours = elf.sections.slice(1).map((s) => ({ name: s.name, nobits: s.type === SHT_NOBITS, addr: s.addr, offset: s.offset, size: s.size, compressed: s.compressed }));
+  const ours = elf.sections
+    .slice(1)
+    .map((s) => ({ name: s.name, nobits: s.type === SHT_NOBITS, addr: s.addr, offset: s.offset, size: s.size, compressed: s.compressed }));
   expect(ours).toEqual(readelfSections(path));
 }
 
@@ -91,7 +103,9 @@ describe(parseElf.name, () => {
     expect(await readElfFile(path)).toEqual(elf);
     expect(elf.buildId).toBe(readelfBuildId(path));
     expectSectionsMatch(elf, path);
-    expect(elf.loads.map((l) => ({ offset: l.offset, vaddr: l.vaddr, filesz: l.filesz, memsz: l.memsz, flags: flagString(l.flags) }))).toEqual(readelfLoads(path));
+    expect(elf.loads.map((l) => ({ offset: l.offset, vaddr: l.vaddr, filesz: l.filesz, memsz: l.memsz, flags: flagString(l.flags) }))).toEqual(
+      readelfLoads(path),
+    );
   });
 
   it('reports class, endianness, type, machine and DWARF presence', () => {
@@ -162,7 +176,7 @@ describe(parseElf.name, () => {
     expect(readSymbols(readFileSync(p('pie.stripped'))).some((s) => s.name === 'firn_static')).toBe(false);
   });
 
-  it('names an address with several aliases by its public symbol, without the version (as glibc\'s __libc_start_main)', async () => {
+  it("names an address with several aliases by its public symbol, without the version (as glibc's __libc_start_main)", async () => {
     // A local implementation, local and weak aliases listed before the global one, and a versioned
     // definition: the shape of glibc's start routine in its debug file.
     const src = join(dir, 'alias.c');

@@ -114,9 +114,7 @@ export function guessMappedLoads(loads: ElfLoad[]): ElfLoad[] {
  */
 export function mappableWithoutBinary(binary: readonly ElfLoad[], debug: ElfLoad[]): boolean {
   const guessed = guessMappedLoads(debug);
-  return binary
-    .filter((l) => (l.flags & PF_X) !== 0)
-    .every((l) => guessed.some((g) => (g.flags & PF_X) !== 0 && g.vaddr === l.vaddr && g.offset === l.offset));
+  return binary.filter((l) => (l.flags & PF_X) !== 0).every((l) => guessed.some((g) => (g.flags & PF_X) !== 0 && g.vaddr === l.vaddr && g.offset === l.offset));
 }
 
 /** Bytes hashed from each end of a file without a build id. */

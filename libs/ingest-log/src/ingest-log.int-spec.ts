@@ -81,8 +81,14 @@ describe('ingest log', () => {
   });
 
   it('refuses envelopes that do not belong to their subject, claim checks outside the tenant and corrupt claims', async () => {
-    const m = create(firnIngestV1.IngestMessageSchema, { tenantId: 'globex', kind: firnIngestV1.PayloadKind.ARROW, body: { case: 'inlinePayload', value: new Uint8Array([1]) } });
-    await expect(readIngest(store, ingestSubject(acme), toBinary(firnIngestV1.IngestMessageSchema, m))).rejects.toSatisfy((e) => isFirnError(e, 'invalid_argument'));
+    const m = create(firnIngestV1.IngestMessageSchema, {
+      tenantId: 'globex',
+      kind: firnIngestV1.PayloadKind.ARROW,
+      body: { case: 'inlinePayload', value: new Uint8Array([1]) },
+    });
+    await expect(readIngest(store, ingestSubject(acme), toBinary(firnIngestV1.IngestMessageSchema, m))).rejects.toSatisfy((e) =>
+      isFirnError(e, 'invalid_argument'),
+    );
 
     const outside = create(firnIngestV1.IngestMessageSchema, {
       tenantId: 'acme',

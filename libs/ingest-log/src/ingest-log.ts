@@ -136,7 +136,8 @@ export async function readIngest(store: ObjectStore, subject: string, data: Uint
       return { ...base, payload: msg.body.value };
     case 'claimCheck': {
       const c = msg.body.value;
-      if (!c.objectKey.startsWith(tenantPrefix(tenant))) throw new FirnError(ErrorCode.InvalidArgument, `claim check outside the tenant prefix: ${c.objectKey}`);
+      if (!c.objectKey.startsWith(tenantPrefix(tenant)))
+        throw new FirnError(ErrorCode.InvalidArgument, `claim check outside the tenant prefix: ${c.objectKey}`);
       // not_found/unavailable propagate: the message is retried, not dropped.
       const payload = await store.get(c.objectKey);
       if (payload.length !== Number(c.size) || sha256(payload) !== c.sha256) {

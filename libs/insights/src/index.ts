@@ -9,4 +9,13 @@ export { manifestUsage } from './usage/manifest-usage';
 export { QueryMeter, type QueryTotals } from './usage/query-meter';
 export { QueryUsageStore, USAGE_KV_BUCKET } from './usage/query-usage-store';
 export { USAGE_SOURCE, type TenantUsageFigures, type UsageReport, type UsageSource } from './usage/usage-source';
-export { knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison } from './regression/deploy-check';
+export {
+  knownAfterReport,
+  labelSightings,
+  latestDeploy,
+  parseDeployChecks,
+  shouldClaim,
+  type DeployCheck,
+  type DeployClaim,
+  type DeployComparison,
+} from './regression/deploy-check';

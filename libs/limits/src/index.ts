@@ -4,4 +4,12 @@ export { ConcurrencyLimiter, RateLimiter } from './token-bucket';
 export { limitExceeded, limitOf } from './limit-error';
 export { LimitMetrics } from './limits.metrics';
 export { checkBatchLimits } from './ingest-checks';
-export { defaultLimitsFrom, limitsSettings, overridesOptionsFrom, overridesSettings, retentionSettings, type LimitDefaultsConfig, type OverridesConfig } from './limits.settings';
+export {
+  defaultLimitsFrom,
+  limitsSettings,
+  overridesOptionsFrom,
+  overridesSettings,
+  retentionSettings,
+  type LimitDefaultsConfig,
+  type OverridesConfig,
+} from './limits.settings';

@@ -12,7 +12,9 @@ const EARLIEST_MS = Date.UTC(2000, 0, 1);
  */
 export function checkBatchLimits(batch: SampleBatch, l: TenantLimits, nowMs: number): void {
   if (batch.series.length > l.maxSeriesPerRequest) {
-    throw FirnError.invalidArgument(`request has ${batch.series.length} series, more than the limit of ${l.maxSeriesPerRequest}`, { limit: 'max_series_per_request' });
+    throw FirnError.invalidArgument(`request has ${batch.series.length} series, more than the limit of ${l.maxSeriesPerRequest}`, {
+      limit: 'max_series_per_request',
+    });
   }
   const labelLimits = { maxLabels: l.maxLabelNames, maxNameLength: l.maxLabelNameLength, maxValueLength: l.maxLabelValueLength };
   for (const s of batch.series) validateLabels(s, labelLimits);
@@ -22,7 +24,12 @@ export function checkBatchLimits(batch: SampleBatch, l: TenantLimits, nowMs: num
   for (let i = 0; i < batch.length; i++) {
     const t = ts[i];
     if (!(t >= lo && t <= hi)) {
-      const what = t > hi ? `more than ${Math.round(l.ingestFutureWindowMs / 1000)} s in the future` : l.ingestPastWindowMs > 0 && t >= EARLIEST_MS ? `older than ${Math.round(l.ingestPastWindowMs / 3600_000)} h` : 'before the year 2000 (seconds sent as milliseconds?)';
+      const what =
+        t > hi
+          ? `more than ${Math.round(l.ingestFutureWindowMs / 1000)} s in the future`
+          : l.ingestPastWindowMs > 0 && t >= EARLIEST_MS
+            ? `older than ${Math.round(l.ingestPastWindowMs / 3600_000)} h`
+            : 'before the year 2000 (seconds sent as milliseconds?)';
       throw FirnError.invalidArgument(`sample timestamp ${showTime(t)} is ${what}`, { limit: 'ingest_time_window' });
     }
   }

@@ -10,7 +10,17 @@ export class LimitMetrics {
   readonly truncatedStacks: Counter<'tenant'>;
 
   constructor(registry: Registry, component: string) {
-    this.rejections = new Counter({ name: metricName(component, 'limit_rejections_total'), help: 'Requests refused by a per-tenant limit, by tenant and limit.', labelNames: ['tenant', 'limit'], registers: [registry] });
-    this.truncatedStacks = new Counter({ name: metricName(component, 'truncated_stacks_total'), help: 'Samples whose stack was cut to max_stack_depth, by tenant.', labelNames: ['tenant'], registers: [registry] });
+    this.rejections = new Counter({
+      name: metricName(component, 'limit_rejections_total'),
+      help: 'Requests refused by a per-tenant limit, by tenant and limit.',
+      labelNames: ['tenant', 'limit'],
+      registers: [registry],
+    });
+    this.truncatedStacks = new Counter({
+      name: metricName(component, 'truncated_stacks_total'),
+      help: 'Samples whose stack was cut to max_stack_depth, by tenant.',
+      labelNames: ['tenant'],
+      registers: [registry],
+    });
   }
 }

@@ -16,7 +16,8 @@ export function overridesSettings() {
       flag: 'overrides-file',
       schema: z.string(),
       default: '',
-      description: 'YAML/JSON per-tenant overrides: limits, `retention`, `price_per_core_hour` (`defaults:` and `tenants: {<id>: {...}}`, snake_case keys; libs/limits/README.md); re-read without restart when it changes. Empty = config defaults for everyone.',
+      description:
+        'YAML/JSON per-tenant overrides: limits, `retention`, `price_per_core_hour` (`defaults:` and `tenants: {<id>: {...}}`, snake_case keys; libs/limits/README.md); re-read without restart when it changes. Empty = config defaults for everyone.',
       aliases: [{ env: 'FIRN_LIMITS_FILE', flag: 'limits-file' }],
     }),
     overridesPoll: setting({
@@ -39,13 +40,21 @@ export function overridesSettings() {
  */
 export function retentionSettings() {
   return {
-    retention: setting({ env: 'FIRN_RETENTION', flag: 'retention', schema: duration(), default: '0', description: 'Default data retention per tenant (e.g. 30d; `retention` in the overrides file); 0 = keep forever. The compactor deletes older data, queriers clip queries to it.' }),
+    retention: setting({
+      env: 'FIRN_RETENTION',
+      flag: 'retention',
+      schema: duration(),
+      default: '0',
+      description:
+        'Default data retention per tenant (e.g. 30d; `retention` in the overrides file); 0 = keep forever. The compactor deletes older data, queriers clip queries to it.',
+    }),
     retentionOverridesFile: setting({
       env: 'FIRN_RETENTION_OVERRIDES_FILE',
       flag: 'retention-overrides-file',
       schema: z.string(),
       default: '',
-      description: 'Deprecated, still read: the retention-only file of earlier versions (`{default: 30d, tenants: {acme: 7d}}`). Move it into the overrides file as `defaults: {retention: 30d}` and `tenants: {acme: {retention: 7d}}`.',
+      description:
+        'Deprecated, still read: the retention-only file of earlier versions (`{default: 30d, tenants: {acme: 7d}}`). Move it into the overrides file as `defaults: {retention: 30d}` and `tenants: {acme: {retention: 7d}}`.',
     }),
   };
 }
@@ -55,9 +64,27 @@ export function limitsSettings() {
   const d = DEFAULT_TENANT_LIMITS;
   return {
     ...overridesSettings(),
-    ingestRateBytes: setting({ env: 'FIRN_INGEST_RATE_BYTES', flag: 'ingest-rate-bytes', schema: nonNegInt, default: String(d.ingestRateBytes), description: 'Default per-tenant ingest rate, request bytes per second, per gateway replica (0 = unlimited); over it → 429 with Retry-After.' }),
-    ingestBurstBytes: setting({ env: 'FIRN_INGEST_BURST_BYTES', flag: 'ingest-burst-bytes', schema: nonNegInt, default: String(d.ingestBurstBytes), description: 'Default per-tenant ingest burst (token bucket size), bytes.' }),
-    maxConcurrentQueries: setting({ env: 'FIRN_MAX_CONCURRENT_QUERIES', flag: 'max-concurrent-queries', schema: positiveInt, default: String(d.maxConcurrentQueries), description: 'Default per-tenant queries running at once per querier; more → 429 with Retry-After.' }),
+    ingestRateBytes: setting({
+      env: 'FIRN_INGEST_RATE_BYTES',
+      flag: 'ingest-rate-bytes',
+      schema: nonNegInt,
+      default: String(d.ingestRateBytes),
+      description: 'Default per-tenant ingest rate, request bytes per second, per gateway replica (0 = unlimited); over it → 429 with Retry-After.',
+    }),
+    ingestBurstBytes: setting({
+      env: 'FIRN_INGEST_BURST_BYTES',
+      flag: 'ingest-burst-bytes',
+      schema: nonNegInt,
+      default: String(d.ingestBurstBytes),
+      description: 'Default per-tenant ingest burst (token bucket size), bytes.',
+    }),
+    maxConcurrentQueries: setting({
+      env: 'FIRN_MAX_CONCURRENT_QUERIES',
+      flag: 'max-concurrent-queries',
+      schema: positiveInt,
+      default: String(d.maxConcurrentQueries),
+      description: 'Default per-tenant queries running at once per querier; more → 429 with Retry-After.',
+    }),
   };
 }
 
@@ -104,7 +131,10 @@ export interface OverridesLogger {
 /** `RuntimeLimits.open` options from config: the same in every component that reads overrides. */
 export function overridesOptionsFrom(c: OverridesConfig & LimitDefaultsConfig, log: OverridesLogger): RuntimeLimitsOptions {
   if (c.retentionOverridesFile) {
-    log.warn({ file: c.retentionOverridesFile }, 'FIRN_RETENTION_OVERRIDES_FILE is deprecated (still read): move its retention into the overrides file (FIRN_OVERRIDES_FILE) as `defaults: {retention: …}` / `tenants: {<id>: {retention: …}}`');
+    log.warn(
+      { file: c.retentionOverridesFile },
+      'FIRN_RETENTION_OVERRIDES_FILE is deprecated (still read): move its retention into the overrides file (FIRN_OVERRIDES_FILE) as `defaults: {retention: …}` / `tenants: {<id>: {retention: …}}`',
+    );
   }
   return {
     defaults: defaultLimitsFrom(c),
@@ -112,6 +142,10 @@ export function overridesOptionsFrom(c: OverridesConfig & LimitDefaultsConfig, l
     legacyRetentionFile: c.retentionOverridesFile || undefined,
     pollMs: c.overridesPoll,
     onProblem: (what, err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, what),
-    onReload: (tenants) => log.info({ file: c.overridesFile, retentionFile: c.retentionOverridesFile || undefined, tenants, poll: formatDuration(c.overridesPoll) }, 'per-tenant overrides loaded'),
+    onReload: (tenants) =>
+      log.info(
+        { file: c.overridesFile, retentionFile: c.retentionOverridesFile || undefined, tenants, poll: formatDuration(c.overridesPoll) },
+        'per-tenant overrides loaded',
+      ),
   };
 }

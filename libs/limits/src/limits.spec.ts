@@ -99,7 +99,10 @@ describe(RuntimeLimits.name, () => {
   });
 
   it('reads retention and the other time settings as durations, in the same file as the limits', () => {
-    const p = parseLimitsFile('defaults:\n  retention: 30d\n  max_query_range_ms: 7d\ntenants:\n  acme:\n    retention: 0\n    ingest_past_window_ms: 3600000\n', 'x.yaml');
+    const p = parseLimitsFile(
+      'defaults:\n  retention: 30d\n  max_query_range_ms: 7d\ntenants:\n  acme:\n    retention: 0\n    ingest_past_window_ms: 3600000\n',
+      'x.yaml',
+    );
     expect(p.defaults).toEqual({ retentionMs: 30 * 86_400_000, maxQueryRangeMs: 7 * 86_400_000 });
     expect(p.tenants.get('acme')).toEqual({ retentionMs: 0, ingestPastWindowMs: 3_600_000 });
     expect(() => parseLimitsFile('tenants:\n  acme:\n    retention: a month\n', 'x.yaml')).toThrow(/tenants\.acme\.retention: must be a duration/);
@@ -139,7 +142,9 @@ describe(RuntimeLimits.name, () => {
 
   it('tells how to migrate an old retention file given as the overrides file', () => {
     for (const old of ['default: 30d\n', 'tenants:\n  acme: 7d\n']) {
-      expect(() => parseLimitsFile(old, 'x.yaml')).toThrow(/looks like the old retention file.*`defaults: \{retention: 30d\}`.*`tenants: \{acme: \{retention: 7d\}\}`/);
+      expect(() => parseLimitsFile(old, 'x.yaml')).toThrow(
+        /looks like the old retention file.*`defaults: \{retention: 30d\}`.*`tenants: \{acme: \{retention: 7d\}\}`/,
+      );
     }
   });
 
@@ -152,7 +157,9 @@ describe(RuntimeLimits.name, () => {
     const p = parseLimitsFile('defaults:\n  price_per_core_hour: 0.04\ntenants:\n  acme:\n    price_per_core_hour: 0.031415\n', 'x.yaml');
     expect(p.defaults.pricePerCoreHour).toBe(0.04);
     expect(p.tenants.get('acme')?.pricePerCoreHour).toBe(0.031415);
-    expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: 0.0000001\n', 'x.yaml')).toThrow(/defaults\.price_per_core_hour: a price has at most 6 decimals/);
+    expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: 0.0000001\n', 'x.yaml')).toThrow(
+      /defaults\.price_per_core_hour: a price has at most 6 decimals/,
+    );
     expect(() => parseLimitsFile('defaults:\n  price_per_core_hour: -1\n', 'x.yaml')).toThrow(/price_per_core_hour/);
   });
 });
@@ -163,8 +170,20 @@ describe(overridesOptionsFrom.name, () => {
   it('keeps the documented env names working (FIRN_LIMITS_FILE, FIRN_LIMITS_POLL_MS, FIRN_RETENTION_RELOAD)', () => {
     const warnings: string[] = [];
     const log = { info: () => undefined, warn: (_: object, msg: string) => void warnings.push(msg) };
-    const old = loadConfig(cfg, { env: { FIRN_LIMITS_FILE: '/etc/firn/limits.yaml', FIRN_LIMITS_POLL_MS: '2500', FIRN_RETENTION: '30d', FIRN_RETENTION_OVERRIDES_FILE: '/etc/firn/retention.yaml' } });
-    expect(overridesOptionsFrom(old, log)).toMatchObject({ file: '/etc/firn/limits.yaml', legacyRetentionFile: '/etc/firn/retention.yaml', pollMs: 2500, defaults: { retentionMs: 30 * 86_400_000 } });
+    const old = loadConfig(cfg, {
+      env: {
+        FIRN_LIMITS_FILE: '/etc/firn/limits.yaml',
+        FIRN_LIMITS_POLL_MS: '2500',
+        FIRN_RETENTION: '30d',
+        FIRN_RETENTION_OVERRIDES_FILE: '/etc/firn/retention.yaml',
+      },
+    });
+    expect(overridesOptionsFrom(old, log)).toMatchObject({
+      file: '/etc/firn/limits.yaml',
+      legacyRetentionFile: '/etc/firn/retention.yaml',
+      pollMs: 2500,
+      defaults: { retentionMs: 30 * 86_400_000 },
+    });
     expect(warnings.join('\n')).toMatch(/FIRN_RETENTION_OVERRIDES_FILE is deprecated/);
     expect(loadConfig(cfg, { env: { FIRN_RETENTION_RELOAD: '30s' } }).overridesPoll).toBe(30_000);
     expect(loadConfig(cfg, { argv: ['--limits-file', 'l.yaml', '--limits-poll-ms', '500'] })).toMatchObject({ overridesFile: 'l.yaml', overridesPoll: 500 });
@@ -185,7 +204,19 @@ describe(checkBatchLimits.name, () => {
   it('enforces label limits and the time window', () => {
     const l = { ...DEFAULT_TENANT_LIMITS, maxLabelNames: 1, ingestPastWindowMs: 3600_000 };
     expect(() => checkBatchLimits(batch([['a', '1']], now), l, now)).not.toThrow();
-    expect(() => checkBatchLimits(batch([['a', '1'], ['b', '2']], now), l, now)).toThrow(/too many labels/);
+    expect(() =>
+      checkBatchLimits(
+        batch(
+          [
+            ['a', '1'],
+            ['b', '2'],
+          ],
+          now,
+        ),
+        l,
+        now,
+      ),
+    ).toThrow(/too many labels/);
     expect(() => checkBatchLimits(batch([], now + 11 * 60_000), l, now)).toThrow(/in the future/);
     expect(() => checkBatchLimits(batch([], now - 2 * 3600_000), l, now)).toThrow(/older than 1 h/);
     expect(() => checkBatchLimits(batch([], 1_700_000_000), { ...l, ingestPastWindowMs: 0 }, now)).toThrow(/before the year 2000/);

@@ -28,7 +28,6 @@ export interface RuntimeLimitsOptions {
   onReload?: (tenants: number) => void;
 }
 
-
 const fileSchema = z
   .object({
     defaults: limitOverridesSchema.optional(),
@@ -73,7 +72,9 @@ export function parseLimitsFile(text: string, name: string): ParsedOverrides {
     const doc = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
     const tenants = doc['tenants'] !== null && typeof doc['tenants'] === 'object' ? Object.values(doc['tenants'] as object) : [];
     if ('default' in doc || tenants.some((v) => typeof v === 'string' || typeof v === 'number')) {
-      throw FirnError.invalidArgument(`overrides file ${name} looks like the old retention file (\`default:\`, \`tenants: {acme: 7d}\`): ${MIGRATE} (or keep the old file under FIRN_RETENTION_OVERRIDES_FILE)`);
+      throw FirnError.invalidArgument(
+        `overrides file ${name} looks like the old retention file (\`default:\`, \`tenants: {acme: 7d}\`): ${MIGRATE} (or keep the old file under FIRN_RETENTION_OVERRIDES_FILE)`,
+      );
     }
     throw firstIssue(`overrides file ${name}`, r.error);
   }
@@ -149,7 +150,10 @@ export class RuntimeLimits implements TenantLimitsSource {
     const sigs = await Promise.all([signature(file), signature(legacy)]);
     const sig = sigs.join('|');
     if (sig === this.seen) return;
-    const [text, legacyText] = await Promise.all([file && sigs[0] !== 'missing' ? readFile(file, 'utf8') : '', legacy && sigs[1] !== 'missing' ? readFile(legacy, 'utf8') : '']);
+    const [text, legacyText] = await Promise.all([
+      file && sigs[0] !== 'missing' ? readFile(file, 'utf8') : '',
+      legacy && sigs[1] !== 'missing' ? readFile(legacy, 'utf8') : '',
+    ]);
     this.install(legacy ? parseLegacyRetentionFile(legacyText, legacy) : NONE, file ? parseLimitsFile(text, file) : NONE);
     this.seen = sig;
     this.opts.onReload?.(this.merged.size);
@@ -159,7 +163,8 @@ export class RuntimeLimits implements TenantLimitsSource {
   private install(legacy: ParsedOverrides, main: ParsedOverrides): void {
     this.base = { ...this.opts.defaults, ...legacy.defaults, ...main.defaults };
     const merged = new Map<string, TenantLimits>();
-    for (const t of new Set([...legacy.tenants.keys(), ...main.tenants.keys()])) merged.set(t, { ...this.base, ...legacy.tenants.get(t), ...main.tenants.get(t) });
+    for (const t of new Set([...legacy.tenants.keys(), ...main.tenants.keys()]))
+      merged.set(t, { ...this.base, ...legacy.tenants.get(t), ...main.tenants.get(t) });
     this.merged = merged;
   }
 }

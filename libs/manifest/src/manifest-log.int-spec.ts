@@ -52,7 +52,12 @@ async function open(opts: Omit<ManifestLogOptions, 'bus'> & { bus?: Bus }): Prom
   return m;
 }
 
-function segment(tenant: TenantId, id: string, covered: Array<[number, number]> = [], extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {}): firnManifestV1.SegmentMeta {
+function segment(
+  tenant: TenantId,
+  id: string,
+  covered: Array<[number, number]> = [],
+  extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {},
+): firnManifestV1.SegmentMeta {
   return create(firnManifestV1.SegmentMetaSchema, {
     id,
     tenantId: tenant,
@@ -122,7 +127,10 @@ describe(ManifestLog.name, () => {
     const applied: AppliedDelta[] = [];
     const a = await open({ ...ns, log, onApplied: (e) => applied.push(e) });
     // Written past publish()'s validation, as a foreign or older writer could.
-    const foreign = create(firnManifestV1.ManifestDeltaSchema, { tenantId: '../x', added: [create(firnManifestV1.SegmentMetaSchema, { id: 'evil', tenantId: '../x' })] });
+    const foreign = create(firnManifestV1.ManifestDeltaSchema, {
+      tenantId: '../x',
+      added: [create(firnManifestV1.SegmentMetaSchema, { id: 'evil', tenantId: '../x' })],
+    });
     await bus.publish(`${ns.subjectPrefix}.x`, toBinary(firnManifestV1.ManifestDeltaSchema, foreign));
     const seq = await a.publish(adds(acme, segment(acme, 's1', [[1, 10]])));
     await a.waitForSeq(seq);
@@ -188,7 +196,10 @@ describe(ManifestLog.name, () => {
         () => undefined,
         (e: unknown) => (isFirnError(e) ? e.code : String(e)),
       );
-    const badTenant = create(firnManifestV1.ManifestDeltaSchema, { tenantId: 'Bad Tenant', added: [create(firnManifestV1.SegmentMetaSchema, { id: 's', tenantId: 'Bad Tenant' })] });
+    const badTenant = create(firnManifestV1.ManifestDeltaSchema, {
+      tenantId: 'Bad Tenant',
+      added: [create(firnManifestV1.SegmentMetaSchema, { id: 's', tenantId: 'Bad Tenant' })],
+    });
     expect(await codeOf(a.publish(badTenant))).toBe('invalid_argument');
     expect(await codeOf(a.publish(adds(acme, segment(other, 's'))))).toBe('invalid_argument');
     expect(await codeOf(a.publish(adds(acme, segment(acme, 's', [[5, 1]]))))).toBe('invalid_argument');
@@ -322,7 +333,12 @@ describe(`${ManifestLog.name} across a NATS restart`, () => {
       expect(seq).toBeDefined();
       for (const view of [a, b]) {
         await view.waitForSeq(seq!);
-        expect(view.validSegments(acme).map((e) => e.meta.id).sort()).toEqual(['after', 'before']);
+        expect(
+          view
+            .validSegments(acme)
+            .map((e) => e.meta.id)
+            .sort(),
+        ).toEqual(['after', 'before']);
         await view.close();
       }
     } finally {

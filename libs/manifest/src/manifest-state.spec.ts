@@ -168,7 +168,12 @@ const arbQuery: fc.Arbitrary<SegmentQuery> = fc
   })
   .map((q) => ({ startMs: q.startMs, endMs: q.startMs + q.len, profileType: q.profileType, matchers: q.matchers }));
 
-function meta(id: string, seq: number, ranges: Array<[string, number, number]>, extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {}): ManifestDelta {
+function meta(
+  id: string,
+  seq: number,
+  ranges: Array<[string, number, number]>,
+  extra: MessageInitShape<typeof firnManifestV1.SegmentMetaSchema> = {},
+): ManifestDelta {
   return create(firnManifestV1.ManifestDeltaSchema, {
     tenantId: t1,
     added: [
@@ -242,7 +247,11 @@ describe(ManifestState.name, () => {
           expect(anyOrder.canonical()).toBe(inOrder.canonical());
           for (const t of TENANTS) {
             expect(validIds(inOrder, t)).toEqual(validIds(anyOrder, t));
-            expect(validIds(inOrder, t)).toEqual(referenceValid(ops, t).map((e) => e.meta.id).sort());
+            expect(validIds(inOrder, t)).toEqual(
+              referenceValid(ops, t)
+                .map((e) => e.meta.id)
+                .sort(),
+            );
             for (const id of IDS) expect(inOrder.status(t, id)).toBe(anyOrder.status(t, id));
           }
           for (const stream of STREAMS) {
@@ -321,18 +330,40 @@ describe(ManifestState.name, () => {
       expect(s.status(t1, 'compacted')).toBe('valid');
       expect(s.isCovered('ingest', 5)).toBe(true);
       // Winners are what was ever stored: the removed winner and the block, never the loser.
-      expect(s.winners(t1).map((e) => e.meta.id).sort()).toEqual(['compacted', 'win']);
+      expect(
+        s
+          .winners(t1)
+          .map((e) => e.meta.id)
+          .sort(),
+      ).toEqual(['compacted', 'win']);
     });
 
     it('keeps no label summaries for removed entries, whatever the order, and keeps everything usage and redeliveries need', () => {
       const labels = [create(firnManifestV1.LabelSummarySchema, { name: 'pod', values: ['p-1', 'p-2'] })];
       const add = create(firnManifestV1.ManifestDeltaSchema, {
         tenantId: t1,
-        added: [create(firnManifestV1.SegmentMetaSchema, { id: 'seg', tenantId: t1, level: 0, objectKey: 'k/seg', rows: 7n, samples: 70n, labels, covered: [create(firnManifestV1.SequenceRangeSchema, { stream: 'ingest', first: 1n, last: 5n })] })],
+        added: [
+          create(firnManifestV1.SegmentMetaSchema, {
+            id: 'seg',
+            tenantId: t1,
+            level: 0,
+            objectKey: 'k/seg',
+            rows: 7n,
+            samples: 70n,
+            labels,
+            covered: [create(firnManifestV1.SequenceRangeSchema, { stream: 'ingest', first: 1n, last: 5n })],
+          }),
+        ],
       });
       const remove = create(firnManifestV1.ManifestDeltaSchema, { tenantId: t1, removed: ['seg'] });
-      const addThenRemove = build([{ delta: add, seq: 1 }, { delta: remove, seq: 2 }]);
-      const removeThenAdd = build([{ delta: remove, seq: 2 }, { delta: add, seq: 1 }]);
+      const addThenRemove = build([
+        { delta: add, seq: 1 },
+        { delta: remove, seq: 2 },
+      ]);
+      const removeThenAdd = build([
+        { delta: remove, seq: 2 },
+        { delta: add, seq: 1 },
+      ]);
       const restored = ManifestState.merge(build([{ delta: add, seq: 1 }]), build([{ delta: remove, seq: 2 }]));
       for (const s of [addThenRemove, removeThenAdd, restored]) {
         expect(s.canonical()).toBe(addThenRemove.canonical());

@@ -15,7 +15,15 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[] }
       cb();
     },
   });
-  return { stream, lines: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe(createLogger.name, () => {
@@ -103,7 +111,13 @@ describe(startTracing.name, () => {
     // NATS keeps the publisher's header case; HTTP lowercases: both are read.
     const received = spanContextFromHeaders(new Map([['Traceparent', sent.traceparent]]));
     expect(spanContextFromHeaders({ traceparent: 'garbage' })).toBeUndefined();
-    await inSpan(t.tracer, 'server', async () => runWithRequestContext({ requestId: 'r' }, () => log.info('served')), {}, contextFromHeaders({ traceparent: sent.traceparent }));
+    await inSpan(
+      t.tracer,
+      'server',
+      async () => runWithRequestContext({ requestId: 'r' }, () => log.info('served')),
+      {},
+      contextFromHeaders({ traceparent: sent.traceparent }),
+    );
     const [client, server] = exporter.getFinishedSpans();
     expect(received?.spanId).toBe(client.spanContext().spanId);
     expect(server.spanContext().traceId).toBe(client.spanContext().traceId);

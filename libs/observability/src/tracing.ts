@@ -59,9 +59,7 @@ function registerGlobals(): void {
 export function startTracing(opts: TracingOptions): Tracing {
   registerGlobals();
   const exporter = opts.exporter ?? (opts.otlpEndpoint ? new OTLPTraceExporter({ url: opts.otlpEndpoint }) : undefined);
-  const spanProcessors = exporter
-    ? [opts.exporter ? new tracing.SimpleSpanProcessor(exporter) : new tracing.BatchSpanProcessor(exporter)]
-    : [];
+  const spanProcessors = exporter ? [opts.exporter ? new tracing.SimpleSpanProcessor(exporter) : new tracing.BatchSpanProcessor(exporter)] : [];
   const provider = new node.NodeTracerProvider({
     resource: resources.resourceFromAttributes({ 'service.name': opts.serviceName }),
     spanProcessors,

@@ -27,7 +27,11 @@ describe(worthAnotherEndpoint.name, () => {
     server.on('stream', (stream, headers) => {
       const mode = headers['x-mode'] as Mode;
       stream.on('error', () => undefined);
-      const answer = (status: number) => stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-status': String(status), 'grpc-message': 'from the server' }, { endStream: true });
+      const answer = (status: number) =>
+        stream.respond(
+          { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-status': String(status), 'grpc-message': 'from the server' },
+          { endStream: true },
+        );
       if (mode === 'reset-internal') stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       else if (mode === 'session-destroyed') stream.session?.destroy();
       else if (mode === 'refused') stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -83,7 +87,15 @@ describe(worthAnotherEndpoint.name, () => {
     for (let round = 0; round < 10; round++) {
       const readiness = new Readiness();
       readiness.markRunning();
-      const server = new OnePortServer({ component: 'test', host: '127.0.0.1', port: 0, log: createLogger({ component: 'test', level: 'silent' }), registry: createMetricsRegistry('test', { defaultMetrics: false }), readiness, tracer: trace.getTracer('test') });
+      const server = new OnePortServer({
+        component: 'test',
+        host: '127.0.0.1',
+        port: 0,
+        log: createLogger({ component: 'test', level: 'silent' }),
+        registry: createMetricsRegistry('test', { defaultMetrics: false }),
+        readiness,
+        tracer: trace.getTracer('test'),
+      });
       server.setApp({
         routes: (router) =>
           void router.service(firnQueryV1.PartialQueryService, {

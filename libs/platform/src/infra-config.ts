@@ -42,6 +42,7 @@ export interface CacheSettings {
 
 export function cacheConfigFrom(s: CacheSettings): { kind: 'memory'; maxBytes: number } | { kind: 'redis'; url: string } {
   if (s.symbolCache === 'memory') return { kind: 'memory', maxBytes: s.memoryCacheBytes };
-  if (!/^rediss?:\/\//.test(s.redisUrl)) throw new ConfigError('redisUrl', `FIRN_REDIS_URL (--redis-url) must be a redis:// URL (got ${JSON.stringify(s.redisUrl)})`);
+  if (!/^rediss?:\/\//.test(s.redisUrl))
+    throw new ConfigError('redisUrl', `FIRN_REDIS_URL (--redis-url) must be a redis:// URL (got ${JSON.stringify(s.redisUrl)})`);
   return { kind: 'redis', url: s.redisUrl };
 }

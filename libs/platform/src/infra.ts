@@ -59,7 +59,9 @@ export async function openInfra(cfg: InfraConfig, deps: InfraDeps): Promise<Infr
         if (!bus) throw FirnError.unavailable('not connected to NATS yet');
         await bus.check();
       });
-      const b = await retry('nats', deps, () => connectBus({ servers: busCfg.servers, name: busCfg.name, token: busCfg.token || undefined, replicas: busCfg.replicas }));
+      const b = await retry('nats', deps, () =>
+        connectBus({ servers: busCfg.servers, name: busCfg.name, token: busCfg.token || undefined, replicas: busCfg.replicas }),
+      );
       bus = b;
       closers.push(() => b.drain());
       deps.log.info({ servers: busCfg.servers }, 'connected to NATS');

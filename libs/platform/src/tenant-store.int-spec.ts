@@ -56,7 +56,11 @@ describe(NatsRecordKv.name, () => {
     const t = await dirA.createToken({ tenant: 'acme', scopes: [Scope.WriteProfiles] });
     expect(await b.tokens.authenticate(t.token)).toMatchObject({ tenant: 'acme' });
     await dirA.revokeToken(t.record.id);
-    const seen = await eventually(() => b.tokens.authenticate(t.token), (p) => p === undefined, 5000);
+    const seen = await eventually(
+      () => b.tokens.authenticate(t.token),
+      (p) => p === undefined,
+      5000,
+    );
     expect(seen).toBeUndefined();
     expect((await b.directory?.listTokens('acme'))?.map((r) => r.revoked)).toEqual([true]);
   });

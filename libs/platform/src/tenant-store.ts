@@ -18,7 +18,13 @@ export function tokenStoreSettings() {
       default: 'auto',
       description: `Where tenants and API tokens live: nats (shared ${TENANTS_BUCKET} KV bucket, managed through the admin API; revocations reach every replica within seconds), file (FIRN_TOKENS_FILE, read at start, read-only), auto = file when FIRN_TOKENS_FILE is set, else nats.`,
     }),
-    tokenRefreshMs: setting({ env: 'FIRN_TOKEN_REFRESH_MS', flag: 'token-refresh-ms', schema: durationMs, default: '30000', description: 'Full re-read of the token bucket (safety net behind its live watch), ms.' }),
+    tokenRefreshMs: setting({
+      env: 'FIRN_TOKEN_REFRESH_MS',
+      flag: 'token-refresh-ms',
+      schema: durationMs,
+      default: '30000',
+      description: 'Full re-read of the token bucket (safety net behind its live watch), ms.',
+    }),
   };
 }
 
@@ -38,7 +44,8 @@ export interface OpenedTokenStore {
 }
 
 export function tokenStoreMode(cfg: Pick<TokenStoreConfig, 'tokenStore' | 'tokensFile'>): 'nats' | 'file' {
-  if (cfg.tokenStore === 'file' && !cfg.tokensFile) throw new ConfigError('tokensFile', 'FIRN_TOKENS_FILE (--tokens-file) is required when FIRN_TOKEN_STORE=file');
+  if (cfg.tokenStore === 'file' && !cfg.tokensFile)
+    throw new ConfigError('tokensFile', 'FIRN_TOKENS_FILE (--tokens-file) is required when FIRN_TOKEN_STORE=file');
   if (cfg.tokenStore === 'auto') return cfg.tokensFile ? 'file' : 'nats';
   return cfg.tokenStore;
 }

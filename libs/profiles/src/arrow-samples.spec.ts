@@ -1,5 +1,21 @@
 import { FirnError } from '@firn/errors';
-import { Bool, Dictionary, Field, Float64, Int32, Int64, List, Struct, Table, Uint64, Utf8, tableFromIPC, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
+import {
+  Bool,
+  Dictionary,
+  Field,
+  Float64,
+  Int32,
+  Int64,
+  List,
+  Struct,
+  Table,
+  Uint64,
+  Utf8,
+  tableFromIPC,
+  tableToIPC,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { expectInvalid } from './expect-invalid';
@@ -24,7 +40,18 @@ const frame = (fn: string, inlined = false, address = 0x1234n): Frame => ({
 
 function sampleBatch(): SampleBatch {
   const b = new SampleBatchBuilder();
-  b.add(CPU, [['node', 'n1'], ['thread_name', 'worker']], [frame('leaf', true), frame('mid'), frame('main', false, 0xffff_ffff_ffff_ffffn)], 7, 1_700_000_000_000, 10e9, 52_631_578);
+  b.add(
+    CPU,
+    [
+      ['node', 'n1'],
+      ['thread_name', 'worker'],
+    ],
+    [frame('leaf', true), frame('mid'), frame('main', false, 0xffff_ffff_ffff_ffffn)],
+    7,
+    1_700_000_000_000,
+    10e9,
+    52_631_578,
+  );
   b.add(CPU, [['node', 'n1']], [frame('leaf', true), frame('mid')], 3, 1_700_000_000_000, 10e9, 52_631_578);
   b.add(CPU, [['node', 'n2']], [], 1, 1_700_000_001_000, 0, 0);
   b.add('memory:inuse_space:bytes:space:bytes', [['node', 'n1']], [frame('mid')], 2 ** 40, 1_700_000_000_000, 0, 0);
@@ -69,13 +96,18 @@ const plainFrame = new Struct([
 ]);
 const plainStack = (stacks: Array<Array<{ fn: string; inlined?: boolean }>>) =>
   vectorFromArray(
-    stacks.map((s) => s.map((f) => ({ build_id: '', mapping_file: '', address: 0n, function_name: f.fn, file_name: '', line: 0n, inlined: f.inlined ?? false }))),
+    stacks.map((s) =>
+      s.map((f) => ({ build_id: '', mapping_file: '', address: 0n, function_name: f.fn, file_name: '', line: 0n, inlined: f.inlined ?? false })),
+    ),
     new List(new Field('item', plainFrame, false)),
   );
 function validColumns(n = 2): Record<string, Vector> {
   return {
     profile_type: vectorFromArray(Array(n).fill(CPU), dict()),
-    'labels.node': vectorFromArray(Array.from({ length: n }, (_, i) => (i % 2 ? null : 'n1')), dict()),
+    'labels.node': vectorFromArray(
+      Array.from({ length: n }, (_, i) => (i % 2 ? null : 'n1')),
+      dict(),
+    ),
     stack: plainStack(Array.from({ length: n }, (_, i) => [{ fn: 'leaf', inlined: true }, { fn: `f${i}` }])),
     value: i64(Array(n).fill(5)),
     timestamp: i64(Array(n).fill(1000)),
@@ -83,7 +115,6 @@ function validColumns(n = 2): Record<string, Vector> {
     period: i64(Array(n).fill(0)),
   };
 }
-
 
 describe(samplesToArrow.name, () => {
   it('round-trips a batch exactly, including 64-bit addresses and large values', () => {
@@ -198,8 +229,14 @@ describe(samplesFromArrow.name, () => {
     expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, duration: i64([2 ** 53, 1]) }), LIMITS), /column "duration" row 0: value ≥ 2\^53/);
     expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, timestamp: vectorFromArray([1n, null], new Int64()) }), LIMITS), /column "timestamp" has 1 nulls/);
     expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, profile_type: vectorFromArray([CPU, null], dict()) }), LIMITS), /column "profile_type" has 1 nulls/);
-    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, profile_type: vectorFromArray(['nope', 'nope'], dict()) }), LIMITS), /column "profile_type": invalid profile type "nope"/);
-    expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, 'labels.node': vectorFromArray(['v'.repeat(2049), 'x'], dict()) }), LIMITS), /label "node" is longer than 2048/);
+    expectInvalid(
+      () => samplesFromArrow(ipcOf({ ...cols, profile_type: vectorFromArray(['nope', 'nope'], dict()) }), LIMITS),
+      /column "profile_type": invalid profile type "nope"/,
+    );
+    expectInvalid(
+      () => samplesFromArrow(ipcOf({ ...cols, 'labels.node': vectorFromArray(['v'.repeat(2049), 'x'], dict()) }), LIMITS),
+      /label "node" is longer than 2048/,
+    );
   });
 
   it('enforces maxRows and maxBytes', () => {

@@ -482,7 +482,9 @@ class StackDecoder {
     if (!table || table.length !== 1) bad(`column "${col}": frame dictionary must be exactly one chunk`);
     // The frame table's per-entry state is allocated up front: refuse an oversized one first.
     if (table[0].length > maxFrames) {
-      throw FirnError.invalidArgument(`invalid Arrow samples: column "${col}" has ${table[0].length} frames, more than the limit of ${maxFrames}`, { limit: 'max_profile_symbols' });
+      throw FirnError.invalidArgument(`invalid Arrow samples: column "${col}" has ${table[0].length} frames, more than the limit of ${maxFrames}`, {
+        limit: 'max_profile_symbols',
+      });
     }
     if (DataType.isDictionary(item.type)) this.itemIndices = item.values as ArrayLike<number>;
     this.frames = new FrameTable(table[0], col, builder);
@@ -625,7 +627,11 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
       }
     }
 
-    const labelStrs = labelCols.map((l) => ({ name: l.name, d: col(LABEL_COLUMN_PREFIX + l.name), s: new StringColumn(col(LABEL_COLUMN_PREFIX + l.name), LABEL_COLUMN_PREFIX + l.name) }));
+    const labelStrs = labelCols.map((l) => ({
+      name: l.name,
+      d: col(LABEL_COLUMN_PREFIX + l.name),
+      s: new StringColumn(col(LABEL_COLUMN_PREFIX + l.name), LABEL_COLUMN_PREFIX + l.name),
+    }));
     // Series key: a mixed-radix number over label dictionary indexes when it fits, else a string.
     let radixOk = labelStrs.every((l) => DataType.isDictionary(l.d.type));
     let radixProduct = 1;

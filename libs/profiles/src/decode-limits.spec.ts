@@ -21,7 +21,9 @@ function pprof(o: { strings?: number; locations?: number; samples: Array<{ ids: 
       stringTable,
       sampleType: [create(P.ValueTypeSchema, { type: 1n, unit: 2n })],
       function: [create(P.FunctionSchema, { id: 1n, name: 3n })],
-      location: Array.from({ length: locations }, (_, i) => create(P.LocationSchema, { id: BigInt(i + 1), address: BigInt(0x1000 + i), line: [create(P.LineSchema, { functionId: 1n })] })),
+      location: Array.from({ length: locations }, (_, i) =>
+        create(P.LocationSchema, { id: BigInt(i + 1), address: BigInt(0x1000 + i), line: [create(P.LineSchema, { functionId: 1n })] }),
+      ),
       sample: o.samples.map((s) =>
         create(P.SampleSchema, {
           locationId: s.ids.map(BigInt),
@@ -33,7 +35,8 @@ function pprof(o: { strings?: number; locations?: number; samples: Array<{ ids: 
   );
 }
 
-const decode = (bytes: Uint8Array, limits: Partial<PprofLimits> = {}) => samplesFromPprof(bytes, { name: 'x', seriesLabels: [], nowMs: Date.UTC(2026, 0, 1), limits: { ...BASE, ...limits } });
+const decode = (bytes: Uint8Array, limits: Partial<PprofLimits> = {}) =>
+  samplesFromPprof(bytes, { name: 'x', seriesLabels: [], nowMs: Date.UTC(2026, 0, 1), limits: { ...BASE, ...limits } });
 
 describe('decoders count against their limits while reading', () => {
   it('pprof: refuses symbol tables, labels per sample, series and stack frames past their limits', () => {
@@ -44,7 +47,10 @@ describe('decoders count against their limits while reading', () => {
     const distinct = pprof({ locations: 4, samples: [{ ids: [1, 2] }, { ids: [2, 3] }, { ids: [3, 4] }] });
     expect(decode(distinct, { maxStackFrames: 6 }).stacks).toHaveLength(3);
     expectInvalid(() => decode(distinct, { maxStackFrames: 5 }), /more than 5 frames/);
-    expectInvalid(() => decode(pprof({ samples: [{ ids: [1] }, { ids: [1] }, { ids: [1] }] }), { maxSamples: 2 }), /at least 3 samples, more than the limit of 2/);
+    expectInvalid(
+      () => decode(pprof({ samples: [{ ids: [1] }, { ids: [1] }, { ids: [1] }] }), { maxSamples: 2 }),
+      /at least 3 samples, more than the limit of 2/,
+    );
   });
 
   it('pprof: keeps the leaf-most frames of a stack far deeper than the limit, sharing one truncated stack', () => {
@@ -57,12 +63,21 @@ describe('decoders count against their limits while reading', () => {
 
   it('folded: truncates a deep line to its leaf-most frames without splitting it whole, and counts distinct names', () => {
     const line = `${Array.from({ length: 100_000 }, (_, i) => `f${i}`).join(';')} 3\n`;
-    const b = samplesFromFolded(Buffer.from(line), { seriesLabels: [['service_name', 'a']], fromMs: Date.UTC(2026, 0, 1), untilMs: Date.UTC(2026, 0, 1), sampleType: 'inuse_objects', limits: { maxStackDepth: 4 } });
+    const b = samplesFromFolded(Buffer.from(line), {
+      seriesLabels: [['service_name', 'a']],
+      fromMs: Date.UTC(2026, 0, 1),
+      untilMs: Date.UTC(2026, 0, 1),
+      sampleType: 'inuse_objects',
+      limits: { maxStackDepth: 4 },
+    });
     expect(b.truncatedStacks).toBe(1);
     expect(b.stacks[0].map((f) => f.functionName)).toEqual(['f99999', 'f99998', 'f99997', 'f99996']);
     const exactly = samplesFromFolded('a;b;c;d 1', { seriesLabels: [], fromMs: 0, untilMs: 0, sampleType: 'inuse_objects', limits: { maxStackDepth: 4 } });
     expect([exactly.truncatedStacks, exactly.stacks[0].length]).toEqual([0, 4]);
-    expectInvalid(() => samplesFromFolded('a;b 1\nc;d 1\ne 1', { seriesLabels: [], fromMs: 0, untilMs: 0, limits: { maxSymbols: 4 } }), /more than 4 distinct frame names/);
+    expectInvalid(
+      () => samplesFromFolded('a;b 1\nc;d 1\ne 1', { seriesLabels: [], fromMs: 0, untilMs: 0, limits: { maxSymbols: 4 } }),
+      /more than 4 distinct frame names/,
+    );
   });
 
   it('arrow: refuses a frame dictionary past the symbol limit before allocating for it', () => {

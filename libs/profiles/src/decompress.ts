@@ -18,7 +18,10 @@ export function isZstd(bytes: Uint8Array): boolean {
 export function maybeGunzip(bytes: Uint8Array, maxBytes: number, what: string): Uint8Array {
   if (isZstd(bytes)) {
     // Node 20's zlib has no zstd; say so instead of failing to parse compressed bytes as protobuf.
-    throw new FirnError('invalid_argument', `${what} is zstd-compressed, which is not supported; send it gzip-compressed or uncompressed`, { httpStatus: 415, details: { encoding: 'zstd' } });
+    throw new FirnError('invalid_argument', `${what} is zstd-compressed, which is not supported; send it gzip-compressed or uncompressed`, {
+      httpStatus: 415,
+      details: { encoding: 'zstd' },
+    });
   }
   if (!isGzip(bytes)) {
     if (bytes.length > maxBytes) {

@@ -50,7 +50,14 @@ describe(samplesFromFolded.name, () => {
 
 describe(parsePyroscopeName.name, () => {
   it('splits app, kind and labels', () => {
-    expect(parsePyroscopeName('my.app.cpu{env=prod, region=eu}')).toEqual({ appName: 'my.app', sampleType: 'cpu', labels: [['env', 'prod'], ['region', 'eu']] });
+    expect(parsePyroscopeName('my.app.cpu{env=prod, region=eu}')).toEqual({
+      appName: 'my.app',
+      sampleType: 'cpu',
+      labels: [
+        ['env', 'prod'],
+        ['region', 'eu'],
+      ],
+    });
     expect(parsePyroscopeName('svc.alloc_space')).toEqual({ appName: 'svc', sampleType: 'alloc_space', labels: [] });
     expect(parsePyroscopeName('svc.v2{}')).toEqual({ appName: 'svc.v2', sampleType: 'cpu', labels: [] });
     expect(() => parsePyroscopeName('svc{a}')).toThrow(/not key=value/);
@@ -58,7 +65,12 @@ describe(parsePyroscopeName.name, () => {
   });
 
   it('maps kinds like Pyroscope does', () => {
-    expect(pyroscopeProfileType('mutex_duration', 100).profileType).toMatchObject({ name: 'mutex', sampleType: 'delay', sampleUnit: 'nanoseconds', delta: true });
+    expect(pyroscopeProfileType('mutex_duration', 100).profileType).toMatchObject({
+      name: 'mutex',
+      sampleType: 'delay',
+      sampleUnit: 'nanoseconds',
+      delta: true,
+    });
     expect(pyroscopeProfileType('goroutines', 100).profileType.delta).toBe(false);
   });
 });

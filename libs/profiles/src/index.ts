@@ -10,12 +10,7 @@ export {
   matchesLabels,
   isValidLabelName,
 } from './profile-type';
-export {
-  type Label,
-  validateLabels,
-  labelsKey,
-  sanitizeLabelNames,
-} from './labels';
+export { type Label, validateLabels, labelsKey, sanitizeLabelNames } from './labels';
 export {
   type Frame,
   type UnnamedReason,
@@ -30,20 +25,9 @@ export {
 export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, maybeGunzip } from './decompress';
 export { type PprofLimits, samplesFromPprof } from './pprof';
-export {
-  type SampleTypeConfig,
-  pyroscopeSeriesLabels,
-  pyroscopeProfileName,
-  parseSampleTypeConfig,
-} from './pyroscope-ingest';
+export { type SampleTypeConfig, pyroscopeSeriesLabels, pyroscopeProfileName, parseSampleTypeConfig } from './pyroscope-ingest';
 export { samplesToPprof } from './pprof-encode';
 export { samplesFromOtlp } from './otlp';
-export {
-  samplesFromFolded,
-  parsePyroscopeName,
-} from './folded';
-export {
-  samplesToArrow,
-  samplesFromArrow,
-} from './arrow-samples';
+export { samplesFromFolded, parsePyroscopeName } from './folded';
+export { samplesToArrow, samplesFromArrow } from './arrow-samples';
 export { type RelabelConfig, parseRelabelConfigs, relabelConfigsFrom, relabel } from './relabel';

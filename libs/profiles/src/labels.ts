@@ -96,9 +96,7 @@ export function sanitizeLabelNames(labels: ReadonlyArray<readonly [string, strin
     const seen = origin.get(clean);
     if (seen) {
       if (seen.value === value) continue;
-      throw FirnError.invalidArgument(
-        `labels ${show(seen.original)} and ${show(name)} both become "${clean}" once sanitized, with different values`,
-      );
+      throw FirnError.invalidArgument(`labels ${show(seen.original)} and ${show(name)} both become "${clean}" once sanitized, with different values`);
     }
     origin.set(clean, { original: name, value });
     out.push([clean, value]);

@@ -39,7 +39,15 @@ class Dict {
   }
 
   mapping(file: string, buildId: string, memoryStart: bigint, fileOffset: bigint): number {
-    this.d.mappingTable.push(create(otlp.MappingSchema, { filenameStrindex: this.s(file), memoryStart, memoryLimit: memoryStart + 0x100000n, fileOffset, attributeIndices: [this.attr('process.executable.build_id.gnu', buildId)] }));
+    this.d.mappingTable.push(
+      create(otlp.MappingSchema, {
+        filenameStrindex: this.s(file),
+        memoryStart,
+        memoryLimit: memoryStart + 0x100000n,
+        fileOffset,
+        attributeIndices: [this.attr('process.executable.build_id.gnu', buildId)],
+      }),
+    );
     return this.d.mappingTable.length - 1;
   }
 
@@ -89,7 +97,10 @@ function request(dict: Dict, resources: Array<{ attrs: Record<string, string | b
         create(otlp.ResourceProfilesSchema, {
           resource: {
             attributes: Object.entries(r.attrs).map(([key, v]) =>
-              create(common.KeyValueSchema, { key, value: create(common.AnyValueSchema, { value: typeof v === 'string' ? { case: 'stringValue', value: v } : { case: 'intValue', value: v } }) }),
+              create(common.KeyValueSchema, {
+                key,
+                value: create(common.AnyValueSchema, { value: typeof v === 'string' ? { case: 'stringValue', value: v } : { case: 'intValue', value: v } }),
+              }),
             ),
           },
           scopeProfiles: [create(otlp.ScopeProfilesSchema, { scope: { name: 'go.opentelemetry.io/ebpf-profiler' }, profiles: r.profiles })],
@@ -122,17 +133,43 @@ describe(samplesFromOtlp.name, () => {
     const b = samplesFromOtlp(
       request(dict, [
         {
-          attrs: { 'service.name': 'checkout', 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'checkout-1', 'process.pid': 4242n, 'process.executable.name': 'python3', 'deployment.environment': 'prod' },
-          profiles: [cpuProfile(dict, [{ stack: s1, timestamps: 3, attrs: thread }, { stack: s2, timestamps: 1, attrs: thread }])],
+          attrs: {
+            'service.name': 'checkout',
+            'k8s.namespace.name': 'shop',
+            'k8s.pod.name': 'checkout-1',
+            'process.pid': 4242n,
+            'process.executable.name': 'python3',
+            'deployment.environment': 'prod',
+          },
+          profiles: [
+            cpuProfile(dict, [
+              { stack: s1, timestamps: 3, attrs: thread },
+              { stack: s2, timestamps: 1, attrs: thread },
+            ]),
+          ],
         },
       ]),
       { nowMs: 0, limits: LIMITS },
     );
     expect(b.acceptedProfiles).toBe(1);
     expect(b.rejectedProfiles).toBe(0);
-    const labels = { comm: 'worker', deployment_environment: 'prod', namespace: 'shop', pid: '4242', pod: 'checkout-1', process_executable_name: 'python3', service_name: 'checkout' };
+    const labels = {
+      comm: 'worker',
+      deployment_environment: 'prod',
+      namespace: 'shop',
+      pid: '4242',
+      pod: 'checkout-1',
+      process_executable_name: 'python3',
+      service_name: 'checkout',
+    };
     expect(rows(b)).toEqual([
-      { type: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta', labels, stack: ['/usr/lib/x86_64-linux-gnu/libc.so.6@0x1234#abcdef0123', 'hot_fn', '<module>'], value: 150_000_000, ts: NOW },
+      {
+        type: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta',
+        labels,
+        stack: ['/usr/lib/x86_64-linux-gnu/libc.so.6@0x1234#abcdef0123', 'hot_fn', '<module>'],
+        value: 150_000_000,
+        ts: NOW,
+      },
       { type: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta', labels, stack: ['<module>'], value: 50_000_000, ts: NOW },
     ]);
     expect(b.stacks[b.stack[0]][1]).toMatchObject({ fileName: 'app.py', line: 12 });
@@ -150,7 +187,9 @@ describe(samplesFromOtlp.name, () => {
       samples: [create(otlp.SampleSchema, { stackIndex: s, values: [4096n] })],
     });
     const b = samplesFromOtlp(request(dict, [{ attrs: {}, profiles: [p] }]), { nowMs: NOW, limits: LIMITS });
-    expect(rows(b)).toEqual([{ type: 'alloc_space:alloc_space:bytes:space:bytes:delta', labels: { service_name: 'unknown_service' }, stack: ['alloc'], value: 4096, ts: NOW }]);
+    expect(rows(b)).toEqual([
+      { type: 'alloc_space:alloc_space:bytes:space:bytes:delta', labels: { service_name: 'unknown_service' }, stack: ['alloc'], value: 4096, ts: NOW },
+    ]);
   });
 
   it('rejects a broken profile on its own and stores the rest (partial success)', () => {
@@ -186,7 +225,17 @@ describe(samplesFromOtlp.name, () => {
   it('enforces the sample limit across the request and truncates deep stacks', () => {
     const dict = new Dict();
     const deep = dict.stack(...Array.from({ length: 20 }, (_, i) => dict.symbolized(`f${i}`, 'x.c', 1n)));
-    const req = request(dict, [{ attrs: {}, profiles: [cpuProfile(dict, [{ stack: deep, timestamps: 1 }, { stack: deep, timestamps: 2 }])] }]);
+    const req = request(dict, [
+      {
+        attrs: {},
+        profiles: [
+          cpuProfile(dict, [
+            { stack: deep, timestamps: 1 },
+            { stack: deep, timestamps: 2 },
+          ]),
+        ],
+      },
+    ]);
     expect(() => samplesFromOtlp(req, { nowMs: NOW, limits: { ...LIMITS, maxSamples: 1 } })).toThrow(/more than 1 samples/);
     const b = samplesFromOtlp(req, { nowMs: NOW, limits: { ...LIMITS, maxStackDepth: 5 } });
     expect(b.stacks[b.stack[0]].map((f) => f.functionName)).toEqual(['f0', 'f1', 'f2', 'f3', 'f4']);
@@ -203,7 +252,18 @@ describe(samplesFromOtlp.name, () => {
     const zero = link('0000000000000000');
     const s = dict.stack(dict.symbolized('handler', 'h.go', 1n));
     const b = samplesFromOtlp(
-      request(dict, [{ attrs: { 'service.name': 'api' }, profiles: [cpuProfile(dict, [{ stack: s, timestamps: 2, link: a }, { stack: s, timestamps: 1, link: zero }, { stack: s, timestamps: 4 }])] }]),
+      request(dict, [
+        {
+          attrs: { 'service.name': 'api' },
+          profiles: [
+            cpuProfile(dict, [
+              { stack: s, timestamps: 2, link: a },
+              { stack: s, timestamps: 1, link: zero },
+              { stack: s, timestamps: 4 },
+            ]),
+          ],
+        },
+      ]),
       { nowMs: NOW, limits: LIMITS },
     );
     expect(b.series).toEqual([[['service_name', 'api']]]);
@@ -213,7 +273,21 @@ describe(samplesFromOtlp.name, () => {
       ['', 250_000_000], // a zero span id and no link are both "no span"
     ]);
     // A link index out of range rejects that profile alone.
-    const bad = samplesFromOtlp(request(dict, [{ attrs: {}, profiles: [cpuProfile(dict, [{ stack: s, timestamps: 1 }, { stack: s, timestamps: 1, link: 99 }]), cpuProfile(dict, [{ stack: s, timestamps: 1 }])] }]), { nowMs: NOW, limits: LIMITS });
+    const bad = samplesFromOtlp(
+      request(dict, [
+        {
+          attrs: {},
+          profiles: [
+            cpuProfile(dict, [
+              { stack: s, timestamps: 1 },
+              { stack: s, timestamps: 1, link: 99 },
+            ]),
+            cpuProfile(dict, [{ stack: s, timestamps: 1 }]),
+          ],
+        },
+      ]),
+      { nowMs: NOW, limits: LIMITS },
+    );
     expect(bad.errors).toEqual(['link_table index 99 out of range (3 entries)']);
     expect(batchTotal(bad)).toBe(50_000_000);
   });
@@ -230,15 +304,23 @@ describe(samplesFromOtlp.name, () => {
 
   it('never throws anything but FirnError on random or corrupted bytes (property)', () => {
     const dict = new Dict();
-    const base = request(dict, [{ attrs: { 'service.name': 's' }, profiles: [cpuProfile(dict, [{ stack: dict.stack(dict.symbolized('a', 'b', 1n)), timestamps: 2 }])] }]);
+    const base = request(dict, [
+      { attrs: { 'service.name': 's' }, profiles: [cpuProfile(dict, [{ stack: dict.stack(dict.symbolized('a', 'b', 1n)), timestamps: 2 }])] },
+    ]);
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }), fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })).map(([i, v]) => Uint8Array.from(base, (x, j) => (j === i ? v : x)))), (bytes) => {
-        try {
-          samplesFromOtlp(bytes, { nowMs: NOW, limits: LIMITS });
-        } catch (err) {
-          expect(err).toBeInstanceOf(FirnError);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 512 }),
+          fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })).map(([i, v]) => Uint8Array.from(base, (x, j) => (j === i ? v : x))),
+        ),
+        (bytes) => {
+          try {
+            samplesFromOtlp(bytes, { nowMs: NOW, limits: LIMITS });
+          } catch (err) {
+            expect(err).toBeInstanceOf(FirnError);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });

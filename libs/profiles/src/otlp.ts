@@ -88,7 +88,9 @@ export function otlpLabelName(key: string): string | undefined {
 
 export function samplesFromOtlp(bytes: Uint8Array, opts: OtlpDecodeOptions): OtlpDecoded {
   if (bytes.length > opts.limits.maxDecompressedBytes) {
-    throw FirnError.invalidArgument(`OTLP request of ${bytes.length} bytes is larger than ${opts.limits.maxDecompressedBytes} bytes`, { limit: 'max_decompressed_bytes' });
+    throw FirnError.invalidArgument(`OTLP request of ${bytes.length} bytes is larger than ${opts.limits.maxDecompressedBytes} bytes`, {
+      limit: 'max_decompressed_bytes',
+    });
   }
   return new OtlpDecoder(bytes, opts).decode();
 }
@@ -225,7 +227,9 @@ class OtlpDecoder {
         this.tables[field].push(r.pos);
         r.pos = r.lenEnd();
         if (++entries > max) {
-          throw FirnError.invalidArgument(`OTLP dictionary has more than ${max} entries (${DICTIONARY_ENTRIES_PER_SAMPLE} per allowed sample)`, { limit: 'max_samples' });
+          throw FirnError.invalidArgument(`OTLP dictionary has more than ${max} entries (${DICTIONARY_ENTRIES_PER_SAMPLE} per allowed sample)`, {
+            limit: 'max_samples',
+          });
         }
       } else r.skip(tag & 7);
     }
@@ -644,7 +648,11 @@ class OtlpDecoder {
     if (r.pos !== e) r.fail('packed list overruns');
   }
 
-  private profileTypeOf(sampleType: [number, number], periodType: [number, number] | undefined, period: number): { id: string; scale: number; periodNs: number } {
+  private profileTypeOf(
+    sampleType: [number, number],
+    periodType: [number, number] | undefined,
+    period: number,
+  ): { id: string; scale: number; periodNs: number } {
     let st = this.str(sampleType[0], 'sample type');
     let su = this.str(sampleType[1], 'sample unit');
     const hasPeriod = periodType !== undefined && period !== 0;
@@ -779,7 +787,15 @@ class OtlpDecoder {
         const fi = lines[2 * j];
         const line = lines[2 * j + 1];
         const fn = fi !== 0 ? this.func(fi) : { name: '', file: '' };
-        frames.push({ buildId, mappingFile, address, functionName: fn.name, fileName: fn.file, line: line <= Number.MAX_SAFE_INTEGER ? line : 0, inlined: j < n - 1 });
+        frames.push({
+          buildId,
+          mappingFile,
+          address,
+          functionName: fn.name,
+          fileName: fn.file,
+          line: line <= Number.MAX_SAFE_INTEGER ? line : 0,
+          inlined: j < n - 1,
+        });
       }
     }
     info = { frames, ids: Int32Array.from(frames, (f) => this.builder.internFrame(f)) };

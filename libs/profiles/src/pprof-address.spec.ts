@@ -8,7 +8,12 @@ const s = (v: string): bigint => BigInt(S.indexOf(v));
 
 /** Unsymbolized frames' addresses as the batch stores them, leaf first. */
 function addresses(profile: googleV1.Profile): Array<[string, bigint, string]> {
-  const b = samplesFromPprof(toBinary(googleV1.ProfileSchema, profile), { name: 't', seriesLabels: [], nowMs: 1, limits: { maxDecompressedBytes: 1 << 20, maxSamples: 100, maxStackDepth: 100 } });
+  const b = samplesFromPprof(toBinary(googleV1.ProfileSchema, profile), {
+    name: 't',
+    seriesLabels: [],
+    nowMs: 1,
+    limits: { maxDecompressedBytes: 1 << 20, maxSamples: 100, maxStackDepth: 100 },
+  });
   return b.stacks[0].map((f) => [f.buildId, f.address, f.functionName]);
 }
 

@@ -50,7 +50,17 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     let id = mappingIdx.get(key);
     if (id === undefined) {
       id = BigInt(mappings.length + 1);
-      mappings.push(create(googleV1.MappingSchema, { id, filename: s(f.mappingFile), buildId: s(f.buildId), hasFunctions: true, hasFilenames: true, hasLineNumbers: true, hasInlineFrames: true }));
+      mappings.push(
+        create(googleV1.MappingSchema, {
+          id,
+          filename: s(f.mappingFile),
+          buildId: s(f.buildId),
+          hasFunctions: true,
+          hasFilenames: true,
+          hasLineNumbers: true,
+          hasInlineFrames: true,
+        }),
+      );
       mappingIdx.set(key, id);
     }
     return id;

@@ -22,7 +22,23 @@ const opts = (o: Partial<PprofOptions> = {}): PprofOptions => ({
 });
 
 // String table indexes used by the fixture.
-const S = ['', 'samples', 'count', 'cpu', 'nanoseconds', 'main', 'main.go', 'inlinedFn', 'leafFn', '/bin/app', 'ABCDEF01', 'thread', 'worker', 'service_name', 'sample'];
+const S = [
+  '',
+  'samples',
+  'count',
+  'cpu',
+  'nanoseconds',
+  'main',
+  'main.go',
+  'inlinedFn',
+  'leafFn',
+  '/bin/app',
+  'ABCDEF01',
+  'thread',
+  'worker',
+  'service_name',
+  'sample',
+];
 const s = (v: string): bigint => BigInt(S.indexOf(v));
 
 function fixture(mut: (p: googleV1.Profile) => void = () => {}): Uint8Array {
@@ -43,7 +59,15 @@ function fixture(mut: (p: googleV1.Profile) => void = () => {}): Uint8Array {
     ],
     location: [
       { id: 1n, mappingId: 1n, address: 0x1000n, line: [{ functionId: 1n, line: 10n }] },
-      { id: 2n, mappingId: 1n, address: 0x2000n, line: [{ functionId: 2n, line: 20n }, { functionId: 1n, line: 11n }] },
+      {
+        id: 2n,
+        mappingId: 1n,
+        address: 0x2000n,
+        line: [
+          { functionId: 2n, line: 20n },
+          { functionId: 1n, line: 11n },
+        ],
+      },
       { id: 3n, mappingId: 1n, address: 0x3000n, line: [{ functionId: 3n, line: 30n }] },
       { id: 4n, mappingId: 0n, address: 0xffff_ffff_ffff_fff0n, line: [] },
     ],
@@ -53,13 +77,19 @@ function fixture(mut: (p: googleV1.Profile) => void = () => {}): Uint8Array {
       { locationId: [4n, 1n], value: [0n, 0n] },
       { locationId: [4n, 1n], value: [1n, 0n] },
       { locationId: [3n, 1n], value: [4n, 40n], label: [{ key: s('thread'), str: s('worker') }] },
-      { locationId: [3n, 1n], value: [1n, 10n], label: [{ key: s('service_name'), str: s('sample') }, { key: s('thread'), num: 5n }] },
+      {
+        locationId: [3n, 1n],
+        value: [1n, 10n],
+        label: [
+          { key: s('service_name'), str: s('sample') },
+          { key: s('thread'), num: 5n },
+        ],
+      },
     ],
   });
   mut(p);
   return toBinary(googleV1.ProfileSchema, p);
 }
-
 
 function totalsByType(b: SampleBatch): Record<string, number> {
   const out: Record<string, number> = {};
@@ -79,7 +109,13 @@ describe(samplesFromPprof.name, () => {
       expect(b.length).toBe(7);
       expect(b.truncatedStacks).toBe(0);
       // Request labels win over the sample's service_name; numeric labels are dropped.
-      expect(b.series).toEqual([[['service_name', 'api']], [['service_name', 'api'], ['thread', 'worker']]]);
+      expect(b.series).toEqual([
+        [['service_name', 'api']],
+        [
+          ['service_name', 'api'],
+          ['thread', 'worker'],
+        ],
+      ]);
       expect([...new Set(b.timestampMs)]).toEqual([NOW]);
       expect([...new Set(b.durationNs)]).toEqual([10_000_000_000]);
       expect([...new Set(b.periodNs)]).toEqual([10_000_000]);
@@ -99,10 +135,29 @@ describe(samplesFromPprof.name, () => {
 
   it('keeps span_id (and profile_id) per row as Pyroscope does, not as series labels; drops trace_id', () => {
     const spans = fixture((p) => {
-      p.stringTable = [...S, 'span_id', '00000000000000AA', 'trace_id', '0af7651916cd43dd8448eb211c80319c', 'span_name', 'GET /a', 'profile_id', 'b0b0b0b0b0b0b0b0', 'not-a-span-id'];
+      p.stringTable = [
+        ...S,
+        'span_id',
+        '00000000000000AA',
+        'trace_id',
+        '0af7651916cd43dd8448eb211c80319c',
+        'span_name',
+        'GET /a',
+        'profile_id',
+        'b0b0b0b0b0b0b0b0',
+        'not-a-span-id',
+      ];
       const i = (v: string) => BigInt(p.stringTable.indexOf(v));
       p.sample = [
-        { locationId: [3n, 1n], value: [2n, 20n], label: [{ key: i('span_id'), str: i('00000000000000AA') }, { key: i('span_name'), str: i('GET /a') }, { key: i('trace_id'), str: i('0af7651916cd43dd8448eb211c80319c') }] },
+        {
+          locationId: [3n, 1n],
+          value: [2n, 20n],
+          label: [
+            { key: i('span_id'), str: i('00000000000000AA') },
+            { key: i('span_name'), str: i('GET /a') },
+            { key: i('trace_id'), str: i('0af7651916cd43dd8448eb211c80319c') },
+          ],
+        },
         { locationId: [3n, 1n], value: [1n, 10n], label: [{ key: i('profile_id'), str: i('b0b0b0b0b0b0b0b0') }] },
         { locationId: [3n, 1n], value: [4n, 40n], label: [{ key: i('span_id'), str: i('not-a-span-id') }] },
         { locationId: [3n, 1n], value: [8n, 80n] },
@@ -140,7 +195,10 @@ describe(samplesFromPprof.name, () => {
     const heap = fixture((p) => {
       p.stringTable = [...S, 'alloc_space', 'inuse_space', 'bytes', 'space'];
       const i = (v: string) => BigInt(p.stringTable.indexOf(v));
-      p.sampleType = [create(googleV1.ValueTypeSchema, { type: i('alloc_space'), unit: i('bytes') }), create(googleV1.ValueTypeSchema, { type: i('inuse_space'), unit: i('bytes') })];
+      p.sampleType = [
+        create(googleV1.ValueTypeSchema, { type: i('alloc_space'), unit: i('bytes') }),
+        create(googleV1.ValueTypeSchema, { type: i('inuse_space'), unit: i('bytes') }),
+      ];
       p.periodType = create(googleV1.ValueTypeSchema, { type: i('space'), unit: i('bytes') });
     });
     expect(samplesFromPprof(heap, opts()).profileTypes).toEqual(['test:alloc_space:bytes:space:bytes:delta', 'test:inuse_space:bytes:space:bytes']);
@@ -159,16 +217,59 @@ describe(samplesFromPprof.name, () => {
     expectInvalid(() => samplesFromPprof(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), opts()), /malformed pprof/);
     expectInvalid(() => samplesFromPprof(gzipSync(raw).subarray(0, 30), opts()), /malformed gzip/);
     expectInvalid(
-      () => samplesFromPprof(fixture((p) => void (p.function[0].name = 999n)), opts()),
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.function[0].name = 999n)),
+          opts(),
+        ),
       /string index 999 out of range/,
     );
-    expectInvalid(() => samplesFromPprof(fixture((p) => void (p.sample[0].locationId = [77n])), opts()), /unknown location id 77/);
-    expectInvalid(() => samplesFromPprof(fixture((p) => void (p.location[0].mappingId = 9n)), opts()), /unknown mapping id 9/);
-    expectInvalid(() => samplesFromPprof(fixture((p) => void (p.sample[0].value = [1n])), opts()), /has 1 values, want 2/);
-    expectInvalid(() => samplesFromPprof(fixture((p) => void (p.sample[0].value = [-1n, 1n])), opts()), /negative or above 2\^53/);
-    expectInvalid(() => samplesFromPprof(fixture((p) => void (p.sampleType = [])), opts()), /no sample_type/);
     expectInvalid(
-      () => samplesFromPprof(fixture((p) => void (p.stringTable = ['x:y', ...S.slice(1)])), opts()),
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.sample[0].locationId = [77n])),
+          opts(),
+        ),
+      /unknown location id 77/,
+    );
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.location[0].mappingId = 9n)),
+          opts(),
+        ),
+      /unknown mapping id 9/,
+    );
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.sample[0].value = [1n])),
+          opts(),
+        ),
+      /has 1 values, want 2/,
+    );
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.sample[0].value = [-1n, 1n])),
+          opts(),
+        ),
+      /negative or above 2\^53/,
+    );
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.sampleType = [])),
+          opts(),
+        ),
+      /no sample_type/,
+    );
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.stringTable = ['x:y', ...S.slice(1)])),
+          opts(),
+        ),
       /string_table\[0\] must be ""/,
     );
     expectInvalid(() => samplesFromPprof(raw, opts({ limits: { ...LIMITS, maxSamples: 5 } })), /6 samples, more than the limit of 5/);
@@ -215,7 +316,10 @@ describe(samplesFromPprof.name, () => {
         if (!(err instanceof FirnError)) throw err;
       }
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (b) => check(b)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (b) => check(b)),
+      { numRuns: 500 },
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(raw.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
         const b = raw.slice();
@@ -238,9 +342,15 @@ describe(samplesToPprof.name, () => {
       expect(again.profileTypes).toEqual([pt]);
       expect(batchTotal(again)).toBe(totalsByType(first)[pt]);
       const stacksOf = (b: SampleBatch, ptIdx: number) =>
-        new Set(Array.from({ length: b.length }, (_, i) => i).filter((i) => b.profileType[i] === ptIdx).map((i) => stackKey(b.stacks[b.stack[i]])));
+        new Set(
+          Array.from({ length: b.length }, (_, i) => i)
+            .filter((i) => b.profileType[i] === ptIdx)
+            .map((i) => stackKey(b.stacks[b.stack[i]])),
+        );
       expect(stacksOf(again, 0)).toEqual(stacksOf(first, first.profileTypes.indexOf(pt)));
-      expect(again.series).toEqual(first.series.filter((_, i) => Array.from(first.seriesIdx).some((si, r) => si === i && first.profileTypes[first.profileType[r]] === pt)));
+      expect(again.series).toEqual(
+        first.series.filter((_, i) => Array.from(first.seriesIdx).some((si, r) => si === i && first.profileTypes[first.profileType[r]] === pt)),
+      );
     }
   });
 

@@ -241,7 +241,11 @@ class PprofDecoder {
     const periodType = this.periodType >= 0 ? this.str(this.periodType) : '';
     const periodUnit = this.periodUnit >= 0 ? this.str(this.periodUnit) : '';
     // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
-    const builder = new SampleBatchBuilder({ initialCapacity: Math.min(nSamples * k, 1 << 16) + 16, maxSeries: limits.maxSeries, maxStackFrames: limits.maxStackFrames });
+    const builder = new SampleBatchBuilder({
+      initialCapacity: Math.min(nSamples * k, 1 << 16) + 16,
+      maxSeries: limits.maxSeries,
+      maxStackFrames: limits.maxStackFrames,
+    });
     const pt: number[] = [];
     const typeNames: string[] = [];
     for (let t = 0; t < k; t++) typeNames.push(this.str(this.sampleTypes[2 * t]));
@@ -507,7 +511,10 @@ class PprofDecoder {
     if (at === undefined) this.fail(`sample references unknown location id ${id}`);
     const loc = this.readLocation(at);
     if (loc.lines.length / 2 > this.opts.limits.maxStackDepth) {
-      throw FirnError.invalidArgument(`pprof location ${id} has ${loc.lines.length / 2} lines, more than the stack depth limit of ${this.opts.limits.maxStackDepth}`, { limit: 'max_stack_depth' });
+      throw FirnError.invalidArgument(
+        `pprof location ${id} has ${loc.lines.length / 2} lines, more than the stack depth limit of ${this.opts.limits.maxStackDepth}`,
+        { limit: 'max_stack_depth' },
+      );
     }
     let buildId = '';
     let mappingFile = '';
@@ -564,7 +571,10 @@ class PprofDecoder {
           this.expectLen(r, wt, 'sample');
           const e = r.lenEnd();
           if (this.sampleStart.length >= this.opts.limits.maxSamples) {
-            throw FirnError.invalidArgument(`pprof has at least ${this.opts.limits.maxSamples + 1} samples, more than the limit of ${this.opts.limits.maxSamples}`, { limit: 'max_samples' });
+            throw FirnError.invalidArgument(
+              `pprof has at least ${this.opts.limits.maxSamples + 1} samples, more than the limit of ${this.opts.limits.maxSamples}`,
+              { limit: 'max_samples' },
+            );
           }
           this.sampleStart.push(r.pos);
           this.sampleEnd.push(e);
@@ -703,8 +713,7 @@ class PprofDecoder {
       } else if (tag === ((4 << 3) | 0)) {
         rec.fileOffsetPos = r.pos;
         r.varint();
-      }
-      else if (tag === ((5 << 3) | 0)) rec.file = r.varint();
+      } else if (tag === ((5 << 3) | 0)) rec.file = r.varint();
       else if (tag === ((6 << 3) | 0)) rec.buildId = r.varint();
       else r.skip(tag & 7);
     }

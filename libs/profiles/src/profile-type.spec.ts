@@ -2,7 +2,6 @@ import { expectInvalid as invalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
 import { formatProfileType, isDeltaSampleType, matchesLabels, parseMatchers, parseProfileType, parseSelector } from './profile-type';
 
-
 describe(parseProfileType.name, () => {
   it('parses and formats Parca and Pyroscope ids', () => {
     const t = parseProfileType('parca_agent:samples:count:cpu:nanoseconds:delta');

@@ -65,9 +65,7 @@ export function compileMatcherRegex(value: string, labelName = '?'): RegExp {
   try {
     return new RegExp(`^(?:${value})$`, 'su');
   } catch (err) {
-    throw FirnError.invalidArgument(
-      `invalid regex for label "${labelName}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`,
-    );
+    throw FirnError.invalidArgument(`invalid regex for label "${labelName}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
   }
 }
 

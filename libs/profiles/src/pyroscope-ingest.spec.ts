@@ -15,15 +15,32 @@ describe(sanitizeLabelName.name, () => {
 
 describe(sanitizeLabelNames.name, () => {
   it('merges names that collide with equal values and rejects them with different values', () => {
-    expect(sanitizeLabelNames([['a.b', '1'], ['a_b', '1'], ['c', '2']])).toEqual([['a_b', '1'], ['c', '2']]);
-    expectInvalid(() => sanitizeLabelNames([['a.b', '1'], ['a_b', '2']]), /"a\.b" and "a_b" both become "a_b"/);
+    expect(
+      sanitizeLabelNames([
+        ['a.b', '1'],
+        ['a_b', '1'],
+        ['c', '2'],
+      ]),
+    ).toEqual([
+      ['a_b', '1'],
+      ['c', '2'],
+    ]);
+    expectInvalid(
+      () =>
+        sanitizeLabelNames([
+          ['a.b', '1'],
+          ['a_b', '2'],
+        ]),
+      /"a\.b" and "a_b" both become "a_b"/,
+    );
     expectInvalid(() => sanitizeLabelNames([['', 'x']]), /empty label name/);
   });
 });
 
 describe(pyroscopeSeriesLabels.name, () => {
   // What @pyroscope/nodejs 0.6 sends, verbatim.
-  const nodeName = 'my-app{otel.scope.name=com.grafana.pyroscope/nodejs,otel.scope.version=0.6.4,process.runtime.name=nodejs,process.runtime.version=v20.20.2,env=dev}';
+  const nodeName =
+    'my-app{otel.scope.name=com.grafana.pyroscope/nodejs,otel.scope.version=0.6.4,process.runtime.name=nodejs,process.runtime.version=v20.20.2,env=dev}';
 
   it("keeps the Node SDK's tags under sanitized names, with service_name and pyroscope_spy", () => {
     const s = pyroscopeSeriesLabels({ name: nodeName, format: 'pprof', spyName: 'nodespy' });

@@ -102,7 +102,8 @@ export function parseSampleTypeConfig(text: string): Record<string, SampleTypeCo
   } catch (err) {
     throw FirnError.invalidArgument(`sample_type_config is not JSON: ${(err as Error).message}`);
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw FirnError.invalidArgument('sample_type_config must be a JSON object of sample type → settings');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw FirnError.invalidArgument('sample_type_config must be a JSON object of sample type → settings');
   const out: Record<string, SampleTypeConfig> = {};
   for (const [k, c] of Object.entries(v as Record<string, unknown>)) {
     if (c === null || typeof c !== 'object' || Array.isArray(c)) throw FirnError.invalidArgument(`sample_type_config["${k}"] must be an object`);

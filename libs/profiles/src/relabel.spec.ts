@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
 import { parseRelabelConfigs, relabel } from './relabel';
 
-const base = () => new Map([['comm', 'postgres'], ['pid', '42'], ['executable', '/usr/lib/postgresql/16/bin/postgres'], ['__meta_cgroup', '/system.slice/postgresql.service']]);
+const base = () =>
+  new Map([
+    ['comm', 'postgres'],
+    ['pid', '42'],
+    ['executable', '/usr/lib/postgresql/16/bin/postgres'],
+    ['__meta_cgroup', '/system.slice/postgresql.service'],
+  ]);
 
 describe(relabel.name, () => {
   it('keeps and drops by regex over joined source labels', () => {

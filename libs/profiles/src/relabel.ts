@@ -48,7 +48,8 @@ export function relabelConfigsFrom(list: readonly unknown[], path = 'relabel_con
     const action = (r.action ?? 'replace') as RelabelAction;
     if (!ACTIONS.includes(action)) throw FirnError.invalidArgument(`${where}: action must be one of ${ACTIONS.join(', ')} (got ${String(r.action)})`);
     const sourceLabels = r.source_labels ?? [];
-    if (!Array.isArray(sourceLabels) || !sourceLabels.every((s) => typeof s === 'string')) throw FirnError.invalidArgument(`${where}: source_labels must be a list of label names`);
+    if (!Array.isArray(sourceLabels) || !sourceLabels.every((s) => typeof s === 'string'))
+      throw FirnError.invalidArgument(`${where}: source_labels must be a list of label names`);
     let regex: RegExp;
     try {
       regex = new RegExp(`^(?:${String(r.regex ?? '(.*)')})$`, 's');
@@ -56,7 +57,7 @@ export function relabelConfigsFrom(list: readonly unknown[], path = 'relabel_con
       throw FirnError.invalidArgument(`${where}: bad regex: ${(err as Error).message}`);
     }
     const targetLabel = String(r.target_label ?? '');
-    if ((action === 'replace') && !targetLabel) throw FirnError.invalidArgument(`${where}: replace needs target_label`);
+    if (action === 'replace' && !targetLabel) throw FirnError.invalidArgument(`${where}: replace needs target_label`);
     if ((action === 'keep' || action === 'drop') && sourceLabels.length === 0) throw FirnError.invalidArgument(`${where}: ${action} needs source_labels`);
     return {
       action,

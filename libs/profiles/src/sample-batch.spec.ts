@@ -19,15 +19,54 @@ const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta';
 describe(SampleBatchBuilder.name, () => {
   it('dedupes dictionaries, sums identical rows and drops zeros', () => {
     const b = new SampleBatchBuilder({ initialCapacity: 16 });
-    b.add(CPU, [['b', '2'], ['a', '1']], [f('leaf'), f('root')], 5, 1000, 10, 7);
-    b.add(CPU, [['a', '1'], ['b', '2']], [f('leaf'), f('root')], 6, 1000, 99, 99); // same key: summed
-    b.add(CPU, [['a', '1'], ['b', '2']], [f('leaf'), f('root')], 1, 2000, 10, 7); // other ts
+    b.add(
+      CPU,
+      [
+        ['b', '2'],
+        ['a', '1'],
+      ],
+      [f('leaf'), f('root')],
+      5,
+      1000,
+      10,
+      7,
+    );
+    b.add(
+      CPU,
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+      [f('leaf'), f('root')],
+      6,
+      1000,
+      99,
+      99,
+    ); // same key: summed
+    b.add(
+      CPU,
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+      [f('leaf'), f('root')],
+      1,
+      2000,
+      10,
+      7,
+    ); // other ts
     b.add(CPU, [['a', '1']], [f('leaf')], 0, 1000, 10, 7); // zero: dropped
     b.add('memory:inuse_space:bytes:space:bytes', [['a', '1']], [f('leaf')], 3, 1000, 0, 0);
     const batch = b.build();
     expect(batch.length).toBe(3);
     expect(batch.profileTypes).toEqual([CPU, 'memory:inuse_space:bytes:space:bytes']);
-    expect(batch.series).toEqual([[['a', '1'], ['b', '2']], [['a', '1']]]);
+    expect(batch.series).toEqual([
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+      [['a', '1']],
+    ]);
     expect(batch.stacks.map((s) => s.map((x) => x.functionName))).toEqual([['leaf', 'root'], ['leaf']]);
     expect([...batch.value]).toEqual([11, 1, 3]);
     expect([...batch.durationNs]).toEqual([10, 10, 0]); // the first row's duration is kept

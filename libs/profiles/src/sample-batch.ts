@@ -301,7 +301,9 @@ export class SampleBatchBuilder {
       s = (s + 1) & mask;
     }
     if (this.idPoolUsed + n > this.maxStackFrames) {
-      throw FirnError.invalidArgument(`the distinct stacks of one request hold more than ${this.maxStackFrames} frames`, { limit: 'max_stack_frames_per_request' });
+      throw FirnError.invalidArgument(`the distinct stacks of one request hold more than ${this.maxStackFrames} frames`, {
+        limit: 'max_stack_frames_per_request',
+      });
     }
     const idx = this.stacks.length;
     this.stacks.push(frames);
@@ -361,7 +363,13 @@ export class SampleBatchBuilder {
     for (;;) {
       const r = slots[s];
       if (r === EMPTY_SLOT) break;
-      if (this.colStack[r] === stack && this.colTs[r] === ts && this.colSeries[r] === series && this.colProfileType[r] === profileType && this.colSpan[r] === span) {
+      if (
+        this.colStack[r] === stack &&
+        this.colTs[r] === ts &&
+        this.colSeries[r] === series &&
+        this.colProfileType[r] === profileType &&
+        this.colSpan[r] === span
+      ) {
         this.colValue[r] += value;
         return;
       }
@@ -406,7 +414,16 @@ export class SampleBatchBuilder {
     const st = b.stacks.map((f) => this.addStack(f));
     const sp = b.spans && b.span ? b.spans.map((id) => this.addSpan(id)) : undefined;
     for (let i = 0; i < b.length; i++) {
-      this.addRow(pt[b.profileType[i]], se[b.seriesIdx[i]], st[b.stack[i]], b.value[i], b.timestampMs[i], b.durationNs[i], b.periodNs[i], sp ? sp[(b.span as Uint32Array)[i]] : 0);
+      this.addRow(
+        pt[b.profileType[i]],
+        se[b.seriesIdx[i]],
+        st[b.stack[i]],
+        b.value[i],
+        b.timestampMs[i],
+        b.durationNs[i],
+        b.periodNs[i],
+        sp ? sp[(b.span as Uint32Array)[i]] : 0,
+      );
     }
   }
 

@@ -39,7 +39,8 @@ export function frameDigest(f: Frame): Buffer {
     frameDigests.set(f, shared);
     return shared;
   }
-  const size = 4 * 4 + 8 + 8 + 1 + Buffer.byteLength(f.buildId) + Buffer.byteLength(f.mappingFile) + Buffer.byteLength(f.functionName) + Buffer.byteLength(f.fileName);
+  const size =
+    4 * 4 + 8 + 8 + 1 + Buffer.byteLength(f.buildId) + Buffer.byteLength(f.mappingFile) + Buffer.byteLength(f.functionName) + Buffer.byteLength(f.fileName);
   const buf = Buffer.allocUnsafe(size);
   let o = 0;
   const str = (s: string): void => {

@@ -36,4 +36,10 @@ export const rowArb: fc.Arbitrary<RowInput> = fc.record({
 });
 
 /** Rows with fresh (non-shared) frame objects, to exercise content-based frame dedup. */
-export const rowsArb = fc.array(fc.oneof(rowArb, rowArb.map((r) => ({ ...r, frames: r.frames.map((f) => ({ ...f })) }))), { maxLength: 60 });
+export const rowsArb = fc.array(
+  fc.oneof(
+    rowArb,
+    rowArb.map((r) => ({ ...r, frames: r.frames.map((f) => ({ ...f })) })),
+  ),
+  { maxLength: 60 },
+);

@@ -73,14 +73,8 @@ describe('parca.profilestore.v1alpha1', () => {
       'bool normalized = 3',
     ]);
     expect(profilestoreV1alpha1.WriteRawRequestSchema.field.tenant.deprecated).toBe(true);
-    expect(shape(profilestoreV1alpha1.RawProfileSeriesSchema)).toEqual([
-      `${ps}.LabelSet labels = 1`,
-      `repeated ${ps}.RawSample samples = 2`,
-    ]);
-    expect(shape(profilestoreV1alpha1.RawSampleSchema)).toEqual([
-      'bytes raw_profile = 1',
-      `repeated ${ps}.ExecutableInfo executable_info = 2`,
-    ]);
+    expect(shape(profilestoreV1alpha1.RawProfileSeriesSchema)).toEqual([`${ps}.LabelSet labels = 1`, `repeated ${ps}.RawSample samples = 2`]);
+    expect(shape(profilestoreV1alpha1.RawSampleSchema)).toEqual(['bytes raw_profile = 1', `repeated ${ps}.ExecutableInfo executable_info = 2`]);
     expect(shape(profilestoreV1alpha1.ExecutableInfoSchema)).toEqual(['uint32 elf_type = 1', `${ps}.LoadSegment load_segment = 2`]);
     expect(shape(profilestoreV1alpha1.LoadSegmentSchema)).toEqual(['uint64 offset = 1', 'uint64 vaddr = 2']);
     expect(shape(profilestoreV1alpha1.LabelSetSchema)).toEqual([`repeated ${ps}.Label labels = 1`]);
@@ -160,10 +154,7 @@ describe('parca.query.v1alpha1', () => {
     ]);
     expect(values(queryV1alpha1.ProfileDiffSelection_ModeSchema)).toEqual(['MODE_SINGLE_UNSPECIFIED = 0', 'MODE_MERGE = 1']);
     expect(shape(queryV1alpha1.GroupBySchema)).toEqual(['repeated string fields = 1']);
-    expect(shape(queryV1alpha1.FilterSchema)).toEqual([
-      `${q}.StackFilter stack_filter = 1 (oneof filter)`,
-      `${q}.FrameFilter frame_filter = 2 (oneof filter)`,
-    ]);
+    expect(shape(queryV1alpha1.FilterSchema)).toEqual([`${q}.StackFilter stack_filter = 1 (oneof filter)`, `${q}.FrameFilter frame_filter = 2 (oneof filter)`]);
   });
 
   it('matches QueryResponse and the Arrow reports', () => {
@@ -179,12 +170,7 @@ describe('parca.query.v1alpha1', () => {
       'int64 total = 9',
       'int64 filtered = 10',
     ]);
-    expect(shape(queryV1alpha1.FlamegraphArrowSchema)).toEqual([
-      'bytes record = 1',
-      'string unit = 2',
-      'int32 height = 3',
-      'int64 trimmed = 4',
-    ]);
+    expect(shape(queryV1alpha1.FlamegraphArrowSchema)).toEqual(['bytes record = 1', 'string unit = 2', 'int32 height = 3', 'int64 trimmed = 4']);
     expect(shape(queryV1alpha1.TableArrowSchema)).toEqual(['bytes record = 1', 'string unit = 2']);
   });
 
@@ -282,18 +268,11 @@ describe('parca.debuginfo.v1alpha1', () => {
       'UPLOAD_STRATEGY_GRPC = 1',
       'UPLOAD_STRATEGY_SIGNED_URL = 2',
     ]);
-    expect(shape(debuginfoV1alpha1.MarkUploadFinishedRequestSchema)).toEqual([
-      'string build_id = 1',
-      'string upload_id = 2',
-      `${di}.DebuginfoType type = 3`,
-    ]);
+    expect(shape(debuginfoV1alpha1.MarkUploadFinishedRequestSchema)).toEqual(['string build_id = 1', 'string upload_id = 2', `${di}.DebuginfoType type = 3`]);
   });
 
   it('matches the upload stream messages and enums', () => {
-    expect(shape(debuginfoV1alpha1.UploadRequestSchema)).toEqual([
-      `${di}.UploadInfo info = 1 (oneof data)`,
-      'bytes chunk_data = 2 (oneof data)',
-    ]);
+    expect(shape(debuginfoV1alpha1.UploadRequestSchema)).toEqual([`${di}.UploadInfo info = 1 (oneof data)`, 'bytes chunk_data = 2 (oneof data)']);
     expect(shape(debuginfoV1alpha1.UploadInfoSchema)).toEqual(['string build_id = 1', 'string upload_id = 2', `${di}.DebuginfoType type = 3`]);
     expect(shape(debuginfoV1alpha1.UploadResponseSchema)).toEqual(['string build_id = 1', 'uint64 size = 2']);
     expect(values(debuginfoV1alpha1.DebuginfoTypeSchema)).toEqual([
@@ -341,19 +320,11 @@ describe('push.v1 and types.v1', () => {
       'repeated types.v1.ProfileAnnotation annotations = 3',
       'repeated types.v1.Exemplar exemplars = 4',
     ]);
-    expect(shape(typesV1.LabelValuesRequestSchema)).toEqual([
-      'string name = 1',
-      'repeated string matchers = 2',
-      'int64 start = 3',
-      'int64 end = 4',
-    ]);
+    expect(shape(typesV1.LabelValuesRequestSchema)).toEqual(['string name = 1', 'repeated string matchers = 2', 'int64 start = 3', 'int64 end = 4']);
     expect(shape(typesV1.LabelNamesRequestSchema)).toEqual(['repeated string matchers = 1', 'int64 start = 2', 'int64 end = 3']);
     expect(shape(typesV1.LabelNamesResponseSchema)).toEqual(['repeated string names = 1']);
     expect(shape(typesV1.LabelValuesResponseSchema)).toEqual(['repeated string names = 1']);
-    expect(values(typesV1.TimeSeriesAggregationTypeSchema)).toEqual([
-      'TIME_SERIES_AGGREGATION_TYPE_SUM = 0',
-      'TIME_SERIES_AGGREGATION_TYPE_AVERAGE = 1',
-    ]);
+    expect(values(typesV1.TimeSeriesAggregationTypeSchema)).toEqual(['TIME_SERIES_AGGREGATION_TYPE_SUM = 0', 'TIME_SERIES_AGGREGATION_TYPE_AVERAGE = 1']);
   });
 });
 
@@ -480,11 +451,7 @@ describe('google.v1 (pprof)', () => {
       'int64 default_sample_type = 14',
       'int64 doc_url = 15',
     ]);
-    expect(shape(googleV1.SampleSchema)).toEqual([
-      'repeated uint64 location_id = 1',
-      'repeated int64 value = 2',
-      `repeated ${g}.Label label = 3`,
-    ]);
+    expect(shape(googleV1.SampleSchema)).toEqual(['repeated uint64 location_id = 1', 'repeated int64 value = 2', `repeated ${g}.Label label = 3`]);
     expect(shape(googleV1.LocationSchema)).toEqual([
       'uint64 id = 1',
       'uint64 mapping_id = 2',
@@ -493,13 +460,7 @@ describe('google.v1 (pprof)', () => {
       'bool is_folded = 5',
     ]);
     expect(shape(googleV1.LineSchema)).toEqual(['uint64 function_id = 1', 'int64 line = 2', 'int64 column = 3']);
-    expect(shape(googleV1.FunctionSchema)).toEqual([
-      'uint64 id = 1',
-      'int64 name = 2',
-      'int64 system_name = 3',
-      'int64 filename = 4',
-      'int64 start_line = 5',
-    ]);
+    expect(shape(googleV1.FunctionSchema)).toEqual(['uint64 id = 1', 'int64 name = 2', 'int64 system_name = 3', 'int64 filename = 4', 'int64 start_line = 5']);
     expect(shape(googleV1.MappingSchema).slice(0, 6)).toEqual([
       'uint64 id = 1',
       'uint64 memory_start = 2',
@@ -601,9 +562,7 @@ describe('binary round trips', () => {
     const bytes = toBinary(profilestoreV1alpha1.WriteRawRequestSchema, msg);
     // Hand-assembled: series(2){labels(1){labels(1){name(1)="a",value(2)="b"}},
     // samples(2){raw_profile(1)=010203}}, normalized(3)=true.
-    expect(Array.from(bytes)).toEqual([
-      0x12, 0x11, 0x0a, 0x08, 0x0a, 0x06, 0x0a, 0x01, 0x61, 0x12, 0x01, 0x62, 0x12, 0x05, 0x0a, 0x03, 1, 2, 3, 0x18, 0x01,
-    ]);
+    expect(Array.from(bytes)).toEqual([0x12, 0x11, 0x0a, 0x08, 0x0a, 0x06, 0x0a, 0x01, 0x61, 0x12, 0x01, 0x62, 0x12, 0x05, 0x0a, 0x03, 1, 2, 3, 0x18, 0x01]);
     const back = fromBinary(profilestoreV1alpha1.WriteRawRequestSchema, bytes);
     expect(back.normalized).toBe(true);
     expect(back.series[0].labels?.labels[0]).toMatchObject({ name: 'a', value: 'b' });
@@ -635,7 +594,11 @@ describe('binary round trips', () => {
       groupBy: { fields: ['function_name'] },
       invertCallStack: false,
       sandwichByFunction: 'main',
-      filter: [{ filter: { case: 'stackFilter', value: { filter: { case: 'criteria', value: { functionName: { condition: { case: 'contains', value: 'foo' } } } } } } }],
+      filter: [
+        {
+          filter: { case: 'stackFilter', value: { filter: { case: 'criteria', value: { functionName: { condition: { case: 'contains', value: 'foo' } } } } } },
+        },
+      ],
     });
     const back = fromBinary(queryV1alpha1.QueryRequestSchema, toBinary(queryV1alpha1.QueryRequestSchema, full));
     expect(back).toEqual(full);
@@ -658,7 +621,9 @@ describe('binary round trips', () => {
 
     const delta = create(firnManifestV1.ManifestDeltaSchema, {
       tenantId: 't1',
-      added: [{ id: 's1', tenantId: 't1', level: 0, covered: [{ stream: 'ingest', first: 1n, last: 9n }], labels: [{ name: 'a', values: ['x'], truncated: false }] }],
+      added: [
+        { id: 's1', tenantId: 't1', level: 0, covered: [{ stream: 'ingest', first: 1n, last: 9n }], labels: [{ name: 'a', values: ['x'], truncated: false }] },
+      ],
       removed: ['s0'],
       origin: 'ingester-0',
       lamport: 7n,

@@ -45,14 +45,27 @@ async function buildData(dir: string, segments: number, rows: number, stackCount
   const stacks: Frame[][] = Array.from({ length: stackCount }, () =>
     Array.from({ length: 8 + Math.floor(r() * 40) }, () => {
       const f = fns[Math.floor(r() * fns.length)];
-      return { buildId: 'abc', mappingFile: '/bin/app', address: BigInt(Math.floor(r() * 1e6)), functionName: f, fileName: `${f}.go`, line: 1 + Math.floor(r() * 500), inlined: false };
+      return {
+        buildId: 'abc',
+        mappingFile: '/bin/app',
+        address: BigInt(Math.floor(r() * 1e6)),
+        functionName: f,
+        fileName: `${f}.go`,
+        line: 1 + Math.floor(r() * 500),
+        inlined: false,
+      };
     }),
   );
   const metas: firnManifestV1.SegmentMeta[] = [];
   for (let s = 0; s < segments; s++) {
     const b = new SampleBatchBuilder({ initialCapacity: rows });
     const pt = b.addProfileType(CPU);
-    const series = Array.from({ length: 800 }, (_, i) => b.addSeries([['pod', `pod-${i}`], ['node', `node-${i % 100}`]]));
+    const series = Array.from({ length: 800 }, (_, i) =>
+      b.addSeries([
+        ['pod', `pod-${i}`],
+        ['node', `node-${i % 100}`],
+      ]),
+    );
     const st = stacks.map((x) => b.addStack(x));
     for (let i = 0; i < rows; i++) {
       const z = Math.floor(stackCount * Math.pow(r(), 3));

@@ -72,7 +72,14 @@ describe(StackAccumulator.name, () => {
 
   it('keeps a base side for diffs, 0 where a stack is only on one side', () => {
     const a = partialOf([{ g: '', k: 'k1', v: 4 }], false, false);
-    const b = partialOf([{ g: '', k: 'k2', v: 9 }, { g: '', k: 'k1', v: 1 }], false, false);
+    const b = partialOf(
+      [
+        { g: '', k: 'k2', v: 9 },
+        { g: '', k: 'k1', v: 1 },
+      ],
+      false,
+      false,
+    );
     const acc = new StackAccumulator();
     acc.addPartial(a, 'base');
     acc.addPartial(b);

@@ -54,7 +54,13 @@ describe(QueryEngine.name, () => {
     // One value per summary: truncated summaries force label scans.
     await fx.addSegment(part(40_000, 60_000), { maxLabelValuesInSummary: 1 });
     // Span profiles, an hour after END so the other tests never see them (the worker test reads them).
-    await fx.addSegment(mixedRows(9, { startMs: SPANS_T0 }).flatMap((r) => [{ ...r, span: SPAN_A }, { ...r, value: 2 * r.value }]), { rowGroupRows: 16 });
+    await fx.addSegment(
+      mixedRows(9, { startMs: SPANS_T0 }).flatMap((r) => [
+        { ...r, span: SPAN_A },
+        { ...r, value: 2 * r.value },
+      ]),
+      { rowGroupRows: 16 },
+    );
     engine = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
   });
 
@@ -261,7 +267,9 @@ describe(QueryEngine.name, () => {
       fx.store.reset();
       const inFirst = fx.rows.filter((r) => r.ts < T0 + 20_000);
       expect(await engine.labelNames(fx.tenant, { startMs: T0, endMs: T0 + 20_000 })).toEqual(distinct((r) => r.labels.map(([n]) => n), inFirst));
-      expect(await engine.labelValues(fx.tenant, 'pod', { startMs: T0, endMs: T0 + 20_000 })).toEqual(distinct((r) => r.labels.filter(([n]) => n === 'pod').map(([, v]) => v), inFirst));
+      expect(await engine.labelValues(fx.tenant, 'pod', { startMs: T0, endMs: T0 + 20_000 })).toEqual(
+        distinct((r) => r.labels.filter(([n]) => n === 'pod').map(([, v]) => v), inFirst),
+      );
       expect(fx.store.requests).toBe(0);
     });
 
@@ -287,7 +295,9 @@ describe(QueryEngine.name, () => {
         const q = { startMs: start, endMs: END, profileType: pt, matchers: matchersOf(sel) };
         expect(await engine.labelNames(fx.tenant, q)).toEqual(distinct((r) => r.labels.map(([n]) => n), rows));
         for (const name of ['pod', 'namespace', 'zone', 'missing']) {
-          expect(await engine.labelValues(fx.tenant, name, q), `${pt}${sel} ${name}`).toEqual(distinct((r) => r.labels.filter(([n]) => n === name).map(([, v]) => v), rows));
+          expect(await engine.labelValues(fx.tenant, name, q), `${pt}${sel} ${name}`).toEqual(
+            distinct((r) => r.labels.filter(([n]) => n === name).map(([, v]) => v), rows),
+          );
         }
       }
     });
@@ -303,7 +313,9 @@ describe(QueryEngine.name, () => {
       const vShares = [values.toScan.slice(0, 1), values.toScan.slice(1)];
       const splitValues = sortedLabelSet(values.known, ...(await Promise.all(vShares.map((seg) => engine.scanLabelValues(seg, 'pod', q)))));
       expect(splitValues).toEqual(await engine.labelValues(fx.tenant, 'pod', q));
-      expect(splitValues).toEqual(['pod-a', 'pod-b', 'pod-c'].filter((v) => fx.rows.some((r) => r.pt === CPU && r.ts >= q.startMs && r.labels.some(([n, x]) => n === 'pod' && x === v))));
+      expect(splitValues).toEqual(
+        ['pod-a', 'pod-b', 'pod-c'].filter((v) => fx.rows.some((r) => r.pt === CPU && r.ts >= q.startMs && r.labels.some(([n, x]) => n === 'pod' && x === v))),
+      );
     });
 
     it('lists profile types from the manifest', () => {
@@ -325,13 +337,17 @@ describe(QueryEngine.name, () => {
       for (const sel of [CPU, `${CPU}{pod=~"pod-(a|c)"}`, `${MEM}{namespace="dev"}`]) {
         const want = await engine.mergeStacks(fx.tenant, sel, T0 + 1_000, END);
         expect(await pooled.mergeStacks(fx.tenant, sel, T0 + 1_000, END), sel).toEqual(want);
-        expect(totalsOf(want)).toEqual(fx.expectedTotals(sel.startsWith(CPU) ? CPU : MEM, matchersOf(sel.slice(sel.indexOf('{') >= 0 ? sel.indexOf('{') : sel.length)), T0 + 1_000, END));
+        expect(totalsOf(want)).toEqual(
+          fx.expectedTotals(sel.startsWith(CPU) ? CPU : MEM, matchersOf(sel.slice(sel.indexOf('{') >= 0 ? sel.indexOf('{') : sel.length)), T0 + 1_000, END),
+        );
       }
       const grouped = await pooled.partial(fx.tenant, CPU, T0, END, { groupBy: ['pod'] });
       expect(grouped).toEqual(await engine.partial(fx.tenant, CPU, T0, END, { groupBy: ['pod'] }));
       expect(grouped.groups.length).toBeGreaterThan(1);
       const d = { selector: `${CPU}{pod="pod-a"}`, startMs: T0, endMs: END };
-      expect(await pooled.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` })).toEqual(await engine.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` }));
+      expect(await pooled.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` })).toEqual(
+        await engine.diff(fx.tenant, d, { ...d, selector: `${CPU}{pod="pod-b"}` }),
+      );
     });
 
     it('filters span profiles in worker threads as in the calling thread', async () => {
@@ -342,7 +358,11 @@ describe(QueryEngine.name, () => {
     });
 
     it('reports a worker-side failure with its code, and cancellation as canceled', async () => {
-      const missing = { ...fx.view.segmentsOverlapping(fx.tenant, { startMs: T0, endMs: END })[0].meta, id: 'gone', objectKey: `tenants/${fx.tenant}/segments/gone` };
+      const missing = {
+        ...fx.view.segmentsOverlapping(fx.tenant, { startMs: T0, endMs: END })[0].meta,
+        id: 'gone',
+        objectKey: `tenants/${fx.tenant}/segments/gone`,
+      };
       const e = await firnError(pooled.mergeStacks(fx.tenant, CPU, T0, END, { segments: [missing] }));
       const inThread = await firnError(engine.mergeStacks(fx.tenant, CPU, T0, END, { segments: [missing] }));
       expect([e.code, e.message]).toEqual([inThread.code, inThread.message]);
@@ -446,9 +466,15 @@ describe('span profiles', () => {
   beforeAll(async () => {
     fx = await QueryFixture.create();
     const rows = spanRows(3);
-    await fx.addSegment(rows.filter((r) => r.ts < T0 + 30_000), { rowGroupRows: 16 });
+    await fx.addSegment(
+      rows.filter((r) => r.ts < T0 + 30_000),
+      { rowGroupRows: 16 },
+    );
     // The compactor's layout: rows by (series, stack, time), stack ids by frames.
-    await fx.addSegment(rows.filter((r) => r.ts >= T0 + 30_000), { rowOrder: 'stack', stackOrder: 'frames', rowGroupRows: 64 });
+    await fx.addSegment(
+      rows.filter((r) => r.ts >= T0 + 30_000),
+      { rowOrder: 'stack', stackOrder: 'frames', rowGroupRows: 64 },
+    );
     // A segment without span profiles at all (no span_id column).
     await fx.addSegment(mixedRows(4).map((r) => ({ ...r, ts: r.ts + 1 })));
     engine = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });

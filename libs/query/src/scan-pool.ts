@@ -54,7 +54,19 @@ export class ScanPool {
     if (this.closed) return Promise.reject(FirnError.unavailable('scan pool is closed'));
     const w = this.pick();
     const id = this.nextId++;
-    const req: ScanRequest = { type: 'scan', id, seg, q: { profileType: q.profileType, matchers: q.matchers.map((m) => ({ name: m.name, op: m.op, value: m.value })), startMs: q.startMs, endMs: q.endMs, spanIds: q.spanIds ? [...q.spanIds] : undefined }, groupBy: [...groupBy] };
+    const req: ScanRequest = {
+      type: 'scan',
+      id,
+      seg,
+      q: {
+        profileType: q.profileType,
+        matchers: q.matchers.map((m) => ({ name: m.name, op: m.op, value: m.value })),
+        startMs: q.startMs,
+        endMs: q.endMs,
+        spanIds: q.spanIds ? [...q.spanIds] : undefined,
+      },
+      groupBy: [...groupBy],
+    };
     return new Promise<SegmentSums>((resolve, reject) => {
       const onAbort = () => {
         if (!this.pending.delete(id)) return;
@@ -105,7 +117,9 @@ export class ScanPool {
       this.pending.delete(m.id);
       w.busy--;
       if (m.type === 'error') {
-        p.reject(m.code ? new FirnError(m.code as ErrorCode, m.message, { details: m.details }) : FirnError.internal(`segment scan failed in a worker: ${m.message}`));
+        p.reject(
+          m.code ? new FirnError(m.code as ErrorCode, m.message, { details: m.details }) : FirnError.internal(`segment scan failed in a worker: ${m.message}`),
+        );
         return;
       }
       let cells: Map<number, number> | undefined;

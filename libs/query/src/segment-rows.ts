@@ -175,7 +175,16 @@ export async function scanSegmentRows(
       }
       return info;
     }
-    return await twoPhase(reader, layout.rowGroups.map((g) => g.rows), f, filterCols, dataCols, info, visit, signal);
+    return await twoPhase(
+      reader,
+      layout.rowGroups.map((g) => g.rows),
+      f,
+      filterCols,
+      dataCols,
+      info,
+      visit,
+      signal,
+    );
   } finally {
     reader.close();
   }
@@ -215,7 +224,10 @@ async function twoPhase(
 
   const phase2 = await reader.read({ columns: dataCols, rowGroups: hits });
   throwIfAborted(signal);
-  checkRows(phase2, hits.reduce((s, g) => s + groupRows[g], 0));
+  checkRows(
+    phase2,
+    hits.reduce((s, g) => s + groupRows[g], 0),
+  );
   // Phase-2 rows are the chosen row groups back to back: walk them alongside the batches.
   let hit = 0;
   let inGroup = 0;

@@ -68,7 +68,9 @@ export function seriesFromColumns(series: readonly SeriesColumns[]): SeriesBucke
   for (const c of series) {
     const n = c.bucketMs.length;
     if (c.values.length !== n || c.counts.length !== n || c.durationNs.length !== n) {
-      throw FirnError.invalidArgument(`series columns differ in length (${n} buckets, ${c.values.length} values, ${c.counts.length} counts, ${c.durationNs.length} durations)`);
+      throw FirnError.invalidArgument(
+        `series columns differ in length (${n} buckets, ${c.values.length} values, ${c.counts.length} counts, ${c.durationNs.length} durations)`,
+      );
     }
     const labels = [...c.labels].sort(byName);
     const points = new Map<number, SeriesPoint>();
@@ -122,7 +124,12 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
       const value = requireColumn(batch, SampleColumn.value, what).values as BigInt64Array;
       const ts = requireColumn(batch, SampleColumn.timestamp, what).values as BigInt64Array;
       const dur = requireColumn(batch, SampleColumn.duration, what).values as BigInt64Array;
-      const names = sumBy ?? batch.schema.fields.map((f) => f.name).filter((n) => n.startsWith('labels.')).map((n) => n.slice('labels.'.length));
+      const names =
+        sumBy ??
+        batch.schema.fields
+          .map((f) => f.name)
+          .filter((n) => n.startsWith('labels.'))
+          .map((n) => n.slice('labels.'.length));
       const readers = names.map((n) => [n, labelReader(batch, n)] as const);
       for (const i of rows) {
         const sid = series[i];

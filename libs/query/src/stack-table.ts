@@ -36,12 +36,18 @@ export async function readStacksById(
     }
     const wanted = new Uint8Array(ids[ids.length - 1] + 1);
     for (const id of ids) wanted[id] = 1;
-    let groups = rowGroupsCovering(layout.rowGroups.map((g) => g.rows), ids);
+    let groups = rowGroupsCovering(
+      layout.rowGroups.map((g) => g.rows),
+      ids,
+    );
     if (known) {
       await keysInto(reader, groups, wanted, known, out, signal);
       if (out.size === ids.length) return out;
       const rest = Uint32Array.from(ids.filter((id) => !out.has(id)));
-      groups = rowGroupsCovering(layout.rowGroups.map((g) => g.rows), rest);
+      groups = rowGroupsCovering(
+        layout.rowGroups.map((g) => g.rows),
+        rest,
+      );
     }
     await decodeInto(reader, groups, wanted, out, signal);
     if (out.size < ids.length && groups.length < layout.rowGroups.length) {
@@ -161,8 +167,17 @@ export async function resolveStacks(store: ObjectStore, seg: SegmentMeta, ids: U
     }
     const noFrames = frameless(map);
     if (noFrames.length > 0) {
-      await mapInto(reader, rowGroupsCovering(groupRows, noFrames), [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames], map, catalog, signal, noFrames);
-      if (frameless(map).length > 0) await mapInto(reader, undefined, [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames], map, catalog, signal, noFrames);
+      await mapInto(
+        reader,
+        rowGroupsCovering(groupRows, noFrames),
+        [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames],
+        map,
+        catalog,
+        signal,
+        noFrames,
+      );
+      if (frameless(map).length > 0)
+        await mapInto(reader, undefined, [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames], map, catalog, signal, noFrames);
     }
     return map;
   } finally {

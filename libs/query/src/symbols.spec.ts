@@ -11,10 +11,25 @@ describe(symbolize.name, () => {
   it('resolves every distinct unsymbolized frame in one batched call and expands inlines', async () => {
     const a = raw(0x10n);
     const b = raw(0x20n);
-    const p = { profileType: 't', stacks: [[a, named], [a, b, named]], values: Float64Array.from([1, 2]), total: 3 };
+    const p = {
+      profileType: 't',
+      stacks: [
+        [a, named],
+        [a, b, named],
+      ],
+      values: Float64Array.from([1, 2]),
+      total: 3,
+    };
     const resolver: SymbolResolver = {
       resolve: vi.fn(async (_t, frames: readonly Frame[]) =>
-        frames.map((f) => (f.address === 0x10n ? [{ ...f, functionName: 'inner', inlined: true }, { ...f, functionName: 'outer' }] : undefined)),
+        frames.map((f) =>
+          f.address === 0x10n
+            ? [
+                { ...f, functionName: 'inner', inlined: true },
+                { ...f, functionName: 'outer' },
+              ]
+            : undefined,
+        ),
       ),
     };
     const out = await symbolize(tenantFromTrustedSource('acme'), p, resolver);
@@ -32,9 +47,20 @@ describe(symbolize.name, () => {
     const jit: Frame = { ...raw(0x40n), buildId: '', mappingFile: '[anon]' };
     const lost: Frame = { ...raw(0x50n), buildId: '', mappingFile: '' };
     const vdso: Frame = { ...raw(0x60n), buildId: '', mappingFile: '[vdso]' };
-    const p = { profileType: 't', stacks: [[a, kernel, named], [b, jit, lost, vdso, named], [a, named]], values: Float64Array.from([1, 2, 3]), total: 6 };
+    const p = {
+      profileType: 't',
+      stacks: [
+        [a, kernel, named],
+        [b, jit, lost, vdso, named],
+        [a, named],
+      ],
+      values: Float64Array.from([1, 2, 3]),
+      total: 6,
+    };
     // The cache knows a's negative entry and nothing about b.
-    const resolver: SymbolResolver = { resolve: async (_t, frames) => frames.map((f) => (f === a ? [{ ...f, unnamedReason: 'no_debuginfo' as const }] : undefined)) };
+    const resolver: SymbolResolver = {
+      resolve: async (_t, frames) => frames.map((f) => (f === a ? [{ ...f, unnamedReason: 'no_debuginfo' as const }] : undefined)),
+    };
     const out = await symbolize(tenantFromTrustedSource('acme'), p, resolver);
     expect(out.stacks.map((st) => st.map((f) => f.unnamedReason ?? f.functionName))).toEqual([
       ['no_debuginfo', 'kallsyms_restricted', 'main'],
@@ -70,7 +96,15 @@ describe(demangleProfile.name, () => {
   it('demangles each distinct mangled frame once, keeping the raw name as systemName and frames shared', async () => {
     const m: Frame = { ...named, functionName: '_ZN1a1bEv' };
     const junk: Frame = { ...named, functionName: '_Zjunk' };
-    const p = { profileType: 't', stacks: [[m, named], [m, junk]], values: Float64Array.from([1, 2]), total: 3 };
+    const p = {
+      profileType: 't',
+      stacks: [
+        [m, named],
+        [m, junk],
+      ],
+      values: Float64Array.from([1, 2]),
+      total: 3,
+    };
     const d = fake();
     const out = await demangleProfile(p, d);
     expect(d.calls).toEqual([['_ZN1a1bEv', '_Zjunk']]);

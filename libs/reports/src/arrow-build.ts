@@ -100,11 +100,7 @@ const utf8 = new TextEncoder();
  * With `indexType` unset the index is the smallest unsigned type for the value count
  * (Parca's compactDictionary).
  */
-export function dictionaryColumn(
-  values: ReadonlyArray<string | null>,
-  valueType: 'binary' | 'utf8',
-  indexType?: Uint8 | Uint16 | Uint32 | Int32,
-): Data {
+export function dictionaryColumn(values: ReadonlyArray<string | null>, valueType: 'binary' | 'utf8', indexType?: Uint8 | Uint16 | Uint32 | Int32): Data {
   const n = values.length;
   const ids = new Map<string, number>();
   const distinct: string[] = [];
@@ -158,8 +154,7 @@ export function dictionaryColumnOfIds(
   const vt = valueType === 'binary' ? new Binary() : new Utf8();
   const dict = makeData({ type: vt as Binary, length: encoded.length, nullCount: 0, valueOffsets: offsets, data: bytes });
   const it = indexType ?? smallestUnsigned(order.length);
-  const keys =
-    it instanceof Uint8 ? Uint8Array.from(idx) : it instanceof Uint16 ? Uint16Array.from(idx) : it instanceof Int32 ? Int32Array.from(idx) : idx;
+  const keys = it instanceof Uint8 ? Uint8Array.from(idx) : it instanceof Uint16 ? Uint16Array.from(idx) : it instanceof Int32 ? Int32Array.from(idx) : idx;
   return makeData({
     type: new Dictionary(vt, it as Uint32),
     length: n,

@@ -87,7 +87,15 @@ describe(flamegraphArrow.name, () => {
 
   it('merges frames by function name per level and nulls metadata that differs', () => {
     const other = { ...F.handle, line: 21, address: 0x210n };
-    const p = { profileType: CPU, stacks: [[F.handle, F.main], [other, F.main]], values: Float64Array.from([1, 2]), total: 3 };
+    const p = {
+      profileType: CPU,
+      stacks: [
+        [F.handle, F.main],
+        [other, F.main],
+      ],
+      values: Float64Array.from([1, 2]),
+      total: 3,
+    };
     const t = decodeIpc(flamegraphArrow(p).record);
     expect(strings(t, 'function_name')).toEqual([null, 'main', 'handle']);
     expect(values(t, 'cumulative')).toEqual([3, 3, 3]);
@@ -109,7 +117,10 @@ describe(flamegraphArrow.name, () => {
 
   it('says why unnamed rows have no name in the extra unnamed_reason column, without changing the tree', () => {
     const plain = handProfile();
-    const explained = { ...plain, stacks: plain.stacks.map((st) => st.map((f) => (f === F.unsym ? { ...F.unsym, unnamedReason: 'no_debuginfo' as const } : f))) };
+    const explained = {
+      ...plain,
+      stacks: plain.stacks.map((st) => st.map((f) => (f === F.unsym ? { ...F.unsym, unnamedReason: 'no_debuginfo' as const } : f))),
+    };
     const t = decodeIpc(flamegraphArrow(explained).record);
     const reason = strings(t, 'unnamed_reason');
     const names = strings(t, 'function_name');

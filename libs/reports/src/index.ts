@@ -1,11 +1,6 @@
 export type { StackProfile } from './stack-profile';
-export {
-  flamegraphArrow,
-} from './flamegraph-arrow';
-export {
-  pyroscopeFlameGraph,
-  pyroscopeFlameGraphDiff,
-} from './pyroscope-flamegraph';
+export { flamegraphArrow } from './flamegraph-arrow';
+export { pyroscopeFlameGraph, pyroscopeFlameGraphDiff } from './pyroscope-flamegraph';
 export { parcaTop } from './top';
 export { tableArrow } from './table-arrow';
 export { stackProfileToPprof } from './pprof';

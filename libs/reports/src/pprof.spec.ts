@@ -24,7 +24,14 @@ function canonical(stacks: Frame[][], values: ArrayLike<number>): Map<string, nu
 }
 
 /** Decodes with protobuf-es against our google.v1 schema, independently of @firn/profiles. */
-function decodeWithProtobufEs(bytes: Uint8Array): { stacks: Frame[][]; values: number[]; sampleType: string; unit: string; timeNanos: bigint; durationNanos: bigint } {
+function decodeWithProtobufEs(bytes: Uint8Array): {
+  stacks: Frame[][];
+  values: number[];
+  sampleType: string;
+  unit: string;
+  timeNanos: bigint;
+  durationNanos: bigint;
+} {
   const prof = fromBinary(googleV1.ProfileSchema, gunzipSync(bytes));
   const s = (i: bigint) => prof.stringTable[Number(i)];
   const mapping = new Map(prof.mapping.map((m) => [m.id, m]));
@@ -47,7 +54,14 @@ function decodeWithProtobufEs(bytes: Uint8Array): { stacks: Frame[][]; values: n
     stacks.push(frames);
     values.push(Number(sample.value[0]));
   }
-  return { stacks, values, sampleType: s(prof.sampleType[0].type), unit: s(prof.sampleType[0].unit), timeNanos: prof.timeNanos, durationNanos: prof.durationNanos };
+  return {
+    stacks,
+    values,
+    sampleType: s(prof.sampleType[0].type),
+    unit: s(prof.sampleType[0].unit),
+    timeNanos: prof.timeNanos,
+    durationNanos: prof.durationNanos,
+  };
 }
 
 function roundTrip(p: StackProfile): Map<string, number> {
@@ -80,10 +94,21 @@ describe(stackProfileToPprof.name, () => {
   it('flags each mapping by how far its locations are resolved and says why locations are unnamed', () => {
     const p = handProfile();
     const why = { ...F.unsym, unnamedReason: 'no_debuginfo' as const };
-    const kernel: Frame = { buildId: '', mappingFile: '[kernel.kallsyms]', address: 0xffffn, functionName: 'do_syscall_64', fileName: '', line: 0, inlined: false };
+    const kernel: Frame = {
+      buildId: '',
+      mappingFile: '[kernel.kallsyms]',
+      address: 0xffffn,
+      functionName: 'do_syscall_64',
+      fileName: '',
+      line: 0,
+      inlined: false,
+    };
     const lost: Frame = { buildId: '', mappingFile: '', address: 0x42n, functionName: '', fileName: '', line: 0, inlined: false, unnamedReason: 'no_mapping' };
     const stacks = [...p.stacks.map((st) => st.map((f) => (f === F.unsym ? why : f))), [kernel, F.main], [lost, F.main]];
-    const prof = fromBinary(googleV1.ProfileSchema, gunzipSync(stackProfileToPprof({ ...p, stacks, values: Float64Array.from([...p.values, 1, 1]), total: p.total + 2 })));
+    const prof = fromBinary(
+      googleV1.ProfileSchema,
+      gunzipSync(stackProfileToPprof({ ...p, stacks, values: Float64Array.from([...p.values, 1, 1]), total: p.total + 2 })),
+    );
     const s = (i: bigint) => prof.stringTable[Number(i)];
     const flags = Object.fromEntries(prof.mapping.map((m) => [s(m.filename), [m.hasFunctions, m.hasFilenames, m.hasLineNumbers, m.hasInlineFrames]]));
     expect(flags).toEqual({
@@ -91,7 +116,10 @@ describe(stackProfileToPprof.name, () => {
       '/lib/libc.so.6': [false, false, false, false],
       '[kernel.kallsyms]': [true, false, false, false],
     });
-    expect(prof.comment.map(s).sort()).toEqual(['firn: unnamed locations of (no mapping): no_mapping=1', 'firn: unnamed locations of /lib/libc.so.6 build_id=c2: no_debuginfo=1']);
+    expect(prof.comment.map(s).sort()).toEqual([
+      'firn: unnamed locations of (no mapping): no_mapping=1',
+      'firn: unnamed locations of /lib/libc.so.6 build_id=c2: no_debuginfo=1',
+    ]);
   });
 
   it('keeps totals for random profiles (property)', () => {

@@ -124,8 +124,14 @@ describe(pyroscopeFlameGraphDiff.name, () => {
   const small = {
     profileType: CPU,
     stacks: [
-      [{ ...F.main, functionName: 'b' }, { ...F.main, functionName: 'a' }],
-      [{ ...F.main, functionName: 'c' }, { ...F.main, functionName: 'a' }],
+      [
+        { ...F.main, functionName: 'b' },
+        { ...F.main, functionName: 'a' },
+      ],
+      [
+        { ...F.main, functionName: 'c' },
+        { ...F.main, functionName: 'a' },
+      ],
     ],
     base: Float64Array.from([2, 0]),
     values: Float64Array.from([1, 3]),

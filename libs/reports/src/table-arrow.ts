@@ -105,16 +105,49 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
     ['mapping_file', dictionaryColumn(mappingFile, 'utf8', uint16Unless(distinct(mappingFile)))],
     ['mapping_build_id', dictionaryColumn(buildId, 'utf8', uint16Unless(distinct(buildId)))],
     ['location_address', uint64BigColumn(address)],
-    ['location_line', intColumn(new Int64(), rows.map(({ frame }) => frame.line), lineValid)],
+    [
+      'location_line',
+      intColumn(
+        new Int64(),
+        rows.map(({ frame }) => frame.line),
+        lineValid,
+      ),
+    ],
     // We carry no function start line; upstream writes null when it is not positive.
     ['function_startline', intColumn(new Int64(), new Float64Array(n), new Uint8Array(n))],
     ['function_name', dictionaryColumn(fnName, 'utf8', new Uint32())],
     ['function_system_name', dictionaryColumn(sysName, 'utf8', uint16Unless(distinct(sysName)))],
     ['function_file_name', dictionaryColumn(fileName, 'utf8', new Uint32())],
-    ['cumulative', intColumn(new Int64(), rows.map((r) => r.cumulative))],
-    ['cumulative_diff', intColumn(new Int64(), rows.map((r) => r.diff), diffMode ? undefined : new Uint8Array(n)), true],
-    ['flat', intColumn(new Int64(), rows.map((r) => r.flat))],
-    ['flat_diff', intColumn(new Int64(), rows.map((r) => r.flatDiff))],
+    [
+      'cumulative',
+      intColumn(
+        new Int64(),
+        rows.map((r) => r.cumulative),
+      ),
+    ],
+    [
+      'cumulative_diff',
+      intColumn(
+        new Int64(),
+        rows.map((r) => r.diff),
+        diffMode ? undefined : new Uint8Array(n),
+      ),
+      true,
+    ],
+    [
+      'flat',
+      intColumn(
+        new Int64(),
+        rows.map((r) => r.flat),
+      ),
+    ],
+    [
+      'flat_diff',
+      intColumn(
+        new Int64(),
+        rows.map((r) => r.flatDiff),
+      ),
+    ],
     ['callers', listColumn(new Int64(), callers)],
     ['callees', listColumn(new Int64(), callees)],
     // Firn's addition (read by name, after upstream's columns): why a row has no function name.

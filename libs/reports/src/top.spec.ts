@@ -46,7 +46,15 @@ describe(parcaTop.name, () => {
 
   it('drops the line of a function seen at several locations and counts recursion once', () => {
     const h2 = { ...F.handle, address: 0x210n, line: 21 };
-    const p = { profileType: CPU, stacks: [[F.handle, F.main], [h2, F.handle, F.main]], values: Float64Array.from([1, 2]), total: 3 };
+    const p = {
+      profileType: CPU,
+      stacks: [
+        [F.handle, F.main],
+        [h2, F.handle, F.main],
+      ],
+      values: Float64Array.from([1, 2]),
+      total: 3,
+    };
     const r = parcaTop(p);
     const handle = r.top.list.find((n) => n.meta?.function?.name === 'handle')!;
     expect(handle.meta?.line).toBeUndefined();

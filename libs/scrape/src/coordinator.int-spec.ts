@@ -51,7 +51,18 @@ describe(ScrapeCoordinator.name, () => {
   it('shares target status between replicas', async () => {
     const a = await ScrapeCoordinator.open(bus, { replicaId: 's1', memberTtlMs: 5_000, leaseTtlMs: 30_000 });
     const b = await ScrapeCoordinator.open(bus, { replicaId: 's2', memberTtlMs: 5_000, leaseTtlMs: 30_000 });
-    const status = { id: 'abc', job: 'j', tenant: tenantFromTrustedSource('t'), url: 'http://h:1', labels: { job: 'j' }, health: 'down' as const, owner: 's1', lastScrapeMs: 1, lastDurationMs: 2, lastError: 'HTTP 500' };
+    const status = {
+      id: 'abc',
+      job: 'j',
+      tenant: tenantFromTrustedSource('t'),
+      url: 'http://h:1',
+      labels: { job: 'j' },
+      health: 'down' as const,
+      owner: 's1',
+      lastScrapeMs: 1,
+      lastDurationMs: 2,
+      lastError: 'HTTP 500',
+    };
     await a.putStatus(status);
     expect(await b.statuses()).toContainEqual(status);
   });

@@ -42,8 +42,26 @@ describe(KubernetesDiscoverer.name, () => {
     apiVersion: 'v1',
     items: [
       {
-        metadata: { name: 'web-1', namespace: 'shop', uid: 'u1', labels: { app: 'web', 'app.kubernetes.io/version': '1.2' }, annotations: { 'firn.dev/scrape': 'true' } },
-        spec: { nodeName: 'node-a', containers: [{ name: 'web', image: 'web:1', ports: [{ containerPort: 6060, name: 'pprof', protocol: 'TCP' }, { containerPort: 53, protocol: 'UDP' }] }] },
+        metadata: {
+          name: 'web-1',
+          namespace: 'shop',
+          uid: 'u1',
+          labels: { app: 'web', 'app.kubernetes.io/version': '1.2' },
+          annotations: { 'firn.dev/scrape': 'true' },
+        },
+        spec: {
+          nodeName: 'node-a',
+          containers: [
+            {
+              name: 'web',
+              image: 'web:1',
+              ports: [
+                { containerPort: 6060, name: 'pprof', protocol: 'TCP' },
+                { containerPort: 53, protocol: 'UDP' },
+              ],
+            },
+          ],
+        },
         status: { phase: 'Running', podIP: '10.1.2.3', hostIP: '192.168.0.9', conditions: [{ type: 'Ready', status: 'True' }] },
       },
       { metadata: { name: 'pending', namespace: 'shop' }, spec: { containers: [{ name: 'x' }] }, status: { phase: 'Pending' } },
@@ -67,7 +85,16 @@ describe(KubernetesDiscoverer.name, () => {
     const dir = await mkdtemp(join(tmpdir(), 'firn-k8s-sd-'));
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, 'sa-token\n');
-    const d = new KubernetesDiscoverer({ role: 'pod', namespaces: ['shop'], apiServer: base, bearerTokenFile: tokenFile, caFile: '', insecureSkipVerify: false, labelSelector: 'app=web', refreshMs: 1000 });
+    const d = new KubernetesDiscoverer({
+      role: 'pod',
+      namespaces: ['shop'],
+      apiServer: base,
+      bearerTokenFile: tokenFile,
+      caFile: '',
+      insecureSkipVerify: false,
+      labelSelector: 'app=web',
+      refreshMs: 1000,
+    });
     const groups = await d.groups();
     await rm(dir, { recursive: true, force: true });
     expect(seen[0]).toEqual({ url: '/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb', auth: 'Bearer sa-token' });
@@ -88,7 +115,16 @@ describe(KubernetesDiscoverer.name, () => {
   });
 
   it('keeps the last good list when the API server fails, and says why', async () => {
-    const d = new KubernetesDiscoverer({ role: 'pod', namespaces: [], apiServer: base, bearerTokenFile: '', caFile: '', insecureSkipVerify: false, labelSelector: '', refreshMs: 1000 });
+    const d = new KubernetesDiscoverer({
+      role: 'pod',
+      namespaces: [],
+      apiServer: base,
+      bearerTokenFile: '',
+      caFile: '',
+      insecureSkipVerify: false,
+      labelSelector: '',
+      refreshMs: 1000,
+    });
     expect(await d.groups()).toHaveLength(1);
     await new Promise<void>((r) => server.close(() => r()));
     expect(await d.groups()).toHaveLength(1);

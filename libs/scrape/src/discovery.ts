@@ -65,7 +65,8 @@ export function parseFileGroups(doc: unknown, file: string): TargetGroup[] {
   if (!Array.isArray(doc)) throw FirnError.invalidArgument(`${file}: must be a list of {targets, labels}`);
   return doc.map((g, i) => {
     const o = (g ?? {}) as { targets?: unknown; labels?: unknown };
-    if (!Array.isArray(o.targets) || !o.targets.every((t) => typeof t === 'string')) throw FirnError.invalidArgument(`${file}[${i}].targets must be a list of host:port strings`);
+    if (!Array.isArray(o.targets) || !o.targets.every((t) => typeof t === 'string'))
+      throw FirnError.invalidArgument(`${file}[${i}].targets must be a list of host:port strings`);
     const labels = (o.labels ?? {}) as Record<string, unknown>;
     if (typeof labels !== 'object' || Array.isArray(labels)) throw FirnError.invalidArgument(`${file}[${i}].labels must be a mapping`);
     return { source: `${file}[${i}]`, targets: o.targets as string[], labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)])) };
@@ -77,7 +78,10 @@ const IN_CLUSTER_CA = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
 
 interface Pod {
   metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: { nodeName?: string; containers?: Array<{ name?: string; image?: string; ports?: Array<{ containerPort?: number; name?: string; protocol?: string }> }> };
+  spec?: {
+    nodeName?: string;
+    containers?: Array<{ name?: string; image?: string; ports?: Array<{ containerPort?: number; name?: string; protocol?: string }> }>;
+  };
   status?: { podIP?: string; phase?: string; hostIP?: string; conditions?: Array<{ type?: string; status?: string }> };
 }
 
@@ -120,8 +124,10 @@ export class KubernetesDiscoverer implements Discoverer {
   }
 
   private async listPods(namespace: string): Promise<Pod[]> {
-    const base = this.config.apiServer || (this.env.host ? `https://${this.env.host.includes(':') ? `[${this.env.host}]` : this.env.host}:${this.env.port ?? '443'}` : '');
-    if (!base) throw new FirnError(ErrorCode.FailedPrecondition, 'kubernetes_sd_configs: no api_server and not running in a cluster (KUBERNETES_SERVICE_HOST unset)');
+    const base =
+      this.config.apiServer || (this.env.host ? `https://${this.env.host.includes(':') ? `[${this.env.host}]` : this.env.host}:${this.env.port ?? '443'}` : '');
+    if (!base)
+      throw new FirnError(ErrorCode.FailedPrecondition, 'kubernetes_sd_configs: no api_server and not running in a cluster (KUBERNETES_SERVICE_HOST unset)');
     const inCluster = !this.config.apiServer;
     const tokenFile = this.config.bearerTokenFile || (inCluster ? IN_CLUSTER_TOKEN : '');
     const caFile = this.config.caFile || (inCluster ? IN_CLUSTER_CA : '');
@@ -170,7 +176,13 @@ function podGroups(pod: Pod): TargetGroup[] {
       out.push({
         source,
         targets: [`${host}:${p.containerPort}`],
-        labels: { ...common, ...container, __meta_kubernetes_pod_container_port_number: String(p.containerPort), __meta_kubernetes_pod_container_port_name: p.name ?? '', __meta_kubernetes_pod_container_port_protocol: p.protocol ?? 'TCP' },
+        labels: {
+          ...common,
+          ...container,
+          __meta_kubernetes_pod_container_port_number: String(p.containerPort),
+          __meta_kubernetes_pod_container_port_name: p.name ?? '',
+          __meta_kubernetes_pod_container_port_protocol: p.protocol ?? 'TCP',
+        },
       });
     }
   }

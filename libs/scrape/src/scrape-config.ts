@@ -134,7 +134,18 @@ export function parseScrapeConfig(yamlText: string): ScrapeConfig[] {
 }
 
 function parseJob(o: Obj, where: string): ScrapeConfig {
-  known(o, where, ['job_name', 'tenant', 'scrape_interval', 'scrape_timeout', 'scheme', 'profiling_config', 'static_configs', 'file_sd_configs', 'kubernetes_sd_configs', 'relabel_configs']);
+  known(o, where, [
+    'job_name',
+    'tenant',
+    'scrape_interval',
+    'scrape_timeout',
+    'scheme',
+    'profiling_config',
+    'static_configs',
+    'file_sd_configs',
+    'kubernetes_sd_configs',
+    'relabel_configs',
+  ]);
   const jobName = str(o['job_name'], `${where}.job_name`);
   if (!/^[a-zA-Z0-9_.:-]{1,128}$/.test(jobName)) fail(`${where}.job_name`, `"${jobName}" must be 1-128 letters, digits or _.:-`);
   let tenant: TenantId;
@@ -152,7 +163,9 @@ function parseJob(o: Obj, where: string): ScrapeConfig {
   known(pc, `${where}.profiling_config`, ['pprof_config', 'path_prefix']);
   const pprof = obj(pc['pprof_config'], `${where}.profiling_config.pprof_config`);
   const profiles: ProfileEndpoint[] = [];
-  for (const k of Object.keys(pprof)) if (!(PROFILE_NAMES as readonly string[]).includes(k)) fail(`${where}.profiling_config.pprof_config`, `unknown profile "${k}" (known: ${PROFILE_NAMES.join(', ')})`);
+  for (const k of Object.keys(pprof))
+    if (!(PROFILE_NAMES as readonly string[]).includes(k))
+      fail(`${where}.profiling_config.pprof_config`, `unknown profile "${k}" (known: ${PROFILE_NAMES.join(', ')})`);
   for (const name of PROFILE_NAMES) {
     const p = obj(pprof[name], `${where}.profiling_config.pprof_config.${name}`);
     known(p, `${where}.profiling_config.pprof_config.${name}`, ['enabled', 'path', 'delta']);

@@ -166,7 +166,10 @@ export class Scraper {
     if (!changed) return;
     const seen = new Set<string>();
     for (const j of this.jobs) {
-      const { active, dropped } = buildTargets(j.job, j.discoverers.flatMap((d) => d.groups));
+      const { active, dropped } = buildTargets(
+        j.job,
+        j.discoverers.flatMap((d) => d.groups),
+      );
       j.dropped = dropped;
       for (const t of active) {
         seen.add(t.id);
@@ -175,7 +178,18 @@ export class Scraper {
         this.states.set(t.id, {
           target: t,
           nextDueMs: now + offset,
-          status: { id: t.id, job: t.job, tenant: t.tenant, url: t.baseUrl, labels: Object.fromEntries(t.labels), health: 'unknown', owner: '', lastScrapeMs: 0, lastDurationMs: 0, lastError: '' },
+          status: {
+            id: t.id,
+            job: t.job,
+            tenant: t.tenant,
+            url: t.baseUrl,
+            labels: Object.fromEntries(t.labels),
+            health: 'unknown',
+            owner: '',
+            lastScrapeMs: 0,
+            lastDurationMs: 0,
+            lastError: '',
+          },
         });
       }
     }
@@ -219,18 +233,31 @@ export class Scraper {
     errors = errors.slice(0, 5);
     const up = errors.length === 0;
     this.opts.observer?.health(t, up);
-    s.status = { ...s.status, health: up ? 'up' : 'down', owner: this.opts.coordinator.replicaId, lastScrapeMs: started, lastDurationMs: Date.now() - started, lastError: errors.join('; ') };
+    s.status = {
+      ...s.status,
+      health: up ? 'up' : 'down',
+      owner: this.opts.coordinator.replicaId,
+      lastScrapeMs: started,
+      lastDurationMs: Date.now() - started,
+      lastError: errors.join('; '),
+    };
     await this.opts.coordinator.putStatus(s.status).catch((err: unknown) => this.opts.log.debug({ err }, 'scrape status not shared'));
     if (!up) this.opts.log.debug({ job: t.job, target: t.baseUrl, errors }, 'scrape failed');
   }
 
-  private async fetchProfile(t: Target, p: ProfileEndpoint): Promise<{ profile: ProfileEndpoint; outcome: ScrapeOutcome; seconds: number; body?: Uint8Array; error?: string }> {
+  private async fetchProfile(
+    t: Target,
+    p: ProfileEndpoint,
+  ): Promise<{ profile: ProfileEndpoint; outcome: ScrapeOutcome; seconds: number; body?: Uint8Array; error?: string }> {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     const windowS = p.seconds ? Math.max(1, Math.floor(t.intervalMs / 1000) - 1) : 0;
     const url = `${t.baseUrl}${p.path}${p.seconds ? `?seconds=${windowS}` : ''}`;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(windowS * 1000 + t.timeoutMs), headers: { accept: 'application/octet-stream', 'user-agent': `firn-scraper (replica ${this.opts.coordinator.replicaId})` } });
+      const res = await fetch(url, {
+        signal: AbortSignal.timeout(windowS * 1000 + t.timeoutMs),
+        headers: { accept: 'application/octet-stream', 'user-agent': `firn-scraper (replica ${this.opts.coordinator.replicaId})` },
+      });
       if (res.status !== 200) {
         await res.body?.cancel();
         return { profile: p, outcome: 'http_error', seconds: seconds(), error: `HTTP ${res.status} from ${url}` };
@@ -241,7 +268,12 @@ export class Scraper {
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
       const timeout = e.name === 'TimeoutError' || e.name === 'AbortError';
-      return { profile: p, outcome: timeout ? 'timeout' : 'unreachable', seconds: seconds(), error: `${url}: ${timeout ? 'timed out' : (e.cause?.code ?? e.message)}` };
+      return {
+        profile: p,
+        outcome: timeout ? 'timeout' : 'unreachable',
+        seconds: seconds(),
+        error: `${url}: ${timeout ? 'timed out' : (e.cause?.code ?? e.message)}`,
+      };
     }
   }
 }

@@ -15,8 +15,21 @@ scrape_configs:
       - { source_labels: [__meta_kubernetes_pod_ip], target_label: __address__, replacement: "$1:6060" }
 `);
     const { active, dropped } = buildTargets(job, [
-      { source: 'pod/shop/web-1', targets: ['10.0.0.1'], labels: { __meta_kubernetes_namespace: 'shop', __meta_kubernetes_pod_name: 'web-1', __meta_kubernetes_pod_ip: '10.0.0.1', __meta_kubernetes_pod_annotation_firn_dev_scrape: 'true' } },
-      { source: 'pod/shop/db-1', targets: ['10.0.0.2'], labels: { __meta_kubernetes_namespace: 'shop', __meta_kubernetes_pod_name: 'db-1', __meta_kubernetes_pod_ip: '10.0.0.2' } },
+      {
+        source: 'pod/shop/web-1',
+        targets: ['10.0.0.1'],
+        labels: {
+          __meta_kubernetes_namespace: 'shop',
+          __meta_kubernetes_pod_name: 'web-1',
+          __meta_kubernetes_pod_ip: '10.0.0.1',
+          __meta_kubernetes_pod_annotation_firn_dev_scrape: 'true',
+        },
+      },
+      {
+        source: 'pod/shop/db-1',
+        targets: ['10.0.0.2'],
+        labels: { __meta_kubernetes_namespace: 'shop', __meta_kubernetes_pod_name: 'db-1', __meta_kubernetes_pod_ip: '10.0.0.2' },
+      },
     ]);
     expect(active).toHaveLength(1);
     expect(active[0]).toMatchObject({ job: 'pods', tenant: 'acme', baseUrl: 'http://10.0.0.1:6060', source: 'pod/shop/web-1' });

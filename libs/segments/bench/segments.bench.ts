@@ -58,14 +58,18 @@ async function main(): Promise<void> {
       `total ${fmt(built.meta.bytes / samples, 2)} B/sample`,
   );
   console.log(`merge (concat+dedup+sort): p50 ${fmt(merge.p50)} ms, max ${fmt(merge.max)} ms → ${fmt(inputRows / (merge.p50 / 1000))} input rows/s`);
-  console.log(`buildSegment (merge + Arrow + 2× Parquet): p50 ${fmt(build.p50)} ms, max ${fmt(build.max)} ms → ${fmt(rows / (build.p50 / 1000))} rows/s, ${fmt(samples / (build.p50 / 1000))} samples/s`);
+  console.log(
+    `buildSegment (merge + Arrow + 2× Parquet): p50 ${fmt(build.p50)} ms, max ${fmt(build.max)} ms → ${fmt(rows / (build.p50 / 1000))} rows/s, ${fmt(samples / (build.p50 / 1000))} samples/s`,
+  );
 
   const readAll = await time(runs, () => readSegmentSamples(built.samples));
   console.log(`read samples (all columns): p50 ${fmt(readAll.p50)} ms, max ${fmt(readAll.max)} ms → ${fmt(rows / (readAll.p50 / 1000))} rows/s`);
   const readProj = await time(runs, () => readSegmentSamples(built.samples, { columns: ['stack_id', 'value'] }));
   console.log(`read samples (stack_id, value): p50 ${fmt(readProj.p50)} ms, max ${fmt(readProj.max)} ms → ${fmt(rows / (readProj.p50 / 1000))} rows/s`);
   const readStacks = await time(runs, () => readSegmentStacks(built.stacks));
-  console.log(`read stacks (decode frames): p50 ${fmt(readStacks.p50)} ms, max ${fmt(readStacks.max)} ms → ${fmt(readStacks.result.size / (readStacks.p50 / 1000))} stacks/s`);
+  console.log(
+    `read stacks (decode frames): p50 ${fmt(readStacks.p50)} ms, max ${fmt(readStacks.max)} ms → ${fmt(readStacks.result.size / (readStacks.p50 / 1000))} stacks/s`,
+  );
   const totals = await time(runs, () => totalsBySeriesAndStack(built.samples, built.stacks));
   console.log(`totalsBySeriesAndStack: p50 ${fmt(totals.p50)} ms, max ${fmt(totals.max)} ms (${fmt(totals.result.size)} keys)`);
 
@@ -90,7 +94,9 @@ async function main(): Promise<void> {
       }
       return sums.length;
     });
-    console.log(`total per stack: DuckDB p50 ${fmt(duck.p50)} ms (${fmt(duck.result)} groups); ours (projected read + typed-array sum) p50 ${fmt(ourPerStack.p50)} ms`);
+    console.log(
+      `total per stack: DuckDB p50 ${fmt(duck.p50)} ms (${fmt(duck.result)} groups); ours (projected read + typed-array sum) p50 ${fmt(ourPerStack.p50)} ms`,
+    );
   } finally {
     db.closeSync();
     instance.closeSync();

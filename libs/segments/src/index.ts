@@ -10,17 +10,10 @@ export {
   labelColumnName,
   labelNameOfColumn,
 } from './segment-schema';
-export {
-  buildSegment,
-  type BuildSegmentOptions,
-  type BuiltSegment,
-} from './segment-writer';
+export { buildSegment, type BuildSegmentOptions, type BuiltSegment } from './segment-writer';
 export { newSegmentId, segmentDay, segmentKeys, type SegmentKeys } from './segment-keys';
 export { decodeStacksBatch, readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
 export { openSegmentObject, readSegment, writeSegment } from './segment-store';
-export {
-  bytesSource,
-  ParquetReader,
-} from './parquet';
+export { bytesSource, ParquetReader } from './parquet';
 export { keysOfDir, segmentDir, segmentMeta } from './segment-meta';
 export { registerParquetMemoryGauge } from './parquet.metrics';

@@ -21,14 +21,38 @@ describe(compareStrings.name, () => {
 describe(compareLabelSets.name, () => {
   it('compares pair by pair, names before values, prefixes first', () => {
     expect(compareLabelSets([], [['a', '1']])).toBeLessThan(0);
-    expect(compareLabelSets([['a', '2']], [['a', '1'], ['b', '1']])).toBeGreaterThan(0);
+    expect(
+      compareLabelSets(
+        [['a', '2']],
+        [
+          ['a', '1'],
+          ['b', '1'],
+        ],
+      ),
+    ).toBeGreaterThan(0);
     expect(compareLabelSets([['a', '1']], [['b', '0']])).toBeLessThan(0);
-    expect(compareLabelSets([['a', '1'], ['b', '2']], [['a', '1'], ['b', '2']])).toBe(0);
+    expect(
+      compareLabelSets(
+        [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+        [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+      ),
+    ).toBe(0);
   });
 });
 
 describe(seriesKeyOf.name, () => {
   it('is unambiguous for values containing separators', () => {
-    expect(seriesKeyOf([['a', 'x,b=y']])).not.toBe(seriesKeyOf([['a', 'x'], ['b', 'y']]));
+    expect(seriesKeyOf([['a', 'x,b=y']])).not.toBe(
+      seriesKeyOf([
+        ['a', 'x'],
+        ['b', 'y'],
+      ]),
+    );
   });
 });

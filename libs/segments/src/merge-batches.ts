@@ -195,14 +195,17 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
     const ptMap = new Int32Array(b.profileTypes.length).fill(-1);
     const seMap = new Int32Array(b.series.length).fill(-1);
     const stMap = new Int32Array(b.stacks.length).fill(-1);
-    const spMap = b.spans && b.span ? checkSpans(b, bi).map((id) => {
-      let g = spanIds.get(id);
-      if (g === undefined) {
-        g = spanList.push(id) - 1;
-        spanIds.set(id, g);
-      }
-      return g;
-    }) : undefined;
+    const spMap =
+      b.spans && b.span
+        ? checkSpans(b, bi).map((id) => {
+            let g = spanIds.get(id);
+            if (g === undefined) {
+              g = spanList.push(id) - 1;
+              spanIds.set(id, g);
+            }
+            return g;
+          })
+        : undefined;
     for (let i = 0; i < b.length; i++) {
       const v = b.value[i];
       checkInteger(v, 'value', bi, i);
@@ -296,7 +299,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const usedSe = new Uint8Array(seriesList.length);
   const usedSt = new Uint8Array(stackList.length);
   let m = 0;
-  for (let j = 0; j < n; ) {
+  for (let j = 0; j < n;) {
     const first = order[j];
     let sum = val[first];
     let d = dur[first];

@@ -3,15 +3,7 @@ import { FirnError } from '@firn/errors';
 import { seriesKeyOf } from './label-order';
 import { bytesSource, ParquetReader, readParquetTable } from './parquet';
 import type { Frame } from '@firn/profiles';
-import {
-  FrameField,
-  labelNameOfColumn,
-  SAMPLES_SCHEMA_ID,
-  SampleColumn,
-  SCHEMA_METADATA_KEY,
-  STACKS_SCHEMA_ID,
-  StackColumn,
-} from './segment-schema';
+import { FrameField, labelNameOfColumn, SAMPLES_SCHEMA_ID, SampleColumn, SCHEMA_METADATA_KEY, STACKS_SCHEMA_ID, StackColumn } from './segment-schema';
 
 export interface ReadSamplesOptions {
   /** Top-level columns to decode (e.g. `['labels.pod', 'value']`); default all. */

@@ -239,7 +239,19 @@ describe(buildSegment.name, () => {
     isFirnInvalid(() => buildSegment(mutate((b) => (b.value = new Float64Array(2)))), /value has 2 entries/);
     isFirnInvalid(() => buildSegment(mutate((b) => (b.value[0] = 1.5))), /value must be an integer/);
     isFirnInvalid(() => buildSegment(mutate((b) => (b.timestampMs[0] = NaN))), /timestampMs must be an integer/);
-    isFirnInvalid(() => buildSegment(mutate((b) => (b.series[0] = [['pod', 'a'], ['app', 'b']]))), /sorted by name/);
+    isFirnInvalid(
+      () =>
+        buildSegment(
+          mutate(
+            (b) =>
+              (b.series[0] = [
+                ['pod', 'a'],
+                ['app', 'b'],
+              ]),
+          ),
+        ),
+      /sorted by name/,
+    );
     isFirnInvalid(() => buildSegment(mutate((b) => (b.series[0] = [['bad-name', 'a']]))), /invalid label name/);
     isFirnInvalid(() => buildSegment(mutate((b) => (b.stacks[0] = [{ ...NATIVE[0], address: -1n }]))), /uint64/);
     isFirnInvalid(() => buildSegment([good()], { rowGroupRows: 0 }), /rowGroupRows/);

@@ -246,11 +246,7 @@ function stacksTableOf(m: MergedRows): Table {
   const ids = new Uint32Array(k);
   for (let i = 0; i < k; i++) ids[i] = i;
   return tableOf(
-    [
-      column(StackColumn.stackId, uint32Data(ids)),
-      column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))),
-      column(StackColumn.frames, frames),
-    ],
+    [column(StackColumn.stackId, uint32Data(ids)), column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))), column(StackColumn.frames, frames)],
     STACKS_SCHEMA_ID,
     k,
   );

@@ -23,17 +23,15 @@ const CHECK = '/grpc.health.v1.Health/Check';
 const WATCH = '/grpc.health.v1.Health/Watch';
 const UPLOAD = '/parca.debuginfo.v1alpha1.DebuginfoService/Upload';
 
-
 function frames(body: Buffer): Array<{ flags: number; data: Buffer }> {
   const out: Array<{ flags: number; data: Buffer }> = [];
-  for (let at = 0; at + 5 <= body.length; ) {
+  for (let at = 0; at + 5 <= body.length;) {
     const len = body.readUInt32BE(at + 1);
     out.push({ flags: body[at], data: body.subarray(at + 5, at + 5 + len) });
     at += 5 + len;
   }
   return out;
 }
-
 
 describe(refuseMalformedRequests.name, () => {
   let server: OnePortServer;
@@ -110,7 +108,10 @@ describe(refuseMalformedRequests.name, () => {
   describe('gRPC (raw HTTP/2)', () => {
     it('answers INVALID_ARGUMENT to a gzip frame that does not inflate', async () => {
       const truncated = gzipSync(Buffer.alloc(1000, 7)).subarray(0, 12);
-      expect(await rawGrpc(`http://127.0.0.1:${port}`, CHECK, grpcFrame(1, truncated), { 'grpc-encoding': 'gzip' })).toEqual({ status: Code.InvalidArgument, message: 'decompression failed' });
+      expect(await rawGrpc(`http://127.0.0.1:${port}`, CHECK, grpcFrame(1, truncated), { 'grpc-encoding': 'gzip' })).toEqual({
+        status: Code.InvalidArgument,
+        message: 'decompression failed',
+      });
     });
 
     it('answers INVALID_ARGUMENT to a compressed frame sent without an encoding', async () => {
@@ -141,18 +142,25 @@ describe(refuseMalformedRequests.name, () => {
     });
 
     it('answers 400 invalid_argument to a gzip body that does not inflate', async () => {
-      const res = await fetch(`${base}${CHECK}`, { method: 'POST', headers: { 'content-type': 'application/proto', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(1000)).subarray(0, 12) });
+      const res = await fetch(`${base}${CHECK}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/proto', 'content-encoding': 'gzip' },
+        body: gzipSync(Buffer.alloc(1000)).subarray(0, 12),
+      });
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({ code: 'invalid_argument', message: 'decompression failed' });
     });
 
-    it('keeps a handler\'s own INTERNAL error as 500 without its internals', async () => {
+    it("keeps a handler's own INTERNAL error as 500 without its internals", async () => {
       const res = await fetch(`${base}${CHECK}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"service":"downstream"}' });
       expect(res.status).toBe(500);
       expect(await res.json()).toEqual({ code: 'internal', message: 'internal error' });
     });
 
-    for (const [what, path] of [['server-streaming', WATCH], ['client-streaming', UPLOAD]] as const) {
+    for (const [what, path] of [
+      ['server-streaming', WATCH],
+      ['client-streaming', UPLOAD],
+    ] as const) {
       it(`ends a ${what} call whose message is not protobuf with invalid_argument`, async () => {
         const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/connect+proto' }, body: grpcFrame(0, GARBAGE) });
         const end = frames(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x02);
@@ -165,10 +173,21 @@ describe(refuseMalformedRequests.name, () => {
   });
 
   describe('gRPC-web', () => {
-    for (const [what, path] of [['unary', CHECK], ['server-streaming', WATCH], ['client-streaming', UPLOAD]] as const) {
+    for (const [what, path] of [
+      ['unary', CHECK],
+      ['server-streaming', WATCH],
+      ['client-streaming', UPLOAD],
+    ] as const) {
       it(`puts grpc-status 3 in the trailer frame of a ${what} call whose message is not protobuf`, async () => {
-        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' }, body: grpcFrame(0, GARBAGE) });
-        const trailer = frames(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x80)?.data.toString() ?? '';
+        const res = await fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' },
+          body: grpcFrame(0, GARBAGE),
+        });
+        const trailer =
+          frames(Buffer.from(await res.arrayBuffer()))
+            .find((f) => f.flags & 0x80)
+            ?.data.toString() ?? '';
         expect(res.status).toBe(200);
         expect(trailer).toMatch(/^grpc-status: 3\r$/m);
         expect(trailer).toMatch(/grpc-message: parse%20binary/);
@@ -176,7 +195,11 @@ describe(refuseMalformedRequests.name, () => {
     }
 
     it('leaves a successful call untouched', async () => {
-      const res = await fetch(`${base}${CHECK}`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' }, body: grpcFrame(0, Buffer.alloc(0)) });
+      const res = await fetch(`${base}${CHECK}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/grpc-web+proto' },
+        body: grpcFrame(0, Buffer.alloc(0)),
+      });
       const f = frames(Buffer.from(await res.arrayBuffer()));
       expect(f.map((x) => x.flags)).toEqual([0, 0x80]);
       expect(f[1].data.toString()).toMatch(/grpc-status: 0/);

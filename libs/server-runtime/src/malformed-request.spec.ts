@@ -6,7 +6,6 @@ import { grpcFrame } from '@firn/testing';
 import { describe, expect, it } from 'vitest';
 import { isMalformedRequestFailure, refuseMalformedMessages, refuseMalformedRequests } from './malformed-request';
 
-
 async function* inPieces(bytes: Buffer, size: number): AsyncIterable<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
 }
@@ -34,7 +33,9 @@ const DATA = grpcFrame(0, Buffer.alloc(300, 9));
 describe(refuseMalformedRequests.name, () => {
   it.each([1, 2, 3, 7, 1000])('rewrites a gRPC-web trailer frame however the body is chunked (%i-byte chunks)', async (size) => {
     const trailer = grpcFrame(0x80, Buffer.from('grpc-status: 13\r\ngrpc-message: parse%20binary%3A%20premature%20EOF\r\n'));
-    const h = refuseMalformedRequests(fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/grpc-web+proto' }), body: inPieces(Buffer.concat([DATA, trailer]), size) }));
+    const h = refuseMalformedRequests(
+      fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/grpc-web+proto' }), body: inPieces(Buffer.concat([DATA, trailer]), size) }),
+    );
     const out = await collect((await h({} as never)).body);
     expect(out.subarray(0, DATA.length).equals(DATA)).toBe(true);
     expect(out.subarray(DATA.length + 5).toString()).toBe('grpc-status: 3\r\ngrpc-message: parse%20binary%3A%20premature%20EOF\r\n');
@@ -44,11 +45,18 @@ describe(refuseMalformedRequests.name, () => {
   it('reads a compressed Connect end-stream frame and sends the fixed one uncompressed', async () => {
     const end = grpcFrame(0x03, gzipSync(JSON.stringify({ error: { code: 'internal', message: 'decompression failed' }, metadata: {} })));
     const h = refuseMalformedRequests(
-      fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/connect+proto', 'connect-content-encoding': 'gzip' }), body: inPieces(Buffer.concat([DATA, end]), 4) }),
+      fakeHandler({
+        status: 200,
+        header: new Headers({ 'content-type': 'application/connect+proto', 'connect-content-encoding': 'gzip' }),
+        body: inPieces(Buffer.concat([DATA, end]), 4),
+      }),
     );
     const out = await collect((await h({} as never)).body);
     expect(out[DATA.length]).toBe(0x02);
-    expect(JSON.parse(out.subarray(DATA.length + 5).toString())).toEqual({ error: { code: 'invalid_argument', message: 'decompression failed' }, metadata: {} });
+    expect(JSON.parse(out.subarray(DATA.length + 5).toString())).toEqual({
+      error: { code: 'invalid_argument', message: 'decompression failed' },
+      metadata: {},
+    });
   });
 
   it('leaves other INTERNAL errors and successful bodies alone', async () => {
@@ -59,7 +67,9 @@ describe(refuseMalformedRequests.name, () => {
 
   it('fixes gRPC trailers once the body is drained', async () => {
     const trailer = new Headers({ 'grpc-status': '13', 'grpc-message': 'parse%20binary%3A%20x' });
-    const h = refuseMalformedRequests(fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/grpc' }), body: inPieces(Buffer.alloc(0), 1), trailer }));
+    const h = refuseMalformedRequests(
+      fakeHandler({ status: 200, header: new Headers({ 'content-type': 'application/grpc' }), body: inPieces(Buffer.alloc(0), 1), trailer }),
+    );
     const res = await h({} as never);
     await collect(res.body);
     expect(res.trailer?.get('grpc-status')).toBe('3');

@@ -61,13 +61,19 @@ async function rewrite(res: UniversalServerResponse): Promise<UniversalServerRes
   const type = res.header?.get('content-type') ?? '';
   if (type.startsWith('application/grpc-web')) return withEndFrame(res, GRPC_WEB_TRAILER, res.header?.get('grpc-encoding'), rewriteGrpcWebTrailer);
   if (type.startsWith('application/grpc')) return rewriteGrpc(res);
-  if (type.startsWith('application/connect+')) return withEndFrame(res, CONNECT_END_STREAM, res.header?.get('connect-content-encoding'), rewriteConnectEndStream);
+  if (type.startsWith('application/connect+'))
+    return withEndFrame(res, CONNECT_END_STREAM, res.header?.get('connect-content-encoding'), rewriteConnectEndStream);
   if (res.status === 500 && type.startsWith('application/json')) return rewriteConnectUnary(res);
   if (res.status === 429 && type.startsWith('application/json') && !res.header?.get('retry-after')) return { ...res, status: 413 };
   return res;
 }
 
-function withEndFrame(res: UniversalServerResponse, endFlag: number, encoding: string | null | undefined, fix: (data: Uint8Array) => Uint8Array | undefined): UniversalServerResponse {
+function withEndFrame(
+  res: UniversalServerResponse,
+  endFlag: number,
+  encoding: string | null | undefined,
+  fix: (data: Uint8Array) => Uint8Array | undefined,
+): UniversalServerResponse {
   if (!res.body || !(Symbol.asyncIterator in res.body)) return res;
   return { ...res, body: rewriteEndFrame(res.body, endFlag, encoding ?? undefined, fix) };
 }

@@ -189,7 +189,11 @@ export class LocalDirStore implements ObjectStore {
         if (code === 'ENOENT' && attempt < RENAME_ATTEMPTS) continue;
         if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') {
           // A filesystem can't hold both 'a' and 'a/b'; S3 can. Our key layouts never need both.
-          throw new FirnError(ErrorCode.FailedPrecondition, `object key ${JSON.stringify(key)} collides with an existing object or key prefix in ${this.description}`, { cause: err });
+          throw new FirnError(
+            ErrorCode.FailedPrecondition,
+            `object key ${JSON.stringify(key)} collides with an existing object or key prefix in ${this.description}`,
+            { cause: err },
+          );
         }
         throw err;
       }
@@ -267,9 +271,6 @@ export class LocalDirStore implements ObjectStore {
 
   private fail(err: unknown, op: string, key: string): FirnError {
     if (isFirnError(err)) return err;
-    return FirnError.unavailable(
-      `local object store ${this.description}: ${op} ${JSON.stringify(key)} failed: ${errnoCode(err) ?? String(err)}`,
-      err,
-    );
+    return FirnError.unavailable(`local object store ${this.description}: ${op} ${JSON.stringify(key)} failed: ${errnoCode(err) ?? String(err)}`, err);
   }
 }

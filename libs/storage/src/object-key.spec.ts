@@ -20,7 +20,11 @@ describe(validateObjectKey.name, () => {
 
   it('rejects empty, absolute, dot-segment, empty-segment, control-character, backslash and long keys', () => {
     const bad = ['', '/a', '..', 'a/..', '../a', 'a/../b', '.', 'a/./b', 'a//b', 'a/', 'a\\b', 'a\u0000b', 'a\tb', 'a\u007fb'];
-    for (const key of bad) expect(codeOf(() => validateObjectKey(key)), JSON.stringify(key)).toBe('invalid_argument');
+    for (const key of bad)
+      expect(
+        codeOf(() => validateObjectKey(key)),
+        JSON.stringify(key),
+      ).toBe('invalid_argument');
     // 1024 bytes is a byte limit: 342 three-byte characters is 1026 bytes.
     expect(codeOf(() => validateObjectKey('€'.repeat(342)))).toBe('invalid_argument');
     expect(codeOf(() => validateObjectKey(42))).toBe('invalid_argument');
@@ -38,7 +42,10 @@ describe(validateObjectPrefix.name, () => {
 
   it('rejects complete segments that are empty or dots, and absolute prefixes', () => {
     for (const p of ['/', '/a', 'a//', '../a', 'a/./b', 'a\\b']) {
-      expect(codeOf(() => validateObjectPrefix(p)), JSON.stringify(p)).toBe('invalid_argument');
+      expect(
+        codeOf(() => validateObjectPrefix(p)),
+        JSON.stringify(p),
+      ).toBe('invalid_argument');
     }
   });
 });
@@ -50,7 +57,13 @@ describe(validateRange.name, () => {
   });
 
   it('rejects negative and non-integer offsets and lengths', () => {
-    for (const [o, l] of [[-1, 1], [0, -1], [0.5, 1], [0, Number.NaN], [0, Infinity]]) {
+    for (const [o, l] of [
+      [-1, 1],
+      [0, -1],
+      [0.5, 1],
+      [0, Number.NaN],
+      [0, Infinity],
+    ]) {
       expect(codeOf(() => validateRange('k', o, l))).toBe('invalid_argument');
     }
   });

@@ -25,9 +25,7 @@ function checkCommon(what: 'key' | 'prefix', value: unknown): string {
     throw FirnError.invalidArgument(`object ${what} ${quote(value)} must not start with '/'`);
   }
   if (FORBIDDEN_CHAR.test(value)) {
-    throw FirnError.invalidArgument(
-      `object ${what} ${quote(value)} must not contain control characters (e.g. NUL) or backslashes`,
-    );
+    throw FirnError.invalidArgument(`object ${what} ${quote(value)} must not contain control characters (e.g. NUL) or backslashes`);
   }
   return value;
 }
@@ -42,9 +40,7 @@ export function validateObjectKey(key: unknown): string {
   if (k.length === 0) throw FirnError.invalidArgument('object key must not be empty');
   for (const segment of k.split('/')) {
     if (segment === '' || segment === '.' || segment === '..') {
-      throw FirnError.invalidArgument(
-        `object key ${quote(k)} has an empty, '.' or '..' segment; keys are '/'-separated names`,
-      );
+      throw FirnError.invalidArgument(`object key ${quote(k)} has an empty, '.' or '..' segment; keys are '/'-separated names`);
     }
   }
   return k;
@@ -68,9 +64,7 @@ export function validateObjectPrefix(prefix: unknown): string {
 /** Validates a byte range request; returns the exclusive end offset. */
 export function validateRange(key: string, offset: number, length: number): number {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw FirnError.invalidArgument(
-      `range of object ${quote(key)} must have non-negative integer offset and length, got offset=${offset} length=${length}`,
-    );
+    throw FirnError.invalidArgument(`range of object ${quote(key)} must have non-negative integer offset and length, got offset=${offset} length=${length}`);
   }
   return offset + length;
 }

@@ -41,11 +41,7 @@ const INVALID_KEYS = ['', '/abs', 'a/../b', '..', 'a/./b', 'a\\b', 'a\u0000b', '
  * The behaviour every ObjectStore adapter must share. Each adapter's int-spec runs this against a
  * real backend, so domain code can rely on the interface's guarantees whichever adapter is wired.
  */
-export function describeObjectStoreConformance(
-  name: string,
-  factory: () => Promise<ObjectStoreFixture>,
-  opts: ConformanceOptions = {},
-): void {
+export function describeObjectStoreConformance(name: string, factory: () => Promise<ObjectStoreFixture>, opts: ConformanceOptions = {}): void {
   const siblingOrderGap = opts.knownDeviations?.siblingOrderAroundSlash;
   describe(`ObjectStore conformance: ${name}`, () => {
     let fixture: ObjectStoreFixture | undefined;
@@ -162,24 +158,21 @@ export function describeObjectStoreConformance(
       expect(none).toEqual({ objects: [] });
     });
 
-    it.skipIf(siblingOrderGap !== undefined)(
-      `orders names around '/' byte-wise${siblingOrderGap ? ` (skipped: ${siblingOrderGap})` : ''}`,
-      async () => {
-        const p = ns();
-        // '-' (0x2d) < '/' (0x2f) < '0' (0x30): a directory-walking adapter must still interleave these.
-        const keys = [`${p}x-1`, `${p}x/1`, `${p}x/sub/deep`, `${p}x0`];
-        await Promise.all([...keys].reverse().map((k) => store.put(k, Buffer.from(k))));
-        expect((await store.list(p)).objects.map((o) => o.key)).toEqual(keys);
-        const paged: string[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await store.list(p, { limit: 1, cursor });
-          paged.push(...page.objects.map((o) => o.key));
-          cursor = page.nextCursor;
-        } while (cursor !== undefined && paged.length < 10);
-        expect(paged).toEqual(keys);
-      },
-    );
+    it.skipIf(siblingOrderGap !== undefined)(`orders names around '/' byte-wise${siblingOrderGap ? ` (skipped: ${siblingOrderGap})` : ''}`, async () => {
+      const p = ns();
+      // '-' (0x2d) < '/' (0x2f) < '0' (0x30): a directory-walking adapter must still interleave these.
+      const keys = [`${p}x-1`, `${p}x/1`, `${p}x/sub/deep`, `${p}x0`];
+      await Promise.all([...keys].reverse().map((k) => store.put(k, Buffer.from(k))));
+      expect((await store.list(p)).objects.map((o) => o.key)).toEqual(keys);
+      const paged: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list(p, { limit: 1, cursor });
+        paged.push(...page.objects.map((o) => o.key));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined && paged.length < 10);
+      expect(paged).toEqual(keys);
+    });
 
     it('orders keys by UTF-8 bytes, not UTF-16 code units', async () => {
       const p = ns();

@@ -56,9 +56,7 @@ export interface ObjectStore {
 }
 
 /** Walks every page of a listing; adapters implement `listAll` with this so paging lives in one place. */
-export async function* listAllPages(
-  list: (cursor: string | undefined) => Promise<ListPage>,
-): AsyncIterable<ObjectInfo> {
+export async function* listAllPages(list: (cursor: string | undefined) => Promise<ListPage>): AsyncIterable<ObjectInfo> {
   let cursor: string | undefined;
   do {
     const page = await list(cursor);

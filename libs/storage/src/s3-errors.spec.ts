@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FirnError } from '@firn/errors';
 import { isNetworkError, isNoSuchKey, toFirnError } from './s3-errors';
 
-const sdkError = (name: string, status?: number) =>
-  Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
+const sdkError = (name: string, status?: number) => Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
 
 describe(toFirnError.name, () => {
   it('maps missing objects to not_found but a missing bucket to unavailable', () => {

@@ -49,7 +49,11 @@ async function offsetsOf(bin: string, name: string): Promise<bigint[]> {
   if (!sym) throw new Error(`no symbol ${name}`);
   const load = elf.loads.find((l) => (l.flags & PF_X) !== 0 && sym.address >= l.vaddr && sym.address < l.vaddr + l.filesz);
   if (!load) throw new Error('no executable load');
-  const out = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=0x${sym.address.toString(16)}`, `--stop-address=0x${(sym.address + sym.size).toString(16)}`, bin], { encoding: 'utf8' });
+  const out = execFileSync(
+    'objdump',
+    ['-d', '--no-show-raw-insn', `--start-address=0x${sym.address.toString(16)}`, `--stop-address=0x${(sym.address + sym.size).toString(16)}`, bin],
+    { encoding: 'utf8' },
+  );
   return [...out.matchAll(/^\s+([0-9a-f]+):/gm)].map((m) => BigInt(`0x${m[1]}`) - load.vaddr + load.offset);
 }
 
@@ -82,33 +86,48 @@ describe(LlvmSymbolizer.name, () => {
     expect(chains.some((c) => c.some((l) => l.discriminator > 0))).toBe(true);
   }, 60_000);
 
-  it.skipIf(!haveGo)('falls back to the entry line as the start line where Go DWARF has no DW_AT_decl_line', async () => {
-    const goDir = join(dir, 'go');
-    execFileSync('mkdir', ['-p', goDir]);
-    writeFileSync(join(goDir, 'main.go'), GO_SOURCE);
-    writeFileSync(join(goDir, 'go.mod'), 'module example.com/firnpgo\n\ngo 1.19\n');
-    const bin = join(goDir, 'hot');
-    execFileSync('go', ['build', '-o', bin, '.'], {
-      cwd: goDir,
-      env: { PATH: process.env.PATH, HOME: dir, GOCACHE: join(dir, 'gocache'), GOPATH: join(dir, 'gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
-    });
-    const offsets = await offsetsOf(bin, 'main.hot');
-    const { at, returns } = await new LlvmSymbolizer().resolve({ debugPath: bin, binaryPath: bin }, offsets.slice(2), [offsets[3]]);
-    const lines = [...at.values()].map((c) => c.at(-1));
-    // `func hot` is line 6 of the source.
-    for (const l of lines) expect(l).toMatchObject({ functionName: 'main.hot', startLine: 6 });
-    expect(lines.some((l) => (l?.line ?? 0) >= 8)).toBe(true);
-    expect(returns.get(offsets[3])?.at(-1)?.functionName).toBe('main.hot');
-    // What the agent uploads: objcopy --only-keep-debug, whose first segment keeps the ELF
-    // headers (filesz 0x1000 of a much larger text segment): offsets are still mapped right.
-    const debugOnly = join(goDir, 'hot.debug');
-    execFileSync('objcopy', ['--only-keep-debug', bin, debugOnly]);
-    const fromDebug = await new LlvmSymbolizer().resolve({ debugPath: debugOnly }, offsets.slice(2));
-    expect([...fromDebug.at.values()].map((c) => c.at(-1)?.line)).toEqual([...at.values()].map((c) => c.at(-1)?.line));
-  }, 180_000);
+  it.skipIf(!haveGo)(
+    'falls back to the entry line as the start line where Go DWARF has no DW_AT_decl_line',
+    async () => {
+      const goDir = join(dir, 'go');
+      execFileSync('mkdir', ['-p', goDir]);
+      writeFileSync(join(goDir, 'main.go'), GO_SOURCE);
+      writeFileSync(join(goDir, 'go.mod'), 'module example.com/firnpgo\n\ngo 1.19\n');
+      const bin = join(goDir, 'hot');
+      execFileSync('go', ['build', '-o', bin, '.'], {
+        cwd: goDir,
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          GOCACHE: join(dir, 'gocache'),
+          GOPATH: join(dir, 'gopath'),
+          GOFLAGS: '-mod=mod',
+          GOPROXY: 'off',
+          GOTOOLCHAIN: 'local',
+          CGO_ENABLED: '0',
+        },
+      });
+      const offsets = await offsetsOf(bin, 'main.hot');
+      const { at, returns } = await new LlvmSymbolizer().resolve({ debugPath: bin, binaryPath: bin }, offsets.slice(2), [offsets[3]]);
+      const lines = [...at.values()].map((c) => c.at(-1));
+      // `func hot` is line 6 of the source.
+      for (const l of lines) expect(l).toMatchObject({ functionName: 'main.hot', startLine: 6 });
+      expect(lines.some((l) => (l?.line ?? 0) >= 8)).toBe(true);
+      expect(returns.get(offsets[3])?.at(-1)?.functionName).toBe('main.hot');
+      // What the agent uploads: objcopy --only-keep-debug, whose first segment keeps the ELF
+      // headers (filesz 0x1000 of a much larger text segment): offsets are still mapped right.
+      const debugOnly = join(goDir, 'hot.debug');
+      execFileSync('objcopy', ['--only-keep-debug', bin, debugOnly]);
+      const fromDebug = await new LlvmSymbolizer().resolve({ debugPath: debugOnly }, offsets.slice(2));
+      expect([...fromDebug.at.values()].map((c) => c.at(-1)?.line)).toEqual([...at.values()].map((c) => c.at(-1)?.line));
+    },
+    180_000,
+  );
 
   it('reports a file it cannot read, and a missing tool as FAILED_PRECONDITION', async () => {
-    expect(() => parseLlvmSymbolizerJson('{"Address":"0x1","Error":{"Message":"No such file or directory"}}\n', 1)).toThrow(/cannot read the file: No such file/);
+    expect(() => parseLlvmSymbolizerJson('{"Address":"0x1","Error":{"Message":"No such file or directory"}}\n', 1)).toThrow(
+      /cannot read the file: No such file/,
+    );
     const err = await new LlvmSymbolizer({ path: 'llvm-symbolizer-not-installed' })
       .resolve({ debugPath: join(dir, 'w'), binaryPath: join(dir, 'w') }, [0x1000n])
       .catch((e: unknown) => e);

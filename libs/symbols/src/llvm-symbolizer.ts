@@ -70,10 +70,18 @@ export class LlvmSymbolizer {
    * unknown). `returnAddresses` are looked up one byte earlier, inside the call instruction,
    * so a caller's line is the call's line.
    */
-  async resolve(files: SymbolizeFiles, fileOffsets: readonly bigint[], returnAddresses: readonly bigint[] = [], opts: SymbolizeOptions = {}): Promise<{ at: Map<bigint, SourceLocation[]>; returns: Map<bigint, SourceLocation[]> }> {
+  async resolve(
+    files: SymbolizeFiles,
+    fileOffsets: readonly bigint[],
+    returnAddresses: readonly bigint[] = [],
+    opts: SymbolizeOptions = {},
+  ): Promise<{ at: Map<bigint, SourceLocation[]>; returns: Map<bigint, SourceLocation[]> }> {
     const ctl = new AbortController();
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const timer = setTimeout(() => ctl.abort(new FirnError(ErrorCode.DeadlineExceeded, `llvm-symbolizer on ${files.debugPath} took longer than ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => ctl.abort(new FirnError(ErrorCode.DeadlineExceeded, `llvm-symbolizer on ${files.debugPath} took longer than ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onAbort = (): void => ctl.abort(opts.signal?.reason);
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -126,7 +134,13 @@ export class LlvmSymbolizer {
     for (const sym of symbols) if (missing.has(sym.name) && !entry.has(sym.name) && sym.address > 0n) entry.set(sym.name, sym.address);
     if (entry.size === 0) return;
     const names = [...entry.keys()];
-    const chains = await this.limiter.run(signal, () => this.runBatch(files.debugPath, names.map((n) => entry.get(n) as bigint), signal));
+    const chains = await this.limiter.run(signal, () =>
+      this.runBatch(
+        files.debugPath,
+        names.map((n) => entry.get(n) as bigint),
+        signal,
+      ),
+    );
     const startOf = new Map<string, number>();
     names.forEach((name, i) => {
       const outer = chains[i].at(-1);
@@ -154,10 +168,19 @@ export class LlvmSymbolizer {
   private async runBatch(file: string, vaddrs: bigint[], signal: AbortSignal): Promise<SourceLocation[][]> {
     let res;
     try {
-      res = await runTool(this.tool, [`--obj=${file}`, ...ARGS], { stdin: vaddrs.map((v) => `0x${v.toString(16)}`).join('\n') + '\n', env: this.env, signal, maxOutputBytes: this.maxOutputBytes });
+      res = await runTool(this.tool, [`--obj=${file}`, ...ARGS], {
+        stdin: vaddrs.map((v) => `0x${v.toString(16)}`).join('\n') + '\n',
+        env: this.env,
+        signal,
+        maxOutputBytes: this.maxOutputBytes,
+      });
     } catch (err) {
       if (err instanceof FirnError && err.code === ErrorCode.Unavailable) {
-        throw new FirnError(ErrorCode.FailedPrecondition, `${this.tool} is not installed on this querier (Debian package llvm; scripts/install-system-deps.sh)`, { cause: err });
+        throw new FirnError(
+          ErrorCode.FailedPrecondition,
+          `${this.tool} is not installed on this querier (Debian package llvm; scripts/install-system-deps.sh)`,
+          { cause: err },
+        );
       }
       throw err;
     }

@@ -63,7 +63,8 @@ export function runTool(command: string, args: string[], opts: RunToolOptions): 
     child.stdin.on('error', () => undefined);
     child.once('error', (e: NodeJS.ErrnoException) => {
       opts.signal.removeEventListener('abort', onAbort);
-      const msg = e.code === 'ENOENT' ? `${command} not found (install elfutils/binutils: scripts/install-system-deps.sh)` : `cannot run ${command}: ${e.message}`;
+      const msg =
+        e.code === 'ENOENT' ? `${command} not found (install elfutils/binutils: scripts/install-system-deps.sh)` : `cannot run ${command}: ${e.message}`;
       reject(failure ?? FirnError.unavailable(msg, e));
     });
     child.once('close', (code) => {

@@ -5,7 +5,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemangler } from '@firn/demangle';
 import { createSymbolizer, type Addr2lineEngine } from './symbolizer';
-import { binutilsAddr2line, elfutilsAddr2line, hasTool, nmFunction, readelfLoads, sh, TempDir, vaddrToFileOffset, type NmSymbol, type RefFrame } from './testing/toolchain';
+import {
+  binutilsAddr2line,
+  elfutilsAddr2line,
+  hasTool,
+  nmFunction,
+  readelfLoads,
+  sh,
+  TempDir,
+  vaddrToFileOffset,
+  type NmSymbol,
+  type RefFrame,
+} from './testing/toolchain';
 import type { SymbolFrame } from './types';
 
 const PROGRAMS = join(__dirname, 'testing', 'programs');
@@ -178,7 +189,9 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
     it('gives the raw legacy-mangled name (read as prog::compute, without the hash) and matches binutils', async () => {
       const fn = nmFunction(bin, (n) => /^prog::compute(::h[0-9a-f]{16})?$/.test(n), true);
       const frames = await expectMatchesBinutils({ debugPath: bin }, bin, bin, [fn], false);
-      expect(frames[0]).toEqual([{ functionName: expect.stringMatching(/^_ZN4prog7compute17h[0-9a-f]{16}E$/), fileName: join(PROGRAMS, 'prog.rs'), line: 4, inlined: false }]);
+      expect(frames[0]).toEqual([
+        { functionName: expect.stringMatching(/^_ZN4prog7compute17h[0-9a-f]{16}E$/), fileName: join(PROGRAMS, 'prog.rs'), line: 4, inlined: false },
+      ]);
       expect(await readable(frames[0])).toEqual(['prog::compute']);
     });
 
@@ -204,28 +217,46 @@ describe.each(['binutils', 'elfutils'] as const)(`${createSymbolizer.name} (engi
       tmp.file('gomod/go.mod', 'module example.com/firnprog\n\ngo 1.19\n');
       bin = tmp.at('goprog');
       stripped = tmp.at('goprog-stripped');
-      const env = { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache'), GOPATH: tmp.at('gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' };
+      const env = {
+        PATH: process.env.PATH,
+        HOME: tmp.path,
+        GOCACHE: tmp.at('gocache'),
+        GOPATH: tmp.at('gopath'),
+        GOFLAGS: '-mod=mod',
+        GOPROXY: 'off',
+        GOTOOLCHAIN: 'local',
+        CGO_ENABLED: '0',
+      };
       sh('go', ['build', '-o', bin, '.'], { cwd: dir, env });
       sh('go', ['build', '-ldflags=-s -w', '-o', stripped, '.'], { cwd: dir, env });
     }, 120_000);
 
-    it.skipIf(!haveGo)('names a stripped Go binary (-ldflags="-s -w": no DWARF, no .symtab) from .gopclntab, as go tool addr2line names the unstripped one', async () => {
-      const fn = nmFunction(bin, (n) => n === 'main.firnHello');
-      const vaddr = fn.address + 4n;
-      const [frames] = await symbolizeVaddrs({ debugPath: stripped }, stripped, [vaddr]);
-      const ref = sh('go', ['tool', 'addr2line', bin], { input: '0x' + vaddr.toString(16) + '\n', env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache') } }).split('\n');
-      const [file, line] = [ref[1].slice(0, ref[1].lastIndexOf(':')), Number(ref[1].slice(ref[1].lastIndexOf(':') + 1))];
-      expect(frames).toEqual([{ functionName: 'main.firnHello', fileName: file, line, inlined: false }]);
-      // With only the executable upload as the binary and a split debug file that lost the table.
-      const [again] = await symbolizeVaddrs({ binaryPath: stripped, debugPath: stripped }, stripped, [vaddr]);
-      expect(again).toEqual(frames);
-    });
+    it.skipIf(!haveGo)(
+      'names a stripped Go binary (-ldflags="-s -w": no DWARF, no .symtab) from .gopclntab, as go tool addr2line names the unstripped one',
+      async () => {
+        const fn = nmFunction(bin, (n) => n === 'main.firnHello');
+        const vaddr = fn.address + 4n;
+        const [frames] = await symbolizeVaddrs({ debugPath: stripped }, stripped, [vaddr]);
+        const ref = sh('go', ['tool', 'addr2line', bin], {
+          input: '0x' + vaddr.toString(16) + '\n',
+          env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache') },
+        }).split('\n');
+        const [file, line] = [ref[1].slice(0, ref[1].lastIndexOf(':')), Number(ref[1].slice(ref[1].lastIndexOf(':') + 1))];
+        expect(frames).toEqual([{ functionName: 'main.firnHello', fileName: file, line, inlined: false }]);
+        // With only the executable upload as the binary and a split debug file that lost the table.
+        const [again] = await symbolizeVaddrs({ binaryPath: stripped, debugPath: stripped }, stripped, [vaddr]);
+        expect(again).toEqual(frames);
+      },
+    );
 
     it.skipIf(!haveGo)('gives function, file and line for a Go binary, as go tool addr2line does', async () => {
       const fn = nmFunction(bin, (n) => n === 'main.firnHello');
       const vaddr = fn.address + 4n;
       const [frames] = await symbolizeVaddrs({ debugPath: bin }, bin, [vaddr]);
-      const ref = sh('go', ['tool', 'addr2line', bin], { input: '0x' + vaddr.toString(16) + '\n', env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache') } }).split('\n');
+      const ref = sh('go', ['tool', 'addr2line', bin], {
+        input: '0x' + vaddr.toString(16) + '\n',
+        env: { PATH: process.env.PATH, HOME: tmp.path, GOCACHE: tmp.at('gocache') },
+      }).split('\n');
       const [file, line] = [ref[1].slice(0, ref[1].lastIndexOf(':')), Number(ref[1].slice(ref[1].lastIndexOf(':') + 1))];
       expect(frames.at(-1)).toEqual({ functionName: ref[0], fileName: file, line, inlined: false });
       expect(frames.at(-1)?.functionName).toBe('main.firnHello');

@@ -1,4 +1,14 @@
-import { fileOffsetToVaddr, FileSource, findSymbol, guessMappedLoads, openGoSymbols, readElfFile, readSymbolsFromFile, type ElfFile, type ElfSymbol } from '@firn/elf';
+import {
+  fileOffsetToVaddr,
+  FileSource,
+  findSymbol,
+  guessMappedLoads,
+  openGoSymbols,
+  readElfFile,
+  readSymbolsFromFile,
+  type ElfFile,
+  type ElfSymbol,
+} from '@firn/elf';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { cleanFunctionName, parseAddr2lineOutput, type Addr2lineFlavor } from './addr2line-output';
 import { Limiter } from './limiter';
@@ -212,7 +222,11 @@ class ElfutilsSymbolizer implements Symbolizer {
           if (v === undefined || out.has(v)) continue;
           try {
             const got = r.table.lookup(v);
-            if (got.length > 0) out.set(v, got.map(({ functionName, fileName, line, inlined }) => ({ functionName, fileName, line, inlined })));
+            if (got.length > 0)
+              out.set(
+                v,
+                got.map(({ functionName, fileName, line, inlined }) => ({ functionName, fileName, line, inlined })),
+              );
           } catch (err) {
             if (!(err instanceof FirnError)) throw err;
           }
@@ -251,7 +265,12 @@ class ElfutilsSymbolizer implements Symbolizer {
   private async runBatch({ tool, flavor }: Engine, primary: boolean, file: string, vaddrs: bigint[], signal: AbortSignal): Promise<SymbolFrame[][]> {
     let res;
     try {
-      res = await runTool(tool, ['-e', file, ...ENGINE_ARGS], { stdin: vaddrs.map(hex).join('\n') + '\n', env: this.env, signal, maxOutputBytes: this.maxOutputBytes });
+      res = await runTool(tool, ['-e', file, ...ENGINE_ARGS], {
+        stdin: vaddrs.map(hex).join('\n') + '\n',
+        env: this.env,
+        signal,
+        maxOutputBytes: this.maxOutputBytes,
+      });
     } catch (err) {
       // A missing second opinion only costs the few addresses it would have improved.
       if (!primary && err instanceof FirnError && err.code === ErrorCode.Unavailable) return vaddrs.map(() => []);

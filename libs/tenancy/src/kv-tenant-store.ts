@@ -250,7 +250,11 @@ function applyTo<T>(map: Map<string, Cached<T>>, id: string, e: KvEntry, parse: 
   else map.set(id, { rec, rev: e.revision });
 }
 
-function parseJson<T>(v: Uint8Array, parse: (x: unknown) => { success: true; data: T } | { success: false }, onProblem?: (what: string, err: unknown) => void): T | undefined {
+function parseJson<T>(
+  v: Uint8Array,
+  parse: (x: unknown) => { success: true; data: T } | { success: false },
+  onProblem?: (what: string, err: unknown) => void,
+): T | undefined {
   try {
     const r = parse(JSON.parse(dec.decode(v)));
     if (r.success) return r.data;

@@ -42,7 +42,13 @@ export function issueToken(tenant: string, scopes: readonly Scope[], now = new D
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const token = `${TOKEN_PREFIX}${id}_${secret}`;
-  const record: TokenRecord = { id, tenant: tenantFromTrustedSource(tenant), scopes: [...scopes], sha256: sha256(token).toString('hex'), createdAt: now.toISOString() };
+  const record: TokenRecord = {
+    id,
+    tenant: tenantFromTrustedSource(tenant),
+    scopes: [...scopes],
+    sha256: sha256(token).toString('hex'),
+    createdAt: now.toISOString(),
+  };
   if (extra.expiresAt) record.expiresAt = extra.expiresAt.toISOString();
   if (extra.description) record.description = extra.description;
   return { token, record };

@@ -68,7 +68,14 @@ const REAP_TIMEOUT_MS = 5_000;
  */
 export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
   const [nats, s3, redis] = await Promise.all([startNats(), startS3Server(), opts.redis ? startRedis() : Promise.resolve(undefined)]);
-  const store = new S3Store({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+  const store = new S3Store({
+    endpoint: s3.endpoint,
+    bucket: s3.bucket,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    forcePathStyle: true,
+  });
   const bus = await connectBus({ servers: [nats.url], name: 'firn-test-cluster' });
   const fronts = new Map<string, TcpProxy>();
   const components: Array<{ name: string; handle: ClusterComponent; isKilled: () => boolean; proxies: TcpProxy[] }> = [];
@@ -91,7 +98,11 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     if (components.some((c) => c.name === name)) throw new Error(`cluster: a component named ${name} was started already`);
     const url = await reserve(name);
     const front = fronts.get(name) as TcpProxy;
-    const [natsProxy, s3Proxy, redisProxy] = await Promise.all([startTcpProxy(nats.port), startTcpProxy(s3.port), redis ? startTcpProxy(redis.port) : undefined]);
+    const [natsProxy, s3Proxy, redisProxy] = await Promise.all([
+      startTcpProxy(nats.port),
+      startTcpProxy(s3.port),
+      redis ? startTcpProxy(redis.port) : undefined,
+    ]);
     const proxies = [front, natsProxy, s3Proxy, ...(redisProxy ? [redisProxy] : [])];
     const env: Record<string, string> = {
       FIRN_HOST: '127.0.0.1',

@@ -9,7 +9,15 @@ import { mulberry32 } from '@firn/testing';
 /** The profile type cluster tests write (the Parca agent's CPU samples). */
 export const CLUSTER_CPU_TYPE = 'parca_agent:samples:count:cpu:nanoseconds:delta';
 
-const frame = (fn: string): Frame => ({ buildId: 'c1u5', mappingFile: '/app/bin', address: BigInt(0x1000 + fn.length * 16), functionName: fn, fileName: `${fn}.go`, line: 1, inlined: false });
+const frame = (fn: string): Frame => ({
+  buildId: 'c1u5',
+  mappingFile: '/app/bin',
+  address: BigInt(0x1000 + fn.length * 16),
+  functionName: fn,
+  fileName: `${fn}.go`,
+  line: 1,
+  inlined: false,
+});
 
 /**
  * One seeded write of firn.samples.v1 Arrow (what agents send and the ingest log carries): a few
@@ -22,7 +30,18 @@ export function clusterWrite(seed: number, tsMs: number): { payload: Uint8Array;
   for (let i = 0; i < 12; i++) {
     const value = 1 + Math.floor(rnd() * 50);
     const leaf = `fn_${Math.floor(rnd() * 9)}`;
-    b.add(CLUSTER_CPU_TYPE, [['node', `node-${Math.floor(rnd() * 3)}`], ['namespace', `ns-${seed % 2}`]], [frame(leaf), frame('handler'), frame('main')], value, tsMs, 10_000_000_000, 10_000_000);
+    b.add(
+      CLUSTER_CPU_TYPE,
+      [
+        ['node', `node-${Math.floor(rnd() * 3)}`],
+        ['namespace', `ns-${seed % 2}`],
+      ],
+      [frame(leaf), frame('handler'), frame('main')],
+      value,
+      tsMs,
+      10_000_000_000,
+      10_000_000,
+    );
     total += value;
   }
   return { payload: samplesToArrow(b.build()), total };

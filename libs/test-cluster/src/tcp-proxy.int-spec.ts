@@ -35,7 +35,10 @@ describe('startTcpProxy', () => {
   it('forwards both ways until cut; what is written after the cut never arrives', async () => {
     const target = await recorder();
     const proxy: TcpProxy = await startTcpProxy(target.port);
-    cleanup.push(() => proxy.close(), () => new Promise((r) => target.server.close(r)));
+    cleanup.push(
+      () => proxy.close(),
+      () => new Promise((r) => target.server.close(r)),
+    );
     const c = await client(proxy.port);
     cleanup.push(() => c.destroy());
     c.write('before;');
@@ -53,7 +56,10 @@ describe('startTcpProxy', () => {
   it('refuses connections until it has a target', async () => {
     const target = await recorder();
     const proxy = await startTcpProxy();
-    cleanup.push(() => proxy.close(), () => new Promise((r) => target.server.close(r)));
+    cleanup.push(
+      () => proxy.close(),
+      () => new Promise((r) => target.server.close(r)),
+    );
     const early = await client(proxy.port);
     await new Promise<void>((r) => early.once('close', () => r()));
     proxy.setTarget(target.port);

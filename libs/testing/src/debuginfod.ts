@@ -87,9 +87,6 @@ async function scanMetrics(base: string): Promise<ScanMetrics | undefined> {
   return {
     traversals: read('thread_work_total{role="traverse"}'),
     traverseTid: read('thread_tid{role="traverse"}'),
-    idle:
-      read('thread_busy{role="traverse"}') === 0 &&
-      read('thread_busy{role="scan"}') === 0 &&
-      read('thread_work_pending{role="scan"}') === 0,
+    idle: read('thread_busy{role="traverse"}') === 0 && read('thread_busy{role="scan"}') === 0 && read('thread_work_pending{role="scan"}') === 0,
   };
 }

@@ -155,9 +155,7 @@ describe('test harness', () => {
     });
 
     it('reports a missing binary with the install script', async () => {
-      const err = await spawnServer({ name: 'missing', command: 'firn-no-such-binary', args: [], ready: async () => true }).catch(
-        (e: unknown) => e,
-      );
+      const err = await spawnServer({ name: 'missing', command: 'firn-no-such-binary', args: [], ready: async () => true }).catch((e: unknown) => e);
       expect((err as Error).message).toContain('scripts/install-system-deps.sh');
     });
   });

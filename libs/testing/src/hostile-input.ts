@@ -18,7 +18,13 @@ export function rawGrpc(baseUrl: string, path: string, body: Buffer, headers: Re
   return new Promise((resolve, reject) => {
     const session = http2Connect(baseUrl);
     session.on('error', reject);
-    const req = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: path, 'content-type': 'application/grpc+proto', te: 'trailers', ...headers });
+    const req = session.request({
+      [h2.HTTP2_HEADER_METHOD]: 'POST',
+      [h2.HTTP2_HEADER_PATH]: path,
+      'content-type': 'application/grpc+proto',
+      te: 'trailers',
+      ...headers,
+    });
     let status = -1;
     let message = '';
     const take = (h: Record<string, unknown>): void => {

@@ -68,9 +68,23 @@ const BASE_STRINGS = ['', 'samples', 'count', 'main', 'key', 'value'];
 function header(w: Wire, extraStrings = 0): void {
   for (const s of BASE_STRINGS) w.len(6, Buffer.from(s));
   for (let i = 0; i < extraStrings; i++) w.len(6, new Uint8Array(0));
-  w.len(1, msg((v) => v.uint(1, S.samples).uint(2, S.count)));
-  w.len(5, msg((f) => f.uint(1, 1).uint(2, S.main)));
-  w.len(4, msg((l) => l.uint(1, 1).len(4, msg((line) => line.uint(1, 1)))));
+  w.len(
+    1,
+    msg((v) => v.uint(1, S.samples).uint(2, S.count)),
+  );
+  w.len(
+    5,
+    msg((f) => f.uint(1, 1).uint(2, S.main)),
+  );
+  w.len(
+    4,
+    msg((l) =>
+      l.uint(1, 1).len(
+        4,
+        msg((line) => line.uint(1, 1)),
+      ),
+    ),
+  );
 }
 
 function packed(ids: ArrayLike<number>): Buffer {
@@ -91,7 +105,10 @@ export interface HostileShape {
 export function deepStackPprof(depth: number): HostileShape {
   const plain = msg((w) => {
     header(w);
-    w.len(2, msg((s) => s.len(1, packed(new Uint8Array(depth).fill(1))).len(2, packed([1]))));
+    w.len(
+      2,
+      msg((s) => s.len(1, packed(new Uint8Array(depth).fill(1))).len(2, packed([1]))),
+    );
   });
   return { name: `pprof: one stack ${depth} frames deep`, body: gzipSync(plain), plainBytes: plain.length };
 }
@@ -102,11 +119,26 @@ export function manyDeepStacksPprof(samples: number, depth: number): HostileShap
     header(w);
     const locations = samples + depth;
     // Distinct addresses make distinct frames (and so distinct stacks).
-    for (let id = 2; id <= locations; id++) w.len(4, msg((l) => l.uint(1, id).uint(3, 0x1000 + id).len(4, msg((line) => line.uint(1, 1)))));
+    for (let id = 2; id <= locations; id++)
+      w.len(
+        4,
+        msg((l) =>
+          l
+            .uint(1, id)
+            .uint(3, 0x1000 + id)
+            .len(
+              4,
+              msg((line) => line.uint(1, 1)),
+            ),
+        ),
+      );
     const ids = new Uint32Array(depth);
     for (let s = 0; s < samples; s++) {
       for (let d = 0; d < depth; d++) ids[d] = 2 + ((s + d) % (locations - 1));
-      w.len(2, msg((m) => m.len(1, packed(ids)).len(2, packed([1]))));
+      w.len(
+        2,
+        msg((m) => m.len(1, packed(ids)).len(2, packed([1]))),
+      );
     }
   });
   return { name: `pprof: ${samples} samples with distinct stacks ${depth} frames deep`, body: gzipSync(plain), plainBytes: plain.length };
@@ -116,7 +148,10 @@ export function manyDeepStacksPprof(samples: number, depth: number): HostileShap
 export function hugeStringTablePprof(n: number): HostileShape {
   const plain = msg((w) => {
     header(w, n);
-    w.len(2, msg((s) => s.len(1, packed([1])).len(2, packed([1]))));
+    w.len(
+      2,
+      msg((s) => s.len(1, packed([1])).len(2, packed([1]))),
+    );
   });
   return { name: `pprof: string table of ${n} entries`, body: gzipSync(plain), plainBytes: plain.length };
 }
@@ -126,10 +161,27 @@ export function hugeLocationTablePprof(n: number): HostileShape {
   const plain = msg((w) => {
     header(w);
     for (let id = 2; id <= n; id++) {
-      w.len(5, msg((f) => f.uint(1, id).uint(2, S.main)));
-      w.len(4, msg((l) => l.uint(1, id).uint(3, id).len(4, msg((line) => line.uint(1, id).uint(2, id)))));
+      w.len(
+        5,
+        msg((f) => f.uint(1, id).uint(2, S.main)),
+      );
+      w.len(
+        4,
+        msg((l) =>
+          l
+            .uint(1, id)
+            .uint(3, id)
+            .len(
+              4,
+              msg((line) => line.uint(1, id).uint(2, id)),
+            ),
+        ),
+      );
     }
-    w.len(2, msg((s) => s.len(1, packed([1])).len(2, packed([1]))));
+    w.len(
+      2,
+      msg((s) => s.len(1, packed([1])).len(2, packed([1]))),
+    );
   });
   return { name: `pprof: ${n} locations and functions`, body: gzipSync(plain), plainBytes: plain.length };
 }
@@ -155,12 +207,37 @@ export function manySeriesPprof(n: number): HostileShape {
   const plain = msg((w) => {
     for (const s of BASE_STRINGS) w.len(6, Buffer.from(s));
     for (let i = 0; i < n; i++) w.len(6, Buffer.from(`v${i}`));
-    w.len(1, msg((v) => v.uint(1, S.samples).uint(2, S.count)));
-    w.len(5, msg((f) => f.uint(1, 1).uint(2, S.main)));
-    w.len(4, msg((l) => l.uint(1, 1).len(4, msg((line) => line.uint(1, 1)))));
+    w.len(
+      1,
+      msg((v) => v.uint(1, S.samples).uint(2, S.count)),
+    );
+    w.len(
+      5,
+      msg((f) => f.uint(1, 1).uint(2, S.main)),
+    );
+    w.len(
+      4,
+      msg((l) =>
+        l.uint(1, 1).len(
+          4,
+          msg((line) => line.uint(1, 1)),
+        ),
+      ),
+    );
     for (let i = 0; i < n; i++) {
       const value = BASE_STRINGS.length + i;
-      w.len(2, msg((s) => s.len(1, packed([1])).len(2, packed([1])).len(3, msg((l) => l.uint(1, S.key).uint(2, value)))));
+      w.len(
+        2,
+        msg((s) =>
+          s
+            .len(1, packed([1]))
+            .len(2, packed([1]))
+            .len(
+              3,
+              msg((l) => l.uint(1, S.key).uint(2, value)),
+            ),
+        ),
+      );
     }
   });
   return { name: `pprof: ${n} samples with a series each`, body: gzipSync(plain), plainBytes: plain.length };
@@ -201,7 +278,16 @@ export function deepStackArrow(depth: number): HostileShape {
 export function manyFramesArrow(rows: number, depth: number): HostileShape {
   const b = new SampleBatchBuilder();
   const ts = Date.now() - 60_000;
-  for (let r = 0; r < rows; r++) b.add(ARROW_TYPE, [['node', 'n']], Array.from({ length: depth }, (_, d) => frame(`fn_${r}_${d}`)), 1, ts, 0, 0);
+  for (let r = 0; r < rows; r++)
+    b.add(
+      ARROW_TYPE,
+      [['node', 'n']],
+      Array.from({ length: depth }, (_, d) => frame(`fn_${r}_${d}`)),
+      1,
+      ts,
+      0,
+      0,
+    );
   const body = Buffer.from(samplesToArrow(b.build()));
   return { name: `arrow: ${rows} stacks of ${depth} distinct frames`, body, plainBytes: body.length };
 }

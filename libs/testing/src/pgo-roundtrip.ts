@@ -133,7 +133,16 @@ export function buildGo(dir: string, name: string): string {
   const buildId = createHash('sha1').update(HOT_GO).digest('hex');
   execFileSync('go', ['build', `-ldflags=-B 0x${buildId}`, '-o', bin, '.'], {
     cwd: dir,
-    env: { PATH: process.env.PATH, HOME: dir, GOCACHE: join(dir, 'gocache'), GOPATH: join(dir, 'gopath'), GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: dir,
+      GOCACHE: join(dir, 'gocache'),
+      GOPATH: join(dir, 'gopath'),
+      GOFLAGS: '-mod=mod',
+      GOPROXY: 'off',
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+    },
   });
   return bin;
 }
@@ -247,7 +256,16 @@ export async function pgoRoundTrip(o: PgoRoundTripOptions): Promise<PgoRoundTrip
       await spawnServer({
         name: 'pgo-all-in-one',
         command: process.execPath,
-        args: [join(ROOT, 'scripts/run-ts.cjs'), join(ROOT, 'apps/all-in-one/src/main.ts'), '--data-dir', join(o.dir, 'data'), '--tokens-file', join(o.dir, 'tokens.json'), '--ingester-flush-max-age-ms', '300'],
+        args: [
+          join(ROOT, 'scripts/run-ts.cjs'),
+          join(ROOT, 'apps/all-in-one/src/main.ts'),
+          '--data-dir',
+          join(o.dir, 'data'),
+          '--tokens-file',
+          join(o.dir, 'tokens.json'),
+          '--ingester-flush-max-age-ms',
+          '300',
+        ],
         env: { FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), FIRN_LOG_LEVEL: 'info' },
         ready: async () => (await fetch(`${base}/readyz`)).status === 200,
         readyTimeoutMs: 180_000,
@@ -287,14 +305,21 @@ export async function pgoRoundTrip(o: PgoRoundTripOptions): Promise<PgoRoundTrip
       let last = '';
       for (;;) {
         try {
-          const r = await client.exportPgoProfile({ selection: { query: `${CPU}{comm="${executable}"}`, start: timestampFromMs(startedMs), end: timestampFromMs(Date.now() + 60_000) }, executable, format });
+          const r = await client.exportPgoProfile({
+            selection: { query: `${CPU}{comm="${executable}"}`, start: timestampFromMs(startedMs), end: timestampFromMs(Date.now() + 60_000) },
+            executable,
+            format,
+          });
           last = `${r.exportedSamples} samples exported`;
           if (r.exportedSamples >= BigInt(min)) return r;
         } catch (err) {
           // Until the agent's first flush and debug info upload: NOT_FOUND / FAILED_PRECONDITION.
           last = err instanceof ConnectError ? err.rawMessage : String(err);
         }
-        if (Date.now() > deadline) throw new Error(`no ${firnInsightsV1.PgoFormat[format]} profile of ${executable} with ${min} samples within ${o.timeoutMs} ms (last: ${last})\n${logs()}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `no ${firnInsightsV1.PgoFormat[format]} profile of ${executable} with ${min} samples within ${o.timeoutMs} ms (last: ${last})\n${logs()}`,
+          );
         log(`waiting for ${executable}: ${last}`);
         await sleep(3000);
       }

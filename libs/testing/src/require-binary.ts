@@ -14,7 +14,12 @@ export function requireBinary(name: string): string {
 }
 
 export function findBinary(name: string): string | undefined {
-  const candidates = isAbsolute(name) ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  const candidates = isAbsolute(name)
+    ? [name]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, name));
   for (const path of candidates) {
     try {
       accessSync(path, constants.X_OK);

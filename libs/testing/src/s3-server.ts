@@ -62,7 +62,18 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
     const proc = await spawnServer({
       name: 's3rver',
       command: process.execPath,
-      args: (dir) => [bin, '--directory', opts.dataDir ?? join(dir, 'data'), '--address', HOST, '--port', String(port), '--silent', '--configure-bucket', bucket],
+      args: (dir) => [
+        bin,
+        '--directory',
+        opts.dataDir ?? join(dir, 'data'),
+        '--address',
+        HOST,
+        '--port',
+        String(port),
+        '--silent',
+        '--configure-bucket',
+        bucket,
+      ],
       // s3rver encrypts ListObjectsV2 continuation tokens with a cipher that Node 20's OpenSSL 3
       // only offers through the legacy provider (PITFALLS.md). This replaces the parent's
       // NODE_OPTIONS so test-runner loaders don't leak into the child.

@@ -39,7 +39,17 @@ export interface TrackedRegisters {
 }
 
 function emptyState(): CfaState {
-  return { cfaRegister: -1, cfaOffset: 0, cfaExpr: undefined, fp: RegRule.Unspecified, fpOffset: 0, fpExpr: undefined, ra: RegRule.Unspecified, raOffset: 0, raExpr: undefined };
+  return {
+    cfaRegister: -1,
+    cfaOffset: 0,
+    cfaExpr: undefined,
+    fp: RegRule.Unspecified,
+    fpOffset: 0,
+    fpExpr: undefined,
+    ra: RegRule.Unspecified,
+    raOffset: 0,
+    raExpr: undefined,
+  };
 }
 
 function assign(to: CfaState, from: CfaState): void {

@@ -8,8 +8,23 @@ import { buildUnwindRows, lookupRow } from './table';
 import { CFA, DRAP_EXPR, EhFrameBuilder, PLT_EXPR, X86_CIE, sleb, uleb } from './testing/eh-frame-builder';
 
 const BASE = 0x200000;
-const sp = (off: number, fp: Partial<Pick<UnwindRule, 'fp' | 'fpOffset'>> = {}): UnwindRule => ({ cfa: CfaKind.SpOffset, cfaOffset: off, fp: FpKind.Unchanged, fpOffset: 0, ra: RaKind.AtCfa, raOffset: -8, ...fp });
-const fpRule = (off: number, fpOffset: number): UnwindRule => ({ cfa: CfaKind.FpOffset, cfaOffset: off, fp: FpKind.AtCfa, fpOffset, ra: RaKind.AtCfa, raOffset: -8 });
+const sp = (off: number, fp: Partial<Pick<UnwindRule, 'fp' | 'fpOffset'>> = {}): UnwindRule => ({
+  cfa: CfaKind.SpOffset,
+  cfaOffset: off,
+  fp: FpKind.Unchanged,
+  fpOffset: 0,
+  ra: RaKind.AtCfa,
+  raOffset: -8,
+  ...fp,
+});
+const fpRule = (off: number, fpOffset: number): UnwindRule => ({
+  cfa: CfaKind.FpOffset,
+  cfaOffset: off,
+  fp: FpKind.AtCfa,
+  fpOffset,
+  ra: RaKind.AtCfa,
+  raOffset: -8,
+});
 
 function table(b: EhFrameBuilder) {
   return buildUnwindRows({ bytes: b.build(), address: b.address }, 'x86_64');
@@ -84,7 +99,15 @@ describe(buildUnwindRows.name, () => {
     // push %rbp; mov %rsp,%rbp; ...; pop %rbp; ret
     const b = new EhFrameBuilder(BASE);
     const cie = b.cie({ instructions: X86_CIE });
-    b.fde(cie, 0x1000, 0x30, [...CFA.advance(1), ...CFA.defCfaOffset(16), ...CFA.offset(6, 2), ...CFA.advance(3), ...CFA.defCfaRegister(6), ...CFA.advance(0x28), ...CFA.defCfa(7, 8)]);
+    b.fde(cie, 0x1000, 0x30, [
+      ...CFA.advance(1),
+      ...CFA.defCfaOffset(16),
+      ...CFA.offset(6, 2),
+      ...CFA.advance(3),
+      ...CFA.defCfaRegister(6),
+      ...CFA.advance(0x28),
+      ...CFA.defCfa(7, 8),
+    ]);
     expect(rowsOf(b)).toEqual([
       [0x1000, sp(8)],
       [0x1001, sp(16, { fp: FpKind.AtCfa, fpOffset: -16 })],
@@ -98,9 +121,13 @@ describe(buildUnwindRows.name, () => {
     const b = new EhFrameBuilder(BASE);
     const cie = b.cie({ instructions: X86_CIE });
     b.fde(cie, 0x2000, 0x40, [
-      ...CFA.advance(4), ...CFA.defCfaOffset(48),
-      ...CFA.advance(8), ...CFA.remember(), ...CFA.defCfaOffset(8),
-      ...CFA.advance(1), ...CFA.restoreState(),
+      ...CFA.advance(4),
+      ...CFA.defCfaOffset(48),
+      ...CFA.advance(8),
+      ...CFA.remember(),
+      ...CFA.defCfaOffset(8),
+      ...CFA.advance(1),
+      ...CFA.restoreState(),
     ]);
     expect(rowsOf(b)).toEqual([
       [0x2000, sp(8)],
@@ -154,7 +181,14 @@ describe(buildUnwindRows.name, () => {
     // AArch64 GCC: code align 4, data align -8, RA column 30, CFA = sp + 0
     const cie = b.cie({ instructions: [...CFA.defCfa(31, 0)], codeAlign: 4, ra: 30 });
     // stp x29, x30, [sp, #-16]!; mov x29, sp
-    b.fde(cie, 0x1000, 0x20, [...CFA.advance(1), ...CFA.defCfaOffset(16), ...CFA.offset(29, 2), ...CFA.offset(30, 1), ...CFA.advance(1), ...CFA.defCfaRegister(29)]);
+    b.fde(cie, 0x1000, 0x20, [
+      ...CFA.advance(1),
+      ...CFA.defCfaOffset(16),
+      ...CFA.offset(29, 2),
+      ...CFA.offset(30, 1),
+      ...CFA.advance(1),
+      ...CFA.defCfaRegister(29),
+    ]);
     const { rows } = buildUnwindRows({ bytes: b.build(), address: BASE }, 'aarch64');
     expect(lookupRow(rows, 0x1000)).toMatchObject({ cfa: CfaKind.SpOffset, cfaOffset: 0, ra: RaKind.InLinkRegister });
     expect(lookupRow(rows, 0x1004)).toMatchObject({ cfa: CfaKind.SpOffset, cfaOffset: 16, fp: FpKind.AtCfa, fpOffset: -16, ra: RaKind.AtCfa, raOffset: -8 });
@@ -167,7 +201,18 @@ describe(parseEhFrameHdr.name, () => {
     const hdrAddr = 0x8000;
     const rel = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
     // version 1, eh_frame_ptr pcrel|sdata4, fde_count udata4, table datarel|sdata4
-    const bytes = Uint8Array.from([1, 0x1b, 0x03, 0x3b, ...rel(0x9000 - (hdrAddr + 4)), ...rel(2), ...rel(0x1000 - hdrAddr), ...rel(0x9010 - hdrAddr), ...rel(0x1100 - hdrAddr), ...rel(0x9040 - hdrAddr)]);
+    const bytes = Uint8Array.from([
+      1,
+      0x1b,
+      0x03,
+      0x3b,
+      ...rel(0x9000 - (hdrAddr + 4)),
+      ...rel(2),
+      ...rel(0x1000 - hdrAddr),
+      ...rel(0x9010 - hdrAddr),
+      ...rel(0x1100 - hdrAddr),
+      ...rel(0x9040 - hdrAddr),
+    ]);
     const hdr = parseEhFrameHdr(bytes, hdrAddr);
     expect(hdr.ehFrameAddress).toBe(0x9000);
     expect(Array.from(hdr.initialLocations)).toEqual([0x1000, 0x1100]);
@@ -176,7 +221,9 @@ describe(parseEhFrameHdr.name, () => {
 
   it('rejects an unsorted table and an impossible count', () => {
     const rel = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-    expect(() => parseEhFrameHdr(Uint8Array.from([1, 0x1b, 0x03, 0x3b, ...rel(0), ...rel(2), ...rel(0x200), ...rel(0), ...rel(0x100), ...rel(0)]), 0)).toThrow(/not sorted/);
+    expect(() => parseEhFrameHdr(Uint8Array.from([1, 0x1b, 0x03, 0x3b, ...rel(0), ...rel(2), ...rel(0x200), ...rel(0), ...rel(0x100), ...rel(0)]), 0)).toThrow(
+      /not sorted/,
+    );
     expect(() => parseEhFrameHdr(Uint8Array.from([1, 0x1b, 0x03, 0x3b, ...rel(0), ...rel(1000)]), 0)).toThrow(/overruns/);
   });
 });

@@ -173,13 +173,15 @@ function parseCie(bytes: Uint8Array, le: boolean, address: number, offset: numbe
     if (augEnd > end) r.fail('CIE augmentation data overruns the entry');
     for (const c of augmentation.slice(1)) {
       if (c === 'R') cie.fdeEncoding = r.u8();
-      else if (c === 'L') r.u8(); // LSDA encoding: the LSDA itself is not needed to unwind
+      else if (c === 'L')
+        r.u8(); // LSDA encoding: the LSDA itself is not needed to unwind
       else if (c === 'P') {
         const enc = r.u8();
         // The personality routine pointer; its value is irrelevant, its size is not.
         r.encoded(enc & 0x0f, { addressSize: 8, signedFormatOnly: true });
       } else if (c === 'S') cie.signalFrame = true;
-      else if (c === 'B' || c === 'G') continue; // AArch64 BTI / MTE-tagged frames: no data
+      else if (c === 'B' || c === 'G')
+        continue; // AArch64 BTI / MTE-tagged frames: no data
       else break; // unknown: the length lets us skip the rest
     }
     r.pos = augEnd;

@@ -15,16 +15,47 @@ function richSeed(): Uint8Array {
   const b = new EhFrameBuilder(BASE);
   const cie = b.cie({ instructions: X86_CIE });
   const cie2 = b.cie({ augmentation: 'zPLR', augData: [0x03, 1, 2, 3, 4, 0x1b, 0x1b], instructions: [...X86_CIE, ...CFA.nop()] });
-  b.fde(cie, 0x1000, 0x40, [...CFA.advance(1), ...CFA.defCfaOffset(16), ...CFA.offset(6, 2), ...CFA.advance(3), ...CFA.defCfaRegister(6), ...CFA.remember(), ...CFA.advance(9), ...CFA.defCfa(7, 8), ...CFA.restoreState()]);
+  b.fde(cie, 0x1000, 0x40, [
+    ...CFA.advance(1),
+    ...CFA.defCfaOffset(16),
+    ...CFA.offset(6, 2),
+    ...CFA.advance(3),
+    ...CFA.defCfaRegister(6),
+    ...CFA.remember(),
+    ...CFA.advance(9),
+    ...CFA.defCfa(7, 8),
+    ...CFA.restoreState(),
+  ]);
   b.fde(cie, 0x1040, 0x30, [...CFA.defCfaExpression(PLT_EXPR), ...CFA.advance(4), ...CFA.argsSize(16)]);
-  b.fde(cie2, 0x1080, 0x100, [...CFA.advance(7), ...CFA.defCfaExpression(DRAP_EXPR), ...CFA.expression(6, [0x76, 0]), ...CFA.advance(70), ...CFA.register(6, 3), ...CFA.undefined(16), ...CFA.restore(6)]);
+  b.fde(cie2, 0x1080, 0x100, [
+    ...CFA.advance(7),
+    ...CFA.defCfaExpression(DRAP_EXPR),
+    ...CFA.expression(6, [0x76, 0]),
+    ...CFA.advance(70),
+    ...CFA.register(6, 3),
+    ...CFA.undefined(16),
+    ...CFA.restore(6),
+  ]);
   b.fde(cie, 0x2000, 0x10, [...CFA.defCfa(10, 0), 0x02, 200, 0x03, 1, 0, 0x04, 1, 0, 0, 0]);
   return b.build();
 }
 
 function hdrSeed(): Uint8Array {
   const rel = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-  return Uint8Array.from([1, 0x1b, 0x03, 0x3b, ...rel(0x100), ...rel(3), ...rel(0x10), ...rel(0x200), ...rel(0x20), ...rel(0x210), ...rel(0x30), ...rel(0x220)]);
+  return Uint8Array.from([
+    1,
+    0x1b,
+    0x03,
+    0x3b,
+    ...rel(0x100),
+    ...rel(3),
+    ...rel(0x10),
+    ...rel(0x200),
+    ...rel(0x20),
+    ...rel(0x210),
+    ...rel(0x30),
+    ...rel(0x220),
+  ]);
 }
 
 /** The .eh_frame of a real binary on this machine, when there is one. */
@@ -42,7 +73,10 @@ function realSeed(): { bytes: Uint8Array; address: number } | undefined {
 function mutated(seed: Uint8Array) {
   return fc
     .record({
-      edits: fc.array(fc.record({ at: fc.nat(), value: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0, 0xff, 0x7f, 0x80, 0x40, 0xc0)) }), { minLength: 1, maxLength: 8 }),
+      edits: fc.array(fc.record({ at: fc.nat(), value: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0, 0xff, 0x7f, 0x80, 0x40, 0xc0)) }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
       cut: fc.option(fc.nat(), { nil: undefined }),
       insert: fc.option(fc.record({ at: fc.nat(), bytes: fc.uint8Array({ maxLength: 16 }) }), { nil: undefined }),
     })
@@ -80,18 +114,26 @@ describe('unwind table fuzzing', () => {
   it('survives 4 000 mutations of a synthetic .eh_frame', () => {
     const seed = richSeed();
     expect(buildUnwindRows({ bytes: seed, address: BASE }, 'x86_64').stats.fdes).toBe(4);
-    fc.assert(fc.property(mutated(seed), (bytes) => buildAll(bytes, BASE)), { numRuns: 4000 });
+    fc.assert(
+      fc.property(mutated(seed), (bytes) => buildAll(bytes, BASE)),
+      { numRuns: 4000 },
+    );
   });
 
-  it('survives 3 000 mutations of a real binary\'s .eh_frame', () => {
+  it("survives 3 000 mutations of a real binary's .eh_frame", () => {
     const seed = real ?? { bytes: richSeed(), address: BASE };
-    fc.assert(fc.property(mutated(seed.bytes), (bytes) => buildAll(bytes, seed.address)), { numRuns: 3000 });
+    fc.assert(
+      fc.property(mutated(seed.bytes), (bytes) => buildAll(bytes, seed.address)),
+      { numRuns: 3000 },
+    );
   });
 
   it('survives 2 000 random byte strings, including 64-bit lengths and CIE pointers', () => {
     const prefix = fc.constantFrom([], [0xff, 0xff, 0xff, 0xff], [0x0c, 0, 0, 0, 0, 0, 0, 0], [0x14, 0, 0, 0, 0x10, 0, 0, 0]);
     fc.assert(
-      fc.property(prefix, fc.uint8Array({ maxLength: 512 }), fc.integer({ min: 0, max: 2 ** 47 }), (p, rest, address) => buildAll(Uint8Array.from([...p, ...rest]), address)),
+      fc.property(prefix, fc.uint8Array({ maxLength: 512 }), fc.integer({ min: 0, max: 2 ** 47 }), (p, rest, address) =>
+        buildAll(Uint8Array.from([...p, ...rest]), address),
+      ),
       { numRuns: 2000 },
     );
   });

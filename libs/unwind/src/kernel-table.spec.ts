@@ -1,6 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeKernelTable, kernelRuleSet, KERNEL_PAGE_SIZE, KERNEL_TABLE_HEADER, lookupKernelTable, RULE_ID_END, RULE_ID_NO_FDE, writeKernelRule } from './kernel-table';
+import {
+  encodeKernelTable,
+  kernelRuleSet,
+  KERNEL_PAGE_SIZE,
+  KERNEL_TABLE_HEADER,
+  lookupKernelTable,
+  RULE_ID_END,
+  RULE_ID_NO_FDE,
+  writeKernelRule,
+} from './kernel-table';
 import { CfaKind, END_RULE, FpKind, NO_FDE_RULE, RaKind, ruleKey, type UnwindRule } from './rules';
 import { lookupRow, type UnwindRows } from './table';
 
@@ -43,7 +52,9 @@ describe(encodeKernelTable.name, () => {
         const enc = encodeKernelTable(rows, (r) => set.idOf(r));
         const lo = rows.pcs[0] - 3;
         const span = rows.pcs[rows.length - 1] - lo + KERNEL_PAGE_SIZE;
-        const pcs = [...probes.map((p) => Math.max(0, Math.floor(lo + p * span))), ...Array.from(rows.pcs), ...Array.from(rows.pcs, (p) => p - 1)].filter((p) => p >= 0);
+        const pcs = [...probes.map((p) => Math.max(0, Math.floor(lo + p * span))), ...Array.from(rows.pcs), ...Array.from(rows.pcs, (p) => p - 1)].filter(
+          (p) => p >= 0,
+        );
         for (const pc of pcs) {
           const id = lookupKernelTable(enc, pc);
           const got = id === undefined ? NO_FDE_RULE : set.rules[id];
@@ -55,7 +66,13 @@ describe(encodeKernelTable.name, () => {
   });
 
   it('starts every page with an entry at offset 0 and keeps the two fixed rule ids', () => {
-    const rows: UnwindRows = { arch: 'x86_64', length: 3, pcs: Float64Array.of(0x10100, 0x30000, 0x30010), ruleIds: Uint32Array.of(2, 1, 0), rules: [NO_FDE_RULE, END_RULE, rule(16)] };
+    const rows: UnwindRows = {
+      arch: 'x86_64',
+      length: 3,
+      pcs: Float64Array.of(0x10100, 0x30000, 0x30010),
+      ruleIds: Uint32Array.of(2, 1, 0),
+      rules: [NO_FDE_RULE, END_RULE, rule(16)],
+    };
     const set = kernelRuleSet();
     const enc = encodeKernelTable(rows, (r) => set.idOf(r));
     expect(set.rules[RULE_ID_NO_FDE]).toEqual(NO_FDE_RULE);

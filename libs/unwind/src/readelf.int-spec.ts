@@ -58,7 +58,10 @@ function readelfRows(path: string): { rows: ReadelfRow[]; fdes: Array<[number, n
       continue;
     }
     // A register rule prints as "r10 (r10)": keep one token per column.
-    const parts = line.trim().replace(/ \([a-z0-9]+\)/g, '').split(/\s+/);
+    const parts = line
+      .trim()
+      .replace(/ \([a-z0-9]+\)/g, '')
+      .split(/\s+/);
     if (parts[0] === 'LOC' && parts[1] === 'CFA') {
       cols = parts;
       continue;

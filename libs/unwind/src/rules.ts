@@ -159,7 +159,17 @@ export function classifyRow(state: CfaState, arch: Arch): UnwindRule {
 export function packedStateKey(s: CfaState): number | undefined {
   if (s.cfaExpr || s.fpExpr || s.raExpr) return undefined;
   const { cfaRegister, cfaOffset, fpOffset, raOffset } = s;
-  if (cfaRegister < 0 || cfaRegister > 63 || cfaOffset < -(2 ** 20) || cfaOffset >= 2 ** 20 || fpOffset < -2048 || fpOffset > 2047 || raOffset < -128 || raOffset > 127) return undefined;
+  if (
+    cfaRegister < 0 ||
+    cfaRegister > 63 ||
+    cfaOffset < -(2 ** 20) ||
+    cfaOffset >= 2 ** 20 ||
+    fpOffset < -2048 ||
+    fpOffset > 2047 ||
+    raOffset < -128 ||
+    raOffset > 127
+  )
+    return undefined;
   return ((((cfaRegister * 8 + s.fp) * 8 + s.ra) * 2 ** 21 + (cfaOffset + 2 ** 20)) * 4096 + (fpOffset + 2048)) * 256 + (raOffset + 128);
 }
 

@@ -106,8 +106,22 @@ export async function surveyUnwindTables(paths: readonly string[], onFile?: (pat
   const global = kernelRuleSet();
   const ruleKeys: Array<{ key: string }> = [];
   const r: CoverageReport = {
-    files: 0, tables: 0, noTable: {}, textBytes: 0, coveredBytes: 0, coveredByKind: {}, fdes: 0, badFdes: 0, rows: 0,
-    kernelBytes: 0, distinctRules: 0, hdrMismatches: [], lookupMismatches: [], errors: [], worst: [], ms: 0,
+    files: 0,
+    tables: 0,
+    noTable: {},
+    textBytes: 0,
+    coveredBytes: 0,
+    coveredByKind: {},
+    fdes: 0,
+    badFdes: 0,
+    rows: 0,
+    kernelBytes: 0,
+    distinctRules: 0,
+    hdrMismatches: [],
+    lookupMismatches: [],
+    errors: [],
+    worst: [],
+    ms: 0,
   };
   const shares: Array<{ path: string; share: number; textBytes: number }> = [];
   for (let i = 0; i < paths.length; i++) {
@@ -128,7 +142,8 @@ export async function surveyUnwindTables(paths: readonly string[], onFile?: (pat
       r.badFdes += s.badFdes;
       r.rows += s.rows;
       for (const [k, v] of Object.entries(s.coveredByKind)) r.coveredByKind[k] = (r.coveredByKind[k] ?? 0) + v;
-      if (s.hdrFdes !== undefined && s.hdrFdes !== s.fdes + s.skippedFdes) r.hdrMismatches.push(`${path}: hdr ${s.hdrFdes}, scanned ${s.fdes}+${s.skippedFdes} skipped`);
+      if (s.hdrFdes !== undefined && s.hdrFdes !== s.fdes + s.skippedFdes)
+        r.hdrMismatches.push(`${path}: hdr ${s.hdrFdes}, scanned ${s.fdes}+${s.skippedFdes} skipped`);
       const enc = encodeKernelTable(t.rows, (rule) => {
         const id = global.idOf(rule);
         ruleKeys[id] ??= { key: ruleKey(rule) };

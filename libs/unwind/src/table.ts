@@ -95,7 +95,11 @@ export function buildUnwindRows(section: EhFrameSection, arch: Arch): BuiltRows 
  * buildUnwindRows in slices of `fdesPerSlice` FDEs with `pause()` awaited between slices, so a
  * large binary (Node: 76 000 FDEs, ~0.5 s of CPU) does not hold the event loop.
  */
-export async function buildUnwindRowsAsync(section: EhFrameSection, arch: Arch, opts: { fdesPerSlice?: number; pause?: () => Promise<void> } = {}): Promise<BuiltRows> {
+export async function buildUnwindRowsAsync(
+  section: EhFrameSection,
+  arch: Arch,
+  opts: { fdesPerSlice?: number; pause?: () => Promise<void> } = {},
+): Promise<BuiltRows> {
   const pause = opts.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
   const steps = buildSteps(section, arch, opts.fdesPerSlice ?? 2000);
   let r = steps.next();

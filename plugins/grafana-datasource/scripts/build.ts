@@ -117,7 +117,10 @@ function compile(version: string, today: string): Promise<void> {
 }
 
 function fill(text: string, version: string, today: string, id: string): string {
-  return text.replace(/%VERSION%/g, version).replace(/%TODAY%/g, today).replace(/%PLUGIN_ID%/g, id);
+  return text
+    .replace(/%VERSION%/g, version)
+    .replace(/%TODAY%/g, today)
+    .replace(/%PLUGIN_ID%/g, id);
 }
 
 function copyStatic(version: string, today: string): void {

@@ -23,7 +23,13 @@ const fakeBackend = {
 };
 
 function ds(jsonData: FirnOptions = { url: 'http://firn:7070' }): DataSource {
-  return new DataSource({ uid: 'u', name: 'Firn', type: 'firn-profiles-datasource', url: '/api/datasources/proxy/uid/u', jsonData } as unknown as DataSourceInstanceSettings<FirnOptions>);
+  return new DataSource({
+    uid: 'u',
+    name: 'Firn',
+    type: 'firn-profiles-datasource',
+    url: '/api/datasources/proxy/uid/u',
+    jsonData,
+  } as unknown as DataSourceInstanceSettings<FirnOptions>);
 }
 
 describe(DataSource.name, () => {
@@ -42,12 +48,18 @@ describe(DataSource.name, () => {
 
   it('does refuse a token without read:profiles', async () => {
     answers['/firn/api/v1/whoami'] = [200, { tenant: 'acme', scopes: ['write:profiles'] }];
-    expect(await ds().testDatasource()).toEqual({ status: 'error', message: 'The token belongs to tenant "acme" but lacks the read:profiles scope (it has: write:profiles).' });
+    expect(await ds().testDatasource()).toEqual({
+      status: 'error',
+      message: 'The token belongs to tenant "acme" but lacks the read:profiles scope (it has: write:profiles).',
+    });
   });
 
   it('does report a URL that is not Firn', async () => {
     const res = await ds().testDatasource();
-    expect(res).toEqual({ status: 'error', message: 'http://firn:7070 answered 404 for /querier.v1.QuerierService/ProfileTypes: it does not look like Firn\'s query endpoint.' });
+    expect(res).toEqual({
+      status: 'error',
+      message: "http://firn:7070 answered 404 for /querier.v1.QuerierService/ProfileTypes: it does not look like Firn's query endpoint.",
+    });
   });
 
   it('does report a timeout from the proxy', async () => {
@@ -55,7 +67,7 @@ describe(DataSource.name, () => {
     expect((await ds().testDatasource()).message).toBe('Firn did not answer in time at http://firn:7070. Narrow the time range or the selector.');
   });
 
-  it('does use the explicit step, else Grafana\'s interval but at least the minimum step', () => {
+  it("does use the explicit step, else Grafana's interval but at least the minimum step", () => {
     expect(ds().stepSeconds({ refId: 'A', step: '2m' }, 1000)).toBe(120);
     expect(ds().stepSeconds({ refId: 'A' }, 1000)).toBe(15);
     expect(ds().stepSeconds({ refId: 'A' }, 300_000)).toBe(300);

@@ -103,7 +103,10 @@ export class DataSource extends DataSourceApi<FirnQuery, FirnOptions> {
       profileTypeId: plain(query.profileTypeId),
       labelSelector: sel(query.labelSelector),
       baselineSelector: sel(query.baselineSelector),
-      groupBy: query.groupBy?.flatMap((g) => t.replace(g, scopedVars, 'csv').split(',')).map((g) => g.trim()).filter((g) => g !== ''),
+      groupBy: query.groupBy
+        ?.flatMap((g) => t.replace(g, scopedVars, 'csv').split(','))
+        .map((g) => g.trim())
+        .filter((g) => g !== ''),
       step: plain(query.step),
       baselineOffset: plain(query.baselineOffset),
     };
@@ -140,7 +143,12 @@ export class DataSource extends DataSourceApi<FirnQuery, FirnOptions> {
       if (query.diff) {
         const base = this.selection(profileTypeId, query.baselineSelector ?? labelSelector);
         const offsetMs = query.baselineOffset?.trim() ? rangeUtil.intervalToMs(query.baselineOffset.trim()) : 0;
-        const baseline: ProfileSelection = { profileTypeId: base.profileTypeId ?? profileTypeId, labelSelector: base.labelSelector, startMs: range.startMs - offsetMs, endMs: range.endMs - offsetMs };
+        const baseline: ProfileSelection = {
+          profileTypeId: base.profileTypeId ?? profileTypeId,
+          labelSelector: base.labelSelector,
+          startMs: range.startMs - offsetMs,
+          endMs: range.endMs - offsetMs,
+        };
         jobs.push(this.api.diff(baseline, comparison, query.maxNodes).then((fg) => [diffFlameGraphFrame(fg, profileTypeId, query.refId)]));
       } else {
         jobs.push(this.api.mergeStacktraces(comparison, query.maxNodes).then((fg) => [flameGraphFrame(fg, profileTypeId, query.refId)]));
@@ -148,7 +156,9 @@ export class DataSource extends DataSourceApi<FirnQuery, FirnOptions> {
     }
     if (type !== 'flamegraph') {
       const groupBy = query.groupBy ?? [];
-      jobs.push(this.api.selectSeries(comparison, groupBy, this.stepSeconds(query, intervalMs)).then((s) => seriesFrames(s, profileTypeId, groupBy, query.refId)));
+      jobs.push(
+        this.api.selectSeries(comparison, groupBy, this.stepSeconds(query, intervalMs)).then((s) => seriesFrames(s, profileTypeId, groupBy, query.refId)),
+      );
     }
     return (await Promise.all(jobs)).flat();
   }
@@ -213,13 +223,18 @@ export class DataSource extends DataSourceApi<FirnQuery, FirnOptions> {
         if (!(err instanceof FirnApiError && err.kind === 'not-found')) throw err;
       }
       if (who && !who.scopes.includes('read:profiles') && !who.scopes.includes('admin')) {
-        return { status: 'error', message: `The token belongs to tenant "${who.tenant}" but lacks the read:profiles scope (it has: ${who.scopes.join(', ') || 'none'}).` };
+        return {
+          status: 'error',
+          message: `The token belongs to tenant "${who.tenant}" but lacks the read:profiles scope (it has: ${who.scopes.join(', ') || 'none'}).`,
+        };
       }
       const types = await this.api.profileTypes({ startMs: Date.now() - HOUR_MS, endMs: Date.now() });
       const seen = `${types.length} profile type${types.length === 1 ? '' : 's'} in the last hour`;
       return {
         status: 'success',
-        message: who ? `Connected to Firn as tenant "${who.tenant}": ${seen}.` : `Connected to Firn's query API: ${seen} (this endpoint does not serve /api/v1/whoami, so the tenant is not shown).`,
+        message: who
+          ? `Connected to Firn as tenant "${who.tenant}": ${seen}.`
+          : `Connected to Firn's query API: ${seen} (this endpoint does not serve /api/v1/whoami, so the tenant is not shown).`,
       };
     } catch (err) {
       return { status: 'error', message: errorMessage(err) };

@@ -50,7 +50,11 @@ export function firnErrorFromResponse(status: number, body: unknown, path: strin
   const { code, message } = connectError(body);
   const where = firnUrl ? ` at ${firnUrl}` : '';
   if (status === 401 || code === 'unauthenticated' || (status === 400 && text.includes(GRAFANA_PROXY_AUTH_FAILED))) {
-    return new FirnApiError('auth', `Firn rejected the API token${message ? `: ${message}` : ''}. Paste a valid token (firn tokens create --tenant <tenant> --scopes read:profiles) and save again.`, status);
+    return new FirnApiError(
+      'auth',
+      `Firn rejected the API token${message ? `: ${message}` : ''}. Paste a valid token (firn tokens create --tenant <tenant> --scopes read:profiles) and save again.`,
+      status,
+    );
   }
   if (status === 403 || code === 'permission_denied') {
     return new FirnApiError('forbidden', `Firn refused the request: ${message ?? 'permission denied'}. The token needs the read:profiles scope.`, status);
@@ -189,7 +193,9 @@ export class FirnApi {
   }
 
   async labelValues(name: string, selector: string, range: TimeRangeMs): Promise<string[]> {
-    const r = asObject(await this.call('LabelValues', { name, matchers: [selector], start: String(Math.floor(range.startMs)), end: String(Math.ceil(range.endMs)) }));
+    const r = asObject(
+      await this.call('LabelValues', { name, matchers: [selector], start: String(Math.floor(range.startMs)), end: String(Math.ceil(range.endMs)) }),
+    );
     return asArray(r.names).map(String);
   }
 

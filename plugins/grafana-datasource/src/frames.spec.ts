@@ -19,7 +19,12 @@ describe(flameGraphFrame.name, () => {
     const frame = flameGraphFrame(
       {
         names: ['total', 'main', 'work', 'cold_fn', 'hot_fn'],
-        levels: [[0, 100, 0, 0], [0, 100, 0, 1], [0, 100, 0, 2], [0, 30, 30, 3, 0, 70, 70, 4]],
+        levels: [
+          [0, 100, 0, 0],
+          [0, 100, 0, 1],
+          [0, 100, 0, 2],
+          [0, 30, 30, 3, 0, 70, 70, 4],
+        ],
         total: 100,
         maxSelf: 70,
       },
@@ -48,7 +53,16 @@ describe(flameGraphFrame.name, () => {
     // total 10: a (6, self 1) -> b (5); c (4, self 2) -> d (2). Children start after their
     // parent's self: b at x=1, d at x=8, delta-encoded against the previous node's end.
     const frame = flameGraphFrame(
-      { names: ['total', 'a', 'c', 'b', 'd'], levels: [[0, 10, 0, 0], [0, 6, 1, 1, 0, 4, 2, 2], [1, 5, 5, 3, 2, 2, 2, 4]], total: 10, maxSelf: 5 },
+      {
+        names: ['total', 'a', 'c', 'b', 'd'],
+        levels: [
+          [0, 10, 0, 0],
+          [0, 6, 1, 1, 0, 4, 2, 2],
+          [1, 5, 5, 3, 2, 2, 2, 4],
+        ],
+        total: 10,
+        maxSelf: 5,
+      },
       CPU,
       'A',
     );
@@ -108,7 +122,11 @@ describe(diffFlameGraphFrame.name, () => {
     const frame = diffFlameGraphFrame(
       {
         names: ['total', 'work', 'gone_fn', 'kept_fn'],
-        levels: [[0, 8, 0, 0, 3, 0, 0], [0, 8, 0, 0, 3, 0, 1], [0, 5, 5, 0, 0, 0, 2, 0, 3, 3, 0, 3, 3, 3]],
+        levels: [
+          [0, 8, 0, 0, 3, 0, 0],
+          [0, 8, 0, 0, 3, 0, 1],
+          [0, 5, 5, 0, 0, 0, 2, 0, 3, 3, 0, 3, 3, 3],
+        ],
         total: 11,
         maxSelf: 5,
         leftTicks: 8,
@@ -117,7 +135,12 @@ describe(diffFlameGraphFrame.name, () => {
       CPU,
       'A',
     );
-    expect(columns(frame)).toMatchObject({ level: [0, 1, 2, 2], label: ['total', 'work', 'gone_fn', 'kept_fn'], value: [8, 8, 5, 3], valueRight: [3, 3, 0, 3] });
+    expect(columns(frame)).toMatchObject({
+      level: [0, 1, 2, 2],
+      label: ['total', 'work', 'gone_fn', 'kept_fn'],
+      value: [8, 8, 5, 3],
+      valueRight: [3, 3, 0, 3],
+    });
   });
 });
 
@@ -126,7 +149,13 @@ describe(seriesFrames.name, () => {
     const frames = seriesFrames(
       [
         { labels: [{ name: 'namespace', value: 'search' }], points: [{ timestamp: 1000, value: 1 }] },
-        { labels: [{ name: 'namespace', value: 'checkout' }], points: [{ timestamp: 2000, value: 7 }, { timestamp: 1000, value: 5 }] },
+        {
+          labels: [{ name: 'namespace', value: 'checkout' }],
+          points: [
+            { timestamp: 2000, value: 7 },
+            { timestamp: 1000, value: 5 },
+          ],
+        },
       ],
       CPU,
       ['namespace'],
@@ -135,7 +164,12 @@ describe(seriesFrames.name, () => {
     expect(frames).toHaveLength(2);
     expect(columns(frames[0])).toEqual({ time: [1000, 2000], cpu: [5, 7] });
     expect(frames[0].fields[0].type).toBe(FieldType.time);
-    expect(frames[0].fields[1]).toMatchObject({ name: 'cpu', type: FieldType.number, labels: { namespace: 'checkout' }, config: { unit: 'ns', displayNameFromDS: 'checkout' } });
+    expect(frames[0].fields[1]).toMatchObject({
+      name: 'cpu',
+      type: FieldType.number,
+      labels: { namespace: 'checkout' },
+      config: { unit: 'ns', displayNameFromDS: 'checkout' },
+    });
     expect(frames[1].fields[1]).toMatchObject({ labels: { namespace: 'search' }, config: { displayNameFromDS: 'search' } });
     expect(frames[0].meta?.preferredVisualisationType).toBe('graph');
     expect(frames.map((f) => f.refId)).toEqual(['A', 'A']);

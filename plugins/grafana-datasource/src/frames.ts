@@ -50,7 +50,15 @@ function decodeLevels(levels: number[][], diff: boolean): Node[][] {
         const xr = endR + values[i + 3];
         endL = xl + values[i + 1];
         endR = xr + values[i + 4];
-        nodes.push({ x: xl + xr, width: values[i + 1] + values[i + 4], total: values[i + 1], self: values[i + 2], totalRight: values[i + 4], selfRight: values[i + 5], name: values[i + 6] });
+        nodes.push({
+          x: xl + xr,
+          width: values[i + 1] + values[i + 4],
+          total: values[i + 1],
+          self: values[i + 2],
+          totalRight: values[i + 4],
+          selfRight: values[i + 5],
+          name: values[i + 6],
+        });
       } else {
         const x = endL + values[i];
         endL = x + values[i + 1];

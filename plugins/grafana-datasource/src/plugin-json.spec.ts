@@ -12,7 +12,7 @@ const pluginJson = JSON.parse(readFileSync(join(__dirname, 'plugin.json'), 'utf8
 };
 
 describe('plugin.json', () => {
-  it('does meet Grafana\'s published plugin.json schema', () => {
+  it("does meet Grafana's published plugin.json schema", () => {
     expect(validate(pluginJson, PLUGIN_SCHEMA)).toEqual([]);
     expect(pluginJson).toMatchObject({ type: 'datasource', id: 'firn-profiles-datasource', metrics: true, category: 'profiling' });
     for (const logo of Object.values(pluginJson.info.logos)) expect(existsSync(join(__dirname, logo)), logo).toBe(true);

@@ -12,7 +12,20 @@ const pluginId = (JSON.parse(read('src/plugin.json')) as { id: string }).id;
 /** jsonData / secureJsonData keys the plugin reads (types.ts), and query fields (FirnQuery). */
 const OPTION_KEYS = ['url', 'defaultProfileType', 'minStep', 'tlsSkipVerify', 'tlsAuthWithCACert'];
 const SECURE_KEYS = ['apiToken', 'tlsCACert'];
-const QUERY_KEYS = ['refId', 'datasource', 'hide', 'queryType', 'profileTypeId', 'labelSelector', 'groupBy', 'step', 'maxNodes', 'diff', 'baselineSelector', 'baselineOffset'];
+const QUERY_KEYS = [
+  'refId',
+  'datasource',
+  'hide',
+  'queryType',
+  'profileTypeId',
+  'labelSelector',
+  'groupBy',
+  'step',
+  'maxNodes',
+  'diff',
+  'baselineSelector',
+  'baselineOffset',
+];
 
 interface ProvisionedDs {
   name: string;
@@ -38,7 +51,7 @@ describe('provisioning examples', () => {
     expect(ds.secureJsonData.apiToken).toBe('${FIRN_GRAFANA_TOKEN}');
   });
 
-  it('does point Grafana\'s built-in Parca and Pyroscope data sources at Firn with the token header', () => {
+  it("does point Grafana's built-in Parca and Pyroscope data sources at Firn with the token header", () => {
     const { datasources } = parse(read('provisioning/datasources/builtin-parca-pyroscope.yaml')) as { datasources: ProvisionedDs[] };
     expect(datasources.map((d) => d.type)).toEqual(['parca', 'grafana-pyroscope-datasource']);
     for (const d of datasources) {
@@ -60,7 +73,9 @@ describe('provisioning examples', () => {
       expect(p.datasource.type).toBe(pluginId);
       for (const t of p.targets) {
         expect(Object.keys(t).filter((k) => !QUERY_KEYS.includes(k))).toEqual([]);
-        expect(parseMatchers(String(t.labelSelector).replace('$namespace', 'checkout|search'))).toEqual([{ name: 'namespace', op: '=~', value: 'checkout|search' }]);
+        expect(parseMatchers(String(t.labelSelector).replace('$namespace', 'checkout|search'))).toEqual([
+          { name: 'namespace', op: '=~', value: 'checkout|search' },
+        ]);
       }
     }
     const [dsVar, nsVar] = dash.templating.list;
@@ -71,7 +86,11 @@ describe('provisioning examples', () => {
 
   it('does show every provisioning file in the README as it is', () => {
     const readme = read('README.md');
-    for (const f of ['provisioning/datasources/firn.yaml', 'provisioning/datasources/builtin-parca-pyroscope.yaml', 'provisioning/dashboards/firn-fleet-cpu.json']) {
+    for (const f of [
+      'provisioning/datasources/firn.yaml',
+      'provisioning/datasources/builtin-parca-pyroscope.yaml',
+      'provisioning/dashboards/firn-fleet-cpu.json',
+    ]) {
       expect(readme.includes(read(f)), f).toBe(true);
     }
   });

@@ -40,7 +40,10 @@ describe(splitSelector.name, () => {
       profileTypeId: 'parca_agent:samples:count:cpu:nanoseconds:delta',
       labelSelector: '{node="n1"}',
     });
-    expect(splitSelector('process_cpu:cpu:nanoseconds:cpu:nanoseconds')).toEqual({ profileTypeId: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', labelSelector: '{}' });
+    expect(splitSelector('process_cpu:cpu:nanoseconds:cpu:nanoseconds')).toEqual({
+      profileTypeId: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+      labelSelector: '{}',
+    });
   });
 
   it('does leave Pyroscope-style selectors alone', () => {
@@ -59,7 +62,13 @@ describe(scopedSelector.name, () => {
 
 describe(profileTypeParts.name, () => {
   it('does name the parts of a profile type id', () => {
-    expect(profileTypeParts('parca_agent:samples:count:cpu:nanoseconds:delta')).toEqual({ name: 'parca_agent', sampleType: 'samples', sampleUnit: 'count', periodType: 'cpu', periodUnit: 'nanoseconds' });
+    expect(profileTypeParts('parca_agent:samples:count:cpu:nanoseconds:delta')).toEqual({
+      name: 'parca_agent',
+      sampleType: 'samples',
+      sampleUnit: 'count',
+      periodType: 'cpu',
+      periodUnit: 'nanoseconds',
+    });
     expect(profileTypeParts('cpu')).toBeUndefined();
   });
 });

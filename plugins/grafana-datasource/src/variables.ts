@@ -8,10 +8,7 @@
  *
  * `<selector>` is `{…}`, a profile type id, or both (`process_cpu:cpu:nanoseconds:cpu:nanoseconds{namespace="x"}`).
  */
-export type VariableQuery =
-  | { kind: 'profile_types' }
-  | { kind: 'label_names'; selector: string }
-  | { kind: 'label_values'; selector: string; label: string };
+export type VariableQuery = { kind: 'profile_types' } | { kind: 'label_names'; selector: string } | { kind: 'label_values'; selector: string; label: string };
 
 export const VARIABLE_QUERY_HELP = 'use profile_types(), label_names([selector]) or label_values([selector, ]label)';
 

@@ -46,7 +46,17 @@ export class TestBackendSrv {
             // not JSON: Grafana keeps the text
           }
           if (!res.ok) return fail(res.status, res.statusText, data);
-          subscriber.next({ data: data as T, status: res.status, statusText: res.statusText, ok: res.ok, headers: res.headers, url: res.url, type: res.type, redirected: res.redirected, config: options });
+          subscriber.next({
+            data: data as T,
+            status: res.status,
+            statusText: res.statusText,
+            ok: res.ok,
+            headers: res.headers,
+            url: res.url,
+            type: res.type,
+            redirected: res.redirected,
+            config: options,
+          });
           subscriber.complete();
         })
         .catch((err: unknown) => {

@@ -42,7 +42,10 @@ describe('plugin build', () => {
   });
 
   it('does write a plugin.json that meets the schema, with the version and build date filled in', () => {
-    const pj = JSON.parse(readFileSync(join(DIST, 'plugin.json'), 'utf8')) as { info: { version: string; updated: string }; dependencies: { grafanaDependency: string } };
+    const pj = JSON.parse(readFileSync(join(DIST, 'plugin.json'), 'utf8')) as {
+      info: { version: string; updated: string };
+      dependencies: { grafanaDependency: string };
+    };
     expect(validate(pj, PLUGIN_SCHEMA)).toEqual([]);
     expect(pj.info.version).toBe(version);
     expect(pj.info.updated).toMatch(/^\d{4}-\d{2}-\d{2}$/);
@@ -53,7 +56,10 @@ describe('plugin build', () => {
   it('does bundle an AMD module that imports only what Grafana shares and exports the plugin', () => {
     const code = readFileSync(join(DIST, 'module.js'), 'utf8');
     const { deps, exports } = loadAmd(code);
-    expect(deps.every((d) => d in SHARED), deps.join(', ')).toBe(true);
+    expect(
+      deps.every((d) => d in SHARED),
+      deps.join(', '),
+    ).toBe(true);
     // React and Grafana's packages stay external: a second React inside the bundle would break hooks.
     expect(code).not.toContain('__SECRET_INTERNALS_DO_NOT_USE_OR_YOU_WILL_BE_FIRED');
     expect(code.length).toBeLessThan(200_000);
@@ -70,9 +76,22 @@ describe('plugin build', () => {
     const zip = zipFile();
     expect(basename(zip)).toBe(`firn-profiles-datasource-${version}.zip`);
     // An independent reader: Python's zipfile lists the entries and checks every CRC.
-    const listing = execFileSync('python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print("\\n".join(z.namelist()))', zip], { encoding: 'utf8' });
-    expect(listing.trim().split('\n').sort()).toEqual(distFiles().map((f) => `firn-profiles-datasource/${f}`).sort());
-    const moduleJs = execFileSync('python3', ['-c', 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))', zip, 'firn-profiles-datasource/module.js']);
+    const listing = execFileSync(
+      'python3',
+      ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print("\\n".join(z.namelist()))', zip],
+      { encoding: 'utf8' },
+    );
+    expect(listing.trim().split('\n').sort()).toEqual(
+      distFiles()
+        .map((f) => `firn-profiles-datasource/${f}`)
+        .sort(),
+    );
+    const moduleJs = execFileSync('python3', [
+      '-c',
+      'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))',
+      zip,
+      'firn-profiles-datasource/module.js',
+    ]);
     expect(moduleJs.equals(readFileSync(join(DIST, 'module.js')))).toBe(true);
   });
 });

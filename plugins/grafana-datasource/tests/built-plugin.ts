@@ -57,7 +57,8 @@ export async function ensureBuilt(): Promise<void> {
     }
   }
   try {
-    if (!fresh()) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'run-ts.cjs'), join(PLUGIN_ROOT, 'scripts', 'build.ts')], { cwd: REPO_ROOT, stdio: 'pipe' });
+    if (!fresh())
+      execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'run-ts.cjs'), join(PLUGIN_ROOT, 'scripts', 'build.ts')], { cwd: REPO_ROOT, stdio: 'pipe' });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

@@ -55,7 +55,17 @@ describe('Firn data source against a running Firn', () => {
 
   function dataSource(uid = 'firn', jsonData: FirnOptions = { url: firn.app.base }): DataSource {
     // What Grafana hands a frontend plugin: the proxy URL and jsonData, never secureJsonData.
-    const settings = { id: 1, uid, name: 'Firn', type: 'firn-profiles-datasource', access: 'proxy', url: `/api/datasources/proxy/uid/${uid}`, jsonData, readOnly: false, meta: {} };
+    const settings = {
+      id: 1,
+      uid,
+      name: 'Firn',
+      type: 'firn-profiles-datasource',
+      access: 'proxy',
+      url: `/api/datasources/proxy/uid/${uid}`,
+      jsonData,
+      readOnly: false,
+      meta: {},
+    };
     return new DataSource(settings as unknown as DataSourceInstanceSettings<FirnOptions>);
   }
 
@@ -74,7 +84,9 @@ describe('Firn data source against a running Firn', () => {
   }
 
   it('does return the seeded hot_fn/cold_fn profiles as the exact flame graph frame', async () => {
-    const res = await dataSource().query(request([{ refId: 'A', queryType: 'flamegraph', profileTypeId: CPU, labelSelector: '{namespace="checkout"}' }], firn.t1 - MIN, firn.t1 + 20 * MIN));
+    const res = await dataSource().query(
+      request([{ refId: 'A', queryType: 'flamegraph', profileTypeId: CPU, labelSelector: '{namespace="checkout"}' }], firn.t1 - MIN, firn.t1 + 20 * MIN),
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data).toHaveLength(1);
     const frame = res.data[0] as DataFrame;
@@ -91,9 +103,20 @@ describe('Firn data source against a running Firn', () => {
   });
 
   it('does return series grouped by a label, summed per step', async () => {
-    const res = await dataSource().query(request([{ refId: 'S', queryType: 'series', profileTypeId: CPU, labelSelector: '{}', groupBy: ['namespace'], step: '1m' }], firn.t1 - MIN, firn.t1 + 20 * MIN));
+    const res = await dataSource().query(
+      request(
+        [{ refId: 'S', queryType: 'series', profileTypeId: CPU, labelSelector: '{}', groupBy: ['namespace'], step: '1m' }],
+        firn.t1 - MIN,
+        firn.t1 + 20 * MIN,
+      ),
+    );
     expect(res.errors).toBeUndefined();
-    const byName = Object.fromEntries((res.data as DataFrame[]).map((f) => [f.fields[1].config.displayNameFromDS, { ...columns(f), labels: f.fields[1].labels, unit: f.fields[1].config.unit }]));
+    const byName = Object.fromEntries(
+      (res.data as DataFrame[]).map((f) => [
+        f.fields[1].config.displayNameFromDS,
+        { ...columns(f), labels: f.fields[1].labels, unit: f.fields[1].config.unit },
+      ]),
+    );
     expect(byName).toEqual({
       checkout: { time: [firn.t1, firn.t1 + 10 * MIN], cpu: [40 * E7, 75 * E7], labels: { namespace: 'checkout' }, unit: 'ns' },
       search: { time: [firn.t1], cpu: [10 * E7], labels: { namespace: 'search' }, unit: 'ns' },
@@ -101,7 +124,15 @@ describe('Firn data source against a running Firn', () => {
   });
 
   it('does diff a selection against its own earlier window, with the series of the comparison', async () => {
-    const query: FirnQuery = { refId: 'D', queryType: 'both', profileTypeId: CPU, labelSelector: '{namespace="checkout"}', diff: true, baselineSelector: '{namespace="checkout"}', baselineOffset: '10m' };
+    const query: FirnQuery = {
+      refId: 'D',
+      queryType: 'both',
+      profileTypeId: CPU,
+      labelSelector: '{namespace="checkout"}',
+      diff: true,
+      baselineSelector: '{namespace="checkout"}',
+      baselineOffset: '10m',
+    };
     const from = firn.t1 + 10 * MIN - MIN;
     const res = await dataSource().query(request([query], from, firn.t1 + 11 * MIN));
     expect(res.errors).toBeUndefined();
@@ -142,9 +173,14 @@ describe('Firn data source against a running Firn', () => {
     await expect(ds.metricFindQuery('values(x)')).rejects.toThrow(/label_values/);
   });
 
-  it('does run the sample dashboard\'s variable and panel queries', async () => {
+  it("does run the sample dashboard's variable and panel queries", async () => {
     // provisioning/dashboards/firn-fleet-cpu.json reads the agent's profile type; the seed is Pyroscope CPU.
-    const dash = JSON.parse(readFileSync(join(__dirname, '..', 'provisioning', 'dashboards', 'firn-fleet-cpu.json'), 'utf8').replace(/parca_agent:samples:count:cpu:nanoseconds/g, CPU)) as {
+    const dash = JSON.parse(
+      readFileSync(join(__dirname, '..', 'provisioning', 'dashboards', 'firn-fleet-cpu.json'), 'utf8').replace(
+        /parca_agent:samples:count:cpu:nanoseconds/g,
+        CPU,
+      ),
+    ) as {
       templating: { list: Array<{ name: string; query: string }> };
       panels: Array<{ type: string; targets: FirnQuery[] }>;
     };
@@ -160,8 +196,10 @@ describe('Firn data source against a running Firn', () => {
     expect(columns(flame.data[0] as DataFrame).value[0]).toBe(125 * E7);
   });
 
-  it('does report Firn\'s own error for a bad selector on the query that caused it', async () => {
-    const res = await dataSource().query(request([{ refId: 'E', queryType: 'flamegraph', profileTypeId: CPU, labelSelector: '{namespace=}' }], firn.t1 - MIN, firn.t1 + 20 * MIN));
+  it("does report Firn's own error for a bad selector on the query that caused it", async () => {
+    const res = await dataSource().query(
+      request([{ refId: 'E', queryType: 'flamegraph', profileTypeId: CPU, labelSelector: '{namespace=}' }], firn.t1 - MIN, firn.t1 + 20 * MIN),
+    );
     expect(res.data).toEqual([]);
     expect(res.errors).toEqual([{ refId: 'E', message: expect.stringMatching(/^Firn: .*namespace/) }]);
   });
@@ -180,7 +218,10 @@ describe('Firn data source against a running Firn', () => {
 
   describe('Save & test', () => {
     it('does name the tenant the token belongs to', async () => {
-      expect(await dataSource().testDatasource()).toEqual({ status: 'success', message: 'Connected to Firn as tenant "default": 1 profile type in the last hour.' });
+      expect(await dataSource().testDatasource()).toEqual({
+        status: 'success',
+        message: 'Connected to Firn as tenant "default": 1 profile type in the last hour.',
+      });
     });
 
     it('does say so when Firn rejects the token', async () => {
@@ -197,7 +238,10 @@ describe('Firn data source against a running Firn', () => {
       const url = `http://127.0.0.1:${await freePort()}`;
       grafana.save('nowhere', { jsonData: { url }, secureJsonData: { apiToken: firn.token } });
       const res = await dataSource('nowhere', { url }).testDatasource();
-      expect(res).toMatchObject({ status: 'error', message: expect.stringContaining(`Grafana could not reach Firn at ${url} (HTTP 502 from Grafana's data source proxy)`) });
+      expect(res).toMatchObject({
+        status: 'error',
+        message: expect.stringContaining(`Grafana could not reach Firn at ${url} (HTTP 502 from Grafana's data source proxy)`),
+      });
     });
 
     it('does point at TLS when an https URL meets a plain-HTTP port', async () => {

@@ -41,9 +41,20 @@ export interface FirnUnderTest {
 }
 
 async function ingest(base: string, token: string, u: Upload): Promise<void> {
-  const labels = Object.entries(u.labels).map(([k, v]) => `${k}=${v}`).join(',');
-  const q = new URLSearchParams({ name: `shop.cpu{${labels}}`, from: String(Math.floor(u.atMs / 1000)), until: String(Math.floor(u.atMs / 1000) + 10), format: 'folded', sampleRate: '100' });
-  const body = Object.entries(u.folded).map(([stack, n]) => `${stack} ${n}`).join('\n') + '\n';
+  const labels = Object.entries(u.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const q = new URLSearchParams({
+    name: `shop.cpu{${labels}}`,
+    from: String(Math.floor(u.atMs / 1000)),
+    until: String(Math.floor(u.atMs / 1000) + 10),
+    format: 'folded',
+    sampleRate: '100',
+  });
+  const body =
+    Object.entries(u.folded)
+      .map(([stack, n]) => `${stack} ${n}`)
+      .join('\n') + '\n';
   const res = await fetch(`${base}/ingest?${q}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body });
   if (res.status !== 200) throw new Error(`ingest failed: ${res.status} ${await res.text()}`);
 }

@@ -39,7 +39,14 @@ interface Route {
   headers?: Array<{ name: string; content: string }>;
 }
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.json': 'application/json', '.html': 'text/html', '.svg': 'image/svg+xml', '.css': 'text/css', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.html': 'text/html',
+  '.svg': 'image/svg+xml',
+  '.css': 'text/css',
+  '.map': 'application/json',
+};
 
 /** Go's text/template for the two fields Grafana's proxy offers: `{{ .JsonData.k }}`, `{{ .SecureJsonData.k }}`. */
 export function interpolate(template: string, ds: DataSourceSettings): string {
@@ -85,7 +92,10 @@ export class GrafanaProxy {
   }
 
   /** What Grafana keeps when a data source is saved; returns what a browser may see. */
-  save(uid: string, update: { jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> }): { jsonData: Record<string, unknown>; secureJsonFields: Record<string, boolean> } {
+  save(
+    uid: string,
+    update: { jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> },
+  ): { jsonData: Record<string, unknown>; secureJsonFields: Record<string, boolean> } {
     const cur = this.settings.get(uid) ?? { jsonData: {}, secureJsonData: {} };
     const next: DataSourceSettings = { jsonData: update.jsonData ?? cur.jsonData, secureJsonData: { ...cur.secureJsonData } };
     for (const [k, v] of Object.entries(update.secureJsonData ?? {})) {
@@ -119,11 +129,20 @@ export class GrafanaProxy {
     if (save && req.method === 'GET') {
       const ds = this.settings.get(save[1]);
       res.writeHead(ds ? 200 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ds ? { uid: save[1], jsonData: ds.jsonData, secureJsonFields: Object.fromEntries(Object.keys(ds.secureJsonData).map((k) => [k, true])) } : { message: 'Data source not found' }));
+      res.end(
+        JSON.stringify(
+          ds
+            ? { uid: save[1], jsonData: ds.jsonData, secureJsonFields: Object.fromEntries(Object.keys(ds.secureJsonData).map((k) => [k, true])) }
+            : { message: 'Data source not found' },
+        ),
+      );
       return;
     }
     if (save && req.method === 'PUT') {
-      const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { jsonData?: Record<string, unknown>; secureJsonData?: Record<string, string> };
+      const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
+        jsonData?: Record<string, unknown>;
+        secureJsonData?: Record<string, string>;
+      };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(this.save(save[1], body)));
       return;
@@ -160,7 +179,13 @@ export class GrafanaProxy {
     const record: ProxiedRequest = { method: req.method ?? 'GET', upstreamUrl: target.toString(), upstreamHeaders: headers, status: 0 };
     this.proxied.push(record);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const tls = target.protocol === 'https:' ? { rejectUnauthorized: ds.jsonData.tlsSkipVerify !== true, ...(ds.jsonData.tlsAuthWithCACert && ds.secureJsonData.tlsCACert ? { ca: ds.secureJsonData.tlsCACert } : {}) } : {};
+    const tls =
+      target.protocol === 'https:'
+        ? {
+            rejectUnauthorized: ds.jsonData.tlsSkipVerify !== true,
+            ...(ds.jsonData.tlsAuthWithCACert && ds.secureJsonData.tlsCACert ? { ca: ds.secureJsonData.tlsCACert } : {}),
+          }
+        : {};
     await new Promise<void>((resolve) => {
       const up = send(target, { method: req.method, headers, timeout: this.upstreamTimeoutMs, ...tls }, (upRes) => {
         void readBody(upRes).then((buf) => {
@@ -172,7 +197,8 @@ export class GrafanaProxy {
             res.end(msg);
           } else {
             const out: Record<string, string> = {};
-            for (const [k, v] of Object.entries(upRes.headers)) if (typeof v === 'string' && k !== 'set-cookie' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+            for (const [k, v] of Object.entries(upRes.headers))
+              if (typeof v === 'string' && k !== 'set-cookie' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
             res.writeHead(upRes.statusCode ?? 502, out);
             res.end(buf);
           }

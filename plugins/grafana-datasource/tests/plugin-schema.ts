@@ -37,7 +37,11 @@ export const PLUGIN_SCHEMA: Schema = {
       required: ['logos', 'version', 'updated', 'keywords'],
       additionalProperties: false,
       properties: {
-        author: { type: 'object', additionalProperties: false, properties: { name: str, email: { type: 'string', format: 'email' }, url: { type: 'string', format: 'uri' } } },
+        author: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { name: str, email: { type: 'string', format: 'email' }, url: { type: 'string', format: 'uri' } },
+        },
         build: { type: 'object' },
         description: str,
         keywords: { type: 'array', minItems: 1, items: str },

@@ -69,7 +69,8 @@ function toApiError(err: unknown): ApiError {
   if (c.code === Code.Unauthenticated || c.code === Code.PermissionDenied) return new ApiError('auth', c.rawMessage);
   if (c.code === Code.InvalidArgument || c.code === Code.OutOfRange || c.code === Code.FailedPrecondition) return new ApiError('input', c.rawMessage);
   if (c.code === Code.ResourceExhausted) return new ApiError('input', `${c.rawMessage} (narrow the selection or the time range)`);
-  if (c.cause instanceof TypeError || (c.code === Code.Unknown && /fetch|network/i.test(c.rawMessage))) return new ApiError('network', networkMessage(c.cause ?? c));
+  if (c.cause instanceof TypeError || (c.code === Code.Unknown && /fetch|network/i.test(c.rawMessage)))
+    return new ApiError('network', networkMessage(c.cause ?? c));
   if (c.code === Code.Unavailable) return new ApiError('network', `the server is unavailable: ${c.rawMessage}`);
   if (c.code === Code.DeadlineExceeded) return new ApiError('server', `the query took too long: ${c.rawMessage}`);
   return new ApiError('server', c.rawMessage || String(err));
@@ -109,12 +110,16 @@ export class Api {
   }
 
   async labelNames(type: string, selector: string, r: Range, signal?: AbortSignal): Promise<string[]> {
-    const res = await this.call(() => this.parca.labels({ match: selector === '{}' ? [] : [selector], start: ts(r.startMs), end: ts(r.endMs), profileType: type }, { signal }));
+    const res = await this.call(() =>
+      this.parca.labels({ match: selector === '{}' ? [] : [selector], start: ts(r.startMs), end: ts(r.endMs), profileType: type }, { signal }),
+    );
     return res.labelNames.filter((n) => !n.startsWith('__')).sort();
   }
 
   async labelValues(type: string, name: string, selector: string, r: Range, signal?: AbortSignal): Promise<string[]> {
-    const res = await this.call(() => this.parca.values({ labelName: name, match: selector === '{}' ? [] : [selector], start: ts(r.startMs), end: ts(r.endMs), profileType: type }, { signal }));
+    const res = await this.call(() =>
+      this.parca.values({ labelName: name, match: selector === '{}' ? [] : [selector], start: ts(r.startMs), end: ts(r.endMs), profileType: type }, { signal }),
+    );
     return res.labelValues.sort();
   }
 
@@ -122,7 +127,9 @@ export class Api {
     const res = await this.call(() => this.parca.queryRange({ query, start: ts(r.startMs), end: ts(r.endMs), limit: points, sumBy }, { signal }));
     return res.series.map((s) => ({
       labels: (s.labelset?.labels ?? []).map((l) => [l.name, l.value] as [string, string]),
-      points: s.samples.map((p) => [Number(p.timestamp?.seconds ?? 0n) * 1000 + Math.round((p.timestamp?.nanos ?? 0) / 1e6), p.valuePerSecond] as [number, number]),
+      points: s.samples.map(
+        (p) => [Number(p.timestamp?.seconds ?? 0n) * 1000 + Math.round((p.timestamp?.nanos ?? 0) / 1e6), p.valuePerSecond] as [number, number],
+      ),
     }));
   }
 
@@ -140,7 +147,10 @@ export class Api {
   /** B − A, both merged over their ranges; unless `absolute`, the smaller side is scaled to the other's total (Parca's rule). */
   async diff(a: { query: string; range: Range }, b: { query: string; range: Range }, absolute: boolean, signal?: AbortSignal): Promise<FlameReport> {
     const side = (s: { query: string; range: Range }) =>
-      create(Q.ProfileDiffSelectionSchema, { mode: Q.ProfileDiffSelection_Mode.MERGE, options: { case: 'merge', value: { query: s.query, start: ts(s.range.startMs), end: ts(s.range.endMs) } } });
+      create(Q.ProfileDiffSelectionSchema, {
+        mode: Q.ProfileDiffSelection_Mode.MERGE,
+        options: { case: 'merge', value: { query: s.query, start: ts(s.range.startMs), end: ts(s.range.endMs) } },
+      });
     return this.flame(
       create(Q.QueryRequestSchema, {
         mode: Q.QueryRequest_Mode.DIFF,
@@ -154,7 +164,14 @@ export class Api {
   /** The merged profile as gzip pprof, what `go tool pprof` reads. */
   async pprof(query: string, r: Range, signal?: AbortSignal): Promise<Uint8Array> {
     const res = await this.call(() =>
-      this.parca.query({ mode: Q.QueryRequest_Mode.MERGE, options: { case: 'merge', value: { query, start: ts(r.startMs), end: ts(r.endMs) } }, reportType: Q.QueryRequest_ReportType.PPROF }, { signal }),
+      this.parca.query(
+        {
+          mode: Q.QueryRequest_Mode.MERGE,
+          options: { case: 'merge', value: { query, start: ts(r.startMs), end: ts(r.endMs) } },
+          reportType: Q.QueryRequest_ReportType.PPROF,
+        },
+        { signal },
+      ),
     );
     if (res.report.case !== 'pprof') throw new ApiError('server', `expected a pprof report, got ${res.report.case ?? 'nothing'}`);
     return res.report.value;

@@ -193,7 +193,8 @@ export function FlameGraph({ flame: f, focus, onFocus, selected, onSelect, highl
       if (towardsLeaves) {
         // largest child
         const d = f.depth[cur] + 1;
-        if (d <= f.maxDepth) for (let i = f.depthStart[d]; i < f.depthStart[d + 1]; i++) if (f.parent[i] === cur && (next < 0 || f.total[i] > f.total[next])) next = i;
+        if (d <= f.maxDepth)
+          for (let i = f.depthStart[d]; i < f.depthStart[d + 1]; i++) if (f.parent[i] === cur && (next < 0 || f.total[i] > f.total[next])) next = i;
       } else if (cur > 0) next = f.parent[cur];
     } else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
       const d = f.depth[cur];

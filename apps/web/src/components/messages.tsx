@@ -1,7 +1,14 @@
 import type { ApiError } from '../api/client';
 
 export function ErrorBox({ error, retry }: { error: Pick<ApiError, 'kind' | 'message'>; retry?: () => void }) {
-  const title = error.kind === 'network' ? 'Network error' : error.kind === 'input' ? 'The query was refused' : error.kind === 'auth' ? 'Not signed in' : 'The query failed';
+  const title =
+    error.kind === 'network'
+      ? 'Network error'
+      : error.kind === 'input'
+        ? 'The query was refused'
+        : error.kind === 'auth'
+          ? 'Not signed in'
+          : 'The query failed';
   return (
     <div className="error-box" role="alert">
       <strong>{title}.</strong> <span>{error.message}</span>

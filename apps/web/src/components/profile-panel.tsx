@@ -71,12 +71,29 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
       testId="flamegraph"
     />
   );
-  const table = <TopTable rows={rows} unit={flame.unit} total={root} diff={diff} selectedName={selected > 0 ? flame.name[selected] : undefined} onPick={pick} onSandwich={sandwichOf} />;
+  const table = (
+    <TopTable
+      rows={rows}
+      unit={flame.unit}
+      total={root}
+      diff={diff}
+      selectedName={selected > 0 ? flame.name[selected] : undefined}
+      onPick={pick}
+      onSandwich={sandwichOf}
+    />
+  );
 
   return (
     <section className="panel" aria-label={title}>
       <div className="toolbar">
-        <input type="search" className="search mono" aria-label="Search functions (regular expression)" placeholder="Search functions (regex)…" value={draft} onChange={(e) => setDraft(e.target.value)} />
+        <input
+          type="search"
+          className="search mono"
+          aria-label="Search functions (regular expression)"
+          placeholder="Search functions (regex)…"
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+        />
         {matches && (
           <span className="match" role="status" data-testid="search-summary">
             {matches.count} frames match · {percent(matches.matchedTotal, root)} of total
@@ -105,7 +122,11 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
         {lostFocus && <span className="notice">The zoomed frame ({focusPath.join(' › ')}) is not in this data; showing everything.</span>}
       </div>
       <div className="details" aria-live="polite" data-testid="details">
-        {selected > 0 ? <NodeDetails f={flame} node={selected} focus={focus} /> : <span className="muted">Hover a frame for details; click to zoom. Keyboard: focus the graph, arrows select, Enter zooms, Esc resets.</span>}
+        {selected > 0 ? (
+          <NodeDetails f={flame} node={selected} focus={focus} />
+        ) : (
+          <span className="muted">Hover a frame for details; click to zoom. Keyboard: focus the graph, arrows select, Enter zooms, Esc resets.</span>
+        )}
       </div>
       {tab === 'sandwich' ? (
         sw ? (
@@ -113,11 +134,30 @@ export function ProfilePanel({ flame, focusPath, onFocusPath, searchText, onSear
             <h3>
               Callers of <span className="mono">{sandwichName}</span>
             </h3>
-            <FlameGraph flame={sw.callers} focus={0} onFocus={() => undefined} selected={-1} onSelect={() => undefined} inverted title={`Callers of ${sandwichName}`} dark={dark} testId="sandwich-callers" />
+            <FlameGraph
+              flame={sw.callers}
+              focus={0}
+              onFocus={() => undefined}
+              selected={-1}
+              onSelect={() => undefined}
+              inverted
+              title={`Callers of ${sandwichName}`}
+              dark={dark}
+              testId="sandwich-callers"
+            />
             <h3>
               Callees of <span className="mono">{sandwichName}</span>
             </h3>
-            <FlameGraph flame={sw.callees} focus={0} onFocus={() => undefined} selected={-1} onSelect={() => undefined} title={`Callees of ${sandwichName}`} dark={dark} testId="sandwich-callees" />
+            <FlameGraph
+              flame={sw.callees}
+              focus={0}
+              onFocus={() => undefined}
+              selected={-1}
+              onSelect={() => undefined}
+              title={`Callees of ${sandwichName}`}
+              dark={dark}
+              testId="sandwich-callees"
+            />
           </div>
         ) : (
           <div className="split">

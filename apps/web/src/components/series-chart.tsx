@@ -45,19 +45,32 @@ export function SeriesChart({ series, range, onSelect, dark, sampleUnit }: Props
       for (const [t, v] of s.points) col[index.get(t) as number] = cores ? v / 1e9 : v;
       return col;
     });
-    const axis = { stroke: dark ? '#aab2bf' : '#4b5563', grid: { stroke: dark ? '#2b313b' : '#e5e7eb', width: 1 }, ticks: { stroke: dark ? '#2b313b' : '#e5e7eb' } };
+    const axis = {
+      stroke: dark ? '#aab2bf' : '#4b5563',
+      grid: { stroke: dark ? '#2b313b' : '#e5e7eb', width: 1 },
+      ticks: { stroke: dark ? '#2b313b' : '#e5e7eb' },
+    };
     const opts: uPlot.Options = {
       width,
       height: 150,
       scales: { x: { time: true, min: range.startMs / 1000, max: range.endMs / 1000 }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{ ...axis, space: 90 }, { ...axis, label: unitLabel, labelSize: 16, size: 64, values: (_u, vals) => vals.map((v) => compact(v)) }],
+      axes: [
+        { ...axis, space: 90 },
+        { ...axis, label: unitLabel, labelSize: 16, size: 64, values: (_u, vals) => vals.map((v) => compact(v)) },
+      ],
       legend: { show: series.length > 1 },
       cursor: { drag: { x: true, y: false, setScale: false } },
       series: [
         {},
         ...series.map((s, i) => {
           const c = frameColour(seriesName(s.labels) + i, !dark);
-          return { label: seriesName(s.labels), stroke: series.length === 1 ? (dark ? '#6cb6ff' : '#1d4e89') : c, fill: series.length === 1 ? (dark ? 'rgba(108,182,255,0.15)' : 'rgba(29,78,137,0.12)') : undefined, width: 1.5, points: { show: xs.length < 40, size: 5 } };
+          return {
+            label: seriesName(s.labels),
+            stroke: series.length === 1 ? (dark ? '#6cb6ff' : '#1d4e89') : c,
+            fill: series.length === 1 ? (dark ? 'rgba(108,182,255,0.15)' : 'rgba(29,78,137,0.12)') : undefined,
+            width: 1.5,
+            points: { show: xs.length < 40, size: 5 },
+          };
         }),
       ],
       hooks: {

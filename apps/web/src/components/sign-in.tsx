@@ -20,12 +20,15 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
     try {
       const p = await whoami(t);
       if (!p.scopes.includes('read:profiles')) {
-        setError(`This token of tenant "${p.tenant}" cannot read profiles (its scopes: ${p.scopes.join(', ') || 'none'}). Create one with the read:profiles scope: firn tokens create --tenant ${p.tenant} --scopes read:profiles`);
+        setError(
+          `This token of tenant "${p.tenant}" cannot read profiles (its scopes: ${p.scopes.join(', ') || 'none'}). Create one with the read:profiles scope: firn tokens create --tenant ${p.tenant} --scopes read:profiles`,
+        );
         return;
       }
       onSignedIn({ ...p, token: t });
     } catch (err) {
-      if (err instanceof ApiError && err.kind === 'auth') setError(`This token was rejected: ${err.message}. Check that it is complete, not revoked and not expired.`);
+      if (err instanceof ApiError && err.kind === 'auth')
+        setError(`This token was rejected: ${err.message}. Check that it is complete, not revoked and not expired.`);
       else setError(err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
@@ -37,7 +40,8 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
       <form className="card" onSubmit={(e) => void submit(e)} aria-labelledby="signin-title">
         <h1 id="signin-title">Sign in to Firn</h1>
         <p className="muted">
-          Paste an API token with the <code>read:profiles</code> scope. It is kept in this browser tab only (session storage) and sent only to this server. <code>npm start</code> prints one and keeps it in <code>.firn/data/default-token</code>.
+          Paste an API token with the <code>read:profiles</code> scope. It is kept in this browser tab only (session storage) and sent only to this server.{' '}
+          <code>npm start</code> prints one and keeps it in <code>.firn/data/default-token</code>.
         </p>
         {notice && (
           <p className="notice" role="status">
@@ -45,7 +49,17 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
           </p>
         )}
         <label htmlFor="token">API token</label>
-        <input id="token" name="token" type="password" autoComplete="off" spellCheck={false} value={token} onChange={(e) => setToken(e.target.value)} placeholder="firn_…" autoFocus />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          placeholder="firn_…"
+          autoFocus
+        />
         {error && (
           <p className="error" role="alert">
             {error}

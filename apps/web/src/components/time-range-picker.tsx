@@ -2,7 +2,17 @@ import { useState } from 'react';
 import { PRESETS, resolveRange, toLocalInput, type RangeSpec } from '../model/time-range';
 
 /** Relative presets or an absolute from/to (local time); keyboard-usable native controls. */
-export function TimeRangePicker({ value, onChange, label = 'Time range', idPrefix = 'range' }: { value: RangeSpec; onChange: (r: RangeSpec) => void; label?: string; idPrefix?: string }) {
+export function TimeRangePicker({
+  value,
+  onChange,
+  label = 'Time range',
+  idPrefix = 'range',
+}: {
+  value: RangeSpec;
+  onChange: (r: RangeSpec) => void;
+  label?: string;
+  idPrefix?: string;
+}) {
   const preset = PRESETS.find((p) => p.from === value.from && value.to === 'now');
   const [custom, setCustom] = useState(!preset);
   const resolved = resolveRange(value, Date.now());

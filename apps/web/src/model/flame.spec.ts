@@ -76,7 +76,15 @@ describe(topTable.name, () => {
 
   it('does carry diffs per function', () => {
     const base = sample();
-    const f = buildFlame({ parent: base.parent, total: base.total, self: base.self, name: base.name, names: base.names, unit: '', diff: [10, 10, 10, 0, 30, -20, 0] });
+    const f = buildFlame({
+      parent: base.parent,
+      total: base.total,
+      self: base.self,
+      name: base.name,
+      names: base.names,
+      unit: '',
+      diff: [10, 10, 10, 0, 30, -20, 0],
+    });
     expect([...(selfDiff(f) as Float64Array)]).toEqual([0, 0, 0, 0, 30, -20, 0]);
     const hot = topTable(f).find((r) => r.label === 'hot');
     expect(hot).toMatchObject({ totalDiff: 30, selfDiff: 30 });
@@ -93,6 +101,14 @@ describe(sandwich.name, () => {
     expect(callers.total[0]).toBe(90);
     expect(pathOf(callers, 1)).toEqual(['main']);
     expect(callees.total[0]).toBe(90);
-    expect(topTable(callees).map((r) => [r.label, r.total]).sort()).toEqual([['cold', 20], ['hot', 60], ['main', 5]]);
+    expect(
+      topTable(callees)
+        .map((r) => [r.label, r.total])
+        .sort(),
+    ).toEqual([
+      ['cold', 20],
+      ['hot', 60],
+      ['main', 5],
+    ]);
   });
 });

@@ -36,7 +36,20 @@ function fromTrie(root: TrieNode, src: Flame): Flame {
     const kids = [...t.children.values()].sort((a, b) => b.total - a.total);
     for (const c of kids) queue.push([c, idx]);
   }
-  return buildFlame({ parent, total, self, name, names: src.names, binary, binaries: src.binaries, file, files: src.files, line, unit: src.unit, profileTotal: root.total });
+  return buildFlame({
+    parent,
+    total,
+    self,
+    name,
+    names: src.names,
+    binary,
+    binaries: src.binaries,
+    file,
+    files: src.files,
+    line,
+    unit: src.unit,
+    profileTotal: root.total,
+  });
 }
 
 /**

@@ -37,6 +37,8 @@ describe(withoutLabel.name, () => {
 
 describe(preferredProfileType.name, () => {
   it('does prefer the agent CPU type', () => {
-    expect(preferredProfileType(['app:alloc:bytes::', 'demo:cpu:nanoseconds:cpu:nanoseconds', 'parca_agent:samples:count:cpu:nanoseconds:delta'])).toBe('parca_agent:samples:count:cpu:nanoseconds:delta');
+    expect(preferredProfileType(['app:alloc:bytes::', 'demo:cpu:nanoseconds:cpu:nanoseconds', 'parca_agent:samples:count:cpu:nanoseconds:delta'])).toBe(
+      'parca_agent:samples:count:cpu:nanoseconds:delta',
+    );
   });
 });

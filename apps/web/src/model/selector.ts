@@ -1,8 +1,6 @@
 /** What the label selector's caret is in, for autocomplete. */
 export type SelectorContext =
-  | { kind: 'name'; partial: string; from: number }
-  | { kind: 'value'; label: string; partial: string; from: number }
-  | { kind: 'none' };
+  { kind: 'name'; partial: string; from: number } | { kind: 'value'; label: string; partial: string; from: number } | { kind: 'none' };
 
 /**
  * The completion context at `caret` in a PromQL-style selector (`{a="x", b=~"y.*"}`, braces

@@ -5,8 +5,29 @@ describe(shapeSeries.name, () => {
   const line = (v: string, pts: Array<[number, number]>) => ({ labels: [['pod', v]] as Array<[string, string]>, points: pts });
 
   it('does sum every series for the ungrouped chart', () => {
-    const out = shapeSeries([line('a', [[1, 1], [2, 2]]), line('b', [[2, 3], [3, 4]])], '');
-    expect(out).toEqual([{ labels: [], points: [[1, 1], [2, 5], [3, 4]] }]);
+    const out = shapeSeries(
+      [
+        line('a', [
+          [1, 1],
+          [2, 2],
+        ]),
+        line('b', [
+          [2, 3],
+          [3, 4],
+        ]),
+      ],
+      '',
+    );
+    expect(out).toEqual([
+      {
+        labels: [],
+        points: [
+          [1, 1],
+          [2, 5],
+          [3, 4],
+        ],
+      },
+    ]);
   });
 
   it('does keep the biggest groups and fold the rest into other', () => {

@@ -46,7 +46,16 @@ export function topTable(f: Flame): TopRow[] {
   for (let nm = 0; nm < k; nm++) {
     if (!seen[nm]) continue;
     const b = biggest[nm];
-    rows.push({ name: nm, label: f.names[nm], self: self[nm], total: total[nm], selfDiff: sd[nm], totalDiff: td[nm], biggest: b, binary: f.binaries[f.binary[b]] ?? '' });
+    rows.push({
+      name: nm,
+      label: f.names[nm],
+      self: self[nm],
+      total: total[nm],
+      selfDiff: sd[nm],
+      totalDiff: td[nm],
+      biggest: b,
+      binary: f.binaries[f.binary[b]] ?? '',
+    });
   }
   return rows;
 }

@@ -4,13 +4,32 @@ import { formatState, parseState, type CompareState, type ExploreState } from '.
 
 describe(parseState.name, () => {
   it('does round-trip an explore state through the URL', () => {
-    const s: ExploreState = { view: 'explore', type: 'x:cpu:nanoseconds:cpu:nanoseconds', query: '{a="1,2"}', range: { from: '1700000000000', to: '1700000600000' }, groupBy: 'pod', search: 'hot_.*', focus: ['main', 'work'], tab: 'table', sandwich: 'work' };
+    const s: ExploreState = {
+      view: 'explore',
+      type: 'x:cpu:nanoseconds:cpu:nanoseconds',
+      query: '{a="1,2"}',
+      range: { from: '1700000000000', to: '1700000600000' },
+      groupBy: 'pod',
+      search: 'hot_.*',
+      focus: ['main', 'work'],
+      tab: 'table',
+      sandwich: 'work',
+    };
     const url = new URL(formatState(s), 'http://x');
     expect(parseState(url.pathname, url.search)).toEqual(s);
   });
 
   it('does round-trip a compare state', () => {
-    const s: CompareState = { view: 'compare', type: 't', a: { query: '{v="1.2"}', range: { from: 'now-1h', to: 'now' } }, b: { query: '{v="1.3"}', range: { from: 'now-1h', to: 'now' } }, mode: 'side', absolute: true, search: '', focus: [] };
+    const s: CompareState = {
+      view: 'compare',
+      type: 't',
+      a: { query: '{v="1.2"}', range: { from: 'now-1h', to: 'now' } },
+      b: { query: '{v="1.3"}', range: { from: 'now-1h', to: 'now' } },
+      mode: 'side',
+      absolute: true,
+      search: '',
+      focus: [],
+    };
     const url = new URL(formatState(s), 'http://x');
     expect(parseState(url.pathname, url.search)).toEqual(s);
   });

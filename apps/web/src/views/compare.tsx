@@ -32,7 +32,9 @@ export default function CompareView({ state, setState }: Props) {
   const B = rb as Range;
   const base = ok ? `${qa}@${rangeKey(ra)}|${qb}@${rangeKey(rb)}#${runs}` : undefined;
 
-  const diff = useAsync(ok && state.mode === 'diff' ? `${base}|abs=${state.absolute}` : undefined, (s) => loadFlame(() => api.diff({ query: qa, range: A }, { query: qb, range: B }, state.absolute, s), true));
+  const diff = useAsync(ok && state.mode === 'diff' ? `${base}|abs=${state.absolute}` : undefined, (s) =>
+    loadFlame(() => api.diff({ query: qa, range: A }, { query: qb, range: B }, state.absolute, s), true),
+  );
   const left = useAsync(ok && state.mode === 'side' ? `${qa}@${rangeKey(ra)}#${runs}` : undefined, (s) => loadFlame(() => api.flamegraph(qa, A, s), false));
   const right = useAsync(ok && state.mode === 'side' ? `${qb}@${rangeKey(rb)}#${runs}` : undefined, (s) => loadFlame(() => api.flamegraph(qb, B, s), false));
 
@@ -84,7 +86,15 @@ export default function CompareView({ state, setState }: Props) {
       <Empty>No samples for {title} in its range.</Empty>
     ) : (
       <div data-testid={testId} aria-busy={res.loading}>
-        <ProfilePanel flame={res.data} title={title} focusPath={state.focus} onFocusPath={onFocusPath} searchText={state.search} onSearch={onSearch} tab={state.mode === 'diff' ? 'both' : 'graph'} />
+        <ProfilePanel
+          flame={res.data}
+          title={title}
+          focusPath={state.focus}
+          onFocusPath={onFocusPath}
+          searchText={state.search}
+          onSearch={onSearch}
+          tab={state.mode === 'diff' ? 'both' : 'graph'}
+        />
       </div>
     );
 
@@ -102,10 +112,20 @@ export default function CompareView({ state, setState }: Props) {
             <span className="side-tag">Profile</span>
             <ProfileTypePicker types={types.types} value={type} onChange={(t) => update({ type: t, focus: [] }, true)} />
             <div className="seg" role="group" aria-label="Comparison mode">
-              <button type="button" aria-pressed={state.mode === 'diff'} className={state.mode === 'diff' ? 'on' : undefined} onClick={() => update({ mode: 'diff' }, true)}>
+              <button
+                type="button"
+                aria-pressed={state.mode === 'diff'}
+                className={state.mode === 'diff' ? 'on' : undefined}
+                onClick={() => update({ mode: 'diff' }, true)}
+              >
                 Diff graph
               </button>
-              <button type="button" aria-pressed={state.mode === 'side'} className={state.mode === 'side' ? 'on' : undefined} onClick={() => update({ mode: 'side' }, true)}>
+              <button
+                type="button"
+                aria-pressed={state.mode === 'side'}
+                className={state.mode === 'side' ? 'on' : undefined}
+                onClick={() => update({ mode: 'side' }, true)}
+              >
                 Side by side
               </button>
             </div>

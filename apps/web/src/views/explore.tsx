@@ -35,7 +35,9 @@ export default function ExploreView({ state, setState }: Props) {
   const r = 'error' in range ? undefined : range;
 
   const flame = useAsync(key, (s) => loadFlame(() => api.flamegraph(query, r as NonNullable<typeof r>, s), false));
-  const series = useAsync(key && `${key}/${state.groupBy}`, async (s) => shapeSeries(await api.series(query, r as NonNullable<typeof r>, state.groupBy ? [state.groupBy] : [], 240, s), state.groupBy));
+  const series = useAsync(key && `${key}/${state.groupBy}`, async (s) =>
+    shapeSeries(await api.series(query, r as NonNullable<typeof r>, state.groupBy ? [state.groupBy] : [], 240, s), state.groupBy),
+  );
   const groupNames = useAsync(type && r ? `names:${type}:${rangeKey(range)}` : undefined, (s) => api.labelNames(type, '{}', r as NonNullable<typeof r>, s));
 
   const empty = flame.data !== undefined && (flame.data.n <= 1 || flame.data.total[0] <= 0);
@@ -78,7 +80,10 @@ export default function ExploreView({ state, setState }: Props) {
   };
 
   const labelNames = useCallback((s: AbortSignal) => (r ? api.labelNames(type, '{}', r, s) : Promise.resolve([])), [api, type, r?.startMs, r?.endMs]);
-  const labelValues = useCallback((name: string, sel: string, s: AbortSignal) => (r ? api.labelValues(type, name, sel, r, s) : Promise.resolve([])), [api, type, r?.startMs, r?.endMs]);
+  const labelValues = useCallback(
+    (name: string, sel: string, s: AbortSignal) => (r ? api.labelValues(type, name, sel, r, s) : Promise.resolve([])),
+    [api, type, r?.startMs, r?.endMs],
+  );
 
   return (
     <div className="view">
@@ -123,7 +128,13 @@ export default function ExploreView({ state, setState }: Props) {
         {series.error ? (
           <ErrorBox error={series.error} retry={series.reload} />
         ) : series.data && r ? (
-          <SeriesChart series={series.data} range={r} dark={dark} sampleUnit={type.split(':')[2] ?? ''} onSelect={(a, b) => update({ range: { from: String(a), to: String(b) }, focus: [] }, true)} />
+          <SeriesChart
+            series={series.data}
+            range={r}
+            dark={dark}
+            sampleUnit={type.split(':')[2] ?? ''}
+            onSelect={(a, b) => update({ range: { from: String(a), to: String(b) }, focus: [] }, true)}
+          />
         ) : (
           <Loading what="the series" />
         )}
@@ -138,7 +149,8 @@ export default function ExploreView({ state, setState }: Props) {
         <Loading what="the flame graph" />
       ) : empty ? (
         <Empty>
-          No samples match <code className="mono">{query}</code> in this range. Widen the time range or remove a label matcher{isRelative(state.range) ? '; this page looks again every 5 seconds' : ''}.
+          No samples match <code className="mono">{query}</code> in this range. Widen the time range or remove a label matcher
+          {isRelative(state.range) ? '; this page looks again every 5 seconds' : ''}.
         </Empty>
       ) : (
         <div aria-busy={flame.loading}>

@@ -16,7 +16,10 @@ export function useResolved(r: RangeSpec, now: number): Resolved {
 export const rangeKey = (r: Resolved): string => ('error' in r ? 'bad' : `${r.startMs}-${r.endMs}`);
 
 /** Profile types seen in the range; the chosen one, or the agent's CPU type by default. */
-export function useProfileTypes(range: Resolved, wanted: string): { types: string[]; type: string; loading: boolean; error?: ReturnType<typeof useAsync>['error'] } {
+export function useProfileTypes(
+  range: Resolved,
+  wanted: string,
+): { types: string[]; type: string; loading: boolean; error?: ReturnType<typeof useAsync>['error'] } {
   const { api } = useApp();
   const week = 'error' in range ? undefined : { startMs: Math.min(range.startMs, Date.now() - 7 * 86_400_000), endMs: Math.max(range.endMs, Date.now()) };
   const res = useAsync(week ? `types:${Math.floor(week.startMs / 60_000)}` : undefined, (s) => api.profileTypes(week as Range, s));
@@ -51,7 +54,10 @@ export function ShareButton({ state }: { state: ViewState }) {
   const [copied, setCopied] = useState(false);
   const make = useCallback(async () => {
     const now = Date.now();
-    const frozen: ViewState = state.view === 'explore' ? { ...state, range: freeze(state.range, now) } : { ...state, a: { ...state.a, range: freeze(state.a.range, now) }, b: { ...state.b, range: freeze(state.b.range, now) } };
+    const frozen: ViewState =
+      state.view === 'explore'
+        ? { ...state, range: freeze(state.range, now) }
+        : { ...state, a: { ...state.a, range: freeze(state.a.range, now) }, b: { ...state.b, range: freeze(state.b.range, now) } };
     const url = window.location.origin + formatState(frozen);
     setLink(url);
     try {
@@ -66,7 +72,16 @@ export function ShareButton({ state }: { state: ViewState }) {
       <button type="button" onClick={() => void make()}>
         Copy link
       </button>
-      {link && <input className="mono share-link" data-testid="share-link" aria-label="Link to this view" readOnly value={link} onFocus={(e) => e.currentTarget.select()} />}
+      {link && (
+        <input
+          className="mono share-link"
+          data-testid="share-link"
+          aria-label="Link to this view"
+          readOnly
+          value={link}
+          onFocus={(e) => e.currentTarget.select()}
+        />
+      )}
       {link && (
         <span className="muted" role="status">
           {copied ? 'copied' : 'copy it from the box'}

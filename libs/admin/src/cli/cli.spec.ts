@@ -9,10 +9,19 @@ function io(response: { status: number; body: unknown }) {
 describe(runCli.name, () => {
   it('creates a token through the admin API and prints its secret once', async () => {
     const t = io({ status: 201, body: { token: { id: 'abc123abc123', tenant: 'acme', scopes: ['read:profiles'] }, secretToken: 'firn_abc123abc123_s' } });
-    const code = await runCli(['tokens', 'create', '--tenant', 'acme', '--scopes', 'read:profiles, write:profiles', '--ttl', '3600'], { FIRN_URL: 'http://gw:4100/', FIRN_ADMIN_TOKEN: 'adm' }, t.io);
+    const code = await runCli(
+      ['tokens', 'create', '--tenant', 'acme', '--scopes', 'read:profiles, write:profiles', '--ttl', '3600'],
+      { FIRN_URL: 'http://gw:4100/', FIRN_ADMIN_TOKEN: 'adm' },
+      t.io,
+    );
     expect(code).toBe(0);
     expect(t.calls[0].url).toBe('http://gw:4100/api/v1/admin/tokens');
-    expect(JSON.parse(String(t.calls[0].init.body))).toEqual({ tenant: 'acme', scopes: ['read:profiles', 'write:profiles'], ttlSeconds: '3600', description: '' });
+    expect(JSON.parse(String(t.calls[0].init.body))).toEqual({
+      tenant: 'acme',
+      scopes: ['read:profiles', 'write:profiles'],
+      ttlSeconds: '3600',
+      description: '',
+    });
     expect((t.calls[0].init.headers as Record<string, string>)['authorization']).toBe('Bearer adm');
     expect(t.out.at(-1)).toBe('firn_abc123abc123_s');
   });

@@ -116,7 +116,19 @@ function request(noun: string, verb: string, arg: string | undefined, p: Args): 
       if (!tenant || !scopes) throw new UsageError('tokens create needs --tenant and --scopes');
       const ttl = flag(p, 'ttl');
       if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
-      return { method: 'POST', path: '/api/v1/admin/tokens', body: { tenant: tenantArg(tenant), scopes: scopes.split(',').map((s) => s.trim()).filter(Boolean), ttlSeconds: ttl ?? '0', description: flag(p, 'description') ?? '' } };
+      return {
+        method: 'POST',
+        path: '/api/v1/admin/tokens',
+        body: {
+          tenant: tenantArg(tenant),
+          scopes: scopes
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          ttlSeconds: ttl ?? '0',
+          description: flag(p, 'description') ?? '',
+        },
+      };
     }
     case 'tokens list': {
       const tenant = flag(p, 'tenant');
@@ -134,7 +146,15 @@ type Obj = Record<string, unknown>;
 
 function print(noun: string, verb: string, body: Obj, io: CliIo): void {
   const tokenLine = (t: Obj) =>
-    [t['id'], t['tenant'], (t['scopes'] as string[] | undefined)?.join(',') ?? '', t['createdAt'] ?? '', t['expiresAt'] ?? 'never', t['revoked'] ? 'revoked' : 'active', t['description'] ?? ''].join('\t');
+    [
+      t['id'],
+      t['tenant'],
+      (t['scopes'] as string[] | undefined)?.join(',') ?? '',
+      t['createdAt'] ?? '',
+      t['expiresAt'] ?? 'never',
+      t['revoked'] ? 'revoked' : 'active',
+      t['description'] ?? '',
+    ].join('\t');
   if (noun === 'tenants' && verb === 'list') {
     io.out('ID\tDISPLAY NAME\tCREATED');
     for (const t of (body['tenants'] as Obj[] | undefined) ?? []) io.out([t['id'], t['displayName'] ?? '', t['createdAt']].join('\t'));

@@ -23,7 +23,23 @@ describe('firn cost | regression | pgo | usage', () => {
 
   it('asks the InsightsService for a cost report grouped by labels and prints CSV as the server rendered it', async () => {
     const t = io({ groups: [], text: 'namespace,samples\nshop,19\n' });
-    const code = await runCli(['cost', '--query', 'cpu:samples:count:cpu:nanoseconds{a="b"}', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-01T01:00:00Z', '--group-by', 'namespace, pod', '--format', 'csv'], env, t.io);
+    const code = await runCli(
+      [
+        'cost',
+        '--query',
+        'cpu:samples:count:cpu:nanoseconds{a="b"}',
+        '--from',
+        '2026-01-01T00:00:00Z',
+        '--to',
+        '2026-01-01T01:00:00Z',
+        '--group-by',
+        'namespace, pod',
+        '--format',
+        'csv',
+      ],
+      env,
+      t.io,
+    );
     expect(code).toBe(0);
     expect(t.calls[0].url).toBe('http://q:4102/firn.insights.v1.InsightsService/CostReport');
     expect((t.calls[0].init.headers as Record<string, string>)['authorization']).toBe('Bearer firn_r_x');
@@ -38,8 +54,20 @@ describe('firn cost | regression | pgo | usage', () => {
   });
 
   it('compares two label values with the label matcher added to the query', async () => {
-    const t = io({ offenders: [{ functionName: 'hash', metric: 'METRIC_SELF', self: { relativeChange: 0.1, adjustedPValue: 1e-9 }, impactCpuSeconds: 12, impactCores: 0.01 }], improvements: [], method: 'm' });
-    expect(await runCli(['regression', '--query', 'cpu:samples:count:cpu:nanoseconds{service="api"}', '--label', 'version', '--baseline', '1.4', '--target', '1.5'], env, t.io)).toBe(0);
+    const t = io({
+      offenders: [
+        { functionName: 'hash', metric: 'METRIC_SELF', self: { relativeChange: 0.1, adjustedPValue: 1e-9 }, impactCpuSeconds: 12, impactCores: 0.01 },
+      ],
+      improvements: [],
+      method: 'm',
+    });
+    expect(
+      await runCli(
+        ['regression', '--query', 'cpu:samples:count:cpu:nanoseconds{service="api"}', '--label', 'version', '--baseline', '1.4', '--target', '1.5'],
+        env,
+        t.io,
+      ),
+    ).toBe(0);
     const body = JSON.parse(String(t.calls[0].init.body));
     expect(body.baseline.query).toBe('cpu:samples:count:cpu:nanoseconds{service="api", version="1.4"}');
     expect(body.target.query).toBe('cpu:samples:count:cpu:nanoseconds{service="api", version="1.5"}');

@@ -191,7 +191,13 @@ function build(command: string, a: Args, env: Readonly<Record<string, string | u
   switch (command) {
     case 'cost': {
       const format = one(a, 'format') ?? 'table';
-      const formats: Record<string, string> = { table: 'COST_FORMAT_UNSPECIFIED', json: 'COST_FORMAT_UNSPECIFIED', csv: 'COST_FORMAT_CSV', prometheus: 'COST_FORMAT_PROMETHEUS', openmetrics: 'COST_FORMAT_OPENMETRICS' };
+      const formats: Record<string, string> = {
+        table: 'COST_FORMAT_UNSPECIFIED',
+        json: 'COST_FORMAT_UNSPECIFIED',
+        csv: 'COST_FORMAT_CSV',
+        prometheus: 'COST_FORMAT_PROMETHEUS',
+        openmetrics: 'COST_FORMAT_OPENMETRICS',
+      };
       if (!(format in formats)) throw new UsageError(`--format must be one of ${Object.keys(formats).join(', ')}`);
       const step = one(a, 'step');
       if (format === 'openmetrics' && !step) throw new UsageError('--format openmetrics needs --step');
@@ -202,7 +208,10 @@ function build(command: string, a: Args, env: Readonly<Record<string, string | u
         token: dataToken(),
         body: {
           selection: selection(a, need(a, 'query'), nowMs),
-          groupBy: (one(a, 'group-by') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+          groupBy: (one(a, 'group-by') ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
           topFunctions: Number(top ?? 0),
           format: formats[format],
           stepSeconds: step ? Math.max(1, Math.round(parseDuration(step) / 1000)) : 0,
@@ -255,7 +264,12 @@ function build(command: string, a: Args, env: Readonly<Record<string, string | u
       return {
         path: `${svc}/ExportPgoProfile`,
         token: dataToken(),
-        body: { selection: selection(a, need(a, 'query'), nowMs), buildId, executable, format: format === 'go' ? 'PGO_FORMAT_GO_PPROF' : 'PGO_FORMAT_LLVM_SAMPLE_TEXT' },
+        body: {
+          selection: selection(a, need(a, 'query'), nowMs),
+          buildId,
+          executable,
+          format: format === 'go' ? 'PGO_FORMAT_GO_PPROF' : 'PGO_FORMAT_LLVM_SAMPLE_TEXT',
+        },
       };
     }
     case 'usage': {
@@ -285,9 +299,21 @@ async function show(command: string, a: Args, body: Obj, io: CliIo): Promise<num
     for (const g of (body['groups'] as Obj[] | undefined) ?? []) {
       const labels = ((g['labels'] as Obj[] | undefined) ?? []).map((l) => `${String(l['name'])}=${String(l['value'] ?? '')}`).join(',') || '(all)';
       const tops = ((g['topFunctions'] as Obj[] | undefined) ?? []).map((f) => `${String(f['functionName'])} ${fixed(f['selfCpuSeconds'], 1)}s`).join('; ');
-      io.out([labels, String(g['samples'] ?? 0), fixed(g['cpuSeconds'], 3), fixed(g['cores'], 3), fixed(g['cost'], 6), `${(n(g['share']) * 100).toFixed(1)}%`, tops].join('\t'));
+      io.out(
+        [
+          labels,
+          String(g['samples'] ?? 0),
+          fixed(g['cpuSeconds'], 3),
+          fixed(g['cores'], 3),
+          fixed(g['cost'], 6),
+          `${(n(g['share']) * 100).toFixed(1)}%`,
+          tops,
+        ].join('\t'),
+      );
     }
-    io.out(`total ${fixed(body['totalCpuSeconds'], 3)} CPU-seconds, ${fixed(body['totalCost'], 6)} ${currency} at ${fixed(body['pricePerCoreHour'], 6)} per core-hour`);
+    io.out(
+      `total ${fixed(body['totalCpuSeconds'], 3)} CPU-seconds, ${fixed(body['totalCost'], 6)} ${currency} at ${fixed(body['pricePerCoreHour'], 6)} per core-hour`,
+    );
     return 0;
   }
   if (command === 'regression') {
@@ -296,7 +322,9 @@ async function show(command: string, a: Args, body: Obj, io: CliIo): Promise<num
       if (!xs || xs.length === 0) io.out('  (none)');
       for (const c of xs ?? []) {
         const m = (c['metric'] === 'METRIC_TOTAL' ? c['total'] : c['self']) as Obj;
-        io.out(`  ${String(c['functionName'])}\t${c['metric'] === 'METRIC_TOTAL' ? 'total' : 'self'} ${pct(m['relativeChange'])}\t${fixed(c['impactCpuSeconds'], 2)} CPU-s (${fixed(c['impactCores'], 4)} cores)\tp=${n(m['adjustedPValue']).toExponential(2)}`);
+        io.out(
+          `  ${String(c['functionName'])}\t${c['metric'] === 'METRIC_TOTAL' ? 'total' : 'self'} ${pct(m['relativeChange'])}\t${fixed(c['impactCpuSeconds'], 2)} CPU-s (${fixed(c['impactCores'], 4)} cores)\tp=${n(m['adjustedPValue']).toExponential(2)}`,
+        );
       }
     };
     list('new offenders', body['offenders'] as Obj[] | undefined);
@@ -315,7 +343,11 @@ async function show(command: string, a: Args, body: Obj, io: CliIo): Promise<num
   }
   io.out(['TENANT', 'INGESTED SAMPLES', 'INGESTED BYTES', 'STORED BYTES', 'QUERIES', 'QUERY CPU-S'].join('\t'));
   for (const u of (body['usage'] as Obj[] | undefined) ?? []) {
-    io.out([u['tenant'], u['ingestedSamples'] ?? '0', u['ingestedBytes'] ?? '0', u['storedBytes'] ?? '0', u['queries'] ?? '0', fixed(u['queryCpuSeconds'], 3)].map(String).join('\t'));
+    io.out(
+      [u['tenant'], u['ingestedSamples'] ?? '0', u['ingestedBytes'] ?? '0', u['storedBytes'] ?? '0', u['queries'] ?? '0', fixed(u['queryCpuSeconds'], 3)]
+        .map(String)
+        .join('\t'),
+    );
   }
   return 0;
 }

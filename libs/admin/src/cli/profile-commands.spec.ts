@@ -20,7 +20,10 @@ function cpuPprof(timeMs = NOW - 60_000): Uint8Array {
   return new Uint8Array(
     gzipSync(
       new Profile({
-        sampleType: [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })],
+        sampleType: [
+          new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }),
+          new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }),
+        ],
         sample: [new Sample({ locationId: [2, 1], value: [3, 30_000_000] }), new Sample({ locationId: [3, 1], value: [1, 10_000_000] })],
         location: fns.map((f, i) => new Location({ id: i + 1, line: [new Line({ functionId: f.id })] })),
         function: fns,
@@ -37,19 +40,34 @@ function decode<D extends DescMessage>(schema: D, call: FetchCall): MessageShape
   return fromBinary(schema, call.init.body as Uint8Array);
 }
 
-const proto = <D extends DescMessage>(schema: D, msg: MessageShape<D>) => new Response(toBinary(schema, msg), { status: 200, headers: { 'content-type': 'application/proto' } });
+const proto = <D extends DescMessage>(schema: D, msg: MessageShape<D>) =>
+  new Response(toBinary(schema, msg), { status: 200, headers: { 'content-type': 'application/proto' } });
 const connectError = (status: number, code: string, message: string) => jsonResponse(status, { code, message });
 
 function topResponse(): queryV1alpha1.QueryResponse {
   const node = (name: string, flat: number, cum: number) =>
-    create(Q.TopNodeSchema, { meta: create(Q.TopNodeMetaSchema, { function: create(metastoreV1alpha1.FunctionSchema, { name }) }), flat: BigInt(flat), cumulative: BigInt(cum) });
+    create(Q.TopNodeSchema, {
+      meta: create(Q.TopNodeMetaSchema, { function: create(metastoreV1alpha1.FunctionSchema, { name }) }),
+      flat: BigInt(flat),
+      cumulative: BigInt(cum),
+    });
   const unsymbolized = create(Q.TopNodeSchema, {
-    meta: create(Q.TopNodeMetaSchema, { mapping: create(metastoreV1alpha1.MappingSchema, { file: '/usr/lib/libc.so.6' }), location: create(metastoreV1alpha1.LocationSchema, { address: 0x1234n }) }),
+    meta: create(Q.TopNodeMetaSchema, {
+      mapping: create(metastoreV1alpha1.MappingSchema, { file: '/usr/lib/libc.so.6' }),
+      location: create(metastoreV1alpha1.LocationSchema, { address: 0x1234n }),
+    }),
     flat: 5_000_000n,
     cumulative: 5_000_000n,
   });
   return create(Q.QueryResponseSchema, {
-    report: { case: 'top', value: create(Q.TopSchema, { list: [node('hot', 1_500_000_000, 1_500_000_000), node('cold', 1_000_000_000, 1_000_000_000), node('main', 495_000_000, 3_000_000_000), unsymbolized], reported: 4, unit: 'nanoseconds' }) },
+    report: {
+      case: 'top',
+      value: create(Q.TopSchema, {
+        list: [node('hot', 1_500_000_000, 1_500_000_000), node('cold', 1_000_000_000, 1_000_000_000), node('main', 495_000_000, 3_000_000_000), unsymbolized],
+        reported: 4,
+        unit: 'nanoseconds',
+      }),
+    },
     total: 3_000_000_000n,
   });
 }
@@ -58,7 +76,10 @@ describe(runProfileCommand.name, () => {
   describe('profile push', () => {
     it('sends a pprof through WriteRaw with __name__ from its sample types, service_name and labels, and names the stored types', async () => {
       const bytes = cpuPprof();
-      const t = fakeCliIo(() => proto(profilestoreV1alpha1.WriteRawResponseSchema, create(profilestoreV1alpha1.WriteRawResponseSchema)), { files: { 'cpu.pb.gz': bytes }, nowMs: NOW });
+      const t = fakeCliIo(() => proto(profilestoreV1alpha1.WriteRawResponseSchema, create(profilestoreV1alpha1.WriteRawResponseSchema)), {
+        files: { 'cpu.pb.gz': bytes },
+        nowMs: NOW,
+      });
       expect(await runCli(['profile', 'push', 'cpu.pb.gz', '--name', 'checkout', '--label', 'env=prod', '--label', 'zone=a=b'], ENV, t.io)).toBe(0);
       expect(t.calls).toHaveLength(1);
       expect(t.calls[0].url).toBe('http://gw:4100/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw');
@@ -75,12 +96,23 @@ describe(runProfileCommand.name, () => {
       expect(t.out[0]).toMatch(/^pushed cpu\.pb\.gz \(pprof, \d+ bytes, 2 stacks\) at 2025-01-02T11:59:00\.000Z$/);
       expect(t.out).toContain(`  ${CPU}{service_name="checkout", env="prod", zone="a=b"}  total 40ms`);
       expect(t.out).toContain('  process_cpu:samples:count:cpu:nanoseconds:delta{service_name="checkout", env="prod", zone="a=b"}  total 4');
-      expect(t.out.at(-1)).toBe(`query it: firn query --selector '${CPU}{service_name="checkout", env="prod", zone="a=b"}' --from 2025-01-02T10:59:00.000Z --to 2025-01-02T12:01:00.000Z`);
+      expect(t.out.at(-1)).toBe(
+        `query it: firn query --selector '${CPU}{service_name="checkout", env="prod", zone="a=b"}' --from 2025-01-02T10:59:00.000Z --to 2025-01-02T12:01:00.000Z`,
+      );
     });
 
     it('takes __name__ from --label and replaces the pprof time with --from/--until', async () => {
-      const t = fakeCliIo(() => proto(profilestoreV1alpha1.WriteRawResponseSchema, create(profilestoreV1alpha1.WriteRawResponseSchema)), { files: { 'p.pb': gunzipSync(cpuPprof()) }, nowMs: NOW });
-      expect(await runCli(['profile', 'push', 'p.pb', '--label', '__name__=myprof', '--from', '2024-12-31T23:00:00Z', '--until', '2024-12-31T23:00:10Z', '--json'], ENV, t.io)).toBe(0);
+      const t = fakeCliIo(() => proto(profilestoreV1alpha1.WriteRawResponseSchema, create(profilestoreV1alpha1.WriteRawResponseSchema)), {
+        files: { 'p.pb': gunzipSync(cpuPprof()) },
+        nowMs: NOW,
+      });
+      expect(
+        await runCli(
+          ['profile', 'push', 'p.pb', '--label', '__name__=myprof', '--from', '2024-12-31T23:00:00Z', '--until', '2024-12-31T23:00:10Z', '--json'],
+          ENV,
+          t.io,
+        ),
+      ).toBe(0);
       const req = decode(profilestoreV1alpha1.WriteRawRequestSchema, t.calls[0]);
       expect(req.series[0].labels?.labels.map((l) => l.value)).toEqual(['myprof', 'firn-cli']);
       const p = fromBinary(googleV1.ProfileSchema, gunzipSync(req.series[0].samples[0].rawProfile));
@@ -95,10 +127,22 @@ describe(runProfileCommand.name, () => {
     it('sends folded text (gzip kept, with Content-Encoding) to /ingest with the Pyroscope name, range and sample rate', async () => {
       const body = gzipSync('main;hot 3\nmain;cold 1\n');
       const t = fakeCliIo(() => jsonResponse(200, {}), { files: { 'x.folded.gz': body }, nowMs: NOW });
-      expect(await runCli(['profile', 'push', 'x.folded.gz', '--name', 'billing', '--label', 'region=eu', '--from', 'now-2m', '--until', 'now-1m', '--sample-rate', '50'], ENV, t.io)).toBe(0);
+      expect(
+        await runCli(
+          ['profile', 'push', 'x.folded.gz', '--name', 'billing', '--label', 'region=eu', '--from', 'now-2m', '--until', 'now-1m', '--sample-rate', '50'],
+          ENV,
+          t.io,
+        ),
+      ).toBe(0);
       const url = new URL(t.calls[0].url);
       expect(url.pathname).toBe('/ingest');
-      expect(Object.fromEntries(url.searchParams)).toEqual({ name: 'billing{region=eu}', format: 'folded', from: String((NOW - 120_000) / 1000), until: String((NOW - 60_000) / 1000), sampleRate: '50' });
+      expect(Object.fromEntries(url.searchParams)).toEqual({
+        name: 'billing{region=eu}',
+        format: 'folded',
+        from: String((NOW - 120_000) / 1000),
+        until: String((NOW - 60_000) / 1000),
+        sampleRate: '50',
+      });
       const headers = new Headers(t.calls[0].init.headers);
       expect(headers.get('content-encoding')).toBe('gzip');
       expect(headers.get('authorization')).toBe('Bearer tok');
@@ -116,7 +160,10 @@ describe(runProfileCommand.name, () => {
     });
 
     it('refuses bad invocations with exit 2 before calling the server', async () => {
-      const t = fakeCliIo(() => jsonResponse(200, {}), { files: { 'cpu.pb.gz': cpuPprof(), 'junk.bin': new Uint8Array([0xff, 0xfe, 0x01, 0x02]), 'f.txt': 'a;b 1\n', 'empty': new Uint8Array() }, nowMs: NOW });
+      const t = fakeCliIo(() => jsonResponse(200, {}), {
+        files: { 'cpu.pb.gz': cpuPprof(), 'junk.bin': new Uint8Array([0xff, 0xfe, 0x01, 0x02]), 'f.txt': 'a;b 1\n', empty: new Uint8Array() },
+        nowMs: NOW,
+      });
       const cases: Array<[string[], RegExp, Record<string, string>?]> = [
         [['profile', 'push'], /push needs a file/],
         [['profile', 'push', 'nope.pb'], /cannot read nope\.pb: ENOENT/],
@@ -143,11 +190,18 @@ describe(runProfileCommand.name, () => {
     });
 
     it('exits 1 with a clear message when the token is refused or the server is unreachable', async () => {
-      const refused = fakeCliIo(() => connectError(401, 'unauthenticated', 'invalid, expired or revoked token'), { files: { 'cpu.pb.gz': cpuPprof(), 'f.txt': 'a;b 1\n' }, nowMs: NOW });
+      const refused = fakeCliIo(() => connectError(401, 'unauthenticated', 'invalid, expired or revoked token'), {
+        files: { 'cpu.pb.gz': cpuPprof(), 'f.txt': 'a;b 1\n' },
+        nowMs: NOW,
+      });
       expect(await runCli(['profile', 'push', 'cpu.pb.gz'], ENV, refused.io)).toBe(1);
-      expect(refused.err.at(-1)).toBe('firn profile push: authentication failed: invalid, expired or revoked token (check --token / FIRN_TOKEN: a tenant API token)');
+      expect(refused.err.at(-1)).toBe(
+        'firn profile push: authentication failed: invalid, expired or revoked token (check --token / FIRN_TOKEN: a tenant API token)',
+      );
       expect(await runCli(['profile', 'push', 'f.txt'], ENV, refused.io)).toBe(1);
-      expect(refused.err.at(-1)).toBe('firn profile push: authentication failed: invalid, expired or revoked token (check --token / FIRN_TOKEN: a tenant API token)');
+      expect(refused.err.at(-1)).toBe(
+        'firn profile push: authentication failed: invalid, expired or revoked token (check --token / FIRN_TOKEN: a tenant API token)',
+      );
 
       const down = fakeCliIo(
         () => {
@@ -165,7 +219,9 @@ describe(runProfileCommand.name, () => {
   describe('query', () => {
     it('asks QueryService for a merged TOP report of the range and prints a top table', async () => {
       const t = fakeCliIo(() => proto(Q.QueryResponseSchema, topResponse()), { nowMs: NOW });
-      expect(await runCli(['query', '--selector', `${CPU}{service_name="api"}`, '--from', 'now-2h', '--token', 'other', '--url', 'http://q:7070'], ENV, t.io)).toBe(0);
+      expect(
+        await runCli(['query', '--selector', `${CPU}{service_name="api"}`, '--from', 'now-2h', '--token', 'other', '--url', 'http://q:7070'], ENV, t.io),
+      ).toBe(0);
       expect(t.calls[0].url).toBe('http://q:7070/parca.query.v1alpha1.QueryService/Query');
       expect(new Headers(t.calls[0].init.headers).get('authorization')).toBe('Bearer other');
       const req = decode(Q.QueryRequestSchema, t.calls[0]);
@@ -188,12 +244,22 @@ describe(runProfileCommand.name, () => {
     it('limits the rows with --limit, prints JSON with --json and says when nothing matched', async () => {
       const t = fakeCliIo(() => proto(Q.QueryResponseSchema, topResponse()), { nowMs: NOW });
       expect(await runCli(['query', '--selector', CPU, '--limit', '1'], ENV, t.io)).toBe(0);
-      expect(t.out.slice(1)).toEqual(['total 3s (3000000000 nanoseconds), top 1 of 4 functions', 'FLAT   FLAT%    SUM%   CUM    CUM%  FUNCTION', '1.5s  50.00%  50.00%  1.5s  50.00%  hot']);
+      expect(t.out.slice(1)).toEqual([
+        'total 3s (3000000000 nanoseconds), top 1 of 4 functions',
+        'FLAT   FLAT%    SUM%   CUM    CUM%  FUNCTION',
+        '1.5s  50.00%  50.00%  1.5s  50.00%  hot',
+      ]);
       t.out.length = 0;
       expect(await runCli(['query', '--selector', CPU, '--json'], ENV, t.io)).toBe(0);
-      expect(JSON.parse(t.out.join('\n'))).toMatchObject({ total: '3000000000', top: { unit: 'nanoseconds', list: expect.arrayContaining([expect.objectContaining({ flat: '1500000000' })]) } });
+      expect(JSON.parse(t.out.join('\n'))).toMatchObject({
+        total: '3000000000',
+        top: { unit: 'nanoseconds', list: expect.arrayContaining([expect.objectContaining({ flat: '1500000000' })]) },
+      });
 
-      const empty = fakeCliIo(() => proto(Q.QueryResponseSchema, create(Q.QueryResponseSchema, { report: { case: 'top', value: create(Q.TopSchema, { unit: 'nanoseconds' }) } })), { nowMs: NOW });
+      const empty = fakeCliIo(
+        () => proto(Q.QueryResponseSchema, create(Q.QueryResponseSchema, { report: { case: 'top', value: create(Q.TopSchema, { unit: 'nanoseconds' }) } })),
+        { nowMs: NOW },
+      );
       expect(await runCli(['query', '--selector', CPU], ENV, empty.io)).toBe(0);
       expect(empty.out).toEqual([`no samples match ${CPU} in 2025-01-02T11:00:00.000Z .. 2025-01-02T12:00:00.000Z`]);
     });
@@ -220,7 +286,9 @@ describe(runProfileCommand.name, () => {
   describe('export pprof', () => {
     it('writes the PPROF report to the -o file', async () => {
       const pprof = cpuPprof();
-      const t = fakeCliIo(() => proto(Q.QueryResponseSchema, create(Q.QueryResponseSchema, { report: { case: 'pprof', value: pprof }, total: 40_000_000n })), { nowMs: NOW });
+      const t = fakeCliIo(() => proto(Q.QueryResponseSchema, create(Q.QueryResponseSchema, { report: { case: 'pprof', value: pprof }, total: 40_000_000n })), {
+        nowMs: NOW,
+      });
       expect(await runCli(['export', 'pprof', '--selector', CPU, '--from', '1735812000', '--to', '1735815600000', '-o', 'out.pb.gz'], ENV, t.io)).toBe(0);
       const req = decode(Q.QueryRequestSchema, t.calls[0]);
       expect(req.reportType).toBe(Q.QueryRequest_ReportType.PPROF);
@@ -236,7 +304,14 @@ describe(runProfileCommand.name, () => {
   describe('profile-types', () => {
     it('lists the formatted profile types, sorted', async () => {
       const types = [
-        create(Q.ProfileTypeSchema, { name: 'process_cpu', sampleType: 'samples', sampleUnit: 'count', periodType: 'cpu', periodUnit: 'nanoseconds', delta: true }),
+        create(Q.ProfileTypeSchema, {
+          name: 'process_cpu',
+          sampleType: 'samples',
+          sampleUnit: 'count',
+          periodType: 'cpu',
+          periodUnit: 'nanoseconds',
+          delta: true,
+        }),
         create(Q.ProfileTypeSchema, { name: 'memory', sampleType: 'inuse_space', sampleUnit: 'bytes', periodType: 'space', periodUnit: 'bytes' }),
       ];
       const t = fakeCliIo(() => proto(Q.ProfileTypesResponseSchema, create(Q.ProfileTypesResponseSchema, { types })), { nowMs: NOW });
@@ -249,7 +324,12 @@ describe(runProfileCommand.name, () => {
 
   it('prints the help of each command on --help (exit 0) and the list of commands for an unknown one (exit 2)', async () => {
     const t = fakeCliIo(() => jsonResponse(500, {}), { nowMs: NOW });
-    for (const argv of [['profile', 'push', '--help'], ['query', '-h'], ['export', 'pprof', '--help'], ['profile-types', '--help']]) {
+    for (const argv of [
+      ['profile', 'push', '--help'],
+      ['query', '-h'],
+      ['export', 'pprof', '--help'],
+      ['profile-types', '--help'],
+    ]) {
       t.out.length = 0;
       expect(await runCli(argv, {}, t.io)).toBe(0);
       expect(t.out[0]).toMatch(new RegExp(`^usage: firn ${argv[0]}`));

@@ -203,7 +203,8 @@ interface Sent {
 }
 
 async function pushPprof(a: Args, ctx: Ctx, file: ProfileFile, service: string, labels: Array<[string, string]>): Promise<Sent> {
-  for (const f of ['type', 'sample-rate']) if (a.values.has(f)) throw new UsageError(`--${f} applies to folded profiles only; a pprof names its own sample types`);
+  for (const f of ['type', 'sample-rate'])
+    if (a.values.has(f)) throw new UsageError(`--${f} applies to folded profiles only; a pprof names its own sample types`);
   const nameLabel = labels.find(([k]) => k === '__name__')?.[1];
   if (nameLabel === '') throw new UsageError('--label __name__ must not be empty');
   const fromText = flag(a, 'from');
@@ -224,7 +225,9 @@ async function pushPprof(a: Args, ctx: Ctx, file: ProfileFile, service: string, 
     client.writeRaw({
       series: [
         create(PS.RawProfileSeriesSchema, {
-          labels: create(PS.LabelSetSchema, { labels: [['__name__', name] as const, ...series].map(([n, value]) => create(PS.LabelSchema, { name: n, value })) }),
+          labels: create(PS.LabelSetSchema, {
+            labels: [['__name__', name] as const, ...series].map(([n, value]) => create(PS.LabelSchema, { name: n, value })),
+          }),
           samples: [create(PS.RawSampleSchema, { rawProfile: upload })],
         }),
       ],
@@ -248,10 +251,12 @@ async function pushFolded(a: Args, ctx: Ctx, file: ProfileFile, service: string,
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (type !== undefined && app.sampleType !== type) throw new UsageError(`--type "${type}" is not a profile kind Pyroscope knows (cpu, wall, alloc_space, inuse_space, ...)`);
+  if (type !== undefined && app.sampleType !== type)
+    throw new UsageError(`--type "${type}" is not a profile kind Pyroscope knows (cpu, wall, alloc_space, inuse_space, ...)`);
   const rateText = flag(a, 'sample-rate') ?? '100';
   const sampleRate = Number(rateText);
-  if (!/^\d+$/.test(rateText) || sampleRate <= 0 || sampleRate > 100_000) throw new UsageError(`--sample-rate must be a positive integer number of Hz (got "${rateText}")`);
+  if (!/^\d+$/.test(rateText) || sampleRate <= 0 || sampleRate > 100_000)
+    throw new UsageError(`--sample-rate must be a positive integer number of Hz (got "${rateText}")`);
   const fromMs = parseTime(flag(a, 'from') ?? 'now', ctx.nowMs, '--from');
   const untilText = flag(a, 'until');
   const untilMs = untilText === undefined ? fromMs : parseTime(untilText, ctx.nowMs, '--until');
@@ -277,7 +282,20 @@ async function pushFolded(a: Args, ctx: Ctx, file: ProfileFile, service: string,
 function report(ctx: Ctx, file: ProfileFile, format: string, sent: Sent): void {
   const { summary, labels } = sent;
   if (ctx.json) {
-    ctx.io.out(JSON.stringify({ file: file.path, format, bytes: file.bytes.length, time: new Date(summary.timeMs).toISOString(), labels: Object.fromEntries(labels), profileTypes: summary.types }, null, 2));
+    ctx.io.out(
+      JSON.stringify(
+        {
+          file: file.path,
+          format,
+          bytes: file.bytes.length,
+          time: new Date(summary.timeMs).toISOString(),
+          labels: Object.fromEntries(labels),
+          profileTypes: summary.types,
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   const matchers = `{${labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
@@ -349,7 +367,13 @@ async function exportPprof(a: Args, ctx: Ctx): Promise<void> {
   }
   const total = Number(res.total);
   if (ctx.json) {
-    ctx.io.out(JSON.stringify({ file: out, bytes: res.report.value.length, selector: s.query, from: new Date(s.startMs).toISOString(), to: new Date(s.endMs).toISOString(), total }, null, 2));
+    ctx.io.out(
+      JSON.stringify(
+        { file: out, bytes: res.report.value.length, selector: s.query, from: new Date(s.startMs).toISOString(), to: new Date(s.endMs).toISOString(), total },
+        null,
+        2,
+      ),
+    );
     return;
   }
   ctx.io.out(`wrote ${out} (${res.report.value.length} bytes): ${s.query}, total ${formatValue(total, unitOf(s.query))}`);

@@ -84,7 +84,12 @@ export function inspectPprof(f: ProfileFile, name: string | undefined, nowMs: nu
   const PLACEHOLDER = 'x';
   const batch = local(f.path, () => samplesFromPprof(f.raw, { name: PLACEHOLDER, seriesLabels: [], nowMs, limits: LOCAL_LIMITS }));
   const parsed = batch.profileTypes.map((t) => parseProfileType(t));
-  const chosen = name ?? pprofProfileName(parsed.map((t) => t.sampleType), parsed[0]?.periodType ?? '');
+  const chosen =
+    name ??
+    pprofProfileName(
+      parsed.map((t) => t.sampleType),
+      parsed[0]?.periodType ?? '',
+    );
   const summary = summarize(batch, nowMs);
   summary.types = summary.types.map((t) => ({ ...t, type: `${chosen}${t.type.slice(PLACEHOLDER.length)}` }));
   return { name: chosen, summary };

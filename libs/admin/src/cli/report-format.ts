@@ -50,5 +50,10 @@ export function topTable(top: queryV1alpha1.Top, total: number, limit: number): 
     cells.push([formatValue(flat, unit), pct(flat, total), pct(sum, total), formatValue(cum, unit), pct(cum, total), nodeName(n)]);
   }
   const widths = cells[0].map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  return cells.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padStart(widths[c]))).join('  ').trimEnd());
+  return cells.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell.padStart(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 }

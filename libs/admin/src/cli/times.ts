@@ -35,7 +35,13 @@ export function parseTime(text: string, nowMs: number, what: string): number {
 }
 
 /** `--from` / `--to` (or `--until`) as a checked window. */
-export function parseRange(fromText: string | undefined, toText: string | undefined, nowMs: number, defaults: { from: string; to: string }, names = { from: '--from', to: '--to' }): { startMs: number; endMs: number } {
+export function parseRange(
+  fromText: string | undefined,
+  toText: string | undefined,
+  nowMs: number,
+  defaults: { from: string; to: string },
+  names = { from: '--from', to: '--to' },
+): { startMs: number; endMs: number } {
   const startMs = parseTime(fromText ?? defaults.from, nowMs, names.from);
   const endMs = parseTime(toText ?? defaults.to, nowMs, names.to);
   if (endMs <= startMs) throw new UsageError(`${names.to} (${new Date(endMs).toISOString()}) must be after ${names.from} (${new Date(startMs).toISOString()})`);

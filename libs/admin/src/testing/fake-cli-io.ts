@@ -6,7 +6,10 @@ export interface FetchCall {
 }
 
 /** A CliIo over in-memory files, a fixed clock and a scripted fetch, recording what it was asked. */
-export function fakeCliIo(respond: (call: FetchCall) => Response | Promise<Response>, opts: { files?: Record<string, Uint8Array | string>; nowMs?: number } = {}) {
+export function fakeCliIo(
+  respond: (call: FetchCall) => Response | Promise<Response>,
+  opts: { files?: Record<string, Uint8Array | string>; nowMs?: number } = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   const calls: FetchCall[] = [];

@@ -54,7 +54,10 @@ export function loadLibBpf(path = 'libbpf.so.1'): LibBpf {
   const link = koffi.opaque('bpf_link');
   const open = lib.func('bpf_object__open_file', koffi.pointer(obj), ['const char *', 'void *']) as (p: string, o: null) => unknown;
   const load = lib.func('bpf_object__load', 'int', [koffi.pointer(obj)]) as (o: unknown) => number;
-  const findProg = lib.func('bpf_object__find_program_by_name', koffi.pointer(prog), [koffi.pointer(obj), 'const char *']) as (o: unknown, n: string) => unknown;
+  const findProg = lib.func('bpf_object__find_program_by_name', koffi.pointer(prog), [koffi.pointer(obj), 'const char *']) as (
+    o: unknown,
+    n: string,
+  ) => unknown;
   const findMapFd = lib.func('bpf_object__find_map_fd_by_name', 'int', [koffi.pointer(obj), 'const char *']) as (o: unknown, n: string) => number;
   const attach = lib.func('bpf_program__attach_perf_event', koffi.pointer(link), [koffi.pointer(prog), 'int']) as (p: unknown, fd: number) => unknown;
   const destroy = lib.func('bpf_link__destroy', 'int', [koffi.pointer(link)]) as (l: unknown) => number;
@@ -72,7 +75,13 @@ export function loadLibBpf(path = 'libbpf.so.1'): LibBpf {
     maxEntries: number,
     opts: Buffer,
   ) => number;
-  const updateBatch = lib.func('bpf_map_update_batch', 'int', ['int', 'void *', 'void *', 'void *', 'void *']) as (fd: number, k: Buffer, v: Buffer, count: Buffer, opts: Buffer) => number;
+  const updateBatch = lib.func('bpf_map_update_batch', 'int', ['int', 'void *', 'void *', 'void *', 'void *']) as (
+    fd: number,
+    k: Buffer,
+    v: Buffer,
+    count: Buffer,
+    opts: Buffer,
+  ) => number;
   const syscall = libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number;
   const close = libc.func('int close(int fd)') as (fd: number) => number;
   const SYS_perf_event_open = 298; // x86-64

@@ -20,7 +20,17 @@ const TOKEN = 'sa-token-123';
 const log = createLogger({ component: 'test', level: 'error' });
 
 function processIn(cgroupPath: string): ProcessInfo {
-  return { pid: 42, identity: '1:/app', exe: '/app', cgroup: parseCgroupPath(cgroupPath), maps: [], mapsFresh: true, perfMapChecked: true, nsPid: 1, frames: new Map() };
+  return {
+    pid: 42,
+    identity: '1:/app',
+    exe: '/app',
+    cgroup: parseCgroupPath(cgroupPath),
+    maps: [],
+    mapsFresh: true,
+    perfMapChecked: true,
+    nsPid: 1,
+    frames: new Map(),
+  };
 }
 
 describe(indexPodList.name, () => {
@@ -117,7 +127,10 @@ describe(KubeletPodResolver.name, () => {
       expect(before.get('pod_uid')).toBe(LATE_UID);
       expect(before.has('pod')).toBe(false);
 
-      items.push({ metadata: { name: 'late-pod', namespace: 'jobs', uid: LATE_UID }, status: { containerStatuses: [{ name: 'worker', containerID: `containerd://${LATE_ID}` }] } });
+      items.push({
+        metadata: { name: 'late-pod', namespace: 'jobs', uid: LATE_UID },
+        status: { containerStatuses: [{ name: 'worker', containerID: `containerd://${LATE_ID}` }] },
+      });
       // The miss above asked for an early refresh; wait for it to land.
       for (let i = 0; i < 100 && r.generation < 2; i++) await new Promise((res) => setTimeout(res, 20));
       expect(r.generation).toBeGreaterThanOrEqual(2);

@@ -75,7 +75,9 @@ export class KubeletPodResolver implements PodResolver {
 
   /** First fetch (a failure is logged, not thrown: pod names are optional), then periodic refreshes. */
   async start(): Promise<void> {
-    await this.refresh().catch((err: unknown) => this.opts.logger.warn({ err: String(err), url: this.opts.url }, 'kubelet pod list unavailable; labels keep pod_uid/container_id only'));
+    await this.refresh().catch((err: unknown) =>
+      this.opts.logger.warn({ err: String(err), url: this.opts.url }, 'kubelet pod list unavailable; labels keep pod_uid/container_id only'),
+    );
     this.schedule();
   }
 

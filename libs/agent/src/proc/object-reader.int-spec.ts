@@ -80,7 +80,10 @@ describe(elfObjectReader.name, () => {
   it('leaves the file to the server without a debug file, and ignores one whose build id differs', async () => {
     const plain = await elfObjectReader({ localSymbols: true })(prog.binaryPath);
     expect(plain.symbols?.debugFile).toBeUndefined();
-    expect(frameKindOf(one(localFrames(plain.symbols, plain.buildId, prog.binaryPath, prog.offsets.dbgsym_leaf)))).toEqual({ kind: 'native_stripped', reason: 'no_symbols' });
+    expect(frameKindOf(one(localFrames(plain.symbols, plain.buildId, prog.binaryPath, prog.offsets.dbgsym_leaf)))).toEqual({
+      kind: 'native_stripped',
+      reason: 'no_symbols',
+    });
 
     // A stale file at the build id's path (e.g. left by an upgraded package) names nothing.
     const stale = join(root, 'stale');

@@ -11,7 +11,15 @@ describe(parseProcMaps.name, () => {
   it('parses mappings, paths with spaces and pseudo files', () => {
     const maps = parseProcMaps(MAPS);
     expect(maps).toHaveLength(4);
-    expect(maps[1]).toEqual({ start: 0x55d4c8a01000n, end: 0x55d4c8a02000n, perms: 'r-xp', offset: 0x1000n, dev: 'fd:01', inode: 1311, path: '/usr/bin/hot cold' });
+    expect(maps[1]).toEqual({
+      start: 0x55d4c8a01000n,
+      end: 0x55d4c8a02000n,
+      perms: 'r-xp',
+      offset: 0x1000n,
+      dev: 'fd:01',
+      inode: 1311,
+      path: '/usr/bin/hot cold',
+    });
     expect(maps[2].path).toBe('');
     expect(maps[3].path).toBe('[vdso]');
     expect(maps.map(isFileMapping)).toEqual([true, true, false, false]);

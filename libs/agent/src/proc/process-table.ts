@@ -159,7 +159,10 @@ export class ProcessTable {
     const code = addr & ~PYTHON_FRAME_TAG;
     const fn = readPythonFunction(this.root, info.pid, code);
     if (!fn) return classifyFrame(frame('', '[python]', code, ''), 'python', 'code_object_unreadable'); // not cached: tried again
-    const f = classifyFrame({ buildId: '', mappingFile: '[python]', address: code, functionName: fn.name, fileName: fn.file, line: fn.line, inlined: false }, 'python');
+    const f = classifyFrame(
+      { buildId: '', mappingFile: '[python]', address: code, functionName: fn.name, fileName: fn.file, line: fn.line, inlined: false },
+      'python',
+    );
     if (info.frames.size >= MAX_FRAMES_PER_PROCESS) info.frames.clear();
     info.frames.set(addr, f);
     return f;

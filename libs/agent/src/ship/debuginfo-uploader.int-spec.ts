@@ -83,7 +83,12 @@ describe(DebuginfoUploader.name, () => {
 
   it('uploads the whole file when a debug file alone would map its offsets wrong', async () => {
     const elf = await readElfFile(moved);
-    expect(mappableWithoutBinary(elf.loads, elf.loads.map((l) => ({ ...l, filesz: 0n })))).toBe(false);
+    expect(
+      mappableWithoutBinary(
+        elf.loads,
+        elf.loads.map((l) => ({ ...l, filesz: 0n })),
+      ),
+    ).toBe(false);
     const { sent } = await uploadOf(moved);
     expect(sent?.data.length).toBe((await stat(moved)).size);
   });

@@ -34,7 +34,10 @@ describe(Shipper.name, () => {
     s.enqueue(bytes(10, 2), 22);
     s.enqueue(bytes(10, 3), 33);
     s.enqueue(bytes(30, 4), 44);
-    expect(dropped).toEqual([[11, 'buffer_full'], [44, 'buffer_full']]);
+    expect(dropped).toEqual([
+      [11, 'buffer_full'],
+      [44, 'buffer_full'],
+    ]);
     expect(s.bufferedBatches).toBe(2);
     expect(s.bufferedBytes).toBe(20);
   });

@@ -16,7 +16,15 @@ describe(KernelNames.name, () => {
   const names = KernelNames.fromTable(table);
 
   it('names addresses like lookupKernel does', () => {
-    for (const addr of [0xffffffff80000000n, 0xffffffff81000000n, 0xffffffff81000150n, 0xffffffff81000250n, 0xffffffff81000301n, 0xffffffffc0001010n, 0xffffffffc0201000n]) {
+    for (const addr of [
+      0xffffffff80000000n,
+      0xffffffff81000000n,
+      0xffffffff81000150n,
+      0xffffffff81000250n,
+      0xffffffff81000301n,
+      0xffffffffc0001010n,
+      0xffffffffc0201000n,
+    ]) {
       expect(names.lookup(addr), addr.toString(16)).toBe(lookupKernel(table, addr)?.name ?? '');
     }
     expect(names.lookup(0xffffffff81000150n)).toBe('do_one_initcall');

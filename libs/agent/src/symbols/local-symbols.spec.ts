@@ -18,7 +18,15 @@ describe(localFrames.name, () => {
   });
 
   it('classifies frames made elsewhere by their mapping', () => {
-    const f = (mappingFile: string, functionName: string): Frame => ({ buildId: '', mappingFile, address: 1n, functionName, fileName: '', line: 0, inlined: false });
+    const f = (mappingFile: string, functionName: string): Frame => ({
+      buildId: '',
+      mappingFile,
+      address: 1n,
+      functionName,
+      fileName: '',
+      line: 0,
+      inlined: false,
+    });
     expect(frameKindOf(f('[kernel.kallsyms]', 'schedule'))).toEqual({ kind: 'kernel', reason: undefined });
     expect(frameKindOf(f('[jit]', 'LazyCompile:*x'))).toEqual({ kind: 'jit' });
     expect(frameKindOf(f('[anon]', ''))).toEqual({ kind: 'unmapped', reason: 'no_mapping' });

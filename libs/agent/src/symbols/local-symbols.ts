@@ -24,7 +24,15 @@ export type FrameKind =
   | 'unmapped';
 
 /** Why a frame left the node without a name (label `reason` of the coverage metric). */
-export type UnnamedReason = 'no_symbols' | 'not_in_symbols' | 'unsupported_go_table' | 'no_perf_map_entry' | 'no_mapping' | 'kallsyms_restricted' | 'left_to_server' | 'code_object_unreadable';
+export type UnnamedReason =
+  | 'no_symbols'
+  | 'not_in_symbols'
+  | 'unsupported_go_table'
+  | 'no_perf_map_entry'
+  | 'no_mapping'
+  | 'kallsyms_restricted'
+  | 'left_to_server'
+  | 'code_object_unreadable';
 
 /** `.symtab`/`.dynsym` symbols and, for Go binaries, the Go table, read once per file. */
 export interface LocalSymbols {
@@ -77,7 +85,8 @@ export function frameKindOf(f: Frame): { kind: FrameKind; reason?: UnnamedReason
   if (k) return k;
   if (f.mappingFile === '[kernel.kallsyms]') return { kind: 'kernel', reason: f.functionName ? undefined : 'kallsyms_restricted' };
   if (f.mappingFile === '[jit]') return { kind: 'jit' };
-  if (f.mappingFile === '' || f.mappingFile === '[anon]' || f.mappingFile.startsWith('[')) return { kind: 'unmapped', reason: f.functionName ? undefined : 'no_mapping' };
+  if (f.mappingFile === '' || f.mappingFile === '[anon]' || f.mappingFile.startsWith('['))
+    return { kind: 'unmapped', reason: f.functionName ? undefined : 'no_mapping' };
   return { kind: 'native_stripped', reason: f.functionName ? undefined : 'left_to_server' };
 }
 
@@ -86,7 +95,15 @@ export function frameKindOf(f: Frame): { kind: FrameKind; reason?: UnnamedReason
  * first, one Frame per level, all with the same address) for Go code, else the ELF symbol.
  */
 export function localFrames(sym: LocalSymbols | undefined, buildId: string, mappingFile: string, offset: bigint): Frame | Frame[] {
-  const make = (functionName: string, fileName = '', line = 0, inlined = false): Frame => ({ buildId, mappingFile, address: offset, functionName, fileName, line, inlined });
+  const make = (functionName: string, fileName = '', line = 0, inlined = false): Frame => ({
+    buildId,
+    mappingFile,
+    address: offset,
+    functionName,
+    fileName,
+    line,
+    inlined,
+  });
   if (!sym) return classifyFrame(make(''), 'native_stripped', 'left_to_server');
   const vaddr = fileOffsetToVaddr(sym, offset);
   if (vaddr === undefined) return classifyFrame(make(''), 'unmapped', 'no_mapping');

@@ -19,7 +19,11 @@ export class PerfMap {
     }
     // Later entries win for the same start (code is re-JITted at reused addresses).
     rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return new PerfMap(BigUint64Array.from(rows.map((r) => r[0])), BigUint64Array.from(rows.map((r) => r[1])), rows.map((r) => r[2]));
+    return new PerfMap(
+      BigUint64Array.from(rows.map((r) => r[0])),
+      BigUint64Array.from(rows.map((r) => r[1])),
+      rows.map((r) => r[2]),
+    );
   }
 
   get size(): number {

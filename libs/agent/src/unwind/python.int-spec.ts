@@ -57,9 +57,12 @@ describe.skipIf(!existsSync(PYTHON))('CPython 3.11 frames', () => {
     expect(await pythonSymbols('/bin/ls', await readElfFile('/bin/ls'))).toBeUndefined();
   });
 
-  it('reads a code object\'s qualified name, file and first line from a live process, and the process table names tagged frames with them', async () => {
+  it("reads a code object's qualified name, file and first line from a live process, and the process table names tagged frames with them", async () => {
     const script = join(dir, 'prog.py');
-    writeFileSync(script, 'import sys, time\nclass Outer:\n    def firn_méthode(self):\n        return 1\nprint(id(Outer.firn_méthode.__code__), flush=True)\ntime.sleep(60)\n');
+    writeFileSync(
+      script,
+      'import sys, time\nclass Outer:\n    def firn_méthode(self):\n        return 1\nprint(id(Outer.firn_méthode.__code__), flush=True)\ntime.sleep(60)\n',
+    );
     const py = spawn(PYTHON, [script], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const line = await new Promise<string>((resolve) => py.stdout.once('data', (d: Buffer) => resolve(d.toString())));

@@ -214,10 +214,19 @@ describe(UnwindManager.name, () => {
     const kernel = new MemoryKernel();
     const m = new UnwindManager({ kernel, logger, budgetBytes: 64 << 20, refreshIntervalMs: 2000, now: () => now });
     // Python loads libbz2 only when told to (ctypes), like a dlopen mid-run.
-    const py = spawn('/usr/bin/python3', ['-c', "import sys, time, ctypes\nsys.stdin.readline()\nctypes.CDLL('libbz2.so.1')\nprint('loaded', flush=True)\ntime.sleep(60)"], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const py = spawn(
+      '/usr/bin/python3',
+      ['-c', "import sys, time, ctypes\nsys.stdin.readline()\nctypes.CDLL('libbz2.so.1')\nprint('loaded', flush=True)\ntime.sleep(60)"],
+      { stdio: ['pipe', 'pipe', 'ignore'] },
+    );
     children.push(py);
     const pid = py.pid as number;
-    for (let i = 0; i < 250 && !readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libpython') && !/python3/.test(readFileSync(`/proc/${pid}/maps`, 'utf8')); i++) await sleep(20);
+    for (
+      let i = 0;
+      i < 250 && !readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libpython') && !/python3/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+      i++
+    )
+      await sleep(20);
     await sleep(300);
     kernel.requests.push(pid);
     await settle(m);

@@ -247,7 +247,11 @@ export class UnwindManager {
     const viaOf = (m: ProcMapping) => `${this.root}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
     // New files are read concurrently: each read is a few small positioned reads.
     const tracked = p;
-    const files = await Promise.all(maps.map((m) => (isFileMapping(m) && !tracked.mappings.has(keyOf(m)) ? this.fileOf(m, m.path, viaOf(m), `${this.root}/${pid}/root${m.path}`) : undefined)));
+    const files = await Promise.all(
+      maps.map((m) =>
+        isFileMapping(m) && !tracked.mappings.has(keyOf(m)) ? this.fileOf(m, m.path, viaOf(m), `${this.root}/${pid}/root${m.path}`) : undefined,
+      ),
+    );
     const seen = new Set<string>();
     for (let i = 0; i < maps.length; i++) {
       const m = maps[i];

@@ -23,13 +23,26 @@ export interface FixtureRow {
 }
 
 export function frame(fn: string, line = 1): Frame {
-  return { buildId: 'b1d', mappingFile: '/app/bin', address: BigInt(0x1000 + fn.length * 16 + line), functionName: fn, fileName: `${fn}.go`, line, inlined: false };
+  return {
+    buildId: 'b1d',
+    mappingFile: '/app/bin',
+    address: BigInt(0x1000 + fn.length * 16 + line),
+    functionName: fn,
+    fileName: `${fn}.go`,
+    line,
+    inlined: false,
+  };
 }
 
 let counter = 0;
 
 /** Builds and writes one level-0 segment; returns its manifest entry (with ingest coverage). */
-export async function writeL0(store: ObjectStore, tenant: TenantId, rows: readonly FixtureRow[], opts: { covered?: [number, number]; id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
+export async function writeL0(
+  store: ObjectStore,
+  tenant: TenantId,
+  rows: readonly FixtureRow[],
+  opts: { covered?: [number, number]; id?: string } = {},
+): Promise<firnManifestV1.SegmentMeta> {
   const b = new SampleBatchBuilder();
   for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, 10_000_000_000, 52_631_578, r.span);
   const built = buildSegment([b.build()]);
@@ -58,7 +71,10 @@ export async function totalsOf(store: ObjectStore, metas: ReadonlyArray<Pick<fir
 
 /** Totals over every valid segment of a tenant in a view. */
 export function validTotals(store: ObjectStore, view: ManifestView, tenant: TenantId): Promise<Map<string, number>> {
-  return totalsOf(store, view.validSegments(tenant).map((e) => e.meta));
+  return totalsOf(
+    store,
+    view.validSegments(tenant).map((e) => e.meta),
+  );
 }
 
 export function sorted(m: Map<string, number>): Array<[string, number]> {
@@ -82,8 +98,20 @@ export function rowsFor(seed: number, startMs: number, seconds: number, opts: { 
   for (let t = 0; t < seconds * 1000; t += step) {
     for (let p = 0; p < (opts.pods ?? 3); p++) {
       if (rnd() < 0.3) continue;
-      const labels: Array<[string, string]> = p === 0 ? [['pod', `pod-${p}`]] : [['namespace', p % 2 ? 'prod' : 'dev'], ['pod', `pod-${p}`]];
-      rows.push({ pt: rnd() < 0.7 ? CPU : ALLOC, labels, stack: stacks[Math.floor(rnd() * stacks.length)], value: 1 + Math.floor(rnd() * 100), ts: startMs + t });
+      const labels: Array<[string, string]> =
+        p === 0
+          ? [['pod', `pod-${p}`]]
+          : [
+              ['namespace', p % 2 ? 'prod' : 'dev'],
+              ['pod', `pod-${p}`],
+            ];
+      rows.push({
+        pt: rnd() < 0.7 ? CPU : ALLOC,
+        labels,
+        stack: stacks[Math.floor(rnd() * stacks.length)],
+        value: 1 + Math.floor(rnd() * 100),
+        ts: startMs + t,
+      });
     }
   }
   return rows;

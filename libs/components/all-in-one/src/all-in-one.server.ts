@@ -17,11 +17,37 @@ import { Scope, issueToken, readTokenFile, writeTokenFile } from '@firn/tenancy'
 export const allInOneConfig = defineConfig('all-in-one', {
   ...serverSettings(7070),
   ...storageSettings(),
-  natsUrl: setting({ env: 'FIRN_NATS_URL', flag: 'nats-url', schema: z.string(), default: '', description: 'External NATS URL(s); empty = start a nats-server (JetStream) for you under <data-dir>/nats.' }),
-  natsToken: setting({ env: 'FIRN_NATS_TOKEN', flag: 'nats-token', schema: z.string(), default: '', description: 'NATS auth token (external NATS only).', secret: true }),
+  natsUrl: setting({
+    env: 'FIRN_NATS_URL',
+    flag: 'nats-url',
+    schema: z.string(),
+    default: '',
+    description: 'External NATS URL(s); empty = start a nats-server (JetStream) for you under <data-dir>/nats.',
+  }),
+  natsToken: setting({
+    env: 'FIRN_NATS_TOKEN',
+    flag: 'nats-token',
+    schema: z.string(),
+    default: '',
+    description: 'NATS auth token (external NATS only).',
+    secret: true,
+  }),
   natsReplicas: natsReplicasSetting(),
-  memoryCacheBytes: setting({ env: 'FIRN_MEMORY_CACHE_BYTES', flag: 'memory-cache-bytes', schema: positiveInt, default: String(256 * 1024 * 1024), description: 'Size bound of the in-process symbol cache.' }),
-  tokensFile: setting({ env: 'FIRN_TOKENS_FILE', flag: 'tokens-file', schema: z.string(), default: '', description: 'API tokens file for the read-only file store (setting it selects that store when FIRN_TOKEN_STORE=auto); empty with FIRN_TOKEN_STORE=file = <data-dir>/tokens.json (created with a default tenant on first start).' }),
+  memoryCacheBytes: setting({
+    env: 'FIRN_MEMORY_CACHE_BYTES',
+    flag: 'memory-cache-bytes',
+    schema: positiveInt,
+    default: String(256 * 1024 * 1024),
+    description: 'Size bound of the in-process symbol cache.',
+  }),
+  tokensFile: setting({
+    env: 'FIRN_TOKENS_FILE',
+    flag: 'tokens-file',
+    schema: z.string(),
+    default: '',
+    description:
+      'API tokens file for the read-only file store (setting it selects that store when FIRN_TOKEN_STORE=auto); empty with FIRN_TOKEN_STORE=file = <data-dir>/tokens.json (created with a default tenant on first start).',
+  }),
   ...tokenStoreSettings(),
   ...adminSettings(),
   ...gatewaySettings(),
@@ -32,7 +58,13 @@ export const allInOneConfig = defineConfig('all-in-one', {
   ...symbolizeQueueSettings(),
   ...symbolizerSettings(),
   ...compactorSettings(),
-  symbolizerCacheDir: setting({ env: 'FIRN_SYMBOLIZER_CACHE_DIR', flag: 'symbolizer-cache-dir', schema: z.string(), default: '', description: 'Directory for local copies of debug files; empty = <data-dir>/symbolizer-cache.' }),
+  symbolizerCacheDir: setting({
+    env: 'FIRN_SYMBOLIZER_CACHE_DIR',
+    flag: 'symbolizer-cache-dir',
+    schema: z.string(),
+    default: '',
+    description: 'Directory for local copies of debug files; empty = <data-dir>/symbolizer-cache.',
+  }),
 });
 
 type AllInOneConfig = Parameters<(typeof allInOneServer)['setup']>[0];
@@ -76,16 +108,25 @@ export const allInOneServer: ServerSpec<typeof allInOneConfig.settings> = {
     const legacyTokensFile = join(dataDir, 'tokens.json');
     const fileMode = cfg.tokenStore === 'file' || (cfg.tokenStore === 'auto' && cfg.tokensFile !== '');
     const tokensFile = cfg.tokensFile || legacyTokensFile;
-    let first: { tokenFile: string; created?: string } = fileMode ? await ensureDefaultToken(dataDir, tokensFile) : { tokenFile: join(dataDir, 'default-token') };
+    let first: { tokenFile: string; created?: string } = fileMode
+      ? await ensureDefaultToken(dataDir, tokensFile)
+      : { tokenFile: join(dataDir, 'default-token') };
     const admin = adminOptionsFrom(cfg);
     let tenancy: Awaited<ReturnType<typeof openTenancy>> | undefined;
 
     let nats: NatsServerProcess | undefined;
     let infra: Infra | undefined;
     try {
-      let servers = cfg.natsUrl.split(',').map((s) => s.trim()).filter(Boolean);
+      let servers = cfg.natsUrl
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (servers.length === 0) {
-        if (cfg.natsReplicas > 1) throw new ConfigError('natsReplicas', 'FIRN_NATS_REPLICAS (--nats-replicas) above 1 needs an external NATS cluster (FIRN_NATS_URL); the embedded nats-server is a single node');
+        if (cfg.natsReplicas > 1)
+          throw new ConfigError(
+            'natsReplicas',
+            'FIRN_NATS_REPLICAS (--nats-replicas) above 1 needs an external NATS cluster (FIRN_NATS_URL); the embedded nats-server is a single node',
+          );
         // 8 MiB messages: most agent batches go inline; larger ones use the claim check.
         nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), host: '127.0.0.1', maxPayloadBytes: 8 * 1024 * 1024 });
         ctx.log.info({ url: nats.url, pid: nats.pid }, 'started embedded nats-server');

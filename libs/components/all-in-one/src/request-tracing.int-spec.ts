@@ -49,7 +49,9 @@ interface OtlpAttribute {
 interface OtlpTraceRequest {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpAttribute[] };
-    scopeSpans?: Array<{ spans?: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string; links?: Array<{ traceId: string; spanId: string }> }> }>;
+    scopeSpans?: Array<{
+      spans?: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string; links?: Array<{ traceId: string; spanId: string }> }>;
+    }>;
   }>;
 }
 
@@ -73,7 +75,14 @@ async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const service = rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
-            spans.push({ service, name: s.name, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })) });
+            spans.push({
+              service,
+              name: s.name,
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId ?? '',
+              links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
+            });
           }
         }
       }
@@ -111,7 +120,15 @@ const BUILD_ID = 'ab'.repeat(20);
 
 /** Address-only frames (as the agent sends them), so the ingester queues them for the symbolizer. */
 function stack(seed: number): Frame[] {
-  return [0, 1, 2].map((d) => ({ buildId: BUILD_ID, mappingFile: '/usr/bin/app', address: BigInt(0x1000 + seed * 0x100 + d * 0x10), functionName: '', fileName: '', line: 0, inlined: false }));
+  return [0, 1, 2].map((d) => ({
+    buildId: BUILD_ID,
+    mappingFile: '/usr/bin/app',
+    address: BigInt(0x1000 + seed * 0x100 + d * 0x10),
+    functionName: '',
+    fileName: '',
+    line: 0,
+    inlined: false,
+  }));
 }
 
 function writeRequest(seed: number, value: number, tsMs: number): Uint8Array {
@@ -190,7 +207,10 @@ describe('request tracing', () => {
 
   async function write(seed: number, value: number): Promise<{ traceId: string; spanId: string }> {
     const caller = callerSpan();
-    const client = createClient(profilestoreV1alpha1.ProfileStoreService, createGrpcTransport({ baseUrl: gatewayUrl, interceptors: [bearer(token), caller.header] }));
+    const client = createClient(
+      profilestoreV1alpha1.ProfileStoreService,
+      createGrpcTransport({ baseUrl: gatewayUrl, interceptors: [bearer(token), caller.header] }),
+    );
     await client.writeArrow({ ipcBuffer: writeRequest(seed, value, nowMs - 60_000 + seed) });
     return caller;
   }
@@ -226,7 +246,14 @@ describe('request tracing', () => {
   it('does make one query one trace from the gateway through the querier front to its peer', async () => {
     const merge = create(queryV1alpha1.QueryRequestSchema, {
       mode: queryV1alpha1.QueryRequest_Mode.MERGE,
-      options: { case: 'merge', value: create(queryV1alpha1.MergeProfileSchema, { query: `${CPU_TYPE}{}`, start: timestampFromMs(nowMs - 3600_000), end: timestampFromMs(nowMs + 60_000) }) },
+      options: {
+        case: 'merge',
+        value: create(queryV1alpha1.MergeProfileSchema, {
+          query: `${CPU_TYPE}{}`,
+          start: timestampFromMs(nowMs - 3600_000),
+          end: timestampFromMs(nowMs + 60_000),
+        }),
+      },
       reportType: queryV1alpha1.QueryRequest_ReportType.TOP,
     });
     // Both segments (the first test's and the second's) must be in the front's manifest view, so

@@ -15,7 +15,10 @@ export const compactorConfig = defineConfig('compactor', {
 export const compactorServer = componentServer({
   component: 'compactor',
   config: compactorConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-compactor', replicas: cfg.natsReplicas } }),
+  infra: (cfg) => ({
+    storage: objectStoreConfigFrom(cfg),
+    bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-compactor', replicas: cfg.natsReplicas },
+  }),
   async modules(infra, cfg, ctx) {
     // Per-tenant retention comes from the same overrides file the gateway and querier read.
     const overrides = await RuntimeLimits.open(overridesOptionsFrom(cfg, ctx.log));

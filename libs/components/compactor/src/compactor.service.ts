@@ -65,7 +65,10 @@ export class CompactorService implements OnApplicationBootstrap, BeforeApplicati
       onStep: (step) => this.crashPoint(step),
     });
     this.loop = this.run();
-    this.log.info({ compactorId: this.opts.compactorId, levels: this.opts.levels, graceMs: this.opts.graceMs, retentionMs: this.opts.retentionMs }, 'compactor started');
+    this.log.info(
+      { compactorId: this.opts.compactorId, levels: this.opts.levels, graceMs: this.opts.graceMs, retentionMs: this.opts.retentionMs },
+      'compactor started',
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -99,7 +102,19 @@ export class CompactorService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private logJob(r: JobReport): void {
-    const fields = { tenant: r.job.tenant, level: r.job.level, window: new Date(r.job.windowStartMs).toISOString(), inputs: r.job.inputs.length, reason: r.job.reason, block: r.blockId, seconds: r.seconds, bytesIn: r.bytesIn, bytesOut: r.bytesOut, rowsIn: r.rowsIn, rowsOut: r.rowsOut };
+    const fields = {
+      tenant: r.job.tenant,
+      level: r.job.level,
+      window: new Date(r.job.windowStartMs).toISOString(),
+      inputs: r.job.inputs.length,
+      reason: r.job.reason,
+      block: r.blockId,
+      seconds: r.seconds,
+      bytesIn: r.bytesIn,
+      bytesOut: r.bytesOut,
+      rowsIn: r.rowsIn,
+      rowsOut: r.rowsOut,
+    };
     if (r.outcome === 'ok') this.log.info(fields, 'block published');
     else if (r.outcome === 'failed') this.log.error({ ...fields, err: r.error }, 'compaction job failed; objects it wrote are left to GC');
     else this.log.info({ ...fields, outcome: r.outcome }, 'compaction job abandoned');

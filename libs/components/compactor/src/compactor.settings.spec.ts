@@ -25,7 +25,9 @@ describe(compactorOptionsFrom.name, () => {
   });
 
   it('still reads the retention env names the compactor documented (FIRN_RETENTION_OVERRIDES_FILE, FIRN_RETENTION_RELOAD)', () => {
-    const cfg = loadConfig(compactorConfig, { env: { FIRN_RETENTION_OVERRIDES_FILE: '/etc/firn/retention.yaml', FIRN_RETENTION_RELOAD: '1m', FIRN_LIMITS_FILE: '/etc/firn/limits.yaml' } });
+    const cfg = loadConfig(compactorConfig, {
+      env: { FIRN_RETENTION_OVERRIDES_FILE: '/etc/firn/retention.yaml', FIRN_RETENTION_RELOAD: '1m', FIRN_LIMITS_FILE: '/etc/firn/limits.yaml' },
+    });
     expect([cfg.retentionOverridesFile, cfg.overridesPoll, cfg.overridesFile]).toEqual(['/etc/firn/retention.yaml', 60_000, '/etc/firn/limits.yaml']);
   });
 

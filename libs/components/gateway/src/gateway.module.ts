@@ -28,7 +28,12 @@ import { WhoAmIController } from './whoami.controller';
 @Module({})
 export class GatewayModule {
   /** `queryProxy`: forward the public query APIs to these queriers (the gateway process; never the all-in-one, which serves them itself). */
-  static forRoot(opts: Partial<GatewayOptions> = {}, debuginfo: Partial<DebuginfoOptions> = {}, scrape: Partial<ScrapeOptions> = {}, queryProxy?: QueryProxyOptions): DynamicModule {
+  static forRoot(
+    opts: Partial<GatewayOptions> = {},
+    debuginfo: Partial<DebuginfoOptions> = {},
+    scrape: Partial<ScrapeOptions> = {},
+    queryProxy?: QueryProxyOptions,
+  ): DynamicModule {
     return {
       module: GatewayModule,
       imports: [WebUiModule.forRoot({ uiDir: opts.uiDir ?? DEFAULT_GATEWAY_OPTIONS.uiDir })],

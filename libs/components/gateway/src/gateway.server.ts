@@ -24,11 +24,18 @@ export const gatewayConfig = defineConfig('gateway', {
 export const gatewayServer = componentServer({
   component: 'gateway',
   config: gatewayConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-gateway', replicas: cfg.natsReplicas } }),
+  infra: (cfg) => ({
+    storage: objectStoreConfigFrom(cfg),
+    bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-gateway', replicas: cfg.natsReplicas },
+  }),
   async modules(infra, cfg, ctx) {
     const admin = adminOptionsFrom(cfg);
     const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
-    return [PlatformModule.forRoot(infra, extras), AdminModule.forRoot(admin), GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg), queryProxyOptionsFrom(cfg))];
+    return [
+      PlatformModule.forRoot(infra, extras),
+      AdminModule.forRoot(admin),
+      GatewayModule.forRoot(gatewayOptionsFrom(cfg), debuginfoOptionsFrom(cfg), scrapeOptionsFrom(cfg), queryProxyOptionsFrom(cfg)),
+    ];
   },
   readMaxBytes: (cfg) => cfg.maxRequestBytes,
 });

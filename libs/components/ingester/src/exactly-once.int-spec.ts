@@ -68,24 +68,45 @@ describe('ingester exactly-once (in-process cluster)', () => {
     const crashAt: Record<string, string> = c === 'killed-while-buffering' ? {} : { FIRN_INGESTER_CRASH_AT: c };
     // Long enough that every append lands in the first (crashing) flush; "never" when killed.
     const flushAge = c === 'killed-while-buffering' ? '60000' : '1000';
-    const doomed = track(await cluster.start(ingesterServer, { name: `doomed-${c}`, env: { ...ACK_WAIT, ...crashAt, FIRN_INGESTER_FLUSH_MAX_AGE_MS: flushAge, FIRN_INGESTER_ID: `doomed-${c}` } }));
+    const doomed = track(
+      await cluster.start(ingesterServer, {
+        name: `doomed-${c}`,
+        env: { ...ACK_WAIT, ...crashAt, FIRN_INGESTER_FLUSH_MAX_AGE_MS: flushAge, FIRN_INGESTER_ID: `doomed-${c}` },
+      }),
+    );
     const expected = await append(tenant);
 
     if (c === 'killed-while-buffering') {
-      const buffered = await eventually(async () => metricValue(await doomed.metrics(), 'firn_ingester_messages_total{outcome="buffered"}'), (n) => n === MESSAGES);
+      const buffered = await eventually(
+        async () => metricValue(await doomed.metrics(), 'firn_ingester_messages_total{outcome="buffered"}'),
+        (n) => n === MESSAGES,
+      );
       expect(buffered).toBe(MESSAGES);
       doomed.kill();
     }
     expect(await doomed.killed).toContain(c === 'killed-while-buffering' ? 'killed' : c);
 
-    const survivor = track(await cluster.start(ingesterServer, { name: `survivor-${c}`, env: { ...ACK_WAIT, FIRN_INGESTER_FLUSH_MAX_AGE_MS: '200', FIRN_INGESTER_ID: `survivor-${c}` } }));
+    const survivor = track(
+      await cluster.start(ingesterServer, {
+        name: `survivor-${c}`,
+        env: { ...ACK_WAIT, FIRN_INGESTER_FLUSH_MAX_AGE_MS: '200', FIRN_INGESTER_ID: `survivor-${c}` },
+      }),
+    );
     // The survivor has handled every redelivery once it has either stored or dropped each message.
     const handled = async () => {
       const m = await survivor.metrics();
-      return { buffered: metricValue(m, 'firn_ingester_messages_total{outcome="buffered"}'), duplicate: metricValue(m, 'firn_ingester_messages_total{outcome="duplicate"}') };
+      return {
+        buffered: metricValue(m, 'firn_ingester_messages_total{outcome="buffered"}'),
+        duplicate: metricValue(m, 'firn_ingester_messages_total{outcome="duplicate"}'),
+      };
     };
     const done = await eventually(handled, (h) => h.buffered + h.duplicate >= MESSAGES);
-    expect(await eventually(() => stored(tenant), (t) => t >= expected)).toBe(expected);
+    expect(
+      await eventually(
+        () => stored(tenant),
+        (t) => t >= expected,
+      ),
+    ).toBe(expected);
     expect(done).toEqual({ buffered: MESSAGES - DUPLICATES[c], duplicate: DUPLICATES[c] });
     await survivor.stop();
     // Read again once nothing is in flight: still exactly what was appended.

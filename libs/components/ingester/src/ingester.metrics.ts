@@ -18,10 +18,24 @@ export class IngesterMetrics {
       labelNames: ['outcome'],
       registers: [registry],
     });
-    this.segments = new Counter({ name: metricName(c, 'segments_total'), help: 'Segment flushes by outcome: ok, conflict (lost a redelivery race; retracted), failed.', labelNames: ['outcome'], registers: [registry] });
+    this.segments = new Counter({
+      name: metricName(c, 'segments_total'),
+      help: 'Segment flushes by outcome: ok, conflict (lost a redelivery race; retracted), failed.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     this.rows = new Counter({ name: metricName(c, 'segment_rows_total'), help: 'Rows written into valid segments.', registers: [registry] });
-    this.segmentBytes = new Counter({ name: metricName(c, 'segment_bytes_total'), help: 'Parquet bytes written (samples + stacks objects).', registers: [registry] });
-    this.flushSeconds = new Histogram({ name: metricName(c, 'flush_seconds'), help: 'Time to build, write and publish one segment.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+    this.segmentBytes = new Counter({
+      name: metricName(c, 'segment_bytes_total'),
+      help: 'Parquet bytes written (samples + stacks objects).',
+      registers: [registry],
+    });
+    this.flushSeconds = new Histogram({
+      name: metricName(c, 'flush_seconds'),
+      help: 'Time to build, write and publish one segment.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
     this.bufferedRows = new Gauge({ name: metricName(c, 'buffered_rows'), help: 'Rows waiting in memory for the next flush.', registers: [registry] });
   }
 }

@@ -22,7 +22,8 @@ export class IngesterModule {
         {
           provide: SymbolizeQueue,
           inject: [BUS, LOGGER, METRICS],
-          useFactory: (bus: Bus, log: Logger, registry: Registry) => new SymbolizeQueue(bus, log, registry, { ...DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, ...symbolize }),
+          useFactory: (bus: Bus, log: Logger, registry: Registry) =>
+            new SymbolizeQueue(bus, log, registry, { ...DEFAULT_SYMBOLIZE_QUEUE_OPTIONS, ...symbolize }),
         },
         IngesterService,
       ],

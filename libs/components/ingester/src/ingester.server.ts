@@ -16,7 +16,14 @@ export const ingesterConfig = defineConfig('ingester', {
 export const ingesterServer = componentServer({
   component: 'ingester',
   config: ingesterConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-ingester', replicas: cfg.natsReplicas } }),
+  infra: (cfg) => ({
+    storage: objectStoreConfigFrom(cfg),
+    bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-ingester', replicas: cfg.natsReplicas },
+  }),
   // Ingesters write the manifest, so they also snapshot it (bounds cold-start replay).
-  modules: (infra, cfg) => [PlatformModule.forRoot(infra), ManifestModule.forRoot({ snapshotEvery: 200 }), IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg))],
+  modules: (infra, cfg) => [
+    PlatformModule.forRoot(infra),
+    ManifestModule.forRoot({ snapshotEvery: 200 }),
+    IngesterModule.forRoot(ingesterOptionsFrom(cfg), symbolizeQueueOptionsFrom(cfg)),
+  ],
 });

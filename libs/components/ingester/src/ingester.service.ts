@@ -119,7 +119,13 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
       return;
     }
     // The appending request's trace continues here (the gateway put it in the message headers).
-    const decoded = await inSpan(this.tracer, 'ingester.decode', (span) => this.decode(msg, span), { attributes: { 'firn.ingest.seq': msg.streamSeq, 'firn.ingest.delivery': msg.deliveryCount } }, contextFromHeaders(msg.headers));
+    const decoded = await inSpan(
+      this.tracer,
+      'ingester.decode',
+      (span) => this.decode(msg, span),
+      { attributes: { 'firn.ingest.seq': msg.streamSeq, 'firn.ingest.delivery': msg.deliveryCount } },
+      contextFromHeaders(msg.headers),
+    );
     if (!decoded) return;
     const { tenant, batch, claimKey, payloadBytes } = decoded;
     let buf = this.buffers.get(tenant);
@@ -222,7 +228,13 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     const origins = buf.messages.flatMap((h) => (h.origin ? [h.origin] : []));
     const parent = origins.length > 0 ? trace.setSpanContext(ROOT_CONTEXT, origins[0]) : ROOT_CONTEXT;
     const attributes = { 'firn.tenant': buf.tenant, 'firn.messages': buf.messages.length, 'firn.rows': buf.rows };
-    await inSpan(this.tracer, 'ingester.flush', (span) => this.flushInSpan(buf, span), { attributes, links: origins.slice(0, MAX_FLUSH_LINKS).map((context) => ({ context })) }, parent);
+    await inSpan(
+      this.tracer,
+      'ingester.flush',
+      (span) => this.flushInSpan(buf, span),
+      { attributes, links: origins.slice(0, MAX_FLUSH_LINKS).map((context) => ({ context })) },
+      parent,
+    );
   }
 
   private async flushInSpan(buf: TenantBuffer, span: Span): Promise<void> {
@@ -261,14 +273,19 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
       tenant: buf.tenant,
       level: 0,
       keys,
-      covered: toSequenceRanges(INGEST_STREAM, buf.messages.map((h) => h.msg.streamSeq)),
+      covered: toSequenceRanges(
+        INGEST_STREAM,
+        buf.messages.map((h) => h.msg.streamSeq),
+      ),
       writerId: this.opts.writerId,
       createdAtMs: nowMs,
     });
     meta.ingestBytes = BigInt(buf.payloadBytes);
     // msgId = segment id: a retried publish returns the original sequence instead of a second entry.
     await inSpan(this.tracer, 'manifest.publish', async () => {
-      const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), { msgId: id });
+      const seq = await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, added: [meta], origin: this.opts.writerId }), {
+        msgId: id,
+      });
       this.crashPoint('after-manifest-publish');
       // Deltas apply in stream order: once ours is applied, every earlier one is too.
       await this.manifest.waitForSeq(seq);
@@ -278,7 +295,9 @@ export class IngesterService implements OnApplicationBootstrap, BeforeApplicatio
     if (this.manifest.status(buf.tenant, id) === 'conflict') {
       // Another ingester published a segment covering some of these messages first (we were
       // too slow and they were redelivered). Retract ours; ack what is stored, retry the rest.
-      await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, removed: [id], origin: this.opts.writerId }), { msgId: `${id}:retract` });
+      await this.manifest.publish(create(firnManifestV1.ManifestDeltaSchema, { tenantId: buf.tenant, removed: [id], origin: this.opts.writerId }), {
+        msgId: `${id}:retract`,
+      });
       for (const { msg } of buf.messages) {
         if (this.manifest.isCovered(INGEST_STREAM, msg.streamSeq)) msg.ack();
         else msg.nak(0);

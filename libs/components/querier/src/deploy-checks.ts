@@ -3,7 +3,16 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { toJson } from '@bufbuild/protobuf';
 import { isCasConflict, type Bus, type BusKv } from '@firn/bus';
 import { FirnError } from '@firn/errors';
-import { knownAfterReport, labelSightings, latestDeploy, parseDeployChecks, shouldClaim, type DeployCheck, type DeployClaim, type DeployComparison } from '@firn/insights';
+import {
+  knownAfterReport,
+  labelSightings,
+  latestDeploy,
+  parseDeployChecks,
+  shouldClaim,
+  type DeployCheck,
+  type DeployClaim,
+  type DeployComparison,
+} from '@firn/insights';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
 import { BUS, MANIFEST_LOG } from '@firn/platform';
@@ -100,7 +109,12 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
     if (!kv) return; // checks run only once the bucket is open (onModuleInit)
     const { tenant } = c;
     const sel = parseSelector(c.query);
-    const segments = this.manifest.state.segmentsOverlapping(tenant, { startMs: nowMs - LOOKBACK_MS, endMs: nowMs, profileType: formatProfileType(sel.profileType), matchers: sel.matchers });
+    const segments = this.manifest.state.segmentsOverlapping(tenant, {
+      startMs: nowMs - LOOKBACK_MS,
+      endMs: nowMs,
+      profileType: formatProfileType(sel.profileType),
+      matchers: sel.matchers,
+    });
     const sightings = labelSightings(
       segments.map((s) => ({ minMs: Number(s.meta.minTimeUnixNano / 1_000_000n), maxMs: Number(s.meta.maxTimeUnixNano / 1_000_000n), labels: s.meta.labels })),
       c.label,
@@ -150,7 +164,12 @@ export class DeployChecks implements OnModuleInit, OnApplicationShutdown {
       target: { value: d.target.value, start: new Date(d.target.startMs).toISOString(), end: new Date(d.target.endMs).toISOString() },
       report: toJson(firnInsightsV1.CompareRegressionResponseSchema, regressionMessage(report)),
     };
-    const res = await fetch(c.webhook, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(c.webhook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
     if (!res.ok) throw FirnError.unavailable(`webhook ${c.webhook} answered HTTP ${res.status}`);
   }
 }

@@ -7,7 +7,16 @@ import { ingesterServer } from '@firn/ingester';
 import { appendIngest } from '@firn/ingest-log';
 import { queryV1alpha1 } from '@firn/proto';
 import { tenantFromTrustedSource } from '@firn/tenancy';
-import { CLUSTER_CPU_TYPE, clusterWrite, eventually, metricValue, queryMergeTotal, startTestCluster, type ClusterComponent, type TestCluster } from '@firn/test-cluster';
+import {
+  CLUSTER_CPU_TYPE,
+  clusterWrite,
+  eventually,
+  metricValue,
+  queryMergeTotal,
+  startTestCluster,
+  type ClusterComponent,
+  type TestCluster,
+} from '@firn/test-cluster';
 import { makeTempDir, makeTokens, removeDir } from '@firn/testing';
 import { querierServer } from './querier.server';
 
@@ -57,7 +66,11 @@ describe('querier fan-out (in-process cluster)', () => {
       expected += w.total;
     }
     // Every querier follows the manifest on its own: wait until each sees every segment.
-    for (const q of [single, a, b]) await eventually(() => queryMergeTotal(q.url, token, ...RANGE), (t) => t === expected);
+    for (const q of [single, a, b])
+      await eventually(
+        () => queryMergeTotal(q.url, token, ...RANGE),
+        (t) => t === expected,
+      );
   });
 
   afterAll(async () => {
@@ -75,7 +88,10 @@ describe('querier fan-out (in-process cluster)', () => {
       { headers: { authorization: `Bearer ${token}` } },
     );
     return res.series
-      .map((s) => ({ labels: s.labelset?.labels.map((l) => `${l.name}=${l.value}`).join(','), points: s.samples.map((p) => [Number(p.timestamp?.seconds), Number(p.value)]) }))
+      .map((s) => ({
+        labels: s.labelset?.labels.map((l) => `${l.name}=${l.value}`).join(','),
+        points: s.samples.map((p) => [Number(p.timestamp?.seconds), Number(p.value)]),
+      }))
       .sort((x, y) => String(x.labels).localeCompare(String(y.labels)));
   }
 
@@ -87,7 +103,12 @@ describe('querier fan-out (in-process cluster)', () => {
       [a, b],
       [b, a],
     ]) {
-      const before = { fanOuts: await metric(front, FAN_OUTS), local: await metric(front, LOCAL_SHARES), served: await metric(peer, SERVED), servedSeries: await metric(peer, SERVED_SERIES) };
+      const before = {
+        fanOuts: await metric(front, FAN_OUTS),
+        local: await metric(front, LOCAL_SHARES),
+        served: await metric(peer, SERVED),
+        servedSeries: await metric(peer, SERVED_SERIES),
+      };
       expect(await queryMergeTotal(front.url, token, ...RANGE)).toBe(expected);
       expect(await series(front)).toEqual(alone);
       // The front scanned its share (share 0) and the peer scanned the other half of the segments.

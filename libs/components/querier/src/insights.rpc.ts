@@ -2,7 +2,16 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import { FirnError } from '@firn/errors';
-import { costCsv, costOpenMetrics, costPrometheus, microsToAmount, nsToSeconds, type FunctionChange, type MetricChange, type RegressionReport } from '@firn/insights';
+import {
+  costCsv,
+  costOpenMetrics,
+  costPrometheus,
+  microsToAmount,
+  nsToSeconds,
+  type FunctionChange,
+  type MetricChange,
+  type RegressionReport,
+} from '@firn/insights';
 import { TOKEN_STORE } from '@firn/platform';
 import { firnInsightsV1 } from '@firn/proto';
 import { RpcRegistry } from '@firn/server-runtime';
@@ -71,7 +80,14 @@ export class InsightsRpc implements OnModuleInit {
     );
     const total = a.report.totalCpuNs;
     const input = { report: a.report, groupBy: req.groupBy, currency: a.currency, rangeSeconds: a.rangeSeconds, series: a.series };
-    const text = req.format === I.CostFormat.CSV ? costCsv(input) : req.format === I.CostFormat.PROMETHEUS ? costPrometheus(input) : req.format === I.CostFormat.OPENMETRICS ? costOpenMetrics(input) : '';
+    const text =
+      req.format === I.CostFormat.CSV
+        ? costCsv(input)
+        : req.format === I.CostFormat.PROMETHEUS
+          ? costPrometheus(input)
+          : req.format === I.CostFormat.OPENMETRICS
+            ? costOpenMetrics(input)
+            : '';
     return create(I.CostReportResponseSchema, {
       groups: a.report.groups.map((g, gi) =>
         create(I.CostGroupSchema, {
@@ -126,10 +142,17 @@ export class InsightsRpc implements OnModuleInit {
 
   async exportPgo(req: firnInsightsV1.ExportPgoProfileRequest, ctx: HandlerContext): Promise<firnInsightsV1.ExportPgoProfileResponse> {
     const selection = this.selection(req.selection, 'selection');
-    if (req.format !== I.PgoFormat.GO_PPROF && req.format !== I.PgoFormat.LLVM_SAMPLE_TEXT) throw FirnError.invalidArgument('format is required: GO_PPROF or LLVM_SAMPLE_TEXT');
+    if (req.format !== I.PgoFormat.GO_PPROF && req.format !== I.PgoFormat.LLVM_SAMPLE_TEXT)
+      throw FirnError.invalidArgument('format is required: GO_PPROF or LLVM_SAMPLE_TEXT');
     if (!req.buildId && !req.executable) throw FirnError.invalidArgument('choose the binary: build_id or executable is required');
     const r = await this.run(ctx, (tenant, signal) =>
-      this.pgo.export(tenant, selection, { buildId: req.buildId || undefined, executable: req.executable || undefined }, req.format === I.PgoFormat.GO_PPROF ? 'go' : 'llvm', signal),
+      this.pgo.export(
+        tenant,
+        selection,
+        { buildId: req.buildId || undefined, executable: req.executable || undefined },
+        req.format === I.PgoFormat.GO_PPROF ? 'go' : 'llvm',
+        signal,
+      ),
     );
     return create(I.ExportPgoProfileResponseSchema, {
       profile: r.profile,

@@ -86,9 +86,17 @@ export class InsightsService {
    * values turn into CPU time at the group's exact CPU per value over the whole range (the same
    * as the period of its rows unless its agents changed their sampling rate within the range).
    */
-  private async costSeries(tenant: TenantId, q: CostQuery, report: CostReport, kind: 'count' | 'nanoseconds', signal: AbortSignal): Promise<CostSeriesPoint[][]> {
+  private async costSeries(
+    tenant: TenantId,
+    q: CostQuery,
+    report: CostReport,
+    kind: 'count' | 'nanoseconds',
+    signal: AbortSignal,
+  ): Promise<CostSeriesPoint[][]> {
     const buckets = await this.frontend.series(tenant, q.selection, q.stepMs, q.groupBy, signal);
-    const nsPerValue = new Map(report.groups.map((g) => [g.values.join('\u0000'), kind === 'count' && g.samples > 0n ? Number(g.cpuNs) / Number(g.samples) : 1]));
+    const nsPerValue = new Map(
+      report.groups.map((g) => [g.values.join('\u0000'), kind === 'count' && g.samples > 0n ? Number(g.cpuNs) / Number(g.samples) : 1]),
+    );
     const byGroup = new Map<string, CostSeriesPoint[]>();
     const pricePerNs = microsToAmount(report.priceMicrosPerCoreHour) / 3.6e12;
     for (const [key, points] of buckets) {
@@ -110,7 +118,8 @@ export class InsightsService {
     signal: AbortSignal,
   ): Promise<RegressionReport> {
     const pt = profileTypeOf(baseline.selector);
-    if (profileTypeOf(target.selector) !== pt) throw FirnError.invalidArgument(`baseline and target must have the same profile type (${pt} vs ${profileTypeOf(target.selector)})`);
+    if (profileTypeOf(target.selector) !== pt)
+      throw FirnError.invalidArgument(`baseline and target must have the same profile type (${pt} vs ${profileTypeOf(target.selector)})`);
     const kind = cpuValueKind(pt);
     if (o.alpha < 0 || o.alpha >= 1) throw FirnError.invalidArgument(`alpha must be in (0, 1), got ${o.alpha}`);
     if (o.minRelativeChange < 0) throw FirnError.invalidArgument(`min_relative_change must not be negative, got ${o.minRelativeChange}`);
@@ -139,4 +148,3 @@ function checkGroupBy(names: readonly string[]): void {
     seen.add(n);
   }
 }
-

@@ -63,11 +63,21 @@ export class ParcaQueryRpc implements OnModuleInit {
   async profileTypes(req: queryV1alpha1.ProfileTypesRequest, ctx: HandlerContext): Promise<queryV1alpha1.ProfileTypesResponse> {
     const tenant = this.tenant(ctx);
     const now = Date.now();
-    const types = this.engine.profileTypes(tenant, { startMs: timestampMs(req.start, 'start', 0), endMs: timestampMs(req.end, 'end', now + FAR_FUTURE_MS) + 1 });
+    const types = this.engine.profileTypes(tenant, {
+      startMs: timestampMs(req.start, 'start', 0),
+      endMs: timestampMs(req.end, 'end', now + FAR_FUTURE_MS) + 1,
+    });
     return create(Q.ProfileTypesResponseSchema, {
       types: types.map((t) => {
         const p = parseProfileType(t);
-        return create(Q.ProfileTypeSchema, { name: p.name, sampleType: p.sampleType, sampleUnit: p.sampleUnit, periodType: p.periodType, periodUnit: p.periodUnit, delta: p.delta });
+        return create(Q.ProfileTypeSchema, {
+          name: p.name,
+          sampleType: p.sampleType,
+          sampleUnit: p.sampleUnit,
+          periodType: p.periodType,
+          periodUnit: p.periodUnit,
+          delta: p.delta,
+        });
       }),
     });
   }
@@ -83,7 +93,12 @@ export class ParcaQueryRpc implements OnModuleInit {
     const tenant = this.tenant(ctx);
     if (!req.labelName) throw FirnError.invalidArgument('label_name is required');
     const r = this.range(timestampMs(req.start, 'start', 0), timestampMs(req.end, 'end', Date.now() + FAR_FUTURE_MS), false);
-    const values = await this.frontend.labelValues(tenant, req.labelName, { ...r, profileType: req.profileType || undefined, matchers: matchersOf(req.match) }, ctx.signal);
+    const values = await this.frontend.labelValues(
+      tenant,
+      req.labelName,
+      { ...r, profileType: req.profileType || undefined, matchers: matchersOf(req.match) },
+      ctx.signal,
+    );
     return create(Q.ValuesResponseSchema, { labelValues: values });
   }
 
@@ -102,7 +117,9 @@ export class ParcaQueryRpc implements OnModuleInit {
     );
     const series = [...buckets].map(([key, points]) =>
       create(Q.MetricsSeriesSchema, {
-        labelset: create(profilestoreV1alpha1.LabelSetSchema, { labels: seriesLabels(key).map(([name, value]) => create(profilestoreV1alpha1.LabelSchema, { name, value })) }),
+        labelset: create(profilestoreV1alpha1.LabelSetSchema, {
+          labels: seriesLabels(key).map(([name, value]) => create(profilestoreV1alpha1.LabelSchema, { name, value })),
+        }),
         samples: [...points]
           .sort(([a], [b]) => a - b)
           .map(([ts, p]) =>
@@ -180,9 +197,18 @@ export class ParcaQueryRpc implements OnModuleInit {
     switch (req.reportType) {
       case Report.FLAMEGRAPH_ARROW: {
         // Parca's request has no node cap of its own: the tenant's limit applies as is.
-        const fg = flamegraphArrow(p, { nodeTrimThreshold: req.nodeTrimThreshold, maxNodes: this.limits.maxNodes(0), groupBy: req.groupBy?.fields, diff, absolute });
+        const fg = flamegraphArrow(p, {
+          nodeTrimThreshold: req.nodeTrimThreshold,
+          maxNodes: this.limits.maxNodes(0),
+          groupBy: req.groupBy?.fields,
+          diff,
+          absolute,
+        });
         return create(Q.QueryResponseSchema, {
-          report: { case: 'flamegraphArrow', value: create(Q.FlamegraphArrowSchema, { record: fg.record, unit: fg.unit, height: fg.height, trimmed: fg.trimmed }) },
+          report: {
+            case: 'flamegraphArrow',
+            value: create(Q.FlamegraphArrowSchema, { record: fg.record, unit: fg.unit, height: fg.height, trimmed: fg.trimmed }),
+          },
           total,
           filtered,
         });
@@ -195,10 +221,17 @@ export class ParcaQueryRpc implements OnModuleInit {
       }
       case Report.TABLE_ARROW: {
         const t = tableArrow(p, { diff, absolute });
-        return create(Q.QueryResponseSchema, { report: { case: 'tableArrow', value: create(Q.TableArrowSchema, { record: t.record, unit: t.unit }) }, total, filtered });
+        return create(Q.QueryResponseSchema, {
+          report: { case: 'tableArrow', value: create(Q.TableArrowSchema, { record: t.record, unit: t.unit }) },
+          total,
+          filtered,
+        });
       }
       default:
-        throw new ConnectError(`report type ${Report[req.reportType] ?? req.reportType} is not supported (use FLAMEGRAPH_ARROW, PPROF, TOP or TABLE_ARROW)`, Code.Unimplemented);
+        throw new ConnectError(
+          `report type ${Report[req.reportType] ?? req.reportType} is not supported (use FLAMEGRAPH_ARROW, PPROF, TOP or TABLE_ARROW)`,
+          Code.Unimplemented,
+        );
     }
   }
 }

@@ -3,7 +3,16 @@ import { basename, join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode, FirnError } from '@firn/errors';
 import { DebuginfoFinder, DebuginfoStore, DebuginfodCache, DiskCache } from '@firn/debuginfo';
-import { addressesOf, binarySamples, buildGoPgoProfile, buildLlvmSampleProfile, chooseBuildId, cpuValueKind, periodGroups, type BinaryChoice } from '@firn/insights';
+import {
+  addressesOf,
+  binarySamples,
+  buildGoPgoProfile,
+  buildLlvmSampleProfile,
+  chooseBuildId,
+  cpuValueKind,
+  periodGroups,
+  type BinaryChoice,
+} from '@firn/insights';
 import { OBJECT_STORE } from '@firn/platform';
 import { PERIOD_GROUP } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
@@ -75,12 +84,32 @@ export class PgoExportService {
     const { leaves, returns } = addressesOf(b);
     const resolved = await this.symbolizer.resolve(found.files, leaves, returns, { signal });
     const exe = basename(b.mappingFile) || buildId.slice(0, 12);
-    const common = { buildId, mappingFile: b.mappingFile, selectionSamples: b.totalSamples, binarySamples: b.binarySamples, debuginfoSource: found.files.source };
+    const common = {
+      buildId,
+      mappingFile: b.mappingFile,
+      selectionSamples: b.totalSamples,
+      binarySamples: b.binarySamples,
+      debuginfoSource: found.files.source,
+    };
     if (format === 'llvm') {
       const { text, stats } = buildLlvmSampleProfile(b, resolved);
-      return { ...common, profile: Buffer.from(text, 'utf8'), fileName: `${exe}.prof`, exportedSamples: stats.samples, unresolvedSamples: stats.unresolvedSamples, functions: stats.functions };
+      return {
+        ...common,
+        profile: Buffer.from(text, 'utf8'),
+        fileName: `${exe}.prof`,
+        exportedSamples: stats.samples,
+        unresolvedSamples: stats.unresolvedSamples,
+        functions: stats.functions,
+      };
     }
     const { profile, stats } = buildGoPgoProfile(b, resolved, { startMs: sel.startMs, durationMs: sel.endMs - sel.startMs });
-    return { ...common, profile, fileName: 'default.pgo', exportedSamples: stats.samples, unresolvedSamples: stats.unresolvedSamples, functions: stats.functions };
+    return {
+      ...common,
+      profile,
+      fileName: 'default.pgo',
+      exportedSamples: stats.samples,
+      unresolvedSamples: stats.unresolvedSamples,
+      functions: stats.functions,
+    };
   }
 }

@@ -15,7 +15,16 @@ import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
-import { engineSelector, parsePyroscopeSelectors, privateLabelsOf, pyroscopeId, isPrivateLabel, typeMatches, PRIVATE_LABELS, type PyroscopeSelection } from './pyroscope-selection';
+import {
+  engineSelector,
+  parsePyroscopeSelectors,
+  privateLabelsOf,
+  pyroscopeId,
+  isPrivateLabel,
+  typeMatches,
+  PRIVATE_LABELS,
+  type PyroscopeSelection,
+} from './pyroscope-selection';
 
 const P = querierV1;
 const T = typesV1;
@@ -122,11 +131,20 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
 
   private async merged(
     tenant: TenantId,
-    req: { profileTypeID: string; labelSelector: string; start: bigint; end: bigint; stackTraceSelector?: unknown; profileIdSelector?: string[]; traceIdSelector?: string[] },
+    req: {
+      profileTypeID: string;
+      labelSelector: string;
+      start: bigint;
+      end: bigint;
+      stackTraceSelector?: unknown;
+      profileIdSelector?: string[];
+      traceIdSelector?: string[];
+    },
     ctx: HandlerContext,
     spanSelector: readonly string[] = [],
   ): Promise<StackProfile> {
-    if ((req.traceIdSelector?.length ?? 0) > 0 && spanSelector.length > 0) throw FirnError.invalidArgument('span_selector and trace_id_selector cannot be combined');
+    if ((req.traceIdSelector?.length ?? 0) > 0 && spanSelector.length > 0)
+      throw FirnError.invalidArgument('span_selector and trace_id_selector cannot be combined');
     if (req.stackTraceSelector || (req.profileIdSelector?.length ?? 0) > 0 || (req.traceIdSelector?.length ?? 0) > 0) {
       throw new ConnectError('stack trace, profile id and trace id selectors are not supported (trace ids are not stored; span ids are)', Code.Unimplemented);
     }
@@ -159,7 +177,17 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     for (const t of this.engine.profileTypes(tenant, r)) {
       const id = pyroscopeId(t);
       const p = parseProfileType(t);
-      byId.set(id, create(T.ProfileTypeSchema, { ID: id, name: p.name, sampleType: p.sampleType, sampleUnit: p.sampleUnit, periodType: p.periodType, periodUnit: p.periodUnit }));
+      byId.set(
+        id,
+        create(T.ProfileTypeSchema, {
+          ID: id,
+          name: p.name,
+          sampleType: p.sampleType,
+          sampleUnit: p.sampleUnit,
+          periodType: p.periodType,
+          periodUnit: p.periodUnit,
+        }),
+      );
     }
     return create(P.ProfileTypesResponseSchema, { profileTypes: [...byId.keys()].sort().map((id) => byId.get(id) as typesV1.ProfileType) });
   }
@@ -187,7 +215,8 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     if (isPrivateLabel(req.name)) {
       for (const t of this.typesOf(tenant, sel, r)) {
         // With series matchers, only profile types some matching series has.
-        if (sel.matchers.length > 0 && (await this.frontend.labelNames(tenant, { ...r, profileType: t, matchers: sel.matchers }, ctx.signal)).length === 0) continue;
+        if (sel.matchers.length > 0 && (await this.frontend.labelNames(tenant, { ...r, profileType: t, matchers: sel.matchers }, ctx.signal)).length === 0)
+          continue;
         const v = privateLabelsOf(t).find(([n]) => n === req.name)?.[1];
         if (v) values.add(v);
       }
@@ -219,7 +248,9 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
       }
     }
     const ordered = [...sets.values()].sort(compareLabelPairs);
-    return create(P.SeriesResponseSchema, { labelsSet: ordered.map((labels) => create(T.LabelsSchema, { labels: labels.map(([name, value]) => create(T.LabelPairSchema, { name, value })) })) });
+    return create(P.SeriesResponseSchema, {
+      labelsSet: ordered.map((labels) => create(T.LabelsSchema, { labels: labels.map(([name, value]) => create(T.LabelPairSchema, { name, value })) })),
+    });
   }
 
   async selectMergeStacktraces(req: querierV1.SelectMergeStacktracesRequest, ctx: HandlerContext): Promise<querierV1.SelectMergeStacktracesResponse> {
@@ -229,7 +260,9 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     }
     const profile = await this.merged(tenant, req, ctx, req.spanSelector);
     if (req.format === P.ProfileFormat.PPROF) {
-      return create(P.SelectMergeStacktracesResponseSchema, { pprof: create(P.PprofProfileSchema, { profile: this.pprof(profile, this.range(req.start, req.end, true)) }) });
+      return create(P.SelectMergeStacktracesResponseSchema, {
+        pprof: create(P.PprofProfileSchema, { profile: this.pprof(profile, this.range(req.start, req.end, true)) }),
+      });
     }
     return create(P.SelectMergeStacktracesResponseSchema, { flamegraph: this.flameGraph(profile, req.maxNodes) });
   }

@@ -62,7 +62,10 @@ export function parsePyroscopeSelectors(selectors: readonly string[]): Pyroscope
       const parts = name.split(':').length;
       if (parts === 5 || parts === 6) out.typeMatchers.push({ name: PROFILE_TYPE_LABEL, op: '=', value: pyroscopeId(name) });
       else if (parts === 1) out.typeMatchers.push({ name: '__name__', op: '=', value: name });
-      else throw FirnError.invalidArgument(`invalid selector ${JSON.stringify(s)}: "${name}" is neither a profile name nor a profile type id (<name>:<sample_type>:<sample_unit>:<period_type>:<period_unit>)`);
+      else
+        throw FirnError.invalidArgument(
+          `invalid selector ${JSON.stringify(s)}: "${name}" is neither a profile name nor a profile type id (<name>:<sample_type>:<sample_unit>:<period_type>:<period_unit>)`,
+        );
     }
     for (const m of matchers) (isPrivateLabel(m.name) ? out.typeMatchers : out.matchers).push(m);
   }

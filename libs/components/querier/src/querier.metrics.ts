@@ -9,11 +9,31 @@ export class QueryFrontendMetrics {
   readonly servedSegments: Counter<'kind'>;
 
   constructor(registry: Registry) {
-    this.peerFallbacks = new Counter({ name: metricName('querier', 'peer_fallbacks_total'), help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting) or the call died on the wire.', registers: [registry] });
-    this.fanOuts = new Counter({ name: metricName('querier', 'fanout_queries_total'), help: 'Queries split across peer queriers, by number of peers.', labelNames: ['peers'], registers: [registry] });
-    this.shareSeconds = new Histogram({ name: metricName('querier', 'share_seconds'), help: 'Time to scan one share of a query, here or on a peer.', labelNames: ['where'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+    this.peerFallbacks = new Counter({
+      name: metricName('querier', 'peer_fallbacks_total'),
+      help: 'Shares of a query scanned here because their peer was unavailable (e.g. restarting) or the call died on the wire.',
+      registers: [registry],
+    });
+    this.fanOuts = new Counter({
+      name: metricName('querier', 'fanout_queries_total'),
+      help: 'Queries split across peer queriers, by number of peers.',
+      labelNames: ['peers'],
+      registers: [registry],
+    });
+    this.shareSeconds = new Histogram({
+      name: metricName('querier', 'share_seconds'),
+      help: 'Time to scan one share of a query, here or on a peer.',
+      labelNames: ['where'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
     registerParquetMemoryGauge(registry, 'querier');
-    this.servedSegments = new Counter({ name: metricName('querier', 'peer_share_segments_total'), help: 'Segments this querier scanned for a peer querier, by kind of query.', labelNames: ['kind'], registers: [registry] });
+    this.servedSegments = new Counter({
+      name: metricName('querier', 'peer_share_segments_total'),
+      help: 'Segments this querier scanned for a peer querier, by kind of query.',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
   }
 }
 
@@ -23,7 +43,16 @@ export class DeployCheckMetrics {
   readonly rounds: Counter;
 
   constructor(registry: Registry) {
-    this.reports = new Counter({ name: metricName('querier', 'deploy_reports_total'), help: 'Deploy regression reports sent to webhooks, by outcome.', labelNames: ['outcome'], registers: [registry] });
-    this.rounds = new Counter({ name: metricName('querier', 'deploy_check_rounds_total'), help: 'Rounds over every deploy check completed (a stuck checker stops counting).', registers: [registry] });
+    this.reports = new Counter({
+      name: metricName('querier', 'deploy_reports_total'),
+      help: 'Deploy regression reports sent to webhooks, by outcome.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.rounds = new Counter({
+      name: metricName('querier', 'deploy_check_rounds_total'),
+      help: 'Rounds over every deploy check completed (a stuck checker stops counting).',
+      registers: [registry],
+    });
   }
 }

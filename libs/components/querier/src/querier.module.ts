@@ -44,7 +44,13 @@ export class QuerierModule {
           provide: QUERY_ENGINE,
           inject: [OBJECT_STORE, MANIFEST_LOG],
           useFactory: (store: ObjectStore, manifest: ManifestLog) =>
-            new QueryEngine({ store, view: manifest.state, concurrency: options.scanConcurrency, maxSegments: options.maxSegments, scanWorkers: options.scanWorkers }),
+            new QueryEngine({
+              store,
+              view: manifest.state,
+              concurrency: options.scanConcurrency,
+              maxSegments: options.maxSegments,
+              scanWorkers: options.scanWorkers,
+            }),
         },
         QueryFrontend,
         QueryLimits,

@@ -13,14 +13,24 @@ export const querierConfig = defineConfig('querier', {
   ...tokenStoreSettings(),
   ...querierSettings(),
   ...adminSettings(),
-  symbolLookupTimeoutMs: setting({ env: 'FIRN_SYMBOL_LOOKUP_TIMEOUT_MS', flag: 'symbol-lookup-timeout-ms', schema: durationMs, default: '1000', description: 'A query waits at most this long for the symbol cache; then it answers with unsymbolized frames.' }),
+  symbolLookupTimeoutMs: setting({
+    env: 'FIRN_SYMBOL_LOOKUP_TIMEOUT_MS',
+    flag: 'symbol-lookup-timeout-ms',
+    schema: durationMs,
+    default: '1000',
+    description: 'A query waits at most this long for the symbol cache; then it answers with unsymbolized frames.',
+  }),
 });
 
 /** The querier as its own process (apps/querier). */
 export const querierServer = componentServer({
   component: 'querier',
   config: querierConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-querier', replicas: cfg.natsReplicas }, cache: cacheConfigFrom(cfg) }),
+  infra: (cfg) => ({
+    storage: objectStoreConfigFrom(cfg),
+    bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-querier', replicas: cfg.natsReplicas },
+    cache: cacheConfigFrom(cfg),
+  }),
   async modules(infra, cfg, ctx) {
     const { extras } = await openTenancy(cfg, { bus: infra.bus, log: ctx.log });
     return [

@@ -9,14 +9,64 @@ import { DEFAULT_QUERIER_OPTIONS, type QuerierOptions } from './querier.options'
 export function querierSettings() {
   const d = DEFAULT_QUERIER_OPTIONS;
   return {
-    maxQueryRangeMs: setting({ env: 'FIRN_MAX_QUERY_RANGE_HOURS', flag: 'max-query-range-hours', schema: duration({ bare: 'h', positive: true }), default: String(d.maxRangeMs / 3600_000), description: 'Longest accepted query range (a duration like 31d; a bare number is hours); longer → INVALID_ARGUMENT naming the limit.' }),
-    maxQuerySegments: setting({ env: 'FIRN_MAX_QUERY_SEGMENTS', flag: 'max-query-segments', schema: positiveInt, default: String(d.maxSegments), description: 'Most segments one query may scan; more → RESOURCE_EXHAUSTED naming the limit.' }),
-    scanConcurrency: setting({ env: 'FIRN_SCAN_CONCURRENCY', flag: 'scan-concurrency', schema: positiveInt, default: String(d.scanConcurrency), description: 'Segment scans in flight per query.' }),
-    queryTimeoutMs: setting({ env: 'FIRN_QUERY_TIMEOUT_MS', flag: 'query-timeout-ms', schema: durationMs, default: String(d.queryTimeoutMs), description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.' }),
-    querierPeers: setting({ env: 'FIRN_QUERIER_PEERS', flag: 'querier-peers', schema: z.string(), default: '', description: 'Peer queriers that take a share of every query (fan-out), comma-separated: base URLs (http://querier-1:4102) or dns+http://<name>:<port> (every address of a DNS name, e.g. a headless Service; re-resolved); empty = answer alone.' }),
-    querierPeersRefreshMs: setting({ env: 'FIRN_QUERIER_PEERS_REFRESH_MS', flag: 'querier-peers-refresh-ms', schema: durationMs, default: String(d.peersRefreshMs), description: 'How often dns+ peers are resolved again.' }),
-    querierSelfAddress: setting({ env: 'FIRN_QUERIER_SELF_ADDRESS', flag: 'querier-self-address', schema: z.string(), default: '', description: "This querier's own address (e.g. the pod IP), left out of dns+ peers so it does not call itself." }),
-    internalToken: setting({ env: 'FIRN_INTERNAL_TOKEN', flag: 'internal-token', schema: z.string(), default: '', description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).', secret: true }),
+    maxQueryRangeMs: setting({
+      env: 'FIRN_MAX_QUERY_RANGE_HOURS',
+      flag: 'max-query-range-hours',
+      schema: duration({ bare: 'h', positive: true }),
+      default: String(d.maxRangeMs / 3600_000),
+      description: 'Longest accepted query range (a duration like 31d; a bare number is hours); longer → INVALID_ARGUMENT naming the limit.',
+    }),
+    maxQuerySegments: setting({
+      env: 'FIRN_MAX_QUERY_SEGMENTS',
+      flag: 'max-query-segments',
+      schema: positiveInt,
+      default: String(d.maxSegments),
+      description: 'Most segments one query may scan; more → RESOURCE_EXHAUSTED naming the limit.',
+    }),
+    scanConcurrency: setting({
+      env: 'FIRN_SCAN_CONCURRENCY',
+      flag: 'scan-concurrency',
+      schema: positiveInt,
+      default: String(d.scanConcurrency),
+      description: 'Segment scans in flight per query.',
+    }),
+    queryTimeoutMs: setting({
+      env: 'FIRN_QUERY_TIMEOUT_MS',
+      flag: 'query-timeout-ms',
+      schema: durationMs,
+      default: String(d.queryTimeoutMs),
+      description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.',
+    }),
+    querierPeers: setting({
+      env: 'FIRN_QUERIER_PEERS',
+      flag: 'querier-peers',
+      schema: z.string(),
+      default: '',
+      description:
+        'Peer queriers that take a share of every query (fan-out), comma-separated: base URLs (http://querier-1:4102) or dns+http://<name>:<port> (every address of a DNS name, e.g. a headless Service; re-resolved); empty = answer alone.',
+    }),
+    querierPeersRefreshMs: setting({
+      env: 'FIRN_QUERIER_PEERS_REFRESH_MS',
+      flag: 'querier-peers-refresh-ms',
+      schema: durationMs,
+      default: String(d.peersRefreshMs),
+      description: 'How often dns+ peers are resolved again.',
+    }),
+    querierSelfAddress: setting({
+      env: 'FIRN_QUERIER_SELF_ADDRESS',
+      flag: 'querier-self-address',
+      schema: z.string(),
+      default: '',
+      description: "This querier's own address (e.g. the pod IP), left out of dns+ peers so it does not call itself.",
+    }),
+    internalToken: setting({
+      env: 'FIRN_INTERNAL_TOKEN',
+      flag: 'internal-token',
+      schema: z.string(),
+      default: '',
+      description: 'Shared secret for calls between queriers (required with --querier-peers, on every peer).',
+      secret: true,
+    }),
     // Retention (queries are clipped to it) is one of the per-tenant overrides.
     ...limitsSettings(),
     ...retentionSettings(),
@@ -24,16 +74,18 @@ export function querierSettings() {
   };
 }
 
-export function querierOptionsFrom(c: {
-  maxQueryRangeMs: number;
-  maxQuerySegments: number;
-  scanConcurrency: number;
-  queryTimeoutMs: number;
-  querierPeers: string;
-  querierPeersRefreshMs: number;
-  querierSelfAddress: string;
-  internalToken: string;
-} & Parameters<typeof insightsOptionsFrom>[0]): QuerierOptions {
+export function querierOptionsFrom(
+  c: {
+    maxQueryRangeMs: number;
+    maxQuerySegments: number;
+    scanConcurrency: number;
+    queryTimeoutMs: number;
+    querierPeers: string;
+    querierPeersRefreshMs: number;
+    querierSelfAddress: string;
+    internalToken: string;
+  } & Parameters<typeof insightsOptionsFrom>[0],
+): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
   if (peers.length > 0 && c.internalToken.length < 16) {
     throw new ConfigError('internalToken', 'FIRN_INTERNAL_TOKEN (--internal-token) of at least 16 characters is required when FIRN_QUERIER_PEERS is set');

@@ -77,7 +77,11 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     this.endpoints = new EndpointSet({ specs: opts.peers, refreshMs: opts.peersRefreshMs, self: opts.selfAddress || undefined, log });
     this.endpoints.onChange((urls) => {
       const next = new Map<string, Peer>();
-      for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url, interceptors: [propagateTraceContext] })));
+      for (const url of urls)
+        next.set(
+          url,
+          this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url, interceptors: [propagateTraceContext] })),
+        );
       this.peers = next;
     });
     this.metrics = new QueryFrontendMetrics(registry);
@@ -129,7 +133,9 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     if (this.peers.size === 0) {
       // Alone: the engine's sums become the profile directly, without a partial in between.
       const plan = this.checkedPlan(tenant, sel);
-      const merged = await this.scan(plan.segments.length, () => this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }));
+      const merged = await this.scan(plan.segments.length, () =>
+        this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }),
+      );
       return this.symbolized(tenant, merged);
     }
     const acc = new StackAccumulator();
@@ -180,7 +186,11 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const out: SeriesBuckets = new Map();
     await this.fanOut(
       plan.segments,
-      async (segments, signal) => void mergeSeries(out, await this.engine.series(tenant, sel.selector, sel.startMs, sel.endMs, stepMs, sumBy, { segments, signal, maxSegments: this.opts.maxSegments })),
+      async (segments, signal) =>
+        void mergeSeries(
+          out,
+          await this.engine.series(tenant, sel.selector, sel.startMs, sel.endMs, stepMs, sumBy, { segments, signal, maxSegments: this.opts.maxSegments }),
+        ),
       async (peer, segments, signal) => {
         const res = await peer.partialSeries(
           create(firnQueryV1.PartialSeriesRequestSchema, {
@@ -277,31 +287,55 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const plan = this.engine.segmentsFor(tenant, sel.selector, sel.startMs, sel.endMs);
     if (plan.segments.length === 0 && opts.knownTypeOnly !== false) this.checkKnownType(tenant, plan.profileType);
     if (plan.segments.length > this.opts.maxSegments) {
-      throw new FirnError(ErrorCode.ResourceExhausted, `query needs ${plan.segments.length} segments, more than the limit of ${this.opts.maxSegments}; narrow the time range or selector`, {
-        details: { limit: 'max_query_segments' },
-      });
+      throw new FirnError(
+        ErrorCode.ResourceExhausted,
+        `query needs ${plan.segments.length} segments, more than the limit of ${this.opts.maxSegments}; narrow the time range or selector`,
+        {
+          details: { limit: 'max_query_segments' },
+        },
+      );
     }
     return plan;
   }
 
-  private async accumulate(acc: StackAccumulator, tenant: TenantId, sel: Selection, side: Side, signal: AbortSignal, groupBy: readonly string[] = []): Promise<string> {
+  private async accumulate(
+    acc: StackAccumulator,
+    tenant: TenantId,
+    sel: Selection,
+    side: Side,
+    signal: AbortSignal,
+    groupBy: readonly string[] = [],
+  ): Promise<string> {
     const plan = this.checkedPlan(tenant, sel);
     const partials: PartialAggregate[] = [];
     await this.fanOut(
       plan.segments,
-      async (segments, signal) => void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal, groupBy, spanIds: sel.spanIds })),
+      async (segments, signal) =>
+        void partials.push(await this.engine.partial(tenant, sel.selector, sel.startMs, sel.endMs, { segments, signal, groupBy, spanIds: sel.spanIds })),
       async (peer, segments, signal) => {
         const res = await peer.partial(
-          create(firnQueryV1.PartialRequestSchema, { selector: sel.selector, startMs: BigInt(sel.startMs), endMs: BigInt(sel.endMs), segmentIds: segments.map((s) => s.id), groupBy: [...groupBy], spanIds: [...(sel.spanIds ?? [])] }),
+          create(firnQueryV1.PartialRequestSchema, {
+            selector: sel.selector,
+            startMs: BigInt(sel.startMs),
+            endMs: BigInt(sel.endMs),
+            segmentIds: segments.map((s) => s.id),
+            groupBy: [...groupBy],
+            spanIds: [...(sel.spanIds ?? [])],
+          }),
           this.callOptions(tenant, signal),
         );
         partials.push(decodePartial(res.partial));
       },
       signal,
     );
-    inSpanSync(this.tracer, 'query.merge', () => {
-      for (const p of partials) acc.addPartial(p, side);
-    }, { attributes: { 'firn.partials': partials.length } });
+    inSpanSync(
+      this.tracer,
+      'query.merge',
+      () => {
+        for (const p of partials) acc.addPartial(p, side);
+      },
+      { attributes: { 'firn.partials': partials.length } },
+    );
     return plan.profileType;
   }
 
@@ -332,20 +366,25 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
           if (i === 0) await this.scan(share.length, () => local(share, shareSignal));
           else {
             const [url, peer] = peers[i - 1];
-            await inSpan(this.tracer, 'query.peer', async (span) => {
-              try {
-                await remote(peer, share, shareSignal);
-              } catch (err) {
-                // A peer that is gone or draining (a rolling restart, a scale-down), or whose call
-                // died on the wire, must not fail the query: its share is scanned here instead.
-                // Answers (errors included) are the query's own.
-                if (!worthAnotherEndpoint(err, shareSignal)) throw err;
-                this.metrics.peerFallbacks.inc();
-                span.setAttribute('firn.peer.fallback', true);
-                this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
-                await this.scan(share.length, () => local(share, shareSignal));
-              }
-            }, { attributes: { 'firn.peer': url, 'firn.segments': share.length } });
+            await inSpan(
+              this.tracer,
+              'query.peer',
+              async (span) => {
+                try {
+                  await remote(peer, share, shareSignal);
+                } catch (err) {
+                  // A peer that is gone or draining (a rolling restart, a scale-down), or whose call
+                  // died on the wire, must not fail the query: its share is scanned here instead.
+                  // Answers (errors included) are the query's own.
+                  if (!worthAnotherEndpoint(err, shareSignal)) throw err;
+                  this.metrics.peerFallbacks.inc();
+                  span.setAttribute('firn.peer.fallback', true);
+                  this.log.warn({ err }, 'peer querier unavailable; scanning its share here');
+                  await this.scan(share.length, () => local(share, shareSignal));
+                }
+              },
+              { attributes: { 'firn.peer': url, 'firn.segments': share.length } },
+            );
           }
         } catch (err) {
           // One failed share fails the query: stop the others instead of letting them run on.
@@ -365,7 +404,9 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
 
   /** The query's one batched symbol lookup (and demangling), in a `query.symbolize` span. */
   private symbolized(tenant: TenantId, profile: StackProfile): Promise<StackProfile> {
-    return inSpan(this.tracer, 'query.symbolize', async () => symbolize(tenant, profile, this.symbols), { attributes: { 'firn.stacks': profile.stacks.length } });
+    return inSpan(this.tracer, 'query.symbolize', async () => symbolize(tenant, profile, this.symbols), {
+      attributes: { 'firn.stacks': profile.stacks.length },
+    });
   }
 
   /** Tenant and internal token travel only in metadata, which the peer's interceptor checks. */
@@ -404,7 +445,14 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   private async servePartial(req: firnQueryV1.PartialRequest, ctx: HandlerContext): Promise<firnQueryV1.PartialResponse> {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'stacks');
-    const partial = await this.scan(segments.length, () => this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), { segments, signal: ctx.signal, groupBy: req.groupBy, spanIds: req.spanIds.length > 0 ? req.spanIds : undefined }));
+    const partial = await this.scan(segments.length, () =>
+      this.engine.partial(tenant, req.selector, Number(req.startMs), Number(req.endMs), {
+        segments,
+        signal: ctx.signal,
+        groupBy: req.groupBy,
+        spanIds: req.spanIds.length > 0 ? req.spanIds : undefined,
+      }),
+    );
     return create(firnQueryV1.PartialResponseSchema, { partial: encodePartial(partial), segments: segments.length });
   }
 
@@ -412,7 +460,9 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
     const tenant = internalTenantOf(ctx);
     const segments = await this.resolveSegments(tenant, req.segmentIds, 'series');
     const sumBy = req.keepAllLabels ? undefined : req.sumBy;
-    const buckets = await this.scan(segments.length, () => this.engine.series(tenant, req.selector, Number(req.startMs), Number(req.endMs), Number(req.stepMs), sumBy, { segments, signal: ctx.signal }));
+    const buckets = await this.scan(segments.length, () =>
+      this.engine.series(tenant, req.selector, Number(req.startMs), Number(req.endMs), Number(req.stepMs), sumBy, { segments, signal: ctx.signal }),
+    );
     return create(firnQueryV1.PartialSeriesResponseSchema, {
       series: seriesToColumns(buckets).map((c) =>
         create(firnQueryV1.PartialSeriesSchema, {

@@ -1,6 +1,15 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Interceptor } from '@connectrpc/connect';
-import { ConcurrencyLimiter, LimitMetrics, RuntimeLimits, DEFAULT_TENANT_LIMITS, limitExceeded, limitOf, type TenantLimits, type TenantLimitsSource } from '@firn/limits';
+import {
+  ConcurrencyLimiter,
+  LimitMetrics,
+  RuntimeLimits,
+  DEFAULT_TENANT_LIMITS,
+  limitExceeded,
+  limitOf,
+  type TenantLimits,
+  type TenantLimitsSource,
+} from '@firn/limits';
 import { currentRequestContext, type Registry } from '@firn/observability';
 import { TENANT_LIMITS } from '@firn/platform';
 import { METRICS } from '@firn/server-runtime';

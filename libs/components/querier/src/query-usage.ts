@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Bus } from '@firn/bus';
-import { QueryMeter, QueryUsageStore, USAGE_KV_BUCKET, USAGE_SOURCE, manifestUsage, type QueryTotals, type TenantUsageFigures, type UsageReport, type UsageSource } from '@firn/insights';
+import {
+  QueryMeter,
+  QueryUsageStore,
+  USAGE_KV_BUCKET,
+  USAGE_SOURCE,
+  manifestUsage,
+  type QueryTotals,
+  type TenantUsageFigures,
+  type UsageReport,
+  type UsageSource,
+} from '@firn/insights';
 import type { ManifestLog } from '@firn/manifest';
 import type { Logger, Registry } from '@firn/observability';
 import type { TenantId } from '@firn/tenancy';

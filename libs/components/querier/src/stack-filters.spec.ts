@@ -4,7 +4,15 @@ import type { Frame } from '@firn/profiles';
 import { queryV1alpha1 as Q } from '@firn/proto';
 import { applyFilters } from './stack-filters';
 
-const fr = (fn: string, bin = '/usr/bin/app'): Frame => ({ buildId: 'b', mappingFile: bin, address: 1n, functionName: fn, fileName: 'x.c', line: 1, inlined: false });
+const fr = (fn: string, bin = '/usr/bin/app'): Frame => ({
+  buildId: 'b',
+  mappingFile: bin,
+  address: 1n,
+  functionName: fn,
+  fileName: 'x.c',
+  line: 1,
+  inlined: false,
+});
 const profile = {
   profileType: 'parca_agent:samples:count:cpu:nanoseconds:delta',
   stacks: [
@@ -17,7 +25,14 @@ const profile = {
 };
 
 const stackFilter = (fn: string, exclude = false) =>
-  create(Q.FilterSchema, { filter: { case: 'stackFilter', value: create(Q.StackFilterSchema, { filter: { case: 'functionNameStackFilter', value: create(Q.FunctionNameStackFilterSchema, { functionToFilter: fn, exclude }) } }) } });
+  create(Q.FilterSchema, {
+    filter: {
+      case: 'stackFilter',
+      value: create(Q.StackFilterSchema, {
+        filter: { case: 'functionNameStackFilter', value: create(Q.FunctionNameStackFilterSchema, { functionToFilter: fn, exclude }) },
+      }),
+    },
+  });
 
 describe(applyFilters.name, () => {
   it('keeps or excludes whole stacks by function name', () => {
@@ -28,7 +43,14 @@ describe(applyFilters.name, () => {
   });
 
   it('keeps only frames of the chosen binaries and ANDs filters', () => {
-    const binOnly = create(Q.FilterSchema, { filter: { case: 'frameFilter', value: create(Q.FrameFilterSchema, { filter: { case: 'binaryFrameFilter', value: create(Q.BinaryFrameFilterSchema, { includeBinaries: ['libc.so.6'] }) } }) } });
+    const binOnly = create(Q.FilterSchema, {
+      filter: {
+        case: 'frameFilter',
+        value: create(Q.FrameFilterSchema, {
+          filter: { case: 'binaryFrameFilter', value: create(Q.BinaryFrameFilterSchema, { includeBinaries: ['libc.so.6'] }) },
+        }),
+      },
+    });
     const r = applyFilters(profile, [binOnly]);
     expect(r.profile.stacks.map((s) => s.map((f) => f.functionName))).toEqual([['memcpy']]);
     expect(r.profile.total).toBe(3);

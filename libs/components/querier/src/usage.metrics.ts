@@ -49,7 +49,11 @@ export class UsageMetrics {
     counter('usage_ingested_segment_bytes_total', 'Parquet bytes ingesters wrote per tenant (from the manifest).', (u) => u.ingestedSegmentBytes);
     gauge('usage_stored_bytes', 'Bytes of the segments stored per tenant now (from the manifest).', (u) => u.storedBytes);
     gauge('usage_stored_samples', 'Samples in the segments stored per tenant now (from the manifest).', (u) => u.storedSamples);
-    counter('usage_queries_total', 'Queries answered per tenant by every querier (from the usage KV bucket, flushed every FIRN_USAGE_FLUSH_MS).', (u) => u.queries);
+    counter(
+      'usage_queries_total',
+      'Queries answered per tenant by every querier (from the usage KV bucket, flushed every FIRN_USAGE_FLUSH_MS).',
+      (u) => u.queries,
+    );
     counter('usage_query_cpu_seconds_total', 'Querier CPU-seconds per tenant on every querier (from the usage KV bucket).', (u) => u.queryCpuSeconds);
   }
 }

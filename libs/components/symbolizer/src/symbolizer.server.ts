@@ -15,6 +15,10 @@ export const symbolizerConfig = defineConfig('symbolizer', {
 export const symbolizerServer = componentServer({
   component: 'symbolizer',
   config: symbolizerConfig,
-  infra: (cfg) => ({ storage: objectStoreConfigFrom(cfg), bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-symbolizer', replicas: cfg.natsReplicas }, cache: cacheConfigFrom(cfg) }),
+  infra: (cfg) => ({
+    storage: objectStoreConfigFrom(cfg),
+    bus: { servers: cfg.natsUrl, token: cfg.natsToken, name: 'firn-symbolizer', replicas: cfg.natsReplicas },
+    cache: cacheConfigFrom(cfg),
+  }),
   modules: (infra, cfg) => [PlatformModule.forRoot(infra), SymbolizerModule.forRoot(symbolizerOptionsFrom(cfg))],
 });

@@ -79,7 +79,11 @@ export class SymbolizerService implements OnApplicationBootstrap, BeforeApplicat
     this.worker = new SymbolizeWorker({
       cache: this.cache,
       // The symbolizer only reads uploads; the gateway enforces the upload limits.
-      finder: new DebuginfoFinder({ uploads: new DebuginfoStore({ store: this.store, maxUploadBytes: Number.MAX_SAFE_INTEGER, staleUploadMs: Number.MAX_SAFE_INTEGER }), debuginfod: new DebuginfodCache(this.store, client), disk }),
+      finder: new DebuginfoFinder({
+        uploads: new DebuginfoStore({ store: this.store, maxUploadBytes: Number.MAX_SAFE_INTEGER, staleUploadMs: Number.MAX_SAFE_INTEGER }),
+        debuginfod: new DebuginfodCache(this.store, client),
+        disk,
+      }),
       reader: this.reader,
       pending: new KvPendingAddresses(kv),
       log: this.log,
@@ -110,7 +114,13 @@ export class SymbolizerService implements OnApplicationBootstrap, BeforeApplicat
 
   /** A job continues the trace of the ingester flush that queued it (the message's `traceparent`). */
   private onMessage(msg: BusMessage): Promise<void> {
-    return inSpan(this.tracer, 'symbolize.job', (span) => this.handle(msg, span), { attributes: { 'firn.symbolize.seq': msg.streamSeq } }, contextFromHeaders(msg.headers));
+    return inSpan(
+      this.tracer,
+      'symbolize.job',
+      (span) => this.handle(msg, span),
+      { attributes: { 'firn.symbolize.seq': msg.streamSeq } },
+      contextFromHeaders(msg.headers),
+    );
   }
 
   private async handle(msg: BusMessage, span: Span): Promise<void> {

@@ -29,7 +29,8 @@ export class DebuginfoFinder {
 
   async find(tenant: TenantId, buildId: string): Promise<FindResult> {
     const [debug, exe] = await Promise.all([this.fromUpload(tenant, buildId, 'debuginfo'), this.fromUpload(tenant, buildId, 'executable')]);
-    if (debug || exe) return { status: 'found', files: { debugPath: (debug ?? exe) as string, ...(debug && exe ? { binaryPath: exe } : {}), source: 'upload' } };
+    if (debug || exe)
+      return { status: 'found', files: { debugPath: (debug ?? exe) as string, ...(debug && exe ? { binaryPath: exe } : {}), source: 'upload' } };
     const d = await this.fromDebuginfod(buildId, 'debuginfo');
     if (d.status === 'found') return { status: 'found', files: { debugPath: d.path, source: 'debuginfod' } };
     const e = await this.fromDebuginfod(buildId, 'executable');
@@ -44,20 +45,25 @@ export class DebuginfoFinder {
     return this.deps.disk.getOrFill(`u-${tenant}-${buildId}-${kind}-${meta.uploadId}`, (out) => this.deps.uploads.copyTo(tenant, meta, out));
   }
 
-  private async fromDebuginfod(buildId: string, kind: DebuginfodFileKind): Promise<{ status: 'found'; path: string } | { status: 'not_found' } | { status: 'unavailable'; reason: string }> {
+  private async fromDebuginfod(
+    buildId: string,
+    kind: DebuginfodFileKind,
+  ): Promise<{ status: 'found'; path: string } | { status: 'not_found' } | { status: 'unavailable'; reason: string }> {
     const name = `d-${buildId}-${kind}`;
     let miss: { status: 'not_found' } | { status: 'unavailable'; reason: string } | undefined;
-    const path = await this.deps.disk.getOrFill(name, async (out) => {
-      const r = await this.deps.debuginfod.get(buildId, kind);
-      if (r.status !== 'found') {
-        miss = r;
-        throw new NotCached();
-      }
-      await out.write(r.data);
-    }).catch((err: unknown) => {
-      if (err instanceof NotCached) return undefined;
-      throw err;
-    });
+    const path = await this.deps.disk
+      .getOrFill(name, async (out) => {
+        const r = await this.deps.debuginfod.get(buildId, kind);
+        if (r.status !== 'found') {
+          miss = r;
+          throw new NotCached();
+        }
+        await out.write(r.data);
+      })
+      .catch((err: unknown) => {
+        if (err instanceof NotCached) return undefined;
+        throw err;
+      });
     if (path !== undefined) return { status: 'found', path };
     return miss ?? { status: 'not_found' };
   }

@@ -18,7 +18,16 @@ function scripted(script: Record<string, Reply[]>) {
   return { fetchFn, calls };
 }
 
-const base = { timeoutMs: 1000, retries: 2, backoffMs: 1, concurrency: 2, negativeTtlMs: 60_000, breakerThreshold: 3, breakerCooldownMs: 60_000, maxBytes: 1000 };
+const base = {
+  timeoutMs: 1000,
+  retries: 2,
+  backoffMs: 1,
+  concurrency: 2,
+  negativeTtlMs: 60_000,
+  breakerThreshold: 3,
+  breakerCooldownMs: 60_000,
+  maxBytes: 1000,
+};
 
 describe(DebuginfodClient.name, () => {
   it('tries servers in order, retries 5xx, and returns the first file found', async () => {

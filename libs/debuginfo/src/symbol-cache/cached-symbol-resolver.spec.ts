@@ -7,15 +7,29 @@ import { CachedSymbolResolver } from './cached-symbol-resolver';
 import { encodeNegative, encodeResolved, symbolKey } from './symbol-entry';
 
 const log = createLogger({ level: 'silent', component: 'test' });
-const frame = (buildId: string, address: bigint): Frame => ({ buildId, mappingFile: '/bin/app', address, functionName: '', fileName: '', line: 0, inlined: false });
+const frame = (buildId: string, address: bigint): Frame => ({
+  buildId,
+  mappingFile: '/bin/app',
+  address,
+  functionName: '',
+  fileName: '',
+  line: 0,
+  inlined: false,
+});
 const a = tenantFromTrustedSource('a');
 const b = tenantFromTrustedSource('b');
 
 describe(CachedSymbolResolver.name, () => {
-  it('resolves hits with their inline chain, says why misses and negatives stay unnamed, and reads only the tenant\'s keys', async () => {
+  it("resolves hits with their inline chain, says why misses and negatives stay unnamed, and reads only the tenant's keys", async () => {
     const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
     await cache.setMany([
-      { key: symbolKey(a, 'aa', 0x10n), value: encodeResolved([{ functionName: 'inl', fileName: 'x.c', line: 1, inlined: true }, { functionName: 'fn', fileName: 'x.c', line: 2, inlined: false }]) },
+      {
+        key: symbolKey(a, 'aa', 0x10n),
+        value: encodeResolved([
+          { functionName: 'inl', fileName: 'x.c', line: 1, inlined: true },
+          { functionName: 'fn', fileName: 'x.c', line: 2, inlined: false },
+        ]),
+      },
       { key: symbolKey(a, 'aa', 0x20n), value: encodeNegative() },
       { key: symbolKey(a, 'aa', 0x40n), value: encodeNegative('no_debuginfo') },
       { key: symbolKey(a, 'aa', 0x50n), value: encodeNegative('outside_code') },
@@ -28,17 +42,33 @@ describe(CachedSymbolResolver.name, () => {
       ['fn', false, 0x10n, 'aa'],
     ]);
     const why = (o: Frame[] | undefined) => (o === undefined ? undefined : o.map((f) => [f.functionName, f.address, f.unnamedReason]));
-    expect(out.slice(1).map(why)).toEqual([[['', 0x20n, 'no_symbol']], [['', 0x30n, 'pending']], undefined, [['', 0x40n, 'no_debuginfo']], [['', 0x50n, 'outside_code']]]);
+    expect(out.slice(1).map(why)).toEqual([
+      [['', 0x20n, 'no_symbol']],
+      [['', 0x30n, 'pending']],
+      undefined,
+      [['', 0x40n, 'no_debuginfo']],
+      [['', 0x50n, 'outside_code']],
+    ]);
     expect((await r.resolve(b, frames)).map((o) => o?.[0]?.unnamedReason)).toEqual(['pending', 'pending', 'pending', undefined, 'pending', 'pending']);
   });
 
   it('answers unsymbolized, without throwing, when the cache fails or hangs', async () => {
-    const failing: KeyValueCache = { getMany: async () => Promise.reject(new Error('down')), setMany: async () => undefined, deleteMany: async () => undefined, check: async () => undefined, close: async () => undefined, description: 'broken' };
+    const failing: KeyValueCache = {
+      getMany: async () => Promise.reject(new Error('down')),
+      setMany: async () => undefined,
+      deleteMany: async () => undefined,
+      check: async () => undefined,
+      close: async () => undefined,
+      description: 'broken',
+    };
     const hanging: KeyValueCache = { ...failing, getMany: () => new Promise(() => undefined), description: 'hanging' };
     for (const cache of [failing, hanging]) {
       const registry = new Registry();
       const r = new CachedSymbolResolver({ cache, log, registry, timeoutMs: 50 });
-      expect((await r.resolve(a, [frame('aa', 1n), frame('aa', 2n)])).map((o) => o?.map((f) => f.unnamedReason))).toEqual([['symbol_cache_unavailable'], ['symbol_cache_unavailable']]);
+      expect((await r.resolve(a, [frame('aa', 1n), frame('aa', 2n)])).map((o) => o?.map((f) => f.unnamedReason))).toEqual([
+        ['symbol_cache_unavailable'],
+        ['symbol_cache_unavailable'],
+      ]);
       const m = await registry.getSingleMetric('firn_querier_symbol_lookups_total')?.get();
       expect(m?.values.find((v) => v.labels.outcome === 'error')?.value).toBe(2);
     }

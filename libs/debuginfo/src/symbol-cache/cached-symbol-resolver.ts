@@ -88,7 +88,15 @@ export class CachedSymbolResolver implements SymbolResolver {
       hit++;
       for (const i of keyIndex.get(key) ?? []) {
         const f = frames[i];
-        out[i] = resolved.map((r) => ({ buildId: f.buildId, mappingFile: f.mappingFile, address: f.address, functionName: r.functionName, fileName: r.fileName, line: r.line, inlined: r.inlined }));
+        out[i] = resolved.map((r) => ({
+          buildId: f.buildId,
+          mappingFile: f.mappingFile,
+          address: f.address,
+          functionName: r.functionName,
+          fileName: r.fileName,
+          line: r.line,
+          inlined: r.inlined,
+        }));
       }
     });
     this.metrics.lookups.inc({ outcome: 'hit' }, hit);
@@ -111,7 +119,10 @@ export class CachedSymbolResolver implements SymbolResolver {
     const now = Date.now();
     if (now - this.lastWarnMs < 10_000) return;
     this.lastWarnMs = now;
-    this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), keys, cache: this.opts.cache.description }, 'symbol cache lookup failed; answering unsymbolized');
+    this.opts.log.warn(
+      { err: err instanceof Error ? err.message : String(err), keys, cache: this.opts.cache.description },
+      'symbol cache lookup failed; answering unsymbolized',
+    );
   }
 }
 

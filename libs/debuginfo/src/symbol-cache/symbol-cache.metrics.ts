@@ -6,7 +6,17 @@ export class SymbolLookupMetrics {
   readonly seconds: Histogram;
 
   constructor(registry: Registry, component: string) {
-    this.lookups = new Counter({ name: metricName(component, 'symbol_lookups_total'), help: 'Unsymbolized frames looked up in the symbol cache, by outcome (hit, negative, miss, error).', labelNames: ['outcome'], registers: [registry] });
-    this.seconds = new Histogram({ name: metricName(component, 'symbol_lookup_seconds'), help: 'Time of one query\'s batched symbol cache lookup.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+    this.lookups = new Counter({
+      name: metricName(component, 'symbol_lookups_total'),
+      help: 'Unsymbolized frames looked up in the symbol cache, by outcome (hit, negative, miss, error).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.seconds = new Histogram({
+      name: metricName(component, 'symbol_lookup_seconds'),
+      help: "Time of one query's batched symbol cache lookup.",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
   }
 }

@@ -30,12 +30,13 @@ export function tenantOfSubject(subject: string): TenantId {
  * `addresses`: file offsets (in the mapping's file) of unsymbolized frames of one build id.
  * `uploaded`: a tenant's debuginfo upload for the build id completed; retry its unresolved addresses.
  */
-export type SymbolizeJob =
-  | { kind: 'addresses'; buildId: string; addresses: bigint[] }
-  | { kind: 'uploaded'; buildId: string };
+export type SymbolizeJob = { kind: 'addresses'; buildId: string; addresses: bigint[] } | { kind: 'uploaded'; buildId: string };
 
 export function encodeJob(job: SymbolizeJob): Uint8Array {
-  const body = job.kind === 'addresses' ? { v: 1, kind: job.kind, buildId: job.buildId, addresses: job.addresses.map((a) => a.toString(16)) } : { v: 1, kind: job.kind, buildId: job.buildId };
+  const body =
+    job.kind === 'addresses'
+      ? { v: 1, kind: job.kind, buildId: job.buildId, addresses: job.addresses.map((a) => a.toString(16)) }
+      : { v: 1, kind: job.kind, buildId: job.buildId };
   return Buffer.from(JSON.stringify(body), 'utf8');
 }
 
@@ -53,9 +54,11 @@ export function decodeJob(data: Uint8Array): SymbolizeJob {
   if (typeof o.buildId !== 'string') throw FirnError.invalidArgument('symbolize job needs a buildId');
   const buildId = normalizeBuildId(o.buildId);
   if (o.kind === 'uploaded') return { kind: 'uploaded', buildId };
-  if (o.kind !== 'addresses' || !Array.isArray(o.addresses)) throw FirnError.invalidArgument('symbolize job kind must be addresses (with addresses) or uploaded');
+  if (o.kind !== 'addresses' || !Array.isArray(o.addresses))
+    throw FirnError.invalidArgument('symbolize job kind must be addresses (with addresses) or uploaded');
   const addresses = o.addresses.map((a) => {
-    if (typeof a !== 'string' || !/^[0-9a-f]{1,16}$/.test(a)) throw FirnError.invalidArgument(`symbolize job address ${JSON.stringify(a)} must be 1-16 hex digits`);
+    if (typeof a !== 'string' || !/^[0-9a-f]{1,16}$/.test(a))
+      throw FirnError.invalidArgument(`symbolize job address ${JSON.stringify(a)} must be 1-16 hex digits`);
     return BigInt(`0x${a}`);
   });
   return { kind: 'addresses', buildId, addresses };

@@ -6,7 +6,15 @@ export class SymbolizeQueueMetrics {
   readonly failures: Counter;
 
   constructor(registry: Registry) {
-    this.queued = new Counter({ name: metricName('ingester', 'symbolize_queued_addresses_total'), help: 'Unsymbolized addresses sent to the symbolizer queue.', registers: [registry] });
-    this.failures = new Counter({ name: metricName('ingester', 'symbolize_queue_failures_total'), help: 'Symbolizer queue messages that could not be published (ingest went on).', registers: [registry] });
+    this.queued = new Counter({
+      name: metricName('ingester', 'symbolize_queued_addresses_total'),
+      help: 'Unsymbolized addresses sent to the symbolizer queue.',
+      registers: [registry],
+    });
+    this.failures = new Counter({
+      name: metricName('ingester', 'symbolize_queue_failures_total'),
+      help: 'Symbolizer queue messages that could not be published (ingest went on).',
+      registers: [registry],
+    });
   }
 }

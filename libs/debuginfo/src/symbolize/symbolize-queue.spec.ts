@@ -7,7 +7,15 @@ import { decodeJob, symbolizeSubject } from './symbolize-job';
 import { SymbolizeQueue } from './symbolize-queue';
 
 const log = createLogger({ level: 'silent', component: 'test' });
-const frame = (buildId: string, address: bigint, functionName = ''): Frame => ({ buildId, mappingFile: '/bin/x', address, functionName, fileName: '', line: 0, inlined: false });
+const frame = (buildId: string, address: bigint, functionName = ''): Frame => ({
+  buildId,
+  mappingFile: '/bin/x',
+  address,
+  functionName,
+  fileName: '',
+  line: 0,
+  inlined: false,
+});
 
 function batch(stacks: Frame[][]) {
   const b = new SampleBatchBuilder();
@@ -34,7 +42,10 @@ describe(SymbolizeQueue.name, () => {
   it('queues unseen unsymbolized addresses once, one message per build id', async () => {
     const { bus, published } = fakeBus();
     const q = new SymbolizeQueue(bus, log, new Registry(), { enabled: true, seenEntries: 100, seenTtlMs: 60_000, maxAddressesPerMessage: 2 });
-    const b = batch([[frame('aa', 1n), frame('aa', 2n), frame('bb', 7n), frame('', 9n), frame('aa', 3n, 'named')], [frame('aa', 1n), frame('aa', 4n)]]);
+    const b = batch([
+      [frame('aa', 1n), frame('aa', 2n), frame('bb', 7n), frame('', 9n), frame('aa', 3n, 'named')],
+      [frame('aa', 1n), frame('aa', 4n)],
+    ]);
     await q.enqueue(tenant, [b]);
     expect(published.every((p) => p.subject === symbolizeSubject(tenant))).toBe(true);
     const jobs = published.map((p) => decodeJob(p.data));

@@ -55,7 +55,8 @@ export const REASON = {
   uploadStale: 'A previous upload was started but not finished and is now stale, so it can be retried.',
   uploadInProgress: 'A previous upload is still in-progress and not stale yet (only stale uploads can be retried).',
   alreadyExists: 'Debuginfo already exists and is not marked as invalid, therefore no new upload is needed.',
-  alreadyExistsForced: "Debuginfo already exists and is not marked as invalid, therefore wouldn't have accepted a new upload, but accepting it because it's requested to be forced.",
+  alreadyExistsForced:
+    "Debuginfo already exists and is not marked as invalid, therefore wouldn't have accepted a new upload, but accepting it because it's requested to be forced.",
 } as const;
 
 /**
@@ -107,13 +108,26 @@ export class DebuginfoStore {
     }
     const answer = await this.shouldUpload(tenant, req, inDebuginfod);
     if (!answer.should) throw new FirnError(ErrorCode.AlreadyExists, answer.reason);
-    const meta: UploadMeta = { v: 1, buildId: req.buildId, kind: req.kind, state: 'uploading', uploadId: randomUUID(), hash: req.hash, size: req.size, startedAtMs: this.now() };
+    const meta: UploadMeta = {
+      v: 1,
+      buildId: req.buildId,
+      kind: req.kind,
+      state: 'uploading',
+      uploadId: randomUUID(),
+      hash: req.hash,
+      size: req.size,
+      startedAtMs: this.now(),
+    };
     await this.putMeta(tenant, meta);
     return meta;
   }
 
   /** Stores the streamed bytes of a reserved upload. */
-  async upload(tenant: TenantId, ref: { buildId: string; kind: DebuginfoKind; uploadId: string }, chunks: AsyncIterable<Uint8Array>): Promise<{ size: number }> {
+  async upload(
+    tenant: TenantId,
+    ref: { buildId: string; kind: DebuginfoKind; uploadId: string },
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<{ size: number }> {
     const meta = await this.reserved(tenant, ref);
     const limit = meta.size > 0 ? Math.min(meta.size, this.opts.maxUploadBytes) : this.opts.maxUploadBytes;
     const sha = createHash('sha256');
@@ -132,7 +146,11 @@ export class DebuginfoStore {
     for await (const chunk of chunks) {
       total += chunk.byteLength;
       if (total > limit) {
-        throw new FirnError(ErrorCode.ResourceExhausted, `upload of ${ref.buildId} is larger than ${limit} bytes (${meta.size > 0 ? 'the declared size' : 'maxUploadBytes'})`, { details: { limit: 'maxUploadBytes' } });
+        throw new FirnError(
+          ErrorCode.ResourceExhausted,
+          `upload of ${ref.buildId} is larger than ${limit} bytes (${meta.size > 0 ? 'the declared size' : 'maxUploadBytes'})`,
+          { details: { limit: 'maxUploadBytes' } },
+        );
       }
       sha.update(chunk);
       pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -147,7 +165,8 @@ export class DebuginfoStore {
   /** Makes the upload the build id's file; the previous upload's parts are removed. */
   async markFinished(tenant: TenantId, ref: { buildId: string; kind: DebuginfoKind; uploadId: string }): Promise<UploadMeta> {
     const meta = await this.reserved(tenant, ref);
-    if (meta.parts === undefined) throw new FirnError(ErrorCode.FailedPrecondition, `upload ${ref.uploadId} of ${ref.buildId} has no data yet (call Upload first)`);
+    if (meta.parts === undefined)
+      throw new FirnError(ErrorCode.FailedPrecondition, `upload ${ref.uploadId} of ${ref.buildId} has no data yet (call Upload first)`);
     const done: UploadMeta = { ...meta, state: 'uploaded', finishedAtMs: this.now() };
     await this.putMeta(tenant, done);
     await this.removeOtherUploads(tenant, ref).catch(() => undefined);
@@ -163,7 +182,8 @@ export class DebuginfoStore {
 
   private async reserved(tenant: TenantId, ref: { buildId: string; kind: DebuginfoKind; uploadId: string }): Promise<UploadMeta> {
     const meta = await this.meta(tenant, ref.buildId, ref.kind);
-    if (!meta || meta.uploadId !== ref.uploadId) throw FirnError.notFound(`no upload ${ref.uploadId} for build id ${ref.buildId} (${ref.kind}); call InitiateUpload first`);
+    if (!meta || meta.uploadId !== ref.uploadId)
+      throw FirnError.notFound(`no upload ${ref.uploadId} for build id ${ref.buildId} (${ref.kind}); call InitiateUpload first`);
     if (meta.state !== 'uploading') throw new FirnError(ErrorCode.FailedPrecondition, `upload ${ref.uploadId} of ${ref.buildId} is already finished`);
     return meta;
   }

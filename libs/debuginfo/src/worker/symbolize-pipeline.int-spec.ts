@@ -53,13 +53,33 @@ describe('symbolization pipeline (real debuginfod, redis-server, eu-addr2line)',
   function pipeline() {
     const client = new DebuginfodClient({ servers: [debuginfod!.url], onRequest: (_s, o) => requests.push(o) });
     const uploads = new DebuginfoStore({ store, maxUploadBytes: 64 << 20, staleUploadMs: 60_000 });
-    const finder = new DebuginfoFinder({ uploads, debuginfod: new DebuginfodCache(store, client), disk: new DiskCache({ dir: join(dir, 'disk'), maxBytes: 64 << 20 }) });
-    const worker = new SymbolizeWorker({ cache, finder, reader: createSymbolizer(), pending: new MemoryPendingAddresses(), log, positiveTtlSeconds: 600, negativeTtlSeconds: 60 });
+    const finder = new DebuginfoFinder({
+      uploads,
+      debuginfod: new DebuginfodCache(store, client),
+      disk: new DiskCache({ dir: join(dir, 'disk'), maxBytes: 64 << 20 }),
+    });
+    const worker = new SymbolizeWorker({
+      cache,
+      finder,
+      reader: createSymbolizer(),
+      pending: new MemoryPendingAddresses(),
+      log,
+      positiveTtlSeconds: 600,
+      negativeTtlSeconds: 60,
+    });
     const resolver = new CachedSymbolResolver({ cache, log, registry: new Registry() });
     return { worker, resolver, uploads };
   }
 
-  const frameOf = (p: TestProgram, fn: string): Frame => ({ buildId: p.buildId, mappingFile: `/usr/bin/${fn}`, address: p.offsets[fn], functionName: '', fileName: '', line: 0, inlined: false });
+  const frameOf = (p: TestProgram, fn: string): Frame => ({
+    buildId: p.buildId,
+    mappingFile: `/usr/bin/${fn}`,
+    address: p.offsets[fn],
+    functionName: '',
+    fileName: '',
+    line: 0,
+    inlined: false,
+  });
   const names = (r: Array<Frame[] | undefined>) => r.map((fs) => fs?.map((f) => f.functionName).join('>'));
 
   it('fetches a split debug file from debuginfod, resolves, and serves later lookups from Redis', async () => {
@@ -80,14 +100,18 @@ describe('symbolization pipeline (real debuginfod, redis-server, eu-addr2line)',
     expect(requests.length).toBe(before);
   });
 
-  it('uses a tenant\'s upload for that tenant only', async () => {
+  it("uses a tenant's upload for that tenant only", async () => {
     const { worker, resolver, uploads } = pipeline();
     const { readFile } = await import('node:fs/promises');
     const meta = await uploads.initiate(tenantA, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false, size: 0 }, async () => false);
     const bytes = await readFile(uploaded.debugPath);
-    await uploads.upload(tenantA, { buildId: uploaded.buildId, kind: 'debuginfo', uploadId: meta.uploadId }, (async function* () {
-      for (let i = 0; i < bytes.length; i += 4096) yield bytes.subarray(i, i + 4096);
-    })());
+    await uploads.upload(
+      tenantA,
+      { buildId: uploaded.buildId, kind: 'debuginfo', uploadId: meta.uploadId },
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += 4096) yield bytes.subarray(i, i + 4096);
+      })(),
+    );
     await uploads.markFinished(tenantA, { buildId: uploaded.buildId, kind: 'debuginfo', uploadId: meta.uploadId });
 
     const addresses = [uploaded.offsets.private_leaf];
@@ -96,7 +120,11 @@ describe('symbolization pipeline (real debuginfod, redis-server, eu-addr2line)',
     // Tenant B stays unnamed and says why: nothing of its own was uploaded.
     const [b] = await resolver.resolve(tenantB, [frameOf(uploaded, 'private_leaf')]);
     expect(b?.map((f) => [f.functionName, f.unnamedReason])).toEqual([['', 'no_debuginfo']]);
-    expect((await uploads.shouldUpload(tenantB, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false }, async () => false)).should).toBe(true);
-    expect((await uploads.shouldUpload(tenantA, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false }, async () => false)).should).toBe(false);
+    expect((await uploads.shouldUpload(tenantB, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false }, async () => false)).should).toBe(
+      true,
+    );
+    expect((await uploads.shouldUpload(tenantA, { buildId: uploaded.buildId, kind: 'debuginfo', hash: 'h', force: false }, async () => false)).should).toBe(
+      false,
+    );
   });
 });

@@ -114,7 +114,10 @@ export class SymbolizeWorker {
       const part = todo.slice(i, i + this.chunk);
       let results: Awaited<ReturnType<SymbolReader['symbolize']>>;
       try {
-        results = await this.opts.reader.symbolize({ debugPath: found.files.debugPath, ...(found.files.binaryPath ? { binaryPath: found.files.binaryPath } : {}) }, part);
+        results = await this.opts.reader.symbolize(
+          { debugPath: found.files.debugPath, ...(found.files.binaryPath ? { binaryPath: found.files.binaryPath } : {}) },
+          part,
+        );
       } catch (err) {
         // A file we cannot read will not become readable by retrying; an upload can replace it.
         this.opts.log.warn({ tenant, buildId, err: err instanceof Error ? err.message : String(err) }, 'symbolizing failed; addresses marked unresolved');

@@ -318,10 +318,23 @@ export function writeSynthGoBinary(o: SynthOptions): SynthImage {
     { vaddr: BASE + BigInt(rodataAt), offset: BigInt(rodataAt), filesz: BigInt(ro.length), memsz: BigInt(ro.length), flags: 4 },
     { vaddr: BASE + BigInt(dataAt), offset: BigInt(dataAt), filesz: BigInt(data.length), memsz: BigInt(data.length), flags: 6 },
   ];
-  const sec = (name: string, at: number, len: number, flags: bigint): ElfSection => ({ name, type: 1, flags, addr: BASE + BigInt(at), offset: BigInt(at), size: BigInt(len), compressed: false });
+  const sec = (name: string, at: number, len: number, flags: bigint): ElfSection => ({
+    name,
+    type: 1,
+    flags,
+    addr: BASE + BigInt(at),
+    offset: BigInt(at),
+    size: BigInt(len),
+    compressed: false,
+  });
   const sections: ElfSection[] =
     (o.sections ?? true)
-      ? [sec('.text', TEXT_AT, textLen, 6n), sec('.rodata', rodataAt, pclntabRel, 2n), sec('.gopclntab', rodataAt + pclntabRel, pclntabSize, 2n), sec('.noptrdata', dataAt, data.length, 3n)]
+      ? [
+          sec('.text', TEXT_AT, textLen, 6n),
+          sec('.rodata', rodataAt, pclntabRel, 2n),
+          sec('.gopclntab', rodataAt + pclntabRel, pclntabSize, 2n),
+          sec('.noptrdata', dataAt, data.length, 3n),
+        ]
       : [];
   const elf: ElfFile = {
     bits: ps === 8 ? 64 : 32,
@@ -358,7 +371,14 @@ export function sampleFuncs(): { files: string[]; funcs: SynthFunc[] } {
           { end: 0x40, file: 0, line: 12, inl: -1 },
         ],
       },
-      { name: 'main.cold', size: 0x20, rows: [{ end: 0x10, file: 0, line: 30, inl: -1 }, { end: 0x20, file: 0, line: 31, inl: -1 }] },
+      {
+        name: 'main.cold',
+        size: 0x20,
+        rows: [
+          { end: 0x10, file: 0, line: 30, inl: -1 },
+          { end: 0x20, file: 0, line: 31, inl: -1 },
+        ],
+      },
       { name: 'main.main', size: 0x10, rows: [{ end: 0x10, file: 0, line: 40, inl: -1 }] },
     ],
   };

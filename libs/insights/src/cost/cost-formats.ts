@@ -100,8 +100,18 @@ export function costOpenMetrics(i: CostRenderInput): string {
   const series = i.series ?? [];
   const out: string[] = [];
   const fams = [
-    { name: 'firn_cost_bucket_cpu_seconds', help: 'CPU-seconds of the group in the step starting at the timestamp.', pick: (p: CostSeriesPoint) => decimal(p.cpuSeconds, 9), extra: [] as Array<[string, string]> },
-    { name: 'firn_cost_bucket_amount', help: 'Cost of the group in the step starting at the timestamp.', pick: (p: CostSeriesPoint) => decimal(p.cost, 6), extra: [['currency', i.currency]] as Array<[string, string]> },
+    {
+      name: 'firn_cost_bucket_cpu_seconds',
+      help: 'CPU-seconds of the group in the step starting at the timestamp.',
+      pick: (p: CostSeriesPoint) => decimal(p.cpuSeconds, 9),
+      extra: [] as Array<[string, string]>,
+    },
+    {
+      name: 'firn_cost_bucket_amount',
+      help: 'Cost of the group in the step starting at the timestamp.',
+      pick: (p: CostSeriesPoint) => decimal(p.cost, 6),
+      extra: [['currency', i.currency]] as Array<[string, string]>,
+    },
   ];
   for (const fam of fams) {
     out.push(`# TYPE ${fam.name} gauge`, `# HELP ${fam.name} ${fam.help}`);

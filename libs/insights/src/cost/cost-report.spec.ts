@@ -11,7 +11,12 @@ function f(name: string): Frame {
 }
 
 function cell(values: string[], periodNs: bigint, stacks: Array<[Frame[], number]>): PeriodGroup {
-  const profile: StackProfile = { profileType: CPU, stacks: stacks.map(([s]) => s), values: Float64Array.from(stacks.map(([, v]) => v)), total: stacks.reduce((a, [, v]) => a + v, 0) };
+  const profile: StackProfile = {
+    profileType: CPU,
+    stacks: stacks.map(([s]) => s),
+    values: Float64Array.from(stacks.map(([, v]) => v)),
+    total: stacks.reduce((a, [, v]) => a + v, 0),
+  };
   return { values, periodNs, profile };
 }
 
@@ -62,12 +67,24 @@ describe(costReport.name, () => {
   it('renders CSV, Prometheus text and OpenMetrics series', () => {
     const r = costReport([cell(['shop', 'api,v2'], 1_000_000_000n, [[[f('a"b')], 3600]])], 'count', 2, 5);
     const input = { report: r, groupBy: ['namespace', 'k8s.service'], currency: 'EUR', rangeSeconds: 3600 };
-    expect(costCsv(input)).toBe('namespace,k8s.service,samples,cpu_seconds,cores,cost,currency,share,top_functions\nshop,"api,v2",3600,3600,1,2,EUR,1,"a""b=3600"\n');
+    expect(costCsv(input)).toBe(
+      'namespace,k8s.service,samples,cpu_seconds,cores,cost,currency,share,top_functions\nshop,"api,v2",3600,3600,1,2,EUR,1,"a""b=3600"\n',
+    );
     const prom = costPrometheus(input);
     expect(prom).toContain('# TYPE firn_cost_cpu_seconds gauge\nfirn_cost_cpu_seconds{namespace="shop",k8s_service="api,v2"} 3600\n');
     expect(prom).toContain('firn_cost_amount{namespace="shop",k8s_service="api,v2",currency="EUR"} 2\n');
-    const om = costOpenMetrics({ ...input, series: [[{ tsMs: 1_700_000_060_000, cpuSeconds: 1800, cost: 1 }, { tsMs: 1_700_000_000_000, cpuSeconds: 1800, cost: 1 }]] });
-    expect(om).toContain('firn_cost_bucket_cpu_seconds{namespace="shop",k8s_service="api,v2"} 1800 1700000000\nfirn_cost_bucket_cpu_seconds{namespace="shop",k8s_service="api,v2"} 1800 1700000060\n');
+    const om = costOpenMetrics({
+      ...input,
+      series: [
+        [
+          { tsMs: 1_700_000_060_000, cpuSeconds: 1800, cost: 1 },
+          { tsMs: 1_700_000_000_000, cpuSeconds: 1800, cost: 1 },
+        ],
+      ],
+    });
+    expect(om).toContain(
+      'firn_cost_bucket_cpu_seconds{namespace="shop",k8s_service="api,v2"} 1800 1700000000\nfirn_cost_bucket_cpu_seconds{namespace="shop",k8s_service="api,v2"} 1800 1700000060\n',
+    );
     expect(om.endsWith('# EOF\n')).toBe(true);
   });
 });

@@ -52,7 +52,11 @@ export function costMicros(cpuNs: bigint, price: bigint): bigint {
 }
 
 /** Parses the label and period values of a grouped merge whose last group_by name is PERIOD_GROUP. */
-export function periodGroups(groups: ReadonlyArray<{ labels: ReadonlyArray<readonly [string, string]>; profile: StackProfile }>, groupBy: readonly string[], periodName: string): PeriodGroup[] {
+export function periodGroups(
+  groups: ReadonlyArray<{ labels: ReadonlyArray<readonly [string, string]>; profile: StackProfile }>,
+  groupBy: readonly string[],
+  periodName: string,
+): PeriodGroup[] {
   return groups.map((g) => {
     const byName = new Map(g.labels.map(([n, v]) => [n, v]));
     return { values: groupBy.map((n) => byName.get(n) ?? ''), periodNs: parsePeriod(byName.get(periodName) ?? ''), profile: g.profile };

@@ -43,7 +43,13 @@ export function buildGoPgoProfile(b: BinarySamples, r: ResolvedBinary, o: GoPgoO
     const key = `${l.functionName}\u0000${l.fileName}\u0000${l.startLine}`;
     let f = functions.get(key);
     if (!f) {
-      f = create(googleV1.FunctionSchema, { id: BigInt(functions.size + 1), name: str(l.functionName), systemName: str(l.functionName), filename: str(l.fileName), startLine: BigInt(l.startLine) });
+      f = create(googleV1.FunctionSchema, {
+        id: BigInt(functions.size + 1),
+        name: str(l.functionName),
+        systemName: str(l.functionName),
+        filename: str(l.fileName),
+        startLine: BigInt(l.startLine),
+      });
       functions.set(key, f);
     }
     return f.id;
@@ -131,5 +137,8 @@ export function buildGoPgoProfile(b: BinarySamples, r: ResolvedBinary, o: GoPgoO
     periodType,
     period,
   });
-  return { profile: gzipSync(toBinary(googleV1.ProfileSchema, profile)), stats: { functions: functions.size, samples: written, unresolvedSamples: unresolved } };
+  return {
+    profile: gzipSync(toBinary(googleV1.ProfileSchema, profile)),
+    stats: { functions: functions.size, samples: written, unresolvedSamples: unresolved },
+  };
 }

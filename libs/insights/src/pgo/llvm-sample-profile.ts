@@ -160,7 +160,11 @@ export function buildLlvmSampleProfile(b: BinarySamples, r: ResolvedBinary): { t
  * nested inline contexts on the way (outermost function first). Totals grow by `count` along
  * the path when `count` is given.
  */
-function nodeFor(chain: readonly SourceLocation[], topOf: (name: string) => FunctionSamples, add: number | false): { fn: FunctionSamples; loc: Loc } | undefined {
+function nodeFor(
+  chain: readonly SourceLocation[],
+  topOf: (name: string) => FunctionSamples,
+  add: number | false,
+): { fn: FunctionSamples; loc: Loc } | undefined {
   if (chain.length === 0) return undefined;
   const locs = chain.map(locOf);
   if (locs.some((l) => l === undefined)) return undefined;

@@ -52,7 +52,11 @@ interface Fn {
  * instructions right after its calls (the return addresses a stack walk finds).
  */
 function instructions(elf: ElfFile, fn: Fn, bin: string): { all: bigint[]; afterCall: bigint[] } {
-  const out = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=0x${fn.start.toString(16)}`, `--stop-address=0x${(fn.start + fn.size).toString(16)}`, bin], { encoding: 'utf8' });
+  const out = execFileSync(
+    'objdump',
+    ['-d', '--no-show-raw-insn', `--start-address=0x${fn.start.toString(16)}`, `--stop-address=0x${(fn.start + fn.size).toString(16)}`, bin],
+    { encoding: 'utf8' },
+  );
   const load = elf.loads.find((l) => (l.flags & PF_X) !== 0 && fn.start >= l.vaddr && fn.start < l.vaddr + l.filesz);
   if (!load) throw new Error('no executable load');
   const insns = [...out.matchAll(/^\s+([0-9a-f]+):\s+(\S+)/gm)].map((m) => ({ off: BigInt(`0x${m[1]}`) - load.vaddr + load.offset, op: m[2] }));
@@ -92,7 +96,15 @@ describe('PGO profiles from a real binary', () => {
     const callRet = tokenize.afterCall[0];
     const mainRet = instructions(elf, fn('main'), bin).afterCall.at(-1) as bigint;
     const f = (a: bigint) => frame(elf.buildId, bin, a);
-    const kernel: Frame = { buildId: '', mappingFile: '[kernel.kallsyms]', address: 0xffffffff81000000n, functionName: 'asm_sysvec_apic_timer_interrupt', fileName: '', line: 0, inlined: false };
+    const kernel: Frame = {
+      buildId: '',
+      mappingFile: '[kernel.kallsyms]',
+      address: 0xffffffff81000000n,
+      functionName: 'asm_sysvec_apic_timer_interrupt',
+      fileName: '',
+      line: 0,
+      inlined: false,
+    };
     const libc: Frame = { buildId: 'aaaa', mappingFile: '/usr/lib/libc.so.6', address: 0x1234n, functionName: '', fileName: '', line: 0, inlined: false };
     const stacks: Frame[][] = [];
     const values: number[] = [];
@@ -112,7 +124,9 @@ describe('PGO profiles from a real binary', () => {
     // A sample in libc called from tokenize: no leaf of the binary, and a gap in the stack.
     stacks.push([libc, f(callRet), f(mainRet)]);
     values.push(50);
-    cells = [{ values: [], periodNs: PERIOD, profile: { profileType: CPU, stacks, values: Float64Array.from(values), total: values.reduce((a, b) => a + b, 0) } }];
+    cells = [
+      { values: [], periodNs: PERIOD, profile: { profileType: CPU, stacks, values: Float64Array.from(values), total: values.reduce((a, b) => a + b, 0) } },
+    ];
   }, 120_000);
 
   afterAll(() => {
@@ -141,7 +155,21 @@ describe('PGO profiles from a real binary', () => {
     expect(show).toMatch(/Function: on_text: \d+, \d+, \d+ sampled lines/);
     const merged = join(dir, 'tok.profdata');
     execFileSync('llvm-profdata', ['merge', '--sample', '-o', merged, file]);
-    const cc = spawnSync('clang', ['-O2', '-gline-tables-only', '-fdebug-info-for-profiling', `-fprofile-sample-use=${file}`, '-Wprofile-instr-unprofiled', '-c', '-o', join(dir, 'tok.o'), join(dir, 'tok.c')], { encoding: 'utf8' });
+    const cc = spawnSync(
+      'clang',
+      [
+        '-O2',
+        '-gline-tables-only',
+        '-fdebug-info-for-profiling',
+        `-fprofile-sample-use=${file}`,
+        '-Wprofile-instr-unprofiled',
+        '-c',
+        '-o',
+        join(dir, 'tok.o'),
+        join(dir, 'tok.c'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(cc.status, cc.stderr).toBe(0);
     expect(cc.stderr).not.toMatch(/malformed|could not|error/i);
   }, 120_000);

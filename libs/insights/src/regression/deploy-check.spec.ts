@@ -3,7 +3,11 @@ import { knownAfterReport, labelSightings, latestDeploy, MAX_KNOWN_VALUES, parse
 
 const H = 3600_000;
 const M = 60_000;
-const seg = (minMs: number, maxMs: number, versions: string[], truncated = false) => ({ minMs, maxMs, labels: [{ name: 'version', values: versions, truncated }] });
+const seg = (minMs: number, maxMs: number, versions: string[], truncated = false) => ({
+  minMs,
+  maxMs,
+  labels: [{ name: 'version', values: versions, truncated }],
+});
 const c = { windowMs: 30 * M, settleMs: 10 * M };
 
 describe(labelSightings.name, () => {
@@ -133,23 +137,50 @@ describe(knownAfterReport.name, () => {
 
 describe(parseDeployChecks.name, () => {
   it('parses a checks file with defaults for window and settle', () => {
-    const checks = parseDeployChecks('checks:\n  - {tenant: acme, name: api, query: "cpu:samples:count:cpu:nanoseconds{service=\\"api\\"}", label: version, webhook: "http://hooks/x", window: 1h}\n', 'x.yaml');
-    expect(checks).toEqual([{ tenant: 'acme', name: 'api', query: 'cpu:samples:count:cpu:nanoseconds{service="api"}', label: 'version', webhook: 'http://hooks/x', windowMs: 3600_000, settleMs: 600_000 }]);
+    const checks = parseDeployChecks(
+      'checks:\n  - {tenant: acme, name: api, query: "cpu:samples:count:cpu:nanoseconds{service=\\"api\\"}", label: version, webhook: "http://hooks/x", window: 1h}\n',
+      'x.yaml',
+    );
+    expect(checks).toEqual([
+      {
+        tenant: 'acme',
+        name: 'api',
+        query: 'cpu:samples:count:cpu:nanoseconds{service="api"}',
+        label: 'version',
+        webhook: 'http://hooks/x',
+        windowMs: 3600_000,
+        settleMs: 600_000,
+      },
+    ]);
     expect(parseDeployChecks('', 'empty.yaml')).toEqual([]);
-    expect(parseDeployChecks('{"checks": [{"tenant": "t", "name": "n", "query": "q", "label": "v", "webhook": "https://h/x", "window": "45s", "settle": "2d"}]}', 'x.json')[0]).toMatchObject({ windowMs: 45_000, settleMs: 2 * 86_400_000 });
-    expect(parseDeployChecks('{"checks": [{"tenant": "t", "name": "n", "query": "q", "label": "v", "webhook": "https://h/x", "window": "1h30m", "settle": "500ms"}]}', 'x.json')[0]).toMatchObject({ windowMs: 5_400_000, settleMs: 500 });
+    expect(
+      parseDeployChecks(
+        '{"checks": [{"tenant": "t", "name": "n", "query": "q", "label": "v", "webhook": "https://h/x", "window": "45s", "settle": "2d"}]}',
+        'x.json',
+      )[0],
+    ).toMatchObject({ windowMs: 45_000, settleMs: 2 * 86_400_000 });
+    expect(
+      parseDeployChecks(
+        '{"checks": [{"tenant": "t", "name": "n", "query": "q", "label": "v", "webhook": "https://h/x", "window": "1h30m", "settle": "500ms"}]}',
+        'x.json',
+      )[0],
+    ).toMatchObject({ windowMs: 5_400_000, settleMs: 500 });
   });
 
   it('names the bad key of an invalid file', () => {
-    const one = (fields: string) => () => parseDeployChecks(`checks:\n  - {tenant: acme, name: api, query: q, label: v, webhook: "http://h", ${fields}}\n`, 'x.yaml');
+    const one = (fields: string) => () =>
+      parseDeployChecks(`checks:\n  - {tenant: acme, name: api, query: q, label: v, webhook: "http://h", ${fields}}\n`, 'x.yaml');
     expect(() => parseDeployChecks('checks:\n  - {tenant: acme, name: api, query: q, label: v, webhook: nope}\n', 'x.yaml')).toThrow(/checks\.0\.webhook/);
     expect(one('window: soon')).toThrow(/checks\.0\.window.*"soon" is not a duration/);
     expect(one('settle: 10')).toThrow(/checks\.0\.settle/);
     expect(one('colour: red')).toThrow(/x\.yaml: checks\.0.*colour/);
-    expect(() => parseDeployChecks('checks:\n  - {tenant: "Acme!", name: api, query: q, label: v, webhook: "http://h"}\n', 'x.yaml')).toThrow(/checks\.0\.tenant: a tenant id/);
+    expect(() => parseDeployChecks('checks:\n  - {tenant: "Acme!", name: api, query: q, label: v, webhook: "http://h"}\n', 'x.yaml')).toThrow(
+      /checks\.0\.tenant: a tenant id/,
+    );
     expect(() => parseDeployChecks('checks:\n  - {tenant: acme, name: api, query: q, label: v}\n', 'x.yaml')).toThrow(/checks\.0\.webhook/);
     expect(() => parseDeployChecks('checks: [ {', 'x.yaml')).toThrow(/x\.yaml is not valid YAML\/JSON/);
-    const twice = 'checks:\n  - {tenant: acme, name: api, query: q, label: v, webhook: "http://h"}\n  - {tenant: acme, name: api, query: q2, label: v, webhook: "http://h"}\n';
+    const twice =
+      'checks:\n  - {tenant: acme, name: api, query: q, label: v, webhook: "http://h"}\n  - {tenant: acme, name: api, query: q2, label: v, webhook: "http://h"}\n';
     expect(() => parseDeployChecks(twice, 'x.yaml')).toThrow(/checks\.1: tenant acme has two checks named api/);
   });
 });

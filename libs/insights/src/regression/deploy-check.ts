@@ -65,7 +65,15 @@ export function parseDeployChecks(text: string, file: string): DeployCheck[] {
     const key = `${c.tenant}.${c.name}`;
     if (seen.has(key)) throw FirnError.invalidArgument(`deploy checks file ${file}: checks.${i}: tenant ${c.tenant} has two checks named ${c.name}`);
     seen.add(key);
-    return { tenant: c.tenant, name: c.name, query: c.query, label: c.label, webhook: c.webhook, windowMs: ms(c.window, `checks.${i}.window`), settleMs: ms(c.settle, `checks.${i}.settle`) };
+    return {
+      tenant: c.tenant,
+      name: c.name,
+      query: c.query,
+      label: c.label,
+      webhook: c.webhook,
+      windowMs: ms(c.window, `checks.${i}.window`),
+      settleMs: ms(c.settle, `checks.${i}.settle`),
+    };
   });
 }
 
@@ -79,7 +87,10 @@ export interface Sighting {
  * First and last time each value of `label` occurs, from segments' label summaries. A segment
  * whose summary is truncated tells nothing about which values it holds and is skipped.
  */
-export function labelSightings(segments: ReadonlyArray<{ minMs: number; maxMs: number; labels: ReadonlyArray<{ name: string; values: readonly string[]; truncated: boolean }> }>, label: string): Map<string, Sighting> {
+export function labelSightings(
+  segments: ReadonlyArray<{ minMs: number; maxMs: number; labels: ReadonlyArray<{ name: string; values: readonly string[]; truncated: boolean }> }>,
+  label: string,
+): Map<string, Sighting> {
   const out = new Map<string, Sighting>();
   for (const s of segments) {
     const summary = s.labels.find((l) => l.name === label);
@@ -121,7 +132,9 @@ export function latestDeploy(
   c: { windowMs: number; settleMs: number },
   known: ReadonlySet<string> = new Set(),
 ): DeployComparison | undefined {
-  const byFirst = [...sightings].sort(([va, a], [vb, b]) => a.firstMs - b.firstMs || Number(known.has(vb)) - Number(known.has(va)) || (va < vb ? -1 : va > vb ? 1 : 0));
+  const byFirst = [...sightings].sort(
+    ([va, a], [vb, b]) => a.firstMs - b.firstMs || Number(known.has(vb)) - Number(known.has(va)) || (va < vb ? -1 : va > vb ? 1 : 0),
+  );
   if (byFirst.length < 2) return undefined;
   const [newValue, neu] = byFirst[byFirst.length - 1];
   const [oldValue, old] = byFirst[byFirst.length - 2];

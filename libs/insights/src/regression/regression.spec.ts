@@ -68,7 +68,10 @@ function side(w: Workload, rnd: () => number, total: number, bump?: string, fact
 function candidates(w: Workload): string[] {
   const share = new Map<string, number>();
   w.stacks.forEach((s, i) => share.set(s[0].functionName, (share.get(s[0].functionName) ?? 0) + w.weights[i]));
-  return [...share].filter(([, v]) => v >= 0.01 && v <= 0.08).map(([k]) => k).sort();
+  return [...share]
+    .filter(([, v]) => v >= 0.01 && v <= 0.08)
+    .map(([k]) => k)
+    .sort();
 }
 
 describe(regressionReport.name, () => {
@@ -101,7 +104,10 @@ describe(regressionReport.name, () => {
       const b = side(w, rnd, 1_000_000);
       for (const normalization of ['total', 'median_ratio'] as const) {
         const r = regressionReport(a, b, 'count', { targetRangeSeconds: 60, normalization });
-        expect([...r.offenders, ...r.improvements].map((c) => c.functionName), `seed ${seed} ${normalization} ${JSON.stringify([...r.offenders, ...r.improvements])} ${r.method}`).toEqual([]);
+        expect(
+          [...r.offenders, ...r.improvements].map((c) => c.functionName),
+          `seed ${seed} ${normalization} ${JSON.stringify([...r.offenders, ...r.improvements])} ${r.method}`,
+        ).toEqual([]);
         expect(r.dispersion).toBeLessThan(1.5);
       }
     }
@@ -139,7 +145,10 @@ describe(regressionReport.name, () => {
     // Each tiny_i grows 8 %: ~160 samples on 2000, not significant alone after the correction;
     // together they make mid's total grow by 8 % of 40 000 samples.
     const r = regressionReport(mk(1), mk(1.08), 'count', { targetRangeSeconds: 60 });
-    expect(r.offenders.map((o) => [o.functionName, o.metric]), JSON.stringify(r.offenders)).toEqual([['mid', 'total']]);
+    expect(
+      r.offenders.map((o) => [o.functionName, o.metric]),
+      JSON.stringify(r.offenders),
+    ).toEqual([['mid', 'total']]);
     expect(r.improvements).toEqual([]);
   });
 });

@@ -134,7 +134,12 @@ interface Test {
  *
  * Impact: target samples over the scaled baseline (t − r·b), in CPU-seconds of the target.
  */
-export function regressionReport(baselineCells: readonly PeriodGroup[], targetCells: readonly PeriodGroup[], kind: CpuValueKind, o: RegressionOptions): RegressionReport {
+export function regressionReport(
+  baselineCells: readonly PeriodGroup[],
+  targetCells: readonly PeriodGroup[],
+  kind: CpuValueKind,
+  o: RegressionOptions,
+): RegressionReport {
   const alpha = o.alpha && o.alpha > 0 && o.alpha < 1 ? o.alpha : 0.001;
   const minRel = o.minRelativeChange && o.minRelativeChange > 0 ? o.minRelativeChange : 0.02;
   const limit = o.limit && o.limit > 0 ? o.limit : 20;
@@ -160,7 +165,10 @@ export function regressionReport(baselineCells: readonly PeriodGroup[], targetCe
   const fns = [...new Set([...base.self.keys(), ...target.self.keys(), ...base.frames.keys(), ...target.frames.keys()])].sort();
   let scale = target.total / base.total;
   if (o.normalization === 'median_ratio') {
-    const ratios = fns.map((f) => [base.self.get(f) ?? 0, target.self.get(f) ?? 0]).filter(([b, t]) => b >= 10 && t >= 10).map(([b, t]) => Math.log(t / b));
+    const ratios = fns
+      .map((f) => [base.self.get(f) ?? 0, target.self.get(f) ?? 0])
+      .filter(([b, t]) => b >= 10 && t >= 10)
+      .map(([b, t]) => Math.log(t / b));
     if (ratios.length >= 3) scale = Math.exp(median(ratios));
   }
   const p0 = scale / (1 + scale);
@@ -233,8 +241,14 @@ export function regressionReport(baselineCells: readonly PeriodGroup[], targetCe
   const corr = correction === 'holm' ? `Holm–Bonferroni, alpha ${alpha} split over the self and total families` : `Benjamini–Hochberg FDR ${alpha} per family`;
   return {
     ...empty,
-    offenders: changes.filter((c) => c.impactSamples > 0).sort((a, b) => b.impactSamples - a.impactSamples).slice(0, limit),
-    improvements: changes.filter((c) => c.impactSamples < 0).sort((a, b) => a.impactSamples - b.impactSamples).slice(0, limit),
+    offenders: changes
+      .filter((c) => c.impactSamples > 0)
+      .sort((a, b) => b.impactSamples - a.impactSamples)
+      .slice(0, limit),
+    improvements: changes
+      .filter((c) => c.impactSamples < 0)
+      .sort((a, b) => a.impactSamples - b.impactSamples)
+      .slice(0, limit),
     tests: selfTests.length + totalTests.length,
     dispersion,
     scale,

@@ -5,7 +5,12 @@ import { firnManifestV1 } from '@firn/proto';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { manifestUsage } from './manifest-usage';
 
-function seg(id: string, level: number, covered: [number, number] | undefined, n: { samples: number; rows: number; bytes: number; ingest?: number }): firnManifestV1.SegmentMeta {
+function seg(
+  id: string,
+  level: number,
+  covered: [number, number] | undefined,
+  n: { samples: number; rows: number; bytes: number; ingest?: number },
+): firnManifestV1.SegmentMeta {
   return create(firnManifestV1.SegmentMetaSchema, {
     id,
     tenantId: 'acme',
@@ -21,7 +26,8 @@ function seg(id: string, level: number, covered: [number, number] | undefined, n
 describe(manifestUsage.name, () => {
   it('counts ingest once per won ingest message, also after compaction, and storage as it is now', () => {
     const s = new ManifestState();
-    const delta = (added: firnManifestV1.SegmentMeta[], removed: string[] = []) => create(firnManifestV1.ManifestDeltaSchema, { tenantId: 'acme', added, removed });
+    const delta = (added: firnManifestV1.SegmentMeta[], removed: string[] = []) =>
+      create(firnManifestV1.ManifestDeltaSchema, { tenantId: 'acme', added, removed });
     s.applyDelta(delta([seg('a', 0, [1, 10], { samples: 100, rows: 10, bytes: 1000, ingest: 5000 })]), 1);
     // A redelivery race: b covers the same messages and loses; its writer retracts it.
     s.applyDelta(delta([seg('b', 0, [1, 10], { samples: 100, rows: 10, bytes: 1000, ingest: 5000 })]), 2);

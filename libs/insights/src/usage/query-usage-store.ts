@@ -24,7 +24,10 @@ function decode(v: Uint8Array | undefined): Entry {
     const e = JSON.parse(Buffer.from(v).toString('utf8')) as Partial<Entry>;
     const totals = (x: unknown): QueryTotals => {
       const o = (x ?? {}) as Partial<QueryTotals>;
-      return { queries: Number.isSafeInteger(o.queries) ? (o.queries as number) : 0, cpuMicros: Number.isSafeInteger(o.cpuMicros) ? (o.cpuMicros as number) : 0 };
+      return {
+        queries: Number.isSafeInteger(o.queries) ? (o.queries as number) : 0,
+        cpuMicros: Number.isSafeInteger(o.cpuMicros) ? (o.cpuMicros as number) : 0,
+      };
     };
     const live: Entry['live'] = {};
     for (const [k, x] of Object.entries(e.live ?? {})) live[k] = { ...totals(x), at: Number((x as { at?: unknown }).at) || 0 };

@@ -29,7 +29,15 @@ export interface Row {
 }
 
 export function frame(fn: string, line = 1): Frame {
-  return { buildId: 'b1d', mappingFile: '/app/bin', address: BigInt(0x1000 + fn.length * 16 + line), functionName: fn, fileName: `${fn}.go`, line, inlined: false };
+  return {
+    buildId: 'b1d',
+    mappingFile: '/app/bin',
+    address: BigInt(0x1000 + fn.length * 16 + line),
+    functionName: fn,
+    fileName: `${fn}.go`,
+    line,
+    inlined: false,
+  };
 }
 
 /** Content key of a stack (independent of any hashing scheme). */
@@ -145,7 +153,14 @@ export class QueryFixture {
   }
 
   /** Brute force: Σ value per stack (by content) of rows matching the query. */
-  expectedTotals(pt: string, matchers: LabelMatcher[], startMs: number, endMs: number, rows: readonly Row[] = this.rows, spans?: readonly string[]): Map<string, number> {
+  expectedTotals(
+    pt: string,
+    matchers: LabelMatcher[],
+    startMs: number,
+    endMs: number,
+    rows: readonly Row[] = this.rows,
+    spans?: readonly string[],
+  ): Map<string, number> {
     const out = new Map<string, number>();
     for (const r of rows) {
       if (r.pt !== pt || r.ts < startMs || r.ts >= endMs || !matchesLabels(matchers, r.labels)) continue;
@@ -174,8 +189,16 @@ export function mixedRows(seed: number, opts: { startMs?: number; seconds?: numb
   for (let p = 0; p < (opts.pods ?? 4); p++) {
     const pod = `pod-${String.fromCharCode(97 + p)}`;
     series.push([['pod', pod]]);
-    series.push([['namespace', p % 2 ? 'prod' : 'dev'], ['pod', pod]]);
-    if (p === 0) series.push([['namespace', 'prod'], ['pod', pod], ['zone', 'z1']]);
+    series.push([
+      ['namespace', p % 2 ? 'prod' : 'dev'],
+      ['pod', pod],
+    ]);
+    if (p === 0)
+      series.push([
+        ['namespace', 'prod'],
+        ['pod', pod],
+        ['zone', 'z1'],
+      ]);
   }
   // One row per (profile type, series, stack, timestamp), as a segment stores them.
   const byKey = new Map<string, Row>();

@@ -8,7 +8,9 @@ import { mulberry32 } from '@firn/testing';
 export const seededRandom = mulberry32;
 
 /** Builds a SampleBatch from plain rows (dictionaries are derived; stacks compared by identity). */
-export function batchOf(rows: Array<{ pt: string; labels: Array<[string, string]>; stack: Frame[]; value: number; ts: number; dur?: number; period?: number }>): SampleBatch {
+export function batchOf(
+  rows: Array<{ pt: string; labels: Array<[string, string]>; stack: Frame[]; value: number; ts: number; dur?: number; period?: number }>,
+): SampleBatch {
   const profileTypes: string[] = [];
   const series: Array<Array<[string, string]>> = [];
   const stacks: Frame[][] = [];
@@ -110,7 +112,7 @@ export function fleetBatches(o: FleetOptions): SampleBatch[] {
       ['container', `c-${p % 5}`],
       ['namespace', `ns-${p % 10}`],
       ['node', `node-${String(agent).padStart(3, '0')}`],
-      ['pod', `deploy-${p % 37}-${(p * 2654435761 >>> 0).toString(16).slice(0, 5)}`],
+      ['pod', `deploy-${p % 37}-${((p * 2654435761) >>> 0).toString(16).slice(0, 5)}`],
     ];
     return { agent, perm, labels };
   });

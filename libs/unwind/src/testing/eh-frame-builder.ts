@@ -55,7 +55,15 @@ export class EhFrameBuilder {
 
   constructor(readonly address: number) {}
 
-  cie(opts: { instructions: number[]; augmentation?: string; codeAlign?: number; dataAlign?: number; ra?: number; augData?: number[]; version?: number }): number {
+  cie(opts: {
+    instructions: number[];
+    augmentation?: string;
+    codeAlign?: number;
+    dataAlign?: number;
+    ra?: number;
+    augData?: number[];
+    version?: number;
+  }): number {
     const offset = this.bytes.length;
     const aug = opts.augmentation ?? 'zR';
     const body = [

@@ -138,7 +138,12 @@ export function LabelMatchers({ id, label, selector, onChange, loadNames, loadVa
         </InlineField>
       </InlineFieldRow>
       <InlineFieldRow>
-        <InlineField label="Selector" labelWidth={20} grow tooltip="The label selector as text: {name=&quot;value&quot;, other=~&quot;re.*&quot;}. A Parca-style profile type in front (type{…}) overrides the profile type picker.">
+        <InlineField
+          label="Selector"
+          labelWidth={20}
+          grow
+          tooltip='The label selector as text: {name="value", other=~"re.*"}. A Parca-style profile type in front (type{…}) overrides the profile type picker.'
+        >
           <Input
             id={`${id}-selector`}
             value={text}

@@ -62,7 +62,8 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
 
   const queryType = query.queryType ?? 'both';
   const typeOptions: Array<SelectableValue<string>> = (types ?? []).map((t) => ({ label: profileTypeLabel(t), value: t.id, description: t.id }));
-  if (query.profileTypeId && !typeOptions.some((o) => o.value === query.profileTypeId)) typeOptions.push({ label: query.profileTypeId, value: query.profileTypeId });
+  if (query.profileTypeId && !typeOptions.some((o) => o.value === query.profileTypeId))
+    typeOptions.push({ label: query.profileTypeId, value: query.profileTypeId });
 
   const loadNames = (scope: string) => datasource.getLabelNames(query.profileTypeId, scope, range);
   const loadValues = (name: string, scope: string) => datasource.getLabelValues(name, query.profileTypeId, scope, range);
@@ -70,7 +71,13 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
   return (
     <div data-testid="firn-query-editor">
       <InlineFieldRow>
-        <InlineField label="Profile type" labelWidth={LABEL_WIDTH} invalid={Boolean(typesError)} error={typesError} tooltip="Which profiles to read: CPU samples from Firn's agent, Pyroscope SDK types, …">
+        <InlineField
+          label="Profile type"
+          labelWidth={LABEL_WIDTH}
+          invalid={Boolean(typesError)}
+          error={typesError}
+          tooltip="Which profiles to read: CPU samples from Firn's agent, Pyroscope SDK types, …"
+        >
           <Select
             inputId="firn-query-profile-type"
             width={48}
@@ -87,12 +94,27 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
         </InlineField>
       </InlineFieldRow>
 
-      <LabelMatchers id="firn-query-labels" label={query.diff ? 'Comparison' : 'Labels'} selector={query.labelSelector ?? '{}'} onChange={(s) => change({ labelSelector: s })} loadNames={loadNames} loadValues={loadValues} />
+      <LabelMatchers
+        id="firn-query-labels"
+        label={query.diff ? 'Comparison' : 'Labels'}
+        selector={query.labelSelector ?? '{}'}
+        onChange={(s) => change({ labelSelector: s })}
+        loadNames={loadNames}
+        loadValues={loadValues}
+      />
 
       {queryType !== 'series' && (
         <InlineFieldRow>
-          <InlineField label="Diff" labelWidth={LABEL_WIDTH} tooltip="Flame graph of the change from a baseline selection to this one (Grafana's diff flame graph).">
-            <InlineSwitch id="firn-query-diff" value={Boolean(query.diff)} onChange={(e) => change({ diff: e.currentTarget.checked, baselineSelector: query.baselineSelector ?? query.labelSelector ?? '{}' })} />
+          <InlineField
+            label="Diff"
+            labelWidth={LABEL_WIDTH}
+            tooltip="Flame graph of the change from a baseline selection to this one (Grafana's diff flame graph)."
+          >
+            <InlineSwitch
+              id="firn-query-diff"
+              value={Boolean(query.diff)}
+              onChange={(e) => change({ diff: e.currentTarget.checked, baselineSelector: query.baselineSelector ?? query.labelSelector ?? '{}' })}
+            />
           </InlineField>
           <InlineField label="Max nodes" labelWidth={14} tooltip="Keep the largest nodes; the rest folds into 'other'. Empty: Firn's default (8192).">
             <Input
@@ -114,9 +136,20 @@ export function QueryEditor({ datasource, query, onChange, onRunQuery, range }: 
 
       {queryType !== 'series' && query.diff && (
         <>
-          <LabelMatchers id="firn-query-baseline" label="Baseline" selector={query.baselineSelector ?? '{}'} onChange={(s) => change({ baselineSelector: s })} loadNames={loadNames} loadValues={loadValues} />
+          <LabelMatchers
+            id="firn-query-baseline"
+            label="Baseline"
+            selector={query.baselineSelector ?? '{}'}
+            onChange={(s) => change({ baselineSelector: s })}
+            loadNames={loadNames}
+            loadValues={loadValues}
+          />
           <InlineFieldRow>
-            <InlineField label="Baseline time shift" labelWidth={LABEL_WIDTH} tooltip="Compare with the same selection earlier, e.g. 1d; empty compares the same time range.">
+            <InlineField
+              label="Baseline time shift"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Compare with the same selection earlier, e.g. 1d; empty compares the same time range."
+            >
               <Input
                 id="firn-query-baseline-offset"
                 width={12}

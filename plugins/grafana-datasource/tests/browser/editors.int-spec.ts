@@ -30,7 +30,11 @@ describe('Firn plugin editors in Chromium', () => {
     harnessDir = await mkdtemp(join(tmpdir(), 'firn-grafana-harness-'));
     await Promise.all([ensureBuilt(), buildHarness(harnessDir)]);
     firn = await startFirn();
-    grafana = new GrafanaProxy(DIST, { '/harness/': harnessDir, '/public/img/': join(REPO, 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img') }, join(harnessDir, 'index.html'));
+    grafana = new GrafanaProxy(
+      DIST,
+      { '/harness/': harnessDir, '/public/img/': join(REPO, 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img') },
+      join(harnessDir, 'index.html'),
+    );
     await grafana.start();
     grafana.save('firn', { jsonData: { url: firn.app.base, defaultProfileType: CPU }, secureJsonData: { apiToken: firn.token } });
     browser = await launchBrowser({ viewport: { width: 1240, height: 760 } });
@@ -61,23 +65,25 @@ describe('Firn plugin editors in Chromium', () => {
     await page.locator(`#${inputId}`).click();
     await expect.poll(() => options(page).allTextContents(), { timeout: 30_000 }).toEqual(offered);
     if (screenshot) await page.screenshot({ path: join(SHOTS, screenshot) });
-    await options(page).filter({ hasText: new RegExp(`^${option}$`) }).click();
+    await options(page)
+      .filter({ hasText: new RegExp(`^${option}$`) })
+      .click();
   }
 
   it('does offer the seeded label values and re-run the query on every change', async () => {
     const page = await open(`from=${firn.t1 - MIN}&to=${firn.t1 + 20 * MIN}`);
     // Like a panel, the query runs once with the default query (the data source's default profile type).
-    await expect.poll(() => result(page).textContent(), { timeout: 30_000 }).toBe(
-      'flamegraph total=1250000000 nodes=7 labels=total,main,idle,work,cold_fn,hot_fn,new_fn\nseries cpu points=500000000,750000000',
-    );
+    await expect
+      .poll(() => result(page).textContent(), { timeout: 30_000 })
+      .toBe('flamegraph total=1250000000 nodes=7 labels=total,main,idle,work,cold_fn,hot_fn,new_fn\nseries cpu points=500000000,750000000');
     expect(await runs(page).textContent()).toBe('1');
 
     await page.locator('#firn-query-labels-add').click();
     await choose(page, 'firn-query-labels-name-0', 'namespace', ['namespace', 'pod', 'pyroscope_spy', 'service_name']);
     await choose(page, 'firn-query-labels-value-0', 'checkout', ['checkout', 'search'], 'query-editor-autocomplete.png');
-    await expect.poll(() => result(page).textContent(), { timeout: 30_000 }).toBe(
-      'flamegraph total=1150000000 nodes=6 labels=total,main,work,cold_fn,hot_fn,new_fn\nseries cpu points=400000000,750000000',
-    );
+    await expect
+      .poll(() => result(page).textContent(), { timeout: 30_000 })
+      .toBe('flamegraph total=1150000000 nodes=6 labels=total,main,work,cold_fn,hot_fn,new_fn\nseries cpu points=400000000,750000000');
     expect(await runs(page).textContent()).toBe('2');
     expect(await page.locator('#firn-query-labels-selector').inputValue()).toBe('{namespace="checkout"}');
     await expect.poll(() => page.getByTestId('flamegraph').locator('canvas').count()).toBeGreaterThan(0);
@@ -109,7 +115,9 @@ describe('Firn plugin editors in Chromium', () => {
     await expect.poll(() => runs(page).textContent()).toBe('3');
     await page.locator('#firn-query-baseline-offset').fill('10m');
     await page.locator('#firn-query-baseline-offset').blur();
-    await expect.poll(() => result(page).textContent(), { timeout: 30_000 }).toBe('flamegraph total=500000000 right=750000000 nodes=7 labels=total,main,idle,work,cold_fn,hot_fn,new_fn');
+    await expect
+      .poll(() => result(page).textContent(), { timeout: 30_000 })
+      .toBe('flamegraph total=500000000 right=750000000 nodes=7 labels=total,main,idle,work,cold_fn,hot_fn,new_fn');
     await expect.poll(() => page.getByTestId('flamegraph').locator('canvas').count()).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'query-editor-diff.png'), fullPage: true });
     await page.close();
@@ -132,7 +140,11 @@ describe('Firn plugin editors in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'config-editor-bad-token.png'), fullPage: true });
 
     // Saved: the secret left the page and is shown as configured.
-    expect(JSON.parse((await page.getByTestId('saved-options').textContent()) ?? '{}')).toEqual({ jsonData: { url: firn.app.base }, secureJsonFields: { apiToken: true }, secureJsonData: {} });
+    expect(JSON.parse((await page.getByTestId('saved-options').textContent()) ?? '{}')).toEqual({
+      jsonData: { url: firn.app.base },
+      secureJsonFields: { apiToken: true },
+      secureJsonData: {},
+    });
     await page.getByRole('button', { name: 'Reset' }).click();
     await page.locator('#firn-config-token').fill(firn.token);
     await page.locator('#save-and-test').click();
@@ -142,7 +154,11 @@ describe('Firn plugin editors in Chromium', () => {
 
     // The browser's calls to Firn carried no token: Grafana's proxy added it.
     // whoami refused; then whoami and ProfileTypes.
-    expect(proxied.map((r) => new URL(r.url).pathname.replace(/^.*\/firn\//, ''))).toEqual(['api/v1/whoami', 'api/v1/whoami', 'querier.v1.QuerierService/ProfileTypes']);
+    expect(proxied.map((r) => new URL(r.url).pathname.replace(/^.*\/firn\//, ''))).toEqual([
+      'api/v1/whoami',
+      'api/v1/whoami',
+      'querier.v1.QuerierService/ProfileTypes',
+    ]);
     for (const r of proxied) {
       expect(r.auth).toBeUndefined();
       expect(r.url + r.body).not.toContain(firn.token);

@@ -6,7 +6,16 @@ export class DebuginfoMetrics {
   readonly uploadedBytes: Counter;
 
   constructor(registry: Registry) {
-    this.calls = new Counter({ name: metricName('gateway', 'debuginfo_calls_total'), help: 'DebuginfoService calls by method and outcome (ok or an error code; should_upload/no_upload for ShouldInitiateUpload).', labelNames: ['method', 'outcome'], registers: [registry] });
-    this.uploadedBytes = new Counter({ name: metricName('gateway', 'debuginfo_uploaded_bytes_total'), help: 'Debuginfo bytes stored by the Upload stream.', registers: [registry] });
+    this.calls = new Counter({
+      name: metricName('gateway', 'debuginfo_calls_total'),
+      help: 'DebuginfoService calls by method and outcome (ok or an error code; should_upload/no_upload for ShouldInitiateUpload).',
+      labelNames: ['method', 'outcome'],
+      registers: [registry],
+    });
+    this.uploadedBytes = new Counter({
+      name: metricName('gateway', 'debuginfo_uploaded_bytes_total'),
+      help: 'Debuginfo bytes stored by the Upload stream.',
+      registers: [registry],
+    });
   }
 }

@@ -70,7 +70,9 @@ export class DebuginfoRpc implements OnModuleInit {
   async shouldInitiateUpload(req: debuginfoV1alpha1.ShouldInitiateUploadRequest, ctx: HandlerContext): Promise<debuginfoV1alpha1.ShouldInitiateUploadResponse> {
     const { tenant } = principalOf(ctx, Scope.WriteDebuginfo);
     const buildId = normalizeBuildId(req.buildId);
-    const answer = await this.uploads.shouldUpload(tenant, { buildId, kind: kindOf(req.type), hash: req.hash, force: req.force }, () => this.inDebuginfod(buildId));
+    const answer = await this.uploads.shouldUpload(tenant, { buildId, kind: kindOf(req.type), hash: req.hash, force: req.force }, () =>
+      this.inDebuginfod(buildId),
+    );
     this.metrics.calls.inc({ method: 'should_initiate_upload', outcome: answer.should ? 'should_upload' : 'no_upload' });
     return create(debuginfoV1alpha1.ShouldInitiateUploadResponseSchema, { shouldInitiateUpload: answer.should, reason: answer.reason });
   }
@@ -78,7 +80,9 @@ export class DebuginfoRpc implements OnModuleInit {
   async initiateUpload(req: debuginfoV1alpha1.InitiateUploadRequest, ctx: HandlerContext): Promise<debuginfoV1alpha1.InitiateUploadResponse> {
     const { tenant } = principalOf(ctx, Scope.WriteDebuginfo);
     const buildId = normalizeBuildId(req.buildId);
-    const meta = await this.uploads.initiate(tenant, { buildId, kind: kindOf(req.type), hash: req.hash, force: req.force, size: Number(req.size) }, () => this.inDebuginfod(buildId));
+    const meta = await this.uploads.initiate(tenant, { buildId, kind: kindOf(req.type), hash: req.hash, force: req.force, size: Number(req.size) }, () =>
+      this.inDebuginfod(buildId),
+    );
     this.log.info({ tenant, buildId, uploadId: meta.uploadId, size: meta.size, kind: meta.kind }, 'debuginfo upload initiated');
     return create(debuginfoV1alpha1.InitiateUploadResponseSchema, {
       uploadInstructions: { buildId, uploadId: meta.uploadId, uploadStrategy: UploadStrategy.GRPC, signedUrl: '', type: req.type },

@@ -7,8 +7,20 @@ export function debuginfoSettings() {
   const d = DEFAULT_DEBUGINFO_OPTIONS;
   return {
     ...debuginfodSettings(),
-    debuginfoMaxUploadBytes: setting({ env: 'FIRN_DEBUGINFO_MAX_UPLOAD_BYTES', flag: 'debuginfo-max-upload-bytes', schema: positiveInt, default: String(d.maxUploadBytes), description: 'Largest debuginfo upload accepted (declared and streamed size).' }),
-    debuginfoStaleUploadMs: setting({ env: 'FIRN_DEBUGINFO_STALE_UPLOAD_MS', flag: 'debuginfo-stale-upload-ms', schema: durationMs, default: String(d.staleUploadMs), description: 'An upload not finished after this long may be started again.' }),
+    debuginfoMaxUploadBytes: setting({
+      env: 'FIRN_DEBUGINFO_MAX_UPLOAD_BYTES',
+      flag: 'debuginfo-max-upload-bytes',
+      schema: positiveInt,
+      default: String(d.maxUploadBytes),
+      description: 'Largest debuginfo upload accepted (declared and streamed size).',
+    }),
+    debuginfoStaleUploadMs: setting({
+      env: 'FIRN_DEBUGINFO_STALE_UPLOAD_MS',
+      flag: 'debuginfo-stale-upload-ms',
+      schema: durationMs,
+      default: String(d.staleUploadMs),
+      description: 'An upload not finished after this long may be started again.',
+    }),
   };
 }
 

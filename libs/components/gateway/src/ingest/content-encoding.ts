@@ -10,7 +10,12 @@ import { checkGunzipSize, isGzip, maybeGunzip } from '@firn/profiles';
  * `inflated`: bytes the decoded content will take once a decoder inflates what is still gzip,
  * for the in-flight budget.
  */
-export async function removeContentEncoding(bytes: Uint8Array, encoding: string | undefined, maxBytes: number, what: string): Promise<{ bytes: Uint8Array; inflated: number }> {
+export async function removeContentEncoding(
+  bytes: Uint8Array,
+  encoding: string | undefined,
+  maxBytes: number,
+  what: string,
+): Promise<{ bytes: Uint8Array; inflated: number }> {
   const e = (encoding ?? '').trim().toLowerCase();
   let out = bytes;
   let inflated = 0;

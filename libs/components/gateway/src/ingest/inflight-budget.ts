@@ -19,9 +19,13 @@ export class InflightBudget {
   /** Takes `bytes` more for a request already holding `held`; throws when over budget. */
   take(bytes: number, held: number): void {
     if (this.used + bytes > this.maxBytes && this.used - held > 0) {
-      throw new FirnError(ErrorCode.Unavailable, `gateway is busy: ingest requests in flight hold ${this.used} bytes, the budget is ${this.maxBytes}; retry shortly`, {
-        details: { limit: 'max_inflight_bytes', retry_after_seconds: 1 },
-      });
+      throw new FirnError(
+        ErrorCode.Unavailable,
+        `gateway is busy: ingest requests in flight hold ${this.used} bytes, the budget is ${this.maxBytes}; retry shortly`,
+        {
+          details: { limit: 'max_inflight_bytes', retry_after_seconds: 1 },
+        },
+      );
     }
     this.used += bytes;
   }

@@ -1,6 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { FirnError } from '@firn/errors';
-import { LimitMetrics, RateLimiter, RuntimeLimits, checkBatchLimits, defaultLimitsFrom, limitExceeded, limitOf, type TenantLimits, type TenantLimitsSource } from '@firn/limits';
+import {
+  LimitMetrics,
+  RateLimiter,
+  RuntimeLimits,
+  checkBatchLimits,
+  defaultLimitsFrom,
+  limitExceeded,
+  limitOf,
+  type TenantLimits,
+  type TenantLimitsSource,
+} from '@firn/limits';
 import type { Registry } from '@firn/observability';
 import { TENANT_LIMITS } from '@firn/platform';
 import type { PprofLimits, SampleBatch } from '@firn/profiles';
@@ -19,11 +29,7 @@ export class IngestLimits {
   private readonly rate = new RateLimiter();
   private readonly metrics: LimitMetrics;
 
-  constructor(
-    @Inject(TENANT_LIMITS) limits: TenantLimitsSource | null,
-    @Inject(GATEWAY_OPTIONS) opts: GatewayOptions,
-    @Inject(METRICS) registry: Registry,
-  ) {
+  constructor(@Inject(TENANT_LIMITS) limits: TenantLimitsSource | null, @Inject(GATEWAY_OPTIONS) opts: GatewayOptions, @Inject(METRICS) registry: Registry) {
     this.source = limits ?? RuntimeLimits.fixed(defaultLimitsFrom({ ...opts, ingestRateBytes: 0, ingestBurstBytes: 0, maxConcurrentQueries: 1 }));
     this.metrics = new LimitMetrics(registry, 'gateway');
   }
@@ -31,8 +37,10 @@ export class IngestLimits {
   /** Size and rate of one request as received; throws 413 or 429 (with Retry-After). Callers count refusals with countRejection. */
   admit(tenant: TenantId, bytes: number, series = 0): TenantLimits {
     const l = this.source.for(tenant);
-    if (bytes > l.maxProfileBytes) throw limitExceeded('maxProfileBytes', `request of ${bytes} bytes is larger than ${l.maxProfileBytes} bytes`, { httpStatus: 413 });
-    if (series > l.maxSeriesPerRequest) throw FirnError.invalidArgument(`request has ${series} series, more than the limit of ${l.maxSeriesPerRequest}`, { limit: 'max_series_per_request' });
+    if (bytes > l.maxProfileBytes)
+      throw limitExceeded('maxProfileBytes', `request of ${bytes} bytes is larger than ${l.maxProfileBytes} bytes`, { httpStatus: 413 });
+    if (series > l.maxSeriesPerRequest)
+      throw FirnError.invalidArgument(`request has ${series} series, more than the limit of ${l.maxSeriesPerRequest}`, { limit: 'max_series_per_request' });
     const wait = this.rate.take(tenant, bytes, l.ingestRateBytes, l.ingestBurstBytes);
     if (wait > 0) throw limitExceeded('ingestRateBytes', `tenant ${tenant} sends faster than ${l.ingestRateBytes} bytes/s`, { retryAfterSeconds: wait });
     return l;

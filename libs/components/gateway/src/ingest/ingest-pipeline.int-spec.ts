@@ -57,7 +57,9 @@ function timelessPprof(value: number): Uint8Array {
 }
 
 function multipart(boundary: string, pprof: Uint8Array): { body: Uint8Array; contentType: string } {
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="profile"; filename="profile.pprof"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="profile"; filename="profile.pprof"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   return { body: Buffer.concat([head, pprof, Buffer.from(`\r\n--${boundary}--\r\n`)]), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
@@ -77,8 +79,20 @@ async function fixture(opts: Partial<typeof DEFAULT_GATEWAY_OPTIONS> = {}): Prom
   const dir = await mkdtemp(join(tmpdir(), 'firn-ingest-pipeline-'));
   const registry = createMetricsRegistry('gateway', { defaultMetrics: false });
   const o = { ...DEFAULT_GATEWAY_OPTIONS, maxRequestBytes: 256 * 1024, ...opts };
-  const limits = new IngestLimits(RuntimeLimits.fixed({ ...DEFAULT_TENANT_LIMITS, maxProfileBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024 }), o, registry);
-  const pipeline = new IngestPipeline(bus, new LocalDirStore({ dir }), createLogger({ component: 'gateway', level: 'silent' }), registry, o, limits, trace.getTracer('test'));
+  const limits = new IngestLimits(
+    RuntimeLimits.fixed({ ...DEFAULT_TENANT_LIMITS, maxProfileBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024 }),
+    o,
+    registry,
+  );
+  const pipeline = new IngestPipeline(
+    bus,
+    new LocalDirStore({ dir }),
+    createLogger({ component: 'gateway', level: 'silent' }),
+    registry,
+    o,
+    limits,
+    trace.getTracer('test'),
+  );
   return {
     nats,
     bus,
@@ -119,11 +133,25 @@ describe(IngestPipeline.name, () => {
 
   it('appends one log entry per accepted request, whichever API and decoder it came through', async () => {
     const start = await lastSeq();
-    const arrow = await pipeline.accept({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: samplesToArrow(batch(1)) }], decoder: new ArrowDecoder() });
+    const arrow = await pipeline.accept({
+      tenant: acme,
+      api: 'parca.WriteArrow',
+      parts: [{ what: 'ipc_buffer', bytes: samplesToArrow(batch(1)) }],
+      decoder: new ArrowDecoder(),
+    });
     const raw = await pipeline.accept({
       tenant: acme,
       api: 'parca.WriteRaw',
-      parts: [{ what: 'series[0].samples[0]', bytes: samplesToPprof(batch(2), TYPE), labels: [['__name__', 'parca_agent'], ['node', 'n2']] }],
+      parts: [
+        {
+          what: 'series[0].samples[0]',
+          bytes: samplesToPprof(batch(2), TYPE),
+          labels: [
+            ['__name__', 'parca_agent'],
+            ['node', 'n2'],
+          ],
+        },
+      ],
       series: 1,
       decoder: new PprofSeriesDecoder(),
     });
@@ -148,7 +176,12 @@ describe(IngestPipeline.name, () => {
     expect(isFirnError(big, 'resource_exhausted') && big.httpStatus).toBe(413);
     const pprof = spy(new PprofSeriesDecoder());
     const bomb = await pipeline
-      .accept({ tenant: acme, api: 'parca.WriteRaw', parts: [{ what: 'series[0].samples[0]', bytes: await gzipBomb(64 * 1024 * 1024), labels: [['__name__', 'x']] }], decoder: pprof })
+      .accept({
+        tenant: acme,
+        api: 'parca.WriteRaw',
+        parts: [{ what: 'series[0].samples[0]', bytes: await gzipBomb(64 * 1024 * 1024), labels: [['__name__', 'x']] }],
+        decoder: pprof,
+      })
       .catch((e: unknown) => e);
     expect(isFirnError(bomb, 'invalid_argument') && bomb.message).toMatch(/decompresses to more than the limit/);
     expect([arrow.calls, pprof.calls]).toEqual([0, 0]);
@@ -181,30 +214,60 @@ describe(IngestPipeline.name, () => {
     const arrow = samplesToArrow(batch(10));
     /** One request per API, as a fresh object each time (as a retrying client would rebuild it). */
     const requests: Record<string, () => IngestRequest> = {
-      'WriteArrow': () => ({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: Uint8Array.from(arrow) }], decoder: new ArrowDecoder() }),
-      'WriteRaw': () => ({
+      WriteArrow: () => ({
+        tenant: acme,
+        api: 'parca.WriteArrow',
+        parts: [{ what: 'ipc_buffer', bytes: Uint8Array.from(arrow) }],
+        decoder: new ArrowDecoder(),
+      }),
+      WriteRaw: () => ({
         tenant: acme,
         api: 'parca.WriteRaw',
         series: 1,
-        parts: [{ what: 'series[0].samples[0]', bytes: samplesToPprof(batch(11), TYPE), labels: [['__name__', 'parca_agent'], ['node', 'n11']] }],
+        parts: [
+          {
+            what: 'series[0].samples[0]',
+            bytes: samplesToPprof(batch(11), TYPE),
+            labels: [
+              ['__name__', 'parca_agent'],
+              ['node', 'n11'],
+            ],
+          },
+        ],
         decoder: new PprofSeriesDecoder(),
       }),
-      '/ingest folded': () => ({ tenant: acme, api: 'pyroscope.ingest', params: { name: 'app.cpu', from: fromS }, parts: [{ what: 'request body', bytes: Buffer.from('a;b 7\n') }], decoder: new PyroscopeIngestDecoder('folded', '/ingest') }),
+      '/ingest folded': () => ({
+        tenant: acme,
+        api: 'pyroscope.ingest',
+        params: { name: 'app.cpu', from: fromS },
+        parts: [{ what: 'request body', bytes: Buffer.from('a;b 7\n') }],
+        decoder: new PyroscopeIngestDecoder('folded', '/ingest'),
+      }),
       '/ingest pprof, multipart with a new boundary per attempt': () => {
         const m = multipart(`b${Math.random().toString(36).slice(2)}`, timelessPprof(3));
-        return { tenant: acme, api: 'pyroscope.ingest', params: { name: 'app.cpu', format: 'pprof', from: fromS }, parts: [{ what: 'request body', bytes: m.body, contentType: m.contentType }], decoder: new PyroscopeIngestDecoder('pprof', '/ingest') };
+        return {
+          tenant: acme,
+          api: 'pyroscope.ingest',
+          params: { name: 'app.cpu', format: 'pprof', from: fromS },
+          parts: [{ what: 'request body', bytes: m.body, contentType: m.contentType }],
+          decoder: new PyroscopeIngestDecoder('pprof', '/ingest'),
+        };
       },
     };
 
-    it.each(Object.keys(requests))('%s: the same request sent five times at once and again later is stored once', async (name) => {
-      const start = await lastSeq();
-      const results = await Promise.all(Array.from({ length: 5 }, () => pipeline.accept(requests[name]())));
-      const again = await pipeline.accept(requests[name]());
-      expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
-      expect(again.duplicate).toBe(true);
-      expect(new Set([...results, again].map((r) => r.append?.seq))).toEqual(new Set([start + 1]));
-      expect(await lastSeq()).toBe(start + 1);
-    }, 60_000);
+    it.each(Object.keys(requests))(
+      '%s: the same request sent five times at once and again later is stored once',
+      async (name) => {
+        const start = await lastSeq();
+        const results = await Promise.all(Array.from({ length: 5 }, () => pipeline.accept(requests[name]())));
+        const again = await pipeline.accept(requests[name]());
+        expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+        expect(again.duplicate).toBe(true);
+        expect(new Set([...results, again].map((r) => r.append?.seq))).toEqual(new Set([start + 1]));
+        expect(await lastSeq()).toBe(start + 1);
+      },
+      60_000,
+    );
 
     it('recognises a retry whose body was gzip-encoded differently, and honours an explicit Idempotency-Key', async () => {
       const start = await lastSeq();
@@ -229,7 +292,14 @@ describe(IngestPipeline.name, () => {
 
     it('never collapses different requests: another byte, time parameter, label or API is new data', async () => {
       const start = await lastSeq();
-      const ingest = (params: Record<string, string>, body = 'p;q 1\n') => pipeline.accept({ tenant: acme, api: 'pyroscope.ingest', params, parts: [{ what: 'request body', bytes: Buffer.from(body) }], decoder: new PyroscopeIngestDecoder('folded', '/ingest') });
+      const ingest = (params: Record<string, string>, body = 'p;q 1\n') =>
+        pipeline.accept({
+          tenant: acme,
+          api: 'pyroscope.ingest',
+          params,
+          parts: [{ what: 'request body', bytes: Buffer.from(body) }],
+          decoder: new PyroscopeIngestDecoder('folded', '/ingest'),
+        });
       const outcomes = [
         await ingest({ name: 'diff.cpu', from: fromS }),
         await ingest({ name: 'diff.cpu', from: String(Number(fromS) + 10) }),
@@ -238,7 +308,14 @@ describe(IngestPipeline.name, () => {
         await ingest({ name: 'diff.cpu', from: fromS }, 'p;q 2\n'),
       ];
       const pprof = samplesToPprof(batch(12), TYPE);
-      const raw = (labels: Array<[string, string]>) => pipeline.accept({ tenant: acme, api: 'parca.WriteRaw', series: 1, parts: [{ what: 'series[0].samples[0]', bytes: pprof, labels }], decoder: new PprofSeriesDecoder() });
+      const raw = (labels: Array<[string, string]>) =>
+        pipeline.accept({
+          tenant: acme,
+          api: 'parca.WriteRaw',
+          series: 1,
+          parts: [{ what: 'series[0].samples[0]', bytes: pprof, labels }],
+          decoder: new PprofSeriesDecoder(),
+        });
       outcomes.push(await raw([['__name__', 'a']]), await raw([['__name__', 'b']]));
       expect(outcomes.map((o) => o.duplicate)).toEqual(outcomes.map(() => false));
       expect(await lastSeq()).toBe(start + outcomes.length);
@@ -260,8 +337,20 @@ describe(`${IngestPipeline.name} with a short dedupe window`, () => {
   });
 
   it('stores a request without its own time again once the window has passed, at its own receive time; a timed one likewise', async () => {
-    const timeless = (): IngestRequest => ({ tenant: acme, api: 'pyroscope.ingest', params: { name: 'later.cpu' }, parts: [{ what: 'request body', bytes: Buffer.from('m;n 4\n') }], decoder: new PyroscopeIngestDecoder('folded', '/ingest') });
-    const pprof = (): IngestRequest => ({ tenant: acme, api: 'parca.WriteRaw', series: 1, parts: [{ what: 'series[0].samples[0]', bytes: timelessPprof(9), labels: [['__name__', 'z']] }], decoder: new PprofSeriesDecoder() });
+    const timeless = (): IngestRequest => ({
+      tenant: acme,
+      api: 'pyroscope.ingest',
+      params: { name: 'later.cpu' },
+      parts: [{ what: 'request body', bytes: Buffer.from('m;n 4\n') }],
+      decoder: new PyroscopeIngestDecoder('folded', '/ingest'),
+    });
+    const pprof = (): IngestRequest => ({
+      tenant: acme,
+      api: 'parca.WriteRaw',
+      series: 1,
+      parts: [{ what: 'series[0].samples[0]', bytes: timelessPprof(9), labels: [['__name__', 'z']] }],
+      decoder: new PprofSeriesDecoder(),
+    });
     const arrow = samplesToArrow(batch(20));
     const timed = (): IngestRequest => ({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: arrow }], decoder: new ArrowDecoder() });
     const first = await Promise.all([timeless(), pprof(), timed()].map((r) => f.pipeline.accept(r)));
@@ -280,7 +369,12 @@ describe(`${IngestPipeline.name} with a short dedupe window`, () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     const slow: IngestDecoder = { format: 'arrow', decode: async (parts, ctx) => (await gate, new ArrowDecoder().decode(parts, ctx)) };
-    const req = (seed: number, decoder: IngestDecoder): IngestRequest => ({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: Buffer.concat([samplesToArrow(batch(seed))]) }], decoder });
+    const req = (seed: number, decoder: IngestDecoder): IngestRequest => ({
+      tenant: acme,
+      api: 'parca.WriteArrow',
+      parts: [{ what: 'ipc_buffer', bytes: Buffer.concat([samplesToArrow(batch(seed))]) }],
+      decoder,
+    });
     const overBudget = { what: 'ipc_buffer', bytes: new Uint8Array(64 * 1024 + 1) };
     // Alone, a request larger than the whole budget is let through (and here refused for its shape).
     const alone = await f.pipeline.accept({ ...req(30, new ArrowDecoder()), parts: [overBudget] }).catch((e: unknown) => e);
@@ -298,7 +392,9 @@ describe(`${IngestPipeline.name} with a short dedupe window`, () => {
 
   it('answers UNAVAILABLE with a Retry-After while NATS is down', async () => {
     await f.nats.stop();
-    const err = await f.pipeline.accept({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: samplesToArrow(batch(40)) }], decoder: new ArrowDecoder() }).catch((e: unknown) => e);
+    const err = await f.pipeline
+      .accept({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: samplesToArrow(batch(40)) }], decoder: new ArrowDecoder() })
+      .catch((e: unknown) => e);
     expect(isFirnError(err, 'unavailable') && err.details['retry_after_seconds']).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });

@@ -131,7 +131,12 @@ export class IngestPipeline {
         'ingest.append',
         async (span) => {
           const res = await this.append(tenant, encoded ?? samplesToArrow(batch), key);
-          span.setAttributes({ 'firn.ingest.seq': res.seq, 'firn.ingest.duplicate': res.duplicate, 'firn.ingest.bytes': res.bytes, 'firn.ingest.claim_check': res.claimCheck });
+          span.setAttributes({
+            'firn.ingest.seq': res.seq,
+            'firn.ingest.duplicate': res.duplicate,
+            'firn.ingest.bytes': res.bytes,
+            'firn.ingest.claim_check': res.claimCheck,
+          });
           return res;
         },
         { attributes: { 'firn.tenant': tenant, 'firn.rows': batch.length } },
@@ -214,5 +219,8 @@ export class IngestPipeline {
  */
 function retryable(err: unknown): unknown {
   if (!(err instanceof FirnError) || err.code === ErrorCode.InvalidArgument || err.code === ErrorCode.Internal) return err;
-  return new FirnError(ErrorCode.Unavailable, `ingest log unavailable, retry later: ${err.message}`, { cause: err, details: { retry_after_seconds: APPEND_RETRY_AFTER_SECONDS } });
+  return new FirnError(ErrorCode.Unavailable, `ingest log unavailable, retry later: ${err.message}`, {
+    cause: err,
+    details: { retry_after_seconds: APPEND_RETRY_AFTER_SECONDS },
+  });
 }

@@ -35,7 +35,13 @@ export class OtlpHttpController {
     const encoding = encodingOf(contentType);
     const { tenant } = principal;
     const bytes = await readBody(req, this.pipeline.maxBodyBytes(tenant));
-    const result = await this.pipeline.accept({ tenant, api: 'otlp.Export', parts: [{ what: 'request body', bytes, contentType, contentEncoding }], decoder: new OtlpDecoder(encoding), idempotencyKey });
+    const result = await this.pipeline.accept({
+      tenant,
+      api: 'otlp.Export',
+      parts: [{ what: 'request body', bytes, contentType, contentEncoding }],
+      decoder: new OtlpDecoder(encoding),
+      idempotencyKey,
+    });
     const answer = otlpResponse(result);
     if (encoding === 'json') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -51,5 +57,9 @@ function encodingOf(contentType: string | undefined): OtlpEncoding {
   const t = (contentType ?? '').split(';')[0].trim().toLowerCase();
   if (t === 'application/x-protobuf' || t === 'application/protobuf') return 'protobuf';
   if (t === 'application/json') return 'json';
-  throw new FirnError(ErrorCode.InvalidArgument, `unsupported Content-Type ${JSON.stringify(contentType ?? '')}: OTLP/HTTP takes application/x-protobuf or application/json`, { httpStatus: 415 });
+  throw new FirnError(
+    ErrorCode.InvalidArgument,
+    `unsupported Content-Type ${JSON.stringify(contentType ?? '')}: OTLP/HTTP takes application/x-protobuf or application/json`,
+    { httpStatus: 415 },
+  );
 }

@@ -29,19 +29,30 @@ export class OtlpRpc implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const impl = { export: (req: firnIngestV1.OtlpExportWire, ctx: HandlerContext) => this.export(req, ctx) } as unknown as Partial<ServiceImpl<typeof ProfilesService>>;
+    const impl = { export: (req: firnIngestV1.OtlpExportWire, ctx: HandlerContext) => this.export(req, ctx) } as unknown as Partial<
+      ServiceImpl<typeof ProfilesService>
+    >;
     this.rpc.add(ProfilesService, impl, { interceptors: [authInterceptor(this.tokens, Scope.WriteProfiles)] });
   }
 
   async export(req: firnIngestV1.OtlpExportWire, ctx: HandlerContext): Promise<collector.ExportProfilesServiceResponse> {
     const { tenant } = principalOf(ctx, Scope.WriteProfiles);
     const bytes = toBinary(firnIngestV1.OtlpExportWireSchema, req);
-    const res = await this.pipeline.accept({ tenant, api: 'otlp.Export', parts: [{ what: 'request', bytes }], decoder: new OtlpDecoder('protobuf'), idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER) });
+    const res = await this.pipeline.accept({
+      tenant,
+      api: 'otlp.Export',
+      parts: [{ what: 'request', bytes }],
+      decoder: new OtlpDecoder('protobuf'),
+      idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER),
+    });
     return otlpResponse(res);
   }
 }
 
 /** OTLP's answer: empty on full success, `partial_success` when some profiles were refused. */
 export function otlpResponse(res: AcceptResult): collector.ExportProfilesServiceResponse {
-  return create(ExportProfilesServiceResponseSchema, res.partial ? { partialSuccess: { rejectedProfiles: BigInt(res.partial.rejected), errorMessage: res.partial.message } } : {});
+  return create(
+    ExportProfilesServiceResponseSchema,
+    res.partial ? { partialSuccess: { rejectedProfiles: BigInt(res.partial.rejected), errorMessage: res.partial.message } } : {},
+  );
 }

@@ -45,13 +45,26 @@ export class ProfileStoreRpc implements OnModuleInit {
       const labels = (series.labels?.labels ?? []).map((l) => [l.name, l.value] as const);
       series.samples.forEach((sample, j) => parts.push({ what: `series[${i}].samples[${j}]`, bytes: sample.rawProfile, labels }));
     });
-    await this.pipeline.accept({ tenant, api: 'parca.WriteRaw', parts, series: req.series.length, decoder: new PprofSeriesDecoder(), idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER) });
+    await this.pipeline.accept({
+      tenant,
+      api: 'parca.WriteRaw',
+      parts,
+      series: req.series.length,
+      decoder: new PprofSeriesDecoder(),
+      idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER),
+    });
     return create(WriteRawResponseSchema, {});
   }
 
   async writeArrow(req: profilestoreV1alpha1.WriteArrowRequest, ctx: HandlerContext): Promise<profilestoreV1alpha1.WriteArrowResponse> {
     const { tenant } = principalOf(ctx, Scope.WriteProfiles);
-    await this.pipeline.accept({ tenant, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: req.ipcBuffer }], decoder: new ArrowDecoder(), idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER) });
+    await this.pipeline.accept({
+      tenant,
+      api: 'parca.WriteArrow',
+      parts: [{ what: 'ipc_buffer', bytes: req.ipcBuffer }],
+      decoder: new ArrowDecoder(),
+      idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER),
+    });
     return create(WriteArrowResponseSchema, {});
   }
 }

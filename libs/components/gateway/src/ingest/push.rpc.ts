@@ -36,7 +36,14 @@ export class PushRpc implements OnModuleInit {
       const labels = series.labels.map((l) => [l.name, l.value] as const);
       series.samples.forEach((sample, j) => parts.push({ what: `series[${i}].samples[${j}]`, bytes: sample.rawProfile, labels }));
     });
-    await this.pipeline.accept({ tenant, api: 'pyroscope.Push', parts, series: req.series.length, decoder: new PushDecoder(), idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER) });
+    await this.pipeline.accept({
+      tenant,
+      api: 'pyroscope.Push',
+      parts,
+      series: req.series.length,
+      decoder: new PushDecoder(),
+      idempotencyKey: ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER),
+    });
     return create(PushResponseSchema, {});
   }
 }

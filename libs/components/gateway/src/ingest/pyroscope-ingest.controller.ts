@@ -33,7 +33,14 @@ export class PyroscopeIngestController {
     const { tenant } = principal;
     const decoder = new PyroscopeIngestDecoder(PyroscopeIngestDecoder.formatOf(q, contentType), req.url);
     const bytes = await readBody(req, this.pipeline.maxBodyBytes(tenant));
-    await this.pipeline.accept({ tenant, api: 'pyroscope.ingest', params: q, decoder, parts: [{ what: 'request body', bytes, contentType, contentEncoding }], idempotencyKey });
+    await this.pipeline.accept({
+      tenant,
+      api: 'pyroscope.ingest',
+      params: q,
+      decoder,
+      parts: [{ what: 'request body', bytes, contentType, contentEncoding }],
+      idempotencyKey,
+    });
     return {};
   }
 }

@@ -42,7 +42,9 @@ export function requestIdentity(api: string, params: IngestParams, parts: readon
     field(h, explicitKey);
     return `k${h.digest('hex')}`;
   }
-  const keys = Object.keys(params).filter((k) => params[k] !== undefined).sort();
+  const keys = Object.keys(params)
+    .filter((k) => params[k] !== undefined)
+    .sort();
   field(h, String(keys.length));
   for (const k of keys) {
     const v: unknown = params[k];

@@ -99,14 +99,19 @@ export class ScrapeService implements OnApplicationBootstrap, BeforeApplicationS
       maxBodyBytes: Math.max(...jobs.map((j) => this.pipeline.maxBodyBytes(j.tenant)), 1),
       // No request to continue: each scraped profile's ingest is a trace of its own.
       sink: (target, profile, body, transform) =>
-        inSpan(this.tracer, 'scrape.ingest', async () => {
-          await this.pipeline.accept({
-            tenant: target.tenant,
-            api: 'scrape',
-            parts: [{ what: `${target.baseUrl}${profile.path}`, bytes: body }],
-            decoder: new ScrapeDecoder(profile.name, target.labels, transform),
-          });
-        }, { attributes: { 'firn.tenant': target.tenant, 'firn.scrape.profile': profile.name } }),
+        inSpan(
+          this.tracer,
+          'scrape.ingest',
+          async () => {
+            await this.pipeline.accept({
+              tenant: target.tenant,
+              api: 'scrape',
+              parts: [{ what: `${target.baseUrl}${profile.path}`, bytes: body }],
+              decoder: new ScrapeDecoder(profile.name, target.labels, transform),
+            });
+          },
+          { attributes: { 'firn.tenant': target.tenant, 'firn.scrape.profile': profile.name } },
+        ),
     });
     this.scraper.start();
     this.log.info({ jobs: jobs.map((j) => j.jobName), replica: this.opts.replicaId }, 'scraping');

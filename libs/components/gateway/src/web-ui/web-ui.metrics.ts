@@ -5,6 +5,11 @@ export class WebUiMetrics {
   readonly requests: Counter<'outcome'>;
 
   constructor(registry: Registry) {
-    this.requests = new Counter({ name: metricName('gateway', 'ui_requests_total'), help: 'Web UI requests by outcome.', labelNames: ['outcome'], registers: [registry] });
+    this.requests = new Counter({
+      name: metricName('gateway', 'ui_requests_total'),
+      help: 'Web UI requests by outcome.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
   }
 }

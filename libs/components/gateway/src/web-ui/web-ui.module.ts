@@ -1,4 +1,13 @@
-import { Inject, Injectable, Module, type DynamicModule, type MiddlewareConsumer, type NestMiddleware, type NestModule, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type MiddlewareConsumer,
+  type NestMiddleware,
+  type NestModule,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Registry } from '@firn/observability';
 import { LOGGER, METRICS } from '@firn/server-runtime';
@@ -46,7 +55,15 @@ export class WebUiService implements OnModuleInit {
   handle(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void): void {
     // Express rewrites req.url relative to the middleware's mount path; originalUrl is the request's.
     const url = req.originalUrl ?? req.url ?? '/';
-    const out = this.enabled ? uiResponse(this.site, { method: req.method ?? 'GET', url, acceptEncoding: header(req, 'accept-encoding'), ifNoneMatch: header(req, 'if-none-match'), accept: header(req, 'accept') }) : undefined;
+    const out = this.enabled
+      ? uiResponse(this.site, {
+          method: req.method ?? 'GET',
+          url,
+          acceptEncoding: header(req, 'accept-encoding'),
+          ifNoneMatch: header(req, 'if-none-match'),
+          accept: header(req, 'accept'),
+        })
+      : undefined;
     if (!out) {
       next();
       return;

@@ -8,7 +8,22 @@ import { WebUiSite, resolveUiDir } from './web-ui.site';
 
 describe(isApiPath.name, () => {
   it('does claim every API, ops and RPC path', () => {
-    for (const p of ['/api', '/api/v1/whoami', '/api/v1/admin/tenants', '/ingest', '/ingest/x', '/readyz', '/healthz', '/metrics', '/v1development/profiles', '/debug/pprof', '/parca.query.v1alpha1.QueryService/Query', '/querier.v1.QuerierService/SelectMergeStacktraces', '/grpc.health.v1.Health/Check', '/push.v1.PusherService/Push']) {
+    for (const p of [
+      '/api',
+      '/api/v1/whoami',
+      '/api/v1/admin/tenants',
+      '/ingest',
+      '/ingest/x',
+      '/readyz',
+      '/healthz',
+      '/metrics',
+      '/v1development/profiles',
+      '/debug/pprof',
+      '/parca.query.v1alpha1.QueryService/Query',
+      '/querier.v1.QuerierService/SelectMergeStacktraces',
+      '/grpc.health.v1.Health/Check',
+      '/push.v1.PusherService/Push',
+    ]) {
       expect(isApiPath(p), p).toBe(true);
     }
   });
@@ -35,7 +50,11 @@ describe(uiResponse.name, () => {
 
   it('does serve hashed assets for a year, gzipped when asked', () => {
     const r = uiResponse(site, { method: 'GET', url: '/assets/index-AbC123.js?v=1', acceptEncoding: 'gzip, br' });
-    expect(r).toMatchObject({ status: 200, outcome: 'file', headers: { 'cache-control': 'public, max-age=31536000, immutable', 'content-encoding': 'gzip', 'content-type': 'text/javascript; charset=utf-8' } });
+    expect(r).toMatchObject({
+      status: 200,
+      outcome: 'file',
+      headers: { 'cache-control': 'public, max-age=31536000, immutable', 'content-encoding': 'gzip', 'content-type': 'text/javascript; charset=utf-8' },
+    });
     expect(gunzipSync(r?.body as Buffer).toString()).toBe(js);
     expect(uiResponse(site, { method: 'GET', url: '/assets/index-AbC123.js' })?.body?.toString()).toBe(js);
   });

@@ -55,14 +55,21 @@ export function uiResponse(site: WebUiSite | undefined, req: UiRequest): UiRespo
       status: 503,
       outcome: 'not_built',
       headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS },
-      body: Buffer.from('The Firn web UI is not built on this server: run `npm run build:web` (or set FIRN_UI_DIR to a built dist/web) and restart.\nThe APIs work as usual.\n'),
+      body: Buffer.from(
+        'The Firn web UI is not built on this server: run `npm run build:web` (or set FIRN_UI_DIR to a built dist/web) and restart.\nThe APIs work as usual.\n',
+      ),
     };
   }
   const file = site.file(path);
   if (file) return send(file, req, 'file');
   const last = path.slice(path.lastIndexOf('/') + 1);
   if (path.startsWith('/assets/') || last.includes('.')) {
-    return { status: 404, outcome: 'missing', headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS }, body: Buffer.from(`not found: ${path}\n`) };
+    return {
+      status: 404,
+      outcome: 'missing',
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS },
+      body: Buffer.from(`not found: ${path}\n`),
+    };
   }
   if (path !== '/' && !/\btext\/html\b/.test(req.accept ?? '')) return undefined;
   return send(site.index, req, 'index');

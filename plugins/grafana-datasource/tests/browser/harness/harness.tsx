@@ -7,7 +7,18 @@
  * onRunQuery runs the data source and renders the frames with Grafana's flame graph component).
  */
 import * as grafanaData from '@grafana/data';
-import { CoreApp, createTheme, DataFrame, DataQueryResponse, DataSourceApi, DataSourcePlugin, DataSourceSettings, dateTime, ThemeContext, TimeRange } from '@grafana/data';
+import {
+  CoreApp,
+  createTheme,
+  DataFrame,
+  DataQueryResponse,
+  DataSourceApi,
+  DataSourcePlugin,
+  DataSourceSettings,
+  dateTime,
+  ThemeContext,
+  TimeRange,
+} from '@grafana/data';
 import { FlameGraph } from '@grafana/flamegraph';
 import * as grafanaRuntime from '@grafana/runtime';
 import { setBackendSrv, setTemplateSrv } from '@grafana/runtime';
@@ -27,7 +38,14 @@ const PLUGIN_ID = 'firn-profiles-datasource';
 const theme = createTheme({ colors: { mode: 'dark' } });
 
 /** What Grafana's plugin loader provides to plugins under these names. */
-const SHARED: Record<string, unknown> = { react: React, 'react-dom': ReactDOM, '@grafana/data': grafanaData, '@grafana/ui': grafanaUi, '@grafana/runtime': grafanaRuntime, rxjs };
+const SHARED: Record<string, unknown> = {
+  react: React,
+  'react-dom': ReactDOM,
+  '@grafana/data': grafanaData,
+  '@grafana/ui': grafanaUi,
+  '@grafana/runtime': grafanaRuntime,
+  rxjs,
+};
 
 function loadPlugin(url: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -72,7 +90,13 @@ function summary(res: DataQueryResponse | undefined): string {
   return lines.join('\n');
 }
 
-const panel: React.CSSProperties = { border: `1px solid ${theme.colors.border.weak}`, borderRadius: 4, padding: 16, marginBottom: 16, background: theme.colors.background.primary };
+const panel: React.CSSProperties = {
+  border: `1px solid ${theme.colors.border.weak}`,
+  borderRadius: 4,
+  padding: 16,
+  marginBottom: 16,
+  background: theme.colors.background.primary,
+};
 
 function QueryPanel({ plugin, ds, range, initial }: { plugin: Plugin; ds: DataSourceApi<FirnQuery>; range: TimeRange; initial: FirnQuery }) {
   const QueryEditor = plugin.components.QueryEditor;
@@ -92,7 +116,17 @@ function QueryPanel({ plugin, ds, range, initial }: { plugin: Plugin; ds: DataSo
     const n = ++runs.current;
     setRunCount(n);
     const targets = [latest.current];
-    const res = await (ds.query({ requestId: `run-${n}`, app: CoreApp.Dashboard, interval: '1m', intervalMs: 60_000, range, scopedVars: {}, targets, timezone: 'utc', startTime: Date.now() }) as Promise<DataQueryResponse>);
+    const res = await (ds.query({
+      requestId: `run-${n}`,
+      app: CoreApp.Dashboard,
+      interval: '1m',
+      intervalMs: 60_000,
+      range,
+      scopedVars: {},
+      targets,
+      timezone: 'utc',
+      startTime: Date.now(),
+    }) as Promise<DataQueryResponse>);
     if (n === runs.current) setResult(res);
   };
   // A panel runs its queries once when it mounts.
@@ -152,12 +186,28 @@ function ConfigPanel({ plugin }: { plugin: Plugin }) {
   const saveAndTest = async () => {
     setTesting(true);
     setTest(undefined);
-    const saved = (await (await fetch(`/api/datasources/uid/${options.uid}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonData: options.jsonData, secureJsonData: options.secureJsonData }) })).json()) as {
+    const saved = (await (
+      await fetch(`/api/datasources/uid/${options.uid}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonData: options.jsonData, secureJsonData: options.secureJsonData }),
+      })
+    ).json()) as {
       jsonData: Record<string, unknown>;
       secureJsonFields: Record<string, boolean>;
     };
     setOptions({ ...options, jsonData: saved.jsonData, secureJsonFields: saved.secureJsonFields, secureJsonData: {} });
-    const ds = new plugin.DataSourceClass({ id: 2, uid: options.uid, name: 'Firn', type: PLUGIN_ID, access: 'proxy', url: `/api/datasources/proxy/uid/${options.uid}`, jsonData: saved.jsonData, meta: plugin.meta, readOnly: false } as never);
+    const ds = new plugin.DataSourceClass({
+      id: 2,
+      uid: options.uid,
+      name: 'Firn',
+      type: PLUGIN_ID,
+      access: 'proxy',
+      url: `/api/datasources/proxy/uid/${options.uid}`,
+      jsonData: saved.jsonData,
+      meta: plugin.meta,
+      readOnly: false,
+    } as never);
     setTest(await ds.testDatasource());
     setTesting(false);
   };
@@ -193,7 +243,17 @@ async function main(): Promise<void> {
   const plugin = exports.plugin as Plugin;
   const uid = params.get('uid') ?? 'firn';
   const settings = (await (await fetch(`/api/datasources/uid/${uid}`)).json()) as { jsonData: Record<string, unknown> };
-  const ds = new plugin.DataSourceClass({ id: 1, uid, name: 'Firn', type: PLUGIN_ID, access: 'proxy', url: `/api/datasources/proxy/uid/${uid}`, jsonData: settings.jsonData, meta: plugin.meta, readOnly: false } as never);
+  const ds = new plugin.DataSourceClass({
+    id: 1,
+    uid,
+    name: 'Firn',
+    type: PLUGIN_ID,
+    access: 'proxy',
+    url: `/api/datasources/proxy/uid/${uid}`,
+    jsonData: settings.jsonData,
+    meta: plugin.meta,
+    readOnly: false,
+  } as never);
   const initial = { refId: 'A', ...ds.getDefaultQuery?.(CoreApp.Dashboard) } as FirnQuery;
 
   const show = params.get('show') ?? 'query';

@@ -12,7 +12,14 @@ export class ArrowDecoder implements IngestDecoder {
   decode(parts: readonly IngestPart[], ctx: DecodeContext): DecodedRequest {
     const [part] = parts;
     const p = ctx.parser;
-    const batch = samplesFromArrow(part.bytes, { maxRows: p.maxSamples, maxStackDepth: p.maxStackDepth, maxBytes: ctx.maxBytes, maxSymbols: p.maxSymbols, maxSeries: p.maxSeries, maxStackFrames: p.maxStackFrames });
+    const batch = samplesFromArrow(part.bytes, {
+      maxRows: p.maxSamples,
+      maxStackDepth: p.maxStackDepth,
+      maxBytes: ctx.maxBytes,
+      maxSymbols: p.maxSymbols,
+      maxSeries: p.maxSeries,
+      maxStackFrames: p.maxStackFrames,
+    });
     return { batch, encoded: parts.length === 1 && batch.truncatedStacks === 0 ? part.bytes : undefined };
   }
 }

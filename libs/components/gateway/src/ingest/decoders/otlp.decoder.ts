@@ -40,10 +40,14 @@ export class OtlpDecoder implements IngestDecoder {
  */
 function jsonToBinary(bytes: Uint8Array): Uint8Array {
   if (bytes.length > MAX_OTLP_JSON_BYTES) {
-    throw new FirnError(ErrorCode.ResourceExhausted, `OTLP/JSON body of ${bytes.length} bytes is larger than ${MAX_OTLP_JSON_BYTES} bytes; send OTLP protobuf for larger requests`, {
-      details: { limit: 'max_otlp_json_bytes' },
-      httpStatus: 413,
-    });
+    throw new FirnError(
+      ErrorCode.ResourceExhausted,
+      `OTLP/JSON body of ${bytes.length} bytes is larger than ${MAX_OTLP_JSON_BYTES} bytes; send OTLP protobuf for larger requests`,
+      {
+        details: { limit: 'max_otlp_json_bytes' },
+        httpStatus: 413,
+      },
+    );
   }
   let json: JsonValue;
   try {

@@ -15,7 +15,9 @@ const ctx = (params: Record<string, string>): DecodeContext => ({
 
 describe(PyroscopeIngestDecoder.name, () => {
   it.each(['jfr', 'speedscope', 'trie', 'lines'])('answers format=%s with 415 naming the formats Firn takes', async (format) => {
-    const err = await new PyroscopeIngestDecoder(format, '/ingest?name=app.cpu').decode([{ what: 'request body', bytes: new Uint8Array([1]) }], ctx({ name: 'app.cpu', format })).catch((e: unknown) => e);
+    const err = await new PyroscopeIngestDecoder(format, '/ingest?name=app.cpu')
+      .decode([{ what: 'request body', bytes: new Uint8Array([1]) }], ctx({ name: 'app.cpu', format }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FirnError);
     expect((err as FirnError).httpStatus).toBe(415);
     expect((err as FirnError).message).toMatch(/format=folded .* format=pprof/);
@@ -24,7 +26,10 @@ describe(PyroscopeIngestDecoder.name, () => {
   it('names folded uploads like Pyroscope: sanitized tag names, service_name, pyroscope_spy', async () => {
     const name = 'shop.cpu{otel.scope.name=sdk,env=prod}';
     const q = { name, spyName: 'gospy' };
-    const { batch } = await new PyroscopeIngestDecoder(PyroscopeIngestDecoder.formatOf(q), `/ingest?name=x`).decode([{ what: 'request body', bytes: Buffer.from('main;work 3\n') }], ctx(q));
+    const { batch } = await new PyroscopeIngestDecoder(PyroscopeIngestDecoder.formatOf(q), `/ingest?name=x`).decode(
+      [{ what: 'request body', bytes: Buffer.from('main;work 3\n') }],
+      ctx(q),
+    );
     expect(batch.profileTypes).toEqual(['process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta']);
     expect(Object.fromEntries(batch.series[0])).toEqual({ env: 'prod', otel_scope_name: 'sdk', pyroscope_spy: 'gospy', service_name: 'shop' });
   });

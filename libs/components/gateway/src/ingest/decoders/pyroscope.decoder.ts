@@ -41,7 +41,8 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
     if (untilMs < fromMs) throw FirnError.invalidArgument(`"until" (${untilMs} ms) is before "from" (${fromMs} ms)`);
     const sampleRateRaw = single(q, 'sampleRate') ?? '100';
     const sampleRate = Number(sampleRateRaw);
-    if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 100_000) throw FirnError.invalidArgument(`"sampleRate" must be a positive integer (got ${JSON.stringify(sampleRateRaw)})`);
+    if (!Number.isInteger(sampleRate) || sampleRate <= 0 || sampleRate > 100_000)
+      throw FirnError.invalidArgument(`"sampleRate" must be a positive integer (got ${JSON.stringify(sampleRateRaw)})`);
     const seriesLabels = app.labels;
     const limits = ctx.parser;
 
@@ -59,7 +60,8 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
         const part = field('profile');
         if (!part) throw FirnError.invalidArgument('multipart body has no "profile" part');
         // Pyroscope refuses these too: cumulative profiles from clients older than godeltaprof.
-        if (field('prev_profile')?.length) throw FirnError.invalidArgument('multipart "prev_profile" is not supported: update the client (current pyroscope-go versions send delta profiles)');
+        if (field('prev_profile')?.length)
+          throw FirnError.invalidArgument('multipart "prev_profile" is not supported: update the client (current pyroscope-go versions send delta profiles)');
         const config = field('sample_type_config');
         if (config?.length) sampleTypeConfig = parseSampleTypeConfig(Buffer.from(config).toString('utf8'));
         pprof = part;
@@ -77,9 +79,13 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
       };
     }
     // Pyroscope also takes jfr, speedscope, trie, tree and lines; Firn does not (yet): 415 says so.
-    throw new FirnError(ErrorCode.InvalidArgument, `unsupported format ${JSON.stringify(this.rawFormat)}: Firn's /ingest takes format=folded (the default) or format=pprof; for JFR, speedscope and other formats convert to pprof first`, {
-      httpStatus: 415,
-    });
+    throw new FirnError(
+      ErrorCode.InvalidArgument,
+      `unsupported format ${JSON.stringify(this.rawFormat)}: Firn's /ingest takes format=folded (the default) or format=pprof; for JFR, speedscope and other formats convert to pprof first`,
+      {
+        httpStatus: 415,
+      },
+    );
   }
 }
 
