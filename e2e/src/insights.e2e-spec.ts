@@ -10,7 +10,7 @@ import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SampleBatchBuilder, samplesToArrow, type Frame } from '@firn/profiles';
 import { firnAdminUsageV1, firnInsightsV1, profilestoreV1alpha1 } from '@firn/proto';
-import { startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
+import { metricValue, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { ROOT, startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE } from './support/profiles-data';
 import { bearer, makeTokens, s3Env } from './support/write-path';
@@ -56,11 +56,6 @@ function versionRows(version: string, bumped: boolean): Rows {
 }
 
 /** A metric's value in a Prometheus text exposition (0 when absent). */
-function metricValue(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
 const ROUNDS = 'firn_querier_deploy_check_rounds_total';
 
 /** Waits until every querier has completed `n` more rounds of its deploy checks (polling, no fixed sleep). */

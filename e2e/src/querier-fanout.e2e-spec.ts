@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { SampleBatchBuilder, samplesToArrow } from '@firn/profiles';
 import { firnInsightsV1, firnQueryV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
-import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
+import { freePort, metricValue, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
 import { bearer, makeTokens, s3Env, waitForIngestDrained } from './support/write-path';
@@ -32,11 +32,6 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries 
 }
 
 /** A metric's value in a Prometheus text exposition (0 when absent). */
-function metricValue(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
 /**
  * Two queriers as separate processes, peers of each other: a query to either one is split across
  * both (only partial aggregates cross between them) and the merged result equals what was written.

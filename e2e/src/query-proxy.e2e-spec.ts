@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@firn/bus';
 import { samplesToArrow } from '@firn/profiles';
 import { firnInsightsV1, profilestoreV1alpha1, querierV1, queryV1alpha1 } from '@firn/proto';
-import { freePort, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
+import { freePort, metricValue, startNats, startS3Server, type S3Server, type TestNats } from '@firn/testing';
 import { startApp, type RunningApp } from './support/apps';
 import { auth, pollUntil, SAMPLE_NS, spanProfile, upstreamQuerier } from './support/grafana-pyroscope';
 import { CPU_TYPE, agentWrite, stackPool } from './support/profiles-data';
@@ -19,11 +19,6 @@ const Q = queryV1alpha1;
 const INTERNAL = 'e2e-proxy-internal-token-0123456789';
 const SPAN_A = '9a1b2c3d4e5f6071';
 const SPAN_B = '0fedcba987654321';
-
-function metricValue(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
 /**
  * The gateway as the one public address for reads: Parca's QueryService, Pyroscope's

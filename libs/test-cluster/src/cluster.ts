@@ -187,12 +187,6 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   };
 }
 
-/** A series' value in a Prometheus text exposition, e.g. `firn_ingester_messages_total{outcome="duplicate"}` (0 when absent). */
-export function metricValue(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
 /** Polls `fn` until `ok` accepts its value or `timeoutMs` passes; returns the last value either way. */
 export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;

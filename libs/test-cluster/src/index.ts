@@ -1,3 +1,3 @@
-export { eventually, metricValue, startTestCluster, type ClusterComponent, type TestCluster } from './cluster';
+export { eventually, startTestCluster, type ClusterComponent, type TestCluster } from './cluster';
 export { CLUSTER_CPU_TYPE, clusterWrite, queryMergeTotal } from './profiles';
 export { storedTotals } from './stored';

@@ -24,3 +24,4 @@ export {
 export { launchBrowser, type BrowserSession } from './browser';
 export { compileC, bpfUnavailable, compareSpeed, pgoRoundTrip, textOf, type PgoRoundTrip } from './pgo-roundtrip';
 export { makeTokens } from './tokens';
+export { metricValue } from './metrics-text';

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { appendIngest } from '@firn/ingest-log';
 import { tenantFromTrustedSource } from '@firn/tenancy';
-import { clusterWrite, eventually, metricValue, startTestCluster, storedTotals, type ClusterComponent, type TestCluster } from '@firn/test-cluster';
+import { clusterWrite, eventually, startTestCluster, storedTotals, type ClusterComponent, type TestCluster } from '@firn/test-cluster';
+import { metricValue } from '@firn/testing';
 import { FLUSH_STEPS, type FlushStep } from './ingester.options';
 import { ingesterServer } from './ingester.server';
 

@@ -7,17 +7,8 @@ import { ingesterServer } from '@firn/ingester';
 import { appendIngest } from '@firn/ingest-log';
 import { queryV1alpha1 } from '@firn/proto';
 import { tenantFromTrustedSource } from '@firn/tenancy';
-import {
-  CLUSTER_CPU_TYPE,
-  clusterWrite,
-  eventually,
-  metricValue,
-  queryMergeTotal,
-  startTestCluster,
-  type ClusterComponent,
-  type TestCluster,
-} from '@firn/test-cluster';
-import { makeTempDir, makeTokens, removeDir } from '@firn/testing';
+import { CLUSTER_CPU_TYPE, clusterWrite, eventually, queryMergeTotal, startTestCluster, type ClusterComponent, type TestCluster } from '@firn/test-cluster';
+import { makeTempDir, makeTokens, metricValue, removeDir } from '@firn/testing';
 import { querierServer } from './querier.server';
 
 const TENANT = 'acme';
