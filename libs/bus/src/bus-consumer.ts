@@ -46,6 +46,14 @@ export interface ConsumeOptions {
   maxAckPending?: number;
   /** Messages pulled per request. Default 64. */
   batch?: number;
+  /**
+   * Pull by size instead: at most this many bytes of messages per pull request (and at most 100
+   * messages), so what waits in the client's prefetch buffer is bounded by bytes and is handled
+   * well within ackWait however large the messages are. Raised to 4 × (max_payload + headroom):
+   * the client tops a pull up once 25 % of its bytes are used, and a top-up smaller than the next
+   * message would stall until the pull expires (30 s). Replaces `batch` when set.
+   */
+  maxBytes?: number;
   /** Give up on a message after this many deliveries (-1 = never, the default). */
   maxDeliver?: number;
   /** Redelivery delay after a handler throws. Default 1000 ms. */
@@ -66,6 +74,8 @@ export interface ConsumerHandle {
 }
 
 const DEFAULT_BATCH = 64;
+/** Subject, headers and reply subject on top of a max_payload-sized body. */
+const PULL_HEADROOM_BYTES = 64 * 1024;
 const DEFAULT_NAK_DELAY_MS = 1000;
 const PULL_RETRY_DELAY_MS = 1000;
 
@@ -119,6 +129,7 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, stream: strin
 export function startConsumer(
   js: JetStreamClient,
   connectionClosed: () => boolean,
+  maxPayload: () => number,
   stream: string,
   durableName: string,
   handler: BusHandler,
@@ -140,7 +151,7 @@ export function startConsumer(
     while (!stopping && !connectionClosed()) {
       try {
         const consumer = await js.consumers.get(stream, durableName);
-        current = await consumer.consume({ max_messages: opts.batch ?? DEFAULT_BATCH });
+        current = await consumer.consume(pullLimit(opts, maxPayload()));
         if (stopping) await current.close();
         for await (const m of current) {
           const msg = wrap(m);
@@ -170,6 +181,12 @@ export function startConsumer(
         await loop;
       })()),
   };
+}
+
+/** What one pull request asks for: a message count, or bytes (never less than one message's worth). */
+function pullLimit(opts: Pick<ConsumeOptions, 'batch' | 'maxBytes'>, maxPayload: number): { max_messages: number } | { max_bytes: number } {
+  if (opts.maxBytes === undefined) return { max_messages: opts.batch ?? DEFAULT_BATCH };
+  return { max_bytes: Math.max(opts.maxBytes, 4 * (maxPayload + PULL_HEADROOM_BYTES)) };
 }
 
 async function runHandler(

@@ -64,6 +64,42 @@ describe(Bus.name, () => {
     expect(await bus.consumerState('ROUND', 'round-worker')).toEqual({ ackFloor: n, deliveredSeq: n, pending: 0, ackPending: 0, redelivered: 0 });
   });
 
+  it('pulls by bytes: what waits in the prefetch buffer is bounded by size, and a message near max_payload still fits', async () => {
+    await bus.ensureStream({ name: 'BYTES', subjects: ['bytes.>'] });
+    const big = 200 * 1024;
+    for (let i = 0; i < 60; i++) await bus.publish('bytes.a', new Uint8Array(big).fill(i));
+    await bus.publish('bytes.a', new Uint8Array(bus.maxPayload() - 4096));
+    const release = deferred();
+    const firstSeen = deferred();
+    const seen: number[] = [];
+    const all = deferred();
+    const handle = await bus.consume(
+      'BYTES',
+      'bytes-worker',
+      async (m) => {
+        seen.push(m.data.byteLength);
+        if (seen.length === 1) {
+          firstSeen.resolve();
+          await release.promise;
+        }
+        if (seen.length === 61) all.resolve();
+      },
+      { maxBytes: 1 },
+    );
+    await firstSeen.promise;
+    await new Promise((r) => setTimeout(r, 300));
+    // Asked for 1 byte: raised to 4 × (max_payload + headroom) ≈ 4.25 MiB, i.e. ~22 messages of
+    // 200 KiB delivered while the handler holds the first; by count (64 per pull) it would be all 61.
+    const held = await bus.consumerState('BYTES', 'bytes-worker');
+    expect(held.deliveredSeq).toBeGreaterThanOrEqual(2);
+    expect(held.deliveredSeq).toBeLessThanOrEqual(Math.ceil((4 * (bus.maxPayload() + 64 * 1024)) / big) + 1);
+    release.resolve();
+    await all.promise;
+    await handle.stop();
+    expect(seen.slice(0, 60).every((n) => n === big)).toBe(true);
+    expect(seen[60]).toBe(bus.maxPayload() - 4096);
+  });
+
   it('reports a repeated msgId within the window as duplicate and stores it once', async () => {
     await bus.ensureStream({ name: 'DEDUP', subjects: ['dedup.>'], duplicateWindowMs: 60_000 });
     const first = await bus.publish('dedup.a', enc.encode('x'), { msgId: 'same' });

@@ -414,7 +414,15 @@ export class Bus {
    */
   async consume(stream: string, durableName: string, handler: BusHandler, opts: ConsumeOptions = {}): Promise<ConsumerHandle> {
     await ensureDurableConsumer(this.jsm, stream, durableName, opts);
-    const inner = startConsumer(this.js, () => this.nc.isClosed(), stream, durableName, handler, opts);
+    const inner = startConsumer(
+      this.js,
+      () => this.nc.isClosed(),
+      () => this.maxPayload(),
+      stream,
+      durableName,
+      handler,
+      opts,
+    );
     const handle: ConsumerHandle = {
       stop: async () => {
         await inner.stop();

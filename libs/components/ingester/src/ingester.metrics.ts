@@ -8,6 +8,8 @@ export class IngesterMetrics {
   readonly segmentBytes: Counter;
   readonly flushSeconds: Histogram;
   readonly bufferedRows: Gauge;
+  readonly heldBytes: Gauge;
+  readonly budgetWaits: Counter;
 
   constructor(registry: Registry) {
     const c = 'ingester';
@@ -37,5 +39,15 @@ export class IngesterMetrics {
       registers: [registry],
     });
     this.bufferedRows = new Gauge({ name: metricName(c, 'buffered_rows'), help: 'Rows waiting in memory for the next flush.', registers: [registry] });
+    this.heldBytes = new Gauge({
+      name: metricName(c, 'held_bytes'),
+      help: 'Estimated memory of the writes held, buffered or being flushed (bounded by FIRN_INGESTER_MAX_BUFFERED_BYTES).',
+      registers: [registry],
+    });
+    this.budgetWaits = new Counter({
+      name: metricName(c, 'budget_waits_total'),
+      help: 'Times intake paused because the writes held reached the memory budget (a backlog is being worked off).',
+      registers: [registry],
+    });
   }
 }

@@ -7,6 +7,16 @@ export interface IngesterOptions {
   flushMaxAgeMs: number;
   /** ...or once it holds this many rows. */
   flushMaxRows: number;
+  /** ...or once the writes it holds are estimated to take this much memory (see heldBytesOf). */
+  flushMaxBytes: number;
+  /**
+   * Memory budget for writes held in this process, buffered or being flushed (estimated, see
+   * heldBytesOf). At the budget the ingester pulls nothing more until a flush frees memory, so a
+   * backlog is worked off at a bounded size instead of being read into memory.
+   */
+  maxBufferedBytes: number;
+  /** Bytes of log messages pulled per request (bounds the client's prefetch buffer by size). */
+  pullMaxBytes: number;
   /** How long JetStream waits for an ack before redelivering (kept alive with `working()`). */
   ackWaitMs: number;
   /** Delivered-but-unacked messages across all ingesters (bounds buffered data). */
@@ -22,6 +32,9 @@ export const INGESTER_OPTIONS = Symbol('firn.ingester-options');
 export const DEFAULT_INGESTER_OPTIONS: Omit<IngesterOptions, 'writerId'> = {
   flushMaxAgeMs: 2000,
   flushMaxRows: 500_000,
+  flushMaxBytes: 64 * 1024 * 1024,
+  maxBufferedBytes: 256 * 1024 * 1024,
+  pullMaxBytes: 8 * 1024 * 1024,
   ackWaitMs: 30_000,
   maxAckPending: 20_000,
 };

@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { durationMs, positiveInt, setting } from '@firn/config';
+import { byteSize, durationMs, positiveInt, setting } from '@firn/config';
 import { DEFAULT_INGESTER_OPTIONS, FLUSH_STEPS, type IngesterOptions } from './ingester.options';
+
+const mib = (bytes: number): string => `${bytes / (1024 * 1024)}MiB`;
 
 /** Ingester settings, shared by the ingester and the all-in-one. */
 export function ingesterSettings() {
@@ -21,6 +23,28 @@ export function ingesterSettings() {
       default: String(d.flushMaxRows),
       description: '...or once it holds this many rows.',
     }),
+    flushMaxBytes: setting({
+      env: 'FIRN_INGESTER_FLUSH_MAX_BYTES',
+      flag: 'ingester-flush-max-bytes',
+      schema: byteSize,
+      default: mib(d.flushMaxBytes),
+      description: "...or once the writes it holds take about this much memory (e.g. 64MiB; decoded size, ≈ 4× the log's payload bytes).",
+    }),
+    maxBufferedBytes: setting({
+      env: 'FIRN_INGESTER_MAX_BUFFERED_BYTES',
+      flag: 'ingester-max-buffered-bytes',
+      schema: byteSize,
+      default: mib(d.maxBufferedBytes),
+      description:
+        'Memory budget for writes held in this process (buffered or being flushed). At the budget it pulls nothing more until a flush frees memory, so a backlog is drained at a bounded size. Process RSS ≈ 150-250 MiB on top.',
+    }),
+    pullMaxBytes: setting({
+      env: 'FIRN_INGESTER_PULL_MAX_BYTES',
+      flag: 'ingester-pull-max-bytes',
+      schema: byteSize,
+      default: mib(d.pullMaxBytes),
+      description: "Bytes of the ingest log pulled per request (at least 4 × NATS' max_payload): what waits unprocessed in the client is bounded by size.",
+    }),
     ackWaitMs: setting({
       env: 'FIRN_INGESTER_ACK_WAIT_MS',
       flag: 'ingester-ack-wait-ms',
@@ -33,7 +57,7 @@ export function ingesterSettings() {
       flag: 'ingester-max-ack-pending',
       schema: positiveInt,
       default: String(d.maxAckPending),
-      description: 'Writes delivered but not yet in a segment, across all ingesters (bounds memory).',
+      description: 'Writes delivered but not yet in a segment, across all ingesters (a cap by count; memory is bounded by FIRN_INGESTER_MAX_BUFFERED_BYTES).',
     }),
     writerId: setting({
       env: 'FIRN_INGESTER_ID',
@@ -56,6 +80,9 @@ export function ingesterOptionsFrom(c: Omit<IngesterOptions, 'crashAt'> & { cras
   return {
     flushMaxAgeMs: c.flushMaxAgeMs,
     flushMaxRows: c.flushMaxRows,
+    flushMaxBytes: c.flushMaxBytes,
+    maxBufferedBytes: c.maxBufferedBytes,
+    pullMaxBytes: c.pullMaxBytes,
     ackWaitMs: c.ackWaitMs,
     maxAckPending: c.maxAckPending,
     writerId: c.writerId || `${hostname()}-${process.pid}`,
