@@ -47,6 +47,8 @@ export interface Cluster {
   store: ObjectStore;
   tokens: Record<string, string>;
   storageDescription: string;
+  /** What the apps were started with (NATS, storage, tokens), to start another one alike. */
+  env: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -128,7 +130,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     cleanups.push(() => ingester.proc.stop());
     const bus = await connectBus({ servers: [nats.url], name: 'firn-bench' });
     cleanups.push(() => bus.close());
-    return { nats, gateway, ingester, bus, store, tokens, storageDescription: store.description, stop };
+    return { nats, gateway, ingester, bus, store, tokens, storageDescription: store.description, env, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -33,7 +33,7 @@ export const DEFAULT_INGESTER_OPTIONS: Omit<IngesterOptions, 'writerId'> = {
   flushMaxAgeMs: 2000,
   flushMaxRows: 500_000,
   flushMaxBytes: 64 * 1024 * 1024,
-  maxBufferedBytes: 256 * 1024 * 1024,
+  maxBufferedBytes: 192 * 1024 * 1024,
   pullMaxBytes: 8 * 1024 * 1024,
   ackWaitMs: 30_000,
   maxAckPending: 20_000,

@@ -46,11 +46,13 @@ interface TenantBuffer {
 const MAX_FLUSH_LINKS = 128;
 
 /**
- * Heap + array buffers a decoded write takes per byte of its log payload. Measured on fleet-1h
- * WriteArrow payloads (≈ 107 kB, 224 rows): ≈ 278 kB of heap and ≈ 126 kB of typed arrays per
- * message decoded, i.e. ≈ 3.8×; 4 keeps the estimate on the safe side.
+ * Memory a held write costs per byte of its log payload, from decode to the end of its flush.
+ * Measured on fleet-1h WriteArrow payloads (≈ 107 kB, 224 rows): decoding alone takes ≈ 3.8×
+ * (≈ 278 kB of heap and ≈ 126 kB of typed arrays per message), and a flush (merged rows, the Arrow
+ * table and Parquet buffers, garbage not yet collected) about doubles that: draining a backlog,
+ * heap used peaked at ≈ 2.2× what a 4× estimate said was held (bench/ingest/backlog.bench.ts).
  */
-const DECODED_BYTES_PER_PAYLOAD_BYTE = 4;
+const DECODED_BYTES_PER_PAYLOAD_BYTE = 8;
 
 /** What holding one write costs: its decoded batch plus the message itself (kept until acked). */
 function heldBytesOf(payloadBytes: number, messageBytes: number): number {

@@ -28,7 +28,7 @@ export function ingesterSettings() {
       flag: 'ingester-flush-max-bytes',
       schema: byteSize,
       default: mib(d.flushMaxBytes),
-      description: "...or once the writes it holds take about this much memory (e.g. 64MiB; decoded size, ≈ 4× the log's payload bytes).",
+      description: "...or once the writes it holds take about this much memory (e.g. 64MiB; estimated at ≈ 8× the log's payload bytes, decode to flush).",
     }),
     maxBufferedBytes: setting({
       env: 'FIRN_INGESTER_MAX_BUFFERED_BYTES',
@@ -36,7 +36,7 @@ export function ingesterSettings() {
       schema: byteSize,
       default: mib(d.maxBufferedBytes),
       description:
-        'Memory budget for writes held in this process (buffered or being flushed). At the budget it pulls nothing more until a flush frees memory, so a backlog is drained at a bounded size. Process RSS ≈ 150-250 MiB on top.',
+        'Memory budget for writes held in this process (buffered or being flushed). At the budget it pulls nothing more until a flush frees memory, so a backlog is drained at a bounded size. The process takes ≈ 150-250 MiB on top (code, V8, parquet-wasm).',
     }),
     pullMaxBytes: setting({
       env: 'FIRN_INGESTER_PULL_MAX_BYTES',

@@ -35,8 +35,8 @@ describe('ingester memory budget (in-process cluster)', () => {
       expected += w.total;
       largest = Math.max(largest, w.payload.byteLength);
     }
-    // A write's estimated cost is ≈ 5 × its payload (decoded batch + the message): room for ≈ 6.
-    const perWrite = 5 * largest + 1024;
+    // A write's estimated cost is ≈ 9 × its payload (decode to flush, plus the message): room for ≈ 6.
+    const perWrite = 9 * largest + 1024;
     const budget = 6 * perWrite;
     const ingester = await cluster.start(ingesterServer, {
       name: 'budgeted',
