@@ -21,6 +21,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { checkArrowIpcStream } from './arrow-ipc-guard';
+import { FrameInterner } from './frame-intern';
 import { isValidLabelName, parseProfileType } from './profile-type';
 import { SampleBatchBuilder, isSpanId, type Frame, type SampleBatch } from './sample-batch';
 
@@ -410,19 +411,25 @@ class StringColumn {
   }
 }
 
-/** Frames of a frame-struct data chunk, decoded once each and interned in the builder. */
+/** Frames and stacks shared by every batch this process decodes (see FrameInterner). */
+const interner = new FrameInterner();
+
+/** Frames of a frame-struct data chunk, each interned once per decode (by dictionary index). */
 class FrameTable {
   private readonly str: StringColumn[];
-  private readonly address: Data;
-  private readonly line: Data;
+  /** Per string column: dictionary index → interner string id (-1 = not yet); empty for plain Utf8. */
+  private readonly strIds: Int32Array[];
+  private readonly address: Uint32Array;
+  private readonly addressOffset: number;
+  private readonly line: Int32Array;
+  private readonly lineOffset: number;
   private readonly inlined: Data;
-  private readonly frames: Array<Frame | undefined>;
-  readonly ids: Int32Array;
+  /** Frame index → interner frame id (-1 = not yet). */
+  private readonly ids: Int32Array;
 
   constructor(
     private readonly struct: Data,
     private readonly col: string,
-    private readonly builder: SampleBatchBuilder,
   ) {
     noNulls(struct, `${col}.item`);
     const fields = (struct.type as Struct).children.map((f: Field) => f.name);
@@ -432,32 +439,55 @@ class FrameTable {
       return d;
     };
     this.str = ['build_id', 'mapping_file', 'function_name', 'file_name'].map((n) => new StringColumn(child(n), `${col}.${n}`));
-    this.address = child('address');
-    this.line = child('line');
+    this.strIds = this.str.map((c) => new Int32Array(c.dictionaryLength).fill(-1));
+    // 64-bit columns read as uint32 pairs (little-endian, as Arrow IPC is here): no BigInt per frame.
+    const address = child('address');
+    const a = address.values as BigUint64Array;
+    this.address = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+    this.addressOffset = address.offset;
+    const line = child('line');
+    const l = line.values as BigInt64Array;
+    this.line = new Int32Array(l.buffer, l.byteOffset, l.length * 2);
+    this.lineOffset = line.offset;
     this.inlined = child('inlined');
-    this.frames = new Array<Frame | undefined>(struct.length);
     this.ids = new Int32Array(struct.length).fill(-1);
   }
 
-  /** Interns frame k (if needed) and returns it; its builder id is then `ids[k]`. */
-  frame(k: number): Frame {
-    let f = this.frames[k];
-    if (f !== undefined) return f;
+  private stringId(c: number, k: number): number {
+    const column = this.str[c];
+    const cache = this.strIds[c];
+    if (cache.length === 0) return interner.stringId(column.get(k));
+    const d = column.index(k);
+    let id = cache[d];
+    if (id === undefined || id < 0) {
+      id = interner.stringId(column.get(k)); // validates d
+      cache[d] = id;
+    }
+    return id;
+  }
+
+  /** Interner id of frame k. */
+  frameId(k: number): number {
+    const cached = this.ids[k];
+    if (cached >= 0) return cached;
     if (!(k >= 0 && k < this.struct.length)) bad(`column "${this.col}": frame index ${k} out of range`);
-    const [b, m, fn, file] = this.str;
     const bit = this.inlined.offset + k;
-    f = {
-      buildId: b.get(k),
-      mappingFile: m.get(k),
-      address: (this.address.values as BigUint64Array)[this.address.offset + k],
-      functionName: fn.get(k),
-      fileName: file.get(k),
-      line: Number((this.line.values as BigInt64Array)[this.line.offset + k]),
-      inlined: (((this.inlined.values as Uint8Array)[bit >> 3] >> (bit & 7)) & 1) === 1,
-    };
-    this.frames[k] = f;
-    this.ids[k] = this.builder.internFrame(f);
-    return f;
+    const a = 2 * (this.addressOffset + k);
+    const l = 2 * (this.lineOffset + k);
+    // Exactly Number(int64): the high half times 2^32 is exact, so the sum is rounded once.
+    const line = this.line[l + 1] * 4294967296 + (this.line[l] >>> 0);
+    const id = interner.frameId(
+      this.stringId(0, k),
+      this.stringId(1, k),
+      this.stringId(2, k),
+      this.stringId(3, k),
+      this.address[a],
+      this.address[a + 1],
+      line,
+      (((this.inlined.values as Uint8Array)[bit >> 3] >> (bit & 7)) & 1) === 1,
+    );
+    this.ids[k] = id;
+    return id;
   }
 }
 
@@ -487,7 +517,7 @@ class StackDecoder {
       });
     }
     if (DataType.isDictionary(item.type)) this.itemIndices = item.values as ArrayLike<number>;
-    this.frames = new FrameTable(table[0], col, builder);
+    this.frames = new FrameTable(table[0], col);
   }
 
   /** Returns builder stack index * 2 + (truncated ? 1 : 0) for list entry i. */
@@ -501,16 +531,14 @@ class StackDecoder {
     const n = truncated ? maxDepth : end - start;
     if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2));
     const ids = this.scratch;
-    const frames = new Array<Frame>(n);
     const idx = this.itemIndices;
     const table = this.frames;
     for (let q = 0; q < n; q++) {
       const p = this.itemOffset + start + q;
-      const k = idx ? idx[p] : p;
-      frames[q] = table.frame(k);
-      ids[q] = table.ids[k];
+      ids[q] = table.frameId(idx ? idx[p] : p);
     }
-    return this.builder.addStackByIds(frames, ids) * 2 + (truncated ? 1 : 0);
+    // Interner ids, not the builder's own: every stack of this builder comes through here.
+    return this.builder.addStackByIds(interner.stack(interner.stackId(ids, n)), ids) * 2 + (truncated ? 1 : 0);
   }
 }
 
@@ -599,6 +627,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
     });
   }
 
+  interner.startBatch();
   const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, table.numRows), maxSeries: limits.maxSeries, maxStackFrames: limits.maxStackFrames });
   let truncatedStacks = 0;
   const ptCache = new WeakMap<Vector, Int32Array>();

@@ -273,7 +273,8 @@ export class SampleBatchBuilder {
 
   /**
    * Fast path for decoders that cache frame ids: `ids[i]` must be `internFrame(frames[i])`
-   * for i < frames.length (extra entries are ignored).
+   * for i < frames.length (extra entries are ignored), or, if every stack of this builder is
+   * added here, ids from the caller's own numbering in which equal frames have equal ids.
    */
   addStackByIds(frames: Frame[], ids: Int32Array): number {
     const n = frames.length;

@@ -176,6 +176,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const seriesIds = new Map<string, number>();
   const seriesList: Array<Array<[string, string]>> = [];
   const stackIds = new Map<string, number>();
+  const stackIdsByArray = new Map<readonly Frame[], number>();
   const stackList: Array<{ key: string; frames: Frame[] }> = [];
 
   const pt = new Uint32Array(total);
@@ -238,11 +239,16 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
       if (stMap[k] < 0) {
         const frames = b.stacks[k];
         if (!Array.isArray(frames)) throw bad(`batch ${bi}: stack ${k} must be an array of frames`);
-        const key = stackKey(frames);
-        let id = stackIds.get(key);
+        // Decoded batches share stack arrays (see the Arrow decoder): most are found by identity.
+        let id = stackIdsByArray.get(frames);
         if (id === undefined) {
-          id = stackList.push({ key, frames }) - 1;
-          stackIds.set(key, id);
+          const key = stackKey(frames);
+          id = stackIds.get(key);
+          if (id === undefined) {
+            id = stackList.push({ key, frames }) - 1;
+            stackIds.set(key, id);
+          }
+          stackIdsByArray.set(frames, id);
         }
         stMap[k] = id;
       }

@@ -1,9 +1,9 @@
 import type { Bus } from '@firn/bus';
 import { traceHeaders, type Logger, type Registry } from '@firn/observability';
-import type { SampleBatch } from '@firn/profiles';
+import type { Frame, SampleBatch } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
 import { isBuildId } from '../build-id';
-import { LruMap } from '../lru';
+import { SeenSet } from '../lru';
 import { encodeJob, symbolizeStreamSpec, symbolizeSubject } from './symbolize-job';
 import { SymbolizeQueueMetrics } from './symbolize-queue.metrics';
 
@@ -35,7 +35,7 @@ export const DEFAULT_SYMBOLIZE_QUEUE_OPTIONS: SymbolizeQueueOptions = {
  * beyond the publish itself.
  */
 export class SymbolizeQueue {
-  private readonly seen: LruMap<string, true>;
+  private readonly seen: SeenSet<string>;
   private readonly metrics: SymbolizeQueueMetrics;
   private streamReady: Promise<void> | undefined;
   private lastWarnMs = 0;
@@ -46,20 +46,33 @@ export class SymbolizeQueue {
     registry: Registry,
     private readonly opts: SymbolizeQueueOptions = DEFAULT_SYMBOLIZE_QUEUE_OPTIONS,
   ) {
-    this.seen = new LruMap(opts.seenEntries, opts.seenTtlMs);
+    this.seen = new SeenSet(opts.seenEntries, opts.seenTtlMs);
     this.metrics = new SymbolizeQueueMetrics(registry);
   }
 
   async enqueue(tenant: TenantId, batches: readonly SampleBatch[]): Promise<void> {
     if (!this.opts.enabled) return;
     const byBuild = new Map<string, bigint[]>();
+    const now = Date.now();
+    // Batches share one array per distinct stack and one object per distinct frame (the Arrow
+    // decoder even shares them across batches), so each is looked at once per call, not once
+    // per stack slot; equal frames that are distinct objects still meet in `seen`.
+    const stacks = new Set<readonly Frame[]>();
+    const frames = new Set<Frame>();
+    const validBuildIds = new Map<string, boolean>();
     for (const b of batches) {
       for (const stack of b.stacks) {
+        if (stacks.has(stack)) continue;
+        stacks.add(stack);
         for (const f of stack) {
-          if (f.functionName !== '' || !isBuildId(f.buildId)) continue;
+          if (f.functionName !== '' || frames.has(f)) continue;
+          frames.add(f);
+          let valid = validBuildIds.get(f.buildId);
+          if (valid === undefined) validBuildIds.set(f.buildId, (valid = isBuildId(f.buildId)));
+          if (!valid) continue;
           const key = `${tenant}\u0000${f.buildId}\u0000${f.address}`;
-          if (this.seen.get(key)) continue;
-          this.seen.set(key, true);
+          if (this.seen.has(key, now)) continue;
+          this.seen.add(key, now);
           let list = byBuild.get(f.buildId);
           if (!list) byBuild.set(f.buildId, (list = []));
           list.push(f.address);

@@ -1,0 +1,235 @@
+import type { Frame } from './sample-batch';
+
+const EMPTY = -1;
+/** Per frame: build id, mapping file, function name and file name (string ids), address lo/hi, inlined. */
+const INTS_PER_FRAME = 7;
+
+interface FrameInternLimits {
+  /** Past any of these, everything is forgotten before the next batch (not during one). */
+  maxStrings: number;
+  maxFrames: number;
+  maxStacks: number;
+  /** Frames over all interned stacks. */
+  maxStackFrames: number;
+}
+
+/**
+ * Sized for a fleet's working set of hot frames and stacks: at these caps the interner, with the
+ * stack keys and frame digests cached on its objects, holds a few tens of MB per process.
+ */
+const DEFAULT_FRAME_INTERN_LIMITS: FrameInternLimits = { maxStrings: 1 << 16, maxFrames: 1 << 16, maxStacks: 1 << 16, maxStackFrames: 1 << 21 };
+
+function mix(h: number, v: number): number {
+  return Math.imul(h ^ v, 0x01000193);
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
+/**
+ * One Frame object per distinct frame and one array per distinct stack, shared by every batch a
+ * process decodes. Agents send the same few thousand frames and stacks in every flush; with
+ * shared objects, everything downstream that caches per object (stack keys, frame digests, the
+ * symbolize queue's dedupe) does its work once per distinct frame or stack instead of once per
+ * batch. Lookups are by numeric content (string ids, address and line bits), so no per-frame
+ * key string is built. Ids are stable between `startBatch` calls, which is when the interner is
+ * reset once it outgrows its limits: within one decode, equal frames (and stacks) have equal ids.
+ * The objects are shared: nobody may mutate a decoded Frame or stack.
+ */
+export class FrameInterner {
+  private strings!: Map<string, number>;
+  private stringList!: string[];
+  private ints!: Int32Array;
+  private lines!: Float64Array;
+  private frames!: Frame[];
+  private frameHashes!: number[];
+  private frameSlots!: Int32Array;
+  private pool!: Int32Array;
+  private poolUsed = 0;
+  private stackStart!: number[];
+  private stacks!: Frame[][];
+  private stackHashes!: number[];
+  private stackSlots!: Int32Array;
+
+  constructor(private readonly limits: FrameInternLimits = DEFAULT_FRAME_INTERN_LIMITS) {
+    this.reset();
+  }
+
+  /** Call before decoding a batch: forgets everything if the last batches went past the limits. */
+  startBatch(): void {
+    const l = this.limits;
+    if (this.strings.size > l.maxStrings || this.frames.length > l.maxFrames || this.stacks.length > l.maxStacks || this.poolUsed > l.maxStackFrames) {
+      this.reset();
+    }
+  }
+
+  get frameCount(): number {
+    return this.frames.length;
+  }
+
+  stringId(s: string): number {
+    let id = this.strings.get(s);
+    if (id === undefined) {
+      id = this.stringList.push(s) - 1;
+      this.strings.set(s, id);
+    }
+    return id;
+  }
+
+  /**
+   * Id of the frame with these fields (string ids from `stringId`, the address as two uint32
+   * halves, the line as a number), adding it if new.
+   */
+  frameId(
+    buildId: number,
+    mappingFile: number,
+    functionName: number,
+    fileName: number,
+    addrLo: number,
+    addrHi: number,
+    line: number,
+    inlined: boolean,
+  ): number {
+    const inl = inlined ? 1 : 0;
+    let h = 0x811c9dc5;
+    h = mix(h, buildId);
+    h = mix(h, mappingFile);
+    h = mix(h, functionName);
+    h = mix(h, fileName);
+    h = mix(h, addrLo);
+    h = mix(h, addrHi);
+    h = mix(h, line | 0);
+    h = mix(h, (line / 4294967296) | 0);
+    h = finish(mix(h, inl));
+    const slots = this.frameSlots;
+    const mask = slots.length - 1;
+    const ints = this.ints;
+    let s = h & mask;
+    for (;;) {
+      const id = slots[s];
+      if (id === EMPTY) break;
+      const o = id * INTS_PER_FRAME;
+      if (
+        ints[o + 4] === addrLo &&
+        ints[o + 5] === addrHi &&
+        ints[o] === buildId &&
+        ints[o + 1] === mappingFile &&
+        ints[o + 2] === functionName &&
+        ints[o + 3] === fileName &&
+        ints[o + 6] === inl &&
+        this.lines[id] === line
+      ) {
+        return id;
+      }
+      s = (s + 1) & mask;
+    }
+    const id = this.frames.length;
+    const strs = this.stringList;
+    this.frames.push({
+      buildId: strs[buildId],
+      mappingFile: strs[mappingFile],
+      address: (BigInt(addrHi >>> 0) << 32n) | BigInt(addrLo >>> 0),
+      functionName: strs[functionName],
+      fileName: strs[fileName],
+      line,
+      inlined,
+    });
+    this.frameHashes.push(h);
+    if ((id + 1) * INTS_PER_FRAME > ints.length) {
+      const grown = new Int32Array(ints.length * 2);
+      grown.set(ints);
+      this.ints = grown;
+      const lines = new Float64Array(this.lines.length * 2);
+      lines.set(this.lines);
+      this.lines = lines;
+    }
+    const o = id * INTS_PER_FRAME;
+    this.ints[o] = buildId;
+    this.ints[o + 1] = mappingFile;
+    this.ints[o + 2] = functionName;
+    this.ints[o + 3] = fileName;
+    this.ints[o + 4] = addrLo;
+    this.ints[o + 5] = addrHi;
+    this.ints[o + 6] = inl;
+    this.lines[id] = line;
+    if ((id + 1) * 2 > slots.length) this.frameSlots = rehash(this.frameHashes, slots.length * 2);
+    else slots[s] = id;
+    return id;
+  }
+
+  frame(id: number): Frame {
+    return this.frames[id];
+  }
+
+  /** Id of the stack whose frames have ids `ids[0..n)` (leaf first), adding it if new. */
+  stackId(ids: Int32Array, n: number): number {
+    let h = 0x811c9dc5 ^ n;
+    for (let i = 0; i < n; i++) h = mix(h, ids[i]);
+    h = finish(h);
+    const slots = this.stackSlots;
+    const mask = slots.length - 1;
+    let s = h & mask;
+    for (;;) {
+      const id = slots[s];
+      if (id === EMPTY) break;
+      if (this.stacks[id].length === n) {
+        const start = this.stackStart[id];
+        const pool = this.pool;
+        let i = 0;
+        while (i < n && pool[start + i] === ids[i]) i++;
+        if (i === n) return id;
+      }
+      s = (s + 1) & mask;
+    }
+    const id = this.stacks.length;
+    const frames = new Array<Frame>(n);
+    for (let i = 0; i < n; i++) frames[i] = this.frames[ids[i]];
+    this.stacks.push(frames);
+    this.stackHashes.push(h);
+    if (this.poolUsed + n > this.pool.length) {
+      const grown = new Int32Array(Math.max(this.pool.length * 2, this.poolUsed + n));
+      grown.set(this.pool.subarray(0, this.poolUsed));
+      this.pool = grown;
+    }
+    this.pool.set(ids.subarray(0, n), this.poolUsed);
+    this.stackStart.push(this.poolUsed);
+    this.poolUsed += n;
+    if ((id + 1) * 2 > slots.length) this.stackSlots = rehash(this.stackHashes, slots.length * 2);
+    else slots[s] = id;
+    return id;
+  }
+
+  stack(id: number): Frame[] {
+    return this.stacks[id];
+  }
+
+  private reset(): void {
+    this.strings = new Map();
+    this.stringList = [];
+    this.ints = new Int32Array(INTS_PER_FRAME * 1024);
+    this.lines = new Float64Array(1024);
+    this.frames = [];
+    this.frameHashes = [];
+    this.frameSlots = new Int32Array(2048).fill(EMPTY);
+    this.pool = new Int32Array(1 << 14);
+    this.poolUsed = 0;
+    this.stackStart = [];
+    this.stacks = [];
+    this.stackHashes = [];
+    this.stackSlots = new Int32Array(1024).fill(EMPTY);
+  }
+}
+
+function rehash(hashes: readonly number[], size: number): Int32Array {
+  const slots = new Int32Array(size).fill(EMPTY);
+  const mask = size - 1;
+  for (let i = 0; i < hashes.length; i++) {
+    let s = hashes[i] & mask;
+    while (slots[s] !== EMPTY) s = (s + 1) & mask;
+    slots[s] = i;
+  }
+  return slots;
+}
