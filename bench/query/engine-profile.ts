@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
-import { QueryEngine } from '@firn/query';
+import { NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
 import { flamegraphArrow } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
@@ -86,7 +86,9 @@ async function main(): Promise<void> {
           console.log(`series: ${cost.wallMs.toFixed(0)} ms (cpu ${cost.cpuMs.toFixed(0)} ms), ${b.size} series, total ${total}`);
           continue;
         }
-        const p = await engine.mergeStacks(tenant, selector, startMs, endMs);
+        const merged = await engine.mergeStacks(tenant, selector, startMs, endMs);
+        // As the querier does before every report (no symbol cache here: frames get their unnamed reason).
+        const p = await symbolize(tenant, merged, NO_SYMBOLS);
         const t1 = performance.now();
         const c1 = process.cpuUsage();
         const fgOpts = { maxNodes: Number(args['max-nodes']) };
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
         const c2 = process.cpuUsage();
         (i === 0 ? cold : warm).push({ wallMs: t2 - t0, cpuMs: cpuMsOf(c0, c2) });
         console.log(
-          `${i === 0 ? 'cold' : 'warm'} merge ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`,
+          `${i === 0 ? 'cold' : 'warm'} merge + symbolize ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`,
         );
       }
     }
