@@ -2,12 +2,16 @@
 // merged stacks and the flame graph arrow built from them, without gRPC or a second process, so
 // a change to the engine can be measured (and profiled with node --cpu-prof) in seconds.
 //
-//   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
+//   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
+//
+// Each round starts a fresh QueryEngine (empty stack catalog): its first run is cold, the rest
+// warm. The summary gives the cold run's CPU (the first round's also pays JIT and wasm start-up,
+// as a querier's first query does) against the median warm run of the same process.
 import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
-import { QueryEngine } from '@firn/query';
+import { NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
 import { flamegraphArrow } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
@@ -17,6 +21,7 @@ const { values: args } = parseArgs({
   options: {
     dir: { type: 'string' },
     runs: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '1' },
     namespace: { type: 'string' },
     series: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
@@ -28,8 +33,23 @@ const { values: args } = parseArgs({
 });
 
 /** CPU time between two process.cpuUsage() readings: on a busy machine wall time says little. */
+function cpuMsOf(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
+  return (b.user - a.user + b.system - a.system) / 1000;
+}
+
 function cpuMs(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): string {
-  return `${((b.user - a.user + b.system - a.system) / 1000).toFixed(0)} ms`;
+  return `${cpuMsOf(a, b).toFixed(0)} ms`;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** One run's wall and CPU (whole query: merge + flame graph, or the series query). */
+interface RunCost {
+  wallMs: number;
+  cpuMs: number;
 }
 
 async function main(): Promise<void> {
@@ -40,38 +60,52 @@ async function main(): Promise<void> {
   let engine: QueryEngine | undefined;
   try {
     await manifest.syncToLatest();
-    engine = new QueryEngine({
-      store: stack.store,
-      view: manifest.state,
-      concurrency: args.concurrency ? Number(args.concurrency) : undefined,
-      scanWorkers: Number(args.workers),
-    });
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
     const startMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
     const selector = `${FLEET_PROFILE_TYPE}{${args.namespace ? `namespace="${args.namespace}"` : ''}}`;
-    for (let i = 0; i < Number(args.runs); i++) {
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
-      if (args.series) {
-        const b = await engine.series(tenant, selector, startMs, endMs, Math.ceil((endMs - startMs) / 60), ['namespace']);
-        let total = 0;
-        for (const pts of b.values()) for (const p of pts.values()) total += p.value;
-        console.log(`series: ${(performance.now() - t0).toFixed(0)} ms, ${b.size} series, total ${total}`);
-        continue;
+    const cold: RunCost[] = [];
+    const warm: RunCost[] = [];
+    for (let round = 0; round < Number(args.rounds); round++) {
+      await engine?.close();
+      engine = new QueryEngine({
+        store: stack.store,
+        view: manifest.state,
+        concurrency: args.concurrency ? Number(args.concurrency) : undefined,
+        scanWorkers: Number(args.workers),
+      });
+      for (let i = 0; i < Number(args.runs); i++) {
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        if (args.series) {
+          const b = await engine.series(tenant, selector, startMs, endMs, Math.ceil((endMs - startMs) / 60), ['namespace']);
+          let total = 0;
+          for (const pts of b.values()) for (const p of pts.values()) total += p.value;
+          const cost = { wallMs: performance.now() - t0, cpuMs: cpuMsOf(c0, process.cpuUsage()) };
+          (i === 0 ? cold : warm).push(cost);
+          console.log(`series: ${cost.wallMs.toFixed(0)} ms (cpu ${cost.cpuMs.toFixed(0)} ms), ${b.size} series, total ${total}`);
+          continue;
+        }
+        const merged = await engine.mergeStacks(tenant, selector, startMs, endMs);
+        // As the querier does before every report (no symbol cache here: frames get their unnamed reason).
+        const p = await symbolize(tenant, merged, NO_SYMBOLS);
+        const t1 = performance.now();
+        const c1 = process.cpuUsage();
+        const fgOpts = { maxNodes: Number(args['max-nodes']) };
+        let fg = flamegraphArrow(p, fgOpts);
+        for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p, fgOpts);
+        const t2 = performance.now();
+        const c2 = process.cpuUsage();
+        (i === 0 ? cold : warm).push({ wallMs: t2 - t0, cpuMs: cpuMsOf(c0, c2) });
+        console.log(
+          `${i === 0 ? 'cold' : 'warm'} merge + symbolize ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`,
+        );
       }
-      const p = await engine.mergeStacks(tenant, selector, startMs, endMs);
-      const t1 = performance.now();
-      const c1 = process.cpuUsage();
-      const fgOpts = { maxNodes: Number(args['max-nodes']) };
-      let fg = flamegraphArrow(p, fgOpts);
-      for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p, fgOpts);
-      const t2 = performance.now();
-      const c2 = process.cpuUsage();
-      console.log(
-        `merge ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`,
-      );
     }
+    const w = { wallMs: median(warm.map((r) => r.wallMs)), cpuMs: median(warm.map((r) => r.cpuMs)) };
+    const fmt = (r: RunCost): string => `${r.cpuMs.toFixed(0)} ms cpu / ${r.wallMs.toFixed(0)} ms wall`;
+    console.log(`summary: cold ${cold.map(fmt).join(', ')}; warm median (${warm.length} runs) ${fmt(w)}`);
+    console.log(`summary: cold ÷ warm CPU ${cold.map((c) => (c.cpuMs / w.cpuMs).toFixed(2)).join(', ')} (first round includes JIT and wasm start-up)`);
   } finally {
     await engine?.close();
     await manifest.close();

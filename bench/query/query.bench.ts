@@ -7,7 +7,7 @@
 //   node scripts/run-ts.cjs bench/query/query.bench.ts [--hours 1] [--runs 5] [--agents 100]
 //     [--windows N] [--concurrency 8] [--seed 1] [--namespace ns-3] [--duckdb-threads N]
 //     [--dir DIR (keep the loaded data; reuse it when it holds the same slice)]
-//     [--phases one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
+//     [--phases cold,one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,7 +46,7 @@ const { values: args } = parseArgs({
     namespace: { type: 'string', default: 'ns-3' },
     'duckdb-threads': { type: 'string' },
     dir: { type: 'string' },
-    phases: { type: 'string', default: 'one,two' },
+    phases: { type: 'string', default: 'cold,one,two' },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
@@ -73,7 +73,8 @@ const runs = int('runs', args.runs, 1);
 const concurrency = int('concurrency', args.concurrency, 1);
 const duckThreads = args['duckdb-threads'] !== undefined ? int('duckdb-threads', args['duckdb-threads'], 1) : undefined;
 const phases = (args.phases ?? '').split(',').filter(Boolean);
-if (phases.length === 0 || phases.some((p) => p !== 'one' && p !== 'two')) throw new Error(`--phases must list one and/or two, got ${args.phases}`);
+if (phases.length === 0 || phases.some((p) => p !== 'cold' && p !== 'one' && p !== 'two'))
+  throw new Error(`--phases must list cold, one and/or two, got ${args.phases}`);
 const timeoutMs = int('timeout-sec', args['timeout-sec'], 10) * 1000;
 const deadline = Date.now() + timeoutMs;
 const startMs = fleet.startMs;
@@ -105,15 +106,22 @@ function sameSlice(m: Marker): boolean {
   return m.seed === fleet.seed && m.agents === fleet.agents && m.windows === fleet.windows && m.windowSec === fleet.windowSec && m.startMs === fleet.startMs;
 }
 
-async function timed<T>(n: number, fn: () => Promise<T>): Promise<{ timing: Timing; results: T[] }> {
+async function timed<T>(n: number, fn: () => Promise<T>, pid?: number): Promise<{ timing: Timing; results: T[]; cpuSec: number[] }> {
   const samples: number[] = [];
   const results: T[] = [];
+  const cpuSec: number[] = [];
   for (let i = 0; i < n; i++) {
+    const c0 = pid === undefined ? 0 : cpuSeconds(pid);
     const t0 = performance.now();
     results.push(await fn());
     samples.push(performance.now() - t0);
+    if (pid !== undefined) cpuSec.push(cpuSeconds(pid) - c0);
   }
-  return { timing: { runs: n, p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), min: Math.min(...samples), max: Math.max(...samples) }, results };
+  return {
+    timing: { runs: n, p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), min: Math.min(...samples), max: Math.max(...samples) },
+    results,
+    cpuSec,
+  };
 }
 
 function rssBytes(pid: number): number {
@@ -211,7 +219,7 @@ async function measurePhase(
   queriers: AppProcess[],
   token: string,
   specs: QuerySpec[],
-  store: (row: QueryRow, t: Timing, total: number) => void,
+  store: (row: QueryRow, t: Timing, total: number, cpuSec: number[]) => void,
 ): Promise<PhaseStats> {
   const pids = queriers.map((q) => q.pid);
   const idleRss = pids.map(rssBytes);
@@ -225,9 +233,9 @@ async function measurePhase(
       total = await spec.run(client);
     }
     log(`${name}: ${spec.row.name}: warm-up total ${total} (expected ${spec.row.expected})`);
-    const { timing, results } = await timed(runs, () => spec.run(client));
+    const { timing, results, cpuSec } = await timed(runs, () => spec.run(client), queriers.length === 1 ? queriers[0].pid : undefined);
     const bad = results.find((t) => t !== spec.row.expected);
-    store(spec.row, timing, bad ?? results[0]);
+    store(spec.row, timing, bad ?? results[0], cpuSec);
     log(`${name}: ${spec.row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms`);
   }
   return { name, idleRss, peakRss: pids.map(peakRssBytes), cpuSec: pids.map((p, i) => cpuSeconds(p) - cpu0[i]), rssReset };
@@ -323,13 +331,35 @@ async function main(): Promise<void> {
       return ['--cpu-prof', `--cpu-prof-dir=${out}`];
     };
 
+    if (phases.includes('cold')) {
+      // One querier process per query: its first query pays the empty stack catalog, JIT and wasm
+      // start-up. It waits 2 s after the querier is ready for its manifest view to catch up (a
+      // warm-up query would fill the very caches this measures), then times only the query.
+      log('phase cold: a fresh querier per query');
+      for (const spec of specs) {
+        const q = await stack.startApp('querier', { label: 'querier-cold', env: queryEnv, nodeArgs: profArgs('querier-cold') });
+        try {
+          await new Promise((r) => setTimeout(r, 2000));
+          const client = queryClient(q.base, stack.token);
+          const c0 = cpuSeconds(q.pid);
+          const t0 = performance.now();
+          const total = await spec.run(client);
+          spec.row.cold = { wallMs: performance.now() - t0, cpuSec: cpuSeconds(q.pid) - c0, total };
+          log(`cold: ${spec.row.name}: ${spec.row.cold.wallMs.toFixed(0)} ms, querier CPU ${spec.row.cold.cpuSec.toFixed(2)} s, total ${total}`);
+          mismatch(spec.row, 'cold querier', total);
+        } finally {
+          await q.proc.stop();
+        }
+      }
+    }
     if (phases.includes('one')) {
       log('phase one: one querier');
       const q = await stack.startApp('querier', { label: 'querier-solo', env: queryEnv, nodeArgs: profArgs('querier-solo') });
       try {
         phaseStats.push(
-          await measurePhase('1 querier', [q], stack.token, specs, (row, t, total) => {
+          await measurePhase('1 querier', [q], stack.token, specs, (row, t, total, cpuSec) => {
             row.one = t;
+            row.warmCpuSec = [...cpuSec].sort((a, b) => a - b)[Math.floor(cpuSec.length / 2)];
             row.firnTotal = total;
             mismatch(row, '1 querier', total);
           }),

@@ -14,7 +14,7 @@ import { QuerySums } from './query-sums';
 import { ScanPool } from './scan-pool';
 import { sumSegment, type ScanQuery } from './segment-scan';
 import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
-import { resolveStacks } from './stack-table';
+import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
 
 export interface QueryEngineOptions {
@@ -142,8 +142,8 @@ export class QueryEngine {
     this.checkSegmentCount(pb.segments.length, opts);
     const catalog = this.catalogs.forTenant(tenant);
     const acc = new QuerySums(catalog);
-    await this.scanInto(acc, catalog, pa, [], opts.signal, 'base');
-    await this.scanInto(acc, catalog, pb, [], opts.signal, 'value');
+    const mapped = [...(await this.scanInto(acc, catalog, pa, [], opts.signal, 'base')), ...(await this.scanInto(acc, catalog, pb, [], opts.signal, 'value'))];
+    await fillFrames(this.store, catalog, acc.stackIds(), mapped, opts.signal);
     return acc.toStackProfile(pb.profileType);
   }
 
@@ -231,7 +231,9 @@ export class QueryEngine {
     const plan: PlannedQuery = opts.spanIds ? { ...planned, spanIds: checkedSpanIds(opts.spanIds) } : planned;
     this.checkSegmentCount(plan.segments.length, opts);
     const catalog = this.catalogs.forTenant(tenant);
-    const acc = await this.scanInto(new QuerySums(catalog, opts.groupBy ?? []), catalog, plan, opts.groupBy ?? [], opts.signal);
+    const acc = new QuerySums(catalog, opts.groupBy ?? []);
+    const mapped = await this.scanInto(acc, catalog, plan, opts.groupBy ?? [], opts.signal);
+    await fillFrames(this.store, catalog, acc.stackIds(), mapped, opts.signal);
     return { acc, plan };
   }
 
@@ -242,8 +244,10 @@ export class QueryEngine {
     groupBy: readonly string[],
     signal: AbortSignal | undefined,
     side: Side = 'value',
-  ): Promise<QuerySums> {
+  ): Promise<MappedSegment[]> {
     // Sums are folded in as they arrive, so memory holds the merged result plus the scans in flight.
+    // Only stack keys are mapped here; frames are read afterwards, once per stack (fillFrames).
+    const mapped: MappedSegment[] = [];
     await mapBounded(
       plan.segments,
       this.concurrency,
@@ -251,11 +255,13 @@ export class QueryEngine {
         const sums = this.pool ? await this.pool.sum(seg, plan, groupBy, signal) : await sumSegment(this.store, seg, plan, groupBy, signal);
         if (sums.ids.length === 0) return;
         throwIfAborted(signal);
-        acc.add(sums, await resolveStacks(this.store, seg, sums.ids, catalog, signal), side);
+        const map = await mapStacks(this.store, seg, sums.ids, catalog, signal);
+        acc.add(sums, map, side);
+        mapped.push({ seg, map });
       },
       signal,
     );
-    return acc;
+    return mapped;
   }
 
   /** A plan over given segments (a fan-out share), the selector and range validated as usual. */

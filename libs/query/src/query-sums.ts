@@ -1,3 +1,5 @@
+import { FirnError } from '@firn/errors';
+import type { Frame } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
 import { compareStrings } from '@firn/segments';
 import { StackAccumulator, type PartialAggregate, type Side } from './merge-stacks';
@@ -13,16 +15,19 @@ function grown(a: Float64Array, n: number): Float64Array {
 
 /**
  * A query's running sums, by catalog stack id: segment sums are folded in with integer look-ups
- * only (no stack keys, no frames). Grouped sums go through a StackAccumulator, each catalog
- * stack interned into it once. Ends as a StackProfile or a PartialAggregate.
+ * only (no stack keys, no frames). Grouped sums are kept by (group, catalog id) and handed to a
+ * StackAccumulator at the end, once every stack's frames are in the catalog (see `stackIds`).
+ * Ends as a StackProfile or a PartialAggregate.
  */
 export class QuerySums {
   private values: Float64Array = new Float64Array(1024);
   private base: Float64Array | undefined;
   private seen = new Uint8Array(1024);
   private readonly grouped: StackAccumulator | undefined;
-  /** Grouped: catalog id → accumulator stack index + 1 (0 = not interned yet). */
-  private accIdx = new Int32Array(0);
+  /** Grouped: (accumulator group × 2^32 + catalog id) → sum, per side. */
+  private readonly cells = new Map<number, number>();
+  private readonly baseCells = new Map<number, number>();
+  private finished: StackAccumulator | undefined;
 
   constructor(
     private readonly catalog: StackCatalog,
@@ -56,21 +61,50 @@ export class QuerySums {
   private addGrouped(s: SegmentSums, map: Int32Array, side: Side): void {
     const acc = this.grouped!;
     if (!s.cells) return;
-    if (this.accIdx.length < this.catalog.size) {
-      const next = new Int32Array(Math.max(this.catalog.size, this.accIdx.length * 2));
-      next.set(this.accIdx);
-      this.accIdx = next;
-    }
+    const cells = side === 'value' ? this.cells : this.baseCells;
     const g = s.groups.map((vals) => acc.addGroup(vals));
     for (const [k, v] of s.cells) {
-      const gid = map[k % STRIDE];
-      let idx = this.accIdx[gid] - 1;
-      if (idx < 0) {
-        idx = acc.addStack(this.catalog.keys[gid], this.catalog.frames[gid] ?? []);
-        this.accIdx[gid] = idx + 1;
-      }
-      acc.add(idx, v, g[Math.floor(k / STRIDE)], side);
+      const key = g[Math.floor(k / STRIDE)] * STRIDE + map[k % STRIDE];
+      cells.set(key, (cells.get(key) ?? 0) + v);
     }
+  }
+
+  /** Catalog ids of every stack summed so far, ascending: the stacks whose frames the result needs. */
+  stackIds(): Uint32Array {
+    if (this.grouped) {
+      const ids = new Set<number>();
+      for (const cells of [this.cells, this.baseCells]) for (const k of cells.keys()) ids.add(k % STRIDE);
+      return Uint32Array.from(ids).sort();
+    }
+    const out: number[] = [];
+    const n = Math.min(this.seen.length, this.catalog.size);
+    for (let i = 0; i < n; i++) if (this.seen[i] === 1) out.push(i);
+    return Uint32Array.from(out);
+  }
+
+  /** The grouped sums as a StackAccumulator (frames from the catalog, which must hold them by now). */
+  private accumulated(): StackAccumulator {
+    if (this.finished) return this.finished;
+    const acc = (this.finished = this.grouped!);
+    const idx = new Map<number, number>();
+    const stackOf = (gid: number): number => {
+      let i = idx.get(gid);
+      if (i === undefined) idx.set(gid, (i = acc.addStack(this.catalog.keys[gid], this.framesOf(gid))));
+      return i;
+    };
+    for (const [side, cells] of [
+      ['value', this.cells],
+      ['base', this.baseCells],
+    ] as const) {
+      for (const [k, v] of cells) acc.add(stackOf(k % STRIDE), v, Math.floor(k / STRIDE), side);
+    }
+    return acc;
+  }
+
+  private framesOf(gid: number): Frame[] {
+    const f = this.catalog.frames[gid];
+    if (!f) throw FirnError.internal(`stack ${this.catalog.keys[gid]} has no frames (fillFrames was not run)`);
+    return f;
   }
 
   /** Catalog ids of the stacks that occurred, in stack-key order. */
@@ -83,12 +117,12 @@ export class QuerySums {
   }
 
   toStackProfile(profileType: string): StackProfile {
-    if (this.grouped) return this.grouped.toStackProfile(profileType);
+    if (this.grouped) return this.accumulated().toStackProfile(profileType);
     const order = this.order();
     const values = Float64Array.from(order, (i) => this.values[i] ?? 0);
     let total = 0;
     for (const v of values) total += v;
-    const out: StackProfile = { profileType, stacks: order.map((i) => this.catalog.frames[i] ?? []), values, total };
+    const out: StackProfile = { profileType, stacks: order.map((i) => this.framesOf(i)), values, total };
     if (this.base) {
       const base = this.base;
       out.base = Float64Array.from(order, (i) => base[i] ?? 0);
@@ -97,13 +131,13 @@ export class QuerySums {
   }
 
   toPartial(): PartialAggregate {
-    if (this.grouped) return this.grouped.toPartial();
+    if (this.grouped) return this.accumulated().toPartial();
     const order = this.order();
     const n = order.length;
     const out: PartialAggregate = {
       groupBy: [],
       groups: n > 0 ? [[]] : [],
-      stacks: order.map((i) => ({ key: this.catalog.keys[i], frames: this.catalog.frames[i] ?? [] })),
+      stacks: order.map((i) => ({ key: this.catalog.keys[i], frames: this.framesOf(i) })),
       cellGroup: new Uint32Array(n),
       cellStack: Uint32Array.from(order, (_, i) => i),
       values: Float64Array.from(order, (i) => this.values[i] ?? 0),

@@ -1,5 +1,7 @@
+import type { Data } from 'apache-arrow';
 import type { Frame } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
+import { stringsOf } from './arrow-columns';
 
 export interface StackCatalogOptions {
   /** Stacks one tenant's catalog holds before it is dropped and started afresh. Default 2 000 000. */
@@ -46,15 +48,38 @@ export class StackCatalog {
     return id;
   }
 
+  /**
+   * Catalog ids of the stack keys of one stacks.parquet batch: `map[ids[i]]` = id of row i's key,
+   * for rows whose stack_id is not mapped yet.
+   */
+  internKeys(keys: Data, ids: Uint32Array, map: Int32Array): void {
+    const get = stringsOf(keys);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id < map.length && map[id] < 0) map[id] = this.intern(get(i));
+    }
+  }
+
+  /** The catalog's one Frame object equal to `f` (`f` itself the first time). */
+  sharedFrame(f: Frame): Frame {
+    const c = frameContent(f);
+    const shared = this.frameIntern.get(c);
+    if (shared) return shared;
+    this.frameIntern.set(c, f);
+    return f;
+  }
+
   /** Stores a stack's frames (first writer wins), sharing equal frames with other stacks. */
   setFrames(id: number, frames: Frame[]): void {
-    if (this.frames[id] !== undefined) return;
-    this.frames[id] = frames.map((f) => {
-      const c = frameContent(f);
-      let shared = this.frameIntern.get(c);
-      if (!shared) this.frameIntern.set(c, (shared = f));
-      return shared;
-    });
+    this.setSharedFrames(
+      id,
+      frames.map((f) => this.sharedFrame(f)),
+    );
+  }
+
+  /** Stores a stack's frames, already made of sharedFrame objects (first writer wins). */
+  setSharedFrames(id: number, frames: Frame[]): void {
+    if (this.frames[id] === undefined) this.frames[id] = frames;
   }
 
   /** The stack-id map of a segment, marked most recently used; undefined if never read. */

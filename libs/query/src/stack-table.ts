@@ -1,13 +1,22 @@
 import type { RecordBatch } from 'apache-arrow';
 import { FirnError } from '@firn/errors';
 import type { Frame } from '@firn/profiles';
-import { decodeStacksBatch, openSegmentObject, SCHEMA_METADATA_KEY, STACKS_SCHEMA_ID, StackColumn, type ParquetReader } from '@firn/segments';
+import {
+  decodeStacksBatch,
+  openSegmentObject,
+  SCHEMA_METADATA_KEY,
+  STACKS_SCHEMA_ID,
+  StackColumn,
+  type ParquetReader,
+  type ParquetReadOptions,
+} from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { throwIfAborted } from './abort';
 import { requireColumn, stringsOf } from './arrow-columns';
 import type { PartialStack } from './merge-stacks';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
 import type { StackCatalog } from './stack-catalog';
+import { decodeFramesOfRows } from './stack-frames';
 
 /** Frames of stacks the caller already holds (e.g. its accumulator), so they need no decoding. */
 export type KnownFrames = (key: string) => Frame[] | undefined;
@@ -125,59 +134,53 @@ function decodeBatch(batch: RecordBatch, wanted: Uint8Array, out: Map<number, Pa
   );
 }
 
-/**
- * Maps the stack ids of one segment to catalog ids, reading stacks.parquet only for what the
- * catalog lacks: keys of stack ids never mapped (only the row groups covering them), frames of
- * stacks the catalog has no frames for. Returns the segment's map (index = stack_id).
- * `ids` must be ascending and distinct.
- */
-export async function resolveStacks(store: ObjectStore, seg: SegmentMeta, ids: Uint32Array, catalog: StackCatalog, signal?: AbortSignal): Promise<Int32Array> {
-  const key = segmentObjects(seg).stacks;
-  const last = ids.length > 0 ? ids[ids.length - 1] : -1;
-  let map = catalog.segmentMap(key);
-  const unmapped = (m: Int32Array | undefined): Uint32Array => (m ? ids.filter((id) => id >= m.length || m[id] < 0) : ids);
-  const frameless = (m: Int32Array): Uint32Array => ids.filter((id) => catalog.frames[m[id]] === undefined);
-  if (map && last < map.length && unmapped(map).length === 0 && frameless(map).length === 0) return map;
-  throwIfAborted(signal);
-  const reader = await openSegmentObject(store, key);
+/** A segment a query read, and its stack_id → catalog id map (where frames can be found). */
+export interface MappedSegment {
+  seg: SegmentMeta;
+  map: Int32Array;
+}
+
+async function openStacks(store: ObjectStore, seg: SegmentMeta): Promise<{ reader: ParquetReader; groupRows: number[]; rows: number }> {
+  const reader = await openSegmentObject(store, segmentObjects(seg).stacks);
   try {
-    throwIfAborted(signal);
     const layout = reader.layout();
     if (layout.keyValueMetadata[SCHEMA_METADATA_KEY] !== STACKS_SCHEMA_ID) {
       throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: stacks object is not ${STACKS_SCHEMA_ID}`);
     }
-    const groupRows = layout.rowGroups.map((g) => g.rows);
-    map = catalog.ensureSegmentMap(key, Math.max(layout.rows, last + 1));
+    return { reader, groupRows: layout.rowGroups.map((g) => g.rows), rows: layout.rows };
+  } catch (err) {
+    reader.close();
+    throw err;
+  }
+}
+
+/**
+ * Maps the stack ids of one segment to catalog ids, reading only the keys of stack ids never
+ * mapped (the row groups covering them); frames are left to fillFrames. Returns the segment's
+ * map (index = stack_id). `ids` must be ascending and distinct.
+ */
+export async function mapStacks(store: ObjectStore, seg: SegmentMeta, ids: Uint32Array, catalog: StackCatalog, signal?: AbortSignal): Promise<Int32Array> {
+  const key = segmentObjects(seg).stacks;
+  const last = ids.length > 0 ? ids[ids.length - 1] : -1;
+  const unmapped = (m: Int32Array): Uint32Array => ids.filter((id) => id >= m.length || m[id] < 0);
+  const known = catalog.segmentMap(key);
+  if (known && last < known.length && unmapped(known).length === 0) return known;
+  throwIfAborted(signal);
+  const { reader, groupRows, rows } = await openStacks(store, seg);
+  try {
+    throwIfAborted(signal);
+    const map = catalog.ensureSegmentMap(key, Math.max(rows, last + 1));
     let need = unmapped(map);
-    // A tenant's first query: keys and frames in one read. Later, keys first, frames only for
-    // the stacks still new (most stacks recur across segments).
-    const readAll = need.length > 0 && catalog.size === 0;
+    if (need.length === 0) return map;
+    await mapKeysInto(reader, rowGroupsCovering(groupRows, need), map, catalog, signal);
+    need = unmapped(map);
     if (need.length > 0) {
-      const columns = readAll ? [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames] : [StackColumn.stackId, StackColumn.stackKey];
-      await mapInto(reader, rowGroupsCovering(groupRows, need), columns, map, catalog, signal, ids);
+      // stack_id != row index: a file written differently than ours. Fall back to every row group.
+      await mapKeysInto(reader, undefined, map, catalog, signal);
       need = unmapped(map);
-      if (need.length > 0) {
-        // stack_id != row index: a file written differently than ours. Fall back to every row group.
-        await mapInto(reader, undefined, columns, map, catalog, signal, ids);
-        need = unmapped(map);
-      }
-      if (need.length > 0) {
-        throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: samples reference stack_id ${need[0]} missing from the stacks object`);
-      }
     }
-    const noFrames = frameless(map);
-    if (noFrames.length > 0) {
-      await mapInto(
-        reader,
-        rowGroupsCovering(groupRows, noFrames),
-        [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames],
-        map,
-        catalog,
-        signal,
-        noFrames,
-      );
-      if (frameless(map).length > 0)
-        await mapInto(reader, undefined, [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames], map, catalog, signal, noFrames);
+    if (need.length > 0) {
+      throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: samples reference stack_id ${need[0]} missing from the stacks object`);
     }
     return map;
   } finally {
@@ -185,41 +188,110 @@ export async function resolveStacks(store: ObjectStore, seg: SegmentMeta, ids: U
   }
 }
 
-/**
- * Maps every row read to its catalog id; with the frames column also stores the frames of
- * stacks that lack them (only of `framesOf` when given).
- */
-async function mapInto(
+async function mapKeysInto(
   reader: ParquetReader,
   rowGroups: number[] | undefined,
-  columns: string[],
   map: Int32Array,
   catalog: StackCatalog,
   signal: AbortSignal | undefined,
-  framesOf?: Uint32Array,
 ): Promise<void> {
   if (rowGroups && rowGroups.length === 0) return;
-  const table = await reader.read({ columns, rowGroups });
+  const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.stackKey], rowGroups });
   throwIfAborted(signal);
-  const withFrames = columns.includes(StackColumn.frames);
-  let want: Uint8Array | undefined;
-  if (framesOf && framesOf.length > 0) {
-    want = new Uint8Array(framesOf[framesOf.length - 1] + 1);
-    for (const id of framesOf) want[id] = 1;
-  }
   for (const batch of table.batches) {
     const ids = requireColumn(batch, StackColumn.stackId, 'stacks object').values as Uint32Array;
-    const keys = stringsOf(requireColumn(batch, StackColumn.stackKey, 'stacks object'));
-    for (let i = 0; i < batch.numRows; i++) {
-      const id = ids[i];
-      if (id < map.length && map[id] < 0) map[id] = catalog.intern(keys(i));
+    catalog.internKeys(requireColumn(batch, StackColumn.stackKey, 'stacks object'), ids, map);
+  }
+}
+
+/**
+ * Gives every stack of `stacks` (catalog ids) its frames, reading them from the segments a query
+ * mapped: a stack's frames are the same in every segment holding it, so the segments are chosen
+ * greedily (most missing stacks first) and most queries read the frames of a few segments
+ * instead of all. Stacks whose frames the catalog already holds cost nothing.
+ */
+export async function fillFrames(
+  store: ObjectStore,
+  catalog: StackCatalog,
+  stacks: Uint32Array,
+  mapped: readonly MappedSegment[],
+  signal?: AbortSignal,
+): Promise<void> {
+  let missing = stacks.filter((id) => catalog.frames[id] === undefined);
+  const candidates = [...new Map(mapped.map((m) => [segmentObjects(m.seg).stacks, m])).values()];
+  while (missing.length > 0) {
+    throwIfAborted(signal);
+    const mark = new Uint8Array(catalog.size);
+    for (const id of missing) mark[id] = 1;
+    let best = -1;
+    let bestCount = 0;
+    candidates.forEach(({ map }, ci) => {
+      let n = 0;
+      for (let i = 0; i < map.length; i++) if (map[i] >= 0 && mark[map[i]] === 1) n++;
+      if (n > bestCount) [best, bestCount] = [ci, n];
+    });
+    if (best < 0) throw FirnError.internal(`stack ${catalog.keys[missing[0]]} has no frames and no segment of the query holds it`);
+    const [{ seg, map }] = candidates.splice(best, 1);
+    await framesOf(store, seg, map, mark, catalog, signal);
+    missing = missing.filter((id) => catalog.frames[id] === undefined);
+  }
+}
+
+/** Row-range reads per segment before one read of the whole frames column is cheaper. */
+const MAX_RANGE_READS = 3;
+/** Wanted rows this close together share one range read. */
+const RANGE_GAP_ROWS = 256;
+
+/** Ascending rows as [offset, limit] ranges, rows closer than RANGE_GAP_ROWS merged. */
+function rowRuns(rows: readonly number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const r of rows) {
+    const last = out[out.length - 1];
+    if (last && r - (last[0] + last[1]) < RANGE_GAP_ROWS) last[1] = r - last[0] + 1;
+    else out.push([r, 1]);
+  }
+  return out;
+}
+
+/** Decodes the frames of the stacks of one segment that `mark` (by catalog id) asks for. */
+async function framesOf(
+  store: ObjectStore,
+  seg: SegmentMeta,
+  map: Int32Array,
+  mark: Uint8Array,
+  catalog: StackCatalog,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const locals: number[] = [];
+  for (let i = 0; i < map.length; i++) if (map[i] >= 0 && mark[map[i]] === 1) locals.push(i);
+  const { reader, groupRows, rows } = await openStacks(store, seg);
+  try {
+    throwIfAborted(signal);
+    const want = (id: number): boolean => id < map.length && map[id] >= 0 && mark[map[id]] === 1 && catalog.frames[map[id]] === undefined;
+    const decode = async (opts: ParquetReadOptions): Promise<void> => {
+      const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.frames], ...opts });
+      throwIfAborted(signal);
+      for (const batch of table.batches) {
+        const ids = requireColumn(batch, StackColumn.stackId, 'stacks object').values as Uint32Array;
+        decodeFramesOfRows(
+          batch,
+          (row) => want(ids[row]),
+          (f) => catalog.sharedFrame(f),
+          (row, frames) => catalog.setSharedFrames(map[ids[row]], frames),
+        );
+      }
+    };
+    // Stack ids are row indexes: a few wanted stacks are read as row ranges, which decode only
+    // the pages holding them (most segments are read for a few rare stacks).
+    const runs = rowRuns(locals);
+    if (runs.length <= MAX_RANGE_READS && locals.length <= rows / 8) {
+      for (const [offset, limit] of runs) await decode({ offset, limit });
+    } else {
+      await decode({ rowGroups: rowGroupsCovering(groupRows, Uint32Array.from(locals)) });
     }
-    if (!withFrames) continue;
-    requireColumn(batch, StackColumn.frames, 'stacks object');
-    decodeStacksBatch(
-      batch,
-      (id, _key, frames) => catalog.setFrames(map[id], frames),
-      (id) => id < map.length && map[id] >= 0 && catalog.frames[map[id]] === undefined && (!want || (id < want.length && want[id] === 1)),
-    );
+    // stack_id != row index: a file written differently than ours. Fall back to every row.
+    if (locals.some((id) => want(id))) await decode({});
+  } finally {
+    reader.close();
   }
 }

@@ -43,20 +43,19 @@ export async function symbolize(tenant: TenantId, p: StackProfile, resolver: Sym
 }
 
 async function resolve(tenant: TenantId, p: StackProfile, resolver: SymbolResolver): Promise<StackProfile> {
-  const wanted = new Map<Frame, number>();
-  const list: Frame[] = [];
+  // Work per distinct frame object, not per occurrence: a merged profile shares one Frame per
+  // distinct frame across its stacks (hundreds of thousands of occurrences, a few thousand frames).
+  const distinct = new Set<Frame>();
   let unnamed = false;
   for (const stack of p.stacks) {
     for (const f of stack) {
       if (f.functionName !== '' || f.unnamedReason !== undefined) continue;
       unnamed = true;
-      if (f.buildId !== '' && !wanted.has(f)) {
-        wanted.set(f, list.length);
-        list.push(f);
-      }
+      distinct.add(f);
     }
   }
   if (!unnamed) return p;
+  const list = [...distinct].filter((f) => f.buildId !== '');
   const resolved = list.length > 0 ? await resolver.resolve(tenant, list) : [];
   // One explained copy per frame object: frames stay shared between stacks (reports intern by identity).
   const explained = new Map<Frame, Frame>();
@@ -66,13 +65,28 @@ async function resolve(tenant: TenantId, p: StackProfile, resolver: SymbolResolv
     if (!e) explained.set(f, (e = { ...f, unnamedReason: unnamedReasonOf(f) }));
     return e;
   };
-  const stacks = p.stacks.map((stack) =>
-    stack.flatMap((f) => {
-      const i = wanted.get(f);
-      const r = i === undefined ? undefined : resolved[i];
-      return r && r.length > 0 ? r.map(explain) : [explain(f)];
-    }),
-  );
+  // Each unnamed frame's replacement: one frame, or several (inlined calls) from the resolver.
+  const single = new Map<Frame, Frame>();
+  const several = new Map<Frame, Frame[]>();
+  list.forEach((f, i) => {
+    const r = resolved[i];
+    if (r && r.length > 1) several.set(f, r.map(explain));
+    else single.set(f, explain(r && r.length === 1 ? r[0] : f));
+  });
+  for (const f of distinct) if (!single.has(f) && !several.has(f)) single.set(f, explain(f));
+  const stacks = p.stacks.map((stack) => {
+    const out: Frame[] = [];
+    for (const f of stack) {
+      const one = single.get(f);
+      if (one) out.push(one);
+      else {
+        const many = several.get(f);
+        if (many) out.push(...many);
+        else out.push(f);
+      }
+    }
+    return out;
+  });
   return { ...p, stacks };
 }
 
@@ -94,7 +108,8 @@ export async function demangleProfile(p: StackProfile, demangler: Demangler): Pr
   const names: string[] = [];
   for (const stack of p.stacks) {
     for (const f of stack) {
-      if (!index.has(f) && f.systemName === undefined && isMangled(f.functionName)) {
+      // Unnamed frames (most of an unsymbolized profile) are never mangled: skip them cheaply.
+      if (f.functionName !== '' && f.systemName === undefined && !index.has(f) && isMangled(f.functionName)) {
         index.set(f, names.length);
         names.push(f.functionName);
       }

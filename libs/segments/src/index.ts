@@ -1,5 +1,6 @@
 export { compareStrings, seriesKeyOf } from './label-order';
 export {
+  FrameField,
   SAMPLES_SCHEMA_ID,
   SAMPLES_SORT,
   SampleColumn,
@@ -14,6 +15,6 @@ export { buildSegment, type BuildSegmentOptions, type BuiltSegment } from './seg
 export { newSegmentId, segmentDay, segmentKeys, type SegmentKeys } from './segment-keys';
 export { decodeStacksBatch, readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
 export { openSegmentObject, readSegment, writeSegment } from './segment-store';
-export { bytesSource, ParquetReader } from './parquet';
+export { bytesSource, ParquetReader, type ParquetReadOptions } from './parquet';
 export { keysOfDir, segmentDir, segmentMeta } from './segment-meta';
 export { registerParquetMemoryGauge } from './parquet.metrics';

@@ -119,6 +119,12 @@ export interface ParquetReadOptions {
   columns?: string[];
   /** Row group indexes to decode; default all. */
   rowGroups?: number[];
+  /**
+   * Rows to skip from the start of the chosen row groups, then at most `limit` rows: pages
+   * before and after them are not decoded, so a few rows of a large column cost a fraction of it.
+   */
+  offset?: number;
+  limit?: number;
 }
 
 /**
@@ -175,6 +181,8 @@ export class ParquetReader {
     const options: pw.ReaderOptions = { batchSize: READ_BATCH_ROWS };
     if (opts.columns) options.columns = opts.columns;
     if (opts.rowGroups) options.rowGroups = opts.rowGroups;
+    if (opts.offset !== undefined) options.offset = opts.offset;
+    if (opts.limit !== undefined) options.limit = opts.limit;
     let wasmTable: pw.Table;
     try {
       wasmTable = await this.file.read(options);
