@@ -272,6 +272,8 @@ class PprofDecoder {
 
   decodeInto(builder: SampleBatchBuilder): number {
     this.builder = builder;
+    // At most one frame per location line; usually one per location.
+    builder.reserveFrames(Math.min(this.locations.size, 1 << 16));
     const { limits } = this.opts;
     const nSamples = this.sampleStart.length;
     if (nSamples > limits.maxSamples) {

@@ -369,6 +369,16 @@ export class SampleBatchBuilder {
     return id >= 0 ? id : this.insertFrame(h, sb, sm, lo, hi, sf, sl, line, inl, f);
   }
 
+  /**
+   * Makes room for `n` more distinct frames at once (a decoder that knows its symbol table's
+   * size), instead of growing the frame table by doubling while it interns them.
+   */
+  reserveFrames(n: number): void {
+    const want = this.frames.length + n;
+    if (want > this.fHash.length) this.growFrames(want);
+    if (want * 2 > this.frameSlots.length) this.growFrameSlots(want * 2);
+  }
+
   /** Id of a string for `internFrameFields` (equal strings, equal ids). */
   internString(s: string): number {
     let id = this.stringIds.get(s);
@@ -479,8 +489,9 @@ export class SampleBatchBuilder {
     return id;
   }
 
-  private growFrames(): void {
-    const cap = this.fHash.length * 2;
+  private growFrames(atLeast = 0): void {
+    let cap = this.fHash.length * 2;
+    while (cap < atLeast) cap *= 2;
     const gi = (a: Int32Array): Int32Array<ArrayBuffer> => {
       const b = new Int32Array(cap);
       b.set(a);
@@ -506,8 +517,10 @@ export class SampleBatchBuilder {
     this.fInlined = inl;
   }
 
-  private growFrameSlots(): void {
-    const slots = new Int32Array(this.frameSlots.length * 2).fill(EMPTY_SLOT);
+  private growFrameSlots(atLeast = 0): void {
+    let size = this.frameSlots.length * 2;
+    while (size < atLeast) size *= 2;
+    const slots = new Int32Array(size).fill(EMPTY_SLOT);
     const mask = slots.length - 1;
     const odd = this.odd;
     const oddIds = odd ? new Set(odd.values()) : undefined;
