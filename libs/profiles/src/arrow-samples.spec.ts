@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { expectInvalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
 import { samplesFromArrow, samplesToArrow } from './arrow-samples';
-import { SampleBatchBuilder, type Frame, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, builderFramesOf, type Frame, type SampleBatch } from './sample-batch';
 import { stackKey } from './stack-key';
 import { rowsArb } from './test-arbitraries';
 
@@ -179,6 +179,67 @@ describe(samplesToArrow.name, () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("encodes a builder's batch from its frame table byte for byte as from its Frame objects (property)", () => {
+    fc.assert(
+      fc.property(rowsArb, fc.integer({ min: -3, max: 3 }), (rows, lineShift) => {
+        const b = new SampleBatchBuilder();
+        // Negative lines too: the table writes Int64 halves itself.
+        for (const r of rows)
+          b.add(
+            r.profileType,
+            r.labels,
+            r.frames.map((f) => ({ ...f, line: f.line * lineShift })),
+            r.value,
+            r.tsMs,
+            r.durationNs,
+            r.periodNs,
+          );
+        const batch = b.build();
+        expect(builderFramesOf(batch)).toBeDefined();
+        const copy = { ...batch }; // a copy carries no frame table: encoded from its Frame objects
+        expect(builderFramesOf(copy)).toBeUndefined();
+        // (Arrow IPC bytes differ between any two encodings: arrow-js numbers dictionaries globally.)
+        const fromTable = tableFromIPC(samplesToArrow(batch));
+        const fromFrames = tableFromIPC(samplesToArrow(copy));
+        const stackDict = (t: Table) =>
+          t
+            .getChild('stack')!
+            .data[0].dictionary!.toArray()
+            .map((v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}` : x))));
+        expect(stackDict(fromTable)).toEqual(stackDict(fromFrames));
+        expect(samplesFromArrow(samplesToArrow(batch), LIMITS)).toEqual(samplesFromArrow(samplesToArrow(copy), LIMITS));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('encodes frames the frame table cannot hold (negative or 2^64+ addresses, fractional lines) from the Frame objects', () => {
+    const odd: Frame[] = [
+      { buildId: 'ab', mappingFile: '/x', address: -1n, functionName: 'neg', fileName: '', line: 0, inlined: false },
+      { buildId: 'ab', mappingFile: '/x', address: 1n << 64n, functionName: 'big', fileName: '', line: 2.5, inlined: false },
+    ];
+    const b = new SampleBatchBuilder();
+    b.add(CPU, [['service_name', 'a']], odd, 3, 1000, 0, 0);
+    b.add(CPU, [['service_name', 'a']], [{ ...odd[0] }, { ...odd[1] }], 4, 1000, 0, 0); // equal content: one stack
+    const batch = b.build();
+    expect(batch.stacks).toHaveLength(1);
+    expect([...batch.value]).toEqual([7]);
+    expect(builderFramesOf(batch)).toBeUndefined();
+    const back = samplesFromArrow(samplesToArrow(batch), LIMITS);
+    expect(back.stacks[0].map((f) => [f.address, f.line])).toEqual([
+      [(1n << 64n) - 1n, 0],
+      [0n, 2],
+    ]);
+  });
+
+  it('encodes a stack table whose frames were replaced from the new frames', () => {
+    const b = new SampleBatchBuilder();
+    b.add(CPU, [], [{ buildId: '', mappingFile: '', address: 1n, functionName: 'old', fileName: '', line: 0, inlined: false }], 1, 1000, 0, 0);
+    const batch = b.build();
+    const renamed = { ...batch, stacks: batch.stacks.map((st) => st.map((f) => ({ ...f, functionName: 'new' }))) };
+    expect(samplesFromArrow(samplesToArrow(renamed), LIMITS).stacks[0][0].functionName).toBe('new');
   });
 
   it('is read identically by arrow-rs (parquet-wasm) — a second IPC implementation', () => {

@@ -23,7 +23,7 @@ import {
 import { checkArrowIpcStream } from './arrow-ipc-guard';
 import { FrameInterner } from './frame-intern';
 import { isValidLabelName, parseProfileType } from './profile-type';
-import { SampleBatchBuilder, isSpanId, type Frame, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, builderFramesOf, isSpanId, type Frame, type BuilderFrames, type SampleBatch } from './sample-batch';
 
 /** Schema-level metadata key and value that identify this format. */
 export const SAMPLES_SCHEMA_KEY = 'firn.schema';
@@ -118,8 +118,89 @@ function frameKey(f: Frame): string {
   return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
 }
 
+/**
+ * The `stack` column from the builder's frame table: the same dictionaries, in the same order,
+ * as `stackColumn` makes from Frame objects (frames and strings by first use), from ids and
+ * typed arrays instead of per-frame key strings and BigInts.
+ */
+function stackColumnFromTable(batch: SampleBatch, t: BuilderFrames): Data {
+  const nStacks = batch.stacks.length;
+  let total = 0;
+  for (const s of batch.stacks) total += s.length;
+  const offsets = new Int32Array(nStacks + 1);
+  const items = new Int32Array(total);
+  // Builder frame id → index in this column's frame dictionary (-1 until first used).
+  const remap = new Int32Array(t.inlined.length).fill(-1);
+  const used: number[] = [];
+  let k = 0;
+  for (let si = 0; si < nStacks; si++) {
+    const start = t.stackStart[si];
+    const end = start + batch.stacks[si].length;
+    for (let p = start; p < end; p++) {
+      const id = t.ids[p];
+      let idx = remap[id];
+      if (idx < 0) {
+        idx = used.length;
+        used.push(id);
+        remap[id] = idx;
+      }
+      items[k++] = idx;
+    }
+    offsets[si + 1] = k;
+  }
+  const nf = used.length;
+  const stringIdx = new Int32Array(t.strings.length);
+  const strings = (ids: Int32Array): Data<Dictionary<Utf8, Int32>> => {
+    stringIdx.fill(-1);
+    const dict: string[] = [];
+    const idx = new Int32Array(nf);
+    for (let i = 0; i < nf; i++) {
+      const sid = ids[used[i]];
+      let p = stringIdx[sid];
+      if (p < 0) {
+        p = dict.length;
+        dict.push(t.strings[sid]);
+        stringIdx[sid] = p;
+      }
+      idx[i] = p;
+    }
+    return dictColumn(dict, idx);
+  };
+  const address = new Uint32Array(nf * 2);
+  const line = new Uint32Array(nf * 2);
+  const inlined = new Uint8Array((nf + 7) >> 3);
+  for (let i = 0; i < nf; i++) {
+    const id = used[i];
+    address[2 * i] = t.addressLo[id];
+    address[2 * i + 1] = t.addressHi[id];
+    // Two's complement halves of an integer below 2^63 in magnitude (the builder's table holds no other).
+    const v = t.line[id];
+    const hi = Math.floor(v / 4294967296);
+    line[2 * i] = v - hi * 4294967296;
+    line[2 * i + 1] = hi >>> 0;
+    if (t.inlined[id] === 1) inlined[i >> 3] |= 1 << (i & 7);
+  }
+  return stackData(
+    batch,
+    nf,
+    [
+      strings(t.buildId),
+      strings(t.mappingFile),
+      makeData({ type: new Uint64(), length: nf, nullCount: 0, data: new BigUint64Array(address.buffer) }),
+      strings(t.functionName),
+      strings(t.fileName),
+      makeData({ type: new Int64(), length: nf, nullCount: 0, data: new BigInt64Array(line.buffer) }),
+      makeData({ type: new Bool(), length: nf, nullCount: 0, data: inlined }),
+    ],
+    items,
+    offsets,
+  );
+}
+
 /** The `stack` column: a dictionary of stacks, each a list of indexes into a frame dictionary. */
 function stackColumn(batch: SampleBatch): Data {
+  const table = builderFramesOf(batch);
+  if (table !== undefined) return stackColumnFromTable(batch, table);
   const frames: Frame[] = [];
   const byObject = new Map<Frame, number>();
   const byKey = new Map<string, number>();
@@ -150,12 +231,10 @@ function stackColumn(batch: SampleBatch): Data {
   frames.forEach((f, i) => {
     if (f.inlined) inlined[i >> 3] |= 1 << (i & 7);
   });
-  const structType = frameStructType();
-  const struct = makeData({
-    type: structType,
-    length: nf,
-    nullCount: 0,
-    children: [
+  return stackData(
+    batch,
+    nf,
+    [
       stringDictColumn(frames.map((f) => f.buildId)),
       stringDictColumn(frames.map((f) => f.mappingFile)),
       makeData({ type: new Uint64(), length: nf, nullCount: 0, data: BigUint64Array.from(frames, (f) => BigInt.asUintN(64, f.address)) }),
@@ -164,7 +243,15 @@ function stackColumn(batch: SampleBatch): Data {
       makeData({ type: new Int64(), length: nf, nullCount: 0, data: BigInt64Array.from(frames, (f) => BigInt(Math.trunc(f.line))) }),
       makeData({ type: new Bool(), length: nf, nullCount: 0, data: inlined }),
     ],
-  });
+    items,
+    offsets,
+  );
+}
+
+/** The stack column from its frame struct's children and the stacks' frame indexes. */
+function stackData(batch: SampleBatch, nf: number, children: Data[], items: Int32Array, offsets: Int32Array): Data {
+  const struct = makeData({ type: frameStructType(), length: nf, nullCount: 0, children });
+  const total = items.length;
   const item = makeData({ type: frameDictionaryType(), length: total, nullCount: 0, data: items, dictionary: makeVector(struct) });
   const list = makeData({ type: stackListType(), length: batch.stacks.length, nullCount: 0, valueOffsets: offsets, child: item });
   return makeData({

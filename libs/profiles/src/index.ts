@@ -11,20 +11,10 @@ export {
   isValidLabelName,
 } from './profile-type';
 export { type Label, validateLabels, labelsKey, sanitizeLabelNames } from './labels';
-export {
-  type Frame,
-  type UnnamedReason,
-  UNNAMED_REASONS,
-  type SampleBatch,
-  SampleBatchBuilder,
-  concatBatches,
-  batchTotal,
-  normalizeSpanId,
-  isSpanId,
-} from './sample-batch';
+export { type Frame, type UnnamedReason, UNNAMED_REASONS, type SampleBatch, SampleBatchBuilder, batchTotal, normalizeSpanId, isSpanId } from './sample-batch';
 export { stackKey } from './stack-key';
 export { checkGunzipSize, isGzip, maybeGunzip } from './decompress';
-export { type PprofLimits, samplesFromPprof } from './pprof';
+export { type PprofLimits, samplesFromPprof, pprofIntoBuilder } from './pprof';
 export { type SampleTypeConfig, pyroscopeSeriesLabels, pyroscopeProfileName, parseSampleTypeConfig } from './pyroscope-ingest';
 export { samplesToPprof } from './pprof-encode';
 export { samplesFromOtlp } from './otlp';

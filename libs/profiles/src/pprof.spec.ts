@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import { createGzip, gzipSync } from 'node:zlib';
 import { expectInvalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
-import { samplesFromPprof, type PprofOptions } from './pprof';
+import { pprofIntoBuilder, samplesFromPprof, type PprofOptions } from './pprof';
 import { samplesToPprof } from './pprof-encode';
 import { syntheticCpuPprof } from './pprof-fixtures';
-import { batchTotal, type SampleBatch } from './sample-batch';
+import { SampleBatchBuilder, batchTotal, concatBatches, type SampleBatch } from './sample-batch';
 import { stackKey } from './stack-key';
 
 const LIMITS = { maxDecompressedBytes: 16 << 20, maxSamples: 100_000, maxStackDepth: 1000 };
@@ -89,6 +89,16 @@ function fixture(mut: (p: googleV1.Profile) => void = () => {}): Uint8Array {
   });
   mut(p);
   return toBinary(googleV1.ProfileSchema, p);
+}
+
+/** Every row as text (profile type, series, stack, value, time), sorted: equal batches up to dictionary order. */
+function rowsOf(b: SampleBatch): string[] {
+  const rows: string[] = [];
+  for (let i = 0; i < b.length; i++) {
+    const st = stackKey(b.stacks[b.stack[i]]);
+    rows.push(JSON.stringify([b.profileTypes[b.profileType[i]], b.series[b.seriesIdx[i]], st, b.value[i], b.timestampMs[i], b.durationNs[i], b.periodNs[i]]));
+  }
+  return rows.sort();
 }
 
 function totalsByType(b: SampleBatch): Record<string, number> {
@@ -177,6 +187,22 @@ describe(samplesFromPprof.name, () => {
       // An id that is not 16 hex digits belongs to no span (Pyroscope stores span 0).
       '|[["service_name","api"]]': 120,
     });
+  });
+
+  it('decodes several profiles into one builder as concatenating their batches would, and counts stack frames over all of them', () => {
+    const profiles = [1, 2, 3].map((seed) => syntheticCpuPprof({ samples: 300, minDepth: 3, maxDepth: 12, functions: 40, seed }).gz);
+    const seriesOf = (i: number): Array<[string, string]> => [['service_name', `svc${i % 2}`]];
+    const builder = new SampleBatchBuilder();
+    let truncated = 0;
+    profiles.forEach((gz, i) => (truncated += pprofIntoBuilder(gz, opts({ seriesLabels: seriesOf(i) }), builder)));
+    const shared = builder.build();
+    const separate = concatBatches(profiles.map((gz, i) => samplesFromPprof(gz, opts({ seriesLabels: seriesOf(i) }))));
+    expect(truncated).toBe(0);
+    expect(shared.stacks.length).toBe(separate.stacks.length);
+    expect(rowsOf(shared)).toEqual(rowsOf(separate));
+    const frames = shared.stacks.reduce((n, st) => n + st.length, 0);
+    const limited = new SampleBatchBuilder({ maxStackFrames: frames - 1 });
+    expectInvalid(() => profiles.forEach((gz, i) => pprofIntoBuilder(gz, opts({ seriesLabels: seriesOf(i) }), limited)), /more than \d+ frames/);
   });
 
   it('uses time_nanos and duration_nanos when present, else now and the fallback', () => {

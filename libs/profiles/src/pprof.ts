@@ -3,7 +3,7 @@ import { FirnError } from '@firn/errors';
 import { maybeGunzip } from './decompress';
 import { mergeLabels, sanitizeLabelNames } from './labels';
 import { formatProfileType, isDeltaSampleType, parseProfileType } from './profile-type';
-import { WireReader, varintBigAt } from './protowire';
+import { WireReader, varintBigAt, varintNumberAt } from './protowire';
 import { SampleBatchBuilder, normalizeSpanId, type Frame, type SampleBatch } from './sample-batch';
 
 export interface PprofLimits {
@@ -65,6 +65,9 @@ function normalizeBuildId(id: string): string {
 interface MappingRec {
   file: number;
   buildId: number;
+  /** Builder string ids of the (normalized) build id and file, -1 until first used. */
+  buildIdSid: number;
+  fileSid: number;
   /** Byte offsets of the memory_start / file_offset varints, -1 if absent. */
   memStartPos: number;
   fileOffsetPos: number;
@@ -79,6 +82,9 @@ interface LocationRec {
 interface FunctionRec {
   name: number;
   file: number;
+  /** Builder string ids of name and file, -1 until first used. */
+  nameSid: number;
+  fileSid: number;
 }
 
 const MAX_I63 = 2 ** 63;
@@ -163,7 +169,27 @@ class LazyTable {
  */
 export function samplesFromPprof(bytes: Uint8Array, opts: PprofOptions): DecodedSamples {
   const raw = maybeGunzip(bytes, opts.limits.maxDecompressedBytes, 'pprof');
-  return new PprofDecoder(raw, opts).decode();
+  const decoder = new PprofDecoder(raw, opts);
+  const { limits } = opts;
+  // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
+  const builder = new SampleBatchBuilder({
+    initialCapacity: Math.min(decoder.rowsClaimed, 1 << 16) + 16,
+    maxSeries: limits.maxSeries,
+    maxStackFrames: limits.maxStackFrames,
+  });
+  const truncatedStacks = decoder.decodeInto(builder);
+  return Object.assign(builder.build(), { truncatedStacks });
+}
+
+/**
+ * Decodes a pprof profile (gzip or raw) into `builder`, which may already hold other profiles
+ * of the same request (their rows, series, stacks and frames are shared, as concatenating their
+ * batches would); returns how many samples had their stack truncated to `maxStackDepth`.
+ * `limits.maxSeries` and `maxStackFrames` are the builder's (they then count the whole request).
+ */
+export function pprofIntoBuilder(bytes: Uint8Array, opts: PprofOptions, builder: SampleBatchBuilder): number {
+  const raw = maybeGunzip(bytes, opts.limits.maxDecompressedBytes, 'pprof');
+  return new PprofDecoder(raw, opts).decodeInto(builder);
 }
 
 class PprofDecoder {
@@ -180,11 +206,15 @@ class PprofDecoder {
   private readonly mappingRecs = new Map<number, MappingRec>();
   private readonly functionRecs = new Map<number, FunctionRec>();
   private readonly maxSymbols: number;
-  // Per location id: its frames and their builder frame ids.
-  private readonly locFrames = new Map<number, { frames: Frame[]; ids: Int32Array }>();
+  // Per location id: where its builder frame ids start in locIds (count first, then the ids).
   // Location ids are usually 1..N: a dense array avoids a Map lookup per frame.
-  private denseLocFrames: Array<{ frames: Frame[]; ids: Int32Array } | undefined> = [];
-  private readonly scratchLocs: Array<{ frames: Frame[]; ids: Int32Array }> = [];
+  private locAtDense = new Int32Array(0);
+  private readonly locAtSparse = new Map<number, number>();
+  private readonly locIds = new Int32List();
+  // Per string table index: its builder string id, -1 until first used.
+  private stringSids = new Int32Array(0);
+  private builder!: SampleBatchBuilder;
+  private scratchLocAt = new Int32Array(64);
   private scratchIds = new Int32Array(256);
   private timeNanos = 0;
   private durationNanos = 0;
@@ -202,6 +232,12 @@ class PprofDecoder {
     this.mappings = new LazyTable('mappings', this.maxSymbols);
     this.locations = new LazyTable('locations', this.maxSymbols);
     this.functions = new LazyTable('functions', this.maxSymbols);
+    this.readTopLevel();
+  }
+
+  /** Rows the profile claims (samples × sample types), for sizing a builder. */
+  get rowsClaimed(): number {
+    return (this.sampleStart.length * this.sampleTypes.length) / 2;
   }
 
   private fail(msg: string): never {
@@ -224,8 +260,20 @@ class PprofDecoder {
     return s;
   }
 
-  decode(): DecodedSamples {
-    this.readTopLevel();
+  /** Builder string id of string table entry `i` (checked as `str` does). */
+  private sid(i: number, what?: string): number {
+    let id = i >= 0 && i < this.stringSids.length ? this.stringSids[i] : -1;
+    if (id < 0) {
+      id = this.builder.internString(this.str(i, what));
+      this.stringSids[i] = id;
+    }
+    return id;
+  }
+
+  decodeInto(builder: SampleBatchBuilder): number {
+    this.builder = builder;
+    // At most one frame per location line; usually one per location.
+    builder.reserveFrames(Math.min(this.locations.size, 1 << 16));
     const { limits } = this.opts;
     const nSamples = this.sampleStart.length;
     if (nSamples > limits.maxSamples) {
@@ -237,15 +285,10 @@ class PprofDecoder {
     if (k === 0) this.fail('no sample_type');
     if (this.strStart.length === 0 || this.strEnd.data[0] !== this.strStart.data[0]) this.fail('string_table[0] must be ""');
 
-    this.denseLocFrames = new Array(Math.min(this.maxLocationId + 1, this.locations.size * 4 + 1024));
+    this.locAtDense = new Int32Array(Math.min(this.maxLocationId + 1, this.locations.size * 4 + 1024)).fill(-1);
+    this.stringSids = new Int32Array(this.strStart.length).fill(-1);
     const periodType = this.periodType >= 0 ? this.str(this.periodType) : '';
     const periodUnit = this.periodUnit >= 0 ? this.str(this.periodUnit) : '';
-    // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
-    const builder = new SampleBatchBuilder({
-      initialCapacity: Math.min(nSamples * k, 1 << 16) + 16,
-      maxSeries: limits.maxSeries,
-      maxStackFrames: limits.maxStackFrames,
-    });
     const pt: number[] = [];
     const typeNames: string[] = [];
     for (let t = 0; t < k; t++) typeNames.push(this.str(this.sampleTypes[2 * t]));
@@ -416,7 +459,7 @@ class PprofDecoder {
       }
       let packedStack = cache.get(cacheKey);
       if (packedStack === undefined) {
-        packedStack = this.buildStack(ids, nIds, maxDepth, builder);
+        packedStack = this.buildStack(ids, nIds, maxDepth);
         if (cut) packedStack |= 1;
         cache.set(cacheKey, packedStack);
       }
@@ -442,7 +485,7 @@ class PprofDecoder {
         builder.addRow(pt[t], series, stack, v, tsMs, durationNs, period, span);
       }
     }
-    return Object.assign(builder.build(), { truncatedStacks });
+    return truncatedStacks;
   }
 
   /** Indexes of `s` in the string table (compares bytes; never decodes other strings). */
@@ -458,38 +501,34 @@ class PprofDecoder {
   }
 
   /** Returns stackIndex * 2 + (truncated ? 1 : 0) for the location ids ids[0..count). */
-  private buildStack(ids: Float64Array, count: number, maxDepth: number, builder: SampleBatchBuilder): number {
+  private buildStack(ids: Float64Array, count: number, maxDepth: number): number {
     let total = 0;
-    const locs = this.scratchLocs;
-    const dense = this.denseLocFrames;
+    if (this.scratchLocAt.length < count) this.scratchLocAt = new Int32Array(Math.max(count, this.scratchLocAt.length * 2));
+    const locAt = this.scratchLocAt;
+    const dense = this.locAtDense;
     for (let i = 0; i < count; i++) {
       const id = ids[i];
-      let lf = id < dense.length ? dense[id] : this.locFrames.get(id);
-      if (lf === undefined) {
-        const frames = this.locationFrames(id);
-        lf = { frames, ids: Int32Array.from(frames, (f) => builder.internFrame(f)) };
-        if (id < dense.length) dense[id] = lf;
-        else this.locFrames.set(id, lf);
+      let at = id < dense.length ? dense[id] : (this.locAtSparse.get(id) ?? -1);
+      if (at < 0) {
+        at = this.locationFrames(id);
+        if (id < dense.length) dense[id] = at;
+        else this.locAtSparse.set(id, at);
       }
-      locs[i] = lf;
-      total += lf.frames.length;
+      locAt[i] = at;
+      total += this.locIds.data[at];
     }
     const truncated = total > maxDepth;
     const n = truncated ? maxDepth : total;
     if (this.scratchIds.length < n) this.scratchIds = new Int32Array(Math.max(n, this.scratchIds.length * 2));
     const frameIds = this.scratchIds;
-    const frames = new Array<Frame>(n);
+    const pool = this.locIds.data;
     let k = 0;
     for (let i = 0; i < count && k < n; i++) {
-      const lf = locs[i];
-      const lfFrames = lf.frames;
-      const lfIds = lf.ids;
-      for (let j = 0; j < lfFrames.length && k < n; j++) {
-        frameIds[k] = lfIds[j];
-        frames[k++] = lfFrames[j];
-      }
+      const at = locAt[i];
+      const len = pool[at];
+      for (let j = 1; j <= len && k < n; j++) frameIds[k++] = pool[at + j];
     }
-    return builder.addStackByIds(frames, frameIds) * 2 + (truncated ? 1 : 0);
+    return this.builder.addStackOfIds(frameIds, n) * 2 + (truncated ? 1 : 0);
   }
 
   /**
@@ -505,8 +544,24 @@ class PprofDecoder {
     return address - start + offset;
   }
 
-  /** Frames of one location, innermost (inlined) first; only the last line is not inlined. */
-  private locationFrames(id: number): Frame[] {
+  /**
+   * The same in JS numbers when every varint involved is below 2^49 (what real mappings use);
+   * NaN when one is not (then `fileOffsetOf` computes it exactly).
+   */
+  private fileOffsetNumber(addrPos: number, m: MappingRec | undefined): number {
+    const address = addrPos >= 0 ? varintNumberAt(this.buf, addrPos) : 0;
+    if (m === undefined || m.memStartPos < 0) return address;
+    const start = varintNumberAt(this.buf, m.memStartPos);
+    if (start === 0 || address < start) return address;
+    const offset = m.fileOffsetPos >= 0 ? varintNumberAt(this.buf, m.fileOffsetPos) : 0;
+    return address - start + offset;
+  }
+
+  /**
+   * Interns the frames of one location, innermost (inlined) first (only the last line is not
+   * inlined), and returns where their builder ids are in `locIds` (a count, then the ids).
+   */
+  private locationFrames(id: number): number {
     const at = this.locations.position(id);
     if (at === undefined) this.fail(`sample references unknown location id ${id}`);
     const loc = this.readLocation(at);
@@ -516,44 +571,75 @@ class PprofDecoder {
         { limit: 'max_stack_depth' },
       );
     }
-    let buildId = '';
-    let mappingFile = '';
+    const builder = this.builder;
+    let buildId = this.sid(0);
+    let mappingFile = buildId;
     let m: MappingRec | undefined;
     if (loc.mappingId !== 0) {
       m = this.mapping(loc.mappingId);
       if (m === undefined) this.fail(`location ${id} references unknown mapping id ${loc.mappingId}`);
-      buildId = normalizeBuildId(this.str(m.buildId));
-      mappingFile = this.str(m.file);
-    }
-    let address = loc.addrPos >= 0 ? varintBigAt(this.buf, loc.addrPos) : 0n;
-    const n = loc.lines.length / 2;
-    if (n === 0) {
-      if (m) address = this.fileOffsetOf(address, m);
-      return [{ buildId, mappingFile, address, functionName: '', fileName: '', line: 0, inlined: false }];
-    }
-    const out: Frame[] = [];
-    for (let i = 0; i < n; i++) {
-      const fnId = loc.lines[2 * i];
-      const lineNo = loc.lines[2 * i + 1];
-      let functionName = '';
-      let fileName = '';
-      if (fnId !== 0) {
-        const fn = this.function(fnId);
-        if (fn === undefined) this.fail(`location ${id} references unknown function id ${fnId}`);
-        functionName = this.str(fn.name);
-        fileName = this.str(fn.file);
+      if (m.buildIdSid < 0) {
+        m.buildIdSid = builder.internString(normalizeBuildId(this.str(m.buildId)));
+        m.fileSid = this.sid(m.file);
       }
-      out.push({
-        buildId,
-        mappingFile,
-        address,
+      buildId = m.buildIdSid;
+      mappingFile = m.fileSid;
+    }
+    const n = loc.lines.length / 2;
+    const out = this.locIds;
+    const start = out.length;
+    out.push(Math.max(n, 1));
+    const empty = this.sid(0);
+    // Only an unsymbolized frame's address becomes a file offset (a symbolized one is named by its lines).
+    const address = n === 0 ? this.fileOffsetNumber(loc.addrPos, m) : loc.addrPos >= 0 ? varintNumberAt(this.buf, loc.addrPos) : 0;
+    if (Number.isNaN(address)) {
+      // A varint of 2^49 or more somewhere: exact BigInt arithmetic, interned as a Frame.
+      let big = loc.addrPos >= 0 ? varintBigAt(this.buf, loc.addrPos) : 0n;
+      if (m && n === 0) big = this.fileOffsetOf(big, m);
+      const frame = (functionName: string, fileName: string, line: number, inlined: boolean): Frame => ({
+        buildId: builder.stringAt(buildId),
+        mappingFile: builder.stringAt(mappingFile),
+        address: big,
         functionName,
         fileName,
-        line: lineNo <= Number.MAX_SAFE_INTEGER ? lineNo : 0,
-        inlined: i < n - 1,
+        line,
+        inlined,
       });
+      if (n === 0) out.push(builder.internFrame(frame('', '', 0, false)));
+      for (let i = 0; i < n; i++) {
+        const [fn, file] = this.lineFunction(id, loc.lines[2 * i]);
+        const lineNo = loc.lines[2 * i + 1];
+        out.push(builder.internFrame(frame(builder.stringAt(fn), builder.stringAt(file), lineNo <= Number.MAX_SAFE_INTEGER ? lineNo : 0, i < n - 1)));
+      }
+      return start;
     }
-    return out;
+    const lo = address % 4294967296;
+    const hi = (address - lo) / 4294967296;
+    if (n === 0) {
+      out.push(builder.internFrameFields(buildId, mappingFile, lo, hi, empty, empty, 0, false));
+      return start;
+    }
+    for (let i = 0; i < n; i++) {
+      const [fn, file] = this.lineFunction(id, loc.lines[2 * i]);
+      const lineNo = loc.lines[2 * i + 1];
+      out.push(builder.internFrameFields(buildId, mappingFile, lo, hi, fn, file, lineNo <= Number.MAX_SAFE_INTEGER ? lineNo : 0, i < n - 1));
+    }
+    return start;
+  }
+
+  /** Builder string ids of the name and file of a line's function (both '' for function id 0). */
+  private lineFunction(locationId: number, fnId: number): [number, number] {
+    if (fnId === 0) {
+      const empty = this.sid(0);
+      return [empty, empty];
+    }
+    const fn = this.function(fnId);
+    if (fn === undefined) this.fail(`location ${locationId} references unknown function id ${fnId}`);
+    if (fn.nameSid < 0) {
+      fn.nameSid = this.sid(fn.name);
+      fn.fileSid = this.sid(fn.file);
+    }
+    return [fn.nameSid, fn.fileSid];
   }
 
   private readTopLevel(): void {
@@ -703,7 +789,7 @@ class PprofDecoder {
     const e = r.lenEnd();
     const outer = r.end;
     r.end = e;
-    const rec: MappingRec = { file: 0, buildId: 0, memStartPos: -1, fileOffsetPos: -1 };
+    const rec: MappingRec = { file: 0, buildId: 0, buildIdSid: -1, fileSid: -1, memStartPos: -1, fileOffsetPos: -1 };
     while (r.pos < e) {
       const tag = r.tag();
       if (tag === ((1 << 3) | 0)) r.varint();
@@ -759,7 +845,7 @@ class PprofDecoder {
     const e = r.lenEnd();
     const outer = r.end;
     r.end = e;
-    const rec: FunctionRec = { name: 0, file: 0 };
+    const rec: FunctionRec = { name: 0, file: 0, nameSid: -1, fileSid: -1 };
     while (r.pos < e) {
       const tag = r.tag();
       if (tag === ((1 << 3) | 0)) r.varint();

@@ -96,3 +96,19 @@ export function varintBigAt(buf: Uint8Array, pos: number): bigint {
   }
   return BigInt.asUintN(64, v);
 }
+
+/**
+ * The varint at `pos` (already validated by a WireReader) as a JS number when it is at most 7
+ * bytes long (below 2^49, exact); NaN when longer (read it with `varintBigAt`).
+ */
+export function varintNumberAt(buf: Uint8Array, pos: number): number {
+  let n = 0;
+  let mul = 1;
+  for (let i = 0; i < 7; i++) {
+    const b = buf[pos + i];
+    n += (b & 0x7f) * mul;
+    if (b < 0x80) return n;
+    mul *= 128;
+  }
+  return NaN;
+}

@@ -133,6 +133,57 @@ function frameString(f: Frame): string {
 }
 
 const EMPTY_SLOT = -1;
+const TWO_32 = 4294967296;
+const TWO_53 = 2 ** 53;
+const TWO_63 = 2 ** 63;
+
+function frameHash(b: number, m: number, fn: number, file: number, lo: number, hi: number, line: number, inl: number): number {
+  let h = Math.imul(b ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ m ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ fn ^ (h >>> 13), 0x85ebca6b);
+  h = Math.imul(h ^ file ^ (h >>> 16), 0xc2b2ae35);
+  h = Math.imul(h ^ lo ^ (h >>> 13), 0x85ebca6b);
+  h = Math.imul(h ^ hi ^ (h >>> 16), 0xc2b2ae35);
+  h = Math.imul(h ^ (line | 0) ^ (h >>> 13), 0x85ebca6b);
+  h = Math.imul(h ^ inl ^ (h >>> 16), 0x27d4eb2f);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * The frames of a built batch as its builder holds them: strings interned once, addresses as
+ * 32-bit halves, frames by id and stacks as arrays of frame ids. The Arrow encoder builds its
+ * frame and stack dictionaries from these instead of comparing Frame objects by content.
+ * Valid while `stacks` is the batch's own array (a batch whose stacks were replaced, or whose
+ * frames were changed, which the builder forbids, is encoded from its Frame objects).
+ */
+export interface BuilderFrames {
+  readonly stacks: readonly Frame[][];
+  readonly strings: readonly string[];
+  readonly buildId: Int32Array;
+  readonly mappingFile: Int32Array;
+  readonly functionName: Int32Array;
+  readonly fileName: Int32Array;
+  readonly addressLo: Uint32Array;
+  readonly addressHi: Uint32Array;
+  readonly line: Float64Array;
+  readonly inlined: Uint8Array;
+  /** Stack s is frame ids `ids[stackStart[s] .. stackStart[s] + stacks[s].length)`. */
+  readonly stackStart: Int32Array;
+  readonly ids: Int32Array;
+}
+
+/**
+ * Where a built batch keeps its frame table: a non-enumerable property, so copies (`{ ...batch }`)
+ * and comparisons do not see it. (A WeakMap from batch to table measured slower than the whole
+ * saving: its entries made every garbage collection of short-lived batches expensive.)
+ */
+const BUILDER_FRAMES = Symbol('firn.builderFrames');
+
+/** The frame table `SampleBatchBuilder.build` made for `batch`, if it still describes the batch's stacks. */
+export function builderFramesOf(batch: SampleBatch): BuilderFrames | undefined {
+  const t = (batch as { [BUILDER_FRAMES]?: BuilderFrames })[BUILDER_FRAMES];
+  return t !== undefined && t.stacks === batch.stacks && t.stackStart.length === batch.stacks.length ? t : undefined;
+}
 
 function rowHash(profileType: number, series: number, stack: number, ts: number, span: number): number {
   let h = Math.imul(profileType ^ 0x9e3779b9 ^ Math.imul(span, 0x27d4eb2f), 0x85ebca6b);
@@ -168,9 +219,25 @@ export class SampleBatchBuilder {
   private readonly stackHashes: number[] = [];
   private stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
   private scratch = new Int32Array(256);
-  // Identity first (frames are usually shared objects), then content.
+  // Frames: identity first (addStack callers usually share frame objects), then content, as
+  // interned strings and numbers in an open-addressing table (no per-frame key strings).
   private readonly frameIds = new Map<Frame, number>();
-  private readonly frameIdByString = new Map<string, number>();
+  private readonly strings: string[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private readonly frames: Frame[] = [];
+  private fBuildId = new Int32Array(256);
+  private fMappingFile = new Int32Array(256);
+  private fFunctionName = new Int32Array(256);
+  private fFileName = new Int32Array(256);
+  private fAddrLo = new Uint32Array(256);
+  private fAddrHi = new Uint32Array(256);
+  private fLine = new Float64Array(256);
+  private fInlined = new Uint8Array(256);
+  private fHash = new Int32Array(256);
+  private frameSlots = new Int32Array(512).fill(EMPTY_SLOT);
+  // Frames whose address or line the table cannot hold exactly (negative or ≥ 2^64 addresses,
+  // fractional lines): interned by content string; their batches are encoded from Frame objects.
+  private odd: Map<string, number> | undefined;
 
   private cap: number;
   private n = 0;
@@ -247,7 +314,15 @@ export class SampleBatchBuilder {
     const n = frames.length;
     if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2));
     const ids = this.scratch;
-    for (let i = 0; i < n; i++) ids[i] = this.frameId(frames[i]);
+    for (let i = 0; i < n; i++) {
+      const f = frames[i];
+      let id = this.frameIds.get(f);
+      if (id === undefined) {
+        id = this.internFrame(f);
+        this.frameIds.set(f, id);
+      }
+      ids[i] = id;
+    }
     return this.addStackByIds(frames, ids);
   }
 
@@ -268,7 +343,202 @@ export class SampleBatchBuilder {
 
   /** Frame id for `addStackByIds` (frames with equal content get equal ids). */
   internFrame(f: Frame): number {
-    return this.frameId(f);
+    const a = f.address;
+    let lo: number;
+    let hi: number;
+    // Number(a) < 2^53 exactly when a < 2^53 (rounding is monotonic): one conversion, no BigInt math.
+    const n = Number(a);
+    if (n >= 0 && n < TWO_53) {
+      lo = n % TWO_32;
+      hi = (n - lo) / TWO_32;
+    } else if (a >= 0n && a < 18446744073709551616n) {
+      lo = Number(a & 0xffffffffn);
+      hi = Number(a >> 32n);
+    } else {
+      return this.oddFrameId(f);
+    }
+    const line = f.line;
+    if (!(Number.isInteger(line) && Math.abs(line) < TWO_63)) return this.oddFrameId(f);
+    const sb = this.internString(f.buildId);
+    const sm = this.internString(f.mappingFile);
+    const sf = this.internString(f.functionName);
+    const sl = this.internString(f.fileName);
+    const inl = f.inlined ? 1 : 0;
+    const h = frameHash(sb, sm, sf, sl, lo, hi, line, inl);
+    const id = this.findFrame(h, sb, sm, lo, hi, sf, sl, line, inl);
+    return id >= 0 ? id : this.insertFrame(h, sb, sm, lo, hi, sf, sl, line, inl, f);
+  }
+
+  /**
+   * Makes room for `n` more distinct frames at once (a decoder that knows its symbol table's
+   * size), instead of growing the frame table by doubling while it interns them.
+   */
+  reserveFrames(n: number): void {
+    const want = this.frames.length + n;
+    if (want > this.fHash.length) this.growFrames(want);
+    if (want * 2 > this.frameSlots.length) this.growFrameSlots(want * 2);
+  }
+
+  /** Id of a string for `internFrameFields` (equal strings, equal ids). */
+  internString(s: string): number {
+    let id = this.stringIds.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.stringIds.set(s, id);
+    }
+    return id;
+  }
+
+  /**
+   * Frame id of the frame with these fields, for decoders that read frames without building
+   * them: strings by `internString` id, the address as its low and high 32 bits, `line` an
+   * integer of magnitude below 2^63. The builder makes the Frame object (once per distinct frame).
+   */
+  internFrameFields(
+    buildId: number,
+    mappingFile: number,
+    addressLo: number,
+    addressHi: number,
+    functionName: number,
+    fileName: number,
+    line: number,
+    inlined: boolean,
+  ): number {
+    const inl = inlined ? 1 : 0;
+    const h = frameHash(buildId, mappingFile, functionName, fileName, addressLo, addressHi, line, inl);
+    const id = this.findFrame(h, buildId, mappingFile, addressLo, addressHi, functionName, fileName, line, inl);
+    if (id >= 0) return id;
+    const strs = this.strings;
+    const hi = addressHi;
+    const lo = addressLo;
+    return this.insertFrame(h, buildId, mappingFile, lo, hi, functionName, fileName, line, inl, {
+      buildId: strs[buildId],
+      mappingFile: strs[mappingFile],
+      address: hi === 0 ? BigInt(lo) : hi < 0x200000 ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo),
+      functionName: strs[functionName],
+      fileName: strs[fileName],
+      line,
+      inlined,
+    });
+  }
+
+  /** The string of `internString` id `id`. */
+  stringAt(id: number): string {
+    return this.strings[id];
+  }
+
+  /** The id of the frame with these fields and hash `h`, or -1. */
+  private findFrame(h: number, b: number, m: number, lo: number, hi: number, fn: number, file: number, line: number, inl: number): number {
+    const slots = this.frameSlots;
+    const mask = slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const id = slots[s];
+      if (id === EMPTY_SLOT) return -1;
+      if (
+        this.fHash[id] === h &&
+        this.fAddrLo[id] === lo &&
+        this.fAddrHi[id] === hi &&
+        this.fFunctionName[id] === fn &&
+        this.fBuildId[id] === b &&
+        this.fMappingFile[id] === m &&
+        this.fFileName[id] === file &&
+        this.fLine[id] === line &&
+        this.fInlined[id] === inl
+      ) {
+        return id;
+      }
+    }
+  }
+
+  private insertFrame(h: number, b: number, m: number, lo: number, hi: number, fn: number, file: number, line: number, inl: number, frame: Frame): number {
+    const id = this.frames.length;
+    if (id === this.fHash.length) this.growFrames();
+    if ((id + 1) * 2 > this.frameSlots.length) this.growFrameSlots();
+    const slots = this.frameSlots;
+    const mask = slots.length - 1;
+    let s = h & mask;
+    while (slots[s] !== EMPTY_SLOT) s = (s + 1) & mask;
+    slots[s] = id;
+    this.fHash[id] = h;
+    this.fBuildId[id] = b;
+    this.fMappingFile[id] = m;
+    this.fFunctionName[id] = fn;
+    this.fFileName[id] = file;
+    this.fAddrLo[id] = lo;
+    this.fAddrHi[id] = hi;
+    this.fLine[id] = line;
+    this.fInlined[id] = inl;
+    this.frames.push(frame);
+    return id;
+  }
+
+  /** A frame the table cannot hold exactly: its own id, by content string. */
+  private oddFrameId(f: Frame): number {
+    this.odd ??= new Map();
+    const key = frameString(f);
+    let id = this.odd.get(key);
+    if (id === undefined) {
+      id = this.frames.length;
+      if (id === this.fHash.length) this.growFrames();
+      // Slot-less: never matched by the table. Its row there is unused (the batch has no frame table).
+      this.fHash[id] = 0;
+      this.frames.push(f);
+      this.odd.set(key, id);
+    }
+    return id;
+  }
+
+  private growFrames(atLeast = 0): void {
+    let cap = this.fHash.length * 2;
+    while (cap < atLeast) cap *= 2;
+    const gi = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const gu = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.fBuildId = gi(this.fBuildId);
+    this.fMappingFile = gi(this.fMappingFile);
+    this.fFunctionName = gi(this.fFunctionName);
+    this.fFileName = gi(this.fFileName);
+    this.fHash = gi(this.fHash);
+    this.fAddrLo = gu(this.fAddrLo);
+    this.fAddrHi = gu(this.fAddrHi);
+    const line = new Float64Array(cap);
+    line.set(this.fLine);
+    this.fLine = line;
+    const inl = new Uint8Array(cap);
+    inl.set(this.fInlined);
+    this.fInlined = inl;
+  }
+
+  private growFrameSlots(atLeast = 0): void {
+    let size = this.frameSlots.length * 2;
+    while (size < atLeast) size *= 2;
+    const slots = new Int32Array(size).fill(EMPTY_SLOT);
+    const mask = slots.length - 1;
+    const odd = this.odd;
+    const oddIds = odd ? new Set(odd.values()) : undefined;
+    for (let id = 0; id < this.frames.length; id++) {
+      if (oddIds?.has(id)) continue;
+      let s = this.fHash[id] & mask;
+      while (slots[s] !== EMPTY_SLOT) s = (s + 1) & mask;
+      slots[s] = id;
+    }
+    this.frameSlots = slots;
+  }
+
+  /**
+   * Interns a leaf-first stack given only its frame ids (`ids[0..n)`): its Frame array is made
+   * only when the stack is new.
+   */
+  addStackOfIds(ids: Int32Array, n: number): number {
+    return this.addStackByIds(undefined, ids, n);
   }
 
   /**
@@ -276,8 +546,8 @@ export class SampleBatchBuilder {
    * for i < frames.length (extra entries are ignored), or, if every stack of this builder is
    * added here, ids from the caller's own numbering in which equal frames have equal ids.
    */
-  addStackByIds(frames: Frame[], ids: Int32Array): number {
-    const n = frames.length;
+  addStackByIds(frames: Frame[] | undefined, ids: Int32Array, count?: number): number {
+    const n = frames ? frames.length : (count as number);
     let h = 0x811c9dc5 ^ n;
     for (let i = 0; i < n; i++) h = Math.imul(h ^ ids[i], 0x01000193);
     h ^= h >>> 16;
@@ -307,6 +577,10 @@ export class SampleBatchBuilder {
       });
     }
     const idx = this.stacks.length;
+    if (frames === undefined) {
+      frames = new Array<Frame>(n);
+      for (let i = 0; i < n; i++) frames[i] = this.frames[ids[i]];
+    }
     this.stacks.push(frames);
     if (this.idPoolUsed + n > this.idPool.length) {
       const pool = new Int32Array(Math.max(this.idPool.length * 2, this.idPoolUsed + n));
@@ -320,20 +594,6 @@ export class SampleBatchBuilder {
     if ((idx + 1) * 2 > slots.length) this.growStackSlots();
     else slots[s] = idx;
     return idx;
-  }
-
-  private frameId(f: Frame): number {
-    let id = this.frameIds.get(f);
-    if (id === undefined) {
-      const s = frameString(f);
-      id = this.frameIdByString.get(s);
-      if (id === undefined) {
-        id = this.frameIdByString.size;
-        this.frameIdByString.set(s, id);
-      }
-      this.frameIds.set(f, id);
-    }
-    return id;
   }
 
   private growStackSlots(): void {
@@ -431,11 +691,12 @@ export class SampleBatchBuilder {
   build(): SampleBatch {
     const n = this.n;
     const spans = this.spans.length > 1 ? { spans: this.spans.slice(), span: this.colSpan.slice(0, n) } : {};
-    return {
+    const stacks = this.stacks.slice();
+    const batch: SampleBatch = {
       ...spans,
       profileTypes: this.profileTypes.slice(),
       series: this.series.slice(),
-      stacks: this.stacks.slice(),
+      stacks,
       profileType: this.colProfileType.slice(0, n),
       seriesIdx: this.colSeries.slice(0, n),
       stack: this.colStack.slice(0, n),
@@ -445,6 +706,26 @@ export class SampleBatchBuilder {
       periodNs: this.colPeriod.slice(0, n),
       length: n,
     };
+    if (this.odd === undefined) {
+      // Views, not copies: the builder only ever appends past what this batch sees.
+      const nf = this.frames.length;
+      const frames: BuilderFrames = {
+        stacks,
+        strings: this.strings,
+        buildId: this.fBuildId.subarray(0, nf),
+        mappingFile: this.fMappingFile.subarray(0, nf),
+        functionName: this.fFunctionName.subarray(0, nf),
+        fileName: this.fFileName.subarray(0, nf),
+        addressLo: this.fAddrLo.subarray(0, nf),
+        addressHi: this.fAddrHi.subarray(0, nf),
+        line: this.fLine.subarray(0, nf),
+        inlined: this.fInlined.subarray(0, nf),
+        stackStart: Int32Array.from(this.stackStart),
+        ids: this.idPool.subarray(0, this.idPoolUsed),
+      };
+      Object.defineProperty(batch, BUILDER_FRAMES, { value: frames });
+    }
+    return batch;
   }
 
   private grow(): void {
