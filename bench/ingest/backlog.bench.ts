@@ -150,7 +150,8 @@ async function main(): Promise<void> {
     `prepared: backlog ${backlog.windows.length} requests, ${backlog.rows} rows, ${backlog.samples} samples, Arrow ${(backlog.arrowBytes / 1e6).toFixed(0)} MB`,
   );
 
-  const cluster = await startCluster({ storage: 'local', tenants: [STEADY, BACKLOG], ingesterEnv });
+  // No ingest rate limit: the backlog is pushed as fast as the gateway takes it (the limit is not what is measured).
+  const cluster = await startCluster({ storage: 'local', tenants: [STEADY, BACKLOG], ingesterEnv, gatewayEnv: { FIRN_INGEST_RATE_BYTES: '0' } });
   let second: AppProcess | undefined;
   try {
     // Warm-up and steady rate, with the ingester keeping up.
