@@ -242,6 +242,27 @@ describe(samplesToArrow.name, () => {
     expect(samplesFromArrow(samplesToArrow(renamed), LIMITS).stacks[0][0].functionName).toBe('new');
   });
 
+  it('re-encodes a decoded batch (the gateway re-encodes WriteArrow requests whose stacks were truncated) from its Frame objects', () => {
+    const b = new SampleBatchBuilder();
+    const frame = (functionName: string, address: bigint): Frame => ({
+      buildId: 'ab',
+      mappingFile: '/x',
+      address,
+      functionName,
+      fileName: 'f.c',
+      line: 3,
+      inlined: false,
+    });
+    for (let i = 0; i < 5; i++) b.add(CPU, [['a', 'b']], [frame(`leaf${i}`, BigInt(1000 + i)), frame('main', 7n), frame('start', 9n)], 10 + i, 1000, 0, 0);
+    const decoded = samplesFromArrow(samplesToArrow(b.build()), { ...LIMITS, maxStackDepth: 2 });
+    expect(decoded.truncatedStacks).toBe(5);
+    // The decoder's stack ids are the process-wide interner's: no builder frame table may describe them.
+    expect(builderFramesOf(decoded)).toBeUndefined();
+    const again = samplesFromArrow(samplesToArrow(decoded), LIMITS);
+    expect(again.stacks.map((st) => st.map((f) => f.functionName))).toEqual(decoded.stacks.map((st) => st.map((f) => f.functionName)));
+    expect(Array.from(again.value)).toEqual(Array.from(decoded.value));
+  });
+
   it('is read identically by arrow-rs (parquet-wasm) — a second IPC implementation', () => {
     const require = createRequire(__filename);
     const pw = require('parquet-wasm/node') as { Table: { fromIPCStream(b: Uint8Array): { intoIPCStream(): Uint8Array } } };

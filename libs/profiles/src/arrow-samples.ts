@@ -715,7 +715,13 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
   }
 
   interner.startBatch();
-  const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, table.numRows), maxSeries: limits.maxSeries, maxStackFrames: limits.maxStackFrames });
+  // Stack frame ids are the process-wide interner's, not the builder's (see callerFrameIds).
+  const builder = new SampleBatchBuilder({
+    initialCapacity: Math.max(16, table.numRows),
+    maxSeries: limits.maxSeries,
+    maxStackFrames: limits.maxStackFrames,
+    callerFrameIds: true,
+  });
   let truncatedStacks = 0;
   const ptCache = new WeakMap<Vector, Int32Array>();
   const stackCache = new WeakMap<Vector, { dec: StackDecoder; map: Int32Array }>();

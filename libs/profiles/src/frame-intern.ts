@@ -1,8 +1,7 @@
+import { FrameTable } from './frame-table';
 import type { Frame } from './sample-batch';
 
 const EMPTY = -1;
-/** Per frame: build id, mapping file, function name and file name (string ids), address lo/hi, inlined. */
-const INTS_PER_FRAME = 7;
 
 interface FrameInternLimits {
   /** Past any of these, everything is forgotten before the next batch (not during one). */
@@ -34,19 +33,13 @@ function finish(h: number): number {
  * process decodes. Agents send the same few thousand frames and stacks in every flush; with
  * shared objects, everything downstream that caches per object (stack keys, frame digests, the
  * symbolize queue's dedupe) does its work once per distinct frame or stack instead of once per
- * batch. Lookups are by numeric content (string ids, address and line bits), so no per-frame
+ * batch. Lookups are by numeric content (a FrameTable: string ids, address and line), so no per-frame
  * key string is built. Ids are stable between `startBatch` calls, which is when the interner is
  * reset once it outgrows its limits: within one decode, equal frames (and stacks) have equal ids.
  * The objects are shared: nobody may mutate a decoded Frame or stack.
  */
 export class FrameInterner {
-  private strings!: Map<string, number>;
-  private stringList!: string[];
-  private ints!: Int32Array;
-  private lines!: Float64Array;
-  private frames!: Frame[];
-  private frameHashes!: number[];
-  private frameSlots!: Int32Array;
+  private table!: FrameTable;
   private pool!: Int32Array;
   private poolUsed = 0;
   private stackStart!: number[];
@@ -61,22 +54,18 @@ export class FrameInterner {
   /** Call before decoding a batch: forgets everything if the last batches went past the limits. */
   startBatch(): void {
     const l = this.limits;
-    if (this.strings.size > l.maxStrings || this.frames.length > l.maxFrames || this.stacks.length > l.maxStacks || this.poolUsed > l.maxStackFrames) {
+    const t = this.table;
+    if (t.strings.length > l.maxStrings || t.size > l.maxFrames || this.stacks.length > l.maxStacks || this.poolUsed > l.maxStackFrames) {
       this.reset();
     }
   }
 
   get frameCount(): number {
-    return this.frames.length;
+    return this.table.size;
   }
 
   stringId(s: string): number {
-    let id = this.strings.get(s);
-    if (id === undefined) {
-      id = this.stringList.push(s) - 1;
-      this.strings.set(s, id);
-    }
-    return id;
+    return this.table.stringId(s);
   }
 
   /**
@@ -93,75 +82,11 @@ export class FrameInterner {
     line: number,
     inlined: boolean,
   ): number {
-    const inl = inlined ? 1 : 0;
-    let h = 0x811c9dc5;
-    h = mix(h, buildId);
-    h = mix(h, mappingFile);
-    h = mix(h, functionName);
-    h = mix(h, fileName);
-    h = mix(h, addrLo);
-    h = mix(h, addrHi);
-    h = mix(h, line | 0);
-    h = mix(h, (line / 4294967296) | 0);
-    h = finish(mix(h, inl));
-    const slots = this.frameSlots;
-    const mask = slots.length - 1;
-    const ints = this.ints;
-    let s = h & mask;
-    for (;;) {
-      const id = slots[s];
-      if (id === EMPTY) break;
-      const o = id * INTS_PER_FRAME;
-      if (
-        ints[o + 4] === addrLo &&
-        ints[o + 5] === addrHi &&
-        ints[o] === buildId &&
-        ints[o + 1] === mappingFile &&
-        ints[o + 2] === functionName &&
-        ints[o + 3] === fileName &&
-        ints[o + 6] === inl &&
-        this.lines[id] === line
-      ) {
-        return id;
-      }
-      s = (s + 1) & mask;
-    }
-    const id = this.frames.length;
-    const strs = this.stringList;
-    this.frames.push({
-      buildId: strs[buildId],
-      mappingFile: strs[mappingFile],
-      address: (BigInt(addrHi >>> 0) << 32n) | BigInt(addrLo >>> 0),
-      functionName: strs[functionName],
-      fileName: strs[fileName],
-      line,
-      inlined,
-    });
-    this.frameHashes.push(h);
-    if ((id + 1) * INTS_PER_FRAME > ints.length) {
-      const grown = new Int32Array(ints.length * 2);
-      grown.set(ints);
-      this.ints = grown;
-      const lines = new Float64Array(this.lines.length * 2);
-      lines.set(this.lines);
-      this.lines = lines;
-    }
-    const o = id * INTS_PER_FRAME;
-    this.ints[o] = buildId;
-    this.ints[o + 1] = mappingFile;
-    this.ints[o + 2] = functionName;
-    this.ints[o + 3] = fileName;
-    this.ints[o + 4] = addrLo;
-    this.ints[o + 5] = addrHi;
-    this.ints[o + 6] = inl;
-    this.lines[id] = line;
-    if ((id + 1) * 2 > slots.length) this.frameSlots = rehash(this.frameHashes, slots.length * 2);
-    else slots[s] = id;
-    return id;
+    return this.table.id(buildId, mappingFile, functionName, fileName, addrLo, addrHi, line, inlined);
   }
 
   frame(id: number): Frame {
-    return this.frames[id];
+    return this.table.frames[id];
   }
 
   /** Id of the stack whose frames have ids `ids[0..n)` (leaf first), adding it if new. */
@@ -186,7 +111,7 @@ export class FrameInterner {
     }
     const id = this.stacks.length;
     const frames = new Array<Frame>(n);
-    for (let i = 0; i < n; i++) frames[i] = this.frames[ids[i]];
+    for (let i = 0; i < n; i++) frames[i] = this.table.frames[ids[i]];
     this.stacks.push(frames);
     this.stackHashes.push(h);
     if (this.poolUsed + n > this.pool.length) {
@@ -207,13 +132,7 @@ export class FrameInterner {
   }
 
   private reset(): void {
-    this.strings = new Map();
-    this.stringList = [];
-    this.ints = new Int32Array(INTS_PER_FRAME * 1024);
-    this.lines = new Float64Array(1024);
-    this.frames = [];
-    this.frameHashes = [];
-    this.frameSlots = new Int32Array(2048).fill(EMPTY);
+    this.table = new FrameTable();
     this.pool = new Int32Array(1 << 14);
     this.poolUsed = 0;
     this.stackStart = [];

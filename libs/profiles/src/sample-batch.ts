@@ -1,4 +1,5 @@
 import { FirnError } from '@firn/errors';
+import { FrameTable } from './frame-table';
 import { labelsKey, normalizeLabels, type Label, type LabelLimits, DEFAULT_LABEL_LIMITS } from './labels';
 
 /** One frame; pprof inline lines become several frames. */
@@ -126,6 +127,12 @@ export interface SampleBatchBuilderOptions {
    * invalid_argument (limit max_stack_frames_per_request). Default: unbounded.
    */
   maxStackFrames?: number;
+  /**
+   * Stacks are added only through `addStackByIds`, with frame ids in the caller's own numbering
+   * (e.g. a process-wide interner), not this builder's: the built batch then carries no frame
+   * table, and encoders read its Frame objects.
+   */
+  callerFrameIds?: boolean;
 }
 
 function frameString(f: Frame): string {
@@ -136,18 +143,6 @@ const EMPTY_SLOT = -1;
 const TWO_32 = 4294967296;
 const TWO_53 = 2 ** 53;
 const TWO_63 = 2 ** 63;
-
-function frameHash(b: number, m: number, fn: number, file: number, lo: number, hi: number, line: number, inl: number): number {
-  let h = Math.imul(b ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ m ^ (h >>> 15), 0xc2b2ae35);
-  h = Math.imul(h ^ fn ^ (h >>> 13), 0x85ebca6b);
-  h = Math.imul(h ^ file ^ (h >>> 16), 0xc2b2ae35);
-  h = Math.imul(h ^ lo ^ (h >>> 13), 0x85ebca6b);
-  h = Math.imul(h ^ hi ^ (h >>> 16), 0xc2b2ae35);
-  h = Math.imul(h ^ (line | 0) ^ (h >>> 13), 0x85ebca6b);
-  h = Math.imul(h ^ inl ^ (h >>> 16), 0x27d4eb2f);
-  return h ^ (h >>> 15);
-}
 
 /**
  * The frames of a built batch as its builder holds them: strings interned once, addresses as
@@ -207,6 +202,7 @@ export class SampleBatchBuilder {
   private readonly labelLimits: LabelLimits;
   private readonly maxSeries: number;
   private readonly maxStackFrames: number;
+  private readonly callerFrameIds: boolean;
   private readonly profileTypes: string[] = [];
   private readonly profileTypeIdx = new Map<string, number>();
   private readonly series: Label[][] = [];
@@ -219,22 +215,10 @@ export class SampleBatchBuilder {
   private readonly stackHashes: number[] = [];
   private stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
   private scratch = new Int32Array(256);
-  // Frames: identity first (addStack callers usually share frame objects), then content, as
-  // interned strings and numbers in an open-addressing table (no per-frame key strings).
+  // Frames: identity first (addStack callers usually share frame objects), then content, by
+  // numbers in a FrameTable (no per-frame key strings).
   private readonly frameIds = new Map<Frame, number>();
-  private readonly strings: string[] = [];
-  private readonly stringIds = new Map<string, number>();
-  private readonly frames: Frame[] = [];
-  private fBuildId = new Int32Array(256);
-  private fMappingFile = new Int32Array(256);
-  private fFunctionName = new Int32Array(256);
-  private fFileName = new Int32Array(256);
-  private fAddrLo = new Uint32Array(256);
-  private fAddrHi = new Uint32Array(256);
-  private fLine = new Float64Array(256);
-  private fInlined = new Uint8Array(256);
-  private fHash = new Int32Array(256);
-  private frameSlots = new Int32Array(512).fill(EMPTY_SLOT);
+  private readonly table = new FrameTable();
   // Frames whose address or line the table cannot hold exactly (negative or ≥ 2^64 addresses,
   // fractional lines): interned by content string; their batches are encoded from Frame objects.
   private odd: Map<string, number> | undefined;
@@ -259,6 +243,7 @@ export class SampleBatchBuilder {
     this.labelLimits = opts.labelLimits ?? DEFAULT_LABEL_LIMITS;
     this.maxSeries = opts.maxSeries ?? Infinity;
     this.maxStackFrames = opts.maxStackFrames ?? Infinity;
+    this.callerFrameIds = opts.callerFrameIds ?? false;
     this.cap = Math.max(16, opts.initialCapacity ?? 1024);
     this.colProfileType = new Uint32Array(this.cap);
     this.colSeries = new Uint32Array(this.cap);
@@ -359,14 +344,8 @@ export class SampleBatchBuilder {
     }
     const line = f.line;
     if (!(Number.isInteger(line) && Math.abs(line) < TWO_63)) return this.oddFrameId(f);
-    const sb = this.internString(f.buildId);
-    const sm = this.internString(f.mappingFile);
-    const sf = this.internString(f.functionName);
-    const sl = this.internString(f.fileName);
-    const inl = f.inlined ? 1 : 0;
-    const h = frameHash(sb, sm, sf, sl, lo, hi, line, inl);
-    const id = this.findFrame(h, sb, sm, lo, hi, sf, sl, line, inl);
-    return id >= 0 ? id : this.insertFrame(h, sb, sm, lo, hi, sf, sl, line, inl, f);
+    const t = this.table;
+    return t.id(t.stringId(f.buildId), t.stringId(f.mappingFile), t.stringId(f.functionName), t.stringId(f.fileName), lo, hi, line, f.inlined, f);
   }
 
   /**
@@ -374,20 +353,12 @@ export class SampleBatchBuilder {
    * size), instead of growing the frame table by doubling while it interns them.
    */
   reserveFrames(n: number): void {
-    const want = this.frames.length + n;
-    if (want > this.fHash.length) this.growFrames(want);
-    if (want * 2 > this.frameSlots.length) this.growFrameSlots(want * 2);
+    this.table.reserve(n);
   }
 
   /** Id of a string for `internFrameFields` (equal strings, equal ids). */
   internString(s: string): number {
-    let id = this.stringIds.get(s);
-    if (id === undefined) {
-      id = this.strings.length;
-      this.strings.push(s);
-      this.stringIds.set(s, id);
-    }
-    return id;
+    return this.table.stringId(s);
   }
 
   /**
@@ -405,72 +376,12 @@ export class SampleBatchBuilder {
     line: number,
     inlined: boolean,
   ): number {
-    const inl = inlined ? 1 : 0;
-    const h = frameHash(buildId, mappingFile, functionName, fileName, addressLo, addressHi, line, inl);
-    const id = this.findFrame(h, buildId, mappingFile, addressLo, addressHi, functionName, fileName, line, inl);
-    if (id >= 0) return id;
-    const strs = this.strings;
-    const hi = addressHi;
-    const lo = addressLo;
-    return this.insertFrame(h, buildId, mappingFile, lo, hi, functionName, fileName, line, inl, {
-      buildId: strs[buildId],
-      mappingFile: strs[mappingFile],
-      address: hi === 0 ? BigInt(lo) : hi < 0x200000 ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo),
-      functionName: strs[functionName],
-      fileName: strs[fileName],
-      line,
-      inlined,
-    });
+    return this.table.id(buildId, mappingFile, functionName, fileName, addressLo, addressHi, line, inlined);
   }
 
   /** The string of `internString` id `id`. */
   stringAt(id: number): string {
-    return this.strings[id];
-  }
-
-  /** The id of the frame with these fields and hash `h`, or -1. */
-  private findFrame(h: number, b: number, m: number, lo: number, hi: number, fn: number, file: number, line: number, inl: number): number {
-    const slots = this.frameSlots;
-    const mask = slots.length - 1;
-    for (let s = h & mask; ; s = (s + 1) & mask) {
-      const id = slots[s];
-      if (id === EMPTY_SLOT) return -1;
-      if (
-        this.fHash[id] === h &&
-        this.fAddrLo[id] === lo &&
-        this.fAddrHi[id] === hi &&
-        this.fFunctionName[id] === fn &&
-        this.fBuildId[id] === b &&
-        this.fMappingFile[id] === m &&
-        this.fFileName[id] === file &&
-        this.fLine[id] === line &&
-        this.fInlined[id] === inl
-      ) {
-        return id;
-      }
-    }
-  }
-
-  private insertFrame(h: number, b: number, m: number, lo: number, hi: number, fn: number, file: number, line: number, inl: number, frame: Frame): number {
-    const id = this.frames.length;
-    if (id === this.fHash.length) this.growFrames();
-    if ((id + 1) * 2 > this.frameSlots.length) this.growFrameSlots();
-    const slots = this.frameSlots;
-    const mask = slots.length - 1;
-    let s = h & mask;
-    while (slots[s] !== EMPTY_SLOT) s = (s + 1) & mask;
-    slots[s] = id;
-    this.fHash[id] = h;
-    this.fBuildId[id] = b;
-    this.fMappingFile[id] = m;
-    this.fFunctionName[id] = fn;
-    this.fFileName[id] = file;
-    this.fAddrLo[id] = lo;
-    this.fAddrHi[id] = hi;
-    this.fLine[id] = line;
-    this.fInlined[id] = inl;
-    this.frames.push(frame);
-    return id;
+    return this.table.strings[id];
   }
 
   /** A frame the table cannot hold exactly: its own id, by content string. */
@@ -479,58 +390,10 @@ export class SampleBatchBuilder {
     const key = frameString(f);
     let id = this.odd.get(key);
     if (id === undefined) {
-      id = this.frames.length;
-      if (id === this.fHash.length) this.growFrames();
-      // Slot-less: never matched by the table. Its row there is unused (the batch has no frame table).
-      this.fHash[id] = 0;
-      this.frames.push(f);
+      id = this.table.addUnindexed(f);
       this.odd.set(key, id);
     }
     return id;
-  }
-
-  private growFrames(atLeast = 0): void {
-    let cap = this.fHash.length * 2;
-    while (cap < atLeast) cap *= 2;
-    const gi = (a: Int32Array): Int32Array<ArrayBuffer> => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
-    const gu = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
-      const b = new Uint32Array(cap);
-      b.set(a);
-      return b;
-    };
-    this.fBuildId = gi(this.fBuildId);
-    this.fMappingFile = gi(this.fMappingFile);
-    this.fFunctionName = gi(this.fFunctionName);
-    this.fFileName = gi(this.fFileName);
-    this.fHash = gi(this.fHash);
-    this.fAddrLo = gu(this.fAddrLo);
-    this.fAddrHi = gu(this.fAddrHi);
-    const line = new Float64Array(cap);
-    line.set(this.fLine);
-    this.fLine = line;
-    const inl = new Uint8Array(cap);
-    inl.set(this.fInlined);
-    this.fInlined = inl;
-  }
-
-  private growFrameSlots(atLeast = 0): void {
-    let size = this.frameSlots.length * 2;
-    while (size < atLeast) size *= 2;
-    const slots = new Int32Array(size).fill(EMPTY_SLOT);
-    const mask = slots.length - 1;
-    const odd = this.odd;
-    const oddIds = odd ? new Set(odd.values()) : undefined;
-    for (let id = 0; id < this.frames.length; id++) {
-      if (oddIds?.has(id)) continue;
-      let s = this.fHash[id] & mask;
-      while (slots[s] !== EMPTY_SLOT) s = (s + 1) & mask;
-      slots[s] = id;
-    }
-    this.frameSlots = slots;
   }
 
   /**
@@ -544,7 +407,8 @@ export class SampleBatchBuilder {
   /**
    * Fast path for decoders that cache frame ids: `ids[i]` must be `internFrame(frames[i])`
    * for i < frames.length (extra entries are ignored), or, if every stack of this builder is
-   * added here, ids from the caller's own numbering in which equal frames have equal ids.
+   * added here and the builder was made with `callerFrameIds`, ids from the caller's own
+   * numbering in which equal frames have equal ids.
    */
   addStackByIds(frames: Frame[] | undefined, ids: Int32Array, count?: number): number {
     const n = frames ? frames.length : (count as number);
@@ -579,7 +443,7 @@ export class SampleBatchBuilder {
     const idx = this.stacks.length;
     if (frames === undefined) {
       frames = new Array<Frame>(n);
-      for (let i = 0; i < n; i++) frames[i] = this.frames[ids[i]];
+      for (let i = 0; i < n; i++) frames[i] = this.table.frames[ids[i]];
     }
     this.stacks.push(frames);
     if (this.idPoolUsed + n > this.idPool.length) {
@@ -706,20 +570,22 @@ export class SampleBatchBuilder {
       periodNs: this.colPeriod.slice(0, n),
       length: n,
     };
-    if (this.odd === undefined) {
+    // The frame table describes the stacks only if their ids are this builder's own.
+    if (this.odd === undefined && !this.callerFrameIds) {
       // Views, not copies: the builder only ever appends past what this batch sees.
-      const nf = this.frames.length;
+      const t = this.table;
+      const nf = t.size;
       const frames: BuilderFrames = {
         stacks,
-        strings: this.strings,
-        buildId: this.fBuildId.subarray(0, nf),
-        mappingFile: this.fMappingFile.subarray(0, nf),
-        functionName: this.fFunctionName.subarray(0, nf),
-        fileName: this.fFileName.subarray(0, nf),
-        addressLo: this.fAddrLo.subarray(0, nf),
-        addressHi: this.fAddrHi.subarray(0, nf),
-        line: this.fLine.subarray(0, nf),
-        inlined: this.fInlined.subarray(0, nf),
+        strings: t.strings,
+        buildId: t.buildId.subarray(0, nf),
+        mappingFile: t.mappingFile.subarray(0, nf),
+        functionName: t.functionName.subarray(0, nf),
+        fileName: t.fileName.subarray(0, nf),
+        addressLo: t.addressLo.subarray(0, nf),
+        addressHi: t.addressHi.subarray(0, nf),
+        line: t.line.subarray(0, nf),
+        inlined: t.inlined.subarray(0, nf),
         stackStart: Int32Array.from(this.stackStart),
         ids: this.idPool.subarray(0, this.idPoolUsed),
       };

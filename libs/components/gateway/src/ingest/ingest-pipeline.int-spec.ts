@@ -73,14 +73,14 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function fixture(opts: Partial<typeof DEFAULT_GATEWAY_OPTIONS> = {}): Promise<Fixture> {
+async function fixture(opts: Partial<typeof DEFAULT_GATEWAY_OPTIONS> = {}, tenantLimits: Partial<typeof DEFAULT_TENANT_LIMITS> = {}): Promise<Fixture> {
   const nats = await startNats();
   const bus = await connectBus({ servers: [nats.url], name: 'ingest-pipeline-test', requestTimeoutMs: 2000 });
   const dir = await mkdtemp(join(tmpdir(), 'firn-ingest-pipeline-'));
   const registry = createMetricsRegistry('gateway', { defaultMetrics: false });
   const o = { ...DEFAULT_GATEWAY_OPTIONS, maxRequestBytes: 256 * 1024, ...opts };
   const limits = new IngestLimits(
-    RuntimeLimits.fixed({ ...DEFAULT_TENANT_LIMITS, maxProfileBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024 }),
+    RuntimeLimits.fixed({ ...DEFAULT_TENANT_LIMITS, maxProfileBytes: 256 * 1024, maxDecompressedBytes: 1024 * 1024, ...tenantLimits }),
     o,
     registry,
   );
@@ -166,6 +166,31 @@ describe(IngestPipeline.name, () => {
     expect(await lastSeq()).toBe(start + 3);
     const metrics = await registry.getSingleMetricAsString('firn_gateway_ingest_requests_total');
     for (const source of ['arrow', 'pprof', 'folded']) expect(metrics).toContain(`source="${source}",outcome="ok"} 1`);
+  });
+
+  it('re-encodes a WriteArrow request whose stacks were truncated into a log entry that decodes to the truncated stacks', async () => {
+    const shallow = await fixture({}, { maxStackDepth: 1 });
+    try {
+      const sent = batch(7);
+      const res = await shallow.pipeline.accept({
+        tenant: acme,
+        api: 'parca.WriteArrow',
+        parts: [{ what: 'ipc_buffer', bytes: samplesToArrow(sent) }],
+        decoder: new ArrowDecoder(),
+      });
+      expect(res.rows).toBe(5);
+      const m = await shallow.bus.getMessage(INGEST_STREAM, await shallow.lastSeq());
+      if (!m) throw new Error('nothing appended');
+      const logged = samplesFromArrow((await readIngest(new LocalDirStore({ dir: shallow.dir }), m.subject, m.data)).payload, {
+        maxRows: 1e6,
+        maxStackDepth: 1e4,
+        maxBytes: 1e9,
+      });
+      expect(logged.stacks.map((st) => st.map((fr) => fr.functionName)).sort()).toEqual([0, 1, 2, 3, 4].map((i) => [`leaf${i}`]));
+      expect(Array.from(logged.value).reduce((x, y) => x + y, 0)).toBe(Array.from(sent.value).reduce((x, y) => x + y, 0));
+    } finally {
+      await shallow.close();
+    }
   });
 
   it('refuses an oversized request with 413 and a gzip bomb with 400 before any decoder runs', async () => {
