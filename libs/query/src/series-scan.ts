@@ -99,6 +99,16 @@ export function mergeSeries(into: SeriesBuckets, from: SeriesBuckets): SeriesBuc
   return into;
 }
 
+/** An int64 column's values as (low, high) int32 pairs. */
+function halves(a: BigInt64Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+}
+
+/** Value i of `halves(column)`, exactly Number(int64): the high half times 2^32 is exact, so the sum is rounded once. */
+function int64At(h: Int32Array, i: number): number {
+  return h[2 * i + 1] * 4294967296 + (h[2 * i] >>> 0);
+}
+
 /**
  * Sums one segment's matching rows per (series after sum_by, step bucket). Reads timestamp,
  * series_id, value, duration, profile_type and the label columns the matchers and sum_by need
@@ -110,6 +120,9 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
   const sumBy = q.sumBy ? [...new Set(q.sumBy)].sort() : undefined;
   let lastSeries = -1;
   let lastTs = Number.NaN;
+  let lastPoints: Map<number, SeriesPoint> | undefined;
+  let lastBucket = Number.NaN;
+  let lastPoint: SeriesPoint | undefined;
   // Timestamps whose duration was counted, per stored series: compacted blocks sort a series'
   // rows by stack, then timestamp (firn.sort), so one profile's rows need not be adjacent.
   const counted = new Map<number, Set<number>>();
@@ -121,9 +134,10 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
     ({ batch, rows }) => {
       const what = 'samples object';
       const series = requireColumn(batch, SampleColumn.seriesId, what).values as Uint32Array;
-      const value = requireColumn(batch, SampleColumn.value, what).values as BigInt64Array;
-      const ts = requireColumn(batch, SampleColumn.timestamp, what).values as BigInt64Array;
-      const dur = requireColumn(batch, SampleColumn.duration, what).values as BigInt64Array;
+      // Int64 columns as 32-bit halves: a BigInt per read was most of this loop's cost and garbage.
+      const value = halves(requireColumn(batch, SampleColumn.value, what).values as BigInt64Array);
+      const ts = halves(requireColumn(batch, SampleColumn.timestamp, what).values as BigInt64Array);
+      const dur = halves(requireColumn(batch, SampleColumn.duration, what).values as BigInt64Array);
       const names =
         sumBy ??
         batch.schema.fields
@@ -146,18 +160,22 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
           if (!points) out.set(key, (points = new Map()));
           keyOfSeries.set(sid, points);
         }
-        const t = Number(ts[i]);
+        const t = int64At(ts, i);
         const bucket = q.startMs + Math.floor((t - q.startMs) / q.stepMs) * q.stepMs;
-        let p = points.get(bucket);
+        // Rows of a series come in time order in a flush's segment: mostly the same point again.
+        let p = points === lastPoints && bucket === lastBucket ? lastPoint : points.get(bucket);
         if (!p) points.set(bucket, (p = { value: 0, count: 0, durationNs: 0 }));
-        p.value += Number(value[i]);
+        lastPoints = points;
+        lastBucket = bucket;
+        lastPoint = p;
+        p.value += int64At(value, i);
         p.count++;
         if (sid !== lastSeries || t !== lastTs) {
           let seen = counted.get(sid);
           if (!seen) counted.set(sid, (seen = new Set()));
           if (!seen.has(t)) {
             seen.add(t);
-            p.durationNs += Number(dur[i]);
+            p.durationNs += int64At(dur, i);
           }
           lastSeries = sid;
           lastTs = t;
