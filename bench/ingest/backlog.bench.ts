@@ -15,7 +15,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, type Interceptor } from '@connectrpc/connect';
+import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { INGEST_CONSUMER, INGEST_STREAM } from '@firn/ingest-log';
 import { profilestoreV1alpha1 } from '@firn/proto';
@@ -27,6 +27,7 @@ import { prepareSlice, type PreparedSlice } from './payloads';
 import { cpuSeconds, peakRssBytes, resetPeakRss, statusKb } from './proc-stats';
 import { machineNotes } from './report';
 import { diffTotals, storedSummary } from './verify';
+import { bearer, intArg } from '../cli';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,17 +43,11 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
-function int(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
-  return n;
-}
-
-const windows = int('windows', args.windows, 1);
-const agents = int('agents', args.agents, 1);
-const steadyWindows = int('steady-windows', args['steady-windows'], 1);
-const concurrency = int('concurrency', args.concurrency, 1);
-const seed = int('seed', args.seed, 0);
+const windows = intArg('windows', args.windows, 1);
+const agents = intArg('agents', args.agents, 1);
+const steadyWindows = intArg('steady-windows', args['steady-windows'], 1);
+const concurrency = intArg('concurrency', args.concurrency, 1);
+const seed = intArg('seed', args.seed, 0);
 const ingesterEnv = Object.fromEntries(
   (args['ingester-env'] ?? '')
     .split(',')
@@ -63,19 +58,12 @@ const ingesterEnv = Object.fromEntries(
       return [kv.slice(0, i), kv.slice(i + 1)];
     }),
 );
-const deadline = Date.now() + int('timeout-sec', args['timeout-sec'], 10) * 1000;
+const deadline = Date.now() + intArg('timeout-sec', args['timeout-sec'], 10) * 1000;
 const STEADY = 'bench-steady';
 const BACKLOG = 'bench-backlog';
 
 function log(msg: string): void {
   process.stderr.write(`[backlog.bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-function bearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
 }
 
 async function push(cluster: Cluster, tenant: string, slice: PreparedSlice): Promise<void> {

@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { profilestoreV1alpha1 } from '@firn/proto';
 import { DEFAULT_SEED, DEFAULT_WINDOW_SEC, FLEET_AGENTS } from '../fleet/fleet-1h';
@@ -31,6 +31,7 @@ import {
 } from './report';
 import { decodeFloor } from './floor';
 import { diffTotals, storedSummary } from './verify';
+import { bearer, intArg } from '../cli';
 
 const { ProfileStoreService } = profilestoreV1alpha1;
 type StoreClient = Client<typeof ProfileStoreService>;
@@ -59,23 +60,17 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
-function int(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
-  return n;
-}
-
 const cfg: RunConfig = {
   command: '',
-  agents: int('agents', args.agents, 1),
-  windows: int('windows', args.windows, 1),
+  agents: intArg('agents', args.agents, 1),
+  windows: intArg('windows', args.windows, 1),
   windowSec: DEFAULT_WINDOW_SEC,
-  concurrency: int('concurrency', args.concurrency, 1),
+  concurrency: intArg('concurrency', args.concurrency, 1),
   storage: args.s3 ? 's3' : 'local',
   transport: args.transport === 'connect' ? 'connect' : 'grpc',
-  seed: int('seed', args.seed, 0),
-  warmupWindows: int('warmup', args.warmup, 0),
-  pacedRequests: int('paced', args.paced, 0),
+  seed: intArg('seed', args.seed, 0),
+  warmupWindows: intArg('warmup', args.warmup, 0),
+  pacedRequests: intArg('paced', args.paced, 0),
 };
 if (args.transport !== 'grpc' && args.transport !== 'connect') throw new Error(`--transport must be grpc or connect, got ${args.transport}`);
 const phases = (args.phases ?? '').split(',').filter(Boolean) as PhaseFormat[];
@@ -84,7 +79,7 @@ if (phases.length === 0 || phases.some((p) => p !== 'arrow' && p !== 'pprof')) t
 const rerunArgs = process.argv.slice(2).filter((a, i, all) => a !== '--write-docs' && !a.startsWith('--json') && all[i - 1] !== '--json');
 cfg.command = ['node scripts/run-ts.cjs bench/ingest/ingest.bench.ts', ...rerunArgs].join(' ');
 const runName = args.name ?? `${cfg.storage}-${cfg.agents}a-${cfg.windows}w-c${cfg.concurrency}`;
-const timeoutMs = int('timeout-sec', args['timeout-sec'], 10) * 1000;
+const timeoutMs = intArg('timeout-sec', args['timeout-sec'], 10) * 1000;
 const deadline = Date.now() + timeoutMs;
 const TENANT: Record<PhaseFormat, string> = { arrow: 'bench-arrow', pprof: 'bench-pprof' };
 const WARMUP_TENANT = 'bench-warmup';
@@ -95,13 +90,6 @@ if (!(pacedRate > 0)) throw new Error(`--rate must be a positive number, got ${a
 
 function log(msg: string): void {
   process.stderr.write(`[ingest.bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-function bearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
 }
 
 function client(cluster: Cluster, tenant: string): StoreClient {

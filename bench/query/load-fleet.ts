@@ -1,11 +1,12 @@
 // Pushes a fleet-1h slice through the gateway's WriteArrow, generating and encoding each window
 // just before it is sent (a full hour is ~3.8 GB of Arrow: too much to hold in memory).
-import { createClient, type Interceptor } from '@connectrpc/connect';
+import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { samplesToArrow } from '@firn/profiles';
 import { profilestoreV1alpha1 } from '@firn/proto';
 import { fleetWindows, resolveFleetOptions, type FleetOptions } from '../fleet/fleet-1h';
 import { runClosedLoop } from '../ingest/load';
+import { bearer } from '../cli';
 
 export interface LoadedFleet {
   requests: number;
@@ -15,13 +16,6 @@ export interface LoadedFleet {
   samplesByNamespace: Record<string, number>;
   arrowBytes: number;
   pushWallSec: number;
-}
-
-function bearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
 }
 
 export async function loadFleet(opts: {

@@ -2,7 +2,8 @@
 // HTTP/1.1 to a querier's public QueryService).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { createClient, type Client } from '@connectrpc/connect';
+import { bearer } from '../cli';
 import { createGrpcWebTransport } from '@connectrpc/connect-node';
 import { tableFromIPC } from 'apache-arrow';
 import { queryV1alpha1 } from '@firn/proto';
@@ -11,11 +12,7 @@ const Q = queryV1alpha1;
 export type QueryClient = Client<typeof Q.QueryService>;
 
 export function queryClient(base: string, token: string): QueryClient {
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${token}`);
-    return next(req);
-  };
-  return createClient(Q.QueryService, createGrpcWebTransport({ baseUrl: base, httpVersion: '1.1', interceptors: [auth] }));
+  return createClient(Q.QueryService, createGrpcWebTransport({ baseUrl: base, httpVersion: '1.1', interceptors: [bearer(token)] }));
 }
 
 export interface FlameResult {

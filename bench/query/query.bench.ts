@@ -27,6 +27,7 @@ import { loadFleet, type LoadedFleet } from './load-fleet';
 import { mergeFlamegraph, queryClient, queryRange, type QueryClient } from './parca-queries';
 import { reportSection, upsertQuerySection, type DatasetFacts, type PhaseStats, type QueryReport, type QueryRow, type Timing } from './report';
 import { startStack, type AppProcess, type Stack } from './stack';
+import { intArg } from '../cli';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DOCS = resolve(ROOT, 'docs/benchmarks.md');
@@ -55,27 +56,21 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
-function int(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
-  return n;
-}
-
 const hours = Number(args.hours);
 if (!(hours > 0)) throw new Error(`--hours must be a positive number, got ${args.hours}`);
 const fleet = resolveFleetOptions({
-  seed: int('seed', args.seed, 0),
-  agents: int('agents', args.agents, 1),
+  seed: intArg('seed', args.seed, 0),
+  agents: intArg('agents', args.agents, 1),
   hours,
-  windows: args.windows !== undefined ? int('windows', args.windows, 1) : undefined,
+  windows: args.windows !== undefined ? intArg('windows', args.windows, 1) : undefined,
 });
-const runs = int('runs', args.runs, 1);
-const concurrency = int('concurrency', args.concurrency, 1);
-const duckThreads = args['duckdb-threads'] !== undefined ? int('duckdb-threads', args['duckdb-threads'], 1) : undefined;
+const runs = intArg('runs', args.runs, 1);
+const concurrency = intArg('concurrency', args.concurrency, 1);
+const duckThreads = args['duckdb-threads'] !== undefined ? intArg('duckdb-threads', args['duckdb-threads'], 1) : undefined;
 const phases = (args.phases ?? '').split(',').filter(Boolean);
 if (phases.length === 0 || phases.some((p) => p !== 'cold' && p !== 'one' && p !== 'two'))
   throw new Error(`--phases must list cold, one and/or two, got ${args.phases}`);
-const timeoutMs = int('timeout-sec', args['timeout-sec'], 10) * 1000;
+const timeoutMs = intArg('timeout-sec', args['timeout-sec'], 10) * 1000;
 const deadline = Date.now() + timeoutMs;
 const startMs = fleet.startMs;
 const endMs = fleet.startMs + fleet.windows * fleet.windowSec * 1000;
