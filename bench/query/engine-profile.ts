@@ -3,6 +3,7 @@
 // a change to the engine can be measured (and profiled with node --cpu-prof) in seconds.
 //
 //   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
+//     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
 //
 // Each round starts a fresh QueryEngine (empty stack catalog): its first run is cold, the rest
 // warm. The summary gives the cold run's CPU (the first round's also pays JIT and wasm start-up,
@@ -15,6 +16,7 @@ import { NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
 import { flamegraphArrow } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
+import { intArg } from '../cli';
 import { startStack } from './stack';
 
 const { values: args } = parseArgs({
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     'max-nodes': { type: 'string', default: '0' },
     'flame-runs': { type: 'string', default: '1' },
+    'series-cache-bytes': { type: 'string' },
   },
   strict: true,
 });
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
         view: manifest.state,
         concurrency: args.concurrency ? Number(args.concurrency) : undefined,
         scanWorkers: Number(args.workers),
+        seriesCacheBytes: args['series-cache-bytes'] !== undefined ? intArg('series-cache-bytes', args['series-cache-bytes'], 0) : undefined,
       });
       for (let i = 0; i < Number(args.runs); i++) {
         const t0 = performance.now();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byteSize, parseByteSize } from './byte-size';
+import { byteSize, byteSizeOrOff, parseByteSize } from './byte-size';
 
 describe('parseByteSize', () => {
   it('reads binary and decimal units and bare bytes', () => {
@@ -20,5 +20,13 @@ describe('byteSize', () => {
     expect(byteSize.parse('8MiB')).toBe(8 * 1024 * 1024);
     expect(byteSize.safeParse('0').success).toBe(false);
     expect(byteSize.safeParse('lots').error?.issues[0].message).toMatch(/512MiB/);
+  });
+});
+
+describe('byteSizeOrOff', () => {
+  it('takes 0 as off and refuses what is not a size', () => {
+    expect(byteSizeOrOff.parse('0')).toBe(0);
+    expect(byteSizeOrOff.parse('128MiB')).toBe(128 * 1024 * 1024);
+    expect(byteSizeOrOff.safeParse('-1').success).toBe(false);
   });
 });

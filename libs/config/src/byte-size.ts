@@ -12,18 +12,25 @@ export function parseByteSize(text: string): number {
   return n;
 }
 
+function byteSizeSchema(min: 0 | 1) {
+  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+    let n: number;
+    try {
+      n = parseByteSize(String(v));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a size like 512MiB, 64MB or a number of bytes' });
+      return z.NEVER;
+    }
+    if (n < min) {
+      ctx.addIssue({ code: 'custom', message: 'must be more than 0 bytes' });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
 /** Bytes for a setting: a size string or a bare number of bytes, > 0. */
-export const byteSize = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  let n: number;
-  try {
-    n = parseByteSize(String(v));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be a size like 512MiB, 64MB or a number of bytes' });
-    return z.NEVER;
-  }
-  if (n <= 0) {
-    ctx.addIssue({ code: 'custom', message: 'must be more than 0 bytes' });
-    return z.NEVER;
-  }
-  return n;
-});
+export const byteSize = byteSizeSchema(1);
+
+/** Bytes for a setting where 0 means "off" (e.g. a cache): a size string or a bare number, ≥ 0. */
+export const byteSizeOrOff = byteSizeSchema(0);

@@ -19,4 +19,4 @@ export {
 } from './config';
 export { authSettings, natsReplicasSetting, natsSettings, redisSettings, serverSettings, storageSettings } from './settings';
 export { duration, formatDuration, parseDuration } from './duration';
-export { byteSize } from './byte-size';
+export { byteSize, byteSizeOrOff } from './byte-size';

@@ -82,3 +82,13 @@ export function distinctStrings(data: Data): string[] {
   for (let i = 0; i < data.length; i++) if (isValid(data, i)) out.add(get(i));
   return [...out];
 }
+
+/** An int64 column's values as (low, high) int32 pairs: reading them makes no BigInt. */
+export function halves(a: BigInt64Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+}
+
+/** Value i of `halves(column)`, exactly Number(int64): the high half times 2^32 is exact, so the sum is rounded once. */
+export function int64At(h: Int32Array, i: number): number {
+  return h[2 * i + 1] * 4294967296 + (h[2 * i] >>> 0);
+}

@@ -216,6 +216,75 @@ describe(QueryEngine.name, () => {
       if (sumBy?.length === 0) expect([...got.keys()]).toEqual(['[]']);
     });
 
+    it.each(['', '{pod="pod-a"}', '{pod=~"pod-(a|c)"}', '{namespace=""}', '{zone=~".+"}', '{nope="x"}'])(
+      'answers %s the same from cached series tables (warm: no object read) as from the rows',
+      async (sel) => {
+        // The default engine answers from per-segment series tables; a budget of 0 scans rows.
+        const cached = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+        const rows = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2, seriesCacheBytes: 0 });
+        const matchers = matchersOf(sel);
+        for (const [start, end, step, sumBy] of [
+          [T0, END, 5_000, undefined],
+          [T0 + 2_345, T0 + 41_000, 3_000, ['pod']],
+          [T0 + 19_999, T0 + 20_001, 1, []],
+        ] as const) {
+          const want = expectedSeries(sumBy ? [...sumBy] : undefined, matchers, start, end, step);
+          expect(await rows.series(fx.tenant, `${CPU}${sel}`, start, end, step, sumBy)).toEqual(want);
+          expect(await cached.series(fx.tenant, `${CPU}${sel}`, start, end, step, sumBy)).toEqual(want);
+        }
+        fx.store.reset();
+        expect(await cached.series(fx.tenant, `${CPU}${sel}`, T0, END, 5_000, ['pod'])).toEqual(expectedSeries(['pod'], matchers, T0, END, 5_000));
+        expect(fx.store.bytesRead).toBe(0);
+        expect(rows.seriesCacheStats()).toBeUndefined();
+      },
+    );
+
+    it('reads label columns into cached series tables only when a query first needs them', async () => {
+      const engine2 = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+      const ask = (sel: string, sumBy: string[] | undefined) => engine2.series(fx.tenant, `${CPU}${sel}`, T0, END, 5_000, sumBy);
+      const want = (sel: string, sumBy: string[] | undefined) => expectedSeries(sumBy, matchersOf(sel), T0, END, 5_000);
+      fx.store.reset();
+      expect(await ask('', ['pod'])).toEqual(want('', ['pod']));
+      const first = fx.store.bytesRead;
+      // A new name (a matcher's): only its label column is read.
+      fx.store.reset();
+      expect(await ask('{zone=~".+"}', ['pod'])).toEqual(want('{zone=~".+"}', ['pod']));
+      expect(fx.store.bytesRead).toBeGreaterThan(0);
+      expect(fx.store.bytesRead).toBeLessThan(first);
+      // Two queries filling the same new name at once add each label once.
+      const [a, b] = await Promise.all([ask('', ['namespace']), ask('', ['namespace'])]);
+      expect(a).toEqual(want('', ['namespace']));
+      expect(b).toEqual(a);
+      expect(await ask('', undefined)).toEqual(want('', undefined));
+      expect(await ask('{pod="pod-a"}', ['zone', 'pod'])).toEqual(want('{pod="pod-a"}', ['zone', 'pod']));
+      fx.store.reset();
+      expect(await ask('{namespace!=""}', [])).toEqual(want('{namespace!=""}', []));
+      expect(fx.store.bytesRead).toBe(0);
+    });
+
+    it('keeps series tables within its byte budget and still answers right when nothing fits', async () => {
+      const tiny = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1, seriesCacheBytes: 1 });
+      const want = expectedSeries(undefined, [], T0, END, 5_000);
+      expect(await tiny.series(fx.tenant, CPU, T0, END, 5_000)).toEqual(want);
+      fx.store.reset();
+      expect(await tiny.series(fx.tenant, CPU, T0, END, 5_000)).toEqual(want);
+      expect(fx.store.bytesRead).toBeGreaterThan(0);
+      expect(tiny.seriesCacheStats()).toMatchObject({ bytes: 0, segments: 0, hits: 0 });
+      expect(() => new QueryEngine({ store: fx.store, view: fx.view, seriesCacheBytes: -1 })).toThrow(/seriesCacheBytes must be a non-negative integer/);
+
+      // Room for one segment's table: the least recently used goes, the budget holds.
+      const probe = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1 });
+      await probe.series(fx.tenant, CPU, T0, END, 5_000);
+      const all = probe.seriesCacheStats();
+      expect(all?.segments).toBe(3);
+      const one = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1, seriesCacheBytes: Math.ceil(((all?.bytes ?? 0) * 2) / 5) });
+      expect(await one.series(fx.tenant, CPU, T0, END, 5_000)).toEqual(want);
+      const held = one.seriesCacheStats();
+      expect(held?.segments).toBeGreaterThanOrEqual(1);
+      expect(held?.segments).toBeLessThan(3);
+      expect(held?.bytes).toBeLessThanOrEqual(Math.ceil(((all?.bytes ?? 0) * 2) / 5));
+    });
+
     it('merges series of a split plan, through the wire columns, into the whole answer (fan-out)', async () => {
       const sel = `${CPU}{pod!="pod-d"}`;
       const plan = engine.segmentsFor(fx.tenant, sel, T0, END);

@@ -16,6 +16,7 @@ import { sumSegment, type ScanQuery } from './segment-scan';
 import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
 import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
+import { SeriesTableCache, seriesFromTable } from './series-table';
 
 export interface QueryEngineOptions {
   store: ObjectStore;
@@ -37,6 +38,12 @@ export interface QueryEngineOptions {
    * merged on the calling thread. 1 (the default) scans in the calling thread.
    */
   scanWorkers?: number;
+  /**
+   * Bytes of per-segment series tables (one point per stored series and timestamp) kept for
+   * series queries; 0 scans the rows on every query instead. Default 128 MiB (≈ 16 tenant-hours
+   * of a 100-node fleet).
+   */
+  seriesCacheBytes?: number;
 }
 
 export interface QueryOptions {
@@ -71,6 +78,7 @@ export interface PlannedQuery extends ScanQuery {
 
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_MAX_BUCKETS = 11_000;
+export const DEFAULT_SERIES_CACHE_BYTES = 128 * 1024 * 1024;
 
 /**
  * The querier's engine: plans a query from the manifest (segments by time, profile type and label
@@ -86,6 +94,7 @@ export class QueryEngine {
   private readonly maxBuckets: number;
   private readonly catalogs: StackCatalogs;
   private readonly pool: ScanPool | undefined;
+  private readonly seriesTables: SeriesTableCache | undefined;
 
   constructor(opts: QueryEngineOptions) {
     this.catalogs = new StackCatalogs(opts.stackCatalog);
@@ -96,6 +105,16 @@ export class QueryEngine {
     this.maxBuckets = positive(opts.maxBuckets ?? DEFAULT_MAX_BUCKETS, 'maxBuckets');
     const workers = positive(opts.scanWorkers ?? 1, 'scanWorkers');
     this.pool = workers > 1 ? new ScanPool(this.store, workers) : undefined;
+    const seriesBytes = opts.seriesCacheBytes ?? DEFAULT_SERIES_CACHE_BYTES;
+    if (!Number.isSafeInteger(seriesBytes) || seriesBytes < 0)
+      throw FirnError.invalidArgument(`seriesCacheBytes must be a non-negative integer, got ${seriesBytes}`);
+    this.seriesTables = seriesBytes > 0 ? new SeriesTableCache(seriesBytes) : undefined;
+  }
+
+  /** Series-table cache figures (undefined when disabled), for metrics. */
+  seriesCacheStats(): { hits: number; misses: number; bytes: number; segments: number } | undefined {
+    const c = this.seriesTables;
+    return c && { hits: c.hits, misses: c.misses, bytes: c.bytes, segments: c.size };
   }
 
   /** Stops the scan workers, if any (they never keep the process alive on their own). */
@@ -176,7 +195,12 @@ export class QueryEngine {
       plan.segments,
       this.concurrency,
       async (seg) => {
-        mergeSeries(out, await scanSeries(this.store, seg, { ...plan, stepMs, sumBy }, { signal: opts.signal }));
+        const q = { ...plan, stepMs, sumBy };
+        const tables = this.seriesTables;
+        mergeSeries(
+          out,
+          tables ? seriesFromTable(await tables.table(this.store, seg, q, opts.signal), q) : await scanSeries(this.store, seg, q, { signal: opts.signal }),
+        );
       },
       opts.signal,
     );

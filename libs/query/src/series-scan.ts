@@ -2,7 +2,7 @@ import type { Label } from '@firn/profiles';
 import { FirnError } from '@firn/errors';
 import { SampleColumn, seriesKeyOf } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
-import { requireColumn } from './arrow-columns';
+import { halves, int64At, requireColumn } from './arrow-columns';
 import type { ScanQuery } from './segment-scan';
 import type { SegmentMeta } from './segment-objects';
 import { labelReader, scanSegmentRows } from './segment-rows';
@@ -35,7 +35,7 @@ export function seriesLabels(key: string): Label[] {
 }
 
 /** The label order of series keys (scan and wire must agree, or equal series would not merge). */
-function byName(a: Label, b: Label): number {
+export function byName(a: Label, b: Label): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
@@ -97,16 +97,6 @@ export function mergeSeries(into: SeriesBuckets, from: SeriesBuckets): SeriesBuc
     }
   }
   return into;
-}
-
-/** An int64 column's values as (low, high) int32 pairs. */
-function halves(a: BigInt64Array): Int32Array {
-  return new Int32Array(a.buffer, a.byteOffset, a.length * 2);
-}
-
-/** Value i of `halves(column)`, exactly Number(int64): the high half times 2^32 is exact, so the sum is rounded once. */
-function int64At(h: Int32Array, i: number): number {
-  return h[2 * i + 1] * 4294967296 + (h[2 * i] >>> 0);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Counter, Histogram, metricName, type Registry } from '@firn/observability';
+import { Counter, Gauge, Histogram, metricName, type Registry } from '@firn/observability';
+import type { QueryEngine } from '@firn/query';
 import { registerParquetMemoryGauge } from '@firn/segments';
 
 /** The query frontend: fan-out to peer queriers and the shares scanned (`firn_querier_*`). */
@@ -55,4 +56,53 @@ export class DeployCheckMetrics {
       registers: [registry],
     });
   }
+}
+
+/**
+ * The engine's series-table cache (`firn_querier_series_cache_*`), read at scrape time; nothing
+ * is registered when the cache is off.
+ */
+export function registerSeriesCacheMetrics(registry: Registry, engine: QueryEngine): void {
+  if (!engine.seriesCacheStats()) return;
+  const stat = (pick: (s: NonNullable<ReturnType<QueryEngine['seriesCacheStats']>>) => number) => () =>
+    pick(engine.seriesCacheStats() ?? { hits: 0, misses: 0, bytes: 0, segments: 0 });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name: metricName('querier', name),
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name: metricName('querier', name),
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  counter(
+    'series_cache_hits_total',
+    'Segments a series query answered from a cached series table.',
+    stat((s) => s.hits),
+  );
+  counter(
+    'series_cache_misses_total',
+    'Segments a series query had to scan (their table was not cached).',
+    stat((s) => s.misses),
+  );
+  gauge(
+    'series_cache_bytes',
+    'Estimated heap held by cached series tables.',
+    stat((s) => s.bytes),
+  );
+  gauge(
+    'series_cache_segments',
+    'Segments whose series table is cached.',
+    stat((s) => s.segments),
+  );
 }

@@ -9,6 +9,7 @@ import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
 import { DeployChecks } from './deploy-checks';
+import { registerSeriesCacheMetrics } from './querier.metrics';
 import { InsightsRpc } from './insights.rpc';
 import { InsightsService } from './insights.service';
 import { ParcaQueryRpc } from './parca-query.rpc';
@@ -42,15 +43,19 @@ export class QuerierModule {
         { provide: QUERIER_OPTIONS, useValue: options },
         {
           provide: QUERY_ENGINE,
-          inject: [OBJECT_STORE, MANIFEST_LOG],
-          useFactory: (store: ObjectStore, manifest: ManifestLog) =>
-            new QueryEngine({
+          inject: [OBJECT_STORE, MANIFEST_LOG, METRICS],
+          useFactory: (store: ObjectStore, manifest: ManifestLog, registry: Registry) => {
+            const engine = new QueryEngine({
               store,
               view: manifest.state,
               concurrency: options.scanConcurrency,
               maxSegments: options.maxSegments,
               scanWorkers: options.scanWorkers,
-            }),
+              seriesCacheBytes: options.seriesCacheBytes,
+            });
+            registerSeriesCacheMetrics(registry, engine);
+            return engine;
+          },
         },
         QueryFrontend,
         QueryLimits,

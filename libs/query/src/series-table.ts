@@ -1,0 +1,429 @@
+import type { Label } from '@firn/profiles';
+import { compileMatchers } from '@firn/manifest';
+import { SampleColumn, seriesKeyOf } from '@firn/segments';
+import type { ObjectStore } from '@firn/storage';
+import type { RecordBatch } from 'apache-arrow';
+import { halves, int64At, requireColumn, stringsOf } from './arrow-columns';
+import { segmentObjects, type SegmentMeta } from './segment-objects';
+import { labelReader, scanSegmentRows } from './segment-rows';
+import { byName, type SeriesBuckets, type SeriesQuery } from './series-scan';
+
+/** One stored series of a segment, its rows summed per timestamp. */
+export interface TableSeries {
+  profileType: string;
+  /** The series' labels with a value among the table's `labelsRead`, sorted by name. */
+  labels: Label[];
+  /** Distinct timestamps (ms), ascending; the arrays below are parallel to it. */
+  tsMs: Float64Array;
+  /** Σ value of the rows at the timestamp. */
+  value: Float64Array;
+  /** Rows (one per stack) at the timestamp. */
+  rows: Uint32Array;
+  /** Duration of the profile at the timestamp (its first row's, as scanSeries counts it). */
+  durationNs: Float64Array;
+  /** Series key per sum_by, filled by the queries that read the table. */
+  keys?: Map<string, string>;
+}
+
+/**
+ * A segment's samples reduced to one point per (stored series, timestamp): everything a series
+ * query (QueryRange, SelectSeries) reads, since it filters only by profile type, labels and time.
+ * Points need only series_id, timestamp, value and duration; label columns are read when a query
+ * first needs them (its sum_by and matcher names, or all of them), so a dashboard's first query
+ * reads what a row scan would.
+ */
+export interface SeriesTable {
+  readonly series: readonly TableSeries[];
+  /** Rough heap cost, for the cache's budget (grows as labels are read). */
+  bytes: number;
+  /** Label names read into `series[].labels`; 'all' once every label column was. */
+  labelsRead: Set<string> | 'all';
+  /** profile type → series_id → index in `series`. */
+  readonly ids: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+/** Label names a series query needs: its sum_by and matchers' names, or every one without sum_by. */
+export function labelsNeeded(q: SeriesQuery): string[] | 'all' {
+  return q.sumBy ? [...new Set([...q.sumBy, ...q.matchers.map((m) => m.name)])] : 'all';
+}
+
+function missingLabels(t: SeriesTable, need: string[] | 'all'): string[] | 'all' | undefined {
+  const read = t.labelsRead;
+  if (read === 'all') return undefined;
+  if (need === 'all') return 'all';
+  const missing = need.filter((n) => !read.has(n));
+  return missing.length > 0 ? missing : undefined;
+}
+
+/**
+ * A segment's points as rows arrive, in flat columns (one allocation per segment, not per series):
+ * a row at the same (series, timestamp) as the point before adds to it, any other row appends a
+ * point. Rows of a flush come sorted by (profile type, series, timestamp), so points are usually
+ * already grouped by series and in time order; otherwise `finish` sorts them.
+ */
+class PointsBuilder {
+  n = 0;
+  series: Uint32Array;
+  ts: Float64Array;
+  value: Float64Array;
+  rows: Uint32Array;
+  dur: Float64Array;
+  /** False once a point arrived out of (series, timestamp) order. */
+  ordered = true;
+
+  constructor(capacity: number) {
+    const cap = Math.max(16, capacity);
+    this.series = new Uint32Array(cap);
+    this.ts = new Float64Array(cap);
+    this.value = new Float64Array(cap);
+    this.rows = new Uint32Array(cap);
+    this.dur = new Float64Array(cap);
+  }
+
+  add(series: number, t: number, v: number, durationNs: number): void {
+    const n = this.n;
+    if (n > 0 && this.series[n - 1] === series) {
+      const last = this.ts[n - 1];
+      if (last === t) {
+        this.value[n - 1] += v;
+        this.rows[n - 1]++;
+        return;
+      }
+      if (t < last) this.ordered = false;
+    } else if (n > 0 && series < this.series[n - 1]) {
+      this.ordered = false;
+    }
+    if (n === this.ts.length) this.grow();
+    this.series[n] = series;
+    this.ts[n] = t;
+    this.value[n] = v;
+    this.rows[n] = 1;
+    this.dur[n] = durationNs;
+    this.n = n + 1;
+  }
+
+  /**
+   * The points ordered by (series, timestamp) with equal ones merged (duration: the first row's,
+   * as scanSeries counts it), and where each series starts.
+   */
+  finish(seriesCount: number): { ts: Float64Array; value: Float64Array; rows: Uint32Array; dur: Float64Array; starts: Uint32Array; capacity: number } {
+    let { n, series, ts, value, rows, dur } = this;
+    if (!this.ordered) {
+      // A stable order keeps, among equal (series, timestamp), the row that came first.
+      const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => series[a] - series[b] || ts[a] - ts[b] || a - b);
+      const s2 = new Uint32Array(n);
+      const t2 = new Float64Array(n);
+      const v2 = new Float64Array(n);
+      const r2 = new Uint32Array(n);
+      const d2 = new Float64Array(n);
+      let m = 0;
+      for (const k of order) {
+        if (m > 0 && s2[m - 1] === series[k] && t2[m - 1] === ts[k]) {
+          v2[m - 1] += value[k];
+          r2[m - 1] += rows[k];
+          continue;
+        }
+        s2[m] = series[k];
+        t2[m] = ts[k];
+        v2[m] = value[k];
+        r2[m] = rows[k];
+        d2[m] = dur[k];
+        m++;
+      }
+      [n, series, ts, value, rows, dur] = [m, s2, t2, v2, r2, d2];
+    }
+    const starts = new Uint32Array(seriesCount + 1);
+    for (let k = 0; k < n; k++) starts[series[k] + 1]++;
+    for (let k = 0; k < seriesCount; k++) starts[k + 1] += starts[k];
+    // The table outlives the builder: copy when much of the capacity is spare (fleet rows mostly
+    // have their own timestamp, so usually it is not, and the copy is skipped).
+    const cut = <T extends Float64Array | Uint32Array>(a: T): T => (n < 0.75 * a.length ? (a.slice(0, n) as T) : (a.subarray(0, n) as T));
+    return { ts: cut(ts), value: cut(value), rows: cut(rows), dur: cut(dur), starts, capacity: ts.length };
+  }
+
+  private grow(): void {
+    const cap = this.ts.length * 2;
+    const more = <T extends Float64Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
+    this.series = more(this.series, new Uint32Array(cap));
+    this.ts = more(this.ts, new Float64Array(cap));
+    this.value = more(this.value, new Float64Array(cap));
+    this.rows = more(this.rows, new Uint32Array(cap));
+    this.dur = more(this.dur, new Float64Array(cap));
+  }
+}
+
+const SERIES_OVERHEAD_BYTES = 400;
+const POINT_BYTES = 8 + 8 + 4 + 8;
+
+const what = 'samples object';
+
+/**
+ * The profile type of each row: from the manifest when the segment holds one (the column is then
+ * not read), else from the profile_type column.
+ */
+function profileTypeColumn(seg: SegmentMeta): { columns: string[]; reader: (batch: RecordBatch) => (i: number) => string } {
+  if (seg.profileTypes.length === 1) {
+    const only = seg.profileTypes[0];
+    return { columns: [], reader: () => () => only };
+  }
+  return { columns: [SampleColumn.profileType], reader: (batch) => stringsOf(requireColumn(batch, SampleColumn.profileType, what)) };
+}
+
+function labelReaders(batch: RecordBatch): Array<readonly [string, (i: number) => string]> {
+  return batch.schema.fields
+    .map((f) => f.name)
+    .filter((n) => n.startsWith('labels.'))
+    .map((n) => n.slice('labels.'.length))
+    .map((n) => [n, labelReader(batch, n)] as const);
+}
+
+/**
+ * Reads a segment's series table: series_id, timestamp, value, duration (and profile_type when
+ * the segment holds several) of every row, plus the label columns `labels` names.
+ */
+export async function readSeriesTable(store: ObjectStore, seg: SegmentMeta, labels: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable> {
+  // series_id names a label set; one label set may hold several profile types. A series here is
+  // a (profile type, series_id) pair, numbered in order of first appearance.
+  const ids = new Map<string, Map<number, number>>();
+  const found: Array<{ profileType: string; labels: Label[] }> = [];
+  const points = new PointsBuilder(Math.min(Number(seg.rows), 1 << 20));
+  const types = profileTypeColumn(seg);
+  let lastSid = -1;
+  let lastType = '';
+  let last = -1;
+  await scanSegmentRows(
+    store,
+    seg,
+    { matchers: [], startMs: -Infinity, endMs: Infinity },
+    { columns: [SampleColumn.seriesId, SampleColumn.value, SampleColumn.timestamp, SampleColumn.duration, ...types.columns], labels },
+    ({ batch, rows }) => {
+      const series = requireColumn(batch, SampleColumn.seriesId, what).values as Uint32Array;
+      const value = halves(requireColumn(batch, SampleColumn.value, what).values as BigInt64Array);
+      const ts = halves(requireColumn(batch, SampleColumn.timestamp, what).values as BigInt64Array);
+      const dur = halves(requireColumn(batch, SampleColumn.duration, what).values as BigInt64Array);
+      const profileType = types.reader(batch);
+      const readers = labelReaders(batch);
+      for (const i of rows) {
+        const sid = series[i];
+        const type = profileType(i);
+        if (sid !== lastSid || type !== lastType) {
+          let ofType = ids.get(type);
+          if (!ofType) ids.set(type, (ofType = new Map()));
+          let id = ofType.get(sid);
+          if (id === undefined) {
+            const got: Label[] = [];
+            for (const [n, r] of readers) {
+              const v = r(i);
+              if (v !== '') got.push([n, v]);
+            }
+            got.sort(byName);
+            id = found.push({ profileType: type, labels: got }) - 1;
+            ofType.set(sid, id);
+          }
+          lastSid = sid;
+          lastType = type;
+          last = id;
+        }
+        points.add(last, int64At(ts, i), int64At(value, i), int64At(dur, i));
+      }
+    },
+    signal,
+  );
+  const p = points.finish(found.length);
+  const out = found.map(({ profileType, labels: got }, k): TableSeries => {
+    const [from, to] = [p.starts[k], p.starts[k + 1]];
+    return {
+      profileType,
+      labels: got,
+      tsMs: p.ts.subarray(from, to),
+      value: p.value.subarray(from, to),
+      rows: p.rows.subarray(from, to),
+      durationNs: p.dur.subarray(from, to),
+    };
+  });
+  const bytes =
+    (p.ts.length < 0.75 * p.capacity ? p.ts.length : p.capacity) * POINT_BYTES +
+    out.length * SERIES_OVERHEAD_BYTES +
+    out.reduce((b, t) => b + labelBytes(t.labels), 0);
+  return { series: out, bytes, labelsRead: labels === 'all' ? 'all' : new Set(labels), ids };
+}
+
+function labelBytes(labels: readonly Label[]): number {
+  let b = 0;
+  for (const [name, v] of labels) b += 2 * (name.length + v.length) + 64;
+  return b;
+}
+
+/**
+ * Reads the label columns `names` into a table's series (series_id, and profile_type when the
+ * segment holds several, plus those columns: no value or time column). Returns the bytes added.
+ */
+export async function readTableLabels(
+  store: ObjectStore,
+  seg: SegmentMeta,
+  table: SeriesTable,
+  names: string[] | 'all',
+  signal?: AbortSignal,
+): Promise<number> {
+  const types = profileTypeColumn(seg);
+  const done = new Uint8Array(table.series.length);
+  const before = table.series.reduce((b, t) => b + labelBytes(t.labels), 0);
+  const read = table.labelsRead;
+  await scanSegmentRows(
+    store,
+    seg,
+    { matchers: [], startMs: -Infinity, endMs: Infinity },
+    { columns: [SampleColumn.seriesId, ...types.columns], labels: names },
+    ({ batch, rows }) => {
+      const series = requireColumn(batch, SampleColumn.seriesId, what).values as Uint32Array;
+      const profileType = types.reader(batch);
+      // Names already read stay as they are.
+      const readers = labelReaders(batch).filter(([n]) => read === 'all' || !read.has(n));
+      for (const i of rows) {
+        const id = table.ids.get(profileType(i))?.get(series[i]);
+        if (id === undefined || done[id] === 1) continue;
+        done[id] = 1;
+        const s = table.series[id];
+        for (const [n, r] of readers) {
+          const v = r(i);
+          // Two queries may fill the same names at once: the second adds nothing.
+          if (v !== '' && !s.labels.some(([m]) => m === n)) s.labels.push([n, v]);
+        }
+        s.labels.sort(byName);
+      }
+    },
+    signal,
+  );
+  if (names === 'all') table.labelsRead = 'all';
+  else if (read !== 'all') for (const n of names) read.add(n);
+  const added = table.series.reduce((b, t) => b + labelBytes(t.labels), 0) - before;
+  table.bytes += added;
+  return added;
+}
+
+/** First index of `ts` (ascending) holding a value ≥ t. */
+function lowerBound(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The series key of `s` after sum_by, remembered per sum_by (dashboards repeat the same one). */
+function keyOf(s: TableSeries, sumBy: ReadonlySet<string> | undefined, sumByKey: string): string {
+  const memo = (s.keys ??= new Map());
+  let key = memo.get(sumByKey);
+  if (key === undefined) {
+    key = seriesKeyOf(sumBy ? s.labels.filter(([n]) => sumBy.has(n)) : s.labels);
+    memo.set(sumByKey, key);
+  }
+  return key;
+}
+
+/**
+ * The answer of scanSeries (same buckets, sums, row counts and durations) computed from a
+ * segment's series table instead of its rows.
+ */
+export function seriesFromTable(table: SeriesTable, q: SeriesQuery): SeriesBuckets {
+  const matchers = compileMatchers(q.matchers);
+  const sumBy = q.sumBy ? new Set(q.sumBy) : undefined;
+  const sumByKey = sumBy ? JSON.stringify([...sumBy].sort()) : '*';
+  const { startMs, endMs, stepMs } = q;
+  const out: SeriesBuckets = new Map();
+  for (const s of table.series) {
+    if (s.profileType !== q.profileType) continue;
+    if (!matchers.every((m) => m.accepts(s.labels.find(([n]) => n === m.name)?.[1] ?? ''))) continue;
+    let i = lowerBound(s.tsMs, startMs);
+    const to = lowerBound(s.tsMs, endMs);
+    if (i >= to) continue;
+    const key = keyOf(s, sumBy, sumByKey);
+    let points = out.get(key);
+    if (!points) out.set(key, (points = new Map()));
+    const { tsMs, value, rows, durationNs } = s;
+    // One bucket at a time: sum its points in locals, then touch the map once.
+    while (i < to) {
+      const bucket = startMs + Math.floor((tsMs[i] - startMs) / stepMs) * stepMs;
+      const next = bucket + stepMs;
+      let v = 0;
+      let c = 0;
+      let d = 0;
+      for (; i < to && tsMs[i] < next; i++) {
+        v += value[i];
+        c += rows[i];
+        d += durationNs[i];
+      }
+      const p = points.get(bucket);
+      if (p) {
+        p.value += v;
+        p.count += c;
+        p.durationNs += d;
+      } else {
+        points.set(bucket, { value: v, count: c, durationNs: d });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Series tables of recently queried segments, bounded by bytes (least recently used dropped
+ * first). Keyed by the segment's samples object key, which starts with its tenant's prefix, so
+ * tenants never share an entry; segments are immutable, so an entry never goes stale.
+ */
+export class SeriesTableCache {
+  private readonly entries = new Map<string, SeriesTable>();
+  private held = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The segment's table with at least the labels `q` needs: read (and kept, if it fits) when not
+   * cached; a cached table missing some label columns reads just those.
+   */
+  async table(store: ObjectStore, seg: SegmentMeta, q: SeriesQuery, signal?: AbortSignal): Promise<SeriesTable> {
+    const key = segmentObjects(seg).samples;
+    const need = labelsNeeded(q);
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      this.hits++;
+      const missing = missingLabels(hit, need);
+      if (missing) {
+        this.held += await readTableLabels(store, seg, hit, missing, signal);
+        this.evict();
+      }
+      return hit;
+    }
+    this.misses++;
+    const table = await readSeriesTable(store, seg, need, signal);
+    if (table.bytes <= this.maxBytes && !this.entries.has(key)) {
+      this.entries.set(key, table);
+      this.held += table.bytes;
+      this.evict();
+    }
+    return table;
+  }
+
+  private evict(): void {
+    for (const [k, t] of this.entries) {
+      if (this.held <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.held -= t.bytes;
+    }
+  }
+}
