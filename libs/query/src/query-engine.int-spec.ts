@@ -262,6 +262,22 @@ describe(QueryEngine.name, () => {
       expect(fx.store.bytesRead).toBe(0);
     });
 
+    it('shares one series-table read between queries that miss at once, also when the reader is cancelled', async () => {
+      const want = expectedSeries(['pod'], [], T0, END, 5_000);
+      const together = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 3 });
+      const answers = await Promise.all([0, 1, 2].map(() => together.series(fx.tenant, CPU, T0, END, 5_000, ['pod'])));
+      for (const a of answers) expect(a).toEqual(want);
+      expect(together.seriesCacheStats()).toMatchObject({ misses: 3, segments: 3 });
+
+      const cancelled = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 3 });
+      const ac = new AbortController();
+      const first = cancelled.series(fx.tenant, CPU, T0, END, 5_000, ['pod'], { signal: ac.signal });
+      const second = cancelled.series(fx.tenant, CPU, T0, END, 5_000, ['pod']);
+      ac.abort();
+      await expect(first).rejects.toThrow();
+      expect(await second).toEqual(want);
+    });
+
     it('keeps series tables within its byte budget and still answers right when nothing fits', async () => {
       const tiny = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1, seriesCacheBytes: 1 });
       const want = expectedSeries(undefined, [], T0, END, 5_000);

@@ -376,6 +376,7 @@ export function seriesFromTable(table: SeriesTable, q: SeriesQuery): SeriesBucke
  */
 export class SeriesTableCache {
   private readonly entries = new Map<string, SeriesTable>();
+  private readonly reading = new Map<string, Promise<SeriesTable>>();
   private held = 0;
   hits = 0;
   misses = 0;
@@ -392,31 +393,52 @@ export class SeriesTableCache {
 
   /**
    * The segment's table with at least the labels `q` needs: read (and kept, if it fits) when not
-   * cached; a cached table missing some label columns reads just those.
+   * cached; a cached table missing some label columns reads just those. Queries that miss the
+   * same segment at once (a dashboard's panels) share one read.
    */
   async table(store: ObjectStore, seg: SegmentMeta, q: SeriesQuery, signal?: AbortSignal): Promise<SeriesTable> {
     const key = segmentObjects(seg).samples;
     const need = labelsNeeded(q);
-    const hit = this.entries.get(key);
-    if (hit) {
+    let table = this.entries.get(key);
+    if (table) {
       this.entries.delete(key);
-      this.entries.set(key, hit);
+      this.entries.set(key, table);
       this.hits++;
-      const missing = missingLabels(hit, need);
-      if (missing) {
-        this.held += await readTableLabels(store, seg, hit, missing, signal);
+    } else {
+      table = await this.read(key, store, seg, need, signal);
+    }
+    const missing = missingLabels(table, need);
+    if (missing) {
+      const added = await readTableLabels(store, seg, table, missing, signal);
+      if (this.entries.get(key) === table) {
+        this.held += added;
         this.evict();
       }
-      return hit;
-    }
-    this.misses++;
-    const table = await readSeriesTable(store, seg, need, signal);
-    if (table.bytes <= this.maxBytes && !this.entries.has(key)) {
-      this.entries.set(key, table);
-      this.held += table.bytes;
-      this.evict();
     }
     return table;
+  }
+
+  private async read(key: string, store: ObjectStore, seg: SegmentMeta, need: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable> {
+    const shared = this.reading.get(key);
+    if (shared) {
+      // The reader's own query may be cancelled: then read for this one.
+      const t = await shared.catch(() => undefined);
+      if (t) return t;
+    }
+    this.misses++;
+    const reading = readSeriesTable(store, seg, need, signal);
+    this.reading.set(key, reading);
+    try {
+      const t = await reading;
+      if (t.bytes <= this.maxBytes && !this.entries.has(key)) {
+        this.entries.set(key, t);
+        this.held += t.bytes;
+        this.evict();
+      }
+      return t;
+    } finally {
+      if (this.reading.get(key) === reading) this.reading.delete(key);
+    }
   }
 
   private evict(): void {
