@@ -87,7 +87,11 @@ async function main(): Promise<void> {
           for (const pts of b.values()) for (const p of pts.values()) total += p.value;
           const cost = { wallMs: performance.now() - t0, cpuMs: cpuMsOf(c0, process.cpuUsage()) };
           (i === 0 ? cold : warm).push(cost);
-          console.log(`series: ${cost.wallMs.toFixed(0)} ms (cpu ${cost.cpuMs.toFixed(0)} ms), ${b.size} series, total ${total}`);
+          const cache = engine.seriesCacheStats();
+          const held = cache
+            ? `; series tables: ${cache.segments} segments, ${(cache.bytes / 2 ** 20).toFixed(1)} MiB, ${cache.hits} hits, ${cache.misses} misses`
+            : '';
+          console.log(`series: ${cost.wallMs.toFixed(0)} ms (cpu ${cost.cpuMs.toFixed(0)} ms), ${b.size} series, total ${total}${held}`);
           continue;
         }
         const merged = await engine.mergeStacks(tenant, selector, startMs, endMs);

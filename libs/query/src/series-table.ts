@@ -8,19 +8,11 @@ import { segmentObjects, type SegmentMeta } from './segment-objects';
 import { labelReader, scanSegmentRows } from './segment-rows';
 import { byName, type SeriesBuckets, type SeriesQuery } from './series-scan';
 
-/** One stored series of a segment, its rows summed per timestamp. */
+/** One stored series of a segment: which points are its own is in the table's `starts`. */
 export interface TableSeries {
   profileType: string;
   /** The series' labels with a value among the table's `labelsRead`, sorted by name. */
   labels: Label[];
-  /** Distinct timestamps (ms), ascending; the arrays below are parallel to it. */
-  tsMs: Float64Array;
-  /** Σ value of the rows at the timestamp. */
-  value: Float64Array;
-  /** Rows (one per stack) at the timestamp. */
-  rows: Uint32Array;
-  /** Duration of the profile at the timestamp (its first row's, as scanSeries counts it). */
-  durationNs: Float64Array;
   /** Series key per sum_by, filled by the queries that read the table. */
   keys?: Map<string, string>;
 }
@@ -30,10 +22,24 @@ export interface TableSeries {
  * query (QueryRange, SelectSeries) reads, since it filters only by profile type, labels and time.
  * Points need only series_id, timestamp, value and duration; label columns are read when a query
  * first needs them (its sum_by and matcher names, or all of them), so a dashboard's first query
- * reads what a row scan would.
+ * reads what a row scan would. A fleet's rows mostly carry their own timestamp, so points are
+ * nearly as many as rows: they are kept in flat columns of the smallest exact types, series k
+ * owning points starts[k] .. starts[k + 1] - 1 in time order.
  */
 export interface SeriesTable {
   readonly series: readonly TableSeries[];
+  readonly starts: Uint32Array;
+  /** Timestamps as ms after `tsBase`. */
+  readonly tsOff: Int32Array | Float64Array;
+  readonly tsBase: number;
+  /** Σ value of the rows at the timestamp (Uint32 when every sum fits). */
+  readonly value: Uint32Array | Float64Array;
+  /** Rows (one per stack) at the timestamp; undefined when every point is one row. */
+  readonly rows?: Uint16Array | Uint32Array;
+  /** Duration of the profile at the timestamp (its first row's, as scanSeries counts it)... */
+  readonly durationNs?: Float64Array;
+  /** ...or, where durationEach[k] is not NaN, the one duration of every point of series k. */
+  readonly durationEach: Float64Array;
   /** Rough heap cost, for the cache's budget (grows as labels are read). */
   bytes: number;
   /** Label names read into `series[].labels`; 'all' once every label column was. */
@@ -106,7 +112,7 @@ class PointsBuilder {
    * The points ordered by (series, timestamp) with equal ones merged (duration: the first row's,
    * as scanSeries counts it), and where each series starts.
    */
-  finish(seriesCount: number): { ts: Float64Array; value: Float64Array; rows: Uint32Array; dur: Float64Array; starts: Uint32Array; capacity: number } {
+  finish(seriesCount: number): { ts: Float64Array; value: Float64Array; rows: Uint32Array; dur: Float64Array; starts: Uint32Array } {
     let { n, series, ts, value, rows, dur } = this;
     if (!this.ordered) {
       // A stable order keeps, among equal (series, timestamp), the row that came first.
@@ -135,10 +141,8 @@ class PointsBuilder {
     const starts = new Uint32Array(seriesCount + 1);
     for (let k = 0; k < n; k++) starts[series[k] + 1]++;
     for (let k = 0; k < seriesCount; k++) starts[k + 1] += starts[k];
-    // The table outlives the builder: copy when much of the capacity is spare (fleet rows mostly
-    // have their own timestamp, so usually it is not, and the copy is skipped).
-    const cut = <T extends Float64Array | Uint32Array>(a: T): T => (n < 0.75 * a.length ? (a.slice(0, n) as T) : (a.subarray(0, n) as T));
-    return { ts: cut(ts), value: cut(value), rows: cut(rows), dur: cut(dur), starts, capacity: ts.length };
+    // compactColumns copies what it keeps: views are enough here.
+    return { ts: ts.subarray(0, n), value: value.subarray(0, n), rows: rows.subarray(0, n), dur: dur.subarray(0, n), starts };
   }
 
   private grow(): void {
@@ -152,8 +156,8 @@ class PointsBuilder {
   }
 }
 
-const SERIES_OVERHEAD_BYTES = 400;
-const POINT_BYTES = 8 + 8 + 4 + 8;
+/** A series' object, its labels array and its share of the id maps. */
+const SERIES_OVERHEAD_BYTES = 160;
 
 const what = 'samples object';
 
@@ -230,22 +234,54 @@ export async function readSeriesTable(store: ObjectStore, seg: SegmentMeta, labe
     signal,
   );
   const p = points.finish(found.length);
-  const out = found.map(({ profileType, labels: got }, k): TableSeries => {
-    const [from, to] = [p.starts[k], p.starts[k + 1]];
-    return {
-      profileType,
-      labels: got,
-      tsMs: p.ts.subarray(from, to),
-      value: p.value.subarray(from, to),
-      rows: p.rows.subarray(from, to),
-      durationNs: p.dur.subarray(from, to),
-    };
-  });
-  const bytes =
-    (p.ts.length < 0.75 * p.capacity ? p.ts.length : p.capacity) * POINT_BYTES +
-    out.length * SERIES_OVERHEAD_BYTES +
-    out.reduce((b, t) => b + labelBytes(t.labels), 0);
-  return { series: out, bytes, labelsRead: labels === 'all' ? 'all' : new Set(labels), ids };
+  const series = found.map(({ profileType, labels: got }): TableSeries => ({ profileType, labels: got }));
+  const columns = compactColumns(p);
+  const bytes = columns.bytes + series.length * SERIES_OVERHEAD_BYTES + series.reduce((b, t) => b + labelBytes(t.labels), 0);
+  return { series, ...columns, bytes, labelsRead: labels === 'all' ? 'all' : new Set(labels), ids };
+}
+
+const UINT32_LIMIT = 2 ** 32;
+
+/** The finished points in the smallest exact column types. */
+function compactColumns(p: { ts: Float64Array; value: Float64Array; rows: Uint32Array; dur: Float64Array; starts: Uint32Array }) {
+  const n = p.ts.length;
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  let valuesFit = true;
+  let maxRows = 0;
+  for (let k = 0; k < n; k++) {
+    const t = p.ts[k];
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+    const v = p.value[k];
+    if (valuesFit && !(v >= 0 && v < UINT32_LIMIT && Number.isInteger(v))) valuesFit = false;
+    if (p.rows[k] > maxRows) maxRows = p.rows[k];
+  }
+  const tsBase = n > 0 ? minTs : 0;
+  const tsOff = n === 0 || maxTs - tsBase < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
+  for (let k = 0; k < n; k++) tsOff[k] = p.ts[k] - tsBase;
+  const value = valuesFit ? Uint32Array.from(p.value) : p.value.slice();
+  const rows = maxRows <= 1 ? undefined : maxRows < 65_536 ? Uint16Array.from(p.rows) : p.rows.slice();
+  // Durations: one number per series when constant (an agent's window), else the column.
+  const seriesCount = p.starts.length - 1;
+  const durationEach = new Float64Array(seriesCount);
+  let varies = false;
+  for (let s = 0; s < seriesCount; s++) {
+    const [from, to] = [p.starts[s], p.starts[s + 1]];
+    const d = from < to ? p.dur[from] : 0;
+    durationEach[s] = d;
+    for (let k = from + 1; k < to; k++) {
+      if (p.dur[k] !== d) {
+        durationEach[s] = Number.NaN;
+        varies = true;
+        break;
+      }
+    }
+  }
+  const durationNs = varies ? p.dur.slice() : undefined;
+  const starts = p.starts.slice();
+  const bytes = tsOff.byteLength + value.byteLength + (rows?.byteLength ?? 0) + (durationNs?.byteLength ?? 0) + durationEach.byteLength + starts.byteLength;
+  return { starts, tsOff, tsBase, value, rows, durationNs, durationEach, bytes };
 }
 
 function labelBytes(labels: readonly Label[]): number {
@@ -301,10 +337,8 @@ export async function readTableLabels(
   return added;
 }
 
-/** First index of `ts` (ascending) holding a value ≥ t. */
-function lowerBound(ts: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = ts.length;
+/** First index in [lo, hi) of `ts` (ascending there) holding a value ≥ t; hi when none. */
+function lowerBound(ts: Int32Array | Float64Array, lo: number, hi: number, t: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (ts[mid] < t) lo = mid + 1;
@@ -334,27 +368,34 @@ export function seriesFromTable(table: SeriesTable, q: SeriesQuery): SeriesBucke
   const sumByKey = sumBy ? JSON.stringify([...sumBy].sort()) : '*';
   const { startMs, endMs, stepMs } = q;
   const out: SeriesBuckets = new Map();
-  for (const s of table.series) {
+  const { series, starts, tsOff, tsBase, value, rows, durationNs, durationEach } = table;
+  for (let k = 0; k < series.length; k++) {
+    const s = series[k];
     if (s.profileType !== q.profileType) continue;
     if (!matchers.every((m) => m.accepts(s.labels.find(([n]) => n === m.name)?.[1] ?? ''))) continue;
-    let i = lowerBound(s.tsMs, startMs);
-    const to = lowerBound(s.tsMs, endMs);
+    let i = lowerBound(tsOff, starts[k], starts[k + 1], startMs - tsBase);
+    const to = lowerBound(tsOff, i, starts[k + 1], endMs - tsBase);
     if (i >= to) continue;
     const key = keyOf(s, sumBy, sumByKey);
     let points = out.get(key);
     if (!points) out.set(key, (points = new Map()));
-    const { tsMs, value, rows, durationNs } = s;
+    const each = durationEach[k];
     // One bucket at a time: sum its points in locals, then touch the map once.
     while (i < to) {
-      const bucket = startMs + Math.floor((tsMs[i] - startMs) / stepMs) * stepMs;
-      const next = bucket + stepMs;
+      const bucket = startMs + Math.floor((tsBase + tsOff[i] - startMs) / stepMs) * stepMs;
+      const next = bucket + stepMs - tsBase;
+      const from = i;
       let v = 0;
-      let c = 0;
-      let d = 0;
-      for (; i < to && tsMs[i] < next; i++) {
-        v += value[i];
-        c += rows[i];
-        d += durationNs[i];
+      for (; i < to && tsOff[i] < next; i++) v += value[i];
+      let c = i - from;
+      if (rows) {
+        c = 0;
+        for (let j = from; j < i; j++) c += rows[j];
+      }
+      let d = (i - from) * each;
+      if (Number.isNaN(each) && durationNs) {
+        d = 0;
+        for (let j = from; j < i; j++) d += durationNs[j];
       }
       const p = points.get(bucket);
       if (p) {
@@ -369,19 +410,39 @@ export function seriesFromTable(table: SeriesTable, q: SeriesQuery): SeriesBucke
   return out;
 }
 
+/** Bytes a new table is expected to take per stored row (Int32 time, Uint32 value, spare). */
+const EXPECTED_BYTES_PER_ROW = 10;
+/** Entries used more recently than this are not evicted to make room: see SeriesTableCache. */
+export const DEFAULT_SERIES_TABLE_PROTECT_MS = 60_000;
+
+interface Entry {
+  table: SeriesTable;
+  usedAt: number;
+}
+
 /**
- * Series tables of recently queried segments, bounded by bytes (least recently used dropped
- * first). Keyed by the segment's samples object key, which starts with its tenant's prefix, so
- * tenants never share an entry; segments are immutable, so an entry never goes stale.
+ * Series tables of recently queried segments, bounded by bytes. Keyed by the segment's samples
+ * object key, which starts with its tenant's prefix, so tenants never share an entry; segments are
+ * immutable, so an entry never goes stale.
+ *
+ * Room for a new table is made by dropping the least recently used entries, but only those unused
+ * for `protectMs`: a query over more segments than fit would otherwise evict its own first tables
+ * while reading its last ones, and every refresh of it would miss everything (the LRU scan
+ * problem). Instead it keeps what fits and scans the rest (`table` returns undefined: building a
+ * table costs more than scanning rows once, so one that cannot be kept is not built).
  */
 export class SeriesTableCache {
-  private readonly entries = new Map<string, SeriesTable>();
+  private readonly entries = new Map<string, Entry>();
   private readonly reading = new Map<string, Promise<SeriesTable>>();
   private held = 0;
   hits = 0;
   misses = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(
+    readonly maxBytes: number,
+    private readonly protectMs = DEFAULT_SERIES_TABLE_PROTECT_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get bytes(): number {
     return this.held;
@@ -392,33 +453,35 @@ export class SeriesTableCache {
   }
 
   /**
-   * The segment's table with at least the labels `q` needs: read (and kept, if it fits) when not
-   * cached; a cached table missing some label columns reads just those. Queries that miss the
-   * same segment at once (a dashboard's panels) share one read.
+   * The segment's table with at least the labels `q` needs: read (and kept) when not cached; a
+   * cached table missing some label columns reads just those. Queries that miss the same segment
+   * at once (a dashboard's panels) share one read. Undefined when a new table would not fit:
+   * the caller scans rows.
    */
-  async table(store: ObjectStore, seg: SegmentMeta, q: SeriesQuery, signal?: AbortSignal): Promise<SeriesTable> {
+  async table(store: ObjectStore, seg: SegmentMeta, q: SeriesQuery, signal?: AbortSignal): Promise<SeriesTable | undefined> {
     const key = segmentObjects(seg).samples;
     const need = labelsNeeded(q);
-    let table = this.entries.get(key);
-    if (table) {
+    const hit = this.entries.get(key);
+    let table: SeriesTable | undefined;
+    if (hit) {
       this.entries.delete(key);
-      this.entries.set(key, table);
+      hit.usedAt = this.now();
+      this.entries.set(key, hit);
       this.hits++;
+      table = hit.table;
     } else {
       table = await this.read(key, store, seg, need, signal);
+      if (!table) return undefined;
     }
     const missing = missingLabels(table, need);
     if (missing) {
       const added = await readTableLabels(store, seg, table, missing, signal);
-      if (this.entries.get(key) === table) {
-        this.held += added;
-        this.evict();
-      }
+      if (this.entries.get(key)?.table === table) this.held += added;
     }
     return table;
   }
 
-  private async read(key: string, store: ObjectStore, seg: SegmentMeta, need: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable> {
+  private async read(key: string, store: ObjectStore, seg: SegmentMeta, need: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable | undefined> {
     const shared = this.reading.get(key);
     if (shared) {
       // The reader's own query may be cancelled: then read for this one.
@@ -426,14 +489,14 @@ export class SeriesTableCache {
       if (t) return t;
     }
     this.misses++;
+    if (!this.makeRoom(Number(seg.rows) * EXPECTED_BYTES_PER_ROW)) return undefined;
     const reading = readSeriesTable(store, seg, need, signal);
     this.reading.set(key, reading);
     try {
       const t = await reading;
-      if (t.bytes <= this.maxBytes && !this.entries.has(key)) {
-        this.entries.set(key, t);
+      if (!this.entries.has(key) && this.makeRoom(t.bytes)) {
+        this.entries.set(key, { table: t, usedAt: this.now() });
         this.held += t.bytes;
-        this.evict();
       }
       return t;
     } finally {
@@ -441,11 +504,16 @@ export class SeriesTableCache {
     }
   }
 
-  private evict(): void {
-    for (const [k, t] of this.entries) {
-      if (this.held <= this.maxBytes) break;
+  /** Whether `bytes` more fit, after dropping least recently used entries idle for protectMs. */
+  private makeRoom(bytes: number): boolean {
+    if (bytes > this.maxBytes) return false;
+    const idleBefore = this.now() - this.protectMs;
+    for (const [k, e] of this.entries) {
+      if (this.held + bytes <= this.maxBytes) break;
+      if (e.usedAt > idleBefore) break;
       this.entries.delete(k);
-      this.held -= t.bytes;
+      this.held -= e.table.bytes;
     }
+    return this.held + bytes <= this.maxBytes;
   }
 }

@@ -9,7 +9,7 @@ export interface QuerierOptions {
   scanConcurrency: number;
   /** Worker threads for segment sample scans; 1 = scan in the main thread (the default). */
   scanWorkers?: number;
-  /** Bytes of cached per-segment series tables; 0 = off. Default 128 MiB. */
+  /** Bytes of cached per-segment series tables; 0 = off. Default 256 MiB. */
   seriesCacheBytes?: number;
   /** A query (all its shares) is cancelled after this long (DEADLINE_EXCEEDED). */
   queryTimeoutMs: number;

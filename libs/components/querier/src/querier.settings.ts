@@ -34,9 +34,9 @@ export function querierSettings() {
       env: 'FIRN_QUERIER_SERIES_CACHE_BYTES',
       flag: 'querier-series-cache-bytes',
       schema: byteSizeOrOff,
-      default: '128MiB',
+      default: '256MiB',
       description:
-        'Memory for per-segment series tables (one point per stored series and timestamp), so repeated series queries (QueryRange, SelectSeries, dashboards) read no segment again; a 100-node fleet needs about 8 MiB per hour; 0 = off (every query scans rows).',
+        'Memory for per-segment series tables (one point per stored series and timestamp), so repeated series queries (QueryRange, SelectSeries, dashboards) read no segment again; the 100-node fleet-1h benchmark needs about 150 MiB per hour (its rows mostly carry their own timestamp; agents stamping a whole profile with one time need far less); a query over more than fits keeps what fits and scans the rest; 0 = off (every query scans rows).',
     }),
     queryTimeoutMs: setting({
       env: 'FIRN_QUERY_TIMEOUT_MS',
