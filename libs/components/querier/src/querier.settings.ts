@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, duration, durationMs, positiveInt, setting } from '@firn/config';
+import { bool, byteSize, ConfigError, duration, durationMs, positiveInt, setting } from '@firn/config';
 import { limitsSettings, retentionSettings } from '@firn/limits';
 import { insightsOptionsFrom, insightsSettings } from './insights.settings';
 import { parseEndpoints } from '@firn/platform';
@@ -36,6 +36,29 @@ export function querierSettings() {
       schema: durationMs,
       default: String(d.queryTimeoutMs),
       description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.',
+    }),
+    stackCatalogSnapshots: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOTS',
+      flag: 'stack-catalog-snapshots',
+      schema: bool,
+      default: String(d.catalogSnapshots.enabled),
+      description:
+        "Keep each tenant's stack catalog (stack keys, frames, per-segment stack-id maps) in object storage under the tenant's prefix (cache/stack-catalog/): written in the background after queries that grew it, loaded on a tenant's first query, so a restarted querier need not read every segment's stacks.parquet. Queriers sharing a bucket overwrite each other's snapshot (last writer wins; any snapshot is right).",
+    }),
+    stackCatalogSnapshotDebounceMs: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOT_DEBOUNCE_MS',
+      flag: 'stack-catalog-snapshot-debounce-ms',
+      schema: durationMs,
+      default: String(d.catalogSnapshots.debounceMs),
+      description:
+        "Quiet time after the last query that grew a tenant's stack catalog before its snapshot is written (pending snapshots are also written on shutdown).",
+    }),
+    stackCatalogSnapshotMaxBytes: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOT_MAX_BYTES',
+      flag: 'stack-catalog-snapshot-max-bytes',
+      schema: byteSize,
+      default: `${d.catalogSnapshots.maxBytes / 1024 / 1024}MiB`,
+      description: 'A stack catalog snapshot encoding to more bytes is not written (≈ 330 bytes per stack on the fleet data; e.g. 64MiB).',
     }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',
@@ -84,6 +107,9 @@ export function querierOptionsFrom(
     querierPeersRefreshMs: number;
     querierSelfAddress: string;
     internalToken: string;
+    stackCatalogSnapshots: boolean;
+    stackCatalogSnapshotDebounceMs: number;
+    stackCatalogSnapshotMaxBytes: number;
   } & Parameters<typeof insightsOptionsFrom>[0],
 ): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
@@ -99,6 +125,7 @@ export function querierOptionsFrom(
     peersRefreshMs: c.querierPeersRefreshMs,
     selfAddress: c.querierSelfAddress,
     internalToken: c.internalToken,
+    catalogSnapshots: { enabled: c.stackCatalogSnapshots, debounceMs: c.stackCatalogSnapshotDebounceMs, maxBytes: c.stackCatalogSnapshotMaxBytes },
     insights: insightsOptionsFrom(c),
   };
 }
