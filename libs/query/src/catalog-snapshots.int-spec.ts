@@ -77,6 +77,20 @@ describe('stack catalog snapshots (real S3-compatible server)', () => {
     expect(fx1.store.putsByKey.get(catalogSnapshotKey(t1))).toBeUndefined();
   });
 
+  it('preloads the snapshots of the most recently written tenants before any query', async () => {
+    const events: CatalogSnapshotEvent[] = [];
+    const engine = engineFor(fx1, events);
+    // fx1's view knows t1 only: one tenant however high the bound.
+    expect(await engine.preloadCatalogs(8)).toBe(1);
+    expect(events.map((e) => [e.op, e.outcome, e.tenant])).toEqual([['load', 'ok', t1]]);
+    fx1.store.reset();
+    expect(totalsOf(await engine.mergeStacks(t1, SELECTOR, T0, END))).toEqual(fx1.expectedTotals(CPU, [], T0, END));
+    expect(fx1.store.bytesByKey.has(catalogSnapshotKey(t1))).toBe(false);
+    expect(stacksBytes(fx1.store)).toBe(0);
+    expect(await engineFor(fx1).preloadCatalogs(0)).toBe(0);
+    await engine.close();
+  });
+
   it('a corrupt snapshot is ignored (reported, not an error): the query reads stacks.parquet and answers right', async () => {
     const good = await bucket.get(catalogSnapshotKey(t1));
     const bad = Buffer.from(good);

@@ -60,6 +60,14 @@ export function querierSettings() {
       default: `${d.catalogSnapshots.maxBytes / 1024 / 1024}MiB`,
       description: 'A stack catalog snapshot encoding to more bytes is not written (≈ 330 bytes per stack on the fleet data; e.g. 64MiB).',
     }),
+    stackCatalogSnapshotPreloadTenants: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOT_PRELOAD_TENANTS',
+      flag: 'stack-catalog-snapshot-preload-tenants',
+      schema: z.coerce.number().int().min(0),
+      default: String(d.catalogSnapshots.preloadTenants),
+      description:
+        'At start, before reporting ready, load the stack catalog snapshots of this many tenants (those written to most recently first); the others load on their first query. 0 = none.',
+    }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',
       flag: 'querier-peers',
@@ -110,6 +118,7 @@ export function querierOptionsFrom(
     stackCatalogSnapshots: boolean;
     stackCatalogSnapshotDebounceMs: number;
     stackCatalogSnapshotMaxBytes: number;
+    stackCatalogSnapshotPreloadTenants: number;
   } & Parameters<typeof insightsOptionsFrom>[0],
 ): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
@@ -125,7 +134,12 @@ export function querierOptionsFrom(
     peersRefreshMs: c.querierPeersRefreshMs,
     selfAddress: c.querierSelfAddress,
     internalToken: c.internalToken,
-    catalogSnapshots: { enabled: c.stackCatalogSnapshots, debounceMs: c.stackCatalogSnapshotDebounceMs, maxBytes: c.stackCatalogSnapshotMaxBytes },
+    catalogSnapshots: {
+      enabled: c.stackCatalogSnapshots,
+      debounceMs: c.stackCatalogSnapshotDebounceMs,
+      maxBytes: c.stackCatalogSnapshotMaxBytes,
+      preloadTenants: c.stackCatalogSnapshotPreloadTenants,
+    },
     insights: insightsOptionsFrom(c),
   };
 }

@@ -93,6 +93,8 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   }
 
   async onModuleInit(): Promise<void> {
+    // Before ready: the busiest tenants' stack catalogs from their snapshots (bounded by count).
+    await this.engine.preloadCatalogs(this.opts.catalogSnapshots.preloadTenants);
     await this.endpoints.start();
     this.rpc.add(
       firnQueryV1.PartialQueryService,
