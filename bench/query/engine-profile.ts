@@ -3,11 +3,12 @@
 // a change to the engine can be measured (and profiled with node --cpu-prof) in seconds.
 //
 //   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
-//     [--snapshot] [--drop-snapshot]
+//     [--snapshot] [--drop-snapshot] [--preload]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
 // round's engine closes, loaded by the next round's, or by the first round of the next process);
-// --drop-snapshot deletes the tenant's snapshot first. Both change the kept dir: use a copy.
+// --drop-snapshot deletes the tenant's snapshot first; --preload loads it before each round's
+// first query (as a querier does before ready) and prints that load's CPU. Both change the kept dir: use a copy.
 //
 // Each round starts a fresh QueryEngine (empty stack catalog): its first run is cold, the rest
 // warm. The summary gives the cold run's CPU (the first round's also pays JIT and wasm start-up,
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     'max-nodes': { type: 'string', default: '0' },
     'flame-runs': { type: 'string', default: '1' },
     snapshot: { type: 'boolean', default: false },
+    preload: { type: 'boolean', default: false },
     'drop-snapshot': { type: 'boolean', default: false },
   },
   strict: true,
@@ -90,6 +92,12 @@ async function main(): Promise<void> {
             }
           : undefined,
       });
+      if (args.preload) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await engine.preloadCatalogs(1);
+        console.log(`preload: ${(performance.now() - t0).toFixed(0)} ms wall, cpu ${cpuMs(c0, process.cpuUsage())}`);
+      }
       for (let i = 0; i < Number(args.runs); i++) {
         const t0 = performance.now();
         const c0 = process.cpuUsage();
