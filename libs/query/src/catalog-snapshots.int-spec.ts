@@ -91,6 +91,16 @@ describe('stack catalog snapshots (real S3-compatible server)', () => {
     await engine.close();
   });
 
+  it('preload gives up at its budget when the store does not answer (start-up is not held)', async () => {
+    const key = catalogSnapshotKey(t1);
+    const hanging = new Proxy(fx1.store, {
+      get: (target, prop, receiver) =>
+        prop === 'get' ? (k: string) => (k === key ? new Promise<Buffer>(() => undefined) : target.get(k)) : Reflect.get(target, prop, receiver),
+    });
+    const engine = new QueryEngine({ store: hanging, view: fx1.view, catalogSnapshots: { debounceMs: 3_600_000 } });
+    expect(await engine.preloadCatalogs(8, 50)).toBe(0);
+  });
+
   it('a corrupt snapshot is ignored (reported, not an error): the query reads stacks.parquet and answers right', async () => {
     const good = await bucket.get(catalogSnapshotKey(t1));
     const bad = Buffer.from(good);

@@ -121,17 +121,36 @@ export class QueryEngine {
   /**
    * Loads the catalog snapshots of up to `maxTenants` tenants (the most recently written to first),
    * one at a time, so their first queries find them in memory: what a querier does before it
-   * reports ready. Returns the tenants loaded (none when snapshots are off).
+   * reports ready. Returns after `budgetMs` at the latest (a slow store must not hold start-up; a
+   * load still running finishes in the background). Returns the tenants loaded.
    */
-  async preloadCatalogs(maxTenants: number): Promise<number> {
+  async preloadCatalogs(maxTenants: number, budgetMs = 10_000): Promise<number> {
     if (!this.snapshots) return 0;
     const tenants = this.view
       .tenants()
       .map((t) => [t, this.view.maxSeq(t)] as const)
       .sort((a, b) => b[1] - a[1])
       .slice(0, Math.max(0, maxTenants));
-    for (const [t] of tenants) await this.catalogs.forTenant(t);
-    return tenants.length;
+    let loaded = 0;
+    let timedOut = false;
+    const run = (async () => {
+      for (const [t] of tenants) {
+        if (timedOut) return;
+        await this.catalogs.forTenant(t);
+        loaded++;
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve();
+      }, budgetMs);
+      timer.unref();
+    });
+    await Promise.race([run, budget]);
+    clearTimeout(timer);
+    return loaded;
   }
 
   /** Writes pending catalog snapshots now (they are otherwise written after a quiet time). */
