@@ -4,6 +4,12 @@
 //
 //   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
+//     [--snapshot] [--drop-snapshot] [--preload]
+//
+// --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
+// round's engine closes, loaded by the next round's, or by the first round of the next process);
+// --drop-snapshot deletes the tenant's snapshot first; --preload loads it before each round's
+// first query (as a querier does before ready) and prints that load's CPU. Both change the kept dir: use a copy.
 //
 // Each round starts a fresh QueryEngine (empty stack catalog): its first run is cold, the rest
 // warm. The summary gives the cold run's CPU (the first round's also pays JIT and wasm start-up,
@@ -12,7 +18,7 @@ import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
-import { NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
+import { catalogSnapshotKey, NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
 import { flamegraphArrow } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
@@ -31,6 +37,9 @@ const { values: args } = parseArgs({
     'max-nodes': { type: 'string', default: '0' },
     'flame-runs': { type: 'string', default: '1' },
     'series-cache-bytes': { type: 'string' },
+    snapshot: { type: 'boolean', default: false },
+    preload: { type: 'boolean', default: false },
+    'drop-snapshot': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -63,6 +72,7 @@ async function main(): Promise<void> {
   let engine: QueryEngine | undefined;
   try {
     await manifest.syncToLatest();
+    if (args['drop-snapshot']) await stack.store.delete(catalogSnapshotKey(tenant));
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
     const startMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
@@ -77,7 +87,21 @@ async function main(): Promise<void> {
         concurrency: args.concurrency ? Number(args.concurrency) : undefined,
         scanWorkers: Number(args.workers),
         seriesCacheBytes: args['series-cache-bytes'] !== undefined ? intArg('series-cache-bytes', args['series-cache-bytes'], 0) : undefined,
+        catalogSnapshots: args.snapshot
+          ? {
+              onEvent: (e) =>
+                console.log(
+                  `snapshot ${e.op}: ${e.outcome}${e.bytes === undefined ? '' : `, ${e.bytes} B`}, ${(e.seconds * 1000).toFixed(0)} ms${e.error ? ` (${e.error})` : ''}`,
+                ),
+            }
+          : undefined,
       });
+      if (args.preload) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await engine.preloadCatalogs(1);
+        console.log(`preload: ${(performance.now() - t0).toFixed(0)} ms wall, cpu ${cpuMs(c0, process.cpuUsage())}`);
+      }
       for (let i = 0; i < Number(args.runs); i++) {
         const t0 = performance.now();
         const c0 = process.cpuUsage();

@@ -8,13 +8,14 @@
 //     [--windows N] [--concurrency 8] [--seed 1] [--namespace ns-3] [--duckdb-threads N]
 //     [--dir DIR (keep the loaded data; reuse it when it holds the same slice)]
 //     [--phases cold,one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
+//     [--no-snapshot (cold phase: skip the pass with a stack catalog snapshot, which writes one into --dir)]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
 import { parseSelector } from '@firn/profiles';
-import { planSegments, type SegmentMeta } from '@firn/query';
+import { catalogSnapshotKey, planSegments, type SegmentMeta } from '@firn/query';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { freePort } from '@firn/testing';
 import { DEFAULT_SEED, FLEET_AGENTS, FLEET_PROFILE_TYPE, resolveFleetOptions } from '../fleet/fleet-1h';
@@ -25,7 +26,7 @@ import { machineNotes } from '../ingest/report';
 import { DuckBench, totalPerStackSql } from './duck';
 import { loadFleet, type LoadedFleet } from './load-fleet';
 import { mergeFlamegraph, queryClient, queryRange, type QueryClient } from './parca-queries';
-import { reportSection, upsertQuerySection, type DatasetFacts, type PhaseStats, type QueryReport, type QueryRow, type Timing } from './report';
+import { reportSection, upsertQuerySection, type DatasetFacts, type PhaseStats, type QueryCost, type QueryReport, type QueryRow, type Timing } from './report';
 import { startStack, type AppProcess, type Stack } from './stack';
 import { intArg } from '../cli';
 
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
     'timeout-sec': { type: 'string', default: '3600' },
+    'no-snapshot': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -260,6 +262,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   let report: QueryReport | undefined;
+  let snapshotBytes: number | undefined;
   try {
     if (!marker) {
       marker = await loadDataset(stack);
@@ -318,7 +321,9 @@ async function main(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(' ');
     const phaseStats: PhaseStats[] = [];
-    const queryEnv = { FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())) };
+    // Catalog snapshots stay off except where the cold phase measures them, so the phases measure
+    // what they did before snapshots existed and a kept dir is not written to.
+    const queryEnv = { FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())), FIRN_STACK_CATALOG_SNAPSHOTS: 'false' };
     const profArgs = (label: string): string[] => {
       if (!args['cpu-prof']) return [];
       const out = resolve(args['cpu-prof'], label);
@@ -330,21 +335,39 @@ async function main(): Promise<void> {
       // One querier process per query: its first query pays the empty stack catalog, JIT and wasm
       // start-up. It waits 2 s after the querier is ready for its manifest view to catch up (a
       // warm-up query would fill the very caches this measures), then times only the query.
-      log('phase cold: a fresh querier per query');
-      for (const spec of specs) {
-        const q = await stack.startApp('querier', { label: 'querier-cold', env: queryEnv, nodeArgs: profArgs('querier-cold') });
+      const coldQuery = async (spec: QuerySpec, env: Record<string, string>, label: string): Promise<QueryCost> => {
+        const q = await stack.startApp('querier', { label, env, nodeArgs: profArgs(label) });
         try {
           await new Promise((r) => setTimeout(r, 2000));
           const client = queryClient(q.base, stack.token);
           const c0 = cpuSeconds(q.pid);
           const t0 = performance.now();
           const total = await spec.run(client);
-          spec.row.cold = { wallMs: performance.now() - t0, cpuSec: cpuSeconds(q.pid) - c0, total };
-          log(`cold: ${spec.row.name}: ${spec.row.cold.wallMs.toFixed(0)} ms, querier CPU ${spec.row.cold.cpuSec.toFixed(2)} s, total ${total}`);
-          mismatch(spec.row, 'cold querier', total);
+          const cost = { wallMs: performance.now() - t0, cpuSec: cpuSeconds(q.pid) - c0, total };
+          log(`${label}: ${spec.row.name}: ${cost.wallMs.toFixed(0)} ms, querier CPU ${cost.cpuSec.toFixed(2)} s, total ${total}`);
+          mismatch(spec.row, label, total);
+          return cost;
         } finally {
           await q.proc.stop();
         }
+      };
+      log('phase cold: a fresh querier per query');
+      for (const spec of specs) spec.row.cold = await coldQuery(spec, queryEnv, 'querier-cold');
+      if (!args['no-snapshot']) {
+        // A querier with snapshots on answers every query once and stops (shutdown writes the
+        // tenant's stack catalog snapshot); then each query runs in a fresh querier that loads it.
+        const snapEnv = { ...queryEnv, FIRN_STACK_CATALOG_SNAPSHOTS: 'true' };
+        await stack.store.delete(catalogSnapshotKey(TENANT));
+        const writer = await stack.startApp('querier', { label: 'querier-snapshot-writer', env: snapEnv });
+        try {
+          const client = queryClient(writer.base, stack.token);
+          for (const spec of specs) mismatch(spec.row, 'snapshot writer', await spec.run(client));
+        } finally {
+          await writer.proc.stop();
+        }
+        snapshotBytes = (await stack.store.head(catalogSnapshotKey(TENANT)))?.size;
+        log(`phase cold with a stack catalog snapshot (${snapshotBytes ?? 'no'} bytes): a fresh querier per query`);
+        for (const spec of specs) spec.row.coldSnapshot = await coldQuery(spec, snapEnv, 'querier-cold-snapshot');
       }
     }
     if (phases.includes('one')) {
@@ -417,6 +440,7 @@ async function main(): Promise<void> {
       dataset,
       queries: rows,
       phases: phaseStats,
+      snapshotBytes,
     };
   } finally {
     clearTimeout(timer);

@@ -9,11 +9,12 @@ import { mapBounded } from './bounded';
 import { labelNamesPlan, labelValuesPlan, profileTypes, scanLabelNames, scanLabelValues, sortedLabelSet, type LabelPlan, type LabelQuery } from './labels';
 import type { PartialAggregate, Side } from './merge-stacks';
 import { checkRange, planSegments, type PlanQuery } from './plan';
-import type { SegmentMeta } from './segment-objects';
 import { QuerySums } from './query-sums';
 import { ScanPool } from './scan-pool';
 import { sumSegment, type ScanQuery } from './segment-scan';
 import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
+import { CatalogSnapshots, type CatalogSnapshotOptions } from './catalog-snapshots';
+import { segmentObjects, type SegmentMeta } from './segment-objects';
 import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
 import { SeriesTableCache, seriesFromTable } from './series-table';
@@ -33,6 +34,12 @@ export interface QueryEngineOptions {
    * stacks.parquet reads for segments already mapped.
    */
   stackCatalog?: StackCatalogOptions;
+  /**
+   * Keep each tenant's stack catalog in object storage (under the tenant's prefix): written in
+   * the background after queries that grew it, loaded on the tenant's first query, so a new
+   * querier process need not rebuild it from every segment's stacks.parquet. Off unless given.
+   */
+  catalogSnapshots?: CatalogSnapshotOptions;
   /**
    * Worker threads for the per-segment sample scans (decode and sum by stack_id); the sums are
    * merged on the calling thread. 1 (the default) scans in the calling thread.
@@ -95,11 +102,18 @@ export class QueryEngine {
   private readonly catalogs: StackCatalogs;
   private readonly pool: ScanPool | undefined;
   private readonly seriesTables: SeriesTableCache | undefined;
+  private readonly snapshots: CatalogSnapshots | undefined;
 
   constructor(opts: QueryEngineOptions) {
-    this.catalogs = new StackCatalogs(opts.stackCatalog);
     this.store = opts.store;
     this.view = opts.view;
+    const snap = opts.catalogSnapshots;
+    this.snapshots = snap && snap.enabled !== false ? new CatalogSnapshots(opts.store, snap) : undefined;
+    const snapshots = this.snapshots;
+    this.catalogs = new StackCatalogs(
+      opts.stackCatalog,
+      snapshots && ((tenant, maxSegments) => snapshots.load(tenant, this.validStacksKeys(tenant), maxSegments)),
+    );
     this.concurrency = positive(opts.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
     this.maxSegments = opts.maxSegments === undefined ? undefined : positive(opts.maxSegments, 'maxSegments');
     this.maxBuckets = positive(opts.maxBuckets ?? DEFAULT_MAX_BUCKETS, 'maxBuckets');
@@ -117,9 +131,50 @@ export class QueryEngine {
     return c && { hits: c.hits, misses: c.misses, bytes: c.bytes, segments: c.size };
   }
 
-  /** Stops the scan workers, if any (they never keep the process alive on their own). */
+  /** Writes pending catalog snapshots, then stops the scan workers, if any (they never keep the process alive on their own). */
   async close(): Promise<void> {
+    await this.snapshots?.close();
     await this.pool?.close();
+  }
+
+  /**
+   * Loads the catalog snapshots of up to `maxTenants` tenants (the most recently written to first),
+   * one at a time, so their first queries find them in memory: what a querier does before it
+   * reports ready. Returns after `budgetMs` at the latest (a slow store must not hold start-up; a
+   * load still running finishes in the background). Returns the tenants loaded.
+   */
+  async preloadCatalogs(maxTenants: number, budgetMs = 10_000): Promise<number> {
+    if (!this.snapshots) return 0;
+    const tenants = this.view
+      .tenants()
+      .map((t) => [t, this.view.maxSeq(t)] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, Math.max(0, maxTenants));
+    let loaded = 0;
+    let timedOut = false;
+    const run = (async () => {
+      for (const [t] of tenants) {
+        if (timedOut) return;
+        await this.catalogs.forTenant(t);
+        loaded++;
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve();
+      }, budgetMs);
+      timer.unref();
+    });
+    await Promise.race([run, budget]);
+    clearTimeout(timer);
+    return loaded;
+  }
+
+  /** Writes pending catalog snapshots now (they are otherwise written after a quiet time). */
+  async flushCatalogSnapshots(): Promise<void> {
+    await this.snapshots?.flush();
   }
 
   /**
@@ -159,10 +214,11 @@ export class QueryEngine {
     const pb = this.segmentsFor(tenant, b.selector, b.startMs, b.endMs);
     this.checkSegmentCount(pa.segments.length, opts);
     this.checkSegmentCount(pb.segments.length, opts);
-    const catalog = this.catalogs.forTenant(tenant);
+    const catalog = await this.catalogs.forTenant(tenant);
     const acc = new QuerySums(catalog);
     const mapped = [...(await this.scanInto(acc, catalog, pa, [], opts.signal, 'base')), ...(await this.scanInto(acc, catalog, pb, [], opts.signal, 'value'))];
     await fillFrames(this.store, catalog, acc.stackIds(), mapped, opts.signal);
+    this.snapshots?.scheduleWrite(tenant, catalog);
     return acc.toStackProfile(pb.profileType);
   }
 
@@ -252,10 +308,11 @@ export class QueryEngine {
     const planned = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
     const plan: PlannedQuery = opts.spanIds ? { ...planned, spanIds: checkedSpanIds(opts.spanIds) } : planned;
     this.checkSegmentCount(plan.segments.length, opts);
-    const catalog = this.catalogs.forTenant(tenant);
+    const catalog = await this.catalogs.forTenant(tenant);
     const acc = new QuerySums(catalog, opts.groupBy ?? []);
     const mapped = await this.scanInto(acc, catalog, plan, opts.groupBy ?? [], opts.signal);
     await fillFrames(this.store, catalog, acc.stackIds(), mapped, opts.signal);
+    this.snapshots?.scheduleWrite(tenant, catalog);
     return { acc, plan };
   }
 
@@ -284,6 +341,19 @@ export class QueryEngine {
       signal,
     );
     return mapped;
+  }
+
+  /** Accepts the stacks object keys of the tenant's valid segments (segment maps of others are dropped). */
+  private validStacksKeys(tenant: TenantId): (stacksKey: string) => boolean {
+    const keys = new Set<string>();
+    for (const e of this.view.validSegments(tenant)) {
+      try {
+        keys.add(segmentObjects(e.meta).stacks);
+      } catch {
+        // A malformed entry is never scanned either (the scan reports it).
+      }
+    }
+    return (k) => keys.has(k);
   }
 
   /** A plan over given segments (a fan-out share), the selector and range validated as usual. */

@@ -27,13 +27,13 @@ describe(StackCatalog.name, () => {
 });
 
 describe(StackCatalogs.name, () => {
-  it('keeps tenants apart and starts a catalog afresh once it outgrows its budget', () => {
+  it('keeps tenants apart and starts a catalog afresh once it outgrows its budget', async () => {
     const cs = new StackCatalogs({ maxStacks: 2 });
     const t1 = tenantFromTrustedSource('t1');
-    const c1 = cs.forTenant(t1);
-    expect(cs.forTenant(tenantFromTrustedSource('t2'))).not.toBe(c1);
+    const c1 = await cs.forTenant(t1);
+    expect(await cs.forTenant(tenantFromTrustedSource('t2'))).not.toBe(c1);
     for (const k of ['a', 'b', 'c']) c1.intern(k);
-    const next = cs.forTenant(t1);
+    const next = await cs.forTenant(t1);
     expect(next).not.toBe(c1);
     expect(next.size).toBe(0);
   });

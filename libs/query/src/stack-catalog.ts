@@ -2,6 +2,7 @@ import type { Data } from 'apache-arrow';
 import type { Frame } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
 import { stringsOf } from './arrow-columns';
+import type { CatalogSnapshot } from './catalog-snapshot';
 
 export interface StackCatalogOptions {
   /** Stacks one tenant's catalog holds before it is dropped and started afresh. Default 2 000 000. */
@@ -31,8 +32,55 @@ export class StackCatalog {
   private readonly frameIntern = new Map<string, Frame>();
   /** Segment stacks object key → catalog id per stack_id (-1 = not read yet). Map order = LRU. */
   private readonly segmentMaps = new Map<string, Int32Array>();
+  /** Bumped whenever the catalog learns something (a key, frames, a segment map): what a snapshot would miss. */
+  private changes = 0;
 
   constructor(private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS) {}
+
+  /**
+   * A catalog holding what `s` knows, keeping only the maps of segments `keepSegment` accepts
+   * (those still in the manifest view). Any snapshot is right: stack keys are content keys and
+   * segments are immutable. `s` must be checked (decodeCatalogSnapshot).
+   */
+  static fromSnapshot(s: CatalogSnapshot, keepSegment: (stacksKey: string) => boolean, maxSegments: number = DEFAULT_MAX_SEGMENTS): StackCatalog {
+    const c = new StackCatalog(maxSegments);
+    const shared = s.frames.map((f) => c.sharedFrame(f));
+    s.keys.forEach((k, i) => {
+      if (c.intern(k) !== i) throw new Error(`stack key ${k} appears twice in a snapshot`);
+      const refs = s.stackFrames[i];
+      if (refs) c.frames[i] = Array.from(refs, (r) => shared[r]);
+    });
+    for (const { stacksKey, map } of s.segments) {
+      if (c.segmentMaps.size >= maxSegments) break;
+      if (keepSegment(stacksKey)) c.segmentMaps.set(stacksKey, Int32Array.from(map));
+    }
+    c.changes = 0;
+    return c;
+  }
+
+  /** What the catalog knows, for a snapshot (frames as indexes into a table of distinct frames). */
+  toSnapshot(): CatalogSnapshot {
+    const frameIndex = new Map<Frame, number>();
+    const frames: Frame[] = [];
+    const stackFrames = this.frames.map((fs) => {
+      if (!fs) return undefined;
+      return Int32Array.from(fs, (f) => {
+        let i = frameIndex.get(f);
+        if (i === undefined) {
+          i = frames.push(f) - 1;
+          frameIndex.set(f, i);
+        }
+        return i;
+      });
+    });
+    const segments = [...this.segmentMaps].map(([stacksKey, map]) => ({ stacksKey, map }));
+    return { keys: [...this.keys], frames, stackFrames, segments };
+  }
+
+  /** A counter that grows whenever the catalog learns something. */
+  get version(): number {
+    return this.changes;
+  }
 
   get size(): number {
     return this.keys.length;
@@ -43,6 +91,7 @@ export class StackCatalog {
     if (id === undefined) {
       id = this.keys.push(key) - 1;
       this.frames.push(undefined);
+      this.changes++;
       this.idOfKey.set(key, id);
     }
     return id;
@@ -56,7 +105,10 @@ export class StackCatalog {
     const get = stringsOf(keys);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (id < map.length && map[id] < 0) map[id] = this.intern(get(i));
+      if (id < map.length && map[id] < 0) {
+        map[id] = this.intern(get(i));
+        this.changes++;
+      }
     }
   }
 
@@ -79,7 +131,10 @@ export class StackCatalog {
 
   /** Stores a stack's frames, already made of sharedFrame objects (first writer wins). */
   setSharedFrames(id: number, frames: Frame[]): void {
-    if (this.frames[id] === undefined) this.frames[id] = frames;
+    if (this.frames[id] === undefined) {
+      this.frames[id] = frames;
+      this.changes++;
+    }
   }
 
   /** The stack-id map of a segment, marked most recently used; undefined if never read. */
@@ -99,6 +154,7 @@ export class StackCatalog {
     const m = new Int32Array(length).fill(-1);
     if (old) m.set(old);
     this.segmentMaps.set(stacksKey, m);
+    this.changes++;
     while (this.segmentMaps.size > this.maxSegments) {
       const oldest = this.segmentMaps.keys().next().value as string;
       this.segmentMaps.delete(oldest);
@@ -107,20 +163,46 @@ export class StackCatalog {
   }
 }
 
+/** Loads a tenant's catalog kept elsewhere (a snapshot), or undefined for none. Never throws. */
+export type StackCatalogLoader = (tenant: TenantId, maxSegments: number) => Promise<StackCatalog | undefined>;
+
 /** A StackCatalog per tenant (cache keys never mix tenants), each bounded in size. */
 export class StackCatalogs {
   private readonly byTenant = new Map<TenantId, StackCatalog>();
+  /** First use of a tenant while its snapshot loads: queries meanwhile wait for the same load. */
+  private readonly loading = new Map<TenantId, Promise<StackCatalog>>();
   private readonly maxStacks: number;
   private readonly maxSegments: number;
 
-  constructor(opts: StackCatalogOptions = {}) {
+  constructor(
+    opts: StackCatalogOptions = {},
+    private readonly loader?: StackCatalogLoader,
+  ) {
     this.maxStacks = opts.maxStacks ?? DEFAULT_MAX_STACKS;
     this.maxSegments = opts.maxSegments ?? DEFAULT_MAX_SEGMENTS;
   }
 
-  /** The tenant's catalog for one query; a fresh one when the old one outgrew its budget. */
-  forTenant(tenant: TenantId): StackCatalog {
+  /**
+   * The tenant's catalog for one query; on first use the loader's (if any), and a fresh one when
+   * the old one outgrew its budget.
+   */
+  async forTenant(tenant: TenantId): Promise<StackCatalog> {
     let c = this.byTenant.get(tenant);
+    if (!c && this.loader) {
+      let p = this.loading.get(tenant);
+      if (!p) {
+        p = this.loader(tenant, this.maxSegments)
+          .catch(() => undefined)
+          .then((loaded) => {
+            this.loading.delete(tenant);
+            const fresh = loaded && loaded.size <= this.maxStacks ? loaded : new StackCatalog(this.maxSegments);
+            if (!this.byTenant.has(tenant)) this.byTenant.set(tenant, fresh);
+            return this.byTenant.get(tenant) as StackCatalog;
+          });
+        this.loading.set(tenant, p);
+      }
+      c = await p;
+    }
     if (!c || c.size > this.maxStacks) {
       c = new StackCatalog(this.maxSegments);
       this.byTenant.set(tenant, c);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, metricName, type Registry } from '@firn/observability';
-import type { QueryEngine } from '@firn/query';
+import type { CatalogSnapshotEvent, QueryEngine } from '@firn/query';
 import { registerParquetMemoryGauge } from '@firn/segments';
 
 /** The query frontend: fan-out to peer queriers and the shares scanned (`firn_querier_*`). */
@@ -105,4 +105,39 @@ export function registerSeriesCacheMetrics(registry: Registry, engine: QueryEngi
     'Segments whose series table is cached.',
     stat((s) => s.segments),
   );
+}
+
+/** Stack catalog snapshots in object storage (`firn_querier_stack_catalog_snapshot_*`). */
+export class CatalogSnapshotMetrics {
+  readonly events: Counter<'op' | 'outcome'>;
+  readonly seconds: Histogram<'op'>;
+  readonly bytes: Gauge<'op'>;
+
+  constructor(registry: Registry) {
+    this.events = new Counter({
+      name: metricName('querier', 'stack_catalog_snapshots_total'),
+      help: 'Stack catalog snapshot loads and writes, by outcome (ok, missing, corrupt, failed, too_large); a corrupt or failed one is ignored.',
+      labelNames: ['op', 'outcome'],
+      registers: [registry],
+    });
+    this.seconds = new Histogram({
+      name: metricName('querier', 'stack_catalog_snapshot_seconds'),
+      help: 'Time to load (read, decode, build the catalog) or write (encode, put) one stack catalog snapshot.',
+      labelNames: ['op'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.bytes = new Gauge({
+      name: metricName('querier', 'stack_catalog_snapshot_bytes'),
+      help: 'Size of the last stack catalog snapshot loaded or written (any tenant).',
+      labelNames: ['op'],
+      registers: [registry],
+    });
+  }
+
+  observe(e: CatalogSnapshotEvent): void {
+    this.events.inc({ op: e.op, outcome: e.outcome });
+    this.seconds.observe({ op: e.op }, e.seconds);
+    if (e.outcome === 'ok' && e.bytes !== undefined) this.bytes.set({ op: e.op }, e.bytes);
+  }
 }

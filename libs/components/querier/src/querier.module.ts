@@ -9,7 +9,7 @@ import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
 import { DeployChecks } from './deploy-checks';
-import { registerSeriesCacheMetrics } from './querier.metrics';
+import { CatalogSnapshotMetrics, registerSeriesCacheMetrics } from './querier.metrics';
 import { InsightsRpc } from './insights.rpc';
 import { InsightsService } from './insights.service';
 import { ParcaQueryRpc } from './parca-query.rpc';
@@ -43,8 +43,9 @@ export class QuerierModule {
         { provide: QUERIER_OPTIONS, useValue: options },
         {
           provide: QUERY_ENGINE,
-          inject: [OBJECT_STORE, MANIFEST_LOG, METRICS],
-          useFactory: (store: ObjectStore, manifest: ManifestLog, registry: Registry) => {
+          inject: [OBJECT_STORE, MANIFEST_LOG, LOGGER, METRICS],
+          useFactory: (store: ObjectStore, manifest: ManifestLog, log: Logger, registry: Registry) => {
+            const snapshotMetrics = new CatalogSnapshotMetrics(registry);
             const engine = new QueryEngine({
               store,
               view: manifest.state,
@@ -52,6 +53,16 @@ export class QuerierModule {
               maxSegments: options.maxSegments,
               scanWorkers: options.scanWorkers,
               seriesCacheBytes: options.seriesCacheBytes,
+              catalogSnapshots: {
+                ...options.catalogSnapshots,
+                onEvent: (e) => {
+                  snapshotMetrics.observe(e);
+                  // A bad snapshot only costs the reads it would have saved: a warning, never a query error.
+                  if (e.outcome === 'corrupt' || e.outcome === 'failed' || e.outcome === 'too_large') {
+                    log.warn({ tenant: e.tenant, op: e.op, outcome: e.outcome, bytes: e.bytes, err: e.error }, 'stack catalog snapshot ignored');
+                  }
+                },
+              },
             });
             registerSeriesCacheMetrics(registry, engine);
             return engine;

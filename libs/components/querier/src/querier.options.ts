@@ -21,6 +21,8 @@ export interface QuerierOptions {
   selfAddress: string;
   /** Shared secret peers present on internal calls. */
   internalToken: string;
+  /** Per-tenant stack catalog snapshots in object storage (how a restarted querier skips rebuilding its catalog). */
+  catalogSnapshots: { enabled: boolean; debounceMs: number; maxBytes: number; preloadTenants: number };
   /** InsightsService (cost, regression, PGO export) and usage metering. */
   insights?: InsightsOptions;
 }
@@ -52,4 +54,5 @@ export const DEFAULT_QUERIER_OPTIONS: QuerierOptions = {
   peersRefreshMs: 5000,
   selfAddress: '',
   internalToken: '',
+  catalogSnapshots: { enabled: true, debounceMs: 30_000, maxBytes: 64 * 1024 * 1024, preloadTenants: 8 },
 };

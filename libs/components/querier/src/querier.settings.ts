@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSizeOrOff, ConfigError, duration, durationMs, positiveInt, setting } from '@firn/config';
+import { bool, byteSize, byteSizeOrOff, ConfigError, duration, durationMs, positiveInt, setting } from '@firn/config';
 import { limitsSettings, retentionSettings } from '@firn/limits';
 import { insightsOptionsFrom, insightsSettings } from './insights.settings';
 import { parseEndpoints } from '@firn/platform';
@@ -44,6 +44,37 @@ export function querierSettings() {
       schema: durationMs,
       default: String(d.queryTimeoutMs),
       description: 'Queries running longer are cancelled with DEADLINE_EXCEEDED.',
+    }),
+    stackCatalogSnapshots: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOTS',
+      flag: 'stack-catalog-snapshots',
+      schema: bool,
+      default: String(d.catalogSnapshots.enabled),
+      description:
+        "Keep each tenant's stack catalog (stack keys, frames, per-segment stack-id maps) in object storage under the tenant's prefix (cache/stack-catalog/): written in the background after queries that grew it, loaded on a tenant's first query, so a restarted querier need not read every segment's stacks.parquet. Queriers sharing a bucket overwrite each other's snapshot (last writer wins; any snapshot is right).",
+    }),
+    stackCatalogSnapshotDebounceMs: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOT_DEBOUNCE_MS',
+      flag: 'stack-catalog-snapshot-debounce-ms',
+      schema: durationMs,
+      default: String(d.catalogSnapshots.debounceMs),
+      description:
+        "Quiet time after the last query that grew a tenant's stack catalog before its snapshot is written (pending snapshots are also written on shutdown).",
+    }),
+    stackCatalogSnapshotMaxBytes: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOT_MAX_BYTES',
+      flag: 'stack-catalog-snapshot-max-bytes',
+      schema: byteSize,
+      default: `${d.catalogSnapshots.maxBytes / 1024 / 1024}MiB`,
+      description: 'A stack catalog snapshot encoding to more bytes is not written (≈ 330 bytes per stack on the fleet data; e.g. 64MiB).',
+    }),
+    stackCatalogSnapshotPreloadTenants: setting({
+      env: 'FIRN_STACK_CATALOG_SNAPSHOT_PRELOAD_TENANTS',
+      flag: 'stack-catalog-snapshot-preload-tenants',
+      schema: z.coerce.number().int().min(0),
+      default: String(d.catalogSnapshots.preloadTenants),
+      description:
+        'At start, before reporting ready, load the stack catalog snapshots of this many tenants (those written to most recently first); the others load on their first query. 0 = none.',
     }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',
@@ -93,6 +124,10 @@ export function querierOptionsFrom(
     querierPeersRefreshMs: number;
     querierSelfAddress: string;
     internalToken: string;
+    stackCatalogSnapshots: boolean;
+    stackCatalogSnapshotDebounceMs: number;
+    stackCatalogSnapshotMaxBytes: number;
+    stackCatalogSnapshotPreloadTenants: number;
   } & Parameters<typeof insightsOptionsFrom>[0],
 ): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
@@ -109,6 +144,12 @@ export function querierOptionsFrom(
     peersRefreshMs: c.querierPeersRefreshMs,
     selfAddress: c.querierSelfAddress,
     internalToken: c.internalToken,
+    catalogSnapshots: {
+      enabled: c.stackCatalogSnapshots,
+      debounceMs: c.stackCatalogSnapshotDebounceMs,
+      maxBytes: c.stackCatalogSnapshotMaxBytes,
+      preloadTenants: c.stackCatalogSnapshotPreloadTenants,
+    },
     insights: insightsOptionsFrom(c),
   };
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { createClient, type Client, type HandlerContext } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -59,7 +59,7 @@ const MATCH_OPS: ReadonlySet<string> = new Set(['=', '!=', '=~', '!~']);
  * Enforces the query timeout and the per-query segment limit.
  */
 @Injectable()
-export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
+export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   /** Peer clients by base URL; the set follows `endpoints` (DNS-named peers come and go). */
   private peers = new Map<string, Peer>();
   private readonly endpoints: EndpointSet;
@@ -93,6 +93,8 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
+    // Before ready: the busiest tenants' stack catalogs from their snapshots (bounded by count).
+    await this.engine.preloadCatalogs(this.opts.catalogSnapshots.preloadTenants);
     await this.endpoints.start();
     this.rpc.add(
       firnQueryV1.PartialQueryService,
@@ -108,6 +110,11 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.endpoints.close();
+  }
+
+  /** Requests are drained by now: pending stack catalog snapshots are written while storage is still open. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.engine.flushCatalogSnapshots();
   }
 
   /** The symbolizer's cache: one batched lookup per query (NO_SYMBOLS when the process has no symbol cache). */

@@ -56,6 +56,8 @@ export class CountingStore implements ObjectStore {
   requests = 0;
   /** Bytes read per object key. */
   readonly bytesByKey = new Map<string, number>();
+  /** Puts per object key. */
+  readonly putsByKey = new Map<string, number>();
 
   constructor(private readonly inner: ObjectStore) {}
 
@@ -67,6 +69,7 @@ export class CountingStore implements ObjectStore {
     this.bytesRead = 0;
     this.requests = 0;
     this.bytesByKey.clear();
+    this.putsByKey.clear();
   }
 
   private count(key: string, bytes: number): void {
@@ -76,6 +79,7 @@ export class CountingStore implements ObjectStore {
   }
 
   put(key: string, body: Uint8Array, opts?: PutOptions): Promise<void> {
+    this.putsByKey.set(key, (this.putsByKey.get(key) ?? 0) + 1);
     return this.inner.put(key, body, opts);
   }
 
@@ -128,9 +132,10 @@ export class QueryFixture {
     readonly tenant: TenantId,
   ) {}
 
-  static async create(tenant: TenantId = tenantFromTrustedSource('t1')): Promise<QueryFixture> {
+  /** Segments go to `store` when given (e.g. an S3 store), else to a temp dir. */
+  static async create(tenant: TenantId = tenantFromTrustedSource('t1'), store?: ObjectStore): Promise<QueryFixture> {
     const dir = await mkdtemp(join(tmpdir(), 'firn-query-'));
-    return new QueryFixture(dir, new CountingStore(new LocalDirStore({ dir })), tenant);
+    return new QueryFixture(dir, new CountingStore(store ?? new LocalDirStore({ dir })), tenant);
   }
 
   async cleanup(): Promise<void> {
