@@ -4,6 +4,7 @@
 //
 //   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
+//     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
 //     [--snapshot] [--drop-snapshot] [--preload]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     'max-nodes': { type: 'string', default: '0' },
     'flame-runs': { type: 'string', default: '1' },
     'series-cache-bytes': { type: 'string' },
+    'footer-cache-bytes': { type: 'string' },
     snapshot: { type: 'boolean', default: false },
     preload: { type: 'boolean', default: false },
     'drop-snapshot': { type: 'boolean', default: false },
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
         concurrency: args.concurrency ? Number(args.concurrency) : undefined,
         scanWorkers: Number(args.workers),
         seriesCacheBytes: args['series-cache-bytes'] !== undefined ? intArg('series-cache-bytes', args['series-cache-bytes'], 0) : undefined,
+        footerCacheBytes: args['footer-cache-bytes'] !== undefined ? intArg('footer-cache-bytes', args['footer-cache-bytes'], 0) : undefined,
         catalogSnapshots: args.snapshot
           ? {
               onEvent: (e) =>

@@ -59,13 +59,10 @@ export class DeployCheckMetrics {
 }
 
 /**
- * The engine's series-table cache (`firn_querier_series_cache_*`), read at scrape time; nothing
- * is registered when the cache is off.
+ * The engine's caches, read at scrape time (`firn_querier_series_cache_*` for series tables,
+ * `firn_querier_footer_cache_*` for segment sizes and footers); nothing for a cache that is off.
  */
-export function registerSeriesCacheMetrics(registry: Registry, engine: QueryEngine): void {
-  if (!engine.seriesCacheStats()) return;
-  const stat = (pick: (s: NonNullable<ReturnType<QueryEngine['seriesCacheStats']>>) => number) => () =>
-    pick(engine.seriesCacheStats() ?? { hits: 0, misses: 0, bytes: 0, segments: 0 });
+export function registerQueryCacheMetrics(registry: Registry, engine: QueryEngine): void {
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name: metricName('querier', name),
@@ -85,26 +82,49 @@ export function registerSeriesCacheMetrics(registry: Registry, engine: QueryEngi
         this.set(read());
       },
     });
-  counter(
-    'series_cache_hits_total',
-    'Segments a series query answered from a cached series table.',
-    stat((s) => s.hits),
-  );
-  counter(
-    'series_cache_misses_total',
-    'Segments a series query had to scan (their table was not cached).',
-    stat((s) => s.misses),
-  );
-  gauge(
-    'series_cache_bytes',
-    'Estimated heap held by cached series tables.',
-    stat((s) => s.bytes),
-  );
-  gauge(
-    'series_cache_segments',
-    'Segments whose series table is cached.',
-    stat((s) => s.segments),
-  );
+  if (engine.seriesCacheStats()) {
+    const series = (pick: (s: NonNullable<ReturnType<QueryEngine['seriesCacheStats']>>) => number) => () =>
+      pick(engine.seriesCacheStats() ?? { hits: 0, misses: 0, bytes: 0, segments: 0 });
+    counter(
+      'series_cache_hits_total',
+      'Segments a series query answered from a cached series table.',
+      series((s) => s.hits),
+    );
+    counter(
+      'series_cache_misses_total',
+      'Segments a series query had to scan (their table was not cached).',
+      series((s) => s.misses),
+    );
+    gauge(
+      'series_cache_bytes',
+      'Estimated heap held by cached series tables.',
+      series((s) => s.bytes),
+    );
+    gauge(
+      'series_cache_segments',
+      'Segments whose series table is cached.',
+      series((s) => s.segments),
+    );
+  }
+  if (engine.footerCacheStats()) {
+    const footer = (pick: (s: NonNullable<ReturnType<QueryEngine['footerCacheStats']>>) => number) => () =>
+      pick(engine.footerCacheStats() ?? { hits: 0, misses: 0, bytes: 0 });
+    counter(
+      'footer_cache_hits_total',
+      'Segment object sizes and footer reads answered from memory.',
+      footer((s) => s.hits),
+    );
+    counter(
+      'footer_cache_misses_total',
+      'Segment object sizes and footers read from object storage.',
+      footer((s) => s.misses),
+    );
+    gauge(
+      'footer_cache_bytes',
+      'Bytes held by cached segment object sizes and footers.',
+      footer((s) => s.bytes),
+    );
+  }
 }
 
 /** Stack catalog snapshots in object storage (`firn_querier_stack_catalog_snapshot_*`). */

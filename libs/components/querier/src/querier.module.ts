@@ -9,7 +9,7 @@ import { LOGGER, METRICS } from '@firn/server-runtime';
 import { QueryEngine } from '@firn/query';
 import type { ObjectStore } from '@firn/storage';
 import { DeployChecks } from './deploy-checks';
-import { CatalogSnapshotMetrics, registerSeriesCacheMetrics } from './querier.metrics';
+import { CatalogSnapshotMetrics, registerQueryCacheMetrics } from './querier.metrics';
 import { InsightsRpc } from './insights.rpc';
 import { InsightsService } from './insights.service';
 import { ParcaQueryRpc } from './parca-query.rpc';
@@ -53,6 +53,7 @@ export class QuerierModule {
               maxSegments: options.maxSegments,
               scanWorkers: options.scanWorkers,
               seriesCacheBytes: options.seriesCacheBytes,
+              footerCacheBytes: options.footerCacheBytes,
               catalogSnapshots: {
                 ...options.catalogSnapshots,
                 onEvent: (e) => {
@@ -64,7 +65,7 @@ export class QuerierModule {
                 },
               },
             });
-            registerSeriesCacheMetrics(registry, engine);
+            registerQueryCacheMetrics(registry, engine);
             return engine;
           },
         },

@@ -11,6 +11,8 @@ export interface QuerierOptions {
   scanWorkers?: number;
   /** Bytes of cached per-segment series tables; 0 = off. Default 256 MiB. */
   seriesCacheBytes?: number;
+  /** Bytes of cached segment object sizes and footers; 0 = off. Default 32 MiB. */
+  footerCacheBytes?: number;
   /** A query (all its shares) is cancelled after this long (DEADLINE_EXCEEDED). */
   queryTimeoutMs: number;
   /** Peer queriers that take a share of every query (base URLs or DNS names); empty = answer alone. */
