@@ -297,8 +297,8 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
     }),
   ];
   const queries = [
-    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | totals |`,
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | cold from a stack catalog snapshot: wall / CPU (CPU ÷ warm) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | totals |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   r.queries.forEach((seg, i) => {
     const pairs: Array<[string, QueryRow | undefined]> = [
@@ -310,6 +310,8 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
       const c = q.cold;
       const coldRatio = c && q.one ? `${n2(c.wallMs / q.one.p50)}× / ${q.warmCpuSec ? `${n2(c.cpuSec / q.warmCpuSec)}×` : '—'}` : '—';
       const totals = q.verified ? 'equal' : `**differ** (${q.note ?? ''})`;
+      const snap = q.coldSnapshot;
+      const snapCell = snap ? `${ms(snap.wallMs)} / ${snap.cpuSec.toFixed(2)} s${q.warmCpuSec ? ` (${n2(snap.cpuSec / q.warmCpuSec)}×)` : ''}` : '—';
       const cells = [
         q.name,
         name,
@@ -318,6 +320,7 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
         q.warmCpuSec !== undefined ? `${q.warmCpuSec.toFixed(2)} s` : '—',
         c ? `${ms(c.wallMs)} / ${c.cpuSec.toFixed(2)} s` : '—',
         coldRatio,
+        snapCell,
         lat(q.duck),
         ratio(q.one, q.duck),
         lat(q.two),
