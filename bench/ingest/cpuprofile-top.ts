@@ -1,8 +1,11 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): top functions by self time and by inclusive
 // time, with source locations relative to the repo.
-//   node scripts/run-ts.cjs bench/ingest/cpuprofile-top.ts <file.cpuprofile> [top=25]
+//   node scripts/run-ts.cjs bench/ingest/cpuprofile-top.ts <file.cpuprofile> [top=25] [--after-idle-ms N]
+// --after-idle-ms N counts only the samples after the first N ms in a row of idle: for a querier
+// that idles between start-up and its first query (query.bench's cold phase), just that query.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 interface ProfileNode {
   id: number;
@@ -17,9 +20,10 @@ interface CpuProfile {
 }
 
 const ROOT = resolve(__dirname, '..', '..');
-const [file, topArg] = process.argv.slice(2);
+const { values: opts, positionals } = parseArgs({ options: { 'after-idle-ms': { type: 'string' } }, allowPositionals: true });
+const [file, topArg] = positionals;
 if (!file) {
-  console.error('usage: cpuprofile-top.ts <file.cpuprofile> [top]');
+  console.error('usage: cpuprofile-top.ts <file.cpuprofile> [top] [--after-idle-ms N]');
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
@@ -34,8 +38,22 @@ function label(n: ProfileNode): string {
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+/** Index of the first sample after `ms` of idle in a row (0 without the option, or when there is none). */
+function firstSampleAfterIdle(ms: number | undefined): number {
+  if (ms === undefined) return 0;
+  let idleUs = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    if (byId.get(prof.samples[i])?.callFrame.functionName !== '(idle)') {
+      if (idleUs >= ms * 1000) return i;
+      idleUs = 0;
+    } else idleUs += prof.timeDeltas[i] ?? 0;
+  }
+  console.error(`no ${ms} ms of idle in a row followed by work; counting every sample`);
+  return 0;
+}
+const from = firstSampleAfterIdle(opts['after-idle-ms'] === undefined ? undefined : Number(opts['after-idle-ms']));
 const selfUs = new Map<number, number>();
-prof.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+for (let i = from; i < prof.samples.length; i++) selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 const self = new Map<string, number>();

@@ -9,6 +9,13 @@
 //     [--dir DIR (keep the loaded data; reuse it when it holds the same slice)]
 //     [--phases cold,one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
 //     [--no-snapshot (cold phase: skip the pass with a stack catalog snapshot, which writes one into --dir)]
+//     [--compact 1|2 (then the same phases on blocks of that level: see below)]
+// --cpu-prof DIR writes each querier's profile to DIR/<segments|blocks-lL>/<querier label>/.
+//
+// --compact L: after the level-0 phases, copies the dataset to <dir>/blocks-lL (kept and reused
+// like the dataset), runs the compactor app on the copy until no segment below level L is left in
+// the manifest (L2 = the compactor's defaults: hourly blocks with 10 s buckets; L1 = 5-minute
+// blocks, exact timestamps, L2 held off), then runs DuckDB and the same phases on the blocks.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +30,7 @@ import { waitForDrained } from '../ingest/cluster';
 import { percentile } from '../ingest/load';
 import { cpuSeconds, peakRssBytes, resetPeakRss } from '../ingest/proc-stats';
 import { machineNotes } from '../ingest/report';
+import { blocksDir, compactDataset, MAX_COMPACT_LEVEL, prepareBlocksDir } from './compact';
 import { DuckBench, totalPerStackSql } from './duck';
 import { loadFleet, type LoadedFleet } from './load-fleet';
 import { mergeFlamegraph, queryClient, queryRange, type QueryClient } from './parca-queries';
@@ -54,6 +62,7 @@ const { values: args } = parseArgs({
     'write-docs': { type: 'boolean', default: false },
     'timeout-sec': { type: 'string', default: '3600' },
     'no-snapshot': { type: 'boolean', default: false },
+    compact: { type: 'string' },
   },
   strict: true,
 });
@@ -72,6 +81,8 @@ const duckThreads = args['duckdb-threads'] !== undefined ? intArg('duckdb-thread
 const phases = (args.phases ?? '').split(',').filter(Boolean);
 if (phases.length === 0 || phases.some((p) => p !== 'cold' && p !== 'one' && p !== 'two'))
   throw new Error(`--phases must list cold, one and/or two, got ${args.phases}`);
+const compactLevel = args.compact !== undefined ? intArg('compact', args.compact, 1) : undefined;
+if (compactLevel !== undefined && compactLevel > MAX_COMPACT_LEVEL) throw new Error(`--compact must be 1 or ${MAX_COMPACT_LEVEL}, got ${args.compact}`);
 const timeoutMs = intArg('timeout-sec', args['timeout-sec'], 10) * 1000;
 const deadline = Date.now() + timeoutMs;
 const startMs = fleet.startMs;
@@ -179,6 +190,7 @@ interface Plan {
   rows: number;
   samples: number;
   bytesOnDisk: number;
+  stacksBytes: number;
 }
 
 async function plan(stack: Stack, selectorAll: string, selectorNs: string): Promise<Plan> {
@@ -194,12 +206,16 @@ async function plan(stack: Stack, selectorAll: string, selectorNs: string): Prom
     let rows = 0;
     let samples = 0;
     let bytesOnDisk = 0;
+    let stacksBytes = 0;
     for (const seg of manifest.validSegments(TENANT)) {
       rows += Number(seg.meta.rows);
       samples += Number(seg.meta.samples);
-      for (const f of ['samples.parquet', 'stacks.parquet']) bytesOnDisk += statSync(join(stack.dirs.objects, seg.meta.objectKey, f)).size;
+      const size = (f: string): number => statSync(join(stack.dirs.objects, seg.meta.objectKey, f)).size;
+      const stacks = size('stacks.parquet');
+      stacksBytes += stacks;
+      bytesOnDisk += size('samples.parquet') + stacks;
     }
-    return { all, filtered, rows, samples, bytesOnDisk };
+    return { all, filtered, rows, samples, bytesOnDisk, stacksBytes };
   } finally {
     await manifest.close();
   }
@@ -238,6 +254,192 @@ async function measurePhase(
   return { name, idleRss, peakRss: pids.map(peakRssBytes), cpuSec: pids.map((p, i) => cpuSeconds(p) - cpu0[i]), rssReset };
 }
 
+interface Measured {
+  plan: Plan;
+  rows: QueryRow[];
+  phases: PhaseStats[];
+  duckThreads: number;
+  loadAvg: string;
+  loadAvgAfter: string;
+  /** Size of the stack catalog snapshot the cold phase's fresh queriers loaded. */
+  snapshotBytes?: number;
+}
+
+const loadNow = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+/**
+ * Plans, then times DuckDB and the querier phases over whatever the manifest of `stack` holds
+ * (level-0 segments or compacted blocks), checking every total against what was pushed. `stage`
+ * prefixes the log lines and names the `--cpu-prof` sub-directories.
+ */
+async function measure(stack: Stack, marker: Marker, stage: string): Promise<Measured> {
+  const say = (msg: string): void => log(`[${stage}] ${msg}`);
+  const expectedAll = marker.loaded.samples;
+  const expectedNs = marker.loaded.samplesByNamespace[args.namespace ?? ''] ?? 0;
+  const selectorAll = `${FLEET_PROFILE_TYPE}{}`;
+  const selectorNs = `${FLEET_PROFILE_TYPE}{namespace="${args.namespace}"}`;
+  const p = await plan(stack, selectorAll, selectorNs);
+  say(
+    `plan: ${p.all.length} segments for the whole range, ${p.filtered.length} with the namespace filter; ${p.rows} rows, ${p.samples} samples, ${(p.bytesOnDisk / 1e6).toFixed(1)} MB on disk`,
+  );
+  if (p.samples !== expectedAll) throw new Error(`the manifest lists ${p.samples} samples, ${expectedAll} were pushed`);
+
+  const rows: QueryRow[] = [
+    { name: 'merged flame graph, whole range', selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
+    { name: 'merged flame graph, label filter', selector: selectorNs, segments: p.filtered.length, expected: expectedNs, verified: true },
+    { name: `QueryRange sum by namespace, ${RANGE_POINTS} points`, selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
+  ];
+  const [flameAll, flameNs, range] = rows;
+  const mismatch = (row: QueryRow, what: string, got: number): void => {
+    if (got === row.expected) return;
+    row.verified = false;
+    row.note = [row.note, `${what} returned ${got}`].filter(Boolean).join('; ');
+  };
+
+  // DuckDB first, alone on the machine, over the files of every valid segment in the range.
+  const duck = await DuckBench.open(duckThreads);
+  const duckThreadsUsed = duck.threads;
+  try {
+    const dirs = p.all.map((s) => join(stack.dirs.objects, s.objectKey));
+    for (const [row, labels] of [
+      [flameAll, undefined],
+      [flameNs, { namespace: args.namespace ?? '' }],
+    ] as const) {
+      const sql = totalPerStackSql(dirs, { profileType: FLEET_PROFILE_TYPE, startMs, endMs, labels });
+      await duck.totalPerStack(sql);
+      const { timing, results } = await timed(runs, () => duck.totalPerStack(sql));
+      row.duck = timing;
+      row.duckTotal = results[0].total;
+      row.duckStacks = results[0].stacks;
+      for (const r of results) mismatch(row, 'DuckDB', r.total);
+      say(`DuckDB: ${row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms (${results[0].stacks} stacks, total ${results[0].total})`);
+    }
+  } finally {
+    duck.close();
+  }
+
+  const specs: QuerySpec[] = [
+    { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, startMs, endMs)) },
+    { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c, selectorNs, startMs, endMs)) },
+    { row: range, run: async (c) => (await queryRange(c, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
+  ];
+  const loadBefore = loadNow();
+  const phaseStats: PhaseStats[] = [];
+  // Catalog snapshots stay off except where the cold phase measures them, so the phases measure
+  // what they did before snapshots existed and a kept dir is not written to.
+  const queryEnv = { FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())), FIRN_STACK_CATALOG_SNAPSHOTS: 'false' };
+  let snapshotBytes: number | undefined;
+  const profArgs = (label: string): string[] => {
+    if (!args['cpu-prof']) return [];
+    const out = resolve(args['cpu-prof'], stage, label);
+    mkdirSync(out, { recursive: true });
+    return ['--cpu-prof', `--cpu-prof-dir=${out}`];
+  };
+
+  if (phases.includes('cold')) {
+    // One querier process per query: its first query pays the empty stack catalog, JIT and wasm
+    // start-up. It waits 2 s after the querier is ready for its manifest view to catch up (a
+    // warm-up query would fill the very caches this measures), then times only the query.
+    const coldQuery = async (spec: QuerySpec, env: Record<string, string>, label: string): Promise<QueryCost> => {
+      const q = await stack.startApp('querier', { label, env, nodeArgs: profArgs(label) });
+      try {
+        await new Promise((r) => setTimeout(r, 2000));
+        const client = queryClient(q.base, stack.token);
+        const c0 = cpuSeconds(q.pid);
+        const t0 = performance.now();
+        const total = await spec.run(client);
+        const cost = { wallMs: performance.now() - t0, cpuSec: cpuSeconds(q.pid) - c0, total };
+        say(`${label}: ${spec.row.name}: ${cost.wallMs.toFixed(0)} ms, querier CPU ${cost.cpuSec.toFixed(2)} s, total ${total}`);
+        mismatch(spec.row, label, total);
+        return cost;
+      } finally {
+        await q.proc.stop();
+      }
+    };
+    say('phase cold: a fresh querier per query');
+    for (const spec of specs) spec.row.cold = await coldQuery(spec, queryEnv, 'querier-cold');
+    if (!args['no-snapshot']) {
+      // A querier with snapshots on answers every query once and stops (shutdown writes the
+      // tenant's stack catalog snapshot); then each query runs in a fresh querier that loads it.
+      const snapEnv = { ...queryEnv, FIRN_STACK_CATALOG_SNAPSHOTS: 'true' };
+      await stack.store.delete(catalogSnapshotKey(TENANT));
+      const writer = await stack.startApp('querier', { label: 'querier-snapshot-writer', env: snapEnv });
+      try {
+        const client = queryClient(writer.base, stack.token);
+        for (const spec of specs) mismatch(spec.row, 'snapshot writer', await spec.run(client));
+      } finally {
+        await writer.proc.stop();
+      }
+      snapshotBytes = (await stack.store.head(catalogSnapshotKey(TENANT)))?.size;
+      say(`phase cold with a stack catalog snapshot (${snapshotBytes ?? 'no'} bytes): a fresh querier per query`);
+      for (const spec of specs) spec.row.coldSnapshot = await coldQuery(spec, snapEnv, 'querier-cold-snapshot');
+    }
+  }
+  if (phases.includes('one')) {
+    say('phase one: one querier');
+    const q = await stack.startApp('querier', { label: 'querier-solo', env: queryEnv, nodeArgs: profArgs('querier-solo') });
+    try {
+      phaseStats.push(
+        await measurePhase(`${stage}: 1 querier`, [q], stack.token, specs, (row, t, total, cpuSec) => {
+          row.one = t;
+          row.warmCpuSec = [...cpuSec].sort((a, b) => a - b)[Math.floor(cpuSec.length / 2)];
+          row.firnTotal = total;
+          mismatch(row, '1 querier', total);
+        }),
+      );
+    } finally {
+      await q.proc.stop();
+    }
+  }
+  if (phases.includes('two')) {
+    say('phase two: two peer queriers');
+    const [p1, p2] = [await freePort(), await freePort()];
+    const peerEnv = (other: number): Record<string, string> => ({
+      ...queryEnv,
+      FIRN_QUERIER_PEERS: `http://127.0.0.1:${other}`,
+      FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN,
+    });
+    const [qa, qb] = await Promise.all([
+      stack.startApp('querier', { label: 'querier-a', port: p1, env: peerEnv(p2), nodeArgs: profArgs('querier-a') }),
+      stack.startApp('querier', { label: 'querier-b', port: p2, env: peerEnv(p1), nodeArgs: profArgs('querier-b') }),
+    ]);
+    try {
+      phaseStats.push(
+        await measurePhase(`${stage}: 2 queriers (peers, query sent to the first)`, [qa, qb], stack.token, specs, (row, t, total) => {
+          row.two = t;
+          row.firnTotal2 = total;
+          mismatch(row, '2 queriers', total);
+        }),
+      );
+    } finally {
+      await Promise.all([qa.proc.stop(), qb.proc.stop()]);
+    }
+  }
+  return { plan: p, rows, phases: phaseStats, duckThreads: duckThreadsUsed, loadAvg: loadBefore, loadAvgAfter: loadNow(), snapshotBytes };
+}
+
+function datasetFacts(m: Measured, marker: Marker, reused: boolean, load?: DatasetFacts['load']): DatasetFacts {
+  return {
+    agents: fleet.agents,
+    windows: fleet.windows,
+    windowSec: fleet.windowSec,
+    seed: fleet.seed,
+    hours: (fleet.windows * fleet.windowSec) / 3600,
+    requests: marker.loaded.requests,
+    rowsStored: m.plan.rows,
+    samplesStored: m.plan.samples,
+    samplesPushed: marker.loaded.samples,
+    segments: m.plan.all.length,
+    bytesOnDisk: m.plan.bytesOnDisk,
+    stacksBytes: m.plan.stacksBytes,
+    load,
+    reused,
+  };
+}
+
 async function main(): Promise<void> {
   const workDir = args.dir ? resolve(args.dir) : mkdtempSync(join(tmpdir(), 'firn-bench-query-'));
   mkdirSync(workDir, { recursive: true });
@@ -253,198 +455,61 @@ async function main(): Promise<void> {
   }
   const reused = marker !== undefined;
 
-  const stack = await startStack(workDir, TENANT);
+  // The stack of the data being measured: the level-0 dataset first, then the blocks' copy.
+  let active = await startStack(workDir, TENANT);
   const timer = setTimeout(() => {
     log(`timed out after ${timeoutMs / 1000} s; stopping`);
-    void stack.stop().finally(() => process.exit(1));
+    void active.stop().finally(() => process.exit(1));
   }, timeoutMs);
-  const stopOnSignal = (): void => void stack.stop().finally(() => process.exit(130));
+  const stopOnSignal = (): void => void active.stop().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   let report: QueryReport | undefined;
-  let snapshotBytes: number | undefined;
   try {
     if (!marker) {
-      marker = await loadDataset(stack);
+      marker = await loadDataset(active);
       writeFileSync(markerPath, JSON.stringify(marker, null, 2));
     }
-    const expectedAll = marker.loaded.samples;
-    const expectedNs = marker.loaded.samplesByNamespace[args.namespace ?? ''] ?? 0;
-    const selectorAll = `${FLEET_PROFILE_TYPE}{}`;
-    const selectorNs = `${FLEET_PROFILE_TYPE}{namespace="${args.namespace}"}`;
-    const p = await plan(stack, selectorAll, selectorNs);
-    log(
-      `plan: ${p.all.length} segments for the whole range, ${p.filtered.length} with the namespace filter; ${p.rows} rows, ${p.samples} samples, ${(p.bytesOnDisk / 1e6).toFixed(1)} MB on disk`,
-    );
-    if (p.samples !== expectedAll) throw new Error(`the manifest lists ${p.samples} samples, ${expectedAll} were pushed`);
-
-    const rows: QueryRow[] = [
-      { name: 'merged flame graph, whole range', selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
-      { name: 'merged flame graph, label filter', selector: selectorNs, segments: p.filtered.length, expected: expectedNs, verified: true },
-      { name: `QueryRange sum by namespace, ${RANGE_POINTS} points`, selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
-    ];
-    const [flameAll, flameNs, range] = rows;
-    const mismatch = (row: QueryRow, what: string, got: number): void => {
-      if (got === row.expected) return;
-      row.verified = false;
-      row.note = [row.note, `${what} returned ${got}`].filter(Boolean).join('; ');
-    };
-
-    // DuckDB first, alone on the machine, over the files of every valid segment in the range.
-    const duck = await DuckBench.open(duckThreads);
-    const duckThreadsUsed = duck.threads;
-    try {
-      const dirs = p.all.map((s) => join(stack.dirs.objects, s.objectKey));
-      for (const [row, labels] of [
-        [flameAll, undefined],
-        [flameNs, { namespace: args.namespace ?? '' }],
-      ] as const) {
-        const sql = totalPerStackSql(dirs, { profileType: FLEET_PROFILE_TYPE, startMs, endMs, labels });
-        await duck.totalPerStack(sql);
-        const { timing, results } = await timed(runs, () => duck.totalPerStack(sql));
-        row.duck = timing;
-        row.duckTotal = results[0].total;
-        row.duckStacks = results[0].stacks;
-        for (const r of results) mismatch(row, 'DuckDB', r.total);
-        log(`DuckDB: ${row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms (${results[0].stacks} stacks, total ${results[0].total})`);
-      }
-    } finally {
-      duck.close();
-    }
-
-    const specs: QuerySpec[] = [
-      { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, startMs, endMs)) },
-      { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c, selectorNs, startMs, endMs)) },
-      { row: range, run: async (c) => (await queryRange(c, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
-    ];
-    const loadBefore = loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ');
-    const phaseStats: PhaseStats[] = [];
-    // Catalog snapshots stay off except where the cold phase measures them, so the phases measure
-    // what they did before snapshots existed and a kept dir is not written to.
-    const queryEnv = { FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())), FIRN_STACK_CATALOG_SNAPSHOTS: 'false' };
-    const profArgs = (label: string): string[] => {
-      if (!args['cpu-prof']) return [];
-      const out = resolve(args['cpu-prof'], label);
-      mkdirSync(out, { recursive: true });
-      return ['--cpu-prof', `--cpu-prof-dir=${out}`];
-    };
-
-    if (phases.includes('cold')) {
-      // One querier process per query: its first query pays the empty stack catalog, JIT and wasm
-      // start-up. It waits 2 s after the querier is ready for its manifest view to catch up (a
-      // warm-up query would fill the very caches this measures), then times only the query.
-      const coldQuery = async (spec: QuerySpec, env: Record<string, string>, label: string): Promise<QueryCost> => {
-        const q = await stack.startApp('querier', { label, env, nodeArgs: profArgs(label) });
-        try {
-          await new Promise((r) => setTimeout(r, 2000));
-          const client = queryClient(q.base, stack.token);
-          const c0 = cpuSeconds(q.pid);
-          const t0 = performance.now();
-          const total = await spec.run(client);
-          const cost = { wallMs: performance.now() - t0, cpuSec: cpuSeconds(q.pid) - c0, total };
-          log(`${label}: ${spec.row.name}: ${cost.wallMs.toFixed(0)} ms, querier CPU ${cost.cpuSec.toFixed(2)} s, total ${total}`);
-          mismatch(spec.row, label, total);
-          return cost;
-        } finally {
-          await q.proc.stop();
-        }
-      };
-      log('phase cold: a fresh querier per query');
-      for (const spec of specs) spec.row.cold = await coldQuery(spec, queryEnv, 'querier-cold');
-      if (!args['no-snapshot']) {
-        // A querier with snapshots on answers every query once and stops (shutdown writes the
-        // tenant's stack catalog snapshot); then each query runs in a fresh querier that loads it.
-        const snapEnv = { ...queryEnv, FIRN_STACK_CATALOG_SNAPSHOTS: 'true' };
-        await stack.store.delete(catalogSnapshotKey(TENANT));
-        const writer = await stack.startApp('querier', { label: 'querier-snapshot-writer', env: snapEnv });
-        try {
-          const client = queryClient(writer.base, stack.token);
-          for (const spec of specs) mismatch(spec.row, 'snapshot writer', await spec.run(client));
-        } finally {
-          await writer.proc.stop();
-        }
-        snapshotBytes = (await stack.store.head(catalogSnapshotKey(TENANT)))?.size;
-        log(`phase cold with a stack catalog snapshot (${snapshotBytes ?? 'no'} bytes): a fresh querier per query`);
-        for (const spec of specs) spec.row.coldSnapshot = await coldQuery(spec, snapEnv, 'querier-cold-snapshot');
-      }
-    }
-    if (phases.includes('one')) {
-      log('phase one: one querier');
-      const q = await stack.startApp('querier', { label: 'querier-solo', env: queryEnv, nodeArgs: profArgs('querier-solo') });
-      try {
-        phaseStats.push(
-          await measurePhase('1 querier', [q], stack.token, specs, (row, t, total, cpuSec) => {
-            row.one = t;
-            row.warmCpuSec = [...cpuSec].sort((a, b) => a - b)[Math.floor(cpuSec.length / 2)];
-            row.firnTotal = total;
-            mismatch(row, '1 querier', total);
-          }),
-        );
-      } finally {
-        await q.proc.stop();
-      }
-    }
-    if (phases.includes('two')) {
-      log('phase two: two peer queriers');
-      const [p1, p2] = [await freePort(), await freePort()];
-      const peerEnv = (other: number): Record<string, string> => ({
-        ...queryEnv,
-        FIRN_QUERIER_PEERS: `http://127.0.0.1:${other}`,
-        FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN,
-      });
-      const [qa, qb] = await Promise.all([
-        stack.startApp('querier', { label: 'querier-a', port: p1, env: peerEnv(p2), nodeArgs: profArgs('querier-a') }),
-        stack.startApp('querier', { label: 'querier-b', port: p2, env: peerEnv(p1), nodeArgs: profArgs('querier-b') }),
-      ]);
-      try {
-        phaseStats.push(
-          await measurePhase('2 queriers (peers, query sent to the first)', [qa, qb], stack.token, specs, (row, t, total) => {
-            row.two = t;
-            row.firnTotal2 = total;
-            mismatch(row, '2 queriers', total);
-          }),
-        );
-      } finally {
-        await Promise.all([qa.proc.stop(), qb.proc.stop()]);
-      }
-    }
-
-    const dataset: DatasetFacts = {
-      agents: fleet.agents,
-      windows: fleet.windows,
-      windowSec: fleet.windowSec,
-      seed: fleet.seed,
-      hours: (fleet.windows * fleet.windowSec) / 3600,
-      requests: marker.loaded.requests,
-      rowsStored: p.rows,
-      samplesStored: p.samples,
-      samplesPushed: expectedAll,
-      segments: p.all.length,
-      bytesOnDisk: p.bytesOnDisk,
-      load: { pushWallSec: marker.loaded.pushWallSec, drainWallSec: marker.drainWallSec, concurrency: marker.concurrency ?? concurrency },
-      reused,
-    };
+    const segments = await measure(active, marker, 'segments');
     report = {
       command,
       runs,
-      machine: {
-        ...machineNotes(),
-        loadAvg: loadBefore,
-        loadAvgAfter: loadavg()
-          .map((x) => x.toFixed(2))
-          .join(' '),
-      },
-      duckThreads: duckThreadsUsed,
-      dataset,
-      queries: rows,
-      phases: phaseStats,
-      snapshotBytes,
+      machine: { ...machineNotes(), loadAvg: segments.loadAvg, loadAvgAfter: segments.loadAvgAfter },
+      duckThreads: segments.duckThreads,
+      dataset: datasetFacts(segments, marker, reused, {
+        pushWallSec: marker.loaded.pushWallSec,
+        drainWallSec: marker.drainWallSec,
+        concurrency: marker.concurrency ?? concurrency,
+      }),
+      queries: segments.rows,
+      phases: segments.phases,
+      snapshotBytes: segments.snapshotBytes,
     };
+
+    if (compactLevel !== undefined) {
+      // Compaction rewrites the manifest and objects: it runs on a copy, made with nothing running.
+      await active.stop();
+      const dir = blocksDir(workDir, compactLevel);
+      if (!reused) rmSync(dir, { recursive: true, force: true });
+      const kept = prepareBlocksDir(workDir, dir, log);
+      if (kept) log(`reusing the L${compactLevel} blocks kept in ${dir}`);
+      active = await startStack(dir, TENANT);
+      const compaction = kept ?? (await compactDataset({ stack: active, dir, tenant: TENANT, level: compactLevel, deadlineMs: deadline, log }));
+      const blocks = await measure(active, marker, `blocks-l${compactLevel}`);
+      report.blocks = {
+        compaction,
+        dataset: datasetFacts(blocks, marker, kept !== undefined),
+        queries: blocks.rows,
+        phases: blocks.phases,
+        snapshotBytes: blocks.snapshotBytes,
+        duckThreads: blocks.duckThreads,
+        loadAvg: blocks.loadAvg,
+        loadAvgAfter: blocks.loadAvgAfter,
+      };
+    }
   } finally {
     clearTimeout(timer);
-    await stack.stop();
+    await active.stop();
     if (!args.dir) rmSync(workDir, { recursive: true, force: true });
   }
 
@@ -459,7 +524,7 @@ async function main(): Promise<void> {
     upsertQuerySection(target, section);
     log(recentlyEdited ? `${DOCS} changed in the last 2 minutes; wrote ${target} instead` : `updated ${DOCS}`);
   }
-  const failed = report.queries.filter((r) => !r.verified);
+  const failed = [...report.queries, ...(report.blocks?.queries ?? [])].filter((r) => !r.verified);
   if (failed.length > 0) throw new Error(`totals differ for: ${failed.map((r) => `${r.name} (${r.note ?? ''})`).join('; ')}`);
 }
 

@@ -1,6 +1,7 @@
 // The markdown the query benchmark prints and keeps in docs/benchmarks.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { MachineNotes } from '../ingest/report';
+import type { CompactionFacts } from './compact';
 
 export interface Timing {
   runs: number;
@@ -23,6 +24,8 @@ export interface DatasetFacts {
   segments: number;
   /** Sum of the valid segments' samples.parquet + stacks.parquet sizes on disk. */
   bytesOnDisk: number;
+  /** The stacks.parquet part of bytesOnDisk (absent in reports written before it was recorded). */
+  stacksBytes?: number;
   /** Push and drain wall time of the load, or undefined when a kept dataset was reused. */
   load?: { pushWallSec: number; drainWallSec: number; concurrency: number };
   reused: boolean;
@@ -78,6 +81,20 @@ export interface QueryReport {
   queries: QueryRow[];
   phases: PhaseStats[];
   /** Size of the stack catalog snapshot the cold phase's fresh queriers loaded. */
+  snapshotBytes?: number;
+  /** The same queries after compaction (`--compact`). */
+  blocks?: BlocksReport;
+}
+
+export interface BlocksReport {
+  compaction: CompactionFacts;
+  /** `segments` counts blocks here; `reused` says the blocks were kept from an earlier run. */
+  dataset: DatasetFacts;
+  queries: QueryRow[];
+  phases: PhaseStats[];
+  duckThreads: number;
+  loadAvg: string;
+  loadAvgAfter: string;
   snapshotBytes?: number;
 }
 
@@ -230,6 +247,109 @@ export function reportSection(r: QueryReport): string {
     phaseTable(r.phases),
     '',
     targetTable(r.queries),
+    '',
+    ...(r.blocks ? [blocksSection(r, r.blocks)] : []),
+  ].join('\n');
+}
+
+const levelCounts = (c: Record<number, number>): string =>
+  Object.entries(c)
+    .map(([l, n]) => `${n} × L${l}`)
+    .join(', ');
+
+function compactionTable(b: BlocksReport): string {
+  const c = b.compaction;
+  const byLevel = new Map<number, CompactionFacts['jobs']>();
+  for (const j of c.jobs) byLevel.set(j.level, [...(byLevel.get(j.level) ?? []), j]);
+  const jobs = [...byLevel]
+    .map(([level, js]) => {
+      const sum = (k: 'inputs' | 'rowsIn' | 'rowsOut' | 'seconds'): number => js.reduce((a, j) => a + j[k], 0);
+      return `${js.length} × L${level} (${n0(sum('inputs'))} inputs, ${n0(sum('rowsIn'))} → ${n0(sum('rowsOut'))} rows, ${sum('seconds').toFixed(1)} s of jobs; triggered by ${[...new Set(js.map((j) => j.reason))].join(', ')})`;
+    })
+    .join('; ');
+  const settings = Object.entries(c.env)
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(' ');
+  return [
+    '| compaction | |',
+    '|---|---|',
+    `| compactor settings (defaults otherwise) | ${settings} |`,
+    `| valid segments | ${levelCounts(c.before)} → ${levelCounts(c.after)} |`,
+    `| jobs | ${jobs || '—'} |`,
+    `| compactor process | ${c.wallSec.toFixed(1)} s wall from ready until no segment below L${c.level} was left, ${c.cpuSec.toFixed(1)} s CPU, peak RSS ${mib(c.peakRss)}${b.dataset.reused ? ' (when the kept blocks were made; this run reused them)' : ''} |`,
+  ].join('\n');
+}
+
+/** Level-0 segments and blocks side by side: footprint, then each query on each. */
+export function comparisonTables(r: QueryReport, b: BlocksReport): string {
+  const level = `L${b.compaction.level} blocks`;
+  const data: Array<[string, DatasetFacts]> = [
+    ['level-0 segments', r.dataset],
+    [level, b.dataset],
+  ];
+  const footprint = [
+    '| data | segments / blocks in range (Parquet files) | rows stored | bytes on disk: samples + stacks Parquet | B/sample | B/row |',
+    '|---|---|---|---|---|---|',
+    ...data.map(([name, d]) => {
+      const stacks = d.stacksBytes ?? NaN;
+      const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB`;
+      return `| ${name} | ${n0(d.segments)} (${n0(2 * d.segments)}) | ${n0(d.rowsStored)} | ${mb(d.bytesOnDisk)} = ${mb(d.bytesOnDisk - stacks)} + ${mb(stacks)} | ${n2(d.bytesOnDisk / d.samplesStored)} | ${n2(d.bytesOnDisk / d.rowsStored)} |`;
+    }),
+  ];
+  const queries = [
+    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | cold from a stack catalog snapshot: wall / CPU (CPU ÷ warm) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | totals |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  r.queries.forEach((seg, i) => {
+    const pairs: Array<[string, QueryRow | undefined]> = [
+      ['level-0 segments', seg],
+      [level, b.queries[i]],
+    ];
+    for (const [name, q] of pairs) {
+      if (!q) continue;
+      const c = q.cold;
+      const coldRatio = c && q.one ? `${n2(c.wallMs / q.one.p50)}× / ${q.warmCpuSec ? `${n2(c.cpuSec / q.warmCpuSec)}×` : '—'}` : '—';
+      const totals = q.verified ? 'equal' : `**differ** (${q.note ?? ''})`;
+      const snap = q.coldSnapshot;
+      const snapCell = snap ? `${ms(snap.wallMs)} / ${snap.cpuSec.toFixed(2)} s${q.warmCpuSec ? ` (${n2(snap.cpuSec / q.warmCpuSec)}×)` : ''}` : '—';
+      const cells = [
+        q.name,
+        name,
+        n0(2 * q.segments),
+        lat(q.one),
+        q.warmCpuSec !== undefined ? `${q.warmCpuSec.toFixed(2)} s` : '—',
+        c ? `${ms(c.wallMs)} / ${c.cpuSec.toFixed(2)} s` : '—',
+        coldRatio,
+        snapCell,
+        lat(q.duck),
+        ratio(q.one, q.duck),
+        lat(q.two),
+        totals,
+      ];
+      queries.push(`| ${cells.join(' | ')} |`);
+    }
+  });
+  return [footprint.join('\n'), '', queries.join('\n')].join('\n');
+}
+
+export function blocksSection(r: QueryReport, b: BlocksReport): string {
+  const c = b.compaction;
+  const what =
+    c.level === 1 ? 'L1: 5-minute blocks, exact timestamps; L2 held off' : `L${c.level}: the compactor's default levels, hourly blocks with 10 s buckets`;
+  return [
+    `### The same queries on compacted blocks (${what})`,
+    '',
+    `\`apps/compactor\` ran as its own process on a copy of the dataset (\`<dir>/blocks-l${c.level}\`, kept for reruns) until the`,
+    `manifest held no segment below L${c.level}; then DuckDB and the same phases ran on the blocks, right after the`,
+    `level-0 phases above. Load average ${b.loadAvg} before these queries, ${b.loadAvgAfter} after.`,
+    '',
+    compactionTable(b),
+    '',
+    comparisonTables(r, b),
+    '',
+    phaseTable(b.phases),
+    '',
+    targetTable(b.queries),
     '',
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 // The processes of the query benchmark, each started as an operator would start it, on loopback:
 // nats-server (JetStream, data dir kept when the caller names one), the gateway and ingester for
-// loading, and queriers. Everything lives under one work dir so a loaded dataset can be reused.
+// loading, the compactor for blocks, and queriers. Everything lives under one work dir so a loaded dataset can be reused.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { connectBus, type Bus } from '@firn/bus';
@@ -10,7 +10,7 @@ import { freePort, spawnServer, startNats, withPortRetry, type ServerProcess, ty
 
 const ROOT = resolve(__dirname, '..', '..');
 
-export type AppName = 'gateway' | 'ingester' | 'querier';
+export type AppName = 'gateway' | 'ingester' | 'querier' | 'compactor';
 
 export interface AppProcess {
   name: string;
