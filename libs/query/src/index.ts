@@ -7,4 +7,4 @@ export { sortedLabelSet, type LabelQuery } from './labels';
 export { planSegments } from './plan';
 export { type SegmentMeta } from './segment-objects';
 export { NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
-export { catalogSnapshotKey, type CatalogSnapshotEvent, type CatalogSnapshotOptions, type CatalogSnapshotOutcome } from './catalog-snapshots';
+export { catalogSnapshotKey, type CatalogSnapshotEvent } from './catalog-snapshots';
