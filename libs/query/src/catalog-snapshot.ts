@@ -38,23 +38,16 @@ function int32Table(name: string, values: Int32Array): Table {
 /** The snapshot as one object (Arrow IPC sections; strings of the frame table dictionary-encoded). */
 export function encodeCatalogSnapshot(s: CatalogSnapshot): Buffer {
   const f = s.frames;
+  const strings = (pick: (x: Frame) => string) =>
+    vectorFromArray(
+      f.map((x) => pick(x)),
+      dictUtf8(),
+    );
   const frames = new Table({
-    buildId: vectorFromArray(
-      f.map((x) => x.buildId),
-      dictUtf8(),
-    ),
-    mappingFile: vectorFromArray(
-      f.map((x) => x.mappingFile),
-      dictUtf8(),
-    ),
-    functionName: vectorFromArray(
-      f.map((x) => x.functionName),
-      dictUtf8(),
-    ),
-    fileName: vectorFromArray(
-      f.map((x) => x.fileName),
-      dictUtf8(),
-    ),
+    buildId: strings((x) => x.buildId),
+    mappingFile: strings((x) => x.mappingFile),
+    functionName: strings((x) => x.functionName),
+    fileName: strings((x) => x.fileName),
     address: makeVector(BigUint64Array.from(f, (x) => x.address)),
     line: makeVector(BigInt64Array.from(f, (x) => BigInt(x.line))),
     inlined: vectorFromArray(

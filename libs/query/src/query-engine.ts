@@ -17,7 +17,7 @@ import { CatalogSnapshots, type CatalogSnapshotOptions } from './catalog-snapsho
 import { segmentObjects, type SegmentMeta } from './segment-objects';
 import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
-import { SeriesTableCache, seriesFromTable } from './series-table';
+import { prepareSeriesQuery, SeriesTableCache, seriesFromTable } from './series-table';
 import { DEFAULT_TAIL_CACHE_BYTES, SegmentTailStore } from './segment-tail-store';
 
 export interface QueryEngineOptions {
@@ -264,14 +264,15 @@ export class QueryEngine {
     const plan = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
     this.checkSegmentCount(plan.segments.length, opts);
     const out: SeriesBuckets = new Map();
+    const q = { ...plan, stepMs, sumBy };
+    const prepared = prepareSeriesQuery(q);
     await mapBounded(
       plan.segments,
       this.concurrency,
       async (seg) => {
-        const q = { ...plan, stepMs, sumBy };
         // No table when the cache is off or full of tables in use: then scan the rows.
         const table = await this.seriesTables?.table(this.store, seg, q, opts.signal);
-        mergeSeries(out, table ? seriesFromTable(table, q) : await scanSeries(this.store, seg, q, { signal: opts.signal }));
+        mergeSeries(out, table ? seriesFromTable(table, q, prepared) : await scanSeries(this.store, seg, q, { signal: opts.signal }));
       },
       opts.signal,
     );

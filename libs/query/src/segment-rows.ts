@@ -55,6 +55,12 @@ export function labelReader(batch: RecordBatch, name: string): (i: number) => st
   return d ? stringsOf(d) : () => '';
 }
 
+/** A reader per label name: of `names`, or of every label column the batch has. */
+export function labelReaders(batch: RecordBatch, names?: readonly string[]): Array<readonly [string, (i: number) => string]> {
+  const all = names ?? batch.schema.fields.map((f) => labelNameOfColumn(f.name)).filter((n): n is string => n !== undefined);
+  return all.map((n) => [n, labelReader(batch, n)] as const);
+}
+
 interface CompiledFilter {
   profileType?: string;
   /** Undefined when every row of the segment lies in the range (the manifest says so). */

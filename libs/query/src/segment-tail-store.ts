@@ -1,3 +1,4 @@
+import { MemoryLruCache } from '@firn/cache';
 import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions } from '@firn/storage';
 
 /** A segment's Parquet object: `…/segments/L<level>/<day>/<id>/<samples|stacks>.parquet`. */
@@ -5,16 +6,8 @@ const SEGMENT_OBJECT = /\/segments\/L\d+\/\d{4}-\d{2}-\d{2}\/[^/]+\/(samples|sta
 
 export const DEFAULT_TAIL_BYTES = 16 * 1024;
 export const DEFAULT_TAIL_CACHE_BYTES = 32 * 1024 * 1024;
-/** Map slot, entry object, key string and ObjectInfo, roughly. */
-const ENTRY_OVERHEAD_BYTES = 300;
-
-interface Entry {
-  info: ObjectInfo;
-  /** The object's last bytes, from `tailStart` to its end, once a read has needed them. */
-  tail?: Buffer;
-  tailStart: number;
-  bytes: number;
-}
+/** A cached value: the object's size and mtime (float64 LE each), then its last bytes. */
+const HEADER_BYTES = 16;
 
 export interface SegmentTailStoreOptions {
   /** Bound on cached sizes and tails together. Default 32 MiB. */
@@ -28,13 +21,12 @@ export interface SegmentTailStoreOptions {
  * Opening a Parquet object for ranged reads costs a HEAD (size), then two reads at its end (footer
  * length, then footer) before any column: on object storage, three round trips per segment per
  * query. Segment objects are immutable (unique ids, never rewritten), so after the first query a
- * segment costs only its column reads. The first read in an object's tail fetches the whole tail
- * in one request, so even a cold open is a HEAD and one read. Other keys pass straight through.
+ * segment costs only its column reads. A HEAD of a segment object fetches its tail right away
+ * (the footer reads follow it anyway), so even a cold open is a HEAD and one read. Other keys
+ * pass straight through. The bytes live in a MemoryLruCache.
  */
 export class SegmentTailStore implements ObjectStore {
-  private readonly entries = new Map<string, Entry>();
-  private held = 0;
-  private readonly maxBytes: number;
+  private readonly cache: MemoryLruCache;
   private readonly tailBytes: number;
   hits = 0;
   misses = 0;
@@ -43,7 +35,7 @@ export class SegmentTailStore implements ObjectStore {
     private readonly inner: ObjectStore,
     opts: SegmentTailStoreOptions = {},
   ) {
-    this.maxBytes = opts.maxBytes ?? DEFAULT_TAIL_CACHE_BYTES;
+    this.cache = new MemoryLruCache({ maxBytes: opts.maxBytes ?? DEFAULT_TAIL_CACHE_BYTES });
     this.tailBytes = opts.tailBytes ?? DEFAULT_TAIL_BYTES;
   }
 
@@ -52,42 +44,44 @@ export class SegmentTailStore implements ObjectStore {
   }
 
   get bytes(): number {
-    return this.held;
+    return this.cache.sizeBytes;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     if (!SEGMENT_OBJECT.test(key)) return this.inner.head(key);
-    const e = this.touch(key);
-    if (e) {
+    const [cached] = await this.cache.getMany([key]);
+    if (cached) {
       this.hits++;
-      return e.info;
+      return { key, size: cached.readDoubleLE(0), lastModified: new Date(cached.readDoubleLE(8)) };
     }
     this.misses++;
     const info = await this.inner.head(key);
-    if (info) this.remember(key, { info, tailStart: Math.max(0, info.size - this.tailBytes), bytes: ENTRY_OVERHEAD_BYTES + key.length * 2 });
+    if (!info) return undefined;
+    const tailLength = Math.min(info.size, this.tailBytes);
+    const tail = tailLength > 0 ? await this.inner.getRange(key, info.size - tailLength, tailLength) : Buffer.alloc(0);
+    if (tail.length === tailLength) {
+      const value = Buffer.allocUnsafe(HEADER_BYTES + tail.length);
+      value.writeDoubleLE(info.size, 0);
+      value.writeDoubleLE(info.lastModified.getTime(), 8);
+      tail.copy(value, HEADER_BYTES);
+      await this.cache.setMany([{ key, value }]);
+    }
     return info;
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    const e = SEGMENT_OBJECT.test(key) ? this.touch(key) : undefined;
-    if (!e || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < e.tailStart || length < 0) {
-      return this.inner.getRange(key, offset, length);
-    }
-    if (!e.tail) {
-      this.misses++;
-      const tail = await this.inner.getRange(key, e.tailStart, e.info.size - e.tailStart);
-      if (tail.length !== e.info.size - e.tailStart) return this.inner.getRange(key, offset, length);
-      if (this.entries.get(key) === e && !e.tail) {
-        e.tail = tail;
-        e.bytes += tail.length;
-        this.held += tail.length;
-        this.evict();
+    const [cached] = SEGMENT_OBJECT.test(key) ? await this.cache.getMany([key]) : [undefined];
+    if (cached && Number.isSafeInteger(offset) && Number.isSafeInteger(length) && length >= 0) {
+      const size = cached.readDoubleLE(0);
+      const tailStart = size - (cached.length - HEADER_BYTES);
+      if (offset >= tailStart) {
+        this.hits++;
+        const from = HEADER_BYTES + offset - tailStart;
+        // A copy: callers may keep or transfer what they get.
+        return Buffer.from(cached.subarray(from, Math.max(from, HEADER_BYTES + Math.min(offset + length, size) - tailStart)));
       }
-      return Buffer.from(tail.subarray(offset - e.tailStart, Math.min(offset + length, e.info.size) - e.tailStart));
     }
-    this.hits++;
-    // A copy: callers may keep or transfer what they get.
-    return Buffer.from(e.tail.subarray(offset - e.tailStart, Math.min(offset + length, e.info.size) - e.tailStart));
+    return this.inner.getRange(key, offset, length);
   }
 
   get(key: string): Promise<Buffer> {
@@ -95,12 +89,12 @@ export class SegmentTailStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<void> {
-    this.forget(key);
+    await this.cache.deleteMany([key]);
     await this.inner.put(key, body, opts);
   }
 
   async delete(key: string): Promise<void> {
-    this.forget(key);
+    await this.cache.deleteMany([key]);
     await this.inner.delete(key);
   }
 
@@ -118,37 +112,5 @@ export class SegmentTailStore implements ObjectStore {
 
   close(): Promise<void> {
     return this.inner.close();
-  }
-
-  private touch(key: string): Entry | undefined {
-    const e = this.entries.get(key);
-    if (e) {
-      this.entries.delete(key);
-      this.entries.set(key, e);
-    }
-    return e;
-  }
-
-  private remember(key: string, e: Entry): void {
-    this.forget(key);
-    this.entries.set(key, e);
-    this.held += e.bytes;
-    this.evict();
-  }
-
-  private forget(key: string): void {
-    const e = this.entries.get(key);
-    if (e) {
-      this.entries.delete(key);
-      this.held -= e.bytes;
-    }
-  }
-
-  private evict(): void {
-    for (const [k, e] of this.entries) {
-      if (this.held <= this.maxBytes) return;
-      this.entries.delete(k);
-      this.held -= e.bytes;
-    }
   }
 }

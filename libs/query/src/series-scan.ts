@@ -5,7 +5,7 @@ import type { ObjectStore } from '@firn/storage';
 import { halves, int64At, requireColumn } from './arrow-columns';
 import type { ScanQuery } from './segment-scan';
 import type { SegmentMeta } from './segment-objects';
-import { labelReader, scanSegmentRows } from './segment-rows';
+import { labelReaders, scanSegmentRows } from './segment-rows';
 
 export interface SeriesQuery extends ScanQuery {
   /** Bucket width; buckets start at startMs + k × stepMs. */
@@ -37,6 +37,16 @@ export function seriesLabels(key: string): Label[] {
 /** The label order of series keys (scan and wire must agree, or equal series would not merge). */
 export function byName(a: Label, b: Label): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/** Row i's labels that have a value, in series-key order. */
+export function rowLabels(readers: ReadonlyArray<readonly [string, (i: number) => string]>, i: number): Label[] {
+  const labels: Label[] = [];
+  for (const [n, r] of readers) {
+    const v = r(i);
+    if (v !== '') labels.push([n, v]);
+  }
+  return labels.sort(byName);
 }
 
 /** One series in columns, as peers exchange it (all arrays have the same length). */
@@ -128,24 +138,12 @@ export async function scanSeries(store: ObjectStore, seg: SegmentMeta, q: Series
       const value = halves(requireColumn(batch, SampleColumn.value, what).values as BigInt64Array);
       const ts = halves(requireColumn(batch, SampleColumn.timestamp, what).values as BigInt64Array);
       const dur = halves(requireColumn(batch, SampleColumn.duration, what).values as BigInt64Array);
-      const names =
-        sumBy ??
-        batch.schema.fields
-          .map((f) => f.name)
-          .filter((n) => n.startsWith('labels.'))
-          .map((n) => n.slice('labels.'.length));
-      const readers = names.map((n) => [n, labelReader(batch, n)] as const);
+      const readers = labelReaders(batch, sumBy);
       for (const i of rows) {
         const sid = series[i];
         let points = keyOfSeries.get(sid);
         if (!points) {
-          const labels: Label[] = [];
-          for (const [n, r] of readers) {
-            const v = r(i);
-            if (v !== '') labels.push([n, v]);
-          }
-          labels.sort(byName);
-          const key = seriesKeyOf(labels);
+          const key = seriesKeyOf(rowLabels(readers, i));
           points = out.get(key);
           if (!points) out.set(key, (points = new Map()));
           keyOfSeries.set(sid, points);

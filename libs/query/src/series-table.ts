@@ -1,12 +1,12 @@
 import type { Label } from '@firn/profiles';
-import { compileMatchers } from '@firn/manifest';
+import { compileMatchers, type CompiledMatcher } from '@firn/manifest';
 import { SampleColumn, seriesKeyOf } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import type { RecordBatch } from 'apache-arrow';
 import { halves, int64At, requireColumn, stringsOf } from './arrow-columns';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
-import { labelReader, scanSegmentRows } from './segment-rows';
-import { byName, type SeriesBuckets, type SeriesQuery } from './series-scan';
+import { labelReaders, scanSegmentRows } from './segment-rows';
+import { byName, rowLabels, type SeriesBuckets, type SeriesQuery } from './series-scan';
 
 /** One stored series of a segment: which points are its own is in the table's `starts`. */
 export interface TableSeries {
@@ -138,7 +138,7 @@ class PointsBuilder {
       }
       [n, series, ts, value, rows, dur] = [m, s2, t2, v2, r2, d2];
     }
-    const starts = new Uint32Array(seriesCount + 1);
+    const starts = new Uint32Array(seriesCount + 1); // owned by the table (compactColumns keeps it)
     for (let k = 0; k < n; k++) starts[series[k] + 1]++;
     for (let k = 0; k < seriesCount; k++) starts[k + 1] += starts[k];
     // compactColumns copies what it keeps: views are enough here.
@@ -171,14 +171,6 @@ function profileTypeColumn(seg: SegmentMeta): { columns: string[]; reader: (batc
     return { columns: [], reader: () => () => only };
   }
   return { columns: [SampleColumn.profileType], reader: (batch) => stringsOf(requireColumn(batch, SampleColumn.profileType, what)) };
-}
-
-function labelReaders(batch: RecordBatch): Array<readonly [string, (i: number) => string]> {
-  return batch.schema.fields
-    .map((f) => f.name)
-    .filter((n) => n.startsWith('labels.'))
-    .map((n) => n.slice('labels.'.length))
-    .map((n) => [n, labelReader(batch, n)] as const);
 }
 
 /**
@@ -215,13 +207,7 @@ export async function readSeriesTable(store: ObjectStore, seg: SegmentMeta, labe
           if (!ofType) ids.set(type, (ofType = new Map()));
           let id = ofType.get(sid);
           if (id === undefined) {
-            const got: Label[] = [];
-            for (const [n, r] of readers) {
-              const v = r(i);
-              if (v !== '') got.push([n, v]);
-            }
-            got.sort(byName);
-            id = found.push({ profileType: type, labels: got }) - 1;
+            id = found.push({ profileType: type, labels: rowLabels(readers, i) }) - 1;
             ofType.set(sid, id);
           }
           lastSid = sid;
@@ -279,7 +265,7 @@ function compactColumns(p: { ts: Float64Array; value: Float64Array; rows: Uint32
     }
   }
   const durationNs = varies ? p.dur.slice() : undefined;
-  const starts = p.starts.slice();
+  const { starts } = p;
   const bytes = tsOff.byteLength + value.byteLength + (rows?.byteLength ?? 0) + (durationNs?.byteLength ?? 0) + durationEach.byteLength + starts.byteLength;
   return { starts, tsOff, tsBase, value, rows, durationNs, durationEach, bytes };
 }
@@ -320,12 +306,9 @@ export async function readTableLabels(
         if (id === undefined || done[id] === 1) continue;
         done[id] = 1;
         const s = table.series[id];
-        for (const [n, r] of readers) {
-          const v = r(i);
-          // Two queries may fill the same names at once: the second adds nothing.
-          if (v !== '' && !s.labels.some(([m]) => m === n)) s.labels.push([n, v]);
-        }
-        s.labels.sort(byName);
+        // Two queries may fill the same names at once: the second adds nothing.
+        const more = rowLabels(readers, i).filter(([n]) => !s.labels.some(([m]) => m === n));
+        if (more.length > 0) s.labels = [...s.labels, ...more].sort(byName);
       }
     },
     signal,
@@ -358,14 +341,25 @@ function keyOf(s: TableSeries, sumBy: ReadonlySet<string> | undefined, sumByKey:
   return key;
 }
 
+/** What seriesFromTable derives from a query once, for all of its segments (regexes compiled once). */
+export interface PreparedSeriesQuery {
+  matchers: CompiledMatcher[];
+  sumBy?: ReadonlySet<string>;
+  /** Names the key memo of each series. */
+  sumByKey: string;
+}
+
+export function prepareSeriesQuery(q: SeriesQuery): PreparedSeriesQuery {
+  const sumBy = q.sumBy ? new Set(q.sumBy) : undefined;
+  return { matchers: compileMatchers(q.matchers), sumBy, sumByKey: sumBy ? JSON.stringify([...sumBy].sort()) : '*' };
+}
+
 /**
  * The answer of scanSeries (same buckets, sums, row counts and durations) computed from a
  * segment's series table instead of its rows.
  */
-export function seriesFromTable(table: SeriesTable, q: SeriesQuery): SeriesBuckets {
-  const matchers = compileMatchers(q.matchers);
-  const sumBy = q.sumBy ? new Set(q.sumBy) : undefined;
-  const sumByKey = sumBy ? JSON.stringify([...sumBy].sort()) : '*';
+export function seriesFromTable(table: SeriesTable, q: SeriesQuery, prepared: PreparedSeriesQuery = prepareSeriesQuery(q)): SeriesBuckets {
+  const { matchers, sumBy, sumByKey } = prepared;
   const { startMs, endMs, stepMs } = q;
   const out: SeriesBuckets = new Map();
   const { series, starts, tsOff, tsBase, value, rows, durationNs, durationEach } = table;
