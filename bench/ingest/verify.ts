@@ -1,7 +1,7 @@
 // Reads back what a tenant has stored, through the manifest as a querier would.
 import type { Bus } from '@firn/bus';
 import { ManifestLog } from '@firn/manifest';
-import { readSegment, totalsBySeriesAndStack } from '@firn/segments';
+import { keysOfDir, readSegment, totalsBySeriesAndStack } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 
@@ -34,7 +34,7 @@ export async function storedSummary(bus: Bus, store: ObjectStore, tenant: string
       manifestBytes += Number(seg.meta.bytes);
       const dir = seg.meta.objectKey;
       dirs.add(dir);
-      const { samples: s, stacks } = await readSegment(store, { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` });
+      const { samples: s, stacks } = await readSegment(store, keysOfDir(dir));
       for (const [k, v] of await totalsBySeriesAndStack(s, stacks)) totals.set(k, (totals.get(k) ?? 0) + v);
     }
     let ownedBytes = 0;

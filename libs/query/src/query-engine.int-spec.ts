@@ -49,8 +49,9 @@ describe(QueryEngine.name, () => {
     const rows = mixedRows(1);
     const part = (from: number, to: number): Row[] => rows.filter((r) => r.ts >= T0 + from && r.ts < T0 + to);
     await fx.addSegment(part(0, 20_000));
-    // Small row groups: exercises the two-phase read and per-row-group stack reads.
-    await fx.addSegment(part(20_000, 40_000), { rowGroupRows: 16 });
+    // Small row groups: exercises the two-phase read and per-row-group stack reads. Written as
+    // before series rollups existed: series queries build its table from rows.
+    await fx.addSegment(part(20_000, 40_000), { rowGroupRows: 16, rollup: false });
     // One value per summary: truncated summaries force label scans.
     await fx.addSegment(part(40_000, 60_000), { maxLabelValuesInSummary: 1 });
     // Span profiles, an hour after END so the other tests never see them (the worker test reads them).
@@ -260,6 +261,32 @@ describe(QueryEngine.name, () => {
       fx.store.reset();
       expect(await ask('{namespace!=""}', [])).toEqual(want('{namespace!=""}', []));
       expect(fx.store.bytesRead).toBe(0);
+      // Tables from rollups come with every label: only the segment without one read columns.
+      expect(engine2.seriesCacheStats()).toMatchObject({ fromRollup: 2, fromRows: 1, rollupErrors: 0 });
+    });
+
+    it("reads a segment's series rollup instead of its rows, and falls back to rows when the rollup is unreadable", async () => {
+      const fresh = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1 });
+      fx.store.reset();
+      const want = expectedSeries(['pod'], [], T0, T0 + 20_000, 5_000);
+      expect(await fresh.series(fx.tenant, CPU, T0, T0 + 20_000, 5_000, ['pod'])).toEqual(want);
+      const read = [...fx.store.bytesByKey.keys()];
+      expect(read).toEqual([`${fx.metas[0].objectKey}series.arrow`]);
+      expect(fresh.seriesCacheStats()).toMatchObject({ fromRollup: 1, fromRows: 0 });
+
+      const bad = await QueryFixture.create();
+      try {
+        const meta = await bad.addSegment(mixedRows(2));
+        await bad.store.put(`${meta.objectKey}series.arrow`, Buffer.from('not arrow'));
+        const e = new QueryEngine({ store: bad.store, view: bad.view, concurrency: 1 });
+        const got = await e.series(bad.tenant, CPU, T0, END, 5_000, ['pod']);
+        const totals = (m: typeof got) => [...m.values()].reduce((t, pts) => t + [...pts.values()].reduce((a, p) => a + p.value, 0), 0);
+        expect(totals(got)).toBe(bad.rows.filter((r) => r.pt === CPU && r.ts < END).reduce((t, r) => t + r.value, 0));
+        expect(got).toEqual(await new QueryEngine({ store: bad.store, view: bad.view, seriesCacheBytes: 0 }).series(bad.tenant, CPU, T0, END, 5_000, ['pod']));
+        expect(e.seriesCacheStats()).toMatchObject({ fromRollup: 0, fromRows: 1, rollupErrors: 1 });
+      } finally {
+        await bad.cleanup();
+      }
     });
 
     it('shares one series-table read between queries that miss at once, also when the reader is cancelled', async () => {

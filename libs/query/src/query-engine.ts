@@ -20,6 +20,18 @@ import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
 import { prepareSeriesQuery, SeriesTableCache, seriesFromTable } from './series-table';
 import { DEFAULT_TAIL_CACHE_BYTES, SegmentTailStore } from './segment-tail-store';
 
+export interface SeriesCacheStats {
+  hits: number;
+  misses: number;
+  bytes: number;
+  segments: number;
+  /** Tables read from segments' series rollups, and built from their rows. */
+  fromRollup: number;
+  fromRows: number;
+  /** Rollups that exist but could not be read. */
+  rollupErrors: number;
+}
+
 export interface QueryEngineOptions {
   store: ObjectStore;
   view: ManifestView;
@@ -143,9 +155,11 @@ export class QueryEngine {
   }
 
   /** Series-table cache figures (undefined when disabled), for metrics. */
-  seriesCacheStats(): { hits: number; misses: number; bytes: number; segments: number } | undefined {
+  seriesCacheStats(): SeriesCacheStats | undefined {
     const c = this.seriesTables;
-    return c && { hits: c.hits, misses: c.misses, bytes: c.bytes, segments: c.size };
+    return (
+      c && { hits: c.hits, misses: c.misses, bytes: c.bytes, segments: c.size, fromRollup: c.fromRollup, fromRows: c.fromRows, rollupErrors: c.rollupErrors }
+    );
   }
 
   /** Writes pending catalog snapshots, then stops the scan workers, if any (they never keep the process alive on their own). */

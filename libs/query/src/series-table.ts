@@ -1,6 +1,7 @@
+import { ErrorCode, isFirnError } from '@firn/errors';
 import type { Label } from '@firn/profiles';
 import { compileMatchers, type CompiledMatcher } from '@firn/manifest';
-import { SampleColumn, seriesKeyOf } from '@firn/segments';
+import { decodeSeriesRollup, SampleColumn, SeriesPointsBuilder, seriesKeyOf, type SeriesRollup } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import type { RecordBatch } from 'apache-arrow';
 import { halves, int64At, requireColumn, stringsOf } from './arrow-columns';
@@ -46,6 +47,10 @@ export interface SeriesTable {
   labelsRead: Set<string> | 'all';
   /** profile type → series_id → index in `series`. */
   readonly ids: ReadonlyMap<string, ReadonlyMap<number, number>>;
+  /** Read from the segment's series rollup, or built from its rows (no rollup, or a bad one). */
+  readonly source: 'rollup' | 'rows';
+  /** Why the segment's rollup was not used, when it exists but could not be read. */
+  readonly rollupError?: string;
 }
 
 /** Label names a series query needs: its sum_by and matchers' names, or every one without sum_by. */
@@ -59,101 +64,6 @@ function missingLabels(t: SeriesTable, need: string[] | 'all'): string[] | 'all'
   if (need === 'all') return 'all';
   const missing = need.filter((n) => !read.has(n));
   return missing.length > 0 ? missing : undefined;
-}
-
-/**
- * A segment's points as rows arrive, in flat columns (one allocation per segment, not per series):
- * a row at the same (series, timestamp) as the point before adds to it, any other row appends a
- * point. Rows of a flush come sorted by (profile type, series, timestamp), so points are usually
- * already grouped by series and in time order; otherwise `finish` sorts them.
- */
-class PointsBuilder {
-  n = 0;
-  series: Uint32Array;
-  ts: Float64Array;
-  value: Float64Array;
-  rows: Uint32Array;
-  dur: Float64Array;
-  /** False once a point arrived out of (series, timestamp) order. */
-  ordered = true;
-
-  constructor(capacity: number) {
-    const cap = Math.max(16, capacity);
-    this.series = new Uint32Array(cap);
-    this.ts = new Float64Array(cap);
-    this.value = new Float64Array(cap);
-    this.rows = new Uint32Array(cap);
-    this.dur = new Float64Array(cap);
-  }
-
-  add(series: number, t: number, v: number, durationNs: number): void {
-    const n = this.n;
-    if (n > 0 && this.series[n - 1] === series) {
-      const last = this.ts[n - 1];
-      if (last === t) {
-        this.value[n - 1] += v;
-        this.rows[n - 1]++;
-        return;
-      }
-      if (t < last) this.ordered = false;
-    } else if (n > 0 && series < this.series[n - 1]) {
-      this.ordered = false;
-    }
-    if (n === this.ts.length) this.grow();
-    this.series[n] = series;
-    this.ts[n] = t;
-    this.value[n] = v;
-    this.rows[n] = 1;
-    this.dur[n] = durationNs;
-    this.n = n + 1;
-  }
-
-  /**
-   * The points ordered by (series, timestamp) with equal ones merged (duration: the first row's,
-   * as scanSeries counts it), and where each series starts.
-   */
-  finish(seriesCount: number): { ts: Float64Array; value: Float64Array; rows: Uint32Array; dur: Float64Array; starts: Uint32Array } {
-    let { n, series, ts, value, rows, dur } = this;
-    if (!this.ordered) {
-      // A stable order keeps, among equal (series, timestamp), the row that came first.
-      const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => series[a] - series[b] || ts[a] - ts[b] || a - b);
-      const s2 = new Uint32Array(n);
-      const t2 = new Float64Array(n);
-      const v2 = new Float64Array(n);
-      const r2 = new Uint32Array(n);
-      const d2 = new Float64Array(n);
-      let m = 0;
-      for (const k of order) {
-        if (m > 0 && s2[m - 1] === series[k] && t2[m - 1] === ts[k]) {
-          v2[m - 1] += value[k];
-          r2[m - 1] += rows[k];
-          continue;
-        }
-        s2[m] = series[k];
-        t2[m] = ts[k];
-        v2[m] = value[k];
-        r2[m] = rows[k];
-        d2[m] = dur[k];
-        m++;
-      }
-      [n, series, ts, value, rows, dur] = [m, s2, t2, v2, r2, d2];
-    }
-    const starts = new Uint32Array(seriesCount + 1); // owned by the table (compactColumns keeps it)
-    for (let k = 0; k < n; k++) starts[series[k] + 1]++;
-    for (let k = 0; k < seriesCount; k++) starts[k + 1] += starts[k];
-    // compactColumns copies what it keeps: views are enough here.
-    return { ts: ts.subarray(0, n), value: value.subarray(0, n), rows: rows.subarray(0, n), dur: dur.subarray(0, n), starts };
-  }
-
-  private grow(): void {
-    const cap = this.ts.length * 2;
-    const more = <T extends Float64Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
-    this.series = more(this.series, new Uint32Array(cap));
-    this.ts = more(this.ts, new Float64Array(cap));
-    this.value = more(this.value, new Float64Array(cap));
-    this.rows = more(this.rows, new Uint32Array(cap));
-    this.dur = more(this.dur, new Float64Array(cap));
-  }
 }
 
 /** A series' object, its labels array and its share of the id maps. */
@@ -173,16 +83,59 @@ function profileTypeColumn(seg: SegmentMeta): { columns: string[]; reader: (batc
   return { columns: [SampleColumn.profileType], reader: (batch) => stringsOf(requireColumn(batch, SampleColumn.profileType, what)) };
 }
 
+/** A table over a decoded rollup: every label of every series is there at once. */
+function tableOfRollup(r: SeriesRollup): SeriesTable {
+  const ids = new Map<string, Map<number, number>>();
+  const series = r.profileTypes.map((profileType, k): TableSeries => {
+    let ofType = ids.get(profileType);
+    if (!ofType) ids.set(profileType, (ofType = new Map()));
+    ofType.set(r.seriesIds[k], k);
+    return { profileType, labels: [...r.labels[k]].sort(byName) };
+  });
+  const bytes = r.bytes + series.length * SERIES_OVERHEAD_BYTES + series.reduce((b, t) => b + labelBytes(t.labels), 0);
+  const { starts, tsOff, tsBase, value, rows, durationNs, durationEach } = r;
+  return { series, starts, tsOff, tsBase, value, rows, durationNs, durationEach, bytes, labelsRead: 'all', ids, source: 'rollup' };
+}
+
 /**
- * Reads a segment's series table: series_id, timestamp, value, duration (and profile_type when
- * the segment holds several) of every row, plus the label columns `labels` names.
+ * The segment's series table from its series rollup (one GET, no row decoded). Undefined when the
+ * segment has none (written before rollups); `{ error }` when it has one that cannot be read.
+ */
+export async function readRollupTable(store: ObjectStore, seg: SegmentMeta): Promise<SeriesTable | { error: string } | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await store.get(segmentObjects(seg).series);
+  } catch (err) {
+    if (isFirnError(err, ErrorCode.NotFound)) return undefined;
+    throw err;
+  }
+  try {
+    return tableOfRollup(decodeSeriesRollup(bytes));
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/**
+ * Reads a segment's series table: from its series rollup when it has one, else from its rows
+ * (series_id, timestamp, value, duration, profile_type when the segment holds several, and the
+ * label columns `labels` names).
  */
 export async function readSeriesTable(store: ObjectStore, seg: SegmentMeta, labels: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable> {
+  const rollup = await readRollupTable(store, seg);
+  if (rollup && 'source' in rollup) return rollup;
+  signal?.throwIfAborted();
+  const table = await scanSeriesTable(store, seg, labels, signal);
+  return rollup ? { ...table, rollupError: rollup.error } : table;
+}
+
+/** A segment's series table built from its rows. */
+async function scanSeriesTable(store: ObjectStore, seg: SegmentMeta, labels: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable> {
   // series_id names a label set; one label set may hold several profile types. A series here is
   // a (profile type, series_id) pair, numbered in order of first appearance.
   const ids = new Map<string, Map<number, number>>();
   const found: Array<{ profileType: string; labels: Label[] }> = [];
-  const points = new PointsBuilder(Math.min(Number(seg.rows), 1 << 20));
+  const points = new SeriesPointsBuilder(Math.min(Number(seg.rows), 1 << 20));
   const types = profileTypeColumn(seg);
   let lastSid = -1;
   let lastType = '';
@@ -219,55 +172,10 @@ export async function readSeriesTable(store: ObjectStore, seg: SegmentMeta, labe
     },
     signal,
   );
-  const p = points.finish(found.length);
+  const columns = points.finish(found.length);
   const series = found.map(({ profileType, labels: got }): TableSeries => ({ profileType, labels: got }));
-  const columns = compactColumns(p);
   const bytes = columns.bytes + series.length * SERIES_OVERHEAD_BYTES + series.reduce((b, t) => b + labelBytes(t.labels), 0);
-  return { series, ...columns, bytes, labelsRead: labels === 'all' ? 'all' : new Set(labels), ids };
-}
-
-const UINT32_LIMIT = 2 ** 32;
-
-/** The finished points in the smallest exact column types. */
-function compactColumns(p: { ts: Float64Array; value: Float64Array; rows: Uint32Array; dur: Float64Array; starts: Uint32Array }) {
-  const n = p.ts.length;
-  let minTs = Infinity;
-  let maxTs = -Infinity;
-  let valuesFit = true;
-  let maxRows = 0;
-  for (let k = 0; k < n; k++) {
-    const t = p.ts[k];
-    if (t < minTs) minTs = t;
-    if (t > maxTs) maxTs = t;
-    const v = p.value[k];
-    if (valuesFit && !(v >= 0 && v < UINT32_LIMIT && Number.isInteger(v))) valuesFit = false;
-    if (p.rows[k] > maxRows) maxRows = p.rows[k];
-  }
-  const tsBase = n > 0 ? minTs : 0;
-  const tsOff = n === 0 || maxTs - tsBase < 2 ** 31 ? new Int32Array(n) : new Float64Array(n);
-  for (let k = 0; k < n; k++) tsOff[k] = p.ts[k] - tsBase;
-  const value = valuesFit ? Uint32Array.from(p.value) : p.value.slice();
-  const rows = maxRows <= 1 ? undefined : maxRows < 65_536 ? Uint16Array.from(p.rows) : p.rows.slice();
-  // Durations: one number per series when constant (an agent's window), else the column.
-  const seriesCount = p.starts.length - 1;
-  const durationEach = new Float64Array(seriesCount);
-  let varies = false;
-  for (let s = 0; s < seriesCount; s++) {
-    const [from, to] = [p.starts[s], p.starts[s + 1]];
-    const d = from < to ? p.dur[from] : 0;
-    durationEach[s] = d;
-    for (let k = from + 1; k < to; k++) {
-      if (p.dur[k] !== d) {
-        durationEach[s] = Number.NaN;
-        varies = true;
-        break;
-      }
-    }
-  }
-  const durationNs = varies ? p.dur.slice() : undefined;
-  const { starts } = p;
-  const bytes = tsOff.byteLength + value.byteLength + (rows?.byteLength ?? 0) + (durationNs?.byteLength ?? 0) + durationEach.byteLength + starts.byteLength;
-  return { starts, tsOff, tsBase, value, rows, durationNs, durationEach, bytes };
+  return { series, ...columns, bytes, labelsRead: labels === 'all' ? 'all' : new Set(labels), ids, source: 'rows' };
 }
 
 function labelBytes(labels: readonly Label[]): number {
@@ -431,6 +339,11 @@ export class SeriesTableCache {
   private held = 0;
   hits = 0;
   misses = 0;
+  /** Tables read from a segment's rollup, and built from its rows. */
+  fromRollup = 0;
+  fromRows = 0;
+  /** Rollups that exist but could not be read (their segment's rows were used). */
+  rollupErrors = 0;
 
   constructor(
     readonly maxBytes: number,
@@ -483,11 +396,24 @@ export class SeriesTableCache {
       if (t) return t;
     }
     this.misses++;
-    if (!this.makeRoom(Number(seg.rows) * EXPECTED_BYTES_PER_ROW)) return undefined;
+    if (!this.makeRoom(Number(seg.rows) * EXPECTED_BYTES_PER_ROW)) {
+      // No room to keep it: a rollup still answers for less than a row scan; rows are scanned
+      // by the caller without building a table.
+      const t = await readRollupTable(store, seg);
+      if (t && 'source' in t) {
+        this.fromRollup++;
+        return t;
+      }
+      if (t) this.rollupErrors++;
+      return undefined;
+    }
     const reading = readSeriesTable(store, seg, need, signal);
     this.reading.set(key, reading);
     try {
       const t = await reading;
+      if (t.source === 'rollup') this.fromRollup++;
+      else this.fromRows++;
+      if (t.rollupError) this.rollupErrors++;
       if (!this.entries.has(key) && this.makeRoom(t.bytes)) {
         this.entries.set(key, { table: t, usedAt: this.now() });
         this.held += t.bytes;

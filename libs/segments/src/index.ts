@@ -12,9 +12,10 @@ export {
   labelNameOfColumn,
 } from './segment-schema';
 export { buildSegment, type BuildSegmentOptions, type BuiltSegment } from './segment-writer';
-export { newSegmentId, segmentDay, segmentKeys, type SegmentKeys } from './segment-keys';
+export { keysOfDir, newSegmentId, segmentDay, segmentKeys, type SegmentKeys } from './segment-keys';
 export { decodeStacksBatch, readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
 export { openSegmentObject, readSegment, writeSegment } from './segment-store';
 export { bytesSource, ParquetReader, type ParquetReadOptions } from './parquet';
-export { keysOfDir, segmentDir, segmentMeta } from './segment-meta';
+export { segmentDir, segmentMeta } from './segment-meta';
+export { decodeSeriesRollup, SeriesPointsBuilder, type SeriesRollup } from './series-rollup';
 export { registerParquetMemoryGauge } from './parquet.metrics';

@@ -17,10 +17,11 @@ function expectInvalid(fn: () => unknown, message: RegExp): void {
 }
 
 describe(segmentKeys.name, () => {
-  it('builds both object keys under the tenant prefix', () => {
+  it('builds the object keys under the tenant prefix', () => {
     expect(segmentKeys(acme, 0, '018bcfe56800a1b2c3d4e5f60718', '2023-11-14')).toEqual({
       samples: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/samples.parquet',
       stacks: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/stacks.parquet',
+      series: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/series.arrow',
     });
   });
 

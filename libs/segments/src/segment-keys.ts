@@ -5,6 +5,8 @@ import { tenantPrefix, type TenantId } from '@firn/tenancy';
 export interface SegmentKeys {
   samples: string;
   stacks: string;
+  /** The series rollup; segments written before rollups existed have none. */
+  series: string;
 }
 
 /** Highest compaction level a key may carry; far above anything the compactor produces. */
@@ -25,8 +27,8 @@ export function segmentDay(timeMs: number): string {
 }
 
 /**
- * Object keys of a segment's two Parquet objects:
- * `<tenantPrefix(tenant)>segments/L<level>/<yyyy-mm-dd>/<segmentId>/{samples,stacks}.parquet`.
+ * Object keys of a segment's two Parquet objects and its series rollup:
+ * `<tenantPrefix(tenant)>segments/L<level>/<yyyy-mm-dd>/<segmentId>/{samples,stacks}.parquet` and `…/series.arrow`.
  */
 export function segmentKeys(tenant: TenantId, level: number, segmentId: string, dayIso: string): SegmentKeys {
   if (!Number.isSafeInteger(level) || level < 0 || level > MAX_SEGMENT_LEVEL) {
@@ -40,7 +42,12 @@ export function segmentKeys(tenant: TenantId, level: number, segmentId: string, 
     throw invalid(`segment day must be a valid yyyy-mm-dd date, got ${JSON.stringify(dayIso)}`);
   }
   const dir = `${tenantPrefix(tenant)}segments/L${level}/${dayIso}/${segmentId}/`;
-  return { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` };
+  return keysOfDir(dir);
+}
+
+/** A segment's keys from its directory (a manifest entry's `object_key`, ending in "/"). */
+export function keysOfDir(dir: string): SegmentKeys {
+  return { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet`, series: `${dir}series.arrow` };
 }
 
 /**

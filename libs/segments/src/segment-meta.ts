@@ -4,14 +4,9 @@ import type { TenantId } from '@firn/tenancy';
 import type { SegmentKeys } from './segment-keys';
 import type { SegmentStats } from './segment-writer';
 
-/** The directory holding a segment's two objects: what a manifest entry's `object_key` names. */
+/** The directory holding a segment's objects: what a manifest entry's `object_key` names. */
 export function segmentDir(keys: SegmentKeys): string {
   return keys.samples.slice(0, keys.samples.lastIndexOf('/') + 1);
-}
-
-/** A segment's keys from its manifest `object_key` (the directory). */
-export function keysOfDir(dir: string): SegmentKeys {
-  return { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet` };
 }
 
 /** The manifest entry describing a written segment. */

@@ -40,14 +40,14 @@ describe(writeSegment.name, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('stores both objects under the segment keys and reads them back with equal totals', async () => {
+  it('stores the objects under the segment keys and reads them back with equal totals', async () => {
     const batches = mixedBatches();
     const built = buildSegment(batches);
     const keys = segmentKeys(acme, 0, newSegmentId(built.meta.minTimeMs), segmentDay(built.meta.minTimeMs));
     expect(await writeSegment(store, keys, built)).toBe(built.meta.bytes);
     const listed = [];
     for await (const o of store.listAll(`${tenantPrefix(acme)}segments/L0/`)) listed.push(o.key);
-    expect(listed).toEqual([keys.samples, keys.stacks]);
+    expect(listed).toEqual([keys.samples, keys.series, keys.stacks]);
     const back = await readSegment(store, keys);
     const totals = await totalsBySeriesAndStack(back.samples, back.stacks);
     expect(Object.fromEntries(totals)).toEqual(Object.fromEntries(expectedTotals(batches)));

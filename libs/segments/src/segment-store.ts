@@ -5,19 +5,21 @@ import type { SegmentKeys } from './segment-keys';
 import type { BuiltSegment } from './segment-writer';
 
 const PARQUET = 'application/vnd.apache.parquet';
+const ARROW_FILE = 'application/vnd.apache.arrow.file';
 
 /**
- * Stores both objects, samples first and stacks second, so a segment whose stacks object exists
- * is complete. Returns the bytes written. Not atomic as a pair: the manifest entry, published
- * afterwards, is what makes a segment visible.
+ * Stores the objects, samples first, then the series rollup, stacks last, so a segment whose
+ * stacks object exists is complete. Returns the bytes written. Not atomic as a set: the manifest
+ * entry, published afterwards, is what makes a segment visible.
  */
-export async function writeSegment(store: ObjectStore, keys: SegmentKeys, built: Pick<BuiltSegment, 'samples' | 'stacks'>): Promise<number> {
+export async function writeSegment(store: ObjectStore, keys: SegmentKeys, built: Pick<BuiltSegment, 'samples' | 'stacks' | 'series'>): Promise<number> {
   await store.put(keys.samples, built.samples, { contentType: PARQUET });
+  await store.put(keys.series, built.series, { contentType: ARROW_FILE });
   await store.put(keys.stacks, built.stacks, { contentType: PARQUET });
-  return built.samples.byteLength + built.stacks.byteLength;
+  return built.samples.byteLength + built.series.byteLength + built.stacks.byteLength;
 }
 
-/** Fetches both objects whole; not_found if either is missing. */
+/** Fetches the samples and stacks objects whole; not_found if either is missing. */
 export async function readSegment(store: ObjectStore, keys: SegmentKeys): Promise<{ samples: Buffer; stacks: Buffer }> {
   const [samples, stacks] = await Promise.all([store.get(keys.samples), store.get(keys.stacks)]);
   return { samples, stacks };

@@ -201,7 +201,7 @@ describe(buildSegment.name, () => {
       rows: 10,
       // count unit: 10 + 3 + 2 + 7 + 1 + 1 + 1 = 25; the alloc (bytes) row and two nanosecond rows count 1 each.
       samples: 28,
-      bytes: built.samples.byteLength + built.stacks.byteLength,
+      bytes: built.samples.byteLength + built.stacks.byteLength + built.series.byteLength,
     });
   });
 

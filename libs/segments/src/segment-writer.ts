@@ -4,6 +4,7 @@ import { boolData, dictionaryData, int64DataFromDoubles, StringDictionaryBuilder
 import { compareStrings } from './label-order';
 import { mergeBatches, type MergedRows, type RowOrder, type StackOrder } from './merge-batches';
 import { writeParquetTable } from './parquet';
+import { encodeSeriesRollup, seriesRollupOf } from './series-rollup';
 import type { SampleBatch } from '@firn/profiles';
 import {
   FrameField,
@@ -59,6 +60,8 @@ export interface SegmentStats {
 export interface BuiltSegment {
   samples: Uint8Array;
   stacks: Uint8Array;
+  /** The series rollup (series.arrow): what series queries read instead of the samples' rows. */
+  series: Uint8Array;
   meta: SegmentStats;
 }
 
@@ -69,7 +72,7 @@ function positiveInt(v: number | undefined, dflt: number, name: string): number 
 }
 
 /**
- * Turns the sample batches of one flush into the two Parquet objects of a segment (see README for
+ * Turns the sample batches of one flush into the two Parquet objects and the series rollup of a segment (see README for
  * the layout) and the manifest statistics. Throws invalid_argument for malformed batches and when
  * no non-zero row is left.
  */
@@ -97,6 +100,7 @@ export function buildSegment(batches: SampleBatch[], opts: BuildSegmentOptions =
     // stack_id is 0..k-1: delta-packed it takes a few bytes instead of a dictionary page.
     columnEncodings: { [StackColumn.stackId]: 'delta' },
   });
+  const series = encodeSeriesRollup(seriesRollupOf(merged));
   const meta: SegmentStats = {
     ...timeRange(merged),
     profileTypes: merged.profileTypes.slice(),
@@ -107,9 +111,9 @@ export function buildSegment(batches: SampleBatch[], opts: BuildSegmentOptions =
     })),
     rows: merged.length,
     samples: sampleCount(merged),
-    bytes: samples.byteLength + stacks.byteLength,
+    bytes: samples.byteLength + stacks.byteLength + series.byteLength,
   };
-  return { samples, stacks, meta };
+  return { samples, stacks, series, meta };
 }
 
 function timeRange(m: MergedRows): { minTimeMs: number; maxTimeMs: number } {

@@ -90,6 +90,10 @@ describe('querier fan-out (in-process cluster)', () => {
     expect(await queryMergeTotal(single.url, token, ...RANGE)).toBe(expected);
     const alone = await series(single);
     expect(alone.length).toBeGreaterThan(1);
+    // The ingester wrote each segment's series rollup: the querier read those, no rows.
+    expect(await metric(single, 'firn_querier_series_tables_read_total{source="rollup"}')).toBe(WRITES);
+    expect(await metric(single, 'firn_querier_series_tables_read_total{source="rows"}')).toBe(0);
+    expect(await metric(single, 'firn_querier_series_rollup_errors_total')).toBe(0);
     for (const [front, peer] of [
       [a, b],
       [b, a],

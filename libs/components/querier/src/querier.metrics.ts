@@ -84,7 +84,7 @@ export function registerQueryCacheMetrics(registry: Registry, engine: QueryEngin
     });
   if (engine.seriesCacheStats()) {
     const series = (pick: (s: NonNullable<ReturnType<QueryEngine['seriesCacheStats']>>) => number) => () =>
-      pick(engine.seriesCacheStats() ?? { hits: 0, misses: 0, bytes: 0, segments: 0 });
+      pick(engine.seriesCacheStats() ?? { hits: 0, misses: 0, bytes: 0, segments: 0, fromRollup: 0, fromRows: 0, rollupErrors: 0 });
     counter(
       'series_cache_hits_total',
       'Segments a series query answered from a cached series table.',
@@ -94,6 +94,23 @@ export function registerQueryCacheMetrics(registry: Registry, engine: QueryEngin
       'series_cache_misses_total',
       'Segments a series query had to scan (their table was not cached).',
       series((s) => s.misses),
+    );
+    new Counter({
+      name: metricName('querier', 'series_tables_read_total'),
+      help: "Series tables read on a miss, by source: the segment's series rollup, or its rows (segments written before rollups).",
+      labelNames: ['source'],
+      registers: [registry],
+      collect() {
+        const s = engine.seriesCacheStats();
+        this.reset();
+        this.inc({ source: 'rollup' }, s?.fromRollup ?? 0);
+        this.inc({ source: 'rows' }, s?.fromRows ?? 0);
+      },
+    });
+    counter(
+      'series_rollup_errors_total',
+      "Segment series rollups that exist but could not be read (the segment's rows answered instead).",
+      series((s) => s.rollupErrors),
     );
     gauge(
       'series_cache_bytes',

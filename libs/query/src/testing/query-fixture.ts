@@ -142,14 +142,18 @@ export class QueryFixture {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Builds, writes and registers one segment from `rows` (also kept for brute force). */
-  async addSegment(rows: Row[], opts: BuildSegmentOptions & { id?: string } = {}): Promise<firnManifestV1.SegmentMeta> {
+  /**
+   * Builds, writes and registers one segment from `rows` (also kept for brute force). `rollup:
+   * false` deletes its series rollup, as if written before rollups existed.
+   */
+  async addSegment(rows: Row[], opts: BuildSegmentOptions & { id?: string; rollup?: false } = {}): Promise<firnManifestV1.SegmentMeta> {
     const b = new SampleBatchBuilder();
     for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, r.durationNs, r.periodNs ?? 10_000_000, r.span);
     const built = buildSegment([b.build()], opts);
     const id = opts.id ?? `segment${String(this.metas.length).padStart(4, '0')}`;
     const keys = segmentKeys(this.tenant, 0, id, segmentDay(built.meta.minTimeMs));
     await writeSegment(this.store, keys, built);
+    if (opts.rollup === false) await this.store.delete(keys.series);
     const meta = segmentMeta(built.meta, { id, tenant: this.tenant, level: 0, keys });
     this.view.applyDelta(create(firnManifestV1.ManifestDeltaSchema, { tenantId: this.tenant, added: [meta] }), ++this.seq);
     this.rows.push(...rows);
