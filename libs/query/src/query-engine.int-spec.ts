@@ -271,13 +271,13 @@ describe(QueryEngine.name, () => {
       const want = expectedSeries(['pod'], [], T0, T0 + 20_000, 5_000);
       expect(await fresh.series(fx.tenant, CPU, T0, T0 + 20_000, 5_000, ['pod'])).toEqual(want);
       const read = [...fx.store.bytesByKey.keys()];
-      expect(read).toEqual([`${fx.metas[0].objectKey}series.arrow`]);
+      expect(read).toEqual([`${fx.metas[0].objectKey}series.arrow.gz`]);
       expect(fresh.seriesCacheStats()).toMatchObject({ fromRollup: 1, fromRows: 0 });
 
       const bad = await QueryFixture.create();
       try {
         const meta = await bad.addSegment(mixedRows(2));
-        await bad.store.put(`${meta.objectKey}series.arrow`, Buffer.from('not arrow'));
+        await bad.store.put(`${meta.objectKey}series.arrow.gz`, Buffer.from('not arrow'));
         const e = new QueryEngine({ store: bad.store, view: bad.view, concurrency: 1 });
         const got = await e.series(bad.tenant, CPU, T0, END, 5_000, ['pod']);
         const totals = (m: typeof got) => [...m.values()].reduce((t, pts) => t + [...pts.values()].reduce((a, p) => a + p.value, 0), 0);

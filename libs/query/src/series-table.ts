@@ -101,7 +101,7 @@ function tableOfRollup(r: SeriesRollup): SeriesTable {
  * The segment's series table from its series rollup (one GET, no row decoded). Undefined when the
  * segment has none (written before rollups); `{ error }` when it has one that cannot be read.
  */
-export async function readRollupTable(store: ObjectStore, seg: SegmentMeta): Promise<SeriesTable | { error: string } | undefined> {
+async function readRollupTable(store: ObjectStore, seg: SegmentMeta): Promise<SeriesTable | { error: string } | undefined> {
   let bytes: Buffer;
   try {
     bytes = await store.get(segmentObjects(seg).series);

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { buildSegment, readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack, type BuiltSegment } from '../src';
 import { mergeBatches } from '../src/merge-batches';
+import { decodeSeriesRollup, encodeSeriesRollup, seriesRollupOf } from '../src/series-rollup';
 import { fleetBatches } from '../src/testing/synthetic-batches';
 
 function arg(name: string, dflt: number): number {
@@ -55,11 +56,22 @@ async function main(): Promise<void> {
   console.log(
     `bytes: samples.parquet ${fmt(built.samples.byteLength)} (${fmt(built.samples.byteLength / rows, 2)} B/row, ${fmt(built.samples.byteLength / samples, 2)} B/sample); ` +
       `stacks.parquet ${fmt(built.stacks.byteLength)} (${fmt(built.stacks.byteLength / merge.result.stacks.length, 1)} B/stack); ` +
+      `series.arrow.gz ${fmt(built.series.byteLength)} (${fmt(built.series.byteLength / rows, 2)} B/row); ` +
       `total ${fmt(built.meta.bytes / samples, 2)} B/sample`,
   );
   console.log(`merge (concat+dedup+sort): p50 ${fmt(merge.p50)} ms, max ${fmt(merge.max)} ms → ${fmt(inputRows / (merge.p50 / 1000))} input rows/s`);
   console.log(
-    `buildSegment (merge + Arrow + 2× Parquet): p50 ${fmt(build.p50)} ms, max ${fmt(build.max)} ms → ${fmt(rows / (build.p50 / 1000))} rows/s, ${fmt(samples / (build.p50 / 1000))} samples/s`,
+    `buildSegment (merge + Arrow + 2× Parquet + series rollup): p50 ${fmt(build.p50)} ms, max ${fmt(build.max)} ms → ${fmt(rows / (build.p50 / 1000))} rows/s, ${fmt(samples / (build.p50 / 1000))} samples/s`,
+  );
+
+  // The series rollup inside buildSegment, and what it saves a series query: decoding the rollup
+  // against reading the row columns a series table is otherwise built from.
+  const rollup = await time(runs, () => encodeSeriesRollup(seriesRollupOf(merge.result)));
+  console.log(`series rollup (sum + encode): p50 ${fmt(rollup.p50)} ms = ${fmt((100 * rollup.p50) / build.p50, 1)} % of buildSegment`);
+  const decode = await time(runs, () => decodeSeriesRollup(built.series));
+  const seriesCols = await time(runs, () => readSegmentSamples(built.samples, { columns: ['series_id', 'timestamp', 'value', 'duration'] }));
+  console.log(
+    `series query read: rollup decode p50 ${fmt(decode.p50, 1)} ms vs samples (series_id, timestamp, value, duration) p50 ${fmt(seriesCols.p50)} ms (${fmt(seriesCols.p50 / decode.p50, 1)}×, before any summing)`,
   );
 
   const readAll = await time(runs, () => readSegmentSamples(built.samples));

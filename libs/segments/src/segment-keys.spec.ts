@@ -21,7 +21,7 @@ describe(segmentKeys.name, () => {
     expect(segmentKeys(acme, 0, '018bcfe56800a1b2c3d4e5f60718', '2023-11-14')).toEqual({
       samples: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/samples.parquet',
       stacks: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/stacks.parquet',
-      series: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/series.arrow',
+      series: 'tenants/acme/segments/L0/2023-11-14/018bcfe56800a1b2c3d4e5f60718/series.arrow.gz',
     });
   });
 

@@ -28,7 +28,7 @@ export function segmentDay(timeMs: number): string {
 
 /**
  * Object keys of a segment's two Parquet objects and its series rollup:
- * `<tenantPrefix(tenant)>segments/L<level>/<yyyy-mm-dd>/<segmentId>/{samples,stacks}.parquet` and `…/series.arrow`.
+ * `<tenantPrefix(tenant)>segments/L<level>/<yyyy-mm-dd>/<segmentId>/{samples,stacks}.parquet` and `…/series.arrow.gz`.
  */
 export function segmentKeys(tenant: TenantId, level: number, segmentId: string, dayIso: string): SegmentKeys {
   if (!Number.isSafeInteger(level) || level < 0 || level > MAX_SEGMENT_LEVEL) {
@@ -47,7 +47,7 @@ export function segmentKeys(tenant: TenantId, level: number, segmentId: string, 
 
 /** A segment's keys from its directory (a manifest entry's `object_key`, ending in "/"). */
 export function keysOfDir(dir: string): SegmentKeys {
-  return { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet`, series: `${dir}series.arrow` };
+  return { samples: `${dir}samples.parquet`, stacks: `${dir}stacks.parquet`, series: `${dir}series.arrow.gz` };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { SegmentKeys } from './segment-keys';
 import type { BuiltSegment } from './segment-writer';
 
 const PARQUET = 'application/vnd.apache.parquet';
-const ARROW_FILE = 'application/vnd.apache.arrow.file';
+const GZIP = 'application/gzip';
 
 /**
  * Stores the objects, samples first, then the series rollup, stacks last, so a segment whose
@@ -14,7 +14,7 @@ const ARROW_FILE = 'application/vnd.apache.arrow.file';
  */
 export async function writeSegment(store: ObjectStore, keys: SegmentKeys, built: Pick<BuiltSegment, 'samples' | 'stacks' | 'series'>): Promise<number> {
   await store.put(keys.samples, built.samples, { contentType: PARQUET });
-  await store.put(keys.series, built.series, { contentType: ARROW_FILE });
+  await store.put(keys.series, built.series, { contentType: GZIP });
   await store.put(keys.stacks, built.stacks, { contentType: PARQUET });
   return built.samples.byteLength + built.series.byteLength + built.stacks.byteLength;
 }

@@ -60,7 +60,7 @@ export interface SegmentStats {
 export interface BuiltSegment {
   samples: Uint8Array;
   stacks: Uint8Array;
-  /** The series rollup (series.arrow): what series queries read instead of the samples' rows. */
+  /** The series rollup (series.arrow.gz): what series queries read instead of the samples' rows. */
   series: Uint8Array;
   meta: SegmentStats;
 }

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
 import { readSegmentSamples } from './segment-reader';
@@ -127,7 +128,8 @@ describe('series rollup', () => {
       labels: [],
     };
     expect(decodeSeriesRollup(encodeSeriesRollup(empty)).profileTypes).toEqual([]);
-    invalid(() => decodeSeriesRollup(Buffer.from('not arrow at all')), /series rollup/);
+    invalid(() => decodeSeriesRollup(Buffer.from('not gzip at all')), /series rollup: not gzip/);
+    invalid(() => decodeSeriesRollup(gzipSync('gzip, but not arrow')), /series rollup: not gzip-compressed Arrow IPC/);
     const samples = buildSegment(mixedBatches()).stacks;
     invalid(() => decodeSeriesRollup(samples), /series rollup/);
   });
