@@ -1,4 +1,21 @@
-import { Bool, Data, Dictionary, Int32, Int64, makeData, Uint32, Uint64, Utf8, type Vector, makeVector } from 'apache-arrow';
+import {
+  Bool,
+  Data,
+  Dictionary,
+  Field,
+  Int32,
+  Int64,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  Uint32,
+  Uint64,
+  Utf8,
+  type Vector,
+  makeVector,
+} from 'apache-arrow';
 
 // Builds Arrow column data straight from typed arrays: much faster than vectorFromArray for
 // millions of rows, and every layout here is covered by the Arrow → Parquet → Arrow tests.
@@ -92,4 +109,24 @@ export class StringDictionaryBuilder {
   finish(type: Dictionary<Utf8, Int32>): Data<Dictionary<Utf8, Int32>> {
     return dictionaryData(this.values, this.indices.subarray(0, this.n), type);
   }
+}
+
+/** A named column of a table being built. */
+export function column(name: string, data: Data, nullable = false): { field: Field; data: Data } {
+  return { field: new Field(name, data.type, nullable), data };
+}
+
+/** One record batch of `length` rows from built columns, with schema metadata. */
+export function tableOf(columns: Array<{ field: Field; data: Data }>, metadata: Record<string, string>, length: number): Table {
+  const schema = new Schema(
+    columns.map((c) => c.field),
+    new Map(Object.entries(metadata)),
+  );
+  const struct = makeData({
+    type: new Struct(schema.fields),
+    length,
+    nullCount: 0,
+    children: columns.map((c) => c.data),
+  });
+  return new Table(schema, new RecordBatch(schema, struct));
 }

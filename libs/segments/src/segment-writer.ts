@@ -1,6 +1,6 @@
-import { Field, List, makeData, RecordBatch, Schema, Struct, Table, type Data, type Dictionary, type Int32, type Utf8 } from 'apache-arrow';
+import { List, makeData, Struct, type Data, type Dictionary, type Int32, type Table, type Utf8 } from 'apache-arrow';
 import { FirnError } from '@firn/errors';
-import { boolData, dictionaryData, int64DataFromDoubles, StringDictionaryBuilder, uint32Data, uint64Data, utf8Data } from './arrow-data';
+import { boolData, column, dictionaryData, int64DataFromDoubles, StringDictionaryBuilder, tableOf, uint32Data, uint64Data, utf8Data } from './arrow-data';
 import { compareStrings } from './label-order';
 import { mergeBatches, type MergedRows, type RowOrder, type StackOrder } from './merge-batches';
 import { writeParquetTable } from './parquet';
@@ -135,24 +135,6 @@ function sampleCount(m: MergedRows): number {
   return total;
 }
 
-function column(name: string, data: Data, nullable = false): { field: Field; data: Data } {
-  return { field: new Field(name, data.type, nullable), data };
-}
-
-function tableOf(columns: Array<{ field: Field; data: Data }>, schemaId: string, length: number): Table {
-  const schema = new Schema(
-    columns.map((c) => c.field),
-    new Map([[SCHEMA_METADATA_KEY, schemaId]]),
-  );
-  const struct = makeData({
-    type: new Struct(schema.fields),
-    length,
-    nullCount: 0,
-    children: columns.map((c) => c.data),
-  });
-  return new Table(schema, new RecordBatch(schema, struct));
-}
-
 function samplesTableOf(m: MergedRows): { table: Table; labels: Array<{ name: string; values: string[] }> } {
   // Label dictionaries are per name, sorted; per series we precompute the index (or -1 = absent).
   const valuesByName = new Map<string, Set<string>>();
@@ -192,7 +174,7 @@ function samplesTableOf(m: MergedRows): { table: Table; labels: Array<{ name: st
     for (let i = 0; i < m.length; i++) idx[i] = m.spanId[i] - 1; // 0 (no span) → null
     columns.push(column(SampleColumn.spanId, dictionaryData(m.spans.slice(1), idx), true));
   }
-  return { table: tableOf(columns, SAMPLES_SCHEMA_ID, m.length), labels };
+  return { table: tableOf(columns, { [SCHEMA_METADATA_KEY]: SAMPLES_SCHEMA_ID }, m.length), labels };
 }
 
 function stacksTableOf(m: MergedRows): Table {
@@ -251,7 +233,7 @@ function stacksTableOf(m: MergedRows): Table {
   for (let i = 0; i < k; i++) ids[i] = i;
   return tableOf(
     [column(StackColumn.stackId, uint32Data(ids)), column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))), column(StackColumn.frames, frames)],
-    STACKS_SCHEMA_ID,
+    { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID },
     k,
   );
 }

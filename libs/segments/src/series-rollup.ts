@@ -1,8 +1,8 @@
-import { Field, Float64, Int32, List, makeData, RecordBatch, Schema, Struct, Table, tableFromIPC, tableToIPC, Uint16, Uint32, type Data } from 'apache-arrow';
+import { Field, Float64, Int32, List, makeData, tableFromIPC, tableToIPC, Uint16, Uint32, type Data, type RecordBatch, type Table } from 'apache-arrow';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FirnError } from '@firn/errors';
 import type { Label } from '@firn/profiles';
-import { dictionaryData, uint32Data } from './arrow-data';
+import { column, dictionaryData, tableOf, uint32Data } from './arrow-data';
 import { compareStrings } from './label-order';
 import type { MergedRows } from './merge-batches';
 import { labelColumnName, labelNameOfColumn, SCHEMA_METADATA_KEY } from './segment-schema';
@@ -195,9 +195,14 @@ function compactPoints(p: { ts: Float64Array; value: Float64Array; rows: Uint32A
     }
   }
   const durationNs = varies ? p.dur.slice() : undefined;
-  const { starts } = p;
-  const bytes = tsOff.byteLength + value.byteLength + (rows?.byteLength ?? 0) + (durationNs?.byteLength ?? 0) + durationEach.byteLength + starts.byteLength;
-  return { starts, tsOff, tsBase, value, rows, durationNs, durationEach, bytes };
+  const columns = { starts: p.starts, tsOff, tsBase, value, rows, durationNs, durationEach };
+  return { ...columns, bytes: pointsBytes(columns) };
+}
+
+function pointsBytes(p: Omit<SeriesPoints, 'bytes' | 'tsBase'>): number {
+  return (
+    p.tsOff.byteLength + p.value.byteLength + (p.rows?.byteLength ?? 0) + (p.durationNs?.byteLength ?? 0) + p.durationEach.byteLength + p.starts.byteLength
+  );
 }
 
 /**
@@ -260,13 +265,9 @@ export function seriesRollupOf(m: MergedRows): SeriesRollup {
   return { ...points.finish(profileTypes.length), profileTypes, seriesIds: Uint32Array.from(seriesIds), labels };
 }
 
-function field(name: string, data: Data, nullable = false): { field: Field; data: Data } {
-  return { field: new Field(name, data.type, nullable), data };
-}
-
-function listOf(name: string, offsets: Int32Array, values: Data): { field: Field; data: Data } {
+function listOf(name: string, offsets: Int32Array, values: Data): ReturnType<typeof column> {
   const type = new List(new Field('item', values.type, false));
-  return field(name, makeData({ type, length: offsets.length - 1, nullCount: 0, valueOffsets: offsets, child: values }));
+  return column(name, makeData({ type, length: offsets.length - 1, nullCount: 0, valueOffsets: offsets, child: values }));
 }
 
 /** A flat numeric column of the typed array's own type. */
@@ -278,10 +279,10 @@ function numbers(values: Int32Array | Uint16Array | Uint32Array | Float64Array):
   return makeData({ type: new Float64(), length, nullCount: 0, data: values });
 }
 
-function dictionaryColumn(values: readonly string[], name: string, nullable: boolean): { field: Field; data: Data } {
+function dictionaryColumn(values: readonly string[], name: string, nullable: boolean): ReturnType<typeof column> {
   const dict = [...new Set(values.filter((v) => v !== ''))].sort(compareStrings);
   const at = new Map(dict.map((v, i) => [v, i]));
-  return field(
+  return column(
     name,
     dictionaryData(
       dict,
@@ -301,7 +302,7 @@ export function encodeSeriesRollup(r: SeriesRollup): Uint8Array {
   const offsets = new Int32Array(r.starts.buffer, r.starts.byteOffset, r.starts.length);
   const columns = [
     dictionaryColumn(r.profileTypes, SeriesRollupColumn.profileType, false),
-    field(SeriesRollupColumn.seriesId, uint32Data(r.seriesIds)),
+    column(SeriesRollupColumn.seriesId, uint32Data(r.seriesIds)),
     ...names.map((name) =>
       dictionaryColumn(
         r.labels.map((ls) => ls.find(([m]) => m === name)?.[1] ?? ''),
@@ -311,19 +312,12 @@ export function encodeSeriesRollup(r: SeriesRollup): Uint8Array {
     ),
     listOf(SeriesRollupColumn.ts, offsets, numbers(r.tsOff)),
     listOf(SeriesRollupColumn.value, offsets, numbers(r.value)),
-    field(SeriesRollupColumn.durationEach, numbers(r.durationEach)),
+    column(SeriesRollupColumn.durationEach, numbers(r.durationEach)),
   ];
   if (r.rows) columns.push(listOf(SeriesRollupColumn.rows, offsets, numbers(r.rows)));
   if (r.durationNs) columns.push(listOf(SeriesRollupColumn.duration, offsets, numbers(r.durationNs)));
-  const schema = new Schema(
-    columns.map((c) => c.field),
-    new Map([
-      [SCHEMA_METADATA_KEY, SERIES_ROLLUP_SCHEMA_ID],
-      [TS_BASE_METADATA_KEY, String(r.tsBase)],
-    ]),
-  );
-  const struct = makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: columns.map((c) => c.data) });
-  return gzipSync(tableToIPC(new Table(schema, new RecordBatch(schema, struct)), 'file'), { level: 1 });
+  const table = tableOf(columns, { [SCHEMA_METADATA_KEY]: SERIES_ROLLUP_SCHEMA_ID, [TS_BASE_METADATA_KEY]: String(r.tsBase) }, n);
+  return gzipSync(tableToIPC(table, 'file'), { level: 1 });
 }
 
 function invalid(what: string): FirnError {
@@ -410,6 +404,6 @@ export function decodeSeriesRollup(gz: Uint8Array): SeriesRollup {
     }
   }
   for (const ls of labels) ls.sort(([a], [b]) => compareStrings(a, b));
-  const bytes = tsOff.byteLength + value.byteLength + (rows?.byteLength ?? 0) + (durationNs?.byteLength ?? 0) + durationEach.byteLength + starts.byteLength;
-  return { starts, tsOff, tsBase, value, rows, durationNs, durationEach, bytes, profileTypes, seriesIds: idValues.subarray(0, n), labels };
+  const columns = { starts, tsOff, tsBase, value, rows, durationNs, durationEach };
+  return { ...columns, bytes: pointsBytes(columns), profileTypes, seriesIds: idValues.subarray(0, n), labels };
 }
