@@ -81,8 +81,9 @@ describe(worthAnotherEndpoint.name, () => {
 
   it('tries another endpoint after every failure a draining Firn server causes its callers', async () => {
     // What a querier's rolling restart does to the gateway and to peer queriers: calls keep
-    // coming while the server drains. Node refuses some streams that cross the final GOAWAY
-    // ("Stream closed with error code NGHTTP2_REFUSED_STREAM", INTERNAL to connect-node).
+    // coming while the server drains. The client's own HTTP/2 session refuses a call queued in the
+    // turn that reads the GOAWAY ("Stream closed with error code NGHTTP2_REFUSED_STREAM", INTERNAL
+    // to connect-node), which was never sent.
     const seen = new Map<string, { n: number; retried: boolean }>();
     for (let round = 0; round < 10; round++) {
       const readiness = new Readiness();

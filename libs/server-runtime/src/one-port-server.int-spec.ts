@@ -1,8 +1,15 @@
 import { Agent, request } from 'node:http';
 import { connect, type ClientHttp2Session } from 'node:http2';
+import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { create } from '@bufbuild/protobuf';
+import { ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
 import { trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createMetricsRegistry } from '@firn/observability';
+import { firnQueryV1 } from '@firn/proto';
+import { retryRefusedStreams } from '@firn/testing';
 import { OnePortServer } from './one-port-server';
 import { Readiness } from './readiness';
 
@@ -39,7 +46,7 @@ describe(OnePortServer.name, () => {
     server = undefined;
   });
 
-  function make(slowMs: number): OnePortServer {
+  function make(slowMs: number, rpc = false): OnePortServer {
     const readiness = new Readiness();
     readiness.markRunning();
     const s = new OnePortServer({
@@ -52,7 +59,9 @@ describe(OnePortServer.name, () => {
       tracer: trace.getTracer('test'),
     });
     s.setApp({
-      routes: () => undefined,
+      routes: (router) => {
+        if (rpc) router.service(firnQueryV1.PartialQueryService, { partial: () => create(firnQueryV1.PartialResponseSchema, {}) });
+      },
       http: (_req, res) => {
         setTimeout(() => res.end('done'), slowMs);
       },
@@ -134,4 +143,80 @@ describe(OnePortServer.name, () => {
     expect(await stuck).toBeInstanceOf(Error);
     server = undefined;
   });
+
+  it('fails no call of a client that retries refused streams, while one replica drains and another takes over', async () => {
+    // A rolling restart behind a Service: new connections go to the new replica, the old one
+    // drains. A connect-node call started in the event-loop turn that reads the old replica's
+    // GOAWAY is refused by the client's own HTTP/2 session before it is sent (REFUSED_STREAM);
+    // a standard HTTP/2 client sends it again on a new connection (see retryRefusedStreams).
+    const proxy = await switchProxy();
+    const failures: string[] = [];
+    let retried = 0;
+    let calls = 0;
+    try {
+      for (let round = 0; round < 10 && retried === 0; round++) {
+        const old = make(0, true);
+        proxy.target = (await old.listen()).port;
+        const next = make(0, true);
+        const nextPort = (await next.listen()).port;
+        const client = createClient(
+          firnQueryV1.PartialQueryService,
+          createGrpcTransport({ baseUrl: `http://127.0.0.1:${proxy.port}`, interceptors: [retryRefusedStreams(() => retried++)] }),
+        );
+        let stop = false;
+        const callers = Array.from({ length: 8 }, async () => {
+          while (!stop) {
+            try {
+              await client.partial(create(firnQueryV1.PartialRequestSchema, {}));
+              calls++;
+            } catch (err) {
+              failures.push(String(ConnectError.from(err)));
+            }
+            await sleep(Math.random() * 3);
+          }
+        });
+        await sleep(30);
+        proxy.target = nextPort;
+        const drained = await old.drain(10_000);
+        await sleep(30);
+        stop = true;
+        await Promise.all(callers);
+        expect(drained, 'calls the old replica cut').toEqual({ abandoned: 0 });
+        await next.drain(10_000);
+      }
+    } finally {
+      await proxy.close();
+    }
+    expect(failures).toEqual([]);
+    expect(calls).toBeGreaterThan(0);
+    // Else no call crossed a GOAWAY and this test proved nothing.
+    expect(retried, 'refused calls sent again').toBeGreaterThan(0);
+  }, 60_000);
 });
+
+/** A TCP balancer like kube-proxy: each new connection goes to the current target. */
+async function switchProxy(): Promise<{ port: number; target: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket): void => {
+    sockets.add(s);
+    s.on('error', () => s.destroy());
+    s.once('close', () => sockets.delete(s));
+  };
+  const state = { port: 0, target: 0, close: async () => undefined as void };
+  const server: Server = createServer((client) => {
+    track(client);
+    const upstream = tcpConnect(state.target, '127.0.0.1');
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as AddressInfo).port;
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return state;
+}

@@ -25,3 +25,4 @@ export { launchBrowser, type BrowserSession } from './browser';
 export { compileC, bpfUnavailable, compareSpeed, pgoRoundTrip, textOf, type PgoRoundTrip } from './pgo-roundtrip';
 export { makeTokens } from './tokens';
 export { metricValue } from './metrics-text';
+export { retryRefusedStreams } from './refused-stream';
