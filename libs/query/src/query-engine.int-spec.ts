@@ -289,6 +289,38 @@ describe(QueryEngine.name, () => {
       }
     });
 
+    it("preloads the series tables of each tenant's most recent data, so a fresh engine's first series query reads nothing", async () => {
+      // The newest segment holds the span profiles, an hour after the others.
+      const idle = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+      expect(await idle.preloadSeriesTables(0, 3_600_000)).toEqual({ tenants: 0, tables: 0, failed: 0, complete: true });
+      expect(await idle.preloadSeriesTables(8, 0)).toEqual({ tenants: 0, tables: 0, failed: 0, complete: true });
+      const lastMinute = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+      expect(await lastMinute.preloadSeriesTables(8, 60_000)).toEqual({ tenants: 1, tables: 1, failed: 0, complete: true });
+
+      const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+      fx.store.reset();
+      expect(await e.preloadSeriesTables(8, SPANS_T0 - T0 + 60_000)).toEqual({ tenants: 1, tables: 4, failed: 0, complete: true });
+      expect(e.seriesCacheStats()).toMatchObject({ segments: 4, hits: 0, misses: 0, fromRollup: 3, fromRows: 1 });
+      const preloadedBytes = e.seriesCacheStats()?.bytes ?? 0;
+      fx.store.reset();
+      expect(await e.series(fx.tenant, CPU, T0, END, 5_000, [])).toEqual(expectedSeries([], [], T0, END, 5_000));
+      expect(fx.store.bytesRead).toBe(0);
+      // Labels a rollup brought are there; the segment without one reads the column asked for.
+      expect(await e.series(fx.tenant, CPU, T0, END, 5_000, ['pod'])).toEqual(expectedSeries(['pod'], [], T0, END, 5_000));
+      expect([...fx.store.bytesByKey.keys()].every((k) => k.startsWith(fx.metas[1].objectKey))).toBe(true);
+      expect(e.seriesCacheStats()).toMatchObject({ hits: 6, misses: 0 });
+
+      // A cache with room for all but one table: preloading stops there and says so.
+      const budget = preloadedBytes - 1;
+      const small = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1, seriesCacheBytes: budget });
+      const partial = await small.preloadSeriesTables(8, SPANS_T0 - T0 + 60_000);
+      expect(partial.complete).toBe(false);
+      expect(partial.tables).toBeGreaterThan(0);
+      expect(partial.tables).toBeLessThan(4);
+      expect(small.seriesCacheStats()?.bytes).toBeLessThanOrEqual(budget);
+      expect(await small.series(fx.tenant, CPU, T0, END, 5_000, ['pod'])).toEqual(expectedSeries(['pod'], [], T0, END, 5_000));
+    });
+
     it('shares one series-table read between queries that miss at once, also when the reader is cancelled', async () => {
       const want = expectedSeries(['pod'], [], T0, END, 5_000);
       const together = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 3 });

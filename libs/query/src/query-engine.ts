@@ -112,6 +112,14 @@ export const DEFAULT_SERIES_CACHE_BYTES = 256 * 1024 * 1024;
  * and row groups), and merges their partial aggregates. A selector naming a profile type no
  * segment holds simply yields an empty result (the manifest prunes every segment).
  */
+/** What preloadSeriesTables did: complete unless the cache filled or the time budget ran out. */
+export interface SeriesPreload {
+  tenants: number;
+  tables: number;
+  failed: number;
+  complete: boolean;
+}
+
 export class QueryEngine {
   private readonly store: ObjectStore;
   private readonly view: ManifestView;
@@ -201,6 +209,76 @@ export class QueryEngine {
     await Promise.race([run, budget]);
     clearTimeout(timer);
     return loaded;
+  }
+
+  /**
+   * Before ready: the series tables of the last `windowMs` of data (ending at the tenant's newest
+   * segment) of the `maxTenants` most recently written tenants, newest segments first, read into
+   * the series cache (from the segments' rollups where they have one) until it is full or
+   * `budgetMs` has passed. A restarted querier's first QueryRange over recent data then reads
+   * no segment. A segment that cannot be read is skipped (its query reads it again and reports
+   * the error there). Then the first tenant's preloaded tables are summed once (answer
+   * discarded, tables not marked used) so the first real query does not pay the JIT of the
+   * series code either.
+   */
+  async preloadSeriesTables(maxTenants: number, windowMs: number, budgetMs = 10_000): Promise<SeriesPreload> {
+    const out: SeriesPreload = { tenants: 0, tables: 0, failed: 0, complete: true };
+    const cache = this.seriesTables;
+    if (!cache || windowMs <= 0 || maxTenants <= 0) return out;
+    const budget = AbortSignal.timeout(budgetMs);
+    const tenants = this.view
+      .tenants()
+      .map((t) => [t, this.view.maxSeq(t)] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, maxTenants);
+    let warmUp: (() => void) | undefined;
+    for (const [tenant] of tenants) {
+      let newestMs = -Infinity;
+      for (const e of this.view.validSegments(tenant)) newestMs = Math.max(newestMs, Number(e.meta.maxTimeUnixNano / 1_000_000n));
+      if (!Number.isFinite(newestMs)) continue;
+      const range = { startMs: newestMs - windowMs, endMs: newestMs + 1 };
+      const segments = planSegments(this.view, tenant, range).reverse();
+      const profileType = this.profileTypes(tenant, range)[0];
+      if (profileType && !warmUp) {
+        const q = { profileType, matchers: [], ...range, stepMs: Math.max(1, Math.ceil(windowMs / 60)), sumBy: [] };
+        const prepared = prepareSeriesQuery(q);
+        warmUp = () => {
+          const sums: SeriesBuckets = new Map();
+          for (const seg of segments) {
+            const table = cache.peek(seg);
+            if (table) mergeSeries(sums, seriesFromTable(table, q, prepared));
+          }
+        };
+      }
+      out.tenants++;
+      let full = false;
+      try {
+        await mapBounded(
+          segments,
+          this.concurrency,
+          async (seg) => {
+            if (full) return;
+            const r = await cache.preload(this.store, seg, budget).catch((err: unknown) => {
+              if (budget.aborted) throw err;
+              out.failed++;
+              return 'failed' as const;
+            });
+            if (r === 'read') out.tables++;
+            else if (r === 'full') full = true;
+          },
+          budget,
+        );
+      } catch {
+        out.complete = false;
+        return out;
+      }
+      if (full) {
+        out.complete = false;
+        break;
+      }
+    }
+    if (out.tables > 0) warmUp?.();
+    return out;
   }
 
   /** Writes pending catalog snapshots now (they are otherwise written after a quiet time). */

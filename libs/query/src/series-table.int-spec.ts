@@ -53,6 +53,37 @@ describe(SeriesTableCache.name, () => {
     expect(await cache.table(fx.store, fx.metas[2], q)).toBe(third);
   });
 
+  it('preloads only what fits beside what it holds, and gives preloaded tables up first', async () => {
+    const sizes = await Promise.all(fx.metas.map(async (m) => (await readSeriesTable(fx.store, m, [])).bytes));
+    let clock = 10_000;
+    // Room for two tables (estimates aside), with a query's table held and protected.
+    const cache = new SeriesTableCache(sizes[0] + Math.max(sizes[1], sizes[2]) + 1, 1_000, () => clock);
+    const used = await cache.table(fx.store, fx.metas[0], q);
+    expect(used).toBeDefined();
+    expect(await cache.preload(fx.store, fx.metas[0])).toBe('cached');
+    expect(await cache.preload(fx.store, fx.metas[1])).toBe('read');
+    // A third would need the query's table evicted: preloading never does that.
+    expect(await cache.preload(fx.store, fx.metas[2])).toBe('full');
+    expect(cache.size).toBe(2);
+    expect(cache.misses).toBe(1);
+    // A query's table takes the preloaded one's place at once (no query has used it), while the
+    // protected one stays.
+    const third = await cache.table(fx.store, fx.metas[2], q);
+    expect(third).toBeDefined();
+    expect(cache.size).toBe(2);
+    expect(await cache.table(fx.store, fx.metas[0], q)).toBe(used);
+    expect(await cache.table(fx.store, fx.metas[2], q)).toBe(third);
+    // A preloaded table that a query then uses is a hit, and gets the labels the query needs.
+    clock += 5_000;
+    const fresh = new SeriesTableCache(1 << 30, 1_000, () => clock);
+    expect(await fresh.preload(fx.store, fx.metas[1])).toBe('read');
+    const t = await fresh.table(fx.store, fx.metas[1], q);
+    expect(fresh.hits).toBe(1);
+    expect(fresh.misses).toBe(0);
+    const direct = seriesFromTable(await readSeriesTable(fx.store, fx.metas[1], ['pod']), q);
+    expect(seriesFromTable(t!, q)).toEqual(direct);
+  });
+
   it('answers from a table what the rows hold', async () => {
     const tables = await Promise.all(fx.metas.map((m) => readSeriesTable(fx.store, m, 'all')));
     let total = 0;

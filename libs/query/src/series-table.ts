@@ -388,6 +388,44 @@ export class SeriesTableCache {
     return table;
   }
 
+  /**
+   * Reads the segment's table into the cache ahead of any query (a querier's start): 'cached'
+   * when it is there already, 'full' when it would not fit beside what the cache holds. A
+   * preloaded table never evicts another, and until a query uses it, it is the first to go when
+   * a query's table needs room. Only labels a rollup brings are read: a table built from rows
+   * gets its label columns when a query needs them.
+   */
+  async preload(store: ObjectStore, seg: SegmentMeta, signal?: AbortSignal): Promise<'read' | 'cached' | 'full'> {
+    const key = segmentObjects(seg).samples;
+    if (this.entries.has(key) || this.reading.has(key)) return 'cached';
+    if (this.held + Number(seg.rows) * EXPECTED_BYTES_PER_ROW > this.maxBytes) return 'full';
+    const reading = readSeriesTable(store, seg, [], signal);
+    this.reading.set(key, reading);
+    try {
+      const t = await reading;
+      this.count(t);
+      if (this.entries.has(key)) return 'cached';
+      if (this.held + t.bytes > this.maxBytes) return 'full';
+      // Idle since the epoch: evictable at once, as no query has used it yet.
+      this.entries.set(key, { table: t, usedAt: 0 });
+      this.held += t.bytes;
+      return 'read';
+    } finally {
+      if (this.reading.get(key) === reading) this.reading.delete(key);
+    }
+  }
+
+  /** The cached table of a segment, if any, without counting a hit or marking it used. */
+  peek(seg: SegmentMeta): SeriesTable | undefined {
+    return this.entries.get(segmentObjects(seg).samples)?.table;
+  }
+
+  private count(t: SeriesTable): void {
+    if (t.source === 'rollup') this.fromRollup++;
+    else this.fromRows++;
+    if (t.rollupError) this.rollupErrors++;
+  }
+
   private async read(key: string, store: ObjectStore, seg: SegmentMeta, need: string[] | 'all', signal?: AbortSignal): Promise<SeriesTable | undefined> {
     const shared = this.reading.get(key);
     if (shared) {
@@ -411,9 +449,7 @@ export class SeriesTableCache {
     this.reading.set(key, reading);
     try {
       const t = await reading;
-      if (t.source === 'rollup') this.fromRollup++;
-      else this.fromRows++;
-      if (t.rollupError) this.rollupErrors++;
+      this.count(t);
       if (!this.entries.has(key) && this.makeRoom(t.bytes)) {
         this.entries.set(key, { table: t, usedAt: this.now() });
         this.held += t.bytes;
@@ -424,13 +460,16 @@ export class SeriesTableCache {
     }
   }
 
-  /** Whether `bytes` more fit, after dropping least recently used entries idle for protectMs. */
+  /**
+   * Whether `bytes` more fit, after dropping least recently used entries idle for protectMs
+   * (preloaded ones, never used, count as idle wherever they are in the order).
+   */
   private makeRoom(bytes: number): boolean {
     if (bytes > this.maxBytes) return false;
     const idleBefore = this.now() - this.protectMs;
     for (const [k, e] of this.entries) {
       if (this.held + bytes <= this.maxBytes) break;
-      if (e.usedAt > idleBefore) break;
+      if (e.usedAt > idleBefore) continue;
       this.entries.delete(k);
       this.held -= e.table.bytes;
     }

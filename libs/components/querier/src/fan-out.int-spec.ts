@@ -116,6 +116,16 @@ describe('querier fan-out (in-process cluster)', () => {
     expect(await metric(b, FALLBACKS)).toBe(0);
   });
 
+  it('reads the last hour’s series tables before it is ready, so its first QueryRange reads no segment', async () => {
+    const late = await cluster.start(querierServer, { name: 'querier-late', env: { FIRN_TOKENS_FILE: join(dir, 'tokens.json') } });
+    expect(await metric(late, 'firn_querier_series_cache_segments')).toBe(WRITES);
+    expect(await metric(late, 'firn_querier_series_tables_read_total{source="rollup"}')).toBe(WRITES);
+    expect(await series(late)).toEqual(await series(single));
+    expect(await metric(late, 'firn_querier_series_cache_hits_total')).toBe(WRITES);
+    expect(await metric(late, 'firn_querier_series_cache_misses_total')).toBe(0);
+    expect(await metric(late, 'firn_querier_series_tables_read_total{source="rollup"}')).toBe(WRITES);
+  });
+
   it('scans a dead peer’s share itself: same answer', async () => {
     b.kill();
     expect(await queryMergeTotal(a.url, token, ...RANGE)).toBe(expected);

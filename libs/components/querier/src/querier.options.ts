@@ -25,6 +25,8 @@ export interface QuerierOptions {
   internalToken: string;
   /** Per-tenant stack catalog snapshots in object storage (how a restarted querier skips rebuilding its catalog). */
   catalogSnapshots: { enabled: boolean; debounceMs: number; maxBytes: number; preloadTenants: number };
+  /** Series tables read into the cache before ready: the last `windowMs` of data of the `tenants` most recently written tenants (0 = off). */
+  seriesPreload: { windowMs: number; tenants: number };
   /** InsightsService (cost, regression, PGO export) and usage metering. */
   insights?: InsightsOptions;
 }
@@ -57,4 +59,5 @@ export const DEFAULT_QUERIER_OPTIONS: QuerierOptions = {
   selfAddress: '',
   internalToken: '',
   catalogSnapshots: { enabled: true, debounceMs: 30_000, maxBytes: 64 * 1024 * 1024, preloadTenants: 8 },
+  seriesPreload: { windowMs: 3_600_000, tenants: 8 },
 };

@@ -84,6 +84,21 @@ export function querierSettings() {
       description:
         'At start, before reporting ready, load the stack catalog snapshots of this many tenants (those written to most recently first); the others load on their first query. 0 = none.',
     }),
+    seriesPreload: setting({
+      env: 'FIRN_QUERIER_SERIES_PRELOAD',
+      flag: 'querier-series-preload',
+      schema: duration({}),
+      default: '1h',
+      description:
+        "At start, before reporting ready, read this much of the most recent data (up to each tenant's newest segment) of the FIRN_QUERIER_SERIES_PRELOAD_TENANTS most recently written tenants into the series cache, from the segments' series rollups, so the first QueryRange or SelectSeries after a restart reads no segment. Stops when the series cache is full or after 10 s. 0 = off.",
+    }),
+    seriesPreloadTenants: setting({
+      env: 'FIRN_QUERIER_SERIES_PRELOAD_TENANTS',
+      flag: 'querier-series-preload-tenants',
+      schema: z.coerce.number().int().min(0),
+      default: String(d.seriesPreload.tenants),
+      description: 'How many tenants (those written to most recently first) FIRN_QUERIER_SERIES_PRELOAD reads for. 0 = none.',
+    }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',
       flag: 'querier-peers',
@@ -137,6 +152,8 @@ export function querierOptionsFrom(
     stackCatalogSnapshotDebounceMs: number;
     stackCatalogSnapshotMaxBytes: number;
     stackCatalogSnapshotPreloadTenants: number;
+    seriesPreload: number;
+    seriesPreloadTenants: number;
   } & Parameters<typeof insightsOptionsFrom>[0],
 ): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
@@ -160,6 +177,7 @@ export function querierOptionsFrom(
       maxBytes: c.stackCatalogSnapshotMaxBytes,
       preloadTenants: c.stackCatalogSnapshotPreloadTenants,
     },
+    seriesPreload: { windowMs: c.seriesPreload, tenants: c.seriesPreloadTenants },
     insights: insightsOptionsFrom(c),
   };
 }

@@ -95,6 +95,13 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   async onModuleInit(): Promise<void> {
     // Before ready: the busiest tenants' stack catalogs from their snapshots (bounded by count).
     await this.engine.preloadCatalogs(this.opts.catalogSnapshots.preloadTenants);
+    // And their recent series tables, so a dashboard's first QueryRange reads no segment.
+    const { windowMs, tenants } = this.opts.seriesPreload;
+    if (windowMs > 0 && tenants > 0) {
+      const t0 = performance.now();
+      const r = await this.engine.preloadSeriesTables(tenants, windowMs);
+      this.log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'series tables preloaded');
+    }
     await this.endpoints.start();
     this.rpc.add(
       firnQueryV1.PartialQueryService,
