@@ -106,12 +106,6 @@ const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_MAX_BUCKETS = 11_000;
 export const DEFAULT_SERIES_CACHE_BYTES = 256 * 1024 * 1024;
 
-/**
- * The querier's engine: plans a query from the manifest (segments by time, profile type and label
- * summaries), scans the segments with bounded concurrency (ranged reads of only the needed columns
- * and row groups), and merges their partial aggregates. A selector naming a profile type no
- * segment holds simply yields an empty result (the manifest prunes every segment).
- */
 /** What preloadSeriesTables did: complete unless the cache filled or the time budget ran out. */
 export interface SeriesPreload {
   tenants: number;
@@ -120,6 +114,12 @@ export interface SeriesPreload {
   complete: boolean;
 }
 
+/**
+ * The querier's engine: plans a query from the manifest (segments by time, profile type and label
+ * summaries), scans the segments with bounded concurrency (ranged reads of only the needed columns
+ * and row groups), and merges their partial aggregates. A selector naming a profile type no
+ * segment holds simply yields an empty result (the manifest prunes every segment).
+ */
 export class QueryEngine {
   private readonly store: ObjectStore;
   private readonly view: ManifestView;
