@@ -5,6 +5,7 @@ import type { StackProfile } from '@firn/reports';
 import { seriesKeyOf } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { tenantFromTrustedSource } from '@firn/tenancy';
+import { ManifestState } from '@firn/manifest';
 import { merge } from './merge-stacks';
 import { decodePartial, encodePartial } from './partial-codec';
 import { sortedLabelSet } from './labels';
@@ -296,6 +297,12 @@ describe(QueryEngine.name, () => {
       expect(await idle.preloadSeriesTables(8, 0)).toEqual({ tenants: 0, tables: 0, failed: 0, complete: true });
       const lastMinute = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
       expect(await lastMinute.preloadSeriesTables(8, 60_000)).toEqual({ tenants: 1, tables: 1, failed: 0, complete: true });
+
+      // The warm-up query's range: the newest segment's last second.
+      const newest = fx.metas.reduce((a, m) => (m.maxTimeUnixNano > a ? m.maxTimeUnixNano : a), 0n);
+      const newestMs = Number(newest / 1_000_000n);
+      expect(lastMinute.latestSecond()).toEqual({ tenant: fx.tenant, profileType: MEM, startMs: newestMs - 999, endMs: newestMs + 1 });
+      expect(new QueryEngine({ store: fx.store, view: new ManifestState(), concurrency: 1 }).latestSecond()).toBeUndefined();
 
       const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
       fx.store.reset();

@@ -184,15 +184,11 @@ export class QueryEngine {
    */
   async preloadCatalogs(maxTenants: number, budgetMs = 10_000): Promise<number> {
     if (!this.snapshots) return 0;
-    const tenants = this.view
-      .tenants()
-      .map((t) => [t, this.view.maxSeq(t)] as const)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, Math.max(0, maxTenants));
+    const tenants = this.recentTenants(maxTenants);
     let loaded = 0;
     let timedOut = false;
     const run = (async () => {
-      for (const [t] of tenants) {
+      for (const t of tenants) {
         if (timedOut) return;
         await this.catalogs.forTenant(t);
         loaded++;
@@ -226,16 +222,10 @@ export class QueryEngine {
     const cache = this.seriesTables;
     if (!cache || windowMs <= 0 || maxTenants <= 0) return out;
     const budget = AbortSignal.timeout(budgetMs);
-    const tenants = this.view
-      .tenants()
-      .map((t) => [t, this.view.maxSeq(t)] as const)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, maxTenants);
     let warmUp: (() => void) | undefined;
-    for (const [tenant] of tenants) {
-      let newestMs = -Infinity;
-      for (const e of this.view.validSegments(tenant)) newestMs = Math.max(newestMs, Number(e.meta.maxTimeUnixNano / 1_000_000n));
-      if (!Number.isFinite(newestMs)) continue;
+    for (const tenant of this.recentTenants(maxTenants)) {
+      const newestMs = this.newestMs(tenant);
+      if (newestMs === undefined) continue;
       const range = { startMs: newestMs - windowMs, endMs: newestMs + 1 };
       const segments = planSegments(this.view, tenant, range).reverse();
       const profileType = this.profileTypes(tenant, range)[0];
@@ -279,6 +269,36 @@ export class QueryEngine {
     }
     if (out.tables > 0) warmUp?.();
     return out;
+  }
+
+  /**
+   * The last second of data of the most recently written tenant, with a profile type stored in
+   * it: a query over it reads one or a few segments (what a querier's start-up warm-up reads).
+   */
+  latestSecond(): { tenant: TenantId; profileType: string; startMs: number; endMs: number } | undefined {
+    const [tenant] = this.recentTenants(1);
+    const newestMs = tenant === undefined ? undefined : this.newestMs(tenant);
+    if (tenant === undefined || newestMs === undefined) return undefined;
+    const range = { startMs: newestMs - 999, endMs: newestMs + 1 };
+    const profileType = this.profileTypes(tenant, range)[0];
+    return profileType === undefined ? undefined : { tenant, profileType, ...range };
+  }
+
+  /** Tenants by their latest manifest entry, most recent first. */
+  private recentTenants(max: number): TenantId[] {
+    return this.view
+      .tenants()
+      .map((t) => [t, this.view.maxSeq(t)] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, Math.max(0, max))
+      .map(([t]) => t);
+  }
+
+  /** The end of the tenant's newest valid segment (ms), if it has any. */
+  private newestMs(tenant: TenantId): number | undefined {
+    let newest: bigint | undefined;
+    for (const e of this.view.validSegments(tenant)) if (newest === undefined || e.meta.maxTimeUnixNano > newest) newest = e.meta.maxTimeUnixNano;
+    return newest === undefined ? undefined : Number(newest / 1_000_000n);
   }
 
   /** Writes pending catalog snapshots now (they are otherwise written after a quiet time). */

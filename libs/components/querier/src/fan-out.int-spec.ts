@@ -116,10 +116,20 @@ describe('querier fan-out (in-process cluster)', () => {
     expect(await metric(b, FALLBACKS)).toBe(0);
   });
 
-  it('reads the last hour’s series tables before it is ready, so its first QueryRange reads no segment', async () => {
-    const late = await cluster.start(querierServer, { name: 'querier-late', env: { FIRN_TOKENS_FILE: join(dir, 'tokens.json') } });
+  it('reads the last hour’s series tables and runs a warm-up query before it is ready, so its first QueryRange reads no segment', async () => {
+    const tokens = { FIRN_TOKENS_FILE: join(dir, 'tokens.json') };
+    const off = await cluster.start(querierServer, {
+      name: 'querier-late-off',
+      env: { ...tokens, FIRN_QUERIER_SERIES_PRELOAD: '0', FIRN_QUERIER_WARM_UP: 'false' },
+    });
+    expect(await metric(off, 'firn_querier_series_cache_segments')).toBe(0);
+    expect(await metric(off, 'firn_querier_footer_cache_misses_total')).toBe(0);
+    const late = await cluster.start(querierServer, { name: 'querier-late', env: tokens });
     expect(await metric(late, 'firn_querier_series_cache_segments')).toBe(WRITES);
     expect(await metric(late, 'firn_querier_series_tables_read_total{source="rollup"}')).toBe(WRITES);
+    // The warm-up flame graph opened the newest segment's Parquet objects.
+    expect(await metric(late, 'firn_querier_footer_cache_misses_total')).toBeGreaterThan(0);
+    expect(await queryMergeTotal(late.url, token, ...RANGE)).toBe(expected);
     expect(await series(late)).toEqual(await series(single));
     expect(await metric(late, 'firn_querier_series_cache_hits_total')).toBe(WRITES);
     expect(await metric(late, 'firn_querier_series_cache_misses_total')).toBe(0);

@@ -27,6 +27,8 @@ export interface QuerierOptions {
   catalogSnapshots: { enabled: boolean; debounceMs: number; maxBytes: number; preloadTenants: number };
   /** Series tables read into the cache before ready: the last `windowMs` of data of the `tenants` most recently written tenants (0 = off). */
   seriesPreload: { windowMs: number; tenants: number };
+  /** Before ready, one small flame graph over the newest second of data (compiles the query path). */
+  warmUp: boolean;
   /** InsightsService (cost, regression, PGO export) and usage metering. */
   insights?: InsightsOptions;
 }
@@ -60,4 +62,5 @@ export const DEFAULT_QUERIER_OPTIONS: QuerierOptions = {
   internalToken: '',
   catalogSnapshots: { enabled: true, debounceMs: 30_000, maxBytes: 64 * 1024 * 1024, preloadTenants: 8 },
   seriesPreload: { windowMs: 3_600_000, tenants: 8 },
+  warmUp: true,
 };

@@ -99,6 +99,14 @@ export function querierSettings() {
       default: String(d.seriesPreload.tenants),
       description: 'How many tenants (those written to most recently first) FIRN_QUERIER_SERIES_PRELOAD reads for. 0 = none.',
     }),
+    querierWarmUp: setting({
+      env: 'FIRN_QUERIER_WARM_UP',
+      flag: 'querier-warm-up',
+      schema: bool,
+      default: String(d.warmUp),
+      description:
+        "At start, before reporting ready, run one small flame graph query over the newest second of the most recently written tenant's data (answer discarded), so the first user query does not pay for compiling the query path (the scan, Parquet decoding, the flame graph builder).",
+    }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',
       flag: 'querier-peers',
@@ -154,6 +162,7 @@ export function querierOptionsFrom(
     stackCatalogSnapshotPreloadTenants: number;
     seriesPreload: number;
     seriesPreloadTenants: number;
+    querierWarmUp: boolean;
   } & Parameters<typeof insightsOptionsFrom>[0],
 ): QuerierOptions {
   const peers = parseEndpoints(c.querierPeers, 'querierPeers', 'FIRN_QUERIER_PEERS (--querier-peers)');
@@ -178,6 +187,7 @@ export function querierOptionsFrom(
       preloadTenants: c.stackCatalogSnapshotPreloadTenants,
     },
     seriesPreload: { windowMs: c.seriesPreload, tenants: c.seriesPreloadTenants },
+    warmUp: c.querierWarmUp,
     insights: insightsOptionsFrom(c),
   };
 }

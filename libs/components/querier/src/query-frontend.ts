@@ -28,7 +28,7 @@ import {
   type Side,
   type SymbolResolver,
 } from '@firn/query';
-import type { StackProfile } from '@firn/reports';
+import { flamegraphArrow, type StackProfile } from '@firn/reports';
 import { LOGGER, METRICS, RpcRegistry, TRACER } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor, internalTenantOf } from './internal-auth';
@@ -102,6 +102,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
       const r = await this.engine.preloadSeriesTables(tenants, windowMs);
       this.log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'series tables preloaded');
     }
+    if (this.opts.warmUp) await this.warmUp();
     await this.endpoints.start();
     this.rpc.add(
       firnQueryV1.PartialQueryService,
@@ -117,6 +118,25 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
 
   onModuleDestroy(): void {
     this.endpoints.close();
+  }
+
+  /**
+   * One small flame graph before ready (the newest second of the most recent tenant's data,
+   * answer discarded), so the first user query does not pay for compiling the scan, Parquet
+   * decoding and the flame graph builder. It maps that second's stacks into the tenant's
+   * catalog like any query; a failure is logged and only costs the first query its start-up.
+   */
+  private async warmUp(): Promise<void> {
+    const probe = this.engine.latestSecond();
+    if (!probe) return;
+    const t0 = performance.now();
+    try {
+      const p = await this.engine.mergeStacks(probe.tenant, probe.profileType, probe.startMs, probe.endMs, { signal: AbortSignal.timeout(10_000) });
+      const height = flamegraphArrow(p).height;
+      this.log.info({ tenant: probe.tenant, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
+    } catch (err) {
+      this.log.warn({ tenant: probe.tenant, err }, 'warm-up query failed; the first query pays its start-up');
+    }
   }
 
   /** Requests are drained by now: pending stack catalog snapshots are written while storage is still open. */
