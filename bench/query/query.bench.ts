@@ -330,11 +330,12 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
   const phaseStats: PhaseStats[] = [];
   // Catalog snapshots stay off except where the cold phase measures them, so the phases measure
   // what they did before snapshots existed and a kept dir is not written to.
-  // The series preload too: only its own cold pass turns it on.
+  // The series preload and the warm-up query too: only the cold phase's last pass turns them on.
   const queryEnv = {
     FIRN_QUERY_TIMEOUT_MS: String(Math.max(60_000, deadline - Date.now())),
     FIRN_STACK_CATALOG_SNAPSHOTS: 'false',
     FIRN_QUERIER_SERIES_PRELOAD: '0',
+    FIRN_QUERIER_WARM_UP: 'false',
   };
   let snapshotBytes: number | undefined;
   const profArgs = (label: string): string[] => {
@@ -369,10 +370,11 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     };
     say('phase cold: a fresh querier per query');
     for (const spec of specs) spec.row.cold = await coldQuery(spec, queryEnv, 'querier-cold');
+    let snapEnv: Record<string, string> | undefined;
     if (!args['no-snapshot']) {
       // A querier with snapshots on answers every query once and stops (shutdown writes the
       // tenant's stack catalog snapshot); then each query runs in a fresh querier that loads it.
-      const snapEnv = { ...queryEnv, FIRN_STACK_CATALOG_SNAPSHOTS: 'true' };
+      snapEnv = { ...queryEnv, FIRN_STACK_CATALOG_SNAPSHOTS: 'true' };
       await stack.store.delete(catalogSnapshotKey(TENANT));
       const writer = await stack.startApp('querier', { label: 'querier-snapshot-writer', env: snapEnv });
       try {
@@ -385,11 +387,11 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       say(`phase cold with a stack catalog snapshot (${snapshotBytes ?? 'no'} bytes): a fresh querier per query`);
       for (const spec of specs) spec.row.coldSnapshot = await coldQuery(spec, snapEnv, 'querier-cold-snapshot');
     }
-    // The querier's default: the last hour's series tables read before ready. Only a series
-    // query can use them, so only QueryRange runs in this pass.
-    say('phase cold with series tables preloaded before ready: a fresh querier for QueryRange');
-    const preloadEnv = { ...queryEnv, FIRN_QUERIER_SERIES_PRELOAD: '1h' };
-    for (const spec of specs.filter((x) => x.row === range)) spec.row.coldPreload = await coldQuery(spec, preloadEnv, 'querier-cold-preload');
+    // The querier's defaults before ready: the last hour's series tables read into the cache and
+    // one warm-up flame graph over the newest second of data (with the snapshot, when measured).
+    say('phase cold with the series preload and the warm-up query before ready: a fresh querier per query');
+    const defaultsEnv = { ...(snapEnv ?? queryEnv), FIRN_QUERIER_SERIES_PRELOAD: '1h', FIRN_QUERIER_WARM_UP: 'true' };
+    for (const spec of specs) spec.row.coldDefaults = await coldQuery(spec, defaultsEnv, 'querier-cold-defaults');
   }
   if (phases.includes('one')) {
     say('phase one: one querier');

@@ -48,8 +48,11 @@ export interface QueryRow {
   cold?: QueryCost;
   /** The same, the fresh process finding the stack catalog snapshot an earlier querier wrote. */
   coldSnapshot?: QueryCost;
-  /** The same, the fresh process having read the last hour's series tables before ready. */
-  coldPreload?: QueryCost;
+  /**
+   * The same, the fresh process having read the last hour's series tables and run its warm-up
+   * query before ready (and found the snapshot, when coldSnapshot was measured).
+   */
+  coldDefaults?: QueryCost;
   /** 1 querier, warm: median querier CPU per run (and the p50 wall above). */
   warmCpuSec?: number;
   note?: string;
@@ -150,7 +153,7 @@ function coldPasses(r: QueryRow): ReadonlyArray<readonly [QueryCost | undefined,
   return [
     [r.cold, ''],
     [r.coldSnapshot, ', from a stack catalog snapshot'],
-    [r.coldPreload, ', series tables preloaded before ready'],
+    [r.coldDefaults, `${r.coldSnapshot ? ', from a snapshot' : ''}, series preload and warm-up query before ready`],
   ];
 }
 
