@@ -16,6 +16,11 @@ export interface ParquetWriteOptions {
    * `delta` = DELTA_BINARY_PACKED (integers: sorted or clustered ids), `plain` = PLAIN.
    */
   columnEncodings?: Readonly<Record<string, ColumnEncoding>>;
+  /**
+   * Min/max statistics: per chunk and page (default), or none. Without them the writer still
+   * writes the offset index, so ranged reads of a few rows still skip pages.
+   */
+  statistics?: 'page' | 'none';
 }
 
 export type ColumnEncoding = 'delta' | 'plain';
@@ -41,7 +46,7 @@ export function writeParquetTable(table: Table, opts: ParquetWriteOptions): Uint
   let builder = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.ZSTD)
     .setDictionaryEnabled(true)
-    .setStatisticsEnabled(pw.EnabledStatistics.Page)
+    .setStatisticsEnabled(opts.statistics === 'none' ? pw.EnabledStatistics.None : pw.EnabledStatistics.Page)
     .setMaxRowGroupSize(opts.rowGroupRows)
     .setCreatedBy(CREATED_BY)
     .setKeyValueMetadata(new Map(Object.entries(opts.metadata)));
