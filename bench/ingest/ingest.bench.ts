@@ -6,7 +6,7 @@
 //
 //   node scripts/run-ts.cjs bench/ingest/ingest.bench.ts [--windows 60] [--agents 100]
 //     [--concurrency 8] [--s3] [--transport grpc|connect] [--phases arrow,pprof] [--warmup 100]
-//     [--paced 200] [--rate agents/10s] [--seed 1] [--cpu-prof DIR] [--json FILE] [--write-docs] [--name NAME] [--timeout-sec 3600]
+//     [--paced 200] [--rate agents/10s] [--seed 1] [--cpu-prof DIR] [--node-flags='--v8-flag ...'] [--json FILE] [--write-docs] [--name NAME] [--timeout-sec 3600]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string' },
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     'cpu-prof': { type: 'string' },
+    'node-flags': { type: 'string' },
     json: { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
     name: { type: 'string' },
@@ -170,12 +171,14 @@ async function main(): Promise<void> {
   );
 
   // Profiles are written when the apps exit (cluster.stop() sends SIGTERM).
+  // --node-flags: V8/Node flags for gateway and ingester alike (e.g. a young generation size).
+  const nodeFlags = (args['node-flags'] ?? '').split(/\s+/).filter(Boolean);
   const profArgs = (app: string): string[] => {
     const dir = args['cpu-prof'];
-    if (!dir) return [];
+    if (!dir) return nodeFlags;
     const out = resolve(dir, app);
     mkdirSync(out, { recursive: true });
-    return ['--cpu-prof', `--cpu-prof-dir=${out}`];
+    return [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${out}`];
   };
   const cluster = await startCluster({
     storage: cfg.storage,

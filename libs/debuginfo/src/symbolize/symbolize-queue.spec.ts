@@ -58,6 +58,24 @@ describe(SymbolizeQueue.name, () => {
     expect(published).toHaveLength(3);
   });
 
+  it('remembers queued frames per tenant, and equal frames that are distinct objects as one', async () => {
+    const { bus, published } = fakeBus();
+    const q = new SymbolizeQueue(bus, log, new Registry(), { enabled: true, seenEntries: 100, seenTtlMs: 60_000, maxAddressesPerMessage: 100 });
+    // The same frame objects for two tenants (the Arrow decoder shares them process-wide).
+    const shared = batch([[frame('aa', 1n), frame('aa', 2n)]]);
+    const other = tenantFromTrustedSource('globex');
+    await q.enqueue(tenant, [shared]);
+    await q.enqueue(other, [shared]);
+    await q.enqueue(other, [shared]);
+    // New objects with the same content: already queued for acme.
+    await q.enqueue(tenant, [batch([[frame('aa', 2n), frame('aa', 1n), frame('aa', 5n)]])]);
+    expect(published.map((p) => [p.subject, decodeJob(p.data)])).toEqual([
+      [symbolizeSubject(tenant), { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] }],
+      [symbolizeSubject(other), { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] }],
+      [symbolizeSubject(tenant), { kind: 'addresses', buildId: 'aa', addresses: [5n] }],
+    ]);
+  });
+
   it('never throws when NATS fails and queues the addresses again next time', async () => {
     const failing = fakeBus(true);
     const registry = new Registry();
