@@ -41,7 +41,7 @@ export function parquetWasmMemoryBytes(): number {
   return pw.wasmMemory().buffer.byteLength;
 }
 
-/** Arrow → Parquet: zstd, dictionary encoding, chunk + page statistics (and the page index). */
+/** Arrow → Parquet: zstd, dictionary encoding, chunk + page statistics unless turned off, the page index. */
 export function writeParquetTable(table: Table, opts: ParquetWriteOptions): Uint8Array {
   let builder = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.ZSTD)
