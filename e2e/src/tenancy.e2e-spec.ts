@@ -362,7 +362,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
     const who = await fetch(`${app.base}/api/v1/whoami`, { headers: { authorization: `Bearer ${secret}` } });
     expect(await who.json()).toMatchObject({ tenant: 'initech', scopes: ['read:profiles'] });
     expect(cli('tokens', 'list', '--tenant', 'initech').stdout).toMatch(new RegExp(`${id}\\s+initech\\s+read:profiles`));
-    expect(cli('tokens', 'list').stdout).not.toContain(secret.split('_')[2]);
+    expect(cli('tokens', 'list').stdout).not.toContain(secret.split('_').slice(2).join('_'));
     expect(cli('tokens', 'revoke', id).status).toBe(0);
     expect((await fetch(`${app.base}/api/v1/whoami`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
     const bad = cli('tokens', 'create', '--tenant', 'initech', '--scopes', 'root');
@@ -374,7 +374,7 @@ describe('tenancy, limits and hostile input (all-in-one)', () => {
       .map((l) => JSON.parse(l) as Record<string, string>);
     expect(audit).toContainEqual(expect.objectContaining({ who: 'bootstrap', what: 'tenant.create', tenant: 'acme', outcome: 'ok' }));
     expect(audit).toContainEqual(expect.objectContaining({ what: 'token.revoke', tenant: 'initech', tokenId: id, outcome: 'ok' }));
-    expect(JSON.stringify(audit)).not.toContain(secret.split('_')[2]);
+    expect(JSON.stringify(audit)).not.toContain(secret.split('_').slice(2).join('_'));
   }, 60_000);
 });
 
