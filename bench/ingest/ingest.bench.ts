@@ -170,10 +170,10 @@ async function main(): Promise<void> {
       `gzip pprof ${(slice.pprofBytes / 1e6).toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
 
-  // Profiles are written when the apps exit (cluster.stop() sends SIGTERM).
-  // --node-flags: V8/Node flags for gateway and ingester alike (e.g. a young generation size).
+  // --node-flags: V8/Node flags for gateway and ingester alike (e.g. a young generation size);
+  // --cpu-prof adds a profile per app, written when it exits (cluster.stop() sends SIGTERM).
   const nodeFlags = (args['node-flags'] ?? '').split(/\s+/).filter(Boolean);
-  const profArgs = (app: string): string[] => {
+  const nodeArgs = (app: string): string[] => {
     const dir = args['cpu-prof'];
     if (!dir) return nodeFlags;
     const out = resolve(dir, app);
@@ -183,8 +183,8 @@ async function main(): Promise<void> {
   const cluster = await startCluster({
     storage: cfg.storage,
     tenants: [...Object.values(TENANT), WARMUP_TENANT, PACED_TENANT],
-    gatewayNodeArgs: profArgs('gateway'),
-    ingesterNodeArgs: profArgs('ingester'),
+    gatewayNodeArgs: nodeArgs('gateway'),
+    ingesterNodeArgs: nodeArgs('ingester'),
   });
   const timer = setTimeout(() => {
     log(`timed out after ${timeoutMs / 1000} s; stopping`);

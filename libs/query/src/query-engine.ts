@@ -105,6 +105,8 @@ export interface PlannedQuery extends ScanQuery {
 const DEFAULT_CONCURRENCY = 4;
 const DEFAULT_MAX_BUCKETS = 11_000;
 export const DEFAULT_SERIES_CACHE_BYTES = 256 * 1024 * 1024;
+/** How long each piece of a querier's start-up work (preloads, warm-up) may delay ready. */
+export const START_UP_BUDGET_MS = 10_000;
 
 /** What preloadSeriesTables did: complete unless the cache filled or the time budget ran out. */
 export interface SeriesPreload {
@@ -182,7 +184,7 @@ export class QueryEngine {
    * reports ready. Returns after `budgetMs` at the latest (a slow store must not hold start-up; a
    * load still running finishes in the background). Returns the tenants loaded.
    */
-  async preloadCatalogs(maxTenants: number, budgetMs = 10_000): Promise<number> {
+  async preloadCatalogs(maxTenants: number, budgetMs = START_UP_BUDGET_MS): Promise<number> {
     if (!this.snapshots) return 0;
     const tenants = this.recentTenants(maxTenants);
     let loaded = 0;
@@ -217,7 +219,7 @@ export class QueryEngine {
    * discarded, tables not marked used) so the first real query does not pay the JIT of the
    * series code either.
    */
-  async preloadSeriesTables(maxTenants: number, windowMs: number, budgetMs = 10_000): Promise<SeriesPreload> {
+  async preloadSeriesTables(maxTenants: number, windowMs: number, budgetMs = START_UP_BUDGET_MS): Promise<SeriesPreload> {
     const out: SeriesPreload = { tenants: 0, tables: 0, failed: 0, complete: true };
     const cache = this.seriesTables;
     if (!cache || windowMs <= 0 || maxTenants <= 0) return out;

@@ -19,6 +19,7 @@ import {
   seriesFromColumns,
   seriesToColumns,
   sortedLabelSet,
+  START_UP_BUDGET_MS,
   symbolize,
   type LabelQuery,
   type PartialAggregate,
@@ -131,7 +132,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
     if (!probe) return;
     const t0 = performance.now();
     try {
-      const p = await this.engine.mergeStacks(probe.tenant, probe.profileType, probe.startMs, probe.endMs, { signal: AbortSignal.timeout(10_000) });
+      const p = await this.engine.mergeStacks(probe.tenant, probe.profileType, probe.startMs, probe.endMs, { signal: AbortSignal.timeout(START_UP_BUDGET_MS) });
       const height = flamegraphArrow(p).height;
       this.log.info({ tenant: probe.tenant, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
     } catch (err) {
