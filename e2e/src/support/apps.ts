@@ -92,3 +92,16 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   }
   return { status: res.status, body };
 }
+
+/** The warn and error lines of each app's log tail, for a failure message that says what the apps saw. */
+export function warningsOf(...apps: RunningApp[]): string {
+  return apps
+    .map((a) => {
+      const lines = a.proc
+        .logTail(256 * 1024)
+        .split('\n')
+        .filter((l) => /"level":"(warn|error|fatal)"/.test(l));
+      return `${a.name} :${a.port} (${lines.length} warnings/errors):\n${lines.slice(-20).join('\n')}`;
+    })
+    .join('\n');
+}
