@@ -10,7 +10,7 @@ const EARLIEST_MS = Date.UTC(2000, 0, 1);
  * series (count, name and value length), and the ingestion time window. Throws
  * invalid_argument naming the limit (like any other bad input: retrying will not help).
  */
-export function checkBatchLimits(batch: SampleBatch, l: TenantLimits, nowMs: number): void {
+export function checkBatchLimits(batch: Pick<SampleBatch, 'length' | 'series' | 'timestampMs'>, l: TenantLimits, nowMs: number): void {
   if (batch.series.length > l.maxSeriesPerRequest) {
     throw FirnError.invalidArgument(`request has ${batch.series.length} series, more than the limit of ${l.maxSeriesPerRequest}`, {
       limit: 'max_series_per_request',

@@ -20,7 +20,7 @@ import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { expectInvalid } from './expect-invalid';
 import { describe, expect, it } from 'vitest';
-import { samplesFromArrow, samplesToArrow } from './arrow-samples';
+import { checkSamplesArrow, samplesFromArrow, samplesToArrow, type ArrowCheckedSamples, type ArrowLimits } from './arrow-samples';
 import { SampleBatchBuilder, builderFramesOf, type Frame, type SampleBatch } from './sample-batch';
 import { stackKey } from './stack-key';
 import { rowsArb } from './test-arbitraries';
@@ -373,5 +373,100 @@ describe(samplesFromArrow.name, () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe(checkSamplesArrow.name, () => {
+  /** What a decode and a check of the same bytes said: the refusal's message, or the result. */
+  const outcome = <T>(fn: () => T): { error: string } | { value: T } => {
+    try {
+      return { value: fn() };
+    } catch (err) {
+      if (!(err instanceof FirnError)) throw err;
+      return { error: err.message };
+    }
+  };
+
+  /**
+   * A check agrees with a decode: the same refusal, or the same series and timestamps and rows
+   * (exactly when `exactRows`; else at least as many: equal stacks of two dictionary entries are
+   * summed by a decode only), or it leaves the answer to the decode (undefined).
+   */
+  const agrees = (bytes: Uint8Array, limits: ArrowLimits, exactRows: boolean): 'refused' | 'checked' | 'undecided' => {
+    const decoded = outcome(() => samplesFromArrow(bytes, limits));
+    const checked = outcome(() => checkSamplesArrow(bytes, limits));
+    if ('value' in checked && checked.value === undefined) return 'undecided';
+    if ('error' in decoded) {
+      expect(checked).toEqual(decoded);
+      return 'refused';
+    }
+    expect('value' in checked, 'error' in checked ? checked.error : '').toBe(true);
+    const c = (checked as { value: ArrowCheckedSamples }).value;
+    const b = decoded.value;
+    expect(c.series).toEqual(b.series);
+    expect([...new Set(c.timestampMs)].sort()).toEqual([...new Set(b.timestampMs)].sort());
+    if (exactRows) expect(c.length).toBe(b.length);
+    else expect(c.length).toBeGreaterThanOrEqual(b.length);
+    expect(c.length === 0).toBe(b.length === 0);
+    return 'checked';
+  };
+
+  const limitsArb = fc.record({
+    maxRows: fc.constantFrom(1_000_000, 3),
+    maxStackDepth: fc.constantFrom(1000, 2, 1),
+    maxBytes: fc.constant(64 << 20),
+    maxSymbols: fc.constantFrom(undefined, 1_000, 3),
+    maxSeries: fc.constantFrom(undefined, 1_000, 2),
+    maxStackFrames: fc.constantFrom(undefined, 1_000, 4),
+  });
+
+  it('says what a decode says of random batches under random limits, or leaves it to the decode (property)', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(rowsArb, limitsArb, (rows, limits) => {
+        const b = new SampleBatchBuilder();
+        for (const r of rows) b.add(r.profileType, r.labels, r.frames, r.value, r.tsMs, r.durationNs, r.periodNs);
+        seen.add(agrees(samplesToArrow(b.build()), limits, true));
+      }),
+      { numRuns: 300 },
+    );
+    // Every kind of answer came up: the property did not pass by always deferring.
+    expect([...seen].sort()).toEqual(['checked', 'refused', 'undecided']);
+  });
+
+  it('refuses exactly what a decode refuses in corrupted streams (property)', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(ipc.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+        const b = ipc.slice();
+        for (const [i, v] of edits) b[i] = v;
+        seen.add(agrees(b, LIMITS, false));
+      }),
+      { numRuns: 800 },
+    );
+    expect(seen).toContain('refused');
+    expect(seen).toContain('checked');
+  });
+
+  it('refuses a frame string that is not UTF-8 and the limits of a decode', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    const at = Buffer.from(ipc).indexOf('leaf');
+    const badUtf8 = ipc.slice();
+    badUtf8[at + 1] = 0xff;
+    expect(agrees(badUtf8, LIMITS, true)).toBe('refused');
+    expectInvalid(() => checkSamplesArrow(badUtf8, LIMITS), /function_name.*not valid UTF-8/);
+    expectInvalid(() => checkSamplesArrow(ipc, { ...LIMITS, maxSymbols: 2 }), /frames, more than the limit of 2/);
+    expectInvalid(() => checkSamplesArrow(ipc, { ...LIMITS, maxSeries: 1 }), /more than 1 series/);
+    expectInvalid(() => checkSamplesArrow(ipc, { ...LIMITS, maxRows: 2 }), /more than the limit of 2/);
+  });
+
+  it('leaves truncation, the stack-frames limit and plain List stacks to a decode', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    expect(checkSamplesArrow(ipc, LIMITS)).toMatchObject({ length: 4 });
+    expect(checkSamplesArrow(ipc, { ...LIMITS, maxStackDepth: 2 })).toBeUndefined();
+    expect(checkSamplesArrow(ipc, { ...LIMITS, maxStackFrames: 5 })).toBeUndefined();
+    expect(checkSamplesArrow(ipc, { ...LIMITS, maxStackFrames: 6 })).toMatchObject({ length: 4 });
+    expect(checkSamplesArrow(ipcOf(validColumns(3)), LIMITS)).toBeUndefined();
   });
 });

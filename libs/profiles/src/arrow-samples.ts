@@ -501,6 +501,9 @@ class StringColumn {
 /** Frames and stacks shared by every batch this process decodes (see FrameInterner). */
 const interner = new FrameInterner();
 
+/** A FrameTable entry (frame or string) validated by `check` and not interned: a decode checks or interns, never both. */
+const CHECKED = -2;
+
 /** Frames of a frame-struct data chunk, each interned once per decode (by dictionary index). */
 class FrameTable {
   private readonly str: StringColumn[];
@@ -551,6 +554,25 @@ class FrameTable {
       cache[d] = id;
     }
     return id;
+  }
+
+  /** Validates frame k as frameId does (index, strings), without interning it. */
+  check(k: number): void {
+    if (this.ids[k] === CHECKED) return;
+    if (!(k >= 0 && k < this.struct.length)) bad(`column "${this.col}": frame index ${k} out of range`);
+    for (let c = 0; c < this.str.length; c++) {
+      const cache = this.strIds[c];
+      if (cache.length === 0) {
+        this.str[c].get(k);
+        continue;
+      }
+      const d = this.str[c].index(k);
+      if (cache[d] === -1 || cache[d] === undefined) {
+        this.str[c].get(k); // validates d and the bytes
+        cache[d] = CHECKED;
+      }
+    }
+    this.ids[k] = CHECKED;
   }
 
   /** Interner id of frame k. */
@@ -607,15 +629,36 @@ class StackDecoder {
     this.frames = new FrameTable(table[0], col);
   }
 
-  /** Returns builder stack index * 2 + (truncated ? 1 : 0) for list entry i. */
-  decode(i: number, maxDepth: number): number {
+  /** Where list entry i's frames start in the item column, and its depth. */
+  private bounds(i: number): { start: number; depth: number } {
     const offs = this.list.valueOffsets as Int32Array;
     const j = this.list.offset + i;
     const start = offs[j];
     const end = offs[j + 1];
     if (!(start >= 0 && end >= start && end <= this.list.children[0].length)) bad(`stack ${i}: invalid list offsets`);
-    const truncated = end - start > maxDepth;
-    const n = truncated ? maxDepth : end - start;
+    return { start, depth: end - start };
+  }
+
+  /**
+   * Validates list entry i as decode does, without interning or adding it: its frame count, or
+   * -1 when it is deeper than maxDepth (only a decode truncates, and checks only what it keeps).
+   */
+  check(i: number, maxDepth: number): number {
+    const { start, depth } = this.bounds(i);
+    if (depth > maxDepth) return -1;
+    const idx = this.itemIndices;
+    for (let q = 0; q < depth; q++) {
+      const p = this.itemOffset + start + q;
+      this.frames.check(idx ? idx[p] : p);
+    }
+    return depth;
+  }
+
+  /** Returns builder stack index * 2 + (truncated ? 1 : 0) for list entry i. */
+  decode(i: number, maxDepth: number): number {
+    const { start, depth } = this.bounds(i);
+    const truncated = depth > maxDepth;
+    const n = truncated ? maxDepth : depth;
     if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2));
     const ids = this.scratch;
     const idx = this.itemIndices;
@@ -645,8 +688,31 @@ export const SPAN_COLUMN = 'span_id';
  * `stack` as a plain List<Struct> and frame/label strings as plain Utf8.
  */
 export function samplesFromArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples {
+  const { builder, truncatedStacks } = guarded(() => decodeArrow(ipc, limits, 'decode'))!;
+  return Object.assign(builder.build(), { truncatedStacks });
+}
+
+/** What checkSamplesArrow tells of a stream: what a gateway checks (labels, time window) and counts. */
+export type ArrowCheckedSamples = Pick<SampleBatch, 'length' | 'series' | 'timestampMs'>;
+
+/**
+ * Validates a "firn.samples.v1" Arrow IPC stream as samplesFromArrow does (same refusals, same
+ * limits) without interning its frames and stacks, for a reader that forwards the bytes as they
+ * are. `length` counts rows as a decode would, except that rows of two stack dictionary entries
+ * with equal frames are not summed. Undefined when only a decode can tell: a stack deeper than
+ * maxStackDepth (a decode truncates it), frames of the stacks used past maxStackFrames (a decode
+ * counts distinct stacks only), or a stack column that is not dictionary-encoded.
+ */
+export function checkSamplesArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowCheckedSamples | undefined {
+  const r = guarded(() => decodeArrow(ipc, limits, 'check'));
+  if (!r) return undefined;
+  const { length, series, timestampMs } = r.builder.build();
+  return { length, series, timestampMs };
+}
+
+function guarded<T>(fn: () => T): T {
   try {
-    return decodeArrow(ipc, limits);
+    return fn();
   } catch (err) {
     if (err instanceof FirnError) throw err;
     // Structural checks above should catch corruption first; anything arrow-js or a typed
@@ -655,7 +721,12 @@ export function samplesFromArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDec
   }
 }
 
-function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples {
+/**
+ * The one reader behind samplesFromArrow ('decode') and checkSamplesArrow ('check': frames and
+ * stacks validated, not interned; each stack dictionary entry stands for its own stack, so the
+ * builder's stacks stay empty and only its rows, series and profile types mean anything).
+ */
+function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'check'): { builder: SampleBatchBuilder; truncatedStacks: number } | undefined {
   if (ipc.length > limits.maxBytes) {
     throw FirnError.invalidArgument(`Arrow samples are ${ipc.length} bytes, more than the limit of ${limits.maxBytes}`, {
       limit: 'max_bytes',
@@ -708,6 +779,8 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
   } else if (!isStackList(stackType, 'stack')) {
     bad(`column "stack" must be Dictionary<Int32, List<Struct<frame>>> or List<Struct<frame>>, got ${stackType}`);
   }
+  const check = mode === 'check';
+  if (check && !stackIsDict) return undefined;
   if (table.numRows > limits.maxRows) {
     throw FirnError.invalidArgument(`Arrow samples have ${table.numRows} rows, more than the limit of ${limits.maxRows}`, {
       limit: 'max_rows',
@@ -726,6 +799,9 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
   const ptCache = new WeakMap<Vector, Int32Array>();
   const stackCache = new WeakMap<Vector, { dec: StackDecoder; map: Int32Array }>();
   const seriesByKey = new Map<number | string, number>();
+  // check: frames of the stack entries used, and the next stand-in stack id.
+  let checkedFrames = 0;
+  let checkedStacks = 0;
 
   for (const rb of table.batches) {
     const rows = rb.numRows;
@@ -840,7 +916,14 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
         if (!(k >= 0 && k < stackMap.length)) bad(`column "stack" row ${i}: dictionary index ${k} out of range`);
         packed = stackMap[k];
         if (packed < 0) {
-          packed = stackDec.decode(k, limits.maxStackDepth);
+          if (check) {
+            const depth = stackDec.check(k, limits.maxStackDepth);
+            checkedFrames += depth;
+            if (depth < 0 || checkedFrames > (limits.maxStackFrames ?? Infinity)) return undefined;
+            packed = checkedStacks++ * 2;
+          } else {
+            packed = stackDec.decode(k, limits.maxStackDepth);
+          }
           stackMap[k] = packed;
         }
       } else {
@@ -864,7 +947,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples 
       builder.addRow(pt, series, stack, value[i], ts[i], dur[i], per[i], span);
     }
   }
-  return Object.assign(builder.build(), { truncatedStacks });
+  return { builder, truncatedStacks };
 }
 
 function validProfileType(s: string): string {

@@ -37,13 +37,29 @@ export interface DecodeContext {
   checkGzip(bytes: Uint8Array, what: string): Promise<void>;
 }
 
-export interface DecodedRequest {
-  batch: SampleBatch & { truncatedStacks?: number };
-  /**
-   * The request's own firn.samples.v1 bytes when they decode to exactly `batch` (validated,
-   * nothing truncated): appended as they are instead of re-encoding the batch.
-   */
-  encoded?: Uint8Array;
+/** What the pipeline checks of a request's samples (labels, series, time window) and counts (rows, truncated stacks). */
+export type BatchShape = Pick<SampleBatch, 'length' | 'series' | 'timestampMs'> & { truncatedStacks?: number };
+
+/**
+ * A decoded request: its samples as a batch (appended as `encoded` when given, else encoded from
+ * the batch), or only checked (`checked`: validated as a decode would, never built; `encoded`,
+ * the request's own bytes, is appended).
+ */
+export type DecodedRequest = DecodedParts &
+  (
+    | {
+        batch: SampleBatch & { truncatedStacks?: number };
+        /**
+         * The request's own firn.samples.v1 bytes when they decode to exactly `batch` (validated,
+         * nothing truncated): appended as they are instead of re-encoding the batch.
+         */
+        encoded?: Uint8Array;
+        checked?: undefined;
+      }
+    | { checked: BatchShape; encoded: Uint8Array; batch?: undefined }
+  );
+
+interface DecodedParts {
   /**
    * The request's content without its transport framing, when that framing changes between
    * retries (multipart fields without their random boundary). Default: the parts as received.

@@ -13,10 +13,11 @@ import {
 } from '@firn/limits';
 import type { Registry } from '@firn/observability';
 import { TENANT_LIMITS } from '@firn/platform';
-import type { PprofLimits, SampleBatch } from '@firn/profiles';
+import type { PprofLimits } from '@firn/profiles';
 import { METRICS } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../gateway.options';
+import type { BatchShape } from './ingest-decoder';
 
 /**
  * Per-tenant ingest limits at the gateway: request size and rate (token bucket per tenant, per
@@ -65,7 +66,7 @@ export class IngestLimits {
   }
 
   /** Labels, series and the time window of a decoded batch; counts truncated stacks. */
-  checkBatch(tenant: TenantId, batch: SampleBatch & { truncatedStacks?: number }, l: TenantLimits): void {
+  checkBatch(tenant: TenantId, batch: BatchShape, l: TenantLimits): void {
     checkBatchLimits(batch, l, Date.now());
     if (batch.truncatedStacks) this.metrics.truncatedStacks.inc({ tenant }, batch.truncatedStacks);
   }

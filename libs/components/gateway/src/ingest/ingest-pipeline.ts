@@ -120,7 +120,8 @@ export class IngestPipeline {
       this.limits.countRejection(tenant, err);
       throw err;
     }
-    const { batch, encoded, partial, key } = decoded;
+    const { partial, key } = decoded;
+    const batch = decoded.batch ?? decoded.checked;
     if (batch.length === 0) {
       this.metrics.requests.inc({ source: format, outcome: 'empty' });
       return { rows: 0, duplicate: false, partial };
@@ -130,7 +131,7 @@ export class IngestPipeline {
         this.tracer,
         'ingest.append',
         async (span) => {
-          const res = await this.append(tenant, encoded ?? samplesToArrow(batch), key);
+          const res = await this.append(tenant, decoded.batch ? (decoded.encoded ?? samplesToArrow(decoded.batch)) : decoded.encoded, key);
           span.setAttributes({
             'firn.ingest.seq': res.seq,
             'firn.ingest.duplicate': res.duplicate,
@@ -182,7 +183,7 @@ export class IngestPipeline {
       checkGzip: async (bytes, what) => take(await checkGunzipSize(bytes, l.maxDecompressedBytes, what)),
     };
     const decoded = await decoder.decode(parts, ctx);
-    this.limits.checkBatch(tenant, decoded.batch, l);
+    this.limits.checkBatch(tenant, decoded.batch ?? decoded.checked, l);
     return { ...decoded, key: requestIdentity(req.api, ctx.params, decoded.identity ?? parts, explicitKey) };
   }
 

@@ -30,8 +30,8 @@ describe(PyroscopeIngestDecoder.name, () => {
       [{ what: 'request body', bytes: Buffer.from('main;work 3\n') }],
       ctx(q),
     );
-    expect(batch.profileTypes).toEqual(['process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta']);
-    expect(Object.fromEntries(batch.series[0])).toEqual({ env: 'prod', otel_scope_name: 'sdk', pyroscope_spy: 'gospy', service_name: 'shop' });
+    expect(batch?.profileTypes).toEqual(['process_cpu:cpu:nanoseconds:cpu:nanoseconds:delta']);
+    expect(Object.fromEntries(batch?.series[0] ?? [])).toEqual({ env: 'prod', otel_scope_name: 'sdk', pyroscope_spy: 'gospy', service_name: 'shop' });
   });
 
   it('reads a multipart body without format as pprof, and refuses a prev_profile part', async () => {
