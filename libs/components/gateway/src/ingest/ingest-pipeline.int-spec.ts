@@ -168,6 +168,15 @@ describe(IngestPipeline.name, () => {
     for (const source of ['arrow', 'pprof', 'folded']) expect(metrics).toContain(`source="${source}",outcome="ok"} 1`);
   });
 
+  it('appends a WriteArrow request it only checked as it was sent, and counts its rows', async () => {
+    const sent = samplesToArrow(batch(7));
+    const res = await pipeline.accept({ tenant: acme, api: 'parca.WriteArrow', parts: [{ what: 'ipc_buffer', bytes: sent }], decoder: new ArrowDecoder() });
+    expect(res.rows).toBe(5);
+    const m = await f.bus.getMessage(INGEST_STREAM, await lastSeq());
+    if (!m) throw new Error('nothing appended');
+    expect(Buffer.from((await readIngest(new LocalDirStore({ dir: f.dir }), m.subject, m.data)).payload).equals(Buffer.from(sent))).toBe(true);
+  });
+
   it('re-encodes a WriteArrow request whose stacks were truncated into a log entry that decodes to the truncated stacks', async () => {
     const shallow = await fixture({}, { maxStackDepth: 1 });
     try {
