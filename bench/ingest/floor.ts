@@ -6,6 +6,7 @@
 import { gunzipSync } from 'node:zlib';
 import { fromBinary } from '@bufbuild/protobuf';
 import { tableFromIPC } from 'apache-arrow';
+import { checkSamplesArrow, samplesFromArrow, type ArrowLimits } from '@firn/profiles';
 import { googleV1 } from '@firn/proto';
 import type { PreparedWindow } from './payloads';
 import type { PhaseFormat } from './report';
@@ -36,7 +37,23 @@ function decodeArrow(windows: PreparedWindow[]): number {
 }
 
 export function decodeFloor(format: PhaseFormat, windows: PreparedWindow[], minCpuSec = 3): DecodeFloor {
-  const decode = format === 'pprof' ? decodePprof : decodeArrow;
+  return cpuPerPass(format === 'pprof' ? decodePprof : decodeArrow, windows, minCpuSec);
+}
+
+/** Generous limits: the readers below are timed, not refused. */
+const READER_LIMITS: ArrowLimits = { maxRows: 1e7, maxStackDepth: 1024, maxBytes: 1 << 30, maxSymbols: 1e7, maxSeries: 1e5, maxStackFrames: 1e8 };
+
+/**
+ * Firn's own Arrow reader on the same payloads, in the same run: the gateway's check
+ * (checkSamplesArrow) and the ingester's decode into a batch (samplesFromArrow), each per pass.
+ */
+export function arrowReaders(windows: PreparedWindow[], minCpuSec = 3): { check: DecodeFloor; decode: DecodeFloor } {
+  const check = (ws: PreparedWindow[]) => ws.reduce((n, w) => n + (checkSamplesArrow(w.arrow, READER_LIMITS)?.length ?? 0), 0);
+  const decode = (ws: PreparedWindow[]) => ws.reduce((n, w) => n + samplesFromArrow(w.arrow, READER_LIMITS).length, 0);
+  return { check: cpuPerPass(check, windows, minCpuSec), decode: cpuPerPass(decode, windows, minCpuSec) };
+}
+
+function cpuPerPass(decode: (windows: PreparedWindow[]) => number, windows: PreparedWindow[], minCpuSec: number): DecodeFloor {
   decode(windows.slice(0, 50)); // JIT warm-up, not timed
   const start = process.cpuUsage();
   let passes = 0;

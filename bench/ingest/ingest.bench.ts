@@ -29,7 +29,7 @@ import {
   type PhaseResult,
   type RunConfig,
 } from './report';
-import { decodeFloor } from './floor';
+import { arrowReaders, decodeFloor } from './floor';
 import { diffTotals, storedSummary } from './verify';
 import { bearer, intArg } from '../cli';
 
@@ -262,6 +262,11 @@ async function main(): Promise<void> {
     log(
       `floor ${r.format}: ${floor.cpuSecPerPass.toFixed(2)} CPU-s per pass (${floor.passes} passes, ${floor.itemsSeen} ${r.format === 'pprof' ? 'samples' : 'rows'} decoded per pass)`,
     );
+    if (r.format === 'arrow') {
+      const readers = arrowReaders(slice.windows);
+      r.readersCpuSec = { check: readers.check.cpuSecPerPass, decode: readers.decode.cpuSecPerPass };
+      log(`Firn's Arrow reader: check ${readers.check.cpuSecPerPass.toFixed(2)}, decode ${readers.decode.cpuSecPerPass.toFixed(2)} CPU-s per pass`);
+    }
   }
 
   const machine = machineNotes();

@@ -21,6 +21,8 @@ export interface PhaseResult {
   verified: boolean;
   /** CPU seconds that only decoding the same payloads costs (bench/ingest/floor.ts), measured in the same run. */
   floorCpuSec?: number;
+  /** Arrow only: CPU seconds of Firn's own reader on the same payloads, the gateway's check and the ingester's decode (floor.ts). */
+  readersCpuSec?: { check: number; decode: number };
 }
 
 /** Ack latency with requests sent on a timer at the fleet's real rate (open loop). */
@@ -121,6 +123,14 @@ export function phaseTable(phases: PhaseResult[]): string {
       (p) => (p.floorCpuSec === undefined ? '—' : `${n2(p.floorCpuSec)} CPU-s (${mega(perSec(p.samples, p.floorCpuSec))} samples/CPU-s)`),
     ],
     ['gateway + ingester ÷ floor', (p) => (p.floorCpuSec === undefined ? '—' : `${n1((p.cpuSec.gateway + p.cpuSec.ingester) / p.floorCpuSec)}×`)],
+    [
+      "Firn's Arrow reader alone: gateway check / ingester decode",
+      (p) =>
+        p.readersCpuSec === undefined
+          ? '—'
+          : `${n2(p.readersCpuSec.check)} / ${n2(p.readersCpuSec.decode)} CPU-s` +
+            (p.floorCpuSec === undefined ? '' : ` (${n1(p.readersCpuSec.check / p.floorCpuSec)}× / ${n1(p.readersCpuSec.decode / p.floorCpuSec)}× the floor)`),
+    ],
     ['nats-server CPU / bench client CPU', (p) => `${n1(p.cpuSec.nats)} s / ${n1(p.cpuSec.client)} s`],
     [
       'segments (valid) / stray objects',
