@@ -6,7 +6,7 @@ import type { DecodeContext, DecodedRequest, IngestDecoder, IngestPart } from '.
  * truncation is appended as received: re-encoding was a quarter of the gateway's CPU for agent
  * writes, and the ingester decodes it with the same validating reader. Usually it is only
  * checked (checkSamplesArrow: every refusal and limit of a decode, frames and stacks not interned,
- * about half the decode's CPU); a decode builds the batch when the check cannot tell (a stack to
+ * about two thirds of a decode's CPU); a decode builds the batch when the check cannot tell (a stack to
  * truncate, the stack-frames limit) and always for more than one part.
  */
 export class ArrowDecoder implements IngestDecoder {
