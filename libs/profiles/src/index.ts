@@ -19,5 +19,5 @@ export { type SampleTypeConfig, pyroscopeSeriesLabels, pyroscopeProfileName, par
 export { samplesToPprof } from './pprof-encode';
 export { samplesFromOtlp } from './otlp';
 export { samplesFromFolded, parsePyroscopeName } from './folded';
-export { checkSamplesArrow, samplesToArrow, samplesFromArrow, type ArrowCheckedSamples, type ArrowLimits } from './arrow-samples';
+export { checkSamplesArrow, samplesToArrow, samplesFromArrow, type ArrowLimits } from './arrow-samples';
 export { type RelabelConfig, parseRelabelConfigs, relabelConfigsFrom, relabel } from './relabel';
