@@ -212,15 +212,23 @@ async function main(): Promise<void> {
       const c = client(cluster, PACED_TENANT);
       for (const format of phases) {
         log(`paced ${format}: ${sample.length} requests at ${pacedRate} req/s`);
+        const metricsUrl = `${cluster.ingester.base}/metrics`;
+        const countersBefore = await scrapeCounters(metricsUrl, 'firn_ingester_');
+        const before = snapshotCpu([cluster.gateway.pid, cluster.ingester.pid]);
         const res = await runOpenLoop(sample.length, pacedRate, sender(c, format, sample), deadline);
         if (res.errors > 0) throw new Error(`paced ${format}: ${String(res.firstError)}`);
+        await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
+        const cpu = cpuBetween(before, snapshotCpu([cluster.gateway.pid, cluster.ingester.pid]));
+        const outcomes = counterDelta(countersBefore, await scrapeCounters(metricsUrl, 'firn_ingester_'));
         paced.push({
           format,
           ratePerSec: pacedRate,
           requests: sample.length,
+          samples: sample.reduce((n, w) => n + w.samples, 0),
           latencyMs: { p50: percentile(res.latenciesMs, 0.5), p99: percentile(res.latenciesMs, 0.99), max: Math.max(...res.latenciesMs) },
+          cpuSec: { gateway: cpu.byPid.get(cluster.gateway.pid) ?? NaN, ingester: cpu.byPid.get(cluster.ingester.pid) ?? NaN },
+          segments: outcomes['firn_ingester_segments_total{outcome="ok"}'] ?? 0,
         });
-        await waitForDrained(cluster.bus, Math.max(1000, deadline - Date.now()));
       }
     }
     for (const format of phases) {

@@ -30,7 +30,15 @@ export interface PacedResult {
   format: PhaseFormat;
   ratePerSec: number;
   requests: number;
+  samples: number;
   latencyMs: { p50: number; p99: number; max: number };
+  /**
+   * CPU from the first request until the log is drained: what the fleet's real rate costs, where
+   * the flush age (not size) cuts segments, so each holds only a few seconds of requests.
+   */
+  cpuSec: { gateway: number; ingester: number };
+  /** Segments the ingester wrote meanwhile. */
+  segments: number;
 }
 
 export interface RunConfig {
@@ -178,6 +186,12 @@ export function targetTable(phases: PhaseResult[], paced: PacedResult[] = []): s
   for (const p of paced) {
     lines.push(
       `| ack p50 ≤ 50 ms (${LABEL[p.format]}, fleet rate ${n1(p.ratePerSec)} req/s) | gateway → JetStream ack | ${n1(p.latencyMs.p50)} ms (p99 ${n1(p.latencyMs.p99)}) | ${verdict(p.latencyMs.p50, TARGETS.ackP50Ms, false)} |`,
+    );
+    if (p.format !== 'arrow') continue;
+    const ing = perSec(p.samples, p.cpuSec.ingester);
+    const both = perSec(p.samples, p.cpuSec.gateway + p.cpuSec.ingester);
+    lines.push(
+      `| (Arrow samples/CPU-s at the fleet rate, ${p.segments} segments) | ingester / gateway + ingester CPU, first request until drained (idle time included) | ${mega(ing)} / ${mega(both)} samples/CPU-s | ${verdict(ing, TARGETS.arrowSamplesPerCoreSec, true)} / ${verdict(both, TARGETS.arrowSamplesPerCoreSec, true)} |`,
     );
   }
   for (const p of phases) {
