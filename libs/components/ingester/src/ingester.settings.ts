@@ -28,7 +28,8 @@ export function ingesterSettings() {
       flag: 'ingester-flush-max-bytes',
       schema: byteSize,
       default: mib(d.flushMaxBytes),
-      description: "...or once the writes it holds take about this much memory (e.g. 64MiB; estimated at ≈ 8× the log's payload bytes, decode to flush).",
+      description:
+        "...or once the writes it holds take about this much memory (e.g. 128MiB; estimated at ≈ 8× the log's payload bytes, decode to flush). Under a backlog this sets the segment size: larger segments cost less CPU and storage per sample, and more memory while flushing.",
     }),
     maxBufferedBytes: setting({
       env: 'FIRN_INGESTER_MAX_BUFFERED_BYTES',
