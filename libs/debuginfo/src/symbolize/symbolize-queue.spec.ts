@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Bus } from '@firn/bus';
 import { createLogger, Registry } from '@firn/observability';
 import { SampleBatchBuilder, type Frame } from '@firn/profiles';
@@ -73,6 +73,28 @@ describe(SymbolizeQueue.name, () => {
       [symbolizeSubject(tenant), { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] }],
       [symbolizeSubject(other), { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] }],
       [symbolizeSubject(tenant), { kind: 'addresses', buildId: 'aa', addresses: [5n] }],
+    ]);
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('queues the same frames again once the age limit has passed, and not before', async () => {
+    let now = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const { bus, published } = fakeBus();
+    const q = new SymbolizeQueue(bus, log, new Registry(), { enabled: true, seenEntries: 100, seenTtlMs: 60_000, maxAddressesPerMessage: 100 });
+    const b = batch([[frame('aa', 1n), frame('aa', 2n)], [frame('aa', 2n)]]);
+    await q.enqueue(tenant, [b]);
+    now += 59_999;
+    await q.enqueue(tenant, [b]);
+    expect(published).toHaveLength(1);
+    now += 1;
+    await q.enqueue(tenant, [b]);
+    expect(published.map((p) => decodeJob(p.data))).toEqual([
+      { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] },
+      { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] },
     ]);
   });
 

@@ -36,6 +36,14 @@ export const DEFAULT_SYMBOLIZE_QUEUE_OPTIONS: SymbolizeQueueOptions = {
  */
 export class SymbolizeQueue {
   private readonly seen: SeenSet<string>;
+  /**
+   * Per tenant, when each stack array was last looked at whole. The Arrow decoder shares one
+   * array per distinct stack across every batch the process decodes, so a flush's stacks are
+   * mostly ones an earlier flush looked at: those are skipped without visiting their frames until
+   * seenTtlMs has passed (so a frame is queued again at most one age limit later than `seen`
+   * alone would), or until a failed publish forgets the tenant's addresses.
+   */
+  private readonly stacksLookedAt = new Map<TenantId, WeakMap<readonly Frame[], number>>();
   private readonly metrics: SymbolizeQueueMetrics;
   private streamReady: Promise<void> | undefined;
   private lastWarnMs = 0;
@@ -60,10 +68,15 @@ export class SymbolizeQueue {
     const stacks = new Set<readonly Frame[]>();
     const frames = new Set<Frame>();
     const validBuildIds = new Map<string, boolean>();
+    let lookedAt = this.stacksLookedAt.get(tenant);
+    if (!lookedAt) this.stacksLookedAt.set(tenant, (lookedAt = new WeakMap()));
     for (const b of batches) {
       for (const stack of b.stacks) {
         if (stacks.has(stack)) continue;
         stacks.add(stack);
+        const at = lookedAt.get(stack);
+        if (at !== undefined && now - at < this.opts.seenTtlMs) continue;
+        lookedAt.set(stack, now);
         for (const f of stack) {
           if (f.functionName !== '' || frames.has(f)) continue;
           frames.add(f);
@@ -109,6 +122,7 @@ export class SymbolizeQueue {
   }
 
   private forget(tenant: TenantId, byBuild: Map<string, bigint[]>): void {
+    this.stacksLookedAt.delete(tenant);
     for (const [buildId, addresses] of byBuild) for (const a of addresses) this.seen.delete(`${tenant}\u0000${buildId}\u0000${a}`);
   }
 
