@@ -38,6 +38,9 @@ function fakeBus(fail = false) {
 
 describe(SymbolizeQueue.name, () => {
   const tenant = tenantFromTrustedSource('acme');
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it('queues unseen unsymbolized addresses once, one message per build id', async () => {
     const { bus, published } = fakeBus();
@@ -74,10 +77,6 @@ describe(SymbolizeQueue.name, () => {
       [symbolizeSubject(other), { kind: 'addresses', buildId: 'aa', addresses: [1n, 2n] }],
       [symbolizeSubject(tenant), { kind: 'addresses', buildId: 'aa', addresses: [5n] }],
     ]);
-  });
-
-  afterEach(() => {
-    vi.restoreAllMocks();
   });
 
   it('queues the same frames again once the age limit has passed, and not before', async () => {
