@@ -40,8 +40,8 @@ export function decodeFloor(format: PhaseFormat, windows: PreparedWindow[], minC
   return cpuPerPass(format === 'pprof' ? decodePprof : decodeArrow, windows, minCpuSec);
 }
 
-/** Generous limits: the readers below are timed, not refused. */
-const READER_LIMITS: ArrowLimits = { maxRows: 1e7, maxStackDepth: 1024, maxBytes: 1 << 30, maxSymbols: 1e7, maxSeries: 1e5, maxStackFrames: 1e8 };
+/** Generous limits: the readers these benches time are timed, never refused. */
+export const READER_LIMITS: ArrowLimits = { maxRows: 1e7, maxStackDepth: 1024, maxBytes: 1 << 30, maxSymbols: 1e7, maxSeries: 1e5, maxStackFrames: 1e8 };
 
 /**
  * Firn's own Arrow reader on the same payloads, in the same run: the gateway's check

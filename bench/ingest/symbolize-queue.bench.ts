@@ -10,16 +10,16 @@ import { SymbolizeQueue } from '@firn/debuginfo';
 import { createLogger, Registry } from '@firn/observability';
 import { samplesFromArrow } from '@firn/profiles';
 import { tenantFromTrustedSource } from '@firn/tenancy';
+import { READER_LIMITS } from './floor';
 import { prepareSlice } from './payloads';
 
 const { values: args } = parseArgs({ options: { passes: { type: 'string', default: '4' }, 'per-flush': { type: 'string', default: '20' } } });
 const passes = Number(args.passes);
 const perFlush = Number(args['per-flush']);
-const LOG_LIMITS = { maxRows: 50_000_000, maxStackDepth: 100_000, maxBytes: 2 ** 31 - 1 };
 
 async function main(): Promise<void> {
   const slice = prepareSlice({ seed: 1, agents: 100, windows: 6 }, { arrow: true, pprof: false });
-  const batches = slice.windows.map((w) => samplesFromArrow(w.arrow, LOG_LIMITS));
+  const batches = slice.windows.map((w) => samplesFromArrow(w.arrow, READER_LIMITS));
   const bus = { ensureStream: async () => undefined, publish: async () => ({ stream: 'FIRN_SYMBOLIZE', seq: 1, duplicate: false }) };
   const queue = new SymbolizeQueue(bus, createLogger({ level: 'silent', component: 'bench' }), new Registry());
   const tenant = tenantFromTrustedSource('bench');
