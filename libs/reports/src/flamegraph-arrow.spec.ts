@@ -85,6 +85,15 @@ describe(flamegraphArrow.name, () => {
     expect(nestedSetToTree(grafanaWalk(t))).toEqual(EXPECTED);
   });
 
+  it('keeps every bit of 64-bit addresses (kernel and high user addresses)', () => {
+    const kernel: Frame = { ...F.main, mappingFile: '[kernel.kallsyms]', buildId: '', functionName: '', address: 0xffffffff81000010n };
+    const high: Frame = { ...F.handle, functionName: '', address: 0x7fff_dead_beefn };
+    const p = { profileType: CPU, stacks: [[high, kernel]], values: Float64Array.from([1]), total: 1 };
+    const t = decodeIpc(flamegraphArrow(p).record);
+    const addresses = Array.from({ length: t.numRows }, (_, i) => t.getChild('location_address')!.get(i) as bigint | null);
+    expect(addresses).toEqual([null, 0xffffffff81000010n, 0x7fff_dead_beefn]);
+  });
+
   it('merges frames by function name per level and nulls metadata that differs', () => {
     const other = { ...F.handle, line: 21, address: 0x210n };
     const p = {

@@ -336,6 +336,12 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     startLine: new Uint8Array(n),
   };
   const address = new BigUint64Array(n);
+  // Storing a BigInt into a BigUint64Array takes V8's slow path (it was 60 % of this function):
+  // each distinct frame's address is stored once, and rows copy its two 32-bit words.
+  const frameAddress = new BigUint64Array(frames.length);
+  for (let k = 0; k < frames.length; k++) frameAddress[k] = frames[k].address; // a uint64 already (checked when its stack key was made)
+  const frameWords = new Uint32Array(frameAddress.buffer);
+  const addressWords = new Uint32Array(address.buffer);
   // Strings per distinct frame, interned once; rows hold ids into them (-1 = null).
   const mappingIds = stringIds(frames, (f) => f.mappingFile);
   const buildIds = stringIds(frames, (f) => f.buildId);
@@ -379,7 +385,8 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     const f = frames[fid];
     const nulls = t.nulls[node];
     if (!(nulls & NULL_ADDRESS)) {
-      address[i] = f.address; // a uint64 already (checked when its stack key was made)
+      addressWords[2 * i] = frameWords[2 * fid];
+      addressWords[2 * i + 1] = frameWords[2 * fid + 1];
       valid.address[i] = 1;
     }
     if (!(nulls & NULL_MAPPING)) mappingFile[i] = mappingIds.ids[fid];
