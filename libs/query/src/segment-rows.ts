@@ -12,7 +12,7 @@ import {
 } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { throwIfAborted } from './abort';
-import { batchColumn, dictionaryPredicate, requireColumn, stringsOf } from './arrow-columns';
+import { batchColumn, dictionaryPredicate, halves, int64At, requireColumn, stringsOf } from './arrow-columns';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
 
 /** Which rows of samples.parquet a scan keeps. */
@@ -73,7 +73,8 @@ interface CompiledFilter {
 
 function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
   const n = batch.numRows;
-  const ts = f.startMs === undefined ? undefined : (requireColumn(batch, SampleColumn.timestamp, 'samples object').values as BigInt64Array);
+  // Int32 halves: an element of a BigInt64Array is a new BigInt (an allocation per row).
+  const ts = f.startMs === undefined ? undefined : halves(requireColumn(batch, SampleColumn.timestamp, 'samples object').values as BigInt64Array);
   const start = f.startMs ?? -Infinity;
   const end = f.endMs ?? Infinity;
   const preds: Array<(i: number) => boolean> = [];
@@ -96,7 +97,7 @@ function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
   }
   rows: for (let i = 0; i < n; i++) {
     if (ts) {
-      const t = Number(ts[i]);
+      const t = int64At(ts, i);
       if (t < start || t >= end) continue;
     }
     for (const p of preds) if (!p(i)) continue rows;

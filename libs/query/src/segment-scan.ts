@@ -2,7 +2,7 @@ import type { LabelMatcher } from '@firn/manifest';
 import { SampleColumn } from '@firn/segments';
 import type { ObjectStore } from '@firn/storage';
 import { throwIfAborted } from './abort';
-import { requireColumn } from './arrow-columns';
+import { halves, int64At, requireColumn } from './arrow-columns';
 import { StackAccumulator, type PartialAggregate } from './merge-stacks';
 import type { SegmentMeta } from './segment-objects';
 import { labelReader, scanSegmentRows } from './segment-rows';
@@ -93,9 +93,10 @@ export async function sumSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQu
     { columns, labels: groupBy.filter((n) => n !== PERIOD_GROUP) },
     ({ batch, rows }) => {
       const stack = requireColumn(batch, SampleColumn.stackId, 'samples object').values as Uint32Array;
-      const value = requireColumn(batch, SampleColumn.value, 'samples object').values as BigInt64Array;
+      // Read as int32 halves: an element of a BigInt64Array is a new BigInt (an allocation per row).
+      const value = halves(requireColumn(batch, SampleColumn.value, 'samples object').values as BigInt64Array);
       if (!grouped) {
-        for (const i of rows) dense.add(stack[i], Number(value[i]));
+        for (const i of rows) dense.add(stack[i], int64At(value, i));
         return;
       }
       const series = requireColumn(batch, SampleColumn.seriesId, 'samples object').values as Uint32Array;
@@ -123,7 +124,7 @@ export async function sumSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQu
           if (g === undefined) groupOfSeries.set(series[i], (g = groupOf(i)));
         }
         const k = g * STRIDE + stack[i];
-        cells.set(k, (cells.get(k) ?? 0) + Number(value[i]));
+        cells.set(k, (cells.get(k) ?? 0) + int64At(value, i));
       }
     },
     signal,
