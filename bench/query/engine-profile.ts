@@ -5,12 +5,14 @@
 //   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
 //     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
-//     [--snapshot] [--drop-snapshot] [--preload]
+//     [--snapshot] [--drop-snapshot] [--preload] [--series-preload]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
 // round's engine closes, loaded by the next round's, or by the first round of the next process);
 // --drop-snapshot deletes the tenant's snapshot first; --preload loads it before each round's
 // first query (as a querier does before ready) and prints that load's CPU. Both change the kept dir: use a copy.
+// --series-preload: reads the last hour's series tables and runs the warm-up sum before each
+// round's first query (a querier's FIRN_QUERIER_SERIES_PRELOAD before ready), and prints its CPU.
 //
 // Each round starts a fresh QueryEngine (empty stack catalog): its first run is cold, the rest
 // warm. The summary gives the cold run's CPU (the first round's also pays JIT and wasm start-up,
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     'footer-cache-bytes': { type: 'string' },
     snapshot: { type: 'boolean', default: false },
     preload: { type: 'boolean', default: false },
+    'series-preload': { type: 'boolean', default: false },
     'drop-snapshot': { type: 'boolean', default: false },
   },
   strict: true,
@@ -104,6 +107,12 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         await engine.preloadCatalogs(1);
         console.log(`preload: ${(performance.now() - t0).toFixed(0)} ms wall, cpu ${cpuMs(c0, process.cpuUsage())}`);
+      }
+      if (args['series-preload']) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        const r = await engine.preloadSeriesTables(1, 3_600_000);
+        console.log(`series preload: ${r.tables} tables, ${(performance.now() - t0).toFixed(0)} ms wall, cpu ${cpuMs(c0, process.cpuUsage())}`);
       }
       for (let i = 0; i < Number(args.runs); i++) {
         const t0 = performance.now();

@@ -209,14 +209,17 @@ describe(QueryEngine.name, () => {
       return out;
     }
 
-    it.each([[['pod']], [[]], [undefined], [['namespace', 'zone']]])('sums rows per step bucket with sum_by %j', async (sumBy) => {
-      const start = T0 + 1_500;
-      const step = 7_000;
-      const matchers = matchersOf('{pod!="pod-d"}');
-      const got = await engine.series(fx.tenant, `${CPU}{pod!="pod-d"}`, start, END, step, sumBy);
-      expect(got).toEqual(expectedSeries(sumBy, matchers, start, END, step));
-      if (sumBy?.length === 0) expect([...got.keys()]).toEqual(['[]']);
-    });
+    it.each([[['pod']], [[]], [undefined], [['namespace', 'zone']], [['zone', 'namespace', 'zone']]])(
+      'sums rows per step bucket with sum_by %j',
+      async (sumBy) => {
+        const start = T0 + 1_500;
+        const step = 7_000;
+        const matchers = matchersOf('{pod!="pod-d"}');
+        const got = await engine.series(fx.tenant, `${CPU}{pod!="pod-d"}`, start, END, step, sumBy);
+        expect(got).toEqual(expectedSeries(sumBy, matchers, start, END, step));
+        if (sumBy?.length === 0) expect([...got.keys()]).toEqual(['[]']);
+      },
+    );
 
     it.each(['', '{pod="pod-a"}', '{pod=~"pod-(a|c)"}', '{namespace=""}', '{zone=~".+"}', '{nope="x"}'])(
       'answers %s the same from cached series tables (warm: no object read) as from the rows',

@@ -232,14 +232,14 @@ export class QueryEngine {
       const segments = planSegments(this.view, tenant, range).reverse();
       const profileType = this.profileTypes(tenant, range)[0];
       if (profileType && !warmUp) {
-        const q = { profileType, matchers: [], ...range, stepMs: Math.max(1, Math.ceil(windowMs / 60)), sumBy: [] };
-        const prepared = prepareSeriesQuery(q);
         warmUp = () => {
+          const tables = segments.map((seg) => cache.peek(seg)).filter((t) => t !== undefined);
+          // Summed by a label the data has, as a dashboard's query is (the key lookups get compiled too).
+          const name = tables[0]?.series[0]?.labels[0]?.[0];
+          const q = { profileType, matchers: [], ...range, stepMs: Math.max(1, Math.ceil(windowMs / 60)), sumBy: name === undefined ? [] : [name] };
+          const prepared = prepareSeriesQuery(q);
           const sums: SeriesBuckets = new Map();
-          for (const seg of segments) {
-            const table = cache.peek(seg);
-            if (table) mergeSeries(sums, seriesFromTable(table, q, prepared));
-          }
+          for (const table of tables) seriesFromTable(table, q, prepared, sums);
         };
       }
       out.tenants++;
@@ -386,7 +386,8 @@ export class QueryEngine {
       async (seg) => {
         // No table when the cache is off or full of tables in use: then scan the rows.
         const table = await this.seriesTables?.table(this.store, seg, q, opts.signal);
-        mergeSeries(out, table ? seriesFromTable(table, q, prepared) : await scanSeries(this.store, seg, q, { signal: opts.signal }));
+        if (table) seriesFromTable(table, q, prepared, out);
+        else mergeSeries(out, await scanSeries(this.store, seg, q, { signal: opts.signal }));
       },
       opts.signal,
     );

@@ -14,8 +14,8 @@ export interface TableSeries {
   profileType: string;
   /** The series' labels with a value among the table's `labelsRead`, sorted by name. */
   labels: Label[];
-  /** Series key per sum_by, filled by the queries that read the table. */
-  keys?: Map<string, string>;
+  /** The series key of all its labels, once a query without sum_by has read the table. */
+  key?: string;
 }
 
 /**
@@ -238,38 +238,62 @@ function lowerBound(ts: Int32Array | Float64Array, lo: number, hi: number, t: nu
   return lo;
 }
 
-/** The series key of `s` after sum_by, remembered per sum_by (dashboards repeat the same one). */
-function keyOf(s: TableSeries, sumBy: ReadonlySet<string> | undefined, sumByKey: string): string {
-  const memo = (s.keys ??= new Map());
-  let key = memo.get(sumByKey);
-  if (key === undefined) {
-    key = seriesKeyOf(sumBy ? s.labels.filter(([n]) => sumBy.has(n)) : s.labels);
-    memo.set(sumByKey, key);
+/** sum_by values (in sum_by's order, undefined = label absent) → series key: one level per name. */
+type KeyTrie = Map<string | undefined, KeyTrie | string>;
+
+/**
+ * The series key of `s` after sum_by. With sum_by, the key depends only on the values of its
+ * labels, so a query computes it once per distinct combination (in `prepared.keys`, shared by all
+ * of its tables) rather than once per series per table; without, it is remembered on the series.
+ */
+function keyOf(s: TableSeries, prepared: PreparedSeriesQuery): string {
+  const { sumBy } = prepared;
+  if (!sumBy) return (s.key ??= seriesKeyOf(s.labels));
+  const { labels } = s;
+  let node = prepared.keys;
+  for (let i = 0; i < sumBy.length - 1; i++) {
+    const v = labelValue(labels, sumBy[i]);
+    let next = node.get(v) as KeyTrie | undefined;
+    if (!next) node.set(v, (next = new Map()));
+    node = next;
   }
+  const last = sumBy.length === 0 ? undefined : labelValue(labels, sumBy[sumBy.length - 1]);
+  let key = node.get(last) as string | undefined;
+  if (key === undefined) node.set(last, (key = seriesKeyOf(labels.filter(([n]) => sumBy.includes(n)))));
   return key;
+}
+
+function labelValue(labels: readonly Label[], name: string): string | undefined {
+  for (const [n, v] of labels) if (n === name) return v;
+  return undefined;
 }
 
 /** What seriesFromTable derives from a query once, for all of its segments (regexes compiled once). */
 export interface PreparedSeriesQuery {
   matchers: CompiledMatcher[];
-  sumBy?: ReadonlySet<string>;
-  /** Names the key memo of each series. */
-  sumByKey: string;
+  /** sum_by's names, distinct and sorted; undefined = keep every label. */
+  sumBy?: readonly string[];
+  /** Series keys by sum_by values, filled as the query's tables are read. */
+  keys: KeyTrie;
 }
 
 export function prepareSeriesQuery(q: SeriesQuery): PreparedSeriesQuery {
-  const sumBy = q.sumBy ? new Set(q.sumBy) : undefined;
-  return { matchers: compileMatchers(q.matchers), sumBy, sumByKey: sumBy ? JSON.stringify([...sumBy].sort()) : '*' };
+  return { matchers: compileMatchers(q.matchers), sumBy: q.sumBy && [...new Set(q.sumBy)].sort(), keys: new Map() };
 }
 
 /**
  * The answer of scanSeries (same buckets, sums, row counts and durations) computed from a
- * segment's series table instead of its rows.
+ * segment's series table instead of its rows, added into `out` (a query's tables share one: no
+ * per-table maps to merge afterwards).
  */
-export function seriesFromTable(table: SeriesTable, q: SeriesQuery, prepared: PreparedSeriesQuery = prepareSeriesQuery(q)): SeriesBuckets {
-  const { matchers, sumBy, sumByKey } = prepared;
+export function seriesFromTable(
+  table: SeriesTable,
+  q: SeriesQuery,
+  prepared: PreparedSeriesQuery = prepareSeriesQuery(q),
+  out: SeriesBuckets = new Map(),
+): SeriesBuckets {
+  const { matchers } = prepared;
   const { startMs, endMs, stepMs } = q;
-  const out: SeriesBuckets = new Map();
   const { series, starts, tsOff, tsBase, value, rows, durationNs, durationEach } = table;
   for (let k = 0; k < series.length; k++) {
     const s = series[k];
@@ -278,7 +302,7 @@ export function seriesFromTable(table: SeriesTable, q: SeriesQuery, prepared: Pr
     let i = lowerBound(tsOff, starts[k], starts[k + 1], startMs - tsBase);
     const to = lowerBound(tsOff, i, starts[k + 1], endMs - tsBase);
     if (i >= to) continue;
-    const key = keyOf(s, sumBy, sumByKey);
+    const key = keyOf(s, prepared);
     let points = out.get(key);
     if (!points) out.set(key, (points = new Map()));
     const each = durationEach[k];
