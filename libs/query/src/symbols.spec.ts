@@ -71,6 +71,35 @@ describe(symbolize.name, () => {
     expect(out.stacks[0][2]).toBe(named);
   });
 
+  it('keeps the array of a stack with nothing to replace, and the frames before the first replaced one', async () => {
+    const a = raw(0x10n);
+    const other: Frame = { ...named, functionName: 'other' };
+    const p = {
+      profileType: 't',
+      stacks: [[named, other], [named, other, a, named], [a]],
+      values: Float64Array.from([1, 2, 3]),
+      total: 6,
+    };
+    const resolver: SymbolResolver = {
+      resolve: async (_t, frames) =>
+        frames.map((f) => [
+          { ...f, functionName: 'leaf' },
+          { ...f, functionName: 'caller', inlined: true },
+        ]),
+    };
+    const out = await symbolize(tenantFromTrustedSource('acme'), p, resolver);
+    expect(out.stacks[0]).toBe(p.stacks[0]);
+    expect(out.stacks[1]).not.toBe(p.stacks[1]);
+    expect(out.stacks.map((st) => st.map((f) => f.functionName))).toEqual([
+      ['main', 'other'],
+      ['main', 'other', 'leaf', 'caller', 'main'],
+      ['leaf', 'caller'],
+    ]);
+    expect(out.stacks[1][0]).toBe(named);
+    expect(out.stacks[2][0]).toBe(out.stacks[1][2]);
+    expect(p.stacks[1]).toEqual([named, other, a, named]);
+  });
+
   it('says not_symbolized without a symbol source, and leaves a fully named profile untouched', async () => {
     const p = { profileType: 't', stacks: [[raw(1n)]], values: Float64Array.from([1]), total: 1 };
     expect((await symbolize(tenantFromTrustedSource('acme'), p, NO_SYMBOLS)).stacks[0][0]).toMatchObject({ functionName: '', unnamedReason: 'not_symbolized' });

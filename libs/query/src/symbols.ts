@@ -39,51 +39,129 @@ export function sharedDemangler(): Demangler {
  * kallsyms, perf maps, the symbolizer), so this one step is where all of them are demangled.
  */
 export async function symbolize(tenant: TenantId, p: StackProfile, resolver: SymbolResolver, demangler: Demangler = sharedDemangler()): Promise<StackProfile> {
-  return demangleProfile(await resolve(tenant, p, resolver), demangler);
+  const index = indexFrames(p.stacks);
+  const resolved = await resolveFrames(tenant, index.distinct, resolver);
+  return rebuild(p, index, await demangleFrames(index.distinct, resolved, demangler));
 }
 
-async function resolve(tenant: TenantId, p: StackProfile, resolver: SymbolResolver): Promise<StackProfile> {
-  // Work per distinct frame object, not per occurrence: a merged profile shares one Frame per
-  // distinct frame across its stacks (hundreds of thousands of occurrences, a few thousand frames).
-  const distinct = new Set<Frame>();
-  let unnamed = false;
-  for (const stack of p.stacks) {
+/**
+ * Each distinct frame object of the stacks once, and per frame occurrence (stacks concatenated)
+ * its index there: a merged profile shares one Frame per distinct frame across its stacks
+ * (hundreds of thousands of occurrences, a few thousand frames), so the work below is per
+ * distinct frame, and the occurrences are visited once here and once in `rebuild`.
+ */
+interface FrameIndex {
+  distinct: Frame[];
+  ids: Int32Array;
+}
+
+function indexFrames(stacks: readonly Frame[][]): FrameIndex {
+  const idOf = new Map<Frame, number>();
+  const distinct: Frame[] = [];
+  let n = 0;
+  for (const stack of stacks) n += stack.length;
+  const ids = new Int32Array(n);
+  let k = 0;
+  for (const stack of stacks) {
     for (const f of stack) {
-      if (f.functionName !== '' || f.unnamedReason !== undefined) continue;
-      unnamed = true;
-      distinct.add(f);
+      let id = idOf.get(f);
+      if (id === undefined) {
+        id = distinct.push(f) - 1;
+        idOf.set(f, id);
+      }
+      ids[k++] = id;
     }
   }
-  if (!unnamed) return p;
-  const list = [...distinct].filter((f) => f.buildId !== '');
-  const resolved = list.length > 0 ? await resolver.resolve(tenant, list) : [];
+  return { distinct, ids };
+}
+
+/** What each distinct frame becomes (several frames for inlined calls); undefined = itself. */
+type Replacements = Array<Frame[] | undefined>;
+
+function isUnnamed(f: Frame): boolean {
+  return f.functionName === '' && f.unnamedReason === undefined;
+}
+
+async function resolveFrames(tenant: TenantId, distinct: readonly Frame[], resolver: SymbolResolver): Promise<Replacements | undefined> {
+  const unnamed: number[] = [];
+  for (let i = 0; i < distinct.length; i++) if (isUnnamed(distinct[i])) unnamed.push(i);
+  if (unnamed.length === 0) return undefined;
+  const asked = unnamed.filter((i) => distinct[i].buildId !== '');
+  const answers =
+    asked.length > 0
+      ? await resolver.resolve(
+          tenant,
+          asked.map((i) => distinct[i]),
+        )
+      : [];
+  const answerOf = new Map<number, Frame[] | undefined>(asked.map((i, k) => [i, answers[k]]));
   // One explained copy per frame object: frames stay shared between stacks (reports intern by identity).
   const explained = new Map<Frame, Frame>();
   const explain = (f: Frame): Frame => {
-    if (f.functionName !== '' || f.unnamedReason !== undefined) return f;
+    if (!isUnnamed(f)) return f;
     let e = explained.get(f);
     if (!e) explained.set(f, (e = { ...f, unnamedReason: unnamedReasonOf(f) }));
     return e;
   };
-  // Each unnamed frame's replacement: one frame, or several (inlined calls) from the resolver.
-  const single = new Map<Frame, Frame>();
-  const several = new Map<Frame, Frame[]>();
-  list.forEach((f, i) => {
-    const r = resolved[i];
-    if (r && r.length > 1) several.set(f, r.map(explain));
-    else single.set(f, explain(r && r.length === 1 ? r[0] : f));
-  });
-  for (const f of distinct) if (!single.has(f) && !several.has(f)) single.set(f, explain(f));
-  const stacks = p.stacks.map((stack) => {
-    const out: Frame[] = [];
-    for (const f of stack) {
-      const one = single.get(f);
-      if (one) out.push(one);
-      else {
-        const many = several.get(f);
-        if (many) out.push(...many);
-        else out.push(f);
+  const out: Replacements = new Array<Frame[] | undefined>(distinct.length);
+  for (const i of unnamed) {
+    const r = answerOf.get(i);
+    out[i] = r && r.length > 1 ? r.map(explain) : [explain(r && r.length === 1 ? r[0] : distinct[i])];
+  }
+  return out;
+}
+
+/** Demangles each distinct mangled frame once; frames stay shared between stacks. */
+export async function demangleProfile(p: StackProfile, demangler: Demangler): Promise<StackProfile> {
+  const index = indexFrames(p.stacks);
+  return rebuild(p, index, await demangleFrames(index.distinct, undefined, demangler));
+}
+
+/** `replaced` (what each distinct frame became so far) with every mangled name demangled. */
+async function demangleFrames(distinct: readonly Frame[], replaced: Replacements | undefined, demangler: Demangler): Promise<Replacements | undefined> {
+  const current = (i: number): readonly Frame[] => replaced?.[i] ?? [distinct[i]];
+  const index = new Map<Frame, number>();
+  const names: string[] = [];
+  for (let i = 0; i < distinct.length; i++) {
+    for (const f of current(i)) {
+      // Unnamed frames (most of an unsymbolized profile) are never mangled: skip them cheaply.
+      if (f.functionName !== '' && f.systemName === undefined && !index.has(f) && isMangled(f.functionName)) {
+        index.set(f, names.length);
+        names.push(f.functionName);
       }
+    }
+  }
+  if (names.length === 0) return replaced;
+  // A compiler-made copy (`….isra.0`, `.cold`) is its source function, as DWARF names it.
+  const raw = names.map(withoutCloneSuffix);
+  const readable = await demangler.demangleAll(raw);
+  const renamed = new Map<Frame, Frame>();
+  for (const [f, i] of index) if (readable[i] !== f.functionName) renamed.set(f, { ...f, functionName: readable[i], systemName: raw[i] });
+  if (renamed.size === 0) return replaced;
+  const out: Replacements = replaced ?? new Array<Frame[] | undefined>(distinct.length);
+  for (let i = 0; i < distinct.length; i++) {
+    const fs = current(i);
+    if (fs.some((f) => renamed.has(f))) out[i] = fs.map((f) => renamed.get(f) ?? f);
+  }
+  return out;
+}
+
+/** The profile with each frame replaced; a stack none of whose frames changed keeps its array. */
+function rebuild(p: StackProfile, { distinct, ids }: FrameIndex, replaced: Replacements | undefined): StackProfile {
+  if (!replaced) return p;
+  let k = 0;
+  const stacks = p.stacks.map((stack) => {
+    const from = k;
+    k += stack.length;
+    let i = from;
+    while (i < k && replaced[ids[i]] === undefined) i++;
+    if (i === k) return stack;
+    const out = stack.slice(0, i - from);
+    for (; i < k; i++) {
+      const r = replaced[ids[i]];
+      if (r === undefined) out.push(distinct[ids[i]]);
+      else if (r.length === 1) out.push(r[0]);
+      else out.push(...r);
     }
     return out;
   });
@@ -100,27 +178,4 @@ export function unnamedReasonOf(f: Frame): UnnamedReason {
   if (f.mappingFile === '[anon]' || f.mappingFile === '[jit]') return 'no_perf_map';
   if (f.buildId === '') return 'no_build_id';
   return 'not_symbolized';
-}
-
-/** Demangles each distinct mangled frame once; frames stay shared between stacks. */
-export async function demangleProfile(p: StackProfile, demangler: Demangler): Promise<StackProfile> {
-  const index = new Map<Frame, number>();
-  const names: string[] = [];
-  for (const stack of p.stacks) {
-    for (const f of stack) {
-      // Unnamed frames (most of an unsymbolized profile) are never mangled: skip them cheaply.
-      if (f.functionName !== '' && f.systemName === undefined && !index.has(f) && isMangled(f.functionName)) {
-        index.set(f, names.length);
-        names.push(f.functionName);
-      }
-    }
-  }
-  if (names.length === 0) return p;
-  // A compiler-made copy (`….isra.0`, `.cold`) is its source function, as DWARF names it.
-  const raw = names.map(withoutCloneSuffix);
-  const readable = await demangler.demangleAll(raw);
-  const replaced = new Map<Frame, Frame>();
-  for (const [f, i] of index) if (readable[i] !== f.functionName) replaced.set(f, { ...f, functionName: readable[i], systemName: raw[i] });
-  if (replaced.size === 0) return p;
-  return { ...p, stacks: p.stacks.map((stack) => stack.map((f) => replaced.get(f) ?? f)) };
 }
