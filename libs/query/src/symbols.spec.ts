@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Frame } from '@firn/profiles';
+import { internStacks } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import type { Demangler } from '@firn/demangle';
 import { demangleProfile, NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
@@ -98,6 +99,40 @@ describe(symbolize.name, () => {
     expect(out.stacks[1][0]).toBe(named);
     expect(out.stacks[2][0]).toBe(out.stacks[1][2]);
     expect(p.stacks[1]).toEqual([named, other, a, named]);
+  });
+
+  it('hands the reports the interned frames they would compute themselves', async () => {
+    const a = raw(0x10n);
+    const b = raw(0x20n);
+    const twin: Frame = { ...named }; // equal content, another object
+    const p = {
+      profileType: 't',
+      stacks: [[b, named], [a, b, twin], [named], [a]],
+      values: Float64Array.from([1, 2, 3, 4]),
+      total: 10,
+    };
+    const resolver: SymbolResolver = {
+      resolve: async (_t, frames) =>
+        frames.map((f) =>
+          f === a
+            ? [
+                { ...f, functionName: 'leaf', inlined: true },
+                { ...f, functionName: 'caller' },
+              ]
+            : undefined,
+        ),
+    };
+    for (const r of [resolver, NO_SYMBOLS]) {
+      const out = await symbolize(tenantFromTrustedSource('acme'), p, r);
+      const remembered = internStacks(out);
+      expect(internStacks(out)).toBe(remembered); // told by symbolize, not computed again
+      expect(remembered).toEqual(internStacks({ ...out, stacks: [...out.stacks] }));
+      expect(remembered.frames).toHaveLength(r === resolver ? 4 : 3);
+    }
+    const named2 = { profileType: 't', stacks: [[named, twin], [twin]], values: Float64Array.from([1, 2]), total: 3 };
+    const same = await symbolize(tenantFromTrustedSource('acme'), named2, NO_SYMBOLS);
+    expect(same).toBe(named2);
+    expect(internStacks(same)).toEqual({ frames: [named], stacks: [Int32Array.from([0, 0]), Int32Array.from([0])] });
   });
 
   it('says not_symbolized without a symbol source, and leaves a fully named profile untouched', async () => {

@@ -1,6 +1,6 @@
 import { createDemangler, isMangled, withoutCloneSuffix, type Demangler } from '@firn/demangle';
 import type { Frame, UnnamedReason } from '@firn/profiles';
-import type { StackProfile } from '@firn/reports';
+import { FrameIds, rememberInterned, type StackProfile } from '@firn/reports';
 import type { TenantId } from '@firn/tenancy';
 
 /**
@@ -146,26 +146,84 @@ async function demangleFrames(distinct: readonly Frame[], replaced: Replacements
   return out;
 }
 
-/** The profile with each frame replaced; a stack none of whose frames changed keeps its array. */
-function rebuild(p: StackProfile, { distinct, ids }: FrameIndex, replaced: Replacements | undefined): StackProfile {
-  if (!replaced) return p;
+/**
+ * The profile with each frame replaced; a stack none of whose frames changed keeps its array.
+ * It also interns the result's frames for the reports (rememberInterned), in the order
+ * internStacks would meet them: distinct frames are indexed in order of first occurrence, and
+ * each one's replacements come where it first occurs.
+ */
+function rebuild(p: StackProfile, index: FrameIndex, replaced: Replacements | undefined): StackProfile {
+  const { distinct } = index;
+  const interned = new FrameIds();
+  // The result's frame ids of distinct frame d: outIds[first[d]] .. outIds[first[d + 1] - 1].
+  const first = new Int32Array(distinct.length + 1);
+  const outIds: number[] = [];
+  let expands = false;
+  for (let d = 0; d < distinct.length; d++) {
+    first[d] = outIds.length;
+    const r = replaced?.[d];
+    if (r === undefined) outIds.push(interned.idOf(distinct[d]));
+    else {
+      for (const f of r) outIds.push(interned.idOf(f));
+      if (r.length !== 1) expands = true;
+    }
+  }
+  first[distinct.length] = outIds.length;
+  const idStacks = expands ? expandedIds(p.stacks, index.ids, first, outIds) : sameLengthIds(p.stacks, index.ids, outIds);
+  const stacks = replaced ? replacedStacks(p.stacks, index, replaced) : p.stacks;
+  rememberInterned(stacks, { frames: interned.frames, stacks: idStacks });
+  return replaced ? { ...p, stacks } : p;
+}
+
+/** Each stack's frame ids when every frame stays one frame (outIds is then per distinct frame). */
+function sameLengthIds(stacks: readonly Frame[][], ids: Int32Array, outIds: readonly number[]): Int32Array[] {
+  const all = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) all[i] = outIds[ids[i]];
+  const out = new Array<Int32Array>(stacks.length);
   let k = 0;
-  const stacks = p.stacks.map((stack) => {
+  for (let s = 0; s < stacks.length; s++) out[s] = all.subarray(k, (k += stacks[s].length));
+  return out;
+}
+
+function expandedIds(stacks: readonly Frame[][], ids: Int32Array, first: Int32Array, outIds: readonly number[]): Int32Array[] {
+  const out = new Array<Int32Array>(stacks.length);
+  let k = 0;
+  for (let s = 0; s < stacks.length; s++) {
+    const from = k;
+    k += stacks[s].length;
+    let length = 0;
+    for (let i = from; i < k; i++) length += first[ids[i] + 1] - first[ids[i]];
+    const st = new Int32Array(length);
+    let j = 0;
+    for (let i = from; i < k; i++) for (let t = first[ids[i]], end = first[ids[i] + 1]; t < end; t++) st[j++] = outIds[t];
+    out[s] = st;
+  }
+  return out;
+}
+
+function replacedStacks(stacks: readonly Frame[][], { distinct, ids }: FrameIndex, replaced: Replacements): Frame[][] {
+  const out = new Array<Frame[]>(stacks.length);
+  let k = 0;
+  for (let s = 0; s < stacks.length; s++) {
+    const stack = stacks[s];
     const from = k;
     k += stack.length;
     let i = from;
     while (i < k && replaced[ids[i]] === undefined) i++;
-    if (i === k) return stack;
-    const out = stack.slice(0, i - from);
+    if (i === k) {
+      out[s] = stack;
+      continue;
+    }
+    const st = stack.slice(0, i - from);
     for (; i < k; i++) {
       const r = replaced[ids[i]];
-      if (r === undefined) out.push(distinct[ids[i]]);
-      else if (r.length === 1) out.push(r[0]);
-      else out.push(...r);
+      if (r === undefined) st.push(distinct[ids[i]]);
+      else if (r.length === 1) st.push(r[0]);
+      else st.push(...r);
     }
-    return out;
-  });
-  return { ...p, stacks };
+    out[s] = st;
+  }
+  return out;
 }
 
 /**

@@ -12,35 +12,55 @@ function frameContent(f: Frame): string {
 }
 
 /**
- * Interns frames by content. Stacks from the same batch usually share Frame objects, so the
- * identity map answers most look-ups without building a content string.
+ * Dense ids of frames by content, in the order they are first met. Stacks from the same batch
+ * usually share Frame objects, so the identity map answers most look-ups without building a
+ * content string.
  */
+export class FrameIds {
+  readonly frames: Frame[] = [];
+  private readonly byRef = new Map<Frame, number>();
+  private readonly byContent = new Map<string, number>();
+
+  idOf(f: Frame): number {
+    let id = this.byRef.get(f);
+    if (id === undefined) {
+      const c = frameContent(f);
+      id = this.byContent.get(c);
+      if (id === undefined) {
+        id = this.frames.push(f) - 1;
+        this.byContent.set(c, id);
+      }
+      this.byRef.set(f, id);
+    }
+    return id;
+  }
+}
+
+/** What internStacks would answer for a stacks array, told by whoever built that array. */
+const known = new WeakMap<readonly Frame[][], InternedStacks>();
+
+/**
+ * Records that `stacks` interns to `interned` (exactly what internStacks would compute: FrameIds
+ * over the stacks in order), so reports rendering it skip that walk over every frame. For arrays
+ * nobody changes afterwards, as every profile's stacks are.
+ */
+export function rememberInterned(stacks: readonly Frame[][], interned: InternedStacks): void {
+  known.set(stacks, interned);
+}
+
+/** Interns frames by content (FrameIds), each stack as the ids of its frames. */
 export function internStacks(p: StackProfile): InternedStacks {
-  const byRef = new Map<Frame, number>();
-  const byContent = new Map<string, number>();
-  const frames: Frame[] = [];
+  const remembered = known.get(p.stacks);
+  if (remembered) return remembered;
+  const ids = new FrameIds();
   const stacks: Int32Array[] = new Array<Int32Array>(p.stacks.length);
   for (let s = 0; s < p.stacks.length; s++) {
     const stack = p.stacks[s];
-    const ids = new Int32Array(stack.length);
-    for (let i = 0; i < stack.length; i++) {
-      const f = stack[i];
-      let id = byRef.get(f);
-      if (id === undefined) {
-        const c = frameContent(f);
-        id = byContent.get(c);
-        if (id === undefined) {
-          id = frames.length;
-          frames.push(f);
-          byContent.set(c, id);
-        }
-        byRef.set(f, id);
-      }
-      ids[i] = id;
-    }
-    stacks[s] = ids;
+    const out = new Int32Array(stack.length);
+    for (let i = 0; i < stack.length; i++) out[i] = ids.idOf(stack[i]);
+    stacks[s] = out;
   }
-  return { frames, stacks };
+  return { frames: ids.frames, stacks };
 }
 
 /** Maps each frame id to a dense key id, frames with equal `key(frame)` sharing one. */
