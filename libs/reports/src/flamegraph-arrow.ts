@@ -349,6 +349,10 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
   const sysIds = stringIds(frames, (f) => f.systemName ?? f.functionName);
   const fileIds = stringIds(frames, (f) => f.fileName);
   const reasonIds = stringIds(frames, (f) => (isUnsymbolized(f) ? (f.unnamedReason ?? '') : ''));
+  // And the rest a row reads, so rows never load a property of a Frame (frames come in many shapes).
+  const frameNamed = Uint8Array.from(frames, (f) => (isUnsymbolized(f) ? 0 : 1));
+  const frameInlined = Uint8Array.from(frames, (f) => (f.inlined ? 1 : 0));
+  const frameLine = Float64Array.from(frames, (f) => f.line);
   const mappingFile = new Int32Array(n).fill(-1);
   const buildId = new Int32Array(n).fill(-1);
   const fnName = new Int32Array(n).fill(-1);
@@ -382,7 +386,6 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     if (i === 0) continue;
     valid.labelsOnly[i] = 1;
     const fid = t.frame[node];
-    const f = frames[fid];
     const nulls = t.nulls[node];
     if (!(nulls & NULL_ADDRESS)) {
       addressWords[2 * i] = frameWords[2 * fid];
@@ -392,19 +395,19 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     if (!(nulls & NULL_MAPPING)) mappingFile[i] = mappingIds.ids[fid];
     if (!(nulls & NULL_BUILD_ID)) buildId[i] = buildIds.ids[fid];
     if (!(nulls & NULL_INLINED)) valid.inlined[i] = 1;
-    if (isUnsymbolized(f)) {
+    if (frameNamed[fid] === 0) {
       reason[i] = reasonIds.ids[fid];
       continue; // no line: function columns stay null, inlined false
     }
-    inlined[i] = f.inlined ? 1 : 0;
+    inlined[i] = frameInlined[fid];
     fnName[i] = fnIds.ids[fid];
     sysName[i] = sysIds.ids[fid];
     valid.startLine[i] = 1; // we know no start line; Parca writes 0 for symbolized rows
     if (!(nulls & NULL_FILE)) fileName[i] = fileIds.ids[fid];
     if (!(nulls & NULL_LINE)) {
-      line[i] = f.line;
+      line[i] = frameLine[fid];
       valid.line[i] = 1;
-      if (f.line > maxLine) maxLine = f.line;
+      if (line[i] > maxLine) maxLine = line[i];
     }
   }
   const cols: Array<[string, Data, boolean?]> = [
