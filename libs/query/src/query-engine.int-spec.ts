@@ -12,6 +12,7 @@ import { sortedLabelSet } from './labels';
 import { QueryEngine } from './query-engine';
 import { mergeSeries, seriesFromColumns, seriesToColumns } from './series-scan';
 import { PERIOD_GROUP } from './segment-scan';
+import { segmentObjects } from './segment-objects';
 import { CountingStore, CPU, frame, framesKey, MEM, mixedRows, QueryFixture, T0, type Row } from './testing/query-fixture';
 
 function totalsOf(p: StackProfile): Map<string, number> {
@@ -104,6 +105,40 @@ describe(QueryEngine.name, () => {
           expect(got.stacks.length).toBe(want.size);
         }
       }
+    });
+
+    it('answers a repeated query covering whole segments from their stack sums, reading nothing', async () => {
+      // No footer cache: it keeps whole objects this small, and every row scan would read nothing.
+      const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2, footerCacheBytes: 0 });
+      const rows = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2, footerCacheBytes: 0, seriesCacheBytes: 0 });
+      // Only a query over every series builds them; label-filtered ones then use them too.
+      for (const sel of ['', '{pod!="pod-b"}', '{zone=~".+"}']) {
+        const want = fx.expectedTotals(CPU, matchersOf(sel), T0, END);
+        expect(totalsOf(await e.mergeStacks(fx.tenant, `${CPU}${sel}`, T0, END))).toEqual(want);
+        fx.store.reset();
+        expect(totalsOf(await e.mergeStacks(fx.tenant, `${CPU}${sel}`, T0, END))).toEqual(want);
+        expect(fx.store.bytesRead, sel).toBe(0);
+        expect(totalsOf(await rows.mergeStacks(fx.tenant, `${CPU}${sel}`, T0, END))).toEqual(want);
+        fx.store.reset();
+        expect(totalsOf(await rows.mergeStacks(fx.tenant, `${CPU}${sel}`, T0, END))).toEqual(want);
+        expect(fx.store.bytesRead, sel).toBeGreaterThan(0);
+      }
+      // Alone, a label-filtered query reads its rows every time.
+      const filtered = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2, footerCacheBytes: 0 });
+      await filtered.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, T0, END);
+      fx.store.reset();
+      expect(totalsOf(await filtered.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, T0, END))).toEqual(
+        fx.expectedTotals(CPU, matchersOf('{pod="pod-a"}'), T0, END),
+      );
+      expect(fx.store.bytesRead).toBeGreaterThan(0);
+      // A range that cuts a segment scans its rows.
+      const wide = fx.metas.find((m) => m.maxTimeUnixNano - m.minTimeUnixNano >= 2_000_000n);
+      expect(wide).toBeDefined();
+      const [from, to] = [Number(wide!.minTimeUnixNano / 1_000_000n) + 1, Number(wide!.maxTimeUnixNano / 1_000_000n)];
+      fx.store.reset();
+      expect(totalsOf(await e.mergeStacks(fx.tenant, CPU, from, to))).toEqual(fx.expectedTotals(CPU, [], from, to));
+      expect(fx.store.bytesRead).toBeGreaterThan(0);
+      expect(e.seriesCacheStats()?.segments).toBeGreaterThan(0);
     });
 
     it('includes rows at the start and excludes rows at the end of the range', async () => {
@@ -296,10 +331,10 @@ describe(QueryEngine.name, () => {
     it("preloads the series tables of each tenant's most recent data, so a fresh engine's first series query reads nothing", async () => {
       // The newest segment holds the span profiles, an hour after the others.
       const idle = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
-      expect(await idle.preloadSeriesTables(0, 3_600_000)).toEqual({ tenants: 0, tables: 0, failed: 0, complete: true });
-      expect(await idle.preloadSeriesTables(8, 0)).toEqual({ tenants: 0, tables: 0, failed: 0, complete: true });
+      expect(await idle.preloadSeriesTables(0, 3_600_000)).toEqual({ tenants: 0, tables: 0, stackSums: 0, failed: 0, complete: true });
+      expect(await idle.preloadSeriesTables(8, 0)).toEqual({ tenants: 0, tables: 0, stackSums: 0, failed: 0, complete: true });
       const lastMinute = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
-      expect(await lastMinute.preloadSeriesTables(8, 60_000)).toEqual({ tenants: 1, tables: 1, failed: 0, complete: true });
+      expect(await lastMinute.preloadSeriesTables(8, 60_000)).toEqual({ tenants: 1, tables: 1, stackSums: 1, failed: 0, complete: true });
 
       // The warm-up query's range: the newest segment's last second.
       const newest = fx.metas.reduce((a, m) => (m.maxTimeUnixNano > a ? m.maxTimeUnixNano : a), 0n);
@@ -309,7 +344,7 @@ describe(QueryEngine.name, () => {
 
       const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
       fx.store.reset();
-      expect(await e.preloadSeriesTables(8, SPANS_T0 - T0 + 60_000)).toEqual({ tenants: 1, tables: 4, failed: 0, complete: true });
+      expect(await e.preloadSeriesTables(8, SPANS_T0 - T0 + 60_000)).toEqual({ tenants: 1, tables: 4, stackSums: 4, failed: 0, complete: true });
       expect(e.seriesCacheStats()).toMatchObject({ segments: 4, hits: 0, misses: 0, fromRollup: 3, fromRows: 1 });
       const preloadedBytes = e.seriesCacheStats()?.bytes ?? 0;
       fx.store.reset();
@@ -319,14 +354,19 @@ describe(QueryEngine.name, () => {
       expect(await e.series(fx.tenant, CPU, T0, END, 5_000, ['pod'])).toEqual(expectedSeries(['pod'], [], T0, END, 5_000));
       expect([...fx.store.bytesByKey.keys()].every((k) => k.startsWith(fx.metas[1].objectKey))).toBe(true);
       expect(e.seriesCacheStats()).toMatchObject({ hits: 6, misses: 0 });
+      // And a flame graph over whole segments decodes no sample row (only stacks, for the catalog).
+      const samples = new Set(fx.metas.map((m) => segmentObjects(m).samples));
+      fx.store.reset();
+      expect(totalsOf(await e.mergeStacks(fx.tenant, `${CPU}{pod!="pod-b"}`, T0, END))).toEqual(fx.expectedTotals(CPU, matchersOf('{pod!="pod-b"}'), T0, END));
+      expect([...fx.store.bytesByKey.keys()].filter((k) => samples.has(k))).toEqual([]);
 
-      // A cache with room for all but one table: preloading stops there and says so.
+      // A cache with room for all but part of it: preloading stops there and says so.
       const budget = preloadedBytes - 1;
       const small = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1, seriesCacheBytes: budget });
       const partial = await small.preloadSeriesTables(8, SPANS_T0 - T0 + 60_000);
       expect(partial.complete).toBe(false);
       expect(partial.tables).toBeGreaterThan(0);
-      expect(partial.tables).toBeLessThan(4);
+      expect(partial.tables + partial.stackSums).toBeLessThan(8);
       expect(small.seriesCacheStats()?.bytes).toBeLessThanOrEqual(budget);
       expect(await small.series(fx.tenant, CPU, T0, END, 5_000, ['pod'])).toEqual(expectedSeries(['pod'], [], T0, END, 5_000));
     });

@@ -1,5 +1,5 @@
 import { FirnError } from '@firn/errors';
-import type { ManifestView } from '@firn/manifest';
+import { compileMatchers, type CompiledMatcher, type ManifestView } from '@firn/manifest';
 import { formatProfileType, isSpanId, parseSelector, type LabelMatcher } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
 import type { ObjectStore } from '@firn/storage';
@@ -11,13 +11,13 @@ import type { PartialAggregate, Side } from './merge-stacks';
 import { checkRange, planSegments, type PlanQuery } from './plan';
 import { QuerySums } from './query-sums';
 import { ScanPool } from './scan-pool';
-import { sumSegment, type ScanQuery } from './segment-scan';
+import { sumSegment, type ScanQuery, type SegmentSums } from './segment-scan';
 import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
 import { CatalogSnapshots, type CatalogSnapshotOptions } from './catalog-snapshots';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
 import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
-import { prepareSeriesQuery, SeriesTableCache, seriesFromTable } from './series-table';
+import { prepareSeriesQuery, SeriesTableCache, seriesFromTable, segmentSumsOf } from './series-table';
 import { DEFAULT_TAIL_CACHE_BYTES, SegmentTailStore } from './segment-tail-store';
 
 export interface SeriesCacheStats {
@@ -112,6 +112,8 @@ export const START_UP_BUDGET_MS = 10_000;
 export interface SeriesPreload {
   tenants: number;
   tables: number;
+  /** Tables whose stack sums were read too (for flame graphs over whole segments). */
+  stackSums: number;
   failed: number;
   complete: boolean;
 }
@@ -217,19 +219,22 @@ export class QueryEngine {
    * no segment. A segment that cannot be read is skipped (its query reads it again and reports
    * the error there). Then the first tenant's preloaded tables are summed once (answer
    * discarded, tables not marked used) so the first real query does not pay the JIT of the
-   * series code either.
+   * series code either. Last, while budget and room last, the same segments' stack sums are
+   * read from their rows, so a first flame graph over whole recent segments decodes no row.
    */
   async preloadSeriesTables(maxTenants: number, windowMs: number, budgetMs = START_UP_BUDGET_MS): Promise<SeriesPreload> {
-    const out: SeriesPreload = { tenants: 0, tables: 0, failed: 0, complete: true };
+    const out: SeriesPreload = { tenants: 0, tables: 0, stackSums: 0, failed: 0, complete: true };
     const cache = this.seriesTables;
     if (!cache || windowMs <= 0 || maxTenants <= 0) return out;
     const budget = AbortSignal.timeout(budgetMs);
     let warmUp: (() => void) | undefined;
+    const planned: SegmentMeta[][] = [];
     for (const tenant of this.recentTenants(maxTenants)) {
       const newestMs = this.newestMs(tenant);
       if (newestMs === undefined) continue;
       const range = { startMs: newestMs - windowMs, endMs: newestMs + 1 };
       const segments = planSegments(this.view, tenant, range).reverse();
+      planned.push(segments);
       const profileType = this.profileTypes(tenant, range)[0];
       if (profileType && !warmUp) {
         warmUp = () => {
@@ -270,6 +275,33 @@ export class QueryEngine {
       }
     }
     if (out.tables > 0) warmUp?.();
+    // Then, with what budget and room are left, the same segments' stack sums.
+    try {
+      for (const segments of planned) {
+        let full = false;
+        await mapBounded(
+          segments,
+          this.concurrency,
+          async (seg) => {
+            if (full) return;
+            const r = await cache.preloadStackSums(this.store, seg, budget).catch((err: unknown) => {
+              if (budget.aborted) throw err;
+              out.failed++;
+              return 'failed' as const;
+            });
+            if (r === 'read') out.stackSums++;
+            else if (r === 'full') full = true;
+          },
+          budget,
+        );
+        if (full) {
+          out.complete = false;
+          break;
+        }
+      }
+    } catch {
+      out.complete = false;
+    }
     return out;
   }
 
@@ -460,11 +492,14 @@ export class QueryEngine {
     // Sums are folded in as they arrive, so memory holds the merged result plus the scans in flight.
     // Only stack keys are mapped here; frames are read afterwards, once per stack (fillFrames).
     const mapped: MappedSegment[] = [];
+    const matchers = compileMatchers(plan.matchers);
     await mapBounded(
       plan.segments,
       this.concurrency,
       async (seg) => {
-        const sums = this.pool ? await this.pool.sum(seg, plan, groupBy, signal) : await sumSegment(this.store, seg, plan, groupBy, signal);
+        const sums =
+          (await this.sumsFromTable(seg, plan, groupBy, matchers, signal)) ??
+          (this.pool ? await this.pool.sum(seg, plan, groupBy, signal) : await sumSegment(this.store, seg, plan, groupBy, signal));
         if (sums.ids.length === 0) return;
         throwIfAborted(signal);
         const map = await mapStacks(this.store, seg, sums.ids, catalog, signal);
@@ -474,6 +509,28 @@ export class QueryEngine {
       signal,
     );
     return mapped;
+  }
+
+  /**
+   * A segment's sums from its series table's stack sums (no row decoded once they exist), for an
+   * ungrouped query without span ids whose range covers the whole segment; undefined otherwise
+   * or when the cache has no room (the caller scans the rows).
+   */
+  private async sumsFromTable(
+    seg: SegmentMeta,
+    plan: PlannedQuery,
+    groupBy: readonly string[],
+    matchers: readonly CompiledMatcher[],
+    signal: AbortSignal | undefined,
+  ): Promise<SegmentSums | undefined> {
+    if (!this.seriesTables || groupBy.length > 0 || plan.spanIds) return undefined;
+    const covered = Number(seg.minTimeUnixNano / 1_000_000n) >= plan.startMs && Number(seg.maxTimeUnixNano / 1_000_000n) < plan.endMs;
+    if (!covered) return undefined;
+    const q = { profileType: plan.profileType, matchers: plan.matchers, startMs: plan.startMs, endMs: plan.endMs, stepMs: 1, sumBy: [] };
+    // Only a query over every series builds them (it reads every row anyway); a label-filtered
+    // query uses them once they exist and otherwise reads just its own rows.
+    const got = await this.seriesTables.stackSums(this.store, seg, q, { build: plan.matchers.length === 0, signal });
+    return got && segmentSumsOf(got.table, got.sums, plan.profileType, matchers);
   }
 
   /** Accepts the stacks object keys of the tenant's valid segments (segment maps of others are dropped). */

@@ -6,6 +6,7 @@ import type { ObjectStore } from '@firn/storage';
 import type { RecordBatch } from 'apache-arrow';
 import { halves, int64At, requireColumn, stringsOf } from './arrow-columns';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
+import type { SegmentSums } from './segment-scan';
 import { labelReaders, scanSegmentRows } from './segment-rows';
 import { byName, rowLabels, type SeriesBuckets, type SeriesQuery } from './series-scan';
 
@@ -51,6 +52,22 @@ export interface SeriesTable {
   readonly source: 'rollup' | 'rows';
   /** Why the segment's rollup was not used, when it exists but could not be read. */
   readonly rollupError?: string;
+  /**
+   * The segment's stack sums per series, once a flame graph query over all of it needed them;
+   * null when its ids are not dense (its queries scan rows).
+   */
+  stackSums?: SegmentStackSums | null;
+}
+
+/**
+ * A segment's values summed per (profile type, series_id, stack_id) over its whole time range:
+ * what a flame graph query covering the segment sums (per stack, over the series its matchers
+ * accept), without decoding a row. Built once from the segment's rows.
+ */
+export interface SegmentStackSums {
+  /** profile type → series_id → the series' stack_ids (ascending) and their sums. */
+  readonly byType: ReadonlyMap<string, ReadonlyMap<number, { stacks: Uint32Array; values: Float64Array }>>;
+  readonly bytes: number;
 }
 
 /** Label names a series query needs: its sum_by and matchers' names, or every one without sum_by. */
@@ -336,6 +353,154 @@ export function seriesFromTable(
   return out;
 }
 
+/** Per (series, stack) cell: a stack_id and a sum, plus a share of its series' arrays. */
+const STACK_SUM_BYTES = 12;
+
+/** Growable columns of (profile type index, series_id, stack_id, value) rows. */
+class CellRows {
+  n = 0;
+  type = new Uint16Array(1024);
+  series = new Uint32Array(1024);
+  stack = new Uint32Array(1024);
+  value = new Float64Array(1024);
+
+  push(t: number, sid: number, st: number, v: number): void {
+    if (this.n === this.series.length) {
+      const cap = this.n * 2;
+      const type = new Uint16Array(cap);
+      const series = new Uint32Array(cap);
+      const stack = new Uint32Array(cap);
+      const value = new Float64Array(cap);
+      type.set(this.type);
+      series.set(this.series);
+      stack.set(this.stack);
+      value.set(this.value);
+      Object.assign(this, { type, series, stack, value });
+    }
+    this.type[this.n] = t;
+    this.series[this.n] = sid;
+    this.stack[this.n] = st;
+    this.value[this.n] = v;
+    this.n++;
+  }
+}
+
+/**
+ * Reads stack_id, value, series_id (and profile_type when the segment holds several) of every row
+ * and sums them per (profile type, series, stack) with typed arrays only: rows are bucketed by
+ * (profile type, series) with a counting sort, then each bucket is summed into a dense scratch
+ * array indexed by stack_id.
+ */
+async function readStackSums(store: ObjectStore, seg: SegmentMeta, signal?: AbortSignal): Promise<SegmentStackSums | null> {
+  const pt = profileTypeColumn(seg);
+  const types: string[] = [];
+  const typeIdx = new Map<string, number>();
+  const rows = new CellRows();
+  let maxSeries = 0;
+  let maxStack = 0;
+  await scanSegmentRows(
+    store,
+    seg,
+    { matchers: [], startMs: -Infinity, endMs: Infinity },
+    { columns: [SampleColumn.stackId, SampleColumn.value, SampleColumn.seriesId, ...pt.columns] },
+    ({ batch, rows: selected }) => {
+      const stack = requireColumn(batch, SampleColumn.stackId, what).values as Uint32Array;
+      const series = requireColumn(batch, SampleColumn.seriesId, what).values as Uint32Array;
+      const value = halves(requireColumn(batch, SampleColumn.value, what).values as BigInt64Array);
+      const typeOf = pt.reader(batch);
+      let last: string | undefined;
+      let t = 0;
+      for (const i of selected) {
+        const name = typeOf(i);
+        if (name !== last) {
+          last = name;
+          let k = typeIdx.get(name);
+          if (k === undefined) typeIdx.set(name, (k = types.push(name) - 1));
+          t = k;
+        }
+        if (series[i] > maxSeries) maxSeries = series[i];
+        if (stack[i] > maxStack) maxStack = stack[i];
+        rows.push(t, series[i], stack[i], int64At(value, i));
+      }
+    },
+    signal,
+  );
+  const n = rows.n;
+  // Firn writes series_id and stack_id densely (indexes into the segment's series and stacks); a
+  // segment with sparse ids gets no stack sums, and its queries scan rows as before.
+  if (maxSeries > 4 * n + 1024 || maxStack > 4 * n + 1024) return null;
+  const span = maxSeries + 1;
+  // Counting sort of the rows by group = type × span + series.
+  const groups = types.length * span;
+  const start = new Uint32Array(groups + 1);
+  for (let r = 0; r < n; r++) start[rows.type[r] * span + rows.series[r] + 1]++;
+  for (let g = 0; g < groups; g++) start[g + 1] += start[g];
+  const order = new Uint32Array(n);
+  const next = start.slice(0, groups);
+  for (let r = 0; r < n; r++) order[next[rows.type[r] * span + rows.series[r]]++] = r;
+  // Per group: sum by stack_id into a dense scratch, then read back the stacks it touched, in order.
+  const scratch = new Float64Array(maxStack + 1);
+  const seen = new Uint8Array(maxStack + 1);
+  const touched = new Uint32Array(maxStack + 1);
+  let bytes = 0;
+  const byType = new Map<string, Map<number, { stacks: Uint32Array; values: Float64Array }>>();
+  for (let g = 0; g < groups; g++) {
+    if (start[g] === start[g + 1]) continue;
+    let k = 0;
+    for (let j = start[g]; j < start[g + 1]; j++) {
+      const r = order[j];
+      const st = rows.stack[r];
+      if (seen[st] === 0) {
+        seen[st] = 1;
+        touched[k++] = st;
+      }
+      scratch[st] += rows.value[r];
+    }
+    const stacks = touched.slice(0, k).sort();
+    const values = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      values[j] = scratch[stacks[j]];
+      scratch[stacks[j]] = 0;
+      seen[stacks[j]] = 0;
+    }
+    const type = types[Math.floor(g / span)];
+    let perSeries = byType.get(type);
+    if (!perSeries) byType.set(type, (perSeries = new Map()));
+    perSeries.set(g % span, { stacks, values });
+    bytes += k * STACK_SUM_BYTES + SERIES_OVERHEAD_BYTES;
+  }
+  return { byType, bytes };
+}
+
+/**
+ * What sumSegment answers for an ungrouped query without span ids covering the whole segment,
+ * from its stack sums: the sums of the series of `profileType` whose labels `matchers` accept.
+ */
+export function segmentSumsOf(table: SeriesTable, sums: SegmentStackSums, profileType: string, matchers: readonly CompiledMatcher[]): SegmentSums {
+  const ofType = sums.byType.get(profileType);
+  const ids = table.ids.get(profileType);
+  let dense = new Float64Array(0);
+  if (ofType && ids) {
+    for (const [sid, k] of ids) {
+      const labels = table.series[k].labels;
+      if (!matchers.every((m) => m.accepts(labelValue(labels, m.name) ?? ''))) continue;
+      const cells = ofType.get(sid);
+      if (!cells) continue;
+      const { stacks, values } = cells;
+      const top = stacks[stacks.length - 1];
+      if (top >= dense.length) {
+        const next = new Float64Array(Math.max(top + 1, dense.length * 2));
+        next.set(dense);
+        dense = next;
+      }
+      for (let j = 0; j < stacks.length; j++) dense[stacks[j]] += values[j];
+    }
+  }
+  const used: number[] = [];
+  for (let id = 0; id < dense.length; id++) if (dense[id] !== 0) used.push(id);
+  return { ids: Uint32Array.from(used), dense, groups: [] };
+}
+
 /** Bytes a new table is expected to take per stored row (Int32 time, Uint32 value, spare). */
 const EXPECTED_BYTES_PER_ROW = 10;
 /** Entries used more recently than this are not evicted to make room: see SeriesTableCache. */
@@ -360,6 +525,7 @@ interface Entry {
 export class SeriesTableCache {
   private readonly entries = new Map<string, Entry>();
   private readonly reading = new Map<string, Promise<SeriesTable>>();
+  private readonly summing = new Map<string, Promise<SegmentStackSums | null>>();
   private held = 0;
   hits = 0;
   misses = 0;
@@ -436,6 +602,79 @@ export class SeriesTableCache {
       return 'read';
     } finally {
       if (this.reading.get(key) === reading) this.reading.delete(key);
+    }
+  }
+
+  /**
+   * The segment's table (with the labels `q`'s matchers name) and its stack sums, read from the
+   * segment's rows once and kept with the table, counted in its bytes. Undefined when the table
+   * or its sums would not fit: the caller scans rows. Queries that miss the same sums at once
+   * share one read.
+   */
+  async stackSums(
+    store: ObjectStore,
+    seg: SegmentMeta,
+    q: SeriesQuery,
+    opts: { build: boolean; signal?: AbortSignal },
+  ): Promise<{ table: SeriesTable; sums: SegmentStackSums } | undefined> {
+    const key = segmentObjects(seg).samples;
+    const cached = this.entries.get(key)?.table;
+    if (!opts.build && !cached?.stackSums) return undefined;
+    const table = await this.table(store, seg, q, opts.signal);
+    if (!table || this.entries.get(key)?.table !== table) return undefined;
+    if (table.stackSums !== undefined) return table.stackSums ? { table, sums: table.stackSums } : undefined;
+    // Building costs more than a row scan: only when they are likely to be kept.
+    if (!opts.build || !this.makeRoom(Number(seg.rows) * STACK_SUM_BYTES)) return undefined;
+    const sums = await this.buildStackSums(key, store, seg, table, (bytes) => this.makeRoom(bytes), opts.signal);
+    return sums ? { table, sums } : undefined;
+  }
+
+  /**
+   * Before ready, with preload: the stack sums of a preloaded segment's table (not marking it
+   * used), so the first flame graph over recent data decodes no row. 'full' when they would
+   * not fit; 'none' when the segment has no table in the cache (or no dense ids).
+   */
+  async preloadStackSums(store: ObjectStore, seg: SegmentMeta, signal?: AbortSignal): Promise<'read' | 'cached' | 'full' | 'none'> {
+    const key = segmentObjects(seg).samples;
+    const table = this.entries.get(key)?.table;
+    if (!table) return 'none';
+    if (table.stackSums !== undefined) return table.stackSums ? 'cached' : 'none';
+    const fits = (bytes: number): boolean => this.held + bytes <= this.maxBytes;
+    if (!fits(Number(seg.rows) * STACK_SUM_BYTES)) return 'full';
+    const sums = await this.buildStackSums(key, store, seg, table, fits, signal);
+    if (!sums) return 'none';
+    return table.stackSums === sums ? 'read' : 'full';
+  }
+
+  /**
+   * Reads a table's stack sums and keeps them with it if `room(bytes)` says they fit (a query may
+   * evict idle tables for them, a preload may not); unkept sums still answer the caller.
+   */
+  private async buildStackSums(
+    key: string,
+    store: ObjectStore,
+    seg: SegmentMeta,
+    table: SeriesTable,
+    room: (bytes: number) => boolean,
+    signal?: AbortSignal,
+  ): Promise<SegmentStackSums | null> {
+    const shared = this.summing.get(key);
+    // The reader's own query may be cancelled: then read for this one.
+    const done = shared && (await shared.catch(() => undefined));
+    if (done !== undefined) return done;
+    const reading = readStackSums(store, seg, signal);
+    this.summing.set(key, reading);
+    try {
+      const sums = await reading;
+      if (this.entries.get(key)?.table === table && table.stackSums === undefined && (sums === null || room(sums.bytes))) {
+        table.stackSums = sums;
+        const added = sums?.bytes ?? 0;
+        table.bytes += added;
+        this.held += added;
+      }
+      return sums;
+    } finally {
+      if (this.summing.get(key) === reading) this.summing.delete(key);
     }
   }
 
