@@ -44,7 +44,7 @@ export function querierSettings() {
       schema: byteSizeOrOff,
       default: '256MiB',
       description:
-        'Memory for per-segment series tables (one point per stored series and timestamp), so repeated series queries (QueryRange, SelectSeries, dashboards) read no segment again; the 100-node fleet-1h benchmark needs about 150 MiB per hour (its rows mostly carry their own timestamp; agents stamping a whole profile with one time need far less); a query over more than fits keeps what fits and scans the rest; 0 = off (every query scans rows).',
+        'Memory for per-segment series tables (one point per stored series and timestamp), so repeated series queries (QueryRange, SelectSeries, dashboards) read no segment again, and per segment its values summed per series and stack once a flame graph over every series covered it, so a flame graph over whole segments decodes no row; the 100-node fleet-1h benchmark needs about 150 MiB per hour (its rows mostly carry their own timestamp; agents stamping a whole profile with one time need far less); a query over more than fits keeps what fits and scans the rest; 0 = off (every query scans rows).',
     }),
     queryTimeoutMs: setting({
       env: 'FIRN_QUERY_TIMEOUT_MS',
@@ -90,7 +90,7 @@ export function querierSettings() {
       schema: duration({}),
       default: '1h',
       description:
-        "At start, before reporting ready, read this much of the most recent data (up to each tenant's newest segment) of the FIRN_QUERIER_SERIES_PRELOAD_TENANTS most recently written tenants into the series cache, from the segments' series rollups, so the first QueryRange or SelectSeries after a restart reads no segment. Stops when the series cache is full or after 10 s. 0 = off.",
+        "At start, before reporting ready, read this much of the most recent data (up to each tenant's newest segment) of the FIRN_QUERIER_SERIES_PRELOAD_TENANTS most recently written tenants into the series cache, from the segments' series rollups, so the first QueryRange or SelectSeries after a restart reads no segment; then, with the budget left, the same segments' stack sums (from their rows), so the first flame graph over them decodes no row either. Stops when the series cache is full or after 10 s. 0 = off.",
     }),
     seriesPreloadTenants: setting({
       env: 'FIRN_QUERIER_SERIES_PRELOAD_TENANTS',
