@@ -248,23 +248,9 @@ export class QueryEngine {
         };
       }
       out.tenants++;
-      let full = false;
+      let full: boolean;
       try {
-        await mapBounded(
-          segments,
-          this.concurrency,
-          async (seg) => {
-            if (full) return;
-            const r = await cache.preload(this.store, seg, budget).catch((err: unknown) => {
-              if (budget.aborted) throw err;
-              out.failed++;
-              return 'failed' as const;
-            });
-            if (r === 'read') out.tables++;
-            else if (r === 'full') full = true;
-          },
-          budget,
-        );
+        full = await this.preloadEach(segments, budget, out, 'tables', (seg) => cache.preload(this.store, seg, budget));
       } catch {
         out.complete = false;
         return out;
@@ -278,23 +264,7 @@ export class QueryEngine {
     // Then, with what budget and room are left, the same segments' stack sums.
     try {
       for (const segments of planned) {
-        let full = false;
-        await mapBounded(
-          segments,
-          this.concurrency,
-          async (seg) => {
-            if (full) return;
-            const r = await cache.preloadStackSums(this.store, seg, budget).catch((err: unknown) => {
-              if (budget.aborted) throw err;
-              out.failed++;
-              return 'failed' as const;
-            });
-            if (r === 'read') out.stackSums++;
-            else if (r === 'full') full = true;
-          },
-          budget,
-        );
-        if (full) {
+        if (await this.preloadEach(segments, budget, out, 'stackSums', (seg) => cache.preloadStackSums(this.store, seg, budget))) {
           out.complete = false;
           break;
         }
@@ -303,6 +273,37 @@ export class QueryEngine {
       out.complete = false;
     }
     return out;
+  }
+
+  /**
+   * Runs one preload step per segment (bounded concurrency), counting reads into `out[count]` and
+   * failures into `out.failed`; true when one said the cache is full (the rest are skipped).
+   * Throws when the budget ran out.
+   */
+  private async preloadEach(
+    segments: readonly SegmentMeta[],
+    budget: AbortSignal,
+    out: SeriesPreload,
+    count: 'tables' | 'stackSums',
+    step: (seg: SegmentMeta) => Promise<string>,
+  ): Promise<boolean> {
+    let full = false;
+    await mapBounded(
+      segments,
+      this.concurrency,
+      async (seg) => {
+        if (full) return;
+        const r = await step(seg).catch((err: unknown) => {
+          if (budget.aborted) throw err;
+          out.failed++;
+          return 'failed';
+        });
+        if (r === 'read') out[count]++;
+        else if (r === 'full') full = true;
+      },
+      budget,
+    );
+    return full;
   }
 
   /**

@@ -48,7 +48,7 @@ export async function symbolize(tenant: TenantId, p: StackProfile, resolver: Sym
  * Each distinct frame object of the stacks once, and per frame occurrence (stacks concatenated)
  * its index there: a merged profile shares one Frame per distinct frame across its stacks
  * (hundreds of thousands of occurrences, a few thousand frames), so the work below is per
- * distinct frame, and the occurrences are visited once here and once in `rebuild`.
+ * distinct frame, and the occurrences are visited here and in `rebuild` only.
  */
 interface FrameIndex {
   distinct: Frame[];
