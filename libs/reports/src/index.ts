@@ -1,5 +1,5 @@
 export type { StackProfile } from './stack-profile';
-export { FrameIds, internStacks, rememberInterned, type InternedStacks } from './profile-input';
+export { FrameIds, internStacks, rememberInterned } from './profile-input';
 export { flamegraphArrow } from './flamegraph-arrow';
 export { pyroscopeFlameGraph, pyroscopeFlameGraphDiff } from './pyroscope-flamegraph';
 export { parcaTop } from './top';
