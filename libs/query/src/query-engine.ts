@@ -15,6 +15,7 @@ import { sumSegment, type ScanQuery, type SegmentSums } from './segment-scan';
 import { StackCatalogs, type StackCatalog, type StackCatalogOptions } from './stack-catalog';
 import { CatalogSnapshots, type CatalogSnapshotOptions } from './catalog-snapshots';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
+import { segmentWithin } from './segment-rows';
 import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
 import { prepareSeriesQuery, SeriesTableCache, seriesFromTable, segmentSumsOf } from './series-table';
@@ -525,8 +526,7 @@ export class QueryEngine {
     signal: AbortSignal | undefined,
   ): Promise<SegmentSums | undefined> {
     if (!this.seriesTables || groupBy.length > 0 || plan.spanIds) return undefined;
-    const covered = Number(seg.minTimeUnixNano / 1_000_000n) >= plan.startMs && Number(seg.maxTimeUnixNano / 1_000_000n) < plan.endMs;
-    if (!covered) return undefined;
+    if (!segmentWithin(seg, plan.startMs, plan.endMs)) return undefined;
     const q = { profileType: plan.profileType, matchers: plan.matchers, startMs: plan.startMs, endMs: plan.endMs, stepMs: 1, sumBy: [] };
     // Only a query over every series builds them (it reads every row anyway); a label-filtered
     // query uses them once they exist and otherwise reads just its own rows.

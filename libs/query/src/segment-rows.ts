@@ -106,6 +106,11 @@ function selectRows(batch: RecordBatch, f: CompiledFilter): Uint32Array {
   return out.subarray(0, k);
 }
 
+/** Whether every row of the segment lies in [startMs, endMs), by the manifest's time range. */
+export function segmentWithin(seg: SegmentMeta, startMs: number, endMs: number): boolean {
+  return Number(seg.minTimeUnixNano / 1_000_000n) >= startMs && Number(seg.maxTimeUnixNano / 1_000_000n) < endMs;
+}
+
 function union(...lists: ReadonlyArray<readonly string[]>): string[] {
   return [...new Set(lists.flat())];
 }
@@ -153,7 +158,7 @@ export async function scanSegmentRows(
     // Columns the manifest already answers for are not read: the time range when the segment
     // lies inside it, the profile type when the segment holds only that one.
     const onlyType = filter.profileType === undefined || (seg.profileTypes.length === 1 && seg.profileTypes[0] === filter.profileType);
-    const inRange = Number(seg.minTimeUnixNano / 1_000_000n) >= filter.startMs && Number(seg.maxTimeUnixNano / 1_000_000n) < filter.endMs;
+    const inRange = segmentWithin(seg, filter.startMs, filter.endMs);
     const f: CompiledFilter = {
       profileType: onlyType ? undefined : filter.profileType,
       startMs: inRange ? undefined : filter.startMs,

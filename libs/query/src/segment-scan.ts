@@ -40,7 +40,7 @@ export const STRIDE = 4_294_967_296;
 export const PERIOD_GROUP = '__period__';
 
 /** Grows by doubling; indexed by stack_id (dense per segment). */
-class DenseSums {
+export class DenseSums {
   sums = new Float64Array(1024);
 
   add(id: number, v: number): void {
@@ -52,6 +52,14 @@ class DenseSums {
       this.sums = next;
     }
     this.sums[id] += v;
+  }
+
+  /** The ungrouped SegmentSums: the stack_ids whose sum is not 0, ascending. */
+  toSegmentSums(): SegmentSums {
+    const used: number[] = [];
+    const sums = this.sums;
+    for (let id = 0; id < sums.length; id++) if (sums[id] !== 0) used.push(id);
+    return { ids: Uint32Array.from(used), dense: sums, groups: [] };
   }
 }
 
@@ -135,10 +143,7 @@ export async function sumSegment(store: ObjectStore, seg: SegmentMeta, q: ScanQu
     for (const k of cells.keys()) seen.add(k % STRIDE);
     return { ids: Uint32Array.from(seen).sort(), cells, groups };
   }
-  const used: number[] = [];
-  const sums = dense.sums;
-  for (let id = 0; id < sums.length; id++) if (sums[id] !== 0) used.push(id);
-  return { ids: Uint32Array.from(used), dense: sums, groups };
+  return dense.toSegmentSums();
 }
 
 /**

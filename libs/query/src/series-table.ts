@@ -6,7 +6,7 @@ import type { ObjectStore } from '@firn/storage';
 import type { RecordBatch } from 'apache-arrow';
 import { halves, int64At, requireColumn, stringsOf } from './arrow-columns';
 import { segmentObjects, type SegmentMeta } from './segment-objects';
-import type { SegmentSums } from './segment-scan';
+import { DenseSums, type SegmentSums } from './segment-scan';
 import { labelReaders, scanSegmentRows } from './segment-rows';
 import { byName, rowLabels, type SeriesBuckets, type SeriesQuery } from './series-scan';
 
@@ -315,7 +315,7 @@ export function seriesFromTable(
   for (let k = 0; k < series.length; k++) {
     const s = series[k];
     if (s.profileType !== q.profileType) continue;
-    if (!matchers.every((m) => m.accepts(s.labels.find(([n]) => n === m.name)?.[1] ?? ''))) continue;
+    if (!matchers.every((m) => m.accepts(labelValue(s.labels, m.name) ?? ''))) continue;
     let i = lowerBound(tsOff, starts[k], starts[k + 1], startMs - tsBase);
     const to = lowerBound(tsOff, i, starts[k + 1], endMs - tsBase);
     if (i >= to) continue;
@@ -479,26 +479,17 @@ async function readStackSums(store: ObjectStore, seg: SegmentMeta, signal?: Abor
 export function segmentSumsOf(table: SeriesTable, sums: SegmentStackSums, profileType: string, matchers: readonly CompiledMatcher[]): SegmentSums {
   const ofType = sums.byType.get(profileType);
   const ids = table.ids.get(profileType);
-  let dense = new Float64Array(0);
+  const dense = new DenseSums();
   if (ofType && ids) {
     for (const [sid, k] of ids) {
       const labels = table.series[k].labels;
       if (!matchers.every((m) => m.accepts(labelValue(labels, m.name) ?? ''))) continue;
       const cells = ofType.get(sid);
       if (!cells) continue;
-      const { stacks, values } = cells;
-      const top = stacks[stacks.length - 1];
-      if (top >= dense.length) {
-        const next = new Float64Array(Math.max(top + 1, dense.length * 2));
-        next.set(dense);
-        dense = next;
-      }
-      for (let j = 0; j < stacks.length; j++) dense[stacks[j]] += values[j];
+      for (let j = 0; j < cells.stacks.length; j++) dense.add(cells.stacks[j], cells.values[j]);
     }
   }
-  const used: number[] = [];
-  for (let id = 0; id < dense.length; id++) if (dense[id] !== 0) used.push(id);
-  return { ids: Uint32Array.from(used), dense, groups: [] };
+  return dense.toSegmentSums();
 }
 
 /** Bytes a new table is expected to take per stored row (Int32 time, Uint32 value, spare). */
