@@ -187,9 +187,7 @@ describe('compactor', () => {
 
     // Two healthy replicas split the work (the dead one's lease expires after its ttl).
     apps.push(...(await Promise.all([1, 2].map((i) => startApp('compactor', { env: { ...env, FIRN_COMPACTOR_ID: `c${i}` }, readyTimeoutMs: 90_000 })))));
-    // One batch per L1 window (6 rounds of 10 s = 1 min): a window's L0 segments all arrive in one
-    // batch, so none is left alone in a window whose L1 block already went into the L2 block (a
-    // lone L0 segment is not an L1 job, and the L2 window waits for 2 L1 blocks or its 1 h settle).
+    // One batch per L1 window (6 rounds of 10 s = 1 min), compacted while the next is written.
     for (let batch = 0; batch < 6; batch++) {
       const rounds = Array.from({ length: 6 }, (_, k) => 6 + batch * 6 + k);
       await write('acme', rounds, BASE_MS);
@@ -204,10 +202,15 @@ describe('compactor', () => {
       return state.addSet(acme).filter((e) => e.meta.level === 0).length;
     });
     expect(l0Written).toBeGreaterThanOrEqual(20);
+    // The writes have stopped. Under the count triggers a late L0 segment can be left alone in a
+    // window whose L1 block already went into the L2 block (it is no L1 job by itself, and the L2
+    // window waits for 2 L1 blocks), so the count-only end state varies with timing (2 or 3
+    // segments). Such leftovers are merged when the hour settles: a third replica whose L2 settle
+    // is 0 stands in for the hour passing, and the window ends as one block.
+    apps.push(await startApp('compactor', { env: { ...env, FIRN_COMPACTOR_ID: 'c3', FIRN_COMPACTOR_L2_SETTLE: '0' }, readyTimeoutMs: 90_000 }));
     const planned = () => withManifest((m) => m.segmentsOverlapping(acme, { startMs: BASE_MS - 60_000, endMs: BASE_MS + 3_600_000 }).length);
-    // The end state is the L2 block and at most one L1 block. A bound on the wait, not a speed
-    // check: alone this converges in seconds.
-    await expect.poll(planned, { timeout: 150_000, interval: 500 }).toBeLessThanOrEqual(Math.floor(l0Written / 10));
+    // A bound on the wait, not a speed check: alone this converges in seconds.
+    await expect.poll(planned, { timeout: 150_000, interval: 500 }).toBe(1);
 
     await expectQueriedTotals('acme', BASE_MS);
     const stored = await storedTotals(bus, store, 'acme');
