@@ -9,6 +9,8 @@
 //     [--dir DIR (keep the loaded data; reuse it when it holds the same slice)]
 //     [--phases cold,one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
 //     [--no-snapshot (cold phase: skip the pass with a stack catalog snapshot, which writes one into --dir)]
+//     [--cold-passes plain,snapshot,defaults (which cold passes to time)] [--cold-runs 1 (fresh queriers
+//     per cold query; each figure is the median of the runs)]
 //     [--compact 1|2 (then the same phases on blocks of that level: see below)]
 // --cpu-prof DIR writes each querier's profile to DIR/<segments|blocks-lL>/<querier label>/.
 //
@@ -62,6 +64,8 @@ const { values: args } = parseArgs({
     'write-docs': { type: 'boolean', default: false },
     'timeout-sec': { type: 'string', default: '3600' },
     'no-snapshot': { type: 'boolean', default: false },
+    'cold-passes': { type: 'string', default: 'plain,snapshot,defaults' },
+    'cold-runs': { type: 'string', default: '1' },
     compact: { type: 'string' },
   },
   strict: true,
@@ -81,6 +85,10 @@ const duckThreads = args['duckdb-threads'] !== undefined ? intArg('duckdb-thread
 const phases = (args.phases ?? '').split(',').filter(Boolean);
 if (phases.length === 0 || phases.some((p) => p !== 'cold' && p !== 'one' && p !== 'two'))
   throw new Error(`--phases must list cold, one and/or two, got ${args.phases}`);
+const COLD_PASSES = ['plain', 'snapshot', 'defaults'];
+const coldPasses = (args['cold-passes'] ?? '').split(',').filter(Boolean);
+if (coldPasses.some((p) => !COLD_PASSES.includes(p))) throw new Error(`--cold-passes must list ${COLD_PASSES.join(', ')}, got ${args['cold-passes']}`);
+const coldRuns = intArg('cold-runs', args['cold-runs'], 1);
 const compactLevel = args.compact !== undefined ? intArg('compact', args.compact, 1) : undefined;
 if (compactLevel !== undefined && compactLevel > MAX_COMPACT_LEVEL) throw new Error(`--compact must be 1 or ${MAX_COMPACT_LEVEL}, got ${args.compact}`);
 const timeoutMs = intArg('timeout-sec', args['timeout-sec'], 10) * 1000;
@@ -349,7 +357,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     // One querier process per query: its first query pays the empty stack catalog, JIT and wasm
     // start-up. It waits 2 s after the querier is ready for its manifest view to catch up (a
     // warm-up query would fill the very caches this measures), then times only the query.
-    const coldQuery = async (spec: QuerySpec, env: Record<string, string>, label: string): Promise<QueryCost> => {
+    const coldOnce = async (spec: QuerySpec, env: Record<string, string>, label: string): Promise<QueryCost> => {
       const q = await stack.startApp('querier', { label, env, nodeArgs: profArgs(label) });
       try {
         const readyCpuSec = cpuSeconds(q.pid);
@@ -368,10 +376,19 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
         await q.proc.stop();
       }
     };
-    say('phase cold: a fresh querier per query');
-    for (const spec of specs) spec.row.cold = await coldQuery(spec, queryEnv, 'querier-cold');
+    // With --cold-runs N, each figure is the median of N fresh queriers (a single run is noisy).
+    const coldQuery = async (spec: QuerySpec, env: Record<string, string>, label: string): Promise<QueryCost> => {
+      const costs: QueryCost[] = [];
+      for (let i = 0; i < coldRuns; i++) costs.push(await coldOnce(spec, env, label));
+      const mid = (f: (c: QueryCost) => number) => percentile(costs.map(f), 0.5);
+      return { wallMs: mid((c) => c.wallMs), cpuSec: mid((c) => c.cpuSec), total: costs[0].total, readyCpuSec: mid((c) => c.readyCpuSec ?? 0) };
+    };
+    if (coldPasses.includes('plain')) {
+      say('phase cold: a fresh querier per query');
+      for (const spec of specs) spec.row.cold = await coldQuery(spec, queryEnv, 'querier-cold');
+    }
     let snapEnv: Record<string, string> | undefined;
-    if (!args['no-snapshot']) {
+    if (!args['no-snapshot'] && (coldPasses.includes('snapshot') || coldPasses.includes('defaults'))) {
       // A querier with snapshots on answers every query once and stops (shutdown writes the
       // tenant's stack catalog snapshot); then each query runs in a fresh querier that loads it.
       snapEnv = { ...queryEnv, FIRN_STACK_CATALOG_SNAPSHOTS: 'true' };
@@ -384,14 +401,18 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
         await writer.proc.stop();
       }
       snapshotBytes = (await stack.store.head(catalogSnapshotKey(TENANT)))?.size;
-      say(`phase cold with a stack catalog snapshot (${snapshotBytes ?? 'no'} bytes): a fresh querier per query`);
-      for (const spec of specs) spec.row.coldSnapshot = await coldQuery(spec, snapEnv, 'querier-cold-snapshot');
+      if (coldPasses.includes('snapshot')) {
+        say(`phase cold with a stack catalog snapshot (${snapshotBytes ?? 'no'} bytes): a fresh querier per query`);
+        for (const spec of specs) spec.row.coldSnapshot = await coldQuery(spec, snapEnv, 'querier-cold-snapshot');
+      }
     }
-    // The querier's defaults before ready: the last hour's series tables read into the cache and
-    // one warm-up flame graph over the newest second of data (with the snapshot, when measured).
-    say('phase cold with the series preload and the warm-up query before ready: a fresh querier per query');
-    const defaultsEnv = { ...(snapEnv ?? queryEnv), FIRN_QUERIER_SERIES_PRELOAD: '1h', FIRN_QUERIER_WARM_UP: 'true' };
-    for (const spec of specs) spec.row.coldDefaults = await coldQuery(spec, defaultsEnv, 'querier-cold-defaults');
+    if (coldPasses.includes('defaults')) {
+      // The querier's defaults before ready: the last hour's series tables read into the cache and
+      // the warm-up queries (with the snapshot, when measured).
+      say('phase cold with the series preload and the warm-up query before ready: a fresh querier per query');
+      const defaultsEnv = { ...(snapEnv ?? queryEnv), FIRN_QUERIER_SERIES_PRELOAD: '1h', FIRN_QUERIER_WARM_UP: 'true' };
+      for (const spec of specs) spec.row.coldDefaults = await coldQuery(spec, defaultsEnv, 'querier-cold-defaults');
+    }
   }
   if (phases.includes('one')) {
     say('phase one: one querier');
