@@ -336,11 +336,24 @@ describe(QueryEngine.name, () => {
       const lastMinute = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
       expect(await lastMinute.preloadSeriesTables(8, 60_000)).toEqual({ tenants: 1, tables: 1, stackSums: 1, failed: 0, complete: true });
 
-      // The warm-up query's range: the newest segment's last second.
-      const newest = fx.metas.reduce((a, m) => (m.maxTimeUnixNano > a ? m.maxTimeUnixNano : a), 0n);
-      const newestMs = Number(newest / 1_000_000n);
-      expect(lastMinute.latestSecond()).toEqual({ tenant: fx.tenant, profileType: MEM, startMs: newestMs - 999, endMs: newestMs + 1 });
-      expect(new QueryEngine({ store: fx.store, view: new ManifestState(), concurrency: 1 }).latestSecond()).toBeUndefined();
+      // The warm-up queries: the newest segment whole, over every series and with a matcher on a
+      // label of its (preloaded) series table; without a cached table, only the first.
+      const newest = fx.metas.reduce((a, m) => (m.maxTimeUnixNano > a.maxTimeUnixNano ? m : a));
+      const range = { startMs: Number(newest.minTimeUnixNano / 1_000_000n), endMs: Number(newest.maxTimeUnixNano / 1_000_000n) + 1 };
+      const probe = lastMinute.warmUpQueries();
+      expect(probe).toMatchObject({ tenant: fx.tenant, ...range });
+      expect(probe?.selectors).toHaveLength(2);
+      expect(probe?.selectors[0]).toBe(MEM);
+      const filtered = probe?.selectors[1] ?? '';
+      expect(filtered.slice(0, MEM.length)).toBe(MEM);
+      expect(filtered.slice(MEM.length)).toMatch(/^\{(pod|namespace|zone)="[^"]+"\}$/);
+      // A real subset of the segment's series: fewer samples than all of them, but some.
+      const all = await lastMinute.mergeStacks(fx.tenant, MEM, range.startMs, range.endMs);
+      const some = await lastMinute.mergeStacks(fx.tenant, filtered, range.startMs, range.endMs);
+      expect(some.total).toBeGreaterThan(0);
+      expect(some.total).toBeLessThan(all.total);
+      expect(new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1 }).warmUpQueries()).toEqual({ tenant: fx.tenant, ...range, selectors: [MEM] });
+      expect(new QueryEngine({ store: fx.store, view: new ManifestState(), concurrency: 1 }).warmUpQueries()).toBeUndefined();
 
       const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
       fx.store.reset();

@@ -308,16 +308,25 @@ export class QueryEngine {
   }
 
   /**
-   * The last second of data of the most recently written tenant, with a profile type stored in
-   * it: a query over it reads one or a few segments (what a querier's start-up warm-up reads).
+   * What a querier's warm-up before ready asks (answers discarded): the most recently written
+   * tenant's newest segment, whole, so the query sums that segment's stack sums when the series
+   * preload built them (and scans any neighbour it cuts), like a user's first query over recent
+   * data; first over every series, then with a matcher on a label of the segment's first series
+   * when its series table is cached, as a label-filtered query is.
    */
-  latestSecond(): { tenant: TenantId; profileType: string; startMs: number; endMs: number } | undefined {
+  warmUpQueries(): { tenant: TenantId; startMs: number; endMs: number; selectors: string[] } | undefined {
     const [tenant] = this.recentTenants(1);
-    const newestMs = tenant === undefined ? undefined : this.newestMs(tenant);
-    if (tenant === undefined || newestMs === undefined) return undefined;
-    const range = { startMs: newestMs - 999, endMs: newestMs + 1 };
+    if (tenant === undefined) return undefined;
+    let newest: SegmentMeta | undefined;
+    for (const e of this.view.validSegments(tenant)) if (!newest || e.meta.maxTimeUnixNano > newest.maxTimeUnixNano) newest = e.meta;
+    if (!newest) return undefined;
+    const range = { startMs: Number(newest.minTimeUnixNano / 1_000_000n), endMs: Number(newest.maxTimeUnixNano / 1_000_000n) + 1 };
     const profileType = this.profileTypes(tenant, range)[0];
-    return profileType === undefined ? undefined : { tenant, profileType, ...range };
+    if (profileType === undefined) return undefined;
+    const selectors = [profileType];
+    const label = this.seriesTables?.peek(newest)?.series[0]?.labels[0];
+    if (label) selectors.push(`${profileType}{${label[0]}=${JSON.stringify(label[1])}}`);
+    return { tenant, ...range, selectors };
   }
 
   /** Tenants by their latest manifest entry, most recent first. */

@@ -116,7 +116,7 @@ describe('querier fan-out (in-process cluster)', () => {
     expect(await metric(b, FALLBACKS)).toBe(0);
   });
 
-  it('reads the last hour’s series tables and runs a warm-up query before it is ready, so its first QueryRange reads no segment', async () => {
+  it('reads the last hour’s series tables and runs warm-up flame graphs before it is ready, so its first QueryRange reads no segment', async () => {
     const tokens = { FIRN_TOKENS_FILE: join(dir, 'tokens.json') };
     const off = await cluster.start(querierServer, {
       name: 'querier-late-off',
@@ -127,8 +127,11 @@ describe('querier fan-out (in-process cluster)', () => {
     const late = await cluster.start(querierServer, { name: 'querier-late', env: tokens });
     expect(await metric(late, 'firn_querier_series_cache_segments')).toBe(WRITES);
     expect(await metric(late, 'firn_querier_series_tables_read_total{source="rollup"}')).toBe(WRITES);
-    // The warm-up flame graph opened the newest segment's Parquet objects.
+    // The preload opened the segments' Parquet objects; the two warm-up flame graphs (unfiltered,
+    // label-filtered) covered the newest segment whole and summed its cached table's stack sums.
     expect(await metric(late, 'firn_querier_footer_cache_misses_total')).toBeGreaterThan(0);
+    expect(await metric(off, 'firn_querier_series_cache_hits_total')).toBe(0);
+    expect(await metric(late, 'firn_querier_series_cache_hits_total')).toBeGreaterThanOrEqual(2);
     expect(await queryMergeTotal(late.url, token, ...RANGE)).toBe(expected);
     // The merge covering whole segments summed their tables' stack sums (read from rows once).
     const hits = await metric(late, 'firn_querier_series_cache_hits_total');

@@ -27,7 +27,7 @@ export interface QuerierOptions {
   catalogSnapshots: { enabled: boolean; debounceMs: number; maxBytes: number; preloadTenants: number };
   /** Series tables read into the cache before ready: the last `windowMs` of data of the `tenants` most recently written tenants (0 = off). */
   seriesPreload: { windowMs: number; tenants: number };
-  /** Before ready, one small flame graph over the newest second of data (compiles the query path). */
+  /** Before ready, flame graphs over the newest segment, unfiltered and label-filtered (compile the query path). */
   warmUp: boolean;
   /** InsightsService (cost, regression, PGO export) and usage metering. */
   insights?: InsightsOptions;

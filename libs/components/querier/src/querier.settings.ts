@@ -105,7 +105,7 @@ export function querierSettings() {
       schema: bool,
       default: String(d.warmUp),
       description:
-        "At start, before reporting ready, run one small flame graph query over the newest second of the most recently written tenant's data (answer discarded), so the first user query does not pay for compiling the query path (the scan, Parquet decoding, the flame graph builder).",
+        "At start, before reporting ready, run two flame graph queries over the most recently written tenant's newest segment, one over every series and one with a label matcher (answers discarded), so the first user queries do not pay for compiling the query path (stack sums, matchers, the scan, Parquet decoding, symbolization, the flame graph builder).",
     }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',

@@ -5,6 +5,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { Tracer } from '@opentelemetry/api';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
+import { DEFAULT_TENANT_LIMITS } from '@firn/limits';
 import { inSpan, inSpanSync, type Logger, type Registry } from '@firn/observability';
 import { EndpointSet, MANIFEST_LOG, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
@@ -122,21 +123,28 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   }
 
   /**
-   * One small flame graph before ready (the newest second of the most recent tenant's data,
-   * answer discarded), so the first user query does not pay for compiling the scan, Parquet
-   * decoding and the flame graph builder. It maps that second's stacks into the tenant's
-   * catalog like any query; a failure is logged and only costs the first query its start-up.
+   * Flame graphs before ready (answers discarded) over the most recent tenant's newest segment:
+   * over every series, then with a label matcher (`QueryEngine.warmUpQueries`), each symbolized
+   * and rendered at the default node cap as a query is, so the first user queries do not pay for
+   * compiling the paths they take (stack sums, matchers over series, the edge scan, Parquet
+   * decoding, symbolization, the flame graph). They map their stacks into the tenant's catalog
+   * like any query; a failure is logged and only costs the first query its start-up.
    */
   private async warmUp(): Promise<void> {
-    const probe = this.engine.latestSecond();
+    const probe = this.engine.warmUpQueries();
     if (!probe) return;
-    const t0 = performance.now();
-    try {
-      const p = await this.engine.mergeStacks(probe.tenant, probe.profileType, probe.startMs, probe.endMs, { signal: AbortSignal.timeout(START_UP_BUDGET_MS) });
-      const height = flamegraphArrow(p).height;
-      this.log.info({ tenant: probe.tenant, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
-    } catch (err) {
-      this.log.warn({ tenant: probe.tenant, err }, 'warm-up query failed; the first query pays its start-up');
+    const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
+    for (const selector of probe.selectors) {
+      const t0 = performance.now();
+      try {
+        const merged = await this.engine.mergeStacks(probe.tenant, selector, probe.startMs, probe.endMs, { signal });
+        const p = await this.symbolized(probe.tenant, merged);
+        const height = flamegraphArrow(p, { maxNodes: DEFAULT_TENANT_LIMITS.maxFlameGraphNodes }).height;
+        this.log.info({ tenant: probe.tenant, selector, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
+      } catch (err) {
+        this.log.warn({ tenant: probe.tenant, selector, err }, 'warm-up query failed; the first query pays its start-up');
+        return;
+      }
     }
   }
 
