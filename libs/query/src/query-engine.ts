@@ -316,10 +316,8 @@ export class QueryEngine {
    */
   warmUpQueries(): { tenant: TenantId; startMs: number; endMs: number; selectors: string[] } | undefined {
     const [tenant] = this.recentTenants(1);
-    if (tenant === undefined) return undefined;
-    let newest: SegmentMeta | undefined;
-    for (const e of this.view.validSegments(tenant)) if (!newest || e.meta.maxTimeUnixNano > newest.maxTimeUnixNano) newest = e.meta;
-    if (!newest) return undefined;
+    const newest = tenant === undefined ? undefined : this.newestSegment(tenant);
+    if (tenant === undefined || !newest) return undefined;
     const range = { startMs: Number(newest.minTimeUnixNano / 1_000_000n), endMs: Number(newest.maxTimeUnixNano / 1_000_000n) + 1 };
     const profileType = this.profileTypes(tenant, range)[0];
     if (profileType === undefined) return undefined;
@@ -339,11 +337,17 @@ export class QueryEngine {
       .map(([t]) => t);
   }
 
+  /** The tenant's valid segment with the latest end time, if it has any. */
+  private newestSegment(tenant: TenantId): SegmentMeta | undefined {
+    let newest: SegmentMeta | undefined;
+    for (const e of this.view.validSegments(tenant)) if (!newest || e.meta.maxTimeUnixNano > newest.maxTimeUnixNano) newest = e.meta;
+    return newest;
+  }
+
   /** The end of the tenant's newest valid segment (ms), if it has any. */
   private newestMs(tenant: TenantId): number | undefined {
-    let newest: bigint | undefined;
-    for (const e of this.view.validSegments(tenant)) if (newest === undefined || e.meta.maxTimeUnixNano > newest) newest = e.meta.maxTimeUnixNano;
-    return newest === undefined ? undefined : Number(newest / 1_000_000n);
+    const newest = this.newestSegment(tenant);
+    return newest === undefined ? undefined : Number(newest.maxTimeUnixNano / 1_000_000n);
   }
 
   /** Writes pending catalog snapshots now (they are otherwise written after a quiet time). */
