@@ -285,6 +285,11 @@ function labelValue(labels: readonly Label[], name: string): string | undefined 
   return undefined;
 }
 
+/** Whether a series with these labels passes every matcher (an absent label reads as ''). */
+function acceptsLabels(matchers: readonly CompiledMatcher[], labels: readonly Label[]): boolean {
+  return matchers.every((m) => m.accepts(labelValue(labels, m.name) ?? ''));
+}
+
 /** What seriesFromTable derives from a query once, for all of its segments (regexes compiled once). */
 export interface PreparedSeriesQuery {
   matchers: CompiledMatcher[];
@@ -315,7 +320,7 @@ export function seriesFromTable(
   for (let k = 0; k < series.length; k++) {
     const s = series[k];
     if (s.profileType !== q.profileType) continue;
-    if (!matchers.every((m) => m.accepts(labelValue(s.labels, m.name) ?? ''))) continue;
+    if (!acceptsLabels(matchers, s.labels)) continue;
     let i = lowerBound(tsOff, starts[k], starts[k + 1], startMs - tsBase);
     const to = lowerBound(tsOff, i, starts[k + 1], endMs - tsBase);
     if (i >= to) continue;
@@ -483,7 +488,7 @@ export function segmentSumsOf(table: SeriesTable, sums: SegmentStackSums, profil
   if (ofType && ids) {
     for (const [sid, k] of ids) {
       const labels = table.series[k].labels;
-      if (!matchers.every((m) => m.accepts(labelValue(labels, m.name) ?? ''))) continue;
+      if (!acceptsLabels(matchers, labels)) continue;
       const cells = ofType.get(sid);
       if (!cells) continue;
       for (let j = 0; j < cells.stacks.length; j++) dense.add(cells.stacks[j], cells.values[j]);
