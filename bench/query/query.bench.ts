@@ -30,7 +30,7 @@ import { freePort } from '@firn/testing';
 import { DEFAULT_SEED, FLEET_AGENTS, FLEET_PROFILE_TYPE, resolveFleetOptions } from '../fleet/fleet-1h';
 import { waitForDrained } from '../ingest/cluster';
 import { percentile } from '../ingest/load';
-import { cpuSeconds, peakRssBytes, resetPeakRss } from '../ingest/proc-stats';
+import { cpuSeconds, peakRssBytes, resetPeakRss, threadCpuSeconds } from '../ingest/proc-stats';
 import { machineNotes } from '../ingest/report';
 import { blocksDir, compactDataset, MAX_COMPACT_LEVEL, prepareBlocksDir } from './compact';
 import { DuckBench, totalPerStackSql } from './duck';
@@ -127,11 +127,11 @@ async function timed<T>(n: number, fn: () => Promise<T>, pid?: number): Promise<
   const results: T[] = [];
   const cpuSec: number[] = [];
   for (let i = 0; i < n; i++) {
-    const c0 = pid === undefined ? 0 : cpuSeconds(pid);
+    const c0 = pid === undefined ? 0 : threadCpuSeconds(pid);
     const t0 = performance.now();
     results.push(await fn());
     samples.push(performance.now() - t0);
-    if (pid !== undefined) cpuSec.push(cpuSeconds(pid) - c0);
+    if (pid !== undefined) cpuSec.push(threadCpuSeconds(pid) - c0);
   }
   return {
     timing: { runs: n, p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), min: Math.min(...samples), max: Math.max(...samples) },
@@ -363,12 +363,12 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
         const readyCpuSec = cpuSeconds(q.pid);
         await new Promise((r) => setTimeout(r, 2000));
         const client = queryClient(q.base, stack.token);
-        const c0 = cpuSeconds(q.pid);
+        const c0 = threadCpuSeconds(q.pid);
         const t0 = performance.now();
         const total = await spec.run(client);
-        const cost = { wallMs: performance.now() - t0, cpuSec: cpuSeconds(q.pid) - c0, total, readyCpuSec };
+        const cost = { wallMs: performance.now() - t0, cpuSec: threadCpuSeconds(q.pid) - c0, total, readyCpuSec };
         say(
-          `${label}: ${spec.row.name}: ${cost.wallMs.toFixed(0)} ms, querier CPU ${cost.cpuSec.toFixed(2)} s (${readyCpuSec.toFixed(2)} s until ready), total ${total}`,
+          `${label}: ${spec.row.name}: ${cost.wallMs.toFixed(0)} ms, querier CPU ${cost.cpuSec.toFixed(3)} s (${readyCpuSec.toFixed(2)} s until ready), total ${total}`,
         );
         mismatch(spec.row, label, total);
         return cost;

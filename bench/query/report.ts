@@ -177,7 +177,7 @@ function coldLine(r: QueryRow, c: QueryCost, how: string): string {
     const wallRatio = r.one ? `${n2(c.wallMs / r.one.p50)}×` : '—';
     const totals = c.total === r.expected ? 'equal' : `**differ** (${c.total} vs ${r.expected})`;
     const ready = c.readyCpuSec !== undefined ? `${c.readyCpuSec.toFixed(2)} s` : '—';
-    return `| ${r.name}${how} | ${ready} | ${ms(c.wallMs)} / ${c.cpuSec.toFixed(2)} s | ${r.one ? ms(r.one.p50) : '—'} / ${warmCpu !== undefined ? `${warmCpu.toFixed(2)} s` : '—'} | ${wallRatio} / ${cpuRatio} | ${totals} |`;
+    return `| ${r.name}${how} | ${ready} | ${ms(c.wallMs)} / ${c.cpuSec.toFixed(3)} s | ${r.one ? ms(r.one.p50) : '—'} / ${warmCpu !== undefined ? `${warmCpu.toFixed(3)} s` : '—'} | ${wallRatio} / ${cpuRatio} | ${totals} |`;
   }
 }
 
@@ -248,8 +248,8 @@ export function reportSection(r: QueryReport): string {
     ...(r.queries.some((q) => q.cold)
       ? [
           'Cold: each query once against a querier process started for it (empty stack catalog, fresh JIT), after',
-          'its manifest view caught up; querier CPU from /proc over that one query. Warm CPU: the median run of the',
-          '1-querier phase.',
+          "its manifest view caught up; querier CPU over that one query from /proc's per-thread schedstat (to the",
+          'nanosecond; threads that exit within the query are not counted). Warm CPU: the median run of the 1-querier phase.',
           '',
           coldTable(r.queries),
           '',
@@ -322,14 +322,14 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
       const coldRatio = c && q.one ? `${n2(c.wallMs / q.one.p50)}× / ${q.warmCpuSec ? `${n2(c.cpuSec / q.warmCpuSec)}×` : '—'}` : '—';
       const totals = q.verified ? 'equal' : `**differ** (${q.note ?? ''})`;
       const snap = q.coldSnapshot;
-      const snapCell = snap ? `${ms(snap.wallMs)} / ${snap.cpuSec.toFixed(2)} s${q.warmCpuSec ? ` (${n2(snap.cpuSec / q.warmCpuSec)}×)` : ''}` : '—';
+      const snapCell = snap ? `${ms(snap.wallMs)} / ${snap.cpuSec.toFixed(3)} s${q.warmCpuSec ? ` (${n2(snap.cpuSec / q.warmCpuSec)}×)` : ''}` : '—';
       const cells = [
         q.name,
         name,
         n0(2 * q.segments),
         lat(q.one),
-        q.warmCpuSec !== undefined ? `${q.warmCpuSec.toFixed(2)} s` : '—',
-        c ? `${ms(c.wallMs)} / ${c.cpuSec.toFixed(2)} s` : '—',
+        q.warmCpuSec !== undefined ? `${q.warmCpuSec.toFixed(3)} s` : '—',
+        c ? `${ms(c.wallMs)} / ${c.cpuSec.toFixed(3)} s` : '—',
         coldRatio,
         snapCell,
         lat(q.duck),
