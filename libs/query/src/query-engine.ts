@@ -312,9 +312,9 @@ export class QueryEngine {
    * tenant's newest segment, whole, so the query sums that segment's stack sums when the series
    * preload built them (and scans any neighbour it cuts), like a user's first query over recent
    * data; first over every series, then with a matcher on a label of the segment's first series
-   * when its series table is cached, as a label-filtered query is.
+   * when its series table is cached, as a label-filtered query is (`label`: that label).
    */
-  warmUpQueries(): { tenant: TenantId; startMs: number; endMs: number; selectors: string[] } | undefined {
+  warmUpQueries(): { tenant: TenantId; startMs: number; endMs: number; selectors: string[]; label?: readonly [string, string] } | undefined {
     const [tenant] = this.recentTenants(1);
     const newest = tenant === undefined ? undefined : this.newestSegment(tenant);
     if (tenant === undefined || !newest) return undefined;
@@ -323,8 +323,9 @@ export class QueryEngine {
     if (profileType === undefined) return undefined;
     const selectors = [profileType];
     const label = this.seriesTables?.peek(newest)?.series[0]?.labels[0];
-    if (label) selectors.push(`${profileType}{${label[0]}=${JSON.stringify(label[1])}}`);
-    return { tenant, ...range, selectors };
+    if (!label) return { tenant, ...range, selectors };
+    selectors.push(`${profileType}{${label[0]}=${JSON.stringify(label[1])}}`);
+    return { tenant, ...range, selectors, label };
   }
 
   /** Tenants by their latest manifest entry, most recent first. */

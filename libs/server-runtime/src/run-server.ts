@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type INestApplication } from '@nestjs/commo
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, configDocs, loadConfig, wantsHelp, type ConfigDefinition, type ConfigOf, type SettingsDef } from '@firn/config';
 import { createLogger, createMetricsRegistry, startTracing, type Logger } from '@firn/observability';
 import { registerHealthService } from './health.service';
@@ -141,6 +142,7 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
     const express = app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: ServerResponse) => void;
     const outer = [rpcInterceptor(spec.component, registry, log)];
     server.setApp({ routes: (r) => rpc.routes(r, outer), http: express, readMaxBytes: setup.readMaxBytes });
+    await rpc.serving(loopbackUrl(address));
     readiness.markRunning();
     log.info({ port: address.port, services: rpc.serviceNames }, 'started');
     const banner = setup.banner?.();
@@ -152,6 +154,12 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
   }
 
   return { port: address.port, ctx, shutdown };
+}
+
+/** This server's base URL as its own process reaches it: loopback when it listens on every address. */
+function loopbackUrl(a: AddressInfo): string {
+  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`;
 }
 
 /**

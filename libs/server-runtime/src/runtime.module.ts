@@ -24,6 +24,7 @@ export type Crash = (reason: string) => never;
 export class RpcRegistry {
   private readonly services: Array<(router: ConnectRouter, outer: Interceptor[]) => void> = [];
   private readonly names = new Set<string>();
+  private readonly servingHooks: Array<(baseUrl: string) => Promise<void>> = [];
 
   /**
    * `interceptors` run inside the process-wide ones (error mapping, metrics), e.g. auth. Connect
@@ -39,6 +40,20 @@ export class RpcRegistry {
 
   get serviceNames(): string[] {
     return [...this.names];
+  }
+
+  /**
+   * `hook` runs once these services answer and before the server is marked ready, with this
+   * server's own base URL (loopback): calls a component makes to itself, e.g. a warm-up of the
+   * path its first clients take. Start-up waits for it; it handles its own failures.
+   */
+  whenServing(hook: (baseUrl: string) => Promise<void>): void {
+    this.servingHooks.push(hook);
+  }
+
+  /** Runs the `whenServing` hooks in order (runServer, once the routes are installed). */
+  async serving(baseUrl: string): Promise<void> {
+    for (const hook of this.servingHooks) await hook(baseUrl);
   }
 
   routes(router: ConnectRouter, outer: Interceptor[]): void {

@@ -22,6 +22,8 @@ const SERVED_SERIES = 'firn_querier_peer_share_segments_total{kind="series"}';
 const FAN_OUTS = 'firn_querier_fanout_queries_total{peers="1"}';
 const LOCAL_SHARES = 'firn_querier_share_seconds_count{where="local"}';
 const FALLBACKS = 'firn_querier_peer_fallbacks_total';
+const RANGE_CALLS = 'firn_querier_rpc_requests_total{procedure="parca.query.v1alpha1.QueryService/QueryRange",code="ok"}';
+const SELECT_SERIES_CALLS = 'firn_querier_rpc_requests_total{procedure="querier.v1.QuerierService/SelectSeries",code="ok"}';
 
 /**
  * Querier fan-out in one process: two queriers that are each other's peer split every query's
@@ -116,7 +118,7 @@ describe('querier fan-out (in-process cluster)', () => {
     expect(await metric(b, FALLBACKS)).toBe(0);
   });
 
-  it('reads the last hour’s series tables and runs warm-up flame graphs before it is ready, so its first QueryRange reads no segment', async () => {
+  it('reads the last hour’s series tables and runs warm-up queries before it is ready, so its first QueryRange reads no segment', async () => {
     const tokens = { FIRN_TOKENS_FILE: join(dir, 'tokens.json') };
     const off = await cluster.start(querierServer, {
       name: 'querier-late-off',
@@ -132,6 +134,12 @@ describe('querier fan-out (in-process cluster)', () => {
     expect(await metric(late, 'firn_querier_footer_cache_misses_total')).toBeGreaterThan(0);
     expect(await metric(off, 'firn_querier_series_cache_hits_total')).toBe(0);
     expect(await metric(late, 'firn_querier_series_cache_hits_total')).toBeGreaterThanOrEqual(2);
+    // Then, once serving and before ready, a dashboard's range queries through its own services
+    // (no internal token configured here: a process-local one), over the newest segment and over
+    // the preload's hour: QueryRange over gRPC and gRPC-web, SelectSeries. Nobody else queried it yet.
+    expect(await metric(off, RANGE_CALLS)).toBe(0);
+    expect(await metric(late, RANGE_CALLS)).toBe(4);
+    expect(await metric(late, SELECT_SERIES_CALLS)).toBe(2);
     expect(await queryMergeTotal(late.url, token, ...RANGE)).toBe(expected);
     // The merge covering whole segments summed their tables' stack sums (read from rows once).
     const hits = await metric(late, 'firn_querier_series_cache_hits_total');

@@ -7,6 +7,14 @@ import { Scope, authInterceptor, principalKey, tenantFromTrustedSource, type Ten
 
 export { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER };
 
+/**
+ * Set by the querier's own warm-up calls before ready (with the internal token): the call is
+ * served as any forwarded query but not metered as the tenant's usage.
+ */
+export const WARM_UP_HEADER = 'x-firn-warm-up';
+/** The principal's token id of a warm-up call. */
+export const WARM_UP_TOKEN_ID = 'warm-up';
+
 const tenantKey = createContextKey<TenantId | undefined>(undefined, { description: 'internal tenant' });
 
 /** The tenant a caller holding the internal token named in metadata; a call without one is refused. */
@@ -48,8 +56,8 @@ export function internalTenantOf(ctx: HandlerContext): TenantId {
 /**
  * Auth of the public query services. A call the gateway forwards carries the internal token and
  * the tenant it authenticated once at the edge (with the scope checked there); it is trusted only
- * with a valid token. Any other call needs a bearer token with `scope`, as before, so a querier
- * Service stays usable on its own.
+ * with a valid token, and so is the querier's own warm-up call (`WARM_UP_HEADER`). Any other call
+ * needs a bearer token with `scope`, as before, so a querier Service stays usable on its own.
  */
 export function queryAuthInterceptor(tokens: TokenStore, scope: Scope, internalToken: string): Interceptor {
   const bearer = authInterceptor(tokens, scope);
@@ -63,7 +71,8 @@ export function queryAuthInterceptor(tokens: TokenStore, scope: Scope, internalT
     const tenant = metadataTenant(req.header);
     const ctx = currentRequestContext();
     if (ctx) ctx.tenant = tenant;
-    req.contextValues.set(principalKey, { tenant, scopes: [scope], tokenId: 'gateway' });
+    const tokenId = req.header.get(WARM_UP_HEADER) === null ? 'gateway' : WARM_UP_TOKEN_ID;
+    req.contextValues.set(principalKey, { tenant, scopes: [scope], tokenId });
     return next(req);
   };
 }

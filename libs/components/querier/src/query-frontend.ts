@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { createClient, type Client, type HandlerContext } from '@connectrpc/connect';
@@ -37,6 +38,7 @@ import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor,
 import { QueryFrontendMetrics } from './querier.metrics';
 import { QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 import { clipToRetention } from './retention-clip';
+import { warmUpOverRpc } from './rpc-warm-up';
 
 interface Selection {
   selector: string;
@@ -66,6 +68,8 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   private peers = new Map<string, Peer>();
   private readonly endpoints: EndpointSet;
   private readonly metrics: QueryFrontendMetrics;
+  /** The configured internal token; none configured: a random one no other process knows (for the warm-up's own calls). */
+  private readonly token: string;
 
   constructor(
     private readonly rpc: RpcRegistry,
@@ -87,11 +91,12 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
       this.peers = next;
     });
     this.metrics = new QueryFrontendMetrics(registry);
+    this.token = opts.internalToken || randomBytes(32).toString('base64url');
   }
 
   /** The shared secret of internal calls (forwarded queries from the gateway, peer shares). */
   get internalToken(): string {
-    return this.opts.internalToken;
+    return this.token;
   }
 
   async onModuleInit(): Promise<void> {
@@ -104,7 +109,10 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
       const r = await this.engine.preloadSeriesTables(tenants, windowMs);
       this.log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'series tables preloaded');
     }
-    if (this.opts.warmUp) await this.warmUp();
+    if (this.opts.warmUp) {
+      await this.warmUp();
+      this.rpc.whenServing((baseUrl) => this.warmUpOverRpc(baseUrl));
+    }
     await this.endpoints.start();
     this.rpc.add(
       firnQueryV1.PartialQueryService,
@@ -114,7 +122,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
         partialLabelNames: (req, ctx) => this.serveLabelNames(req, ctx),
         partialLabelValues: (req, ctx) => this.serveLabelValues(req, ctx),
       },
-      { interceptors: [internalAuthInterceptor(this.opts.internalToken)] },
+      { interceptors: [internalAuthInterceptor(this.token)] },
     );
   }
 
@@ -146,6 +154,23 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
         return;
       }
     }
+  }
+
+  /**
+   * Once the services answer, before ready: the range queries of a dashboard through this
+   * querier's own RPC services (`warmUpOverRpc`) for the tenant `warmUp` queried, over its newest
+   * segment and then over the series preload's window up to its newest data (the tables the
+   * preload cached, as a dashboard's "last hour" sums them).
+   */
+  private async warmUpOverRpc(baseUrl: string): Promise<void> {
+    const probe = this.engine.warmUpQueries();
+    if (!probe) return;
+    const { tenant, startMs, endMs, selectors, label } = probe;
+    const { windowMs, tenants } = this.opts.seriesPreload;
+    const ranges = [{ startMs, endMs }];
+    if (windowMs > 0 && tenants > 0 && endMs - windowMs < startMs) ranges.push({ startMs: endMs - windowMs, endMs });
+    const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
+    await warmUpOverRpc(baseUrl, this.token, { tenant, ranges, profileType: selectors[0], sumBy: label?.[0] }, signal, this.log);
   }
 
   /** Requests are drained by now: pending stack catalog snapshots are written while storage is still open. */
@@ -454,7 +479,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
 
   /** Tenant and internal token travel only in metadata, which the peer's interceptor checks. */
   private callOptions(tenant: TenantId, signal: AbortSignal): { signal: AbortSignal; headers: Record<string, string> } {
-    return { signal, headers: { [INTERNAL_TOKEN_HEADER]: this.opts.internalToken, [INTERNAL_TENANT_HEADER]: tenant } };
+    return { signal, headers: { [INTERNAL_TOKEN_HEADER]: this.token, [INTERNAL_TENANT_HEADER]: tenant } };
   }
 
   /**

@@ -16,6 +16,7 @@ import { METRICS } from '@firn/server-runtime';
 import { FirnError } from '@firn/errors';
 import { principalKey, tenantFromTrustedSource } from '@firn/tenancy';
 import { QUERIER_OPTIONS, type QuerierOptions } from './querier.options';
+import { WARM_UP_TOKEN_ID } from './internal-auth';
 import { QueryUsage } from './query-usage';
 
 /**
@@ -61,7 +62,8 @@ export class QueryLimits {
       let metered: (() => void) | undefined;
       try {
         if (!release) throw limitExceeded('maxConcurrentQueries', `tenant ${tenant} already runs ${max} queries on this querier`, { retryAfterSeconds: 1 });
-        metered = this.usage?.meter.begin(tenant);
+        // The querier's own warm-up before ready is not the tenant's usage.
+        if (principal.tokenId !== WARM_UP_TOKEN_ID) metered = this.usage?.meter.begin(tenant);
         return await next(req);
       } catch (err) {
         const limit = limitOf(err);
