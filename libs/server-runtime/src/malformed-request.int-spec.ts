@@ -2,16 +2,12 @@ import { gzipSync } from 'node:zlib';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import * as grpc from '@grpc/grpc-js';
-import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry } from '@firn/observability';
 import { grpcFrame, rawGrpc } from '@firn/testing';
 import { debuginfoV1alpha1, grpcHealthV1 } from '@firn/proto';
 import { refuseMalformedRequests } from './malformed-request';
-import { OnePortServer } from './one-port-server';
-import { Readiness } from './readiness';
-import { rpcInterceptor } from './rpc-interceptor';
-import { RpcRegistry } from './runtime.module';
+import type { OnePortServer } from './one-port-server';
+import { startRpcTestServer } from './rpc-test-server';
 
 const { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus: Status } = grpcHealthV1;
 const { DebuginfoService, UploadResponseSchema } = debuginfoV1alpha1;
@@ -40,32 +36,25 @@ describe(refuseMalformedRequests.name, () => {
   let grpcClient: grpc.Client;
 
   beforeAll(async () => {
-    const readiness = new Readiness();
-    readiness.markRunning();
-    const log = createLogger({ component: 'test', level: 'silent' });
-    const registry = createMetricsRegistry('test', { defaultMetrics: false });
-    server = new OnePortServer({ component: 'test', host: '127.0.0.1', port: 0, log, registry, readiness, tracer: trace.getTracer('test') });
-    const rpc = new RpcRegistry();
-    rpc.add(Health, {
-      check(req) {
-        // A downstream answer that failed to decode is our fault, whatever its message says.
-        if (req.service === 'downstream') throw new ConnectError('parse binary: from a downstream reply', Code.Internal);
-        return create(HealthCheckResponseSchema, { status: Status.SERVING });
-      },
-      async *watch() {
-        yield create(HealthCheckResponseSchema, { status: Status.SERVING });
-      },
-    });
-    rpc.add(DebuginfoService, {
-      async upload(reqs) {
-        let n = 0n;
-        for await (const r of reqs) if (r.data.case) n++;
-        return create(UploadResponseSchema, { buildId: 'b', size: n });
-      },
-    });
-    server.setApp({ routes: (r) => rpc.routes(r, [rpcInterceptor('test', registry, log)]), readMaxBytes: READ_MAX });
-    port = (await server.listen()).port;
-    base = `http://127.0.0.1:${port}`;
+    ({ server, port, base } = await startRpcTestServer((rpc) => {
+      rpc.add(Health, {
+        check(req) {
+          // A downstream answer that failed to decode is our fault, whatever its message says.
+          if (req.service === 'downstream') throw new ConnectError('parse binary: from a downstream reply', Code.Internal);
+          return create(HealthCheckResponseSchema, { status: Status.SERVING });
+        },
+        async *watch() {
+          yield create(HealthCheckResponseSchema, { status: Status.SERVING });
+        },
+      });
+      rpc.add(DebuginfoService, {
+        async upload(reqs) {
+          let n = 0n;
+          for await (const r of reqs) if (r.data.case) n++;
+          return create(UploadResponseSchema, { buildId: 'b', size: n });
+        },
+      });
+    }, READ_MAX));
     grpcClient = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   });
 

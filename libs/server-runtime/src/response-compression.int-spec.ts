@@ -3,14 +3,10 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry } from '@firn/observability';
 import { queryV1alpha1 } from '@firn/proto';
-import { OnePortServer } from './one-port-server';
-import { Readiness } from './readiness';
-import { rpcInterceptor } from './rpc-interceptor';
-import { RpcRegistry } from './runtime.module';
+import type { OnePortServer } from './one-port-server';
+import { startRpcTestServer } from './rpc-test-server';
 
 const Q = queryV1alpha1;
 const QUERY = '/parca.query.v1alpha1.QueryService/Query';
@@ -47,17 +43,11 @@ describe('response compression', () => {
   let base: string;
 
   beforeAll(async () => {
-    const readiness = new Readiness();
-    readiness.markRunning();
-    const log = createLogger({ component: 'test', level: 'silent' });
-    const registry = createMetricsRegistry('test', { defaultMetrics: false });
-    server = new OnePortServer({ component: 'test', host: '127.0.0.1', port: 0, log, registry, readiness, tracer: trace.getTracer('test') });
-    const rpc = new RpcRegistry();
-    rpc.add(Q.QueryService, {
-      query: () => create(Q.QueryResponseSchema, { report: { case: 'flamegraphArrow', value: create(Q.FlamegraphArrowSchema, { record: RECORD }) } }),
-    });
-    server.setApp({ routes: (r) => rpc.routes(r, [rpcInterceptor('test', registry, log)]) });
-    base = `http://127.0.0.1:${(await server.listen()).port}`;
+    ({ server, base } = await startRpcTestServer((rpc) =>
+      rpc.add(Q.QueryService, {
+        query: () => create(Q.QueryResponseSchema, { report: { case: 'flamegraphArrow', value: create(Q.FlamegraphArrowSchema, { record: RECORD }) } }),
+      }),
+    ));
   });
 
   afterAll(async () => {
