@@ -26,7 +26,7 @@ function plain(b: Buffer): Uint8Array<ArrayBuffer> {
  * ≈ 20 ms for 0.74 MB at level 1, and brotli's default quality 11 ≈ 3.9 s (a client listing `br`
  * first would cost that on every query) against ≈ 26 ms for 0.37 MB at quality 4.
  */
-export const RESPONSE_COMPRESSIONS: readonly Compression[] = [
+const RESPONSE_COMPRESSIONS: readonly Compression[] = [
   {
     name: compressionGzip.name,
     compress: async (bytes) => plain(await gzipAsync(bytes, { level: 1 })),

@@ -50,6 +50,9 @@ interface Selection {
 
 type Peer = Client<typeof firnQueryV1.PartialQueryService>;
 
+/** What the warm-ups before ready ask about (`QueryEngine.warmUpQueries`). */
+type WarmUpProbe = NonNullable<ReturnType<QueryEngine['warmUpQueries']>>;
+
 /** What peers scan for each other; label of firn_querier_peer_share_segments_total. */
 type ShareKind = 'stacks' | 'series' | 'label_names' | 'label_values';
 
@@ -109,9 +112,11 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
       const r = await this.engine.preloadSeriesTables(tenants, windowMs);
       this.log.info({ ...r, ms: Math.round(performance.now() - t0) }, 'series tables preloaded');
     }
-    if (this.opts.warmUp) {
-      await this.warmUp();
-      this.rpc.whenServing((baseUrl) => this.warmUpOverRpc(baseUrl));
+    // One probe for both warm-ups: the in-process one now, the one over RPC once serving.
+    const probe = this.opts.warmUp ? this.engine.warmUpQueries() : undefined;
+    if (probe) {
+      await this.warmUp(probe);
+      this.rpc.whenServing((baseUrl) => this.warmUpOverRpc(baseUrl, probe));
     }
     await this.endpoints.start();
     this.rpc.add(
@@ -138,9 +143,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    * decoding, symbolization, the flame graph). They map their stacks into the tenant's catalog
    * like any query; a failure is logged and only costs the first query its start-up.
    */
-  private async warmUp(): Promise<void> {
-    const probe = this.engine.warmUpQueries();
-    if (!probe) return;
+  private async warmUp(probe: WarmUpProbe): Promise<void> {
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
     for (const selector of probe.selectors) {
       const t0 = performance.now();
@@ -162,9 +165,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    * segment and then over the series preload's window up to its newest data (the tables the
    * preload cached, as a dashboard's "last hour" sums them).
    */
-  private async warmUpOverRpc(baseUrl: string): Promise<void> {
-    const probe = this.engine.warmUpQueries();
-    if (!probe) return;
+  private async warmUpOverRpc(baseUrl: string, probe: WarmUpProbe): Promise<void> {
     const { tenant, startMs, endMs, selectors, label } = probe;
     const { windowMs, tenants } = this.opts.seriesPreload;
     const ranges = [{ startMs, endMs }];
