@@ -36,7 +36,7 @@ async function columnBytes(bytes: Uint8Array): Promise<string> {
     return [...by]
       .sort((a, b) => b[1] - a[1])
       .filter(([, n]) => n > 4096)
-      .map(([p, n]) => `${p.replace('frames.list.item.', 'f.')} ${(n / 1024).toFixed(0)}K`)
+      .map(([p, n]) => `${p.replace(/^(frames|frame_table)\.list\.item\./, 'f.')} ${(n / 1024).toFixed(0)}K`)
       .join(', ');
   } finally {
     r.close();

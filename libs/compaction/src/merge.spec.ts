@@ -3,7 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keysOfDir, readSegment, readSegmentSamples, SAMPLES_SORT, segmentDir, segmentKeys, SORT_METADATA_KEY } from '@firn/segments';
+import {
+  bytesSource,
+  keysOfDir,
+  ParquetReader,
+  readSegment,
+  readSegmentSamples,
+  SAMPLES_SORT,
+  SCHEMA_METADATA_KEY,
+  segmentDir,
+  segmentKeys,
+  SORT_METADATA_KEY,
+  STACKS_SCHEMA_ID,
+} from '@firn/segments';
 import { LocalDirStore } from '@firn/storage';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { mergeSegments } from './merge';
@@ -25,10 +37,17 @@ describe(mergeSegments.name, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('keeps every total, one stack table, sorted rows, and fewer rows than the inputs', async () => {
+  it('keeps every total, one stack table, sorted rows, and fewer rows than the inputs (stacks v1 inputs too)', async () => {
     const inputs = [];
-    for (let i = 0; i < 5; i++) inputs.push(await writeL0(store, t1, rowsFor(i + 1, T0 + i * 10_000, 10, { stacks: 8 })));
+    for (let i = 0; i < 5; i++) {
+      // Segments written before stacks v2 (frames in full) merge with v2 ones into a v2 block.
+      const stacksLayout = i % 2 === 1 ? 'v1' : 'v2';
+      inputs.push(await writeL0(store, t1, rowsFor(i + 1, T0 + i * 10_000, 10, { stacks: 8 }), { stacksLayout }));
+    }
     const { built, inputRows } = await mergeSegments(store, inputs);
+    const stacksReader = await ParquetReader.open(bytesSource(built.stacks));
+    expect(stacksReader.layout().keyValueMetadata[SCHEMA_METADATA_KEY]).toBe(STACKS_SCHEMA_ID);
+    stacksReader.close();
     const keys = segmentKeys(t1, 1, 'merged00000001', '2026-01-01');
     await store.put(keys.samples, built.samples);
     await store.put(keys.stacks, built.stacks);

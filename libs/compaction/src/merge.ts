@@ -5,7 +5,7 @@ import type { firnManifestV1 } from '@firn/proto';
 import {
   buildSegment,
   bytesSource,
-  decodeStacksBatch,
+  decodeStacks,
   keysOfDir,
   labelNameOfColumn,
   ParquetReader,
@@ -84,17 +84,15 @@ export class StackInterner {
       }
       if (missing.size > 0) {
         const full = await reader.read();
-        for (const rb of full.batches) {
-          decodeStacksBatch(
-            rb,
-            (id, key, frames) => {
-              const shared = this.byKey.get(key) ?? frames;
-              this.byKey.set(key, shared);
-              out[id] = shared;
-            },
-            (id) => missing.has(id),
-          );
-        }
+        decodeStacks(
+          full.batches,
+          (id, key, frames) => {
+            const shared = this.byKey.get(key) ?? frames;
+            this.byKey.set(key, shared);
+            out[id] = shared;
+          },
+          (id) => missing.has(id),
+        );
       }
       for (let i = 0; i < out.length; i++) {
         if (out[i] === undefined) throw FirnError.invalidArgument(`segment ${segmentId}: stack ${i} is missing from its stacks object`);

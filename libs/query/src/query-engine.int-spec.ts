@@ -52,8 +52,9 @@ describe(QueryEngine.name, () => {
     const part = (from: number, to: number): Row[] => rows.filter((r) => r.ts >= T0 + from && r.ts < T0 + to);
     await fx.addSegment(part(0, 20_000));
     // Small row groups: exercises the two-phase read and per-row-group stack reads. Written as
-    // before series rollups existed: series queries build its table from rows.
-    await fx.addSegment(part(20_000, 40_000), { rowGroupRows: 16, rollup: false });
+    // before series rollups and stacks v2 existed: series queries build its table from rows, and
+    // its stacks carry their frames in full (queries mix it with v2 segments).
+    await fx.addSegment(part(20_000, 40_000), { rowGroupRows: 16, rollup: false, stacksLayout: 'v1' });
     // One value per summary: truncated summaries force label scans.
     await fx.addSegment(part(40_000, 60_000), { maxLabelValuesInSummary: 1 });
     // Span profiles, an hour after END so the other tests never see them (the worker test reads them).

@@ -73,20 +73,38 @@ describe(scanSegment.name, () => {
     expect(fx.store.bytesByKey.get(keys.samples)).toBeGreaterThan(read);
   });
 
-  it('fetches only the stack row groups holding the requested ids', async () => {
+  it('fetches only the stack row groups holding the requested ids (and the frame table)', async () => {
     const seg = fx.metas[0];
     const keys = segmentObjects(seg);
     const stacksSize = (await fx.store.head(keys.stacks))?.size ?? 0;
+    const reader = await openSegmentObject(fx.store, keys.stacks);
+    const groups = reader.layout().rowGroups;
+    reader.close();
+    expect(groups.length).toBe(2);
+    // Bytes of a row group's own stacks (ids, keys, frame ids): the frame table lives in row group 0.
+    const ownBytes = (g: number): number => groups[g].columns.filter((c) => !c.path.startsWith('frame_table.')).reduce((sum, c) => sum + c.compressedBytes, 0);
+    const othersThan = (wanted: number[]): number => groups.reduce((sum, _, g) => sum + (wanted.includes(g) ? 0 : ownBytes(g)), 0);
     fx.store.reset();
     const got = await readStacksById(fx.store, seg, Uint32Array.from([0, 5, 2047]));
     expect([...got.keys()].sort((a, b) => a - b)).toEqual([0, 5, 2047]);
     expect(new Set([...got.values()].map((s) => s.key)).size).toBe(3);
-    expect(fx.store.bytesByKey.get(keys.stacks)).toBeLessThan(stacksSize * 0.75);
+    expect(fx.store.bytesByKey.get(keys.stacks)).toBeLessThanOrEqual(stacksSize - othersThan([0]));
     fx.store.reset();
     const more = await readStacksById(fx.store, seg, Uint32Array.from([5, 2048]));
     expect([...more.keys()].sort((a, b) => a - b)).toEqual([5, 2048]);
     expect(more.get(5)).toEqual(got.get(5));
-    expect(fx.store.bytesByKey.get(keys.stacks)).toBeGreaterThan(stacksSize * 0.75);
+    expect(fx.store.bytesByKey.get(keys.stacks)).toBeGreaterThan(stacksSize - othersThan([0]));
+  });
+
+  it('reads the stacks of a segment written before stacks v2 (frames in full) as those of a v2 one', async () => {
+    const rows = wideRows();
+    const v2 = fx.metas[0];
+    const v1 = await fx.addSegment(rows, { rowGroupRows: 2048, stacksLayout: 'v1', id: 'stacks-v1' });
+    const ids = Uint32Array.from([0, 5, 2047, 2048]);
+    const [a, b] = [await readStacksById(fx.store, v2, ids), await readStacksById(fx.store, v1, ids)];
+    expect([...b.entries()]).toEqual([...a.entries()]);
+    const q = { profileType: CPU, matchers: parseMatchers('{pod=~"pod-[12]"}'), startMs: T0, endMs: T0 + 600_000 };
+    expect(totalsOf(await scanSegment(fx.store, v1, q))).toEqual(totalsOf(await scanSegment(fx.store, v2, q)));
   });
 
   it('neither fetches nor decodes frames of stacks the caller already holds', async () => {
@@ -106,12 +124,14 @@ describe(scanSegment.name, () => {
     const framesBytes = reader
       .layout()
       .rowGroups.flatMap((g) => g.columns)
-      .filter((c) => c.path.startsWith('frames.'))
+      .filter((c) => c.path.startsWith('frame_ids.') || c.path.startsWith('frame_table.'))
       .reduce((sum, c) => sum + c.compressedBytes, 0);
     reader.close();
     expect(framesBytes).toBeGreaterThan(coldBytes / 4);
-    // The warm scan fetched ids and keys only: the frame columns were never requested.
-    expect(warmBytes).toBeLessThanOrEqual(coldBytes - framesBytes);
+    // The warm scan fetched ids and keys only: the frame columns (frame ids, the frame table) were never requested.
+    const stacksSize = (await fx.store.head(keys.stacks))?.size ?? 0;
+    expect(warmBytes).toBeLessThanOrEqual(stacksSize - framesBytes);
+    expect(warmBytes).toBeLessThan(coldBytes);
   });
 
   it('treats a label column the segment lacks as the empty value', async () => {

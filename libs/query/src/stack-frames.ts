@@ -42,7 +42,8 @@ function nextPow2(n: number): number {
 }
 
 /**
- * Decodes the frames of the chosen rows of one stacks.parquet batch: `onStack(row, frames)` for
+ * Decodes the frames of the chosen rows of one v1 stacks.parquet batch (its `frames` column; v2
+ * objects hold frame ids, see forEachFrameIdStack in @firn/segments): `onStack(row, frames)` for
  * every row `wanted(row)` accepts. Equal frames within the batch are recognised from their column
  * values (dictionary indexes, address and line words, the inlined bit) through an open-addressing
  * table, so a Frame object (and the `shared` call that dedupes it across batches) costs once per

@@ -3,10 +3,14 @@ import { FirnError } from '@firn/errors';
 import type { Frame } from '@firn/profiles';
 import {
   decodeStacksBatch,
+  forEachFrameIdStack,
+  isStacksSchema,
   openSegmentObject,
+  readFrameTable,
   SCHEMA_METADATA_KEY,
   STACKS_SCHEMA_ID,
   StackColumn,
+  type FrameTable,
   type ParquetReader,
   type ParquetReadOptions,
 } from '@firn/segments';
@@ -40,9 +44,7 @@ export async function readStacksById(
   try {
     throwIfAborted(signal);
     const layout = reader.layout();
-    if (layout.keyValueMetadata[SCHEMA_METADATA_KEY] !== STACKS_SCHEMA_ID) {
-      throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: stacks object is not ${STACKS_SCHEMA_ID}`);
-    }
+    checkStacksSchema(layout.keyValueMetadata[SCHEMA_METADATA_KEY], seg);
     const wanted = new Uint8Array(ids[ids.length - 1] + 1);
     for (const id of ids) wanted[id] = 1;
     let groups = rowGroupsCovering(
@@ -70,6 +72,12 @@ export async function readStacksById(
     return out;
   } finally {
     reader.close();
+  }
+}
+
+function checkStacksSchema(schema: string | undefined, seg: SegmentMeta): void {
+  if (!isStacksSchema(schema)) {
+    throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: stacks object is ${JSON.stringify(schema ?? null)}, not ${STACKS_SCHEMA_ID} (or v1)`);
   }
 }
 
@@ -119,18 +127,23 @@ async function decodeInto(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (rowGroups && rowGroups.length === 0) return;
-  const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames], rowGroups });
+  // v2 stacks hold frame ids into the object's frame table (row 0); v1 stacks their frames.
+  const frameTable = await readFrameTable(reader);
   throwIfAborted(signal);
-  for (const batch of table.batches) decodeBatch(batch, wanted, out);
+  const frames = frameTable ? StackColumn.frameIds : StackColumn.frames;
+  const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.stackKey, frames], rowGroups });
+  throwIfAborted(signal);
+  for (const batch of table.batches) decodeBatch(batch, frames, frameTable, wanted, out);
 }
 
-function decodeBatch(batch: RecordBatch, wanted: Uint8Array, out: Map<number, PartialStack>): void {
+function decodeBatch(batch: RecordBatch, frames: string, frameTable: FrameTable | undefined, wanted: Uint8Array, out: Map<number, PartialStack>): void {
   const what = 'stacks object';
-  for (const c of [StackColumn.stackId, StackColumn.stackKey, StackColumn.frames]) requireColumn(batch, c, what);
+  for (const c of [StackColumn.stackId, StackColumn.stackKey, frames]) requireColumn(batch, c, what);
   decodeStacksBatch(
     batch,
-    (id, key, frames) => out.set(id, { key, frames }),
+    (id, key, fs) => out.set(id, { key, frames: fs }),
     (id) => id < wanted.length && wanted[id] === 1 && !out.has(id),
+    frameTable,
   );
 }
 
@@ -144,9 +157,7 @@ async function openStacks(store: ObjectStore, seg: SegmentMeta): Promise<{ reade
   const reader = await openSegmentObject(store, segmentObjects(seg).stacks);
   try {
     const layout = reader.layout();
-    if (layout.keyValueMetadata[SCHEMA_METADATA_KEY] !== STACKS_SCHEMA_ID) {
-      throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: stacks object is not ${STACKS_SCHEMA_ID}`);
-    }
+    checkStacksSchema(layout.keyValueMetadata[SCHEMA_METADATA_KEY], seg);
     return { reader, groupRows: layout.rowGroups.map((g) => g.rows), rows: layout.rows };
   } catch (err) {
     reader.close();
@@ -268,17 +279,34 @@ async function framesOf(
   try {
     throwIfAborted(signal);
     const want = (id: number): boolean => id < map.length && map[id] >= 0 && mark[map[id]] === 1 && catalog.frames[map[id]] === undefined;
+    // v2: the frame table (row 0) once, each frame used made the catalog's shared frame once.
+    const frameTable = await readFrameTable(reader);
+    throwIfAborted(signal);
+    let sharedTable: FrameTable | undefined;
+    if (frameTable) {
+      const shared: Array<Frame | undefined> = [];
+      sharedTable = (id) => {
+        const f = frameTable(id);
+        return f && (shared[id] ??= catalog.sharedFrame(f));
+      };
+    }
     const decode = async (opts: ParquetReadOptions): Promise<void> => {
-      const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.frames], ...opts });
+      const table = await reader.read({ columns: [StackColumn.stackId, sharedTable ? StackColumn.frameIds : StackColumn.frames], ...opts });
       throwIfAborted(signal);
       for (const batch of table.batches) {
         const ids = requireColumn(batch, StackColumn.stackId, 'stacks object').values as Uint32Array;
-        decodeFramesOfRows(
-          batch,
-          (row) => want(ids[row]),
-          (f) => catalog.sharedFrame(f),
-          (row, frames) => catalog.setSharedFrames(map[ids[row]], frames),
-        );
+        const onStack = (row: number, frames: Frame[]): void => catalog.setSharedFrames(map[ids[row]], frames);
+        if (sharedTable) {
+          requireColumn(batch, StackColumn.frameIds, 'stacks object');
+          forEachFrameIdStack(batch, sharedTable, onStack, (row) => want(ids[row]));
+        } else {
+          decodeFramesOfRows(
+            batch,
+            (row) => want(ids[row]),
+            (f) => catalog.sharedFrame(f),
+            onStack,
+          );
+        }
       }
     };
     // Stack ids are row indexes: a few wanted stacks are read as row ranges, which decode only

@@ -7,13 +7,26 @@ export {
   SCHEMA_METADATA_KEY,
   SORT_METADATA_KEY,
   STACKS_SCHEMA_ID,
+  STACKS_V1_SCHEMA_ID,
   StackColumn,
+  isStacksSchema,
   labelColumnName,
   labelNameOfColumn,
 } from './segment-schema';
 export { buildSegment, type BuildSegmentOptions, type BuiltSegment } from './segment-writer';
 export { keysOfDir, newSegmentId, segmentDay, segmentKeys, type SegmentKeys } from './segment-keys';
-export { decodeStacksBatch, readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
+export {
+  decodeStacks,
+  decodeStacksBatch,
+  forEachFrameIdStack,
+  frameTableOf,
+  type FrameTable,
+  isFrameIdBatch,
+  readFrameTable,
+  readSegmentSamples,
+  readSegmentStacks,
+  totalsBySeriesAndStack,
+} from './segment-reader';
 export { openSegmentObject, readSegment, writeSegment } from './segment-store';
 export { bytesSource, ParquetReader, type ParquetReadOptions } from './parquet';
 export { segmentDir, segmentMeta } from './segment-meta';

@@ -98,7 +98,7 @@ export function bytesSource(bytes: Uint8Array): ParquetByteSource {
 }
 
 export interface ColumnChunkInfo {
-  /** Dotted Parquet path, e.g. `labels.pod` or `frames.list.item.address`. */
+  /** Dotted Parquet path, e.g. `labels.pod` or `frame_table.list.item.address`. */
   path: string;
   compression: string;
   encodings: string[];

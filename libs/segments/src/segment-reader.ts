@@ -3,7 +3,17 @@ import { FirnError } from '@firn/errors';
 import { seriesKeyOf } from './label-order';
 import { bytesSource, ParquetReader, readParquetTable } from './parquet';
 import type { Frame } from '@firn/profiles';
-import { FrameField, labelNameOfColumn, SAMPLES_SCHEMA_ID, SampleColumn, SCHEMA_METADATA_KEY, STACKS_SCHEMA_ID, StackColumn } from './segment-schema';
+import {
+  FrameField,
+  isStacksSchema,
+  labelNameOfColumn,
+  SAMPLES_SCHEMA_ID,
+  SampleColumn,
+  SCHEMA_METADATA_KEY,
+  STACKS_SCHEMA_ID,
+  STACKS_V1_SCHEMA_ID,
+  StackColumn,
+} from './segment-schema';
 
 export interface ReadSamplesOptions {
   /** Top-level columns to decode (e.g. `['labels.pod', 'value']`); default all. */
@@ -47,21 +57,8 @@ export async function readSegmentSamples(bytes: Uint8Array, opts: ReadSamplesOpt
   return table;
 }
 
-/**
- * Decodes the stacks of one record batch of stacks.parquet (stack_id, stack_key, frames),
- * calling `onStack` for every row `want` accepts (all rows when omitted). The one frame decoder:
- * the whole-object reader below and the querier's ranged reads share it.
- */
-export function decodeStacksBatch(
-  batch: RecordBatch,
-  onStack: (id: number, key: string, frames: Frame[]) => void,
-  want: (id: number) => boolean = () => true,
-): void {
-  const ids = childData(batch.data, StackColumn.stackId).values as Uint32Array;
-  const keys = stringsOf(childData(batch.data, StackColumn.stackKey));
-  const list = childData(batch.data, StackColumn.frames);
-  const offsets = list.valueOffsets;
-  const frameStruct = list.children[0] as Data<Struct>;
+/** Reads frame `j` of frame-struct data (v2's frame table, v1's frames column). */
+function frameReader(frameStruct: Data): (j: number) => Frame {
   const buildIds = stringsOf(childData(frameStruct, FrameField.buildId));
   const mappingFiles = stringsOf(childData(frameStruct, FrameField.mappingFile));
   const addresses = childData(frameStruct, FrameField.address).values as BigUint64Array;
@@ -70,32 +67,162 @@ export function decodeStacksBatch(
   const lines = childData(frameStruct, FrameField.line).values as BigInt64Array;
   const inlined = childData(frameStruct, FrameField.inlined);
   const inlinedNulls = inlined.nullCount > 0 ? inlined.nullBitmap : undefined;
+  return (j) => {
+    const bit = inlined.offset + j;
+    const valid = !inlinedNulls || ((inlinedNulls[bit >> 3] >> (bit & 7)) & 1) === 1;
+    return {
+      buildId: buildIds(j),
+      mappingFile: mappingFiles(j),
+      address: addresses[j],
+      functionName: functionNames(j),
+      fileName: fileNames(j),
+      line: Number(lines[j]),
+      inlined: valid && ((inlined.values[bit >> 3] >> (bit & 7)) & 1) === 1,
+    };
+  };
+}
+
+function hasColumn(batch: RecordBatch, name: string): boolean {
+  return batch.schema.fields.some((f) => f.name === name);
+}
+
+/** Whether a stacks.parquet batch has the v2 layout (frame ids into a frame table). */
+export function isFrameIdBatch(batch: RecordBatch): boolean {
+  return hasColumn(batch, StackColumn.frameIds);
+}
+
+/**
+ * v2: frame id → Frame of an object's frame table (undefined past its end). Each frame is
+ * decoded on first use and then returned as the same object, so stacks share their frames and a
+ * reader wanting a few stacks decodes only their frames.
+ */
+export type FrameTable = (id: number) => Frame | undefined;
+
+/**
+ * v2: the segment's frame table, from the first row of this stacks.parquet batch that holds it
+ * (row 0 of the object); undefined when no row of the batch does.
+ */
+export function frameTableOf(batch: RecordBatch): FrameTable | undefined {
+  const list = childData(batch.data, StackColumn.frameTable);
+  const offsets = list.valueOffsets as Int32Array;
+  const bitmap = list.nullCount > 0 ? list.nullBitmap : undefined;
+  for (let i = 0; i < batch.numRows; i++) {
+    const bit = list.offset + i;
+    if (bitmap && ((bitmap[bit >> 3] >> (bit & 7)) & 1) === 0) continue;
+    const read = frameReader(list.children[0]);
+    const from = offsets[i];
+    const n = offsets[i + 1] - from;
+    const memo = new Array<Frame | undefined>(n);
+    return (id) => (id < n ? (memo[id] ??= read(from + id)) : undefined);
+  }
+  return undefined;
+}
+
+/**
+ * v2: reads the frame table of the stacks object open in `reader` (row 0 of frame_table, one
+ * ranged read); undefined for a v1 object, whose stacks carry their frames.
+ */
+export async function readFrameTable(reader: ParquetReader): Promise<FrameTable | undefined> {
+  if (reader.layout().keyValueMetadata[SCHEMA_METADATA_KEY] !== STACKS_SCHEMA_ID) return undefined;
+  const table = await reader.read({ columns: [StackColumn.frameTable], offset: 0, limit: 1 });
+  const frames = table.batches.length > 0 ? frameTableOf(table.batches[0]) : undefined;
+  if (!frames) throw FirnError.invalidArgument(`stacks object ${STACKS_SCHEMA_ID} has no frame table on row 0`);
+  return frames;
+}
+
+/**
+ * Decodes the stacks of one record batch of stacks.parquet, calling `onStack` for every row
+ * `want` accepts (all rows when omitted). v2 (stack_id, stack_key, frame_ids): frames come from
+ * `frameTable` (the object's, see frameTableOf / readFrameTable; default: this batch's own) and
+ * are shared between stacks; v1 (stack_id, stack_key, frames): each stack's frames are decoded
+ * from the batch. The one stack decoder: the whole-object readers and the querier's ranged reads
+ * of keys and frames share it.
+ */
+export function decodeStacksBatch(
+  batch: RecordBatch,
+  onStack: (id: number, key: string, frames: Frame[]) => void,
+  want: (id: number) => boolean = () => true,
+  frameTable?: FrameTable,
+): void {
+  const ids = childData(batch.data, StackColumn.stackId).values as Uint32Array;
+  const keys = stringsOf(childData(batch.data, StackColumn.stackKey));
+  if (isFrameIdBatch(batch)) {
+    const table = frameTable ?? frameTableOf(batch);
+    if (!table) throw FirnError.invalidArgument(`stacks object ${STACKS_SCHEMA_ID}: no frame table (row 0 of ${StackColumn.frameTable})`);
+    forEachFrameIdStack(
+      batch,
+      table,
+      (row, frames) => onStack(ids[row], keys(row), frames),
+      (row) => want(ids[row]),
+    );
+    return;
+  }
+  const list = childData(batch.data, StackColumn.frames);
+  const offsets = list.valueOffsets;
+  const read = frameReader(list.children[0]);
   for (let i = 0; i < batch.numRows; i++) {
     if (!want(ids[i])) continue;
     const frames: Frame[] = [];
-    for (let j = offsets[i]; j < offsets[i + 1]; j++) {
-      const bit = inlined.offset + j;
-      const valid = !inlinedNulls || ((inlinedNulls[bit >> 3] >> (bit & 7)) & 1) === 1;
-      frames.push({
-        buildId: buildIds(j),
-        mappingFile: mappingFiles(j),
-        address: addresses[j],
-        functionName: functionNames(j),
-        fileName: fileNames(j),
-        line: Number(lines[j]),
-        inlined: valid && ((inlined.values[bit >> 3] >> (bit & 7)) & 1) === 1,
-      });
-    }
+    for (let j = offsets[i]; j < offsets[i + 1]; j++) frames.push(read(j));
     onStack(ids[i], keys(i), frames);
   }
 }
 
-/** Decodes stacks.parquet into stack_id → { key, frames (leaf first) }. */
+/**
+ * v2: the frames of every row `want` accepts of a batch with frame_ids, looked up in the
+ * object's frame table (`onStack(row, frames)`); a frame id past the table is refused.
+ */
+export function forEachFrameIdStack(
+  batch: RecordBatch,
+  frameTable: FrameTable,
+  onStack: (row: number, frames: Frame[]) => void,
+  want: (row: number) => boolean = () => true,
+): void {
+  const list = childData(batch.data, StackColumn.frameIds);
+  const offsets = list.valueOffsets as Int32Array;
+  const item = list.children[0];
+  const frameIds = item.values as Uint32Array;
+  const base = item.offset;
+  for (let i = 0; i < batch.numRows; i++) {
+    if (!want(i)) continue;
+    const from = offsets[i];
+    const frames = new Array<Frame>(offsets[i + 1] - from);
+    for (let j = from; j < offsets[i + 1]; j++) {
+      const f = frameTable(frameIds[base + j]);
+      if (f === undefined) throw FirnError.invalidArgument(`stacks object: frame id ${frameIds[base + j]} is past the frame table`);
+      frames[j - from] = f;
+    }
+    onStack(i, frames);
+  }
+}
+
+/**
+ * Every stack of whole-object batches (in row order, so the frame table of row 0 comes first),
+ * as decodeStacksBatch decodes them.
+ */
+export function decodeStacks(
+  batches: readonly RecordBatch[],
+  onStack: (id: number, key: string, frames: Frame[]) => void,
+  want: (id: number) => boolean = () => true,
+): void {
+  let frameTable: FrameTable | undefined;
+  for (const batch of batches) {
+    if (isFrameIdBatch(batch)) frameTable ??= frameTableOf(batch);
+    decodeStacksBatch(batch, onStack, want, frameTable);
+  }
+}
+
+/** Decodes stacks.parquet (v2 or v1) into stack_id → { key, frames (leaf first) }. */
 export async function readSegmentStacks(bytes: Uint8Array): Promise<Map<number, SegmentStack>> {
   const table = readParquetTable(bytes);
-  checkSchema(table, STACKS_SCHEMA_ID, 'stacks object');
+  const schema = table.schema.metadata.get(SCHEMA_METADATA_KEY);
+  if (!isStacksSchema(schema)) {
+    throw FirnError.invalidArgument(
+      `stacks object has ${SCHEMA_METADATA_KEY}=${JSON.stringify(schema ?? null)}, expected ${JSON.stringify(STACKS_SCHEMA_ID)} or ${JSON.stringify(STACKS_V1_SCHEMA_ID)}`,
+    );
+  }
   const out = new Map<number, SegmentStack>();
-  for (const batch of table.batches) decodeStacksBatch(batch, (id, key, frames) => out.set(id, { key, frames }));
+  decodeStacks(table.batches, (id, key, frames) => out.set(id, { key, frames }));
   return out;
 }
 

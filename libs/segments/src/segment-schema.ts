@@ -3,7 +3,18 @@ import { Bool, Dictionary, Field, Int32, Int64, List, Struct, Uint64, Utf8 } fro
 /** Parquet key-value metadata (and Arrow schema metadata) naming the layout of each object. */
 export const SCHEMA_METADATA_KEY = 'firn.schema';
 export const SAMPLES_SCHEMA_ID = 'segment.samples.v1';
-export const STACKS_SCHEMA_ID = 'segment.stacks.v1';
+/**
+ * stacks.parquet as written: each stack's frames are `frame_ids` into the segment's table of
+ * distinct frames, held once in `frame_table` on row 0 (see StackColumn).
+ */
+export const STACKS_SCHEMA_ID = 'segment.stacks.v2';
+/** stacks.parquet as written before v2 (still read): every stack's frames in full, in `frames`. */
+export const STACKS_V1_SCHEMA_ID = 'segment.stacks.v1';
+
+/** Whether a stacks object's `firn.schema` is one this code reads. */
+export function isStacksSchema(id: string | undefined): boolean {
+  return id === STACKS_SCHEMA_ID || id === STACKS_V1_SCHEMA_ID;
+}
 /**
  * Row order of samples.parquet (see SAMPLES_SORT). Informational: readers must not assume more
  * than (profile_type, series) order; files written before it existed are `time` order.
@@ -35,6 +46,14 @@ export const SampleColumn = {
 export const StackColumn = {
   stackId: 'stack_id',
   stackKey: 'stack_key',
+  /** v2: List<UInt32>, leaf first: indexes into the frame table. */
+  frameIds: 'frame_ids',
+  /**
+   * v2: List<frame struct>, the segment's distinct frames, on row 0 only (null on every other
+   * row): a segment's stacks share most of their frames, so each is written and decoded once.
+   */
+  frameTable: 'frame_table',
+  /** v1: List<frame struct>, each stack's frames in full, leaf first. */
   frames: 'frames',
 } as const;
 
@@ -82,7 +101,7 @@ export function frameStructType(): Struct {
   ]);
 }
 
-/** `frames`: List<Struct<…>>, leaf first. DuckDB reads it as STRUCT(...)[] (verified in tests). */
+/** `frame_table` (and v1's `frames`): List<Struct<…>>. DuckDB reads it as STRUCT(...)[] (verified in tests). */
 export function framesListType(): List<Struct> {
   return new List(new Field('item', frameStructType(), false));
 }

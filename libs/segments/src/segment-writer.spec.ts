@@ -5,7 +5,8 @@ import { isFirnError } from '@firn/errors';
 import { compareLabelSets, compareStrings } from './label-order';
 import type { Frame, SampleBatch } from '@firn/profiles';
 import { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
-import { labelNameOfColumn, SAMPLES_SORT, SORT_METADATA_KEY } from './segment-schema';
+import { readParquetTable, writeParquetTable } from './parquet';
+import { labelNameOfColumn, SAMPLES_SORT, SCHEMA_METADATA_KEY, SORT_METADATA_KEY, StackColumn, STACKS_SCHEMA_ID, STACKS_V1_SCHEMA_ID } from './segment-schema';
 import { buildSegment } from './segment-writer';
 import { stackKey } from '@firn/profiles';
 import { ALLOC, CPU, EMPTY_STACK, expectedTotals, GO_CPU, INLINED, mixedBatches, NATIVE, NOT_INLINED, spanBatch } from './testing/mixed-batches';
@@ -20,6 +21,10 @@ interface Row {
   ts: bigint;
   duration: bigint;
   period: bigint;
+}
+
+function schemaOf(parquet: Uint8Array): string | undefined {
+  return readParquetTable(parquet).schema.metadata.get(SCHEMA_METADATA_KEY);
 }
 
 function rowsOf(table: Table): Row[] {
@@ -107,6 +112,42 @@ describe(buildSegment.name, () => {
     }
     expect(stackKey(INLINED)).not.toBe(stackKey(NOT_INLINED));
     expect(byKey.size).toBe(4);
+  });
+
+  it('writes each distinct frame once (the v2 frame table) and reads stacks that share them, as v1 segments still read', async () => {
+    // Equal frames as distinct objects (as a compaction's inputs hold them) are one table entry.
+    const copies = mixedBatches().map((b) => ({ ...b, stacks: b.stacks.map((st) => st.map((f) => ({ ...f }))) }));
+    const built = buildSegment(copies, { rowGroupRows: 2 });
+    const v1 = buildSegment(mixedBatches(), { rowGroupRows: 2, stacksLayout: 'v1' });
+    expect(schemaOf(built.stacks)).toBe(STACKS_SCHEMA_ID);
+    expect(schemaOf(v1.stacks)).toBe(STACKS_V1_SCHEMA_ID);
+    const table = readParquetTable(built.stacks);
+    const frameTable = table.getChild(StackColumn.frameTable);
+    expect(frameTable?.nullCount).toBe(table.numRows - 1);
+    const distinct = new Set(copies.flatMap((b) => b.stacks.flat().map((f) => JSON.stringify({ ...f, address: String(f.address) }))));
+    expect(frameTable?.get(0)?.length).toBe(distinct.size);
+    expect(table.getChild(StackColumn.frames)).toBeNull();
+
+    const stacks = await readSegmentStacks(built.stacks);
+    expect([...stacks.entries()]).toEqual([...(await readSegmentStacks(v1.stacks)).entries()]);
+    expect(await totalsBySeriesAndStack(built.samples, built.stacks)).toEqual(await totalsBySeriesAndStack(v1.samples, v1.stacks));
+    // INLINED and NOT_INLINED differ only in the inline flag of their inlined frames: those are
+    // two table entries, while frames equal in every stored field are one object.
+    const byKey = new Map([...stacks.values()].map((st) => [st.key, st.frames]));
+    const inl = byKey.get(stackKey(INLINED)) ?? [];
+    const notInl = byKey.get(stackKey(NOT_INLINED)) ?? [];
+    inl.forEach((f, i) => expect(f === notInl[i]).toBe(!f.inlined));
+    const objects = new Set([...stacks.values()].flatMap((st) => st.frames));
+    expect(objects.size).toBe(distinct.size);
+  });
+
+  it('refuses a v2 stacks object whose frame ids point past its frame table', async () => {
+    const built = buildSegment(mixedBatches());
+    const table = readParquetTable(built.stacks);
+    const ids = table.getChild(StackColumn.frameIds)?.data[0].children[0].values as Uint32Array;
+    ids[0] = 1_000_000;
+    const bad = writeParquetTable(table, { rowGroupRows: 1024, metadata: { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID } });
+    await expect(readSegmentStacks(bad)).rejects.toSatisfy((e) => isFirnError(e) && /frame id 1000000 is past the frame table/.test((e as Error).message));
   });
 
   it('sorts rows by (profile type, labels, timestamp, stack id) and assigns dense ids in that order', async () => {

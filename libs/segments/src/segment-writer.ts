@@ -1,11 +1,11 @@
-import { List, makeData, Struct, type Data, type Dictionary, type Int32, type Table, type Utf8 } from 'apache-arrow';
+import { Field, List, makeData, Struct, Uint32, type Data, type Dictionary, type Int32, type Table, type Utf8 } from 'apache-arrow';
 import { FirnError } from '@firn/errors';
 import { boolData, column, dictionaryData, int64DataFromDoubles, StringDictionaryBuilder, tableOf, uint32Data, uint64Data, utf8Data } from './arrow-data';
 import { compareStrings } from './label-order';
 import { mergeBatches, type MergedRows, type RowOrder, type StackOrder } from './merge-batches';
 import { writeParquetTable } from './parquet';
 import { encodeSeriesRollup, seriesRollupOf } from './series-rollup';
-import type { SampleBatch } from '@firn/profiles';
+import type { Frame, SampleBatch } from '@firn/profiles';
 import {
   FrameField,
   framesListType,
@@ -17,6 +17,7 @@ import {
   SORT_METADATA_KEY,
   STACK_ORDER_METADATA_KEY,
   STACKS_SCHEMA_ID,
+  STACKS_V1_SCHEMA_ID,
   StackColumn,
 } from './segment-schema';
 
@@ -35,6 +36,12 @@ export interface BuildSegmentOptions {
   rowOrder?: RowOrder;
   /** Order of stack ids: `key` (default) or `frames` (root first). Recorded as `firn.stack_order`. */
   stackOrder?: StackOrder;
+  /**
+   * Layout of stacks.parquet: `v2` (default; frame ids into one table of distinct frames) or
+   * `v1` (every stack's frames in full, as segments written before v2 hold them). v1 is written
+   * only to test that readers still read such segments.
+   */
+  stacksLayout?: 'v1' | 'v2';
 }
 
 export interface LabelSummary {
@@ -93,9 +100,10 @@ export function buildSegment(batches: SampleBatch[], opts: BuildSegmentOptions =
     // of its dictionary-encoded size; sorted by time it is not (dictionary wins there).
     columnEncodings: rowOrder === 'stack' ? { [SampleColumn.stackId]: 'delta' } : {},
   });
-  const stacks = writeParquetTable(stacksTableOf(merged), {
+  const v1 = opts.stacksLayout === 'v1';
+  const stacks = writeParquetTable(v1 ? stacksV1TableOf(merged) : stacksTableOf(merged), {
     rowGroupRows,
-    metadata: { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID, [STACK_ORDER_METADATA_KEY]: stackOrder },
+    metadata: { [SCHEMA_METADATA_KEY]: v1 ? STACKS_V1_SCHEMA_ID : STACKS_SCHEMA_ID, [STACK_ORDER_METADATA_KEY]: stackOrder },
     plainColumns: [StackColumn.stackKey],
     // stack_id is 0..k-1: delta-packed it takes a few bytes instead of a dictionary page.
     columnEncodings: { [StackColumn.stackId]: 'delta' },
@@ -180,36 +188,27 @@ function samplesTableOf(m: MergedRows): { table: Table; labels: Array<{ name: st
   return { table: tableOf(columns, { [SCHEMA_METADATA_KEY]: SAMPLES_SCHEMA_ID }, m.length), labels };
 }
 
-function stacksTableOf(m: MergedRows): Table {
-  const k = m.stacks.length;
-  const offsets = new Int32Array(k + 1);
-  let frameCount = 0;
-  m.stacks.forEach((s, i) => {
-    frameCount += s.frames.length;
-    offsets[i + 1] = frameCount;
-  });
-  const buildIds = new StringDictionaryBuilder(frameCount);
-  const mappingFiles = new StringDictionaryBuilder(frameCount);
-  const addresses = new BigUint64Array(frameCount);
-  const functionNames = new StringDictionaryBuilder(frameCount);
-  const fileNames = new StringDictionaryBuilder(frameCount);
-  const lines = new Float64Array(frameCount);
-  const inlined = new Array<boolean>(frameCount);
-  let f = 0;
-  for (const s of m.stacks) {
-    for (const fr of s.frames) {
-      buildIds.add(fr.buildId);
-      mappingFiles.add(fr.mappingFile);
-      addresses[f] = fr.address;
-      functionNames.add(fr.functionName);
-      fileNames.add(fr.fileName);
-      lines[f] = fr.line;
-      inlined[f] = fr.inlined;
-      f++;
-    }
+/** Arrow data of a `frame struct` column holding `frames` in order. */
+function frameStructData(frames: readonly Frame[]): Data<Struct> {
+  const n = frames.length;
+  const buildIds = new StringDictionaryBuilder(n);
+  const mappingFiles = new StringDictionaryBuilder(n);
+  const addresses = new BigUint64Array(n);
+  const functionNames = new StringDictionaryBuilder(n);
+  const fileNames = new StringDictionaryBuilder(n);
+  const lines = new Float64Array(n);
+  const inlined = new Array<boolean>(n);
+  for (let f = 0; f < n; f++) {
+    const fr = frames[f];
+    buildIds.add(fr.buildId);
+    mappingFiles.add(fr.mappingFile);
+    addresses[f] = fr.address;
+    functionNames.add(fr.functionName);
+    fileNames.add(fr.fileName);
+    lines[f] = fr.line;
+    inlined[f] = fr.inlined;
   }
-  const listType: List<Struct> = framesListType();
-  const structType = listType.children[0].type as Struct;
+  const structType = framesListType().children[0].type as Struct;
   const typeOf = (name: string) => structType.children.find((c) => c.name === name)?.type as Dictionary<Utf8, Int32>;
   const childData: Record<string, Data> = {
     [FrameField.buildId]: buildIds.finish(typeOf(FrameField.buildId)),
@@ -220,23 +219,96 @@ function stacksTableOf(m: MergedRows): Table {
     [FrameField.line]: int64DataFromDoubles(lines),
     [FrameField.inlined]: boolData(inlined),
   };
-  const frames = makeData({
-    type: listType,
+  return makeData({ type: structType, length: n, nullCount: 0, children: structType.children.map((fld) => childData[fld.name]) });
+}
+
+/** What makes two frames the same frame in stacks.parquet (the stored fields). */
+function frameContentKey(f: Frame): string {
+  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+}
+
+/**
+ * stacks.parquet v2: stack_id, stack_key, frame_ids (leaf first, indexes into the frame table)
+ * and frame_table (the distinct frames, in order of first use, on row 0; null elsewhere). The
+ * frame columns then hold each distinct frame once instead of once per occurrence: on the
+ * fleet's data ≈ 15 k frames instead of 270-400 k, which is what writing this file cost.
+ */
+function stacksTableOf(m: MergedRows): Table {
+  const k = m.stacks.length;
+  const offsets = new Int32Array(k + 1);
+  let slots = 0;
+  for (let i = 0; i < k; i++) offsets[i + 1] = slots += m.stacks[i].frames.length;
+  // Frames are mostly shared objects (the ingester's interner, a compaction's decoded tables):
+  // identity first, content only for an object not met before.
+  const byObject = new Map<Frame, number>();
+  const byContent = new Map<string, number>();
+  const distinct: Frame[] = [];
+  const frameIds = new Uint32Array(slots);
+  let p = 0;
+  for (const s of m.stacks) {
+    for (const f of s.frames) {
+      let id = byObject.get(f);
+      if (id === undefined) {
+        const key = frameContentKey(f);
+        id = byContent.get(key);
+        if (id === undefined) {
+          id = distinct.push(f) - 1;
+          byContent.set(key, id);
+        }
+        byObject.set(f, id);
+      }
+      frameIds[p++] = id;
+    }
+  }
+  const idList = makeData({
+    type: new List(new Field('item', new Uint32(), false)),
     length: k,
     nullCount: 0,
     valueOffsets: offsets,
-    child: makeData({
-      type: structType,
-      length: frameCount,
-      nullCount: 0,
-      children: structType.children.map((fld) => childData[fld.name]),
-    }),
+    child: uint32Data(frameIds),
+  });
+  // Row 0 lists every distinct frame; every other row is null (an empty range of the child).
+  const tableOffsets = new Int32Array(k + 1).fill(distinct.length);
+  tableOffsets[0] = 0;
+  const valid = new Uint8Array((k + 7) >> 3);
+  valid[0] = 1;
+  const frameTable = makeData({
+    type: framesListType(),
+    length: k,
+    nullCount: k - 1,
+    nullBitmap: valid,
+    valueOffsets: tableOffsets,
+    child: frameStructData(distinct),
   });
   const ids = new Uint32Array(k);
   for (let i = 0; i < k; i++) ids[i] = i;
   return tableOf(
-    [column(StackColumn.stackId, uint32Data(ids)), column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))), column(StackColumn.frames, frames)],
+    [
+      column(StackColumn.stackId, uint32Data(ids)),
+      column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))),
+      column(StackColumn.frameIds, idList),
+      column(StackColumn.frameTable, frameTable, true),
+    ],
     { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID },
+    k,
+  );
+}
+
+/** stacks.parquet v1: stack_id, stack_key and every stack's frames in full (`frames`). */
+function stacksV1TableOf(m: MergedRows): Table {
+  const k = m.stacks.length;
+  const offsets = new Int32Array(k + 1);
+  const all: Frame[] = [];
+  for (let i = 0; i < k; i++) {
+    for (const f of m.stacks[i].frames) all.push(f);
+    offsets[i + 1] = all.length;
+  }
+  const frames = makeData({ type: framesListType(), length: k, nullCount: 0, valueOffsets: offsets, child: frameStructData(all) });
+  const ids = new Uint32Array(k);
+  for (let i = 0; i < k; i++) ids[i] = i;
+  return tableOf(
+    [column(StackColumn.stackId, uint32Data(ids)), column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))), column(StackColumn.frames, frames)],
+    { [SCHEMA_METADATA_KEY]: STACKS_V1_SCHEMA_ID },
     k,
   );
 }

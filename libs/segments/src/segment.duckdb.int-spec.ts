@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seriesKeyOf } from './label-order';
-import { totalsBySeriesAndStack } from './segment-reader';
+import { readSegmentStacks, totalsBySeriesAndStack } from './segment-reader';
 import { labelNameOfColumn } from './segment-schema';
 import { buildSegment, type BuiltSegment } from './segment-writer';
 import { stackKey } from '@firn/profiles';
@@ -67,18 +67,23 @@ describe(`${buildSegment.name} output read by DuckDB`, () => {
     expect(Object.fromEntries(sqlTotals)).toEqual(Object.fromEntries(ours));
   });
 
-  it('reads frames as STRUCT lists with exact uint64 addresses, inline flags and unicode', async () => {
-    const [desc] = await query(`SELECT column_type FROM (DESCRIBE SELECT frames FROM read_parquet('${stacksPath}'))`);
+  it('reads frames as STRUCT lists with exact uint64 addresses, inline flags and unicode (frame ids into the frame table)', async () => {
+    const [desc] = await query(`SELECT column_type FROM (DESCRIBE SELECT frame_table FROM read_parquet('${stacksPath}'))`);
     expect(desc.column_type).toBe(
       'STRUCT(build_id VARCHAR, mapping_file VARCHAR, address UBIGINT, function_name VARCHAR, file_name VARCHAR, line BIGINT, inlined BOOLEAN)[]',
     );
+    // Row 0 holds the table; a stack's frames are its frame ids (0-based) looked up in it.
+    const [rows] = await query(`SELECT count(*) AS n, count(frame_table) AS tables FROM read_parquet('${stacksPath}')`);
+    expect(rows).toEqual({ n: String((await readSegmentStacks(built.stacks)).size), tables: '1' });
+    const stacksWithFrames = `(SELECT stack_key, list_transform(frame_ids, i -> ft.t[i + 1]) AS frames
+      FROM read_parquet('${stacksPath}'), (SELECT frame_table AS t FROM read_parquet('${stacksPath}') WHERE frame_table IS NOT NULL) ft)`;
     const native = await query(`
       SELECT CAST(f.address AS VARCHAR) AS address, f.build_id, f.mapping_file
-      FROM (SELECT unnest(frames) AS f FROM read_parquet('${stacksPath}') WHERE stack_key = '${stackKey(NATIVE)}')`);
+      FROM (SELECT unnest(frames) AS f FROM ${stacksWithFrames} WHERE stack_key = '${stackKey(NATIVE)}')`);
     expect(native.map((r) => r.address)).toEqual(['18446744073709551360', '0', String(0x29d90)]);
     const inlined = await query(`
       SELECT frames[1].function_name AS fn, frames[1].inlined AS inl, frames[2].inlined AS inl2, len(frames) AS depth
-      FROM read_parquet('${stacksPath}') WHERE stack_key = '${stackKey(INLINED)}'`);
+      FROM ${stacksWithFrames} WHERE stack_key = '${stackKey(INLINED)}'`);
     expect(inlined).toEqual([{ fn: 'inner_ünïcode_😀', inl: true, inl2: false, depth: '3' }]);
   });
 

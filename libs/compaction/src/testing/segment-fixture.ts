@@ -41,11 +41,11 @@ export async function writeL0(
   store: ObjectStore,
   tenant: TenantId,
   rows: readonly FixtureRow[],
-  opts: { covered?: [number, number]; id?: string } = {},
+  opts: { covered?: [number, number]; id?: string; stacksLayout?: 'v1' | 'v2' } = {},
 ): Promise<firnManifestV1.SegmentMeta> {
   const b = new SampleBatchBuilder();
   for (const r of rows) b.add(r.pt, r.labels, r.stack, r.value, r.ts, 10_000_000_000, 52_631_578, r.span);
-  const built = buildSegment([b.build()]);
+  const built = buildSegment([b.build()], { stacksLayout: opts.stacksLayout });
   const id = opts.id ?? newSegmentId(Date.now() + counter++);
   const keys = segmentKeys(tenant, 0, id, segmentDay(built.meta.minTimeMs));
   await writeSegment(store, keys, built);
