@@ -141,6 +141,34 @@ describe(buildSegment.name, () => {
     expect(objects.size).toBe(distinct.size);
   });
 
+  it('keeps frames apart that differ in any one stored field (the frame table compares every field)', async () => {
+    const base: Frame = { buildId: 'b1', mappingFile: '/bin/app', address: 0x1000n, functionName: 'f', fileName: 'f.c', line: 10, inlined: false };
+    const variants: Frame[] = [
+      base,
+      { ...base, buildId: 'b2' },
+      { ...base, mappingFile: '/bin/other' },
+      { ...base, address: 0x1000n + (1n << 32n) }, // same low word
+      { ...base, address: 2n ** 64n - 1n },
+      { ...base, functionName: 'g' },
+      { ...base, fileName: 'g.c' },
+      { ...base, line: 10 + 2 ** 32 }, // same low 32 bits of the line
+      { ...base, inlined: true },
+    ];
+    // Each variant leads its own stack, under the same (shared) root; copies of each come again in a second stack.
+    const root: Frame = { ...base, functionName: 'main', line: 1 };
+    const rows = variants.flatMap((v, i) => [
+      { pt: CPU, labels: [['pod', 'a']] as Array<[string, string]>, stack: [v, root], value: i + 1, ts: 1_000 },
+      { pt: CPU, labels: [['pod', 'a']] as Array<[string, string]>, stack: [{ ...v }, { ...root }, { ...v }], value: 1, ts: 2_000 },
+    ]);
+    const built = buildSegment([batchOf(rows)]);
+    expect(readParquetTable(built.stacks).getChild(StackColumn.frameTable)?.get(0)?.length).toBe(variants.length + 1);
+    const byKey = new Map([...(await readSegmentStacks(built.stacks)).values()].map((st) => [st.key, st.frames]));
+    for (const v of variants) {
+      expect(byKey.get(stackKey([v, root]))).toEqual([v, root]);
+      expect(byKey.get(stackKey([v, root, v]))).toEqual([v, root, v]);
+    }
+  });
+
   it('refuses a v2 stacks object whose frame ids point past its frame table', async () => {
     const built = buildSegment(mixedBatches());
     const table = readParquetTable(built.stacks);

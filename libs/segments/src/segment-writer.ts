@@ -222,9 +222,94 @@ function frameStructData(frames: readonly Frame[]): Data<Struct> {
   return makeData({ type: structType, length: n, nullCount: 0, children: structType.children.map((fld) => childData[fld.name]) });
 }
 
-/** What makes two frames the same frame in stacks.parquet (the stored fields). */
-function frameContentKey(f: Frame): string {
-  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+/** Words per distinct frame in DistinctFrames' table: 4 string ids, 2 address words, the line, inlined. */
+const FRAME_WORDS = 8;
+
+/**
+ * The distinct frames of a segment's stacks by content (every field stacks.parquet stores), in
+ * order of first use, without a string or an allocation per occurrence: strings become ids
+ * (their hashes are cached by the engine), the rest are numbers, and an open-addressing table
+ * over those words finds a frame met before. Frames equal in content but not in identity (a
+ * compaction's inputs, synthetic data) are one entry, as frames sharing an object are.
+ */
+class DistinctFrames {
+  readonly frames: Frame[] = [];
+  private readonly strings = new Map<string, number>();
+  private words = new Int32Array(FRAME_WORDS * 1024);
+  private lines = new Float64Array(1024);
+  private slots = new Int32Array(4096).fill(-1);
+  private readonly address = new BigUint64Array(1);
+  private readonly addressWords = new Int32Array(this.address.buffer);
+  private readonly probe = new Int32Array(FRAME_WORDS);
+
+  private stringId(s: string): number {
+    let id = this.strings.get(s);
+    if (id === undefined) this.strings.set(s, (id = this.strings.size));
+    return id;
+  }
+
+  idOf(f: Frame): number {
+    const w = this.probe;
+    w[0] = this.stringId(f.buildId);
+    w[1] = this.stringId(f.mappingFile);
+    w[2] = this.stringId(f.functionName);
+    w[3] = this.stringId(f.fileName);
+    this.address[0] = f.address;
+    w[4] = this.addressWords[0];
+    w[5] = this.addressWords[1];
+    const line = f.line;
+    w[6] = line | 0;
+    w[7] = f.inlined ? 1 : 0;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < FRAME_WORDS; i++) h = Math.imul(h ^ w[i], 0x01000193);
+    h ^= h >>> 15;
+    const mask = this.slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const id = this.slots[s];
+      if (id < 0) {
+        const added = this.frames.length;
+        this.slots[s] = added;
+        this.add(f, w, line);
+        return added;
+      }
+      if (this.lines[id] === line && this.same(id, w)) return id;
+    }
+  }
+
+  private same(id: number, w: Int32Array): boolean {
+    const base = id * FRAME_WORDS;
+    for (let i = 0; i < FRAME_WORDS; i++) if (this.words[base + i] !== w[i]) return false;
+    return true;
+  }
+
+  private add(f: Frame, w: Int32Array, line: number): void {
+    const id = this.frames.push(f) - 1;
+    if ((id + 1) * FRAME_WORDS > this.words.length) {
+      const words = new Int32Array(this.words.length * 2);
+      words.set(this.words);
+      this.words = words;
+      const lines = new Float64Array(this.lines.length * 2);
+      lines.set(this.lines);
+      this.lines = lines;
+    }
+    this.words.set(w, id * FRAME_WORDS);
+    this.lines[id] = line;
+    // Keep the table at most half full.
+    if (this.frames.length * 2 > this.slots.length) this.rehash();
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = this.slots.length - 1;
+    for (let id = 0; id < this.frames.length; id++) {
+      let h = 0x811c9dc5;
+      for (let i = 0; i < FRAME_WORDS; i++) h = Math.imul(h ^ this.words[id * FRAME_WORDS + i], 0x01000193);
+      h ^= h >>> 15;
+      let s = h & mask;
+      while (this.slots[s] >= 0) s = (s + 1) & mask;
+      this.slots[s] = id;
+    }
+  }
 }
 
 /**
@@ -239,24 +324,15 @@ function stacksTableOf(m: MergedRows): Table {
   let slots = 0;
   for (let i = 0; i < k; i++) offsets[i + 1] = slots += m.stacks[i].frames.length;
   // Frames are mostly shared objects (the ingester's interner, a compaction's decoded tables):
-  // identity first, content only for an object not met before.
+  // identity first, content for an object not met before.
   const byObject = new Map<Frame, number>();
-  const byContent = new Map<string, number>();
-  const distinct: Frame[] = [];
+  const distinct = new DistinctFrames();
   const frameIds = new Uint32Array(slots);
   let p = 0;
   for (const s of m.stacks) {
     for (const f of s.frames) {
       let id = byObject.get(f);
-      if (id === undefined) {
-        const key = frameContentKey(f);
-        id = byContent.get(key);
-        if (id === undefined) {
-          id = distinct.push(f) - 1;
-          byContent.set(key, id);
-        }
-        byObject.set(f, id);
-      }
+      if (id === undefined) byObject.set(f, (id = distinct.idOf(f)));
       frameIds[p++] = id;
     }
   }
@@ -268,7 +344,7 @@ function stacksTableOf(m: MergedRows): Table {
     child: uint32Data(frameIds),
   });
   // Row 0 lists every distinct frame; every other row is null (an empty range of the child).
-  const tableOffsets = new Int32Array(k + 1).fill(distinct.length);
+  const tableOffsets = new Int32Array(k + 1).fill(distinct.frames.length);
   tableOffsets[0] = 0;
   const valid = new Uint8Array((k + 7) >> 3);
   valid[0] = 1;
@@ -278,7 +354,7 @@ function stacksTableOf(m: MergedRows): Table {
     nullCount: k - 1,
     nullBitmap: valid,
     valueOffsets: tableOffsets,
-    child: frameStructData(distinct),
+    child: frameStructData(distinct.frames),
   });
   const ids = new Uint32Array(k);
   for (let i = 0; i < k; i++) ids[i] = i;
