@@ -1,6 +1,6 @@
 // Micro-benchmark of segment write/read on fleet-1h-like data (see /work/shared/bench/FLEET-1H.md).
 // Usage: node scripts/run-ts.cjs libs/segments/bench/segments.bench.ts [--windows 6] [--agents 100]
-//        [--stacks 20000] [--runs 5] [--row-group-rows 65536]
+//        [--stacks 20000] [--runs 5] [--row-group-rows 65536] [--stacks-layout v2|v1]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +40,12 @@ async function main(): Promise<void> {
   const distinctStacks = arg('stacks', 20_000);
   const runs = arg('runs', 5);
   const rowGroupRows = arg('row-group-rows', 65_536);
+  const layoutAt = process.argv.indexOf('--stacks-layout');
+  const stacksLayout = layoutAt > 0 && process.argv[layoutAt + 1] === 'v1' ? 'v1' : 'v2';
   console.log(`machine: nproc=${cpus().length} mem=${Math.round(totalmem() / 2 ** 30)}GiB node=${process.version}`);
-  console.log(`data: ${agents} agents × 8 pods, ${distinctStacks} distinct stacks, ${windows} × 10 s windows, Zipf(1.1); row groups ${rowGroupRows}`);
+  console.log(
+    `data: ${agents} agents × 8 pods, ${distinctStacks} distinct stacks, ${windows} × 10 s windows, Zipf(1.1); row groups ${rowGroupRows}; stacks ${stacksLayout}`,
+  );
 
   const t0 = performance.now();
   const batches = fleetBatches({ seed: 42, agents, podsPerAgent: 8, distinctStacks, samplesPerPodWindow: 47, windows, startMs: 1_700_000_000_000 });
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
   console.log(`generated ${batches.length} batches, ${fmt(inputRows)} input rows in ${fmt(performance.now() - t0)} ms`);
 
   const merge = await time(runs, () => mergeBatches(batches));
-  const build = await time(runs, () => buildSegment(batches, { rowGroupRows }));
+  const build = await time(runs, () => buildSegment(batches, { rowGroupRows, stacksLayout }));
   const built: BuiltSegment = build.result;
   const { rows, samples } = built.meta;
   console.log(`segment: ${fmt(rows)} rows, ${fmt(samples)} samples, ${fmt(merge.result.stacks.length)} stacks`);
