@@ -44,7 +44,10 @@ export async function readStacksById(
   try {
     throwIfAborted(signal);
     const layout = reader.layout();
-    checkStacksSchema(layout.keyValueMetadata[SCHEMA_METADATA_KEY], seg);
+    const v2 = isFrameIdLayout(layout.keyValueMetadata[SCHEMA_METADATA_KEY], seg);
+    // v2 stacks hold frame ids into the object's frame table (row 0), read once if frames are needed.
+    let frameTable: Promise<FrameTable> | undefined;
+    const frames = (): Promise<FrameTable | undefined> => (v2 ? (frameTable ??= readFrameTable(reader)) : Promise.resolve(undefined));
     const wanted = new Uint8Array(ids[ids.length - 1] + 1);
     for (const id of ids) wanted[id] = 1;
     let groups = rowGroupsCovering(
@@ -60,10 +63,10 @@ export async function readStacksById(
         rest,
       );
     }
-    await decodeInto(reader, groups, wanted, out, signal);
+    await decodeInto(reader, groups, frames, wanted, out, signal);
     if (out.size < ids.length && groups.length < layout.rowGroups.length) {
       // stack_id != row index: a file written differently than ours. Fall back to every row group.
-      await decodeInto(reader, undefined, wanted, out, signal);
+      await decodeInto(reader, undefined, frames, wanted, out, signal);
     }
     if (out.size < ids.length) {
       const missing = [...ids].find((id) => !out.has(id));
@@ -75,10 +78,12 @@ export async function readStacksById(
   }
 }
 
-function checkStacksSchema(schema: string | undefined, seg: SegmentMeta): void {
+/** Whether a stacks object is v2 (frame ids into its frame table) rather than v1; refuses any other schema. */
+function isFrameIdLayout(schema: string | undefined, seg: SegmentMeta): boolean {
   if (!isStacksSchema(schema)) {
     throw FirnError.invalidArgument(`segment ${JSON.stringify(seg.id)}: stacks object is ${JSON.stringify(schema ?? null)}, not ${STACKS_SCHEMA_ID} (or v1)`);
   }
+  return schema === STACKS_SCHEMA_ID;
 }
 
 /** Row groups holding any of `ids` (ascending), assuming stack_id = row index. */
@@ -122,13 +127,13 @@ async function keysInto(
 async function decodeInto(
   reader: ParquetReader,
   rowGroups: number[] | undefined,
+  frameTableOf: () => Promise<FrameTable | undefined>,
   wanted: Uint8Array,
   out: Map<number, PartialStack>,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (rowGroups && rowGroups.length === 0) return;
-  // v2 stacks hold frame ids into the object's frame table (row 0); v1 stacks their frames.
-  const frameTable = await readFrameTable(reader);
+  const frameTable = await frameTableOf();
   throwIfAborted(signal);
   const frames = frameTable ? StackColumn.frameIds : StackColumn.frames;
   const table = await reader.read({ columns: [StackColumn.stackId, StackColumn.stackKey, frames], rowGroups });
@@ -153,12 +158,12 @@ export interface MappedSegment {
   map: Int32Array;
 }
 
-async function openStacks(store: ObjectStore, seg: SegmentMeta): Promise<{ reader: ParquetReader; groupRows: number[]; rows: number }> {
+async function openStacks(store: ObjectStore, seg: SegmentMeta): Promise<{ reader: ParquetReader; groupRows: number[]; rows: number; v2: boolean }> {
   const reader = await openSegmentObject(store, segmentObjects(seg).stacks);
   try {
     const layout = reader.layout();
-    checkStacksSchema(layout.keyValueMetadata[SCHEMA_METADATA_KEY], seg);
-    return { reader, groupRows: layout.rowGroups.map((g) => g.rows), rows: layout.rows };
+    const v2 = isFrameIdLayout(layout.keyValueMetadata[SCHEMA_METADATA_KEY], seg);
+    return { reader, groupRows: layout.rowGroups.map((g) => g.rows), rows: layout.rows, v2 };
   } catch (err) {
     reader.close();
     throw err;
@@ -275,15 +280,15 @@ async function framesOf(
 ): Promise<void> {
   const locals: number[] = [];
   for (let i = 0; i < map.length; i++) if (map[i] >= 0 && mark[map[i]] === 1) locals.push(i);
-  const { reader, groupRows, rows } = await openStacks(store, seg);
+  const { reader, groupRows, rows, v2 } = await openStacks(store, seg);
   try {
     throwIfAborted(signal);
     const want = (id: number): boolean => id < map.length && map[id] >= 0 && mark[map[id]] === 1 && catalog.frames[map[id]] === undefined;
     // v2: the frame table (row 0) once, each frame used made the catalog's shared frame once.
-    const frameTable = await readFrameTable(reader);
-    throwIfAborted(signal);
     let sharedTable: FrameTable | undefined;
-    if (frameTable) {
+    if (v2) {
+      const frameTable = await readFrameTable(reader);
+      throwIfAborted(signal);
       const shared: Array<Frame | undefined> = [];
       sharedTable = (id) => {
         const f = frameTable(id);

@@ -5,7 +5,6 @@ import { bytesSource, ParquetReader, readParquetTable } from './parquet';
 import type { Frame } from '@firn/profiles';
 import {
   FrameField,
-  isStacksSchema,
   labelNameOfColumn,
   SAMPLES_SCHEMA_ID,
   SampleColumn,
@@ -27,10 +26,11 @@ export interface SegmentStack {
   frames: Frame[];
 }
 
-function checkSchema(table: Table, expected: string, what: string): void {
+function checkSchema(table: Table, expected: readonly string[], what: string): void {
   const got = table.schema.metadata.get(SCHEMA_METADATA_KEY);
-  if (got !== expected) {
-    throw FirnError.invalidArgument(`${what} has ${SCHEMA_METADATA_KEY}=${JSON.stringify(got ?? null)}, expected ${JSON.stringify(expected)}`);
+  if (got === undefined || !expected.includes(got)) {
+    const wanted = expected.map((e) => JSON.stringify(e)).join(' or ');
+    throw FirnError.invalidArgument(`${what} has ${SCHEMA_METADATA_KEY}=${JSON.stringify(got ?? null)}, expected ${wanted}`);
   }
 }
 
@@ -53,7 +53,7 @@ export async function readSegmentSamples(bytes: Uint8Array, opts: ReadSamplesOpt
     }
   }
   const table = readParquetTable(bytes, { rowGroups: opts.rowGroups });
-  checkSchema(table, SAMPLES_SCHEMA_ID, 'samples object');
+  checkSchema(table, [SAMPLES_SCHEMA_ID], 'samples object');
   return table;
 }
 
@@ -119,11 +119,10 @@ export function frameTableOf(batch: RecordBatch): FrameTable | undefined {
 }
 
 /**
- * v2: reads the frame table of the stacks object open in `reader` (row 0 of frame_table, one
- * ranged read); undefined for a v1 object, whose stacks carry their frames.
+ * v2: reads the frame table of a v2 stacks object open in `reader` (row 0 of frame_table, one
+ * ranged read). The caller knows the object's layout from its `firn.schema`.
  */
-export async function readFrameTable(reader: ParquetReader): Promise<FrameTable | undefined> {
-  if (reader.layout().keyValueMetadata[SCHEMA_METADATA_KEY] !== STACKS_SCHEMA_ID) return undefined;
+export async function readFrameTable(reader: ParquetReader): Promise<FrameTable> {
   const table = await reader.read({ columns: [StackColumn.frameTable], offset: 0, limit: 1 });
   const frames = table.batches.length > 0 ? frameTableOf(table.batches[0]) : undefined;
   if (!frames) throw FirnError.invalidArgument(`stacks object ${STACKS_SCHEMA_ID} has no frame table on row 0`);
@@ -215,12 +214,7 @@ export function decodeStacks(
 /** Decodes stacks.parquet (v2 or v1) into stack_id → { key, frames (leaf first) }. */
 export async function readSegmentStacks(bytes: Uint8Array): Promise<Map<number, SegmentStack>> {
   const table = readParquetTable(bytes);
-  const schema = table.schema.metadata.get(SCHEMA_METADATA_KEY);
-  if (!isStacksSchema(schema)) {
-    throw FirnError.invalidArgument(
-      `stacks object has ${SCHEMA_METADATA_KEY}=${JSON.stringify(schema ?? null)}, expected ${JSON.stringify(STACKS_SCHEMA_ID)} or ${JSON.stringify(STACKS_V1_SCHEMA_ID)}`,
-    );
-  }
+  checkSchema(table, [STACKS_SCHEMA_ID, STACKS_V1_SCHEMA_ID], 'stacks object');
   const out = new Map<number, SegmentStack>();
   decodeStacks(table.batches, (id, key, frames) => out.set(id, { key, frames }));
   return out;

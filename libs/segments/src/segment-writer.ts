@@ -225,6 +225,13 @@ function frameStructData(frames: readonly Frame[]): Data<Struct> {
 /** Words per distinct frame in DistinctFrames' table: 4 string ids, 2 address words, the line, inlined. */
 const FRAME_WORDS = 8;
 
+/** FNV-1a over one frame's words, `words[at .. at + FRAME_WORDS)`. */
+function hashFrameWords(words: Int32Array, at: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < FRAME_WORDS; i++) h = Math.imul(h ^ words[at + i], 0x01000193);
+  return h ^ (h >>> 15);
+}
+
 /**
  * The distinct frames of a segment's stacks by content (every field stacks.parquet stores), in
  * order of first use, without a string or an allocation per occurrence: strings become ids
@@ -260,11 +267,8 @@ class DistinctFrames {
     const line = f.line;
     w[6] = line | 0;
     w[7] = f.inlined ? 1 : 0;
-    let h = 0x811c9dc5;
-    for (let i = 0; i < FRAME_WORDS; i++) h = Math.imul(h ^ w[i], 0x01000193);
-    h ^= h >>> 15;
     const mask = this.slots.length - 1;
-    for (let s = h & mask; ; s = (s + 1) & mask) {
+    for (let s = hashFrameWords(w, 0) & mask; ; s = (s + 1) & mask) {
       const id = this.slots[s];
       if (id < 0) {
         const added = this.frames.length;
@@ -302,10 +306,7 @@ class DistinctFrames {
     this.slots = new Int32Array(this.slots.length * 2).fill(-1);
     const mask = this.slots.length - 1;
     for (let id = 0; id < this.frames.length; id++) {
-      let h = 0x811c9dc5;
-      for (let i = 0; i < FRAME_WORDS; i++) h = Math.imul(h ^ this.words[id * FRAME_WORDS + i], 0x01000193);
-      h ^= h >>> 15;
-      let s = h & mask;
+      let s = hashFrameWords(this.words, id * FRAME_WORDS) & mask;
       while (this.slots[s] >= 0) s = (s + 1) & mask;
       this.slots[s] = id;
     }
@@ -356,18 +357,18 @@ function stacksTableOf(m: MergedRows): Table {
     valueOffsets: tableOffsets,
     child: frameStructData(distinct.frames),
   });
-  const ids = new Uint32Array(k);
-  for (let i = 0; i < k; i++) ids[i] = i;
   return tableOf(
-    [
-      column(StackColumn.stackId, uint32Data(ids)),
-      column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))),
-      column(StackColumn.frameIds, idList),
-      column(StackColumn.frameTable, frameTable, true),
-    ],
+    [...stackIdColumns(m), column(StackColumn.frameIds, idList), column(StackColumn.frameTable, frameTable, true)],
     { [SCHEMA_METADATA_KEY]: STACKS_SCHEMA_ID },
     k,
   );
+}
+
+/** stack_id (0..k-1, the row index) and stack_key: the first columns of stacks.parquet in both layouts. */
+function stackIdColumns(m: MergedRows): Array<ReturnType<typeof column>> {
+  const ids = new Uint32Array(m.stacks.length);
+  for (let i = 0; i < ids.length; i++) ids[i] = i;
+  return [column(StackColumn.stackId, uint32Data(ids)), column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key)))];
 }
 
 /** stacks.parquet v1: stack_id, stack_key and every stack's frames in full (`frames`). */
@@ -380,11 +381,5 @@ function stacksV1TableOf(m: MergedRows): Table {
     offsets[i + 1] = all.length;
   }
   const frames = makeData({ type: framesListType(), length: k, nullCount: 0, valueOffsets: offsets, child: frameStructData(all) });
-  const ids = new Uint32Array(k);
-  for (let i = 0; i < k; i++) ids[i] = i;
-  return tableOf(
-    [column(StackColumn.stackId, uint32Data(ids)), column(StackColumn.stackKey, utf8Data(m.stacks.map((s) => s.key))), column(StackColumn.frames, frames)],
-    { [SCHEMA_METADATA_KEY]: STACKS_V1_SCHEMA_ID },
-    k,
-  );
+  return tableOf([...stackIdColumns(m), column(StackColumn.frames, frames)], { [SCHEMA_METADATA_KEY]: STACKS_V1_SCHEMA_ID }, k);
 }
