@@ -166,6 +166,38 @@ describe(encodePartial.name, () => {
     expect(perExtraCell).toBeLessThan(16);
   });
 
+  it('writes equal frames once whether or not they are one object, and keeps frames differing in one field apart', () => {
+    const shared = frame('f', { buildId: 'ab', mappingFile: '/bin/x', address: 0x10n, fileName: 'x.c', line: 7 });
+    const partialOfStacks = (stacks: Frame[][]): PartialAggregate => {
+      const acc = new StackAccumulator();
+      stacks.forEach((fs, i) =>
+        acc.add(
+          acc.addStack(`k${i}`, () => fs),
+          i + 1,
+          acc.addGroup([]),
+        ),
+      );
+      return acc.toPartial();
+    };
+    const sharedBytes = encodePartial(partialOfStacks([[shared, frame('main')], [shared]]));
+    const copiedBytes = encodePartial(partialOfStacks([[{ ...shared }, frame('main')], [{ ...shared }]]));
+    expect(copiedBytes).toEqual(sharedBytes);
+    const variants: Array<Partial<Frame>> = [
+      { buildId: 'cd' },
+      { mappingFile: '/bin/y' },
+      { address: 0x11n },
+      { functionName: 'g' },
+      { fileName: 'y.c' },
+      { line: 8 },
+      { inlined: true },
+    ];
+    for (const v of variants) {
+      const back = decodePartial(encodePartial(partialOfStacks([[shared], [{ ...shared, ...v }]])));
+      expect(back.stacks[1].frames[0]).toEqual({ ...shared, ...v });
+      expect(back.stacks[0].frames[0]).not.toBe(back.stacks[1].frames[0]);
+    }
+  });
+
   it('rejects malformed bytes with invalid_argument', () => {
     const good = encodePartial(partialOf([{ g: '', k: 'k3', v: 3 }], false, true));
     const cases: Array<[Uint8Array, RegExp]> = [

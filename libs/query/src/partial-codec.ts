@@ -167,19 +167,23 @@ export function encodePartial(p: PartialAggregate): Uint8Array {
   const groups = p.groups.map((g) => g.map(str));
   const frames: Frame[] = [];
   const frameIdx = new Map<string, number>();
-  const stacks = p.stacks.map((s) => ({
-    key: str(s.key),
-    frames: s.frames.map((f) => {
+  // Stacks share one Frame object per distinct frame (a catalog's, a decoded partial's): the
+  // content key is built once per object, not once per occurrence.
+  const byRef = new Map<Frame, number>();
+  const frameIndex = (f: Frame): number => {
+    let i = byRef.get(f);
+    if (i === undefined) {
       const k = frameKey(f, str);
-      let i = frameIdx.get(k);
+      i = frameIdx.get(k);
       if (i === undefined) {
-        i = frames.length;
-        frames.push(f);
+        i = frames.push(f) - 1;
         frameIdx.set(k, i);
       }
-      return i;
-    }),
-  }));
+      byRef.set(f, i);
+    }
+    return i;
+  };
+  const stacks = p.stacks.map((s) => ({ key: str(s.key), frames: s.frames.map(frameIndex) }));
 
   const w = new Writer();
   for (const b of MAGIC) w.u8(b);
