@@ -8,4 +8,4 @@ export { openTenancy } from './tenancy';
 export { AuthPrincipal, RequireScope, TokenAuthGuard } from './http-auth.guard';
 export { worthAnotherEndpoint } from './call-failure';
 export { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, parseEndpoints, type EndpointSpec } from './endpoints';
-export { propagateTraceContext } from './trace-propagation';
+export { internalGrpcTransport } from './internal-transport';

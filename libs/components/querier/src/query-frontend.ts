@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { create } from '@bufbuild/protobuf';
 import { createClient, type Client, type HandlerContext } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { Tracer } from '@opentelemetry/api';
 import { ErrorCode, FirnError } from '@firn/errors';
 import type { ManifestLog } from '@firn/manifest';
 import { DEFAULT_TENANT_LIMITS } from '@firn/limits';
 import { inSpan, inSpanSync, type Logger, type Registry } from '@firn/observability';
-import { EndpointSet, MANIFEST_LOG, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
+import { EndpointSet, MANIFEST_LOG, internalGrpcTransport, worthAnotherEndpoint } from '@firn/platform';
 import { firnQueryV1 } from '@firn/proto';
 import type { LabelMatcher } from '@firn/manifest';
 import {
@@ -86,11 +85,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
     this.endpoints = new EndpointSet({ specs: opts.peers, refreshMs: opts.peersRefreshMs, self: opts.selfAddress || undefined, log });
     this.endpoints.onChange((urls) => {
       const next = new Map<string, Peer>();
-      for (const url of urls)
-        next.set(
-          url,
-          this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, createGrpcTransport({ baseUrl: url, interceptors: [propagateTraceContext] })),
-        );
+      for (const url of urls) next.set(url, this.peers.get(url) ?? createClient(firnQueryV1.PartialQueryService, internalGrpcTransport(url)));
       this.peers = next;
     });
     this.metrics = new QueryFrontendMetrics(registry);

@@ -1,7 +1,8 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Transport } from '@connectrpc/connect';
-import { Http2SessionManager, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { Http2SessionManager, createGrpcWebTransport } from '@connectrpc/connect-node';
 import type { Logger } from '@firn/observability';
+import { internalGrpcTransport } from '@firn/platform';
 import { querierV1, queryV1alpha1 } from '@firn/proto';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, WARM_UP_HEADER } from './internal-auth';
@@ -43,7 +44,8 @@ export async function warmUpOverRpc(baseUrl: string, token: string, probe: RpcWa
     );
   // Its own HTTP/2 session, closed at the end: none stays open to this server after start-up.
   const session = new Http2SessionManager(baseUrl);
-  const grpc = createGrpcTransport({ baseUrl, sessionManager: session });
+  // As the gateway calls a querier (responses uncompressed), so the first forwarded query finds that path compiled.
+  const grpc = internalGrpcTransport(baseUrl, { sessionManager: session });
   const grpcWeb = createGrpcWebTransport({ baseUrl, httpVersion: '1.1' });
   const selectSeries = (r: Range) => () =>
     createClient(querierV1.QuerierService, grpc).selectSeries(

@@ -1,10 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { FirnError } from '@firn/errors';
 import type { Logger, Registry } from '@firn/observability';
-import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, propagateTraceContext, worthAnotherEndpoint } from '@firn/platform';
+import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, internalGrpcTransport, worthAnotherEndpoint } from '@firn/platform';
 import { firnInsightsV1, querierV1, queryV1alpha1 } from '@firn/proto';
 import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
@@ -69,7 +68,7 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
   }
 
   private clientsFor(baseUrl: string): Map<string, AnyClient> {
-    const transport = createGrpcTransport({ baseUrl, interceptors: [propagateTraceContext] });
+    const transport = internalGrpcTransport(baseUrl);
     return new Map(FORWARDED.map((s) => [s.typeName, createClient(s, transport) as AnyClient]));
   }
 
