@@ -142,6 +142,27 @@ describe(QueryEngine.name, () => {
       expect(e.seriesCacheStats()?.segments).toBeGreaterThan(0);
     });
 
+    it('tells which segments a merge over a range would answer from stack sums it already holds', async () => {
+      const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });
+      const none = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2, seriesCacheBytes: 0 });
+      const covered = fx.metas.filter((m) => Number(m.minTimeUnixNano / 1_000_000n) >= T0 && Number(m.maxTimeUnixNano / 1_000_000n) < END);
+      expect(covered.length).toBeGreaterThan(1);
+      const held = (q: QueryEngine, from = T0, to = END, spanIds?: string[]) => covered.filter((m) => q.holdsStackSums(m, from, to, spanIds));
+      expect(held(e)).toEqual([]);
+      // A label-filtered query builds none; one over every series builds them for what it covers.
+      await e.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, T0, END);
+      expect(held(e)).toEqual([]);
+      await e.mergeStacks(fx.tenant, CPU, T0, END);
+      await none.mergeStacks(fx.tenant, CPU, T0, END);
+      expect(held(e)).toEqual(covered);
+      expect(held(none)).toEqual([]);
+      // Not for span profiles, nor for a range that cuts the segment (its rows are scanned then).
+      expect(held(e, T0, END, [SPAN_A])).toEqual([]);
+      const wide = covered.find((m) => m.maxTimeUnixNano - m.minTimeUnixNano >= 2_000_000n)!;
+      expect(e.holdsStackSums(wide, Number(wide.minTimeUnixNano / 1_000_000n) + 1, END)).toBe(false);
+      expect(e.holdsStackSums(wide, Number(wide.minTimeUnixNano / 1_000_000n), END)).toBe(true);
+    });
+
     it('includes rows at the start and excludes rows at the end of the range', async () => {
       const at = (ts: number): number => sum(fx.expectedTotals(CPU, [], ts, ts + 1));
       expect(at(T0 + 20_000)).toBeGreaterThan(0);

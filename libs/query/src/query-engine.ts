@@ -528,6 +528,17 @@ export class QueryEngine {
   }
 
   /**
+   * Whether a merge over [startMs, endMs) without grouping or span ids would answer `seg` from
+   * stack sums this engine already holds (no row decoded, no object read). A querier keeps such
+   * segments rather than handing them to a peer: adding up held sums costs far less than a peer's
+   * partial aggregate costs to encode, send and decode.
+   */
+  holdsStackSums(seg: SegmentMeta, startMs: number, endMs: number, spanIds?: readonly string[]): boolean {
+    if (!this.seriesTables || spanIds) return false;
+    return segmentWithin(seg, startMs, endMs) && Boolean(this.seriesTables.peek(seg)?.stackSums);
+  }
+
+  /**
    * A segment's sums from its series table's stack sums (no row decoded once they exist), for an
    * ungrouped query without span ids whose range covers the whole segment; undefined otherwise
    * or when the cache has no room (the caller scans the rows).

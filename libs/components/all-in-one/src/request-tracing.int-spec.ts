@@ -177,7 +177,9 @@ describe('request tracing', () => {
     await start(ingesterServer, 0);
     await start(symbolizerServer, 0);
     await start(querierServer, peer);
-    await start(querierServer, front, { FIRN_QUERIER_PEERS: `http://127.0.0.1:${peer}` });
+    // No series tables (so no stack sums) on the front: it hands every query a peer share, where
+    // one holding sums would keep their segments.
+    await start(querierServer, front, { FIRN_QUERIER_PEERS: `http://127.0.0.1:${peer}`, FIRN_QUERIER_SERIES_CACHE_BYTES: '0' });
     await start(gatewayServer, gw, { FIRN_QUERIERS: `http://127.0.0.1:${front}` });
     gatewayUrl = `http://127.0.0.1:${gw}`;
   }, 120_000);

@@ -47,9 +47,12 @@ describe('querier fan-out (in-process cluster)', () => {
     const [urlA, urlB] = await Promise.all([cluster.reserve('querier-a'), cluster.reserve('querier-b')]);
     // One segment per write, so there are WRITES segments to split.
     const ingester = cluster.start(ingesterServer, { env: { FIRN_INGESTER_FLUSH_MAX_ROWS: '1' } });
+    // a and b keep no series tables, hence no stack sums: every merge they front splits its segments
+    // (a querier keeps the segments whose sums it holds; see the test of that below).
+    const split = { ...env, FIRN_QUERIER_SERIES_CACHE_BYTES: '0' };
     [a, b, single] = await Promise.all([
-      cluster.start(querierServer, { name: 'querier-a', env: { ...env, FIRN_QUERIER_PEERS: urlB } }),
-      cluster.start(querierServer, { name: 'querier-b', env: { ...env, FIRN_QUERIER_PEERS: urlA } }),
+      cluster.start(querierServer, { name: 'querier-a', env: { ...split, FIRN_QUERIER_PEERS: urlB } }),
+      cluster.start(querierServer, { name: 'querier-b', env: { ...split, FIRN_QUERIER_PEERS: urlA } }),
       cluster.start(querierServer, { name: 'querier-alone', env }),
     ]);
     await ingester;
@@ -116,6 +119,26 @@ describe('querier fan-out (in-process cluster)', () => {
     }
     expect(await metric(a, FALLBACKS)).toBe(0);
     expect(await metric(b, FALLBACKS)).toBe(0);
+  });
+
+  it('keeps the segments whose stack sums the front holds: with all of them preloaded, a merge asks no peer', async () => {
+    const env = { FIRN_TOKENS_FILE: join(dir, 'tokens.json'), FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN };
+    const [urlC, urlD] = await Promise.all([cluster.reserve('querier-c'), cluster.reserve('querier-d')]);
+    // Defaults: the series preload reads the last hour's tables and their stack sums before ready.
+    const [c, d] = await Promise.all([
+      cluster.start(querierServer, { name: 'querier-c', env: { ...env, FIRN_QUERIER_PEERS: urlD } }),
+      cluster.start(querierServer, { name: 'querier-d', env: { ...env, FIRN_QUERIER_PEERS: urlC } }),
+    ]);
+    const fanOuts = await metric(c, FAN_OUTS);
+    expect(await queryMergeTotal(c.url, token, ...RANGE)).toBe(expected);
+    // Label-filtered too (this matcher accepts every series): the held sums answer it.
+    expect(await queryMergeTotal(c.url, token, ...RANGE, `${CLUSTER_CPU_TYPE}{unset_label!="x"}`)).toBe(expected);
+    expect(await metric(c, FAN_OUTS)).toBe(fanOuts);
+    expect(await metric(d, SERVED)).toBe(0);
+    // A series query still splits: its shares carry no frames.
+    expect(await series(c)).toEqual(await series(single));
+    expect(await metric(c, FAN_OUTS)).toBe(fanOuts + 1);
+    expect(await metric(d, SERVED_SERIES)).toBe(WRITES / 2);
   });
 
   it('reads the last hour’s series tables and runs warm-up queries before it is ready, so its first QueryRange reads no segment', async () => {

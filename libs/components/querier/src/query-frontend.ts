@@ -194,16 +194,18 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
 
   async mergeStacks(tenant: TenantId, selection: Selection, signal: AbortSignal): Promise<StackProfile> {
     const sel = this.retained(tenant, selection);
-    if (this.peers.size === 0) {
-      // Alone: the engine's sums become the profile directly, without a partial in between.
-      const plan = this.checkedPlan(tenant, sel);
+    const plan = this.checkedPlan(tenant, sel);
+    // Segments whose stack sums this querier holds stay here (see QueryEngine.holdsStackSums).
+    const held = (s: SegmentMeta) => this.engine.holdsStackSums(s, sel.startMs, sel.endMs, sel.spanIds);
+    if (this.peers.size === 0 || plan.segments.length < 2 || plan.segments.every(held)) {
+      // No share for a peer: the engine's sums become the profile directly, without a partial in between.
       const merged = await this.scan(plan.segments.length, () =>
         this.engine.mergeStacks(tenant, sel.selector, sel.startMs, sel.endMs, { segments: plan.segments, signal, spanIds: sel.spanIds }),
       );
       return this.symbolized(tenant, merged);
     }
     const acc = new StackAccumulator();
-    const profileType = await this.accumulate(acc, tenant, sel, 'value', signal);
+    const profileType = await this.accumulate(acc, tenant, sel, 'value', signal, [], { plan, keepLocal: held });
     return this.symbolized(tenant, acc.toStackProfile(profileType));
   }
 
@@ -369,8 +371,9 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
     side: Side,
     signal: AbortSignal,
     groupBy: readonly string[] = [],
+    split: { plan?: PlannedQuery; keepLocal?: (s: SegmentMeta) => boolean } = {},
   ): Promise<string> {
-    const plan = this.checkedPlan(tenant, sel);
+    const plan = split.plan ?? this.checkedPlan(tenant, sel);
     const partials: PartialAggregate[] = [];
     await this.fanOut(
       plan.segments,
@@ -391,6 +394,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
         partials.push(decodePartial(res.partial));
       },
       signal,
+      split.keepLocal,
     );
     inSpanSync(
       this.tracer,
@@ -405,21 +409,26 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
 
   /**
    * Splits `segments` round-robin across this querier (share 0, always run, even when empty, so
-   * the engine validates the query) and its peers, and waits for every share. Any failing share
-   * fails the query; the others are abandoned through the shared signal. The local share runs in
-   * a `query.scan` span, each peer's in a `query.peer` span whose context the call carries (the
-   * peer's server span is its child).
+   * the engine validates the query) and its peers, and waits for every share; segments
+   * `keepLocal` accepts all go to share 0. Any failing share fails the query; the others are
+   * abandoned through the shared signal. The local share runs in a `query.scan` span, each peer's
+   * in a `query.peer` span whose context the call carries (the peer's server span is its child).
    */
   private async fanOut(
     segments: readonly SegmentMeta[],
     local: (share: SegmentMeta[], signal: AbortSignal) => Promise<void>,
     remote: (peer: Peer, share: SegmentMeta[], signal: AbortSignal) => Promise<void>,
     signal: AbortSignal,
+    keepLocal?: (s: SegmentMeta) => boolean,
   ): Promise<void> {
     const peers = [...this.peers];
-    const ways = Math.min(peers.length + 1, Math.max(1, segments.length));
+    const keep = keepLocal ? segments.map(keepLocal) : undefined;
+    const kept = keep ? segments.filter((_, i) => keep[i]) : [];
+    const spread = keep ? segments.filter((_, i) => !keep[i]) : segments;
+    const ways = Math.min(peers.length + 1, Math.max(1, spread.length));
     const shares = Array.from({ length: ways }, () => [] as SegmentMeta[]);
-    segments.forEach((s, i) => shares[i % ways].push(s));
+    spread.forEach((s, i) => shares[i % ways].push(s));
+    shares[0].push(...kept);
     if (ways > 1) this.metrics.fanOuts.inc({ peers: String(ways - 1) });
     const failed = new AbortController();
     const shareSignal = ways > 1 ? AbortSignal.any([signal, failed.signal]) : signal;
