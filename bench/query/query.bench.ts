@@ -7,7 +7,7 @@
 //   node scripts/run-ts.cjs bench/query/query.bench.ts [--hours 1] [--runs 5] [--agents 100]
 //     [--windows N] [--concurrency 8] [--seed 1] [--namespace ns-3] [--duckdb-threads N]
 //     [--dir DIR (keep the loaded data; reuse it when it holds the same slice)]
-//     [--phases cold,one,two] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
+//     [--phases cold,one,two,gateway (gateway: the queries through a gateway forwarding to one querier)] [--cpu-prof DIR] [--json FILE] [--write-docs] [--timeout-sec 3600]
 //     [--no-snapshot (cold phase: skip the pass with a stack catalog snapshot, which writes one into --dir)]
 //     [--cold-passes plain,snapshot,defaults (which cold passes to time)] [--cold-runs 1 (fresh queriers
 //     per cold query; each figure is the median of the runs)]
@@ -83,8 +83,8 @@ const runs = intArg('runs', args.runs, 1);
 const concurrency = intArg('concurrency', args.concurrency, 1);
 const duckThreads = args['duckdb-threads'] !== undefined ? intArg('duckdb-threads', args['duckdb-threads'], 1) : undefined;
 const phases = (args.phases ?? '').split(',').filter(Boolean);
-if (phases.length === 0 || phases.some((p) => p !== 'cold' && p !== 'one' && p !== 'two'))
-  throw new Error(`--phases must list cold, one and/or two, got ${args.phases}`);
+const PHASES = ['cold', 'one', 'two', 'gateway'];
+if (phases.length === 0 || phases.some((p) => !PHASES.includes(p))) throw new Error(`--phases must list ${PHASES.join(', ')}, got ${args.phases}`);
 const COLD_PASSES = ['plain', 'snapshot', 'defaults'];
 const coldPasses = (args['cold-passes'] ?? '').split(',').filter(Boolean);
 if (coldPasses.some((p) => !COLD_PASSES.includes(p))) throw new Error(`--cold-passes must list ${COLD_PASSES.join(', ')}, got ${args['cold-passes']}`);
@@ -452,6 +452,26 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       );
     } finally {
       await Promise.all([qa.proc.stop(), qb.proc.stop()]);
+    }
+  }
+  if (phases.includes('gateway')) {
+    // What a user's query goes through: the gateway checks the token and forwards to a querier.
+    say('phase gateway: the same queries sent to a gateway that forwards them to one querier');
+    const q = await stack.startApp('querier', { label: 'querier-behind-gateway', env: { ...queryEnv, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN } });
+    const gw = await stack.startApp('gateway', {
+      label: 'gateway-queries',
+      env: { FIRN_QUERIERS: q.base, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN, FIRN_QUERY_TIMEOUT_MS: queryEnv.FIRN_QUERY_TIMEOUT_MS },
+      nodeArgs: profArgs('gateway-queries'),
+    });
+    try {
+      phaseStats.push(
+        await measurePhase(`${stage}: gateway → 1 querier`, [gw, q], stack.token, specs, (row, t, total) => {
+          row.viaGateway = t;
+          mismatch(row, 'through the gateway', total);
+        }),
+      );
+    } finally {
+      await Promise.all([gw.proc.stop(), q.proc.stop()]);
     }
   }
   return { plan: p, rows, phases: phaseStats, duckThreads: duckThreadsUsed, loadAvg: loadBefore, loadAvgAfter: loadNow(), snapshotBytes };

@@ -38,6 +38,8 @@ export interface QueryRow {
   expected: number;
   one?: Timing;
   two?: Timing;
+  /** Sent to a gateway that forwards to one querier (what a user's query goes through). */
+  viaGateway?: Timing;
   duck?: Timing;
   /** Totals each engine returned (all runs agreed, else the first mismatch is noted). */
   firnTotal?: number;
@@ -134,15 +136,15 @@ export function datasetTable(d: DatasetFacts): string {
 
 export function queryTable(rows: QueryRow[], duckThreads: number): string {
   const lines = [
-    `| query | segments touched | 1 querier p50 / p99 | 2 queriers (fan-out) p50 / p99 | DuckDB (${duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers ÷ DuckDB p50 | totals |`,
-    '|---|---|---|---|---|---|---|---|',
+    `| query | segments touched | 1 querier p50 / p99 | 2 queriers (fan-out) p50 / p99 | gateway → 1 querier p50 / p99 | DuckDB (${duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers ÷ DuckDB p50 | totals |`,
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const totals = r.verified
       ? `equal (${n0(r.expected)}${r.duckStacks !== undefined ? `, ${n0(r.duckStacks)} stacks` : ''})`
       : `**differ**: expected ${n0(r.expected)}, Firn ${r.firnTotal ?? '—'} / ${r.firnTotal2 ?? '—'}, DuckDB ${r.duckTotal ?? '—'}${r.note ? ` (${r.note})` : ''}`;
     lines.push(
-      `| ${r.name} \`${r.selector}\` | ${n0(r.segments)} | ${lat(r.one)} | ${lat(r.two)} | ${lat(r.duck)} | ${ratio(r.one, r.duck)} | ${ratio(r.two, r.duck)} | ${totals} |`,
+      `| ${r.name} \`${r.selector}\` | ${n0(r.segments)} | ${lat(r.one)} | ${lat(r.two)} | ${lat(r.viaGateway)} | ${lat(r.duck)} | ${ratio(r.one, r.duck)} | ${ratio(r.two, r.duck)} | ${totals} |`,
     );
   }
   return lines.join('\n');
@@ -308,8 +310,8 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
     }),
   ];
   const queries = [
-    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | cold from a stack catalog snapshot: wall / CPU (CPU ÷ warm) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | totals |`,
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | cold from a stack catalog snapshot: wall / CPU (CPU ÷ warm) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | gateway → 1 querier p50 / p99 | totals |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   r.queries.forEach((seg, i) => {
     const pairs: Array<[string, QueryRow | undefined]> = [
@@ -335,6 +337,7 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
         lat(q.duck),
         ratio(q.one, q.duck),
         lat(q.two),
+        lat(q.viaGateway),
         totals,
       ];
       queries.push(`| ${cells.join(' | ')} |`);
