@@ -4,11 +4,9 @@
 import { create } from '@bufbuild/protobuf';
 import { createClient, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetricsRegistry } from '@firn/observability';
 import { firnQueryV1 } from '@firn/proto';
-import { OnePortServer, Readiness } from '@firn/server-runtime';
+import { startRpcTestServer, type OnePortServer } from '@firn/server-runtime';
 import { internalGrpcTransport } from './internal-transport';
 
 /** A compressible partial aggregate's size class (256 KiB of repeating bytes). */
@@ -19,26 +17,9 @@ describe(internalGrpcTransport.name, () => {
   let baseUrl = '';
 
   beforeAll(async () => {
-    const readiness = new Readiness();
-    readiness.markRunning();
-    server = new OnePortServer({
-      component: 'test',
-      host: '127.0.0.1',
-      port: 0,
-      log: createLogger({ component: 'test', level: 'silent' }),
-      registry: createMetricsRegistry('test', { defaultMetrics: false }),
-      readiness,
-      tracer: trace.getTracer('test'),
-    });
-    server.setApp({
-      routes: (router) =>
-        void router.service(firnQueryV1.PartialQueryService, {
-          partial: () => create(firnQueryV1.PartialResponseSchema, { partial: PARTIAL, segments: 1 }),
-        }),
-      http: (_req, res) => void res.writeHead(404).end(),
-    });
-    const { port } = await server.listen();
-    baseUrl = `http://127.0.0.1:${port}`;
+    ({ server, base: baseUrl } = await startRpcTestServer((rpc) =>
+      rpc.add(firnQueryV1.PartialQueryService, { partial: () => create(firnQueryV1.PartialResponseSchema, { partial: PARTIAL, segments: 1 }) }),
+    ));
   });
 
   afterAll(async () => {
