@@ -131,7 +131,7 @@ describe('querier fan-out (in-process cluster)', () => {
     ]);
     const fanOuts = await metric(c, FAN_OUTS);
     expect(await queryMergeTotal(c.url, token, ...RANGE)).toBe(expected);
-    // Label-filtered too (this matcher accepts every series): the held sums answer it.
+    // Label-filtered too (this matcher accepts every series): its segments stay here as well.
     expect(await queryMergeTotal(c.url, token, ...RANGE, `${CLUSTER_CPU_TYPE}{unset_label!="x"}`)).toBe(expected);
     expect(await metric(c, FAN_OUTS)).toBe(fanOuts);
     expect(await metric(d, SERVED)).toBe(0);
