@@ -735,6 +735,37 @@ describe('span profiles', () => {
     expect(merged).toEqual(await engine.partial(fx.tenant, CPU, T0, END, { spanIds: [A] }));
   });
 
+  it('diffs span profiles: each side only the rows of its own spans, over its share of segments when given one', async () => {
+    const a = { selector: CPU, startMs: T0, endMs: END, spanIds: [A] };
+    const b = { selector: `${CPU}{pod="pod-a"}`, startMs: T0, endMs: END, spanIds: [B] };
+    const wantA = fx.expectedTotals(CPU, [], T0, END, fx.rows, [A]);
+    const wantB = fx.expectedTotals(CPU, matchersOf('{pod="pod-a"}'), T0, END, fx.rows, [B]);
+    const [whole, shared] = [
+      await engine.diff(fx.tenant, a, b),
+      await engine.diff(
+        fx.tenant,
+        { ...a, segments: engine.segmentsFor(fx.tenant, a.selector, T0, END).segments },
+        { ...b, segments: engine.segmentsFor(fx.tenant, b.selector, T0, END).segments },
+      ),
+    ];
+    for (const d of [whole, shared]) {
+      expect(d.stacks.length).toBe(new Set([...wantA.keys(), ...wantB.keys()]).size);
+      d.stacks.forEach((st, i) => {
+        expect(d.values[i]).toBe(wantB.get(framesKey(st)) ?? 0);
+        expect(d.base?.[i]).toBe(wantA.get(framesKey(st)) ?? 0);
+      });
+    }
+    // A share of one segment: only its rows.
+    for (const seg of engine.segmentsFor(fx.tenant, CPU, T0, END).segments) {
+      const alone = (await engine.mergeStacks(fx.tenant, CPU, T0, END, { segments: [seg], spanIds: [A] })).total;
+      const one = await engine.diff(fx.tenant, { ...a, segments: [seg] }, { ...b, segments: [] });
+      expect(one.total).toBe(0);
+      expect(one.base ? one.base.reduce((x, y) => x + y, 0) : 0).toBe(alone);
+    }
+    expect(sum(wantA)).toBeGreaterThan(0);
+    expect(sum(wantB)).toBeGreaterThan(0);
+  });
+
   it('refuses a span id that is not 16 lowercase hex digits', async () => {
     expect((await firnError(engine.mergeStacks(fx.tenant, CPU, T0, END, { spanIds: ['not-a-span'] }))).message).toMatch(/not 16 lowercase hex digits/);
   });

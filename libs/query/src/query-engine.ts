@@ -95,6 +95,13 @@ export interface MergeOptions extends QueryOptions {
   spanIds?: readonly string[];
 }
 
+/** One side of a diff: a selection, optionally its share of segments and span ids (as MergeOptions). */
+export interface DiffSide extends Pick<MergeOptions, 'segments' | 'spanIds'> {
+  selector: string;
+  startMs: number;
+  endMs: number;
+}
+
 /** A parsed selector and range, validated. */
 export interface PlannedQuery extends ScanQuery {
   /** Formatted profile type, as stored in segments. */
@@ -380,19 +387,13 @@ export class QueryEngine {
   }
 
   /**
-   * A diff: `values` from selection b, `base` from selection a (each with its own range), stacks
-   * of both sides. The segment cap applies to each side.
+   * A diff: `values` from selection b, `base` from selection a (each with its own range, and
+   * optionally its span ids and share of segments, as mergeStacks takes them), stacks of both
+   * sides. The segment cap applies to each side.
    */
-  async diff(
-    tenant: TenantId,
-    a: { selector: string; startMs: number; endMs: number },
-    b: { selector: string; startMs: number; endMs: number },
-    opts: QueryOptions = {},
-  ): Promise<StackProfile> {
-    const pa = this.segmentsFor(tenant, a.selector, a.startMs, a.endMs);
-    const pb = this.segmentsFor(tenant, b.selector, b.startMs, b.endMs);
-    this.checkSegmentCount(pa.segments.length, opts);
-    this.checkSegmentCount(pb.segments.length, opts);
+  async diff(tenant: TenantId, a: DiffSide, b: DiffSide, opts: QueryOptions = {}): Promise<StackProfile> {
+    const pa = this.planOf(tenant, a.selector, a.startMs, a.endMs, { ...opts, segments: a.segments, spanIds: a.spanIds });
+    const pb = this.planOf(tenant, b.selector, b.startMs, b.endMs, { ...opts, segments: b.segments, spanIds: b.spanIds });
     const catalog = await this.catalogs.forTenant(tenant);
     const acc = new QuerySums(catalog);
     const mapped = [...(await this.scanInto(acc, catalog, pa, [], opts.signal, 'base')), ...(await this.scanInto(acc, catalog, pb, [], opts.signal, 'value'))];
@@ -486,9 +487,7 @@ export class QueryEngine {
     endMs: number,
     opts: MergeOptions,
   ): Promise<{ acc: QuerySums; plan: PlannedQuery }> {
-    const planned = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
-    const plan: PlannedQuery = opts.spanIds ? { ...planned, spanIds: checkedSpanIds(opts.spanIds) } : planned;
-    this.checkSegmentCount(plan.segments.length, opts);
+    const plan = this.planOf(tenant, selector, startMs, endMs, opts);
     const catalog = await this.catalogs.forTenant(tenant);
     const acc = new QuerySums(catalog, opts.groupBy ?? []);
     const mapped = await this.scanInto(acc, catalog, plan, opts.groupBy ?? [], opts.signal);
@@ -525,6 +524,14 @@ export class QueryEngine {
       signal,
     );
     return mapped;
+  }
+
+  /** The query's plan (or its share `opts.segments`), with its span ids, within the segment cap. */
+  private planOf(tenant: TenantId, selector: string, startMs: number, endMs: number, opts: MergeOptions): PlannedQuery {
+    const planned = opts.segments ? this.shareOf(selector, startMs, endMs, opts.segments) : this.segmentsFor(tenant, selector, startMs, endMs);
+    const plan: PlannedQuery = opts.spanIds ? { ...planned, spanIds: checkedSpanIds(opts.spanIds) } : planned;
+    this.checkSegmentCount(plan.segments.length, opts);
+    return plan;
   }
 
   /**

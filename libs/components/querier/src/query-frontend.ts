@@ -195,8 +195,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   async mergeStacks(tenant: TenantId, selection: Selection, signal: AbortSignal): Promise<StackProfile> {
     const sel = this.retained(tenant, selection);
     const plan = this.checkedPlan(tenant, sel);
-    // Segments whose stack sums this querier holds stay here (see QueryEngine.holdsStackSums).
-    const held = (s: SegmentMeta) => this.engine.holdsStackSums(s, sel.startMs, sel.endMs, sel.spanIds);
+    const held = this.heldSums(sel);
     if (this.peers.size === 0 || plan.segments.length < 2 || plan.segments.every(held)) {
       // No share for a peer: the engine's sums become the profile directly, without a partial in between.
       const merged = await this.scan(plan.segments.length, () =>
@@ -233,12 +232,28 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
     return { profileType, groups: groups.map((g) => ({ labels: g.labels, profile: { ...g.profile, stacks: g.profile.stacks.map((s) => swap.get(s) ?? s) } })) };
   }
 
+  /**
+   * Segments whose stack sums this querier holds for a selection: kept here rather than handed to
+   * a peer (QueryEngine.holdsStackSums says why).
+   */
+  private heldSums(sel: Selection): (s: SegmentMeta) => boolean {
+    return (s) => this.engine.holdsStackSums(s, sel.startMs, sel.endMs, sel.spanIds);
+  }
+
   async diff(tenant: TenantId, selA: Selection, selB: Selection, signal: AbortSignal): Promise<StackProfile> {
     const a = this.retained(tenant, selA);
     const b = this.retained(tenant, selB);
+    const [planA, planB] = [this.checkedPlan(tenant, a), this.checkedPlan(tenant, b)];
+    const [heldA, heldB] = [this.heldSums(a), this.heldSums(b)];
+    if (this.peers.size === 0 || (planA.segments.every(heldA) && planB.segments.every(heldB))) {
+      // No share for a peer, as in mergeStacks: both sides summed straight into one profile.
+      const side = (sel: Selection, plan: PlannedQuery) => ({ ...sel, segments: plan.segments });
+      const diffed = await this.scan(planA.segments.length + planB.segments.length, () => this.engine.diff(tenant, side(a, planA), side(b, planB), { signal }));
+      return this.symbolized(tenant, diffed);
+    }
     const acc = new StackAccumulator();
-    await this.accumulate(acc, tenant, a, 'base', signal);
-    const profileType = await this.accumulate(acc, tenant, b, 'value', signal);
+    await this.accumulate(acc, tenant, a, 'base', signal, [], { plan: planA, keepLocal: heldA });
+    const profileType = await this.accumulate(acc, tenant, b, 'value', signal, [], { plan: planB, keepLocal: heldB });
     return this.symbolized(tenant, acc.toStackProfile(profileType));
   }
 
