@@ -541,8 +541,18 @@ export class QueryEngine {
    * partial aggregate costs to encode, send and decode.
    */
   holdsStackSums(seg: SegmentMeta, startMs: number, endMs: number, spanIds?: readonly string[]): boolean {
-    if (!this.seriesTables || spanIds) return false;
-    return segmentWithin(seg, startMs, endMs) && Boolean(this.seriesTables.peek(seg)?.stackSums);
+    return this.stackSumsApply(seg, startMs, endMs, [], spanIds) && Boolean(this.seriesTables?.peek(seg)?.stackSums);
+  }
+
+  /** Whether stack sums can answer `seg` for such a query: ungrouped, no span ids, the whole segment in range. */
+  private stackSumsApply(
+    seg: SegmentMeta,
+    startMs: number,
+    endMs: number,
+    groupBy: readonly string[],
+    spanIds: readonly string[] | ReadonlySet<string> | undefined,
+  ): boolean {
+    return this.seriesTables !== undefined && groupBy.length === 0 && !spanIds && segmentWithin(seg, startMs, endMs);
   }
 
   /**
@@ -557,8 +567,7 @@ export class QueryEngine {
     matchers: readonly CompiledMatcher[],
     signal: AbortSignal | undefined,
   ): Promise<SegmentSums | undefined> {
-    if (!this.seriesTables || groupBy.length > 0 || plan.spanIds) return undefined;
-    if (!segmentWithin(seg, plan.startMs, plan.endMs)) return undefined;
+    if (!this.seriesTables || !this.stackSumsApply(seg, plan.startMs, plan.endMs, groupBy, plan.spanIds)) return undefined;
     const q = { profileType: plan.profileType, matchers: plan.matchers, startMs: plan.startMs, endMs: plan.endMs, stepMs: 1, sumBy: [] };
     // Only a query over every series builds them (it reads every row anyway); a label-filtered
     // query uses them once they exist and otherwise reads just its own rows.
