@@ -460,7 +460,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     const q = await stack.startApp('querier', { label: 'querier-behind-gateway', env: { ...queryEnv, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN } });
     const gw = await stack.startApp('gateway', {
       label: 'gateway-queries',
-      env: { FIRN_QUERIERS: q.base, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN, FIRN_QUERY_TIMEOUT_MS: queryEnv.FIRN_QUERY_TIMEOUT_MS },
+      env: { FIRN_QUERIERS: q.base, FIRN_INTERNAL_TOKEN: INTERNAL_TOKEN },
       nodeArgs: profArgs('gateway-queries'),
     });
     try {
