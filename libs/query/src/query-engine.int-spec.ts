@@ -163,6 +163,72 @@ describe(QueryEngine.name, () => {
       expect(e.holdsStackSums(wide, Number(wide.minTimeUnixNano / 1_000_000n), END)).toBe(true);
     });
 
+    it('answers a repeated query whose range cuts segments from their stack rows, reading nothing', async () => {
+      const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2, footerCacheBytes: 0 });
+      const cut: Array<[number, number]> = [
+        [T0 + 5_500, T0 + 41_000],
+        [T0 + 1_000, T0 + 59_000],
+        [T0 + 7_000, T0 + 7_001],
+        [T0 + 19_999, T0 + 40_001],
+        [T0 + 12_345, T0 + 12_345],
+      ];
+      const first = fx.metas[0];
+      const [from, to] = [T0 + 5_500, T0 + 41_000];
+      expect(e.holdsStackSums(first, from, to)).toBe(false);
+      // Only a query over every series builds them, as stack sums; it reads the rows of every cut segment.
+      await e.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, from, to);
+      expect(e.holdsStackSums(first, from, to)).toBe(false);
+      expect(totalsOf(await e.mergeStacks(fx.tenant, CPU, from, to))).toEqual(fx.expectedTotals(CPU, [], from, to));
+      expect(e.holdsStackSums(first, from, to)).toBe(true);
+      expect(e.holdsStackSums(first, from, to, [SPAN_A])).toBe(false);
+      // The first and last segments are cut and the middle one covered: each is answered from what its table holds.
+      await e.mergeStacks(fx.tenant, CPU, T0 + 1_000, T0 + 59_000);
+      for (const sel of ['', '{pod!="pod-b"}', '{zone=~".+"}', '{missing="x"}']) {
+        // A table built from rows reads a label column when a matcher first names it.
+        await e.mergeStacks(fx.tenant, `${CPU}${sel}`, T0 + 1_000, T0 + 59_000);
+        for (const pt of [CPU, MEM]) {
+          for (const [start, end] of cut) {
+            fx.store.reset();
+            const got = await e.mergeStacks(fx.tenant, `${pt}${sel}`, start, end);
+            expect(totalsOf(got), `${pt}${sel} [${start - T0}, ${end - T0})`).toEqual(fx.expectedTotals(pt, matchersOf(sel), start, end));
+            expect(fx.store.bytesRead, `${pt}${sel} [${start - T0}, ${end - T0})`).toBe(0);
+          }
+        }
+      }
+      // Grouped queries and span profiles still read rows.
+      fx.store.reset();
+      await e.mergeStacks(fx.tenant, CPU, from, to, { groupBy: ['pod'] });
+      expect(fx.store.bytesRead).toBeGreaterThan(0);
+    });
+
+    it('scans the rows of a segment whose series rollup disagrees with them, every time', async () => {
+      const bad = await QueryFixture.create();
+      try {
+        const rows = mixedRows(5, { stacks: 1 });
+        const a = await bad.addSegment(rows.filter((r) => r.ts < T0 + 30_000));
+        const b = await bad.addSegment(rows.filter((r) => r.ts >= T0 + 30_000));
+        // Segment a's rollup replaced by b's: its points are not where a's rows are.
+        await bad.store.put(segmentObjects(a).series, await bad.store.get(segmentObjects(b).series));
+        const e = new QueryEngine({ store: bad.store, view: bad.view, concurrency: 1, footerCacheBytes: 0 });
+        const [from, to] = [T0 + 1_000, T0 + 29_000];
+        for (let run = 0; run < 2; run++) {
+          bad.store.reset();
+          expect(totalsOf(await e.mergeStacks(bad.tenant, CPU, from, to))).toEqual(bad.expectedTotals(CPU, [], from, to));
+          expect(bad.store.bytesRead).toBeGreaterThan(0);
+        }
+        expect(e.holdsStackSums(a, from, to)).toBe(false);
+        // Segment b's own rows match its rollup, one row per point: kept.
+        const [bFrom, bTo] = [T0 + 31_000, T0 + 59_000];
+        expect(totalsOf(await e.mergeStacks(bad.tenant, CPU, bFrom, bTo))).toEqual(bad.expectedTotals(CPU, [], bFrom, bTo));
+        expect(e.holdsStackSums(b, bFrom, bTo)).toBe(true);
+        bad.store.reset();
+        expect(totalsOf(await e.mergeStacks(bad.tenant, CPU, bFrom + 500, bTo))).toEqual(bad.expectedTotals(CPU, [], bFrom + 500, bTo));
+        expect(bad.store.bytesRead).toBe(0);
+      } finally {
+        await bad.cleanup();
+      }
+    });
+
     it('includes rows at the start and excludes rows at the end of the range', async () => {
       const at = (ts: number): number => sum(fx.expectedTotals(CPU, [], ts, ts + 1));
       expect(at(T0 + 20_000)).toBeGreaterThan(0);
@@ -476,6 +542,18 @@ describe(QueryEngine.name, () => {
         const got = await byStack.mergeStacks(blocks.tenant, CPU, T0, END);
         const totals = (p: typeof want) => new Map(p.stacks.map((st, i) => [framesKey(st), p.values[i]]));
         expect(totals(got)).toEqual(totals(want));
+        // A range cutting the block: its rows (by stack) are kept in time order per series.
+        const kept = new QueryEngine({ store: blocks.store, view: blocks.view, concurrency: 2, footerCacheBytes: 0 });
+        for (const [from, to] of [
+          [T0 + 5_500, T0 + 41_000],
+          [T0 + 30_000, END],
+        ]) {
+          for (let run = 0; run < 2; run++) {
+            blocks.store.reset();
+            expect(totalsOf(await kept.mergeStacks(blocks.tenant, CPU, from, to))).toEqual(blocks.expectedTotals(CPU, [], from, to));
+            expect(blocks.store.bytesRead === 0, `run ${run}`).toBe(run > 0 || from !== T0 + 5_500);
+          }
+        }
       } finally {
         await blocks.cleanup();
       }

@@ -18,7 +18,7 @@ import { segmentObjects, type SegmentMeta } from './segment-objects';
 import { segmentWithin } from './segment-rows';
 import { fillFrames, mapStacks, type MappedSegment } from './stack-table';
 import { mergeSeries, scanSeries, type SeriesBuckets } from './series-scan';
-import { prepareSeriesQuery, SeriesTableCache, seriesFromTable, segmentSumsOf } from './series-table';
+import { prepareSeriesQuery, rangeSumsOf, SeriesTableCache, seriesFromTable, segmentSumsOf } from './series-table';
 import { DEFAULT_TAIL_CACHE_BYTES, SegmentTailStore } from './segment-tail-store';
 
 export interface SeriesCacheStats {
@@ -536,29 +536,35 @@ export class QueryEngine {
 
   /**
    * Whether a merge over [startMs, endMs) without grouping or span ids would answer `seg` from
-   * stack sums this engine already holds (no row decoded, no object read). A querier keeps such
-   * segments rather than handing them to a peer: adding up held sums costs far less than a peer's
+   * what this engine already holds in its series cache (no row decoded, no object read): stack
+   * sums when the range covers the whole segment, stack rows when it cuts it. A querier keeps
+   * such segments rather than handing them to a peer: adding them up costs far less than a peer's
    * partial aggregate costs to encode, send and decode.
    */
   holdsStackSums(seg: SegmentMeta, startMs: number, endMs: number, spanIds?: readonly string[]): boolean {
-    return this.stackSumsApply(seg, startMs, endMs, [], spanIds) && Boolean(this.seriesTables?.peek(seg)?.stackSums);
+    const kept = this.keptFor(seg, startMs, endMs, [], spanIds);
+    return kept !== undefined && Boolean(this.seriesTables?.peek(seg)?.[kept]);
   }
 
-  /** Whether stack sums can answer `seg` for such a query: ungrouped, no span ids, the whole segment in range. */
-  private stackSumsApply(
+  /**
+   * What of the series cache can answer `seg` for such a query (ungrouped, no span ids): its stack
+   * sums when the whole segment is in range, else its stack rows; undefined: scan its rows.
+   */
+  private keptFor(
     seg: SegmentMeta,
     startMs: number,
     endMs: number,
     groupBy: readonly string[],
     spanIds: readonly string[] | ReadonlySet<string> | undefined,
-  ): boolean {
-    return this.seriesTables !== undefined && groupBy.length === 0 && !spanIds && segmentWithin(seg, startMs, endMs);
+  ): 'stackSums' | 'stackRows' | undefined {
+    if (this.seriesTables === undefined || groupBy.length > 0 || spanIds) return undefined;
+    return segmentWithin(seg, startMs, endMs) ? 'stackSums' : 'stackRows';
   }
 
   /**
-   * A segment's sums from its series table's stack sums (no row decoded once they exist), for an
-   * ungrouped query without span ids whose range covers the whole segment; undefined otherwise
-   * or when the cache has no room (the caller scans the rows).
+   * A segment's sums from its series table (no row decoded once they exist): its stack sums for an
+   * ungrouped query without span ids whose range covers the whole segment, its stack rows for one
+   * whose range cuts it; undefined otherwise or when the cache has no room (the caller scans the rows).
    */
   private async sumsFromTable(
     seg: SegmentMeta,
@@ -567,12 +573,18 @@ export class QueryEngine {
     matchers: readonly CompiledMatcher[],
     signal: AbortSignal | undefined,
   ): Promise<SegmentSums | undefined> {
-    if (!this.seriesTables || !this.stackSumsApply(seg, plan.startMs, plan.endMs, groupBy, plan.spanIds)) return undefined;
+    const kept = this.keptFor(seg, plan.startMs, plan.endMs, groupBy, plan.spanIds);
+    if (!this.seriesTables || !kept) return undefined;
     const q = { profileType: plan.profileType, matchers: plan.matchers, startMs: plan.startMs, endMs: plan.endMs, stepMs: 1, sumBy: [] };
     // Only a query over every series builds them (it reads every row anyway); a label-filtered
     // query uses them once they exist and otherwise reads just its own rows.
-    const got = await this.seriesTables.stackSums(this.store, seg, q, { build: plan.matchers.length === 0, signal });
-    return got && segmentSumsOf(got.table, got.sums, plan.profileType, matchers);
+    const opts = { build: plan.matchers.length === 0, signal };
+    if (kept === 'stackSums') {
+      const got = await this.seriesTables.stackSums(this.store, seg, q, opts);
+      return got && segmentSumsOf(got.table, got.sums, plan.profileType, matchers);
+    }
+    const got = await this.seriesTables.stackRows(this.store, seg, q, opts);
+    return got && rangeSumsOf(got.table, got.rows, plan.profileType, matchers, plan.startMs, plan.endMs);
   }
 
   /** Accepts the stacks object keys of the tenant's valid segments (segment maps of others are dropped). */

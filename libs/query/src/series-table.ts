@@ -57,6 +57,12 @@ export interface SeriesTable {
    * null when its ids are not dense (its queries scan rows).
    */
   stackSums?: SegmentStackSums | null;
+  /**
+   * The segment's rows (stack_id and value) in the table's point order, once a flame graph over
+   * every series cut the segment (its range covered only part of it); null when the rows do not
+   * match the table's points (its queries scan rows).
+   */
+  stackRows?: SegmentStackRows | null;
 }
 
 /**
@@ -67,6 +73,19 @@ export interface SeriesTable {
 export interface SegmentStackSums {
   /** profile type → series_id → the series' stack_ids (ascending) and their sums. */
   readonly byType: ReadonlyMap<string, ReadonlyMap<number, { stacks: Uint32Array; values: Float64Array }>>;
+  readonly bytes: number;
+}
+
+/**
+ * A segment's rows reduced to what a flame graph over part of its time range sums: per row its
+ * stack_id and value, ordered like the table's points (series, then time), so the rows of a time
+ * range are those of the points `seriesFromTable` would pick. Built once from the segment's rows.
+ */
+export interface SegmentStackRows {
+  readonly stack: Uint32Array;
+  readonly value: Uint32Array | Float64Array;
+  /** Rows of point p: first[p] .. first[p + 1] - 1; undefined when every point is one row (row p). */
+  readonly first?: Uint32Array;
   readonly bytes: number;
 }
 
@@ -497,10 +516,114 @@ export function segmentSumsOf(table: SeriesTable, sums: SegmentStackSums, profil
   return dense.toSegmentSums();
 }
 
+/** Per row: a stack_id, a value, and a share of its point's row offset. */
+const STACK_ROW_BYTES = 12;
+
+/**
+ * Reads stack_id, value, series_id and timestamp (and profile_type when the segment holds several)
+ * of every row and places each among the rows of its point in `table`. Null when a row has no
+ * point there, or the points' row counts do not add up to the rows read (a rollup that disagrees
+ * with its segment): such a segment's queries scan rows.
+ */
+async function readStackRows(store: ObjectStore, seg: SegmentMeta, table: SeriesTable, signal?: AbortSignal): Promise<SegmentStackRows | null> {
+  const { starts, tsOff, tsBase, rows: perPoint } = table;
+  const points = tsOff.length;
+  let first: Uint32Array | undefined;
+  if (perPoint) {
+    first = new Uint32Array(points + 1);
+    for (let p = 0; p < points; p++) first[p + 1] = first[p] + perPoint[p];
+  }
+  const total = first ? first[points] : points;
+  const placed = new Uint32Array(points);
+  const stack = new Uint32Array(total);
+  const value = new Float64Array(total);
+  const pt = profileTypeColumn(seg);
+  let fits = true;
+  let lastType: string | undefined;
+  let ofType: ReadonlyMap<number, number> | undefined;
+  let lastSid = -1;
+  let k = -1;
+  let p = -1;
+  await scanSegmentRows(
+    store,
+    seg,
+    { matchers: [], startMs: -Infinity, endMs: Infinity },
+    { columns: [SampleColumn.stackId, SampleColumn.value, SampleColumn.seriesId, SampleColumn.timestamp, ...pt.columns] },
+    ({ batch, rows: selected }) => {
+      if (!fits) return;
+      const stacks = requireColumn(batch, SampleColumn.stackId, what).values as Uint32Array;
+      const series = requireColumn(batch, SampleColumn.seriesId, what).values as Uint32Array;
+      const values = halves(requireColumn(batch, SampleColumn.value, what).values as BigInt64Array);
+      const ts = halves(requireColumn(batch, SampleColumn.timestamp, what).values as BigInt64Array);
+      const typeOf = pt.reader(batch);
+      for (const i of selected) {
+        const type = typeOf(i);
+        if (type !== lastType || series[i] !== lastSid) {
+          if (type !== lastType) ofType = table.ids.get(type);
+          lastType = type;
+          lastSid = series[i];
+          k = ofType?.get(lastSid) ?? -1;
+          p = -1;
+        }
+        if (k < 0) return void (fits = false);
+        const t = int64At(ts, i) - tsBase;
+        // Rows of a series come in time order (flushes) or in runs of time order (blocks, by stack).
+        if (p < 0 || tsOff[p] !== t) p = p >= 0 && p + 1 < starts[k + 1] && tsOff[p + 1] === t ? p + 1 : lowerBound(tsOff, starts[k], starts[k + 1], t);
+        if (p >= starts[k + 1] || tsOff[p] !== t) return void (fits = false);
+        const at = first ? first[p] + placed[p] : p + placed[p];
+        if (at >= (first ? first[p + 1] : p + 1)) return void (fits = false);
+        placed[p]++;
+        stack[at] = stacks[i];
+        value[at] = int64At(values, i);
+      }
+    },
+    signal,
+  );
+  if (!fits) return null;
+  for (let q = 0; q < points; q++) if (placed[q] !== (perPoint ? perPoint[q] : 1)) return null;
+  const small = value.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32) ? Uint32Array.from(value) : value;
+  return { stack, value: small, first, bytes: stack.byteLength + small.byteLength + (first?.byteLength ?? 0) };
+}
+
+/**
+ * What sumSegment answers for an ungrouped query without span ids over [startMs, endMs), from a
+ * segment's stack rows: the rows in range of the series of `profileType` whose labels `matchers` accept.
+ */
+export function rangeSumsOf(
+  table: SeriesTable,
+  rows: SegmentStackRows,
+  profileType: string,
+  matchers: readonly CompiledMatcher[],
+  startMs: number,
+  endMs: number,
+): SegmentSums {
+  const { series, starts, tsOff, tsBase } = table;
+  const { stack, value, first } = rows;
+  const dense = new DenseSums();
+  for (let k = 0; k < series.length; k++) {
+    const s = series[k];
+    if (s.profileType !== profileType || !acceptsLabels(matchers, s.labels)) continue;
+    const from = lowerBound(tsOff, starts[k], starts[k + 1], startMs - tsBase);
+    const to = lowerBound(tsOff, from, starts[k + 1], endMs - tsBase);
+    const end = first ? first[to] : to;
+    for (let r = first ? first[from] : from; r < end; r++) dense.add(stack[r], value[r]);
+  }
+  return dense.toSegmentSums();
+}
+
 /** Bytes a new table is expected to take per stored row (Int32 time, Uint32 value, spare). */
 const EXPECTED_BYTES_PER_ROW = 10;
 /** Entries used more recently than this are not evicted to make room: see SeriesTableCache. */
 export const DEFAULT_SERIES_TABLE_PROTECT_MS = 60_000;
+
+/** What a cached table may carry besides its points, each read from the segment's rows on demand. */
+interface KeptWithTable {
+  stackSums: SegmentStackSums;
+  stackRows: SegmentStackRows;
+}
+
+/** Bytes reserved per stored row before reading each (what a dense segment takes). */
+const KEPT_BYTES_PER_ROW: Record<keyof KeptWithTable, number> = { stackSums: STACK_SUM_BYTES, stackRows: STACK_ROW_BYTES };
 
 interface Entry {
   table: SeriesTable;
@@ -521,7 +644,8 @@ interface Entry {
 export class SeriesTableCache {
   private readonly entries = new Map<string, Entry>();
   private readonly reading = new Map<string, Promise<SeriesTable>>();
-  private readonly summing = new Map<string, Promise<SegmentStackSums | null>>();
+  /** Stack sums and stack rows being read, by `${field} ${samples key}`. */
+  private readonly building = new Map<string, Promise<SegmentStackSums | SegmentStackRows | null>>();
   private held = 0;
   hits = 0;
   misses = 0;
@@ -613,16 +737,39 @@ export class SeriesTableCache {
     q: SeriesQuery,
     opts: { build: boolean; signal?: AbortSignal },
   ): Promise<{ table: SeriesTable; sums: SegmentStackSums } | undefined> {
+    const got = await this.withKept('stackSums', store, seg, q, opts);
+    return got && { table: got.table, sums: got.kept };
+  }
+
+  /** The same for the segment's stack rows (what a range cutting the segment sums). */
+  async stackRows(
+    store: ObjectStore,
+    seg: SegmentMeta,
+    q: SeriesQuery,
+    opts: { build: boolean; signal?: AbortSignal },
+  ): Promise<{ table: SeriesTable; rows: SegmentStackRows } | undefined> {
+    const got = await this.withKept('stackRows', store, seg, q, opts);
+    return got && { table: got.table, rows: got.kept };
+  }
+
+  private async withKept<F extends keyof KeptWithTable>(
+    field: F,
+    store: ObjectStore,
+    seg: SegmentMeta,
+    q: SeriesQuery,
+    opts: { build: boolean; signal?: AbortSignal },
+  ): Promise<{ table: SeriesTable; kept: KeptWithTable[F] } | undefined> {
     const key = segmentObjects(seg).samples;
     const cached = this.entries.get(key)?.table;
-    if (!opts.build && !cached?.stackSums) return undefined;
+    if (!opts.build && !cached?.[field]) return undefined;
     const table = await this.table(store, seg, q, opts.signal);
     if (!table || this.entries.get(key)?.table !== table) return undefined;
-    if (table.stackSums !== undefined) return table.stackSums ? { table, sums: table.stackSums } : undefined;
+    const have = table[field] as KeptWithTable[F] | null | undefined;
+    if (have !== undefined) return have ? { table, kept: have } : undefined;
     // Building costs more than a row scan: only when they are likely to be kept.
-    if (!opts.build || !this.makeRoom(Number(seg.rows) * STACK_SUM_BYTES)) return undefined;
-    const sums = await this.buildStackSums(key, store, seg, table, (bytes) => this.makeRoom(bytes), opts.signal);
-    return sums ? { table, sums } : undefined;
+    if (!opts.build || !this.makeRoom(Number(seg.rows) * KEPT_BYTES_PER_ROW[field])) return undefined;
+    const kept = await this.build(field, key, store, seg, table, (bytes) => this.makeRoom(bytes), opts.signal);
+    return kept ? { table, kept } : undefined;
   }
 
   /**
@@ -637,40 +784,43 @@ export class SeriesTableCache {
     if (table.stackSums !== undefined) return table.stackSums ? 'cached' : 'none';
     const fits = (bytes: number): boolean => this.held + bytes <= this.maxBytes;
     if (!fits(Number(seg.rows) * STACK_SUM_BYTES)) return 'full';
-    const sums = await this.buildStackSums(key, store, seg, table, fits, signal);
+    const sums = await this.build('stackSums', key, store, seg, table, fits, signal);
     if (!sums) return 'none';
     return table.stackSums === sums ? 'read' : 'full';
   }
 
   /**
-   * Reads a table's stack sums and keeps them with it if `room(bytes)` says they fit (a query may
-   * evict idle tables for them, a preload may not); unkept sums still answer the caller.
+   * Reads a table's stack sums or stack rows and keeps them with it if `room(bytes)` says they
+   * fit (a query may evict idle tables for them, a preload may not); unkept ones still answer the
+   * caller.
    */
-  private async buildStackSums(
+  private async build<F extends keyof KeptWithTable>(
+    field: F,
     key: string,
     store: ObjectStore,
     seg: SegmentMeta,
     table: SeriesTable,
     room: (bytes: number) => boolean,
     signal?: AbortSignal,
-  ): Promise<SegmentStackSums | null> {
-    const shared = this.summing.get(key);
+  ): Promise<KeptWithTable[F] | null> {
+    const id = `${field} ${key}`;
+    const shared = this.building.get(id) as Promise<KeptWithTable[F] | null> | undefined;
     // The reader's own query may be cancelled: then read for this one.
     const done = shared && (await shared.catch(() => undefined));
     if (done !== undefined) return done;
-    const reading = readStackSums(store, seg, signal);
-    this.summing.set(key, reading);
+    const reading = (field === 'stackSums' ? readStackSums(store, seg, signal) : readStackRows(store, seg, table, signal)) as Promise<KeptWithTable[F] | null>;
+    this.building.set(id, reading);
     try {
-      const sums = await reading;
-      if (this.entries.get(key)?.table === table && table.stackSums === undefined && (sums === null || room(sums.bytes))) {
-        table.stackSums = sums;
-        const added = sums?.bytes ?? 0;
+      const kept = await reading;
+      if (this.entries.get(key)?.table === table && table[field] === undefined && (kept === null || room(kept.bytes))) {
+        Object.assign(table, { [field]: kept });
+        const added = kept?.bytes ?? 0;
         table.bytes += added;
         this.held += added;
       }
-      return sums;
+      return kept;
     } finally {
-      if (this.summing.get(key) === reading) this.summing.delete(key);
+      if (this.building.get(id) === reading) this.building.delete(id);
     }
   }
 
