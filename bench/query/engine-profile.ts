@@ -5,7 +5,7 @@
 //   node scripts/run-ts.cjs bench/query/engine-profile.ts --dir DIR [--runs 5] [--rounds 1] [--namespace ns-3] [--series] [--workers 2] [--max-nodes 65536]
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
 //     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
-//     [--snapshot] [--drop-snapshot] [--preload] [--series-preload]
+//     [--snapshot] [--drop-snapshot] [--preload] [--series-preload] [--from 0.5 (start that far into the data, plus 1.234 s: a range cutting a segment)]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
 // round's engine closes, loaded by the next round's, or by the first round of the next process);
@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     preload: { type: 'boolean', default: false },
     'series-preload': { type: 'boolean', default: false },
     'drop-snapshot': { type: 'boolean', default: false },
+    from: { type: 'string', default: '0' },
   },
   strict: true,
 });
@@ -79,8 +80,11 @@ async function main(): Promise<void> {
     await manifest.syncToLatest();
     if (args['drop-snapshot']) await stack.store.delete(catalogSnapshotKey(tenant));
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
-    const startMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
+    const firstMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
+    const from = Number(args.from);
+    if (!(from >= 0 && from < 1)) throw new Error(`--from must be a fraction in [0, 1), got ${args.from}`);
+    const startMs = from === 0 ? firstMs : firstMs + Math.floor((endMs - firstMs) * from) + 1_234;
     const selector = `${FLEET_PROFILE_TYPE}{${args.namespace ? `namespace="${args.namespace}"` : ''}}`;
     const cold: RunCost[] = [];
     const warm: RunCost[] = [];

@@ -295,12 +295,18 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
   );
   if (p.samples !== expectedAll) throw new Error(`the manifest lists ${p.samples} samples, ${expectedAll} were pushed`);
 
+  // The second half of the range, from a time that is no window boundary, as "the last N minutes"
+  // asks: it cuts a block (or one level-0 segment). What was pushed is not tallied per time, so
+  // its expected total is DuckDB's over the same files.
+  const halfMs = startMs + Math.floor((endMs - startMs) / 2) + 1_234;
+  const halfSegments = p.all.filter((s) => Number(s.maxTimeUnixNano / 1_000_000n) >= halfMs).length;
   const rows: QueryRow[] = [
     { name: 'merged flame graph, whole range', selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
     { name: 'merged flame graph, label filter', selector: selectorNs, segments: p.filtered.length, expected: expectedNs, verified: true },
     { name: `QueryRange sum by namespace, ${RANGE_POINTS} points`, selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
+    { name: 'merged flame graph, second half (expected: DuckDB)', selector: selectorAll, segments: halfSegments, expected: NaN, verified: true },
   ];
-  const [flameAll, flameNs, range] = rows;
+  const [flameAll, flameNs, range, flameHalf] = rows;
   const mismatch = (row: QueryRow, what: string, got: number): void => {
     if (got === row.expected) return;
     row.verified = false;
@@ -312,13 +318,15 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
   const duckThreadsUsed = duck.threads;
   try {
     const dirs = p.all.map((s) => join(stack.dirs.objects, s.objectKey));
-    for (const [row, labels] of [
-      [flameAll, undefined],
-      [flameNs, { namespace: args.namespace ?? '' }],
+    for (const [row, labels, from] of [
+      [flameAll, undefined, startMs],
+      [flameNs, { namespace: args.namespace ?? '' }, startMs],
+      [flameHalf, undefined, halfMs],
     ] as const) {
-      const sql = totalPerStackSql(dirs, { profileType: FLEET_PROFILE_TYPE, startMs, endMs, labels });
+      const sql = totalPerStackSql(dirs, { profileType: FLEET_PROFILE_TYPE, startMs: from, endMs, labels });
       await duck.totalPerStack(sql);
       const { timing, results } = await timed(runs, () => duck.totalPerStack(sql));
+      if (row === flameHalf) row.expected = results[0].total;
       row.duck = timing;
       row.duckTotal = results[0].total;
       row.duckStacks = results[0].stacks;
@@ -333,6 +341,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, startMs, endMs)) },
     { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c, selectorNs, startMs, endMs)) },
     { row: range, run: async (c) => (await queryRange(c, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
+    { row: flameHalf, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, halfMs, endMs)) },
   ];
   const loadBefore = loadNow();
   const phaseStats: PhaseStats[] = [];
