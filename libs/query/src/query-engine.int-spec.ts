@@ -201,6 +201,29 @@ describe(QueryEngine.name, () => {
       expect(fx.store.bytesRead).toBeGreaterThan(0);
     });
 
+    it('keeps stack rows of any value exactly (16-bit, 32-bit and larger values)', async () => {
+      const big = await QueryFixture.create();
+      try {
+        const rows = mixedRows(7);
+        await big.addSegment(rows.filter((r) => r.ts < T0 + 20_000).map((r) => ({ ...r, value: r.value * 70_000 })));
+        await big.addSegment(rows.filter((r) => r.ts >= T0 + 20_000 && r.ts < T0 + 40_000).map((r) => ({ ...r, value: r.value + 2 ** 33 })));
+        await big.addSegment(rows.filter((r) => r.ts >= T0 + 40_000));
+        const e = new QueryEngine({ store: big.store, view: big.view, concurrency: 1, footerCacheBytes: 0 });
+        for (const [from, to] of [
+          [T0 + 1_000, T0 + 59_000],
+          [T0 + 10_500, T0 + 30_500],
+        ]) {
+          for (let run = 0; run < 2; run++) {
+            big.store.reset();
+            expect(totalsOf(await e.mergeStacks(big.tenant, CPU, from, to))).toEqual(big.expectedTotals(CPU, [], from, to));
+            if (run === 1) expect(big.store.bytesRead).toBe(0);
+          }
+        }
+      } finally {
+        await big.cleanup();
+      }
+    });
+
     it('scans the rows of a segment whose series rollup disagrees with them, every time', async () => {
       const bad = await QueryFixture.create();
       try {

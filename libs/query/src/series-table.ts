@@ -82,8 +82,9 @@ export interface SegmentStackSums {
  * range are those of the points `seriesFromTable` would pick. Built once from the segment's rows.
  */
 export interface SegmentStackRows {
-  readonly stack: Uint32Array;
-  readonly value: Uint32Array | Float64Array;
+  /** In the smallest exact types: a block's stacks and a row's sample count mostly fit 16 bits. */
+  readonly stack: Uint16Array | Uint32Array;
+  readonly value: Uint16Array | Uint32Array | Float64Array;
   /** Rows of point p: first[p] .. first[p + 1] - 1; undefined when every point is one row (row p). */
   readonly first?: Uint32Array;
   readonly bytes: number;
@@ -516,7 +517,7 @@ export function segmentSumsOf(table: SeriesTable, sums: SegmentStackSums, profil
   return dense.toSegmentSums();
 }
 
-/** Per row: a stack_id, a value, and a share of its point's row offset. */
+/** Per row, at most: a stack_id, a value, and a share of its point's row offset. */
 const STACK_ROW_BYTES = 12;
 
 /**
@@ -581,8 +582,19 @@ async function readStackRows(store: ObjectStore, seg: SegmentMeta, table: Series
   );
   if (!fits) return null;
   for (let q = 0; q < points; q++) if (placed[q] !== (perPoint ? perPoint[q] : 1)) return null;
-  const small = value.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32) ? Uint32Array.from(value) : value;
-  return { stack, value: small, first, bytes: stack.byteLength + small.byteLength + (first?.byteLength ?? 0) };
+  const stacks = stack.every((v) => v < 2 ** 16) ? Uint16Array.from(stack) : stack;
+  const values = smallestExact(value);
+  return { stack: stacks, value: values, first, bytes: stacks.byteLength + values.byteLength + (first?.byteLength ?? 0) };
+}
+
+/** `v` in Uint16 or Uint32 when every value is an integer that fits, else as it is. */
+function smallestExact(v: Float64Array): Uint16Array | Uint32Array | Float64Array {
+  let max = 0;
+  for (const x of v) {
+    if (!Number.isInteger(x) || x < 0) return v;
+    if (x > max) max = x;
+  }
+  return max < 2 ** 16 ? Uint16Array.from(v) : max < 2 ** 32 ? Uint32Array.from(v) : v;
 }
 
 /**
