@@ -70,6 +70,11 @@ describe(symbolize.name, () => {
     ]);
     expect(out.stacks[2][0]).toBe(out.stacks[0][0]);
     expect(out.stacks[0][2]).toBe(named);
+    // The next query over the same frame objects gets the same explained copies, not new ones.
+    const again = await symbolize(tenantFromTrustedSource('acme'), p, NO_SYMBOLS);
+    expect(again.stacks[1].slice(0, 4)).toEqual(out.stacks[1].slice(0, 4));
+    again.stacks[1].slice(0, 4).forEach((f, i) => expect(f).toBe(out.stacks[1][i]));
+    expect(again.stacks[0][1]).toBe(out.stacks[0][1]);
   });
 
   it('keeps the array of a stack with nothing to replace, and the frames before the first replaced one', async () => {
