@@ -175,7 +175,7 @@ describe(QueryEngine.name, () => {
       const first = fx.metas[0];
       const [from, to] = [T0 + 5_500, T0 + 41_000];
       expect(e.holdsStackSums(first, from, to)).toBe(false);
-      // Only a query over every series builds them, as stack sums; it reads the rows of every cut segment.
+      // As for stack sums, only a query over every series builds them (reading every cut segment's rows once).
       await e.mergeStacks(fx.tenant, `${CPU}{pod="pod-a"}`, from, to);
       expect(e.holdsStackSums(first, from, to)).toBe(false);
       expect(totalsOf(await e.mergeStacks(fx.tenant, CPU, from, to))).toEqual(fx.expectedTotals(CPU, [], from, to));
@@ -195,7 +195,7 @@ describe(QueryEngine.name, () => {
           }
         }
       }
-      // Grouped queries and span profiles still read rows.
+      // A grouped query still reads rows (span profiles: holdsStackSums above says false for them).
       fx.store.reset();
       await e.mergeStacks(fx.tenant, CPU, from, to, { groupBy: ['pod'] });
       expect(fx.store.bytesRead).toBeGreaterThan(0);
