@@ -576,9 +576,9 @@ export class QueryEngine {
     const kept = this.keptFor(seg, plan.startMs, plan.endMs, groupBy, plan.spanIds);
     if (!this.seriesTables || !kept) return undefined;
     const q = { profileType: plan.profileType, matchers: plan.matchers, startMs: plan.startMs, endMs: plan.endMs, stepMs: 1, sumBy: [] };
-    // Only a query over every series builds them (it reads every row anyway); a label-filtered
-    // query uses them once they exist and otherwise reads just its own rows.
-    const opts = { build: plan.matchers.length === 0, signal };
+    // A query over every series builds them (it reads every row anyway); a label-filtered one
+    // reads just its own rows the first time the segment is asked for, and builds them the next.
+    const opts = { build: plan.matchers.length === 0 ? ('always' as const) : ('again' as const), signal };
     if (kept === 'stackSums') {
       const got = await this.seriesTables.stackSums(this.store, seg, q, opts);
       return got && segmentSumsOf(got.table, got.sums, plan.profileType, matchers);

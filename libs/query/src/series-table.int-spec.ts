@@ -84,6 +84,42 @@ describe(SeriesTableCache.name, () => {
     expect(seriesFromTable(t!, q)).toEqual(direct);
   });
 
+  it('adds stack sums up from kept stack rows without a read, equal to those summed from the rows', async () => {
+    const byStack = await QueryFixture.create();
+    try {
+      await byStack.addSegment(mixedRows(4), { rowOrder: 'stack', stackOrder: 'frames', rowGroupRows: 32 });
+      const every: SeriesQuery = { ...q, sumBy: [] };
+      for (const [f, m] of [...fx.metas.map((m) => [fx, m] as const), [byStack, byStack.metas[0]] as const]) {
+        const read = new SeriesTableCache(1 << 26);
+        const fromRows = new SeriesTableCache(1 << 26);
+        const want = await read.stackSums(f.store, m, every, { build: 'always' });
+        expect((await fromRows.stackRows(f.store, m, every, { build: 'always' }))?.rows.first).toBeDefined();
+        f.store.reset();
+        const got = await fromRows.stackSums(f.store, m, every, { build: 'always' });
+        expect(f.store.bytesRead).toBe(0);
+        expect(want?.sums.byType.size).toBe(2);
+        expect(got?.sums).toEqual(want?.sums);
+        expect(fromRows.peek(m)?.stackSums).toBe(got?.sums);
+      }
+    } finally {
+      await byStack.cleanup();
+    }
+  });
+
+  it('builds stack sums or rows for label-filtered queries the second time a segment is asked for', async () => {
+    const cache = new SeriesTableCache(1 << 26);
+    const m = fx.metas[0];
+    const pods: SeriesQuery = { ...q, matchers: [{ name: 'pod', op: '=', value: 'pod-a' }], sumBy: [] };
+    for (const field of ['stackSums', 'stackRows'] as const) {
+      const ask = () =>
+        field === 'stackSums' ? cache.stackSums(fx.store, m, pods, { build: 'again' }) : cache.stackRows(fx.store, m, pods, { build: 'again' });
+      expect(await ask()).toBeUndefined();
+      expect(cache.peek(m)?.[field]).toBeUndefined();
+      expect(await ask()).toBeDefined();
+      expect(cache.peek(m)?.[field]).toBeDefined();
+    }
+  });
+
   it('answers from a table what the rows hold', async () => {
     const tables = await Promise.all(fx.metas.map((m) => readSeriesTable(fx.store, m, 'all')));
     let total = 0;

@@ -53,14 +53,14 @@ export interface SeriesTable {
   /** Why the segment's rollup was not used, when it exists but could not be read. */
   readonly rollupError?: string;
   /**
-   * The segment's stack sums per series, once a flame graph query over all of it needed them;
-   * null when its ids are not dense (its queries scan rows).
+   * The segment's stack sums per series, once flame graph queries over all of it needed them
+   * (see KeptOptions); null when its ids are not dense (its queries scan rows).
    */
   stackSums?: SegmentStackSums | null;
   /**
-   * The segment's rows (stack_id and value) in the table's point order, once a flame graph over
-   * every series cut the segment (its range covered only part of it); null when the rows do not
-   * match the table's points (its queries scan rows).
+   * The segment's rows (stack_id and value) in the table's point order, once flame graphs cut
+   * the segment (their ranges covered only part of it; see KeptOptions); null when the rows do
+   * not match the table's points (its queries scan rows).
    */
   stackRows?: SegmentStackRows | null;
 }
@@ -68,7 +68,8 @@ export interface SeriesTable {
 /**
  * A segment's values summed per (profile type, series_id, stack_id) over its whole time range:
  * what a flame graph query covering the segment sums (per stack, over the series its matchers
- * accept), without decoding a row. Built once from the segment's rows.
+ * accept), without decoding a row. Built once from the segment's rows, or from its kept stack
+ * rows when it has them.
  */
 export interface SegmentStackSums {
   /** profile type → series_id → the series' stack_ids (ascending) and their sums. */
@@ -451,9 +452,7 @@ async function readStackSums(store: ObjectStore, seg: SegmentMeta, signal?: Abor
     signal,
   );
   const n = rows.n;
-  // Firn writes series_id and stack_id densely (indexes into the segment's series and stacks); a
-  // segment with sparse ids gets no stack sums, and its queries scan rows as before.
-  if (maxSeries > 4 * n + 1024 || maxStack > 4 * n + 1024) return null;
+  if (sparseIds(maxSeries, maxStack, n)) return null;
   const span = maxSeries + 1;
   // Counting sort of the rows by group = type × span + series.
   const groups = types.length * span;
@@ -463,23 +462,51 @@ async function readStackSums(store: ObjectStore, seg: SegmentMeta, signal?: Abor
   const order = new Uint32Array(n);
   const next = start.slice(0, groups);
   for (let r = 0; r < n; r++) order[next[rows.type[r] * span + rows.series[r]]++] = r;
-  // Per group: sum by stack_id into a dense scratch, then read back the stacks it touched, in order.
-  const scratch = new Float64Array(maxStack + 1);
-  const seen = new Uint8Array(maxStack + 1);
-  const touched = new Uint32Array(maxStack + 1);
-  let bytes = 0;
-  const byType = new Map<string, Map<number, { stacks: Uint32Array; values: Float64Array }>>();
+  const sums = new StackSumsBuilder(maxStack);
   for (let g = 0; g < groups; g++) {
-    if (start[g] === start[g + 1]) continue;
+    if (start[g] < start[g + 1]) sums.add(types[Math.floor(g / span)], g % span, rows.stack, rows.value, start[g], start[g + 1], order);
+  }
+  return sums.done();
+}
+
+/**
+ * Firn writes series_id and stack_id densely (indexes into the segment's series and stacks); a
+ * segment with sparse ids gets no stack sums (its dense scratch would be too large), and its
+ * queries scan rows as before.
+ */
+function sparseIds(maxSeries: number, maxStack: number, rows: number): boolean {
+  return maxSeries > 4 * rows + 1024 || maxStack > 4 * rows + 1024;
+}
+
+/** Builds a SegmentStackSums one (profile type, series) at a time, through one dense scratch. */
+class StackSumsBuilder {
+  private readonly scratch: Float64Array;
+  private readonly seen: Uint8Array;
+  private readonly touched: Uint32Array;
+  private readonly byType = new Map<string, Map<number, { stacks: Uint32Array; values: Float64Array }>>();
+  private bytes = 0;
+
+  constructor(maxStack: number) {
+    this.scratch = new Float64Array(maxStack + 1);
+    this.seen = new Uint8Array(maxStack + 1);
+    this.touched = new Uint32Array(maxStack + 1);
+  }
+
+  /**
+   * The series' cells: value[r] summed per stack[r] for the rows r = at[j] (or j without `at`),
+   * j in [from, to), kept as the stacks touched (ascending) and their sums.
+   */
+  add(type: string, sid: number, stack: ArrayLike<number>, value: ArrayLike<number>, from: number, to: number, at?: Uint32Array): void {
+    const { scratch, seen, touched } = this;
     let k = 0;
-    for (let j = start[g]; j < start[g + 1]; j++) {
-      const r = order[j];
-      const st = rows.stack[r];
+    for (let j = from; j < to; j++) {
+      const r = at ? at[j] : j;
+      const st = stack[r];
       if (seen[st] === 0) {
         seen[st] = 1;
         touched[k++] = st;
       }
-      scratch[st] += rows.value[r];
+      scratch[st] += value[r];
     }
     const stacks = touched.slice(0, k).sort();
     const values = new Float64Array(k);
@@ -488,13 +515,39 @@ async function readStackSums(store: ObjectStore, seg: SegmentMeta, signal?: Abor
       scratch[stacks[j]] = 0;
       seen[stacks[j]] = 0;
     }
-    const type = types[Math.floor(g / span)];
-    let perSeries = byType.get(type);
-    if (!perSeries) byType.set(type, (perSeries = new Map()));
-    perSeries.set(g % span, { stacks, values });
-    bytes += k * STACK_SUM_BYTES + SERIES_OVERHEAD_BYTES;
+    let perSeries = this.byType.get(type);
+    if (!perSeries) this.byType.set(type, (perSeries = new Map()));
+    perSeries.set(sid, { stacks, values });
+    this.bytes += k * STACK_SUM_BYTES + SERIES_OVERHEAD_BYTES;
   }
-  return { byType, bytes };
+
+  done(): SegmentStackSums {
+    return { byType: this.byType, bytes: this.bytes };
+  }
+}
+
+/**
+ * The segment's stack sums added up from its kept stack rows, with no object read: the rows of
+ * series k are those of its points, so each series' rows are summed per stack_id as
+ * readStackSums sums them (the same result, the same null for sparse ids).
+ */
+function stackSumsFromRows(table: SeriesTable, rows: SegmentStackRows): SegmentStackSums | null {
+  const { starts } = table;
+  const { stack, value, first } = rows;
+  let maxSeries = 0;
+  let maxStack = 0;
+  for (const ids of table.ids.values()) for (const sid of ids.keys()) if (sid > maxSeries) maxSeries = sid;
+  for (const st of stack) if (st > maxStack) maxStack = st;
+  if (sparseIds(maxSeries, maxStack, stack.length)) return null;
+  const sums = new StackSumsBuilder(maxStack);
+  for (const [type, ids] of table.ids) {
+    for (const [sid, k] of ids) {
+      const from = first ? first[starts[k]] : starts[k];
+      const to = first ? first[starts[k + 1]] : starts[k + 1];
+      if (from < to) sums.add(type, sid, stack, value, from, to);
+    }
+  }
+  return sums.done();
 }
 
 /**
@@ -643,6 +696,20 @@ interface Entry {
 }
 
 /**
+ * When a query builds a segment's stack sums or rows it finds missing: 'always' (a query over
+ * every series, which reads every row anyway), or 'again', the second time any query asks for
+ * them (a label-filtered one reads only its own rows the first time: a segment queried once
+ * is not worth a full read, one queried again likely will be again, such as a dashboard's).
+ */
+interface KeptOptions {
+  build: 'always' | 'again';
+  signal?: AbortSignal;
+}
+
+/** Segments remembered as asked for once (the set is cleared when full: a few extra scans, no more). */
+const MAX_ASKED = 65_536;
+
+/**
  * Series tables of recently queried segments, bounded by bytes. Keyed by the segment's samples
  * object key, which starts with its tenant's prefix, so tenants never share an entry; segments are
  * immutable, so an entry never goes stale.
@@ -658,6 +725,8 @@ export class SeriesTableCache {
   private readonly reading = new Map<string, Promise<SeriesTable>>();
   /** Stack sums and stack rows being read, by `${field} ${samples key}`. */
   private readonly building = new Map<string, Promise<SegmentStackSums | SegmentStackRows | null>>();
+  /** `${field} ${samples key}` of what a label-filtered query asked for once and did not build. */
+  private readonly asked = new Set<string>();
   private held = 0;
   hits = 0;
   misses = 0;
@@ -739,15 +808,15 @@ export class SeriesTableCache {
 
   /**
    * The segment's table (with the labels `q`'s matchers name) and its stack sums, read from the
-   * segment's rows once and kept with the table, counted in its bytes. Undefined when the table
-   * or its sums would not fit: the caller scans rows. Queries that miss the same sums at once
-   * share one read.
+   * segment's rows once (or added up from its kept stack rows) and kept with the table, counted
+   * in its bytes. Undefined when the table or its sums would not fit, or `opts.build` says not
+   * yet: the caller scans rows. Queries that miss the same sums at once share one read.
    */
   async stackSums(
     store: ObjectStore,
     seg: SegmentMeta,
     q: SeriesQuery,
-    opts: { build: boolean; signal?: AbortSignal },
+    opts: KeptOptions,
   ): Promise<{ table: SeriesTable; sums: SegmentStackSums } | undefined> {
     const got = await this.withKept('stackSums', store, seg, q, opts);
     return got && { table: got.table, sums: got.kept };
@@ -758,7 +827,7 @@ export class SeriesTableCache {
     store: ObjectStore,
     seg: SegmentMeta,
     q: SeriesQuery,
-    opts: { build: boolean; signal?: AbortSignal },
+    opts: KeptOptions,
   ): Promise<{ table: SeriesTable; rows: SegmentStackRows } | undefined> {
     const got = await this.withKept('stackRows', store, seg, q, opts);
     return got && { table: got.table, rows: got.kept };
@@ -769,19 +838,27 @@ export class SeriesTableCache {
     store: ObjectStore,
     seg: SegmentMeta,
     q: SeriesQuery,
-    opts: { build: boolean; signal?: AbortSignal },
+    opts: KeptOptions,
   ): Promise<{ table: SeriesTable; kept: KeptWithTable[F] } | undefined> {
     const key = segmentObjects(seg).samples;
     const cached = this.entries.get(key)?.table;
-    if (!opts.build && !cached?.[field]) return undefined;
+    if (!cached?.[field] && opts.build === 'again' && !this.askedBefore(`${field} ${key}`)) return undefined;
     const table = await this.table(store, seg, q, opts.signal);
     if (!table || this.entries.get(key)?.table !== table) return undefined;
     const have = table[field] as KeptWithTable[F] | null | undefined;
     if (have !== undefined) return have ? { table, kept: have } : undefined;
     // Building costs more than a row scan: only when they are likely to be kept.
-    if (!opts.build || !this.makeRoom(Number(seg.rows) * KEPT_BYTES_PER_ROW[field])) return undefined;
+    if (!this.makeRoom(Number(seg.rows) * KEPT_BYTES_PER_ROW[field])) return undefined;
     const kept = await this.build(field, key, store, seg, table, (bytes) => this.makeRoom(bytes), opts.signal);
     return kept ? { table, kept } : undefined;
+  }
+
+  /** Whether `id` was asked for before (since the set was last cleared); remembers it if not. */
+  private askedBefore(id: string): boolean {
+    if (this.asked.has(id)) return true;
+    if (this.asked.size >= MAX_ASKED) this.asked.clear();
+    this.asked.add(id);
+    return false;
   }
 
   /**
@@ -820,7 +897,15 @@ export class SeriesTableCache {
     // The reader's own query may be cancelled: then read for this one.
     const done = shared && (await shared.catch(() => undefined));
     if (done !== undefined) return done;
-    const reading = (field === 'stackSums' ? readStackSums(store, seg, signal) : readStackRows(store, seg, table, signal)) as Promise<KeptWithTable[F] | null>;
+    // Stack sums add up from kept stack rows without a read.
+    const rows = field === 'stackSums' ? table.stackRows : undefined;
+    const reading = (
+      field === 'stackRows'
+        ? readStackRows(store, seg, table, signal)
+        : rows
+          ? Promise.resolve(stackSumsFromRows(table, rows))
+          : readStackSums(store, seg, signal)
+    ) as Promise<KeptWithTable[F] | null>;
     this.building.set(id, reading);
     try {
       const kept = await reading;

@@ -44,7 +44,7 @@ export function querierSettings() {
       schema: byteSizeOrOff,
       default: '256MiB',
       description:
-        'Memory for per-segment series tables (one point per stored series and timestamp), so repeated series queries (QueryRange, SelectSeries, dashboards) read no segment again, and per segment its values summed per series and stack once a flame graph over every series covered it, and the stack and value of each of its rows once such a flame graph cut it (its range covered part of it), so a flame graph decodes no row of a segment it covers or cuts again; the 100-node fleet-1h benchmark needs about 150 MiB per hour (its rows mostly carry their own timestamp; agents stamping a whole profile with one time need far less); a query over more than fits keeps what fits and scans the rest; 0 = off (every query scans rows).',
+        'Memory for per-segment series tables (one point per stored series and timestamp), so repeated series queries (QueryRange, SelectSeries, dashboards) read no segment again, and per segment its values summed per series and stack once flame graphs covered it, and the stack and value of each of its rows once flame graphs cut it (their ranges covered part of it), built by the first query over every series or the second label-filtered one, so later flame graphs decode no row of a segment they cover or cut; the 100-node fleet-1h benchmark needs about 150 MiB per hour (its rows mostly carry their own timestamp; agents stamping a whole profile with one time need far less); a query over more than fits keeps what fits and scans the rest; 0 = off (every query scans rows).',
     }),
     queryTimeoutMs: setting({
       env: 'FIRN_QUERY_TIMEOUT_MS',
