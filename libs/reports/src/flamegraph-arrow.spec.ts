@@ -184,6 +184,13 @@ describe(flamegraphArrow.name, () => {
         // What the root shows plus what was trimmed below it is the whole profile.
         const cum = values(t, 'cumulative');
         expect((cum[0] ?? 0) <= p.total).toBe(true);
+        // The kept nodes are the maxNodes largest by cumulative value (as a multiset).
+        const down = (xs: (number | null)[]) =>
+          xs
+            .slice(1)
+            .map(Number)
+            .sort((a, b) => b - a);
+        expect(down(cum)).toEqual(down(values(decodeIpc(flamegraphArrow({ ...p, base: undefined }).record), 'cumulative')).slice(0, maxNodes));
       }),
       { numRuns: 150 },
     );

@@ -13,6 +13,7 @@ import {
   uint64BigColumn,
 } from './arrow-build';
 import { diffValues, internStacks, keyIds, sumValues } from './profile-input';
+import { ChildIndex, kthSmallest, treeScratch } from './tree-scratch';
 import type { StackProfile } from './stack-profile';
 
 export interface FlamegraphArrowOptions {
@@ -87,64 +88,25 @@ interface Tree {
   height: number;
 }
 
-/** Open-addressing table of (parent node, frame key) → child node, over typed arrays. */
-class ChildIndex {
-  private readonly slots: Int32Array;
-  private readonly mask: number;
-  readonly parentOf: Int32Array;
-  readonly keyOf: Int32Array;
-
-  constructor(capacity: number) {
-    let size = 1024;
-    while (size < capacity * 2) size *= 2;
-    this.slots = new Int32Array(size).fill(-1);
-    this.mask = size - 1;
-    this.parentOf = new Int32Array(capacity);
-    this.keyOf = new Int32Array(capacity);
-  }
-
-  private slot(parent: number, key: number): number {
-    let h = Math.imul(parent, 0x9e3779b1) ^ Math.imul(key + 0x7f4a7c15, 0x85ebca77);
-    h ^= h >>> 15;
-    let i = h & this.mask;
-    for (;;) {
-      const node = this.slots[i];
-      if (node < 0 || (this.parentOf[node] === parent && this.keyOf[node] === key)) return i;
-      i = (i + 1) & this.mask;
-    }
-  }
-
-  get(parent: number, key: number): number {
-    return this.slots[this.slot(parent, key)];
-  }
-
-  set(parent: number, key: number, node: number): void {
-    this.parentOf[node] = parent;
-    this.keyOf[node] = key;
-    this.slots[this.slot(parent, key)] = node;
-  }
-}
-
 function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: Int32Array, diffs: Float64Array | null): Tree {
-  // Nodes never outnumber the frames of all stacks (plus the root): allocate once.
+  // Nodes never outnumber the frames of all stacks (plus the root). The arrays are the kept
+  // scratch's: a node's entries are set when it is made, so nothing else needs clearing.
   let capacity = 1;
   for (const s of stacks) capacity += s.length;
-  const t: Tree = {
-    size: 1,
-    frame: new Int32Array(capacity).fill(-1),
-    depth: new Int32Array(capacity),
-    cum: new Float64Array(capacity),
-    flat: new Float64Array(capacity),
-    diff: new Float64Array(capacity),
-    nulls: new Uint8Array(capacity),
-    firstChild: new Int32Array(capacity).fill(-1),
-    nextSibling: new Int32Array(capacity).fill(-1),
-    height: 0,
-  };
-  const lastChild = new Int32Array(capacity).fill(-1);
+  const sc = treeScratch(capacity);
+  const [frame, depth, firstChild, nextSibling, lastChild, parentOf, keyOf] = sc.int32;
+  const [cum, flat, diff] = sc.float64;
+  const t: Tree = { size: 1, frame, depth, cum, flat, diff, nulls: sc.uint8, firstChild, nextSibling, height: 0 };
+  t.frame[0] = -1;
+  t.depth[0] = 0;
   t.cum[0] = sumValues(p.values);
-  if (diffs) t.diff[0] = sumValues(diffs);
-  const index = new ChildIndex(capacity);
+  t.flat[0] = 0;
+  t.diff[0] = diffs ? sumValues(diffs) : 0;
+  t.nulls[0] = 0;
+  t.firstChild[0] = -1;
+  t.nextSibling[0] = -1;
+  lastChild[0] = -1;
+  const index = new ChildIndex(capacity, sc, parentOf, keyOf);
   for (let s = 0; s < stacks.length; s++) {
     const v = p.values[s];
     const d = diffs ? diffs[s] : 0;
@@ -161,6 +123,13 @@ function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: 
         node = t.size++;
         t.frame[node] = fid;
         t.depth[node] = t.depth[parent] + 1;
+        t.cum[node] = 0;
+        t.flat[node] = 0;
+        t.diff[node] = 0;
+        t.nulls[node] = 0;
+        t.firstChild[node] = -1;
+        t.nextSibling[node] = -1;
+        lastChild[node] = -1;
         if (lastChild[parent] < 0) t.firstChild[parent] = node;
         else t.nextSibling[lastChild[parent]] = node;
         lastChild[parent] = node;
@@ -209,10 +178,10 @@ interface Rows {
 function keptByCap(t: Tree, max: number): Uint8Array | null {
   const nodes = t.size - 1;
   if (max < 1 || nodes <= max) return null;
-  const sorted = Float64Array.from(t.cum.subarray(1, t.size)).sort();
-  const kth = sorted[nodes - max];
+  // The smallest kept value: the (nodes - max)-th smallest (0-based), found without sorting.
+  const kth = kthSmallest(Float64Array.from(t.cum.subarray(1, t.size)), nodes - max);
   let ties = max;
-  for (let i = nodes - 1; i >= 0 && sorted[i] > kth; i--) ties--;
+  for (let n = 1; n < t.size; n++) if (t.cum[n] > kth) ties--;
   const keep = new Uint8Array(t.size);
   keep[0] = 1;
   for (let n = 1; n < t.size; n++) {
@@ -222,8 +191,9 @@ function keptByCap(t: Tree, max: number): Uint8Array | null {
   return keep;
 }
 
-function trim(t: Tree, fraction: number, keep: Uint8Array | null): Rows {
-  const cap = t.size;
+/** Kept rows in breadth-first order; at most `maxRows` (the root and the node cap's nodes). */
+function trim(t: Tree, fraction: number, keep: Uint8Array | null, maxRows: number): Rows {
+  const cap = Math.min(t.size, maxRows);
   const r: Rows = {
     count: 1,
     node: new Int32Array(cap),
@@ -465,7 +435,9 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   let out: { fields: Field[]; columns: Data[] };
   let rows = 1;
   if (tree.size > 1) {
-    const r = trim(tree, threshold, keptByCap(tree, opts.maxNodes ?? 0));
+    const maxNodes = opts.maxNodes ?? 0;
+    const keep = keptByCap(tree, maxNodes);
+    const r = trim(tree, threshold, keep, keep ? maxNodes + 1 : tree.size);
     trimmed = r.trimmed;
     rows = r.count;
     out = rowColumns(tree, frames, r);
