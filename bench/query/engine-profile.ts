@@ -6,6 +6,7 @@
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
 //     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
 //     [--snapshot] [--drop-snapshot] [--preload] [--series-preload] [--from 0.5 (start that far into the data, plus 1.234 s: a range cutting a segment)]
+//     [--report arrow (Parca's flame graph record, the default) | pyroscope (Pyroscope's flame graph, what Grafana gets)]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
 // round's engine closes, loaded by the next round's, or by the first round of the next process);
@@ -22,7 +23,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
 import { catalogSnapshotKey, NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
-import { flamegraphArrow } from '@firn/reports';
+import { flamegraphArrow, pyroscopeFlameGraph } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
 import { intArg } from '../cli';
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     'series-preload': { type: 'boolean', default: false },
     'drop-snapshot': { type: 'boolean', default: false },
     from: { type: 'string', default: '0' },
+    report: { type: 'string', default: 'arrow' },
   },
   strict: true,
 });
@@ -140,13 +142,23 @@ async function main(): Promise<void> {
         const t1 = performance.now();
         const c1 = process.cpuUsage();
         const fgOpts = { maxNodes: Number(args['max-nodes']) };
-        let fg = flamegraphArrow(p, fgOpts);
-        for (let k = 1; k < Number(args['flame-runs']); k++) fg = flamegraphArrow(p, fgOpts);
+        // Parca's Arrow record (Parca UI, our UI), or Pyroscope's flame graph (Grafana).
+        const render = (): string => {
+          if (args.report === 'pyroscope') {
+            const g = pyroscopeFlameGraph(p, fgOpts);
+            return `${g.levels.reduce((n, l) => n + l.values.length / 4, 0)} nodes (pyroscope)`;
+          }
+          const fg = flamegraphArrow(p, fgOpts);
+          return `${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`;
+        };
+        if (args.report !== 'arrow' && args.report !== 'pyroscope') throw new Error(`--report must be arrow or pyroscope, got ${args.report}`);
+        let shape = render();
+        for (let k = 1; k < Number(args['flame-runs']); k++) shape = render();
         const t2 = performance.now();
         const c2 = process.cpuUsage();
         (i === 0 ? cold : warm).push({ wallMs: t2 - t0, cpuMs: cpuMsOf(c0, c2) });
         console.log(
-          `${i === 0 ? 'cold' : 'warm'} merge + symbolize ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`,
+          `${i === 0 ? 'cold' : 'warm'} merge + symbolize ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${shape}`,
         );
       }
     }

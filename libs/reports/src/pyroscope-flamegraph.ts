@@ -1,6 +1,7 @@
 import { FirnError } from '@firn/errors';
 import { pyroscopeFrameName } from './labels';
 import { internStacks, keyIds } from './profile-input';
+import { ChildIndex, kthSmallest, treeScratch } from './tree-scratch';
 import type { StackProfile } from './stack-profile';
 
 /** querier.v1.FlameGraph with plain numbers (convert with BigInt at the edge). */
@@ -54,15 +55,21 @@ export function compareUtf8(a: string, b: string): number {
 
 /**
  * Pyroscope's function-name tree: one node per frame name per level, children sorted by name.
- * Node 0 is the virtual root. `left`/`right` hold two sides (a single graph uses `right`).
+ * Node 0 is the virtual root. `left`/`right` hold two sides (a single graph uses `right`). Per-node
+ * arrays are the shared tree scratch's (valid until the next build), indexed by node below `size`.
  */
 interface NameTree {
-  name: string[];
-  leftTotal: number[];
-  leftSelf: number[];
-  rightTotal: number[];
-  rightSelf: number[];
-  children: number[][];
+  size: number;
+  /** Distinct frame names; a node's is names[nameOf[node]] (the root's is -1). */
+  names: string[];
+  nameOf: Int32Array;
+  leftTotal: Float64Array;
+  leftSelf: Float64Array;
+  rightTotal: Float64Array;
+  rightSelf: Float64Array;
+  /** Children of node n, in name order: children[childStart[n]] .. children[childStart[n + 1] - 1]. */
+  childStart: Int32Array;
+  children: Int32Array;
 }
 
 function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
@@ -70,27 +77,29 @@ function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
   const { ids: nameId, count } = keyIds(frames, pyroscopeFrameName);
   const names: string[] = new Array<string>(count);
   for (let i = 0; i < frames.length; i++) names[nameId[i]] = pyroscopeFrameName(frames[i]);
-  const t: NameTree = { name: [''], leftTotal: [0], leftSelf: [0], rightTotal: [0], rightSelf: [0], children: [[]] };
-  const childOf = new Map<number, number>();
-  const K = Math.max(1, count);
-  const insert = (ids: Int32Array, v: number, total: number[], self: number[]): void => {
+  // Nodes never outnumber the frames of all stacks (plus the root).
+  let capacity = 1;
+  for (const st of stacks) capacity += st.length;
+  const sc = treeScratch(capacity);
+  const [parentOf, nameOf, childStart, children, next] = sc.int32;
+  const [leftTotal, leftSelf, rightTotal, rightSelf] = sc.float64;
+  const index = new ChildIndex(capacity, sc, parentOf, nameOf);
+  let size = 1;
+  parentOf[0] = -1;
+  nameOf[0] = -1;
+  leftTotal[0] = leftSelf[0] = rightTotal[0] = rightSelf[0] = 0;
+  const insert = (ids: Int32Array, v: number, total: Float64Array, self: Float64Array): void => {
     // Tree.InsertStack: empty stacks and non-positive values add nothing.
     if (!(v > 0) || ids.length === 0) return;
     let node = 0;
     total[0] += v;
     for (let j = ids.length - 1; j >= 0; j--) {
-      const ck = node * K + nameId[ids[j]];
-      let c = childOf.get(ck);
-      if (c === undefined) {
-        c = t.name.length;
-        t.name.push(names[nameId[ids[j]]]);
-        t.leftTotal.push(0);
-        t.leftSelf.push(0);
-        t.rightTotal.push(0);
-        t.rightSelf.push(0);
-        t.children.push([]);
-        t.children[node].push(c);
-        childOf.set(ck, c);
+      const k = nameId[ids[j]];
+      let c = index.get(node, k);
+      if (c < 0) {
+        c = size++;
+        index.set(node, k, c);
+        leftTotal[c] = leftSelf[c] = rightTotal[c] = rightSelf[c] = 0;
       }
       total[c] += v;
       node = c;
@@ -98,17 +107,30 @@ function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
     self[node] += v;
   };
   for (let s = 0; s < stacks.length; s++) {
-    insert(stacks[s], p.values[s], t.rightTotal, t.rightSelf);
-    if (withBase && p.base) insert(stacks[s], p.base[s], t.leftTotal, t.leftSelf);
+    insert(stacks[s], p.values[s], rightTotal, rightSelf);
+    if (withBase && p.base) insert(stacks[s], p.base[s], leftTotal, leftSelf);
   }
-  for (const c of t.children) if (c.length > 1) c.sort((a, b) => compareUtf8(t.name[a], t.name[b]));
-  return t;
+  // Children lists (CSR), each in name order: names are ranked once, siblings sorted by rank.
+  const rank = new Int32Array(count);
+  Array.from({ length: count }, (_, i) => i)
+    .sort((a, b) => compareUtf8(names[a], names[b]))
+    .forEach((id, r) => (rank[id] = r));
+  childStart.fill(0, 0, size + 1);
+  for (let c = 1; c < size; c++) childStart[parentOf[c] + 1]++;
+  for (let n = 0; n < size; n++) childStart[n + 1] += childStart[n];
+  next.set(childStart.subarray(0, size));
+  for (let c = 1; c < size; c++) children[next[parentOf[c]]++] = c;
+  for (let n = 0; n < size; n++) {
+    const from = childStart[n];
+    const to = childStart[n + 1];
+    if (to - from > 1) children.subarray(from, to).sort((a, b) => rank[nameOf[a]] - rank[nameOf[b]]);
+  }
+  return { size, names, nameOf, leftTotal, leftSelf, rightTotal, rightSelf, childStart, children };
 }
 
-/** The k-th largest of `values` (k ≥ 1, k ≤ values.length). */
+/** The k-th largest of `values` (k ≥ 1, k ≤ values.length; `values` is reordered). */
 function kthLargest(values: Float64Array, k: number): number {
-  values.sort();
-  return values[values.length - k];
+  return kthSmallest(values, values.length - k);
 }
 
 function deltaEncode(values: number[], start: number, step: number): void {
@@ -129,26 +151,30 @@ export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOp
   const total = t.rightTotal;
   const self = t.rightSelf;
   const maxNodes = opts.maxNodes ?? 0;
-  const nodeCount = t.name.length - 1;
+  const n = t.size;
   let minVal = 0;
-  if (maxNodes >= 1 && nodeCount > maxNodes) minVal = kthLargest(Float64Array.from(total.slice(1)), maxNodes);
+  if (maxNodes >= 1 && n - 1 > maxNodes) minVal = kthLargest(Float64Array.from(total.subarray(1, n)), maxNodes);
+  const otherId = t.names.indexOf(OTHER);
 
   // Virtual nodes ("other") get ids past the tree's.
-  const vName: string[] = [];
   const vValue: number[] = [];
-  const nameOf = (n: number): string => (n < t.name.length ? t.name[n] : vName[n - t.name.length]);
-  const totalOf = (n: number): number => (n < t.name.length ? total[n] : vValue[n - t.name.length]);
-  const selfOf = (n: number): number => (n < t.name.length ? self[n] : vValue[n - t.name.length]);
+  const nameOf = (x: number): string => (x < n ? t.names[t.nameOf[x]] : OTHER);
+  const totalOf = (x: number): number => (x < n ? total[x] : vValue[x - n]);
+  const selfOf = (x: number): number => (x < n ? self[x] : vValue[x - n]);
 
   const names: string[] = [];
   const nameIdx = new Map<string, number>();
   const levels: number[][] = [];
   let maxSelf = 0;
-  const stack: Array<{ node: number; x: number; level: number }> = [{ node: 0, x: 0, level: 0 }];
-  for (let cur = stack.pop(); cur !== undefined; cur = stack.pop()) {
-    const nodeSelf = selfOf(cur.node);
+  // The walk's stack as three parallel arrays (node, x, level).
+  const stack: number[] = [0, 0, 0];
+  while (stack.length > 0) {
+    const level = stack.pop()!;
+    const curX = stack.pop()!;
+    const node = stack.pop()!;
+    const nodeSelf = selfOf(node);
     if (nodeSelf > maxSelf) maxSelf = nodeSelf;
-    let name = cur.node === 0 ? '' : nameOf(cur.node);
+    let name = node === 0 ? '' : nameOf(node);
     let i = nameIdx.get(name);
     if (i === undefined) {
       i = names.length;
@@ -156,15 +182,16 @@ export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOp
       nameIdx.set(name, i);
       names.push(name);
     }
-    if (cur.level === levels.length) levels.push([]);
+    if (level === levels.length) levels.push([]);
     // Pushed reversed; every level is reversed as a whole below (upstream's Stack.Slice).
-    levels[cur.level].push(i, nodeSelf, totalOf(cur.node), cur.x);
-    let x = cur.x + nodeSelf;
+    levels[level].push(i, nodeSelf, totalOf(node), curX);
+    let x = curX + nodeSelf;
     let other = 0;
-    if (cur.node < t.name.length) {
-      for (const c of t.children[cur.node]) {
-        if (total[c] >= minVal && t.name[c] !== OTHER) {
-          stack.push({ node: c, x, level: cur.level + 1 });
+    if (node < n) {
+      for (let j = t.childStart[node], end = t.childStart[node + 1]; j < end; j++) {
+        const c = t.children[j];
+        if (total[c] >= minVal && t.nameOf[c] !== otherId) {
+          stack.push(c, x, level + 1);
           x += total[c];
         } else {
           other += total[c];
@@ -172,9 +199,8 @@ export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOp
       }
     }
     if (other !== 0) {
-      vName.push(OTHER);
       vValue.push(other);
-      stack.push({ node: t.name.length + vName.length - 1, x, level: cur.level + 1 });
+      stack.push(n + vValue.length - 1, x, level + 1);
     }
   }
   const out = levels.map((l) => {
@@ -183,7 +209,7 @@ export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOp
     return { values: l };
   });
   let sum = 0;
-  for (const c of t.children[0]) sum += total[c];
+  for (let j = t.childStart[0]; j < t.childStart[1]; j++) sum += total[t.children[j]];
   return { names, levels: out, total: sum, maxSelf };
 }
 
@@ -195,7 +221,7 @@ export function pyroscopeFlameGraphDiff(p: StackProfile, opts: PyroscopeFlameGra
   if (!p.base) throw FirnError.invalidArgument('a flame graph diff needs a profile with a base (left) side');
   const t = buildNameTree(p, true);
   const maxNodes = opts.maxNodes ?? 0;
-  const n = t.name.length;
+  const n = t.size;
   let minVal = 0;
   // combineMinValues counts the single root too.
   if (maxNodes >= 1 && n > maxNodes) {
@@ -203,14 +229,13 @@ export function pyroscopeFlameGraphDiff(p: StackProfile, opts: PyroscopeFlameGra
     for (let i = 0; i < n; i++) m[i] = Math.max(t.leftTotal[i], t.rightTotal[i]);
     minVal = kthLargest(m, maxNodes);
   }
-  const vName: string[] = [];
   const vLeft: number[] = [];
   const vRight: number[] = [];
   const isTree = (x: number): boolean => x < n;
   const get = (x: number) =>
     isTree(x)
-      ? { name: t.name[x], lt: t.leftTotal[x], ls: t.leftSelf[x], rt: t.rightTotal[x], rs: t.rightSelf[x] }
-      : { name: vName[x - n], lt: vLeft[x - n], ls: vLeft[x - n], rt: vRight[x - n], rs: vRight[x - n] };
+      ? { name: x === 0 ? '' : t.names[t.nameOf[x]], lt: t.leftTotal[x], ls: t.leftSelf[x], rt: t.rightTotal[x], rs: t.rightSelf[x] }
+      : { name: OTHER, lt: vLeft[x - n], ls: vLeft[x - n], rt: vRight[x - n], rs: vRight[x - n] };
 
   const names: string[] = [];
   const nameIdx = new Map<string, number>();
@@ -234,7 +259,8 @@ export function pyroscopeFlameGraphDiff(p: StackProfile, opts: PyroscopeFlameGra
     let otherL = 0;
     let otherR = 0;
     if (isTree(cur.node)) {
-      for (const c of t.children[cur.node]) {
+      for (let j = t.childStart[cur.node], end = t.childStart[cur.node + 1]; j < end; j++) {
+        const c = t.children[j];
         if (t.leftTotal[c] >= minVal || t.rightTotal[c] >= minVal) {
           stack.push({ node: c, xl, xr, level: cur.level + 1 });
           xl += t.leftTotal[c];
@@ -246,10 +272,9 @@ export function pyroscopeFlameGraphDiff(p: StackProfile, opts: PyroscopeFlameGra
       }
     }
     if (otherL !== 0 || otherR !== 0) {
-      vName.push(OTHER);
       vLeft.push(otherL);
       vRight.push(otherR);
-      stack.push({ node: n + vName.length - 1, xl, xr, level: cur.level + 1 });
+      stack.push({ node: n + vLeft.length - 1, xl, xr, level: cur.level + 1 });
     }
   }
   const out = levels.map((l) => {
