@@ -1,18 +1,55 @@
-// The queries the benchmark times, as Grafana's Parca data source sends them (gRPC-web over
-// HTTP/1.1 to a querier's public QueryService).
+// The queries the benchmark times, as Grafana's data sources send them: Parca's (gRPC-web over
+// HTTP/1.1 to a querier's public QueryService) and Pyroscope's (Connect, binary protobuf, to its
+// QuerierService).
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Client } from '@connectrpc/connect';
 import { bearer } from '../cli';
-import { createGrpcWebTransport } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { tableFromIPC } from 'apache-arrow';
-import { queryV1alpha1 } from '@firn/proto';
+import { querierV1, queryV1alpha1 } from '@firn/proto';
 
 const Q = queryV1alpha1;
 export type QueryClient = Client<typeof Q.QueryService>;
+export type PyroscopeClient = Client<typeof querierV1.QuerierService>;
 
-export function queryClient(base: string, token: string): QueryClient {
-  return createClient(Q.QueryService, createGrpcWebTransport({ baseUrl: base, httpVersion: '1.1', interceptors: [bearer(token)] }));
+/** Both APIs of one querier (or gateway). */
+export interface QueryClients {
+  parca: QueryClient;
+  pyroscope: PyroscopeClient;
+}
+
+export function queryClients(base: string, token: string): QueryClients {
+  const interceptors = [bearer(token)];
+  return {
+    parca: createClient(Q.QueryService, createGrpcWebTransport({ baseUrl: base, httpVersion: '1.1', interceptors })),
+    pyroscope: createClient(querierV1.QuerierService, createConnectTransport({ baseUrl: base, httpVersion: '1.1', interceptors })),
+  };
+}
+
+/**
+ * Pyroscope SelectMergeStacktraces over [startMs, endMs) with at most `maxNodes` nodes (Grafana's
+ * flame graph panel sends 16384 by default): the flame graph's total and node count. The profile
+ * type is Parca's without its delta suffix, as Pyroscope names it.
+ */
+export async function pyroscopeFlamegraph(
+  client: PyroscopeClient,
+  profileType: string,
+  labelSelector: string,
+  startMs: number,
+  endMs: number,
+  maxNodes: number,
+): Promise<{ total: number; nodes: number }> {
+  const res = await client.selectMergeStacktraces({
+    profileTypeID: profileType.split(':').slice(0, 5).join(':'),
+    labelSelector,
+    start: BigInt(startMs),
+    end: BigInt(endMs - 1),
+    maxNodes: BigInt(maxNodes),
+  });
+  const fg = res.flamegraph;
+  if (!fg) throw new Error('SelectMergeStacktraces returned no flame graph');
+  return { total: Number(fg.total), nodes: fg.levels.reduce((n, l) => n + l.values.length / 4, 0) };
 }
 
 export interface FlameResult {

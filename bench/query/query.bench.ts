@@ -1,7 +1,8 @@
 // Read-path benchmark over fleet-1h (docs/benchmarks.md, "Query (fleet-1h)"). Loads the dataset
 // through the real write path (nats-server, gateway, ingester as separate processes, WriteArrow,
-// local-dir storage), then times merged flame graphs and QueryRange against one querier and
-// against two peer queriers, and the same aggregate in DuckDB over the same Parquet files.
+// local-dir storage), then times merged flame graphs (Parca's, and Pyroscope's as Grafana asks
+// for them) and QueryRange against one querier and against two peer queriers, and the same
+// aggregate in DuckDB over the same Parquet files.
 // Exits 1 unless every total equals what was pushed.
 //
 //   node scripts/run-ts.cjs bench/query/query.bench.ts [--hours 1] [--runs 5] [--agents 100]
@@ -35,7 +36,7 @@ import { machineNotes } from '../ingest/report';
 import { blocksDir, compactDataset, MAX_COMPACT_LEVEL, prepareBlocksDir } from './compact';
 import { DuckBench, totalPerStackSql } from './duck';
 import { loadFleet, type LoadedFleet } from './load-fleet';
-import { mergeFlamegraph, queryClient, queryRange, type QueryClient } from './parca-queries';
+import { mergeFlamegraph, pyroscopeFlamegraph, queryClients, queryRange, type QueryClients } from './parca-queries';
 import { reportSection, upsertQuerySection, type DatasetFacts, type PhaseStats, type QueryCost, type QueryReport, type QueryRow, type Timing } from './report';
 import { startStack, type AppProcess, type Stack } from './stack';
 import { intArg } from '../cli';
@@ -46,6 +47,8 @@ const TENANT = tenantFromTrustedSource('bench-query');
 const MARKER = 'fleet.json';
 const INTERNAL_TOKEN = 'bench-query-internal-token-0123456789';
 const RANGE_POINTS = 60;
+/** max_nodes of Grafana's flame graph panel (its Pyroscope data source's default). */
+const GRAFANA_MAX_NODES = 16384;
 
 const { values: args } = parseArgs({
   options: {
@@ -231,7 +234,7 @@ async function plan(stack: Stack, selectorAll: string, selectorNs: string): Prom
 
 interface QuerySpec {
   row: QueryRow;
-  run(client: QueryClient): Promise<number>;
+  run(client: QueryClients): Promise<number>;
 }
 
 /** Runs every query once (retrying until the querier's manifest view has caught up), then `runs` times. */
@@ -246,7 +249,7 @@ async function measurePhase(
   const idleRss = pids.map(rssBytes);
   const rssReset = pids.every((p) => resetPeakRss(p));
   const cpu0 = pids.map(cpuSeconds);
-  const client = queryClient(queriers[0].base, token);
+  const client = queryClients(queriers[0].base, token);
   for (const spec of specs) {
     let total = await spec.run(client);
     for (let i = 0; total !== spec.row.expected && i < 40; i++) {
@@ -305,8 +308,23 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     { name: 'merged flame graph, label filter', selector: selectorNs, segments: p.filtered.length, expected: expectedNs, verified: true },
     { name: `QueryRange sum by namespace, ${RANGE_POINTS} points`, selector: selectorAll, segments: p.all.length, expected: expectedAll, verified: true },
     { name: 'merged flame graph, second half (expected: DuckDB)', selector: selectorAll, segments: halfSegments, expected: NaN, verified: true },
+    {
+      name: `Pyroscope flame graph (Grafana), label filter, ${GRAFANA_MAX_NODES} nodes`,
+      selector: selectorNs,
+      segments: p.filtered.length,
+      expected: expectedNs,
+      verified: true,
+    },
+    {
+      name: `Pyroscope flame graph (Grafana), whole range, ${GRAFANA_MAX_NODES} nodes`,
+      selector: selectorAll,
+      segments: p.all.length,
+      expected: expectedAll,
+      verified: true,
+    },
   ];
-  const [flameAll, flameNs, range, flameHalf] = rows;
+  const [flameAll, flameNs, range, flameHalf, grafanaNs, grafanaAll] = rows;
+  const nsLabels = `{namespace="${args.namespace}"}`;
   const mismatch = (row: QueryRow, what: string, got: number): void => {
     if (got === row.expected) return;
     row.verified = false;
@@ -333,15 +351,25 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       for (const r of results) mismatch(row, 'DuckDB', r.total);
       say(`DuckDB: ${row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms (${results[0].stacks} stacks, total ${results[0].total})`);
     }
+    // Grafana's queries sum what the Parca ones over the same series sum.
+    for (const [row, same] of [
+      [grafanaNs, flameNs],
+      [grafanaAll, flameAll],
+    ] as const) {
+      Object.assign(row, { duck: same.duck, duckTotal: same.duckTotal, duckStacks: same.duckStacks });
+      mismatch(row, 'DuckDB', same.duckTotal ?? NaN);
+    }
   } finally {
     duck.close();
   }
 
   const specs: QuerySpec[] = [
-    { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, startMs, endMs)) },
-    { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c, selectorNs, startMs, endMs)) },
-    { row: range, run: async (c) => (await queryRange(c, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
-    { row: flameHalf, run: async (c) => rootOf(await mergeFlamegraph(c, selectorAll, halfMs, endMs)) },
+    { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c.parca, selectorAll, startMs, endMs)) },
+    { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c.parca, selectorNs, startMs, endMs)) },
+    { row: range, run: async (c) => (await queryRange(c.parca, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
+    { row: flameHalf, run: async (c) => rootOf(await mergeFlamegraph(c.parca, selectorAll, halfMs, endMs)) },
+    { row: grafanaNs, run: async (c) => (await pyroscopeFlamegraph(c.pyroscope, FLEET_PROFILE_TYPE, nsLabels, startMs, endMs, GRAFANA_MAX_NODES)).total },
+    { row: grafanaAll, run: async (c) => (await pyroscopeFlamegraph(c.pyroscope, FLEET_PROFILE_TYPE, '{}', startMs, endMs, GRAFANA_MAX_NODES)).total },
   ];
   const loadBefore = loadNow();
   const phaseStats: PhaseStats[] = [];
@@ -371,7 +399,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       try {
         const readyCpuSec = cpuSeconds(q.pid);
         await new Promise((r) => setTimeout(r, 2000));
-        const client = queryClient(q.base, stack.token);
+        const client = queryClients(q.base, stack.token);
         const c0 = threadCpuSeconds(q.pid);
         const t0 = performance.now();
         const total = await spec.run(client);
@@ -404,7 +432,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       await stack.store.delete(catalogSnapshotKey(TENANT));
       const writer = await stack.startApp('querier', { label: 'querier-snapshot-writer', env: snapEnv });
       try {
-        const client = queryClient(writer.base, stack.token);
+        const client = queryClients(writer.base, stack.token);
         for (const spec of specs) mismatch(spec.row, 'snapshot writer', await spec.run(client));
       } finally {
         await writer.proc.stop();
