@@ -1,6 +1,6 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Transport } from '@connectrpc/connect';
-import { Http2SessionManager, createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { Http2SessionManager, createGrpcWebTransport } from '@connectrpc/connect-node';
 import type { Logger } from '@firn/observability';
 import { internalGrpcTransport } from '@firn/platform';
 import { querierV1, queryV1alpha1 } from '@firn/proto';
@@ -15,10 +15,7 @@ interface Range {
 /** What the warm-up asks about: a tenant's recent ranges, a profile type it has and a label to sum by. */
 export interface RpcWarmUpProbe {
   tenant: TenantId;
-  /**
-   * Each range is asked in turn (differently sized ranges leave the sums compiled for both); the
-   * flame graphs only over the first (the newest segment: a small one).
-   */
+  /** Each range is asked in turn (differently sized ranges leave the sums compiled for both). */
   ranges: readonly Range[];
   profileType: string;
   /** A label name of the data (the range queries sum by it, as a dashboard does); none: no sum. */
@@ -27,20 +24,15 @@ export interface RpcWarmUpProbe {
 
 /** As many points as Grafana asks of a panel. */
 const POINTS = 300;
-/** The node cap Grafana's flame graph panel asks Pyroscope for. */
-const GRAFANA_MAX_NODES = 16384n;
 
 /**
- * Queries through this querier's own public services before it is ready (answers discarded), so
- * a restarted querier's first dashboard query does not pay for the first run of the RPC handlers,
- * the response encoding and the sums as a real call drives them, which no in-process warm-up
- * reaches: Parca QueryRange over gRPC (how the gateway forwards every query) and over gRPC-web
- * (Grafana's Parca data source, directly), Pyroscope SelectSeries over gRPC; then one flame graph
- * each as Grafana asks for it: Parca Query (FLAMEGRAPH_ARROW, gRPC-web) and Pyroscope
- * SelectMergeStacktraces (Connect, 16384 nodes; Pyroscope's flame graph is built by code the
- * in-process warm-up never runs). Each call carries the internal token and the warm-up header:
- * served as a forwarded query, not metered as the tenant's usage. A failure is logged and only
- * costs the first query its start-up.
+ * Range queries through this querier's own public services before it is ready (answers
+ * discarded), so a restarted querier's first dashboard query does not pay for the first run of
+ * the RPC handlers, the response encoding and the series sums as a real call drives them, which
+ * no in-process warm-up reaches: Parca QueryRange over gRPC (how the gateway forwards every query)
+ * and over gRPC-web (Grafana's Parca data source, directly), Pyroscope SelectSeries over gRPC. Each
+ * call carries the internal token and the warm-up header: served as a forwarded query, not metered
+ * as the tenant's usage. A failure is logged and only costs the first query its start-up.
  */
 export async function warmUpOverRpc(baseUrl: string, token: string, probe: RpcWarmUpProbe, signal: AbortSignal, log: Logger): Promise<void> {
   const headers = { [INTERNAL_TOKEN_HEADER]: token, [INTERNAL_TENANT_HEADER]: probe.tenant, [WARM_UP_HEADER]: '1' };
@@ -67,32 +59,11 @@ export async function warmUpOverRpc(baseUrl: string, token: string, probe: RpcWa
       },
       { headers, signal },
     );
-  const parcaFlameGraph = (r: Range) => () =>
-    createClient(queryV1alpha1.QueryService, grpcWeb).query(
-      {
-        mode: queryV1alpha1.QueryRequest_Mode.MERGE,
-        options: { case: 'merge', value: { query: probe.profileType, start: timestampFromMs(r.startMs), end: timestampFromMs(r.endMs - 1) } },
-        reportType: queryV1alpha1.QueryRequest_ReportType.FLAMEGRAPH_ARROW,
-      },
-      { headers, signal },
-    );
-  const pyroscopeFlameGraph = (r: Range) => () =>
-    createClient(querierV1.QuerierService, createConnectTransport({ baseUrl, httpVersion: '1.1' })).selectMergeStacktraces(
-      { profileTypeID: probe.profileType, labelSelector: '{}', start: BigInt(r.startMs), end: BigInt(r.endMs - 1), maxNodes: GRAFANA_MAX_NODES },
-      { headers, signal },
-    );
-  const calls: Array<{ call: string; r: Range; run: () => Promise<unknown> }> = probe.ranges.flatMap((r) => [
+  const calls = probe.ranges.flatMap((r) => [
     { call: 'parca QueryRange (gRPC)', r, run: parcaRange(grpc, r) },
     { call: 'parca QueryRange (gRPC-web)', r, run: parcaRange(grpcWeb, r) },
     { call: 'pyroscope SelectSeries (gRPC)', r, run: selectSeries(r) },
   ]);
-  const newest = probe.ranges[0];
-  if (newest) {
-    calls.push(
-      { call: 'parca Query flame graph (gRPC-web)', r: newest, run: parcaFlameGraph(newest) },
-      { call: 'pyroscope SelectMergeStacktraces (Connect)', r: newest, run: pyroscopeFlameGraph(newest) },
-    );
-  }
   try {
     for (const { call, r, run } of calls) {
       const t0 = performance.now();
