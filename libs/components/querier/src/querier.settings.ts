@@ -105,7 +105,7 @@ export function querierSettings() {
       schema: bool,
       default: String(d.warmUp),
       description:
-        "At start, before reporting ready, run two flame graph queries over the most recently written tenant's newest segment, one over every series and one with a label matcher, then, once the APIs answer, a dashboard's range queries through the querier's own APIs (Parca QueryRange over gRPC and gRPC-web, Pyroscope SelectSeries, over the newest segment and over the series preload's window; not metered as the tenant's usage). Answers are discarded: the first user queries do not pay for compiling the query path (stack sums, matchers, the scan, Parquet decoding, symbolization, the flame graph builder, the RPC handlers and their response encoding).",
+        "At start, before reporting ready, run two flame graph queries over the most recently written tenant's newest segment, one over every series and one with a label matcher, each rendered as Parca's and as Pyroscope's (Grafana's) flame graph, then, once the APIs answer, a dashboard's range queries through the querier's own APIs (Parca QueryRange over gRPC and gRPC-web, Pyroscope SelectSeries, over the newest segment and over the series preload's window; not metered as the tenant's usage). Answers are discarded: the first user queries do not pay for compiling the query path (stack sums, matchers, the scan, Parquet decoding, symbolization, both flame graph builders, the RPC handlers and their response encoding).",
     }),
     querierPeers: setting({
       env: 'FIRN_QUERIER_PEERS',

@@ -30,7 +30,7 @@ import {
   type Side,
   type SymbolResolver,
 } from '@firn/query';
-import { flamegraphArrow, type StackProfile } from '@firn/reports';
+import { flamegraphArrow, pyroscopeFlameGraph, type StackProfile } from '@firn/reports';
 import { LOGGER, METRICS, RpcRegistry, TRACER } from '@firn/server-runtime';
 import type { TenantId } from '@firn/tenancy';
 import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor, internalTenantOf } from './internal-auth';
@@ -51,6 +51,9 @@ type Peer = Client<typeof firnQueryV1.PartialQueryService>;
 
 /** What the warm-ups before ready ask about (`QueryEngine.warmUpQueries`). */
 type WarmUpProbe = NonNullable<ReturnType<QueryEngine['warmUpQueries']>>;
+
+/** The node cap Grafana's flame graph panel asks Pyroscope for (what the warm-up renders at). */
+const GRAFANA_MAX_NODES = 16384;
 
 /** What peers scan for each other; label of firn_querier_peer_share_segments_total. */
 type ShareKind = 'stacks' | 'series' | 'label_names' | 'label_values';
@@ -133,10 +136,11 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   /**
    * Flame graphs before ready (answers discarded) over the most recent tenant's newest segment:
    * over every series, then with a label matcher (`QueryEngine.warmUpQueries`), each symbolized
-   * and rendered at the default node cap as a query is, so the first user queries do not pay for
-   * compiling the paths they take (stack sums, matchers over series, the edge scan, Parquet
-   * decoding, symbolization, the flame graph). They map their stacks into the tenant's catalog
-   * like any query; a failure is logged and only costs the first query its start-up.
+   * and rendered as Parca's flame graph at the default node cap and as Pyroscope's (Grafana's) at
+   * Grafana's, so the first user queries do not pay for compiling the paths they take (stack sums,
+   * matchers over series, the edge scan, Parquet decoding, symbolization, both flame graph
+   * builders). They map their stacks into the tenant's catalog like any query; a failure is
+   * logged and only costs the first query its start-up.
    */
   private async warmUp(probe: WarmUpProbe): Promise<void> {
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
@@ -146,6 +150,8 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
         const merged = await this.engine.mergeStacks(probe.tenant, selector, probe.startMs, probe.endMs, { signal });
         const p = await this.symbolized(probe.tenant, merged);
         const height = flamegraphArrow(p, { maxNodes: DEFAULT_TENANT_LIMITS.maxFlameGraphNodes }).height;
+        // Grafana's format too (its builder shares nothing else with Parca's): no second merge.
+        pyroscopeFlameGraph(p, { maxNodes: GRAFANA_MAX_NODES });
         this.log.info({ tenant: probe.tenant, selector, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
       } catch (err) {
         this.log.warn({ tenant: probe.tenant, selector, err }, 'warm-up query failed; the first query pays its start-up');
