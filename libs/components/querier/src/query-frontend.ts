@@ -150,7 +150,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
         const merged = await this.engine.mergeStacks(probe.tenant, selector, probe.startMs, probe.endMs, { signal });
         const p = await this.symbolized(probe.tenant, merged);
         const height = flamegraphArrow(p, { maxNodes: DEFAULT_TENANT_LIMITS.maxFlameGraphNodes }).height;
-        // Grafana's format too (its builder shares nothing else with Parca's): no second merge.
+        // Grafana's format too (another builder, which nothing else runs before a query): no second merge.
         pyroscopeFlameGraph(p, { maxNodes: GRAFANA_MAX_NODES });
         this.log.info({ tenant: probe.tenant, selector, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
       } catch (err) {
