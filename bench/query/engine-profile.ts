@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
     const firstMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
+    if (args.report !== 'arrow' && args.report !== 'pyroscope') throw new Error(`--report must be arrow or pyroscope, got ${args.report}`);
     const from = Number(args.from);
     if (!(from >= 0 && from < 1)) throw new Error(`--from must be a fraction in [0, 1), got ${args.from}`);
     const startMs = from === 0 ? firstMs : firstMs + Math.floor((endMs - firstMs) * from) + 1_234;
@@ -151,7 +152,6 @@ async function main(): Promise<void> {
           const fg = flamegraphArrow(p, fgOpts);
           return `${fg.record.length} B, ${tableFromIPC(fg.record).numRows} nodes`;
         };
-        if (args.report !== 'arrow' && args.report !== 'pyroscope') throw new Error(`--report must be arrow or pyroscope, got ${args.report}`);
         let shape = render();
         for (let k = 1; k < Number(args['flame-runs']); k++) shape = render();
         const t2 = performance.now();
