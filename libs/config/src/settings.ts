@@ -43,7 +43,7 @@ export function serverSettings(defaultPort: number) {
       schema: z.coerce.number().int().min(0).max(1000),
       default: '100',
       description:
-        "How far V8's JS heap may grow past what the last full garbage collection kept before the next one starts, in per cent (V8's --heap-growing-percent). 0 leaves V8's adaptive factor, which at a steady low request rate falls to its minimum (1.1×, at least 8 MB) and then runs a full collection every second or two; 100 measured 1.5-1.6× the write path's samples per CPU-second at a fleet's rate for ≈ 10 MiB more peak RSS (docs/benchmarks.md). Set by a server that owns its process, not by one embedded in tests.",
+        "How far V8's JS heap may grow past what the last full garbage collection kept before the next one starts, in per cent (V8's --heap-growing-percent). 0 leaves V8's adaptive factor, which at a steady low request rate falls to its minimum (1.1×, at least 8 MB) and then runs a full collection every second or two; 100 measured 1.5-1.6× the write path's samples per CPU-second at a fleet's rate, for 10-25 MiB more peak RSS in the gateway and the ingester (docs/benchmarks.md). Set by a server that owns its process, not by one embedded in tests.",
     }),
   };
 }
