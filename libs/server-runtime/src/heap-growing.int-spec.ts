@@ -19,12 +19,12 @@ console.log(kept.length);
 
 describe('applyHeapGrowing', () => {
   const dir = makeTempDir('heap-growing');
+  const file = join(dir, 'child.ts');
+  writeFileSync(file, CHILD);
   afterAll(() => removeDir(dir));
 
   /** The growing factor of the last old-generation limit V8 set (after the forced collection), as it traced it. */
   function lastLimitFactor(percent: number): string | undefined {
-    const file = join(dir, 'child.ts');
-    writeFileSync(file, CHILD);
     const out = execFileSync(process.execPath, ['--expose-gc', '--trace-gc-verbose', join(ROOT, 'scripts/run-ts.cjs'), file, String(percent)], {
       cwd: ROOT,
       encoding: 'utf8',
