@@ -110,8 +110,10 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
     stopping ??= (async () => {
       log.info({ reason }, 'shutting down: draining');
       readiness.markDraining();
+      // Which step a shutdown that runs out its budget is stuck in.
+      let phase = 'draining requests';
       const deadline = setTimeout(() => {
-        log.error({ timeoutMs: config.shutdownTimeoutMs }, opts.handleSignals ? 'shutdown timed out; exiting anyway' : 'shutdown timed out');
+        log.error({ timeoutMs: config.shutdownTimeoutMs, phase }, opts.handleSignals ? 'shutdown timed out; exiting anyway' : 'shutdown timed out');
         log.flush();
         // Only a server that owns its process exits it; an embedded one (tests) must not end its host.
         if (opts.handleSignals) process.exit(1);
@@ -119,8 +121,11 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
       deadline.unref();
       const { abandoned } = await server.drain(Math.floor(config.shutdownTimeoutMs / 2));
       if (abandoned > 0) log.warn({ abandoned }, 'requests still running after the drain period were cut');
+      phase = 'stopping components (shutdown hooks)';
       if (app) await app.close();
+      phase = 'closing dependencies';
       if (setup?.close) await setup.close();
+      phase = 'exporting traces';
       await tracing.shutdown().catch((err: unknown) => log.warn({ err }, 'trace export failed at shutdown'));
       clearTimeout(deadline);
       log.info('stopped');

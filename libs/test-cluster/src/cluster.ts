@@ -60,6 +60,11 @@ export interface TestCluster {
 
 /** How long a killed component's leftover shutdown may take at cluster stop before we leave it. */
 const REAP_TIMEOUT_MS = 5_000;
+/**
+ * How long a live component's graceful stop may take at cluster stop (its own budget,
+ * FIRN_SHUTDOWN_TIMEOUT_MS, is 25 s) before we leave it and say so, within the hook's 60 s.
+ */
+const STOP_LIMIT_MS = 40_000;
 
 /**
  * Starts real nats-server (JetStream), s3rver and optionally redis-server, then lets a test run
@@ -168,6 +173,22 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     await Promise.race([server.shutdown('reaped after a kill').catch(() => undefined), sleep(REAP_TIMEOUT_MS)]);
   };
 
+  /**
+   * A graceful stop, bounded: one that overruns is named on stderr (its own "shutdown timed out"
+   * log says which step it was in) and left behind, so the other components and servers still stop.
+   */
+  const stopLive = async (c: ClusterComponent): Promise<void> => {
+    const limit = sleep(STOP_LIMIT_MS, 'overran' as const, { ref: false });
+    const outcome = await Promise.race([
+      c.stop().then(
+        () => 'stopped' as const,
+        () => reap(c.server).then(() => 'reaped' as const),
+      ),
+      limit,
+    ]);
+    if (outcome === 'overran') process.stderr.write(`test cluster: ${c.name} still stopping after ${STOP_LIMIT_MS} ms; left behind\n`);
+  };
+
   return {
     nats,
     s3,
@@ -178,11 +199,22 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     start,
     stop: () =>
       (stopping ??= (async () => {
-        await Promise.all(components.map((c) => (c.isKilled() ? reap(c.handle.server) : c.handle.stop().catch(() => reap(c.handle.server)))));
+        // Should a step still hang, the test's hook timeout alone would not say which.
+        let step = 'stopping components';
+        const watchdog = setTimeout(
+          () => process.stderr.write(`test cluster: stop still ${step} after ${STOP_LIMIT_MS + 10_000} ms\n`),
+          STOP_LIMIT_MS + 10_000,
+        );
+        watchdog.unref();
+        await Promise.all(components.map((c) => (c.isKilled() ? reap(c.handle.server) : stopLive(c.handle))));
+        step = 'closing proxies';
         await Promise.all([...components.flatMap((c) => c.proxies), ...fronts.values()].map((p) => p.close()));
+        step = 'closing its own NATS and S3 clients';
         await bus.close().catch(() => undefined);
         await store.close().catch(() => undefined);
+        step = 'stopping nats-server, the S3 server and redis-server';
         await Promise.all([nats.stop(), s3.stop(), redis?.stop()]);
+        clearTimeout(watchdog);
       })()),
   };
 }

@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeTempDir, removeDir } from '@firn/testing';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+
+// A server that owns its process (as `main` runs every component) with one component whose
+// shutdown hook waits a minute (on a timer, as a stuck request to a dependency would).
+const CHILD = `
+import { defineConfig, serverSettings } from '${join(ROOT, 'libs/config/src')}';
+import { main } from '${join(ROOT, 'libs/server-runtime/src/run-server')}';
+
+class Stuck {}
+const config = defineConfig('stuck', { ...serverSettings(0) });
+main(
+  {
+    component: 'stuck',
+    config,
+    setup: async () => ({
+      modules: [{ module: Stuck, providers: [{ provide: 'stuck', useValue: { onApplicationShutdown: () => new Promise((done) => setTimeout(done, 60_000)) } }] }],
+    }),
+  },
+  process.argv.slice(2),
+  process.env,
+);
+`;
+
+interface LogLine {
+  msg: string;
+  phase?: string;
+  timeoutMs?: number;
+}
+
+describe('a shutdown that runs out its budget', () => {
+  const dir = makeTempDir('shutdown-timeout');
+  const file = join(dir, 'child.ts');
+  writeFileSync(file, CHILD);
+  afterAll(() => removeDir(dir));
+
+  it('exits 1 after FIRN_SHUTDOWN_TIMEOUT_MS, logging the step it was stuck in', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/run-ts.cjs'), file], {
+      cwd: ROOT,
+      env: { ...process.env, FIRN_PORT: '0', FIRN_SHUTDOWN_TIMEOUT_MS: '300', FIRN_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    await new Promise<void>((started, failed) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('"msg":"started"')) started();
+      });
+      void exited.then(() => failed(new Error(`the child exited before it started:\n${out}\n${err}`)));
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as LogLine);
+    expect(lines.find((l) => l.msg === 'shutdown timed out; exiting anyway')).toMatchObject({ timeoutMs: 300, phase: 'stopping components (shutdown hooks)' });
+    expect(lines.some((l) => l.msg === 'stopped')).toBe(false);
+  });
+});
