@@ -118,7 +118,9 @@ export async function runServer<D extends SettingsDef>(spec: ServerSpec<D>, opts
         // Only a server that owns its process exits it; an embedded one (tests) must not end its host.
         if (opts.handleSignals) process.exit(1);
       }, config.shutdownTimeoutMs);
-      deadline.unref();
+      // A process owner keeps the deadline: a step waiting on a promise nothing will settle must
+      // end in exit 1 and this log, not in an event loop that runs dry and exits 0 unflushed.
+      if (!opts.handleSignals) deadline.unref();
       const { abandoned } = await server.drain(Math.floor(config.shutdownTimeoutMs / 2));
       if (abandoned > 0) log.warn({ abandoned }, 'requests still running after the drain period were cut');
       phase = 'stopping components (shutdown hooks)';
