@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeTempDir, removeDir } from '@firn/testing';
+import { freePort, makeTempDir, removeDir, spawnServer, withPortRetry } from '@firn/testing';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -40,29 +39,32 @@ describe('a shutdown that runs out its budget', () => {
   afterAll(() => removeDir(dir));
 
   it('exits 1 after FIRN_SHUTDOWN_TIMEOUT_MS, logging the step it was stuck in, even with nothing left to keep it alive', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts/run-ts.cjs'), file], {
-      cwd: ROOT,
-      env: { ...process.env, FIRN_PORT: '0', FIRN_SHUTDOWN_TIMEOUT_MS: '300', FIRN_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-    await new Promise<void>((started, failed) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('"msg":"started"')) started();
+    const proc = await withPortRetry(freePort, (port) =>
+      spawnServer({
+        name: 'stuck-server',
+        command: process.execPath,
+        args: [join(ROOT, 'scripts/run-ts.cjs'), file],
+        cwd: ROOT,
+        env: { FIRN_HOST: '127.0.0.1', FIRN_PORT: String(port), FIRN_SHUTDOWN_TIMEOUT_MS: '300', FIRN_LOG_LEVEL: 'info' },
+        ready: async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+        readyTimeoutMs: 60_000,
+      }),
+    );
+    try {
+      process.kill(proc.pid, 'SIGTERM');
+      expect((await proc.exited).code).toBe(1);
+      const lines = proc
+        .logTail(1 << 20)
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as LogLine);
+      expect(lines.find((l) => l.msg === 'shutdown timed out; exiting anyway')).toMatchObject({
+        timeoutMs: 300,
+        phase: 'stopping components (shutdown hooks)',
       });
-      void exited.then(() => failed(new Error(`the child exited before it started:\n${out}\n${err}`)));
-    });
-    child.kill('SIGTERM');
-    expect(await exited).toBe(1);
-    const lines = out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as LogLine);
-    expect(lines.find((l) => l.msg === 'shutdown timed out; exiting anyway')).toMatchObject({ timeoutMs: 300, phase: 'stopping components (shutdown hooks)' });
-    expect(lines.some((l) => l.msg === 'stopped')).toBe(false);
+      expect(lines.some((l) => l.msg === 'stopped')).toBe(false);
+    } finally {
+      await proc.stop();
+    }
   });
 });

@@ -170,7 +170,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
 
   /** A killed component still holds timers and clients; shut it down with every cable cut. */
   const reap = async (server: RunningServer): Promise<void> => {
-    await Promise.race([server.shutdown('reaped after a kill').catch(() => undefined), sleep(REAP_TIMEOUT_MS)]);
+    await settlesWithin(server.shutdown('reaped after a kill'), REAP_TIMEOUT_MS);
   };
 
   /**
@@ -178,15 +178,11 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
    * log says which step it was in) and left behind, so the other components and servers still stop.
    */
   const stopLive = async (c: ClusterComponent): Promise<void> => {
-    const limit = sleep(STOP_LIMIT_MS, 'overran' as const, { ref: false });
-    const outcome = await Promise.race([
-      c.stop().then(
-        () => 'stopped' as const,
-        () => reap(c.server).then(() => 'reaped' as const),
-      ),
-      limit,
-    ]);
-    if (outcome === 'overran') process.stderr.write(`test cluster: ${c.name} still stopping after ${STOP_LIMIT_MS} ms; left behind\n`);
+    const stopped = await settlesWithin(
+      c.stop().catch(() => reap(c.server)),
+      STOP_LIMIT_MS,
+    );
+    if (!stopped) process.stderr.write(`test cluster: ${c.name} still stopping after ${STOP_LIMIT_MS} ms; left behind\n`);
   };
 
   return {
@@ -217,6 +213,17 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
         clearTimeout(watchdog);
       })()),
   };
+}
+
+/** True once `p` settles (either way), false if `ms` pass first; `p` keeps running then. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    sleep(ms, false, { ref: false }),
+  ]);
 }
 
 /** Polls `fn` until `ok` accepts its value or `timeoutMs` passes; returns the last value either way. */
