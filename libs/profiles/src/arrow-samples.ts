@@ -21,7 +21,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { checkArrowIpcStream } from './arrow-ipc-guard';
-import { FrameInterner } from './frame-intern';
+import { attachInternedStacks, FrameInterner } from './frame-intern';
 import { isValidLabelName, parseProfileType } from './profile-type';
 import { SampleBatchBuilder, builderFramesOf, isSpanId, type Frame, type BuilderFrames, type SampleBatch } from './sample-batch';
 
@@ -600,6 +600,24 @@ class FrameTable {
   }
 }
 
+/** The interner's stack id of each builder stack (index = builder stack index), as a decode adds them. */
+class InternedStackIds {
+  private ids = new Int32Array(256);
+
+  set(at: number, id: number): void {
+    if (at >= this.ids.length) {
+      const grown = new Int32Array(Math.max(at + 1, this.ids.length * 2));
+      grown.set(this.ids);
+      this.ids = grown;
+    }
+    this.ids[at] = id;
+  }
+
+  first(n: number): Int32Array {
+    return this.ids.slice(0, n);
+  }
+}
+
 /** Decodes entries of a List<(Dictionary of) frame struct> data chunk into builder stacks. */
 class StackDecoder {
   private readonly frames: FrameTable;
@@ -611,6 +629,7 @@ class StackDecoder {
     private readonly list: Data,
     col: string,
     private readonly builder: SampleBatchBuilder,
+    private readonly stackIds: InternedStackIds,
     maxFrames = Infinity,
   ) {
     noNulls(list, col);
@@ -668,7 +687,10 @@ class StackDecoder {
       ids[q] = table.frameId(idx ? idx[p] : p);
     }
     // Interner ids, not the builder's own: every stack of this builder comes through here.
-    return this.builder.addStackByIds(interner.stack(interner.stackId(ids, n)), ids) * 2 + (truncated ? 1 : 0);
+    const id = interner.stackId(ids, n);
+    const b = this.builder.addStackByIds(interner.stack(id), ids);
+    this.stackIds.set(b, id);
+    return b * 2 + (truncated ? 1 : 0);
   }
 }
 
@@ -688,8 +710,10 @@ export const SPAN_COLUMN = 'span_id';
  * `stack` as a plain List<Struct> and frame/label strings as plain Utf8.
  */
 export function samplesFromArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples {
-  const { builder, truncatedStacks } = guarded(() => decodeArrow(ipc, limits, 'decode'))!;
-  return Object.assign(builder.build(), { truncatedStacks });
+  const { builder, truncatedStacks, stackIds } = guarded(() => decodeArrow(ipc, limits, 'decode'))!;
+  const batch = builder.build();
+  attachInternedStacks(batch, interner, stackIds.first(batch.stacks.length));
+  return Object.assign(batch, { truncatedStacks });
 }
 
 /** What checkSamplesArrow tells of a stream: what a gateway checks (labels, time window) and counts. */
@@ -726,7 +750,11 @@ function guarded<T>(fn: () => T): T {
  * stacks validated, not interned; each stack dictionary entry stands for its own stack, so the
  * builder's stacks stay empty and only its rows, series and profile types mean anything).
  */
-function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'check'): { builder: SampleBatchBuilder; truncatedStacks: number } | undefined {
+function decodeArrow(
+  ipc: Uint8Array,
+  limits: ArrowLimits,
+  mode: 'decode' | 'check',
+): { builder: SampleBatchBuilder; truncatedStacks: number; stackIds: InternedStackIds } | undefined {
   if (ipc.length > limits.maxBytes) {
     throw FirnError.invalidArgument(`Arrow samples are ${ipc.length} bytes, more than the limit of ${limits.maxBytes}`, {
       limit: 'max_bytes',
@@ -796,6 +824,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'che
     callerFrameIds: true,
   });
   let truncatedStacks = 0;
+  const stackIds = new InternedStackIds();
   const ptCache = new WeakMap<Vector, Int32Array>();
   const stackCache = new WeakMap<Vector, { dec: StackDecoder; map: Int32Array }>();
   const seriesByKey = new Map<number | string, number>();
@@ -853,13 +882,13 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'che
       if (!cached) {
         if (dict.data.length !== 1) bad('column "stack": stack dictionary must be exactly one chunk');
         if (dict.length > limits.maxRows) bad(`column "stack": stack dictionary has ${dict.length} entries, more than ${limits.maxRows}`);
-        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder, limits.maxSymbols), map: new Int32Array(dict.length).fill(-1) };
+        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder, stackIds, limits.maxSymbols), map: new Int32Array(dict.length).fill(-1) };
         stackCache.set(dict, cached);
       }
       stackDec = cached.dec;
       stackMap = cached.map;
     } else {
-      stackDec = new StackDecoder(stackData, 'stack', builder, limits.maxSymbols);
+      stackDec = new StackDecoder(stackData, 'stack', builder, stackIds, limits.maxSymbols);
     }
     const stackIndices = stackIsDict ? (stackData.values as ArrayLike<number>) : undefined;
 
@@ -947,7 +976,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'che
       builder.addRow(pt, series, stack, value[i], ts[i], dur[i], per[i], span);
     }
   }
-  return { builder, truncatedStacks };
+  return { builder, truncatedStacks, stackIds };
 }
 
 function validProfileType(s: string): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { samplesFromArrow, samplesToArrow } from './arrow-samples';
-import { FrameInterner } from './frame-intern';
+import { attachInternedStacks, FrameInterner, internedStacksOf } from './frame-intern';
 import { SampleBatchBuilder, type Frame } from './sample-batch';
 
 const LIMITS = { maxRows: 1000, maxStackDepth: 1000, maxBytes: 1 << 20 };
@@ -60,6 +60,32 @@ describe(FrameInterner.name, () => {
     expect(i.frameCount).toBe(1);
   });
 
+  it("tells a batch's stacks by interner id until the interner forgets them or the batch's stacks are replaced", () => {
+    const i = new FrameInterner({ maxStrings: 10, maxFrames: 2, maxStacks: 10, maxStackFrames: 100 });
+    const x = i.stringId('x');
+    const f = [0, 1, 2].map((a) => i.frameId(x, x, x, x, a, 0, 0, false));
+    const s0 = i.stackId(Int32Array.of(f[2], f[0]), 2);
+    const s1 = i.stackId(Int32Array.of(f[1]), 1);
+    expect(Array.from(i.stackFrameIds(s0))).toEqual([f[2], f[0]]);
+    expect(i.stackCount).toBe(2);
+    const b = new SampleBatchBuilder();
+    [s1, s0].forEach((s, k) => b.add(PT, [['service_name', 'x']], i.stack(s), 1, 1000 + k, 0, 0));
+    const batch = b.build();
+    attachInternedStacks(batch, i, Int32Array.of(s1, s0));
+    expect(internedStacksOf(batch)).toMatchObject({ interner: i, stackIds: Int32Array.of(s1, s0) });
+    // A copy or a batch whose stacks were swapped out carries no ids.
+    expect(internedStacksOf({ ...batch })).toBeUndefined();
+    expect(internedStacksOf(Object.assign(batch, { stacks: batch.stacks.slice() }))).toBeUndefined();
+
+    const again = b.build();
+    attachInternedStacks(again, i, Int32Array.of(s1, s0));
+    const generation = i.generation;
+    i.startBatch(); // past maxFrames: everything is forgotten, ids start over
+    expect(i.generation).not.toBe(generation);
+    expect(i.stackCount).toBe(0);
+    expect(internedStacksOf(again)).toBeUndefined();
+  });
+
   it('makes the Arrow decoder share Frame objects and stacks across batches, with content unchanged', () => {
     const stacks = [[frame(1n), frame(2n, 'main', 12)], [frame(3n), frame(2n, 'main', 12)], [frame((1n << 64n) - 1n, 'big', 2 ** 53 - 1)]];
     const one = samplesFromArrow(encode(stacks), LIMITS);
@@ -68,5 +94,14 @@ describe(FrameInterner.name, () => {
     expect(two.stacks).toEqual([stacks[1], stacks[2], stacks[0]]);
     expect(two.stacks[2]).toBe(one.stacks[0]);
     expect(two.stacks[0][1]).toBe(one.stacks[0][1]);
+    // ...and says which interner stack each is, with the interner's frame ids.
+    const ids = internedStacksOf(two);
+    expect(ids?.stackIds.length).toBe(two.stacks.length);
+    two.stacks.forEach((st, k) => {
+      const sid = ids?.stackIds[k] ?? -1;
+      expect(ids?.interner.stack(sid)).toBe(st);
+      expect(Array.from(ids?.interner.stackFrameIds(sid) ?? []).map((fid) => ids?.interner.frame(fid))).toEqual(st);
+    });
+    expect(internedStacksOf(one)?.stackIds[0]).toBe(ids?.stackIds[2]);
   });
 });

@@ -1,5 +1,5 @@
 import { FrameTable } from './frame-table';
-import type { Frame } from './sample-batch';
+import type { Frame, SampleBatch } from './sample-batch';
 
 const EMPTY = -1;
 
@@ -46,6 +46,7 @@ export class FrameInterner {
   private stacks!: Frame[][];
   private stackHashes!: number[];
   private stackSlots!: Int32Array;
+  private generationCount = 0;
 
   constructor(private readonly limits: FrameInternLimits = DEFAULT_FRAME_INTERN_LIMITS) {
     this.reset();
@@ -62,6 +63,15 @@ export class FrameInterner {
 
   get frameCount(): number {
     return this.table.size;
+  }
+
+  get stackCount(): number {
+    return this.stacks.length;
+  }
+
+  /** Changes when the interner forgets everything: ids of different generations are unrelated. */
+  get generation(): number {
+    return this.generationCount;
   }
 
   stringId(s: string): number {
@@ -131,7 +141,14 @@ export class FrameInterner {
     return this.stacks[id];
   }
 
+  /** The frame ids of stack `id`, leaf first (a view: valid until the interner resets). */
+  stackFrameIds(id: number): Int32Array {
+    const start = this.stackStart[id];
+    return this.pool.subarray(start, start + this.stacks[id].length);
+  }
+
   private reset(): void {
+    this.generationCount++;
     this.table = new FrameTable();
     this.pool = new Int32Array(1 << 14);
     this.poolUsed = 0;
@@ -151,4 +168,41 @@ function rehash(hashes: readonly number[], size: number): Int32Array {
     slots[s] = i;
   }
   return slots;
+}
+
+/**
+ * What a batch decoded through a FrameInterner knows of its stacks: batch stack i is interner stack
+ * `stackIds[i]`. Lets a segment writer find a batch's stacks and their frames by number instead of
+ * by object (a map lookup per stack, and per frame of every stack).
+ */
+export interface InternedStacks {
+  readonly interner: FrameInterner;
+  readonly generation: number;
+  readonly stackIds: Int32Array;
+}
+
+/**
+ * Where a decoded batch keeps its InternedStacks: a non-enumerable property, as the builder's
+ * frame table (see BUILDER_FRAMES in sample-batch.ts), so copies and comparisons do not see it.
+ */
+const INTERNED_STACKS = Symbol('firn.internedStacks');
+
+interface AttachedStacks extends InternedStacks {
+  readonly stacks: readonly Frame[][];
+}
+
+/** Records that `batch.stacks[i]` is `interner.stack(stackIds[i])` for every i. */
+export function attachInternedStacks(batch: SampleBatch, interner: FrameInterner, stackIds: Int32Array): void {
+  const value: AttachedStacks = { interner, generation: interner.generation, stackIds, stacks: batch.stacks };
+  Object.defineProperty(batch, INTERNED_STACKS, { value });
+}
+
+/**
+ * The batch's InternedStacks while they still hold: the batch's stack array is the one they were
+ * recorded for and its interner has not forgotten those ids since.
+ */
+export function internedStacksOf(batch: SampleBatch): InternedStacks | undefined {
+  const t = (batch as { [INTERNED_STACKS]?: AttachedStacks })[INTERNED_STACKS];
+  if (t === undefined || t.stacks !== batch.stacks || t.stackIds.length !== batch.stacks.length) return undefined;
+  return t.generation === t.interner.generation ? t : undefined;
 }

@@ -2,7 +2,7 @@ import { FirnError } from '@firn/errors';
 import { compareLabelSets, compareStrings, seriesKeyOf } from './label-order';
 import type { Frame, SampleBatch } from '@firn/profiles';
 import { isValidLabelName } from './segment-schema';
-import { isSpanId, stackKey } from '@firn/profiles';
+import { internedStacksOf, isSpanId, stackKey, type InternedStacks } from '@firn/profiles';
 
 /**
  * All batches of one segment as one sorted, de-duplicated row set with dense segment-local ids.
@@ -14,7 +14,12 @@ export interface MergedRows {
   /** Index = series_id. */
   series: Array<Array<[string, string]>>;
   /** Index = stack_id. */
-  stacks: Array<{ key: string; frames: Frame[] }>;
+  stacks: MergedStack[];
+  /**
+   * Present when some stacks carry `frameIds`: every such id is below it (ids of one frame
+   * interner's generation, see InternedStacks), so a writer can index a plain array by them.
+   */
+  frameIdLimit?: number;
   length: number;
   profileType: Uint32Array;
   seriesId: Uint32Array;
@@ -29,6 +34,13 @@ export interface MergedRows {
    */
   spans?: string[];
   spanId?: Uint32Array;
+}
+
+export interface MergedStack {
+  key: string;
+  frames: Frame[];
+  /** The frames' ids in the interner that decoded the stack (`frameIds[i]` is `frames[i]`'s), when known. */
+  frameIds?: Int32Array;
 }
 
 /**
@@ -49,7 +61,7 @@ export interface MergeBatchesOptions {
   stackOrder?: StackOrder;
 }
 
-function compareFramesRootFirst(a: { key: string; frames: Frame[] }, b: { key: string; frames: Frame[] }): number {
+function compareFramesRootFirst(a: MergedStack, b: MergedStack): number {
   const fa = a.frames;
   const fb = b.frames;
   for (let i = fa.length - 1, j = fb.length - 1; i >= 0 && j >= 0; i--, j--) {
@@ -126,8 +138,12 @@ function checkSeries(labels: unknown, bi: number, si: number): Array<[string, st
   return labels as Array<[string, string]>;
 }
 
+function isInt64(v: number): boolean {
+  return Number.isInteger(v) && Math.abs(v) < INT64_LIMIT;
+}
+
 function checkInteger(v: number, what: string, bi: number, row: number): void {
-  if (!Number.isInteger(v) || Math.abs(v) >= INT64_LIMIT) {
+  if (!isInt64(v)) {
     throw bad(`batch ${bi} row ${row}: ${what} must be an integer within int64, got ${v}`);
   }
 }
@@ -154,6 +170,74 @@ function compact(used: Uint8Array): { idOfRank: Uint32Array; ranks: number[] } {
 }
 
 /**
+ * A segment's stacks as the batches add them: found by interner stack id (batches decoded by one
+ * interner within one generation, see InternedStacks: those keep their frame ids for the stacks
+ * table too), else by array identity, else by content key. The interner's ids already tell
+ * equal stacks apart, so the map by key is built only once a stack comes the other way.
+ */
+class SegmentStacks {
+  readonly list: MergedStack[] = [];
+  private readonly byKey = new Map<string, number>();
+  /** Whether byKey holds every stack of the list. */
+  private keyed = false;
+  private readonly byArray = new Map<readonly Frame[], number>();
+  /** The interner and generation of the first decoded batch: only batches of both use their ids. */
+  private space: InternedStacks | undefined;
+  private byInterned: Int32Array | undefined;
+
+  /** Interner stack ids of `b`'s stacks, when they share the segment's id space. */
+  internedIdsOf(b: SampleBatch): Int32Array | undefined {
+    const ins = internedStacksOf(b);
+    if (!ins) return undefined;
+    this.space ??= ins;
+    if (ins.interner !== this.space.interner || ins.generation !== this.space.generation) return undefined;
+    this.byInterned ??= new Int32Array(ins.interner.stackCount).fill(-1);
+    return ins.stackIds;
+  }
+
+  /** Segment stack id of interner stack `interId`, whose frames are `frames`. */
+  idOfInterned(interId: number, frames: Frame[]): number {
+    const ids = this.byInterned as Int32Array;
+    let id = ids[interId];
+    if (id >= 0) return id;
+    id = this.keyed ? this.idOfKey(frames) : this.add(stackKey(frames), frames);
+    ids[interId] = id;
+    this.list[id].frameIds ??= (this.space as InternedStacks).interner.stackFrameIds(interId);
+    return id;
+  }
+
+  /** Segment stack id of a stack found by its array (decoded batches share them) or its content. */
+  idOfArray(frames: Frame[]): number {
+    let id = this.byArray.get(frames);
+    if (id === undefined) {
+      if (!this.keyed) {
+        this.list.forEach((s, i) => this.byKey.set(s.key, i));
+        this.keyed = true;
+      }
+      id = this.idOfKey(frames);
+      this.byArray.set(frames, id);
+    }
+    return id;
+  }
+
+  /** `{ frameIdLimit }` for MergedRows when some stack carries interner frame ids. */
+  frameIdLimit(): { frameIdLimit?: number } {
+    return this.space ? { frameIdLimit: this.space.interner.frameCount } : {};
+  }
+
+  private idOfKey(frames: Frame[]): number {
+    const key = stackKey(frames);
+    return this.byKey.get(key) ?? this.add(key, frames);
+  }
+
+  private add(key: string, frames: Frame[]): number {
+    const id = this.list.push({ key, frames }) - 1;
+    if (this.keyed) this.byKey.set(key, id);
+    return id;
+  }
+}
+
+/**
  * Concatenates batches, re-mapping their dictionaries onto segment-wide ones (stacks by content
  * key), drops zero values, sums rows with equal (profile type, series, stack, timestamp), and
  * sorts by (profile type, series labels, timestamp, stack id) — or (…, stack id, timestamp) with
@@ -175,9 +259,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const ptNames: string[] = [];
   const seriesIds = new Map<string, number>();
   const seriesList: Array<Array<[string, string]>> = [];
-  const stackIds = new Map<string, number>();
-  const stackIdsByArray = new Map<readonly Frame[], number>();
-  const stackList: Array<{ key: string; frames: Frame[] }> = [];
+  const stacks = new SegmentStacks();
 
   const pt = new Uint32Array(total);
   const se = new Uint32Array(total);
@@ -192,10 +274,12 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
   const sp = new Uint32Array(total);
   let n = 0;
 
-  batches.forEach((b, bi) => {
+  for (let bi = 0; bi < batches.length; bi++) {
+    const b = batches[bi];
     const ptMap = new Int32Array(b.profileTypes.length).fill(-1);
     const seMap = new Int32Array(b.series.length).fill(-1);
     const stMap = new Int32Array(b.stacks.length).fill(-1);
+    const internedIds = stacks.internedIdsOf(b);
     const spMap =
       b.spans && b.span
         ? checkSpans(b, bi).map((id) => {
@@ -207,13 +291,15 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
             return g;
           })
         : undefined;
+    // Columns in locals: the loop reads no property of the batch per row.
+    const { value, profileType, seriesIdx, stack, timestampMs, durationNs, periodNs } = b;
     for (let i = 0; i < b.length; i++) {
-      const v = b.value[i];
-      checkInteger(v, 'value', bi, i);
+      const v = value[i];
+      if (!isInt64(v)) checkInteger(v, 'value', bi, i);
       if (v === 0) continue;
-      const p = b.profileType[i];
-      const s = b.seriesIdx[i];
-      const k = b.stack[i];
+      const p = profileType[i];
+      const s = seriesIdx[i];
+      const k = stack[i];
       if (p >= ptMap.length) throw bad(`batch ${bi} row ${i}: profileType ${p} is out of range (${ptMap.length} profile types)`);
       if (s >= seMap.length) throw bad(`batch ${bi} row ${i}: seriesIdx ${s} is out of range (${seMap.length} series)`);
       if (k >= stMap.length) throw bad(`batch ${bi} row ${i}: stack ${k} is out of range (${stMap.length} stacks)`);
@@ -237,32 +323,28 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
         seMap[s] = id;
       }
       if (stMap[k] < 0) {
-        const frames = b.stacks[k];
-        if (!Array.isArray(frames)) throw bad(`batch ${bi}: stack ${k} must be an array of frames`);
-        // Decoded batches share stack arrays (see the Arrow decoder): most are found by identity.
-        let id = stackIdsByArray.get(frames);
-        if (id === undefined) {
-          const key = stackKey(frames);
-          id = stackIds.get(key);
-          if (id === undefined) {
-            id = stackList.push({ key, frames }) - 1;
-            stackIds.set(key, id);
-          }
-          stackIdsByArray.set(frames, id);
+        const interId = internedIds ? internedIds[k] : -1;
+        if (interId >= 0) {
+          stMap[k] = stacks.idOfInterned(interId, b.stacks[k]);
+        } else {
+          const frames = b.stacks[k];
+          if (!Array.isArray(frames)) throw bad(`batch ${bi}: stack ${k} must be an array of frames`);
+          stMap[k] = stacks.idOfArray(frames);
         }
-        stMap[k] = id;
       }
-      const t = b.timestampMs[i];
-      checkInteger(t, 'timestampMs', bi, i);
-      checkInteger(b.durationNs[i], 'durationNs', bi, i);
-      checkInteger(b.periodNs[i], 'periodNs', bi, i);
+      const t = timestampMs[i];
+      const d = durationNs[i];
+      const q = periodNs[i];
+      if (!isInt64(t)) checkInteger(t, 'timestampMs', bi, i);
+      if (!isInt64(d)) checkInteger(d, 'durationNs', bi, i);
+      if (!isInt64(q)) checkInteger(q, 'periodNs', bi, i);
       pt[n] = ptMap[p];
       se[n] = seMap[s];
       st[n] = stMap[k];
       val[n] = v;
       ts[n] = t;
-      dur[n] = b.durationNs[i];
-      per[n] = b.periodNs[i];
+      dur[n] = d;
+      per[n] = q;
       if (spMap) {
         const k = (b.span as Uint32Array)[i];
         if (k >= spMap.length) throw bad(`batch ${bi} row ${i}: span ${k} is out of range (${spMap.length} spans)`);
@@ -270,10 +352,11 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
       }
       n++;
     }
-  });
+  }
 
   const ptRank = ranks(ptNames, compareStrings);
   const seRank = ranks(seriesList, compareLabelSets);
+  const stackList = stacks.list;
   const stRank = ranks(stackList, stackIdOrder === 'frames' ? compareFramesRootFirst : (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   // '' sorts first, so "no span" keeps id 0 in the sorted dictionary too.
   const spRank = ranks(spanList, compareStrings);
@@ -360,6 +443,7 @@ export function mergeBatches(batches: readonly SampleBatch[], opts: MergeBatches
     profileTypes: ptC.ranks.map((r) => ptSorted[r]),
     series: seC.ranks.map((r) => seSorted[r]),
     stacks: stC.ranks.map((r) => stSorted[r]),
+    ...stacks.frameIdLimit(),
     length: m,
     profileType: out.pt.subarray(0, m),
     seriesId: out.se.subarray(0, m),

@@ -8,7 +8,8 @@ import { readSegmentSamples, readSegmentStacks, totalsBySeriesAndStack } from '.
 import { readParquetTable, writeParquetTable } from './parquet';
 import { labelNameOfColumn, SAMPLES_SORT, SCHEMA_METADATA_KEY, SORT_METADATA_KEY, StackColumn, STACKS_SCHEMA_ID, STACKS_V1_SCHEMA_ID } from './segment-schema';
 import { buildSegment } from './segment-writer';
-import { stackKey } from '@firn/profiles';
+import { mergeBatches } from './merge-batches';
+import { samplesFromArrow, samplesToArrow, stackKey } from '@firn/profiles';
 import { ALLOC, CPU, EMPTY_STACK, expectedTotals, GO_CPU, INLINED, mixedBatches, NATIVE, NOT_INLINED, spanBatch } from './testing/mixed-batches';
 import { batchOf, fleetBatches } from './testing/synthetic-batches';
 
@@ -139,6 +140,31 @@ describe(buildSegment.name, () => {
     inl.forEach((f, i) => expect(f === notInl[i]).toBe(!f.inlined));
     const objects = new Set([...stacks.values()].flatMap((st) => st.frames));
     expect(objects.size).toBe(distinct.size);
+  });
+
+  it('writes the same segment from batches the Arrow decoder interned as from plain copies, also mixed in either order', async () => {
+    const decoded = [...mixedBatches(), spanBatch()].map((b) => samplesFromArrow(samplesToArrow(b), { maxRows: 1e5, maxStackDepth: 1e3, maxBytes: 1 << 24 }));
+    // A copy keeps every field but not what the decoder attached: its stacks take the map path.
+    const plain = decoded.map((b): SampleBatch => ({ ...b }));
+    expect(mergeBatches(decoded).stacks.every((st) => st.frameIds !== undefined)).toBe(true);
+    expect(mergeBatches(plain).stacks.some((st) => st.frameIds !== undefined)).toBe(false);
+    // Content, not bytes: parquet-wasm writes key-value metadata in no fixed order.
+    const same = async (a: ReturnType<typeof buildSegment>, b: ReturnType<typeof buildSegment>): Promise<void> => {
+      expect(rowsOf(readParquetTable(a.samples))).toEqual(rowsOf(readParquetTable(b.samples)));
+      expect([...(await readSegmentStacks(a.stacks)).entries()]).toEqual([...(await readSegmentStacks(b.stacks)).entries()]);
+      const frameTableSize = (built: ReturnType<typeof buildSegment>) => readParquetTable(built.stacks).getChild(StackColumn.frameTable)?.get(0)?.length;
+      expect(frameTableSize(a)).toBe(frameTableSize(b));
+    };
+    await same(buildSegment(decoded), buildSegment(plain));
+    // Every stack twice, once each way: equal stacks must still be one stack id.
+    const twice = buildSegment([...plain, ...plain]);
+    await same(buildSegment([...decoded, ...plain]), twice);
+    await same(buildSegment([...plain, ...decoded]), twice);
+    await same(buildSegment([...decoded, ...decoded]), twice);
+    for (const stackOrder of ['frames', 'key'] as const) {
+      const opts = { stackOrder, rowOrder: 'stack' } as const;
+      await same(buildSegment([...decoded, ...plain], opts), buildSegment([...plain, ...plain], opts));
+    }
   });
 
   it('keeps frames apart that differ in any one stored field (the frame table compares every field)', async () => {

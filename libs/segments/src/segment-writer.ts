@@ -324,14 +324,26 @@ function stacksTableOf(m: MergedRows): Table {
   const offsets = new Int32Array(k + 1);
   let slots = 0;
   for (let i = 0; i < k; i++) offsets[i + 1] = slots += m.stacks[i].frames.length;
-  // Frames are mostly shared objects (the ingester's interner, a compaction's decoded tables):
-  // identity first, content for an object not met before.
+  // Frames of the ingester's interner come with its ids: an array lookup per frame. Others are
+  // mostly shared objects too (a compaction's decoded tables): identity first, content for an
+  // object not met before. Content decides in the end, so both ways give equal frames one id.
+  const byInterned = m.frameIdLimit === undefined ? undefined : new Int32Array(m.frameIdLimit).fill(-1);
   const byObject = new Map<Frame, number>();
   const distinct = new DistinctFrames();
   const frameIds = new Uint32Array(slots);
   let p = 0;
   for (const s of m.stacks) {
-    for (const f of s.frames) {
+    const frames = s.frames;
+    const ids = s.frameIds;
+    if (ids && byInterned) {
+      for (let q = 0; q < frames.length; q++) {
+        let id = byInterned[ids[q]];
+        if (id < 0) byInterned[ids[q]] = id = distinct.idOf(frames[q]);
+        frameIds[p++] = id;
+      }
+      continue;
+    }
+    for (const f of frames) {
       let id = byObject.get(f);
       if (id === undefined) byObject.set(f, (id = distinct.idOf(f)));
       frameIds[p++] = id;
