@@ -686,9 +686,9 @@ class StackDecoder {
       const p = this.itemOffset + start + q;
       ids[q] = table.frameId(idx ? idx[p] : p);
     }
-    // Interner ids, not the builder's own: every stack of this builder comes through here.
+    // Interner stacks, not the builder's own: every stack of this builder comes through here.
     const id = interner.stackId(ids, n);
-    const b = this.builder.addStackByIds(interner.stack(id), ids);
+    const b = this.builder.addKeyedStack(id, interner.stack(id));
     this.stackIds.set(b, id);
     return b * 2 + (truncated ? 1 : 0);
   }

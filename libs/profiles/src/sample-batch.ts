@@ -129,8 +129,8 @@ export interface SampleBatchBuilderOptions {
   maxStackFrames?: number;
   /**
    * Stacks are added only through `addStackByIds`, with frame ids in the caller's own numbering
-   * (e.g. a process-wide interner), not this builder's: the built batch then carries no frame
-   * table, and encoders read its Frame objects.
+   * (e.g. a process-wide interner), or only through `addKeyedStack`, not this builder's: the
+   * built batch then carries no frame table, and encoders read its Frame objects.
    */
   callerFrameIds?: boolean;
 }
@@ -215,6 +215,9 @@ export class SampleBatchBuilder {
   private readonly stackHashes: number[] = [];
   private stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
   private scratch = new Int32Array(256);
+  // Stacks added by addKeyedStack: builder index by the caller's stack id, and their frames.
+  private stackByKey: Map<number, number> | undefined;
+  private keyedFrames = 0;
   // Frames: identity first (addStack callers usually share frame objects), then content, by
   // numbers in a FrameTable (no per-frame key strings).
   private readonly frameIds = new Map<Frame, number>();
@@ -402,6 +405,29 @@ export class SampleBatchBuilder {
    */
   addStackOfIds(ids: Int32Array, n: number): number {
     return this.addStackByIds(undefined, ids, n);
+  }
+
+  /**
+   * For a decoder whose stacks are interned already (a process-wide FrameInterner): `key` is the
+   * stack's id there (equal stacks, equal keys; different stacks, different keys) and `frames`
+   * its shared array. Found again by key, without hashing its frames a second time. Every stack
+   * of such a builder comes through here (made with `callerFrameIds`; no frame table is built).
+   */
+  addKeyedStack(key: number, frames: Frame[]): number {
+    const byKey = (this.stackByKey ??= new Map());
+    let idx = byKey.get(key);
+    if (idx === undefined) {
+      const n = frames.length;
+      if (this.keyedFrames + n > this.maxStackFrames) {
+        throw FirnError.invalidArgument(`the distinct stacks of one request hold more than ${this.maxStackFrames} frames`, {
+          limit: 'max_stack_frames_per_request',
+        });
+      }
+      this.keyedFrames += n;
+      idx = this.stacks.push(frames) - 1;
+      byKey.set(key, idx);
+    }
+    return idx;
   }
 
   /**
