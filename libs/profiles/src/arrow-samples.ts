@@ -600,24 +600,6 @@ class FrameTable {
   }
 }
 
-/** The interner's stack id of each builder stack (index = builder stack index), as a decode adds them. */
-class InternedStackIds {
-  private ids = new Int32Array(256);
-
-  set(at: number, id: number): void {
-    if (at >= this.ids.length) {
-      const grown = new Int32Array(Math.max(at + 1, this.ids.length * 2));
-      grown.set(this.ids);
-      this.ids = grown;
-    }
-    this.ids[at] = id;
-  }
-
-  first(n: number): Int32Array {
-    return this.ids.slice(0, n);
-  }
-}
-
 /** Decodes entries of a List<(Dictionary of) frame struct> data chunk into builder stacks. */
 class StackDecoder {
   private readonly frames: FrameTable;
@@ -629,7 +611,6 @@ class StackDecoder {
     private readonly list: Data,
     col: string,
     private readonly builder: SampleBatchBuilder,
-    private readonly stackIds: InternedStackIds,
     maxFrames = Infinity,
   ) {
     noNulls(list, col);
@@ -688,9 +669,7 @@ class StackDecoder {
     }
     // Interner stacks, not the builder's own: every stack of this builder comes through here.
     const id = interner.stackId(ids, n);
-    const b = this.builder.addKeyedStack(id, interner.stack(id));
-    this.stackIds.set(b, id);
-    return b * 2 + (truncated ? 1 : 0);
+    return this.builder.addKeyedStack(id, interner.stack(id)) * 2 + (truncated ? 1 : 0);
   }
 }
 
@@ -710,9 +689,9 @@ export const SPAN_COLUMN = 'span_id';
  * `stack` as a plain List<Struct> and frame/label strings as plain Utf8.
  */
 export function samplesFromArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowDecodedSamples {
-  const { builder, truncatedStacks, stackIds } = guarded(() => decodeArrow(ipc, limits, 'decode'))!;
+  const { builder, truncatedStacks } = guarded(() => decodeArrow(ipc, limits, 'decode'))!;
   const batch = builder.build();
-  attachInternedStacks(batch, interner, stackIds.first(batch.stacks.length));
+  attachInternedStacks(batch, interner, builder.keyedStackIds());
   return Object.assign(batch, { truncatedStacks });
 }
 
@@ -750,11 +729,7 @@ function guarded<T>(fn: () => T): T {
  * stacks validated, not interned; each stack dictionary entry stands for its own stack, so the
  * builder's stacks stay empty and only its rows, series and profile types mean anything).
  */
-function decodeArrow(
-  ipc: Uint8Array,
-  limits: ArrowLimits,
-  mode: 'decode' | 'check',
-): { builder: SampleBatchBuilder; truncatedStacks: number; stackIds: InternedStackIds } | undefined {
+function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'check'): { builder: SampleBatchBuilder; truncatedStacks: number } | undefined {
   if (ipc.length > limits.maxBytes) {
     throw FirnError.invalidArgument(`Arrow samples are ${ipc.length} bytes, more than the limit of ${limits.maxBytes}`, {
       limit: 'max_bytes',
@@ -824,7 +799,6 @@ function decodeArrow(
     callerFrameIds: true,
   });
   let truncatedStacks = 0;
-  const stackIds = new InternedStackIds();
   const ptCache = new WeakMap<Vector, Int32Array>();
   const stackCache = new WeakMap<Vector, { dec: StackDecoder; map: Int32Array }>();
   const seriesByKey = new Map<number | string, number>();
@@ -882,13 +856,13 @@ function decodeArrow(
       if (!cached) {
         if (dict.data.length !== 1) bad('column "stack": stack dictionary must be exactly one chunk');
         if (dict.length > limits.maxRows) bad(`column "stack": stack dictionary has ${dict.length} entries, more than ${limits.maxRows}`);
-        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder, stackIds, limits.maxSymbols), map: new Int32Array(dict.length).fill(-1) };
+        cached = { dec: new StackDecoder(dict.data[0], 'stack', builder, limits.maxSymbols), map: new Int32Array(dict.length).fill(-1) };
         stackCache.set(dict, cached);
       }
       stackDec = cached.dec;
       stackMap = cached.map;
     } else {
-      stackDec = new StackDecoder(stackData, 'stack', builder, stackIds, limits.maxSymbols);
+      stackDec = new StackDecoder(stackData, 'stack', builder, limits.maxSymbols);
     }
     const stackIndices = stackIsDict ? (stackData.values as ArrayLike<number>) : undefined;
 
@@ -976,7 +950,7 @@ function decodeArrow(
       builder.addRow(pt, series, stack, value[i], ts[i], dur[i], per[i], span);
     }
   }
-  return { builder, truncatedStacks, stackIds };
+  return { builder, truncatedStacks };
 }
 
 function validProfileType(s: string): string {

@@ -215,8 +215,9 @@ export class SampleBatchBuilder {
   private readonly stackHashes: number[] = [];
   private stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
   private scratch = new Int32Array(256);
-  // Stacks added by addKeyedStack: builder index by the caller's stack id, and their frames.
+  // Stacks added by addKeyedStack: builder index by the caller's stack id, the ids by index, and their frames.
   private stackByKey: Map<number, number> | undefined;
+  private readonly stackKeys: number[] = [];
   private keyedFrames = 0;
   // Frames: identity first (addStack callers usually share frame objects), then content, by
   // numbers in a FrameTable (no per-frame key strings).
@@ -425,9 +426,15 @@ export class SampleBatchBuilder {
       }
       this.keyedFrames += n;
       idx = this.stacks.push(frames) - 1;
+      this.stackKeys.push(key);
       byKey.set(key, idx);
     }
     return idx;
+  }
+
+  /** The `addKeyedStack` key of each stack, by stack index (what a built batch's `stacks[i]` was added as). */
+  keyedStackIds(): Int32Array {
+    return Int32Array.from(this.stackKeys);
   }
 
   /**
