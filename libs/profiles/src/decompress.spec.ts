@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isFirnError } from '@firn/errors';
-import { checkGunzipSize, isZstd, maybeGunzip } from './decompress';
+import { checkGunzipSize, gunzipWithin, isZstd, maybeGunzip } from './decompress';
 
 describe(maybeGunzip.name, () => {
   it('inflates gzip and passes plain bytes through', () => {
@@ -43,5 +43,66 @@ describe(checkGunzipSize.name, () => {
     const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 1 });
     await expect(checkGunzipSize(bomb, 1024 * 1024, 'pprof')).rejects.toThrow(/pprof decompresses to more than the limit of 1048576 bytes/);
     await expect(checkGunzipSize(bomb.subarray(0, 100), 1 << 30, 'pprof')).rejects.toThrow(/malformed gzip in pprof/);
+  });
+});
+
+describe(gunzipWithin.name, () => {
+  const inflate = async (bytes: Uint8Array, max: number) => {
+    const reserved: number[] = [];
+    const out = await gunzipWithin(bytes, max, 'pprof', (n) => reserved.push(n));
+    return { out: Buffer.from(out), reserved };
+  };
+  /** `gz` with its trailer's stated size replaced. */
+  const statingSize = (gz: Buffer, size: number) => {
+    const copy = Buffer.from(gz);
+    copy.writeUInt32LE(size, copy.length - 4);
+    return copy;
+  };
+
+  it('inflates a gzip stream once, reserving the size its trailer states first', async () => {
+    const plain = Buffer.alloc(1000, 7);
+    expect(await inflate(gzipSync(plain), 1000)).toEqual({ out: plain, reserved: [1000] });
+    expect(await inflate(gzipSync(Buffer.alloc(0)), 1000)).toEqual({ out: Buffer.alloc(0), reserved: [0] });
+  });
+
+  it('returns other bytes as they are, reserving nothing, and refuses them past the cap or as zstd', async () => {
+    const plain = Buffer.from('plain profile');
+    expect(await inflate(plain, 100)).toEqual({ out: plain, reserved: [] });
+    await expect(inflate(plain, 5)).rejects.toThrow(/pprof is 13 bytes, more than the limit of 5/);
+    await expect(inflate(Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0x58, 1, 0]), 100)).rejects.toThrow(/zstd-compressed/);
+  });
+
+  it('inflates several gzip members whole, reserving what the first pass found', async () => {
+    const two = Buffer.concat([gzipSync(Buffer.alloc(500, 1)), gzipSync(Buffer.alloc(300, 2))]);
+    const { out, reserved } = await inflate(two, 1000);
+    expect(out).toEqual(Buffer.concat([Buffer.alloc(500, 1), Buffer.alloc(300, 2)]));
+    expect(reserved).toEqual([300, 500]);
+    await expect(inflate(two, 799)).rejects.toThrow(/pprof decompresses to more than the limit of 799 bytes/);
+  });
+
+  it('stops a bomb at the cap whatever its trailer says, holding at most the size it stated', async () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 1 });
+    const honest = await inflate(bomb, 1024 * 1024).catch((e: Error) => e);
+    expect((honest as Error).message).toMatch(/pprof decompresses to more than the limit of 1048576 bytes/);
+    const reserved: number[] = [];
+    await expect(gunzipWithin(statingSize(bomb, 1000), 1024 * 1024, 'pprof', (n) => reserved.push(n))).rejects.toThrow(
+      /pprof decompresses to more than the limit of 1048576 bytes/,
+    );
+    expect(reserved).toEqual([1000]);
+  });
+
+  it('refuses a truncated stream or a lying trailer as malformed gzip', async () => {
+    const gz = gzipSync(Buffer.alloc(1000, 7));
+    await expect(inflate(gz.subarray(0, gz.length - 10), 1 << 20)).rejects.toThrow(/malformed gzip in pprof/);
+    await expect(inflate(gz.subarray(0, 12), 1 << 20)).rejects.toThrow(/malformed gzip in pprof/);
+    await expect(inflate(statingSize(gz, 999), 1 << 20)).rejects.toThrow(/malformed gzip in pprof/);
+    await expect(inflate(statingSize(gz, 1001), 1 << 20)).rejects.toThrow(/malformed gzip in pprof/);
+  });
+
+  it('inflates nothing when the reservation is refused', async () => {
+    const refuse = () => {
+      throw new Error('over budget');
+    };
+    await expect(gunzipWithin(gzipSync(Buffer.alloc(1000)), 1 << 20, 'pprof', refuse)).rejects.toThrow('over budget');
   });
 });

@@ -14,7 +14,7 @@ export { type Label, validateLabels, labelsKey, sanitizeLabelNames } from './lab
 export { type Frame, type UnnamedReason, UNNAMED_REASONS, type SampleBatch, SampleBatchBuilder, batchTotal, normalizeSpanId, isSpanId } from './sample-batch';
 export { stackKey } from './stack-key';
 export { type InternedStacks, internedStacksOf } from './frame-intern';
-export { checkGunzipSize, isGzip, maybeGunzip } from './decompress';
+export { gunzipWithin, isGzip, maybeGunzip } from './decompress';
 export { type PprofLimits, samplesFromPprof, pprofIntoBuilder } from './pprof';
 export { type SampleTypeConfig, pyroscopeSeriesLabels, pyroscopeProfileName, parseSampleTypeConfig } from './pyroscope-ingest';
 export { samplesToPprof } from './pprof-encode';

@@ -33,8 +33,11 @@ export interface DecodeContext {
   /** Receive time: placed on samples that carry no time of their own. */
   nowMs: number;
   params: IngestParams;
-  /** Refuses gzip bytes a decoder found inside a part (a multipart field) that inflate past the cap, before it inflates them. */
-  checkGzip(bytes: Uint8Array, what: string): Promise<void>;
+  /**
+   * Inflates gzip bytes a decoder found inside a part (a multipart field) under the tenant's cap
+   * and the in-flight budget; other bytes come back as they are.
+   */
+  gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array>;
 }
 
 /** What the pipeline checks of a request's samples (labels, series, time window) and counts (rows, truncated stacks). */

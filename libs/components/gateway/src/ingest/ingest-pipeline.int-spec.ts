@@ -418,6 +418,19 @@ describe(`${IngestPipeline.name} with a short dedupe window`, () => {
     await sleep(50);
     const busy = await f.pipeline.accept({ ...req(32, new ArrowDecoder()), parts: [overBudget] }).catch((e: unknown) => e);
     expect(isFirnError(busy, 'unavailable') && busy.details).toMatchObject({ limit: 'max_inflight_bytes', retry_after_seconds: 1 });
+    // A gzip part small on the wire counts what it will inflate to, before it is inflated.
+    const inflatesOver = gzipSync(new Uint8Array(64 * 1024 + 1));
+    expect(inflatesOver.length).toBeLessThan(1024);
+    const busyGzip = await f.pipeline
+      .accept({
+        tenant: acme,
+        api: 'parca.WriteRaw',
+        series: 1,
+        parts: [{ what: 'series[0].samples[0]', bytes: inflatesOver, labels: [['__name__', 'z']] }],
+        decoder: new PprofSeriesDecoder(),
+      })
+      .catch((e: unknown) => e);
+    expect(isFirnError(busyGzip, 'unavailable') && busyGzip.details).toMatchObject({ limit: 'max_inflight_bytes' });
     release();
     await first;
     expect((await f.pipeline.accept(req(33, new ArrowDecoder()))).duplicate).toBe(false);

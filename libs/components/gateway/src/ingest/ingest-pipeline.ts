@@ -5,7 +5,7 @@ import { ErrorCode, FirnError } from '@firn/errors';
 import { appendIngest, ingestStreamSpec, type AppendResult } from '@firn/ingest-log';
 import { currentRequestContext, inSpan, traceHeaders, type Logger, type Registry } from '@firn/observability';
 import { BUS, OBJECT_STORE } from '@firn/platform';
-import { checkGunzipSize, samplesToArrow } from '@firn/profiles';
+import { gunzipWithin, samplesToArrow } from '@firn/profiles';
 import { LOGGER, METRICS, TRACER } from '@firn/server-runtime';
 import type { ObjectStore } from '@firn/storage';
 import type { TenantId } from '@firn/tenancy';
@@ -168,11 +168,15 @@ export class IngestPipeline {
     const l = this.limits.admit(tenant, size, req.series ?? 0);
     const explicitKey = explicitIdempotencyKey(req.idempotencyKey);
     take(size);
+    // What the client sent without the transport's encoding (the request's identity), and that
+    // with gzip content inflated too (what decoders read).
+    const received: IngestPart[] = [];
     const parts: IngestPart[] = [];
     for (const p of req.parts) {
-      const { bytes, inflated } = await removeContentEncoding(p.bytes, p.contentEncoding, l.maxDecompressedBytes, p.what);
-      take(inflated);
-      parts.push({ ...p, bytes, contentEncoding: undefined });
+      const body = await removeContentEncoding(p.bytes, p.contentEncoding, l.maxDecompressedBytes, p.what, take);
+      const part = { ...p, bytes: body.received, contentEncoding: undefined };
+      received.push(part);
+      parts.push(body.content === body.received ? part : { ...part, bytes: body.content });
     }
     const ctx: DecodeContext = {
       limits: l,
@@ -180,11 +184,11 @@ export class IngestPipeline {
       maxBytes: Math.min(this.opts.maxRequestBytes, l.maxProfileBytes),
       nowMs: Date.now(),
       params: req.params ?? {},
-      checkGzip: async (bytes, what) => take(await checkGunzipSize(bytes, l.maxDecompressedBytes, what)),
+      gunzip: (bytes, what) => gunzipWithin(bytes, l.maxDecompressedBytes, what, take),
     };
     const decoded = await decoder.decode(parts, ctx);
     this.limits.checkBatch(tenant, decoded.batch ?? decoded.checked, l);
-    return { ...decoded, key: requestIdentity(req.api, ctx.params, decoded.identity ?? parts, explicitKey) };
+    return { ...decoded, key: requestIdentity(req.api, ctx.params, decoded.identity ?? received, explicitKey) };
   }
 
   private async append(tenant: TenantId, payload: Uint8Array, idempotencyKey: string): Promise<AppendResult> {

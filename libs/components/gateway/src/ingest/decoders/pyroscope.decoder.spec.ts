@@ -10,7 +10,7 @@ const ctx = (params: Record<string, string>): DecodeContext => ({
   maxBytes: 1 << 20,
   nowMs: Date.now(),
   params,
-  checkGzip: async () => undefined,
+  gunzip: async (bytes) => bytes,
 });
 
 describe(PyroscopeIngestDecoder.name, () => {

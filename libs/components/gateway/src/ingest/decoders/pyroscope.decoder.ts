@@ -64,8 +64,7 @@ export class PyroscopeIngestDecoder implements IngestDecoder {
           throw FirnError.invalidArgument('multipart "prev_profile" is not supported: update the client (current pyroscope-go versions send delta profiles)');
         const config = field('sample_type_config');
         if (config?.length) sampleTypeConfig = parseSampleTypeConfig(Buffer.from(config).toString('utf8'));
-        pprof = part;
-        await ctx.checkGzip(pprof, 'pprof');
+        pprof = await ctx.gunzip(part, 'pprof');
       }
       return {
         batch: samplesFromPprof(pprof, {
