@@ -205,6 +205,54 @@ describe(samplesFromPprof.name, () => {
     expectInvalid(() => profiles.forEach((gz, i) => pprofIntoBuilder(gz, opts({ seriesLabels: seriesOf(i) }), limited)), /more than \d+ frames/);
   });
 
+  it('decodes each profile on its own after others, after one that failed midway, and within another decode', () => {
+    const big = syntheticCpuPprof({ samples: 2000, minDepth: 20, maxDepth: 60, functions: 3000, seed: 7 }).gz;
+    const small = fixture();
+    const alone = rowsOf(samplesFromPprof(small, opts()));
+    rowsOf(samplesFromPprof(big, opts()));
+    expect(rowsOf(samplesFromPprof(small, opts()))).toEqual(alone);
+    // Ids the previous (larger) profile had are unknown to this one.
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.sample[5].locationId = [2999n])),
+          opts(),
+        ),
+      /unknown location id 2999/,
+    );
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.location[0].mappingId = 40n)),
+          opts(),
+        ),
+      /unknown mapping id 40/,
+    );
+    // A decode that failed after reading half its samples leaves nothing for the next one.
+    expectInvalid(
+      () =>
+        samplesFromPprof(
+          fixture((p) => void (p.sample[4].value = [1n])),
+          opts(),
+        ),
+      /has 1 values/,
+    );
+    expect(rowsOf(samplesFromPprof(small, opts()))).toEqual(alone);
+    // A profile decoded while another is being decoded (from its name callback) is decoded on its own too.
+    let inner: string[] = [];
+    const outer = samplesFromPprof(
+      big,
+      opts({
+        name: () => {
+          inner = rowsOf(samplesFromPprof(small, opts()));
+          return 'test';
+        },
+      }),
+    );
+    expect(inner).toEqual(alone);
+    expect(rowsOf(outer)).toEqual(rowsOf(samplesFromPprof(big, opts())));
+  });
+
   it('uses time_nanos and duration_nanos when present, else now and the fallback', () => {
     const withTime = fixture((p) => {
       p.timeNanos = 1_600_000_000_123_456_789n;

@@ -95,6 +95,10 @@ class Int32List {
   data = new Int32Array(64);
   length = 0;
 
+  clear(): void {
+    this.length = 0;
+  }
+
   push(v: number): void {
     if (this.length === this.data.length) {
       const grown = new Int32Array(this.data.length * 2);
@@ -102,6 +106,21 @@ class Int32List {
       this.data = grown;
     }
     this.data[this.length++] = v;
+  }
+}
+
+/** An Int32Array reused for views filled with -1 (a "not seen yet" index), grown as needed. */
+class Int32Scratch {
+  private data = new Int32Array(256);
+
+  /** A view of `n` entries, all -1 (valid until the next call). */
+  minusOnes(n: number): Int32Array {
+    if (n > this.data.length) this.data = new Int32Array(Math.max(n, this.data.length * 2));
+    return this.data.subarray(0, n).fill(-1);
+  }
+
+  get bytes(): number {
+    return this.data.byteLength;
   }
 }
 
@@ -114,14 +133,27 @@ class Int32List {
 class LazyTable {
   private readonly ids = new Int32List();
   private readonly at = new Int32List();
+  private readonly denseScratch = new Int32Scratch();
   private maxId = 0;
   private dense: Int32Array | undefined;
   private sparse: Map<number, number> | undefined;
+  private what = '';
+  private max = 0;
 
-  constructor(
-    private readonly what: string,
-    private readonly max: number,
-  ) {}
+  /** Empties the table for a new profile. */
+  reset(what: string, max: number): void {
+    this.what = what;
+    this.max = max;
+    this.ids.clear();
+    this.at.clear();
+    this.maxId = 0;
+    this.dense = undefined;
+    this.sparse = undefined;
+  }
+
+  get bytes(): number {
+    return this.ids.data.byteLength + this.at.data.byteLength + this.denseScratch.bytes;
+  }
 
   add(id: number, pos: number): void {
     if (this.ids.length >= this.max) {
@@ -150,12 +182,68 @@ class LazyTable {
   private index(): void {
     const n = this.ids.length;
     if (this.maxId < 4 * n + 1024) {
-      this.dense = new Int32Array(this.maxId + 1).fill(-1);
+      this.dense = this.denseScratch.minusOnes(this.maxId + 1);
       for (let i = 0; i < n; i++) this.dense[this.ids.data[i]] = this.at.data[i];
     } else {
       this.sparse = new Map();
       for (let i = 0; i < n; i++) this.sparse.set(this.ids.data[i], this.at.data[i]);
     }
+  }
+}
+
+/**
+ * The lists and index arrays one decode fills. A fleet agent's pprof is a few KB, and allocating
+ * some twenty typed arrays for each, and more as they grow (every one an ArrayBuffer V8 tracks and
+ * frees), cost ≈ 30 % of decoding it; decodes are synchronous, so they take turns with one set
+ * (`withScratch`), kept between decodes while it holds at most 4 MiB.
+ */
+class DecoderScratch {
+  readonly strStart = new Int32List();
+  readonly strEnd = new Int32List();
+  readonly sampleStart = new Int32List();
+  readonly sampleEnd = new Int32List();
+  /** Per location: a count, then the builder frame ids of its lines. */
+  readonly locIds = new Int32List();
+  readonly mappings = new LazyTable();
+  readonly locations = new LazyTable();
+  readonly functions = new LazyTable();
+  /** Per location id: where its frame ids start in `locIds`. */
+  readonly locAt = new Int32Scratch();
+  /** Per string table index: its builder string id. */
+  readonly stringSids = new Int32Scratch();
+  /** One stack's location positions and frame ids (buildStack). */
+  stackLocAt = new Int32Array(64);
+  stackFrameIds = new Int32Array(256);
+  /** One sample's location ids. */
+  sampleIds = new Float64Array(64);
+
+  reset(maxSymbols: number): void {
+    for (const l of [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds]) l.clear();
+    this.mappings.reset('mappings', maxSymbols);
+    this.locations.reset('locations', maxSymbols);
+    this.functions.reset('functions', maxSymbols);
+  }
+
+  get bytes(): number {
+    let n = this.stackLocAt.byteLength + this.stackFrameIds.byteLength + this.sampleIds.byteLength + this.locAt.bytes + this.stringSids.bytes;
+    for (const l of [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds]) n += l.data.byteLength;
+    return n + this.mappings.bytes + this.locations.bytes + this.functions.bytes;
+  }
+}
+
+/** Kept between decodes only up to this size: one huge profile's arrays are not held for good. */
+const SCRATCH_KEEP_BYTES = 4 << 20;
+let idleScratch: DecoderScratch | undefined;
+
+/** Runs one decode with the idle scratch set (a fresh one when a decode is already using it). */
+function withScratch<T>(maxSymbols: number, decode: (scratch: DecoderScratch) => T): T {
+  const scratch = idleScratch ?? new DecoderScratch();
+  idleScratch = undefined;
+  scratch.reset(maxSymbols);
+  try {
+    return decode(scratch);
+  } finally {
+    if (scratch.bytes <= SCRATCH_KEEP_BYTES) idleScratch = scratch;
   }
 }
 
@@ -169,16 +257,18 @@ class LazyTable {
  */
 export function samplesFromPprof(bytes: Uint8Array, opts: PprofOptions): DecodedSamples {
   const raw = maybeGunzip(bytes, opts.limits.maxDecompressedBytes, 'pprof');
-  const decoder = new PprofDecoder(raw, opts);
   const { limits } = opts;
-  // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
-  const builder = new SampleBatchBuilder({
-    initialCapacity: Math.min(decoder.rowsClaimed, 1 << 16) + 16,
-    maxSeries: limits.maxSeries,
-    maxStackFrames: limits.maxStackFrames,
+  return withScratch(limits.maxSymbols ?? Infinity, (scratch) => {
+    const decoder = new PprofDecoder(raw, opts, scratch);
+    // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
+    const builder = new SampleBatchBuilder({
+      initialCapacity: Math.min(decoder.rowsClaimed, 1 << 16) + 16,
+      maxSeries: limits.maxSeries,
+      maxStackFrames: limits.maxStackFrames,
+    });
+    const truncatedStacks = decoder.decodeInto(builder);
+    return Object.assign(builder.build(), { truncatedStacks });
   });
-  const truncatedStacks = decoder.decodeInto(builder);
-  return Object.assign(builder.build(), { truncatedStacks });
 }
 
 /**
@@ -189,17 +279,17 @@ export function samplesFromPprof(bytes: Uint8Array, opts: PprofOptions): Decoded
  */
 export function pprofIntoBuilder(bytes: Uint8Array, opts: PprofOptions, builder: SampleBatchBuilder): number {
   const raw = maybeGunzip(bytes, opts.limits.maxDecompressedBytes, 'pprof');
-  return new PprofDecoder(raw, opts).decodeInto(builder);
+  return withScratch(opts.limits.maxSymbols ?? Infinity, (scratch) => new PprofDecoder(raw, opts, scratch).decodeInto(builder));
 }
 
 class PprofDecoder {
   private readonly buf: Buffer;
-  private readonly strStart = new Int32List();
-  private readonly strEnd = new Int32List();
+  private readonly strStart: Int32List;
+  private readonly strEnd: Int32List;
   private readonly strCache = new Map<number, string>();
   private readonly sampleTypes: number[] = [];
-  private readonly sampleStart = new Int32List();
-  private readonly sampleEnd = new Int32List();
+  private readonly sampleStart: Int32List;
+  private readonly sampleEnd: Int32List;
   private readonly mappings: LazyTable;
   private readonly locations: LazyTable;
   private readonly functions: LazyTable;
@@ -208,14 +298,12 @@ class PprofDecoder {
   private readonly maxSymbols: number;
   // Per location id: where its builder frame ids start in locIds (count first, then the ids).
   // Location ids are usually 1..N: a dense array avoids a Map lookup per frame.
-  private locAtDense = new Int32Array(0);
+  private locAtDense: Int32Array = new Int32Array(0);
   private readonly locAtSparse = new Map<number, number>();
-  private readonly locIds = new Int32List();
+  private readonly locIds: Int32List;
   // Per string table index: its builder string id, -1 until first used.
-  private stringSids = new Int32Array(0);
+  private stringSids: Int32Array = new Int32Array(0);
   private builder!: SampleBatchBuilder;
-  private scratchLocAt = new Int32Array(64);
-  private scratchIds = new Int32Array(256);
   private timeNanos = 0;
   private durationNanos = 0;
   private periodType = -1;
@@ -223,15 +311,16 @@ class PprofDecoder {
   private period = 0;
   private maxLocationId = 0;
 
+  /** `scratch`: emptied for this profile (`withScratch`), used by this decoder alone until it is done. */
   constructor(
     raw: Uint8Array,
     private readonly opts: PprofOptions,
+    private readonly scratch: DecoderScratch,
   ) {
     this.buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     this.maxSymbols = opts.limits.maxSymbols ?? Infinity;
-    this.mappings = new LazyTable('mappings', this.maxSymbols);
-    this.locations = new LazyTable('locations', this.maxSymbols);
-    this.functions = new LazyTable('functions', this.maxSymbols);
+    ({ strStart: this.strStart, strEnd: this.strEnd, sampleStart: this.sampleStart, sampleEnd: this.sampleEnd, locIds: this.locIds } = scratch);
+    ({ mappings: this.mappings, locations: this.locations, functions: this.functions } = scratch);
     this.readTopLevel();
   }
 
@@ -285,8 +374,8 @@ class PprofDecoder {
     if (k === 0) this.fail('no sample_type');
     if (this.strStart.length === 0 || this.strEnd.data[0] !== this.strStart.data[0]) this.fail('string_table[0] must be ""');
 
-    this.locAtDense = new Int32Array(Math.min(this.maxLocationId + 1, this.locations.size * 4 + 1024)).fill(-1);
-    this.stringSids = new Int32Array(this.strStart.length).fill(-1);
+    this.locAtDense = this.scratch.locAt.minusOnes(Math.min(this.maxLocationId + 1, this.locations.size * 4 + 1024));
+    this.stringSids = this.scratch.stringSids.minusOnes(this.strStart.length);
     const periodType = this.periodType >= 0 ? this.str(this.periodType) : '';
     const periodUnit = this.periodUnit >= 0 ? this.str(this.periodUnit) : '';
     const pt: number[] = [];
@@ -336,7 +425,7 @@ class PprofDecoder {
     const r = new WireReader(buf, 0, buf.length, 'pprof sample');
     // Each location is at least one frame, so the leaf-most maxDepth location ids are all a
     // truncated stack can use: later ids are counted (cut) but never stored.
-    let ids = new Float64Array(Math.min(64, Math.max(1, maxDepth)));
+    let ids = this.scratch.sampleIds;
     let nIds = 0;
     let cut = false;
     const pushId = (v: number): void => {
@@ -347,7 +436,7 @@ class PprofDecoder {
       if (nIds === ids.length) {
         const grown = new Float64Array(Math.min(ids.length * 2, maxDepth));
         grown.set(ids);
-        ids = grown;
+        ids = this.scratch.sampleIds = grown;
       }
       ids[nIds++] = v;
     };
@@ -503,8 +592,9 @@ class PprofDecoder {
   /** Returns stackIndex * 2 + (truncated ? 1 : 0) for the location ids ids[0..count). */
   private buildStack(ids: Float64Array, count: number, maxDepth: number): number {
     let total = 0;
-    if (this.scratchLocAt.length < count) this.scratchLocAt = new Int32Array(Math.max(count, this.scratchLocAt.length * 2));
-    const locAt = this.scratchLocAt;
+    const scratch = this.scratch;
+    if (scratch.stackLocAt.length < count) scratch.stackLocAt = new Int32Array(Math.max(count, scratch.stackLocAt.length * 2));
+    const locAt = scratch.stackLocAt;
     const dense = this.locAtDense;
     for (let i = 0; i < count; i++) {
       const id = ids[i];
@@ -519,8 +609,8 @@ class PprofDecoder {
     }
     const truncated = total > maxDepth;
     const n = truncated ? maxDepth : total;
-    if (this.scratchIds.length < n) this.scratchIds = new Int32Array(Math.max(n, this.scratchIds.length * 2));
-    const frameIds = this.scratchIds;
+    if (scratch.stackFrameIds.length < n) scratch.stackFrameIds = new Int32Array(Math.max(n, scratch.stackFrameIds.length * 2));
+    const frameIds = scratch.stackFrameIds;
     const pool = this.locIds.data;
     let k = 0;
     for (let i = 0; i < count && k < n; i++) {
