@@ -126,6 +126,16 @@ describe(samplesToArrow.name, () => {
     expect(back.truncatedStacks).toBe(0);
   });
 
+  it('writes strings of any length and script as UTF-8, a lone surrogate in a frame as U+FFFD (as TextEncoder does)', () => {
+    const names = ['', 'ascii', 'ünïcødé', '函数::调用', 'emoji 😀 and 𝄞', 'x'.repeat(2048)];
+    const b = new SampleBatchBuilder();
+    names.forEach((n, i) => b.add(CPU, [['thread_name', n || 'empty']], [frame(n)], i + 1, 1_700_000_000_000, 0, 0));
+    b.add(CPU, [], [frame('lone \ud800 surrogate'), frame('y'.repeat(70_000))], 1, 1_700_000_000_000, 0, 0);
+    const back = samplesFromArrow(samplesToArrow(b.build()), LIMITS);
+    expect(back.stacks.map((st) => st.map((f) => f.functionName))).toEqual([...names.map((n) => [n]), ['lone \ufffd surrogate', 'y'.repeat(70_000)]]);
+    expect(back.series.map((sr) => sr[0]?.[1])).toEqual([...names.map((n) => n || 'empty'), undefined]);
+  });
+
   it('round-trips span profiles in the optional span_id column, and writes no column without spans', () => {
     const b = new SampleBatchBuilder();
     const stack = [frame('leaf'), frame('main')];
