@@ -723,8 +723,7 @@ export type ArrowCheckedSamples = Pick<SampleBatch, 'length' | 'series' | 'times
 export function checkSamplesArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowCheckedSamples | undefined {
   const r = guarded(() => decodeArrow(ipc, limits, 'check'));
   if (!r) return undefined;
-  const { length, series, timestampMs } = r.builder.build();
-  return { length, series, timestampMs };
+  return r.builder.shape();
 }
 
 function guarded<T>(fn: () => T): T {

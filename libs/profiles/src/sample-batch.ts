@@ -208,13 +208,15 @@ export class SampleBatchBuilder {
   private readonly series: Label[][] = [];
   private readonly seriesIdxByKey = new Map<string, number>();
   private readonly stacks: Frame[][] = [];
-  // Stack interning: frame ids per stack plus an open-addressing table over their hash.
-  private idPool = new Int32Array(4096);
+  // Stack interning: frame ids per stack plus an open-addressing table over their hash. These
+  // and the frame table are made on first use: a decoder whose stacks come keyed (the Arrow
+  // decoders, `addKeyedStack`) never uses them, and a request is often a few hundred rows.
+  private idPool = new Int32Array(0);
   private idPoolUsed = 0;
   private readonly stackStart: number[] = [];
   private readonly stackHashes: number[] = [];
-  private stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
-  private scratch = new Int32Array(256);
+  private stackSlots = new Int32Array(0);
+  private scratch = new Int32Array(0);
   // Stacks added by addKeyedStack: builder index by the caller's stack id, the ids by index, and their frames.
   private stackByKey: Map<number, number> | undefined;
   private readonly stackKeys: number[] = [];
@@ -222,7 +224,7 @@ export class SampleBatchBuilder {
   // Frames: identity first (addStack callers usually share frame objects), then content, by
   // numbers in a FrameTable (no per-frame key strings).
   private readonly frameIds = new Map<Frame, number>();
-  private readonly table = new FrameTable();
+  private frameTable: FrameTable | undefined;
   // Frames whose address or line the table cannot hold exactly (negative or ≥ 2^64 addresses,
   // fractional lines): interned by content string; their batches are encoded from Frame objects.
   private odd: Map<string, number> | undefined;
@@ -268,6 +270,10 @@ export class SampleBatchBuilder {
     return this.n;
   }
 
+  private get table(): FrameTable {
+    return (this.frameTable ??= new FrameTable());
+  }
+
   get stackCount(): number {
     return this.stacks.length;
   }
@@ -301,7 +307,7 @@ export class SampleBatchBuilder {
   /** Interns a leaf-first stack. */
   addStack(frames: Frame[]): number {
     const n = frames.length;
-    if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2));
+    if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, this.scratch.length * 2, 256));
     const ids = this.scratch;
     for (let i = 0; i < n; i++) {
       const f = frames[i];
@@ -448,6 +454,7 @@ export class SampleBatchBuilder {
     let h = 0x811c9dc5 ^ n;
     for (let i = 0; i < n; i++) h = Math.imul(h ^ ids[i], 0x01000193);
     h ^= h >>> 16;
+    if (this.stackSlots.length === 0) this.stackSlots = new Int32Array(1024).fill(EMPTY_SLOT);
     const slots = this.stackSlots;
     const mask = slots.length - 1;
     let s = h & mask;
@@ -480,7 +487,7 @@ export class SampleBatchBuilder {
     }
     this.stacks.push(frames);
     if (this.idPoolUsed + n > this.idPool.length) {
-      const pool = new Int32Array(Math.max(this.idPool.length * 2, this.idPoolUsed + n));
+      const pool = new Int32Array(Math.max(this.idPool.length * 2, this.idPoolUsed + n, 4096));
       pool.set(this.idPool.subarray(0, this.idPoolUsed));
       this.idPool = pool;
     }
@@ -583,6 +590,14 @@ export class SampleBatchBuilder {
         sp ? sp[(b.span as Uint32Array)[i]] : 0,
       );
     }
+  }
+
+  /**
+   * Rows, series and timestamps so far, for a caller that only checks them (no batch is built:
+   * `timestampMs` is a view, valid until the next row is added).
+   */
+  shape(): Pick<SampleBatch, 'length' | 'series' | 'timestampMs'> {
+    return { length: this.n, series: this.series.slice(), timestampMs: this.colTs.subarray(0, this.n) };
   }
 
   build(): SampleBatch {
