@@ -72,13 +72,6 @@ interface MappingRec {
   memStartPos: number;
   fileOffsetPos: number;
 }
-interface LocationRec {
-  mappingId: number;
-  /** Byte offset of the address varint, -1 if absent. */
-  addrPos: number;
-  /** Flattened (function id, line) pairs, in pprof order (innermost first). */
-  lines: number[];
-}
 interface FunctionRec {
   name: number;
   file: number;
@@ -216,6 +209,8 @@ class DecoderScratch {
   stackFrameIds = new Int32Array(256);
   /** One sample's location ids. */
   sampleIds = new Float64Array(64);
+  /** One location's (function id, line) pairs, in pprof order (innermost first; readLocation). */
+  locLines = new Float64Array(64);
 
   reset(maxSymbols: number): void {
     for (const l of [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds]) l.clear();
@@ -225,7 +220,8 @@ class DecoderScratch {
   }
 
   get bytes(): number {
-    let n = this.stackLocAt.byteLength + this.stackFrameIds.byteLength + this.sampleIds.byteLength + this.locAt.bytes + this.stringSids.bytes;
+    let n = this.stackLocAt.byteLength + this.stackFrameIds.byteLength + this.sampleIds.byteLength + this.locLines.byteLength;
+    n += this.locAt.bytes + this.stringSids.bytes;
     for (const l of [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds]) n += l.data.byteLength;
     return n + this.mappings.bytes + this.locations.bytes + this.functions.bytes;
   }
@@ -304,6 +300,12 @@ class PprofDecoder {
   // Per string table index: its builder string id, -1 until first used.
   private stringSids: Int32Array = new Int32Array(0);
   private builder!: SampleBatchBuilder;
+  // Readers reused for every symbol table message (idOf) and location (readLocation).
+  private readonly idReader: WireReader;
+  private readonly locReader: WireReader;
+  // The location readLocation read last: its mapping id and the byte offset of its address (-1 if absent).
+  private locMappingId = 0;
+  private locAddrPos = -1;
   private timeNanos = 0;
   private durationNanos = 0;
   private periodType = -1;
@@ -318,6 +320,8 @@ class PprofDecoder {
     private readonly scratch: DecoderScratch,
   ) {
     this.buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    this.idReader = new WireReader(this.buf, 0, 0, 'pprof');
+    this.locReader = new WireReader(this.buf, 0, 0, 'pprof location');
     this.maxSymbols = opts.limits.maxSymbols ?? Infinity;
     ({ strStart: this.strStart, strEnd: this.strEnd, sampleStart: this.sampleStart, sampleEnd: this.sampleEnd, locIds: this.locIds } = scratch);
     ({ mappings: this.mappings, locations: this.locations, functions: this.functions } = scratch);
@@ -654,20 +658,21 @@ class PprofDecoder {
   private locationFrames(id: number): number {
     const at = this.locations.position(id);
     if (at === undefined) this.fail(`sample references unknown location id ${id}`);
-    const loc = this.readLocation(at);
-    if (loc.lines.length / 2 > this.opts.limits.maxStackDepth) {
-      throw FirnError.invalidArgument(
-        `pprof location ${id} has ${loc.lines.length / 2} lines, more than the stack depth limit of ${this.opts.limits.maxStackDepth}`,
-        { limit: 'max_stack_depth' },
-      );
+    const n = this.readLocation(at);
+    if (n > this.opts.limits.maxStackDepth) {
+      throw FirnError.invalidArgument(`pprof location ${id} has ${n} lines, more than the stack depth limit of ${this.opts.limits.maxStackDepth}`, {
+        limit: 'max_stack_depth',
+      });
     }
+    const { locMappingId, locAddrPos } = this;
+    const lines = this.scratch.locLines;
     const builder = this.builder;
     let buildId = this.sid(0);
     let mappingFile = buildId;
     let m: MappingRec | undefined;
-    if (loc.mappingId !== 0) {
-      m = this.mapping(loc.mappingId);
-      if (m === undefined) this.fail(`location ${id} references unknown mapping id ${loc.mappingId}`);
+    if (locMappingId !== 0) {
+      m = this.mapping(locMappingId);
+      if (m === undefined) this.fail(`location ${id} references unknown mapping id ${locMappingId}`);
       if (m.buildIdSid < 0) {
         m.buildIdSid = builder.internString(normalizeBuildId(this.str(m.buildId)));
         m.fileSid = this.sid(m.file);
@@ -675,16 +680,15 @@ class PprofDecoder {
       buildId = m.buildIdSid;
       mappingFile = m.fileSid;
     }
-    const n = loc.lines.length / 2;
     const out = this.locIds;
     const start = out.length;
     out.push(Math.max(n, 1));
     const empty = this.sid(0);
     // Only an unsymbolized frame's address becomes a file offset (a symbolized one is named by its lines).
-    const address = n === 0 ? this.fileOffsetNumber(loc.addrPos, m) : loc.addrPos >= 0 ? varintNumberAt(this.buf, loc.addrPos) : 0;
+    const address = n === 0 ? this.fileOffsetNumber(locAddrPos, m) : locAddrPos >= 0 ? varintNumberAt(this.buf, locAddrPos) : 0;
     if (Number.isNaN(address)) {
       // A varint of 2^49 or more somewhere: exact BigInt arithmetic, interned as a Frame.
-      let big = loc.addrPos >= 0 ? varintBigAt(this.buf, loc.addrPos) : 0n;
+      let big = locAddrPos >= 0 ? varintBigAt(this.buf, locAddrPos) : 0n;
       if (m && n === 0) big = this.fileOffsetOf(big, m);
       const frame = (functionName: string, fileName: string, line: number, inlined: boolean): Frame => ({
         buildId: builder.stringAt(buildId),
@@ -697,8 +701,8 @@ class PprofDecoder {
       });
       if (n === 0) out.push(builder.internFrame(frame('', '', 0, false)));
       for (let i = 0; i < n; i++) {
-        const [fn, file] = this.lineFunction(id, loc.lines[2 * i]);
-        const lineNo = loc.lines[2 * i + 1];
+        const [fn, file] = this.lineFunction(id, lines[2 * i]);
+        const lineNo = lines[2 * i + 1];
         out.push(builder.internFrame(frame(builder.stringAt(fn), builder.stringAt(file), lineNo <= Number.MAX_SAFE_INTEGER ? lineNo : 0, i < n - 1)));
       }
       return start;
@@ -710,8 +714,8 @@ class PprofDecoder {
       return start;
     }
     for (let i = 0; i < n; i++) {
-      const [fn, file] = this.lineFunction(id, loc.lines[2 * i]);
-      const lineNo = loc.lines[2 * i + 1];
+      const [fn, file] = this.lineFunction(id, lines[2 * i]);
+      const lineNo = lines[2 * i + 1];
       out.push(builder.internFrameFields(buildId, mappingFile, lo, hi, fn, file, lineNo <= Number.MAX_SAFE_INTEGER ? lineNo : 0, i < n - 1));
     }
     return start;
@@ -842,7 +846,9 @@ class PprofDecoder {
   private idOf(r: WireReader): number {
     const start = r.pos;
     const e = r.lenEnd();
-    const sub = new WireReader(this.buf, r.pos, e, 'pprof');
+    const sub = this.idReader;
+    sub.pos = r.pos;
+    sub.end = e;
     let id = 0;
     while (!sub.done()) {
       const tag = sub.tag();
@@ -897,19 +903,28 @@ class PprofDecoder {
     return rec;
   }
 
-  /** The location whose length prefix is at byte `at` (read once per location, when a sample first uses it). */
-  private readLocation(at: number): LocationRec {
-    const r = new WireReader(this.buf, at, this.buf.length, 'pprof location');
+  /**
+   * Reads the location whose length prefix is at byte `at` (once per location, when a sample first
+   * uses it) into `locMappingId`, `locAddrPos` and the scratch's `locLines`; returns its line count
+   * (counted up to one past the depth limit).
+   */
+  private readLocation(at: number): number {
+    const r = this.locReader;
+    r.pos = at;
+    r.end = this.buf.length;
     const e = r.lenEnd();
     r.end = e;
     const maxLines = this.opts.limits.maxStackDepth;
-    const rec: LocationRec = { mappingId: 0, addrPos: -1, lines: [] };
+    this.locMappingId = 0;
+    this.locAddrPos = -1;
+    let lines = this.scratch.locLines;
+    let n = 0;
     while (r.pos < e) {
       const tag = r.tag();
       if (tag === ((1 << 3) | 0)) r.varint();
-      else if (tag === ((2 << 3) | 0)) rec.mappingId = r.varint();
+      else if (tag === ((2 << 3) | 0)) this.locMappingId = r.varint();
       else if (tag === ((3 << 3) | 0)) {
-        rec.addrPos = r.pos;
+        this.locAddrPos = r.pos;
         r.varint();
       } else if (tag === ((4 << 3) | 2)) {
         const le = r.lenEnd();
@@ -925,10 +940,19 @@ class PprofDecoder {
         }
         r.end = lineOuter;
         // One line more than the depth limit is enough to refuse the location (locationFrames).
-        if (rec.lines.length <= 2 * maxLines) rec.lines.push(fn, line);
+        if (n <= maxLines) {
+          if (2 * n + 2 > lines.length) {
+            const grown = new Float64Array(lines.length * 2);
+            grown.set(lines);
+            lines = this.scratch.locLines = grown;
+          }
+          lines[2 * n] = fn;
+          lines[2 * n + 1] = line;
+          n++;
+        }
       } else r.skip(tag & 7);
     }
-    return rec;
+    return n;
   }
 
   private readFunction(r: WireReader): FunctionRec {
