@@ -130,12 +130,12 @@ class LazyTable {
   private maxId = 0;
   private dense: Int32Array | undefined;
   private sparse: Map<number, number> | undefined;
-  private what = '';
   private max = 0;
 
-  /** Empties the table for a new profile. */
-  reset(what: string, max: number): void {
-    this.what = what;
+  constructor(private readonly what: string) {}
+
+  /** Empties the table for a new profile that may hold at most `max` entries. */
+  reset(max: number): void {
     this.max = max;
     this.ids.clear();
     this.at.clear();
@@ -197,9 +197,9 @@ class DecoderScratch {
   readonly sampleEnd = new Int32List();
   /** Per location: a count, then the builder frame ids of its lines. */
   readonly locIds = new Int32List();
-  readonly mappings = new LazyTable();
-  readonly locations = new LazyTable();
-  readonly functions = new LazyTable();
+  readonly mappings = new LazyTable('mappings');
+  readonly locations = new LazyTable('locations');
+  readonly functions = new LazyTable('functions');
   /** Per location id: where its frame ids start in `locIds`. */
   readonly locAt = new Int32Scratch();
   /** Per string table index: its builder string id. */
@@ -212,18 +212,21 @@ class DecoderScratch {
   /** One location's (function id, line) pairs, in pprof order (innermost first; readLocation). */
   locLines = new Float64Array(64);
 
+  private readonly lists = [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds];
+  private readonly tables = [this.mappings, this.locations, this.functions];
+
+  /** Empties everything for a new profile whose symbol tables may hold at most `maxSymbols` entries each. */
   reset(maxSymbols: number): void {
-    for (const l of [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds]) l.clear();
-    this.mappings.reset('mappings', maxSymbols);
-    this.locations.reset('locations', maxSymbols);
-    this.functions.reset('functions', maxSymbols);
+    for (const l of this.lists) l.clear();
+    for (const t of this.tables) t.reset(maxSymbols);
   }
 
   get bytes(): number {
     let n = this.stackLocAt.byteLength + this.stackFrameIds.byteLength + this.sampleIds.byteLength + this.locLines.byteLength;
     n += this.locAt.bytes + this.stringSids.bytes;
-    for (const l of [this.strStart, this.strEnd, this.sampleStart, this.sampleEnd, this.locIds]) n += l.data.byteLength;
-    return n + this.mappings.bytes + this.locations.bytes + this.functions.bytes;
+    for (const l of this.lists) n += l.data.byteLength;
+    for (const t of this.tables) n += t.bytes;
+    return n;
   }
 }
 
@@ -231,11 +234,13 @@ class DecoderScratch {
 const SCRATCH_KEEP_BYTES = 4 << 20;
 let idleScratch: DecoderScratch | undefined;
 
-/** Runs one decode with the idle scratch set (a fresh one when a decode is already using it). */
-function withScratch<T>(maxSymbols: number, decode: (scratch: DecoderScratch) => T): T {
+/**
+ * Runs one decode with the idle scratch set (a fresh one when a decode is already using it); the
+ * decoder empties it for its profile.
+ */
+function withScratch<T>(decode: (scratch: DecoderScratch) => T): T {
   const scratch = idleScratch ?? new DecoderScratch();
   idleScratch = undefined;
-  scratch.reset(maxSymbols);
   try {
     return decode(scratch);
   } finally {
@@ -254,7 +259,7 @@ function withScratch<T>(maxSymbols: number, decode: (scratch: DecoderScratch) =>
 export function samplesFromPprof(bytes: Uint8Array, opts: PprofOptions): DecodedSamples {
   const raw = maybeGunzip(bytes, opts.limits.maxDecompressedBytes, 'pprof');
   const { limits } = opts;
-  return withScratch(limits.maxSymbols ?? Infinity, (scratch) => {
+  return withScratch((scratch) => {
     const decoder = new PprofDecoder(raw, opts, scratch);
     // Rows are preallocated for at most 64 Ki samples: a profile claiming more grows as it proves it.
     const builder = new SampleBatchBuilder({
@@ -275,7 +280,7 @@ export function samplesFromPprof(bytes: Uint8Array, opts: PprofOptions): Decoded
  */
 export function pprofIntoBuilder(bytes: Uint8Array, opts: PprofOptions, builder: SampleBatchBuilder): number {
   const raw = maybeGunzip(bytes, opts.limits.maxDecompressedBytes, 'pprof');
-  return withScratch(opts.limits.maxSymbols ?? Infinity, (scratch) => new PprofDecoder(raw, opts, scratch).decodeInto(builder));
+  return withScratch((scratch) => new PprofDecoder(raw, opts, scratch).decodeInto(builder));
 }
 
 class PprofDecoder {
@@ -313,7 +318,7 @@ class PprofDecoder {
   private period = 0;
   private maxLocationId = 0;
 
-  /** `scratch`: emptied for this profile (`withScratch`), used by this decoder alone until it is done. */
+  /** `scratch`: this decoder's alone until it is done (`withScratch`); emptied here for this profile. */
   constructor(
     raw: Uint8Array,
     private readonly opts: PprofOptions,
@@ -323,6 +328,7 @@ class PprofDecoder {
     this.idReader = new WireReader(this.buf, 0, 0, 'pprof');
     this.locReader = new WireReader(this.buf, 0, 0, 'pprof location');
     this.maxSymbols = opts.limits.maxSymbols ?? Infinity;
+    scratch.reset(this.maxSymbols);
     ({ strStart: this.strStart, strEnd: this.strEnd, sampleStart: this.sampleStart, sampleEnd: this.sampleEnd, locIds: this.locIds } = scratch);
     ({ mappings: this.mappings, locations: this.locations, functions: this.functions } = scratch);
     this.readTopLevel();
