@@ -138,19 +138,17 @@ function frameKey(f: Frame): string {
  * typed arrays instead of per-frame key strings and BigInts.
  */
 function stackColumnFromTable(batch: SampleBatch, t: BuilderFrames): Data {
-  const nStacks = batch.stacks.length;
-  let total = 0;
-  for (const s of batch.stacks) total += s.length;
+  const stackOffsets = t.stackOffsets;
+  const nStacks = stackOffsets.length - 1;
   const offsets = new Int32Array(nStacks + 1);
-  const items = new Int32Array(total);
+  const items = new Int32Array(stackOffsets[nStacks] - stackOffsets[0]);
   // Builder frame id → index in this column's frame dictionary (-1 until first used).
   const remap = new Int32Array(t.inlined.length).fill(-1);
   const used: number[] = [];
   let k = 0;
   for (let si = 0; si < nStacks; si++) {
-    const start = t.stackStart[si];
-    const end = start + batch.stacks[si].length;
-    for (let p = start; p < end; p++) {
+    const end = stackOffsets[si + 1];
+    for (let p = stackOffsets[si]; p < end; p++) {
       const id = t.ids[p];
       let idx = remap[id];
       if (idx < 0) {
@@ -196,6 +194,7 @@ function stackColumnFromTable(batch: SampleBatch, t: BuilderFrames): Data {
   }
   return stackData(
     batch,
+    nStacks,
     nf,
     [
       strings(t.buildId),
@@ -247,6 +246,7 @@ function stackColumn(batch: SampleBatch): Data {
   });
   return stackData(
     batch,
+    batch.stacks.length,
     nf,
     [
       stringDictColumn(frames.map((f) => f.buildId)),
@@ -263,11 +263,11 @@ function stackColumn(batch: SampleBatch): Data {
 }
 
 /** The stack column from its frame struct's children and the stacks' frame indexes. */
-function stackData(batch: SampleBatch, nf: number, children: Data[], items: Int32Array, offsets: Int32Array): Data {
+function stackData(batch: SampleBatch, nStacks: number, nf: number, children: Data[], items: Int32Array, offsets: Int32Array): Data {
   const struct = makeData({ type: frameStructType(), length: nf, nullCount: 0, children });
   const total = items.length;
   const item = makeData({ type: frameDictionaryType(), length: total, nullCount: 0, data: items, dictionary: makeVector(struct) });
-  const list = makeData({ type: stackListType(), length: batch.stacks.length, nullCount: 0, valueOffsets: offsets, child: item });
+  const list = makeData({ type: stackListType(), length: nStacks, nullCount: 0, valueOffsets: offsets, child: item });
   return makeData({
     type: stackColumnType(),
     length: batch.length,

@@ -96,7 +96,7 @@ export class FrameInterner {
   }
 
   frame(id: number): Frame {
-    return this.table.frames[id];
+    return this.table.frame(id);
   }
 
   /** Id of the stack whose frames have ids `ids[0..n)` (leaf first), adding it if new. */
@@ -121,7 +121,7 @@ export class FrameInterner {
     }
     const id = this.stacks.length;
     const frames = new Array<Frame>(n);
-    for (let i = 0; i < n; i++) frames[i] = this.table.frames[ids[i]];
+    for (let i = 0; i < n; i++) frames[i] = this.table.frame(ids[i]);
     this.stacks.push(frames);
     this.stackHashes.push(h);
     if (this.poolUsed + n > this.pool.length) {

@@ -9,7 +9,7 @@ describe(FrameTable.name, () => {
     for (let i = 0; i < 2000; i++) ids.push(t.id(s('b'), s('/m'), s(`f${i}`), s('x.c'), i, i % 3, i * 10, i % 2 === 0));
     for (let i = 0; i < 2000; i++) expect(t.id(s('b'), s('/m'), s(`f${i}`), s('x.c'), i, i % 3, i * 10, i % 2 === 0)).toBe(ids[i]);
     expect(t.size).toBe(2000);
-    expect(t.frames[ids[5]]).toEqual({
+    expect(t.frame(ids[5])).toEqual({
       buildId: 'b',
       mappingFile: '/m',
       address: (2n << 32n) | 5n,
@@ -27,7 +27,7 @@ describe(FrameTable.name, () => {
     expect(t.id(...base, 0xffffffff, 0xffffffff, 1, true)).not.toBe(a);
     expect(t.id(...base, 0xffffffff, 0xfffffffe, 1, false)).not.toBe(a);
     expect(t.id(...base, 0xffffffff, 0xffffffff, 2 ** 40, false)).not.toBe(a);
-    expect(t.frames[a].address).toBe((1n << 64n) - 1n);
+    expect(t.frame(a).address).toBe((1n << 64n) - 1n);
   });
 
   it('keeps the caller’s Frame object when given, and never matches an unindexed frame by content', () => {
@@ -37,6 +37,6 @@ describe(FrameTable.name, () => {
     t.reserve(10_000);
     const id = t.id(t.stringId(''), t.stringId(''), t.stringId('x'), t.stringId(''), 7, 0, 0, false, f);
     expect(id).not.toBe(odd);
-    expect(t.frames[id]).toBe(f);
+    expect(t.frame(id)).toBe(f);
   });
 });

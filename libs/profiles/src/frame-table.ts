@@ -26,14 +26,16 @@ function addressOf(lo: number, hi: number): bigint {
  * ids once, and a frame is (build id, mapping file, function name, file name) string ids, its
  * address as two uint32 halves, its line (an integer below 2^63 in magnitude) and the inlined
  * bit, in columns of typed arrays with an open-addressing index over them. Frames with equal
- * content get equal ids; each distinct frame has one Frame object. Used per request by
- * SampleBatchBuilder (the Arrow encoder reads the columns) and process-wide by FrameInterner.
+ * content get equal ids; each distinct frame has one Frame object, made when first asked for
+ * (`frame`): a request whose frames are only re-encoded from the columns makes none. Used per
+ * request by SampleBatchBuilder (the Arrow encoder reads the columns) and process-wide by
+ * FrameInterner.
  */
 export class FrameTable {
   readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
-  /** Index = frame id. */
-  readonly frames: Frame[] = [];
+  // Index = frame id: the Frame object, once made or given.
+  private readonly frames: Array<Frame | undefined> = [];
   buildId = new Int32Array(256);
   mappingFile = new Int32Array(256);
   functionName = new Int32Array(256);
@@ -61,9 +63,27 @@ export class FrameTable {
     return id;
   }
 
+  /** The Frame object of frame id `id` (made on first use unless the caller gave one). */
+  frame(id: number): Frame {
+    return (this.frames[id] ??= this.makeFrame(id));
+  }
+
+  private makeFrame(id: number): Frame {
+    const strs = this.strings;
+    return {
+      buildId: strs[this.buildId[id]],
+      mappingFile: strs[this.mappingFile[id]],
+      address: addressOf(this.addressLo[id], this.addressHi[id]),
+      functionName: strs[this.functionName[id]],
+      fileName: strs[this.fileName[id]],
+      line: this.line[id],
+      inlined: this.inlined[id] === 1,
+    };
+  }
+
   /**
    * Id of the frame with these fields (string ids from `stringId`), adding it if new: as `frame`
-   * when given (the caller's object, which must have this content), else as a Frame made here.
+   * when given (the caller's object, which must have this content), else made when first asked for.
    */
   id(b: number, m: number, fn: number, file: number, lo: number, hi: number, line: number, inlined: boolean, frame?: Frame): number {
     const inl = inlined ? 1 : 0;
@@ -89,18 +109,7 @@ export class FrameTable {
       }
       s = (s + 1) & mask;
     }
-    const strs = this.strings;
-    const id = this.append(
-      frame ?? {
-        buildId: strs[b],
-        mappingFile: strs[m],
-        address: addressOf(lo, hi),
-        functionName: strs[fn],
-        fileName: strs[file],
-        line,
-        inlined,
-      },
-    );
+    const id = this.append(frame);
     this.hash[id] = h;
     this.buildId[id] = b;
     this.mappingFile[id] = m;
@@ -129,7 +138,7 @@ export class FrameTable {
     if (want * 2 > this.slots.length) this.reindex(want * 2);
   }
 
-  private append(frame: Frame): number {
+  private append(frame: Frame | undefined): number {
     const id = this.frames.push(frame) - 1;
     if (id === this.hash.length) this.grow(id + 1);
     return id;

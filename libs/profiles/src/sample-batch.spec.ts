@@ -1,7 +1,7 @@
 import { FirnError } from '@firn/errors';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SampleBatchBuilder, batchTotal, concatBatches, type Frame } from './sample-batch';
+import { SampleBatchBuilder, batchTotal, builderFramesOf, concatBatches, type Frame } from './sample-batch';
 import { stackKey } from './stack-key';
 import { rowsArb } from './test-arbitraries';
 
@@ -88,6 +88,41 @@ describe(SampleBatchBuilder.name, () => {
       expect(() => b.add(CPU, [], [], v, 0, 0, 0)).toThrow(FirnError);
     }
     expect(() => b.add(CPU, [['bad-name', 'x']], [], 1, 0, 0, 0)).toThrow(/invalid label name/);
+  });
+
+  it('makes the Frame arrays of stacks added by frame ids when a batch’s stacks are first read, one per batch', () => {
+    const b = new SampleBatchBuilder();
+    const s = (x: string) => b.internString(x);
+    const leaf = b.internFrameFields(s('ab'), s('/bin/x'), 0x10, 1, s('leaf'), s('x.go'), 3, true);
+    const root = b.internFrameFields(s('ab'), s('/bin/x'), 0x20, 0, s('root'), s('x.go'), -7, false);
+    const given = [f('given')];
+    const st = [b.addStackOfIds(Int32Array.of(leaf, root), 2), b.addStack(given), b.addStackOfIds(Int32Array.of(root, 99), 1)];
+    expect(b.addStackOfIds(Int32Array.of(leaf, root), 2)).toBe(st[0]);
+    for (const i of st) b.addRow(b.addProfileType(CPU), b.addSeries([]), i, 1, 1000, 0, 0);
+    const first = b.build();
+    b.addRow(0, 0, b.addStackOfIds(Int32Array.of(leaf), 1), 1, 1000, 0, 0); // after the first build
+    const second = b.build();
+    expect(first.stacks).toHaveLength(3);
+    expect(first.stacks[0]).toEqual([
+      { buildId: 'ab', mappingFile: '/bin/x', address: (1n << 32n) | 0x10n, functionName: 'leaf', fileName: 'x.go', line: 3, inlined: true },
+      { buildId: 'ab', mappingFile: '/bin/x', address: 0x20n, functionName: 'root', fileName: 'x.go', line: -7, inlined: false },
+    ]);
+    expect(first.stacks[1]).toBe(given);
+    expect(first.stacks[2][0]).toBe(first.stacks[0][1]); // one Frame object per distinct frame
+    expect(first.stacks).toBe(first.stacks); // made once
+    expect(second.stacks).toHaveLength(4);
+    expect(second.stacks[3][0]).toBe(first.stacks[0][0]);
+    expect({ ...first }.stacks).toBe(first.stacks);
+    expect(JSON.parse(JSON.stringify(second, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v))).stacks[3][0].functionName).toBe('leaf');
+
+    // The frame table describes the stacks until they are assigned or grown, read or not.
+    expect(builderFramesOf(first)).toBeDefined();
+    const unread = b.build();
+    unread.stacks = [[f('other')]];
+    expect(builderFramesOf(unread)).toBeUndefined();
+    expect(unread.stacks[0][0].functionName).toBe('other');
+    second.stacks.push([f('pushed')]);
+    expect(builderFramesOf(second)).toBeUndefined();
   });
 
   it('keeps the total, has no zero rows and no duplicate keys (property)', () => {

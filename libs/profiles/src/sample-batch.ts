@@ -148,11 +148,10 @@ const TWO_63 = 2 ** 63;
  * The frames of a built batch as its builder holds them: strings interned once, addresses as
  * 32-bit halves, frames by id and stacks as arrays of frame ids. The Arrow encoder builds its
  * frame and stack dictionaries from these instead of comparing Frame objects by content.
- * Valid while `stacks` is the batch's own array (a batch whose stacks were replaced, or whose
- * frames were changed, which the builder forbids, is encoded from its Frame objects).
+ * Valid until the batch's `stacks` is assigned or grown (a batch whose stacks were replaced, or
+ * whose frames were changed, which the builder forbids, is encoded from its Frame objects).
  */
 export interface BuilderFrames {
-  readonly stacks: readonly Frame[][];
   readonly strings: readonly string[];
   readonly buildId: Int32Array;
   readonly mappingFile: Int32Array;
@@ -162,9 +161,20 @@ export interface BuilderFrames {
   readonly addressHi: Uint32Array;
   readonly line: Float64Array;
   readonly inlined: Uint8Array;
-  /** Stack s is frame ids `ids[stackStart[s] .. stackStart[s] + stacks[s].length)`. */
-  readonly stackStart: Int32Array;
+  /** Stack s is frame ids `ids[stackOffsets[s] .. stackOffsets[s + 1])`. */
+  readonly stackOffsets: Int32Array;
   readonly ids: Int32Array;
+}
+
+/** A built batch's frame table and what became of its `stacks` (made on first read, or replaced). */
+interface BatchFrames extends BuilderFrames {
+  readonly table: FrameTable;
+  /** Stack s's Frame array where the builder was given one. */
+  readonly given: Array<Frame[] | undefined>;
+  /** The Frame arrays `stacks` returned, once read. */
+  made: Frame[][] | undefined;
+  /** `stacks` was assigned: the table no longer describes it. */
+  replaced: boolean;
 }
 
 /**
@@ -174,10 +184,44 @@ export interface BuilderFrames {
  */
 const BUILDER_FRAMES = Symbol('firn.builderFrames');
 
-/** The frame table `SampleBatchBuilder.build` made for `batch`, if it still describes the batch's stacks. */
+/**
+ * The frame table `SampleBatchBuilder.build` made for `batch`, if it still describes the batch's
+ * stacks. Reading it does not make the batch's Frame arrays.
+ */
 export function builderFramesOf(batch: SampleBatch): BuilderFrames | undefined {
-  const t = (batch as { [BUILDER_FRAMES]?: BuilderFrames })[BUILDER_FRAMES];
-  return t !== undefined && t.stacks === batch.stacks && t.stackStart.length === batch.stacks.length ? t : undefined;
+  const t = (batch as { [BUILDER_FRAMES]?: BatchFrames })[BUILDER_FRAMES];
+  return t !== undefined && !t.replaced && (t.made === undefined || t.made.length === t.stackOffsets.length - 1) ? t : undefined;
+}
+
+/**
+ * A built batch's `stacks`: its Frame arrays, made when first read (a stack added by frame ids
+ * only has none until then). Assigning `stacks` replaces it as on any object, and the frame
+ * table then no longer applies. One descriptor for every batch: an accessor is part of an
+ * object's hidden class, so closures per batch would give each batch a class of its own.
+ */
+const LAZY_STACKS: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: { [BUILDER_FRAMES]: BatchFrames }): Frame[][] {
+    const t = this[BUILDER_FRAMES];
+    return (t.made ??= stacksFromIds(t.given, t.stackOffsets, t.ids, t.table));
+  },
+  set(this: { [BUILDER_FRAMES]: BatchFrames }, value: Frame[][]): void {
+    this[BUILDER_FRAMES].replaced = true;
+    Object.defineProperty(this, 'stacks', { value, enumerable: true, configurable: true, writable: true });
+  },
+};
+
+/** `given` with each missing stack made from its frame ids (`ids[offsets[s] .. offsets[s + 1])`), in place. */
+function stacksFromIds(given: Array<Frame[] | undefined>, offsets: ArrayLike<number>, ids: Int32Array, table: FrameTable): Frame[][] {
+  for (let s = 0; s < given.length; s++) {
+    if (given[s] !== undefined) continue;
+    const start = offsets[s];
+    const frames = new Array<Frame>(offsets[s + 1] - start);
+    for (let i = 0; i < frames.length; i++) frames[i] = table.frame(ids[start + i]);
+    given[s] = frames;
+  }
+  return given as Frame[][];
 }
 
 function rowHash(profileType: number, series: number, stack: number, ts: number, span: number): number {
@@ -207,13 +251,15 @@ export class SampleBatchBuilder {
   private readonly profileTypeIdx = new Map<string, number>();
   private readonly series: Label[][] = [];
   private readonly seriesIdxByKey = new Map<string, number>();
-  private readonly stacks: Frame[][] = [];
+  // A stack added by frame ids only has no Frame array until a built batch's `stacks` is read.
+  private readonly stacks: Array<Frame[] | undefined> = [];
   // Stack interning: frame ids per stack plus an open-addressing table over their hash. These
   // and the frame table are made on first use: a decoder whose stacks come keyed (the Arrow
   // decoders, `addKeyedStack`) never uses them, and a request is often a few hundred rows.
   private idPool = new Int32Array(0);
   private idPoolUsed = 0;
-  private readonly stackStart: number[] = [];
+  // Stack s is ids `idPool[stackOffsets[s] .. stackOffsets[s + 1])`.
+  private readonly stackOffsets: number[] = [0];
   private readonly stackHashes: number[] = [];
   private stackSlots = new Int32Array(0);
   private scratch = new Int32Array(0);
@@ -408,7 +454,7 @@ export class SampleBatchBuilder {
 
   /**
    * Interns a leaf-first stack given only its frame ids (`ids[0..n)`): its Frame array is made
-   * only when the stack is new.
+   * only if a built batch's `stacks` is read.
    */
   addStackOfIds(ids: Int32Array, n: number): number {
     return this.addStackByIds(undefined, ids, n);
@@ -458,11 +504,12 @@ export class SampleBatchBuilder {
     const slots = this.stackSlots;
     const mask = slots.length - 1;
     let s = h & mask;
+    const offsets = this.stackOffsets;
     for (;;) {
       const si = slots[s];
       if (si === EMPTY_SLOT) break;
-      const start = this.stackStart[si];
-      if (this.stacks[si].length === n) {
+      const start = offsets[si];
+      if (offsets[si + 1] - start === n) {
         let same = true;
         const pool = this.idPool;
         for (let i = 0; i < n; i++) {
@@ -481,10 +528,6 @@ export class SampleBatchBuilder {
       });
     }
     const idx = this.stacks.length;
-    if (frames === undefined) {
-      frames = new Array<Frame>(n);
-      for (let i = 0; i < n; i++) frames[i] = this.table.frames[ids[i]];
-    }
     this.stacks.push(frames);
     if (this.idPoolUsed + n > this.idPool.length) {
       const pool = new Int32Array(Math.max(this.idPool.length * 2, this.idPoolUsed + n, 4096));
@@ -492,8 +535,8 @@ export class SampleBatchBuilder {
       this.idPool = pool;
     }
     this.idPool.set(ids.subarray(0, n), this.idPoolUsed);
-    this.stackStart.push(this.idPoolUsed);
     this.idPoolUsed += n;
+    offsets.push(this.idPoolUsed);
     this.stackHashes.push(h);
     if ((idx + 1) * 2 > slots.length) this.growStackSlots();
     else slots[s] = idx;
@@ -603,12 +646,11 @@ export class SampleBatchBuilder {
   build(): SampleBatch {
     const n = this.n;
     const spans = this.spans.length > 1 ? { spans: this.spans.slice(), span: this.colSpan.slice(0, n) } : {};
-    const stacks = this.stacks.slice();
-    const batch: SampleBatch = {
+    const given = this.stacks.slice();
+    const batch = {
       ...spans,
       profileTypes: this.profileTypes.slice(),
       series: this.series.slice(),
-      stacks,
       profileType: this.colProfileType.slice(0, n),
       seriesIdx: this.colSeries.slice(0, n),
       stack: this.colStack.slice(0, n),
@@ -617,14 +659,14 @@ export class SampleBatchBuilder {
       durationNs: this.colDuration.slice(0, n),
       periodNs: this.colPeriod.slice(0, n),
       length: n,
-    };
+    } as SampleBatch;
+    const ids = this.idPool.subarray(0, this.idPoolUsed);
     // The frame table describes the stacks only if their ids are this builder's own.
     if (this.odd === undefined && !this.callerFrameIds) {
       // Views, not copies: the builder only ever appends past what this batch sees.
       const t = this.table;
       const nf = t.size;
-      const frames: BuilderFrames = {
-        stacks,
+      const frames: BatchFrames = {
         strings: t.strings,
         buildId: t.buildId.subarray(0, nf),
         mappingFile: t.mappingFile.subarray(0, nf),
@@ -634,10 +676,17 @@ export class SampleBatchBuilder {
         addressHi: t.addressHi.subarray(0, nf),
         line: t.line.subarray(0, nf),
         inlined: t.inlined.subarray(0, nf),
-        stackStart: Int32Array.from(this.stackStart),
-        ids: this.idPool.subarray(0, this.idPoolUsed),
+        stackOffsets: Int32Array.from(this.stackOffsets),
+        ids,
+        table: t,
+        given,
+        made: undefined,
+        replaced: false,
       };
       Object.defineProperty(batch, BUILDER_FRAMES, { value: frames });
+      Object.defineProperty(batch, 'stacks', LAZY_STACKS);
+    } else {
+      batch.stacks = given.includes(undefined) ? stacksFromIds(given, this.stackOffsets, ids, this.table) : (given as Frame[][]);
     }
     return batch;
   }
