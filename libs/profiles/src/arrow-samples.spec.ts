@@ -160,11 +160,12 @@ describe(samplesToArrow.name, () => {
     const t = tableFromIPC(samplesToArrow(sampleBatch()));
     expect(t.schema.metadata.get('firn.schema')).toBe('samples.v1');
     expect(Object.fromEntries(t.schema.fields.map((f) => [f.name, String(f.type)]))).toEqual({
-      profile_type: 'Dictionary<Int32, Utf8>',
-      'labels.node': 'Dictionary<Int32, Utf8>',
-      'labels.thread_name': 'Dictionary<Int32, Utf8>',
+      // Dictionary indexes in the narrowest signed type for the dictionary's size (below).
+      profile_type: 'Dictionary<Int8, Utf8>',
+      'labels.node': 'Dictionary<Int8, Utf8>',
+      'labels.thread_name': 'Dictionary<Int8, Utf8>',
       stack:
-        'Dictionary<Int32, List<Dictionary<Int32, Struct<{build_id:Dictionary<Int32, Utf8>, mapping_file:Dictionary<Int32, Utf8>, address:Uint64, function_name:Dictionary<Int32, Utf8>, file_name:Dictionary<Int32, Utf8>, line:Int64, inlined:Bool}>>>>',
+        'Dictionary<Int32, List<Dictionary<Int8, Struct<{build_id:Dictionary<Int8, Utf8>, mapping_file:Dictionary<Int8, Utf8>, address:Uint64, function_name:Dictionary<Int8, Utf8>, file_name:Dictionary<Int8, Utf8>, line:Int64, inlined:Bool}>>>>',
       value: 'Int64',
       timestamp: 'Int64',
       duration: 'Int64',
@@ -172,6 +173,31 @@ describe(samplesToArrow.name, () => {
     });
     // Absent labels are nulls.
     expect(t.getChild('labels.thread_name')!.toArray()).toEqual(['worker', null, null, null]);
+  });
+
+  it('writes dictionary indexes as Int8 up to 127 entries, Int16 up to 32 767, else Int32, and reads each back', () => {
+    for (const [size, width] of [
+      [127, 'Int8'],
+      [128, 'Int16'],
+      [32_767, 'Int16'],
+      [32_768, 'Int32'],
+    ] as const) {
+      const b = new SampleBatchBuilder({ initialCapacity: size });
+      const pt = b.addProfileType(CPU);
+      for (let i = 0; i < size; i++) {
+        const frame: Frame = { buildId: 'ab', mappingFile: '/x', address: BigInt(i), functionName: `f${i}`, fileName: '', line: 0, inlined: false };
+        b.addRow(pt, b.addSeries([['pod', `p${i}`]]), b.addStack([frame]), 1, 1000, 0, 0);
+      }
+      const batch = b.build();
+      const t = tableFromIPC(samplesToArrow(batch));
+      const stack = t.getChild('stack')!.type as Dictionary;
+      const item = (stack.dictionary as List).children[0].type as Dictionary;
+      const fn = (item.dictionary as Struct).children.find((c) => c.name === 'function_name')!.type as Dictionary;
+      expect([String((t.getChild('labels.pod')!.type as Dictionary).indices), String(item.indices), String(fn.indices)]).toEqual([width, width, width]);
+      const back = samplesFromArrow(samplesToArrow(batch), LIMITS);
+      expect(back.series.map((l) => l[0][1])).toEqual(batch.series.map((l) => l[0][1]));
+      expect(back.stacks.map((st) => st[0].functionName)).toEqual(batch.stacks.map((st) => st[0].functionName));
+    }
   });
 
   it('round-trips an empty batch', () => {

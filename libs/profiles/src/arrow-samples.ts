@@ -6,8 +6,10 @@ import {
   DataType,
   Dictionary,
   Field,
+  Int16,
   Int32,
   Int64,
+  Int8,
   List,
   Struct,
   Table,
@@ -31,33 +33,17 @@ export const LABEL_COLUMN_PREFIX = 'labels.';
 
 const FRAME_FIELDS = ['build_id', 'mapping_file', 'address', 'function_name', 'file_name', 'line', 'inlined'] as const;
 
-function dictUtf8(): Dictionary<Utf8, Int32> {
-  return new Dictionary(new Utf8(), new Int32());
-}
+type IndexType = Int8 | Int16 | Int32;
 
-/** The frame struct and stack types the writer emits. */
-export function frameStructType(): Struct {
-  return new Struct([
-    new Field('build_id', dictUtf8(), false),
-    new Field('mapping_file', dictUtf8(), false),
-    new Field('address', new Uint64(), false),
-    new Field('function_name', dictUtf8(), false),
-    new Field('file_name', dictUtf8(), false),
-    new Field('line', new Int64(), false),
-    new Field('inlined', new Bool(), false),
-  ]);
-}
-
-export function frameDictionaryType(): Dictionary<Struct, Int32> {
-  return new Dictionary(frameStructType(), new Int32());
-}
-
-export function stackListType(): List<Dictionary<Struct, Int32>> {
-  return new List(new Field('item', frameDictionaryType(), false));
-}
-
-export function stackColumnType(): Dictionary<List<Dictionary<Struct, Int32>>, Int32> {
-  return new Dictionary(stackListType(), new Int32());
+/**
+ * Indexes into a dictionary of `size` entries in the narrowest signed type that holds them (and
+ * -1): readers accept any integer index type up to 32 bits, and most of a request's frame
+ * columns index a handful of build ids, mapping files and (unsymbolized) empty names.
+ */
+function narrowIndexes(idx: Int32Array, size: number): { type: IndexType; data: Int8Array | Int16Array | Int32Array } {
+  if (size <= 0x7f) return { type: new Int8(), data: new Int8Array(idx) };
+  if (size <= 0x7fff) return { type: new Int16(), data: new Int16Array(idx) };
+  return { type: new Int32(), data: idx };
 }
 
 function int64FromF64(src: Float64Array): Data<Int64> {
@@ -89,8 +75,8 @@ function utf8Vector(strings: string[]): Vector<Utf8> {
   return makeVector(makeData({ type: new Utf8(), length: strings.length, nullCount: 0, valueOffsets: offsets, data: buf.subarray(0, at) }));
 }
 
-/** Dictionary<Int32, Utf8> column from per-row indexes (-1 = null) into `dict`. */
-function dictColumn(dict: string[], idx: Int32Array): Data<Dictionary<Utf8, Int32>> {
+/** Dictionary<int, Utf8> column from per-row indexes (-1 = null) into `dict`. */
+function dictColumn(dict: string[], idx: Int32Array): Data<Dictionary<Utf8, IndexType>> {
   let nulls = 0;
   const bitmap = new Uint8Array((idx.length + 7) >> 3);
   for (let i = 0; i < idx.length; i++) {
@@ -101,18 +87,19 @@ function dictColumn(dict: string[], idx: Int32Array): Data<Dictionary<Utf8, Int3
       bitmap[i >> 3] |= 1 << (i & 7);
     }
   }
+  const indexes = narrowIndexes(idx, dict.length);
   return makeData({
-    type: dictUtf8(),
+    type: new Dictionary(new Utf8(), indexes.type),
     length: idx.length,
     nullCount: nulls,
     nullBitmap: nulls > 0 ? bitmap : undefined,
-    data: idx,
+    data: indexes.data,
     dictionary: utf8Vector(dict),
   });
 }
 
 /** Dictionary-encodes one string per item. */
-function stringDictColumn(values: string[]): Data<Dictionary<Utf8, Int32>> {
+function stringDictColumn(values: string[]): Data<Dictionary<Utf8, IndexType>> {
   const dict: string[] = [];
   const pos = new Map<string, number>();
   const idx = new Int32Array(values.length);
@@ -162,7 +149,7 @@ function stackColumnFromTable(batch: SampleBatch, t: BuilderFrames): Data {
   }
   const nf = used.length;
   const stringIdx = new Int32Array(t.strings.length);
-  const strings = (ids: Int32Array): Data<Dictionary<Utf8, Int32>> => {
+  const strings = (ids: Int32Array): Data<Dictionary<Utf8, IndexType>> => {
     stringIdx.fill(-1);
     const dict: string[] = [];
     const idx = new Int32Array(nf);
@@ -262,14 +249,20 @@ function stackColumn(batch: SampleBatch): Data {
   );
 }
 
-/** The stack column from its frame struct's children and the stacks' frame indexes. */
+/**
+ * The stack column from its frame struct's children (in FRAME_FIELDS order) and the stacks'
+ * frame indexes: `Dictionary<Int32, List<Dictionary<int, Struct<frame>>>>`.
+ */
 function stackData(batch: SampleBatch, nStacks: number, nf: number, children: Data[], items: Int32Array, offsets: Int32Array): Data {
-  const struct = makeData({ type: frameStructType(), length: nf, nullCount: 0, children });
-  const total = items.length;
-  const item = makeData({ type: frameDictionaryType(), length: total, nullCount: 0, data: items, dictionary: makeVector(struct) });
-  const list = makeData({ type: stackListType(), length: nStacks, nullCount: 0, valueOffsets: offsets, child: item });
+  const structType = new Struct(FRAME_FIELDS.map((name, i) => new Field(name, children[i].type, false)));
+  const struct = makeData({ type: structType, length: nf, nullCount: 0, children });
+  const indexes = narrowIndexes(items, nf);
+  const itemType = new Dictionary(structType, indexes.type);
+  const item = makeData({ type: itemType, length: items.length, nullCount: 0, data: indexes.data, dictionary: makeVector(struct) });
+  const listType = new List(new Field('item', itemType, false));
+  const list = makeData({ type: listType, length: nStacks, nullCount: 0, valueOffsets: offsets, child: item });
   return makeData({
-    type: stackColumnType(),
+    type: new Dictionary(listType, new Int32()),
     length: batch.length,
     nullCount: 0,
     data: Int32Array.from(batch.stack),
