@@ -661,8 +661,8 @@ export class SampleBatchBuilder {
       length: n,
     } as SampleBatch;
     const ids = this.idPool.subarray(0, this.idPoolUsed);
-    // The frame table describes the stacks only if their ids are this builder's own.
-    if (this.odd === undefined && !this.callerFrameIds) {
+    // The frame table describes the stacks only if their ids are this builder's own, all of them.
+    if (this.odd === undefined && !this.callerFrameIds && this.stackOffsets.length === given.length + 1) {
       // Views, not copies: the builder only ever appends past what this batch sees.
       const t = this.table;
       const nf = t.size;
