@@ -169,10 +169,10 @@ export interface BuilderFrames {
 /** A built batch's frame table and what became of its `stacks` (made on first read, or replaced). */
 interface BatchFrames extends BuilderFrames {
   readonly table: FrameTable;
-  /** Stack s's Frame array where the builder was given one. */
-  readonly given: Array<Frame[] | undefined>;
-  /** The Frame arrays `stacks` returned, once read. */
-  made: Frame[][] | undefined;
+  /** The batch's Frame arrays: stack s's where the builder was given one, all once `stacks` was read. */
+  readonly stacks: Array<Frame[] | undefined>;
+  /** `stacks` was read: every entry is made. */
+  complete: boolean;
   /** `stacks` was assigned: the table no longer describes it. */
   replaced: boolean;
 }
@@ -190,7 +190,7 @@ const BUILDER_FRAMES = Symbol('firn.builderFrames');
  */
 export function builderFramesOf(batch: SampleBatch): BuilderFrames | undefined {
   const t = (batch as { [BUILDER_FRAMES]?: BatchFrames })[BUILDER_FRAMES];
-  return t !== undefined && !t.replaced && (t.made === undefined || t.made.length === t.stackOffsets.length - 1) ? t : undefined;
+  return t !== undefined && !t.replaced && t.stacks.length === t.stackOffsets.length - 1 ? t : undefined;
 }
 
 /**
@@ -204,7 +204,11 @@ const LAZY_STACKS: PropertyDescriptor = {
   configurable: true,
   get(this: { [BUILDER_FRAMES]: BatchFrames }): Frame[][] {
     const t = this[BUILDER_FRAMES];
-    return (t.made ??= stacksFromIds(t.given, t.stackOffsets, t.ids, t.table));
+    if (!t.complete) {
+      fillStacks(t.stacks, t.stackOffsets, t.ids, t.table);
+      t.complete = true;
+    }
+    return t.stacks as Frame[][];
   },
   set(this: { [BUILDER_FRAMES]: BatchFrames }, value: Frame[][]): void {
     this[BUILDER_FRAMES].replaced = true;
@@ -212,16 +216,15 @@ const LAZY_STACKS: PropertyDescriptor = {
   },
 };
 
-/** `given` with each missing stack made from its frame ids (`ids[offsets[s] .. offsets[s + 1])`), in place. */
-function stacksFromIds(given: Array<Frame[] | undefined>, offsets: ArrayLike<number>, ids: Int32Array, table: FrameTable): Frame[][] {
-  for (let s = 0; s < given.length; s++) {
-    if (given[s] !== undefined) continue;
+/** Makes each missing stack of `stacks` from its frame ids (`ids[offsets[s] .. offsets[s + 1])`), in place. */
+function fillStacks(stacks: Array<Frame[] | undefined>, offsets: ArrayLike<number>, ids: Int32Array, table: FrameTable): void {
+  for (let s = 0; s < stacks.length; s++) {
+    if (stacks[s] !== undefined) continue;
     const start = offsets[s];
     const frames = new Array<Frame>(offsets[s + 1] - start);
     for (let i = 0; i < frames.length; i++) frames[i] = table.frame(ids[start + i]);
-    given[s] = frames;
+    stacks[s] = frames;
   }
-  return given as Frame[][];
 }
 
 function rowHash(profileType: number, series: number, stack: number, ts: number, span: number): number {
@@ -679,14 +682,16 @@ export class SampleBatchBuilder {
         stackOffsets: Int32Array.from(this.stackOffsets),
         ids,
         table: t,
-        given,
-        made: undefined,
+        stacks: given,
+        complete: false,
         replaced: false,
       };
       Object.defineProperty(batch, BUILDER_FRAMES, { value: frames });
       Object.defineProperty(batch, 'stacks', LAZY_STACKS);
     } else {
-      batch.stacks = given.includes(undefined) ? stacksFromIds(given, this.stackOffsets, ids, this.table) : (given as Frame[][]);
+      // Only stacks added by frame ids lack an array, and then the table exists.
+      if (given.includes(undefined)) fillStacks(given, this.stackOffsets, ids, this.table);
+      batch.stacks = given as Frame[][];
     }
     return batch;
   }
