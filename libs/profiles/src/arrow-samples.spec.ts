@@ -319,6 +319,19 @@ describe(samplesFromArrow.name, () => {
     ]);
   });
 
+  it('reads a stream at any byte offset of a larger buffer (a field cut out of a message) as at offset 0', () => {
+    const ipc = samplesToArrow(sampleBatch());
+    const want = canonical(samplesFromArrow(ipc, LIMITS));
+    for (const offset of [1, 3, 4, 8]) {
+      const outer = new Uint8Array(offset + ipc.length + 5).fill(0xee);
+      outer.set(ipc, offset);
+      const cut = outer.subarray(offset, offset + ipc.length);
+      expect(canonical(samplesFromArrow(cut, LIMITS))).toEqual(want);
+      expect(checkSamplesArrow(cut, LIMITS)?.length).toBe(want.length);
+      expect(outer.subarray(0, offset).every((b) => b === 0xee)).toBe(true);
+    }
+  });
+
   it('truncates deep stacks to the leaf-most frames and counts rows', () => {
     const b = samplesFromArrow(ipcOf(validColumns(3)), { ...LIMITS, maxStackDepth: 1 });
     expect(b.truncatedStacks).toBe(3);

@@ -719,6 +719,16 @@ export function checkSamplesArrow(ipc: Uint8Array, limits: ArrowLimits): ArrowCh
   return r.builder.shape();
 }
 
+/**
+ * The bytes at an 8-byte aligned offset: apache-arrow copies every buffer of a stream whose
+ * offset is not a multiple of its element size before viewing it as a typed array. A payload cut
+ * out of a larger message (a protobuf field of the ingest log or of a gRPC request) usually is
+ * not; one copy of the whole stream costs less (tableFromIPC 1.1-1.15× faster on fleet-1h requests).
+ */
+function aligned(ipc: Uint8Array): Uint8Array {
+  return ipc.byteOffset % 8 === 0 ? ipc : ipc.slice();
+}
+
 function guarded<T>(fn: () => T): T {
   try {
     return fn();
@@ -744,7 +754,7 @@ function decodeArrow(ipc: Uint8Array, limits: ArrowLimits, mode: 'decode' | 'che
   checkArrowIpcStream(ipc, limits.maxRows);
   let table: Table;
   try {
-    table = tableFromIPC(ipc);
+    table = tableFromIPC(aligned(ipc));
   } catch (err) {
     bad(`malformed Arrow IPC stream: ${err instanceof Error ? err.message : String(err)}`);
   }
