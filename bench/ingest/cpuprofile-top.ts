@@ -1,8 +1,11 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): top functions by self time and by inclusive
 // time, with source locations relative to the repo.
 //   node scripts/run-ts.cjs bench/ingest/cpuprofile-top.ts <file.cpuprofile> [top=25] [--after-idle-ms N]
+//     [--timeline] [--from-s A] [--to-s B]
 // --after-idle-ms N counts only the samples after the first N ms in a row of idle: for a querier
 // that idles between start-up and its first query (query.bench's cold phase), just that query.
+// --timeline prints the busy (non-idle) ms of each second of the profile, to find a phase (e.g.
+// ingest.bench's measured push after its warm-up); --from-s/--to-s then count only that span.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,10 +23,13 @@ interface CpuProfile {
 }
 
 const ROOT = resolve(__dirname, '..', '..');
-const { values: opts, positionals } = parseArgs({ options: { 'after-idle-ms': { type: 'string' } }, allowPositionals: true });
+const { values: opts, positionals } = parseArgs({
+  options: { 'after-idle-ms': { type: 'string' }, timeline: { type: 'boolean' }, 'from-s': { type: 'string' }, 'to-s': { type: 'string' } },
+  allowPositionals: true,
+});
 const [file, topArg] = positionals;
 if (!file) {
-  console.error('usage: cpuprofile-top.ts <file.cpuprofile> [top] [--after-idle-ms N]');
+  console.error('usage: cpuprofile-top.ts <file.cpuprofile> [top] [--after-idle-ms N] [--timeline] [--from-s A] [--to-s B]');
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
@@ -52,8 +58,25 @@ function firstSampleAfterIdle(ms: number | undefined): number {
   return 0;
 }
 const from = firstSampleAfterIdle(opts['after-idle-ms'] === undefined ? undefined : Number(opts['after-idle-ms']));
+const fromUs = Number(opts['from-s'] ?? 0) * 1e6;
+const toUs = opts['to-s'] === undefined ? Infinity : Number(opts['to-s']) * 1e6;
 const selfUs = new Map<number, number>();
-for (let i = from; i < prof.samples.length; i++) selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+/** Busy µs per whole second since the profile started. */
+const busyPerSecond: number[] = [];
+let atUs = 0;
+for (let i = 0; i < prof.samples.length; i++) {
+  const us = prof.timeDeltas[i] ?? 0;
+  atUs += us;
+  if (byId.get(prof.samples[i])?.callFrame.functionName !== '(idle)') {
+    const sec = Math.floor(atUs / 1e6);
+    busyPerSecond[sec] = (busyPerSecond[sec] ?? 0) + us;
+  }
+  if (i >= from && atUs >= fromUs && atUs < toUs) selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + us);
+}
+if (opts.timeline) {
+  console.log('busy ms per second of the profile:');
+  for (let sec = 0; sec < busyPerSecond.length; sec++) console.log(`${String(sec).padStart(4)} s  ${((busyPerSecond[sec] ?? 0) / 1000).toFixed(0).padStart(5)} ms`);
+}
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 const self = new Map<string, number>();
