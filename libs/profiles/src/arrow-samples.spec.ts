@@ -4,13 +4,16 @@ import {
   Dictionary,
   Field,
   Float64,
+  Int16,
   Int32,
   Int64,
   List,
   Struct,
   Table,
+  Uint32,
   Uint64,
   Utf8,
+  type DataType,
   tableFromIPC,
   tableToIPC,
   vectorFromArray,
@@ -352,6 +355,32 @@ describe(samplesFromArrow.name, () => {
     const noLine = new Struct(plainFrame.children.filter((f) => f.name !== 'line'));
     const badStack = vectorFromArray([[], []], new List(new Field('item', noLine, false)));
     expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, stack: badStack }), LIMITS), /missing field "line"/);
+  });
+
+  it('reads frame lines written as Int32 as it reads them as Int64, and refuses other line types', () => {
+    const lines = [0, 7, -3, 2_147_483_647, -2_147_483_648];
+    const stackOf = (line: DataType, value: (n: number) => number | bigint) => {
+      const frameType = new Struct(plainFrame.children.map((f) => (f.name === 'line' ? new Field('line', line, false) : f)));
+      const frames = lines.map((n, i) => ({
+        build_id: 'b',
+        mapping_file: '/m',
+        address: BigInt(i),
+        function_name: `f${i}`,
+        file_name: 'x.c',
+        line: value(n),
+        inlined: i % 2 === 1,
+      }));
+      return vectorFromArray([frames, frames.slice(2)], new List(new Field('item', frameType, false)));
+    };
+    const cols = validColumns(2);
+    const wide = samplesFromArrow(ipcOf({ ...cols, stack: stackOf(new Int64(), BigInt) }), LIMITS);
+    const narrow = ipcOf({ ...cols, stack: stackOf(new Int32(), Number) });
+    expect(wide.stacks[0].map((f) => f.line)).toEqual(lines);
+    expect(canonical(samplesFromArrow(narrow, LIMITS))).toEqual(canonical(wide));
+    expect(samplesFromArrow(narrow, LIMITS).stacks).toEqual(wide.stacks);
+    for (const t of [new Uint32(), new Int16(), new Float64()]) {
+      expectInvalid(() => samplesFromArrow(ipcOf({ ...cols, stack: stackOf(t, Number) }), LIMITS), /column "stack.line" has type/);
+    }
   });
 
   it('rejects bad values naming the column', () => {

@@ -19,6 +19,7 @@ import {
   makeVector,
   tableFromIPC,
   tableToIPC,
+  type Int,
   type Vector,
 } from 'apache-arrow';
 import { checkArrowIpcStream } from './arrow-ipc-guard';
@@ -345,6 +346,10 @@ function isIndexInt(t: DataType): boolean {
 function isInt64(t: DataType): boolean {
   return DataType.isInt(t) && t.bitWidth === 64 && t.isSigned;
 }
+/** A frame's line: Int64, or Int32 (what a writer may use once every reader takes both). */
+function isLineInt(t: DataType): boolean {
+  return DataType.isInt(t) && t.isSigned && (t.bitWidth === 64 || t.bitWidth === 32);
+}
 function isUint64(t: DataType): boolean {
   return DataType.isInt(t) && t.bitWidth === 64 && !t.isSigned;
 }
@@ -367,7 +372,7 @@ function isStackList(t: DataType, col: string): boolean {
   for (const f of FRAME_FIELDS) if (!names.includes(f)) bad(`column "${col}" frame struct is missing field "${f}"`);
   for (const c of item.children) {
     const ok =
-      c.name === 'address' ? isUint64(c.type) : c.name === 'line' ? isInt64(c.type) : c.name === 'inlined' ? DataType.isBool(c.type) : isStringLike(c.type);
+      c.name === 'address' ? isUint64(c.type) : c.name === 'line' ? isLineInt(c.type) : c.name === 'inlined' ? DataType.isBool(c.type) : isStringLike(c.type);
     if (!ok) bad(`column "${col}.${c.name}" has type ${c.type}`);
   }
   return true;
@@ -518,7 +523,9 @@ class FrameTable {
   private readonly strIds: Int32Array[];
   private readonly address: Uint32Array;
   private readonly addressOffset: number;
+  /** Int64 lines as int32 pairs (lineWide), or Int32 lines as they are. */
   private readonly line: Int32Array;
+  private readonly lineWide: boolean;
   private readonly lineOffset: number;
   private readonly inlined: Data;
   /** Frame index → interner frame id (-1 = not yet). */
@@ -543,8 +550,9 @@ class FrameTable {
     this.address = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
     this.addressOffset = address.offset;
     const line = child('line');
-    const l = line.values as BigInt64Array;
-    this.line = new Int32Array(l.buffer, l.byteOffset, l.length * 2);
+    const l = line.values as BigInt64Array | Int32Array;
+    this.lineWide = (line.type as Int).bitWidth === 64;
+    this.line = this.lineWide ? new Int32Array(l.buffer, l.byteOffset, l.length * 2) : (l as Int32Array);
     this.lineOffset = line.offset;
     this.inlined = child('inlined');
     this.ids = new Int32Array(struct.length).fill(-1);
@@ -589,9 +597,9 @@ class FrameTable {
     if (!(k >= 0 && k < this.struct.length)) bad(`column "${this.col}": frame index ${k} out of range`);
     const bit = this.inlined.offset + k;
     const a = 2 * (this.addressOffset + k);
-    const l = 2 * (this.lineOffset + k);
     // Exactly Number(int64): the high half times 2^32 is exact, so the sum is rounded once.
-    const line = this.line[l + 1] * 4294967296 + (this.line[l] >>> 0);
+    const l = this.lineWide ? 2 * (this.lineOffset + k) : this.lineOffset + k;
+    const line = this.lineWide ? this.line[l + 1] * 4294967296 + (this.line[l] >>> 0) : this.line[l];
     const id = interner.frameId(
       this.stringId(0, k),
       this.stringId(1, k),
