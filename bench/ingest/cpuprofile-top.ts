@@ -75,7 +75,8 @@ for (let i = 0; i < prof.samples.length; i++) {
 }
 if (opts.timeline) {
   console.log('busy ms per second of the profile:');
-  for (let sec = 0; sec < busyPerSecond.length; sec++) console.log(`${String(sec).padStart(4)} s  ${((busyPerSecond[sec] ?? 0) / 1000).toFixed(0).padStart(5)} ms`);
+  for (let sec = 0; sec < busyPerSecond.length; sec++)
+    console.log(`${String(sec).padStart(4)} s  ${((busyPerSecond[sec] ?? 0) / 1000).toFixed(0).padStart(5)} ms`);
 }
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 

@@ -23,6 +23,11 @@ export interface PhaseResult {
   floorCpuSec?: number;
   /** Arrow only: CPU seconds of Firn's own reader on the same payloads, the gateway's check and the ingester's decode (floor.ts). */
   readersCpuSec?: { check: number; decode: number };
+  /**
+   * With --rounds N > 1: gateway and ingester CPU of every round, in order (each round pushes the
+   * same requests to a tenant of its own). The other figures are those of the median round.
+   */
+  roundsCpuSec?: Array<{ gateway: number; ingester: number }>;
 }
 
 /** Ack latency with requests sent on a timer at the fleet's real rate (open loop). */
@@ -52,6 +57,8 @@ export interface RunConfig {
   seed: number;
   warmupWindows: number;
   pacedRequests: number;
+  /** Measured rounds per format; the median one (by gateway + ingester CPU) is reported. */
+  rounds: number;
 }
 
 export interface MachineNotes {
@@ -129,6 +136,10 @@ export function phaseTable(phases: PhaseResult[]): string {
     [
       'floor: decode only (same payloads, maintained libraries)',
       (p) => (p.floorCpuSec === undefined ? '—' : `${n2(p.floorCpuSec)} CPU-s (${mega(perSec(p.samples, p.floorCpuSec))} samples/CPU-s)`),
+    ],
+    [
+      'rounds: gateway + ingester CPU each (median reported)',
+      (p) => (p.roundsCpuSec === undefined ? '—' : p.roundsCpuSec.map((r) => n1(r.gateway + r.ingester)).join(', ') + ' s'),
     ],
     ['gateway + ingester ÷ floor', (p) => (p.floorCpuSec === undefined ? '—' : `${n1((p.cpuSec.gateway + p.cpuSec.ingester) / p.floorCpuSec)}×`)],
     [
@@ -209,6 +220,7 @@ export function runSection(name: string, cfg: RunConfig, machine: MachineNotes, 
     `${cfg.agents} agents × ${cfg.windows} windows of ${cfg.windowSec} s (seed ${cfg.seed}), ${cfg.concurrency} requests in flight, ` +
       `${cfg.transport} transport, ${cfg.storage === 's3' ? 's3rver' : 'local-dir'} storage, one gateway + one ingester, ` +
       `${cfg.warmupWindows} warm-up windows sent to another tenant first` +
+      (cfg.rounds > 1 ? `, ${cfg.rounds} measured rounds per format (the median one reported)` : '') +
       (paced.length > 0 ? `; latency at the fleet's real rate measured with ${cfg.pacedRequests} timed requests per format (open loop).` : '.'),
     '',
     '```sh',
