@@ -597,9 +597,9 @@ class FrameTable {
     if (!(k >= 0 && k < this.struct.length)) bad(`column "${this.col}": frame index ${k} out of range`);
     const bit = this.inlined.offset + k;
     const a = 2 * (this.addressOffset + k);
+    const l = this.lineOffset + k;
     // Exactly Number(int64): the high half times 2^32 is exact, so the sum is rounded once.
-    const l = this.lineWide ? 2 * (this.lineOffset + k) : this.lineOffset + k;
-    const line = this.lineWide ? this.line[l + 1] * 4294967296 + (this.line[l] >>> 0) : this.line[l];
+    const line = this.lineWide ? this.line[2 * l + 1] * 4294967296 + (this.line[2 * l] >>> 0) : this.line[l];
     const id = interner.frameId(
       this.stringId(0, k),
       this.stringId(1, k),
