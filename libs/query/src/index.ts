@@ -1,4 +1,4 @@
-export { QueryEngine, START_UP_BUDGET_MS, type PlannedQuery } from './query-engine';
+export { QueryEngine, START_UP_BUDGET_MS, type PlannedQuery, type WarmUpQueries } from './query-engine';
 export { StackAccumulator, type PartialAggregate, type Side } from './merge-stacks';
 export { decodePartial, encodePartial } from './partial-codec';
 export { PERIOD_GROUP } from './segment-scan';

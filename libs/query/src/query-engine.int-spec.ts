@@ -471,7 +471,26 @@ describe(QueryEngine.name, () => {
       const some = await lastMinute.mergeStacks(fx.tenant, filtered, range.startMs, range.endMs);
       expect(some.total).toBeGreaterThan(0);
       expect(some.total).toBeLessThan(all.total);
-      expect(new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1 }).warmUpQueries()).toEqual({ tenant: fx.tenant, ...range, selectors: [MEM] });
+      // And the segment's later half: a range cutting it, answered from its stack rows, which
+      // the first such merge reads and keeps, so the next one reads no sample row.
+      const cut = { startMs: Math.floor((range.startMs + range.endMs) / 2), endMs: range.endMs };
+      expect(cut.startMs).toBeGreaterThan(range.startMs);
+      expect(probe?.cut).toEqual(cut);
+      const bytesBefore = lastMinute.seriesCacheStats()?.bytes ?? 0;
+      const half = await lastMinute.mergeStacks(fx.tenant, MEM, cut.startMs, cut.endMs);
+      expect(totalsOf(half)).toEqual(fx.expectedTotals(MEM, [], cut.startMs, cut.endMs));
+      expect(half.total).toBeGreaterThan(0);
+      expect(half.total).toBeLessThan(all.total);
+      expect(lastMinute.seriesCacheStats()?.bytes).toBeGreaterThan(bytesBefore);
+      fx.store.reset();
+      expect(totalsOf(await lastMinute.mergeStacks(fx.tenant, MEM, cut.startMs, cut.endMs))).toEqual(totalsOf(half));
+      expect(fx.store.bytesByKey.has(segmentObjects(newest).samples)).toBe(false);
+      expect(new QueryEngine({ store: fx.store, view: fx.view, concurrency: 1 }).warmUpQueries()).toEqual({
+        tenant: fx.tenant,
+        ...range,
+        selectors: [MEM],
+        cut,
+      });
       expect(new QueryEngine({ store: fx.store, view: new ManifestState(), concurrency: 1 }).warmUpQueries()).toBeUndefined();
 
       const e = new QueryEngine({ store: fx.store, view: fx.view, concurrency: 2 });

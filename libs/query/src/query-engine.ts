@@ -126,6 +126,16 @@ export interface SeriesPreload {
   complete: boolean;
 }
 
+/** A querier's warm-up queries (`QueryEngine.warmUpQueries`): one range, its selectors, and a range cutting it. */
+export interface WarmUpQueries {
+  tenant: TenantId;
+  startMs: number;
+  endMs: number;
+  selectors: string[];
+  label?: readonly [string, string];
+  cut?: { startMs: number; endMs: number };
+}
+
 /**
  * The querier's engine: plans a query from the manifest (segments by time, profile type and label
  * summaries), scans the segments with bounded concurrency (ranged reads of only the needed columns
@@ -319,9 +329,11 @@ export class QueryEngine {
    * tenant's newest segment, whole, so the query sums that segment's stack sums when the series
    * preload built them (and scans any neighbour it cuts), like a user's first query over recent
    * data; first over every series, then with a matcher on a label of the segment's first series
-   * when its series table is cached, as a label-filtered query is (`label`: that label).
+   * when its series table is cached, as a label-filtered query is (`label`: that label). `cut`:
+   * the segment's later half, a range that cuts it as "the last N minutes" cuts a block (the
+   * stack rows path, which no whole-segment query runs), when it spans more than one millisecond.
    */
-  warmUpQueries(): { tenant: TenantId; startMs: number; endMs: number; selectors: string[]; label?: readonly [string, string] } | undefined {
+  warmUpQueries(): WarmUpQueries | undefined {
     const [tenant] = this.recentTenants(1);
     const newest = tenant === undefined ? undefined : this.newestSegment(tenant);
     if (tenant === undefined || !newest) return undefined;
@@ -329,10 +341,12 @@ export class QueryEngine {
     const profileType = this.profileTypes(tenant, range)[0];
     if (profileType === undefined) return undefined;
     const selectors = [profileType];
+    const mid = Math.floor((range.startMs + range.endMs) / 2);
+    const cut = mid > range.startMs ? { cut: { startMs: mid, endMs: range.endMs } } : {};
     const label = this.seriesTables?.peek(newest)?.series[0]?.labels[0];
-    if (!label) return { tenant, ...range, selectors };
+    if (!label) return { tenant, ...range, selectors, ...cut };
     selectors.push(`${profileType}{${label[0]}=${JSON.stringify(label[1])}}`);
-    return { tenant, ...range, selectors, label };
+    return { tenant, ...range, selectors, label, ...cut };
   }
 
   /** Tenants by their latest manifest entry, most recent first. */

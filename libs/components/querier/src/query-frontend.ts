@@ -29,6 +29,7 @@ import {
   type SeriesBuckets,
   type Side,
   type SymbolResolver,
+  type WarmUpQueries,
 } from '@firn/query';
 import { flamegraphArrow, pyroscopeFlameGraph, type StackProfile } from '@firn/reports';
 import { LOGGER, METRICS, RpcRegistry, TRACER } from '@firn/server-runtime';
@@ -48,9 +49,6 @@ interface Selection {
 }
 
 type Peer = Client<typeof firnQueryV1.PartialQueryService>;
-
-/** What the warm-ups before ready ask about (`QueryEngine.warmUpQueries`). */
-type WarmUpProbe = NonNullable<ReturnType<QueryEngine['warmUpQueries']>>;
 
 /** The node cap Grafana's flame graph panel asks Pyroscope for (what the warm-up renders at). */
 const GRAFANA_MAX_NODES = 16384;
@@ -139,10 +137,12 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    * and rendered as Parca's flame graph at the default node cap and as Pyroscope's (Grafana's) at
    * Grafana's, so the first user queries do not pay for compiling the paths they take (stack sums,
    * matchers over series, the edge scan, Parquet decoding, symbolization, both flame graph
-   * builders). They map their stacks into the tenant's catalog like any query; a failure is
-   * logged and only costs the first query its start-up.
+   * builders). Then a merge over the segment's later half (`cut`): a range cutting a segment or
+   * block reads its stack rows, a path the others do not run; the rows are kept if the series
+   * cache has room, like any query's. They map their stacks into the tenant's catalog like any
+   * query; a failure is logged and only costs the first query its start-up.
    */
-  private async warmUp(probe: WarmUpProbe): Promise<void> {
+  private async warmUp(probe: WarmUpQueries): Promise<void> {
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
     for (const selector of probe.selectors) {
       const t0 = performance.now();
@@ -158,6 +158,20 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
         return;
       }
     }
+    if (!probe.cut) return;
+    // A range cutting the segment takes the stack rows path (read once, then kept for the next
+    // such query): merged and symbolized, its flame graph builders are compiled by now.
+    const { startMs, endMs } = probe.cut;
+    const t0 = performance.now();
+    try {
+      const p = await this.symbolized(probe.tenant, await this.engine.mergeStacks(probe.tenant, probe.selectors[0], startMs, endMs, { signal }));
+      this.log.info(
+        { tenant: probe.tenant, selector: probe.selectors[0], startMs, endMs, ms: Math.round(performance.now() - t0), stacks: p.stacks.length },
+        'query path warmed up',
+      );
+    } catch (err) {
+      this.log.warn({ tenant: probe.tenant, selector: probe.selectors[0], startMs, endMs, err }, 'warm-up query failed; the first query pays its start-up');
+    }
   }
 
   /**
@@ -166,7 +180,7 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    * segment and then over the series preload's window up to its newest data (the tables the
    * preload cached, as a dashboard's "last hour" sums them).
    */
-  private async warmUpOverRpc(baseUrl: string, probe: WarmUpProbe): Promise<void> {
+  private async warmUpOverRpc(baseUrl: string, probe: WarmUpQueries): Promise<void> {
     const { tenant, startMs, endMs, selectors, label } = probe;
     const { windowMs, tenants } = this.opts.seriesPreload;
     const ranges = [{ startMs, endMs }];
