@@ -340,13 +340,15 @@ export class QueryEngine {
     const range = { startMs: Number(newest.minTimeUnixNano / 1_000_000n), endMs: Number(newest.maxTimeUnixNano / 1_000_000n) + 1 };
     const profileType = this.profileTypes(tenant, range)[0];
     if (profileType === undefined) return undefined;
-    const selectors = [profileType];
+    const probe: WarmUpQueries = { tenant, ...range, selectors: [profileType] };
     const mid = Math.floor((range.startMs + range.endMs) / 2);
-    const cut = mid > range.startMs ? { cut: { startMs: mid, endMs: range.endMs } } : {};
+    if (mid > range.startMs) probe.cut = { startMs: mid, endMs: range.endMs };
     const label = this.seriesTables?.peek(newest)?.series[0]?.labels[0];
-    if (!label) return { tenant, ...range, selectors, ...cut };
-    selectors.push(`${profileType}{${label[0]}=${JSON.stringify(label[1])}}`);
-    return { tenant, ...range, selectors, label, ...cut };
+    if (label) {
+      probe.selectors.push(`${profileType}{${label[0]}=${JSON.stringify(label[1])}}`);
+      probe.label = label;
+    }
+    return probe;
   }
 
   /** Tenants by their latest manifest entry, most recent first. */

@@ -144,33 +144,27 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    */
   private async warmUp(probe: WarmUpQueries): Promise<void> {
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
-    for (const selector of probe.selectors) {
+    const { tenant, startMs, endMs, selectors, cut } = probe;
+    // The cut needs no flame graph: the builders have run by then.
+    const queries = [
+      ...selectors.map((selector) => ({ selector, startMs, endMs, render: true })),
+      ...(cut ? [{ selector: selectors[0], ...cut, render: false }] : []),
+    ];
+    for (const q of queries) {
+      const at = { tenant, selector: q.selector, startMs: q.startMs, endMs: q.endMs };
       const t0 = performance.now();
       try {
-        const merged = await this.engine.mergeStacks(probe.tenant, selector, probe.startMs, probe.endMs, { signal });
-        const p = await this.symbolized(probe.tenant, merged);
-        const height = flamegraphArrow(p, { maxNodes: DEFAULT_TENANT_LIMITS.maxFlameGraphNodes }).height;
-        // Grafana's format too (another builder, which nothing else runs before a query): no second merge.
-        pyroscopeFlameGraph(p, { maxNodes: GRAFANA_MAX_NODES });
-        this.log.info({ tenant: probe.tenant, selector, ms: Math.round(performance.now() - t0), stacks: p.stacks.length, height }, 'query path warmed up');
+        const p = await this.symbolized(tenant, await this.engine.mergeStacks(tenant, q.selector, q.startMs, q.endMs, { signal }));
+        if (q.render) {
+          flamegraphArrow(p, { maxNodes: DEFAULT_TENANT_LIMITS.maxFlameGraphNodes });
+          // Grafana's format too (another builder, which nothing else runs before a query): no second merge.
+          pyroscopeFlameGraph(p, { maxNodes: GRAFANA_MAX_NODES });
+        }
+        this.log.info({ ...at, ms: Math.round(performance.now() - t0), stacks: p.stacks.length }, 'query path warmed up');
       } catch (err) {
-        this.log.warn({ tenant: probe.tenant, selector, err }, 'warm-up query failed; the first query pays its start-up');
+        this.log.warn({ ...at, err }, 'warm-up query failed; the first query pays its start-up');
         return;
       }
-    }
-    if (!probe.cut) return;
-    // A range cutting the segment takes the stack rows path (read once, then kept for the next
-    // such query): merged and symbolized, its flame graph builders are compiled by now.
-    const { startMs, endMs } = probe.cut;
-    const t0 = performance.now();
-    try {
-      const p = await this.symbolized(probe.tenant, await this.engine.mergeStacks(probe.tenant, probe.selectors[0], startMs, endMs, { signal }));
-      this.log.info(
-        { tenant: probe.tenant, selector: probe.selectors[0], startMs, endMs, ms: Math.round(performance.now() - t0), stacks: p.stacks.length },
-        'query path warmed up',
-      );
-    } catch (err) {
-      this.log.warn({ tenant: probe.tenant, selector: probe.selectors[0], startMs, endMs, err }, 'warm-up query failed; the first query pays its start-up');
     }
   }
 
