@@ -12,7 +12,7 @@ export {
 } from './profile-type';
 export { type Label, validateLabels, labelsKey, sanitizeLabelNames } from './labels';
 export { type Frame, type UnnamedReason, UNNAMED_REASONS, type SampleBatch, SampleBatchBuilder, batchTotal, normalizeSpanId, isSpanId } from './sample-batch';
-export { stackKey } from './stack-key';
+export { stackKey, frameText, frameContent } from './stack-key';
 export { type InternedStacks, internedStacksOf } from './frame-intern';
 export { gunzipWithin, isGzip, maybeGunzip } from './decompress';
 export { type PprofLimits, samplesFromPprof, pprofIntoBuilder } from './pprof';

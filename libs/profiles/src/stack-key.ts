@@ -17,8 +17,22 @@ const stackKeys = new WeakMap<readonly Frame[], string>();
 const MAX_SHARED_DIGESTS = 1 << 16;
 let sharedDigests = new Map<string, Buffer>();
 
-function frameText(f: Frame): string {
+/** A frame's content as one string: equal for frames equal in every field a stack key hashes. */
+export function frameText(f: Frame): string {
   return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
+}
+
+const frameTexts = new WeakMap<Frame, string>();
+
+/**
+ * frameText, kept per Frame object (frames are never changed): readers that meet the same
+ * long-lived frames query after query (a querier's stack catalog, its explained copies) build
+ * each string once, not per query; the address's BigInt to decimal was most of its cost.
+ */
+export function frameContent(f: Frame): string {
+  let t = frameTexts.get(f);
+  if (t === undefined) frameTexts.set(f, (t = frameText(f)));
+  return t;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   smallestUnsigned,
   uint64BigColumn,
 } from './arrow-build';
-import { diffValues, internStacks, keyIds, sumValues } from './profile-input';
+import { addressKey, diffValues, internStacks, keyIds, sumValues } from './profile-input';
 import { ChildIndex, kthSmallest, treeScratch } from './tree-scratch';
 import type { StackProfile } from './stack-profile';
 
@@ -419,14 +419,17 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   const byFile = groupBy.includes('function_file_name');
 
   const { frames, stacks } = internStacks(p);
-  const { ids: key } = keyIds(frames, (f) => {
-    if (isUnsymbolized(f)) return `u\u0000${f.buildId}\u0000${f.mappingFile}\u0000${f.address}`;
-    let k = `s\u0000${f.functionName}`;
-    if (byMapping) k += `\u0000${f.mappingFile}`;
-    if (byAddress) k += `\u0000${f.address}`;
-    if (byFile) k += `\u0000${f.fileName}`;
-    return k;
-  });
+  const { ids: key } = keyIds(
+    frames,
+    (f) => {
+      let k = f.functionName;
+      if (byMapping) k += `\u0000${f.mappingFile}`;
+      if (byAddress) k += `\u0000${f.address}`;
+      if (byFile) k += `\u0000${f.fileName}`;
+      return k;
+    },
+    addressKey, // unsymbolized frames merge by mapping + address
+  );
   const diff = opts.diff ?? p.base !== undefined;
   const tree = buildTree(p, frames, stacks, key, diff ? diffValues(p, opts.absolute ?? false) : null);
 

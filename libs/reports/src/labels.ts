@@ -13,6 +13,9 @@ export function frameLabel(frame: Frame): string {
   return `${prefix}0x${frame.address.toString(16)}`;
 }
 
+/** Unnamed frames' names, kept per Frame object (frames are never changed; a querier meets the same ones query after query). */
+const addressNames = new WeakMap<Frame, string>();
+
 /**
  * The name Pyroscope gives a frame in its function-name tree: the function name, or for an
  * unsymbolized frame `<binary>!0x<hex address>` (symbolref.FallbackSymbolName), `unknown`
@@ -20,6 +23,10 @@ export function frameLabel(frame: Frame): string {
  */
 export function pyroscopeFrameName(frame: Frame): string {
   if (frame.functionName !== '') return frame.functionName;
-  const bin = frame.mappingFile === '' ? 'unknown' : basename(frame.mappingFile);
-  return `${bin}!0x${frame.address.toString(16)}`;
+  let name = addressNames.get(frame);
+  if (name === undefined) {
+    const bin = frame.mappingFile === '' ? 'unknown' : basename(frame.mappingFile);
+    addressNames.set(frame, (name = `${bin}!0x${frame.address.toString(16)}`));
+  }
+  return name;
 }

@@ -1,14 +1,10 @@
-import type { Frame } from '@firn/profiles';
+import { frameContent, type Frame } from '@firn/profiles';
 import type { StackProfile } from './stack-profile';
 
 /** Distinct frames of a profile and every stack as frame ids (leaf first, like the input). */
 export interface InternedStacks {
   frames: Frame[];
   stacks: Int32Array[];
-}
-
-function frameContent(f: Frame): string {
-  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
 }
 
 /**
@@ -63,20 +59,40 @@ export function internStacks(p: StackProfile): InternedStacks {
   return { frames: ids.frames, stacks };
 }
 
-/** Maps each frame id to a dense key id, frames with equal `key(frame)` sharing one. */
-export function keyIds(frames: readonly Frame[], key: (f: Frame) => string): { ids: Int32Array; count: number } {
+const addressKeys = new WeakMap<Frame, string>();
+
+/**
+ * `buildId NUL mappingFile NUL address`, what reports merge unsymbolized frames by; kept per
+ * Frame object (frames are never changed), since a querier meets the same frames query after
+ * query and the address's BigInt to decimal is the costly part.
+ */
+export function addressKey(f: Frame): string {
+  let k = addressKeys.get(f);
+  if (k === undefined) addressKeys.set(f, (k = `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}`));
+  return k;
+}
+
+/**
+ * Maps each frame id to a dense key id, frames with equal `key(frame)` sharing one. With
+ * `unnamedKey`, frames without a function name are keyed by it instead, apart from the named
+ * ones (no prefix needed to tell the two apart): keys that are long-lived strings (a function
+ * name, addressKey) keep their hash from one query to the next.
+ */
+export function keyIds(frames: readonly Frame[], key: (f: Frame) => string, unnamedKey?: (f: Frame) => string): { ids: Int32Array; count: number } {
   const ids = new Int32Array(frames.length);
   const seen = new Map<string, number>();
+  const seenUnnamed = unnamedKey ? new Map<string, number>() : seen;
+  let count = 0;
   for (let i = 0; i < frames.length; i++) {
-    const k = key(frames[i]);
-    let id = seen.get(k);
-    if (id === undefined) {
-      id = seen.size;
-      seen.set(k, id);
-    }
+    const f = frames[i];
+    const unnamed = unnamedKey !== undefined && f.functionName === '';
+    const k = unnamed ? unnamedKey(f) : key(f);
+    const map = unnamed ? seenUnnamed : seen;
+    let id = map.get(k);
+    if (id === undefined) map.set(k, (id = count++));
     ids[i] = id;
   }
-  return { ids, count: seen.size };
+  return { ids, count };
 }
 
 export function sumValues(values: Float64Array): number {

@@ -1,7 +1,7 @@
 import { parseProfileType, type Frame } from '@firn/profiles';
 import { Field, Int64, Uint16, Uint32, type Data } from 'apache-arrow';
 import { dictionaryColumn, intColumn, ipcStream, listColumn, uint64BigColumn } from './arrow-build';
-import { diffValues, internStacks, keyIds } from './profile-input';
+import { addressKey, diffValues, internStacks, keyIds } from './profile-input';
 import type { StackProfile } from './stack-profile';
 
 export interface TableArrowOptions {
@@ -43,8 +43,10 @@ export function tableArrow(p: StackProfile, opts: TableArrowOptions = {}): Table
   const diffMode = opts.diff ?? p.base !== undefined;
   const diffs = diffMode ? diffValues(p, opts.absolute ?? false) : null;
   const { frames, stacks } = internStacks(p);
-  const { ids: rowKey, count } = keyIds(frames, (f) =>
-    f.functionName === '' ? `a\u0000${f.buildId}\u0000${f.mappingFile}\u0000${f.address}` : `f\u0000${f.functionName}`,
+  const { ids: rowKey, count } = keyIds(
+    frames,
+    (f) => f.functionName,
+    addressKey, // unsymbolized frames: one row per mapping + address
   );
   const rowOfKey = new Int32Array(count).fill(-1);
   const rows: Row[] = [];

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { parseProfileType, type Frame } from '@firn/profiles';
 import { metastoreV1alpha1, queryV1alpha1 } from '@firn/proto';
-import { diffValues, internStacks, keyIds } from './profile-input';
+import { addressKey, diffValues, internStacks, keyIds } from './profile-input';
 import type { StackProfile } from './stack-profile';
 
 export interface TopOptions {
@@ -47,7 +47,11 @@ export function parcaTop(p: StackProfile, opts: TopOptions = {}): TopReport {
   const diffs = (opts.diff ?? p.base !== undefined) ? diffValues(p, opts.absolute ?? false) : null;
   const { frames, stacks } = internStacks(p);
   // A location is named by its first (innermost) frame: the key depends on that frame alone.
-  const { ids: nodeKey, count } = keyIds(frames, (f) => (f.functionName === '' ? `a\u0000${mappingKey(f)}\u0000${f.address}` : `f\u0000${f.functionName}`));
+  const { ids: nodeKey, count } = keyIds(
+    frames,
+    (f) => f.functionName,
+    addressKey, // unsymbolized frames: one node per mapping + address
+  );
   const nodeOfKey: Array<Acc | undefined> = new Array<Acc | undefined>(count);
   const nodes: Acc[] = [];
   for (let s = 0; s < stacks.length; s++) {
