@@ -1,9 +1,8 @@
 import { FirnError } from '@firn/errors';
 import type { Frame } from '@firn/profiles';
 import type { StackProfile } from '@firn/reports';
-import { compareStrings } from '@firn/segments';
 import { StackAccumulator, type PartialAggregate, type Side } from './merge-stacks';
-import type { StackCatalog } from './stack-catalog';
+import { rememberFrameNumbers, type StackCatalog } from './stack-catalog';
 import { STRIDE, type SegmentSums } from './segment-scan';
 
 function grown(a: Float64Array, n: number): Float64Array {
@@ -112,8 +111,7 @@ export class QuerySums {
     const out: number[] = [];
     const n = Math.min(this.seen.length, this.catalog.size);
     for (let i = 0; i < n; i++) if (this.seen[i] === 1) out.push(i);
-    const keys = this.catalog.keys;
-    return out.sort((a, b) => compareStrings(keys[a], keys[b]));
+    return this.catalog.sortedByKey(out);
   }
 
   toStackProfile(profileType: string): StackProfile {
@@ -122,7 +120,9 @@ export class QuerySums {
     const values = Float64Array.from(order, (i) => this.values[i] ?? 0);
     let total = 0;
     for (const v of values) total += v;
-    const out: StackProfile = { profileType, stacks: order.map((i) => this.framesOf(i)), values, total };
+    const stacks = order.map((i) => this.framesOf(i));
+    rememberFrameNumbers(stacks, this.catalog.framesNumbered(order));
+    const out: StackProfile = { profileType, stacks, values, total };
     if (this.base) {
       const base = this.base;
       out.base = Float64Array.from(order, (i) => base[i] ?? 0);

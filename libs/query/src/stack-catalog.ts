@@ -1,6 +1,7 @@
 import type { Data } from 'apache-arrow';
-import type { Frame } from '@firn/profiles';
+import { frameText, type Frame } from '@firn/profiles';
 import type { TenantId } from '@firn/tenancy';
+import { compareStrings } from '@firn/segments';
 import { stringsOf } from './arrow-columns';
 import type { CatalogSnapshot } from './catalog-snapshot';
 
@@ -12,11 +13,10 @@ export interface StackCatalogOptions {
 }
 
 const DEFAULT_MAX_STACKS = 2_000_000;
+const HEX8 = /^[0-9a-f]{8}/;
+/** Positions packed below a key head in one double (head < 2^32, so head × 2^21 + position < 2^53). */
+const POSITIONS = 2 ** 21;
 const DEFAULT_MAX_SEGMENTS = 4096;
-
-function frameContent(f: Frame): string {
-  return `${f.buildId}\u0000${f.mappingFile}\u0000${f.address}\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}\u0000${f.inlined ? 1 : 0}`;
-}
 
 /**
  * One tenant's stacks as a querier has met them: a dense id per stack key, the stack's frames
@@ -27,6 +27,8 @@ function frameContent(f: Frame): string {
  */
 export class StackCatalog {
   readonly keys: string[] = [];
+  /** Per id, the key's first 8 characters as a number when they are lowercase hex (a stack key's are), else -1. */
+  private keyHeads = new Float64Array(1024);
   readonly frames: Array<Frame[] | undefined> = [];
   private readonly idOfKey = new Map<string, number>();
   private readonly frameIntern = new Map<string, Frame>();
@@ -34,6 +36,15 @@ export class StackCatalog {
   private readonly segmentMaps = new Map<string, Int32Array>();
   /** Bumped whenever the catalog learns something (a key, frames, a segment map): what a snapshot would miss. */
   private changes = 0;
+  /**
+   * Frame numbers (see framesNumbered): each Frame object of a numbered stack gets a dense
+   * number by identity; a stack's numbers are `numberPool[numberStart[id]] ..` (-1 = not yet).
+   */
+  private readonly frameNumber = new Map<Frame, number>();
+  private readonly numberedFrames: Frame[] = [];
+  private numberPool = new Int32Array(1024);
+  private numberPoolUsed = 0;
+  private numberStart = new Int32Array(0);
 
   constructor(private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS) {}
 
@@ -90,6 +101,12 @@ export class StackCatalog {
     let id = this.idOfKey.get(key);
     if (id === undefined) {
       id = this.keys.push(key) - 1;
+      if (id === this.keyHeads.length) {
+        const grown = new Float64Array(id * 2);
+        grown.set(this.keyHeads);
+        this.keyHeads = grown;
+      }
+      this.keyHeads[id] = HEX8.test(key) ? parseInt(key.slice(0, 8), 16) : -1;
       this.frames.push(undefined);
       this.changes++;
       this.idOfKey.set(key, id);
@@ -114,7 +131,7 @@ export class StackCatalog {
 
   /** The catalog's one Frame object equal to `f` (`f` itself the first time). */
   sharedFrame(f: Frame): Frame {
-    const c = frameContent(f);
+    const c = frameText(f);
     const shared = this.frameIntern.get(c);
     if (shared) return shared;
     this.frameIntern.set(c, f);
@@ -135,6 +152,81 @@ export class StackCatalog {
       this.frames[id] = frames;
       this.changes++;
     }
+  }
+
+  /**
+   * `ids` in stack-key order (compareStrings; keys are unique in a catalog): what a query's
+   * stacks are ordered by, so answers are the same whichever querier built them. Stack keys
+   * start with hex digits, whose numeric order is their string order, so the ids are sorted as
+   * numbers (key head and position packed into one double) and only keys with equal heads are
+   * compared as strings: 20 000 stacks in ≈ 2 ms instead of ≈ 13 ms of string comparisons.
+   */
+  sortedByKey(ids: readonly number[]): number[] {
+    const keys = this.keys;
+    const byString = (a: number, b: number): number => compareStrings(keys[a], keys[b]);
+    if (ids.length >= POSITIONS) return [...ids].sort(byString);
+    const packed = new Float64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const head = this.keyHeads[ids[i]];
+      if (head < 0) return [...ids].sort(byString);
+      packed[i] = head * POSITIONS + i;
+    }
+    packed.sort();
+    const out = new Array<number>(ids.length);
+    for (let i = 0; i < packed.length; i++) out[i] = ids[packed[i] % POSITIONS];
+    // Keys with the same first 8 hex digits: ordered by the rest of the key.
+    for (let i = 0; i < packed.length;) {
+      const head = Math.floor(packed[i] / POSITIONS);
+      let end = i + 1;
+      while (end < packed.length && Math.floor(packed[end] / POSITIONS) === head) end++;
+      if (end - i > 1) {
+        const run = out.slice(i, end).sort(byString);
+        for (let k = 0; k < run.length; k++) out[i + k] = run[k];
+      }
+      i = end;
+    }
+    return out;
+  }
+
+  /**
+   * The frames of the given stacks (all filled) as dense numbers, for readers that index frames
+   * per query (symbolization): an Int32Array walk instead of a Map look-up per frame occurrence.
+   * Numbers are by Frame object identity (equal to the frames' own identity, as the catalog
+   * shares equal frames) and are given once per stack, at its first numbering; 4 bytes per
+   * frame occurrence stay with the catalog.
+   */
+  framesNumbered(ids: ArrayLike<number>): FrameNumbers {
+    if (this.numberStart.length < this.keys.length) {
+      const grown = new Int32Array(Math.max(this.keys.length, this.numberStart.length * 2)).fill(-1);
+      grown.set(this.numberStart);
+      this.numberStart = grown;
+    }
+    const starts = new Int32Array(ids.length);
+    for (let s = 0; s < ids.length; s++) {
+      const id = ids[s];
+      let start = this.numberStart[id];
+      if (start < 0) start = this.numberStart[id] = this.number(this.frames[id]!);
+      starts[s] = start;
+    }
+    return { pool: this.numberPool, starts, frames: this.numberedFrames, count: this.numberedFrames.length };
+  }
+
+  private number(frames: readonly Frame[]): number {
+    if (this.numberPoolUsed + frames.length > this.numberPool.length) {
+      const grown = new Int32Array(Math.max(this.numberPoolUsed + frames.length, this.numberPool.length * 2));
+      grown.set(this.numberPool.subarray(0, this.numberPoolUsed));
+      this.numberPool = grown;
+    }
+    const start = this.numberPoolUsed;
+    for (const f of frames) {
+      let n = this.frameNumber.get(f);
+      if (n === undefined) {
+        n = this.numberedFrames.push(f) - 1;
+        this.frameNumber.set(f, n);
+      }
+      this.numberPool[this.numberPoolUsed++] = n;
+    }
+    return start;
   }
 
   /** The stack-id map of a segment, marked most recently used; undefined if never read. */
@@ -161,6 +253,29 @@ export class StackCatalog {
     }
     return m;
   }
+}
+
+/**
+ * Stacks' frames as numbers: stack s of a numbered list is `pool[starts[s]] ..` (as many as it
+ * has frames), number n being `frames[n]`; every number is below `count`.
+ */
+export interface FrameNumbers {
+  pool: Int32Array;
+  starts: Int32Array;
+  frames: readonly Frame[];
+  count: number;
+}
+
+const numbered = new WeakMap<readonly Frame[][], FrameNumbers>();
+
+/** Records that `stacks` (an array nobody changes afterwards) is numbered as `n`. */
+export function rememberFrameNumbers(stacks: readonly Frame[][], n: FrameNumbers): void {
+  numbered.set(stacks, n);
+}
+
+/** The numbers recorded for exactly this stacks array, if any. */
+export function frameNumbersOf(stacks: readonly Frame[][]): FrameNumbers | undefined {
+  return numbered.get(stacks);
 }
 
 /** Loads a tenant's catalog kept elsewhere (a snapshot), or undefined for none. Never throws. */

@@ -3,6 +3,7 @@ import type { Frame } from '@firn/profiles';
 import { internStacks } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import type { Demangler } from '@firn/demangle';
+import { rememberFrameNumbers, StackCatalog } from './stack-catalog';
 import { demangleProfile, NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
 
 const raw = (addr: bigint): Frame => ({ buildId: 'b1', mappingFile: '/bin/app', address: addr, functionName: '', fileName: '', line: 0, inlined: false });
@@ -138,6 +139,37 @@ describe(symbolize.name, () => {
     const same = await symbolize(tenantFromTrustedSource('acme'), named2, NO_SYMBOLS);
     expect(same).toBe(named2);
     expect(internStacks(same)).toEqual({ frames: [named], stacks: [Int32Array.from([0, 0]), Int32Array.from([0])] });
+  });
+
+  it('answers the same for stacks the catalog numbered as for the same stacks unnumbered', async () => {
+    const catalog = new StackCatalog();
+    const stackFrames = [[raw(0x10n), named], [raw(0x20n), raw(0x10n), named], [named], [raw(0x30n)]];
+    const ids = stackFrames.map((fs, i) => {
+      const id = catalog.intern(`k${i}`);
+      catalog.setFrames(id, fs);
+      return id;
+    });
+    const order = [2, 0, 3, 1].map((i) => ids[i]);
+    const stacks = order.map((id) => catalog.frames[id]!);
+    rememberFrameNumbers(stacks, catalog.framesNumbered(order));
+    const p = { profileType: 't', stacks, values: Float64Array.from([1, 2, 3, 4]), total: 10 };
+    const resolver: SymbolResolver = {
+      resolve: async (_t, frames) =>
+        frames.map((f) =>
+          f.address === 0x10n
+            ? [
+                { ...f, functionName: 'leaf', inlined: true },
+                { ...f, functionName: 'caller' },
+              ]
+            : undefined,
+        ),
+    };
+    for (const r of [resolver, NO_SYMBOLS]) {
+      const numbered = await symbolize(tenantFromTrustedSource('acme'), p, r);
+      const plain = await symbolize(tenantFromTrustedSource('acme'), { ...p, stacks: [...stacks] }, r);
+      expect(numbered.stacks).toEqual(plain.stacks);
+      expect(internStacks(numbered)).toEqual(internStacks(plain));
+    }
   });
 
   it('says not_symbolized without a symbol source, and leaves a fully named profile untouched', async () => {

@@ -2,6 +2,7 @@ import { createDemangler, isMangled, withoutCloneSuffix, type Demangler } from '
 import type { Frame, UnnamedReason } from '@firn/profiles';
 import { FrameIds, rememberInterned, type StackProfile } from '@firn/reports';
 import type { TenantId } from '@firn/tenancy';
+import { frameNumbersOf, type FrameNumbers } from './stack-catalog';
 
 /**
  * Where unsymbolized frames (build id + address, no function name) get their names at query
@@ -56,6 +57,8 @@ interface FrameIndex {
 }
 
 function indexFrames(stacks: readonly Frame[][]): FrameIndex {
+  const numbers = frameNumbersOf(stacks);
+  if (numbers) return indexNumbered(stacks, numbers);
   const idOf = new Map<Frame, number>();
   const distinct: Frame[] = [];
   let n = 0;
@@ -69,6 +72,25 @@ function indexFrames(stacks: readonly Frame[][]): FrameIndex {
         id = distinct.push(f) - 1;
         idOf.set(f, id);
       }
+      ids[k++] = id;
+    }
+  }
+  return { distinct, ids };
+}
+
+/** indexFrames over stacks whose frames the catalog numbered: the same answer, by typed arrays. */
+function indexNumbered(stacks: readonly Frame[][], { pool, starts, frames, count }: FrameNumbers): FrameIndex {
+  const local = new Int32Array(count).fill(-1);
+  const distinct: Frame[] = [];
+  let n = 0;
+  for (const stack of stacks) n += stack.length;
+  const ids = new Int32Array(n);
+  let k = 0;
+  for (let s = 0; s < stacks.length; s++) {
+    for (let i = starts[s], end = i + stacks[s].length; i < end; i++) {
+      const number = pool[i];
+      let id = local[number];
+      if (id < 0) id = local[number] = distinct.push(frames[number]) - 1;
       ids[k++] = id;
     }
   }
