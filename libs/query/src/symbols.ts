@@ -116,10 +116,10 @@ async function resolveFrames(tenant: TenantId, distinct: readonly Frame[], resol
           asked.map((i) => distinct[i]),
         )
       : [];
-  const answerOf = new Map<number, Frame[] | undefined>(asked.map((i, k) => [i, answers[k]]));
   const out: Replacements = new Array<Frame[] | undefined>(distinct.length);
+  let next = 0; // `asked` is `unnamed` in order, less the frames without a build id
   for (const i of unnamed) {
-    const r = answerOf.get(i);
+    const r = asked[next] === i ? answers[next++] : undefined;
     out[i] = r && r.length > 1 ? r.map(explain) : [explain(r && r.length === 1 ? r[0] : distinct[i])];
   }
   return out;
@@ -244,12 +244,15 @@ function replacedStacks(stacks: readonly Frame[][], { distinct, ids }: FrameInde
       out[s] = stack;
       continue;
     }
-    const st = stack.slice(0, i - from);
+    let length = i - from;
+    for (let j = i; j < k; j++) length += replaced[ids[j]]?.length ?? 1;
+    const st = new Array<Frame>(length);
+    let o = 0;
+    for (; o < i - from; o++) st[o] = stack[o];
     for (; i < k; i++) {
       const r = replaced[ids[i]];
-      if (r === undefined) st.push(distinct[ids[i]]);
-      else if (r.length === 1) st.push(r[0]);
-      else st.push(...r);
+      if (r === undefined) st[o++] = distinct[ids[i]];
+      else for (const f of r) st[o++] = f;
     }
     out[s] = st;
   }
