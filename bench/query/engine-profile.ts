@@ -7,6 +7,7 @@
 //     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
 //     [--snapshot] [--drop-snapshot] [--preload] [--series-preload] [--from 0.5 (start that far into the data, plus 1.234 s: a range cutting a segment)]
 //     [--report arrow (Parca's flame graph record, the default) | pyroscope (Pyroscope's flame graph, what Grafana gets)]
+//     [--symbols none (no resolver, the default) | memory (a querier's resolver over an empty in-memory symbol cache: every frame 'pending', as the query bench's queriers answer)]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
 // round's engine closes, loaded by the next round's, or by the first round of the next process);
@@ -22,7 +23,10 @@ import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
-import { catalogSnapshotKey, NO_SYMBOLS, QueryEngine, symbolize } from '@firn/query';
+import { MemoryLruCache } from '@firn/cache';
+import { CachedSymbolResolver } from '@firn/debuginfo';
+import { createLogger, Registry } from '@firn/observability';
+import { catalogSnapshotKey, NO_SYMBOLS, QueryEngine, symbolize, type SymbolResolver } from '@firn/query';
 import { flamegraphArrow, pyroscopeFlameGraph } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
@@ -48,6 +52,7 @@ const { values: args } = parseArgs({
     'drop-snapshot': { type: 'boolean', default: false },
     from: { type: 'string', default: '0' },
     report: { type: 'string', default: 'arrow' },
+    symbols: { type: 'string', default: 'none' },
   },
   strict: true,
 });
@@ -88,6 +93,15 @@ async function main(): Promise<void> {
     const from = Number(args.from);
     if (!(from >= 0 && from < 1)) throw new Error(`--from must be a fraction in [0, 1), got ${args.from}`);
     const startMs = from === 0 ? firstMs : firstMs + Math.floor((endMs - firstMs) * from) + 1_234;
+    if (args.symbols !== 'none' && args.symbols !== 'memory') throw new Error(`--symbols must be none or memory, got ${args.symbols}`);
+    const resolver: SymbolResolver =
+      args.symbols === 'memory'
+        ? new CachedSymbolResolver({
+            cache: new MemoryLruCache({ maxBytes: 64 << 20 }),
+            log: createLogger({ level: 'silent', component: 'bench' }),
+            registry: new Registry(),
+          })
+        : NO_SYMBOLS;
     const selector = `${FLEET_PROFILE_TYPE}{${args.namespace ? `namespace="${args.namespace}"` : ''}}`;
     const cold: RunCost[] = [];
     const warm: RunCost[] = [];
@@ -139,7 +153,7 @@ async function main(): Promise<void> {
         }
         const merged = await engine.mergeStacks(tenant, selector, startMs, endMs);
         // As the querier does before every report (no symbol cache here: frames get their unnamed reason).
-        const p = await symbolize(tenant, merged, NO_SYMBOLS);
+        const p = await symbolize(tenant, merged, resolver);
         const t1 = performance.now();
         const c1 = process.cpuUsage();
         const fgOpts = { maxNodes: Number(args['max-nodes']) };

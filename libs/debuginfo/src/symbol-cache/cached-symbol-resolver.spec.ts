@@ -52,6 +52,32 @@ describe(CachedSymbolResolver.name, () => {
     expect((await r.resolve(b, frames)).map((o) => o?.[0]?.unnamedReason)).toEqual(['pending', 'pending', 'pending', undefined, 'pending', 'pending']);
   });
 
+  it('answers the same frames with the same objects query after query, until the entry changes', async () => {
+    const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
+    const r = new CachedSymbolResolver({ cache, log, registry: new Registry() });
+    const frames = [frame('aa', 0x10n), frame('aa', 0x20n)];
+    const first = await r.resolve(a, frames);
+    const again = await r.resolve(a, frames);
+    expect(again[0]![0]).toBe(first[0]![0]); // one 'pending' copy per frame
+    expect(again[0]![0].unnamedReason).toBe('pending');
+    const named = (fn: string) => encodeResolved([{ functionName: fn, fileName: 'x.c', line: 1, inlined: false }]);
+    await cache.setMany([
+      { key: symbolKey(a, 'aa', 0x10n), value: named('fn') },
+      { key: symbolKey(a, 'aa', 0x20n), value: encodeNegative('no_debuginfo') },
+    ]);
+    const resolved = await r.resolve(a, frames);
+    expect(resolved.map((o) => [o![0].functionName, o![0].unnamedReason])).toEqual([
+      ['fn', undefined],
+      ['', 'no_debuginfo'],
+    ]);
+    const kept = await r.resolve(a, frames);
+    expect(kept[0]![0]).toBe(resolved[0]![0]);
+    expect(kept[1]![0]).toBe(resolved[1]![0]);
+    expect(kept[0]).not.toBe(resolved[0]); // arrays are the caller's own
+    await cache.setMany([{ key: symbolKey(a, 'aa', 0x10n), value: named('renamed') }]);
+    expect((await r.resolve(a, frames))[0]![0].functionName).toBe('renamed');
+  });
+
   it('answers unsymbolized, without throwing, when the cache fails or hangs', async () => {
     const failing: KeyValueCache = {
       getMany: async () => Promise.reject(new Error('down')),

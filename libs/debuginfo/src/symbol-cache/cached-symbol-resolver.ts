@@ -29,6 +29,16 @@ export class CachedSymbolResolver implements SymbolResolver {
   private readonly metrics: SymbolLookupMetrics;
   private readonly timeoutMs: number;
   private lastWarnMs = 0;
+  /**
+   * Kept per Frame object: a querier asks about its stack catalog's frames, the same objects
+   * query after query, so each frame's cache key is built once (for the tenant it was built for)
+   * and its answers are the same objects every time (an unnamed copy per reason, the frames decoded
+   * from an entry until the entry changes). New copies on every query cost the reports a content
+   * string per frame per query, and the heap their garbage (≈ 15 k frames per fleet flame graph).
+   */
+  private readonly keyOf = new WeakMap<Frame, { tenant: TenantId; key: string }>();
+  private readonly unnamedCopies = new Map<UnnamedReason, WeakMap<Frame, Frame>>();
+  private readonly decoded = new WeakMap<Frame, { entry: Buffer; frames: readonly Frame[] }>();
 
   constructor(private readonly opts: CachedSymbolResolverOptions) {
     this.timeoutMs = opts.timeoutMs ?? 1000;
@@ -41,7 +51,7 @@ export class CachedSymbolResolver implements SymbolResolver {
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i];
       if (f.functionName !== '' || !isBuildId(f.buildId)) continue;
-      const key = symbolKey(tenant, f.buildId, f.address);
+      const key = this.keyFor(tenant, f);
       const at = keyIndex.get(key);
       if (at) at.push(i);
       else keyIndex.set(key, [i]);
@@ -49,7 +59,7 @@ export class CachedSymbolResolver implements SymbolResolver {
     if (keyIndex.size === 0) return out;
     const keys = [...keyIndex.keys()];
     const explain = (key: string, why: UnnamedReason) => {
-      for (const i of keyIndex.get(key) ?? []) out[i] = [{ ...frames[i], unnamedReason: why }];
+      for (const i of keyIndex.get(key) ?? []) out[i] = [this.unnamedCopy(frames[i], why)];
     };
     const end = this.metrics.seconds.startTimer();
     let values: (Buffer | undefined)[];
@@ -72,6 +82,13 @@ export class CachedSymbolResolver implements SymbolResolver {
         explain(key, 'pending');
         return;
       }
+      const at = keyIndex.get(key) ?? [];
+      const kept = at.map((i) => this.decoded.get(frames[i]));
+      if (kept.length > 0 && kept.every((k) => k !== undefined && k.entry.equals(v))) {
+        hit++;
+        at.forEach((i, j) => (out[i] = [...kept[j]!.frames]));
+        return;
+      }
       let resolved: ReturnType<typeof decodeResolved>;
       try {
         resolved = decodeResolved(v);
@@ -86,9 +103,9 @@ export class CachedSymbolResolver implements SymbolResolver {
         return;
       }
       hit++;
-      for (const i of keyIndex.get(key) ?? []) {
+      for (const i of at) {
         const f = frames[i];
-        out[i] = resolved.map((r) => ({
+        const named = resolved.map((r) => ({
           buildId: f.buildId,
           mappingFile: f.mappingFile,
           address: f.address,
@@ -97,6 +114,8 @@ export class CachedSymbolResolver implements SymbolResolver {
           line: r.line,
           inlined: r.inlined,
         }));
+        this.decoded.set(f, { entry: Buffer.from(v), frames: named });
+        out[i] = [...named];
       }
     });
     this.metrics.lookups.inc({ outcome: 'hit' }, hit);
@@ -104,6 +123,23 @@ export class CachedSymbolResolver implements SymbolResolver {
     this.metrics.lookups.inc({ outcome: 'error' }, bad);
     this.metrics.lookups.inc({ outcome: 'miss' }, keys.length - hit - negative - bad);
     return out;
+  }
+
+  private keyFor(tenant: TenantId, f: Frame): string {
+    const kept = this.keyOf.get(f);
+    if (kept?.tenant === tenant) return kept.key;
+    const key = symbolKey(tenant, f.buildId, f.address);
+    this.keyOf.set(f, { tenant, key });
+    return key;
+  }
+
+  /** The frame's one copy saying why it has no name. */
+  private unnamedCopy(f: Frame, why: UnnamedReason): Frame {
+    let copies = this.unnamedCopies.get(why);
+    if (!copies) this.unnamedCopies.set(why, (copies = new WeakMap()));
+    let copy = copies.get(f);
+    if (!copy) copies.set(f, (copy = { ...f, unnamedReason: why }));
+    return copy;
   }
 
   private withTimeout<T>(p: Promise<T>): Promise<T> {
