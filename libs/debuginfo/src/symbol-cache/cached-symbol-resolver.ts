@@ -36,7 +36,7 @@ export class CachedSymbolResolver implements SymbolResolver {
    * from an entry until the entry changes). New copies on every query cost the reports a content
    * string per frame per query, and the heap their garbage (≈ 15 k frames per fleet flame graph).
    */
-  private readonly keyOf = new WeakMap<Frame, { tenant: TenantId; key: string }>();
+  private readonly keyOf = new WeakMap<Frame, { tenant: TenantId; key: string | undefined }>();
   private readonly unnamedCopies = new Map<UnnamedReason, WeakMap<Frame, Frame>>();
   private readonly decoded = new WeakMap<Frame, { entry: Buffer; frames: readonly Frame[] }>();
 
@@ -50,8 +50,9 @@ export class CachedSymbolResolver implements SymbolResolver {
     const keyIndex = new Map<string, number[]>();
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i];
-      if (f.functionName !== '' || !isBuildId(f.buildId)) continue;
+      if (f.functionName !== '') continue;
       const key = this.keyFor(tenant, f);
+      if (key === undefined) continue;
       const at = keyIndex.get(key);
       if (at) at.push(i);
       else keyIndex.set(key, [i]);
@@ -125,10 +126,11 @@ export class CachedSymbolResolver implements SymbolResolver {
     return out;
   }
 
-  private keyFor(tenant: TenantId, f: Frame): string {
+  /** The frame's cache key; undefined when its build id is not one (nothing to look up). */
+  private keyFor(tenant: TenantId, f: Frame): string | undefined {
     const kept = this.keyOf.get(f);
     if (kept?.tenant === tenant) return kept.key;
-    const key = symbolKey(tenant, f.buildId, f.address);
+    const key = isBuildId(f.buildId) ? symbolKey(tenant, f.buildId, f.address) : undefined;
     this.keyOf.set(f, { tenant, key });
     return key;
   }
