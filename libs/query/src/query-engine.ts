@@ -361,6 +361,11 @@ export class QueryEngine {
       .map(([t]) => t);
   }
 
+  /** How many of the tenant's valid segments overlap a time range. */
+  segmentCount(tenant: TenantId, startMs: number, endMs: number): number {
+    return planSegments(this.view, tenant, { startMs, endMs }).length;
+  }
+
   /** The tenant's valid segment with the latest end time, if it has any. */
   private newestSegment(tenant: TenantId): SegmentMeta | undefined {
     let newest: SegmentMeta | undefined;

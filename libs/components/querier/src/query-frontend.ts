@@ -139,16 +139,27 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    * matchers over series, the edge scan, Parquet decoding, symbolization, both flame graph
    * builders). Then a merge over the segment's later half (`cut`): a range cutting a segment or
    * block reads its stack rows, a path the others do not run; the rows are kept if the series
-   * cache has room, like any query's. They map their stacks into the tenant's catalog like any
-   * query; a failure is logged and only costs the first query its start-up.
+   * cache has room, like any query's. Last, a flame graph over every series of the series
+   * preload's window up to that segment (when the window holds other segments too): what a
+   * query costs once per frame (the catalog numbering its stacks, the resolver's answer and the
+   * reports' strings for each frame) is then paid before ready for the frames of the data the
+   * preload read, not only the newest segment's. They map their stacks into the tenant's catalog
+   * like any query; a failure is logged and only costs the first query its start-up.
    */
   private async warmUp(probe: WarmUpQueries): Promise<void> {
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
     const { tenant, startMs, endMs, selectors, cut } = probe;
+    const { windowMs, tenants } = this.opts.seriesPreload;
+    // Only when the window holds more than the newest segment (over one hourly block it would repeat the first query).
+    const window =
+      windowMs > 0 && tenants > 0 && endMs - windowMs < startMs && this.engine.segmentCount(tenant, endMs - windowMs, endMs) > 1
+        ? { startMs: endMs - windowMs, endMs }
+        : undefined;
     // The cut needs no flame graph: the builders have run by then.
     const queries = [
       ...selectors.map((selector) => ({ selector, startMs, endMs, render: true })),
       ...(cut ? [{ selector: selectors[0], ...cut, render: false }] : []),
+      ...(window ? [{ selector: selectors[0], ...window, render: true }] : []),
     ];
     for (const q of queries) {
       const at = { tenant, selector: q.selector, startMs: q.startMs, endMs: q.endMs };
