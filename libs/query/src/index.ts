@@ -6,5 +6,5 @@ export { mergeSeries, seriesFromColumns, seriesLabels, seriesToColumns, type Ser
 export { sortedLabelSet, type LabelQuery } from './labels';
 export { planSegments } from './plan';
 export { type SegmentMeta } from './segment-objects';
-export { NO_SYMBOLS, symbolize, type SymbolResolver } from './symbols';
+export { NO_SYMBOLS, symbolize, unnamedCopy, type SymbolResolver } from './symbols';
 export { catalogSnapshotKey, type CatalogSnapshotEvent } from './catalog-snapshots';

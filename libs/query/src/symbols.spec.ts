@@ -9,6 +9,19 @@ import { demangleProfile, NO_SYMBOLS, symbolize, type SymbolResolver } from './s
 const raw = (addr: bigint): Frame => ({ buildId: 'b1', mappingFile: '/bin/app', address: addr, functionName: '', fileName: '', line: 0, inlined: false });
 const named: Frame = { buildId: 'b1', mappingFile: '/bin/app', address: 1n, functionName: 'main', fileName: 'm.c', line: 3, inlined: false };
 
+/** A resolver naming the frames `asked` picks as `leaf` inlined into `caller`, and no others. */
+const inlining = (asked: (f: Frame) => boolean): SymbolResolver => ({
+  resolve: async (_t, frames) =>
+    frames.map((f) =>
+      asked(f)
+        ? [
+            { ...f, functionName: 'leaf', inlined: true },
+            { ...f, functionName: 'caller' },
+          ]
+        : undefined,
+    ),
+});
+
 describe(symbolize.name, () => {
   it('resolves every distinct unsymbolized frame in one batched call and expands inlines', async () => {
     const a = raw(0x10n);
@@ -117,17 +130,7 @@ describe(symbolize.name, () => {
       values: Float64Array.from([1, 2, 3, 4]),
       total: 10,
     };
-    const resolver: SymbolResolver = {
-      resolve: async (_t, frames) =>
-        frames.map((f) =>
-          f === a
-            ? [
-                { ...f, functionName: 'leaf', inlined: true },
-                { ...f, functionName: 'caller' },
-              ]
-            : undefined,
-        ),
-    };
+    const resolver = inlining((f) => f === a);
     for (const r of [resolver, NO_SYMBOLS]) {
       const out = await symbolize(tenantFromTrustedSource('acme'), p, r);
       const remembered = internStacks(out);
@@ -153,17 +156,7 @@ describe(symbolize.name, () => {
     const stacks = order.map((id) => catalog.frames[id]!);
     rememberFrameNumbers(stacks, catalog.framesNumbered(order));
     const p = { profileType: 't', stacks, values: Float64Array.from([1, 2, 3, 4]), total: 10 };
-    const resolver: SymbolResolver = {
-      resolve: async (_t, frames) =>
-        frames.map((f) =>
-          f.address === 0x10n
-            ? [
-                { ...f, functionName: 'leaf', inlined: true },
-                { ...f, functionName: 'caller' },
-              ]
-            : undefined,
-        ),
-    };
+    const resolver = inlining((f) => f.address === 0x10n);
     for (const r of [resolver, NO_SYMBOLS]) {
       const numbered = await symbolize(tenantFromTrustedSource('acme'), p, r);
       const plain = await symbolize(tenantFromTrustedSource('acme'), { ...p, stacks: [...stacks] }, r);

@@ -132,13 +132,23 @@ async function resolveFrames(tenant: TenantId, distinct: readonly Frame[], resol
  * stacks either way; reports intern by identity). The block of the query bench symbolizes in
  * ≈ 90-130 ms instead of ≈ 120-190 ms, for ≈ 50 bytes per unnamed frame kept.
  */
-const explainedCopies = new WeakMap<Frame, Frame>();
+const explainedCopies = new Map<UnnamedReason, WeakMap<Frame, Frame>>();
 
 function explain(f: Frame): Frame {
-  if (!isUnnamed(f)) return f;
-  let e = explainedCopies.get(f);
-  if (!e) explainedCopies.set(f, (e = { ...f, unnamedReason: unnamedReasonOf(f) }));
-  return e;
+  return isUnnamed(f) ? unnamedCopy(f, unnamedReasonOf(f)) : f;
+}
+
+/**
+ * The one copy of `f` saying why it has no name, kept as long as `f`: the same object for the
+ * same frame and reason query after query (a resolver's answers use it too), so the reports'
+ * per-frame caches keep hitting.
+ */
+export function unnamedCopy(f: Frame, why: UnnamedReason): Frame {
+  let copies = explainedCopies.get(why);
+  if (!copies) explainedCopies.set(why, (copies = new WeakMap()));
+  let copy = copies.get(f);
+  if (!copy) copies.set(f, (copy = { ...f, unnamedReason: why }));
+  return copy;
 }
 
 /** Demangles each distinct mangled frame once; frames stay shared between stacks. */

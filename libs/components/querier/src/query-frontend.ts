@@ -149,12 +149,9 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
   private async warmUp(probe: WarmUpQueries): Promise<void> {
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
     const { tenant, startMs, endMs, selectors, cut } = probe;
-    const { windowMs, tenants } = this.opts.seriesPreload;
+    const preloaded = this.preloadWindow(probe);
     // Only when the window holds more than the newest segment (over one hourly block it would repeat the first query).
-    const window =
-      windowMs > 0 && tenants > 0 && endMs - windowMs < startMs && this.engine.segmentCount(tenant, endMs - windowMs, endMs) > 1
-        ? { startMs: endMs - windowMs, endMs }
-        : undefined;
+    const window = preloaded && this.engine.segmentCount(tenant, preloaded.startMs, preloaded.endMs) > 1 ? preloaded : undefined;
     // The cut needs no flame graph: the builders have run by then.
     const queries = [
       ...selectors.map((selector) => ({ selector, startMs, endMs, render: true })),
@@ -187,11 +184,16 @@ export class QueryFrontend implements OnModuleInit, OnModuleDestroy, BeforeAppli
    */
   private async warmUpOverRpc(baseUrl: string, probe: WarmUpQueries): Promise<void> {
     const { tenant, startMs, endMs, selectors, label } = probe;
-    const { windowMs, tenants } = this.opts.seriesPreload;
-    const ranges = [{ startMs, endMs }];
-    if (windowMs > 0 && tenants > 0 && endMs - windowMs < startMs) ranges.push({ startMs: endMs - windowMs, endMs });
+    const window = this.preloadWindow(probe);
+    const ranges = window ? [{ startMs, endMs }, window] : [{ startMs, endMs }];
     const signal = AbortSignal.timeout(START_UP_BUDGET_MS);
     await warmUpOverRpc(baseUrl, this.token, { tenant, ranges, profileType: selectors[0], sumBy: label?.[0] }, signal, this.log);
+  }
+
+  /** The series preload's window up to the probe's segment, when the preload runs and the window reaches before that segment. */
+  private preloadWindow({ startMs, endMs }: WarmUpQueries): { startMs: number; endMs: number } | undefined {
+    const { windowMs, tenants } = this.opts.seriesPreload;
+    return windowMs > 0 && tenants > 0 && endMs - windowMs < startMs ? { startMs: endMs - windowMs, endMs } : undefined;
   }
 
   /** Requests are drained by now: pending stack catalog snapshots are written while storage is still open. */

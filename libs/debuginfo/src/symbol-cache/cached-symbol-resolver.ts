@@ -1,7 +1,7 @@
 import type { KeyValueCache } from '@firn/cache';
 import { UNNAMED_REASONS, type Frame, type UnnamedReason } from '@firn/profiles';
 import type { Logger, Registry } from '@firn/observability';
-import type { SymbolResolver } from '@firn/query';
+import { unnamedCopy, type SymbolResolver } from '@firn/query';
 import type { TenantId } from '@firn/tenancy';
 import { isBuildId } from '../build-id';
 import { SymbolLookupMetrics } from './symbol-cache.metrics';
@@ -32,12 +32,11 @@ export class CachedSymbolResolver implements SymbolResolver {
   /**
    * Kept per Frame object: a querier asks about its stack catalog's frames, the same objects
    * query after query, so each frame's cache key is built once (for the tenant it was built for)
-   * and its answers are the same objects every time (an unnamed copy per reason, the frames decoded
+   * and its answers are the same objects every time (`unnamedCopy` per reason, the frames decoded
    * from an entry until the entry changes). New copies on every query cost the reports a content
    * string per frame per query, and the heap their garbage (≈ 15 k frames per fleet flame graph).
    */
   private readonly keyOf = new WeakMap<Frame, { tenant: TenantId; key: string | undefined }>();
-  private readonly unnamedCopies = new Map<UnnamedReason, WeakMap<Frame, Frame>>();
   private readonly decoded = new WeakMap<Frame, { entry: Buffer; frames: readonly Frame[] }>();
 
   constructor(private readonly opts: CachedSymbolResolverOptions) {
@@ -60,7 +59,7 @@ export class CachedSymbolResolver implements SymbolResolver {
     if (keyIndex.size === 0) return out;
     const keys = [...keyIndex.keys()];
     const explain = (key: string, why: UnnamedReason) => {
-      for (const i of keyIndex.get(key) ?? []) out[i] = [this.unnamedCopy(frames[i], why)];
+      for (const i of keyIndex.get(key) ?? []) out[i] = [unnamedCopy(frames[i], why)];
     };
     const end = this.metrics.seconds.startTimer();
     let values: (Buffer | undefined)[];
@@ -133,15 +132,6 @@ export class CachedSymbolResolver implements SymbolResolver {
     const key = isBuildId(f.buildId) ? symbolKey(tenant, f.buildId, f.address) : undefined;
     this.keyOf.set(f, { tenant, key });
     return key;
-  }
-
-  /** The frame's one copy saying why it has no name. */
-  private unnamedCopy(f: Frame, why: UnnamedReason): Frame {
-    let copies = this.unnamedCopies.get(why);
-    if (!copies) this.unnamedCopies.set(why, (copies = new WeakMap()));
-    let copy = copies.get(f);
-    if (!copy) copies.set(f, (copy = { ...f, unnamedReason: why }));
-    return copy;
   }
 
   private withTimeout<T>(p: Promise<T>): Promise<T> {
