@@ -13,7 +13,7 @@ import {
   uint64BigColumn,
 } from './arrow-build';
 import { addressKey, diffValues, internStacks, keyIds, sumValues } from './profile-input';
-import { ChildIndex, kthSmallest, treeScratch } from './tree-scratch';
+import { kthSmallest, mergeTrie } from './tree-scratch';
 import type { StackProfile } from './stack-profile';
 
 export interface FlamegraphArrowOptions {
@@ -74,82 +74,64 @@ function checkGroupBy(groupBy: readonly string[]): void {
 
 const isUnsymbolized = (f: Frame): boolean => f.functionName === '';
 
-/** The merge tree before trimming; node 0 is the root. Children lists are linked (insertion order). */
+/** The merge tree before trimming; node 0 is the root (a MergeTrie with the record's sums and metadata). */
 interface Tree {
   size: number;
+  /** The node's frame (its first stack's, see MergeTrie.frame); -1 for the root. */
   frame: Int32Array;
   depth: Int32Array;
+  /** The node's first stack: with depth, the order nodes were made in (see MergeTrie.first). */
+  first: Int32Array;
   cum: Float64Array;
   flat: Float64Array;
   diff: Float64Array;
   nulls: Uint8Array;
-  firstChild: Int32Array;
-  nextSibling: Int32Array;
+  childStart: Int32Array;
+  childCount: Int32Array;
   height: number;
 }
 
-function buildTree(p: StackProfile, frames: Frame[], stacks: Int32Array[], key: Int32Array, diffs: Float64Array | null): Tree {
-  // Nodes never outnumber the frames of all stacks (plus the root). The arrays are the kept
-  // scratch's: a node's entries are set when it is made, so nothing else needs clearing.
-  let capacity = 1;
-  for (const s of stacks) capacity += s.length;
-  const sc = treeScratch(capacity);
-  const [frame, depth, firstChild, nextSibling, lastChild, parentOf, keyOf] = sc.int32;
-  const [cum, flat, diff] = sc.float64;
-  const t: Tree = { size: 1, frame, depth, cum, flat, diff, nulls: sc.uint8, firstChild, nextSibling, height: 0 };
-  t.frame[0] = -1;
-  t.depth[0] = 0;
-  t.cum[0] = sumValues(p.values);
-  t.flat[0] = 0;
-  t.diff[0] = diffs ? sumValues(diffs) : 0;
-  t.nulls[0] = 0;
-  t.firstChild[0] = -1;
-  t.nextSibling[0] = -1;
-  lastChild[0] = -1;
-  const index = new ChildIndex(capacity, sc, parentOf, keyOf);
+function buildTree(p: StackProfile, f: FrameColumns, stacks: Int32Array[], key: Int32Array, keyCount: number, diffs: Float64Array | null): Tree {
+  const values = p.values;
+  const trie = mergeTrie(stacks, key, keyCount, (s) => values[s] !== 0 || (diffs !== null && diffs[s] !== 0));
+  const { size, parent, depth, first, leaf } = trie;
+  // The arrays are the kept scratch's: every node's entries are set here, so nothing needs clearing.
+  const frame = trie.frame;
+  const [cum, flat, diff] = trie.scratch.float64;
+  const nulls = trie.scratch.uint8;
+  const words = f.addressWords;
+  const t: Tree = { size, frame, depth, first, cum, flat, diff, nulls, childStart: trie.childStart, childCount: trie.childCount, height: 0 };
+  cum.fill(0, 1, size);
+  flat.fill(0, 0, size);
+  diff.fill(0, 1, size);
+  nulls.fill(0, 0, size);
+  cum[0] = sumValues(values);
+  diff[0] = diffs ? sumValues(diffs) : 0;
+  // Sums stack by stack in stack order, each from its leaf up (as inserting stack by stack adds them).
   for (let s = 0; s < stacks.length; s++) {
-    const v = p.values[s];
-    const d = diffs ? diffs[s] : 0;
-    if (v === 0 && d === 0) continue;
+    let node = leaf[s];
+    if (node < 0) continue;
     const ids = stacks[s];
     if (ids.length > t.height) t.height = ids.length;
-    let parent = 0;
-    // Stacks are leaf first; the tree grows root → leaf.
-    for (let j = ids.length - 1; j >= 0; j--) {
+    const v = values[s];
+    const d = diffs ? diffs[s] : 0;
+    if (node > 0) flat[node] += v;
+    for (let j = 0; node > 0; j++, node = parent[node]) {
+      cum[node] += v;
+      diff[node] += d;
       const fid = ids[j];
-      const k = key[fid];
-      let node = index.get(parent, k);
-      if (node < 0) {
-        node = t.size++;
-        t.frame[node] = fid;
-        t.depth[node] = t.depth[parent] + 1;
-        t.cum[node] = 0;
-        t.flat[node] = 0;
-        t.diff[node] = 0;
-        t.nulls[node] = 0;
-        t.firstChild[node] = -1;
-        t.nextSibling[node] = -1;
-        lastChild[node] = -1;
-        if (lastChild[parent] < 0) t.firstChild[parent] = node;
-        else t.nextSibling[lastChild[parent]] = node;
-        lastChild[parent] = node;
-        index.set(parent, k, node);
-      } else if (t.frame[node] !== fid && !isUnsymbolized(frames[fid])) {
-        const a = frames[t.frame[node]];
-        const b = frames[fid];
-        let m = t.nulls[node];
-        if (a.mappingFile !== b.mappingFile) m |= NULL_MAPPING;
-        if (a.buildId !== b.buildId) m |= NULL_BUILD_ID;
-        if (a.address !== b.address) m |= NULL_ADDRESS;
-        if (a.inlined !== b.inlined) m |= NULL_INLINED;
-        if (a.line !== b.line) m |= NULL_LINE;
-        if (a.fileName !== b.fileName) m |= NULL_FILE;
-        t.nulls[node] = m;
+      const a = frame[node];
+      if (fid !== a && f.named[fid] === 1) {
+        // Frames merged under one key: Parca nulls the metadata they differ in.
+        let m = nulls[node];
+        if (f.mapping.ids[a] !== f.mapping.ids[fid]) m |= NULL_MAPPING;
+        if (f.buildId.ids[a] !== f.buildId.ids[fid]) m |= NULL_BUILD_ID;
+        if (words[2 * a] !== words[2 * fid] || words[2 * a + 1] !== words[2 * fid + 1]) m |= NULL_ADDRESS;
+        if (f.inlined[a] !== f.inlined[fid]) m |= NULL_INLINED;
+        if (f.line[a] !== f.line[fid]) m |= NULL_LINE;
+        if (f.file.ids[a] !== f.file.ids[fid]) m |= NULL_FILE;
+        nulls[node] = m;
       }
-      t.cum[node] += v;
-      t.diff[node] += d;
-      if (j === 0) t.flat[node] += v;
-      parent = node;
     }
   }
   return t;
@@ -175,7 +157,7 @@ interface Rows {
  * node made first. Parents are made before their children and are never smaller, so the kept set
  * is closed under "parent of" (the trim walk would also skip orphans). null = no cap needed.
  */
-function keptByCap(t: Tree, max: number): Uint8Array | null {
+function keptByCap(t: Tree, max: number, stackCount: number): Uint8Array | null {
   const nodes = t.size - 1;
   if (max < 1 || nodes <= max) return null;
   // The smallest kept value: the (nodes - max)-th smallest (0-based), found without sorting.
@@ -184,10 +166,18 @@ function keptByCap(t: Tree, max: number): Uint8Array | null {
   for (let n = 1; n < t.size; n++) if (t.cum[n] > kth) ties--;
   const keep = new Uint8Array(t.size);
   keep[0] = 1;
+  // Nodes worth kth in the order they were made: by first stack (a counting sort), then depth,
+  // which is node order among nodes of one first stack (a parent is made before its children).
+  const start = new Int32Array(stackCount + 1);
   for (let n = 1; n < t.size; n++) {
     const v = t.cum[n];
-    if (v > kth || (v === kth && ties-- > 0)) keep[n] = 1;
+    if (v > kth) keep[n] = 1;
+    else if (v === kth) start[t.first[n] + 1]++;
   }
+  for (let s = 0; s < stackCount; s++) start[s + 1] += start[s];
+  const tied = new Int32Array(start[stackCount]);
+  for (let n = 1; n < t.size; n++) if (t.cum[n] === kth) tied[start[t.first[n]]++] = n;
+  for (let i = 0; i < ties && i < tied.length; i++) keep[tied[i]] = 1;
   return keep;
 }
 
@@ -211,7 +201,7 @@ function trim(t: Tree, fraction: number, keep: Uint8Array | null, maxRows: numbe
     const threshold = Math.trunc(Math.fround(Math.fround(t.cum[node]) * fraction));
     let offset = r.valueOffset[row];
     r.childStart[row] = r.count;
-    for (let c = t.firstChild[node]; c >= 0; c = t.nextSibling[c]) {
+    for (let c = t.childStart[node], end = c + t.childCount[node]; c < end; c++) {
       const v = t.cum[c];
       if (v > threshold && (keep === null || keep[c] === 1)) {
         const child = r.count++;
@@ -295,7 +285,45 @@ function stringIds(frames: readonly Frame[], get: (f: Frame) => string): { ids: 
   return { ids, values };
 }
 
-function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; columns: Data[] } {
+/**
+ * What rows read of the distinct frames, as columns indexed by frame id: each string interned
+ * once among the distinct values, the rest as numbers. Rows never load a property of a Frame
+ * (frames come in many shapes), and the merge compares frames through them.
+ */
+interface FrameColumns {
+  mapping: { ids: Int32Array; values: string[] };
+  buildId: { ids: Int32Array; values: string[] };
+  fn: { ids: Int32Array; values: string[] };
+  sys: { ids: Int32Array; values: string[] };
+  file: { ids: Int32Array; values: string[] };
+  reason: { ids: Int32Array; values: string[] };
+  named: Uint8Array;
+  inlined: Uint8Array;
+  line: Float64Array;
+  /** The address as two 32-bit words per frame (little-endian uint64). */
+  addressWords: Uint32Array;
+}
+
+function frameColumns(frames: readonly Frame[]): FrameColumns {
+  // Storing a BigInt into a BigUint64Array takes V8's slow path: once per distinct frame, and
+  // rows copy its two 32-bit words.
+  const address = new BigUint64Array(frames.length);
+  for (let k = 0; k < frames.length; k++) address[k] = frames[k].address; // a uint64 already (checked when its stack key was made)
+  return {
+    mapping: stringIds(frames, (f) => f.mappingFile),
+    buildId: stringIds(frames, (f) => f.buildId),
+    fn: stringIds(frames, (f) => f.functionName),
+    sys: stringIds(frames, (f) => f.systemName ?? f.functionName),
+    file: stringIds(frames, (f) => f.fileName),
+    reason: stringIds(frames, (f) => (isUnsymbolized(f) ? (f.unnamedReason ?? '') : '')),
+    named: Uint8Array.from(frames, (f) => (isUnsymbolized(f) ? 0 : 1)),
+    inlined: Uint8Array.from(frames, (f) => (f.inlined ? 1 : 0)),
+    line: Float64Array.from(frames, (f) => f.line),
+    addressWords: new Uint32Array(address.buffer),
+  };
+}
+
+function rowColumns(t: Tree, f: FrameColumns, r: Rows): { fields: Field[]; columns: Data[] } {
   const n = r.count;
   const labelsOnly = new Uint8Array(n);
   const valid = {
@@ -306,23 +334,12 @@ function rowColumns(t: Tree, frames: Frame[], r: Rows): { fields: Field[]; colum
     startLine: new Uint8Array(n),
   };
   const address = new BigUint64Array(n);
-  // Storing a BigInt into a BigUint64Array takes V8's slow path (it was 60 % of this function):
-  // each distinct frame's address is stored once, and rows copy its two 32-bit words.
-  const frameAddress = new BigUint64Array(frames.length);
-  for (let k = 0; k < frames.length; k++) frameAddress[k] = frames[k].address; // a uint64 already (checked when its stack key was made)
-  const frameWords = new Uint32Array(frameAddress.buffer);
+  const frameWords = f.addressWords;
   const addressWords = new Uint32Array(address.buffer);
-  // Strings per distinct frame, interned once; rows hold ids into them (-1 = null).
-  const mappingIds = stringIds(frames, (f) => f.mappingFile);
-  const buildIds = stringIds(frames, (f) => f.buildId);
-  const fnIds = stringIds(frames, (f) => f.functionName);
-  const sysIds = stringIds(frames, (f) => f.systemName ?? f.functionName);
-  const fileIds = stringIds(frames, (f) => f.fileName);
-  const reasonIds = stringIds(frames, (f) => (isUnsymbolized(f) ? (f.unnamedReason ?? '') : ''));
-  // And the rest a row reads, so rows never load a property of a Frame (frames come in many shapes).
-  const frameNamed = Uint8Array.from(frames, (f) => (isUnsymbolized(f) ? 0 : 1));
-  const frameInlined = Uint8Array.from(frames, (f) => (f.inlined ? 1 : 0));
-  const frameLine = Float64Array.from(frames, (f) => f.line);
+  const { mapping: mappingIds, buildId: buildIds, fn: fnIds, sys: sysIds, file: fileIds, reason: reasonIds } = f;
+  const frameNamed = f.named;
+  const frameInlined = f.inlined;
+  const frameLine = f.line;
   const mappingFile = new Int32Array(n).fill(-1);
   const buildId = new Int32Array(n).fill(-1);
   const fnName = new Int32Array(n).fill(-1);
@@ -419,7 +436,7 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   const byFile = groupBy.includes('function_file_name');
 
   const { frames, stacks } = internStacks(p);
-  const { ids: key } = keyIds(
+  const { ids: key, count: keyCount } = keyIds(
     frames,
     (f) => {
       let k = f.functionName;
@@ -431,7 +448,8 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
     addressKey, // unsymbolized frames merge by mapping + address
   );
   const diff = opts.diff ?? p.base !== undefined;
-  const tree = buildTree(p, frames, stacks, key, diff ? diffValues(p, opts.absolute ?? false) : null);
+  const columns = frameColumns(frames);
+  const tree = buildTree(p, columns, stacks, key, keyCount, diff ? diffValues(p, opts.absolute ?? false) : null);
 
   const threshold = opts.nodeTrimThreshold ? Math.fround(Math.fround(opts.nodeTrimThreshold) / 100) : 0;
   let trimmed = 0;
@@ -439,11 +457,11 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
   let rows = 1;
   if (tree.size > 1) {
     const maxNodes = opts.maxNodes ?? 0;
-    const keep = keptByCap(tree, maxNodes);
+    const keep = keptByCap(tree, maxNodes, stacks.length);
     const r = trim(tree, threshold, keep, keep ? maxNodes + 1 : tree.size);
     trimmed = r.trimmed;
     rows = r.count;
-    out = rowColumns(tree, frames, r);
+    out = rowColumns(tree, columns, r);
   } else {
     out = rootOnlyColumns();
   }

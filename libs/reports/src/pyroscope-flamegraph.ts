@@ -1,7 +1,7 @@
 import { FirnError } from '@firn/errors';
 import { pyroscopeFrameName } from './labels';
 import { internStacks, keyIds } from './profile-input';
-import { ChildIndex, kthSmallest, treeScratch } from './tree-scratch';
+import { kthSmallest, mergeTrie } from './tree-scratch';
 import type { StackProfile } from './stack-profile';
 
 /** querier.v1.FlameGraph with plain numbers (convert with BigInt at the edge). */
@@ -67,8 +67,9 @@ interface NameTree {
   leftSelf: Float64Array;
   rightTotal: Float64Array;
   rightSelf: Float64Array;
-  /** Children of node n, in name order: children[childStart[n]] .. children[childStart[n + 1] - 1]. */
+  /** Children of node n, in name order: children[childStart[n]] .. children[childStart[n] + childCount[n] - 1]. */
   childStart: Int32Array;
+  childCount: Int32Array;
   children: Int32Array;
 }
 
@@ -77,55 +78,40 @@ function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
   const { ids: nameId, count } = keyIds(frames, pyroscopeFrameName);
   const names: string[] = new Array<string>(count);
   for (let i = 0; i < frames.length; i++) names[nameId[i]] = pyroscopeFrameName(frames[i]);
-  // Nodes never outnumber the frames of all stacks (plus the root).
-  let capacity = 1;
-  for (const st of stacks) capacity += st.length;
-  const sc = treeScratch(capacity);
-  const [parentOf, nameOf, childStart, children, next] = sc.int32;
-  const [leftTotal, leftSelf, rightTotal, rightSelf] = sc.float64;
-  const index = new ChildIndex(capacity, sc, parentOf, nameOf);
-  let size = 1;
-  parentOf[0] = -1;
-  nameOf[0] = -1;
-  leftTotal[0] = leftSelf[0] = rightTotal[0] = rightSelf[0] = 0;
-  const insert = (ids: Int32Array, v: number, total: Float64Array, self: Float64Array): void => {
-    // Tree.InsertStack: empty stacks and non-positive values add nothing.
-    if (!(v > 0) || ids.length === 0) return;
-    let node = 0;
+  const right = p.values;
+  const left = withBase ? p.base : undefined;
+  // Tree.InsertStack: empty stacks and non-positive values add nothing.
+  const trie = mergeTrie(stacks, nameId, count, (s) => stacks[s].length > 0 && (right[s] > 0 || (left !== undefined && left[s] > 0)));
+  const { size, parent, leaf, childStart, childCount } = trie;
+  const children = trie.builderInt32;
+  const [leftTotal, leftSelf, rightTotal, rightSelf] = trie.scratch.float64;
+  for (let n = 0; n < size; n++) leftTotal[n] = leftSelf[n] = rightTotal[n] = rightSelf[n] = 0;
+  // Each side's sums stack by stack, from the leaf up.
+  const add = (at: number, v: number, total: Float64Array, self: Float64Array): void => {
+    if (!(v > 0)) return;
     total[0] += v;
-    for (let j = ids.length - 1; j >= 0; j--) {
-      const k = nameId[ids[j]];
-      let c = index.get(node, k);
-      if (c < 0) {
-        c = size++;
-        index.set(node, k, c);
-        leftTotal[c] = leftSelf[c] = rightTotal[c] = rightSelf[c] = 0;
-      }
-      total[c] += v;
-      node = c;
-    }
-    self[node] += v;
+    self[at] += v;
+    for (let node = at; node > 0; node = parent[node]) total[node] += v;
   };
   for (let s = 0; s < stacks.length; s++) {
-    insert(stacks[s], p.values[s], rightTotal, rightSelf);
-    if (withBase && p.base) insert(stacks[s], p.base[s], leftTotal, leftSelf);
+    const at = leaf[s];
+    if (at < 0) continue;
+    add(at, right[s], rightTotal, rightSelf);
+    if (left) add(at, left[s], leftTotal, leftSelf);
   }
-  // Children lists (CSR), each in name order: names are ranked once, siblings sorted by rank.
+  // Children in name order: names are ranked once, each node's siblings sorted by rank.
   const rank = new Int32Array(count);
   Array.from({ length: count }, (_, i) => i)
     .sort((a, b) => compareUtf8(names[a], names[b]))
     .forEach((id, r) => (rank[id] = r));
-  childStart.fill(0, 0, size + 1);
-  for (let c = 1; c < size; c++) childStart[parentOf[c] + 1]++;
-  for (let n = 0; n < size; n++) childStart[n + 1] += childStart[n];
-  next.set(childStart.subarray(0, size));
-  for (let c = 1; c < size; c++) children[next[parentOf[c]]++] = c;
+  const nameOf = trie.key;
+  for (let n = 0; n < size; n++) children[n] = n;
   for (let n = 0; n < size; n++) {
     const from = childStart[n];
-    const to = childStart[n + 1];
+    const to = from + childCount[n];
     if (to - from > 1) children.subarray(from, to).sort((a, b) => rank[nameOf[a]] - rank[nameOf[b]]);
   }
-  return { size, names, nameOf, leftTotal, leftSelf, rightTotal, rightSelf, childStart, children };
+  return { size, names, nameOf, leftTotal, leftSelf, rightTotal, rightSelf, childStart, childCount, children };
 }
 
 /** The k-th largest of `values` (k ≥ 1, k ≤ values.length; `values` is reordered). */
@@ -188,7 +174,7 @@ export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOp
     let x = curX + nodeSelf;
     let other = 0;
     if (node < n) {
-      for (let j = t.childStart[node], end = t.childStart[node + 1]; j < end; j++) {
+      for (let j = t.childStart[node], end = j + t.childCount[node]; j < end; j++) {
         const c = t.children[j];
         if (total[c] >= minVal && t.nameOf[c] !== otherId) {
           stack.push(c, x, level + 1);
@@ -209,7 +195,7 @@ export function pyroscopeFlameGraph(p: StackProfile, opts: PyroscopeFlameGraphOp
     return { values: l };
   });
   let sum = 0;
-  for (let j = t.childStart[0]; j < t.childStart[1]; j++) sum += total[t.children[j]];
+  for (let j = t.childStart[0], end = j + t.childCount[0]; j < end; j++) sum += total[t.children[j]];
   return { names, levels: out, total: sum, maxSelf };
 }
 
@@ -259,7 +245,7 @@ export function pyroscopeFlameGraphDiff(p: StackProfile, opts: PyroscopeFlameGra
     let otherL = 0;
     let otherR = 0;
     if (isTree(cur.node)) {
-      for (let j = t.childStart[cur.node], end = t.childStart[cur.node + 1]; j < end; j++) {
+      for (let j = t.childStart[cur.node], end = j + t.childCount[cur.node]; j < end; j++) {
         const c = t.children[j];
         if (t.leftTotal[c] >= minVal || t.rightTotal[c] >= minVal) {
           stack.push({ node: c, xl, xr, level: cur.level + 1 });
