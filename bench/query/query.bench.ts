@@ -13,6 +13,7 @@
 //     [--cold-passes plain,snapshot,defaults (which cold passes to time)] [--cold-runs 1 (fresh queriers
 //     per cold query; each figure is the median of the runs)]
 //     [--compact 1|2 (then the same phases on blocks of that level: see below)]
+//     [--queries 'whole range,label filter' (only the queries whose name holds one of these)]
 // --cpu-prof DIR writes each querier's profile to DIR/<segments|blocks-lL>/<querier label>/.
 //
 // --compact L: after the level-0 phases, copies the dataset to <dir>/blocks-lL (kept and reused
@@ -70,6 +71,7 @@ const { values: args } = parseArgs({
     'cold-passes': { type: 'string', default: 'plain,snapshot,defaults' },
     'cold-runs': { type: 'string', default: '1' },
     compact: { type: 'string' },
+    queries: { type: 'string' },
   },
   strict: true,
 });
@@ -95,6 +97,8 @@ const coldRuns = intArg('cold-runs', args['cold-runs'], 1);
 const compactLevel = args.compact !== undefined ? intArg('compact', args.compact, 1) : undefined;
 if (compactLevel !== undefined && compactLevel > MAX_COMPACT_LEVEL) throw new Error(`--compact must be 1 or ${MAX_COMPACT_LEVEL}, got ${args.compact}`);
 const timeoutMs = intArg('timeout-sec', args['timeout-sec'], 10) * 1000;
+/** --queries: only the queries whose name holds one of these (comma-separated) strings. */
+const queryFilter = (args.queries ?? '').split(',').filter(Boolean);
 const deadline = Date.now() + timeoutMs;
 const startMs = fleet.startMs;
 const endMs = fleet.startMs + fleet.windows * fleet.windowSec * 1000;
@@ -363,7 +367,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     duck.close();
   }
 
-  const specs: QuerySpec[] = [
+  const allSpecs: QuerySpec[] = [
     { row: flameAll, run: async (c) => rootOf(await mergeFlamegraph(c.parca, selectorAll, startMs, endMs)) },
     { row: flameNs, run: async (c) => rootOf(await mergeFlamegraph(c.parca, selectorNs, startMs, endMs)) },
     { row: range, run: async (c) => (await queryRange(c.parca, selectorAll, startMs, endMs, RANGE_POINTS, ['namespace'])).total },
@@ -371,6 +375,8 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     { row: grafanaNs, run: async (c) => (await pyroscopeFlamegraph(c.pyroscope, FLEET_PROFILE_TYPE, nsLabels, startMs, endMs, GRAFANA_MAX_NODES)).total },
     { row: grafanaAll, run: async (c) => (await pyroscopeFlamegraph(c.pyroscope, FLEET_PROFILE_TYPE, '{}', startMs, endMs, GRAFANA_MAX_NODES)).total },
   ];
+  const specs = queryFilter.length === 0 ? allSpecs : allSpecs.filter((q) => queryFilter.some((f) => q.row.name.includes(f)));
+  if (specs.length === 0) throw new Error(`--queries ${args.queries} matches none of: ${allSpecs.map((q) => q.row.name).join('; ')}`);
   const loadBefore = loadNow();
   const phaseStats: PhaseStats[] = [];
   // Catalog snapshots stay off except where the cold phase measures them, so the phases measure
