@@ -27,6 +27,20 @@ describe(FrameTable.name, () => {
     expect(t.id(...base, 0xffffffff, 0xffffffff, 1, true)).not.toBe(a);
     expect(t.id(...base, 0xffffffff, 0xfffffffe, 1, false)).not.toBe(a);
     expect(t.id(...base, 0xffffffff, 0xffffffff, 2 ** 40, false)).not.toBe(a);
+    expect(t.id(...base, 0xfffffffe, 0xffffffff, 1, false)).not.toBe(a);
+    expect(t.id(...base, 0xffffffff, 0xffffffff, 1 - 2 ** 32, false)).not.toBe(a);
+    const [b, m, f, c] = base;
+    const other = t.stringId('other');
+    for (const fields of [
+      [other, m, f, c],
+      [b, other, f, c],
+      [b, m, other, c],
+      [b, m, f, other],
+    ] as const) {
+      expect(t.id(...fields, 0xffffffff, 0xffffffff, 1, false)).not.toBe(a);
+    }
+    expect(t.id(...base, 0xffffffff, 0xffffffff, 1, false)).toBe(a);
+    expect(t.size).toBe(10);
     expect(t.frame(a).address).toBe((1n << 64n) - 1n);
   });
 
