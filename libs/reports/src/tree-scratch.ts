@@ -7,7 +7,7 @@
  * zero-filled) per query, that made V8 run a full collection every query or two (external memory
  * counts toward its heap limits). Builds are synchronous, so one set serves every query; it
  * grows to the largest recent build and is dropped after `SCRATCH_IDLE_MS` without one. A
- * builder sets a node's entries when it makes the node, so nothing needs clearing.
+ * build sets the entries of the nodes (stacks, keys) it uses, so nothing needs clearing between builds.
  */
 export class TreeScratch {
   /** Per node (plus one), `INT32_ARRAYS` of them: the trie's (`TRIE_ARRAYS`), then the builder's. */
