@@ -85,7 +85,7 @@ function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
   const { size, parent, leaf, childStart, childCount } = trie;
   const children = trie.builderInt32;
   const [leftTotal, leftSelf, rightTotal, rightSelf] = trie.scratch.float64;
-  for (let n = 0; n < size; n++) leftTotal[n] = leftSelf[n] = rightTotal[n] = rightSelf[n] = 0;
+  for (const a of [leftTotal, leftSelf, rightTotal, rightSelf]) a.fill(0, 0, size);
   // Each side's sums stack by stack, from the leaf up.
   const add = (at: number, v: number, total: Float64Array, self: Float64Array): void => {
     if (!(v > 0)) return;
