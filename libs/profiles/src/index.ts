@@ -11,7 +11,17 @@ export {
   isValidLabelName,
 } from './profile-type';
 export { type Label, validateLabels, labelsKey, sanitizeLabelNames } from './labels';
-export { type Frame, type UnnamedReason, UNNAMED_REASONS, type SampleBatch, SampleBatchBuilder, batchTotal, normalizeSpanId, isSpanId } from './sample-batch';
+export {
+  type Frame,
+  frameWith,
+  type UnnamedReason,
+  UNNAMED_REASONS,
+  type SampleBatch,
+  SampleBatchBuilder,
+  batchTotal,
+  normalizeSpanId,
+  isSpanId,
+} from './sample-batch';
 export { stackKey, frameText, frameContent } from './stack-key';
 export { type InternedStacks, internedStacksOf } from './frame-intern';
 export { gunzipWithin, isGzip, maybeGunzip } from './decompress';

@@ -1,7 +1,7 @@
 import { FirnError } from '@firn/errors';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SampleBatchBuilder, batchTotal, builderFramesOf, concatBatches, type Frame } from './sample-batch';
+import { SampleBatchBuilder, batchTotal, builderFramesOf, concatBatches, frameWith, type Frame } from './sample-batch';
 import { stackKey } from './stack-key';
 import { rowsArb } from './test-arbitraries';
 
@@ -196,5 +196,40 @@ describe('stackKey input checks', () => {
   it('rejects addresses outside uint64 with invalid_argument', () => {
     expect(() => stackKey([{ ...f('x'), address: -1n }])).toThrow(/uint64/);
     expect(() => stackKey([{ ...f('x'), address: 1n << 64n }])).toThrow(/uint64/);
+  });
+});
+
+describe('frameWith', () => {
+  it('copies every field, applies the changes and leaves the frame as it was', () => {
+    const base = f('main');
+    const copy = frameWith(base, { unnamedReason: 'pending' });
+    expect(copy).toStrictEqual({ ...base, unnamedReason: 'pending' });
+    expect(copy).not.toBe(base);
+    expect(base.unnamedReason).toBeUndefined();
+    expect(frameWith(copy, { functionName: 'main()', systemName: 'main' })).toStrictEqual({
+      ...base,
+      functionName: 'main()',
+      systemName: 'main',
+      unnamedReason: 'pending',
+    });
+    // An undefined change keeps the frame's value; absent optional fields stay absent (no `undefined` keys).
+    expect(frameWith(base, { systemName: undefined })).toStrictEqual(base);
+    expect(Object.keys(frameWith(base, {}))).not.toContain('systemName');
+  });
+
+  it('lays fields out in one order whatever order the frame was built in (one hidden class per set of fields)', () => {
+    const reordered: Frame = {
+      unnamedReason: 'no_symbol',
+      inlined: false,
+      line: 0,
+      fileName: '',
+      functionName: '',
+      address: 0x20n,
+      mappingFile: '/lib/y.so',
+      buildId: 'cd',
+    };
+    const order = Object.keys(frameWith(f('x'), { unnamedReason: 'pending' }));
+    expect(Object.keys(frameWith(reordered, { unnamedReason: 'pending' }))).toEqual(order);
+    expect(order).toEqual(['buildId', 'mappingFile', 'address', 'functionName', 'fileName', 'line', 'inlined', 'unnamedReason']);
   });
 });

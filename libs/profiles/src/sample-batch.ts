@@ -31,6 +31,31 @@ export interface Frame {
 }
 
 /**
+ * A copy of `f` with `changes` applied (an undefined change keeps `f`'s value), made as one object
+ * literal in one field order, the optional fields added after it. Copies made by spreading
+ * (`{ ...f, unnamedReason }`) each got a hidden class of their own in V8 (Node 20): a merged
+ * profile's 15 k explained frames had 15 k shapes, and every report's read of a frame property
+ * took the megamorphic path (a flame graph's per-frame columns 3× slower). Copies made here share
+ * at most four shapes.
+ */
+export function frameWith(f: Frame, changes: Partial<Frame>): Frame {
+  const copy: Frame = {
+    buildId: changes.buildId ?? f.buildId,
+    mappingFile: changes.mappingFile ?? f.mappingFile,
+    address: changes.address ?? f.address,
+    functionName: changes.functionName ?? f.functionName,
+    fileName: changes.fileName ?? f.fileName,
+    line: changes.line ?? f.line,
+    inlined: changes.inlined ?? f.inlined,
+  };
+  const systemName = changes.systemName ?? f.systemName;
+  if (systemName !== undefined) copy.systemName = systemName;
+  const unnamedReason = changes.unnamedReason ?? f.unnamedReason;
+  if (unnamedReason !== undefined) copy.unnamedReason = unnamedReason;
+  return copy;
+}
+
+/**
  * Why a frame has no function name, as the query APIs report it (bounded values):
  * - `no_debuginfo`: no debug info for the build id was uploaded or found on a debuginfod server;
  * - `unknown_format`: debug info was found but could not be read;

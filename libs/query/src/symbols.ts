@@ -1,5 +1,5 @@
 import { createDemangler, isMangled, withoutCloneSuffix, type Demangler } from '@firn/demangle';
-import type { Frame, UnnamedReason } from '@firn/profiles';
+import { frameWith, type Frame, type UnnamedReason } from '@firn/profiles';
 import { FrameIds, rememberInterned, type StackProfile } from '@firn/reports';
 import type { TenantId } from '@firn/tenancy';
 import { frameNumbersOf, type FrameNumbers } from './stack-catalog';
@@ -147,7 +147,7 @@ export function unnamedCopy(f: Frame, why: UnnamedReason): Frame {
   let copies = explainedCopies.get(why);
   if (!copies) explainedCopies.set(why, (copies = new WeakMap()));
   let copy = copies.get(f);
-  if (!copy) copies.set(f, (copy = { ...f, unnamedReason: why }));
+  if (!copy) copies.set(f, (copy = frameWith(f, { unnamedReason: why })));
   return copy;
 }
 
@@ -176,7 +176,7 @@ async function demangleFrames(distinct: readonly Frame[], replaced: Replacements
   const raw = names.map(withoutCloneSuffix);
   const readable = await demangler.demangleAll(raw);
   const renamed = new Map<Frame, Frame>();
-  for (const [f, i] of index) if (readable[i] !== f.functionName) renamed.set(f, { ...f, functionName: readable[i], systemName: raw[i] });
+  for (const [f, i] of index) if (readable[i] !== f.functionName) renamed.set(f, frameWith(f, { functionName: readable[i], systemName: raw[i] }));
   if (renamed.size === 0) return replaced;
   const out: Replacements = replaced ?? new Array<Frame[] | undefined>(distinct.length);
   for (let i = 0; i < distinct.length; i++) {
