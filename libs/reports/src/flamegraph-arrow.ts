@@ -72,8 +72,6 @@ function checkGroupBy(groupBy: readonly string[]): void {
   }
 }
 
-const isUnsymbolized = (f: Frame): boolean => f.functionName === '';
-
 /** The merge tree before trimming; node 0 is the root (a MergeTrie with the record's sums and metadata). */
 interface Tree {
   size: number;
@@ -264,25 +262,28 @@ function rootOnlyColumns(): { fields: Field[]; columns: Data[] } {
   return { fields: cols.map(([n, d, nullable]) => field(n, d.type, nullable ?? false)), columns: cols.map(([, d]) => d) };
 }
 
-/** Per frame, the id of one of its strings among the distinct values ('' → -1, shown as null). */
-function stringIds(frames: readonly Frame[], get: (f: Frame) => string): { ids: Int32Array; values: string[] } {
-  const ids = new Int32Array(frames.length);
-  const seen = new Map<string, number>();
-  const values: string[] = [];
-  for (let i = 0; i < frames.length; i++) {
-    const v = get(frames[i]);
-    if (v === '') {
-      ids[i] = -1;
-      continue;
-    }
-    let id = seen.get(v);
-    if (id === undefined) {
-      id = values.push(v) - 1;
-      seen.set(v, id);
-    }
-    ids[i] = id;
+/** One string column of the distinct frames: per frame the id of its value among the distinct values ('' → -1, shown as null). */
+class StringIds {
+  readonly ids: Int32Array;
+  readonly values: string[] = [];
+  private readonly seen = new Map<string, number>();
+
+  constructor(n: number) {
+    this.ids = new Int32Array(n);
   }
-  return { ids, values };
+
+  set(i: number, v: string): void {
+    if (v === '') {
+      this.ids[i] = -1;
+      return;
+    }
+    let id = this.seen.get(v);
+    if (id === undefined) {
+      id = this.values.push(v) - 1;
+      this.seen.set(v, id);
+    }
+    this.ids[i] = id;
+  }
 }
 
 /**
@@ -305,22 +306,35 @@ interface FrameColumns {
 }
 
 function frameColumns(frames: readonly Frame[]): FrameColumns {
+  const n = frames.length;
   // Storing a BigInt into a BigUint64Array takes V8's slow path: once per distinct frame, and
   // rows copy its two 32-bit words.
-  const address = new BigUint64Array(frames.length);
-  for (let k = 0; k < frames.length; k++) address[k] = frames[k].address; // a uint64 already (checked when its stack key was made)
-  return {
-    mapping: stringIds(frames, (f) => f.mappingFile),
-    buildId: stringIds(frames, (f) => f.buildId),
-    fn: stringIds(frames, (f) => f.functionName),
-    sys: stringIds(frames, (f) => f.systemName ?? f.functionName),
-    file: stringIds(frames, (f) => f.fileName),
-    reason: stringIds(frames, (f) => (isUnsymbolized(f) ? (f.unnamedReason ?? '') : '')),
-    named: Uint8Array.from(frames, (f) => (isUnsymbolized(f) ? 0 : 1)),
-    inlined: Uint8Array.from(frames, (f) => (f.inlined ? 1 : 0)),
-    line: Float64Array.from(frames, (f) => f.line),
-    addressWords: new Uint32Array(address.buffer),
-  };
+  const address = new BigUint64Array(n);
+  const mapping = new StringIds(n);
+  const buildId = new StringIds(n);
+  const fn = new StringIds(n);
+  const sys = new StringIds(n);
+  const file = new StringIds(n);
+  const reason = new StringIds(n);
+  const named = new Uint8Array(n);
+  const inlined = new Uint8Array(n);
+  const line = new Float64Array(n);
+  // One pass, each property read once.
+  for (let k = 0; k < n; k++) {
+    const f = frames[k];
+    const name = f.functionName;
+    address[k] = f.address; // a uint64 already (checked when its stack key was made)
+    mapping.set(k, f.mappingFile);
+    buildId.set(k, f.buildId);
+    fn.set(k, name);
+    sys.set(k, f.systemName ?? name);
+    file.set(k, f.fileName);
+    reason.set(k, name === '' ? (f.unnamedReason ?? '') : ''); // unsymbolized frames only
+    named[k] = name === '' ? 0 : 1;
+    inlined[k] = f.inlined ? 1 : 0;
+    line[k] = f.line;
+  }
+  return { mapping, buildId, fn, sys, file, reason, named, inlined, line, addressWords: new Uint32Array(address.buffer) };
 }
 
 function rowColumns(t: Tree, f: FrameColumns, r: Rows): { fields: Field[]; columns: Data[] } {
