@@ -78,6 +78,36 @@ describe(CachedSymbolResolver.name, () => {
     expect((await r.resolve(a, frames))[0]![0].functionName).toBe('renamed');
   });
 
+  it('answers every frame of a key that several frames share (one look-up per key), in any order', async () => {
+    const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
+    const r = new CachedSymbolResolver({ cache, log, registry: new Registry() });
+    // Same build id and address, different objects (another mapping path, an inlined copy).
+    const frames = [
+      frame('aa', 0x10n),
+      frame('aa', 0x20n),
+      { ...frame('aa', 0x10n), mappingFile: '/proc/1/root/bin/app' },
+      frame('bb', 0x10n),
+      { ...frame('aa', 0x10n), inlined: true },
+    ];
+    expect((await r.resolve(a, frames)).map((o) => [o?.length, o?.[0]?.unnamedReason])).toEqual(Array.from({ length: 5 }, () => [1, 'pending']));
+    await cache.setMany([
+      { key: symbolKey(a, 'aa', 0x10n), value: encodeResolved([{ functionName: 'fn', fileName: 'x.c', line: 7, inlined: false }]) },
+      { key: symbolKey(a, 'aa', 0x20n), value: encodeNegative('no_debuginfo') },
+    ]);
+    const out = await r.resolve(a, frames);
+    expect(out.map((o) => o?.map((f) => [f.functionName, f.mappingFile, f.unnamedReason ?? '']))).toEqual([
+      [['fn', '/bin/app', '']],
+      [['', '/bin/app', 'no_debuginfo']],
+      [['fn', '/proc/1/root/bin/app', '']],
+      [['', '/bin/app', 'pending']],
+      [['fn', '/bin/app', '']],
+    ]);
+    // Kept answers for each frame of the shared key.
+    const again = await r.resolve(a, frames);
+    expect(again[2]![0]).toBe(out[2]![0]);
+    expect(again[4]![0]).toBe(out[4]![0]);
+  });
+
   it('answers unsymbolized, without throwing, when the cache fails or hangs', async () => {
     const failing: KeyValueCache = {
       getMany: async () => Promise.reject(new Error('down')),

@@ -46,20 +46,35 @@ export class CachedSymbolResolver implements SymbolResolver {
 
   async resolve(tenant: TenantId, frames: readonly Frame[]): Promise<Array<Frame[] | undefined>> {
     const out: Array<Frame[] | undefined> = new Array(frames.length).fill(undefined);
-    const keyIndex = new Map<string, number[]>();
+    // Frames by cache key: the first frame of each key, then a chain through `next` (frames
+    // rarely share a key; no array per key).
+    const firstOf = new Map<string, number>();
+    const next = new Int32Array(frames.length).fill(-1);
+    const last = new Int32Array(frames.length);
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i];
       if (f.functionName !== '') continue;
       const key = this.keyFor(tenant, f);
       if (key === undefined) continue;
-      const at = keyIndex.get(key);
-      if (at) at.push(i);
-      else keyIndex.set(key, [i]);
+      const first = firstOf.get(key);
+      if (first === undefined) {
+        firstOf.set(key, i);
+        last[i] = i;
+      } else {
+        next[last[first]] = i;
+        last[first] = i;
+      }
     }
-    if (keyIndex.size === 0) return out;
-    const keys = [...keyIndex.keys()];
-    const explain = (key: string, why: UnnamedReason) => {
-      for (const i of keyIndex.get(key) ?? []) out[i] = [unnamedCopy(frames[i], why)];
+    if (firstOf.size === 0) return out;
+    const keys = [...firstOf.keys()];
+    const firsts = [...firstOf.values()];
+    const framesOf = (k: number): number[] => {
+      const at: number[] = [];
+      for (let i = firsts[k]; i >= 0; i = next[i]) at.push(i);
+      return at;
+    };
+    const explain = (k: number, why: UnnamedReason) => {
+      for (let i = firsts[k]; i >= 0; i = next[i]) out[i] = [unnamedCopy(frames[i], why)];
     };
     const end = this.metrics.seconds.startTimer();
     let values: (Buffer | undefined)[];
@@ -68,7 +83,7 @@ export class CachedSymbolResolver implements SymbolResolver {
     } catch (err) {
       this.metrics.lookups.inc({ outcome: 'error' }, keys.length);
       this.warn(err, keys.length);
-      for (const key of keys) explain(key, 'symbol_cache_unavailable');
+      for (let k = 0; k < keys.length; k++) explain(k, 'symbol_cache_unavailable');
       return out;
     } finally {
       end();
@@ -76,31 +91,31 @@ export class CachedSymbolResolver implements SymbolResolver {
     let hit = 0;
     let negative = 0;
     let bad = 0;
-    keys.forEach((key, k) => {
+    for (let k = 0; k < keys.length; k++) {
       const v = values[k];
       if (v === undefined) {
-        explain(key, 'pending');
-        return;
+        explain(k, 'pending');
+        continue;
       }
-      const at = keyIndex.get(key) ?? [];
+      const at = framesOf(k);
       const kept = at.map((i) => this.decoded.get(frames[i]));
       if (kept.length > 0 && kept.every((k) => k !== undefined && k.entry.equals(v))) {
         hit++;
         at.forEach((i, j) => (out[i] = [...kept[j]!.frames]));
-        return;
+        continue;
       }
       let resolved: ReturnType<typeof decodeResolved>;
       try {
         resolved = decodeResolved(v);
       } catch {
         bad++;
-        explain(key, 'symbol_cache_unavailable');
-        return;
+        explain(k, 'symbol_cache_unavailable');
+        continue;
       }
       if (resolved === null) {
         negative++;
-        explain(key, negativeReasonOf(v));
-        return;
+        explain(k, negativeReasonOf(v));
+        continue;
       }
       hit++;
       for (const i of at) {
@@ -117,7 +132,7 @@ export class CachedSymbolResolver implements SymbolResolver {
         this.decoded.set(f, { entry: Buffer.from(v), frames: named });
         out[i] = [...named];
       }
-    });
+    }
     this.metrics.lookups.inc({ outcome: 'hit' }, hit);
     this.metrics.lookups.inc({ outcome: 'negative' }, negative);
     this.metrics.lookups.inc({ outcome: 'error' }, bad);
