@@ -120,6 +120,39 @@ describe(symbolize.name, () => {
     expect(p.stacks[1]).toEqual([named, other, a, named]);
   });
 
+  it("reuses a stack's replaced array while its frames' replacements are the same objects, and only then", async () => {
+    const a = raw(0x10n);
+    const b = raw(0x20n);
+    const stacks = [[named, a], [b, a], [a]];
+    const p = { profileType: 't', stacks, values: Float64Array.from([1, 2, 3]), total: 6 };
+    // Answers kept per frame, as CachedSymbolResolver keeps them; `b` inlines two frames.
+    const answers = new Map<Frame, Frame[]>([
+      [a, [{ ...a, functionName: 'fa' }]],
+      [
+        b,
+        [
+          { ...b, functionName: 'leaf', inlined: true },
+          { ...b, functionName: 'caller' },
+        ],
+      ],
+    ]);
+    const resolver: SymbolResolver = { resolve: async (_t, frames) => frames.map((f) => answers.get(f)) };
+    const tenant = tenantFromTrustedSource('acme');
+    const first = await symbolize(tenant, p, resolver);
+    const again = await symbolize(tenant, { ...p, stacks: [...stacks] }, resolver);
+    expect(again.stacks).not.toBe(first.stacks);
+    again.stacks.forEach((st, s) => expect(st).toBe(first.stacks[s]));
+    // A changed answer for `a` (the symbolizer named it since): new arrays wherever `a` is.
+    answers.set(a, [{ ...a, functionName: 'fa2' }]);
+    const renamed = await symbolize(tenant, p, resolver);
+    expect(renamed.stacks.map((st) => st.map((f) => f.functionName))).toEqual([['main', 'fa2'], ['leaf', 'caller', 'fa2'], ['fa2']]);
+    renamed.stacks.forEach((st, s) => expect(st).not.toBe(first.stacks[s]));
+    expect(first.stacks.map((st) => st.map((f) => f.functionName))).toEqual([['main', 'fa'], ['leaf', 'caller', 'fa'], ['fa']]);
+    // An answer of another length for `b`: the stack is rebuilt, not matched by its old length.
+    answers.set(b, [{ ...b, functionName: 'only' }]);
+    expect((await symbolize(tenant, p, resolver)).stacks[1].map((f) => f.functionName)).toEqual(['only', 'fa2']);
+  });
+
   it('hands the reports the interned frames they would compute themselves', async () => {
     const a = raw(0x10n);
     const b = raw(0x20n);

@@ -241,6 +241,14 @@ function expandedIds(stacks: readonly Frame[][], ids: Int32Array, first: Int32Ar
   return out;
 }
 
+/**
+ * The replaced stack made last for each input stack (a catalog's stacks, the same arrays query
+ * after query), kept as long as the input: its frames' replacements are the same objects from one
+ * query to the next (explained copies and the resolver's answers are kept per frame), so a query
+ * checks the kept array instead of allocating ≈ 500 k slots of new arrays for a fleet flame graph.
+ */
+const replacedCopies = new WeakMap<readonly Frame[], Frame[]>();
+
 function replacedStacks(stacks: readonly Frame[][], { distinct, ids }: FrameIndex, replaced: Replacements): Frame[][] {
   const out = new Array<Frame[]>(stacks.length);
   let k = 0;
@@ -256,6 +264,11 @@ function replacedStacks(stacks: readonly Frame[][], { distinct, ids }: FrameInde
     }
     let length = i - from;
     for (let j = i; j < k; j++) length += replaced[ids[j]]?.length ?? 1;
+    const kept = replacedCopies.get(stack);
+    if (kept !== undefined && kept.length === length && sameReplacement(kept, stack, i - from, ids, i, k, distinct, replaced)) {
+      out[s] = kept;
+      continue;
+    }
     const st = new Array<Frame>(length);
     let o = 0;
     for (; o < i - from; o++) st[o] = stack[o];
@@ -264,9 +277,32 @@ function replacedStacks(stacks: readonly Frame[][], { distinct, ids }: FrameInde
       if (r === undefined) st[o++] = distinct[ids[i]];
       else for (const f of r) st[o++] = f;
     }
+    replacedCopies.set(stack, st);
     out[s] = st;
   }
   return out;
+}
+
+/** Whether `kept` holds what replacedStacks would build: `stack`'s first `same` frames, then occurrences i..end replaced. */
+function sameReplacement(
+  kept: readonly Frame[],
+  stack: readonly Frame[],
+  same: number,
+  ids: Int32Array,
+  i: number,
+  end: number,
+  distinct: readonly Frame[],
+  replaced: Replacements,
+): boolean {
+  let o = 0;
+  for (; o < same; o++) if (kept[o] !== stack[o]) return false;
+  for (; i < end; i++) {
+    const r = replaced[ids[i]];
+    if (r === undefined) {
+      if (kept[o++] !== distinct[ids[i]]) return false;
+    } else for (const f of r) if (kept[o++] !== f) return false;
+  }
+  return true;
 }
 
 /**
