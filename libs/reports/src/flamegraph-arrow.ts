@@ -288,8 +288,9 @@ class StringIds {
 
 /**
  * What rows read of the distinct frames, as columns indexed by frame id: each string interned
- * once among the distinct values, the rest as numbers. Rows never load a property of a Frame
- * (frames come in many shapes), and the merge compares frames through them.
+ * once among the distinct values, the rest as numbers, read in one pass per distinct frame. Rows
+ * (one per node, many per frame) never load a property of a Frame, and the merge compares frames
+ * through them.
  */
 interface FrameColumns {
   mapping: { ids: Int32Array; values: string[] };
