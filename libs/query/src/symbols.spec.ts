@@ -153,6 +153,52 @@ describe(symbolize.name, () => {
     expect((await symbolize(tenant, p, resolver)).stacks[1].map((f) => f.functionName)).toEqual(['only', 'fa2']);
   });
 
+  it('sees a changed answer for a frame of a stack that was not in the queries between', async () => {
+    const a = raw(0x10n);
+    const b = raw(0x20n);
+    const onlyA = [a];
+    const onlyB = [b];
+    const withB = [b, named];
+    const answers = new Map<Frame, Frame[]>([
+      [a, [{ ...a, functionName: 'fa' }]],
+      [b, [{ ...b, functionName: 'fb' }]],
+    ]);
+    const resolver: SymbolResolver = { resolve: async (_t, frames) => frames.map((f) => answers.get(f)) };
+    const tenant = tenantFromTrustedSource('acme');
+    const profile = (stacks: Frame[][]) => ({ profileType: 't', stacks, values: new Float64Array(stacks.length).fill(1), total: stacks.length });
+    const names = (p: { stacks: Frame[][] }) => p.stacks.map((st) => st.map((f) => f.functionName));
+    const first = await symbolize(tenant, profile([onlyA, onlyB, withB]), resolver);
+    // `b` renamed while only `a` is queried: nothing there tells of `b`.
+    answers.set(b, [{ ...b, functionName: 'fb2' }]);
+    const between = await symbolize(tenant, profile([onlyA]), resolver);
+    expect(between.stacks[0]).toBe(first.stacks[0]);
+    const later = await symbolize(tenant, profile([onlyB, onlyA, withB]), resolver);
+    expect(names(later)).toEqual([['fb2'], ['fa'], ['fb2', 'main']]);
+    expect(later.stacks[1]).toBe(first.stacks[0]);
+    // `a` renamed: the stacks without `a` keep their arrays (checked, not rebuilt).
+    answers.set(a, [{ ...a, functionName: 'fa2' }]);
+    const renamed = await symbolize(tenant, profile([onlyB, onlyA, withB]), resolver);
+    expect(names(renamed)).toEqual([['fb2'], ['fa2'], ['fb2', 'main']]);
+    expect(renamed.stacks[0]).toBe(later.stacks[0]);
+    expect(renamed.stacks[2]).toBe(later.stacks[2]);
+    expect(renamed.stacks[1]).not.toBe(later.stacks[1]);
+  });
+
+  it('demangles a frame into the same copy query after query', async () => {
+    const mangled: Frame = { ...named, functionName: '_Z3foov' };
+    const stacks = [[mangled, named]];
+    const demangler: Demangler = {
+      demangleAll: async (names) => names.map((n) => (n === '_Z3foov' ? 'foo()' : n)),
+      stats: () => ({ cacheHits: 0, demangled: 0, failed: 0, starts: 0 }),
+      close: () => undefined,
+    };
+    const tenant = tenantFromTrustedSource('acme');
+    const first = await symbolize(tenant, { profileType: 't', stacks, values: Float64Array.from([1]), total: 1 }, NO_SYMBOLS, demangler);
+    const again = await symbolize(tenant, { profileType: 't', stacks: [...stacks], values: Float64Array.from([1]), total: 1 }, NO_SYMBOLS, demangler);
+    expect(first.stacks[0][0]).toMatchObject({ functionName: 'foo()', systemName: '_Z3foov' });
+    expect(again.stacks[0]).toBe(first.stacks[0]);
+  });
+
   it('hands the reports the interned frames they would compute themselves', async () => {
     const a = raw(0x10n);
     const b = raw(0x20n);

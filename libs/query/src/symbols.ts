@@ -157,6 +157,21 @@ export async function demangleProfile(p: StackProfile, demangler: Demangler): Pr
   return rebuild(p, index, await demangleFrames(index.distinct, undefined, demangler));
 }
 
+/**
+ * The demangled copy of `f`, the same object query after query while the names are the same (as
+ * `unnamedCopy`): kept replacements keep the stacks that hold them (see `lastReplacements`) and
+ * the reports' per-frame caches.
+ */
+const demangledCopies = new WeakMap<Frame, Frame>();
+
+function demangledCopy(f: Frame, readable: string, raw: string): Frame {
+  let copy = demangledCopies.get(f);
+  if (copy === undefined || copy.functionName !== readable || copy.systemName !== raw) {
+    demangledCopies.set(f, (copy = frameWith(f, { functionName: readable, systemName: raw })));
+  }
+  return copy;
+}
+
 /** `replaced` (what each distinct frame became so far) with every mangled name demangled. */
 async function demangleFrames(distinct: readonly Frame[], replaced: Replacements | undefined, demangler: Demangler): Promise<Replacements | undefined> {
   const current = (i: number): readonly Frame[] => replaced?.[i] ?? [distinct[i]];
@@ -176,7 +191,7 @@ async function demangleFrames(distinct: readonly Frame[], replaced: Replacements
   const raw = names.map(withoutCloneSuffix);
   const readable = await demangler.demangleAll(raw);
   const renamed = new Map<Frame, Frame>();
-  for (const [f, i] of index) if (readable[i] !== f.functionName) renamed.set(f, frameWith(f, { functionName: readable[i], systemName: raw[i] }));
+  for (const [f, i] of index) if (readable[i] !== f.functionName) renamed.set(f, demangledCopy(f, readable[i], raw[i]));
   if (renamed.size === 0) return replaced;
   const out: Replacements = replaced ?? new Array<Frame[] | undefined>(distinct.length);
   for (let i = 0; i < distinct.length; i++) {
@@ -210,6 +225,7 @@ function rebuild(p: StackProfile, index: FrameIndex, replaced: Replacements | un
   }
   first[distinct.length] = outIds.length;
   const idStacks = expands ? expandedIds(p.stacks, index.ids, first, outIds) : sameLengthIds(p.stacks, index.ids, outIds);
+  if (replaced) noteReplacements(distinct, replaced);
   const stacks = replaced ? replacedStacks(p.stacks, index, replaced) : p.stacks;
   rememberInterned(stacks, { frames: interned.frames, stacks: idStacks });
   return replaced ? { ...p, stacks } : p;
@@ -242,42 +258,91 @@ function expandedIds(stacks: readonly Frame[][], ids: Int32Array, first: Int32Ar
 }
 
 /**
- * The replaced stack made last for each input stack (a catalog's stacks, the same arrays query
- * after query), kept as long as the input: its frames' replacements are the same objects from one
- * query to the next (explained copies and the resolver's answers are kept per frame), so a query
- * checks the kept array instead of allocating ≈ 500 k slots of new arrays for a fleet flame graph.
+ * What each frame was replaced with in the last query that had it (`null`: itself), and an epoch
+ * that moves whenever a query finds some frame replaced otherwise than the last time. A frame's
+ * replacements are the same objects from one query to the next (explained copies, demangled
+ * copies and the resolver's answers are kept per frame) until the symbolizer answers, so a warm
+ * query compares one entry per distinct frame here and then takes each stack's kept array
+ * whole, where checking each kept array cost a look-up per frame occurrence (≈ 500 k for a
+ * fleet flame graph).
  */
-const replacedCopies = new WeakMap<readonly Frame[], Frame[]>();
+const lastReplacements = new WeakMap<Frame, readonly Frame[] | null>();
+let replacementEpoch = 0;
+
+/**
+ * Records this query's replacements and moves the epoch when one differs from the last query's
+ * for the same frame. A frame never recorded is in no kept array (a kept array's frames were all
+ * recorded when it was made, and the record lives as long as the frame): no move for it. Only
+ * queries that replace something record: only they use kept arrays.
+ */
+function noteReplacements(distinct: readonly Frame[], replaced: Replacements): void {
+  let changed = false;
+  for (let d = 0; d < distinct.length; d++) {
+    const f = distinct[d];
+    const now = replaced[d] ?? null;
+    const last = lastReplacements.get(f);
+    if (last !== undefined && sameFrames(last, now)) continue;
+    if (last !== undefined) changed = true;
+    lastReplacements.set(f, now);
+  }
+  if (changed) replacementEpoch++;
+}
+
+function sameFrames(a: readonly Frame[] | null, b: readonly Frame[] | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The replaced stack made last for each input stack (a catalog's stacks, the same arrays query
+ * after query), kept as long as the input, with the replacement epoch it was last found valid in:
+ * in the same epoch it is taken as is; after the epoch moved, it is checked frame by frame (most
+ * stacks do not have the frames whose answers changed) and rebuilt only when it differs.
+ */
+interface KeptStack {
+  epoch: number;
+  stack: Frame[];
+}
+const replacedCopies = new WeakMap<readonly Frame[], KeptStack>();
 
 function replacedStacks(stacks: readonly Frame[][], { distinct, ids }: FrameIndex, replaced: Replacements): Frame[][] {
   const out = new Array<Frame[]>(stacks.length);
+  const epoch = replacementEpoch;
   let k = 0;
   for (let s = 0; s < stacks.length; s++) {
     const stack = stacks[s];
     const from = k;
     k += stack.length;
+    const kept = replacedCopies.get(stack);
+    if (kept !== undefined && kept.epoch === epoch) {
+      out[s] = kept.stack;
+      continue;
+    }
     let i = from;
     while (i < k && replaced[ids[i]] === undefined) i++;
-    if (i === k) {
-      out[s] = stack;
-      continue;
+    let st: Frame[];
+    if (i === k) st = stack;
+    else {
+      let length = i - from;
+      for (let j = i; j < k; j++) length += replaced[ids[j]]?.length ?? 1;
+      if (kept !== undefined && kept.stack.length === length && sameReplacement(kept.stack, stack, i - from, ids, i, k, distinct, replaced)) st = kept.stack;
+      else {
+        st = new Array<Frame>(length);
+        let o = 0;
+        for (; o < i - from; o++) st[o] = stack[o];
+        for (; i < k; i++) {
+          const r = replaced[ids[i]];
+          if (r === undefined) st[o++] = distinct[ids[i]];
+          else for (const f of r) st[o++] = f;
+        }
+      }
     }
-    let length = i - from;
-    for (let j = i; j < k; j++) length += replaced[ids[j]]?.length ?? 1;
-    const kept = replacedCopies.get(stack);
-    if (kept !== undefined && kept.length === length && sameReplacement(kept, stack, i - from, ids, i, k, distinct, replaced)) {
-      out[s] = kept;
-      continue;
-    }
-    const st = new Array<Frame>(length);
-    let o = 0;
-    for (; o < i - from; o++) st[o] = stack[o];
-    for (; i < k; i++) {
-      const r = replaced[ids[i]];
-      if (r === undefined) st[o++] = distinct[ids[i]];
-      else for (const f of r) st[o++] = f;
-    }
-    replacedCopies.set(stack, st);
+    if (kept !== undefined) {
+      kept.epoch = epoch;
+      kept.stack = st;
+    } else replacedCopies.set(stack, { epoch, stack: st });
     out[s] = st;
   }
   return out;
