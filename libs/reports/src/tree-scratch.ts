@@ -151,6 +151,30 @@ export function mergeTrie(stacks: readonly Int32Array[], key: Int32Array, keyCou
     const dst = (d & 1) === 0 ? bufB : bufA;
     const from = lo[node];
     const to = hi[node];
+    if (to - from === 1) {
+      // One stack through the node (most of a fleet's deep tails): the rest of its path is a
+      // chain, numbered as the partitions below would number it (the only child comes next).
+      const s = src[from];
+      const start = pathStart[s];
+      const length = pathLength[s];
+      let at = node;
+      for (let j = d; j < length; j++) {
+        const fid = path[start + j];
+        const c = size++;
+        parent[c] = at;
+        keyOf[c] = key[fid];
+        depth[c] = j + 1;
+        first[c] = s;
+        frame[c] = fid;
+        childStart[at] = c;
+        childCount[at] = 1;
+        at = c;
+      }
+      childStart[at] = size;
+      childCount[at] = 0;
+      leaf[s] = at;
+      continue;
+    }
     const c0 = size;
     for (let i = from; i < to; i++) {
       const s = src[i];
