@@ -461,6 +461,7 @@ export function flamegraphArrow(p: StackProfile, opts: FlamegraphArrowOptions = 
       return k;
     },
     addressKey, // unsymbolized frames merge by mapping + address
+    `parca-flamegraph:${byMapping}:${byAddress}:${byFile}`,
   );
   const diff = opts.diff ?? p.base !== undefined;
   const columns = frameColumns(frames);

@@ -2,7 +2,7 @@ import type { Frame } from '@firn/profiles';
 import { frameContent } from '@firn/profiles';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameIds } from './profile-input';
+import { FrameIds, keyIds } from './profile-input';
 
 const frame = (name: string, address = 0x10n): Frame => ({
   buildId: 'ab',
@@ -55,5 +55,40 @@ describe('FrameIds', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('keyIds', () => {
+  const byName = (f: Frame): string => f.functionName;
+  const byAddress = (f: Frame): string => `addr ${f.address}`;
+
+  it('numbered per frame (cacheAs) answers what it answers without, call after call over shared and new frames (property)', () => {
+    // Names that collide with an unnamed frame's key: named and unnamed keys stay apart.
+    const names = ['', '', 'a', 'b', 'addr 16', 'addr 32'];
+    const step = fc.record({ name: fc.constantFrom(...names), address: fc.constantFrom(0x10n, 0x20n, 0x30n), fresh: fc.boolean() });
+    const cacheAs = `spec-${Math.random()}`;
+    fc.assert(
+      fc.property(fc.array(fc.array(step, { maxLength: 40 }), { maxLength: 6 }), (calls) => {
+        const shared = new Map<string, Frame>();
+        for (const steps of calls) {
+          const frames = steps.map((s) => {
+            const key = `${s.name}@${s.address}`;
+            const f = s.fresh || !shared.has(key) ? frame(s.name, s.address) : shared.get(key)!;
+            shared.set(key, f);
+            return f;
+          });
+          expect(keyIds(frames, byName, byAddress, cacheAs)).toEqual(keyIds(frames, byName, byAddress));
+          expect(keyIds(frames, byName, undefined, `${cacheAs}-names`)).toEqual(keyIds(frames, byName));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps its dense ids when the numbering outgrows its first scratch', () => {
+    const frames = Array.from({ length: 3000 }, (_, i) => frame(`f${i % 2500}`));
+    const cacheAs = `spec-big-${Math.random()}`;
+    expect(keyIds(frames, byName, undefined, cacheAs)).toEqual(keyIds(frames, byName));
+    expect(keyIds([...frames].reverse(), byName, undefined, cacheAs)).toEqual(keyIds([...frames].reverse(), byName));
   });
 });

@@ -136,12 +136,23 @@ export function addressKey(f: Frame): string {
 }
 
 /**
- * Maps each frame id to a dense key id, frames with equal `key(frame)` sharing one. With
- * `unnamedKey`, frames without a function name are keyed by it instead, apart from the named
- * ones (no prefix needed to tell the two apart): keys that are long-lived strings (a function
- * name, addressKey) keep their hash from one query to the next.
+ * Maps each frame id to a dense key id, frames with equal `key(frame)` sharing one, in the order
+ * they are first met. With `unnamedKey`, frames without a function name are keyed by it instead,
+ * apart from the named ones (no prefix needed to tell the two apart): keys that are long-lived
+ * strings (a function name, addressKey) keep their hash from one query to the next.
+ *
+ * With `cacheAs`, a name that stands for exactly this pair of key functions (the same name must
+ * always mean the same keys), each Frame object's key is numbered once per process
+ * (`KeyNumbers`): a querier meets the same frames query after query, and a WeakMap read replaces
+ * building the key and a look-up in a fresh hash map per frame.
  */
-export function keyIds(frames: readonly Frame[], key: (f: Frame) => string, unnamedKey?: (f: Frame) => string): { ids: Int32Array; count: number } {
+export function keyIds(
+  frames: readonly Frame[],
+  key: (f: Frame) => string,
+  unnamedKey?: (f: Frame) => string,
+  cacheAs?: string,
+): { ids: Int32Array; count: number } {
+  if (cacheAs !== undefined) return numberedKeyIds(frames, key, unnamedKey, cacheAs);
   const ids = new Int32Array(frames.length);
   const seen = new Map<string, number>();
   const seenUnnamed = unnamedKey ? new Map<string, number>() : seen;
@@ -156,6 +167,66 @@ export function keyIds(frames: readonly Frame[], key: (f: Frame) => string, unna
     ids[i] = id;
   }
   return { ids, count };
+}
+
+/**
+ * Process-wide numbers of one key function's keys (named and unnamed frames apart), kept per
+ * Frame object. Restarted once it holds MAX_KEY_NUMBERS keys, as ContentNumbers is.
+ */
+class KeyNumbers {
+  readonly named = new Map<string, number>();
+  readonly unnamed = new Map<string, number>();
+  readonly byFrame = new WeakMap<Frame, number>();
+  count = 0;
+}
+
+const MAX_KEY_NUMBERS = 1 << 19;
+const keyNumbers = new Map<string, KeyNumbers>();
+/** Dense ids by key number for the call that stamped them (`epoch`, one per call: keyIds runs to its end). */
+const keyScratch = { epoch: 0, stamp: new Float64Array(1024), local: new Int32Array(1024) };
+
+function numberedKeyIds(
+  frames: readonly Frame[],
+  key: (f: Frame) => string,
+  unnamedKey: ((f: Frame) => string) | undefined,
+  cacheAs: string,
+): { ids: Int32Array; count: number } {
+  let numbers = keyNumbers.get(cacheAs);
+  if (numbers === undefined || numbers.count >= MAX_KEY_NUMBERS) keyNumbers.set(cacheAs, (numbers = new KeyNumbers()));
+  const epoch = ++keyScratch.epoch;
+  const ids = new Int32Array(frames.length);
+  let count = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    let n = numbers.byFrame.get(f);
+    if (n === undefined) {
+      const unnamed = unnamedKey !== undefined && f.functionName === '';
+      const k = unnamed ? unnamedKey(f) : key(f);
+      const map = unnamed ? numbers.unnamed : numbers.named;
+      n = map.get(k);
+      if (n === undefined) map.set(k, (n = numbers.count++));
+      numbers.byFrame.set(f, n);
+    }
+    if (n >= keyScratch.stamp.length) growKeyScratch(n);
+    if (keyScratch.stamp[n] === epoch) ids[i] = keyScratch.local[n];
+    else {
+      keyScratch.stamp[n] = epoch;
+      keyScratch.local[n] = count;
+      ids[i] = count++;
+    }
+  }
+  return { ids, count };
+}
+
+function growKeyScratch(n: number): void {
+  let size = keyScratch.stamp.length;
+  while (size <= n) size *= 2;
+  const stamp = new Float64Array(size);
+  stamp.set(keyScratch.stamp);
+  const local = new Int32Array(size);
+  local.set(keyScratch.local);
+  keyScratch.stamp = stamp;
+  keyScratch.local = local;
 }
 
 export function sumValues(values: Float64Array): number {

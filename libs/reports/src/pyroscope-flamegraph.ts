@@ -75,7 +75,7 @@ interface NameTree {
 
 function buildNameTree(p: StackProfile, withBase: boolean): NameTree {
   const { frames, stacks } = internStacks(p);
-  const { ids: nameId, count } = keyIds(frames, pyroscopeFrameName);
+  const { ids: nameId, count } = keyIds(frames, pyroscopeFrameName, undefined, 'pyroscope-frame-name');
   const names: string[] = new Array<string>(count);
   for (let i = 0; i < frames.length; i++) names[nameId[i]] = pyroscopeFrameName(frames[i]);
   const right = p.values;
