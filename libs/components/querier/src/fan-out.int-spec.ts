@@ -24,6 +24,8 @@ const LOCAL_SHARES = 'firn_querier_share_seconds_count{where="local"}';
 const FALLBACKS = 'firn_querier_peer_fallbacks_total';
 const RANGE_CALLS = 'firn_querier_rpc_requests_total{procedure="parca.query.v1alpha1.QueryService/QueryRange",code="ok"}';
 const SELECT_SERIES_CALLS = 'firn_querier_rpc_requests_total{procedure="querier.v1.QuerierService/SelectSeries",code="ok"}';
+const QUERY_CALLS = 'firn_querier_rpc_requests_total{procedure="parca.query.v1alpha1.QueryService/Query",code="ok"}';
+const MERGE_STACKTRACES_CALLS = 'firn_querier_rpc_requests_total{procedure="querier.v1.QuerierService/SelectMergeStacktraces",code="ok"}';
 
 /**
  * Querier fan-out in one process: two queriers that are each other's peer split every query's
@@ -157,16 +159,22 @@ describe('querier fan-out (in-process cluster)', () => {
     // The preload opened the segments' Parquet objects; the two warm-up flame graphs (unfiltered,
     // label-filtered) covered the newest segment whole and summed its cached table's stack sums,
     // the last one, over the preload's hour, every segment's (WRITES); then the RPC warm-up's
-    // three series queries (below) over the newest segment and over the hour, 1 + WRITES each.
+    // three series queries (below) over the newest segment and over the hour, 1 + WRITES each,
+    // and its two flame graphs over the newest segment, 1 each.
     expect(await metric(late, 'firn_querier_footer_cache_misses_total')).toBeGreaterThan(0);
     expect(await metric(off, 'firn_querier_series_cache_hits_total')).toBe(0);
-    expect(await metric(late, 'firn_querier_series_cache_hits_total')).toBe(2 + WRITES + 3 * (1 + WRITES));
+    expect(await metric(late, 'firn_querier_series_cache_hits_total')).toBe(2 + WRITES + 3 * (1 + WRITES) + 2);
     // Then, once serving and before ready, a dashboard's range queries through its own services
     // (no internal token configured here: a process-local one), over the newest segment and over
-    // the preload's hour: QueryRange over gRPC and gRPC-web, SelectSeries. Nobody else queried it yet.
+    // the preload's hour: QueryRange over gRPC and gRPC-web, SelectSeries; and a flame graph of
+    // the newest segment as each data source asks for it (Parca's over gRPC-web, Pyroscope's over
+    // Connect). Nobody else queried it yet.
     expect(await metric(off, RANGE_CALLS)).toBe(0);
     expect(await metric(late, RANGE_CALLS)).toBe(4);
     expect(await metric(late, SELECT_SERIES_CALLS)).toBe(2);
+    expect(await metric(off, QUERY_CALLS)).toBe(0);
+    expect(await metric(late, QUERY_CALLS)).toBe(1);
+    expect(await metric(late, MERGE_STACKTRACES_CALLS)).toBe(1);
     expect(await queryMergeTotal(late.url, token, ...RANGE)).toBe(expected);
     // The merge covering whole segments summed their tables' stack sums (read from rows once).
     const hits = await metric(late, 'firn_querier_series_cache_hits_total');

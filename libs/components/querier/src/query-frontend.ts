@@ -38,7 +38,7 @@ import { INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, internalAuthInterceptor,
 import { QueryFrontendMetrics } from './querier.metrics';
 import { QUERIER_OPTIONS, QUERY_ENGINE, type QuerierOptions } from './querier.options';
 import { clipToRetention } from './retention-clip';
-import { warmUpOverRpc } from './rpc-warm-up';
+import { GRAFANA_MAX_NODES, warmUpOverRpc } from './rpc-warm-up';
 
 interface Selection {
   selector: string;
@@ -49,9 +49,6 @@ interface Selection {
 }
 
 type Peer = Client<typeof firnQueryV1.PartialQueryService>;
-
-/** The node cap Grafana's flame graph panel asks Pyroscope for (what the warm-up renders at). */
-const GRAFANA_MAX_NODES = 16384;
 
 /** What peers scan for each other; label of firn_querier_peer_share_segments_total. */
 type ShareKind = 'stacks' | 'series' | 'label_names' | 'label_values';

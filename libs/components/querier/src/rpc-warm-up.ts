@@ -1,6 +1,6 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Transport } from '@connectrpc/connect';
-import { Http2SessionManager, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { Http2SessionManager, createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import type { Logger } from '@firn/observability';
 import { internalGrpcTransport } from '@firn/platform';
 import { querierV1, queryV1alpha1 } from '@firn/proto';
@@ -24,15 +24,23 @@ export interface RpcWarmUpProbe {
 
 /** As many points as Grafana asks of a panel. */
 const POINTS = 300;
+/** The node cap Grafana's flame graph panel asks Pyroscope for. */
+export const GRAFANA_MAX_NODES = 16384;
 
 /**
  * Range queries through this querier's own public services before it is ready (answers
  * discarded), so a restarted querier's first dashboard query does not pay for the first run of
  * the RPC handlers, the response encoding and the series sums as a real call drives them, which
  * no in-process warm-up reaches: Parca QueryRange over gRPC (how the gateway forwards every query)
- * and over gRPC-web (Grafana's Parca data source, directly), Pyroscope SelectSeries over gRPC. Each
- * call carries the internal token and the warm-up header: served as a forwarded query, not metered
- * as the tenant's usage. A failure is logged and only costs the first query its start-up.
+ * and over gRPC-web (Grafana's Parca data source, directly), Pyroscope SelectSeries over gRPC.
+ * Before them, one flame graph of the first range as each data source asks for it, Parca's Arrow record
+ * over gRPC-web and Pyroscope's SelectMergeStacktraces over Connect, both compressed as clients
+ * accept them: the in-process warm-up built the same flame graphs, but a fleet flame graph is a
+ * response of megabytes, and its first encoding, compression and write cost a restarted querier's
+ * first flame graph ≈ 1.6-2.3× a warm one's CPU (1.2-1.3× with these calls; `docs/benchmarks.md`,
+ * "Issue #19, twenty-sixth step"). Each call carries the internal token and the warm-up header:
+ * served as a forwarded query, not metered as the tenant's usage. A failure is logged and only
+ * costs the first query its start-up.
  */
 export async function warmUpOverRpc(baseUrl: string, token: string, probe: RpcWarmUpProbe, signal: AbortSignal, log: Logger): Promise<void> {
   const headers = { [INTERNAL_TOKEN_HEADER]: token, [INTERNAL_TENANT_HEADER]: probe.tenant, [WARM_UP_HEADER]: '1' };
@@ -59,11 +67,38 @@ export async function warmUpOverRpc(baseUrl: string, token: string, probe: RpcWa
       },
       { headers, signal },
     );
-  const calls = probe.ranges.flatMap((r) => [
-    { call: 'parca QueryRange (gRPC)', r, run: parcaRange(grpc, r) },
-    { call: 'parca QueryRange (gRPC-web)', r, run: parcaRange(grpcWeb, r) },
-    { call: 'pyroscope SelectSeries (gRPC)', r, run: selectSeries(r) },
-  ]);
+  const Q = queryV1alpha1;
+  const parcaFlameGraph = (r: Range) => () =>
+    createClient(Q.QueryService, grpcWeb).query(
+      {
+        mode: Q.QueryRequest_Mode.MERGE,
+        options: { case: 'merge', value: { query: probe.profileType, start: timestampFromMs(r.startMs), end: timestampFromMs(r.endMs - 1) } },
+        reportType: Q.QueryRequest_ReportType.FLAMEGRAPH_ARROW,
+      },
+      { headers, signal },
+    );
+  const connect = createConnectTransport({ baseUrl, httpVersion: '1.1' });
+  const pyroscopeFlameGraph = (r: Range) => () =>
+    createClient(querierV1.QuerierService, connect).selectMergeStacktraces(
+      { profileTypeID: probe.profileType, labelSelector: '{}', start: BigInt(r.startMs), end: BigInt(r.endMs - 1), maxNodes: BigInt(GRAFANA_MAX_NODES) },
+      { headers, signal },
+    );
+  // The flame graphs first: the range queries after them collect their garbage before ready,
+  // which a dashboard's first QueryRange paid for when they came last (0.02 s of its 0.03-0.06 s).
+  const first = probe.ranges[0];
+  const calls: Array<{ call: string; r: Range; run: () => Promise<unknown> }> = first
+    ? [
+        { call: 'parca flame graph (gRPC-web)', r: first, run: parcaFlameGraph(first) },
+        { call: 'pyroscope SelectMergeStacktraces (Connect)', r: first, run: pyroscopeFlameGraph(first) },
+      ]
+    : [];
+  for (const r of probe.ranges) {
+    calls.push(
+      { call: 'parca QueryRange (gRPC)', r, run: parcaRange(grpc, r) },
+      { call: 'parca QueryRange (gRPC-web)', r, run: parcaRange(grpcWeb, r) },
+      { call: 'pyroscope SelectSeries (gRPC)', r, run: selectSeries(r) },
+    );
+  }
   try {
     for (const { call, r, run } of calls) {
       const t0 = performance.now();
