@@ -40,18 +40,25 @@ let contentNumbers = new ContentNumbers();
  * (interleaved, or of an older numbering) claims them with a new epoch and re-stamps its own
  * frames first, so each instance's answers never depend on the others'.
  */
-const scratch = { epoch: 0, stamp: new Float64Array(1024), local: new Int32Array(1024) };
+interface StampScratch {
+  epoch: number;
+  stamp: Float64Array;
+  local: Int32Array;
+}
 
-function scratchFor(n: number): void {
-  if (n < scratch.stamp.length) return;
-  let size = scratch.stamp.length;
+const scratch: StampScratch = { epoch: 0, stamp: new Float64Array(1024), local: new Int32Array(1024) };
+
+/** Grows a stamp scratch (doubling) until it has an entry for number n, keeping its entries. */
+function growFor(s: StampScratch, n: number): void {
+  if (n < s.stamp.length) return;
+  let size = s.stamp.length;
   while (size <= n) size *= 2;
   const stamp = new Float64Array(size);
-  stamp.set(scratch.stamp);
+  stamp.set(s.stamp);
   const local = new Int32Array(size);
-  local.set(scratch.local);
-  scratch.stamp = stamp;
-  scratch.local = local;
+  local.set(s.local);
+  s.stamp = stamp;
+  s.local = local;
 }
 
 /**
@@ -75,7 +82,7 @@ export class FrameIds {
   idOf(f: Frame): number {
     const n = this.contents.numberOf(f);
     if (scratch.epoch !== this.epoch) this.claimScratch();
-    scratchFor(n);
+    growFor(scratch, n);
     if (scratch.stamp[n] === this.epoch) return scratch.local[n];
     const id = this.frames.push(f) - 1;
     this.numbers.push(n);
@@ -88,7 +95,7 @@ export class FrameIds {
     this.epoch = ++scratch.epoch;
     for (let id = 0; id < this.numbers.length; id++) {
       const n = this.numbers[id];
-      scratchFor(n);
+      growFor(scratch, n);
       scratch.stamp[n] = this.epoch;
       scratch.local[n] = id;
     }
@@ -183,7 +190,7 @@ class KeyNumbers {
 const MAX_KEY_NUMBERS = 1 << 19;
 const keyNumbers = new Map<string, KeyNumbers>();
 /** Dense ids by key number for the call that stamped them (`epoch`, one per call: keyIds runs to its end). */
-const keyScratch = { epoch: 0, stamp: new Float64Array(1024), local: new Int32Array(1024) };
+const keyScratch: StampScratch = { epoch: 0, stamp: new Float64Array(1024), local: new Int32Array(1024) };
 
 function numberedKeyIds(
   frames: readonly Frame[],
@@ -207,7 +214,7 @@ function numberedKeyIds(
       if (n === undefined) map.set(k, (n = numbers.count++));
       numbers.byFrame.set(f, n);
     }
-    if (n >= keyScratch.stamp.length) growKeyScratch(n);
+    if (n >= keyScratch.stamp.length) growFor(keyScratch, n);
     if (keyScratch.stamp[n] === epoch) ids[i] = keyScratch.local[n];
     else {
       keyScratch.stamp[n] = epoch;
@@ -216,17 +223,6 @@ function numberedKeyIds(
     }
   }
   return { ids, count };
-}
-
-function growKeyScratch(n: number): void {
-  let size = keyScratch.stamp.length;
-  while (size <= n) size *= 2;
-  const stamp = new Float64Array(size);
-  stamp.set(keyScratch.stamp);
-  const local = new Int32Array(size);
-  local.set(keyScratch.local);
-  keyScratch.stamp = stamp;
-  keyScratch.local = local;
 }
 
 export function sumValues(values: Float64Array): number {
