@@ -33,11 +33,11 @@ export const GRAFANA_MAX_NODES = 16384;
  * the RPC handlers, the response encoding and the series sums as a real call drives them, which
  * no in-process warm-up reaches: Parca QueryRange over gRPC (how the gateway forwards every query)
  * and over gRPC-web (Grafana's Parca data source, directly), Pyroscope SelectSeries over gRPC.
- * Before them, one flame graph of the first range as each data source asks for it, Parca's Arrow record
- * over gRPC-web and Pyroscope's SelectMergeStacktraces over Connect, both compressed as clients
- * accept them: the in-process warm-up built the same flame graphs, but a fleet flame graph is a
- * response of megabytes, and its first encoding, compression and write cost a restarted querier's
- * first flame graph ≈ 1.6-2.3× a warm one's CPU (1.2-1.3× with these calls; `docs/benchmarks.md`,
+ * Before them, one flame graph of the first range as each data source asks for it, Parca's Arrow
+ * record over gRPC-web and Pyroscope's SelectMergeStacktraces over Connect, both compressed as
+ * clients accept them: the in-process warm-up built the same flame graphs, but a fleet flame
+ * graph is a response of megabytes, and without these calls a restarted querier's first
+ * whole-range flame graph cost 1.2-2.3× a warm one's CPU (0.6-1.3× with them; `docs/benchmarks.md`,
  * "Issue #19, twenty-sixth step"). Each call carries the internal token and the warm-up header:
  * served as a forwarded query, not metered as the tenant's usage. A failure is logged and only
  * costs the first query its start-up.
