@@ -8,31 +8,36 @@ export interface InternedStacks {
 }
 
 /**
- * Process-wide numbers of frame contents (`frameContent`), kept per Frame object: a querier meets
- * the same frames (its stack catalogs', the explained copies, the resolver's answers) query after
- * query, so FrameIds finds a frame's content by one WeakMap read instead of two fresh hash maps
- * per query (≈ 10 ms → 1 ms for the 15 k frames of a fleet flame graph). The strings stay held
- * until the numbering restarts: that happens once it holds MAX_CONTENT_NUMBERS contents (tens of
- * MB at most), and costs the next query of each frame one hash look-up.
+ * Process-wide numbers of a string made from each frame (its content, `frameContent`, for
+ * FrameIds; a report's merge key for keyIds), kept per Frame object: a querier meets the same
+ * frames (its stack catalogs', the explained copies, the resolver's answers) query after query,
+ * so a frame's number is one WeakMap read instead of a string and a fresh hash map per query
+ * (≈ 10 ms → 1 ms for the 15 k frames of a fleet flame graph). The strings stay held until the
+ * numbering is restarted, once it holds MAX_FRAME_NUMBERS strings (tens of MB at most), which
+ * costs the next query of each frame one hash look-up. One instance per string function.
  */
-class ContentNumbers {
-  readonly byContent = new Map<string, number>();
-  readonly byFrame = new WeakMap<Frame, number>();
+class FrameNumbers {
+  private readonly byString = new Map<string, number>();
+  private readonly byFrame = new WeakMap<Frame, number>();
 
-  numberOf(f: Frame): number {
+  get full(): boolean {
+    return this.byString.size >= MAX_FRAME_NUMBERS;
+  }
+
+  numberOf(f: Frame, stringOf: (f: Frame) => string): number {
     let n = this.byFrame.get(f);
     if (n === undefined) {
-      const c = frameContent(f);
-      n = this.byContent.get(c);
-      if (n === undefined) this.byContent.set(c, (n = this.byContent.size));
+      const c = stringOf(f);
+      n = this.byString.get(c);
+      if (n === undefined) this.byString.set(c, (n = this.byString.size));
       this.byFrame.set(f, n);
     }
     return n;
   }
 }
 
-const MAX_CONTENT_NUMBERS = 1 << 19;
-let contentNumbers = new ContentNumbers();
+const MAX_FRAME_NUMBERS = 1 << 19;
+let contentNumbers = new FrameNumbers();
 
 /**
  * Local ids by content number, for the FrameIds that claimed them last (`epoch`, never reused):
@@ -63,24 +68,24 @@ function growFor(s: StampScratch, n: number): void {
 
 /**
  * Dense ids of frames by content, in the order they are first met. The content of each Frame
- * object is numbered once per process (ContentNumbers), so a look-up is a WeakMap read and two
+ * object is numbered once per process (FrameNumbers), so a look-up is a WeakMap read and two
  * typed-array reads.
  */
 export class FrameIds {
   readonly frames: Frame[] = [];
   /** The content number of each id. */
   private readonly numbers: number[] = [];
-  private readonly contents: ContentNumbers;
+  private readonly contents: FrameNumbers;
   /** The scratch epoch this instance claimed last (-1: none yet). */
   private epoch = -1;
 
   constructor() {
-    if (contentNumbers.byContent.size >= MAX_CONTENT_NUMBERS) contentNumbers = new ContentNumbers();
+    if (contentNumbers.full) contentNumbers = new FrameNumbers();
     this.contents = contentNumbers;
   }
 
   idOf(f: Frame): number {
-    const n = this.contents.numberOf(f);
+    const n = this.contents.numberOf(f, frameContent);
     if (scratch.epoch !== this.epoch) this.claimScratch();
     growFor(scratch, n);
     if (scratch.stamp[n] === this.epoch) return scratch.local[n];
@@ -150,7 +155,7 @@ export function addressKey(f: Frame): string {
  *
  * With `cacheAs`, a name that stands for exactly this pair of key functions (the same name must
  * always mean the same keys), each Frame object's key is numbered once per process
- * (`KeyNumbers`): a querier meets the same frames query after query, and a WeakMap read replaces
+ * (`FrameNumbers`): a querier meets the same frames query after query, and a WeakMap read replaces
  * building the key and a look-up in a fresh hash map per frame.
  */
 export function keyIds(
@@ -176,19 +181,7 @@ export function keyIds(
   return { ids, count };
 }
 
-/**
- * Process-wide numbers of one key function's keys (named and unnamed frames apart), kept per
- * Frame object. Restarted once it holds MAX_KEY_NUMBERS keys, as ContentNumbers is.
- */
-class KeyNumbers {
-  readonly named = new Map<string, number>();
-  readonly unnamed = new Map<string, number>();
-  readonly byFrame = new WeakMap<Frame, number>();
-  count = 0;
-}
-
-const MAX_KEY_NUMBERS = 1 << 19;
-const keyNumbers = new Map<string, KeyNumbers>();
+const keyNumbers = new Map<string, FrameNumbers>();
 /** Dense ids by key number for the call that stamped them (`epoch`, one per call: keyIds runs to its end). */
 const keyScratch: StampScratch = { epoch: 0, stamp: new Float64Array(1024), local: new Int32Array(1024) };
 
@@ -199,21 +192,14 @@ function numberedKeyIds(
   cacheAs: string,
 ): { ids: Int32Array; count: number } {
   let numbers = keyNumbers.get(cacheAs);
-  if (numbers === undefined || numbers.count >= MAX_KEY_NUMBERS) keyNumbers.set(cacheAs, (numbers = new KeyNumbers()));
+  if (numbers === undefined || numbers.full) keyNumbers.set(cacheAs, (numbers = new FrameNumbers()));
+  // Named and unnamed keys apart, as the maps of the uncached path keep them (made once per frame).
+  const keyOf = (f: Frame): string => (unnamedKey !== undefined && f.functionName === '' ? `u${unnamedKey(f)}` : `n${key(f)}`);
   const epoch = ++keyScratch.epoch;
   const ids = new Int32Array(frames.length);
   let count = 0;
   for (let i = 0; i < frames.length; i++) {
-    const f = frames[i];
-    let n = numbers.byFrame.get(f);
-    if (n === undefined) {
-      const unnamed = unnamedKey !== undefined && f.functionName === '';
-      const k = unnamed ? unnamedKey(f) : key(f);
-      const map = unnamed ? numbers.unnamed : numbers.named;
-      n = map.get(k);
-      if (n === undefined) map.set(k, (n = numbers.count++));
-      numbers.byFrame.set(f, n);
-    }
+    const n = numbers.numberOf(frames[i], keyOf);
     if (n >= keyScratch.stamp.length) growFor(keyScratch, n);
     if (keyScratch.stamp[n] === epoch) ids[i] = keyScratch.local[n];
     else {
