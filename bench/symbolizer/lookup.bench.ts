@@ -4,7 +4,10 @@
 //   node scripts/run-ts.cjs bench/symbolizer/lookup.bench.ts [--addresses 200000] [--frames 5000] [--rounds 20] [--hit-ratio 0.9]
 //
 // `--frames` distinct unsymbolized frames per query (one batched lookup: a pipeline of MGETs of
-// 1000 keys), `--rounds` queries; reports keys/s and per-query latency percentiles.
+// 1000 keys), `--rounds` queries; reports keys/s and per-query latency and CPU percentiles for
+// new frame objects every query, then for the same frame objects every query (as a querier's
+// stack catalog gives them) with names asked for every time against names remembered
+// (FIRN_SYMBOL_NAME_RECHECK), alternating, in the same run.
 import { parseArgs } from 'node:util';
 import { RedisCache } from '@firn/cache';
 import { CachedSymbolResolver, encodeNegative, encodeResolved, symbolKey } from '@firn/debuginfo';
@@ -46,16 +49,10 @@ async function main(): Promise<void> {
       }
       await cache.setMany(entries);
     }
-    const resolver = new CachedSymbolResolver({
-      cache,
-      log: createLogger({ level: 'silent', component: 'bench' }),
-      registry: new Registry(),
-      timeoutMs: 10_000,
-    });
-    const latencies: number[] = [];
-    let resolved = 0;
-    const start = process.hrtime.bigint();
-    for (let r = 0; r < ROUNDS; r++) {
+    const log = createLogger({ level: 'silent', component: 'bench' });
+    const newResolver = (namedRecheckMs?: number) =>
+      new CachedSymbolResolver({ cache, log, registry: new Registry(), timeoutMs: 10_000, ...(namedRecheckMs === undefined ? {} : { namedRecheckMs }) });
+    const pickFrames = (): Frame[] => {
       const frames: Frame[] = [];
       for (let k = 0; k < FRAMES; k++) {
         const j = Math.floor(rng() * ADDRESSES);
@@ -69,22 +66,60 @@ async function main(): Promise<void> {
           inlined: false,
         });
       }
+      return frames;
+    };
+    interface Timing {
+      latencies: number[];
+      cpuMs: number[];
+      resolved: number;
+    }
+    const timed = async (t: Timing, resolver: CachedSymbolResolver, frames: Frame[]): Promise<void> => {
+      const cpu = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       const out = await resolver.resolve(tenant, frames);
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      resolved += out.filter((x) => x !== undefined).length;
+      t.latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const used = process.cpuUsage(cpu);
+      t.cpuMs.push((used.user + used.system) / 1000);
+      t.resolved += out.filter((x) => x?.[0]?.functionName).length;
+    };
+    const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+    const summary = (t: Timing) => ({
+      namedShare: Number((t.resolved / (FRAMES * t.latencies.length)).toFixed(3)),
+      queryMs: { p50: pct(t.latencies, 50).toFixed(1), p90: pct(t.latencies, 90).toFixed(1), max: Math.max(...t.latencies).toFixed(1) },
+      cpuMsPerQuery: { p50: pct(t.cpuMs, 50).toFixed(1) },
+    });
+
+    // The same frame objects every query, as a querier's stack catalog hands them to the resolver:
+    // names asked for every time (recheck 0) against names used as read (the default recheck),
+    // alternating queries; each resolver's first query is left out (it reads every key).
+    const frames = pickFrames();
+    const every: Timing = { latencies: [], cpuMs: [], resolved: 0 };
+    const kept: Timing = { latencies: [], cpuMs: [], resolved: 0 };
+    const askEvery = newResolver(0);
+    const remember = newResolver();
+    await askEvery.resolve(tenant, frames);
+    await remember.resolve(tenant, frames);
+    for (let r = 0; r < ROUNDS; r++) {
+      await timed(every, askEvery, frames);
+      await timed(kept, remember, frames);
     }
+    // New frame objects every query: every frame is asked for (what a querier pays for frames it
+    // has not named yet).
+    const fresh: Timing = { latencies: [], cpuMs: [], resolved: 0 };
+    const freshResolver = newResolver();
+    const start = process.hrtime.bigint();
+    for (let r = 0; r < ROUNDS; r++) await timed(fresh, freshResolver, pickFrames());
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number): string => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(1);
+
     console.log(
       JSON.stringify({
         addressesCached: ADDRESSES,
         framesPerQuery: FRAMES,
         queries: ROUNDS,
-        lookupsPerSecond: Math.round((FRAMES * ROUNDS) / seconds),
-        resolvedShare: Number((resolved / (FRAMES * ROUNDS)).toFixed(3)),
-        queryMs: { p50: pct(50), p90: pct(90), max: latencies[latencies.length - 1].toFixed(1) },
+        newFramesEachQuery: { lookupsPerSecond: Math.round((FRAMES * ROUNDS) / seconds), ...summary(fresh) },
+        sameFramesAskedEveryQuery: summary(every),
+        sameFramesNamesRemembered: summary(kept),
+        cpuRatioRememberedToAsked: Number((pct(kept.cpuMs, 50) / pct(every.cpuMs, 50)).toFixed(3)),
       }),
     );
   } finally {

@@ -33,8 +33,11 @@ const RETENTION = Symbol('firn.querier-retention');
 
 @Module({})
 export class QuerierModule {
-  /** `symbols.lookupTimeoutMs`: a slower symbol cache lookup is abandoned (frames stay unsymbolized). */
-  static forRoot(opts: Partial<QuerierOptions> = {}, symbols: { lookupTimeoutMs?: number } = {}): DynamicModule {
+  /**
+   * `symbols.lookupTimeoutMs`: a slower symbol cache lookup is abandoned (frames stay unsymbolized);
+   * `symbols.namedRecheckMs`: how long a name read from the symbol cache is used before asking again.
+   */
+  static forRoot(opts: Partial<QuerierOptions> = {}, symbols: { lookupTimeoutMs?: number; namedRecheckMs?: number } = {}): DynamicModule {
     const options = { ...DEFAULT_QUERIER_OPTIONS, ...opts };
     return {
       module: QuerierModule,
@@ -77,7 +80,7 @@ export class QuerierModule {
           inject: [QueryFrontend, CACHE, LOGGER, METRICS],
           useFactory: (frontend: QueryFrontend, cache: KeyValueCache | null, log: Logger, registry: Registry) => {
             if (!cache) return null;
-            const resolver = new CachedSymbolResolver({ cache, log, registry, timeoutMs: symbols.lookupTimeoutMs });
+            const resolver = new CachedSymbolResolver({ cache, log, registry, timeoutMs: symbols.lookupTimeoutMs, namedRecheckMs: symbols.namedRecheckMs });
             frontend.useSymbols(resolver);
             return resolver;
           },

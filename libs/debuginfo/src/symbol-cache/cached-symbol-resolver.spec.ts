@@ -3,7 +3,7 @@ import { MemoryLruCache, type KeyValueCache } from '@firn/cache';
 import { createLogger, Registry } from '@firn/observability';
 import type { Frame } from '@firn/profiles';
 import { tenantFromTrustedSource } from '@firn/tenancy';
-import { CachedSymbolResolver } from './cached-symbol-resolver';
+import { CachedSymbolResolver, DEFAULT_NAMED_RECHECK_MS } from './cached-symbol-resolver';
 import { encodeNegative, encodeResolved, symbolKey } from './symbol-entry';
 
 const log = createLogger({ level: 'silent', component: 'test' });
@@ -54,7 +54,8 @@ describe(CachedSymbolResolver.name, () => {
 
   it('answers the same frames with the same objects query after query, until the entry changes', async () => {
     const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
-    const r = new CachedSymbolResolver({ cache, log, registry: new Registry() });
+    let now = 0;
+    const r = new CachedSymbolResolver({ cache, log, registry: new Registry(), now: () => now });
     const frames = [frame('aa', 0x10n), frame('aa', 0x20n)];
     const first = await r.resolve(a, frames);
     const again = await r.resolve(a, frames);
@@ -75,10 +76,64 @@ describe(CachedSymbolResolver.name, () => {
     expect(kept[1]![0]).toBe(resolved[1]![0]);
     expect(kept[0]).not.toBe(resolved[0]); // arrays are the caller's own
     await cache.setMany([{ key: symbolKey(a, 'aa', 0x10n), value: named('renamed') }]);
+    now += DEFAULT_NAMED_RECHECK_MS;
     expect((await r.resolve(a, frames))[0]![0].functionName).toBe('renamed');
   });
 
-  it('answers every frame of a key that several frames share (one look-up per key), in any order', async () => {
+  it('uses a name it read without asking the cache again until the recheck time, and asks unnamed frames every query', async () => {
+    const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
+    const asked: string[][] = [];
+    const counting: KeyValueCache = {
+      getMany: (keys) => (asked.push(keys), cache.getMany(keys)),
+      setMany: (entries) => cache.setMany(entries),
+      deleteMany: (keys) => cache.deleteMany(keys),
+      check: () => cache.check(),
+      close: () => cache.close(),
+      description: 'counting',
+    };
+    const registry = new Registry();
+    let now = 1_000_000;
+    const r = new CachedSymbolResolver({ cache: counting, log, registry, namedRecheckMs: 60_000, now: () => now });
+    const frames = [frame('aa', 0x10n), frame('aa', 0x20n), frame('aa', 0x30n)];
+    const named = (fn: string) => encodeResolved([{ functionName: fn, fileName: 'x.c', line: 1, inlined: false }]);
+    await cache.setMany([
+      { key: symbolKey(a, 'aa', 0x10n), value: named('fn') },
+      { key: symbolKey(a, 'aa', 0x20n), value: encodeNegative('no_debuginfo') },
+    ]);
+    const names = async (t = a) => (await r.resolve(t, frames)).map((o) => o![0].functionName || o![0].unnamedReason);
+    expect(await names()).toEqual(['fn', 'no_debuginfo', 'pending']);
+    expect(asked.at(-1)).toHaveLength(3);
+    // Later: the unnamed frames are asked again (an upload or the symbolizer can name them at
+    // any time, and the next query shows it); the name is used as it was read.
+    await cache.setMany([
+      { key: symbolKey(a, 'aa', 0x10n), value: named('renamed') },
+      { key: symbolKey(a, 'aa', 0x20n), value: named('uploaded') },
+      { key: symbolKey(a, 'aa', 0x30n), value: named('answered') },
+    ]);
+    now += 59_999;
+    expect(await names()).toEqual(['fn', 'uploaded', 'answered']);
+    expect(asked.at(-1)).toEqual([symbolKey(a, 'aa', 0x20n), symbolKey(a, 'aa', 0x30n)]);
+    const remembered = async () => (await registry.getSingleMetric('firn_querier_symbol_remembered_total')?.get())?.values[0]?.value;
+    expect(await remembered()).toBe(1);
+    // Another tenant's query of the same frame objects reads its own keys.
+    expect(await names(b)).toEqual(['pending', 'pending', 'pending']);
+    expect(asked.at(-1)).toEqual(frames.map((f) => symbolKey(b, 'aa', f.address)));
+    // At the recheck time the cache is asked again: a changed entry is read, an unchanged one kept,
+    // a vanished one (expired) is pending.
+    now += 1;
+    expect(await names()).toEqual(['renamed', 'uploaded', 'answered']);
+    expect(asked.at(-1)).toHaveLength(1);
+    await cache.deleteMany([symbolKey(a, 'aa', 0x10n)]);
+    now += 60_000;
+    const before = await r.resolve(a, frames);
+    expect(before.map((o) => o![0].functionName || o![0].unnamedReason)).toEqual(['pending', 'uploaded', 'answered']);
+    expect(asked.at(-1)).toHaveLength(3);
+    now += 60_000;
+    const after = await r.resolve(a, frames);
+    expect(after[1]![0]).toBe(before[1]![0]); // an unchanged entry keeps its frames
+  });
+
+  it('answers every frame of a key that several frames share, in any order', async () => {
     const cache = new MemoryLruCache({ maxBytes: 1 << 20 });
     const r = new CachedSymbolResolver({ cache, log, registry: new Registry() });
     // Same build id and address, different objects (another mapping path, an inlined copy).

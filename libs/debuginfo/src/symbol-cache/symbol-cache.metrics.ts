@@ -4,12 +4,18 @@ import { Counter, Histogram, metricName, type Registry } from '@firn/observabili
 export class SymbolLookupMetrics {
   readonly lookups: Counter<'outcome'>;
   readonly seconds: Histogram;
+  readonly remembered: Counter;
 
   constructor(registry: Registry, component: string) {
     this.lookups = new Counter({
       name: metricName(component, 'symbol_lookups_total'),
       help: 'Unsymbolized frames looked up in the symbol cache, by outcome (hit, negative, miss, error).',
       labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.remembered = new Counter({
+      name: metricName(component, 'symbol_remembered_total'),
+      help: 'Unsymbolized frames named from a name the symbol cache gave shortly before, without asking it again.',
       registers: [registry],
     });
     this.seconds = new Histogram({
