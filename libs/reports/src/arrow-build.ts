@@ -120,50 +120,63 @@ export function dictionaryColumn(values: ReadonlyArray<string | null>, valueType
     }
     rowIds[i] = id;
   }
-  return dictionaryColumnOfIds(rowIds, distinct, valueType, indexType);
+  const column = new DictionaryColumnBuilder(distinct, n);
+  for (let i = 0; i < n; i++) if (rowIds[i] >= 0) column.set(i, rowIds[i]);
+  return column.finish(valueType, indexType);
 }
 
 /**
- * dictionaryColumn over values given as ids into `distinct` (-1 = null): for rows that repeat a
- * few thousand strings, callers intern once per string instead of once per row.
+ * A dictionary-encoded string column filled row by row with ids into `distinct` (rows never set
+ * are null), so a caller that walks its rows once for every column sets each as it goes instead
+ * of filling an id array per column first. Dictionary values in order of first use, indexes in
+ * the smallest unsigned type for their count unless `indexType` is given, as dictionaryColumn.
  */
-export function dictionaryColumnOfIds(
-  rowIds: Int32Array,
-  distinct: readonly string[],
-  valueType: 'binary' | 'utf8',
-  indexType?: Uint8 | Uint16 | Uint32 | Int32,
-): Data {
-  const n = rowIds.length;
-  const position = new Int32Array(distinct.length).fill(-1);
-  const order: string[] = [];
-  const idx = new Uint32Array(n);
-  const valid = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const id = rowIds[i];
-    if (id < 0) continue;
-    let pos = position[id];
-    if (pos < 0) {
-      pos = position[id] = order.push(distinct[id]) - 1;
-    }
-    idx[i] = pos;
-    valid[i] = 1;
+export class DictionaryColumnBuilder {
+  private readonly position: Int32Array;
+  private readonly order: string[] = [];
+  private readonly idx: Uint32Array;
+  private readonly bits: Uint8Array;
+  private set_ = 0;
+
+  constructor(
+    private readonly distinct: readonly string[],
+    private readonly length: number,
+  ) {
+    this.position = new Int32Array(distinct.length).fill(-1);
+    this.idx = new Uint32Array(length);
+    this.bits = new Uint8Array((length + 7) >> 3);
   }
-  const encoded = order.map((s) => utf8.encode(s));
-  const offsets = new Int32Array(encoded.length + 1);
-  for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i] + encoded[i].length;
-  const bytes = new Uint8Array(offsets[encoded.length]);
-  for (let i = 0; i < encoded.length; i++) bytes.set(encoded[i], offsets[i]);
-  const vt = valueType === 'binary' ? new Binary() : new Utf8();
-  const dict = makeData({ type: vt as Binary, length: encoded.length, nullCount: 0, valueOffsets: offsets, data: bytes });
-  const it = indexType ?? smallestUnsigned(order.length);
-  const keys = it instanceof Uint8 ? Uint8Array.from(idx) : it instanceof Uint16 ? Uint16Array.from(idx) : it instanceof Int32 ? Int32Array.from(idx) : idx;
-  return makeData({
-    type: new Dictionary(vt, it as Uint32),
-    length: n,
-    ...bitmap(valid, n),
-    data: keys as Uint32Array,
-    dictionary: makeVector(dict),
-  });
+
+  /** Row `row` (each set at most once, in increasing order for first-use order) holds distinct[id]. */
+  set(row: number, id: number): void {
+    let pos = this.position[id];
+    if (pos < 0) pos = this.position[id] = this.order.push(this.distinct[id]) - 1;
+    this.idx[row] = pos;
+    this.bits[row >> 3] |= 1 << (row & 7);
+    this.set_++;
+  }
+
+  finish(valueType: 'binary' | 'utf8', indexType?: Uint8 | Uint16 | Uint32 | Int32): Data {
+    const { order, idx, length: n } = this;
+    const encoded = order.map((s) => utf8.encode(s));
+    const offsets = new Int32Array(encoded.length + 1);
+    for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i] + encoded[i].length;
+    const bytes = new Uint8Array(offsets[encoded.length]);
+    for (let i = 0; i < encoded.length; i++) bytes.set(encoded[i], offsets[i]);
+    const vt = valueType === 'binary' ? new Binary() : new Utf8();
+    const dict = makeData({ type: vt as Binary, length: encoded.length, nullCount: 0, valueOffsets: offsets, data: bytes });
+    const it = indexType ?? smallestUnsigned(order.length);
+    // One native conversion each (values fit the type: it is chosen for the count).
+    const keys = it instanceof Uint8 ? new Uint8Array(idx) : it instanceof Uint16 ? new Uint16Array(idx) : it instanceof Int32 ? new Int32Array(idx) : idx;
+    const nullCount = n - this.set_;
+    return makeData({
+      type: new Dictionary(vt, it as Uint32),
+      length: n,
+      ...(nullCount === 0 ? { nullCount: 0 } : { nullBitmap: this.bits, nullCount }),
+      data: keys as Uint32Array,
+      dictionary: makeVector(dict),
+    });
+  }
 }
 
 /** List<item: child type> column; `null` entries become null lists. */

@@ -4,7 +4,7 @@ import { Field, Int32, Int64, Uint32, Uint64, Uint8, type Data, type DataType } 
 import {
   boolColumn,
   dictionaryColumn,
-  dictionaryColumnOfIds,
+  DictionaryColumnBuilder,
   intColumn,
   ipcStream,
   flatListColumn,
@@ -355,12 +355,13 @@ function rowColumns(t: Tree, f: FrameColumns, r: Rows): { fields: Field[]; colum
   const frameNamed = f.named;
   const frameInlined = f.inlined;
   const frameLine = f.line;
-  const mappingFile = new Int32Array(n).fill(-1);
-  const buildId = new Int32Array(n).fill(-1);
-  const fnName = new Int32Array(n).fill(-1);
-  const sysName = new Int32Array(n).fill(-1);
-  const fileName = new Int32Array(n).fill(-1);
-  const reason = new Int32Array(n).fill(-1);
+  // Dictionary columns set as the rows go (a frame's id -1 is its '' value: null).
+  const mappingFile = new DictionaryColumnBuilder(mappingIds.values, n);
+  const buildId = new DictionaryColumnBuilder(buildIds.values, n);
+  const fnName = new DictionaryColumnBuilder(fnIds.values, n);
+  const sysName = new DictionaryColumnBuilder(sysIds.values, n);
+  const fileName = new DictionaryColumnBuilder(fileIds.values, n);
+  const reason = new DictionaryColumnBuilder(reasonIds.values, n);
   const line = new Float64Array(n);
   const inlined = new Uint8Array(n);
   const cumulative = new Float64Array(n);
@@ -394,18 +395,18 @@ function rowColumns(t: Tree, f: FrameColumns, r: Rows): { fields: Field[]; colum
       addressWords[2 * i + 1] = frameWords[2 * fid + 1];
       valid.address[i] = 1;
     }
-    if (!(nulls & NULL_MAPPING)) mappingFile[i] = mappingIds.ids[fid];
-    if (!(nulls & NULL_BUILD_ID)) buildId[i] = buildIds.ids[fid];
+    if (!(nulls & NULL_MAPPING) && mappingIds.ids[fid] >= 0) mappingFile.set(i, mappingIds.ids[fid]);
+    if (!(nulls & NULL_BUILD_ID) && buildIds.ids[fid] >= 0) buildId.set(i, buildIds.ids[fid]);
     if (!(nulls & NULL_INLINED)) valid.inlined[i] = 1;
     if (frameNamed[fid] === 0) {
-      reason[i] = reasonIds.ids[fid];
+      if (reasonIds.ids[fid] >= 0) reason.set(i, reasonIds.ids[fid]);
       continue; // no line: function columns stay null, inlined false
     }
     inlined[i] = frameInlined[fid];
-    fnName[i] = fnIds.ids[fid];
-    sysName[i] = sysIds.ids[fid];
+    if (fnIds.ids[fid] >= 0) fnName.set(i, fnIds.ids[fid]);
+    if (sysIds.ids[fid] >= 0) sysName.set(i, sysIds.ids[fid]);
     valid.startLine[i] = 1; // we know no start line; Parca writes 0 for symbolized rows
-    if (!(nulls & NULL_FILE)) fileName[i] = fileIds.ids[fid];
+    if (!(nulls & NULL_FILE) && fileIds.ids[fid] >= 0) fileName.set(i, fileIds.ids[fid]);
     if (!(nulls & NULL_LINE)) {
       line[i] = frameLine[fid];
       valid.line[i] = 1;
@@ -415,14 +416,14 @@ function rowColumns(t: Tree, f: FrameColumns, r: Rows): { fields: Field[]; colum
   const cols: Array<[string, Data, boolean?]> = [
     ['labels_only', boolColumn(labelsOnly, valid.labelsOnly)],
     ['location_address', uint64BigColumn(address, valid.address)],
-    ['mapping_file', dictionaryColumnOfIds(mappingFile, mappingIds.values, 'binary')],
-    ['mapping_build_id', dictionaryColumnOfIds(buildId, buildIds.values, 'binary')],
+    ['mapping_file', mappingFile.finish('binary')],
+    ['mapping_build_id', buildId.finish('binary')],
     ['location_line', intColumn(smallestUnsigned(maxLine), line, valid.line)],
     ['inlined', boolColumn(inlined, valid.inlined), true],
     ['function_startline', intColumn(smallestUnsigned(0), new Float64Array(n), valid.startLine)],
-    ['function_name', dictionaryColumnOfIds(fnName, fnIds.values, 'binary')],
-    ['function_system_name', dictionaryColumnOfIds(sysName, sysIds.values, 'binary')],
-    ['function_file_name', dictionaryColumnOfIds(fileName, fileIds.values, 'binary')],
+    ['function_name', fnName.finish('binary')],
+    ['function_system_name', sysName.finish('binary')],
+    ['function_file_name', fileName.finish('binary')],
     ['children', childrenColumn(r)],
     ['parent', intColumn(new Int32(), r.parent.subarray(0, n))],
     ['cumulative', intColumn(smallestUnsigned(r.rootCumulative), cumulative)],
@@ -431,7 +432,7 @@ function rowColumns(t: Tree, f: FrameColumns, r: Rows): { fields: Field[]; colum
     ['timestamp', intColumn(new Int64(), new Float64Array(n))],
     ['depth', intColumn(smallestUnsigned(maxDepth), depth)],
     ['value_offset', intColumn(smallestUnsigned(maxCum), r.valueOffset.subarray(0, n))],
-    ['unnamed_reason', dictionaryColumnOfIds(reason, reasonIds.values, 'binary')],
+    ['unnamed_reason', reason.finish('binary')],
   ];
   return { fields: cols.map(([name, d, nullable]) => field(name, d.type, nullable ?? false)), columns: cols.map(([, d]) => d) };
 }
