@@ -138,6 +138,17 @@ describe("Grafana's Pyroscope data source, with clients from Pyroscope's protos"
     expect(Object.values(selfByPath(levelsToTree(trimmed))).reduce((a, b) => a + b, 0)).toBe(21 * MS);
     // gRPC with Basic auth: the same graph.
     expect(await flame({ profileTypeID: CPU, labelSelector: '{service_name="shop"}', ...range }, pyGrpc)).toEqual(shop);
+    // Connect's JSON form (curl, scripts): the same levels, as JSON (the binary forms send them pre-encoded).
+    const res = await fetch(`${app.base}/querier.v1.QuerierService/SelectMergeStacktraces`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.acme}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ profileTypeID: CPU, labelSelector: '{service_name="shop"}', start: String(range.start), end: String(range.end) }),
+    });
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as { flamegraph: { names: string[]; levels: Array<{ values?: string[] }>; total: string } };
+    expect(json.flamegraph.total).toBe(String(6 * MS));
+    expect(json.flamegraph.names).toEqual(shop.names);
+    expect(json.flamegraph.levels.map((l) => (l.values ?? []).map(Number))).toEqual(shop.levels.map((l) => l.values.map(Number)));
   }, 120_000);
 
   it('answers a range without data, an unknown profile type or a selection of nothing with an empty flame graph, as Pyroscope does', async () => {

@@ -15,6 +15,7 @@ import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
+import { binaryResponse, encodedLevels } from './flame-graph-levels';
 import {
   engineSelector,
   parsePyroscopeSelectors,
@@ -156,14 +157,18 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     return this.frontend.withDeadline(signal, () => this.frontend.mergeStacks(tenant, selection, signal));
   }
 
-  private flameGraph(profile: StackProfile, maxNodes: bigint | undefined): querierV1.FlameGraph {
+  /** The flame graph message; for a binary response its levels go as encoded bytes (see encodedLevels). */
+  private flameGraph(profile: StackProfile, maxNodes: bigint | undefined, ctx: HandlerContext): querierV1.FlameGraph {
     const fg = pyroscopeFlameGraph(profile, { maxNodes: this.limits.maxNodes(Number(maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
-    return create(P.FlameGraphSchema, {
+    const binary = binaryResponse(ctx);
+    const msg = create(P.FlameGraphSchema, {
       names: fg.names,
-      levels: fg.levels.map((l) => create(P.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) })),
+      levels: binary ? [] : levelMessages(fg.levels),
       total: BigInt(Math.round(fg.total)),
       maxSelf: BigInt(Math.round(fg.maxSelf)),
     });
+    if (binary) msg.$unknown = encodedLevels(fg.levels);
+    return msg;
   }
 
   private pprof(profile: StackProfile, r: Range): googleV1.Profile {
@@ -264,7 +269,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
         pprof: create(P.PprofProfileSchema, { profile: this.pprof(profile, this.range(req.start, req.end, true)) }),
       });
     }
-    return create(P.SelectMergeStacktracesResponseSchema, { flamegraph: this.flameGraph(profile, req.maxNodes) });
+    return create(P.SelectMergeStacktracesResponseSchema, { flamegraph: this.flameGraph(profile, req.maxNodes, ctx) });
   }
 
   /**
@@ -276,7 +281,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     const tenant = this.tenant(ctx);
     if (req.format === P.ProfileFormat.TREE) throw new ConnectError('format TREE is not supported: use FLAMEGRAPH', Code.Unimplemented);
     const profile = await this.merged(tenant, req, ctx, req.spanSelector);
-    return create(P.SelectMergeSpanProfileResponseSchema, { flamegraph: this.flameGraph(profile, req.maxNodes) });
+    return create(P.SelectMergeSpanProfileResponseSchema, { flamegraph: this.flameGraph(profile, req.maxNodes, ctx) });
   }
 
   async selectMergeProfile(req: querierV1.SelectMergeProfileRequest, ctx: HandlerContext): Promise<googleV1.Profile> {
@@ -320,16 +325,17 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     } else profile = emptyProfile(right.profileType);
     profile.base ??= new Float64Array(profile.stacks.length);
     const fg = pyroscopeFlameGraphDiff(profile, { maxNodes: this.limits.maxNodes(Number(req.right.maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
-    return create(P.DiffResponseSchema, {
-      flamegraph: create(P.FlameGraphDiffSchema, {
-        names: fg.names,
-        levels: fg.levels.map((l) => create(P.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) })),
-        total: BigInt(Math.round(fg.total)),
-        maxSelf: BigInt(Math.round(fg.maxSelf)),
-        leftTicks: BigInt(Math.round(fg.leftTicks)),
-        rightTicks: BigInt(Math.round(fg.rightTicks)),
-      }),
+    const binary = binaryResponse(ctx);
+    const flamegraph = create(P.FlameGraphDiffSchema, {
+      names: fg.names,
+      levels: binary ? [] : levelMessages(fg.levels),
+      total: BigInt(Math.round(fg.total)),
+      maxSelf: BigInt(Math.round(fg.maxSelf)),
+      leftTicks: BigInt(Math.round(fg.leftTicks)),
+      rightTicks: BigInt(Math.round(fg.rightTicks)),
     });
+    if (binary) flamegraph.$unknown = encodedLevels(fg.levels);
+    return create(P.DiffResponseSchema, { flamegraph });
   }
 
   /**
@@ -411,4 +417,9 @@ function topSeries(buckets: SeriesBuckets, limit: number): typesV1.Series[] {
       points: s.pts.map(([ts, p]) => create(T.PointSchema, { timestamp: BigInt(ts), value: p.value })),
     }),
   );
+}
+
+/** Levels as Level messages (a JSON response, which cannot carry encoded levels). */
+function levelMessages(levels: ReadonlyArray<{ values: readonly number[] }>): querierV1.Level[] {
+  return levels.map((l) => create(P.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
 }

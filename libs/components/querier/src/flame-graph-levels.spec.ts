@@ -1,0 +1,55 @@
+import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { createHandlerContext } from '@connectrpc/connect';
+import { describe, expect, it } from 'vitest';
+import { querierV1 } from '@firn/proto';
+import { mulberry32 } from '@firn/testing';
+import { binaryResponse, encodedLevels } from './flame-graph-levels';
+
+const P = querierV1;
+
+describe(encodedLevels.name, () => {
+  it('decodes as the Level messages it stands for, whatever the values (random levels, uint32 edges, above 2^32, negative, empty)', () => {
+    const rng = mulberry32(7);
+    const edges = [0, 1, 127, 128, 0xffffffff, 0x100000000, 2 ** 53 - 1, -1, -(2 ** 40), 3.4];
+    for (let round = 0; round < 50; round++) {
+      const levels = Array.from({ length: 1 + Math.floor(rng() * 6) }, () => ({
+        values: Array.from({ length: Math.floor(rng() * 5) * 4 }, () =>
+          rng() < 0.2 ? edges[Math.floor(rng() * edges.length)] : Math.floor(rng() * 2 ** (rng() * 40)),
+        ),
+      }));
+      const init = { names: ['total', 'main'], total: 123n, maxSelf: 7n };
+      const asMessages = create(P.FlameGraphSchema, { ...init, levels: levels.map((l) => ({ values: l.values.map((v) => BigInt(Math.round(v))) })) });
+      const encoded = create(P.FlameGraphSchema, init);
+      encoded.$unknown = encodedLevels(levels);
+      const decoded = fromBinary(P.FlameGraphSchema, toBinary(P.FlameGraphSchema, encoded));
+      expect(decoded.$unknown ?? []).toEqual([]);
+      expect(equals(P.FlameGraphSchema, decoded, asMessages)).toBe(true);
+      // The same for a diff's levels, and inside the response message.
+      const diff = create(P.FlameGraphDiffSchema, { leftTicks: 1n, rightTicks: 2n });
+      diff.$unknown = encodedLevels(levels);
+      const back = fromBinary(P.DiffResponseSchema, toBinary(P.DiffResponseSchema, create(P.DiffResponseSchema, { flamegraph: diff })));
+      expect(back.flamegraph?.levels.map((l) => l.values)).toEqual(asMessages.levels.map((l) => l.values));
+    }
+  });
+});
+
+describe(binaryResponse.name, () => {
+  const ctx = (contentType: string) =>
+    createHandlerContext({
+      service: P.QuerierService,
+      method: P.QuerierService.method.selectMergeStacktraces,
+      protocolName: 'connect',
+      requestMethod: 'POST',
+      url: 'http://localhost/querier.v1.QuerierService/SelectMergeStacktraces',
+      requestHeader: { 'content-type': contentType },
+    });
+
+  it('is true for the binary codecs of Connect, gRPC and gRPC-web, false for JSON', () => {
+    for (const t of ['application/proto', 'application/grpc', 'application/grpc+proto', 'application/grpc-web+proto', 'application/connect+proto']) {
+      expect(binaryResponse(ctx(t)), t).toBe(true);
+    }
+    for (const t of ['application/json', 'application/json; charset=utf-8', 'application/grpc-web+json', 'application/connect+json']) {
+      expect(binaryResponse(ctx(t)), t).toBe(false);
+    }
+  });
+});
