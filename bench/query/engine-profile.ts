@@ -6,7 +6,7 @@
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
 //     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
 //     [--snapshot] [--drop-snapshot] [--preload] [--series-preload] [--from 0.5 (start that far into the data, plus 1.234 s: a range cutting a segment)]
-//     [--report arrow (Parca's flame graph record, the default) | pyroscope (Pyroscope's flame graph, what Grafana gets)]
+//     [--report arrow (Parca's flame graph record, the default) | pyroscope (Pyroscope's flame graph, what Grafana gets)] [--encode (with pyroscope: its response encoded as Level messages vs pre-encoded levels)]
 //     [--symbols none (no resolver, the default) | memory (a querier's resolver over an empty in-memory symbol cache: every frame 'pending', as the query bench's queriers answer)]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
@@ -21,6 +21,9 @@
 // as a querier's first query does) against the median warm run of the same process.
 import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
+import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { querierV1 } from '@firn/proto';
+import { encodedLevels } from '@firn/querier';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
 import { MemoryLruCache } from '@firn/cache';
@@ -52,10 +55,47 @@ const { values: args } = parseArgs({
     'drop-snapshot': { type: 'boolean', default: false },
     from: { type: 'string', default: '0' },
     report: { type: 'string', default: 'arrow' },
+    encode: { type: 'boolean', default: false },
     symbols: { type: 'string', default: 'none' },
   },
   strict: true,
 });
+
+/**
+ * --encode: the SelectMergeStacktraces response of a Pyroscope flame graph made and encoded as
+ * the querier did before (Level messages, one BigInt per value) and as it does for binary
+ * responses (pre-encoded levels), each timed in CPU ms; the two are checked to decode equal.
+ */
+function encodeBothWays(g: ReturnType<typeof pyroscopeFlameGraph>, encodedFirst: boolean): { messagesMs: number; encodedMs: number } {
+  const S = querierV1.SelectMergeStacktracesResponseSchema;
+  const init = { names: g.names, total: BigInt(Math.round(g.total)), maxSelf: BigInt(Math.round(g.maxSelf)) };
+  const asMessages = (): Uint8Array => {
+    const levels = g.levels.map((l) => create(querierV1.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
+    return toBinary(S, create(S, { flamegraph: create(querierV1.FlameGraphSchema, { ...init, levels }) }));
+  };
+  const preEncoded = (): Uint8Array => {
+    const fg = create(querierV1.FlameGraphSchema, init);
+    fg.$unknown = encodedLevels(g.levels);
+    return toBinary(S, create(S, { flamegraph: fg }));
+  };
+  const timed = (fn: () => Uint8Array): { bytes: Uint8Array; ms: number } => {
+    const c0 = process.cpuUsage();
+    const bytes = fn();
+    return { bytes, ms: cpuMsOf(c0, process.cpuUsage()) };
+  };
+  // Alternating which goes first, so neither always pays the other's garbage.
+  let a: ReturnType<typeof timed>;
+  let b: ReturnType<typeof timed>;
+  if (encodedFirst) {
+    b = timed(preEncoded);
+    a = timed(asMessages);
+  } else {
+    a = timed(asMessages);
+    b = timed(preEncoded);
+  }
+  if (!equals(S, fromBinary(S, a.bytes), fromBinary(S, b.bytes))) throw new Error('pre-encoded levels decode differently from Level messages');
+  return { messagesMs: a.ms, encodedMs: b.ms };
+}
 
 /** CPU time between two process.cpuUsage() readings: on a busy machine wall time says little. */
 function cpuMsOf(a: NodeJS.CpuUsage, b: NodeJS.CpuUsage): number {
@@ -105,6 +145,7 @@ async function main(): Promise<void> {
     const selector = `${FLEET_PROFILE_TYPE}{${args.namespace ? `namespace="${args.namespace}"` : ''}}`;
     const cold: RunCost[] = [];
     const warm: RunCost[] = [];
+    const encodings: Array<{ messagesMs: number; encodedMs: number }> = [];
     for (let round = 0; round < Number(args.rounds); round++) {
       await engine?.close();
       engine = new QueryEngine({
@@ -161,6 +202,7 @@ async function main(): Promise<void> {
         const render = (): string => {
           if (args.report === 'pyroscope') {
             const g = pyroscopeFlameGraph(p, fgOpts);
+            if (args.encode) encodings.push(encodeBothWays(g, encodings.length % 2 === 1));
             return `${g.levels.reduce((n, l) => n + l.values.length / 4, 0)} nodes (pyroscope)`;
           }
           const fg = flamegraphArrow(p, fgOpts);
@@ -175,6 +217,14 @@ async function main(): Promise<void> {
           `${i === 0 ? 'cold' : 'warm'} merge + symbolize ${(t1 - t0).toFixed(0)} ms (cpu ${cpuMs(c0, c1)}) + flame graph ${(t2 - t1).toFixed(0)} ms (cpu ${cpuMs(c1, c2)}) = ${(t2 - t0).toFixed(0)} ms; ${p.stacks.length} stacks, total ${p.total}, ${shape}`,
         );
       }
+    }
+    if (encodings.length > 1) {
+      // The first render of the process pays the encoders' JIT: left out.
+      const later = encodings.slice(1);
+      const [messages, encoded] = [median(later.map((e) => e.messagesMs)), median(later.map((e) => e.encodedMs))];
+      console.log(
+        `response encoding (median of ${later.length}): Level messages ${messages.toFixed(1)} ms cpu, pre-encoded levels ${encoded.toFixed(1)} ms cpu (${(encoded / messages).toFixed(2)}×)`,
+      );
     }
     const w = { wallMs: median(warm.map((r) => r.wallMs)), cpuMs: median(warm.map((r) => r.cpuMs)) };
     const fmt = (r: RunCost): string => `${r.cpuMs.toFixed(0)} ms cpu / ${r.wallMs.toFixed(0)} ms wall`;

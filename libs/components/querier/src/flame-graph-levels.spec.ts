@@ -8,19 +8,43 @@ import { binaryResponse, encodedLevels } from './flame-graph-levels';
 const P = querierV1;
 
 describe(encodedLevels.name, () => {
-  it('decodes as the Level messages it stands for, whatever the values (random levels, uint32 edges, above 2^32, negative, empty)', () => {
+  it('is the bytes of the Level messages it stands for, whatever the values (random levels, varint length edges, up to 2^53 and past it, negative, empty)', () => {
     const rng = mulberry32(7);
-    const edges = [0, 1, 127, 128, 0xffffffff, 0x100000000, 2 ** 53 - 1, -1, -(2 ** 40), 3.4];
+    const edges = [
+      0,
+      1,
+      127,
+      128,
+      16383,
+      16384,
+      0x7fffffff,
+      0x80000000,
+      0xffffffff,
+      0x100000000,
+      2 ** 35 - 1,
+      2 ** 35,
+      2 ** 53 - 1,
+      2 ** 53,
+      2 ** 60,
+      -1,
+      -(2 ** 40),
+      3.4,
+    ];
     for (let round = 0; round < 50; round++) {
       const levels = Array.from({ length: 1 + Math.floor(rng() * 6) }, () => ({
         values: Array.from({ length: Math.floor(rng() * 5) * 4 }, () =>
-          rng() < 0.2 ? edges[Math.floor(rng() * edges.length)] : Math.floor(rng() * 2 ** (rng() * 40)),
+          rng() < 0.2 ? edges[Math.floor(rng() * edges.length)] : Math.floor(rng() * 2 ** (rng() * 53)),
         ),
       }));
       const init = { names: ['total', 'main'], total: 123n, maxSelf: 7n };
       const asMessages = create(P.FlameGraphSchema, { ...init, levels: levels.map((l) => ({ values: l.values.map((v) => BigInt(Math.round(v))) })) });
       const encoded = create(P.FlameGraphSchema, init);
       encoded.$unknown = encodedLevels(levels);
+      // Byte for byte the runtime's encoding of each Level (after the field's length prefix).
+      encoded.$unknown.forEach((u, i) => {
+        const level = toBinary(P.LevelSchema, asMessages.levels[i]);
+        expect(u.data.subarray(u.data.length - level.length)).toEqual(level);
+      });
       const decoded = fromBinary(P.FlameGraphSchema, toBinary(P.FlameGraphSchema, encoded));
       expect(decoded.$unknown ?? []).toEqual([]);
       expect(equals(P.FlameGraphSchema, decoded, asMessages)).toBe(true);
