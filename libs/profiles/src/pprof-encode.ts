@@ -93,7 +93,21 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     }
     return id;
   };
+  // A frame object alone in its group (no inlined callees: nearly every frame), once it has its
+  // location: stacks share frame objects, and the content key below costs a string per frame
+  // occurrence (≈ 0.4 s for a fleet hour's 500 k occurrences).
+  const soleFrameLocation = new Map<Frame, bigint>();
   const locationId = (group: Frame[]): bigint => {
+    if (group.length === 1) {
+      const known = soleFrameLocation.get(group[0]);
+      if (known !== undefined) return known;
+      const id = locationIdByContent(group);
+      soleFrameLocation.set(group[0], id);
+      return id;
+    }
+    return locationIdByContent(group);
+  };
+  const locationIdByContent = (group: Frame[]): bigint => {
     const outer = group[group.length - 1];
     let key = `${outer.buildId}\u0000${outer.mappingFile}\u0000${outer.address}`;
     for (const f of group) key += `\u0000${f.functionName}\u0000${f.fileName}\u0000${f.line}`;
