@@ -6,7 +6,7 @@
 //     [--series-cache-bytes N (0 = scan rows on every series query, as before series tables)]
 //     [--footer-cache-bytes N (0 = read each segment's size and footer on every query)]
 //     [--snapshot] [--drop-snapshot] [--preload] [--series-preload] [--from 0.5 (start that far into the data, plus 1.234 s: a range cutting a segment)]
-//     [--report arrow (Parca's flame graph record, the default) | pyroscope (Pyroscope's flame graph, what Grafana gets) | pprof (the PPROF report, SelectMergeProfile's body)] [--encode (with pyroscope: its response encoded as Level messages vs pre-encoded levels)]
+//     [--report arrow (Parca's flame graph record, the default) | pyroscope (Pyroscope's flame graph, what Grafana gets) | pprof (Parca's PPROF report, gzip) | pprof-message (Pyroscope's SelectMergeProfile answer, encoded as the RPC layer does)] [--encode (with pyroscope: its response encoded as Level messages vs pre-encoded levels)]
 //     [--symbols none (no resolver, the default) | memory (a querier's resolver over an empty in-memory symbol cache: every frame 'pending', as the query bench's queriers answer)]
 //
 // --snapshot: engines keep the stack catalog snapshot in the dir's object storage (written when a
@@ -22,7 +22,7 @@
 import { resolve } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { querierV1 } from '@firn/proto';
+import { googleV1, querierV1 } from '@firn/proto';
 import { encodedLevels } from '@firn/querier';
 import { parseArgs } from 'node:util';
 import { ManifestLog } from '@firn/manifest';
@@ -30,7 +30,7 @@ import { MemoryLruCache } from '@firn/cache';
 import { CachedSymbolResolver } from '@firn/debuginfo';
 import { createLogger, Registry } from '@firn/observability';
 import { catalogSnapshotKey, NO_SYMBOLS, QueryEngine, symbolize, type SymbolResolver } from '@firn/query';
-import { flamegraphArrow, pyroscopeFlameGraph, stackProfileToPprof } from '@firn/reports';
+import { flamegraphArrow, pyroscopeFlameGraph, stackProfileToPprof, stackProfileToPprofMessage } from '@firn/reports';
 import { tenantFromTrustedSource } from '@firn/tenancy';
 import { FLEET_PROFILE_TYPE } from '../fleet/fleet-1h';
 import { intArg } from '../cli';
@@ -129,7 +129,8 @@ async function main(): Promise<void> {
     const segs = manifest.validSegments(tenant).map((s) => s.meta);
     const firstMs = Math.min(...segs.map((s) => Number(s.minTimeUnixNano / 1_000_000n)));
     const endMs = Math.max(...segs.map((s) => Number(s.maxTimeUnixNano / 1_000_000n))) + 1;
-    if (!['arrow', 'pyroscope', 'pprof'].includes(args.report)) throw new Error(`--report must be arrow, pyroscope or pprof, got ${args.report}`);
+    if (!['arrow', 'pyroscope', 'pprof', 'pprof-message'].includes(args.report))
+      throw new Error(`--report must be arrow, pyroscope, pprof or pprof-message, got ${args.report}`);
     const from = Number(args.from);
     if (!(from >= 0 && from < 1)) throw new Error(`--from must be a fraction in [0, 1), got ${args.from}`);
     const startMs = from === 0 ? firstMs : firstMs + Math.floor((endMs - firstMs) * from) + 1_234;
@@ -201,6 +202,8 @@ async function main(): Promise<void> {
         // Parca's Arrow record (Parca UI, our UI), or Pyroscope's flame graph (Grafana).
         const render = (): string => {
           if (args.report === 'pprof') return `${stackProfileToPprof(p, { startMs, endMs }).length} B of gzip pprof`;
+          if (args.report === 'pprof-message')
+            return `${toBinary(googleV1.ProfileSchema, stackProfileToPprofMessage(p, { startMs, endMs })).length} B of pprof`;
           if (args.report === 'pyroscope') {
             const g = pyroscopeFlameGraph(p, fgOpts);
             if (args.encode) encodings.push(encodeBothWays(g, encodings.length % 2 === 1));

@@ -20,6 +20,11 @@ export interface ToPprofOptions {
  * in the profile's comments.
  */
 export function samplesToPprof(batch: SampleBatch, profileType: string, opts: ToPprofOptions = {}): Uint8Array {
+  return gzipSync(toBinary(googleV1.ProfileSchema, samplesToPprofMessage(batch, profileType, opts)));
+}
+
+/** samplesToPprof's Profile as a message, for a caller that sends it as one (Pyroscope's SelectMergeProfile). */
+export function samplesToPprofMessage(batch: SampleBatch, profileType: string, opts: ToPprofOptions = {}): googleV1.Profile {
   const includeLabels = opts.includeLabels ?? true;
   const pt = parseProfileType(profileType);
   const ptIdx = batch.profileTypes.indexOf(profileType);
@@ -191,7 +196,7 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     comment.push(s(`firn: unnamed locations of ${what}: ${whys}`));
   }
 
-  const profile = create(googleV1.ProfileSchema, {
+  return create(googleV1.ProfileSchema, {
     sampleType: [{ type: s(pt.sampleType), unit: s(pt.sampleUnit) }],
     periodType: { type: s(pt.periodType), unit: s(pt.periodUnit) },
     period: BigInt(Math.round(period)),
@@ -204,5 +209,4 @@ export function samplesToPprof(batch: SampleBatch, profileType: string, opts: To
     stringTable: strings,
     comment,
   });
-  return gzipSync(toBinary(googleV1.ProfileSchema, profile));
 }

@@ -4,5 +4,5 @@ export { flamegraphArrow } from './flamegraph-arrow';
 export { pyroscopeFlameGraph, pyroscopeFlameGraphDiff } from './pyroscope-flamegraph';
 export { parcaTop } from './top';
 export { tableArrow } from './table-arrow';
-export { stackProfileToPprof } from './pprof';
+export { stackProfileToPprof, stackProfileToPprofMessage } from './pprof';
 export { pyroscopeFrameName } from './labels';

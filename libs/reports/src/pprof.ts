@@ -1,4 +1,7 @@
-import { SampleBatchBuilder, samplesToPprof } from '@firn/profiles';
+import { gzipSync } from 'node:zlib';
+import { toBinary } from '@bufbuild/protobuf';
+import { SampleBatchBuilder, samplesToPprofMessage } from '@firn/profiles';
+import { googleV1 } from '@firn/proto';
 import type { StackProfile } from './stack-profile';
 
 export interface StackProfilePprofOptions {
@@ -16,6 +19,14 @@ export interface StackProfilePprofOptions {
  * location with several lines; see samplesToPprof in @firn/profiles.
  */
 export function stackProfileToPprof(p: StackProfile, opts: StackProfilePprofOptions = {}): Uint8Array {
+  return gzipSync(toBinary(googleV1.ProfileSchema, stackProfileToPprofMessage(p, opts)));
+}
+
+/**
+ * stackProfileToPprof's Profile as a message: what SelectMergeProfile answers, encoded once by
+ * the RPC layer instead of gzipped, inflated and decoded again.
+ */
+export function stackProfileToPprofMessage(p: StackProfile, opts: StackProfilePprofOptions = {}): googleV1.Profile {
   const builder = new SampleBatchBuilder({ initialCapacity: Math.max(16, p.stacks.length) });
   const pt = builder.addProfileType(p.profileType);
   const series = builder.addSeries([]);
@@ -27,5 +38,5 @@ export function stackProfileToPprof(p: StackProfile, opts: StackProfilePprofOpti
     if (v === 0) continue;
     builder.addRow(pt, series, builder.addStack(p.stacks[s]), Math.round(v), startMs, durationNs, period);
   }
-  return samplesToPprof(builder.build(), p.profileType, { includeLabels: false });
+  return samplesToPprofMessage(builder.build(), p.profileType, { includeLabels: false });
 }

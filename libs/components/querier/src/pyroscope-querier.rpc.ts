@@ -1,13 +1,12 @@
-import { gunzipSync } from 'node:zlib';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { create, fromBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import { FirnError } from '@firn/errors';
 import { TOKEN_STORE } from '@firn/platform';
 import { normalizeSpanId, parseProfileType } from '@firn/profiles';
 import { googleV1, querierV1, typesV1 } from '@firn/proto';
 import { QueryEngine, seriesLabels, type SeriesBuckets } from '@firn/query';
-import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprof, type StackProfile } from '@firn/reports';
+import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprofMessage, type StackProfile } from '@firn/reports';
 import { RpcRegistry } from '@firn/server-runtime';
 import { Scope, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { queryAuthInterceptor } from './internal-auth';
@@ -172,7 +171,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
   }
 
   private pprof(profile: StackProfile, r: Range): googleV1.Profile {
-    return fromBinary(googleV1.ProfileSchema, gunzipSync(stackProfileToPprof(profile, { startMs: r.startMs, endMs: r.endMs - 1 })));
+    return stackProfileToPprofMessage(profile, { startMs: r.startMs, endMs: r.endMs - 1 });
   }
 
   async profileTypes(req: querierV1.ProfileTypesRequest, ctx: HandlerContext): Promise<querierV1.ProfileTypesResponse> {
