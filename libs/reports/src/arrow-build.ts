@@ -136,7 +136,7 @@ export class DictionaryColumnBuilder {
   private readonly order: string[] = [];
   private readonly idx: Uint32Array;
   private readonly bits: Uint8Array;
-  private set_ = 0;
+  private setRows = 0;
 
   constructor(
     private readonly distinct: readonly string[],
@@ -153,7 +153,7 @@ export class DictionaryColumnBuilder {
     if (pos < 0) pos = this.position[id] = this.order.push(this.distinct[id]) - 1;
     this.idx[row] = pos;
     this.bits[row >> 3] |= 1 << (row & 7);
-    this.set_++;
+    this.setRows++;
   }
 
   finish(valueType: 'binary' | 'utf8', indexType?: Uint8 | Uint16 | Uint32 | Int32): Data {
@@ -168,7 +168,7 @@ export class DictionaryColumnBuilder {
     const it = indexType ?? smallestUnsigned(order.length);
     // One native conversion each (values fit the type: it is chosen for the count).
     const keys = it instanceof Uint8 ? new Uint8Array(idx) : it instanceof Uint16 ? new Uint16Array(idx) : it instanceof Int32 ? new Int32Array(idx) : idx;
-    const nullCount = n - this.set_;
+    const nullCount = n - this.setRows;
     return makeData({
       type: new Dictionary(vt, it as Uint32),
       length: n,

@@ -3,7 +3,7 @@ import { createHandlerContext } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
 import { querierV1 } from '@firn/proto';
 import { mulberry32 } from '@firn/testing';
-import { binaryResponse, encodedLevels } from './flame-graph-levels';
+import { binaryResponse, encodedLevels, setLevels } from './flame-graph-levels';
 
 const P = querierV1;
 
@@ -57,7 +57,7 @@ describe(encodedLevels.name, () => {
   });
 });
 
-describe(binaryResponse.name, () => {
+describe(`${binaryResponse.name} and ${setLevels.name}`, () => {
   const ctx = (contentType: string) =>
     createHandlerContext({
       service: P.QuerierService,
@@ -75,5 +75,17 @@ describe(binaryResponse.name, () => {
     for (const t of ['application/json', 'application/json; charset=utf-8', 'application/grpc-web+json', 'application/connect+json']) {
       expect(binaryResponse(ctx(t)), t).toBe(false);
     }
+  });
+
+  it('sets levels encoded for a binary response and as Level messages for JSON, both read back the same', () => {
+    const levels = [{ values: [0, 300, 0, 0] }, { values: [0, 200, 200, 1, 0, 100, 2 ** 40, 2] }];
+    const binary = create(P.FlameGraphSchema, { names: ['total', 'a', 'b'] });
+    setLevels(binary, levels, ctx('application/proto'));
+    expect(binary.levels).toEqual([]);
+    const json = create(P.FlameGraphSchema, { names: ['total', 'a', 'b'] });
+    setLevels(json, levels, ctx('application/json'));
+    expect(json.$unknown).toBeUndefined();
+    expect(json.levels.map((l) => l.values.map(Number))).toEqual(levels.map((l) => l.values));
+    expect(equals(P.FlameGraphSchema, fromBinary(P.FlameGraphSchema, toBinary(P.FlameGraphSchema, binary)), json)).toBe(true);
   });
 });

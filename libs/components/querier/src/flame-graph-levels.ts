@@ -1,4 +1,4 @@
-import type { UnknownField } from '@bufbuild/protobuf';
+import { create, type UnknownField } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { HandlerContext } from '@connectrpc/connect';
 import { querierV1 } from '@firn/proto';
@@ -58,6 +58,19 @@ function levelBytes(values: readonly number[]): Uint8Array {
   out.set(head, prefix.length);
   out.set(scratch.subarray(0, at), prefix.length + head.length);
   return out;
+}
+
+/**
+ * Sets a FlameGraph's or FlameGraphDiff's levels as the call's response can carry them: encoded
+ * (see encodedLevels) for protobuf's binary form, Level messages for JSON.
+ */
+export function setLevels(
+  msg: { levels: querierV1.Level[]; $unknown?: UnknownField[] },
+  levels: ReadonlyArray<{ values: readonly number[] }>,
+  ctx: HandlerContext,
+): void {
+  if (binaryResponse(ctx)) msg.$unknown = [...(msg.$unknown ?? []), ...encodedLevels(levels)];
+  else msg.levels = levels.map((l) => create(querierV1.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
 }
 
 /** Whether the call's response goes out in protobuf's binary form (gRPC, gRPC-web, Connect), not JSON. */

@@ -1,4 +1,4 @@
 export { QuerierModule } from './querier.module';
 export { querierConfig, querierServer } from './querier.server';
 export { querierOptionsFrom, querierSettings } from './querier.settings';
-export { binaryResponse, encodedLevels } from './flame-graph-levels';
+export { encodedLevels } from './flame-graph-levels';

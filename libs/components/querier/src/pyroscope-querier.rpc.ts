@@ -14,7 +14,7 @@ import { QUERY_ENGINE } from './querier.options';
 import { QueryFrontend } from './query-frontend';
 import { QueryLimits } from './query-limits';
 import { checkedRange } from './query-range';
-import { binaryResponse, encodedLevels } from './flame-graph-levels';
+import { setLevels } from './flame-graph-levels';
 import {
   engineSelector,
   parsePyroscopeSelectors,
@@ -156,17 +156,11 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     return this.frontend.withDeadline(signal, () => this.frontend.mergeStacks(tenant, selection, signal));
   }
 
-  /** The flame graph message; for a binary response its levels go as encoded bytes (see encodedLevels). */
+  /** The flame graph message; for a binary response its levels go as encoded bytes (see setLevels). */
   private flameGraph(profile: StackProfile, maxNodes: bigint | undefined, ctx: HandlerContext): querierV1.FlameGraph {
     const fg = pyroscopeFlameGraph(profile, { maxNodes: this.limits.maxNodes(Number(maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
-    const binary = binaryResponse(ctx);
-    const msg = create(P.FlameGraphSchema, {
-      names: fg.names,
-      levels: binary ? [] : levelMessages(fg.levels),
-      total: BigInt(Math.round(fg.total)),
-      maxSelf: BigInt(Math.round(fg.maxSelf)),
-    });
-    if (binary) msg.$unknown = encodedLevels(fg.levels);
+    const msg = create(P.FlameGraphSchema, { names: fg.names, total: BigInt(Math.round(fg.total)), maxSelf: BigInt(Math.round(fg.maxSelf)) });
+    setLevels(msg, fg.levels, ctx);
     return msg;
   }
 
@@ -324,16 +318,14 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
     } else profile = emptyProfile(right.profileType);
     profile.base ??= new Float64Array(profile.stacks.length);
     const fg = pyroscopeFlameGraphDiff(profile, { maxNodes: this.limits.maxNodes(Number(req.right.maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
-    const binary = binaryResponse(ctx);
     const flamegraph = create(P.FlameGraphDiffSchema, {
       names: fg.names,
-      levels: binary ? [] : levelMessages(fg.levels),
       total: BigInt(Math.round(fg.total)),
       maxSelf: BigInt(Math.round(fg.maxSelf)),
       leftTicks: BigInt(Math.round(fg.leftTicks)),
       rightTicks: BigInt(Math.round(fg.rightTicks)),
     });
-    if (binary) flamegraph.$unknown = encodedLevels(fg.levels);
+    setLevels(flamegraph, fg.levels, ctx);
     return create(P.DiffResponseSchema, { flamegraph });
   }
 
@@ -416,9 +408,4 @@ function topSeries(buckets: SeriesBuckets, limit: number): typesV1.Series[] {
       points: s.pts.map(([ts, p]) => create(T.PointSchema, { timestamp: BigInt(ts), value: p.value })),
     }),
   );
-}
-
-/** Levels as Level messages (a JSON response, which cannot carry encoded levels). */
-function levelMessages(levels: ReadonlyArray<{ values: readonly number[] }>): querierV1.Level[] {
-  return levels.map((l) => create(P.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
 }

@@ -59,9 +59,10 @@ export class CachedSymbolResolver implements SymbolResolver {
   private lastWarnMs = 0;
   /**
    * Kept per tenant and Frame object: a querier asks about its stack catalog's frames, the same
-   * objects query after query, so each frame's cache key is built once and its answers are the same objects every time (`unnamedCopy` per reason, the frames decoded
-   * from an entry until the entry changes). New copies on every query cost the reports a content
-   * string per frame per query, and the heap their garbage (≈ 15 k frames per fleet flame graph).
+   * objects query after query, so each frame's cache key is built once and its answers are the
+   * same objects every time (`unnamedCopy` per reason, the frames decoded from an entry until the
+   * entry changes). New copies on every query cost the reports a content string per frame per
+   * query, and the heap their garbage (≈ 15 k frames per fleet flame graph).
    */
   private readonly answers = new Map<TenantId, WeakMap<Frame, FrameAnswer>>();
 
