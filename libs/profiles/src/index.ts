@@ -27,7 +27,7 @@ export { type InternedStacks, internedStacksOf } from './frame-intern';
 export { gunzipWithin, isGzip, maybeGunzip } from './decompress';
 export { type PprofLimits, samplesFromPprof, pprofIntoBuilder } from './pprof';
 export { type SampleTypeConfig, pyroscopeSeriesLabels, pyroscopeProfileName, parseSampleTypeConfig } from './pyroscope-ingest';
-export { samplesToPprof, samplesToPprofMessage } from './pprof-encode';
+export { gzipPprof, samplesToPprof, samplesToPprofMessage } from './pprof-encode';
 export { samplesFromOtlp } from './otlp';
 export { samplesFromFolded, parsePyroscopeName } from './folded';
 export { checkSamplesArrow, samplesToArrow, samplesFromArrow, type ArrowLimits } from './arrow-samples';

@@ -20,7 +20,12 @@ export interface ToPprofOptions {
  * in the profile's comments.
  */
 export function samplesToPprof(batch: SampleBatch, profileType: string, opts: ToPprofOptions = {}): Uint8Array {
-  return gzipSync(toBinary(googleV1.ProfileSchema, samplesToPprofMessage(batch, profileType, opts)));
+  return gzipPprof(samplesToPprofMessage(batch, profileType, opts));
+}
+
+/** A Profile as pprof files and the PPROF report carry it: encoded, gzipped. */
+export function gzipPprof(profile: googleV1.Profile): Uint8Array {
+  return gzipSync(toBinary(googleV1.ProfileSchema, profile));
 }
 
 /** samplesToPprof's Profile as a message, for a caller that sends it as one (Pyroscope's SelectMergeProfile). */

@@ -1,7 +1,5 @@
-import { gzipSync } from 'node:zlib';
-import { toBinary } from '@bufbuild/protobuf';
-import { SampleBatchBuilder, samplesToPprofMessage } from '@firn/profiles';
-import { googleV1 } from '@firn/proto';
+import { gzipPprof, SampleBatchBuilder, samplesToPprofMessage } from '@firn/profiles';
+import type { googleV1 } from '@firn/proto';
 import type { StackProfile } from './stack-profile';
 
 export interface StackProfilePprofOptions {
@@ -19,7 +17,7 @@ export interface StackProfilePprofOptions {
  * location with several lines; see samplesToPprof in @firn/profiles.
  */
 export function stackProfileToPprof(p: StackProfile, opts: StackProfilePprofOptions = {}): Uint8Array {
-  return gzipSync(toBinary(googleV1.ProfileSchema, stackProfileToPprofMessage(p, opts)));
+  return gzipPprof(stackProfileToPprofMessage(p, opts));
 }
 
 /**

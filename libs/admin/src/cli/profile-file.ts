@@ -1,8 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import { gzipSync } from 'node:zlib';
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { FirnError } from '@firn/errors';
-import { isGzip, maybeGunzip, parseProfileType, samplesFromFolded, samplesFromPprof, type SampleBatch } from '@firn/profiles';
+import { gzipPprof, isGzip, maybeGunzip, parseProfileType, samplesFromFolded, samplesFromPprof, type SampleBatch } from '@firn/profiles';
 import { googleV1 } from '@firn/proto';
 import { UsageError } from './args';
 
@@ -116,7 +115,7 @@ export function withPprofTime(f: ProfileFile, fromMs: number, untilMs: number | 
   });
   p.timeNanos = BigInt(fromMs) * 1_000_000n;
   if (untilMs !== undefined) p.durationNanos = BigInt(untilMs - fromMs) * 1_000_000n;
-  return gzipSync(toBinary(googleV1.ProfileSchema, p));
+  return gzipPprof(p);
 }
 
 function summarize(b: SampleBatch, fallbackMs: number): ProfileSummary {

@@ -25,7 +25,7 @@ export function encodedLevels(levels: ReadonlyArray<{ values: readonly number[] 
   return levels.map((l) => ({ no: LEVELS_FIELD, wireType: WireType.LengthDelimited, data: levelBytes(l.values) }));
 }
 
-/** Varint bytes of the packed values, reused between calls (copied out per level). */
+/** Varint bytes of the packed values, reused between calls. */
 let scratch = new Uint8Array(1 << 16);
 
 /** One Level message, length-prefixed as a length-delimited field's data is kept. */
@@ -50,14 +50,11 @@ function levelBytes(values: readonly number[]): Uint8Array {
     }
     scratch[at++] = n;
   }
-  // Packed, as proto3 writes repeated scalars; an empty Level has no values field.
-  const head = at === 0 ? new Uint8Array(0) : new BinaryWriter().tag(VALUES_FIELD, WireType.LengthDelimited).uint32(at).finish();
-  const prefix = new BinaryWriter().uint32(head.length + at).finish();
-  const out = new Uint8Array(prefix.length + head.length + at);
-  out.set(prefix, 0);
-  out.set(head, prefix.length);
-  out.set(scratch.subarray(0, at), prefix.length + head.length);
-  return out;
+  // Packed, as proto3 writes repeated scalars; an empty Level has no values field. finish()
+  // copies the scratch out.
+  const w = new BinaryWriter().fork();
+  if (at > 0) w.tag(VALUES_FIELD, WireType.LengthDelimited).bytes(scratch.subarray(0, at));
+  return w.join().finish();
 }
 
 /**
@@ -69,7 +66,7 @@ export function setLevels(
   levels: ReadonlyArray<{ values: readonly number[] }>,
   ctx: HandlerContext,
 ): void {
-  if (binaryResponse(ctx)) msg.$unknown = [...(msg.$unknown ?? []), ...encodedLevels(levels)];
+  if (binaryResponse(ctx)) msg.$unknown = encodedLevels(levels);
   else msg.levels = levels.map((l) => create(querierV1.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
 }
 

@@ -1,5 +1,5 @@
-import { gzipSync } from 'node:zlib';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
+import { gzipPprof } from '@firn/profiles';
 import { googleV1 } from '@firn/proto';
 import type { SourceLocation } from '@firn/symbols';
 import { GAP, type BinarySamples } from './binary-samples';
@@ -138,7 +138,7 @@ export function buildGoPgoProfile(b: BinarySamples, r: ResolvedBinary, o: GoPgoO
     period,
   });
   return {
-    profile: gzipSync(toBinary(googleV1.ProfileSchema, profile)),
+    profile: gzipPprof(profile),
     stats: { functions: functions.size, samples: written, unresolvedSamples: unresolved },
   };
 }
