@@ -3,7 +3,7 @@ import { createHandlerContext } from '@connectrpc/connect';
 import { describe, expect, it } from 'vitest';
 import { querierV1 } from '@firn/proto';
 import { mulberry32 } from '@firn/testing';
-import { binaryResponse, encodedLevels, setLevels } from './flame-graph-levels';
+import { encodedLevels, setLevels } from './flame-graph-levels';
 
 const P = querierV1;
 
@@ -57,7 +57,7 @@ describe(encodedLevels.name, () => {
   });
 });
 
-describe(`${binaryResponse.name} and ${setLevels.name}`, () => {
+describe(setLevels.name, () => {
   const ctx = (contentType: string) =>
     createHandlerContext({
       service: P.QuerierService,
@@ -67,15 +67,6 @@ describe(`${binaryResponse.name} and ${setLevels.name}`, () => {
       url: 'http://localhost/querier.v1.QuerierService/SelectMergeStacktraces',
       requestHeader: { 'content-type': contentType },
     });
-
-  it('is true for the binary codecs of Connect, gRPC and gRPC-web, false for JSON', () => {
-    for (const t of ['application/proto', 'application/grpc', 'application/grpc+proto', 'application/grpc-web+proto', 'application/connect+proto']) {
-      expect(binaryResponse(ctx(t)), t).toBe(true);
-    }
-    for (const t of ['application/json', 'application/json; charset=utf-8', 'application/grpc-web+json', 'application/connect+json']) {
-      expect(binaryResponse(ctx(t)), t).toBe(false);
-    }
-  });
 
   it('sets levels encoded for a binary response and as Level messages for JSON, both read back the same', () => {
     const levels = [{ values: [0, 300, 0, 0] }, { values: [0, 200, 200, 1, 0, 100, 2 ** 40, 2] }];

@@ -2,6 +2,7 @@ import { create, type UnknownField } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { HandlerContext } from '@connectrpc/connect';
 import { querierV1 } from '@firn/proto';
+import { binaryResponse } from '@firn/server-runtime';
 
 const LEVELS_FIELD = querierV1.FlameGraphSchema.field.levels.number;
 const VALUES_FIELD = querierV1.LevelSchema.field.values.number;
@@ -68,9 +69,4 @@ export function setLevels(
 ): void {
   if (binaryResponse(ctx)) msg.$unknown = encodedLevels(levels);
   else msg.levels = levels.map((l) => create(querierV1.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
-}
-
-/** Whether the call's response goes out in protobuf's binary form (gRPC, gRPC-web, Connect), not JSON. */
-export function binaryResponse(ctx: HandlerContext): boolean {
-  return !(ctx.requestHeader.get('content-type') ?? '').includes('json');
 }

@@ -1,11 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { DescMethod, DescService } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient, type Client, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { create, type DescMessage, type DescMethodUnary, type DescService, type UnknownField } from '@bufbuild/protobuf';
+import { EmptySchema } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl, type Transport } from '@connectrpc/connect';
 import { FirnError } from '@firn/errors';
 import type { Logger, Registry } from '@firn/observability';
 import { EndpointSet, INTERNAL_TENANT_HEADER, INTERNAL_TOKEN_HEADER, TOKEN_STORE, internalGrpcTransport, worthAnotherEndpoint } from '@firn/platform';
 import { firnInsightsV1, querierV1, queryV1alpha1 } from '@firn/proto';
-import { LOGGER, METRICS, RpcRegistry } from '@firn/server-runtime';
+import { LOGGER, METRICS, RpcRegistry, binaryResponse } from '@firn/server-runtime';
 import { Scope, authInterceptor, principalOf, type TokenStore } from '@firn/tenancy';
 import { QUERY_PROXY_OPTIONS, type QueryProxyOptions } from './query-proxy.options';
 import { QueryProxyMetrics } from './query-proxy.metrics';
@@ -13,8 +14,11 @@ import { QueryProxyMetrics } from './query-proxy.metrics';
 /** The public query services the queriers serve and the gateway fronts. */
 const FORWARDED: DescService[] = [queryV1alpha1.QueryService, querierV1.QuerierService, firnInsightsV1.InsightsService];
 
-type AnyClient = Client<DescService>;
-type UnaryCall = (req: unknown, opts: { signal: AbortSignal; timeoutMs?: number; headers: Record<string, string> }) => Promise<unknown>;
+/** A forwarded method, and the same call read with a response schema that has no fields (see `forward`). */
+interface Forwarded {
+  method: DescMethodUnary;
+  undecoded: DescMethodUnary<DescMessage, typeof EmptySchema>;
+}
 
 /**
  * One public address for reads: the gateway serves Parca's QueryService, Pyroscope's
@@ -24,12 +28,14 @@ type UnaryCall = (req: unknown, opts: { signal: AbortSignal; timeoutMs?: number;
  * endpoint list names (a headless Service lists only ready pods), the caller's deadline and
  * cancellation travel with them, and a querier that is unavailable (restarting, gone) or whose
  * call died on the wire (a drain's GOAWAY race) is skipped for the next one: queries only read,
- * so trying another is safe (see worthAnotherEndpoint).
+ * so trying another is safe (see worthAnotherEndpoint). A binary answer (what gRPC, gRPC-web and
+ * Connect's protobuf codec ask for) is passed on as the querier encoded it, not decoded and
+ * encoded again here.
  */
 @Injectable()
 export class QueryProxy implements OnModuleInit, OnModuleDestroy {
   private readonly endpoints: EndpointSet;
-  private clients = new Map<string, Map<string, AnyClient>>();
+  private transports = new Map<string, Transport>();
   private next = 0;
   private readonly metrics: QueryProxyMetrics;
 
@@ -42,9 +48,9 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
   ) {
     this.endpoints = new EndpointSet({ specs: opts.queriers, refreshMs: opts.refreshMs, log });
     this.endpoints.onChange((urls) => {
-      const next = new Map<string, Map<string, AnyClient>>();
-      for (const url of urls) next.set(url, this.clients.get(url) ?? this.clientsFor(url));
-      this.clients = next;
+      const next = new Map<string, Transport>();
+      for (const url of urls) next.set(url, this.transports.get(url) ?? internalGrpcTransport(url));
+      this.transports = next;
     });
     this.metrics = new QueryProxyMetrics(registry);
   }
@@ -57,7 +63,9 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
       const impl: Record<string, (req: unknown, ctx: HandlerContext) => Promise<unknown>> = {};
       for (const method of service.methods) {
         if (method.methodKind !== 'unary') continue;
-        impl[method.localName] = (req, ctx) => this.forward(service, method, req, ctx);
+        const unary = method as DescMethodUnary;
+        const f: Forwarded = { method: unary, undecoded: { ...unary, output: EmptySchema } };
+        impl[method.localName] = (req, ctx) => this.forward(f, req, ctx);
       }
       this.rpc.add(service, impl as unknown as Partial<ServiceImpl<DescService>>, { interceptors: [authInterceptor(this.tokens, Scope.ReadProfiles)] });
     }
@@ -67,14 +75,18 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
     this.endpoints.close();
   }
 
-  private clientsFor(baseUrl: string): Map<string, AnyClient> {
-    const transport = internalGrpcTransport(baseUrl);
-    return new Map(FORWARDED.map((s) => [s.typeName, createClient(s, transport) as AnyClient]));
-  }
-
-  private async forward(service: DescService, method: DescMethod, req: unknown, ctx: HandlerContext): Promise<unknown> {
+  /**
+   * For a binary response the querier's answer is read as a message without fields, so all of it
+   * stays as the encoded bytes of its fields (the message's unknown fields, views of the bytes
+   * received), and is returned as the method's own message with nothing set but those: the
+   * runtime writes them out as they are. Decoding and encoding it again would cost the gateway
+   * what it cost the querier (a BigInt per int64 of a Grafana flame graph or a pprof profile).
+   * JSON callers get the answer decoded and encoded as JSON, which unknown fields do not survive.
+   */
+  private async forward(f: Forwarded, req: unknown, ctx: HandlerContext): Promise<unknown> {
     const tenant = principalOf(ctx, Scope.ReadProfiles).tenant;
-    const urls = [...this.clients.keys()];
+    const binary = binaryResponse(ctx);
+    const urls = [...this.transports.keys()];
     if (urls.length === 0) {
       this.metrics.forwarded.inc({ code: 'unavailable' });
       throw FirnError.unavailable('no querier is available');
@@ -85,13 +97,15 @@ export class QueryProxy implements OnModuleInit, OnModuleDestroy {
     let last: unknown;
     for (let i = 0; i < attempts; i++) {
       const url = urls[(start + i) % urls.length];
-      const call = (this.clients.get(url)?.get(service.typeName) as unknown as Record<string, UnaryCall> | undefined)?.[method.localName];
-      if (!call) continue;
+      const transport = this.transports.get(url);
+      if (!transport) continue;
       try {
         // The remaining deadline of the caller, not a fresh one: a retry never outlives it.
-        const res = await call(req, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers });
+        const res = await transport.unary(binary ? f.undecoded : f.method, ctx.signal, ctx.timeoutMs(), headers, req as never);
         this.metrics.forwarded.inc({ code: 'ok' });
-        return res;
+        if (!binary) return res.message;
+        const $unknown: UnknownField[] | undefined = res.message.$unknown;
+        return Object.assign(create(f.method.output), { $unknown });
       } catch (err) {
         last = err;
         const ce = ConnectError.from(err);
