@@ -147,6 +147,10 @@ async function timed<T>(n: number, fn: () => Promise<T>, pid?: number): Promise<
   };
 }
 
+function medianOf(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
 function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -248,6 +252,8 @@ async function measurePhase(
   token: string,
   specs: QuerySpec[],
   store: (row: QueryRow, t: Timing, total: number, cpuSec: number[]) => void,
+  /** Whose main-thread CPU each run measures (default: the querier, when there is one). */
+  cpuPid: number | undefined = queriers.length === 1 ? queriers[0].pid : undefined,
 ): Promise<PhaseStats> {
   const pids = queriers.map((q) => q.pid);
   const idleRss = pids.map(rssBytes);
@@ -261,7 +267,7 @@ async function measurePhase(
       total = await spec.run(client);
     }
     log(`${name}: ${spec.row.name}: warm-up total ${total} (expected ${spec.row.expected})`);
-    const { timing, results, cpuSec } = await timed(runs, () => spec.run(client), queriers.length === 1 ? queriers[0].pid : undefined);
+    const { timing, results, cpuSec } = await timed(runs, () => spec.run(client), cpuPid);
     const bad = results.find((t) => t !== spec.row.expected);
     store(spec.row, timing, bad ?? results[0], cpuSec);
     log(`${name}: ${spec.row.name}: p50 ${timing.p50.toFixed(0)} ms, p99 ${timing.p99.toFixed(0)} ms`);
@@ -464,7 +470,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       phaseStats.push(
         await measurePhase(`${stage}: 1 querier`, [q], stack.token, specs, (row, t, total, cpuSec) => {
           row.one = t;
-          row.warmCpuSec = [...cpuSec].sort((a, b) => a - b)[Math.floor(cpuSec.length / 2)];
+          row.warmCpuSec = medianOf(cpuSec);
           row.firnTotal = total;
           mismatch(row, '1 querier', total);
         }),
@@ -508,10 +514,18 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
     });
     try {
       phaseStats.push(
-        await measurePhase(`${stage}: gateway → 1 querier`, [gw, q], stack.token, specs, (row, t, total) => {
-          row.viaGateway = t;
-          mismatch(row, 'through the gateway', total);
-        }),
+        await measurePhase(
+          `${stage}: gateway → 1 querier`,
+          [gw, q],
+          stack.token,
+          specs,
+          (row, t, total, cpuSec) => {
+            row.viaGateway = t;
+            row.gatewayCpuSec = medianOf(cpuSec);
+            mismatch(row, 'through the gateway', total);
+          },
+          gw.pid,
+        ),
       );
     } finally {
       await Promise.all([gw.proc.stop(), q.proc.stop()]);

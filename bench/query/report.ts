@@ -40,6 +40,8 @@ export interface QueryRow {
   two?: Timing;
   /** Sent to a gateway that forwards to one querier (what a user's query goes through). */
   viaGateway?: Timing;
+  /** Through the gateway: median gateway CPU (main thread) per run. */
+  gatewayCpuSec?: number;
   duck?: Timing;
   /** Totals each engine returned (all runs agreed, else the first mismatch is noted). */
   firnTotal?: number;
@@ -310,7 +312,7 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
     }),
   ];
   const queries = [
-    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | cold from a stack catalog snapshot: wall / CPU (CPU ÷ warm) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | gateway → 1 querier p50 / p99 | totals |`,
+    `| query | data | files touched | 1 querier p50 / p99 | warm querier CPU (median run) | cold: wall / querier CPU | cold ÷ warm (wall / CPU) | cold from a stack catalog snapshot: wall / CPU (CPU ÷ warm) | DuckDB (${b.duckThreads} threads) p50 / p99 | 1 querier ÷ DuckDB p50 | 2 queriers p50 / p99 | gateway → 1 querier p50 / p99 (gateway CPU, median run) | totals |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   r.queries.forEach((seg, i) => {
@@ -337,7 +339,7 @@ export function comparisonTables(r: QueryReport, b: BlocksReport): string {
         lat(q.duck),
         ratio(q.one, q.duck),
         lat(q.two),
-        lat(q.viaGateway),
+        `${lat(q.viaGateway)}${q.gatewayCpuSec !== undefined ? ` (${q.gatewayCpuSec.toFixed(3)} s)` : ''}`,
         totals,
       ];
       queries.push(`| ${cells.join(' | ')} |`);
