@@ -165,8 +165,9 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
       reconnectTimeWait: 1000,
       // Without it every request (each JetStream publish, each ack that waits for its
       // confirmation) makes an Error and a Timeout error up front for their stack traces, in case
-      // it fails: 0.24-0.30 → 0.21-0.26 CPU-s per 2 000 publishes of 68 KB (8 in flight, against
-      // nats-server). A failure still has its code and message, which is all Firn reads of it.
+      // it fails: 0.22-0.32 → 0.17-0.27 CPU-s per 2 000 publishes of 68 KB, 8 in flight
+      // (libs/bus/bench/publish.bench.ts). A failure still has its code and message, which is all
+      // Firn reads of it.
       noAsyncTraces: true,
     });
   } catch (err) {
