@@ -200,7 +200,7 @@ describe('gateway query proxy', () => {
       ).toBe(true);
       expect(viaGateway.length, path).toBeGreaterThan(100);
     }
-    // The flame graph as Grafana's JSON caller gets it through the gateway: the same levels.
+    // The flame graph as a JSON caller (curl, Connect JSON from a browser) gets it through the gateway: the same levels.
     const binary = fromBinary(
       querierV1.SelectMergeStacktracesResponseSchema,
       await post(gateway.base, calls[0][0], calls[0][1], { authorization: `Bearer ${tokens.acme}` }),
