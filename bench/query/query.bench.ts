@@ -147,10 +147,6 @@ async function timed<T>(n: number, fn: () => Promise<T>, pid?: number): Promise<
   };
 }
 
-function medianOf(xs: readonly number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-}
-
 function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -470,7 +466,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
       phaseStats.push(
         await measurePhase(`${stage}: 1 querier`, [q], stack.token, specs, (row, t, total, cpuSec) => {
           row.one = t;
-          row.warmCpuSec = medianOf(cpuSec);
+          row.warmCpuSec = percentile(cpuSec, 0.5);
           row.firnTotal = total;
           mismatch(row, '1 querier', total);
         }),
@@ -521,7 +517,7 @@ async function measure(stack: Stack, marker: Marker, stage: string): Promise<Mea
           specs,
           (row, t, total, cpuSec) => {
             row.viaGateway = t;
-            row.gatewayCpuSec = medianOf(cpuSec);
+            row.gatewayCpuSec = percentile(cpuSec, 0.5);
             mismatch(row, 'through the gateway', total);
           },
           gw.pid,

@@ -1,8 +1,6 @@
 import { create, type UnknownField } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import type { HandlerContext } from '@connectrpc/connect';
 import { querierV1 } from '@firn/proto';
-import { binaryResponse } from '@firn/server-runtime';
 
 const LEVELS_FIELD = querierV1.FlameGraphSchema.field.levels.number;
 const VALUES_FIELD = querierV1.LevelSchema.field.values.number;
@@ -20,7 +18,7 @@ if (querierV1.FlameGraphDiffSchema.field.levels.number !== LEVELS_FIELD) throw n
  * Here non-negative integers below 2^53 (every value a flame graph holds) are written as varints
  * straight from the number, the same bytes (the spec checks them against the runtime's); anything
  * else goes through the runtime's int64. Only for binary responses: JSON serialization drops
- * unknown fields (see `binaryResponse`).
+ * unknown fields (see `binaryResponse` in @firn/server-runtime).
  */
 export function encodedLevels(levels: ReadonlyArray<{ values: readonly number[] }>): UnknownField[] {
   return levels.map((l) => ({ no: LEVELS_FIELD, wireType: WireType.LengthDelimited, data: levelBytes(l.values) }));
@@ -60,13 +58,14 @@ function levelBytes(values: readonly number[]): Uint8Array {
 
 /**
  * Sets a FlameGraph's or FlameGraphDiff's levels as the call's response can carry them: encoded
- * (see encodedLevels) for protobuf's binary form, Level messages for JSON.
+ * (see encodedLevels) for protobuf's binary form (`binary`: `binaryResponse(ctx)` of
+ * @firn/server-runtime), Level messages for JSON.
  */
 export function setLevels(
   msg: { levels: querierV1.Level[]; $unknown?: UnknownField[] },
   levels: ReadonlyArray<{ values: readonly number[] }>,
-  ctx: HandlerContext,
+  binary: boolean,
 ): void {
-  if (binaryResponse(ctx)) msg.$unknown = encodedLevels(levels);
+  if (binary) msg.$unknown = encodedLevels(levels);
   else msg.levels = levels.map((l) => create(querierV1.LevelSchema, { values: l.values.map((v) => BigInt(Math.round(v))) }));
 }

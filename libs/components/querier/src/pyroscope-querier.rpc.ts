@@ -7,7 +7,7 @@ import { normalizeSpanId, parseProfileType } from '@firn/profiles';
 import { googleV1, querierV1, typesV1 } from '@firn/proto';
 import { QueryEngine, seriesLabels, type SeriesBuckets } from '@firn/query';
 import { pyroscopeFlameGraph, pyroscopeFlameGraphDiff, stackProfileToPprofMessage, type StackProfile } from '@firn/reports';
-import { RpcRegistry } from '@firn/server-runtime';
+import { RpcRegistry, binaryResponse } from '@firn/server-runtime';
 import { Scope, principalOf, type TenantId, type TokenStore } from '@firn/tenancy';
 import { queryAuthInterceptor } from './internal-auth';
 import { QUERY_ENGINE } from './querier.options';
@@ -160,7 +160,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
   private flameGraph(profile: StackProfile, maxNodes: bigint | undefined, ctx: HandlerContext): querierV1.FlameGraph {
     const fg = pyroscopeFlameGraph(profile, { maxNodes: this.limits.maxNodes(Number(maxNodes ?? BigInt(DEFAULT_MAX_NODES))) });
     const msg = create(P.FlameGraphSchema, { names: fg.names, total: BigInt(Math.round(fg.total)), maxSelf: BigInt(Math.round(fg.maxSelf)) });
-    setLevels(msg, fg.levels, ctx);
+    setLevels(msg, fg.levels, binaryResponse(ctx));
     return msg;
   }
 
@@ -325,7 +325,7 @@ export class PyroscopeQuerierRpc implements OnModuleInit {
       leftTicks: BigInt(Math.round(fg.leftTicks)),
       rightTicks: BigInt(Math.round(fg.rightTicks)),
     });
-    setLevels(flamegraph, fg.levels, ctx);
+    setLevels(flamegraph, fg.levels, binaryResponse(ctx));
     return create(P.DiffResponseSchema, { flamegraph });
   }
 
