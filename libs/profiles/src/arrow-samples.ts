@@ -11,6 +11,9 @@ import {
   Int64,
   Int8,
   List,
+  RecordBatch,
+  RecordBatchStreamWriter,
+  Schema,
   Struct,
   Table,
   Uint64,
@@ -18,7 +21,6 @@ import {
   makeData,
   makeVector,
   tableFromIPC,
-  tableToIPC,
   type Int,
   type Vector,
 } from 'apache-arrow';
@@ -279,9 +281,9 @@ function stackData(batch: SampleBatch, nStacks: number, nf: number, children: Da
  */
 export function samplesToArrow(batch: SampleBatch): Uint8Array {
   const n = batch.length;
-  const columns: Record<string, Vector> = {};
+  const columns: Array<[string, Data]> = [];
 
-  columns['profile_type'] = makeVector(dictColumn(batch.profileTypes, Int32Array.from(batch.profileType)));
+  columns.push(['profile_type', dictColumn(batch.profileTypes, Int32Array.from(batch.profileType))]);
 
   const labelNames = [...new Set(batch.series.flatMap((s) => s.map(([k]) => k)))].sort();
   for (const name of labelNames) {
@@ -301,25 +303,28 @@ export function samplesToArrow(batch: SampleBatch): Uint8Array {
     });
     const idx = new Int32Array(n);
     for (let r = 0; r < n; r++) idx[r] = perSeries[batch.seriesIdx[r]];
-    columns[LABEL_COLUMN_PREFIX + name] = makeVector(dictColumn(values, idx));
+    columns.push([LABEL_COLUMN_PREFIX + name, dictColumn(values, idx)]);
   }
 
-  columns['stack'] = makeVector(stackColumn(batch));
-  columns['value'] = makeVector(int64FromF64(batch.value));
-  columns['timestamp'] = makeVector(int64FromF64(batch.timestampMs));
-  columns['duration'] = makeVector(int64FromF64(batch.durationNs));
-  columns['period'] = makeVector(int64FromF64(batch.periodNs));
+  columns.push(['stack', stackColumn(batch)]);
+  columns.push(['value', int64FromF64(batch.value)]);
+  columns.push(['timestamp', int64FromF64(batch.timestampMs)]);
+  columns.push(['duration', int64FromF64(batch.durationNs)]);
+  columns.push(['period', int64FromF64(batch.periodNs)]);
   if (batch.spans && batch.span) {
     // Only batches with span profiles carry the column, so readers without it keep working
     // for everything else.
     const idx = new Int32Array(n);
     for (let r = 0; r < n; r++) idx[r] = batch.span[r] - 1; // index 0 ('' = no span) → null
-    columns[SPAN_COLUMN] = makeVector(dictColumn(batch.spans.slice(1), idx));
+    columns.push([SPAN_COLUMN, dictColumn(batch.spans.slice(1), idx)]);
   }
 
-  const table = new Table(columns);
-  table.schema.metadata.set(SAMPLES_SCHEMA_KEY, SAMPLES_SCHEMA_V1);
-  return tableToIPC(table, 'stream');
+  // One record batch made from the columns' data, the schema as `new Table({...})` would make it
+  // (every field nullable), without that constructor's vectors and chunk distribution.
+  const fields = columns.map(([name, d]) => new Field(name, d.type, true));
+  const schema = new Schema(fields, new Map([[SAMPLES_SCHEMA_KEY, SAMPLES_SCHEMA_V1]]));
+  const record = new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: columns.map(([, d]) => d) }));
+  return RecordBatchStreamWriter.writeAll([record]).toUint8Array(true);
 }
 
 export interface ArrowLimits {
