@@ -53,7 +53,7 @@ export function arrowReaders(windows: PreparedWindow[], minCpuSec = 3): { check:
   return { check: cpuPerPass(check, windows, minCpuSec), decode: cpuPerPass(decode, windows, minCpuSec) };
 }
 
-function cpuPerPass(decode: (windows: PreparedWindow[]) => number, windows: PreparedWindow[], minCpuSec: number): DecodeFloor {
+export function cpuPerPass(decode: (windows: PreparedWindow[]) => number, windows: PreparedWindow[], minCpuSec: number): DecodeFloor {
   decode(windows.slice(0, 50)); // JIT warm-up, not timed
   const start = process.cpuUsage();
   let passes = 0;
