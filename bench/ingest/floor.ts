@@ -53,14 +53,15 @@ export function arrowReaders(windows: PreparedWindow[], minCpuSec = 3): { check:
   return { check: cpuPerPass(check, windows, minCpuSec), decode: cpuPerPass(decode, windows, minCpuSec) };
 }
 
-export function cpuPerPass(decode: (windows: PreparedWindow[]) => number, windows: PreparedWindow[], minCpuSec: number): DecodeFloor {
-  decode(windows.slice(0, 50)); // JIT warm-up, not timed
+/** CPU per pass of `decode` over `items` (windows, batches, payloads), passes repeated until `minCpuSec`. */
+export function cpuPerPass<T>(decode: (items: T[]) => number, items: T[], minCpuSec: number): DecodeFloor {
+  decode(items.slice(0, 50)); // JIT warm-up, not timed
   const start = process.cpuUsage();
   let passes = 0;
   let itemsSeen = 0;
   let cpuSec = 0;
   do {
-    itemsSeen = decode(windows);
+    itemsSeen = decode(items);
     passes++;
     const used = process.cpuUsage(start);
     cpuSec = (used.user + used.system) / 1e6;
