@@ -121,6 +121,13 @@ function hex(meta: SegmentMeta): string {
   return Buffer.from(toBinary(firnManifestV1.SegmentMetaSchema, meta)).toString('hex');
 }
 
+/** The documented tie-break for one id added twice at one seq: the smaller encoding without label summaries, then the smaller full encoding. */
+function addedBefore(a: SegmentMeta, b: SegmentMeta): boolean {
+  const sa = hex(create(firnManifestV1.SegmentMetaSchema, { ...a, labels: [] }));
+  const sb = hex(create(firnManifestV1.SegmentMetaSchema, { ...b, labels: [] }));
+  return sa !== sb ? sa < sb : hex(a) < hex(b);
+}
+
 function rangesOverlap(a: SegmentMeta, b: SegmentMeta): boolean {
   if (a.level !== 0 || b.level !== 0) return false;
   return a.covered.some((x) => b.covered.some((y) => x.stream === y.stream && x.first <= y.last && y.first <= x.last));
@@ -135,7 +142,7 @@ function referenceValid(ops: readonly Op[], tenant: TenantId): Array<{ meta: Seg
     delta.removed.forEach((id) => removed.add(id));
     for (const meta of delta.added) {
       const old = adds.get(meta.id);
-      if (!old || seq < old.seq || (seq === old.seq && hex(meta) < hex(old.meta))) adds.set(meta.id, { meta, seq });
+      if (!old || seq < old.seq || (seq === old.seq && addedBefore(meta, old.meta))) adds.set(meta.id, { meta, seq });
     }
   }
   const ordered = [...adds.values()].sort((a, b) => a.seq - b.seq || (a.meta.id < b.meta.id ? -1 : 1));
