@@ -121,7 +121,7 @@ describe('gateway query proxy', () => {
     }
   });
 
-  it('answers Pyroscope queries (Connect JSON, as Grafana sends them)', async () => {
+  it('answers Pyroscope queries to a Connect JSON caller (a browser or curl) and over gRPC', async () => {
     const res = await fetch(`${gateway.base}/querier.v1.QuerierService/SelectMergeStacktraces`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.acme}`, 'content-type': 'application/json' },
