@@ -11,9 +11,7 @@ import {
   Int64,
   Int8,
   List,
-  RecordBatch,
   RecordBatchStreamWriter,
-  Schema,
   Struct,
   Table,
   Uint64,
@@ -25,6 +23,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { checkArrowIpcStream } from './arrow-ipc-guard';
+import { recordBatchOf } from './arrow-record';
 import { attachInternedStacks, FrameInterner } from './frame-intern';
 import { isValidLabelName, parseProfileType } from './profile-type';
 import { SampleBatchBuilder, builderFramesOf, isSpanId, type Frame, type BuilderFrames, type SampleBatch } from './sample-batch';
@@ -319,11 +318,14 @@ export function samplesToArrow(batch: SampleBatch): Uint8Array {
     columns.push([SPAN_COLUMN, dictColumn(batch.spans.slice(1), idx)]);
   }
 
-  // One record batch made from the columns' data, the schema as `new Table({...})` would make it
-  // (every field nullable), without that constructor's vectors and chunk distribution.
+  // Every field nullable, as `new Table({...})` made them before (same bytes).
   const fields = columns.map(([name, d]) => new Field(name, d.type, true));
-  const schema = new Schema(fields, new Map([[SAMPLES_SCHEMA_KEY, SAMPLES_SCHEMA_V1]]));
-  const record = new RecordBatch(schema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children: columns.map(([, d]) => d) }));
+  const record = recordBatchOf(
+    fields,
+    columns.map(([, d]) => d),
+    n,
+    new Map([[SAMPLES_SCHEMA_KEY, SAMPLES_SCHEMA_V1]]),
+  );
   return RecordBatchStreamWriter.writeAll([record]).toUint8Array(true);
 }
 

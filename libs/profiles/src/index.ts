@@ -31,4 +31,5 @@ export { gzipPprof, samplesToPprof, samplesToPprofMessage } from './pprof-encode
 export { samplesFromOtlp } from './otlp';
 export { samplesFromFolded, parsePyroscopeName } from './folded';
 export { checkSamplesArrow, samplesToArrow, samplesFromArrow, type ArrowLimits } from './arrow-samples';
+export { recordBatchOf } from './arrow-record';
 export { type RelabelConfig, parseRelabelConfigs, relabelConfigsFrom, relabel } from './relabel';

@@ -10,9 +10,6 @@ import {
   Int64,
   Int8,
   List,
-  RecordBatch,
-  Schema,
-  Struct,
   Table,
   Uint16,
   Uint32,
@@ -23,6 +20,7 @@ import {
   makeVector,
   tableToIPC,
 } from 'apache-arrow';
+import { recordBatchOf } from '@firn/profiles';
 
 // Column builders over makeData: the reports know every value up front, so typed arrays plus
 // a validity bitmap are both the fastest and the most exact way to get Parca's column types.
@@ -209,7 +207,5 @@ export function flatListColumn(child: Uint32 | Int64, items: ArrayLike<number>, 
 
 /** One record batch as an Arrow IPC stream (uncompressed; Parca's readers accept both). */
 export function ipcStream(fields: Field[], columns: Data[], length: number): Uint8Array {
-  const schema = new Schema(fields);
-  const struct = makeData({ type: new Struct(fields), length, nullCount: 0, children: columns });
-  return tableToIPC(new Table(schema, new RecordBatch(schema, struct)), 'stream');
+  return tableToIPC(new Table(recordBatchOf(fields, columns, length)), 'stream');
 }

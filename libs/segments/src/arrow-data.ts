@@ -1,21 +1,5 @@
-import {
-  Bool,
-  Data,
-  Dictionary,
-  Field,
-  Int32,
-  Int64,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  Uint32,
-  Uint64,
-  Utf8,
-  type Vector,
-  makeVector,
-} from 'apache-arrow';
+import { Bool, Data, Dictionary, Field, Int32, Int64, makeData, Table, Uint32, Uint64, Utf8, type Vector, makeVector } from 'apache-arrow';
+import { recordBatchOf } from '@firn/profiles';
 
 // Builds Arrow column data straight from typed arrays: much faster than vectorFromArray for
 // millions of rows, and every layout here is covered by the Arrow → Parquet → Arrow tests.
@@ -118,15 +102,12 @@ export function column(name: string, data: Data, nullable = false): { field: Fie
 
 /** One record batch of `length` rows from built columns, with schema metadata. */
 export function tableOf(columns: Array<{ field: Field; data: Data }>, metadata: Record<string, string>, length: number): Table {
-  const schema = new Schema(
-    columns.map((c) => c.field),
-    new Map(Object.entries(metadata)),
+  return new Table(
+    recordBatchOf(
+      columns.map((c) => c.field),
+      columns.map((c) => c.data),
+      length,
+      new Map(Object.entries(metadata)),
+    ),
   );
-  const struct = makeData({
-    type: new Struct(schema.fields),
-    length,
-    nullCount: 0,
-    children: columns.map((c) => c.data),
-  });
-  return new Table(schema, new RecordBatch(schema, struct));
 }
